@@ -1,0 +1,3 @@
+from entrasync.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""The command line: parse, build the pieces, call the core, and map every error to an exit code.
+
+This module is the one error boundary. Expected failures (:class:`EntrasyncError`) print
+``error:`` and a hint and exit 1; usage errors exit 1 too (2 is reserved for "changes present"
+under ``--detailed-exitcode``); Ctrl-C exits 130; anything else prints a traceback and the
+version, because it is a bug.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from entrasync import __version__
+from entrasync.commands import apply, audit, demo, groups, plan, users, validate
+from entrasync.console import AppContext, configure_logging, global_options
+from entrasync.errors import ConfigError, EntrasyncError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="entrasync")
+@global_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Keep NeuralTrust users in line with Microsoft Entra ID groups, the GitOps way."""
+    ctx.ensure_object(AppContext)
+
+
+for _module in (validate, plan, apply, users, groups, audit, demo):
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def _print_error(exc: EntrasyncError) -> None:
+    click.echo(f"error: {exc.message}", file=sys.stderr)
+    if isinstance(exc, ConfigError):
+        for problem in exc.problems:
+            click.echo(f"  {problem}", file=sys.stderr)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = sum(a.count("v") for a in args if a.startswith("-v") and set(a[1:]) == {"v"})
+    verbose += args.count("--verbose")
+    configure_logging(verbose)
+    try:
+        result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)
+    except EntrasyncError as exc:
+        _print_error(exc)
+        return EXIT_ERROR
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:
+        traceback.print_exc()
+        click.echo(
+            f"entrasync {__version__} hit an unexpected error (a bug): please report it "
+            "with the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return int(result) if isinstance(result, int) else EXIT_OK

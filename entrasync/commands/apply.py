@@ -1,0 +1,17 @@
+"""`entrasync apply` (being built)."""
+
+from __future__ import annotations
+
+import click
+
+from entrasync.console import global_options
+from entrasync.errors import EntrasyncError
+
+
+@click.command("apply")
+@global_options
+def command() -> int:
+    raise EntrasyncError("`entrasync apply` is not built yet")
+
+
+COMMANDS = [command]

@@ -1,0 +1,17 @@
+"""`entrasync plan` (being built)."""
+
+from __future__ import annotations
+
+import click
+
+from entrasync.console import global_options
+from entrasync.errors import EntrasyncError
+
+
+@click.command("plan")
+@global_options
+def command() -> int:
+    raise EntrasyncError("`entrasync plan` is not built yet")
+
+
+COMMANDS = [command]

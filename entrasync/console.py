@@ -1,0 +1,148 @@
+"""Output for humans: results on stdout, messages on stderr, colour and progress on a terminal only.
+
+Global options (``--config``, ``-v``, ``-q``, ``--no-color``) are accepted before or after the
+command; :func:`global_options` adds them to every command and they land in :class:`AppContext`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO, TypeVar
+
+import click
+
+DEFAULT_CONFIG = "config/mappings.yaml"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class AppContext:
+    config_path: Path | None = None
+    verbose: int = 0
+    quiet: bool = False
+    no_color: bool = False
+
+    @property
+    def resolved_config_path(self) -> Path:
+        if self.config_path is not None:
+            return self.config_path
+        return Path(os.environ.get("ENTRASYNC_CONFIG") or DEFAULT_CONFIG)
+
+    def console(self) -> Console:
+        return Console(quiet=self.quiet, verbose=self.verbose, no_color=self.no_color)
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(AppContext).config_path = value
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    if value:
+        ctx.ensure_object(AppContext).verbose += value
+
+
+def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            setattr(ctx.ensure_object(AppContext), name, True)
+
+    return callback
+
+
+def global_options(func: F) -> F:
+    """The global options, accepted on the group and on every command."""
+    options = [
+        click.option(
+            "--config",
+            type=click.Path(path_type=Path, dir_okay=False),
+            callback=_set_config,
+            expose_value=False,
+            help="Mappings file [env ENTRASYNC_CONFIG; default config/mappings.yaml].",
+        ),
+        click.option(
+            "-v", "--verbose", count=True, callback=_set_verbose, expose_value=False,
+            help="More detail (repeat for debug logs).",
+        ),
+        click.option(
+            "-q", "--quiet", is_flag=True, callback=_set_flag("quiet"), expose_value=False,
+            help="Only results and errors.",
+        ),
+        click.option(
+            "--no-color", is_flag=True, callback=_set_flag("no_color"), expose_value=False,
+            help="No ANSI colour (also: NO_COLOR env).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def app_context() -> AppContext:
+    return click.get_current_context().ensure_object(AppContext)
+
+
+class Console:
+    def __init__(
+        self,
+        quiet: bool = False,
+        verbose: int = 0,
+        no_color: bool = False,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self.out = out if out is not None else sys.stdout
+        self.err = err if err is not None else sys.stderr
+        self.quiet = quiet
+        self.verbose = verbose
+        self.color = (
+            not no_color and "NO_COLOR" not in os.environ and _isatty(self.out)
+        )
+        self.interactive = _isatty(self.err) and os.environ.get("CI", "").lower() != "true"
+
+    def style(self, text: str, **styles: Any) -> str:
+        return click.style(text, **styles) if self.color else text
+
+    def result(self, text: str = "") -> None:
+        """A command's result (stdout), printed even with --quiet."""
+        click.echo(text, file=self.out, color=self.color)
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            click.echo(text, file=self.err, color=self.color and _isatty(self.err))
+
+    def detail(self, text: str) -> None:
+        if self.verbose and not self.quiet:
+            click.echo(text, file=self.err)
+
+    def warn(self, text: str) -> None:
+        prefix = click.style("warning:", fg="yellow", bold=True) if self.color else "warning:"
+        click.echo(f"{prefix} {text}", file=self.err, color=self.color)
+
+    def progress(self, text: str) -> None:
+        """Transient progress: shown on an interactive terminal only, silent in CI logs."""
+        if self.interactive and not self.quiet:
+            click.echo(f"\r\033[K{text}", file=self.err, nl=False)
+
+    def progress_done(self) -> None:
+        if self.interactive and not self.quiet:
+            click.echo("\r\033[K", file=self.err, nl=False)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def configure_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # httpx logs full URLs at INFO; keep them at -vv only.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)

@@ -1,0 +1,81 @@
+"""The one exception family the CLI's error boundary knows.
+
+Every expected failure is an :class:`EntrasyncError` carrying what happened and what to do
+about it. The CLI prints ``error: <message>`` and ``hint: <hint>`` and exits 1; anything
+else is a bug and gets a traceback with the version.
+"""
+
+from __future__ import annotations
+
+
+class EntrasyncError(Exception):
+    """An expected failure, with a message for humans and a hint of what to do."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(EntrasyncError):
+    """The mappings file is missing, unreadable or invalid.
+
+    ``problems`` lists every problem found (``file:line:col: key.path: what``), not just the
+    first; ``message`` summarises them.
+    """
+
+    def __init__(
+        self, message: str, hint: str | None = None, problems: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message, hint)
+        self.problems = problems
+
+
+class AuthError(EntrasyncError):
+    """A credential is missing, wrong, expired or lacks a permission."""
+
+
+class GraphError(EntrasyncError):
+    """Microsoft Graph answered with an error, or a group could not be resolved."""
+
+
+class ScimError(EntrasyncError):
+    """The NeuralTrust SCIM endpoint answered with an error."""
+
+    def __init__(
+        self,
+        message: str,
+        hint: str | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, hint)
+        self.status = status
+        self.request_id = request_id
+
+
+class PlanFileError(EntrasyncError):
+    """A plan file is unreadable, of an unknown version, or its digest does not match."""
+
+
+class StalePlanError(EntrasyncError):
+    """The NeuralTrust state changed since the plan was made."""
+
+
+class SafetyError(EntrasyncError):
+    """The plan breaks a safety limit and no override names it."""
+
+
+class ApplyError(EntrasyncError):
+    """One or more changes failed during apply."""
+
+
+class GitHubError(EntrasyncError):
+    """Posting to GitHub (PR comment, issue) failed."""
+
+
+class AuditError(EntrasyncError):
+    """An audit file's hash chain is broken or the run it records is incomplete."""

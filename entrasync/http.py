@@ -1,0 +1,127 @@
+"""The one place HTTP retries, Retry-After and transport safety live (Graph and SCIM share it).
+
+Policy (https://learn.microsoft.com/graph/throttling): retry 429/503/504 on any method,
+honouring ``Retry-After`` (seconds, fractional seconds or an HTTP date), else exponential
+backoff with full jitter, both capped; retry connection errors and timeouts only for
+idempotent requests; never retry any other 4xx.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from entrasync.errors import EntrasyncError
+
+RETRY_STATUSES = frozenset({429, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: ``10``, ``2.128`` or an HTTP date."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 60.0  # cap for one wait, Retry-After included
+    jitter: Callable[[], float] = random.random
+
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds before retry number ``attempt`` (1-based)."""
+        if retry_after is not None:
+            return min(retry_after, self.max_delay)
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return ceiling * (0.5 + self.jitter() / 2)
+
+
+class TransportError(EntrasyncError):
+    """The server could not be reached, after retries where retrying was safe."""
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    url: str | httpx.URL,
+    *,
+    policy: RetryPolicy = RetryPolicy(),
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[httpx.Response | None, float], None] | None = None,
+    what: str = "the server",
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send one request, retrying per the policy; return the final response (any status).
+
+    Raises :class:`TransportError` when the connection fails and retrying is not safe or
+    the retries are used up.
+    """
+    idempotent = method.upper() in IDEMPOTENT_METHODS
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = client.request(method, url, **kwargs)
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            if not idempotent or attempt > policy.max_retries:
+                raise TransportError(
+                    f"could not reach {what}: {type(exc).__name__}: {exc}",
+                    "check the URL and the network, then run again",
+                ) from None
+            delay = policy.backoff(attempt, None)
+            if on_retry is not None:
+                on_retry(None, delay)
+            sleep(delay)
+            continue
+        if response.status_code in RETRY_STATUSES and attempt <= policy.max_retries:
+            delay = policy.backoff(attempt, parse_retry_after(response.headers.get("Retry-After")))
+            response.close()
+            if on_retry is not None:
+                on_retry(response, delay)
+            sleep(delay)
+            continue
+        return response
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() in {"localhost", "localhost."}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def require_safe_url(url: str, what: str) -> httpx.URL:
+    """Refuse to send credentials over plain http:// except to loopback addresses."""
+    parsed = httpx.URL(url)
+    if parsed.scheme == "https":
+        return parsed
+    if parsed.scheme == "http" and is_loopback_host(parsed.host):
+        return parsed
+    raise EntrasyncError(
+        f"{what} {url!r} is not an https:// URL; credentials are only sent over https "
+        "(or plain http to a loopback address)",
+        f"use the https:// address of {what}",
+    )

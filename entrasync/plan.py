@@ -1,0 +1,289 @@
+"""The plan: an immutable value with a stable order, a digest, and a JSON file format (v1).
+
+See CONTRACT.md section 5. ``digest`` is the sha256 of the RFC 8785 canonical JSON of the plan
+without ``created_at`` and ``digest``; reading a file whose digest does not match refuses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+import rfc8785
+
+from entrasync import __version__
+from entrasync.errors import PlanFileError
+
+FORMAT_VERSION = 1
+FORCE_UNSAFE = "--force-unsafe"
+
+
+class Action(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    DEACTIVATE = "deactivate"
+    REACTIVATE = "reactivate"
+
+    @property
+    def order(self) -> int:
+        return _ACTION_ORDER[self]
+
+
+_ACTION_ORDER = {Action.CREATE: 0, Action.UPDATE: 1, Action.DEACTIVATE: 2, Action.REACTIVATE: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """A user's access as the plan shows it (``before`` / ``after``)."""
+
+    role: str | None
+    products: tuple[str, ...] | None  # sorted on product roles, None otherwise
+    active: bool
+
+    def to_json(self) -> dict[str, Any]:
+        products = list(self.products) if self.products is not None else None
+        return {"role": self.role, "products": products, "active": self.active}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Access:
+        products = data.get("products")
+        return cls(
+            role=data.get("role"),
+            products=tuple(products) if products is not None else None,
+            active=bool(data["active"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    action: Action
+    user: str  # the match key, lower-cased
+    entra_id: str | None
+    display_name: str | None
+    email: str | None
+    before: Access | None  # None on create
+    after: Access
+    groups: tuple[str, ...]
+    decided_by: str | None
+    reason: str
+    target_id: str | None = None  # the SCIM resource id (None on create)
+    user_name: str | None = None  # SCIM userName to create with (the UPN as in Entra)
+    given_name: str | None = None
+    family_name: str | None = None
+
+    @property
+    def sort_key(self) -> tuple[int, str]:
+        return (self.action.order, self.user)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "user": self.user,
+            "entra_id": self.entra_id,
+            "display_name": self.display_name,
+            "email": self.email,
+            "before": self.before.to_json() if self.before is not None else None,
+            "after": self.after.to_json(),
+            "groups": list(self.groups),
+            "decided_by": self.decided_by,
+            "reason": self.reason,
+            "target_id": self.target_id,
+            "user_name": self.user_name,
+            "given_name": self.given_name,
+            "family_name": self.family_name,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Change:
+        before = data.get("before")
+        return cls(
+            action=Action(data["action"]),
+            user=data["user"],
+            entra_id=data.get("entra_id"),
+            display_name=data.get("display_name"),
+            email=data.get("email"),
+            before=Access.from_json(before) if before is not None else None,
+            after=Access.from_json(data["after"]),
+            groups=tuple(data.get("groups", ())),
+            decided_by=data.get("decided_by"),
+            reason=data.get("reason", ""),
+            target_id=data.get("target_id"),
+            user_name=data.get("user_name"),
+            given_name=data.get("given_name"),
+            family_name=data.get("family_name"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """An active managed user no synced mapping wants any more."""
+
+    user: str
+    role: str | None
+    reason: str
+    entra_id: str | None = None
+    target_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "user": self.user,
+            "role": self.role,
+            "reason": self.reason,
+            "entra_id": self.entra_id,
+            "target_id": self.target_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Orphan:
+        return cls(
+            user=data["user"],
+            role=data.get("role"),
+            reason=data.get("reason", ""),
+            entra_id=data.get("entra_id"),
+            target_id=data.get("target_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    rule: str  # max_deactivations | max_deactivation_percent | min_owners | source_health
+    message: str
+    override: str = FORCE_UNSAFE
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rule": self.rule, "message": self.message, "override": self.override}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Violation:
+        return cls(rule=data["rule"], message=data["message"], override=data.get("override", ""))
+
+
+@dataclass(frozen=True)
+class Plan:
+    config_path: str
+    config_sha256: str
+    scim_url: str
+    state_sha256: str
+    changes: tuple[Change, ...] = ()
+    orphans: tuple[Orphan, ...] = ()
+    warnings: tuple[str, ...] = ()
+    violations: tuple[Violation, ...] = ()
+    unchanged: int = 0
+    created_at: str = ""
+    entrasync_version: str = __version__
+    format_version: int = FORMAT_VERSION
+    _digest: str = field(default="", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted(self.changes, key=lambda c: c.sort_key))
+        object.__setattr__(self, "changes", ordered)
+        object.__setattr__(self, "orphans", tuple(sorted(self.orphans, key=lambda o: o.user)))
+        object.__setattr__(self, "_digest", _sha256(self._canonical_body()))
+
+    @property
+    def digest(self) -> str:
+        return self._digest
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {a.value: 0 for a in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return {**counts, "unchanged": self.unchanged, "orphaned": len(self.orphans)}
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def with_violations(self, violations: tuple[Violation, ...]) -> Plan:
+        return replace(self, violations=violations)
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "entrasync_version": self.entrasync_version,
+            "config": {"path": self.config_path, "sha256": self.config_sha256},
+            "target": {"scim_url": self.scim_url, "state_sha256": self.state_sha256},
+            "summary": self.summary,
+            "changes": [c.to_json() for c in self.changes],
+            "orphans": [o.to_json() for o in self.orphans],
+            "warnings": list(self.warnings),
+            "violations": [v.to_json() for v in self.violations],
+        }
+
+    def _canonical_body(self) -> bytes:
+        return bytes(rfc8785.dumps(self._body()))
+
+    def to_json(self) -> dict[str, Any]:
+        body = self._body()
+        ordered: dict[str, Any] = {
+            "format_version": body.pop("format_version"),
+            "entrasync_version": body.pop("entrasync_version"),
+            "created_at": self.created_at,
+            "config": body.pop("config"),
+            "target": body.pop("target"),
+            "digest": self.digest,
+        }
+        ordered.update(body)
+        return ordered
+
+    def dumps(self) -> str:
+        """The plan file's text: stable key order, two-space indent, trailing newline."""
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+    def matches_digest(self, given: str) -> bool:
+        """True when ``given`` is this plan's digest or a prefix of it of at least 12 chars."""
+        given = given.strip().lower()
+        return len(given) >= 12 and self.digest.startswith(given)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def loads(text: str, source: str = "plan file") -> Plan:
+    """Read a plan file; refuse an unknown version, a malformed body or a tampered digest."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(
+            f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}",
+            "pass the file written by `entrasync plan --out`",
+        ) from None
+    if not isinstance(data, dict):
+        raise PlanFileError(f"{source} is not a plan: expected a JSON object")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise PlanFileError(
+            f"{source} has format_version {version!r}; this entrasync reads format_version "
+            f"{FORMAT_VERSION}",
+            "re-create the plan with this version of entrasync",
+        )
+    try:
+        plan = Plan(
+            config_path=data["config"]["path"],
+            config_sha256=data["config"]["sha256"],
+            scim_url=data["target"]["scim_url"],
+            state_sha256=data["target"]["state_sha256"],
+            changes=tuple(Change.from_json(c) for c in data["changes"]),
+            orphans=tuple(Orphan.from_json(o) for o in data.get("orphans", [])),
+            warnings=tuple(data.get("warnings", [])),
+            violations=tuple(Violation.from_json(v) for v in data.get("violations", [])),
+            unchanged=int(data["summary"]["unchanged"]),
+            created_at=data.get("created_at", ""),
+            entrasync_version=data["entrasync_version"],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanFileError(
+            f"{source} is not a valid entrasync plan: {type(exc).__name__}: {exc}",
+            "pass the file written by `entrasync plan --out`",
+        ) from None
+    if plan.digest != data.get("digest"):
+        raise PlanFileError(
+            f"{source} was modified after it was written: its digest does not match its content",
+            "never edit a plan file; re-run `entrasync plan --out` and review the new plan",
+        )
+    return plan
