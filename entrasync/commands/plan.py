@@ -1,17 +1,98 @@
-"""`entrasync plan` (being built)."""
+"""`entrasync plan`: read both sides, print the plan, save it, comment it on the pull request."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
-from entrasync.console import global_options
-from entrasync.errors import EntrasyncError
+from entrasync import pipeline
+from entrasync.config import load_config
+from entrasync.console import app_context, global_options
+from entrasync.errors import GitHubError
+from entrasync.files import write_atomic
+from entrasync.plan import Plan
+from entrasync.render.jsonout import render_json
+from entrasync.render.markdown import render_markdown
+from entrasync.render.text import render_text
+
+EXIT_CHANGES = 2
+
+
+def render(plan: Plan, fmt: str, *, config_path: str, color: bool) -> str:
+    if fmt == "json":
+        return render_json(plan).rstrip("\n")
+    if fmt == "markdown":
+        return render_markdown(plan, config_path=config_path)
+    return render_text(plan, color=color)
 
 
 @click.command("plan")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan file.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="How to print the plan.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes, 0 when none, 1 on any error.",
+)
+@click.option("--comment", is_flag=True, help="Create or update the sticky PR comment.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=pipeline.DEFAULT_PARALLELISM,
+    show_default=True,
+    help="Concurrent requests to each API.",
+)
 @global_options
-def command() -> int:
-    raise EntrasyncError("`entrasync plan` is not built yet")
+def command(
+    out: Path | None, fmt: str, detailed_exitcode: bool, comment: bool, parallelism: int
+) -> int:
+    """Read Entra and NeuralTrust and show what apply would change."""
+    ctx = app_context()
+    console = ctx.console()
+    loaded = load_config(ctx.resolved_config_path)
+    plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
+
+    console.result(render(plan, fmt, config_path=loaded.path, color=console.color))
+    if out is not None:
+        write_atomic(out, plan.dumps())
+        console.info(f"Saved the plan to {out} (digest {plan.digest[:12]}).")
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        from entrasync.github import append_step_summary
+
+        append_step_summary(
+            render_markdown(plan, config_path=loaded.path, max_chars=1_000_000), os.environ
+        )
+    if comment:
+        from entrasync.github import publish_plan
+
+        try:
+            url = publish_plan(plan, config_path=loaded.path, environ=os.environ)
+        except GitHubError:
+            console.warn("the plan above was computed, but posting it to the pull request failed")
+            raise
+        console.info(f"Plan comment: {url}")
+
+    if plan.violations:
+        for violation in plan.violations:
+            console.warn(f"{violation.rule}: {violation.message}")
+        console.warn(
+            f"this plan breaks {len(plan.violations)} safety limit(s); apply refuses it unless "
+            f"run with --force-unsafe {plan.digest[:12]}"
+        )
+        return 1
+    if detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return 0
 
 
 COMMANDS = [command]
