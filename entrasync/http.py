@@ -20,6 +20,7 @@ import httpx
 
 from entrasync.errors import EntrasyncError
 
+DEFAULT_PARALLELISM = 8  # concurrent requests per API; both CLIs expose --parallelism
 RETRY_STATUSES = frozenset({429, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 

@@ -7,20 +7,20 @@ from pathlib import Path
 
 import click
 
-from entrasync import pipeline
-from entrasync.config import load_config
 from entrasync.console import app_context, global_options
 from entrasync.errors import GitHubError
 from entrasync.files import write_atomic
+from entrasync.http import DEFAULT_PARALLELISM
 from entrasync.plan import Plan
-from entrasync.render.jsonout import render_json
-from entrasync.render.markdown import render_markdown
-from entrasync.render.text import render_text
 
 EXIT_CHANGES = 2
 
 
 def render(plan: Plan, fmt: str, *, config_path: str, color: bool) -> str:
+    from entrasync.render.jsonout import render_json
+    from entrasync.render.markdown import render_markdown
+    from entrasync.render.text import render_text
+
     if fmt == "json":
         return render_json(plan).rstrip("\n")
     if fmt == "markdown":
@@ -47,7 +47,7 @@ def render(plan: Plan, fmt: str, *, config_path: str, color: bool) -> str:
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 64),
-    default=pipeline.DEFAULT_PARALLELISM,
+    default=DEFAULT_PARALLELISM,
     show_default=True,
     help="Concurrent requests to each API.",
 )
@@ -56,6 +56,11 @@ def command(
     out: Path | None, fmt: str, detailed_exitcode: bool, comment: bool, parallelism: int
 ) -> int:
     """Read Entra and NeuralTrust and show what apply would change."""
+    # Imported here so that `entrasync --help` and `validate` start without msal and httpx.
+    from entrasync import pipeline
+    from entrasync.config import load_config
+    from entrasync.render.markdown import render_markdown
+
     ctx = app_context()
     console = ctx.console()
     loaded = load_config(ctx.resolved_config_path)
