@@ -1,0 +1,103 @@
+"""The benchmark's lean SCIM stand-in speaks scim2-server's wire format (for one user).
+
+Benchmarks are not tests; this only keeps ``benchmarks/lean_scim.py`` honest: the same
+ListResponse, POST and PATCH exchanges, sent to it and to the real scim2-server sandbox, give
+the same statuses, headers and documents apart from ids, timestamps and ports.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from entrasync.sandbox.scim_server import ScimSandbox
+
+TOKEN = "bench-smoke-token"
+LEAN_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "lean_scim.py"
+USER = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    "userName": "Alice@Contoso.com",
+    "externalId": "0b3f1c9e-1111-4c1e-9a0b-000000000001",
+    "displayName": "Alice Smith",
+    "name": {"givenName": "Alice", "familyName": "Smith"},
+    "emails": [{"value": "alice@contoso.com", "type": "work", "primary": True}],
+    "active": True,
+    "roles": [{"value": "member", "primary": True}],
+    "entitlements": [{"value": "trustgate"}, {"value": "trusttest"}],
+}
+PATCH = {
+    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+    "Operations": [
+        {"op": "replace", "path": "roles", "value": [{"value": "admin", "primary": True}]},
+        {"op": "replace", "path": "active", "value": False},
+    ],
+}
+HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json"}
+
+
+def _load_lean() -> Any:
+    spec = importlib.util.spec_from_file_location("bench_lean_scim", LEAN_PATH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[str, str]]:
+    lean = _load_lean().LeanScim(TOKEN, latency=0.0)
+    with ScimSandbox(TOKEN) as real, lean:
+        yield {"scim2-server": real.url, "lean": lean.url}
+
+
+def _exchange(base: str) -> list[tuple[int, dict[str, str], Any]]:
+    """POST one user, list it, PATCH it, read it back, try it again: what the client sees."""
+    seen: list[tuple[int, dict[str, str], Any]] = []
+    with httpx.Client(headers=HEADERS, timeout=10) as client:
+
+        def record(response: httpx.Response) -> Any:
+            kept = {k: _scrub(v, base) for k, v in response.headers.items() if k in _COMPARED}
+            body = _scrub(response.json(), base) if response.content else None
+            seen.append((response.status_code, kept, body))
+            return response.json() if response.content else None
+
+        created = record(client.post(f"{base}/Users", json=USER))
+        record(client.get(f"{base}/Users", params={"startIndex": 1, "count": 10}))
+        record(client.patch(f"{base}/Users/{created['id']}", json=PATCH))
+        record(client.get(f"{base}/Users/{created['id']}"))
+        record(client.post(f"{base}/Users", json=USER))
+        record(client.get(f"{base}/ServiceProviderConfig"))
+    return seen
+
+
+_COMPARED = ("content-type", "etag", "location")
+
+
+def _scrub(value: Any, base: str) -> Any:
+    """Blank what differs between any two servers: ids, timestamps, the port in URLs."""
+    if isinstance(value, dict):
+        return {
+            k: "<varies>" if k in ("id", "created", "lastModified") else _scrub(v, base)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrub(v, base) for v in value]
+    if isinstance(value, str) and value.startswith(base):
+        return "<base>" + value.removeprefix(base).split("/Users/")[0]
+    return value
+
+
+def test_lean_emulator_answers_like_scim2_server(servers: dict[str, str]) -> None:
+    real = _exchange(servers["scim2-server"])
+    lean = _exchange(servers["lean"])
+    steps = ["POST", "list", "PATCH", "GET", "POST duplicate", "ServiceProviderConfig"]
+    for step, want, got in zip(steps, real, lean, strict=True):
+        assert got == want, f"{step}: lean {got} != scim2-server {want}"
