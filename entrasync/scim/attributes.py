@@ -1,0 +1,125 @@
+"""Where a NeuralTrust user's role and products live in SCIM: core attributes or an extension.
+
+NeuralTrust documents neither (``shared/reference/neuraltrust.md`` section 9), so
+``role_attribute`` / ``products_attribute`` name them:
+
+- RFC 7643 §4.1.2 core ``roles`` / ``entitlements``: multi-valued ``[{"value": ..}]``;
+- any other core name (e.g. ``title``): a single string;
+- an extension path ``urn:...:User:role`` (RFC 7644 §3.10): the attribute ``role`` inside the
+  ``urn:...:User`` object; read as a string or a list, written as a string for the role and a
+  list of strings for the products.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+MULTI_VALUED_CORE = frozenset({"roles", "entitlements", "groups"})
+
+
+@dataclass(frozen=True, slots=True)
+class AttributePath:
+    """One configured attribute: ``schema`` is the extension URN, or None for a core one."""
+
+    schema: str | None
+    name: str
+
+    @classmethod
+    def parse(cls, path: str) -> AttributePath:
+        path = path.strip()
+        if path.lower().startswith("urn:") and ":" in path[4:]:
+            schema, _, name = path.rpartition(":")
+            return cls(schema=schema, name=name)
+        return cls(schema=None, name=path)
+
+    @property
+    def path(self) -> str:
+        """The PATCH ``path`` and the ``attributes=`` name (RFC 7644 §3.4.2.5, §3.5.2)."""
+        return f"{self.schema}:{self.name}" if self.schema else self.name
+
+    @property
+    def multi_valued_core(self) -> bool:
+        return self.schema is None and self.name in MULTI_VALUED_CORE
+
+    def read(self, resource: dict[str, Any]) -> list[str] | None:
+        """The values present on ``resource``, primary first; None when the attribute is absent."""
+        container: Any = resource.get(self.schema) if self.schema else resource
+        if not isinstance(container, dict):
+            return None
+        raw = _get_ci(container, self.name)
+        if raw is None:
+            return None
+        items = raw if isinstance(raw, list) else [raw]
+        values: list[tuple[bool, str]] = []
+        for item in items:
+            if isinstance(item, dict):
+                if item.get("value") is not None:
+                    values.append((not item.get("primary", False), str(item["value"])))
+            elif item is not None:
+                values.append((True, str(item)))
+        values.sort(key=lambda pair: pair[0])  # stable: primary first, else as sent
+        return [value for _, value in values]
+
+    def wire_value(self, values: Sequence[str], *, single: bool) -> Any:
+        """The JSON value to write for ``values`` in this attribute's layout."""
+        if self.multi_valued_core:
+            if single:
+                return [{"value": v, "primary": True} for v in values[:1]]
+            return [{"value": v} for v in values]
+        if single:
+            return values[0] if values else None
+        return list(values)
+
+    def put(self, body: dict[str, Any], values: Sequence[str], *, single: bool) -> None:
+        """Set this attribute in a create (POST) body, adding the extension schema if needed."""
+        value = self.wire_value(values, single=single)
+        if self.schema is None:
+            body[self.name] = value
+            return
+        body.setdefault(self.schema, {})[self.name] = value
+        schemas = body.setdefault("schemas", [])
+        if self.schema not in schemas:
+            schemas.append(self.schema)
+
+    def replace_op(self, values: Sequence[str], *, single: bool) -> dict[str, Any]:
+        """A PatchOp ``replace`` operation setting this attribute to exactly ``values``."""
+        return {"op": "replace", "path": self.path, "value": self.wire_value(values, single=single)}
+
+
+def _get_ci(container: dict[str, Any], name: str) -> Any:
+    """Attribute names are case-insensitive (RFC 7643 §2.1)."""
+    if name in container:
+        return container[name]
+    lowered = name.lower()
+    for key, value in container.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The configured role and products attributes together."""
+
+    role: AttributePath
+    products: AttributePath
+
+    @classmethod
+    def of(cls, role_attribute: str, products_attribute: str) -> Layout:
+        return cls(AttributePath.parse(role_attribute), AttributePath.parse(products_attribute))
+
+    def read_role(self, resource: dict[str, Any]) -> str | None:
+        values = self.role.read(resource)
+        return values[0] if values else None
+
+    def read_products(self, resource: dict[str, Any]) -> tuple[str, ...] | None:
+        values = self.products.read(resource)
+        return tuple(sorted(set(values))) if values is not None else None
+
+    @property
+    def read_attributes(self) -> tuple[str, ...]:
+        """What `attributes=` asks for: only what entrasync reads (``id`` always comes back)."""
+        base = ("userName", "externalId", "displayName", "emails", "active", "name")
+        return (*base, self.role.path, self.products.path)

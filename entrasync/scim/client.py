@@ -1,0 +1,281 @@
+"""The NeuralTrust SCIM 2.0 client (RFC 7644) on httpx: paging, writes, and errors translated once.
+
+Payloads are plain JSON dicts: scim2-models validates PATCH paths against the core schemas and
+drops unknown extension attributes, and NeuralTrust's extension (if any) is undocumented
+(see ``shared/reference/neuraltrust.md`` section 9). scim2-models parses the ``Error`` bodies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+from scim2_models import Error
+
+from entrasync import __version__
+from entrasync.config import DEFAULT_SCIM_URL, Config
+from entrasync.errors import AuthError, ScimError
+from entrasync.http import RetryPolicy, TransportError, require_safe_url, send
+from entrasync.secret import Secret
+
+TOKEN_ENV = "NEURALTRUST_SCIM_TOKEN"
+URL_ENV = "NEURALTRUST_SCIM_URL"
+SCIM_JSON = "application/scim+json"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+FALLBACK_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000  # even if a server announces more: keeps one response small
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id", "x-ms-request-id")
+WHAT = "the NeuralTrust SCIM endpoint"
+TOKEN_HINT = (
+    "generate a new token in NeuralTrust Settings → SSO → SCIM Provisioning (regenerating "
+    f"revokes the old one at once) and update the {TOKEN_ENV} secret"
+)
+
+
+class ScimAuthError(ScimError, AuthError):
+    """401/403 from SCIM: both a credential problem and a SCIM answer (status, request id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScimResponse:
+    """A successful write: the HTTP status, the server's request id, the resource if returned."""
+
+    status: int
+    request_id: str | None
+    resource: dict[str, Any] | None
+
+
+def request_id_of(response: httpx.Response) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def error_for(response: httpx.Response, doing: str) -> ScimError:
+    """Translate a SCIM error response into the one exception the CLI and apply understand."""
+    status = response.status_code
+    request_id = request_id_of(response)
+    scim_type, detail = _error_body(response)
+    suffix = f" (request id {request_id})" if request_id else ""
+    said = f": {detail}" if detail else ""
+    if status == 401:
+        return ScimAuthError(
+            "the NeuralTrust SCIM token is expired or invalid: generate a new one in Settings "
+            f"(regenerating revokes the old one at once) and update the {TOKEN_ENV} secret"
+            + suffix,
+            TOKEN_HINT,
+            status=status,
+            request_id=request_id,
+        )
+    if status == 403:
+        return ScimAuthError(
+            f"NeuralTrust refused {doing} (403 Forbidden){said}{suffix}",
+            "SCIM tokens are created by the organization Owner; check that the token's owner "
+            "still has that role and that SCIM provisioning is enabled",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 409:
+        what = "a user with this userName already exists" if scim_type == "uniqueness" else ""
+        return ScimError(
+            f"NeuralTrust refused {doing}: conflict (409{', ' + scim_type if scim_type else ''})"
+            f"{': ' + what if what else said}{suffix}",
+            "run `entrasync plan` again: the NeuralTrust state changed",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 404:
+        return ScimError(
+            f"the NeuralTrust user vanished while {doing} (404 Not Found){suffix}",
+            "someone deleted it in NeuralTrust; run `entrasync plan` again",
+            status=status,
+            request_id=request_id,
+        )
+    return ScimError(
+        f"NeuralTrust answered {status} to {doing}{said}{suffix}",
+        "retry later; if it persists, contact NeuralTrust support with the request id",
+        status=status,
+        request_id=request_id,
+    )
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
+    try:
+        error = Error.model_validate(response.json())
+    except (ValueError, ValidationError):
+        return None, None
+    scim_type = str(error.scim_type) if error.scim_type else None
+    detail = error.detail[:300] if error.detail else None
+    return scim_type, detail
+
+
+class ScimClient:
+    """One NeuralTrust SCIM endpoint behind one bearer token. Thread-safe (httpx.Client)."""
+
+    def __init__(
+        self,
+        url: str,
+        token: Secret,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 30.0,
+        max_connections: int = 16,
+    ) -> None:
+        # Checked before any socket opens: the token never travels over plain http.
+        base = require_safe_url(url.rstrip("/"), WHAT)
+        if not token:
+            raise AuthError(f"{TOKEN_ENV} is not set", TOKEN_HINT)
+        self.url = str(base)
+        self._token = token
+        self._policy = policy if policy is not None else RetryPolicy()
+        self._sleep = sleep
+        self._page_size: int | None = None
+        self._http = httpx.Client(
+            base_url=self.url + "/",
+            transport=transport,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=max_connections),
+            headers={"Accept": SCIM_JSON, "User-Agent": f"entrasync/{__version__}"},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_env(cls, config: Config, environ: Mapping[str, str], **kwargs: Any) -> ScimClient:
+        """URL from NEURALTRUST_SCIM_URL, else the config, else NeuralTrust's hosted endpoint."""
+        url = environ.get(URL_ENV) or config.neuraltrust.scim_url or DEFAULT_SCIM_URL
+        return cls(url, Secret(environ.get(TOKEN_ENV, "").strip()), **kwargs)
+
+    def __enter__(self) -> ScimClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._token.reveal()}"}
+        if "json" in kwargs:
+            headers["Content-Type"] = SCIM_JSON
+        return send(
+            self._http,
+            method,
+            path,
+            policy=self._policy,
+            sleep=self._sleep,
+            what=WHAT,
+            headers=headers,
+            **kwargs,
+        )
+
+    def _request(
+        self, method: str, path: str, doing: str, ok: Sequence[int], **kwargs: Any
+    ) -> httpx.Response:
+        response = self._send(method, path, **kwargs)
+        if response.status_code not in ok:
+            raise error_for(response, doing)
+        return response
+
+    def page_size(self) -> int:
+        """filter.maxResults from /ServiceProviderConfig when offered (RFC 7643 §5), else 100."""
+        if self._page_size is None:
+            response = self._send("GET", "ServiceProviderConfig")
+            if response.status_code in (401, 403):
+                raise error_for(response, "reading /ServiceProviderConfig")
+            announced: object = None
+            if response.status_code == 200:
+                try:
+                    announced = (response.json().get("filter") or {}).get("maxResults")
+                except (ValueError, AttributeError):
+                    announced = None
+            self._page_size = FALLBACK_PAGE_SIZE
+            if isinstance(announced, int) and announced > 0:
+                self._page_size = min(announced, MAX_PAGE_SIZE)
+        return self._page_size
+
+    def list_users(self, attributes: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+        """Every user, paged with 1-based startIndex/count (RFC 7644 §3.4.2.4)."""
+        count = self.page_size()
+        start = 1
+        params: dict[str, Any] = {}
+        if attributes:
+            params["attributes"] = ",".join(attributes)
+        while True:
+            page = self._request(
+                "GET",
+                "Users",
+                "listing users",
+                (200,),
+                params={**params, "startIndex": start, "count": count},
+            ).json()
+            resources = page.get("Resources") or []
+            yield from resources
+            total = int(page.get("totalResults", 0))
+            start += len(resources)
+            # A server may return fewer than asked (RFC 7644 §3.4.2.4): follow what it sent.
+            if not resources or start > total:
+                return
+
+    def find_user(self, user_name: str, attributes: Sequence[str] = ()) -> dict[str, Any] | None:
+        """The user whose userName equals ``user_name`` (case-insensitive, RFC 7643 §4.1.1)."""
+        escaped = user_name.replace("\\", "\\\\").replace('"', '\\"')
+        params: dict[str, Any] = {"filter": f'userName eq "{escaped}"'}
+        if attributes:
+            params["attributes"] = ",".join(attributes)
+        page = self._request(
+            "GET", "Users", f"looking up {user_name}", (200,), params=params
+        ).json()
+        for resource in page.get("Resources") or []:
+            if str(resource.get("userName", "")).lower() == user_name.lower():
+                return dict(resource)
+        return None
+
+    def create_user(self, body: dict[str, Any]) -> ScimResponse:
+        response = self._request(
+            "POST", "Users", f"creating {body.get('userName')}", (200, 201), json=body
+        )
+        return _result(response)
+
+    def patch_user(
+        self, user_id: str, operations: Sequence[dict[str, Any]], label: str = ""
+    ) -> ScimResponse:
+        """PATCH with a PatchOp (RFC 7644 §3.5.2); 200 with the resource or 204 are both fine."""
+        body = {"schemas": [PATCH_OP], "Operations": list(operations)}
+        response = self._request(
+            "PATCH",
+            f"Users/{user_id}",
+            f"updating {label or user_id}",
+            (200, 204),
+            json=body,
+        )
+        return _result(response)
+
+
+def _result(response: httpx.Response) -> ScimResponse:
+    resource: dict[str, Any] | None = None
+    if response.content:
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = None
+        resource = parsed if isinstance(parsed, dict) else None
+    return ScimResponse(response.status_code, request_id_of(response), resource)
+
+
+__all__ = [
+    "ScimAuthError",
+    "ScimClient",
+    "ScimResponse",
+    "TransportError",
+    "error_for",
+    "request_id_of",
+]
