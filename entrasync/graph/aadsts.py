@@ -1,0 +1,102 @@
+"""msal's error dicts in plain words: branch on the AADSTS code, show Entra's text to humans.
+
+Codes: https://learn.microsoft.com/entra/identity-platform/reference-error-codes
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_AADSTS = re.compile(r"AADSTS(\d+)")
+
+FIC_SUBJECTS = (
+    "repo:ORG/REPO:environment:NAME (any job with an environment), "
+    "repo:ORG/REPO:pull_request, repo:ORG/REPO:ref:refs/heads/main "
+    "(newer repositories: repo:OWNER@OWNER_ID/REPO@REPO_ID:...)"
+)
+_FIC = (
+    "add a federated credential to the app registration (Certificates & secrets > Federated "
+    "credentials) with issuer https://token.actions.githubusercontent.com, audience "
+    f"api://AzureADTokenExchange and the exact, case-sensitive subject, one of: {FIC_SUBJECTS}"
+)
+
+# code -> (what happened, what to do)
+HINTS: dict[int, tuple[str, str]] = {
+    7000215: (
+        "the client secret is invalid or expired",
+        "create a new one in the app registration (Certificates & secrets) and update "
+        "AZURE_CLIENT_SECRET",
+    ),
+    7000222: (
+        "the client secret has expired",
+        "create a new one in the app registration (Certificates & secrets) and update "
+        "AZURE_CLIENT_SECRET",
+    ),
+    700213: ("no federated credential matches the token's issuer and subject", _FIC),
+    70021: ("no federated credential matches the token's issuer, subject and audience", _FIC),
+    7002138: (
+        "the token's subject differs from the federated credential only in letter case",
+        "subjects are case-sensitive: make the federated credential's subject match exactly",
+    ),
+    700024: (
+        "the federated token (client assertion) has expired",
+        "GitHub ID tokens live about 5 minutes and are fetched fresh per exchange; a "
+        "AZURE_FEDERATED_TOKEN_FILE must be refreshed by the platform that writes it",
+    ),
+    700027: (
+        "the certificate signature was rejected",
+        "upload this certificate (its public part) to the app registration under "
+        "Certificates & secrets, and check AZURE_CLIENT_CERTIFICATE_PATH points at the "
+        "matching PEM with its key",
+    ),
+    700016: (
+        "no application with this client id exists in the tenant",
+        "check AZURE_CLIENT_ID (or entra.client_id) and AZURE_TENANT_ID",
+    ),
+    90002: (
+        "the tenant was not found",
+        "check AZURE_TENANT_ID (or entra.tenant_id), and that AZURE_AUTHORITY_HOST is the "
+        "login host of the tenant's cloud",
+    ),
+    7000112: (
+        "the application is disabled",
+        "an administrator must re-enable the app registration's service principal",
+    ),
+}
+
+DEFAULT_HINT = (
+    "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the credential in use; Entra's error text "
+    "above names the problem (https://learn.microsoft.com/entra/identity-platform/"
+    "reference-error-codes)"
+)
+
+
+def aadsts_code(result: Mapping[str, Any]) -> int | None:
+    codes = result.get("error_codes")
+    if isinstance(codes, list) and codes and isinstance(codes[0], int):
+        return codes[0]
+    found = _AADSTS.search(str(result.get("error_description") or ""))
+    return int(found.group(1)) if found else None
+
+
+def describe_msal_error(
+    result: Mapping[str, Any], mode: str, assertion: str | None = None
+) -> tuple[str, str]:
+    """(message, hint) for a failed token request; the description's first line only."""
+    code = aadsts_code(result)
+    error = str(result.get("error") or "unknown_error")
+    description = str(result.get("error_description") or "").strip().splitlines()
+    first = description[0].strip() if description else error
+    if code in HINTS:
+        what, hint = HINTS[code]
+        message = f"AADSTS{code}: {what}"
+    else:
+        message, hint = f"{error}: {first}", DEFAULT_HINT
+    if assertion and code in (700213, 70021, 7002138):
+        message += f" (the token sent had {assertion})"
+    correlation = result.get("correlation_id")
+    if correlation:
+        message += f" [correlation id {correlation}]"
+    return message, hint

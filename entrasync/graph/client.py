@@ -1,0 +1,273 @@
+"""One httpx client for Microsoft Graph: paging, retries, and errors translated once, here.
+
+Paging follows ``@odata.nextLink`` as the whole URL and resends our headers on every page
+(https://learn.microsoft.com/graph/paging). Retries are the shared policy in
+:mod:`entrasync.http` (429/503/504 with Retry-After, jittered backoff, bounded). Error bodies
+are branched on ``error.code``, never on the message (https://learn.microsoft.com/graph/errors).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from entrasync.config import Config
+from entrasync.errors import AuthError, EntrasyncError, GraphError
+from entrasync.graph.auth import (
+    StaticTokenProvider,
+    TokenProvider,
+    make_token_provider,
+    resolve_endpoints,
+)
+from entrasync.graph.transport import new_http_client
+from entrasync.http import RETRY_STATUSES, RetryPolicy, require_safe_url, send
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 999  # Graph's maximum $top; 1000 is a 400 (https://learn.microsoft.com/graph/paging)
+MAX_LISTING_RESTARTS = 2
+_ODATA_SAFE = "$,()'=:*@/"
+DEFAULT_POLICY = RetryPolicy()
+PERMISSION_HINT = (
+    "grant GroupMember.Read.All and User.Read.All (application permissions) to the app "
+    "registration with admin consent, then run again"
+)
+REPLICATION_HINT = (
+    "check the group id in the mappings file (`entrasync groups` lists ids); a group created "
+    "in the last few minutes may not have replicated to every Graph replica yet, so run again "
+    "shortly"
+)
+
+
+@dataclass(frozen=True)
+class GraphFailure:
+    """A Graph error response, reduced to what we branch on and what we show."""
+
+    status: int
+    code: str
+    message: str
+    request_id: str | None
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> GraphFailure:
+        code, message, inner_id = "", "", None
+        try:
+            error = response.json().get("error", {})
+            code = str(error.get("code") or "")
+            message = str(error.get("message") or "")
+            inner = error.get("innerError") or error.get("innererror") or {}
+            inner_id = inner.get("request-id") if isinstance(inner, dict) else None
+        except (ValueError, AttributeError):
+            pass
+        request_id = response.headers.get("request-id") or inner_id
+        return cls(response.status_code, code or response.reason_phrase, message, request_id)
+
+    def label(self) -> str:
+        rid = f", request-id {self.request_id}" if self.request_id else ""
+        return f"HTTP {self.status} {self.code}{rid}"
+
+
+class GraphNotFoundError(GraphError):
+    """404 ``Request_ResourceNotFound``: a wrong id, or one not replicated yet."""
+
+
+class ExpiredPageToken(Exception):
+    """``Directory_ExpiredPageToken``: the listing must start over (not a user-facing error)."""
+
+
+def query(params: Mapping[str, str]) -> str:
+    """OData query string keeping ``$``, ``,``, ``(``, ``)`` and ``'`` readable, as Graph's
+    documentation writes them; spaces, ``#``, ``+`` and ``&`` are percent-encoded."""
+    return "&".join(f"{k}={quote(str(v), safe=_ODATA_SAFE)}" for k, v in params.items())
+
+
+def odata_string(value: str) -> str:
+    """A quoted OData string literal: ``'`` doubles.
+
+    https://learn.microsoft.com/graph/query-parameters
+    """
+    return "'" + value.replace("'", "''") + "'"
+
+
+class GraphClient:
+    """Thread-safe (httpx.Client is): directory reads share one client across workers."""
+
+    def __init__(
+        self,
+        api_base: str,
+        token: TokenProvider,
+        *,
+        http: httpx.Client | None = None,
+        environ: Mapping[str, str] | None = None,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api_base = str(require_safe_url(api_base.rstrip("/"), "the Microsoft Graph URL"))
+        self._origin = httpx.URL(self.api_base)
+        self._token = token
+        self._http = http if http is not None else new_http_client(environ)
+        self._policy = policy
+        self._sleep = sleep
+
+    @classmethod
+    def connect(cls, config: Config, environ: Mapping[str, str]) -> GraphClient:
+        """Endpoints and credentials from config + environment (CONTRACT §3)."""
+        endpoints = resolve_endpoints(config, environ)
+        return cls(endpoints.api_base, make_token_provider(config, environ), environ=environ)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GraphClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
+        url = f"{self.api_base}/{path.lstrip('/')}"
+        return f"{url}?{query(params)}" if params else url
+
+    def get(
+        self, path: str, params: Mapping[str, str] | None = None, *, what: str = "Microsoft Graph"
+    ) -> dict[str, Any]:
+        """One GET; ``what`` names the object in error messages ("group 0b3f…")."""
+        return self._fetch(self.url(path, params), what)
+
+    def paged(
+        self, path: str, params: Mapping[str, str] | None = None, *, what: str = "Microsoft Graph"
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a collection, following ``@odata.nextLink`` until it is absent."""
+        first = self.url(path, {"$top": str(PAGE_SIZE), **(params or {})})
+        seen: set[str] = set()  # after a restart, skip what was already yielded
+        for restart in range(MAX_LISTING_RESTARTS + 1):
+            url: str | None = first
+            try:
+                while url is not None:
+                    page = self._fetch(url, what)
+                    for item in page.get("value", []):
+                        key = str(item.get("id", ""))
+                        if key and key in seen:
+                            continue
+                        seen.add(key)
+                        yield item
+                    # A page may be empty and still carry a nextLink.
+                    url = self._same_origin(page.get("@odata.nextLink"))
+                return
+            except ExpiredPageToken:
+                log.info("Graph paging token expired reading %s; restarting (%d)", what, restart)
+        raise GraphError(
+            f"the listing of {what} kept expiring (Directory_ExpiredPageToken)",
+            "run again; if it persists, Graph is struggling with this collection",
+        )
+
+    def _same_origin(self, link: object) -> str | None:
+        if link is None:
+            return None
+        url = httpx.URL(str(link))
+        # The bearer token goes only where Graph lives, even if a nextLink says otherwise.
+        if (url.scheme, url.host, url.port) != (
+            self._origin.scheme,
+            self._origin.host,
+            self._origin.port,
+        ):
+            raise GraphError(
+                f"Microsoft Graph returned a nextLink to another host ({url.host})",
+                "check ENTRASYNC_GRAPH_URL; entrasync does not send the token elsewhere",
+            )
+        return str(link)
+
+    def _fetch(self, url: str, what: str) -> dict[str, Any]:
+        refreshed = False
+        while True:
+            client_request_id = str(uuid.uuid4())
+            response = send(
+                self._http,
+                "GET",
+                url,
+                headers={
+                    "Authorization": f"Bearer {self._token(refresh=refreshed)}",
+                    "Accept": "application/json",
+                    "client-request-id": client_request_id,
+                },
+                policy=self._policy,
+                sleep=self._sleep,
+                on_retry=_log_retry,
+                what="Microsoft Graph",
+            )
+            log.debug(
+                "GET %s -> %s (client-request-id %s, request-id %s)",
+                response.url.path,
+                response.status_code,
+                client_request_id,
+                response.headers.get("request-id"),
+            )
+            if response.status_code == 200:
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                if not isinstance(body, dict):
+                    raise GraphError(f"Microsoft Graph sent a non-JSON answer for {what}", None)
+                return body
+            failure = GraphFailure.of(response)
+            if (
+                failure.status == 401
+                and failure.code == "InvalidAuthenticationToken"
+                and not refreshed
+                and not isinstance(self._token, StaticTokenProvider)
+            ):
+                refreshed = True  # once: a revoked or rotated token, or new consent
+                continue
+            if failure.code == "Directory_ExpiredPageToken":
+                raise ExpiredPageToken()
+            raise self._translate(failure, what)
+
+    def _translate(self, failure: GraphFailure, what: str) -> EntrasyncError:
+        if failure.status == 403:
+            return AuthError(
+                f"Microsoft Graph denied reading {what} ({failure.label()})", PERMISSION_HINT
+            )
+        if failure.status == 401:
+            detail = f": {failure.message}" if failure.message else ""
+            if isinstance(self._token, StaticTokenProvider):
+                hint = (
+                    "the token in ENTRASYNC_GRAPH_TOKEN is expired or not for this Graph "
+                    "(ENTRASYNC_GRAPH_URL): get a new one with `az account get-access-token "
+                    "--resource-type ms-graph`"
+                )
+            else:
+                hint = (
+                    f"{PERMISSION_HINT}; the token must be for the same cloud as "
+                    "ENTRASYNC_GRAPH_URL (a token carries no roles until admin consent)"
+                )
+            return AuthError(
+                f"Microsoft Graph rejected the access token ({failure.label()}){detail}", hint
+            )
+        if failure.status == 404:
+            message = f"{what} was not found in Entra ({failure.label()})"
+            return GraphNotFoundError(message, REPLICATION_HINT)
+        if failure.status in RETRY_STATUSES:
+            return GraphError(
+                f"Microsoft Graph kept answering {failure.status} reading {what}, after "
+                f"{self._policy.max_retries} retries ({failure.label()})",
+                "Graph is throttling or unavailable; other apps in the tenant share the "
+                "budget: run again in a few minutes",
+            )
+        detail = f": {failure.message}" if failure.message else ""
+        return GraphError(
+            f"Microsoft Graph could not read {what} ({failure.label()}){detail}",
+            "if this repeats, report it with the request-id above",
+        )
+
+
+def _log_retry(response: httpx.Response | None, delay: float) -> None:
+    status = response.status_code if response is not None else "connection error"
+    log.info("Microsoft Graph answered %s; retrying in %.2fs", status, delay)

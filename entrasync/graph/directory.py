@@ -1,0 +1,202 @@
+"""Read the synced groups and their user members from Microsoft Graph into a :class:`Directory`.
+
+Cost per group: one lookup request (``GET /groups/{id}`` or a ``displayName eq`` filter; the
+id lookup is kept even when no name is given, because the plan shows group display names and
+a missing group then fails with a clear 404 before any member is read) plus
+``max(1, ceil(M / 999))`` member pages, M counting every member object Graph returns
+(users, devices, service principals, contacts and, transitively, nested groups).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, NamedTuple, TypeVar
+
+from entrasync.config import Config, Mapping
+from entrasync.errors import AuthError, GraphError
+from entrasync.graph.client import GraphClient, GraphNotFoundError, odata_string
+from entrasync.model import Directory, DirectoryUser, Group, GroupMembers
+
+USER_TYPE = "#microsoft.graph.user"
+# accountEnabled and userType come back only when named in $select
+# (https://learn.microsoft.com/graph/api/user-list).
+MEMBER_FIELDS = (
+    "id",
+    "userPrincipalName",
+    "mail",
+    "displayName",
+    "givenName",
+    "surname",
+    "accountEnabled",
+    "userType",
+)
+TRAP_HINT = (
+    "grant User.Read.All (application permission) with admin consent: with "
+    "GroupMember.Read.All alone (or User.ReadBasic.All) Graph returns members with their "
+    "attributes set to null (https://learn.microsoft.com/graph/permissions-overview)"
+)
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class GroupResolutionError(GraphError):
+    """A mapping's group is missing, ambiguous, or named differently from its id."""
+
+    def __init__(self, kind: str, message: str, hint: str) -> None:
+        super().__init__(message, hint)
+        self.kind = kind  # "missing" | "ambiguous" | "mismatch"
+
+
+class GroupSummary(NamedTuple):
+    id: str
+    display_name: str
+    members: int  # user members (transitive when nested_groups)
+
+
+def resolve_group(client: GraphClient, mapping: Mapping) -> Group:
+    """The Entra group a mapping names: by id (checking the name if given), else by name."""
+    if mapping.id:
+        what = f"group {mapping.id}" + (f" ({mapping.name})" if mapping.name else "")
+        try:
+            body = client.get(f"groups/{mapping.id}", {"$select": "id,displayName"}, what=what)
+        except GraphNotFoundError as exc:
+            raise GroupResolutionError("missing", exc.message, exc.hint or "") from None
+        group = Group(id=str(body["id"]), display_name=str(body.get("displayName") or mapping.id))
+        # Graph's own `eq` on displayName ignores case; the check does too, to agree with it.
+        if mapping.name and group.display_name.casefold() != mapping.name.casefold():
+            raise GroupResolutionError(
+                "mismatch",
+                f"group {mapping.id} is named {group.display_name!r} in Entra, not "
+                f"{mapping.name!r}",
+                "the id decides which group is synced: correct the name in the mappings file "
+                "(or remove it), or fix the id",
+            )
+        return group
+    name = mapping.name or ""
+    found = list(
+        client.paged(
+            "groups",
+            {"$filter": f"displayName eq {odata_string(name)}", "$select": "id,displayName"},
+            what=f"groups named {name!r}",
+        )
+    )
+    if not found:
+        raise GroupResolutionError(
+            "missing",
+            f"no Entra group is named {name!r}",
+            f"check the spelling (`entrasync groups {name[:3]}` lists groups by prefix), or "
+            "map the group by id; a group created minutes ago may not have replicated yet",
+        )
+    if len(found) > 1:
+        ids = ", ".join(sorted(str(g["id"]) for g in found))
+        raise GroupResolutionError(
+            "ambiguous",
+            f"{len(found)} Entra groups are named {name!r}: {ids}",
+            "display names are not unique in Entra: put the intended group's `id` in the mapping",
+        )
+    return Group(id=str(found[0]["id"]), display_name=str(found[0].get("displayName") or name))
+
+
+def _user(item: dict[str, Any], group: Group) -> DirectoryUser:
+    upn, enabled = item.get("userPrincipalName"), item.get("accountEnabled")
+    if upn is None or enabled is None:
+        missing = "userPrincipalName" if upn is None else "accountEnabled"
+        raise AuthError(
+            f"Microsoft Graph returned user {item.get('id')} of group {group.display_name} "
+            f"without its attributes ({missing} is null): the app lacks User.Read.All",
+            TRAP_HINT,
+        )
+    return DirectoryUser(
+        id=str(item["id"]),
+        user_principal_name=str(upn),
+        mail=item.get("mail"),
+        display_name=item.get("displayName"),
+        given_name=item.get("givenName"),
+        surname=item.get("surname"),
+        account_enabled=bool(enabled),
+        user_type=str(item.get("userType") or "Member"),
+    )
+
+
+def read_members(client: GraphClient, group: Group, nested: bool) -> list[DirectoryUser]:
+    """The user members of one group, in the order Graph lists them, users only."""
+    relation = "transitiveMembers" if nested else "members"
+    users: dict[str, DirectoryUser] = {}
+    for item in client.paged(
+        f"groups/{group.id}/{relation}",
+        {"$select": ",".join(MEMBER_FIELDS)},
+        what=f"the members of group {group.display_name} ({group.id})",
+    ):
+        # Filter client-side: the /microsoft.graph.user cast needs advanced queries.
+        if item.get("@odata.type") == USER_TYPE and str(item.get("id")) not in users:
+            users[str(item["id"])] = _user(item, group)
+    return list(users.values())
+
+
+def count_user_members(client: GraphClient, group_id: str, nested: bool) -> int:
+    relation = "transitiveMembers" if nested else "members"
+    items = client.paged(
+        f"groups/{group_id}/{relation}", {"$select": "id"}, what=f"group {group_id}"
+    )
+    return sum(1 for item in items if item.get("@odata.type") == USER_TYPE)
+
+
+def run_bounded(work: Callable[[T], R], items: Sequence[T], parallelism: int) -> Iterable[R]:
+    """``work`` over ``items`` on at most ``parallelism`` threads; results in input order.
+
+    The first failure (in input order) is raised and queued work is cancelled.
+    """
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items)))) as pool:
+        futures: list[Future[R]] = [pool.submit(work, item) for item in items]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def read_directory(
+    config: Config,
+    client: GraphClient,
+    *,
+    progress: Callable[[str], None] | None = None,
+    parallelism: int = 4,
+) -> Directory:
+    """Every synced mapping's group and its user members (transitive when nested_groups)."""
+    synced = config.synced_mappings
+    nested = config.entra.nested_groups
+
+    def one(entry: tuple[int, Mapping]) -> tuple[Group, list[DirectoryUser]]:
+        group = resolve_group(client, entry[1])
+        return group, read_members(client, group, nested)
+
+    groups: list[GroupMembers] = []
+    users: dict[str, DirectoryUser] = {}
+    for (index, _), (group, members) in zip(
+        synced, run_bounded(one, synced, parallelism), strict=True
+    ):
+        groups.append(GroupMembers(index, group, tuple(u.id for u in members)))
+        users.update((u.id, u) for u in members)
+        if progress is not None:
+            progress(f"read group {group.display_name}: {len(members)} users")
+    return Directory(groups=tuple(groups), users=users)
+
+
+def list_groups(
+    client: GraphClient, search: str | None, *, nested: bool = True, parallelism: int = 4
+) -> list[GroupSummary]:
+    """Groups whose display name starts with ``search`` (all when None), with user counts."""
+    params = {"$select": "id,displayName"}
+    if search:
+        params["$filter"] = f"startsWith(displayName,{odata_string(search)})"
+    found = [
+        Group(id=str(g["id"]), display_name=str(g.get("displayName") or ""))
+        for g in client.paged("groups", params, what="groups")
+    ]
+    counts = run_bounded(lambda g: count_user_members(client, g.id, nested), found, parallelism)
+    summaries = [GroupSummary(g.id, g.display_name, n) for g, n in zip(found, counts, strict=True)]
+    return sorted(summaries, key=lambda s: (s.display_name.casefold(), s.id))
