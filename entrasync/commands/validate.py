@@ -1,17 +1,55 @@
-"""`entrasync validate` (being built)."""
+"""`entrasync validate [--online]`: check the mappings file before anyone plans with it.
+
+Offline it reads nothing but the file (YAML, schema, semantic rules). ``--online`` then
+resolves every mapped group in Entra, so a typo in a group name fails the pull request check
+instead of the apply.
+"""
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from entrasync.console import global_options
-from entrasync.errors import EntrasyncError
+from entrasync.config import Config, LoadedConfig, load_config
+from entrasync.console import app_context, global_options
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+
+
+def summary(loaded: LoadedConfig) -> str:
+    """One line a reviewer can check at a glance."""
+    config: Config = loaded.config
+    count = len(config.mappings)
+    return (
+        f"{loaded.path} is valid: {count} mapping{'' if count == 1 else 's'} "
+        f"({len(config.synced_mappings)} synced), roles {' > '.join(config.roles)}, "
+        f"on_removed {config.on_removed}"
+    )
 
 
 @click.command("validate")
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also resolve every mapped group in Entra (needs Graph credentials).",
+)
 @global_options
-def command() -> int:
-    raise EntrasyncError("`entrasync validate` is not built yet")
+def command(online: bool) -> int:
+    """Check the mappings file: YAML, schema and semantic rules (offline by default)."""
+    context = app_context()
+    console = context.console()
+    loaded = load_config(context.resolved_config_path)
+    console.result(summary(loaded))
+    if not online:
+        return EXIT_OK
+    # Imported here: offline validation must not load the Graph stack (msal, httpx).
+    from entrasync.graph.online import (  # type: ignore[import-not-found,unused-ignore]
+        validate_online,
+    )
+
+    return EXIT_OK if validate_online(loaded, os.environ, console) else EXIT_INVALID
 
 
 COMMANDS = [command]

@@ -1,0 +1,278 @@
+"""Turning schema errors and semantic rules into problems a person can act on.
+
+jsonschema's own messages ("True is not of type 'string'") describe the validator, not the
+file; each validator keyword gets its own wording here, and the rules a schema cannot state
+(a role from the file's own vocabulary, a group mapped twice) run on the raw data so that a
+file with several mistakes shows them all at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from typing import Any, cast
+
+import httpx
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+from pydantic import ValidationError
+
+from entrasync.config_yaml import Document, KeyPath, Problem
+from entrasync.http import is_loopback_host
+
+GUID_EXAMPLE = "0b3f1c9e-1111-4c1e-9a0b-000000000001"
+SECRET_WORDS = ("secret", "token", "password", "certificate", "private", "credential", "apikey")
+TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping of keys",
+    "null": "nothing",
+}
+
+
+def show(value: Any) -> str:
+    if not isinstance(value, str):
+        return str(value)
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def describe(value: Any) -> str:
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {show(value)}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping of keys"
+    return f"{type(value).__name__} {show(value)}"
+
+
+def is_secret_key(key: str) -> bool:
+    flat = key.lower().replace("_", "").replace("-", "")
+    return any(word in flat for word in SECRET_WORDS)
+
+
+def schema_problems(doc: Document, validator: Draft202012Validator) -> list[Problem]:
+    errors = list(validator.iter_errors(doc.data))
+    # A value of the wrong type also fails its const/enum/pattern; the type says it best.
+    typed = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    out: list[Problem] = []
+    for error in errors:
+        if error.validator == "type" or tuple(error.absolute_path) not in typed:
+            out.extend(_explain(doc, error))
+    return out
+
+
+def _explain(doc: Document, error: SchemaError) -> Iterator[Problem]:
+    path: KeyPath = tuple(error.absolute_path)
+    # types-jsonschema marks these "maybe unset"; on an error from iter_errors they are set.
+    kind, expected, value, schema = (
+        str(error.validator),
+        cast(Any, error.validator_value),
+        cast(Any, error.instance),
+        cast(Any, error.schema),
+    )
+    raw = doc.yaml11_bool(path) if isinstance(value, bool) else None
+    if raw is not None:
+        yield doc.problem(
+            path,
+            f"{raw} reads as the YAML boolean {str(value).lower()}, not as text; "
+            f"quote it ('{raw}') if you mean the word",
+        )
+    elif kind == "anyOf":
+        yield from _explain_any_of(doc, error, path)
+    elif kind == "additionalProperties":
+        known = list(schema.get("properties", {}))
+        for key in value:
+            if key not in known:
+                yield _unknown_key(doc, (*path, key), known)
+    elif kind == "required":
+        for key in expected:
+            if key not in value:
+                hint = " (add `version: 1` at the top)" if key == "version" else ""
+                yield doc.problem((*path, key), f"required key is missing{hint}")
+    elif kind == "uniqueItems":
+        yield _duplicate_item(doc, path, value)
+    else:
+        yield doc.problem(path, _message(kind, expected, value, error))
+
+
+def _explain_any_of(doc: Document, error: SchemaError, path: KeyPath) -> Iterator[Problem]:
+    branches = cast(list[dict[str, Any]], error.validator_value)
+    if all(set(b) == {"required"} for b in branches):
+        yield doc.problem(path, "a mapping needs an id or a name (or both)")
+        return
+    # `X | None` fields: only the non-null branch says what was wrong.
+    useful = [i for i, b in enumerate(branches) if b != {"type": "null"}]
+    for sub in error.context or ():
+        if sub.relative_schema_path and sub.relative_schema_path[0] in useful:
+            yield from _explain(doc, sub)
+
+
+def _unknown_key(doc: Document, path: KeyPath, known: list[str]) -> Problem:
+    text = doc.key_text(path)
+    if is_secret_key(text):
+        what = "unknown key; secrets never go in this file: set them in the environment"
+    else:
+        close = difflib.get_close_matches(text, known, n=1)
+        what = f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
+        if not close and known:
+            what += f"; expected one of {', '.join(known)}"
+    return doc.problem((*path[:-1], text), what, at_key=True)
+
+
+def _duplicate_item(doc: Document, path: KeyPath, items: list[Any]) -> Problem:
+    for index, item in enumerate(items):
+        first = items.index(item)
+        if first < index:
+            return doc.problem(
+                (*path, index),
+                f"{show(item)} is listed twice (first at line {doc.line_of((*path, first))})",
+            )
+    return doc.problem(path, "entries must be unique")
+
+
+def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
+    if kind == "type":
+        wanted = expected if isinstance(expected, list) else [expected]
+        words = " or ".join(TYPE_WORDS.get(str(w), str(w)) for w in wanted)
+        return f"expected {words}, got {describe(value)}"
+    if kind == "enum":
+        return f"{show(value)} is not one of {', '.join(str(e) for e in expected)}"
+    if kind == "const":
+        return f"format version {show(value)} is not supported; this entrasync reads {expected}"
+    if kind == "pattern":
+        if "a-fA-F" in expected:
+            # The value is not echoed: a secret pasted into client_id must not reach CI logs.
+            return f"not a GUID (8-4-4-4-12 hex digits, like {GUID_EXAMPLE})"
+        if "@" in expected:
+            return f"{show(value)} is not an email address or UPN (user@domain)"
+        if expected.startswith("^https?"):
+            return f"{show(value)} is not an https:// URL"
+        return f"{show(value)} does not match {expected}"
+    if kind in ("minLength", "minItems"):
+        return "must not be empty"
+    if kind == "minimum":
+        return f"must be at least {expected}, got {value}"
+    if kind == "maximum":
+        return f"must be at most {expected}, got {value}"
+    return error.message
+
+
+def pydantic_problems(doc: Document, exc: ValidationError) -> list[Problem]:
+    """What pydantic finds that the schema did not (kept in step by tests, so rarely any)."""
+    return [doc.problem(tuple(e["loc"]), e["msg"]) for e in exc.errors()]
+
+
+def _strings(container: Any, key: str) -> list[tuple[int, str]]:
+    value = container.get(key) if isinstance(container, dict) else None
+    return (
+        [(i, v) for i, v in enumerate(value) if isinstance(v, str)]
+        if isinstance(value, list)
+        else []
+    )
+
+
+def semantic_problems(
+    doc: Document, default_roles: tuple[str, ...], default_products: tuple[str, ...]
+) -> list[Problem]:
+    """Rules about the file's own vocabulary, run even when the schema found problems."""
+    data = doc.data
+    if not isinstance(data, dict):
+        return []
+    out: list[Problem] = []
+    roles = (
+        list(dict.fromkeys(r for _, r in _strings(data, "roles")))
+        if "roles" in data
+        else list(default_roles)
+    )
+    products = (
+        [p for _, p in _strings(data, "products")] if "products" in data else list(default_products)
+    )
+
+    def vocabulary(path: KeyPath, word: str, allowed: list[str]) -> None:
+        if allowed and word not in allowed:
+            out.append(doc.problem(path, f"{show(word)} is not one of {', '.join(allowed)}"))
+
+    for i, product_role in _strings(data, "product_roles"):
+        vocabulary(("product_roles", i), product_role, roles)
+    product_roles = (
+        [r for _, r in _strings(data, "product_roles")]
+        if isinstance(data.get("product_roles"), list)
+        else roles[-1:]
+    )
+    mappings = data.get("mappings")
+    seen: dict[str, int] = {}
+    for m, mapping in enumerate(mappings if isinstance(mappings, list) else []):
+        if not isinstance(mapping, dict):
+            continue
+        here: KeyPath = ("mappings", m)
+        role = mapping.get("role")
+        if isinstance(role, str):
+            vocabulary((*here, "role"), role, roles)
+        for p, product in _strings(mapping, "products"):
+            vocabulary((*here, "products", p), product, products)
+        if "products" in mapping and role in roles and role not in product_roles:
+            out.append(
+                doc.problem(
+                    (*here, "products"),
+                    f"role {role} takes no products (product roles: {', '.join(product_roles)}); "
+                    f"remove products here or add {role} to product_roles",
+                    at_key=True,
+                )
+            )
+        out.extend(_duplicate_group(doc, here, mapping, seen))
+    out.extend(_plain_http(doc, data))
+    return out
+
+
+def _duplicate_group(
+    doc: Document, here: KeyPath, mapping: dict[str, Any], seen: dict[str, int]
+) -> Iterator[Problem]:
+    index = here[-1]
+    for key in ("id", "name"):
+        value = mapping.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        ident = f"{key}:{value.casefold()}"
+        if ident in seen:
+            other = seen[ident]
+            line = doc.line_of(("mappings", other))
+            yield doc.problem(
+                (*here, key),
+                f"group {show(value)} is already mapped by mappings[{other}] (line {line}); "
+                "map each group once",
+            )
+        else:
+            seen[ident] = index
+
+
+def _plain_http(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    for section, key in (
+        ("entra", "graph_url"),
+        ("entra", "authority_host"),
+        ("neuraltrust", "scim_url"),
+    ):
+        part = data.get(section)
+        url = part.get(key) if isinstance(part, dict) else None
+        if not isinstance(url, str) or not re.match(r"^http://\S+$", url):
+            continue
+        try:
+            host = str(httpx.URL(url).host)
+        except httpx.InvalidURL:
+            host = ""
+        if not is_loopback_host(host):
+            yield doc.problem(
+                (section, key),
+                f"{show(url)} is plain http://; credentials only travel over https:// "
+                "(plain http only to a loopback address)",
+            )
