@@ -1,17 +1,66 @@
-"""`entrasync groups` (being built)."""
+"""`entrasync groups [SEARCH]`: Entra groups by display-name prefix, for writing mappings."""
 
 from __future__ import annotations
 
+import json
+import os
+
 import click
 
-from entrasync.console import global_options
-from entrasync.errors import EntrasyncError
+from entrasync.config import Config, load_config
+from entrasync.console import app_context, global_options
+from entrasync.graph.client import GraphClient
+from entrasync.graph.directory import list_groups
+from entrasync.graph.online import columns
+
+
+def _config() -> Config:
+    """The mappings file when there is one; else defaults, with ids from the environment.
+
+    `groups` helps write the first mappings file, so it must work before that file exists.
+    """
+    context = app_context()
+    path = context.resolved_config_path
+    if context.config_path is None and "ENTRASYNC_CONFIG" not in os.environ and not path.exists():
+        return Config(version=1)
+    return load_config(path).config
 
 
 @click.command("groups")
+@click.argument("search", required=False)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: a list of {id, display_name, members}.",
+)
 @global_options
-def command() -> int:
-    raise EntrasyncError("`entrasync groups` is not built yet")
+def command(search: str | None, output: str) -> int:
+    """List Entra groups whose display name starts with SEARCH (all groups without it).
+
+    MEMBERS counts user members, transitive when entra.nested_groups is on.
+    """
+    config = _config()
+    console = app_context().console()
+    console.progress("reading groups from Microsoft Graph...")
+    with GraphClient.connect(config, os.environ) as client:
+        groups = list_groups(client, search, nested=config.entra.nested_groups)
+    console.progress_done()
+    if output == "json":
+        console.result(json.dumps([g._asdict() for g in groups], indent=2, ensure_ascii=False))
+        return 0
+    if not groups:
+        console.info(
+            f"no Entra group's display name starts with {search!r}" if search else "no groups found"
+        )
+        return 0
+    rows = [("ID", "DISPLAY NAME", "MEMBERS")]
+    rows += [(g.id, g.display_name, str(g.members)) for g in groups]
+    for line in columns(rows):
+        console.result(line)
+    return 0
 
 
 COMMANDS = [command]

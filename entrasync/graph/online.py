@@ -1,0 +1,91 @@
+"""``entrasync validate --online``: resolve every mapped group in Entra, synced or not.
+
+Each group is read exactly as ``plan`` reads it (same lookup, same member ``$select``), so a
+missing permission, the null-attribute trap or a wrong id shows up here first, on the pull
+request that introduces it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import click
+
+from entrasync.config import Config, LoadedConfig
+from entrasync.config import Mapping as GroupMapping
+from entrasync.console import Console
+from entrasync.graph.client import GraphClient, GraphNotFoundError
+from entrasync.graph.directory import GroupResolutionError, read_members, resolve_group, run_bounded
+
+FAILING = frozenset({"missing", "ambiguous", "mismatch"})
+
+
+@dataclass(frozen=True)
+class GroupCheck:
+    mapping: str  # how the mapping names the group (name, else id)
+    group_id: str | None
+    display_name: str | None
+    members: int | None  # user members (transitive when nested_groups)
+    status: str  # ok | empty | missing | ambiguous | mismatch
+    detail: str = ""
+    synced: bool = True
+
+
+def check_group(client: GraphClient, mapping: GroupMapping, nested: bool) -> GroupCheck:
+    label = mapping.label
+    try:
+        group = resolve_group(client, mapping)
+        members = read_members(client, group, nested)
+    except GroupResolutionError as exc:
+        return GroupCheck(label, mapping.id, None, None, exc.kind, exc.message, mapping.auto_sync)
+    except GraphNotFoundError as exc:  # deleted between the lookup and the member read
+        return GroupCheck(label, mapping.id, None, None, "missing", exc.message, mapping.auto_sync)
+    status = "ok" if members else "empty"
+    return GroupCheck(
+        label, group.id, group.display_name, len(members), status, synced=mapping.auto_sync
+    )
+
+
+def check_groups(config: Config, client: GraphClient, parallelism: int = 4) -> list[GroupCheck]:
+    nested = config.entra.nested_groups
+    return list(run_bounded(lambda m: check_group(client, m, nested), config.mappings, parallelism))
+
+
+def columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns, two spaces apart, trailing blanks trimmed."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def render_checks(checks: Sequence[GroupCheck]) -> list[str]:
+    rows = [("MAPPING", "GROUP ID", "DISPLAY NAME", "USERS", "STATUS")]
+    for c in checks:
+        status = c.status if c.synced else f"{c.status} (auto_sync: false)"
+        members = str(c.members) if c.members is not None else "-"
+        rows.append((c.mapping, c.group_id or "-", c.display_name or "-", members, status))
+    return columns(rows)
+
+
+def validate_online(
+    loaded: LoadedConfig, environ: Mapping[str, str] | None, console: Console
+) -> bool:
+    """Print one row per mapping; False when a group is missing, ambiguous or misnamed."""
+    config = loaded.config
+    with GraphClient.connect(config, os.environ if environ is None else environ) as client:
+        checks = check_groups(config, client)
+    for line in render_checks(checks):
+        console.result(line)
+    for c in checks:
+        if c.status == "empty":
+            console.warn(
+                f"{loaded.path}: group {c.display_name} ({c.group_id}) has no user members: "
+                "its mapping grants nothing, and users it granted would become orphans"
+            )
+    failures = [c for c in checks if c.status in FAILING]
+    for c in failures:
+        click.echo(f"error: {loaded.path}: mapping {c.mapping}: {c.detail}", file=console.err)
+    return not failures
