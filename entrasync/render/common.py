@@ -1,0 +1,110 @@
+"""What the text and Markdown renderers share: the summary line, markers, and access wording.
+
+Kept in one place so the terminal, the PR comment and the job summary never disagree on what a
+change means (the summary line in particular is parsed by people's scripts, as Atlantis parses
+Terraform's ``Plan: X to add, ...``).
+"""
+
+from __future__ import annotations
+
+from entrasync.plan import Access, Action, Change, Plan
+
+DIGEST_PREFIX = 12
+
+# ASCII markers so the plan reads the same in a CI log, a terminal without Unicode and a diff.
+MARKERS: dict[Action, str] = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.DEACTIVATE: "-",
+    Action.REACTIVATE: ">",
+}
+
+
+def summary_line(plan: Plan) -> str:
+    """``Plan: 2 to create, 1 to update, 0 to deactivate, 0 to reactivate.`` or ``No changes.``"""
+    if not plan.has_changes:
+        return "No changes."
+    counts = plan.summary
+    return (
+        f"Plan: {counts['create']} to create, {counts['update']} to update, "
+        f"{counts['deactivate']} to deactivate, {counts['reactivate']} to reactivate."
+    )
+
+
+def short_digest(plan: Plan) -> str:
+    return plan.digest[:DIGEST_PREFIX]
+
+
+def override_flag(plan: Plan, override: str) -> str:
+    """The exact flag that overrides a violation for this plan, e.g. ``--force-unsafe 0123...``."""
+    return f"{override} {short_digest(plan)}" if override else ""
+
+
+def products_text(products: tuple[str, ...] | None) -> str:
+    return "[" + ", ".join(products) + "]" if products is not None else "(not managed)"
+
+
+def role_text(role: str | None) -> str:
+    return role if role is not None else "(none)"
+
+
+def is_adoption(change: Change) -> bool:
+    """An update that sets externalId on a user that exists but was not yet managed.
+
+    The plan has no field for it, so it is read from what the diff produces: an update whose
+    access does not change can only be the externalId, and the diff names adoption in the
+    reason when the role changes too.
+    """
+    if change.action is not Action.UPDATE:
+        return False
+    reason = change.reason.lower()
+    return change.before == change.after or "adopt" in reason or "externalid" in reason
+
+
+def access_differences(change: Change) -> list[tuple[str, str, str]]:
+    """(field, before, after) for each field of the access that the change alters."""
+    before, after = change.before, change.after
+    if before is None:
+        return []
+    rows: list[tuple[str, str, str]] = []
+    if before.role != after.role:
+        rows.append(("role", role_text(before.role), role_text(after.role)))
+    if before.products != after.products:
+        rows.append(("products", products_text(before.products), products_text(after.products)))
+    if before.active != after.active:
+        rows.append(("active", _bool(before.active), _bool(after.active)))
+    return rows
+
+
+def access_brief(access: Access | None) -> str:
+    """One-line access for a table cell: ``member [trustgate, trusttest]``, ``owner, inactive``."""
+    if access is None:
+        return "-"
+    return brief(access.role, access.products, access.active)
+
+
+def brief(role: str | None, products: tuple[str, ...] | None, active: bool = True) -> str:
+    text = role_text(role)
+    if products is not None:
+        text += " " + products_text(products)
+    return text if active else text + ", inactive"
+
+
+# Control characters (ANSI escapes, newlines) and bidirectional overrides from directory text
+# could repaint a terminal or reorder what a reviewer reads; they all become a plain space.
+_UNSAFE = {
+    **{code: " " for code in range(0x20)},
+    **{code: " " for code in range(0x7F, 0xA0)},
+    **{code: " " for code in (0x2028, 0x2029, 0x200E, 0x200F, 0x061C)},
+    **{code: " " for code in range(0x202A, 0x202F)},
+    **{code: " " for code in range(0x2066, 0x206A)},
+}
+
+
+def clean(text: str | None) -> str:
+    """Directory-supplied text made single-line and free of control characters."""
+    return (text or "").translate(_UNSAFE)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"

@@ -1,0 +1,191 @@
+"""The plan as a GitHub PR comment or job summary (CONTRACT section 6).
+
+The first line is a hidden marker the GitHub poster finds the sticky comment by. The summary
+line comes next, outside any fold (Atlantis users asked for exactly that, atlantis#914), then
+violations and warnings, then the changes and orphans in ``<details>`` folds.
+
+Everything that comes from the directory goes through :func:`escape`: a display name such as
+``Eve <img src=x> | @everyone **x**`` must render as those characters, not as an image, a
+broken table, a bold word or a notification to the whole organization.
+
+GitHub refuses comments over 65,536 characters, so the comment is cut at a row boundary when
+needed, with a line saying how many rows were left out and where the full plan is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from entrasync.plan import Action, Change, Orphan, Plan
+from entrasync.render.common import (
+    MARKERS,
+    access_brief,
+    clean,
+    is_adoption,
+    override_flag,
+    role_text,
+    short_digest,
+    summary_line,
+)
+
+GITHUB_COMMENT_LIMIT = 65_536
+_ZWSP = "&#8203;"  # zero-width space: breaks @mentions, #refs and autolinks, invisible
+
+_MARKDOWN_SPECIALS = "\\`*_[]()!|~${}"
+_ESCAPES: dict[int, str] = {ord(c): "\\" + c for c in _MARKDOWN_SPECIALS}
+_ESCAPES.update(
+    {
+        ord("&"): "&amp;",
+        ord("<"): "&lt;",
+        ord(">"): "&gt;",
+        ord("@"): "@" + _ZWSP,
+        ord("#"): "#" + _ZWSP,
+    }
+)
+_AUTOLINK = re.compile(r"(://|www\.)", re.IGNORECASE)
+_ORDERED_ITEM = re.compile(r"\d+(?=[.)])")
+_CHANGE_HEADER = (
+    "| action | user | display name | before | after | source groups | decided by | reason |",
+    "|---|---|---|---|---|---|---|---|",
+)
+_ORPHAN_HEADER = ("| user | role | reason | outcome |", "|---|---|---|---|")
+
+
+def comment_marker(config_path: str) -> str:
+    """The hidden first line that identifies the sticky comment for one config file."""
+    safe = clean(config_path).replace("--", "-\u2010")  # "--" could end the HTML comment
+    return f"<!-- entrasync:plan {safe} -->"
+
+
+def escape(text: str | None) -> str:
+    """Directory text made inert in GitHub Markdown: one line, no HTML, no markup, no mentions."""
+    escaped = clean(text).strip().translate(_ESCAPES)
+    escaped = _AUTOLINK.sub(lambda m: m.group(0)[:-1] + _ZWSP + m.group(0)[-1], escaped)
+    # At the start of a list item "- x", "+ x" or "1. x" would open a nested block.
+    number = _ORDERED_ITEM.match(escaped)
+    if number:
+        return escaped[: number.end()] + "\\" + escaped[number.end() :]
+    if escaped[:1] and escaped[0] in "-+=":
+        return "\\" + escaped
+    return escaped
+
+
+def render_markdown(
+    plan: Plan,
+    *,
+    config_path: str,
+    max_chars: int = GITHUB_COMMENT_LIMIT,
+    full_plan_hint: str = "the job summary and the plan artifact",
+) -> str:
+    """The PR comment / job summary text, never longer than ``max_chars`` code points."""
+    head = [comment_marker(config_path), f"**{summary_line(plan)}**", ""]
+    tail = [f"Plan digest `{short_digest(plan)}` for {escape(plan.config_path)}"]
+    blocks = [_violations(plan), _warnings(plan), _changes(plan), _orphans(plan)]
+    document = _assemble(head, blocks, tail, max_chars, full_plan_hint)
+    return "\n".join(document) + "\n"
+
+
+@dataclass(frozen=True)
+class _Block:
+    """A section whose rows may be left out: ``opening`` and ``closing`` always come together."""
+
+    opening: tuple[str, ...]
+    rows: tuple[str, ...]
+    closing: tuple[str, ...]
+
+
+def _size(lines: Iterable[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
+def _assemble(
+    head: list[str], blocks: list[_Block], tail: list[str], max_chars: int, hint: str
+) -> list[str]:
+    present = [b for b in blocks if b.rows]
+    whole = head + [line for b in present for line in (*b.opening, *b.rows, *b.closing)] + tail
+    if _size(whole) <= max_chars:
+        return whole
+    total_rows = sum(len(b.rows) for b in present)
+
+    def notice(left_out: int) -> str:
+        return (
+            f"**{left_out} of {total_rows} rows left out** to keep this under GitHub's "
+            f"{max_chars:,}-character limit: the full plan is in {hint}."
+        )
+
+    budget = max_chars - _size(head) - _size(tail) - _size([notice(total_rows), ""])
+    if budget < 0:
+        raise ValueError(f"max_chars={max_chars} cannot hold even the plan's summary")
+    body: list[str] = []
+    left_out = 0
+    for block in present:
+        if left_out:
+            left_out += len(block.rows)
+            continue
+        fixed = _size(block.opening) + _size(block.closing)
+        used = _size(body) + fixed
+        shown = 0
+        for row in block.rows:
+            if used + len(row) + 1 > budget:
+                break
+            used += len(row) + 1
+            shown += 1
+        left_out = len(block.rows) - shown
+        if shown:
+            body += [*block.opening, *block.rows[:shown], *block.closing]
+    return head + body + [notice(left_out), "", *tail]
+
+
+def _violations(plan: Plan) -> _Block:
+    rows = tuple(
+        f"> - **{escape(v.rule)}**: {escape(v.message)}"
+        + (f" (override: `{override_flag(plan, v.override)}`)" if v.override else "")
+        for v in plan.violations
+    )
+    opening = (
+        "> [!CAUTION]",
+        "> **Safety violations**: `entrasync apply` refuses this plan without the override.",
+    )
+    return _Block(opening, rows, ("",))
+
+
+def _warnings(plan: Plan) -> _Block:
+    rows = tuple(f"> - {escape(w)}" for w in plan.warnings)
+    return _Block(("> [!WARNING]", "> **Warnings**"), rows, ("",))
+
+
+def _changes(plan: Plan) -> _Block:
+    opening = (f"<details><summary>Changes ({len(plan.changes)})</summary>", "", *_CHANGE_HEADER)
+    return _Block(opening, tuple(_change_row(c) for c in plan.changes), ("", "</details>", ""))
+
+
+def _change_row(change: Change) -> str:
+    after = escape(access_brief(change.after))
+    if is_adoption(change):
+        after += ", + externalId"
+    cells = (
+        escape(f"{MARKERS[change.action]} {change.action.value}"),
+        escape(change.user),
+        escape(change.display_name),
+        escape(access_brief(change.before)),
+        after,
+        ", ".join(escape(g) for g in change.groups),
+        escape(change.decided_by),
+        escape(change.reason),
+    )
+    return "| " + " | ".join(cells) + " |"
+
+
+def _orphans(plan: Plan) -> _Block:
+    deactivated = {c.user for c in plan.changes if c.action is Action.DEACTIVATE}
+    opening = (f"<details><summary>Orphans ({len(plan.orphans)})</summary>", "", *_ORPHAN_HEADER)
+    rows = tuple(_orphan_row(o, o.user in deactivated) for o in plan.orphans)
+    return _Block(opening, rows, ("", "</details>", ""))
+
+
+def _orphan_row(orphan: Orphan, deactivated: bool) -> str:
+    outcome = "deactivated" if deactivated else "kept, unchanged"
+    cells = (escape(orphan.user), escape(role_text(orphan.role)), escape(orphan.reason), outcome)
+    return "| " + " | ".join(cells) + " |"

@@ -1,0 +1,149 @@
+"""The ``entrasync users`` view as a table, JSON (CONTRACT section 4) or CSV.
+
+Typed against the shape of :class:`entrasync.users_view.UserRow` through protocols, so the
+renderers stay pure and import nothing of the readers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import click
+
+from entrasync.render.common import brief, clean
+
+
+class _Grant(Protocol):
+    @property
+    def role(self) -> str | None: ...
+    @property
+    def products(self) -> tuple[str, ...] | None: ...
+
+
+class _Current(_Grant, Protocol):
+    @property
+    def active(self) -> bool: ...
+
+
+class UserRowLike(Protocol):
+    @property
+    def user(self) -> str: ...
+    @property
+    def display_name(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...  # a StrEnum in users_view
+    @property
+    def current(self) -> _Current | None: ...
+    @property
+    def desired(self) -> _Grant | None: ...
+    @property
+    def groups(self) -> tuple[str, ...]: ...
+    @property
+    def decided_by(self) -> str | None: ...
+    def to_json(self) -> dict[str, Any]: ...
+
+
+STATUSES = ("in_sync", "drift", "orphan", "to_create", "unmanaged", "protected", "inactive")
+_STATUS_COLORS = {"in_sync": "green", "drift": "yellow", "orphan": "red", "to_create": "cyan"}
+_HEADER = ("STATUS", "USER", "DISPLAY NAME", "CURRENT", "DESIRED", "GROUPS", "DECIDED BY")
+CSV_COLUMNS = (
+    "user",
+    "display_name",
+    "status",
+    "current_role",
+    "current_products",
+    "current_active",
+    "desired_role",
+    "desired_products",
+    "groups",
+    "decided_by",
+)
+_CSV_LIST_SEPARATOR = ";"
+# A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection,
+# https://owasp.org/www-community/attacks/CSV_Injection): directory text gets a leading quote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def render_users_text(rows: Sequence[UserRowLike], *, color: bool = False) -> str:
+    """An aligned table, one user a line, and a count per status last."""
+    table = [_HEADER, *(_text_cells(row) for row in rows)]
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(_HEADER))]
+    lines = []
+    for number, cells in enumerate(table):
+        line = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+        line = line.rstrip()
+        if color and number == 0:
+            line = click.style(line, bold=True)
+        elif color and number > 0:
+            line = click.style(line, fg=_STATUS_COLORS.get(str(rows[number - 1].status)))
+        lines.append(line)
+    counts = Counter(str(row.status) for row in rows)
+    tally = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+    lines += ["", f"{len(rows)} users" + (f": {tally}" if tally else "") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def render_users_json(rows: Sequence[UserRowLike]) -> str:
+    return json.dumps([row.to_json() for row in rows], indent=2, ensure_ascii=False) + "\n"
+
+
+def render_users_csv(rows: Sequence[UserRowLike]) -> str:
+    """RFC 4180 CSV with a header; list cells are joined with ``;``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        current, desired = row.current, row.desired
+        writer.writerow(
+            _defuse(cell)
+            for cell in (
+                row.user,
+                row.display_name or "",
+                str(row.status),
+                _csv_role(current),
+                _csv_products(current),
+                "" if current is None else str(current.active).lower(),
+                _csv_role(desired),
+                _csv_products(desired),
+                _CSV_LIST_SEPARATOR.join(row.groups),
+                row.decided_by or "",
+            )
+        )
+    return buffer.getvalue()
+
+
+def _text_cells(row: UserRowLike) -> tuple[str, ...]:
+    return (
+        str(row.status),
+        clean(row.user),
+        clean(row.display_name),
+        _brief(row.current),
+        _brief(row.desired),
+        ", ".join(clean(g) for g in row.groups) or "-",
+        clean(row.decided_by) or "-",
+    )
+
+
+def _brief(access: _Grant | None) -> str:
+    if access is None:
+        return "-"
+    return brief(access.role, access.products, getattr(access, "active", True))
+
+
+def _csv_role(access: _Grant | None) -> str:
+    return "" if access is None or access.role is None else access.role
+
+
+def _csv_products(access: _Grant | None) -> str:
+    if access is None or access.products is None:
+        return ""
+    return _CSV_LIST_SEPARATOR.join(access.products)
+
+
+def _defuse(cell: str) -> str:
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import pytest
+
+from entrasync.plan import Access, Action, Change, Plan
+from entrasync.render.markdown import comment_marker, escape, render_markdown
+from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
+
+CONFIG = "config/mappings.yaml"
+HOSTILE = "Eve <img src=x> | @everyone **x**"
+
+
+def _many_changes(count: int, name: str = "A user with a fairly long display name") -> Plan:
+    changes = tuple(
+        Change(
+            action=Action.CREATE,
+            user=f"user{n:05d}@contoso.com",
+            entra_id=f"{n:032x}",
+            display_name=name,
+            email=f"user{n:05d}@contoso.com",
+            before=None,
+            after=Access("member", ("trustgate", "trusttest"), True),
+            groups=("NT-Platform", "NT-Everyone"),
+            decided_by="NT-Platform",
+            reason="in NT-Platform, not in NeuralTrust",
+        )
+        for n in range(count)
+    )
+    return replace(empty_plan(), changes=changes)
+
+
+def test_the_plan_with_every_action_matches_its_golden_file() -> None:
+    assert_matches_golden("plan.md", render_markdown(golden_plan(), config_path=CONFIG))
+
+
+def test_a_plan_without_changes_matches_its_golden_file() -> None:
+    assert_matches_golden("plan-empty.md", render_markdown(empty_plan(), config_path=CONFIG))
+
+
+def test_the_marker_is_the_first_line_and_the_summary_the_second_outside_any_fold() -> None:
+    lines = render_markdown(golden_plan(), config_path=CONFIG).splitlines()
+    assert lines[0] == comment_marker(CONFIG) == "<!-- entrasync:plan config/mappings.yaml -->"
+    assert lines[1] == "**Plan: 2 to create, 3 to update, 1 to deactivate, 1 to reactivate.**"
+
+
+def test_violations_and_warnings_come_before_the_changes_fold() -> None:
+    text = render_markdown(golden_plan(), config_path=CONFIG)
+    assert text.index("Safety violations") < text.index("Warnings") < text.index("<details>")
+    assert f"`--force-unsafe {golden_plan().digest[:12]}`" in text
+
+
+@pytest.mark.parametrize(
+    ("path", "marker"),
+    [
+        ("config/a.yaml", "<!-- entrasync:plan config/a.yaml -->"),
+        ("x-->y.yaml", "<!-- entrasync:plan x-\u2010>y.yaml -->"),
+        ("a\nb.yaml", "<!-- entrasync:plan a b.yaml -->"),
+    ],
+    ids=["a plain path is kept", "a path cannot close the comment early", "newlines go"],
+)
+def test_the_marker_stays_one_hidden_line(path: str, marker: str) -> None:
+    assert comment_marker(path) == marker
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        (HOSTILE, "Eve &lt;img src=x&gt; \\| @&#8203;everyone \\*\\*x\\*\\*"),
+        ("[click](https://evil.example)", "\\[click\\]\\(https:/&#8203;/evil.example\\)"),
+        ("line one\nline two\r", "line one line two"),
+        ("- nested", "\\- nested"),
+        ("1. ordered", "1\\. ordered"),
+        ("# heading", "#&#8203; heading"),
+        ("`code` ~~gone~~ $x$ _i_", "\\`code\\` \\~\\~gone\\~\\~ \\$x\\$ \\_i\\_"),
+        ("&lt;b&gt;", "&amp;lt;b&amp;gt;"),
+        ("fixes #1 see www.evil.example", "fixes #&#8203;1 see www&#8203;.evil.example"),
+        ("back\\slash", "back\\\\slash"),
+    ],
+    ids=[
+        "html, table pipes, mentions and bold are inert",
+        "links and autolinks are inert",
+        "newlines are removed",
+        "a leading dash does not open a list",
+        "a leading number does not open a list",
+        "a hash does not open a heading or link an issue",
+        "code, strikethrough, maths and emphasis are inert",
+        "entities show as typed",
+        "issue references and bare domains do not link",
+        "a backslash shows as typed",
+    ],
+)
+def test_directory_text_is_escaped(raw: str, escaped: str) -> None:
+    assert escape(raw) == escaped
+
+
+def test_a_hostile_display_name_renders_inert_in_the_table() -> None:
+    plan = golden_plan()
+    changes = (replace(plan.changes[0], display_name=HOSTILE + "\n| x | y |"), *plan.changes[1:])
+    text = render_markdown(replace(plan, changes=changes), config_path=CONFIG)
+    row = next(line for line in text.splitlines() if "alice@" in line)
+    assert "<img" not in text
+    assert "@everyone" not in text
+    assert re.sub(r"\\\|", "", row).count("|") == 9  # 8 cells: no injected column
+    assert "\n| x | y |" not in text
+
+
+def test_a_5000_change_plan_stays_under_githubs_limit_and_says_what_was_left_out() -> None:
+    text = render_markdown(_many_changes(5000), config_path=CONFIG)
+    assert len(text) <= 65_536
+    shown = sum(1 for line in text.splitlines() if line.startswith("| \\+ create |"))
+    match = re.search(r"\*\*(\d+) of 5000 rows left out\*\*", text)
+    assert match, "the notice says how many rows were left out"
+    assert int(match.group(1)) == 5000 - shown > 0
+    assert "the job summary and the plan artifact" in text
+    assert text.count("<details>") == text.count("</details>") == 1
+    assert (
+        text.splitlines()[1]
+        == "**Plan: 5000 to create, 0 to update, 0 to deactivate, 0 to reactivate.**"
+    )
+
+
+@pytest.mark.parametrize("max_chars", [1_500, 4_000, 10_000, 65_536])
+def test_any_cap_is_kept_and_cuts_only_at_a_row_boundary(max_chars: int) -> None:
+    text = render_markdown(
+        _many_changes(400, name="Ünïcödé 名前"), config_path=CONFIG, max_chars=max_chars,
+        full_plan_hint="the `plan` artifact",
+    )  # fmt: skip
+    assert len(text) <= max_chars
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert all(row.endswith(" |") and row.count(" | ") == 7 for row in rows[2:])
+    assert text.count("<details>") == text.count("</details>")
+    assert "the `plan` artifact" in text
+
+
+def test_a_plan_that_fits_is_not_cut() -> None:
+    text = render_markdown(golden_plan(), config_path=CONFIG, max_chars=65_536)
+    assert "left out" not in text
+    assert text.count("| ~ update |") == 0  # the marker is escaped like any cell text
+    assert text.count("| \\~ update |") == 3
+
+
+def test_a_cap_too_small_for_the_summary_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_chars=100"):
+        render_markdown(_many_changes(10), config_path=CONFIG, max_chars=100)

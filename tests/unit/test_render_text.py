@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from entrasync.plan import Plan
+from entrasync.render.text import render_text
+from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
+
+
+def test_the_plan_with_every_action_matches_its_golden_file() -> None:
+    assert_matches_golden("plan.txt", render_text(golden_plan()))
+
+
+def test_a_plan_without_changes_matches_its_golden_file() -> None:
+    assert_matches_golden("plan-empty.txt", render_text(empty_plan()))
+
+
+@pytest.mark.parametrize(
+    ("plan", "last_line"),
+    [
+        (golden_plan(), "Plan: 2 to create, 3 to update, 1 to deactivate, 1 to reactivate."),
+        (empty_plan(), "No changes."),
+    ],
+    ids=["a plan with changes ends with the counts", "an empty plan ends with no changes"],
+)
+def test_the_summary_line_comes_last(plan: Plan, last_line: str) -> None:
+    assert render_text(plan).rstrip("\n").splitlines()[-1] == last_line
+
+
+def test_no_colour_unless_asked() -> None:
+    assert "\x1b[" not in render_text(golden_plan())
+    coloured = render_text(golden_plan(), color=True)
+    assert "\x1b[32m" in coloured  # create in green
+    assert "\x1b[33m" in coloured  # update in yellow
+    assert "\x1b[31m" in coloured  # deactivate and violations in red
+
+
+def test_the_violation_names_the_override_with_this_plans_digest() -> None:
+    plan = golden_plan()
+    assert f"override: --force-unsafe {plan.digest[:12]}" in render_text(plan)
+
+
+def test_directory_text_cannot_repaint_the_terminal_or_add_lines() -> None:
+    plan = golden_plan()
+    hostile = "Mallory\x1b[2J\x1b[31m\nPlan: 0 to create\u202e"
+    changes = (replace(plan.changes[0], display_name=hostile), *plan.changes[1:])
+    text = render_text(replace(plan, changes=changes))
+    assert "\x1b" not in text
+    assert "\u202e" not in text
+    assert "(Mallory [2J [31m Plan: 0 to create )" in text

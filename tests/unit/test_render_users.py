@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from entrasync.plan import Access
+from entrasync.render.users import (
+    CSV_COLUMNS,
+    render_users_csv,
+    render_users_json,
+    render_users_text,
+)
+from entrasync.users_view import Grant, UserRow, UserStatus
+
+ROWS = (
+    UserRow("alice@contoso.com", "Alice Smith", UserStatus.IN_SYNC,
+            Access("member", ("trustgate",), True), Grant("member", ("trustgate",)),
+            ("NT-Platform",), "NT-Platform"),
+    UserRow("bob@contoso.com", "Bob Jones", UserStatus.DRIFT, Access("member", (), True),
+            Grant("admin", None), ("NT-Admins", "NT-Platform"), "NT-Admins"),
+    UserRow("carol@contoso.com", "Carol White", UserStatus.TO_CREATE, None,
+            Grant("owner", None), ("NT-Owners",), "NT-Owners"),
+    UserRow("=cmd|' /c calc'!a0", "@SUM(1+1)", UserStatus.ORPHAN, Access("admin", None, True),
+            None),
+    UserRow("gina@contoso.com", "Gina\x1b[31m", UserStatus.INACTIVE,
+            Access("admin", None, False), None),
+)  # fmt: skip
+
+
+def test_json_is_a_list_of_objects_with_exactly_the_contract_keys() -> None:
+    data = json.loads(render_users_json(ROWS))
+    keys = {"user", "display_name", "status", "current", "desired", "groups", "decided_by"}
+    assert [set(item) for item in data] == [keys] * len(ROWS)
+    assert data[1]["current"] == {"role": "member", "products": [], "active": True}
+    assert data[1]["desired"] == {"role": "admin", "products": None}
+    assert data[2]["current"] is None
+    assert data[3]["desired"] is None
+    assert [item["status"] for item in data] == [
+        "in_sync", "drift", "to_create", "orphan", "inactive",
+    ]  # fmt: skip
+
+
+def test_csv_has_a_header_and_one_row_per_user() -> None:
+    rows = list(csv.reader(io.StringIO(render_users_csv(ROWS))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert rows[2] == [
+        "bob@contoso.com", "Bob Jones", "drift", "member", "", "true", "admin", "",
+        "NT-Admins;NT-Platform", "NT-Admins",
+    ]  # fmt: skip
+    assert rows[3][3:6] == ["", "", ""]  # nothing current for a user to create
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [(0, "'=cmd|' /c calc'!a0"), (1, "'@SUM(1+1)")],
+    ids=["a user starting with = is not a formula", "a name starting with @ is not a formula"],
+)
+def test_csv_cells_cannot_become_spreadsheet_formulas(column: int, value: str) -> None:
+    rows = list(csv.reader(io.StringIO(render_users_csv(ROWS))))
+    assert rows[4][column] == value
+
+
+def test_text_is_an_aligned_table_with_a_tally() -> None:
+    lines = render_users_text(ROWS).splitlines()
+    assert lines[0].split()[:3] == ["STATUS", "USER", "DISPLAY"]
+    assert lines[2].startswith("drift ")
+    assert "member [] " in lines[2]
+    assert " admin " in lines[2]
+    assert lines[4].index("-") == lines[0].index("DESIRED")  # nothing desired for an orphan
+    assert lines[-1] == "5 users: 1 in_sync, 1 drift, 1 orphan, 1 to_create, 1 inactive."
+
+
+def test_text_has_colour_only_when_asked_and_never_from_the_directory() -> None:
+    plain = render_users_text(ROWS)
+    assert "\x1b" not in plain
+    assert "\x1b[33m" in render_users_text(ROWS, color=True)  # drift in yellow
+
+
+def test_no_users_prints_the_header_and_a_zero_tally() -> None:
+    assert render_users_text([]).splitlines()[-1] == "0 users."
+    assert json.loads(render_users_json([])) == []
