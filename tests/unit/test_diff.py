@@ -1,0 +1,287 @@
+"""diff(): desired users plus the NeuralTrust users as read -> the plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from entrasync.diff import ADOPT, LEFT_GROUPS
+from entrasync.model import DirectoryUser, TargetUser
+from entrasync.plan import Access, Action, Plan
+from entrasync.resolve import DISABLED
+from tests.unit.planning_factories import (
+    ALL_PRODUCTS,
+    nt,
+    person,
+    plan_inputs,
+)
+
+ALICE, BOB = person("alice"), person("bob")
+PLATFORM = ("trustgate", "trusttest")
+ALL = tuple(sorted(ALL_PRODUCTS))
+DEACTIVATE: dict[str, Any] = {"on_removed": "deactivate"}
+
+
+def plan_for(
+    members: dict[str, list[DirectoryUser]], users: list[TargetUser], **overrides: Any
+) -> Plan:
+    return plan_inputs(members, users, **overrides)[2]
+
+
+def outline(plan: Plan) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]], int]:
+    changes = [(c.action.value, c.user, c.reason) for c in plan.changes]
+    return changes, [(o.user, o.reason) for o in plan.orphans], plan.unchanged
+
+
+A = "alice@contoso.com"
+B = "bob@contoso.com"
+ROLE_MEMBER_TO_ADMIN = "role differs (member -> admin)"
+
+# (id, config overrides, {group: members}, NeuralTrust users, (changes, orphans, unchanged))
+SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], Any]] = [
+    (
+        "a new group member is created",
+        {},
+        {"NT-Platform": [ALICE]},
+        [],
+        ([("create", A, "in NT-Platform, not in NeuralTrust")], [], 0),
+    ),
+    (
+        "a user already in sync is unchanged",
+        {},
+        {"NT-Platform": [ALICE]},
+        [nt("alice", products=PLATFORM)],
+        ([], [], 1),
+    ),
+    (
+        "a different role is an update saying role differs",
+        {},
+        {"NT-Admins": [ALICE]},
+        [nt("alice")],
+        ([("update", A, ROLE_MEMBER_TO_ADMIN)], [], 0),
+    ),
+    (
+        "different products on a product role are an update saying products differ",
+        {},
+        {"NT-Lens": [ALICE]},
+        [nt("alice", products=PLATFORM)],
+        ([("update", A, "products differ")], [], 0),
+    ),
+    (
+        "products are left alone on a role outside product_roles",
+        {},
+        {"NT-Admins": [ALICE]},
+        [nt("alice", "admin", ["trustgate"])],
+        ([], [], 1),
+    ),
+    (
+        "an existing user without externalId is adopted",
+        {},
+        {"NT-Everyone": [ALICE]},
+        [nt("alice", external_id=None)],
+        ([("update", A, ADOPT)], [], 0),
+    ),
+    (
+        "adoption finds the userName case-insensitively and says every difference",
+        {},
+        {"NT-Admins": [ALICE]},
+        [nt("alice", external_id=None, user_name="ALICE@Contoso.com")],
+        ([("update", A, f"{ROLE_MEMBER_TO_ADMIN}; {ADOPT}")], [], 0),
+    ),
+    (
+        "matching on email adopts the user with that email",
+        {"neuraltrust": {"match_on": "email"}},
+        {"NT-Everyone": [ALICE]},
+        [nt("x", external_id=None, email="Alice@contoso.com")],
+        ([("update", A, ADOPT)], [], 0),
+    ),
+    (
+        "a managed user is found by externalId even after a UPN rename",
+        {},
+        {"NT-Everyone": [ALICE]},
+        [nt("old", external_id="id-alice")],
+        ([], [], 1),
+    ),
+    (
+        "a reused UPN owned by another Entra user is never changed; the old owner is an orphan",
+        {},
+        {"NT-Everyone": [ALICE]},
+        [nt("alice", external_id="id-previous-alice")],
+        ([], [(A, LEFT_GROUPS)], 0),
+    ),
+    (
+        "a managed user who left every group is an orphan, unchanged under keep",
+        {},
+        {"NT-Everyone": [ALICE]},
+        [nt("alice"), nt("bob")],
+        ([], [(B, LEFT_GROUPS)], 1),
+    ),
+    (
+        "a managed user who left every group is deactivated under deactivate",
+        DEACTIVATE,
+        {},
+        [nt("bob")],
+        ([("deactivate", B, LEFT_GROUPS)], [(B, LEFT_GROUPS)], 0),
+    ),
+    (
+        "a managed user disabled in Entra is an orphan saying so",
+        DEACTIVATE,
+        {"NT-Everyone": [person("bob", account_enabled=False)]},
+        [nt("bob")],
+        ([("deactivate", B, DISABLED)], [(B, DISABLED)], 0),
+    ),
+    (
+        "a disabled Entra user is never created",
+        {},
+        {"NT-Everyone": [person("bob", account_enabled=False)]},
+        [],
+        ([], [], 0),
+    ),
+    (
+        "an inactive managed user no mapping wants is not an orphan",
+        DEACTIVATE,
+        {},
+        [nt("bob", active=False)],
+        ([], [], 0),
+    ),
+    (
+        "an inactive managed user back in a mapped group is reactivated",
+        {},
+        {"NT-Everyone": [BOB]},
+        [nt("bob", active=False)],
+        ([("reactivate", B, "inactive in NeuralTrust, back in NT-Everyone")], [], 0),
+    ),
+    (
+        "a user without externalId that no mapping wants is untouched",
+        DEACTIVATE,
+        {},
+        [nt("bob", external_id=None)],
+        ([], [], 0),
+    ),
+    (
+        "a protected NeuralTrust user is never deactivated",
+        {**DEACTIVATE, "protected": [B]},
+        {},
+        [nt("bob")],
+        ([], [], 0),
+    ),
+    (
+        "a managed user protected by Entra mail is never an orphan",
+        {**DEACTIVATE, "protected": ["bob.breakglass@contoso.com"]},
+        {"NT-Everyone": [person("bob", mail="bob.breakglass@contoso.com")]},
+        [nt("bob", email=None)],
+        ([], [], 0),
+    ),
+    (
+        "a protected NeuralTrust user a mapping wants is not changed",
+        {"protected": ["alice.admin@contoso.com"]},
+        {"NT-Admins": [ALICE]},
+        [nt("alice", email="alice.admin@contoso.com")],
+        ([], [], 0),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "members", "users", "expected"),
+    [pytest.param(*row[1:], id=row[0]) for row in SCENARIOS],
+)
+def test_diff_plans_the_expected_changes(
+    overrides: dict[str, Any], members: dict[str, Any], users: list[TargetUser], expected: Any
+) -> None:
+    assert outline(plan_for(members, users, **overrides)) == expected
+
+
+def test_a_create_carries_the_upn_as_in_entra_and_the_names() -> None:
+    alice = person("alice", user_principal_name="Alice@Contoso.com", mail="a.smith@contoso.com")
+    (change,) = plan_for({"NT-Platform": [alice], "NT-Lens": [alice]}, []).changes
+    assert (change.user, change.user_name, change.email) == (
+        A,
+        "Alice@Contoso.com",
+        "a.smith@contoso.com",
+    )
+    assert (change.given_name, change.family_name, change.display_name) == (
+        "Alice",
+        "Example",
+        "Alice",
+    )
+    assert (change.before, change.after) == (None, Access("member", PLATFORM, True))
+    assert (change.groups, change.decided_by, change.target_id) == (
+        ("NT-Platform", "NT-Lens"),
+        "NT-Platform",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("members", "user", "before", "after"),
+    [
+        pytest.param({"NT-Admins": [ALICE]}, nt("alice", products=["trustgate"]),
+                     Access("member", ("trustgate",), True), Access("admin", None, True),
+                     id="a promotion out of a product role shows products only before"),
+        pytest.param({"NT-Lens": [ALICE]}, nt("alice", "admin", ["trustgate"]),
+                     Access("admin", None, True), Access("member", ("trustlens",), True),
+                     id="a demotion to a product role shows products only after"),
+        pytest.param({"NT-Lens": [ALICE]}, nt("alice", products=None),
+                     Access("member", (), True), Access("member", ("trustlens",), True),
+                     id="an absent products attribute on a product role reads as none"),
+        pytest.param({"NT-Admins": [ALICE]}, nt("alice", "admin", active=False),
+                     Access("admin", None, False), Access("admin", None, True),
+                     id="a reactivation keeps the role and sets active"),
+        pytest.param({"NT-Lens": [ALICE]}, nt("alice", "admin", active=False),
+                     Access("admin", None, False), Access("member", ("trustlens",), True),
+                     id="a reactivation also applies the desired role and products"),
+    ],
+)  # fmt: skip
+def test_before_and_after_follow_the_products_rule(
+    members: dict[str, Any], user: TargetUser, before: Access, after: Access
+) -> None:
+    (change,) = plan_for(members, [user]).changes
+    assert (change.before, change.after, change.target_id) == (before, after, "scim-alice")
+
+
+def test_a_deactivation_keeps_role_and_products_and_names_the_entra_id() -> None:
+    (change,) = plan_for({}, [nt("bob", products=["trustgate"])], **DEACTIVATE).changes
+    assert change.action is Action.DEACTIVATE
+    assert (change.before, change.after) == (
+        Access("member", ("trustgate",), True),
+        Access("member", ("trustgate",), False),
+    )
+    assert (change.entra_id, change.target_id, change.groups, change.decided_by) == (
+        "id-bob",
+        "scim-bob",
+        (),
+        None,
+    )
+
+
+def test_a_reused_upn_warning_names_both_entra_ids() -> None:
+    plan = plan_for({"NT-Everyone": [ALICE]}, [nt("alice", external_id="id-previous-alice")])
+    assert plan.warnings == (
+        "group NT-Owners resolved to 0 members",
+        "group NT-Admins resolved to 0 members",
+        "group NT-Platform resolved to 0 members",
+        "group NT-Lens resolved to 0 members",
+        f"{A}: the NeuralTrust user {A} (SCIM id scim-alice) belongs to Entra user "
+        "id-previous-alice, not to Entra user id-alice (reused UPN?): not changed",
+    )
+
+
+def test_identical_inputs_give_byte_identical_plans_whatever_the_read_order() -> None:
+    people = [person(n) for n in ("dave", "carol", "bob", "alice")]
+    users = [nt("erin"), nt("bob", "admin"), nt("carol", external_id=None), nt("frank")]
+    members = {"NT-Admins": people[:2], "NT-Platform": people}
+    first = plan_for(members, users, **DEACTIVATE)
+    second = plan_for(
+        {"NT-Platform": people[::-1], "NT-Admins": people[1::-1]}, users[::-1], **DEACTIVATE
+    )
+    assert first.dumps() == second.dumps()
+    assert [c.action.value for c in first.changes] == [
+        "create",
+        "create",
+        "update",
+        "update",
+        "deactivate",
+        "deactivate",
+    ]

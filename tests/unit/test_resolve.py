@@ -1,0 +1,213 @@
+"""resolve(): the mappings plus group membership -> the desired state of each Entra user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from entrasync.model import DirectoryUser
+from entrasync.resolve import DISABLED, GUEST, NO_MAIL, PROTECTED, empty_groups, resolve
+from tests.unit.planning_factories import ALL_PRODUCTS, make_config, make_directory, person
+
+ALICE = person("alice")
+GUEST_UPN = "guest_fabrikam.com#EXT#@contoso.onmicrosoft.com"
+MEMBER_FIRST = [
+    {"name": "NT-Platform", "role": "member", "products": ["trustgate", "trusttest"]},
+    {"name": "NT-Lens", "role": "member", "products": ["trustlens"]},
+    {"name": "NT-Everyone", "role": "member"},
+    {"name": "NT-Admins", "role": "admin"},
+]
+ALL = tuple(sorted(ALL_PRODUCTS))
+
+# (id, config overrides, {group: members}, {entra id: (role, products, decided_by)}, excluded)
+PRECEDENCE: list[tuple[str, dict[str, Any], dict[str, list[DirectoryUser]], Any]] = [
+    (
+        "user in two groups gets the first mapping's role under first-match",
+        {},
+        {"NT-Owners": [ALICE], "NT-Platform": [ALICE]},
+        ("owner", None, "NT-Owners"),
+    ),
+    (
+        "first-match follows file order, not privilege",
+        {"mappings": MEMBER_FIRST},
+        {"NT-Platform": [ALICE], "NT-Admins": [ALICE]},
+        ("member", ("trustgate", "trusttest"), "NT-Platform"),
+    ),
+    (
+        "first-match takes products from the deciding mapping only",
+        {},
+        {"NT-Lens": [ALICE], "NT-Platform": [ALICE]},
+        ("member", ("trustgate", "trusttest"), "NT-Platform"),
+    ),
+    (
+        "highest-privilege picks the highest role whatever the file order",
+        {"mappings": MEMBER_FIRST, "precedence": "highest-privilege"},
+        {"NT-Platform": [ALICE], "NT-Admins": [ALICE]},
+        ("admin", None, "NT-Admins"),
+    ),
+    (
+        "highest-privilege unions the products of every mapping granting the winning role",
+        {"precedence": "highest-privilege"},
+        {"NT-Lens": [ALICE], "NT-Platform": [ALICE]},
+        ("member", ("trustgate", "trustlens", "trusttest"), "NT-Platform"),
+    ),
+    (
+        "highest-privilege with an all-products mapping grants every product",
+        {"precedence": "highest-privilege"},
+        {"NT-Lens": [ALICE], "NT-Everyone": [ALICE]},
+        ("member", ALL, "NT-Lens"),
+    ),
+    (
+        "highest-privilege ignores products of mappings granting a lower role",
+        {"precedence": "highest-privilege", "product_roles": ["admin", "member"]},
+        {"NT-Lens": [ALICE], "NT-Admins": [ALICE]},
+        ("admin", ALL, "NT-Admins"),
+    ),
+    (
+        "an omitted products list on a product role means every product, sorted",
+        {},
+        {"NT-Everyone": [ALICE]},
+        ("member", ALL, "NT-Everyone"),
+    ),
+    (
+        "a role outside product_roles carries no products",
+        {},
+        {"NT-Admins": [ALICE]},
+        ("admin", None, "NT-Admins"),
+    ),
+    (
+        "a nested member, delivered transitively by the reader, gets the group's role",
+        {"entra": {"nested_groups": True}},
+        {"NT-Lens": [person("nested", id="id-alice")]},
+        ("member", ("trustlens",), "NT-Lens"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "members", "expected"),
+    [pytest.param(*row[1:], id=row[0]) for row in PRECEDENCE],
+)
+def test_precedence_decides_role_and_products(
+    overrides: dict[str, Any], members: dict[str, list[DirectoryUser]], expected: Any
+) -> None:
+    config = make_config(**overrides)
+    desired = resolve(config, make_directory(config, members)).desired["id-alice"]
+    assert (desired.role, desired.products, desired.decided_by) == expected
+
+
+def test_groups_lists_every_synced_group_in_mapping_order() -> None:
+    config = make_config()
+    members = {"NT-Everyone": [ALICE], "NT-Admins": [ALICE], "NT-Lens": [ALICE]}
+    desired = resolve(config, make_directory(config, members)).desired["id-alice"]
+    assert desired.groups == ("NT-Admins", "NT-Lens", "NT-Everyone")
+
+
+# (id, config overrides, the user, excluded reason or None when desired)
+FILTERS: list[tuple[str, dict[str, Any], DirectoryUser, str | None]] = [
+    ("a guest is synced by default", {}, person("g", user_type="Guest"), None),
+    (
+        "a guest is excluded when include_guests is false",
+        {"entra": {"include_guests": False}},
+        person("g", user_type="Guest"),
+        GUEST,
+    ),
+    ("a disabled user is excluded by default", {}, person("d", account_enabled=False), DISABLED),
+    (
+        "a disabled user is synced when include_disabled is true",
+        {"entra": {"include_disabled": True}},
+        person("d", account_enabled=False),
+        None,
+    ),
+    (
+        "a protected user listed by UPN is never desired",
+        {"protected": ["P@contoso.com"]},
+        person("p"),
+        PROTECTED,
+    ),
+    (
+        "a protected user listed by mail is never desired",
+        {"protected": ["break.glass@contoso.com"]},
+        person("p", mail="Break.Glass@contoso.com"),
+        PROTECTED,
+    ),
+    (
+        "a protected disabled user is recorded as protected",
+        {"protected": ["p@contoso.com"]},
+        person("p", account_enabled=False),
+        PROTECTED,
+    ),
+    (
+        "a user without mail is excluded when matching on email",
+        {"neuraltrust": {"match_on": "email"}},
+        person("n", mail=None),
+        NO_MAIL,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "user", "reason"), [pytest.param(*row[1:], id=row[0]) for row in FILTERS]
+)
+def test_filters_exclude_users_with_a_reason(
+    overrides: dict[str, Any], user: DirectoryUser, reason: str | None
+) -> None:
+    config = make_config(**overrides)
+    resolution = resolve(config, make_directory(config, {"NT-Everyone": [user]}))
+    assert resolution.excluded.get(user.id) == reason
+    assert (user.id in resolution.desired) is (reason is None)
+
+
+@pytest.mark.parametrize(
+    ("match_on", "user", "key"),
+    [
+        pytest.param("userName", person("a", user_principal_name="Alice@Contoso.COM"),
+                     "alice@contoso.com", id="userName keys on the lower-cased UPN"),
+        pytest.param("userName", person("g", user_principal_name=GUEST_UPN), GUEST_UPN.lower(),
+                     id="a guest's key is its EXT UPN"),
+        pytest.param("email", person("a", mail="A.Smith@Contoso.com"), "a.smith@contoso.com",
+                     id="email keys on the lower-cased mail"),
+        pytest.param("externalId", person("a", id="0B3F-ABC"), "0b3f-abc",
+                     id="externalId keys on the lower-cased Entra id"),
+    ],
+)  # fmt: skip
+def test_match_key_follows_match_on(match_on: str, user: DirectoryUser, key: str) -> None:
+    config = make_config(neuraltrust={"match_on": match_on})
+    resolution = resolve(config, make_directory(config, {"NT-Everyone": [user]}))
+    assert resolution.desired[user.id].key == key
+
+
+def test_warnings_name_unsynced_and_empty_groups_and_missing_mail() -> None:
+    mappings = [
+        {"name": "NT-Admins", "role": "admin"},
+        {"name": "NT-Contractors", "role": "member", "auto_sync": False},
+        {"name": "NT-Everyone", "role": "member"},
+    ]
+    config = make_config(mappings=mappings, neuraltrust={"match_on": "email"})
+    directory = make_directory(config, {"NT-Everyone": [person("nomail", mail=None)]})
+    assert resolve(config, directory).warnings == (
+        "group NT-Contractors has auto_sync: false",
+        "group NT-Admins resolved to 0 members",
+        "nomail@contoso.com has no mail: skipped (match_on: email)",
+    )
+    assert empty_groups(directory) == ("NT-Admins",)
+
+
+def test_members_of_an_unsynced_mapping_are_not_desired() -> None:
+    mappings = [{"name": "NT-Contractors", "role": "member", "auto_sync": False}]
+    config = make_config(mappings=mappings)
+    # The reader builds groups only for synced mappings, so a contractor arrives in none.
+    directory = make_directory(config, {"NT-Contractors": [ALICE]})
+    assert resolve(config, directory).desired == {}
+
+
+def test_two_users_with_one_key_keep_the_first_and_warn() -> None:
+    config = make_config(neuraltrust={"match_on": "email"})
+    twins = [person("b", mail="shared@contoso.com"), person("a", mail="Shared@contoso.com")]
+    resolution = resolve(config, make_directory(config, {"NT-Everyone": twins}))
+    assert list(resolution.desired) == ["id-a"]
+    assert resolution.excluded == {"id-b": "same match key as Entra user id-a"}
+    assert resolution.warnings[-1] == (
+        "Entra users id-a and id-b share the match key shared@contoso.com: id-b is skipped"
+    )
