@@ -1,0 +1,140 @@
+"""Pure: desired users + the NeuralTrust users as read -> the Plan (CONTRACT.md sections 2, 5).
+
+Apply decides from a change's action alone; ``reason`` is for humans. The Plan sorts its
+changes and orphans itself, so the same inputs give byte-identical plans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from entrasync.config import Config
+from entrasync.matching import Pair, Standing, match, target_key
+from entrasync.model import Resolution, Target, TargetUser
+from entrasync.plan import Access, Action, Change, Orphan, Plan
+
+LEFT_GROUPS = "no longer in a mapped group"
+ADOPT = "adopt existing user (set externalId)"
+
+
+def access_as_read(config: Config, user: TargetUser) -> Access:
+    """A NeuralTrust user's access as the plan shows it: products only on product roles."""
+    if user.role not in config.effective_product_roles:
+        return Access(user.role, None, user.active)
+    # On a product role an absent attribute means no product: show it as an empty list.
+    return Access(user.role, user.products or (), user.active)
+
+
+def _reasons(config: Config, pair: Pair) -> list[str]:
+    assert pair.target is not None
+    before = access_as_read(config, pair.target)
+    desired = pair.desired
+    reasons = []
+    if before.role != desired.role:
+        reasons.append(f"role differs ({before.role or 'none'} -> {desired.role})")
+    if desired.products is not None and before.products != desired.products:
+        reasons.append("products differ")
+    if pair.adopts:
+        reasons.append(ADOPT)
+    return reasons
+
+
+def pair_change(config: Config, pair: Pair) -> Change | None:
+    """The change one desired user needs, or None when NeuralTrust already matches it."""
+    desired, found = pair.desired, pair.target
+    user = desired.user
+    base = Change(
+        Action.CREATE,
+        user=desired.key,
+        entra_id=user.id,
+        display_name=user.display_name,
+        email=user.mail,
+        before=None,
+        after=Access(desired.role, desired.products, True),
+        groups=desired.groups,
+        decided_by=desired.decided_by,
+        reason=f"in {desired.decided_by}, not in NeuralTrust",
+    )
+    if found is None:
+        return replace(
+            base,
+            user_name=user.user_principal_name,
+            given_name=user.given_name,
+            family_name=user.surname,
+        )
+    reasons = _reasons(config, pair)
+    if found.active and not reasons:
+        return None
+    if not found.active:
+        reasons.insert(0, f"inactive in NeuralTrust, back in {desired.decided_by}")
+    return replace(
+        base,
+        action=Action.UPDATE if found.active else Action.REACTIVATE,
+        before=access_as_read(config, found),
+        reason="; ".join(reasons),
+        target_id=found.id,
+    )
+
+
+def orphan_reason(resolution: Resolution, user: TargetUser) -> str:
+    """Why no synced mapping wants a managed user: resolve()'s exclusion, else left groups."""
+    assert user.external_id is not None
+    return resolution.excluded.get(user.external_id, LEFT_GROUPS)
+
+
+def _deactivation(config: Config, user: TargetUser, reason: str) -> Change:
+    before = access_as_read(config, user)
+    return Change(
+        Action.DEACTIVATE,
+        user=target_key(config, user),
+        entra_id=user.external_id,
+        display_name=user.display_name,
+        email=user.email,
+        before=before,
+        after=replace(before, active=False),
+        groups=(),
+        decided_by=None,
+        reason=reason,
+        target_id=user.id,
+    )
+
+
+def diff(
+    config: Config,
+    resolution: Resolution,
+    target: Target,
+    *,
+    config_path: str,
+    config_sha256: str,
+    created_at: str,
+) -> Plan:
+    matching = match(config, resolution, target)
+    changes: list[Change] = []
+    unchanged = 0
+    for pair in matching.pairs:
+        change = pair_change(config, pair)
+        if change is None:
+            unchanged += 1
+        else:
+            changes.append(change)
+    orphans: list[Orphan] = []
+    for user, standing in matching.leftovers:
+        if standing is not Standing.ORPHAN:
+            continue  # protected, unmanaged and inactive users are left as they are
+        reason = orphan_reason(resolution, user)
+        key = target_key(config, user)
+        orphans.append(Orphan(key, user.role, reason, user.external_id, user.id))
+        if config.on_removed == "deactivate":
+            changes.append(_deactivation(config, user, reason))
+    warnings = resolution.warnings + tuple(warning for _, _, warning in matching.blocked)
+    return Plan(
+        config_path=config_path,
+        config_sha256=config_sha256,
+        scim_url=target.scim_url,
+        state_sha256=target.state_sha256,
+        changes=tuple(changes),
+        orphans=tuple(orphans),
+        warnings=warnings,
+        unchanged=unchanged,
+        created_at=created_at,
+    )

@@ -1,0 +1,127 @@
+"""Pure: the directory as read plus the mappings -> the desired NeuralTrust user per Entra user.
+
+CONTRACT.md section 2. ``directory.groups`` holds one :class:`GroupMembers` per synced mapping,
+with membership already transitive when ``nested_groups`` is on; this module never reads Graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from entrasync.config import Config, Mapping
+from entrasync.model import DesiredUser, Directory, DirectoryUser, GroupMembers, Resolution
+
+PROTECTED = "protected"
+DISABLED = "disabled in Entra"
+GUEST = "guest user (include_guests: false)"
+NO_MAIL = "no mail address (match_on: email)"
+NOT_READ = "member id not among the users read from Graph"
+
+
+def match_key(config: Config, user: DirectoryUser) -> str | None:
+    """The lower-cased key ``match_on`` compares; None when the user lacks that attribute."""
+    match_on = config.neuraltrust.match_on
+    if match_on == "email":
+        return user.mail.lower() if user.mail else None
+    if match_on == "externalId":
+        return user.id.lower()
+    return user.user_principal_name.lower()
+
+
+def is_protected_user(config: Config, user: DirectoryUser) -> bool:
+    keys = config.protected_keys
+    mail = (user.mail or "").lower()
+    return user.user_principal_name.lower() in keys or (bool(mail) and mail in keys)
+
+
+def empty_groups(directory: Directory) -> tuple[str, ...]:
+    """Display names of the synced groups that resolved to zero user members (mapping order)."""
+    ordered = sorted(directory.groups, key=lambda g: g.mapping_index)
+    return tuple(g.group.display_name for g in ordered if not g.member_ids)
+
+
+def _exclusion(config: Config, user: DirectoryUser) -> str | None:
+    """Why a mapped user gets no desired state, or None. Protected wins: it is the strongest."""
+    if is_protected_user(config, user):
+        return PROTECTED
+    if user.is_guest and not config.entra.include_guests:
+        return GUEST
+    if not user.account_enabled and not config.entra.include_disabled:
+        return DISABLED
+    if match_key(config, user) is None:
+        return NO_MAIL
+    return None
+
+
+def _decide(
+    config: Config, memberships: list[tuple[int, str]]
+) -> tuple[str, tuple[str, ...] | None, str]:
+    """(role, products, deciding group) from the user's (mapping index, group name) pairs."""
+    mappings = config.mappings
+    if config.precedence == "highest-privilege":
+        rank = min(config.roles.index(mappings[i].role) for i, _ in memberships)
+        granting = [
+            (i, name) for i, name in memberships if config.roles.index(mappings[i].role) == rank
+        ]
+    else:
+        granting = memberships[:1]
+    first_index, decided_by = granting[0]
+    role = mappings[first_index].role
+    if role not in config.effective_product_roles:
+        return role, None, decided_by
+    return role, _products(config, (mappings[i] for i, _ in granting)), decided_by
+
+
+def _products(config: Config, granting: Iterable[Mapping]) -> tuple[str, ...]:
+    union: set[str] = set()
+    for mapping in granting:
+        # An omitted `products` on a product role means every product of the vocabulary.
+        union.update(mapping.products if mapping.products is not None else config.products)
+    return tuple(sorted(union))
+
+
+def _memberships(directory: Directory) -> dict[str, list[tuple[int, str]]]:
+    """Entra id -> [(mapping index, group display name)] in mapping order, each group once."""
+    result: dict[str, list[tuple[int, str]]] = {}
+    ordered: list[GroupMembers] = sorted(directory.groups, key=lambda g: g.mapping_index)
+    for group in ordered:
+        for member_id in dict.fromkeys(group.member_ids):
+            result.setdefault(member_id, []).append((group.mapping_index, group.group.display_name))
+    return result
+
+
+def resolve(config: Config, directory: Directory) -> Resolution:
+    """Desired users by Entra id, the users excluded (with why) and the warnings to show."""
+    warnings = [f"group {m.label} has auto_sync: false" for m in config.mappings if not m.auto_sync]
+    warnings += [f"group {name} resolved to 0 members" for name in empty_groups(directory)]
+    desired: dict[str, DesiredUser] = {}
+    excluded: dict[str, str] = {}
+    owner_of_key: dict[str, str] = {}
+    for entra_id, memberships in sorted(_memberships(directory).items()):
+        user = directory.users.get(entra_id)
+        if user is None:
+            excluded[entra_id] = NOT_READ
+            continue
+        reason = _exclusion(config, user)
+        if reason is not None:
+            excluded[entra_id] = reason
+            if reason == NO_MAIL:
+                warnings.append(
+                    f"{user.user_principal_name} has no mail: skipped (match_on: email)"
+                )
+            continue
+        key = match_key(config, user)
+        assert key is not None  # _exclusion() ruled out a missing key
+        if key in owner_of_key:
+            # Two Entra users cannot own one NeuralTrust user: keep the first (by id), say so.
+            excluded[entra_id] = f"same match key as Entra user {owner_of_key[key]}"
+            warnings.append(
+                f"Entra users {owner_of_key[key]} and {entra_id} share the match key {key}: "
+                f"{entra_id} is skipped"
+            )
+            continue
+        owner_of_key[key] = entra_id
+        role, products, decided_by = _decide(config, memberships)
+        groups = tuple(dict.fromkeys(name for _, name in memberships))
+        desired[entra_id] = DesiredUser(user, key, role, products, groups, decided_by)
+    return Resolution(desired=desired, excluded=excluded, warnings=tuple(warnings))
