@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import click
 
 from entrasync import __version__
-from entrasync.commands import apply, audit, demo, groups, plan, users, validate
+from entrasync.commands import apply, audit, demo, github_cmd, groups, plan, users, validate
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.errors import ConfigError, EntrasyncError
 
@@ -33,7 +33,7 @@ def cli(ctx: click.Context) -> None:
     ctx.ensure_object(AppContext)
 
 
-for _module in (validate, plan, apply, users, groups, audit, demo):
+for _module in (validate, plan, apply, users, groups, audit, demo, github_cmd):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 
