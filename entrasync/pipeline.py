@@ -6,8 +6,15 @@ what apply does (the peribolos dry-run lesson, see the GitOps anchors).
 
 from __future__ import annotations
 
-from entrasync.config import Config
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from entrasync.config import Config, LoadedConfig
+from entrasync.console import Console
 from entrasync.diff import diff
+from entrasync.http import DEFAULT_PARALLELISM
 from entrasync.model import Directory, Target
 from entrasync.plan import Plan
 from entrasync.resolve import empty_groups, resolve
@@ -34,3 +41,71 @@ def make_plan(
     )
     violations = check_safety(plan, target, config, empty_groups=empty_groups(directory))
     return plan.with_violations(violations)
+
+
+# --- the imperative shell: read both sides (the only I/O on the way to a plan) ---------------
+
+
+@dataclass(frozen=True)
+class Sources:
+    directory: Directory
+    target: Target
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_sources(
+    config: Config,
+    environ: Mapping[str, str],
+    console: Console,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> Sources:
+    """Read Entra and NeuralTrust at the same time; both clients are closed on every path.
+
+    Both clients are built (and their credentials checked) before either read starts, so a
+    missing token fails fast without a half-finished read on the other side.
+    """
+    from entrasync.graph.client import GraphClient
+    from entrasync.graph.directory import read_directory
+    from entrasync.scim.client import ScimClient
+    from entrasync.scim.target import read_target
+
+    with (
+        GraphClient.connect(config, environ) as graph,
+        ScimClient.from_env(config, environ, max_connections=parallelism) as scim,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="entrasync-read") as pool,
+    ):
+        directory_f = pool.submit(
+            read_directory, config, graph, progress=console.progress, parallelism=parallelism
+        )
+        target_f = pool.submit(read_target, config, scim)
+        directory = directory_f.result()
+        target = target_f.result()
+    console.progress_done()
+    console.detail(
+        f"read {len(directory.groups)} groups ({len(directory.users)} users) from Entra and "
+        f"{len(target.users)} users from NeuralTrust"
+    )
+    return Sources(directory=directory, target=target)
+
+
+def plan_from_sources(
+    loaded: LoadedConfig,
+    environ: Mapping[str, str],
+    console: Console,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> Plan:
+    """Read both sides and make the plan: what `plan` prints and `apply` without a file runs."""
+    sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
+    return make_plan(
+        loaded.config,
+        loaded.path,
+        loaded.sha256,
+        sources.directory,
+        sources.target,
+        created_at=now_utc(),
+    )
