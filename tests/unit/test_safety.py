@@ -1,0 +1,245 @@
+"""check_safety(): every rule that stops a plan from taking access away by mistake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from entrasync.model import DirectoryUser, TargetUser
+from entrasync.plan import FORCE_UNSAFE, Violation
+from entrasync.safety import check_safety
+from tests.unit.planning_factories import nt, person, plan_inputs
+
+DEACTIVATE: dict[str, Any] = {"on_removed": "deactivate"}
+NO_COUNT_LIMITS = {"max_deactivations": 1000, "max_deactivation_percent": 100}
+
+
+def managed(count: int, prefix: str = "u", **fields: Any) -> list[TargetUser]:
+    return [nt(f"{prefix}{i}", **fields) for i in range(count)]
+
+
+def people(count: int, prefix: str = "u") -> list[DirectoryUser]:
+    return [person(f"{prefix}{i}") for i in range(count)]
+
+
+def violations(
+    members: dict[str, list[DirectoryUser]],
+    users: list[TargetUser],
+    empty_groups: tuple[str, ...] = (),
+    **overrides: Any,
+) -> tuple[Violation, ...]:
+    config, target, plan = plan_inputs(members, users, **overrides)
+    return check_safety(plan, target, config, empty_groups=empty_groups)
+
+
+# (id, config overrides, {group: members}, NeuralTrust users, empty groups, rules violated)
+RULES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], tuple[str, ...], Any]] = [
+    (
+        "deactivating exactly max_deactivations users is allowed",
+        {**DEACTIVATE, "limits": {"max_deactivations": 2, "max_deactivation_percent": 100}},
+        {},
+        managed(2),
+        (),
+        [],
+    ),
+    (
+        "deactivating one more than max_deactivations is a violation",
+        {**DEACTIVATE, "limits": {"max_deactivations": 2, "max_deactivation_percent": 100}},
+        {},
+        managed(3),
+        (),
+        ["max_deactivations"],
+    ),
+    (
+        "orphans kept under on_removed keep never count as deactivations",
+        {"limits": {"max_deactivations": 0, "max_deactivation_percent": 0}},
+        {},
+        managed(3),
+        (),
+        [],
+    ),
+    (
+        "exactly max_deactivation_percent is allowed (1 of 5 is 20%)",
+        {**DEACTIVATE, "limits": {"max_deactivation_percent": 20}},
+        {"NT-Everyone": people(4)},
+        [*managed(4), nt("gone")],
+        (),
+        [],
+    ),
+    (
+        "strictly above max_deactivation_percent is a violation (2 of 5 is 40%)",
+        {**DEACTIVATE, "limits": {"max_deactivation_percent": 20}},
+        {"NT-Everyone": people(3)},
+        managed(3) + managed(2, "gone"),
+        (),
+        ["max_deactivation_percent"],
+    ),
+    (
+        "protected, unmanaged and inactive users are not in the percentage base",
+        {**DEACTIVATE, "limits": {"max_deactivation_percent": 20}, "protected": ["p@contoso.com"]},
+        {"NT-Everyone": people(3)},
+        [*managed(3), nt("gone"), nt("p"), nt("x", external_id=None), nt("y", active=False)],
+        (),
+        ["max_deactivation_percent"],
+    ),
+    (
+        "deactivating the last owner is a violation",
+        {**DEACTIVATE, "limits": NO_COUNT_LIMITS},
+        {},
+        [nt("olga", "owner")],
+        (),
+        ["min_owners"],
+    ),
+    (
+        "demoting the last owner is a violation",
+        {},
+        {"NT-Admins": [person("olga")]},
+        [nt("olga", "owner")],
+        (),
+        ["min_owners"],
+    ),
+    (
+        "min_owners 0 still refuses to remove the last owner",
+        {"limits": {"min_owners": 0}},
+        {"NT-Admins": [person("olga")]},
+        [nt("olga", "owner")],
+        (),
+        ["min_owners"],
+    ),
+    (
+        "removing one of two owners is allowed with min_owners 1",
+        {},
+        {"NT-Owners": [person("oscar")], "NT-Admins": [person("olga")]},
+        [nt("olga", "owner"), nt("oscar", "owner")],
+        (),
+        [],
+    ),
+    (
+        "removing one of two owners is a violation with min_owners 2",
+        {"limits": {"min_owners": 2}},
+        {"NT-Owners": [person("oscar")], "NT-Admins": [person("olga")]},
+        [nt("olga", "owner"), nt("oscar", "owner")],
+        (),
+        ["min_owners"],
+    ),
+    (
+        "a protected owner counts, so the last managed owner may go",
+        {**DEACTIVATE, "limits": NO_COUNT_LIMITS, "protected": ["root@contoso.com"]},
+        {},
+        [nt("olga", "owner"), nt("root", "owner")],
+        (),
+        [],
+    ),
+    (
+        "an owner created in the same plan replaces the one demoted",
+        {},
+        {"NT-Owners": [person("oscar")], "NT-Admins": [person("olga")]},
+        [nt("olga", "owner")],
+        (),
+        [],
+    ),
+    (
+        "a plan that removes no owner passes even below min_owners",
+        {"limits": {"min_owners": 3}},
+        {"NT-Owners": [person("olga")], "NT-Everyone": [person("bob")]},
+        [nt("olga", "owner")],
+        (),
+        [],
+    ),
+    (
+        "an empty synced group blocks every deactivation",
+        {**DEACTIVATE, "limits": NO_COUNT_LIMITS},
+        {"NT-Everyone": people(1)},
+        [*managed(1), nt("gone")],
+        ("NT-Platform",),
+        ["source_health"],
+    ),
+    (
+        "an empty synced group without deactivations is no violation",
+        DEACTIVATE,
+        {"NT-Everyone": people(2)},
+        managed(2),
+        ("NT-Platform",),
+        [],
+    ),
+    (
+        "an empty synced group under keep blocks nothing (orphans are only reported)",
+        {},
+        {"NT-Everyone": people(1)},
+        [*managed(1), nt("gone")],
+        ("NT-Platform",),
+        [],
+    ),
+    (
+        "every broken rule is reported, in a stable order",
+        {**DEACTIVATE, "limits": {"max_deactivations": 1}},
+        {},
+        [nt("olga", "owner"), *managed(2)],
+        ("NT-Owners",),
+        ["max_deactivations", "max_deactivation_percent", "min_owners", "source_health"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "members", "users", "empty", "expected"),
+    [pytest.param(*row[1:], id=row[0]) for row in RULES],
+)
+def test_safety_rules(
+    overrides: dict[str, Any],
+    members: dict[str, Any],
+    users: list[TargetUser],
+    empty: tuple[str, ...],
+    expected: list[str],
+) -> None:
+    found = violations(members, users, empty, **overrides)
+    assert [v.rule for v in found] == expected
+    assert all(v.override == FORCE_UNSAFE and FORCE_UNSAFE in v.message for v in found)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "members", "users", "empty", "message"),
+    [
+        pytest.param(
+            {**DEACTIVATE, "limits": {"max_deactivations": 2, "max_deactivation_percent": 100}},
+            {}, managed(3), (),
+            "the plan deactivates 3 users, more than limits.max_deactivations (2) per apply",
+            id="max_deactivations says how many against the limit",
+        ),
+        pytest.param(
+            {**DEACTIVATE, "limits": {"max_deactivation_percent": 20}},
+            {"NT-Everyone": people(2)}, [*managed(2), nt("gone")], (),
+            "the plan deactivates 1 of 3 active managed users (33.3%), more than "
+            "limits.max_deactivation_percent (20%)",
+            id="max_deactivation_percent says the share against the limit",
+        ),
+        pytest.param(
+            {"limits": {"min_owners": 2}},
+            {"NT-Owners": [person("oscar")], "NT-Admins": [person("olga")]},
+            [nt("olga", "owner"), nt("oscar", "owner")], (),
+            "the plan leaves 1 active owner user(s), down from 2, below limits.min_owners "
+            "(2, and never 0): it demotes or deactivates olga@contoso.com",
+            id="min_owners names the owners it would lose",
+        ),
+        pytest.param(
+            {**DEACTIVATE, "limits": NO_COUNT_LIMITS},
+            {}, managed(2), ("NT-Platform", "NT-Lens"),
+            "synced group(s) NT-Platform, NT-Lens resolved to 0 members while the plan "
+            "deactivates 2 managed user(s)",
+            id="source_health names the empty groups and the deactivations",
+        ),
+    ],
+)  # fmt: skip
+def test_messages_say_what_and_how_many_against_the_limit(
+    overrides: dict[str, Any],
+    members: dict[str, Any],
+    users: list[TargetUser],
+    empty: tuple[str, ...],
+    message: str,
+) -> None:
+    (violation,) = violations(members, users, empty, **overrides)
+    assert violation.message.startswith(message)
+    assert violation.message.endswith(
+        f"apply this plan with {FORCE_UNSAFE} <plan digest> if it is intended"
+    )
