@@ -1,0 +1,341 @@
+"""Credential choice, endpoints, certificate loading and AADSTS wording (no network but loopback)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from entrasync.config import Config
+from entrasync.errors import AuthError, EntrasyncError
+from entrasync.graph.aadsts import describe_msal_error
+from entrasync.graph.auth import (
+    MsalTokenProvider,
+    StaticTokenProvider,
+    make_token_provider,
+    resolve_endpoints,
+)
+from entrasync.graph.credentials import federated_audience, fetch_github_id_token, load_certificate
+from entrasync.sandbox.tls import make_client_certificate
+from entrasync.secret import Secret
+
+TENANT = "11111111-2222-3333-4444-555555555555"
+CLIENT = "66666666-7777-8888-9999-000000000000"
+IDS = {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT}
+CONFIG = Config(version=1)
+
+
+@pytest.fixture(scope="module")
+def cert_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cert") / "app.pem"
+    path.write_bytes(make_client_certificate().combined_pem)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("env", "mode"),
+    [
+        ({"ENTRASYNC_GRAPH_TOKEN": "t", "AZURE_CLIENT_SECRET": "s"}, "ENTRASYNC_GRAPH_TOKEN"),
+        ({"AZURE_CLIENT_SECRET": "s", "AZURE_CLIENT_CERTIFICATE_PATH": "CERT"}, "client secret"),
+        (
+            {"AZURE_CLIENT_CERTIFICATE_PATH": "CERT", "AZURE_FEDERATED_TOKEN_FILE": "/f"},
+            "certificate",
+        ),
+        (
+            {"AZURE_FEDERATED_TOKEN_FILE": "/f", "ACTIONS_ID_TOKEN_REQUEST_URL": "https://x/?a=1"},
+            "federated token file",
+        ),
+        (
+            {
+                "ACTIONS_ID_TOKEN_REQUEST_URL": "https://x/?a=1",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "r",
+            },
+            "GitHub Actions OIDC",
+        ),
+    ],
+    ids=[
+        "a ready token beats a client secret",
+        "a client secret beats a certificate",
+        "a certificate beats a federated token file",
+        "a federated token file beats GitHub OIDC",
+        "GitHub OIDC is the last resort",
+    ],
+)
+def test_credentials_follow_the_contract_precedence(
+    env: dict[str, str], mode: str, cert_file: Path
+) -> None:
+    environ = {**IDS, **{k: str(cert_file) if v == "CERT" else v for k, v in env.items()}}
+    assert make_token_provider(CONFIG, environ).mode == mode
+
+
+def test_no_credentials_lists_every_option() -> None:
+    with pytest.raises(AuthError) as caught:
+        make_token_provider(CONFIG, IDS)
+    hint = caught.value.hint or ""
+    for name in (
+        "ENTRASYNC_GRAPH_TOKEN",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "id-token: write",
+    ):
+        assert name in hint
+
+
+def test_missing_tenant_id_names_both_places_to_set_it() -> None:
+    with pytest.raises(AuthError, match="AZURE_TENANT_ID") as caught:
+        make_token_provider(CONFIG, {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": "s"})
+    assert "entra.tenant_id" in (caught.value.hint or "")
+
+
+def test_environment_ids_override_the_config() -> None:
+    config = Config.model_validate(
+        {"version": 1, "entra": {"tenant_id": CLIENT, "client_id": CLIENT}}
+    )
+    provider = make_token_provider(config, {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_SECRET": "s"})
+    assert isinstance(provider, MsalTokenProvider)
+    assert provider.authority == f"https://login.microsoftonline.com/{TENANT}"
+
+
+def test_the_ready_token_is_kept_secret() -> None:
+    provider = make_token_provider(CONFIG, {"ENTRASYNC_GRAPH_TOKEN": " abc.def "})
+    assert isinstance(provider, StaticTokenProvider)
+    assert provider() == "abc.def"
+    assert "abc" not in repr(vars(provider))
+
+
+@pytest.mark.parametrize(
+    ("env", "config", "graph", "authority"),
+    [
+        ({}, {}, "https://graph.microsoft.com", "https://login.microsoftonline.com"),
+        (
+            {},
+            {
+                "graph_url": "https://graph.microsoft.us/",
+                "authority_host": "https://login.microsoftonline.us",
+            },
+            "https://graph.microsoft.us",
+            "https://login.microsoftonline.us",
+        ),
+        (
+            {
+                "ENTRASYNC_GRAPH_URL": "https://127.0.0.1:8443/v1.0",
+                "AZURE_AUTHORITY_HOST": "login.partner.microsoftonline.cn",
+            },
+            {"graph_url": "https://graph.microsoft.us"},
+            "https://127.0.0.1:8443",
+            "https://login.partner.microsoftonline.cn",
+        ),
+    ],
+    ids=[
+        "the global cloud by default",
+        "the config names a national cloud",
+        "the environment wins and a /v1.0 suffix or bare host is tolerated",
+    ],
+)
+def test_endpoints_resolve_env_over_config_over_default(
+    env: dict[str, str], config: dict[str, str], graph: str, authority: str
+) -> None:
+    endpoints = resolve_endpoints(Config.model_validate({"version": 1, "entra": config}), env)
+    assert (endpoints.graph_url, endpoints.authority_host) == (graph, authority)
+    assert endpoints.scope == f"{graph}/.default"
+    assert endpoints.api_base == f"{graph}/v1.0"
+
+
+def test_credentials_never_go_to_plain_http_outside_loopback() -> None:
+    with pytest.raises(EntrasyncError, match="https"):
+        resolve_endpoints(CONFIG, {"AZURE_AUTHORITY_HOST": "http://login.example.com"})
+
+
+@pytest.mark.parametrize(
+    ("host", "audience"),
+    [
+        ("https://login.microsoftonline.com", "api://AzureADTokenExchange"),
+        ("https://login.microsoftonline.us", "api://AzureADTokenExchangeUSGov"),
+        ("https://login.partner.microsoftonline.cn", "api://AzureADTokenExchangeChina"),
+        ("https://127.0.0.1:8443", "api://AzureADTokenExchange"),
+    ],
+    ids=["global", "US government", "China", "a test authority uses the global audience"],
+)
+def test_federation_audience_follows_the_cloud(host: str, audience: str) -> None:
+    assert federated_audience(host) == audience
+
+
+def test_certificate_thumbprint_is_sha1_of_the_der_certificate(cert_file: Path) -> None:
+    key, thumbprint = load_certificate(str(cert_file), None)
+    assert "PRIVATE KEY" in key.reveal() and "PRIVATE KEY" not in repr(key)
+    assert len(thumbprint) == 40 and thumbprint == thumbprint.upper()
+
+
+def _encrypted(tmp_path: Path, password: bytes) -> Path:
+    cert = make_client_certificate()
+    key = serialization.load_pem_private_key(cert.private_key_pem, None)
+    encrypted = key.private_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password),
+    )
+    path = tmp_path / "enc.pem"
+    path.write_bytes(encrypted + cert.certificate_pem)
+    return path
+
+
+def test_an_encrypted_key_opens_with_its_password(tmp_path: Path) -> None:
+    key, _ = load_certificate(str(_encrypted(tmp_path, b"pw")), Secret("pw"))
+    assert "ENCRYPTED" not in key.reveal()
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [(None, "encrypted and no password"), (Secret("wrong"), "wrong password")],
+    ids=["an encrypted key without a password", "an encrypted key with the wrong password"],
+)
+def test_certificate_password_problems_are_plain_errors(
+    tmp_path: Path, password: Secret | None, message: str
+) -> None:
+    with pytest.raises(AuthError, match=message):
+        load_certificate(str(_encrypted(tmp_path, b"pw")), password)
+
+
+def test_a_key_from_another_certificate_is_refused(tmp_path: Path) -> None:
+    one, two = make_client_certificate(), make_client_certificate()
+    path = tmp_path / "mixed.pem"
+    path.write_bytes(one.private_key_pem + two.certificate_pem)
+    with pytest.raises(AuthError, match="does not belong"):
+        load_certificate(str(path), None)
+
+
+def test_a_pfx_or_missing_file_gets_the_conversion_hint(tmp_path: Path) -> None:
+    path = tmp_path / "cert.pfx"
+    path.write_bytes(b"\x30\x82binary")
+    with pytest.raises(AuthError) as caught:
+        load_certificate(str(path), None)
+    assert "openssl pkcs12" in (caught.value.hint or "")
+    with pytest.raises(AuthError, match="cannot read"):
+        load_certificate(str(tmp_path / "absent.pem"), None)
+
+
+@pytest.mark.parametrize(
+    ("result", "message", "hint"),
+    [
+        (
+            {
+                "error": "invalid_client",
+                "error_description": "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x",
+                "error_codes": [7000215],
+            },
+            "AADSTS7000215: the client secret is invalid or expired",
+            "create a new one in the app registration (Certificates & secrets) and update AZURE_CLIENT_SECRET",
+        ),
+        (
+            {
+                "error": "invalid_client",
+                "error_description": "AADSTS700213: No matching federated identity record found for presented assertion subject 'repo:a/b:pull_request'.",
+            },
+            "AADSTS700213",
+            "repo:ORG/REPO:environment:NAME",
+        ),
+        (
+            {
+                "error": "invalid_client",
+                "error_description": "AADSTS700024: Client assertion is not within its valid time range.",
+            },
+            "expired",
+            "5 minutes",
+        ),
+        (
+            {
+                "error": "invalid_client",
+                "error_description": "AADSTS700027: Client assertion failed signature validation.",
+            },
+            "certificate",
+            "Certificates & secrets",
+        ),
+        (
+            {
+                "error": "invalid_tenant",
+                "error_description": "AADSTS90002: Tenant 'x' not found.",
+                "correlation_id": "c-1",
+            },
+            "tenant was not found",
+            "AZURE_TENANT_ID",
+        ),
+        (
+            {
+                "error": "invalid_request",
+                "error_description": "AADSTS9999999: Something new.\nTrace ID: t",
+            },
+            "invalid_request: AADSTS9999999: Something new.",
+            "reference-error-codes",
+        ),
+    ],
+    ids=[
+        "7000215 says to create a new secret",
+        "700213 lists the subject forms",
+        "700024 explains the short token life",
+        "700027 points at the uploaded certificate",
+        "90002 checks the tenant and keeps the correlation id",
+        "an unknown code shows Entra's first line only",
+    ],
+)
+def test_msal_errors_become_plain_words(result: dict[str, object], message: str, hint: str) -> None:
+    got_message, got_hint = describe_msal_error(result, "client secret")
+    assert message in got_message
+    assert hint in got_hint
+    assert "Trace ID" not in got_message
+
+
+def test_subject_mismatch_shows_the_subject_that_was_sent() -> None:
+    result = {
+        "error": "invalid_client",
+        "error_codes": [700213],
+        "error_description": "AADSTS700213",
+    }
+    message, _ = describe_msal_error(result, "GitHub Actions OIDC", "sub='repo:a/b:pull_request'")
+    assert "repo:a/b:pull_request" in message
+
+
+class _OidcHandler(BaseHTTPRequestHandler):
+    seen: list[tuple[str, str]] = []  # noqa: RUF012 - per-test reset below
+
+    def do_GET(self) -> None:
+        type(self).seen.append((self.path, self.headers.get("Authorization", "")))
+        body = json.dumps({"count": 1, "value": "header.payload.sig"}).encode()
+        self.send_response(200 if self.headers.get("Authorization") == "bearer req" else 401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def oidc_url() -> Iterator[str]:
+    _OidcHandler.seen = []
+    server = HTTPServer(("127.0.0.1", 0), _OidcHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/_apis/token?api-version=2.0&x=1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_github_token_request_keeps_the_urls_query_and_adds_the_audience(oidc_url: str) -> None:
+    token = fetch_github_id_token(oidc_url, Secret("req"), "api://AzureADTokenExchange", {})
+    assert token == "header.payload.sig"
+    path, auth = _OidcHandler.seen[0]
+    assert path == "/_apis/token?api-version=2.0&x=1&audience=api%3A%2F%2FAzureADTokenExchange"
+    assert auth == "bearer req"
+
+
+def test_github_refusal_asks_for_the_id_token_permission(oidc_url: str) -> None:
+    with pytest.raises(AuthError) as caught:
+        fetch_github_id_token(oidc_url, Secret("other"), "api://AzureADTokenExchange", {})
+    assert "id-token: write" in (caught.value.hint or "")

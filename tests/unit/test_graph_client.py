@@ -1,0 +1,235 @@
+"""GraphClient against httpx.MockTransport: paging, retries, 401 refresh, error translation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from entrasync.errors import AuthError, GraphError
+from entrasync.graph.auth import StaticTokenProvider
+from entrasync.graph.client import GraphClient, GraphNotFoundError, odata_string, query
+from entrasync.http import RetryPolicy
+from entrasync.secret import Secret
+
+BASE = "https://graph.example.test/v1.0"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Tokens:
+    """A refreshable token provider: token-1, then token-2 after a refresh."""
+
+    mode = "client secret"
+
+    def __init__(self) -> None:
+        self.issued = 0
+
+    def __call__(self, *, refresh: bool = False) -> str:
+        if refresh or not self.issued:
+            self.issued += 1
+        return f"token-{self.issued}"
+
+
+def graph_error(status: int, code: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    body = {"error": {"code": code, "message": f"{code} happened", "innerError": {}}}
+    return httpx.Response(status, json=body, headers={"request-id": "rid-1", **(headers or {})})
+
+
+def make_client(
+    handler: Handler, tokens: Any = None, sleeps: list[float] | None = None
+) -> tuple[GraphClient, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return handler(request)
+
+    client = GraphClient(
+        BASE,
+        tokens or Tokens(),
+        http=httpx.Client(transport=httpx.MockTransport(record)),
+        policy=RetryPolicy(max_retries=3, base_delay=0.001, max_delay=0.01),
+        sleep=(sleeps.append if sleeps is not None else lambda _s: None),
+    )
+    return client, seen
+
+
+def test_paging_follows_next_links_as_given_through_an_empty_page() -> None:
+    pages = {
+        "/v1.0/groups/g/members": {
+            "value": [{"id": "1"}],
+            "@odata.nextLink": f"{BASE}/groups/g/members?$skiptoken=A&$top=999",
+        },
+        "A": {"value": [], "@odata.nextLink": f"{BASE}/groups/g/members?$skiptoken=B"},
+        "B": {"value": [{"id": "2"}, {"id": "3"}]},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        token = request.url.params.get("$skiptoken")
+        return httpx.Response(200, json=pages[token or request.url.path])
+
+    client, seen = make_client(handler)
+    items = list(client.paged("groups/g/members", {"$select": "id"}))
+    assert [i["id"] for i in items] == ["1", "2", "3"]
+    assert seen[0].url.raw_path == b"/v1.0/groups/g/members?$top=999&$select=id"
+    assert seen[1].url == httpx.URL(f"{BASE}/groups/g/members?$skiptoken=A&$top=999")
+    # Headers are resent on every page, each with its own client-request-id.
+    assert all(r.headers["Authorization"] == "Bearer token-1" for r in seen)
+    assert len({r.headers["client-request-id"] for r in seen}) == 3
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["0.005", "0", "Wed, 21 Oct 2015 07:28:00 GMT"],
+    ids=["a decimal Retry-After", "an integer Retry-After", "an HTTP-date Retry-After"],
+)
+def test_throttled_page_is_retried_honouring_retry_after(retry_after: str) -> None:
+    answers = [graph_error(429, "TooManyRequests", {"Retry-After": retry_after})] * 2
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return answers.pop() if answers else httpx.Response(200, json={"value": [{"id": "1"}]})
+
+    sleeps: list[float] = []
+    client, seen = make_client(handler, sleeps=sleeps)
+    assert [i["id"] for i in client.paged("groups")] == ["1"]
+    assert len(seen) == 3
+    assert sleeps == [min(float(retry_after), 0.01) if retry_after[0].isdigit() else 0.0] * 2
+
+
+def test_throttling_beyond_the_bound_is_a_graph_error_naming_the_request_id() -> None:
+    client, seen = make_client(lambda _r: graph_error(503, "serviceNotAvailable"))
+    with pytest.raises(GraphError, match=r"kept answering 503.*request-id rid-1"):
+        client.get("groups/g", what="group g")
+    assert len(seen) == 4
+
+
+def test_an_expired_token_is_refreshed_once_and_the_request_repeated() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == "Bearer token-1":
+            return graph_error(401, "InvalidAuthenticationToken")
+        return httpx.Response(200, json={"id": "g"})
+
+    client, seen = make_client(handler)
+    assert client.get("groups/g") == {"id": "g"}
+    assert [r.headers["Authorization"] for r in seen] == ["Bearer token-1", "Bearer token-2"]
+
+
+def test_a_token_rejected_twice_is_an_auth_error_with_a_consent_hint() -> None:
+    client, seen = make_client(lambda _r: graph_error(401, "InvalidAuthenticationToken"))
+    with pytest.raises(AuthError) as caught:
+        client.get("groups/g")
+    assert len(seen) == 2
+    assert "admin consent" in (caught.value.hint or "")
+
+
+def test_a_ready_token_is_not_retried_and_the_hint_names_its_variable() -> None:
+    static = StaticTokenProvider(Secret("ready"))
+    client, seen = make_client(lambda _r: graph_error(401, "InvalidAuthenticationToken"), static)
+    with pytest.raises(AuthError) as caught:
+        client.get("groups/g")
+    assert len(seen) == 1
+    assert "ENTRASYNC_GRAPH_TOKEN" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error", "text"),
+    [
+        (403, "Authorization_RequestDenied", AuthError, "GroupMember.Read.All and User.Read.All"),
+        (404, "Request_ResourceNotFound", GraphNotFoundError, "replicated"),
+        (400, "Request_BadRequest", GraphError, "request-id"),
+    ],
+    ids=[
+        "403 asks for the two application permissions",
+        "404 mentions replication lag",
+        "400 is reported with its request id",
+    ],
+)
+def test_errors_are_translated_once_at_the_edge(
+    status: int, code: str, error: type[Exception], text: str
+) -> None:
+    client, seen = make_client(lambda _r: graph_error(status, code))
+    with pytest.raises(error) as caught:
+        client.get("groups/0b3f", what="group 0b3f")
+    assert len(seen) == 1  # never retried
+    rendered = f"{caught.value} {getattr(caught.value, 'hint', '')}"
+    assert text in rendered
+    assert "group 0b3f" in str(caught.value)
+
+
+def test_an_expired_page_token_restarts_the_listing_without_repeating_items() -> None:
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if request.url.params.get("$skiptoken"):
+            if calls["n"] == 2:
+                return graph_error(400, "Directory_ExpiredPageToken")
+            return httpx.Response(200, json={"value": [{"id": "2"}]})
+        return httpx.Response(
+            200, json={"value": [{"id": "1"}], "@odata.nextLink": f"{BASE}/groups?$skiptoken=x"}
+        )
+
+    client, seen = make_client(handler)
+    assert [i["id"] for i in client.paged("groups")] == ["1", "2"]
+    assert len(seen) == 4
+
+
+def test_a_next_link_to_another_host_is_refused_so_the_token_stays_home() -> None:
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, json={"value": [], "@odata.nextLink": "https://evil.example/v1.0/groups?x=1"}
+        )
+
+    client, seen = make_client(handler)
+    with pytest.raises(GraphError, match="another host"):
+        list(client.paged("groups"))
+    assert len(seen) == 1
+
+
+def test_plain_http_graph_urls_are_refused_except_loopback() -> None:
+    with pytest.raises(Exception, match="https"):
+        GraphClient("http://graph.example.test/v1.0", Tokens())
+    assert GraphClient("http://127.0.0.1:9/v1.0", Tokens()).api_base.startswith("http://127")
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"$select": "id,displayName"}, "$select=id,displayName"),
+        (
+            {"$filter": "displayName eq " + odata_string("O'Brien #1 + co")},
+            "$filter=displayName%20eq%20'O''Brien%20%231%20%2B%20co'",
+        ),
+        (
+            {"$filter": f"startsWith(displayName,{odata_string('NT-&')})"},
+            "$filter=startsWith(displayName,'NT-%26')",
+        ),
+    ],
+    ids=["select stays readable", "quotes double and # + are encoded", "& is encoded"],
+)
+def test_odata_queries_are_encoded_like_graphs_documentation(
+    params: dict[str, str], expected: str
+) -> None:
+    assert query(params) == expected
+
+
+def test_non_json_success_is_a_graph_error() -> None:
+    client, _ = make_client(lambda _r: httpx.Response(200, text="<html>proxy</html>"))
+    with pytest.raises(GraphError, match="non-JSON"):
+        client.get("groups/g")
+
+
+def test_error_bodies_without_json_still_name_the_status() -> None:
+    client, _ = make_client(lambda _r: httpx.Response(500, text="boom"))
+    with pytest.raises(GraphError, match="HTTP 500"):
+        client.get("groups/g")
+
+
+def test_json_error_shape_is_read_from_inner_error_when_no_header() -> None:
+    body = {"error": {"code": "X", "message": "m", "innerError": {"request-id": "inner-7"}}}
+    client, _ = make_client(lambda _r: httpx.Response(400, content=json.dumps(body).encode()))
+    with pytest.raises(GraphError, match="inner-7"):
+        client.get("groups/g")
