@@ -1,4 +1,4 @@
-"""Credential choice, endpoints, certificate loading and AADSTS wording (no network but loopback)."""
+"""Credential choice, endpoints, certificates and AADSTS wording (network: loopback only)."""
 
 from __future__ import annotations
 
@@ -168,8 +168,10 @@ def test_federation_audience_follows_the_cloud(host: str, audience: str) -> None
 
 def test_certificate_thumbprint_is_sha1_of_the_der_certificate(cert_file: Path) -> None:
     key, thumbprint = load_certificate(str(cert_file), None)
-    assert "PRIVATE KEY" in key.reveal() and "PRIVATE KEY" not in repr(key)
-    assert len(thumbprint) == 40 and thumbprint == thumbprint.upper()
+    assert "PRIVATE KEY" in key.reveal()
+    assert "PRIVATE KEY" not in repr(key)
+    assert len(thumbprint) == 40
+    assert thumbprint == thumbprint.upper()
 
 
 def _encrypted(tmp_path: Path, password: bytes) -> Path:
@@ -226,16 +228,17 @@ def test_a_pfx_or_missing_file_gets_the_conversion_hint(tmp_path: Path) -> None:
         (
             {
                 "error": "invalid_client",
-                "error_description": "AADSTS7000215: Invalid client secret provided.\r\nTrace ID: x",
+                "error_description": "AADSTS7000215: Invalid client secret.\r\nTrace ID: x",
                 "error_codes": [7000215],
             },
             "AADSTS7000215: the client secret is invalid or expired",
-            "create a new one in the app registration (Certificates & secrets) and update AZURE_CLIENT_SECRET",
+            "create a new one in the app registration (Certificates & secrets) and update "
+            "AZURE_CLIENT_SECRET",
         ),
         (
             {
                 "error": "invalid_client",
-                "error_description": "AADSTS700213: No matching federated identity record found for presented assertion subject 'repo:a/b:pull_request'.",
+                "error_description": "AADSTS700213: No matching federated identity record found.",
             },
             "AADSTS700213",
             "repo:ORG/REPO:environment:NAME",
@@ -243,7 +246,7 @@ def test_a_pfx_or_missing_file_gets_the_conversion_hint(tmp_path: Path) -> None:
         (
             {
                 "error": "invalid_client",
-                "error_description": "AADSTS700024: Client assertion is not within its valid time range.",
+                "error_description": "AADSTS700024: Client assertion is not within its valid time.",
             },
             "expired",
             "5 minutes",
