@@ -50,10 +50,12 @@ def _unique(items: tuple[T, ...]) -> tuple[T, ...]:
     return items
 
 
-def _exact_int(value: object) -> object:
-    # Literal[1] alone accepts True and 1.0; the schema (and a person) would not.
+def _whole_number(value: object) -> object:
+    # JSON Schema's "integer" takes 1 and 1.0 but never true or "1"; lax pydantic takes all four.
+    if type(value) is float and value.is_integer():
+        return int(value)
     if type(value) is not int:
-        raise ValueError("the format version is the whole number 1")
+        raise ValueError("expected a whole number")
     return value
 
 
@@ -69,6 +71,7 @@ UniqueNames = Annotated[
 Guid = Annotated[str, Field(pattern=GUID_PATTERN)]
 Url = Annotated[str, Field(pattern=URL_PATTERN)]
 Upn = Annotated[str, Field(pattern=UPN_PATTERN)]
+Whole = Annotated[int, BeforeValidator(_whole_number)]
 
 
 class _Frozen(BaseModel):
@@ -153,26 +156,23 @@ class NeuralTrustConfig(_Frozen):
 class Limits(_Frozen):
     """Safety limits checked at plan and at apply; --force-unsafe overrides them."""
 
-    max_deactivations: int = Field(
+    max_deactivations: Whole = Field(
         default=10,
         ge=0,
-        strict=True,
         title="Max deactivations",
         description="Most users one apply may deactivate.",
     )
-    max_deactivation_percent: int = Field(
+    max_deactivation_percent: Whole = Field(
         default=20,
         ge=0,
         le=100,
-        strict=True,
         title="Max deactivation percent",
         description="Most users one apply may deactivate, as a percent of the active users "
         "the tool manages.",
     )
-    min_owners: int = Field(
+    min_owners: Whole = Field(
         default=1,
         ge=0,
-        strict=True,
         title="Min owners",
         description="Fewest active users the first role (the owner role) must keep.",
     )
@@ -183,7 +183,13 @@ class Mapping(_Frozen):
 
     model_config = ConfigDict(
         title="Group mapping",
-        json_schema_extra={"anyOf": [{"required": ["id"]}, {"required": ["name"]}]},
+        # A key present with a null value does not count, as in the pydantic check below.
+        json_schema_extra={
+            "anyOf": [
+                {"required": [key], "properties": {key: {"type": "string"}}}
+                for key in ("id", "name")
+            ]
+        },
     )
 
     id: Annotated[Guid | None, AfterValidator(_lower)] = Field(
@@ -227,7 +233,7 @@ class Config(_Frozen):
 
     model_config = ConfigDict(title="entrasync mappings")
 
-    version: Annotated[Literal[1], BeforeValidator(_exact_int)] = Field(
+    version: Annotated[Literal[1], BeforeValidator(_whole_number)] = Field(
         title="Format version", description="Format version of this file: 1."
     )
     entra: EntraConfig = Field(
@@ -342,7 +348,7 @@ def load_config(path: Path) -> LoadedConfig:
             ", ...): remove them from the file and rotate them if it was ever committed"
             if secret
             else f"fix {name}; schemas/mappings.schema.json documents every key (editors with "
-            "the YAML extension check it as you type) and `entrasync validate` re-checks",
+            "yaml-language-server check it as you type) and `entrasync validate` re-checks",
             problems=rendered,
         )
     return LoadedConfig(config=config, path=name, sha256=hashlib.sha256(raw).hexdigest())

@@ -108,7 +108,7 @@ def _explain(doc: Document, error: SchemaError) -> Iterator[Problem]:
 
 def _explain_any_of(doc: Document, error: SchemaError, path: KeyPath) -> Iterator[Problem]:
     branches = cast(list[dict[str, Any]], error.validator_value)
-    if all(set(b) == {"required"} for b in branches):
+    if all("required" in b for b in branches):
         yield doc.problem(path, "a mapping needs an id or a name (or both)")
         return
     # `X | None` fields: only the non-null branch says what was wrong.
@@ -149,7 +149,9 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
     if kind == "enum":
         return f"{show(value)} is not one of {', '.join(str(e) for e in expected)}"
     if kind == "const":
-        return f"format version {show(value)} is not supported; this entrasync reads {expected}"
+        return (
+            f"format version {show(value)} is not supported; this entrasync reads {expected} only"
+        )
     if kind == "pattern":
         if "a-fA-F" in expected:
             # The value is not echoed: a secret pasted into client_id must not reach CI logs.
@@ -159,6 +161,8 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
         if expected.startswith("^https?"):
             return f"{show(value)} is not an https:// URL"
         return f"{show(value)} does not match {expected}"
+    if kind == "minItems" and error.absolute_path and error.absolute_path[-1] == "roles":
+        return "must not be empty: list the roles, highest privilege first"
     if kind in ("minLength", "minItems"):
         return "must not be empty"
     if kind == "minimum":

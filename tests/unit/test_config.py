@@ -1,0 +1,372 @@
+"""The mappings file: loading, every problem located and worded, defaults, and `validate`."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entrasync.cli import main
+from entrasync.config import Config, LoadedConfig, load_config
+from entrasync.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures" / "config"
+EXAMPLE = REPO / "config" / "mappings.yaml"
+
+
+@pytest.fixture
+def in_fixtures(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from the fixtures folder so messages name files as a user would type them."""
+    monkeypatch.chdir(FIXTURES)
+    monkeypatch.delenv("ENTRASYNC_CONFIG", raising=False)
+    return FIXTURES
+
+
+def problems_of(text: str, tmp_path: Path) -> tuple[str, ...]:
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return caught.value.problems
+
+
+def load_text(text: str, tmp_path: Path) -> Config:
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_config(path).config
+
+
+# (fixture, the located key path with its line, words the reader needs)
+BROKEN = [
+    pytest.param(
+        "syntax-error.yaml",
+        "syntax-error.yaml:3:9:",
+        "YAML syntax error",
+        id="a YAML syntax error names its line",
+    ),
+    pytest.param(
+        "unknown-key.yaml",
+        "unknown-key.yaml:3:3: entra.nested_group:",
+        "did you mean nested_groups",
+        id="an unknown key suggests the close one",
+    ),
+    pytest.param(
+        "unknown-role.yaml",
+        "unknown-role.yaml:9:11: mappings[2].role:",
+        "'superadmin' is not one of owner, admin, member",
+        id="a role outside the vocabulary lists the roles",
+    ),
+    pytest.param(
+        "product-on-non-product-role.yaml",
+        "product-on-non-product-role.yaml:6:5: mappings[0].products:",
+        "role admin takes no products",
+        id="products on a role that takes none",
+    ),
+    pytest.param(
+        "duplicate-group.yaml",
+        "duplicate-group.yaml:5:11: mappings[1].name:",
+        "already mapped by mappings[0] (line 3)",
+        id="a group mapped twice by name in another case",
+    ),
+    pytest.param(
+        "bad-guid.yaml",
+        "bad-guid.yaml:3:9: mappings[0].id:",
+        "not a GUID",
+        id="a malformed group id",
+    ),
+    pytest.param(
+        "wrong-version.yaml",
+        "wrong-version.yaml:1:10: version:",
+        "format version 2 is not supported",
+        id="a version other than 1",
+    ),
+    pytest.param(
+        "empty-roles.yaml",
+        "empty-roles.yaml:2:8: roles:",
+        "must not be empty",
+        id="an empty roles list",
+    ),
+    pytest.param(
+        "mapping-without-id-or-name.yaml",
+        "mapping-without-id-or-name.yaml:5:5: mappings[1]:",
+        "needs an id or a name",
+        id="a mapping with neither id nor name",
+    ),
+    pytest.param(
+        "bad-protected.yaml",
+        "bad-protected.yaml:4:5: protected[1]:",
+        "'breakglass' is not an email address or UPN",
+        id="a protected entry that is no UPN",
+    ),
+    pytest.param(
+        "secret-in-file.yaml",
+        "secret-in-file.yaml:4:3: entra.client_secret:",
+        "secrets never go in this file",
+        id="a secret in the file is refused",
+    ),
+    pytest.param(
+        "duplicate-key.yaml",
+        "duplicate-key.yaml:6:1: on_removed:",
+        "duplicate key (first at line 2)",
+        id="a duplicate key YAML would drop silently",
+    ),
+    pytest.param(
+        "yaml11-boolean.yaml",
+        "yaml11-boolean.yaml:3:23: products[1]:",
+        "on reads as the YAML boolean true",
+        id="an unquoted on meant as text",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fixture", "located", "words"), BROKEN)
+def test_broken_config_exits_1_naming_file_line_and_key(
+    fixture: str, located: str, words: str, in_fixtures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["validate", "--config", fixture])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"error: {fixture} has 1 problem\n")
+    line = next(x for x in err.splitlines() if x.strip().startswith(located))
+    assert words in line
+    assert "\nhint: " in err
+    assert "Traceback" not in err
+
+
+def test_a_file_with_several_problems_lists_them_all_in_file_order(
+    in_fixtures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "--config", "several-problems.yaml"]) == 1
+    err = capsys.readouterr().err
+    listed = [x.strip() for x in err.splitlines() if x.startswith("  several-problems.yaml:")]
+    assert err.startswith("error: several-problems.yaml has 6 problems\n")
+    assert [x.split(": ")[1] for x in listed] == [
+        "entra.tenant_id",
+        "precedence",
+        "mappings[0].role",
+        "mappings[1].products",
+        "mappings[2].name",
+        "protected[0]",
+    ]
+
+
+def test_a_secret_in_the_file_is_never_echoed(
+    in_fixtures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "--config", "secret-in-file.yaml"]) == 1
+    err = capsys.readouterr().err
+    assert "not-a-real-secret" not in err
+    assert "hint: secrets come only from the environment" in err
+
+
+def test_a_guid_error_does_not_echo_the_value(tmp_path: Path) -> None:
+    (problem,) = problems_of("version: 1\nentra:\n  client_id: Zx8Q~pasted-secret\n", tmp_path)
+    assert "pasted-secret" not in problem
+    assert problem.endswith("entra.client_id: not a GUID (8-4-4-4-12 hex digits, like "
+                            "0b3f1c9e-1111-4c1e-9a0b-000000000001)")  # fmt: skip
+
+
+def test_the_example_config_is_valid_with_a_one_line_summary(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.delenv("ENTRASYNC_CONFIG", raising=False)
+    assert main(["validate"]) == 0
+    out, err = capsys.readouterr()
+    assert out == (
+        "config/mappings.yaml is valid: 3 mappings (2 synced), roles owner > admin > member, "
+        "on_removed keep\n"
+    )
+    assert err == ""
+
+
+def test_validate_reads_the_path_from_entrasync_config(
+    in_fixtures: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ENTRASYNC_CONFIG", "guest-protected.yaml")
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().out.startswith("guest-protected.yaml is valid: 1 mapping (1 synced)")
+
+
+def test_a_missing_file_says_so_with_a_hint(
+    in_fixtures: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "--config", "nowhere/mappings.yaml"]) == 1
+    assert capsys.readouterr().err == (
+        "error: config file nowhere/mappings.yaml not found\n"
+        "hint: pass --config PATH or set ENTRASYNC_CONFIG (default config/mappings.yaml)\n"
+    )
+
+
+def test_loaded_config_carries_the_path_as_given_and_the_sha256_of_its_bytes() -> None:
+    loaded = load_config(EXAMPLE)
+    assert isinstance(loaded, LoadedConfig)
+    assert loaded.path == EXAMPLE.as_posix()
+    assert loaded.sha256 == hashlib.sha256(EXAMPLE.read_bytes()).hexdigest()
+
+
+DEFAULTS = [
+    pytest.param("entra.tenant_id", None, id="tenant id comes from env when absent"),
+    pytest.param("entra.nested_groups", True, id="nested groups count by default"),
+    pytest.param("entra.include_guests", True, id="guests are included by default"),
+    pytest.param("entra.include_disabled", False, id="disabled users are left out by default"),
+    pytest.param("neuraltrust.scim_url", None, id="scim url falls back to env or the SaaS default"),
+    pytest.param("neuraltrust.match_on", "userName", id="users are matched on userName"),
+    pytest.param("neuraltrust.role_attribute", "roles", id="the role goes in core roles"),
+    pytest.param(
+        "neuraltrust.products_attribute", "entitlements", id="products go in entitlements"
+    ),
+    pytest.param("roles", ("owner", "admin", "member"), id="the roles are owner admin member"),
+    pytest.param("products", ("trustgate", "trusttest", "trustlens"), id="the three products"),
+    pytest.param("effective_product_roles", ("member",), id="only the last role takes products"),
+    pytest.param("precedence", "first-match", id="the first matching mapping decides"),
+    pytest.param("on_removed", "keep", id="removed users are kept and reported"),
+    pytest.param("protected", (), id="nobody is protected"),
+    pytest.param("limits.max_deactivations", 10, id="at most 10 deactivations per apply"),
+    pytest.param("limits.max_deactivation_percent", 20, id="at most 20 percent deactivated"),
+    pytest.param("limits.min_owners", 1, id="at least one owner stays"),
+    pytest.param("mappings", (), id="no mappings"),
+]
+
+
+@pytest.mark.parametrize(("attribute", "expected"), DEFAULTS)
+def test_an_absent_key_takes_its_contract_default(attribute: str, expected: Any) -> None:
+    value: Any = load_config(FIXTURES / "minimal.yaml").config
+    for part in attribute.split("."):
+        value = getattr(value, part)
+    assert value == expected
+
+
+def test_product_roles_default_to_the_last_of_custom_roles(tmp_path: Path) -> None:
+    config = load_text("version: 1\nroles: [root, ops, viewer]\n", tmp_path)
+    assert config.effective_product_roles == ("viewer",)
+    assert config.owner_role == "root"
+
+
+def test_guest_upns_are_valid_protected_entries_and_ids_compare_lower_case() -> None:
+    config = load_config(FIXTURES / "guest-protected.yaml").config
+    assert "alice_contoso.com#ext#@fabrikam.onmicrosoft.com" in config.protected_keys
+    assert config.mappings[0].id == "0b3f1c9e-1111-4c1e-9a0b-000000000001"
+
+
+WORDED = [
+    pytest.param(
+        "version: 1\nroles: [owner, admin, owner]\n",
+        "m.yaml:2:23: roles[2]: 'owner' is listed twice (first at line 2)",
+        id="a role listed twice",
+    ),
+    pytest.param(
+        "version: 1\nmappings:\n  - {name: A, role: member, products: [trustgate, trustgate]}\n",
+        "m.yaml:3:51: mappings[0].products[1]: 'trustgate' is listed twice",
+        id="a product listed twice on a mapping",
+    ),
+    pytest.param(
+        "version: 1\nproduct_roles: [guest]\n",
+        "m.yaml:2:17: product_roles[0]: 'guest' is not one of owner, admin, member",
+        id="a product role outside the roles",
+    ),
+    pytest.param(
+        "version: 1\nmappings:\n  - {name: A, role: member, products: [trustmagic]}\n",
+        "mappings[0].products[0]: 'trustmagic' is not one of trustgate, trusttest, trustlens",
+        id="a product outside the vocabulary",
+    ),
+    pytest.param(
+        "version: 1\nmappings:\n"
+        "  - {id: 0b3f1c9e-1111-4c1e-9a0b-000000000001, role: owner}\n"
+        "  - {id: 0B3F1C9E-1111-4C1E-9A0B-000000000001, role: admin}\n",
+        "m.yaml:4:10: mappings[1].id: group '0B3F1C9E-1111-4C1E-9A0B-000000000001' "
+        "is already mapped by mappings[0] (line 3)",
+        id="a group mapped twice by id",
+    ),
+    pytest.param(
+        "mappings: []\n",
+        "m.yaml:1:1: version: required key is missing (add `version: 1` at the top)",
+        id="a missing version",
+    ),
+    pytest.param(
+        "version: '1'\n",
+        "m.yaml:1:10: version: expected a whole number, got the text '1'",
+        id="a quoted version",
+    ),
+    pytest.param(
+        "version: 1\non_removed: off\n",
+        "m.yaml:2:13: on_removed: off reads as the YAML boolean false",
+        id="an unquoted off where a word is expected",
+    ),
+    pytest.param(
+        "version: 1\nlimits: {max_deactivation_percent: 120}\n",
+        "limits.max_deactivation_percent: must be at most 100, got 120",
+        id="a percent above 100",
+    ),
+    pytest.param(
+        "version: 1\nlimits: {min_owners: -1}\n",
+        "limits.min_owners: must be at least 0, got -1",
+        id="a negative limit",
+    ),
+    pytest.param(
+        "version: 1\nentra: {nested_groups: maybe}\n",
+        "entra.nested_groups: expected true or false, got the text 'maybe'",
+        id="a boolean that is not one",
+    ),
+    pytest.param(
+        "version: 1\nneuraltrust: {scim_url: 'http://scim.example.com/v2'}\n",
+        "neuraltrust.scim_url: 'http://scim.example.com/v2' is plain http://",
+        id="plain http to a remote host",
+    ),
+    pytest.param(
+        "version: 1\nentra: {graph_url: 'graph.example.com'}\n",
+        "entra.graph_url: 'graph.example.com' is not an https:// URL",
+        id="a url without scheme",
+    ),
+    pytest.param(
+        "version: 1\nmappings:\n  - {name: '', role: member}\n",
+        "mappings[0].name: must not be empty",
+        id="an empty group name",
+    ),
+    pytest.param(
+        "- version: 1\n",
+        "m.yaml:1:1: expected a mapping of keys, got a list",
+        id="a list instead of a mapping",
+    ),
+    pytest.param("", "m.yaml:1:1: the file is empty", id="an empty file"),
+    pytest.param(
+        "version: 1\nentra:\n\tnested_groups: true\n",
+        "m.yaml:3:1: YAML syntax error",
+        id="a tab in the indentation",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), WORDED)
+def test_each_problem_is_worded_for_a_person(text: str, expected: str, tmp_path: Path) -> None:
+    problems = problems_of(text, tmp_path)
+    assert len(problems) == 1, problems
+    assert expected in problems[0]
+
+
+def test_plain_http_is_accepted_to_a_loopback_address(tmp_path: Path) -> None:
+    text = "version: 1\nneuraltrust: {scim_url: 'http://127.0.0.1:8080/scim/v2'}\n"
+    assert load_text(text, tmp_path).neuraltrust.scim_url == "http://127.0.0.1:8080/scim/v2"
+
+
+def test_yes_where_a_boolean_is_expected_stays_a_boolean(tmp_path: Path) -> None:
+    assert load_text(
+        "version: 1\nentra: {include_disabled: yes}\n", tmp_path
+    ).entra.include_disabled
+
+
+def test_text_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_bytes(b"version: 1\nmappings:\n  - {name: Caf\xe9, role: owner}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "not UTF-8 text" in caught.value.problems[0]
+
+
+def test_a_directory_is_not_a_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
