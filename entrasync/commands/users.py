@@ -1,17 +1,61 @@
-"""`entrasync users` (being built)."""
+"""`entrasync users`: the "Synced Users" view, NeuralTrust users beside what the mappings want."""
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from entrasync.console import global_options
-from entrasync.errors import EntrasyncError
+from entrasync.console import app_context, global_options
+from entrasync.http import DEFAULT_PARALLELISM
 
 
 @click.command("users")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_PARALLELISM,
+    show_default=True,
+    help="Concurrent requests to each API.",
+)
 @global_options
-def command() -> int:
-    raise EntrasyncError("`entrasync users` is not built yet")
+def command(fmt: str, parallelism: int) -> int:
+    """Every NeuralTrust user with current and desired access, source groups and status."""
+    from entrasync import pipeline
+    from entrasync.config import load_config
+    from entrasync.render.users import render_users_csv, render_users_json, render_users_text
+    from entrasync.resolve import resolve
+    from entrasync.users_view import users_view
+
+    ctx = app_context()
+    console = ctx.console()
+    loaded = load_config(ctx.resolved_config_path)
+    sources = pipeline.read_sources(loaded.config, os.environ, console, parallelism=parallelism)
+    plan = pipeline.make_plan(
+        loaded.config,
+        loaded.path,
+        loaded.sha256,
+        sources.directory,
+        sources.target,
+        created_at=pipeline.now_utc(),
+    )
+    resolution = resolve(loaded.config, sources.directory)
+    rows = users_view(loaded.config, resolution, sources.target, plan)
+    if fmt == "json":
+        console.result(render_users_json(rows).rstrip("\n"))
+    elif fmt == "csv":
+        console.out.write(render_users_csv(rows))
+    else:
+        console.result(render_users_text(rows, color=console.color).rstrip("\n"))
+    return 0
 
 
 COMMANDS = [command]
