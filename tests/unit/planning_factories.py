@@ -8,11 +8,19 @@ Names stand for people: ``person("alice")`` is the Entra user ``id-alice`` with 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from entrasync.config import Config
 from entrasync.diff import diff
-from entrasync.model import Directory, DirectoryUser, Group, GroupMembers, Target, TargetUser
+from entrasync.model import (
+    Directory,
+    DirectoryUser,
+    Group,
+    GroupMembers,
+    Resolution,
+    Target,
+    TargetUser,
+)
 from entrasync.plan import Plan
 from entrasync.resolve import resolve
 
@@ -95,13 +103,22 @@ def make_target(*users: TargetUser) -> Target:
     return Target.of(SCIM_URL, users)
 
 
+class Scenario(NamedTuple):
+    config: Config
+    directory: Directory
+    resolution: Resolution
+    target: Target
+    plan: Plan
+
+
 def plan_inputs(
     members: Mapping[str, Sequence[DirectoryUser]], users: Sequence[TargetUser], **overrides: Any
-) -> tuple[Config, Target, Plan]:
-    """The config, the NeuralTrust side and diff()'s plan for one scenario."""
+) -> Scenario:
+    """The inputs of one scenario and diff()'s plan for them."""
     config = make_config(**overrides)
+    directory = make_directory(config, members)
     target = make_target(*users)
-    resolution = resolve(config, make_directory(config, members))
+    resolution = resolve(config, directory)
     plan = diff(
         config,
         resolution,
@@ -110,4 +127,4 @@ def plan_inputs(
         config_sha256="0" * 64,
         created_at="2026-11-28T12:00:00Z",
     )
-    return config, target, plan
+    return Scenario(config, directory, resolution, target, plan)

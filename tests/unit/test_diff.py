@@ -26,7 +26,7 @@ DEACTIVATE: dict[str, Any] = {"on_removed": "deactivate"}
 def plan_for(
     members: dict[str, list[DirectoryUser]], users: list[TargetUser], **overrides: Any
 ) -> Plan:
-    return plan_inputs(members, users, **overrides)[2]
+    return plan_inputs(members, users, **overrides).plan
 
 
 def outline(plan: Plan) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]], int]:

@@ -29,8 +29,8 @@ def violations(
     empty_groups: tuple[str, ...] = (),
     **overrides: Any,
 ) -> tuple[Violation, ...]:
-    config, target, plan = plan_inputs(members, users, **overrides)
-    return check_safety(plan, target, config, empty_groups=empty_groups)
+    s = plan_inputs(members, users, **overrides)
+    return check_safety(s.plan, s.target, s.config, empty_groups=empty_groups)
 
 
 # (id, config overrides, {group: members}, NeuralTrust users, empty groups, rules violated)
