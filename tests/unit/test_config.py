@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from entrasync.cli import main
 from entrasync.config import Config, LoadedConfig, load_config
+from entrasync.config_rules import pydantic_problems
+from entrasync.config_yaml import parse
 from entrasync.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -370,3 +373,15 @@ def test_text_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
 def test_a_directory_is_not_a_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a directory"):
         load_config(tmp_path)
+
+
+def test_pydantic_errors_are_located_like_schema_errors() -> None:
+    # The schema catches these first in load_config; the pydantic layer must still place them.
+    doc, problems = parse(b"version: 1\nroles: [owner, owner]\n")
+    assert doc is not None and problems == []
+    with pytest.raises(ValidationError) as caught:
+        Config.model_validate(doc.data)
+    (problem,) = pydantic_problems(doc, caught.value)
+    assert problem.render("m.yaml").startswith(
+        "m.yaml:2:8: roles: Value error, items must be unique"
+    )
