@@ -378,7 +378,8 @@ def test_a_directory_is_not_a_config_file(tmp_path: Path) -> None:
 def test_pydantic_errors_are_located_like_schema_errors() -> None:
     # The schema catches these first in load_config; the pydantic layer must still place them.
     doc, problems = parse(b"version: 1\nroles: [owner, owner]\n")
-    assert doc is not None and problems == []
+    assert doc is not None
+    assert problems == []
     with pytest.raises(ValidationError) as caught:
         Config.model_validate(doc.data)
     (problem,) = pydantic_problems(doc, caught.value)
