@@ -117,7 +117,7 @@ def _extension_schema() -> Schema:
     )
 
 
-def _provider(extension: bool) -> ScimProvider:
+def _provider(extension: bool, max_results: int | None) -> ScimProvider:
     schemas = list(load_default_schemas().values())
     resource_types = list(load_default_resource_types().values())
     if extension:
@@ -133,6 +133,8 @@ def _provider(extension: bool) -> ScimProvider:
         ]
     config = load_default_service_provider_config()
     config.authentication_schemes = [BEARER_TOKEN_SCHEME]
+    if max_results is not None and config.filter is not None:
+        config.filter.max_results = max_results
     return ScimProvider.from_discovery(schemas, resource_types, config=config)
 
 
@@ -222,11 +224,12 @@ class ScimSandbox:
         throttle_writes_every: int = 0,
         unavailable_writes_every: int = 0,
         fail_after_writes: int | None = None,
+        max_results: int | None = None,
     ) -> None:
         self.token = token
         self.extension = extension
         self.storage = InMemoryStorage()
-        provider = _provider(extension)
+        provider = _provider(extension, max_results)
         self.app = BearerTokenApplication(
             self.storage,
             provider,
@@ -235,10 +238,9 @@ class ScimSandbox:
         )
         self._faults = _Faults(self.app, latency)
         self._faults.on_death = self._die
-        self._server = make_server(
-            "127.0.0.1", 0, self._faults, server_class=_Server, handler_class=_QuietHandler
-        )
-        self.url = f"http://127.0.0.1:{self._server.server_port}/v2"
+        self._server = self._bind(0)
+        self.port = self._server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/v2"
         self._thread: threading.Thread | None = None
         self._stop_lock = threading.Lock()
         self._closed = False
@@ -287,6 +289,10 @@ class ScimSandbox:
         body = seed_user(user).to_scim(extension=self.extension)
         return self._call("POST", "/Users", body)
 
+    def delete_user(self, user_id: str) -> None:
+        """Delete a user behind the client's back (someone removed it in NeuralTrust)."""
+        self._call("DELETE", f"/Users/{user_id}")
+
     def users(self) -> list[dict[str, Any]]:
         """Every user as the server stores it now (SCIM JSON), sorted by userName."""
         found: list[dict[str, Any]] = []
@@ -317,9 +323,24 @@ class ScimSandbox:
             raise ValueError(f"sandbox {method} {path}: {response.status.value} {payload}")
         return payload
 
+    def _bind(self, port: int) -> _Server:
+        return make_server(
+            "127.0.0.1", port, self._faults, server_class=_Server, handler_class=_QuietHandler
+        )
+
+    def restart(self) -> ScimSandbox:
+        """Serve again on the same port and the same users after a stop (the server is back)."""
+        self.stop()
+        self.set_faults()
+        with self._stop_lock:
+            self._server = self._bind(self.port)
+            self._closed = False
+        return self.start()
+
     def start(self) -> ScimSandbox:
+        # A short poll interval keeps stop() (and so every test's teardown) fast.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="scim-sandbox", daemon=True
+            target=self._server.serve_forever, args=(0.02,), name="scim-sandbox", daemon=True
         )
         self._thread.start()
         return self

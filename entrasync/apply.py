@@ -1,0 +1,235 @@
+"""Execute a plan against NeuralTrust: the only mutating orchestration.
+
+Decides from each change's ``action``, ``before``/``after`` and ``target_id`` (never from its
+``reason``), writes with a small bounded concurrency, keeps going past a failed change, and
+hands every outcome to the audit sink before that worker takes the next change. A credential
+or connection failure stops new writes: the rest are recorded as ``skipped`` so the audit
+shows exactly what was and was not done, and a fresh plan finishes the job.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from entrasync.config import Config
+from entrasync.errors import AuthError, EntrasyncError, ScimError
+from entrasync.http import DEFAULT_PARALLELISM, TransportError
+from entrasync.model import TargetUser
+from entrasync.plan import Action, Change, Plan
+from entrasync.scim.attributes import Layout
+from entrasync.scim.client import ScimClient, ScimResponse
+from entrasync.scim.target import layout_of, to_target_user
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+Outcome = Literal["succeeded", "failed", "skipped"]
+
+
+class AuditSink(Protocol):
+    """Where apply records each change's outcome (``entrasync.audit.AuditWriter``)."""
+
+    def change(
+        self,
+        change: Change,
+        *,
+        outcome: Outcome,
+        http_status: int | None,
+        request_id: str | None,
+        error: str | None,
+        detail: str | None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    change: Change
+    outcome: Outcome
+    http_status: int | None = None
+    request_id: str | None = None
+    error: str | None = None
+    detail: str | None = None  # e.g. "already in place" on a 409 that converged
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    results: tuple[ChangeResult, ...]
+
+    def _with(self, outcome: Outcome) -> tuple[ChangeResult, ...]:
+        return tuple(r for r in self.results if r.outcome == outcome)
+
+    @property
+    def succeeded(self) -> tuple[ChangeResult, ...]:
+        return self._with("succeeded")
+
+    @property
+    def failed(self) -> tuple[ChangeResult, ...]:
+        return self._with("failed")
+
+    @property
+    def skipped(self) -> tuple[ChangeResult, ...]:
+        return self._with("skipped")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {o: len(self._with(o)) for o in ("succeeded", "failed", "skipped")}
+
+
+def satisfies(user: TargetUser, change: Change) -> bool:
+    """True when NeuralTrust already shows what ``change`` wants (a re-run's test)."""
+    after = change.after
+    if user.active != after.active:
+        return False
+    if change.action is Action.DEACTIVATE:
+        return True
+    if after.role is not None and user.role != after.role:
+        return False
+    if after.products is not None and tuple(user.products or ()) != after.products:
+        return False
+    return change.entra_id is None or user.external_id == change.entra_id
+
+
+def in_place(change: Change, users: Sequence[TargetUser]) -> bool:
+    """True when ``users`` (a fresh read) already show ``change`` carried out."""
+    if change.action is Action.CREATE:
+        name = (change.user_name or change.user).lower()
+        found = [u for u in users if u.user_name.lower() == name]
+    else:
+        found = [u for u in users if u.id == change.target_id]
+    return bool(found) and satisfies(found[0], change)
+
+
+def create_body(change: Change, layout: Layout) -> dict[str, Any]:
+    """POST /Users body (RFC 7643 §4.1, shaped as Entra provisions NeuralTrust users)."""
+    after = change.after
+    body: dict[str, Any] = {
+        "schemas": [USER_SCHEMA],
+        "userName": change.user_name or change.user,
+        "active": after.active,
+    }
+    if change.entra_id:
+        body["externalId"] = change.entra_id
+    if change.display_name:
+        body["displayName"] = change.display_name
+    if change.given_name or change.family_name:
+        name = {"givenName": change.given_name, "familyName": change.family_name}
+        body["name"] = {k: v for k, v in name.items() if v}
+    if change.email:
+        body["emails"] = [{"value": change.email, "type": "work", "primary": True}]
+    if after.role is not None:
+        layout.role.put(body, [after.role], single=True)
+    if after.products is not None:
+        layout.products.put(body, after.products, single=False)
+    return body
+
+
+def patch_operations(change: Change, layout: Layout) -> list[dict[str, Any]]:
+    """The PatchOp ``replace`` operations (RFC 7644 §3.5.2.3) that carry out one change."""
+    after = change.after
+    if change.action is Action.DEACTIVATE:
+        return [{"op": "replace", "path": "active", "value": False}]
+    ops: list[dict[str, Any]] = []
+    if change.action is Action.REACTIVATE:
+        ops.append({"op": "replace", "path": "active", "value": True})
+    if after.role is not None:
+        ops.append(layout.role.replace_op([after.role], single=True))
+    if after.products is not None:
+        ops.append(layout.products.replace_op(after.products, single=False))
+    if change.entra_id:
+        ops.append({"op": "replace", "path": "externalId", "value": change.entra_id})
+    return ops
+
+
+def _execute(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
+    if change.action is Action.CREATE:
+        return _create(change, client, layout)
+    if not change.target_id:
+        return ChangeResult(change, "failed", error="the plan names no SCIM id for this user")
+    response = client.patch_user(change.target_id, patch_operations(change, layout), change.user)
+    return _succeeded(change, response)
+
+
+def _succeeded(change: Change, response: ScimResponse, detail: str | None = None) -> ChangeResult:
+    return ChangeResult(change, "succeeded", response.status, response.request_id, detail=detail)
+
+
+def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
+    body = create_body(change, layout)
+    try:
+        return _succeeded(change, client.create_user(body))
+    except ScimError as exc:
+        if exc.status != 409:
+            raise
+        # A crashed or cut-off earlier run may have created it: identical means done.
+        found = client.find_user(body["userName"], layout.read_attributes)
+        if found is not None and satisfies(to_target_user(found, layout), change):
+            detail = "already exists as planned (409 on create): nothing to do"
+            return ChangeResult(change, "succeeded", 409, exc.request_id, detail=detail)
+        raise
+
+
+def apply_plan(
+    plan: Plan,
+    client: ScimClient,
+    config: Config,
+    audit: AuditSink,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+    on_result: Callable[[ChangeResult], None] | None = None,
+) -> ApplyReport:
+    """Carry out every change of ``plan``; one audit record per change, in completion order."""
+    layout = layout_of(config)
+    lock = threading.Lock()
+    stopped: list[str] = []
+
+    def run(change: Change) -> ChangeResult:
+        if stopped:
+            result = ChangeResult(change, "skipped", error=f"not attempted: {stopped[0]}")
+        else:
+            result = _guarded(change, client, layout, stopped)
+        with lock:
+            audit.change(
+                change,
+                outcome=result.outcome,
+                http_status=result.http_status,
+                request_id=result.request_id,
+                error=result.error,
+                detail=result.detail,
+            )
+            if on_result is not None:
+                on_result(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
+        results = list(pool.map(run, plan.changes))
+    return ApplyReport(tuple(results))
+
+
+def _guarded(
+    change: Change, client: ScimClient, layout: Layout, stopped: list[str]
+) -> ChangeResult:
+    try:
+        return _execute(change, client, layout)
+    except (AuthError, TransportError) as exc:
+        stopped.append(f"an earlier change failed: {exc.message}")
+        return _failed(change, exc)
+    except EntrasyncError as exc:
+        return _failed(change, exc)
+
+
+def _failed(change: Change, exc: EntrasyncError) -> ChangeResult:
+    status = getattr(exc, "status", None)
+    request_id = getattr(exc, "request_id", None)
+    return ChangeResult(change, "failed", status, request_id, error=exc.message)
+
+
+def describe(results: Sequence[ChangeResult]) -> list[str]:
+    """One line per result, for the failure list and the job summary."""
+    lines = []
+    for r in results:
+        extra = f" [HTTP {r.http_status}]" if r.http_status else ""
+        extra += f" [request id {r.request_id}]" if r.request_id else ""
+        lines.append(f"{r.change.action.value} {r.change.user}: {r.error or r.detail or ''}{extra}")
+    return lines

@@ -1,0 +1,177 @@
+"""apply_plan against a real SCIM server (scim2-server on loopback), in both attribute layouts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from entrasync.apply import apply_plan, in_place
+from entrasync.http import RetryPolicy
+from entrasync.plan import Action
+from entrasync.sandbox.scim_server import ScimSandbox
+from entrasync.scim.target import read_target
+from tests.integration.scim.scenario import (
+    EXPECTED,
+    LAYOUTS,
+    ListAudit,
+    client_for,
+    config_for,
+    scenario_plan,
+    state_of,
+)
+
+MakeSandbox = Callable[..., ScimSandbox]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=["core roles/entitlements", "extension path"])
+@pytest.mark.parametrize("parallelism", [1, 8], ids=["one at a time", "eight at once"])
+def test_the_server_ends_exactly_as_planned(
+    make_sandbox: MakeSandbox, layout: str, parallelism: int
+) -> None:
+    sandbox = make_sandbox(layout)
+    config = config_for(sandbox)
+    audit = ListAudit()
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        report = apply_plan(plan, client, config, audit, parallelism=parallelism)
+        after = read_target(config, client)
+
+    assert report.counts == {"succeeded": 6, "failed": 0, "skipped": 0}
+    assert state_of(after) == EXPECTED
+    assert all(in_place(change, after.users) for change in plan.changes)
+    assert sorted(r["user"] for r in audit.records) == sorted(c.user for c in plan.changes)
+    assert {r["outcome"] for r in audit.records} == {"succeeded"}
+    assert sandbox.counters.by_method.get("POST") == 1
+    assert sandbox.counters.by_method.get("PATCH") == 5
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=["core roles/entitlements", "extension path"])
+def test_created_user_carries_every_attribute_in_the_configured_place(
+    make_sandbox: MakeSandbox, layout: str
+) -> None:
+    sandbox = make_sandbox(layout)
+    config = config_for(sandbox)
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        apply_plan(plan, client, config, ListAudit())
+
+    created = next(u for u in sandbox.users() if u["userName"] == "New.Person@contoso.com")
+    assert created["externalId"] == "e-new"
+    assert created["displayName"] == "New Person"
+    assert created["name"] == {"givenName": "New", "familyName": "Person"}
+    assert created["emails"] == [
+        {"value": "new.person@contoso.com", "type": "work", "primary": True}
+    ]
+    if layout == "core":
+        assert created["roles"] == [{"value": "member", "primary": True}]
+        assert created["entitlements"] == [{"value": "trustgate"}, {"value": "trustlens"}]
+    else:
+        extension = created["urn:ietf:params:scim:schemas:extension:neuraltrust:2.0:User"]
+        assert extension == {"role": "member", "products": ["trustgate", "trustlens"]}
+        assert "roles" not in created
+
+
+@pytest.mark.parametrize("parallelism", [1, 4], ids=["one at a time", "four at once"])
+def test_writes_throttled_with_429_and_503_are_retried_and_none_is_lost(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    # Every 3rd write attempt gets 429 and every 4th 503: at most two faults in a row.
+    sandbox = make_sandbox(throttle_writes_every=3, unavailable_writes_every=4)
+    config = config_for(sandbox)
+    patient = RetryPolicy(max_retries=10, base_delay=0.001, max_delay=0.01)
+    with client_for(sandbox, policy=patient) as client:
+        plan = scenario_plan(read_target(config, client))
+        report = apply_plan(plan, client, config, ListAudit(), parallelism=parallelism)
+        after = read_target(config, client)
+
+    assert report.counts["succeeded"] == 6
+    assert sandbox.counters.throttled >= 2
+    assert sandbox.counters.writes == 6
+    assert state_of(after) == EXPECTED
+
+
+def test_server_dying_mid_apply_is_audited_exactly_and_a_rerun_finishes_the_rest(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox(fail_after_writes=2)
+    config = config_for(sandbox)
+    audit = ListAudit()
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        report = apply_plan(plan, client, config, audit, parallelism=1)
+
+    assert sandbox.counters.writes == 2
+    assert [r["outcome"] for r in audit.records] == ["succeeded"] * 2 + ["failed"] + ["skipped"] * 3
+    done = {r["user"] for r in audit.records if r["outcome"] == "succeeded"}
+    sandbox.restart()
+    with client_for(sandbox) as client:
+        now = read_target(config, client)
+        # Exactly the audited changes are in place, and nothing else.
+        assert {c.user for c in plan.changes if in_place(c, now.users)} == done
+        # A fresh plan holds only what is missing; applying it converges.
+        rest = scenario_plan(now)
+        remaining = [c for c in plan.changes if not in_place(c, now.users)]
+        assert len(remaining) == len(report.failed) + len(report.skipped)
+        rerun = apply_plan(
+            replace(rest, changes=tuple(remaining)),
+            client,
+            config,
+            ListAudit(),
+        )
+        final = read_target(config, client)
+    assert rerun.counts["failed"] == 0
+    assert state_of(final) == EXPECTED
+
+
+def test_creating_a_user_that_already_exists_as_planned_is_success_not_a_duplicate(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox()
+    config = config_for(sandbox)
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        apply_plan(plan, client, config, ListAudit())
+        audit = ListAudit()
+        # The same plan again, bypassing the stale check: only the create can show a 409.
+        report = apply_plan(plan, client, config, audit)
+
+    create = next(r for r in audit.records if r["action"] == "create")
+    assert create["outcome"] == "succeeded"
+    assert create["http_status"] == 409
+    assert "already exists as planned" in create["detail"]
+    assert report.counts == {"succeeded": 6, "failed": 0, "skipped": 0}
+    assert sum(1 for u in sandbox.users() if u["userName"].lower() == "new.person@contoso.com") == 1
+
+
+def test_creating_a_user_whose_name_is_taken_by_someone_different_fails_and_keeps_going(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox()
+    config = config_for(sandbox)
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        sandbox.add_user({"user_name": "new.person@CONTOSO.com", "role": "owner"})
+        audit = ListAudit()
+        report = apply_plan(plan, client, config, audit)
+
+    assert [r.change.action for r in report.failed] == [Action.CREATE]
+    failed = report.failed[0]
+    assert failed.http_status == 409
+    assert "already exists" in (failed.error or "")
+    assert report.counts["succeeded"] == 5
+    assert len(audit.records) == 6
+
+
+def test_a_user_deleted_since_the_plan_fails_as_vanished(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox()
+    config = config_for(sandbox)
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        leaver = next(c for c in plan.changes if c.action is Action.DEACTIVATE)
+        sandbox.delete_user(str(leaver.target_id))
+        report = apply_plan(plan, client, config, ListAudit())
+
+    assert [(r.change.user, r.http_status) for r in report.failed] == [("leaver@contoso.com", 404)]
+    assert "vanished" in (report.failed[0].error or "")
