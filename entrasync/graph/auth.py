@@ -9,6 +9,7 @@ the credential, keeps it in a :class:`Secret`, and turns msal's error dicts into
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -128,8 +129,7 @@ class MsalTokenProvider:
                 # Skip msal's instance-discovery GET: it only knows Microsoft's hosts, and
                 # without it national clouds, test tenants and cassettes all work the same.
                 instance_discovery=False,
-                verify=self._verify,
-                timeout=30,
+                http_client=_requests_session(self._verify),
             )
         except EntrasyncError:
             raise
@@ -161,6 +161,22 @@ class MsalTokenProvider:
             )
             raise AuthError(f"could not get a Microsoft Graph token ({self.mode}): {message}", hint)
         return str(result["access_token"])
+
+
+def _requests_session(verify: str | bool) -> requests.Session:
+    """msal's HTTP session, with our CA choice pinned per request.
+
+    requests lets REQUESTS_CA_BUNDLE from the process environment override ``Session.verify``
+    (psf/requests#3829), so the bundle is bound to every call instead.
+    """
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(max_retries=1)  # what msal mounts by default
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.request = functools.partial(  # type: ignore[method-assign]
+        session.request, timeout=30, verify=verify
+    )
+    return session
 
 
 def _unreachable(authority: str, exc: Exception) -> AuthError:

@@ -1,0 +1,204 @@
+"""read_directory against the Graph emulator over HTTPS: paging, nesting, faults, permissions."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from entrasync.config import Config
+from entrasync.errors import AuthError, GraphError
+from entrasync.graph.client import GraphClient
+from entrasync.graph.directory import GroupResolutionError, list_groups, read_directory
+from entrasync.model import Directory
+from entrasync.sandbox.graph_emulator import GraphEmulator
+
+from .conftest import (
+    BIG,
+    G_BIG,
+    G_CHILD,
+    G_DUP1,
+    G_DUP2,
+    G_MIXED,
+    G_PARENT,
+    G_SMALL,
+    EmulatorFactory,
+    make_config,
+    secret_env,
+    uid,
+)
+
+ALL = [
+    {"id": G_BIG, "role": "owner"},
+    {"name": "NT-Parent", "role": "admin"},
+    {"id": G_MIXED, "name": "nt-mixed", "role": "member"},
+    {"name": "NT-Small", "role": "member", "auto_sync": False},
+]
+
+
+def read(emulator: GraphEmulator, config: Config, parallelism: int = 4) -> Directory:
+    with GraphClient.connect(config, secret_env(emulator)) as client:
+        return read_directory(config, client, parallelism=parallelism)
+
+
+def members(directory: Directory) -> dict[str, tuple[str, ...]]:
+    return {g.group.display_name: g.member_ids for g in directory.groups}
+
+
+def test_synced_groups_are_read_whole_with_users_only(emulator: GraphEmulator) -> None:
+    directory = read(emulator, make_config(ALL))
+    got = members(directory)
+    assert list(got) == ["NT-Big", "NT-Parent", "NT-Mixed"]  # mapping order; auto_sync off skipped
+    assert got["NT-Big"] == tuple(uid(i) for i in range(BIG))
+    assert set(got["NT-Parent"]) == {uid(BIG), uid(BIG + 1), uid(BIG + 2)}  # through NT-Child
+    assert got["NT-Mixed"] == (uid(BIG + 3),)  # device, service principal, contact skipped
+    assert [g.mapping_index for g in directory.groups] == [0, 1, 2]
+    user = directory.users[uid(13)]
+    assert (user.user_type, user.account_enabled, user.mail) == (
+        "Guest",
+        True,
+        "user13@contoso.com",
+    )
+    assert directory.users[uid(11)].account_enabled is False
+    assert directory.users[uid(14)].mail is None
+    assert len(directory.users) == BIG + 4
+
+
+def test_direct_membership_when_nested_groups_is_off(emulator: GraphEmulator) -> None:
+    directory = read(
+        emulator, make_config([{"id": G_PARENT, "role": "owner"}], nested_groups=False)
+    )
+    assert members(directory) == {"NT-Parent": (uid(BIG),)}
+
+
+@pytest.mark.parametrize(
+    ("mapping", "lookups"),
+    [
+        ({"id": G_BIG, "role": "owner"}, "group_get"),
+        ({"name": "NT-Big", "role": "owner"}, "group_list"),
+    ],
+    ids=["resolved by id", "resolved by name"],
+)
+def test_a_group_of_m_members_costs_one_lookup_plus_ceil_m_over_999_pages(
+    emulator: GraphEmulator, mapping: dict[str, str], lookups: str
+) -> None:
+    read(emulator, make_config([mapping]))
+    graph = emulator.counters["group_get"] + emulator.counters["group_list"]
+    assert emulator.counters["members_page"] == math.ceil(BIG / 999) == 3
+    assert emulator.counters[lookups] == graph == 1
+
+
+def test_throttling_storms_and_503s_give_the_same_directory_as_a_clean_run(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    config = make_config(ALL)
+    clean = read(emulator_factory(), config)
+    stormy = emulator_factory(throttle_every=2, fail_503_every=3, retry_after="0.01")
+    assert read(stormy, config) == clean
+    assert stormy.counters["throttled"] >= 3
+    assert stormy.counters["503"] >= 2
+
+
+def test_reads_run_concurrently_within_the_bound(emulator_factory: EmulatorFactory) -> None:
+    slow = emulator_factory(latency=0.02)
+    mappings = [{"id": g, "role": "member"} for g in (G_BIG, G_PARENT, G_CHILD, G_MIXED, G_SMALL)]
+    read(slow, make_config(mappings), parallelism=2)
+    assert slow.peak_concurrency == 2
+
+
+def test_an_access_token_expiring_mid_read_is_renewed_once(emulator: GraphEmulator) -> None:
+    config = make_config([{"id": G_BIG, "role": "owner"}])
+    with GraphClient.connect(config, secret_env(emulator)) as client:
+        first = read_directory(config, client)
+        emulator.expire_access_tokens()
+        second = read_directory(config, client)
+    assert first == second
+    assert emulator.counters["token"] == 2
+    assert emulator.counters["unauthorized"] == 1
+
+
+def test_a_token_without_roles_is_a_401_asking_for_consent(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    with pytest.raises(AuthError) as caught:
+        read(emulator_factory(permission_mode="no_roles"), make_config(ALL))
+    assert "401 InvalidAuthenticationToken" in caught.value.message
+    assert "admin consent" in (caught.value.hint or "")
+
+
+def test_a_denied_app_is_told_which_permissions_to_grant(emulator_factory: EmulatorFactory) -> None:
+    with pytest.raises(AuthError) as caught:
+        read(emulator_factory(permission_mode="denied"), make_config(ALL))
+    assert "403 Authorization_RequestDenied" in caught.value.message
+    assert "request-id" in caught.value.message
+    assert "GroupMember.Read.All and User.Read.All" in (caught.value.hint or "")
+
+
+def test_members_without_attributes_fail_naming_user_read_all(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    with pytest.raises(AuthError, match="userPrincipalName is null") as caught:
+        read(emulator_factory(permission_mode="groupmember_only"), make_config(ALL))
+    assert "User.Read.All" in (caught.value.hint or "")
+
+
+def test_a_missing_group_id_is_named_with_the_replication_hint(emulator: GraphEmulator) -> None:
+    missing = "0b3f1c9e-1111-4c1e-9a0b-000000000001"
+    with pytest.raises(GraphError) as caught:
+        read(emulator, make_config([{"id": missing, "role": "owner"}]))
+    assert missing in caught.value.message
+    assert "404 Request_ResourceNotFound" in caught.value.message
+    assert "replicated" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("mapping", "kind", "text"),
+    [
+        ({"name": "NT-Nobody", "role": "owner"}, "missing", "no Entra group is named 'NT-Nobody'"),
+        (
+            {"name": "NT-Dup", "role": "owner"},
+            "ambiguous",
+            f"2 Entra groups are named 'NT-Dup': {G_DUP1}, {G_DUP2}",
+        ),
+        (
+            {"id": G_BIG, "name": "NT-Small", "role": "owner"},
+            "mismatch",
+            "is named 'NT-Big' in Entra, not 'NT-Small'",
+        ),
+    ],
+    ids=[
+        "a name matching no group",
+        "a name matching two groups lists both ids",
+        "an id whose name differs",
+    ],
+)
+def test_group_resolution_failures_are_explained(
+    emulator: GraphEmulator, mapping: dict[str, str], kind: str, text: str
+) -> None:
+    with pytest.raises(GroupResolutionError) as caught:
+        read(emulator, make_config([mapping]))
+    assert caught.value.kind == kind
+    assert text in caught.value.message
+
+
+def test_an_expired_page_token_restarts_the_listing(emulator: GraphEmulator) -> None:
+    config = make_config([{"id": G_BIG, "role": "owner"}])
+    with GraphClient.connect(config, secret_env(emulator)) as client:
+        pages = client.paged(f"groups/{G_BIG}/members", {"$select": "id"})
+        first = [next(pages) for _ in range(999)]
+        emulator.expire_page_tokens()
+        rest = list(pages)
+    ids = [item["id"] for item in first + rest]
+    assert len(ids) == len(set(ids)) == BIG
+
+
+def test_list_groups_by_prefix_counts_user_members(emulator: GraphEmulator) -> None:
+    config = make_config([])
+    with GraphClient.connect(config, secret_env(emulator)) as client:
+        nested = list_groups(client, "nt-p")
+        direct = list_groups(client, "NT-P", nested=False)
+        everything = list_groups(client, None)
+    assert [tuple(g) for g in nested] == [(G_PARENT, "NT-Parent", 3)]
+    assert [g.members for g in direct] == [1]
+    assert [g.display_name for g in everything][:3] == ["NT-Big", "NT-Child", "NT-Dup"]
+    assert {g.id: g.members for g in everything}[G_MIXED] == 1
