@@ -1,17 +1,56 @@
-"""`entrasync audit` (being built)."""
+"""`entrasync audit verify FILE`: check an audit file's hash chain (CONTRACT section 7)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from entrasync.console import global_options
-from entrasync.errors import EntrasyncError
+from entrasync.console import app_context, global_options
+from entrasync.errors import AuditError
 
 
-@click.command("audit")
+@click.group("audit")
 @global_options
-def command() -> int:
-    raise EntrasyncError("`entrasync audit` is not built yet")
+def audit_group() -> None:
+    """Check the audit files `entrasync apply` writes."""
 
 
-COMMANDS = [command]
+@audit_group.command("verify")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--expect-sha256",
+    metavar="HASH",
+    help="The last record's sha256 as published elsewhere (job summary, artifact): the file "
+    "must end with exactly that record.",
+)
+@global_options
+def verify(file: Path, expect_sha256: str | None) -> int:
+    """Check FILE's hash chain; exit 1 naming the first bad record, or if the run is incomplete."""
+    from entrasync.audit_chain import verify_audit
+
+    verdict = verify_audit(file)
+    if not verdict.intact:
+        raise AuditError(
+            f"{file}: {verdict.describe()}",
+            "the file was edited, cut or reordered after apply wrote it: use the copy in the "
+            "run's artifact and compare its last sha256 with the one in the job summary",
+        )
+    if expect_sha256 is not None and verdict.head_sha256 != expect_sha256.strip().lower():
+        raise AuditError(
+            f"{file}: the chain is intact but ends at sha256 {verdict.head_sha256}, not at "
+            f"{expect_sha256}: records were added, removed or rewritten as a whole",
+            "use the audit file from the run's artifact",
+        )
+    if not verdict.complete:
+        raise AuditError(
+            f"{file}: {verdict.describe()}",
+            "check the apply run's log, then run `entrasync plan` to see what is left to do",
+        )
+    console = app_context().console()
+    console.result(verdict.describe())
+    console.result(f"last sha256: {verdict.head_sha256}")
+    return 0
+
+
+COMMANDS = [audit_group]

@@ -1,0 +1,275 @@
+"""The audit artifact: one hash-chained JSON Lines file per apply run (CONTRACT section 7).
+
+Each record carries ``seq``, ``prev_sha256`` and ``sha256`` = SHA-256 of the RFC 8785
+canonical JSON of the record without ``sha256``; the first record chains from 64 zeros.
+Records are written as that canonical JSON, then flushed and fsynced, so a crash loses
+nothing already done and the file never holds a half-remembered change.
+
+The chain shows that a file is internally consistent; it cannot stop someone from rewriting
+the whole file. That is why apply also publishes the last record's hash (job summary, artifact
+digest): anchored outside the file, it pins every record before it (as CloudTrail's chained
+digest files do).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import rfc8785
+
+from entrasync import __version__
+from entrasync.audit_chain import GENESIS, OUTCOMES, AuditVerdict, record_sha256, verify_audit
+from entrasync.errors import AuditError
+from entrasync.plan import Change, Plan
+
+__all__ = ["GENESIS", "AuditVerdict", "AuditWriter", "Outcome", "record_sha256", "verify_audit"]
+
+Outcome = Literal["succeeded", "failed", "skipped"]
+_MAX_NAME_TRIES = 100
+
+
+def utc_now() -> str:
+    """UTC ISO 8601 with milliseconds and ``Z``: a string, because the chain allows no floats."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def git_head() -> str | None:
+    """The checked-out commit when not in GitHub Actions; None without git or a repository."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    head = done.stdout.strip()
+    return head if done.returncode == 0 and len(head) in (40, 64) else None
+
+
+def _require_plain(value: object, where: str = "record") -> None:
+    """Only JSON's own types go in: a Secret (or any object) is refused, never str()-ed."""
+    if value is None or isinstance(value, str | bool | int):
+        return
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _require_plain(item, f"{where}[{index}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"audit {where}: key {key!r} is not a string")
+            _require_plain(item, f"{where}.{key}")
+        return
+    # Floats are refused too: canonical JSON of floats is where implementations disagree.
+    raise TypeError(f"audit {where}: refusing to write a {type(value).__name__} into the audit")
+
+
+def github_context(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """Actor and run URL when running in GitHub Actions (None elsewhere)."""
+    server, repo, run_id = (
+        environ.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    run_url = (
+        f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None
+    )
+    attempt = environ.get("GITHUB_RUN_ATTEMPT")
+    if run_url and attempt:
+        run_url += f"/attempts/{attempt}"
+    return {"actor": environ.get("GITHUB_ACTOR") or None, "run_url": run_url}
+
+
+class AuditWriter:
+    """Writes one run's audit file; use :meth:`start` and then ``with``.
+
+    Leaving the ``with`` block normally writes ``apply_finished`` (if :meth:`finish` was not
+    called); leaving it by an exception does not, so the file shows the run as incomplete.
+    """
+
+    def __init__(self, path: Path, handle: Any, clock: Callable[[], str]) -> None:
+        self.path = path
+        self._handle = handle
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._head = GENESIS
+        self._outcomes: Counter[str] = Counter()
+        self._planned = 0
+        self.finished = False
+
+    @classmethod
+    def start(
+        cls,
+        directory: Path,
+        *,
+        plan: Plan,
+        config_sha256: str | None = None,
+        force_unsafe: str | None = None,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], str] = utc_now,
+        git_commit: Callable[[], str | None] = git_head,
+    ) -> AuditWriter:
+        """Create the run's file (never overwriting one) and write ``apply_started``."""
+        env = os.environ if environ is None else environ
+        started = clock()
+        path, handle = _create(Path(directory), started, plan.digest)
+        writer = cls(path, handle, clock)
+        writer._planned = len(plan.changes)
+        writer._write(
+            {
+                "type": "apply_started",
+                "time": started,
+                "entrasync_version": __version__,
+                "plan_digest": plan.digest,
+                "plan_created_at": plan.created_at or None,
+                "config_path": plan.config_path,
+                "config_sha256": config_sha256 or plan.config_sha256,
+                "scim_url": plan.scim_url,
+                "state_sha256": plan.state_sha256,
+                "changes_planned": len(plan.changes),
+                "git_commit": env.get("GITHUB_SHA") or git_commit(),
+                **github_context(env),
+                "force_unsafe": force_unsafe,
+            }
+        )
+        _fsync_directory(path.parent)  # the new name itself survives a crash
+        return writer
+
+    @property
+    def head_sha256(self) -> str:
+        """The last record's hash: publish it outside the file to anchor the chain."""
+        return self._head
+
+    @property
+    def records(self) -> int:
+        return self._seq
+
+    def change(
+        self,
+        change: Change,
+        *,
+        outcome: Outcome,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        error: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; expected one of {OUTCOMES}")
+        self._write(
+            {
+                "type": "change",
+                "time": self._clock(),
+                "action": change.action.value,
+                "user": change.user,
+                "entra_id": change.entra_id,
+                "target_id": change.target_id,
+                "before": change.before.to_json() if change.before is not None else None,
+                "after": change.after.to_json(),
+                "outcome": outcome,
+                "http_status": http_status,
+                "request_id": request_id,
+                "error": error,
+                "detail": detail,
+            }
+        )
+        with self._lock:
+            self._outcomes[outcome] += 1
+
+    def finish(self, counts: Mapping[str, int] | None = None) -> None:
+        """Write ``apply_finished``; its counts are this file's own tally of change records.
+
+        ``counts`` (the caller's tally) is accepted for the caller's convenience and must agree.
+        """
+        tally = {outcome: self._outcomes[outcome] for outcome in OUTCOMES}
+        if counts is not None and {k: counts.get(k, 0) for k in OUTCOMES} != tally:
+            raise ValueError(f"counts {dict(counts)} disagree with the audit's own {tally}")
+        self._write(
+            {
+                "type": "apply_finished",
+                "time": self._clock(),
+                "counts": tally,
+                "changes_planned": self._planned,
+                "records": self._seq,
+            }
+        )
+        self.finished = True
+
+    def _write(self, fields: dict[str, Any]) -> None:
+        _require_plain(fields)
+        with self._lock:
+            if self.finished:
+                raise ValueError("the audit file is finished: no record may follow apply_finished")
+            record = {**fields, "seq": self._seq + 1, "prev_sha256": self._head}
+            record["sha256"] = record_sha256(record)
+            try:
+                self._handle.write(rfc8785.dumps(record) + b"\n")
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
+            except OSError as exc:
+                raise AuditError(
+                    f"cannot write the audit file {self.path}: {exc.strerror or exc}",
+                    "free disk space or fix the --audit-dir permissions; run `entrasync plan` "
+                    "to see what is left to do",
+                ) from None
+            self._seq += 1
+            self._head = record["sha256"]
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> AuditWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None and not self.finished:
+                self.finish()
+        finally:
+            self.close()
+
+
+def _create(directory: Path, started: str, digest: str) -> tuple[Path, Any]:
+    stamp = started.replace("-", "").replace(":", "").split(".")[0] + "Z"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for attempt in range(_MAX_NAME_TRIES):
+            suffix = f"-{attempt + 1}" if attempt else ""
+            path = directory / f"entrasync-apply-{stamp}-{digest[:12]}{suffix}.jsonl"
+            try:
+                return path, path.open("xb")  # exclusive: an audit file is never overwritten
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise AuditError(
+            f"cannot create an audit file in {directory}: {exc.strerror or exc}",
+            "pass a writable --audit-dir; nothing was changed",
+        ) from None
+    raise AuditError(
+        f"cannot create an audit file in {directory}: {_MAX_NAME_TRIES} runs in one second",
+        "wait a second and retry; nothing was changed",
+    )
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open a directory; NTFS journals the entry anyway
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

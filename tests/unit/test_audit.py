@@ -1,0 +1,323 @@
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Callable
+from itertools import count, pairwise
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import rfc8785
+
+from entrasync.audit import GENESIS, AuditWriter, record_sha256, verify_audit
+from entrasync.cli import main
+from entrasync.errors import AuditError
+from entrasync.plan import Plan
+from entrasync.secret import Secret
+from tests.golden.plans import golden_plan
+
+GITHUB_ENV = {
+    "GITHUB_SHA": "a" * 40,
+    "GITHUB_ACTOR": "octocat",
+    "GITHUB_SERVER_URL": "https://github.com",
+    "GITHUB_REPOSITORY": "contoso/access",
+    "GITHUB_RUN_ID": "42",
+}
+OUTCOMES = ("succeeded", "failed", "skipped", "succeeded", "succeeded", "succeeded", "failed")
+
+
+def _clock() -> Callable[[], str]:
+    ticks = count()
+    return lambda: f"2026-11-28T12:00:{next(ticks):02d}.000Z"
+
+
+def _start(directory: Path, plan: Plan, **kwargs: Any) -> AuditWriter:
+    options: dict[str, Any] = {"environ": GITHUB_ENV, "clock": _clock(), "git_commit": lambda: None}
+    return AuditWriter.start(directory, plan=plan, **{**options, **kwargs})
+
+
+class _Crash(Exception):
+    pass
+
+
+def _write_run(directory: Path, *, crash: bool = False) -> Path:
+    plan = golden_plan()
+    writer = _start(directory, plan, force_unsafe=plan.digest[:12])
+    with contextlib.suppress(_Crash), writer:
+        for change, outcome in zip(plan.changes, OUTCOMES, strict=True):
+            failed = outcome == "failed"
+            writer.change(
+                change,
+                outcome=cast(Any, outcome),
+                http_status=400 if failed else 200,
+                request_id=f"req-{change.user}",
+                error="invalid value for roles" if failed else None,
+            )
+        if crash:
+            raise _Crash  # leaving the block by an exception writes no apply_finished
+        writer.finish({"succeeded": 4, "failed": 2, "skipped": 1})
+    return writer.path
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    return _write_run(tmp_path / "audit")
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_a_written_run_verifies_intact_and_complete(run: Path) -> None:
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.complete, verdict.records) == (True, True, 9)
+    assert verdict.counts == {"succeeded": 4, "failed": 2, "skipped": 1}
+    assert verdict.head_sha256 == _records(run)[-1]["sha256"]
+    assert verdict.describe() == (
+        "intact: 9 records, run complete (apply_finished: 4 succeeded, 2 failed, 1 skipped)"
+    )
+
+
+def test_the_file_name_holds_the_start_time_and_the_plan_digest(run: Path) -> None:
+    assert run.name == f"entrasync-apply-20261128T120000Z-{golden_plan().digest[:12]}.jsonl"
+
+
+def test_every_record_is_chained_canonical_json(run: Path) -> None:
+    lines = run.read_bytes().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["seq"] for r in records] == list(range(1, 10))
+    assert [r["type"] for r in records] == ["apply_started", *["change"] * 7, "apply_finished"]
+    assert records[0]["prev_sha256"] == GENESIS
+    for previous, record in pairwise(records):
+        assert record["prev_sha256"] == previous["sha256"]
+    for line, record in zip(lines, records, strict=True):
+        assert line == rfc8785.dumps(record)
+        assert record["sha256"] == record_sha256(record)
+        assert re.fullmatch(r"2026-11-28T12:00:\d\d\.000Z", record["time"])
+    assert records[-1]["records"] == 8
+
+
+def test_apply_started_says_who_ran_what_from_where(run: Path) -> None:
+    started = _records(run)[0]
+    plan = golden_plan()
+    assert started["plan_digest"] == plan.digest
+    assert started["config_sha256"] == plan.config_sha256
+    assert started["git_commit"] == "a" * 40
+    assert started["actor"] == "octocat"
+    assert started["run_url"] == "https://github.com/contoso/access/actions/runs/42"
+    assert started["force_unsafe"] == plan.digest[:12]
+
+
+def test_a_change_record_carries_the_outcome_and_the_servers_answer(run: Path) -> None:
+    change = _records(run)[2]
+    assert change["action"] == "create"
+    assert change["user"] == "oscar@contoso.com"
+    assert change["before"] is None
+    assert change["after"] == {"role": "owner", "products": None, "active": True}
+    assert (change["outcome"], change["http_status"]) == ("failed", 400)
+    assert (change["request_id"], change["error"]) == (
+        "req-oscar@contoso.com",
+        "invalid value for roles",
+    )
+
+
+@pytest.mark.parametrize(
+    ("environ", "git", "commit", "run_url"),
+    [
+        ({}, lambda: "b" * 40, "b" * 40, None),
+        ({}, lambda: None, None, None),
+        ({**GITHUB_ENV, "GITHUB_RUN_ATTEMPT": "2"}, lambda: "b" * 40, "a" * 40,
+         "https://github.com/contoso/access/actions/runs/42/attempts/2"),
+    ],
+    ids=["outside actions the checked-out commit is recorded", "without git there is no commit",
+         "in actions GITHUB_SHA wins and the run attempt is in the url"],
+)  # fmt: skip
+def test_the_commit_and_run_url_come_from_where_they_can(
+    tmp_path: Path, environ: dict[str, str], git: Callable[[], str | None], commit: str | None,
+    run_url: str | None,
+) -> None:  # fmt: skip
+    with _start(tmp_path, golden_plan(), environ=environ, git_commit=git) as writer:
+        pass
+    started = _records(writer.path)[0]
+    assert (started["git_commit"], started["run_url"]) == (commit, run_url)
+
+
+def test_runs_in_the_same_second_never_overwrite_each_other(tmp_path: Path) -> None:
+    first, second = _write_run(tmp_path), _write_run(tmp_path)
+    assert first != second
+    assert second.name.endswith("-2.jsonl")
+    assert verify_audit(first).ok
+    assert verify_audit(second).ok
+
+
+def test_every_record_is_on_disk_before_the_next_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    plan = golden_plan()
+    with _start(tmp_path, plan) as writer:
+        writer.change(plan.changes[0], outcome="succeeded")
+        on_disk = verify_audit(writer.path)
+        assert (on_disk.intact, on_disk.complete, on_disk.records) == (True, False, 2)
+    assert len(synced) >= 3  # apply_started, the change, apply_finished (plus the folder)
+
+
+def test_a_crash_inside_the_run_leaves_it_incomplete(tmp_path: Path) -> None:
+    verdict = verify_audit(_write_run(tmp_path, crash=True))
+    assert (verdict.intact, verdict.complete, verdict.records) == (True, False, 8)
+
+
+def _edit(lines: list[bytes]) -> list[bytes]:
+    record = json.loads(lines[3])
+    record["outcome"] = "succeeded" if record["outcome"] == "failed" else "failed"
+    return [*lines[:3], rfc8785.dumps(record), *lines[4:]]
+
+
+def _edit_and_rehash(lines: list[bytes]) -> list[bytes]:
+    record = json.loads(lines[3])
+    record["user"] = "mallory@contoso.com"
+    record["sha256"] = record_sha256(record)
+    return [*lines[:3], rfc8785.dumps(record), *lines[4:]]
+
+
+TAMPERING: list[tuple[str, Callable[[list[bytes]], list[bytes]], int]] = [
+    ("an edited record is named", _edit, 4),
+    ("an edited record with a recomputed hash breaks the next link", _edit_and_rehash, 5),
+    ("a removed record is named by the seq that is missing", lambda ls: ls[:4] + ls[5:], 5),
+    ("reordered records are named where the order breaks",
+     lambda ls: [*ls[:2], ls[3], ls[2], *ls[4:]], 3),
+    ("a duplicated record is named", lambda ls: [*ls[:5], ls[4], *ls[5:]], 6),
+    ("a record added after apply_finished is named", lambda ls: [*ls, ls[1]], 10),
+    ("a blank line is named", lambda ls: [*ls[:2], b"", *ls[2:]], 3),
+    ("a removed first record is named", lambda ls: ls[1:], 1),
+    ("a record cut off mid-way is named", lambda ls: [*ls[:6], ls[6][:40]], 7),
+    ("apply_finished moved to the middle is named", lambda ls: [*ls[:3], ls[-1]], 4),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("tamper", "bad_seq"), [(t, s) for _, t, s in TAMPERING], ids=[i for i, _, _ in TAMPERING]
+)
+def test_tampering_is_detected_at_the_first_bad_seq(
+    run: Path, tamper: Callable[[list[bytes]], list[bytes]], bad_seq: int
+) -> None:
+    run.write_bytes(b"\n".join(tamper(run.read_bytes().splitlines())) + b"\n")
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.ok, verdict.first_bad_seq) == (False, False, bad_seq)
+    assert verdict.describe().startswith(f"tampered: seq {bad_seq}: ")
+
+
+@pytest.mark.parametrize(
+    "keep", [8, 1, 0], ids=["cut before apply_finished", "only apply_started", "emptied"]
+)
+def test_a_run_cut_at_a_record_boundary_is_intact_but_incomplete(run: Path, keep: int) -> None:
+    lines = run.read_bytes().splitlines(keepends=True)
+    run.write_bytes(b"".join(lines[:keep]))
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.complete, verdict.records) == (True, False, keep)
+    assert "run incomplete" in verdict.describe()
+
+
+class _Leaky:
+    def __str__(self) -> str:
+        return "hunter2"
+
+
+@pytest.mark.parametrize(
+    "secret", [Secret("hunter2"), _Leaky(), 1.5], ids=["a Secret", "any other object", "a float"]
+)
+def test_only_plain_json_values_are_written(tmp_path: Path, secret: object) -> None:
+    plan = golden_plan()
+    with _start(tmp_path, plan) as writer:
+        with pytest.raises(TypeError, match="refusing to write"):
+            writer.change(plan.changes[0], outcome="failed", error=cast(Any, secret))
+        with pytest.raises(TypeError, match="refusing to write"):
+            writer.change(plan.changes[0], outcome="failed", request_id=cast(Any, [secret]))
+    assert b"hunter2" not in writer.path.read_bytes()
+    assert verify_audit(writer.path).ok  # the refused records left no trace in the chain
+
+
+def test_a_secret_cannot_be_the_override_either(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="Secret"):
+        _start(tmp_path, golden_plan(), force_unsafe=cast(Any, Secret("hunter2")))
+
+
+def test_counts_that_disagree_with_the_records_are_refused(tmp_path: Path) -> None:
+    with _start(tmp_path, golden_plan()) as writer, pytest.raises(ValueError, match="disagree"):
+        writer.finish({"succeeded": 3})
+
+
+def test_an_unknown_outcome_is_refused(tmp_path: Path) -> None:
+    plan = golden_plan()
+    with _start(tmp_path, plan) as writer, pytest.raises(ValueError, match="unknown outcome"):
+        writer.change(plan.changes[0], outcome=cast(Any, "maybe"))
+
+
+def test_an_unwritable_audit_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "audit"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(AuditError, match="cannot create an audit file"):
+        _start(blocker, golden_plan())
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    def invoke(*args: str) -> tuple[int, str, str]:
+        code = main(["audit", "verify", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def test_verify_exits_0_on_an_intact_complete_run(run: Path, cli: Callable[..., Any]) -> None:
+    code, out, _ = cli(str(run))
+    assert code == 0
+    assert out.splitlines() == [
+        "intact: 9 records, run complete (apply_finished: 4 succeeded, 2 failed, 1 skipped)",
+        f"last sha256: {_records(run)[-1]['sha256']}",
+    ]
+
+
+def test_verify_exits_1_naming_the_first_bad_seq(run: Path, cli: Callable[..., Any]) -> None:
+    run.write_bytes(b"\n".join(_edit(run.read_bytes().splitlines())) + b"\n")
+    code, out, err = cli(str(run))
+    assert (code, out) == (1, "")
+    assert "tampered: seq 4: sha256 does not match the record's content" in err
+    assert "hint:" in err
+
+
+def test_verify_exits_1_on_an_incomplete_run(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    code, _, err = cli(str(_write_run(tmp_path, crash=True)))
+    assert code == 1
+    assert "intact: 8 records, run incomplete" in err
+
+
+@pytest.mark.parametrize(
+    ("anchor", "exit_code"),
+    [("head", 0), ("other", 1)],
+    ids=["the anchored hash matches", "a different anchored hash fails"],
+)
+def test_verify_checks_the_anchored_last_hash(
+    run: Path, cli: Callable[..., Any], anchor: str, exit_code: int
+) -> None:
+    head = _records(run)[-1]["sha256"] if anchor == "head" else "f" * 64
+    code, _, err = cli(str(run), "--expect-sha256", head.upper())
+    assert code == exit_code
+    assert ("not at" in err) == (exit_code == 1)
+
+
+def test_verify_of_a_missing_file_exits_1(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    code, _, err = cli(str(tmp_path / "nope.jsonl"))
+    assert code == 1
+    assert "cannot read the audit file" in err
