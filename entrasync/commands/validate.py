@@ -45,9 +45,7 @@ def command(online: bool) -> int:
     if not online:
         return EXIT_OK
     # Imported here: offline validation must not load the Graph stack (msal, httpx).
-    from entrasync.graph.online import (  # type: ignore[import-not-found,unused-ignore]
-        validate_online,
-    )
+    from entrasync.graph.online import validate_online
 
     return EXIT_OK if validate_online(loaded, os.environ, console) else EXIT_INVALID
 
