@@ -1,0 +1,169 @@
+"""A loopback GitHub REST emulator: issue comments, issues, commit pulls, artifacts.
+
+Only what entrasync calls, with GitHub's observable behaviour: ``Link: rel="next"``
+pagination honouring ``per_page``, 422 for bodies over 65,536 characters, 401 without the
+token, the list of issues including pull requests, and an optional base path (GitHub
+Enterprise Server serves the API under ``/api/v3``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+TOKEN = "ghs_emulated_token"
+BOT = {"login": "github-actions[bot]", "type": "Bot"}
+
+
+@dataclass
+class State:
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    commit_pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    user: dict[str, Any] | None = None  # GET /user; None: 403 as for installation tokens
+    fail: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (method, re)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    next_id: int = 1000
+    foreign_next: str | None = None  # a Link rel="next" pointing at another host
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def add_comment(self, number: int, body: str, user: dict[str, Any] | None = None) -> int:
+        cid = self.new_id()
+        self.comments.setdefault(number, []).append(
+            {"id": cid, "body": body, "user": user or BOT, "html_url": f"/c/{cid}"}
+        )
+        return cid
+
+    def calls(self, method: str) -> int:
+        return sum(1 for m, _ in self.requests if m == method)
+
+
+class Emulator:
+    def __init__(self, base_path: str = "") -> None:
+        self.state = State()
+        self.base_path = base_path
+        self._lock = threading.Lock()
+        handler = type("Handler", (_Handler,), {"emulator": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{self.base_path}"
+
+    def __enter__(self) -> Emulator:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: Emulator
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def _handle(self, method: str) -> None:
+        emu = self.emulator
+        parts = urlsplit(self.path)
+        path, query = parts.path, parse_qs(parts.query)
+        length = int(self.headers.get("Content-Length") or 0)
+        payload = json.loads(self.rfile.read(length)) if length else None
+        with emu._lock:
+            emu.state.requests.append((method, self.path))
+            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return self._send(401, {"message": "Bad credentials"})
+            if not path.startswith(emu.base_path + "/"):
+                return self._send(404, {"message": "Not Found"})
+            path = path[len(emu.base_path) :]
+            for (fail_method, pattern), (status, message) in emu.state.fail.items():
+                if fail_method == method and re.fullmatch(pattern, path):
+                    return self._send(status, {"message": message})
+            body = (payload or {}).get("body")
+            if isinstance(body, str) and len(body) > 65536:
+                return self._send(
+                    422, {"message": "Body is too long (maximum is 65536 characters)"}
+                )
+            self._route(method, path, query, payload or {})
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], data: Any) -> None:
+        state = self.emulator.state
+        repo = r"/repos/[^/]+/[^/]+"
+        if path == "/user" and method == "GET":
+            if state.user is None:
+                return self._send(403, {"message": "Resource not accessible by integration"})
+            return self._send(200, state.user)
+        if m := re.fullmatch(repo + r"/issues/(\d+)/comments", path):
+            number = int(m.group(1))
+            if method == "GET":
+                return self._page(state.comments.get(number, []), query)
+            cid = state.add_comment(number, data["body"])
+            return self._send(201, state.comments[number][-1] | {"id": cid})
+        if m := re.fullmatch(repo + r"/issues/comments/(\d+)", path):
+            for comment in (c for cs in state.comments.values() for c in cs):
+                if comment["id"] == int(m.group(1)):
+                    comment["body"] = data["body"]
+                    return self._send(200, comment)
+            return self._send(404, {"message": "Not Found"})
+        if re.fullmatch(repo + r"/issues", path):
+            if method == "GET":
+                wanted = query.get("state", ["open"])[0]
+                return self._page([i for i in state.issues if i["state"] == wanted], query)
+            number = len(state.issues) + 1
+            issue = {"number": number, "state": "open", "user": BOT, "html_url": f"/i/{number}"}
+            state.issues.append(issue | {"title": data["title"], "body": data["body"]})
+            return self._send(201, state.issues[-1])
+        if m := re.fullmatch(repo + r"/issues/(\d+)", path):
+            issue = next(i for i in state.issues if i["number"] == int(m.group(1)))
+            issue.update(data)
+            return self._send(200, issue)
+        if m := re.fullmatch(repo + r"/commits/([0-9a-f]+)/pulls", path):
+            return self._page(state.commit_pulls.get(m.group(1), []), query)
+        if re.fullmatch(repo + r"/actions/artifacts", path):
+            return self._page(state.artifacts, query, key="artifacts")
+        return self._send(404, {"message": "Not Found"})
+
+    def _page(self, items: list[Any], query: dict[str, list[str]], key: str | None = None) -> None:
+        per_page = int(query.get("per_page", ["30"])[0])
+        page = int(query.get("page", ["1"])[0])
+        chunk = items[(page - 1) * per_page : page * per_page]
+        headers = {}
+        if page * per_page < len(items):
+            base = f"http://{self.headers['Host']}{urlsplit(self.path).path}"
+            params = {k: v[0] for k, v in query.items()} | {"page": str(page + 1)}
+            nxt = self.emulator.state.foreign_next or base + "?" + urlencode(params)
+            headers["Link"] = f'<{nxt}>; rel="next"'
+        body: Any = {"total_count": len(items), key: chunk} if key else chunk
+        self._send(200, body, headers)
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)

@@ -1,0 +1,75 @@
+"""`entrasync plan --comment` end to end: sandbox tenant and SCIM server, GitHub emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from entrasync.cli import main
+from entrasync.render.markdown import comment_marker
+from entrasync.sandbox.runner import RunningSandbox, running_sandbox
+from tests.integration.github.conftest import MakeEnv
+from tests.integration.github.emulator import Emulator
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    with running_sandbox() as running:
+        yield running
+
+
+@pytest.fixture
+def config(sandbox: RunningSandbox, tmp_path: Path) -> Path:
+    path = tmp_path / "config" / "mappings.yaml"
+    path.parent.mkdir()
+    path.write_text(sandbox.config_yaml, encoding="utf-8")
+    return path
+
+
+def run_plan(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], config: Path, summary: Path
+) -> int:
+    for name, value in (env | {"GITHUB_STEP_SUMMARY": str(summary)}).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(config.parent.parent)
+    return main(["plan", "--config", "config/mappings.yaml", "--comment", "--detailed-exitcode"])
+
+
+def test_plan_comment_creates_then_edits_one_comment_and_fills_the_job_summary(
+    sandbox: RunningSandbox,
+    config: Path,
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    env = sandbox.environ | make_env(github)
+    summary = tmp_path / "summary.md"
+    codes = [run_plan(monkeypatch, env, config, summary) for _ in range(2)]
+
+    (comment,) = github.state.comments[7]
+    assert codes == [2, 2]
+    assert comment["body"].startswith(comment_marker("config/mappings.yaml"))
+    assert "Plan:" in summary.read_text(encoding="utf-8")
+    secrets = (sandbox.environ["NEURALTRUST_SCIM_TOKEN"], sandbox.environ["AZURE_CLIENT_SECRET"])
+    assert not any(secret in comment["body"] for secret in secrets)
+
+
+def test_a_failure_to_post_exits_1_after_printing_the_plan(
+    sandbox: RunningSandbox,
+    config: Path,
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    github.state.fail[("POST", r".*/issues/7/comments")] = (403, "Resource not accessible")
+    code = run_plan(monkeypatch, sandbox.environ | make_env(github), config, tmp_path / "s.md")
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "Plan:" in out
+    assert "pull-requests: write" in err

@@ -1,0 +1,172 @@
+"""The sticky plan comment against the loopback GitHub emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrasync.errors import GitHubError
+from entrasync.github import post_sticky_comment, publish_plan
+from entrasync.plan import Action
+from entrasync.render.markdown import comment_marker
+from tests.integration.github.conftest import MakeEnv
+from tests.integration.github.emulator import Emulator
+from tests.integration.github.plans import change, many, plan_of
+
+CONFIG = "config/mappings.yaml"
+
+
+def test_first_run_creates_one_comment_and_second_run_edits_it(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    env = make_env(github)
+    plan = plan_of(change("alice@contoso.com"))
+    first = publish_plan(plan, config_path=CONFIG, environ=env)
+    second = publish_plan(plan, config_path=CONFIG, environ=env)
+
+    comments = github.state.comments[7]
+    assert len(comments) == 1
+    assert first == second == comments[0]["html_url"]
+    assert (github.state.calls("POST"), github.state.calls("PATCH")) == (1, 1)
+    assert comments[0]["body"].startswith(comment_marker(CONFIG))
+
+
+def test_a_changed_plan_updates_the_same_comment(github: Emulator, make_env: MakeEnv) -> None:
+    env = make_env(github)
+    publish_plan(plan_of(change("alice@contoso.com")), config_path=CONFIG, environ=env)
+    publish_plan(
+        plan_of(change("alice@contoso.com"), change("bob@contoso.com", Action.UPDATE, "admin")),
+        config_path=CONFIG,
+        environ=env,
+    )
+    (comment,) = github.state.comments[7]
+    assert "Plan: 1 to create, 1 to update, 0 to deactivate, 0 to reactivate." in comment["body"]
+    assert "bob" in comment["body"]
+
+
+def test_each_config_file_gets_its_own_comment(github: Emulator, make_env: MakeEnv) -> None:
+    env = make_env(github)
+    for path in ("config/mappings.yaml", "config/staging.yaml", "config/mappings.yaml"):
+        publish_plan(
+            plan_of(change("a@contoso.com"), config_path=path), config_path=path, environ=env
+        )
+    assert len(github.state.comments[7]) == 2
+
+
+def test_the_marker_is_found_past_the_first_page_via_link_headers(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    for i in range(230):
+        github.state.add_comment(7, f"LGTM {i}", {"login": "reviewer", "type": "User"})
+    sticky = github.state.add_comment(7, comment_marker(CONFIG) + "\nold plan")
+    publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
+
+    comments = github.state.comments[7]
+    assert len(comments) == 231
+    assert "old plan" not in comments[-1]["body"]
+    assert comments[-1]["id"] == sticky
+    assert sum("page=3" in path for _, path in github.state.requests) == 1
+
+
+def test_our_own_comment_wins_over_someone_quoting_the_marker(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    github.state.user = {"login": "entrasync-bot", "type": "Bot"}
+    quoted = github.state.add_comment(7, "why? " + comment_marker(CONFIG), {"login": "eve"})
+    ours = github.state.add_comment(7, comment_marker(CONFIG) + "\nold", {"login": "entrasync-bot"})
+    post_sticky_comment(comment_marker(CONFIG) + "\nnew", comment_marker(CONFIG), make_env(github))
+    bodies = {c["id"]: c["body"] for c in github.state.comments[7]}
+    assert bodies[ours].endswith("new")
+    assert bodies[quoted].startswith("why?")
+
+
+def test_github_enterprise_server_base_url_is_honoured(make_env: MakeEnv) -> None:
+    with Emulator(base_path="/api/v3") as ghes:
+        url = publish_plan(
+            plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(ghes)
+        )
+        assert url == ghes.state.comments[7][0]["html_url"]
+        assert all(path.startswith("/api/v3/") for _, path in ghes.state.requests)
+
+
+def test_a_5000_change_plan_fits_in_one_comment(github: Emulator, make_env: MakeEnv) -> None:
+    publish_plan(many(5000), config_path=CONFIG, environ=make_env(github))
+    (comment,) = github.state.comments[7]
+    assert len(comment["body"]) <= 65536
+    assert "Plan: 5000 to create" in comment["body"]
+    assert "rows left out" in comment["body"]
+
+
+HOSTILE = [
+    pytest.param("<img src=x onerror=alert(1)>", "<img", id="an HTML tag stays text"),
+    pytest.param("@everyone look", "@everyone", id="an at-mention does not notify"),
+    pytest.param("x | y\n| injected | row |", "| injected |", id="a pipe cannot add a table row"),
+    pytest.param("**bold** [link](https://evil.example)", "](https", id="markdown stays literal"),
+    pytest.param("</details><!--", "</details><!--", id="a fold cannot be closed early"),
+]
+
+
+@pytest.mark.parametrize(("name", "forbidden"), HOSTILE)
+def test_directory_names_cannot_inject_markup(
+    github: Emulator, make_env: MakeEnv, name: str, forbidden: str
+) -> None:
+    hostile = change("mallory@contoso.com", display_name=name, groups=(name,))
+    publish_plan(plan_of(hostile), config_path=CONFIG, environ=make_env(github))
+    (comment,) = github.state.comments[7]
+    assert forbidden not in comment["body"]
+
+
+FAILURES = [
+    pytest.param(
+        ("POST", r".*/issues/7/comments"),
+        403,
+        "pull-requests: write",
+        id="403 names the permission",
+    ),
+    pytest.param(
+        ("GET", r".*/issues/7/comments"), 404, "GITHUB_API_URL", id="404 names the URL to check"
+    ),
+    pytest.param(("POST", r".*/issues/7/comments"), 422, "65,536", id="422 names the size limit"),
+]
+
+
+@pytest.mark.parametrize(("where", "status", "hint"), FAILURES)
+def test_a_failure_to_post_raises_with_a_hint(
+    github: Emulator, make_env: MakeEnv, where: tuple[str, str], status: int, hint: str
+) -> None:
+    github.state.fail[where] = (status, "nope")
+    with pytest.raises(GitHubError) as caught:
+        publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
+    assert str(status) in caught.value.message
+    assert hint in (caught.value.hint or "")
+
+
+def test_the_token_never_follows_a_link_to_another_host(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    for i in range(120):
+        github.state.add_comment(7, f"c{i}")
+    github.state.foreign_next = "https://elsewhere.example/steal?page=2"
+    with pytest.raises(GitHubError, match="refusing to send the GitHub token"):
+        publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        pytest.param({"GITHUB_TOKEN": ""}, "GITHUB_TOKEN", id="no token"),
+        pytest.param({"GITHUB_REPOSITORY": "contoso"}, "owner/name", id="a malformed repository"),
+        pytest.param({"GITHUB_EVENT_PATH": ""}, "GITHUB_EVENT_PATH", id="no event payload"),
+        pytest.param(
+            {"GITHUB_API_URL": "http://github.example/api/v3"},
+            "https",
+            id="plain http off loopback",
+        ),
+    ],
+)
+def test_a_missing_or_unsafe_setting_is_refused_before_any_request(
+    github: Emulator, make_env: MakeEnv, override: dict[str, str], needle: str
+) -> None:
+    env = make_env(github) | override
+    with pytest.raises(GitHubError, match=needle):
+        post_sticky_comment("body", comment_marker(CONFIG), env)
+    assert github.state.requests == []
