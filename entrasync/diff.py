@@ -126,7 +126,7 @@ def diff(
         orphans.append(Orphan(key, user.role, reason, user.external_id, user.id))
         if config.on_removed == "deactivate":
             changes.append(_deactivation(config, user, reason))
-    warnings = resolution.warnings + tuple(warning for _, _, warning in matching.blocked)
+    warnings = resolution.warnings + matching.warnings
     return Plan(
         config_path=config_path,
         config_sha256=config_sha256,

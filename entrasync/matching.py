@@ -40,8 +40,8 @@ class Pair:
 @dataclass(frozen=True)
 class Matching:
     pairs: tuple[Pair, ...]  # desired users that entrasync may act on, by key
-    blocked: tuple[tuple[DesiredUser, TargetUser, str], ...]  # never changed: (.., .., warning)
     leftovers: tuple[tuple[TargetUser, Standing], ...]  # NeuralTrust users no pair claimed
+    warnings: tuple[str, ...] = ()  # desired users held back, and why
 
 
 def target_key(config: Config, user: TargetUser) -> str:
@@ -77,34 +77,72 @@ def _index(users: list[TargetUser], attribute: str) -> dict[str, TargetUser]:
     return index
 
 
+_MANAGED = (Standing.ORPHAN, Standing.INACTIVE)
+
+
+class _Indexes:
+    """The NeuralTrust users by SCIM id order, indexed the ways matching looks them up."""
+
+    def __init__(self, config: Config, target: Target) -> None:
+        self.users = sorted(target.users, key=lambda u: u.id)
+        self.by_external_id = _index(self.users, "external_id")
+        self.by_user_name = _index(self.users, "user_name")
+        key_attribute = {"userName": "user_name", "email": "email", "externalId": "external_id"}
+        self.by_key = _index(self.users, key_attribute[config.neuraltrust.match_on])
+
+
 def match(config: Config, resolution: Resolution, target: Target) -> Matching:
-    users = sorted(target.users, key=lambda u: u.id)
-    by_external_id = _index(users, "external_id")
-    key_attribute = {"userName": "user_name", "email": "email", "externalId": "external_id"}
-    by_key = _index(users, key_attribute[config.neuraltrust.match_on])
+    index = _Indexes(config, target)
     pairs: list[Pair] = []
-    blocked: list[tuple[DesiredUser, TargetUser, str]] = []
-    claimed: set[str] = set()
+    warnings: list[str] = []
     for desired in sorted(resolution.desired.values(), key=lambda d: d.key):
-        found = by_external_id.get(desired.user.id.lower()) or by_key.get(desired.key)
-        owner = found.external_id if found is not None else None
-        if found is not None and owner is not None and owner.lower() != desired.user.id.lower():
-            blocked.append((desired, found, _reused_warning(desired, found, owner)))
-        elif found is not None and is_protected_target(config, found, resolution):
-            blocked.append((desired, found, f"{desired.key} is protected: not changed"))
+        found = _pair_or_warning(config, resolution, index, desired)
+        if isinstance(found, Pair):
+            pairs.append(found)
         else:
-            if found is not None:
-                claimed.add(found.id)
-            pairs.append(Pair(desired, found))
-    leftovers = tuple((u, standing(config, resolution, u)) for u in users if u.id not in claimed)
-    return Matching(tuple(pairs), tuple(blocked), leftovers)
+            warnings.append(found)
+    claimed = {p.target.id for p in pairs if p.target is not None}
+    wanted = {entra_id.lower() for entra_id in resolution.desired}
+    leftovers: list[tuple[TargetUser, Standing]] = []
+    for user in (u for u in index.users if u.id not in claimed):
+        place = standing(config, resolution, user)
+        if place in _MANAGED and (user.external_id or "").lower() in wanted:
+            # A second NeuralTrust user carrying a wanted Entra id: never deactivate either.
+            warnings.append(
+                f"{target_key(config, user)} (SCIM id {user.id}) carries externalId "
+                f"{user.external_id}, which another NeuralTrust user already has: not changed"
+            )
+            place = Standing.UNMANAGED
+        leftovers.append((user, place))
+    return Matching(tuple(pairs), tuple(leftovers), tuple(warnings))
 
 
-def _reused_warning(desired: DesiredUser, found: TargetUser, owner: str) -> str:
-    return (
-        f"{desired.key}: the NeuralTrust user {found.user_name} (SCIM id {found.id}) belongs to "
-        f"Entra user {owner}, not to Entra user {desired.user.id} (reused UPN?): not changed"
-    )
+def _pair_or_warning(
+    config: Config, resolution: Resolution, index: _Indexes, desired: DesiredUser
+) -> Pair | str:
+    """The desired user's pair, or the warning that says why entrasync holds it back."""
+    entra_id = desired.user.id.lower()
+    found = index.by_external_id.get(entra_id) or index.by_key.get(desired.key)
+    if found is None:
+        clash = index.by_user_name.get(desired.user.user_principal_name.lower())
+        if clash is None:
+            return Pair(desired, None)
+        # SCIM userName is unique: a create would fail at apply, so say so at plan time.
+        return (
+            f"{desired.key}: NeuralTrust already has userName {clash.user_name} (SCIM id "
+            f"{clash.id}), which match_on: {config.neuraltrust.match_on} does not match: "
+            "not created"
+        )
+    owner = found.external_id
+    if owner is not None and owner.lower() != entra_id:
+        return (
+            f"{desired.key}: the NeuralTrust user {found.user_name} (SCIM id {found.id}) "
+            f"belongs to Entra user {owner}, not to Entra user {desired.user.id} (reused UPN?): "
+            "not changed"
+        )
+    if is_protected_target(config, found, resolution):
+        return f"{desired.key} is protected: not changed"
+    return Pair(desired, found)
 
 
 def standing(config: Config, resolution: Resolution, user: TargetUser) -> Standing:

@@ -174,6 +174,20 @@ SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], Any
         ([], [], 0),
     ),
     (
+        "matching on externalId never adopts, and a taken userName blocks the create",
+        {"neuraltrust": {"match_on": "externalId"}},
+        {"NT-Everyone": [ALICE]},
+        [nt("alice", external_id=None)],
+        ([], [], 0),
+    ),
+    (
+        "a second NeuralTrust user carrying a wanted Entra id is never deactivated",
+        DEACTIVATE,
+        {"NT-Everyone": [ALICE]},
+        [nt("alice"), nt("alice2", external_id="id-alice")],
+        ([], [], 1),
+    ),
+    (
         "a protected NeuralTrust user a mapping wants is not changed",
         {"protected": ["alice.admin@contoso.com"]},
         {"NT-Admins": [ALICE]},
@@ -256,16 +270,34 @@ def test_a_deactivation_keeps_role_and_products_and_names_the_entra_id() -> None
     )
 
 
-def test_a_reused_upn_warning_names_both_entra_ids() -> None:
-    plan = plan_for({"NT-Everyone": [ALICE]}, [nt("alice", external_id="id-previous-alice")])
-    assert plan.warnings == (
-        "group NT-Owners resolved to 0 members",
-        "group NT-Admins resolved to 0 members",
-        "group NT-Platform resolved to 0 members",
-        "group NT-Lens resolved to 0 members",
-        f"{A}: the NeuralTrust user {A} (SCIM id scim-alice) belongs to Entra user "
-        "id-previous-alice, not to Entra user id-alice (reused UPN?): not changed",
-    )
+@pytest.mark.parametrize(
+    ("overrides", "users", "warning"),
+    [
+        pytest.param({}, [nt("alice", external_id="id-previous-alice")],
+                     f"{A}: the NeuralTrust user {A} (SCIM id scim-alice) belongs to Entra user "
+                     "id-previous-alice, not to Entra user id-alice (reused UPN?): not changed",
+                     id="a reused UPN names both Entra ids"),
+        pytest.param({"neuraltrust": {"match_on": "email"}},
+                     [nt("alice", external_id=None, email="other@contoso.com")],
+                     f"{A}: NeuralTrust already has userName {A} (SCIM id scim-alice), which "
+                     "match_on: email does not match: not created",
+                     id="a create that would collide on userName says why it is held back"),
+        pytest.param({}, [nt("alice"), nt("alice2", external_id="id-alice")],
+                     "alice2@contoso.com (SCIM id scim-alice2) carries externalId id-alice, "
+                     "which another NeuralTrust user already has: not changed",
+                     id="a duplicate externalId is named"),
+        pytest.param({"protected": ["alice.admin@contoso.com"]},
+                     [nt("alice", email="alice.admin@contoso.com")],
+                     f"{A} is protected: not changed",
+                     id="a protected user a mapping wants is named"),
+    ],
+)  # fmt: skip
+def test_held_back_users_are_explained_in_a_warning(
+    overrides: dict[str, Any], users: list[TargetUser], warning: str
+) -> None:
+    plan = plan_for({"NT-Everyone": [ALICE]}, users, **overrides)
+    assert plan.warnings[-1] == warning
+    assert plan.changes == ()
 
 
 def test_identical_inputs_give_byte_identical_plans_whatever_the_read_order() -> None:
