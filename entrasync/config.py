@@ -28,7 +28,8 @@ from pydantic import (
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from entrasync.config_rules import pydantic_problems, schema_problems, semantic_problems
+from entrasync.config_rules import pydantic_problems, schema_problems
+from entrasync.config_semantic import semantic_problems
 from entrasync.config_yaml import Problem, parse, read_bytes
 from entrasync.errors import ConfigError
 

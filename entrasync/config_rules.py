@@ -1,25 +1,21 @@
 """Turning schema errors and semantic rules into problems a person can act on.
 
 jsonschema's own messages ("True is not of type 'string'") describe the validator, not the
-file; each validator keyword gets its own wording here, and the rules a schema cannot state
-(a role from the file's own vocabulary, a group mapped twice) run on the raw data so that a
-file with several mistakes shows them all at once.
+file; each validator keyword gets its own wording here. The rules a schema cannot state live
+in :mod:`entrasync.config_semantic`.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator
 from typing import Any, cast
 
-import httpx
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 from pydantic import ValidationError
 
 from entrasync.config_yaml import Document, KeyPath, Problem
-from entrasync.http import is_loopback_host
 
 GUID_EXAMPLE = "0b3f1c9e-1111-4c1e-9a0b-000000000001"
 SECRET_WORDS = ("secret", "token", "password", "certificate", "private", "credential", "apikey")
@@ -175,108 +171,3 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
 def pydantic_problems(doc: Document, exc: ValidationError) -> list[Problem]:
     """What pydantic finds that the schema did not (kept in step by tests, so rarely any)."""
     return [doc.problem(tuple(e["loc"]), e["msg"]) for e in exc.errors()]
-
-
-def _strings(container: Any, key: str) -> list[tuple[int, str]]:
-    value = container.get(key) if isinstance(container, dict) else None
-    return (
-        [(i, v) for i, v in enumerate(value) if isinstance(v, str)]
-        if isinstance(value, list)
-        else []
-    )
-
-
-def semantic_problems(
-    doc: Document, default_roles: tuple[str, ...], default_products: tuple[str, ...]
-) -> list[Problem]:
-    """Rules about the file's own vocabulary, run even when the schema found problems."""
-    data = doc.data
-    if not isinstance(data, dict):
-        return []
-    out: list[Problem] = []
-    roles = (
-        list(dict.fromkeys(r for _, r in _strings(data, "roles")))
-        if "roles" in data
-        else list(default_roles)
-    )
-    products = (
-        [p for _, p in _strings(data, "products")] if "products" in data else list(default_products)
-    )
-
-    def vocabulary(path: KeyPath, word: str, allowed: list[str]) -> None:
-        if allowed and word not in allowed:
-            out.append(doc.problem(path, f"{show(word)} is not one of {', '.join(allowed)}"))
-
-    for i, product_role in _strings(data, "product_roles"):
-        vocabulary(("product_roles", i), product_role, roles)
-    product_roles = (
-        [r for _, r in _strings(data, "product_roles")]
-        if isinstance(data.get("product_roles"), list)
-        else roles[-1:]
-    )
-    mappings = data.get("mappings")
-    seen: dict[str, int] = {}
-    for m, mapping in enumerate(mappings if isinstance(mappings, list) else []):
-        if not isinstance(mapping, dict):
-            continue
-        here: KeyPath = ("mappings", m)
-        role = mapping.get("role")
-        if isinstance(role, str):
-            vocabulary((*here, "role"), role, roles)
-        for p, product in _strings(mapping, "products"):
-            vocabulary((*here, "products", p), product, products)
-        if "products" in mapping and role in roles and role not in product_roles:
-            out.append(
-                doc.problem(
-                    (*here, "products"),
-                    f"role {role} takes no products (product roles: {', '.join(product_roles)}); "
-                    f"remove products here or add {role} to product_roles",
-                    at_key=True,
-                )
-            )
-        out.extend(_duplicate_group(doc, here, mapping, seen))
-    out.extend(_plain_http(doc, data))
-    return out
-
-
-def _duplicate_group(
-    doc: Document, here: KeyPath, mapping: dict[str, Any], seen: dict[str, int]
-) -> Iterator[Problem]:
-    index = here[-1]
-    for key in ("id", "name"):
-        value = mapping.get(key)
-        if not isinstance(value, str) or not value:
-            continue
-        ident = f"{key}:{value.casefold()}"
-        if ident in seen:
-            other = seen[ident]
-            line = doc.line_of(("mappings", other))
-            yield doc.problem(
-                (*here, key),
-                f"group {show(value)} is already mapped by mappings[{other}] (line {line}); "
-                "map each group once",
-            )
-        else:
-            seen[ident] = index
-
-
-def _plain_http(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
-    for section, key in (
-        ("entra", "graph_url"),
-        ("entra", "authority_host"),
-        ("neuraltrust", "scim_url"),
-    ):
-        part = data.get(section)
-        url = part.get(key) if isinstance(part, dict) else None
-        if not isinstance(url, str) or not re.match(r"^http://\S+$", url):
-            continue
-        try:
-            host = str(httpx.URL(url).host)
-        except httpx.InvalidURL:
-            host = ""
-        if not is_loopback_host(host):
-            yield doc.problem(
-                (section, key),
-                f"{show(url)} is plain http://; credentials only travel over https:// "
-                "(plain http only to a loopback address)",
-            )

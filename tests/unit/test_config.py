@@ -433,3 +433,15 @@ def test_validate_online_resolves_groups_after_the_offline_checks(
     out = capsys.readouterr().out
     assert out.startswith(f"{path.as_posix()} is valid: 1 mapping (1 synced)")
     assert group in out
+
+
+def test_a_group_repeated_by_id_and_name_is_one_problem(tmp_path: Path) -> None:
+    mapping = "{id: 0b3f1c9e-1111-4c1e-9a0b-000000000001, name: NT-Owners, role: owner}"
+    problems = problems_of(f"version: 1\nmappings:\n  - {mapping}\n  - {mapping}\n", tmp_path)
+    assert len(problems) == 1
+    assert "mappings[1].id: group '0b3f1c9e-1111-4c1e-9a0b-000000000001' is already" in problems[0]
+
+
+def test_explicitly_null_products_is_no_products(tmp_path: Path) -> None:
+    config = load_text("version: 1\nmappings:\n  - {name: A, role: admin, products: ~}\n", tmp_path)
+    assert config.mappings[0].products is None
