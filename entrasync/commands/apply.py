@@ -1,17 +1,261 @@
-"""`entrasync apply` (being built)."""
+"""`entrasync apply`: carry out a saved plan (or a fresh, confirmed one) and write the audit file.
+
+A saved plan is applied only if NeuralTrust still looks exactly as it did when the plan was
+made (``state_sha256``), the config is the one it was made from, and it passes the safety
+checks again (or ``--force-unsafe`` names its digest). Applying the same plan twice is a no-op:
+when every change is already in place the stale state is the plan's own doing.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
 
-from entrasync.console import global_options
-from entrasync.errors import EntrasyncError
+from entrasync.console import Console, app_context, global_options
+from entrasync.errors import EntrasyncError, PlanFileError, SafetyError, StalePlanError
+from entrasync.http import DEFAULT_PARALLELISM
+
+if TYPE_CHECKING:
+    from entrasync.apply import ApplyReport
+    from entrasync.audit import AuditWriter
+    from entrasync.config import LoadedConfig
+    from entrasync.model import Target
+    from entrasync.plan import Plan, Violation
+    from entrasync.scim.client import ScimClient
+
+
+def _saved_plan(path: Path, loaded: LoadedConfig) -> Plan:
+    from entrasync import plan as plan_module
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanFileError(
+            f"cannot read the plan file {path}: {exc.strerror or exc}",
+            "pass the file written by `entrasync plan --out`",
+        ) from None
+    plan = plan_module.loads(text, source=str(path))
+    if plan.config_sha256 != loaded.sha256:
+        raise PlanFileError(
+            f"the plan {path} was made from a different config than {loaded.path} "
+            f"(plan: {plan.config_sha256[:12]}, now: {loaded.sha256[:12]})",
+            "run `entrasync plan --out FILE` with this config and apply the new plan",
+        )
+    return plan
+
+
+def _check_fresh(plan: Plan, target: Target) -> bool:
+    """False when the plan is already applied (a no-op); raise when it is stale."""
+    from entrasync.apply import in_place
+
+    if target.scim_url.rstrip("/") != plan.scim_url.rstrip("/"):
+        raise StalePlanError(
+            f"the plan was made against {plan.scim_url}, not {target.scim_url}",
+            "point NEURALTRUST_SCIM_URL at the plan's endpoint, or make a new plan",
+        )
+    if target.state_sha256 == plan.state_sha256:
+        return True
+    done = sum(1 for change in plan.changes if in_place(change, target.users))
+    if done == len(plan.changes):
+        return False
+    raise StalePlanError(
+        "stale plan: NeuralTrust changed since the plan was made (state "
+        f"{plan.state_sha256[:12]} then, {target.state_sha256[:12]} now; {done} of "
+        f"{len(plan.changes)} planned changes already in place)",
+        "nothing was changed; run `entrasync plan` again and apply the new plan",
+    )
+
+
+def _check_safety(
+    plan: Plan, target: Target, loaded: LoadedConfig, force_unsafe: str | None
+) -> tuple[Violation, ...]:
+    """Every violation (stored in the plan or found again now), unless overridden."""
+    from entrasync.safety import check_safety
+
+    found = check_safety(plan, target, loaded.config, empty_groups=())
+    violations = tuple(dict.fromkeys((*plan.violations, *found)))
+    if force_unsafe is not None and not plan.matches_digest(force_unsafe):
+        raise SafetyError(
+            f"--force-unsafe {force_unsafe} does not name this plan (digest {plan.digest[:12]})",
+            "copy the digest from the plan output; a 12-character prefix is enough",
+        )
+    if violations and force_unsafe is None:
+        listed = "; ".join(f"{v.rule}: {v.message}" for v in violations)
+        raise SafetyError(
+            f"the plan breaks {len(violations)} safety limit(s), nothing was changed: {listed}",
+            f"make the change safe, or apply anyway with --force-unsafe {plan.digest[:12]}",
+        )
+    return violations
+
+
+def _fresh_plan(loaded: LoadedConfig, console: Console, parallelism: int) -> Plan:
+    from entrasync import pipeline
+
+    return pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
+
+
+def _confirm(plan: Plan, console: Console, auto_approve: bool) -> None:
+    from entrasync.render.text import render_text
+
+    console.result(render_text(plan, color=console.color))
+    if auto_approve or not plan.has_changes:
+        return
+    if not click.confirm("\nApply these changes?", default=False, err=True):
+        raise EntrasyncError("apply cancelled: nothing was changed")
+
+
+def _run(
+    plan: Plan,
+    client: ScimClient,
+    loaded: LoadedConfig,
+    console: Console,
+    *,
+    audit_dir: Path,
+    force_unsafe: str | None,
+    parallelism: int,
+) -> tuple[ApplyReport, AuditWriter]:
+    from entrasync.apply import apply_plan
+    from entrasync.audit import AuditWriter
+
+    with AuditWriter.start(
+        audit_dir,
+        plan=plan,
+        config_sha256=loaded.sha256,
+        force_unsafe=force_unsafe,
+        environ=os.environ,
+    ) as audit:
+        report = apply_plan(
+            plan,
+            client,
+            loaded.config,
+            audit,
+            parallelism=parallelism,
+            on_result=lambda r: console.progress(
+                f"{r.outcome}: {r.change.action.value} {r.change.user}"
+            ),
+        )
+        console.progress_done()
+        audit.finish(report.counts)
+    return report, audit
+
+
+def _summary_markdown(plan: Plan, report: ApplyReport, audit: AuditWriter) -> str:
+    from entrasync.render.markdown import escape
+
+    counts = report.counts
+    lines = [
+        "## entrasync apply",
+        "",
+        f"Plan `{plan.digest[:12]}`: {counts['succeeded']} succeeded, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped.",
+        "",
+        f"Audit file `{audit.path.name}`, {audit.records} records, last record sha256 "
+        f"`{audit.head_sha256}` (keep it: it pins every record of the file).",
+    ]
+    if report.failed or report.skipped:
+        lines += ["", "| action | user | outcome | error |", "|---|---|---|---|"]
+        for r in (*report.failed, *report.skipped):
+            error = escape(r.error).replace("|", "\\|")
+            lines.append(
+                f"| {r.change.action.value} | {escape(r.change.user)} | {r.outcome} | {error} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 @click.command("apply")
+@click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--auto-approve", is_flag=True, help="Apply a fresh plan without asking.")
+@click.option(
+    "--audit-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("audit"),
+    show_default=True,
+    help="Folder for the audit file (JSON Lines, one per run).",
+)
+@click.option("--force-unsafe", metavar="DIGEST", help="Apply despite safety violations.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_PARALLELISM,
+    show_default=True,
+    help="Concurrent SCIM writes.",
+)
 @global_options
-def command() -> int:
-    raise EntrasyncError("`entrasync apply` is not built yet")
+def command(
+    plan_file: Path | None,
+    auto_approve: bool,
+    audit_dir: Path,
+    force_unsafe: str | None,
+    parallelism: int,
+) -> int:
+    """Apply a saved plan (exactly), or plan afresh and apply after confirmation."""
+    from entrasync.apply import describe
+    from entrasync.config import load_config
+    from entrasync.errors import ApplyError
+    from entrasync.scim.client import ScimClient
+    from entrasync.scim.target import read_target
+
+    ctx = app_context()
+    console = ctx.console()
+    if plan_file is None and not auto_approve and not sys.stdin.isatty():
+        raise EntrasyncError(
+            "apply without a plan file asks for confirmation, and there is no terminal to ask on",
+            "pass --auto-approve, or apply a saved plan: `entrasync apply PLAN_FILE`",
+        )
+    loaded = load_config(ctx.resolved_config_path)
+    with ScimClient.from_env(loaded.config, os.environ, max_connections=parallelism) as client:
+        if plan_file is not None:
+            plan = _saved_plan(plan_file, loaded)
+            target = read_target(loaded.config, client)
+            if not _check_fresh(plan, target):
+                console.result("This plan is already applied: NeuralTrust shows every change.")
+                console.result("No changes.")
+                return 0
+        else:
+            plan = _fresh_plan(loaded, console, parallelism)
+            _confirm(plan, console, auto_approve)
+            # Re-read after the prompt: NeuralTrust may have changed while the human read.
+            target = read_target(loaded.config, client)
+            if not _check_fresh(plan, target):
+                return 0
+        violations = _check_safety(plan, target, loaded, force_unsafe)
+        for violation in violations:
+            console.warn(f"overridden with --force-unsafe: {violation.rule}: {violation.message}")
+        if not plan.has_changes:
+            console.result("No changes.")
+            return 0
+        report, audit = _run(
+            plan,
+            client,
+            loaded,
+            console,
+            audit_dir=audit_dir,
+            force_unsafe=force_unsafe,
+            parallelism=parallelism,
+        )
+    counts = report.counts
+    console.result(
+        f"Apply complete: {counts['succeeded']} succeeded, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped."
+    )
+    console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        from entrasync.github import append_step_summary
+
+        append_step_summary(_summary_markdown(plan, report, audit), os.environ)
+    if report.failed or report.skipped:
+        listed = "\n".join(f"  {line}" for line in describe((*report.failed, *report.skipped)))
+        raise ApplyError(
+            f"{len(report.failed)} change(s) failed and {len(report.skipped)} were not "
+            f"attempted:\n{listed}",
+            "fix the cause, then run `entrasync plan` and apply the new plan: changes already "
+            "made are recognised and not repeated",
+        )
+    return 0
 
 
 COMMANDS = [command]

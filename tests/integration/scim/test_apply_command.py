@@ -1,0 +1,271 @@
+"""`entrasync apply` through the real entry point, against the sandbox SCIM server on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from entrasync.audit import verify_audit
+from entrasync.cli import main
+from entrasync.config import load_config
+from entrasync.sandbox.scim_server import ScimSandbox
+from entrasync.scim.target import read_target
+from tests.integration.scim.scenario import (
+    EXPECTED,
+    LAYOUTS,
+    TOKEN,
+    client_for,
+    scenario_plan,
+    state_of,
+)
+
+MakeSandbox = Callable[..., ScimSandbox]
+
+CONFIG = """\
+version: 1
+neuraltrust:
+  role_attribute: {role}
+  products_attribute: {products}
+roles: [owner, admin, member]
+products: [trustgate, trusttest, trustlens]
+limits:
+  max_deactivations: {max_deactivations}
+  max_deactivation_percent: 100
+  min_owners: 0
+mappings:
+  - name: NT-Test
+    role: member
+"""
+
+
+@dataclass
+class Setup:
+    sandbox: ScimSandbox
+    tmp: Path
+    config: Path
+    plan: Path
+    audit_dir: Path
+    baseline: int  # requests the sandbox had served when the plan was made
+
+    def run(self, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+        code = main(["--config", str(self.config), *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def apply(self, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:
+        return self.run(capsys, "apply", str(self.plan), "--audit-dir", str(self.audit_dir), *extra)
+
+    def requests(self) -> int:
+        """Requests served since the plan was made."""
+        return self.sandbox.counters.requests - self.baseline
+
+    def writes(self) -> int:
+        by_method = self.sandbox.counters.by_method
+        return sum(by_method.get(m, 0) for m in ("POST", "PATCH", "PUT", "DELETE"))
+
+    def state(self) -> dict[str, object]:
+        with client_for(self.sandbox) as client:
+            return dict(state_of(read_target(load_config(self.config).config, client)))
+
+    def audit_files(self) -> list[Path]:
+        return sorted(self.audit_dir.glob("*.jsonl")) if self.audit_dir.exists() else []
+
+
+def make_setup(
+    sandbox: ScimSandbox,
+    tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    max_deactivations: int = 10,
+) -> Setup:
+    config = tmp / "mappings.yaml"
+    config.write_text(
+        CONFIG.format(
+            role=sandbox.role_attribute,
+            products=sandbox.products_attribute,
+            max_deactivations=max_deactivations,
+        )
+    )
+    monkeypatch.setenv("NEURALTRUST_SCIM_URL", sandbox.url)
+    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", TOKEN)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.chdir(tmp)
+    loaded = load_config(config)
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(loaded.config, client), config_sha256=loaded.sha256)
+    plan_file = tmp / "plan.json"
+    plan_file.write_text(plan.dumps())
+    return Setup(sandbox, tmp, config, plan_file, tmp / "audit", sandbox.counters.requests)
+
+
+@pytest.fixture
+def setup(make_sandbox: MakeSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Setup:
+    return make_setup(make_sandbox(), tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS, ids=["core roles/entitlements", "extension path"])
+def test_a_saved_plan_is_applied_exactly_and_audited(
+    make_sandbox: MakeSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    layout: str,
+) -> None:
+    setup = make_setup(make_sandbox(layout), tmp_path, monkeypatch)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+
+    code, out, err = setup.apply(capsys)
+
+    assert code == 0, err
+    assert "Apply complete: 6 succeeded, 0 failed, 0 skipped." in out
+    assert setup.state() == EXPECTED
+    [audit] = setup.audit_files()
+    verdict = verify_audit(audit)
+    assert (verdict.intact, verdict.complete) == (True, True)
+    assert verdict.counts is not None and verdict.counts["succeeded"] == 6
+    assert "6 succeeded, 0 failed, 0 skipped" in summary.read_text()
+
+
+def test_applying_the_same_plan_twice_is_a_no_op(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert setup.apply(capsys)[0] == 0
+    writes = setup.writes()
+
+    code, out, _ = setup.apply(capsys)
+
+    assert code == 0
+    assert "already applied" in out
+    assert setup.writes() == writes
+    assert len(setup.audit_files()) == 1
+
+
+def test_a_stale_plan_is_refused_and_nothing_changes(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.sandbox.add_user({"user_name": "someone.new@contoso.com", "role": "member"})
+    before = setup.state()
+
+    code, _, err = setup.apply(capsys)
+
+    assert code == 1
+    assert "error: stale plan: NeuralTrust changed since the plan was made" in err
+    assert "0 of 6 planned changes already in place" in err
+    assert "Traceback" not in err
+    assert setup.writes() == 0
+    assert setup.state() == before
+    assert setup.audit_files() == []
+
+
+def test_a_plan_cut_short_by_a_dying_server_is_then_refused_as_partly_done(
+    make_sandbox: MakeSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    setup = make_setup(make_sandbox(fail_after_writes=2), tmp_path, monkeypatch)
+
+    code, _, err = setup.apply(capsys, "--parallelism", "1")
+
+    assert code == 1
+    assert "1 change(s) failed and 3 were not attempted" in err
+    [audit] = setup.audit_files()
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    outcomes = [r["outcome"] for r in records if r["type"] == "change"]
+    assert outcomes == ["succeeded", "succeeded", "failed", "skipped", "skipped", "skipped"]
+    assert verify_audit(audit).intact
+
+    setup.sandbox.restart()
+    code, _, err = setup.apply(capsys)
+    assert code == 1
+    assert "2 of 6 planned changes already in place" in err
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        ("wrong-token", "the NeuralTrust SCIM token is expired or invalid"),
+        ("", "NEURALTRUST_SCIM_TOKEN is not set"),
+    ],
+    ids=["a wrong token is refused by the server", "a missing token is refused before sending"],
+)
+def test_a_bad_token_exits_1_without_traceback_and_writes_nothing(
+    setup: Setup,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    token: str,
+    message: str,
+) -> None:
+    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", token)
+
+    code, _, err = setup.apply(capsys)
+
+    assert code == 1
+    assert message in err
+    assert "hint: generate a new token in NeuralTrust Settings" in err
+    assert "Traceback" not in err
+    assert setup.writes() == 0
+    assert setup.audit_files() == []
+
+
+def test_plain_http_to_a_remote_host_is_refused_before_any_request(
+    setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEURALTRUST_SCIM_URL", "http://scim.contoso.com/v2")
+
+    code, _, err = setup.apply(capsys)
+
+    assert code == 1
+    assert "is not an https:// URL" in err
+    assert setup.requests() == 0
+
+
+def test_a_plan_made_from_another_config_is_refused(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.config.write_text(setup.config.read_text() + "on_removed: deactivate\n")
+
+    code, _, err = setup.apply(capsys)
+
+    assert code == 1
+    assert "was made from a different config" in err
+    assert setup.requests() == 0
+
+
+def test_safety_violations_refuse_the_plan_unless_its_digest_is_named(
+    make_sandbox: MakeSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    setup = make_setup(make_sandbox(), tmp_path, monkeypatch, max_deactivations=0)
+    digest = json.loads(setup.plan.read_text())["digest"]
+
+    refused = setup.apply(capsys)
+    wrong = setup.apply(capsys, "--force-unsafe", "0" * 12)
+    assert setup.writes() == 0
+    forced = setup.apply(capsys, "--force-unsafe", digest[:12])
+
+    assert refused[0] == 1 and "max_deactivations" in refused[2]
+    assert f"--force-unsafe {digest[:12]}" in refused[2]
+    assert wrong[0] == 1 and "does not name this plan" in wrong[2]
+    assert forced[0] == 0, forced[2]
+    [audit] = setup.audit_files()
+    started = json.loads(audit.read_text().splitlines()[0])
+    assert started["force_unsafe"] == digest[:12]
+
+
+def test_apply_without_a_plan_file_or_a_terminal_refuses_unless_auto_approved(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = setup.run(capsys, "apply")
+
+    assert code == 1
+    assert "there is no terminal to ask on" in err
+    assert "--auto-approve" in err
+    assert setup.requests() == 0
