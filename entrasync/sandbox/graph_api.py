@@ -1,0 +1,180 @@
+"""The emulated Graph v1.0 resources entrasync reads: groups, their members, users.
+
+Pure request -> reply over the frozen tenant; the server adds auth, knobs and headers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote, unquote
+
+from entrasync.sandbox.graph_odata import (
+    GraphFailure,
+    PageTokens,
+    bad_request,
+    group_filter,
+    not_found,
+    parse_select,
+    parse_top,
+    project,
+    require_eventual,
+)
+from entrasync.sandbox.tenant import SandboxTenant, SandboxUser
+
+PermissionMode = Literal["full", "denied", "groupmember_only", "no_roles"]
+Query = Mapping[str, Sequence[str]]
+
+
+@dataclass(frozen=True)
+class GraphReply:
+    body: dict[str, Any] | str  # str for the text/plain $count replies
+    counter: str  # which emulator counter this request bumps
+
+
+def _denied() -> GraphFailure:
+    return GraphFailure(
+        403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+    )
+
+
+class GraphApi:
+    def __init__(self, tenant: SandboxTenant, pages: PageTokens) -> None:
+        self.tenant = tenant
+        self.pages = pages
+
+    def get(
+        self,
+        base_url: str,
+        path: str,
+        query: Query,
+        headers: Mapping[str, str],
+        mode: PermissionMode,
+    ) -> GraphReply:
+        """``path`` starts after ``/v1.0``; ``headers`` has lower-case names."""
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if "$count" in query and query["$count"][-1].lower() == "true":
+            require_eventual(headers, "$count")
+        if parts == ["groups"]:
+            return self._list_groups(base_url, query)
+        if len(parts) == 2 and parts[0] == "groups":
+            group = self.tenant.groups_by_id.get(parts[1])
+            if group is None:
+                raise not_found(parts[1])
+            body = project(group, parse_select(query.get("$select", ())), typed=False)
+            context = f"{base_url}/v1.0/$metadata#groups/$entity"
+            return GraphReply({"@odata.context": context, **body}, "group_get")
+        if (
+            len(parts) >= 3
+            and parts[0] == "groups"
+            and parts[2]
+            in (
+                "members",
+                "transitiveMembers",
+            )
+        ):
+            return self._members(base_url, path, parts, query, headers, mode)
+        if len(parts) == 2 and parts[0] == "users":
+            if mode == "groupmember_only":
+                raise _denied()  # User.Read.All is the missing half of the minimal set
+            user = self._user(parts[1])
+            body = project(user, parse_select(query.get("$select", ())), typed=False)
+            context = f"{base_url}/v1.0/$metadata#users/$entity"
+            return GraphReply({"@odata.context": context, **body}, "user_get")
+        raise bad_request(
+            f"Resource not found for the segment '{parts[-1] if parts else ''}'.", "BadRequest"
+        )
+
+    def _user(self, key: str) -> SandboxUser:
+        user = self.tenant.users_by_id.get(key)
+        if user is None:  # Graph also takes a UPN as the key
+            folded = key.casefold()
+            user = next(
+                (u for u in self.tenant.users if u.user_principal_name.casefold() == folded), None
+            )
+        if user is None:
+            raise not_found(key)
+        return user
+
+    def _list_groups(self, base_url: str, query: Query) -> GraphReply:
+        filters = query.get("$filter", ())
+        keep = group_filter(filters[-1] if filters else None)
+        matches = [g for g in self.tenant.groups if keep(g)]
+        select = parse_select(query.get("$select", ()))
+        body = self._page(
+            base_url, "/v1.0/groups", query, matches, lambda g: project(g, select, typed=False)
+        )
+        body["@odata.context"] = f"{base_url}/v1.0/$metadata#groups"
+        return GraphReply(body, "group_list")
+
+    def _members(
+        self,
+        base_url: str,
+        path: str,
+        parts: list[str],
+        query: Query,
+        headers: Mapping[str, str],
+        mode: PermissionMode,
+    ) -> GraphReply:
+        group_id, relation, rest = parts[1], parts[2], parts[3:]
+        if group_id not in self.tenant.groups_by_id:
+            raise not_found(group_id)
+        ids = (
+            self.tenant.transitive_members(group_id)
+            if relation == "transitiveMembers"
+            else self.tenant.direct_members(group_id)
+        )
+        if rest and rest[0] == "microsoft.graph.user":
+            # The cast reads the advanced-query index, so it needs the eventual header too.
+            require_eventual(headers, "Casting")
+            users = self.tenant.users_by_id
+            ids = tuple(i for i in ids if i in users)
+            rest = rest[1:]
+        if rest == ["$count"]:
+            require_eventual(headers, "$count")
+            return GraphReply(str(len(ids)), "members_count")
+        if rest:
+            raise bad_request(f"Resource not found for the segment '{rest[0]}'.", "BadRequest")
+        select = parse_select(query.get("$select", ()))
+        only_ids = mode == "groupmember_only"
+        entries = [self.tenant.object(i) for i in ids]
+        body = self._page(
+            base_url,
+            path,
+            query,
+            entries,
+            lambda e: project(e, select, typed=True, only_ids=only_ids),
+        )
+        fields = ",".join(select) if select else ""
+        body["@odata.context"] = f"{base_url}/v1.0/$metadata#directoryObjects({fields})"
+        kind = "transitive" if relation == "transitiveMembers" else "direct"
+        return GraphReply(body, f"members_page.{kind}")
+
+    def _page(
+        self,
+        base_url: str,
+        path: str,
+        query: Query,
+        items: Sequence[Any],
+        render: Any,
+    ) -> dict[str, Any]:
+        top = parse_top(query.get("$top", ()))
+        canonical = "/v1.0/" + path.strip("/").removeprefix("v1.0/")
+        offset = self.pages.offset(canonical, query.get("$skiptoken", ()))
+        window = items[offset : offset + top]
+        body: dict[str, Any] = {}
+        if "$count" in query:
+            body["@odata.count"] = len(items)
+        if offset + top < len(items):
+            token = self.pages.issue(canonical, offset + top)
+            kept = [
+                f"{quote(k, safe='$')}={quote(v, safe=',$()')}"
+                for k, values in query.items()
+                if k != "$skiptoken"
+                for v in values
+            ]
+            kept.append(f"$skiptoken={token}")
+            body["@odata.nextLink"] = f"{base_url}{canonical}?{'&'.join(kept)}"
+        body["value"] = [render(item) for item in window if item is not None]
+        return body

@@ -1,0 +1,318 @@
+"""A loopback Microsoft Graph + identity platform + GitHub OIDC stand-in, for demo, tests, bench.
+
+One server answers all three, so ``ENTRASYNC_GRAPH_URL``, ``AZURE_AUTHORITY_HOST`` and
+``ACTIONS_ID_TOKEN_REQUEST_URL`` can all point at it. Knobs inject the failures a real tenant
+produces (throttling, 503s, missing permissions, latency) so clients are tested against them.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import re
+import secrets
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs
+
+from entrasync.sandbox.graph_api import GraphApi, PermissionMode
+from entrasync.sandbox.graph_auth import (
+    AADError,
+    AppRegistration,
+    GitHubOidcSigner,
+    TokenStore,
+    authenticate_client,
+    openid_configuration,
+    tenant_not_found,
+    token_response,
+)
+from entrasync.sandbox.graph_batch import run_batch
+from entrasync.sandbox.graph_odata import GraphFailure, PageTokens
+from entrasync.sandbox.graph_server import LoopbackServer, Request, Response
+from entrasync.sandbox.tenant import SandboxTenant
+from entrasync.sandbox.tls import sandbox_ca
+
+DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
+_TOKEN_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/token$")
+_DISCOVERY_PATH = re.compile(r"^/([^/]+)/v2\.0/\.well-known/openid-configuration$")
+_KEYS_PATH = re.compile(r"^/([^/]+)/discovery/v2\.0/keys$")
+
+
+class GraphEmulator:
+    def __init__(
+        self,
+        tenant: SandboxTenant,
+        *,
+        tls: bool = True,
+        latency: float = 0.0,
+        throttle_every: int = 0,
+        retry_after: str = "1",
+        fail_503_every: int = 0,
+        permission_mode: PermissionMode = "full",
+        max_concurrency: int | None = None,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        certificate_pem: bytes | None = None,
+        federated_subject: str | None = None,
+        github_subject: str | None = None,
+    ) -> None:
+        self.tenant = tenant
+        # Plain attributes on purpose: tests may turn a knob between two requests.
+        self.latency = latency
+        self.throttle_every = throttle_every
+        self.retry_after = retry_after
+        self.fail_503_every = fail_503_every
+        self.permission_mode: PermissionMode = permission_mode
+        self.app = AppRegistration(
+            tenant.tenant_id, tenant.client_id, client_secret, certificate_pem, federated_subject
+        )
+        self.github_subject = (
+            github_subject or federated_subject or "repo:contoso/access:ref:refs/heads/main"
+        )
+        self.github_oidc_request_token = secrets.token_hex(16)
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.peak_concurrency = 0
+        self.tokens = TokenStore()
+        self.pages = PageTokens()
+        self.signer = GitHubOidcSigner()
+        self.api = GraphApi(tenant, self.pages)
+        self._lock = threading.Lock()
+        self._graph_calls = 0
+        self._in_flight = 0
+        self._slots = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
+        self._ca = sandbox_ca() if tls else None
+        self._server = LoopbackServer(self._handle, self._ca.server_context() if self._ca else None)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> GraphEmulator:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> GraphEmulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return self._server.base_url
+
+    @property
+    def ca_pem_path(self) -> str | None:
+        return self._ca.pem_path if self._ca else None
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What to pass as httpx ``verify=``: a context trusting the sandbox CA."""
+        return self._ca.client_context() if self._ca else True
+
+    @property
+    def github_oidc_request_url(self) -> str:
+        return f"{self.base_url}/_github/oidc/token?api-version=2.0"
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.counters.clear()
+            self._graph_calls = 0
+            self.peak_concurrency = 0
+
+    def issue_github_oidc_token(self, subject: str, audience: str, *, lifetime: int = 300) -> str:
+        return self.signer.issue(subject, audience, lifetime=lifetime)
+
+    def expire_access_tokens(self) -> None:
+        """Every issued access token expires now: the next Graph call gets a 401."""
+        self.tokens.expire_all()
+
+    def expire_page_tokens(self) -> None:
+        """Every outstanding nextLink goes stale: the next page gets Directory_ExpiredPageToken."""
+        self.pages.expire_all()
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    def _count(self, *names: str) -> None:
+        with self._lock:
+            self.counters.update(names)
+
+    @contextlib.contextmanager
+    def _slot(self) -> Iterator[None]:
+        if self._slots is not None:
+            self._slots.acquire()
+        with self._lock:
+            self._in_flight += 1
+            self.peak_concurrency = max(self.peak_concurrency, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+            if self._slots is not None:
+                self._slots.release()
+
+    def _handle(self, request: Request) -> Response:
+        self._count("requests")
+        with self._slot():
+            if self.latency:
+                time.sleep(self.latency)
+            try:
+                return self._route(request)
+            except Exception as exc:  # the emulator must answer, never hang the client
+                self._count("500")
+                return Response(
+                    500, {"error": {"code": "InternalServerError", "message": repr(exc)}}
+                )
+
+    def _route(self, request: Request) -> Response:
+        path = request.path
+        if path.startswith("/v1.0/"):
+            return self._graph(request)
+        if path == "/_github/oidc/token" and request.method == "GET":
+            return self._github_oidc(request)
+        if (match := _TOKEN_PATH.match(path)) and request.method == "POST":
+            return self._token(request, match.group(1))
+        if match := _DISCOVERY_PATH.match(path):
+            self._count("discovery")
+            if match.group(1).lower() != self.tenant.tenant_id.lower():
+                return _aad_reply(tenant_not_found(match.group(1)))
+            host = self.base_url
+            return Response(200, openid_configuration(host, self.tenant.tenant_id, host))
+        if path == "/common/discovery/instance":
+            self._count("instance_discovery")
+            endpoint = (
+                f"{self.base_url}/{self.tenant.tenant_id}/v2.0/.well-known/openid-configuration"
+            )
+            host = self.base_url.split("://", 1)[1]
+            return Response(
+                200,
+                {
+                    "tenant_discovery_endpoint": endpoint,
+                    "api-version": "1.1",
+                    "metadata": [
+                        {"preferred_network": host, "preferred_cache": host, "aliases": [host]}
+                    ],
+                },
+            )
+        if _KEYS_PATH.match(path):
+            return Response(200, {"keys": []})
+        return Response(404, {"error": "not_found", "error_description": f"no route {path}"})
+
+    def _token(self, request: Request, tenant: str) -> Response:
+        self._count("token")
+        if tenant.lower() != self.tenant.tenant_id.lower():
+            return _aad_reply(tenant_not_found(tenant))
+        form = {k: v[-1] for k, v in _parse_form(request.body).items()}
+        endpoint = f"{self.base_url}/{self.tenant.tenant_id}/oauth2/v2.0/token"
+        try:
+            authenticate_client(form, self.app, endpoint, self.base_url, self.signer)
+        except AADError as error:
+            self._count("token_error")
+            return _aad_reply(error)
+        token = self.tokens.issue()
+        return Response(200, token_response(token, self.tokens.lifetime), _no_store())
+
+    def _github_oidc(self, request: Request) -> Response:
+        self._count("github_oidc")
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            presented.strip(), self.github_oidc_request_token
+        ):
+            return Response(401, {"message": "Bad credentials"}, content_type="application/json")
+        audience = request.query.get("audience", ["https://github.com/contoso"])[-1]
+        value = self.signer.issue(self.github_subject, audience)
+        return Response(200, {"count": 1, "value": value}, content_type="application/json")
+
+    def _graph(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        client_request_id = request.headers.get("client-request-id", request_id)
+        headers = {"request-id": request_id, "client-request-id": client_request_id}
+        try:
+            self._authorize(request)
+            if request.path == "/v1.0/$batch" and request.method == "POST":
+                self._count("batch")
+                body = run_batch(request.body, self._graph_call, self.base_url)
+                return Response(200, body, headers)
+            status, body, extra = self._graph_call(request)
+        except GraphFailure as failure:
+            status, extra = failure.status, dict(failure.headers)
+            body = failure.body(request_id, client_request_id)
+        return Response(status, body, {**headers, **extra})
+
+    def _authorize(self, request: Request) -> None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        problem = self.tokens.check(token.strip() if scheme.lower() == "bearer" else "")
+        if problem is None and self.permission_mode == "no_roles":
+            problem = "Either scp or roles claim need to be present in the token."
+        if problem is not None:
+            self._count("unauthorized")
+            raise GraphFailure(
+                401,
+                "InvalidAuthenticationToken",
+                problem,
+                (("WWW-Authenticate", 'Bearer realm="", error="invalid_token"'),),
+            )
+        if self.permission_mode == "denied":
+            self._count("forbidden")
+            raise GraphFailure(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            )
+
+    def _graph_call(self, request: Request) -> tuple[int, Any, dict[str, str]]:
+        """One Graph request, top-level or inside a $batch: knobs first, then the resource."""
+        with self._lock:
+            self._graph_calls += 1
+            n = self._graph_calls
+        if self.throttle_every and n % self.throttle_every == 0:
+            self._count("throttled")
+            raise GraphFailure(
+                429,
+                "TooManyRequests",
+                "Too many requests.",
+                (("Retry-After", self.retry_after),),
+            )
+        if self.fail_503_every and n % self.fail_503_every == 0:
+            self._count("503")
+            raise GraphFailure(503, "serviceNotAvailable", "Service unavailable.")
+        if request.method != "GET":
+            raise GraphFailure(
+                405, "Request_BadRequest", f"{request.method} is not supported here."
+            )
+        reply = self.api.get(
+            self.base_url,
+            request.path.removeprefix("/v1.0"),
+            request.query,
+            request.headers,
+            self.permission_mode,
+        )
+        if reply.counter.startswith("members_page"):
+            self._count("members_page")
+        self._count(reply.counter)
+        return 200, reply.body, {}
+
+
+def _aad_reply(error: AADError) -> Response:
+    return Response(
+        error.status, error.body(), _no_store(), content_type="application/json; charset=utf-8"
+    )
+
+
+def _no_store() -> dict[str, str]:
+    return {"Cache-Control": "no-store, no-cache", "x-ms-request-id": str(uuid.uuid4())}
+
+
+def _parse_form(body: bytes) -> dict[str, list[str]]:
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
