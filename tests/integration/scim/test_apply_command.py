@@ -127,7 +127,8 @@ def test_a_saved_plan_is_applied_exactly_and_audited(
     [audit] = setup.audit_files()
     verdict = verify_audit(audit)
     assert (verdict.intact, verdict.complete) == (True, True)
-    assert verdict.counts is not None and verdict.counts["succeeded"] == 6
+    assert verdict.counts is not None
+    assert verdict.counts["succeeded"] == 6
     assert "6 succeeded, 0 failed, 0 skipped" in summary.read_text()
 
 
@@ -251,9 +252,11 @@ def test_safety_violations_refuse_the_plan_unless_its_digest_is_named(
     assert setup.writes() == 0
     forced = setup.apply(capsys, "--force-unsafe", digest[:12])
 
-    assert refused[0] == 1 and "max_deactivations" in refused[2]
+    assert refused[0] == 1
+    assert "max_deactivations" in refused[2]
     assert f"--force-unsafe {digest[:12]}" in refused[2]
-    assert wrong[0] == 1 and "does not name this plan" in wrong[2]
+    assert wrong[0] == 1
+    assert "does not name this plan" in wrong[2]
     assert forced[0] == 0, forced[2]
     [audit] = setup.audit_files()
     started = json.loads(audit.read_text().splitlines()[0])
