@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 from pydantic import ValidationError
 
-from entrasync.config_yaml import Document, KeyPath, Problem
+from entrasync.config_yaml import Document, KeyPath, Problem, format_path
 
 GUID_EXAMPLE = "0b3f1c9e-1111-4c1e-9a0b-000000000001"
 SECRET_WORDS = ("secret", "token", "password", "certificate", "private", "credential", "apikey")
@@ -123,7 +124,9 @@ def _unknown_key(doc: Document, path: KeyPath, known: list[str]) -> Problem:
         what = f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
         if not close and known:
             what += f"; expected one of {', '.join(known)}"
-    return doc.problem((*path[:-1], text), what, at_key=True)
+    # Located by the parsed key (True), named as written (on).
+    located = doc.problem(path, what, at_key=True)
+    return replace(located, path=format_path((*path[:-1], text)))
 
 
 def _duplicate_item(doc: Document, path: KeyPath, items: list[Any]) -> Problem:

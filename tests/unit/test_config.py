@@ -445,3 +445,8 @@ def test_a_group_repeated_by_id_and_name_is_one_problem(tmp_path: Path) -> None:
 def test_explicitly_null_products_is_no_products(tmp_path: Path) -> None:
     config = load_text("version: 1\nmappings:\n  - {name: A, role: admin, products: ~}\n", tmp_path)
     assert config.mappings[0].products is None
+
+
+def test_an_unknown_key_is_named_as_written_and_located_on_its_line(tmp_path: Path) -> None:
+    (problem,) = problems_of("version: 1\nentra:\n  nested_groups: true\n  on: true\n", tmp_path)
+    assert "m.yaml:4:3: entra.on: unknown key" in problem
