@@ -112,7 +112,8 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
             note = f"its plan file could not be read: {exc.message}"
     report = compare(audit, reviewed)
     sha = os.environ.get("GITHUB_SHA", "")
-    apply_marker = marker(f"apply {sha[:12]}", str(ctx.resolved_config_path))
+    config_path = audit.config_path or str(ctx.resolved_config_path)
+    apply_marker = marker(f"apply {sha[:12]}", config_path)
     body = render_report(
         report,
         marker=apply_marker,

@@ -38,7 +38,8 @@ class AppliedChange:
 class AuditSummary:
     changes: tuple[AppliedChange, ...]
     plan_digest: str | None
-    finished: bool  # an apply_finished record closes the run
+    finished: bool
+    config_path: str | None = None  # an apply_finished record closes the run
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def read_audit(text: str, source: str = "audit file") -> AuditSummary:
     """The change records of an audit file (JSON Lines, CONTRACT section 7)."""
     changes: list[AppliedChange] = []
     digest: str | None = None
+    config_path: str | None = None
     finished = False
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -73,7 +75,8 @@ def read_audit(text: str, source: str = "audit file") -> AuditSummary:
             record: dict[str, Any] = json.loads(line)
             kind = record.get("type")
             if kind == "apply_started":
-                digest = record.get("plan_digest") or record.get("digest")
+                digest = record.get("plan_digest")
+                config_path = record.get("config_path")
             elif kind == "apply_finished":
                 finished = True
             elif kind == "change":
@@ -92,7 +95,7 @@ def read_audit(text: str, source: str = "audit file") -> AuditSummary:
                 f"{source} line {number} is not an entrasync audit record: {exc}",
                 "pass the JSON Lines file written by `entrasync apply --audit-dir`",
             ) from None
-    return AuditSummary(tuple(changes), digest, finished)
+    return AuditSummary(tuple(changes), digest, finished, config_path)
 
 
 def compare(audit: AuditSummary, reviewed: Plan | None) -> ApplyReport:

@@ -1,0 +1,163 @@
+"""The post-apply report: applied changes compared with the plan reviewed on the PR (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from entrasync.audit import AuditWriter
+from entrasync.commands.github_report import compare, read_audit, render_report
+from entrasync.errors import GitHubError
+from entrasync.plan import Access, Action, Change, Plan
+
+ENV = {"GITHUB_SHA": "a" * 40}
+
+
+def change(user: str, role: str = "member", action: Action = Action.CREATE) -> Change:
+    before = None if action is Action.CREATE else Access("viewer", None, True)
+    return Change(
+        action, user, f"id-{user}", user, user, before, Access(role, None, True), (), None, ""
+    )
+
+
+def plan_of(*changes: Change) -> Plan:
+    return Plan("config/mappings.yaml", "1" * 64, "https://scim.example", "0" * 64, changes=changes)
+
+
+def audit_text(tmp_path: Path, plan: Plan, outcomes: dict[str, str], finish: bool = True) -> str:
+    """An audit file written by the real AuditWriter, as apply writes it."""
+    ticks = count()
+    writer = AuditWriter.start(
+        tmp_path,
+        plan=plan,
+        environ=ENV,
+        clock=lambda: f"2026-11-28T12:00:{next(ticks):02d}Z",
+        git_commit=lambda: None,
+    )
+    for c in plan.changes:
+        writer.change(c, outcome=outcomes.get(c.user, "succeeded"))  # type: ignore[arg-type]
+    if finish:
+        writer.finish()
+    return writer.path.read_text(encoding="utf-8")
+
+
+ALICE, BOB, CAROL = "alice@contoso.com", "bob@contoso.com", "carol@contoso.com"
+
+CASES = [
+    pytest.param(
+        plan_of(change(ALICE), change(BOB)),
+        plan_of(change(ALICE), change(BOB)),
+        {},
+        [],
+        [],
+        id="the applied plan equals the reviewed one: no surprise",
+    ),
+    pytest.param(
+        plan_of(change(ALICE), change(CAROL)),
+        plan_of(change(ALICE)),
+        {},
+        [CAROL],
+        [],
+        id="a user who joined a group after review is flagged",
+    ),
+    pytest.param(
+        plan_of(change(ALICE, role="admin")),
+        plan_of(change(ALICE)),
+        {},
+        [ALICE],
+        [ALICE],
+        id="a different role than reviewed is flagged and the reviewed one shown as not applied",
+    ),
+    pytest.param(
+        plan_of(change(ALICE)),
+        plan_of(change(ALICE), change(BOB)),
+        {},
+        [],
+        [BOB],
+        id="a reviewed change that no longer applies is listed as not applied",
+    ),
+    pytest.param(
+        plan_of(change(ALICE), change(CAROL)),
+        plan_of(change(ALICE)),
+        {CAROL: "skipped"},
+        [],
+        [],
+        id="a skipped change was not attempted so it is no surprise",
+    ),
+    pytest.param(
+        plan_of(change(CAROL)),
+        plan_of(),
+        {CAROL: "failed"},
+        [CAROL],
+        [],
+        id="a failed unreviewed change is still flagged",
+    ),
+]
+
+
+@pytest.mark.parametrize(("applied", "reviewed", "outcomes", "unreviewed", "not_applied"), CASES)
+def test_compare(
+    tmp_path: Path,
+    applied: Plan,
+    reviewed: Plan,
+    outcomes: dict[str, str],
+    unreviewed: list[str],
+    not_applied: list[str],
+) -> None:
+    report = compare(read_audit(audit_text(tmp_path, applied, outcomes)), reviewed)
+    assert [c.user for c in report.unreviewed] == unreviewed
+    assert [c.user for c in report.not_applied] == not_applied
+    assert report.reviewed_digest == reviewed.digest
+
+
+def test_without_a_reviewed_plan_every_attempted_change_is_unreviewed(tmp_path: Path) -> None:
+    audit = read_audit(audit_text(tmp_path, plan_of(change(ALICE), change(BOB)), {BOB: "skipped"}))
+    report = compare(audit, None)
+    text = render_report(report, marker="<!-- m -->", run_url=None, note="artifact expired")
+    assert [c.user for c in report.unreviewed] == [ALICE]
+    assert "No plan reviewed on this pull request was found (artifact expired)" in text
+
+
+def test_the_report_leads_with_counts_and_warns_about_surprises(tmp_path: Path) -> None:
+    audit = read_audit(audit_text(tmp_path, plan_of(change(ALICE), change(CAROL)), {}))
+    reviewed = plan_of(change(ALICE))
+    text = render_report(compare(audit, reviewed), marker="<!-- m -->", run_url="https://run")
+    lines = text.splitlines()
+    assert lines[:2] == ["<!-- m -->", "**Applied: 2 succeeded, 0 failed, 0 skipped.**"]
+    assert (
+        f"not in the plan last reviewed on this pull request** (`{reviewed.digest[:12]}`)" in text
+    )
+    assert "| create | carol@&#8203;contoso.com | member | succeeded |" in text
+    assert "alice" not in text
+    assert lines[-1] == "[Workflow run and audit artifact](https://run)"
+
+
+def test_an_unfinished_audit_says_the_run_stopped_part_way(tmp_path: Path) -> None:
+    audit = read_audit(audit_text(tmp_path, plan_of(change(ALICE)), {}, finish=False))
+    text = render_report(compare(audit, plan_of(change(ALICE))), marker="<!-- m -->", run_url=None)
+    assert audit.finished is False
+    assert "stopped part-way" in text
+
+
+def test_a_huge_report_stays_under_the_comment_limit(tmp_path: Path) -> None:
+    applied = plan_of(*(change(f"user{i:05d}@contoso.example") for i in range(5000)))
+    audit = read_audit(audit_text(tmp_path, applied, {}))
+    text = render_report(compare(audit, plan_of()), marker="<!-- m -->", run_url=None)
+    assert len(text) <= 65536
+    assert "more rows left out" in text
+
+
+def test_user_text_is_escaped_in_the_report(tmp_path: Path) -> None:
+    hostile = replace(change("<img src=x>@everyone"), user="<img src=x>@everyone")
+    audit = read_audit(audit_text(tmp_path, plan_of(hostile), {}))
+    text = render_report(compare(audit, plan_of()), marker="<!-- m -->", run_url=None)
+    assert "<img" not in text
+    assert "@everyone" not in text
+
+
+def test_a_line_that_is_not_an_audit_record_is_refused() -> None:
+    with pytest.raises(GitHubError, match="line 2"):
+        read_audit('{"type": "apply_started"}\n{"type": "change", "action": "explode"}\n')
