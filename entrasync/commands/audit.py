@@ -33,8 +33,8 @@ def verify(file: Path, expect_sha256: str | None) -> int:
     if not verdict.intact:
         raise AuditError(
             f"{file}: {verdict.describe()}",
-            "the file was edited, cut or reordered after apply wrote it: use the copy in the "
-            "run's artifact and compare its last sha256 with the one in the job summary",
+            "the file was edited, cut or reordered after apply wrote it: take the copy from the "
+            "apply run's artifact (its digest is on the run page) and verify that",
         )
     if expect_sha256 is not None and verdict.head_sha256 != expect_sha256.strip().lower():
         raise AuditError(
