@@ -1,0 +1,193 @@
+"""Every credential mode of CONTRACT §3 against the emulated identity platform, over HTTPS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from entrasync.errors import AuthError
+from entrasync.graph.auth import make_token_provider
+from entrasync.graph.client import GraphClient
+from entrasync.graph.directory import read_directory
+from entrasync.sandbox import graph_auth
+from entrasync.sandbox.graph_emulator import GraphEmulator
+from entrasync.sandbox.tls import make_client_certificate
+
+from .conftest import G_SMALL, EmulatorFactory, base_env, make_config, secret_env, uid
+
+CONFIG = make_config([{"id": G_SMALL, "role": "owner"}])
+SUBJECT = "repo:contoso/access:environment:neuraltrust-prod"
+AUDIENCE = "api://AzureADTokenExchange"
+
+
+def read_small(env: dict[str, str]) -> tuple[str, ...]:
+    with GraphClient.connect(CONFIG, env) as client:
+        return read_directory(CONFIG, client).groups[0].member_ids
+
+
+EXPECTED = (uid(2506), uid(2507))
+
+
+@pytest.fixture
+def padded_x5t(monkeypatch: pytest.MonkeyPatch) -> None:
+    """msal sends x5t base64url *with* padding and Entra accepts it; the emulator compares
+    against the unpadded form (reported to the lead). Until it is fixed, accept both here."""
+    expected = graph_auth._b64url
+
+    class Either(str):
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, str) and other.rstrip("=") == str.__str__(self)
+
+        __hash__ = str.__hash__
+
+    monkeypatch.setattr(graph_auth, "_b64url", lambda raw: Either(expected(raw)))
+
+
+def test_client_secret(emulator: GraphEmulator) -> None:
+    assert read_small(secret_env(emulator)) == EXPECTED
+
+
+def test_a_ready_token_skips_the_token_endpoint(emulator: GraphEmulator) -> None:
+    env = {**base_env(emulator), "ENTRASYNC_GRAPH_TOKEN": emulator.tokens.issue()}
+    assert read_small(env) == EXPECTED
+    assert emulator.counters["token"] == 0
+
+
+@pytest.mark.usefixtures("padded_x5t")
+@pytest.mark.parametrize("password", [None, "pa55"], ids=["plain PEM", "encrypted PEM"])
+def test_certificate(
+    emulator_factory: EmulatorFactory, tmp_path: Path, password: str | None
+) -> None:
+    cert = make_client_certificate()
+    key = cert.private_key_pem
+    if password:
+        loaded = serialization.load_pem_private_key(key, None)
+        key = loaded.private_bytes(  # type: ignore[union-attr]
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(password.encode()),
+        )
+    path = tmp_path / "app.pem"
+    path.write_bytes(cert.certificate_pem + key)  # certificate first: order must not matter
+    emulator = emulator_factory(certificate_pem=cert.certificate_pem)
+    env = {**base_env(emulator), "AZURE_CLIENT_CERTIFICATE_PATH": str(path)}
+    if password:
+        env["AZURE_CLIENT_CERTIFICATE_PASSWORD"] = password
+    assert read_small(env) == EXPECTED
+
+
+@pytest.mark.usefixtures("padded_x5t")
+def test_a_certificate_the_app_does_not_know_is_aadsts700027(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    emulator = emulator_factory(certificate_pem=make_client_certificate().certificate_pem)
+    path = tmp_path / "other.pem"
+    path.write_bytes(make_client_certificate().combined_pem)
+    env = {**base_env(emulator), "AZURE_CLIENT_CERTIFICATE_PATH": str(path)}
+    with pytest.raises(AuthError, match="AADSTS700027") as caught:
+        read_small(env)
+    assert "Certificates & secrets" in (caught.value.hint or "")
+
+
+def test_federated_token_file_is_re_read_for_every_exchange(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    emulator = emulator_factory(federated_subject=SUBJECT)
+    token_file = tmp_path / "token"
+    token_file.write_text(emulator.issue_github_oidc_token(SUBJECT, AUDIENCE, lifetime=-10))
+    env = {**base_env(emulator), "AZURE_FEDERATED_TOKEN_FILE": str(token_file)}
+    provider = make_token_provider(CONFIG, env)
+    with pytest.raises(AuthError, match="AADSTS700024"):
+        provider()
+    token_file.write_text(emulator.issue_github_oidc_token(SUBJECT, AUDIENCE) + "\n")
+    assert provider(refresh=True)  # the platform rotated the file: the new token is used
+    assert read_small(env) == EXPECTED
+
+
+def test_github_actions_oidc_fetches_a_fresh_id_token_per_exchange(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(federated_subject=SUBJECT, github_subject=SUBJECT)
+    env = {
+        **base_env(emulator),
+        "ACTIONS_ID_TOKEN_REQUEST_URL": emulator.github_oidc_request_url,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": emulator.github_oidc_request_token,
+    }
+    provider = make_token_provider(CONFIG, env)
+    provider()
+    provider()  # cached by msal: no second exchange
+    provider(refresh=True)
+    assert emulator.counters["github_oidc"] == emulator.counters["token"] == 2
+    assert read_small(env) == EXPECTED
+
+
+def test_a_federated_subject_mismatch_names_the_subject_sent_and_the_forms(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(
+        federated_subject=SUBJECT, github_subject="repo:contoso/access:pull_request"
+    )
+    env = {
+        **base_env(emulator),
+        "ACTIONS_ID_TOKEN_REQUEST_URL": emulator.github_oidc_request_url,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": emulator.github_oidc_request_token,
+    }
+    with pytest.raises(AuthError, match="AADSTS700213") as caught:
+        read_small(env)
+    assert "repo:contoso/access:pull_request" in caught.value.message
+    assert "repo:ORG/REPO:environment:NAME" in (caught.value.hint or "")
+
+
+def test_a_subject_differing_in_case_only_is_aadsts7002138(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(federated_subject=SUBJECT, github_subject=SUBJECT.upper())
+    env = {
+        **base_env(emulator),
+        "ACTIONS_ID_TOKEN_REQUEST_URL": emulator.github_oidc_request_url,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": emulator.github_oidc_request_token,
+    }
+    with pytest.raises(AuthError, match="AADSTS7002138") as caught:
+        read_small(env)
+    assert "case-sensitive" in (caught.value.hint or "")
+
+
+def test_a_wrong_github_request_token_asks_for_id_token_write(emulator: GraphEmulator) -> None:
+    env = {
+        **base_env(emulator),
+        "ACTIONS_ID_TOKEN_REQUEST_URL": emulator.github_oidc_request_url,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "not-the-token",
+    }
+    with pytest.raises(AuthError, match="GitHub refused") as caught:
+        read_small(env)
+    assert "id-token: write" in (caught.value.hint or "")
+
+
+def test_a_wrong_client_secret_is_aadsts7000215_in_plain_words(emulator: GraphEmulator) -> None:
+    env = {**base_env(emulator), "AZURE_CLIENT_SECRET": "wrong-secret-value"}
+    with pytest.raises(AuthError) as caught:
+        read_small(env)
+    assert "AADSTS7000215: the client secret is invalid or expired" in caught.value.message
+    assert "update AZURE_CLIENT_SECRET" in (caught.value.hint or "")
+    assert "wrong-secret-value" not in f"{caught.value.message} {caught.value.hint}"
+
+
+def test_an_unknown_tenant_is_explained(emulator: GraphEmulator) -> None:
+    env = {**secret_env(emulator), "AZURE_TENANT_ID": "99999999-2222-3333-4444-555555555555"}
+    with pytest.raises(AuthError, match="did not answer as an Entra tenant") as caught:
+        read_small(env)
+    assert "AZURE_TENANT_ID" in (caught.value.hint or "")
+
+
+def test_an_untrusted_certificate_authority_is_a_tls_hint(
+    emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {**secret_env(emulator)}
+    del env["SSL_CERT_FILE"], env["REQUESTS_CA_BUNDLE"]
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    with pytest.raises(AuthError, match="SSLError") as caught:
+        read_small(env)
+    assert "REQUESTS_CA_BUNDLE" in (caught.value.hint or "")
