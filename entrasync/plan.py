@@ -181,10 +181,14 @@ class Plan:
         ordered = tuple(sorted(self.changes, key=lambda c: c.sort_key))
         object.__setattr__(self, "changes", ordered)
         object.__setattr__(self, "orphans", tuple(sorted(self.orphans, key=lambda o: o.user)))
-        object.__setattr__(self, "_digest", _sha256(self._canonical_body()))
+        # Computed on first use: canonical JSON dominates planning time on large tenants, and
+        # make_plan builds the plan twice (before and after the safety pass).
+        object.__setattr__(self, "_digest", "")
 
     @property
     def digest(self) -> str:
+        if not self._digest:
+            object.__setattr__(self, "_digest", _sha256(self._canonical_body()))
         return self._digest
 
     @property
