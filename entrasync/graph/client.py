@@ -117,10 +117,18 @@ class GraphClient:
         self._sleep = sleep
 
     @classmethod
-    def connect(cls, config: Config, environ: Mapping[str, str]) -> GraphClient:
+    def connect(
+        cls,
+        config: Config,
+        environ: Mapping[str, str],
+        *,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> GraphClient:
         """Endpoints and credentials from config + environment (CONTRACT §3)."""
         endpoints = resolve_endpoints(config, environ)
-        return cls(endpoints.api_base, make_token_provider(config, environ), environ=environ)
+        token = make_token_provider(config, environ)
+        return cls(endpoints.api_base, token, environ=environ, policy=policy, sleep=sleep)
 
     def close(self) -> None:
         self._http.close()
