@@ -1,0 +1,143 @@
+"""The pure parts of apply: which SCIM writes a change becomes, and when it is already done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from entrasync.apply import create_body, in_place, patch_operations, satisfies
+from entrasync.model import TargetUser
+from entrasync.plan import Access, Action, Change
+from entrasync.scim.attributes import Layout
+
+CORE = Layout.of("roles", "entitlements")
+
+
+def change(action: Action, after: Access, **extra: Any) -> Change:
+    fields: dict[str, Any] = {
+        "user": "ann@contoso.com",
+        "entra_id": "e-1",
+        "display_name": "Ann",
+        "email": "ann@contoso.com",
+        "before": None if action is Action.CREATE else Access("member", ("a",), True),
+        "groups": ("G",),
+        "decided_by": "G",
+        "reason": "irrelevant to apply",
+        "target_id": None if action is Action.CREATE else "id-1",
+    }
+    fields.update(extra)
+    return Change(action=action, after=after, **fields)
+
+
+ACTIVE = {"op": "replace", "path": "active", "value": True}
+INACTIVE = {"op": "replace", "path": "active", "value": False}
+ADMIN = {"op": "replace", "path": "roles", "value": [{"value": "admin", "primary": True}]}
+MEMBER = {"op": "replace", "path": "roles", "value": [{"value": "member", "primary": True}]}
+PRODUCTS_AB = {"op": "replace", "path": "entitlements", "value": [{"value": "a"}, {"value": "b"}]}
+EXTERNAL = {"op": "replace", "path": "externalId", "value": "e-1"}
+
+
+@pytest.mark.parametrize(
+    ("the_change", "expected"),
+    [
+        (change(Action.UPDATE, Access("admin", None, True)), [ADMIN, EXTERNAL]),
+        (
+            change(Action.UPDATE, Access("member", ("a", "b"), True)),
+            [MEMBER, PRODUCTS_AB, EXTERNAL],
+        ),
+        (change(Action.DEACTIVATE, Access("member", ("a",), False)), [INACTIVE]),
+        (
+            change(Action.REACTIVATE, Access("member", ("a", "b"), True)),
+            [ACTIVE, MEMBER, PRODUCTS_AB, EXTERNAL],
+        ),
+        (change(Action.UPDATE, Access("admin", None, True), entra_id=None), [ADMIN]),
+    ],
+    ids=[
+        "a role change leaves products alone on a non-product role",
+        "a product role gets exactly its products",
+        "deactivation only sets active=false",
+        "reactivation sets active, role, products and externalId",
+        "without an Entra id externalId is not touched",
+    ],
+)
+def test_patch_operations(the_change: Change, expected: list[dict[str, Any]]) -> None:
+    assert patch_operations(the_change, CORE) == expected
+
+
+def test_the_reason_text_never_changes_what_is_written() -> None:
+    after = Access("admin", None, True)
+    assert patch_operations(change(Action.UPDATE, after, reason="deactivate everyone"), CORE) == (
+        patch_operations(change(Action.UPDATE, after), CORE)
+    )
+
+
+def test_a_create_body_uses_the_upn_and_the_entra_id() -> None:
+    body = create_body(
+        change(
+            Action.CREATE,
+            Access("member", ("a",), True),
+            user_name="Ann@Contoso.com",
+            given_name="Ann",
+            family_name=None,
+        ),
+        CORE,
+    )
+    assert body == {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "Ann@Contoso.com",
+        "active": True,
+        "externalId": "e-1",
+        "displayName": "Ann",
+        "name": {"givenName": "Ann"},
+        "emails": [{"value": "ann@contoso.com", "type": "work", "primary": True}],
+        "roles": [{"value": "member", "primary": True}],
+        "entitlements": [{"value": "a"}],
+    }
+
+
+def user(**fields: Any) -> TargetUser:
+    base: dict[str, Any] = {
+        "id": "id-1",
+        "user_name": "Ann@Contoso.com",
+        "external_id": "e-1",
+        "active": True,
+        "role": "admin",
+        "products": ("x",),
+    }
+    base.update(fields)
+    return TargetUser(**base)
+
+
+@pytest.mark.parametrize(
+    ("the_user", "the_change", "done"),
+    [
+        (user(), change(Action.UPDATE, Access("admin", None, True)), True),
+        (user(role="member"), change(Action.UPDATE, Access("admin", None, True)), False),
+        (user(external_id=None), change(Action.UPDATE, Access("admin", None, True)), False),
+        (user(products=("a",)), change(Action.UPDATE, Access("admin", ("a", "b"), True)), False),
+        (
+            user(active=False, role="x"),
+            change(Action.DEACTIVATE, Access("admin", None, False)),
+            True,
+        ),
+        (user(active=False), change(Action.REACTIVATE, Access("admin", None, True)), False),
+    ],
+    ids=[
+        "role and externalId in place",
+        "another role",
+        "not adopted yet",
+        "products differ",
+        "deactivated, whatever the role now",
+        "still inactive",
+    ],
+)
+def test_satisfies(the_user: TargetUser, the_change: Change, done: bool) -> None:
+    assert satisfies(the_user, the_change) is done
+
+
+def test_a_create_is_in_place_when_the_user_name_exists_as_planned_whatever_its_case() -> None:
+    create = change(Action.CREATE, Access("admin", None, True), user_name="ann@contoso.com")
+    assert in_place(create, [user()])
+    assert not in_place(create, [user(user_name="bob@contoso.com")])
+    assert not in_place(change(Action.UPDATE, Access("admin", None, True)), [user(id="other")])

@@ -1,0 +1,155 @@
+"""Role and products in core roles/entitlements or an extension path: read and write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from entrasync.scim.attributes import AttributePath, Layout
+from entrasync.scim.target import primary_email, to_target_user
+
+EXT = "urn:ietf:params:scim:schemas:extension:neuraltrust:2.0:User"
+
+
+@pytest.mark.parametrize(
+    ("raw", "schema", "name"),
+    [
+        ("roles", None, "roles"),
+        ("entitlements", None, "entitlements"),
+        (f"{EXT}:role", EXT, "role"),
+        (f" {EXT}:products ", EXT, "products"),
+    ],
+    ids=["core roles", "core entitlements", "an extension attribute", "surrounding spaces"],
+)
+def test_paths_split_into_schema_and_attribute(raw: str, schema: str | None, name: str) -> None:
+    path = AttributePath.parse(raw)
+    assert (path.schema, path.name) == (schema, name)
+    assert path.path == raw.strip()
+
+
+@pytest.mark.parametrize(
+    ("attribute", "resource", "expected"),
+    [
+        (
+            "roles",
+            {"roles": [{"value": "member"}, {"value": "admin", "primary": True}]},
+            ["admin", "member"],
+        ),
+        ("roles", {"roles": []}, []),
+        ("roles", {}, None),
+        ("Roles", {"roles": [{"value": "owner"}]}, ["owner"]),
+        ("title", {"title": "admin"}, ["admin"]),
+        (f"{EXT}:role", {EXT: {"role": "admin"}}, ["admin"]),
+        (f"{EXT}:products", {EXT: {"products": ["b", "a"]}}, ["b", "a"]),
+        (f"{EXT}:role", {EXT: {"Role": ["admin"]}}, ["admin"]),
+        (f"{EXT}:role", {EXT: {}}, None),
+        (f"{EXT}:role", {"roles": [{"value": "x"}]}, None),
+    ],
+    ids=[
+        "the primary core value comes first",
+        "an empty core list reads as no values",
+        "an absent core attribute reads as None",
+        "attribute names are case-insensitive",
+        "a single-valued core attribute reads as one value",
+        "an extension string",
+        "an extension list",
+        "an extension list under a differently-cased name",
+        "an extension without the attribute reads as None",
+        "no extension object reads as None",
+    ],
+)
+def test_reading_values(
+    attribute: str, resource: dict[str, Any], expected: list[str] | None
+) -> None:
+    assert AttributePath.parse(attribute).read(resource) == expected
+
+
+@pytest.mark.parametrize(
+    ("role_attribute", "products_attribute", "expected"),
+    [
+        (
+            "roles",
+            "entitlements",
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "roles": [{"value": "member", "primary": True}],
+                "entitlements": [{"value": "a"}, {"value": "b"}],
+            },
+        ),
+        (
+            f"{EXT}:role",
+            f"{EXT}:products",
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", EXT],
+                EXT: {"role": "member", "products": ["a", "b"]},
+            },
+        ),
+    ],
+    ids=["core attributes", "one extension object holding both"],
+)
+def test_create_bodies_put_role_and_products_where_configured(
+    role_attribute: str, products_attribute: str, expected: dict[str, Any]
+) -> None:
+    layout = Layout.of(role_attribute, products_attribute)
+    body: dict[str, Any] = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}
+    layout.role.put(body, ["member"], single=True)
+    layout.products.put(body, ["a", "b"], single=False)
+    assert body == expected
+
+
+@pytest.mark.parametrize(
+    ("attribute", "values", "single", "value"),
+    [
+        ("roles", ["admin"], True, [{"value": "admin", "primary": True}]),
+        ("entitlements", [], False, []),
+        (f"{EXT}:role", ["admin"], True, "admin"),
+        (f"{EXT}:products", ["a"], False, ["a"]),
+    ],
+    ids=["core role", "no products clears the list", "extension role", "extension products"],
+)
+def test_patch_operations_replace_the_whole_value(
+    attribute: str, values: list[str], single: bool, value: object
+) -> None:
+    op = AttributePath.parse(attribute).replace_op(values, single=single)
+    assert op == {"op": "replace", "path": attribute, "value": value}
+
+
+@pytest.mark.parametrize(
+    ("emails", "expected"),
+    [
+        ([{"value": "w@x", "type": "work"}, {"value": "p@x", "primary": True}], "p@x"),
+        ([{"value": "h@x", "type": "home"}, {"value": "w@x", "type": "work"}], "w@x"),
+        ([{"value": "h@x", "type": "home"}, {"value": "o@x", "type": "other"}], "h@x"),
+        ([{"type": "work"}], None),
+        ([], None),
+    ],
+    ids=[
+        "primary wins",
+        "else work",
+        "else the first",
+        "an email without value is ignored",
+        "no email",
+    ],
+)
+def test_the_email_read_is_primary_then_work_then_first(
+    emails: list[dict[str, Any]], expected: str | None
+) -> None:
+    assert primary_email({"emails": emails}) == expected
+
+
+def test_a_scim_user_becomes_a_target_user_with_sorted_products() -> None:
+    layout = Layout.of(f"{EXT}:role", f"{EXT}:products")
+    user = to_target_user(
+        {
+            "id": "9",
+            "userName": "Ann@Contoso.com",
+            "externalId": "e-9",
+            "displayName": "Ann",
+            EXT: {"role": "member", "products": ["trustlens", "trustgate", "trustlens"]},
+        },
+        layout,
+    )
+    assert (user.user_name, user.external_id, user.active) == ("Ann@Contoso.com", "e-9", True)
+    assert (user.role, user.products) == ("member", ("trustgate", "trustlens"))
+    assert to_target_user({"id": "1", "active": False}, layout).active is False

@@ -1,0 +1,230 @@
+"""ScimClient edge cases a real server rarely shows, on an httpx.MockTransport (no sockets)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from entrasync.config import DEFAULT_SCIM_URL, Config
+from entrasync.errors import AuthError, EntrasyncError, ScimError
+from entrasync.http import RetryPolicy
+from entrasync.scim.client import ScimAuthError, ScimClient
+from entrasync.secret import Secret
+
+BASE = "https://scim.example.com/v2"
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+class Recorder:
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.handler(request)
+
+
+def client(handler: Handler, url: str = BASE) -> tuple[ScimClient, Recorder]:
+    recorder = Recorder(handler)
+    scim = ScimClient(
+        url,
+        Secret("s3cret-token"),
+        transport=httpx.MockTransport(recorder),
+        policy=RetryPolicy(max_retries=3, base_delay=0.0, max_delay=0.0),
+        sleep=lambda _s: None,
+    )
+    return scim, recorder
+
+
+def scim_error(status: int, scim_type: str | None = None, **headers: str) -> httpx.Response:
+    body: dict[str, Any] = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+        "status": str(status),
+        "detail": "server said no",
+    }
+    if scim_type:
+        body["scimType"] = scim_type
+    return httpx.Response(status, json=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://scim.contoso.com/v2", "ftp://scim.contoso.com/v2", "http://10.0.0.5/v2"],
+    ids=["plain http to a remote host", "another scheme", "plain http to a private address"],
+)
+def test_an_unsafe_url_is_refused_before_any_request(url: str) -> None:
+    with pytest.raises(EntrasyncError, match="is not an https:// URL"):
+        client(lambda r: httpx.Response(200), url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:8080/v2", "http://localhost:1/v2", "http://[::1]:9/v2", BASE],
+    ids=["ipv4 loopback", "localhost", "ipv6 loopback", "https anywhere"],
+)
+def test_loopback_http_and_any_https_are_accepted(url: str) -> None:
+    scim, _ = client(lambda r: httpx.Response(200), url)
+    assert scim.url == url
+
+
+@pytest.mark.parametrize(
+    ("environ", "config_url", "expected"),
+    [
+        (
+            {"NEURALTRUST_SCIM_URL": "https://env.example/scim/v2"},
+            "https://cfg.example/v2",
+            "https://env.example/scim/v2",
+        ),
+        ({}, "https://cfg.example/v2", "https://cfg.example/v2"),
+        ({}, None, DEFAULT_SCIM_URL),
+    ],
+    ids=["the environment wins", "then the config", "then NeuralTrust's hosted endpoint"],
+)
+def test_the_endpoint_comes_from_env_then_config_then_default(
+    environ: dict[str, str], config_url: str | None, expected: str
+) -> None:
+    config = Config.model_validate({"version": 1, "neuraltrust": {"scim_url": config_url}})
+    scim = ScimClient.from_env(config, {**environ, "NEURALTRUST_SCIM_TOKEN": "t"})
+    assert scim.url == expected
+
+
+def test_a_missing_token_says_where_to_generate_one() -> None:
+    config = Config.model_validate({"version": 1})
+    with pytest.raises(AuthError) as caught:
+        ScimClient.from_env(config, {"NEURALTRUST_SCIM_TOKEN": "  "})
+    assert caught.value.message == "NEURALTRUST_SCIM_TOKEN is not set"
+    assert "Settings → SSO → SCIM Provisioning" in str(caught.value.hint)
+
+
+def _users(start: int, count: int, total: int) -> list[dict[str, Any]]:
+    stop = min(start - 1 + count, total)
+    return [{"id": str(i), "userName": f"u{i}"} for i in range(start, stop + 1)]
+
+
+@pytest.mark.parametrize(
+    ("config_response", "expected_count"),
+    [
+        (httpx.Response(404), 100),
+        (httpx.Response(200, json={"filter": {"supported": True, "maxResults": 50}}), 50),
+        (httpx.Response(200, json={"filter": {"supported": True, "maxResults": 5000}}), 1000),
+        (httpx.Response(200, json={"patch": {"supported": True}}), 100),
+        (httpx.Response(200, text="<html>"), 100),
+    ],
+    ids=[
+        "no ServiceProviderConfig falls back to 100",
+        "the announced maxResults is used",
+        "a huge maxResults is capped at 1000",
+        "no filter section falls back to 100",
+        "a non-JSON answer falls back to 100",
+    ],
+)
+def test_the_page_size_follows_service_provider_config(
+    config_response: httpx.Response, expected_count: int
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/ServiceProviderConfig"):
+            return config_response
+        return httpx.Response(200, json={"totalResults": 0, "Resources": []})
+
+    scim, recorder = client(handler)
+    assert list(scim.list_users()) == []
+    assert recorder.requests[-1].url.params["count"] == str(expected_count)
+
+
+def test_paging_follows_a_server_that_returns_fewer_than_asked() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/ServiceProviderConfig"):
+            return httpx.Response(404)
+        start = int(request.url.params["startIndex"])
+        page = _users(start, 3, 7)  # caps every page at 3 whatever count says
+        return httpx.Response(
+            200, json={"totalResults": 7, "startIndex": start, "itemsPerPage": 3, "Resources": page}
+        )
+
+    scim, recorder = client(handler)
+    users = list(scim.list_users(("userName", "roles")))
+
+    assert [u["id"] for u in users] == [str(i) for i in range(1, 8)]
+    starts = [r.url.params["startIndex"] for r in recorder.requests[1:]]
+    assert starts == ["1", "4", "7"]
+    assert recorder.requests[1].url.params["attributes"] == "userName,roles"
+
+
+def test_every_request_carries_the_bearer_token_and_scim_media_type() -> None:
+    scim, recorder = client(lambda r: httpx.Response(201, json={"id": "1"}))
+    scim.create_user({"userName": "a"})
+    request = recorder.requests[0]
+    assert request.headers["Authorization"] == "Bearer s3cret-token"
+    assert request.headers["Content-Type"] == "application/scim+json"
+    assert "s3cret" not in repr(scim.__dict__)
+
+
+@pytest.mark.parametrize(
+    ("response", "error_type", "fragment"),
+    [
+        (scim_error(401), ScimAuthError, "the NeuralTrust SCIM token is expired or invalid"),
+        (scim_error(403), ScimAuthError, "NeuralTrust refused updating u1 (403 Forbidden)"),
+        (scim_error(404), ScimError, "the NeuralTrust user vanished while updating u1"),
+        (scim_error(409, "uniqueness"), ScimError, "a user with this userName already exists"),
+        (scim_error(400, "invalidPath"), ScimError, "answered 400 to updating u1: server said no"),
+        (scim_error(500, **{"x-request-id": "req-42"}), ScimError, "(request id req-42)"),
+        (httpx.Response(502, text="<html>bad gateway</html>"), ScimError, "answered 502"),
+    ],
+    ids=[
+        "401 names the token and how to regenerate it",
+        "403 is a refusal",
+        "404 means the user vanished",
+        "409 uniqueness names the clash",
+        "another 4xx keeps the server's detail",
+        "the server's request id is kept",
+        "a non-SCIM error body still gives a message",
+    ],
+)
+def test_errors_are_translated_once(
+    response: httpx.Response, error_type: type[ScimError], fragment: str
+) -> None:
+    scim, _ = client(lambda r: response)
+    with pytest.raises(error_type) as caught:
+        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    assert fragment in caught.value.message
+    assert caught.value.status == response.status_code
+
+
+def test_429_and_503_on_writes_are_retried_honouring_retry_after() -> None:
+    answers = iter(
+        [
+            httpx.Response(429, headers={"Retry-After": "2"}),
+            httpx.Response(503, headers={"Retry-After": "1.5"}),
+            httpx.Response(204, headers={"request-id": "r-9"}),
+        ]
+    )
+    waits: list[float] = []
+    recorder = Recorder(lambda r: next(answers))
+    scim = ScimClient(
+        BASE, Secret("t"), transport=httpx.MockTransport(recorder), sleep=waits.append
+    )
+    result = scim.patch_user("1", [{"op": "replace", "path": "active", "value": True}])
+
+    assert (result.status, result.request_id) == (204, "r-9")
+    assert waits == [2.0, 1.5]
+    bodies = {r.content for r in recorder.requests}
+    assert len(bodies) == 1  # the same PatchOp each time
+    assert json.loads(bodies.pop())["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]
+
+
+def test_find_user_matches_user_name_case_insensitively_with_a_quoted_filter() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, json={"totalResults": 1, "Resources": [{"id": "7", "userName": 'A"B@x.com'}]}
+        )
+
+    scim, recorder = client(handler)
+    found = scim.find_user('a"b@X.com')
+    assert found is not None
+    assert found["id"] == "7"
+    assert recorder.requests[0].url.params["filter"] == 'userName eq "a\\"b@X.com"'
