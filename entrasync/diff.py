@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from entrasync.config import Config
-from entrasync.matching import Pair, Standing, match, target_key
+from entrasync.matching import Pair, Standing, exclusion, match, target_key
 from entrasync.model import Resolution, Target, TargetUser
 from entrasync.plan import Access, Action, Change, Orphan, Plan
 
@@ -78,8 +78,7 @@ def pair_change(config: Config, pair: Pair) -> Change | None:
 
 def orphan_reason(resolution: Resolution, user: TargetUser) -> str:
     """Why no synced mapping wants a managed user: resolve()'s exclusion, else left groups."""
-    assert user.external_id is not None
-    return resolution.excluded.get(user.external_id, LEFT_GROUPS)
+    return exclusion(resolution, user.external_id) or LEFT_GROUPS
 
 
 def _deactivation(config: Config, user: TargetUser, reason: str) -> Change:

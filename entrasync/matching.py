@@ -58,8 +58,15 @@ def is_protected_target(
     keys = config.protected_keys
     if user.user_name.lower() in keys or (user.email or "").lower() in keys:
         return True
-    excluded = resolution.excluded if resolution is not None else {}
-    return user.external_id is not None and excluded.get(user.external_id) == PROTECTED
+    return resolution is not None and exclusion(resolution, user.external_id) == PROTECTED
+
+
+def exclusion(resolution: Resolution, external_id: str | None) -> str | None:
+    """resolve()'s reason for leaving this Entra id out, if any (ids compare case-blind)."""
+    if external_id is None:
+        return None
+    excluded = resolution.excluded
+    return excluded.get(external_id) or excluded.get(external_id.lower())
 
 
 def is_managed_active(config: Config, user: TargetUser) -> bool:

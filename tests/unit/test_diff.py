@@ -132,6 +132,27 @@ SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], Any
         ([("deactivate", B, DISABLED)], [(B, DISABLED)], 0),
     ),
     (
+        "an externalId in another case still finds the Entra user's exclusion reason",
+        DEACTIVATE,
+        {"NT-Everyone": [person("bob", account_enabled=False)]},
+        [nt("bob", external_id="ID-BOB")],
+        ([("deactivate", B, DISABLED)], [(B, DISABLED)], 0),
+    ),
+    (
+        "an externalId in another case still finds the Entra user's protection",
+        {**DEACTIVATE, "protected": ["bob.breakglass@contoso.com"]},
+        {"NT-Everyone": [person("bob", mail="bob.breakglass@contoso.com")]},
+        [nt("bob", email=None, external_id="ID-BOB")],
+        ([], [], 0),
+    ),
+    (
+        "an externalId in another case is matched to its Entra user",
+        {},
+        {"NT-Everyone": [BOB]},
+        [nt("bob", external_id="ID-BOB", user_name="renamed@contoso.com")],
+        ([], [], 1),
+    ),
+    (
         "a disabled Entra user is never created",
         {},
         {"NT-Everyone": [person("bob", account_enabled=False)]},
