@@ -1,0 +1,138 @@
+"""`entrasync validate --online` and `entrasync groups` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from entrasync.cli import main
+from entrasync.sandbox.graph_emulator import GraphEmulator
+
+from .conftest import G_BIG, G_EMPTY, G_PARENT, EmulatorFactory, secret_env
+
+MAPPINGS = f"""\
+version: 1
+mappings:
+  - id: {G_BIG}
+    name: NT-Big
+    role: owner
+  - name: NT-Parent
+    role: member
+  - id: {G_EMPTY}
+    role: member
+    auto_sync: false
+"""
+
+
+@pytest.fixture
+def env(emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> GraphEmulator:
+    for name, value in secret_env(emulator).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ENTRASYNC_CONFIG", raising=False)
+    return emulator
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mappings.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_validate_online_prints_every_group_and_warns_on_empty_ones(
+    env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["validate", "--online", "--config", str(write(tmp_path, MAPPINGS))])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines()[1:]]
+    assert rows[0] == ["MAPPING", "GROUP", "ID", "DISPLAY", "NAME", "USERS", "STATUS"]
+    assert rows[1] == ["NT-Big", G_BIG, "NT-Big", "2500", "ok"]
+    assert rows[2] == ["NT-Parent", G_PARENT, "NT-Parent", "3", "ok"]
+    assert rows[3] == [G_EMPTY, G_EMPTY, "NT-Empty", "0", "empty", "(auto_sync:", "false)"]
+    assert f"group NT-Empty ({G_EMPTY}) has no user members" in err
+
+
+@pytest.mark.parametrize(
+    ("mapping", "status", "message"),
+    [
+        ("  - name: NT-Nobody\n    role: owner\n", "missing", "no Entra group is named"),
+        ("  - name: NT-Dup\n    role: owner\n", "ambiguous", "2 Entra groups are named"),
+        (f"  - id: {G_BIG}\n    name: NT-Small\n    role: owner\n", "mismatch", "not 'NT-Small'"),
+        (
+            "  - id: 0b3f1c9e-1111-4c1e-9a0b-000000000001\n    role: owner\n",
+            "missing",
+            "was not found in Entra",
+        ),
+    ],
+    ids=[
+        "a name matching no group",
+        "a name matching two groups",
+        "an id with another name",
+        "an id that does not exist",
+    ],
+)
+def test_validate_online_fails_on_unresolvable_groups(
+    env: GraphEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mapping: str,
+    status: str,
+    message: str,
+) -> None:
+    config = write(tmp_path, "version: 1\nmappings:\n" + mapping)
+    code = main(["validate", "--online", "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out.splitlines()[-1].split()[-1] == status
+    assert "error: " in err
+    assert message in err
+
+
+def test_validate_online_without_permission_is_an_auth_error(
+    emulator_factory: EmulatorFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emulator = emulator_factory(permission_mode="groupmember_only")
+    for name, value in secret_env(emulator).items():
+        monkeypatch.setenv(name, value)
+    assert main(["validate", "--online", "--config", str(write(tmp_path, MAPPINGS))]) == 1
+    err = capsys.readouterr().err
+    assert "hint: grant User.Read.All" in err
+    assert "Traceback" not in err
+
+
+def test_groups_lists_by_prefix_as_json_without_a_mappings_file(
+    env: GraphEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no config/mappings.yaml here: ids come from the environment
+    assert main(["groups", "nt-p", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"id": G_PARENT, "display_name": "NT-Parent", "members": 3}
+    ]
+
+
+def test_groups_counts_direct_members_when_the_config_says_so(
+    env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path, "version: 1\nentra:\n  nested_groups: false\n")
+    assert main(["groups", "NT-P", "--config", str(config)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["ID", "DISPLAY", "NAME", "MEMBERS"]
+    assert lines[1].split() == [G_PARENT, "NT-Parent", "1"]
+
+
+def test_groups_with_no_match_says_so(
+    env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path, "version: 1\n")
+    assert main(["groups", "zzz", "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "no Entra group's display name starts with 'zzz'" in err
