@@ -34,12 +34,17 @@ class RunningSandbox:
 SECRET_VARIABLES = frozenset({"AZURE_CLIENT_SECRET", "NEURALTRUST_SCIM_TOKEN"})
 
 
+def new_credential() -> str:
+    """A throwaway credential for one sandbox run."""
+    return secrets.token_urlsafe(24)
+
+
 @contextmanager
 def running_sandbox() -> Iterator[RunningSandbox]:
     """Start both servers on loopback; stop them on every way out, Ctrl-C included."""
     demo = demo_tenant()
-    client_secret = secrets.token_urlsafe(24)
-    scim_token = secrets.token_urlsafe(24)
+    client_secret = new_credential()
+    scim_token = new_credential()
     with ExitStack() as stack:
         graph = stack.enter_context(GraphEmulator(demo.tenant, client_secret=client_secret).start())
         scim = stack.enter_context(ScimSandbox(scim_token, seed=demo.scim_users).start())
