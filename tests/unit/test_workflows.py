@@ -155,6 +155,9 @@ def test_nothing_from_the_pr_checkout_is_executed_or_installed() -> None:
         else:
             assert "pr/" not in script
             assert "cd pr" not in script
+    names = [s.get("run", s.get("uses", "")) for s in steps("plan.yml")]
+    pr_checkout = next(i for i, s in enumerate(steps("plan.yml")) if s.get("with", {}).get("path"))
+    assert names.index("python -m pip install --disable-pip-version-check .") < pr_checkout
     install = [s["run"] for s in steps("plan.yml") if "pip install" in s.get("run", "")]
     assert install == ["python -m pip install --disable-pip-version-check ."]
     assert all(
