@@ -202,9 +202,18 @@ def apply_plan(
                 on_result(result)
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
-        results = list(pool.map(run, plan.changes))
-    return ApplyReport(tuple(results))
+    pool = ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply")
+    try:
+        futures = [pool.submit(run, change) for change in plan.changes]
+        results = tuple(future.result() for future in futures)
+    except BaseException:
+        # Ctrl-C or a bug: let the writes in flight finish and be audited, start no more.
+        # The audit then has no apply_finished, so it shows the run as incomplete.
+        stopped.append("apply was interrupted")
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return ApplyReport(results)
 
 
 def _guarded(

@@ -175,3 +175,22 @@ def test_a_user_deleted_since_the_plan_fails_as_vanished(make_sandbox: MakeSandb
 
     assert [(r.change.user, r.http_status) for r in report.failed] == [("leaver@contoso.com", 404)]
     assert "vanished" in (report.failed[0].error or "")
+
+
+def test_an_interrupt_starts_no_more_writes_and_every_write_made_is_audited(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox()
+    config = config_for(sandbox)
+    audit = ListAudit()
+
+    def interrupt(_result: object) -> None:
+        raise KeyboardInterrupt
+
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        with pytest.raises(KeyboardInterrupt):
+            apply_plan(plan, client, config, audit, parallelism=1, on_result=interrupt)
+
+    assert sandbox.counters.writes == 1
+    assert [r["outcome"] for r in audit.records] == ["succeeded"]
