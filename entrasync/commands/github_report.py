@@ -18,7 +18,6 @@ from entrasync.render.common import access_brief
 from entrasync.render.markdown import escape
 
 
-
 @dataclass(frozen=True, slots=True)
 class AppliedChange:
     """One ``change`` record of an audit file."""
