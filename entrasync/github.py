@@ -151,29 +151,29 @@ class GitHubClient:
         """The token's own login, or None for installation tokens (``GET /user`` is 403)."""
         if self._own_login is False:
             try:
-                self._own_login = str(
-                    self.request("GET", self.url("/user"), what="reading the token's user").json()[
-                        "login"
-                    ]
-                )
+                response = self.request("GET", self.url("/user"), what="reading the token's user")
+                self._own_login = str(response.json()["login"])
             except (GitHubError, KeyError, ValueError):
                 self._own_login = None
         return self._own_login if isinstance(self._own_login, str) else None
 
     def find_marked(self, items: list[dict[str, Any]], marker: str) -> dict[str, Any] | None:
-        """The oldest item whose body holds the marker, preferring our own user's, then bots'."""
-        marked = [i for i in items if marker in (i.get("body") or "")]
-        if len(marked) <= 1:
-            return marked[0] if marked else None
+        """The oldest of our own items that starts with the marker, or None.
+
+        Ours: by the token's own login when GitHub tells it (a personal token), else by a bot
+        (``github-actions[bot]`` for the workflow token). A person's comment that quotes or
+        copies the marker is never edited over.
+        """
+        marked = [i for i in items if (i.get("body") or "").startswith(marker)]
+        if not marked:
+            return None
         login = self.own_login()
 
-        def rank(item: dict[str, Any]) -> int:
+        def ours(item: dict[str, Any]) -> bool:
             user = item.get("user") or {}
-            if login is not None and user.get("login") == login:
-                return 0
-            return 1 if user.get("type") == "Bot" else 2
+            return bool(user.get("login") == login if login else user.get("type") == "Bot")
 
-        return min(marked, key=rank)  # min is stable: the oldest of the best rank
+        return next((i for i in marked if ours(i)), None)
 
 
 def _error(response: httpx.Response, method: str, what: str) -> GitHubError:

@@ -67,16 +67,42 @@ def test_the_marker_is_found_past_the_first_page_via_link_headers(
     assert sum("page=3" in path for _, path in github.state.requests) == 1
 
 
-def test_our_own_comment_wins_over_someone_quoting_the_marker(
-    github: Emulator, make_env: MakeEnv
+@pytest.mark.parametrize(
+    ("own_login", "author"),
+    [
+        pytest.param(
+            "entrasync-bot", {"login": "entrasync-bot", "type": "User"}, id="a personal token"
+        ),
+        pytest.param(
+            None, {"login": "github-actions[bot]", "type": "Bot"}, id="the workflow token"
+        ),
+    ],
+)
+def test_our_own_comment_is_edited_never_a_persons_copy_of_the_marker(
+    github: Emulator, make_env: MakeEnv, own_login: str | None, author: dict[str, str]
 ) -> None:
-    github.state.user = {"login": "entrasync-bot", "type": "Bot"}
-    quoted = github.state.add_comment(7, "why? " + comment_marker(CONFIG), {"login": "eve"})
-    ours = github.state.add_comment(7, comment_marker(CONFIG) + "\nold", {"login": "entrasync-bot"})
+    github.state.user = {"login": own_login, "type": "User"} if own_login else None
+    eve = {"login": "eve", "type": "User"}
+    quoted = github.state.add_comment(7, "why? " + comment_marker(CONFIG), eve)
+    copied = github.state.add_comment(7, comment_marker(CONFIG) + "\nfake", eve)
+    ours = github.state.add_comment(7, comment_marker(CONFIG) + "\nold", author)
     post_sticky_comment(comment_marker(CONFIG) + "\nnew", comment_marker(CONFIG), make_env(github))
     bodies = {c["id"]: c["body"] for c in github.state.comments[7]}
     assert bodies[ours].endswith("new")
     assert bodies[quoted].startswith("why?")
+    assert bodies[copied].endswith("fake")
+    assert len(bodies) == 3
+
+
+def test_a_persons_copy_of_the_marker_alone_gets_a_new_comment_beside_it(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    copied = github.state.add_comment(7, comment_marker(CONFIG) + "\nfake", {"login": "eve"})
+    publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
+    comments = github.state.comments[7]
+    assert comments[0]["id"] == copied
+    assert comments[0]["body"].endswith("fake")
+    assert len(comments) == 2
 
 
 def test_github_enterprise_server_base_url_is_honoured(make_env: MakeEnv) -> None:
