@@ -17,7 +17,6 @@ from entrasync.console import Console, app_context, global_options
 from entrasync.errors import EntrasyncError, GitHubError
 
 PLAN_ARTIFACT_PREFIX = "entrasync-plan-"  # plan.yml: entrasync-plan-<PR>-<run attempt>
-MAX_CHARS = 65536
 
 
 def marker(kind: str, config_path: str) -> str:
@@ -95,7 +94,12 @@ def find_plan(sha: str | None) -> int:
 def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -> int:
     """Comment the apply result on the merged PR, listing changes nobody reviewed."""
     from entrasync.commands.github_report import compare, read_audit, render_report
-    from entrasync.github import append_step_summary, post_sticky_comment, pulls_for_commit
+    from entrasync.github import (
+        MAX_COMMENT_CHARS,
+        append_step_summary,
+        post_sticky_comment,
+        pulls_for_commit,
+    )
     from entrasync.plan import loads
 
     ctx = app_context()
@@ -119,7 +123,7 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
         marker=apply_marker,
         run_url=run_url(os.environ),
         note=note,
-        max_chars=MAX_CHARS,
+        max_chars=MAX_COMMENT_CHARS,
     )
     append_step_summary(body, os.environ)
     if pr is None:
@@ -146,7 +150,7 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
 @global_options
 def drift_issue(plan_path: Path) -> int:
     """Open or update the drift issue when the plan has changes; close it when in sync."""
-    from entrasync.github import close_marked_issue, upsert_issue
+    from entrasync.github import MAX_COMMENT_CHARS, close_marked_issue, upsert_issue
     from entrasync.plan import loads
     from entrasync.render.common import summary_line
     from entrasync.render.markdown import escape, render_markdown
@@ -171,7 +175,7 @@ def drift_issue(plan_path: Path) -> int:
     body = intro + render_markdown(
         plan,
         config_path=plan.config_path,
-        max_chars=MAX_CHARS - len(intro),
+        max_chars=MAX_COMMENT_CHARS - len(intro),
         full_plan_hint="the plan artifact of the drift run",
     )
     title = f"entrasync drift in {plan.config_path}: {summary_line(plan)}"
