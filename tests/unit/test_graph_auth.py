@@ -323,7 +323,7 @@ class _OidcHandler(BaseHTTPRequestHandler):
 def oidc_url() -> Iterator[str]:
     _OidcHandler.seen = []
     server = HTTPServer(("127.0.0.1", 0), _OidcHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/_apis/token?api-version=2.0&x=1"
     server.shutdown()
