@@ -1,0 +1,100 @@
+"""plan -> apply -> plan on the demo tenant (Graph emulator + SCIM sandbox), in both layouts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from entrasync.cli import main
+from entrasync.sandbox.graph_emulator import GraphEmulator
+from entrasync.sandbox.scim_server import EXTENSION_PRODUCTS, EXTENSION_ROLE, ScimSandbox
+from entrasync.sandbox.tenant import demo_tenant
+
+SECRET = "full-cycle-client-secret"
+TOKEN = "full-cycle-scim-token"
+
+
+@pytest.fixture(params=["core", "extension"], ids=["core roles/entitlements", "extension path"])
+def sandbox(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ScimSandbox]:
+    extension = request.param == "extension"
+    demo = demo_tenant()
+    config = demo.config_yaml
+    if extension:
+        config = config.replace("role_attribute: roles", f"role_attribute: {EXTENSION_ROLE}")
+        config = config.replace(
+            "products_attribute: entitlements", f"products_attribute: {EXTENSION_PRODUCTS}"
+        )
+    (tmp_path / "mappings.yaml").write_text(config)
+    with ExitStack() as stack:
+        graph = stack.enter_context(GraphEmulator(demo.tenant, client_secret=SECRET).start())
+        scim = stack.enter_context(ScimSandbox(TOKEN, seed=demo.scim_users, extension=extension))
+        for name in ("ENTRASYNC_GRAPH_TOKEN", "GITHUB_STEP_SUMMARY", "AZURE_FEDERATED_TOKEN_FILE"):
+            monkeypatch.delenv(name, raising=False)
+        environ = {
+            "AZURE_TENANT_ID": demo.tenant.tenant_id,
+            "AZURE_CLIENT_ID": demo.tenant.client_id,
+            "AZURE_CLIENT_SECRET": SECRET,
+            "AZURE_AUTHORITY_HOST": graph.base_url,
+            "ENTRASYNC_GRAPH_URL": graph.base_url,
+            "SSL_CERT_FILE": graph.ca_pem_path or "",
+            "REQUESTS_CA_BUNDLE": graph.ca_pem_path or "",
+            "NEURALTRUST_SCIM_URL": scim.url,
+            "NEURALTRUST_SCIM_TOKEN": TOKEN,
+            "ENTRASYNC_CONFIG": str(tmp_path / "mappings.yaml"),
+        }
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.chdir(tmp_path)
+        yield scim
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_plan_apply_plan_ends_with_no_changes(
+    sandbox: ScimSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "plan", "--out", "plan.json")
+    assert code == 0, err
+    planned = json.loads(Path("plan.json").read_text())["summary"]
+    assert planned["create"] >= 1
+    assert planned["update"] >= 1
+
+    code, out, err = run(capsys, "apply", "plan.json")
+    assert code == 0, err
+    total = sum(planned[a] for a in ("create", "update", "deactivate", "reactivate"))
+    assert f"Apply complete: {total} succeeded, 0 failed, 0 skipped." in out
+
+    code, out, err = run(capsys, "plan", "--detailed-exitcode")
+    assert code == 0, out + err
+    assert "No changes." in out
+
+    writes = sandbox.counters.by_method.get("POST", 0) + sandbox.counters.by_method.get("PATCH", 0)
+    code, out, err = run(capsys, "apply", "--auto-approve")
+    assert code == 0, err
+    assert "No changes." in out
+    assert (
+        sandbox.counters.by_method.get("POST", 0) + sandbox.counters.by_method.get("PATCH", 0)
+        == writes
+    )
+
+
+def test_apply_without_a_plan_file_plans_and_applies_when_auto_approved(
+    sandbox: ScimSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "apply", "--auto-approve", "--audit-dir", "audit")
+    assert code == 0, err
+    assert "entrasync will perform the following actions" in out
+    assert "Apply complete:" in out
+    assert len(list(Path("audit").glob("*.jsonl"))) == 1
+    code, out, _ = run(capsys, "plan", "--detailed-exitcode")
+    assert code == 0
