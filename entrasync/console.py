@@ -66,15 +66,26 @@ def global_options(func: F) -> F:
             help="Mappings file [env ENTRASYNC_CONFIG; default config/mappings.yaml].",
         ),
         click.option(
-            "-v", "--verbose", count=True, callback=_set_verbose, expose_value=False,
+            "-v",
+            "--verbose",
+            count=True,
+            callback=_set_verbose,
+            expose_value=False,
             help="More detail (repeat for debug logs).",
         ),
         click.option(
-            "-q", "--quiet", is_flag=True, callback=_set_flag("quiet"), expose_value=False,
+            "-q",
+            "--quiet",
+            is_flag=True,
+            callback=_set_flag("quiet"),
+            expose_value=False,
             help="Only results and errors.",
         ),
         click.option(
-            "--no-color", is_flag=True, callback=_set_flag("no_color"), expose_value=False,
+            "--no-color",
+            is_flag=True,
+            callback=_set_flag("no_color"),
+            expose_value=False,
             help="No ANSI colour (also: NO_COLOR env).",
         ),
     ]
@@ -100,9 +111,7 @@ class Console:
         self.err = err if err is not None else sys.stderr
         self.quiet = quiet
         self.verbose = verbose
-        self.color = (
-            not no_color and "NO_COLOR" not in os.environ and _isatty(self.out)
-        )
+        self.color = not no_color and "NO_COLOR" not in os.environ and _isatty(self.out)
         self.interactive = _isatty(self.err) and os.environ.get("CI", "").lower() != "true"
 
     def style(self, text: str, **styles: Any) -> str:
@@ -143,6 +152,8 @@ def _isatty(stream: TextIO) -> bool:
 
 def configure_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     # httpx logs full URLs at INFO; keep them at -vv only.
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)

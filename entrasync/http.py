@@ -39,7 +39,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
             return None
         if when is None:
             return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
+        seconds = float(when.timestamp()) - (time.time() if now is None else now)
     return max(0.0, seconds)
 
 
@@ -55,7 +55,7 @@ class RetryPolicy:
         if retry_after is not None:
             return min(retry_after, self.max_delay)
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return ceiling * (0.5 + self.jitter() / 2)
+        return ceiling * (0.5 + float(self.jitter()) / 2)
 
 
 class TransportError(EntrasyncError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import rfc8785
 
@@ -78,7 +79,7 @@ class TargetUser:
 
 def state_fingerprint(users: Iterable[TargetUser]) -> str:
     """sha256 of the canonical JSON of every user (sorted by SCIM id): the plan's state_sha256."""
-    records = sorted((u.fingerprint_record() for u in users), key=lambda r: str(r["id"]))
+    records: list[Any] = sorted((u.fingerprint_record() for u in users), key=lambda r: str(r["id"]))
     return hashlib.sha256(rfc8785.dumps(records)).hexdigest()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import rfc8785
@@ -21,7 +21,7 @@ FORMAT_VERSION = 1
 FORCE_UNSAFE = "--force-unsafe"
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DEACTIVATE = "deactivate"
