@@ -54,7 +54,7 @@ class RetryPolicy:
         """Seconds before retry number ``attempt`` (1-based)."""
         if retry_after is not None:
             return min(retry_after, self.max_delay)
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return ceiling * (0.5 + float(self.jitter()) / 2)
 
 
