@@ -220,7 +220,9 @@ def _check_certificate_assertion(
         "x5t": _b64url(cert.fingerprint(hashes.SHA1())),
         "x5t#S256": _b64url(cert.fingerprint(hashes.SHA256())),
     }
-    if not any(header.get(name) == value for name, value in expected.items()):
+    # msal pads its base64url thumbprints; RFC 7515 says unpadded. Entra takes both.
+    presented = {name: str(header.get(name, "")).rstrip("=") for name in expected}
+    if not any(presented[name] == value for name, value in expected.items()):
         raise unregistered
     try:
         claims: dict[str, Any] = jwt.decode(

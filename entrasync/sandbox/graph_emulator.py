@@ -271,22 +271,26 @@ class GraphEmulator:
                 "Insufficient privileges to complete the operation.",
             )
 
-    def _graph_call(self, request: Request) -> tuple[int, Any, dict[str, str]]:
-        """One Graph request, top-level or inside a $batch: knobs first, then the resource."""
+    def _injected_failure(self, request: Request) -> GraphFailure | None:
+        """The knobs: the Nth Graph request (top-level or inside a $batch) fails, counted
+        over the whole server, so a test with one reader sees a deterministic pattern."""
         with self._lock:
             self._graph_calls += 1
             n = self._graph_calls
         if self.throttle_every and n % self.throttle_every == 0:
             self._count("throttled")
-            raise GraphFailure(
-                429,
-                "TooManyRequests",
-                "Too many requests.",
-                (("Retry-After", self.retry_after),),
-            )
+            retry = (("Retry-After", self.retry_after),)
+            return GraphFailure(429, "TooManyRequests", "Too many requests.", retry)
         if self.fail_503_every and n % self.fail_503_every == 0:
             self._count("503")
-            raise GraphFailure(503, "serviceNotAvailable", "Service unavailable.")
+            return GraphFailure(503, "serviceNotAvailable", "Service unavailable.")
+        return None
+
+    def _graph_call(self, request: Request) -> tuple[int, Any, dict[str, str]]:
+        """One Graph request, top-level or inside a $batch: knobs first, then the resource."""
+        injected = self._injected_failure(request)
+        if injected is not None:
+            raise injected
         if request.method != "GET":
             raise GraphFailure(
                 405, "Request_BadRequest", f"{request.method} is not supported here."
