@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -98,3 +99,34 @@ def test_apply_without_a_plan_file_plans_and_applies_when_auto_approved(
     assert len(list(Path("audit").glob("*.jsonl"))) == 1
     code, out, _ = run(capsys, "plan", "--detailed-exitcode")
     assert code == 0
+
+
+class _Terminal(io.StringIO):
+    """stdin that says it is a terminal and answers the prompt."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "applied"),
+    [("n\n", 1, False), ("y\n", 0, True)],
+    ids=["answering no changes nothing", "answering yes applies"],
+)
+def test_apply_without_a_plan_file_asks_on_a_terminal(
+    sandbox: ScimSandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    code: int,
+    applied: bool,
+) -> None:
+    monkeypatch.setattr("sys.stdin", _Terminal(answer))
+
+    result, out, err = run(capsys, "apply")
+
+    assert result == code
+    assert "Apply these changes?" in err
+    assert ("Apply complete:" in out) is applied
+    assert ("apply cancelled: nothing was changed" in err) is not applied
+    assert (sandbox.counters.writes > 0) is applied
