@@ -66,7 +66,7 @@ def command(
     loaded = load_config(ctx.resolved_config_path)
     plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
 
-    console.result(render(plan, fmt, config_path=loaded.path, color=console.color))
+    console.result(render(plan, fmt, config_path=loaded.path, color=console.color).rstrip("\n"))
     if out is not None:
         write_atomic(out, plan.dumps())
         console.info(f"Saved the plan to {out} (digest {plan.digest[:12]}).")
