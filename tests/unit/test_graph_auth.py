@@ -177,7 +177,7 @@ def test_certificate_thumbprint_is_sha1_of_the_der_certificate(cert_file: Path) 
 def _encrypted(tmp_path: Path, password: bytes) -> Path:
     cert = make_client_certificate()
     key = serialization.load_pem_private_key(cert.private_key_pem, None)
-    encrypted = key.private_bytes(  # type: ignore[union-attr]
+    encrypted = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.BestAvailableEncryption(password),

@@ -70,7 +70,7 @@ def build_tenant() -> SandboxTenant:
 TENANT = build_tenant()
 
 
-def make_config(mappings: list[dict[str, Any]], **entra: Any) -> Config:
+def make_config(mappings: list[Any], **entra: Any) -> Config:
     return Config.model_validate(
         {"version": 1, "entra": entra, "roles": ["owner", "admin", "member"], "mappings": mappings}
     )

@@ -64,7 +64,7 @@ def test_certificate(
     key = cert.private_key_pem
     if password:
         loaded = serialization.load_pem_private_key(key, None)
-        key = loaded.private_bytes(  # type: ignore[union-attr]
+        key = loaded.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.BestAvailableEncryption(password.encode()),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import vcr  # type: ignore[import-untyped]
+import vcr
 
 from entrasync.errors import AuthError
 from entrasync.graph.auth import StaticTokenProvider, make_token_provider
