@@ -1,8 +1,8 @@
 """A real SCIM 2.0 server (scim2-server, RFC 7643/7644) on loopback, seeded like NeuralTrust.
 
 It runs in-process on a thread, behind a bearer token, so tests, the demo and benchmarks talk to
-it over a real socket. A thin WSGI middleware adds the faults a SaaS endpoint shows: latency,
-429 on every Nth write, and a hard failure after N writes (the server "dies" mid-apply).
+it over a real socket. A thin WSGI middleware (``scim_faults``) adds the faults a SaaS endpoint
+shows: latency, 429/503 on every Nth write, and death after N writes (mid-apply).
 """
 
 from __future__ import annotations
@@ -10,196 +10,36 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
 from socketserver import ThreadingMixIn
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from scim2_models import ResourceType, Schema, ScimProvider
 from scim2_server.memory import InMemoryStorage
 from scim2_server.requests import ScimRequest
 from scim2_server.service import ScimService
-from scim2_server.testserver.application import BEARER_TOKEN_SCHEME, BearerTokenApplication
-from scim2_server.utils import (
-    load_default_resource_types,
-    load_default_schemas,
-    load_default_service_provider_config,
+from scim2_server.testserver.application import BearerTokenApplication
+
+from entrasync.sandbox.scim_faults import Counters, Faults
+from entrasync.sandbox.scim_seed import (
+    EXTENSION_PRODUCTS,
+    EXTENSION_ROLE,
+    EXTENSION_SCHEMA,
+    Seed,
+    SeedUser,
+    provider,
+    seed_user,
 )
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-EXTENSION_SCHEMA = "urn:ietf:params:scim:schemas:extension:neuraltrust:2.0:User"
-EXTENSION_ROLE = f"{EXTENSION_SCHEMA}:role"
-EXTENSION_PRODUCTS = f"{EXTENSION_SCHEMA}:products"
-WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-@dataclass(frozen=True)
-class SeedUser:
-    """A NeuralTrust-like user to seed the server with."""
-
-    user_name: str
-    display_name: str | None = None
-    email: str | None = None
-    external_id: str | None = None
-    active: bool = True
-    role: str | None = None
-    products: tuple[str, ...] | None = None
-    given_name: str | None = None
-    family_name: str | None = None
-
-    def to_scim(self, *, extension: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {"schemas": [USER_SCHEMA], "userName": self.user_name}
-        body["active"] = self.active
-        if self.display_name:
-            body["displayName"] = self.display_name
-        if self.email:
-            body["emails"] = [{"value": self.email, "type": "work", "primary": True}]
-        if self.external_id:
-            body["externalId"] = self.external_id
-        if self.given_name or self.family_name:
-            body["name"] = {"givenName": self.given_name, "familyName": self.family_name}
-        if extension:
-            ext: dict[str, Any] = {}
-            if self.role is not None:
-                ext["role"] = self.role
-            if self.products is not None:
-                ext["products"] = list(self.products)
-            if ext:
-                body["schemas"].append(EXTENSION_SCHEMA)
-                body[EXTENSION_SCHEMA] = ext
-        else:
-            if self.role is not None:
-                body["roles"] = [{"value": self.role, "primary": True}]
-            if self.products is not None:
-                body["entitlements"] = [{"value": p} for p in self.products]
-        return body
-
-
-Seed = SeedUser | Mapping[str, Any] | Any  # Any: an object with SeedUser's field names
-
-
-def seed_user(seed: Seed) -> SeedUser:
-    """A SeedUser from a SeedUser, a dict, or any object with the same attribute names
-    (e.g. ``entrasync.sandbox.tenant.SeedScimUser``)."""
-    if isinstance(seed, SeedUser):
-        return seed
-    if isinstance(seed, Mapping):
-        return SeedUser(**dict(seed))
-    names = SeedUser.__dataclass_fields__
-    return SeedUser(**{n: getattr(seed, n) for n in names if hasattr(seed, n)})
-
-
-def _extension_schema() -> Schema:
-    def attribute(name: str, multi: bool) -> dict[str, Any]:
-        return {
-            "name": name,
-            "type": "string",
-            "multiValued": multi,
-            "required": False,
-            "caseExact": False,
-            "mutability": "readWrite",
-            "returned": "default",
-            "uniqueness": "none",
-        }
-
-    return Schema.model_validate(
-        {
-            "id": EXTENSION_SCHEMA,
-            "name": "NeuralTrustUser",
-            "description": "NeuralTrust role and product access (sandbox layout)",
-            "attributes": [attribute("role", False), attribute("products", True)],
-        }
-    )
-
-
-def _provider(extension: bool, max_results: int | None) -> ScimProvider:
-    schemas = list(load_default_schemas().values())
-    resource_types = list(load_default_resource_types().values())
-    if extension:
-        schemas.append(_extension_schema())
-        user = next(rt for rt in resource_types if rt.id == "User")
-        data = user.model_dump()
-        data["schemaExtensions"] = [
-            *data.get("schemaExtensions", []),
-            {"schema": EXTENSION_SCHEMA, "required": False},
-        ]
-        resource_types = [
-            ResourceType.model_validate(data) if rt.id == "User" else rt for rt in resource_types
-        ]
-    config = load_default_service_provider_config()
-    config.authentication_schemes = [BEARER_TOKEN_SCHEME]
-    if max_results is not None and config.filter is not None:
-        config.filter.max_results = max_results
-    return ScimProvider.from_discovery(schemas, resource_types, config=config)
-
-
-@dataclass
-class Counters:
-    """What the server saw: by method, plus the faults it injected."""
-
-    requests: int = 0
-    by_method: dict[str, int] = field(default_factory=dict)
-    writes: int = 0
-    throttled: int = 0
-    failed: int = 0
-
-
-class _Faults:
-    """WSGI middleware: latency; 429 / 503 on every Nth write; death after N writes."""
-
-    def __init__(self, app: WSGIApplication, latency: float) -> None:
-        self.app = app
-        self.latency = latency
-        self.throttle_every = 0
-        self.unavailable_every = 0
-        self.fail_after: int | None = None
-        self.on_death: Callable[[], None] = lambda: None
-        self.counters = Counters()
-        self.lock = threading.Lock()
-        self._attempts = 0
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        method = str(environ["REQUEST_METHOD"]).upper()
-        with self.lock:
-            self.counters.requests += 1
-            self.counters.by_method[method] = self.counters.by_method.get(method, 0) + 1
-            fault = self._fault() if method in WRITE_METHODS else None
-        if self.latency:
-            time.sleep(self.latency)
-        if fault is None:
-            return self.app(environ, start_response)
-        status, retry_after = fault
-        body = {
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
-            "status": status.split()[0],
-            "detail": "sandbox fault",
-        }
-        headers = [("Content-Type", "application/scim+json")]
-        if retry_after is not None:
-            headers.append(("Retry-After", retry_after))
-        start_response(status, headers)
-        return [json.dumps(body).encode()]
-
-    def _fault(self) -> tuple[str, str | None] | None:
-        """Decide under the lock, so exactly ``fail_after`` writes reach the storage."""
-        self._attempts += 1
-        if self.fail_after is not None and self.counters.writes >= self.fail_after:
-            self.counters.failed += 1
-            self.on_death()
-            return ("503 Service Unavailable", None)
-        if self.throttle_every and self._attempts % self.throttle_every == 0:
-            self.counters.throttled += 1
-            return ("429 Too Many Requests", "0")
-        if self.unavailable_every and self._attempts % self.unavailable_every == 0:
-            self.counters.throttled += 1
-            return ("503 Service Unavailable", "0")
-        self.counters.writes += 1
-        return None
+__all__ = [
+    "EXTENSION_PRODUCTS",
+    "EXTENSION_ROLE",
+    "EXTENSION_SCHEMA",
+    "Counters",
+    "ScimSandbox",
+    "SeedUser",
+    "running",
+]
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -229,14 +69,14 @@ class ScimSandbox:
         self.token = token
         self.extension = extension
         self.storage = InMemoryStorage()
-        provider = _provider(extension, max_results)
+        scim_provider = provider(extension, max_results)
         self.app = BearerTokenApplication(
             self.storage,
-            provider,
-            service=ScimService(provider, secret=secrets.token_urlsafe(32)),
+            scim_provider,
+            service=ScimService(scim_provider, secret=secrets.token_urlsafe(32)),
             bearer_tokens=[token],
         )
-        self._faults = _Faults(self.app, latency)
+        self._faults = Faults(self.app, latency)
         self._faults.on_death = self._die
         self._server = self._bind(0)
         self.port = self._server.server_port
