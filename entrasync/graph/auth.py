@@ -73,11 +73,12 @@ def resolve_endpoints(config: Config, environ: Mapping[str, str]) -> GraphEndpoi
 
 
 class TokenProvider(Protocol):
-    """Returns a Graph access token; ``refresh=True`` skips any cached one (after a 401)."""
+    """Returns a Graph access token; ``rejected`` is one Graph just refused (a 401): never
+    return that one again."""
 
     mode: str  # which credential is in use, for messages ("client secret", ...)
 
-    def __call__(self, *, refresh: bool = False) -> str: ...
+    def __call__(self, *, rejected: str | None = None) -> str: ...
 
 
 class StaticTokenProvider:
@@ -88,7 +89,7 @@ class StaticTokenProvider:
     def __init__(self, token: Secret) -> None:
         self._token = token
 
-    def __call__(self, *, refresh: bool = False) -> str:
+    def __call__(self, *, rejected: str | None = None) -> str:
         return self._token.reveal()
 
 
@@ -143,18 +144,25 @@ class MsalTokenProvider:
                 "the login host of the tenant's cloud",
             ) from None
 
-    def __call__(self, *, refresh: bool = False) -> str:
+    def __call__(self, *, rejected: str | None = None) -> str:
         with self._lock:
             if self._app is None:
                 self._app = self._build_app()
-            if refresh:
+            token = self._acquire()
+            if rejected is not None and token == rejected:
+                # Drop only the token Graph refused: concurrent readers that got the same
+                # 401 then find the new one cached instead of each fetching another.
                 self._app.remove_tokens_for_client()
-            try:
-                result = self._app.acquire_token_for_client(scopes=[self._endpoints.scope])
-            except EntrasyncError:
-                raise
-            except requests.exceptions.RequestException as exc:
-                raise _unreachable(self.authority, exc) from None
+                token = self._acquire()
+            return token
+
+    def _acquire(self) -> str:
+        try:
+            result = self._app.acquire_token_for_client(scopes=[self._endpoints.scope])
+        except EntrasyncError:
+            raise
+        except requests.exceptions.RequestException as exc:
+            raise _unreachable(self.authority, exc) from None
         if not isinstance(result, dict) or "access_token" not in result:
             message, hint = describe_msal_error(
                 result if isinstance(result, dict) else {}, self.mode, self._describe_assertion()

@@ -193,15 +193,16 @@ class GraphClient:
         return str(link)
 
     def _fetch(self, url: str, what: str) -> dict[str, Any]:
-        refreshed = False
+        rejected: str | None = None
         while True:
             client_request_id = str(uuid.uuid4())
+            token = self._token(rejected=rejected)
             response = send(
                 self._http,
                 "GET",
                 url,
                 headers={
-                    "Authorization": f"Bearer {self._token(refresh=refreshed)}",
+                    "Authorization": f"Bearer {token}",
                     "Accept": "application/json",
                     "client-request-id": client_request_id,
                 },
@@ -229,10 +230,10 @@ class GraphClient:
             if (
                 failure.status == 401
                 and failure.code == "InvalidAuthenticationToken"
-                and not refreshed
+                and rejected is None
                 and not isinstance(self._token, StaticTokenProvider)
             ):
-                refreshed = True  # once: a revoked or rotated token, or new consent
+                rejected = token  # once: an expired, revoked or rotated token, or new consent
                 continue
             if failure.code == "Directory_ExpiredPageToken":
                 raise ExpiredPageToken()

@@ -20,15 +20,15 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 class Tokens:
-    """A refreshable token provider: token-1, then token-2 after a refresh."""
+    """A renewable token provider: token-1, then token-2 once token-1 is rejected."""
 
     mode = "client secret"
 
     def __init__(self) -> None:
         self.issued = 0
 
-    def __call__(self, *, refresh: bool = False) -> str:
-        if refresh or not self.issued:
+    def __call__(self, *, rejected: str | None = None) -> str:
+        if not self.issued or rejected == f"token-{self.issued}":
             self.issued += 1
         return f"token-{self.issued}"
 

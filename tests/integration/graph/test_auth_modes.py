@@ -102,7 +102,7 @@ def test_federated_token_file_is_re_read_for_every_exchange(
     with pytest.raises(AuthError, match="AADSTS700024"):
         provider()
     token_file.write_text(emulator.issue_github_oidc_token(SUBJECT, AUDIENCE) + "\n")
-    assert provider(refresh=True)  # the platform rotated the file: the new token is used
+    assert provider()  # the platform rotated the file: the new token is used
     assert read_small(env) == EXPECTED
 
 
@@ -116,9 +116,10 @@ def test_github_actions_oidc_fetches_a_fresh_id_token_per_exchange(
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN": emulator.github_oidc_request_token,
     }
     provider = make_token_provider(CONFIG, env)
-    provider()
-    provider()  # cached by msal: no second exchange
-    provider(refresh=True)
+    first = provider()
+    assert provider() == first  # cached by msal: no second exchange
+    assert provider(rejected="another token") == first
+    assert provider(rejected=first) != first  # Graph refused it: a fresh exchange
     assert emulator.counters["github_oidc"] == emulator.counters["token"] == 2
     assert read_small(env) == EXPECTED
 

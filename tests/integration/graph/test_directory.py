@@ -112,15 +112,19 @@ def test_reads_run_concurrently_within_the_bound(emulator_factory: EmulatorFacto
     assert slow.peak_concurrency == 2
 
 
-def test_an_access_token_expiring_mid_read_is_renewed_once(emulator: GraphEmulator) -> None:
-    config = make_config([{"id": G_BIG, "role": "owner"}])
+def test_an_access_token_expiring_mid_read_is_renewed_once_for_all_readers(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(latency=0.01)  # so the four readers overlap
+    groups = (G_BIG, G_PARENT, G_CHILD, G_MIXED, G_SMALL)
+    config = make_config([{"id": g, "role": "member"} for g in groups])
     with GraphClient.connect(config, secret_env(emulator)) as client:
-        first = read_directory(config, client)
+        first = read_directory(config, client, parallelism=4)
         emulator.expire_access_tokens()
-        second = read_directory(config, client)
+        second = read_directory(config, client, parallelism=4)
     assert first == second
-    assert emulator.counters["token"] == 2
-    assert emulator.counters["unauthorized"] == 1
+    assert emulator.counters["unauthorized"] >= 2  # several readers hit the 401 at once
+    assert emulator.counters["token"] == 2  # ... and one new token served them all
 
 
 def test_a_token_without_roles_is_a_401_asking_for_consent(
