@@ -222,12 +222,12 @@ def command(
             target = read_target(loaded.config, client)
             if not _check_fresh(plan, target):
                 return 0
-        violations = _check_safety(plan, target, loaded, force_unsafe)
-        for violation in violations:
-            console.warn(f"overridden with --force-unsafe: {violation.rule}: {violation.message}")
         if not plan.has_changes:
             console.result("No changes.")
             return 0
+        violations = _check_safety(plan, target, loaded, force_unsafe)
+        for violation in violations:
+            console.warn(f"overridden with --force-unsafe: {violation.rule}: {violation.message}")
         report, audit = _run(
             plan,
             client,
