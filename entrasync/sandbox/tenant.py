@@ -157,3 +157,20 @@ def demo_tenant() -> DemoTenant:
     from entrasync.sandbox.tenant_demo import build_demo_tenant  # it imports this module
 
     return build_demo_tenant()
+
+
+# Re-exported so callers import the whole tenant API from one place; at the bottom because
+# the generator builds the values defined above.
+from entrasync.sandbox.tenant_generate import generate_tenant  # noqa: E402
+
+__all__ = [
+    "GeneratedTenant",
+    "OtherKind",
+    "SandboxGroup",
+    "SandboxObject",
+    "SandboxTenant",
+    "SandboxUser",
+    "SeedScimUser",
+    "demo_tenant",
+    "generate_tenant",
+]
