@@ -12,9 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -26,6 +24,7 @@ from entrasync.graph.auth import (
     make_token_provider,
     resolve_endpoints,
 )
+from entrasync.graph.odata import GraphFailure, query
 from entrasync.graph.transport import new_http_client
 from entrasync.http import RETRY_STATUSES, RetryPolicy, require_safe_url, send
 
@@ -33,7 +32,6 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 999  # Graph's maximum $top; 1000 is a 400 (https://learn.microsoft.com/graph/paging)
 MAX_LISTING_RESTARTS = 2
-_ODATA_SAFE = "$,()'=:*@/"
 DEFAULT_POLICY = RetryPolicy()
 PERMISSION_HINT = (
     "grant GroupMember.Read.All and User.Read.All (application permissions) to the app "
@@ -46,54 +44,12 @@ REPLICATION_HINT = (
 )
 
 
-@dataclass(frozen=True)
-class GraphFailure:
-    """A Graph error response, reduced to what we branch on and what we show."""
-
-    status: int
-    code: str
-    message: str
-    request_id: str | None
-
-    @classmethod
-    def of(cls, response: httpx.Response) -> GraphFailure:
-        code, message, inner_id = "", "", None
-        try:
-            error = response.json().get("error", {})
-            code = str(error.get("code") or "")
-            message = str(error.get("message") or "")
-            inner = error.get("innerError") or error.get("innererror") or {}
-            inner_id = inner.get("request-id") if isinstance(inner, dict) else None
-        except (ValueError, AttributeError):
-            pass
-        request_id = response.headers.get("request-id") or inner_id
-        return cls(response.status_code, code or response.reason_phrase, message, request_id)
-
-    def label(self) -> str:
-        rid = f", request-id {self.request_id}" if self.request_id else ""
-        return f"HTTP {self.status} {self.code}{rid}"
-
-
 class GraphNotFoundError(GraphError):
     """404 ``Request_ResourceNotFound``: a wrong id, or one not replicated yet."""
 
 
 class ExpiredPageToken(Exception):
     """``Directory_ExpiredPageToken``: the listing must start over (not a user-facing error)."""
-
-
-def query(params: Mapping[str, str]) -> str:
-    """OData query string keeping ``$``, ``,``, ``(``, ``)`` and ``'`` readable, as Graph's
-    documentation writes them; spaces, ``#``, ``+`` and ``&`` are percent-encoded."""
-    return "&".join(f"{k}={quote(str(v), safe=_ODATA_SAFE)}" for k, v in params.items())
-
-
-def odata_string(value: str) -> str:
-    """A quoted OData string literal: ``'`` doubles.
-
-    https://learn.microsoft.com/graph/query-parameters
-    """
-    return "'" + value.replace("'", "''") + "'"
 
 
 class GraphClient:

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple, TypeVar
 
 from entrasync.config import Config, Mapping
 from entrasync.errors import AuthError, GraphError
-from entrasync.graph.client import GraphClient, GraphNotFoundError, odata_string
+from entrasync.graph.client import GraphClient, GraphNotFoundError
+from entrasync.graph.odata import odata_string
 from entrasync.model import Directory, DirectoryUser, Group, GroupMembers
 
 USER_TYPE = "#microsoft.graph.user"
@@ -159,6 +160,18 @@ def run_bounded(work: Callable[[T], R], items: Sequence[T], parallelism: int) ->
                 future.cancel()
 
 
+def duplicate_message(config: Config, first: int, second: int, group: Group) -> str:
+    return (
+        f"mappings {config.mappings[first].label!r} and {config.mappings[second].label!r} both "
+        f"resolve to group {group.display_name} ({group.id})"
+    )
+
+
+DUPLICATE_HINT = (
+    "map each group once: one mapping names it and another gives its id, so remove one of them"
+)
+
+
 def read_directory(
     config: Config,
     client: GraphClient,
@@ -183,6 +196,12 @@ def read_directory(
         users.update((u.id, u) for u in members)
         if progress is not None:
             progress(f"read group {group.display_name}: {len(members)} users")
+    first_index: dict[str, int] = {}
+    for read in groups:
+        earlier = first_index.setdefault(read.group.id, read.mapping_index)
+        if earlier != read.mapping_index:
+            message = duplicate_message(config, earlier, read.mapping_index, read.group)
+            raise GraphError(message, DUPLICATE_HINT)
     return Directory(groups=tuple(groups), users=users)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import click
 
@@ -17,9 +17,17 @@ from entrasync.config import Config, LoadedConfig
 from entrasync.config import Mapping as GroupMapping
 from entrasync.console import Console
 from entrasync.graph.client import GraphClient, GraphNotFoundError
-from entrasync.graph.directory import GroupResolutionError, read_members, resolve_group, run_bounded
+from entrasync.graph.directory import (
+    DUPLICATE_HINT,
+    GroupResolutionError,
+    duplicate_message,
+    read_members,
+    resolve_group,
+    run_bounded,
+)
+from entrasync.model import Group
 
-FAILING = frozenset({"missing", "ambiguous", "mismatch"})
+FAILING = frozenset({"missing", "ambiguous", "mismatch", "duplicate"})
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,7 @@ class GroupCheck:
     group_id: str | None
     display_name: str | None
     members: int | None  # user members (transitive when nested_groups)
-    status: str  # ok | empty | missing | ambiguous | mismatch
+    status: str  # ok | empty | missing | ambiguous | mismatch | duplicate
     detail: str = ""
     synced: bool = True
 
@@ -50,7 +58,19 @@ def check_group(client: GraphClient, mapping: GroupMapping, nested: bool) -> Gro
 
 def check_groups(config: Config, client: GraphClient, parallelism: int = 4) -> list[GroupCheck]:
     nested = config.entra.nested_groups
-    return list(run_bounded(lambda m: check_group(client, m, nested), config.mappings, parallelism))
+    checks = list(
+        run_bounded(lambda m: check_group(client, m, nested), config.mappings, parallelism)
+    )
+    first_index: dict[str, int] = {}
+    for index, check in enumerate(checks):
+        if check.group_id is None or check.display_name is None:
+            continue
+        earlier = first_index.setdefault(check.group_id, index)
+        if earlier != index:
+            group = Group(check.group_id, check.display_name)
+            detail = f"{duplicate_message(config, earlier, index, group)}: {DUPLICATE_HINT}"
+            checks[index] = replace(check, status="duplicate", detail=detail)
+    return checks
 
 
 def columns(rows: Sequence[Sequence[str]]) -> list[str]:

@@ -11,7 +11,8 @@ import pytest
 
 from entrasync.errors import AuthError, GraphError
 from entrasync.graph.auth import StaticTokenProvider
-from entrasync.graph.client import GraphClient, GraphNotFoundError, odata_string, query
+from entrasync.graph.client import GraphClient, GraphNotFoundError
+from entrasync.graph.odata import odata_string, query
 from entrasync.http import RetryPolicy
 from entrasync.secret import Secret
 

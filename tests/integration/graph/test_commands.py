@@ -65,12 +65,18 @@ def test_validate_online_prints_every_group_and_warns_on_empty_ones(
             "missing",
             "was not found in Entra",
         ),
+        (
+            f"  - id: {G_PARENT}\n    role: owner\n  - name: NT-PARENT\n    role: member\n",
+            "duplicate",
+            "both resolve to group NT-Parent",
+        ),
     ],
     ids=[
         "a name matching no group",
         "a name matching two groups",
         "an id with another name",
         "an id that does not exist",
+        "an id and a name of the same group",
     ],
 )
 def test_validate_online_fails_on_unresolvable_groups(

@@ -212,3 +212,12 @@ def test_list_groups_by_prefix_counts_user_members(emulator: GraphEmulator) -> N
     assert [g.members for g in direct] == [1]
     assert [g.display_name for g in everything][:3] == ["NT-Big", "NT-Child", "NT-Dup"]
     assert {g.id: g.members for g in everything}[G_MIXED] == 1
+
+
+def test_two_mappings_resolving_to_one_group_are_refused(emulator: GraphEmulator) -> None:
+    config = make_config([{"id": G_SMALL, "role": "owner"}, {"name": "nt-small", "role": "member"}])
+    with pytest.raises(
+        GraphError, match=f"both resolve to group NT-Small \\({G_SMALL}\\)"
+    ) as caught:
+        read(emulator, config)
+    assert "map each group once" in (caught.value.hint or "")

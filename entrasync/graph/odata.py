@@ -1,0 +1,56 @@
+"""OData pieces of the Graph client: query strings, string literals, and error bodies.
+
+https://learn.microsoft.com/graph/query-parameters and https://learn.microsoft.com/graph/errors
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+
+_ODATA_SAFE = "$,()'=:*@/"
+
+
+@dataclass(frozen=True)
+class GraphFailure:
+    """A Graph error response, reduced to what we branch on and what we show."""
+
+    status: int
+    code: str
+    message: str
+    request_id: str | None
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> GraphFailure:
+        code, message, inner_id = "", "", None
+        try:
+            error = response.json().get("error", {})
+            code = str(error.get("code") or "")
+            message = str(error.get("message") or "")
+            inner = error.get("innerError") or error.get("innererror") or {}
+            inner_id = inner.get("request-id") if isinstance(inner, dict) else None
+        except (ValueError, AttributeError):
+            pass
+        request_id = response.headers.get("request-id") or inner_id
+        return cls(response.status_code, code or response.reason_phrase, message, request_id)
+
+    def label(self) -> str:
+        rid = f", request-id {self.request_id}" if self.request_id else ""
+        return f"HTTP {self.status} {self.code}{rid}"
+
+
+def query(params: Mapping[str, str]) -> str:
+    """OData query string keeping ``$``, ``,``, ``(``, ``)`` and ``'`` readable, as Graph's
+    documentation writes them; spaces, ``#``, ``+`` and ``&`` are percent-encoded."""
+    return "&".join(f"{k}={quote(str(v), safe=_ODATA_SAFE)}" for k, v in params.items())
+
+
+def odata_string(value: str) -> str:
+    """A quoted OData string literal: ``'`` doubles.
+
+    https://learn.microsoft.com/graph/query-parameters
+    """
+    return "'" + value.replace("'", "''") + "'"
