@@ -77,7 +77,13 @@ def _check_safety(
     from entrasync.safety import check_safety
 
     found = check_safety(plan, target, loaded.config, empty_groups=())
-    violations = tuple(dict.fromkeys((*plan.violations, *found)))
+    return _guard(plan, tuple(dict.fromkeys((*plan.violations, *found))), force_unsafe)
+
+
+def _guard(
+    plan: Plan, violations: tuple[Violation, ...], force_unsafe: str | None
+) -> tuple[Violation, ...]:
+    """Refuse violations unless ``--force-unsafe`` names this plan; a wrong digest is refused."""
     if force_unsafe is not None and not plan.matches_digest(force_unsafe):
         raise SafetyError(
             f"--force-unsafe {force_unsafe} does not name this plan (digest {plan.digest[:12]})",
@@ -102,7 +108,7 @@ def _confirm(plan: Plan, console: Console, auto_approve: bool) -> None:
     from entrasync.render.text import render_text
 
     console.result(render_text(plan, color=console.color))
-    if auto_approve or not plan.has_changes:
+    if auto_approve:
         return
     if not click.confirm("\nApply these changes?", default=False, err=True):
         raise EntrasyncError("apply cancelled: nothing was changed")
@@ -217,6 +223,12 @@ def command(
                 return 0
         else:
             plan = _fresh_plan(loaded, console, parallelism)
+            if not plan.has_changes:
+                from entrasync.render.text import render_text
+
+                console.result(render_text(plan, color=console.color))
+                return 0
+            _guard(plan, plan.violations, force_unsafe)  # before asking, not after
             _confirm(plan, console, auto_approve)
             # Re-read after the prompt: NeuralTrust may have changed while the human read.
             target = read_target(loaded.config, client)
