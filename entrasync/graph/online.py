@@ -75,6 +75,8 @@ def check_groups(config: Config, client: GraphClient, parallelism: int = 4) -> l
 
 def columns(rows: Sequence[Sequence[str]]) -> list[str]:
     """Left-aligned columns, two spaces apart, trailing blanks trimmed."""
+    # Directory text is untrusted: no terminal escape sequences from a group name.
+    rows = [["".join(c if c.isprintable() else "?" for c in cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
     return [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
