@@ -57,8 +57,12 @@ def request_id_of(response: httpx.Response) -> str | None:
     return None
 
 
-def error_for(response: httpx.Response, doing: str) -> ScimError:
-    """Translate a SCIM error response into the one exception the CLI and apply understand."""
+def error_for(response: httpx.Response, doing: str, *, one_user: bool = False) -> ScimError:
+    """Translate a SCIM error response into the one exception the CLI and apply understand.
+
+    ``one_user``: the request named one user (``/Users/{id}``), so a 404 means it vanished;
+    elsewhere a 404 means the endpoint URL is wrong.
+    """
     status = response.status_code
     request_id = request_id_of(response)
     scim_type, detail = _error_body(response)
@@ -87,6 +91,13 @@ def error_for(response: httpx.Response, doing: str) -> ScimError:
             f"NeuralTrust refused {doing}: conflict (409{', ' + scim_type if scim_type else ''})"
             f"{': ' + what if what else said}{suffix}",
             "run `entrasync plan` again: the NeuralTrust state changed",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 404 and not one_user:
+        return ScimError(
+            f"NeuralTrust answered 404 Not Found to {doing}{suffix}: this is not a SCIM endpoint",
+            f"check {URL_ENV} / neuraltrust.scim_url: NeuralTrust's ends in /api/scim/v2",
             status=status,
             request_id=request_id,
         )
@@ -178,11 +189,18 @@ class ScimClient:
         )
 
     def _request(
-        self, method: str, path: str, doing: str, ok: Sequence[int], **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        doing: str,
+        ok: Sequence[int],
+        *,
+        one_user: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
         response = self._send(method, path, **kwargs)
         if response.status_code not in ok:
-            raise error_for(response, doing)
+            raise error_for(response, doing, one_user=one_user)
         return response
 
     def page_size(self) -> int:
@@ -255,6 +273,7 @@ class ScimClient:
             f"Users/{user_id}",
             f"updating {label or user_id}",
             (200, 204),
+            one_user=True,
             json=body,
         )
         return _result(response)

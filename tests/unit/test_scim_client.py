@@ -195,6 +195,14 @@ def test_errors_are_translated_once(
     assert caught.value.status == response.status_code
 
 
+def test_a_404_on_listing_points_at_the_endpoint_url_not_at_a_user() -> None:
+    scim, _ = client(lambda r: httpx.Response(404, text="Not Found"))
+    with pytest.raises(ScimError) as caught:
+        list(scim.list_users())
+    assert "this is not a SCIM endpoint" in caught.value.message
+    assert "NEURALTRUST_SCIM_URL" in str(caught.value.hint)
+
+
 def test_429_and_503_on_writes_are_retried_honouring_retry_after() -> None:
     answers = iter(
         [
