@@ -221,10 +221,13 @@ def _guarded(
 ) -> ChangeResult:
     try:
         return _execute(change, client, layout)
-    except (AuthError, TransportError) as exc:
-        stopped.append(f"an earlier change failed: {exc.message}")
-        return _failed(change, exc)
     except EntrasyncError as exc:
+        # A rejected token or a lost connection fails every later write the same way. A 403
+        # may be about this one user (e.g. the Owner), so it does not stop the others.
+        if isinstance(exc, TransportError) or (
+            isinstance(exc, AuthError) and getattr(exc, "status", None) != 403
+        ):
+            stopped.append(f"an earlier change failed: {exc.message}")
         return _failed(change, exc)
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
-from entrasync.apply import create_body, in_place, patch_operations, satisfies
+from entrasync.apply import apply_plan, create_body, in_place, patch_operations, satisfies
+from entrasync.config import Config
 from entrasync.model import TargetUser
-from entrasync.plan import Access, Action, Change
+from entrasync.plan import Access, Action, Change, Plan
 from entrasync.scim.attributes import Layout
+from entrasync.scim.client import ScimClient
+from entrasync.secret import Secret
 
 CORE = Layout.of("roles", "entitlements")
 
@@ -141,3 +145,40 @@ def test_a_create_is_in_place_when_the_user_name_exists_as_planned_whatever_its_
     assert in_place(create, [user()])
     assert not in_place(create, [user(user_name="bob@contoso.com")])
     assert not in_place(change(Action.UPDATE, Access("admin", None, True)), [user(id="other")])
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.outcomes: list[str] = []
+
+    def change(self, change: Change, **fields: Any) -> None:
+        self.outcomes.append(fields["outcome"])
+
+
+@pytest.mark.parametrize(
+    ("status", "outcomes"),
+    [
+        (401, ["failed", "skipped", "skipped"]),
+        (403, ["failed", "succeeded", "succeeded"]),
+        (404, ["failed", "succeeded", "succeeded"]),
+    ],
+    ids=[
+        "a rejected token stops every later write",
+        "a 403 on one user does not stop the others",
+        "a vanished user does not stop the others",
+    ],
+)
+def test_which_failures_stop_the_run(status: int, outcomes: list[str]) -> None:
+    def server(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status if request.url.path.endswith("/u0") else 204)
+
+    changes = tuple(
+        change(Action.UPDATE, Access("admin", None, True), user=f"u{i}", target_id=f"u{i}")
+        for i in range(3)
+    )
+    plan = Plan("c.yaml", "0" * 64, "https://scim.example/v2", "0" * 64, changes=changes)
+    sink = _Sink()
+    transport = httpx.MockTransport(server)
+    with ScimClient(plan.scim_url, Secret("t"), transport=transport) as client:
+        apply_plan(plan, client, Config.model_validate({"version": 1}), sink, parallelism=1)
+    assert sink.outcomes == outcomes
