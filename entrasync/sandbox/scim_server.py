@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -38,7 +38,6 @@ __all__ = [
     "Counters",
     "ScimSandbox",
     "SeedUser",
-    "running",
 ]
 
 
@@ -201,9 +200,3 @@ class ScimSandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def running(token: str, **kwargs: Any) -> Iterator[ScimSandbox]:
-    """A generator form for pytest fixtures: ``yield from running(token, ...)``."""
-    with ScimSandbox(token, **kwargs) as sandbox:
-        yield sandbox
