@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -62,3 +63,12 @@ def test_a_wrong_token_is_refused_by_the_server_with_the_regenerate_hint(
     assert "regenerating revokes the old one at once" in caught.value.message
     # scim2-server serves discovery without auth (RFC 7644 §4), so the first /Users is refused.
     assert sandbox.counters.by_method == {"GET": 2}
+
+
+def test_the_latency_knob_delays_every_request(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(latency=0.05)
+    with client_for(sandbox) as client:
+        started = time.perf_counter()
+        client.page_size()
+        elapsed = time.perf_counter() - started
+    assert elapsed >= 0.05
