@@ -1,8 +1,8 @@
-"""The emulated identity platform: token endpoint, OpenID discovery, GitHub Actions OIDC signer.
+"""Client authentication at the emulated token endpoint, with Entra's AADSTS failures.
 
 Behaves like login.microsoftonline.com for app-only flows (client secret, certificate
-assertion, federated GitHub token) including its AADSTS error bodies, so the Graph client's
-msal wiring and error translation run for real against loopback.
+assertion, federated GitHub token), so the Graph client's msal wiring and error translation
+run for real against loopback.
 See https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow and
 https://learn.microsoft.com/entra/identity-platform/reference-error-codes.
 """
@@ -12,25 +12,24 @@ from __future__ import annotations
 import base64
 import datetime
 import secrets
-import threading
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
+from entrasync.sandbox.graph_tokens import (
+    FEDERATION_AUDIENCE,
+    GITHUB_ISSUER,
+    SIGNATURE_ONLY,
+    GitHubOidcSigner,
+)
+
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-TOKEN_LIFETIME = 3599
-# Entra checks times, issuer, audience and subject itself, each with its own AADSTS code.
-_SIGNATURE_ONLY: jwt.types.Options = {"verify_exp": False, "verify_aud": False, "verify_nbf": False}
 
 
 @dataclass(frozen=True)
@@ -67,71 +66,6 @@ def tenant_not_found(tenant: str) -> AADError:
         f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and "
         "are signing into the correct cloud.",
     )
-
-
-class TokenStore:
-    """Opaque access tokens tracked server-side: Graph decides validity, not the client."""
-
-    def __init__(self, lifetime: int = TOKEN_LIFETIME) -> None:
-        self.lifetime = lifetime
-        self._expiry: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def issue(self) -> str:
-        token = secrets.token_hex(32)  # hex on purpose: nothing about it looks like a JWT
-        with self._lock:
-            self._expiry[token] = time.monotonic() + self.lifetime
-        return token
-
-    def check(self, token: str) -> str | None:
-        """None when valid, else why not: the text Graph puts in its 401."""
-        if not token:
-            return "Access token is empty."
-        with self._lock:
-            expiry = self._expiry.get(token)
-        if expiry is None:
-            return "Access token validation failure. Invalid audience."
-        if expiry <= time.monotonic():
-            return "Lifetime validation failed, the token is expired."
-        return None
-
-    def expire_all(self) -> None:
-        with self._lock:
-            self._expiry = dict.fromkeys(self._expiry, 0.0)
-
-
-@cache
-def _signing_key() -> rsa.RSAPrivateKey:
-    # One key per process: generating RSA keys per emulator would slow every test.
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-class GitHubOidcSigner:
-    """Mints GitHub Actions ID tokens (RS256 JWTs) that only this emulator accepts."""
-
-    def __init__(self) -> None:
-        self._key = _signing_key()
-        self.kid = secrets.token_hex(8)
-
-    def issue(self, subject: str, audience: str, *, lifetime: int = 300) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": GITHUB_ISSUER,
-            "sub": subject,
-            "aud": audience,
-            "iat": now,
-            "nbf": now - 5,
-            "exp": now + lifetime,
-            "jti": str(uuid.uuid4()),
-        }
-        return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self.kid})
-
-    def verify(self, token: str) -> dict[str, Any]:
-        """Signature only; the caller checks time, issuer, audience and subject as Entra does."""
-        claims: dict[str, Any] = jwt.decode(
-            token, self._key.public_key(), algorithms=["RS256"], options=_SIGNATURE_ONLY
-        )
-        return claims
 
 
 @dataclass(frozen=True)
@@ -229,7 +163,7 @@ def _check_certificate_assertion(
             assertion,
             cert.public_key(),  # type: ignore[arg-type]
             algorithms=["RS256", "PS256"],
-            options=_SIGNATURE_ONLY,
+            options=SIGNATURE_ONLY,
         )
     except jwt.PyJWTError:
         raise _invalid_client(700027, "Client assertion failed signature validation.") from None
@@ -308,45 +242,3 @@ def _invalid_client(code: int, message: str) -> AADError:
 
 def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def token_response(access_token: str, lifetime: int) -> dict[str, Any]:
-    return {
-        "token_type": "Bearer",
-        "expires_in": lifetime,
-        "ext_expires_in": lifetime,
-        "access_token": access_token,
-    }
-
-
-def openid_configuration(authority_host: str, tenant_id: str, graph_host: str) -> dict[str, Any]:
-    """The v2.0 discovery document, pointing at the emulator itself."""
-    base = f"{authority_host}/{tenant_id}"
-    return {
-        "token_endpoint": f"{base}/oauth2/v2.0/token",
-        "token_endpoint_auth_methods_supported": [
-            "client_secret_post",
-            "private_key_jwt",
-            "client_secret_basic",
-        ],
-        "jwks_uri": f"{base}/discovery/v2.0/keys",
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": f"{base}/v2.0",
-        "request_uri_parameter_supported": False,
-        "userinfo_endpoint": f"{graph_host}/oidc/userinfo",
-        "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-        "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-        "http_logout_supported": True,
-        "frontchannel_logout_supported": True,
-        "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nbf", "tid", "oid"],
-        "tenant_region_scope": "EU",
-        "cloud_instance_name": "sandbox.invalid",
-        "cloud_graph_host_name": "sandbox.invalid",
-        "msgraph_host": graph_host.split("://", 1)[-1],
-        "rbac_url": "https://sandbox.invalid",
-    }

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import re
-import secrets
 import ssl
 import threading
 import time
@@ -18,29 +16,18 @@ import uuid
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qs
 
 from entrasync.sandbox.graph_api import GraphApi, PermissionMode
-from entrasync.sandbox.graph_auth import (
-    AADError,
-    AppRegistration,
-    GitHubOidcSigner,
-    TokenStore,
-    authenticate_client,
-    openid_configuration,
-    tenant_not_found,
-    token_response,
-)
+from entrasync.sandbox.graph_auth import AppRegistration
 from entrasync.sandbox.graph_batch import run_batch
+from entrasync.sandbox.graph_identity import GITHUB_PATH, IdentityPlatform
 from entrasync.sandbox.graph_odata import GraphFailure, PageTokens
 from entrasync.sandbox.graph_server import LoopbackServer, Request, Response
+from entrasync.sandbox.graph_tokens import GitHubOidcSigner, TokenStore
 from entrasync.sandbox.tenant import SandboxTenant
 from entrasync.sandbox.tls import sandbox_ca
 
 DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
-_TOKEN_PATH = re.compile(r"^/([^/]+)/oauth2/v2\.0/token$")
-_DISCOVERY_PATH = re.compile(r"^/([^/]+)/v2\.0/\.well-known/openid-configuration$")
-_KEYS_PATH = re.compile(r"^/([^/]+)/discovery/v2\.0/keys$")
 
 
 class GraphEmulator:
@@ -67,18 +54,24 @@ class GraphEmulator:
         self.retry_after = retry_after
         self.fail_503_every = fail_503_every
         self.permission_mode: PermissionMode = permission_mode
-        self.app = AppRegistration(
-            tenant.tenant_id, tenant.client_id, client_secret, certificate_pem, federated_subject
-        )
-        self.github_subject = (
-            github_subject or federated_subject or "repo:contoso/access:ref:refs/heads/main"
-        )
-        self.github_oidc_request_token = secrets.token_hex(16)
         self.counters: collections.Counter[str] = collections.Counter()
         self.peak_concurrency = 0
         self.tokens = TokenStore()
         self.pages = PageTokens()
         self.signer = GitHubOidcSigner()
+        self.identity = IdentityPlatform(
+            AppRegistration(
+                tenant.tenant_id,
+                tenant.client_id,
+                client_secret,
+                certificate_pem,
+                federated_subject,
+            ),
+            self.tokens,
+            self.signer,
+            github_subject or federated_subject or "repo:contoso/access:ref:refs/heads/main",
+            self._count,
+        )
         self.api = GraphApi(tenant, self.pages)
         self._lock = threading.Lock()
         self._graph_calls = 0
@@ -122,7 +115,13 @@ class GraphEmulator:
 
     @property
     def github_oidc_request_url(self) -> str:
-        return f"{self.base_url}/_github/oidc/token?api-version=2.0"
+        """ACTIONS_ID_TOKEN_REQUEST_URL: like the real one, it already carries a query."""
+        return f"{self.base_url}{GITHUB_PATH}?api-version=2.0"
+
+    @property
+    def github_oidc_request_token(self) -> str:
+        """ACTIONS_ID_TOKEN_REQUEST_TOKEN: the bearer token the OIDC endpoint wants."""
+        return self.identity.github_request_token
 
     def reset_counters(self) -> None:
         with self._lock:
@@ -143,7 +142,7 @@ class GraphEmulator:
 
     # -- dispatch --------------------------------------------------------------------------
 
-    def _count(self, *names: str) -> None:
+    def _count(self, *names: str) -> None:  # thread-safe: handlers run concurrently
         with self._lock:
             self.counters.update(names)
 
@@ -176,63 +175,12 @@ class GraphEmulator:
                 )
 
     def _route(self, request: Request) -> Response:
-        path = request.path
-        if path.startswith("/v1.0/"):
+        if request.path.startswith("/v1.0/"):
             return self._graph(request)
-        if path == "/_github/oidc/token" and request.method == "GET":
-            return self._github_oidc(request)
-        if (match := _TOKEN_PATH.match(path)) and request.method == "POST":
-            return self._token(request, match.group(1))
-        if match := _DISCOVERY_PATH.match(path):
-            self._count("discovery")
-            if match.group(1).lower() != self.tenant.tenant_id.lower():
-                return _aad_reply(tenant_not_found(match.group(1)))
-            host = self.base_url
-            return Response(200, openid_configuration(host, self.tenant.tenant_id, host))
-        if path == "/common/discovery/instance":
-            self._count("instance_discovery")
-            endpoint = (
-                f"{self.base_url}/{self.tenant.tenant_id}/v2.0/.well-known/openid-configuration"
-            )
-            host = self.base_url.split("://", 1)[1]
-            return Response(
-                200,
-                {
-                    "tenant_discovery_endpoint": endpoint,
-                    "api-version": "1.1",
-                    "metadata": [
-                        {"preferred_network": host, "preferred_cache": host, "aliases": [host]}
-                    ],
-                },
-            )
-        if _KEYS_PATH.match(path):
-            return Response(200, {"keys": []})
-        return Response(404, {"error": "not_found", "error_description": f"no route {path}"})
-
-    def _token(self, request: Request, tenant: str) -> Response:
-        self._count("token")
-        if tenant.lower() != self.tenant.tenant_id.lower():
-            return _aad_reply(tenant_not_found(tenant))
-        form = {k: v[-1] for k, v in _parse_form(request.body).items()}
-        endpoint = f"{self.base_url}/{self.tenant.tenant_id}/oauth2/v2.0/token"
-        try:
-            authenticate_client(form, self.app, endpoint, self.base_url, self.signer)
-        except AADError as error:
-            self._count("token_error")
-            return _aad_reply(error)
-        token = self.tokens.issue()
-        return Response(200, token_response(token, self.tokens.lifetime), _no_store())
-
-    def _github_oidc(self, request: Request) -> Response:
-        self._count("github_oidc")
-        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-            presented.strip(), self.github_oidc_request_token
-        ):
-            return Response(401, {"message": "Bad credentials"}, content_type="application/json")
-        audience = request.query.get("audience", ["https://github.com/contoso"])[-1]
-        value = self.signer.issue(self.github_subject, audience)
-        return Response(200, {"count": 1, "value": value}, content_type="application/json")
+        identity = self.identity.route(request, self.base_url)
+        if identity is not None:
+            return identity
+        return Response(404, {"error": "not_found", "error_description": "no such route"})
 
     def _graph(self, request: Request) -> Response:
         request_id = str(uuid.uuid4())
@@ -306,17 +254,3 @@ class GraphEmulator:
             self._count("members_page")
         self._count(reply.counter)
         return 200, reply.body, {}
-
-
-def _aad_reply(error: AADError) -> Response:
-    return Response(
-        error.status, error.body(), _no_store(), content_type="application/json; charset=utf-8"
-    )
-
-
-def _no_store() -> dict[str, str]:
-    return {"Cache-Control": "no-store, no-cache", "x-ms-request-id": str(uuid.uuid4())}
-
-
-def _parse_form(body: bytes) -> dict[str, list[str]]:
-    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)

@@ -8,8 +8,8 @@ import httpx
 import msal
 import pytest
 
-from entrasync.sandbox.graph_auth import FEDERATION_AUDIENCE
 from entrasync.sandbox.graph_emulator import DEFAULT_CLIENT_SECRET, GraphEmulator
+from entrasync.sandbox.graph_tokens import FEDERATION_AUDIENCE
 from entrasync.sandbox.tenant import SandboxTenant
 from entrasync.sandbox.tls import ClientCertificate, make_client_certificate
 from tests.integration.emulator.conftest import PARENT, fetch_token
