@@ -115,13 +115,19 @@ class MsalTokenProvider:
         self._verify = verify
         self._describe_assertion = describe_assertion
         self._app: Any = None
+        self._session: requests.Session | None = None
         self._lock = threading.Lock()  # directory reads fetch tokens from several threads
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
 
     @property
     def authority(self) -> str:
         return f"{self._endpoints.authority_host}/{self._tenant_id}"
 
     def _build_app(self) -> Any:
+        self._session = _requests_session(self._verify)
         try:
             return msal.ConfidentialClientApplication(
                 self._client_id,
@@ -130,7 +136,7 @@ class MsalTokenProvider:
                 # Skip msal's instance-discovery GET: it only knows Microsoft's hosts, and
                 # without it national clouds, test tenants and cassettes all work the same.
                 instance_discovery=False,
-                http_client=_requests_session(self._verify),
+                http_client=self._session,
             )
         except EntrasyncError:
             raise

@@ -88,6 +88,9 @@ class GraphClient:
 
     def close(self) -> None:
         self._http.close()
+        close_token = getattr(self._token, "close", None)  # msal's requests session
+        if callable(close_token):
+            close_token()
 
     def __enter__(self) -> GraphClient:
         return self
