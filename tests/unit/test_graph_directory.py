@@ -1,0 +1,90 @@
+"""Member parsing and the bounded worker pool of the directory reader."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from entrasync.errors import AuthError
+from entrasync.graph.auth import StaticTokenProvider
+from entrasync.graph.client import GraphClient
+from entrasync.graph.directory import read_members, run_bounded
+from entrasync.model import Group
+from entrasync.secret import Secret
+
+GROUP = Group("g1", "NT-Test")
+FULL = {
+    "@odata.type": "#microsoft.graph.user",
+    "id": "u1",
+    "userPrincipalName": "a@contoso.com",
+    "mail": None,
+    "displayName": "A",
+    "givenName": None,
+    "surname": None,
+    "accountEnabled": True,
+    "userType": None,
+}
+
+
+def members_of(*items: dict[str, Any]) -> GraphClient:
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"value": list(items)})
+
+    return GraphClient(
+        "https://graph.example.test/v1.0",
+        StaticTokenProvider(Secret("t")),
+        http=httpx.Client(transport=httpx.MockTransport(handler)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("missing", "why"),
+    [
+        ("userPrincipalName", "GroupMember.Read.All alone: only ids come back"),
+        ("accountEnabled", "User.ReadBasic.All: no accountEnabled/userType"),
+    ],
+    ids=["a null UPN", "a null accountEnabled"],
+)
+def test_null_member_attributes_mean_a_missing_permission(missing: str, why: str) -> None:
+    client = members_of({**FULL, missing: None})
+    with pytest.raises(AuthError, match=f"{missing} is null") as caught:
+        read_members(client, GROUP, nested=True)
+    assert "User.Read.All" in (caught.value.hint or ""), why
+
+
+def test_users_only_once_each_with_member_as_the_default_user_type() -> None:
+    device = {"@odata.type": "#microsoft.graph.device", "id": "d1", "displayName": "pc"}
+    nested = {"@odata.type": "#microsoft.graph.group", "id": "g2", "displayName": "child"}
+    (user,) = read_members(members_of(FULL, device, nested, FULL), GROUP, nested=True)
+    assert (user.id, user.user_type, user.account_enabled) == ("u1", "Member", True)
+
+
+def test_bounded_pool_keeps_input_order_and_the_bound() -> None:
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def work(n: int) -> int:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.01 * (5 - n))  # later items finish first
+        with lock:
+            running[0] -= 1
+        return n * n
+
+    assert list(run_bounded(work, [1, 2, 3, 4], 2)) == [1, 4, 9, 16]
+    assert peak[0] == 2
+
+
+def test_bounded_pool_raises_the_first_failure_in_input_order() -> None:
+    def work(n: int) -> int:
+        if n >= 2:
+            time.sleep(0.01 * (4 - n))
+            raise ValueError(f"item {n}")
+        return n
+
+    with pytest.raises(ValueError, match="item 2"):
+        list(run_bounded(work, [1, 2, 3], 3))
