@@ -87,12 +87,7 @@ class GraphApi:
         )
 
     def _user(self, key: str) -> SandboxUser:
-        user = self.tenant.users_by_id.get(key)
-        if user is None:  # Graph also takes a UPN as the key
-            folded = key.casefold()
-            user = next(
-                (u for u in self.tenant.users if u.user_principal_name.casefold() == folded), None
-            )
+        user = self.tenant.users_by_id.get(key) or self.tenant.users_by_upn.get(key.casefold())
         if user is None:
             raise not_found(key)
         return user

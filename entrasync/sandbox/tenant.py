@@ -68,6 +68,11 @@ class SandboxTenant:
         return {u.id: u for u in self.users}
 
     @cached_property
+    def users_by_upn(self) -> dict[str, SandboxUser]:
+        """By case-folded UPN: Graph takes a UPN wherever it takes a user id."""
+        return {u.user_principal_name.casefold(): u for u in self.users}
+
+    @cached_property
     def groups_by_id(self) -> dict[str, SandboxGroup]:
         return {g.id: g for g in self.groups}
 

@@ -167,6 +167,8 @@ def test_get_group_and_user_with_select(graph: Graph) -> None:
     assert "description" not in group
     user = graph.get(f"/users/{user_id(7)}?$select=id,userType").json()
     assert (user["id"], user["userType"]) == (user_id(7), "Guest")
+    by_upn = graph.get("/users/USER7@contoso.com?$select=id").json()
+    assert by_upn["id"] == user_id(7)
 
 
 def test_not_found_has_graph_error_shape_and_request_ids(graph: Graph) -> None:

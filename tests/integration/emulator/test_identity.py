@@ -149,6 +149,20 @@ def test_msal_with_a_secret_gets_a_token_without_instance_discovery(idp: GraphEm
     assert idp.counters["discovery"] == 1
 
 
+def test_msal_with_instance_discovery_at_the_emulator_is_sent_to_itself(
+    idp: GraphEmulator,
+) -> None:
+    app = msal.ConfidentialClientApplication(
+        idp.tenant.client_id,
+        authority=f"{idp.base_url}/{idp.tenant.tenant_id}",
+        client_credential=DEFAULT_CLIENT_SECRET,
+        instance_discovery=f"{idp.base_url}/common/discovery/instance",
+    )
+    result = app.acquire_token_for_client(scopes=[f"{idp.base_url}/.default"])
+    assert "access_token" in result, result
+    assert idp.counters["instance_discovery"] == 1
+
+
 def test_msal_with_the_registered_certificate_gets_a_token(
     idp: GraphEmulator, certificate: ClientCertificate
 ) -> None:
