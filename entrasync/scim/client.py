@@ -70,8 +70,7 @@ def error_for(response: httpx.Response, doing: str, *, one_user: bool = False) -
     said = f": {detail}" if detail else ""
     if status == 401:
         return ScimAuthError(
-            "the NeuralTrust SCIM token is expired or invalid: generate a new one in Settings "
-            f"(regenerating revokes the old one at once) and update the {TOKEN_ENV} secret"
+            "the NeuralTrust SCIM token is expired or invalid (HTTP 401)"
             + suffix,
             TOKEN_HINT,
             status=status,
