@@ -60,7 +60,9 @@ def test_a_wrong_token_is_refused_by_the_server_with_the_regenerate_hint(
         read_target(config_for(sandbox), client)
 
     assert caught.value.status == 401
-    assert "regenerating revokes the old one at once" in caught.value.message
+    assert "expired or invalid" in caught.value.message
+    assert caught.value.hint is not None
+    assert "regenerating revokes the old one at once" in caught.value.hint
     # scim2-server serves discovery without auth (RFC 7644 §4), so the first /Users is refused.
     assert sandbox.counters.by_method == {"GET": 2}
 
