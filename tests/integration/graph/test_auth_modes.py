@@ -11,7 +11,6 @@ from entrasync.errors import AuthError
 from entrasync.graph.auth import make_token_provider
 from entrasync.graph.client import GraphClient
 from entrasync.graph.directory import read_directory
-from entrasync.sandbox import graph_auth
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.tls import make_client_certificate
 
@@ -30,21 +29,6 @@ def read_small(env: dict[str, str]) -> tuple[str, ...]:
 EXPECTED = (uid(2506), uid(2507))
 
 
-@pytest.fixture
-def padded_x5t(monkeypatch: pytest.MonkeyPatch) -> None:
-    """msal sends x5t base64url *with* padding and Entra accepts it; the emulator compares
-    against the unpadded form (reported to the lead). Until it is fixed, accept both here."""
-    expected = graph_auth._b64url
-
-    class Either(str):
-        def __eq__(self, other: object) -> bool:
-            return isinstance(other, str) and other.rstrip("=") == str.__str__(self)
-
-        __hash__ = str.__hash__
-
-    monkeypatch.setattr(graph_auth, "_b64url", lambda raw: Either(expected(raw)))
-
-
 def test_client_secret(emulator: GraphEmulator) -> None:
     assert read_small(secret_env(emulator)) == EXPECTED
 
@@ -55,7 +39,6 @@ def test_a_ready_token_skips_the_token_endpoint(emulator: GraphEmulator) -> None
     assert emulator.counters["token"] == 0
 
 
-@pytest.mark.usefixtures("padded_x5t")
 @pytest.mark.parametrize("password", [None, "pa55"], ids=["plain PEM", "encrypted PEM"])
 def test_certificate(
     emulator_factory: EmulatorFactory, tmp_path: Path, password: str | None
@@ -78,7 +61,6 @@ def test_certificate(
     assert read_small(env) == EXPECTED
 
 
-@pytest.mark.usefixtures("padded_x5t")
 def test_a_certificate_the_app_does_not_know_is_aadsts700027(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
