@@ -70,8 +70,7 @@ def error_for(response: httpx.Response, doing: str, *, one_user: bool = False) -
     said = f": {detail}" if detail else ""
     if status == 401:
         return ScimAuthError(
-            "the NeuralTrust SCIM token is expired or invalid (HTTP 401)"
-            + suffix,
+            "the NeuralTrust SCIM token is expired or invalid (HTTP 401)" + suffix,
             TOKEN_HINT,
             status=status,
             request_id=request_id,
