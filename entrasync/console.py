@@ -94,6 +94,19 @@ def global_options(func: F) -> F:
     return func
 
 
+def parallelism_option(help_text: str = "Concurrent requests to each API.") -> Callable[[F], F]:
+    """``--parallelism N``: how many requests run at once against each API (bounded)."""
+    from entrasync.http import DEFAULT_PARALLELISM
+
+    return click.option(
+        "--parallelism",
+        type=click.IntRange(1, 64),
+        default=DEFAULT_PARALLELISM,
+        show_default=True,
+        help=help_text,
+    )
+
+
 def app_context() -> AppContext:
     return click.get_current_context().ensure_object(AppContext)
 

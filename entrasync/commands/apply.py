@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from entrasync.console import Console, app_context, global_options
+from entrasync.console import Console, app_context, global_options, parallelism_option
 from entrasync.errors import EntrasyncError, PlanFileError, SafetyError, StalePlanError
-from entrasync.http import DEFAULT_PARALLELISM
 
 if TYPE_CHECKING:
     from entrasync.apply import ApplyReport
@@ -183,13 +182,7 @@ def _summary_markdown(plan: Plan, report: ApplyReport, audit: AuditWriter) -> st
     help="Folder for the audit file (JSON Lines, one per run).",
 )
 @click.option("--force-unsafe", metavar="DIGEST", help="Apply despite safety violations.")
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=DEFAULT_PARALLELISM,
-    show_default=True,
-    help="Concurrent SCIM writes.",
-)
+@parallelism_option("Concurrent SCIM writes.")
 @global_options
 def command(
     plan_file: Path | None,

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import click
 
-from entrasync.console import app_context, global_options
+from entrasync.console import app_context, global_options, parallelism_option
 from entrasync.errors import GitHubError
 from entrasync.files import write_atomic
-from entrasync.http import DEFAULT_PARALLELISM
 from entrasync.plan import Plan
 
 EXIT_CHANGES = 2
@@ -44,13 +43,7 @@ def render(plan: Plan, fmt: str, *, config_path: str, color: bool) -> str:
     help="Exit 2 when there are changes, 0 when none, 1 on any error.",
 )
 @click.option("--comment", is_flag=True, help="Create or update the sticky PR comment.")
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=DEFAULT_PARALLELISM,
-    show_default=True,
-    help="Concurrent requests to each API.",
-)
+@parallelism_option()
 @global_options
 def command(
     out: Path | None, fmt: str, detailed_exitcode: bool, comment: bool, parallelism: int

@@ -6,8 +6,7 @@ import os
 
 import click
 
-from entrasync.console import app_context, global_options
-from entrasync.http import DEFAULT_PARALLELISM
+from entrasync.console import app_context, global_options, parallelism_option
 
 
 @click.command("users")
@@ -19,13 +18,7 @@ from entrasync.http import DEFAULT_PARALLELISM
     show_default=True,
     help="Output format.",
 )
-@click.option(
-    "--parallelism",
-    type=click.IntRange(1, 64),
-    default=DEFAULT_PARALLELISM,
-    show_default=True,
-    help="Concurrent requests to each API.",
-)
+@parallelism_option()
 @global_options
 def command(fmt: str, parallelism: int) -> int:
     """Every NeuralTrust user with current and desired access, source groups and status."""
