@@ -33,12 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from entrasync.sandbox.scim_server import (
-    EXTENSION_PRODUCTS,
-    EXTENSION_ROLE,
-    Seed,
-    SeedUser,
-)
+from entrasync.sandbox.scim_seed import EXTENSION_PRODUCTS, EXTENSION_ROLE, Seed, seed_user
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -144,13 +139,17 @@ class Store:
             raise ScimError(404, f"User {uid!r} not found")
         return user
 
-    def page(self, start: int, count: int, where: tuple[str, str] | None) -> dict[str, Any]:
+    def page(
+        self, start: int, count: int, where: tuple[str, str] | None, attributes: str = ""
+    ) -> dict[str, Any]:
         with self.lock:
             ids = self.order
             if where is not None:
                 key, value = where
                 ids = [i for i in ids if str(self.by_id[i].get(key, "")).lower() == value.lower()]
             chosen = [self.by_id[i] for i in ids[start - 1 : start - 1 + count]]
+            if attributes:
+                chosen = [_project(u, attributes) for u in chosen]
             # Serialised under the lock: a page is a consistent snapshot, as in scim2-server.
             resources = json.dumps(chosen)
             total = len(ids)
@@ -191,6 +190,33 @@ class Store:
         version = int(meta["version"][3:-1]) + 1
         meta["version"], meta["lastModified"] = f'W/"{version}"', _now()
         return str(meta["version"])
+
+
+def _project(user: dict[str, Any], attributes: str) -> dict[str, Any]:
+    """``attributes=``: schemas and id always, then what was asked, in the stored order."""
+    wanted: dict[str, set[str] | None] = {}
+    for name in (a.strip() for a in attributes.split(",") if a.strip()):
+        if name.startswith("urn:"):
+            schema, _, sub = name.rpartition(":")
+            if schema in user.get("schemas", ()):
+                wanted.setdefault(schema, set())
+                kept = wanted[schema]
+                if kept is not None:
+                    kept.add(sub)
+            else:
+                wanted[name] = None
+        else:
+            wanted[name.split(".")[0].lower()] = None
+    out: dict[str, Any] = {"schemas": user["schemas"], "id": user["id"]}
+    for key, value in user.items():
+        if key in out or (key not in wanted and key.lower() not in wanted):
+            continue
+        subs = wanted.get(key, wanted.get(key.lower()))
+        if subs is None or not isinstance(value, dict):
+            out[key] = value
+        else:
+            out[key] = {k: v for k, v in value.items() if k in subs}
+    return out
 
 
 def _apply_op(user: dict[str, Any], op: dict[str, Any]) -> None:
@@ -312,8 +338,7 @@ class LeanScim:
         return EXTENSION_PRODUCTS if self.extension else "entitlements"
 
     def add_user(self, user: Seed) -> dict[str, Any]:
-        seed = user if isinstance(user, SeedUser) else SeedUser(**dict(user))
-        return self.store.create(seed.to_scim(extension=self.extension))
+        return self.store.create(seed_user(user).to_scim(extension=self.extension))
 
     def users(self) -> list[dict[str, Any]]:
         """Every user as stored now (SCIM JSON), sorted by userName."""
@@ -404,7 +429,7 @@ class LeanScim:
             if match is None:
                 raise ScimError(400, f"unsupported filter {query['filter']!r}", "invalidFilter")
             where = (match.group(1).replace("username", "userName"), match.group(2))
-        return self.store.page(start, count, where)
+        return self.store.page(start, count, where, query.get("attributes", ""))
 
     def start(self) -> LeanScim:
         self._thread = threading.Thread(

@@ -1,0 +1,117 @@
+"""CPU and memory of the pure core: resolve + diff + safety + render (text, Markdown, JSON).
+
+Run in its own process (``python benchmarks/core_cpu.py --size full``) so the figures are this
+work's alone. The inputs are built straight from the generated tenant (no sockets), CPU is
+``time.process_time`` around the core only, and memory is the tracemalloc peak of a second,
+separate run (tracemalloc slows the code it watches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import pstats
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.workload import FULL, QUICK, Size, config_of, directory_of, generate, target_of
+from entrasync.config import Config
+from entrasync.model import Directory, Target
+from entrasync.pipeline import make_plan
+from entrasync.render.jsonout import render_json
+from entrasync.render.markdown import render_markdown
+from entrasync.render.text import render_text
+
+CONFIG_PATH = "config/mappings.yaml"
+
+
+def core(config: Config, directory: Directory, target: Target) -> dict[str, int]:
+    """The work measured: one plan and its three renderings."""
+    plan = make_plan(config, CONFIG_PATH, "0" * 64, directory, target, "2026-11-28T12:00:00Z")
+    text = render_text(plan, color=False)
+    markdown = render_markdown(plan, config_path=CONFIG_PATH)
+    as_json = render_json(plan)
+    return {
+        "changes": len(plan.changes),
+        "orphans": len(plan.orphans),
+        "unchanged": plan.unchanged,
+        "text_chars": len(text),
+        "markdown_chars": len(markdown),
+        "json_chars": len(as_json),
+    }
+
+
+def measure(size: Size, profile_to: Path | None = None) -> dict[str, Any]:
+    t0 = time.process_time()
+    generated = generate(size)
+    config = config_of(generated)
+    directory = directory_of(config, generated.tenant)
+    target = target_of(generated)
+    inputs_cpu = time.process_time() - t0
+
+    gc.collect()
+    start = time.process_time()
+    shape = core(config, directory, target)
+    cpu = time.process_time() - start
+
+    gc.collect()
+    tracemalloc.start()
+    core(config, directory, target)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+
+    result: dict[str, Any] = {
+        "cpu_seconds": round(cpu, 3),
+        "tracemalloc_peak_mb": round(peak / 2**20, 1),
+        "inputs_cpu_seconds": round(inputs_cpu, 3),
+        "directory_users": len(directory.users),
+        "groups": len(directory.groups),
+        "memberships": sum(len(g.member_ids) for g in directory.groups),
+        "target_users": len(target.users),
+        **shape,
+    }
+    if profile_to is not None:
+        result["profile_top"] = profile(config, directory, target, profile_to)
+    return result
+
+
+def profile(config: Config, directory: Directory, target: Target, out: Path) -> list[str]:
+    """cProfile of one core run: the full table to ``out``, the top lines returned."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    core(config, directory, target)
+    profiler.disable()
+    buffer = io.StringIO()
+    stats = pstats.Stats(profiler, stream=buffer).strip_dirs().sort_stats("tottime")
+    stats.print_stats(40)
+    out.write_text(buffer.getvalue())
+    lines = [line for line in buffer.getvalue().splitlines() if line.strip()]
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ncalls"))
+    return lines[header : header + 13]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", choices=["full", "quick"], default="full")
+    parser.add_argument("--profile", type=Path, help="write a cProfile table here")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+    result = measure(FULL if args.size == "full" else QUICK, args.profile)
+    text = json.dumps(result, indent=2)
+    if args.json:
+        args.json.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
