@@ -22,6 +22,7 @@ if __package__ in (None, ""):
 
 LATENCY = 0.020  # seconds added to every request, both APIs (issue 7)
 MAX_CONCURRENCY = 16  # requests each API serves at once; more wait their turn
+SCIM_PAGE = 1000  # both SCIM servers' filter.maxResults
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Spec:
 
     size: str  # "full" | "quick"
     users: int | None = None  # override the size's directory users
+    groups: int | None = None  # override the size's groups
     scim_users: int | None = None  # override the size's NeuralTrust users
     scim: str = "lean"  # "lean" | "scim2-server"
     seed_scim: bool = True  # hold the generated NeuralTrust users (False: start empty)
@@ -44,12 +46,23 @@ def _send(out: TextIO, value: Any) -> None:
 
 def _serve(spec: Spec, commands: TextIO, out: TextIO) -> None:
     from benchmarks.lean_scim import LeanScim
-    from benchmarks.workload import FULL, QUICK, config_yaml, generate
+    from benchmarks.workload import FULL, QUICK, config_of, config_yaml, generate, minimums
     from entrasync.sandbox.graph_emulator import GraphEmulator
     from entrasync.sandbox.scim_server import ScimSandbox
 
     size = FULL if spec.size == "full" else QUICK
-    generated = generate(size, users=spec.users, scim_users=spec.scim_users)
+    generated = generate(size, users=spec.users, groups=spec.groups, scim_users=spec.scim_users)
+    config = config_of(generated)
+    least = minimums(config, generated, SCIM_PAGE)
+    shape = {
+        "directory_users": len(generated.tenant.users),
+        "groups": len(generated.tenant.groups),
+        "synced_mappings": len(config.synced_mappings),
+        "scim_users": len(generated.scim_users) if spec.seed_scim else 0,
+        "min_graph_member_pages": least.graph_member_pages,
+        "min_graph_name_lookups": least.graph_name_lookups,
+        "min_scim_list_pages": least.scim_list_pages if spec.seed_scim else 1,
+    }
     seeds = generated.scim_users if spec.seed_scim else ()
     secret, token = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     with ExitStack() as stack:
@@ -86,7 +99,8 @@ def _serve(spec: Spec, commands: TextIO, out: TextIO) -> None:
             scim = ScimSandbox(token, seed=seeds, latency=LATENCY)
         stack.enter_context(scim.start())
         environ |= {"NEURALTRUST_SCIM_URL": scim.url, "NEURALTRUST_SCIM_TOKEN": token}
-        _send(out, {"environ": environ, "config_yaml": config_yaml(generated)})
+        ready = {"environ": environ, "config_yaml": config_yaml(generated), "shape": shape}
+        _send(out, ready)
         for line in commands:
             command = line.strip()
             if command == "stop":
@@ -136,6 +150,7 @@ class Servers:
         ready = self._receive()
         self.environ: dict[str, str] = ready["environ"]
         self.config_yaml: str = ready["config_yaml"]
+        self.shape: dict[str, int] = ready["shape"]
 
     def _receive(self) -> Any:
         assert self._process.stdout is not None

@@ -42,14 +42,18 @@ QUICK = Size("quick", 5_000, 40, 2, 1_000, 3_000, 1_000, 500, 300)
 
 
 def generate(
-    size: Size, *, users: int | None = None, scim_users: int | None = None
+    size: Size,
+    *,
+    users: int | None = None,
+    groups: int | None = None,
+    scim_users: int | None = None,
 ) -> GeneratedTenant:
     """The deterministic tenant for ``size`` (seeded, so every run reads the same directory)."""
     from entrasync.sandbox.tenant_generate import generate_tenant
 
     return generate_tenant(
         users=users if users is not None else size.users,
-        groups=size.groups,
+        groups=groups if groups is not None else size.groups,
         large_groups=size.large_groups,
         large_size=size.large_size,
         multi_group_share=0.2,
@@ -147,11 +151,15 @@ class Minimums:
 
 
 def minimums(config: Config, generated: GeneratedTenant, scim_page_size: int) -> Minimums:
+    """Pages count every member object Graph lists (users, nested groups, devices...)."""
     tenant = generated.tenant
-    pages = sum(
-        max(1, ceil(len(members_of(config, tenant, gid)) / GRAPH_PAGE))
-        for _, gid in synced_groups(config, tenant)
-    )
+
+    def listed(group_id: str) -> int:
+        if config.entra.nested_groups:
+            return len(tenant.transitive_members(group_id))
+        return len(tenant.groups_by_id[group_id].direct_member_ids)
+
+    pages = sum(max(1, ceil(listed(gid) / GRAPH_PAGE)) for _, gid in synced_groups(config, tenant))
     lookups = sum(1 for _, m in config.synced_mappings if m.id is None)
     scim_pages = max(1, ceil(len(generated.scim_users) / scim_page_size))
     return Minimums(pages, lookups, scim_pages)

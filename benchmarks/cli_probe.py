@@ -1,10 +1,10 @@
-"""Run ``entrasync plan`` in this process and report what it cost, as JSON on a file.
+"""Run one ``entrasync`` command in this process and report what it cost, as JSON on a file.
 
 Started by ``run.py`` as a fresh interpreter with the servers' environment, so the peak RSS
-is one plan's. Requests are counted on the client side, at httpx's transport (every request
-that reaches a socket, retries included), classified by what they ask for.
+is that one command's (a plan, an apply). Requests are counted on the client side, at
+httpx's transport (every request that reaches a socket, retries included), by what they ask.
 
-    python benchmarks/plan_probe.py RESULT.json -- plan --parallelism 16 ...
+    python benchmarks/cli_probe.py RESULT.json -- plan --parallelism 16 ...
 """
 
 from __future__ import annotations
