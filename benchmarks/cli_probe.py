@@ -83,6 +83,57 @@ class Meter:
         httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
 
 
+# The steps worth a line in the timeline: (module, attribute) of functions looked up at call
+# time by their callers, so wrapping the module attribute sees every call.
+STEPS = (
+    ("entrasync.graph.directory", "read_directory"),
+    ("entrasync.scim.target", "read_target"),
+    ("entrasync.pipeline", "make_plan"),
+    ("entrasync.commands.plan", "render"),
+    ("entrasync.apply", "apply_plan"),
+)
+
+
+class Timeline:
+    """Wall start/end (from the probe's start) and thread CPU of each step, in call order."""
+
+    def __init__(self, origin: float) -> None:
+        self.origin = origin
+        self.spans: list[dict[str, Any]] = []
+
+    def install(self) -> None:
+        import importlib
+
+        for module_name, attribute in STEPS:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            original = getattr(module, attribute, None)
+            if original is not None:
+                setattr(module, attribute, self._wrap(attribute, original))
+        from entrasync import plan
+
+        plan.Plan.dumps = self._wrap("Plan.dumps", plan.Plan.dumps)  # type: ignore[method-assign]
+
+    def _wrap(self, name: str, func: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start, cpu = time.perf_counter(), time.thread_time()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.spans.append(
+                    {
+                        "step": name,
+                        "start": round(start - self.origin, 3),
+                        "wall": round(time.perf_counter() - start, 3),
+                        "thread_cpu": round(time.thread_time() - cpu, 3),
+                    }
+                )
+
+        return timed
+
+
 def main(argv: list[str]) -> int:
     out = Path(argv[0])
     cli_args = argv[argv.index("--") + 1 :]
@@ -90,6 +141,9 @@ def main(argv: list[str]) -> int:
     meter.install()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     from entrasync.cli import main as cli_main
+
+    timeline = Timeline(wall0)
+    timeline.install()
 
     try:
         code = cli_main(cli_args)
@@ -104,6 +158,7 @@ def main(argv: list[str]) -> int:
         "requests": dict(meter.kinds),
         "statuses": dict(meter.statuses),
         "peak_in_flight": meter.peak,
+        "timeline": timeline.spans,
     }
     out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
