@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import rfc8785
+from entrasync.canonical import canonical_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +80,7 @@ class TargetUser:
 def state_fingerprint(users: Iterable[TargetUser]) -> str:
     """sha256 of the canonical JSON of every user (sorted by SCIM id): the plan's state_sha256."""
     records: list[Any] = sorted((u.fingerprint_record() for u in users), key=lambda r: str(r["id"]))
-    return hashlib.sha256(rfc8785.dumps(records)).hexdigest()
+    return hashlib.sha256(canonical_json(records)).hexdigest()
 
 
 @dataclass(frozen=True)

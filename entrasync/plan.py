@@ -12,9 +12,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-import rfc8785
-
 from entrasync import __version__
+from entrasync.canonical import canonical_json
 from entrasync.errors import PlanFileError
 
 FORMAT_VERSION = 1
@@ -219,7 +218,7 @@ class Plan:
         }
 
     def _canonical_body(self) -> bytes:
-        return bytes(rfc8785.dumps(self._body()))
+        return canonical_json(self._body())
 
     def to_json(self) -> dict[str, Any]:
         body = self._body()
