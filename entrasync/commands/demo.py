@@ -59,13 +59,17 @@ def _expect(code: int, wanted: int, what: str) -> None:
 @global_options
 def demo(directory: Path | None) -> int:
     """Run validate, plan, apply, plan, audit verify on the built-in sandbox."""
-    from entrasync.sandbox.runner import running_sandbox, sandbox_environment
+    from entrasync.sandbox.runner import (
+        running_sandbox,
+        sandbox_environment,
+        stop_on_sigterm,
+        write_workspace,
+    )
 
     console = app_context().console()
     started = time.monotonic()
-    with _workdir(directory) as work, running_sandbox() as sandbox:
-        (work / "config").mkdir(exist_ok=True)
-        (work / "config" / "mappings.yaml").write_text(sandbox.config_yaml, encoding="utf-8")
+    with stop_on_sigterm(), _workdir(directory) as work, running_sandbox() as sandbox:
+        write_workspace(work, sandbox.config_yaml)
         console.result(console.style("entrasync demo", bold=True))
         console.result(
             f"An emulated Entra tenant answers at {sandbox.graph.base_url} (Microsoft Graph and "
@@ -130,36 +134,47 @@ def demo(directory: Path | None) -> int:
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("entrasync-sandbox"),
     show_default=True,
-    help="Where to write the demo config and the environment file.",
+    help="Where to keep the demo mappings (config/), the schema and the environment file.",
 )
 @global_options
 def sandbox(directory: Path) -> int:
-    """Keep the sandbox running and write the environment that points plan/apply at it."""
-    from entrasync.sandbox.runner import running_sandbox, write_env_file
+    """Keep the sandbox running and write the environment that points plan/apply at it.
 
-    console = app_context().console()
+    --config names the mappings file to use (created from the demo mappings if missing);
+    by default it is DIR/config/mappings.yaml.
+    """
+    from entrasync.sandbox.runner import (
+        running_sandbox,
+        stop_on_sigterm,
+        write_env_file,
+        write_workspace,
+    )
+
+    ctx = app_context()
+    console = ctx.console()
     directory.mkdir(parents=True, exist_ok=True)
-    with running_sandbox() as running:
-        config = directory / "mappings.yaml"
-        if not config.exists():
-            config.write_text(running.config_yaml, encoding="utf-8")
-        env_file = directory / "sandbox.env"
-        write_env_file(env_file, {**running.environ, "ENTRASYNC_CONFIG": str(config.resolve())})
-        console.result(console.style("entrasync sandbox is running", bold=True))
-        console.result(f"  Entra (Graph) emulator: {running.graph.base_url}")
-        console.result(f"  SCIM server:            {running.scim.url}")
-        console.result(f"  Demo mappings:          {config}  (edit them freely)")
-        console.result("")
-        console.result("In another shell:")
-        console.result(f"  source {env_file}     # sandbox-only credentials, mode 0600")
-        console.result("  entrasync plan")
-        console.result("  entrasync apply --auto-approve")
-        console.result("")
-        console.result("Press Ctrl-C to stop.")
-        try:
+    env_file = directory / "sandbox.env"
+    try:
+        with stop_on_sigterm(), running_sandbox() as running:
+            config = write_workspace(directory, running.config_yaml, ctx.config_path)
+            write_env_file(env_file, {**running.environ, "ENTRASYNC_CONFIG": str(config.resolve())})
+            console.result(console.style("entrasync sandbox is running", bold=True))
+            console.result(f"  Entra (Graph) emulator: {running.graph.base_url}")
+            console.result(f"  SCIM server:            {running.scim.url}")
+            console.result(f"  Mappings:               {config}  (edit them freely)")
+            console.result("")
+            console.result("In another shell:")
+            console.result(f"  source {env_file}     # sandbox-only credentials, mode 0600")
+            console.result("  entrasync plan")
+            console.result("  entrasync apply --auto-approve")
+            console.result("")
+            console.result("Press Ctrl-C to stop.")
             threading.Event().wait()
-        except KeyboardInterrupt:
-            console.result("\nsandbox stopped")
+    except KeyboardInterrupt:
+        console.result("\nsandbox stopped")
+    finally:
+        # Its credentials died with the servers; a stale file would only mislead.
+        env_file.unlink(missing_ok=True)
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -89,6 +90,39 @@ def sandbox_environment(environ: dict[str, str]) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def write_workspace(directory: Path, config_yaml: str, config: Path | None = None) -> Path:
+    """Lay out a folder like a repository: ``config/mappings.yaml`` and ``schemas/``.
+
+    The demo mappings start with a yaml-language-server ``$schema=../schemas/…`` hint, so the
+    schema is written beside them and editors show help and errors. An existing mappings file
+    is kept: a user's edits survive a restart of the sandbox.
+    """
+    from entrasync.schema import render_schema
+
+    mappings = config if config is not None else directory / "config" / "mappings.yaml"
+    mappings.parent.mkdir(parents=True, exist_ok=True)
+    if not mappings.exists():
+        mappings.write_text(config_yaml, encoding="utf-8")
+    schema = mappings.parent.parent / "schemas" / "mappings.schema.json"
+    schema.parent.mkdir(parents=True, exist_ok=True)
+    schema.write_text(render_schema(), encoding="utf-8")
+    return mappings
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so the servers stop and their files are removed."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def write_env_file(path: Path, environ: dict[str, str]) -> None:
