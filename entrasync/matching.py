@@ -2,7 +2,9 @@
 
 CONTRACT.md section 2: a managed user carries ``externalId`` = its Entra object id, so that
 matches first; otherwise ``match_on`` (case-insensitive). A user found by ``match_on`` whose
-externalId names a different Entra user (a reused UPN) is never taken over.
+externalId names a different Entra user (a reused UPN) is never changed at all: not taken
+over by the new Entra user, and not deactivated as an orphan of the old one either, even when
+that old Entra user has left the groups (it is still found by ``match_on`` for a wanted user).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ class Standing(StrEnum):
     """What a NeuralTrust user that no desired user claimed is to entrasync."""
 
     PROTECTED = "protected"  # listed in `protected`: never changed
-    UNMANAGED = "unmanaged"  # no externalId: never changed
+    UNMANAGED = "unmanaged"  # no externalId, or held back by a warning: never changed
     INACTIVE = "inactive"  # managed and already inactive: not an orphan
     ORPHAN = "orphan"  # managed, active, and no synced mapping wants it
 
@@ -102,18 +104,25 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
     index = _Indexes(config, target)
     pairs: list[Pair] = []
     warnings: list[str] = []
+    reused: set[str] = set()  # SCIM ids found by match_on but owned by another Entra user
     for desired in sorted(resolution.desired.values(), key=lambda d: d.key):
         found = _pair_or_warning(config, resolution, index, desired)
         if isinstance(found, Pair):
             pairs.append(found)
         else:
-            warnings.append(found)
+            warnings.append(found[0])
+            if found[1] is not None:
+                reused.add(found[1])
     claimed = {p.target.id for p in pairs if p.target is not None}
     wanted = {entra_id.lower() for entra_id in resolution.desired}
     leftovers: list[tuple[TargetUser, Standing]] = []
     for user in (u for u in index.users if u.id not in claimed):
         place = standing(config, resolution, user)
-        if place in _MANAGED and (user.external_id or "").lower() in wanted:
+        if place is Standing.ORPHAN and user.id in reused:
+            # CONTRACT.md section 2: a reused UPN is never changed, so it is no orphan of its
+            # old Entra user either; the warning already names both ids.
+            place = Standing.UNMANAGED
+        elif place in _MANAGED and (user.external_id or "").lower() in wanted:
             # A second NeuralTrust user carrying a wanted Entra id: never deactivate either.
             warnings.append(
                 f"{target_key(config, user)} (SCIM id {user.id}) carries externalId "
@@ -126,8 +135,9 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
 
 def _pair_or_warning(
     config: Config, resolution: Resolution, index: _Indexes, desired: DesiredUser
-) -> Pair | str:
-    """The desired user's pair, or the warning that says why entrasync holds it back."""
+) -> Pair | tuple[str, str | None]:
+    """The desired user's pair, or the warning that says why entrasync holds it back with the
+    SCIM id of the NeuralTrust user it found when that user belongs to another Entra user."""
     entra_id = desired.user.id.lower()
     found = index.by_external_id.get(entra_id) or index.by_key.get(desired.key)
     if found is None:
@@ -138,17 +148,19 @@ def _pair_or_warning(
         return (
             f"{desired.key}: NeuralTrust already has userName {clash.user_name} (SCIM id "
             f"{clash.id}), which match_on: {config.neuraltrust.match_on} does not match: "
-            "not created"
+            "not created",
+            None,
         )
     owner = found.external_id
     if owner is not None and owner.lower() != entra_id:
         return (
             f"{desired.key}: the NeuralTrust user {found.user_name} (SCIM id {found.id}) "
             f"belongs to Entra user {owner}, not to Entra user {desired.user.id} (reused UPN?): "
-            "not changed"
+            "not changed",
+            found.id,
         )
     if is_protected_target(config, found, resolution):
-        return f"{desired.key} is protected: not changed"
+        return f"{desired.key} is protected: not changed", None
     return Pair(desired, found)
 
 

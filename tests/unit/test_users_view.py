@@ -86,11 +86,25 @@ STATUSES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], Any]
         [("alice@contoso.com", "protected")],
     ),
     (
-        "a reused UPN shows the NeuralTrust user as its own owner's orphan",
+        "a reused UPN held back by a warning is unmanaged, not an orphan, under keep",
         {},
         {"NT-Everyone": [ALICE]},
         [nt("alice", external_id="id-previous-alice")],
-        [("alice@contoso.com", "orphan")],
+        [("alice@contoso.com", "unmanaged")],
+    ),
+    (
+        "a reused UPN held back by a warning is unmanaged, not an orphan, under deactivate",
+        {"on_removed": "deactivate"},
+        {"NT-Everyone": [ALICE]},
+        [nt("alice", external_id="id-previous-alice")],
+        [("alice@contoso.com", "unmanaged")],
+    ),
+    (
+        "an inactive reused UPN held back by a warning stays inactive",
+        {"on_removed": "deactivate"},
+        {"NT-Everyone": [ALICE]},
+        [nt("alice", external_id="id-previous-alice", active=False)],
+        [("alice@contoso.com", "inactive")],
     ),
     (
         "every NeuralTrust user and every user to create appears once, sorted",
