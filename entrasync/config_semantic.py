@@ -44,8 +44,20 @@ def semantic_problems(
     )
 
     def vocabulary(path: KeyPath, word: str, allowed: list[str]) -> None:
-        if allowed and word not in allowed:
+        if word in allowed:
+            return
+        if allowed:
             out.append(doc.problem(path, f"{show(word)} is not one of {', '.join(allowed)}"))
+        elif allowed is products:
+            # An empty product vocabulary allows no product at all; an empty (or unreadable)
+            # roles list is the schema's problem, so roles say nothing more here.
+            out.append(
+                doc.problem(
+                    path,
+                    f"{show(word)} is not a product: the products list is empty; "
+                    f"add {word} to products or remove it here",
+                )
+            )
 
     for i, product_role in _strings(data, "product_roles"):
         vocabulary(("product_roles", i), product_role, roles)

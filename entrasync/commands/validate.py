@@ -29,6 +29,17 @@ def summary(loaded: LoadedConfig) -> str:
     )
 
 
+def notes(config: Config) -> list[str]:
+    """Valid but probably unintended: what the file will do that a reviewer may not expect."""
+    if config.products or not config.effective_product_roles:
+        return []
+    roles = ", ".join(config.effective_product_roles)
+    return [
+        f"products is empty: users on a product role ({roles}) get no product access, and "
+        "NeuralTrust is set to exactly none; list the products to grant them"
+    ]
+
+
 @click.command("validate")
 @click.option(
     "--online",
@@ -42,6 +53,8 @@ def command(online: bool) -> int:
     console = context.console()
     loaded = load_config(context.resolved_config_path)
     console.result(summary(loaded))
+    for note in notes(loaded.config):
+        console.warn(note)
     if not online:
         return EXIT_OK
     # Imported here: offline validation must not load the Graph stack (msal, httpx).

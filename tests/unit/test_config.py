@@ -280,6 +280,12 @@ WORDED = [
         id="a product outside the vocabulary",
     ),
     pytest.param(
+        "version: 1\nproducts: []\nmappings:\n  - {name: A, role: member, products: [trustgate]}\n",
+        "mappings[0].products[0]: 'trustgate' is not a product: the products list is empty; "
+        "add trustgate to products or remove it here",
+        id="a product on a mapping when the product vocabulary is empty",
+    ),
+    pytest.param(
         "version: 1\nmappings:\n"
         "  - {id: 0b3f1c9e-1111-4c1e-9a0b-000000000001, role: owner}\n"
         "  - {id: 0B3F1C9E-1111-4C1E-9A0B-000000000001, role: admin}\n",
@@ -450,3 +456,35 @@ def test_explicitly_null_products_is_no_products(tmp_path: Path) -> None:
 def test_an_unknown_key_is_named_as_written_and_located_on_its_line(tmp_path: Path) -> None:
     (problem,) = problems_of("version: 1\nentra:\n  nested_groups: true\n  on: true\n", tmp_path)
     assert "m.yaml:4:3: entra.on: unknown key" in problem
+
+
+@pytest.mark.parametrize(
+    ("text", "warning"),
+    [
+        pytest.param(
+            "version: 1\nproducts: []\nmappings:\n  - {name: A, role: member}\n",
+            "warning: products is empty: users on a product role (member) get no product "
+            "access, and NeuralTrust is set to exactly none; list the products to grant them\n",
+            id="an empty product vocabulary warns that product roles get no product",
+        ),
+        pytest.param(
+            "version: 1\nproducts: []\nproduct_roles: []\nmappings:\n  - {name: A, role: member}\n",
+            "",
+            id="an empty product vocabulary without product roles says nothing more",
+        ),
+        pytest.param(
+            "version: 1\nmappings:\n  - {name: A, role: member}\n",
+            "",
+            id="a product vocabulary says nothing more",
+        ),
+    ],
+)
+def test_validate_warns_when_product_roles_can_get_no_product(
+    text: str, warning: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["validate", "--config", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{path.as_posix()} is valid: 1 mapping (1 synced)")
+    assert err == warning
