@@ -247,6 +247,25 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_UNHASHED = frozenset({"created_at", "digest"})
+
+
+def _plan_of(data: dict[str, Any]) -> Plan:
+    return Plan(
+        config_path=data["config"]["path"],
+        config_sha256=data["config"]["sha256"],
+        scim_url=data["target"]["scim_url"],
+        state_sha256=data["target"]["state_sha256"],
+        changes=tuple(Change.from_json(c) for c in data["changes"]),
+        orphans=tuple(Orphan.from_json(o) for o in data.get("orphans", [])),
+        warnings=tuple(data.get("warnings", [])),
+        violations=tuple(Violation.from_json(v) for v in data.get("violations", [])),
+        unchanged=int(data["summary"]["unchanged"]),
+        created_at=data.get("created_at", ""),
+        entrasync_version=data["entrasync_version"],
+    )
+
+
 def loads(text: str, source: str = "plan file") -> Plan:
     """Read a plan file; refuse an unknown version, a malformed body or a tampered digest."""
     try:
@@ -266,27 +285,25 @@ def loads(text: str, source: str = "plan file") -> Plan:
             "re-create the plan with this version of entrasync",
         )
     try:
-        plan = Plan(
-            config_path=data["config"]["path"],
-            config_sha256=data["config"]["sha256"],
-            scim_url=data["target"]["scim_url"],
-            state_sha256=data["target"]["state_sha256"],
-            changes=tuple(Change.from_json(c) for c in data["changes"]),
-            orphans=tuple(Orphan.from_json(o) for o in data.get("orphans", [])),
-            warnings=tuple(data.get("warnings", [])),
-            violations=tuple(Violation.from_json(v) for v in data.get("violations", [])),
-            unchanged=int(data["summary"]["unchanged"]),
-            created_at=data.get("created_at", ""),
-            entrasync_version=data["entrasync_version"],
-        )
-    except (KeyError, TypeError, ValueError) as exc:
+        plan = _plan_of(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(
             f"{source} is not a valid entrasync plan: {type(exc).__name__}: {exc}",
             "pass the file written by `entrasync plan --out`",
         ) from None
-    if plan.digest != data.get("digest"):
+    written = data.get("digest")
+    as_read = _sha256(canonical_json({k: v for k, v in data.items() if k not in _UNHASHED}))
+    if as_read != written:
         raise PlanFileError(
             f"{source} was modified after it was written: its digest does not match its content",
             "never edit a plan file; re-run `entrasync plan --out` and review the new plan",
+        )
+    if plan.digest != written:
+        # The digest matches the bytes, so someone recomputed it: the file carries keys this
+        # version does not write, or a summary that does not follow from its changes.
+        raise PlanFileError(
+            f"{source} is not a plan as entrasync writes it: its summary or extra keys do not "
+            "follow from its changes (was it edited and its digest recomputed?)",
+            "re-run `entrasync plan --out` and review the new plan",
         )
     return plan

@@ -1,0 +1,151 @@
+"""The plan file (CONTRACT §5): round trip, and every way of editing it is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entrasync.canonical import canonical_json
+from entrasync.cli import main
+from entrasync.errors import PlanFileError
+from entrasync.plan import loads
+from tests.golden.plans import golden_plan
+
+Edit = Callable[[dict[str, Any]], None]
+
+
+def _file() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(golden_plan().dumps())
+    return data
+
+
+def _redigest(data: dict[str, Any]) -> None:
+    body = {k: v for k, v in data.items() if k not in ("created_at", "digest")}
+    data["digest"] = hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def test_a_written_plan_reads_back_equal_with_the_same_digest() -> None:
+    plan = golden_plan()
+    again = loads(plan.dumps())
+    assert again == plan
+    assert again.digest == plan.digest
+    assert again.dumps() == plan.dumps()
+
+
+def test_created_at_is_outside_the_digest() -> None:
+    data = _file()
+    data["created_at"] = "2030-01-01T00:00:00Z"
+    assert loads(json.dumps(data)).digest == golden_plan().digest
+
+
+def _set_role(data: dict[str, Any]) -> None:
+    data["changes"][0]["after"]["role"] = "owner"
+
+
+def _forge_summary(data: dict[str, Any]) -> None:
+    data["summary"]["create"] = 99
+
+
+def _reverse_changes(data: dict[str, Any]) -> None:
+    data["changes"].reverse()
+
+
+def _extra_top_key(data: dict[str, Any]) -> None:
+    data["extra"] = 1
+
+
+def _extra_change_key(data: dict[str, Any]) -> None:
+    data["changes"][0]["password"] = "x"
+
+
+def _drop_violations(data: dict[str, Any]) -> None:
+    data["violations"] = []
+
+
+EDITS: list[tuple[str, Edit]] = [
+    ("an edited role", _set_role),
+    ("a forged summary", _forge_summary),
+    ("reordered changes", _reverse_changes),
+    ("an extra top-level key", _extra_top_key),
+    ("an extra key in a change", _extra_change_key),
+    ("removed safety violations", _drop_violations),
+]
+
+
+@pytest.mark.parametrize(("edit"), [e for _, e in EDITS], ids=[i for i, _ in EDITS])
+def test_an_edited_plan_is_refused(edit: Edit) -> None:
+    data = _file()
+    edit(data)
+    with pytest.raises(PlanFileError, match="modified after it was written"):
+        loads(json.dumps(data))
+
+
+@pytest.mark.parametrize(("edit"), [e for _, e in EDITS], ids=[i for i, _ in EDITS])
+def test_an_edited_plan_with_a_recomputed_digest_is_refused(edit: Edit) -> None:
+    data = _file()
+    edit(data)
+    _redigest(data)
+    if edit in (_set_role, _drop_violations):
+        # A consistent forgery: the digest only proves the file is the one reviewed when the
+        # digest itself is compared (apply --force-unsafe, the PR comment, the artifact).
+        assert loads(json.dumps(data)).digest == data["digest"]
+        return
+    with pytest.raises(PlanFileError, match="not a plan as entrasync writes it"):
+        loads(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        (json.dumps({**_file(), "format_version": 2}), "format_version 2"),
+        (json.dumps({"format_version": 1}), "not a valid entrasync plan"),
+        (
+            json.dumps({**_file(), "changes": {"a": 1}}),
+            "not a valid entrasync plan",
+        ),
+        (
+            json.dumps({**_file(), "changes": [{**_file()["changes"][0], "before": [1]}]}),
+            "not a valid entrasync plan",
+        ),
+        (
+            json.dumps({**_file(), "changes": [{**_file()["changes"][0], "action": "delete"}]}),
+            "not a valid entrasync plan",
+        ),
+    ],
+    ids=[
+        "broken JSON",
+        "not an object",
+        "an unknown format version",
+        "missing keys",
+        "changes that are not a list",
+        "a before that is not an object",
+        "an unknown action",
+    ],
+)
+def test_a_malformed_plan_file_gets_a_clear_error(text: str, message: str) -> None:
+    with pytest.raises(PlanFileError, match=message):
+        loads(text)
+
+
+def test_apply_refuses_a_tampered_plan_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A token is set, so the refusal comes from the plan file and no request is ever sent
+    # (the default SCIM URL is not on loopback: any request would fail the test loudly).
+    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "unused")
+    data = _file()
+    _set_role(data)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(data))
+    assert main(["apply", str(plan_file), "--audit-dir", str(tmp_path / "audit")]) == 1
+    err = capsys.readouterr().err
+    assert "modified after it was written" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "audit").exists()
