@@ -19,6 +19,7 @@ from entrasync.model import Directory, Target
 from entrasync.plan import Plan
 from entrasync.resolve import empty_groups, resolve
 from entrasync.safety import check_safety
+from entrasync.wording import plural
 
 
 def make_plan(
@@ -86,8 +87,9 @@ def read_sources(
         target = target_f.result()
     console.progress_done()
     console.detail(
-        f"read {len(directory.groups)} groups ({len(directory.users)} users) from Entra and "
-        f"{len(target.users)} users from NeuralTrust"
+        f"read {plural(len(directory.groups), 'group')} "
+        f"({plural(len(directory.users), 'user')}) from Entra and "
+        f"{plural(len(target.users), 'user')} from NeuralTrust"
     )
     return Sources(directory=directory, target=target)
 

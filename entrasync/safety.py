@@ -14,6 +14,7 @@ from entrasync.config import Config
 from entrasync.matching import is_managed_active
 from entrasync.model import Target
 from entrasync.plan import FORCE_UNSAFE, Action, Change, Plan, Violation
+from entrasync.wording import plural
 
 _OVERRIDE = f"apply this plan with {FORCE_UNSAFE} <plan digest> if it is intended"
 
@@ -37,8 +38,8 @@ def _max_deactivations(config: Config, planned: int) -> Violation | None:
         return None
     return Violation(
         "max_deactivations",
-        f"the plan deactivates {planned} users, more than limits.max_deactivations ({limit}) "
-        f"per apply; {_OVERRIDE}",
+        f"the plan deactivates {plural(planned, 'user')}, more than "
+        f"limits.max_deactivations ({limit}) per apply; {_OVERRIDE}",
     )
 
 
@@ -51,8 +52,8 @@ def _max_percent(config: Config, target: Target, planned: int) -> Violation | No
     share = planned * 100 / managed if managed else 100.0
     return Violation(
         "max_deactivation_percent",
-        f"the plan deactivates {planned} of {managed} active managed users ({share:.1f}%), "
-        f"more than limits.max_deactivation_percent ({limit}%); {_OVERRIDE}",
+        f"the plan deactivates {planned} of {plural(managed, 'active managed user')} "
+        f"({share:.1f}%), more than limits.max_deactivation_percent ({limit}%); {_OVERRIDE}",
     )
 
 
@@ -76,8 +77,8 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
         return None
     return Violation(
         "min_owners",
-        f"the plan leaves {after} active {owner} user(s), down from {len(before)}, below "
-        f"limits.min_owners ({config.limits.min_owners}, and never 0): it demotes or "
+        f"the plan leaves {plural(after, f'active {owner} user')}, down from {len(before)}, "
+        f"below limits.min_owners ({config.limits.min_owners}, and never 0): it demotes or "
         f"deactivates {', '.join(sorted(lost))}; {_OVERRIDE}",
     )
 
@@ -87,8 +88,8 @@ def _source_health(empty_groups: tuple[str, ...], planned: int) -> Violation | N
         return None
     return Violation(
         "source_health",
-        f"synced group(s) {', '.join(empty_groups)} resolved to 0 members while the plan "
-        f"deactivates {planned} managed user(s); an empty group is more often a renamed, "
-        f"emptied or unreadable source than an intended removal, so no deactivation runs while "
-        f"one is empty; {_OVERRIDE}",
+        f"synced {'group' if len(empty_groups) == 1 else 'groups'} {', '.join(empty_groups)} "
+        f"resolved to 0 members while the plan deactivates {plural(planned, 'managed user')}; "
+        "an empty group is more often a renamed, emptied or unreadable source than an intended "
+        f"removal, so no deactivation runs while one is empty; {_OVERRIDE}",
     )

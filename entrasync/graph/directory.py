@@ -18,6 +18,7 @@ from entrasync.errors import AuthError, GraphError
 from entrasync.graph.client import GraphClient, GraphNotFoundError
 from entrasync.graph.odata import odata_string
 from entrasync.model import Directory, DirectoryUser, Group, GroupMembers
+from entrasync.wording import plural
 
 USER_TYPE = "#microsoft.graph.user"
 # accountEnabled and userType come back only when named in $select
@@ -195,7 +196,7 @@ def read_directory(
         groups.append(GroupMembers(index, group, tuple(u.id for u in members)))
         users.update((u.id, u) for u in members)
         if progress is not None:
-            progress(f"read group {group.display_name}: {len(members)} users")
+            progress(f"read group {group.display_name}: {plural(len(members), 'user')}")
     first_index: dict[str, int] = {}
     for read in groups:
         earlier = first_index.setdefault(read.group.id, read.mapping_index)

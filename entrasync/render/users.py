@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import click
 
 from entrasync.render.common import brief, clean
+from entrasync.wording import plural
 
 
 class _Grant(Protocol):
@@ -84,7 +85,7 @@ def render_users_text(rows: Sequence[UserRowLike], *, color: bool = False) -> st
         lines.append(line)
     counts = Counter(str(row.status) for row in rows)
     tally = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
-    lines += ["", f"{len(rows)} users" + (f": {tally}" if tally else "") + "."]
+    lines += ["", plural(len(rows), "user") + (f": {tally}" if tally else "") + "."]
     return "\n".join(lines) + "\n"
 
 

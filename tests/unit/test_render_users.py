@@ -63,6 +63,33 @@ def test_csv_cells_cannot_become_spreadsheet_formulas(column: int, value: str) -
     assert rows[4][column] == value
 
 
+@pytest.mark.parametrize(
+    "text",
+    ['=HYPERLINK("https://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"],
+    ids=[
+        "a cell starting with = gets a leading quote",
+        "a cell starting with + gets a leading quote",
+        "a cell starting with - gets a leading quote",
+        "a cell starting with @ gets a leading quote",
+        "a cell starting with a tab gets a leading quote",
+        "a cell starting with a carriage return gets a leading quote",
+    ],
+)
+def test_every_directory_cell_is_defused(text: str) -> None:
+    row = UserRow(text, text, UserStatus.IN_SYNC, Access("member", (), True),
+                  Grant("member", ()), (text,), text)  # fmt: skip
+    (cells,) = list(csv.reader(io.StringIO(render_users_csv([row]))))[1:]
+    named = dict(zip(CSV_COLUMNS, cells, strict=True))
+    for column in ("user", "display_name", "groups", "decided_by"):
+        assert named[column] == "'" + text, column
+
+
+def test_a_plain_cell_is_written_as_is() -> None:
+    row = UserRow("dana@contoso.com", "Dana O'Neil", UserStatus.ORPHAN, None, None)
+    (cells,) = list(csv.reader(io.StringIO(render_users_csv([row]))))[1:]
+    assert cells[:2] == ["dana@contoso.com", "Dana O'Neil"]
+
+
 def test_text_is_an_aligned_table_with_a_tally() -> None:
     lines = render_users_text(ROWS).splitlines()
     assert lines[0].split()[:3] == ["STATUS", "USER", "DISPLAY"]
@@ -79,6 +106,7 @@ def test_text_has_colour_only_when_asked_and_never_from_the_directory() -> None:
     assert "\x1b[33m" in render_users_text(ROWS, color=True)  # drift in yellow
 
 
-def test_no_users_prints_the_header_and_a_zero_tally() -> None:
+def test_the_tally_counts_users_in_the_right_number() -> None:
     assert render_users_text([]).splitlines()[-1] == "0 users."
+    assert render_users_text(ROWS[:1]).splitlines()[-1] == "1 user: 1 in_sync."
     assert json.loads(render_users_json([])) == []

@@ -218,16 +218,42 @@ def test_safety_rules(
             {"limits": {"min_owners": 2}},
             {"NT-Owners": [person("oscar")], "NT-Admins": [person("olga")]},
             [nt("olga", "owner"), nt("oscar", "owner")], (),
-            "the plan leaves 1 active owner user(s), down from 2, below limits.min_owners "
+            "the plan leaves 1 active owner user, down from 2, below limits.min_owners "
             "(2, and never 0): it demotes or deactivates olga@contoso.com",
             id="min_owners names the owners it would lose",
         ),
         pytest.param(
             {**DEACTIVATE, "limits": NO_COUNT_LIMITS},
+            {}, [nt("olga", "owner")], (),
+            "the plan leaves 0 active owner users, down from 1, below limits.min_owners",
+            id="min_owners says none left in the plural",
+        ),
+        pytest.param(
+            {**DEACTIVATE, "limits": NO_COUNT_LIMITS},
             {}, managed(2), ("NT-Platform", "NT-Lens"),
-            "synced group(s) NT-Platform, NT-Lens resolved to 0 members while the plan "
-            "deactivates 2 managed user(s)",
+            "synced groups NT-Platform, NT-Lens resolved to 0 members while the plan "
+            "deactivates 2 managed users",
             id="source_health names the empty groups and the deactivations",
+        ),
+        pytest.param(
+            {**DEACTIVATE, "limits": NO_COUNT_LIMITS},
+            {}, managed(1), ("NT-Platform",),
+            "synced group NT-Platform resolved to 0 members while the plan deactivates "
+            "1 managed user;",
+            id="source_health says one group and one user in the singular",
+        ),
+        pytest.param(
+            {**DEACTIVATE, "limits": {"max_deactivations": 0, "max_deactivation_percent": 100}},
+            {}, managed(1), (),
+            "the plan deactivates 1 user, more than limits.max_deactivations (0) per apply",
+            id="max_deactivations says one user in the singular",
+        ),
+        pytest.param(
+            {**DEACTIVATE, "limits": {"max_deactivation_percent": 20}},
+            {}, managed(1), (),
+            "the plan deactivates 1 of 1 active managed user (100.0%), more than "
+            "limits.max_deactivation_percent (20%)",
+            id="max_deactivation_percent says one managed user in the singular",
         ),
     ],
 )  # fmt: skip
