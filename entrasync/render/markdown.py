@@ -14,6 +14,7 @@ needed, with a line saying how many rows were left out and where the full plan i
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -55,8 +56,12 @@ _ORPHAN_HEADER = ("| user | role | reason | outcome |", "|---|---|---|---|")
 
 
 def comment_marker(config_path: str) -> str:
-    """The hidden first line that identifies the sticky comment for one config file."""
-    safe = clean(config_path).replace("--", "-\u2010")  # "--" could end the HTML comment
+    """The hidden first line that identifies the sticky comment for one config file.
+
+    The path is normalised (``/`` separators, no ``./`` or ``a/../``), so the same file typed
+    as ``./config/mappings.yaml`` or ``config\\mappings.yaml`` finds the same comment."""
+    normal = posixpath.normpath(config_path.replace("\\", "/"))
+    safe = clean(normal).replace("--", "-\u2010")  # "--" could end the HTML comment
     return f"<!-- entrasync:plan {safe} -->"
 
 

@@ -66,6 +66,30 @@ def test_the_marker_stays_one_hidden_line(path: str, marker: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "typed",
+    [
+        "./config/mappings.yaml",
+        "config//mappings.yaml",
+        "config/./mappings.yaml",
+        "other/../config/mappings.yaml",
+        "config\\mappings.yaml",
+        "././config/mappings.yaml",
+    ],
+    ids=[
+        "a leading ./ finds the same comment",
+        "a doubled slash finds the same comment",
+        "a ./ inside finds the same comment",
+        "a detour through .. finds the same comment",
+        "Windows separators find the same comment",
+        "a repeated ./ finds the same comment",
+    ],
+)
+def test_the_marker_names_the_file_however_its_path_was_typed(typed: str) -> None:
+    assert comment_marker(typed) == comment_marker("config/mappings.yaml")
+    assert comment_marker(typed) == "<!-- entrasync:plan config/mappings.yaml -->"
+
+
+@pytest.mark.parametrize(
     ("raw", "escaped"),
     [
         (HOSTILE, "Eve &lt;img src=x&gt; \\| @&#8203;everyone \\*\\*x\\*\\*"),
