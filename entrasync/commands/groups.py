@@ -40,7 +40,8 @@ def _config() -> Config:
 def command(search: str | None, output: str) -> int:
     """List Entra groups whose display name starts with SEARCH (all groups without it).
 
-    MEMBERS counts user members, transitive when entra.nested_groups is on.
+    USERS counts user members (as `validate --online` does), transitive when
+    entra.nested_groups is on.
     """
     config = _config()
     console = app_context().console()
@@ -56,7 +57,7 @@ def command(search: str | None, output: str) -> int:
             f"no Entra group's display name starts with {search!r}" if search else "no groups found"
         )
         return 0
-    rows = [("ID", "DISPLAY NAME", "MEMBERS")]
+    rows = [("ID", "DISPLAY NAME", "USERS")]
     rows += [(g.id, g.display_name, str(g.members)) for g in groups]
     for line in columns(rows):
         console.result(line)

@@ -45,9 +45,10 @@ R = TypeVar("R")
 class GroupResolutionError(GraphError):
     """A mapping's group is missing, ambiguous, or named differently from its id."""
 
-    def __init__(self, kind: str, message: str, hint: str) -> None:
+    def __init__(self, kind: str, message: str, hint: str, group: Group | None = None) -> None:
         super().__init__(message, hint)
         self.kind = kind  # "missing" | "ambiguous" | "mismatch"
+        self.group = group  # the group Entra has under the id, on a mismatch
 
 
 class GroupSummary(NamedTuple):
@@ -73,6 +74,7 @@ def resolve_group(client: GraphClient, mapping: Mapping) -> Group:
                 f"{mapping.name!r}",
                 "the id decides which group is synced: correct the name in the mappings file "
                 "(or remove it), or fix the id",
+                group,
             )
         return group
     name = mapping.name or ""

@@ -39,6 +39,7 @@ class GroupCheck:
     status: str  # ok | empty | missing | ambiguous | mismatch | duplicate
     detail: str = ""
     synced: bool = True
+    hint: str = ""  # what to do about a failing status, as `plan` would say it
 
 
 def check_group(client: GraphClient, mapping: GroupMapping, nested: bool) -> GroupCheck:
@@ -47,9 +48,15 @@ def check_group(client: GraphClient, mapping: GroupMapping, nested: bool) -> Gro
         group = resolve_group(client, mapping)
         members = read_members(client, group, nested)
     except GroupResolutionError as exc:
-        return GroupCheck(label, mapping.id, None, None, exc.kind, exc.message, mapping.auto_sync)
+        # A mismatch still found a group under the id: show its real Entra name.
+        name = exc.group.display_name if exc.group is not None else None
+        return GroupCheck(
+            label, mapping.id, name, None, exc.kind, exc.message, mapping.auto_sync, exc.hint or ""
+        )
     except GraphNotFoundError as exc:  # deleted between the lookup and the member read
-        return GroupCheck(label, mapping.id, None, None, "missing", exc.message, mapping.auto_sync)
+        return GroupCheck(
+            label, mapping.id, None, None, "missing", exc.message, mapping.auto_sync, exc.hint or ""
+        )
     status = "ok" if members else "empty"
     return GroupCheck(
         label, group.id, group.display_name, len(members), status, synced=mapping.auto_sync
@@ -68,8 +75,8 @@ def check_groups(config: Config, client: GraphClient, parallelism: int = 4) -> l
         earlier = first_index.setdefault(check.group_id, index)
         if earlier != index:
             group = Group(check.group_id, check.display_name)
-            detail = f"{duplicate_message(config, earlier, index, group)}: {DUPLICATE_HINT}"
-            checks[index] = replace(check, status="duplicate", detail=detail)
+            detail = duplicate_message(config, earlier, index, group)
+            checks[index] = replace(check, status="duplicate", detail=detail, hint=DUPLICATE_HINT)
     return checks
 
 
@@ -84,6 +91,7 @@ def columns(rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def render_checks(checks: Sequence[GroupCheck]) -> list[str]:
+    # USERS, as in `entrasync groups`: both count user members, not every member object.
     rows = [("MAPPING", "GROUP ID", "DISPLAY NAME", "USERS", "STATUS")]
     for c in checks:
         status = c.status if c.synced else f"{c.status} (auto_sync: false)"
@@ -95,7 +103,9 @@ def render_checks(checks: Sequence[GroupCheck]) -> list[str]:
 def validate_online(
     loaded: LoadedConfig, environ: Mapping[str, str] | None, console: Console
 ) -> bool:
-    """Print one row per mapping; False when a group is missing, ambiguous or misnamed."""
+    """Print one row per mapping; False when a group is missing, ambiguous or misnamed.
+
+    Each failure is told as ``plan`` tells it, an ``error:`` line and its ``hint:`` line."""
     config = loaded.config
     with GraphClient.connect(config, os.environ if environ is None else environ) as client:
         checks = check_groups(config, client)
@@ -110,4 +120,6 @@ def validate_online(
     failures = [c for c in checks if c.status in FAILING]
     for c in failures:
         click.echo(f"error: {loaded.path}: mapping {c.mapping}: {c.detail}", file=console.err)
+        if c.hint:
+            click.echo(f"hint: {c.hint}", file=console.err)
     return not failures

@@ -55,20 +55,37 @@ def test_validate_online_prints_every_group_and_warns_on_empty_ones(
 
 
 @pytest.mark.parametrize(
-    ("mapping", "status", "message"),
+    ("mapping", "status", "message", "hint"),
     [
-        ("  - name: NT-Nobody\n    role: owner\n", "missing", "no Entra group is named"),
-        ("  - name: NT-Dup\n    role: owner\n", "ambiguous", "2 Entra groups are named"),
-        (f"  - id: {G_BIG}\n    name: NT-Small\n    role: owner\n", "mismatch", "not 'NT-Small'"),
+        (
+            "  - name: NT-Nobody\n    role: owner\n",
+            "missing",
+            "no Entra group is named",
+            "hint: check the spelling (`entrasync groups NT-` lists groups by prefix)",
+        ),
+        (
+            "  - name: NT-Dup\n    role: owner\n",
+            "ambiguous",
+            "2 Entra groups are named",
+            "hint: display names are not unique in Entra",
+        ),
+        (
+            f"  - id: {G_BIG}\n    name: NT-Small\n    role: owner\n",
+            "mismatch",
+            "not 'NT-Small'",
+            "hint: the id decides which group is synced",
+        ),
         (
             "  - id: 0b3f1c9e-1111-4c1e-9a0b-000000000001\n    role: owner\n",
             "missing",
             "was not found in Entra",
+            "hint: ",
         ),
         (
             f"  - id: {G_PARENT}\n    role: owner\n  - name: NT-PARENT\n    role: member\n",
             "duplicate",
             "both resolve to group NT-Parent",
+            "hint: map each group once",
         ),
     ],
     ids=[
@@ -86,14 +103,29 @@ def test_validate_online_fails_on_unresolvable_groups(
     mapping: str,
     status: str,
     message: str,
+    hint: str,
 ) -> None:
     config = write(tmp_path, "version: 1\nmappings:\n" + mapping)
     code = main(["validate", "--online", "--config", str(config)])
     out, err = capsys.readouterr()
     assert code == 1
     assert out.splitlines()[-1].split()[-1] == status
-    assert "error: " in err
-    assert message in err
+    error, last = err.splitlines()[-2:]  # as `plan` says it: error, then what to do
+    assert error.startswith("error: ")
+    assert message in error
+    assert last.startswith(hint)
+    assert last != "hint: "
+
+
+def test_a_misnamed_group_shows_its_real_entra_name(
+    env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(
+        tmp_path, f"version: 1\nmappings:\n  - {{id: {G_BIG}, name: NT-Small, role: owner}}\n"
+    )
+    assert main(["validate", "--online", "--config", str(config)]) == 1
+    row = capsys.readouterr().out.splitlines()[-1].split()
+    assert row == ["NT-Small", G_BIG, "NT-Big", "-", "mismatch"]
 
 
 def test_validate_online_without_permission_is_an_auth_error(
@@ -130,7 +162,7 @@ def test_groups_counts_direct_members_when_the_config_says_so(
     config = write(tmp_path, "version: 1\nentra:\n  nested_groups: false\n")
     assert main(["groups", "NT-P", "--config", str(config)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["ID", "DISPLAY", "NAME", "MEMBERS"]
+    assert lines[0].split() == ["ID", "DISPLAY", "NAME", "USERS"]  # as validate --online
     assert lines[1].split() == [G_PARENT, "NT-Parent", "1"]
 
 
