@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,9 @@ def test_plan_uploads_the_plan_under_the_name_apply_looks_for() -> None:
 
 def test_apply_runs_after_merge_in_the_protected_environment_one_at_a_time() -> None:
     apply = job("apply.yml")
-    assert load("apply.yml")["on"] == {"push": {"branches": ["main"], "paths": ["config/**"]}}
+    triggers = load("apply.yml")["on"]
+    assert set(triggers) == {"push", "workflow_dispatch"}
+    assert triggers["push"] == {"branches": ["main"], "paths": ["config/**"]}
     assert apply["environment"] == "neuraltrust-prod"
     assert load("apply.yml")["concurrency"] == {
         "group": "entrasync-apply",
@@ -196,8 +199,11 @@ def test_apply_runs_after_merge_in_the_protected_environment_one_at_a_time() -> 
 
 
 def test_apply_applies_a_fresh_plan_and_keeps_the_audit_even_on_failure() -> None:
-    (apply_call,) = [c for c in entrasync_calls("apply.yml") if c[0] == "apply"]
-    assert apply_call == ["apply", "--auto-approve", "--audit-dir", "audit/"]  # no plan file
+    plain, forced = sorted(
+        (c for c in entrasync_calls("apply.yml") if c[0] == "apply"), key=len
+    )  # no plan file: a fresh plan of the merged config
+    assert plain == ["apply", "--auto-approve", "--audit-dir", "audit/"]
+    assert forced == [*plain, "--force-unsafe", "$FORCE_UNSAFE"]
     (upload,) = step_using("apply.yml", "actions/upload-artifact")
     assert upload["if"] == "always()"
     assert upload["with"]["path"] == "audit/"
@@ -227,3 +233,61 @@ def test_ci_runs_the_projects_own_ci_script_with_the_workflow_lint() -> None:
     assert [s["run"] for s in steps("ci.yml") if "run" in s] == ["bash .ci/run"]
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert script.index("node scripts/actionlint.mjs") < script.index('echo "== pytest"')
+
+
+def test_the_override_is_a_manual_run_input_that_only_reaches_apply_through_the_env() -> None:
+    (dispatch,) = [load("apply.yml")["on"]["workflow_dispatch"]]
+    assert set(dispatch["inputs"]) == {"force_unsafe"}
+    assert dispatch["inputs"]["force_unsafe"]["type"] == "string"
+    assert dispatch["inputs"]["force_unsafe"]["required"] is False
+    using = [s for s in steps("apply.yml") if "FORCE_UNSAFE" in s.get("run", "")]
+    assert [s["name"] for s in using] == ["Check the override", "Apply"]
+    for step in using:
+        assert step["env"]["FORCE_UNSAFE"] == "${{ inputs.force_unsafe }}"
+    for step in steps("apply.yml"):
+        assert "inputs." not in step.get("run", ""), "input text is never spliced into a script"
+    # The check runs first, and the apply step still needs the protected environment.
+    assert steps("apply.yml")[0]["name"] == "Check the override"
+    assert job("apply.yml")["environment"] == "neuraltrust-prod"
+
+
+def _check_override(value: str, ref: str = "refs/heads/main") -> int:
+    (check,) = [s for s in steps("apply.yml") if s.get("name") == "Check the override"]
+    env = {"PATH": "/usr/bin:/bin", "FORCE_UNSAFE": value, "GITHUB_REF": ref}
+    return subprocess.run(
+        ["bash", "-e", "-c", check["run"]], env=env, capture_output=True, check=False
+    ).returncode
+
+
+@pytest.mark.parametrize(
+    ("value", "ref", "accepted"),
+    [
+        ("", "refs/heads/main", True),
+        ("cc74ae969107", "refs/heads/main", True),
+        ("CC74AE969107", "refs/heads/main", True),
+        ("a" * 64, "refs/heads/main", True),
+        ("cc74ae96910", "refs/heads/main", False),
+        ("a" * 65, "refs/heads/main", False),
+        ("cc74ae969107; touch /tmp/pwned", "refs/heads/main", False),
+        ("$(touch /tmp/pwned)cc74ae969107", "refs/heads/main", False),
+        ("cc74ae969107\nx", "refs/heads/main", False),
+        ("", "refs/heads/feature", False),
+    ],
+    ids=[
+        "an empty override is a normal apply",
+        "a 12-character digest prefix is accepted",
+        "upper-case hex is accepted as typed",
+        "a full digest is accepted",
+        "11 characters are too few",
+        "65 characters are too many",
+        "a shell command after the digest is refused",
+        "a command substitution is refused and not run",
+        "a newline in the input is refused",
+        "a manual run from another branch is refused",
+    ],
+)
+def test_the_override_check_accepts_only_a_digest_on_main(
+    value: str, ref: str, accepted: bool
+) -> None:
+    assert (_check_override(value, ref) == 0) is accepted
+    assert not Path("/tmp/pwned").exists()
