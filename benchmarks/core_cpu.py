@@ -1,9 +1,9 @@
 """CPU and memory of the pure core: resolve + diff + safety + render (text, Markdown, JSON).
 
-Run in its own process (``python benchmarks/core_cpu.py --size full``) so the figures are this
-work's alone. The inputs are built straight from the generated tenant (no sockets), CPU is
-``time.process_time`` around the core only, and memory is the tracemalloc peak of a second,
-separate run (tracemalloc slows the code it watches).
+Run in its own process (``python benchmarks/core_cpu.py [OUT.json] --size full``) so the
+figures are this work's alone. The inputs are built straight from the generated tenant (no
+sockets), CPU is ``time.process_time`` around the core only, and memory is the tracemalloc
+peak of a second, separate run (tracemalloc slows the code it watches).
 """
 
 from __future__ import annotations
@@ -34,13 +34,30 @@ from entrasync.render.text import render_text
 CONFIG_PATH = "config/mappings.yaml"
 
 
-def core(config: Config, directory: Directory, target: Target) -> dict[str, int]:
-    """The work measured: one plan and its three renderings."""
+def core(config: Config, directory: Directory, target: Target) -> dict[str, Any]:
+    """The work measured: one plan, its digest and its three renderings, each step timed."""
+    steps: dict[str, float] = {}
+    clock = time.process_time()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.process_time()
+        steps[name] = round(now - clock, 3)
+        clock = now
+
     plan = make_plan(config, CONFIG_PATH, "0" * 64, directory, target, "2026-11-28T12:00:00Z")
+    lap("make_plan (resolve, diff, safety)")
+    digest = plan.digest
+    lap("plan digest (canonical JSON)")
     text = render_text(plan, color=False)
+    lap("render text")
     markdown = render_markdown(plan, config_path=CONFIG_PATH)
+    lap("render markdown")
     as_json = render_json(plan)
+    lap("render json (plan file)")
     return {
+        "steps_cpu_seconds": steps,
+        "digest": digest,
         "changes": len(plan.changes),
         "orphans": len(plan.orphans),
         "unchanged": plan.unchanged,
@@ -103,7 +120,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", choices=["full", "quick"], default="full")
     parser.add_argument("--profile", type=Path, help="write a cProfile table here")
-    parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("json", type=Path, nargs="?", help="write the figures here")
     args = parser.parse_args()
     result = measure(FULL if args.size == "full" else QUICK, args.profile)
     text = json.dumps(result, indent=2)

@@ -63,6 +63,10 @@ def core(size: str, profile: Path) -> tuple[list[Figure], dict[str, Any]]:
     raw = _script("core_cpu.py", "--size", size, "--profile", str(profile))
     figures = [
         Figure("resolve+diff+render CPU", raw["cpu_seconds"], "s", "< 3 s", raw["cpu_seconds"] < 3),
+        *(
+            Figure(f"  {step}", cpu, "s", "", None)
+            for step, cpu in raw["steps_cpu_seconds"].items()
+        ),
         Figure(
             "core peak memory (tracemalloc)",
             raw["tracemalloc_peak_mb"],

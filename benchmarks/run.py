@@ -46,6 +46,16 @@ def _table(figures: list[Figure]) -> str:
     )
 
 
+def markdown_table(figures: list[Figure]) -> str:
+    """The README's table: figure, measured, target, verdict."""
+    lines = ["| figure | measured | target | |", "|---|---|---|---|"]
+    for f in figures:
+        verdict = "" if f.passed is None else "PASS" if f.passed else "**FAIL**"
+        measured = f"{f.value} {f.unit}".strip()
+        lines.append(f"| {f.name.strip()} | {measured} | {f.target} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small smoke size")
@@ -97,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2) + "\n"
     (results_dir / f"run-{stamp}.json").write_text(text)
     (results_dir / "latest.json").write_text(text)
+    (results_dir / "latest.md").write_text(markdown_table(figures))
     if args.snapshot:
         (HERE / "latest.json").write_text(text)
     print(f"\nentrasync benchmark, size {size.name} ({size.users:,} users)")
