@@ -7,6 +7,7 @@ without ``created_at`` and ``digest``; reading a file whose digest does not matc
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -235,7 +236,13 @@ class Plan:
 
     def dumps(self) -> str:
         """The plan file's text: stable key order, two-space indent, trailing newline."""
-        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+        # json.dump streams chunks into the buffer where json.dumps first lists them all (indent
+        # means the pure-Python encoder: millions of chunks). Same bytes; at 85,000 changes the
+        # peak falls from 349 MB to 126 MB for 0.2 s more CPU (benchmarks/).
+        buffer = io.StringIO()
+        json.dump(self.to_json(), buffer, indent=2, ensure_ascii=False)
+        buffer.write("\n")
+        return buffer.getvalue()
 
     def matches_digest(self, given: str) -> bool:
         """True when ``given`` is this plan's digest or a prefix of it of at least 12 chars."""
