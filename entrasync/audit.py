@@ -17,7 +17,7 @@ import os
 import subprocess
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -28,11 +28,14 @@ import rfc8785
 from entrasync import __version__
 from entrasync.audit_chain import GENESIS, OUTCOMES, AuditVerdict, record_sha256, verify_audit
 from entrasync.errors import AuditError
-from entrasync.plan import Change, Plan
+from entrasync.plan import Change, Plan, Violation
 
 __all__ = ["GENESIS", "AuditVerdict", "AuditWriter", "Outcome", "record_sha256", "verify_audit"]
 
 Outcome = Literal["succeeded", "failed", "skipped"]
+# How a run ended, in apply_finished: "applied" means changes were attempted (the counts say
+# how each went); the others mean nothing was attempted and say why.
+Result = Literal["applied", "no changes", "already applied", "refused", "cancelled"]
 _MAX_NAME_TRIES = 100
 
 
@@ -69,6 +72,24 @@ def _require_plain(value: object, where: str = "record") -> None:
         return
     # Floats are refused too: canonical JSON of floats is where implementations disagree.
     raise TypeError(f"audit {where}: refusing to write a {type(value).__name__} into the audit")
+
+
+def violations_json(violations: Sequence[Violation]) -> list[dict[str, str]]:
+    return [{"rule": v.rule, "message": v.message} for v in violations]
+
+
+def override_record(
+    plan: Plan, given: str | None, overridden: Sequence[Violation]
+) -> dict[str, Any] | None:
+    """What ``--force-unsafe`` named: as typed, the full digest it matched, what it overrode."""
+    if given is None:
+        return None
+    _require_plain(given, "force_unsafe")  # a Secret or any object is refused, not matched
+    return {
+        "given": given,
+        "matched_digest": plan.digest if plan.matches_digest(given) else None,
+        "overridden": violations_json(overridden),
+    }
 
 
 def github_context(environ: Mapping[str, str]) -> dict[str, str | None]:
@@ -111,12 +132,17 @@ class AuditWriter:
         plan: Plan,
         config_sha256: str | None = None,
         force_unsafe: str | None = None,
+        overridden: Sequence[Violation] = (),
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], str] = utc_now,
         git_commit: Callable[[], str | None] = git_head,
     ) -> AuditWriter:
-        """Create the run's file (never overwriting one) and write ``apply_started``."""
+        """Create the run's file (never overwriting one) and write ``apply_started``.
+
+        ``overridden``: the safety violations ``force_unsafe`` lets through.
+        """
         env = os.environ if environ is None else environ
+        override = override_record(plan, force_unsafe, overridden)
         started = clock()
         path, handle = _create(Path(directory), started, plan.digest)
         writer = cls(path, handle, clock)
@@ -135,7 +161,7 @@ class AuditWriter:
                 "changes_planned": len(plan.changes),
                 "git_commit": env.get("GITHUB_SHA") or git_commit(),
                 **github_context(env),
-                "force_unsafe": force_unsafe,
+                "force_unsafe": override,
             }
         )
         _fsync_directory(path.parent)  # the new name itself survives a crash
@@ -182,10 +208,18 @@ class AuditWriter:
         with self._lock:
             self._outcomes[outcome] += 1
 
-    def finish(self, counts: Mapping[str, int] | None = None) -> None:
+    def finish(
+        self,
+        counts: Mapping[str, int] | None = None,
+        *,
+        result: Result = "applied",
+        reason: str | None = None,
+        violations: Sequence[Violation] = (),
+    ) -> None:
         """Write ``apply_finished``; its counts are this file's own tally of change records.
 
         ``counts`` (the caller's tally) is accepted for the caller's convenience and must agree.
+        ``result`` says how the run ended; a refusal gives its ``reason`` and ``violations``.
         """
         tally = {outcome: self._outcomes[outcome] for outcome in OUTCOMES}
         if counts is not None and {k: counts.get(k, 0) for k in OUTCOMES} != tally:
@@ -197,6 +231,9 @@ class AuditWriter:
                 "counts": tally,
                 "changes_planned": self._planned,
                 "records": self._seq,
+                "result": result,
+                **({"reason": reason} if reason is not None else {}),
+                **({"violations": violations_json(violations)} if violations else {}),
             }
         )
         self.finished = True

@@ -39,6 +39,7 @@ class AuditVerdict:
     problem: str | None = None
     counts: Mapping[str, int] | None = None  # from apply_finished
     head_sha256: str | None = None  # the last intact record's hash: compare with the anchor
+    result: str | None = None  # from apply_finished: applied, no changes, refused, ...
 
     @property
     def ok(self) -> bool:
@@ -54,7 +55,9 @@ class AuditVerdict:
             )
         counts = self.counts or {}
         tally = ", ".join(f"{counts.get(o, 0)} {o}" for o in OUTCOMES)
-        return f"intact: {self.records} records, run complete (apply_finished: {tally})"
+        # Files written before `result` existed, and runs that applied, need no word more.
+        ended = f"; {self.result}" if self.result not in (None, "applied") else ""
+        return f"intact: {self.records} records, run complete (apply_finished: {tally}{ended})"
 
 
 class _Broken(Exception):
@@ -93,7 +96,16 @@ def verify_audit(path: Path | str) -> AuditVerdict:
         elif record["type"] == "apply_finished":
             finished = record
     counts = finished.get("counts") if finished is not None else None
-    return AuditVerdict(path, len(lines), True, finished is not None, None, None, counts, head)
+    result = finished.get("result") if finished is not None else None
+    return AuditVerdict(
+        path,
+        len(lines),
+        True,
+        finished is not None,
+        counts=counts,
+        head_sha256=head,
+        result=result if isinstance(result, str) else None,
+    )
 
 
 def _parse(raw: bytes) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -273,9 +273,24 @@ def append_step_summary(text: str, environ: Mapping[str, str]) -> bool:
         data = cut.decode("utf-8", errors="ignore").encode("utf-8") + note
         if len(data) > room:
             return False
-    with open(path, "ab") as handle:
-        handle.write(data)
+    try:
+        with open(path, "ab") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise GitHubError(
+            f"cannot write the job summary GITHUB_STEP_SUMMARY={path}: {exc.strerror or exc}",
+            "GitHub Actions sets GITHUB_STEP_SUMMARY to a writable file; outside Actions, unset it",
+        ) from None
     return True
+
+
+def try_step_summary(text: str, environ: Mapping[str, str], warn: Callable[[str], None]) -> bool:
+    """:func:`append_step_summary`, where a failure is a warning: the summary is a courtesy."""
+    try:
+        return append_step_summary(text, environ)
+    except GitHubError as exc:
+        warn(f"{exc.message} (the job summary was not written)")
+        return False
 
 
 def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str]) -> str:

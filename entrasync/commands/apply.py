@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING
 
 import click
 
+from entrasync.commands.apply_evidence import Evidence, applied_lines, override_instruction
 from entrasync.console import Console, app_context, global_options, parallelism_option
 from entrasync.errors import EntrasyncError, PlanFileError, SafetyError, StalePlanError
 
 if TYPE_CHECKING:
     from entrasync.apply import ApplyReport
-    from entrasync.audit import AuditWriter
+    from entrasync.audit import AuditWriter, Result
     from entrasync.config import LoadedConfig
     from entrasync.model import Target
     from entrasync.plan import Plan, Violation
@@ -69,30 +70,51 @@ def _check_fresh(plan: Plan, target: Target) -> bool:
     )
 
 
+class UnsafePlanError(SafetyError):
+    """A refusal for safety: the violations are kept for the audit and the job summary."""
+
+    def __init__(self, message: str, hint: str, violations: tuple[Violation, ...]) -> None:
+        super().__init__(message, hint)
+        self.violations = violations
+
+
 def _check_safety(
-    plan: Plan, target: Target, loaded: LoadedConfig, force_unsafe: str | None
+    plan: Plan, target: Target, loaded: LoadedConfig, force_unsafe: str | None, *, fresh: bool
 ) -> tuple[Violation, ...]:
     """Every violation (stored in the plan or found again now), unless overridden."""
     from entrasync.safety import check_safety
 
     found = check_safety(plan, target, loaded.config, empty_groups=())
-    return _guard(plan, tuple(dict.fromkeys((*plan.violations, *found))), force_unsafe)
+    violations = tuple(dict.fromkeys((*plan.violations, *found)))
+    return _guard(plan, violations, force_unsafe, fresh=fresh)
 
 
 def _guard(
-    plan: Plan, violations: tuple[Violation, ...], force_unsafe: str | None
+    plan: Plan, violations: tuple[Violation, ...], force_unsafe: str | None, *, fresh: bool
 ) -> tuple[Violation, ...]:
-    """Refuse violations unless ``--force-unsafe`` names this plan; a wrong digest is refused."""
+    """Refuse violations unless ``--force-unsafe`` names this plan; a wrong digest is refused.
+
+    ``fresh``: the plan was made by this run, so re-running the workflow makes the same plan
+    (its digest leaves out ``created_at``) and the GitHub instruction applies.
+    """
     if force_unsafe is not None and not plan.matches_digest(force_unsafe):
-        raise SafetyError(
-            f"--force-unsafe {force_unsafe} does not name this plan (digest {plan.digest[:12]})",
+        raise UnsafePlanError(
+            f"--force-unsafe {force_unsafe} does not name this plan (digest {plan.digest[:12]}); "
+            "nothing was changed",
             "copy the digest from the plan output; a 12-character prefix is enough",
+            violations,
         )
     if violations and force_unsafe is None:
         listed = "; ".join(f"{v.rule}: {v.message}" for v in violations)
-        raise SafetyError(
-            f"the plan breaks {len(violations)} safety limit(s), nothing was changed: {listed}",
-            f"make the change safe, or apply anyway with --force-unsafe {plan.digest[:12]}",
+        hint = f"make the change safe, or apply anyway with --force-unsafe {plan.digest[:12]}"
+        instruction = override_instruction(plan, os.environ) if fresh else None
+        if instruction:
+            hint += f"; from GitHub: {instruction}"
+        raise UnsafePlanError(
+            f"the plan {plan.digest[:12]} breaks {len(violations)} safety limit(s), nothing was "
+            f"changed: {listed}",
+            hint,
+            violations,
         )
     return violations
 
@@ -103,40 +125,24 @@ def _fresh_plan(loaded: LoadedConfig, console: Console, parallelism: int) -> Pla
     return pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
 
 
-def _confirm(plan: Plan, console: Console, auto_approve: bool) -> None:
+def _confirm(plan: Plan, console: Console, auto_approve: bool) -> bool:
     from entrasync.render.text import render_text
 
     console.result(render_text(plan, color=console.color))
-    if auto_approve:
-        return
-    if not click.confirm("\nApply these changes?", default=False, err=True):
-        raise EntrasyncError("apply cancelled: nothing was changed")
+    return auto_approve or click.confirm("\nApply these changes?", default=False, err=True)
 
 
 def _run(
-    plan: Plan,
-    client: ScimClient,
-    loaded: LoadedConfig,
-    console: Console,
-    *,
-    audit_dir: Path,
-    force_unsafe: str | None,
-    parallelism: int,
+    evidence: Evidence, client: ScimClient, parallelism: int
 ) -> tuple[ApplyReport, AuditWriter]:
     from entrasync.apply import apply_plan
-    from entrasync.audit import AuditWriter
 
-    with AuditWriter.start(
-        audit_dir,
-        plan=plan,
-        config_sha256=loaded.sha256,
-        force_unsafe=force_unsafe,
-        environ=os.environ,
-    ) as audit:
+    console = evidence.console
+    with evidence.start() as audit:
         report = apply_plan(
-            plan,
+            evidence.plan,
             client,
-            loaded.config,
+            evidence.loaded.config,
             audit,
             parallelism=parallelism,
             on_result=lambda r: console.progress(
@@ -148,27 +154,36 @@ def _run(
     return report, audit
 
 
-def _summary_markdown(plan: Plan, report: ApplyReport, audit: AuditWriter) -> str:
-    from entrasync.render.markdown import escape
+def _prepare(
+    evidence: Evidence, client: ScimClient, target: Target | None, auto_approve: bool
+) -> Result | None:
+    """Check the plan against NeuralTrust; a result when nothing is to be applied."""
+    from entrasync.scim.target import read_target
 
-    counts = report.counts
-    lines = [
-        "## entrasync apply",
-        "",
-        f"Plan `{plan.digest[:12]}`: {counts['succeeded']} succeeded, {counts['failed']} failed, "
-        f"{counts['skipped']} skipped.",
-        "",
-        f"Audit file `{audit.path.name}`, {audit.records} records, last record sha256 "
-        f"`{audit.head_sha256}` (keep it: it pins every record of the file).",
-    ]
-    if report.failed or report.skipped:
-        lines += ["", "| action | user | outcome | error |", "|---|---|---|---|"]
-        for r in (*report.failed, *report.skipped):
-            error = escape(r.error).replace("|", "\\|")
-            lines.append(
-                f"| {r.change.action.value} | {escape(r.change.user)} | {r.outcome} | {error} |"
-            )
-    return "\n".join(lines) + "\n"
+    plan, console, loaded = evidence.plan, evidence.console, evidence.loaded
+    if target is None:  # a fresh plan: it already shows what it will change
+        if not plan.has_changes:
+            from entrasync.render.text import render_text
+
+            console.result(render_text(plan, color=console.color))
+            return "no changes"
+        _guard(plan, plan.violations, evidence.force_unsafe, fresh=True)  # before asking
+        if not _confirm(plan, console, auto_approve):
+            console.result("Apply cancelled: nothing was changed.")
+            return "cancelled"
+        # Re-read after the prompt: NeuralTrust may have changed while the human read.
+        target = read_target(loaded.config, client)
+    in_step = _check_fresh(plan, target)
+    if not plan.has_changes:
+        console.result("No changes.")
+        return "no changes"
+    if not in_step:
+        console.result("This plan is already applied: NeuralTrust shows every change.")
+        return "already applied"
+    evidence.overridden = _check_safety(
+        plan, target, loaded, evidence.force_unsafe, fresh=evidence.fresh
+    )
+    return None
 
 
 @click.command("apply")
@@ -207,51 +222,34 @@ def command(
         )
     loaded = load_config(ctx.resolved_config_path)
     with ScimClient.from_env(loaded.config, os.environ, max_connections=parallelism) as client:
+        # Failures up to here (config, plan file, token, network) leave no audit file: no
+        # NeuralTrust state was read. From here on every run leaves one, refusals included.
         if plan_file is not None:
             plan = _saved_plan(plan_file, loaded)
-            target = read_target(loaded.config, client)
-            if not _check_fresh(plan, target):
-                console.result("This plan is already applied: NeuralTrust shows every change.")
-                console.result("No changes.")
-                return 0
+            target: Target | None = read_target(loaded.config, client)
         else:
-            plan = _fresh_plan(loaded, console, parallelism)
-            if not plan.has_changes:
-                from entrasync.render.text import render_text
-
-                console.result(render_text(plan, color=console.color))
-                return 0
-            _guard(plan, plan.violations, force_unsafe)  # before asking, not after
-            _confirm(plan, console, auto_approve)
-            # Re-read after the prompt: NeuralTrust may have changed while the human read.
-            target = read_target(loaded.config, client)
-            if not _check_fresh(plan, target):
-                return 0
-        if not plan.has_changes:
-            console.result("No changes.")
+            plan, target = _fresh_plan(loaded, console, parallelism), None
+        evidence = Evidence(plan, loaded, console, audit_dir, force_unsafe, plan_file is None)
+        try:
+            result = _prepare(evidence, client, target, auto_approve)
+        except (SafetyError, StalePlanError) as exc:
+            evidence.refused(exc)
+            raise
+        if result is not None:
+            evidence.nothing_applied(result)
+            if result == "cancelled":
+                raise EntrasyncError("apply cancelled: nothing was changed")
             return 0
-        violations = _check_safety(plan, target, loaded, force_unsafe)
-        for violation in violations:
+        for violation in evidence.overridden:
             console.warn(f"overridden with --force-unsafe: {violation.rule}: {violation.message}")
-        report, audit = _run(
-            plan,
-            client,
-            loaded,
-            console,
-            audit_dir=audit_dir,
-            force_unsafe=force_unsafe,
-            parallelism=parallelism,
-        )
+        report, audit = _run(evidence, client, parallelism)
     counts = report.counts
     console.result(
         f"Apply complete: {counts['succeeded']} succeeded, {counts['failed']} failed, "
         f"{counts['skipped']} skipped."
     )
     console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        from entrasync.github import append_step_summary
-
-        append_step_summary(_summary_markdown(plan, report, audit), os.environ)
+    evidence.summary(applied_lines(plan, report), audit)
     if report.failed or report.skipped:
         listed = "\n".join(f"  {line}" for line in describe((*report.failed, *report.skipped)))
         raise ApplyError(

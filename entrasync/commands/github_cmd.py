@@ -39,8 +39,14 @@ def write_outputs(values: Mapping[str, str], environ: Mapping[str, str], console
     console.result(lines.rstrip("\n"))
     path = environ.get("GITHUB_OUTPUT")
     if path:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(lines)
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(lines)
+        except OSError as exc:
+            raise GitHubError(
+                f"cannot write the step outputs GITHUB_OUTPUT={path}: {exc.strerror or exc}",
+                "GitHub Actions sets GITHUB_OUTPUT to a writable file; outside Actions, unset it",
+            ) from None
 
 
 @click.group("github")
@@ -96,9 +102,9 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
     from entrasync.commands.github_report import compare, read_audit, render_report
     from entrasync.github import (
         MAX_COMMENT_CHARS,
-        append_step_summary,
         post_sticky_comment,
         pulls_for_commit,
+        try_step_summary,
     )
     from entrasync.plan import loads
 
@@ -124,8 +130,9 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
         run_url=run_url(os.environ),
         note=note,
         max_chars=MAX_COMMENT_CHARS,
+        workflow=os.environ.get("GITHUB_WORKFLOW"),
     )
-    append_step_summary(body, os.environ)
+    try_step_summary(body, os.environ, console.warn)
     if pr is None:
         pulls = pulls_for_commit(sha, os.environ) if sha else []
         if not pulls:
@@ -134,6 +141,8 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
         pr = pulls[0]
     url = post_sticky_comment(body, apply_marker, os.environ, number=pr)
     console.info(f"Apply report: {url}")
+    if audit.applied_nothing:
+        console.info(f"The apply changed nothing ({audit.result}).")
     if report.unreviewed:
         console.warn(f"{len(report.unreviewed)} applied change(s) were not in the reviewed plan")
     return 0

@@ -37,8 +37,16 @@ class AppliedChange:
 class AuditSummary:
     changes: tuple[AppliedChange, ...]
     plan_digest: str | None
-    finished: bool
-    config_path: str | None = None  # an apply_finished record closes the run
+    finished: bool  # an apply_finished record closes the run
+    config_path: str | None = None
+    result: str = "applied"  # apply_finished's: applied, no changes, already applied, refused
+    reason: str | None = None  # why a refused run refused
+    violations: tuple[str, ...] = ()  # "rule: message" that refused the run
+    overridden: tuple[str, ...] = ()  # "rule: message" let through by --force-unsafe
+
+    @property
+    def applied_nothing(self) -> bool:
+        return self.finished and self.result != "applied"
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,8 @@ def read_audit(text: str, source: str = "audit file") -> AuditSummary:
     digest: str | None = None
     config_path: str | None = None
     finished = False
+    ended: dict[str, Any] = {}
+    overridden: tuple[str, ...] = ()
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -76,8 +86,12 @@ def read_audit(text: str, source: str = "audit file") -> AuditSummary:
             if kind == "apply_started":
                 digest = record.get("plan_digest")
                 config_path = record.get("config_path")
+                override = record.get("force_unsafe")
+                # Files from before the override was a record held the typed digest alone.
+                if isinstance(override, dict):
+                    overridden = _violations(override.get("overridden"))
             elif kind == "apply_finished":
-                finished = True
+                finished, ended = True, record
             elif kind == "change":
                 after = record.get("after")
                 changes.append(
@@ -94,7 +108,25 @@ def read_audit(text: str, source: str = "audit file") -> AuditSummary:
                 f"{source} line {number} is not an entrasync audit record: {exc}",
                 "pass the JSON Lines file written by `entrasync apply --audit-dir`",
             ) from None
-    return AuditSummary(tuple(changes), digest, finished, config_path)
+    return AuditSummary(
+        tuple(changes),
+        digest,
+        finished,
+        config_path,
+        result=str(ended.get("result") or "applied"),  # files from before `result`: applied
+        reason=ended.get("reason"),
+        violations=_violations(ended.get("violations")),
+        overridden=overridden,
+    )
+
+
+def _violations(items: object) -> tuple[str, ...]:
+    """``rule: message`` lines of an audit record's list of violations."""
+    if not isinstance(items, list):
+        return ()
+    return tuple(
+        f"{item.get('rule')}: {item.get('message')}" for item in items if isinstance(item, dict)
+    )
 
 
 def compare(audit: AuditSummary, reviewed: Plan | None) -> ApplyReport:
@@ -123,15 +155,30 @@ def render_report(
     run_url: str | None,
     note: str | None = None,
     max_chars: int = 65536,
+    workflow: str | None = None,
 ) -> str:
-    """The comment on the merged pull request: outcome counts first, surprises next."""
+    """The comment on the merged pull request: outcome counts first, surprises next.
+
+    A run that applied nothing (no changes, already applied, refused) says so and why.
+    ``workflow``: the apply workflow's name, for the override instruction of a refusal.
+    """
     audit = report.audit
+    tail = [f"[Workflow run and audit artifact]({run_url})"] if run_url else []
+    if audit.applied_nothing:
+        return "\n".join([marker, *_nothing_applied(audit, workflow), "", *tail]) + "\n"
     head = [
         marker,
         f"**Applied: {report.count('succeeded')} succeeded, {report.count('failed')} failed, "
         f"{report.count('skipped')} skipped.**",
         "",
     ]
+    if audit.overridden:
+        head += [
+            "> [!CAUTION]",
+            "> Applied with `--force-unsafe`, overriding: "
+            + "; ".join(escape(v) for v in audit.overridden),
+            "",
+        ]
     if not audit.finished:
         head += [
             "> [!CAUTION]",
@@ -162,7 +209,6 @@ def render_report(
             f"(`{report.reviewed_digest[:12]}`).",
             "",
         ]
-    tail = [f"[Workflow run and audit artifact]({run_url})"] if run_url else []
     budget = max_chars - sum(len(x) + 1 for x in head + tail) - 400
     body: list[str] = []
     sections: list[tuple[str, list[AppliedChange] | list[Change]]] = [
@@ -188,6 +234,32 @@ def render_report(
             body.append(f"**{left_out} more rows left out**: see the audit artifact.")
         body += ["</details>", ""]
     return "\n".join(head + body + tail) + "\n"
+
+
+def _nothing_applied(audit: AuditSummary, workflow: str | None) -> list[str]:
+    digest = (audit.plan_digest or "")[:12]
+    if audit.result == "no changes":
+        return ["**Nothing applied: no changes.** NeuralTrust already matches the config."]
+    if audit.result == "already applied":
+        return [f"**Nothing applied: the plan `{digest}` was already applied.**"]
+    if audit.result != "refused":
+        return [f"**Nothing applied ({escape(audit.result)}).**"]
+    lines = [
+        "**Apply refused: nothing was changed.**",
+        "",
+        "> [!CAUTION]",
+        f"> {escape(audit.reason or 'no reason recorded')}",
+    ]
+    if audit.violations:
+        lines += ["", *(f"- {escape(v)}" for v in audit.violations)]
+        if workflow:
+            lines += [
+                "",
+                "Make the change safe in a new pull request, or, once the override is agreed, "
+                f"apply anyway: **Actions → {escape(workflow)} → Run workflow → `force_unsafe` = "
+                f"`{digest}`** (the run still needs the environment's approval).",
+            ]
+    return lines
 
 
 def _rows(items: Iterable[AppliedChange | Change], budget: int) -> tuple[list[str], int]:

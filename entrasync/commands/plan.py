@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from entrasync.console import app_context, global_options, parallelism_option
-from entrasync.errors import GitHubError
+from entrasync.errors import EntrasyncError, GitHubError
 from entrasync.files import write_atomic
 from entrasync.plan import Plan
 
@@ -60,15 +60,24 @@ def command(
     plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
 
     console.result(render(plan, fmt, config_path=loaded.path, color=console.color).rstrip("\n"))
+    # A plan file that cannot be saved fails the command, but only after the reviewers have
+    # been shown the plan: the job summary and the PR comment come first.
+    unsaved: EntrasyncError | None = None
     if out is not None:
-        write_atomic(out, plan.dumps())
-        console.info(f"Saved the plan to {out} (digest {plan.digest[:12]}).")
-    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_path:
-        from entrasync.github import append_step_summary
+        try:
+            write_atomic(out, plan.dumps())
+        except EntrasyncError as exc:
+            unsaved = exc
+            console.warn(f"the plan was not saved: {exc.message}")
+        else:
+            console.info(f"Saved the plan to {out} (digest {plan.digest[:12]}).")
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        from entrasync.github import try_step_summary
 
-        append_step_summary(
-            render_markdown(plan, config_path=loaded.path, max_chars=1_000_000), os.environ
+        try_step_summary(
+            render_markdown(plan, config_path=loaded.path, max_chars=1_000_000),
+            os.environ,
+            console.warn,
         )
     if comment:
         from entrasync.github import publish_plan
@@ -87,6 +96,9 @@ def command(
             f"this plan breaks {len(plan.violations)} safety limit(s); apply refuses it unless "
             f"run with --force-unsafe {plan.digest[:12]}"
         )
+    if unsaved is not None:
+        raise unsaved
+    if plan.violations:
         return 1
     if detailed_exitcode and plan.has_changes:
         return EXIT_CHANGES

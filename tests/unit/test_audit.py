@@ -15,7 +15,7 @@ import rfc8785
 from entrasync.audit import GENESIS, AuditWriter, record_sha256, verify_audit
 from entrasync.cli import main
 from entrasync.errors import AuditError
-from entrasync.plan import Plan
+from entrasync.plan import Plan, Violation
 from entrasync.secret import Secret
 from tests.golden.plans import golden_plan
 
@@ -108,7 +108,82 @@ def test_apply_started_says_who_ran_what_from_where(run: Path) -> None:
     assert started["git_commit"] == "a" * 40
     assert started["actor"] == "octocat"
     assert started["run_url"] == "https://github.com/contoso/access/actions/runs/42"
-    assert started["force_unsafe"] == plan.digest[:12]
+    assert started["force_unsafe"] == {
+        "given": plan.digest[:12],
+        "matched_digest": plan.digest,
+        "overridden": [],
+    }
+
+
+UNSAFE = Violation("max_deactivations", "3 deactivations planned, limit 2")
+
+
+@pytest.mark.parametrize(
+    ("given", "matched"),
+    [("CC", True), ("cc", True), ("0" * 12, False)],
+    ids=[
+        "an upper-case prefix is kept as typed with the full digest it matched",
+        "a lower-case prefix matches too",
+        "a digest of another plan is kept with no match",
+    ],
+)
+def test_the_override_records_what_was_typed_what_it_matched_and_what_it_let_through(
+    tmp_path: Path, given: str, matched: bool
+) -> None:
+    plan = golden_plan()
+    if given in ("CC", "cc"):
+        given = plan.digest[:12].upper() if given == "CC" else plan.digest[:16]
+    with _start(tmp_path, plan, force_unsafe=given, overridden=(UNSAFE,)) as writer:
+        pass
+    assert _records(writer.path)[0]["force_unsafe"] == {
+        "given": given,
+        "matched_digest": plan.digest if matched else None,
+        "overridden": [
+            {"rule": "max_deactivations", "message": "3 deactivations planned, limit 2"}
+        ],
+    }
+
+
+def test_no_override_is_recorded_as_null(tmp_path: Path) -> None:
+    with _start(tmp_path, golden_plan()) as writer:
+        pass
+    assert _records(writer.path)[0]["force_unsafe"] is None
+
+
+@pytest.mark.parametrize(
+    ("result", "reason", "violations", "described"),
+    [
+        ("no changes", None, (), "0 skipped; no changes)"),
+        ("already applied", None, (), "0 skipped; already applied)"),
+        ("refused", "the plan breaks 1 safety limit(s)", (UNSAFE,), "0 skipped; refused)"),
+    ],
+    ids=["a run with no changes", "a run whose plan was already applied", "a refused run"],
+)
+def test_a_run_that_applied_nothing_is_a_complete_record_saying_why(
+    tmp_path: Path,
+    result: Any,
+    reason: str | None,
+    violations: tuple[Violation, ...],
+    described: str,
+) -> None:
+    with _start(tmp_path, golden_plan()) as writer:
+        writer.finish(result=result, reason=reason, violations=violations)
+    started, finished = _records(writer.path)
+    assert started["changes_planned"] == len(golden_plan().changes)
+    assert finished["counts"] == {"succeeded": 0, "failed": 0, "skipped": 0}
+    assert (finished["result"], finished.get("reason")) == (result, reason)
+    assert finished.get("violations", []) == [
+        {"rule": v.rule, "message": v.message} for v in violations
+    ]
+    verdict = verify_audit(writer.path)
+    assert verdict.ok
+    assert verdict.result == result
+    assert verdict.describe().endswith(described)
+
+
+def test_a_run_that_applied_says_so(run: Path) -> None:
+    assert _records(run)[-1]["result"] == "applied"
+    assert verify_audit(run).describe().endswith("1 skipped)")
 
 
 def test_a_change_record_carries_the_outcome_and_the_servers_answer(run: Path) -> None:

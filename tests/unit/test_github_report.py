@@ -11,7 +11,7 @@ import pytest
 from entrasync.audit import AuditWriter
 from entrasync.commands.github_report import compare, read_audit, render_report
 from entrasync.errors import GitHubError
-from entrasync.plan import Access, Action, Change, Plan
+from entrasync.plan import Access, Action, Change, Plan, Violation
 
 ENV = {"GITHUB_SHA": "a" * 40}
 
@@ -161,3 +161,28 @@ def test_user_text_is_escaped_in_the_report(tmp_path: Path) -> None:
 def test_a_line_that_is_not_an_audit_record_is_refused() -> None:
     with pytest.raises(GitHubError, match="line 2"):
         read_audit('{"type": "apply_started"}\n{"type": "change", "action": "explode"}\n')
+
+
+OLD_FORMAT = (
+    '{"type": "apply_started", "plan_digest": "cc74ae969107", "force_unsafe": "CC74AE969107"}\n'
+    '{"type": "apply_finished", "counts": {"succeeded": 0, "failed": 0, "skipped": 0}}\n'
+)
+
+
+def test_an_audit_from_before_results_and_override_records_reads_as_applied() -> None:
+    audit = read_audit(OLD_FORMAT)
+    assert (audit.result, audit.applied_nothing, audit.overridden) == ("applied", False, ())
+
+
+def test_a_refusal_is_reported_with_its_reason_and_every_violation(tmp_path: Path) -> None:
+    plan = plan_of(change(ALICE))
+    unsafe = Violation("min_owners", "0 owners left, at least 1 required <b>")
+    with AuditWriter.start(tmp_path, plan=plan, environ=ENV, git_commit=lambda: None) as writer:
+        writer.finish(result="refused", reason="stale plan: moved", violations=(unsafe,))
+    audit = read_audit(writer.path.read_text(encoding="utf-8"))
+    text = render_report(compare(audit, plan), marker="<!-- m -->", run_url=None, workflow=None)
+    assert audit.applied_nothing
+    assert "**Apply refused: nothing was changed.**" in text
+    assert "> stale plan: moved" in text
+    assert "- min\\_owners: 0 owners left, at least 1 required &lt;b&gt;" in text
+    assert "Run workflow" not in text  # no workflow name: outside Actions, no instruction

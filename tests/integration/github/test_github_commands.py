@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from entrasync.audit import AuditWriter
 from entrasync.cli import main
 from entrasync.github import STEP_SUMMARY_LIMIT, append_step_summary
-from entrasync.plan import Action, Plan
+from entrasync.plan import Action, Plan, Violation
 from tests.integration.github.conftest import MakeEnv
 from tests.integration.github.emulator import Emulator
 from tests.integration.github.plans import change, plan_of
@@ -166,3 +167,106 @@ def test_the_job_summary_never_exceeds_one_mebibyte(
 
 def test_no_job_summary_outside_actions() -> None:
     assert append_step_summary("text", {}) is False
+
+
+def write_nothing_applied(directory: Path, plan: Plan, result: Any, **why: Any) -> Path:
+    """An audit file as apply writes it for a run that changed nothing."""
+    with AuditWriter.start(directory, plan=plan, environ={}, git_commit=lambda: None) as writer:
+        writer.finish(result=result, **why)
+    return writer.path
+
+
+UNSAFE = Violation("max_deactivations", "1 deactivation planned, the limit is 0")
+NOTHING_APPLIED = [
+    pytest.param("no changes", {}, "**Nothing applied: no changes.**", id="no changes"),
+    pytest.param("already applied", {}, "was already applied.**", id="a plan already in place"),
+    pytest.param(
+        "refused",
+        {"reason": "the plan breaks 1 safety limit(s)", "violations": (UNSAFE,)},
+        "**Actions → entrasync apply → Run workflow → `force_unsafe` = `",
+        id="a refusal for safety, with the override instruction",
+    ),
+]
+
+
+@pytest.mark.parametrize(("result", "why", "says"), NOTHING_APPLIED)
+def test_report_apply_on_a_run_that_applied_nothing_says_so_and_succeeds(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    result: str,
+    why: dict[str, Any],
+    says: str,
+) -> None:
+    plan = plan_of(change("alice@contoso.com"))
+    write_nothing_applied(tmp_path / "audit", plan, result, **why)
+    reviewed = save(plan, tmp_path / "plan.json")
+    summary = tmp_path / "summary.md"
+    env = make_env(github, GITHUB_STEP_SUMMARY=str(summary), GITHUB_WORKFLOW="entrasync apply")
+    args = ("github", "report-apply", "--audit", str(tmp_path / "audit"), "--pr", "5")
+
+    assert run(monkeypatch, env, *args, "--reviewed-plan", str(reviewed)) == 0
+
+    (comment,) = github.state.comments[5]
+    assert says in comment["body"]
+    assert "Applied:" not in comment["body"]
+    assert "unreviewed" not in comment["body"]
+    assert says in summary.read_text(encoding="utf-8")
+
+
+def test_report_apply_names_the_safety_limits_an_override_let_through(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plan = plan_of(change("alice@contoso.com"))
+    writer = AuditWriter.start(
+        tmp_path / "audit",
+        plan=plan,
+        force_unsafe=plan.digest[:12],
+        overridden=(UNSAFE,),
+        environ={},
+        git_commit=lambda: None,
+    )
+    with writer:
+        writer.change(plan.changes[0], outcome="succeeded")
+    args = ("github", "report-apply", "--audit", str(tmp_path / "audit"), "--pr", "5")
+
+    assert run(monkeypatch, make_env(github), *args) == 0
+
+    (comment,) = github.state.comments[5]
+    assert "Applied: 1 succeeded" in comment["body"]
+    assert "Applied with `--force-unsafe`, overriding: max\\_deactivations" in comment["body"]
+
+
+def test_report_apply_with_an_unwritable_job_summary_warns_and_still_comments(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
+    env = make_env(github, GITHUB_STEP_SUMMARY="/proc/nope/summary.md")
+    args = ("github", "report-apply", "--audit", str(audit), "--pr", "5")
+
+    assert run(monkeypatch, env, *args) == 0
+
+    err = capsys.readouterr().err
+    assert "cannot write the job summary GITHUB_STEP_SUMMARY=/proc/nope/summary.md" in err
+    assert "Traceback" not in err
+    assert len(github.state.comments[5]) == 1
+
+
+def test_find_plan_with_an_unwritable_step_output_file_is_a_clear_error(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = make_env(github, GITHUB_OUTPUT="/proc/nope/outputs")
+
+    assert run(monkeypatch, env, "github", "find-plan", "--sha", SHA) == 1
+
+    err = capsys.readouterr().err
+    assert "error: cannot write the step outputs GITHUB_OUTPUT=/proc/nope/outputs" in err
+    assert "Traceback" not in err

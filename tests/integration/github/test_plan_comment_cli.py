@@ -73,3 +73,45 @@ def test_a_failure_to_post_exits_1_after_printing_the_plan(
     assert code == 1
     assert "Plan:" in out
     assert "pull-requests: write" in err
+
+
+def test_an_unsaveable_plan_file_still_posts_the_comment_then_exits_1(
+    sandbox: RunningSandbox,
+    config: Path,
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    for name, value in (sandbox.environ | make_env(github)).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(config.parent.parent)
+
+    code = main(["plan", "--out", "/proc/nope/p.json", "--comment", "--detailed-exitcode"])
+
+    out, err = capsys.readouterr()
+    assert code == 1  # not 2: a failure never exits 2 under --detailed-exitcode
+    assert "Plan:" in out
+    assert len(github.state.comments[7]) == 1  # the reviewers see the plan all the same
+    assert "error: cannot write /proc/nope/p.json" in err
+    assert "hint: choose a path in a folder that exists" in err
+    assert "Traceback" not in err
+
+
+def test_an_unwritable_job_summary_is_a_warning_not_a_failure(
+    sandbox: RunningSandbox,
+    config: Path,
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = sandbox.environ | make_env(github)
+    code = run_plan(monkeypatch, env, config, Path("/proc/nope"))
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "warning: cannot write the job summary GITHUB_STEP_SUMMARY=/proc/nope" in err
+    assert "Traceback" not in err
+    assert len(github.state.comments[7]) == 1

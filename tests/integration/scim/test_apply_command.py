@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,6 +74,12 @@ class Setup:
 
     def audit_files(self) -> list[Path]:
         return sorted(self.audit_dir.glob("*.jsonl")) if self.audit_dir.exists() else []
+
+    def last_audit(self) -> list[dict[str, Any]]:
+        """The records of the newest audit file, checked intact and complete."""
+        newest = max(self.audit_files(), key=lambda p: (p.stat().st_mtime_ns, p.name))
+        assert verify_audit(newest).ok
+        return [json.loads(line) for line in newest.read_text().splitlines()]
 
 
 def make_setup(
@@ -143,7 +150,11 @@ def test_applying_the_same_plan_twice_is_a_no_op(
     assert code == 0
     assert "already applied" in out
     assert setup.writes() == writes
-    assert len(setup.audit_files()) == 1
+    assert len(setup.audit_files()) == 2  # the second run is on record too, applying nothing
+    started, finished = setup.last_audit()
+    assert (started["type"], finished["type"]) == ("apply_started", "apply_finished")
+    assert finished["result"] == "already applied"
+    assert finished["counts"] == {"succeeded": 0, "failed": 0, "skipped": 0}
 
 
 def test_a_stale_plan_is_refused_and_nothing_changes(
@@ -160,7 +171,9 @@ def test_a_stale_plan_is_refused_and_nothing_changes(
     assert "Traceback" not in err
     assert setup.writes() == 0
     assert setup.state() == before
-    assert setup.audit_files() == []
+    _, finished = setup.last_audit()  # the refusal is on record: NeuralTrust state was read
+    assert finished["result"] == "refused"
+    assert finished["reason"].startswith("stale plan: NeuralTrust changed")
 
 
 def test_a_plan_cut_short_by_a_dying_server_is_then_refused_as_partly_done(
@@ -248,19 +261,34 @@ def test_safety_violations_refuse_the_plan_unless_its_digest_is_named(
     digest = json.loads(setup.plan.read_text())["digest"]
 
     refused = setup.apply(capsys)
+    refused_audit = setup.last_audit()
     wrong = setup.apply(capsys, "--force-unsafe", "0" * 12)
+    wrong_audit = setup.last_audit()
     assert setup.writes() == 0
-    forced = setup.apply(capsys, "--force-unsafe", digest[:12])
+    forced = setup.apply(capsys, "--force-unsafe", digest[:12].upper())
 
     assert refused[0] == 1
     assert "max_deactivations" in refused[2]
     assert f"--force-unsafe {digest[:12]}" in refused[2]
+    assert "Actions →" not in refused[2]  # a saved plan: no GitHub re-run instruction
+    assert refused_audit[0]["force_unsafe"] is None
+    assert refused_audit[1]["result"] == "refused"
+    assert [v["rule"] for v in refused_audit[1]["violations"]] == ["max_deactivations"]
     assert wrong[0] == 1
     assert "does not name this plan" in wrong[2]
+    assert wrong_audit[0]["force_unsafe"]["given"] == "0" * 12
+    assert wrong_audit[0]["force_unsafe"]["matched_digest"] is None
+    assert wrong_audit[-1]["result"] == "refused"
     assert forced[0] == 0, forced[2]
-    [audit] = setup.audit_files()
-    started = json.loads(audit.read_text().splitlines()[0])
-    assert started["force_unsafe"] == digest[:12]
+    assert len(setup.audit_files()) == 3
+    records = setup.last_audit()
+    assert records[-1]["result"] == "applied"
+    (violation,) = refused_audit[1]["violations"]
+    assert records[0]["force_unsafe"] == {
+        "given": digest[:12].upper(),
+        "matched_digest": digest,
+        "overridden": [violation],
+    }
 
 
 def test_apply_without_a_plan_file_or_a_terminal_refuses_unless_auto_approved(
@@ -272,3 +300,28 @@ def test_apply_without_a_plan_file_or_a_terminal_refuses_unless_auto_approved(
     assert "there is no terminal to ask on" in err
     assert "--auto-approve" in err
     assert setup.requests() == 0
+
+
+def test_an_unwritable_audit_dir_refuses_before_any_write(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = setup.run(capsys, "apply", str(setup.plan), "--audit-dir", "/proc/nope")
+
+    assert code == 1
+    assert "error: cannot create an audit file in /proc/nope" in err
+    assert "hint: pass a writable --audit-dir; nothing was changed" in err
+    assert "Traceback" not in err
+    assert setup.writes() == 0
+
+
+def test_a_refusal_is_still_reported_when_its_audit_cannot_be_written(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.sandbox.add_user({"user_name": "someone.new@contoso.com", "role": "member"})
+
+    code, _, err = setup.run(capsys, "apply", str(setup.plan), "--audit-dir", "/proc/nope")
+
+    assert code == 1
+    assert "warning: the refusal below was not audited" in err
+    assert "error: stale plan" in err
+    assert "Traceback" not in err

@@ -1,0 +1,131 @@
+"""The evidence an apply run leaves, whatever its end: the audit file and the job summary.
+
+Every run that read NeuralTrust leaves one audit file: the applied ones (via
+:meth:`Evidence.start`), and the ones that applied nothing, refusals included (via
+:meth:`Evidence.nothing_applied`), so the chain of evidence has no gaps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from entrasync.console import Console
+from entrasync.errors import AuditError, EntrasyncError
+
+if TYPE_CHECKING:
+    from entrasync.apply import ApplyReport
+    from entrasync.audit import AuditWriter, Result
+    from entrasync.config import LoadedConfig
+    from entrasync.plan import Plan, Violation
+
+
+def override_instruction(
+    plan: Plan, environ: Mapping[str, str], *, markdown: bool = False
+) -> str | None:
+    """How to re-run the GitHub workflow with the override, when running in one."""
+    workflow = environ.get("GITHUB_WORKFLOW") if environ.get("GITHUB_ACTIONS") == "true" else None
+    if not workflow:
+        return None
+    digest = plan.digest[:12]
+    if markdown:
+        from entrasync.render.markdown import escape
+
+        return f"**Actions → {escape(workflow)} → Run workflow → `force_unsafe` = `{digest}`**"
+    return f"Actions → {workflow} → Run workflow → force_unsafe = {digest}"
+
+
+@dataclass
+class Evidence:
+    """Everything a run's audit file and job summary need, whatever the run's end."""
+
+    plan: Plan
+    loaded: LoadedConfig
+    console: Console
+    audit_dir: Path
+    force_unsafe: str | None
+    fresh: bool
+    overridden: tuple[Violation, ...] = ()
+
+    def start(self) -> AuditWriter:
+        from entrasync.audit import AuditWriter
+
+        return AuditWriter.start(
+            self.audit_dir,
+            plan=self.plan,
+            config_sha256=self.loaded.sha256,
+            force_unsafe=self.force_unsafe,
+            overridden=self.overridden,
+            environ=os.environ,
+        )
+
+    def nothing_applied(self, result: Result, error: EntrasyncError | None = None) -> None:
+        """An audit file (started + finished, zero counts) for a run that changed nothing."""
+        from entrasync.render.markdown import escape
+
+        violations = getattr(error, "violations", ())
+        with self.start() as audit:
+            audit.finish(
+                result=result,
+                reason=error.message if error else None,
+                violations=violations,
+            )
+        self.console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
+        lines = [f"Plan `{self.plan.digest[:12]}`: nothing applied ({result})."]
+        if error is not None:
+            lines += ["", escape(error.message)]
+            instruction = (
+                override_instruction(self.plan, os.environ, markdown=True) if self.fresh else None
+            )
+            if violations and instruction:
+                lines += [
+                    "",
+                    f"To apply anyway once the override is agreed: {instruction} (the run "
+                    "still needs the environment's approval).",
+                ]
+        self.summary(lines, audit)
+
+    def refused(self, error: EntrasyncError) -> None:
+        """Keep the evidence of a refusal; a failure to write it must not hide the refusal."""
+        try:
+            self.nothing_applied("refused", error)
+        except AuditError as exc:
+            self.console.warn(f"the refusal below was not audited: {exc.message}")
+
+    def summary(self, lines: list[str], audit: AuditWriter) -> None:
+        if not os.environ.get("GITHUB_STEP_SUMMARY"):
+            return
+        from entrasync.github import try_step_summary
+
+        text = "\n".join(
+            [
+                "## entrasync apply",
+                "",
+                *lines,
+                "",
+                f"Audit file `{audit.path.name}`, {audit.records} records, last record sha256 "
+                f"`{audit.head_sha256}` (keep it: it pins every record of the file).",
+            ]
+        )
+        try_step_summary(text + "\n", os.environ, self.console.warn)
+
+
+def applied_lines(plan: Plan, report: ApplyReport) -> list[str]:
+    from entrasync.render.markdown import escape
+
+    counts = report.counts
+    lines = [
+        f"Plan `{plan.digest[:12]}`: {counts['succeeded']} succeeded, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped."
+    ]
+    if report.failed or report.skipped:
+        lines += ["", "| action | user | outcome | error |", "|---|---|---|---|"]
+        for r in (*report.failed, *report.skipped):
+            error = escape(r.error).replace("|", "\\|")
+            lines.append(
+                f"| {r.change.action.value} | {escape(r.change.user)} | {r.outcome} | {error} |"
+            )
+    return lines

@@ -1,0 +1,130 @@
+"""`entrasync apply` without a plan file (as apply.yml runs it): sandbox tenant and SCIM server.
+
+Every run that read NeuralTrust leaves an audit file, whatever it ended as; a plan with safety
+violations is applied only with ``--force-unsafe`` naming the fresh plan's digest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entrasync.audit import AuditWriter, verify_audit
+from entrasync.cli import main
+from entrasync.commands import apply as apply_command
+from entrasync.config import load_config
+from entrasync.console import Console
+from entrasync.plan import Plan
+from entrasync.sandbox.runner import RunningSandbox, running_sandbox
+from entrasync.scim.client import ScimClient
+
+WORKFLOW_ENV = {"GITHUB_ACTIONS": "true", "GITHUB_WORKFLOW": "entrasync apply"}
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSandbox]:
+    with running_sandbox() as running:
+        for name, value in running.environ.items():
+            monkeypatch.setenv(name, value)
+        for name in ("GITHUB_STEP_SUMMARY", "GITHUB_ACTIONS", "GITHUB_WORKFLOW"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "config").mkdir()
+        (tmp_path / "config" / "mappings.yaml").write_text(running.config_yaml)
+        yield running
+
+
+def apply(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:
+    code = main(["apply", "--auto-approve", "--audit-dir", "audit", *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def last_audit() -> list[dict[str, Any]]:
+    newest = max(Path("audit").glob("*.jsonl"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    assert verify_audit(newest).ok
+    return [json.loads(line) for line in newest.read_text().splitlines()]
+
+
+def test_a_run_with_nothing_to_apply_says_so_and_leaves_an_audit_file(
+    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert apply(capsys)[0] == 0
+
+    code, out, _ = apply(capsys)
+
+    assert code == 0
+    assert "No changes." in out
+    assert len(list(Path("audit").glob("*.jsonl"))) == 2
+    started, finished = last_audit()
+    assert started["type"] == "apply_started"
+    assert (finished["result"], finished["records"]) == ("no changes", 1)
+    assert finished["counts"] == {"succeeded": 0, "failed": 0, "skipped": 0}
+
+
+def test_a_fresh_plan_applied_by_someone_else_meanwhile_says_so(
+    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_confirm = apply_command._confirm
+
+    def someone_else_applies_it_first(plan: Plan, console: Console, auto_approve: bool) -> bool:
+        from entrasync.apply import apply_plan
+
+        loaded = load_config(Path("config/mappings.yaml"))
+        with (
+            ScimClient.from_env(loaded.config, sandbox.environ) as client,
+            AuditWriter.start(Path("elsewhere"), plan=plan) as audit,
+        ):
+            apply_plan(plan, client, loaded.config, audit)
+        return real_confirm(plan, console, auto_approve)
+
+    monkeypatch.setattr(apply_command, "_confirm", someone_else_applies_it_first)
+
+    code, out, _ = apply(capsys)
+
+    assert code == 0
+    assert "This plan is already applied: NeuralTrust shows every change." in out
+    assert last_audit()[-1]["result"] == "already applied"
+
+
+def test_an_unsafe_fresh_plan_is_refused_with_the_rerun_instruction_then_overridden(
+    sandbox: RunningSandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config" / "mappings.yaml"
+    config.write_text(config.read_text().replace("max_deactivations: 10", "max_deactivations: 0"))
+    summary = tmp_path / "summary.md"
+    for name, value in (WORKFLOW_ENV | {"GITHUB_STEP_SUMMARY": str(summary)}).items():
+        monkeypatch.setenv(name, value)
+
+    refused = apply(capsys)
+    refused_audit = last_audit()
+    wrong = apply(capsys, "--force-unsafe", "0" * 12)
+    digest = refused_audit[0]["plan_digest"]
+    forced = apply(capsys, "--force-unsafe", digest[:12].upper())
+
+    instruction = f"Actions → entrasync apply → Run workflow → force_unsafe = {digest[:12]}"
+    assert refused[0] == 1
+    assert f"error: the plan {digest[:12]} breaks 1 safety limit(s)" in refused[2]
+    assert instruction in refused[2]
+    assert (
+        f"**Actions → entrasync apply → Run workflow → `force_unsafe` = `{digest[:12]}`**"
+        in summary.read_text()
+    )
+    assert refused_audit[-1]["result"] == "refused"
+    assert [v["rule"] for v in refused_audit[-1]["violations"]] == ["max_deactivations"]
+    assert wrong[0] == 1
+    assert f"--force-unsafe {'0' * 12} does not name this plan" in wrong[2]
+    assert forced[0] == 0, forced[2]
+    assert "overridden with --force-unsafe: max_deactivations" in forced[2]
+    override = last_audit()[0]["force_unsafe"]
+    assert override["given"] == digest[:12].upper()
+    assert override["matched_digest"] == digest
+    assert [v["rule"] for v in override["overridden"]] == ["max_deactivations"]
+    assert override["overridden"][0]["message"] == refused_audit[-1]["violations"][0]["message"]
