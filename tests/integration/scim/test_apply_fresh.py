@@ -6,7 +6,9 @@ violations is applied only with ``--force-unsafe`` naming the fresh plan's diges
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,3 +130,26 @@ def test_an_unsafe_fresh_plan_is_refused_with_the_rerun_instruction_then_overrid
     assert override["matched_digest"] == digest
     assert [v["rule"] for v in override["overridden"]] == ["max_deactivations"]
     assert override["overridden"][0]["message"] == refused_audit[-1]["violations"][0]["message"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_declining_at_the_prompt_changes_nothing_and_is_on_record(
+    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+
+    def writes() -> int:
+        return sum(sandbox.scim.counters.by_method.get(m, 0) for m in ("POST", "PATCH", "PUT"))
+
+    code = main(["apply", "--audit-dir", "audit"])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "Apply cancelled: nothing was changed." in out
+    assert "error: apply cancelled: nothing was changed" in err
+    assert writes() == 0
+    assert last_audit()[-1]["result"] == "cancelled"
