@@ -18,6 +18,7 @@ import click
 from entrasync.commands.apply_evidence import Evidence, applied_lines, override_instruction
 from entrasync.console import Console, app_context, global_options, parallelism_option
 from entrasync.errors import EntrasyncError, PlanFileError, SafetyError, StalePlanError
+from entrasync.wording import plural
 
 if TYPE_CHECKING:
     from entrasync.apply import ApplyReport
@@ -111,8 +112,8 @@ def _guard(
         if instruction:
             hint += f"; from GitHub: {instruction}"
         raise UnsafePlanError(
-            f"the plan {plan.digest[:12]} breaks {len(violations)} safety limit(s), nothing was "
-            f"changed: {listed}",
+            f"the plan {plan.digest[:12]} breaks {plural(len(violations), 'safety limit')}, "
+            f"nothing was changed: {listed}",
             hint,
             violations,
         )
@@ -253,7 +254,7 @@ def command(
     if report.failed or report.skipped:
         listed = "\n".join(f"  {line}" for line in describe((*report.failed, *report.skipped)))
         raise ApplyError(
-            f"{len(report.failed)} change(s) failed and {len(report.skipped)} were not "
+            f"{plural(len(report.failed), 'change')} failed and {len(report.skipped)} not "
             f"attempted:\n{listed}",
             "fix the cause, then run `entrasync plan` and apply the new plan: changes already "
             "made are recognised and not repeated",

@@ -15,6 +15,7 @@ import click
 
 from entrasync.console import Console, app_context, global_options
 from entrasync.errors import EntrasyncError, GitHubError
+from entrasync.wording import plural
 
 PLAN_ARTIFACT_PREFIX = "entrasync-plan-"  # plan.yml: entrasync-plan-<PR>-<run attempt>
 
@@ -144,7 +145,9 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
     if audit.applied_nothing:
         console.info(f"The apply changed nothing ({audit.result}).")
     if report.unreviewed:
-        console.warn(f"{len(report.unreviewed)} applied change(s) were not in the reviewed plan")
+        console.warn(
+            f"applied but not in the reviewed plan: {plural(len(report.unreviewed), 'change')}"
+        )
     return 0
 
 

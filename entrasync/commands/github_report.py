@@ -16,6 +16,7 @@ from entrasync.errors import GitHubError
 from entrasync.plan import Access, Action, Change, Plan
 from entrasync.render.common import access_brief
 from entrasync.render.markdown import escape
+from entrasync.wording import plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +199,10 @@ def render_report(
     elif report.unreviewed:
         head += [
             "> [!WARNING]",
-            f"> **{len(report.unreviewed)} applied change(s) were not in the plan last "
-            f"reviewed on this pull request** (`{report.reviewed_digest[:12]}`): Entra "
-            "membership or NeuralTrust moved between review and merge. Check them below.",
+            f"> **Not in the plan last reviewed on this pull request: "
+            f"{plural(len(report.unreviewed), 'applied change')}** "
+            f"(`{report.reviewed_digest[:12]}`): Entra membership or NeuralTrust moved "
+            "between review and merge. Check them below.",
             "",
         ]
     else:
@@ -231,7 +233,7 @@ def render_report(
             "",
         ]
         if left_out:
-            body.append(f"**{left_out} more rows left out**: see the audit artifact.")
+            body.append(f"**{plural(left_out, 'more row')} left out**: see the audit artifact.")
         body += ["</details>", ""]
     return "\n".join(head + body + tail) + "\n"
 

@@ -11,6 +11,7 @@ from entrasync.console import app_context, global_options, parallelism_option
 from entrasync.errors import EntrasyncError, GitHubError
 from entrasync.files import write_atomic
 from entrasync.plan import Plan
+from entrasync.wording import plural
 
 EXIT_CHANGES = 2
 
@@ -93,8 +94,8 @@ def command(
         for violation in plan.violations:
             console.warn(f"{violation.rule}: {violation.message}")
         console.warn(
-            f"this plan breaks {len(plan.violations)} safety limit(s); apply refuses it unless "
-            f"run with --force-unsafe {plan.digest[:12]}"
+            f"this plan breaks {plural(len(plan.violations), 'safety limit')}; apply refuses it "
+            f"unless run with --force-unsafe {plan.digest[:12]}"
         )
     if unsaved is not None:
         raise unsaved

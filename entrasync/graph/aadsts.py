@@ -12,8 +12,9 @@ from typing import Any
 _AADSTS = re.compile(r"AADSTS(\d+)")
 
 FIC_SUBJECTS = (
-    "repo:ORG/REPO:environment:NAME (any job with an environment), "
-    "repo:ORG/REPO:pull_request, repo:ORG/REPO:ref:refs/heads/main "
+    "repo:OWNER/REPO:environment:neuraltrust-plan (plan.yml, drift.yml), "
+    "repo:OWNER/REPO:environment:neuraltrust-prod (apply.yml); without environments "
+    "repo:OWNER/REPO:pull_request or repo:OWNER/REPO:ref:refs/heads/main "
     "(newer repositories: repo:OWNER@OWNER_ID/REPO@REPO_ID:...)"
 )
 _FIC = (

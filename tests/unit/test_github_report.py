@@ -128,7 +128,8 @@ def test_the_report_leads_with_counts_and_warns_about_surprises(tmp_path: Path) 
     lines = text.splitlines()
     assert lines[:2] == ["<!-- m -->", "**Applied: 2 succeeded, 0 failed, 0 skipped.**"]
     assert (
-        f"not in the plan last reviewed on this pull request** (`{reviewed.digest[:12]}`)" in text
+        "Not in the plan last reviewed on this pull request: 1 applied change** "
+        f"(`{reviewed.digest[:12]}`)" in text
     )
     assert "| create | carol@&#8203;contoso.com | member | succeeded |" in text
     assert "alice" not in text

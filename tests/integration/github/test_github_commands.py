@@ -85,7 +85,7 @@ def test_report_apply_comments_once_on_the_merged_pr_and_flags_unreviewed_change
 
     (comment,) = github.state.comments[12]
     assert codes == [0, 0]
-    assert "1 applied change(s) were not in the plan last reviewed" in comment["body"]
+    assert "Not in the plan last reviewed on this pull request: 1 applied change" in comment["body"]
     assert "zed@&#8203;contoso.com" in comment["body"]
     assert "https://github.example/contoso/access/actions/runs/4242" in comment["body"]
     assert "Applied: 2 succeeded" in summary.read_text(encoding="utf-8")

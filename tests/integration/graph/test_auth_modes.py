@@ -120,7 +120,7 @@ def test_a_federated_subject_mismatch_names_the_subject_sent_and_the_forms(
     with pytest.raises(AuthError, match="AADSTS700213") as caught:
         read_small(env)
     assert "repo:contoso/access:pull_request" in caught.value.message
-    assert "repo:ORG/REPO:environment:NAME" in (caught.value.hint or "")
+    assert "repo:OWNER/REPO:environment:neuraltrust-plan" in (caught.value.hint or "")
 
 
 def test_a_subject_differing_in_case_only_is_aadsts7002138(
