@@ -126,10 +126,7 @@ def _fresh_plan(loaded: LoadedConfig, console: Console, parallelism: int) -> Pla
     return pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
 
 
-def _confirm(plan: Plan, console: Console, auto_approve: bool) -> bool:
-    from entrasync.render.text import render_text
-
-    console.result(render_text(plan, color=console.color))
+def _confirm(auto_approve: bool) -> bool:
     return auto_approve or click.confirm("\nApply these changes?", default=False, err=True)
 
 
@@ -162,14 +159,14 @@ def _prepare(
     from entrasync.scim.target import read_target
 
     plan, console, loaded = evidence.plan, evidence.console, evidence.loaded
-    if target is None:  # a fresh plan: it already shows what it will change
-        if not plan.has_changes:
-            from entrasync.render.text import render_text
+    if target is None:  # a fresh plan: show it first, whatever happens next
+        from entrasync.render.text import render_text
 
-            console.result(render_text(plan, color=console.color))
+        console.result(render_text(plan, color=console.color).rstrip("\n"))
+        if not plan.has_changes:
             return "no changes"
         _guard(plan, plan.violations, evidence.force_unsafe, fresh=True)  # before asking
-        if not _confirm(plan, console, auto_approve):
+        if not _confirm(auto_approve):
             console.result("Apply cancelled: nothing was changed.")
             return "cancelled"
         # Re-read after the prompt: NeuralTrust may have changed while the human read.

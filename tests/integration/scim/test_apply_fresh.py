@@ -20,7 +20,6 @@ from entrasync.cli import main
 from entrasync.commands import apply as apply_command
 from entrasync.config import load_config
 from entrasync.console import Console
-from entrasync.plan import Plan
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 from entrasync.scim.client import ScimClient
 
@@ -73,16 +72,18 @@ def test_a_fresh_plan_applied_by_someone_else_meanwhile_says_so(
 ) -> None:
     real_confirm = apply_command._confirm
 
-    def someone_else_applies_it_first(plan: Plan, console: Console, auto_approve: bool) -> bool:
+    def someone_else_applies_it_first(auto_approve: bool) -> bool:
         from entrasync.apply import apply_plan
+        from entrasync.pipeline import plan_from_sources
 
         loaded = load_config(Path("config/mappings.yaml"))
+        plan = plan_from_sources(loaded, sandbox.environ, Console(quiet=True))
         with (
             ScimClient.from_env(loaded.config, sandbox.environ) as client,
             AuditWriter.start(Path("elsewhere"), plan=plan) as audit,
         ):
             apply_plan(plan, client, loaded.config, audit)
-        return real_confirm(plan, console, auto_approve)
+        return real_confirm(auto_approve)
 
     monkeypatch.setattr(apply_command, "_confirm", someone_else_applies_it_first)
 
@@ -113,6 +114,7 @@ def test_an_unsafe_fresh_plan_is_refused_with_the_rerun_instruction_then_overrid
 
     instruction = f"Actions → entrasync apply → Run workflow → force_unsafe = {digest[:12]}"
     assert refused[0] == 1
+    assert "- deactivate" in refused[1], "the refused plan is shown, so the override is informed"
     assert f"error: the plan {digest[:12]} breaks 1 safety limit," in refused[2]
     assert instruction in refused[2]
     assert (
