@@ -29,6 +29,13 @@ def _workdir(directory: Path | None) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
 def _step(console: Console, number: int, title: str, argv: Sequence[str]) -> int:
     from entrasync.cli import main
 
@@ -154,10 +161,12 @@ def sandbox(directory: Path) -> int:
     console = ctx.console()
     directory.mkdir(parents=True, exist_ok=True)
     env_file = directory / "sandbox.env"
+    written: str | None = None
     try:
         with stop_on_sigterm(), running_sandbox() as running:
             config = write_workspace(directory, running.config_yaml, ctx.config_path)
             write_env_file(env_file, {**running.environ, "ENTRASYNC_CONFIG": str(config.resolve())})
+            written = env_file.read_text(encoding="utf-8")
             console.result(console.style("entrasync sandbox is running", bold=True))
             console.result(f"  Entra (Graph) emulator: {running.graph.base_url}")
             console.result(f"  SCIM server:            {running.scim.url}")
@@ -173,8 +182,10 @@ def sandbox(directory: Path) -> int:
     except KeyboardInterrupt:
         console.result("\nsandbox stopped")
     finally:
-        # Its credentials died with the servers; a stale file would only mislead.
-        env_file.unlink(missing_ok=True)
+        # Its credentials died with the servers; a stale file would only mislead. A newer
+        # sandbox in the same folder may have replaced it meanwhile: leave that one alone.
+        if written is not None and _read(env_file) == written:
+            env_file.unlink(missing_ok=True)
     return 0
 
 

@@ -1,12 +1,12 @@
 """The demo tenant: small, hand-written, and telling the story every feature needs.
 
 Contoso maps four Entra groups to NeuralTrust roles. Before the first sync NeuralTrust holds:
-- Alice, an owner, already managed and in sync;
+- Alice, an owner, and Carol, a platform member, already managed and in sync;
 - Bob, managed but still a member although he moved to NT-Admins (an update);
 - Heidi, added by hand without an externalId, now in NT-Admins (adopted);
 - Frank, a managed leaver in no group any more (an orphan, deactivated);
 - the break-glass owner, protected, never touched.
-Entra also has people to create (Carol, Dan with a mixed-case UPN, the guest Grace, Erin in
+Entra also has people to create (Dan with a mixed-case UPN, the guest Grace, Erin in
 the nested contractors group), a disabled account (Ivan, never created), and a device and a
 service principal in NT-Platform that the reader must skip.
 """
