@@ -71,14 +71,18 @@ def send(
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[httpx.Response | None, float], None] | None = None,
     what: str = "the server",
+    idempotent: bool | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send one request, retrying per the policy; return the final response (any status).
 
+    ``idempotent`` overrides the method's own answer: a POST that only reads (Graph's
+    ``$batch`` of GETs) is as safe to resend after a dropped connection as a GET.
     Raises :class:`TransportError` when the connection fails and retrying is not safe or
     the retries are used up.
     """
-    idempotent = method.upper() in IDEMPOTENT_METHODS
+    if idempotent is None:
+        idempotent = method.upper() in IDEMPOTENT_METHODS
     attempt = 0
     while True:
         attempt += 1

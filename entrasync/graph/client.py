@@ -69,8 +69,10 @@ class GraphClient:
         self._origin = httpx.URL(self.api_base)
         self._token = token
         self._http = http if http is not None else new_http_client(environ)
-        self._policy = policy
-        self._sleep = sleep
+        # Public for the $batch reader (entrasync.graph.batch): inner 429s wait under the same
+        # policy, and tests swap the sleep.
+        self.policy = policy
+        self.sleep = sleep
 
     @classmethod
     def connect(
@@ -107,6 +109,10 @@ class GraphClient:
     ) -> dict[str, Any]:
         """One GET; ``what`` names the object in error messages ("group 0b3f…")."""
         return self._fetch(self.url(path, params), what)
+
+    def post_read(self, path: str, body: dict[str, Any], *, what: str) -> dict[str, Any]:
+        """One POST that only reads (``$batch`` of GETs): retried and translated like a GET."""
+        return self._fetch(self.url(path), what, body=body)
 
     def paged(
         self, path: str, params: Mapping[str, str] | None = None, *, what: str = "Microsoft Graph"
@@ -151,27 +157,31 @@ class GraphClient:
             )
         return str(link)
 
-    def _fetch(self, url: str, what: str) -> dict[str, Any]:
+    def _fetch(self, url: str, what: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        method = "GET" if body is None else "POST"
         rejected: str | None = None
         while True:
             client_request_id = str(uuid.uuid4())
             token = self._token(rejected=rejected)
             response = send(
                 self._http,
-                "GET",
+                method,
                 url,
                 headers={
                     "Authorization": f"Bearer {token}",
                     "Accept": "application/json",
                     "client-request-id": client_request_id,
                 },
-                policy=self._policy,
-                sleep=self._sleep,
+                policy=self.policy,
+                sleep=self.sleep,
                 on_retry=_log_retry,
                 what="Microsoft Graph",
+                idempotent=True,  # every request here reads, a $batch of GETs included
+                json=body,
             )
             log.debug(
-                "GET %s -> %s (client-request-id %s, request-id %s)",
+                "%s %s -> %s (client-request-id %s, request-id %s)",
+                method,
                 response.url.path,
                 response.status_code,
                 client_request_id,
@@ -196,9 +206,10 @@ class GraphClient:
                 continue
             if failure.code == "Directory_ExpiredPageToken":
                 raise ExpiredPageToken()
-            raise self._translate(failure, what)
+            raise self.translate(failure, what)
 
-    def _translate(self, failure: GraphFailure, what: str) -> EntrasyncError:
+    def translate(self, failure: GraphFailure, what: str) -> EntrasyncError:
+        """The one error a failed read of ``what`` becomes (a top-level or a $batch answer)."""
         if failure.status == 403:
             return AuthError(
                 f"Microsoft Graph denied reading {what} ({failure.label()})", PERMISSION_HINT
@@ -225,7 +236,7 @@ class GraphClient:
         if failure.status in RETRY_STATUSES:
             return GraphError(
                 f"Microsoft Graph kept answering {failure.status} reading {what}, after "
-                f"{self._policy.max_retries} retries ({failure.label()})",
+                f"{self.policy.max_retries} retries ({failure.label()})",
                 "Graph is throttling or unavailable; other apps in the tenant share the "
                 "budget: run again in a few minutes",
             )

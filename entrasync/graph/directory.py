@@ -1,10 +1,11 @@
 """Read the synced groups and their user members from Microsoft Graph into a :class:`Directory`.
 
-Cost per group: one lookup request (``GET /groups/{id}`` or a ``displayName eq`` filter; the
-id lookup is kept even when no name is given, because the plan shows group display names and
-a missing group then fails with a clear 404 before any member is read) plus
-``max(1, ceil(M / 999))`` member pages, M counting every member object Graph returns
-(users, devices, service principals, contacts and, transitively, nested groups).
+Cost: the groups given by id are looked up together, 20 to a ``POST /$batch`` of
+``GET /groups/{id}`` (the lookup is kept even when no name is given, because the plan shows
+group display names and a missing group then fails with a clear 404 before any member is
+read); each group given by name costs one ``displayName eq`` filter; then every group costs
+``max(1, ceil(M / 999))`` member pages, M counting every member object Graph returns (users,
+devices, service principals, contacts and, transitively, nested groups).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from entrasync.config import Config, Mapping
 from entrasync.errors import AuthError, GraphError
+from entrasync.graph.batch import Get, chunks, get_batch
 from entrasync.graph.client import GraphClient, GraphNotFoundError
 from entrasync.graph.odata import odata_string
 from entrasync.model import Directory, DirectoryUser, Group, GroupMembers
@@ -57,36 +59,70 @@ class GroupSummary(NamedTuple):
     members: int  # user members (transitive when nested_groups)
 
 
-def resolve_group(client: GraphClient, mapping: Mapping) -> Group:
-    """The Entra group a mapping names: by id (checking the name if given), else by name."""
-    if mapping.id:
-        what = f"group {mapping.id}" + (f" ({mapping.name})" if mapping.name else "")
-        try:
-            body = client.get(f"groups/{mapping.id}", {"$select": "id,displayName"}, what=what)
-        except GraphNotFoundError as exc:
-            raise GroupResolutionError("missing", exc.message, exc.hint or "") from None
-        group = Group(id=str(body["id"]), display_name=str(body.get("displayName") or mapping.id))
-        # Graph's own `eq` on displayName ignores case; the check does too, to agree with it.
-        if mapping.name and group.display_name.casefold() != mapping.name.casefold():
-            raise GroupResolutionError(
-                "mismatch",
-                f"group {mapping.id} is named {group.display_name!r} in Entra, not "
-                f"{mapping.name!r}",
-                "the id decides which group is synced: correct the name in the mappings file "
-                "(or remove it), or fix the id",
-                group,
-            )
-        return group
-    name = mapping.name or ""
+GROUP_SELECT = {"$select": "id,displayName"}
+Resolved = Group | GroupResolutionError
+
+
+def resolve_groups(
+    client: GraphClient, mappings: Sequence[Mapping], parallelism: int = 4
+) -> list[Resolved]:
+    """Each mapping's Entra group, or why it has none, in mapping order.
+
+    Ids are looked up 20 to a ``$batch`` (each id once), names one filter each; the batches and
+    the filters run on at most ``parallelism`` threads. Failures other than a missing,
+    ambiguous or misnamed group (permissions, throttling past the retries) raise.
+    """
+    ids: dict[str, str] = {}  # id -> how the first mapping naming it describes it
+    for m in mappings:
+        if m.id:
+            ids.setdefault(m.id, f"group {m.id}" + (f" ({m.name})" if m.name else ""))
+    names = list(dict.fromkeys(m.name or "" for m in mappings if not m.id))
+    gets = [Get(f"groups/{i}", GROUP_SELECT, what) for i, what in ids.items()]
+    jobs: list[Sequence[Get] | str] = [*chunks(gets), *names]
+
+    def run(job: Sequence[Get] | str) -> list[Resolved]:
+        if isinstance(job, str):
+            return [_by_name(client, job)]
+        return [_by_id(found, get) for found, get in zip(get_batch(client, job), job, strict=True)]
+
+    results = [r for part in run_bounded(run, jobs, parallelism) for r in part]
+    by_id = dict(zip(ids, results[: len(ids)], strict=True))
+    by_name = dict(zip(names, results[len(ids) :], strict=True))
+    return [_check_name(m, by_id[m.id]) if m.id else by_name[m.name or ""] for m in mappings]
+
+
+def _by_id(found: dict[str, Any] | GraphNotFoundError, get: Get) -> Resolved:
+    if isinstance(found, GraphNotFoundError):
+        return GroupResolutionError("missing", found.message, found.hint or "")
+    fallback = get.path.rpartition("/")[2]
+    return Group(id=str(found["id"]), display_name=str(found.get("displayName") or fallback))
+
+
+def _check_name(mapping: Mapping, resolved: Resolved) -> Resolved:
+    # Graph's own `eq` on displayName ignores case; the check does too, to agree with it.
+    if isinstance(resolved, GroupResolutionError) or not mapping.name:
+        return resolved
+    if resolved.display_name.casefold() == mapping.name.casefold():
+        return resolved
+    return GroupResolutionError(
+        "mismatch",
+        f"group {mapping.id} is named {resolved.display_name!r} in Entra, not {mapping.name!r}",
+        "the id decides which group is synced: correct the name in the mappings file "
+        "(or remove it), or fix the id",
+        resolved,
+    )
+
+
+def _by_name(client: GraphClient, name: str) -> Resolved:
     found = list(
         client.paged(
             "groups",
-            {"$filter": f"displayName eq {odata_string(name)}", "$select": "id,displayName"},
+            {"$filter": f"displayName eq {odata_string(name)}", **GROUP_SELECT},
             what=f"groups named {name!r}",
         )
     )
     if not found:
-        raise GroupResolutionError(
+        return GroupResolutionError(
             "missing",
             f"no Entra group is named {name!r}",
             f"check the spelling (`entrasync groups {name[:3]}` lists groups by prefix), or "
@@ -94,7 +130,7 @@ def resolve_group(client: GraphClient, mapping: Mapping) -> Group:
         )
     if len(found) > 1:
         ids = ", ".join(sorted(str(g["id"]) for g in found))
-        raise GroupResolutionError(
+        return GroupResolutionError(
             "ambiguous",
             f"{len(found)} Entra groups are named {name!r}: {ids}",
             "display names are not unique in Entra: put the intended group's `id` in the mapping",
@@ -185,15 +221,19 @@ def read_directory(
     """Every synced mapping's group and its user members (transitive when nested_groups)."""
     synced = config.synced_mappings
     nested = config.entra.nested_groups
+    resolved: list[Group] = []
+    for found in resolve_groups(client, [m for _, m in synced], parallelism):
+        if isinstance(found, GroupResolutionError):
+            raise found  # the first failing mapping, in mapping order
+        resolved.append(found)
 
-    def one(entry: tuple[int, Mapping]) -> tuple[Group, list[DirectoryUser]]:
-        group = resolve_group(client, entry[1])
-        return group, read_members(client, group, nested)
+    def members_of(group: Group) -> list[DirectoryUser]:
+        return read_members(client, group, nested)
 
     groups: list[GroupMembers] = []
     users: dict[str, DirectoryUser] = {}
-    for (index, _), (group, members) in zip(
-        synced, run_bounded(one, synced, parallelism), strict=True
+    for (index, _), group, members in zip(
+        synced, resolved, run_bounded(members_of, resolved, parallelism), strict=True
     ):
         groups.append(GroupMembers(index, group, tuple(u.id for u in members)))
         users.update((u.id, u) for u in members)

@@ -1,8 +1,8 @@
 """``entrasync validate --online``: resolve every mapped group in Entra, synced or not.
 
-Each group is read exactly as ``plan`` reads it (same lookup, same member ``$select``), so a
-missing permission, the null-attribute trap or a wrong id shows up here first, on the pull
-request that introduces it.
+Each group is read exactly as ``plan`` reads it (same lookups, ids batched 20 to a ``$batch``,
+same member ``$select``), so a missing permission, the null-attribute trap or a wrong id shows
+up here first, on the pull request that introduces it.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from entrasync.graph.client import GraphClient, GraphNotFoundError
 from entrasync.graph.directory import (
     DUPLICATE_HINT,
     GroupResolutionError,
+    Resolved,
     duplicate_message,
     read_members,
-    resolve_group,
+    resolve_groups,
     run_bounded,
 )
 from entrasync.model import Group
@@ -42,17 +43,26 @@ class GroupCheck:
     hint: str = ""  # what to do about a failing status, as `plan` would say it
 
 
-def check_group(client: GraphClient, mapping: GroupMapping, nested: bool) -> GroupCheck:
+def check_group(
+    client: GraphClient, mapping: GroupMapping, resolved: Resolved, nested: bool
+) -> GroupCheck:
     label = mapping.label
-    try:
-        group = resolve_group(client, mapping)
-        members = read_members(client, group, nested)
-    except GroupResolutionError as exc:
+    if isinstance(resolved, GroupResolutionError):
         # A mismatch still found a group under the id: show its real Entra name.
-        name = exc.group.display_name if exc.group is not None else None
+        name = resolved.group.display_name if resolved.group is not None else None
         return GroupCheck(
-            label, mapping.id, name, None, exc.kind, exc.message, mapping.auto_sync, exc.hint or ""
+            label,
+            mapping.id,
+            name,
+            None,
+            resolved.kind,
+            resolved.message,
+            mapping.auto_sync,
+            resolved.hint or "",
         )
+    group = resolved
+    try:
+        members = read_members(client, group, nested)
     except GraphNotFoundError as exc:  # deleted between the lookup and the member read
         return GroupCheck(
             label, mapping.id, None, None, "missing", exc.message, mapping.auto_sync, exc.hint or ""
@@ -65,8 +75,10 @@ def check_group(client: GraphClient, mapping: GroupMapping, nested: bool) -> Gro
 
 def check_groups(config: Config, client: GraphClient, parallelism: int = 4) -> list[GroupCheck]:
     nested = config.entra.nested_groups
+    resolved = resolve_groups(client, config.mappings, parallelism)
+    pairs = list(zip(config.mappings, resolved, strict=True))
     checks = list(
-        run_bounded(lambda m: check_group(client, m, nested), config.mappings, parallelism)
+        run_bounded(lambda p: check_group(client, p[0], p[1], nested), pairs, parallelism)
     )
     first_index: dict[str, int] = {}
     for index, check in enumerate(checks):

@@ -76,20 +76,45 @@ def test_direct_membership_when_nested_groups_is_off(emulator: GraphEmulator) ->
 
 
 @pytest.mark.parametrize(
-    ("mapping", "lookups"),
+    ("mappings", "lookups", "pages"),
     [
-        ({"id": G_BIG, "role": "owner"}, "group_get"),
-        ({"name": "NT-Big", "role": "owner"}, "group_list"),
+        ([{"id": G_BIG, "role": "owner"}], {"group_get": 1}, 3),
+        ([{"name": "NT-Big", "role": "owner"}], {"group_list": 1}, 3),
+        (
+            [{"id": g, "role": "owner"} for g in (G_BIG, G_SMALL, G_MIXED)],
+            {"batch": 1, "group_get": 3},
+            3 + 1 + 1,
+        ),
+        (
+            [{"id": G_BIG, "role": "owner"}, {"name": "NT-Small", "role": "member"}],
+            {"group_get": 1, "group_list": 1},
+            3 + 1,
+        ),
     ],
-    ids=["resolved by id", "resolved by name"],
+    ids=[
+        "one group by id is one plain GET",
+        "one group by name is one filter",
+        "three groups by id share one $batch",
+        "an id and a name are one GET and one filter",
+    ],
 )
-def test_a_group_of_m_members_costs_one_lookup_plus_ceil_m_over_999_pages(
-    emulator: GraphEmulator, mapping: dict[str, str], lookups: str
+def test_groups_cost_their_lookups_plus_ceil_m_over_999_pages_each(
+    emulator: GraphEmulator, mappings: list[dict[str, str]], lookups: dict[str, int], pages: int
 ) -> None:
-    read(emulator, make_config([mapping]))
-    graph = emulator.counters["group_get"] + emulator.counters["group_list"]
-    assert emulator.counters["members_page"] == math.ceil(BIG / 999) == 3
-    assert emulator.counters[lookups] == graph == 1
+    """Issue 4's acceptance, with lookups batched: ceil(ids / 20) requests (a batch of one is
+    a plain GET) plus one per name, then max(1, ceil(M / 999)) member pages per group."""
+    read(emulator, make_config(mappings))
+    assert math.ceil(BIG / 999) == 3  # NT-Big's pages; NT-Small and NT-Mixed fit in one
+    assert emulator.counters["members_page"] == pages
+    assert {k: emulator.counters[k] for k in ("batch", "group_get", "group_list")} == {
+        "batch": 0,
+        "group_get": 0,
+        "group_list": 0,
+        **lookups,
+    }
+    identity = emulator.counters["token"] + emulator.counters["discovery"]
+    requests = lookups.get("batch", lookups.get("group_get", 0)) + lookups.get("group_list", 0)
+    assert emulator.counters["requests"] - identity == requests + pages
 
 
 def test_throttling_storms_and_503s_give_the_same_directory_as_a_clean_run(
@@ -116,8 +141,10 @@ def test_an_access_token_expiring_mid_read_is_renewed_once_for_all_readers(
     emulator_factory: EmulatorFactory,
 ) -> None:
     emulator = emulator_factory(latency=0.01)  # so the four readers overlap
-    groups = (G_BIG, G_PARENT, G_CHILD, G_MIXED, G_SMALL)
-    config = make_config([{"id": g, "role": "member"} for g in groups])
+    # By name: each lookup is its own request, so the first reads after the expiry overlap
+    # (ids would share one $batch).
+    groups = ("NT-Big", "NT-Parent", "NT-Child", "NT-Mixed", "NT-Small")
+    config = make_config([{"name": g, "role": "member"} for g in groups])
     with GraphClient.connect(config, secret_env(emulator)) as client:
         first = read_directory(config, client, parallelism=4)
         emulator.expire_access_tokens()
