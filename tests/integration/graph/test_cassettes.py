@@ -17,7 +17,8 @@ import vcr
 from entrasync.errors import AuthError
 from entrasync.graph.auth import StaticTokenProvider, make_token_provider
 from entrasync.graph.client import GraphClient
-from entrasync.graph.directory import read_directory
+from entrasync.graph.directory import GroupResolutionError, read_directory, resolve_groups
+from entrasync.model import Group
 from entrasync.secret import Secret
 
 from .conftest import make_config
@@ -130,6 +131,36 @@ def test_a_429_is_retried_after_the_servers_retry_after() -> None:
     assert group["displayName"] == "Golf Assist"
     assert cassette.all_played
     assert sleeps == [10.0]
+
+
+def test_a_batch_of_lookups_answered_out_of_order_retries_only_the_throttled_one() -> None:
+    missing = "0b3f1c9e-1111-4c1e-9a0b-000000000404"
+    config = make_config(
+        [
+            {"id": GROUP, "name": "golf assist", "role": "member"},
+            {"id": "02bd9fd6-8f93-4758-87c3-1fb73740a315", "role": "member"},
+            {"id": missing, "role": "member"},
+        ]
+    )
+    sleeps: list[float] = []
+    # The body is matched too (as JSON): the second $batch must hold request 2 alone.
+    with (
+        VCR.use_cassette("group_batch.yaml", match_on=[*VCR.match_on, "body"]) as cassette,
+        ready_client(sleeps) as client,
+    ):
+        found = resolve_groups(client, config.mappings)
+    assert cassette.all_played
+    assert sleeps == [2.0]  # the inner Retry-After
+    golf, hr, gone = found
+    assert golf == Group(GROUP, "Golf Assist")
+    assert hr == Group("02bd9fd6-8f93-4758-87c3-1fb73740a315", "HR Taskforce")
+    assert isinstance(gone, GroupResolutionError)
+    assert gone.kind == "missing"
+    assert gone.message == (
+        f"group {missing} was not found in Entra (HTTP 404 Request_ResourceNotFound, "
+        "request-id 5d1e2f3a-0000-4b6c-8d9e-0f1a00000404)"
+    )
+    assert "replicated" in (gone.hint or "")
 
 
 @pytest.mark.parametrize("path", sorted(CASSETTES.glob("*.yaml")), ids=lambda p: p.name)
