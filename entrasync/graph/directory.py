@@ -10,9 +10,8 @@ devices, service principals, contacts and, transitively, nested groups).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from entrasync.config import Config, Mapping
 from entrasync.errors import AuthError, GraphError
@@ -20,6 +19,7 @@ from entrasync.graph.batch import Get, chunks, get_batch
 from entrasync.graph.client import GraphClient, GraphNotFoundError
 from entrasync.graph.odata import odata_string
 from entrasync.model import Directory, DirectoryUser, Group, GroupMembers
+from entrasync.pool import run_bounded
 from entrasync.wording import plural
 
 USER_TYPE = "#microsoft.graph.user"
@@ -40,8 +40,6 @@ TRAP_HINT = (
     "GroupMember.Read.All alone (or User.ReadBasic.All) Graph returns members with their "
     "attributes set to null (https://learn.microsoft.com/graph/permissions-overview)"
 )
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 class GroupResolutionError(GraphError):
@@ -180,23 +178,6 @@ def count_user_members(client: GraphClient, group_id: str, nested: bool) -> int:
         f"groups/{group_id}/{relation}", {"$select": "id"}, what=f"group {group_id}"
     )
     return sum(1 for item in items if item.get("@odata.type") == USER_TYPE)
-
-
-def run_bounded(work: Callable[[T], R], items: Sequence[T], parallelism: int) -> Iterable[R]:
-    """``work`` over ``items`` on at most ``parallelism`` threads; results in input order.
-
-    The first failure (in input order) is raised and queued work is cancelled.
-    """
-    if not items:
-        return
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items)))) as pool:
-        futures: list[Future[R]] = [pool.submit(work, item) for item in items]
-        try:
-            for future in futures:
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
 
 
 def duplicate_message(config: Config, first: int, second: int, group: Group) -> str:

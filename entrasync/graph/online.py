@@ -24,9 +24,9 @@ from entrasync.graph.directory import (
     duplicate_message,
     read_members,
     resolve_groups,
-    run_bounded,
 )
 from entrasync.model import Group
+from entrasync.pool import run_bounded
 
 FAILING = frozenset({"missing", "ambiguous", "mismatch", "duplicate"})
 

@@ -20,6 +20,7 @@ from entrasync import __version__
 from entrasync.config import DEFAULT_SCIM_URL, Config
 from entrasync.errors import AuthError, ScimError
 from entrasync.http import RetryPolicy, TransportError, require_safe_url, send
+from entrasync.pool import run_bounded
 from entrasync.secret import Secret
 
 TOKEN_ENV = "NEURALTRUST_SCIM_TOKEN"
@@ -147,6 +148,7 @@ class ScimClient:
         self._policy = policy if policy is not None else RetryPolicy()
         self._sleep = sleep
         self._page_size: int | None = None
+        self.max_connections = max_connections  # also the default width of list_users
         self._http = httpx.Client(
             base_url=self.url + "/",
             transport=transport,
@@ -218,28 +220,57 @@ class ScimClient:
                 self._page_size = min(announced, MAX_PAGE_SIZE)
         return self._page_size
 
-    def list_users(self, attributes: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
-        """Every user, paged with 1-based startIndex/count (RFC 7644 §3.4.2.4)."""
+    def list_users(
+        self, attributes: Sequence[str] = (), *, parallelism: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every user once, in startIndex order (1-based startIndex/count, RFC 7644 §3.4.2.4).
+
+        The first page gives ``totalResults`` and the server's page length; the pages after it
+        are fetched concurrently (at most ``parallelism``, default ``max_connections``) and
+        yielded in order. Offset paging is not a snapshot: if a page comes back short or
+        ``totalResults`` moves mid-read, the read goes on one page after the other from there,
+        as a plain sequential read would, and a user met twice (shifted by a concurrent insert)
+        is yielded once. A user deleted meanwhile can shift another past the reader, in either
+        mode; the plan's state fingerprint, re-read by apply, catches that.
+        """
         count = self.page_size()
-        start = 1
-        params: dict[str, Any] = {}
-        if attributes:
-            params["attributes"] = ",".join(attributes)
-        while True:
-            page = self._request(
-                "GET",
-                "Users",
-                "listing users",
-                (200,),
-                params={**params, "startIndex": start, "count": count},
-            ).json()
-            resources = page.get("Resources") or []
-            yield from resources
-            total = int(page.get("totalResults", 0))
-            start += len(resources)
-            # A server may return fewer than asked (RFC 7644 §3.4.2.4): follow what it sent.
-            if not resources or start > total:
+        params: dict[str, Any] = {"attributes": ",".join(attributes)} if attributes else {}
+        seen: set[str] = set()
+        first, total = self._users_page(params, 1, count)
+        yield from _unseen(first, seen)
+        if not first:
+            return
+        start, step = 1 + len(first), len(first)
+        width = self.max_connections if parallelism is None else parallelism
+        starts = range(start, total + 1, step)
+        if width > 1 and len(starts) > 1:
+            pages = run_bounded(lambda at: self._users_page(params, at, count), starts, width)
+            try:
+                for at, (page, page_total) in zip(starts, pages, strict=True):
+                    yield from _unseen(page, seen)
+                    start = at + len(page)
+                    if page_total != total or len(page) < min(step, total - at + 1):
+                        total = page_total  # the collection moved: go on one page at a time
+                        break
+                else:
+                    return
+            finally:
+                pages.close()  # cancels the pages not fetched yet
+        while start <= total:
+            page, total = self._users_page(params, start, count)
+            if not page:
                 return
+            yield from _unseen(page, seen)
+            # A server may return fewer than asked (RFC 7644 §3.4.2.4): follow what it sent.
+            start += len(page)
+
+    def _users_page(
+        self, params: Mapping[str, Any], start: int, count: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of /Users: its resources and the totalResults it announces."""
+        query = {**params, "startIndex": start, "count": count}
+        page = self._request("GET", "Users", "listing users", (200,), params=query).json()
+        return list(page.get("Resources") or []), int(page.get("totalResults", 0))
 
     def find_user(self, user_name: str, attributes: Sequence[str] = ()) -> dict[str, Any] | None:
         """The user whose userName equals ``user_name`` (case-insensitive, RFC 7643 §4.1.1)."""
@@ -275,6 +306,17 @@ class ScimClient:
             json=body,
         )
         return _result(response)
+
+
+def _unseen(resources: Sequence[dict[str, Any]], seen: set[str]) -> Iterator[dict[str, Any]]:
+    """Resources whose id was not yielded yet (offset pages can overlap when users move)."""
+    for resource in resources:
+        key = str(resource.get("id", ""))
+        if key:
+            if key in seen:
+                continue
+            seen.add(key)
+        yield resource
 
 
 def _result(response: httpx.Response) -> ScimResponse:

@@ -39,8 +39,14 @@ def to_target_user(resource: dict[str, Any], layout: Layout) -> TargetUser:
     )
 
 
-def read_target(config: Config, client: ScimClient) -> Target:
-    """Every NeuralTrust user, with only the attributes entrasync reads."""
+def read_target(config: Config, client: ScimClient, parallelism: int | None = None) -> Target:
+    """Every NeuralTrust user, with only the attributes entrasync reads.
+
+    Pages after the first are read ``parallelism`` at a time (default: the client's
+    ``max_connections``), in startIndex order, so the users and the state fingerprint are
+    those of a page-by-page read.
+    """
     layout = layout_of(config)
-    users = [to_target_user(r, layout) for r in client.list_users(layout.read_attributes)]
+    listing = client.list_users(layout.read_attributes, parallelism=parallelism)
+    users = [to_target_user(r, layout) for r in listing]
     return Target.of(client.url, users)

@@ -12,8 +12,9 @@ import pytest
 from entrasync.errors import AuthError
 from entrasync.graph.auth import StaticTokenProvider
 from entrasync.graph.client import GraphClient
-from entrasync.graph.directory import read_members, run_bounded
+from entrasync.graph.directory import read_members
 from entrasync.model import Group
+from entrasync.pool import run_bounded
 from entrasync.secret import Secret
 
 GROUP = Group("g1", "NT-Test")

@@ -1,0 +1,30 @@
+"""Bounded concurrency for the readers (Graph and SCIM share it): results in input order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def run_bounded(
+    work: Callable[[T], R], items: Sequence[T], parallelism: int
+) -> Generator[R, None, None]:
+    """``work`` over ``items`` on at most ``parallelism`` threads; results in input order.
+
+    The first failure (in input order) is raised, and queued work is cancelled then, or when
+    the caller closes the generator early (a reader that stops halfway sends nothing more).
+    """
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items)))) as pool:
+        futures: list[Future[R]] = [pool.submit(work, item) for item in items]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
