@@ -18,6 +18,7 @@ from entrasync import __version__
 from entrasync.commands import apply, audit, demo, github_cmd, groups, plan, users, validate
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.errors import ConfigError, EntrasyncError
+from entrasync.gctune import fewer_collections
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -53,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose += args.count("--verbose")
     configure_logging(verbose)
     try:
-        result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)
+        with fewer_collections():
+            result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)
     except EntrasyncError as exc:
         _print_error(exc)
         return EXIT_ERROR
