@@ -67,6 +67,7 @@ def core(size: str, profile: Path) -> tuple[list[Figure], dict[str, Any]]:
             Figure(f"  {step}", cpu, "s", "", None)
             for step, cpu in raw["steps_cpu_seconds"].items()
         ),
+        Figure("  same, default GC thresholds", raw["cpu_seconds_default_gc"], "s", "", None),
         Figure(
             "core peak memory (tracemalloc)",
             raw["tracemalloc_peak_mb"],
