@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     results_dir.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
+    load_at_start = round(os.getloadavg()[0], 2)
     figures: list[Figure] = []
     raw: dict[str, Any] = {}
     for name in chosen:
@@ -99,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
+            # The machine is shared: a load above the core count means the figures are slow.
+            "load_average_1m_at_start": load_at_start,
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2),
         },
         "parallelism": args.parallelism,
         "figures": [f.to_json() for f in figures],
@@ -111,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.snapshot:
         (HERE / "latest.json").write_text(text)
     print(f"\nentrasync benchmark, size {size.name} ({size.users:,} users)")
+    load_at_end = os.getloadavg()[0]
+    print(f"load average {load_at_start} at start, {load_at_end:.2f} at end, {os.cpu_count()} CPUs")
     print(_table(figures))
     print(f"\nJSON: {results_dir / f'run-{stamp}.json'}")
     return 0
