@@ -1,22 +1,30 @@
 """Read the synced groups and their user members from Microsoft Graph into a :class:`Directory`.
 
-Cost: the groups given by id are looked up together, 20 to a ``POST /$batch`` of
-``GET /groups/{id}`` (the lookup is kept even when no name is given, because the plan shows
-group display names and a missing group then fails with a clear 404 before any member is
-read); each group given by name costs one ``displayName eq`` filter; then every group costs
-``max(1, ceil(M / 999))`` member pages, M counting every member object Graph returns (users,
-devices, service principals, contacts and, transitively, nested groups).
+Cost: the group lookups of :mod:`entrasync.graph.groups` (``ceil(ids / 20)`` ``$batch``
+requests plus one filter per group given by name), then ``max(1, ceil(M / 999))`` member pages
+per group, M counting every member object Graph returns (users, devices, service principals,
+contacts and, transitively, nested groups). A group's members are read as soon as its lookup
+answers, while other lookups are still out, so the largest groups start early.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, NamedTuple
 
 from entrasync.config import Config, Mapping
 from entrasync.errors import AuthError, GraphError
-from entrasync.graph.batch import Get, chunks, get_batch
-from entrasync.graph.client import GraphClient, GraphNotFoundError
+from entrasync.graph.client import GraphClient
+from entrasync.graph.groups import (
+    GroupResolutionError,
+    Key,
+    Resolved,
+    key_of,
+    lookup,
+    lookups,
+    resolution,
+)
 from entrasync.graph.odata import odata_string
 from entrasync.model import Directory, DirectoryUser, Group, GroupMembers
 from entrasync.pool import run_bounded
@@ -42,98 +50,10 @@ TRAP_HINT = (
 )
 
 
-class GroupResolutionError(GraphError):
-    """A mapping's group is missing, ambiguous, or named differently from its id."""
-
-    def __init__(self, kind: str, message: str, hint: str, group: Group | None = None) -> None:
-        super().__init__(message, hint)
-        self.kind = kind  # "missing" | "ambiguous" | "mismatch"
-        self.group = group  # the group Entra has under the id, on a mismatch
-
-
 class GroupSummary(NamedTuple):
     id: str
     display_name: str
     members: int  # user members (transitive when nested_groups)
-
-
-GROUP_SELECT = {"$select": "id,displayName"}
-Resolved = Group | GroupResolutionError
-
-
-def resolve_groups(
-    client: GraphClient, mappings: Sequence[Mapping], parallelism: int = 4
-) -> list[Resolved]:
-    """Each mapping's Entra group, or why it has none, in mapping order.
-
-    Ids are looked up 20 to a ``$batch`` (each id once), names one filter each; the batches and
-    the filters run on at most ``parallelism`` threads. Failures other than a missing,
-    ambiguous or misnamed group (permissions, throttling past the retries) raise.
-    """
-    ids: dict[str, str] = {}  # id -> how the first mapping naming it describes it
-    for m in mappings:
-        if m.id:
-            ids.setdefault(m.id, f"group {m.id}" + (f" ({m.name})" if m.name else ""))
-    names = list(dict.fromkeys(m.name or "" for m in mappings if not m.id))
-    gets = [Get(f"groups/{i}", GROUP_SELECT, what) for i, what in ids.items()]
-    jobs: list[Sequence[Get] | str] = [*chunks(gets), *names]
-
-    def run(job: Sequence[Get] | str) -> list[Resolved]:
-        if isinstance(job, str):
-            return [_by_name(client, job)]
-        return [_by_id(found, get) for found, get in zip(get_batch(client, job), job, strict=True)]
-
-    results = [r for part in run_bounded(run, jobs, parallelism) for r in part]
-    by_id = dict(zip(ids, results[: len(ids)], strict=True))
-    by_name = dict(zip(names, results[len(ids) :], strict=True))
-    return [_check_name(m, by_id[m.id]) if m.id else by_name[m.name or ""] for m in mappings]
-
-
-def _by_id(found: dict[str, Any] | GraphNotFoundError, get: Get) -> Resolved:
-    if isinstance(found, GraphNotFoundError):
-        return GroupResolutionError("missing", found.message, found.hint or "")
-    fallback = get.path.rpartition("/")[2]
-    return Group(id=str(found["id"]), display_name=str(found.get("displayName") or fallback))
-
-
-def _check_name(mapping: Mapping, resolved: Resolved) -> Resolved:
-    # Graph's own `eq` on displayName ignores case; the check does too, to agree with it.
-    if isinstance(resolved, GroupResolutionError) or not mapping.name:
-        return resolved
-    if resolved.display_name.casefold() == mapping.name.casefold():
-        return resolved
-    return GroupResolutionError(
-        "mismatch",
-        f"group {mapping.id} is named {resolved.display_name!r} in Entra, not {mapping.name!r}",
-        "the id decides which group is synced: correct the name in the mappings file "
-        "(or remove it), or fix the id",
-        resolved,
-    )
-
-
-def _by_name(client: GraphClient, name: str) -> Resolved:
-    found = list(
-        client.paged(
-            "groups",
-            {"$filter": f"displayName eq {odata_string(name)}", **GROUP_SELECT},
-            what=f"groups named {name!r}",
-        )
-    )
-    if not found:
-        return GroupResolutionError(
-            "missing",
-            f"no Entra group is named {name!r}",
-            f"check the spelling (`entrasync groups {name[:3]}` lists groups by prefix), or "
-            "map the group by id; a group created minutes ago may not have replicated yet",
-        )
-    if len(found) > 1:
-        ids = ", ".join(sorted(str(g["id"]) for g in found))
-        return GroupResolutionError(
-            "ambiguous",
-            f"{len(found)} Entra groups are named {name!r}: {ids}",
-            "display names are not unique in Entra: put the intended group's `id` in the mapping",
-        )
-    return Group(id=str(found[0]["id"]), display_name=str(found[0].get("displayName") or name))
 
 
 def _user(item: dict[str, Any], group: Group) -> DirectoryUser:
@@ -202,31 +122,59 @@ def read_directory(
     """Every synced mapping's group and its user members (transitive when nested_groups)."""
     synced = config.synced_mappings
     nested = config.entra.nested_groups
-    resolved: list[Group] = []
-    for found in resolve_groups(client, [m for _, m in synced], parallelism):
-        if isinstance(found, GroupResolutionError):
-            raise found  # the first failing mapping, in mapping order
-        resolved.append(found)
-
-    def members_of(group: Group) -> list[DirectoryUser]:
-        return read_members(client, group, nested)
-
+    read = resolve_and_read(client, [m for _, m in synced], nested, parallelism)
     groups: list[GroupMembers] = []
     users: dict[str, DirectoryUser] = {}
-    for (index, _), group, members in zip(
-        synced, resolved, run_bounded(members_of, resolved, parallelism), strict=True
-    ):
+    for (index, _), (group, members) in zip(synced, read, strict=True):
         groups.append(GroupMembers(index, group, tuple(u.id for u in members)))
         users.update((u.id, u) for u in members)
         if progress is not None:
             progress(f"read group {group.display_name}: {plural(len(members), 'user')}")
     first_index: dict[str, int] = {}
-    for read in groups:
-        earlier = first_index.setdefault(read.group.id, read.mapping_index)
-        if earlier != read.mapping_index:
-            message = duplicate_message(config, earlier, read.mapping_index, read.group)
+    for group_read in groups:
+        earlier = first_index.setdefault(group_read.group.id, group_read.mapping_index)
+        if earlier != group_read.mapping_index:
+            message = duplicate_message(config, earlier, group_read.mapping_index, group_read.group)
             raise GraphError(message, DUPLICATE_HINT)
     return Directory(groups=tuple(groups), users=users)
+
+
+def resolve_and_read(
+    client: GraphClient, mappings: Sequence[Mapping], nested: bool, parallelism: int
+) -> Iterator[tuple[Group, list[DirectoryUser]]]:
+    """Each mapping's group and its user members, in mapping order.
+
+    Lookups and member reads share one pool of ``parallelism`` threads, and a group's members
+    are read as soon as its lookup answers. A missing, ambiguous or misnamed group stops
+    further member reads; the first such mapping (in file order) raises once every lookup has
+    answered, before anything is yielded.
+    """
+    found: dict[Key, Resolved] = {}
+    reads: dict[int, Future[list[DirectoryUser]]] = {}
+    with ThreadPoolExecutor(max(1, parallelism), thread_name_prefix="graph") as pool:
+        try:
+            pending = {pool.submit(lookup(client), job) for job in lookups(mappings)}
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    found.update(future.result())  # a permission or throttling failure raises
+                known = {
+                    i: resolution(m, found) for i, m in enumerate(mappings) if key_of(m) in found
+                }
+                if any(isinstance(r, GroupResolutionError) for r in known.values()):
+                    continue  # the read will fail: read no (more) members
+                for i, group in known.items():
+                    if i not in reads and isinstance(group, Group):
+                        reads[i] = pool.submit(read_members, client, group, nested)
+            resolved: list[Group] = []
+            for outcome in (resolution(m, found) for m in mappings):
+                if isinstance(outcome, GroupResolutionError):
+                    raise outcome  # the first failing mapping, in mapping order
+                resolved.append(outcome)
+            for i, group in enumerate(resolved):
+                yield group, reads[i].result()
+        finally:
+            pool.shutdown(cancel_futures=True)  # after a failure, queued reads are dropped
 
 
 def list_groups(

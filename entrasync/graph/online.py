@@ -17,14 +17,8 @@ from entrasync.config import Config, LoadedConfig
 from entrasync.config import Mapping as GroupMapping
 from entrasync.console import Console
 from entrasync.graph.client import GraphClient, GraphNotFoundError
-from entrasync.graph.directory import (
-    DUPLICATE_HINT,
-    GroupResolutionError,
-    Resolved,
-    duplicate_message,
-    read_members,
-    resolve_groups,
-)
+from entrasync.graph.directory import DUPLICATE_HINT, duplicate_message, read_members
+from entrasync.graph.groups import GroupResolutionError, Resolved, resolve_groups
 from entrasync.model import Group
 from entrasync.pool import run_bounded
 

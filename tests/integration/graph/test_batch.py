@@ -10,7 +10,8 @@ import pytest
 from entrasync.errors import GraphError
 from entrasync.graph.batch import Get, get_batch
 from entrasync.graph.client import GraphClient, GraphNotFoundError
-from entrasync.graph.directory import GroupResolutionError, read_directory
+from entrasync.graph.directory import read_directory
+from entrasync.graph.groups import GroupResolutionError
 from entrasync.http import RetryPolicy
 from entrasync.model import Group
 from entrasync.sandbox.graph_emulator import GraphEmulator

@@ -17,7 +17,8 @@ import vcr
 from entrasync.errors import AuthError
 from entrasync.graph.auth import StaticTokenProvider, make_token_provider
 from entrasync.graph.client import GraphClient
-from entrasync.graph.directory import GroupResolutionError, read_directory, resolve_groups
+from entrasync.graph.directory import read_directory
+from entrasync.graph.groups import GroupResolutionError, resolve_groups
 from entrasync.model import Group
 from entrasync.secret import Secret
 

@@ -9,7 +9,8 @@ import pytest
 from entrasync.config import Config
 from entrasync.errors import AuthError, GraphError
 from entrasync.graph.client import GraphClient
-from entrasync.graph.directory import GroupResolutionError, list_groups, read_directory
+from entrasync.graph.directory import list_groups, read_directory
+from entrasync.graph.groups import GroupResolutionError
 from entrasync.http import RetryPolicy
 from entrasync.model import Directory
 from entrasync.sandbox.graph_emulator import GraphEmulator
