@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from entrasync.sandbox.scim_seed import EXTENSION_ROLE, EXTENSION_SCHEMA
 from entrasync.sandbox.scim_server import ScimSandbox
 
 TOKEN = "bench-smoke-token"
@@ -38,6 +39,23 @@ PATCH = {
         {"op": "replace", "path": "active", "value": False},
     ],
 }
+ATTRIBUTES = "userName,externalId,displayName,emails,active,name,roles,entitlements"
+# The same user in the extension layout NeuralTrust may use (role and products in a schema
+# extension), with a PATCH of the extension's role by its URN path.
+EXTENSION_USER = {
+    **{k: v for k, v in USER.items() if k not in ("roles", "entitlements")},
+    "schemas": [*USER["schemas"], EXTENSION_SCHEMA],  # type: ignore[misc]
+    EXTENSION_SCHEMA: {"role": "member", "products": ["trustgate"]},
+}
+EXTENSION_PATCH = {
+    "schemas": PATCH["schemas"],
+    "Operations": [{"op": "replace", "path": EXTENSION_ROLE, "value": "admin"}],
+}
+EXTENSION_ATTRIBUTES = f"userName,externalId,active,{EXTENSION_ROLE}"
+LAYOUTS = {
+    "core roles and entitlements": (False, USER, PATCH, ATTRIBUTES),
+    "a NeuralTrust schema extension": (True, EXTENSION_USER, EXTENSION_PATCH, EXTENSION_ATTRIBUTES),
+}
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/scim+json"}
 
 
@@ -51,15 +69,17 @@ def _load_lean() -> Any:
     return module
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[dict[str, str]]:
-    lean = _load_lean().LeanScim(TOKEN, latency=0.0)
-    with ScimSandbox(TOKEN) as real, lean:
-        yield {"scim2-server": real.url, "lean": lean.url}
+@pytest.fixture(scope="module", params=list(LAYOUTS), ids=list(LAYOUTS))
+def servers(request: pytest.FixtureRequest) -> Iterator[tuple[dict[str, str], tuple[Any, ...]]]:
+    extension, user, patch, attributes = LAYOUTS[request.param]
+    lean = _load_lean().LeanScim(TOKEN, latency=0.0, extension=extension)
+    with ScimSandbox(TOKEN, extension=extension) as real, lean:
+        yield {"scim2-server": real.url, "lean": lean.url}, (user, patch, attributes)
 
 
-def _exchange(base: str) -> list[tuple[int, dict[str, str], Any]]:
+def _exchange(base: str, layout: tuple[Any, ...]) -> list[tuple[int, dict[str, str], Any]]:
     """POST one user, list it, PATCH it, read it back, try it again: what the client sees."""
+    user, patch, attributes = layout
     seen: list[tuple[int, dict[str, str], Any]] = []
     with httpx.Client(headers=HEADERS, timeout=10) as client:
 
@@ -69,11 +89,12 @@ def _exchange(base: str) -> list[tuple[int, dict[str, str], Any]]:
             seen.append((response.status_code, kept, body))
             return response.json() if response.content else None
 
-        created = record(client.post(f"{base}/Users", json=USER))
+        created = record(client.post(f"{base}/Users", json=user))
         record(client.get(f"{base}/Users", params={"startIndex": 1, "count": 10}))
-        record(client.patch(f"{base}/Users/{created['id']}", json=PATCH))
+        record(client.get(f"{base}/Users", params={"count": 5, "attributes": attributes}))
+        record(client.patch(f"{base}/Users/{created['id']}", json=patch))
         record(client.get(f"{base}/Users/{created['id']}"))
-        record(client.post(f"{base}/Users", json=USER))
+        record(client.post(f"{base}/Users", json=user))
         record(client.get(f"{base}/ServiceProviderConfig"))
     return seen
 
@@ -95,9 +116,20 @@ def _scrub(value: Any, base: str) -> Any:
     return value
 
 
-def test_lean_emulator_answers_like_scim2_server(servers: dict[str, str]) -> None:
-    real = _exchange(servers["scim2-server"])
-    lean = _exchange(servers["lean"])
-    steps = ["POST", "list", "PATCH", "GET", "POST duplicate", "ServiceProviderConfig"]
+def test_lean_emulator_answers_like_scim2_server(
+    servers: tuple[dict[str, str], tuple[Any, ...]],
+) -> None:
+    urls, layout = servers
+    real = _exchange(urls["scim2-server"], layout)
+    lean = _exchange(urls["lean"], layout)
+    steps = [
+        "POST",
+        "list",
+        "list with attributes",
+        "PATCH",
+        "GET",
+        "POST duplicate",
+        "ServiceProviderConfig",
+    ]
     for step, want, got in zip(steps, real, lean, strict=True):
         assert got == want, f"{step}: lean {got} != scim2-server {want}"
