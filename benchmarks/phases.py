@@ -61,6 +61,7 @@ def _script(name: str, *args: str, env: dict[str, str] | None = None) -> dict[st
 
 def core(size: str, profile: Path) -> tuple[list[Figure], dict[str, Any]]:
     raw = _script("core_cpu.py", "--size", size, "--profile", str(profile))
+    steps: dict[str, float] = raw["steps_cpu_seconds"]
     figures = [
         Figure("resolve+diff+render CPU", raw["cpu_seconds"], "s", "< 3 s", raw["cpu_seconds"] < 3),
         *(
@@ -68,6 +69,13 @@ def core(size: str, profile: Path) -> tuple[list[Figure], dict[str, Any]]:
             for step, cpu in raw["steps_cpu_seconds"].items()
         ),
         Figure("  same, default GC thresholds", raw["cpu_seconds_default_gc"], "s", "", None),
+        Figure(
+            "  printing the text plan only (no plan file, no Markdown)",
+            round(sum(v for k, v in steps.items() if "markdown" not in k and "json" not in k), 3),
+            "s",
+            "",
+            None,
+        ),
         Figure(
             "core peak memory (tracemalloc)",
             raw["tracemalloc_peak_mb"],
