@@ -241,7 +241,7 @@ def test_a_pfx_or_missing_file_gets_the_conversion_hint(tmp_path: Path) -> None:
                 "error_description": "AADSTS700213: No matching federated identity record found.",
             },
             "AADSTS700213",
-            "repo:ORG/REPO:environment:NAME",
+            "repo:OWNER/REPO:environment:neuraltrust-plan",
         ),
         (
             {
