@@ -52,7 +52,8 @@ def markdown_table(figures: list[Figure]) -> str:
     for f in figures:
         verdict = "" if f.passed is None else "PASS" if f.passed else "**FAIL**"
         measured = f"{f.value} {f.unit}".strip()
-        lines.append(f"| {f.name.strip()} | {measured} | {f.target} | {verdict} |")
+        name = f"↳ {f.name.strip()}" if f.name.startswith(" ") else f.name
+        lines.append(f"| {name} | {measured} | {f.target} | {verdict} |")
     return "\n".join(lines) + "\n"
 
 
