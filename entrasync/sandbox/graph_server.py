@@ -62,6 +62,8 @@ class LoopbackServer:
         return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> None:
+        if self._server is not None:  # already serving: a second server would leak
+            return
         server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler_class(self._handler))
         server.daemon_threads = True
         if self._ssl_context is not None:

@@ -47,8 +47,8 @@ def running_sandbox() -> Iterator[RunningSandbox]:
     client_secret = new_credential()
     scim_token = new_credential()
     with ExitStack() as stack:
-        graph = stack.enter_context(GraphEmulator(demo.tenant, client_secret=client_secret).start())
-        scim = stack.enter_context(ScimSandbox(scim_token, seed=demo.scim_users).start())
+        graph = stack.enter_context(GraphEmulator(demo.tenant, client_secret=client_secret))
+        scim = stack.enter_context(ScimSandbox(scim_token, seed=demo.scim_users))
         ca = graph.ca_pem_path or ""
         environ = {
             "AZURE_TENANT_ID": demo.tenant.tenant_id,

@@ -177,6 +177,8 @@ class ScimSandbox:
         return self.start()
 
     def start(self) -> ScimSandbox:
+        if self._thread is not None:  # already serving: a second loop would outlive stop()
+            return self
         # A short poll interval keeps stop() (and so every test's teardown) fast.
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.02,), name="scim-sandbox", daemon=True
