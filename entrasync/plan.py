@@ -7,10 +7,10 @@ without ``created_at`` and ``digest``; reading a file whose digest does not matc
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from entrasync import __version__
@@ -188,10 +188,10 @@ class Plan:
     @property
     def digest(self) -> str:
         if not self._digest:
-            object.__setattr__(self, "_digest", _sha256(self._canonical_body()))
+            object.__setattr__(self, "_digest", _sha256(canonical_json(self._hashed_body)))
         return self._digest
 
-    @property
+    @cached_property
     def summary(self) -> dict[str, int]:
         counts = {a.value: 0 for a in Action}
         for change in self.changes:
@@ -205,7 +205,10 @@ class Plan:
     def with_violations(self, violations: tuple[Violation, ...]) -> Plan:
         return replace(self, violations=violations)
 
-    def _body(self) -> dict[str, Any]:
+    @cached_property
+    def _hashed_body(self) -> dict[str, Any]:
+        """Every key of the file but created_at and digest, in file order. Built once: the
+        digest and the file share it (at 85,000 changes each build cost 0.3 s, benchmarks/)."""
         return {
             "format_version": self.format_version,
             "entrasync_version": self.entrasync_version,
@@ -218,36 +221,48 @@ class Plan:
             "violations": [v.to_json() for v in self.violations],
         }
 
-    def _canonical_body(self) -> bytes:
-        return canonical_json(self._body())
-
     def to_json(self) -> dict[str, Any]:
-        body = self._body()
+        body = self._hashed_body
         ordered: dict[str, Any] = {
-            "format_version": body.pop("format_version"),
-            "entrasync_version": body.pop("entrasync_version"),
+            "format_version": body["format_version"],
+            "entrasync_version": body["entrasync_version"],
             "created_at": self.created_at,
-            "config": body.pop("config"),
-            "target": body.pop("target"),
+            "config": body["config"],
+            "target": body["target"],
             "digest": self.digest,
         }
-        ordered.update(body)
+        ordered.update((key, value) for key, value in body.items() if key not in ordered)
         return ordered
 
     def dumps(self) -> str:
-        """The plan file's text: stable key order, two-space indent, trailing newline."""
-        # json.dump streams chunks into the buffer where json.dumps first lists them all (indent
-        # means the pure-Python encoder: millions of chunks). Same bytes; at 85,000 changes the
-        # peak falls from 349 MB to 126 MB for 0.2 s more CPU (benchmarks/).
-        buffer = io.StringIO()
-        json.dump(self.to_json(), buffer, indent=2, ensure_ascii=False)
-        buffer.write("\n")
-        return buffer.getvalue()
+        """The plan file's text: stable key order, one top-level key per line, and each change,
+        orphan, warning and violation as one compact JSON line; trailing newline.
+
+        Still plain JSON (any reader parses it, and ``loads`` reads the older indented layout
+        too), and a diff of two plans shows one line per changed user. Unlike ``indent=2`` it is
+        written by json's C encoder: at 85,000 changes 0.3 s instead of 2.0 s (benchmarks/).
+        """
+        lines = ["{"]
+        items = list(self.to_json().items())
+        for position, (key, value) in enumerate(items):
+            comma = "," if position < len(items) - 1 else ""
+            if isinstance(value, list) and value:
+                lines.append(f"  {_LINE.encode(key)}: [")
+                lines.append(",\n".join("    " + _LINE.encode(item) for item in value))
+                lines.append(f"  ]{comma}")
+            else:
+                lines.append(f"  {_LINE.encode(key)}: {_LINE.encode(value)}{comma}")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
 
     def matches_digest(self, given: str) -> bool:
         """True when ``given`` is this plan's digest or a prefix of it of at least 12 chars."""
         given = given.strip().lower()
         return len(given) >= 12 and self.digest.startswith(given)
+
+
+# One compact line per value, in insertion order, by the C encoder (no indent).
+_LINE = json.JSONEncoder(ensure_ascii=False)
 
 
 def _sha256(data: bytes) -> str:

@@ -13,7 +13,7 @@ import pytest
 from entrasync.canonical import canonical_json
 from entrasync.cli import main
 from entrasync.errors import PlanFileError
-from entrasync.plan import loads
+from entrasync.plan import Change, loads
 from tests.golden.plans import golden_plan
 
 Edit = Callable[[dict[str, Any]], None]
@@ -149,3 +149,19 @@ def test_apply_refuses_a_tampered_plan_without_a_traceback(
     assert "modified after it was written" in err
     assert "Traceback" not in err
     assert not (tmp_path / "audit").exists()
+
+
+def test_a_plan_written_with_the_older_indented_layout_still_reads() -> None:
+    plan = golden_plan()
+    indented = json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+    assert loads(indented) == plan
+    assert loads(indented).digest == plan.digest
+
+
+def test_each_change_is_one_line_of_the_file() -> None:
+    plan = golden_plan()
+    lines = plan.dumps().splitlines()
+    for change in plan.changes:
+        mentioned = f'"user": "{change.user}"'
+        (line,) = [line for line in lines if mentioned in line and '"action"' in line]
+        assert Change.from_json(json.loads(line.strip().rstrip(","))) == change
