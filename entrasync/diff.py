@@ -25,9 +25,7 @@ def access_as_read(config: Config, user: TargetUser) -> Access:
     return Access(user.role, user.products or (), user.active)
 
 
-def _reasons(config: Config, pair: Pair) -> list[str]:
-    assert pair.target is not None
-    before = access_as_read(config, pair.target)
+def _reasons(pair: Pair, before: Access) -> list[str]:
     desired = pair.desired
     reasons = []
     if before.role != desired.role:
@@ -62,7 +60,8 @@ def pair_change(config: Config, pair: Pair) -> Change | None:
             given_name=user.given_name,
             family_name=user.surname,
         )
-    reasons = _reasons(config, pair)
+    before = access_as_read(config, found)
+    reasons = _reasons(pair, before)
     if found.active and not reasons:
         return None
     if not found.active:
@@ -73,7 +72,7 @@ def pair_change(config: Config, pair: Pair) -> Change | None:
         entra_id=user.id,
         display_name=user.display_name,
         email=user.mail,
-        before=access_as_read(config, found),
+        before=before,
         after=after,
         groups=desired.groups,
         decided_by=desired.decided_by,

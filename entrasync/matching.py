@@ -54,10 +54,16 @@ def target_key(config: Config, user: TargetUser) -> str:
 
 
 def is_protected_target(
-    config: Config, user: TargetUser, resolution: Resolution | None = None
+    config: Config,
+    user: TargetUser,
+    resolution: Resolution | None = None,
+    keys: frozenset[str] | None = None,
 ) -> bool:
-    """Listed by userName or email, or managed for an Entra user resolve() found protected."""
-    keys = config.protected_keys
+    """Listed by userName or email, or managed for an Entra user resolve() found protected.
+
+    ``keys``: config.protected_keys when the caller has it at hand (it is built on each read).
+    """
+    keys = config.protected_keys if keys is None else keys
     if user.user_name.lower() in keys or (user.email or "").lower() in keys:
         return True
     return resolution is not None and exclusion(resolution, user.external_id) == PROTECTED
@@ -98,6 +104,7 @@ class _Indexes:
         self.by_user_name = _index(self.users, "user_name")
         key_attribute = {"userName": "user_name", "email": "email", "externalId": "external_id"}
         self.by_key = _index(self.users, key_attribute[config.neuraltrust.match_on])
+        self.protected = config.protected_keys
 
 
 def match(config: Config, resolution: Resolution, target: Target) -> Matching:
@@ -117,7 +124,7 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
     wanted = {entra_id.lower() for entra_id in resolution.desired}
     leftovers: list[tuple[TargetUser, Standing]] = []
     for user in (u for u in index.users if u.id not in claimed):
-        place = standing(config, resolution, user)
+        place = standing(config, resolution, user, index.protected)
         if place is Standing.ORPHAN and user.id in reused:
             # CONTRACT.md section 2: a reused UPN is never changed, so it is no orphan of its
             # old Entra user either; the warning already names both ids.
@@ -159,13 +166,18 @@ def _pair_or_warning(
             "not changed",
             found.id,
         )
-    if is_protected_target(config, found, resolution):
+    if is_protected_target(config, found, resolution, index.protected):
         return f"{desired.key} is protected: not changed", None
     return Pair(desired, found)
 
 
-def standing(config: Config, resolution: Resolution, user: TargetUser) -> Standing:
-    if is_protected_target(config, user, resolution):
+def standing(
+    config: Config,
+    resolution: Resolution,
+    user: TargetUser,
+    protected: frozenset[str] | None = None,
+) -> Standing:
+    if is_protected_target(config, user, resolution, protected):
         return Standing.PROTECTED
     if user.external_id is None:
         return Standing.UNMANAGED

@@ -28,8 +28,11 @@ def match_key(config: Config, user: DirectoryUser) -> str | None:
     return user.user_principal_name.lower()
 
 
-def is_protected_user(config: Config, user: DirectoryUser) -> bool:
-    keys = config.protected_keys
+def is_protected_user(
+    config: Config, user: DirectoryUser, keys: frozenset[str] | None = None
+) -> bool:
+    """Listed in ``protected`` by UPN or mail (``keys``: config.protected_keys, if at hand)."""
+    keys = config.protected_keys if keys is None else keys
     mail = (user.mail or "").lower()
     return user.user_principal_name.lower() in keys or (bool(mail) and mail in keys)
 
@@ -40,9 +43,9 @@ def empty_groups(directory: Directory) -> tuple[str, ...]:
     return tuple(g.group.display_name for g in ordered if not g.member_ids)
 
 
-def _exclusion(config: Config, user: DirectoryUser) -> str | None:
+def _exclusion(config: Config, user: DirectoryUser, protected: frozenset[str]) -> str | None:
     """Why a mapped user gets no desired state, or None. Protected wins: it is the strongest."""
-    if is_protected_user(config, user):
+    if is_protected_user(config, user, protected):
         return PROTECTED
     if user.is_guest and not config.entra.include_guests:
         return GUEST
@@ -53,23 +56,42 @@ def _exclusion(config: Config, user: DirectoryUser) -> str | None:
     return None
 
 
-def _decide(
-    config: Config, memberships: list[tuple[int, str]]
-) -> tuple[str, tuple[str, ...] | None, str]:
-    """(role, products, deciding group) from the user's (mapping index, group name) pairs."""
-    mappings = config.mappings
-    if config.precedence == "highest-privilege":
-        rank = min(config.roles.index(mappings[i].role) for i, _ in memberships)
-        granting = [
-            (i, name) for i, name in memberships if config.roles.index(mappings[i].role) == rank
-        ]
-    else:
-        granting = memberships[:1]
-    first_index, decided_by = granting[0]
-    role = mappings[first_index].role
-    if role not in config.effective_product_roles:
-        return role, None, decided_by
-    return role, _products(config, (mappings[i] for i, _ in granting)), decided_by
+# (role, products, groups, deciding group): everything resolve() decides from memberships.
+Decision = tuple[str, tuple[str, ...] | None, tuple[str, ...], str]
+
+
+class _Decider:
+    """Decides access from the mapping indices of a user's groups (in mapping order).
+
+    The decision depends on nothing but those indices, and at enterprise size most users share
+    their set of groups with many others: each distinct set is decided once (benchmarks/).
+    """
+
+    def __init__(self, config: Config, names: dict[int, str]) -> None:
+        self.config = config
+        self.names = names  # mapping index -> the display name of its group
+        self.rank = [config.roles.index(m.role) for m in config.mappings]  # 0 = most privileged
+        self.decided: dict[tuple[int, ...], Decision] = {}
+
+    def decide(self, indices: tuple[int, ...]) -> Decision:
+        decision = self.decided.get(indices)
+        if decision is None:
+            decision = self.decided[indices] = self._decide(indices)
+        return decision
+
+    def _decide(self, indices: tuple[int, ...]) -> Decision:
+        config, mappings = self.config, self.config.mappings
+        if config.precedence == "highest-privilege":
+            best = min(self.rank[i] for i in indices)
+            granting = [i for i in indices if self.rank[i] == best]
+        else:
+            granting = [indices[0]]
+        role = mappings[granting[0]].role
+        products = None
+        if role in config.effective_product_roles:
+            products = _products(config, (mappings[i] for i in granting))
+        groups = tuple(dict.fromkeys(self.names[i] for i in indices))
+        return role, products, groups, self.names[granting[0]]
 
 
 def _products(config: Config, granting: Iterable[Mapping]) -> tuple[str, ...]:
@@ -80,13 +102,18 @@ def _products(config: Config, granting: Iterable[Mapping]) -> tuple[str, ...]:
     return tuple(sorted(union))
 
 
-def _memberships(directory: Directory) -> dict[str, list[tuple[int, str]]]:
-    """Entra id -> [(mapping index, group display name)] in mapping order, each group once."""
-    result: dict[str, list[tuple[int, str]]] = {}
+def _memberships(directory: Directory) -> dict[str, list[int]]:
+    """Entra id -> the mapping indices of its groups, in mapping order, each group once."""
+    result: dict[str, list[int]] = {}
     ordered: list[GroupMembers] = sorted(directory.groups, key=lambda g: g.mapping_index)
     for group in ordered:
+        index = group.mapping_index
         for member_id in dict.fromkeys(group.member_ids):
-            result.setdefault(member_id, []).append((group.mapping_index, group.group.display_name))
+            found = result.get(member_id)
+            if found is None:
+                result[member_id] = [index]
+            else:
+                found.append(index)
     return result
 
 
@@ -94,15 +121,17 @@ def resolve(config: Config, directory: Directory) -> Resolution:
     """Desired users by Entra id, the users excluded (with why) and the warnings to show."""
     warnings = [f"group {m.label} has auto_sync: false" for m in config.mappings if not m.auto_sync]
     warnings += [f"group {name} resolved to 0 members" for name in empty_groups(directory)]
+    decider = _Decider(config, {g.mapping_index: g.group.display_name for g in directory.groups})
+    protected = config.protected_keys
     desired: dict[str, DesiredUser] = {}
     excluded: dict[str, str] = {}
     owner_of_key: dict[str, str] = {}
-    for entra_id, memberships in sorted(_memberships(directory).items()):
+    for entra_id, indices in sorted(_memberships(directory).items()):
         user = directory.users.get(entra_id)
         if user is None:
             excluded[entra_id] = NOT_READ
             continue
-        reason = _exclusion(config, user)
+        reason = _exclusion(config, user, protected)
         if reason is not None:
             excluded[entra_id] = reason
             if reason == NO_MAIL:
@@ -121,7 +150,6 @@ def resolve(config: Config, directory: Directory) -> Resolution:
             )
             continue
         owner_of_key[key] = entra_id
-        role, products, decided_by = _decide(config, memberships)
-        groups = tuple(dict.fromkeys(name for _, name in memberships))
+        role, products, groups, decided_by = decider.decide(tuple(indices))
         desired[entra_id] = DesiredUser(user, key, role, products, groups, decided_by)
     return Resolution(desired=desired, excluded=excluded, warnings=tuple(warnings))
