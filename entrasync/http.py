@@ -4,12 +4,17 @@ Policy (https://learn.microsoft.com/graph/throttling): retry 429/503/504 on any 
 honouring ``Retry-After`` (seconds, fractional seconds or an HTTP date), else exponential
 backoff with full jitter, both capped; retry connection errors and timeouts only for
 idempotent requests; never retry any other 4xx.
+
+A throttle is about the client, not one request: a :class:`ThrottleGate` shared by every
+worker of one API client makes all of them hold back until the server's Retry-After instant,
+so the others do not keep the server throttling while one request waits.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,6 +63,61 @@ class RetryPolicy:
         return ceiling * (0.5 + float(self.jitter()) / 2)
 
 
+class ThrottleGate:
+    """A "not before" instant shared by every request of one API client; thread-safe.
+
+    A 429 (or a 503 with Retry-After) on any worker closes the gate until ``now + delay``
+    (a later instant already set is kept); every request waits for it before it is sent.
+    One wait never exceeds ``max_delay``; the clock is monotonic and waiting is sleeping.
+    """
+
+    def __init__(
+        self,
+        max_delay: float = RetryPolicy.max_delay,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.max_delay = max_delay
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._not_before = float("-inf")
+        self.holds = 0  # how many throttles closed or extended the gate (for logs and tests)
+
+    def hold(self, delay: float) -> float:
+        """Close the gate for ``delay`` seconds (capped) from now; the seconds until it opens."""
+        with self._lock:
+            now = self._clock()
+            until = now + min(max(0.0, delay), self.max_delay)
+            if until > self._not_before:
+                self._not_before = until
+                self.holds += 1
+            return max(0.0, self._not_before - now)
+
+    def wait(self) -> float:
+        """Block until the gate is open; the seconds slept (0.0 when it was open)."""
+        slept = 0.0
+        waited_for: float | None = None
+        while True:
+            with self._lock:
+                until = self._not_before
+                remaining = until - self._clock()
+            # Sleep once per instant: a sleep that returns early (a test's) cannot make this
+            # spin, and an instant pushed later while asleep is waited for in turn.
+            if remaining <= 0 or until == waited_for:
+                return slept
+            pause = min(remaining, self.max_delay)
+            self._sleep(pause)
+            slept += pause
+            waited_for = until
+
+
+def gates(status: int, retry_after: float | None) -> bool:
+    """A throttle holds every request back: a 429, or a 503 that says for how long."""
+    return status == 429 or (status == 503 and retry_after is not None)
+
+
 class TransportError(EntrasyncError):
     """The server could not be reached, after retries where retrying was safe."""
 
@@ -72,9 +132,14 @@ def send(
     on_retry: Callable[[httpx.Response | None, float], None] | None = None,
     what: str = "the server",
     idempotent: bool | None = None,
+    gate: ThrottleGate | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send one request, retrying per the policy; return the final response (any status).
+
+    ``gate``: the client's shared :class:`ThrottleGate`. The request waits at it before every
+    attempt, and a throttle it meets closes it for every other request too (the retry of this
+    one then waits at the gate instead of sleeping on its own).
 
     ``idempotent`` overrides the method's own answer: a POST that only reads (Graph's
     ``$batch`` of GETs) is as safe to resend after a dropped connection as a GET.
@@ -86,6 +151,8 @@ def send(
     attempt = 0
     while True:
         attempt += 1
+        if gate is not None:
+            gate.wait()
         try:
             response = client.request(method, url, **kwargs)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
@@ -99,14 +166,22 @@ def send(
                 on_retry(None, delay)
             sleep(delay)
             continue
-        if response.status_code in RETRY_STATUSES and attempt <= policy.max_retries:
-            delay = policy.backoff(attempt, parse_retry_after(response.headers.get("Retry-After")))
-            response.close()
-            if on_retry is not None:
-                on_retry(response, delay)
+        status = response.status_code
+        if status not in RETRY_STATUSES:
+            return response
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        delay = policy.backoff(attempt, retry_after)
+        shared = gate is not None and gates(status, retry_after)
+        if gate is not None and shared:
+            # Even a last answer holds the others back: the server asked the client to wait.
+            delay = gate.hold(delay)
+        if attempt > policy.max_retries:
+            return response
+        response.close()
+        if on_retry is not None:
+            on_retry(response, delay)
+        if not shared:  # else the retry waits at the gate, with every other request
             sleep(delay)
-            continue
-        return response
 
 
 def is_loopback_host(host: str) -> bool:

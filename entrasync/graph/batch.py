@@ -4,7 +4,8 @@ Up to 20 requests go in one ``POST /$batch`` (https://learn.microsoft.com/graph/
 The outer answer is 200 even when inner requests fail, and inner answers come back in any
 order, so each is matched to its request by ``id``. An inner 429/503/504 is retried alone (the
 others are kept) after its own ``Retry-After``, under the shared policy's bound
-(https://learn.microsoft.com/graph/throttling#throttling-and-batching); any other inner failure
+(https://learn.microsoft.com/graph/throttling#throttling-and-batching); an inner 429 closes the
+client's throttle gate, so every other request of the client waits too; any other inner failure
 becomes exactly the error the same GET alone would raise. A batch of one is sent as that plain
 GET: it costs one request either way.
 """
@@ -21,7 +22,7 @@ import httpx
 from entrasync.errors import GraphError
 from entrasync.graph.client import GraphClient, GraphNotFoundError
 from entrasync.graph.odata import GraphFailure, query
-from entrasync.http import RETRY_STATUSES, parse_retry_after
+from entrasync.http import RETRY_STATUSES, gates, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
         answers = _send(client, [(i, gets[i]) for i in pending])
         throttled: list[int] = []
         waits: list[float] = []
+        shared = False  # an inner 429 (or 503 with Retry-After) holds the whole client
         for i in pending:
             status, body, response = answers[i]
             if status == 200 and isinstance(body, dict):
@@ -75,6 +77,7 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
                 wait = parse_retry_after(response.headers.get("Retry-After"))
                 if wait is not None:
                     waits.append(wait)
+                shared = shared or gates(status, wait)
                 continue
             if status == 200:
                 raise GraphError(f"Microsoft Graph sent a non-JSON answer for {gets[i].what}", None)
@@ -86,12 +89,16 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
             attempt += 1
             # One wait serves every throttled request: the longest Retry-After among them.
             delay = client.policy.backoff(attempt, max(waits) if waits else None)
+            if shared:
+                # The retry (and every other request of the client) waits at the gate.
+                delay = client.gate.hold(delay)
             log.info(
                 "Microsoft Graph throttled %d of a $batch's requests; retrying them in %.2fs",
                 len(throttled),
                 delay,
             )
-            client.sleep(delay)
+            if not shared:
+                client.sleep(delay)
         pending = throttled
     return [found[i] for i in range(len(gets))]
 

@@ -26,7 +26,7 @@ from entrasync.graph.auth import (
 )
 from entrasync.graph.odata import GraphFailure, query
 from entrasync.graph.transport import new_http_client
-from entrasync.http import RETRY_STATUSES, RetryPolicy, require_safe_url, send
+from entrasync.http import RETRY_STATUSES, RetryPolicy, ThrottleGate, require_safe_url, send
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ class GraphClient:
         environ: Mapping[str, str] | None = None,
         policy: RetryPolicy = DEFAULT_POLICY,
         sleep: Callable[[float], None] = time.sleep,
+        gate: ThrottleGate | None = None,
     ) -> None:
         self.api_base = str(require_safe_url(api_base.rstrip("/"), "the Microsoft Graph URL"))
         self._origin = httpx.URL(self.api_base)
@@ -73,6 +74,9 @@ class GraphClient:
         # policy, and tests swap the sleep.
         self.policy = policy
         self.sleep = sleep
+        # Graph throttles per app and tenant, not per request: a 429 on one worker holds
+        # every request of this client (the $batch's inner ones too) until its Retry-After.
+        self.gate = gate if gate is not None else ThrottleGate(policy.max_delay, sleep=sleep)
 
     @classmethod
     def connect(
@@ -82,11 +86,14 @@ class GraphClient:
         *,
         policy: RetryPolicy = DEFAULT_POLICY,
         sleep: Callable[[float], None] = time.sleep,
+        gate: ThrottleGate | None = None,
     ) -> GraphClient:
         """Endpoints and credentials from config + environment (CONTRACT §3)."""
         endpoints = resolve_endpoints(config, environ)
         token = make_token_provider(config, environ)
-        return cls(endpoints.api_base, token, environ=environ, policy=policy, sleep=sleep)
+        return cls(
+            endpoints.api_base, token, environ=environ, policy=policy, sleep=sleep, gate=gate
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -174,6 +181,7 @@ class GraphClient:
                 },
                 policy=self.policy,
                 sleep=self.sleep,
+                gate=self.gate,
                 on_retry=_log_retry,
                 what="Microsoft Graph",
                 idempotent=True,  # every request here reads, a $batch of GETs included

@@ -13,8 +13,9 @@ from entrasync.errors import AuthError, GraphError
 from entrasync.graph.auth import StaticTokenProvider
 from entrasync.graph.client import GraphClient, GraphNotFoundError
 from entrasync.graph.odata import odata_string, query
-from entrasync.http import RetryPolicy
+from entrasync.http import RetryPolicy, ThrottleGate
 from entrasync.secret import Secret
+from tests.unit.fake_time import FakeTime
 
 BASE = "https://graph.example.test/v1.0"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -43,6 +44,8 @@ def make_client(
     handler: Handler, tokens: Any = None, sleeps: list[float] | None = None
 ) -> tuple[GraphClient, list[httpx.Request]]:
     seen: list[httpx.Request] = []
+    time = FakeTime()
+    time.slept = sleeps if sleeps is not None else []
 
     def record(request: httpx.Request) -> httpx.Response:
         seen.append(request)
@@ -53,7 +56,8 @@ def make_client(
         tokens or Tokens(),
         http=httpx.Client(transport=httpx.MockTransport(record)),
         policy=RetryPolicy(max_retries=3, base_delay=0.001, max_delay=0.01),
-        sleep=(sleeps.append if sleeps is not None else lambda _s: None),
+        sleep=time.sleep,
+        gate=ThrottleGate(0.01, clock=time.clock, sleep=time.sleep),
     )
     return client, seen
 
@@ -97,7 +101,9 @@ def test_throttled_page_is_retried_honouring_retry_after(retry_after: str) -> No
     client, seen = make_client(handler, sleeps=sleeps)
     assert [i["id"] for i in client.paged("groups")] == ["1"]
     assert len(seen) == 3
-    assert sleeps == [min(float(retry_after), 0.01) if retry_after[0].isdigit() else 0.0] * 2
+    # Each retry waits at the client's gate until the Retry-After instant (capped); a
+    # Retry-After of 0 or in the past leaves the gate open, so nothing sleeps.
+    assert sleeps == pytest.approx([0.005] * 2 if retry_after == "0.005" else [])
 
 
 def test_throttling_beyond_the_bound_is_a_graph_error_naming_the_request_id() -> None:

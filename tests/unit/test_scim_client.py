@@ -11,9 +11,10 @@ import pytest
 
 from entrasync.config import DEFAULT_SCIM_URL, Config
 from entrasync.errors import AuthError, EntrasyncError, ScimError
-from entrasync.http import RetryPolicy
+from entrasync.http import RetryPolicy, ThrottleGate
 from entrasync.scim.client import ScimAuthError, ScimClient
 from entrasync.secret import Secret
+from tests.unit.fake_time import FakeTime
 
 BASE = "https://scim.example.com/v2"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -212,15 +213,19 @@ def test_429_and_503_on_writes_are_retried_honouring_retry_after() -> None:
             httpx.Response(204, headers={"request-id": "r-9"}),
         ]
     )
-    waits: list[float] = []
+    time = FakeTime()
     recorder = Recorder(lambda r: next(answers))
     scim = ScimClient(
-        BASE, Secret("t"), transport=httpx.MockTransport(recorder), sleep=waits.append
+        BASE,
+        Secret("t"),
+        transport=httpx.MockTransport(recorder),
+        sleep=time.sleep,
+        gate=ThrottleGate(clock=time.clock, sleep=time.sleep),
     )
     result = scim.patch_user("1", [{"op": "replace", "path": "active", "value": True}])
 
     assert (result.status, result.request_id) == (204, "r-9")
-    assert waits == [2.0, 1.5]
+    assert time.slept == [2.0, 1.5]  # each at the client's gate
     bodies = {r.content for r in recorder.requests}
     assert len(bodies) == 1  # the same PatchOp each time
     assert json.loads(bodies.pop())["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]

@@ -12,10 +12,11 @@ from entrasync.graph.batch import Get, get_batch
 from entrasync.graph.client import GraphClient, GraphNotFoundError
 from entrasync.graph.directory import read_directory
 from entrasync.graph.groups import GroupResolutionError
-from entrasync.http import RetryPolicy
+from entrasync.http import RetryPolicy, ThrottleGate
 from entrasync.model import Group
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
+from tests.unit.fake_time import FakeTime
 
 from .conftest import CLIENT_ID, TENANT_ID, gid, make_config, secret_env, uid
 
@@ -53,8 +54,12 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphEmulator]:
 
 
 def client_for(emulator: GraphEmulator, sleeps: list[float]) -> GraphClient:
-    config = make_config([])
-    return GraphClient.connect(config, secret_env(emulator), policy=POLICY, sleep=sleeps.append)
+    time = FakeTime()
+    time.slept = sleeps
+    gate = ThrottleGate(POLICY.max_delay, clock=time.clock, sleep=time.sleep)
+    return GraphClient.connect(
+        make_config([]), secret_env(emulator), policy=POLICY, sleep=time.sleep, gate=gate
+    )
 
 
 def lookups(*ids: str) -> list[Get]:
@@ -140,7 +145,7 @@ def test_throttled_lookups_alone_are_retried_after_their_retry_after(
 def test_a_lookup_throttled_past_the_retries_fails_with_the_throttling_hint(
     emulator: GraphEmulator,
 ) -> None:
-    emulator.throttle_every, emulator.retry_after = 1, "0"
+    emulator.throttle_every, emulator.retry_after = 1, "0.5"
     sleeps: list[float] = []
     with client_for(emulator, sleeps) as client, pytest.raises(GraphError) as caught:
         get_batch(client, lookups(group_id(1), group_id(2)))
@@ -148,7 +153,7 @@ def test_a_lookup_throttled_past_the_retries_fails_with_the_throttling_hint(
     assert "after 4 retries" in caught.value.message
     assert "throttling" in (caught.value.hint or "")
     assert emulator.counters["batch"] == 1 + POLICY.max_retries
-    assert len(sleeps) == POLICY.max_retries
+    assert sleeps == [0.5] * POLICY.max_retries  # each retry waited at the client's gate
 
 
 def test_a_name_check_still_applies_to_groups_found_in_a_batch(emulator: GraphEmulator) -> None:

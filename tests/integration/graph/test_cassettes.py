@@ -19,8 +19,10 @@ from entrasync.graph.auth import StaticTokenProvider, make_token_provider
 from entrasync.graph.client import GraphClient
 from entrasync.graph.directory import read_directory
 from entrasync.graph.groups import GroupResolutionError, resolve_groups
+from entrasync.http import ThrottleGate
 from entrasync.model import Group
 from entrasync.secret import Secret
+from tests.unit.fake_time import FakeTime
 
 from .conftest import make_config
 
@@ -70,9 +72,13 @@ CONFIG = make_config([{"id": GROUP, "name": "Golf Assist", "role": "member"}])
 
 
 def ready_client(sleeps: list[float] | None = None) -> GraphClient:
-    sleep = sleeps.append if sleeps is not None else (lambda _s: None)
+    time = FakeTime()
+    time.slept = sleeps if sleeps is not None else []
     return GraphClient(
-        "https://graph.microsoft.com/v1.0", StaticTokenProvider(Secret("x")), sleep=sleep
+        "https://graph.microsoft.com/v1.0",
+        StaticTokenProvider(Secret("x")),
+        sleep=time.sleep,
+        gate=ThrottleGate(clock=time.clock, sleep=time.sleep),
     )
 
 
