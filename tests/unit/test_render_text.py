@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 
 from entrasync.plan import Plan
+from entrasync.render.common import _UNSAFE, clean
 from entrasync.render.text import render_text
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
 
@@ -50,3 +51,13 @@ def test_directory_text_cannot_repaint_the_terminal_or_add_lines() -> None:
     assert "\x1b" not in text
     assert "\u202e" not in text
     assert "(Mallory [2J [31m Plan: 0 to create )" in text
+
+
+@pytest.mark.parametrize(
+    "code",
+    sorted(_UNSAFE),
+    ids=lambda code: f"U+{code:04X} is non-printable, so clean() never skips it",
+)
+def test_every_character_clean_replaces_is_one_isprintable_rejects(code: int) -> None:
+    assert not chr(code).isprintable()
+    assert clean(f"a{chr(code)}b") == "a b"
