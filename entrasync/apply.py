@@ -4,7 +4,9 @@ Decides from each change's ``action``, ``before``/``after`` and ``target_id`` (n
 ``reason``), writes with a small bounded concurrency, keeps going past a failed change, and
 hands every outcome to the audit sink before that worker takes the next change. A credential
 or connection failure stops new writes: the rest are recorded as ``skipped`` so the audit
-shows exactly what was and was not done, and a fresh plan finishes the job.
+shows exactly what was and was not done, and a fresh plan finishes the job. The workers share
+one ``ScimClient`` and so its throttle gate: a 429 on one write holds them all until the
+server's Retry-After (``entrasync.http.ThrottleGate``).
 """
 
 from __future__ import annotations

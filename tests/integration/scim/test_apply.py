@@ -88,6 +88,8 @@ def test_writes_throttled_with_429_and_503_are_retried_and_none_is_lost(
 
     assert report.counts["succeeded"] == 6
     assert sandbox.counters.throttled >= 2
+    # Every fault carried a Retry-After, so each one held the client's shared gate.
+    assert client.gate.holds == sandbox.counters.throttled
     assert sandbox.counters.writes == 6
     assert state_of(after) == EXPECTED
 
