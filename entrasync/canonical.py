@@ -16,6 +16,7 @@ plan (benchmarks/README figures); this writes the same bytes about 5x faster.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import rfc8785
@@ -23,6 +24,24 @@ import rfc8785
 _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
+
+
+def canonical_text(value: Any) -> str:
+    """:func:`canonical_json` as text, before UTF-8 (a part for :func:`canonical_object`)."""
+    return _ENCODER.encode(value)
+
+
+def canonical_object(members: Mapping[str, Any], arrays: Mapping[str, Sequence[str]]) -> bytes:
+    """The RFC 8785 bytes of the object ``{**members, **arrays}`` when each array is given as
+    the :func:`canonical_text` of its items: the same bytes as :func:`canonical_json` of that
+    object (members sorted by key, no whitespace), without encoding the items again.
+
+    Raises UnicodeEncodeError on a lone surrogate: the caller falls back to canonical_json().
+    """
+    parts = {key: canonical_text(value) for key, value in members.items()}
+    parts.update((key, "[" + ",".join(items) + "]") for key, items in arrays.items())
+    text = ",".join(f"{canonical_text(key)}:{parts[key]}" for key in sorted(parts))
+    return ("{" + text + "}").encode("utf-8")
 
 
 def canonical_json(value: Any) -> bytes:

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from entrasync import __version__
-from entrasync.canonical import canonical_json
+from entrasync.canonical import canonical_json, canonical_object, canonical_text
 from entrasync.errors import PlanFileError
 
 FORMAT_VERSION = 1
@@ -178,7 +178,7 @@ class Plan:
     _digest: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        ordered = tuple(sorted(self.changes, key=lambda c: c.sort_key))
+        ordered = tuple(sorted(self.changes, key=_change_order))
         object.__setattr__(self, "changes", ordered)
         object.__setattr__(self, "orphans", tuple(sorted(self.orphans, key=lambda o: o.user)))
         # Computed on first use: canonical JSON dominates planning time on large tenants, and
@@ -188,7 +188,13 @@ class Plan:
     @property
     def digest(self) -> str:
         if not self._digest:
-            object.__setattr__(self, "_digest", _sha256(canonical_json(self._hashed_body)))
+            head = {k: v for k, v in self._head().items() if k not in _UNHASHED}
+            try:
+                hashed = canonical_object(head, self._lines)
+            except UnicodeEncodeError:
+                # A lone surrogate has no UTF-8 form: canonical_json() refuses it, clearly.
+                hashed = canonical_json(self._body())
+            object.__setattr__(self, "_digest", _sha256(hashed))
         return self._digest
 
     @cached_property
@@ -205,55 +211,69 @@ class Plan:
     def with_violations(self, violations: tuple[Violation, ...]) -> Plan:
         return replace(self, violations=violations)
 
-    @cached_property
-    def _hashed_body(self) -> dict[str, Any]:
-        """Every key of the file but created_at and digest, in file order. Built once: the
-        digest and the file share it (at 85,000 changes each build cost 0.3 s, benchmarks/)."""
+    def _head(self) -> dict[str, Any]:
+        """The file's keys up to ``summary``, in file order (digest computed only if asked)."""
         return {
             "format_version": self.format_version,
             "entrasync_version": self.entrasync_version,
+            "created_at": self.created_at,
             "config": {"path": self.config_path, "sha256": self.config_sha256},
             "target": {"scim_url": self.scim_url, "state_sha256": self.state_sha256},
+            "digest": "",
             "summary": self.summary,
-            "changes": [c.to_json() for c in self.changes],
-            "orphans": [o.to_json() for o in self.orphans],
-            "warnings": list(self.warnings),
-            "violations": [v.to_json() for v in self.violations],
         }
 
-    def to_json(self) -> dict[str, Any]:
-        body = self._hashed_body
-        ordered: dict[str, Any] = {
-            "format_version": body["format_version"],
-            "entrasync_version": body["entrasync_version"],
-            "created_at": self.created_at,
-            "config": body["config"],
-            "target": body["target"],
-            "digest": self.digest,
+    @cached_property
+    def _lines(self) -> dict[str, list[str]]:
+        """The canonical JSON (RFC 8785) of each item of the file's arrays, built once: they are
+        both the plan file's lines and the parts its digest hashes (at 85,000 changes, building
+        and encoding them twice cost 0.7 s, benchmarks/)."""
+        return {
+            "changes": [canonical_text(c.to_json()) for c in self.changes],
+            "orphans": [canonical_text(o.to_json()) for o in self.orphans],
+            "warnings": [canonical_text(w) for w in self.warnings],
+            "violations": [canonical_text(v.to_json()) for v in self.violations],
         }
+
+    def _body(self) -> dict[str, Any]:
+        """The hashed part of the file as one value (the digest's reference definition)."""
+        body = {k: v for k, v in self._head().items() if k not in _UNHASHED}
+        body["changes"] = [c.to_json() for c in self.changes]
+        body["orphans"] = [o.to_json() for o in self.orphans]
+        body["warnings"] = list(self.warnings)
+        body["violations"] = [v.to_json() for v in self.violations]
+        return body
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan file as one value, keys in file order."""
+        body = self._body()
+        ordered = {**self._head(), "digest": self.digest}
         ordered.update((key, value) for key, value in body.items() if key not in ordered)
         return ordered
 
     def dumps(self) -> str:
-        """The plan file's text: stable key order, one top-level key per line, and each change,
-        orphan, warning and violation as one compact JSON line; trailing newline.
+        """The plan file's text: one top-level key per line in a stable order, and each change,
+        orphan, warning and violation on a line of its own as canonical JSON; trailing newline.
 
         Still plain JSON (any reader parses it, and ``loads`` reads the older indented layout
         too), and a diff of two plans shows one line per changed user. Unlike ``indent=2`` it is
-        written by json's C encoder: at 85,000 changes 0.3 s instead of 2.0 s (benchmarks/).
+        written by json's C encoder, and the lines are the digest's own parts: at 85,000
+        changes about 0.1 s instead of 2.0 s (benchmarks/).
         """
-        lines = ["{"]
-        items = list(self.to_json().items())
-        for position, (key, value) in enumerate(items):
-            comma = "," if position < len(items) - 1 else ""
-            if isinstance(value, list) and value:
-                lines.append(f"  {_LINE.encode(key)}: [")
-                lines.append(",\n".join("    " + _LINE.encode(item) for item in value))
-                lines.append(f"  ]{comma}")
-            else:
-                lines.append(f"  {_LINE.encode(key)}: {_LINE.encode(value)}{comma}")
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+        out = ["{"]
+        for key, value in {**self._head(), "digest": self.digest}.items():
+            out.append(f"  {_LINE.encode(key)}: {_LINE.encode(value)},")
+        arrays = list(self._lines.items())
+        for position, (key, lines) in enumerate(arrays):
+            comma = "," if position < len(arrays) - 1 else ""
+            if not lines:
+                out.append(f"  {_LINE.encode(key)}: []{comma}")
+                continue
+            out.append(f"  {_LINE.encode(key)}: [")
+            out.append(",\n".join("    " + line for line in lines))
+            out.append(f"  ]{comma}")
+        out.append("}")
+        return "\n".join(out) + "\n"
 
     def matches_digest(self, given: str) -> bool:
         """True when ``given`` is this plan's digest or a prefix of it of at least 12 chars."""
@@ -261,7 +281,12 @@ class Plan:
         return len(given) >= 12 and self.digest.startswith(given)
 
 
-# One compact line per value, in insertion order, by the C encoder (no indent).
+def _change_order(change: Change) -> tuple[int, str]:
+    """Change.sort_key without two property calls per change (sorted twice per plan)."""
+    return (_ACTION_ORDER[change.action], change.user)
+
+
+# The file's top-level values: one readable line each, in insertion order (no indent).
 _LINE = json.JSONEncoder(ensure_ascii=False)
 
 

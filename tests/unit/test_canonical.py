@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import rfc8785
 
-from entrasync.canonical import canonical_json
+from entrasync.canonical import canonical_json, canonical_object, canonical_text
+from tests.golden.plans import golden_plan
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 CONTROLS = "".join(chr(c) for c in range(0x20))
@@ -42,3 +45,24 @@ def test_golden_plan_files_canonicalise_identically(name: str) -> None:
 def test_a_lone_surrogate_is_refused_as_rfc8785_refuses_it() -> None:
     with pytest.raises(rfc8785.CanonicalizationError):
         canonical_json({"s": "\ud800"})
+
+
+@pytest.mark.parametrize(("value"), [v for _, v in CASES], ids=[i for i, _ in CASES])
+def test_an_object_built_from_canonical_parts_has_rfc8785s_bytes(value: Any) -> None:
+    members = {"head": value, "b": {"nested": value}, "A": 1}
+    arrays = {"items": [value, "x", value], "empty": []}
+    parts = {key: [canonical_text(item) for item in items] for key, items in arrays.items()}
+    assert canonical_object(members, parts) == bytes(rfc8785.dumps({**members, **arrays}))
+
+
+def test_a_plans_digest_is_the_sha256_of_rfc8785_of_its_hashed_keys() -> None:
+    plan = golden_plan()
+    body = {k: v for k, v in plan.to_json().items() if k not in ("created_at", "digest")}
+    assert plan.digest == hashlib.sha256(bytes(rfc8785.dumps(body))).hexdigest()
+
+
+def test_a_lone_surrogate_in_a_plan_is_refused_as_rfc8785_refuses_it() -> None:
+    plan = golden_plan()
+    hostile = replace(plan, warnings=("\ud800",))
+    with pytest.raises(rfc8785.CanonicalizationError):
+        _ = hostile.digest
