@@ -128,10 +128,16 @@ class Timeline:
                         "start": round(start - self.origin, 3),
                         "wall": round(time.perf_counter() - start, 3),
                         "thread_cpu": round(time.thread_time() - cpu, 3),
+                        # The process's peak so far: which step raised it.
+                        "maxrss_mb_after": round(_maxrss_mb(), 1),
                     }
                 )
 
         return timed
+
+
+def _maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main(argv: list[str]) -> int:
@@ -154,7 +160,7 @@ def main(argv: list[str]) -> int:
         "exit_code": code,
         "wall_seconds": round(wall, 3),
         "cpu_seconds": round(cpu, 3),
-        "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "maxrss_mb": round(_maxrss_mb(), 1),
         "requests": dict(meter.kinds),
         "statuses": dict(meter.statuses),
         "peak_in_flight": meter.peak,
