@@ -15,8 +15,9 @@ plan (benchmarks/README figures); this writes the same bytes about 5x faster.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import rfc8785
@@ -38,10 +39,34 @@ def canonical_object(members: Mapping[str, Any], arrays: Mapping[str, Sequence[s
 
     Raises UnicodeEncodeError on a lone surrogate: the caller falls back to canonical_json().
     """
-    parts = {key: canonical_text(value) for key, value in members.items()}
-    parts.update((key, "[" + ",".join(items) + "]") for key, items in arrays.items())
-    text = ",".join(f"{canonical_text(key)}:{parts[key]}" for key in sorted(parts))
-    return ("{" + text + "}").encode("utf-8")
+    return "".join(_pieces(members, arrays)).encode("utf-8")
+
+
+def canonical_sha256(members: Mapping[str, Any], arrays: Mapping[str, Sequence[str]]) -> str:
+    """sha256 (hex) of :func:`canonical_object`, hashed piece by piece: a 100,000-user plan's
+    canonical text is about 45 MB, and building it whole took four copies of it."""
+    digest = hashlib.sha256()
+    for piece in _pieces(members, arrays):
+        digest.update(piece.encode("utf-8"))
+    return digest.hexdigest()
+
+
+_CHUNK = 4096  # array items hashed per piece
+
+
+def _pieces(members: Mapping[str, Any], arrays: Mapping[str, Sequence[str]]) -> Iterator[str]:
+    # Keys are entrasync's own ASCII names: sorted by code point is sorted by UTF-16 unit.
+    for position, key in enumerate(sorted({*members, *arrays})):
+        yield ("{" if position == 0 else ",") + canonical_text(key) + ":"
+        if key not in arrays:
+            yield canonical_text(members[key])
+            continue
+        items = arrays[key]
+        yield "["
+        for start in range(0, len(items), _CHUNK):
+            yield ("," if start else "") + ",".join(items[start : start + _CHUNK])
+        yield "]"
+    yield "}"
 
 
 def canonical_json(value: Any) -> bytes:

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from entrasync import __version__
-from entrasync.canonical import canonical_json, canonical_object, canonical_text
+from entrasync.canonical import canonical_json, canonical_sha256, canonical_text
 from entrasync.errors import PlanFileError
 
 FORMAT_VERSION = 1
@@ -190,11 +190,11 @@ class Plan:
         if not self._digest:
             head = {k: v for k, v in self._head().items() if k not in _UNHASHED}
             try:
-                hashed = canonical_object(head, self._lines)
+                digest = canonical_sha256(head, self._lines)
             except UnicodeEncodeError:
                 # A lone surrogate has no UTF-8 form: canonical_json() refuses it, clearly.
-                hashed = canonical_json(self._body())
-            object.__setattr__(self, "_digest", _sha256(hashed))
+                digest = _sha256(canonical_json(self._body()))
+            object.__setattr__(self, "_digest", digest)
         return self._digest
 
     @cached_property

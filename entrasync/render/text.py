@@ -40,9 +40,9 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     lines: list[str] = []
     if plan.changes:
         lines += ["entrasync will perform the following actions:", ""]
-        for change in plan.changes:
-            lines += _change_lines(change, style)
-            lines.append("")
+        # One string per change (its lines and the blank line after it): at 85,000 changes
+        # that is 85,000 list items instead of 600,000 (benchmarks/: time and peak memory).
+        lines += ["\n".join(_change_lines(change, style)) + "\n" for change in plan.changes]
     lines += _orphan_lines(plan)
     if plan.warnings:
         lines.append(style("Warnings:", "yellow", bold=True))
@@ -99,5 +99,13 @@ def _orphan_lines(plan: Plan) -> list[str]:
     return [*lines, ""]
 
 
+# Every label a change line uses (access_differences names role, products and active),
+# indented and padded once rather than per line.
+_PREFIXES = {
+    label: f"      {(label + ':').ljust(_LABEL_WIDTH)}"
+    for label in ("role", "products", "active", "groups", "decided by", "reason")
+}
+
+
 def _field(label: str, value: str) -> str:
-    return f"      {(label + ':').ljust(_LABEL_WIDTH)}{value}"
+    return _PREFIXES[label] + value

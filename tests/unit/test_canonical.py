@@ -11,7 +11,12 @@ from typing import Any
 import pytest
 import rfc8785
 
-from entrasync.canonical import canonical_json, canonical_object, canonical_text
+from entrasync.canonical import (
+    canonical_json,
+    canonical_object,
+    canonical_sha256,
+    canonical_text,
+)
 from tests.golden.plans import golden_plan
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -52,7 +57,17 @@ def test_an_object_built_from_canonical_parts_has_rfc8785s_bytes(value: Any) -> 
     members = {"head": value, "b": {"nested": value}, "A": 1}
     arrays = {"items": [value, "x", value], "empty": []}
     parts = {key: [canonical_text(item) for item in items] for key, items in arrays.items()}
-    assert canonical_object(members, parts) == bytes(rfc8785.dumps({**members, **arrays}))
+    expected = bytes(rfc8785.dumps({**members, **arrays}))
+    assert canonical_object(members, parts) == expected
+    assert canonical_sha256(members, parts) == hashlib.sha256(expected).hexdigest()
+
+
+def test_arrays_longer_than_one_hashed_piece_keep_every_item_and_comma() -> None:
+    items = [str(i) for i in range(10_000)]
+    parts = {"items": [canonical_text(item) for item in items]}
+    expected = bytes(rfc8785.dumps({"a": None, "items": items}))
+    assert canonical_object({"a": None}, parts) == expected
+    assert canonical_sha256({"a": None}, parts) == hashlib.sha256(expected).hexdigest()
 
 
 def test_a_plans_digest_is_the_sha256_of_rfc8785_of_its_hashed_keys() -> None:
