@@ -126,7 +126,9 @@ def resolve(config: Config, directory: Directory) -> Resolution:
     desired: dict[str, DesiredUser] = {}
     excluded: dict[str, str] = {}
     owner_of_key: dict[str, str] = {}
-    for entra_id, indices in sorted(_memberships(directory).items()):
+    memberships = _memberships(directory)
+    for entra_id in sorted(memberships):  # sorting the ids alone: no tuple comparisons
+        indices = memberships[entra_id]
         user = directory.users.get(entra_id)
         if user is None:
             excluded[entra_id] = NOT_READ
