@@ -5,8 +5,9 @@ Decides from each change's ``action``, ``before``/``after`` and ``target_id`` (n
 hands every outcome to the audit sink before that worker takes the next change. A credential
 or connection failure stops new writes: the rest are recorded as ``skipped`` so the audit
 shows exactly what was and was not done, and a fresh plan finishes the job. The workers share
-one ``ScimClient`` and so its throttle gate: a 429 on one write holds them all until the
-server's Retry-After (``entrasync.http.ThrottleGate``).
+one ``ScimClient`` and so its adaptive limit (``entrasync.http.AdaptiveLimit``): a 429 halves
+how many writes may be in flight, successes grow it back to ``parallelism``, and only the
+throttled write waits out its Retry-After.
 """
 
 from __future__ import annotations

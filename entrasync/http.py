@@ -5,9 +5,17 @@ honouring ``Retry-After`` (seconds, fractional seconds or an HTTP date), else ex
 backoff with full jitter, both capped; retry connection errors and timeouts only for
 idempotent requests; never retry any other 4xx.
 
-A throttle is about the client, not one request: a :class:`ThrottleGate` shared by every
-worker of one API client makes all of them hold back until the server's Retry-After instant,
-so the others do not keep the server throttling while one request waits.
+A throttle is about the client, not one request, and the two APIs answer it differently:
+
+- Microsoft Graph documents its throttling as a budget shared per app and tenant, so a 429 on
+  one request means every other request would meet it too: a :class:`ThrottleGate` shared by
+  every worker of the client holds them all back until the server's Retry-After instant.
+- NeuralTrust's SCIM endpoint documents no limits, and a 429 there may be one busy moment
+  rather than an exhausted budget: stopping every writer for each one would cap apply at one
+  Retry-After per throttle. An :class:`AdaptiveLimit` slows down instead (AIMD, as TCP
+  congestion control and the AWS SDKs' adaptive retry mode do): a throttle halves the requests
+  allowed in flight, successes grow them back, and only the throttled request waits its
+  Retry-After.
 """
 
 from __future__ import annotations
@@ -113,6 +121,105 @@ class ThrottleGate:
             waited_for = until
 
 
+class AdaptiveLimit:
+    """How many requests of one client may be in flight: an AIMD limit up to ``maximum``.
+
+    Every request holds a slot while it is on the wire (:meth:`slot`). A throttle halves the
+    limit (never below 1) at most once per throttle window (the Retry-After, else
+    ``window`` seconds), so a burst of 429s from one overload counts once; each success then
+    adds ``1 / limit``, about one slot per limit's worth of successes, back up to ``maximum``.
+    A throttled request gives its slot back before it sleeps: sleepers never hold one.
+    Thread-safe; waiting for a slot blocks on a condition, never polls.
+    """
+
+    def __init__(
+        self,
+        maximum: int,
+        *,
+        window: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.maximum = max(1, maximum)
+        self.window = window
+        self._clock = clock
+        self._limit = float(self.maximum)
+        self._in_flight = 0
+        self._calm_from = float("-inf")  # a throttle before this instant is the same overload
+        self._changed = threading.Condition()
+        self.cuts = 0  # how many throttles halved the limit (for logs and tests)
+        self.peak = 0  # most requests in flight at once
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed in flight now."""
+        with self._changed:
+            return int(self._limit)
+
+    @property
+    def in_flight(self) -> int:
+        with self._changed:
+            return self._in_flight
+
+    def acquire(self) -> None:
+        """Block until fewer than :attr:`limit` requests are in flight, then take a slot."""
+        with self._changed:
+            while self._in_flight >= int(self._limit):
+                self._changed.wait()
+            self._in_flight += 1
+            self.peak = max(self.peak, self._in_flight)
+
+    def release(
+        self, throttled: bool = False, *, retry_after: float | None = None, grow: bool = True
+    ) -> None:
+        """Give a slot back: throttled, it may halve the limit; else a success grows it.
+
+        ``grow=False`` for an answer that says nothing about load (a dropped connection).
+        """
+        with self._changed:
+            self._in_flight -= 1
+            if throttled:
+                now = self._clock()
+                if now >= self._calm_from:
+                    self._limit = max(1.0, self._limit / 2)
+                    self._calm_from = now + (retry_after or self.window)
+                    self.cuts += 1
+            elif grow:
+                self._limit = min(float(self.maximum), self._limit + 1.0 / self._limit)
+            self._changed.notify_all()
+
+    def slot(self) -> Slot:
+        """``with limit.slot() as slot:`` holds a slot; ``slot.throttled(...)`` marks it."""
+        return Slot(self)
+
+
+class Slot:
+    """One request's hold on an :class:`AdaptiveLimit`, released on exit of the ``with``.
+
+    The exit counts a success unless :meth:`throttled` or :meth:`neutral` said otherwise; an
+    exception is neutral (it says nothing about the server's load).
+    """
+
+    def __init__(self, limit: AdaptiveLimit) -> None:
+        self._limit = limit
+        self._throttled = False
+        self._grow = True
+        self._retry_after: float | None = None
+
+    def __enter__(self) -> Slot:
+        self._limit.acquire()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        grow = self._grow and kind is None
+        self._limit.release(self._throttled, retry_after=self._retry_after, grow=grow)
+
+    def throttled(self, retry_after: float | None) -> None:
+        self._throttled, self._retry_after = True, retry_after
+
+    def neutral(self) -> None:
+        self._grow = False
+
+
 def gates(status: int, retry_after: float | None) -> bool:
     """A throttle holds every request back: a 429, or a 503 that says for how long."""
     return status == 429 or (status == 503 and retry_after is not None)
@@ -133,13 +240,18 @@ def send(
     what: str = "the server",
     idempotent: bool | None = None,
     gate: ThrottleGate | None = None,
+    limit: AdaptiveLimit | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send one request, retrying per the policy; return the final response (any status).
 
-    ``gate``: the client's shared :class:`ThrottleGate`. The request waits at it before every
-    attempt, and a throttle it meets closes it for every other request too (the retry of this
-    one then waits at the gate instead of sleeping on its own).
+    ``gate``: the client's shared :class:`ThrottleGate` (Graph). The request waits at it
+    before every attempt, and a throttle it meets closes it for every other request too (the
+    retry of this one then waits at the gate instead of sleeping on its own).
+
+    ``limit``: the client's shared :class:`AdaptiveLimit` (SCIM). Each attempt holds a slot
+    only while on the wire; a throttle it meets halves the limit, and the retry sleeps its own
+    Retry-After without a slot. A client may pass both.
 
     ``idempotent`` overrides the method's own answer: a POST that only reads (Graph's
     ``$batch`` of GETs) is as safe to resend after a dropped connection as a GET.
@@ -154,7 +266,7 @@ def send(
         if gate is not None:
             gate.wait()
         try:
-            response = client.request(method, url, **kwargs)
+            response, retry_after = _attempt(client, method, url, limit, policy, kwargs)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             if not idempotent or attempt > policy.max_retries:
                 raise TransportError(
@@ -169,7 +281,6 @@ def send(
         status = response.status_code
         if status not in RETRY_STATUSES:
             return response
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
         delay = policy.backoff(attempt, retry_after)
         shared = gate is not None and gates(status, retry_after)
         if gate is not None and shared:
@@ -182,6 +293,29 @@ def send(
             on_retry(response, delay)
         if not shared:  # else the retry waits at the gate, with every other request
             sleep(delay)
+
+
+def _attempt(
+    client: httpx.Client,
+    method: str,
+    url: str | httpx.URL,
+    limit: AdaptiveLimit | None,
+    policy: RetryPolicy,
+    kwargs: dict[str, Any],
+) -> tuple[httpx.Response, float | None]:
+    """One request on the wire (holding a slot of ``limit``, if any) and its Retry-After."""
+    if limit is None:
+        response = client.request(method, url, **kwargs)
+        return response, parse_retry_after(response.headers.get("Retry-After"))
+    with limit.slot() as slot:
+        response = client.request(method, url, **kwargs)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if gates(response.status_code, retry_after):
+            window = None if retry_after is None else min(retry_after, policy.max_delay)
+            slot.throttled(window)
+        elif response.status_code in RETRY_STATUSES:
+            slot.neutral()  # a 503/504 without Retry-After: an outage, not a rate
+    return response, retry_after
 
 
 def is_loopback_host(host: str) -> bool:

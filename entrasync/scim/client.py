@@ -19,7 +19,7 @@ from scim2_models import Error
 from entrasync import __version__
 from entrasync.config import DEFAULT_SCIM_URL, Config
 from entrasync.errors import AuthError, ScimError
-from entrasync.http import RetryPolicy, ThrottleGate, TransportError, require_safe_url, send
+from entrasync.http import AdaptiveLimit, RetryPolicy, TransportError, require_safe_url, send
 from entrasync.pool import run_bounded
 from entrasync.secret import Secret
 
@@ -138,7 +138,7 @@ class ScimClient:
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 30.0,
         max_connections: int = 16,
-        gate: ThrottleGate | None = None,
+        limit: AdaptiveLimit | None = None,
     ) -> None:
         # Checked before any socket opens: the token never travels over plain http.
         base = require_safe_url(url.rstrip("/"), WHAT)
@@ -148,9 +148,11 @@ class ScimClient:
         self._token = token
         self._policy = policy if policy is not None else RetryPolicy()
         self._sleep = sleep
-        # One throttle holds back every request of this client: apply's concurrent writes and
-        # list_users' concurrent pages wait out the Retry-After together.
-        self.gate = gate if gate is not None else ThrottleGate(self._policy.max_delay, sleep=sleep)
+        # NeuralTrust documents no rate limits, so a 429 is not read as a shared budget spent
+        # (Graph's ThrottleGate stops every request): it halves how many of this client's
+        # requests may be in flight, successes grow that back to max_connections, and only
+        # the throttled request sleeps its Retry-After (entrasync.http.AdaptiveLimit).
+        self.limit = limit if limit is not None else AdaptiveLimit(max_connections)
         self._page_size: int | None = None
         self.max_connections = max_connections  # also the default width of list_users
         self._http = httpx.Client(
@@ -187,7 +189,7 @@ class ScimClient:
             path,
             policy=self._policy,
             sleep=self._sleep,
-            gate=self.gate,
+            limit=self.limit,
             what=WHAT,
             headers=headers,
             **kwargs,

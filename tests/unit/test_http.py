@@ -1,4 +1,5 @@
-"""The shared retry policy and the throttle gate: one 429 holds every worker of a client."""
+"""The shared retry policy, the throttle gate (Graph: one 429 holds every worker of a client)
+and the adaptive limit (SCIM: a 429 halves the requests in flight, successes grow them back)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from entrasync.http import RetryPolicy, ThrottleGate, TransportError, parse_retry_after, send
+from entrasync.http import (
+    AdaptiveLimit,
+    RetryPolicy,
+    ThrottleGate,
+    TransportError,
+    parse_retry_after,
+    send,
+)
 from tests.unit.fake_time import FakeTime
 
 URL = "https://api.example.test/thing"
@@ -181,6 +189,22 @@ def test_a_connection_error_neither_holds_the_gate_nor_retries_a_post() -> None:
     assert (gate.holds, clock.slept) == (0, [])
 
 
+def in_threads(workers: int, call: Callable[[], int], each: int = 10) -> list[int]:
+    """``call`` ``each`` times on each of ``workers`` threads; fails on a deadlock."""
+    done: list[int] = []
+
+    def worker() -> None:
+        done.extend(call() for _ in range(each))
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert not any(thread.is_alive() for thread in threads)
+    return done
+
+
 class RecordingGate(ThrottleGate):
     """Notes when each hold took effect (real monotonic time)."""
 
@@ -207,19 +231,9 @@ def test_parallel_workers_share_one_gate_without_deadlock_and_none_is_lost() -> 
 
     gate = RecordingGate(1.0)
     client = httpx.Client(transport=httpx.MockTransport(server))
-    done: list[int] = []
 
-    def worker() -> None:
-        for _ in range(10):
-            policy = RetryPolicy(max_retries=10, max_delay=1.0)
-            done.append(send(client, "GET", URL, policy=policy, gate=gate).status_code)
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    assert not any(thread.is_alive() for thread in threads)
+    policy = RetryPolicy(max_retries=10, max_delay=1.0)
+    done = in_threads(8, lambda: send(client, "GET", URL, policy=policy, gate=gate).status_code)
     assert done == [200] * 80
     throttles = sum(1 for _, status in log if status == 429)
     assert len(log) == 80 + throttles
@@ -229,3 +243,148 @@ def test_parallel_workers_share_one_gate_without_deadlock_and_none_is_lost() -> 
         # Retry-After window; without the gate dozens would.
         inside = [at for at, _ in log if held < at < held + 0.03]
         assert len(inside) <= 7
+
+
+def throttle_at(
+    limit: AdaptiveLimit, clock: FakeTime, at: float, retry_after: float | None
+) -> None:
+    clock.now = at
+    limit.acquire()
+    limit.release(True, retry_after=retry_after)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "window"),
+    [(2.0, 2.0), (None, 1.0), (0.0, 1.0)],
+    ids=[
+        "the window is the Retry-After",
+        "without a Retry-After the window is one second",
+        "a Retry-After of zero still opens a one-second window",
+    ],
+)
+def test_a_burst_of_throttles_halves_the_limit_once_per_window(
+    retry_after: float | None, window: float
+) -> None:
+    clock = FakeTime()
+    limit = AdaptiveLimit(16, clock=clock.clock)
+    for _ in range(10):  # ten 429s from one overload
+        throttle_at(limit, clock, 0.0, retry_after)
+    assert (limit.limit, limit.cuts) == (8, 1)
+    throttle_at(limit, clock, window - 0.01, retry_after)
+    assert (limit.limit, limit.cuts) == (8, 1)
+    throttle_at(limit, clock, window, retry_after)  # a new window: a new overload
+    assert (limit.limit, limit.cuts) == (4, 2)
+
+
+def test_the_limit_never_drops_below_one_and_grows_back_additively_to_the_maximum() -> None:
+    clock = FakeTime()
+    limit = AdaptiveLimit(4, clock=clock.clock)
+    limits = []
+    for second in range(4):
+        throttle_at(limit, clock, float(second), None)
+        limits.append(limit.limit)
+    assert limits == [2, 1, 1, 1]
+    grown = []
+    for _ in range(10):  # +1/limit each: 1 -> 2 -> 2.5 -> 2.9 -> 3.24 -> 3.55 -> 3.84 -> 4 (cap)
+        limit.acquire()
+        limit.release()
+        grown.append(limit.limit)
+    assert grown == [2, 2, 2, 3, 3, 3, 4, 4, 4, 4]
+    assert (limit.in_flight, limit.peak) == (0, 1)
+
+
+def test_right_after_a_throttle_fewer_requests_may_be_in_flight() -> None:
+    limit = AdaptiveLimit(4)
+    for _ in range(4):
+        limit.acquire()
+    limit.release(True)  # limit 4 -> 2 with three still in flight
+    started = threading.Event()
+    waiter = threading.Thread(target=lambda: (limit.acquire(), started.set()))
+    waiter.start()
+    assert not started.wait(0.05)  # 3 in flight >= 2
+    limit.release()
+    assert not started.wait(0.05)  # 2 in flight >= 2
+    limit.release()
+    assert started.wait(5)  # 1 in flight < 2: the waiter is woken, not polling
+    waiter.join(5)
+    assert limit.in_flight == 2
+
+
+def test_a_throttled_request_sleeps_its_retry_after_without_holding_a_slot() -> None:
+    clock = FakeTime()
+    limit = AdaptiveLimit(1, clock=clock.clock)
+    held_while_asleep: list[int] = []
+
+    def sleep(seconds: float) -> None:
+        held_while_asleep.append(limit.in_flight)
+        clock.sleep(seconds)
+
+    arrivals: list[float] = []
+    client = http(answers(throttled(retry_after="2"), throttled(503, "1")), clock, arrivals)
+    assert send(client, "POST", URL, policy=POLICY, sleep=sleep, limit=limit).status_code == 200
+    assert (arrivals, held_while_asleep, clock.slept) == ([0.0, 2.0, 3.0], [0, 0], [2.0, 1.0])
+    # The 503 came after the 429's 2 s window: a second cut, which 1 survives as 1.
+    assert (limit.in_flight, limit.cuts, limit.limit) == (0, 2, 1)
+
+
+@pytest.mark.parametrize(
+    "response",
+    [throttled(503, None), throttled(504, "2"), httpx.Response(500)],
+    ids=[
+        "a 503 without Retry-After neither halves nor grows the limit",
+        "a 504 neither halves nor grows the limit",
+        "a final 500 counts as an answer: it grows the limit",
+    ],
+)
+def test_only_throttles_halve_the_limit(response: httpx.Response) -> None:
+    clock = FakeTime()
+    limit = AdaptiveLimit(4, clock=clock.clock)
+    throttle_at(limit, clock, 0.0, None)  # 2
+    client = http(answers(response), clock, [])
+    send(client, "GET", URL, policy=RetryPolicy(max_retries=0), sleep=clock.sleep, limit=limit)
+    grew = response.status_code == 500
+    assert (limit.limit, limit.cuts, limit.in_flight) == (2, 1, 0)
+    # Two successes: 2.5 -> 2.9 -> 3.24 after a growth, 2.0 -> 2.5 -> 2.9 without one.
+    for _ in range(2):
+        limit.acquire()
+        limit.release()
+    assert limit.limit == (3 if grew else 2)
+
+
+def test_a_connection_error_gives_the_slot_back_and_leaves_the_limit_alone() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    limit = AdaptiveLimit(3)
+    client = httpx.Client(transport=httpx.MockTransport(refuse))
+    with pytest.raises(TransportError):
+        send(client, "GET", URL, policy=POLICY, sleep=lambda _s: None, limit=limit)
+    assert (limit.in_flight, limit.limit, limit.cuts) == (0, 3, 0)
+
+
+def test_many_workers_share_one_limit_without_deadlock_never_above_its_maximum() -> None:
+    """Real threads: 12 workers, a limit of 4, every 7th answer a 429 (Retry-After 0.01 s)."""
+    lock = threading.Lock()
+    statuses: list[int] = []
+    on_wire = [0, 0]  # now, peak
+
+    def server(_request: httpx.Request) -> httpx.Response:
+        with lock:
+            status = 429 if len(statuses) % 7 == 6 else 200
+            statuses.append(status)
+            on_wire[0] += 1
+            on_wire[1] = max(on_wire[1], on_wire[0])
+        time.sleep(0.002)
+        with lock:
+            on_wire[0] -= 1
+        return throttled(retry_after="0.01") if status == 429 else httpx.Response(200)
+
+    limit = AdaptiveLimit(4, window=0.01)
+    client = httpx.Client(transport=httpx.MockTransport(server))
+    policy = RetryPolicy(max_retries=20, max_delay=0.05)
+    done = in_threads(12, lambda: send(client, "GET", URL, policy=policy, limit=limit).status_code)
+    assert done == [200] * 120
+    assert len(statuses) == 120 + statuses.count(429)
+    assert max(on_wire[1], limit.peak) <= 4
+    assert (limit.in_flight, limit.cuts >= 1) == (0, True)
+    assert 1 <= limit.limit <= 4

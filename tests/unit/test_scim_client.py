@@ -11,7 +11,7 @@ import pytest
 
 from entrasync.config import DEFAULT_SCIM_URL, Config
 from entrasync.errors import AuthError, EntrasyncError, ScimError
-from entrasync.http import RetryPolicy, ThrottleGate
+from entrasync.http import AdaptiveLimit, RetryPolicy
 from entrasync.scim.client import ScimAuthError, ScimClient
 from entrasync.secret import Secret
 from tests.unit.fake_time import FakeTime
@@ -205,7 +205,7 @@ def test_a_404_on_listing_points_at_the_endpoint_url_not_at_a_user() -> None:
     assert "NEURALTRUST_SCIM_URL" in str(caught.value.hint)
 
 
-def test_429_and_503_on_writes_are_retried_honouring_retry_after() -> None:
+def test_429_and_503_on_writes_are_retried_honouring_retry_after_and_slow_the_client() -> None:
     answers = iter(
         [
             httpx.Response(429, headers={"Retry-After": "2"}),
@@ -220,12 +220,15 @@ def test_429_and_503_on_writes_are_retried_honouring_retry_after() -> None:
         Secret("t"),
         transport=httpx.MockTransport(recorder),
         sleep=time.sleep,
-        gate=ThrottleGate(clock=time.clock, sleep=time.sleep),
+        max_connections=8,
+        limit=AdaptiveLimit(8, clock=time.clock),
     )
     result = scim.patch_user("1", [{"op": "replace", "path": "active", "value": True}])
 
     assert (result.status, result.request_id) == (204, "r-9")
-    assert time.slept == [2.0, 1.5]  # each at the client's gate
+    assert time.slept == [2.0, 1.5]  # each request sleeps its own Retry-After
+    # Each throttle came after the other's window: 8 -> 4 -> 2; the 204 grew it by 1/2.
+    assert (scim.limit.cuts, scim.limit.in_flight, scim.limit.limit) == (2, 0, 2)
     bodies = {r.content for r in recorder.requests}
     assert len(bodies) == 1  # the same PatchOp each time
     assert json.loads(bodies.pop())["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]
@@ -242,3 +245,8 @@ def test_find_user_matches_user_name_case_insensitively_with_a_quoted_filter() -
     assert found is not None
     assert found["id"] == "7"
     assert recorder.requests[0].url.params["filter"] == 'userName eq "a\\"b@X.com"'
+
+
+def test_the_client_limit_defaults_to_its_max_connections() -> None:
+    scim = ScimClient(BASE, Secret("t"), max_connections=5)
+    assert (scim.limit.maximum, scim.limit.limit) == (5, 5)
