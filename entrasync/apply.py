@@ -96,12 +96,23 @@ def satisfies(user: TargetUser, change: Change) -> bool:
 
 def in_place(change: Change, users: Sequence[TargetUser]) -> bool:
     """True when ``users`` (a fresh read) already show ``change`` carried out."""
-    if change.action is Action.CREATE:
-        name = (change.user_name or change.user).lower()
-        found = [u for u in users if u.user_name.lower() == name]
-    else:
-        found = [u for u in users if u.id == change.target_id]
-    return bool(found) and satisfies(found[0], change)
+    return count_in_place((change,), users) == 1
+
+
+def count_in_place(changes: Sequence[Change], users: Sequence[TargetUser]) -> int:
+    """How many of ``changes`` a fresh read already shows carried out (one pass over users)."""
+    by_id = {u.id: u for u in users}
+    by_name: dict[str, TargetUser] = {}
+    for user in users:
+        by_name.setdefault(user.user_name.lower(), user)
+    done = 0
+    for change in changes:
+        if change.action is Action.CREATE:
+            found = by_name.get((change.user_name or change.user).lower())
+        else:
+            found = by_id.get(change.target_id) if change.target_id else None
+        done += found is not None and satisfies(found, change)
+    return done
 
 
 def create_body(change: Change, layout: Layout) -> dict[str, Any]:

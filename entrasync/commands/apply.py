@@ -51,7 +51,7 @@ def _saved_plan(path: Path, loaded: LoadedConfig) -> Plan:
 
 def _check_fresh(plan: Plan, target: Target) -> bool:
     """False when the plan is already applied (a no-op); raise when it is stale."""
-    from entrasync.apply import in_place
+    from entrasync.apply import count_in_place
 
     if target.scim_url.rstrip("/") != plan.scim_url.rstrip("/"):
         raise StalePlanError(
@@ -60,7 +60,7 @@ def _check_fresh(plan: Plan, target: Target) -> bool:
         )
     if target.state_sha256 == plan.state_sha256:
         return True
-    done = sum(1 for change in plan.changes if in_place(change, target.users))
+    done = count_in_place(plan.changes, target.users)
     if done == len(plan.changes):
         return False
     raise StalePlanError(
