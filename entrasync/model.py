@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from entrasync.canonical import canonical_json
+from operator import attrgetter, itemgetter
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,23 +63,22 @@ class TargetUser:
     role: str | None = None  # first value of the configured role attribute
     products: tuple[str, ...] | None = None  # sorted values; None when the attribute is absent
 
-    def fingerprint_record(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "userName": self.user_name,
-            "externalId": self.external_id,
-            "displayName": self.display_name,
-            "email": self.email,
-            "active": self.active,
-            "role": self.role,
-            "products": list(self.products) if self.products is not None else None,
-        }
+
+# The fields of a TargetUser the fingerprint covers: every attribute read, in a fixed order.
+_STATE_FIELDS = attrgetter(
+    "id", "user_name", "external_id", "display_name", "email", "active", "role", "products"
+)
+# ASCII output (lone surrogates escaped), no whitespace: one C-encoder call for the whole state.
+_STATE_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def state_fingerprint(users: Iterable[TargetUser]) -> str:
-    """sha256 of the canonical JSON of every user (sorted by SCIM id): the plan's state_sha256."""
-    records: list[Any] = sorted((u.fingerprint_record() for u in users), key=lambda r: str(r["id"]))
-    return hashlib.sha256(canonical_json(records)).hexdigest()
+    """sha256 of every user's read attributes, as one JSON array of per-user arrays sorted by
+    SCIM id: the plan's state_sha256. Compared only with a later read by the same version, so
+    it need not be RFC 8785; the C encoder writes it in one call (a dict per user and the
+    canonical encoder took ~0.4 s on 100,000 users)."""
+    rows = sorted(map(_STATE_FIELDS, users), key=itemgetter(0))
+    return hashlib.sha256(_STATE_ENCODER.encode(rows).encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True)

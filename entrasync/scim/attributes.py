@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 MULTI_VALUED_CORE = frozenset({"roles", "entitlements", "groups"})
@@ -51,6 +52,8 @@ class AttributePath:
         raw = _get_ci(container, self.name)
         if raw is None:
             return None
+        if isinstance(raw, str):  # the common single-valued case, without the sort below
+            return [raw]
         items = raw if isinstance(raw, list) else [raw]
         values: list[tuple[bool, str]] = []
         for item in items:
@@ -59,7 +62,8 @@ class AttributePath:
                     values.append((not item.get("primary", False), str(item["value"])))
             elif item is not None:
                 values.append((True, str(item)))
-        values.sort(key=lambda pair: pair[0])  # stable: primary first, else as sent
+        if len(values) > 1:
+            values.sort(key=itemgetter(0))  # stable: primary first, else as sent
         return [value for _, value in values]
 
     def wire_value(self, values: Sequence[str], *, single: bool) -> Any:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
-from scim2_models import Error
 
 from entrasync import __version__
 from entrasync.config import DEFAULT_SCIM_URL, Config
@@ -116,6 +114,10 @@ def error_for(response: httpx.Response, doing: str, *, one_user: bool = False) -
 
 
 def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
+    # Imported here: scim2-models takes ~0.2 s to import and only error answers need it.
+    from pydantic import ValidationError
+    from scim2_models import Error
+
     try:
         error = Error.model_validate(response.json())
     except (ValueError, ValidationError):

@@ -16,26 +16,34 @@ def layout_of(config: Config) -> Layout:
 
 def primary_email(resource: dict[str, Any]) -> str | None:
     """The primary email, else the work one, else the first (RFC 7643 §4.1.2)."""
-    emails = [e for e in resource.get("emails") or [] if isinstance(e, dict) and e.get("value")]
-    for wanted in (lambda e: e.get("primary") is True, lambda e: e.get("type") == "work"):
-        for email in emails:
-            if wanted(email):
-                return str(email["value"])
-    return str(emails[0]["value"]) if emails else None
+    first: object = None
+    work: object = None
+    for email in resource.get("emails") or ():  # one pass: this runs for every user read
+        if isinstance(email, dict) and (value := email.get("value")):
+            if email.get("primary") is True:
+                return str(value)
+            if work is None and email.get("type") == "work":
+                work = value
+            if first is None:
+                first = value
+    chosen = first if work is None else work
+    return None if chosen is None else str(chosen)
 
 
 def to_target_user(resource: dict[str, Any], layout: Layout) -> TargetUser:
-    external_id = resource.get("externalId")
+    get = resource.get
+    external_id = get("externalId")
+    # Positional, in TargetUser's field order: this runs for every user read.
     return TargetUser(
-        id=str(resource["id"]),
-        user_name=str(resource.get("userName", "")),
-        external_id=str(external_id) if external_id else None,
-        display_name=resource.get("displayName"),
-        email=primary_email(resource),
+        str(resource["id"]),
+        str(get("userName", "")),
+        str(external_id) if external_id else None,
+        get("displayName"),
+        primary_email(resource),
         # RFC 7643 §4.1.1: absent "active" is unspecified; NeuralTrust users are active by default.
-        active=resource.get("active") is not False,
-        role=layout.read_role(resource),
-        products=layout.read_products(resource),
+        get("active") is not False,
+        layout.read_role(resource),
+        layout.read_products(resource),
     )
 
 
