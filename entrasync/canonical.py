@@ -1,7 +1,8 @@
 """RFC 8785 (JCS) canonical JSON at the speed of the C json encoder, for entrasync's records.
 
-The plan digest and the NeuralTrust state fingerprint hash the canonical JSON of values built
-by entrasync's own ``to_json``/``fingerprint_record``: objects with fixed ASCII keys, arrays,
+The plan digest hashes the canonical JSON of values built by entrasync's own ``to_json``
+methods (the state fingerprint has its own, simpler encoding in ``model.py``): objects with
+fixed ASCII keys, arrays,
 strings, booleans, null and small integers. For exactly those, the standard library's C
 encoder with sorted keys, no whitespace and ``ensure_ascii=False`` writes the same bytes as
 RFC 8785: strings escape ``"``, ``\\``, ``\\b \\f \\n \\r \\t`` and other controls as lower-case
