@@ -77,9 +77,16 @@ def exclusion(resolution: Resolution, external_id: str | None) -> str | None:
     return excluded.get(external_id) or excluded.get(external_id.lower())
 
 
-def is_managed_active(config: Config, user: TargetUser) -> bool:
-    """Counts for the deactivation limits: active, carries externalId, not protected."""
-    return user.active and user.external_id is not None and not is_protected_target(config, user)
+def is_managed_active(config: Config, user: TargetUser, keys: frozenset[str] | None = None) -> bool:
+    """Counts for the deactivation limits: active, carries externalId, not protected.
+
+    ``keys``: config.protected_keys when the caller has it at hand (it is built on each read).
+    """
+    return (
+        user.active
+        and user.external_id is not None
+        and not is_protected_target(config, user, keys=keys)
+    )
 
 
 def _index(users: list[TargetUser], attribute: str) -> dict[str, TargetUser]:

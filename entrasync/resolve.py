@@ -43,15 +43,20 @@ def empty_groups(directory: Directory) -> tuple[str, ...]:
     return tuple(g.group.display_name for g in ordered if not g.member_ids)
 
 
-def _exclusion(config: Config, user: DirectoryUser, protected: frozenset[str]) -> str | None:
-    """Why a mapped user gets no desired state, or None. Protected wins: it is the strongest."""
+def _exclusion(
+    config: Config, user: DirectoryUser, protected: frozenset[str], key: str | None
+) -> str | None:
+    """Why a mapped user gets no desired state, or None. Protected wins: it is the strongest.
+
+    ``key``: the user's match_key(), computed once by the caller (it needs it too).
+    """
     if is_protected_user(config, user, protected):
         return PROTECTED
     if user.is_guest and not config.entra.include_guests:
         return GUEST
     if not user.account_enabled and not config.entra.include_disabled:
         return DISABLED
-    if match_key(config, user) is None:
+    if key is None:
         return NO_MAIL
     return None
 
@@ -133,7 +138,8 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         if user is None:
             excluded[entra_id] = NOT_READ
             continue
-        reason = _exclusion(config, user, protected)
+        key = match_key(config, user)
+        reason = _exclusion(config, user, protected, key)
         if reason is not None:
             excluded[entra_id] = reason
             if reason == NO_MAIL:
@@ -141,7 +147,6 @@ def resolve(config: Config, directory: Directory) -> Resolution:
                     f"{user.user_principal_name} has no mail: skipped (match_on: email)"
                 )
             continue
-        key = match_key(config, user)
         assert key is not None  # _exclusion() ruled out a missing key
         if key in owner_of_key:
             # Two Entra users cannot own one NeuralTrust user: keep the first (by id), say so.

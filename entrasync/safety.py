@@ -45,7 +45,8 @@ def _max_deactivations(config: Config, planned: int) -> Violation | None:
 
 def _max_percent(config: Config, target: Target, planned: int) -> Violation | None:
     limit = config.limits.max_deactivation_percent
-    managed = sum(1 for u in target.users if is_managed_active(config, u))
+    keys = config.protected_keys  # built once, not once per user
+    managed = sum(1 for u in target.users if is_managed_active(config, u, keys))
     # Integer arithmetic: "strictly above" must not depend on float rounding at the boundary.
     if planned == 0 or planned * 100 <= limit * managed:
         return None
