@@ -92,10 +92,10 @@ def is_managed_active(config: Config, user: TargetUser, keys: frozenset[str] | N
 def _index(users: list[TargetUser], attribute: str) -> dict[str, TargetUser]:
     index: dict[str, TargetUser] = {}
     for user in users:
-        value = getattr(user, attribute)
+        value: str | None = getattr(user, attribute)  # every indexed attribute is a string
         if value:
             # Duplicates keep the first by SCIM id, so the outcome never depends on read order.
-            index.setdefault(str(value).lower(), user)
+            index.setdefault(value.lower(), user)
     return index
 
 

@@ -79,7 +79,7 @@ def _change_lines(change: Change, style: _Style) -> list[str]:
     if is_adoption(change):
         lines.append(style(f"      + externalId: {clean(change.entra_id)}", "green"))
     if change.groups:
-        lines.append(_field("groups", ", ".join(clean(g) for g in change.groups)))
+        lines.append(_field("groups", ", ".join(map(clean, change.groups))))
     if change.decided_by:
         lines.append(_field("decided by", clean(change.decided_by)))
     lines.append(_field("reason", clean(change.reason)))
