@@ -232,7 +232,7 @@ def test_drift_is_scheduled_and_manual_and_may_only_write_issues() -> None:
 def test_ci_runs_the_projects_own_ci_script_with_the_workflow_lint() -> None:
     assert [s["run"] for s in steps("ci.yml") if "run" in s] == ["bash .ci/run"]
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert script.index("node scripts/actionlint.mjs") < script.index('echo "== pytest"')
+    assert script.index("node scripts/actionlint.mjs") < script.index(".venv/bin/python -m pytest")
 
 
 def test_the_override_is_a_manual_run_input_that_only_reaches_apply_through_the_env() -> None:
