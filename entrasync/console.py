@@ -96,7 +96,7 @@ def global_options(func: F) -> F:
 
 def parallelism_option(help_text: str = "Concurrent requests to each API.") -> Callable[[F], F]:
     """``--parallelism N``: how many requests run at once against each API (bounded)."""
-    from entrasync.http import DEFAULT_PARALLELISM
+    from entrasync.pool import DEFAULT_PARALLELISM
 
     return click.option(
         "--parallelism",

@@ -32,8 +32,8 @@ from typing import Any
 import httpx
 
 from entrasync.errors import EntrasyncError
+from entrasync.pool import DEFAULT_PARALLELISM as DEFAULT_PARALLELISM
 
-DEFAULT_PARALLELISM = 8  # concurrent requests per API; both CLIs expose --parallelism
 RETRY_STATUSES = frozenset({429, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 

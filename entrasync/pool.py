@@ -6,6 +6,9 @@ from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+# Here, not in entrasync.http, so that --parallelism's default costs no httpx import.
+DEFAULT_PARALLELISM = 8  # concurrent requests per API; both CLIs expose --parallelism
+
 T = TypeVar("T")
 R = TypeVar("R")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from typing import TYPE_CHECKING
 
 import click
 
-from entrasync.config import Config, load_config
 from entrasync.console import app_context, global_options
-from entrasync.graph.client import GraphClient
-from entrasync.graph.directory import list_groups
-from entrasync.graph.online import columns
+
+if TYPE_CHECKING:
+    from entrasync.config import Config
 
 
 def _config() -> Config:
@@ -19,6 +19,8 @@ def _config() -> Config:
 
     `groups` helps write the first mappings file, so it must work before that file exists.
     """
+    from entrasync.config import Config, load_config
+
     context = app_context()
     path = context.resolved_config_path
     if context.config_path is None and "ENTRASYNC_CONFIG" not in os.environ and not path.exists():
@@ -43,6 +45,11 @@ def command(search: str | None, output: str) -> int:
     USERS counts user members (as `validate --online` does), transitive when
     entra.nested_groups is on.
     """
+    # Imported here: every command (and --help) registers this one, but only it needs Graph.
+    from entrasync.graph.client import GraphClient
+    from entrasync.graph.directory import list_groups
+    from entrasync.graph.online import columns
+
     config = _config()
     console = app_context().console()
     console.progress("reading groups from Microsoft Graph...")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from entrasync.console import app_context, global_options, parallelism_option
 from entrasync.errors import EntrasyncError, GitHubError
 from entrasync.files import write_atomic
-from entrasync.plan import Plan
 from entrasync.wording import plural
+
+if TYPE_CHECKING:
+    from entrasync.plan import Plan
 
 EXIT_CHANGES = 2
 

@@ -8,11 +8,14 @@ instead of the apply.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
-from entrasync.config import Config, LoadedConfig, load_config
 from entrasync.console import app_context, global_options
+
+if TYPE_CHECKING:
+    from entrasync.config import Config, LoadedConfig
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -49,6 +52,9 @@ def notes(config: Config) -> list[str]:
 @global_options
 def command(online: bool) -> int:
     """Check the mappings file: YAML, schema and semantic rules (offline by default)."""
+    # Imported here: pydantic and jsonschema are for the commands that read the file.
+    from entrasync.config import load_config
+
     context = app_context()
     console = context.console()
     loaded = load_config(context.resolved_config_path)
