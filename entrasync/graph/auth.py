@@ -13,10 +13,7 @@ import functools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import msal
-import requests
+from typing import TYPE_CHECKING, Any, Protocol
 
 from entrasync.config import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
 from entrasync.errors import AuthError, EntrasyncError
@@ -25,6 +22,9 @@ from entrasync.graph.aadsts import describe_msal_error
 from entrasync.graph.transport import ca_bundle
 from entrasync.http import require_safe_url
 from entrasync.secret import Secret
+
+if TYPE_CHECKING:
+    import requests
 
 NO_CREDENTIALS_HINT = (
     "set one of: ENTRASYNC_GRAPH_TOKEN (a ready token, e.g. `az account get-access-token "
@@ -127,6 +127,12 @@ class MsalTokenProvider:
         return f"{self._endpoints.authority_host}/{self._tenant_id}"
 
     def _build_app(self) -> Any:
+        # msal (and requests under it) are imported on the first token fetch, not with this
+        # module: ENTRASYNC_GRAPH_TOKEN never needs them, and the CLI's path to its first
+        # request is shorter without them.
+        import msal
+        import requests
+
         self._session = _requests_session(self._verify)
         try:
             return msal.ConfidentialClientApplication(
@@ -163,6 +169,8 @@ class MsalTokenProvider:
             return token
 
     def _acquire(self) -> str:
+        import requests
+
         try:
             result = self._app.acquire_token_for_client(scopes=[self._endpoints.scope])
         except EntrasyncError:
@@ -183,6 +191,8 @@ def _requests_session(verify: str | bool) -> requests.Session:
     requests lets REQUESTS_CA_BUNDLE from the process environment override ``Session.verify``
     (psf/requests#3829), so the bundle is bound to every call instead.
     """
+    import requests
+
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(max_retries=1)  # what msal mounts by default
     session.mount("https://", adapter)
@@ -194,6 +204,8 @@ def _requests_session(verify: str | bool) -> requests.Session:
 
 
 def _unreachable(authority: str, exc: Exception) -> AuthError:
+    import requests
+
     tls = isinstance(exc, requests.exceptions.SSLError)
     return AuthError(
         f"could not reach the token authority {authority}: {type(exc).__name__}",

@@ -16,10 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from entrasync.errors import AuthError
 from entrasync.graph.transport import new_http_client
 from entrasync.http import require_safe_url, send
@@ -75,6 +71,11 @@ def _secret(value: str) -> CredentialChoice:
 
 def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
     """The private key (unencrypted PEM, kept secret) and the SHA-1 thumbprint of the cert."""
+    # Imported here: only the certificate mode needs cryptography (about 20 ms to import).
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     hint_pem = (
         "AZURE_CLIENT_CERTIFICATE_PATH must be a PEM file holding the certificate and its "
         "private key (from a .pfx: `openssl pkcs12 -in cert.pfx -nodes -out cert.pem`)"
