@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import InitVar, dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from typing import Any
@@ -214,11 +214,16 @@ class Plan:
     entrasync_version: str = __version__
     format_version: int = FORMAT_VERSION
     _digest: str = field(default="", compare=False, repr=False)
+    # Set by with_violations only: the plan whose (sorted) changes and orphans this one reuses.
+    _sorted_from: InitVar[Plan | None] = None
 
-    def __post_init__(self) -> None:
-        ordered = tuple(sorted(self.changes, key=_change_order))
-        object.__setattr__(self, "changes", ordered)
-        object.__setattr__(self, "orphans", tuple(sorted(self.orphans, key=lambda o: o.user)))
+    def __post_init__(self, _sorted_from: Plan | None) -> None:
+        # Sorting 85,000 changes that are already in order still costs ~30 ms (a key per
+        # change): skipped only for the very tuples another Plan sorted, never for a caller's.
+        if _sorted_from is None or self.changes is not _sorted_from.changes:
+            object.__setattr__(self, "changes", tuple(sorted(self.changes, key=_change_order)))
+        if _sorted_from is None or self.orphans is not _sorted_from.orphans:
+            object.__setattr__(self, "orphans", tuple(sorted(self.orphans, key=lambda o: o.user)))
         # Computed on first use: canonical JSON dominates planning time on large tenants, and
         # make_plan builds the plan twice (before and after the safety pass).
         object.__setattr__(self, "_digest", "")
@@ -247,7 +252,7 @@ class Plan:
         return bool(self.changes)
 
     def with_violations(self, violations: tuple[Violation, ...]) -> Plan:
-        return replace(self, violations=violations)
+        return replace(self, violations=violations, _sorted_from=self)
 
     def _head(self) -> dict[str, Any]:
         """The file's keys up to ``summary``, in file order (digest computed only if asked)."""
@@ -333,7 +338,7 @@ def _change_lines(changes: tuple[Change, ...]) -> list[str]:
 
 
 def _change_order(change: Change) -> tuple[int, str]:
-    """Change.sort_key without two property calls per change (sorted twice per plan)."""
+    """Change.sort_key without two property calls per change (85,000 of them per plan)."""
     return (_ACTION_ORDER[change.action], change.user)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from entrasync.canonical import canonical_json
 from entrasync.cli import main
 from entrasync.errors import PlanFileError
-from entrasync.plan import Change, loads
+from entrasync.plan import Change, Violation, loads
 from tests.golden.plans import golden_plan
 
 Edit = Callable[[dict[str, Any]], None]
@@ -163,3 +164,24 @@ def test_each_change_is_one_line_of_the_file() -> None:
     lines = [line.strip().rstrip(",") for line in plan.dumps().splitlines()]
     read = [Change.from_json(json.loads(line)) for line in lines if line.startswith('{"action"')]
     assert tuple(read) == plan.changes
+
+
+def test_with_violations_is_the_plan_with_those_violations_and_reuses_its_sorted_changes() -> None:
+    plan = golden_plan()
+    violations = (Violation(rule="min_owners", message="no owner left"),)
+    attached = plan.with_violations(violations)
+    assert attached == replace(plan, violations=violations)
+    assert attached.violations == violations
+    assert attached.digest == replace(plan, violations=violations).digest != plan.digest
+    # Not sorted again: the very tuples of the plan it came from.
+    assert attached.changes is plan.changes
+    assert attached.orphans is plan.orphans
+
+
+def test_a_plan_made_from_another_with_new_changes_still_sorts_them() -> None:
+    attached = golden_plan().with_violations(())
+    shuffled = tuple(reversed(attached.changes))
+    assert shuffled != attached.changes
+    again = replace(attached, changes=shuffled, orphans=tuple(reversed(attached.orphans)))
+    assert again.changes == attached.changes
+    assert again.orphans == attached.orphans
