@@ -90,6 +90,7 @@ STEPS = (
     ("entrasync.scim.target", "read_target"),
     ("entrasync.pipeline", "make_plan"),
     ("entrasync.commands.plan", "render"),
+    ("entrasync.commands.plan", "write_atomic"),
     ("entrasync.apply", "apply_plan"),
 )
 
