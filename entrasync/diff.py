@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from entrasync.config import Config
-from entrasync.matching import Pair, Standing, exclusion, match, target_key
+from entrasync.matching import Pair, Standing, TargetIndex, exclusion, match, target_key
 from entrasync.model import Resolution, Target, TargetUser
 from entrasync.plan import Access, Action, Change, Orphan, Plan
 
@@ -111,8 +111,10 @@ def diff(
     config_path: str,
     config_sha256: str,
     created_at: str,
+    index: TargetIndex | None = None,
 ) -> Plan:
-    matching = match(config, resolution, target)
+    """``index``: the target's TargetIndex when already built (matching.match)."""
+    matching = match(config, resolution, target, index)
     changes: list[Change] = []
     unchanged = 0
     for pair in matching.pairs:

@@ -102,10 +102,15 @@ def _index(users: list[TargetUser], attribute: str) -> dict[str, TargetUser]:
 _MANAGED = (Standing.ORPHAN, Standing.INACTIVE)
 
 
-class _Indexes:
-    """The NeuralTrust users by SCIM id order, indexed the ways matching looks them up."""
+class TargetIndex:
+    """The NeuralTrust users by SCIM id order, indexed the ways matching looks them up.
+
+    It needs the NeuralTrust side alone, so the plan builds it as soon as SCIM has answered,
+    while Graph is still being read (``pipeline.read_sources``).
+    """
 
     def __init__(self, config: Config, target: Target) -> None:
+        self.config, self.target = config, target
         self.users = sorted(target.users, key=lambda u: u.id)
         self.by_external_id = _index(self.users, "external_id")
         self.by_user_name = _index(self.users, "user_name")
@@ -114,8 +119,15 @@ class _Indexes:
         self.protected = config.protected_keys
 
 
-def match(config: Config, resolution: Resolution, target: Target) -> Matching:
-    index = _Indexes(config, target)
+def match(
+    config: Config, resolution: Resolution, target: Target, index: TargetIndex | None = None
+) -> Matching:
+    """Pair each desired user with its NeuralTrust user; ``index``: built from ``target``
+    beforehand, or here when None."""
+    if index is None:
+        index = TargetIndex(config, target)
+    elif index.target is not target or index.config is not config:
+        raise ValueError("the TargetIndex was built from another Target or Config")
     pairs: list[Pair] = []
     warnings: list[str] = []
     reused: set[str] = set()  # SCIM ids found by match_on but owned by another Entra user
@@ -148,7 +160,7 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
 
 
 def _pair_or_warning(
-    config: Config, resolution: Resolution, index: _Indexes, desired: DesiredUser
+    config: Config, resolution: Resolution, index: TargetIndex, desired: DesiredUser
 ) -> Pair | tuple[str, str | None]:
     """The desired user's pair, or the warning that says why entrasync holds it back with the
     SCIM id of the NeuralTrust user it found when that user belongs to another Entra user."""

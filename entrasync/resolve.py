@@ -7,6 +7,7 @@ with membership already transitive when ``nested_groups`` is on; this module nev
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Mapping as AbcMapping
 
 from entrasync.config import Config, Mapping
 from entrasync.model import DesiredUser, Directory, DirectoryUser, GroupMembers, Resolution
@@ -65,10 +66,20 @@ def _exclusion(
 Decision = tuple[str, tuple[str, ...] | None, tuple[str, ...], str]
 
 
-class _Decider:
-    """Decides access from the mapping indices of a user's groups (in mapping order).
+def _indices(mask: int) -> tuple[int, ...]:
+    """The mapping indices whose bits are set, ascending (mapping order)."""
+    found = []
+    while mask:
+        low = mask & -mask
+        found.append(low.bit_length() - 1)
+        mask ^= low
+    return tuple(found)
 
-    The decision depends on nothing but those indices, and at enterprise size most users share
+
+class _Decider:
+    """Decides access from the set of a user's mapping indices, given as a bit mask.
+
+    The decision depends on nothing but that set, and at enterprise size most users share
     their set of groups with many others: each distinct set is decided once (benchmarks/).
     """
 
@@ -76,12 +87,12 @@ class _Decider:
         self.config = config
         self.names = names  # mapping index -> the display name of its group
         self.rank = [config.roles.index(m.role) for m in config.mappings]  # 0 = most privileged
-        self.decided: dict[tuple[int, ...], Decision] = {}
+        self.decided: dict[int, Decision] = {}
 
-    def decide(self, indices: tuple[int, ...]) -> Decision:
-        decision = self.decided.get(indices)
+    def decide(self, mask: int) -> Decision:
+        decision = self.decided.get(mask)
         if decision is None:
-            decision = self.decided[indices] = self._decide(indices)
+            decision = self.decided[mask] = self._decide(_indices(mask))
         return decision
 
     def _decide(self, indices: tuple[int, ...]) -> Decision:
@@ -107,56 +118,102 @@ def _products(config: Config, granting: Iterable[Mapping]) -> tuple[str, ...]:
     return tuple(sorted(union))
 
 
-def _memberships(directory: Directory) -> dict[str, list[int]]:
-    """Entra id -> the mapping indices of its groups, in mapping order, each group once."""
-    result: dict[str, list[int]] = {}
-    ordered: list[GroupMembers] = sorted(directory.groups, key=lambda g: g.mapping_index)
-    for group in ordered:
-        index = group.mapping_index
-        for member_id in dict.fromkeys(group.member_ids):
-            found = result.get(member_id)
-            if found is None:
-                result[member_id] = [index]
-            else:
-                found.append(index)
-    return result
+class Resolver:
+    """resolve() one group at a time, in any order: the plan folds each group in as soon as
+    Graph has delivered it, while the largest groups are still paging (benchmarks/).
+
+    Each user's membership is a bit mask of mapping indices (set union: the order groups
+    arrive in cannot matter), and what depends on the user alone (its match key, and why it
+    is excluded) is worked out the first time the user is seen. Not thread-safe: a caller
+    feeding it from several threads serialises :meth:`add`.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._protected = config.protected_keys
+        self._masks: dict[str, int] = {}
+        # Entra id -> (the user, its match key, why it is excluded); None: not read from Graph.
+        self._seen: dict[str, tuple[DirectoryUser, str | None, str | None] | None] = {}
+        self._names: dict[int, str] = {}
+        self._groups: list[GroupMembers] = []
+        self._resolved: Resolution | None = None
+
+    def add(self, group: GroupMembers, users: AbcMapping[str, DirectoryUser]) -> None:
+        """Fold in one synced group; ``users`` holds (at least) its members as read."""
+        self._resolved = None
+        self._groups.append(group)
+        self._names[group.mapping_index] = group.group.display_name
+        bit = 1 << group.mapping_index
+        masks, seen = self._masks, self._seen
+        for member_id in group.member_ids:
+            mask = masks.get(member_id)
+            if mask is not None:
+                masks[member_id] = mask | bit
+                continue
+            masks[member_id] = bit
+            user = users.get(member_id)
+            if user is None:
+                seen[member_id] = None
+                continue
+            key = match_key(self.config, user)
+            seen[member_id] = (user, key, _exclusion(self.config, user, self._protected, key))
+
+    def resolution(self) -> Resolution:
+        """Desired users by Entra id, the users excluded (with why) and the warnings to show.
+
+        Worked out once per set of groups: plan and the users view both ask for it."""
+        if self._resolved is None:
+            self._resolved = self._resolve()
+        return self._resolved
+
+    def _resolve(self) -> Resolution:
+        config = self.config
+        ordered = sorted(self._groups, key=lambda g: g.mapping_index)
+        warnings = [
+            f"group {m.label} has auto_sync: false" for m in config.mappings if not m.auto_sync
+        ]
+        warnings += [
+            f"group {g.group.display_name} resolved to 0 members"
+            for g in ordered
+            if not g.member_ids
+        ]
+        decide = _Decider(config, self._names).decide
+        desired: dict[str, DesiredUser] = {}
+        excluded: dict[str, str] = {}
+        owner_of_key: dict[str, str] = {}
+        masks, seen = self._masks, self._seen
+        for entra_id in sorted(masks):  # sorting the ids alone: no tuple comparisons
+            facts = seen[entra_id]
+            if facts is None:
+                excluded[entra_id] = NOT_READ
+                continue
+            user, key, reason = facts
+            if reason is not None:
+                excluded[entra_id] = reason
+                if reason == NO_MAIL:
+                    warnings.append(
+                        f"{user.user_principal_name} has no mail: skipped (match_on: email)"
+                    )
+                continue
+            assert key is not None  # _exclusion() ruled out a missing key
+            owner = owner_of_key.get(key)
+            if owner is not None:
+                # Two Entra users cannot own one NeuralTrust user: keep the first (by id), say so.
+                excluded[entra_id] = f"same match key as Entra user {owner}"
+                warnings.append(
+                    f"Entra users {owner} and {entra_id} share the match key {key}: "
+                    f"{entra_id} is skipped"
+                )
+                continue
+            owner_of_key[key] = entra_id
+            role, products, groups, decided_by = decide(masks[entra_id])
+            desired[entra_id] = DesiredUser(user, key, role, products, groups, decided_by)
+        return Resolution(desired=desired, excluded=excluded, warnings=tuple(warnings))
 
 
 def resolve(config: Config, directory: Directory) -> Resolution:
     """Desired users by Entra id, the users excluded (with why) and the warnings to show."""
-    warnings = [f"group {m.label} has auto_sync: false" for m in config.mappings if not m.auto_sync]
-    warnings += [f"group {name} resolved to 0 members" for name in empty_groups(directory)]
-    decider = _Decider(config, {g.mapping_index: g.group.display_name for g in directory.groups})
-    protected = config.protected_keys
-    desired: dict[str, DesiredUser] = {}
-    excluded: dict[str, str] = {}
-    owner_of_key: dict[str, str] = {}
-    memberships = _memberships(directory)
-    for entra_id in sorted(memberships):  # sorting the ids alone: no tuple comparisons
-        indices = memberships[entra_id]
-        user = directory.users.get(entra_id)
-        if user is None:
-            excluded[entra_id] = NOT_READ
-            continue
-        key = match_key(config, user)
-        reason = _exclusion(config, user, protected, key)
-        if reason is not None:
-            excluded[entra_id] = reason
-            if reason == NO_MAIL:
-                warnings.append(
-                    f"{user.user_principal_name} has no mail: skipped (match_on: email)"
-                )
-            continue
-        assert key is not None  # _exclusion() ruled out a missing key
-        if key in owner_of_key:
-            # Two Entra users cannot own one NeuralTrust user: keep the first (by id), say so.
-            excluded[entra_id] = f"same match key as Entra user {owner_of_key[key]}"
-            warnings.append(
-                f"Entra users {owner_of_key[key]} and {entra_id} share the match key {key}: "
-                f"{entra_id} is skipped"
-            )
-            continue
-        owner_of_key[key] = entra_id
-        role, products, groups, decided_by = decider.decide(tuple(indices))
-        desired[entra_id] = DesiredUser(user, key, role, products, groups, decided_by)
-    return Resolution(desired=desired, excluded=excluded, warnings=tuple(warnings))
+    resolver = Resolver(config)
+    for group in directory.groups:
+        resolver.add(group, directory.users)
+    return resolver.resolution()

@@ -25,22 +25,14 @@ def command(fmt: str, parallelism: int) -> int:
     from entrasync import pipeline
     from entrasync.config import load_config
     from entrasync.render.users import render_users_csv, render_users_json, render_users_text
-    from entrasync.resolve import resolve
     from entrasync.users_view import users_view
 
     ctx = app_context()
     console = ctx.console()
     loaded = load_config(ctx.resolved_config_path)
     sources = pipeline.read_sources(loaded.config, os.environ, console, parallelism=parallelism)
-    plan = pipeline.make_plan(
-        loaded.config,
-        loaded.path,
-        loaded.sha256,
-        sources.directory,
-        sources.target,
-        created_at=pipeline.now_utc(),
-    )
-    resolution = resolve(loaded.config, sources.directory)
+    plan = sources.plan(loaded, created_at=pipeline.now_utc())
+    resolution = sources.resolver.resolution()
     rows = users_view(loaded.config, resolution, sources.target, plan)
     if fmt == "json":
         console.result(render_users_json(rows).rstrip("\n"))

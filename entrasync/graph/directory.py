@@ -10,7 +10,9 @@ answers, while other lookups are still out, so the largest groups start early.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Mapping as AbcMapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from threading import Lock
 from typing import Any, NamedTuple
 
 from entrasync.config import Config, Mapping
@@ -96,6 +98,19 @@ def read_members(client: GraphClient, group: Group, nested: bool) -> list[Direct
     return list(users.values())
 
 
+def _read_then(
+    client: GraphClient,
+    position: int,
+    group: Group,
+    nested: bool,
+    then: Callable[[int, Group, list[DirectoryUser]], None] | None,
+) -> list[DirectoryUser]:
+    members = read_members(client, group, nested)
+    if then is not None:
+        then(position, group, members)
+    return members
+
+
 def count_user_members(client: GraphClient, group_id: str, nested: bool) -> int:
     relation = "transitiveMembers" if nested else "members"
     items = client.paged(
@@ -122,18 +137,36 @@ def read_directory(
     *,
     progress: Callable[[str], None] | None = None,
     parallelism: int = 4,
+    on_group: Callable[[GroupMembers, AbcMapping[str, DirectoryUser]], None] | None = None,
 ) -> Directory:
-    """Every synced mapping's group and its user members (transitive when nested_groups)."""
+    """Every synced mapping's group and its user members (transitive when nested_groups).
+
+    ``on_group`` is handed each group (and its members by id) as soon as they are read, while
+    other groups are still paging, one call at a time: the plan resolves them as they come.
+    """
     synced = config.synced_mappings
     nested = config.entra.nested_groups
-    read = resolve_and_read(client, [m for _, m in synced], nested, parallelism)
+    built: dict[int, tuple[GroupMembers, dict[str, DirectoryUser]]] = {}
+    handing = Lock()
+
+    def read(position: int, group: Group, members: list[DirectoryUser]) -> None:
+        by_id = {u.id: u for u in members}
+        read_group = GroupMembers(synced[position][0], group, tuple(by_id))
+        built[position] = read_group, by_id
+        if on_group is not None:
+            with handing:
+                on_group(read_group, by_id)
+
     groups: list[GroupMembers] = []
     users: dict[str, DirectoryUser] = {}
-    for (index, _), (group, members) in zip(synced, read, strict=True):
-        groups.append(GroupMembers(index, group, tuple(u.id for u in members)))
-        users.update((u.id, u) for u in members)
+    for position, _ in enumerate(
+        resolve_and_read(client, [m for _, m in synced], nested, parallelism, read)
+    ):
+        group_read, by_id = built[position]
+        groups.append(group_read)
+        users.update(by_id)
         if progress is not None:
-            progress(f"read group {group.display_name}: {plural(len(members), 'user')}")
+            progress(f"read group {group_read.group.display_name}: {plural(len(by_id), 'user')}")
     first_index: dict[str, int] = {}
     for group_read in groups:
         earlier = first_index.setdefault(group_read.group.id, group_read.mapping_index)
@@ -144,9 +177,16 @@ def read_directory(
 
 
 def resolve_and_read(
-    client: GraphClient, mappings: Sequence[Mapping], nested: bool, parallelism: int
+    client: GraphClient,
+    mappings: Sequence[Mapping],
+    nested: bool,
+    parallelism: int,
+    then: Callable[[int, Group, list[DirectoryUser]], None] | None = None,
 ) -> Iterator[tuple[Group, list[DirectoryUser]]]:
     """Each mapping's group and its user members, in mapping order.
+
+    ``then(position, group, members)``, if given, runs on the reading thread as soon as a
+    group's members are read (positions index ``mappings``), in the order reads finish.
 
     Lookups and member reads share one pool of ``parallelism`` threads, and a group's members
     are read as soon as its lookup answers. A missing, ambiguous or misnamed group stops
@@ -169,7 +209,7 @@ def resolve_and_read(
                     continue  # the read will fail: read no (more) members
                 for i, group in known.items():
                     if i not in reads and isinstance(group, Group):
-                        reads[i] = pool.submit(read_members, client, group, nested)
+                        reads[i] = pool.submit(_read_then, client, i, group, nested, then)
             resolved: list[Group] = []
             for outcome in (resolution(m, found) for m in mappings):
                 if isinstance(outcome, GroupResolutionError):

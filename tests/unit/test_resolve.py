@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
 
 from entrasync.model import DirectoryUser
-from entrasync.resolve import DISABLED, GUEST, NO_MAIL, PROTECTED, empty_groups, resolve
+from entrasync.resolve import (
+    DISABLED,
+    GUEST,
+    NO_MAIL,
+    NOT_READ,
+    PROTECTED,
+    Resolver,
+    empty_groups,
+    resolve,
+)
 from tests.unit.planning_factories import ALL_PRODUCTS, make_config, make_directory, person
 
 ALICE = person("alice")
@@ -211,3 +221,42 @@ def test_two_users_with_one_key_keep_the_first_and_warn() -> None:
     assert resolution.warnings[-1] == (
         "Entra users id-a and id-b share the match key shared@contoso.com: id-b is skipped"
     )
+
+
+def test_groups_fed_one_at_a_time_in_any_order_resolve_as_the_whole_directory() -> None:
+    # The plan feeds each group to a Resolver as Graph delivers it, in whatever order reads
+    # finish: the outcome must be resolve()'s, whatever that order, for both precedences.
+    bob, carol, erin = person("bob"), person("carol", mail=None), person("erin")
+    dave = person("dave", mail=ALICE.mail)  # alice's key under match_on: email
+    members = {
+        "NT-Owners": [ALICE],
+        "NT-Platform": [ALICE, bob, dave],
+        "NT-Lens": [bob, carol, bob, erin],
+        "NT-Everyone": [carol, ALICE, erin],
+    }
+    for precedence in ("first-match", "highest-privilege"):
+        config = make_config(
+            precedence=precedence, neuraltrust={"match_on": "email"}, protected=[erin.mail]
+        )
+        directory = make_directory(config, members)
+        whole = resolve(config, directory)
+        # Every way resolve() leaves a user out is in play: a shared key, no mail, protected.
+        assert set(whole.excluded) == {dave.id, carol.id, erin.id}
+        assert len(whole.warnings) == 3  # no mail, the shared key, NT-Admins resolved to 0
+        for order in itertools.permutations(directory.groups):
+            resolver = Resolver(config)
+            for group in order:
+                resolver.add(group, directory.users)
+            assert resolver.resolution() == whole
+            # Asked twice (plan, then the users view): the same value, worked out once.
+            assert resolver.resolution() is resolver.resolution()
+
+
+def test_a_member_missing_from_the_users_read_is_excluded_not_desired() -> None:
+    config = make_config()
+    directory = make_directory(config, {"NT-Everyone": [ALICE]})
+    resolver = Resolver(config)
+    for group in directory.groups:
+        resolver.add(group, {})
+    assert resolver.resolution().excluded == {ALICE.id: NOT_READ}
+    assert not resolver.resolution().desired

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
+from collections.abc import Mapping
 
 import pytest
 
@@ -12,7 +15,7 @@ from entrasync.graph.client import GraphClient
 from entrasync.graph.directory import list_groups, read_directory
 from entrasync.graph.groups import GroupResolutionError
 from entrasync.http import RetryPolicy
-from entrasync.model import Directory
+from entrasync.model import Directory, DirectoryUser, GroupMembers
 from entrasync.sandbox.graph_emulator import GraphEmulator
 
 from .conftest import (
@@ -249,3 +252,26 @@ def test_two_mappings_resolving_to_one_group_are_refused(emulator: GraphEmulator
     ) as caught:
         read(emulator, config)
     assert "map each group once" in (caught.value.hint or "")
+
+
+def test_each_group_is_handed_over_once_as_read_one_call_at_a_time(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(latency=0.01)  # so the readers overlap
+    groups = ("NT-Big", "NT-Parent", "NT-Child", "NT-Mixed", "NT-Small")
+    config = make_config([{"name": g, "role": "member"} for g in groups])
+    handed: list[GroupMembers] = []
+    inside = threading.Lock()
+
+    def on_group(group: GroupMembers, users: Mapping[str, DirectoryUser]) -> None:
+        assert inside.acquire(blocking=False), "on_group entered by two readers at once"
+        try:
+            assert set(users) == set(group.member_ids)
+            time.sleep(0.05)  # long enough for another reader to arrive meanwhile
+            handed.append(group)
+        finally:
+            inside.release()
+
+    with GraphClient.connect(config, secret_env(emulator), policy=FAST) as client:
+        directory = read_directory(config, client, parallelism=4, on_group=on_group)
+    assert sorted(handed, key=lambda g: g.mapping_index) == list(directory.groups)
