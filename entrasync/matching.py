@@ -31,17 +31,12 @@ class Pair:
     """A desired user and the NeuralTrust user it maps to (None: it is to be created)."""
 
     desired: DesiredUser
-    target: TargetUser | None
-
-    @property
-    def adopts(self) -> bool:
-        """Found by ``match_on`` on a user without externalId: the plan sets externalId."""
-        return self.target is not None and self.target.external_id is None
+    target: TargetUser | None  # without externalId: found by match_on, the plan adopts it
 
 
 @dataclass(frozen=True)
 class Matching:
-    pairs: tuple[Pair, ...]  # desired users that entrasync may act on, by key
+    pairs: tuple[Pair, ...]  # desired users that entrasync may act on, in resolution order
     leftovers: tuple[tuple[TargetUser, Standing], ...]  # NeuralTrust users no pair claimed
     warnings: tuple[str, ...] = ()  # desired users held back, and why
 
@@ -63,10 +58,14 @@ def is_protected_target(
 
     ``keys``: config.protected_keys when the caller has it at hand (it is built on each read).
     """
-    keys = config.protected_keys if keys is None else keys
-    if user.user_name.lower() in keys or (user.email or "").lower() in keys:
+    if _listed(user, config.protected_keys if keys is None else keys):
         return True
     return resolution is not None and exclusion(resolution, user.external_id) == PROTECTED
+
+
+def _listed(user: TargetUser, keys: frozenset[str]) -> bool:
+    """Named in ``protected`` (lower-cased ``keys``) by userName or email."""
+    return user.user_name.lower() in keys or (user.email or "").lower() in keys
 
 
 def exclusion(resolution: Resolution, external_id: str | None) -> str | None:
@@ -116,7 +115,13 @@ class TargetIndex:
         self.by_user_name = _index(self.users, "user_name")
         key_attribute = {"userName": "user_name", "email": "email", "externalId": "external_id"}
         self.by_key = _index(self.users, key_attribute[config.neuraltrust.match_on])
-        self.protected = config.protected_keys
+        keys = config.protected_keys
+        # SCIM ids listed in `protected`: is_protected_target's first test, done once per user.
+        self.listed = frozenset(u.id for u in self.users if keys and _listed(u, keys))
+
+    def is_protected(self, resolution: Resolution, user: TargetUser) -> bool:
+        """is_protected_target() for one of these users, its listing looked up once."""
+        return user.id in self.listed or exclusion(resolution, user.external_id) == PROTECTED
 
 
 def match(
@@ -129,21 +134,22 @@ def match(
     elif index.target is not target or index.config is not config:
         raise ValueError("the TargetIndex was built from another Target or Config")
     pairs: list[Pair] = []
-    warnings: list[str] = []
+    held: list[tuple[str, str]] = []  # (desired key, warning): said in key order
     reused: set[str] = set()  # SCIM ids found by match_on but owned by another Entra user
-    for desired in sorted(resolution.desired.values(), key=lambda d: d.key):
+    for desired in resolution.desired.values():
         found = _pair_or_warning(config, resolution, index, desired)
         if isinstance(found, Pair):
             pairs.append(found)
         else:
-            warnings.append(found[0])
+            held.append((desired.key, found[0]))
             if found[1] is not None:
                 reused.add(found[1])
+    warnings = [warning for _, warning in sorted(held)]
     claimed = {p.target.id for p in pairs if p.target is not None}
     wanted = {entra_id.lower() for entra_id in resolution.desired}
     leftovers: list[tuple[TargetUser, Standing]] = []
     for user in (u for u in index.users if u.id not in claimed):
-        place = standing(config, resolution, user, index.protected)
+        place = _standing(index.is_protected(resolution, user), user)
         if place is Standing.ORPHAN and user.id in reused:
             # CONTRACT.md section 2: a reused UPN is never changed, so it is no orphan of its
             # old Entra user either; the warning already names both ids.
@@ -185,18 +191,13 @@ def _pair_or_warning(
             "not changed",
             found.id,
         )
-    if is_protected_target(config, found, resolution, index.protected):
+    if index.is_protected(resolution, found):
         return f"{desired.key} is protected: not changed", None
     return Pair(desired, found)
 
 
-def standing(
-    config: Config,
-    resolution: Resolution,
-    user: TargetUser,
-    protected: frozenset[str] | None = None,
-) -> Standing:
-    if is_protected_target(config, user, resolution, protected):
+def _standing(protected: bool, user: TargetUser) -> Standing:
+    if protected:
         return Standing.PROTECTED
     if user.external_id is None:
         return Standing.UNMANAGED
