@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import InitVar, dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 from entrasync import __version__
@@ -221,7 +224,7 @@ class Plan:
         # Sorting 85,000 changes that are already in order still costs ~30 ms (a key per
         # change): skipped only for the very tuples another Plan sorted, never for a caller's.
         if _sorted_from is None or self.changes is not _sorted_from.changes:
-            object.__setattr__(self, "changes", tuple(sorted(self.changes, key=_change_order)))
+            object.__setattr__(self, "changes", _in_order(self.changes))
         if _sorted_from is None or self.orphans is not _sorted_from.orphans:
             object.__setattr__(self, "orphans", tuple(sorted(self.orphans, key=lambda o: o.user)))
         # Computed on first use: canonical JSON dominates planning time on large tenants, and
@@ -337,9 +340,21 @@ def _change_lines(changes: tuple[Change, ...]) -> list[str]:
         return [canonical_text(change.to_json()) for change in changes]
 
 
-def _change_order(change: Change) -> tuple[int, str]:
-    """Change.sort_key without two property calls per change (85,000 of them per plan)."""
-    return (_ACTION_ORDER[change.action], change.user)
+def _in_order(changes: Iterable[Change]) -> tuple[Change, ...]:
+    """``changes`` sorted by Change.sort_key (action, then user), stable for equal keys.
+
+    Bucketed by action, then each bucket sorted by its user string alone: a C-level key and
+    string comparisons instead of a tuple per change (0.13 s -> 0.04 s at 85,000 changes).
+    """
+    buckets: dict[Action, list[Change]] = {
+        a: [] for a in sorted(Action, key=_ACTION_ORDER.__getitem__)
+    }
+    for change in changes:
+        buckets[change.action].append(change)
+    return tuple(chain.from_iterable(sorted(b, key=_USER) for b in buckets.values()))
+
+
+_USER = attrgetter("user")
 
 
 # The file's top-level values: one readable line each, in insertion order (no indent).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from entrasync.canonical import canonical_json
 from entrasync.cli import main
 from entrasync.errors import PlanFileError
-from entrasync.plan import Change, Violation, loads
+from entrasync.plan import Access, Action, Change, Plan, Violation, loads
 from tests.golden.plans import golden_plan
 
 Edit = Callable[[dict[str, Any]], None]
@@ -185,3 +186,17 @@ def test_a_plan_made_from_another_with_new_changes_still_sorts_them() -> None:
     again = replace(attached, changes=shuffled, orphans=tuple(reversed(attached.orphans)))
     assert again.changes == attached.changes
     assert again.orphans == attached.orphans
+
+
+def test_changes_are_ordered_by_action_then_user_and_equal_keys_keep_their_order() -> None:
+    rng = random.Random(7)
+    after = Access("member", None, True)
+    changes = [
+        Change(action, f"user{rng.randrange(12)}", f"id{n}", None, None, None, after, (), None, "")
+        for n, action in enumerate(rng.choice(list(Action)) for _ in range(200))
+    ]
+    plan = Plan("c", "0" * 64, "https://nt.example/scim/v2", "0" * 64, changes=tuple(changes))
+    # The reference order: Change.sort_key, Python's stable sort (input order on equal keys).
+    assert plan.changes == tuple(sorted(changes, key=lambda c: c.sort_key))
+    assert [c.action for c in plan.changes][:1] == [Action.CREATE]
+    assert len({c.sort_key for c in changes}) < len(changes)  # equal keys are in play
