@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from entrasync.plan import Plan
+from entrasync.plan import Access, Plan
 from entrasync.render.common import _UNSAFE, clean
 from entrasync.render.text import render_text
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
@@ -61,3 +61,52 @@ def test_directory_text_cannot_repaint_the_terminal_or_add_lines() -> None:
 def test_every_character_clean_replaces_is_one_isprintable_rejects(code: int) -> None:
     assert not chr(code).isprintable()
     assert clean(f"a{chr(code)}b") == "a b"
+
+
+HOSTILE = "Mallory\x1b[2J\n  + create root\u202e"
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["user", "display_name", "entra_id", "groups", "decided_by", "reason"],
+    ids=lambda field: f"a hostile {field} adds no line and no escape",
+)
+def test_every_directory_field_of_a_change_is_cleaned(field: str) -> None:
+    plan = golden_plan()
+    # The adoption shows every field of a change, its externalId included.
+    adoption = next(c for c in plan.changes if c.reason.startswith("adopt"))
+    hostile = replace(adoption, **{field: (HOSTILE,) if field == "groups" else HOSTILE})
+    changes = tuple(hostile if c is adoption else c for c in plan.changes)
+    text = render_text(replace(plan, changes=changes))
+    assert "\x1b" not in text
+    assert "\u202e" not in text
+    assert "Mallory [2J   + create root " in text
+    assert len(text.splitlines()) == len(render_text(plan).splitlines())
+
+
+def test_changes_alike_but_for_the_user_each_show_their_own_user_and_external_id() -> None:
+    plan = golden_plan()
+    adoption = next(c for c in plan.changes if c.reason.startswith("adopt"))
+    twin = replace(adoption, user="erin@contoso.com", display_name="Erin", entra_id="e-1")
+    text = render_text(replace(plan, changes=(*plan.changes, twin)))
+    blocks = [block for block in text.split("\n\n") if "+ externalId:" in block]
+    assert len(blocks) == 2
+    assert f"{adoption.user} ({adoption.display_name})" in blocks[0]
+    assert f"+ externalId: {adoption.entra_id}" in blocks[0]
+    assert "erin@contoso.com (Erin)" in blocks[1]
+    assert "+ externalId: e-1" in blocks[1]
+    assert (
+        blocks[0].split("\n", 1)[1].replace(adoption.entra_id or "", "e-1")
+        == (blocks[1].split("\n", 1)[1])
+    )
+
+
+def test_a_role_that_is_not_text_still_renders_as_before() -> None:
+    # plan.loads() accepts one from a hand-made file whose digest was recomputed.
+    plan = golden_plan()
+    update = next(c for c in plan.changes if c.before is not None)
+    odd = replace(update, after=Access(role=["x"], products=None, active=True))  # type: ignore[arg-type]
+    text = render_text(
+        replace(plan, changes=tuple(odd if c is update else c for c in plan.changes))
+    )
+    assert f"      role:       {update.before.role if update.before else ''} -> ['x']\n" in text
