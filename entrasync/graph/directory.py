@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Mapping as AbcMapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from heapq import heappop, heappush
 from threading import Lock
 from typing import Any, NamedTuple
 
@@ -188,37 +189,56 @@ def resolve_and_read(
     ``then(position, group, members)``, if given, runs on the reading thread as soon as a
     group's members are read (positions index ``mappings``), in the order reads finish.
 
-    Lookups and member reads share one pool of ``parallelism`` threads, and a group's members
-    are read as soon as its lookup answers. A missing, ambiguous or misnamed group stops
-    further member reads; the first such mapping (in file order) raises once every lookup has
-    answered, before anything is yielded.
+    Lookups and member reads share one pool of ``parallelism`` threads. A group's members are
+    read once its lookup answers and a thread is free, the earliest mapping first: a group's
+    pages come one after another, so the order reads start in decides when the largest group
+    ends. (Queued in the order lookups answered, the groups named in the file waited behind
+    every group given by id, and the read took 1.3 s longer at 100,000 users, benchmarks/.)
+    A missing, ambiguous or misnamed group stops further member reads; the first such mapping
+    (in file order) raises once every lookup has answered, before anything is yielded; so does
+    a failed read, the first in file order.
     """
+    width = max(1, parallelism)
     found: dict[Key, Resolved] = {}
     reads: dict[int, Future[list[DirectoryUser]]] = {}
-    with ThreadPoolExecutor(max(1, parallelism), thread_name_prefix="graph") as pool:
+    ready: list[tuple[int, Group]] = []  # looked up, not yet reading: a heap by position
+    queued: set[int] = set()
+    with ThreadPoolExecutor(width, thread_name_prefix="graph") as pool:
         try:
-            pending = {pool.submit(lookup(client), job) for job in lookups(mappings)}
+            looking = [pool.submit(lookup(client), job) for job in lookups(mappings)]
+            pending: set[Future[Any]] = set(looking)
+            stop = False
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    found.update(future.result())  # a permission or throttling failure raises
+                    if future in looking:
+                        found.update(future.result())  # a permission or throttling failure raises
+                    elif future.exception() is not None:
+                        stop = True  # raised below, after the reads under way have ended
                 known = {
                     i: resolution(m, found) for i, m in enumerate(mappings) if key_of(m) in found
                 }
                 if any(isinstance(r, GroupResolutionError) for r in known.values()):
-                    continue  # the read will fail: read no (more) members
+                    stop = True  # the read will fail: read no (more) members
                 for i, group in known.items():
-                    if i not in reads and isinstance(group, Group):
-                        reads[i] = pool.submit(_read_then, client, i, group, nested, then)
+                    if i not in queued and isinstance(group, Group):
+                        queued.add(i)
+                        heappush(ready, (i, group))
+                while ready and not stop and len(pending) < width:
+                    i, group = heappop(ready)
+                    reads[i] = pool.submit(_read_then, client, i, group, nested, then)
+                    pending.add(reads[i])
             resolved: list[Group] = []
             for outcome in (resolution(m, found) for m in mappings):
                 if isinstance(outcome, GroupResolutionError):
                     raise outcome  # the first failing mapping, in mapping order
                 resolved.append(outcome)
+            for _, read in sorted(reads.items()):
+                read.result()  # the first failed read, in mapping order, raises
             for i, group in enumerate(resolved):
                 yield group, reads[i].result()
         finally:
-            pool.shutdown(cancel_futures=True)  # after a failure, queued reads are dropped
+            pool.shutdown(cancel_futures=True)
 
 
 def list_groups(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from entrasync.errors import GraphError
+from entrasync.graph import directory as directory_module
 from entrasync.graph.batch import Get, get_batch
 from entrasync.graph.client import GraphClient, GraphNotFoundError
 from entrasync.graph.directory import read_directory
@@ -173,3 +175,28 @@ def test_a_name_check_still_applies_to_groups_found_in_a_batch(emulator: GraphEm
 def test_more_than_20_in_one_batch_is_a_programming_error(emulator: GraphEmulator) -> None:
     with client_for(emulator, []) as client, pytest.raises(ValueError, match="at most 20"):
         get_batch(client, lookups(*(group_id(n) for n in range(21))))
+
+
+def test_member_reads_start_in_file_order_as_threads_free_up(
+    emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A group named in the file is found by its own filter, which answers after the batch of
+    # ids; its pages must still not wait behind every later group given by id (the largest
+    # group's sequential pages decide when the whole read ends).
+    started: list[str] = []
+    real_read = directory_module.read_members
+
+    def recording_read(client: GraphClient, group: Group, nested: bool) -> list[Any]:
+        started.append(group.display_name)
+        return real_read(client, group, nested)
+
+    monkeypatch.setattr(directory_module, "read_members", recording_read)
+    mappings = [{"name": "Team 44", "role": "owner"}]
+    mappings += [{"id": group_id(n), "role": "member"} for n in range(20)]
+    emulator.latency = 0.01  # so that reads are still queued when the name's filter answers
+    with client_for(emulator, []) as client:
+        read_directory(make_config(mappings), client, parallelism=2)
+    assert sorted(started) == sorted(["Team 44", *(f"Team {n:02}" for n in range(20))])
+    assert started.index("Team 44") <= 1  # at most one read started before it
+    later = [name for name in started if name != "Team 44"]
+    assert later == sorted(later)  # the rest in file order
