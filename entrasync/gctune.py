@@ -25,3 +25,18 @@ def fewer_collections() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*previous)
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No cyclic collection at all, for pure work that makes no cycles (making and rendering a
+    plan): each pass would only re-scan the values just built. Under THRESHOLDS a 100,000-user
+    plan still spent ~0.2 s in passes after the read that found nothing (benchmarks/). Any
+    cycle made meanwhile is collected once collection resumes."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from entrasync.config import Config, LoadedConfig
 from entrasync.console import Console
 from entrasync.diff import diff
+from entrasync.gctune import paused
 from entrasync.http import DEFAULT_PARALLELISM
 from entrasync.matching import TargetIndex
 from entrasync.model import Directory, Target
@@ -145,4 +146,5 @@ def plan_from_sources(
 ) -> Plan:
     """Read both sides and make the plan: what `plan` prints and `apply` without a file runs."""
     sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
-    return sources.plan(loaded, created_at=now_utc())
+    with paused():  # pure work from here: it makes no cycles for the collector to find
+        return sources.plan(loaded, created_at=now_utc())

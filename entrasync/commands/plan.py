@@ -11,6 +11,7 @@ import click
 from entrasync.console import app_context, global_options, parallelism_option
 from entrasync.errors import EntrasyncError, GitHubError
 from entrasync.files import write_atomic
+from entrasync.gctune import paused
 from entrasync.wording import plural
 
 if TYPE_CHECKING:
@@ -63,13 +64,16 @@ def command(
     loaded = load_config(ctx.resolved_config_path)
     plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
 
-    console.result(render(plan, fmt, config_path=loaded.path, color=console.color).rstrip("\n"))
+    with paused():  # pure work: rendering makes no cycles for the collector to find
+        shown = render(plan, fmt, config_path=loaded.path, color=console.color)
+        saved = plan.dumps() if out is not None else ""
+    console.result(shown.rstrip("\n"))
     # A plan file that cannot be saved fails the command, but only after the reviewers have
     # been shown the plan: the job summary and the PR comment come first.
     unsaved: EntrasyncError | None = None
     if out is not None:
         try:
-            write_atomic(out, plan.dumps())
+            write_atomic(out, saved)
         except EntrasyncError as exc:
             unsaved = exc
             console.warn(f"the plan was not saved: {exc.message}")

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from entrasync.gctune import THRESHOLDS, fewer_collections
+from entrasync.gctune import THRESHOLDS, fewer_collections, paused
 
 
 def test_thresholds_are_raised_inside_and_restored_after() -> None:
@@ -21,3 +21,19 @@ def test_thresholds_are_restored_when_the_command_fails() -> None:
     with pytest.raises(RuntimeError), fewer_collections():
         raise RuntimeError("boom")
     assert gc.get_threshold() == before
+
+
+def test_collection_is_paused_inside_and_resumes_after_even_on_failure() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused():
+        assert not gc.isenabled()
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+
+
+def test_a_pause_inside_a_pause_leaves_collection_paused_until_the_outer_one_ends() -> None:
+    with paused():
+        with paused():
+            pass
+        assert not gc.isenabled()
+    assert gc.isenabled()
