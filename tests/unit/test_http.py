@@ -3,8 +3,10 @@ and the adaptive limit (SCIM: a 429 halves the requests in flight, successes gro
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 import httpx
@@ -388,3 +390,29 @@ def test_many_workers_share_one_limit_without_deadlock_never_above_its_maximum()
     assert max(on_wire[1], limit.peak) <= 4
     assert (limit.in_flight, limit.cuts >= 1) == (0, True)
     assert 1 <= limit.limit <= 4
+
+
+@pytest.mark.parametrize("limited", [False, True])
+def test_a_response_and_its_body_are_freed_when_dropped_without_a_cyclic_collection(
+    limited: bool,
+) -> None:
+    # httpx's closed stream points back at its response; with that cycle every page body
+    # of a read stayed alive until the collector ran (and the plan pauses it while reading).
+    body = b'{"value": []}' * 1000
+    client = httpx.Client(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, content=body))
+    )
+    gc.disable()
+    try:
+        response = send(
+            client,
+            "GET",
+            "https://graph.example/v1.0/x",
+            limit=AdaptiveLimit(2) if limited else None,
+        )
+        assert response.content == body  # the body is still there for the caller
+        gone = weakref.ref(response)
+        del response
+        assert gone() is None
+    finally:
+        gc.enable()
