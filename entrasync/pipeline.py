@@ -145,6 +145,9 @@ def plan_from_sources(
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> Plan:
     """Read both sides and make the plan: what `plan` prints and `apply` without a file runs."""
-    sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
-    with paused():  # pure work from here: it makes no cycles for the collector to find
+    # The read makes a few cycles (HTTP plumbing, kilobytes), the planning none; meanwhile each
+    # collector pass only re-scanned the pages and values just built, stalling every reader
+    # thread for up to 60 ms (benchmarks/). They are collected after the command.
+    with paused():
+        sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
         return sources.plan(loaded, created_at=now_utc())

@@ -24,10 +24,17 @@ def test_thresholds_are_restored_when_the_command_fails() -> None:
 
 
 def test_collection_is_paused_inside_and_resumes_after_even_on_failure() -> None:
+    seen: list[bool] = []
+
+    def fail_inside() -> None:
+        with paused():
+            seen.append(gc.isenabled())
+            raise RuntimeError("boom")
+
     assert gc.isenabled()
-    with pytest.raises(RuntimeError), paused():
-        assert not gc.isenabled()
-        raise RuntimeError("boom")
+    with pytest.raises(RuntimeError):
+        fail_inside()
+    assert seen == [False]
     assert gc.isenabled()
 
 
@@ -37,3 +44,11 @@ def test_a_pause_inside_a_pause_leaves_collection_paused_until_the_outer_one_end
             pass
         assert not gc.isenabled()
     assert gc.isenabled()
+
+
+def test_what_a_pause_made_is_frozen_after_it_and_thawed_when_the_command_ends() -> None:
+    with fewer_collections():
+        with paused():
+            made = [[] for _ in range(1000)]  # containers: tracked by the collector
+        assert gc.get_freeze_count() >= len(made)
+    assert gc.get_freeze_count() == 0
