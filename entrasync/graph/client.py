@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -128,18 +129,14 @@ class GraphClient:
         first = self.url(path, {"$top": str(PAGE_SIZE), **(params or {})})
         seen: set[str] = set()  # after a restart, skip what was already yielded
         for restart in range(MAX_LISTING_RESTARTS + 1):
-            url: str | None = first
             try:
-                while url is not None:
-                    page = self._fetch(url, what)
+                for page in self._pages(first, what):
                     for item in page.get("value", []):
                         key = str(item.get("id", ""))
                         if key and key in seen:
                             continue
                         seen.add(key)
                         yield item
-                    # A page may be empty and still carry a nextLink.
-                    url = self._same_origin(page.get("@odata.nextLink"))
                 return
             except ExpiredPageToken:
                 log.info("Graph paging token expired reading %s; restarting (%d)", what, restart)
@@ -147,6 +144,19 @@ class GraphClient:
             f"the listing of {what} kept expiring (Directory_ExpiredPageToken)",
             "run again; if it persists, Graph is struggling with this collection",
         )
+
+    def _pages(self, first: str, what: str) -> Iterator[dict[str, Any]]:
+        """A listing's pages in order, each next page already asked for while the caller works
+        through this one: a large group's pages come one after another, so the caller's work
+        on each page stretched the whole chain (benchmarks/). One request in flight at most."""
+        with ThreadPoolExecutor(1, thread_name_prefix="graph-next") as ahead:
+            upcoming: Future[dict[str, Any]] | None = ahead.submit(self._fetch, first, what)
+            while upcoming is not None:
+                page = upcoming.result()
+                # A page may be empty and still carry a nextLink.
+                link = self._same_origin(page.get("@odata.nextLink"))
+                upcoming = None if link is None else ahead.submit(self._fetch, link, what)
+                yield page
 
     def _same_origin(self, link: object) -> str | None:
         if link is None:

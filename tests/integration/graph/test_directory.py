@@ -275,3 +275,22 @@ def test_each_group_is_handed_over_once_as_read_one_call_at_a_time(
     with GraphClient.connect(config, secret_env(emulator), policy=FAST) as client:
         directory = read_directory(config, client, parallelism=4, on_group=on_group)
     assert sorted(handed, key=lambda g: g.mapping_index) == list(directory.groups)
+
+
+def test_the_next_page_is_asked_for_while_the_caller_works_through_this_one(
+    emulator: GraphEmulator,
+) -> None:
+    config = make_config([{"id": G_BIG, "role": "owner"}])
+    with GraphClient.connect(config, secret_env(emulator)) as client:
+        emulator.reset_counters()
+        pages = client.paged(f"groups/{G_BIG}/members", {"$select": "id"})
+        first = next(pages)  # the caller is still on page 1 of 3
+        deadline = time.monotonic() + 10
+        while emulator.counters["members_page"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert emulator.counters["members_page"] == 2  # page 2 asked for already
+        time.sleep(0.2)
+        assert emulator.counters["members_page"] == 2  # ... and no further: one page ahead
+        ids = [first["id"], *(item["id"] for item in pages)]
+    assert len(ids) == len(set(ids)) == BIG
+    assert emulator.counters["members_page"] == math.ceil(BIG / 999)
