@@ -90,7 +90,7 @@ STEPS = (
     ("entrasync.scim.target", "read_target"),
     ("entrasync.pipeline", "make_plan"),
     ("entrasync.commands.plan", "render"),
-    ("entrasync.commands.plan", "write_atomic"),
+    ("entrasync.files", "write_atomic"),  # on a thread of its own in plan (start_write_atomic)
     ("entrasync.apply", "apply_plan"),
 )
 

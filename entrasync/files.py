@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from entrasync.errors import EntrasyncError
@@ -30,6 +31,17 @@ def write_atomic(path: Path, text: str) -> None:
         if isinstance(exc, OSError):
             raise _cannot_write(path, exc) from None
         raise
+
+
+def start_write_atomic(path: Path, text: str) -> Future[None]:
+    """:func:`write_atomic` on a thread of its own, so the caller can go on meanwhile (most of
+    a large file's write is the fsync, which leaves the GIL free). ``result()`` waits for it
+    and raises what it raised; the write completes even if the caller fails first."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="entrasync-write")
+    try:
+        return pool.submit(write_atomic, path, text)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends when the write has
 
 
 def _cannot_write(path: Path, exc: OSError) -> EntrasyncError:
