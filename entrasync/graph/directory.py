@@ -202,28 +202,31 @@ def resolve_and_read(
     found: dict[Key, Resolved] = {}
     reads: dict[int, Future[list[DirectoryUser]]] = {}
     ready: list[tuple[int, Group]] = []  # looked up, not yet reading: a heap by position
-    queued: set[int] = set()
     with ThreadPoolExecutor(width, thread_name_prefix="graph") as pool:
         try:
-            looking = [pool.submit(lookup(client), job) for job in lookups(mappings)]
+            looking = {pool.submit(lookup(client), job) for job in lookups(mappings)}
             pending: set[Future[Any]] = set(looking)
             stop = False
+            unresolved = dict(enumerate(mappings))  # positions whose lookup has not answered
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                answered = False
                 for future in done:
                     if future in looking:
                         found.update(future.result())  # a permission or throttling failure raises
+                        answered = True
                     elif future.exception() is not None:
                         stop = True  # raised below, after the reads under way have ended
-                known = {
-                    i: resolution(m, found) for i, m in enumerate(mappings) if key_of(m) in found
-                }
-                if any(isinstance(r, GroupResolutionError) for r in known.values()):
-                    stop = True  # the read will fail: read no (more) members
-                for i, group in known.items():
-                    if i not in queued and isinstance(group, Group):
-                        queued.add(i)
-                        heappush(ready, (i, group))
+                if answered:
+                    known = {
+                        i: resolution(m, found) for i, m in unresolved.items() if key_of(m) in found
+                    }
+                    for i, group in known.items():
+                        del unresolved[i]
+                        if isinstance(group, GroupResolutionError):
+                            stop = True  # the read will fail: read no (more) members
+                        else:
+                            heappush(ready, (i, group))
                 while ready and not stop and len(pending) < width:
                     i, group = heappop(ready)
                     reads[i] = pool.submit(_read_then, client, i, group, nested, then)
