@@ -186,9 +186,9 @@ def test_member_reads_start_in_file_order_as_threads_free_up(
     started: list[str] = []
     real_read = directory_module.read_members
 
-    def recording_read(client: GraphClient, group: Group, nested: bool) -> list[Any]:
+    def recording_read(client: GraphClient, group: Group, nested: bool, shared: Any) -> list[Any]:
         started.append(group.display_name)
-        return real_read(client, group, nested)
+        return real_read(client, group, nested, shared)
 
     monkeypatch.setattr(directory_module, "read_members", recording_read)
     mappings = [{"name": "Team 44", "role": "owner"}]

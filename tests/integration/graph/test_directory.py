@@ -294,3 +294,21 @@ def test_the_next_page_is_asked_for_while_the_caller_works_through_this_one(
         ids = [first["id"], *(item["id"] for item in pages)]
     assert len(ids) == len(set(ids)) == BIG
     assert emulator.counters["members_page"] == math.ceil(BIG / 999)
+
+
+def test_a_user_in_several_groups_is_built_once(emulator: GraphEmulator) -> None:
+    config = make_config(
+        [{"name": "NT-Parent", "role": "admin"}, {"name": "NT-Child", "role": "member"}]
+    )
+    handed: dict[str, Mapping[str, DirectoryUser]] = {}
+
+    def on_group(group: GroupMembers, users: Mapping[str, DirectoryUser]) -> None:
+        handed[group.group.display_name] = users
+
+    with GraphClient.connect(config, secret_env(emulator), policy=FAST) as client:
+        directory = read_directory(config, client, parallelism=4, on_group=on_group)
+    both = set(handed["NT-Parent"]) & set(handed["NT-Child"])
+    assert both  # NT-Child's members are NT-Parent's too, transitively
+    for user_id in both:
+        assert handed["NT-Parent"][user_id] is handed["NT-Child"][user_id]
+        assert directory.users[user_id] is handed["NT-Child"][user_id]
