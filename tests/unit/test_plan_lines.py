@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import rfc8785
 
-from entrasync.canonical import canonical_text
+from entrasync.canonical import canonical_json, canonical_text
 from entrasync.plan import Access, Action, Change, Plan
 from tests.golden.plans import golden_plan
 
@@ -199,3 +199,15 @@ def test_a_lone_surrogate_in_a_product_is_refused_too() -> None:
     after = Access(role="member", products=("\udfff",), active=True)
     with pytest.raises(rfc8785.CanonicalizationError):
         _ = _plan(replace(_change(), after=after)).digest
+
+
+def test_a_non_bool_active_is_refused_even_after_an_equal_bool_one() -> None:
+    # The memo of written accesses is keyed by value and 1 == True: the second change must
+    # still fall back to the encoder rather than reuse the first one's "true".
+    good = Change(
+        Action.CREATE, "a", None, None, None, None, Access("member", None, True), (), None, ""
+    )
+    odd = replace(good, user="b", after=Access("member", None, 1))  # type: ignore[arg-type]
+    plan = Plan("c", "0" * 64, "https://nt.example/scim/v2", "0" * 64, changes=(good, odd))
+    assert plan.dumps().count('"active":1') == 1
+    assert plan.digest == hashlib.sha256(canonical_json(plan._body())).hexdigest()
