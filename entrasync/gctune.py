@@ -30,9 +30,11 @@ def fewer_collections() -> Iterator[None]:
 
 @contextmanager
 def paused() -> Iterator[None]:
-    """No cyclic collection at all, for pure work that makes no cycles (making and rendering a
-    plan): each pass would only re-scan the values just built. Under THRESHOLDS a 100,000-user
-    plan still spent ~0.2 s in passes after the read that found nothing (benchmarks/).
+    """No cyclic collection at all, for work that makes (almost) no cycles: reading both sides
+    (http.send frees each response as it goes) and making and rendering a plan. Each pass would
+    only re-scan the values just built: under THRESHOLDS a 100,000-user plan still ran ~110
+    gen-0 passes (0.41 s) that found next to nothing, those during the read stalling every
+    reader thread for up to 60 ms (benchmarks/).
 
     On the way out the objects alive are frozen (``gc.freeze``) before collection resumes:
     otherwise the first allocation after it scans everything made meanwhile in one pass (0.3 s
