@@ -162,7 +162,7 @@ def _prepare(
     if target is None:  # a fresh plan: show it first, whatever happens next
         from entrasync.render.text import render_text
 
-        console.result(render_text(plan, color=console.color).rstrip("\n"))
+        console.result(render_text(plan, color=console.color))
         if not plan.has_changes:
             return "no changes"
         _guard(plan, plan.violations, evidence.force_unsafe, fresh=True)  # before asking

@@ -37,7 +37,7 @@ def run_url(environ: Mapping[str, str]) -> str | None:
 def write_outputs(values: Mapping[str, str], environ: Mapping[str, str], console: Console) -> None:
     """Print ``key=value`` lines and append them to ``$GITHUB_OUTPUT`` when set."""
     lines = "".join(f"{key}={value}\n" for key, value in values.items())
-    console.result(lines.rstrip("\n"))
+    console.result(lines)
     path = environ.get("GITHUB_OUTPUT")
     if path:
         try:

@@ -75,7 +75,7 @@ def command(
         saving = start_write_atomic(out, saved)
     with paused():
         shown = render(plan, fmt, config_path=loaded.path, color=console.color)
-    console.result(shown.rstrip("\n"))
+    console.result(shown)
     # A plan file that cannot be saved fails the command, but only after the reviewers have
     # been shown the plan: the job summary and the PR comment come first.
     unsaved: EntrasyncError | None = None

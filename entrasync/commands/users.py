@@ -35,11 +35,11 @@ def command(fmt: str, parallelism: int) -> int:
     resolution = sources.resolver.resolution()
     rows = users_view(loaded.config, resolution, sources.target, plan)
     if fmt == "json":
-        console.result(render_users_json(rows).rstrip("\n"))
+        console.result(render_users_json(rows))
     elif fmt == "csv":
         console.out.write(render_users_csv(rows))
     else:
-        console.result(render_users_text(rows, color=console.color).rstrip("\n"))
+        console.result(render_users_text(rows, color=console.color))
     return 0
 
 

@@ -20,3 +20,12 @@ def test_a_result_without_colour_carries_no_ansi_codes(text: str, printed: str) 
     out = io.StringIO()  # not a terminal: no colour
     Console(out=out, err=io.StringIO()).result(text)
     assert out.getvalue() == printed
+
+
+@pytest.mark.parametrize(
+    "text", ["Plan: 1 to create", "Plan: 1 to create\n", "Plan: 1 to create\n\n"]
+)
+def test_a_result_ends_in_exactly_one_newline(text: str) -> None:
+    out = io.StringIO()
+    Console(out=out, err=io.StringIO()).result(text)
+    assert out.getvalue() == "Plan: 1 to create\n"
