@@ -198,3 +198,22 @@ def test_member_reads_start_in_file_order_as_threads_free_up(
     with client_for(emulator, []) as client:
         read_directory(make_config(mappings), client, parallelism=1)
     assert started == ["Team 44", *(f"Team {n:02}" for n in range(20))]
+
+
+def test_a_failed_member_read_stops_the_reads_not_yet_started_and_is_raised(
+    emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[str] = []
+    real_read = directory_module.read_members
+
+    def failing_read(client: GraphClient, group: Group, nested: bool, shared: Any) -> list[Any]:
+        started.append(group.display_name)
+        if group.display_name == "Team 01":
+            raise GraphError("the members of Team 01 could not be read", "run again")
+        return real_read(client, group, nested, shared)
+
+    monkeypatch.setattr(directory_module, "read_members", failing_read)
+    mappings = [{"id": group_id(n), "role": "member"} for n in range(5)]
+    with client_for(emulator, []) as client, pytest.raises(GraphError, match="Team 01"):
+        read_directory(make_config(mappings), client, parallelism=1)
+    assert started == ["Team 00", "Team 01"]  # nothing more is read after the failure
