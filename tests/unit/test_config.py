@@ -488,3 +488,29 @@ def test_validate_warns_when_product_roles_can_get_no_product(
     out, err = capsys.readouterr()
     assert out.startswith(f"{path.as_posix()} is valid: 1 mapping (1 synced)")
     assert err == warning
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.glob("*.yaml")))
+def test_libyaml_and_the_pure_python_parser_read_a_file_alike(
+    fixture: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The config is parsed by libyaml where PyYAML has it; without it, the same answers.
+    import yaml
+
+    from entrasync import config_yaml
+
+    raw = (FIXTURES / fixture).read_bytes()
+    assert config_yaml._Loader is yaml.CSafeLoader
+    fast_doc, fast = parse(raw)
+    monkeypatch.setattr(config_yaml, "_Loader", yaml.SafeLoader)
+    slow_doc, slow = parse(raw)
+    assert (fast_doc is None) == (slow_doc is None)
+    if fast_doc is not None and slow_doc is not None:
+        assert fast_doc.data == slow_doc.data
+        assert fast == slow
+        assert fast_doc.places.keys() == slow_doc.places.keys()
+        for path, place in fast_doc.places.items():
+            assert place.node.start_mark.line == slow_doc.places[path].node.start_mark.line
+            assert fast_doc.yaml11_bool(path) == slow_doc.yaml11_bool(path)
+    else:  # a syntax error: the same place (the parsers word it differently)
+        assert [(p.line, p.col) for p in fast] == [(p.line, p.col) for p in slow]
