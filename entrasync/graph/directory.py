@@ -4,16 +4,18 @@ Cost: the group lookups of :mod:`entrasync.graph.groups` (``ceil(ids / 20)`` ``$
 requests plus one filter per group given by name), then ``max(1, ceil(M / 999))`` member pages
 per group, M counting every member object Graph returns (users, devices, service principals,
 contacts and, transitively, nested groups). A group's members are read once its lookup
-answers and a thread is free, earliest mapping first, while other lookups are still out; each
+answers and a thread is free, its lookup or read taken earliest mapping first; each
 listing's next page is asked for while the reader works through the current one.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Mapping as AbcMapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from heapq import heappop, heappush
+from operator import itemgetter
 from threading import Lock
 from typing import Any, NamedTuple
 
@@ -23,6 +25,7 @@ from entrasync.graph.client import GraphClient
 from entrasync.graph.groups import (
     GroupResolutionError,
     Key,
+    Lookup,
     Resolved,
     key_of,
     lookup,
@@ -208,26 +211,48 @@ def resolve_and_read(
     group's members are read (positions index ``mappings``), in the order reads finish;
     ``shared`` is read_members' cache of users already built.
 
-    Lookups and member reads share one pool of ``parallelism`` threads. A group's members are
-    read once its lookup answers and a thread is free, the earliest mapping first: a group's
-    pages come one after another, so the order reads start in decides when the largest group
-    ends. (Queued in the order lookups answered, the groups named in the file waited behind
-    every group given by id, and the read took 0.75 s longer at 100,000 users, benchmarks/.)
+    Lookups and member reads share one pool of ``parallelism`` threads, and a free thread
+    takes the earliest mapping's work: its lookup, or once that has answered, its member read.
+    A group's pages come one after another, so when the first mappings' reads start decides
+    when the largest of them ends (benchmarks/: queued behind all 40 lookups, the four
+    20,000-member groups of the benchmark started paging at 0.72 s; in the order lookups
+    answered, groups named in the file had waited behind every group given by id).
+
     A missing, ambiguous or misnamed group stops further member reads; the first such mapping
     (in file order) raises once every lookup has answered, before anything is yielded; so does
     a failed read, the first in file order.
     """
     width = max(1, parallelism)
+    first: dict[Key, int] = {}
+    for i, m in enumerate(mappings):
+        first.setdefault(key_of(m), i)
+    jobs = ((_position(job, first), job) for job in lookups(mappings))
+    queued = deque(sorted(jobs, key=itemgetter(0)))  # (position, lookup), earliest first
     found: dict[Key, Resolved] = {}
     reads: dict[int, Future[list[DirectoryUser]]] = {}
     ready: list[tuple[int, Group]] = []  # looked up, not yet reading: a heap by position
     with ThreadPoolExecutor(width, thread_name_prefix="graph") as pool:
         try:
-            looking = {pool.submit(lookup(client), job) for job in lookups(mappings)}
-            pending: set[Future[Any]] = set(looking)
+            looking: set[Future[list[tuple[Key, Resolved]]]] = set()
+            pending: set[Future[Any]] = set()
             stop = False
             unresolved = dict(enumerate(mappings))  # positions whose lookup has not answered
-            while pending:
+            while True:
+                while len(pending) < width:
+                    if ready and not stop and (not queued or ready[0][0] < queued[0][0]):
+                        at, looked_up = heappop(ready)
+                        reads[at] = pool.submit(
+                            _read_then, client, at, looked_up, nested, then, shared
+                        )
+                        pending.add(reads[at])
+                    elif queued:  # every lookup runs, even after a stop: see the docstring
+                        asked = pool.submit(lookup(client), queued.popleft()[1])
+                        looking.add(asked)
+                        pending.add(asked)
+                    else:
+                        break
+                if not pending:
+                    break
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 answered = False
                 for future in done:
@@ -246,10 +271,6 @@ def resolve_and_read(
                             stop = True  # the read will fail: read no (more) members
                         else:
                             heappush(ready, (i, group))
-                while ready and not stop and len(pending) < width:
-                    i, group = heappop(ready)
-                    reads[i] = pool.submit(_read_then, client, i, group, nested, then, shared)
-                    pending.add(reads[i])
             resolved: list[Group] = []
             for outcome in (resolution(m, found) for m in mappings):
                 if isinstance(outcome, GroupResolutionError):
@@ -261,6 +282,13 @@ def resolve_and_read(
                 yield group, reads[i].result()
         finally:
             pool.shutdown(cancel_futures=True)
+
+
+def _position(job: Lookup, first: AbcMapping[Key, int]) -> int:
+    """The position of the first mapping a lookup answers for."""
+    if isinstance(job, str):
+        return first[("name", job)]
+    return min(first[key_of(get)] for get in job)
 
 
 def list_groups(

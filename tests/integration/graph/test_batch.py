@@ -10,6 +10,7 @@ import pytest
 
 from entrasync.errors import GraphError
 from entrasync.graph import directory as directory_module
+from entrasync.graph import groups as groups_module
 from entrasync.graph.batch import Get, get_batch
 from entrasync.graph.client import GraphClient, GraphNotFoundError
 from entrasync.graph.directory import read_directory
@@ -198,6 +199,31 @@ def test_member_reads_start_in_file_order_as_threads_free_up(
     with client_for(emulator, []) as client:
         read_directory(make_config(mappings), client, parallelism=1)
     assert started == ["Team 44", *(f"Team {n:02}" for n in range(20))]
+
+
+def test_a_free_thread_reads_an_earlier_mapping_before_looking_up_a_later_one(
+    emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first mappings' pages must not wait behind the lookups of every later mapping.
+    events: list[str] = []
+    real_read, real_by_name = directory_module.read_members, groups_module._by_name
+
+    def recording_read(client: GraphClient, group: Group, nested: bool, shared: Any) -> list[Any]:
+        events.append(f"read {group.display_name}")
+        return real_read(client, group, nested, shared)
+
+    def recording_by_name(client: GraphClient, name: str) -> Any:
+        events.append(f"look up {name}")
+        return real_by_name(client, name)
+
+    monkeypatch.setattr(directory_module, "read_members", recording_read)
+    monkeypatch.setattr(groups_module, "_by_name", recording_by_name)
+    mappings = [{"id": group_id(n), "role": "member"} for n in range(2)]
+    mappings.append({"name": "Team 44", "role": "owner"})
+    with client_for(emulator, []) as client:
+        read_directory(make_config(mappings), client, parallelism=1)
+    # Queued up front, the lookup of Team 44 went before the reads of Team 00 and Team 01.
+    assert events == ["read Team 00", "read Team 01", "look up Team 44", "read Team 44"]
 
 
 def test_a_failed_member_read_stops_the_reads_not_yet_started_and_is_raised(
