@@ -101,3 +101,42 @@ def test_an_index_of_another_target_is_refused() -> None:
     other = make_target(nt("zoe"))
     with pytest.raises(ValueError, match="another Target"):
         make_plan(config, "c", SHA, directory, target, "t", target_index=TargetIndex(config, other))
+
+
+@pytest.mark.parametrize("count", [0, 1, 999, 1000, 1001, 2500])
+def test_the_state_fingerprint_is_the_sha256_of_one_json_array_of_rows_by_scim_id(
+    count: int,
+) -> None:
+    # Written a thousand rows per encoder call, it is still the one array's digest.
+    import hashlib
+    import json
+
+    from entrasync.model import TargetUser, state_fingerprint
+
+    users = [
+        TargetUser(
+            id=f"{(i * 7919) % 10007:05}",
+            user_name=f"user{i}\u00e9\ud800",  # non-ASCII and a lone surrogate, escaped
+            products=("trustgate",) if i % 2 else None,
+            active=bool(i % 3),
+        )
+        for i in range(count)
+    ]
+    rows = sorted(
+        [
+            [
+                u.id,
+                u.user_name,
+                u.external_id,
+                u.display_name,
+                u.email,
+                u.active,
+                u.role,
+                u.products,
+            ]
+            for u in users
+        ],
+        key=lambda row: str(row[0]),
+    )
+    whole = json.dumps(rows, separators=(",", ":")).encode("ascii")
+    assert state_fingerprint(reversed(users)) == hashlib.sha256(whole).hexdigest()
