@@ -1,3 +1,3 @@
-from entrasync.cli import main
+from entrasync.cli import run
 
-raise SystemExit(main())
+run()

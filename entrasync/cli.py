@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 import click
 
@@ -18,7 +19,7 @@ from entrasync import __version__
 from entrasync.commands import apply, audit, demo, github_cmd, groups, plan, users, validate
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.errors import ConfigError, EntrasyncError
-from entrasync.gctune import fewer_collections
+from entrasync.gctune import exit_now, fewer_collections, release_kept
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -48,11 +49,17 @@ def _print_error(exc: EntrasyncError) -> None:
         click.echo(f"hint: {exc.hint}", file=sys.stderr)
 
 
+def run() -> NoReturn:
+    """The ``entrasync`` program: :func:`main`, then an exit that frees nothing one by one."""
+    exit_now(main())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = sum(a.count("v") for a in args if a.startswith("-v") and set(a[1:]) == {"v"})
     verbose += args.count("--verbose")
     configure_logging(verbose)
+    release_kept()  # the values an earlier command in this process kept
     try:
         with fewer_collections():
             result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)

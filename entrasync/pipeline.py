@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from entrasync.config import Config, LoadedConfig
 from entrasync.console import Console
 from entrasync.diff import diff
-from entrasync.gctune import paused
+from entrasync.gctune import keep_until_exit, paused
 from entrasync.http import DEFAULT_PARALLELISM
 from entrasync.matching import TargetIndex
 from entrasync.model import Directory, Target
@@ -150,4 +150,6 @@ def plan_from_sources(
     # thread for up to 60 ms (benchmarks/). They are collected after the command.
     with paused():
         sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
-        return sources.plan(loaded, created_at=now_utc())
+        plan = sources.plan(loaded, created_at=now_utc())
+    keep_until_exit(sources, plan)  # a million objects: the process's end frees them at once
+    return plan

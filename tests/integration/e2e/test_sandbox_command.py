@@ -3,6 +3,7 @@ SIGTERM (like Ctrl-C) stops everything and removes the now-useless credentials f
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -56,8 +57,9 @@ def test_sandbox_serves_plan_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
         schema_hint = mappings.read_text().splitlines()[0].split("$schema=")[1]
         assert (mappings.parent / schema_hint).resolve().is_file()
 
+        command = ["-vv", "plan", "--detailed-exitcode", "--out", str(tmp_path / "plan.json")]
         plan = subprocess.run(
-            [sys.executable, "-m", "entrasync", "plan", "--detailed-exitcode"],
+            [sys.executable, "-m", "entrasync", *command],
             env={**os.environ, **sandbox_env},
             capture_output=True,
             text=True,
@@ -66,6 +68,10 @@ def test_sandbox_serves_plan_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
         )
         assert plan.returncode == 2, plan.stderr
         assert "to create" in plan.stdout
+        # The program ends without freeing the plan one object at a time, all output flushed.
+        assert "exiting without freeing 2 kept values" in plan.stderr
+        assert plan.stdout.rstrip().splitlines()[-1].startswith("Plan: ")
+        assert json.loads((tmp_path / "plan.json").read_text())["summary"]["create"] >= 1
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
