@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from entrasync.config import Config
-from entrasync.model import Target, TargetUser
+from entrasync.model import Target, TargetUser, state_row
 from entrasync.scim.attributes import Layout
 from entrasync.scim.client import ScimClient
 
@@ -55,6 +55,10 @@ def read_target(config: Config, client: ScimClient, parallelism: int | None = No
     those of a page-by-page read.
     """
     layout = layout_of(config)
-    listing = client.list_users(layout.read_attributes, parallelism=parallelism)
-    users = [to_target_user(r, layout) for r in listing]
-    return Target.of(client.url, users)
+    users: list[TargetUser] = []
+    rows: list[tuple[str, str]] = []  # the state fingerprint's, written as pages come in
+    for resource in client.list_users(layout.read_attributes, parallelism=parallelism):
+        user = to_target_user(resource, layout)
+        users.append(user)
+        rows.append((user.id, state_row(user)))
+    return Target.of(client.url, users, rows)
