@@ -178,68 +178,52 @@ def test_more_than_20_in_one_batch_is_a_programming_error(emulator: GraphEmulato
         get_batch(client, lookups(*(group_id(n) for n in range(21))))
 
 
-def test_member_reads_start_in_file_order_as_threads_free_up(
-    emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A group named in the file is found by its own filter, which answers after the batch of
-    # ids; its pages must still not wait behind every later group given by id (the largest
-    # group's sequential pages decide when the whole read ends).
-    started: list[str] = []
-    real_read = directory_module.read_members
-
-    def recording_read(client: GraphClient, group: Group, nested: bool, shared: Any) -> list[Any]:
-        started.append(group.display_name)
-        return real_read(client, group, nested, shared)
-
-    monkeypatch.setattr(directory_module, "read_members", recording_read)
-    mappings = [{"name": "Team 44", "role": "owner"}]
-    mappings += [{"id": group_id(n), "role": "member"} for n in range(20)]
-    # One thread: the batch of ids answers first, then the name's filter, and only then is a
-    # thread free for a read (a FIFO queue would by then hold the 20 reads by id before it).
-    with client_for(emulator, []) as client:
-        read_directory(make_config(mappings), client, parallelism=1)
-    assert started == ["Team 44", *(f"Team {n:02}" for n in range(20))]
-
-
-def test_a_free_thread_reads_an_earlier_mapping_before_looking_up_a_later_one(
-    emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The first mappings' pages must not wait behind the lookups of every later mapping.
+def _record(monkeypatch: pytest.MonkeyPatch, fail: str | None = None) -> list[str]:
+    """Each lookup and member read, as it starts; ``fail``: the group whose read raises."""
     events: list[str] = []
-    real_read, real_by_name = directory_module.read_members, groups_module._by_name
+    real_read, real_batch = directory_module.read_members, groups_module.get_batch
+    real_by_name = groups_module._by_name
 
-    def recording_read(client: GraphClient, group: Group, nested: bool, shared: Any) -> list[Any]:
+    def read(client: GraphClient, group: Group, nested: bool, shared: Any) -> list[Any]:
         events.append(f"read {group.display_name}")
+        if group.display_name == fail:
+            raise GraphError(f"the members of {fail} could not be read", "run again")
         return real_read(client, group, nested, shared)
 
-    def recording_by_name(client: GraphClient, name: str) -> Any:
+    def batch(client: GraphClient, gets: list[Get]) -> Any:
+        events.append(f"look up {len(gets)} ids")
+        return real_batch(client, gets)
+
+    def by_name(client: GraphClient, name: str) -> Any:
         events.append(f"look up {name}")
         return real_by_name(client, name)
 
-    monkeypatch.setattr(directory_module, "read_members", recording_read)
-    monkeypatch.setattr(groups_module, "_by_name", recording_by_name)
-    mappings = [{"id": group_id(n), "role": "member"} for n in range(2)]
-    mappings.append({"name": "Team 44", "role": "owner"})
-    with client_for(emulator, []) as client:
+    monkeypatch.setattr(directory_module, "read_members", read)
+    monkeypatch.setattr(groups_module, "get_batch", batch)
+    monkeypatch.setattr(groups_module, "_by_name", by_name)
+    return events
+
+
+def test_a_free_thread_takes_the_earliest_mappings_lookup_or_read(
+    emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A group's pages come one after another, so the first mappings' reads must start first:
+    # not behind the lookups of later mappings, nor behind later groups looked up before them.
+    events = _record(monkeypatch)
+    mappings = [{"id": group_id(n), "role": "member"} for n in range(20)]
+    mappings.insert(1, {"name": "Team 44", "role": "owner"})  # its own filter, after the batch
+    with client_for(emulator, []) as client:  # one thread: the order is certain
         read_directory(make_config(mappings), client, parallelism=1)
-    # Queued up front, the lookup of Team 44 went before the reads of Team 00 and Team 01.
-    assert events == ["read Team 00", "read Team 01", "look up Team 44", "read Team 44"]
+    later = [f"read Team {n:02}" for n in range(1, 20)]
+    assert events == ["look up 20 ids", "read Team 00", "look up Team 44", "read Team 44", *later]
 
 
 def test_a_failed_member_read_stops_the_reads_not_yet_started_and_is_raised(
     emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    started: list[str] = []
-    real_read = directory_module.read_members
-
-    def failing_read(client: GraphClient, group: Group, nested: bool, shared: Any) -> list[Any]:
-        started.append(group.display_name)
-        if group.display_name == "Team 01":
-            raise GraphError("the members of Team 01 could not be read", "run again")
-        return real_read(client, group, nested, shared)
-
-    monkeypatch.setattr(directory_module, "read_members", failing_read)
+    events = _record(monkeypatch, fail="Team 01")
     mappings = [{"id": group_id(n), "role": "member"} for n in range(5)]
     with client_for(emulator, []) as client, pytest.raises(GraphError, match="Team 01"):
         read_directory(make_config(mappings), client, parallelism=1)
-    assert started == ["Team 00", "Team 01"]  # nothing more is read after the failure
+    # Nothing more is read after the failure.
+    assert events == ["look up 5 ids", "read Team 00", "read Team 01"]
