@@ -110,8 +110,8 @@ def read_bytes(path: Path) -> bytes:
         raise ConfigError(f"cannot read config file {name}: {exc.strerror}", hint) from None
 
 
-# libyaml's parser where PyYAML was built with it (its wheels are): the pure-Python one took
-# 0.19 s of the 0.25 s to load a 280-mapping file, before any request could start.
+# libyaml's parser where PyYAML was built with it (its wheels are): with the pure-Python one,
+# loading a 280-mapping file took 0.075 s (0.03 s now), before any request could start.
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
