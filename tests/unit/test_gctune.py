@@ -7,6 +7,7 @@ import gc
 import subprocess
 import sys
 import textwrap
+import weakref
 
 import pytest
 
@@ -100,3 +101,49 @@ def test_with_another_thread_alive_the_usual_exit_waits_for_it() -> None:
 def test_released_values_are_freed_at_once_and_the_exit_is_the_usual_one() -> None:
     usual = _exit_with("--keep", "--release")
     assert (usual.returncode, usual.stdout) == (3, "freed\ndoneatexit ran\n")
+
+
+def test_output_that_cannot_be_flushed_takes_the_usual_exit() -> None:
+    script = textwrap.dedent(
+        """
+        import logging, sys
+        from entrasync import gctune
+
+        class ClosedPipe:
+            def write(self, text):
+                return len(text)
+            def flush(self):
+                raise BrokenPipeError(32, "Broken pipe")
+
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, format="%(message)s")
+        gctune.keep_until_exit(object())
+        sys.stdout = ClosedPipe()
+        gctune.exit_now(3)
+        """
+    )
+    usual = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    # The usual exit, not os._exit and no traceback from exit_now: Python reports the closed
+    # pipe its own way, with the exit status it keeps for that (120).
+    assert usual.stderr.startswith("Exception ignored in: <__main__.ClosedPipe")
+    assert "exiting without freeing" not in usual.stderr
+    assert "exit_now" not in usual.stderr
+    assert usual.returncode == 120
+
+
+def test_each_command_run_in_process_frees_what_the_one_before_kept(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from entrasync import gctune
+    from entrasync.cli import main
+
+    class Plan:  # something a command kept, as plan keeps its plan
+        pass
+
+    kept = Plan()
+    alive = weakref.ref(kept)
+    gctune.keep_until_exit(kept)
+    del kept
+    assert alive() is not None
+    assert main(["--version"]) == 0
+    capsys.readouterr()
+    assert alive() is None
