@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 999  # Graph's maximum $top; 1000 is a 400 (https://learn.microsoft.com/graph/paging)
 MAX_LISTING_RESTARTS = 2
+# Per listing, generous: 100,000 pages of up to 999 objects are some 100 million directory
+# objects, far past any group or tenant entrasync reads. Only a server paging without end
+# meets it.
+MAX_PAGES = 100_000
+PAGING_HINT = (
+    "nothing was changed in NeuralTrust: Microsoft Graph's paging misbehaved; run again, and "
+    "if it repeats, check ENTRASYNC_GRAPH_URL points at Microsoft Graph"
+)
 DEFAULT_POLICY = RetryPolicy()
 PERMISSION_HINT = (
     "grant GroupMember.Read.All and User.Read.All (application permissions) to the app "
@@ -66,6 +74,7 @@ class GraphClient:
         policy: RetryPolicy = DEFAULT_POLICY,
         sleep: Callable[[float], None] = time.sleep,
         gate: ThrottleGate | None = None,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self.api_base = str(require_safe_url(api_base.rstrip("/"), "the Microsoft Graph URL"))
         self._origin = httpx.URL(self.api_base)
@@ -78,6 +87,7 @@ class GraphClient:
         # Graph throttles per app and tenant, not per request: a 429 on one worker holds
         # every request of this client (the $batch's inner ones too) until its Retry-After.
         self.gate = gate if gate is not None else ThrottleGate(policy.max_delay, sleep=sleep)
+        self.max_pages = max_pages  # per listing: a server cannot keep the reader paging
 
     @classmethod
     def connect(
@@ -148,15 +158,36 @@ class GraphClient:
     def _pages(self, first: str, what: str) -> Iterator[dict[str, Any]]:
         """A listing's pages in order, each next page already asked for while the caller works
         through this one: a large group's pages come one after another, so the caller's work
-        on each page stretched the whole chain (benchmarks/). One request in flight at most."""
+        on each page stretched the whole chain (benchmarks/). One request in flight at most.
+
+        A nextLink met twice (a loop) or a listing past ``max_pages`` stops the read: the
+        link is checked before it is followed, so neither costs a request more."""
+        followed = {first}
         with ThreadPoolExecutor(1, thread_name_prefix="graph-next") as ahead:
             upcoming: Future[dict[str, Any]] | None = ahead.submit(self._fetch, first, what)
             while upcoming is not None:
                 page = upcoming.result()
                 # A page may be empty and still carry a nextLink.
                 link = self._same_origin(page.get("@odata.nextLink"))
+                if link is not None:
+                    self._check_next(link, followed, what)
+                    followed.add(link)
                 upcoming = None if link is None else ahead.submit(self._fetch, link, what)
                 yield page
+
+    def _check_next(self, link: str, followed: set[str], what: str) -> None:
+        if link in followed:
+            raise GraphError(
+                f"Microsoft Graph sent a nextLink it had already sent while listing {what} "
+                f"(after {len(followed):,} pages): its paging loops",
+                PAGING_HINT,
+            )
+        if len(followed) >= self.max_pages:
+            raise GraphError(
+                f"Microsoft Graph kept paging the listing of {what} past {self.max_pages:,} "
+                "pages, more than any Entra listing holds",
+                PAGING_HINT,
+            )
 
     def _same_origin(self, link: object) -> str | None:
         if link is None:

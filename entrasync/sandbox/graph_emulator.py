@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from entrasync.sandbox.graph_api import GraphApi, PermissionMode
+from entrasync.sandbox.graph_api import GraphApi, NextLinkLoop, PermissionMode
 from entrasync.sandbox.graph_auth import AppRegistration
 from entrasync.sandbox.graph_batch import run_batch
 from entrasync.sandbox.graph_identity import GITHUB_PATH, IdentityPlatform
@@ -46,6 +46,7 @@ class GraphEmulator:
         certificate_pem: bytes | None = None,
         federated_subject: str | None = None,
         github_subject: str | None = None,
+        next_link_loop: NextLinkLoop = "off",
     ) -> None:
         self.tenant = tenant
         # Plain attributes on purpose: tests may turn a knob between two requests.
@@ -73,6 +74,7 @@ class GraphEmulator:
             self._count,
         )
         self.api = GraphApi(tenant, self.pages)
+        self.api.next_link_loop = next_link_loop  # a listing's second page links to itself
         self._lock = threading.Lock()
         self._graph_calls = 0
         self._in_flight = 0

@@ -172,3 +172,34 @@ def test_plain_http_serves_the_same_api(make_graph: Any) -> None:
     assert graph.emulator.base_url.startswith("http://127.0.0.1:")
     assert graph.emulator.ca_pem_path is None
     assert graph.get(f"/groups/{PARENT}").json()["displayName"] == "NT-Platform"
+
+
+@pytest.mark.parametrize(
+    ("loop", "repeats"),
+    [
+        pytest.param("same", True, id="same: the second page links to itself by the same URL"),
+        pytest.param("fresh", False, id="fresh: to itself by a new link each time"),
+    ],
+)
+def test_the_next_link_loop_knob_never_ends_a_listing(
+    make_graph: Any, loop: str, repeats: bool
+) -> None:
+    graph = make_graph(next_link_loop=loop)
+    first = graph.get(f"/groups/{BIG}/members?$select=id&$top=999").json()
+    links = [first["@odata.nextLink"]]
+    ids: list[list[object]] = []
+    for _ in range(3):
+        page = graph.get(links[-1]).json()
+        ids.append([item["id"] for item in page["value"]])
+        links.append(page["@odata.nextLink"])
+    assert ids[0] == [user_id(i) for i in range(999, 1998)]  # the second page, again and again
+    assert ids[0] == ids[1] == ids[2]
+    assert len(set(links)) == (1 if repeats else 4)
+    assert graph.emulator.counters["members_page"] == 4
+
+
+def test_without_the_loop_knob_a_listing_ends(make_graph: Any) -> None:
+    graph = make_graph()
+    link = graph.get(f"/groups/{BIG}/members?$select=id&$top=999").json()["@odata.nextLink"]
+    second = graph.get(link).json()
+    assert "@odata.nextLink" not in graph.get(second["@odata.nextLink"]).json()

@@ -312,3 +312,42 @@ def test_a_user_in_several_groups_is_built_once(emulator: GraphEmulator) -> None
     for user_id in both:
         assert handed["NT-Parent"][user_id] is handed["NT-Child"][user_id]
         assert directory.users[user_id] is handed["NT-Child"][user_id]
+
+
+def test_a_next_link_loop_stops_the_read_at_the_repeated_link(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(next_link_loop="same")
+    with pytest.raises(GraphError) as caught:
+        read(emulator, make_config([{"id": G_BIG, "role": "owner"}]))
+    assert caught.value.message == (
+        f"Microsoft Graph sent a nextLink it had already sent while listing the members of "
+        f"group NT-Big ({G_BIG}) (after 2 pages): its paging loops"
+    )
+    assert "nothing was changed in NeuralTrust" in str(caught.value.hint)
+    assert emulator.counters["members_page"] == 2  # the repeated link is never followed
+
+
+def test_a_listing_that_never_ends_stops_at_the_page_bound(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(next_link_loop="fresh")  # a new link every page, for ever
+    config = make_config([{"id": G_BIG, "role": "owner"}])
+    with GraphClient.connect(config, secret_env(emulator), policy=FAST) as client:
+        client.max_pages = 7
+        with pytest.raises(GraphError) as caught:
+            read_directory(config, client)
+    assert caught.value.message == (
+        f"Microsoft Graph kept paging the listing of the members of group NT-Big ({G_BIG}) "
+        "past 7 pages, more than any Entra listing holds"
+    )
+    assert emulator.counters["members_page"] == 7
+
+
+def test_the_page_bound_is_generous_by_default(emulator: GraphEmulator) -> None:
+    config = make_config([{"id": G_BIG, "role": "owner"}])
+    with GraphClient.connect(config, secret_env(emulator), policy=FAST) as client:
+        assert client.max_pages == 100_000
+        client.max_pages = 3  # NT-Big's own three pages fit exactly
+        directory = read_directory(config, client)
+    assert len(directory.groups[0].member_ids) == BIG
