@@ -145,6 +145,21 @@ def plan_from_sources(
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> Plan:
     """Read both sides and make the plan: what `plan` prints and `apply` without a file runs."""
+    return sources_and_plan(loaded, environ, console, parallelism=parallelism)[1]
+
+
+def sources_and_plan(
+    loaded: LoadedConfig,
+    environ: Mapping[str, str],
+    console: Console,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> tuple[Sources, Plan]:
+    """Read both sides and make the plan, keeping what it was made from.
+
+    `apply PLAN_FILE` holds a saved plan against this fresh one (``entrasync.plan_check``),
+    and checks it against the NeuralTrust state and the directory read here.
+    """
     # The read makes a few cycles (HTTP plumbing, kilobytes), the planning none; meanwhile each
     # collector pass only re-scanned the pages and values just built, stalling every reader
     # thread for up to 60 ms (benchmarks/). They are collected after the command.
@@ -152,4 +167,4 @@ def plan_from_sources(
         sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
         plan = sources.plan(loaded, created_at=now_utc())
     keep_until_exit(sources, plan)  # a million objects: the process's end frees them at once
-    return plan
+    return sources, plan

@@ -1,9 +1,12 @@
 """`entrasync apply`: carry out a saved plan (or a fresh, confirmed one) and write the audit file.
 
-A saved plan is applied only if NeuralTrust still looks exactly as it did when the plan was
-made (``state_sha256``), the config is the one it was made from, and it passes the safety
-checks again (or ``--force-unsafe`` names its digest). Applying the same plan twice is a no-op:
-when every change is already in place the stale state is the plan's own doing.
+A saved plan is checked, not trusted: it is applied only if the config is the one it was made
+from, NeuralTrust still looks exactly as it did when the plan was made (``state_sha256``), a
+plan made now from Entra and NeuralTrust makes every one of its changes identically (its
+digest proves only that the file is whole: anyone can recompute it), and it passes the safety
+checks again (or ``--force-unsafe`` names its digest). No plan, saved or fresh, may write a
+``protected`` user. Applying the same plan twice is a no-op: when every change is already in
+place the stale state is the plan's own doing.
 """
 
 from __future__ import annotations
@@ -11,13 +14,21 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
 from entrasync.commands.apply_evidence import Evidence, applied_lines, override_instruction
 from entrasync.console import Console, app_context, global_options, parallelism_option
 from entrasync.errors import EntrasyncError, PlanFileError, SafetyError, StalePlanError
+from entrasync.plan_check import (
+    PlanCheck,
+    compare_changes,
+    describe,
+    describe_mismatch,
+    listing,
+    protected_writes,
+)
 from entrasync.wording import plural
 
 if TYPE_CHECKING:
@@ -29,8 +40,21 @@ if TYPE_CHECKING:
     from entrasync.scim.client import ScimClient
 
 
-def _saved_plan(path: Path, loaded: LoadedConfig) -> Plan:
+class Now(NamedTuple):
+    """What this run read: NeuralTrust, and for a saved plan the plan a fresh read makes."""
+
+    target: Target
+    fresh: Plan | None = None  # None for a plan made by this run
+    empty_groups: tuple[str, ...] = ()  # synced groups that resolved to no user now
+
+
+def _saved_plan(
+    path: Path, loaded: LoadedConfig, console: Console, parallelism: int
+) -> tuple[Plan, Now]:
+    """The plan file, and what a plan made now looks like (to check the file against)."""
+    from entrasync import pipeline
     from entrasync import plan as plan_module
+    from entrasync.resolve import empty_groups
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -46,11 +70,22 @@ def _saved_plan(path: Path, loaded: LoadedConfig) -> Plan:
             f"(plan: {plan.config_sha256[:12]}, now: {loaded.sha256[:12]})",
             "run `entrasync plan --out FILE` with this config and apply the new plan",
         )
-    return plan
+    # Read both sides as `plan` does and make the plan again: the saved one is held against it.
+    sources, fresh = pipeline.sources_and_plan(loaded, os.environ, console, parallelism=parallelism)
+    return plan, Now(sources.target, fresh, empty_groups(sources.directory))
 
 
-def _check_fresh(plan: Plan, target: Target) -> bool:
-    """False when the plan is already applied (a no-op); raise when it is stale."""
+def _check_fresh(plan: Plan, target: Target, check: PlanCheck | None = None) -> bool:
+    """False when the plan is already applied (a no-op); raise when it is stale or edited.
+
+    ``check``: the saved plan held against a plan made now (None for a plan made by this run).
+
+    A plan applied in part (a failed or interrupted run) is not finished by re-running it:
+    NeuralTrust no longer matches its ``state_sha256``, so it is refused as stale unless every
+    change is in place, and a new plan, which holds exactly the changes still to make, finishes
+    the job. So the recomputation is compared only against a NeuralTrust that is as the plan saw
+    it, where every change of a genuine plan is one a fresh plan makes too.
+    """
     from entrasync.apply import count_in_place
 
     if target.scim_url.rstrip("/") != plan.scim_url.rstrip("/"):
@@ -59,6 +94,8 @@ def _check_fresh(plan: Plan, target: Target) -> bool:
             "point NEURALTRUST_SCIM_URL at the plan's endpoint, or make a new plan",
         )
     if target.state_sha256 == plan.state_sha256:
+        if check is not None:
+            _refuse_unproduced(check)
         return True
     done = count_in_place(plan.changes, target.users)
     if done == len(plan.changes):
@@ -71,6 +108,46 @@ def _check_fresh(plan: Plan, target: Target) -> bool:
     )
 
 
+def _refuse_unproduced(check: PlanCheck) -> None:
+    """Refuse a plan holding changes a fresh plan does not make (from the same config and
+    NeuralTrust state, so only Entra or an edit of the file can explain them)."""
+    if not check.unproduced:
+        return
+    listed = listing([describe_mismatch(m) for m in check.unproduced])
+    raise StalePlanError(
+        f"the plan holds {plural(len(check.unproduced), 'change')} a fresh plan does not make: "
+        f"{listed}; nothing was changed. NeuralTrust and the config are as the plan saw them, "
+        "so either this is a stale plan (Entra changed since the plan) or the plan file was "
+        "edited after it was written",
+        "make a new plan with `entrasync plan --out FILE`, review it, and apply it",
+    )
+
+
+def _check_protected(plan: Plan, target: Target, loaded: LoadedConfig) -> None:
+    """No path writes a ``protected`` user: a plan holding such a change is refused whole."""
+    found = protected_writes(plan.changes, loaded.config.protected_keys, target.users)
+    if not found:
+        return
+    listed = listing([f"{describe(w.change)} (protected: {w.listed})" for w in found])
+    raise SafetyError(
+        f"the plan {plan.digest[:12]} would write {plural(len(found), 'protected user')}, "
+        f"which entrasync never changes: {listed}; nothing was changed",
+        "entrasync never plans such a change: if the plan file was edited, make a new plan "
+        "with `entrasync plan --out FILE`; otherwise report this as a bug",
+    )
+
+
+def _say_left_out(check: PlanCheck | None, console: Console) -> None:
+    """Changes a fresh plan makes beyond the saved one were not reviewed: say so, apply none."""
+    count = len(check.unreviewed) if check is not None else 0
+    if count:
+        console.warn(
+            f"{plural(count, 'change')} found now that the plan does not hold "
+            f"{'was' if count == 1 else 'were'} not applied; run `entrasync plan` to review "
+            f"{'it' if count == 1 else 'them'}"
+        )
+
+
 class UnsafePlanError(SafetyError):
     """A refusal for safety: the violations are kept for the audit and the job summary."""
 
@@ -80,12 +157,22 @@ class UnsafePlanError(SafetyError):
 
 
 def _check_safety(
-    plan: Plan, target: Target, loaded: LoadedConfig, force_unsafe: str | None, *, fresh: bool
+    plan: Plan,
+    target: Target,
+    loaded: LoadedConfig,
+    force_unsafe: str | None,
+    *,
+    fresh: bool,
+    empty_groups: tuple[str, ...] = (),
 ) -> tuple[Violation, ...]:
-    """Every violation (stored in the plan or found again now), unless overridden."""
+    """Every violation (stored in the plan or found again now), unless overridden.
+
+    ``empty_groups``: the synced groups Entra shows empty now (for a saved plan; a plan made
+    by this run carries that violation already).
+    """
     from entrasync.safety import check_safety
 
-    found = check_safety(plan, target, loaded.config, empty_groups=())
+    found = check_safety(plan, target, loaded.config, empty_groups=empty_groups)
     violations = tuple(dict.fromkeys((*plan.violations, *found)))
     return _guard(plan, violations, force_unsafe, fresh=fresh)
 
@@ -134,9 +221,12 @@ def _run(
     evidence: Evidence, client: ScimClient, parallelism: int
 ) -> tuple[ApplyReport, AuditWriter]:
     from entrasync.apply import apply_plan
+    from entrasync.stopping import deferred_stop
 
     console = evidence.console
-    with evidence.start() as audit:
+    # From before the audit file exists until its last record: a signal stops new writes and
+    # lets those in flight finish and be recorded (a second one cannot cut that short).
+    with deferred_stop() as stop, evidence.start() as audit:
         report = apply_plan(
             evidence.plan,
             client,
@@ -146,6 +236,7 @@ def _run(
             on_result=lambda r: console.progress(
                 f"{r.outcome}: {r.change.action.value} {r.change.user}"
             ),
+            stop=stop,
         )
         console.progress_done()
         audit.finish(report.counts)
@@ -153,13 +244,14 @@ def _run(
 
 
 def _prepare(
-    evidence: Evidence, client: ScimClient, target: Target | None, auto_approve: bool
+    evidence: Evidence, client: ScimClient, now: Now | None, auto_approve: bool
 ) -> Result | None:
-    """Check the plan against NeuralTrust; a result when nothing is to be applied."""
+    """Check the plan against NeuralTrust (and a saved one against a plan made now); a result
+    when nothing is to be applied."""
     from entrasync.scim.target import read_target
 
     plan, console, loaded = evidence.plan, evidence.console, evidence.loaded
-    if target is None:  # a fresh plan: show it first, whatever happens next
+    if now is None:  # a fresh plan: show it first, whatever happens next
         from entrasync.render.text import render_text
 
         console.result(render_text(plan, color=console.color))
@@ -170,8 +262,12 @@ def _prepare(
             console.result("Apply cancelled: nothing was changed.")
             return "cancelled"
         # Re-read after the prompt: NeuralTrust may have changed while the human read.
-        target = read_target(loaded.config, client)
-    in_step = _check_fresh(plan, target)
+        now = Now(read_target(loaded.config, client))
+    target = now.target
+    _check_protected(plan, target, loaded)  # first: its refusal names the user
+    check = compare_changes(plan.changes, now.fresh.changes) if now.fresh is not None else None
+    in_step = _check_fresh(plan, target, check)
+    _say_left_out(check, console)
     if not plan.has_changes:
         console.result("No changes.")
         return "no changes"
@@ -179,7 +275,12 @@ def _prepare(
         console.result("This plan is already applied: NeuralTrust shows every change.")
         return "already applied"
     evidence.overridden = _check_safety(
-        plan, target, loaded, evidence.force_unsafe, fresh=evidence.fresh
+        plan,
+        target,
+        loaded,
+        evidence.force_unsafe,
+        fresh=evidence.fresh,
+        empty_groups=now.empty_groups,
     )
     return None
 
@@ -206,10 +307,10 @@ def command(
 ) -> int:
     """Apply a saved plan (exactly), or plan afresh and apply after confirmation."""
     from entrasync.apply import describe
+    from entrasync.apply_lock import apply_lock
     from entrasync.config import load_config
     from entrasync.errors import ApplyError
     from entrasync.scim.client import ScimClient
-    from entrasync.scim.target import read_target
 
     ctx = app_context()
     console = ctx.console()
@@ -219,17 +320,18 @@ def command(
             "pass --auto-approve, or apply a saved plan: `entrasync apply PLAN_FILE`",
         )
     loaded = load_config(ctx.resolved_config_path)
+    # One apply at a time per audit folder, from before the first read to the end.
+    click.get_current_context().with_resource(apply_lock(audit_dir))
     with ScimClient.from_env(loaded.config, os.environ, max_connections=parallelism) as client:
         # Failures up to here (config, plan file, token, network) leave no audit file: no
         # NeuralTrust state was read. From here on every run leaves one, refusals included.
         if plan_file is not None:
-            plan = _saved_plan(plan_file, loaded)
-            target: Target | None = read_target(loaded.config, client)
+            plan, now = _saved_plan(plan_file, loaded, console, parallelism)
         else:
-            plan, target = _fresh_plan(loaded, console, parallelism), None
+            plan, now = _fresh_plan(loaded, console, parallelism), None
         evidence = Evidence(plan, loaded, console, audit_dir, force_unsafe, plan_file is None)
         try:
-            result = _prepare(evidence, client, target, auto_approve)
+            result = _prepare(evidence, client, now, auto_approve)
         except (SafetyError, StalePlanError) as exc:
             evidence.refused(exc)
             raise

@@ -10,6 +10,7 @@ import io
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ import pytest
 from entrasync.audit import AuditWriter, verify_audit
 from entrasync.cli import main
 from entrasync.commands import apply as apply_command
-from entrasync.config import load_config
+from entrasync.config import LoadedConfig, load_config
 from entrasync.console import Console
+from entrasync.plan import Access, Action, Change, Plan
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 from entrasync.scim.client import ScimClient
 
@@ -155,3 +157,43 @@ def test_declining_at_the_prompt_changes_nothing_and_is_on_record(
     assert "error: apply cancelled: nothing was changed" in err
     assert writes() == 0
     assert last_audit()[-1]["result"] == "cancelled"
+
+
+def test_a_fresh_plan_that_would_write_a_protected_user_is_refused_whole(
+    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # entrasync's planner never makes such a change, so nothing real can produce one: the
+    # fresh plan is the real one with a deactivation of the protected break-glass owner added,
+    # to prove the last check before writing holds on this path too.
+    real_fresh_plan = apply_command._fresh_plan
+    breakglass = next(u for u in sandbox.scim.users() if u["userName"] == "breakglass@contoso.com")
+
+    def with_breakglass_deactivated(loaded: LoadedConfig, console: Console, par: int) -> Plan:
+        plan = real_fresh_plan(loaded, console, par)
+        was = Access("owner", None, True)
+        change = Change(
+            action=Action.DEACTIVATE,
+            user="mallory@contoso.com",  # named as someone else: the SCIM id is what is written
+            entra_id=None,
+            display_name="Mallory",
+            email=None,
+            before=was,
+            after=replace(was, active=False),
+            groups=(),
+            decided_by=None,
+            reason="no longer in a mapped group",
+            target_id=str(breakglass["id"]),
+        )
+        return replace(plan, changes=(*plan.changes, change))
+
+    monkeypatch.setattr(apply_command, "_fresh_plan", with_breakglass_deactivated)
+    before = sandbox.scim.users()
+
+    code, _, err = apply(capsys)
+
+    assert code == 1
+    assert "would write 1 protected user, which entrasync never changes: deactivate " in err
+    assert "mallory@contoso.com (protected: breakglass@contoso.com); nothing was changed" in err
+    assert sandbox.scim.counters.writes == 0
+    assert sandbox.scim.users() == before
+    assert last_audit()[-1]["result"] == "refused"

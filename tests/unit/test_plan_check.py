@@ -1,0 +1,237 @@
+"""plan_check: a saved plan held against a fresh one, and no write to a protected user."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from entrasync.model import TargetUser
+from entrasync.plan_check import (
+    Mismatch,
+    compare_changes,
+    describe,
+    describe_mismatch,
+    listing,
+    protected_writes,
+)
+from entrasync.plan_items import Access, Action, Change
+
+MEMBER = Access("member", ("trustgate",), True)
+
+
+def change(action: Action, user: str, **fields: object) -> Change:
+    values: dict[str, object] = {
+        "action": action,
+        "user": user,
+        "entra_id": f"id-{user}",
+        "display_name": user.split("@")[0].title(),
+        "email": user,
+        "before": None if action is Action.CREATE else MEMBER,
+        "after": MEMBER,
+        "groups": ("NT-Platform",),
+        "decided_by": "NT-Platform",
+        "reason": "test",
+        "target_id": None if action is Action.CREATE else f"scim-{user}",
+        "user_name": user,
+    }
+    values.update(fields)
+    return Change(**values)  # type: ignore[arg-type]
+
+
+ALICE = change(Action.UPDATE, "alice@contoso.com", after=Access("admin", None, True))
+BOB = change(Action.UPDATE, "bob@contoso.com", after=Access("member", ("trusttest",), True))
+CAROL = change(Action.DEACTIVATE, "carol@contoso.com", after=replace(MEMBER, active=False))
+DAN = change(Action.CREATE, "dan@contoso.com")
+FRESH = (DAN, ALICE, BOB, CAROL)
+OWNER = Access("owner", None, True)
+
+# (id, saved changes, fresh changes, matching, unproduced, unreviewed count): an edited change
+# leaves the fresh change for that user unreviewed
+COMPARISONS: list[tuple[str, tuple[Change, ...], tuple[Change, ...], int, list[Mismatch], int]] = [
+    ("a plan equal to the fresh one holds only fresh changes", FRESH, FRESH, 4, [], 0),
+    (
+        "an added create of an outsider as owner is not made by a fresh plan",
+        (*FRESH, change(Action.CREATE, "mallory@evil.example", after=OWNER)),
+        FRESH,
+        4,
+        [Mismatch(change(Action.CREATE, "mallory@evil.example", after=OWNER))],
+        0,
+    ),
+    (
+        "a role promoted on an update differs in after",
+        (DAN, replace(BOB, after=OWNER), ALICE, CAROL),
+        FRESH,
+        3,
+        [Mismatch(replace(BOB, after=OWNER), ("after",))],
+        1,
+    ),
+    (
+        "an edited target id is caught although the names are the same",
+        (DAN, replace(ALICE, target_id="scim-breakglass"), BOB, CAROL),
+        FRESH,
+        3,
+        [Mismatch(replace(ALICE, target_id="scim-breakglass"), ("target_id",))],
+        1,
+    ),
+    (
+        "an edited before is caught",
+        (DAN, replace(ALICE, before=OWNER), BOB, CAROL),
+        FRESH,
+        3,
+        [Mismatch(replace(ALICE, before=OWNER), ("before",))],
+        1,
+    ),
+    (
+        "the whole change is compared, the reason and groups included",
+        (DAN, replace(ALICE, reason="x", groups=("NT-Owners",)), BOB, CAROL),
+        FRESH,
+        3,
+        [Mismatch(replace(ALICE, reason="x", groups=("NT-Owners",)), ("groups", "reason"))],
+        1,
+    ),
+    (
+        "an update turned into a deactivation differs in action",
+        (DAN, replace(ALICE, action=Action.DEACTIVATE), BOB, CAROL),
+        FRESH,
+        3,
+        [Mismatch(replace(ALICE, action=Action.DEACTIVATE), ("action",))],
+        1,
+    ),
+    (
+        "a change held twice is vouched for once",
+        (DAN, DAN, ALICE, BOB, CAROL),
+        FRESH,
+        4,
+        [Mismatch(DAN, ())],
+        0,
+    ),
+    (
+        "a change the fresh plan adds is counted, not matched",
+        (ALICE, BOB, CAROL),
+        FRESH,
+        3,
+        [],
+        1,
+    ),
+    ("a plan without changes leaves every fresh change unreviewed", (), FRESH, 0, [], 4),
+    (
+        "a change Entra overtook (the user left the group) is not made now",
+        FRESH,
+        (ALICE, BOB, CAROL),
+        3,
+        [Mismatch(DAN, ())],
+        0,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("saved", "fresh", "matching", "unproduced", "unreviewed"),
+    [c[1:] for c in COMPARISONS],
+    ids=[c[0] for c in COMPARISONS],
+)
+def test_compare_changes(
+    saved: tuple[Change, ...],
+    fresh: tuple[Change, ...],
+    matching: int,
+    unproduced: list[Mismatch],
+    unreviewed: int,
+) -> None:
+    check = compare_changes(saved, fresh)
+
+    assert len(check.matching) == matching
+    assert list(check.unproduced) == unproduced
+    assert len(check.unreviewed) == unreviewed
+    assert all(c in fresh for c in check.matching)
+
+
+def test_the_unreviewed_changes_are_the_ones_the_saved_plan_lacks() -> None:
+    check = compare_changes((ALICE, CAROL), FRESH)
+    assert check.unreviewed == (DAN, BOB)
+
+
+BREAKGLASS = TargetUser(
+    "scim-breakglass", "BreakGlass@Contoso.com", None, "Break Glass", "bg@contoso.com"
+)
+KEYS = frozenset({"breakglass@contoso.com", "bg@contoso.com"})
+
+# (id, change, the `protected` entry it writes, or None)
+PROTECTED: list[tuple[str, Change, str | None]] = [
+    (
+        "a deactivation of a protected user by match key",
+        change(Action.DEACTIVATE, "breakglass@contoso.com", target_id="scim-breakglass"),
+        "breakglass@contoso.com",
+    ),
+    (
+        "a create whose userName is protected, in another case",
+        change(Action.CREATE, "x@contoso.com", user_name="BREAKGLASS@contoso.com", email=None),
+        "breakglass@contoso.com",
+    ),
+    (
+        "a change whose email is protected",
+        change(Action.UPDATE, "other@contoso.com", email="BG@contoso.com", target_id=None),
+        "bg@contoso.com",
+    ),
+    (
+        "a change that names someone else but targets the protected user's SCIM id",
+        change(Action.DEACTIVATE, "mallory@contoso.com", target_id="scim-breakglass"),
+        "breakglass@contoso.com",
+    ),
+    ("a change of an unprotected user", ALICE, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("item", "listed"), [p[1:] for p in PROTECTED], ids=[p[0] for p in PROTECTED]
+)
+def test_protected_writes(item: Change, listed: str | None) -> None:
+    found = protected_writes([ALICE, item], KEYS, [BREAKGLASS])
+
+    assert [(w.change, w.listed) for w in found] == ([(item, listed)] if listed else [])
+
+
+def test_no_protected_entries_means_no_protected_writes() -> None:
+    assert protected_writes([ALICE, CAROL], frozenset(), [BREAKGLASS]) == ()
+
+
+@pytest.mark.parametrize(
+    ("mismatch", "text"),
+    [
+        (
+            Mismatch(change(Action.CREATE, "mallory@evil.example", after=OWNER)),
+            "create mallory@evil.example (owner): a fresh plan makes no such change",
+        ),
+        (
+            Mismatch(replace(BOB, after=OWNER), ("after", "reason")),
+            "update bob@contoso.com (owner): a fresh plan differs in after, reason",
+        ),
+        (Mismatch(CAROL), "deactivate carol@contoso.com: a fresh plan makes no such change"),
+    ],
+    ids=["a create nobody plans", "an update that differs", "a deactivation"],
+)
+def test_describe_mismatch(mismatch: Mismatch, text: str) -> None:
+    assert describe_mismatch(mismatch) == text
+
+
+def test_describe_names_the_products_of_a_product_role() -> None:
+    assert describe(BOB) == "update bob@contoso.com (member, products trusttest)"
+
+
+def test_listing_stops_at_its_limit_and_says_how_many_more() -> None:
+    assert listing(["a", "b", "c"], limit=2) == "a; b; and 1 more"
+    assert listing(["a", "b"], limit=2) == "a; b"
+
+
+def test_the_module_is_pure() -> None:
+    code = (
+        "import sys, entrasync.plan_check\n"
+        "print(sorted(m for m in ('httpx', 'click', 'msal', 'socket', 'entrasync.scim.client')"
+        " if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
