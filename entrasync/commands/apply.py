@@ -267,21 +267,22 @@ def _prepare(
     _check_protected(plan, target, loaded)  # first: its refusal names the user
     check = compare_changes(plan.changes, now.fresh.changes) if now.fresh is not None else None
     in_step = _check_fresh(plan, target, check)
-    _say_left_out(check, console)
+    if plan.has_changes and in_step:
+        evidence.overridden = _check_safety(
+            plan,
+            target,
+            loaded,
+            evidence.force_unsafe,
+            fresh=evidence.fresh,
+            empty_groups=now.empty_groups,
+        )
+    _say_left_out(check, console)  # once the plan is not refused: it is about what runs
     if not plan.has_changes:
         console.result("No changes.")
         return "no changes"
     if not in_step:
         console.result("This plan is already applied: NeuralTrust shows every change.")
         return "already applied"
-    evidence.overridden = _check_safety(
-        plan,
-        target,
-        loaded,
-        evidence.force_unsafe,
-        fresh=evidence.fresh,
-        empty_groups=now.empty_groups,
-    )
     return None
 
 

@@ -268,3 +268,24 @@ def test_applying_a_plan_twice_is_already_applied_the_second_time(
     assert "not applied" not in err
     assert writes(sandbox) == done
     assert last_audit()[-1]["result"] == "already applied"
+
+
+def test_a_synced_group_emptied_since_the_plan_stops_the_plan_for_safety(
+    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = make_plan(capsys)
+    assert any(c.action is Action.DEACTIVATE for c in plan.changes)
+    # NT-Owners loses its only member: the plan's changes are still what a fresh plan makes
+    # (Alice's deactivation is a change the plan lacks), but a plan that deactivates while a
+    # synced group reads empty is what a broken directory read looks like.
+    edit_tenant(sandbox, lambda t: with_group(t, "NT-Owners", ()))
+    before = sandbox.scim.users()
+
+    code, _, err = apply(capsys)
+
+    assert code == 1
+    assert "source_health: synced group NT-Owners resolved to 0 members" in err
+    assert f"--force-unsafe {plan.digest[:12]}" in err
+    assert "not applied" not in err  # nothing runs: no word on what a run leaves out
+    assert writes(sandbox) == 0
+    assert sandbox.scim.users() == before
