@@ -1,9 +1,13 @@
-"""`entrasync apply` through the real entry point, against the sandbox SCIM server on loopback."""
+"""`entrasync apply` through the real entry point, against the sandbox SCIM server on loopback.
+
+Saved plans are made by entrasync from the Graph emulator's tenant (``entra_scenario``): apply
+makes the plan again and refuses one holding a change it does not make.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,14 +17,15 @@ import pytest
 from entrasync.audit import verify_audit
 from entrasync.cli import main
 from entrasync.config import load_config
+from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.scim_server import ScimSandbox
 from entrasync.scim.target import read_target
+from tests.integration.scim.entra_scenario import MAPPINGS_YAML, running_entra, save_plan
 from tests.integration.scim.scenario import (
     EXPECTED,
     LAYOUTS,
     TOKEN,
     client_for,
-    scenario_plan,
     state_of,
 )
 
@@ -37,10 +42,13 @@ limits:
   max_deactivations: {max_deactivations}
   max_deactivation_percent: 100
   min_owners: 0
-mappings:
-  - name: NT-Test
-    role: member
 """
+
+
+@pytest.fixture(autouse=True)
+def entra(monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphEmulator]:
+    with running_entra(monkeypatch) as graph:
+        yield graph
 
 
 @dataclass
@@ -96,16 +104,14 @@ def make_setup(
             products=sandbox.products_attribute,
             max_deactivations=max_deactivations,
         )
+        + MAPPINGS_YAML
     )
     monkeypatch.setenv("NEURALTRUST_SCIM_URL", sandbox.url)
     monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", TOKEN)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     monkeypatch.chdir(tmp)
-    loaded = load_config(config)
-    with client_for(sandbox) as client:
-        plan = scenario_plan(read_target(loaded.config, client), config_sha256=loaded.sha256)
     plan_file = tmp / "plan.json"
-    plan_file.write_text(plan.dumps())
+    assert len(save_plan(config, plan_file).changes) == 6
     return Setup(sandbox, tmp, config, plan_file, tmp / "audit", sandbox.counters.requests)
 
 
@@ -242,7 +248,7 @@ def test_plain_http_to_a_remote_host_is_refused_before_any_request(
 def test_a_plan_made_from_another_config_is_refused(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    setup.config.write_text(setup.config.read_text() + "on_removed: deactivate\n")
+    setup.config.write_text(setup.config.read_text() + "precedence: highest-privilege\n")
 
     code, _, err = setup.apply(capsys)
 
