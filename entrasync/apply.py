@@ -4,10 +4,11 @@ Decides from each change's ``action``, ``before``/``after`` and ``target_id`` (n
 ``reason``), writes with a small bounded concurrency, keeps going past a failed change, and
 hands every outcome to the audit sink before that worker takes the next change. A credential
 or connection failure stops new writes: the rest are recorded as ``skipped`` so the audit
-shows exactly what was and was not done, and a fresh plan finishes the job. The workers share
-one ``ScimClient`` and so its adaptive limit (``entrasync.http.AdaptiveLimit``): a 429 halves
-how many writes may be in flight, successes grow it back to ``parallelism``, and only the
-throttled write waits out its Retry-After.
+shows exactly what was and was not done, and a fresh plan finishes the job. A signal
+(``entrasync.stopping``) or an audit record that cannot be written stops new writes too. The
+workers share one ``ScimClient`` and so its adaptive limit (``entrasync.http.AdaptiveLimit``):
+a 429 halves how many writes may be in flight, successes grow it back to ``parallelism``, and
+only the throttled write waits out its Retry-After.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from entrasync.config import Config
-from entrasync.errors import AuthError, EntrasyncError, ScimError
+from entrasync.errors import AuditError, AuthError, EntrasyncError, ScimError
 from entrasync.http import DEFAULT_PARALLELISM, TransportError
 from entrasync.model import TargetUser
 from entrasync.plan import Action, Change, Plan
 from entrasync.scim.attributes import Layout
 from entrasync.scim.client import ScimClient, ScimResponse
 from entrasync.scim.target import layout_of, to_target_user
+from entrasync.stopping import StopRequest
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 Outcome = Literal["succeeded", "failed", "skipped"]
@@ -192,42 +194,76 @@ def apply_plan(
     *,
     parallelism: int = DEFAULT_PARALLELISM,
     on_result: Callable[[ChangeResult], None] | None = None,
+    stop: StopRequest | None = None,
 ) -> ApplyReport:
-    """Carry out every change of ``plan``; one audit record per change, in completion order."""
+    """Carry out every change of ``plan``; one audit record per change, in completion order.
+
+    Starts no write once ``stop`` is requested (a signal), the audit cannot take a record, or
+    the caller is interrupted: the writes in flight finish and are recorded, the changes not
+    begun get no record (the audit has no ``apply_finished`` and shows the run cut short), and
+    then the audit's :class:`AuditError`, else :class:`Stopped`, is raised.
+    """
     layout = layout_of(config)
-    lock = threading.Lock()
+    stop = stop if stop is not None else StopRequest()
+    recorder = _Recorder(audit, on_result)
+    interrupted = threading.Event()
     stopped: list[str] = []
 
-    def run(change: Change) -> ChangeResult:
+    def run(change: Change) -> ChangeResult | None:
+        if stop.requested or recorder.failure is not None or interrupted.is_set():
+            return None
         if stopped:
             result = ChangeResult(change, "skipped", error=f"not attempted: {stopped[0]}")
         else:
             result = _guarded(change, client, layout, stopped)
-        with lock:
-            audit.change(
-                change,
-                outcome=result.outcome,
-                http_status=result.http_status,
-                request_id=result.request_id,
-                error=result.error,
-                detail=result.detail,
-            )
-            if on_result is not None:
-                on_result(result)
+        recorder.record(result)
         return result
 
     pool = ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply")
     try:
         futures = [pool.submit(run, change) for change in plan.changes]
-        results = tuple(future.result() for future in futures)
+        results = [future.result() for future in futures]
     except BaseException:
-        # Ctrl-C or a bug: let the writes in flight finish and be audited, start no more.
-        # The audit then has no apply_finished, so it shows the run as incomplete.
-        stopped.append("apply was interrupted")
+        # Ctrl-C without a handler, or a bug: let the writes in flight finish and be audited,
+        # start no more.
+        interrupted.set()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown()
-    return ApplyReport(results)
+    if recorder.failure is not None:
+        raise recorder.failure
+    stop.check()
+    return ApplyReport(tuple(r for r in results if r is not None))
+
+
+class _Recorder:
+    """Hands each result to the audit (and ``on_result``), one at a time; keeps the audit's
+    first failure, after which apply starts no write."""
+
+    def __init__(self, audit: AuditSink, on_result: Callable[[ChangeResult], None] | None) -> None:
+        self._audit = audit
+        self._on_result = on_result
+        self._lock = threading.Lock()
+        self.failure: AuditError | None = None
+
+    def record(self, result: ChangeResult) -> None:
+        with self._lock:
+            try:
+                self._audit.change(
+                    result.change,
+                    outcome=result.outcome,
+                    http_status=result.http_status,
+                    request_id=result.request_id,
+                    error=result.error,
+                    detail=result.detail,
+                )
+            except AuditError as exc:
+                # The record went to stderr instead (AuditWriter): the change is accounted
+                # for, and no later write starts.
+                if self.failure is None:
+                    self.failure = exc
+            if self._on_result is not None:
+                self._on_result(result)
 
 
 def _guarded(

@@ -5,6 +5,12 @@ canonical JSON of the record without ``sha256``; the first record chains from 64
 Records are written as that canonical JSON, then flushed and fsynced, so a crash loses
 nothing already done and the file never holds a half-remembered change.
 
+A record the file cannot take (disk full, the file size limit, an I/O error) is never lost
+quietly: the writer stops writing to the file (cutting it back to its last whole record), and
+that change record, and every later one, goes to stderr as one JSON line instead
+(:func:`log_line`), so the CI log keeps it. Each write that fails raises :class:`AuditError`,
+and apply starts no write after the first.
+
 The chain shows that a file is internally consistent; it cannot stop someone from rewriting
 the whole file. That is why apply also publishes the last record's hash (job summary, artifact
 digest): anchored outside the file, it pins every record before it (as CloudTrail's chained
@@ -13,8 +19,12 @@ digest files do).
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
 import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +47,7 @@ Outcome = Literal["succeeded", "failed", "skipped"]
 # how each went); the others mean nothing was attempted and say why.
 Result = Literal["applied", "no changes", "already applied", "refused", "cancelled"]
 _MAX_NAME_TRIES = 100
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> str:
@@ -74,6 +85,20 @@ def _require_plain(value: object, where: str = "record") -> None:
     raise TypeError(f"audit {where}: refusing to write a {type(value).__name__} into the audit")
 
 
+def log_line(record: Mapping[str, Any]) -> str:
+    """A record as one line of a log: its JSON with sorted keys, everything beyond ASCII and
+    every ``#`` escaped, so no name in it can drive a terminal or write a GitHub workflow
+    command (``##[...]``); the same record as the file's canonical line, once parsed."""
+    text = json.dumps(record, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    return text.replace("#", "\\u0023")
+
+
+def to_stderr(line: str) -> None:
+    """Where the records the audit file could not take go when no one says otherwise."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def violations_json(violations: Sequence[Violation]) -> list[dict[str, str]]:
     return [{"rule": v.rule, "message": v.message} for v in violations]
 
@@ -106,6 +131,31 @@ def github_context(environ: Mapping[str, str]) -> dict[str, str | None]:
     return {"actor": environ.get("GITHUB_ACTOR") or None, "run_url": run_url}
 
 
+def _started_record(
+    plan: Plan,
+    started: str,
+    config_sha256: str | None,
+    override: dict[str, Any] | None,
+    env: Mapping[str, str],
+    git_commit: Callable[[], str | None],
+) -> dict[str, Any]:
+    return {
+        "type": "apply_started",
+        "time": started,
+        "entrasync_version": __version__,
+        "plan_digest": plan.digest,
+        "plan_created_at": plan.created_at or None,
+        "config_path": plan.config_path,
+        "config_sha256": config_sha256 or plan.config_sha256,
+        "scim_url": plan.scim_url,
+        "state_sha256": plan.state_sha256,
+        "changes_planned": len(plan.changes),
+        "git_commit": env.get("GITHUB_SHA") or git_commit(),
+        **github_context(env),
+        "force_unsafe": override,
+    }
+
+
 class AuditWriter:
     """Writes one run's audit file; use :meth:`start` and then ``with``.
 
@@ -113,15 +163,27 @@ class AuditWriter:
     called); leaving it by an exception does not, so the file shows the run as incomplete.
     """
 
-    def __init__(self, path: Path, handle: Any, clock: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        handle: Any,
+        clock: Callable[[], str],
+        unwritten: Callable[[str], None] = to_stderr,
+    ) -> None:
+        """``handle``: the file, unbuffered (or flushed by ``flush``); ``unwritten``: where
+        each change record goes once the file cannot take records (one :func:`log_line`)."""
         self.path = path
         self._handle = handle
         self._clock = clock
+        self._unwritten = unwritten
         self._lock = threading.Lock()
         self._seq = 0
         self._head = GENESIS
         self._outcomes: Counter[str] = Counter()
         self._planned = 0
+        self._size = 0  # bytes of whole records in the file
+        self._failure: str | None = None  # why the file takes no more records
+        self._diverted = 0  # change records sent to ``unwritten`` instead
         self.finished = False
 
     @classmethod
@@ -136,34 +198,26 @@ class AuditWriter:
         environ: Mapping[str, str] | None = None,
         clock: Callable[[], str] = utc_now,
         git_commit: Callable[[], str | None] = git_head,
+        unwritten: Callable[[str], None] = to_stderr,
     ) -> AuditWriter:
         """Create the run's file (never overwriting one) and write ``apply_started``.
 
-        ``overridden``: the safety violations ``force_unsafe`` lets through.
+        ``overridden``: the safety violations ``force_unsafe`` lets through. ``unwritten``:
+        where change records go once the file cannot take them (see :class:`AuditWriter`).
         """
         env = os.environ if environ is None else environ
         override = override_record(plan, force_unsafe, overridden)
         started = clock()
         path, handle = _create(Path(directory), started, plan.digest)
-        writer = cls(path, handle, clock)
+        writer = cls(path, handle, clock, unwritten)
         writer._planned = len(plan.changes)
-        writer._write(
-            {
-                "type": "apply_started",
-                "time": started,
-                "entrasync_version": __version__,
-                "plan_digest": plan.digest,
-                "plan_created_at": plan.created_at or None,
-                "config_path": plan.config_path,
-                "config_sha256": config_sha256 or plan.config_sha256,
-                "scim_url": plan.scim_url,
-                "state_sha256": plan.state_sha256,
-                "changes_planned": len(plan.changes),
-                "git_commit": env.get("GITHUB_SHA") or git_commit(),
-                **github_context(env),
-                "force_unsafe": override,
-            }
-        )
+        try:
+            writer._write(_started_record(plan, started, config_sha256, override, env, git_commit))
+        except AuditError as exc:
+            writer.close()
+            raise AuditError(
+                exc.message, "free disk space or fix the --audit-dir; nothing was changed"
+            ) from None
         _fsync_directory(path.parent)  # the new name itself survives a crash
         return writer
 
@@ -245,21 +299,64 @@ class AuditWriter:
                 raise ValueError("the audit file is finished: no record may follow apply_finished")
             record = {**fields, "seq": self._seq + 1, "prev_sha256": self._head}
             record["sha256"] = record_sha256(record)
-            try:
-                self._handle.write(rfc8785.dumps(record) + b"\n")
-                self._handle.flush()
-                os.fsync(self._handle.fileno())
-            except OSError as exc:
-                raise AuditError(
-                    f"cannot write the audit file {self.path}: {exc.strerror or exc}",
-                    "free disk space or fix the --audit-dir permissions; run `entrasync plan` "
-                    "to see what is left to do",
-                ) from None
+            if self._failure is None:
+                self._failure = self._append(rfc8785.dumps(record) + b"\n")
+            # A record that went to stderr still takes its place in the chain: the file and
+            # the log together hold every record, in order.
             self._seq += 1
             self._head = record["sha256"]
+            if self._failure is None:
+                return
+            if record["type"] == "change":
+                self._diverted += 1
+                self._unwritten(log_line(record))
+            raise self._error()
+
+    def _append(self, data: bytes) -> str | None:
+        """Write one record through to the disk; on failure, why, with the file cut back to
+        its last whole record (a partial line would read as tampering)."""
+        try:
+            view = memoryview(data)
+            while view:  # an unbuffered file may take part of it (up to the size limit)
+                view = view[self._handle.write(view) :]
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            # If even that fails, the verifier reports the cut-off last line.
+            with contextlib.suppress(OSError, ValueError):
+                os.ftruncate(self._handle.fileno(), self._size)
+            return exc.strerror or str(exc)
+        self._size += len(data)
+        return None
+
+    def _error(self) -> AuditError:
+        message = f"the audit file {self.path} could not be written: {self._failure}"
+        fix = "free disk space (or raise the file size limit) and fix the --audit-dir"
+        if self._diverted:
+            hint = (
+                "no write started after it, and the changes made since the file's last record "
+                f"({self._diverted}) are printed above, one JSON line each: keep that log with "
+                f"the audit file. {fix}, then run `entrasync plan` to see what is left to do"
+            )
+        else:
+            hint = (
+                "every change made is in the file; it lacks only its last record, so "
+                f"`entrasync audit verify` calls the run incomplete. {fix}"
+            )
+        return AuditError(message, hint)
+
+    @property
+    def failed(self) -> bool:
+        """True once a record could not be written: the file takes no more."""
+        return self._failure is not None
 
     def close(self) -> None:
-        self._handle.close()
+        """Close the file; never an error of its own (every record was written through, or
+        went to stderr, already)."""
+        try:
+            self._handle.close()
+        except OSError as exc:
+            log.debug("closing the audit file %s: %s", self.path, exc)
 
     def __enter__(self) -> AuditWriter:
         return self
@@ -285,7 +382,10 @@ def _create(directory: Path, started: str, digest: str) -> tuple[Path, Any]:
             suffix = f"-{attempt + 1}" if attempt else ""
             path = directory / f"entrasync-apply-{stamp}-{digest[:12]}{suffix}.jsonl"
             try:
-                return path, path.open("xb")  # exclusive: an audit file is never overwritten
+                # Exclusive: an audit file is never overwritten. Unbuffered: each record goes
+                # to the file at once, so a failure is seen at the record that failed, and
+                # closing has nothing left to write.
+                return path, path.open("xb", buffering=0)
             except FileExistsError:
                 continue
     except OSError as exc:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
+
 from entrasync.console import Console
 from entrasync.errors import AuditError, EntrasyncError
 
@@ -60,7 +62,13 @@ class Evidence:
             force_unsafe=self.force_unsafe,
             overridden=self.overridden,
             environ=os.environ,
+            unwritten=self.unrecorded,
         )
+
+    def unrecorded(self, line: str) -> None:
+        """A change record the audit file could not take, on stderr, so the CI log keeps it."""
+        self.console.progress_done()
+        click.echo(line, file=self.console.err)
 
     def nothing_applied(self, result: Result, error: EntrasyncError | None = None) -> None:
         """An audit file (started + finished, zero counts) for a run that changed nothing."""

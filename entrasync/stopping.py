@@ -1,0 +1,121 @@
+"""Stopping on a signal: SIGTERM and SIGHUP as Ctrl-C, and an apply that winds down in order.
+
+A runner that cancels a job signals the process (GitHub Actions sends SIGINT, then SIGTERM
+7.5 s later, then SIGKILL; ``timeout`` and most supervisors send SIGTERM; a closed terminal
+sends SIGHUP). Outside apply's writes a signal stops the command where it is, as Ctrl-C does
+(:func:`signals_interrupt`): nothing is being written. While apply writes, a signal only asks
+it to stop (:func:`deferred_stop`): no new write starts, the writes in flight finish and are
+recorded, and any further signal is noted but cannot cut that short, so no write that reached
+NeuralTrust goes unrecorded.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143  # SIGHUP too: a runner or a closed terminal asked the job to end
+
+Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
+
+
+class Stopped(BaseException):
+    """The command was stopped by a signal. A BaseException, as KeyboardInterrupt is: it is
+    not an error of the command's, and no ``except Exception`` may swallow it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_SIGINT if self.signum == signal.SIGINT else EXIT_SIGTERM
+
+
+class StopRequest:
+    """Set by the first signal: apply starts no write once it is set."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def request(self, signum: int) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    def check(self) -> None:
+        """Raise :class:`Stopped` when a stop was requested."""
+        if self.signum is not None:
+            raise Stopped(self.signum)
+
+
+@contextmanager
+def _handlers(signals: tuple[int, ...], handler: Handler) -> Iterator[None]:
+    """Install ``handler`` for ``signals``, restoring the previous ones on the way out. Only
+    the main thread may set handlers: elsewhere (a command run in-process from another thread)
+    the signals keep whatever handling they have."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
+    raise Stopped(signum)
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Stopped` where the program is, as SIGINT raises
+    KeyboardInterrupt: the command ends without a traceback, exit 143."""
+    with _handlers((signal.SIGTERM, signal.SIGHUP), _raise_stopped):
+        yield
+
+
+def note(text: str) -> None:
+    """A line on stderr from a signal handler; never an error of its own (the handler may run
+    while this thread is itself writing to stderr)."""
+    try:
+        sys.stderr.write(f"\n{text}\n")
+        sys.stderr.flush()
+    except (OSError, RuntimeError, ValueError):
+        pass
+
+
+@contextmanager
+def deferred_stop(say: Callable[[str], None] = note) -> Iterator[StopRequest]:
+    """While inside, SIGINT, SIGTERM and SIGHUP set the yielded :class:`StopRequest` instead of
+    interrupting: the first asks to stop, later ones are only noted (``say``)."""
+    stop = StopRequest()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stop.requested:
+            say(f"{name}: already stopping; waiting for the writes in flight to be recorded")
+            return
+        stop.request(signum)
+        say(
+            f"{name}: stopping; no new write starts, and the writes in flight finish and are "
+            "recorded"
+        )
+
+    with _handlers(STOP_SIGNALS, handler):
+        yield stop
