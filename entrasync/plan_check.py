@@ -110,7 +110,7 @@ def protected_writes(
     return tuple(found)
 
 
-def describe(change: Change) -> str:
+def describe_change(change: Change) -> str:
     """``create mallory@contoso.com (owner)``: what a change does, in a few words."""
     after = change.after
     if change.action is Action.DEACTIVATE:
@@ -123,7 +123,7 @@ def describe(change: Change) -> str:
 
 def describe_mismatch(mismatch: Mismatch) -> str:
     """A saved change and how the fresh plan differs: ``update bob@… (owner): differs in after``."""
-    what = describe(mismatch.change)
+    what = describe_change(mismatch.change)
     if not mismatch.differs:
         return f"{what}: a fresh plan makes no such change"
     return f"{what}: a fresh plan differs in {', '.join(mismatch.differs)}"

@@ -24,7 +24,7 @@ from entrasync.errors import EntrasyncError, PlanFileError, SafetyError, StalePl
 from entrasync.plan_check import (
     PlanCheck,
     compare_changes,
-    describe,
+    describe_change,
     describe_mismatch,
     listing,
     protected_writes,
@@ -128,7 +128,7 @@ def _check_protected(plan: Plan, target: Target, loaded: LoadedConfig) -> None:
     found = protected_writes(plan.changes, loaded.config.protected_keys, target.users)
     if not found:
         return
-    listed = listing([f"{describe(w.change)} (protected: {w.listed})" for w in found])
+    listed = listing([f"{describe_change(w.change)} (protected: {w.listed})" for w in found])
     raise SafetyError(
         f"the plan {plan.digest[:12]} would write {plural(len(found), 'protected user')}, "
         f"which entrasync never changes: {listed}; nothing was changed",

@@ -12,7 +12,7 @@ from entrasync.model import TargetUser
 from entrasync.plan_check import (
     Mismatch,
     compare_changes,
-    describe,
+    describe_change,
     describe_mismatch,
     listing,
     protected_writes,
@@ -217,7 +217,7 @@ def test_describe_mismatch(mismatch: Mismatch, text: str) -> None:
 
 
 def test_describe_names_the_products_of_a_product_role() -> None:
-    assert describe(BOB) == "update bob@contoso.com (member, products trusttest)"
+    assert describe_change(BOB) == "update bob@contoso.com (member, products trusttest)"
 
 
 def test_listing_stops_at_its_limit_and_says_how_many_more() -> None:
