@@ -158,7 +158,9 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
         if "@" in expected:
             return f"{show(value)} is not an email address or UPN (user@domain)"
         if expected.startswith("^https?"):
-            return f"{show(value)} is not an https:// URL"
+            # Not echoed when it may hold a credential (user:pass@, ?token=...).
+            shown = "this value" if any(c in str(value) for c in "@?#") else show(value)
+            return f"{shown} is not an https:// URL"
         return f"{show(value)} does not match {expected}"
     if kind == "minItems" and error.absolute_path and error.absolute_path[-1] == "roles":
         return "must not be empty: list the roles, highest privilege first"

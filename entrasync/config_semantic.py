@@ -10,11 +10,16 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
-
 from entrasync.config_rules import show
 from entrasync.config_yaml import Document, KeyPath, Problem
-from entrasync.http import is_loopback_host
+from entrasync.urls import (
+    SENT_AUTHORITY,
+    SENT_GRAPH,
+    SENT_SCIM,
+    UnsafeUrlError,
+    check_url,
+    is_loopback_host,
+)
 
 
 def _strings(container: Any, key: str) -> list[tuple[int, str]]:
@@ -87,7 +92,7 @@ def semantic_problems(
                 )
             )
         out.extend(_duplicate_group(doc, here, mapping, seen))
-    out.extend(_plain_http(doc, data))
+    out.extend(_url_problems(doc, data))
     return out
 
 
@@ -114,21 +119,25 @@ def _duplicate_group(
         )
 
 
-def _plain_http(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
-    for section, key in (
-        ("entra", "graph_url"),
-        ("entra", "authority_host"),
-        ("neuraltrust", "scim_url"),
+def _url_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """The credential-routing URLs: the shape every source of them is held to (user info,
+    query, fragment, port, host; entrasync.urls, which never echoes the value), then plain
+    http off loopback."""
+    for section, key, sent in (
+        ("entra", "graph_url", SENT_GRAPH),
+        ("entra", "authority_host", SENT_AUTHORITY),
+        ("neuraltrust", "scim_url", SENT_SCIM),
     ):
         part = data.get(section)
         url = part.get(key) if isinstance(part, dict) else None
-        if not isinstance(url, str) or not re.match(r"^http://\S+$", url):
-            continue
+        if not isinstance(url, str) or not re.match(r"^https?://", url):
+            continue  # the schema reports a value that is not a URL at all
         try:
-            host = str(httpx.URL(url).host)
-        except httpx.InvalidURL:
-            host = ""
-        if not is_loopback_host(host):
+            parsed = check_url(url, "this URL", sent=sent)
+        except UnsafeUrlError as exc:
+            yield doc.problem((section, key), exc.message)
+            continue
+        if parsed.scheme == "http" and not is_loopback_host(parsed.host):
             yield doc.problem(
                 (section, key),
                 f"{show(url)} is plain http://; credentials only travel over https:// "

@@ -20,7 +20,6 @@ A throttle is about the client, not one request, and the two APIs answer it diff
 
 from __future__ import annotations
 
-import ipaddress
 import random
 import threading
 import time
@@ -33,6 +32,8 @@ import httpx
 
 from entrasync.errors import EntrasyncError
 from entrasync.pool import DEFAULT_PARALLELISM as DEFAULT_PARALLELISM
+from entrasync.urls import is_loopback_host as is_loopback_host
+from entrasync.urls import require_safe_url as require_safe_url
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -324,26 +325,3 @@ def _detached(response: httpx.Response) -> httpx.Response:
     (a 999-member page is ~200 KB) alive until a cyclic collection found it (benchmarks/)."""
     response.stream = httpx.ByteStream(response.content)
     return response
-
-
-def is_loopback_host(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost."}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def require_safe_url(url: str, what: str) -> httpx.URL:
-    """Refuse to send credentials over plain http:// except to loopback addresses."""
-    parsed = httpx.URL(url)
-    if parsed.scheme == "https":
-        return parsed
-    if parsed.scheme == "http" and is_loopback_host(parsed.host):
-        return parsed
-    raise EntrasyncError(
-        f"{what} {url!r} is not an https:// URL; credentials are only sent over https "
-        "(or plain http to a loopback address)",
-        f"use the https:// address of {what}",
-    )

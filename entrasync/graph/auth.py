@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from entrasync import routing
 from entrasync.config import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
 from entrasync.errors import AuthError, EntrasyncError
 from entrasync.graph import credentials
@@ -22,6 +23,7 @@ from entrasync.graph.aadsts import describe_msal_error
 from entrasync.graph.transport import ca_bundle
 from entrasync.http import require_safe_url
 from entrasync.secret import Secret
+from entrasync.urls import SENT_AUTHORITY, SENT_GRAPH
 
 if TYPE_CHECKING:
     import requests
@@ -61,14 +63,13 @@ def _root(url: str) -> str:
 
 
 def resolve_endpoints(config: Config, environ: Mapping[str, str]) -> GraphEndpoints:
-    """Environment over config over the global cloud; every URL must be https (or loopback)."""
-    graph = environ.get("ENTRASYNC_GRAPH_URL") or config.entra.graph_url or DEFAULT_GRAPH_URL
-    host = (
-        environ.get("AZURE_AUTHORITY_HOST") or config.entra.authority_host or DEFAULT_AUTHORITY_HOST
-    )
-    endpoints = GraphEndpoints(graph_url=_root(graph), authority_host=_root(host))
-    require_safe_url(endpoints.graph_url, "the Microsoft Graph URL (ENTRASYNC_GRAPH_URL)")
-    require_safe_url(endpoints.authority_host, "the authority host (AZURE_AUTHORITY_HOST)")
+    """Environment over config over the global cloud; each URL passes require_safe_url (https
+    or loopback, no user info, query or fragment) before anything is sent to it."""
+    graph = routing.GRAPH_URL.resolve(config, environ, DEFAULT_GRAPH_URL)
+    host = routing.AUTHORITY_HOST.resolve(config, environ, DEFAULT_AUTHORITY_HOST)
+    endpoints = GraphEndpoints(graph_url=_root(graph.value), authority_host=_root(host.value))
+    require_safe_url(endpoints.graph_url, graph.origin, sent=SENT_GRAPH)
+    require_safe_url(endpoints.authority_host, host.origin, sent=SENT_AUTHORITY)
     return endpoints
 
 

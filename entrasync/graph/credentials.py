@@ -156,9 +156,9 @@ def fetch_github_id_token(
     """One fresh GitHub Actions ID token (https://docs.github.com/en/actions/reference/security/oidc)."""
     # The URL already carries a query (api-version=...): since httpx 0.28 `params=` would
     # replace it (encode/httpx#3433), so merge the audience into it instead.
-    url = require_safe_url(request_url, "ACTIONS_ID_TOKEN_REQUEST_URL").copy_merge_params(
-        {"audience": audience}
-    )
+    url = require_safe_url(
+        request_url, "ACTIONS_ID_TOKEN_REQUEST_URL", allow_query=True
+    ).copy_merge_params({"audience": audience})
     with new_http_client(environ) as client:
         response = send(
             client,

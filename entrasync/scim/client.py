@@ -19,7 +19,9 @@ from entrasync.config import DEFAULT_SCIM_URL, Config
 from entrasync.errors import AuthError, ScimError
 from entrasync.http import AdaptiveLimit, RetryPolicy, TransportError, require_safe_url, send
 from entrasync.pool import run_bounded
+from entrasync.routing import SCIM_URL
 from entrasync.secret import Secret
+from entrasync.urls import SENT_SCIM
 
 TOKEN_ENV = "NEURALTRUST_SCIM_TOKEN"
 URL_ENV = "NEURALTRUST_SCIM_URL"
@@ -143,7 +145,7 @@ class ScimClient:
         limit: AdaptiveLimit | None = None,
     ) -> None:
         # Checked before any socket opens: the token never travels over plain http.
-        base = require_safe_url(url.rstrip("/"), WHAT)
+        base = require_safe_url(url.rstrip("/"), WHAT, sent=SENT_SCIM)
         if not token:
             raise AuthError(f"{TOKEN_ENV} is not set", TOKEN_HINT)
         self.url = str(base)
@@ -169,8 +171,10 @@ class ScimClient:
     @classmethod
     def from_env(cls, config: Config, environ: Mapping[str, str], **kwargs: Any) -> ScimClient:
         """URL from NEURALTRUST_SCIM_URL, else the config, else NeuralTrust's hosted endpoint."""
-        url = environ.get(URL_ENV) or config.neuraltrust.scim_url or DEFAULT_SCIM_URL
-        return cls(url, Secret(environ.get(TOKEN_ENV, "").strip()), **kwargs)
+        source = SCIM_URL.resolve(config, environ, DEFAULT_SCIM_URL)
+        # Named by where it came from (the variable or the config key), before any request.
+        require_safe_url(source.value.rstrip("/"), source.origin, sent=SENT_SCIM)
+        return cls(source.value, Secret(environ.get(TOKEN_ENV, "").strip()), **kwargs)
 
     def __enter__(self) -> ScimClient:
         return self

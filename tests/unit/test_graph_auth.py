@@ -153,6 +153,50 @@ def test_credentials_never_go_to_plain_http_outside_loopback() -> None:
 
 
 @pytest.mark.parametrize(
+    ("entra", "env", "message"),
+    [
+        (
+            {"graph_url": "https://u:hunter2@graph.example.com"},
+            {},
+            "entra.graph_url in the mappings file holds a user name or password; the Graph "
+            "access token is sent only as a bearer token",
+        ),
+        (
+            {},
+            {"ENTRASYNC_GRAPH_URL": "https://graph.example.com/?x=hunter2"},
+            "ENTRASYNC_GRAPH_URL has a query string or fragment",
+        ),
+        (
+            {"authority_host": "https://hunter2@login.example.com"},
+            {},
+            "entra.authority_host in the mappings file holds a user name or password; the "
+            "app's secret or assertion is sent only in the token request's body",
+        ),
+        (
+            {},
+            {"AZURE_AUTHORITY_HOST": "login.example.com:hunter2"},
+            "AZURE_AUTHORITY_HOST has an invalid port",
+        ),
+    ],
+    ids=[
+        "a Graph URL with a password in a config built in code (it would be the token scope)",
+        "a Graph URL with a query from the environment",
+        "an authority host with user info in the config",
+        "a bare authority host with a bad port",
+    ],
+)
+def test_endpoints_carrying_data_are_refused_by_source_without_echo(
+    entra: dict[str, str], env: dict[str, str], message: str
+) -> None:
+    # Config.model_validate skips the file checks: the endpoints check on their own.
+    config = Config.model_validate({"version": 1, "entra": entra})
+    with pytest.raises(EntrasyncError) as caught:
+        resolve_endpoints(config, env)
+    assert caught.value.message.startswith(message)
+    assert "hunter2" not in f"{caught.value.message} {caught.value.hint}"
+
+
+@pytest.mark.parametrize(
     ("host", "audience"),
     [
         ("https://login.microsoftonline.com", "api://AzureADTokenExchange"),

@@ -1,0 +1,99 @@
+"""Which keys route credentials, where each value comes from, and what counts as a change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entrasync.config import Config, load_config
+from entrasync.errors import ConfigError
+from entrasync.routing import (
+    AUTHORITY_HOST,
+    ROUTING_KEYS,
+    SCIM_URL,
+    require_trusted_routing,
+    routing_changes,
+)
+
+TENANT = "aaaaaaaa-2222-3333-4444-55555555555f"
+BASE: dict[str, Any] = {
+    "version": 1,
+    "entra": {"tenant_id": TENANT, "authority_host": "https://login.microsoftonline.us"},
+    "neuraltrust": {"scim_url": "https://nt.contoso.com/api/scim/v2"},
+}
+
+
+def config(**sections: dict[str, Any]) -> Config:
+    data = {**BASE, **{k: {**BASE.get(k, {}), **v} for k, v in sections.items()}}
+    for part in ("entra", "neuraltrust"):
+        data[part] = {k: v for k, v in data[part].items() if v is not None}
+    return Config.model_validate(data)
+
+
+def test_the_five_keys_of_the_contract_route_credentials() -> None:
+    assert [k.key for k in ROUTING_KEYS] == [
+        "entra.tenant_id",
+        "entra.client_id",
+        "entra.authority_host",
+        "entra.graph_url",
+        "neuraltrust.scim_url",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("review", "changed"),
+    [
+        ({}, []),
+        ({"entra": {"nested_groups": False}}, []),
+        ({"entra": {"authority_host": "https://login.example.com"}}, ["entra.authority_host"]),
+        ({"entra": {"graph_url": "https://graph.example.com"}}, ["entra.graph_url"]),
+        ({"entra": {"authority_host": None}}, ["entra.authority_host"]),
+        ({"entra": {"tenant_id": TENANT.upper()}}, ["entra.tenant_id"]),
+        (
+            {"neuraltrust": {"scim_url": "https://nt.contoso.com/api/scim/v2/"}},
+            ["neuraltrust.scim_url"],
+        ),
+    ],
+    ids=[
+        "the same config changes nothing",
+        "an entra option that routes nothing is no routing change",
+        "a changed authority host",
+        "a key added where the trusted config has none",
+        "a key removed (the default would then be used)",
+        "a letter case change is a change: values are compared as written",
+        "a trailing slash is a change too",
+    ],
+)
+def test_what_counts_as_a_routing_change(review: dict[str, Any], changed: list[str]) -> None:
+    assert routing_changes(config(**review), config()) == changed
+
+
+def test_a_source_is_named_by_where_it_came_from() -> None:
+    env = {"NEURALTRUST_SCIM_URL": "https://env.example/v2"}
+    assert SCIM_URL.resolve(config(), env, "d").origin == "NEURALTRUST_SCIM_URL"
+    assert SCIM_URL.resolve(config(), {}, "d").origin == "neuraltrust.scim_url in the mappings file"
+    fallback = AUTHORITY_HOST.resolve(config(entra={"authority_host": None}), {}, "https://d")
+    assert (fallback.value, fallback.origin) == ("https://d", "the default entra.authority_host")
+
+
+def test_without_a_trusted_config_nothing_is_compared(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("version: 1\nentra: {authority_host: 'https://login.example.com'}\n")
+    require_trusted_routing(load_config(path), None)  # no error: env, then config, as before
+
+
+def test_the_refusal_names_the_files_and_keys_but_no_value(tmp_path: Path) -> None:
+    trusted = tmp_path / "base.yaml"
+    trusted.write_text("version: 1\n")
+    review = tmp_path / "m.yaml"
+    review.write_text("version: 1\nneuraltrust: {scim_url: 'https://nt.example.com/s3cr3t-path'}\n")
+    with pytest.raises(ConfigError) as caught:
+        require_trusted_routing(load_config(review), trusted)
+    assert caught.value.message == (
+        f"{review.as_posix()} changes neuraltrust.scim_url, which decides where credentials "
+        "are sent; the change takes effect once merged"
+    )
+    assert trusted.as_posix() in (caught.value.hint or "")
+    assert "s3cr3t" not in f"{caught.value.message} {caught.value.hint}"
