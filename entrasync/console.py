@@ -107,6 +107,19 @@ def parallelism_option(help_text: str = "Concurrent requests to each API.") -> C
     )
 
 
+def trusted_config_option() -> Callable[[F], F]:
+    """``--trusted-config FILE``: where credentials go comes from FILE (or the environment),
+    never from the config under review (entrasync.routing)."""
+    return click.option(
+        "--trusted-config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="The reviewed config (e.g. the base branch's): the keys that decide where "
+        "credentials are sent come from the environment or FILE only; a config that changes "
+        "them is refused before any connection.",
+    )
+
+
 def app_context() -> AppContext:
     return click.get_current_context().ensure_object(AppContext)
 

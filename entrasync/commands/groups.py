@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from entrasync.console import app_context, global_options
+from entrasync.console import app_context, global_options, trusted_config_option
 
 if TYPE_CHECKING:
     from entrasync.config import Config
 
 
-def _config() -> Config:
-    """The mappings file when there is one; else defaults, with ids from the environment.
+def _config(trusted_config: Path | None) -> Config:
+    """The mappings file when there is one; else the trusted config, else defaults (with ids
+    from the environment).
 
     `groups` helps write the first mappings file, so it must work before that file exists.
     """
     from entrasync.config import Config, load_config
+    from entrasync.routing import load_reviewed_config
 
     context = app_context()
     path = context.resolved_config_path
     if context.config_path is None and "ENTRASYNC_CONFIG" not in os.environ and not path.exists():
-        return Config(version=1)
-    return load_config(path).config
+        return Config(version=1) if trusted_config is None else load_config(trusted_config).config
+    return load_reviewed_config(path, trusted_config).config
 
 
 @click.command("groups")
@@ -38,8 +41,9 @@ def _config() -> Config:
     show_default=True,
     help="json: a list of {id, display_name, members}.",
 )
+@trusted_config_option()
 @global_options
-def command(search: str | None, output: str) -> int:
+def command(search: str | None, output: str, trusted_config: Path | None) -> int:
     """List Entra groups whose display name starts with SEARCH (all groups without it).
 
     USERS counts user members (as `validate --online` does), transitive when
@@ -50,7 +54,7 @@ def command(search: str | None, output: str) -> int:
     from entrasync.graph.directory import list_groups
     from entrasync.graph.online import columns
 
-    config = _config()
+    config = _config(trusted_config)
     console = app_context().console()
     console.progress("reading groups from Microsoft Graph...")
     with GraphClient.connect(config, os.environ) as client:

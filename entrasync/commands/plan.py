@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from entrasync.console import app_context, global_options, parallelism_option
+from entrasync.console import (
+    app_context,
+    global_options,
+    parallelism_option,
+    trusted_config_option,
+)
 from entrasync.errors import EntrasyncError, GitHubError
 from entrasync.files import start_write_atomic
 from entrasync.gctune import paused
@@ -51,19 +56,26 @@ def render(plan: Plan, fmt: str, *, config_path: str, color: bool) -> str:
 )
 @click.option("--comment", is_flag=True, help="Create or update the sticky PR comment.")
 @parallelism_option()
+@trusted_config_option()
 @global_options
 def command(
-    out: Path | None, fmt: str, detailed_exitcode: bool, comment: bool, parallelism: int
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    comment: bool,
+    parallelism: int,
+    trusted_config: Path | None,
 ) -> int:
     """Read Entra and NeuralTrust and show what apply would change."""
     # Imported here so that `entrasync --help` and `validate` start without msal and httpx.
     from entrasync import pipeline
-    from entrasync.config import load_config
     from entrasync.render.markdown import render_markdown
+    from entrasync.routing import load_reviewed_config
 
     ctx = app_context()
     console = ctx.console()
-    loaded = load_config(ctx.resolved_config_path)
+    # Before any connection: a config under review cannot choose where credentials go.
+    loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)
     plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
 
     saving: Future[None] | None = None

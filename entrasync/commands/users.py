@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
-from entrasync.console import app_context, global_options, parallelism_option
+from entrasync.console import (
+    app_context,
+    global_options,
+    parallelism_option,
+    trusted_config_option,
+)
 
 
 @click.command("users")
@@ -19,17 +25,18 @@ from entrasync.console import app_context, global_options, parallelism_option
     help="Output format.",
 )
 @parallelism_option()
+@trusted_config_option()
 @global_options
-def command(fmt: str, parallelism: int) -> int:
+def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     """Every NeuralTrust user with current and desired access, source groups and status."""
     from entrasync import pipeline
-    from entrasync.config import load_config
     from entrasync.render.users import render_users_csv, render_users_json, render_users_text
+    from entrasync.routing import load_reviewed_config
     from entrasync.users_view import users_view
 
     ctx = app_context()
     console = ctx.console()
-    loaded = load_config(ctx.resolved_config_path)
+    loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)
     sources = pipeline.read_sources(loaded.config, os.environ, console, parallelism=parallelism)
     plan = sources.plan(loaded, created_at=pipeline.now_utc())
     resolution = sources.resolver.resolution()

@@ -8,11 +8,12 @@ instead of the apply.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from entrasync.console import app_context, global_options
+from entrasync.console import app_context, global_options, trusted_config_option
 
 if TYPE_CHECKING:
     from entrasync.config import Config, LoadedConfig
@@ -49,15 +50,17 @@ def notes(config: Config) -> list[str]:
     is_flag=True,
     help="Also resolve every mapped group in Entra (needs Graph credentials).",
 )
+@trusted_config_option()
 @global_options
-def command(online: bool) -> int:
+def command(online: bool, trusted_config: Path | None) -> int:
     """Check the mappings file: YAML, schema and semantic rules (offline by default)."""
     # Imported here: pydantic and jsonschema are for the commands that read the file.
-    from entrasync.config import load_config
+    from entrasync.routing import load_reviewed_config
 
     context = app_context()
     console = context.console()
-    loaded = load_config(context.resolved_config_path)
+    # With a trusted config, checked offline too: a routing change fails validation early.
+    loaded = load_reviewed_config(context.resolved_config_path, trusted_config)
     console.result(summary(loaded))
     for note in notes(loaded.config):
         console.warn(note)
