@@ -291,3 +291,74 @@ def test_the_override_check_accepts_only_a_digest_on_main(
 ) -> None:
     assert (_check_override(value, ref) == 0) is accepted
     assert not Path("/tmp/pwned").exists()
+
+
+ENDPOINTS = {
+    "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.com",
+    "ENTRASYNC_GRAPH_URL": "https://graph.microsoft.com",
+    "NEURALTRUST_SCIM_URL": "https://app.neuraltrust.ai/api/scim/v2",
+}
+
+
+def test_the_workflows_that_run_entrasync_are_plan_apply_and_drift() -> None:
+    # The endpoint test below covers exactly these; ci.yml runs the project's tests only.
+    assert [n for n in NAMES if entrasync_calls(n)] == ["plan.yml", "apply.yml", "drift.yml"]
+
+
+@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
+def test_every_shipped_workflow_sets_the_endpoints_with_public_cloud_defaults(name: str) -> None:
+    env = job(name)["env"]
+    for variable, default in ENDPOINTS.items():
+        # The repository variable when set, else the public endpoint: never the mappings file.
+        assert env[variable] == f"${{{{ vars.{variable} || '{default}' }}}}", variable
+    for step in steps(name):
+        assert not set(ENDPOINTS) & set(step.get("env", {})), "no step overrides an endpoint"
+
+
+def trusted_step() -> dict[str, Any]:
+    (step,) = [s for s in steps("plan.yml") if s.get("name", "").endswith("the trusted one")]
+    return step
+
+
+def test_plan_passes_the_base_branchs_config_as_the_trusted_config() -> None:
+    (plan_call,) = [c for c in entrasync_calls("plan.yml") if c[0] == "plan"]
+    at = plan_call.index("--trusted-config")
+    assert plan_call[at + 1] == "$RUNNER_TEMP/trusted-mappings.yaml"
+    assert plan_call[plan_call.index("--config") + 1] == "config/mappings.yaml"
+    # Taken from the base checkout, before the PR's files are on disk, outside pr/.
+    all_steps = steps("plan.yml")
+    pr_checkout = next(i for i, s in enumerate(all_steps) if s.get("with", {}).get("path"))
+    step = trusted_step()
+    assert all_steps.index(step) < pr_checkout
+    assert step.get("working-directory") is None
+    assert ["cp", "config/mappings.yaml", "$RUNNER_TEMP/trusted-mappings.yaml"] in commands(
+        step["run"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("base_config", "expected"),
+    [
+        ("version: 1\nentra: {authority_host: 'https://login.microsoftonline.us'}\n", None),
+        (None, "version: 1\n"),
+    ],
+    ids=[
+        "the base branch's config is copied as it is",
+        "no config on the base branch trusts no value: every endpoint comes from the env",
+    ],
+)
+def test_the_trusted_config_step_writes_the_base_config(
+    base_config: str | None, expected: str | None, tmp_path: Path
+) -> None:
+    workspace, temp = tmp_path / "workspace", tmp_path / "runner-temp"
+    (workspace / "config").mkdir(parents=True)
+    temp.mkdir()
+    if base_config is not None:
+        (workspace / "config" / "mappings.yaml").write_text(base_config)
+    env = {"PATH": "/usr/bin:/bin", "RUNNER_TEMP": str(temp)}
+    done = subprocess.run(
+        ["bash", "-e", "-c", trusted_step()["run"]], cwd=workspace, env=env, check=False
+    )
+    assert done.returncode == 0
+    written = (temp / "trusted-mappings.yaml").read_text()
+    assert written == (base_config if expected is None else expected)
