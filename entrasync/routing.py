@@ -80,7 +80,15 @@ def require_trusted_routing(loaded: LoadedConfig, trusted_path: Path | None) -> 
     """
     if trusted_path is None:
         return
-    trusted = load_config(trusted_path)
+    try:
+        trusted = load_config(trusted_path)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"--trusted-config: {exc.message}",
+            "--trusted-config names the reviewed mappings file (in CI, the base branch's copy); "
+            "fix that file or the path",
+            problems=exc.problems,
+        ) from None
     changed = routing_changes(loaded.config, trusted.config)
     if not changed:
         return

@@ -221,6 +221,7 @@ def test_a_missing_trusted_config_is_an_error_before_any_connection(
     code, _, err = run(capsys, "plan", "--config", "review.yaml", "--trusted-config", "gone.yaml")
 
     assert code == 1
-    assert "gone.yaml" in err
+    assert "error: --trusted-config: config file gone.yaml not found" in err
+    assert "hint: --trusted-config names the reviewed mappings file" in err
     assert "Traceback" not in err
     assert sandbox.requests() == 0
