@@ -2,8 +2,8 @@
 
 This module is the one error boundary. Expected failures (:class:`EntrasyncError`) print
 ``error:`` and a hint and exit 1; usage errors exit 1 too (2 is reserved for "changes present"
-under ``--detailed-exitcode``); Ctrl-C exits 130; anything else prints a traceback and the
-version, because it is a bug.
+under ``--detailed-exitcode``); Ctrl-C exits 130, SIGTERM and SIGHUP 143 (``entrasync.stopping``);
+anything else prints a traceback and the version, because it is a bug.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from entrasync.commands import apply, audit, demo, github_cmd, groups, plan, use
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.errors import ConfigError, EntrasyncError
 from entrasync.gctune import exit_now, fewer_collections, release_kept
+from entrasync.stopping import Stopped, signals_interrupt
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(verbose)
     release_kept()  # the values an earlier command in this process kept
     try:
-        with fewer_collections():
+        with fewer_collections(), signals_interrupt():
             result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)
     except EntrasyncError as exc:
         _print_error(exc)
@@ -74,6 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (click.Abort, KeyboardInterrupt):
         click.echo("\ninterrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Stopped as exc:
+        click.echo(
+            "\ninterrupted" if exc.exit_code == EXIT_INTERRUPTED else f"\nstopped by {exc.name}",
+            file=sys.stderr,
+        )
+        return exc.exit_code
     except Exception:
         traceback.print_exc()
         click.echo(
