@@ -238,7 +238,7 @@ def apply_plan(
 
 class _Recorder:
     """Hands each result to the audit (and ``on_result``), one at a time; keeps the audit's
-    first failure, after which apply starts no write."""
+    failure, after which apply starts no write."""
 
     def __init__(self, audit: AuditSink, on_result: Callable[[ChangeResult], None] | None) -> None:
         self._audit = audit
@@ -259,9 +259,8 @@ class _Recorder:
                 )
             except AuditError as exc:
                 # The record went to stderr instead (AuditWriter): the change is accounted
-                # for, and no later write starts.
-                if self.failure is None:
-                    self.failure = exc
+                # for, and no later write starts. The latest error counts every such record.
+                self.failure = exc
             if self._on_result is not None:
                 self._on_result(result)
 

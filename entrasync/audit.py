@@ -368,7 +368,8 @@ class AuditWriter:
         traceback: TracebackType | None,
     ) -> None:
         try:
-            if exc_type is None and not self.finished:
+            # After a failed record the caller has had its error: no apply_finished is tried.
+            if exc_type is None and not self.finished and not self.failed:
                 self.finish()
         finally:
             self.close()
