@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -12,7 +13,8 @@ from typing import Any, cast
 import pytest
 import rfc8785
 
-from entrasync.audit import GENESIS, AuditWriter, record_sha256, verify_audit
+from entrasync import audit as audit_module
+from entrasync.audit import GENESIS, AuditWriter, log_line, record_sha256, verify_audit
 from entrasync.cli import main
 from entrasync.errors import AuditError
 from entrasync.plan import Plan, Violation
@@ -343,6 +345,147 @@ def test_an_unwritable_audit_dir_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("a file where the folder should be")
     with pytest.raises(AuditError, match="cannot create an audit file"):
         _start(blocker, golden_plan())
+
+
+class _Failing:
+    """An audit file's handle that fails as a full disk or a file size limit makes it fail:
+    the real file takes ``room`` bytes (the write that crosses it is cut short there, as the
+    kernel does under RLIMIT_FSIZE), then every write raises ``error``; or, with ``at_flush``,
+    writes go through and the flush after them raises (a buffered file on a full disk)."""
+
+    def __init__(self, handle: Any, room: int, error: int, *, at_flush: bool = False) -> None:
+        self._handle = handle
+        self._room = room
+        self._error = error
+        self._at_flush = at_flush
+        self.closed = False
+
+    def _fail(self) -> OSError:
+        return OSError(self._error, os.strerror(self._error))
+
+    def write(self, data: bytes | memoryview) -> int:
+        if self._room <= 0 and not self._at_flush:
+            raise self._fail()
+        taken = len(data) if self._at_flush else min(len(data), self._room)
+        self._room -= taken
+        return int(self._handle.write(data[:taken]))
+
+    def flush(self) -> None:
+        if self._at_flush and self._room < 0:
+            raise self._fail()
+
+    def fileno(self) -> int:
+        return int(self._handle.fileno())
+
+    def close(self) -> None:
+        self._handle.close()
+        self.closed = True
+        raise self._fail()  # closing a failed file may fail too: it must not be a second error
+
+
+def _started_size(tmp_path: Path, plan: Plan) -> int:
+    """The size of apply_started for ``plan`` (the same clock gives the same record)."""
+    writer = _start(tmp_path / "probe", plan)
+    writer.close()
+    return len(writer.path.read_bytes())
+
+
+def _failing_after(
+    monkeypatch: pytest.MonkeyPatch, room: int, error: int, *, at_flush: bool = False
+) -> list[_Failing]:
+    made: list[_Failing] = []
+    real = audit_module._create
+
+    def create(*args: Any) -> tuple[Path, _Failing]:
+        path, handle = real(*args)
+        made.append(_Failing(handle, room, error, at_flush=at_flush))
+        return path, made[-1]
+
+    monkeypatch.setattr(audit_module, "_create", create)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("error", "at_flush", "reason"),
+    [
+        (errno.EFBIG, False, "File too large"),
+        (errno.ENOSPC, True, "No space left on device"),
+        (errno.EIO, False, "Input/output error"),
+    ],
+    ids=[
+        "the file size limit cuts a record short",
+        "a full disk fails the flush",
+        "an I/O error fails the write",
+    ],
+)
+def test_a_record_the_file_cannot_take_and_every_later_one_go_to_stderr_still_chained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, at_flush: bool, reason: str
+) -> None:
+    plan = golden_plan()
+    room = _started_size(tmp_path, plan) + 300  # apply_started and part of a change record
+    made = _failing_after(monkeypatch, room, error, at_flush=at_flush)
+    printed: list[str] = []
+    writer = _start(tmp_path / "audit", plan, unwritten=printed.append)
+    [handle] = made
+
+    raised: list[AuditError] = []
+    with writer:
+        for change in plan.changes[:3]:
+            try:
+                writer.change(change, outcome="succeeded", http_status=201)
+            except AuditError as exc:
+                raised.append(exc)
+    # Leaving the block after failures: no apply_finished, and the failed close is not raised.
+
+    assert handle.closed
+    assert len(raised) == 3
+    assert raised[-1].message == f"the audit file {writer.path} could not be written: {reason}"
+    assert "changes made since the file's last record (3) are printed above" in (
+        raised[-1].hint or ""
+    )
+    on_disk = verify_audit(writer.path)
+    assert (on_disk.intact, on_disk.records) == (True, 1)  # cut back to apply_started
+    records = [json.loads(line) for line in printed]
+    assert [r["user"] for r in records] == [c.user for c in plan.changes[:3]]
+    assert [r["seq"] for r in records] == [2, 3, 4]
+    assert records[0]["prev_sha256"] == on_disk.head_sha256
+    for record in records:
+        assert record_sha256({k: v for k, v in record.items() if k != "sha256"}) == record["sha256"]
+
+
+def test_an_audit_file_that_cannot_take_apply_started_says_nothing_was_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _failing_after(monkeypatch, 0, errno.ENOSPC)
+    printed: list[str] = []
+    with pytest.raises(AuditError) as caught:
+        _start(tmp_path, golden_plan(), unwritten=printed.append)
+    assert "could not be written: No space left on device" in caught.value.message
+    assert caught.value.hint == "free disk space or fix the --audit-dir; nothing was changed"
+    assert printed == []
+
+
+def test_a_missing_apply_finished_alone_says_every_change_is_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = golden_plan()
+    _failing_after(monkeypatch, _started_size(tmp_path, plan), errno.ENOSPC)
+    printed: list[str] = []
+    writer = _start(tmp_path / "audit", plan, unwritten=printed.append)
+    with writer, pytest.raises(AuditError) as caught:
+        writer.finish()
+    assert printed == []
+    assert (caught.value.hint or "").startswith("every change made is in the file")
+
+
+def test_a_log_line_is_the_record_with_nothing_a_terminal_or_a_workflow_would_act_on() -> None:
+    record = {"user": "eve\u202e\x1b[2J@contoso.com ##[error]x", "n": 1, "a": None}
+    line = log_line(record)
+    assert json.loads(line) == record
+    assert line.isascii()
+    assert "#" not in line
+    assert "\x1b" not in line
+    assert line.startswith('{"a":null,"n":1,')
 
 
 @pytest.fixture

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from entrasync import audit as audit_module
 from entrasync.apply import apply_plan, in_place
+from entrasync.audit import AuditWriter, record_sha256, verify_audit
+from entrasync.errors import AuditError
 from entrasync.http import RetryPolicy
-from entrasync.plan import Action
+from entrasync.plan import Access, Action, Change, Plan
 from entrasync.sandbox.scim_server import ScimSandbox
 from entrasync.scim.target import read_target
+from entrasync.stopping import Stopped, StopRequest
 from tests.integration.scim.scenario import (
     EXPECTED,
     LAYOUTS,
@@ -197,4 +206,132 @@ def test_an_interrupt_starts_no_more_writes_and_every_write_made_is_audited(
 
     # The worker may finish the change it already took; nothing after that starts.
     assert 1 <= sandbox.counters.writes < len(plan.changes)
+    assert [r["outcome"] for r in audit.records] == ["succeeded"] * sandbox.counters.writes
+
+
+class _DiskFillsUp:
+    """An audit file whose disk fills up mid-run: the real file takes the first ``room``
+    writes, then every write goes to /dev/full and the kernel answers ENOSPC."""
+
+    def __init__(self, handle: Any, room: int) -> None:
+        self._handle = handle
+        self._room = room
+        self._full = os.open("/dev/full", os.O_WRONLY)
+
+    def write(self, data: bytes | memoryview) -> int:
+        if self._room > 0:
+            self._room -= 1
+            return int(self._handle.write(data))
+        return os.write(self._full, data)
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    def fileno(self) -> int:
+        return int(self._handle.fileno())
+
+    def close(self) -> None:
+        os.close(self._full)
+        self._handle.close()
+
+
+def _creates(sandbox: ScimSandbox, count: int) -> Plan:
+    changes = tuple(
+        Change(
+            action=Action.CREATE,
+            user=f"person{n:02d}@contoso.com",
+            entra_id=f"e-person{n:02d}",
+            display_name=f"Person {n}",
+            email=f"person{n:02d}@contoso.com",
+            before=None,
+            after=Access("member", None, True),
+            groups=("NT-Test",),
+            decided_by="NT-Test",
+            reason="test",
+        )
+        for n in range(count)
+    )
+    return Plan("config/mappings.yaml", "0" * 64, sandbox.url, "1" * 64, changes, unchanged=0)
+
+
+@pytest.mark.parametrize(
+    ("parallelism", "latency"),
+    [(1, 0.0), (4, 0.1)],
+    ids=["one at a time: the failing record is the last write", "four at once: in flight finish"],
+)
+def test_when_the_audit_file_fills_up_no_write_starts_and_every_write_made_is_on_record(
+    make_sandbox: MakeSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    parallelism: int,
+    latency: float,
+) -> None:
+    sandbox = make_sandbox(latency=latency)
+    config = config_for(sandbox)
+    seeded = {u["userName"].lower() for u in sandbox.users()}
+    plan = _creates(sandbox, 20)
+    real_create = audit_module._create
+    # apply_started and three change records reach the disk; the fourth finds it full.
+    monkeypatch.setattr(
+        audit_module,
+        "_create",
+        lambda *args: (lambda path, handle: (path, _DiskFillsUp(handle, room=4)))(
+            *real_create(*args)
+        ),
+    )
+    printed: list[str] = []
+    writer = AuditWriter.start(
+        tmp_path, plan=plan, environ={}, git_commit=lambda: None, unwritten=printed.append
+    )
+
+    with client_for(sandbox) as client, pytest.raises(AuditError) as caught, writer:
+        apply_plan(plan, client, config, writer, parallelism=parallelism)
+
+    assert caught.value.message == (
+        f"the audit file {writer.path} could not be written: No space left on device"
+    )
+    assert f"({len(printed)}) are printed above" in (caught.value.hint or "")
+    lines = writer.path.read_bytes().splitlines()
+    in_file = [json.loads(line) for line in lines[1:]]
+    on_stderr = [json.loads(line) for line in printed]
+    assert len(in_file) == 3
+    # The record that failed, and those of the writes in flight then; no write started after.
+    assert 1 <= len(on_stderr) <= parallelism
+    assert sandbox.counters.writes == len(in_file) + len(on_stderr)
+    created = {u["userName"].lower() for u in sandbox.users()} - seeded
+    assert created == {r["user"] for r in in_file + on_stderr}
+    assert {r["outcome"] for r in in_file + on_stderr} == {"succeeded"}
+    # The file holds whole records only, and the printed ones carry on its chain.
+    verdict = verify_audit(writer.path)
+    assert (verdict.intact, verdict.complete, verdict.records) == (True, False, 4)
+    assert [r["seq"] for r in on_stderr] == list(range(5, 5 + len(on_stderr)))
+    assert on_stderr[0]["prev_sha256"] == in_file[-1]["sha256"]
+    for record in on_stderr:
+        assert record_sha256({k: v for k, v in record.items() if k != "sha256"}) == record["sha256"]
+
+
+@pytest.mark.parametrize("parallelism", [1, 4], ids=["one at a time", "four at once"])
+def test_a_stop_request_starts_no_more_writes_and_every_write_made_is_audited(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    sandbox = make_sandbox(latency=0.05)
+    config = config_for(sandbox)
+    audit = ListAudit()
+    stop = StopRequest()
+    plan = _creates(sandbox, 20)
+
+    with client_for(sandbox) as client, pytest.raises(Stopped) as caught:
+        apply_plan(
+            plan,
+            client,
+            config,
+            audit,
+            parallelism=parallelism,
+            on_result=lambda _result: stop.request(signal.SIGTERM),
+            stop=stop,
+        )
+
+    assert caught.value.exit_code == 143
+    # The writes in flight when the first one finished finish too; none starts after.
+    assert 1 <= sandbox.counters.writes <= parallelism
     assert [r["outcome"] for r in audit.records] == ["succeeded"] * sandbox.counters.writes

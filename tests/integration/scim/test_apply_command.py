@@ -7,6 +7,8 @@ makes the plan again and refuses one holding a change it does not make.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from entrasync.apply_lock import apply_lock
 from entrasync.audit import verify_audit
 from entrasync.cli import main
 from entrasync.config import load_config
@@ -331,3 +334,37 @@ def test_a_refusal_is_still_reported_when_its_audit_cannot_be_written(
     assert "warning: the refusal below was not audited" in err
     assert "error: stale plan" in err
     assert "Traceback" not in err
+
+
+def test_a_second_apply_on_the_same_audit_folder_exits_at_once_naming_the_first(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with apply_lock(setup.audit_dir):  # as an apply running in this folder holds it
+        code, _, err = setup.apply(capsys)
+
+    assert code == 1
+    assert (
+        f"error: another entrasync apply is running with the audit folder {setup.audit_dir} "
+        f"(pid {os.getpid()} on {socket.gethostname()} since 20"
+    ) in err
+    assert "hint: wait for it to end" in err
+    assert "Traceback" not in err
+    assert setup.requests() == 0  # refused before reading anything
+    assert setup.audit_files() == []
+    code, _, err = setup.apply(capsys)  # released: the next apply runs
+    assert code == 0, err
+
+
+def test_the_audit_folder_lock_is_released_on_every_way_out(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.sandbox.add_user({"user_name": "someone.new@contoso.com", "role": "member"})
+    assert setup.apply(capsys)[0] == 1  # refused as stale
+    with apply_lock(setup.audit_dir):
+        pass
+    setup.sandbox.stop()
+    code, _, err = setup.apply(capsys)  # the server is gone
+    assert code == 1, err
+    with apply_lock(setup.audit_dir):
+        pass
+    assert (setup.audit_dir / ".entrasync-apply.lock").read_text() == ""  # no holder named

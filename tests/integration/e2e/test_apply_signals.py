@@ -1,0 +1,95 @@
+"""Stopping is orderly (CONTRACT section 8): real signals to a running `entrasync apply`.
+
+Each run applies a plan of MANY creates against a slow SCIM server; the signal lands while
+some writes are in flight and most have not started. Afterwards the audit file must account
+for exactly what NeuralTrust shows: every user the server holds has its record, and the
+server saw no write without one.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.integration.e2e.apply_runs import (
+    MANY,
+    PARALLELISM,
+    World,
+    assert_intact,
+    change_records,
+    finish,
+    wait_until,
+)
+
+
+@pytest.mark.parametrize(
+    ("signals", "code", "last_line"),
+    [
+        ((signal.SIGTERM,), 143, "stopped by SIGTERM"),
+        ((signal.SIGHUP,), 143, "stopped by SIGHUP"),
+        ((signal.SIGINT,), 130, "interrupted"),
+        ((signal.SIGINT, signal.SIGINT), 130, "interrupted"),
+        ((signal.SIGINT, signal.SIGTERM), 130, "interrupted"),
+        ((signal.SIGTERM, signal.SIGTERM, signal.SIGHUP), 143, "stopped by SIGTERM"),
+    ],
+    ids=[
+        "SIGTERM (a cancelled job) stops it with 143",
+        "SIGHUP (a closed terminal) stops it with 143",
+        "SIGINT (Ctrl-C) stops it with 130",
+        "a second Ctrl-C during the wind-down drops no record",
+        "SIGTERM after SIGINT (GitHub's cancel) drops no record",
+        "three signals in a row drop no record",
+    ],
+)
+def test_a_signal_mid_apply_starts_no_write_and_every_write_made_is_audited(
+    world: World, signals: tuple[signal.Signals, ...], code: int, last_line: str
+) -> None:
+    proc = world.start()
+    wait_until(lambda: world.scim.counters.writes >= PARALLELISM, proc, "the writes start")
+
+    at_signal = world.scim.counters.writes
+    for signum in signals:
+        proc.send_signal(signum)
+        time.sleep(0.05)  # the later ones land while the writes in flight (0.25 s) still run
+    done = finish(proc)
+
+    assert done.code == code, done.err
+    assert "Traceback" not in done.err
+    assert done.err.rstrip().splitlines()[-1] == last_line
+    assert "stopping; no new write starts" in done.err
+    writes = world.scim.counters.writes
+    # Those in flight finish; none starts after the signal (a worker may have been between
+    # taking its change and sending it).
+    assert writes <= at_signal + PARALLELISM
+    assert writes < MANY
+    records = change_records(world.audit_records())
+    assert [r["outcome"] for r in records] == ["succeeded"] * writes
+    assert {r["user"] for r in records} == world.created()
+    assert_intact(world.audit_file())
+    assert world.audit_records()[-1]["type"] == "change"  # no apply_finished: cut short
+
+
+def test_sigterm_while_reading_ends_with_143_before_any_write(world: World) -> None:
+    slow = world.make_scim(latency=3.0)  # the read of NeuralTrust takes a while
+    proc = world.start(scim=slow)
+    wait_until(lambda: slow.counters.requests >= 1, proc, "the read of NeuralTrust starts")
+
+    proc.send_signal(signal.SIGTERM)
+    done = finish(proc)
+
+    assert done.code == 143, done.err
+    assert "Traceback" not in done.err
+    assert done.err.rstrip().splitlines()[-1] == "stopped by SIGTERM"
+    assert slow.counters.writes == 0
+    assert not list(world.audit_dir.glob("*.jsonl"))
+
+
+def test_an_apply_left_alone_finishes_with_a_complete_audit(world: World) -> None:
+    done = finish(world.start())
+
+    assert done.code == 0, done.err
+    records = world.audit_records()
+    assert records[-1]["type"] == "apply_finished"
+    assert len(change_records(records)) == MANY == len(world.created())

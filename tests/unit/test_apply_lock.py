@@ -1,0 +1,78 @@
+"""The audit folder's lock: one holder at a time, released on every way out, and the holder's
+description shown only when it is well formed."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from entrasync.apply_lock import LOCK_NAME, ApplyRunningError, apply_lock
+from entrasync.errors import AuditError
+
+SINCE = "2026-11-28T12:00:00.000Z"
+
+
+def test_a_second_holder_is_refused_naming_the_first(tmp_path: Path) -> None:
+    with (
+        apply_lock(tmp_path, clock=lambda: SINCE),
+        pytest.raises(ApplyRunningError) as caught,
+        apply_lock(tmp_path),
+    ):
+        pytest.fail("two holders at once")
+    assert caught.value.message == (
+        f"another entrasync apply is running with the audit folder {tmp_path} "
+        f"(pid {os.getpid()} on {socket.gethostname()} since {SINCE}); nothing was changed"
+    )
+
+
+class _Boom(Exception):
+    pass
+
+
+def test_the_lock_is_released_when_its_holder_fails(tmp_path: Path) -> None:
+    with pytest.raises(_Boom), apply_lock(tmp_path / "new" / "audit"):
+        raise _Boom
+    with apply_lock(tmp_path / "new" / "audit"):
+        pass
+
+
+def test_a_description_left_by_a_process_that_died_does_not_block(tmp_path: Path) -> None:
+    (tmp_path / LOCK_NAME).write_text('{"pid": 999999, "host": "gone", "since": "' + SINCE + '"}')
+    with apply_lock(tmp_path, clock=lambda: "2026-11-28T13:00:00.000Z"):
+        holder = json.loads((tmp_path / LOCK_NAME).read_text())
+    assert holder == {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": "2026-11-28T13:00:00.000Z",
+    }
+
+
+def test_a_hostile_description_is_not_echoed(tmp_path: Path) -> None:
+    lock = tmp_path / LOCK_NAME
+    lock.write_text(json.dumps({"pid": 42, "host": "\x1b]8;;https://evil\x07x", "since": "\n::"}))
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(ApplyRunningError) as caught, apply_lock(tmp_path):
+            pytest.fail("two holders at once")
+    finally:
+        os.close(fd)
+    assert "(pid 42); nothing was changed" in caught.value.message
+
+
+def test_a_folder_that_cannot_be_created_is_left_to_the_audit_files_own_error() -> None:
+    with apply_lock(Path("/proc/nope")):  # no audit file can be made there: apply writes nothing
+        pass
+
+
+def test_a_lock_path_that_cannot_be_opened_in_a_writable_folder_is_an_error(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / LOCK_NAME).symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(AuditError, match="cannot open the lock file"), apply_lock(tmp_path):
+        pytest.fail("locked through a symlink")

@@ -1,0 +1,52 @@
+"""Signals in this process: SIGTERM and SIGHUP stop a command as Ctrl-C does; during apply's
+writes every stop signal only asks to stop, once."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from entrasync.stopping import Stopped, StopRequest, deferred_stop, signals_interrupt
+
+
+def _send(signum: signal.Signals) -> None:
+    os.kill(os.getpid(), signum)  # delivered to this (main) thread before kill returns
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGHUP, 143)],
+    ids=["SIGTERM stops the command with 143", "SIGHUP stops the command with 143"],
+)
+def test_sigterm_and_sighup_interrupt_like_ctrl_c(signum: signal.Signals, code: int) -> None:
+    previous = signal.getsignal(signum)
+    with pytest.raises(Stopped) as caught, signals_interrupt():
+        _send(signum)
+    assert (caught.value.signum, caught.value.exit_code) == (signum, code)
+    assert signal.getsignal(signum) is previous  # restored on the way out
+
+
+def test_during_the_writes_signals_only_ask_to_stop_and_later_ones_are_noted() -> None:
+    said: list[str] = []
+    with deferred_stop(said.append) as stop:
+        _send(signal.SIGINT)
+        _send(signal.SIGTERM)
+        _send(signal.SIGHUP)
+        assert stop.signum == signal.SIGINT  # the first decides; nothing was raised
+    assert said == [
+        "SIGINT: stopping; no new write starts, and the writes in flight finish and are recorded",
+        "SIGTERM: already stopping; waiting for the writes in flight to be recorded",
+        "SIGHUP: already stopping; waiting for the writes in flight to be recorded",
+    ]
+    with pytest.raises(Stopped) as caught:
+        stop.check()
+    assert caught.value.exit_code == 130
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_stop_not_requested_raises_nothing() -> None:
+    stop = StopRequest()
+    stop.check()
+    assert not stop.requested
