@@ -78,18 +78,6 @@ def _handlers(signals: tuple[int, ...], handler: Handler) -> Iterator[None]:
             signal.signal(signum, old)
 
 
-def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
-    raise Stopped(signum)
-
-
-@contextmanager
-def signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Stopped` where the program is, as SIGINT raises
-    KeyboardInterrupt: the command ends without a traceback, exit 143."""
-    with _handlers((signal.SIGTERM, signal.SIGHUP), _raise_stopped):
-        yield
-
-
 def note(text: str) -> None:
     """A line on stderr from a signal handler; never an error of its own (the handler may run
     while this thread is itself writing to stderr)."""
@@ -98,6 +86,24 @@ def note(text: str) -> None:
         sys.stderr.flush()
     except (OSError, RuntimeError, ValueError):
         pass
+
+
+@contextmanager
+def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Stopped` where the program is, as SIGINT raises
+    KeyboardInterrupt: the command ends without a traceback, exit 143. Once: a later one is
+    only noted, so it cannot cut short the cleanup the first one set going."""
+    raised = StopRequest()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if raised.requested:
+            say(f"{signal.Signals(signum).name}: already stopping")
+            return
+        raised.request(signum)
+        raise Stopped(signum)
+
+    with _handlers((signal.SIGTERM, signal.SIGHUP), handler):
+        yield
 
 
 @contextmanager

@@ -28,6 +28,24 @@ def test_sigterm_and_sighup_interrupt_like_ctrl_c(signum: signal.Signals, code: 
     assert signal.getsignal(signum) is previous  # restored on the way out
 
 
+def test_a_second_sigterm_cannot_cut_short_the_cleanup_the_first_set_going() -> None:
+    said: list[str] = []
+    cleaned: list[bool] = []
+
+    def command() -> None:
+        try:
+            _send(signal.SIGTERM)
+        finally:
+            _send(signal.SIGHUP)  # would raise out of this finally without the one-shot
+            cleaned.append(True)
+
+    with pytest.raises(Stopped) as caught, signals_interrupt(said.append):
+        command()
+    assert cleaned == [True]
+    assert caught.value.signum == signal.SIGTERM
+    assert said == ["SIGHUP: already stopping"]
+
+
 def test_during_the_writes_signals_only_ask_to_stop_and_later_ones_are_noted() -> None:
     said: list[str] = []
     with deferred_stop(said.append) as stop:
