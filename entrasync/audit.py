@@ -331,7 +331,7 @@ class AuditWriter:
 
     def _error(self) -> AuditError:
         message = f"the audit file {self.path} could not be written: {self._failure}"
-        fix = "free disk space (or raise the file size limit) and fix the --audit-dir"
+        fix = "Free disk space (or raise the file size limit) and fix the --audit-dir"
         if self._diverted:
             hint = (
                 "no write started after it, and the changes made since the file's last record "
