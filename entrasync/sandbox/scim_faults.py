@@ -1,18 +1,53 @@
-"""A thin WSGI middleware that gives the sandbox SCIM server a SaaS endpoint's bad days."""
+"""A thin WSGI middleware that gives the sandbox SCIM server a SaaS endpoint's bad days.
+
+Write faults (latency, 429/503, death after N writes) and read faults (:class:`ReadFaults`):
+the paging bugs and quirks real SCIM servers show on ``GET /Users``.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
+
+from entrasync.scim.attributes import names_extension
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_USER_NAME_EQ = re.compile(r'^\s*userName\s+eq\s+"((?:[^"\\]|\\.)*)"\s*$', re.IGNORECASE)
+
+
+@dataclass
+class ReadFaults:
+    """How ``GET /Users`` misbehaves; plain attributes, so a test may turn one between reads.
+
+    - ``ignore_start_index``: every page is page one (scimmy-routers on Express 5), its
+      ``startIndex`` saying 1, or, with ``echo_start_index``, the one asked for;
+    - ``max_page_size``: at most this many users a page, whatever ``count`` asks (RFC 7644
+      §3.4.2.4 allows fewer), while ServiceProviderConfig still announces its own maxResults;
+    - ``inflate_total``: ``totalResults`` claims this many users more than there are;
+    - ``case_exact_filter``: ``userName eq "..."`` matches case-sensitively (RFC 7643 says
+      userName is case-insensitive; some servers are not);
+    - ``reject_extension_attributes``: 400 to an ``attributes=`` naming an extension URN.
+    """
+
+    ignore_start_index: bool = False
+    echo_start_index: bool = False
+    max_page_size: int | None = None
+    inflate_total: int = 0
+    case_exact_filter: bool = False
+    reject_extension_attributes: bool = False
+
+    def rewrites_answers(self) -> bool:
+        return bool(self.echo_start_index or self.inflate_total or self.case_exact_filter)
 
 
 @dataclass
@@ -24,6 +59,7 @@ class Counters:
     writes: int = 0
     throttled: int = 0
     failed: int = 0
+    listings: int = 0  # GET /Users (pages and filters), whatever the read faults answered
 
 
 class Faults:
@@ -37,6 +73,7 @@ class Faults:
         self.fail_after: int | None = None
         self.on_death: Callable[[], None] = lambda: None
         self.counters = Counters()
+        self.reads = ReadFaults()
         self.lock = threading.Lock()
         self._attempts = 0
 
@@ -46,21 +83,43 @@ class Faults:
             self.counters.requests += 1
             self.counters.by_method[method] = self.counters.by_method.get(method, 0) + 1
             fault = self._fault() if method in WRITE_METHODS else None
+            listing = method == "GET" and str(environ.get("PATH_INFO", "")).endswith("/Users")
+            if listing:
+                self.counters.listings += 1
         if self.latency:
             time.sleep(self.latency)
-        if fault is None:
+        if fault is not None:
+            status, retry_after = fault
+            return _error(start_response, status, "sandbox fault", retry_after)
+        if listing:
+            return self._list(environ, start_response)
+        return self.app(environ, start_response)
+
+    def _list(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """``GET /Users`` through the read faults."""
+        reads = self.reads
+        query = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
+        asked = query.get("startIndex", "1")
+        if reads.reject_extension_attributes and names_extension(query.get("attributes", "")):
+            detail = "extension attributes are not supported in attributes"
+            return _error(start_response, "400 Bad Request", detail, scim_type="invalidValue")
+        if reads.ignore_start_index:
+            query.pop("startIndex", None)
+        if reads.max_page_size is not None:
+            count = int(query.get("count", reads.max_page_size))
+            query["count"] = str(min(count, reads.max_page_size))
+        environ = {**environ, "QUERY_STRING": urlencode(query)}
+        if not reads.rewrites_answers():
             return self.app(environ, start_response)
-        status, retry_after = fault
-        body = {
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
-            "status": status.split()[0],
-            "detail": "sandbox fault",
-        }
-        headers = [("Content-Type", "application/scim+json")]
-        if retry_after is not None:
-            headers.append(("Retry-After", retry_after))
+        status, headers, body = _answer(self.app, environ)
+        if status.startswith("200"):
+            page = json.loads(body)
+            _rewrite(page, reads, asked, query.get("filter"))
+            body = json.dumps(page).encode()
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(body))))
         start_response(status, headers)
-        return [json.dumps(body).encode()]
+        return [body]
 
     def _fault(self) -> tuple[str, str | None] | None:
         """Decide under the lock, so exactly ``fail_after`` writes reach the storage."""
@@ -77,3 +136,60 @@ class Faults:
             return ("503 Service Unavailable", "0")
         self.counters.writes += 1
         return None
+
+
+def _error(
+    start_response: StartResponse,
+    status: str,
+    detail: str,
+    retry_after: str | None = None,
+    scim_type: str | None = None,
+) -> Iterable[bytes]:
+    body: dict[str, Any] = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+        "status": status.split()[0],
+        "detail": detail,
+    }
+    if scim_type is not None:
+        body["scimType"] = scim_type
+    headers = [("Content-Type", "application/scim+json")]
+    if retry_after is not None:
+        headers.append(("Retry-After", retry_after))
+    start_response(status, headers)
+    return [json.dumps(body).encode()]
+
+
+def _answer(
+    app: WSGIApplication, environ: WSGIEnvironment
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    """The wrapped app's whole answer, to be rewritten before it is sent."""
+    said: dict[str, Any] = {}
+
+    def start(
+        status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        said["status"], said["headers"] = status, list(headers)
+        return lambda _data: None
+
+    chunks = app(environ, start)
+    try:
+        body = b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if callable(close):
+            close()
+    return str(said["status"]), said["headers"], body
+
+
+def _rewrite(page: dict[str, Any], reads: ReadFaults, asked: str, filter_: str | None) -> None:
+    """Apply the answer-rewriting read faults to one ListResponse, in place."""
+    matched = _USER_NAME_EQ.match(filter_ or "")
+    if reads.case_exact_filter and matched:
+        name = re.sub(r"\\(.)", r"\1", matched.group(1))
+        kept = [r for r in page.get("Resources", []) if r.get("userName") == name]
+        page["Resources"] = kept
+        page["totalResults"] = page["itemsPerPage"] = len(kept)
+    if reads.echo_start_index and "startIndex" in page:
+        page["startIndex"] = int(asked)
+    if reads.inflate_total:
+        page["totalResults"] = int(page.get("totalResults", 0)) + reads.inflate_total

@@ -2,7 +2,8 @@
 
 It runs in-process on a thread, behind a bearer token, so tests, the demo and benchmarks talk to
 it over a real socket. A thin WSGI middleware (``scim_faults``) adds the faults a SaaS endpoint
-shows: latency, 429/503 on every Nth write, and death after N writes (mid-apply).
+shows: latency, 429/503 on every Nth write, death after N writes (mid-apply), and the paging
+bugs and quirks of real servers' listings (:class:`ReadFaults`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from scim2_server.requests import ScimRequest
 from scim2_server.service import ScimService
 from scim2_server.testserver.application import BearerTokenApplication
 
-from entrasync.sandbox.scim_faults import Counters, Faults
+from entrasync.sandbox.scim_faults import Counters, Faults, ReadFaults
 from entrasync.sandbox.scim_seed import (
     EXTENSION_PRODUCTS,
     EXTENSION_ROLE,
@@ -36,6 +37,7 @@ __all__ = [
     "EXTENSION_ROLE",
     "EXTENSION_SCHEMA",
     "Counters",
+    "ReadFaults",
     "ScimSandbox",
     "SeedUser",
 ]
@@ -64,6 +66,7 @@ class ScimSandbox:
         unavailable_writes_every: int = 0,
         fail_after_writes: int | None = None,
         max_results: int | None = None,
+        reads: ReadFaults | None = None,
     ) -> None:
         self.token = token
         self.extension = extension
@@ -77,6 +80,8 @@ class ScimSandbox:
         )
         self._faults = Faults(self.app, latency)
         self._faults.on_death = self._die
+        if reads is not None:
+            self._faults.reads = reads
         self._server = self._bind(0)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}/v2"
@@ -94,6 +99,11 @@ class ScimSandbox:
     @property
     def counters(self) -> Counters:
         return self._faults.counters
+
+    @property
+    def reads(self) -> ReadFaults:
+        """The listing faults in force: change a field to turn one on or off."""
+        return self._faults.reads
 
     @property
     def role_attribute(self) -> str:

@@ -18,6 +18,16 @@ from operator import itemgetter
 from typing import Any
 
 MULTI_VALUED_CORE = frozenset({"roles", "entitlements", "groups"})
+CORE_URN = "urn:ietf:params:scim:schemas:core:"
+
+
+def names_extension(attributes: str) -> bool:
+    """Whether an ``attributes=`` value names an extension schema's attribute (a URN path
+    outside the core schemas, RFC 7644 §3.10)."""
+    return any(
+        name.strip().lower().startswith("urn:") and not name.strip().lower().startswith(CORE_URN)
+        for name in attributes.split(",")
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +134,11 @@ class Layout:
 
     @property
     def read_attributes(self) -> tuple[str, ...]:
-        """What `attributes=` asks for: only what entrasync reads (``id`` always comes back)."""
+        """What `attributes=` asks for: only what entrasync reads (``id`` always comes back).
+
+        With an extension, ``schemas`` too: some servers return an extension's attributes only
+        alongside the ``schemas`` that names it.
+        """
         base = ("userName", "externalId", "displayName", "emails", "active", "name")
-        return (*base, self.role.path, self.products.path)
+        extension = self.role.schema is not None or self.products.schema is not None
+        return (*base, *(("schemas",) if extension else ()), self.role.path, self.products.path)

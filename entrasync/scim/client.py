@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -18,8 +19,9 @@ from entrasync import __version__
 from entrasync.config import DEFAULT_SCIM_URL, Config
 from entrasync.errors import AuthError, ScimError
 from entrasync.http import AdaptiveLimit, RetryPolicy, TransportError, require_safe_url, send
-from entrasync.pool import run_bounded
 from entrasync.routing import SCIM_URL
+from entrasync.scim.attributes import names_extension
+from entrasync.scim.paging import IncompleteListingError, Listing, Page, fetch_ahead, parse_page
 from entrasync.secret import Secret
 from entrasync.urls import SENT_SCIM
 
@@ -158,6 +160,7 @@ class ScimClient:
         # the throttled request sleeps its Retry-After (entrasync.http.AdaptiveLimit).
         self.limit = limit if limit is not None else AdaptiveLimit(max_connections)
         self._page_size: int | None = None
+        self._attributes_refused = False  # set once a 400 refused an extension in attributes=
         self.max_connections = max_connections  # also the default width of list_users
         self._http = httpx.Client(
             base_url=self.url + "/",
@@ -236,66 +239,103 @@ class ScimClient:
     def list_users(
         self, attributes: Sequence[str] = (), *, parallelism: int | None = None
     ) -> Iterator[dict[str, Any]]:
-        """Every user once, in startIndex order (1-based startIndex/count, RFC 7644 §3.4.2.4).
+        """Every user once, in startIndex order (1-based startIndex/count, RFC 7644 §3.4.2.4),
+        or an :class:`IncompleteListingError` (see :mod:`entrasync.scim.paging`).
 
         The first page gives ``totalResults`` and the server's page length; the pages after it
-        are fetched concurrently (at most ``parallelism``, default ``max_connections``) and
-        yielded in order. Offset paging is not a snapshot: if a page comes back short or
-        ``totalResults`` moves mid-read, the read goes on one page after the other from there,
-        as a plain sequential read would, and a user met twice (shifted by a concurrent insert)
-        is yielded once. A user deleted meanwhile can shift another past the reader, in either
-        mode; the plan's state fingerprint, re-read by apply, catches that.
+        are fetched concurrently (at most ``parallelism`` in flight, default
+        ``max_connections``) and yielded in order. A page of another length makes the read go
+        on one page after the other from where it ended, as a plain sequential read would.
+        Every page is checked as it comes: a listing that moved, repeats users, skips pages or
+        claims more than it lists stops the read, so nothing is planned on part of NeuralTrust.
         """
         count = self.page_size()
         params: dict[str, Any] = {"attributes": ",".join(attributes)} if attributes else {}
-        seen: set[str] = set()
-        first, total = self._users_page(params, 1, count)
-        yield from _unseen(first, seen)
-        if not first:
-            return
-        start, step = 1 + len(first), len(first)
-        width = self.max_connections if parallelism is None else parallelism
-        starts = range(start, total + 1, step)
-        if width > 1 and len(starts) > 1:
-            pages = run_bounded(lambda at: self._users_page(params, at, count), starts, width)
+        width = max(1, self.max_connections if parallelism is None else parallelism)
+        first = self._users_page(params, 1, count)
+        listing = Listing(first, count, 2 * width)
+        yield from listing.accept(first)
+        step = len(first.resources)
+        start = 1 + step
+        if width > 1 and step and start <= listing.total:
+            starts = range(start, listing.total + 1, step)
+            fetch = partial(self._users_page, params, count=count)
+            pages = fetch_ahead(fetch, starts, width, listing.charge)
             try:
-                for at, (page, page_total) in zip(starts, pages, strict=True):
-                    yield from _unseen(page, seen)
-                    start = at + len(page)
-                    if page_total != total or len(page) < min(step, total - at + 1):
-                        total = page_total  # the collection moved: go on one page at a time
-                        break
-                else:
-                    return
+                for page in pages:
+                    yield from listing.accept(page)
+                    start = page.start + len(page.resources)
+                    if len(page.resources) != min(step, listing.total - page.start + 1):
+                        break  # a page of another length: the pages asked after it are off
             finally:
-                pages.close()  # cancels the pages not fetched yet
-        while start <= total:
-            page, total = self._users_page(params, start, count)
-            if not page:
-                return
-            yield from _unseen(page, seen)
+                pages.close()  # cancels the pages not asked yet
+        while listing.read < listing.total:
+            listing.charge()
+            page = self._users_page(params, start, count=count)
+            yield from listing.accept(page)
             # A server may return fewer than asked (RFC 7644 §3.4.2.4): follow what it sent.
-            start += len(page)
+            start += len(page.resources)
 
-    def _users_page(
-        self, params: Mapping[str, Any], start: int, count: int
-    ) -> tuple[list[dict[str, Any]], int]:
-        """One page of /Users: its resources and the totalResults it announces."""
-        query = {**params, "startIndex": start, "count": count}
-        page = self._request("GET", "Users", "listing users", (200,), params=query).json()
-        return list(page.get("Resources") or []), int(page.get("totalResults", 0))
+    def _users_page(self, params: Mapping[str, Any], start: int, count: int) -> Page:
+        """One page of /Users, checked to be a ListResponse answering ``startIndex=start``."""
+        body = self._get_users({**params, "startIndex": start, "count": count}, "listing users")
+        return parse_page(body, start)
+
+    def _get_users(self, query: Mapping[str, Any], doing: str) -> object:
+        """GET /Users with ``query``: the JSON answer (None if it is not JSON).
+
+        Some servers answer 400 to an extension URN in ``attributes=`` (RFC 7644 §3.4.2.5
+        allows it): then ``attributes`` is left out from that request on, and the full
+        resources, which hold the extension, are read instead.
+        """
+        if self._attributes_refused:
+            query = {k: v for k, v in query.items() if k != "attributes"}
+        response = self._send("GET", "Users", params=query)
+        if (
+            response.status_code == 400
+            and not self._attributes_refused
+            and names_extension(str(query.get("attributes", "")))
+        ):
+            self._attributes_refused = True
+            return self._get_users(query, doing)
+        if response.status_code != 200:
+            raise error_for(response, doing)
+        try:
+            return response.json()
+        except ValueError:
+            return None
 
     def find_user(self, user_name: str, attributes: Sequence[str] = ()) -> dict[str, Any] | None:
-        """The user whose userName equals ``user_name`` (case-insensitive, RFC 7643 §4.1.1)."""
-        escaped = user_name.replace("\\", "\\\\").replace('"', '\\"')
+        """The user whose userName equals ``user_name``, case-insensitively (RFC 7643 §4.1.1).
+
+        Some servers' ``eq`` filter is case-exact all the same: after the filter on the name
+        as given finds nothing, the lower-cased name is tried, then every user is listed and
+        compared (one listing, only when a create met a 409 and the filters found no one).
+        """
+        for name in dict.fromkeys((user_name, user_name.lower())):
+            found = self._filter_user(name, user_name, attributes)
+            if found is not None:
+                return found
+        wanted = user_name.lower()
+        for resource in self.list_users(attributes):
+            if str(resource.get("userName", "")).lower() == wanted:
+                return dict(resource)
+        return None
+
+    def _filter_user(
+        self, name: str, user_name: str, attributes: Sequence[str]
+    ) -> dict[str, Any] | None:
+        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
         params: dict[str, Any] = {"filter": f'userName eq "{escaped}"'}
         if attributes:
             params["attributes"] = ",".join(attributes)
-        page = self._request(
-            "GET", "Users", f"looking up {user_name}", (200,), params=params
-        ).json()
-        for resource in page.get("Resources") or []:
-            if str(resource.get("userName", "")).lower() == user_name.lower():
+        page = self._get_users(params, f"looking up {user_name}")
+        resources = page.get("Resources") if isinstance(page, dict) else None
+        for resource in resources if isinstance(resources, list) else ():
+            if (
+                isinstance(resource, dict)
+                and str(resource.get("userName", "")).lower() == user_name.lower()
+            ):
                 return dict(resource)
         return None
 
@@ -321,17 +361,6 @@ class ScimClient:
         return _result(response)
 
 
-def _unseen(resources: Sequence[dict[str, Any]], seen: set[str]) -> Iterator[dict[str, Any]]:
-    """Resources whose id was not yielded yet (offset pages can overlap when users move)."""
-    for resource in resources:
-        key = str(resource.get("id", ""))
-        if key:
-            if key in seen:
-                continue
-            seen.add(key)
-        yield resource
-
-
 def _result(response: httpx.Response) -> ScimResponse:
     resource: dict[str, Any] | None = None
     if response.content:
@@ -344,6 +373,7 @@ def _result(response: httpx.Response) -> ScimResponse:
 
 
 __all__ = [
+    "IncompleteListingError",
     "ScimAuthError",
     "ScimClient",
     "ScimResponse",

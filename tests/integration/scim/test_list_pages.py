@@ -17,6 +17,7 @@ import pytest
 from entrasync.model import Target
 from entrasync.sandbox.scim_server import ScimSandbox
 from entrasync.sandbox.tenant import SeedScimUser
+from entrasync.scim.paging import IncompleteListingError
 from entrasync.scim.target import read_target
 from tests.integration.scim.scenario import client_for, config_for
 
@@ -142,19 +143,23 @@ def test_a_short_page_falls_back_to_paging_on_from_where_it_ended(
     assert sorted(wire.starts) == [0, 1, 6, 11, 13, 16, 18, 21, 23]
 
 
-def test_a_user_created_mid_read_shifts_no_one_out_and_no_one_in_twice(
-    make_sandbox: MakeSandbox,
+@pytest.mark.parametrize("parallelism", [1, 4], ids=["page by page", "four at a time"])
+def test_a_user_created_mid_read_stops_the_read_and_a_rerun_is_complete(
+    make_sandbox: MakeSandbox, parallelism: int
 ) -> None:
+    """Offset paging is no snapshot: a user created mid-read shifts another onto the next page
+    (read twice) or, deleted, past the reader (never read). Either way the read is not one
+    list, and its totalResults moved: it stops rather than plan on it."""
     sandbox = make_sandbox(seed=SEED, max_results=PAGE)
     wire = Wire(on_page=lambda start, _body: create_once(sandbox, start))
-    names = user_names(read(sandbox, 4, wire))
-    after = user_names(read(sandbox, 1))
-
-    assert len(names) == len(set(names))  # a user pushed onto the next page is yielded once
-    assert set(after) - set(names) <= {"late@contoso.com"}  # every user there all along is read
-    # Offset paging is no snapshot: the new user is read only if it sorts after page one.
-    assert ("late@contoso.com" in names) == (after.index("late@contoso.com") >= PAGE)
-    assert len(wire.starts) > 1 + math.ceil(USERS / PAGE)  # the moved total was noticed
+    with pytest.raises(IncompleteListingError) as caught:
+        read(sandbox, parallelism, wire)
+    assert caught.value.message.startswith(
+        "the NeuralTrust user list changed while it was read: the page at startIndex 6 claims "
+        "24 users (totalResults), the first page 23"
+    )
+    assert "run again" in str(caught.value.hint)
+    assert len(user_names(read(sandbox, parallelism))) == USERS + 1
 
 
 def create_once(sandbox: ScimSandbox, start: int) -> None:

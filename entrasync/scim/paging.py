@@ -1,0 +1,190 @@
+"""Proving a SCIM listing complete (CONTRACT §8, "Complete reads or none").
+
+RFC 7644 §3.4.2.4 paging is by offset, and nothing stops a server from answering page one to
+every ``startIndex`` (scimmy-routers on Express 5 does), from claiming more users than it
+lists, or from shifting users between pages while they are read. Planning on such a read
+would create users who exist and miss leavers, so a listing is accepted only when:
+
+- every page answers the ``startIndex`` asked for (its ListResponse ``startIndex``, if given);
+- every page announces the ``totalResults`` of the first (the collection did not move);
+- no page repeats a user already read (by ``id``);
+- the distinct users read equal ``totalResults``;
+
+and the requests stay within a budget derived from ``totalResults``. A page may hold fewer
+users than ``count`` asked for: the reader pages on from where it ended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Generator, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from entrasync.errors import ScimError
+
+MAX_TOTAL_RESULTS = 10_000_000  # far past any NeuralTrust organisation; 10**9 is a lie
+MIN_SANE_PAGE = 10  # pages shorter than this (when more were asked for) spend the budget
+BUDGET_SLACK = 2
+BROKEN_HINT = (
+    "nothing was changed in NeuralTrust. The SCIM server's paging does not follow RFC 7644 "
+    "§3.4.2.4 (startIndex/count/totalResults): run again, and if it repeats, report this "
+    "message to the SCIM provider (NeuralTrust support)"
+)
+MOVED_HINT = (
+    "nothing was changed in NeuralTrust: users were created or deleted there while entrasync "
+    "read them, so the read is not one consistent list; run again"
+)
+
+
+class IncompleteListingError(ScimError):
+    """A SCIM user listing that could not be proven complete: nothing may be planned on it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One ListResponse: the ``startIndex`` asked for, its users and its ``totalResults``."""
+
+    start: int
+    resources: list[dict[str, Any]]
+    total: int
+
+
+def _integer(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 20:
+        return int(value)
+    return None
+
+
+def _has_id(resource: object) -> bool:
+    if not isinstance(resource, dict):
+        return False
+    key = resource.get("id")
+    return (isinstance(key, str) and key != "") or _integer(key) is not None
+
+
+def _broken(what: str) -> IncompleteListingError:
+    return IncompleteListingError(
+        f"the NeuralTrust user list could not be read completely: {what}", BROKEN_HINT
+    )
+
+
+def parse_page(body: object, start: int) -> Page:
+    """The page that answers ``startIndex=start``, or the error saying how it does not."""
+    at = f"the page asked for at startIndex {start}"
+    if not isinstance(body, dict):
+        raise _broken(f"{at} is not a SCIM ListResponse")
+    total = _integer(body.get("totalResults"))
+    if total is None or total < 0:
+        raise _broken(f"{at} carries no valid totalResults")
+    if total > MAX_TOTAL_RESULTS:
+        raise _broken(
+            f"{at} claims {total:,} users (totalResults), more than the {MAX_TOTAL_RESULTS:,} "
+            "entrasync will read"
+        )
+    answered = body.get("startIndex")
+    if answered is not None and _integer(answered) != start:
+        said = _integer(answered)
+        shown = "an invalid startIndex" if said is None else f"startIndex {said}"
+        raise _broken(f"{at} came back as {shown}: the server does not page by startIndex")
+    resources = body.get("Resources")
+    if resources is None:  # RFC 7644 §3.4.2: may be left out when there is nothing to list
+        resources = []
+    if not isinstance(resources, list) or not all(_has_id(r) for r in resources):
+        raise _broken(f"{at} holds a user without an id")
+    return Page(start, resources, total)
+
+
+class Listing:
+    """The checks of one listing, fed its pages in startIndex order."""
+
+    def __init__(self, first: Page, count: int, ahead: int) -> None:
+        self.total = first.total
+        self.seen: set[str] = set()
+        self.requests = 1
+        smallest = max(1, min(count, MIN_SANE_PAGE))
+        # Every page but the last holds at least `smallest` users, plus the pages fetched ahead
+        # that a short page makes useless: a server cannot keep the reader paging for ever.
+        self.budget = 1 + math.ceil(self.total / smallest) + ahead + BUDGET_SLACK
+
+    @property
+    def read(self) -> int:
+        return len(self.seen)
+
+    def _counts(self) -> str:
+        return (
+            f"{self.read:,} of the {self.total:,} users claimed read, "
+            f"{self.requests:,} page requests sent"
+        )
+
+    def charge(self) -> None:
+        """Count one more page request; past the budget, stop the read."""
+        if self.requests >= self.budget:
+            raise _broken(
+                f"listing {self.total:,} users needs more than {self.budget:,} requests, its "
+                f"pages being shorter than {MIN_SANE_PAGE} users ({self._counts()})"
+            )
+        self.requests += 1
+
+    def accept(self, page: Page) -> list[dict[str, Any]]:
+        """The page's users, once the page is shown to continue the listing consistently."""
+        at = f"the page at startIndex {page.start}"
+        if page.total != self.total:
+            raise IncompleteListingError(
+                f"the NeuralTrust user list changed while it was read: {at} claims "
+                f"{page.total:,} users (totalResults), the first page {self.total:,} "
+                f"({self._counts()})",
+                MOVED_HINT,
+            )
+        before = self.read
+        self.seen.update(str(r["id"]) for r in page.resources)
+        repeated = len(page.resources) - (self.read - before)
+        if repeated:
+            raise _broken(
+                f"{at} repeats {repeated:,} of its {len(page.resources):,} users already read: "
+                f"the server does not page by startIndex ({self._counts()})"
+            )
+        if self.read > self.total:
+            raise _broken(f"{at} lists more users than the server claims ({self._counts()})")
+        if not page.resources and self.read < self.total:
+            raise _broken(f"{at} came back empty ({self._counts()})")
+        return page.resources
+
+
+def fetch_ahead(
+    fetch: Callable[[int], Page],
+    starts: Iterable[int],
+    parallelism: int,
+    charge: Callable[[], None],
+) -> Generator[Page, None, None]:
+    """``fetch(start)`` for each start, results in order, at most ``parallelism`` in flight.
+
+    A request goes out only as an earlier page is taken (at most ``2 * parallelism`` asked
+    and not taken), so a reader that stops at a bad page leaves few requests behind it;
+    ``charge`` is called before each one.
+    """
+    upcoming = iter(starts)
+    queue: deque[Future[Page]] = deque()
+    with ThreadPoolExecutor(max(1, parallelism), thread_name_prefix="scim-page") as pool:
+
+        def ask(count: int) -> None:
+            for start in islice(upcoming, count):
+                charge()
+                queue.append(pool.submit(fetch, start))
+
+        try:
+            ask(2 * parallelism)
+            while queue:
+                page = queue.popleft().result()
+                ask(1)
+                yield page
+        finally:
+            for future in queue:
+                future.cancel()  # the pages not asked yet; those in flight are waited for

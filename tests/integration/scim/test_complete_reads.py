@@ -1,0 +1,214 @@
+"""Complete reads or none (CONTRACT §8): SCIM listings against scim2-server with read faults.
+
+Each server here misbehaves the way a real one does (scim_faults.ReadFaults); the reader
+either proves the listing complete or stops with an IncompleteListingError, within a number
+of requests bounded by the totals, counted by the server itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from entrasync.apply import apply_plan
+from entrasync.model import Target
+from entrasync.plan import Action
+from entrasync.sandbox.scim_server import ReadFaults, ScimSandbox
+from entrasync.sandbox.tenant import SeedScimUser
+from entrasync.scim.paging import IncompleteListingError
+from entrasync.scim.target import layout_of, read_target
+from tests.integration.scim.scenario import (
+    LAYOUTS,
+    ListAudit,
+    client_for,
+    config_for,
+    scenario_plan,
+)
+
+MakeSandbox = Callable[..., ScimSandbox]
+USERS, PAGE = 23, 5  # five pages: 5 + 5 + 5 + 5 + 3
+SEED = [
+    SeedScimUser(f"user{i:02}@contoso.com", f"e-{i}", f"User {i}", None, True, "member", ("a",))
+    for i in range(USERS)
+]
+WIDTHS = pytest.mark.parametrize("parallelism", [1, 4], ids=["page by page", "four at a time"])
+
+
+def read(sandbox: ScimSandbox, parallelism: int) -> Target:
+    with client_for(sandbox) as client:
+        return read_target(config_for(sandbox), client, parallelism)
+
+
+def refused(sandbox: ScimSandbox, parallelism: int) -> IncompleteListingError:
+    with pytest.raises(IncompleteListingError) as caught:
+        read(sandbox, parallelism)
+    assert "nothing was changed in NeuralTrust" in str(caught.value.hint)
+    return caught.value
+
+
+@WIDTHS
+def test_a_server_that_ignores_start_index_is_refused_at_its_second_page(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    sandbox = make_sandbox(seed=SEED, max_results=PAGE, reads=ReadFaults(ignore_start_index=True))
+    error = refused(sandbox, parallelism)
+    assert error.message == (
+        "the NeuralTrust user list could not be read completely: the page asked for at "
+        "startIndex 6 came back as startIndex 1: the server does not page by startIndex"
+    )
+    assert sandbox.counters.listings <= 1 + 2 * parallelism
+
+
+@WIDTHS
+def test_page_one_for_every_page_is_refused_even_when_it_claims_the_start_index_asked(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    faults = ReadFaults(ignore_start_index=True, echo_start_index=True)
+    sandbox = make_sandbox(seed=SEED, max_results=PAGE, reads=faults)
+    error = refused(sandbox, parallelism)
+    assert error.message.startswith(
+        "the NeuralTrust user list could not be read completely: the page at startIndex 6 "
+        "repeats 5 of its 5 users already read: the server does not page by startIndex"
+    )
+    assert "(5 of the 23 users claimed read" in error.message
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@WIDTHS
+def test_a_server_that_caps_its_pages_is_read_whole(
+    make_sandbox: MakeSandbox, layout: str, parallelism: int
+) -> None:
+    sandbox = make_sandbox(layout, seed=SEED, max_results=PAGE)
+    whole = read(sandbox, 1)
+    sandbox.reads.max_page_size = 3  # fewer than the 5 it announces and is asked for
+    before = sandbox.counters.listings
+    capped = read(sandbox, parallelism)
+    assert capped == whole
+    assert capped.state_sha256 == whole.state_sha256
+    assert sandbox.counters.listings - before == math.ceil(USERS / 3)
+
+
+@WIDTHS
+def test_an_inflated_total_is_refused_within_a_bounded_number_of_requests(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    faults = ReadFaults(inflate_total=1000)
+    sandbox = make_sandbox(seed=SEED, max_results=PAGE, reads=faults)
+    error = refused(sandbox, parallelism)
+    assert error.message.startswith(
+        "the NeuralTrust user list could not be read completely: the page at startIndex 24 "
+        "came back empty (23 of the 1,023 users claimed read"
+    )
+    pages = math.ceil(USERS / PAGE) + 1  # 5 pages of users, then one empty
+    if parallelism == 1:
+        assert sandbox.counters.listings == pages
+    else:  # pages asked ahead of the short one are wasted, but at most 3 * parallelism
+        assert pages <= sandbox.counters.listings <= pages + 3 * parallelism
+
+
+@WIDTHS
+def test_an_absurd_total_is_refused_at_the_first_page(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    sandbox = make_sandbox(seed=SEED, max_results=PAGE, reads=ReadFaults(inflate_total=10**9))
+    error = refused(sandbox, parallelism)
+    assert error.message == (
+        "the NeuralTrust user list could not be read completely: the page asked for at "
+        "startIndex 1 claims 1,000,000,023 users (totalResults), more than the 10,000,000 "
+        "entrasync will read"
+    )
+    assert sandbox.counters.listings == 1
+
+
+def test_pages_too_short_for_the_total_stop_the_read_at_the_request_budget(
+    make_sandbox: MakeSandbox,
+) -> None:
+    """One user a page when 1,000 are asked: 1 + ceil(23 / 10) + 2 ahead + 2 slack requests."""
+    sandbox = make_sandbox(seed=SEED, reads=ReadFaults(max_page_size=1))
+    error = refused(sandbox, 1)
+    assert error.message == (
+        "the NeuralTrust user list could not be read completely: listing 23 users needs more "
+        "than 8 requests, its pages being shorter than 10 users (8 of the 23 users claimed "
+        "read, 8 page requests sent)"
+    )
+    assert sandbox.counters.listings == 8
+
+
+@WIDTHS
+def test_a_server_refusing_extension_urns_in_attributes_is_read_without_them(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    sandbox = make_sandbox("extension", seed=SEED, max_results=PAGE)
+    expected = read(sandbox, 1)
+    assert {(u.role, u.products) for u in expected.users} == {("member", ("a",))}
+    sandbox.reads.reject_extension_attributes = True
+    before = sandbox.counters.listings
+    assert read(sandbox, parallelism) == expected
+    # One 400, then every page without attributes=.
+    assert sandbox.counters.listings - before == 1 + math.ceil(USERS / PAGE)
+
+
+def test_find_user_retries_without_attributes_when_the_extension_urn_is_refused(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox("extension", seed=SEED[:3], reads=ReadFaults())
+    sandbox.reads.reject_extension_attributes = True
+    layout = layout_of(config_for(sandbox))
+    with client_for(sandbox) as client:
+        found = client.find_user("user01@contoso.com", layout.read_attributes)
+    assert found is not None
+    assert (layout.read_role(found), layout.read_products(found)) == ("member", ("a",))
+    assert sandbox.counters.listings == 2  # the refused filter, then the same without attributes
+
+
+# A case-exact `userName eq` filter (RFC 7643 §4.1.1 says userName is case-insensitive).
+CASES = [
+    pytest.param("Manual@Contoso.com", 1, id="the name as stored is found by the first filter"),
+    pytest.param("keep@CONTOSO.com", 2, id="a lower-case stored name by the lower-cased filter"),
+    pytest.param("MANUAL@contoso.com", 3, id="a mixed-case stored name by listing every user"),
+]
+
+
+@pytest.mark.parametrize(("asked", "requests"), CASES)
+def test_find_user_is_case_insensitive_on_a_case_exact_server(
+    make_sandbox: MakeSandbox, asked: str, requests: int
+) -> None:
+    sandbox = make_sandbox(reads=ReadFaults(case_exact_filter=True))
+    with client_for(sandbox) as client:
+        found = client.find_user(asked, ("userName",))
+    assert found is not None
+    assert found["userName"].lower() == asked.lower()
+    assert sandbox.counters.listings == requests
+
+
+def test_find_user_on_a_case_exact_server_finds_no_one_who_is_not_there(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox(reads=ReadFaults(case_exact_filter=True))
+    with client_for(sandbox) as client:
+        assert client.find_user("Nobody@Contoso.com") is None
+    assert sandbox.counters.listings == 3
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_create_meeting_409_on_a_case_exact_server_is_recognised_as_done(
+    make_sandbox: MakeSandbox, layout: str
+) -> None:
+    sandbox = make_sandbox(layout)
+    config = config_for(sandbox)
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        apply_plan(plan, client, config, ListAudit())
+        sandbox.reads.case_exact_filter = True
+        create = next(c for c in plan.changes if c.action is Action.CREATE)
+        shouted = replace(create, user_name=create.user_name.upper())  # stored in lower case
+        audit = ListAudit()
+        report = apply_plan(replace(plan, changes=(shouted,)), client, config, audit)
+
+    [record] = audit.records
+    assert (record["outcome"], record["http_status"]) == ("succeeded", 409)
+    assert "already exists as planned" in record["detail"]
+    assert report.counts == {"succeeded": 1, "failed": 0, "skipped": 0}
