@@ -1,0 +1,109 @@
+"""Pure: text from Entra, NeuralTrust or the config made safe to print (CONTRACT section 8,
+"Terminals and CI logs are not a channel").
+
+Group and user names are written by whoever administers the directory, mapping names by
+whoever opens a pull request. Printed raw, such a string could repaint the reviewer's terminal
+(ESC sequences, OSC-8 links), reorder what they read (bidi overrides), add lines of its own, or
+write a workflow command into a GitHub Actions log: ``::name::`` at the start of a line (after
+blanks) and the legacy ``##[name]`` anywhere in one (actions/runner ``ActionCommand.TryParseV2``
+and ``TryParse``), e.g. ``::add-mask::``, ``::stop-commands::`` or an ``::error::`` annotation.
+
+:func:`text` is applied to each such string where it enters a printed line (tables, progress,
+errors, warnings, CSV); :class:`entrasync.console.Console` and the CLI's error boundary put whole
+messages through :func:`lines` as a last defence. What is neutralised is replaced visibly, by the
+escape Python's ``repr()`` writes (``\\x1b``, ``\\u202e``), so a reviewer sees something was there:
+
+- C0 controls (NUL, TAB, LF, CR, ESC, ...), DEL and the C1 controls (U+0080-U+009F);
+- bidirectional controls: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069;
+- the line and paragraph separators U+2028 and U+2029;
+- invisible characters that can only hide or fake text: U+200B, U+2060-U+2065, U+206A-U+206F,
+  U+FEFF, U+FFF9-U+FFFB;
+- lone surrogates (JSON ``"\\ud800"`` decodes to one, and printing it as UTF-8 would fail).
+
+Kept as they are: every printable character, ZWNJ and ZWJ (U+200C, U+200D: Persian and Indic
+names, emoji), variation selectors and tag characters (emoji, flags), and non-breaking spaces.
+A backslash is kept too, so a name holding the six characters ``\\x1b`` reads like one holding
+an ESC: what matters is that neither reaches the terminal as a control.
+"""
+
+from __future__ import annotations
+
+import re
+
+_RANGES = (
+    (0x00, 0x1F),  # C0
+    (0x7F, 0x9F),  # DEL, C1
+    (0x061C, 0x061C),  # Arabic letter mark
+    (0x200B, 0x200B),  # zero-width space
+    (0x200E, 0x200F),  # left-to-right and right-to-left marks
+    (0x2028, 0x202E),  # line and paragraph separators; bidi embeddings and overrides
+    (0x2060, 0x2069),  # word joiner, invisible operators; bidi isolates
+    (0x206A, 0x206F),  # deprecated format characters
+    (0xD800, 0xDFFF),  # surrogates: never a character on their own
+    (0xFEFF, 0xFEFF),  # zero-width no-break space (BOM)
+    (0xFFF9, 0xFFFB),  # interlinear annotation
+)
+UNSAFE: frozenset[int] = frozenset(c for low, high in _RANGES for c in range(low, high + 1))
+
+
+def escape(code: int) -> str:
+    """How an unsafe character is shown: as ``repr()`` spells it, ``\\x1b`` or ``\\u202e``."""
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_TABLE = {code: escape(code) for code in UNSAFE}
+_GITHUB_COMMAND = "::"  # a workflow command when a line starts with it (after blanks)
+_LEGACY_COMMAND = "##["  # a workflow command anywhere in a line
+_LEGACY_INERT = "##" + escape(ord("["))
+_COLON = escape(ord(":"))
+
+
+def text(value: str | None) -> str:
+    """A string from outside made one inert line (None and "" give "")."""
+    if not value:
+        return ""
+    # Every unsafe character is non-printable (Cc, Cf, Cs, Zl, Zp), so a printable string has
+    # none and skips translate(), which looks each character up in a dict: the text plan of
+    # 85,000 changes calls this for every user (benchmarks/).
+    if not value.isprintable():
+        value = value.translate(_TABLE)
+    if _GITHUB_COMMAND in value or _LEGACY_COMMAND in value:
+        value = _inert_commands(value)
+    return value
+
+
+def lines(message: str) -> str:
+    """A message of several lines: each line as :func:`text` makes it, the line breaks kept.
+
+    For messages the code composes (a list of failures, one per line). It cannot tell a line
+    break of the code from one inside a name, so it is the last defence only: names are put
+    through :func:`text` where they enter the message, and then hold no line break."""
+    if message.isprintable():
+        return text(message)
+    return "\n".join(text(line) for line in message.split("\n"))
+
+
+def _inert_commands(value: str) -> str:
+    value = value.replace(_LEGACY_COMMAND, _LEGACY_INERT)
+    body = value.lstrip()
+    if body.startswith(_GITHUB_COMMAND):
+        blanks = len(value) - len(body)
+        value = value[:blanks] + _COLON + value[blanks + 1 :]
+    return value
+
+
+# Outside its strings JSON text is ASCII, and json.dumps(ensure_ascii=False) escapes C0 itself:
+# every other unsafe character stands inside a string, where ``\\uXXXX`` means the same value.
+_JSON_UNSAFE = re.compile(
+    "[" + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in _RANGES[1:]) + "]"
+)
+
+
+def json_text(document: str) -> str:
+    """JSON text whose strings hold no raw unsafe character: each is written ``\\uXXXX``.
+
+    The values are unchanged (``json.loads`` gives back exactly the same data); only their
+    spelling is, so a bidi override or a C1 control in a name does not reach a terminal."""
+    if document.isascii() and "\x7f" not in document:
+        return document
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)

@@ -1,0 +1,90 @@
+"""sanitize: names from outside printed as one inert line, the neutralised characters visible."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from entrasync import sanitize
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("Alice Smith", "Alice Smith"),
+        ("wipe\x1b[2J", "wipe\\x1b[2J"),
+        (
+            "\x1b]8;;https://evil\x07click\x1b]8;;\x07",
+            "\\x1b]8;;https://evil\\x07click\\x1b]8;;\\x07",
+        ),
+        ("txt.exe\u202egpj", "txt.exe\\u202egpj"),
+        ("a\r\nb\tc", "a\\x0d\\x0ab\\x09c"),
+        ("nul\x00del\x7fcsi\x9b", "nul\\x00del\\x7fcsi\\x9b"),
+        ("iso\u2066late\u2069 mark\u200f\u061c", "iso\\u2066late\\u2069 mark\\u200f\\u061c"),
+        ("line\u2028para\u2029", "line\\u2028para\\u2029"),
+        ("zero\u200bwidth\ufeff", "zero\\u200bwidth\\ufeff"),
+        ("lone\ud800surrogate", "lone\\ud800surrogate"),
+        ("::error::pwned", "\\x3a:error::pwned"),
+        ("  ::add-mask::x", "  \\x3a:add-mask::x"),
+        ("a::b stays", "a::b stays"),
+        ("x ##[error]y ##[set-output]z", "x ##\\x5berror]y ##\\x5bset-output]z"),
+        ("José 山田 \u00a0Ω", "José 山田 \u00a0Ω"),
+        (
+            "ZWNJ and ZWJ: \u0645\u200c\u06cc 👩\u200d💻",
+            "ZWNJ and ZWJ: \u0645\u200c\u06cc 👩\u200d💻",
+        ),
+        ("flag 🏴\U000e0067\U000e0062\U000e007f", "flag 🏴\U000e0067\U000e0062\U000e007f"),
+        (None, ""),
+    ],
+    ids=[
+        "plain text is unchanged",
+        "an ANSI escape is shown, not run",
+        "an OSC-8 link is shown, not a link",
+        "a right-to-left override is shown",
+        "CR, LF and TAB are shown, the text stays one line",
+        "NUL, DEL and C1 controls are shown",
+        "bidi isolates and marks are shown",
+        "line and paragraph separators are shown",
+        "zero-width space and BOM are shown",
+        "a lone surrogate is shown, not a crash on output",
+        "a GitHub workflow command cannot start a line",
+        "nor after blanks, which the runner skips",
+        "two colons inside a name stay",
+        "a legacy ##[command] is inert anywhere",
+        "accents, CJK, no-break spaces and Greek stay",
+        "joiners in Persian and emoji stay",
+        "tag characters of a flag emoji stay",
+        "None gives an empty string",
+    ],
+)
+def test_text_is_one_inert_line_that_shows_what_was_there(raw: str | None, shown: str) -> None:
+    assert sanitize.text(raw) == shown
+
+
+def test_every_unsafe_character_is_non_printable_so_the_fast_path_never_skips_it() -> None:
+    for code in sorted(sanitize.UNSAFE):
+        assert not chr(code).isprintable(), f"U+{code:04X}"
+        assert sanitize.text(f"a{chr(code)}b") == f"a{sanitize.escape(code)}b", f"U+{code:04X}"
+
+
+def test_lines_keeps_the_line_breaks_and_makes_each_line_inert() -> None:
+    message = "2 changes failed:\n  create eve\x1b[2J\r\n::error::pwned\n  ##[add-mask]x"
+    assert sanitize.lines(message) == (
+        "2 changes failed:\n  create eve\\x1b[2J\\x0d\n\\x3a:error::pwned\n  ##\\x5badd-mask]x"
+    )
+
+
+def test_json_text_keeps_every_value_and_spells_unsafe_characters_as_escapes() -> None:
+    value = {"name": "Eve\u202e\x9b\x7f\u2028\ufeff\ud800 José \x1b\n", "ok": "plain"}
+    document = json.dumps(value, ensure_ascii=False)
+    inert = sanitize.json_text(document)
+    for raw in ("\u202e", "\x9b", "\x7f", "\u2028", "\ufeff", "\ud800", "\x1b", "\n"):
+        assert raw not in inert
+    assert "José" in inert
+    assert json.loads(inert) == value
+
+
+def test_json_text_leaves_ascii_json_as_it_is() -> None:
+    document = json.dumps({"name": "Alice"})
+    assert sanitize.json_text(document) is document
