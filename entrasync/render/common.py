@@ -8,6 +8,7 @@ Terraform's ``Plan: X to add, ...``).
 from __future__ import annotations
 
 from entrasync.plan import Access, Action, Change, Plan
+from entrasync.sanitize import text as sanitize_text
 
 DIGEST_PREFIX = 12
 
@@ -41,11 +42,15 @@ def override_flag(plan: Plan, override: str) -> str:
 
 
 def products_text(products: tuple[str, ...] | None) -> str:
-    return "[" + ", ".join(products) + "]" if products is not None else "(not managed)"
+    # Products and roles as read from NeuralTrust are the server's text, not the config's.
+    if products is None:
+        return "(not managed)"
+    return "[" + ", ".join(map(sanitize_text, products)) + "]"
 
 
 def role_text(role: str | None) -> str:
-    return role if role is not None else "(none)"
+    # str(): a hand-made plan file can hold a role that is not text (plan.loads() takes it).
+    return sanitize_text(str(role)) if role is not None else "(none)"
 
 
 def is_adoption(change: Change) -> bool:
@@ -88,27 +93,6 @@ def brief(role: str | None, products: tuple[str, ...] | None, active: bool = Tru
     if products is not None:
         text += " " + products_text(products)
     return text if active else text + ", inactive"
-
-
-# Control characters (ANSI escapes, newlines) and bidirectional overrides from directory text
-# could repaint a terminal or reorder what a reviewer reads; they all become a plain space.
-_UNSAFE = {
-    **{code: " " for code in range(0x20)},
-    **{code: " " for code in range(0x7F, 0xA0)},
-    **{code: " " for code in (0x2028, 0x2029, 0x200E, 0x200F, 0x061C)},
-    **{code: " " for code in range(0x202A, 0x202F)},
-    **{code: " " for code in range(0x2066, 0x206A)},
-}
-
-
-def clean(text: str | None) -> str:
-    """Directory-supplied text made single-line and free of control characters."""
-    if not text:
-        return ""
-    # Every character in _UNSAFE is non-printable (Unicode categories Cc, Cf, Zl, Zp), so a
-    # printable string has none: skip translate(), which looks up each character in a dict
-    # (half the text plan's CPU at 85,000 changes, benchmarks/).
-    return text if text.isprintable() else text.translate(_UNSAFE)
 
 
 def _bool(value: bool) -> str:

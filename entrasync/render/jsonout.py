@@ -1,10 +1,13 @@
-"""The plan as JSON: exactly the plan file (CONTRACT section 5), so `plan --format json` output
-can be saved and applied like `plan --out`."""
+"""The plan as JSON: the plan file (CONTRACT section 5), so `plan --format json` output can be
+saved and applied like `plan --out`. The one difference: a bidi override or C1 control in a
+name is spelt ``\\uXXXX`` rather than raw, so it cannot reach a terminal; the values, and so the
+digest, are the same."""
 
 from __future__ import annotations
 
 from entrasync.plan import Plan
+from entrasync.sanitize import json_text
 
 
 def render_json(plan: Plan) -> str:
-    return plan.dumps()
+    return json_text(plan.dumps())

@@ -24,13 +24,13 @@ from entrasync.plan import Action, Change, Orphan, Plan
 from entrasync.render.common import (
     MARKERS,
     access_brief,
-    clean,
     is_adoption,
     override_flag,
     role_text,
     short_digest,
     summary_line,
 )
+from entrasync.sanitize import text as clean
 
 GITHUB_COMMENT_LIMIT = 65_536
 _ZWSP = "&#8203;"  # zero-width space: breaks @mentions, #refs and autolinks, invisible

@@ -1,7 +1,8 @@
 """The plan for a terminal or a CI log, in the shape Terraform users already read.
 
-Every directory-supplied string goes through :func:`clean`, so a display name cannot carry an
-ANSI escape or a newline into the reviewer's terminal. Colour only when asked for.
+Every directory-supplied string goes through :func:`clean` (:mod:`entrasync.sanitize`), so a
+display name cannot carry an ANSI escape, a bidi override, a newline or a CI workflow command
+into the reviewer's terminal or log. Colour only when asked for.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from entrasync.plan import Action, Change, Plan
 from entrasync.render.common import (
     MARKERS,
     access_differences,
-    clean,
     is_adoption,
     override_flag,
     products_text,
     role_text,
     summary_line,
 )
+from entrasync.sanitize import text as clean
 
 _COLORS: dict[Action, str] = {
     Action.CREATE: "green",
@@ -57,7 +58,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
             style("Safety violations (apply refuses this plan without the override):", "red", True)
         )
         for violation in plan.violations:
-            lines.append(style(f"  x {violation.rule}: {clean(violation.message)}", "red"))
+            lines.append(style(f"  x {clean(violation.rule)}: {clean(violation.message)}", "red"))
             if violation.override:
                 lines.append(f"      override: {override_flag(plan, violation.override)}")
         lines.append("")
@@ -118,11 +119,8 @@ def _change_blocks(changes: Sequence[Change], style: _Style, *, share: bool) -> 
             membership = _membership_lines(*groups)
             if share:
                 memberships[groups] = membership
-        # clean() inlined for the per-user strings: a printable one is returned as it is.
-        user, name = change.user, change.display_name
-        if not (user and user.isprintable()):
-            user = clean(user)
-        name = f" ({name if name.isprintable() else clean(name)})" if name else ""
+        user, name = clean(change.user), change.display_name
+        name = f" ({clean(name)})" if name else ""
         head_open, head_close = heads[action]
         lines, adoption, reason = access
         if adoption:

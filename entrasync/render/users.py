@@ -15,7 +15,9 @@ from typing import Any, Protocol
 
 import click
 
-from entrasync.render.common import brief, clean
+from entrasync.render.common import brief
+from entrasync.sanitize import json_text
+from entrasync.sanitize import text as clean
 from entrasync.wording import plural
 
 
@@ -66,8 +68,9 @@ CSV_COLUMNS = (
 )
 _CSV_LIST_SEPARATOR = ";"
 # A cell starting with one of these is a formula to Excel and LibreOffice (CSV injection,
-# https://owasp.org/www-community/attacks/CSV_Injection): directory text gets a leading quote.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# https://owasp.org/www-community/attacks/CSV_Injection): such a cell gets a leading quote.
+# OWASP's other two, tab and carriage return, never start a cell: sanitize.text escapes them.
+_FORMULA_START = ("=", "+", "-", "@")
 
 
 def render_users_text(rows: Sequence[UserRowLike], *, color: bool = False) -> str:
@@ -90,11 +93,16 @@ def render_users_text(rows: Sequence[UserRowLike], *, color: bool = False) -> st
 
 
 def render_users_json(rows: Sequence[UserRowLike]) -> str:
-    return json.dumps([row.to_json() for row in rows], indent=2, ensure_ascii=False) + "\n"
+    """The rows as JSON; a bidi or C1 control in a name is spelt ``\\uXXXX`` (same value)."""
+    text = json.dumps([row.to_json() for row in rows], indent=2, ensure_ascii=False) + "\n"
+    return json_text(text)
 
 
 def render_users_csv(rows: Sequence[UserRowLike]) -> str:
-    """RFC 4180 CSV with a header; list cells are joined with ``;``."""
+    """RFC 4180 CSV with a header; list cells are joined with ``;``.
+
+    Every cell is one inert line (:func:`entrasync.sanitize.text`: controls, bidi overrides,
+    line breaks and workflow commands escaped), and cannot start a spreadsheet formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -147,4 +155,5 @@ def _csv_products(access: _Grant | None) -> str:
 
 
 def _defuse(cell: str) -> str:
+    cell = clean(cell)
     return "'" + cell if cell.startswith(_FORMULA_START) else cell

@@ -11,6 +11,7 @@ from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
 
 CONFIG = "config/mappings.yaml"
 HOSTILE = "Eve <img src=x> | @everyone **x**"
+OSC8_SHOWN = "\\\\x1b\\]8;;https:/&#8203;/evil\\\\x07click\\\\x1b\\]8;;\\\\x07"
 
 
 def _many_changes(count: int, name: str = "A user with a fairly long display name") -> Plan:
@@ -57,9 +58,13 @@ def test_violations_and_warnings_come_before_the_changes_fold() -> None:
     [
         ("config/a.yaml", "<!-- entrasync:plan config/a.yaml -->"),
         ("x-->y.yaml", "<!-- entrasync:plan x-\u2010>y.yaml -->"),
-        ("a\nb.yaml", "<!-- entrasync:plan a b.yaml -->"),
+        ("a\nb.yaml", "<!-- entrasync:plan a\\x0ab.yaml -->"),
     ],
-    ids=["a plain path is kept", "a path cannot close the comment early", "newlines go"],
+    ids=[
+        "a plain path is kept",
+        "a path cannot close the comment early",
+        "a newline is shown escaped, on the one line",
+    ],
 )
 def test_the_marker_stays_one_hidden_line(path: str, marker: str) -> None:
     assert comment_marker(path) == marker
@@ -94,7 +99,9 @@ def test_the_marker_names_the_file_however_its_path_was_typed(typed: str) -> Non
     [
         (HOSTILE, "Eve &lt;img src=x&gt; \\| @&#8203;everyone \\*\\*x\\*\\*"),
         ("[click](https://evil.example)", "\\[click\\]\\(https:/&#8203;/evil.example\\)"),
-        ("line one\nline two\r", "line one line two"),
+        ("line one\nline two\r", "line one\\\\x0aline two\\\\x0d"),
+        ("\x1b[2Jwipe\u202eevil", "\\\\x1b\\[2Jwipe\\\\u202eevil"),
+        ("\x1b]8;;https://evil\x07click\x1b]8;;\x07", OSC8_SHOWN),
         ("- nested", "\\- nested"),
         ("1. ordered", "1\\. ordered"),
         ("# heading", "#&#8203; heading"),
@@ -106,7 +113,9 @@ def test_the_marker_names_the_file_however_its_path_was_typed(typed: str) -> Non
     ids=[
         "html, table pipes, mentions and bold are inert",
         "links and autolinks are inert",
-        "newlines are removed",
+        "newlines are shown escaped, on the one line",
+        "ESC and a bidi override are shown escaped",
+        "an OSC-8 link is shown escaped, not a link",
         "a leading dash does not open a list",
         "a leading number does not open a list",
         "a hash does not open a heading or link an issue",

@@ -5,7 +5,6 @@ from dataclasses import replace
 import pytest
 
 from entrasync.plan import Access, Plan
-from entrasync.render.common import _UNSAFE, clean
 from entrasync.render.text import render_text
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
 
@@ -50,26 +49,17 @@ def test_directory_text_cannot_repaint_the_terminal_or_add_lines() -> None:
     text = render_text(replace(plan, changes=changes))
     assert "\x1b" not in text
     assert "\u202e" not in text
-    assert "(Mallory [2J [31m Plan: 0 to create )" in text
+    assert "(Mallory\\x1b[2J\\x1b[31m\\x0aPlan: 0 to create\\u202e)" in text
 
 
-@pytest.mark.parametrize(
-    "code",
-    sorted(_UNSAFE),
-    ids=lambda code: f"U+{code:04X} is non-printable, so clean() never skips it",
-)
-def test_every_character_clean_replaces_is_one_isprintable_rejects(code: int) -> None:
-    assert not chr(code).isprintable()
-    assert clean(f"a{chr(code)}b") == "a b"
-
-
-HOSTILE = "Mallory\x1b[2J\n  + create root\u202e"
+HOSTILE = "Mallory\x1b[2J\n::error::pwned ##[add-mask]x\u202e"
+SHOWN = "Mallory\\x1b[2J\\x0a::error::pwned ##\\x5badd-mask]x\\u202e"
 
 
 @pytest.mark.parametrize(
     "field",
     ["user", "display_name", "entra_id", "groups", "decided_by", "reason"],
-    ids=lambda field: f"a hostile {field} adds no line and no escape",
+    ids=lambda field: f"a hostile {field} adds no line, no escape and no workflow command",
 )
 def test_every_directory_field_of_a_change_is_cleaned(field: str) -> None:
     plan = golden_plan()
@@ -80,8 +70,28 @@ def test_every_directory_field_of_a_change_is_cleaned(field: str) -> None:
     text = render_text(replace(plan, changes=changes))
     assert "\x1b" not in text
     assert "\u202e" not in text
-    assert "Mallory [2J   + create root " in text
+    assert "##[" not in text
+    assert SHOWN in text
     assert len(text.splitlines()) == len(render_text(plan).splitlines())
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["role", "products"],
+    ids=lambda field: f"a hostile {field} read from NeuralTrust is cleaned",
+)
+def test_access_read_from_neuraltrust_is_cleaned(field: str) -> None:
+    plan = golden_plan()
+    update = next(c for c in plan.changes if c.before is not None and c.before != c.after)
+    assert update.before is not None
+    value = (HOSTILE,) if field == "products" else HOSTILE
+    hostile = replace(update, before=replace(update.before, **{field: value}))
+    text = render_text(
+        replace(plan, changes=tuple(hostile if c is update else c for c in plan.changes))
+    )
+    assert "\x1b" not in text
+    assert "\u202e" not in text
+    assert SHOWN in text
 
 
 def test_changes_alike_but_for_the_user_each_show_their_own_user_and_external_id() -> None:

@@ -65,14 +65,12 @@ def test_csv_cells_cannot_become_spreadsheet_formulas(column: int, value: str) -
 
 @pytest.mark.parametrize(
     "text",
-    ['=HYPERLINK("https://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"],
+    ['=HYPERLINK("https://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)"],
     ids=[
         "a cell starting with = gets a leading quote",
         "a cell starting with + gets a leading quote",
         "a cell starting with - gets a leading quote",
         "a cell starting with @ gets a leading quote",
-        "a cell starting with a tab gets a leading quote",
-        "a cell starting with a carriage return gets a leading quote",
     ],
 )
 def test_every_directory_cell_is_defused(text: str) -> None:
@@ -82,6 +80,52 @@ def test_every_directory_cell_is_defused(text: str) -> None:
     named = dict(zip(CSV_COLUMNS, cells, strict=True))
     for column in ("user", "display_name", "groups", "decided_by"):
         assert named[column] == "'" + text, column
+
+
+HOSTILE = "\n::error::pwned\x1b[2J\x1b]8;;https://evil\x07click\x1b]8;;\x07\u202e\r\t##[add-mask]x"
+SHOWN = (
+    "\\x0a::error::pwned\\x1b[2J\\x1b]8;;https://evil\\x07click\\x1b]8;;\\x07\\u202e"
+    "\\x0d\\x09##\\x5badd-mask]x"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (HOSTILE, SHOWN),
+        ("\t=1", "\\x09=1"),
+        ("\r=1", "\\x0d=1"),
+        ("::error::pwned", "\\x3a:error::pwned"),
+    ],
+    ids=[
+        "controls, OSC-8, bidi and workflow commands are shown escaped",
+        "a leading tab is escaped, so it cannot hide a formula",
+        "a leading carriage return is escaped, so it cannot hide a formula",
+        "a cell cannot start a line with a workflow command",
+    ],
+)
+def test_every_csv_cell_is_one_inert_line(text: str, shown: str) -> None:
+    row = UserRow(text, text, UserStatus.IN_SYNC, Access(text, (text,), True),
+                  Grant(text, (text,)), (text,), text)  # fmt: skip
+    written = render_users_csv([row])
+    assert written.count("\r\n") == 2  # the header's line break and the row's
+    for raw in ("\x1b", "\x07", "\u202e", "\t", "\n::", "##["):
+        assert raw not in written
+    (cells,) = list(csv.reader(io.StringIO(written)))[1:]
+    named = dict(zip(CSV_COLUMNS, cells, strict=True))
+    for column in ("user", "display_name", "current_role", "current_products", "desired_role",
+                   "desired_products", "groups", "decided_by"):  # fmt: skip
+        assert named[column] == shown, column
+
+
+def test_json_keeps_every_value_but_spells_bidi_and_c1_controls_as_escapes() -> None:
+    text = "Eve\u202eevil\x9b2J\x1b[2J\n::error::x\u2066"
+    row = UserRow(text, text, UserStatus.ORPHAN, None, None, (text,), text)
+    written = render_users_json([row])
+    for raw in ("\u202e", "\x9b", "\x1b", "\u2066"):
+        assert raw not in written
+    assert "\\u202e" in written
+    assert json.loads(written) == [row.to_json()]
 
 
 def test_a_plain_cell_is_written_as_is() -> None:
