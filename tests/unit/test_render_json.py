@@ -28,3 +28,17 @@ def test_the_order_of_the_input_changes_does_not_change_the_bytes() -> None:
     plan = golden_plan()
     shuffled = replace(plan, changes=tuple(reversed(plan.changes)))
     assert render_json(shuffled) == render_json(plan)
+
+
+def test_a_bidi_override_or_c1_control_is_spelt_escaped_and_the_plan_still_applies() -> None:
+    plan = golden_plan()
+    hostile = "Mallory\u202e\x9b2J\u2066\x1b[2J"
+    plan = replace(
+        plan, changes=(replace(plan.changes[0], display_name=hostile), *plan.changes[1:])
+    )
+    text = render_json(plan)
+    for raw in ("\u202e", "\x9b", "\u2066", "\x1b"):
+        assert raw not in text
+    again = loads(text)  # the digest is over the values, which are unchanged
+    assert again.changes[0].display_name == hostile
+    assert again.digest == plan.digest
