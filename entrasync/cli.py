@@ -15,7 +15,7 @@ from typing import NoReturn
 
 import click
 
-from entrasync import __version__
+from entrasync import __version__, sanitize
 from entrasync.commands import apply, audit, demo, github_cmd, groups, plan, users, validate
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.errors import ConfigError, EntrasyncError
@@ -42,12 +42,14 @@ for _module in (validate, plan, apply, users, groups, audit, demo, github_cmd):
 
 
 def _print_error(exc: EntrasyncError) -> None:
-    click.echo(f"error: {exc.message}", file=sys.stderr)
+    # Messages quote names from Entra, NeuralTrust and the config: each line is made inert
+    # (no control, bidi or workflow command), keeping the line breaks the message is built with.
+    click.echo(f"error: {sanitize.lines(exc.message)}", file=sys.stderr)
     if isinstance(exc, ConfigError):
         for problem in exc.problems:
-            click.echo(f"  {problem}", file=sys.stderr)
+            click.echo(f"  {sanitize.lines(problem)}", file=sys.stderr)
     if exc.hint:
-        click.echo(f"hint: {exc.hint}", file=sys.stderr)
+        click.echo(f"hint: {sanitize.lines(exc.hint)}", file=sys.stderr)
 
 
 def run() -> NoReturn:

@@ -16,6 +16,8 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
+from entrasync import sanitize
+
 DEFAULT_CONFIG = "config/mappings.yaml"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -158,22 +160,29 @@ class Console:
         else:
             click.echo(text.rstrip("\n"), file=self.out, color=keep)
 
+    # Messages (info, detail, warn, progress) interpolate names from Entra, NeuralTrust and the
+    # config, which their callers put through sanitize.text; every line is put through it
+    # again here, the last defence (CONTRACT section 8). Results are rendered output whose
+    # fields the renderers sanitised, and may be coloured: they are written as they are.
+
     def info(self, text: str) -> None:
         if not self.quiet:
-            click.echo(text, file=self.err, color=self.color and _isatty(self.err))
+            click.echo(sanitize.lines(text), file=self.err, color=self.color and _isatty(self.err))
 
     def detail(self, text: str) -> None:
         if self.verbose and not self.quiet:
-            click.echo(text, file=self.err)
+            click.echo(sanitize.lines(text), file=self.err)
 
     def warn(self, text: str) -> None:
         prefix = click.style("warning:", fg="yellow", bold=True) if self.color else "warning:"
-        click.echo(f"{prefix} {text}", file=self.err, color=self.color)
+        click.echo(f"{prefix} {sanitize.lines(text)}", file=self.err, color=self.color)
 
     def progress(self, text: str) -> None:
-        """Transient progress: shown on an interactive terminal only, silent in CI logs."""
+        """Transient progress: shown on an interactive terminal only, silent in CI logs.
+
+        One line, always: a line break or carriage return in it would leave lines behind."""
         if self.interactive and not self.quiet:
-            click.echo(f"\r\033[K{text}", file=self.err, nl=False)
+            click.echo(f"\r\033[K{sanitize.text(text)}", file=self.err, nl=False)
 
     def progress_done(self) -> None:
         if self.interactive and not self.quiet:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from entrasync import sanitize
 from entrasync.config import Mapping
 from entrasync.errors import GraphError
 from entrasync.graph.batch import Get, chunks, get_batch
@@ -117,7 +118,8 @@ def _by_name(client: GraphClient, name: str) -> Resolved:
         return GroupResolutionError(
             "missing",
             f"no Entra group is named {name!r}",
-            f"check the spelling (`entrasync groups {name[:3]}` lists groups by prefix), or "
+            f"check the spelling (`entrasync groups {sanitize.text(name[:3])}` lists groups by "
+            "prefix), or "
             "map the group by id; a group created minutes ago may not have replicated yet",
         )
     if len(found) > 1:

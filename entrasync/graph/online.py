@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import click
 
+from entrasync import sanitize
 from entrasync.config import Config, LoadedConfig
 from entrasync.config import Mapping as GroupMapping
 from entrasync.console import Console
@@ -88,8 +89,8 @@ def check_groups(config: Config, client: GraphClient, parallelism: int = 4) -> l
 
 def columns(rows: Sequence[Sequence[str]]) -> list[str]:
     """Left-aligned columns, two spaces apart, trailing blanks trimmed."""
-    # Directory text is untrusted: no terminal escape sequences from a group name.
-    rows = [["".join(c if c.isprintable() else "?" for c in cell) for cell in row] for row in rows]
+    # Names from Entra and the config are untrusted: no escape, line break or workflow command.
+    rows = [[sanitize.text(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
     return [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
@@ -117,15 +118,18 @@ def validate_online(
         checks = check_groups(config, client)
     for line in render_checks(checks):
         console.result(line)
+    path = sanitize.text(loaded.path)
     for c in checks:
         if c.status == "empty":
             console.warn(
-                f"{loaded.path}: group {c.display_name} ({c.group_id}) has no user members: "
-                "its mapping grants nothing, and users it granted would become orphans"
+                f"{path}: group {sanitize.text(c.display_name)} ({sanitize.text(c.group_id)}) "
+                "has no user members: its mapping grants nothing, and users it granted would "
+                "become orphans"
             )
     failures = [c for c in checks if c.status in FAILING]
     for c in failures:
-        click.echo(f"error: {loaded.path}: mapping {c.mapping}: {c.detail}", file=console.err)
+        what = f"mapping {sanitize.text(c.mapping)}: {sanitize.text(c.detail)}"
+        click.echo(f"error: {path}: {what}", file=console.err)
         if c.hint:
-            click.echo(f"hint: {c.hint}", file=console.err)
+            click.echo(f"hint: {sanitize.text(c.hint)}", file=console.err)
     return not failures

@@ -29,3 +29,37 @@ def test_a_result_ends_in_exactly_one_newline(text: str) -> None:
     out = io.StringIO()
     Console(out=out, err=io.StringIO()).result(text)
     assert out.getvalue() == "Plan: 1 to create\n"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+HOSTILE = "NT\x1b[2J\x1b]8;;https://evil\x07click\x1b]8;;\x07\u202e\r\n::error::pwned"
+SHOWN = "NT\\x1b[2J\\x1b]8;;https://evil\\x07click\\x1b]8;;\\x07\\u202e\\x0d\\x0a::error::pwned"
+
+
+def test_a_progress_line_shows_a_name_escaped_on_its_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    err = _Terminal()
+    Console(out=io.StringIO(), err=err).progress(f"read group {HOSTILE}: 3 users")
+    # The line's own "\r ESC[K" (return, clear the line), then the text, nothing raw of it.
+    assert err.getvalue() == f"\r\x1b[Kread group {SHOWN}: 3 users"
+
+
+@pytest.mark.parametrize("method", ["warn", "info", "detail"])
+def test_a_message_line_cannot_repaint_the_terminal_or_write_a_workflow_command(
+    method: str,
+) -> None:
+    # The last defence: a line break in a message is kept (the caller may list things one a
+    # line), but every line is inert. Callers escape the names they quote, line breaks too.
+    err = _Terminal()
+    console = Console(verbose=1, out=io.StringIO(), err=err)
+    getattr(console, method)(f"group {HOSTILE}\n  ##[add-mask]x")
+    printed = err.getvalue()
+    for raw in ("\x1b", "\x07", "\u202e", "\r", "##["):
+        assert raw not in printed, raw
+    assert printed.splitlines()[1:] == ["\\x3a:error::pwned", "  ##\\x5badd-mask]x"]
