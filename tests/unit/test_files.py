@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import stat
+import threading
 from pathlib import Path
 
 import pytest
 
 from entrasync.errors import EntrasyncError
-from entrasync.files import start_write_atomic
+from entrasync.files import start_write_atomic, write_atomic
 
 
 def test_a_write_on_its_own_thread_leaves_the_whole_file_and_no_temporary(tmp_path: Path) -> None:
@@ -25,3 +29,99 @@ def test_a_failed_background_write_raises_its_error_from_result(tmp_path: Path) 
     with pytest.raises(EntrasyncError, match="cannot write"):
         saving.result()
     assert blocker.read_text() == "not a folder"
+
+
+def test_a_symlink_stays_a_link_and_its_target_gets_the_content(tmp_path: Path) -> None:
+    target = tmp_path / "real" / "plan.json"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "plan.json"
+    link.symlink_to(Path("real") / "plan.json")  # relative, as `ln -s` makes them
+    write_atomic(link, "new\n")
+    assert link.is_symlink()
+    assert os.readlink(link) == str(Path("real") / "plan.json")
+    assert target.read_text() == "new\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["plan.json"]  # no temporary
+
+
+def test_a_dangling_symlink_creates_its_target(tmp_path: Path) -> None:
+    link = tmp_path / "plan.json"
+    link.symlink_to(tmp_path / "elsewhere.json")
+    write_atomic(link, "{}\n")
+    assert link.is_symlink()
+    assert (tmp_path / "elsewhere.json").read_text() == "{}\n"
+
+
+def test_a_fifo_is_written_through_and_stays_a_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "plan.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    text = "{}\n" * 50_000  # more than a pipe holds: the reader must drain it as it comes
+    write_atomic(fifo, text)
+    reader.join(timeout=10)
+    assert received == [text.encode()]
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_a_character_device_is_written_through_and_stays_one() -> None:
+    before = os.stat("/dev/null")
+    write_atomic(Path("/dev/null"), "{}\n")
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode)
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_a_symlink_to_a_device_writes_through_it(tmp_path: Path) -> None:
+    link = tmp_path / "out"
+    link.symlink_to("/dev/null")
+    write_atomic(link, "{}\n")
+    assert link.is_symlink()
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+@pytest.mark.parametrize("via_link", [False, True], ids=["a folder", "a symlink to a folder"])
+def test_a_folder_is_refused_and_left_alone(tmp_path: Path, via_link: bool) -> None:
+    folder = tmp_path / "plans"
+    folder.mkdir()
+    path = folder
+    if via_link:
+        path = tmp_path / "link"
+        path.symlink_to(folder)
+    with pytest.raises(EntrasyncError, match="is a folder, not a file") as caught:
+        write_atomic(path, "{}\n")
+    assert caught.value.hint
+    assert folder.is_dir()
+    assert list(folder.iterdir()) == []
+
+
+def test_a_socket_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "s.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        with pytest.raises(EntrasyncError, match="is a socket, not a file"):
+            write_atomic(path, "{}\n")
+        assert stat.S_ISSOCK(path.lstat().st_mode)
+
+
+def test_a_replaced_file_keeps_its_mode_and_a_new_one_is_the_owners(tmp_path: Path) -> None:
+    shared = tmp_path / "shared.json"
+    shared.write_text("old\n")
+    shared.chmod(0o644)
+    write_atomic(shared, "new\n")
+    assert shared.read_text() == "new\n"
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o644
+    fresh = tmp_path / "fresh.json"
+    write_atomic(fresh, "{}\n")
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+
+
+def test_a_symlink_loop_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(EntrasyncError, match="cannot write"):
+        write_atomic(a, "{}\n")
+    assert a.is_symlink()
+    assert b.is_symlink()
