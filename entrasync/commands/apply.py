@@ -48,13 +48,9 @@ class Now(NamedTuple):
     empty_groups: tuple[str, ...] = ()  # synced groups that resolved to no user now
 
 
-def _saved_plan(
-    path: Path, loaded: LoadedConfig, console: Console, parallelism: int
-) -> tuple[Plan, Now]:
-    """The plan file, and what a plan made now looks like (to check the file against)."""
-    from entrasync import pipeline
+def _read_plan_file(path: Path, loaded: LoadedConfig) -> Plan:
+    """The plan file, whole (its digest) and made from this config; read before any lock."""
     from entrasync import plan as plan_module
-    from entrasync.resolve import empty_groups
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -70,9 +66,16 @@ def _saved_plan(
             f"(plan: {plan.config_sha256[:12]}, now: {loaded.sha256[:12]})",
             "run `entrasync plan --out FILE` with this config and apply the new plan",
         )
-    # Read both sides as `plan` does and make the plan again: the saved one is held against it.
+    return plan
+
+
+def _now_for_saved(loaded: LoadedConfig, console: Console, parallelism: int) -> Now:
+    """What a plan made now looks like: read both sides as `plan` does, to check the file."""
+    from entrasync import pipeline
+    from entrasync.resolve import empty_groups
+
     sources, fresh = pipeline.sources_and_plan(loaded, os.environ, console, parallelism=parallelism)
-    return plan, Now(sources.target, fresh, empty_groups(sources.directory))
+    return Now(sources.target, fresh, empty_groups(sources.directory))
 
 
 def _check_fresh(plan: Plan, target: Target, check: PlanCheck | None = None) -> bool:
@@ -321,13 +324,14 @@ def command(
             "pass --auto-approve, or apply a saved plan: `entrasync apply PLAN_FILE`",
         )
     loaded = load_config(ctx.resolved_config_path)
+    saved = _read_plan_file(plan_file, loaded) if plan_file is not None else None
     # One apply at a time per audit folder, from before the first read to the end.
     click.get_current_context().with_resource(apply_lock(audit_dir))
     with ScimClient.from_env(loaded.config, os.environ, max_connections=parallelism) as client:
         # Failures up to here (config, plan file, token, network) leave no audit file: no
         # NeuralTrust state was read. From here on every run leaves one, refusals included.
-        if plan_file is not None:
-            plan, now = _saved_plan(plan_file, loaded, console, parallelism)
+        if saved is not None:
+            plan, now = saved, _now_for_saved(loaded, console, parallelism)
         else:
             plan, now = _fresh_plan(loaded, console, parallelism), None
         evidence = Evidence(plan, loaded, console, audit_dir, force_unsafe, plan_file is None)
