@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from entrasync import sanitize
 from entrasync.config import Config
 from entrasync.errors import AuditError, AuthError, EntrasyncError, ScimError
 from entrasync.http import DEFAULT_PARALLELISM, TransportError
@@ -292,5 +293,6 @@ def describe(results: Sequence[ChangeResult]) -> list[str]:
     for r in results:
         extra = f" [HTTP {r.http_status}]" if r.http_status else ""
         extra += f" [request id {r.request_id}]" if r.request_id else ""
-        lines.append(f"{r.change.action.value} {r.change.user}: {r.error or r.detail or ''}{extra}")
+        said = sanitize.text(r.error or r.detail or "")
+        lines.append(f"{r.change.action.value} {sanitize.text(r.change.user)}: {said}{extra}")
     return lines

@@ -196,10 +196,17 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
+class InertFormatter(logging.Formatter):
+    """Log lines at ``-v`` carry names and URLs read from the directory: printed inert too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return sanitize.lines(super().format(record))
+
+
 def configure_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(InertFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     # httpx logs full URLs at INFO; keep them at -vv only.
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)

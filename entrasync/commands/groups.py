@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from entrasync import sanitize
 from entrasync.console import app_context, global_options, trusted_config_option
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ def command(search: str | None, output: str, trusted_config: Path | None) -> int
         groups = list_groups(client, search, nested=config.entra.nested_groups)
     console.progress_done()
     if output == "json":
-        console.result(json.dumps([g._asdict() for g in groups], indent=2, ensure_ascii=False))
+        document = json.dumps([g._asdict() for g in groups], indent=2, ensure_ascii=False)
+        console.result(sanitize.json_text(document))
         return 0
     if not groups:
         console.info(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from entrasync import sanitize
 from entrasync.console import app_context, global_options, trusted_config_option
 
 if TYPE_CHECKING:
@@ -27,8 +28,9 @@ def summary(loaded: LoadedConfig) -> str:
     config: Config = loaded.config
     count = len(config.mappings)
     return (
-        f"{loaded.path} is valid: {count} mapping{'' if count == 1 else 's'} "
-        f"({len(config.synced_mappings)} synced), roles {' > '.join(config.roles)}, "
+        f"{sanitize.text(str(loaded.path))} is valid: {count} mapping{'' if count == 1 else 's'} "
+        f"({len(config.synced_mappings)} synced), "
+        f"roles {' > '.join(sanitize.text(r) for r in config.roles)}, "
         f"on_removed {config.on_removed}"
     )
 

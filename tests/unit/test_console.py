@@ -63,3 +63,15 @@ def test_a_message_line_cannot_repaint_the_terminal_or_write_a_workflow_command(
     for raw in ("\x1b", "\x07", "\u202e", "\r", "##["):
         assert raw not in printed, raw
     assert printed.splitlines()[1:] == ["\\x3a:error::pwned", "  ##\\x5badd-mask]x"]
+
+
+def test_log_lines_are_printed_inert() -> None:
+    import logging
+
+    from entrasync.console import InertFormatter
+
+    record = logging.LogRecord(
+        "entrasync.graph", logging.INFO, __file__, 1, "read %s", ("G\x1b[2J\u202e",), None
+    )
+    line = InertFormatter("%(name)s: %(message)s").format(record)
+    assert line == "entrasync.graph: read G\\x1b[2J\\u202e"

@@ -139,6 +139,27 @@ def test_groups_lists_hostile_names_escaped(
     assert EMPTY[:8] + EVIL_SHOWN in out
 
 
+def test_groups_json_keeps_the_names_exactly_and_inert(
+    sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "groups", "NT-", "--format", "json")
+    assert code == 0, err
+    assert_inert(out + err)
+    names = {g["display_name"] for g in json.loads(out)}
+    assert {GROUP, EMPTY} <= names
+
+
+def test_validate_summary_shows_a_hostile_role_and_path_escaped(sandbox: Path) -> None:
+    from entrasync.commands.validate import summary
+    from entrasync.config import load_config
+
+    loaded = load_config(sandbox)
+    hostile = loaded.config.model_copy(update={"roles": ["owner" + EVIL, *loaded.config.roles]})
+    line = summary(replace(loaded, config=hostile, path="mappings" + EVIL + ".yaml"))
+    assert_inert(line)
+    assert "owner" + EVIL_SHOWN in line
+
+
 def test_validate_online_names_a_hostile_mapping_and_group_on_one_inert_line(
     sandbox: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
