@@ -12,7 +12,9 @@ from dataclasses import InitVar, dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from entrasync import __version__
+import rfc8785
+
+from entrasync import __version__, strict_json
 from entrasync.canonical import canonical_json, canonical_sha256, canonical_text
 from entrasync.errors import PlanFileError
 from entrasync.plan_items import FORCE_UNSAFE as FORCE_UNSAFE
@@ -182,14 +184,27 @@ def _plan_of(data: dict[str, Any]) -> Plan:
     )
 
 
-def loads(text: str, source: str = "plan file") -> Plan:
-    """Read a plan file; refuse an unknown version, a malformed body or a tampered digest."""
+def _digest_as_read(data: dict[str, Any], source: str) -> str:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        return _sha256(canonical_json({k: v for k, v in data.items() if k not in _UNHASHED}))
+    except rfc8785.CanonicalizationError:
         raise PlanFileError(
-            f"{source} is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}",
+            f"{source} is refused: it holds text that is not Unicode (a lone surrogate escape)",
             "pass the file written by `entrasync plan --out`",
+        ) from None
+
+
+def loads(text: str | bytes, source: str = "plan file") -> Plan:
+    """Read a plan file; refuse an unknown version, a malformed body or a tampered digest.
+
+    The JSON is read strictly (:mod:`entrasync.strict_json`): no duplicate keys, no NaN,
+    Infinity or huge numbers, no deep nesting; ``bytes`` must be UTF-8.
+    """
+    try:
+        data = strict_json.loads(text)
+    except strict_json.StrictJsonError as exc:
+        raise PlanFileError(
+            f"{source} is refused: {exc}", "pass the file written by `entrasync plan --out`"
         ) from None
     if not isinstance(data, dict):
         raise PlanFileError(f"{source} is not a plan: expected a JSON object")
@@ -208,7 +223,7 @@ def loads(text: str, source: str = "plan file") -> Plan:
             "pass the file written by `entrasync plan --out`",
         ) from None
     written = data.get("digest")
-    as_read = _sha256(canonical_json({k: v for k, v in data.items() if k not in _UNHASHED}))
+    as_read = _digest_as_read(data, source)
     if as_read != written:
         raise PlanFileError(
             f"{source} was modified after it was written: its digest does not match its content",
