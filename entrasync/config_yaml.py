@@ -3,19 +3,33 @@
 PyYAML alone loses positions, keeps the last of duplicate keys silently and reads YAML 1.1
 booleans (``yes``/``no``/``on``/``off``) where a person meant text. This module composes the
 node tree once, keeps each value's node by key path, and reports duplicate keys itself.
+
+The file is the input of a pull request check, so it is bounded before anything walks it
+(CONTRACT section 8, "Bounded input"): at most :data:`MAX_CONFIG_BYTES` read, no control
+characters, nesting at most :data:`MAX_DEPTH` deep, and aliases repeating at most
+:data:`MAX_ALIAS_NODES` nodes in all (a 400-byte "billion laughs" file otherwise expands to
+hundreds of millions of values, and took 2.4 GB before failing with MemoryError).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
 from entrasync.errors import ConfigError
 
 KeyPath = tuple[Any, ...]
+MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024  # 4 MiB; 1,000 mappings take about 100 KB
+MAX_DEPTH: Final = 64  # levels of nesting; a valid file has 4
+MAX_ALIAS_NODES: Final = 10_000  # nodes that aliases (*name) may repeat, in all
+# C0 controls but tab, LF and CR; DEL; C1 controls; and the two non-characters YAML refuses.
+_FORBIDDEN: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+_MAX_REPORTED: Final = 10  # forbidden characters listed, at most
 BOOL_TAG = "tag:yaml.org,2002:bool"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -101,7 +115,10 @@ def read_bytes(path: Path) -> bytes:
     name = path.as_posix()
     hint = "pass --config PATH or set ENTRASYNC_CONFIG (default config/mappings.yaml)"
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            # One byte past the limit is enough to refuse the file (parse() does), and a
+            # device or pipe that never ends is not read forever.
+            return handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"config file {name} not found", hint) from None
     except IsADirectoryError:
@@ -117,15 +134,32 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
     """YAML text -> Document, or None and the syntax problem. Duplicate keys are problems."""
+    if len(raw) > MAX_CONFIG_BYTES:
+        return None, [
+            Problem(
+                1,
+                1,
+                "",
+                f"the file is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB "
+                f"({MAX_CONFIG_BYTES:,} bytes): a mappings file is far smaller; is it the "
+                "right file?",
+            )
+        ]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, [Problem(1, 1, "", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]
+    forbidden = character_problems(text)
+    if forbidden:
+        return None, forbidden
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None, [Problem(1, 1, "", "the file is empty; it starts with `version: 1`")]
+        bound = _Bounds().problem(node)
+        if bound is not None:
+            return None, [bound]
         doc = Document(data=None)
         problems: list[Problem] = []
         _walk(loader, node, (), None, doc, problems, set())
@@ -133,8 +167,93 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         return doc, problems
     except yaml.MarkedYAMLError as exc:
         return None, [_syntax_problem(exc)]
+    except RecursionError:  # the pure-Python composer, on nesting far past MAX_DEPTH
+        return None, [Problem(1, 1, "", _too_deep())]
     finally:
         loader.dispose()
+
+
+def character_problems(text: str) -> list[Problem]:
+    """Control characters (but tab, LF, CR) at their line and column: YAML refuses them, and
+    a NUL or an ESC in a reviewed file hides what the file says."""
+    problems = []
+    for found in islice(_FORBIDDEN.finditer(text), _MAX_REPORTED):
+        start = found.start()
+        line = text.count("\n", 0, start) + 1
+        col = start - text.rfind("\n", 0, start)
+        code = ord(found.group())
+        kind = "non-character" if code > 0xFFFD else "control character"
+        problems.append(Problem(line, col, "", f"{kind} U+{code:04X} is not allowed: remove it"))
+    return problems
+
+
+def _too_deep() -> str:
+    return f"nested more than {MAX_DEPTH} levels deep: a mappings file needs 4"
+
+
+class _Bounded(Exception):
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.mark = node.start_mark
+        self.message = message
+
+
+class _Bounds:
+    """Measures the document as the code after it sees it: every alias expanded."""
+
+    def __init__(self) -> None:
+        self._measured: dict[int, tuple[int, int]] = {}  # id(node) -> (nodes, height)
+        self._open: set[int] = set()  # the nodes being measured: an alias to one is a cycle
+        self._repeated = 0  # nodes the aliases repeat so far
+
+    def problem(self, root: yaml.Node) -> Problem | None:
+        try:
+            self._measure(root, root, 1)
+        except _Bounded as bounded:
+            return Problem(bounded.mark.line + 1, bounded.mark.column + 1, "", bounded.message)
+        return None
+
+    def _measure(self, node: yaml.Node, parent: yaml.Node, depth: int) -> tuple[int, int]:
+        """(nodes, height) of ``node`` expanded; ``parent`` places an alias (the node an alias
+        stands for was written at its anchor, elsewhere)."""
+        if depth > MAX_DEPTH:
+            raise _Bounded(node, _too_deep())
+        key = id(node)
+        if key in self._open:
+            raise _Bounded(parent, "an alias (*name) refers to the node it is part of")
+        known = self._measured.get(key)
+        if known is not None:
+            return self._repeat(known, parent, depth)
+        self._open.add(key)
+        nodes, height = 1, 0
+        for child, place in _children(node):
+            child_nodes, child_height = self._measure(child, place, depth + 1)
+            nodes, height = nodes + child_nodes, max(height, child_height)
+        self._open.discard(key)
+        self._measured[key] = (nodes, height + 1)
+        return nodes, height + 1
+
+    def _repeat(self, known: tuple[int, int], parent: yaml.Node, depth: int) -> tuple[int, int]:
+        nodes, height = known
+        if depth + height - 1 > MAX_DEPTH:
+            raise _Bounded(parent, _too_deep())
+        self._repeated += nodes
+        if self._repeated > MAX_ALIAS_NODES:
+            raise _Bounded(
+                parent,
+                f"aliases (*name) repeat more than {MAX_ALIAS_NODES:,} values in all: write "
+                "the values out, or use fewer aliases",
+            )
+        return known
+
+
+def _children(node: yaml.Node) -> list[tuple[yaml.Node, yaml.Node]]:
+    """Each child of a node with the node that places it: a mapping value by its key."""
+    if isinstance(node, yaml.SequenceNode):
+        return [(item, node) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        return [pair for key, value in node.value for pair in ((key, key), (value, key))]
+    return []
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError) -> Problem:
