@@ -7,7 +7,6 @@ the one definition of a record's hash serves both sides.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +15,8 @@ from typing import Any, Final
 
 import rfc8785
 
+from entrasync import strict_json
+from entrasync.canonical import canonical_json
 from entrasync.errors import AuditError
 
 GENESIS: Final = "0" * 64
@@ -87,6 +88,7 @@ def verify_audit(path: Path | str) -> AuditVerdict:
             if finished is not None:
                 raise _Broken("a record follows apply_finished")
             record = _parse(raw)
+            _check_canonical(record, raw)
             _check(record, seq, head, tally)
         except _Broken as broken:
             return AuditVerdict(path, index, False, False, seq, broken.problem, None, head)
@@ -109,13 +111,35 @@ def verify_audit(path: Path | str) -> AuditVerdict:
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
+    """The record of one line, read strictly: apply writes no duplicate keys, fractions, huge
+    numbers or deep nesting, and parsers disagree on what such a line says."""
     try:
-        record = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        record = strict_json.loads(raw, fractions=False)
+    except strict_json.JsonSyntaxError:
         raise _Broken("not a JSON record (edited, or cut off mid-record)") from None
+    except strict_json.StrictJsonError as exc:
+        raise _Broken(f"not a record as apply writes it: {exc}") from None
     if not isinstance(record, dict):
         raise _Broken("not a JSON object")
     return record
+
+
+def _check_canonical(record: dict[str, Any], raw: bytes) -> None:
+    """The line must be the canonical JSON (RFC 8785) of its record, byte for byte, as apply
+    writes it: the hash covers the record's content, so without this a line could be
+    re-spaced or its keys reordered and still verify."""
+    try:
+        canonical = canonical_json(record)
+        # canonical_json is RFC 8785 for apply's records (ASCII keys); beyond ASCII, ask
+        # the reference implementation too.
+        exact = canonical == raw and (raw.isascii() or rfc8785.dumps(record) == raw)
+    except rfc8785.CanonicalizationError:
+        raise _Broken("holds text that is not Unicode (a lone surrogate escape)") from None
+    if not exact:
+        raise _Broken(
+            "not the canonical JSON of its record (RFC 8785): its spacing, line ending, key "
+            "order or escapes differ from what apply writes"
+        )
 
 
 def _check(record: dict[str, Any], seq: int, prev: str, tally: Counter[str]) -> None:

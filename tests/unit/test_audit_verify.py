@@ -1,0 +1,160 @@
+"""`audit verify` reads each line strictly and holds it to the canonical JSON apply wrote.
+
+The hash covers a record's content, not its bytes: without these checks a line could be
+re-spaced, have its keys reordered, or carry a key twice (parsers disagree which one counts)
+and still verify. Lines with JSON bombs are refused as a verdict, not a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rfc8785
+
+from entrasync.audit import AuditWriter, record_sha256, verify_audit
+from entrasync.cli import main
+from entrasync.plan import Plan
+from tests.golden.plans import golden_plan
+from tests.unit.limited_run import assert_refused, run_limited
+
+EDITED = 4  # the line (and seq) each case changes: the third change record
+
+
+def write_run(directory: Path, plan: Plan | None = None, error: str | None = None) -> Path:
+    plan = plan or golden_plan()
+    ticks = count()
+    writer = AuditWriter.start(
+        directory,
+        plan=plan,
+        environ={},
+        clock=lambda: f"2026-11-28T12:00:{next(ticks):02d}.000Z",
+        git_commit=lambda: None,
+    )
+    with writer:
+        for change in plan.changes:
+            writer.change(change, outcome="succeeded", http_status=200, error=error)
+    return writer.path
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    return write_run(tmp_path / "audit")
+
+
+def rewrite(path: Path, line: int, edit: Callable[[bytes], bytes]) -> None:
+    lines = path.read_bytes().split(b"\n")
+    lines[line - 1] = edit(lines[line - 1])
+    path.write_bytes(b"\n".join(lines))
+
+
+def with_value(key: str, text: str) -> Callable[[bytes], bytes]:
+    """The line, still canonical around it, with ``key``'s value written as ``text``."""
+
+    def edit(raw: bytes) -> bytes:
+        record = json.loads(raw)
+        record[key] = "@@value@@"
+        return rfc8785.dumps(record).replace(b'"@@value@@"', text.encode())
+
+    return edit
+
+
+def outcome_twice(raw: bytes) -> bytes:
+    # What Python's json keeps (the last) is what apply wrote; another parser keeps the first.
+    return raw.replace(b"{", b'{"outcome":"failed",', 1)
+
+
+def spaced(raw: bytes) -> bytes:
+    return json.dumps(json.loads(raw), sort_keys=True).encode()
+
+
+def unsorted(raw: bytes) -> bytes:
+    record = json.loads(raw)
+    return json.dumps(dict(reversed(record.items())), separators=(",", ":")).encode()
+
+
+def escaped(raw: bytes) -> bytes:
+    # "\u0061" is "a": the same record, not the same bytes.
+    return raw.replace(b'"type":"change"', b'"type":"ch\\u0061nge"', 1)
+
+
+NOT_CANONICAL = "not the canonical JSON of its record (RFC 8785)"
+
+REFUSED: list[Any] = [
+    pytest.param(outcome_twice, 'duplicate key "outcome"', id="a duplicate key"),
+    pytest.param(spaced, NOT_CANONICAL, id="re-spaced"),
+    pytest.param(unsorted, NOT_CANONICAL, id="keys reordered"),
+    pytest.param(escaped, NOT_CANONICAL, id="an escape for a plain letter"),
+    pytest.param(lambda raw: raw + b"\r", NOT_CANONICAL, id="a CRLF line end"),
+    pytest.param(lambda raw: raw + b" ", NOT_CANONICAL, id="a trailing space"),
+    pytest.param(with_value("http_status", "200.0"), "200.0 is not a whole number", id="200.0"),
+    pytest.param(with_value("http_status", "NaN"), "NaN is not a finite number", id="NaN"),
+    pytest.param(with_value("http_status", "1e999"), "1e999 is not a whole", id="1e999"),
+    pytest.param(with_value("http_status", "9" * 5000), "is too large", id="5,000 digits"),
+    pytest.param(with_value("http_status", str(2**53)), "is too large", id="2**53"),
+    pytest.param(
+        with_value("detail", "[" * 100_000 + "]" * 100_000), "nested more than", id="deep"
+    ),
+    pytest.param(with_value("detail", '"\\ud800"'), "not Unicode", id="a lone surrogate"),
+]
+
+
+@pytest.mark.parametrize(("edit", "problem"), REFUSED)
+def test_a_line_that_is_not_as_apply_wrote_it_is_named_by_its_seq(
+    run: Path, edit: Callable[[bytes], bytes], problem: str
+) -> None:
+    rewrite(run, EDITED, edit)
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.ok, verdict.first_bad_seq) == (False, False, EDITED)
+    assert verdict.records == EDITED - 1
+    assert verdict.describe().startswith(f"tampered: seq {EDITED}: ")
+    assert problem in verdict.describe()
+
+
+def test_the_duplicate_key_line_hashes_alike_for_a_last_key_parser(run: Path) -> None:
+    # Why the duplicate must be refused as such: by content, the edited line is intact.
+    rewrite(run, EDITED, outcome_twice)
+    record = json.loads(run.read_bytes().split(b"\n")[EDITED - 1])
+    assert record["sha256"] == record_sha256(record)
+
+
+def test_text_beyond_ascii_verifies(tmp_path: Path) -> None:
+    path = write_run(tmp_path, error="Zoë \u2019 🙂 value: \u2028 \u00e9")
+    assert "Zoë".encode() in path.read_bytes()
+    assert verify_audit(path).ok
+
+
+def test_a_run_as_apply_wrote_it_still_verifies(run: Path) -> None:
+    verdict = verify_audit(run)
+    assert (verdict.ok, verdict.records) == (True, len(golden_plan().changes) + 2)
+
+
+def test_verify_exits_1_naming_the_seq_of_a_reformatted_line(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rewrite(run, EDITED, spaced)
+    code = main(["audit", "verify", str(run)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err.startswith(f"error: {run}: tampered: seq {EDITED}: {NOT_CANONICAL}")
+    assert "hint:" in err
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(with_value("detail", "[" * 100_000 + "]" * 100_000), id="nested 100,000 deep"),
+        pytest.param(with_value("http_status", "9" * 5000), id="a 5,000-digit number"),
+        pytest.param(with_value("http_status", "1e999"), id="1e999"),
+    ],
+)
+def test_verify_of_a_json_bomb_under_1_gib(
+    run: Path, tmp_path: Path, edit: Callable[[bytes], bytes]
+) -> None:
+    rewrite(run, EDITED, edit)
+    done = run_limited("audit", "verify", str(run), cwd=tmp_path)
+    assert_refused(done, f"tampered: seq {EDITED}: not a record as apply writes it")
