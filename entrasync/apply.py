@@ -210,8 +210,13 @@ def apply_plan(
     interrupted = threading.Event()
     stopped: list[str] = []
 
+    def stopping() -> bool:
+        return stop.requested or recorder.failure is not None or interrupted.is_set()
+
+    client.give_up = stopping  # a write in flight is not retried once stopping
+
     def run(change: Change) -> ChangeResult | None:
-        if stop.requested or recorder.failure is not None or interrupted.is_set():
+        if stopping():
             return None
         if stopped:
             result = ChangeResult(change, "skipped", error=f"not attempted: {stopped[0]}")

@@ -18,8 +18,12 @@ import stat
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from entrasync.errors import EntrasyncError
+from entrasync.errors import EntrasyncError, PlanFileError
+
+if TYPE_CHECKING:
+    from entrasync.plan import Plan
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -111,3 +115,17 @@ def _cannot_write(path: Path, exc: OSError) -> EntrasyncError:
         f"cannot write {path}: {exc.strerror or exc}",
         "choose a path in a folder that exists (or can be created) and that you can write to",
     )
+
+
+def read_plan(path: Path) -> Plan:
+    """A plan file as `entrasync plan --out` wrote it: read as bytes, checked by ``loads``."""
+    from entrasync.plan import loads
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PlanFileError(
+            f"cannot read the plan file {path}: {exc.strerror or exc}",
+            "pass the file written by `entrasync plan --out`",
+        ) from None
+    return loads(raw, source=str(path))

@@ -242,9 +242,15 @@ def send(
     idempotent: bool | None = None,
     gate: ThrottleGate | None = None,
     limit: AdaptiveLimit | None = None,
+    give_up: Callable[[], bool] | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send one request, retrying per the policy; return the final response (any status).
+
+    ``give_up``: asked before each retry; when it answers True the last response is final (or
+    the connection error raised). A stopping apply uses it so that the writes in flight end
+    within a runner's grace period instead of waiting out Retry-After: a throttled write was
+    not carried out, and is recorded as failed.
 
     ``gate``: the client's shared :class:`ThrottleGate` (Graph). The request waits at it
     before every attempt, and a throttle it meets closes it for every other request too (the
@@ -269,15 +275,16 @@ def send(
         try:
             response, retry_after = _attempt(client, method, url, limit, policy, kwargs)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            if not idempotent or attempt > policy.max_retries:
+            delay = policy.backoff(attempt, None)
+            if (
+                not idempotent
+                or attempt > policy.max_retries
+                or not _pause(sleep, delay, give_up, on_retry)
+            ):
                 raise TransportError(
                     f"could not reach {what}: {type(exc).__name__}: {exc}",
                     "check the URL and the network, then run again",
                 ) from None
-            delay = policy.backoff(attempt, None)
-            if on_retry is not None:
-                on_retry(None, delay)
-            sleep(delay)
             continue
         status = response.status_code
         if status not in RETRY_STATUSES:
@@ -289,11 +296,38 @@ def send(
             delay = gate.hold(delay)
         if attempt > policy.max_retries:
             return response
+        if shared:  # the retry waits at the gate, with every other request
+            if on_retry is not None:
+                on_retry(response, delay)
+        elif not _pause(sleep, delay, give_up, on_retry, response):
+            return response
         response.close()
-        if on_retry is not None:
-            on_retry(response, delay)
-        if not shared:  # else the retry waits at the gate, with every other request
-            sleep(delay)
+
+
+def _pause(
+    sleep: Callable[[float], None],
+    delay: float,
+    give_up: Callable[[], bool] | None,
+    on_retry: Callable[[httpx.Response | None, float], None] | None,
+    response: httpx.Response | None = None,
+) -> bool:
+    """Wait ``delay`` before a retry; False (no retry) when ``give_up`` answers True before or
+    during the wait, which is cut into short naps so a stop ends it within a quarter second."""
+    if give_up is not None and give_up():
+        return False
+    if on_retry is not None:
+        on_retry(response, delay)
+    if give_up is None:
+        sleep(delay)
+        return True
+    left = delay
+    while left > 0:
+        nap = min(left, 0.25)
+        sleep(nap)
+        left -= nap
+        if give_up():
+            return False
+    return True
 
 
 def _attempt(

@@ -50,16 +50,9 @@ class Now(NamedTuple):
 
 def _read_plan_file(path: Path, loaded: LoadedConfig) -> Plan:
     """The plan file, whole (its digest) and made from this config; read before any lock."""
-    from entrasync import plan as plan_module
+    from entrasync.files import read_plan
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PlanFileError(
-            f"cannot read the plan file {path}: {exc.strerror or exc}",
-            "pass the file written by `entrasync plan --out`",
-        ) from None
-    plan = plan_module.loads(text, source=str(path))
+    plan = read_plan(path)
     if plan.config_sha256 != loaded.sha256:
         raise PlanFileError(
             f"the plan {path} was made from a different config than {loaded.path} "

@@ -101,24 +101,26 @@ def find_plan(sha: str | None) -> int:
 def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -> int:
     """Comment the apply result on the merged PR, listing changes nobody reviewed."""
     from entrasync.commands.github_report import compare, read_audit, render_report
+    from entrasync.files import read_plan
     from entrasync.github import (
         MAX_COMMENT_CHARS,
         post_sticky_comment,
         pulls_for_commit,
         try_step_summary,
     )
-    from entrasync.plan import loads
 
     ctx = app_context()
     console = ctx.console()
     audit_file = _newest_audit(audit_path)
-    audit = read_audit(audit_file.read_text(encoding="utf-8"), source=str(audit_file))
+    audit = read_audit(
+        audit_file.read_text(encoding="utf-8", errors="replace"), source=str(audit_file)
+    )
     reviewed, note = None, None
     if reviewed_plan is None or not reviewed_plan.is_file():
         note = "its plan artifact is missing or expired"
     else:
         try:
-            reviewed = loads(reviewed_plan.read_text(encoding="utf-8"), source=str(reviewed_plan))
+            reviewed = read_plan(reviewed_plan)
         except EntrasyncError as exc:
             note = f"its plan file could not be read: {exc.message}"
     report = compare(audit, reviewed)
@@ -162,13 +164,13 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
 @global_options
 def drift_issue(plan_path: Path) -> int:
     """Open or update the drift issue when the plan has changes; close it when in sync."""
+    from entrasync.files import read_plan
     from entrasync.github import MAX_COMMENT_CHARS, close_marked_issue, upsert_issue
-    from entrasync.plan import loads
     from entrasync.render.common import summary_line
     from entrasync.render.markdown import escape, render_markdown
 
     console = app_context().console()
-    plan = loads(plan_path.read_text(encoding="utf-8"), source=str(plan_path))
+    plan = read_plan(plan_path)
     drift_marker = marker("drift", plan.config_path)
     link = run_url(os.environ)
     if not plan.has_changes and not plan.violations:

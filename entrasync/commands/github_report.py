@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from entrasync import strict_json
 from entrasync.errors import GitHubError
 from entrasync.plan import Access, Action, Change, Plan
 from entrasync.render.common import access_brief
@@ -82,7 +83,7 @@ def read_audit(text: str, source: str = "audit file") -> AuditSummary:
         if not line.strip():
             continue
         try:
-            record: dict[str, Any] = json.loads(line)
+            record: dict[str, Any] = strict_json.loads(line)
             kind = record.get("type")
             if kind == "apply_started":
                 digest = record.get("plan_digest")

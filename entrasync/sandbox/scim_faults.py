@@ -69,6 +69,7 @@ class Faults:
         self.app = app
         self.latency = latency
         self.throttle_every = 0
+        self.retry_after = "0"  # what a throttled or unavailable answer asks the client to wait
         self.unavailable_every = 0
         self.fail_after: int | None = None
         self.on_death: Callable[[], None] = lambda: None
@@ -130,10 +131,10 @@ class Faults:
             return ("503 Service Unavailable", None)
         if self.throttle_every and self._attempts % self.throttle_every == 0:
             self.counters.throttled += 1
-            return ("429 Too Many Requests", "0")
+            return ("429 Too Many Requests", self.retry_after)
         if self.unavailable_every and self._attempts % self.unavailable_every == 0:
             self.counters.throttled += 1
-            return ("503 Service Unavailable", "0")
+            return ("503 Service Unavailable", self.retry_after)
         self.counters.writes += 1
         return None
 

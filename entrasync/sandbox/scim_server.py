@@ -119,11 +119,13 @@ class ScimSandbox:
         throttle_writes_every: int = 0,
         unavailable_writes_every: int = 0,
         fail_after_writes: int | None = None,
+        retry_after: str = "0",
     ) -> None:
-        """Set the write faults: 429 / 503 (Retry-After: 0) on every Nth write attempt, and
-        death after ``fail_after_writes`` more writes: that write is refused with 503 and the
-        server stops, so the client's retry meets a closed port."""
+        """Set the write faults: 429 / 503 (with ``retry_after``) on every Nth write attempt,
+        and death after ``fail_after_writes`` more writes: that write is refused with 503 and
+        the server stops, so the client's retry meets a closed port."""
         with self._faults.lock:
+            self._faults.retry_after = retry_after
             self._faults.throttle_every = throttle_writes_every
             self._faults.unavailable_every = unavailable_writes_every
             self._faults.fail_after = (

@@ -154,6 +154,8 @@ class ScimClient:
         self._token = token
         self._policy = policy if policy is not None else RetryPolicy()
         self._sleep = sleep
+        # Asked before each retry: an apply that is stopping sets it, so no write is retried.
+        self.give_up: Callable[[], bool] | None = None
         # NeuralTrust documents no rate limits, so a 429 is not read as a shared budget spent
         # (Graph's ThrottleGate stops every request): it halves how many of this client's
         # requests may be in flight, successes grow that back to max_connections, and only
@@ -198,6 +200,7 @@ class ScimClient:
             path,
             policy=self._policy,
             sleep=self._sleep,
+            give_up=self.give_up,
             limit=self.limit,
             what=WHAT,
             headers=headers,

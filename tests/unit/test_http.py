@@ -416,3 +416,39 @@ def test_a_response_and_its_body_are_freed_when_dropped_without_a_cyclic_collect
         assert gone() is None
     finally:
         gc.enable()
+
+
+def test_a_retry_wait_ends_within_a_quarter_second_once_the_caller_gives_up() -> None:
+    time_ = FakeTime()
+    arrivals: list[float] = []
+    client = http(answers(throttled(retry_after="60")), time_, arrivals)
+    asked: list[float] = []
+
+    def give_up() -> bool:  # a stop arrives half a second into the wait
+        asked.append(time_.clock())
+        return time_.clock() >= 0.5
+
+    response = send(client, "PATCH", URL, policy=POLICY, sleep=time_.sleep, give_up=give_up)
+    assert response.status_code == 429  # the throttled write is final: it was not carried out
+    assert len(arrivals) == 1
+    assert sum(time_.slept) == 0.5
+
+
+def test_a_caller_that_has_given_up_gets_no_retry_at_all() -> None:
+    time_ = FakeTime()
+    arrivals: list[float] = []
+    client = http(answers(throttled(retry_after="60")), time_, arrivals)
+    response = send(client, "PATCH", URL, policy=POLICY, sleep=time_.sleep, give_up=lambda: True)
+    assert (response.status_code, len(arrivals), time_.slept) == (429, 1, [])
+
+
+def test_a_connection_error_is_not_retried_once_the_caller_gives_up() -> None:
+    time_ = FakeTime()
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    client = httpx.Client(transport=httpx.MockTransport(refuse))
+    with pytest.raises(TransportError):
+        send(client, "GET", URL, policy=POLICY, sleep=time_.sleep, give_up=lambda: True)
+    assert time_.slept == []

@@ -200,3 +200,16 @@ def test_changes_are_ordered_by_action_then_user_and_equal_keys_keep_their_order
     assert plan.changes == tuple(sorted(changes, key=lambda c: c.sort_key))
     assert [c.action for c in plan.changes][:1] == [Action.CREATE]
     assert len({c.sort_key for c in changes}) < len(changes)  # equal keys are in play
+
+
+def test_apply_refuses_a_plan_file_that_is_not_utf8_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "unused")
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_bytes(b'{"format_version": 1, "user": "\xff\xfe"}')
+    assert main(["apply", str(plan_file), "--audit-dir", str(tmp_path / "audit")]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {plan_file} is refused" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "audit").exists()

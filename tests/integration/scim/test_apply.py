@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -335,3 +337,24 @@ def test_a_stop_request_starts_no_more_writes_and_every_write_made_is_audited(
     # The writes in flight when the first one finished finish too; none starts after.
     assert 1 <= sandbox.counters.writes <= parallelism
     assert [r["outcome"] for r in audit.records] == ["succeeded"] * sandbox.counters.writes
+
+
+def test_a_stop_ends_a_throttled_writes_wait_and_records_it_as_not_carried_out(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox()
+    sandbox.set_faults(throttle_writes_every=1, retry_after="60")  # come back in a minute
+    config = config_for(sandbox)
+    audit = ListAudit()
+    stop = StopRequest()
+    threading.Timer(0.5, stop.request, (signal.SIGTERM,)).start()
+    started = time.monotonic()
+    policy = RetryPolicy(max_retries=6, max_delay=60.0)
+
+    with client_for(sandbox, policy=policy) as client, pytest.raises(Stopped):
+        apply_plan(_creates(sandbox, 3), client, config, audit, parallelism=1, stop=stop)
+
+    # Within a runner's grace period (GitHub: SIGTERM 7.5 s after SIGINT), not a minute.
+    assert time.monotonic() - started < 5
+    assert [(r["outcome"], r["http_status"]) for r in audit.records] == [("failed", 429)]
+    assert sandbox.counters.writes == 0
