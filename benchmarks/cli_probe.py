@@ -86,12 +86,15 @@ class Meter:
 # The steps worth a line in the timeline: (module, attribute) of functions looked up at call
 # time by their callers, so wrapping the module attribute sees every call.
 STEPS = (
-    ("entrasync.graph.directory", "read_directory"),
-    ("entrasync.scim.target", "read_target"),
-    ("entrasync.pipeline", "make_plan"),
+    ("entrasync.adapters.graph.directory", "read_directory"),
+    ("entrasync.adapters.scim.target", "read_target"),
+    ("entrasync.operations.planning", "make_plan"),
     ("entrasync.commands.plan", "render"),
-    ("entrasync.files", "write_atomic"),  # on a thread of its own in plan (start_write_atomic)
-    ("entrasync.apply", "apply_plan"),
+    (
+        "entrasync.adapters.files",
+        "write_atomic",
+    ),  # on a thread of its own in plan (start_write_atomic)
+    ("entrasync.operations.apply", "apply_plan"),
 )
 
 
@@ -113,7 +116,7 @@ class Timeline:
             original = getattr(module, attribute, None)
             if original is not None:
                 setattr(module, attribute, self._wrap(attribute, original))
-        from entrasync import plan
+        from entrasync.core import plan
 
         plan.Plan.dumps = self._wrap("Plan.dumps", plan.Plan.dumps)  # type: ignore[method-assign]
 

@@ -25,10 +25,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.workload import FULL, QUICK, Size, config_of, directory_of, generate, target_of
-from entrasync.config import Config
+from entrasync.config.models import Config
+from entrasync.core.model import Directory, Target
 from entrasync.gctune import fewer_collections
-from entrasync.model import Directory, Target
-from entrasync.pipeline import make_plan
+from entrasync.operations.planning import make_plan
 from entrasync.render.jsonout import render_json
 from entrasync.render.markdown import render_markdown
 from entrasync.render.text import render_text

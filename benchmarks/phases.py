@@ -293,11 +293,11 @@ def realism(size: str, users: int, scim_users: int) -> tuple[list[Figure], dict[
 
 def concurrency() -> tuple[list[Figure], dict[str, Any]]:
     """Which pieces take a concurrency bound (read from their signatures, not assumed)."""
-    from entrasync.apply import apply_plan
-    from entrasync.graph.directory import read_directory
-    from entrasync.http import DEFAULT_PARALLELISM
-    from entrasync.scim.client import ScimClient
-    from entrasync.scim.target import read_target
+    from entrasync.adapters.graph.directory import read_directory
+    from entrasync.adapters.http import DEFAULT_PARALLELISM
+    from entrasync.adapters.scim.client import ScimClient
+    from entrasync.adapters.scim.target import read_target
+    from entrasync.operations.apply import apply_plan
 
     def takes(func: Any, *names: str) -> bool:
         return any(n in inspect.signature(func).parameters for n in names)

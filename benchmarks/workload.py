@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass
 from math import ceil
 from typing import Any
 
-from entrasync.config import Config
-from entrasync.model import Directory, DirectoryUser, Group, GroupMembers, Target, TargetUser
+from entrasync.config.models import Config
+from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers, Target, TargetUser
 from entrasync.sandbox.tenant import GeneratedTenant, SandboxTenant
 
 GRAPH_PAGE = 999  # $top maximum of /transitiveMembers (https://learn.microsoft.com/graph/paging)

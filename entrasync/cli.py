@@ -2,8 +2,9 @@
 
 This module is the one error boundary. Expected failures (:class:`EntrasyncError`) print
 ``error:`` and a hint and exit 1; usage errors exit 1 too (2 is reserved for "changes present"
-under ``--detailed-exitcode``); Ctrl-C exits 130, SIGTERM and SIGHUP 143 (``entrasync.stopping``);
-anything else prints a traceback and the version, because it is a bug.
+under ``--detailed-exitcode``); Ctrl-C exits 130, SIGTERM and SIGHUP 143
+(``entrasync.operations.stopping``); anything else prints a traceback and the version,
+because it is a bug.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from typing import NoReturn
 
 import click
 
-from entrasync import __version__, sanitize
+from entrasync import __version__
 from entrasync.commands import apply, audit, demo, github_cmd, groups, plan, users, validate
 from entrasync.console import AppContext, configure_logging, global_options
+from entrasync.core import sanitize
 from entrasync.errors import ConfigError, EntrasyncError
 from entrasync.gctune import exit_now, fewer_collections, release_kept
-from entrasync.stopping import Stopped, signals_interrupt
+from entrasync.operations.stopping import Stopped, signals_interrupt
 
 EXIT_OK = 0
 EXIT_ERROR = 1

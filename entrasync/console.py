@@ -16,7 +16,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from entrasync import sanitize
+from entrasync.core import sanitize
 
 DEFAULT_CONFIG = "config/mappings.yaml"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,7 +98,7 @@ def global_options(func: F) -> F:
 
 def parallelism_option(help_text: str = "Concurrent requests to each API.") -> Callable[[F], F]:
     """``--parallelism N``: how many requests run at once against each API (bounded)."""
-    from entrasync.pool import DEFAULT_PARALLELISM
+    from entrasync.adapters.pool import DEFAULT_PARALLELISM
 
     return click.option(
         "--parallelism",
@@ -111,7 +111,7 @@ def parallelism_option(help_text: str = "Concurrent requests to each API.") -> C
 
 def trusted_config_option() -> Callable[[F], F]:
     """``--trusted-config FILE``: where credentials go comes from FILE (or the environment),
-    never from the config under review (entrasync.routing)."""
+    never from the config under review (entrasync.config.routing)."""
     return click.option(
         "--trusted-config",
         type=click.Path(path_type=Path, dir_okay=False),

@@ -20,8 +20,7 @@ import click
 
 from entrasync.commands.apply_evidence import Evidence, applied_lines, override_instruction
 from entrasync.console import Console, app_context, global_options, parallelism_option
-from entrasync.errors import EntrasyncError, PlanFileError, SafetyError, StalePlanError
-from entrasync.plan_check import (
+from entrasync.core.apply_rules import (
     PlanCheck,
     compare_changes,
     describe_change,
@@ -29,15 +28,16 @@ from entrasync.plan_check import (
     listing,
     protected_writes,
 )
-from entrasync.wording import plural
+from entrasync.core.wording import plural
+from entrasync.errors import EntrasyncError, PlanFileError, SafetyError, StalePlanError
 
 if TYPE_CHECKING:
-    from entrasync.apply import ApplyReport
-    from entrasync.audit import AuditWriter, Result
-    from entrasync.config import LoadedConfig
-    from entrasync.model import Target
-    from entrasync.plan import Plan, Violation
-    from entrasync.scim.client import ScimClient
+    from entrasync.adapters.audit.writer import AuditWriter, Result
+    from entrasync.adapters.scim.client import ScimClient
+    from entrasync.config.models import LoadedConfig
+    from entrasync.core.model import Target
+    from entrasync.core.plan import Plan, Violation
+    from entrasync.operations.apply import ApplyReport
 
 
 class Now(NamedTuple):
@@ -50,7 +50,7 @@ class Now(NamedTuple):
 
 def _read_plan_file(path: Path, loaded: LoadedConfig) -> Plan:
     """The plan file, whole (its digest) and made from this config; read before any lock."""
-    from entrasync.files import read_plan
+    from entrasync.adapters.files import read_plan
 
     plan = read_plan(path)
     if plan.config_sha256 != loaded.sha256:
@@ -64,8 +64,8 @@ def _read_plan_file(path: Path, loaded: LoadedConfig) -> Plan:
 
 def _now_for_saved(loaded: LoadedConfig, console: Console, parallelism: int) -> Now:
     """What a plan made now looks like: read both sides as `plan` does, to check the file."""
-    from entrasync import pipeline
-    from entrasync.resolve import empty_groups
+    from entrasync.core.resolve import empty_groups
+    from entrasync.operations import planning as pipeline
 
     sources, fresh = pipeline.sources_and_plan(loaded, os.environ, console, parallelism=parallelism)
     return Now(sources.target, fresh, empty_groups(sources.directory))
@@ -82,7 +82,7 @@ def _check_fresh(plan: Plan, target: Target, check: PlanCheck | None = None) -> 
     the job. So the recomputation is compared only against a NeuralTrust that is as the plan saw
     it, where every change of a genuine plan is one a fresh plan makes too.
     """
-    from entrasync.apply import count_in_place
+    from entrasync.operations.apply import count_in_place
 
     if target.scim_url.rstrip("/") != plan.scim_url.rstrip("/"):
         raise StalePlanError(
@@ -166,7 +166,7 @@ def _check_safety(
     ``empty_groups``: the synced groups Entra shows empty now (for a saved plan; a plan made
     by this run carries that violation already).
     """
-    from entrasync.safety import check_safety
+    from entrasync.core.safety import check_safety
 
     found = check_safety(plan, target, loaded.config, empty_groups=empty_groups)
     violations = tuple(dict.fromkeys((*plan.violations, *found)))
@@ -204,7 +204,7 @@ def _guard(
 
 
 def _fresh_plan(loaded: LoadedConfig, console: Console, parallelism: int) -> Plan:
-    from entrasync import pipeline
+    from entrasync.operations import planning as pipeline
 
     return pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
 
@@ -216,8 +216,8 @@ def _confirm(auto_approve: bool) -> bool:
 def _run(
     evidence: Evidence, client: ScimClient, parallelism: int
 ) -> tuple[ApplyReport, AuditWriter]:
-    from entrasync.apply import apply_plan
-    from entrasync.stopping import deferred_stop
+    from entrasync.operations.apply import apply_plan
+    from entrasync.operations.stopping import deferred_stop
 
     console = evidence.console
     # From before the audit file exists until its last record: a signal stops new writes and
@@ -244,7 +244,7 @@ def _prepare(
 ) -> Result | None:
     """Check the plan against NeuralTrust (and a saved one against a plan made now); a result
     when nothing is to be applied."""
-    from entrasync.scim.target import read_target
+    from entrasync.adapters.scim.target import read_target
 
     plan, console, loaded = evidence.plan, evidence.console, evidence.loaded
     if now is None:  # a fresh plan: show it first, whatever happens next
@@ -303,11 +303,11 @@ def command(
     parallelism: int,
 ) -> int:
     """Apply a saved plan (exactly), or plan afresh and apply after confirmation."""
-    from entrasync.apply import describe
-    from entrasync.apply_lock import apply_lock
-    from entrasync.config import load_config
+    from entrasync.adapters.audit.lock import apply_lock
+    from entrasync.adapters.scim.client import ScimClient
+    from entrasync.config.models import load_config
     from entrasync.errors import ApplyError
-    from entrasync.scim.client import ScimClient
+    from entrasync.operations.apply import describe
 
     ctx = app_context()
     console = ctx.console()

@@ -19,10 +19,10 @@ from entrasync.console import Console
 from entrasync.errors import AuditError, EntrasyncError
 
 if TYPE_CHECKING:
-    from entrasync.apply import ApplyReport
-    from entrasync.audit import AuditWriter, Result
-    from entrasync.config import LoadedConfig
-    from entrasync.plan import Plan, Violation
+    from entrasync.adapters.audit.writer import AuditWriter, Result
+    from entrasync.config.models import LoadedConfig
+    from entrasync.core.plan import Plan, Violation
+    from entrasync.operations.apply import ApplyReport
 
 
 def override_instruction(
@@ -53,7 +53,7 @@ class Evidence:
     overridden: tuple[Violation, ...] = ()
 
     def start(self) -> AuditWriter:
-        from entrasync.audit import AuditWriter
+        from entrasync.adapters.audit.writer import AuditWriter
 
         return AuditWriter.start(
             self.audit_dir,
@@ -106,7 +106,7 @@ class Evidence:
     def summary(self, lines: list[str], audit: AuditWriter) -> None:
         if not os.environ.get("GITHUB_STEP_SUMMARY"):
             return
-        from entrasync.github import try_step_summary
+        from entrasync.adapters.github.rest import try_step_summary
 
         text = "\n".join(
             [

@@ -27,7 +27,7 @@ def audit_group() -> None:
 @global_options
 def verify(file: Path, expect_sha256: str | None) -> int:
     """Check FILE's hash chain; exit 1 naming the first bad record, or if the run is incomplete."""
-    from entrasync.audit_chain import verify_audit
+    from entrasync.adapters.audit.chain import verify_audit
 
     verdict = verify_audit(file)
     if not verdict.intact:

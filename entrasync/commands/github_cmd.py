@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 
 from entrasync.console import Console, app_context, global_options
+from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, GitHubError
-from entrasync.wording import plural
 
 PLAN_ARTIFACT_PREFIX = "entrasync-plan-"  # plan.yml: entrasync-plan-<PR>-<run attempt>
 
@@ -60,7 +60,7 @@ def group() -> None:
 @global_options
 def find_plan(sha: str | None) -> int:
     """Print (and set as step outputs) the merged PR of a commit and its last plan artifact."""
-    from entrasync.github import latest_artifact, pulls_for_commit
+    from entrasync.adapters.github.rest import latest_artifact, pulls_for_commit
 
     console = app_context().console()
     sha = sha or os.environ.get("GITHUB_SHA", "")
@@ -100,14 +100,14 @@ def find_plan(sha: str | None) -> int:
 @global_options
 def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -> int:
     """Comment the apply result on the merged PR, listing changes nobody reviewed."""
-    from entrasync.commands.github_report import compare, read_audit, render_report
-    from entrasync.files import read_plan
-    from entrasync.github import (
+    from entrasync.adapters.files import read_plan
+    from entrasync.adapters.github.rest import (
         MAX_COMMENT_CHARS,
         post_sticky_comment,
         pulls_for_commit,
         try_step_summary,
     )
+    from entrasync.core.apply_report import compare, read_audit, render_report
 
     ctx = app_context()
     console = ctx.console()
@@ -164,8 +164,8 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
 @global_options
 def drift_issue(plan_path: Path) -> int:
     """Open or update the drift issue when the plan has changes; close it when in sync."""
-    from entrasync.files import read_plan
-    from entrasync.github import MAX_COMMENT_CHARS, close_marked_issue, upsert_issue
+    from entrasync.adapters.files import read_plan
+    from entrasync.adapters.github.rest import MAX_COMMENT_CHARS, close_marked_issue, upsert_issue
     from entrasync.render.common import summary_line
     from entrasync.render.markdown import escape, render_markdown
 

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from entrasync import sanitize
 from entrasync.console import app_context, global_options, trusted_config_option
+from entrasync.core import sanitize
 
 if TYPE_CHECKING:
-    from entrasync.config import Config
+    from entrasync.config.models import Config
 
 
 def _config(trusted_config: Path | None) -> Config:
@@ -22,8 +22,8 @@ def _config(trusted_config: Path | None) -> Config:
 
     `groups` helps write the first mappings file, so it must work before that file exists.
     """
-    from entrasync.config import Config, load_config
-    from entrasync.routing import load_reviewed_config
+    from entrasync.config.models import Config, load_config
+    from entrasync.config.routing import load_reviewed_config
 
     context = app_context()
     path = context.resolved_config_path
@@ -51,9 +51,9 @@ def command(search: str | None, output: str, trusted_config: Path | None) -> int
     entra.nested_groups is on.
     """
     # Imported here: every command (and --help) registers this one, but only it needs Graph.
-    from entrasync.graph.client import GraphClient
-    from entrasync.graph.directory import list_groups
-    from entrasync.graph.online import columns
+    from entrasync.adapters.graph.client import GraphClient
+    from entrasync.adapters.graph.directory import list_groups
+    from entrasync.adapters.graph.online import columns
 
     config = _config(trusted_config)
     console = app_context().console()

@@ -8,21 +8,21 @@ from typing import TYPE_CHECKING
 
 import click
 
+from entrasync.adapters.files import start_write_atomic
 from entrasync.console import (
     app_context,
     global_options,
     parallelism_option,
     trusted_config_option,
 )
+from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, GitHubError
-from entrasync.files import start_write_atomic
 from entrasync.gctune import paused
-from entrasync.wording import plural
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from entrasync.plan import Plan
+    from entrasync.core.plan import Plan
 
 EXIT_CHANGES = 2
 
@@ -68,9 +68,9 @@ def command(
 ) -> int:
     """Read Entra and NeuralTrust and show what apply would change."""
     # Imported here so that `entrasync --help` and `validate` start without msal and httpx.
-    from entrasync import pipeline
+    from entrasync.config.routing import load_reviewed_config
+    from entrasync.operations import planning as pipeline
     from entrasync.render.markdown import render_markdown
-    from entrasync.routing import load_reviewed_config
 
     ctx = app_context()
     console = ctx.console()
@@ -100,7 +100,7 @@ def command(
         else:
             console.info(f"Saved the plan to {out} (digest {plan.digest[:12]}).")
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        from entrasync.github import try_step_summary
+        from entrasync.adapters.github.rest import try_step_summary
 
         try_step_summary(
             render_markdown(plan, config_path=loaded.path, max_chars=1_000_000),
@@ -108,7 +108,7 @@ def command(
             console.warn,
         )
     if comment:
-        from entrasync.github import publish_plan
+        from entrasync.adapters.github.rest import publish_plan
 
         try:
             url = publish_plan(plan, config_path=loaded.path, environ=os.environ)

@@ -29,10 +29,10 @@ from entrasync.console import (
 @global_options
 def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     """Every NeuralTrust user with current and desired access, source groups and status."""
-    from entrasync import pipeline
+    from entrasync.config.routing import load_reviewed_config
+    from entrasync.core.users_view import users_view
+    from entrasync.operations import planning as pipeline
     from entrasync.render.users import render_users_csv, render_users_json, render_users_text
-    from entrasync.routing import load_reviewed_config
-    from entrasync.users_view import users_view
 
     ctx = app_context()
     console = ctx.console()

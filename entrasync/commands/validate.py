@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from entrasync import sanitize
 from entrasync.console import app_context, global_options, trusted_config_option
+from entrasync.core import sanitize
 
 if TYPE_CHECKING:
-    from entrasync.config import Config, LoadedConfig
+    from entrasync.config.models import Config, LoadedConfig
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -57,7 +57,7 @@ def notes(config: Config) -> list[str]:
 def command(online: bool, trusted_config: Path | None) -> int:
     """Check the mappings file: YAML, schema and semantic rules (offline by default)."""
     # Imported here: pydantic and jsonschema are for the commands that read the file.
-    from entrasync.routing import load_reviewed_config
+    from entrasync.config.routing import load_reviewed_config
 
     context = app_context()
     console = context.console()
@@ -69,7 +69,7 @@ def command(online: bool, trusted_config: Path | None) -> int:
     if not online:
         return EXIT_OK
     # Imported here: offline validation must not load the Graph stack (msal, httpx).
-    from entrasync.graph.online import validate_online
+    from entrasync.adapters.graph.online import validate_online
 
     return EXIT_OK if validate_online(loaded, os.environ, console) else EXIT_INVALID
 

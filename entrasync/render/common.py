@@ -7,8 +7,8 @@ Terraform's ``Plan: X to add, ...``).
 
 from __future__ import annotations
 
-from entrasync.plan import Access, Action, Change, Plan
-from entrasync.sanitize import text as sanitize_text
+from entrasync.core.plan import Access, Action, Change, Plan
+from entrasync.core.sanitize import text as sanitize_text
 
 DIGEST_PREFIX = 12
 

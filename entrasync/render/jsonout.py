@@ -5,8 +5,8 @@ digest, are the same."""
 
 from __future__ import annotations
 
-from entrasync.plan import Plan
-from entrasync.sanitize import json_text
+from entrasync.core.plan import Plan
+from entrasync.core.sanitize import json_text
 
 
 def render_json(plan: Plan) -> str:

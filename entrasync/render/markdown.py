@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import overload
 
-from entrasync.plan import Action, Change, Orphan, Plan
+from entrasync.core.plan import Action, Change, Orphan, Plan
+from entrasync.core.sanitize import text as clean
 from entrasync.render.common import (
     MARKERS,
     access_brief,
@@ -30,7 +31,6 @@ from entrasync.render.common import (
     short_digest,
     summary_line,
 )
-from entrasync.sanitize import text as clean
 
 GITHUB_COMMENT_LIMIT = 65_536
 _ZWSP = "&#8203;"  # zero-width space: breaks @mentions, #refs and autolinks, invisible

@@ -1,6 +1,6 @@
 """The plan for a terminal or a CI log, in the shape Terraform users already read.
 
-Every directory-supplied string goes through :func:`clean` (:mod:`entrasync.sanitize`), so a
+Every directory-supplied string goes through :func:`clean` (:mod:`entrasync.core.sanitize`), so a
 display name cannot carry an ANSI escape, a bidi override, a newline or a CI workflow command
 into the reviewer's terminal or log. Colour only when asked for.
 """
@@ -12,7 +12,8 @@ from typing import Protocol
 
 import click
 
-from entrasync.plan import Action, Change, Plan
+from entrasync.core.plan import Action, Change, Plan
+from entrasync.core.sanitize import text as clean
 from entrasync.render.common import (
     MARKERS,
     access_differences,
@@ -22,7 +23,6 @@ from entrasync.render.common import (
     role_text,
     summary_line,
 )
-from entrasync.sanitize import text as clean
 
 _COLORS: dict[Action, str] = {
     Action.CREATE: "green",

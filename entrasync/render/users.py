@@ -1,6 +1,6 @@
 """The ``entrasync users`` view as a table, JSON (CONTRACT section 4) or CSV.
 
-Typed against the shape of :class:`entrasync.users_view.UserRow` through protocols, so the
+Typed against the shape of :class:`entrasync.core.users_view.UserRow` through protocols, so the
 renderers stay pure and import nothing of the readers.
 """
 
@@ -15,10 +15,10 @@ from typing import Any, Protocol
 
 import click
 
+from entrasync.core.sanitize import json_text
+from entrasync.core.sanitize import text as clean
+from entrasync.core.wording import plural
 from entrasync.render.common import brief
-from entrasync.sanitize import json_text
-from entrasync.sanitize import text as clean
-from entrasync.wording import plural
 
 
 class _Grant(Protocol):
@@ -101,7 +101,7 @@ def render_users_json(rows: Sequence[UserRowLike]) -> str:
 def render_users_csv(rows: Sequence[UserRowLike]) -> str:
     """RFC 4180 CSV with a header; list cells are joined with ``;``.
 
-    Every cell is one inert line (:func:`entrasync.sanitize.text`: controls, bidi overrides,
+    Every cell is one inert line (:func:`entrasync.core.sanitize.text`: controls, bidi overrides,
     line breaks and workflow commands escaped), and cannot start a spreadsheet formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

@@ -99,7 +99,7 @@ def write_workspace(directory: Path, config_yaml: str, config: Path | None = Non
     schema is written beside them and editors show help and errors. An existing mappings file
     is kept: a user's edits survive a restart of the sandbox.
     """
-    from entrasync.schema import render_schema
+    from entrasync.config.schema import render_schema
 
     mappings = config if config is not None else directory / "config" / "mappings.yaml"
     mappings.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
-from entrasync.scim.attributes import names_extension
+from entrasync.adapters.scim.attributes import names_extension
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo

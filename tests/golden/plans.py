@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from entrasync.plan import Access, Action, Change, Orphan, Plan, Violation
+from entrasync.core.plan import Access, Action, Change, Orphan, Plan, Violation
 
 ALL = ("trustgate", "trusttest", "trustlens")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from entrasync.config import Config
-from entrasync.diff import diff
-from entrasync.model import (
+from entrasync.config.models import Config
+from entrasync.core.diff import diff
+from entrasync.core.model import (
     Directory,
     DirectoryUser,
     Group,
@@ -21,8 +21,8 @@ from entrasync.model import (
     Target,
     TargetUser,
 )
-from entrasync.plan import Plan
-from entrasync.resolve import resolve
+from entrasync.core.plan import Plan
+from entrasync.core.resolve import resolve
 
 ALL_PRODUCTS = ("trustgate", "trusttest", "trustlens")
 MAPPINGS: tuple[dict[str, Any], ...] = (

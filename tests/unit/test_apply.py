@@ -7,13 +7,19 @@ from typing import Any
 import httpx
 import pytest
 
-from entrasync.apply import apply_plan, create_body, in_place, patch_operations, satisfies
-from entrasync.config import Config
-from entrasync.model import TargetUser
-from entrasync.plan import Access, Action, Change, Plan
-from entrasync.scim.attributes import Layout
-from entrasync.scim.client import ScimClient
-from entrasync.secret import Secret
+from entrasync.adapters.scim.attributes import Layout
+from entrasync.adapters.scim.client import ScimClient
+from entrasync.config.models import Config
+from entrasync.core.model import TargetUser
+from entrasync.core.plan import Access, Action, Change, Plan
+from entrasync.core.secret import Secret
+from entrasync.operations.apply import (
+    apply_plan,
+    create_body,
+    in_place,
+    patch_operations,
+    satisfies,
+)
 
 CORE = Layout.of("roles", "entitlements")
 

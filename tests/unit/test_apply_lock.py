@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from entrasync.apply_lock import LOCK_NAME, ApplyRunningError, apply_lock
+from entrasync.adapters.audit.lock import LOCK_NAME, ApplyRunningError, apply_lock
 from entrasync.errors import AuditError
 
 SINCE = "2026-11-28T12:00:00.000Z"

@@ -13,12 +13,18 @@ from typing import Any, cast
 import pytest
 import rfc8785
 
-from entrasync import audit as audit_module
-from entrasync.audit import GENESIS, AuditWriter, log_line, record_sha256, verify_audit
+from entrasync.adapters.audit import writer as audit_module
+from entrasync.adapters.audit.writer import (
+    GENESIS,
+    AuditWriter,
+    log_line,
+    record_sha256,
+    verify_audit,
+)
 from entrasync.cli import main
+from entrasync.core.plan import Plan, Violation
+from entrasync.core.secret import Secret
 from entrasync.errors import AuditError
-from entrasync.plan import Plan, Violation
-from entrasync.secret import Secret
 from tests.golden.plans import golden_plan
 
 GITHUB_ENV = {

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import rfc8785
 
-from entrasync.audit import AuditWriter, record_sha256, verify_audit
+from entrasync.adapters.audit.writer import AuditWriter, record_sha256, verify_audit
 from entrasync.cli import main
-from entrasync.plan import Plan
+from entrasync.core.plan import Plan
 from tests.golden.plans import golden_plan
 from tests.unit.limited_run import assert_refused, run_limited
 

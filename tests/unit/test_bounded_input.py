@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 import yaml
 
-from entrasync import config_yaml, strict_json
 from entrasync.cli import main
-from entrasync.config import check, load_config
-from entrasync.config_yaml import MAX_ALIAS_NODES, MAX_CONFIG_BYTES, parse
+from entrasync.config import source as config_yaml
+from entrasync.config.models import check, load_config
+from entrasync.config.source import MAX_ALIAS_NODES, MAX_CONFIG_BYTES, parse
+from entrasync.core import strict_json
+from entrasync.core.plan import loads
+from entrasync.core.strict_json import MAX_DEPTH, StrictJsonError
 from entrasync.errors import ConfigError, PlanFileError
-from entrasync.plan import loads
-from entrasync.strict_json import MAX_DEPTH, StrictJsonError
 from tests.golden.plans import golden_plan
 from tests.unit.limited_run import assert_refused, run_limited
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import rfc8785
 
-from entrasync.canonical import (
+from entrasync.core.canonical import (
     canonical_json,
     canonical_object,
     canonical_sha256,

@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from entrasync.cli import main
-from entrasync.config import Config, LoadedConfig, load_config
-from entrasync.config_rules import pydantic_problems
-from entrasync.config_yaml import parse
+from entrasync.config.models import Config, LoadedConfig, load_config
+from entrasync.config.problems import pydantic_problems
+from entrasync.config.source import parse
 from entrasync.errors import ConfigError
 from entrasync.sandbox.graph_emulator import DEFAULT_CLIENT_SECRET, GraphEmulator
 from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
@@ -497,7 +497,7 @@ def test_libyaml_and_the_pure_python_parser_read_a_file_alike(
     # The config is parsed by libyaml where PyYAML has it; without it, the same answers.
     import yaml
 
-    from entrasync import config_yaml
+    from entrasync.config import source as config_yaml
 
     raw = (FIXTURES / fixture).read_bytes()
     assert config_yaml._Loader is yaml.CSafeLoader

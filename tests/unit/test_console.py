@@ -71,7 +71,7 @@ def test_log_lines_are_printed_inert() -> None:
     from entrasync.console import InertFormatter
 
     record = logging.LogRecord(
-        "entrasync.graph", logging.INFO, __file__, 1, "read %s", ("G\x1b[2J\u202e",), None
+        "entrasync.adapters.graph", logging.INFO, __file__, 1, "read %s", ("G\x1b[2J\u202e",), None
     )
     line = InertFormatter("%(name)s: %(message)s").format(record)
-    assert line == "entrasync.graph: read G\\x1b[2J\\u202e"
+    assert line == "entrasync.adapters.graph: read G\\x1b[2J\\u202e"

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from entrasync.diff import ADOPT, LEFT_GROUPS
-from entrasync.model import DirectoryUser, TargetUser
-from entrasync.plan import Access, Action, Plan
-from entrasync.resolve import DISABLED
+from entrasync.core.diff import ADOPT, LEFT_GROUPS
+from entrasync.core.model import DirectoryUser, TargetUser
+from entrasync.core.plan import Access, Action, Plan
+from entrasync.core.resolve import DISABLED
 from tests.unit.planning_factories import (
     ALL_PRODUCTS,
     nt,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from entrasync.adapters.files import start_write_atomic, write_atomic
 from entrasync.errors import EntrasyncError
-from entrasync.files import start_write_atomic, write_atomic
 
 
 def test_a_write_on_its_own_thread_leaves_the_whole_file_and_no_temporary(tmp_path: Path) -> None:

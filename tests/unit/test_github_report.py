@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from entrasync.audit import AuditWriter
-from entrasync.commands.github_report import compare, read_audit, render_report
+from entrasync.adapters.audit.writer import AuditWriter
+from entrasync.core.apply_report import compare, read_audit, render_report
+from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.errors import GitHubError
-from entrasync.plan import Access, Action, Change, Plan, Violation
 
 ENV = {"GITHUB_SHA": "a" * 40}
 

@@ -11,18 +11,22 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from entrasync.config import Config
-from entrasync.errors import AuthError, EntrasyncError
-from entrasync.graph.aadsts import describe_msal_error
-from entrasync.graph.auth import (
+from entrasync.adapters.graph.aadsts import describe_msal_error
+from entrasync.adapters.graph.auth import (
     MsalTokenProvider,
     StaticTokenProvider,
     make_token_provider,
     resolve_endpoints,
 )
-from entrasync.graph.credentials import federated_audience, fetch_github_id_token, load_certificate
+from entrasync.adapters.graph.credentials import (
+    federated_audience,
+    fetch_github_id_token,
+    load_certificate,
+)
+from entrasync.config.models import Config
+from entrasync.core.secret import Secret
+from entrasync.errors import AuthError, EntrasyncError
 from entrasync.sandbox.tls import make_client_certificate
-from entrasync.secret import Secret
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT = "66666666-7777-8888-9999-000000000000"

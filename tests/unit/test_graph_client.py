@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
+from entrasync.adapters.graph.auth import StaticTokenProvider
+from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
+from entrasync.adapters.graph.odata import odata_string, query
+from entrasync.adapters.http import RetryPolicy, ThrottleGate
+from entrasync.core.secret import Secret
 from entrasync.errors import AuthError, GraphError
-from entrasync.graph.auth import StaticTokenProvider
-from entrasync.graph.client import GraphClient, GraphNotFoundError
-from entrasync.graph.odata import odata_string, query
-from entrasync.http import RetryPolicy, ThrottleGate
-from entrasync.secret import Secret
 from tests.unit.fake_time import FakeTime
 
 BASE = "https://graph.example.test/v1.0"

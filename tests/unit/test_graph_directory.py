@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
+from entrasync.adapters.graph.auth import StaticTokenProvider
+from entrasync.adapters.graph.client import GraphClient
+from entrasync.adapters.graph.directory import read_members
+from entrasync.adapters.pool import run_bounded
+from entrasync.core.model import Group
+from entrasync.core.secret import Secret
 from entrasync.errors import AuthError
-from entrasync.graph.auth import StaticTokenProvider
-from entrasync.graph.client import GraphClient
-from entrasync.graph.directory import read_members
-from entrasync.model import Group
-from entrasync.pool import run_bounded
-from entrasync.secret import Secret
 
 GROUP = Group("g1", "NT-Test")
 FULL = {

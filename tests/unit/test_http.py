@@ -12,7 +12,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from entrasync.http import (
+from entrasync.adapters.http import (
     AdaptiveLimit,
     RetryPolicy,
     ThrottleGate,

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from entrasync import plan as plan_file
-from entrasync.matching import TargetIndex
-from entrasync.model import Directory, Target
-from entrasync.pipeline import make_plan
-from entrasync.plan import Plan
-from entrasync.resolve import Resolver
+from entrasync.core import plan as plan_file
+from entrasync.core.matching import TargetIndex
+from entrasync.core.model import Directory, Target
+from entrasync.core.plan import Plan
+from entrasync.core.resolve import Resolver
+from entrasync.operations.planning import make_plan
 from tests.unit.planning_factories import make_config, make_directory, make_target, nt, person
 
 DEACTIVATE: dict[str, Any] = {"on_removed": "deactivate"}
@@ -111,7 +111,7 @@ def test_the_state_fingerprint_is_the_sha256_of_one_json_array_of_rows_by_scim_i
     import hashlib
     import json
 
-    from entrasync.model import TargetUser, state_fingerprint, state_row
+    from entrasync.core.model import TargetUser, state_fingerprint, state_row
 
     users = [
         TargetUser(

@@ -8,8 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from entrasync.model import TargetUser
-from entrasync.plan_check import (
+from entrasync.core.apply_rules import (
     Mismatch,
     compare_changes,
     describe_change,
@@ -17,7 +16,8 @@ from entrasync.plan_check import (
     listing,
     protected_writes,
 )
-from entrasync.plan_items import Access, Action, Change
+from entrasync.core.items import Access, Action, Change
+from entrasync.core.model import TargetUser
 
 MEMBER = Access("member", ("trustgate",), True)
 
@@ -227,8 +227,9 @@ def test_listing_stops_at_its_limit_and_says_how_many_more() -> None:
 
 def test_the_module_is_pure() -> None:
     code = (
-        "import sys, entrasync.plan_check\n"
-        "print(sorted(m for m in ('httpx', 'click', 'msal', 'socket', 'entrasync.scim.client')"
+        "import sys, entrasync.core.apply_rules\n"
+        "print(sorted(m for m in ('httpx', 'click', 'msal', 'socket',"
+        " 'entrasync.adapters.scim.client')"
         " if m in sys.modules))"
     )
     result = subprocess.run(

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from entrasync.canonical import canonical_json
 from entrasync.cli import main
+from entrasync.core.canonical import canonical_json
+from entrasync.core.plan import Access, Action, Change, Plan, Violation, loads
 from entrasync.errors import PlanFileError
-from entrasync.plan import Access, Action, Change, Plan, Violation, loads
 from tests.golden.plans import golden_plan
 
 Edit = Callable[[dict[str, Any]], None]

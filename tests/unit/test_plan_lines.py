@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import rfc8785
 
-from entrasync.canonical import canonical_json, canonical_text
-from entrasync.plan import Access, Action, Change, Plan
+from entrasync.core.canonical import canonical_json, canonical_text
+from entrasync.core.plan import Access, Action, Change, Plan
 from tests.golden.plans import golden_plan
 
 OPTIONAL = ("entra_id", "display_name", "email", "decided_by")

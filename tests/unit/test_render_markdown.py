@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from entrasync.plan import Access, Action, Change, Plan
+from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.render.markdown import comment_marker, escape, render_markdown
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
 

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from entrasync.plan import Access, Plan
+from entrasync.core.plan import Access, Plan
 from entrasync.render.text import render_text
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
 

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from entrasync.plan import Access
+from entrasync.core.plan import Access
+from entrasync.core.users_view import Grant, UserRow, UserStatus
 from entrasync.render.users import (
     CSV_COLUMNS,
     render_users_csv,
     render_users_json,
     render_users_text,
 )
-from entrasync.users_view import Grant, UserRow, UserStatus
 
 ROWS = (
     UserRow("alice@contoso.com", "Alice Smith", UserStatus.IN_SYNC,

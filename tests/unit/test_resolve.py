@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from entrasync.model import DirectoryUser
-from entrasync.resolve import (
+from entrasync.core.model import DirectoryUser
+from entrasync.core.resolve import (
     DISABLED,
     GUEST,
     NO_MAIL,

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from entrasync.config import Config, load_config
-from entrasync.errors import ConfigError
-from entrasync.routing import (
+from entrasync.config.models import Config, load_config
+from entrasync.config.routing import (
     AUTHORITY_HOST,
     ROUTING_KEYS,
     SCIM_URL,
     require_trusted_routing,
     routing_changes,
 )
+from entrasync.errors import ConfigError
 
 TENANT = "aaaaaaaa-2222-3333-4444-55555555555f"
 BASE: dict[str, Any] = {

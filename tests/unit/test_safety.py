@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from entrasync.model import DirectoryUser, TargetUser
-from entrasync.plan import FORCE_UNSAFE, Violation
-from entrasync.safety import check_safety
+from entrasync.core.model import DirectoryUser, TargetUser
+from entrasync.core.plan import FORCE_UNSAFE, Violation
+from entrasync.core.safety import check_safety
 from tests.unit.planning_factories import nt, person, plan_inputs
 
 DEACTIVATE: dict[str, Any] = {"on_removed": "deactivate"}

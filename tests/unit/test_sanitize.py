@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from entrasync import sanitize
+from entrasync.core import sanitize
 
 
 @pytest.mark.parametrize(

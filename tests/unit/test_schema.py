@@ -12,8 +12,8 @@ import yaml
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from entrasync.config import Config
-from entrasync.schema import REGENERATE, SCHEMA_PATH, main, render_schema
+from entrasync.config.models import Config
+from entrasync.config.schema import REGENERATE, SCHEMA_PATH, main, render_schema
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / SCHEMA_PATH

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from entrasync.scim.attributes import AttributePath, Layout
-from entrasync.scim.target import primary_email, to_target_user
+from entrasync.adapters.scim.attributes import AttributePath, Layout
+from entrasync.adapters.scim.target import primary_email, to_target_user
 
 EXT = "urn:ietf:params:scim:schemas:extension:neuraltrust:2.0:User"
 

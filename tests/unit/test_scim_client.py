@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from entrasync.config import DEFAULT_SCIM_URL, Config
+from entrasync.adapters.http import AdaptiveLimit, RetryPolicy
+from entrasync.adapters.scim.client import ScimAuthError, ScimClient
+from entrasync.config.models import DEFAULT_SCIM_URL, Config
+from entrasync.core.secret import Secret
 from entrasync.errors import AuthError, EntrasyncError, ScimError
-from entrasync.http import AdaptiveLimit, RetryPolicy
-from entrasync.scim.client import ScimAuthError, ScimClient
-from entrasync.secret import Secret
 from tests.unit.fake_time import FakeTime
 
 BASE = "https://scim.example.com/v2"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from entrasync.scim.attributes import Layout, names_extension
-from entrasync.scim.paging import IncompleteListingError, Listing, Page, parse_page
+from entrasync.adapters.scim.attributes import Layout, names_extension
+from entrasync.adapters.scim.paging import IncompleteListingError, Listing, Page, parse_page
 
 EXT = "urn:ietf:params:scim:schemas:extension:neuraltrust:2.0:User"
 

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from entrasync.stopping import Stopped, StopRequest, deferred_stop, signals_interrupt
+from entrasync.operations.stopping import Stopped, StopRequest, deferred_stop, signals_interrupt
 
 
 def _send(signum: signal.Signals) -> None:

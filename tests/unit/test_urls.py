@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from entrasync.http import require_safe_url as reexported
-from entrasync.urls import UnsafeUrlError, check_url, require_safe_url
+from entrasync.adapters.http import require_safe_url as reexported
+from entrasync.adapters.urls import UnsafeUrlError, check_url, require_safe_url
 
 WHAT = "NEURALTRUST_SCIM_URL"
 PASSWORD = "Pa55w0rd-leak-canary"

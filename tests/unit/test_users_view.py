@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from entrasync.model import TargetUser
-from entrasync.plan import Access
-from entrasync.users_view import Grant, UserRow, UserStatus, users_view
+from entrasync.core.model import TargetUser
+from entrasync.core.plan import Access
+from entrasync.core.users_view import Grant, UserRow, UserStatus, users_view
 from tests.unit.planning_factories import nt, person, plan_inputs
 
 ALICE = person("alice")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from entrasync.wording import plural
+from entrasync.core.wording import plural
 
 
 @pytest.mark.parametrize(

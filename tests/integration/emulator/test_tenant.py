@@ -6,7 +6,7 @@ import collections
 
 import pytest
 
-from entrasync.config import Config, check
+from entrasync.config.models import Config, check
 from entrasync.sandbox.tenant import GeneratedTenant, demo_tenant, generate_tenant
 
 

@@ -1,8 +1,8 @@
-"""Plan values for the GitHub tests, built directly from entrasync.plan types."""
+"""Plan values for the GitHub tests, built directly from entrasync.core.plan types."""
 
 from __future__ import annotations
 
-from entrasync.plan import Access, Action, Change, Plan
+from entrasync.core.plan import Access, Action, Change, Plan
 
 STATE = "0" * 64
 CONFIG_SHA = "1" * 64

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from entrasync.audit import AuditWriter
+from entrasync.adapters.audit.writer import AuditWriter
+from entrasync.adapters.github.rest import STEP_SUMMARY_LIMIT, append_step_summary
 from entrasync.cli import main
-from entrasync.github import STEP_SUMMARY_LIMIT, append_step_summary
-from entrasync.plan import Action, Plan, Violation
+from entrasync.core.plan import Action, Plan, Violation
 from tests.integration.github.conftest import MakeEnv
 from tests.integration.github.emulator import Emulator
 from tests.integration.github.plans import change, plan_of

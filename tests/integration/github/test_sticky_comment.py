@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from entrasync.adapters.github.rest import post_sticky_comment, publish_plan
+from entrasync.core.plan import Action
 from entrasync.errors import GitHubError
-from entrasync.github import post_sticky_comment, publish_plan
-from entrasync.plan import Action
 from entrasync.render.markdown import comment_marker
 from tests.integration.github.conftest import MakeEnv
 from tests.integration.github.emulator import Emulator

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from entrasync.config import Config
+from entrasync.config.models import Config
 from entrasync.sandbox.graph_emulator import DEFAULT_CLIENT_SECRET, GraphEmulator
 from entrasync.sandbox.tenant import SandboxGroup, SandboxObject, SandboxTenant, SandboxUser
 

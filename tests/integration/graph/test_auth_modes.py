@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from entrasync.adapters.graph.auth import make_token_provider
+from entrasync.adapters.graph.client import GraphClient
+from entrasync.adapters.graph.directory import read_directory
 from entrasync.errors import AuthError
-from entrasync.graph.auth import make_token_provider
-from entrasync.graph.client import GraphClient
-from entrasync.graph.directory import read_directory
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.tls import make_client_certificate
 

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from entrasync.adapters.graph import directory as directory_module
+from entrasync.adapters.graph import groups as groups_module
+from entrasync.adapters.graph.batch import Get, get_batch
+from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
+from entrasync.adapters.graph.directory import read_directory
+from entrasync.adapters.graph.groups import GroupResolutionError
+from entrasync.adapters.http import RetryPolicy, ThrottleGate
+from entrasync.core.model import Group
 from entrasync.errors import GraphError
-from entrasync.graph import directory as directory_module
-from entrasync.graph import groups as groups_module
-from entrasync.graph.batch import Get, get_batch
-from entrasync.graph.client import GraphClient, GraphNotFoundError
-from entrasync.graph.directory import read_directory
-from entrasync.graph.groups import GroupResolutionError
-from entrasync.http import RetryPolicy, ThrottleGate
-from entrasync.model import Group
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
 from tests.unit.fake_time import FakeTime

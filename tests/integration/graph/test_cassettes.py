@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 import vcr
 
+from entrasync.adapters.graph.auth import StaticTokenProvider, make_token_provider
+from entrasync.adapters.graph.client import GraphClient
+from entrasync.adapters.graph.directory import read_directory
+from entrasync.adapters.graph.groups import GroupResolutionError, resolve_groups
+from entrasync.adapters.http import ThrottleGate
+from entrasync.core.model import Group
+from entrasync.core.secret import Secret
 from entrasync.errors import AuthError
-from entrasync.graph.auth import StaticTokenProvider, make_token_provider
-from entrasync.graph.client import GraphClient
-from entrasync.graph.directory import read_directory
-from entrasync.graph.groups import GroupResolutionError, resolve_groups
-from entrasync.http import ThrottleGate
-from entrasync.model import Group
-from entrasync.secret import Secret
 from tests.unit.fake_time import FakeTime
 
 from .conftest import make_config

@@ -9,13 +9,13 @@ from collections.abc import Mapping
 
 import pytest
 
-from entrasync.config import Config
+from entrasync.adapters.graph.client import GraphClient
+from entrasync.adapters.graph.directory import list_groups, read_directory
+from entrasync.adapters.graph.groups import GroupResolutionError
+from entrasync.adapters.http import RetryPolicy
+from entrasync.config.models import Config
+from entrasync.core.model import Directory, DirectoryUser, GroupMembers
 from entrasync.errors import AuthError, GraphError
-from entrasync.graph.client import GraphClient
-from entrasync.graph.directory import list_groups, read_directory
-from entrasync.graph.groups import GroupResolutionError
-from entrasync.http import RetryPolicy
-from entrasync.model import Directory, DirectoryUser, GroupMembers
 from entrasync.sandbox.graph_emulator import GraphEmulator
 
 from .conftest import (

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from entrasync.graph.batch import Get, get_batch
-from entrasync.graph.client import GraphClient
-from entrasync.http import RetryPolicy, ThrottleGate
+from entrasync.adapters.graph.batch import Get, get_batch
+from entrasync.adapters.graph.client import GraphClient
+from entrasync.adapters.http import RetryPolicy, ThrottleGate
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.graph_server import Request, Response
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from entrasync.adapters.github.rest import GitHubContext
 from entrasync.cli import main
 from entrasync.errors import GitHubError
-from entrasync.github import GitHubContext
 from tests.integration.routing.conftest import Listener
 
 PASSWORD = "Pa55w0rd-url-leak-canary"

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from entrasync import pipeline
-from entrasync.config import load_config
+from entrasync.config.models import load_config
 from entrasync.console import Console
-from entrasync.plan import Plan
+from entrasync.core.plan import Plan
+from entrasync.operations import planning as pipeline
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from entrasync.config import Config
-from entrasync.http import RetryPolicy
-from entrasync.model import Target, TargetUser
-from entrasync.plan import Access, Action, Change, Plan
+from entrasync.adapters.http import RetryPolicy
+from entrasync.adapters.scim.client import ScimClient
+from entrasync.config.models import Config
+from entrasync.core.model import Target, TargetUser
+from entrasync.core.plan import Access, Action, Change, Plan
+from entrasync.core.secret import Secret
 from entrasync.sandbox.scim_server import ScimSandbox, SeedUser
-from entrasync.scim.client import ScimClient
-from entrasync.secret import Secret
 
 TOKEN = "sandbox-scim-token-0123456789"
 # No waiting in tests: the sandbox sends Retry-After: 0, and the backoff is tiny otherwise.

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 
-from entrasync.apply import apply_plan
-from entrasync.plan import Access, Action
+from entrasync.adapters.scim.target import read_target
+from entrasync.core.plan import Access, Action
+from entrasync.operations.apply import apply_plan
 from entrasync.sandbox.scim_server import ScimSandbox
-from entrasync.scim.target import read_target
 from tests.integration.scim.scenario import (
     ListAudit,
     _change,

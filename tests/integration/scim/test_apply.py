@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from entrasync import audit as audit_module
-from entrasync.apply import apply_plan, in_place
-from entrasync.audit import AuditWriter, record_sha256, verify_audit
+from entrasync.adapters.audit import writer as audit_module
+from entrasync.adapters.audit.writer import AuditWriter, record_sha256, verify_audit
+from entrasync.adapters.http import RetryPolicy
+from entrasync.adapters.scim.target import read_target
+from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.errors import AuditError
-from entrasync.http import RetryPolicy
-from entrasync.plan import Access, Action, Change, Plan
+from entrasync.operations.apply import apply_plan, in_place
+from entrasync.operations.stopping import Stopped, StopRequest
 from entrasync.sandbox.scim_server import ScimSandbox
-from entrasync.scim.target import read_target
-from entrasync.stopping import Stopped, StopRequest
 from tests.integration.scim.scenario import (
     EXPECTED,
     LAYOUTS,

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from entrasync.apply_lock import apply_lock
-from entrasync.audit import verify_audit
+from entrasync.adapters.audit.lock import apply_lock
+from entrasync.adapters.audit.writer import verify_audit
+from entrasync.adapters.scim.target import read_target
 from entrasync.cli import main
-from entrasync.config import load_config
+from entrasync.config.models import load_config
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.scim_server import ScimSandbox
-from entrasync.scim.target import read_target
 from tests.integration.scim.entra_scenario import MAPPINGS_YAML, running_entra, save_plan
 from tests.integration.scim.scenario import (
     EXPECTED,

@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from entrasync.audit import AuditWriter, verify_audit
+from entrasync.adapters.audit.writer import AuditWriter, verify_audit
+from entrasync.adapters.scim.client import ScimClient
 from entrasync.cli import main
 from entrasync.commands import apply as apply_command
-from entrasync.config import LoadedConfig, load_config
+from entrasync.config.models import LoadedConfig, load_config
 from entrasync.console import Console
-from entrasync.plan import Access, Action, Change, Plan
+from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
-from entrasync.scim.client import ScimClient
 
 WORKFLOW_ENV = {"GITHUB_ACTIONS": "true", "GITHUB_WORKFLOW": "entrasync apply"}
 
@@ -75,8 +75,8 @@ def test_a_fresh_plan_applied_by_someone_else_meanwhile_says_so(
     real_confirm = apply_command._confirm
 
     def someone_else_applies_it_first(auto_approve: bool) -> bool:
-        from entrasync.apply import apply_plan
-        from entrasync.pipeline import plan_from_sources
+        from entrasync.operations.apply import apply_plan
+        from entrasync.operations.planning import plan_from_sources
 
         loaded = load_config(Path("config/mappings.yaml"))
         plan = plan_from_sources(loaded, sandbox.environ, Console(quiet=True))

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
-from entrasync.model import state_fingerprint
+from entrasync.adapters.scim.client import ScimAuthError
+from entrasync.adapters.scim.target import read_target
+from entrasync.core.model import state_fingerprint
 from entrasync.sandbox.scim_server import ScimSandbox
 from entrasync.sandbox.tenant import SeedScimUser
-from entrasync.scim.client import ScimAuthError
-from entrasync.scim.target import read_target
 from tests.integration.scim.scenario import client_for, config_for
 
 MakeSandbox = Callable[..., ScimSandbox]

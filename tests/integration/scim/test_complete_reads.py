@@ -13,13 +13,13 @@ from dataclasses import replace
 
 import pytest
 
-from entrasync.apply import apply_plan
-from entrasync.model import Target
-from entrasync.plan import Action
+from entrasync.adapters.scim.paging import IncompleteListingError
+from entrasync.adapters.scim.target import layout_of, read_target
+from entrasync.core.model import Target
+from entrasync.core.plan import Action
+from entrasync.operations.apply import apply_plan
 from entrasync.sandbox.scim_server import ReadFaults, ScimSandbox
 from entrasync.sandbox.tenant import SeedScimUser
-from entrasync.scim.paging import IncompleteListingError
-from entrasync.scim.target import layout_of, read_target
 from tests.integration.scim.scenario import (
     LAYOUTS,
     ListAudit,

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from entrasync import plan as plan_file
-from entrasync.audit import verify_audit
+from entrasync.adapters.audit.writer import verify_audit
 from entrasync.cli import main
-from entrasync.plan import Access, Action, Change, Plan
+from entrasync.core import plan as plan_file
+from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
 from entrasync.sandbox.tenant_demo import ERIN

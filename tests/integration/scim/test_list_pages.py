@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from entrasync.model import Target
+from entrasync.adapters.scim.paging import IncompleteListingError
+from entrasync.adapters.scim.target import read_target
+from entrasync.core.model import Target
 from entrasync.sandbox.scim_server import ScimSandbox
 from entrasync.sandbox.tenant import SeedScimUser
-from entrasync.scim.paging import IncompleteListingError
-from entrasync.scim.target import read_target
 from tests.integration.scim.scenario import client_for, config_for
 
 MakeSandbox = Callable[..., ScimSandbox]

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 import vcr
 
-from entrasync.apply import ChangeResult, apply_plan
-from entrasync.config import Config
+from entrasync.adapters.scim.client import ScimAuthError, ScimClient, ScimError
+from entrasync.adapters.scim.target import read_target
+from entrasync.config.models import Config
+from entrasync.core.model import TargetUser
+from entrasync.core.plan import Access, Action, Change, Plan
+from entrasync.core.secret import Secret
 from entrasync.errors import AuthError
-from entrasync.model import TargetUser
-from entrasync.plan import Access, Action, Change, Plan
-from entrasync.scim.client import ScimAuthError, ScimClient, ScimError
-from entrasync.scim.target import read_target
-from entrasync.secret import Secret
+from entrasync.operations.apply import ChangeResult, apply_plan
 from tests.integration.scim.scenario import FAST, ListAudit
 
 CASSETTES = Path(__file__).resolve().parents[2] / "cassettes" / "scim"

@@ -1,0 +1,166 @@
+"""The audit file's hash chain: how a record is hashed, and how a file is verified.
+
+Kept apart from the writer so ``entrasync audit verify`` reads no more than it needs, and so
+the one definition of a record's hash serves both sides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import rfc8785
+
+from entrasync.core import strict_json
+from entrasync.core.canonical import canonical_json
+from entrasync.errors import AuditError
+
+GENESIS: Final = "0" * 64
+OUTCOMES: Final = ("succeeded", "failed", "skipped")
+TYPES: Final = ("apply_started", "change", "apply_finished")
+
+
+def record_sha256(record: Mapping[str, Any]) -> str:
+    """The hash a record carries: of its canonical JSON without ``sha256`` (prev included)."""
+    body = {key: value for key, value in record.items() if key != "sha256"}
+    return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    path: Path
+    records: int  # records verified, before the first bad one if any
+    intact: bool  # every record read is where the chain says and unedited
+    complete: bool  # an apply_finished record closes the run
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    counts: Mapping[str, int] | None = None  # from apply_finished
+    head_sha256: str | None = None  # the last intact record's hash: compare with the anchor
+    result: str | None = None  # from apply_finished: applied, no changes, refused, ...
+
+    @property
+    def ok(self) -> bool:
+        return self.intact and self.complete
+
+    def describe(self) -> str:
+        if not self.intact:
+            return f"tampered: seq {self.first_bad_seq}: {self.problem}"
+        if not self.complete:
+            return (
+                f"intact: {self.records} records, run incomplete (no apply_finished: the apply "
+                "stopped before it finished, or the file was cut short)"
+            )
+        counts = self.counts or {}
+        tally = ", ".join(f"{counts.get(o, 0)} {o}" for o in OUTCOMES)
+        # Files written before `result` existed, and runs that applied, need no word more.
+        ended = f"; {self.result}" if self.result not in (None, "applied") else ""
+        return f"intact: {self.records} records, run complete (apply_finished: {tally}{ended})"
+
+
+class _Broken(Exception):
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def verify_audit(path: Path | str) -> AuditVerdict:
+    """Check the chain record by record and name the first bad ``seq``."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AuditError(
+            f"cannot read the audit file {path}: {exc.strerror or exc}",
+            "pass a file written by `entrasync apply` (the audit/ folder or the run's artifact)",
+        ) from None
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the newline that ends the last record
+    head, tally = GENESIS, Counter[str]()
+    finished: dict[str, Any] | None = None
+    for index, raw in enumerate(lines):
+        seq = index + 1
+        try:
+            if finished is not None:
+                raise _Broken("a record follows apply_finished")
+            record = _parse(raw)
+            _check_canonical(record, raw)
+            _check(record, seq, head, tally)
+        except _Broken as broken:
+            return AuditVerdict(path, index, False, False, seq, broken.problem, None, head)
+        head = record["sha256"]
+        if record["type"] == "change":
+            tally[str(record.get("outcome"))] += 1
+        elif record["type"] == "apply_finished":
+            finished = record
+    counts = finished.get("counts") if finished is not None else None
+    result = finished.get("result") if finished is not None else None
+    return AuditVerdict(
+        path,
+        len(lines),
+        True,
+        finished is not None,
+        counts=counts,
+        head_sha256=head,
+        result=result if isinstance(result, str) else None,
+    )
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    """The record of one line, read strictly: apply writes no duplicate keys, fractions, huge
+    numbers or deep nesting, and parsers disagree on what such a line says."""
+    try:
+        record = strict_json.loads(raw, fractions=False)
+    except strict_json.JsonSyntaxError:
+        raise _Broken("not a JSON record (edited, or cut off mid-record)") from None
+    except strict_json.StrictJsonError as exc:
+        raise _Broken(f"not a record as apply writes it: {exc}") from None
+    if not isinstance(record, dict):
+        raise _Broken("not a JSON object")
+    return record
+
+
+def _check_canonical(record: dict[str, Any], raw: bytes) -> None:
+    """The line must be the canonical JSON (RFC 8785) of its record, byte for byte, as apply
+    writes it: the hash covers the record's content, so without this a line could be
+    re-spaced or its keys reordered and still verify."""
+    try:
+        canonical = canonical_json(record)
+        # canonical_json is RFC 8785 for apply's records (ASCII keys); beyond ASCII, ask
+        # the reference implementation too.
+        exact = canonical == raw and (raw.isascii() or rfc8785.dumps(record) == raw)
+    except rfc8785.CanonicalizationError:
+        raise _Broken("holds text that is not Unicode (a lone surrogate escape)") from None
+    if not exact:
+        raise _Broken(
+            "not the canonical JSON of its record (RFC 8785): its spacing, line ending, key "
+            "order or escapes differ from what apply writes"
+        )
+
+
+def _check(record: dict[str, Any], seq: int, prev: str, tally: Counter[str]) -> None:
+    found = record.get("seq")
+    if found != seq:
+        raise _Broken(
+            f"found seq {found!r} where seq {seq} belongs: a record was removed, inserted or "
+            "reordered"
+        )
+    if record.get("prev_sha256") != prev:
+        raise _Broken(f"prev_sha256 does not match the sha256 of seq {seq - 1}: the chain breaks")
+    if record.get("sha256") != record_sha256(record):
+        raise _Broken("sha256 does not match the record's content: it was edited")
+    kind = record.get("type")
+    if kind not in TYPES:
+        raise _Broken(f"unknown record type {kind!r}")
+    if (seq == 1) != (kind == "apply_started"):
+        raise _Broken("apply_started must be the first record, and only the first")
+    if kind == "apply_finished":
+        if record.get("records") != seq - 1:
+            raise _Broken(f"apply_finished says {record.get('records')!r} records came before it")
+        counts = record.get("counts")
+        if counts != {o: tally[o] for o in OUTCOMES}:
+            raise _Broken(f"apply_finished counts {counts!r} disagree with the change records")

@@ -1,0 +1,131 @@
+"""Writing files so that a crash never leaves half of one behind, and nothing is replaced that
+is not a regular file (CONTRACT section 8, "Files are written, not replaced").
+
+- A regular file (or a new one) is written to a temporary file in its folder and renamed over
+  it: readers see the old content or the new, never half. An existing file keeps its mode; a
+  new one is readable by its owner only (a plan lists every user's access).
+- A symlink is followed: its target is written as above, and the link stays a link.
+- A FIFO or a character device (``/dev/null``, ``/dev/stdout``, a terminal) is opened and
+  written through, as a shell's ``>`` would: renaming over it would replace ``/dev/null``
+  itself when run as root.
+- A folder, socket or block device is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from entrasync.errors import EntrasyncError, PlanFileError
+
+if TYPE_CHECKING:
+    from entrasync.core.plan import Plan
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as the module docstring says.
+
+    A folder that cannot be made or written, or a path that is not a file, is an
+    :class:`EntrasyncError`, not a traceback.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = Path(os.path.realpath(path))  # a symlink's target; the path itself if none
+        mode = _existing_mode(target)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        _write_through(path, target, text)
+    elif mode is not None and not stat.S_ISREG(mode):
+        raise EntrasyncError(
+            f"cannot write {path}: it is {_kind(mode)}, not a file",
+            "pass the path of a file (an existing one is replaced), a FIFO or a character "
+            "device such as /dev/stdout",
+        )
+    else:
+        _replace(path, target, text, None if mode is None else stat.S_IMODE(mode))
+
+
+def start_write_atomic(path: Path, text: str) -> Future[None]:
+    """:func:`write_atomic` on a thread of its own, so the caller can go on meanwhile (most of
+    a large file's write is the fsync, which leaves the GIL free). ``result()`` waits for it
+    and raises what it raised; the write completes even if the caller fails first."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="entrasync-write")
+    try:
+        return pool.submit(write_atomic, path, text)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends when the write has
+
+
+def _existing_mode(target: Path) -> int | None:
+    """The target's ``st_mode``, None when there is nothing there yet."""
+    try:
+        return target.stat().st_mode
+    except FileNotFoundError:
+        return None
+
+
+def _replace(path: Path, target: Path, text: str, mode: int | None) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)  # mkstemp made it 0600
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _cannot_write(path, exc) from None
+        raise
+
+
+def _write_through(path: Path, target: Path, text: str) -> None:
+    """Open the FIFO or device and write; no fsync (neither keeps data to sync)."""
+    try:
+        # Opening a FIFO waits for its reader, as `>` in a shell does.
+        fd = os.open(target, os.O_WRONLY | os.O_NOCTTY)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "a special file"
+
+
+def _cannot_write(path: Path, exc: OSError) -> EntrasyncError:
+    return EntrasyncError(
+        f"cannot write {path}: {exc.strerror or exc}",
+        "choose a path in a folder that exists (or can be created) and that you can write to",
+    )
+
+
+def read_plan(path: Path) -> Plan:
+    """A plan file as `entrasync plan --out` wrote it: read as bytes, checked by ``loads``."""
+    from entrasync.core.plan import loads
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PlanFileError(
+            f"cannot read the plan file {path}: {exc.strerror or exc}",
+            "pass the file written by `entrasync plan --out`",
+        ) from None
+    return loads(raw, source=str(path))

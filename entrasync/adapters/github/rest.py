@@ -1,0 +1,386 @@
+"""GitHub REST: the sticky PR comment, the drift issue, the job summary (CONTRACT sections 3, 6).
+
+PR comments are issue comments (https://docs.github.com/en/rest/issues/comments). One comment
+per marker: list every comment (following ``Link: rel="next"``), edit the one carrying the
+marker, post only when there is none. Retries go through :func:`entrasync.adapters.http.send`;
+``GITHUB_API_URL`` points at GitHub Enterprise Server when set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from entrasync import __version__
+from entrasync.adapters.http import require_safe_url, send
+from entrasync.core.plan import Plan
+from entrasync.core.secret import Secret
+from entrasync.errors import EntrasyncError, GitHubError
+
+DEFAULT_API_URL = "https://api.github.com"
+MAX_COMMENT_CHARS = 65536  # GitHub counts code points; 422 beyond
+FULL_PLAN_HINT = "the job summary and the plan artifact of this workflow run"
+STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes per step; GitHub drops the whole summary beyond
+
+
+@dataclass(frozen=True)
+class GitHubContext:
+    api_url: httpx.URL
+    token: Secret
+    repository: str  # "owner/name"
+    event_path: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> GitHubContext:
+        token = environ.get("GITHUB_TOKEN", "")
+        repository = environ.get("GITHUB_REPOSITORY", "")
+        if not token:
+            raise GitHubError(
+                "GITHUB_TOKEN is not set, so entrasync cannot post to GitHub",
+                "pass `GITHUB_TOKEN: ${{ github.token }}` in the step's env",
+            )
+        if repository.count("/") != 1:
+            raise GitHubError(
+                f"GITHUB_REPOSITORY {repository!r} is not of the form owner/name",
+                "run inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name",
+            )
+        raw_url = (environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
+        try:
+            api_url = require_safe_url(raw_url, "the GitHub API URL (GITHUB_API_URL)")
+        except EntrasyncError as exc:
+            raise GitHubError(exc.message, exc.hint) from None
+        return cls(api_url, Secret(token), repository, environ.get("GITHUB_EVENT_PATH") or None)
+
+    def pull_request_number(self) -> int:
+        """``pull_request.number`` (or ``issue.number``) from the event payload."""
+        if not self.event_path:
+            raise GitHubError(
+                "GITHUB_EVENT_PATH is not set, so the pull request number is unknown",
+                "use --comment only in a pull_request or pull_request_target workflow",
+            )
+        try:
+            event = json.loads(Path(self.event_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise GitHubError(f"cannot read the event payload {self.event_path}: {exc}") from None
+        for key in ("pull_request", "issue"):
+            number = (event.get(key) or {}).get("number") if isinstance(event, dict) else None
+            if isinstance(number, int):
+                return number
+        raise GitHubError(
+            "the workflow event has no pull request number",
+            "use --comment only in a pull_request or pull_request_target workflow",
+        )
+
+
+_HINTS = {
+    401: "GITHUB_TOKEN is invalid or expired: pass `${{ github.token }}`",
+    403: "the workflow job needs `permissions: pull-requests: write` (comments) or "
+    "`issues: write` (drift issue); fork pull requests get a read-only token",
+    404: "check GITHUB_REPOSITORY, the pull request number and GITHUB_API_URL (GitHub "
+    "Enterprise Server: https://HOST/api/v3); a token without access also sees 404",
+    422: "GitHub refused the content: a comment may hold at most 65,536 characters",
+}
+
+
+class GitHubClient:
+    """A thin REST client: base URL, auth, retries, and errors with hints."""
+
+    def __init__(self, ctx: GitHubContext, *, http: httpx.Client | None = None) -> None:
+        self.ctx = ctx
+        self._http = http or httpx.Client(timeout=30.0)
+        self._own_login: str | bool | None = False  # False: not looked up yet
+
+    def __enter__(self) -> GitHubClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._http.close()
+
+    def url(self, path: str) -> httpx.URL:
+        return self.ctx.api_url.join(self.ctx.api_url.path.rstrip("/") + path)
+
+    def repo_url(self, path: str) -> httpx.URL:
+        return self.url(f"/repos/{self.ctx.repository}{path}")
+
+    def request(
+        self, method: str, url: httpx.URL, *, what: str, json: Any = None
+    ) -> httpx.Response:
+        if (url.scheme, url.host, url.port) != (
+            self.ctx.api_url.scheme,
+            self.ctx.api_url.host,
+            self.ctx.api_url.port,
+        ):
+            # A Link header pointing elsewhere must never receive the token.
+            raise GitHubError(f"refusing to send the GitHub token to {url.host} while {what}")
+        headers = {
+            "Authorization": f"Bearer {self.ctx.token.reveal()}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": f"entrasync/{__version__}",
+        }
+        response = send(self._http, method, url, what="the GitHub API", headers=headers, json=json)
+        if response.status_code >= 400:
+            raise _error(response, method, what)
+        return response
+
+    def paginate(
+        self, url: httpx.URL, *, what: str, key: str | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint, following ``Link: rel="next"``.
+
+        ``key`` names the list inside a wrapping object (``/actions/artifacts``).
+        """
+        next_url: httpx.URL | None = url
+        while next_url is not None:
+            response = self.request("GET", next_url, what=what)
+            data = response.json()
+            yield from (data.get(key, []) if key is not None else data)
+            link = response.links.get("next", {}).get("url")
+            next_url = httpx.URL(link) if link else None
+
+    def own_login(self) -> str | None:
+        """The token's own login, or None for installation tokens (``GET /user`` is 403)."""
+        if self._own_login is False:
+            try:
+                response = self.request("GET", self.url("/user"), what="reading the token's user")
+                self._own_login = str(response.json()["login"])
+            except (GitHubError, KeyError, ValueError):
+                self._own_login = None
+        return self._own_login if isinstance(self._own_login, str) else None
+
+    def find_marked(self, items: list[dict[str, Any]], marker: str) -> dict[str, Any] | None:
+        """The oldest of our own items that starts with the marker, or None.
+
+        Ours: by the token's own login when GitHub tells it (a personal token), else by a bot
+        (``github-actions[bot]`` for the workflow token). A person's comment that quotes or
+        copies the marker is never edited over.
+        """
+        marked = [i for i in items if (i.get("body") or "").startswith(marker)]
+        if not marked:
+            return None
+        login = self.own_login()
+
+        def ours(item: dict[str, Any]) -> bool:
+            user = item.get("user") or {}
+            return bool(user.get("login") == login if login else user.get("type") == "Bot")
+
+        return next((i for i in marked if ours(i)), None)
+
+
+def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
+    try:
+        detail = str(response.json().get("message", ""))
+    except ValueError:
+        detail = response.text[:200]
+    status = response.status_code
+    hint = _HINTS.get(status)
+    if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
+        hint = "the GitHub API rate limit is used up: wait for the reset and re-run the job"
+    return GitHubError(f"GitHub answered {status} to {method} while {what}: {detail}", hint)
+
+
+def ensure_marker(body: str, marker: str) -> str:
+    if marker in body:
+        return body
+    return f"{marker}\n{body}"
+
+
+def check_length(body: str) -> None:
+    if len(body) > MAX_COMMENT_CHARS:
+        raise GitHubError(
+            f"the comment has {len(body):,} characters; GitHub accepts at most 65,536",
+            "this is a bug in the renderer's size limit: please report it",
+        )
+
+
+def post_sticky_comment(
+    body: str, marker: str, environ: Mapping[str, str], *, number: int | None = None
+) -> str:
+    """Create or edit in place the one comment carrying ``marker``; return its URL."""
+    ctx = GitHubContext.from_environ(environ)
+    body = ensure_marker(body, marker)
+    check_length(body)
+    number = ctx.pull_request_number() if number is None else number
+    with GitHubClient(ctx) as client:
+        comments = list(
+            client.paginate(
+                client.repo_url(f"/issues/{number}/comments?per_page=100"),
+                what=f"listing the comments of #{number}",
+            )
+        )
+        existing = client.find_marked(comments, marker)
+        if existing is not None:
+            response = client.request(
+                "PATCH",
+                client.repo_url(f"/issues/comments/{existing['id']}"),
+                what=f"editing comment {existing['id']} on #{number}",
+                json={"body": body},
+            )
+        else:
+            response = client.request(
+                "POST",
+                client.repo_url(f"/issues/{number}/comments"),
+                what=f"commenting on #{number}",
+                json={"body": body},
+            )
+    return str(response.json().get("html_url", ""))
+
+
+def publish_plan(plan: Plan, *, config_path: str, environ: Mapping[str, str]) -> str:
+    """Render the plan as the sticky PR comment and post it; return the comment URL."""
+    from entrasync.render.markdown import comment_marker, render_markdown
+
+    body = render_markdown(
+        plan,
+        config_path=config_path,
+        max_chars=MAX_COMMENT_CHARS,
+        full_plan_hint=FULL_PLAN_HINT,
+    )
+    return post_sticky_comment(body, comment_marker(config_path), environ)
+
+
+def append_step_summary(text: str, environ: Mapping[str, str]) -> bool:
+    """Append to ``$GITHUB_STEP_SUMMARY`` within its 1 MiB per-step limit; False if unset.
+
+    Over the limit GitHub drops the whole summary, so cut at a line boundary and say so.
+    """
+    path = environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return False
+    try:
+        used = os.path.getsize(path)
+    except OSError:
+        used = 0
+    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    room = STEP_SUMMARY_LIMIT - used
+    if len(data) > room:
+        note = (
+            f"\n\n_Summary cut at the 1 MiB limit ({len(data):,} bytes); "
+            "the full plan is in the plan artifact._\n"
+        ).encode()
+        keep = max(0, room - len(note))
+        cut = data[:keep]
+        cut = cut[: cut.rfind(b"\n") + 1] if b"\n" in cut else b""
+        data = cut.decode("utf-8", errors="ignore").encode("utf-8") + note
+        if len(data) > room:
+            return False
+    try:
+        with open(path, "ab") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise GitHubError(
+            f"cannot write the job summary GITHUB_STEP_SUMMARY={path}: {exc.strerror or exc}",
+            "GitHub Actions sets GITHUB_STEP_SUMMARY to a writable file; outside Actions, unset it",
+        ) from None
+    return True
+
+
+def try_step_summary(text: str, environ: Mapping[str, str], warn: Callable[[str], None]) -> bool:
+    """:func:`append_step_summary`, where a failure is a warning: the summary is a courtesy."""
+    try:
+        return append_step_summary(text, environ)
+    except GitHubError as exc:
+        warn(f"{exc.message} (the job summary was not written)")
+        return False
+
+
+def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str]) -> str:
+    """Open the one issue carrying ``marker``, or edit it when already open; return its URL."""
+    ctx = GitHubContext.from_environ(environ)
+    body = ensure_marker(body, marker)
+    check_length(body)
+    with GitHubClient(ctx) as client:
+        existing = _open_marked_issue(client, marker)
+        if existing is not None:
+            response = client.request(
+                "PATCH",
+                client.repo_url(f"/issues/{existing['number']}"),
+                what=f"updating issue #{existing['number']}",
+                json={"title": title, "body": body},
+            )
+        else:
+            response = client.request(
+                "POST",
+                client.repo_url("/issues"),
+                what="opening an issue",
+                json={"title": title, "body": body},
+            )
+    return str(response.json().get("html_url", ""))
+
+
+def close_marked_issue(marker: str, comment: str, environ: Mapping[str, str]) -> str | None:
+    """Comment on and close the open issue carrying ``marker``; its URL, or None if none."""
+    ctx = GitHubContext.from_environ(environ)
+    with GitHubClient(ctx) as client:
+        existing = _open_marked_issue(client, marker)
+        if existing is None:
+            return None
+        number = existing["number"]
+        client.request(
+            "POST",
+            client.repo_url(f"/issues/{number}/comments"),
+            what=f"commenting on issue #{number}",
+            json={"body": comment},
+        )
+        client.request(
+            "PATCH",
+            client.repo_url(f"/issues/{number}"),
+            what=f"closing issue #{number}",
+            json={"state": "closed", "state_reason": "completed"},
+        )
+    return str(existing.get("html_url", ""))
+
+
+def _open_marked_issue(client: GitHubClient, marker: str) -> dict[str, Any] | None:
+    issues = [
+        issue
+        for issue in client.paginate(
+            client.repo_url("/issues?state=open&per_page=100"), what="listing open issues"
+        )
+        if "pull_request" not in issue  # the issues list includes pull requests
+    ]
+    return client.find_marked(issues, marker)
+
+
+def pulls_for_commit(sha: str, environ: Mapping[str, str]) -> list[int]:
+    """Numbers of the merged pull requests that brought ``sha`` (``/commits/{sha}/pulls``)."""
+    ctx = GitHubContext.from_environ(environ)
+    with GitHubClient(ctx) as client:
+        pulls = client.paginate(
+            client.repo_url(f"/commits/{sha}/pulls?per_page=100"),
+            what=f"finding the pull request of commit {sha[:12]}",
+        )
+        return [int(p["number"]) for p in pulls if p.get("merged_at")]
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    name: str
+    run_id: int
+    created_at: str
+
+
+def latest_artifact(prefix: str, environ: Mapping[str, str]) -> ArtifactRef | None:
+    """The newest unexpired artifact whose name starts with ``prefix`` (needs actions: read)."""
+    ctx = GitHubContext.from_environ(environ)
+    with GitHubClient(ctx) as client:
+        url = client.repo_url("/actions/artifacts?per_page=100")
+        best: ArtifactRef | None = None
+        for item in client.paginate(url, what="listing workflow artifacts", key="artifacts"):
+            if item.get("expired") or not str(item.get("name", "")).startswith(prefix):
+                continue
+            ref = ArtifactRef(
+                item["name"], int(item["workflow_run"]["id"]), str(item["created_at"])
+            )
+            if best is None or ref.created_at > best.created_at:
+                best = ref
+    return best

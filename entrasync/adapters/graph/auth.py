@@ -1,0 +1,254 @@
+"""Graph credentials: every app-only mode of CONTRACT §3 behind one token callable.
+
+Precedence among credentials: ``ENTRASYNC_GRAPH_TOKEN``, then ``AZURE_CLIENT_SECRET``, then
+``AZURE_CLIENT_CERTIFICATE_PATH``, then ``AZURE_FEDERATED_TOKEN_FILE``, then GitHub Actions
+OIDC. msal does the OAuth exchange (and caches the token in memory); this module only chooses
+the credential, keeps it in a :class:`Secret`, and turns msal's error dicts into
+:class:`AuthError` with a plain hint.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from entrasync.adapters.graph import credentials
+from entrasync.adapters.graph.aadsts import describe_msal_error
+from entrasync.adapters.graph.transport import ca_bundle
+from entrasync.adapters.http import require_safe_url
+from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH
+from entrasync.config import routing
+from entrasync.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
+from entrasync.core.secret import Secret
+from entrasync.errors import AuthError, EntrasyncError
+
+if TYPE_CHECKING:
+    import requests
+
+NO_CREDENTIALS_HINT = (
+    "set one of: ENTRASYNC_GRAPH_TOKEN (a ready token, e.g. `az account get-access-token "
+    "--resource-type ms-graph`); AZURE_CLIENT_SECRET; AZURE_CLIENT_CERTIFICATE_PATH (PEM with "
+    "key, + AZURE_CLIENT_CERTIFICATE_PASSWORD); AZURE_FEDERATED_TOKEN_FILE; or run in GitHub "
+    "Actions with `permissions: id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN)"
+)
+
+
+@dataclass(frozen=True)
+class GraphEndpoints:
+    """Where Graph and its token authority live (global cloud unless told otherwise)."""
+
+    graph_url: str  # the root, e.g. https://graph.microsoft.com (no version segment)
+    authority_host: str  # e.g. https://login.microsoftonline.com
+
+    @property
+    def api_base(self) -> str:
+        return f"{self.graph_url}/v1.0"
+
+    @property
+    def scope(self) -> str:
+        return f"{self.graph_url}/.default"
+
+
+def _root(url: str) -> str:
+    url = url.strip().rstrip("/")
+    if "://" not in url:
+        url = f"https://{url}"  # national-cloud tables list bare host names
+    for suffix in ("/v1.0", "/beta"):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+    return url
+
+
+def resolve_endpoints(config: Config, environ: Mapping[str, str]) -> GraphEndpoints:
+    """Environment over config over the global cloud; each URL passes require_safe_url (https
+    or loopback, no user info, query or fragment) before anything is sent to it."""
+    graph = routing.GRAPH_URL.resolve(config, environ, DEFAULT_GRAPH_URL)
+    host = routing.AUTHORITY_HOST.resolve(config, environ, DEFAULT_AUTHORITY_HOST)
+    endpoints = GraphEndpoints(graph_url=_root(graph.value), authority_host=_root(host.value))
+    require_safe_url(endpoints.graph_url, graph.origin, sent=SENT_GRAPH)
+    require_safe_url(endpoints.authority_host, host.origin, sent=SENT_AUTHORITY)
+    return endpoints
+
+
+class TokenProvider(Protocol):
+    """Returns a Graph access token; ``rejected`` is one Graph just refused (a 401): never
+    return that one again."""
+
+    mode: str  # which credential is in use, for messages ("client secret", ...)
+
+    def __call__(self, *, rejected: str | None = None) -> str: ...
+
+
+class StaticTokenProvider:
+    """``ENTRASYNC_GRAPH_TOKEN``: used as given; it cannot be refreshed."""
+
+    mode = "ENTRASYNC_GRAPH_TOKEN"
+
+    def __init__(self, token: Secret) -> None:
+        self._token = token
+
+    def __call__(self, *, rejected: str | None = None) -> str:
+        return self._token.reveal()
+
+
+class MsalTokenProvider:
+    """App-only tokens from msal, built lazily so nothing touches the network until needed."""
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        tenant_id: str,
+        client_id: str,
+        endpoints: GraphEndpoints,
+        credential: Callable[[], Any],
+        verify: str | bool,
+        describe_assertion: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self.mode = mode
+        self._tenant_id = tenant_id
+        self._client_id = client_id
+        self._endpoints = endpoints
+        self._credential = credential
+        self._verify = verify
+        self._describe_assertion = describe_assertion
+        self._app: Any = None
+        self._session: requests.Session | None = None
+        self._lock = threading.Lock()  # directory reads fetch tokens from several threads
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+    @property
+    def authority(self) -> str:
+        return f"{self._endpoints.authority_host}/{self._tenant_id}"
+
+    def _build_app(self) -> Any:
+        # msal (and requests under it) are imported on the first token fetch, not with this
+        # module: ENTRASYNC_GRAPH_TOKEN never needs them, and the CLI's path to its first
+        # request is shorter without them.
+        import msal
+        import requests
+
+        self._session = _requests_session(self._verify)
+        try:
+            return msal.ConfidentialClientApplication(
+                self._client_id,
+                authority=self.authority,
+                client_credential=self._credential(),
+                # Skip msal's instance-discovery GET: it only knows Microsoft's hosts, and
+                # without it national clouds, test tenants and cassettes all work the same.
+                instance_discovery=False,
+                http_client=self._session,
+            )
+        except EntrasyncError:
+            raise
+        except requests.exceptions.RequestException as exc:
+            raise _unreachable(self.authority, exc) from None
+        except ValueError as exc:
+            raise AuthError(
+                f"the authority {self.authority} did not answer as an Entra tenant: "
+                f"{str(exc).splitlines()[0]}",
+                "check AZURE_TENANT_ID (or entra.tenant_id) and that AZURE_AUTHORITY_HOST is "
+                "the login host of the tenant's cloud",
+            ) from None
+
+    def __call__(self, *, rejected: str | None = None) -> str:
+        with self._lock:
+            if self._app is None:
+                self._app = self._build_app()
+            token = self._acquire()
+            if rejected is not None and token == rejected:
+                # Drop only the token Graph refused: concurrent readers that got the same
+                # 401 then find the new one cached instead of each fetching another.
+                self._app.remove_tokens_for_client()
+                token = self._acquire()
+            return token
+
+    def _acquire(self) -> str:
+        import requests
+
+        try:
+            result = self._app.acquire_token_for_client(scopes=[self._endpoints.scope])
+        except EntrasyncError:
+            raise
+        except requests.exceptions.RequestException as exc:
+            raise _unreachable(self.authority, exc) from None
+        if not isinstance(result, dict) or "access_token" not in result:
+            message, hint = describe_msal_error(
+                result if isinstance(result, dict) else {}, self.mode, self._describe_assertion()
+            )
+            raise AuthError(f"could not get a Microsoft Graph token ({self.mode}): {message}", hint)
+        return str(result["access_token"])
+
+
+def _requests_session(verify: str | bool) -> requests.Session:
+    """msal's HTTP session, with our CA choice pinned per request.
+
+    requests lets REQUESTS_CA_BUNDLE from the process environment override ``Session.verify``
+    (psf/requests#3829), so the bundle is bound to every call instead.
+    """
+    import requests
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(max_retries=1)  # what msal mounts by default
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.request = functools.partial(  # type: ignore[method-assign]
+        session.request, timeout=30, verify=verify
+    )
+    return session
+
+
+def _unreachable(authority: str, exc: Exception) -> AuthError:
+    import requests
+
+    tls = isinstance(exc, requests.exceptions.SSLError)
+    return AuthError(
+        f"could not reach the token authority {authority}: {type(exc).__name__}",
+        "trust the authority's CA with REQUESTS_CA_BUNDLE (or SSL_CERT_FILE)"
+        if tls
+        else "check AZURE_AUTHORITY_HOST and the network, then run again",
+    )
+
+
+def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
+    tenant = environ.get("AZURE_TENANT_ID") or config.entra.tenant_id
+    client = environ.get("AZURE_CLIENT_ID") or config.entra.client_id
+    missing = [
+        name
+        for name, value in (("AZURE_TENANT_ID", tenant), ("AZURE_CLIENT_ID", client))
+        if not value
+    ]
+    if missing or tenant is None or client is None:
+        raise AuthError(
+            f"no {' or '.join(missing)} for the Entra app registration",
+            "set entra.tenant_id and entra.client_id in the mappings file, or the "
+            "AZURE_TENANT_ID and AZURE_CLIENT_ID environment variables",
+        )
+    return tenant.strip(), client.strip()
+
+
+def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProvider:
+    """Pick the credential by CONTRACT §3 precedence; fail early when there is none."""
+    endpoints = resolve_endpoints(config, environ)
+    ready = environ.get("ENTRASYNC_GRAPH_TOKEN", "").strip()
+    if ready:
+        return StaticTokenProvider(Secret(ready))
+    choice = credentials.choose(environ, endpoints.authority_host)
+    if choice is None:
+        raise AuthError("no Microsoft Graph credentials found", NO_CREDENTIALS_HINT)
+    tenant, client = _ids(config, environ)
+    return MsalTokenProvider(
+        mode=choice.mode,
+        tenant_id=tenant,
+        client_id=client,
+        endpoints=endpoints,
+        credential=choice.build,
+        verify=ca_bundle(environ) or True,
+        describe_assertion=choice.describe_assertion,
+    )

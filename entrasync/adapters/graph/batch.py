@@ -1,0 +1,137 @@
+"""Many single-object GETs in few requests: Microsoft Graph JSON batching.
+
+Up to 20 requests go in one ``POST /$batch`` (https://learn.microsoft.com/graph/json-batching).
+The outer answer is 200 even when inner requests fail, and inner answers come back in any
+order, so each is matched to its request by ``id``. An inner 429/503/504 is retried alone (the
+others are kept) after its own ``Retry-After``, under the shared policy's bound
+(https://learn.microsoft.com/graph/throttling#throttling-and-batching); an inner 429 closes the
+client's throttle gate, so every other request of the client waits too; any other inner failure
+becomes exactly the error the same GET alone would raise. A batch of one is sent as that plain
+GET: it costs one request either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
+from entrasync.adapters.graph.odata import GraphFailure, query
+from entrasync.adapters.http import RETRY_STATUSES, gates, parse_retry_after
+from entrasync.errors import GraphError
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 20  # Graph refuses a larger batch with 400
+Found = dict[str, Any] | GraphNotFoundError
+
+
+@dataclass(frozen=True)
+class Get:
+    """One GET of a single object: ``path`` relative to the API base, ``what`` for messages."""
+
+    path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    what: str = "Microsoft Graph"
+
+    def relative_url(self) -> str:
+        url = "/" + self.path.lstrip("/")
+        return f"{url}?{query(self.params)}" if self.params else url
+
+
+def chunks(gets: Sequence[Get]) -> list[Sequence[Get]]:
+    """``gets`` cut into batches of at most :data:`MAX_BATCH`, in order."""
+    return [gets[i : i + MAX_BATCH] for i in range(0, len(gets), MAX_BATCH)]
+
+
+def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
+    """Each GET's body, in input order, or the GraphNotFoundError a 404 gives (a wrong id, or
+    one not replicated yet); every other failure raises as the GET alone would."""
+    if len(gets) > MAX_BATCH:
+        raise ValueError(f"a Graph $batch takes at most {MAX_BATCH} requests, not {len(gets)}")
+    if len(gets) == 1:
+        (one,) = gets
+        try:
+            return [client.get(one.path, one.params, what=one.what)]
+        except GraphNotFoundError as exc:
+            return [exc]
+    found: dict[int, Found] = {}
+    pending = list(range(len(gets)))
+    attempt = 0
+    while pending:
+        answers = _send(client, [(i, gets[i]) for i in pending])
+        throttled: list[int] = []
+        waits: list[float] = []
+        shared = False  # an inner 429 (or 503 with Retry-After) holds the whole client
+        for i in pending:
+            status, body, response = answers[i]
+            if status == 200 and isinstance(body, dict):
+                found[i] = body
+                continue
+            if status in RETRY_STATUSES and attempt < client.policy.max_retries:
+                throttled.append(i)
+                wait = parse_retry_after(response.headers.get("Retry-After"))
+                if wait is not None:
+                    waits.append(wait)
+                shared = shared or gates(status, wait)
+                continue
+            if status == 200:
+                raise GraphError(f"Microsoft Graph sent a non-JSON answer for {gets[i].what}", None)
+            error = client.translate(GraphFailure.of(response), gets[i].what)
+            if not isinstance(error, GraphNotFoundError):
+                raise error
+            found[i] = error
+        if throttled:
+            attempt += 1
+            # One wait serves every throttled request: the longest Retry-After among them.
+            delay = client.policy.backoff(attempt, max(waits) if waits else None)
+            if shared:
+                # The retry (and every other request of the client) waits at the gate.
+                delay = client.gate.hold(delay)
+            log.info(
+                "Microsoft Graph throttled %d of a $batch's requests; retrying them in %.2fs",
+                len(throttled),
+                delay,
+            )
+            if not shared:
+                client.sleep(delay)
+        pending = throttled
+    return [found[i] for i in range(len(gets))]
+
+
+def _send(
+    client: GraphClient, items: Sequence[tuple[int, Get]]
+) -> dict[int, tuple[int, Any, httpx.Response]]:
+    """One POST /$batch; each answer as (status, body, a Response to read headers/errors from)."""
+    payload = {
+        "requests": [
+            {"id": str(i + 1), "method": "GET", "url": get.relative_url()} for i, get in items
+        ]
+    }
+    first = items[0][1].what
+    what = first if len(items) == 1 else f"{first} and {len(items) - 1} more"
+    reply = client.post_read("$batch", payload, what=what)
+    by_id: dict[str, dict[str, Any]] = {}
+    for answer in reply.get("responses") or ():
+        if isinstance(answer, dict):
+            by_id[str(answer.get("id"))] = answer
+    answers: dict[int, tuple[int, Any, httpx.Response]] = {}
+    for i, get in items:
+        answer = by_id.get(str(i + 1))
+        if answer is None:
+            raise GraphError(
+                f"Microsoft Graph's $batch answer has no response for {get.what}",
+                "run again; if it repeats, report it with the request-id of the $batch",
+            )
+        status = int(answer.get("status") or 0)
+        headers = answer.get("headers")
+        body = answer.get("body")
+        response = httpx.Response(
+            status, headers=headers if isinstance(headers, dict) else None, json=body
+        )
+        answers[i] = (status, body, response)
+    return answers

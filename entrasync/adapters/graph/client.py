@@ -1,0 +1,307 @@
+"""One httpx client for Microsoft Graph: paging, retries, and errors translated once, here.
+
+Paging follows ``@odata.nextLink`` as the whole URL and resends our headers on every page
+(https://learn.microsoft.com/graph/paging). Retries are the shared policy in
+:mod:`entrasync.adapters.http` (429/503/504 with Retry-After, jittered backoff,
+bounded). Error bodies are branched on ``error.code``, never on the message (https://learn.microsoft.com/graph/errors).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from entrasync.adapters.graph.auth import (
+    StaticTokenProvider,
+    TokenProvider,
+    make_token_provider,
+    resolve_endpoints,
+)
+from entrasync.adapters.graph.odata import GraphFailure, query
+from entrasync.adapters.graph.transport import new_http_client
+from entrasync.adapters.http import (
+    RETRY_STATUSES,
+    RetryPolicy,
+    ThrottleGate,
+    require_safe_url,
+    send,
+)
+from entrasync.config.models import Config
+from entrasync.errors import AuthError, EntrasyncError, GraphError
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 999  # Graph's maximum $top; 1000 is a 400 (https://learn.microsoft.com/graph/paging)
+MAX_LISTING_RESTARTS = 2
+# Per listing, generous: 100,000 pages of up to 999 objects are some 100 million directory
+# objects, far past any group or tenant entrasync reads. Only a server paging without end
+# meets it.
+MAX_PAGES = 100_000
+PAGING_HINT = (
+    "nothing was changed in NeuralTrust: Microsoft Graph's paging misbehaved; run again, and "
+    "if it repeats, check ENTRASYNC_GRAPH_URL points at Microsoft Graph"
+)
+DEFAULT_POLICY = RetryPolicy()
+PERMISSION_HINT = (
+    "grant GroupMember.Read.All and User.Read.All (application permissions) to the app "
+    "registration with admin consent, then run again"
+)
+REPLICATION_HINT = (
+    "check the group id in the mappings file (`entrasync groups` lists ids); a group created "
+    "in the last few minutes may not have replicated to every Graph replica yet, so run again "
+    "shortly"
+)
+
+
+class GraphNotFoundError(GraphError):
+    """404 ``Request_ResourceNotFound``: a wrong id, or one not replicated yet."""
+
+
+class ExpiredPageToken(Exception):
+    """``Directory_ExpiredPageToken``: the listing must start over (not a user-facing error)."""
+
+
+class GraphClient:
+    """Thread-safe (httpx.Client is): directory reads share one client across workers."""
+
+    def __init__(
+        self,
+        api_base: str,
+        token: TokenProvider,
+        *,
+        http: httpx.Client | None = None,
+        environ: Mapping[str, str] | None = None,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        sleep: Callable[[float], None] = time.sleep,
+        gate: ThrottleGate | None = None,
+        max_pages: int = MAX_PAGES,
+    ) -> None:
+        self.api_base = str(require_safe_url(api_base.rstrip("/"), "the Microsoft Graph URL"))
+        self._origin = httpx.URL(self.api_base)
+        self._token = token
+        self._http = http if http is not None else new_http_client(environ)
+        # Public for the $batch reader (entrasync.adapters.graph.batch): inner 429s wait under
+        # the same policy, and tests swap the sleep.
+        self.policy = policy
+        self.sleep = sleep
+        # Graph throttles per app and tenant, not per request: a 429 on one worker holds
+        # every request of this client (the $batch's inner ones too) until its Retry-After.
+        self.gate = gate if gate is not None else ThrottleGate(policy.max_delay, sleep=sleep)
+        self.max_pages = max_pages  # per listing: a server cannot keep the reader paging
+
+    @classmethod
+    def connect(
+        cls,
+        config: Config,
+        environ: Mapping[str, str],
+        *,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        sleep: Callable[[float], None] = time.sleep,
+        gate: ThrottleGate | None = None,
+    ) -> GraphClient:
+        """Endpoints and credentials from config + environment (CONTRACT §3)."""
+        endpoints = resolve_endpoints(config, environ)
+        token = make_token_provider(config, environ)
+        return cls(
+            endpoints.api_base, token, environ=environ, policy=policy, sleep=sleep, gate=gate
+        )
+
+    def close(self) -> None:
+        self._http.close()
+        close_token = getattr(self._token, "close", None)  # msal's requests session
+        if callable(close_token):
+            close_token()
+
+    def __enter__(self) -> GraphClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
+        url = f"{self.api_base}/{path.lstrip('/')}"
+        return f"{url}?{query(params)}" if params else url
+
+    def get(
+        self, path: str, params: Mapping[str, str] | None = None, *, what: str = "Microsoft Graph"
+    ) -> dict[str, Any]:
+        """One GET; ``what`` names the object in error messages ("group 0b3f…")."""
+        return self._fetch(self.url(path, params), what)
+
+    def post_read(self, path: str, body: dict[str, Any], *, what: str) -> dict[str, Any]:
+        """One POST that only reads (``$batch`` of GETs): retried and translated like a GET."""
+        return self._fetch(self.url(path), what, body=body)
+
+    def paged(
+        self, path: str, params: Mapping[str, str] | None = None, *, what: str = "Microsoft Graph"
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a collection, following ``@odata.nextLink`` until it is absent."""
+        first = self.url(path, {"$top": str(PAGE_SIZE), **(params or {})})
+        seen: set[str] = set()  # after a restart, skip what was already yielded
+        for restart in range(MAX_LISTING_RESTARTS + 1):
+            try:
+                for page in self._pages(first, what):
+                    for item in page.get("value", []):
+                        key = str(item.get("id", ""))
+                        if key and key in seen:
+                            continue
+                        seen.add(key)
+                        yield item
+                return
+            except ExpiredPageToken:
+                log.info("Graph paging token expired reading %s; restarting (%d)", what, restart)
+        raise GraphError(
+            f"the listing of {what} kept expiring (Directory_ExpiredPageToken)",
+            "run again; if it persists, Graph is struggling with this collection",
+        )
+
+    def _pages(self, first: str, what: str) -> Iterator[dict[str, Any]]:
+        """A listing's pages in order, each next page already asked for while the caller works
+        through this one: a large group's pages come one after another, so the caller's work
+        on each page stretched the whole chain (benchmarks/). One request in flight at most.
+
+        A nextLink met twice (a loop) or a listing past ``max_pages`` stops the read: the
+        link is checked before it is followed, so neither costs a request more."""
+        followed = {first}
+        with ThreadPoolExecutor(1, thread_name_prefix="graph-next") as ahead:
+            upcoming: Future[dict[str, Any]] | None = ahead.submit(self._fetch, first, what)
+            while upcoming is not None:
+                page = upcoming.result()
+                # A page may be empty and still carry a nextLink.
+                link = self._same_origin(page.get("@odata.nextLink"))
+                if link is not None:
+                    self._check_next(link, followed, what)
+                    followed.add(link)
+                upcoming = None if link is None else ahead.submit(self._fetch, link, what)
+                yield page
+
+    def _check_next(self, link: str, followed: set[str], what: str) -> None:
+        if link in followed:
+            raise GraphError(
+                f"Microsoft Graph sent a nextLink it had already sent while listing {what} "
+                f"(after {len(followed):,} pages): its paging loops",
+                PAGING_HINT,
+            )
+        if len(followed) >= self.max_pages:
+            raise GraphError(
+                f"Microsoft Graph kept paging the listing of {what} past {self.max_pages:,} "
+                "pages, more than any Entra listing holds",
+                PAGING_HINT,
+            )
+
+    def _same_origin(self, link: object) -> str | None:
+        if link is None:
+            return None
+        url = httpx.URL(str(link))
+        # The bearer token goes only where Graph lives, even if a nextLink says otherwise.
+        if (url.scheme, url.host, url.port) != (
+            self._origin.scheme,
+            self._origin.host,
+            self._origin.port,
+        ):
+            raise GraphError(
+                f"Microsoft Graph returned a nextLink to another host ({url.host})",
+                "check ENTRASYNC_GRAPH_URL; entrasync does not send the token elsewhere",
+            )
+        return str(link)
+
+    def _fetch(self, url: str, what: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        method = "GET" if body is None else "POST"
+        rejected: str | None = None
+        while True:
+            client_request_id = str(uuid.uuid4())
+            token = self._token(rejected=rejected)
+            response = send(
+                self._http,
+                method,
+                url,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Accept": "application/json",
+                    "client-request-id": client_request_id,
+                },
+                policy=self.policy,
+                sleep=self.sleep,
+                gate=self.gate,
+                on_retry=_log_retry,
+                what="Microsoft Graph",
+                idempotent=True,  # every request here reads, a $batch of GETs included
+                json=body,
+            )
+            log.debug(
+                "%s %s -> %s (client-request-id %s, request-id %s)",
+                method,
+                response.url.path,
+                response.status_code,
+                client_request_id,
+                response.headers.get("request-id"),
+            )
+            if response.status_code == 200:
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                if not isinstance(body, dict):
+                    raise GraphError(f"Microsoft Graph sent a non-JSON answer for {what}", None)
+                return body
+            failure = GraphFailure.of(response)
+            if (
+                failure.status == 401
+                and failure.code == "InvalidAuthenticationToken"
+                and rejected is None
+                and not isinstance(self._token, StaticTokenProvider)
+            ):
+                rejected = token  # once: an expired, revoked or rotated token, or new consent
+                continue
+            if failure.code == "Directory_ExpiredPageToken":
+                raise ExpiredPageToken()
+            raise self.translate(failure, what)
+
+    def translate(self, failure: GraphFailure, what: str) -> EntrasyncError:
+        """The one error a failed read of ``what`` becomes (a top-level or a $batch answer)."""
+        if failure.status == 403:
+            return AuthError(
+                f"Microsoft Graph denied reading {what} ({failure.label()})", PERMISSION_HINT
+            )
+        if failure.status == 401:
+            detail = f": {failure.message}" if failure.message else ""
+            if isinstance(self._token, StaticTokenProvider):
+                hint = (
+                    "the token in ENTRASYNC_GRAPH_TOKEN is expired or not for this Graph "
+                    "(ENTRASYNC_GRAPH_URL): get a new one with `az account get-access-token "
+                    "--resource-type ms-graph`"
+                )
+            else:
+                hint = (
+                    f"{PERMISSION_HINT}; the token must be for the same cloud as "
+                    "ENTRASYNC_GRAPH_URL (a token carries no roles until admin consent)"
+                )
+            return AuthError(
+                f"Microsoft Graph rejected the access token ({failure.label()}){detail}", hint
+            )
+        if failure.status == 404:
+            message = f"{what} was not found in Entra ({failure.label()})"
+            return GraphNotFoundError(message, REPLICATION_HINT)
+        if failure.status in RETRY_STATUSES:
+            return GraphError(
+                f"Microsoft Graph kept answering {failure.status} reading {what}, after "
+                f"{self.policy.max_retries} retries ({failure.label()})",
+                "Graph is throttling or unavailable; other apps in the tenant share the "
+                "budget: run again in a few minutes",
+            )
+        detail = f": {failure.message}" if failure.message else ""
+        return GraphError(
+            f"Microsoft Graph could not read {what} ({failure.label()}){detail}",
+            "if this repeats, report it with the request-id above",
+        )
+
+
+def _log_retry(response: httpx.Response | None, delay: float) -> None:
+    status = response.status_code if response is not None else "connection error"
+    log.info("Microsoft Graph answered %s; retrying in %.2fs", status, delay)

@@ -1,0 +1,215 @@
+"""The msal credential for each mode: secret, PEM certificate, federated token file, GitHub OIDC.
+
+Federated assertions are callables, so msal asks for a fresh one whenever it goes to the
+token endpoint: GitHub ID tokens live about five minutes and a projected token file is
+rotated underneath us. msal's AutoRefresher is not used: its default 540 s outlives GitHub's
+token (https://github.com/AzureAD/microsoft-authentication-library-for-python, issue 746).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from entrasync.adapters.graph.transport import new_http_client
+from entrasync.adapters.http import require_safe_url, send
+from entrasync.core.secret import Secret
+from entrasync.errors import AuthError
+
+# FIC audiences per cloud (https://learn.microsoft.com/entra/workload-id/
+# workload-identity-federation-create-trust); anything else is the global audience.
+GLOBAL_AUDIENCE = "api://AzureADTokenExchange"
+AUDIENCES = {
+    "login.microsoftonline.us": "api://AzureADTokenExchangeUSGov",
+    "login.partner.microsoftonline.cn": "api://AzureADTokenExchangeChina",
+    "login.chinacloudapi.cn": "api://AzureADTokenExchangeChina",
+}
+
+
+def federated_audience(authority_host: str) -> str:
+    host = urlsplit(authority_host).hostname or ""
+    return AUDIENCES.get(host.lower(), GLOBAL_AUDIENCE)
+
+
+@dataclass
+class _LastAssertion:
+    """The claims (never the token) of the last assertion sent, for error messages."""
+
+    claims: dict[str, Any] = field(default_factory=dict)
+
+    def remember(self, jwt: str) -> None:
+        try:
+            payload = jwt.split(".")[1]
+            decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (IndexError, ValueError):
+            decoded = {}
+        self.claims = decoded if isinstance(decoded, dict) else {}
+
+    def describe(self) -> str | None:
+        if not self.claims:
+            return None
+        parts = [f"{k}={self.claims[k]!r}" for k in ("iss", "sub", "aud") if k in self.claims]
+        return ", ".join(parts) or None
+
+
+@dataclass(frozen=True)
+class CredentialChoice:
+    mode: str
+    build: Callable[[], Any]  # msal's client_credential: a str or a dict
+    describe_assertion: Callable[[], str | None] = lambda: None
+
+
+def _secret(value: str) -> CredentialChoice:
+    secret = Secret(value)
+    return CredentialChoice("client secret", secret.reveal)
+
+
+def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
+    """The private key (unencrypted PEM, kept secret) and the SHA-1 thumbprint of the cert."""
+    # Imported here: only the certificate mode needs cryptography (about 20 ms to import).
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    hint_pem = (
+        "AZURE_CLIENT_CERTIFICATE_PATH must be a PEM file holding the certificate and its "
+        "private key (from a .pfx: `openssl pkcs12 -in cert.pfx -nodes -out cert.pem`)"
+    )
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise AuthError(
+            f"cannot read the certificate file {path}: {exc.strerror}", hint_pem
+        ) from None
+    try:
+        certificate = x509.load_pem_x509_certificates(data)[0]
+    except ValueError:
+        raise AuthError(f"no PEM certificate found in {path}", hint_pem) from None
+    secret_bytes = password.reveal().encode() if password else None
+    try:
+        key = serialization.load_pem_private_key(data, password=secret_bytes)
+    except TypeError:
+        raise AuthError(
+            f"the private key in {path} is encrypted and no password was given"
+            if secret_bytes is None
+            else f"the private key in {path} is not encrypted but a password was given",
+            "set (or unset) AZURE_CLIENT_CERTIFICATE_PASSWORD",
+        ) from None
+    except ValueError:
+        raise AuthError(
+            f"cannot load the private key in {path} (missing, or wrong password)",
+            f"{hint_pem}; check AZURE_CLIENT_CERTIFICATE_PASSWORD",
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise AuthError(f"the key in {path} is not an RSA key", "Entra app certificates use RSA")
+    if key.public_key().public_numbers() != certificate.public_key().public_numbers():  # type: ignore[union-attr]
+        raise AuthError(
+            f"the private key in {path} does not belong to its certificate",
+            "export the certificate and its own key together into one PEM file",
+        )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    # Entra's x5t: SHA-1 of the DER certificate (msal signs RS256 with it).
+    return Secret(pem), certificate.fingerprint(hashes.SHA1()).hex().upper()
+
+
+def _certificate(path: str, password: str | None) -> CredentialChoice:
+    key, thumbprint = load_certificate(path, Secret(password) if password else None)
+    return CredentialChoice(
+        "certificate", lambda: {"private_key": key.reveal(), "thumbprint": thumbprint}
+    )
+
+
+def _token_file(path: str) -> CredentialChoice:
+    last = _LastAssertion()
+
+    def assertion() -> str:
+        # Re-read every time: the platform rotates the file under a long-running process.
+        try:
+            token = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise AuthError(
+                f"cannot read AZURE_FEDERATED_TOKEN_FILE {path}: {exc.strerror}",
+                "point AZURE_FEDERATED_TOKEN_FILE at the projected service-account token",
+            ) from None
+        if not token:
+            raise AuthError(f"AZURE_FEDERATED_TOKEN_FILE {path} is empty", None)
+        last.remember(token)
+        return token
+
+    return CredentialChoice(
+        "federated token file", lambda: {"client_assertion": assertion}, last.describe
+    )
+
+
+def fetch_github_id_token(
+    request_url: str, request_token: Secret, audience: str, environ: Mapping[str, str]
+) -> str:
+    """One fresh GitHub Actions ID token (https://docs.github.com/en/actions/reference/security/oidc)."""
+    # The URL already carries a query (api-version=...): since httpx 0.28 `params=` would
+    # replace it (encode/httpx#3433), so merge the audience into it instead.
+    url = require_safe_url(
+        request_url, "ACTIONS_ID_TOKEN_REQUEST_URL", allow_query=True
+    ).copy_merge_params({"audience": audience})
+    with new_http_client(environ) as client:
+        response = send(
+            client,
+            "GET",
+            url,
+            headers={
+                "Authorization": f"bearer {request_token.reveal()}",
+                "Accept": "application/json",
+            },
+            what="the GitHub Actions OIDC endpoint",
+        )
+    hint = "give the job `permissions: id-token: write` (fork pull requests get no OIDC token)"
+    if response.status_code != 200:
+        raise AuthError(
+            f"GitHub refused the OIDC token request (HTTP {response.status_code})", hint
+        )
+    try:
+        value = response.json().get("value")
+    except (ValueError, AttributeError):
+        value = None
+    if not isinstance(value, str) or not value:
+        raise AuthError("GitHub's OIDC token response carried no token", hint)
+    return value
+
+
+def _github(url: str, token: str, audience: str, environ: Mapping[str, str]) -> CredentialChoice:
+    request_token = Secret(token)
+    last = _LastAssertion()
+
+    def assertion() -> str:
+        jwt = fetch_github_id_token(url, request_token, audience, environ)
+        last.remember(jwt)
+        return jwt
+
+    return CredentialChoice(
+        "GitHub Actions OIDC", lambda: {"client_assertion": assertion}, last.describe
+    )
+
+
+def choose(environ: Mapping[str, str], authority_host: str) -> CredentialChoice | None:
+    """The first credential present, in CONTRACT §3 order (the ready token is handled above)."""
+    env = {k: v.strip() for k, v in environ.items() if isinstance(v, str)}
+    if env.get("AZURE_CLIENT_SECRET"):
+        return _secret(env["AZURE_CLIENT_SECRET"])
+    if env.get("AZURE_CLIENT_CERTIFICATE_PATH"):
+        return _certificate(
+            env["AZURE_CLIENT_CERTIFICATE_PATH"], environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+        )
+    if env.get("AZURE_FEDERATED_TOKEN_FILE"):
+        return _token_file(env["AZURE_FEDERATED_TOKEN_FILE"])
+    url, token = env.get("ACTIONS_ID_TOKEN_REQUEST_URL"), env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+    if url and token:
+        return _github(url, token, federated_audience(authority_host), environ)
+    return None

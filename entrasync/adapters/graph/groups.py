@@ -1,0 +1,132 @@
+"""Which Entra group each mapping names: ids 20 to a ``$batch``, names one filter each.
+
+A group given by id is still looked up (the plan shows display names, and a missing group
+fails with a clear 404 before any member is read): ``GET /groups/{id}?$select=id,displayName``
+inside ``POST /$batch`` (https://learn.microsoft.com/graph/json-batching), each id once. A
+group given by name costs one ``displayName eq`` filter, which must match exactly one group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from entrasync.adapters.graph.batch import Get, chunks, get_batch
+from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
+from entrasync.adapters.graph.odata import odata_string
+from entrasync.adapters.pool import run_bounded
+from entrasync.config.models import Mapping
+from entrasync.core import sanitize
+from entrasync.core.model import Group
+from entrasync.errors import GraphError
+
+GROUP_SELECT = {"$select": "id,displayName"}
+
+
+class GroupResolutionError(GraphError):
+    """A mapping's group is missing, ambiguous, or named differently from its id."""
+
+    def __init__(self, kind: str, message: str, hint: str, group: Group | None = None) -> None:
+        super().__init__(message, hint)
+        self.kind = kind  # "missing" | "ambiguous" | "mismatch"
+        self.group = group  # the group Entra has under the id, on a mismatch
+
+
+Resolved = Group | GroupResolutionError
+Key = tuple[str, str]  # ("id", group id) or ("name", display name)
+Lookup = Sequence[Get] | str  # one $batch of ids, or one name
+
+
+def lookups(mappings: Sequence[Mapping]) -> list[Lookup]:
+    """The requests that resolve ``mappings``: batches of up to 20 ids first, then names."""
+    ids: dict[str, str] = {}  # id -> how the first mapping naming it describes it
+    for m in mappings:
+        if m.id:
+            ids.setdefault(m.id, f"group {m.id}" + (f" ({m.name})" if m.name else ""))
+    names = dict.fromkeys(m.name or "" for m in mappings if not m.id)
+    gets = [Get(f"groups/{i}", GROUP_SELECT, what) for i, what in ids.items()]
+    return [*chunks(gets), *names]
+
+
+def lookup(client: GraphClient) -> Callable[[Lookup], list[tuple[Key, Resolved]]]:
+    """Run one lookup (thread-safe): what it found, by key."""
+
+    def run(job: Lookup) -> list[tuple[Key, Resolved]]:
+        if isinstance(job, str):
+            return [(("name", job), _by_name(client, job))]
+        found = get_batch(client, job)
+        return [(key_of(get), _by_id(f, get)) for f, get in zip(found, job, strict=True)]
+
+    return run
+
+
+def key_of(item: Mapping | Get) -> Key:
+    if isinstance(item, Get):
+        return ("id", item.path.rpartition("/")[2])
+    return ("id", item.id) if item.id else ("name", item.name or "")
+
+
+def resolution(mapping: Mapping, found: dict[Key, Resolved]) -> Resolved:
+    """The mapping's group from what the lookups found, its name checked against its id."""
+    return _check_name(mapping, found[key_of(mapping)])
+
+
+def resolve_groups(
+    client: GraphClient, mappings: Sequence[Mapping], parallelism: int = 4
+) -> list[Resolved]:
+    """Each mapping's Entra group, or why it has none, in mapping order.
+
+    The lookups run on at most ``parallelism`` threads. Failures other than a missing,
+    ambiguous or misnamed group (permissions, throttling past the retries) raise.
+    """
+    jobs = lookups(mappings)
+    found = dict(pair for part in run_bounded(lookup(client), jobs, parallelism) for pair in part)
+    return [resolution(m, found) for m in mappings]
+
+
+def _by_id(found: dict[str, Any] | GraphNotFoundError, get: Get) -> Resolved:
+    if isinstance(found, GraphNotFoundError):
+        return GroupResolutionError("missing", found.message, found.hint or "")
+    fallback = get.path.rpartition("/")[2]
+    return Group(id=str(found["id"]), display_name=str(found.get("displayName") or fallback))
+
+
+def _check_name(mapping: Mapping, resolved: Resolved) -> Resolved:
+    # Graph's own `eq` on displayName ignores case; the check does too, to agree with it.
+    if isinstance(resolved, GroupResolutionError) or not mapping.name:
+        return resolved
+    if resolved.display_name.casefold() == mapping.name.casefold():
+        return resolved
+    return GroupResolutionError(
+        "mismatch",
+        f"group {mapping.id} is named {resolved.display_name!r} in Entra, not {mapping.name!r}",
+        "the id decides which group is synced: correct the name in the mappings file "
+        "(or remove it), or fix the id",
+        resolved,
+    )
+
+
+def _by_name(client: GraphClient, name: str) -> Resolved:
+    found = list(
+        client.paged(
+            "groups",
+            {"$filter": f"displayName eq {odata_string(name)}", **GROUP_SELECT},
+            what=f"groups named {name!r}",
+        )
+    )
+    if not found:
+        return GroupResolutionError(
+            "missing",
+            f"no Entra group is named {name!r}",
+            f"check the spelling (`entrasync groups {sanitize.text(name[:3])}` lists groups by "
+            "prefix), or "
+            "map the group by id; a group created minutes ago may not have replicated yet",
+        )
+    if len(found) > 1:
+        ids = ", ".join(sorted(str(g["id"]) for g in found))
+        return GroupResolutionError(
+            "ambiguous",
+            f"{len(found)} Entra groups are named {name!r}: {ids}",
+            "display names are not unique in Entra: put the intended group's `id` in the mapping",
+        )
+    return Group(id=str(found[0]["id"]), display_name=str(found[0].get("displayName") or name))

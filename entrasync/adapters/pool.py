@@ -1,0 +1,33 @@
+"""Bounded concurrency for the readers (Graph and SCIM share it): results in input order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+# Here, not in entrasync.adapters.http, so that --parallelism's default costs no httpx import.
+DEFAULT_PARALLELISM = 8  # concurrent requests per API; both CLIs expose --parallelism
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def run_bounded(
+    work: Callable[[T], R], items: Sequence[T], parallelism: int
+) -> Generator[R, None, None]:
+    """``work`` over ``items`` on at most ``parallelism`` threads; results in input order.
+
+    The first failure (in input order) is raised, and queued work is cancelled then, or when
+    the caller closes the generator early (a reader that stops halfway sends nothing more).
+    """
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items)))) as pool:
+        futures: list[Future[R]] = [pool.submit(work, item) for item in items]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()

@@ -1,0 +1,398 @@
+"""The NeuralTrust SCIM 2.0 client (RFC 7644) on httpx: paging, writes, and errors translated once.
+
+Payloads are plain JSON dicts: scim2-models validates PATCH paths against the core schemas and
+drops unknown extension attributes, and NeuralTrust's extension (if any) is undocumented
+(see ``shared/reference/neuraltrust.md`` section 9). scim2-models parses the ``Error`` bodies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import httpx
+
+from entrasync import __version__
+from entrasync.adapters.http import (
+    AdaptiveLimit,
+    RetryPolicy,
+    TransportError,
+    require_safe_url,
+    send,
+)
+from entrasync.adapters.scim.attributes import names_extension
+from entrasync.adapters.scim.paging import (
+    IncompleteListingError,
+    Listing,
+    Page,
+    fetch_ahead,
+    parse_page,
+)
+from entrasync.adapters.urls import SENT_SCIM
+from entrasync.config.models import DEFAULT_SCIM_URL, Config
+from entrasync.config.routing import SCIM_URL
+from entrasync.core.secret import Secret
+from entrasync.errors import AuthError, ScimError
+
+TOKEN_ENV = "NEURALTRUST_SCIM_TOKEN"
+URL_ENV = "NEURALTRUST_SCIM_URL"
+SCIM_JSON = "application/scim+json"
+PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+FALLBACK_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000  # even if a server announces more: keeps one response small
+REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id", "x-ms-request-id")
+WHAT = "the NeuralTrust SCIM endpoint"
+TOKEN_HINT = (
+    "generate a new token in NeuralTrust Settings → SSO → SCIM Provisioning (regenerating "
+    f"revokes the old one at once) and update the {TOKEN_ENV} secret"
+)
+
+
+class ScimAuthError(ScimError, AuthError):
+    """401/403 from SCIM: both a credential problem and a SCIM answer (status, request id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScimResponse:
+    """A successful write: the HTTP status, the server's request id, the resource if returned."""
+
+    status: int
+    request_id: str | None
+    resource: dict[str, Any] | None
+
+
+def request_id_of(response: httpx.Response) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = response.headers.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def error_for(response: httpx.Response, doing: str, *, one_user: bool = False) -> ScimError:
+    """Translate a SCIM error response into the one exception the CLI and apply understand.
+
+    ``one_user``: the request named one user (``/Users/{id}``), so a 404 means it vanished;
+    elsewhere a 404 means the endpoint URL is wrong.
+    """
+    status = response.status_code
+    request_id = request_id_of(response)
+    scim_type, detail = _error_body(response)
+    suffix = f" (request id {request_id})" if request_id else ""
+    said = f": {detail}" if detail else ""
+    if status == 401:
+        return ScimAuthError(
+            "the NeuralTrust SCIM token is expired or invalid (HTTP 401)" + suffix,
+            TOKEN_HINT,
+            status=status,
+            request_id=request_id,
+        )
+    if status == 403:
+        return ScimAuthError(
+            f"NeuralTrust refused {doing} (403 Forbidden){said}{suffix}",
+            "SCIM tokens are created by the organization Owner; check that the token's owner "
+            "still has that role and that SCIM provisioning is enabled",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 409:
+        what = "a user with this userName already exists" if scim_type == "uniqueness" else ""
+        return ScimError(
+            f"NeuralTrust refused {doing}: conflict (409{', ' + scim_type if scim_type else ''})"
+            f"{': ' + what if what else said}{suffix}",
+            "run `entrasync plan` again: the NeuralTrust state changed",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 404 and not one_user:
+        return ScimError(
+            f"NeuralTrust answered 404 Not Found to {doing}{suffix}: this is not a SCIM endpoint",
+            f"check {URL_ENV} / neuraltrust.scim_url: NeuralTrust's ends in /api/scim/v2",
+            status=status,
+            request_id=request_id,
+        )
+    if status == 404:
+        return ScimError(
+            f"the NeuralTrust user vanished while {doing} (404 Not Found){suffix}",
+            "someone deleted it in NeuralTrust; run `entrasync plan` again",
+            status=status,
+            request_id=request_id,
+        )
+    return ScimError(
+        f"NeuralTrust answered {status} to {doing}{said}{suffix}",
+        "retry later; if it persists, contact NeuralTrust support with the request id",
+        status=status,
+        request_id=request_id,
+    )
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
+    # Imported here: scim2-models takes ~0.2 s to import and only error answers need it.
+    from pydantic import ValidationError
+    from scim2_models import Error
+
+    try:
+        error = Error.model_validate(response.json())
+    except (ValueError, ValidationError):
+        return None, None
+    scim_type = str(error.scim_type) if error.scim_type else None
+    detail = error.detail[:300] if error.detail else None
+    return scim_type, detail
+
+
+class ScimClient:
+    """One NeuralTrust SCIM endpoint behind one bearer token. Thread-safe (httpx.Client)."""
+
+    def __init__(
+        self,
+        url: str,
+        token: Secret,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 30.0,
+        max_connections: int = 16,
+        limit: AdaptiveLimit | None = None,
+    ) -> None:
+        # Checked before any socket opens: the token never travels over plain http.
+        base = require_safe_url(url.rstrip("/"), WHAT, sent=SENT_SCIM)
+        if not token:
+            raise AuthError(f"{TOKEN_ENV} is not set", TOKEN_HINT)
+        self.url = str(base)
+        self._token = token
+        self._policy = policy if policy is not None else RetryPolicy()
+        self._sleep = sleep
+        # Asked before each retry: an apply that is stopping sets it, so no write is retried.
+        self.give_up: Callable[[], bool] | None = None
+        # NeuralTrust documents no rate limits, so a 429 is not read as a shared budget spent
+        # (Graph's ThrottleGate stops every request): it halves how many of this client's
+        # requests may be in flight, successes grow that back to max_connections, and only
+        # the throttled request sleeps its Retry-After (entrasync.adapters.http.AdaptiveLimit).
+        self.limit = limit if limit is not None else AdaptiveLimit(max_connections)
+        self._page_size: int | None = None
+        self._attributes_refused = False  # set once a 400 refused an extension in attributes=
+        self.max_connections = max_connections  # also the default width of list_users
+        self._http = httpx.Client(
+            base_url=self.url + "/",
+            transport=transport,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=max_connections),
+            headers={"Accept": SCIM_JSON, "User-Agent": f"entrasync/{__version__}"},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_env(cls, config: Config, environ: Mapping[str, str], **kwargs: Any) -> ScimClient:
+        """URL from NEURALTRUST_SCIM_URL, else the config, else NeuralTrust's hosted endpoint."""
+        source = SCIM_URL.resolve(config, environ, DEFAULT_SCIM_URL)
+        # Named by where it came from (the variable or the config key), before any request.
+        require_safe_url(source.value.rstrip("/"), source.origin, sent=SENT_SCIM)
+        return cls(source.value, Secret(environ.get(TOKEN_ENV, "").strip()), **kwargs)
+
+    def __enter__(self) -> ScimClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._token.reveal()}"}
+        if "json" in kwargs:
+            headers["Content-Type"] = SCIM_JSON
+        return send(
+            self._http,
+            method,
+            path,
+            policy=self._policy,
+            sleep=self._sleep,
+            give_up=self.give_up,
+            limit=self.limit,
+            what=WHAT,
+            headers=headers,
+            **kwargs,
+        )
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        doing: str,
+        ok: Sequence[int],
+        *,
+        one_user: bool = False,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        response = self._send(method, path, **kwargs)
+        if response.status_code not in ok:
+            raise error_for(response, doing, one_user=one_user)
+        return response
+
+    def page_size(self) -> int:
+        """filter.maxResults from /ServiceProviderConfig when offered (RFC 7643 §5), else 100."""
+        if self._page_size is None:
+            response = self._send("GET", "ServiceProviderConfig")
+            if response.status_code in (401, 403):
+                raise error_for(response, "reading /ServiceProviderConfig")
+            announced: object = None
+            if response.status_code == 200:
+                try:
+                    announced = (response.json().get("filter") or {}).get("maxResults")
+                except (ValueError, AttributeError):
+                    announced = None
+            self._page_size = FALLBACK_PAGE_SIZE
+            if isinstance(announced, int) and announced > 0:
+                self._page_size = min(announced, MAX_PAGE_SIZE)
+        return self._page_size
+
+    def list_users(
+        self, attributes: Sequence[str] = (), *, parallelism: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every user once, in startIndex order (1-based startIndex/count, RFC 7644 §3.4.2.4),
+        or an :class:`IncompleteListingError` (see :mod:`entrasync.adapters.scim.paging`).
+
+        The first page gives ``totalResults`` and the server's page length; the pages after it
+        are fetched concurrently (at most ``parallelism`` in flight, default
+        ``max_connections``) and yielded in order. A page of another length makes the read go
+        on one page after the other from where it ended, as a plain sequential read would.
+        Every page is checked as it comes: a listing that moved, repeats users, skips pages or
+        claims more than it lists stops the read, so nothing is planned on part of NeuralTrust.
+        """
+        count = self.page_size()
+        params: dict[str, Any] = {"attributes": ",".join(attributes)} if attributes else {}
+        width = max(1, self.max_connections if parallelism is None else parallelism)
+        first = self._users_page(params, 1, count)
+        listing = Listing(first, count, 2 * width)
+        yield from listing.accept(first)
+        step = len(first.resources)
+        start = 1 + step
+        if width > 1 and step and start <= listing.total:
+            starts = range(start, listing.total + 1, step)
+            fetch = partial(self._users_page, params, count=count)
+            pages = fetch_ahead(fetch, starts, width, listing.charge)
+            try:
+                for page in pages:
+                    yield from listing.accept(page)
+                    start = page.start + len(page.resources)
+                    if len(page.resources) != min(step, listing.total - page.start + 1):
+                        break  # a page of another length: the pages asked after it are off
+            finally:
+                pages.close()  # cancels the pages not asked yet
+        while listing.read < listing.total:
+            listing.charge()
+            page = self._users_page(params, start, count=count)
+            yield from listing.accept(page)
+            # A server may return fewer than asked (RFC 7644 §3.4.2.4): follow what it sent.
+            start += len(page.resources)
+
+    def _users_page(self, params: Mapping[str, Any], start: int, count: int) -> Page:
+        """One page of /Users, checked to be a ListResponse answering ``startIndex=start``."""
+        body = self._get_users({**params, "startIndex": start, "count": count}, "listing users")
+        return parse_page(body, start)
+
+    def _get_users(self, query: Mapping[str, Any], doing: str) -> object:
+        """GET /Users with ``query``: the JSON answer (None if it is not JSON).
+
+        Some servers answer 400 to an extension URN in ``attributes=`` (RFC 7644 §3.4.2.5
+        allows it): then ``attributes`` is left out from that request on, and the full
+        resources, which hold the extension, are read instead.
+        """
+        if self._attributes_refused:
+            query = {k: v for k, v in query.items() if k != "attributes"}
+        response = self._send("GET", "Users", params=query)
+        if (
+            response.status_code == 400
+            and not self._attributes_refused
+            and names_extension(str(query.get("attributes", "")))
+        ):
+            self._attributes_refused = True
+            return self._get_users(query, doing)
+        if response.status_code != 200:
+            raise error_for(response, doing)
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    def find_user(self, user_name: str, attributes: Sequence[str] = ()) -> dict[str, Any] | None:
+        """The user whose userName equals ``user_name``, case-insensitively (RFC 7643 §4.1.1).
+
+        Some servers' ``eq`` filter is case-exact all the same: after the filter on the name
+        as given finds nothing, the lower-cased name is tried, then every user is listed and
+        compared (one listing, only when a create met a 409 and the filters found no one).
+        """
+        for name in dict.fromkeys((user_name, user_name.lower())):
+            found = self._filter_user(name, user_name, attributes)
+            if found is not None:
+                return found
+        wanted = user_name.lower()
+        for resource in self.list_users(attributes):
+            if str(resource.get("userName", "")).lower() == wanted:
+                return dict(resource)
+        return None
+
+    def _filter_user(
+        self, name: str, user_name: str, attributes: Sequence[str]
+    ) -> dict[str, Any] | None:
+        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+        params: dict[str, Any] = {"filter": f'userName eq "{escaped}"'}
+        if attributes:
+            params["attributes"] = ",".join(attributes)
+        page = self._get_users(params, f"looking up {user_name}")
+        resources = page.get("Resources") if isinstance(page, dict) else None
+        for resource in resources if isinstance(resources, list) else ():
+            if (
+                isinstance(resource, dict)
+                and str(resource.get("userName", "")).lower() == user_name.lower()
+            ):
+                return dict(resource)
+        return None
+
+    def create_user(self, body: dict[str, Any]) -> ScimResponse:
+        response = self._request(
+            "POST", "Users", f"creating {body.get('userName')}", (200, 201), json=body
+        )
+        return _result(response)
+
+    def patch_user(
+        self, user_id: str, operations: Sequence[dict[str, Any]], label: str = ""
+    ) -> ScimResponse:
+        """PATCH with a PatchOp (RFC 7644 §3.5.2); 200 with the resource or 204 are both fine."""
+        body = {"schemas": [PATCH_OP], "Operations": list(operations)}
+        response = self._request(
+            "PATCH",
+            f"Users/{user_id}",
+            f"updating {label or user_id}",
+            (200, 204),
+            one_user=True,
+            json=body,
+        )
+        return _result(response)
+
+
+def _result(response: httpx.Response) -> ScimResponse:
+    resource: dict[str, Any] | None = None
+    if response.content:
+        try:
+            parsed = response.json()
+        except ValueError:
+            parsed = None
+        resource = parsed if isinstance(parsed, dict) else None
+    return ScimResponse(response.status_code, request_id_of(response), resource)
+
+
+__all__ = [
+    "IncompleteListingError",
+    "ScimAuthError",
+    "ScimClient",
+    "ScimResponse",
+    "TransportError",
+    "error_for",
+    "request_id_of",
+]

@@ -1,0 +1,372 @@
+"""The configuration contract: ``config/mappings.yaml`` format version 1 as frozen models.
+
+The JSON Schema in ``schemas/mappings.schema.json`` is generated from these models
+(``python -m entrasync.config.schema``; ``tests/unit/test_schema.py`` keeps them in step), so every
+field carries the title and description editors show on hover. Loading (YAML, schema, pydantic
+and semantic checks, with file:line:col in every problem) is :func:`load_config` below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from jsonschema import Draft202012Validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+from pydantic_core import CoreSchema
+
+from entrasync.config.problems import pydantic_problems, schema_problems
+from entrasync.config.semantic import semantic_problems
+from entrasync.config.source import Problem, parse, read_bytes
+from entrasync.errors import ConfigError
+
+GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# user@domain.tld; guest UPNs (alice_contoso.com#EXT#@fabrikam.onmicrosoft.com) match too.
+UPN_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
+URL_PATTERN = r"^https?://\S+$"
+DEFAULT_SCIM_URL = "https://app.neuraltrust.ai/api/scim/v2"
+DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+
+T = TypeVar("T", bound=Hashable)
+
+
+def _unique(items: tuple[T, ...]) -> tuple[T, ...]:
+    # The schema says uniqueItems; pydantic has no such constraint on tuples.
+    if len(set(items)) != len(items):
+        raise ValueError("items must be unique")
+    return items
+
+
+def _whole_number(value: object) -> object:
+    # JSON Schema's "integer" takes 1 and 1.0 but never true or "1"; lax pydantic takes all four.
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if type(value) is not int:
+        raise ValueError("expected a whole number")
+    return value
+
+
+def _lower(value: str | None) -> str | None:
+    # Graph returns object ids in lower case; compare them that way everywhere.
+    return value.lower() if value is not None else None
+
+
+Name = Annotated[str, Field(min_length=1)]
+UniqueNames = Annotated[
+    tuple[Name, ...], AfterValidator(_unique), Field(json_schema_extra={"uniqueItems": True})
+]
+Guid = Annotated[str, Field(pattern=GUID_PATTERN)]
+Url = Annotated[str, Field(pattern=URL_PATTERN)]
+Upn = Annotated[str, Field(pattern=UPN_PATTERN)]
+Whole = Annotated[int, BeforeValidator(_whole_number)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class EntraConfig(_Frozen):
+    """The Entra ID (Microsoft Graph) side: app registration and membership rules."""
+
+    tenant_id: Guid | None = Field(
+        default=None,
+        title="Tenant ID",
+        description="Directory (tenant) ID of the app registration. Env AZURE_TENANT_ID wins.",
+    )
+    client_id: Guid | None = Field(
+        default=None,
+        title="Client ID",
+        description="Application (client) ID of the app registration. Env AZURE_CLIENT_ID wins.",
+    )
+    graph_url: Url | None = Field(
+        default=None,
+        title="Graph URL",
+        description="Microsoft Graph root for national clouds (default "
+        f"{DEFAULT_GRAPH_URL}). Env ENTRASYNC_GRAPH_URL wins.",
+    )
+    authority_host: Url | None = Field(
+        default=None,
+        title="Authority host",
+        description="Sign-in authority for national clouds (default "
+        f"{DEFAULT_AUTHORITY_HOST}). Env AZURE_AUTHORITY_HOST wins.",
+    )
+    nested_groups: bool = Field(
+        default=True,
+        strict=True,
+        title="Nested groups",
+        description="Count transitive membership (members of nested groups).",
+    )
+    include_guests: bool = Field(
+        default=True,
+        strict=True,
+        title="Include guests",
+        description="Sync users whose userType is Guest.",
+    )
+    include_disabled: bool = Field(
+        default=False,
+        strict=True,
+        title="Include disabled",
+        description="Treat accountEnabled=false users as wanted. Off: they are never created "
+        "and become orphans.",
+    )
+
+
+class NeuralTrustConfig(_Frozen):
+    """The NeuralTrust side: its SCIM 2.0 endpoint and attribute mapping."""
+
+    scim_url: Url | None = Field(
+        default=None,
+        title="SCIM URL",
+        description=f"SCIM 2.0 base URL (default {DEFAULT_SCIM_URL}). Env NEURALTRUST_SCIM_URL "
+        "wins. The token comes only from env NEURALTRUST_SCIM_TOKEN.",
+    )
+    match_on: Literal["userName", "email", "externalId"] = Field(
+        default="userName",
+        title="Match on",
+        description="How an existing NeuralTrust user is found: userName (the UPN), email or "
+        "externalId (the Entra object ID).",
+    )
+    role_attribute: Name = Field(
+        default="roles",
+        title="Role attribute",
+        description='SCIM attribute carrying the role: core "roles" or an extension path '
+        '"urn:...:User:role".',
+    )
+    products_attribute: Name = Field(
+        default="entitlements",
+        title="Products attribute",
+        description='SCIM attribute carrying product access: core "entitlements" or an '
+        "extension path.",
+    )
+
+
+class Limits(_Frozen):
+    """Safety limits checked at plan and at apply; --force-unsafe overrides them."""
+
+    max_deactivations: Whole = Field(
+        default=10,
+        ge=0,
+        title="Max deactivations",
+        description="Most users one apply may deactivate.",
+    )
+    max_deactivation_percent: Whole = Field(
+        default=20,
+        ge=0,
+        le=100,
+        title="Max deactivation percent",
+        description="Most users one apply may deactivate, as a percent of the active users "
+        "the tool manages.",
+    )
+    min_owners: Whole = Field(
+        default=1,
+        ge=0,
+        title="Min owners",
+        description="Fewest active users the first role (the owner role) must keep.",
+    )
+
+
+class Mapping(_Frozen):
+    """One Entra group and the NeuralTrust access its members get. Needs an id or a name."""
+
+    model_config = ConfigDict(
+        title="Group mapping",
+        # A key present with a null value does not count, as in the pydantic check below.
+        json_schema_extra={
+            "anyOf": [
+                {"required": [key], "properties": {key: {"type": "string"}}}
+                for key in ("id", "name")
+            ]
+        },
+    )
+
+    id: Annotated[Guid | None, AfterValidator(_lower)] = Field(
+        default=None,
+        title="Group ID",
+        description="Entra group object ID. With a name too, the name is checked against it.",
+    )
+    name: Name | None = Field(
+        default=None,
+        title="Group name",
+        description="Entra group display name, resolved to its ID when no id is given.",
+    )
+    role: Name = Field(title="Role", description="The role members get; one of `roles`.")
+    products: UniqueNames | None = Field(
+        default=None,
+        title="Products",
+        description="Products members get (only on a role in `product_roles`); omitted means "
+        "every product.",
+    )
+    auto_sync: bool = Field(
+        default=True,
+        strict=True,
+        title="Auto sync",
+        description="false keeps the mapping in git but leaves it out of the sync.",
+    )
+
+    @model_validator(mode="after")
+    def _id_or_name(self) -> Mapping:
+        if self.id is None and self.name is None:
+            raise ValueError("a mapping needs an id or a name")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How messages name this mapping: its display name, else its id."""
+        return self.name or self.id or "?"
+
+
+class Config(_Frozen):
+    """entrasync mappings, format version 1: which Entra groups get which NeuralTrust access."""
+
+    model_config = ConfigDict(title="entrasync mappings")
+
+    version: Annotated[Literal[1], BeforeValidator(_whole_number)] = Field(
+        title="Format version", description="Format version of this file: 1."
+    )
+    entra: EntraConfig = Field(
+        default=EntraConfig(), title="Entra", description="The Entra ID (Microsoft Graph) side."
+    )
+    neuraltrust: NeuralTrustConfig = Field(
+        default=NeuralTrustConfig(),
+        title="NeuralTrust",
+        description="The NeuralTrust (SCIM 2.0) side.",
+    )
+    roles: UniqueNames = Field(
+        default=("owner", "admin", "member"),
+        min_length=1,
+        title="Roles",
+        description="The role vocabulary, highest privilege first; the first is the owner role.",
+    )
+    products: UniqueNames = Field(
+        default=("trustgate", "trusttest", "trustlens"),
+        title="Products",
+        description="The product vocabulary.",
+    )
+    product_roles: UniqueNames | None = Field(
+        default=None,
+        title="Product roles",
+        description="Roles that take product access (default: the last role).",
+    )
+    precedence: Literal["first-match", "highest-privilege"] = Field(
+        default="first-match",
+        title="Precedence",
+        description="first-match: the first matching mapping in file order decides. "
+        "highest-privilege: the highest role wins, products are the union for that role.",
+    )
+    on_removed: Literal["keep", "deactivate"] = Field(
+        default="keep",
+        title="On removed",
+        description="What happens to a managed user no mapping wants any more: keep (report "
+        "only) or deactivate (SCIM active=false).",
+    )
+    protected: Annotated[tuple[Upn, ...], AfterValidator(_unique)] = Field(
+        default=(),
+        json_schema_extra={"uniqueItems": True},
+        title="Protected users",
+        description="UPNs or emails never created, changed or deactivated by the tool.",
+    )
+    limits: Limits = Field(
+        default=Limits(), title="Safety limits", description="Safety limits per apply."
+    )
+    mappings: tuple[Mapping, ...] = Field(
+        default=(),
+        title="Mappings",
+        description="Group-to-role mappings; order matters with first-match.",
+    )
+
+    @property
+    def owner_role(self) -> str:
+        return self.roles[0]
+
+    @property
+    def effective_product_roles(self) -> tuple[str, ...]:
+        """``product_roles`` with its default: the last (least privileged) role."""
+        return self.product_roles if self.product_roles is not None else (self.roles[-1],)
+
+    @property
+    def protected_keys(self) -> frozenset[str]:
+        return frozenset(p.lower() for p in self.protected)
+
+    @property
+    def synced_mappings(self) -> tuple[tuple[int, Mapping], ...]:
+        """(index, mapping) of every mapping with ``auto_sync`` on, in file order."""
+        return tuple((i, m) for i, m in enumerate(self.mappings) if m.auto_sync)
+
+
+class SchemaGenerator(GenerateJsonSchema):
+    """pydantic targets 2020-12 but leaves out ``$schema``; editors and check-jsonschema want it."""
+
+    def generate(self, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
+        out = super().generate(schema, mode)
+        return {"$schema": self.schema_dialect, **out}
+
+
+@cache
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of the mappings file, exactly as committed in schemas/."""
+    return Config.model_json_schema(schema_generator=SchemaGenerator)
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(config_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A valid configuration and where it came from (for plan files and audit records)."""
+
+    config: Config
+    path: str
+    sha256: str
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read and check a mappings file; raise ConfigError listing every problem in it."""
+    name = path.as_posix()
+    raw = read_bytes(path)
+    config, problems = check(raw)
+    if config is None or problems:
+        rendered = tuple(p.render(name) for p in sorted(set(problems)))
+        secret = any("secrets never go" in p for p in rendered)
+        raise ConfigError(
+            f"{name} has {len(rendered)} problem{'s' if len(rendered) != 1 else ''}",
+            "secrets come only from the environment (AZURE_CLIENT_SECRET, NEURALTRUST_SCIM_TOKEN"
+            ", ...): remove them from the file and rotate them if it was ever committed"
+            if secret
+            else f"fix {name}; schemas/mappings.schema.json documents every key (editors with "
+            "yaml-language-server check it as you type) and `entrasync validate` re-checks",
+            problems=rendered,
+        )
+    return LoadedConfig(config=config, path=name, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def check(raw: bytes) -> tuple[Config | None, list[Problem]]:
+    """All problems of a file's bytes: YAML, then schema, then pydantic, then semantic rules."""
+    doc, problems = parse(raw)
+    if doc is None:
+        return None, problems
+    problems += schema_problems(doc, _validator())
+    config = None
+    if not problems:
+        try:
+            config = Config.model_validate(doc.data)
+        except ValidationError as exc:
+            problems += pydantic_problems(doc, exc)
+    defaults = Config.model_fields
+    problems += semantic_problems(doc, defaults["roles"].default, defaults["products"].default)
+    return config, problems

@@ -1,0 +1,178 @@
+"""Turning schema errors and semantic rules into problems a person can act on.
+
+jsonschema's own messages ("True is not of type 'string'") describe the validator, not the
+file; each validator keyword gets its own wording here. The rules a schema cannot state live
+in :mod:`entrasync.config.semantic`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any, cast
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+from pydantic import ValidationError
+
+from entrasync.config.source import Document, KeyPath, Problem, format_path
+
+GUID_EXAMPLE = "0b3f1c9e-1111-4c1e-9a0b-000000000001"
+SECRET_WORDS = ("secret", "token", "password", "certificate", "private", "credential", "apikey")
+TYPE_WORDS = {
+    "string": "text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping of keys",
+    "null": "nothing",
+}
+
+
+def show(value: Any) -> str:
+    if not isinstance(value, str):
+        return str(value)
+    return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+def describe(value: Any) -> str:
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {show(value)}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping of keys"
+    return f"{type(value).__name__} {show(value)}"
+
+
+def is_secret_key(key: str) -> bool:
+    flat = key.lower().replace("_", "").replace("-", "")
+    return any(word in flat for word in SECRET_WORDS)
+
+
+def schema_problems(doc: Document, validator: Draft202012Validator) -> list[Problem]:
+    errors = list(validator.iter_errors(doc.data))
+    # A value of the wrong type also fails its const/enum/pattern; the type says it best.
+    typed = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    out: list[Problem] = []
+    for error in errors:
+        if error.validator == "type" or tuple(error.absolute_path) not in typed:
+            out.extend(_explain(doc, error))
+    return out
+
+
+def _explain(doc: Document, error: SchemaError) -> Iterator[Problem]:
+    path: KeyPath = tuple(error.absolute_path)
+    # types-jsonschema marks these "maybe unset"; on an error from iter_errors they are set.
+    kind, expected, value, schema = (
+        str(error.validator),
+        cast(Any, error.validator_value),
+        cast(Any, error.instance),
+        cast(Any, error.schema),
+    )
+    raw = doc.yaml11_bool(path) if isinstance(value, bool) else None
+    if raw is not None:
+        yield doc.problem(
+            path,
+            f"{raw} reads as the YAML boolean {str(value).lower()}, not as text; "
+            f"quote it ('{raw}') if you mean the word",
+        )
+    elif kind == "anyOf":
+        yield from _explain_any_of(doc, error, path)
+    elif kind == "additionalProperties":
+        known = list(schema.get("properties", {}))
+        for key in value:
+            if key not in known:
+                yield _unknown_key(doc, (*path, key), known)
+    elif kind == "required":
+        for key in expected:
+            if key not in value:
+                hint = " (add `version: 1` at the top)" if key == "version" else ""
+                yield doc.problem((*path, key), f"required key is missing{hint}")
+    elif kind == "uniqueItems":
+        yield _duplicate_item(doc, path, value)
+    else:
+        yield doc.problem(path, _message(kind, expected, value, error))
+
+
+def _explain_any_of(doc: Document, error: SchemaError, path: KeyPath) -> Iterator[Problem]:
+    branches = cast(list[dict[str, Any]], error.validator_value)
+    if all("required" in b for b in branches):
+        yield doc.problem(path, "a mapping needs an id or a name (or both)")
+        return
+    # `X | None` fields: only the non-null branch says what was wrong.
+    useful = [i for i, b in enumerate(branches) if b != {"type": "null"}]
+    for sub in error.context or ():
+        if sub.relative_schema_path and sub.relative_schema_path[0] in useful:
+            yield from _explain(doc, sub)
+
+
+def _unknown_key(doc: Document, path: KeyPath, known: list[str]) -> Problem:
+    text = doc.key_text(path)
+    if is_secret_key(text):
+        what = "unknown key; secrets never go in this file: set them in the environment"
+    else:
+        close = difflib.get_close_matches(text, known, n=1)
+        what = f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
+        if not close and known:
+            what += f"; expected one of {', '.join(known)}"
+    # Located by the parsed key (True), named as written (on).
+    located = doc.problem(path, what, at_key=True)
+    return replace(located, path=format_path((*path[:-1], text)))
+
+
+def _duplicate_item(doc: Document, path: KeyPath, items: list[Any]) -> Problem:
+    for index, item in enumerate(items):
+        first = items.index(item)
+        if first < index:
+            return doc.problem(
+                (*path, index),
+                f"{show(item)} is listed twice (first at line {doc.line_of((*path, first))})",
+            )
+    return doc.problem(path, "entries must be unique")
+
+
+def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
+    if kind == "type":
+        wanted = expected if isinstance(expected, list) else [expected]
+        words = " or ".join(TYPE_WORDS.get(str(w), str(w)) for w in wanted)
+        return f"expected {words}, got {describe(value)}"
+    if kind == "enum":
+        return f"{show(value)} is not one of {', '.join(str(e) for e in expected)}"
+    if kind == "const":
+        return (
+            f"format version {show(value)} is not supported; this entrasync reads {expected} only"
+        )
+    if kind == "pattern":
+        if "a-fA-F" in expected:
+            # The value is not echoed: a secret pasted into client_id must not reach CI logs.
+            return f"not a GUID (8-4-4-4-12 hex digits, like {GUID_EXAMPLE})"
+        if "@" in expected:
+            return f"{show(value)} is not an email address or UPN (user@domain)"
+        if expected.startswith("^https?"):
+            # Not echoed when it may hold a credential (user:pass@, ?token=...).
+            shown = "this value" if any(c in str(value) for c in "@?#") else show(value)
+            return f"{shown} is not an https:// URL"
+        return f"{show(value)} does not match {expected}"
+    if kind == "minItems" and error.absolute_path and error.absolute_path[-1] == "roles":
+        return "must not be empty: list the roles, highest privilege first"
+    if kind in ("minLength", "minItems"):
+        return "must not be empty"
+    if kind == "minimum":
+        return f"must be at least {expected}, got {value}"
+    if kind == "maximum":
+        return f"must be at most {expected}, got {value}"
+    return error.message
+
+
+def pydantic_problems(doc: Document, exc: ValidationError) -> list[Problem]:
+    """What pydantic finds that the schema did not (kept in step by tests, so rarely any)."""
+    return [doc.problem(tuple(e["loc"]), e["msg"]) for e in exc.errors()]

@@ -1,0 +1,110 @@
+"""The config keys that decide where credentials are sent, and ``--trusted-config``.
+
+Five keys route credentials: the tenant and client ids (whose secret or federated assertion
+is exchanged), the authority host (receives it), the Graph URL (receives the Graph token, and
+names its scope) and the SCIM URL (receives the SCIM token, which can write). Each comes from
+its environment variable when set, else from the config.
+
+On a pull request the config is under review, so it must not choose those: with
+``--trusted-config FILE`` (the base branch's config) a config whose value for any of the five
+differs from FILE's, in either direction (added, changed or removed), is refused before any
+connection is opened. Even when the environment variable is set and would win anyway: the
+change is refused rather than silently ignored, so the plan never runs on a config that
+reviewers might think takes effect. It takes effect once merged, when it is the base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from entrasync.config.models import Config, LoadedConfig, load_config
+from entrasync.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RoutingKey:
+    section: str  # "entra" or "neuraltrust"
+    name: str
+    env: str  # the environment variable that wins over the config
+
+    @property
+    def key(self) -> str:
+        return f"{self.section}.{self.name}"
+
+    def in_config(self, config: Config) -> str | None:
+        value: str | None = getattr(getattr(config, self.section), self.name)
+        return value
+
+    def resolve(self, config: Config, environ: Mapping[str, str], default: str) -> Source:
+        """The value in use and where it came from: the environment, the config, or default."""
+        from_env = environ.get(self.env, "")
+        if from_env:
+            return Source(from_env, self.env)
+        from_config = self.in_config(config)
+        if from_config:
+            return Source(from_config, f"{self.key} in the mappings file")
+        return Source(default, f"the default {self.key}")
+
+
+@dataclass(frozen=True)
+class Source:
+    value: str
+    origin: str  # how messages name it: "NEURALTRUST_SCIM_URL", "neuraltrust.scim_url in ..."
+
+
+TENANT_ID = RoutingKey("entra", "tenant_id", "AZURE_TENANT_ID")
+CLIENT_ID = RoutingKey("entra", "client_id", "AZURE_CLIENT_ID")
+AUTHORITY_HOST = RoutingKey("entra", "authority_host", "AZURE_AUTHORITY_HOST")
+GRAPH_URL = RoutingKey("entra", "graph_url", "ENTRASYNC_GRAPH_URL")
+SCIM_URL = RoutingKey("neuraltrust", "scim_url", "NEURALTRUST_SCIM_URL")
+ROUTING_KEYS = (TENANT_ID, CLIENT_ID, AUTHORITY_HOST, GRAPH_URL, SCIM_URL)
+
+
+class RoutingChangeError(ConfigError):
+    """The config under review changes where credentials are sent."""
+
+
+def routing_changes(config: Config, trusted: Config) -> list[str]:
+    """The routing keys whose value differs between the two configs (absent counts)."""
+    return [k.key for k in ROUTING_KEYS if k.in_config(config) != k.in_config(trusted)]
+
+
+def require_trusted_routing(loaded: LoadedConfig, trusted_path: Path | None) -> None:
+    """Refuse ``loaded`` when it routes credentials other than ``trusted_path`` does.
+
+    Values are compared exactly as written: a changed letter case or trailing slash is a
+    change too (the reviewer cannot tell it is harmless without reading it). No-op without
+    a trusted config.
+    """
+    if trusted_path is None:
+        return
+    try:
+        trusted = load_config(trusted_path)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"--trusted-config: {exc.message}",
+            "--trusted-config names the reviewed mappings file (in CI, the base branch's copy); "
+            "fix that file or the path",
+            problems=exc.problems,
+        ) from None
+    changed = routing_changes(loaded.config, trusted.config)
+    if not changed:
+        return
+    keys = ", ".join(changed[:-1]) + (" and " if len(changed) > 1 else "") + changed[-1]
+    decides = "decides" if len(changed) == 1 else "decide"
+    raise RoutingChangeError(
+        f"{loaded.path} changes {keys}, which {decides} where credentials are sent; "
+        "the change takes effect once merged",
+        f"those keys come from the environment or the trusted config {trusted.path} only, "
+        "so nothing was planned or sent; merge the change through review (plans after the "
+        "merge use it), or take those keys out of this change to plan the rest",
+    )
+
+
+def load_reviewed_config(path: Path, trusted_path: Path | None) -> LoadedConfig:
+    """``load_config`` and, with a trusted config, :func:`require_trusted_routing`."""
+    loaded = load_config(path)
+    require_trusted_routing(loaded, trusted_path)
+    return loaded

@@ -1,0 +1,145 @@
+"""The rules a JSON Schema cannot state: they depend on the file's own vocabulary.
+
+They run on the raw YAML data, even when the schema found problems, so a file with several
+mistakes shows them all at once; every access is guarded because the data may be any shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from entrasync.adapters.urls import (
+    SENT_AUTHORITY,
+    SENT_GRAPH,
+    SENT_SCIM,
+    UnsafeUrlError,
+    check_url,
+    is_loopback_host,
+)
+from entrasync.config.problems import show
+from entrasync.config.source import Document, KeyPath, Problem
+
+
+def _strings(container: Any, key: str) -> list[tuple[int, str]]:
+    value = container.get(key) if isinstance(container, dict) else None
+    return (
+        [(i, v) for i, v in enumerate(value) if isinstance(v, str)]
+        if isinstance(value, list)
+        else []
+    )
+
+
+def semantic_problems(
+    doc: Document, default_roles: tuple[str, ...], default_products: tuple[str, ...]
+) -> list[Problem]:
+    """Rules about the file's own vocabulary, run even when the schema found problems."""
+    data = doc.data
+    if not isinstance(data, dict):
+        return []
+    out: list[Problem] = []
+    roles = (
+        list(dict.fromkeys(r for _, r in _strings(data, "roles")))
+        if "roles" in data
+        else list(default_roles)
+    )
+    products = (
+        [p for _, p in _strings(data, "products")] if "products" in data else list(default_products)
+    )
+
+    def vocabulary(path: KeyPath, word: str, allowed: list[str]) -> None:
+        if word in allowed:
+            return
+        if allowed:
+            out.append(doc.problem(path, f"{show(word)} is not one of {', '.join(allowed)}"))
+        elif allowed is products:
+            # An empty product vocabulary allows no product at all; an empty (or unreadable)
+            # roles list is the schema's problem, so roles say nothing more here.
+            out.append(
+                doc.problem(
+                    path,
+                    f"{show(word)} is not a product: the products list is empty; "
+                    f"add {word} to products or remove it here",
+                )
+            )
+
+    for i, product_role in _strings(data, "product_roles"):
+        vocabulary(("product_roles", i), product_role, roles)
+    product_roles = (
+        [r for _, r in _strings(data, "product_roles")]
+        if isinstance(data.get("product_roles"), list)
+        else roles[-1:]
+    )
+    mappings = data.get("mappings")
+    seen: dict[str, int] = {}
+    for m, mapping in enumerate(mappings if isinstance(mappings, list) else []):
+        if not isinstance(mapping, dict):
+            continue
+        here: KeyPath = ("mappings", m)
+        role = mapping.get("role")
+        if isinstance(role, str):
+            vocabulary((*here, "role"), role, roles)
+        for p, product in _strings(mapping, "products"):
+            vocabulary((*here, "products", p), product, products)
+        if mapping.get("products") is not None and role in roles and role not in product_roles:
+            out.append(
+                doc.problem(
+                    (*here, "products"),
+                    f"role {role} takes no products (product roles: {', '.join(product_roles)}); "
+                    f"remove products here or add {role} to product_roles",
+                    at_key=True,
+                )
+            )
+        out.extend(_duplicate_group(doc, here, mapping, seen))
+    out.extend(_url_problems(doc, data))
+    return out
+
+
+def _duplicate_group(
+    doc: Document, here: KeyPath, mapping: dict[str, Any], seen: dict[str, int]
+) -> Iterator[Problem]:
+    clashes = []
+    for key in ("id", "name"):
+        value = mapping.get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        ident = f"{key}:{value.casefold()}"
+        if ident in seen:
+            clashes.append((key, value, seen[ident]))
+        else:
+            seen[ident] = here[-1]
+    # One problem per mapping: the same group by id and by name would say it twice.
+    for key, value, other in clashes[:1]:
+        line = doc.line_of(("mappings", other))
+        yield doc.problem(
+            (*here, key),
+            f"group {show(value)} is already mapped by mappings[{other}] (line {line}); "
+            "map each group once",
+        )
+
+
+def _url_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """The credential-routing URLs: the shape every source of them is held to (user info,
+    query, fragment, port, host; entrasync.adapters.urls, which never echoes the value), then plain
+    http off loopback."""
+    for section, key, sent in (
+        ("entra", "graph_url", SENT_GRAPH),
+        ("entra", "authority_host", SENT_AUTHORITY),
+        ("neuraltrust", "scim_url", SENT_SCIM),
+    ):
+        part = data.get(section)
+        url = part.get(key) if isinstance(part, dict) else None
+        if not isinstance(url, str) or not re.match(r"^https?://", url):
+            continue  # the schema reports a value that is not a URL at all
+        try:
+            parsed = check_url(url, "this URL", sent=sent)
+        except UnsafeUrlError as exc:
+            yield doc.problem((section, key), exc.message)
+            continue
+        if parsed.scheme == "http" and not is_loopback_host(parsed.host):
+            yield doc.problem(
+                (section, key),
+                f"{show(url)} is plain http://; credentials only travel over https:// "
+                "(plain http only to a loopback address)",
+            )

@@ -1,0 +1,96 @@
+"""Pure: the safety pass over a plan, run at plan time (the PR shows it) and again at apply.
+
+Every rule guards a way the tool could take access away from many people, or from the people
+who could repair it, by mistake. A plan with violations is applied only with
+``--force-unsafe <plan digest>``, which binds the override to the reviewed plan (compare
+Entra provisioning's accidental-deletion quarantine and peribolos ``--min-admins``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from entrasync.config.models import Config
+from entrasync.core.matching import is_managed_active
+from entrasync.core.model import Target
+from entrasync.core.plan import FORCE_UNSAFE, Action, Change, Plan, Violation
+from entrasync.core.wording import plural
+
+_OVERRIDE = f"apply this plan with {FORCE_UNSAFE} <plan digest> if it is intended"
+
+
+def check_safety(
+    plan: Plan, target: Target, config: Config, *, empty_groups: Sequence[str] = ()
+) -> tuple[Violation, ...]:
+    deactivations = [c for c in plan.changes if c.action is Action.DEACTIVATE]
+    found = [
+        _max_deactivations(config, len(deactivations)),
+        _max_percent(config, target, len(deactivations)),
+        _min_owners(config, target, plan.changes),
+        _source_health(tuple(empty_groups), len(deactivations)),
+    ]
+    return tuple(v for v in found if v is not None)
+
+
+def _max_deactivations(config: Config, planned: int) -> Violation | None:
+    limit = config.limits.max_deactivations
+    if planned <= limit:
+        return None
+    return Violation(
+        "max_deactivations",
+        f"the plan deactivates {plural(planned, 'user')}, more than "
+        f"limits.max_deactivations ({limit}) per apply; {_OVERRIDE}",
+    )
+
+
+def _max_percent(config: Config, target: Target, planned: int) -> Violation | None:
+    limit = config.limits.max_deactivation_percent
+    keys = config.protected_keys  # built once, not once per user
+    managed = sum(1 for u in target.users if is_managed_active(config, u, keys))
+    # Integer arithmetic: "strictly above" must not depend on float rounding at the boundary.
+    if planned == 0 or planned * 100 <= limit * managed:
+        return None
+    share = planned * 100 / managed if managed else 100.0
+    return Violation(
+        "max_deactivation_percent",
+        f"the plan deactivates {planned} of {plural(managed, 'active managed user')} "
+        f"({share:.1f}%), more than limits.max_deactivation_percent ({limit}%); {_OVERRIDE}",
+    )
+
+
+def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Violation | None:
+    """Owners are active users with the first role, protected ones included."""
+    owner = config.owner_role
+    before = {u.id for u in target.users if u.active and u.role == owner}
+    lost: list[str] = []
+    gained = 0
+    for change in changes:
+        is_owner_after = change.after.active and change.after.role == owner
+        if change.target_id in before and not is_owner_after:
+            lost.append(change.user)
+        elif change.target_id not in before and is_owner_after:
+            gained += 1
+    after = len(before) - len(lost) + gained
+    # Never lower the count below min_owners, and never to zero even with min_owners: 0 (the
+    # SCIM token belongs to an owner). A plan that does not lower it never violates.
+    floor = max(config.limits.min_owners, 1)
+    if after >= len(before) or after >= floor:
+        return None
+    return Violation(
+        "min_owners",
+        f"the plan leaves {plural(after, f'active {owner} user')}, down from {len(before)}, "
+        f"below limits.min_owners ({config.limits.min_owners}, and never 0): it demotes or "
+        f"deactivates {', '.join(sorted(lost))}; {_OVERRIDE}",
+    )
+
+
+def _source_health(empty_groups: tuple[str, ...], planned: int) -> Violation | None:
+    if not empty_groups or planned == 0:
+        return None
+    return Violation(
+        "source_health",
+        f"synced {'group' if len(empty_groups) == 1 else 'groups'} {', '.join(empty_groups)} "
+        f"resolved to 0 members while the plan deactivates {plural(planned, 'managed user')}; "
+        "an empty group is more often a renamed, emptied or unreadable source than an intended "
+        f"removal, so no deactivation runs while one is empty; {_OVERRIDE}",
+    )

@@ -1,0 +1,304 @@
+"""Execute a plan against NeuralTrust: the only mutating orchestration.
+
+Decides from each change's ``action``, ``before``/``after`` and ``target_id`` (never from its
+``reason``), writes with a small bounded concurrency, keeps going past a failed change, and
+hands every outcome to the audit sink before that worker takes the next change. A credential
+or connection failure stops new writes: the rest are recorded as ``skipped`` so the audit
+shows exactly what was and was not done, and a fresh plan finishes the job. A signal
+(``entrasync.operations.stopping``) or an audit record that cannot be written stops new writes
+too. The workers share one ``ScimClient`` and so its adaptive limit
+(``entrasync.adapters.http.AdaptiveLimit``): a 429 halves how many writes may be in flight,
+successes grow it back to ``parallelism``, and only the throttled write waits out its
+Retry-After.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from entrasync.adapters.http import DEFAULT_PARALLELISM, TransportError
+from entrasync.adapters.scim.attributes import Layout
+from entrasync.adapters.scim.client import ScimClient, ScimResponse
+from entrasync.adapters.scim.target import layout_of, to_target_user
+from entrasync.config.models import Config
+from entrasync.core import sanitize
+from entrasync.core.model import TargetUser
+from entrasync.core.plan import Action, Change, Plan
+from entrasync.errors import AuditError, AuthError, EntrasyncError, ScimError
+from entrasync.operations.stopping import StopRequest
+
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+Outcome = Literal["succeeded", "failed", "skipped"]
+
+
+class AuditSink(Protocol):
+    """Where apply records each change's outcome (``adapters.audit.writer.AuditWriter``)."""
+
+    def change(
+        self,
+        change: Change,
+        *,
+        outcome: Outcome,
+        http_status: int | None,
+        request_id: str | None,
+        error: str | None,
+        detail: str | None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    change: Change
+    outcome: Outcome
+    http_status: int | None = None
+    request_id: str | None = None
+    error: str | None = None
+    detail: str | None = None  # e.g. "already in place" on a 409 that converged
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    results: tuple[ChangeResult, ...]
+
+    def _with(self, outcome: Outcome) -> tuple[ChangeResult, ...]:
+        return tuple(r for r in self.results if r.outcome == outcome)
+
+    @property
+    def succeeded(self) -> tuple[ChangeResult, ...]:
+        return self._with("succeeded")
+
+    @property
+    def failed(self) -> tuple[ChangeResult, ...]:
+        return self._with("failed")
+
+    @property
+    def skipped(self) -> tuple[ChangeResult, ...]:
+        return self._with("skipped")
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {o: len(self._with(o)) for o in ("succeeded", "failed", "skipped")}
+
+
+def satisfies(user: TargetUser, change: Change) -> bool:
+    """True when NeuralTrust already shows what ``change`` wants (a re-run's test)."""
+    after = change.after
+    if user.active != after.active:
+        return False
+    if change.action is Action.DEACTIVATE:
+        return True
+    if after.role is not None and user.role != after.role:
+        return False
+    if after.products is not None and tuple(user.products or ()) != after.products:
+        return False
+    return change.entra_id is None or user.external_id == change.entra_id
+
+
+def in_place(change: Change, users: Sequence[TargetUser]) -> bool:
+    """True when ``users`` (a fresh read) already show ``change`` carried out."""
+    return count_in_place((change,), users) == 1
+
+
+def count_in_place(changes: Sequence[Change], users: Sequence[TargetUser]) -> int:
+    """How many of ``changes`` a fresh read already shows carried out (one pass over users)."""
+    by_id = {u.id: u for u in users}
+    by_name: dict[str, TargetUser] = {}
+    for user in users:
+        by_name.setdefault(user.user_name.lower(), user)
+    done = 0
+    for change in changes:
+        if change.action is Action.CREATE:
+            found = by_name.get((change.user_name or change.user).lower())
+        else:
+            found = by_id.get(change.target_id) if change.target_id else None
+        done += found is not None and satisfies(found, change)
+    return done
+
+
+def create_body(change: Change, layout: Layout) -> dict[str, Any]:
+    """POST /Users body (RFC 7643 §4.1, shaped as Entra provisions NeuralTrust users)."""
+    after = change.after
+    body: dict[str, Any] = {
+        "schemas": [USER_SCHEMA],
+        "userName": change.user_name or change.user,
+        "active": after.active,
+    }
+    if change.entra_id:
+        body["externalId"] = change.entra_id
+    if change.display_name:
+        body["displayName"] = change.display_name
+    if change.given_name or change.family_name:
+        name = {"givenName": change.given_name, "familyName": change.family_name}
+        body["name"] = {k: v for k, v in name.items() if v}
+    if change.email:
+        body["emails"] = [{"value": change.email, "type": "work", "primary": True}]
+    if after.role is not None:
+        layout.role.put(body, [after.role], single=True)
+    if after.products is not None:
+        layout.products.put(body, after.products, single=False)
+    return body
+
+
+def patch_operations(change: Change, layout: Layout) -> list[dict[str, Any]]:
+    """The PatchOp ``replace`` operations (RFC 7644 §3.5.2.3) that carry out one change."""
+    after = change.after
+    if change.action is Action.DEACTIVATE:
+        return [{"op": "replace", "path": "active", "value": False}]
+    ops: list[dict[str, Any]] = []
+    if change.action is Action.REACTIVATE:
+        ops.append({"op": "replace", "path": "active", "value": True})
+    if after.role is not None:
+        ops.append(layout.role.replace_op([after.role], single=True))
+    if after.products is not None:
+        ops.append(layout.products.replace_op(after.products, single=False))
+    if change.entra_id:
+        ops.append({"op": "replace", "path": "externalId", "value": change.entra_id})
+    return ops
+
+
+def _execute(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
+    if change.action is Action.CREATE:
+        return _create(change, client, layout)
+    if not change.target_id:
+        return ChangeResult(change, "failed", error="the plan names no SCIM id for this user")
+    response = client.patch_user(change.target_id, patch_operations(change, layout), change.user)
+    return _succeeded(change, response)
+
+
+def _succeeded(change: Change, response: ScimResponse, detail: str | None = None) -> ChangeResult:
+    return ChangeResult(change, "succeeded", response.status, response.request_id, detail=detail)
+
+
+def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
+    body = create_body(change, layout)
+    try:
+        return _succeeded(change, client.create_user(body))
+    except ScimError as exc:
+        if exc.status != 409:
+            raise
+        # A crashed or cut-off earlier run may have created it: identical means done.
+        found = client.find_user(body["userName"], layout.read_attributes)
+        if found is not None and satisfies(to_target_user(found, layout), change):
+            detail = "already exists as planned (409 on create): nothing to do"
+            return ChangeResult(change, "succeeded", 409, exc.request_id, detail=detail)
+        raise
+
+
+def apply_plan(
+    plan: Plan,
+    client: ScimClient,
+    config: Config,
+    audit: AuditSink,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+    on_result: Callable[[ChangeResult], None] | None = None,
+    stop: StopRequest | None = None,
+) -> ApplyReport:
+    """Carry out every change of ``plan``; one audit record per change, in completion order.
+
+    Starts no write once ``stop`` is requested (a signal), the audit cannot take a record, or
+    the caller is interrupted: the writes in flight finish and are recorded, the changes not
+    begun get no record (the audit has no ``apply_finished`` and shows the run cut short), and
+    then the audit's :class:`AuditError`, else :class:`Stopped`, is raised.
+    """
+    layout = layout_of(config)
+    stop = stop if stop is not None else StopRequest()
+    recorder = _Recorder(audit, on_result)
+    interrupted = threading.Event()
+    stopped: list[str] = []
+
+    def stopping() -> bool:
+        return stop.requested or recorder.failure is not None or interrupted.is_set()
+
+    client.give_up = stopping  # a write in flight is not retried once stopping
+
+    def run(change: Change) -> ChangeResult | None:
+        if stopping():
+            return None
+        if stopped:
+            result = ChangeResult(change, "skipped", error=f"not attempted: {stopped[0]}")
+        else:
+            result = _guarded(change, client, layout, stopped)
+        recorder.record(result)
+        return result
+
+    pool = ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply")
+    try:
+        futures = [pool.submit(run, change) for change in plan.changes]
+        results = [future.result() for future in futures]
+    except BaseException:
+        # Ctrl-C without a handler, or a bug: let the writes in flight finish and be audited,
+        # start no more.
+        interrupted.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
+    if recorder.failure is not None:
+        raise recorder.failure
+    stop.check()
+    return ApplyReport(tuple(r for r in results if r is not None))
+
+
+class _Recorder:
+    """Hands each result to the audit (and ``on_result``), one at a time; keeps the audit's
+    failure, after which apply starts no write."""
+
+    def __init__(self, audit: AuditSink, on_result: Callable[[ChangeResult], None] | None) -> None:
+        self._audit = audit
+        self._on_result = on_result
+        self._lock = threading.Lock()
+        self.failure: AuditError | None = None
+
+    def record(self, result: ChangeResult) -> None:
+        with self._lock:
+            try:
+                self._audit.change(
+                    result.change,
+                    outcome=result.outcome,
+                    http_status=result.http_status,
+                    request_id=result.request_id,
+                    error=result.error,
+                    detail=result.detail,
+                )
+            except AuditError as exc:
+                # The record went to stderr instead (AuditWriter): the change is accounted
+                # for, and no later write starts. The latest error counts every such record.
+                self.failure = exc
+            if self._on_result is not None:
+                self._on_result(result)
+
+
+def _guarded(
+    change: Change, client: ScimClient, layout: Layout, stopped: list[str]
+) -> ChangeResult:
+    try:
+        return _execute(change, client, layout)
+    except EntrasyncError as exc:
+        # A rejected token or a lost connection fails every later write the same way. A 403
+        # may be about this one user (e.g. the Owner), so it does not stop the others.
+        if isinstance(exc, TransportError) or (
+            isinstance(exc, AuthError) and getattr(exc, "status", None) != 403
+        ):
+            stopped.append(f"an earlier change failed: {exc.message}")
+        return _failed(change, exc)
+
+
+def _failed(change: Change, exc: EntrasyncError) -> ChangeResult:
+    status = getattr(exc, "status", None)
+    request_id = getattr(exc, "request_id", None)
+    return ChangeResult(change, "failed", status, request_id, error=exc.message)
+
+
+def describe(results: Sequence[ChangeResult]) -> list[str]:
+    """One line per result, for the failure list and the job summary."""
+    lines = []
+    for r in results:
+        extra = f" [HTTP {r.http_status}]" if r.http_status else ""
+        extra += f" [request id {r.request_id}]" if r.request_id else ""
+        said = sanitize.text(r.error or r.detail or "")
+        lines.append(f"{r.change.action.value} {sanitize.text(r.change.user)}: {said}{extra}")
+    return lines

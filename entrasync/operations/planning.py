@@ -1,0 +1,170 @@
+"""Plan making: the pure core (resolve, diff, safety) first, then the I/O that feeds it.
+
+``make_plan`` is the one code path plan and apply share, so a dry run cannot disagree with
+what apply does (the peribolos dry-run lesson, see the GitOps anchors).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from entrasync.adapters.http import DEFAULT_PARALLELISM
+from entrasync.config.models import Config, LoadedConfig
+from entrasync.console import Console
+from entrasync.core.diff import diff
+from entrasync.core.matching import TargetIndex
+from entrasync.core.model import Directory, Target
+from entrasync.core.plan import Plan
+from entrasync.core.resolve import Resolver, empty_groups, resolve
+from entrasync.core.safety import check_safety
+from entrasync.core.wording import plural
+from entrasync.gctune import keep_until_exit, paused
+
+if TYPE_CHECKING:
+    from entrasync.adapters.scim.client import ScimClient
+
+
+def make_plan(
+    config: Config,
+    config_path: str,
+    config_sha256: str,
+    directory: Directory,
+    target: Target,
+    created_at: str,
+    *,
+    resolver: Resolver | None = None,
+    target_index: TargetIndex | None = None,
+) -> Plan:
+    """resolve + diff + check_safety, with the violations attached to the plan.
+
+    ``resolver`` (fed every group of ``directory``) and ``target_index`` (of ``target``): the
+    work read_sources does while Graph is still paging; computed here when not given.
+    """
+    resolution = resolve(config, directory) if resolver is None else resolver.resolution()
+    plan = diff(
+        config,
+        resolution,
+        target,
+        config_path=config_path,
+        config_sha256=config_sha256,
+        created_at=created_at,
+        index=target_index,
+    )
+    violations = check_safety(plan, target, config, empty_groups=empty_groups(directory))
+    return plan.with_violations(violations)
+
+
+# --- the imperative shell: read both sides (the only I/O on the way to a plan) ---------------
+
+
+@dataclass(frozen=True)
+class Sources:
+    directory: Directory
+    target: Target
+    resolver: Resolver  # fed each group as it was read
+    target_index: TargetIndex  # built as soon as the NeuralTrust side was read
+
+    def plan(self, loaded: LoadedConfig, created_at: str) -> Plan:
+        return make_plan(
+            loaded.config,
+            loaded.path,
+            loaded.sha256,
+            self.directory,
+            self.target,
+            created_at,
+            resolver=self.resolver,
+            target_index=self.target_index,
+        )
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_sources(
+    config: Config,
+    environ: Mapping[str, str],
+    console: Console,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> Sources:
+    """Read Entra and NeuralTrust at the same time; both clients are closed on every path.
+
+    Both clients are built (and their credentials checked) before either read starts, so a
+    missing token fails fast without a half-finished read on the other side. The planning work
+    that needs one side only is done as that side arrives: each group is resolved as soon as
+    it is read, and the NeuralTrust users are indexed for matching once SCIM has answered
+    (Graph, with its sequential member pages, finishes last).
+    """
+    from entrasync.adapters.graph.client import GraphClient
+    from entrasync.adapters.graph.directory import read_directory
+    from entrasync.adapters.scim.client import ScimClient
+
+    with (
+        GraphClient.connect(config, environ) as graph,
+        ScimClient.from_env(config, environ, max_connections=parallelism) as scim,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="entrasync-read") as pool,
+    ):
+        resolver = Resolver(config)
+        directory_f = pool.submit(
+            read_directory,
+            config,
+            graph,
+            progress=console.progress,
+            parallelism=parallelism,
+            on_group=resolver.add,
+        )
+        target_f = pool.submit(_read_and_index, config, scim)
+        directory = directory_f.result()
+        target, target_index = target_f.result()
+    console.progress_done()
+    console.detail(
+        f"read {plural(len(directory.groups), 'group')} "
+        f"({plural(len(directory.users), 'user')}) from Entra and "
+        f"{plural(len(target.users), 'user')} from NeuralTrust"
+    )
+    return Sources(directory, target, resolver, target_index)
+
+
+def _read_and_index(config: Config, scim: ScimClient) -> tuple[Target, TargetIndex]:
+    from entrasync.adapters.scim.target import read_target
+
+    target = read_target(config, scim)
+    return target, TargetIndex(config, target)
+
+
+def plan_from_sources(
+    loaded: LoadedConfig,
+    environ: Mapping[str, str],
+    console: Console,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> Plan:
+    """Read both sides and make the plan: what `plan` prints and `apply` without a file runs."""
+    return sources_and_plan(loaded, environ, console, parallelism=parallelism)[1]
+
+
+def sources_and_plan(
+    loaded: LoadedConfig,
+    environ: Mapping[str, str],
+    console: Console,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> tuple[Sources, Plan]:
+    """Read both sides and make the plan, keeping what it was made from.
+
+    `apply PLAN_FILE` holds a saved plan against this fresh one (``entrasync.core.apply_rules``),
+    and checks it against the NeuralTrust state and the directory read here.
+    """
+    # The read makes a few cycles (HTTP plumbing, kilobytes), the planning none; meanwhile each
+    # collector pass only re-scanned the pages and values just built, stalling every reader
+    # thread for up to 60 ms (benchmarks/). They are collected after the command.
+    with paused():
+        sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
+        plan = sources.plan(loaded, created_at=now_utc())
+    keep_until_exit(sources, plan)  # a million objects: the process's end frees them at once
+    return sources, plan
