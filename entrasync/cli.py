@@ -3,12 +3,14 @@
 This module is the one error boundary. Expected failures (:class:`EntrasyncError`) print
 ``error:`` and a hint and exit 1; usage errors exit 1 too (2 is reserved for "changes present"
 under ``--detailed-exitcode``); Ctrl-C exits 130, SIGTERM and SIGHUP 143
-(``entrasync.operations.stopping``); anything else prints a traceback and the version,
-because it is a bug.
+(:mod:`entrasync.operations.stopping`); anything else prints a traceback and the version,
+because it is a bug. Each command's module is imported only when that command runs, so
+``entrasync --help`` and ``validate`` never load the HTTP, Graph or sandbox code.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from collections.abc import Sequence
@@ -17,30 +19,57 @@ from typing import NoReturn
 import click
 
 from entrasync import __version__
-from entrasync.commands import apply, audit, demo, github_cmd, groups, plan, users, validate
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.core import sanitize
-from entrasync.errors import ConfigError, EntrasyncError
-from entrasync.gctune import exit_now, fewer_collections, release_kept
+from entrasync.errors import ConfigError, EntrasyncError, ExitCode
+from entrasync.gctune import fewer_collections
 from entrasync.operations.stopping import Stopped, signals_interrupt
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_INTERRUPTED = 130
+# name -> (module under entrasync.commands, attribute, one-line summary for `--help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "validate": (
+        "validate",
+        "command",
+        "Check the mappings file: YAML, schema and rules; --online: Entra too.",
+    ),
+    "plan": ("plan", "command", "Read Entra and NeuralTrust and show what apply would change."),
+    "apply": ("apply", "command", "Apply a saved plan exactly, or plan afresh and apply."),
+    "users": ("users", "command", "NeuralTrust users beside what the mappings want for them."),
+    "groups": ("groups", "command", "Entra groups by display-name prefix, with ids and members."),
+    "audit": ("audit", "audit_group", "Check audit files written by apply."),
+    "demo": ("demo", "demo", "The whole loop on a built-in sandbox: no credentials needed."),
+    "sandbox": ("demo", "sandbox", "Run the sandbox's Entra and NeuralTrust until Ctrl-C."),
+    "github": ("github_cmd", "group", "GitHub steps of the workflows besides plan --comment."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when the command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute, _summary = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(f"entrasync.commands.{module}"), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The summaries are kept here so `--help` imports no command module.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_m, _a, summary) in COMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="entrasync")
 @global_options
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Keep NeuralTrust users in line with Microsoft Entra ID groups, the GitOps way."""
     ctx.ensure_object(AppContext)
-
-
-for _module in (validate, plan, apply, users, groups, audit, demo, github_cmd):
-    for _command in _module.COMMANDS:
-        cli.add_command(_command)
 
 
 def _print_error(exc: EntrasyncError) -> None:
@@ -55,8 +84,8 @@ def _print_error(exc: EntrasyncError) -> None:
 
 
 def run() -> NoReturn:
-    """The ``entrasync`` program: :func:`main`, then an exit that frees nothing one by one."""
-    exit_now(main())
+    """The ``entrasync`` program."""
+    sys.exit(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,26 +93,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = sum(a.count("v") for a in args if a.startswith("-v") and set(a[1:]) == {"v"})
     verbose += args.count("--verbose")
     configure_logging(verbose)
-    release_kept()  # the values an earlier command in this process kept
     try:
         with fewer_collections(), signals_interrupt():
             result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)
     except EntrasyncError as exc:
         _print_error(exc)
-        return EXIT_ERROR
+        return ExitCode.ERROR
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
-        return EXIT_ERROR
+        return ExitCode.ERROR
     except (click.Abort, KeyboardInterrupt):
         click.echo("\ninterrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     except Stopped as exc:
-        click.echo(
-            "\ninterrupted" if exc.exit_code == EXIT_INTERRUPTED else f"\nstopped by {exc.name}",
-            file=sys.stderr,
-        )
+        said = "interrupted" if exc.exit_code == ExitCode.INTERRUPTED else f"stopped by {exc.name}"
+        click.echo(f"\n{said}", file=sys.stderr)
         return exc.exit_code
     except Exception:
         traceback.print_exc()
@@ -92,5 +118,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             "with the traceback above",
             file=sys.stderr,
         )
-        return EXIT_ERROR
-    return int(result) if isinstance(result, int) else EXIT_OK
+        return ExitCode.ERROR
+    return int(result) if isinstance(result, int) else ExitCode.OK

@@ -7,6 +7,18 @@ else is a bug and gets a traceback with the version.
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit status the ``entrasync`` program uses (docs/commands.md, "Exit codes")."""
+
+    OK = 0
+    ERROR = 1  # any error: config, credentials, API, safety, a stale plan, a failed change
+    CHANGES = 2  # changes present, only under ``plan --detailed-exitcode``
+    INTERRUPTED = 130  # SIGINT (Ctrl-C)
+    TERMINATED = 143  # SIGTERM or SIGHUP: a runner or a closed terminal ended the job
+
 
 class EntrasyncError(Exception):
     """An expected failure, with a message for humans and a hint of what to do."""

@@ -1,4 +1,4 @@
-"""Memory upkeep for big runs: fewer cyclic-GC passes, and no freeing at the process's end.
+"""Memory upkeep for big runs: fewer cyclic-GC passes.
 
 entrasync's data is many small acyclic objects.
 
@@ -12,15 +12,10 @@ and the previous thresholds come back afterwards (tests call the CLI in-process)
 
 from __future__ import annotations
 
-import atexit
 import gc
 import logging
-import os
-import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
 
 log = logging.getLogger(__name__)
 
@@ -59,36 +54,3 @@ def paused() -> Iterator[None]:
         if was_enabled:
             gc.freeze()
             gc.enable()
-
-
-# What the running command leaves for the process's end to free: see keep_until_exit().
-_kept: list[object] = []
-
-
-def keep_until_exit(*values: object) -> None:
-    """Leave ``values`` alive until the process ends, instead of freeing them object by object
-    as the command returns: freeing the read and the plan of 100,000 users took 0.2 s at the
-    end of `plan` (benchmarks/). The ``entrasync`` program ends with :func:`exit_now`, which
-    never frees them; a caller running commands in-process frees them at the next command's
-    start (:func:`release_kept`)."""
-    _kept.extend(values)
-
-
-def release_kept() -> None:
-    _kept.clear()
-
-
-def exit_now(code: int) -> NoReturn:
-    """End the process with ``code``: flush the output, run the atexit handlers, then leave
-    without the interpreter's teardown when values are kept (as mypy ends its runs). Any other
-    thread still alive, or output that cannot be flushed, takes Python's usual exit instead."""
-    if _kept and threading.active_count() == 1:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except (OSError, ValueError):  # a closed pipe: the usual exit reports it its own way
-            raise SystemExit(code) from None
-        log.debug("exiting without freeing %d kept values", len(_kept))
-        atexit._run_exitfuncs()  # logging's shutdown and the sandbox's temporary files
-        os._exit(code)
-    raise SystemExit(code)

@@ -357,6 +357,3 @@ def command(
             "made are recognised and not repeated",
         )
     return 0
-
-
-COMMANDS = [command]

@@ -51,6 +51,3 @@ def verify(file: Path, expect_sha256: str | None) -> int:
     console.result(verdict.describe())
     console.result(f"last sha256: {verdict.head_sha256}")
     return 0
-
-
-COMMANDS = [audit_group]

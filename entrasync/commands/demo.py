@@ -187,6 +187,3 @@ def sandbox(directory: Path) -> int:
         if written is not None and _read(env_file) == written:
             env_file.unlink(missing_ok=True)
     return 0
-
-
-COMMANDS = [demo, sandbox]

@@ -208,6 +208,3 @@ def _newest_audit(path: Path) -> Path:
             "the apply step wrote none: it failed before its first change; see its log",
         )
     return files[-1]
-
-
-COMMANDS = [group]

@@ -75,6 +75,3 @@ def command(search: str | None, output: str, trusted_config: Path | None) -> int
     for line in columns(rows):
         console.result(line)
     return 0
-
-
-COMMANDS = [command]

@@ -16,15 +16,13 @@ from entrasync.console import (
     trusted_config_option,
 )
 from entrasync.core.wording import plural
-from entrasync.errors import EntrasyncError, GitHubError
+from entrasync.errors import EntrasyncError, ExitCode, GitHubError
 from entrasync.gctune import paused
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from entrasync.core.plan import Plan
-
-EXIT_CHANGES = 2
 
 
 def render(plan: Plan, fmt: str, *, config_path: str, color: bool) -> str:
@@ -129,8 +127,5 @@ def command(
     if plan.violations:
         return 1
     if detailed_exitcode and plan.has_changes:
-        return EXIT_CHANGES
+        return ExitCode.CHANGES
     return 0
-
-
-COMMANDS = [command]

@@ -48,6 +48,3 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     else:
         console.result(render_users_text(rows, color=console.color))
     return 0
-
-
-COMMANDS = [command]

@@ -15,12 +15,10 @@ import click
 
 from entrasync.console import app_context, global_options, trusted_config_option
 from entrasync.core import sanitize
+from entrasync.errors import ExitCode
 
 if TYPE_CHECKING:
     from entrasync.config.models import Config, LoadedConfig
-
-EXIT_OK = 0
-EXIT_INVALID = 1
 
 
 def summary(loaded: LoadedConfig) -> str:
@@ -67,11 +65,8 @@ def command(online: bool, trusted_config: Path | None) -> int:
     for note in notes(loaded.config):
         console.warn(note)
     if not online:
-        return EXIT_OK
+        return ExitCode.OK
     # Imported here: offline validation must not load the Graph stack (msal, httpx).
     from entrasync.adapters.graph.online import validate_online
 
-    return EXIT_OK if validate_online(loaded, os.environ, console) else EXIT_INVALID
-
-
-COMMANDS = [command]
+    return ExitCode.OK if validate_online(loaded, os.environ, console) else ExitCode.ERROR

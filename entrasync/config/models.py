@@ -179,7 +179,7 @@ class Limits(_Frozen):
     )
 
 
-class Mapping(_Frozen):
+class GroupMapping(_Frozen):
     """One Entra group and the NeuralTrust access its members get. Needs an id or a name."""
 
     model_config = ConfigDict(
@@ -218,7 +218,7 @@ class Mapping(_Frozen):
     )
 
     @model_validator(mode="after")
-    def _id_or_name(self) -> Mapping:
+    def _id_or_name(self) -> GroupMapping:
         if self.id is None and self.name is None:
             raise ValueError("a mapping needs an id or a name")
         return self
@@ -282,7 +282,7 @@ class Config(_Frozen):
     limits: Limits = Field(
         default=Limits(), title="Safety limits", description="Safety limits per apply."
     )
-    mappings: tuple[Mapping, ...] = Field(
+    mappings: tuple[GroupMapping, ...] = Field(
         default=(),
         title="Mappings",
         description="Group-to-role mappings; order matters with first-match.",
@@ -302,7 +302,7 @@ class Config(_Frozen):
         return frozenset(p.lower() for p in self.protected)
 
     @property
-    def synced_mappings(self) -> tuple[tuple[int, Mapping], ...]:
+    def synced_mappings(self) -> tuple[tuple[int, GroupMapping], ...]:
         """(index, mapping) of every mapping with ``auto_sync`` on, in file order."""
         return tuple((i, m) for i, m in enumerate(self.mappings) if m.auto_sync)
 

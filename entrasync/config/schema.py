@@ -1,7 +1,8 @@
 """Regenerate ``schemas/mappings.schema.json`` from the pydantic models.
 
 Run ``python -m entrasync.config.schema`` from the repository root after changing
-``entrasync/config/models.py``; ``tests/unit/test_schema.py`` fails until the committed file matches.
+``entrasync/config/models.py``; ``tests/unit/test_schema.py`` fails until the committed file
+matches.
 """
 
 from __future__ import annotations

@@ -6,10 +6,9 @@ with membership already transitive when ``nested_groups`` is on; this module nev
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from collections.abc import Mapping as AbcMapping
+from collections.abc import Iterable, Mapping
 
-from entrasync.config.models import Config, Mapping
+from entrasync.config.models import Config, GroupMapping
 from entrasync.core.model import DesiredUser, Directory, DirectoryUser, GroupMembers, Resolution
 
 PROTECTED = "protected"
@@ -110,7 +109,7 @@ class _Decider:
         return role, products, groups, self.names[granting[0]]
 
 
-def _products(config: Config, granting: Iterable[Mapping]) -> tuple[str, ...]:
+def _products(config: Config, granting: Iterable[GroupMapping]) -> tuple[str, ...]:
     union: set[str] = set()
     for mapping in granting:
         # An omitted `products` on a product role means every product of the vocabulary.
@@ -138,7 +137,7 @@ class Resolver:
         self._groups: list[GroupMembers] = []
         self._resolved: Resolution | None = None
 
-    def add(self, group: GroupMembers, users: AbcMapping[str, DirectoryUser]) -> None:
+    def add(self, group: GroupMembers, users: Mapping[str, DirectoryUser]) -> None:
         """Fold in one synced group; ``users`` holds (at least) its members as read."""
         self._resolved = None
         self._groups.append(group)

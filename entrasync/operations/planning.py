@@ -22,7 +22,7 @@ from entrasync.core.plan import Plan
 from entrasync.core.resolve import Resolver, empty_groups, resolve
 from entrasync.core.safety import check_safety
 from entrasync.core.wording import plural
-from entrasync.gctune import keep_until_exit, paused
+from entrasync.gctune import paused
 
 if TYPE_CHECKING:
     from entrasync.adapters.scim.client import ScimClient
@@ -166,5 +166,4 @@ def sources_and_plan(
     with paused():
         sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
         plan = sources.plan(loaded, created_at=now_utc())
-    keep_until_exit(sources, plan)  # a million objects: the process's end frees them at once
     return sources, plan

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from entrasync.errors import ExitCode
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143  # SIGHUP too: a runner or a closed terminal asked the job to end
 
 Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
 
@@ -39,7 +39,7 @@ class Stopped(BaseException):
 
     @property
     def exit_code(self) -> int:
-        return EXIT_SIGINT if self.signum == signal.SIGINT else EXIT_SIGTERM
+        return ExitCode.INTERRUPTED if self.signum == signal.SIGINT else ExitCode.TERMINATED
 
 
 class StopRequest:

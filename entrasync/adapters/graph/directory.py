@@ -11,8 +11,7 @@ listing's next page is asked for while the reader works through the current one.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from collections.abc import Mapping as AbcMapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from heapq import heappop, heappush
 from operator import itemgetter
@@ -32,7 +31,7 @@ from entrasync.adapters.graph.groups import (
 )
 from entrasync.adapters.graph.odata import odata_string
 from entrasync.adapters.pool import run_bounded
-from entrasync.config.models import Config, Mapping
+from entrasync.config.models import Config, GroupMapping
 from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers
 from entrasync.core.wording import plural
 from entrasync.errors import AuthError, GraphError
@@ -158,7 +157,7 @@ def read_directory(
     *,
     progress: Callable[[str], None] | None = None,
     parallelism: int = 4,
-    on_group: Callable[[GroupMembers, AbcMapping[str, DirectoryUser]], None] | None = None,
+    on_group: Callable[[GroupMembers, Mapping[str, DirectoryUser]], None] | None = None,
 ) -> Directory:
     """Every synced mapping's group and its user members (transitive when nested_groups).
 
@@ -199,7 +198,7 @@ def read_directory(
 
 def resolve_and_read(
     client: GraphClient,
-    mappings: Sequence[Mapping],
+    mappings: Sequence[GroupMapping],
     nested: bool,
     parallelism: int,
     then: Callable[[int, Group, list[DirectoryUser]], None] | None = None,
@@ -284,7 +283,7 @@ def resolve_and_read(
             pool.shutdown(cancel_futures=True)
 
 
-def _position(job: Lookup, first: AbcMapping[Key, int]) -> int:
+def _position(job: Lookup, first: Mapping[Key, int]) -> int:
     """The position of the first mapping a lookup answers for."""
     if isinstance(job, str):
         return first[("name", job)]

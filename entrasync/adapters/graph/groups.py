@@ -15,7 +15,7 @@ from entrasync.adapters.graph.batch import Get, chunks, get_batch
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.odata import odata_string
 from entrasync.adapters.pool import run_bounded
-from entrasync.config.models import Mapping
+from entrasync.config.models import GroupMapping
 from entrasync.core import sanitize
 from entrasync.core.model import Group
 from entrasync.errors import GraphError
@@ -37,7 +37,7 @@ Key = tuple[str, str]  # ("id", group id) or ("name", display name)
 Lookup = Sequence[Get] | str  # one $batch of ids, or one name
 
 
-def lookups(mappings: Sequence[Mapping]) -> list[Lookup]:
+def lookups(mappings: Sequence[GroupMapping]) -> list[Lookup]:
     """The requests that resolve ``mappings``: batches of up to 20 ids first, then names."""
     ids: dict[str, str] = {}  # id -> how the first mapping naming it describes it
     for m in mappings:
@@ -60,19 +60,19 @@ def lookup(client: GraphClient) -> Callable[[Lookup], list[tuple[Key, Resolved]]
     return run
 
 
-def key_of(item: Mapping | Get) -> Key:
+def key_of(item: GroupMapping | Get) -> Key:
     if isinstance(item, Get):
         return ("id", item.path.rpartition("/")[2])
     return ("id", item.id) if item.id else ("name", item.name or "")
 
 
-def resolution(mapping: Mapping, found: dict[Key, Resolved]) -> Resolved:
+def resolution(mapping: GroupMapping, found: dict[Key, Resolved]) -> Resolved:
     """The mapping's group from what the lookups found, its name checked against its id."""
     return _check_name(mapping, found[key_of(mapping)])
 
 
 def resolve_groups(
-    client: GraphClient, mappings: Sequence[Mapping], parallelism: int = 4
+    client: GraphClient, mappings: Sequence[GroupMapping], parallelism: int = 4
 ) -> list[Resolved]:
     """Each mapping's Entra group, or why it has none, in mapping order.
 
@@ -91,7 +91,7 @@ def _by_id(found: dict[str, Any] | GraphNotFoundError, get: Get) -> Resolved:
     return Group(id=str(found["id"]), display_name=str(found.get("displayName") or fallback))
 
 
-def _check_name(mapping: Mapping, resolved: Resolved) -> Resolved:
+def _check_name(mapping: GroupMapping, resolved: Resolved) -> Resolved:
     # Graph's own `eq` on displayName ignores case; the check does too, to agree with it.
     if isinstance(resolved, GroupResolutionError) or not mapping.name:
         return resolved

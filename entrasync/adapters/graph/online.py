@@ -17,8 +17,7 @@ from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.directory import DUPLICATE_HINT, duplicate_message, read_members
 from entrasync.adapters.graph.groups import GroupResolutionError, Resolved, resolve_groups
 from entrasync.adapters.pool import run_bounded
-from entrasync.config.models import Config, LoadedConfig
-from entrasync.config.models import Mapping as GroupMapping
+from entrasync.config.models import Config, GroupMapping, LoadedConfig
 from entrasync.console import Console
 from entrasync.core import sanitize
 from entrasync.core.model import Group

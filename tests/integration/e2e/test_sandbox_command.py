@@ -68,8 +68,6 @@ def test_sandbox_serves_plan_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
         )
         assert plan.returncode == 2, plan.stderr
         assert "to create" in plan.stdout
-        # The program ends without freeing the plan one object at a time, all output flushed.
-        assert "exiting without freeing 2 kept values" in plan.stderr
         assert plan.stdout.rstrip().splitlines()[-1].startswith("Plan: ")
         assert json.loads((tmp_path / "plan.json").read_text())["summary"]["create"] >= 1
     finally:

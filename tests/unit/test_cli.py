@@ -1,0 +1,45 @@
+"""The program's shape: lazy commands, one table of them, and exit codes from one enum."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from entrasync.cli import COMMANDS, cli, main
+from entrasync.errors import ExitCode
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_listed_command_loads_under_its_name(name: str) -> None:
+    command = cli.get_command(click.Context(cli), name)
+    assert isinstance(command, click.Command)
+    assert command.name == name
+
+
+def test_help_loads_no_command_module_and_no_http_code() -> None:
+    code = (
+        "import sys\n"
+        "from entrasync.cli import main\n"
+        "main(['--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('entrasync.commands.')"
+        " or m in ('httpx', 'msal', 'scim2_server')), file=sys.stderr)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert run.stderr.strip().splitlines()[-1] == "[]"
+    for name, (_module, _attribute, summary) in COMMANDS.items():
+        assert f"{name}  " in run.stdout
+        assert summary in " ".join(run.stdout.split())  # whole, not cut mid-sentence
+
+
+def test_an_unknown_command_is_a_usage_error_exiting_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plna"]) == ExitCode.ERROR
+    assert "No such command 'plna'" in capsys.readouterr().err
+
+
+def test_the_exit_codes_are_the_documented_ones() -> None:
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 130, 143]
