@@ -166,7 +166,7 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         doc.data = loader.construct_document(node)
         return doc, problems
     except yaml.MarkedYAMLError as exc:
-        return None, [_syntax_problem(exc)]
+        return None, [_syntax_problem(exc, text)]
     except RecursionError:  # the pure-Python composer, on nesting far past MAX_DEPTH
         return None, [Problem(1, 1, "", _too_deep())]
     finally:
@@ -256,13 +256,40 @@ def _children(node: yaml.Node) -> list[tuple[yaml.Node, yaml.Node]]:
     return []
 
 
-def _syntax_problem(exc: yaml.MarkedYAMLError) -> Problem:
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     what = exc.problem or exc.context or "invalid YAML"
     if exc.context and exc.problem and exc.context_mark is not None:
         what += f" ({exc.context} at line {exc.context_mark.line + 1})"
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    return Problem(line, col, "", f"YAML syntax error: {what}")
+    return Problem(line, col, "", f"YAML syntax error: {what}{_indentation_hint(exc, text)}")
+
+
+def _indentation_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """Most block errors in a hand-edited mappings file are a line indented one step off:
+    say which line, by how much, and which block it should line up with."""
+    problem, context = exc.problem_mark, exc.context_mark
+    if (
+        problem is None
+        or context is None
+        or not (exc.context or "").startswith("while parsing a block")
+    ):
+        return ""
+    lines = text.splitlines()
+    if problem.line >= len(lines):
+        return ""
+    got = len(lines[problem.line]) - len(lines[problem.line].lstrip(" "))
+    kind = "list" if "collection" in (exc.context or "") else "mapping"
+    if kind == "list" and got == context.column:
+        return (
+            f"; check the indentation: line {problem.line + 1} lines up with the list from line "
+            f"{context.line + 1} but is not a `- ` item: indent it under the item above it"
+        )
+    return (
+        f"; check the indentation: line {problem.line + 1} is indented {got} spaces, but the "
+        f"{kind} it continues, from line {context.line + 1}, is indented {context.column} "
+        f"(the items of one {kind} line up, indented with spaces)"
+    )
 
 
 def _walk(

@@ -514,3 +514,36 @@ def test_libyaml_and_the_pure_python_parser_read_a_file_alike(
             assert fast_doc.yaml11_bool(path) == slow_doc.yaml11_bool(path)
     else:  # a syntax error: the same place (the parsers word it differently)
         assert [(p.line, p.col) for p in fast] == [(p.line, p.col) for p in slow]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "version: 1\nmappings:\n  - name: A\n    role: member\n   - name: B\n",
+            "5:4: YAML syntax error: did not find expected '-' indicator (while parsing a block "
+            "collection at line 3); check the indentation: line 5 is indented 3 spaces, but the "
+            "list it continues, from line 3, is indented 2",
+        ),
+        (
+            "version: 1\nroles: [owner]\n  products: [x]\n",
+            "3:3: YAML syntax error: did not find expected key (while parsing a block mapping at "
+            "line 1); check the indentation: line 3 is indented 2 spaces, but the mapping it "
+            "continues, from line 1, is indented 0",
+        ),
+        (
+            "version: 1\nmappings:\n  - name: A\n    role: member\n  products: [a]\n - name: B\n",
+            "check the indentation: line 5 lines up with the list from line 3 but is not a `- ` "
+            "item: indent it under the item above it",
+        ),
+    ],
+    ids=["an item indented one space too far", "a key under a flow list", "a key at item level"],
+)
+def test_a_block_error_says_which_line_is_indented_wrongly(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    path = tmp_path / "mappings.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert said in caught.value.problems[0]
