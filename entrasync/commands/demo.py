@@ -17,6 +17,24 @@ from entrasync.errors import EntrasyncError
 
 
 @contextmanager
+def _sandbox_extra() -> Iterator[None]:
+    """Turn a missing sandbox package into an ``error:`` naming the extra that installs it.
+
+    The sandbox's servers (scim2-server, trustme, PyJWT) are an optional extra, so production
+    installs do not carry them (README.md, "Try it").
+    """
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "entrasync").partition(".")[0] == "entrasync":
+            raise  # one of our own modules is missing: a bug, not a missing extra
+        raise EntrasyncError(
+            f"the sandbox needs the Python package {exc.name!r}, which is not installed",
+            "pip install 'entrasync[sandbox]'",
+        ) from exc
+
+
+@contextmanager
 def _workdir(directory: Path | None) -> Iterator[Path]:
     if directory is not None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -66,12 +84,13 @@ def _expect(code: int, wanted: int, what: str) -> None:
 @global_options
 def demo(directory: Path | None) -> int:
     """Run validate, plan, apply, plan, audit verify on the built-in sandbox."""
-    from entrasync.sandbox.runner import (
-        running_sandbox,
-        sandbox_environment,
-        stop_on_sigterm,
-        write_workspace,
-    )
+    with _sandbox_extra():
+        from entrasync.sandbox.runner import (
+            running_sandbox,
+            sandbox_environment,
+            stop_on_sigterm,
+            write_workspace,
+        )
 
     console = app_context().console()
     started = time.monotonic()
@@ -150,12 +169,13 @@ def sandbox(directory: Path) -> int:
     --config names the mappings file to use (created from the demo mappings if missing);
     by default it is DIR/config/mappings.yaml.
     """
-    from entrasync.sandbox.runner import (
-        running_sandbox,
-        stop_on_sigterm,
-        write_env_file,
-        write_workspace,
-    )
+    with _sandbox_extra():
+        from entrasync.sandbox.runner import (
+            running_sandbox,
+            stop_on_sigterm,
+            write_env_file,
+            write_workspace,
+        )
 
     ctx = app_context()
     console = ctx.console()
