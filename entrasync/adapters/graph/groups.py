@@ -8,6 +8,7 @@ group given by name costs one ``displayName eq`` filter, which must match exactl
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -115,12 +116,14 @@ def _by_name(client: GraphClient, name: str) -> Resolved:
         )
     )
     if not found:
+        near = _nearest(client, name)
+        meant = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
         return GroupResolutionError(
             "missing",
             f"no Entra group is named {name!r}",
-            f"check the spelling (`entrasync groups {sanitize.text(name[:3])}` lists groups by "
-            "prefix), or "
-            "map the group by id; a group created minutes ago may not have replicated yet",
+            f"{meant}check the spelling (`entrasync groups {sanitize.text(name[:3])}` lists "
+            "groups by prefix), or map the group by id; a group created minutes ago may not "
+            "have replicated yet",
         )
     if len(found) > 1:
         ids = ", ".join(sorted(str(g["id"]) for g in found))
@@ -130,3 +133,22 @@ def _by_name(client: GraphClient, name: str) -> Resolved:
             "display names are not unique in Entra: put the intended group's `id` in the mapping",
         )
     return Group(id=str(found[0]["id"]), display_name=str(found[0].get("displayName") or name))
+
+
+def _nearest(client: GraphClient, name: str, prefix: int = 3) -> list[str]:
+    """Up to three display names close to ``name``, among the groups sharing its first
+    characters (one more filtered request, made only when a name matches no group)."""
+    if len(name) < prefix:
+        return []
+    start = name[:prefix]
+    candidates = {
+        str(g.get("displayName") or "")
+        for g in client.paged(
+            "groups",
+            {"$filter": f"startswith(displayName,{odata_string(start)})", **GROUP_SELECT},
+            what=f"groups starting with {start!r}",
+        )
+    }
+    folded = {c.casefold(): c for c in candidates if c}
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.75)
+    return [folded[c] for c in close]

@@ -1,0 +1,58 @@
+"""A misspelt group name is answered with the nearest names Entra has."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from entrasync.cli import main
+from entrasync.sandbox.graph_emulator import GraphEmulator
+
+from .conftest import secret_env
+
+
+@pytest.fixture
+def env(emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> GraphEmulator:
+    for name, value in secret_env(emulator).items():
+        monkeypatch.setenv(name, value)
+    return emulator
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "meant"),
+    [
+        ("validate", "NT-Parnet", "did you mean 'NT-Parent'?"),
+        ("validate", "nt-parent-x", "did you mean 'NT-Parent'?"),
+        ("plan", "NT-Parnet", "did you mean 'NT-Parent'?"),
+    ],
+    ids=["two letters swapped", "a suffix too many, in another case", "plan says it too"],
+)
+def test_a_misspelt_group_gets_the_nearest_names(
+    env: GraphEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    name: str,
+    meant: str,
+) -> None:
+    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "unused")
+    monkeypatch.setenv("NEURALTRUST_SCIM_URL", "http://127.0.0.1:9/scim/v2")  # never reached
+    config = tmp_path / "mappings.yaml"
+    config.write_text(f"version: 1\nmappings:\n  - name: {name}\n    role: owner\n")
+    args = ["validate", "--online"] if command == "validate" else ["plan"]
+    assert main([*args, "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"no Entra group is named '{name}'" in err
+    assert f"hint: {meant} check the spelling" in err
+
+
+def test_a_name_like_no_group_gets_no_guess(
+    env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "mappings.yaml"
+    config.write_text("version: 1\nmappings:\n  - name: NT-Nobody\n    role: owner\n")
+    assert main(["validate", "--online", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "did you mean" not in err
