@@ -11,6 +11,7 @@ from typing import Any, Literal
 from urllib.parse import quote, unquote
 
 from entrasync.sandbox.graph_odata import (
+    DirectoryEntry,
     GraphFailure,
     PageTokens,
     bad_request,
@@ -51,6 +52,19 @@ class GraphApi:
         self.pages = pages
         self.next_link_loop: NextLinkLoop = "off"
         self.loops_left = LOOP_PAGES
+
+    @property
+    def tenant(self) -> SandboxTenant:
+        return self._tenant
+
+    @tenant.setter
+    def tenant(self, tenant: SandboxTenant) -> None:
+        """A test may swap the tenant between requests: listings are built anew from it."""
+        self._tenant = tenant
+        # (group id, relation, users only) -> its member objects in listing order, built on
+        # the first page asked for, so each later page is a slice: without it every 999-member
+        # page rebuilt the whole list (132 ms a page at 200,000 members, benchmarks/README.md).
+        self._listings: dict[tuple[str, str, bool], list[DirectoryEntry | None]] = {}
 
     def get(
         self,
@@ -123,25 +137,19 @@ class GraphApi:
         group_id, relation, rest = parts[1], parts[2], parts[3:]
         if group_id not in self.tenant.groups_by_id:
             raise not_found(group_id)
-        ids = (
-            self.tenant.transitive_members(group_id)
-            if relation == "transitiveMembers"
-            else self.tenant.direct_members(group_id)
-        )
-        if rest and rest[0] == "microsoft.graph.user":
+        users_only = bool(rest) and rest[0] == "microsoft.graph.user"
+        if users_only:
             # The cast reads the advanced-query index, so it needs the eventual header too.
             require_eventual(headers, "Casting")
-            users = self.tenant.users_by_id
-            ids = tuple(i for i in ids if i in users)
             rest = rest[1:]
+        entries = self._listing(group_id, relation, users_only)
         if rest == ["$count"]:
             require_eventual(headers, "$count")
-            return GraphReply(str(len(ids)), "members_count")
+            return GraphReply(str(len(entries)), "members_count")
         if rest:
             raise bad_request(f"Resource not found for the segment '{rest[0]}'.", "BadRequest")
         select = parse_select(query.get("$select", ()))
         only_ids = mode == "groupmember_only"
-        entries = [self.tenant.object(i) for i in ids]
         body = self._page(
             base_url,
             path,
@@ -153,6 +161,24 @@ class GraphApi:
         body["@odata.context"] = f"{base_url}/v1.0/$metadata#directoryObjects({fields})"
         kind = "transitive" if relation == "transitiveMembers" else "direct"
         return GraphReply(body, f"members_page.{kind}")
+
+    def _listing(
+        self, group_id: str, relation: str, users_only: bool
+    ) -> list[DirectoryEntry | None]:
+        key = (group_id, relation, users_only)
+        listing = self._listings.get(key)
+        if listing is None:
+            tenant = self.tenant
+            ids = (
+                tenant.transitive_members(group_id)
+                if relation == "transitiveMembers"
+                else tenant.direct_members(group_id)
+            )
+            if users_only:
+                ids = tuple(i for i in ids if i in tenant.users_by_id)
+            # Two threads may build the same list at once: both are equal, either one is kept.
+            listing = self._listings.setdefault(key, [tenant.object(i) for i in ids])
+        return listing
 
     def _page(
         self,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
 
+from entrasync.sandbox.graph_emulator import GraphEmulator
+from entrasync.sandbox.tenant import SandboxGroup, SandboxObject, SandboxTenant, SandboxUser
 from tests.integration.emulator.conftest import (
     BIG,
     BIG_SIZE,
@@ -15,6 +18,7 @@ from tests.integration.emulator.conftest import (
     PARENT,
     Graph,
     fetch_token,
+    small_tenant,
     user_id,
 )
 
@@ -51,6 +55,39 @@ def test_paging_returns_every_member_once_in_order(
     assert [i["id"] for i in items] == [user_id(i) for i in range(BIG_SIZE)]
     assert seen_pages == pages
     assert graph.emulator.counters["members_page"] == pages
+
+
+@dataclass(frozen=True)
+class CountingTenant(SandboxTenant):
+    """The small tenant, noting every object the emulator looks up."""
+
+    looked_up: list[str] = field(default_factory=list)
+
+    def object(self, object_id: str) -> SandboxUser | SandboxGroup | SandboxObject | None:
+        self.looked_up.append(object_id)
+        return super().object(object_id)
+
+
+def test_a_listing_is_built_once_and_each_page_is_a_slice_of_it() -> None:
+    """Paging costs the page, not the group: a 200,000-member group's 201 pages used to
+    rebuild its member list once each (benchmarks/README.md)."""
+    base = small_tenant()
+    tenant = CountingTenant(base.tenant_id, base.client_id, base.users, base.groups, base.others)
+    with GraphEmulator(tenant) as emulator:
+        graph = Graph(emulator)
+        try:
+            query = f"?$select={SELECT}&$top=7"
+            items, pages = read_all(graph, f"/groups/{BIG}/transitiveMembers{query}")
+            again, _ = read_all(graph, f"/groups/{BIG}/transitiveMembers{query}")
+        finally:
+            graph.close()
+    assert pages == 358
+    assert (
+        [i["id"] for i in items]
+        == [i["id"] for i in again]
+        == [user_id(i) for i in range(BIG_SIZE)]
+    )
+    assert len(tenant.looked_up) == BIG_SIZE  # once per member, not once per member per page
 
 
 def test_next_link_is_an_absolute_url_keeping_the_query_with_an_opaque_skiptoken(
