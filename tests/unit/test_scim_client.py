@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from entrasync.adapters.http import AdaptiveLimit, RetryPolicy
+from entrasync.adapters.http import RetryPolicy
 from entrasync.adapters.scim.client import ScimAuthError, ScimClient
+from entrasync.adapters.throttle import AdaptiveLimit
 from entrasync.config.models import DEFAULT_SCIM_URL, Config
 from entrasync.core.secret import Secret
 from entrasync.errors import AuthError, EntrasyncError, ScimError
@@ -94,11 +95,12 @@ def test_the_endpoint_comes_from_env_then_config_then_default(
     assert scim.url == expected
 
 
-def test_a_missing_token_says_where_to_generate_one() -> None:
+def test_a_missing_token_says_which_variable_to_set_and_where_the_token_comes_from() -> None:
     config = Config.model_validate({"version": 1})
     with pytest.raises(AuthError) as caught:
         ScimClient.from_env(config, {"NEURALTRUST_SCIM_TOKEN": "  "})
-    assert caught.value.message == "NEURALTRUST_SCIM_TOKEN is not set"
+    assert caught.value.message.startswith("NEURALTRUST_SCIM_TOKEN is not set")
+    assert str(caught.value.hint).startswith("export NEURALTRUST_SCIM_TOKEN=<token>")
     assert "Settings → SSO → SCIM Provisioning" in str(caught.value.hint)
 
 

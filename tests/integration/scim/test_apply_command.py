@@ -210,10 +210,14 @@ def test_a_plan_cut_short_by_a_dying_server_is_then_refused_as_partly_done(
 
 
 @pytest.mark.parametrize(
-    ("token", "message"),
+    ("token", "message", "hint"),
     [
-        ("wrong-token", "the NeuralTrust SCIM token is expired or invalid"),
-        ("", "NEURALTRUST_SCIM_TOKEN is not set"),
+        (
+            "wrong-token",
+            "the NeuralTrust SCIM token is expired or invalid",
+            "hint: generate a new token in NeuralTrust Settings",
+        ),
+        ("", "NEURALTRUST_SCIM_TOKEN is not set", "hint: export NEURALTRUST_SCIM_TOKEN=<token>"),
     ],
     ids=["a wrong token is refused by the server", "a missing token is refused before sending"],
 )
@@ -223,6 +227,7 @@ def test_a_bad_token_exits_1_without_traceback_and_writes_nothing(
     monkeypatch: pytest.MonkeyPatch,
     token: str,
     message: str,
+    hint: str,
 ) -> None:
     monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", token)
 
@@ -230,7 +235,7 @@ def test_a_bad_token_exits_1_without_traceback_and_writes_nothing(
 
     assert code == 1
     assert message in err
-    assert "hint: generate a new token in NeuralTrust Settings" in err
+    assert hint in err
     assert "Traceback" not in err
     assert setup.writes() == 0
     assert setup.audit_files() == []
