@@ -161,7 +161,11 @@ class ScimClient:
         # Checked before any socket opens: the token never travels over plain http.
         base = require_safe_url(url.rstrip("/"), WHAT, sent=SENT_SCIM)
         if not token:
-            raise AuthError(f"{TOKEN_ENV} is not set", TOKEN_HINT)
+            raise AuthError(
+                f"{TOKEN_ENV} is not set: entrasync needs NeuralTrust's SCIM token to read users",
+                f"export {TOKEN_ENV}=<token>; the organization Owner creates it in NeuralTrust "
+                "Settings → SSO → SCIM Provisioning (in CI: a secret mapped into the step's env)",
+            )
         self.url = str(base)
         self._token = token
         self._policy = policy if policy is not None else RetryPolicy()
