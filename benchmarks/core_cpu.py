@@ -24,7 +24,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.workload import FULL, QUICK, Size, config_of, directory_of, generate, target_of
+from benchmarks.workload import Size, config_of, directory_of, generate, size_named, target_of
 from entrasync.config.models import Config
 from entrasync.core.model import Directory, Target
 from entrasync.gctune import fewer_collections
@@ -128,11 +128,11 @@ def profile(config: Config, directory: Directory, target: Target, out: Path) -> 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", choices=["full", "quick"], default="full")
+    parser.add_argument("--size", default="full", help="full, quick or users-N")
     parser.add_argument("--profile", type=Path, help="write a cProfile table here")
     parser.add_argument("json", type=Path, nargs="?", help="write the figures here")
     args = parser.parse_args()
-    result = measure(FULL if args.size == "full" else QUICK, args.profile)
+    result = measure(size_named(args.size), args.profile)
     text = json.dumps(result, indent=2)
     if args.json:
         args.json.write_text(text + "\n")

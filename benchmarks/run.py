@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # 100,000 users, 300 groups, 60,000 in NeuralTrust
     python benchmarks/run.py --quick    # a small smoke size, under a minute
+    python benchmarks/run.py --users 1000000 --only core,plan   # the same shape, 10x
     python benchmarks/run.py --only plan,core
 
 Both APIs are emulated on loopback in a child process, with 20 ms per request and 16 requests
@@ -29,7 +30,7 @@ if __package__ in (None, ""):
 
 from benchmarks import phases
 from benchmarks.phases import Figure
-from benchmarks.workload import FULL, QUICK
+from benchmarks.workload import FULL, QUICK, scaled
 
 HERE = Path(__file__).resolve().parent
 PHASES = ("core", "plan", "apply", "realism", "concurrency")
@@ -60,12 +61,22 @@ def markdown_table(figures: list[Figure]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke size")
+    sizes = parser.add_mutually_exclusive_group()
+    sizes.add_argument("--quick", action="store_true", help="small smoke size")
+    sizes.add_argument(
+        "--users",
+        type=int,
+        metavar="N",
+        help="N directory users, the full size's proportions kept (workload.scaled)",
+    )
     parser.add_argument("--only", default=",".join(PHASES), help="comma-separated phases")
     parser.add_argument("--parallelism", type=int, default=16, help="passed to entrasync")
+    parser.add_argument("--repeats", type=int, default=5, help="floor/plan pairs in plan")
     parser.add_argument("--snapshot", action="store_true", help="also write benchmarks/latest.json")
     args = parser.parse_args(argv)
-    size = QUICK if args.quick else FULL
+    if args.users is not None and args.users < 100:
+        parser.error("--users must be at least 100")
+    size = QUICK if args.quick else FULL if args.users is None else scaled(args.users)
     chosen = [p.strip() for p in args.only.split(",") if p.strip()]
     unknown = set(chosen) - set(PHASES)
     if unknown:
@@ -87,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "core":
             found, data = phases.core(size.name, results_dir / f"profile-{stamp}.txt")
         elif name == "plan":
-            found, data = phases.plan(size.name, args.parallelism)
+            found, data = phases.plan(size.name, args.parallelism, args.repeats)
         elif name == "apply":
             found, data = phases.apply(size.name, size.apply_creates, args.parallelism)
         elif name == "realism":

@@ -29,7 +29,7 @@ SCIM_PAGE = 1000  # both SCIM servers' filter.maxResults
 class Spec:
     """What to serve: the tenant size, and which SCIM server holding what."""
 
-    size: str  # "full" | "quick"
+    size: str  # "full" | "quick" | "users-N" (workload.size_named)
     users: int | None = None  # override the size's directory users
     groups: int | None = None  # override the size's groups
     scim_users: int | None = None  # override the size's NeuralTrust users
@@ -46,11 +46,11 @@ def _send(out: TextIO, value: Any) -> None:
 
 def _serve(spec: Spec, commands: TextIO, out: TextIO) -> None:
     from benchmarks.lean_scim import LeanScim
-    from benchmarks.workload import FULL, QUICK, config_of, config_yaml, generate, minimums
+    from benchmarks.workload import config_of, config_yaml, generate, minimums, size_named
     from entrasync.sandbox.graph_emulator import GraphEmulator
     from entrasync.sandbox.scim_server import ScimSandbox
 
-    size = FULL if spec.size == "full" else QUICK
+    size = size_named(spec.size)
     generated = generate(size, users=spec.users, groups=spec.groups, scim_users=spec.scim_users)
     config = config_of(generated)
     least = minimums(config, generated, SCIM_PAGE)
@@ -61,6 +61,8 @@ def _serve(spec: Spec, commands: TextIO, out: TextIO) -> None:
         "scim_users": len(generated.scim_users) if spec.seed_scim else 0,
         "min_graph_member_pages": least.graph_member_pages,
         "min_graph_name_lookups": least.graph_name_lookups,
+        "min_graph_id_batches": least.graph_id_batches,
+        "min_graph_requests": least.graph,
         "min_scim_list_pages": least.scim_list_pages if spec.seed_scim else 1,
     }
     seeds = generated.scim_users if spec.seed_scim else ()

@@ -17,6 +17,7 @@ from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers, 
 from entrasync.sandbox.tenant import GeneratedTenant, SandboxTenant
 
 GRAPH_PAGE = 999  # $top maximum of /transitiveMembers (https://learn.microsoft.com/graph/paging)
+GRAPH_BATCH = 20  # requests in one $batch (https://learn.microsoft.com/graph/json-batching)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,38 @@ class Size:
 
 FULL = Size("full", 100_000, 300, 4, 20_000, 60_000, 10_000, 2_000, 1_200)
 QUICK = Size("quick", 5_000, 40, 2, 1_000, 3_000, 1_000, 500, 300)
+
+
+def scaled(users: int) -> Size:
+    """FULL's proportions at ``users`` directory users (``run.py --users``).
+
+    Groups, the large groups' size, NeuralTrust users and apply's creates grow with the
+    directory; the four large groups stay four (an "everyone in the region" group grows with
+    the company: at 1,000,000 users each has 200,000 members). The realism phase keeps its
+    size: it checks scim2-server's wire format, not scale.
+    """
+    if users == FULL.users:
+        return FULL
+    share = users / FULL.users
+    groups = max(10, round(FULL.groups * share))
+    return Size(
+        f"users-{users}",
+        users,
+        groups,
+        FULL.large_groups,
+        max(1, round(FULL.large_size * share)),
+        round(FULL.scim_users * share),
+        max(1, round(FULL.apply_creates * share)),
+        FULL.realism_users,
+        FULL.realism_scim_users,
+    )
+
+
+def size_named(name: str) -> Size:
+    """The size a child process is told by name: ``full``, ``quick`` or ``users-N``."""
+    if name.startswith("users-"):
+        return scaled(int(name.removeprefix("users-")))
+    return {"full": FULL, "quick": QUICK}[name]
 
 
 def generate(
@@ -142,12 +175,13 @@ class Minimums:
     """The fewest requests a reader can make (issue 7's request targets)."""
 
     graph_member_pages: int
-    graph_name_lookups: int
+    graph_name_lookups: int  # one filter per group given by name
+    graph_id_batches: int  # groups given by id, looked up 20 to a $batch
     scim_list_pages: int
 
     @property
     def graph(self) -> int:
-        return self.graph_member_pages + self.graph_name_lookups
+        return self.graph_member_pages + self.graph_name_lookups + self.graph_id_batches
 
 
 def minimums(config: Config, generated: GeneratedTenant, scim_page_size: int) -> Minimums:
@@ -161,5 +195,6 @@ def minimums(config: Config, generated: GeneratedTenant, scim_page_size: int) ->
 
     pages = sum(max(1, ceil(listed(gid) / GRAPH_PAGE)) for _, gid in synced_groups(config, tenant))
     lookups = sum(1 for _, m in config.synced_mappings if m.id is None)
+    batches = ceil(len({m.id for _, m in config.synced_mappings if m.id}) / GRAPH_BATCH)
     scim_pages = max(1, ceil(len(generated.scim_users) / scim_page_size))
-    return Minimums(pages, lookups, scim_pages)
+    return Minimums(pages, lookups, batches, scim_pages)

@@ -133,3 +133,16 @@ def test_lean_emulator_answers_like_scim2_server(
     ]
     for step, want, got in zip(steps, real, lean, strict=True):
         assert got == want, f"{step}: lean {got} != scim2-server {want}"
+
+
+def test_users_keeps_the_full_size_proportions() -> None:
+    """``run.py --users N``: groups, large groups' size, NeuralTrust users and creates grow
+    with N; N = 100,000 is the full size itself."""
+    from benchmarks.workload import FULL, scaled, size_named
+
+    assert scaled(100_000) == FULL
+    big = scaled(1_000_000)
+    assert (big.groups, big.large_groups, big.large_size) == (3_000, 4, 200_000)
+    assert (big.scim_users, big.apply_creates) == (600_000, 100_000)
+    assert size_named(big.name) == big
+    assert scaled(300).groups == 10  # the generator's teams, owners and admins still fit
