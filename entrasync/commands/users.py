@@ -29,6 +29,7 @@ from entrasync.console import (
 @global_options
 def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     """Every NeuralTrust user with current and desired access, source groups and status."""
+    from entrasync.adapters.clock import utc_now
     from entrasync.config.routing import load_reviewed_config
     from entrasync.core.users_view import users_view
     from entrasync.operations import planning as pipeline
@@ -38,7 +39,7 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     console = ctx.console()
     loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)
     sources = pipeline.read_sources(loaded.config, os.environ, console, parallelism=parallelism)
-    plan = sources.plan(loaded, created_at=pipeline.now_utc())
+    plan = sources.plan(loaded, created_at=utc_now())
     resolution = sources.resolver.resolution()
     rows = users_view(loaded.config, resolution, sources.target, plan)
     if fmt == "json":

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from entrasync.adapters.clock import utc_now
 from entrasync.adapters.http import DEFAULT_PARALLELISM
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.console import Console
@@ -79,10 +79,6 @@ class Sources:
             resolver=self.resolver,
             target_index=self.target_index,
         )
-
-
-def now_utc() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def read_sources(
@@ -165,5 +161,5 @@ def sources_and_plan(
     # thread for up to 60 ms (benchmarks/). They are collected after the command.
     with paused():
         sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
-        plan = sources.plan(loaded, created_at=now_utc())
+        plan = sources.plan(loaded, created_at=utc_now())
     return sources, plan

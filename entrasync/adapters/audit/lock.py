@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from entrasync.adapters.audit.writer import utc_now
+from entrasync.adapters.clock import utc_now_ms
 from entrasync.errors import AuditError, EntrasyncError
 
 LOCK_NAME = ".entrasync-apply.lock"
@@ -35,7 +35,7 @@ class ApplyRunningError(EntrasyncError):
 
 
 @contextmanager
-def apply_lock(audit_dir: Path, clock: Callable[[], str] = utc_now) -> Iterator[None]:
+def apply_lock(audit_dir: Path, clock: Callable[[], str] = utc_now_ms) -> Iterator[None]:
     """Hold the audit folder's lock while inside; raise :class:`ApplyRunningError` at once
     when another process holds it.
 

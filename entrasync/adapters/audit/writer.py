@@ -28,7 +28,6 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -43,6 +42,7 @@ from entrasync.adapters.audit.chain import (
     record_sha256,
     verify_audit,
 )
+from entrasync.adapters.clock import utc_now_ms
 from entrasync.core.plan import Change, Plan, Violation
 from entrasync.errors import AuditError
 
@@ -54,11 +54,6 @@ Outcome = Literal["succeeded", "failed", "skipped"]
 Result = Literal["applied", "no changes", "already applied", "refused", "cancelled"]
 _MAX_NAME_TRIES = 100
 log = logging.getLogger(__name__)
-
-
-def utc_now() -> str:
-    """UTC ISO 8601 with milliseconds and ``Z``: a string, because the chain allows no floats."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def git_head() -> str | None:
@@ -202,7 +197,7 @@ class AuditWriter:
         force_unsafe: str | None = None,
         overridden: Sequence[Violation] = (),
         environ: Mapping[str, str] | None = None,
-        clock: Callable[[], str] = utc_now,
+        clock: Callable[[], str] = utc_now_ms,
         git_commit: Callable[[], str | None] = git_head,
         unwritten: Callable[[str], None] = to_stderr,
     ) -> AuditWriter:

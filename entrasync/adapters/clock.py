@@ -1,0 +1,21 @@
+"""The one clock: UTC now as ISO 8601 text with ``Z``, the way entrasync's files write time.
+
+Plan files say ``created_at`` to the second (``2026-11-28T12:00:00Z``); audit records and the
+apply lock say ``time`` to the millisecond (``2026-11-28T12:00:00.123Z``), as
+docs/plan-and-audit.md documents. Both are strings: the audit chain allows no floats.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+
+def utc_now(timespec: Literal["seconds", "milliseconds"] = "seconds") -> str:
+    """Now in UTC: ``2026-11-28T12:00:00Z``, or ``2026-11-28T12:00:00.123Z``."""
+    return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def utc_now_ms() -> str:
+    """:func:`utc_now` to the millisecond: the time of an audit record."""
+    return utc_now("milliseconds")
