@@ -10,7 +10,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from entrasync.adapters.urls import (
+from entrasync.config.problems import show
+from entrasync.config.source import Document, KeyPath, Problem
+from entrasync.core.urls import (
     SENT_AUTHORITY,
     SENT_GRAPH,
     SENT_SCIM,
@@ -18,8 +20,6 @@ from entrasync.adapters.urls import (
     check_url,
     is_loopback_host,
 )
-from entrasync.config.problems import show
-from entrasync.config.source import Document, KeyPath, Problem
 
 
 def _strings(container: Any, key: str) -> list[tuple[int, str]]:
@@ -121,7 +121,7 @@ def _duplicate_group(
 
 def _url_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
     """The credential-routing URLs: the shape every source of them is held to (user info,
-    query, fragment, port, host; entrasync.adapters.urls, which never echoes the value), then plain
+    query, fragment, port, host; entrasync.core.urls, which never echoes the value), then plain
     http off loopback."""
     for section, key, sent in (
         ("entra", "graph_url", SENT_GRAPH),
@@ -137,7 +137,7 @@ def _url_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
         except UnsafeUrlError as exc:
             yield doc.problem((section, key), exc.message)
             continue
-        if parsed.scheme == "http" and not is_loopback_host(parsed.host):
+        if parsed.scheme == "http" and not is_loopback_host(parsed.hostname or ""):
             yield doc.problem(
                 (section, key),
                 f"{show(url)} is plain http://; credentials only travel over https:// "

@@ -47,6 +47,7 @@ REFUSED = [
     pytest.param("https://scim.example.com:99999/v2", "has an invalid port", id="port too high"),
     pytest.param("https://scim.example.com:0/v2", "has an invalid port", id="port zero"),
     pytest.param("https://scim.example.com:-1/v2", "has an invalid port", id="negative port"),
+    pytest.param("https://scim.example.com:+1/v2", "has an invalid port", id="a signed port"),
     pytest.param("https:///v2", "has no valid host name", id="no host"),
     pytest.param("https://scim example.com/v2", "has no valid host name", id="a space in host"),
     pytest.param("https://-scim-.example.com/v2", "has no valid host name", id="hyphen label"),
