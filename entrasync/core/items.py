@@ -107,33 +107,25 @@ class Change:
             "family_name": self.family_name,
         }
 
-    def canonical(self, memo: _Memo | None = None) -> str:
+    def canonical(self) -> str:
         """``canonical_text(self.to_json())`` (RFC 8785), written by an f-string template.
 
-        ``memo``: the text of the accesses and group lists already written, by value, shared
-        across a plan's changes (85,000 changes hold about 450 distinct accesses and 12,000
-        distinct group lists).
-
-        ``to_json`` stays the definition; this is its plan-file line and digest part, with the
-        keys in sorted order and each string escaped by the encoder's own C function: no dict,
-        list and encoder pass per change. At 85,262 changes the plan digest step went from
-        0.57 s to 0.31 s CPU (benchmarks/core_cpu.py --size full).
-        A field of a type its annotation does not allow raises TypeError (``Plan._lines``
+        ``to_json`` stays the definition; this is the change's plan-file line and digest part,
+        with the keys in sorted order and each string escaped by the encoder's own C function:
+        no dict, list and encoder pass per change. It holds core CPU under its 3 s target: at
+        85,262 changes the plan digest step takes 0.47 s this way, 0.93 s through to_json and
+        the encoder (benchmarks/core_cpu.py --size full: 2.5 s -> 3.1 s in all).
+        A field of a type its annotation does not allow raises TypeError (``change_lines``
         then uses the encoder); tests/unit/test_plan_lines.py holds the two equal.
         """
         o = canonical_str_or_null
-        memo = _Memo() if memo is None else memo
-        before = "null" if self.before is None else memo.access(self.before)
-        groups = memo.groups.get(self.groups)
-        if groups is None:
-            groups = memo.groups[self.groups] = canonical_str_array(self.groups)
-        after = memo.access(self.after)
+        before = "null" if self.before is None else self.before.canonical()
         return (
-            f'{{"action":{canonical_str(self.action.value)},"after":{after},'
+            f'{{"action":{canonical_str(self.action.value)},"after":{self.after.canonical()},'
             f'"before":{before},"decided_by":{o(self.decided_by)},'
             f'"display_name":{o(self.display_name)},"email":{o(self.email)},'
             f'"entra_id":{o(self.entra_id)},"family_name":{o(self.family_name)},'
-            f'"given_name":{o(self.given_name)},"groups":{groups},'
+            f'"given_name":{o(self.given_name)},"groups":{canonical_str_array(self.groups)},'
             f'"reason":{canonical_str(self.reason)},"target_id":{o(self.target_id)},'
             f'"user":{canonical_str(self.user)},"user_name":{o(self.user_name)}}}'
         )
@@ -203,27 +195,9 @@ class Violation:
         return cls(rule=data["rule"], message=data["message"], override=data.get("override", ""))
 
 
-class _Memo:
-    """Canonical texts already written for one plan, by value (Change.canonical)."""
-
-    def __init__(self) -> None:
-        self.accesses: dict[tuple[Any, ...], str] = {}
-        self.groups: dict[tuple[str, ...], str] = {}
-
-    def access(self, access: Access) -> str:
-        if type(access.active) is not bool:
-            return access.canonical()  # raises: 1 == True, but the encoder writes it as 1
-        key = (access.role, access.products, access.active)
-        text = self.accesses.get(key)
-        if text is None:
-            text = self.accesses[key] = access.canonical()
-        return text
-
-
 def change_lines(changes: tuple[Change, ...]) -> list[str]:
-    memo = _Memo()
     try:
-        return [change.canonical(memo) for change in changes]
+        return [change.canonical() for change in changes]
     except TypeError:
         # A value of a type the annotations do not allow (a hand-made plan file's number in
         # "reason"): the encoder writes it as it always did, so the digest stays the same.

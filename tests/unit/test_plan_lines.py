@@ -201,9 +201,8 @@ def test_a_lone_surrogate_in_a_product_is_refused_too() -> None:
         _ = _plan(replace(_change(), after=after)).digest
 
 
-def test_a_non_bool_active_is_refused_even_after_an_equal_bool_one() -> None:
-    # The memo of written accesses is keyed by value and 1 == True: the second change must
-    # still fall back to the encoder rather than reuse the first one's "true".
+def test_a_non_bool_active_is_written_as_the_encoder_writes_it() -> None:
+    # 1 == True, but the encoder writes 1: the template must not write "true" for it.
     good = Change(
         Action.CREATE, "a", None, None, None, None, Access("member", None, True), (), None, ""
     )
