@@ -21,7 +21,7 @@ import click
 from entrasync import __version__
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.core import sanitize
-from entrasync.errors import ConfigError, EntrasyncError, ExitCode
+from entrasync.errors import ConfigError, EntrasyncError, ExitCode, SeveralErrors
 from entrasync.gctune import fewer_collections
 from entrasync.operations.stopping import Stopped, signals_interrupt
 
@@ -73,6 +73,10 @@ def cli(ctx: click.Context) -> None:
 
 
 def _print_error(exc: EntrasyncError) -> None:
+    if isinstance(exc, SeveralErrors):
+        for each in exc.errors:
+            _print_error(each)
+        return
     # Messages quote names from Entra, NeuralTrust and the config: each line is made inert
     # (no control, bidi or workflow command), keeping the line breaks the message is built with.
     click.echo(f"error: {sanitize.lines(exc.message)}", file=sys.stderr)

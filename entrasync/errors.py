@@ -32,6 +32,15 @@ class EntrasyncError(Exception):
         return self.message
 
 
+class SeveralErrors(EntrasyncError):
+    """Expected failures found together (one per mapping, say), each printed as its own
+    ``error:`` and ``hint:`` lines, in order."""
+
+    def __init__(self, errors: tuple[EntrasyncError, ...]) -> None:
+        super().__init__(errors[-1].message, errors[-1].hint)
+        self.errors = errors
+
+
 class ConfigError(EntrasyncError):
     """The mappings file is missing, unreadable or invalid.
 

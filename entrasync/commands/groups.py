@@ -53,7 +53,7 @@ def command(search: str | None, output: str, trusted_config: Path | None) -> int
     # Imported here: every command (and --help) registers this one, but only it needs Graph.
     from entrasync.adapters.graph.client import GraphClient
     from entrasync.adapters.graph.directory import list_groups
-    from entrasync.adapters.graph.online import columns
+    from entrasync.render.groups import columns
 
     config = _config(trusted_config)
     console = app_context().console()

@@ -15,7 +15,8 @@ import click
 
 from entrasync.console import app_context, global_options, trusted_config_option
 from entrasync.core import sanitize
-from entrasync.errors import ExitCode
+from entrasync.errors import ExitCode, GraphError, SeveralErrors
+from entrasync.render.groups import checks_table, empty_group_warnings, failure_message
 
 if TYPE_CHECKING:
     from entrasync.config.models import Config, LoadedConfig
@@ -69,4 +70,15 @@ def command(online: bool, trusted_config: Path | None) -> int:
     # Imported here: offline validation must not load the Graph stack (msal, httpx).
     from entrasync.adapters.graph.online import validate_online
 
-    return ExitCode.OK if validate_online(loaded, os.environ, console) else ExitCode.ERROR
+    checks = validate_online(loaded.config, os.environ)
+    for line in checks_table(checks):
+        console.result(line)
+    for warning in empty_group_warnings(checks, loaded.path):
+        console.warn(warning)
+    failures = [c for c in checks if c.failed]
+    if failures:
+        # Each failure told as `plan` tells it: an `error:` line and its `hint:` line.
+        raise SeveralErrors(
+            tuple(GraphError(failure_message(c, loaded.path), c.hint or None) for c in failures)
+        )
+    return ExitCode.OK

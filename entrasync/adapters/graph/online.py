@@ -7,19 +7,14 @@ up here first, on the pull request that introduces it.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-
-import click
 
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.directory import DUPLICATE_HINT, duplicate_message, read_members
 from entrasync.adapters.graph.groups import GroupResolutionError, Resolved, resolve_groups
 from entrasync.adapters.pool import run_bounded
-from entrasync.config.models import Config, GroupMapping, LoadedConfig
-from entrasync.console import Console
-from entrasync.core import sanitize
+from entrasync.config.models import Config, GroupMapping
 from entrasync.core.model import Group
 
 FAILING = frozenset({"missing", "ambiguous", "mismatch", "duplicate"})
@@ -35,6 +30,11 @@ class GroupCheck:
     detail: str = ""
     synced: bool = True
     hint: str = ""  # what to do about a failing status, as `plan` would say it
+
+    @property
+    def failed(self) -> bool:
+        """Missing, ambiguous, misnamed or mapped twice: `plan` would refuse it."""
+        return self.status in FAILING
 
 
 def check_group(
@@ -86,49 +86,7 @@ def check_groups(config: Config, client: GraphClient, parallelism: int = 4) -> l
     return checks
 
 
-def columns(rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned columns, two spaces apart, trailing blanks trimmed."""
-    # Names from Entra and the config are untrusted: no escape, line break or workflow command.
-    rows = [[sanitize.text(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
-    return [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-
-
-def render_checks(checks: Sequence[GroupCheck]) -> list[str]:
-    # USERS, as in `entrasync groups`: both count user members, not every member object.
-    rows = [("MAPPING", "GROUP ID", "DISPLAY NAME", "USERS", "STATUS")]
-    for c in checks:
-        status = c.status if c.synced else f"{c.status} (auto_sync: false)"
-        members = str(c.members) if c.members is not None else "-"
-        rows.append((c.mapping, c.group_id or "-", c.display_name or "-", members, status))
-    return columns(rows)
-
-
-def validate_online(
-    loaded: LoadedConfig, environ: Mapping[str, str] | None, console: Console
-) -> bool:
-    """Print one row per mapping; False when a group is missing, ambiguous or misnamed.
-
-    Each failure is told as ``plan`` tells it, an ``error:`` line and its ``hint:`` line."""
-    config = loaded.config
-    with GraphClient.connect(config, os.environ if environ is None else environ) as client:
-        checks = check_groups(config, client)
-    for line in render_checks(checks):
-        console.result(line)
-    path = sanitize.text(loaded.path)
-    for c in checks:
-        if c.status == "empty":
-            console.warn(
-                f"{path}: group {sanitize.text(c.display_name)} ({sanitize.text(c.group_id)}) "
-                "has no user members: its mapping grants nothing, and users it granted would "
-                "become orphans"
-            )
-    failures = [c for c in checks if c.status in FAILING]
-    for c in failures:
-        what = f"mapping {sanitize.text(c.mapping)}: {sanitize.text(c.detail)}"
-        click.echo(f"error: {path}: {what}", file=console.err)
-        if c.hint:
-            click.echo(f"hint: {sanitize.text(c.hint)}", file=console.err)
-    return not failures
+def validate_online(config: Config, environ: Mapping[str, str]) -> list[GroupCheck]:
+    """One check per mapping, in the file's order."""
+    with GraphClient.connect(config, environ) as client:
+        return check_groups(config, client)

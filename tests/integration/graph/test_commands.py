@@ -174,3 +174,16 @@ def test_groups_with_no_match_says_so(
     out, err = capsys.readouterr()
     assert out == ""
     assert "no Entra group's display name starts with 'zzz'" in err
+
+
+def test_validate_online_tells_every_failing_mapping_in_order(
+    env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mappings = "  - name: NT-Nobody\n    role: owner\n  - name: NT-Dup\n    role: member\n"
+    config = write(tmp_path, "version: 1\nmappings:\n" + mappings)
+    assert main(["validate", "--online", "--config", str(config)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in err] == ["error", "hint", "error", "hint"]
+    assert err[0] == f"error: {config}: mapping NT-Nobody: no Entra group is named 'NT-Nobody'"
+    assert "mapping NT-Dup: 2 Entra groups are named 'NT-Dup'" in err[2]
+    assert err[3].startswith("hint: display names are not unique in Entra")

@@ -1,0 +1,53 @@
+"""Entra groups as tables: ``entrasync groups`` and ``entrasync validate --online``.
+
+USERS counts user members in both, not every member object (docs/commands.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from entrasync.core import sanitize
+
+if TYPE_CHECKING:
+    from entrasync.adapters.graph.online import GroupCheck
+
+
+def columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns, two spaces apart, trailing blanks trimmed."""
+    # Names from Entra and the config are untrusted: no escape, line break or workflow command.
+    rows = [[sanitize.text(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
+
+
+def checks_table(checks: Sequence[GroupCheck]) -> list[str]:
+    """One row per mapping: how it names the group, what Entra holds, and the status."""
+    rows = [("MAPPING", "GROUP ID", "DISPLAY NAME", "USERS", "STATUS")]
+    for c in checks:
+        status = c.status if c.synced else f"{c.status} (auto_sync: false)"
+        members = str(c.members) if c.members is not None else "-"
+        rows.append((c.mapping, c.group_id or "-", c.display_name or "-", members, status))
+    return columns(rows)
+
+
+def empty_group_warnings(checks: Sequence[GroupCheck], path: str) -> list[str]:
+    """A mapped group without user members: valid, but probably not what was meant."""
+    return [
+        f"{sanitize.text(path)}: group {sanitize.text(c.display_name)} "
+        f"({sanitize.text(c.group_id)}) has no user members: its mapping grants nothing, and "
+        "users it granted would become orphans"
+        for c in checks
+        if c.status == "empty"
+    ]
+
+
+def failure_message(check: GroupCheck, path: str) -> str:
+    """A failing mapping told as ``plan`` tells it, for an ``error:`` line."""
+    return (
+        f"{sanitize.text(path)}: mapping {sanitize.text(check.mapping)}: "
+        f"{sanitize.text(check.detail)}"
+    )
