@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import InitVar, dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -23,7 +24,7 @@ from entrasync.core.items import Action as Action
 from entrasync.core.items import Change as Change
 from entrasync.core.items import Orphan as Orphan
 from entrasync.core.items import Violation as Violation
-from entrasync.core.items import change_lines, in_order
+from entrasync.core.items import change_lines
 from entrasync.errors import PlanFileError
 
 FORMAT_VERSION = 1
@@ -44,16 +45,11 @@ class Plan:
     entrasync_version: str = __version__
     format_version: int = FORMAT_VERSION
     _digest: str = field(default="", compare=False, repr=False)
-    # Set by with_violations only: the plan whose (sorted) changes and orphans this one reuses.
-    _sorted_from: InitVar[Plan | None] = None
 
-    def __post_init__(self, _sorted_from: Plan | None) -> None:
-        # Sorting 85,000 changes that are already in order still costs ~30 ms (a key per
-        # change): skipped only for the very tuples another Plan sorted, never for a caller's.
-        if _sorted_from is None or self.changes is not _sorted_from.changes:
-            object.__setattr__(self, "changes", in_order(self.changes))
-        if _sorted_from is None or self.orphans is not _sorted_from.orphans:
-            object.__setattr__(self, "orphans", tuple(sorted(self.orphans, key=lambda o: o.user)))
+    def __post_init__(self) -> None:
+        changes = tuple(sorted(self.changes, key=lambda c: c.sort_key))
+        object.__setattr__(self, "changes", changes)
+        object.__setattr__(self, "orphans", tuple(sorted(self.orphans, key=lambda o: o.user)))
         # Computed on first use: canonical JSON dominates planning time on large tenants, and
         # make_plan builds the plan twice (before and after the safety pass).
         object.__setattr__(self, "_digest", "")
@@ -82,7 +78,7 @@ class Plan:
         return bool(self.changes)
 
     def with_violations(self, violations: tuple[Violation, ...]) -> Plan:
-        return replace(self, violations=violations, _sorted_from=self)
+        return replace(self, violations=violations)
 
     def _head(self) -> dict[str, Any]:
         """The file's keys up to ``summary``, in file order (digest computed only if asked)."""
@@ -134,23 +130,26 @@ class Plan:
         written by json's C encoder, and the lines are the digest's own parts: at 85,000
         changes about 0.1 s instead of 2.0 s (benchmarks/).
         """
-        out = ["{\n"]
+        return "".join(self.file_lines())
+
+    def file_lines(self) -> Iterator[str]:
+        """:meth:`dumps` line by line, each ending in a newline: a large plan file can be
+        written without its whole text in memory (450 MB at 1,000,000 users)."""
+        yield "{\n"
         for key, value in {**self._head(), "digest": self.digest}.items():
-            out.append(f"  {_LINE.encode(key)}: {_LINE.encode(value)},\n")
+            yield f"  {_LINE.encode(key)}: {_LINE.encode(value)},\n"
         arrays = list(self._lines.items())
         for position, (key, lines) in enumerate(arrays):
             comma = "," if position < len(arrays) - 1 else ""
             if not lines:
-                out.append(f"  {_LINE.encode(key)}: []{comma}\n")
+                yield f"  {_LINE.encode(key)}: []{comma}\n"
                 continue
-            out.append(f"  {_LINE.encode(key)}: [\n")
-            for line in lines:
-                out += ("    ", line, ",\n")
-            out[-1] = f"\n  ]{comma}\n"
-        out.append("}\n")
-        # One join over references to the cached lines: the text is built once, no per-line
-        # copies (the plan process's peak memory is a target too).
-        return "".join(out)
+            yield f"  {_LINE.encode(key)}: [\n"
+            last = len(lines) - 1
+            for n, line in enumerate(lines):
+                yield f"    {line},\n" if n < last else f"    {line}\n"
+            yield f"  ]{comma}\n"
+        yield "}\n"
 
     def matches_digest(self, given: str) -> bool:
         """True when ``given`` is this plan's digest or a prefix of it of at least 12 chars."""
