@@ -1,4 +1,4 @@
-"""`entrasync audit verify FILE`: check an audit file's hash chain (CONTRACT section 7)."""
+"""`entrasync audit verify FILE`: check an audit file's hash chain (docs/plan-and-audit.md)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from entrasync.adapters.audit.chain import verify_audit
 from entrasync.console import app_context, global_options
 from entrasync.errors import AuditError
 
@@ -27,8 +28,6 @@ def audit_group() -> None:
 @global_options
 def verify(file: Path, expect_sha256: str | None) -> int:
     """Check FILE's hash chain; exit 1 naming the first bad record, or if the run is incomplete."""
-    from entrasync.adapters.audit.chain import verify_audit
-
     verdict = verify_audit(file)
     if not verdict.intact:
         raise AuditError(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from entrasync.cli import main
 from entrasync.console import Console, app_context, global_options
 from entrasync.errors import EntrasyncError
 
@@ -55,8 +56,6 @@ def _read(path: Path) -> str | None:
 
 
 def _step(console: Console, number: int, title: str, argv: Sequence[str]) -> int:
-    from entrasync.cli import main
-
     console.result("")
     console.result(console.style(f"── {number}. {title}", bold=True))
     console.result(console.style("$ entrasync " + " ".join(argv), fg="cyan"))

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from entrasync.adapters.graph.client import GraphClient
+from entrasync.adapters.graph.directory import list_groups
+from entrasync.config.models import Config, load_config
+from entrasync.config.routing import load_reviewed_config
 from entrasync.console import app_context, global_options, trusted_config_option
 from entrasync.core import sanitize
-
-if TYPE_CHECKING:
-    from entrasync.config.models import Config
+from entrasync.render.groups import columns
 
 
 def _config(trusted_config: Path | None) -> Config:
@@ -22,9 +23,6 @@ def _config(trusted_config: Path | None) -> Config:
 
     `groups` helps write the first mappings file, so it must work before that file exists.
     """
-    from entrasync.config.models import Config, load_config
-    from entrasync.config.routing import load_reviewed_config
-
     context = app_context()
     path = context.resolved_config_path
     if context.config_path is None and "ENTRASYNC_CONFIG" not in os.environ and not path.exists():
@@ -50,11 +48,6 @@ def command(search: str | None, output: str, trusted_config: Path | None) -> int
     USERS counts user members (as `validate --online` does), transitive when
     entra.nested_groups is on.
     """
-    # Imported here: every command (and --help) registers this one, but only it needs Graph.
-    from entrasync.adapters.graph.client import GraphClient
-    from entrasync.adapters.graph.directory import list_groups
-    from entrasync.render.groups import columns
-
     config = _config(trusted_config)
     console = app_context().console()
     console.progress("reading groups from Microsoft Graph...")

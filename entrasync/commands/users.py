@@ -7,12 +7,17 @@ from pathlib import Path
 
 import click
 
+from entrasync.adapters.clock import utc_now
+from entrasync.config.routing import load_reviewed_config
 from entrasync.console import (
     app_context,
     global_options,
     parallelism_option,
     trusted_config_option,
 )
+from entrasync.core.users_view import users_view
+from entrasync.operations import planning as pipeline
+from entrasync.render.users import render_users_csv, render_users_json, render_users_text
 
 
 @click.command("users")
@@ -29,12 +34,6 @@ from entrasync.console import (
 @global_options
 def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     """Every NeuralTrust user with current and desired access, source groups and status."""
-    from entrasync.adapters.clock import utc_now
-    from entrasync.config.routing import load_reviewed_config
-    from entrasync.core.users_view import users_view
-    from entrasync.operations import planning as pipeline
-    from entrasync.render.users import render_users_csv, render_users_json, render_users_text
-
     ctx = app_context()
     console = ctx.console()
     loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)

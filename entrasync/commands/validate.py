@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
+from entrasync.config.models import Config, LoadedConfig
+from entrasync.config.routing import load_reviewed_config
 from entrasync.console import app_context, global_options, trusted_config_option
 from entrasync.core import sanitize
 from entrasync.errors import ExitCode, GraphError, SeveralErrors
 from entrasync.render.groups import checks_table, empty_group_warnings, failure_message
 
-if TYPE_CHECKING:
-    from entrasync.config.models import Config, LoadedConfig
-
 
 def summary(loaded: LoadedConfig) -> str:
     """One line a reviewer can check at a glance."""
-    config: Config = loaded.config
+    config = loaded.config
     count = len(config.mappings)
     return (
         f"{sanitize.text(str(loaded.path))} is valid: {count} mapping{'' if count == 1 else 's'} "
@@ -55,9 +53,6 @@ def notes(config: Config) -> list[str]:
 @global_options
 def command(online: bool, trusted_config: Path | None) -> int:
     """Check the mappings file: YAML, schema and semantic rules (offline by default)."""
-    # Imported here: pydantic and jsonschema are for the commands that read the file.
-    from entrasync.config.routing import load_reviewed_config
-
     context = app_context()
     console = context.console()
     # With a trusted config, checked offline too: a routing change fails validation early.
