@@ -12,7 +12,8 @@ import pytest
 from entrasync.adapters.graph.auth import StaticTokenProvider
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.odata import odata_string, query
-from entrasync.adapters.http import RetryPolicy, ThrottleGate
+from entrasync.adapters.http import RetryPolicy
+from entrasync.adapters.throttle import ThrottleGate
 from entrasync.core.secret import Secret
 from entrasync.errors import AuthError, GraphError
 from tests.unit.fake_time import FakeTime

@@ -12,14 +12,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from entrasync.adapters.http import (
-    AdaptiveLimit,
-    RetryPolicy,
-    ThrottleGate,
-    TransportError,
-    parse_retry_after,
-    send,
-)
+from entrasync.adapters.http import RetryPolicy, TransportError, parse_retry_after, send
+from entrasync.adapters.throttle import AdaptiveLimit, ThrottleGate
 from tests.unit.fake_time import FakeTime
 
 URL = "https://api.example.test/thing"

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from entrasync.adapters.graph import credentials
 from entrasync.adapters.graph.aadsts import describe_msal_error
-from entrasync.adapters.graph.transport import ca_bundle
-from entrasync.adapters.http import require_safe_url
+from entrasync.adapters.http import ca_bundle, require_safe_url
 from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH
 from entrasync.config import routing
 from entrasync.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config

@@ -21,7 +21,8 @@ import httpx
 
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.odata import GraphFailure, query
-from entrasync.adapters.http import RETRY_STATUSES, gates, parse_retry_after
+from entrasync.adapters.http import RETRY_STATUSES, parse_retry_after
+from entrasync.adapters.throttle import gates
 from entrasync.errors import GraphError
 
 log = logging.getLogger(__name__)

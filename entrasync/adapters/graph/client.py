@@ -24,14 +24,8 @@ from entrasync.adapters.graph.auth import (
     resolve_endpoints,
 )
 from entrasync.adapters.graph.odata import GraphFailure, query
-from entrasync.adapters.graph.transport import new_http_client
-from entrasync.adapters.http import (
-    RETRY_STATUSES,
-    RetryPolicy,
-    ThrottleGate,
-    require_safe_url,
-    send,
-)
+from entrasync.adapters.http import RETRY_STATUSES, RetryPolicy, new_client, require_safe_url, send
+from entrasync.adapters.throttle import ThrottleGate
 from entrasync.config.models import Config
 from entrasync.errors import AuthError, EntrasyncError, GraphError
 
@@ -48,6 +42,8 @@ PAGING_HINT = (
     "if it repeats, check ENTRASYNC_GRAPH_URL points at Microsoft Graph"
 )
 DEFAULT_POLICY = RetryPolicy()
+# Graph pages of 999 users take a few seconds on large tenants; connecting should not.
+TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 PERMISSION_HINT = (
     "grant GroupMember.Read.All and User.Read.All (application permissions) to the app "
     "registration with admin consent, then run again"
@@ -85,7 +81,7 @@ class GraphClient:
         self.api_base = str(require_safe_url(api_base.rstrip("/"), "the Microsoft Graph URL"))
         self._origin = httpx.URL(self.api_base)
         self._token = token
-        self._http = http if http is not None else new_http_client(environ)
+        self._http = http if http is not None else new_client(environ, timeout=TIMEOUT)
         # Public for the $batch reader (entrasync.adapters.graph.batch): inner 429s wait under
         # the same policy, and tests swap the sleep.
         self.policy = policy

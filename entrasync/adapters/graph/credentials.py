@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from entrasync.adapters.graph.transport import new_http_client
-from entrasync.adapters.http import require_safe_url, send
+from entrasync.adapters.http import new_client, require_safe_url, send
 from entrasync.core.secret import Secret
 from entrasync.errors import AuthError
 
@@ -159,7 +158,7 @@ def fetch_github_id_token(
     url = require_safe_url(
         request_url, "ACTIONS_ID_TOKEN_REQUEST_URL", allow_query=True
     ).copy_merge_params({"audience": audience})
-    with new_http_client(environ) as client:
+    with new_client(environ) as client:
         response = send(
             client,
             "GET",

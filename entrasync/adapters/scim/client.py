@@ -15,14 +15,7 @@ from typing import Any
 
 import httpx
 
-from entrasync import __version__
-from entrasync.adapters.http import (
-    AdaptiveLimit,
-    RetryPolicy,
-    TransportError,
-    require_safe_url,
-    send,
-)
+from entrasync.adapters.http import RetryPolicy, TransportError, new_client, require_safe_url, send
 from entrasync.adapters.scim.attributes import names_extension
 from entrasync.adapters.scim.paging import (
     IncompleteListingError,
@@ -31,6 +24,7 @@ from entrasync.adapters.scim.paging import (
     fetch_ahead,
     parse_page,
 )
+from entrasync.adapters.throttle import AdaptiveLimit
 from entrasync.adapters.urls import SENT_SCIM
 from entrasync.config.models import DEFAULT_SCIM_URL, Config
 from entrasync.config.routing import SCIM_URL
@@ -175,18 +169,17 @@ class ScimClient:
         # NeuralTrust documents no rate limits, so a 429 is not read as a shared budget spent
         # (Graph's ThrottleGate stops every request): it halves how many of this client's
         # requests may be in flight, successes grow that back to max_connections, and only
-        # the throttled request sleeps its Retry-After (entrasync.adapters.http.AdaptiveLimit).
+        # the throttled request sleeps its Retry-After (entrasync.adapters.throttle.AdaptiveLimit).
         self.limit = limit if limit is not None else AdaptiveLimit(max_connections)
         self._page_size: int | None = None
         self._attributes_refused = False  # set once a 400 refused an extension in attributes=
         self.max_connections = max_connections  # also the default width of list_users
-        self._http = httpx.Client(
+        self._http = new_client(
             base_url=self.url + "/",
             transport=transport,
             timeout=timeout,
-            limits=httpx.Limits(max_connections=max_connections),
-            headers={"Accept": SCIM_JSON, "User-Agent": f"entrasync/{__version__}"},
-            follow_redirects=False,
+            max_connections=max_connections,
+            headers={"Accept": SCIM_JSON},
         )
 
     @classmethod

@@ -18,7 +18,7 @@ from entrasync.adapters.graph.auth import StaticTokenProvider, make_token_provid
 from entrasync.adapters.graph.client import GraphClient
 from entrasync.adapters.graph.directory import read_directory
 from entrasync.adapters.graph.groups import GroupResolutionError, resolve_groups
-from entrasync.adapters.http import ThrottleGate
+from entrasync.adapters.throttle import ThrottleGate
 from entrasync.core.model import Group
 from entrasync.core.secret import Secret
 from entrasync.errors import AuthError

@@ -12,7 +12,8 @@ import pytest
 
 from entrasync.adapters.graph.batch import Get, get_batch
 from entrasync.adapters.graph.client import GraphClient
-from entrasync.adapters.http import RetryPolicy, ThrottleGate
+from entrasync.adapters.http import RetryPolicy
+from entrasync.adapters.throttle import ThrottleGate
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.graph_server import Request, Response
 
