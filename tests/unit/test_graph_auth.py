@@ -1,11 +1,8 @@
-"""Credential choice, endpoints, certificates and AADSTS wording (network: loopback only)."""
+"""Credential choice, endpoints, certificates and AADSTS wording, without a network (the OIDC
+token request against a loopback server is in tests/integration/graph/test_oidc_token.py)."""
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,7 +17,6 @@ from entrasync.adapters.graph.auth import (
 )
 from entrasync.adapters.graph.credentials import (
     federated_audience,
-    fetch_github_id_token,
     load_certificate,
 )
 from entrasync.config.models import Config
@@ -349,44 +345,3 @@ def test_subject_mismatch_shows_the_subject_that_was_sent() -> None:
     }
     message, _ = describe_msal_error(result, "GitHub Actions OIDC", "sub='repo:a/b:pull_request'")
     assert "repo:a/b:pull_request" in message
-
-
-class _OidcHandler(BaseHTTPRequestHandler):
-    seen: list[tuple[str, str]] = []  # noqa: RUF012 - per-test reset below
-
-    def do_GET(self) -> None:
-        type(self).seen.append((self.path, self.headers.get("Authorization", "")))
-        body = json.dumps({"count": 1, "value": "header.payload.sig"}).encode()
-        self.send_response(200 if self.headers.get("Authorization") == "bearer req" else 401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def oidc_url() -> Iterator[str]:
-    _OidcHandler.seen = []
-    server = HTTPServer(("127.0.0.1", 0), _OidcHandler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/_apis/token?api-version=2.0&x=1"
-    server.shutdown()
-    server.server_close()
-
-
-def test_github_token_request_keeps_the_urls_query_and_adds_the_audience(oidc_url: str) -> None:
-    token = fetch_github_id_token(oidc_url, Secret("req"), "api://AzureADTokenExchange", {})
-    assert token == "header.payload.sig"
-    path, auth = _OidcHandler.seen[0]
-    assert path == "/_apis/token?api-version=2.0&x=1&audience=api%3A%2F%2FAzureADTokenExchange"
-    assert auth == "bearer req"
-
-
-def test_github_refusal_asks_for_the_id_token_permission(oidc_url: str) -> None:
-    with pytest.raises(AuthError) as caught:
-        fetch_github_id_token(oidc_url, Secret("other"), "api://AzureADTokenExchange", {})
-    assert "id-token: write" in (caught.value.hint or "")
