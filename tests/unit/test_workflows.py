@@ -22,7 +22,7 @@ NAMES = ("ci.yml", "plan.yml", "apply.yml", "drift.yml")
 
 
 def load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    data: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
     if True in data:  # YAML 1.1 reads the key `on` as the boolean true
         data["on"] = data.pop(True)
     return data

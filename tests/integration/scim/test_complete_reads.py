@@ -204,6 +204,7 @@ def test_a_create_meeting_409_on_a_case_exact_server_is_recognised_as_done(
         apply_plan(plan, client, config, ListAudit())
         sandbox.reads.case_exact_filter = True
         create = next(c for c in plan.changes if c.action is Action.CREATE)
+        assert create.user_name is not None
         shouted = replace(create, user_name=create.user_name.upper())  # stored in lower case
         audit = ListAudit()
         report = apply_plan(replace(plan, changes=(shouted,)), client, config, audit)

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 import vcr
 
-from entrasync.adapters.scim.client import ScimAuthError, ScimClient, ScimError
+from entrasync.adapters.scim.client import ScimAuthError, ScimClient
 from entrasync.adapters.scim.target import read_target
 from entrasync.config.models import Config
 from entrasync.core.model import TargetUser
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.core.secret import Secret
-from entrasync.errors import AuthError
+from entrasync.errors import AuthError, ScimError
 from entrasync.operations.apply import ChangeResult, apply_plan
 from tests.integration.scim.scenario import FAST, ListAudit
 
@@ -133,7 +133,7 @@ def test_create_posts_the_rfc_user_and_a_409_on_the_same_user_is_recognised_as_d
 
 def test_patch_sends_patchop_replace_operations_and_reads_204_and_200() -> None:
     ops = [{"op": "replace", "path": "active", "value": False}]
-    reactivate = [
+    reactivate: list[dict[str, Any]] = [
         {"op": "replace", "path": "active", "value": True},
         {"op": "replace", "path": EXT_ROLE, "value": "admin"},
         {"op": "replace", "path": "externalId", "value": "bjensen"},
