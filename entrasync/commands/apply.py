@@ -22,11 +22,10 @@ from entrasync.commands.apply_evidence import Evidence, applied_lines, override_
 from entrasync.console import Console, app_context, global_options, parallelism_option
 from entrasync.core.apply_rules import (
     PlanCheck,
+    check_fresh,
+    check_protected,
     compare_changes,
-    describe_change,
-    describe_mismatch,
-    listing,
-    protected_writes,
+    guard,
 )
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, PlanFileError, SafetyError, StalePlanError
@@ -35,9 +34,10 @@ if TYPE_CHECKING:
     from entrasync.adapters.audit.writer import AuditWriter, Result
     from entrasync.adapters.scim.client import ScimClient
     from entrasync.config.models import LoadedConfig
+    from entrasync.core.apply_report import ApplyReport
     from entrasync.core.model import Target
     from entrasync.core.plan import Plan, Violation
-    from entrasync.operations.apply import ApplyReport
+    from entrasync.operations.apply import ChangeResult
 
 
 class Now(NamedTuple):
@@ -71,68 +71,6 @@ def _now_for_saved(loaded: LoadedConfig, console: Console, parallelism: int) -> 
     return Now(sources.target, fresh, empty_groups(sources.directory))
 
 
-def _check_fresh(plan: Plan, target: Target, check: PlanCheck | None = None) -> bool:
-    """False when the plan is already applied (a no-op); raise when it is stale or edited.
-
-    ``check``: the saved plan held against a plan made now (None for a plan made by this run).
-
-    A plan applied in part (a failed or interrupted run) is not finished by re-running it:
-    NeuralTrust no longer matches its ``state_sha256``, so it is refused as stale unless every
-    change is in place, and a new plan, which holds exactly the changes still to make, finishes
-    the job. So the recomputation is compared only against a NeuralTrust that is as the plan saw
-    it, where every change of a genuine plan is one a fresh plan makes too.
-    """
-    from entrasync.operations.apply import count_in_place
-
-    if target.scim_url.rstrip("/") != plan.scim_url.rstrip("/"):
-        raise StalePlanError(
-            f"the plan was made against {plan.scim_url}, not {target.scim_url}",
-            "point NEURALTRUST_SCIM_URL at the plan's endpoint, or make a new plan",
-        )
-    if target.state_sha256 == plan.state_sha256:
-        if check is not None:
-            _refuse_unproduced(check)
-        return True
-    done = count_in_place(plan.changes, target.users)
-    if done == len(plan.changes):
-        return False
-    raise StalePlanError(
-        "stale plan: NeuralTrust changed since the plan was made (state "
-        f"{plan.state_sha256[:12]} then, {target.state_sha256[:12]} now; {done} of "
-        f"{len(plan.changes)} planned changes already in place)",
-        "nothing was changed; run `entrasync plan` again and apply the new plan",
-    )
-
-
-def _refuse_unproduced(check: PlanCheck) -> None:
-    """Refuse a plan holding changes a fresh plan does not make (from the same config and
-    NeuralTrust state, so only Entra or an edit of the file can explain them)."""
-    if not check.unproduced:
-        return
-    listed = listing([describe_mismatch(m) for m in check.unproduced])
-    raise StalePlanError(
-        f"the plan holds {plural(len(check.unproduced), 'change')} a fresh plan does not make: "
-        f"{listed}; nothing was changed. NeuralTrust and the config are as the plan saw them, "
-        "so either this is a stale plan (Entra changed since the plan) or the plan file was "
-        "edited after it was written",
-        "make a new plan with `entrasync plan --out FILE`, review it, and apply it",
-    )
-
-
-def _check_protected(plan: Plan, target: Target, loaded: LoadedConfig) -> None:
-    """No path writes a ``protected`` user: a plan holding such a change is refused whole."""
-    found = protected_writes(plan.changes, loaded.config.protected_keys, target.users)
-    if not found:
-        return
-    listed = listing([f"{describe_change(w.change)} (protected: {w.listed})" for w in found])
-    raise SafetyError(
-        f"the plan {plan.digest[:12]} would write {plural(len(found), 'protected user')}, "
-        f"which entrasync never changes: {listed}; nothing was changed",
-        "entrasync never plans such a change: if the plan file was edited, make a new plan "
-        "with `entrasync plan --out FILE`; otherwise report this as a bug",
-    )
-
-
 def _say_left_out(check: PlanCheck | None, console: Console) -> None:
     """Changes a fresh plan makes beyond the saved one were not reviewed: say so, apply none."""
     count = len(check.unreviewed) if check is not None else 0
@@ -142,14 +80,6 @@ def _say_left_out(check: PlanCheck | None, console: Console) -> None:
             f"{'was' if count == 1 else 'were'} not applied; run `entrasync plan` to review "
             f"{'it' if count == 1 else 'them'}"
         )
-
-
-class UnsafePlanError(SafetyError):
-    """A refusal for safety: the violations are kept for the audit and the job summary."""
-
-    def __init__(self, message: str, hint: str, violations: tuple[Violation, ...]) -> None:
-        super().__init__(message, hint)
-        self.violations = violations
 
 
 def _check_safety(
@@ -176,31 +106,9 @@ def _check_safety(
 def _guard(
     plan: Plan, violations: tuple[Violation, ...], force_unsafe: str | None, *, fresh: bool
 ) -> tuple[Violation, ...]:
-    """Refuse violations unless ``--force-unsafe`` names this plan; a wrong digest is refused.
-
-    ``fresh``: the plan was made by this run, so re-running the workflow makes the same plan
-    (its digest leaves out ``created_at``) and the GitHub instruction applies.
-    """
-    if force_unsafe is not None and not plan.matches_digest(force_unsafe):
-        raise UnsafePlanError(
-            f"--force-unsafe {force_unsafe} does not name this plan (digest {plan.digest[:12]}); "
-            "nothing was changed",
-            "copy the digest from the plan output; a 12-character prefix is enough",
-            violations,
-        )
-    if violations and force_unsafe is None:
-        listed = "; ".join(f"{v.rule}: {v.message}" for v in violations)
-        hint = f"make the change safe, or apply anyway with --force-unsafe {plan.digest[:12]}"
-        instruction = override_instruction(plan, os.environ) if fresh else None
-        if instruction:
-            hint += f"; from GitHub: {instruction}"
-        raise UnsafePlanError(
-            f"the plan {plan.digest[:12]} breaks {plural(len(violations), 'safety limit')}, "
-            f"nothing was changed: {listed}",
-            hint,
-            violations,
-        )
-    return violations
+    """:func:`guard`, with the GitHub instruction when the plan was made by this run."""
+    instruction = override_instruction(plan, os.environ) if fresh else None
+    return guard(plan, violations, force_unsafe, instruction)
 
 
 def _fresh_plan(loaded: LoadedConfig, console: Console, parallelism: int) -> Plan:
@@ -215,7 +123,7 @@ def _confirm(auto_approve: bool) -> bool:
 
 def _run(
     evidence: Evidence, client: ScimClient, parallelism: int
-) -> tuple[ApplyReport, AuditWriter]:
+) -> tuple[ApplyReport[ChangeResult], AuditWriter]:
     from entrasync.operations.apply import apply_plan
     from entrasync.operations.stopping import deferred_stop
 
@@ -260,9 +168,9 @@ def _prepare(
         # Re-read after the prompt: NeuralTrust may have changed while the human read.
         now = Now(read_target(loaded.config, client))
     target = now.target
-    _check_protected(plan, target, loaded)  # first: its refusal names the user
+    check_protected(plan, target, loaded.config.protected_keys)  # first: it names the user
     check = compare_changes(plan.changes, now.fresh.changes) if now.fresh is not None else None
-    in_step = _check_fresh(plan, target, check)
+    in_step = check_fresh(plan, target, check)
     if plan.has_changes and in_step:
         evidence.overridden = _check_safety(
             plan,

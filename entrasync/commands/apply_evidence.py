@@ -15,29 +15,26 @@ from typing import TYPE_CHECKING
 
 import click
 
+from entrasync.adapters.github.actions import try_step_summary, workflow_name
 from entrasync.console import Console
 from entrasync.errors import AuditError, EntrasyncError
+from entrasync.render.apply_report import override_instruction as override_text
+from entrasync.render.markdown import escape
 
 if TYPE_CHECKING:
     from entrasync.adapters.audit.writer import AuditWriter, Result
     from entrasync.config.models import LoadedConfig
+    from entrasync.core.apply_report import ApplyReport
     from entrasync.core.plan import Plan, Violation
-    from entrasync.operations.apply import ApplyReport
+    from entrasync.operations.apply import ChangeResult
 
 
 def override_instruction(
     plan: Plan, environ: Mapping[str, str], *, markdown: bool = False
 ) -> str | None:
     """How to re-run the GitHub workflow with the override, when running in one."""
-    workflow = environ.get("GITHUB_WORKFLOW") if environ.get("GITHUB_ACTIONS") == "true" else None
-    if not workflow:
-        return None
-    digest = plan.digest[:12]
-    if markdown:
-        from entrasync.render.markdown import escape
-
-        return f"**Actions → {escape(workflow)} → Run workflow → `force_unsafe` = `{digest}`**"
-    return f"Actions → {workflow} → Run workflow → force_unsafe = {digest}"
+    workflow = workflow_name(environ)
+    return override_text(workflow, plan.digest, markdown=markdown) if workflow else None
 
 
 @dataclass
@@ -72,8 +69,6 @@ class Evidence:
 
     def nothing_applied(self, result: Result, error: EntrasyncError | None = None) -> None:
         """An audit file (started + finished, zero counts) for a run that changed nothing."""
-        from entrasync.render.markdown import escape
-
         violations = getattr(error, "violations", ())
         with self.start() as audit:
             audit.finish(
@@ -106,8 +101,6 @@ class Evidence:
     def summary(self, lines: list[str], audit: AuditWriter) -> None:
         if not os.environ.get("GITHUB_STEP_SUMMARY"):
             return
-        from entrasync.adapters.github.rest import try_step_summary
-
         text = "\n".join(
             [
                 "## entrasync apply",
@@ -121,9 +114,7 @@ class Evidence:
         try_step_summary(text + "\n", os.environ, self.console.warn)
 
 
-def applied_lines(plan: Plan, report: ApplyReport) -> list[str]:
-    from entrasync.render.markdown import escape
-
+def applied_lines(plan: Plan, report: ApplyReport[ChangeResult]) -> list[str]:
     counts = report.counts
     lines = [
         f"Plan `{plan.digest[:12]}`: {counts['succeeded']} succeeded, {counts['failed']} failed, "

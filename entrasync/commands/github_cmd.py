@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from entrasync.adapters.github.actions import append_outputs, run_url, try_step_summary
 from entrasync.console import Console, app_context, global_options
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, GitHubError
@@ -27,27 +28,11 @@ def marker(kind: str, config_path: str) -> str:
     return comment_marker(config_path).replace("entrasync:plan", f"entrasync:{kind}", 1)
 
 
-def run_url(environ: Mapping[str, str]) -> str | None:
-    server, repo, run = (
-        environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
-
-
 def write_outputs(values: Mapping[str, str], environ: Mapping[str, str], console: Console) -> None:
     """Print ``key=value`` lines and append them to ``$GITHUB_OUTPUT`` when set."""
     lines = "".join(f"{key}={value}\n" for key, value in values.items())
     console.result(lines)
-    path = environ.get("GITHUB_OUTPUT")
-    if path:
-        try:
-            with open(path, "a", encoding="utf-8") as handle:
-                handle.write(lines)
-        except OSError as exc:
-            raise GitHubError(
-                f"cannot write the step outputs GITHUB_OUTPUT={path}: {exc.strerror or exc}",
-                "GitHub Actions sets GITHUB_OUTPUT to a writable file; outside Actions, unset it",
-            ) from None
+    append_outputs(lines, environ)
 
 
 @click.group("github")
@@ -101,20 +86,14 @@ def find_plan(sha: str | None) -> int:
 def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -> int:
     """Comment the apply result on the merged PR, listing changes nobody reviewed."""
     from entrasync.adapters.files import read_plan
-    from entrasync.adapters.github.rest import (
-        MAX_COMMENT_CHARS,
-        post_sticky_comment,
-        pulls_for_commit,
-        try_step_summary,
-    )
-    from entrasync.core.apply_report import compare, read_audit, render_report
+    from entrasync.adapters.github.rest import post_sticky_comment, pulls_for_commit
+    from entrasync.core.apply_report import compare, read_audit
+    from entrasync.render.apply_report import render_report
 
     ctx = app_context()
     console = ctx.console()
     audit_file = _newest_audit(audit_path)
-    audit = read_audit(
-        audit_file.read_text(encoding="utf-8", errors="replace"), source=str(audit_file)
-    )
+    audit = read_audit(_read_bytes(audit_file), source=str(audit_file))
     reviewed, note = None, None
     if reviewed_plan is None or not reviewed_plan.is_file():
         note = "its plan artifact is missing or expired"
@@ -132,7 +111,6 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
         marker=apply_marker,
         run_url=run_url(os.environ),
         note=note,
-        max_chars=MAX_COMMENT_CHARS,
         workflow=os.environ.get("GITHUB_WORKFLOW"),
     )
     try_step_summary(body, os.environ, console.warn)
@@ -165,9 +143,10 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
 def drift_issue(plan_path: Path) -> int:
     """Open or update the drift issue when the plan has changes; close it when in sync."""
     from entrasync.adapters.files import read_plan
-    from entrasync.adapters.github.rest import MAX_COMMENT_CHARS, close_marked_issue, upsert_issue
+    from entrasync.adapters.github.rest import close_marked_issue, upsert_issue
     from entrasync.render.common import summary_line
     from entrasync.render.markdown import escape, render_markdown
+    from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
     console = app_context().console()
     plan = read_plan(plan_path)
@@ -189,7 +168,7 @@ def drift_issue(plan_path: Path) -> int:
     body = intro + render_markdown(
         plan,
         config_path=plan.config_path,
-        max_chars=MAX_COMMENT_CHARS - len(intro),
+        max_chars=GITHUB_COMMENT_LIMIT - len(intro),
         full_plan_hint="the plan artifact of the drift run",
     )
     title = f"entrasync drift in {plan.config_path}: {summary_line(plan)}"
@@ -208,3 +187,13 @@ def _newest_audit(path: Path) -> Path:
             "the apply step wrote none: it failed before its first change; see its log",
         )
     return files[-1]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise GitHubError(
+            f"cannot read the audit file {path}: {exc.strerror or exc}",
+            "pass the JSON Lines file written by `entrasync apply --audit-dir`",
+        ) from None

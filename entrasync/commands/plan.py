@@ -98,7 +98,7 @@ def command(
         else:
             console.info(f"Saved the plan to {out} (digest {plan.digest[:12]}).")
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        from entrasync.adapters.github.rest import try_step_summary
+        from entrasync.adapters.github.actions import try_step_summary
 
         try_step_summary(
             render_markdown(plan, config_path=loaded.path, max_chars=1_000_000),

@@ -1,12 +1,14 @@
-"""Pure: what a saved plan must equal before apply acts on it (CONTRACT.md section 8).
+"""Pure: the rules apply checks before it writes anything (docs/safety.md).
 
 A plan file's digest proves only that the file is whole, not who wrote it: anyone who can
 replace the artifact can edit a change and recompute the digest. So apply recomputes the plan
 from the config, Entra and NeuralTrust as read now, and acts only on changes the recomputation
-makes identically (``compare_changes``). Independently of that, no change may write a user
-named in ``protected`` (``protected_writes``): a plan entrasync makes never holds one.
+makes identically (``compare_changes``). A plan is applied only against the NeuralTrust it was
+made from (:func:`check_fresh`), never writes a user named in ``protected``
+(:func:`check_protected`), and passes the safety checks unless ``--force-unsafe`` names it
+(:func:`guard`).
 
-No I/O here: plain values in, plain values out.
+No I/O here: plain values in, plain values out, or an error that says why not.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
-from entrasync.core.items import Action, Change
-from entrasync.core.model import TargetUser
+from entrasync.core.items import Action, Change, Violation
+from entrasync.core.model import Target, TargetUser
+from entrasync.core.plan import Plan
+from entrasync.core.wording import plural
+from entrasync.errors import SafetyError, StalePlanError
 
 # Shown in a refusal (the whole list is in the plan file and the fresh plan).
 MAX_LISTED = 10
@@ -134,3 +139,139 @@ def listing(items: Sequence[str], limit: int = MAX_LISTED) -> str:
     shown = "; ".join(items[:limit])
     rest = len(items) - limit
     return f"{shown}; and {rest} more" if rest > 0 else shown
+
+
+def satisfies(user: TargetUser, change: Change) -> bool:
+    """True when NeuralTrust already shows what ``change`` wants (a re-run's test)."""
+    after = change.after
+    if user.active != after.active:
+        return False
+    if change.action is Action.DEACTIVATE:
+        return True
+    if after.role is not None and user.role != after.role:
+        return False
+    if after.products is not None and tuple(user.products or ()) != after.products:
+        return False
+    return change.entra_id is None or user.external_id == change.entra_id
+
+
+def in_place(change: Change, users: Sequence[TargetUser]) -> bool:
+    """True when ``users`` (a fresh read) already show ``change`` carried out."""
+    return count_in_place((change,), users) == 1
+
+
+def count_in_place(changes: Sequence[Change], users: Sequence[TargetUser]) -> int:
+    """How many of ``changes`` a fresh read already shows carried out (one pass over users)."""
+    by_id = {u.id: u for u in users}
+    by_name: dict[str, TargetUser] = {}
+    for user in users:
+        by_name.setdefault(user.user_name.lower(), user)
+    done = 0
+    for change in changes:
+        if change.action is Action.CREATE:
+            found = by_name.get((change.user_name or change.user).lower())
+        else:
+            found = by_id.get(change.target_id) if change.target_id else None
+        done += found is not None and satisfies(found, change)
+    return done
+
+
+def check_fresh(plan: Plan, target: Target, check: PlanCheck | None = None) -> bool:
+    """False when the plan is already applied (a no-op); raise when it is stale or edited.
+
+    ``check``: the saved plan held against a plan made now (None for a plan made by this run).
+
+    A plan applied in part (a failed or interrupted run) is not finished by re-running it:
+    NeuralTrust no longer matches its ``state_sha256``, so it is refused as stale unless every
+    change is in place, and a new plan, which holds exactly the changes still to make, finishes
+    the job. So the recomputation is compared only against a NeuralTrust that is as the plan saw
+    it, where every change of a genuine plan is one a fresh plan makes too.
+    """
+    if target.scim_url.rstrip("/") != plan.scim_url.rstrip("/"):
+        raise StalePlanError(
+            f"the plan was made against {plan.scim_url}, not {target.scim_url}",
+            "point NEURALTRUST_SCIM_URL at the plan's endpoint, or make a new plan",
+        )
+    if target.state_sha256 == plan.state_sha256:
+        if check is not None:
+            _refuse_unproduced(check)
+        return True
+    done = count_in_place(plan.changes, target.users)
+    if done == len(plan.changes):
+        return False
+    raise StalePlanError(
+        "stale plan: NeuralTrust changed since the plan was made (state "
+        f"{plan.state_sha256[:12]} then, {target.state_sha256[:12]} now; {done} of "
+        f"{len(plan.changes)} planned changes already in place)",
+        "nothing was changed; run `entrasync plan` again and apply the new plan",
+    )
+
+
+def _refuse_unproduced(check: PlanCheck) -> None:
+    """Refuse a plan holding changes a fresh plan does not make (from the same config and
+    NeuralTrust state, so only Entra or an edit of the file can explain them)."""
+    if not check.unproduced:
+        return
+    listed = listing([describe_mismatch(m) for m in check.unproduced])
+    raise StalePlanError(
+        f"the plan holds {plural(len(check.unproduced), 'change')} a fresh plan does not make: "
+        f"{listed}; nothing was changed. NeuralTrust and the config are as the plan saw them, "
+        "so either this is a stale plan (Entra changed since the plan) or the plan file was "
+        "edited after it was written",
+        "make a new plan with `entrasync plan --out FILE`, review it, and apply it",
+    )
+
+
+def check_protected(plan: Plan, target: Target, protected_keys: frozenset[str]) -> None:
+    """No path writes a ``protected`` user: a plan holding such a change is refused whole."""
+    found = protected_writes(plan.changes, protected_keys, target.users)
+    if not found:
+        return
+    listed = listing([f"{describe_change(w.change)} (protected: {w.listed})" for w in found])
+    raise SafetyError(
+        f"the plan {plan.digest[:12]} would write {plural(len(found), 'protected user')}, "
+        f"which entrasync never changes: {listed}; nothing was changed",
+        "entrasync never plans such a change: if the plan file was edited, make a new plan "
+        "with `entrasync plan --out FILE`; otherwise report this as a bug",
+    )
+
+
+class UnsafePlanError(SafetyError):
+    """A refusal for safety: the violations are kept for the audit and the job summary."""
+
+    def __init__(self, message: str, hint: str, violations: tuple[Violation, ...]) -> None:
+        super().__init__(message, hint)
+        self.violations = violations
+
+
+def guard(
+    plan: Plan,
+    violations: tuple[Violation, ...],
+    force_unsafe: str | None,
+    instruction: str | None = None,
+) -> tuple[Violation, ...]:
+    """Refuse violations unless ``--force-unsafe`` names this plan; a wrong digest is refused.
+
+    ``instruction``: how to apply anyway from GitHub, when that applies (a plan made by this
+    run in a workflow: re-running it makes the same plan, whose digest leaves out
+    ``created_at``).
+    """
+    if force_unsafe is not None and not plan.matches_digest(force_unsafe):
+        raise UnsafePlanError(
+            f"--force-unsafe {force_unsafe} does not name this plan (digest {plan.digest[:12]}); "
+            "nothing was changed",
+            "copy the digest from the plan output; a 12-character prefix is enough",
+            violations,
+        )
+    if violations and force_unsafe is None:
+        listed = "; ".join(f"{v.rule}: {v.message}" for v in violations)
+        hint = f"make the change safe, or apply anyway with --force-unsafe {plan.digest[:12]}"
+        if instruction:
+            hint += f"; from GitHub: {instruction}"
+        raise UnsafePlanError(
+            f"the plan {plan.digest[:12]} breaks {plural(len(violations), 'safety limit')}, "
+            f"nothing was changed: {listed}",
+            hint,
+            violations,
+        )
+    return violations

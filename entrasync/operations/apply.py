@@ -7,7 +7,7 @@ or connection failure stops new writes: the rest are recorded as ``skipped`` so 
 shows exactly what was and was not done, and a fresh plan finishes the job. A signal
 (``entrasync.operations.stopping``) or an audit record that cannot be written stops new writes
 too. The workers share one ``ScimClient`` and so its adaptive limit
-(``entrasync.adapters.http.AdaptiveLimit``): a 429 halves how many writes may be in flight,
+(``entrasync.adapters.throttle.AdaptiveLimit``): a 429 halves how many writes may be in flight,
 successes grow it back to ``parallelism``, and only the throttled write waits out its
 Retry-After.
 """
@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from entrasync.adapters.http import DEFAULT_PARALLELISM, TransportError
 from entrasync.adapters.scim.attributes import Layout
@@ -26,13 +26,14 @@ from entrasync.adapters.scim.client import ScimClient, ScimResponse
 from entrasync.adapters.scim.target import layout_of, to_target_user
 from entrasync.config.models import Config
 from entrasync.core import sanitize
-from entrasync.core.model import TargetUser
+from entrasync.core.apply_report import ApplyReport
+from entrasync.core.apply_rules import satisfies
+from entrasync.core.audit_record import Outcome
 from entrasync.core.plan import Action, Change, Plan
 from entrasync.errors import AuditError, AuthError, EntrasyncError, ScimError
 from entrasync.operations.stopping import StopRequest
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-Outcome = Literal["succeeded", "failed", "skipped"]
 
 
 class AuditSink(Protocol):
@@ -58,65 +59,6 @@ class ChangeResult:
     request_id: str | None = None
     error: str | None = None
     detail: str | None = None  # e.g. "already in place" on a 409 that converged
-
-
-@dataclass(frozen=True)
-class ApplyReport:
-    results: tuple[ChangeResult, ...]
-
-    def _with(self, outcome: Outcome) -> tuple[ChangeResult, ...]:
-        return tuple(r for r in self.results if r.outcome == outcome)
-
-    @property
-    def succeeded(self) -> tuple[ChangeResult, ...]:
-        return self._with("succeeded")
-
-    @property
-    def failed(self) -> tuple[ChangeResult, ...]:
-        return self._with("failed")
-
-    @property
-    def skipped(self) -> tuple[ChangeResult, ...]:
-        return self._with("skipped")
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {o: len(self._with(o)) for o in ("succeeded", "failed", "skipped")}
-
-
-def satisfies(user: TargetUser, change: Change) -> bool:
-    """True when NeuralTrust already shows what ``change`` wants (a re-run's test)."""
-    after = change.after
-    if user.active != after.active:
-        return False
-    if change.action is Action.DEACTIVATE:
-        return True
-    if after.role is not None and user.role != after.role:
-        return False
-    if after.products is not None and tuple(user.products or ()) != after.products:
-        return False
-    return change.entra_id is None or user.external_id == change.entra_id
-
-
-def in_place(change: Change, users: Sequence[TargetUser]) -> bool:
-    """True when ``users`` (a fresh read) already show ``change`` carried out."""
-    return count_in_place((change,), users) == 1
-
-
-def count_in_place(changes: Sequence[Change], users: Sequence[TargetUser]) -> int:
-    """How many of ``changes`` a fresh read already shows carried out (one pass over users)."""
-    by_id = {u.id: u for u in users}
-    by_name: dict[str, TargetUser] = {}
-    for user in users:
-        by_name.setdefault(user.user_name.lower(), user)
-    done = 0
-    for change in changes:
-        if change.action is Action.CREATE:
-            found = by_name.get((change.user_name or change.user).lower())
-        else:
-            found = by_id.get(change.target_id) if change.target_id else None
-        done += found is not None and satisfies(found, change)
-    return done
 
 
 def create_body(change: Change, layout: Layout) -> dict[str, Any]:
@@ -197,7 +139,7 @@ def apply_plan(
     parallelism: int = DEFAULT_PARALLELISM,
     on_result: Callable[[ChangeResult], None] | None = None,
     stop: StopRequest | None = None,
-) -> ApplyReport:
+) -> ApplyReport[ChangeResult]:
     """Carry out every change of ``plan``; one audit record per change, in completion order.
 
     Starts no write once ``stop`` is requested (a signal), the audit cannot take a record, or

@@ -9,16 +9,13 @@ Everything that comes from the directory goes through :func:`escape`: a display 
 broken table, a bold word or a notification to the whole organization.
 
 GitHub refuses comments over 65,536 characters, so the comment is cut at a row boundary when
-needed, with a line saying how many rows were left out and where the full plan is.
+needed (:func:`entrasync.render.truncate.fit`).
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import overload
 
 from entrasync.core.plan import Action, Change, Orphan, Plan
 from entrasync.core.sanitize import text as clean
@@ -31,8 +28,8 @@ from entrasync.render.common import (
     short_digest,
     summary_line,
 )
+from entrasync.render.truncate import GITHUB_COMMENT_LIMIT, Block, LazyRows, fit
 
-GITHUB_COMMENT_LIMIT = 65_536
 _ZWSP = "&#8203;"  # zero-width space: breaks @mentions, #refs and autolinks, invisible
 
 _MARKDOWN_SPECIALS = "\\`*_[]()!|~${}"
@@ -89,99 +86,11 @@ def render_markdown(
     head = [comment_marker(config_path), f"**{summary_line(plan)}**", ""]
     tail = [f"Plan digest `{short_digest(plan)}` for {escape(plan.config_path)}"]
     blocks = [_violations(plan), _warnings(plan), _changes(plan), _orphans(plan)]
-    document = _assemble(head, blocks, tail, max_chars, full_plan_hint)
+    document = fit(head, blocks, tail, max_chars, full_plan_hint)
     return "\n".join(document) + "\n"
 
 
-class _Rows(Sequence[str]):
-    """Rows rendered on first use: a 65,536-character comment shows a few hundred of a plan's
-    100,000 changes, so escaping them all was 1.7 s of CPU for nothing (benchmarks/)."""
-
-    def __init__(self, count: int, render: Callable[[int], str]) -> None:
-        self._count, self._render = count, render
-        self._done: dict[int, str] = {}
-
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self._count))]
-        if not -self._count <= index < self._count:
-            raise IndexError(index)
-        index %= self._count
-        if index not in self._done:
-            self._done[index] = self._render(index)
-        return self._done[index]
-
-
-@dataclass(frozen=True)
-class _Block:
-    """A section whose rows may be left out: ``opening`` and ``closing`` always come together."""
-
-    opening: tuple[str, ...]
-    rows: Sequence[str]
-    closing: tuple[str, ...]
-
-
-def _size(lines: Iterable[str]) -> int:
-    return sum(len(line) + 1 for line in lines)
-
-
-def _assemble(
-    head: list[str], blocks: list[_Block], tail: list[str], max_chars: int, hint: str
-) -> list[str]:
-    present = [b for b in blocks if b.rows]
-    if _fits(head, present, tail, max_chars):
-        return head + [line for b in present for line in (*b.opening, *b.rows, *b.closing)] + tail
-    total_rows = sum(len(b.rows) for b in present)
-
-    def notice(left_out: int) -> str:
-        return (
-            f"**{left_out} of {total_rows} rows left out** to keep this under GitHub's "
-            f"{max_chars:,}-character limit: the full plan is in {hint}."
-        )
-
-    budget = max_chars - _size(head) - _size(tail) - _size([notice(total_rows), ""])
-    if budget < 0:
-        raise ValueError(f"max_chars={max_chars} cannot hold even the plan's summary")
-    body: list[str] = []
-    left_out = 0
-    for block in present:
-        if left_out:
-            left_out += len(block.rows)
-            continue
-        fixed = _size(block.opening) + _size(block.closing)
-        used = _size(body) + fixed
-        shown = 0
-        for row in block.rows:
-            if used + len(row) + 1 > budget:
-                break
-            used += len(row) + 1
-            shown += 1
-        left_out = len(block.rows) - shown
-        if shown:
-            body += [*block.opening, *block.rows[:shown], *block.closing]
-    return head + body + [notice(left_out), "", *tail]
-
-
-def _fits(head: list[str], blocks: list[_Block], tail: list[str], max_chars: int) -> bool:
-    """Whether everything fits, rendering rows only until it is clear that it does not."""
-    size = _size(head) + _size(tail)
-    for block in blocks:
-        size += _size(block.opening) + _size(block.closing)
-        for row in block.rows:
-            size += len(row) + 1
-            if size > max_chars:
-                return False
-    return size <= max_chars
-
-
-def _violations(plan: Plan) -> _Block:
+def _violations(plan: Plan) -> Block:
     rows = tuple(
         f"> - **{escape(v.rule)}**: {escape(v.message)}"
         + (f" (override: `{override_flag(plan, v.override)}`)" if v.override else "")
@@ -191,19 +100,19 @@ def _violations(plan: Plan) -> _Block:
         "> [!CAUTION]",
         "> **Safety violations**: `entrasync apply` refuses this plan without the override.",
     )
-    return _Block(opening, rows, ("",))
+    return Block(opening, rows, ("",))
 
 
-def _warnings(plan: Plan) -> _Block:
+def _warnings(plan: Plan) -> Block:
     rows = tuple(f"> - {escape(w)}" for w in plan.warnings)
-    return _Block(("> [!WARNING]", "> **Warnings**"), rows, ("",))
+    return Block(("> [!WARNING]", "> **Warnings**"), rows, ("",))
 
 
-def _changes(plan: Plan) -> _Block:
+def _changes(plan: Plan) -> Block:
     opening = (f"<details><summary>Changes ({len(plan.changes)})</summary>", "", *_CHANGE_HEADER)
     changes = plan.changes
-    rows = _Rows(len(changes), lambda i: _change_row(changes[i]))
-    return _Block(opening, rows, ("", "</details>", ""))
+    rows = LazyRows(len(changes), lambda i: _change_row(changes[i]))
+    return Block(opening, rows, ("", "</details>", ""))
 
 
 def _change_row(change: Change) -> str:
@@ -223,11 +132,11 @@ def _change_row(change: Change) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _orphans(plan: Plan) -> _Block:
+def _orphans(plan: Plan) -> Block:
     deactivated = {c.user for c in plan.changes if c.action is Action.DEACTIVATE}
     opening = (f"<details><summary>Orphans ({len(plan.orphans)})</summary>", "", *_ORPHAN_HEADER)
     rows = tuple(_orphan_row(o, o.user in deactivated) for o in plan.orphans)
-    return _Block(opening, rows, ("", "</details>", ""))
+    return Block(opening, rows, ("", "</details>", ""))
 
 
 def _orphan_row(orphan: Orphan, deactivated: bool) -> str:

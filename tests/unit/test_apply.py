@@ -10,16 +10,11 @@ import pytest
 from entrasync.adapters.scim.attributes import Layout
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.config.models import Config
+from entrasync.core.apply_rules import in_place, satisfies
 from entrasync.core.model import TargetUser
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.core.secret import Secret
-from entrasync.operations.apply import (
-    apply_plan,
-    create_body,
-    in_place,
-    patch_operations,
-    satisfies,
-)
+from entrasync.operations.apply import apply_plan, create_body, patch_operations
 
 CORE = Layout.of("roles", "entitlements")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from itertools import count
 from pathlib import Path
@@ -9,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from entrasync.adapters.audit.writer import AuditWriter
-from entrasync.core.apply_report import compare, read_audit, render_report
+from entrasync.core.apply_report import compare, read_audit
 from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.errors import GitHubError
+from entrasync.render.apply_report import render_report
 
 ENV = {"GITHUB_SHA": "a" * 40}
 
@@ -27,7 +29,7 @@ def plan_of(*changes: Change) -> Plan:
     return Plan("config/mappings.yaml", "1" * 64, "https://scim.example", "0" * 64, changes=changes)
 
 
-def audit_text(tmp_path: Path, plan: Plan, outcomes: dict[str, str], finish: bool = True) -> str:
+def audit_text(tmp_path: Path, plan: Plan, outcomes: dict[str, str], finish: bool = True) -> bytes:
     """An audit file written by the real AuditWriter, as apply writes it."""
     ticks = count()
     writer = AuditWriter.start(
@@ -41,7 +43,7 @@ def audit_text(tmp_path: Path, plan: Plan, outcomes: dict[str, str], finish: boo
         writer.change(c, outcome=outcomes.get(c.user, "succeeded"))  # type: ignore[arg-type]
     if finish:
         writer.finish()
-    return writer.path.read_text(encoding="utf-8")
+    return writer.path.read_bytes()
 
 
 ALICE, BOB, CAROL = "alice@contoso.com", "bob@contoso.com", "carol@contoso.com"
@@ -148,7 +150,7 @@ def test_a_huge_report_stays_under_the_comment_limit(tmp_path: Path) -> None:
     audit = read_audit(audit_text(tmp_path, applied, {}))
     text = render_report(compare(audit, plan_of()), marker="<!-- m -->", run_url=None)
     assert len(text) <= 65536
-    assert "more rows left out" in text
+    assert re.search(r"\*\*\d+ of 5000 rows left out\*\* .* the audit artifact", text)
 
 
 def test_user_text_is_escaped_in_the_report(tmp_path: Path) -> None:
@@ -161,12 +163,12 @@ def test_user_text_is_escaped_in_the_report(tmp_path: Path) -> None:
 
 def test_a_line_that_is_not_an_audit_record_is_refused() -> None:
     with pytest.raises(GitHubError, match="line 2"):
-        read_audit('{"type": "apply_started"}\n{"type": "change", "action": "explode"}\n')
+        read_audit(b'{"type": "apply_started"}\n{"type": "change", "action": "explode"}\n')
 
 
 OLD_FORMAT = (
-    '{"type": "apply_started", "plan_digest": "cc74ae969107", "force_unsafe": "CC74AE969107"}\n'
-    '{"type": "apply_finished", "counts": {"succeeded": 0, "failed": 0, "skipped": 0}}\n'
+    b'{"type": "apply_started", "plan_digest": "cc74ae969107", "force_unsafe": "CC74AE969107"}\n'
+    b'{"type": "apply_finished", "counts": {"succeeded": 0, "failed": 0, "skipped": 0}}\n'
 )
 
 
@@ -180,7 +182,7 @@ def test_a_refusal_is_reported_with_its_reason_and_every_violation(tmp_path: Pat
     unsafe = Violation("min_owners", "0 owners left, at least 1 required <b>")
     with AuditWriter.start(tmp_path, plan=plan, environ=ENV, git_commit=lambda: None) as writer:
         writer.finish(result="refused", reason="stale plan: moved", violations=(unsafe,))
-    audit = read_audit(writer.path.read_text(encoding="utf-8"))
+    audit = read_audit(writer.path.read_bytes())
     text = render_report(compare(audit, plan), marker="<!-- m -->", run_url=None, workflow=None)
     assert audit.applied_nothing
     assert "**Apply refused: nothing was changed.**" in text

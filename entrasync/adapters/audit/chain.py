@@ -1,33 +1,29 @@
-"""The audit file's hash chain: how a record is hashed, and how a file is verified.
+"""How an audit file is verified: each line the canonical JSON of its record, each record
+where the hash chain says (docs/plan-and-audit.md).
 
-Kept apart from the writer so ``entrasync audit verify`` reads no more than it needs, and so
-the one definition of a record's hash serves both sides.
+Kept apart from the writer so ``entrasync audit verify`` reads no more than it needs; the
+records themselves (their hash, the strict line reader) are :mod:`entrasync.core.audit_record`.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-import rfc8785
-
-from entrasync.core import strict_json
-from entrasync.core.canonical import canonical_json
+from entrasync.core.audit_record import (
+    GENESIS,
+    OUTCOMES,
+    TYPES,
+    BadRecord,
+    parse_record,
+    record_lines,
+    record_sha256,
+)
+from entrasync.core.canonical import canonical_text
 from entrasync.errors import AuditError
-
-GENESIS: Final = "0" * 64
-OUTCOMES: Final = ("succeeded", "failed", "skipped")
-TYPES: Final = ("apply_started", "change", "apply_finished")
-
-
-def record_sha256(record: Mapping[str, Any]) -> str:
-    """The hash a record carries: of its canonical JSON without ``sha256`` (prev included)."""
-    body = {key: value for key, value in record.items() if key != "sha256"}
-    return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -77,9 +73,7 @@ def verify_audit(path: Path | str) -> AuditVerdict:
             f"cannot read the audit file {path}: {exc.strerror or exc}",
             "pass a file written by `entrasync apply` (the audit/ folder or the run's artifact)",
         ) from None
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()  # the newline that ends the last record
+    lines = record_lines(data)
     head, tally = GENESIS, Counter[str]()
     finished: dict[str, Any] | None = None
     for index, raw in enumerate(lines):
@@ -87,10 +81,10 @@ def verify_audit(path: Path | str) -> AuditVerdict:
         try:
             if finished is not None:
                 raise _Broken("a record follows apply_finished")
-            record = _parse(raw)
+            record = parse_record(raw, seq)
             _check_canonical(record, raw)
             _check(record, seq, head, tally)
-        except _Broken as broken:
+        except (_Broken, BadRecord) as broken:
             return AuditVerdict(path, index, False, False, seq, broken.problem, None, head)
         head = record["sha256"]
         if record["type"] == "change":
@@ -110,32 +104,15 @@ def verify_audit(path: Path | str) -> AuditVerdict:
     )
 
 
-def _parse(raw: bytes) -> dict[str, Any]:
-    """The record of one line, read strictly: apply writes no duplicate keys, fractions, huge
-    numbers or deep nesting, and parsers disagree on what such a line says."""
-    try:
-        record = strict_json.loads(raw, fractions=False)
-    except strict_json.JsonSyntaxError:
-        raise _Broken("not a JSON record (edited, or cut off mid-record)") from None
-    except strict_json.StrictJsonError as exc:
-        raise _Broken(f"not a record as apply writes it: {exc}") from None
-    if not isinstance(record, dict):
-        raise _Broken("not a JSON object")
-    return record
-
-
 def _check_canonical(record: dict[str, Any], raw: bytes) -> None:
     """The line must be the canonical JSON (RFC 8785) of its record, byte for byte, as apply
     writes it: the hash covers the record's content, so without this a line could be
     re-spaced or its keys reordered and still verify."""
     try:
-        canonical = canonical_json(record)
-        # canonical_json is RFC 8785 for apply's records (ASCII keys); beyond ASCII, ask
-        # the reference implementation too.
-        exact = canonical == raw and (raw.isascii() or rfc8785.dumps(record) == raw)
-    except rfc8785.CanonicalizationError:
+        canonical = canonical_text(record).encode("utf-8")
+    except UnicodeEncodeError:
         raise _Broken("holds text that is not Unicode (a lone surrogate escape)") from None
-    if not exact:
+    if canonical != raw:
         raise _Broken(
             "not the canonical JSON of its record (RFC 8785): its spacing, line ending, key "
             "order or escapes differ from what apply writes"

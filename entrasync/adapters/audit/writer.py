@@ -1,4 +1,4 @@
-"""The audit artifact: one hash-chained JSON Lines file per apply run (CONTRACT section 7).
+"""The audit artifact: one hash-chained JSON Lines file per apply run (docs/plan-and-audit.md).
 
 Each record carries ``seq``, ``prev_sha256`` and ``sha256`` = SHA-256 of the RFC 8785
 canonical JSON of the record without ``sha256``; the first record chains from 64 zeros.
@@ -32,23 +32,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-import rfc8785
-
 from entrasync import __version__
-from entrasync.adapters.audit.chain import (
-    GENESIS,
-    OUTCOMES,
-    AuditVerdict,
-    record_sha256,
-    verify_audit,
-)
+from entrasync.adapters.audit.chain import AuditVerdict, verify_audit
 from entrasync.adapters.clock import utc_now_ms
+from entrasync.adapters.github.actions import run_url
+from entrasync.core.audit_record import GENESIS, OUTCOMES, Outcome, record_sha256
+from entrasync.core.canonical import canonical_json
 from entrasync.core.plan import Change, Plan, Violation
 from entrasync.errors import AuditError
 
 __all__ = ["GENESIS", "AuditVerdict", "AuditWriter", "Outcome", "record_sha256", "verify_audit"]
 
-Outcome = Literal["succeeded", "failed", "skipped"]
 # How a run ended, in apply_finished: "applied" means changes were attempted (the counts say
 # how each went); the others mean nothing was attempted and say why.
 Result = Literal["applied", "no changes", "already applied", "refused", "cancelled"]
@@ -120,16 +114,7 @@ def override_record(
 
 def github_context(environ: Mapping[str, str]) -> dict[str, str | None]:
     """Actor and run URL when running in GitHub Actions (None elsewhere)."""
-    server, repo, run_id = (
-        environ.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    run_url = (
-        f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}" if server and repo and run_id else None
-    )
-    attempt = environ.get("GITHUB_RUN_ATTEMPT")
-    if run_url and attempt:
-        run_url += f"/attempts/{attempt}"
-    return {"actor": environ.get("GITHUB_ACTOR") or None, "run_url": run_url}
+    return {"actor": environ.get("GITHUB_ACTOR") or None, "run_url": run_url(environ)}
 
 
 def _started_record(
@@ -301,7 +286,7 @@ class AuditWriter:
             record = {**fields, "seq": self._seq + 1, "prev_sha256": self._head}
             record["sha256"] = record_sha256(record)
             if self._failure is None:
-                self._failure = self._append(rfc8785.dumps(record) + b"\n")
+                self._failure = self._append(canonical_json(record) + b"\n")
             # A record that went to stderr still takes its place in the chain: the file and
             # the log together hold every record, in order.
             self._seq += 1

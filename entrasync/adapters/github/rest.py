@@ -1,33 +1,30 @@
-"""GitHub REST: the sticky PR comment, the drift issue, the job summary (CONTRACT sections 3, 6).
+"""GitHub REST: the sticky PR comment, the drift issue, merged pull requests and artifacts.
 
 PR comments are issue comments (https://docs.github.com/en/rest/issues/comments). One comment
 per marker: list every comment (following ``Link: rel="next"``), edit the one carrying the
 marker, post only when there is none. Retries go through :func:`entrasync.adapters.http.send`;
-``GITHUB_API_URL`` points at GitHub Enterprise Server when set.
+``GITHUB_API_URL`` points at GitHub Enterprise Server when set. The runner's own files (job
+summary, step outputs, event payload) are :mod:`entrasync.adapters.github.actions`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from entrasync import __version__
-from entrasync.adapters.http import require_safe_url, send
+from entrasync.adapters.github.actions import pull_request_number
+from entrasync.adapters.http import new_client, require_safe_url, send
 from entrasync.core.plan import Plan
 from entrasync.core.secret import Secret
 from entrasync.errors import EntrasyncError, GitHubError
+from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
 DEFAULT_API_URL = "https://api.github.com"
-MAX_COMMENT_CHARS = 65536  # GitHub counts code points; 422 beyond
 FULL_PLAN_HINT = "the job summary and the plan artifact of this workflow run"
-STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes per step; GitHub drops the whole summary beyond
 
 
 @dataclass(frozen=True)
@@ -60,23 +57,7 @@ class GitHubContext:
 
     def pull_request_number(self) -> int:
         """``pull_request.number`` (or ``issue.number``) from the event payload."""
-        if not self.event_path:
-            raise GitHubError(
-                "GITHUB_EVENT_PATH is not set, so the pull request number is unknown",
-                "use --comment only in a pull_request or pull_request_target workflow",
-            )
-        try:
-            event = json.loads(Path(self.event_path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise GitHubError(f"cannot read the event payload {self.event_path}: {exc}") from None
-        for key in ("pull_request", "issue"):
-            number = (event.get(key) or {}).get("number") if isinstance(event, dict) else None
-            if isinstance(number, int):
-                return number
-        raise GitHubError(
-            "the workflow event has no pull request number",
-            "use --comment only in a pull_request or pull_request_target workflow",
-        )
+        return pull_request_number(self.event_path)
 
 
 _HINTS = {
@@ -85,7 +66,8 @@ _HINTS = {
     "`issues: write` (drift issue); fork pull requests get a read-only token",
     404: "check GITHUB_REPOSITORY, the pull request number and GITHUB_API_URL (GitHub "
     "Enterprise Server: https://HOST/api/v3); a token without access also sees 404",
-    422: "GitHub refused the content: a comment may hold at most 65,536 characters",
+    422: f"GitHub refused the content: a comment may hold at most {GITHUB_COMMENT_LIMIT:,} "
+    "characters",
 }
 
 
@@ -94,7 +76,7 @@ class GitHubClient:
 
     def __init__(self, ctx: GitHubContext, *, http: httpx.Client | None = None) -> None:
         self.ctx = ctx
-        self._http = http or httpx.Client(timeout=30.0)
+        self._http = http or new_client()
         self._own_login: str | bool | None = False  # False: not looked up yet
 
     def __enter__(self) -> GitHubClient:
@@ -125,7 +107,6 @@ class GitHubClient:
             "Authorization": f"Bearer {self.ctx.token.reveal()}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
-            "User-Agent": f"entrasync/{__version__}",
         }
         response = send(self._http, method, url, what="the GitHub API", headers=headers, json=json)
         if response.status_code >= 400:
@@ -195,9 +176,10 @@ def ensure_marker(body: str, marker: str) -> str:
 
 
 def check_length(body: str) -> None:
-    if len(body) > MAX_COMMENT_CHARS:
+    if len(body) > GITHUB_COMMENT_LIMIT:
         raise GitHubError(
-            f"the comment has {len(body):,} characters; GitHub accepts at most 65,536",
+            f"the comment has {len(body):,} characters; GitHub accepts at most "
+            f"{GITHUB_COMMENT_LIMIT:,}",
             "this is a bug in the renderer's size limit: please report it",
         )
 
@@ -239,58 +221,8 @@ def publish_plan(plan: Plan, *, config_path: str, environ: Mapping[str, str]) ->
     """Render the plan as the sticky PR comment and post it; return the comment URL."""
     from entrasync.render.markdown import comment_marker, render_markdown
 
-    body = render_markdown(
-        plan,
-        config_path=config_path,
-        max_chars=MAX_COMMENT_CHARS,
-        full_plan_hint=FULL_PLAN_HINT,
-    )
+    body = render_markdown(plan, config_path=config_path, full_plan_hint=FULL_PLAN_HINT)
     return post_sticky_comment(body, comment_marker(config_path), environ)
-
-
-def append_step_summary(text: str, environ: Mapping[str, str]) -> bool:
-    """Append to ``$GITHUB_STEP_SUMMARY`` within its 1 MiB per-step limit; False if unset.
-
-    Over the limit GitHub drops the whole summary, so cut at a line boundary and say so.
-    """
-    path = environ.get("GITHUB_STEP_SUMMARY")
-    if not path:
-        return False
-    try:
-        used = os.path.getsize(path)
-    except OSError:
-        used = 0
-    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
-    room = STEP_SUMMARY_LIMIT - used
-    if len(data) > room:
-        note = (
-            f"\n\n_Summary cut at the 1 MiB limit ({len(data):,} bytes); "
-            "the full plan is in the plan artifact._\n"
-        ).encode()
-        keep = max(0, room - len(note))
-        cut = data[:keep]
-        cut = cut[: cut.rfind(b"\n") + 1] if b"\n" in cut else b""
-        data = cut.decode("utf-8", errors="ignore").encode("utf-8") + note
-        if len(data) > room:
-            return False
-    try:
-        with open(path, "ab") as handle:
-            handle.write(data)
-    except OSError as exc:
-        raise GitHubError(
-            f"cannot write the job summary GITHUB_STEP_SUMMARY={path}: {exc.strerror or exc}",
-            "GitHub Actions sets GITHUB_STEP_SUMMARY to a writable file; outside Actions, unset it",
-        ) from None
-    return True
-
-
-def try_step_summary(text: str, environ: Mapping[str, str], warn: Callable[[str], None]) -> bool:
-    """:func:`append_step_summary`, where a failure is a warning: the summary is a courtesy."""
-    try:
-        return append_step_summary(text, environ)
-    except GitHubError as exc:
-        warn(f"{exc.message} (the job summary was not written)")
-        return False
 
 
 def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from entrasync.adapters.audit.writer import AuditWriter
-from entrasync.adapters.github.rest import STEP_SUMMARY_LIMIT, append_step_summary
+from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT, append_step_summary
 from entrasync.cli import main
 from entrasync.core.plan import Action, Plan, Violation
 from tests.integration.github.conftest import MakeEnv

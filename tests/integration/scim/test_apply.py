@@ -18,9 +18,10 @@ from entrasync.adapters.audit import writer as audit_module
 from entrasync.adapters.audit.writer import AuditWriter, record_sha256, verify_audit
 from entrasync.adapters.http import RetryPolicy
 from entrasync.adapters.scim.target import read_target
+from entrasync.core.apply_rules import in_place
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.errors import AuditError
-from entrasync.operations.apply import apply_plan, in_place
+from entrasync.operations.apply import apply_plan
 from entrasync.operations.stopping import Stopped, StopRequest
 from entrasync.sandbox.scim_server import ScimSandbox
 from tests.integration.scim.scenario import (

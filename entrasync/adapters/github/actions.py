@@ -1,0 +1,117 @@
+"""The GitHub Actions runner's files and variables: the job summary, step outputs, the event
+payload and the run's URL (https://docs.github.com/en/actions/reference/workflows-and-actions/variables).
+
+Nothing here talks to the GitHub API (that is :mod:`entrasync.adapters.github.rest`): these are
+the files the runner hands a step, and the variables that describe the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from entrasync.errors import GitHubError
+
+STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes per step; GitHub drops the whole summary beyond
+
+
+def run_url(environ: Mapping[str, str]) -> str | None:
+    """The URL of this workflow run and attempt (None outside GitHub Actions)."""
+    server, repo, run_id = (
+        environ.get(name) for name in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    if not (server and repo and run_id):
+        return None
+    url = f"{server.rstrip('/')}/{repo}/actions/runs/{run_id}"
+    attempt = environ.get("GITHUB_RUN_ATTEMPT")
+    return f"{url}/attempts/{attempt}" if attempt else url
+
+
+def workflow_name(environ: Mapping[str, str]) -> str | None:
+    """The running workflow's name, when running in GitHub Actions."""
+    if environ.get("GITHUB_ACTIONS") != "true":
+        return None
+    return environ.get("GITHUB_WORKFLOW") or None
+
+
+def pull_request_number(event_path: str | None) -> int:
+    """``pull_request.number`` (or ``issue.number``) from the event payload file."""
+    if not event_path:
+        raise GitHubError(
+            "GITHUB_EVENT_PATH is not set, so the pull request number is unknown",
+            "use --comment only in a pull_request or pull_request_target workflow",
+        )
+    try:
+        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GitHubError(f"cannot read the event payload {event_path}: {exc}") from None
+    for key in ("pull_request", "issue"):
+        number = (event.get(key) or {}).get("number") if isinstance(event, dict) else None
+        if isinstance(number, int):
+            return number
+    raise GitHubError(
+        "the workflow event has no pull request number",
+        "use --comment only in a pull_request or pull_request_target workflow",
+    )
+
+
+def append_outputs(lines: str, environ: Mapping[str, str]) -> None:
+    """Append ``key=value`` lines to ``$GITHUB_OUTPUT`` when set."""
+    path = environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(lines)
+    except OSError as exc:
+        raise GitHubError(
+            f"cannot write the step outputs GITHUB_OUTPUT={path}: {exc.strerror or exc}",
+            "GitHub Actions sets GITHUB_OUTPUT to a writable file; outside Actions, unset it",
+        ) from None
+
+
+def append_step_summary(text: str, environ: Mapping[str, str]) -> bool:
+    """Append to ``$GITHUB_STEP_SUMMARY`` within its 1 MiB per-step limit; False if unset.
+
+    Over the limit GitHub drops the whole summary, so cut at a line boundary and say so.
+    """
+    path = environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
+        return False
+    try:
+        used = os.path.getsize(path)
+    except OSError:
+        used = 0
+    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
+    room = STEP_SUMMARY_LIMIT - used
+    if len(data) > room:
+        note = (
+            f"\n\n_Summary cut at the 1 MiB limit ({len(data):,} bytes); "
+            "the full plan is in the plan artifact._\n"
+        ).encode()
+        keep = max(0, room - len(note))
+        cut = data[:keep]
+        cut = cut[: cut.rfind(b"\n") + 1] if b"\n" in cut else b""
+        data = cut.decode("utf-8", errors="ignore").encode("utf-8") + note
+        if len(data) > room:
+            return False
+    try:
+        with open(path, "ab") as handle:
+            handle.write(data)
+    except OSError as exc:
+        raise GitHubError(
+            f"cannot write the job summary GITHUB_STEP_SUMMARY={path}: {exc.strerror or exc}",
+            "GitHub Actions sets GITHUB_STEP_SUMMARY to a writable file; outside Actions, unset it",
+        ) from None
+    return True
+
+
+def try_step_summary(text: str, environ: Mapping[str, str], warn: Callable[[str], None]) -> bool:
+    """:func:`append_step_summary`, where a failure is a warning: the summary is a courtesy."""
+    try:
+        return append_step_summary(text, environ)
+    except GitHubError as exc:
+        warn(f"{exc.message} (the job summary was not written)")
+        return False

@@ -1,0 +1,134 @@
+"""The apply report: the comment on the merged pull request, outcome counts first, then the
+applied changes nobody reviewed (:func:`entrasync.core.apply_report.compare`)."""
+
+from __future__ import annotations
+
+from entrasync.core.apply_report import AppliedChange, AuditSummary, Review
+from entrasync.core.plan import Change
+from entrasync.core.wording import plural
+from entrasync.render.common import access_brief
+from entrasync.render.markdown import escape
+from entrasync.render.truncate import GITHUB_COMMENT_LIMIT, Block, fit
+
+_HEADER = ("| action | user | after | outcome |", "|---|---|---|---|")
+FULL_RECORD = "the audit artifact of this run"
+
+
+def override_instruction(workflow: str, digest: str, *, markdown: bool = False) -> str:
+    """How to re-run the apply workflow with the override: ``Actions → apply → ...``."""
+    short = digest[:12]
+    if markdown:
+        return f"**Actions → {escape(workflow)} → Run workflow → `force_unsafe` = `{short}`**"
+    return f"Actions → {workflow} → Run workflow → force_unsafe = {short}"
+
+
+def render_report(
+    report: Review,
+    *,
+    marker: str,
+    run_url: str | None,
+    note: str | None = None,
+    max_chars: int = GITHUB_COMMENT_LIMIT,
+    workflow: str | None = None,
+) -> str:
+    """The comment on the merged pull request: outcome counts first, surprises next.
+
+    A run that applied nothing (no changes, already applied, refused) says so and why.
+    ``workflow``: the apply workflow's name, for the override instruction of a refusal.
+    """
+    audit = report.audit
+    counts = audit.report.counts
+    tail = [f"[Workflow run and audit artifact]({run_url})"] if run_url else []
+    if audit.applied_nothing:
+        return "\n".join([marker, *_nothing_applied(audit, workflow), "", *tail]) + "\n"
+    head = [
+        marker,
+        f"**Applied: {counts['succeeded']} succeeded, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped.**",
+        "",
+    ]
+    if audit.overridden:
+        head += [
+            "> [!CAUTION]",
+            "> Applied with `--force-unsafe`, overriding: "
+            + "; ".join(escape(v) for v in audit.overridden),
+            "",
+        ]
+    if not audit.finished:
+        head += [
+            "> [!CAUTION]",
+            "> The audit has no `apply_finished` record: the run stopped "
+            "part-way. Re-run the apply workflow.",
+            "",
+        ]
+    if report.reviewed_digest is None:
+        why = f" ({escape(note)})" if note else ""
+        head += [
+            "> [!WARNING]",
+            "> No plan reviewed on this pull request was found"
+            + why
+            + ": every applied change below went unreviewed.",
+            "",
+        ]
+    elif report.unreviewed:
+        head += [
+            "> [!WARNING]",
+            f"> **Not in the plan last reviewed on this pull request: "
+            f"{plural(len(report.unreviewed), 'applied change')}** "
+            f"(`{report.reviewed_digest[:12]}`): Entra membership or NeuralTrust moved "
+            "between review and merge. Check them below.",
+            "",
+        ]
+    else:
+        head += [
+            "Every applied change was in the plan last reviewed on this pull request "
+            f"(`{report.reviewed_digest[:12]}`).",
+            "",
+        ]
+    blocks = [
+        _block("Applied but not in the reviewed plan", report.unreviewed),
+        _block(
+            "Reviewed but not applied (already in place, or no longer wanted)",
+            report.not_applied,
+        ),
+    ]
+    return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
+
+
+def _block(title: str, items: tuple[AppliedChange, ...] | tuple[Change, ...]) -> Block:
+    opening = (f"<details><summary>{title} ({len(items)})</summary>", "", *_HEADER)
+    return Block(opening, tuple(_row(item) for item in items), ("", "</details>", ""))
+
+
+def _row(item: AppliedChange | Change) -> str:
+    outcome = item.outcome if isinstance(item, AppliedChange) else "not applied"
+    return (
+        f"| {item.action.value} | {escape(item.user)} | {escape(access_brief(item.after))} "
+        f"| {escape(outcome)} |"
+    )
+
+
+def _nothing_applied(audit: AuditSummary, workflow: str | None) -> list[str]:
+    digest = (audit.plan_digest or "")[:12]
+    if audit.result == "no changes":
+        return ["**Nothing applied: no changes.** NeuralTrust already matches the config."]
+    if audit.result == "already applied":
+        return [f"**Nothing applied: the plan `{digest}` was already applied.**"]
+    if audit.result != "refused":
+        return [f"**Nothing applied ({escape(audit.result)}).**"]
+    lines = [
+        "**Apply refused: nothing was changed.**",
+        "",
+        "> [!CAUTION]",
+        f"> {escape(audit.reason or 'no reason recorded')}",
+    ]
+    if audit.violations:
+        lines += ["", *(f"- {escape(v)}" for v in audit.violations)]
+        if workflow:
+            lines += [
+                "",
+                "Make the change safe in a new pull request, or, once the override is agreed, "
+                f"apply anyway: {override_instruction(workflow, digest, markdown=True)} (the run "
+                "still needs the environment's approval).",
+            ]
+    return lines
