@@ -30,7 +30,7 @@ from pydantic_core import CoreSchema
 
 from entrasync.config.problems import pydantic_problems, schema_problems
 from entrasync.config.semantic import semantic_problems
-from entrasync.config.source import Problem, parse, read_bytes
+from entrasync.config.source import Problem, ProblemKind, parse, read_bytes
 from entrasync.errors import ConfigError
 
 GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -341,18 +341,27 @@ def load_config(path: Path) -> LoadedConfig:
     raw = read_bytes(path)
     config, problems = check(raw)
     if config is None or problems:
-        rendered = tuple(p.render(name) for p in sorted(set(problems)))
-        secret = any("secrets never go" in p for p in rendered)
+        found = sorted(set(problems))
+        rendered = tuple(p.render(name) for p in found)
         raise ConfigError(
             f"{name} has {len(rendered)} problem{'s' if len(rendered) != 1 else ''}",
-            "secrets come only from the environment (AZURE_CLIENT_SECRET, NEURALTRUST_SCIM_TOKEN"
-            ", ...): remove them from the file and rotate them if it was ever committed"
-            if secret
-            else f"fix {name}; schemas/mappings.schema.json documents every key (editors with "
-            "yaml-language-server check it as you type) and `entrasync validate` re-checks",
+            _hint(name, {p.kind for p in found}),
             problems=rendered,
         )
     return LoadedConfig(config=config, path=name, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def _hint(name: str, kinds: set[ProblemKind]) -> str:
+    """The advice for a file's problems: a secret in the file outranks everything else."""
+    if ProblemKind.SECRET in kinds:
+        return (
+            "secrets come only from the environment (AZURE_CLIENT_SECRET, NEURALTRUST_SCIM_TOKEN"
+            ", ...): remove them from the file and rotate them if it was ever committed"
+        )
+    return (
+        f"fix {name}; schemas/mappings.schema.json documents every key (editors with "
+        "yaml-language-server check it as you type) and `entrasync validate` re-checks"
+    )
 
 
 def check(raw: bytes) -> tuple[Config | None, list[Problem]]:

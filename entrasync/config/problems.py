@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 from pydantic import ValidationError
 
-from entrasync.config.source import Document, KeyPath, Problem, format_path
+from entrasync.config.source import Document, KeyPath, Problem, ProblemKind, format_path
 
 GUID_EXAMPLE = "0b3f1c9e-1111-4c1e-9a0b-000000000001"
 SECRET_WORDS = ("secret", "token", "password", "certificate", "private", "credential", "apikey")
@@ -117,15 +117,17 @@ def _explain_any_of(doc: Document, error: SchemaError, path: KeyPath) -> Iterato
 
 def _unknown_key(doc: Document, path: KeyPath, known: list[str]) -> Problem:
     text = doc.key_text(path)
+    kind = ProblemKind.INVALID
     if is_secret_key(text):
         what = "unknown key; secrets never go in this file: set them in the environment"
+        kind = ProblemKind.SECRET
     else:
         close = difflib.get_close_matches(text, known, n=1)
         what = f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
         if not close and known:
             what += f"; expected one of {', '.join(known)}"
     # Located by the parsed key (True), named as written (on).
-    located = doc.problem(path, what, at_key=True)
+    located = doc.problem(path, what, at_key=True, kind=kind)
     return replace(located, path=format_path((*path[:-1], text)))
 
 

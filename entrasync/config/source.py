@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from itertools import islice
 from pathlib import Path
 from typing import Any, Final
@@ -34,6 +35,13 @@ BOOL_TAG = "tag:yaml.org,2002:bool"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+class ProblemKind(Enum):
+    """What kind of thing is wrong, so the advice can fit it (never read from the message)."""
+
+    INVALID = "invalid"  # the file does not say what it must
+    SECRET = "secret"  # a key that looks like a credential: secrets come from the environment
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One thing wrong with the file; sorts by position."""
@@ -42,6 +50,7 @@ class Problem:
     col: int
     path: str
     message: str
+    kind: ProblemKind = field(default=ProblemKind.INVALID, compare=False)
 
     def render(self, file: str) -> str:
         where = f"{file}:{self.line}:{self.col}"
@@ -77,13 +86,19 @@ class Document:
                 return found
         return None
 
-    def problem(self, path: KeyPath, message: str, at_key: bool = False) -> Problem:
+    def problem(
+        self,
+        path: KeyPath,
+        message: str,
+        at_key: bool = False,
+        kind: ProblemKind = ProblemKind.INVALID,
+    ) -> Problem:
         place = self.place(path)
         if place is None:
-            return Problem(1, 1, format_path(path), message)
+            return Problem(1, 1, format_path(path), message, kind)
         node = place.key if at_key and place.key is not None else place.node
         mark = node.start_mark
-        return Problem(mark.line + 1, mark.column + 1, format_path(path), message)
+        return Problem(mark.line + 1, mark.column + 1, format_path(path), message, kind)
 
     def key_text(self, path: KeyPath) -> str:
         """A key as written in the file (``on``, not ``True``)."""

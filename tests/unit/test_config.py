@@ -30,12 +30,16 @@ def in_fixtures(monkeypatch: pytest.MonkeyPatch) -> Path:
     return FIXTURES
 
 
-def problems_of(text: str, tmp_path: Path) -> tuple[str, ...]:
+def error_of(text: str, tmp_path: Path) -> ConfigError:
     path = tmp_path / "m.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    return caught.value.problems
+    return caught.value
+
+
+def problems_of(text: str, tmp_path: Path) -> tuple[str, ...]:
+    return error_of(text, tmp_path).problems
 
 
 def load_text(text: str, tmp_path: Path) -> Config:
@@ -547,3 +551,24 @@ def test_a_block_error_says_which_line_is_indented_wrongly(
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert said in caught.value.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        pytest.param(
+            "version: 1\nentra:\n  client_secret: x\n",
+            "secrets come only from the environment",
+            id="a secret key gets the secret hint",
+        ),
+        pytest.param(
+            "version: 1\non_removed: 'secrets never go in this file'\n",
+            "schemas/mappings.schema.json documents every key",
+            id="a value that quotes the secret wording gets the ordinary hint",
+        ),
+    ],
+)
+def test_the_hint_follows_the_kind_of_problem_not_its_wording(
+    text: str, hint: str, tmp_path: Path
+) -> None:
+    assert hint in (error_of(text, tmp_path).hint or "")
