@@ -6,11 +6,8 @@ the canonical text the plan's digest and file are made of (see ``entrasync.core.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import chain
-from operator import attrgetter
 from typing import Any
 
 from entrasync.core.canonical import (
@@ -202,20 +199,3 @@ def change_lines(changes: tuple[Change, ...]) -> list[str]:
         # A value of a type the annotations do not allow (a hand-made plan file's number in
         # "reason"): the encoder writes it as it always did, so the digest stays the same.
         return [canonical_text(change.to_json()) for change in changes]
-
-
-def in_order(changes: Iterable[Change]) -> tuple[Change, ...]:
-    """``changes`` sorted by Change.sort_key (action, then user), stable for equal keys.
-
-    Bucketed by action, then each bucket sorted by its user string alone: a C-level key and
-    string comparisons instead of a tuple per change (0.13 s -> 0.04 s at 85,000 changes).
-    """
-    buckets: dict[Action, list[Change]] = {
-        a: [] for a in sorted(Action, key=_ACTION_ORDER.__getitem__)
-    }
-    for change in changes:
-        buckets[change.action].append(change)
-    return tuple(chain.from_iterable(sorted(b, key=_USER) for b in buckets.values()))
-
-
-_USER = attrgetter("user")
