@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,80 @@ def test_a_lone_surrogate_in_a_plan_is_refused_as_rfc8785_refuses_it() -> None:
     hostile = replace(plan, warnings=("\ud800",))
     with pytest.raises(rfc8785.CanonicalizationError):
         _ = hostile.digest
+
+
+# Every value entrasync hashes or writes canonically (plan files, audit records) is built from
+# these: the audit writer and the plan digest both go through canonical_json, so rfc8785 is
+# needed only here, to prove it.
+ESCAPES = '"\\/\b\f\n\r\t' + CONTROLS + "\x7f"
+BROAD: list[tuple[str, Any]] = [
+    ("each escape class alone", [ESCAPES[i] for i in range(len(ESCAPES))]),
+    ("escapes between letters", {"s": 'a\x00b\x1fc"d\\e\u007ff'}),
+    ("Latin-1, Greek, Cyrillic, Arabic, Hebrew", ["é ß ÿ", "Ωμέγα", "Привет", "مرحبا", "שלום"]),
+    ("bidi controls and zero-width characters", "\u202e\u200b\u200d\u2066\ufeff"),
+    ("the last BMP code points", "\ufffd\uffef\ue000\ud7ff"),
+    ("astral characters (surrogate pairs in UTF-16)", "\U00010000 \U0001f600 \U0010ffff"),
+    ("integers at the limits", [2**53 - 1, -(2**53 - 1), 2**31, -(2**31), 1, -1, 0]),
+    ("None and the booleans as values and in lists", {"n": None, "t": True, "f": False}),
+    ("keys given in reverse order", {k: i for i, k in enumerate("zyxwvutsrqponmlkjihgfedcba")}),
+    ("keys that share prefixes", {"ab": 1, "a": 2, "abc": 3, "a_b": 4, "a-b": 5, "aB": 6}),
+    (
+        "an audit change record",
+        {
+            "type": "change",
+            "time": "2026-11-28T12:00:00.123Z",
+            "action": "update",
+            "user": "zoë@contoso.com",
+            "entra_id": None,
+            "target_id": "t-1",
+            "before": {"role": "viewer", "products": None, "active": True},
+            "after": {"role": "owner", "products": ["a", "b"], "active": True},
+            "outcome": "failed",
+            "http_status": 409,
+            "request_id": None,
+            "error": 'NeuralTrust refused "x"\n',
+            "detail": None,
+            "seq": 3,
+            "prev_sha256": "0" * 64,
+        },
+    ),
+    ("deep nesting", [[[[[[[[[[{"k": [[[]]]}]]]]]]]]]]),
+]
+
+
+@pytest.mark.parametrize(("value"), [v for _, v in BROAD], ids=[i for i, _ in BROAD])
+def test_broad_values_have_rfc8785s_bytes(value: Any) -> None:
+    assert canonical_json(value) == bytes(rfc8785.dumps(value))
+
+
+def _generated(rng: random.Random, depth: int = 0) -> Any:
+    """A JSON value of the kinds entrasync writes: ASCII keys, any text, whole numbers."""
+    kind = rng.randrange(7 if depth < 4 else 4)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.randint(-(2**53 - 1), 2**53 - 1)
+    if kind in (2, 3):
+        alphabet = [chr(c) for c in range(0x80)] + [
+            "é",
+            "山",
+            "\u2028",
+            "\ufffd",
+            "😀",
+            "\U0010ffff",
+        ]
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+    if kind in (4, 5):
+        keys = [
+            "".join(rng.choice("aAzZ09_-") for _ in range(rng.randrange(1, 5)))
+            for _ in range(rng.randrange(6))
+        ]
+        return {key: _generated(rng, depth + 1) for key in keys}
+    return [_generated(rng, depth + 1) for _ in range(rng.randrange(5))]
+
+
+def test_a_generated_sample_has_rfc8785s_bytes() -> None:
+    rng = random.Random(20261128)  # fixed: the same 2,000 values every run
+    for _ in range(2000):
+        value = _generated(rng)
+        assert canonical_json(value) == bytes(rfc8785.dumps(value)), value
