@@ -295,7 +295,12 @@ def test_right_after_a_throttle_fewer_requests_may_be_in_flight() -> None:
         limit.acquire()
     limit.release(True)  # limit 4 -> 2 with three still in flight
     started = threading.Event()
-    waiter = threading.Thread(target=lambda: (limit.acquire(), started.set()))
+
+    def take() -> None:
+        limit.acquire()
+        started.set()
+
+    waiter = threading.Thread(target=take)
     waiter.start()
     assert not started.wait(0.05)  # 3 in flight >= 2
     limit.release()

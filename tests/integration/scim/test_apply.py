@@ -274,14 +274,13 @@ def test_when_the_audit_file_fills_up_no_write_starts_and_every_write_made_is_on
     seeded = {u["userName"].lower() for u in sandbox.users()}
     plan = _creates(sandbox, 20)
     real_create = audit_module._create
+
+    def create_filling(*args: Any) -> tuple[Path, Any]:
+        path, handle = real_create(*args)
+        return path, _DiskFillsUp(handle, room=4)
+
     # apply_started and three change records reach the disk; the fourth finds it full.
-    monkeypatch.setattr(
-        audit_module,
-        "_create",
-        lambda *args: (lambda path, handle: (path, _DiskFillsUp(handle, room=4)))(
-            *real_create(*args)
-        ),
-    )
+    monkeypatch.setattr(audit_module, "_create", create_filling)
     printed: list[str] = []
     writer = AuditWriter.start(
         tmp_path, plan=plan, environ={}, git_commit=lambda: None, unwritten=printed.append
