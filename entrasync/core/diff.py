@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from entrasync.config.models import Config
+from entrasync.core.items import ADOPT
 from entrasync.core.matching import Pair, Standing, TargetIndex, exclusion, match, target_key
 from entrasync.core.model import Resolution, Target, TargetUser
 from entrasync.core.plan import Access, Action, Change, Orphan, Plan
 
 LEFT_GROUPS = "no longer in a mapped group"
-ADOPT = "adopt existing user (set externalId)"
 
 
 def access_as_read(config: Config, user: TargetUser) -> Access:
@@ -86,6 +86,7 @@ def pair_change(
         desired.decided_by,
         "; ".join(reasons),
         found.id,
+        adopts=found.external_id is None,
     )
 
 

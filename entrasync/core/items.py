@@ -18,6 +18,7 @@ from entrasync.core.canonical import (
 )
 
 FORCE_UNSAFE = "--force-unsafe"
+ADOPT = "adopt existing user (set externalId)"  # the reason diff gives an adoption
 
 
 class Action(StrEnum):
@@ -81,6 +82,9 @@ class Change:
     user_name: str | None = None  # SCIM userName to create with (the UPN as in Entra)
     given_name: str | None = None
     family_name: str | None = None
+    # Sets externalId on a NeuralTrust user found by match_on, which was not yet managed. Not a
+    # key of the plan file: format_version 1 records it as ADOPT in the reason (from_json).
+    adopts: bool = False
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -130,21 +134,28 @@ class Change:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Change:
         before = data.get("before")
+        action = Action(data["action"])
+        reason = data.get("reason", "")
+        after = Access.from_json(data["after"])
+        previous = Access.from_json(before) if before is not None else None
         return cls(
-            action=Action(data["action"]),
+            action=action,
             user=data["user"],
             entra_id=data.get("entra_id"),
             display_name=data.get("display_name"),
             email=data.get("email"),
-            before=Access.from_json(before) if before is not None else None,
-            after=Access.from_json(data["after"]),
+            before=previous,
+            after=after,
             groups=tuple(data.get("groups", ())),
             decided_by=data.get("decided_by"),
-            reason=data.get("reason", ""),
+            reason=reason,
             target_id=data.get("target_id"),
             user_name=data.get("user_name"),
             given_name=data.get("given_name"),
             family_name=data.get("family_name"),
+            # An update that changes no access can only be setting externalId.
+            adopts=ADOPT in str(reason).split("; ")
+            or (action is Action.UPDATE and previous == after),
         )
 
 

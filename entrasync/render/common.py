@@ -54,16 +54,8 @@ def role_text(role: str | None) -> str:
 
 
 def is_adoption(change: Change) -> bool:
-    """An update that sets externalId on a user that exists but was not yet managed.
-
-    The plan has no field for it, so it is read from what the diff produces: an update whose
-    access does not change can only be the externalId, and the diff names adoption in the
-    reason when the role changes too.
-    """
-    if change.action is not Action.UPDATE:
-        return False
-    reason = change.reason.lower()
-    return change.before == change.after or "adopt" in reason or "externalid" in reason
+    """The change sets externalId on an existing user that was not yet managed."""
+    return change.adopts
 
 
 def access_differences(change: Change) -> list[tuple[str, str, str]]:

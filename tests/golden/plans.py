@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from entrasync.core.items import ADOPT
 from entrasync.core.plan import Access, Action, Change, Orphan, Plan, Violation
 
 ALL = ("trustgate", "trusttest", "trustlens")
@@ -36,6 +37,7 @@ def _change(
         reason=reason,
         target_id=None if before is None else f"scim-{first}",
         user_name=f"{first.title()}@contoso.com" if before is None else None,
+        adopts=ADOPT in reason,
     )
 
 
@@ -52,7 +54,7 @@ def golden_plan() -> Plan:
         _change(update, "Carol White", member, _access("member", ("trustgate", "trusttest")),
                 ("NT-Platform",), "products differ"),
         _change(update, "Dan Brown", _access("member", ALL), _access("member", ALL),
-                ("NT-Everyone",), "adopt existing user (set externalId)"),
+                ("NT-Everyone",), ADOPT),
         _change(Action.DEACTIVATE, "Frank Green", _access("member", ("trusttest",)),
                 _access("member", ("trusttest",), active=False), (),
                 "no longer in a mapped group"),

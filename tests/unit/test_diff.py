@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from entrasync.core import plan as plan_file
 from entrasync.core.diff import ADOPT, LEFT_GROUPS
 from entrasync.core.model import DirectoryUser, TargetUser
 from entrasync.core.plan import Access, Action, Plan
@@ -366,3 +367,30 @@ def test_identical_inputs_give_byte_identical_plans_whatever_the_read_order() ->
         "deactivate",
         "deactivate",
     ]
+
+
+@pytest.mark.parametrize(
+    ("groups", "target", "adopts"),
+    [
+        ({"NT-Everyone": [ALICE]}, nt("alice", external_id=None), True),
+        ({"NT-Admins": [ALICE]}, nt("alice", external_id=None), True),
+        ({"NT-Everyone": [ALICE]}, nt("alice", external_id=None, active=False), True),
+        ({"NT-Admins": [ALICE]}, nt("alice"), False),
+        ({"NT-Everyone": [ALICE]}, nt("alice", active=False), False),
+    ],
+    ids=[
+        "an update that only sets externalId adopts",
+        "an update that changes the role and sets externalId adopts",
+        "a reactivation that sets externalId adopts",
+        "a role change of a managed user does not adopt",
+        "a reactivation of a managed user does not adopt",
+    ],
+)
+def test_the_change_says_whether_it_adopts_and_a_saved_plan_keeps_it(
+    groups: dict[str, list[DirectoryUser]], target: TargetUser, adopts: bool
+) -> None:
+    plan = plan_for(groups, [target])
+    (change,) = plan.changes
+    assert change.adopts is adopts
+    (read,) = plan_file.loads(plan.dumps()).changes
+    assert read == change
