@@ -65,11 +65,11 @@ def schema_problems(doc: Document, validator: Draft202012Validator) -> list[Prob
     out: list[Problem] = []
     for error in errors:
         if error.validator == "type" or tuple(error.absolute_path) not in typed:
-            out.extend(_explain(doc, error))
+            out.extend(_explain(doc, error, validator.schema))
     return out
 
 
-def _explain(doc: Document, error: SchemaError) -> Iterator[Problem]:
+def _explain(doc: Document, error: SchemaError, root: Any) -> Iterator[Problem]:
     path: KeyPath = tuple(error.absolute_path)
     # types-jsonschema marks these "maybe unset"; on an error from iter_errors they are set.
     kind, expected, value, schema = (
@@ -86,12 +86,12 @@ def _explain(doc: Document, error: SchemaError) -> Iterator[Problem]:
             f"quote it ('{raw}') if you mean the word",
         )
     elif kind == "anyOf":
-        yield from _explain_any_of(doc, error, path)
+        yield from _explain_any_of(doc, error, path, root)
     elif kind == "additionalProperties":
         known = list(schema.get("properties", {}))
         for key in value:
             if key not in known:
-                yield _unknown_key(doc, (*path, key), known)
+                yield _unknown_key(doc, (*path, key), known, key_homes(root))
     elif kind == "required":
         for key in expected:
             if key not in value:
@@ -103,7 +103,9 @@ def _explain(doc: Document, error: SchemaError) -> Iterator[Problem]:
         yield doc.problem(path, _message(kind, expected, value, error))
 
 
-def _explain_any_of(doc: Document, error: SchemaError, path: KeyPath) -> Iterator[Problem]:
+def _explain_any_of(
+    doc: Document, error: SchemaError, path: KeyPath, root: Any
+) -> Iterator[Problem]:
     branches = cast(list[dict[str, Any]], error.validator_value)
     if all("required" in b for b in branches):
         yield doc.problem(path, "a mapping needs an id or a name (or both)")
@@ -112,15 +114,21 @@ def _explain_any_of(doc: Document, error: SchemaError, path: KeyPath) -> Iterato
     useful = [i for i, b in enumerate(branches) if b != {"type": "null"}]
     for sub in error.context or ():
         if sub.relative_schema_path and sub.relative_schema_path[0] in useful:
-            yield from _explain(doc, sub)
+            yield from _explain(doc, sub, root)
 
 
-def _unknown_key(doc: Document, path: KeyPath, known: list[str]) -> Problem:
+def _unknown_key(
+    doc: Document, path: KeyPath, known: list[str], homes: dict[str, list[str]]
+) -> Problem:
     text = doc.key_text(path)
     kind = ProblemKind.INVALID
+    elsewhere = [h for h in homes.get(text, []) if h != _dotted((*path[:-1], text))]
     if is_secret_key(text):
         what = "unknown key; secrets never go in this file: set them in the environment"
         kind = ProblemKind.SECRET
+    elif elsewhere:
+        named = [h if "." in h or "[" in h else f"{h} at the top level" for h in elsewhere]
+        what = f"unknown key here (did you mean {' or '.join(named)}?)"
     else:
         close = difflib.get_close_matches(text, known, n=1)
         what = f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
@@ -129,6 +137,34 @@ def _unknown_key(doc: Document, path: KeyPath, known: list[str]) -> Problem:
     # Located by the parsed key (True), named as written (on).
     located = doc.problem(path, what, at_key=True, kind=kind)
     return replace(located, path=format_path((*path[:-1], text)))
+
+
+def _dotted(path: KeyPath) -> str:
+    """``("mappings", 0, "role")`` as the schema's homes name it: ``mappings[].role``."""
+    return "".join("[]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def key_homes(root: Any) -> dict[str, list[str]]:
+    """Every key the schema knows, with where it belongs (``min_owners`` ->
+    ``limits.min_owners``), so a key put in the wrong section is named with its home."""
+    homes: dict[str, list[str]] = {}
+
+    def walk(schema: Any, prefix: str) -> None:
+        if not isinstance(schema, dict):
+            return
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            schema = root.get("$defs", {}).get(ref.rpartition("/")[2], {})
+        for branch in schema.get("anyOf", []):
+            walk(branch, prefix)
+        for key, sub in schema.get("properties", {}).items():
+            homes.setdefault(key, []).append(prefix + key)
+            walk(sub, prefix + key + ".")
+        if "items" in schema:
+            walk(schema["items"], prefix.rstrip(".") + "[].")
+
+    walk(root, "")
+    return homes
 
 
 def _duplicate_item(doc: Document, path: KeyPath, items: list[Any]) -> Problem:

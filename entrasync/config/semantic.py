@@ -6,6 +6,7 @@ mistakes shows them all at once; every access is guarded because the data may be
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -52,7 +53,11 @@ def semantic_problems(
         if word in allowed:
             return
         if allowed:
-            out.append(doc.problem(path, f"{show(word)} is not one of {', '.join(allowed)}"))
+            out.append(
+                doc.problem(
+                    path, f"{show(word)} is not one of {', '.join(allowed)}" + _guess(word, allowed)
+                )
+            )
         elif allowed is products:
             # An empty product vocabulary allows no product at all; an empty (or unreadable)
             # roles list is the schema's problem, so roles say nothing more here.
@@ -143,3 +148,12 @@ def _url_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
                 f"{show(url)} is plain http://; credentials only travel over https:// "
                 "(plain http only to a loopback address)",
             )
+
+
+def _guess(word: str, allowed: list[str]) -> str:
+    """`` (did you mean admin?)`` for a misspelt or miscased word of the vocabulary."""
+    if not isinstance(word, str):
+        return ""
+    folded = {a.casefold(): a for a in allowed}
+    close = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
+    return f" (did you mean {folded[close[0]]}?)" if close else ""

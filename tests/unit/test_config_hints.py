@@ -1,0 +1,82 @@
+"""Config problems that teach: the nearest word of the vocabulary, and where a key belongs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from entrasync.config.models import load_config
+from entrasync.errors import ConfigError
+
+
+def problems_of(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "mappings.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return [p.split(": ", 1)[1] for p in caught.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "version: 1\nmappings:\n  - name: A\n    role: admn\n",
+            "mappings[0].role: 'admn' is not one of owner, admin, member (did you mean admin?)",
+        ),
+        (
+            "version: 1\nmappings:\n  - name: A\n    role: Member\n",
+            "mappings[0].role: 'Member' is not one of owner, admin, member (did you mean member?)",
+        ),
+        (
+            "version: 1\nmappings:\n  - name: A\n    role: member\n    products: [trustgat]\n",
+            "mappings[0].products[0]: 'trustgat' is not one of trustgate, trusttest, trustlens "
+            "(did you mean trustgate?)",
+        ),
+        (
+            "version: 1\nmappings:\n  - name: A\n    role: auditor\n",
+            "mappings[0].role: 'auditor' is not one of owner, admin, member",
+        ),
+    ],
+    ids=["a misspelt role", "a role in the wrong case", "a misspelt product", "no close word"],
+)
+def test_a_word_outside_the_vocabulary_gets_the_nearest_one(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    assert problems_of(tmp_path, text) == [said]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "version: 1\nmin_owners: 1\n",
+            "min_owners: unknown key here (did you mean limits.min_owners?)",
+        ),
+        (
+            "version: 1\nnested_groups: false\n",
+            "nested_groups: unknown key here (did you mean entra.nested_groups?)",
+        ),
+        (
+            "version: 1\nentra:\n  max_deactivations: 3\n",
+            "entra.max_deactivations: unknown key here (did you mean limits.max_deactivations?)",
+        ),
+        (
+            "version: 1\nmappings:\n  - name: A\n    role: member\n    on_removed: keep\n",
+            "mappings[0].on_removed: unknown key here (did you mean on_removed at the top level?)",
+        ),
+        ("version: 1\nmapings: []\n", "mapings: unknown key (did you mean mappings?)"),
+    ],
+    ids=[
+        "a limit at the top level",
+        "an entra option at the top level",
+        "a limit under entra",
+        "a top-level setting in a mapping",
+        "a misspelt key keeps its spelling hint",
+    ],
+)
+def test_a_key_in_the_wrong_section_is_named_with_its_home(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    assert problems_of(tmp_path, text) == [said]
