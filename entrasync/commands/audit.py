@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -22,12 +23,13 @@ def audit_group() -> None:
 @click.option(
     "--expect-sha256",
     metavar="HASH",
-    help="The last record's sha256 as published elsewhere (job summary, artifact): the file "
-    "must end with exactly that record.",
+    help="The last record's sha256 as published elsewhere (job summary, artifact), or a "
+    "prefix of at least 12 hex characters: the file must end with exactly that record.",
 )
 @global_options
 def verify(file: Path, expect_sha256: str | None) -> int:
     """Check FILE's hash chain; exit 1 naming the first bad record, or if the run is incomplete."""
+    expected = _expected_hash(expect_sha256)
     verdict = verify_audit(file)
     if not verdict.intact:
         raise AuditError(
@@ -35,7 +37,7 @@ def verify(file: Path, expect_sha256: str | None) -> int:
             "the file was edited, cut or reordered after apply wrote it: take the copy from the "
             "apply run's artifact (its digest is on the run page) and verify that",
         )
-    if expect_sha256 is not None and verdict.head_sha256 != expect_sha256.strip().lower():
+    if expected is not None and not (verdict.head_sha256 or "").startswith(expected):
         raise AuditError(
             f"{file}: the chain is intact but ends at sha256 {verdict.head_sha256}, not at "
             f"{expect_sha256}: records were added, removed or rewritten as a whole",
@@ -50,3 +52,17 @@ def verify(file: Path, expect_sha256: str | None) -> int:
     console.result(verdict.describe())
     console.result(f"last sha256: {verdict.head_sha256}")
     return 0
+
+
+def _expected_hash(value: str | None) -> str | None:
+    """``--expect-sha256``: 64 hex characters, or a prefix of at least 12 (as ``--force-unsafe``
+    takes a plan's digest); anything else is a usage error, not a tampered file."""
+    if value is None:
+        return None
+    expected = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{12,64}", expected):
+        raise click.BadParameter(
+            "give the last record's sha256: 64 hex characters, or a prefix of at least 12",
+            param_hint="--expect-sha256",
+        )
+    return expected

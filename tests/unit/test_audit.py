@@ -545,3 +545,21 @@ def test_verify_of_a_missing_file_exits_1(tmp_path: Path, cli: Callable[..., Any
     code, _, err = cli(str(tmp_path / "nope.jsonl"))
     assert code == 1
     assert "cannot read the audit file" in err
+
+
+@pytest.mark.parametrize(
+    ("take", "exit_code", "said"),
+    [
+        (12, 0, "last sha256:"),
+        (11, 1, "give the last record's sha256: 64 hex characters, or a prefix of at least 12"),
+    ],
+    ids=["a 12-character prefix is enough", "a shorter one asks for more, not tampering"],
+)
+def test_verify_takes_a_prefix_of_the_anchored_hash(
+    run: Path, cli: Callable[..., Any], take: int, exit_code: int, said: str
+) -> None:
+    head = _records(run)[-1]["sha256"]
+    code, out, err = cli(str(run), "--expect-sha256", head[:take])
+    assert code == exit_code
+    assert said in out + err
+    assert "not at" not in err
