@@ -163,8 +163,7 @@ def _prepare(
             return "no changes"
         _guard(plan, plan.violations, evidence.force_unsafe, fresh=True)  # before asking
         if not _confirm(auto_approve):
-            console.result("Apply cancelled: nothing was changed.")
-            return "cancelled"
+            return "cancelled"  # said once, as the error below
         # Re-read after the prompt: NeuralTrust may have changed while the human read.
         now = Now(read_target(loaded.config, client))
     target = now.target
