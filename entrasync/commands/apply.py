@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
+from entrasync.commands import examples
 from entrasync.commands.apply_evidence import Evidence, applied_lines, override_instruction
 from entrasync.console import Console, app_context, global_options, parallelism_option
 from entrasync.core.apply_rules import (
@@ -189,7 +190,14 @@ def _prepare(
     return None
 
 
-@click.command("apply")
+@click.command(
+    "apply",
+    epilog=examples(
+        "entrasync apply plan.json              # a saved plan, exactly; no prompt",
+        "entrasync apply                        # plan afresh, show it, ask",
+        "entrasync apply --auto-approve --audit-dir audit/",
+    ),
+)
 @click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--auto-approve", is_flag=True, help="Apply a fresh plan without asking.")
 @click.option(

@@ -8,17 +8,25 @@ from pathlib import Path
 import click
 
 from entrasync.adapters.audit.chain import verify_audit
+from entrasync.commands import examples
 from entrasync.console import app_context, global_options
 from entrasync.errors import AuditError
 
 
-@click.group("audit")
+@click.group("audit", epilog=examples("entrasync audit verify audit/apply-20261205T010203Z.jsonl"))
 @global_options
 def audit_group() -> None:
     """Check the audit files `entrasync apply` writes."""
 
 
-@audit_group.command("verify")
+@audit_group.command(
+    "verify",
+    short_help="Check an audit file's hash chain.",
+    epilog=examples(
+        "entrasync audit verify audit/apply-20261205T010203Z.jsonl",
+        "entrasync audit verify FILE --expect-sha256 3f9a0c1d2e4b",
+    ),
+)
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--expect-sha256",

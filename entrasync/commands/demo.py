@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from entrasync.cli import main
+from entrasync.commands import examples
 from entrasync.console import Console, app_context, global_options
 from entrasync.errors import EntrasyncError
 
@@ -73,7 +74,9 @@ def _expect(code: int, wanted: int, what: str) -> None:
         )
 
 
-@click.command("demo")
+@click.command(
+    "demo", epilog=examples("entrasync demo", "entrasync demo --dir /tmp/entrasync-demo")
+)
 @click.option(
     "--dir",
     "directory",
@@ -152,7 +155,13 @@ def demo(directory: Path | None) -> int:
     return 0
 
 
-@click.command("sandbox")
+@click.command(
+    "sandbox",
+    epilog=examples(
+        "entrasync sandbox                      # then, in another shell:",
+        "source entrasync-sandbox/sandbox.env && entrasync plan",
+    ),
+)
 @click.option(
     "--dir",
     "directory",

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from entrasync.adapters.github.actions import append_outputs, run_url, try_step_summary
+from entrasync.commands import examples
 from entrasync.console import Console, app_context, global_options
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, GitHubError
@@ -35,12 +36,18 @@ def write_outputs(values: Mapping[str, str], environ: Mapping[str, str], console
     append_outputs(lines, environ)
 
 
-@click.group("github")
+@click.group(
+    "github",
+    epilog=examples(
+        "entrasync github find-plan             # in apply.yml, after the merge",
+        "entrasync github report-apply --audit audit/",
+    ),
+)
 def group() -> None:
     """GitHub steps of the GitOps workflows (apply report, drift issue)."""
 
 
-@group.command("find-plan")
+@group.command("find-plan", short_help="The merged PR of a commit and its last plan artifact.")
 @click.option("--sha", help="Merge commit [default: $GITHUB_SHA].")
 @global_options
 def find_plan(sha: str | None) -> int:
@@ -66,7 +73,7 @@ def find_plan(sha: str | None) -> int:
     return 0
 
 
-@group.command("report-apply")
+@group.command("report-apply", short_help="Comment the apply result on the merged PR.")
 @click.option(
     "--audit",
     "audit_path",
@@ -131,7 +138,7 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
     return 0
 
 
-@group.command("drift-issue")
+@group.command("drift-issue", short_help="Open, update or close the drift issue.")
 @click.option(
     "--plan",
     "plan_path",

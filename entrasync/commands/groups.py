@@ -10,6 +10,7 @@ import click
 
 from entrasync.adapters.graph.client import GraphClient
 from entrasync.adapters.graph.directory import list_groups
+from entrasync.commands import examples
 from entrasync.config.models import Config, load_config
 from entrasync.config.routing import load_reviewed_config
 from entrasync.console import app_context, global_options, trusted_config_option
@@ -30,7 +31,9 @@ def _config(trusted_config: Path | None) -> Config:
     return load_reviewed_config(path, trusted_config).config
 
 
-@click.command("groups")
+@click.command(
+    "groups", epilog=examples("entrasync groups NT-", "entrasync groups NT- --format json")
+)
 @click.argument("search", required=False)
 @click.option(
     "--format",

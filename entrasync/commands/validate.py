@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from entrasync.commands import examples
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.config.routing import load_reviewed_config
 from entrasync.console import app_context, global_options, trusted_config_option
@@ -43,7 +44,14 @@ def notes(config: Config) -> list[str]:
     ]
 
 
-@click.command("validate")
+@click.command(
+    "validate",
+    epilog=examples(
+        "entrasync validate",
+        "entrasync validate --online          # also resolve every group in Entra",
+        "entrasync --config other/mappings.yaml validate",
+    ),
+)
 @click.option(
     "--online",
     is_flag=True,
