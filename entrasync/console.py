@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -146,19 +147,15 @@ class Console:
         return click.style(text, **styles) if self.color else text
 
     def result(self, text: str = "") -> None:
-        """A command's result (stdout), printed even with --quiet, ending in one newline.
+        """A command's result (stdout), printed even with --quiet, ending in one newline."""
+        click.echo(text.rstrip("\n"), file=self.out, color=self.color)
 
-        A text that already ends in exactly one is written as it is: a 100,000-user plan's
-        text (22 MB) was copied twice on its way out, once to strip its newline and once by
-        echo to add it back (0.1 s, benchmarks/).
-        """
-        # Without colour click strips ANSI codes with a regex over the whole text: only worth
-        # it when there is an escape to strip.
-        keep = self.color or "\x1b" not in text
-        if text.endswith("\n") and not text.endswith("\n\n"):
-            click.echo(text, file=self.out, color=keep, nl=False)
-        else:
-            click.echo(text.rstrip("\n"), file=self.out, color=keep)
+    def result_lines(self, lines: Iterable[str]) -> None:
+        """A long result written as it is produced, each piece whole lines ending in a newline:
+        a 1,000,000-user plan (250 MB of text) is never one string (benchmarks/README.md)."""
+        pieces = iter(lines)
+        while batch := list(islice(pieces, 1000)):
+            click.echo("".join(batch), file=self.out, color=self.color, nl=False)
 
     # Messages (info, detail, warn, progress) interpolate names from Entra, NeuralTrust and the
     # config, which their callers put through sanitize.text; every line is put through it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import pytest
 
@@ -29,6 +30,20 @@ def test_a_result_ends_in_exactly_one_newline(text: str) -> None:
     out = io.StringIO()
     Console(out=out, err=io.StringIO()).result(text)
     assert out.getvalue() == "Plan: 1 to create\n"
+
+
+def test_a_long_result_is_written_piece_by_piece_as_it_comes() -> None:
+    out = io.StringIO()
+    printed: list[int] = []
+
+    def lines() -> Iterator[str]:
+        for n in range(2500):
+            printed.append(len(out.getvalue()))
+            yield f"line {n}\n"
+
+    Console(out=out, err=io.StringIO()).result_lines(lines())
+    assert out.getvalue() == "".join(f"line {n}\n" for n in range(2500))
+    assert printed[1000] > 0  # the first thousand lines were out before the rest was made
 
 
 class _Terminal(io.StringIO):
