@@ -159,7 +159,7 @@ class Console:
 
     # Messages (info, detail, warn, progress) interpolate names from Entra, NeuralTrust and the
     # config, which their callers put through sanitize.text; every line is put through it
-    # again here, the last defence (CONTRACT section 8). Results are rendered output whose
+    # again here, the last defence (docs/safety.md). Results are rendered output whose
     # fields the renderers sanitised, and may be coloured: they are written as they are.
 
     def info(self, text: str) -> None:

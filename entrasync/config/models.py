@@ -1,4 +1,4 @@
-"""The configuration contract: ``config/mappings.yaml`` format version 1 as frozen models.
+"""The mappings file: ``config/mappings.yaml`` format version 1 as frozen models.
 
 The JSON Schema in ``schemas/mappings.schema.json`` is generated from these models
 (``python -m entrasync.config.schema``; ``tests/unit/test_schema.py`` keeps them in step), so every

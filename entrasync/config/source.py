@@ -5,7 +5,7 @@ booleans (``yes``/``no``/``on``/``off``) where a person meant text. This module 
 node tree once, keeps each value's node by key path, and reports duplicate keys itself.
 
 The file is the input of a pull request check, so it is bounded before anything walks it
-(CONTRACT section 8, "Bounded input"): at most :data:`MAX_CONFIG_BYTES` read, no control
+(docs/safety.md, "Bounded input"): at most :data:`MAX_CONFIG_BYTES` read, no control
 characters, nesting at most :data:`MAX_DEPTH` deep, and aliases repeating at most
 :data:`MAX_ALIAS_NODES` nodes in all (a 400-byte "billion laughs" file otherwise expands to
 hundreds of millions of values, and took 2.4 GB before failing with MemoryError).

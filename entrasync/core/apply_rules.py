@@ -50,7 +50,7 @@ def compare_changes(saved: Sequence[Change], fresh: Sequence[Change]) -> PlanChe
     """Hold each saved change against the fresh plan's changes, the whole value compared.
 
     Every field counts, ``reason``, groups and names included: they come from the same
-    inputs, and a plan made from the same inputs is byte-identical (CONTRACT.md section 5).
+    inputs, and a plan made from the same inputs is byte-identical (docs/plan-and-audit.md).
     Each fresh change vouches for one saved change only, so a change repeated in the saved
     plan is not vouched for twice.
     """

@@ -1,4 +1,4 @@
-"""Pure: text from Entra, NeuralTrust or the config made safe to print (CONTRACT section 8,
+"""Pure: text from Entra, NeuralTrust or the config made safe to print (docs/safety.md,
 "Terminals and CI logs are not a channel").
 
 Group and user names are written by whoever administers the directory, mapping names by

@@ -1,4 +1,4 @@
-"""The plan as a GitHub PR comment or job summary (CONTRACT section 6).
+"""The plan as a GitHub PR comment or job summary (docs/plan-and-audit.md).
 
 The first line is a hidden marker the GitHub poster finds the sticky comment by. The summary
 line comes next, outside any fold (Atlantis users asked for exactly that, atlantis#914), then

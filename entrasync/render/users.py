@@ -1,4 +1,4 @@
-"""The ``entrasync users`` view as a table, JSON (CONTRACT section 4) or CSV.
+"""The ``entrasync users`` view as a table, JSON (docs/commands.md) or CSV.
 
 Typed against the shape of :class:`entrasync.core.users_view.UserRow` through protocols, so the
 renderers stay pure and import nothing of the readers.

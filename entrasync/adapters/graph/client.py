@@ -101,7 +101,7 @@ class GraphClient:
         sleep: Callable[[float], None] = time.sleep,
         gate: ThrottleGate | None = None,
     ) -> GraphClient:
-        """Endpoints and credentials from config + environment (CONTRACT §3)."""
+        """Endpoints and credentials from config + environment (docs/entra.md)."""
         endpoints = resolve_endpoints(config, environ)
         token = make_token_provider(config, environ)
         return cls(

@@ -198,7 +198,7 @@ def _github(url: str, token: str, audience: str, environ: Mapping[str, str]) -> 
 
 
 def choose(environ: Mapping[str, str], authority_host: str) -> CredentialChoice | None:
-    """The first credential present, in CONTRACT §3 order (the ready token is handled above)."""
+    """The first credential present, in docs/entra.md order (the ready token is handled above)."""
     env = {k: v.strip() for k, v in environ.items() if isinstance(v, str)}
     if env.get("AZURE_CLIENT_SECRET"):
         return _secret(env["AZURE_CLIENT_SECRET"])

@@ -1,6 +1,6 @@
 """Where a NeuralTrust user's role and products live in SCIM: core attributes or an extension.
 
-NeuralTrust documents neither (``shared/reference/neuraltrust.md`` section 9), so
+NeuralTrust documents neither (docs/neuraltrust-scim.md), so
 ``role_attribute`` / ``products_attribute`` name them:
 
 - RFC 7643 §4.1.2 core ``roles`` / ``entitlements``: multi-valued ``[{"value": ..}]``;

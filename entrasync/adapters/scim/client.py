@@ -2,7 +2,7 @@
 
 Payloads are plain JSON dicts: scim2-models validates PATCH paths against the core schemas and
 drops unknown extension attributes, and NeuralTrust's extension (if any) is undocumented
-(see ``shared/reference/neuraltrust.md`` section 9). scim2-models parses the ``Error`` bodies.
+(see docs/neuraltrust-scim.md). scim2-models parses the ``Error`` bodies.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Proving a SCIM listing complete (CONTRACT §8, "Complete reads or none").
+"""Proving a SCIM listing complete (docs/safety.md, "Complete reads or none").
 
 RFC 7644 §3.4.2.4 paging is by offset, and nothing stops a server from answering page one to
 every ``startIndex`` (scimmy-routers on Express 5 does), from claiming more users than it

@@ -1,4 +1,4 @@
-"""No write without its record (CONTRACT section 8): `entrasync apply` whose audit file hits
+"""No write without its record (docs/safety.md): `entrasync apply` whose audit file hits
 the file size limit (``ulimit -f``) mid-run, so each write past it fails with EFBIG, as on a
 full disk. The run must stop starting writes, let those in flight finish, print every change
 the file lacks to stderr, and exit 1 naming the file: between them, the file and the log

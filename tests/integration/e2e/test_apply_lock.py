@@ -1,4 +1,4 @@
-"""One apply at a time per audit folder (CONTRACT section 8), with two real processes."""
+"""One apply at a time per audit folder (docs/safety.md), with two real processes."""
 
 from __future__ import annotations
 

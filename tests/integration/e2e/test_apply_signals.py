@@ -1,4 +1,4 @@
-"""Stopping is orderly (CONTRACT section 8): real signals to a running `entrasync apply`.
+"""Stopping is orderly (docs/safety.md): real signals to a running `entrasync apply`.
 
 Each run applies a plan of MANY creates against a slow SCIM server; the signal lands while
 some writes are in flight and most have not started. Afterwards the audit file must account

@@ -1,6 +1,6 @@
 """Names from Entra, NeuralTrust and the config cannot drive the terminal or the CI log.
 
-The demo tenant with hostile names (CONTRACT section 8, "Terminals and CI logs are not a
+The demo tenant with hostile names (docs/safety.md, "Terminals and CI logs are not a
 channel"): a group, a user and NeuralTrust users whose names carry ANSI escapes, an OSC-8 link,
 a right-to-left override, CR/LF and GitHub workflow commands, and a mapping named the same way.
 Each command runs through the real entry point against the Graph emulator and the SCIM sandbox

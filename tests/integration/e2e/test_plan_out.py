@@ -1,5 +1,5 @@
 """`entrasync plan --out`: written through FIFOs and devices, to a symlink's target, never over
-anything that is not a regular file (CONTRACT section 8, "Files are written, not replaced")."""
+anything that is not a regular file (docs/safety.md, "Files are written, not replaced")."""
 
 from __future__ import annotations
 

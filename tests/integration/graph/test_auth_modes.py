@@ -1,4 +1,4 @@
-"""Every credential mode of CONTRACT §3 against the emulated identity platform, over HTTPS."""
+"""Every credential mode of docs/entra.md against the emulated identity platform, over HTTPS."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Complete reads or none (CONTRACT §8): SCIM listings against scim2-server with read faults.
+"""Complete reads or none (docs/safety.md): SCIM listings against scim2-server with read faults.
 
 Each server here misbehaves the way a real one does (scim_faults.ReadFaults); the reader
 either proves the listing complete or stops with an IncompleteListingError, within a number
