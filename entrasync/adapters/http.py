@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import os
 import random
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,32 +26,15 @@ import httpx
 from entrasync import __version__
 from entrasync.adapters.pool import DEFAULT_PARALLELISM as DEFAULT_PARALLELISM
 from entrasync.adapters.throttle import MAX_DELAY, AdaptiveLimit, ThrottleGate, gates
+from entrasync.adapters.trust import LOOPBACK_GONE_HINT, ssl_context
 from entrasync.adapters.urls import is_loopback_host as is_loopback_host
 from entrasync.adapters.urls import require_safe_url as require_safe_url
 from entrasync.errors import EntrasyncError
 
 USER_AGENT = f"entrasync/{__version__}"
-# The standard variables (docs/troubleshooting.md): SSL_CERT_FILE (httpx's own) and
-# REQUESTS_CA_BUNDLE (what msal's ``requests`` reads). Either one is honoured by both stacks,
-# so a user with a corporate CA sets one variable, not two.
-CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-
-
-def ca_bundle(environ: Mapping[str, str]) -> str | None:
-    """The CA bundle path named by the environment, if any (SSL_CERT_FILE first)."""
-    for name in CA_VARIABLES:
-        value = environ.get(name, "").strip()
-        if value:
-            if not Path(value).is_file():
-                raise EntrasyncError(
-                    f"{name} names {value!r}, which is not a readable file",
-                    f"point {name} at a PEM file of trusted CA certificates, or unset it",
-                )
-            return value
-    return None
 
 
 def new_client(
@@ -65,12 +46,12 @@ def new_client(
     headers: Mapping[str, str] | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
-    """A pooled client (connection reuse, keep-alive) trusting the environment's CA bundle,
-    else the system store; proxies still come from the environment."""
+    """A pooled client (connection reuse, keep-alive) trusting the CAs the environment names
+    (:func:`entrasync.adapters.trust.ssl_context`); proxies still come from the environment."""
     env = os.environ if environ is None else environ
     return httpx.Client(
         base_url=base_url,
-        verify=ssl.create_default_context(cafile=ca_bundle(env)),
+        verify=ssl_context(env),
         timeout=timeout,
         trust_env=True,
         follow_redirects=False,
@@ -171,11 +152,14 @@ def send(
             if (
                 not idempotent
                 or attempt > policy.max_retries
+                or _nothing_listens(exc)
                 or not _pause(sleep, delay, give_up, on_retry)
             ):
                 raise TransportError(
                     f"could not reach {what}: {type(exc).__name__}: {exc}",
-                    "check the URL and the network, then run again",
+                    LOOPBACK_GONE_HINT
+                    if _nothing_listens(exc)
+                    else "check the URL and the network, then run again",
                 ) from None
             continue
         status = response.status_code
@@ -194,6 +178,19 @@ def send(
         elif not _pause(sleep, delay, give_up, on_retry, response):
             return response
         response.close()
+
+
+def _nothing_listens(exc: httpx.RequestError) -> bool:
+    """A connection to a loopback address refused: nothing listens there (for entrasync, a
+    sandbox that has stopped), so retrying would only hold back the hint for half a minute."""
+    try:
+        host = exc.request.url.host
+    except RuntimeError:  # an exception raised without its request
+        return False
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, ConnectionRefusedError):
+        cause = cause.__cause__ or cause.__context__
+    return cause is not None and is_loopback_host(host)
 
 
 def _pause(

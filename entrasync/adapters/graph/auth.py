@@ -9,16 +9,18 @@ the credential, keeps it in a :class:`Secret`, and turns msal's error dicts into
 
 from __future__ import annotations
 
-import functools
+import ssl
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from entrasync.adapters.graph import credentials
 from entrasync.adapters.graph.aadsts import describe_msal_error
-from entrasync.adapters.http import ca_bundle, require_safe_url
-from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH
+from entrasync.adapters.http import require_safe_url
+from entrasync.adapters.trust import LOOPBACK_GONE_HINT, ssl_context
+from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH, is_loopback_host
 from entrasync.config import routing
 from entrasync.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
 from entrasync.core.secret import Secret
@@ -104,7 +106,7 @@ class MsalTokenProvider:
         client_id: str,
         endpoints: GraphEndpoints,
         credential: Callable[[], Any],
-        verify: str | bool,
+        verify: ssl.SSLContext,
         describe_assertion: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.mode = mode
@@ -133,7 +135,9 @@ class MsalTokenProvider:
         import msal
         import requests
 
-        self._session = _requests_session(self._verify)
+        from entrasync.adapters.graph.msal_session import requests_session
+
+        self._session = requests_session(self._verify)
         try:
             return msal.ConfidentialClientApplication(
                 self._client_id,
@@ -185,34 +189,21 @@ class MsalTokenProvider:
         return str(result["access_token"])
 
 
-def _requests_session(verify: str | bool) -> requests.Session:
-    """msal's HTTP session, with our CA choice pinned per request.
-
-    requests lets REQUESTS_CA_BUNDLE from the process environment override ``Session.verify``
-    (psf/requests#3829), so the bundle is bound to every call instead.
-    """
-    import requests
-
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(max_retries=1)  # what msal mounts by default
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.request = functools.partial(  # type: ignore[method-assign]
-        session.request, timeout=30, verify=verify
-    )
-    return session
-
-
 def _unreachable(authority: str, exc: Exception) -> AuthError:
     import requests
 
-    tls = isinstance(exc, requests.exceptions.SSLError)
-    return AuthError(
-        f"could not reach the token authority {authority}: {type(exc).__name__}",
-        "trust the authority's CA with REQUESTS_CA_BUNDLE (or SSL_CERT_FILE)"
-        if tls
-        else "check AZURE_AUTHORITY_HOST and the network, then run again",
-    )
+    if isinstance(exc, requests.exceptions.SSLError):
+        hint = (
+            "trust the authority's CA with ENTRASYNC_CA_BUNDLE (entrasync only, on top of the "
+            "system's), or replace the system's with REQUESTS_CA_BUNDLE (or SSL_CERT_FILE)"
+        )
+    elif isinstance(exc, requests.exceptions.ConnectionError) and is_loopback_host(
+        urlsplit(authority).hostname or ""
+    ):
+        hint = LOOPBACK_GONE_HINT
+    else:
+        hint = "check AZURE_AUTHORITY_HOST and the network, then run again"
+    return AuthError(f"could not reach the token authority {authority}: {type(exc).__name__}", hint)
 
 
 def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
@@ -248,6 +239,6 @@ def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProv
         client_id=client,
         endpoints=endpoints,
         credential=choice.build,
-        verify=ca_bundle(environ) or True,
+        verify=ssl_context(environ, shared=False),
         describe_assertion=choice.describe_assertion,
     )

@@ -1,0 +1,48 @@
+"""msal's HTTP session (requests), trusting the same CAs as every httpx client.
+
+requests takes a CA *path* (``verify``), and lets ``REQUESTS_CA_BUNDLE`` from the process
+environment override ``Session.verify`` (psf/requests#3829). Neither can say "the system's
+trust store plus ``ENTRASYNC_CA_BUNDLE``", so the adapter hands urllib3 the SSL context from
+:func:`entrasync.adapters.trust.ssl_context` for every connection instead, the way requests'
+own ``build_connection_pool_key_attributes`` docstring describes; a CA path requests derives
+from the environment is dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+
+class _ContextAdapter(HTTPAdapter):
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+        super().__init__(max_retries=1)  # what msal mounts by default
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+        if pool.get("cert_reqs") == "CERT_REQUIRED":
+            pool.pop("ca_certs", None)
+            pool.pop("ca_cert_dir", None)
+            pool["ssl_context"] = self._context
+        return host, pool
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        conn.ca_certs = conn.ca_cert_dir = None  # the context holds the trust
+
+
+def requests_session(context: ssl.SSLContext) -> requests.Session:
+    """A session for msal's ``http_client``: ``context``'s trust, a 30 s timeout per call."""
+    session = requests.Session()
+    adapter = _ContextAdapter(context)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.request = functools.partial(session.request, timeout=30)  # type: ignore[method-assign]
+    return session

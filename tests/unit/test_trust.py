@@ -1,0 +1,115 @@
+"""Which CAs entrasync trusts (entrasync.adapters.trust): ENTRASYNC_CA_BUNDLE on top of the
+system's store, the standard variables instead of it, and an error that says what to do when
+a variable names a file that cannot serve, a stopped sandbox's above all."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+import trustme
+
+from entrasync.adapters.trust import ssl_context
+from entrasync.errors import EntrasyncError
+
+
+def _cas(context: ssl.SSLContext) -> int:
+    return int(context.cert_store_stats()["x509_ca"])
+
+
+@pytest.fixture
+def pem(tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(path))
+    return path
+
+
+def test_entrasync_ca_bundle_adds_to_the_system_store(pem: Path) -> None:
+    system = _cas(ssl_context({}))
+    assert _cas(ssl_context({"ENTRASYNC_CA_BUNDLE": str(pem)})) == system + 1
+
+
+def test_a_standard_variable_replaces_the_system_store_and_the_entrasync_one_adds(
+    pem: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    assert _cas(ssl_context({"REQUESTS_CA_BUNDLE": str(pem)})) == 1
+    both = {"SSL_CERT_FILE": str(pem), "ENTRASYNC_CA_BUNDLE": str(other)}
+    assert _cas(ssl_context(both)) == 2
+
+
+def test_clients_share_a_context_until_the_file_changes(pem: Path) -> None:
+    env = {"ENTRASYNC_CA_BUNDLE": str(pem)}
+    first = ssl_context(env)
+    assert ssl_context(env) is first
+    assert ssl_context(env, shared=False) is not first  # msal's own, for urllib3 to set up
+    trustme.CA().cert_pem.write_to_path(str(pem))  # a restarted sandbox's new CA, same path
+    assert ssl_context(env) is not first
+
+
+SANDBOX_HINT = "the sandbox that wrote sandbox.env has stopped or restarted"
+
+
+@pytest.mark.parametrize(
+    ("variable", "relative", "content", "problem", "hint"),
+    [
+        pytest.param(
+            "ENTRASYNC_CA_BUNDLE",
+            "entrasync-sandbox-ca-x1y2.pem",
+            None,
+            "which does not exist",
+            SANDBOX_HINT,
+            id="a stopped sandbox's CA says to source the new sandbox.env",
+        ),
+        pytest.param(
+            "SSL_CERT_FILE",
+            "entrasync-sandbox-ca-x1y2.pem",
+            None,
+            "which does not exist",
+            SANDBOX_HINT,
+            id="so does an older sandbox.env's SSL_CERT_FILE",
+        ),
+        pytest.param(
+            "ENTRASYNC_CA_BUNDLE",
+            "entrasync-sandbox/ca.pem",
+            "not a certificate\n",
+            "which holds no PEM certificate",
+            SANDBOX_HINT,
+            id="a file in an entrasync-sandbox folder is a sandbox's",
+        ),
+        pytest.param(
+            "REQUESTS_CA_BUNDLE",
+            "corp/ca.pem",
+            None,
+            "which does not exist",
+            "point REQUESTS_CA_BUNDLE at a PEM file of trusted CA certificates, or unset it",
+            id="any other missing file says to fix or unset the variable",
+        ),
+        pytest.param(
+            "ENTRASYNC_CA_BUNDLE",
+            "corp/ca.der",
+            "\x30\x82\x01\x0a",
+            "which holds no PEM certificate",
+            "point ENTRASYNC_CA_BUNDLE at a PEM file of trusted CA certificates, or unset it",
+            id="a file that is not PEM is named as such",
+        ),
+    ],
+)
+def test_a_variable_naming_an_unusable_file_is_an_error_naming_both(
+    tmp_path: Path, variable: str, relative: str, content: str | None, problem: str, hint: str
+) -> None:
+    path = tmp_path / relative
+    if content is not None:
+        path.parent.mkdir(parents=True)
+        path.write_text(content)
+    with pytest.raises(EntrasyncError) as caught:
+        ssl_context({variable: str(path)})
+    assert caught.value.message == f"{variable} names {path}, {problem}"
+    assert (caught.value.hint or "").startswith(hint)
+
+
+def test_a_folder_is_not_a_bundle(tmp_path: Path) -> None:
+    with pytest.raises(EntrasyncError, match=r"ENTRASYNC_CA_BUNDLE names .*, which "):
+        ssl_context({"ENTRASYNC_CA_BUNDLE": str(tmp_path)})
