@@ -1,0 +1,89 @@
+"""An advisory lock on a file in a folder, naming its holder: one apply per audit folder
+(:mod:`entrasync.adapters.audit.lock`), one sandbox per sandbox folder.
+
+The lock is ``flock(2)``: the kernel releases it when its holder's file is closed, which happens
+when the process ends however it ends (SIGKILL and crashes included), so a lock is never stale.
+The holder writes its pid, host and start time into the file for a second process to quote.
+The file itself stays: removing it would race with a process about to lock it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from entrasync.errors import EntrasyncError
+
+_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+
+
+def open_lock(path: Path) -> int:
+    """The lock file, opened for reading and writing (created if missing, never through a
+    symlink); raises OSError."""
+    # No O_TRUNC: the holder's description stays readable until this process holds it.
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+
+
+@contextmanager
+def holding(
+    fd: int,
+    since: str,
+    *,
+    busy: Callable[[str], EntrasyncError],
+    failed: Callable[[OSError], EntrasyncError],
+) -> Iterator[None]:
+    """Hold the lock on ``fd`` (from :func:`open_lock`) while inside, and close ``fd``
+    (which releases it) on the way out, whichever way that is.
+
+    Raises ``busy(holder)`` at once when another process holds it (``holder`` reads like
+    "pid 42 on host since 2026-…Z"), ``failed(error)`` when the file system cannot lock.
+    """
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy(_holder(fd)) from None
+        except OSError as exc:
+            raise failed(exc) from None
+        _describe(fd, since)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # the next reader sees no holder rather than an old one
+    finally:
+        os.close(fd)
+
+
+def _describe(fd: int, since: str) -> None:
+    """Say who holds the lock; the lock holds whether or not this can be written."""
+    holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": since}
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode() + b"\n", 0)
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock, as far as its file says; only well-formed values are shown (the
+    file is in a folder others may write)."""
+    try:
+        found = json.loads(os.pread(fd, 4096, 0))
+    except (OSError, ValueError):
+        found = None
+    if not isinstance(found, dict):
+        return "it has not said who it is yet"
+    pid, host, since = found.get("pid"), found.get("host"), found.get("since")
+    parts = [f"pid {pid}" if isinstance(pid, int) and not isinstance(pid, bool) else "pid unknown"]
+    if isinstance(host, str) and _HOST.fullmatch(host):
+        parts.append(f"on {host}")
+    if isinstance(since, str) and _TIME.fullmatch(since):
+        parts.append(f"since {since}")
+    return " ".join(parts)
