@@ -49,13 +49,6 @@ def _workdir(directory: Path | None) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        return None
-
-
 def _step(console: Console, number: int, title: str, argv: Sequence[str]) -> int:
     console.result("")
     console.result(console.style(f"── {number}. {title}", bold=True))
@@ -180,6 +173,7 @@ def sandbox(directory: Path) -> int:
     with _sandbox_extra():
         from entrasync.sandbox.runner import (
             running_sandbox,
+            sandbox_lock,
             stop_on_sigterm,
             write_env_file,
             write_workspace,
@@ -189,29 +183,31 @@ def sandbox(directory: Path) -> int:
     console = ctx.console()
     directory.mkdir(parents=True, exist_ok=True)
     env_file = directory / "sandbox.env"
-    written: str | None = None
-    try:
-        with stop_on_sigterm(), running_sandbox() as running:
-            config = write_workspace(directory, running.config_yaml, ctx.config_path)
-            write_env_file(env_file, {**running.environ, "ENTRASYNC_CONFIG": str(config.resolve())})
-            written = env_file.read_text(encoding="utf-8")
-            console.result(console.style("entrasync sandbox is running", bold=True))
-            console.result(f"  Entra (Graph) emulator: {running.graph.base_url}")
-            console.result(f"  SCIM server:            {running.scim.url}")
-            console.result(f"  Mappings:               {config}  (edit them freely)")
-            console.result("")
-            console.result("In another shell:")
-            console.result(f"  source {env_file}     # sandbox-only credentials, mode 0600")
-            console.result("  entrasync plan")
-            console.result("  entrasync apply --auto-approve")
-            console.result("")
-            console.result("Press Ctrl-C to stop.")
-            threading.Event().wait()
-    except KeyboardInterrupt:
-        console.result("\nsandbox stopped")
-    finally:
-        # Its credentials died with the servers; a stale file would only mislead. A newer
-        # sandbox in the same folder may have replaced it meanwhile: leave that one alone.
-        if written is not None and _read(env_file) == written:
-            env_file.unlink(missing_ok=True)
+    with sandbox_lock(directory):  # a second sandbox here stops now, before touching anything
+        written = False
+        try:
+            with stop_on_sigterm(), running_sandbox() as running:
+                config = write_workspace(directory, running.config_yaml, ctx.config_path)
+                environ = {**running.environ, "ENTRASYNC_CONFIG": str(config.resolve())}
+                write_env_file(env_file, environ)
+                written = True
+                console.result(console.style("entrasync sandbox is running", bold=True))
+                console.result(f"  Entra (Graph) emulator: {running.graph.base_url}")
+                console.result(f"  SCIM server:            {running.scim.url}")
+                console.result(f"  Mappings:               {config}  (edit them freely)")
+                console.result("")
+                console.result("In another shell:")
+                console.result(f"  source {env_file}     # sandbox-only credentials, mode 0600")
+                console.result("  entrasync plan")
+                console.result("  entrasync apply --auto-approve")
+                console.result("")
+                console.result("Press Ctrl-C to stop.")
+                threading.Event().wait()
+        except KeyboardInterrupt:
+            console.result("\nsandbox stopped")
+        finally:
+            # Its credentials died with the servers; a stale file would only mislead. The
+            # folder's lock kept any other sandbox from writing it meanwhile.
+            if written:
+                env_file.unlink(missing_ok=True)
     return 0

@@ -14,6 +14,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from entrasync.adapters.clock import utc_now_ms
+from entrasync.adapters.files import write_atomic
+from entrasync.adapters.lockfile import holding, open_lock
+from entrasync.adapters.trust import EXTRA_CA_VARIABLE
+from entrasync.errors import EntrasyncError
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.scim_server import ScimSandbox
 from entrasync.sandbox.tenant import demo_tenant
@@ -32,6 +37,7 @@ class RunningSandbox:
         return {k: v for k, v in self.environ.items() if k not in SECRET_VARIABLES}
 
 
+LOCK_NAME = ".entrasync-sandbox.lock"
 SECRET_VARIABLES = frozenset({"AZURE_CLIENT_SECRET", "NEURALTRUST_SCIM_TOKEN"})
 
 
@@ -56,8 +62,7 @@ def running_sandbox() -> Iterator[RunningSandbox]:
             "AZURE_CLIENT_SECRET": client_secret,
             "AZURE_AUTHORITY_HOST": graph.base_url,
             "ENTRASYNC_GRAPH_URL": graph.base_url,
-            "SSL_CERT_FILE": ca,
-            "REQUESTS_CA_BUNDLE": ca,
+            EXTRA_CA_VARIABLE: ca,  # entrasync's own: other programs keep their trust
             "NEURALTRUST_SCIM_URL": scim.url,
             "NEURALTRUST_SCIM_TOKEN": scim_token,
         }
@@ -126,11 +131,49 @@ def stop_on_sigterm() -> Iterator[None]:
 
 
 def write_env_file(path: Path, environ: dict[str, str]) -> None:
-    """`export NAME=value` lines, readable by the owner only (they hold sandbox secrets)."""
+    """`export NAME=value` lines, readable by the owner only (they hold sandbox secrets).
+
+    Written whole or not at all (:func:`write_atomic`); a file left from before, of whatever
+    mode, is made 0600 first, as write_atomic keeps an existing file's mode.
+    """
     lines = [f"export {name}={_shell_quote(value)}" for name, value in sorted(environ.items())]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+    try:
+        os.chmod(path, 0o600)
+    except FileNotFoundError:
+        pass  # write_atomic makes a new file 0600
+    except OSError as exc:
+        raise EntrasyncError(
+            f"cannot make {path} private: {exc.strerror or exc}",
+            "remove it (the sandbox writes a new one) or pass another --dir",
+        ) from None
+    write_atomic(path, "\n".join(lines) + "\n")
+
+
+@contextmanager
+def sandbox_lock(directory: Path) -> Iterator[None]:
+    """One sandbox per folder: a second one would overwrite the first's sandbox.env, then
+    delete it on exit. Raises at once, naming the running one, when the folder is taken."""
+    try:
+        fd = open_lock(directory / LOCK_NAME)
+    except OSError as exc:
+        raise EntrasyncError(
+            f"cannot open the lock file {directory / LOCK_NAME}: {exc.strerror or exc}",
+            "pass another --dir, or make the lock file a regular file you can write",
+        ) from None
+    with holding(
+        fd,
+        utc_now_ms(),
+        busy=lambda holder: EntrasyncError(
+            f"another entrasync sandbox is running in {directory} ({holder})",
+            f"use it (`source {directory / 'sandbox.env'}`), stop it with Ctrl-C first, "
+            "or pass --dir to run a second sandbox in another folder",
+        ),
+        failed=lambda exc: EntrasyncError(
+            f"cannot lock the sandbox folder {directory}: {exc.strerror or exc}",
+            "pass a --dir on a local file system that supports flock",
+        ),
+    ):
+        yield
 
 
 def _shell_quote(value: str) -> str:

@@ -1,7 +1,8 @@
 """TLS for the sandbox servers: one throwaway trustme CA per process, its PEM in a temp file.
 
-Clients trust it the standard way (``SSL_CERT_FILE`` for httpx, ``REQUESTS_CA_BUNDLE`` for
-msal), so the code under test runs its real TLS path against loopback.
+entrasync trusts it through ``ENTRASYNC_CA_BUNDLE`` (on top of the system's store, for httpx
+and msal alike: :mod:`entrasync.adapters.trust`), so the code under test runs its real TLS path
+against loopback while other programs in the shell keep their own trust.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from entrasync.adapters.trust import SANDBOX_CA_PREFIX
+
 
 @dataclass(frozen=True)
 class SandboxCA:
     ca: trustme.CA
     server_cert: trustme.LeafCert  # for 127.0.0.1 and localhost
-    pem_path: str  # the CA certificate, for SSL_CERT_FILE / REQUESTS_CA_BUNDLE
+    pem_path: str  # the CA certificate, for ENTRASYNC_CA_BUNDLE
 
     def server_context(self) -> ssl.SSLContext:
         """A server context for 127.0.0.1 and localhost, signed by this CA."""
@@ -43,7 +46,7 @@ class SandboxCA:
 @cache
 def sandbox_ca() -> SandboxCA:
     ca = trustme.CA(organization_name="entrasync sandbox")
-    handle, path = tempfile.mkstemp(prefix="entrasync-sandbox-ca-", suffix=".pem")
+    handle, path = tempfile.mkstemp(prefix=SANDBOX_CA_PREFIX, suffix=".pem")
     with os.fdopen(handle, "wb") as out:
         out.write(ca.cert_pem.bytes())
     atexit.register(_remove_quietly, path)

@@ -1,5 +1,10 @@
 """`entrasync sandbox`: servers stay up, the environment file points plan at them, and
-SIGTERM (like Ctrl-C) stops everything and removes the now-useless credentials file."""
+SIGTERM (like Ctrl-C) stops everything and removes the now-useless credentials file.
+
+The file keeps out of the way (docs/sandbox.md): the sandbox's CA is trusted by entrasync
+alone (ENTRASYNC_CA_BUNDLE), the file is 0600 whatever was there before, one sandbox runs per
+folder, and settings left from a stopped sandbox say to source the new file.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,13 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+
+STANDARD_CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
 
 def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 30.0) -> str:
@@ -38,34 +47,60 @@ def _read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
-def test_sandbox_serves_plan_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "entrasync", "sandbox", "--dir", str(tmp_path)],
+def _start(directory: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "entrasync", "sandbox", "--dir", str(directory)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@contextmanager
+def _sandbox(directory: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A running `entrasync sandbox` and its banner; stopped with SIGTERM on the way out."""
+    proc = _start(directory)
+    try:
+        yield proc, _wait_for(proc, "Press Ctrl-C to stop.")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
+def _entrasync(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """entrasync with exactly ``env`` (plus PATH): nothing inherited from this shell."""
+    return subprocess.run(
+        [sys.executable, "-m", "entrasync", *args],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_sandbox_serves_plan_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
+    env_file = tmp_path / "sandbox.env"
+    env_file.write_text("export LEFT=over\n")
+    env_file.chmod(0o644)  # as a copy, an editor or an older entrasync may have left it
+    proc = _start(tmp_path)
     try:
         banner = _wait_for(proc, "Press Ctrl-C to stop.")
-        env_file = tmp_path / "sandbox.env"
         assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
         sandbox_env = _read_env_file(env_file)
         for secret in ("AZURE_CLIENT_SECRET", "NEURALTRUST_SCIM_TOKEN"):
             assert sandbox_env[secret] not in banner
+        # The CA is entrasync's business: pip, git and curl in that shell keep their trust.
+        assert not set(STANDARD_CA_VARIABLES) & set(sandbox_env)
+        assert Path(sandbox_env["ENTRASYNC_CA_BUNDLE"]).is_file()
         mappings = tmp_path / "config" / "mappings.yaml"
         assert yaml.safe_load(mappings.read_text())["version"] == 1
         schema_hint = mappings.read_text().splitlines()[0].split("$schema=")[1]
         assert (mappings.parent / schema_hint).resolve().is_file()
 
-        command = ["-vv", "plan", "--detailed-exitcode", "--out", str(tmp_path / "plan.json")]
-        plan = subprocess.run(
-            [sys.executable, "-m", "entrasync", *command],
-            env={**os.environ, **sandbox_env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        out = str(tmp_path / "plan.json")
+        plan = _entrasync(sandbox_env, "-vv", "plan", "--detailed-exitcode", "--out", out)
         assert plan.returncode == 2, plan.stderr
         assert "to create" in plan.stdout
         assert plan.stdout.rstrip().splitlines()[-1].startswith("Plan: ")
@@ -75,6 +110,50 @@ def test_sandbox_serves_plan_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "sandbox stopped" in out
-    assert not (tmp_path / "sandbox.env").exists()
-    ca_file = Path(sandbox_env["SSL_CERT_FILE"])
+    assert not env_file.exists()
+    ca_file = Path(sandbox_env["ENTRASYNC_CA_BUNDLE"])
     assert not ca_file.exists()
+
+    # A shell that sourced the file before the sandbox stopped: an error that says what to do.
+    stale = _entrasync(sandbox_env, "plan")
+    assert stale.returncode == 1
+    assert f"error: ENTRASYNC_CA_BUNDLE names {ca_file}, which does not exist" in stale.stderr
+    assert "has stopped or restarted" in stale.stderr
+    assert "`source` the sandbox.env it writes" in stale.stderr
+    assert "Traceback" not in stale.stderr
+
+
+def test_a_second_sandbox_in_the_folder_exits_naming_the_first(tmp_path: Path) -> None:
+    with _sandbox(tmp_path) as (first, _):
+        env_file = tmp_path / "sandbox.env"
+        before = env_file.read_text()
+        second = _entrasync(dict(os.environ), "sandbox", "--dir", str(tmp_path))
+        assert second.returncode == 1
+        assert f"another entrasync sandbox is running in {tmp_path} (pid {first.pid}" in (
+            second.stderr
+        )
+        assert "Traceback" not in second.stderr
+        assert env_file.read_text() == before
+        assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+        assert first.poll() is None  # the first one serves on
+
+
+def test_a_killed_sandbox_leaves_a_hint_and_no_lock(tmp_path: Path) -> None:
+    """SIGKILL leaves sandbox.env and the CA file behind, with nothing listening."""
+    proc = _start(tmp_path)
+    try:
+        _wait_for(proc, "Press Ctrl-C to stop.")
+        sandbox_env = _read_env_file(tmp_path / "sandbox.env")
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    try:
+        plan = _entrasync(sandbox_env, "plan")
+        assert plan.returncode == 1
+        assert "could not reach the token authority https://127.0.0.1:" in plan.stderr
+        assert "if it came from sandbox.env, the sandbox that wrote" in plan.stderr
+        assert "Traceback" not in plan.stderr
+        with _sandbox(tmp_path):  # the kernel released the killed one's lock
+            assert _read_env_file(tmp_path / "sandbox.env") != sandbox_env
+    finally:
+        Path(sandbox_env["ENTRASYNC_CA_BUNDLE"]).unlink(missing_ok=True)
