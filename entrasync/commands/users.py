@@ -15,6 +15,7 @@ from entrasync.console import (
     parallelism_option,
     trusted_config_option,
 )
+from entrasync.core.resolve import resolve
 from entrasync.core.users_view import users_view
 from entrasync.operations import planning as pipeline
 from entrasync.render.users import render_users_csv, render_users_json, render_users_text
@@ -39,7 +40,7 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)
     sources = pipeline.read_sources(loaded.config, os.environ, console, parallelism=parallelism)
     plan = sources.plan(loaded, created_at=utc_now())
-    resolution = sources.resolver.resolution()
+    resolution = resolve(loaded.config, sources.directory)
     rows = users_view(loaded.config, resolution, sources.target, plan)
     if fmt == "json":
         console.result(render_users_json(rows))

@@ -1,4 +1,4 @@
-"""Pure: desired users + the NeuralTrust users as read -> the Plan (CONTRACT.md sections 2, 5).
+"""Pure: desired users + the NeuralTrust users as read -> the Plan (docs/how-it-works.md).
 
 Apply decides from a change's action alone; ``reason`` is for humans. The Plan sorts its
 changes and orphans itself, so the same inputs give byte-identical plans.
@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from entrasync.config.models import Config
 from entrasync.core.items import ADOPT
-from entrasync.core.matching import Pair, Standing, TargetIndex, exclusion, match, target_key
+from entrasync.core.matching import Pair, Standing, exclusion, match, target_key
 from entrasync.core.model import Resolution, Target, TargetUser
 from entrasync.core.plan import Access, Action, Change, Orphan, Plan
 
@@ -120,10 +120,8 @@ def diff(
     config_path: str,
     config_sha256: str,
     created_at: str,
-    index: TargetIndex | None = None,
 ) -> Plan:
-    """``index``: the target's TargetIndex when already built (matching.match)."""
-    matching = match(config, resolution, target, index)
+    matching = match(config, resolution, target)
     changes: list[Change] = []
     unchanged = 0
     product_roles = config.effective_product_roles

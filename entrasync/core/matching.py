@@ -1,10 +1,11 @@
 """Pure: which NeuralTrust user is which Entra user. One matcher, used by diff and users view.
 
-CONTRACT.md section 2: a managed user carries ``externalId`` = its Entra object id, so that
-matches first; otherwise ``match_on`` (case-insensitive). A user found by ``match_on`` whose
-externalId names a different Entra user (a reused UPN) is never changed at all: not taken
-over by the new Entra user, and not deactivated as an orphan of the old one either, even when
-that old Entra user has left the groups (it is still found by ``match_on`` for a wanted user).
+docs/how-it-works.md, "Which NeuralTrust user is which Entra user": a managed user carries
+``externalId`` = its Entra object id, so that matches first; otherwise ``match_on``
+(case-insensitive). A user found by ``match_on`` whose externalId names a different Entra user
+(a reused UPN) is never changed at all: not taken over by the new Entra user, and not
+deactivated as an orphan of the old one either, even when that old Entra user has left the
+groups (it is still found by ``match_on`` for a wanted user).
 """
 
 from __future__ import annotations
@@ -92,61 +93,43 @@ def is_managed_active(config: Config, user: TargetUser, keys: frozenset[str] | N
 _MANAGED = (Standing.ORPHAN, Standing.INACTIVE)
 
 
-class TargetIndex:
+@dataclass(frozen=True)
+class _Index:
     """The NeuralTrust users by SCIM id order, indexed the ways matching looks them up.
 
-    It needs the NeuralTrust side alone, so the plan builds it as soon as SCIM has answered,
-    while Graph is still being read (``pipeline.read_sources``).
-    """
+    Duplicates keep the first by SCIM id, so the outcome never depends on read order."""
 
-    def __init__(self, config: Config, target: Target) -> None:
-        self.config, self.target = config, target
-        self.users = sorted(target.users, key=attrgetter("id"))
-        keys = config.protected_keys
-        match_on = config.neuraltrust.match_on
-        # One pass over the users for every index (three passes took 0.13 s at 60,000 users,
-        # on the SCIM thread while Graph was still paging). Duplicates keep the first by SCIM
-        # id, so the outcome never depends on read order.
+    users: list[TargetUser]
+    by_external_id: dict[str, TargetUser]
+    by_user_name: dict[str, TargetUser]
+    by_key: dict[str, TargetUser]  # by the key match_on compares
+
+    @classmethod
+    def of(cls, config: Config, target: Target) -> _Index:
+        users = sorted(target.users, key=attrgetter("id"))
         by_external_id: dict[str, TargetUser] = {}
         by_user_name: dict[str, TargetUser] = {}
         by_email: dict[str, TargetUser] = {}
-        listed: list[str] = []  # SCIM ids named in `protected`: is_protected_target's first test
-        for user in self.users:
+        for user in users:
             if user.external_id:
                 by_external_id.setdefault(user.external_id.lower(), user)
-            name = user.user_name.lower()
-            if name:
-                by_user_name.setdefault(name, user)
-            email = (user.email or "").lower()
-            if email and match_on == "email":
-                by_email.setdefault(email, user)
-            if keys and (name in keys or email in keys):
-                listed.append(user.id)
-        self.by_external_id, self.by_user_name = by_external_id, by_user_name
-        self.by_key = {"userName": by_user_name, "email": by_email, "externalId": by_external_id}[
-            match_on
-        ]
-        self.listed = frozenset(listed)
-
-    def is_protected(self, resolution: Resolution, user: TargetUser) -> bool:
-        """is_protected_target() for one of these users, its listing looked up once."""
-        return user.id in self.listed or exclusion(resolution, user.external_id) == PROTECTED
+            if user.user_name:
+                by_user_name.setdefault(user.user_name.lower(), user)
+            if user.email:
+                by_email.setdefault(user.email.lower(), user)
+        by_key = {"userName": by_user_name, "email": by_email, "externalId": by_external_id}
+        return cls(users, by_external_id, by_user_name, by_key[config.neuraltrust.match_on])
 
 
-def match(
-    config: Config, resolution: Resolution, target: Target, index: TargetIndex | None = None
-) -> Matching:
-    """Pair each desired user with its NeuralTrust user; ``index``: built from ``target``
-    beforehand, or here when None."""
-    if index is None:
-        index = TargetIndex(config, target)
-    elif index.target is not target or index.config is not config:
-        raise ValueError("the TargetIndex was built from another Target or Config")
+def match(config: Config, resolution: Resolution, target: Target) -> Matching:
+    """Pair each desired user with its NeuralTrust user."""
+    index = _Index.of(config, target)
+    keys = config.protected_keys
     pairs: list[Pair] = []
     held: list[tuple[str, str]] = []  # (desired key, warning): said in key order
     reused: set[str] = set()  # SCIM ids found by match_on but owned by another Entra user
     for desired in resolution.desired.values():
-        found = _pair_or_warning(config, resolution, index, desired)
+        found = _pair_or_warning(config, resolution, index, desired, keys)
         if isinstance(found, Pair):
             pairs.append(found)
         else:
@@ -158,9 +141,9 @@ def match(
     wanted = {entra_id.lower() for entra_id in resolution.desired}
     leftovers: list[tuple[TargetUser, Standing]] = []
     for user in (u for u in index.users if u.id not in claimed):
-        place = _standing(index.is_protected(resolution, user), user)
+        place = _standing(is_protected_target(config, user, resolution, keys), user)
         if place is Standing.ORPHAN and user.id in reused:
-            # CONTRACT.md section 2: a reused UPN is never changed, so it is no orphan of its
+            # docs/how-it-works.md: a reused UPN is never changed, so it is no orphan of its
             # old Entra user either; the warning already names both ids.
             place = Standing.UNMANAGED
         elif place in _MANAGED and (user.external_id or "").lower() in wanted:
@@ -175,7 +158,11 @@ def match(
 
 
 def _pair_or_warning(
-    config: Config, resolution: Resolution, index: TargetIndex, desired: DesiredUser
+    config: Config,
+    resolution: Resolution,
+    index: _Index,
+    desired: DesiredUser,
+    keys: frozenset[str],
 ) -> Pair | tuple[str, str | None]:
     """The desired user's pair, or the warning that says why entrasync holds it back with the
     SCIM id of the NeuralTrust user it found when that user belongs to another Entra user."""
@@ -200,7 +187,7 @@ def _pair_or_warning(
             "not changed",
             found.id,
         )
-    if index.is_protected(resolution, found):
+    if is_protected_target(config, found, resolution, keys):
         return f"{desired.key} is protected: not changed", None
     return Pair(desired, found)
 

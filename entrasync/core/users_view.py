@@ -1,7 +1,8 @@
 """Pure: the ``entrasync users`` view, every NeuralTrust user beside what the mappings want.
 
-CONTRACT.md section 4 (NeuralTrust's "Synced Users" view). It uses the same matcher as diff
-and takes drift from the plan itself, so the view can never disagree with what the plan does.
+docs/commands.md, ``entrasync users`` (NeuralTrust's "Synced Users" view). It uses the same
+matcher as diff and takes drift from the plan itself, so the view can never disagree with what
+the plan does.
 """
 
 from __future__ import annotations

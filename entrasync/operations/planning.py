@@ -9,23 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from entrasync.adapters.clock import utc_now
 from entrasync.adapters.http import DEFAULT_PARALLELISM
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.console import Console
 from entrasync.core.diff import diff
-from entrasync.core.matching import TargetIndex
 from entrasync.core.model import Directory, Target
 from entrasync.core.plan import Plan
-from entrasync.core.resolve import Resolver, empty_groups, resolve
+from entrasync.core.resolve import empty_groups, resolve
 from entrasync.core.safety import check_safety
 from entrasync.core.wording import plural
 from entrasync.gctune import paused
-
-if TYPE_CHECKING:
-    from entrasync.adapters.scim.client import ScimClient
 
 
 def make_plan(
@@ -35,16 +30,9 @@ def make_plan(
     directory: Directory,
     target: Target,
     created_at: str,
-    *,
-    resolver: Resolver | None = None,
-    target_index: TargetIndex | None = None,
 ) -> Plan:
-    """resolve + diff + check_safety, with the violations attached to the plan.
-
-    ``resolver`` (fed every group of ``directory``) and ``target_index`` (of ``target``): the
-    work read_sources does while Graph is still paging; computed here when not given.
-    """
-    resolution = resolve(config, directory) if resolver is None else resolver.resolution()
+    """resolve + diff + check_safety, with the violations attached to the plan."""
+    resolution = resolve(config, directory)
     plan = diff(
         config,
         resolution,
@@ -52,7 +40,6 @@ def make_plan(
         config_path=config_path,
         config_sha256=config_sha256,
         created_at=created_at,
-        index=target_index,
     )
     violations = check_safety(plan, target, config, empty_groups=empty_groups(directory))
     return plan.with_violations(violations)
@@ -65,8 +52,6 @@ def make_plan(
 class Sources:
     directory: Directory
     target: Target
-    resolver: Resolver  # fed each group as it was read
-    target_index: TargetIndex  # built as soon as the NeuralTrust side was read
 
     def plan(self, loaded: LoadedConfig, created_at: str) -> Plan:
         return make_plan(
@@ -76,8 +61,6 @@ class Sources:
             self.directory,
             self.target,
             created_at,
-            resolver=self.resolver,
-            target_index=self.target_index,
         )
 
 
@@ -91,46 +74,31 @@ def read_sources(
     """Read Entra and NeuralTrust at the same time; both clients are closed on every path.
 
     Both clients are built (and their credentials checked) before either read starts, so a
-    missing token fails fast without a half-finished read on the other side. The planning work
-    that needs one side only is done as that side arrives: each group is resolved as soon as
-    it is read, and the NeuralTrust users are indexed for matching once SCIM has answered
-    (Graph, with its sequential member pages, finishes last).
+    missing token fails fast without a half-finished read on the other side.
     """
     from entrasync.adapters.graph.client import GraphClient
     from entrasync.adapters.graph.directory import read_directory
     from entrasync.adapters.scim.client import ScimClient
+    from entrasync.adapters.scim.target import read_target
 
     with (
         GraphClient.connect(config, environ) as graph,
         ScimClient.from_env(config, environ, max_connections=parallelism) as scim,
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="entrasync-read") as pool,
     ):
-        resolver = Resolver(config)
         directory_f = pool.submit(
-            read_directory,
-            config,
-            graph,
-            progress=console.progress,
-            parallelism=parallelism,
-            on_group=resolver.add,
+            read_directory, config, graph, progress=console.progress, parallelism=parallelism
         )
-        target_f = pool.submit(_read_and_index, config, scim)
+        target_f = pool.submit(read_target, config, scim)
         directory = directory_f.result()
-        target, target_index = target_f.result()
+        target = target_f.result()
     console.progress_done()
     console.detail(
         f"read {plural(len(directory.groups), 'group')} "
         f"({plural(len(directory.users), 'user')}) from Entra and "
         f"{plural(len(target.users), 'user')} from NeuralTrust"
     )
-    return Sources(directory, target, resolver, target_index)
-
-
-def _read_and_index(config: Config, scim: ScimClient) -> tuple[Target, TargetIndex]:
-    from entrasync.adapters.scim.target import read_target
-
-    target = read_target(config, scim)
-    return target, TargetIndex(config, target)
+    return Sources(directory, target)
 
 
 def plan_from_sources(

@@ -7,10 +7,8 @@ from typing import Any
 import pytest
 
 from entrasync.core import plan as plan_file
-from entrasync.core.matching import TargetIndex
 from entrasync.core.model import Directory, Target
 from entrasync.core.plan import Plan
-from entrasync.core.resolve import Resolver
 from entrasync.operations.planning import make_plan
 from tests.unit.planning_factories import make_config, make_directory, make_target, nt, person
 
@@ -68,39 +66,6 @@ def test_two_runs_on_the_same_inputs_are_byte_identical_apart_from_created_at() 
     assert first.dumps() == second.dumps()
     assert first.digest == later.digest
     assert first.dumps().replace("2026-11-28T12:00:00Z", "2026-11-29T08:30:00Z") == later.dumps()
-
-
-def test_work_done_while_reading_gives_the_plan_make_plan_computes_itself() -> None:
-    # read_sources resolves groups as Graph delivers them (in any order) and indexes the
-    # NeuralTrust users once SCIM has answered; the plan must not depend on it.
-    directory, target = scenario()
-    config = make_config(**DEACTIVATE)
-    resolver = Resolver(config)
-    for group in reversed(directory.groups):
-        resolver.add(group, directory.users)
-    prepared = make_plan(
-        config,
-        "config/mappings.yaml",
-        SHA,
-        directory,
-        target,
-        "2026-11-28T12:00:00Z",
-        resolver=resolver,
-        target_index=TargetIndex(config, target),
-    )
-    plain = make_plan(
-        config, "config/mappings.yaml", SHA, directory, target, "2026-11-28T12:00:00Z"
-    )
-    assert prepared.has_changes
-    assert prepared.dumps() == plain.dumps()
-
-
-def test_an_index_of_another_target_is_refused() -> None:
-    directory, target = scenario()
-    config = make_config(**DEACTIVATE)
-    other = make_target(nt("zoe"))
-    with pytest.raises(ValueError, match="another Target"):
-        make_plan(config, "c", SHA, directory, target, "t", target_index=TargetIndex(config, other))
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 2500])

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import sys
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from entrasync.core.model import DirectoryUser
+from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers
 from entrasync.core.resolve import (
     DISABLED,
     GUEST,
     NO_MAIL,
     NOT_READ,
     PROTECTED,
-    Resolver,
     empty_groups,
+    memberships,
     resolve,
 )
 from tests.unit.planning_factories import ALL_PRODUCTS, make_config, make_directory, person
@@ -223,9 +225,9 @@ def test_two_users_with_one_key_keep_the_first_and_warn() -> None:
     )
 
 
-def test_groups_fed_one_at_a_time_in_any_order_resolve_as_the_whole_directory() -> None:
-    # The plan feeds each group to a Resolver as Graph delivers it, in whatever order reads
-    # finish: the outcome must be resolve()'s, whatever that order, for both precedences.
+def test_the_order_groups_were_read_in_does_not_change_the_resolution() -> None:
+    # Graph delivers groups in whatever order reads finish: the outcome must not depend on it,
+    # whatever the precedence.
     bob, carol, erin = person("bob"), person("carol", mail=None), person("erin")
     dave = person("dave", mail=ALICE.mail)  # alice's key under match_on: email
     members = {
@@ -244,19 +246,50 @@ def test_groups_fed_one_at_a_time_in_any_order_resolve_as_the_whole_directory() 
         assert set(whole.excluded) == {dave.id, carol.id, erin.id}
         assert len(whole.warnings) == 3  # no mail, the shared key, NT-Admins resolved to 0
         for order in itertools.permutations(directory.groups):
-            resolver = Resolver(config)
-            for group in order:
-                resolver.add(group, directory.users)
-            assert resolver.resolution() == whole
-            # Asked twice (plan, then the users view): the same value, worked out once.
-            assert resolver.resolution() is resolver.resolution()
+            assert resolve(config, replace(directory, groups=order)) == whole
 
 
 def test_a_member_missing_from_the_users_read_is_excluded_not_desired() -> None:
     config = make_config()
     directory = make_directory(config, {"NT-Everyone": [ALICE]})
-    resolver = Resolver(config)
-    for group in directory.groups:
-        resolver.add(group, {})
-    assert resolver.resolution().excluded == {ALICE.id: NOT_READ}
-    assert not resolver.resolution().desired
+    resolution = resolve(config, replace(directory, users={}))
+    assert resolution.excluded == {ALICE.id: NOT_READ}
+    assert not resolution.desired
+
+
+def _tenant(users: int) -> Directory:
+    """``users`` users, one group per 10 of them, each user in its group and the next one."""
+    groups = users // 10
+    member_ids: list[list[str]] = [[] for _ in range(groups)]
+    for n in range(users):
+        member_ids[n // 10].append(f"id-{n}")
+        member_ids[(n // 10 + 1) % groups].append(f"id-{n}")
+    return Directory(
+        groups=tuple(
+            GroupMembers(i, Group(f"gid-{i}", f"G-{i}"), tuple(ids))
+            for i, ids in enumerate(member_ids)
+        ),
+        users={},
+    )
+
+
+def _footprint(directory: Directory) -> int:
+    """Bytes the per-user mapping sets take (deterministic: object sizes, not timings)."""
+    found = memberships(directory)
+    return sum(sys.getsizeof(v) + sum(map(sys.getsizeof, v)) for v in found.values())
+
+
+def test_the_per_user_mapping_sets_grow_linearly_with_users_and_groups() -> None:
+    # The workload keeps its proportions as it grows (a group per 10 users here): a bit mask
+    # per user as wide as the mappings grew as users x groups (exponent ~1.7 from 100k to 1M).
+    small, large = _footprint(_tenant(2_000)), _footprint(_tenant(20_000))
+    assert large <= 10 * 1.1 * small
+    found = memberships(_tenant(2_000))
+    assert sum(map(len, found.values())) == 2 * 2_000  # one entry per membership
+    assert found["id-15"] == (1, 2)
+    assert found["id-1995"] == (0, 199)  # ascending, whatever the order read
+
+
+def test_a_member_listed_twice_in_one_group_counts_once() -> None:
+    group = GroupMembers(3, Group("gid", "G"), ("a", "b", "a"))
+    assert memberships(Directory(groups=(group,), users={})) == {"a": (3,), "b": (3,)}
