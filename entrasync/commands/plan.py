@@ -17,7 +17,6 @@ from entrasync.console import (
 )
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, ExitCode, GitHubError
-from entrasync.gctune import paused
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -78,13 +77,11 @@ def command(
 
     saving: Future[None] | None = None
     if out is not None:
-        with paused():  # pure work: rendering makes no cycles for the collector to find
-            saved = plan.dumps()
+        saved = plan.dumps()
         # Written while the plan is rendered below: a 100,000-user plan file is 45 MB, and its
         # fsync took 0.1-0.2 s (benchmarks/).
         saving = start_write_atomic(out, saved)
-    with paused():
-        shown = render(plan, fmt, config_path=loaded.path, color=console.color)
+    shown = render(plan, fmt, config_path=loaded.path, color=console.color)
     console.result(shown)
     # A plan file that cannot be saved fails the command, but only after the reviewers have
     # been shown the plan: the job summary and the PR comment come first.

@@ -20,7 +20,6 @@ from entrasync.core.plan import Plan
 from entrasync.core.resolve import empty_groups, resolve
 from entrasync.core.safety import check_safety
 from entrasync.core.wording import plural
-from entrasync.gctune import paused
 
 
 def make_plan(
@@ -124,10 +123,6 @@ def sources_and_plan(
     `apply PLAN_FILE` holds a saved plan against this fresh one (``entrasync.core.apply_rules``),
     and checks it against the NeuralTrust state and the directory read here.
     """
-    # The read makes a few cycles (HTTP plumbing, kilobytes), the planning none; meanwhile each
-    # collector pass only re-scanned the pages and values just built, stalling every reader
-    # thread for up to 60 ms (benchmarks/). They are collected after the command.
-    with paused():
-        sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
-        plan = sources.plan(loaded, created_at=utc_now())
+    sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
+    plan = sources.plan(loaded, created_at=utc_now())
     return sources, plan
