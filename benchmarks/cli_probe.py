@@ -116,9 +116,6 @@ class Timeline:
             original = getattr(module, attribute, None)
             if original is not None:
                 setattr(module, attribute, self._wrap(attribute, original))
-        from entrasync.core import plan
-
-        plan.Plan.dumps = self._wrap("Plan.dumps", plan.Plan.dumps)  # type: ignore[method-assign]
 
     def _wrap(self, name: str, func: Any) -> Any:
         def timed(*args: Any, **kwargs: Any) -> Any:

@@ -119,7 +119,7 @@ def _cannot_write(path: Path, exc: OSError) -> EntrasyncError:
 
 def read_plan(path: Path) -> Plan:
     """A plan file as `entrasync plan --out` wrote it: read as bytes, checked by ``loads``."""
-    from entrasync.core.plan import loads
+    from entrasync.core.planfile import loads
 
     try:
         raw = path.read_bytes()

@@ -15,6 +15,7 @@ from entrasync.console import (
     parallelism_option,
     trusted_config_option,
 )
+from entrasync.core import planfile
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, ExitCode, GitHubError
 
@@ -77,7 +78,7 @@ def command(
 
     saving: Future[None] | None = None
     if out is not None:
-        saved = plan.dumps()
+        saved = planfile.dumps(plan)
         # Written while the plan is rendered below: a 100,000-user plan file is 45 MB, and its
         # fsync took 0.1-0.2 s (benchmarks/).
         saving = start_write_atomic(out, saved)

@@ -5,9 +5,10 @@ digest, are the same."""
 
 from __future__ import annotations
 
+from entrasync.core import planfile
 from entrasync.core.plan import Plan
 from entrasync.core.sanitize import json_text
 
 
 def render_json(plan: Plan) -> str:
-    return json_text(plan.dumps())
+    return json_text(planfile.dumps(plan))

@@ -19,8 +19,8 @@ from entrasync.cli import main
 from entrasync.config import source as config_yaml
 from entrasync.config.models import check, load_config
 from entrasync.config.source import MAX_ALIAS_NODES, MAX_CONFIG_BYTES, parse
-from entrasync.core import strict_json
-from entrasync.core.plan import loads
+from entrasync.core import planfile, strict_json
+from entrasync.core.planfile import loads
 from entrasync.core.strict_json import MAX_DEPTH, StrictJsonError
 from entrasync.errors import ConfigError, PlanFileError
 from tests.golden.plans import golden_plan
@@ -281,13 +281,13 @@ def test_whole_numbers_only_when_asked() -> None:
 
 
 def plan_data() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(golden_plan().dumps())
+    data: dict[str, Any] = json.loads(planfile.dumps(golden_plan()))
     return data
 
 
 def plan_with(value: str) -> str:
     """The golden plan's text with the value of ``unchanged`` written as ``value``."""
-    text = golden_plan().dumps()
+    text = planfile.dumps(golden_plan())
     old = f'"unchanged": {plan_data()["summary"]["unchanged"]}'
     assert old in text
     return text.replace(old, f'"unchanged": {value}', 1)
@@ -321,7 +321,7 @@ def test_a_plan_file_with_a_lone_surrogate_is_refused() -> None:
 
 
 def test_a_plan_file_read_as_bytes_is_the_same_plan() -> None:
-    text = golden_plan().dumps()
+    text = planfile.dumps(golden_plan())
     assert loads(text.encode()).digest == loads(text).digest == golden_plan().digest
     with pytest.raises(PlanFileError, match="not UTF-8 text"):
         loads(b"\xff" + text.encode())

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import rfc8785
 
+from entrasync.core import planfile
 from entrasync.core.canonical import (
     canonical_json,
     canonical_object,
@@ -73,7 +74,7 @@ def test_arrays_longer_than_one_hashed_piece_keep_every_item_and_comma() -> None
 
 def test_a_plans_digest_is_the_sha256_of_rfc8785_of_its_hashed_keys() -> None:
     plan = golden_plan()
-    body = {k: v for k, v in plan.to_json().items() if k not in ("created_at", "digest")}
+    body = {k: v for k, v in planfile.to_json(plan).items() if k not in ("created_at", "digest")}
     assert plan.digest == hashlib.sha256(bytes(rfc8785.dumps(body))).hexdigest()
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from entrasync.core import plan as plan_file
+from entrasync.core import planfile
 from entrasync.core.model import Directory, Target
 from entrasync.core.plan import Plan
 from entrasync.operations.planning import make_plan
@@ -55,7 +55,7 @@ def test_the_plan_digest_covers_the_violations_and_survives_a_round_trip() -> No
     directory, target = scenario()
     plan = run(directory, target)
     assert plan.digest != plan.with_violations(()).digest
-    assert plan_file.loads(plan.dumps()) == plan
+    assert planfile.loads(planfile.dumps(plan)) == plan
 
 
 def test_two_runs_on_the_same_inputs_are_byte_identical_apart_from_created_at() -> None:
@@ -63,9 +63,11 @@ def test_two_runs_on_the_same_inputs_are_byte_identical_apart_from_created_at() 
     first = run(directory, target, "2026-11-28T12:00:00Z")
     second = run(*scenario(), "2026-11-28T12:00:00Z")
     later = run(*scenario(), "2026-11-29T08:30:00Z")
-    assert first.dumps() == second.dumps()
+    assert planfile.dumps(first) == planfile.dumps(second)
     assert first.digest == later.digest
-    assert first.dumps().replace("2026-11-28T12:00:00Z", "2026-11-29T08:30:00Z") == later.dumps()
+    assert planfile.dumps(first).replace(
+        "2026-11-28T12:00:00Z", "2026-11-29T08:30:00Z"
+    ) == planfile.dumps(later)
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 2500])

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from entrasync.cli import main
+from entrasync.core import planfile
 from entrasync.core.canonical import canonical_json
-from entrasync.core.plan import Access, Action, Change, Plan, Violation, loads
+from entrasync.core.plan import Access, Action, Change, Plan, Violation
+from entrasync.core.planfile import loads
 from entrasync.errors import PlanFileError
 from tests.golden.plans import golden_plan
 
@@ -22,7 +24,7 @@ Edit = Callable[[dict[str, Any]], None]
 
 
 def _file() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(golden_plan().dumps())
+    data: dict[str, Any] = json.loads(planfile.dumps(golden_plan()))
     return data
 
 
@@ -33,10 +35,10 @@ def _redigest(data: dict[str, Any]) -> None:
 
 def test_a_written_plan_reads_back_equal_with_the_same_digest() -> None:
     plan = golden_plan()
-    again = loads(plan.dumps())
+    again = loads(planfile.dumps(plan))
     assert again == plan
     assert again.digest == plan.digest
-    assert again.dumps() == plan.dumps()
+    assert planfile.dumps(again) == planfile.dumps(plan)
 
 
 def test_created_at_is_outside_the_digest() -> None:
@@ -155,14 +157,14 @@ def test_apply_refuses_a_tampered_plan_without_a_traceback(
 
 def test_a_plan_written_with_the_older_indented_layout_still_reads() -> None:
     plan = golden_plan()
-    indented = json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+    indented = json.dumps(planfile.to_json(plan), indent=2, ensure_ascii=False) + "\n"
     assert loads(indented) == plan
     assert loads(indented).digest == plan.digest
 
 
 def test_each_change_is_one_line_of_the_file() -> None:
     plan = golden_plan()
-    lines = [line.strip().rstrip(",") for line in plan.dumps().splitlines()]
+    lines = [line.strip().rstrip(",") for line in planfile.dumps(plan).splitlines()]
     read = [Change.from_json(json.loads(line)) for line in lines if line.startswith('{"action"')]
     assert tuple(read) == plan.changes
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from entrasync.core.plan import loads
+from entrasync.core.planfile import loads
 from entrasync.render.jsonout import render_json
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from entrasync.core import planfile
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 from tests.golden.plans import golden_plan
 from tests.unit.limited_run import assert_refused, run_limited
@@ -25,7 +26,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 def plan_with(value: str) -> str:
     """The golden plan's text with the value of ``unchanged`` written as ``value``."""
-    text = golden_plan().dumps()
+    text = planfile.dumps(golden_plan())
     unchanged = json.loads(text)["summary"]["unchanged"]
     return text.replace(f'"unchanged": {unchanged}', f'"unchanged": {value}', 1)
 

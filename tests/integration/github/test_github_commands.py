@@ -10,6 +10,7 @@ import pytest
 from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT, append_step_summary
 from entrasync.cli import main
+from entrasync.core import planfile
 from entrasync.core.plan import Action, Plan, Violation
 from tests.integration.github.conftest import MakeEnv
 from tests.integration.github.emulator import Emulator
@@ -25,7 +26,7 @@ def run(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str) -> int
 
 
 def save(plan: Plan, path: Path) -> Path:
-    path.write_text(plan.dumps(), encoding="utf-8")
+    path.write_text(planfile.dumps(plan), encoding="utf-8")
     return path
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from entrasync.config.models import load_config
 from entrasync.console import Console
+from entrasync.core import planfile
 from entrasync.core.plan import Plan
 from entrasync.operations import planning as pipeline
 from entrasync.sandbox.graph_emulator import GraphEmulator
@@ -93,5 +94,5 @@ def running_entra(monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphEmulator]:
 def save_plan(config: Path, out: Path) -> Plan:
     """Make the plan as `entrasync plan --out` does (safety violations kept in it) and save it."""
     plan = pipeline.plan_from_sources(load_config(config), os.environ, Console(quiet=True))
-    out.write_text(plan.dumps())
+    out.write_text(planfile.dumps(plan))
     return plan

@@ -19,7 +19,7 @@ import pytest
 
 from entrasync.adapters.audit.writer import verify_audit
 from entrasync.cli import main
-from entrasync.core import plan as plan_file
+from entrasync.core import planfile
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
@@ -50,13 +50,13 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def make_plan(capsys: pytest.CaptureFixture[str]) -> Plan:
     code, _, err = run(capsys, "plan", "--out", PLAN)
     assert code == 0, err
-    return plan_file.loads(Path(PLAN).read_text())
+    return planfile.loads(Path(PLAN).read_text())
 
 
 def save(plan: Plan) -> None:
     """Write ``plan`` as entrasync writes a plan: its digest recomputed over the edit."""
-    Path(PLAN).write_text(plan.dumps())
-    assert plan_file.loads(Path(PLAN).read_text()) == plan  # the file reads as whole
+    Path(PLAN).write_text(planfile.dumps(plan))
+    assert planfile.loads(Path(PLAN).read_text()) == plan  # the file reads as whole
 
 
 def apply(capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -186,7 +186,7 @@ def test_a_plan_that_deactivates_a_protected_user_is_refused_naming_the_user(
 
     assert code == 1
     assert (
-        f"error: the plan {plan_file.loads(Path(PLAN).read_text()).digest[:12]} would write "
+        f"error: the plan {planfile.loads(Path(PLAN).read_text()).digest[:12]} would write "
         "1 protected user, which entrasync never changes: deactivate breakglass@contoso.com "
         "(protected: breakglass@contoso.com); nothing was changed"
     ) in err
