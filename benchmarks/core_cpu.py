@@ -29,9 +29,9 @@ from entrasync.config.models import Config
 from entrasync.core.model import Directory, Target
 from entrasync.gctune import fewer_collections
 from entrasync.operations.planning import make_plan
-from entrasync.render.jsonout import render_json
+from entrasync.render.jsonout import json_lines
 from entrasync.render.markdown import render_markdown
-from entrasync.render.text import render_text
+from entrasync.render.text import text_chunks
 
 CONFIG_PATH = "config/mappings.yaml"
 
@@ -51,11 +51,12 @@ def core(config: Config, directory: Directory, target: Target) -> dict[str, Any]
     lap("make_plan (resolve, diff, safety)")
     digest = plan.digest
     lap("plan digest (canonical JSON)")
-    text = render_text(plan, color=False)
+    # Text and plan file are consumed piece by piece, as `plan` prints and saves them.
+    text_chars = sum(map(len, text_chunks(plan, color=False)))
     lap("render text")
     markdown = render_markdown(plan, config_path=CONFIG_PATH)
     lap("render markdown")
-    as_json = render_json(plan)
+    json_chars = sum(map(len, json_lines(plan)))
     lap("render json (plan file)")
     return {
         "steps_cpu_seconds": steps,
@@ -63,9 +64,9 @@ def core(config: Config, directory: Directory, target: Target) -> dict[str, Any]
         "changes": len(plan.changes),
         "orphans": len(plan.orphans),
         "unchanged": plan.unchanged,
-        "text_chars": len(text),
+        "text_chars": text_chars,
         "markdown_chars": len(markdown),
-        "json_chars": len(as_json),
+        "json_chars": json_chars,
     }
 
 

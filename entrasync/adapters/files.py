@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,13 @@ if TYPE_CHECKING:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` as the module docstring says.
+    """Write ``text`` to ``path`` as the module docstring says."""
+    write_atomic_chunks(path, (text,))
+
+
+def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """Write the ``chunks`` one after another to ``path`` as the module docstring says, so a
+    large file (a 1,000,000-user plan file is 450 MB) need not be one string in memory.
 
     A folder that cannot be made or written, or a path that is not a file, is an
     :class:`EntrasyncError`, not a traceback.
@@ -39,7 +45,7 @@ def write_atomic(path: Path, text: str) -> None:
     except OSError as exc:
         raise _cannot_write(path, exc) from None
     if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
-        _write_through(path, target, text)
+        _write_through(path, target, chunks)
     elif mode is not None and not stat.S_ISREG(mode):
         raise EntrasyncError(
             f"cannot write {path}: it is {_kind(mode)}, not a file",
@@ -47,18 +53,7 @@ def write_atomic(path: Path, text: str) -> None:
             "device such as /dev/stdout",
         )
     else:
-        _replace(path, target, text, None if mode is None else stat.S_IMODE(mode))
-
-
-def start_write_atomic(path: Path, text: str) -> Future[None]:
-    """:func:`write_atomic` on a thread of its own, so the caller can go on meanwhile (most of
-    a large file's write is the fsync, which leaves the GIL free). ``result()`` waits for it
-    and raises what it raised; the write completes even if the caller fails first."""
-    pool = ThreadPoolExecutor(1, thread_name_prefix="entrasync-write")
-    try:
-        return pool.submit(write_atomic, path, text)
-    finally:
-        pool.shutdown(wait=False)  # the thread ends when the write has
+        _replace(path, target, chunks, None if mode is None else stat.S_IMODE(mode))
 
 
 def _existing_mode(target: Path) -> int | None:
@@ -69,7 +64,7 @@ def _existing_mode(target: Path) -> int | None:
         return None
 
 
-def _replace(path: Path, target: Path, text: str, mode: int | None) -> None:
+def _replace(path: Path, target: Path, chunks: Iterable[str], mode: int | None) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     except OSError as exc:
@@ -78,7 +73,7 @@ def _replace(path: Path, target: Path, text: str, mode: int | None) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             if mode is not None:
                 os.fchmod(handle.fileno(), mode)  # mkstemp made it 0600
-            handle.write(text)
+            handle.writelines(chunks)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -89,13 +84,13 @@ def _replace(path: Path, target: Path, text: str, mode: int | None) -> None:
         raise
 
 
-def _write_through(path: Path, target: Path, text: str) -> None:
+def _write_through(path: Path, target: Path, chunks: Iterable[str]) -> None:
     """Open the FIFO or device and write; no fsync (neither keeps data to sync)."""
     try:
         # Opening a FIFO waits for its reader, as `>` in a shell does.
         fd = os.open(target, os.O_WRONLY | os.O_NOCTTY)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            handle.writelines(chunks)
     except OSError as exc:
         raise _cannot_write(path, exc) from None
 

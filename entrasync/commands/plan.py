@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from entrasync.adapters.files import start_write_atomic
+from entrasync.adapters.files import write_atomic_chunks
 from entrasync.console import (
+    Console,
     app_context,
     global_options,
     parallelism_option,
@@ -20,21 +21,21 @@ from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, ExitCode, GitHubError
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from entrasync.core.plan import Plan
 
 
-def render(plan: Plan, fmt: str, *, config_path: str, color: bool) -> str:
-    from entrasync.render.jsonout import render_json
+def show(plan: Plan, fmt: str, console: Console, *, config_path: str) -> None:
+    """Print the plan: text and JSON line by line as they are rendered, Markdown whole."""
+    from entrasync.render.jsonout import json_lines
     from entrasync.render.markdown import render_markdown
-    from entrasync.render.text import render_text
+    from entrasync.render.text import text_chunks
 
-    if fmt == "json":
-        return render_json(plan).rstrip("\n")
     if fmt == "markdown":
-        return render_markdown(plan, config_path=config_path)
-    return render_text(plan, color=color)
+        console.result(render_markdown(plan, config_path=config_path))
+    elif fmt == "json":
+        console.result_lines(json_lines(plan))
+    else:
+        console.result_lines(text_chunks(plan, color=console.color))
 
 
 @click.command("plan")
@@ -76,25 +77,20 @@ def command(
     loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)
     plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
 
-    saving: Future[None] | None = None
-    if out is not None:
-        saved = planfile.dumps(plan)
-        # Written while the plan is rendered below: a 100,000-user plan file is 45 MB, and its
-        # fsync took 0.1-0.2 s (benchmarks/).
-        saving = start_write_atomic(out, saved)
-    shown = render(plan, fmt, config_path=loaded.path, color=console.color)
-    console.result(shown)
-    # A plan file that cannot be saved fails the command, but only after the reviewers have
-    # been shown the plan: the job summary and the PR comment come first.
+    # Saved before it is printed, so a reader that stops reading (`| head`) costs no file. One
+    # that cannot be saved fails the command, but only after the reviewers have been shown the
+    # plan: the job summary and the PR comment come first.
     unsaved: EntrasyncError | None = None
-    if saving is not None:
+    if out is not None:
         try:
-            saving.result()
+            write_atomic_chunks(out, planfile.file_lines(plan))
         except EntrasyncError as exc:
             unsaved = exc
-            console.warn(f"the plan was not saved: {exc.message}")
-        else:
-            console.info(f"Saved the plan to {out} (digest {plan.digest[:12]}).")
+    show(plan, fmt, console, config_path=loaded.path)
+    if unsaved is not None:
+        console.warn(f"the plan was not saved: {unsaved.message}")
+    elif out is not None:
+        console.info(f"Saved the plan to {out} (digest {plan.digest[:12]}).")
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         from entrasync.adapters.github.actions import try_step_summary
 

@@ -1,4 +1,4 @@
-"""write_atomic and its background form: the whole file or none of it, errors without traces."""
+"""write_atomic and its streaming form: the whole file or none of it, errors without traces."""
 
 from __future__ import annotations
 
@@ -6,28 +6,41 @@ import os
 import socket
 import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from entrasync.adapters.files import start_write_atomic, write_atomic
+from entrasync.adapters.files import write_atomic, write_atomic_chunks
 from entrasync.errors import EntrasyncError
 
 
-def test_a_write_on_its_own_thread_leaves_the_whole_file_and_no_temporary(tmp_path: Path) -> None:
+def test_chunks_make_the_whole_file_and_leave_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "plans" / "plan.json"
-    text = "{}\n" * 100_000
-    start_write_atomic(target, text).result()
-    assert target.read_text(encoding="utf-8") == text
+    write_atomic_chunks(target, ("{}\n" for _ in range(100_000)))
+    assert target.read_text(encoding="utf-8") == "{}\n" * 100_000
     assert [p.name for p in target.parent.iterdir()] == ["plan.json"]
 
 
-def test_a_failed_background_write_raises_its_error_from_result(tmp_path: Path) -> None:
+def test_chunks_that_fail_halfway_leave_the_old_file_and_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "plan.json"
+    target.write_text("old\n")
+
+    def chunks() -> Iterator[str]:
+        yield "new, half\n"
+        raise RuntimeError("the renderer failed")
+
+    with pytest.raises(RuntimeError, match="renderer failed"):
+        write_atomic_chunks(target, chunks())
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+def test_a_folder_that_cannot_be_made_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    saving = start_write_atomic(blocker / "plan.json", "{}\n")
     with pytest.raises(EntrasyncError, match="cannot write"):
-        saving.result()
+        write_atomic(blocker / "plan.json", "{}\n")
     assert blocker.read_text() == "not a folder"
 
 
