@@ -54,7 +54,7 @@ def text_chunks(plan: Plan, *, color: bool = False) -> Iterator[str]:
         # access, reason, groups and decided-by, which repeat (14,789 distinct among 85,262
         # changes at 100,000 users): built once each, the text plan takes 0.42 s CPU instead
         # of 0.62 s, 7% of the core CPU figure (benchmarks/README.md).
-        shared: dict[tuple[object, ...], tuple[str, bool, str]] = {}
+        shared: dict[tuple[object, ...], tuple[str, str]] = {}
         for change in plan.changes:
             yield _change_block(change, style, shared)
     for line in _orphan_lines(plan):
@@ -80,7 +80,7 @@ class _Style(Protocol):
 
 
 def _change_block(
-    change: Change, style: _Style, shared: dict[tuple[object, ...], tuple[str, bool, str]]
+    change: Change, style: _Style, shared: dict[tuple[object, ...], tuple[str, str]]
 ) -> str:
     """A change's lines, each ending in a newline, and the blank line after them."""
     name = f" ({clean(change.display_name)})" if change.display_name else ""
@@ -93,18 +93,18 @@ def _change_block(
     if before is not None:
         key += (before.role, before.products, before.active)
     try:
-        access, adoption, membership = shared.get(key) or shared.setdefault(key, _rest(change))
+        access, membership = shared.get(key) or shared.setdefault(key, _rest(change))
     except TypeError:  # a hand-made plan file may hold a list as a role (loads() takes it)
-        access, adoption, membership = _rest(change)
+        access, membership = _rest(change)
     adopted = ""
-    if adoption:
+    if is_adoption(change):
         adopted = style(f"      + externalId: {clean(change.entra_id)}", "green") + "\n"
     return f"{style(head, _COLORS[change.action], bold=True)}\n{access}{adopted}{membership}\n"
 
 
-def _rest(change: Change) -> tuple[str, bool, str]:
-    """The access lines, whether it is an adoption, then the groups, decided-by and reason
-    lines (each line ending in a newline)."""
+def _rest(change: Change) -> tuple[str, str]:
+    """The access lines, then the groups, decided-by and reason lines (each line ending in a
+    newline): what comes before and after an adoption's externalId line."""
     if change.before is None:
         access = [_field("role", role_text(change.after.role))]
         if change.after.products is not None:
@@ -117,11 +117,7 @@ def _rest(change: Change) -> tuple[str, bool, str]:
     if change.decided_by:
         membership.append(_field("decided by", clean(change.decided_by)))
     membership.append(_field("reason", clean(change.reason)))
-    return (
-        "".join(f"{line}\n" for line in access),
-        is_adoption(change),
-        "\n".join(membership) + "\n",
-    )
+    return "".join(f"{line}\n" for line in access), "\n".join(membership) + "\n"
 
 
 def _orphan_lines(plan: Plan) -> list[str]:

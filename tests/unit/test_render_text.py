@@ -111,6 +111,16 @@ def test_changes_alike_but_for_the_user_each_show_their_own_user_and_external_id
     )
 
 
+def test_a_change_alike_but_not_an_adoption_shows_no_external_id() -> None:
+    plan = golden_plan()
+    adoption = next(c for c in plan.changes if c.adopts)
+    twin = replace(adoption, user="erin@contoso.com", display_name="Erin", adopts=False)
+    text = render_text(replace(plan, changes=(adoption, twin)))
+    blocks = {block.split("\n", 1)[0]: block for block in text.split("\n\n")}
+    assert "+ externalId:" in blocks[f"  ~ update {adoption.user} ({adoption.display_name})"]
+    assert "+ externalId:" not in blocks["  ~ update erin@contoso.com (Erin)"]
+
+
 def test_a_role_that_is_not_text_still_renders_as_before() -> None:
     # plan.loads() accepts one from a hand-made file whose digest was recomputed.
     plan = golden_plan()
