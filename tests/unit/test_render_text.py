@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -65,7 +66,8 @@ def test_every_directory_field_of_a_change_is_cleaned(field: str) -> None:
     plan = golden_plan()
     # The adoption shows every field of a change, its externalId included.
     adoption = next(c for c in plan.changes if c.reason.startswith("adopt"))
-    hostile = replace(adoption, **{field: (HOSTILE,) if field == "groups" else HOSTILE})
+    value: Any = (HOSTILE,) if field == "groups" else HOSTILE
+    hostile = replace(adoption, **{field: value})
     changes = tuple(hostile if c is adoption else c for c in plan.changes)
     text = render_text(replace(plan, changes=changes))
     assert "\x1b" not in text
@@ -84,7 +86,7 @@ def test_access_read_from_neuraltrust_is_cleaned(field: str) -> None:
     plan = golden_plan()
     update = next(c for c in plan.changes if c.before is not None and c.before != c.after)
     assert update.before is not None
-    value = (HOSTILE,) if field == "products" else HOSTILE
+    value: Any = (HOSTILE,) if field == "products" else HOSTILE
     hostile = replace(update, before=replace(update.before, **{field: value}))
     text = render_text(
         replace(plan, changes=tuple(hostile if c is update else c for c in plan.changes))
