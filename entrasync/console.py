@@ -58,43 +58,51 @@ def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], Non
     return callback
 
 
-def global_options(func: F) -> F:
-    """The global options, accepted on the group and on every command."""
-    options = [
-        click.option(
-            "--config",
-            type=click.Path(path_type=Path, dir_okay=False),
-            callback=_set_config,
-            expose_value=False,
-            help="Mappings file [env ENTRASYNC_CONFIG; default config/mappings.yaml].",
-        ),
-        click.option(
-            "-v",
-            "--verbose",
-            count=True,
-            callback=_set_verbose,
-            expose_value=False,
-            help="More detail (repeat for debug logs).",
-        ),
-        click.option(
-            "-q",
-            "--quiet",
-            is_flag=True,
-            callback=_set_flag("quiet"),
-            expose_value=False,
-            help="Only results and errors.",
-        ),
-        click.option(
-            "--no-color",
-            is_flag=True,
-            callback=_set_flag("no_color"),
-            expose_value=False,
-            help="No ANSI colour (also: NO_COLOR env).",
-        ),
-    ]
-    for option in reversed(options):
+_CONFIG_OPTION = click.option(
+    "--config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    callback=_set_config,
+    expose_value=False,
+    help="Mappings file [env ENTRASYNC_CONFIG; default config/mappings.yaml].",
+)
+_OUTPUT_OPTIONS = (
+    click.option(
+        "-v",
+        "--verbose",
+        count=True,
+        callback=_set_verbose,
+        expose_value=False,
+        help="More detail (repeat for debug logs).",
+    ),
+    click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        callback=_set_flag("quiet"),
+        expose_value=False,
+        help="Only results and errors.",
+    ),
+    click.option(
+        "--no-color",
+        is_flag=True,
+        callback=_set_flag("no_color"),
+        expose_value=False,
+        help="No ANSI colour (also: NO_COLOR env).",
+    ),
+)
+
+
+def output_options(func: F) -> F:
+    """``-v``, ``-q`` and ``--no-color``: on every command, before or after its name."""
+    for option in reversed(_OUTPUT_OPTIONS):
         func = option(func)
     return func
+
+
+def global_options(func: F) -> F:
+    """The output options and ``--config``, on the group and every command that reads the
+    mappings file (commands that do not, such as ``audit verify``, offer no ``--config``)."""
+    return _CONFIG_OPTION(output_options(func))
 
 
 def parallelism_option(help_text: str = "Concurrent requests to each API.") -> Callable[[F], F]:

@@ -9,12 +9,12 @@ import click
 
 from entrasync.adapters.audit.chain import verify_audit
 from entrasync.commands import examples
-from entrasync.console import app_context, global_options
+from entrasync.console import app_context, output_options
 from entrasync.errors import AuditError
 
 
 @click.group("audit", epilog=examples("entrasync audit verify audit/apply-20261205T010203Z.jsonl"))
-@global_options
+@output_options
 def audit_group() -> None:
     """Check the audit files `entrasync apply` writes."""
 
@@ -34,7 +34,7 @@ def audit_group() -> None:
     help="The last record's sha256 as published elsewhere (job summary, artifact), or a "
     "prefix of at least 12 hex characters: the file must end with exactly that record.",
 )
-@global_options
+@output_options
 def verify(file: Path, expect_sha256: str | None) -> int:
     """Check FILE's hash chain; exit 1 naming the first bad record, or if the run is incomplete."""
     expected = _expected_hash(expect_sha256)

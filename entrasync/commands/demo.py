@@ -14,7 +14,7 @@ import click
 
 from entrasync.cli import main
 from entrasync.commands import examples
-from entrasync.console import Console, app_context, global_options
+from entrasync.console import Console, app_context, global_options, output_options
 from entrasync.errors import EntrasyncError
 
 
@@ -76,7 +76,7 @@ def _expect(code: int, wanted: int, what: str) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Keep the demo's config, plan and audit files here (default: a temporary folder).",
 )
-@global_options
+@output_options
 def demo(directory: Path | None) -> int:
     """Run validate, plan, apply, plan, audit verify on the built-in sandbox."""
     with _sandbox_extra():

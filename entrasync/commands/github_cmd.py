@@ -15,7 +15,7 @@ import click
 
 from entrasync.adapters.github.actions import append_outputs, run_url, try_step_summary
 from entrasync.commands import examples
-from entrasync.console import Console, app_context, global_options
+from entrasync.console import Console, app_context, global_options, output_options
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, GitHubError
 
@@ -49,7 +49,7 @@ def group() -> None:
 
 @group.command("find-plan", short_help="The merged PR of a commit and its last plan artifact.")
 @click.option("--sha", help="Merge commit [default: $GITHUB_SHA].")
-@global_options
+@output_options
 def find_plan(sha: str | None) -> int:
     """Print (and set as step outputs) the merged PR of a commit and its last plan artifact."""
     from entrasync.adapters.github.rest import latest_artifact, pulls_for_commit
@@ -146,7 +146,7 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help="The plan file of the drift check.",
 )
-@global_options
+@output_options
 def drift_issue(plan_path: Path) -> int:
     """Open or update the drift issue when the plan has changes; close it when in sync."""
     from entrasync.adapters.files import read_plan

@@ -43,3 +43,15 @@ def test_an_unknown_command_is_a_usage_error_exiting_1(capsys: pytest.CaptureFix
 
 def test_the_exit_codes_are_the_documented_ones() -> None:
     assert [int(c) for c in ExitCode] == [0, 1, 2, 130, 143]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["audit", "verify", "a.jsonl"], ["demo"], ["github", "find-plan"], ["github", "drift-issue"]],
+    ids=["audit verify", "demo", "github find-plan", "github drift-issue"],
+)
+def test_config_is_not_offered_where_it_would_do_nothing(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--config", "other.yaml"]) == ExitCode.ERROR
+    assert "No such option: --config" in capsys.readouterr().err
