@@ -54,4 +54,6 @@ def test_config_is_not_offered_where_it_would_do_nothing(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main([*argv, "--config", "other.yaml"]) == ExitCode.ERROR
-    assert "No such option: --config" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "No such option" in err
+    assert "--config" in err
