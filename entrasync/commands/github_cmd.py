@@ -47,7 +47,11 @@ def group() -> None:
     """GitHub steps of the GitOps workflows (apply report, drift issue)."""
 
 
-@group.command("find-plan", short_help="The merged PR of a commit and its last plan artifact.")
+@group.command(
+    "find-plan",
+    short_help="The merged PR of a commit and its last plan artifact.",
+    epilog=examples("entrasync github find-plan", "entrasync github find-plan --sha $GITHUB_SHA"),
+)
 @click.option("--sha", help="Merge commit [default: $GITHUB_SHA].")
 @output_options
 def find_plan(sha: str | None) -> int:
@@ -73,7 +77,14 @@ def find_plan(sha: str | None) -> int:
     return 0
 
 
-@group.command("report-apply", short_help="Comment the apply result on the merged PR.")
+@group.command(
+    "report-apply",
+    short_help="Comment the apply result on the merged PR.",
+    epilog=examples(
+        "entrasync github report-apply --audit audit/",
+        "entrasync github report-apply --audit audit/ --reviewed-plan plan.json --pr 42",
+    ),
+)
 @click.option(
     "--audit",
     "audit_path",
@@ -138,7 +149,14 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
     return 0
 
 
-@group.command("drift-issue", short_help="Open, update or close the drift issue.")
+@group.command(
+    "drift-issue",
+    short_help="Open, update or close the drift issue.",
+    epilog=examples(
+        "entrasync plan --out drift.json --detailed-exitcode",
+        "entrasync github drift-issue --plan drift.json",
+    ),
+)
 @click.option(
     "--plan",
     "plan_path",

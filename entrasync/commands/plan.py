@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from entrasync.adapters.files import write_atomic_chunks
+from entrasync.commands import examples
 from entrasync.console import (
     Console,
     app_context,
@@ -38,7 +39,14 @@ def show(plan: Plan, fmt: str, console: Console, *, config_path: str) -> None:
         console.result_lines(text_chunks(plan, color=console.color))
 
 
-@click.command("plan")
+@click.command(
+    "plan",
+    epilog=examples(
+        "entrasync plan",
+        "entrasync plan --out plan.json --detailed-exitcode",
+        "entrasync plan --comment --trusted-config base/mappings.yaml   # on a pull request",
+    ),
+)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan file.")
 @click.option(
     "--format",
@@ -75,6 +83,7 @@ def command(
     console = ctx.console()
     # Before any connection: a config under review cannot choose where credentials go.
     loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)
+    console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
     plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
 
     # Saved before it is printed, so a reader that stops reading (`| head`) costs no file. One

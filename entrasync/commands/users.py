@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from entrasync.adapters.clock import utc_now
+from entrasync.commands import examples
 from entrasync.config.routing import load_reviewed_config
 from entrasync.console import (
     app_context,
@@ -21,7 +22,10 @@ from entrasync.operations import planning as pipeline
 from entrasync.render.users import render_users_csv, render_users_json, render_users_text
 
 
-@click.command("users")
+@click.command(
+    "users",
+    epilog=examples("entrasync users", "entrasync users --format csv > users.csv"),
+)
 @click.option(
     "--format",
     "fmt",
@@ -38,6 +42,7 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     ctx = app_context()
     console = ctx.console()
     loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)
+    console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
     sources = pipeline.read_sources(loaded.config, os.environ, console, parallelism=parallelism)
     plan = sources.plan(loaded, created_at=utc_now())
     resolution = resolve(loaded.config, sources.directory)

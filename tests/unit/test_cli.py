@@ -57,3 +57,27 @@ def test_config_is_not_offered_where_it_would_do_nothing(
     err = capsys.readouterr().err
     assert "No such option" in err
     assert "--config" in err
+
+
+def _every_command() -> list[tuple[str, click.Command]]:
+    found: list[tuple[str, click.Command]] = []
+    for name in COMMANDS:
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None
+        found.append((name, command))
+        if isinstance(command, click.Group):
+            found += [(f"{name} {sub}", c) for sub, c in command.commands.items()]
+    return found
+
+
+@pytest.mark.parametrize(("name", "command"), _every_command(), ids=lambda v: str(v))
+def test_every_help_page_shows_examples_and_whole_summaries(
+    name: str, command: click.Command, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*name.split(), "--help"]) == 0
+    out = capsys.readouterr().out
+    examples = out.split("Examples:\n", 1)[1].splitlines()
+    shown = [line for line in examples if "entrasync " in line]
+    assert 1 <= len(shown) <= 3 if isinstance(command, click.Group) else 2 <= len(shown) <= 3
+    body = out.split("\n", 1)[1]  # past "Usage: ... [ARGS]..."
+    assert "..." not in body  # no summary cut mid-sentence

@@ -56,3 +56,19 @@ def test_a_name_like_no_group_gets_no_guess(
     assert main(["validate", "--online", "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert "did you mean" not in err
+
+
+def test_plan_names_the_config_file_it_reads_unless_quiet(
+    env: GraphEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "unused")
+    monkeypatch.setenv("NEURALTRUST_SCIM_URL", "http://127.0.0.1:9/scim/v2")  # never reached
+    config = tmp_path / "mappings.yaml"
+    config.write_text("version: 1\nmappings:\n  - name: NT-Parnet\n    role: owner\n")
+    main(["plan", "--config", str(config)])
+    assert f"Using {config}\n" in capsys.readouterr().err
+    main(["plan", "-q", "--config", str(config)])
+    assert "Using " not in capsys.readouterr().err
