@@ -43,7 +43,7 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     console = ctx.console()
     loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)
     console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
-    sources = pipeline.read_sources(loaded.config, os.environ, console, parallelism=parallelism)
+    sources = pipeline.read_located(loaded, os.environ, console, parallelism=parallelism)
     plan = sources.plan(loaded, created_at=utc_now())
     resolution = resolve(loaded.config, sources.directory)
     rows = users_view(loaded.config, resolution, sources.target, plan)

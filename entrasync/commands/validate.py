@@ -78,10 +78,12 @@ def command(online: bool, trusted_config: Path | None) -> int:
         console.result(line)
     for warning in empty_group_warnings(checks, loaded.path):
         console.warn(warning)
-    failures = [c for c in checks if c.failed]
+    failures = [(i, c) for i, c in enumerate(checks) if c.failed]
     if failures:
         # Each failure told as `plan` tells it: an `error:` line and its `hint:` line.
         raise SeveralErrors(
-            tuple(GraphError(failure_message(c, loaded.path), c.hint or None) for c in failures)
+            tuple(
+                GraphError(failure_message(c, loaded.where(i)), c.hint or None) for i, c in failures
+            )
         )
     return ExitCode.OK

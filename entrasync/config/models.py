@@ -30,7 +30,7 @@ from pydantic_core import CoreSchema
 
 from entrasync.config.problems import pydantic_problems, schema_problems
 from entrasync.config.semantic import semantic_problems
-from entrasync.config.source import Problem, ProblemKind, parse, read_bytes
+from entrasync.config.source import Document, Problem, ProblemKind, parse, read_bytes
 from entrasync.errors import ConfigError
 
 GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -333,14 +333,21 @@ class LoadedConfig:
     config: Config
     path: str
     sha256: str
+    mapping_lines: tuple[int, ...] = ()  # the line of each `mappings` item, for messages
+
+    def where(self, mapping_index: int | None) -> str:
+        """``path:line`` of a mapping (the path alone when its line is unknown)."""
+        if mapping_index is None or mapping_index >= len(self.mapping_lines):
+            return self.path
+        return f"{self.path}:{self.mapping_lines[mapping_index]}"
 
 
 def load_config(path: Path) -> LoadedConfig:
     """Read and check a mappings file; raise ConfigError listing every problem in it."""
     name = path.as_posix()
     raw = read_bytes(path)
-    config, problems = check(raw)
-    if config is None or problems:
+    config, problems, doc = _check(raw)
+    if config is None or problems or doc is None:
         found = sorted(set(problems))
         rendered = tuple(p.render(name) for p in found)
         raise ConfigError(
@@ -348,7 +355,10 @@ def load_config(path: Path) -> LoadedConfig:
             _hint(name, {p.kind for p in found}),
             problems=rendered,
         )
-    return LoadedConfig(config=config, path=name, sha256=hashlib.sha256(raw).hexdigest())
+    lines = tuple(doc.line_of(("mappings", i)) for i in range(len(config.mappings)))
+    return LoadedConfig(
+        config=config, path=name, sha256=hashlib.sha256(raw).hexdigest(), mapping_lines=lines
+    )
 
 
 def _hint(name: str, kinds: set[ProblemKind]) -> str:
@@ -366,9 +376,14 @@ def _hint(name: str, kinds: set[ProblemKind]) -> str:
 
 def check(raw: bytes) -> tuple[Config | None, list[Problem]]:
     """All problems of a file's bytes: YAML, then schema, then pydantic, then semantic rules."""
+    config, problems, _doc = _check(raw)
+    return config, problems
+
+
+def _check(raw: bytes) -> tuple[Config | None, list[Problem], Document | None]:
     doc, problems = parse(raw)
     if doc is None:
-        return None, problems
+        return None, problems, None
     problems += schema_problems(doc, _validator())
     config = None
     if not problems:
@@ -378,4 +393,4 @@ def check(raw: bytes) -> tuple[Config | None, list[Problem]]:
             problems += pydantic_problems(doc, exc)
     defaults = Config.model_fields
     problems += semantic_problems(doc, defaults["roles"].default, defaults["products"].default)
-    return config, problems
+    return config, problems, doc

@@ -123,6 +123,24 @@ def sources_and_plan(
     `apply PLAN_FILE` holds a saved plan against this fresh one (``entrasync.core.apply_rules``),
     and checks it against the NeuralTrust state and the directory read here.
     """
-    sources = read_sources(loaded.config, environ, console, parallelism=parallelism)
+    sources = read_located(loaded, environ, console, parallelism=parallelism)
     plan = sources.plan(loaded, created_at=utc_now())
     return sources, plan
+
+
+def read_located(
+    loaded: LoadedConfig,
+    environ: Mapping[str, str],
+    console: Console,
+    *,
+    parallelism: int = DEFAULT_PARALLELISM,
+) -> Sources:
+    """:func:`read_sources`, a group Entra cannot resolve named at its file and line."""
+    from entrasync.adapters.graph.groups import GroupResolutionError
+
+    try:
+        return read_sources(loaded.config, environ, console, parallelism=parallelism)
+    except GroupResolutionError as exc:
+        index = exc.mapping_index
+        label = loaded.config.mappings[index].label if index is not None else "?"
+        raise exc.located(loaded.where(index), label) from None

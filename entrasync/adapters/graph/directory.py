@@ -10,7 +10,7 @@ works through the current one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from entrasync.adapters.graph.client import GraphClient
@@ -71,18 +71,8 @@ def _user(item: dict[str, Any], group: Group) -> DirectoryUser:
     )
 
 
-def read_members(
-    client: GraphClient,
-    group: Group,
-    nested: bool,
-    shared: dict[str, DirectoryUser] | None = None,
-) -> list[DirectoryUser]:
-    """The user members of one group, in the order Graph lists them, users only.
-
-    ``shared``: the users other groups' reads already built, shared (thread-safe under the
-    GIL) so that a user in several groups is built once (63,000 of 163,000 members at
-    100,000 users, benchmarks/).
-    """
+def read_members(client: GraphClient, group: Group, nested: bool) -> list[DirectoryUser]:
+    """The user members of one group, in the order Graph lists them, users only."""
     relation = "transitiveMembers" if nested else "members"
     users: dict[str, DirectoryUser] = {}
     for item in client.paged(
@@ -94,12 +84,7 @@ def read_members(
         if item.get("@odata.type") == USER_TYPE:
             user_id = str(item["id"])
             if user_id not in users:
-                user = None if shared is None else shared.get(user_id)
-                if user is None:
-                    user = _user(item, group)
-                    if shared is not None:
-                        user = shared.setdefault(user_id, user)
-                users[user_id] = user
+                users[user_id] = _user(item, group)
     return list(users.values())
 
 
@@ -129,7 +114,6 @@ def read_directory(
     *,
     progress: Callable[[str], None] | None = None,
     parallelism: int = 4,
-    on_group: Callable[[GroupMembers, Mapping[str, DirectoryUser]], None] | None = None,
 ) -> Directory:
     """Every synced mapping's group and its user members (transitive when nested_groups).
 
@@ -137,15 +121,14 @@ def read_directory(
     mapping order), then two mappings of one group, raise before any member is read. Then the
     members are read on at most ``parallelism`` threads, started in mapping order; a failed
     read (the first in mapping order) raises and cancels the reads not yet started.
-    ``on_group`` is handed each group (and its members by id) in mapping order, while later
-    groups are still paging.
     """
     synced = config.synced_mappings
     nested = config.entra.nested_groups
     found = resolve_groups(client, [m for _, m in synced], parallelism)
     resolved: list[Group] = []
-    for outcome in found:
+    for (index, _), outcome in zip(synced, found, strict=True):
         if isinstance(outcome, GroupResolutionError):
+            outcome.mapping_index = index
             raise outcome
         resolved.append(outcome)
     first_index: dict[str, int] = {}
@@ -153,24 +136,14 @@ def read_directory(
         earlier = first_index.setdefault(outcome.id, index)
         if earlier != index:
             raise GraphError(duplicate_message(config, earlier, index, outcome), DUPLICATE_HINT)
-    shared: dict[str, DirectoryUser] = {}  # read_members' users already built
-
-    def read(group: Group) -> list[DirectoryUser]:
-        return read_members(client, group, nested, shared)
-
+    reads = run_bounded(lambda group: read_members(client, group, nested), resolved, parallelism)
     groups: list[GroupMembers] = []
     users: dict[str, DirectoryUser] = {}
-    for (index, _), group, members in zip(
-        synced, resolved, run_bounded(read, resolved, parallelism), strict=True
-    ):
-        by_id = {u.id: u for u in members}
-        read_group = GroupMembers(index, group, tuple(by_id))
-        groups.append(read_group)
-        users.update(by_id)
-        if on_group is not None:
-            on_group(read_group, by_id)
+    for (index, _), group, members in zip(synced, resolved, reads, strict=True):
+        groups.append(GroupMembers(index, group, tuple(u.id for u in members)))
+        users.update((u.id, u) for u in members)
         if progress is not None:
-            progress(f"read group {group.display_name}: {plural(len(by_id), 'user')}")
+            progress(f"read group {group.display_name}: {plural(len(members), 'user')}")
     return Directory(groups=tuple(groups), users=users)
 
 

@@ -31,6 +31,15 @@ class GroupResolutionError(GraphError):
         super().__init__(message, hint)
         self.kind = kind  # "missing" | "ambiguous" | "mismatch"
         self.group = group  # the group Entra has under the id, on a mismatch
+        self.mapping_index: int | None = None  # which mapping, once the reader knows it
+
+    def located(self, where: str, label: str) -> GroupResolutionError:
+        """The same error, prefixed with the mapping's place (``file:line: mapping X:``)."""
+        located = GroupResolutionError(
+            self.kind, f"{where}: mapping {label}: {self.message}", self.hint or "", self.group
+        )
+        located.mapping_index = self.mapping_index
+        return located
 
 
 Resolved = Group | GroupResolutionError

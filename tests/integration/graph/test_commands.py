@@ -184,6 +184,7 @@ def test_validate_online_tells_every_failing_mapping_in_order(
     assert main(["validate", "--online", "--config", str(config)]) == 1
     err = capsys.readouterr().err.splitlines()
     assert [line.split(":")[0] for line in err] == ["error", "hint", "error", "hint"]
-    assert err[0] == f"error: {config}: mapping NT-Nobody: no Entra group is named 'NT-Nobody'"
-    assert "mapping NT-Dup: 2 Entra groups are named 'NT-Dup'" in err[2]
+    # Each names its mapping's file and line, as a YAML problem does.
+    assert err[0] == f"error: {config}:3: mapping NT-Nobody: no Entra group is named 'NT-Nobody'"
+    assert f"{config}:5: mapping NT-Dup: 2 Entra groups are named 'NT-Dup'" in err[2]
     assert err[3].startswith("hint: display names are not unique in Entra")

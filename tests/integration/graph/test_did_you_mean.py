@@ -44,7 +44,8 @@ def test_a_misspelt_group_gets_the_nearest_names(
     args = ["validate", "--online"] if command == "validate" else ["plan"]
     assert main([*args, "--config", str(config)]) == 1
     err = capsys.readouterr().err
-    assert f"no Entra group is named '{name}'" in err
+    # At the mapping's file and line (line 3: the first item of `mappings`).
+    assert f"error: {config}:3: mapping {name}: no Entra group is named '{name}'" in err
     assert f"hint: {meant} check the spelling" in err
 
 
