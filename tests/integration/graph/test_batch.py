@@ -185,11 +185,11 @@ def _record(monkeypatch: pytest.MonkeyPatch, fail: str | None = None) -> list[st
     real_read, real_batch = directory_module.read_members, groups_module.get_batch
     real_by_name = groups_module._by_name
 
-    def read(client: GraphClient, group: Group, nested: bool, shared: Any) -> list[Any]:
+    def read(client: GraphClient, group: Group, nested: bool) -> list[Any]:
         events.append(f"read {group.display_name}")
         if group.display_name == fail:
             raise GraphError(f"the members of {fail} could not be read", "run again")
-        return real_read(client, group, nested, shared)
+        return real_read(client, group, nested)
 
     def batch(client: GraphClient, gets: list[Get]) -> Any:
         events.append(f"look up {len(gets)} ids")
