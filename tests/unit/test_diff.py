@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from entrasync.core import planfile
-from entrasync.core.diff import ADOPT, LEFT_GROUPS
+from entrasync.core.diff import LEFT_GROUPS
+from entrasync.core.items import ADOPT
 from entrasync.core.model import DirectoryUser, TargetUser
 from entrasync.core.plan import Access, Action, Plan
 from entrasync.core.resolve import DISABLED

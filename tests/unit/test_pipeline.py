@@ -108,6 +108,6 @@ def test_the_state_fingerprint_is_the_sha256_of_one_json_array_of_rows_by_scim_i
     whole = json.dumps(rows, separators=(",", ":")).encode("ascii")
     expected = hashlib.sha256(whole).hexdigest()
     assert state_fingerprint(reversed(users)) == expected
-    rows = [(u.id, state_row(u)) for u in users]
-    assert state_fingerprint((), rows) == expected
-    assert Target.of("https://scim.test", users, rows).state_sha256 == expected
+    row_pairs = [(u.id, state_row(u)) for u in users]
+    assert state_fingerprint((), row_pairs) == expected
+    assert Target.of("https://scim.test", users, row_pairs).state_sha256 == expected

@@ -111,7 +111,7 @@ def _access(rng: random.Random) -> Access:
 
 
 def _random_change(rng: random.Random) -> Change:
-    optional = {name: _maybe(rng) for name in OPTIONAL + OPTIONAL_DEFAULTED}
+    optional: dict[str, Any] = {name: _maybe(rng) for name in OPTIONAL + OPTIONAL_DEFAULTED}
     return Change(
         action=rng.choice(list(Action)),
         user=_text(rng),
