@@ -141,7 +141,7 @@ def demo(directory: Path | None) -> int:
             "    since, and wrote a hash-chained audit file; `audit verify` checked the chain.\n"
             "  - The second `plan` found nothing to do (exit 0 under --detailed-exitcode).\n"
             f"  Took {elapsed:.1f} s. Next: `entrasync sandbox` to try your own mappings against\n"
-            "  this tenant, or read the README's GitHub setup to run it on pull requests."
+            '  this tenant, or the README\'s "Use it on your tenant, read-only first".'
         )
         if directory is not None:
             console.result(f"  Files kept in {work} (config/, plan.json, audit/).")
