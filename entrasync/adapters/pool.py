@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from threading import Event
@@ -38,10 +39,11 @@ def run_bounded(
             raise
 
     with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items)))) as pool:
-        futures: list[Future[R]] = [pool.submit(guarded, item) for item in items]
+        # Each result is let go once handed over: a reader's pages are not all held to the end.
+        futures: deque[Future[R]] = deque(pool.submit(guarded, item) for item in items)
         try:
-            for future in futures:
-                yield future.result()
+            while futures:
+                yield futures.popleft().result()
         finally:
             for future in futures:
                 future.cancel()
