@@ -20,23 +20,16 @@ from entrasync.console import (
 from entrasync.core import planfile
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, ExitCode, GitHubError
+from entrasync.render import PLAN_FORMATS, Options
 
 if TYPE_CHECKING:
     from entrasync.core.plan import Plan
 
 
 def show(plan: Plan, fmt: str, console: Console, *, config_path: str) -> None:
-    """Print the plan: text and JSON line by line as they are rendered, Markdown whole."""
-    from entrasync.render.jsonout import json_lines
-    from entrasync.render.markdown import render_markdown
-    from entrasync.render.text import text_chunks
-
-    if fmt == "markdown":
-        console.result(render_markdown(plan, config_path=config_path))
-    elif fmt == "json":
-        console.result_lines(json_lines(plan))
-    else:
-        console.result_lines(text_chunks(plan, color=console.color))
+    """Print the plan in ``fmt``, piece by piece as it is rendered."""
+    options = Options(color=console.color, config_path=config_path)
+    console.result_lines(PLAN_FORMATS[fmt](plan, options))
 
 
 @click.command(
@@ -51,7 +44,7 @@ def show(plan: Plan, fmt: str, console: Console, *, config_path: str) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
+    type=click.Choice(list(PLAN_FORMATS)),
     default="text",
     show_default=True,
     help="How to print the plan.",

@@ -19,7 +19,7 @@ from entrasync.console import (
 from entrasync.core.resolve import resolve
 from entrasync.core.users_view import users_view
 from entrasync.operations import planning as pipeline
-from entrasync.render.users import render_users_csv, render_users_json, render_users_text
+from entrasync.render import USERS_FORMATS, Options
 
 
 @click.command(
@@ -29,7 +29,7 @@ from entrasync.render.users import render_users_csv, render_users_json, render_u
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "csv"]),
+    type=click.Choice(list(USERS_FORMATS)),
     default="text",
     show_default=True,
     help="Output format.",
@@ -47,10 +47,5 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     plan = sources.plan(loaded, created_at=utc_now())
     resolution = resolve(loaded.config, sources.directory)
     rows = users_view(loaded.config, resolution, sources.target, plan)
-    if fmt == "json":
-        console.result(render_users_json(rows))
-    elif fmt == "csv":
-        console.out.write(render_users_csv(rows))
-    else:
-        console.result(render_users_text(rows, color=console.color))
+    console.result_lines(USERS_FORMATS[fmt](rows, Options(color=console.color)))
     return 0

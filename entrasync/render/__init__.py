@@ -1,0 +1,70 @@
+"""Every output format, by the name its ``--format`` option takes: a registry, not if/elif.
+
+A new format is one function here and its module beside this one; ``plan --format`` and
+``users --format`` offer exactly the names below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from entrasync.core.plan import Plan
+    from entrasync.core.users_view import UserRow
+
+
+class Options(NamedTuple):
+    """What a renderer may need besides its value."""
+
+    color: bool = False
+    config_path: str = "config/mappings.yaml"
+
+
+def _plan_text(plan: Plan, options: Options) -> Iterable[str]:
+    from entrasync.render.text import text_chunks
+
+    return text_chunks(plan, color=options.color)
+
+
+def _plan_markdown(plan: Plan, options: Options) -> Iterable[str]:
+    from entrasync.render.markdown import render_markdown
+
+    return [render_markdown(plan, config_path=options.config_path).rstrip("\n") + "\n"]
+
+
+def _plan_json(plan: Plan, options: Options) -> Iterable[str]:
+    from entrasync.render.jsonout import json_lines
+
+    return json_lines(plan)
+
+
+def _users_text(rows: Sequence[UserRow], options: Options) -> Iterable[str]:
+    from entrasync.render.users import render_users_text
+
+    return [render_users_text(rows, color=options.color).rstrip("\n") + "\n"]
+
+
+def _users_json(rows: Sequence[UserRow], options: Options) -> Iterable[str]:
+    from entrasync.render.users import render_users_json
+
+    return [render_users_json(rows)]
+
+
+def _users_csv(rows: Sequence[UserRow], options: Options) -> Iterable[str]:
+    from entrasync.render.users import render_users_csv
+
+    return [render_users_csv(rows)]
+
+
+# The first name of each is the default.
+PLAN_FORMATS: dict[str, Callable[[Plan, Options], Iterable[str]]] = {
+    "text": _plan_text,
+    "markdown": _plan_markdown,
+    "json": _plan_json,
+}
+USERS_FORMATS: dict[str, Callable[[Sequence[UserRow], Options], Iterable[str]]] = {
+    "text": _users_text,
+    "json": _users_json,
+    "csv": _users_csv,
+}
