@@ -182,7 +182,7 @@ def test_more_than_20_in_one_batch_is_a_programming_error(emulator: GraphEmulato
 def _record(monkeypatch: pytest.MonkeyPatch, fail: str | None = None) -> list[str]:
     """Each lookup and member read, as it starts; ``fail``: the group whose read raises."""
     events: list[str] = []
-    real_read, real_batch = directory_module.read_members, groups_module.get_batch
+    real_read, real_batch = directory_module.read_members, get_batch
     real_by_name = groups_module._by_name
 
     def read(client: GraphClient, group: Group, nested: bool) -> list[Any]:
