@@ -18,8 +18,13 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
+from entrasync.adapters.audit.lock import apply_lock
+from entrasync.adapters.files import read_plan
+from entrasync.adapters.scim.client import ScimClient
+from entrasync.adapters.scim.target import read_target
 from entrasync.commands import examples
 from entrasync.commands.apply_evidence import Evidence, applied_lines, override_instruction
+from entrasync.config.models import load_config
 from entrasync.console import Console, app_context, global_options, parallelism_option
 from entrasync.core.apply_rules import (
     PlanCheck,
@@ -28,12 +33,17 @@ from entrasync.core.apply_rules import (
     compare_changes,
     guard,
 )
+from entrasync.core.resolve import empty_groups
+from entrasync.core.safety import check_safety
 from entrasync.core.wording import plural
-from entrasync.errors import EntrasyncError, PlanFileError, SafetyError, StalePlanError
+from entrasync.errors import ApplyError, EntrasyncError, PlanFileError, SafetyError, StalePlanError
+from entrasync.operations import planning as pipeline
+from entrasync.operations.apply import apply_plan, describe
+from entrasync.operations.stopping import deferred_stop
+from entrasync.render.text import render_text
 
 if TYPE_CHECKING:
     from entrasync.adapters.audit.writer import AuditWriter, Result
-    from entrasync.adapters.scim.client import ScimClient
     from entrasync.config.models import LoadedConfig
     from entrasync.core.apply_report import ApplyReport
     from entrasync.core.model import Target
@@ -51,7 +61,6 @@ class Now(NamedTuple):
 
 def _read_plan_file(path: Path, loaded: LoadedConfig) -> Plan:
     """The plan file, whole (its digest) and made from this config; read before any lock."""
-    from entrasync.adapters.files import read_plan
 
     plan = read_plan(path)
     if plan.config_sha256 != loaded.sha256:
@@ -65,8 +74,6 @@ def _read_plan_file(path: Path, loaded: LoadedConfig) -> Plan:
 
 def _now_for_saved(loaded: LoadedConfig, console: Console, parallelism: int) -> Now:
     """What a plan made now looks like: read both sides as `plan` does, to check the file."""
-    from entrasync.core.resolve import empty_groups
-    from entrasync.operations import planning as pipeline
 
     sources, fresh = pipeline.sources_and_plan(loaded, os.environ, console, parallelism=parallelism)
     return Now(sources.target, fresh, empty_groups(sources.directory))
@@ -97,7 +104,6 @@ def _check_safety(
     ``empty_groups``: the synced groups Entra shows empty now (for a saved plan; a plan made
     by this run carries that violation already).
     """
-    from entrasync.core.safety import check_safety
 
     found = check_safety(plan, target, loaded.config, empty_groups=empty_groups)
     violations = tuple(dict.fromkeys((*plan.violations, *found)))
@@ -113,7 +119,6 @@ def _guard(
 
 
 def _fresh_plan(loaded: LoadedConfig, console: Console, parallelism: int) -> Plan:
-    from entrasync.operations import planning as pipeline
 
     return pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
 
@@ -125,8 +130,6 @@ def _confirm(auto_approve: bool) -> bool:
 def _run(
     evidence: Evidence, client: ScimClient, parallelism: int
 ) -> tuple[ApplyReport[ChangeResult], AuditWriter]:
-    from entrasync.operations.apply import apply_plan
-    from entrasync.operations.stopping import deferred_stop
 
     console = evidence.console
     # From before the audit file exists until its last record: a signal stops new writes and
@@ -153,12 +156,9 @@ def _prepare(
 ) -> Result | None:
     """Check the plan against NeuralTrust (and a saved one against a plan made now); a result
     when nothing is to be applied."""
-    from entrasync.adapters.scim.target import read_target
 
     plan, console, loaded = evidence.plan, evidence.console, evidence.loaded
     if now is None:  # a fresh plan: show it first, whatever happens next
-        from entrasync.render.text import render_text
-
         console.result(render_text(plan, color=console.color))
         if not plan.has_changes:
             return "no changes"
@@ -218,11 +218,6 @@ def command(
     parallelism: int,
 ) -> int:
     """Apply a saved plan (exactly), or plan afresh and apply after confirmation."""
-    from entrasync.adapters.audit.lock import apply_lock
-    from entrasync.adapters.scim.client import ScimClient
-    from entrasync.config.models import load_config
-    from entrasync.errors import ApplyError
-    from entrasync.operations.apply import describe
 
     ctx = app_context()
     console = ctx.console()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.adapters.github.actions import try_step_summary, workflow_name
 from entrasync.console import Console
 from entrasync.errors import AuditError, EntrasyncError
@@ -22,7 +23,7 @@ from entrasync.render.apply_report import override_instruction as override_text
 from entrasync.render.markdown import escape
 
 if TYPE_CHECKING:
-    from entrasync.adapters.audit.writer import AuditWriter, Result
+    from entrasync.adapters.audit.writer import Result
     from entrasync.config.models import LoadedConfig
     from entrasync.core.apply_report import ApplyReport
     from entrasync.core.plan import Plan, Violation
@@ -50,7 +51,6 @@ class Evidence:
     overridden: tuple[Violation, ...] = ()
 
     def start(self) -> AuditWriter:
-        from entrasync.adapters.audit.writer import AuditWriter
 
         return AuditWriter.start(
             self.audit_dir,

@@ -13,18 +13,30 @@ from pathlib import Path
 
 import click
 
+from entrasync.adapters.files import read_plan
 from entrasync.adapters.github.actions import append_outputs, run_url, try_step_summary
+from entrasync.adapters.github.rest import (
+    close_marked_issue,
+    latest_artifact,
+    post_sticky_comment,
+    pulls_for_commit,
+    upsert_issue,
+)
 from entrasync.commands import examples
 from entrasync.console import Console, app_context, global_options, output_options
+from entrasync.core.apply_report import compare, read_audit
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, GitHubError
+from entrasync.render.apply_report import render_report
+from entrasync.render.common import summary_line
+from entrasync.render.markdown import comment_marker, escape, render_markdown
+from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
 PLAN_ARTIFACT_PREFIX = "entrasync-plan-"  # plan.yml: entrasync-plan-<PR>-<run attempt>
 
 
 def marker(kind: str, config_path: str) -> str:
     """The hidden marker of one kind of post, built like the plan comment's own marker."""
-    from entrasync.render.markdown import comment_marker
 
     return comment_marker(config_path).replace("entrasync:plan", f"entrasync:{kind}", 1)
 
@@ -56,7 +68,6 @@ def group() -> None:
 @output_options
 def find_plan(sha: str | None) -> int:
     """Print (and set as step outputs) the merged PR of a commit and its last plan artifact."""
-    from entrasync.adapters.github.rest import latest_artifact, pulls_for_commit
 
     console = app_context().console()
     sha = sha or os.environ.get("GITHUB_SHA", "")
@@ -103,10 +114,6 @@ def find_plan(sha: str | None) -> int:
 @global_options
 def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -> int:
     """Comment the apply result on the merged PR, listing changes nobody reviewed."""
-    from entrasync.adapters.files import read_plan
-    from entrasync.adapters.github.rest import post_sticky_comment, pulls_for_commit
-    from entrasync.core.apply_report import compare, read_audit
-    from entrasync.render.apply_report import render_report
 
     ctx = app_context()
     console = ctx.console()
@@ -167,11 +174,6 @@ def report_apply(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -
 @output_options
 def drift_issue(plan_path: Path) -> int:
     """Open or update the drift issue when the plan has changes; close it when in sync."""
-    from entrasync.adapters.files import read_plan
-    from entrasync.adapters.github.rest import close_marked_issue, upsert_issue
-    from entrasync.render.common import summary_line
-    from entrasync.render.markdown import escape, render_markdown
-    from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
     console = app_context().console()
     plan = read_plan(plan_path)

@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 from entrasync.adapters.files import write_atomic_chunks
+from entrasync.adapters.github.actions import try_step_summary
+from entrasync.adapters.github.rest import publish_plan
 from entrasync.commands import examples
+from entrasync.config.routing import load_reviewed_config
 from entrasync.console import (
     Console,
     app_context,
@@ -20,7 +23,9 @@ from entrasync.console import (
 from entrasync.core import planfile
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, ExitCode, GitHubError
+from entrasync.operations import planning as pipeline
 from entrasync.render import PLAN_FORMATS, Options
+from entrasync.render.markdown import render_markdown
 
 if TYPE_CHECKING:
     from entrasync.core.plan import Plan
@@ -67,10 +72,6 @@ def command(
     trusted_config: Path | None,
 ) -> int:
     """Read Entra and NeuralTrust and show what apply would change."""
-    # Imported here so that `entrasync --help` and `validate` start without msal and httpx.
-    from entrasync.config.routing import load_reviewed_config
-    from entrasync.operations import planning as pipeline
-    from entrasync.render.markdown import render_markdown
 
     ctx = app_context()
     console = ctx.console()
@@ -94,16 +95,12 @@ def command(
     elif out is not None:
         console.info(f"Saved the plan to {out} (digest {plan.digest[:12]}).")
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        from entrasync.adapters.github.actions import try_step_summary
-
         try_step_summary(
             render_markdown(plan, config_path=loaded.path, max_chars=1_000_000),
             os.environ,
             console.warn,
         )
     if comment:
-        from entrasync.adapters.github.rest import publish_plan
-
         try:
             url = publish_plan(plan, config_path=loaded.path, environ=os.environ)
         except GitHubError:
