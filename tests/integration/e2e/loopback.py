@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -16,21 +17,28 @@ SECRET = "loopback-client-secret"
 TOKEN = "loopback-scim-token"
 
 
+class Served(NamedTuple):
+    mappings: Path
+    graph: GraphEmulator
+    scim: ScimSandbox
+
+
 @contextmanager
-def serve(
+def serve_both(
     tenant: SandboxTenant,
     scim_users: Iterable[SeedScimUser],
     config_yaml: str,
     folder: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Path]:
-    """Serve ``tenant`` and ``scim_users``; write the mappings into ``folder`` (the working
-    folder for the test) and yield their path, set as ENTRASYNC_CONFIG."""
+    **scim_options: Any,
+) -> Iterator[Served]:
+    """Serve ``tenant`` and ``scim_users`` (``scim_options`` go to :class:`ScimSandbox`); write
+    the mappings into ``folder`` (the test's working folder), set as ENTRASYNC_CONFIG."""
     mappings = folder / "mappings.yaml"
     mappings.write_text(config_yaml, encoding="utf-8")
     with ExitStack() as stack:
         graph = stack.enter_context(GraphEmulator(tenant, client_secret=SECRET).start())
-        scim = stack.enter_context(ScimSandbox(TOKEN, seed=scim_users))
+        scim = stack.enter_context(ScimSandbox(TOKEN, seed=scim_users, **scim_options))
         for name in ("ENTRASYNC_GRAPH_TOKEN", "GITHUB_STEP_SUMMARY", "AZURE_FEDERATED_TOKEN_FILE"):
             monkeypatch.delenv(name, raising=False)
         environ = {
@@ -48,4 +56,17 @@ def serve(
         for name, value in environ.items():
             monkeypatch.setenv(name, value)
         monkeypatch.chdir(folder)
-        yield mappings
+        yield Served(mappings, graph, scim)
+
+
+@contextmanager
+def serve(
+    tenant: SandboxTenant,
+    scim_users: Iterable[SeedScimUser],
+    config_yaml: str,
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Path]:
+    """:func:`serve_both`, yielding the mappings file's path."""
+    with serve_both(tenant, scim_users, config_yaml, folder, monkeypatch) as served:
+        yield served.mappings

@@ -5,46 +5,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from entrasync.cli import main
-from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.scim_server import ScimSandbox
 from entrasync.sandbox.tenant import demo_tenant
+from tests.integration.e2e.loopback import serve_both
 
-SECRET = "complete-reads-client-secret"
-TOKEN = "complete-reads-scim-token"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScimSandbox]:
     demo = demo_tenant()
-    (tmp_path / "mappings.yaml").write_text(demo.config_yaml)
-    with ExitStack() as stack:
-        graph = stack.enter_context(GraphEmulator(demo.tenant, client_secret=SECRET).start())
-        scim = stack.enter_context(ScimSandbox(TOKEN, seed=demo.scim_users, max_results=2))
-        for name in ("ENTRASYNC_GRAPH_TOKEN", "GITHUB_STEP_SUMMARY", "AZURE_FEDERATED_TOKEN_FILE"):
-            monkeypatch.delenv(name, raising=False)
-        environ = {
-            "AZURE_TENANT_ID": demo.tenant.tenant_id,
-            "AZURE_CLIENT_ID": demo.tenant.client_id,
-            "AZURE_CLIENT_SECRET": SECRET,
-            "AZURE_AUTHORITY_HOST": graph.base_url,
-            "ENTRASYNC_GRAPH_URL": graph.base_url,
-            "SSL_CERT_FILE": graph.ca_pem_path or "",
-            "REQUESTS_CA_BUNDLE": graph.ca_pem_path or "",
-            "NEURALTRUST_SCIM_URL": scim.url,
-            "NEURALTRUST_SCIM_TOKEN": TOKEN,
-            "ENTRASYNC_CONFIG": str(tmp_path / "mappings.yaml"),
-        }
-        for name, value in environ.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.chdir(tmp_path)
-        yield scim
+    users, config = demo.scim_users, demo.config_yaml
+    with serve_both(demo.tenant, users, config, tmp_path, monkeypatch, max_results=2) as served:
+        yield served.scim
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

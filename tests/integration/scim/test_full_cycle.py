@@ -5,18 +5,14 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from entrasync.cli import main
-from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.scim_server import EXTENSION_PRODUCTS, EXTENSION_ROLE, ScimSandbox
 from entrasync.sandbox.tenant import demo_tenant
-
-SECRET = "full-cycle-client-secret"
-TOKEN = "full-cycle-scim-token"
+from tests.integration.e2e.loopback import serve_both
 
 
 @pytest.fixture(params=["core", "extension"], ids=["core roles/entitlements", "extension path"])
@@ -31,28 +27,11 @@ def sandbox(
         config = config.replace(
             "products_attribute: entitlements", f"products_attribute: {EXTENSION_PRODUCTS}"
         )
-    (tmp_path / "mappings.yaml").write_text(config)
-    with ExitStack() as stack:
-        graph = stack.enter_context(GraphEmulator(demo.tenant, client_secret=SECRET).start())
-        scim = stack.enter_context(ScimSandbox(TOKEN, seed=demo.scim_users, extension=extension))
-        for name in ("ENTRASYNC_GRAPH_TOKEN", "GITHUB_STEP_SUMMARY", "AZURE_FEDERATED_TOKEN_FILE"):
-            monkeypatch.delenv(name, raising=False)
-        environ = {
-            "AZURE_TENANT_ID": demo.tenant.tenant_id,
-            "AZURE_CLIENT_ID": demo.tenant.client_id,
-            "AZURE_CLIENT_SECRET": SECRET,
-            "AZURE_AUTHORITY_HOST": graph.base_url,
-            "ENTRASYNC_GRAPH_URL": graph.base_url,
-            "SSL_CERT_FILE": graph.ca_pem_path or "",
-            "REQUESTS_CA_BUNDLE": graph.ca_pem_path or "",
-            "NEURALTRUST_SCIM_URL": scim.url,
-            "NEURALTRUST_SCIM_TOKEN": TOKEN,
-            "ENTRASYNC_CONFIG": str(tmp_path / "mappings.yaml"),
-        }
-        for name, value in environ.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.chdir(tmp_path)
-        yield scim
+    options = {"extension": extension}
+    with serve_both(
+        demo.tenant, demo.scim_users, config, tmp_path, monkeypatch, **options
+    ) as served:
+        yield served.scim
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
