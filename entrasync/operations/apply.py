@@ -156,8 +156,6 @@ def apply_plan(
     def stopping() -> bool:
         return stop.requested or recorder.failure is not None or interrupted.is_set()
 
-    client.give_up = stopping  # a write in flight is not retried once stopping
-
     def run(change: Change) -> ChangeResult | None:
         if stopping():
             return None
@@ -169,6 +167,7 @@ def apply_plan(
         return result
 
     pool = ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply")
+    client.give_up = stopping  # a write in flight is not retried once stopping
     try:
         futures = [pool.submit(run, change) for change in plan.changes]
         results = [future.result() for future in futures]
@@ -178,7 +177,9 @@ def apply_plan(
         interrupted.set()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
-    pool.shutdown()
+    finally:
+        pool.shutdown()
+        client.give_up = None  # the client's later requests retry as usual
     if recorder.failure is not None:
         raise recorder.failure
     stop.check()

@@ -351,8 +351,10 @@ def test_a_stop_ends_a_throttled_writes_wait_and_records_it_as_not_carried_out(
     started = time.monotonic()
     policy = RetryPolicy(max_retries=6, max_delay=60.0)
 
-    with client_for(sandbox, policy=policy) as client, pytest.raises(Stopped):
-        apply_plan(_creates(sandbox, 3), client, config, audit, parallelism=1, stop=stop)
+    with client_for(sandbox, policy=policy) as client:
+        with pytest.raises(Stopped):
+            apply_plan(_creates(sandbox, 3), client, config, audit, parallelism=1, stop=stop)
+        assert client.give_up is None  # later requests of this client retry as usual
 
     # Within a runner's grace period (GitHub: SIGTERM 7.5 s after SIGINT), not a minute.
     assert time.monotonic() - started < 5
