@@ -19,6 +19,7 @@ from entrasync.core.items import Change as Change
 from entrasync.core.items import Orphan as Orphan
 from entrasync.core.items import Violation as Violation
 from entrasync.core.items import change_lines
+from entrasync.core.policy import PolicyChange
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Plan:
     orphans: tuple[Orphan, ...] = ()
     warnings: tuple[str, ...] = ()
     violations: tuple[Violation, ...] = ()
+    # Set by plans made with --trusted-config: what the reviewed config changes outside
+    # mappings (entrasync.core.policy).
+    policy_changes: tuple[PolicyChange, ...] = ()
     unchanged: int = 0
     created_at: str = ""
     entrasync_version: str = __version__

@@ -1,0 +1,42 @@
+"""The pull request labels a plan earns (docs/github-setup.md, "Labels").
+
+Every label the tool sets starts with :data:`PREFIX`; a platform adapter removes the ones of an
+earlier plan that no longer hold and never touches a label without the prefix.
+"""
+
+from __future__ import annotations
+
+from entrasync.core.items import Access, Action
+from entrasync.core.plan import Plan
+
+PREFIX = "entrasync: "
+NO_CHANGES = PREFIX + "no changes"
+CHANGES = PREFIX + "changes"
+DEACTIVATIONS = PREFIX + "deactivations"
+PRIVILEGED = PREFIX + "privileged"
+UNSAFE = PREFIX + "unsafe"
+POLICY = PREFIX + "policy"
+ALL = (NO_CHANGES, CHANGES, DEACTIVATIONS, PRIVILEGED, UNSAFE, POLICY)
+
+
+def is_ours(label: str) -> bool:
+    return label.startswith(PREFIX)
+
+
+def plan_labels(plan: Plan, owner_role: str) -> frozenset[str]:
+    """The labels ``plan`` earns; ``owner_role`` is the config's first (highest) role."""
+    labels = {CHANGES if plan.has_changes else NO_CHANGES}
+    if any(c.action is Action.DEACTIVATE for c in plan.changes):
+        labels.add(DEACTIVATIONS)
+    if any(_holds(c.before, owner_role) != _holds(c.after, owner_role) for c in plan.changes):
+        labels.add(PRIVILEGED)
+    if plan.violations:
+        labels.add(UNSAFE)
+    if any(p.weakens for p in plan.policy_changes):
+        labels.add(POLICY)
+    return frozenset(labels)
+
+
+def _holds(access: Access | None, role: str) -> bool:
+    """True when ``access`` is an active user with ``role``."""
+    return access is not None and access.active and access.role == role

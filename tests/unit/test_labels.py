@@ -1,0 +1,68 @@
+"""The labels a plan earns: one of changes / no changes, plus deactivations, privileged,
+unsafe and policy."""
+
+from __future__ import annotations
+
+from entrasync.core import labels
+from entrasync.core.items import Access, Action, Change, Violation
+from entrasync.core.plan import Plan
+from entrasync.core.policy import PolicyChange
+
+
+def change(action: Action, before: tuple[str, bool] | None, after: tuple[str, bool]) -> Change:
+    return Change(
+        action=action,
+        user="alice@contoso.com",
+        entra_id="id-alice",
+        display_name="Alice",
+        email="alice@contoso.com",
+        before=Access(before[0], None, before[1]) if before else None,
+        after=Access(after[0], None, after[1]),
+        groups=("NT-Admins",),
+        decided_by="NT-Admins",
+        reason="r",
+    )
+
+
+def plan(*changes: Change, **fields: object) -> Plan:
+    return Plan("c.yaml", "0" * 64, "https://nt.example", "0" * 64, changes=changes, **fields)  # type: ignore[arg-type]
+
+
+def test_an_empty_plan_is_no_changes_only() -> None:
+    assert labels.plan_labels(plan(), "owner") == {labels.NO_CHANGES}
+
+
+def test_a_member_update_is_changes_only() -> None:
+    update = change(Action.UPDATE, ("member", True), ("admin", True))
+    assert labels.plan_labels(plan(update), "owner") == {labels.CHANGES}
+
+
+def test_granting_or_taking_the_owner_role_is_privileged() -> None:
+    grant = change(Action.UPDATE, ("admin", True), ("owner", True))
+    create = change(Action.CREATE, None, ("owner", True))
+    demote = change(Action.UPDATE, ("owner", True), ("admin", True))
+    for earned in (grant, create, demote):
+        assert labels.PRIVILEGED in labels.plan_labels(plan(earned), "owner")
+
+
+def test_deactivating_an_owner_is_privileged_and_a_deactivation() -> None:
+    gone = change(Action.DEACTIVATE, ("owner", True), ("owner", False))
+    assert labels.plan_labels(plan(gone), "owner") == {
+        labels.CHANGES,
+        labels.DEACTIVATIONS,
+        labels.PRIVILEGED,
+    }
+
+
+def test_violations_are_unsafe_and_weakening_policy_is_policy() -> None:
+    unsafe = plan(violations=(Violation("max_deactivations", "too many"),))
+    assert labels.UNSAFE in labels.plan_labels(unsafe, "owner")
+    mild = plan(policy_changes=(PolicyChange("limits.min_owners", 1, 2),))
+    assert labels.POLICY not in labels.plan_labels(mild, "owner")
+    weak = plan(policy_changes=(PolicyChange("limits.max_deactivations", 5, 50, weakens=True),))
+    assert labels.POLICY in labels.plan_labels(weak, "owner")
+
+
+def test_only_prefixed_labels_are_ours() -> None:
+    assert all(labels.is_ours(name) for name in labels.ALL)
+    assert not labels.is_ours("entrasync-manual")
