@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "apply": ("apply", "command", "Apply a saved plan exactly, or plan afresh and apply."),
     "users": ("users", "command", "NeuralTrust users beside what the mappings want for them."),
     "groups": ("groups", "command", "Entra groups by display-name prefix, with ids and members."),
+    "init": ("init", "command", "Draft a mappings file from Entra groups and NeuralTrust users."),
     "audit": ("audit", "audit_group", "Check audit files written by apply."),
     "demo": ("demo", "demo", "The whole loop on a built-in sandbox: no credentials needed."),
     "sandbox": ("demo", "sandbox", "Run the sandbox's Entra and NeuralTrust until Ctrl-C."),

@@ -151,13 +151,18 @@ def list_groups(
     client: GraphClient, search: str | None, *, nested: bool = True, parallelism: int = 4
 ) -> list[GroupSummary]:
     """Groups whose display name starts with ``search`` (all when None), with user counts."""
-    params = {"$select": "id,displayName"}
-    if search:
-        params["$filter"] = f"startsWith(displayName,{odata_string(search)})"
-    found = [
-        Group(id=str(g["id"]), display_name=str(g.get("displayName") or ""))
-        for g in client.paged("groups", params, what="groups")
-    ]
+    found = find_groups(client, search)
     counts = run_bounded(lambda g: count_user_members(client, g.id, nested), found, parallelism)
     summaries = [GroupSummary(g.id, g.display_name, n) for g, n in zip(found, counts, strict=True)]
     return sorted(summaries, key=lambda s: (s.display_name.casefold(), s.id))
+
+
+def find_groups(client: GraphClient, search: str | None) -> list[Group]:
+    """Groups whose display name starts with ``search`` (any case; all when None), as listed."""
+    params = {"$select": "id,displayName"}
+    if search:
+        params["$filter"] = f"startsWith(displayName,{odata_string(search)})"
+    return [
+        Group(id=str(g["id"]), display_name=str(g.get("displayName") or ""))
+        for g in client.paged("groups", params, what="groups")
+    ]

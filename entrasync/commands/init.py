@@ -1,0 +1,114 @@
+"""`entrasync init [SEARCH]`: draft a mappings file from the Entra groups and NeuralTrust users
+as they are, and say what a plan of it would still change (docs/adoption.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import click
+
+from entrasync.adapters.files import write_atomic
+from entrasync.commands import examples
+from entrasync.config.models import Config, LoadedConfig, check, load_config
+from entrasync.config.schema import SCHEMA_PATH
+from entrasync.console import app_context, global_options, parallelism_option
+from entrasync.core.bootstrap import DEFAULT_MIN_AGREEMENT
+from entrasync.errors import ConfigError, EntrasyncError
+from entrasync.operations.bootstrap import bootstrap
+from entrasync.render.init import Endpoints, mappings_yaml, proposal_lines, residue_lines
+
+
+@click.command(
+    "init",
+    epilog=examples(
+        "entrasync init NT-",
+        "entrasync init NT- --out draft.yaml --min-agreement 80",
+        "entrasync init NT- --force              # replace config/mappings.yaml",
+    ),
+)
+@click.argument("search", required=False)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the mappings [default: the config path, config/mappings.yaml].",
+)
+@click.option("--force", is_flag=True, help="Replace the file at --out if it exists.")
+@click.option(
+    "--min-agreement",
+    type=click.FloatRange(0, 100),
+    default=DEFAULT_MIN_AGREEMENT,
+    show_default=True,
+    metavar="PCT",
+    help="Percent of a group's NeuralTrust users that must share a role for it to be mapped.",
+)
+@parallelism_option()
+@global_options
+def command(
+    search: str | None, out: Path | None, force: bool, min_agreement: float, parallelism: int
+) -> int:
+    """Draft a mappings file from Entra groups whose name starts with SEARCH (all without it)
+    and the NeuralTrust users as they are, then show what `plan` of it would change.
+
+    The settings (vocabulary, SCIM attributes, limits, protected users) come from the mappings
+    file at --config when there is one, else the defaults; ids and URLs from the environment.
+    """
+    ctx = app_context()
+    console = ctx.console()
+    config_path = ctx.resolved_config_path
+    target = out if out is not None else config_path
+    if os.path.lexists(target) and not force:
+        raise EntrasyncError(
+            f"{target} already exists; init never writes over a file without --force",
+            "pass --out FILE to write the draft elsewhere, or --force to replace it",
+        )
+    base = load_config(config_path).config if config_path.exists() else Config(version=1)
+    result = bootstrap(base, search, min_agreement, os.environ, console, parallelism=parallelism)
+    text = mappings_yaml(
+        base,
+        result.proposal,
+        Endpoints.of(base, os.environ),
+        schema_ref=_schema_ref(target),
+        search=search,
+        min_agreement=min_agreement,
+    )
+    loaded = _checked(text, target)
+    console.result_lines(f"{line}\n" for line in proposal_lines(result.proposal, min_agreement))
+    for note in result.proposal.notes:
+        console.warn(note)
+    plan = result.plan(loaded)
+    console.result_lines(f"{line}\n" for line in residue_lines(plan))
+    for warning in plan.warnings:
+        console.warn(warning)
+    for violation in plan.violations:
+        console.warn(f"{violation.rule}: {violation.message}")
+    write_atomic(target, text)
+    then = "entrasync plan" if target == config_path else f"entrasync --config {target} plan"
+    console.info(f"Wrote {target}. Review it, then run: {then}")
+    if not (Path.cwd() / SCHEMA_PATH).exists():
+        console.info(
+            f"Its first line points editors at {SCHEMA_PATH}, which is not here: "
+            f"`python -m entrasync.config.schema` writes it."
+        )
+    return 0
+
+
+def _schema_ref(target: Path) -> str:
+    """The schema line's path: ``schemas/mappings.schema.json`` of the folder init runs in (the
+    repository root), relative to the file, as the shipped config/mappings.yaml has it."""
+    folder = Path(os.path.abspath(target)).parent
+    return Path(os.path.relpath(Path.cwd() / SCHEMA_PATH, folder)).as_posix()
+
+
+def _checked(text: str, target: Path) -> LoadedConfig:
+    """The draft as `plan` will load it; a draft that does not validate is never written."""
+    raw = text.encode("utf-8")
+    config, problems = check(raw)
+    if config is None or problems:
+        raise ConfigError(
+            "the drafted mappings do not validate, so nothing was written (a bug)",
+            "report it with the problems below",
+            problems=tuple(p.render(target.as_posix()) for p in problems),
+        )
+    return LoadedConfig(config, target.as_posix(), hashlib.sha256(raw).hexdigest())

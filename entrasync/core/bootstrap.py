@@ -1,0 +1,233 @@
+"""Pure: a first mappings file proposed from what exists (``entrasync init``, docs/adoption.md).
+
+The groups found by prefix are first written as a *survey* config (one mapping per group), so
+the reader of ``plan`` reads their members and the matcher of ``plan`` pairs each member with
+its NeuralTrust user: a member counts here exactly when a plan would act on it. Each group
+whose counted members agree on a role becomes a mapping; the proposal is then planned like any
+mappings file, on the same data, and what that plan changes is the residue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+from entrasync.config.models import UPN_PATTERN, Config, GroupMapping
+from entrasync.core.matching import match
+from entrasync.core.model import Directory, Group, GroupMembers, Target, TargetUser
+from entrasync.core.plan import Action, Change, Plan
+from entrasync.core.resolve import resolve
+
+DEFAULT_MIN_AGREEMENT = 90.0
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """A group that becomes a mapping, and how many of its counted members agree."""
+
+    group: Group
+    role: str
+    products: tuple[str, ...] | None  # on product roles only: the most common set, sorted
+    agreeing: int  # counted members holding ``role`` in NeuralTrust
+    counted: int  # members that are active NeuralTrust users a plan would act on
+    named: bool = True  # False when another proposed group has the same name: id only
+
+    @property
+    def percent(self) -> int:
+        return _percent(self.agreeing, self.counted)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    group: Group
+    reason: str
+
+
+@dataclass(frozen=True)
+class Proposal:
+    mappings: tuple[Proposed, ...]  # in file order: highest role first, then by name
+    skipped: tuple[Skipped, ...]  # by name
+    protected: tuple[str, ...]  # the new config's protected list (base entries kept), sorted
+    new_protected: tuple[str, ...]  # the entries added: active owners no owner mapping covers
+    notes: tuple[str, ...] = ()  # what the vocabulary could not express
+
+
+def survey_config(base: Config, groups: Iterable[Group]) -> Config:
+    """``base`` mapping every group once, by id and name: what ``read_sources`` reads."""
+    mappings = tuple(
+        GroupMapping(id=g.id, name=g.display_name or None, role=base.roles[-1]) for g in groups
+    )
+    return base.model_copy(update={"mappings": mappings})
+
+
+def _percent(part: int, whole: int) -> int:
+    return (part * 100) // whole if whole else 0
+
+
+def _counted_members(survey: Config, directory: Directory, target: Target) -> dict[str, TargetUser]:
+    """Entra id -> the active NeuralTrust user a plan of ``survey`` pairs it with."""
+    matching = match(survey, resolve(survey, directory), target)
+    return {
+        p.desired.user.id: p.target
+        for p in matching.pairs
+        if p.target is not None and p.target.active
+    }
+
+
+def propose(survey: Config, directory: Directory, target: Target, min_agreement: float) -> Proposal:
+    """One mapping per group whose counted members agree on a role (CONTRACT section 9).
+
+    Owner groups are decided first; the active owners none of them covers are protected, and
+    protected users are not counted anywhere (a plan never changes them). Ties go to the less
+    privileged role and the smaller product set.
+    """
+    found = _counted_members(survey, directory, target)
+    groups = sorted(directory.groups, key=lambda g: (g.group.display_name.casefold(), g.group.id))
+    owner = survey.owner_role
+    first = {g.group.id: _vote(survey, _members(g, found, set())) for g in groups}
+    owners = {g.group.id for g in groups if first[g.group.id].carries(owner, min_agreement)}
+    covered = {t.id for g in groups if g.group.id in owners for t in _members(g, found, set())}
+    guarded: dict[str, str] = {}  # SCIM id -> the protected entry that names it
+    for user in target.users:
+        if user.active and user.role == owner and user.id not in covered:
+            key = _protected_key(user)
+            if key is not None and key not in survey.protected_keys:
+                guarded[user.id] = key
+    chosen: list[Proposed] = []
+    skipped: list[Skipped] = []
+    for g in groups:
+        vote = first[g.group.id]
+        if g.group.id not in owners:
+            vote = _vote(survey, _members(g, found, set(guarded)))
+        if vote.role is not None and vote.carries(vote.role, min_agreement):
+            chosen.append(Proposed(g.group, vote.role, vote.products, vote.agreeing, vote.counted))
+        else:
+            skipped.append(Skipped(g.group, vote.why_not(survey, g, min_agreement)))
+    chosen.sort(key=lambda p: survey.roles.index(p.role))  # stable: by name within a role
+    names = Counter(p.group.display_name.casefold() for p in chosen)
+    chosen = [
+        p
+        if p.group.display_name and names[p.group.display_name.casefold()] == 1
+        else replace(p, named=False)
+        for p in chosen
+    ]
+    added = tuple(sorted(set(guarded.values())))
+    everyone = tuple(sorted({*(p.lower() for p in survey.protected), *added}))
+    notes = _vocabulary_notes(survey, target)
+    return Proposal(tuple(chosen), tuple(skipped), everyone, added, notes)
+
+
+def _members(
+    group: GroupMembers, found: dict[str, TargetUser], left_out: set[str]
+) -> list[TargetUser]:
+    members = (found.get(m) for m in group.member_ids)
+    return [t for t in members if t is not None and t.id not in left_out]
+
+
+class Vote(NamedTuple):
+    """The most common role among a group's counted members, and its product set."""
+
+    role: str | None  # None: no member counted, or most hold no role
+    agreeing: int
+    counted: int
+    in_vocabulary: bool
+    products: tuple[str, ...] | None = None
+
+    def carries(self, role: str, min_agreement: float) -> bool:
+        return (
+            self.role == role
+            and self.in_vocabulary
+            and self.agreeing * 100 >= min_agreement * self.counted
+        )
+
+    def why_not(self, survey: Config, group: GroupMembers, min_agreement: float) -> str:
+        if not group.member_ids:
+            return "no user members"
+        if not self.counted:
+            users = len(group.member_ids)
+            return (
+                f"no member is an active NeuralTrust user a plan would manage "
+                f"({users} user{'s' if users != 1 else ''} in Entra)"
+            )
+        share = f"{_percent(self.agreeing, self.counted)}% ({self.agreeing} of {self.counted})"
+        if self.role is None:
+            return f"{share} have no role in NeuralTrust"
+        if not self.in_vocabulary:
+            return f"{share} {self.role}, which is not in roles ({', '.join(survey.roles)})"
+        return f"{share} {self.role}, below {min_agreement:g}%"
+
+
+def _vote(survey: Config, members: Sequence[TargetUser]) -> Vote:
+    if not members:
+        return Vote(None, 0, 0, False)
+    rank = {r: i for i, r in enumerate(survey.roles)}  # a tie goes to the less privileged
+    roles = Counter(t.role for t in members)
+    role, agreeing = max(roles.items(), key=lambda rc: (rc[1], rank.get(rc[0] or "", -1)))
+    products = None
+    if role in survey.effective_product_roles:
+        vocabulary = set(survey.products)
+        sets = Counter(
+            tuple(sorted(set(t.products or ()) & vocabulary)) for t in members if t.role == role
+        )
+        # The most common set; among equals the smallest, then the first in sorted order.
+        ranked = sorted(sets.items(), key=lambda sc: (-sc[1], len(sc[0]), sc[0]))
+        products = ranked[0][0]
+    return Vote(role, agreeing, len(members), role in rank, products)
+
+
+def _protected_key(user: TargetUser) -> str | None:
+    """How ``protected`` names a NeuralTrust user: its userName, else its email, whichever is
+    an email/UPN (the schema's pattern); None when neither is."""
+    for value in (user.user_name, user.email):
+        if value and re.match(UPN_PATTERN, value):
+            return value.lower()
+    return None
+
+
+def _vocabulary_notes(survey: Config, target: Target) -> tuple[str, ...]:
+    """Roles and products NeuralTrust users hold that the vocabulary lacks."""
+    roles = Counter(u.role for u in target.users if u.role and u.role not in survey.roles)
+    products = Counter(
+        p for u in target.users for p in (u.products or ()) if p not in survey.products
+    )
+    notes = []
+    if roles:
+        notes.append(f"roles outside the vocabulary in NeuralTrust: {_counts(roles)}")
+    if products:
+        notes.append(f"products outside the vocabulary in NeuralTrust: {_counts(products)}")
+    return tuple(notes)
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{k} ({n} user{'s' if n != 1 else ''})" for k, n in sorted(counter.items()))
+
+
+def proposed_directory(directory: Directory, config: Config) -> Directory:
+    """The survey's reads re-indexed to ``config``'s mappings (matched by group id), so the
+    proposal is planned on the data already read."""
+    by_id = {g.group.id: g for g in directory.groups}
+    groups = tuple(
+        GroupMembers(i, by_id[m.id].group, by_id[m.id].member_ids)
+        for i, m in enumerate(config.mappings)
+        if m.id in by_id
+    )
+    return Directory(groups=groups, users=directory.users)
+
+
+def is_adoption_only(change: Change) -> bool:
+    """An update that only sets externalId: what adopting a user made by hand costs."""
+    return change.action is Action.UPDATE and change.adopts and change.before == change.after
+
+
+@dataclass(frozen=True)
+class Residue:
+    changes: tuple[Change, ...]  # what the plan changes beyond adoptions
+    adoptions: int
+
+    @classmethod
+    def of(cls, plan: Plan) -> Residue:
+        rest = tuple(c for c in plan.changes if not is_adoption_only(c))
+        return cls(rest, len(plan.changes) - len(rest))

@@ -1,0 +1,235 @@
+"""``entrasync init``: the mappings file it proposes, and the report of what it proposed.
+
+The file is YAML written by hand rather than dumped, so it reads like the shipped example
+(comments, flow lists, the schema line first). Strings that YAML would read as anything else
+(``yes``, ``1.0``, ``a: b``) are written as JSON strings, which YAML reads the same way; names
+from Entra go through :func:`entrasync.core.sanitize.json_text` and ``sanitize.text`` so no
+raw control or bidi character reaches the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
+
+import yaml
+
+from entrasync.config.models import GUID_PATTERN, Config
+from entrasync.core import sanitize
+from entrasync.core.bootstrap import Proposal, Proposed, Residue
+from entrasync.core.plan import Plan
+from entrasync.core.wording import plural
+from entrasync.render.groups import columns
+
+_PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.@/()&+#-]*")
+
+
+def scalar(value: str) -> str:
+    """``value`` as a YAML scalar: plain when YAML reads it back as this very string."""
+    plain = (
+        _PLAIN.fullmatch(value) is not None
+        and not value.endswith(" ")
+        and " #" not in value
+        and yaml.safe_load(value) == value
+    )
+    return value if plain else sanitize.json_text(json.dumps(value, ensure_ascii=False))
+
+
+def _flow(values: Sequence[str]) -> str:
+    return "[" + ", ".join(scalar(v) for v in values) + "]"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The routing values the file records: what the reads used (never a secret)."""
+
+    tenant_id: str | None = None
+    client_id: str | None = None
+    graph_url: str | None = None
+    authority_host: str | None = None
+    scim_url: str | None = None
+
+    @classmethod
+    def of(cls, base: Config, environ: Mapping[str, str]) -> Endpoints:
+        """The environment's value, else the base config's (the precedence the reads use).
+
+        Ids that are not GUIDs (a tenant given by domain name) are left out: the schema wants
+        GUIDs, and the environment still supplies them."""
+
+        def pick(env: str, configured: str | None, guid: bool = False) -> str | None:
+            value = environ.get(env) or configured
+            if value and guid and not re.match(GUID_PATTERN, value):
+                return None
+            return value
+
+        return cls(
+            pick("AZURE_TENANT_ID", base.entra.tenant_id, guid=True),
+            pick("AZURE_CLIENT_ID", base.entra.client_id, guid=True),
+            pick("ENTRASYNC_GRAPH_URL", base.entra.graph_url),
+            pick("AZURE_AUTHORITY_HOST", base.entra.authority_host),
+            pick("NEURALTRUST_SCIM_URL", base.neuraltrust.scim_url),
+        )
+
+
+def mappings_yaml(
+    base: Config,
+    proposal: Proposal,
+    endpoints: Endpoints,
+    *,
+    schema_ref: str,
+    search: str | None,
+    min_agreement: float,
+) -> str:
+    """The whole mappings file: ``base``'s settings, the proposal's mappings and protected."""
+    command = "entrasync init" + (f" {search}" if search else "")
+    lines = chain(
+        (
+            f"# yaml-language-server: $schema={schema_ref}",
+            "#",
+            f"# Drafted by `{sanitize.text(command)}` from the Entra groups and NeuralTrust users",
+            "# as they were: one mapping per group whose members agreed on a role (at least",
+            f"# {min_agreement:g}%). Review it, then run `entrasync plan`. Secrets never go here.",
+        ),
+        _settings(base, endpoints),
+        _people(base, proposal),
+    )
+    return "".join(f"{line}\n" for line in lines)
+
+
+def _settings(base: Config, endpoints: Endpoints) -> Iterator[str]:
+    entra, nt = base.entra, base.neuraltrust
+    yield "version: 1"
+    yield ""
+    yield "entra:"
+    for key in ("tenant_id", "client_id", "graph_url", "authority_host"):
+        value = getattr(endpoints, key)
+        if value:
+            yield f"  {key}: {scalar(value)}"
+    yield f"  nested_groups: {_bool(entra.nested_groups)}"
+    yield f"  include_guests: {_bool(entra.include_guests)}"
+    yield f"  include_disabled: {_bool(entra.include_disabled)}"
+    yield ""
+    yield "neuraltrust:"
+    if endpoints.scim_url:
+        yield f"  scim_url: {scalar(endpoints.scim_url)}   # token only from NEURALTRUST_SCIM_TOKEN"
+    yield f"  match_on: {nt.match_on}"
+    yield f"  role_attribute: {scalar(nt.role_attribute)}"
+    yield f"  products_attribute: {scalar(nt.products_attribute)}"
+    yield ""
+    yield f"roles: {_flow(base.roles)}   # highest privilege first"
+    yield f"products: {_flow(base.products)}"
+    yield f"product_roles: {_flow(base.effective_product_roles)}"
+    yield f"precedence: {base.precedence}"
+    yield "on_removed: keep           # report users no mapping wants; change nothing"
+    yield ""
+
+
+def _people(base: Config, proposal: Proposal) -> Iterator[str]:
+    limits = base.limits
+    if proposal.protected:
+        yield "protected:"
+        for entry in proposal.protected:
+            why = (
+                "   # an active owner no owner mapping covers"
+                if (entry in proposal.new_protected)
+                else ""
+            )
+            yield f"  - {scalar(entry)}{why}"
+    else:
+        yield "protected: []"
+    yield ""
+    yield "limits:"
+    yield f"  max_deactivations: {limits.max_deactivations}"
+    yield f"  max_deactivation_percent: {limits.max_deactivation_percent}"
+    yield f"  min_owners: {limits.min_owners}"
+    yield ""
+    if not proposal.mappings:
+        yield "mappings: []   # no group's members agreed on a role"
+    else:
+        yield "mappings:                  # highest role first, so first-match keeps the highest"
+        for p in proposal.mappings:
+            yield from _mapping_lines(base, p)
+    if proposal.skipped:
+        yield ""
+        yield "# Not mapped (their members did not agree on a role):"
+        for s in proposal.skipped:
+            name = sanitize.text(s.group.display_name)
+            yield f"#   {name} ({s.group.id}): {sanitize.text(s.reason)}"
+
+
+def _mapping_lines(base: Config, p: Proposed) -> Iterator[str]:
+    agreement = f"# {p.agreeing} of {p.counted} NeuralTrust users agree ({p.percent}%)"
+    yield f"  - id: {p.group.id}"
+    if p.named:
+        yield f"    name: {scalar(p.group.display_name)}"
+    else:
+        yield f"    # {sanitize.text(p.group.display_name)}: another group has this name, so by id"
+    yield f"    role: {scalar(p.role)}   {agreement}"
+    if p.products is not None:
+        yield f"    products: {_flow(p.products)}"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def proposal_lines(proposal: Proposal, min_agreement: float) -> Iterator[str]:
+    """What init proposed: the mappings with their agreement, the groups left out and why."""
+    count = len(proposal.mappings) + len(proposal.skipped)
+    yield (
+        f"Proposed {plural(len(proposal.mappings), 'mapping')} from {plural(count, 'group')} "
+        f"(members agreeing on a role: at least {min_agreement:g}%)."
+    )
+    if proposal.mappings:
+        rows: list[tuple[str, ...]] = [("GROUP", "ID", "ROLE", "PRODUCTS", "AGREEMENT")]
+        for p in proposal.mappings:
+            products = "-" if p.products is None else (", ".join(p.products) or "(none)")
+            agreement = f"{p.percent}% ({p.agreeing} of {p.counted})"
+            rows.append((p.group.display_name, p.group.id, p.role, products, agreement))
+        yield from (f"  {line}" for line in columns(rows))
+    if proposal.skipped:
+        yield ""
+        yield f"Not mapped ({plural(len(proposal.skipped), 'group')}):"
+        rows = [("GROUP", "ID", "WHY")]
+        rows += [(s.group.display_name, s.group.id, s.reason) for s in proposal.skipped]
+        yield from (f"  {line}" for line in columns(rows))
+    if proposal.new_protected:
+        yield ""
+        yield "Protected (active owners no proposed owner mapping covers; plans never change them):"
+        yield from (f"  {sanitize.text(entry)}" for entry in proposal.new_protected)
+
+
+def residue_lines(plan: Plan) -> Iterator[str]:
+    """What a plan of the new file changes besides adoptions, each with why; then the rest."""
+    residue = Residue.of(plan)
+    yield ""
+    if residue.changes:
+        yield (
+            f"Residue: `entrasync plan` of this file would also make "
+            f"{plural(len(residue.changes), 'change')}:"
+        )
+        rows: list[tuple[str, ...]] = [("USER", "ACTION", "WHY", "DECIDED BY")]
+        for c in residue.changes:
+            rows.append((c.user, c.action.value, c.reason, c.decided_by or "-"))
+        yield from (f"  {line}" for line in columns(rows))
+    else:
+        yield "Residue: none. `entrasync plan` of this file changes nothing but adoptions."
+    if residue.adoptions:
+        yield (
+            f"  {plural(residue.adoptions, 'user')} made by hand in NeuralTrust "
+            f"{'is' if residue.adoptions == 1 else 'are'} adopted "
+            "(externalId set, access unchanged)."
+        )
+    if plan.orphans:
+        yield (
+            f"  {plural(len(plan.orphans), 'managed user')} no mapping wants "
+            "(kept: on_removed is keep; `plan` lists them as orphans):"
+        )
+        orphans = [(o.user, o.role or "-", o.reason) for o in plan.orphans]
+        yield from (f"    {line}" for line in columns(orphans))

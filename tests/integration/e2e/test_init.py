@@ -1,0 +1,195 @@
+"""`entrasync init` through the real entry point, against the Graph emulator and the real SCIM
+server on loopback; the file it writes is then checked by the real `validate` and `plan`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from entrasync.cli import main
+from entrasync.sandbox.tenant import SandboxTenant, SeedScimUser, demo_tenant
+from entrasync.sandbox.tenant_adoption import aligned_tenant, misfit_tenant
+from tests.integration.e2e.loopback import SECRET, TOKEN, Served, serve_both
+
+SCHEMA_LINE = "# yaml-language-server: $schema=schemas/mappings.schema.json"
+EXISTING = "version: 1\n"
+
+
+Serve = Callable[[SandboxTenant, tuple[SeedScimUser, ...]], Served]
+
+
+@pytest.fixture
+def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
+    """Serves a tenant on loopback with a minimal mappings file as the config, in tmp_path."""
+    with ExitStack() as stack:
+
+        def start(tenant: SandboxTenant, users: tuple[SeedScimUser, ...]) -> Served:
+            return stack.enter_context(serve_both(tenant, users, EXISTING, tmp_path, monkeypatch))
+
+        yield start
+
+
+def init(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["init", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def plan_json(capsys: pytest.CaptureFixture[str], config: str) -> dict[str, Any]:
+    code = main(["--config", config, "plan", "--out", "plan.json"])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    plan: dict[str, Any] = json.loads(Path("plan.json").read_text(encoding="utf-8"))
+    return plan
+
+
+def is_adoption(change: dict[str, Any]) -> bool:
+    return bool(change["action"] == "update" and change["before"] == change["after"])
+
+
+def test_an_aligned_tenant_gives_a_file_whose_plan_only_adopts(
+    serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    served = serve(*aligned_tenant())
+    code, out, err = init(capsys, "APP-", "--out", "draft.yaml")
+    assert code == 0, err
+    text = Path("draft.yaml").read_text(encoding="utf-8")
+    assert text.splitlines()[0] == SCHEMA_LINE
+    data = yaml.safe_load(text)
+    assert [(m["name"], m["role"], m.get("products")) for m in data["mappings"]] == [
+        ("APP-Owners", "owner", None),
+        ("APP-Admins", "admin", None),
+        ("APP-Analysts", "member", ["trustlens"]),
+        ("APP-Engineers", "member", ["trustgate", "trusttest"]),
+        ("APP-Interns", "member", ["trustgate", "trusttest"]),
+    ]
+    assert all("id" in m for m in data["mappings"])
+    assert data["protected"] == ["breakglass@fabrikam.com"]
+    assert data["on_removed"] == "keep"
+    assert data["neuraltrust"]["scim_url"] == served.scim.url
+    assert "Finance" not in text
+    assert "Residue: none" in out
+    assert "3 users made by hand in NeuralTrust are adopted" in out
+
+    assert main(["--config", "draft.yaml", "validate"]) == 0
+    capsys.readouterr()
+    plan = plan_json(capsys, "draft.yaml")
+    assert plan["orphans"] == []
+    assert plan["violations"] == []
+    assert sorted(c["user"] for c in plan["changes"]) == [
+        "adam@fabrikam.com",
+        "mia@fabrikam.com",
+        "mo@fabrikam.com",
+    ]
+    assert all(is_adoption(c) for c in plan["changes"])
+    # The existing mappings file was neither read for routing nor touched.
+    assert served.mappings.read_text(encoding="utf-8") == EXISTING
+
+
+def test_misfits_are_the_residue_and_skipped_groups_are_explained(
+    serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve(*misfit_tenant())
+    code, out, err = init(capsys, "APP-", "--out", "draft.yaml", "--min-agreement", "60")
+    assert code == 0, err
+    proposed, _, residue = out.partition("Residue:")
+    assert "APP-Admins" in proposed
+    assert "66% (2 of 3)" in proposed
+    assert "APP-Contractors" in proposed
+    assert "50% (1 of 2) member, below 60%" in proposed
+    lines = {line.split()[0]: line for line in residue.splitlines() if "@fabrikam.com" in line}
+    assert "in APP-Engineers, not in NeuralTrust" in lines["nina@fabrikam.com"]
+    assert "role differs (member -> admin)" in lines["sam@fabrikam.com"]
+    assert "inactive in NeuralTrust, back in APP-Analysts" in lines["lee@fabrikam.com"]
+    assert "no longer in a mapped group" in lines["frank@fabrikam.com"]
+    assert "carl@fabrikam.com" not in lines  # APP-Contractors is not mapped: left alone
+
+    plan = plan_json(capsys, "draft.yaml")
+    changed = {c["user"]: c["action"] for c in plan["changes"] if not is_adoption(c)}
+    assert changed == {
+        "nina@fabrikam.com": "create",
+        "sam@fabrikam.com": "update",
+        "lee@fabrikam.com": "reactivate",
+    }
+    assert [o["user"] for o in plan["orphans"]] == ["frank@fabrikam.com"]
+
+
+def test_at_the_default_agreement_the_split_admins_group_is_not_mapped(
+    serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve(*misfit_tenant())
+    code, out, err = init(capsys, "APP-", "--out", "draft.yaml")
+    assert code == 0, err
+    assert "66% (2 of 3) admin, below 90%" in out
+    data = yaml.safe_load(Path("draft.yaml").read_text(encoding="utf-8"))
+    assert "APP-Admins" not in [m.get("name") for m in data["mappings"]]
+
+
+def test_the_demo_tenant(serve: Serve, capsys: pytest.CaptureFixture[str]) -> None:
+    demo = demo_tenant()
+    serve(demo.tenant, demo.scim_users)
+    code, out, err = init(capsys, "NT-", "--out", "draft.yaml")
+    assert code == 0, err
+    data = yaml.safe_load(Path("draft.yaml").read_text(encoding="utf-8"))
+    assert [(m["name"], m["role"]) for m in data["mappings"]] == [
+        ("NT-Owners", "owner"),
+        ("NT-Admins", "member"),  # Bob and Heidi are still members in NeuralTrust
+        ("NT-Platform", "member"),
+    ]
+    assert data["protected"] == ["breakglass@contoso.com"]
+    assert "NT-Contractors" in out  # Erin is not in NeuralTrust yet: nothing to agree on
+    plan = plan_json(capsys, "draft.yaml")
+    residue = out.partition("Residue:")[2]
+    for change in plan["changes"]:
+        assert (change["user"] in residue) is not is_adoption(change), change["user"]
+
+
+def test_an_existing_file_is_never_replaced_without_force(
+    serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    served = serve(*aligned_tenant())
+    code, out, err = init(capsys, "APP-")
+    assert code == 1
+    assert out == ""
+    assert f"error: {served.mappings} already exists" in err
+    assert "hint: pass --out FILE" in err
+    assert "Traceback" not in err
+    assert served.graph.counters["requests"] == 0  # refused before any read
+    assert served.mappings.read_text(encoding="utf-8") == EXISTING
+
+    code, _, err = init(capsys, "APP-", "--force")
+    assert code == 0, err
+    replaced = served.mappings.read_text(encoding="utf-8")
+    assert replaced.splitlines()[0] == SCHEMA_LINE
+    assert main(["validate"]) == 0
+    assert "Review it, then run: entrasync plan" in capsys.readouterr().err + err
+
+
+def test_no_secret_reaches_the_file_or_the_output(
+    serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve(*misfit_tenant())
+    code, out, err = init(capsys, "APP-", "--out", "draft.yaml", "-vv")
+    assert code == 0, err
+    text = Path("draft.yaml").read_text(encoding="utf-8")
+    for secret in (SECRET, TOKEN):
+        assert secret not in text
+        assert secret not in out
+        assert secret not in err
+
+
+def test_a_prefix_no_group_has_is_an_error_and_writes_nothing(
+    serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve(*aligned_tenant())
+    code, _, err = init(capsys, "NOPE-", "--out", "draft.yaml")
+    assert code == 1
+    assert "error: no Entra group's display name starts with 'NOPE-'" in err
+    assert "hint: `entrasync groups`" in err
+    assert not Path("draft.yaml").exists()

@@ -1,0 +1,365 @@
+"""entrasync.core.bootstrap and render.init: the mappings init proposes, the file it writes, and
+the residue (what a plan of that file still changes), on the pure core."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+import yaml
+
+from entrasync.config.models import Config, check
+from entrasync.core.bootstrap import Proposal, Residue, propose, proposed_directory, survey_config
+from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers, TargetUser
+from entrasync.core.plan import Plan
+from entrasync.operations.planning import make_plan
+from entrasync.render.init import Endpoints, mappings_yaml, proposal_lines, residue_lines, scalar
+from tests.unit.planning_factories import make_target, nt, person
+
+DEFAULTS = Config(version=1)
+
+
+def gid(n: int) -> str:
+    return f"0b3f1c9e-2222-4c1e-9a0b-{n:012d}"
+
+
+def survey_of(
+    groups: Mapping[str, Sequence[DirectoryUser]], base: Config = DEFAULTS
+) -> tuple[Config, Directory]:
+    """The survey config and the directory the reader would deliver for ``groups``."""
+    found = [Group(gid(i), name) for i, name in enumerate(groups)]
+    survey = survey_config(base, found)
+    directory = Directory(
+        groups=tuple(
+            GroupMembers(i, g, tuple(u.id for u in groups[g.display_name]))
+            for i, g in enumerate(found)
+        ),
+        users={u.id: u for members in groups.values() for u in members},
+    )
+    return survey, directory
+
+
+def run(
+    groups: Mapping[str, Sequence[DirectoryUser]],
+    users: Sequence[TargetUser],
+    min_agreement: float = 90,
+    base: Config = DEFAULTS,
+) -> tuple[Proposal, Plan, str]:
+    """propose -> the file -> its check -> the plan of it on the same reads."""
+    survey, directory = survey_of(groups, base)
+    target = make_target(*users)
+    proposal = propose(survey, directory, target, min_agreement)
+    text = mappings_yaml(
+        base,
+        proposal,
+        Endpoints(scim_url="https://nt.example/api/scim/v2"),
+        schema_ref="../schemas/mappings.schema.json",
+        search="NT-",
+        min_agreement=min_agreement,
+    )
+    config, problems = check(text.encode())
+    assert problems == [], [p.render("draft.yaml") for p in problems]
+    assert config is not None
+    plan = make_plan(
+        config,
+        "draft.yaml",
+        "0" * 64,
+        proposed_directory(directory, config),
+        target,
+        "2026-12-05T00:00:00Z",
+    )
+    return proposal, plan, text
+
+
+def rows(proposal: Proposal) -> list[tuple[str, str, tuple[str, ...] | None, int, int]]:
+    return [
+        (p.group.display_name, p.role, p.products, p.agreeing, p.counted) for p in proposal.mappings
+    ]
+
+
+ALICE, BOB, CAROL, DAN, ERIN = (person(n) for n in ("alice", "bob", "carol", "dan", "erin"))
+GATE = ("trustgate",)
+
+
+def test_an_aligned_tenant_is_mapped_highest_role_first_and_plans_only_adoptions() -> None:
+    proposal, plan, text = run(
+        {
+            "NT-Platform": [CAROL, DAN],
+            "NT-Admins": [BOB],
+            "NT-Owners": [ALICE],
+        },
+        [
+            nt("alice", "owner"),
+            nt("bob", "admin", external_id=None),
+            nt("carol", "member", GATE),
+            nt("dan", "member", GATE, external_id=None),
+        ],
+    )
+    assert rows(proposal) == [
+        ("NT-Owners", "owner", None, 1, 1),
+        ("NT-Admins", "admin", None, 1, 1),
+        ("NT-Platform", "member", GATE, 2, 2),
+    ]
+    assert proposal.skipped == ()
+    assert proposal.protected == ()
+    residue = Residue.of(plan)
+    assert residue.changes == ()
+    assert residue.adoptions == 2
+    assert plan.orphans == ()
+    assert text.startswith("# yaml-language-server: $schema=../schemas/mappings.schema.json\n")
+    data = yaml.safe_load(text)
+    assert data["on_removed"] == "keep"
+    assert data["mappings"][0] == {"id": gid(2), "name": "NT-Owners", "role": "owner"}
+
+
+def test_a_group_below_the_agreement_is_skipped_with_its_share() -> None:
+    members = [person(f"u{i}") for i in range(8)]
+    users = [nt(f"u{i}", "admin" if i < 5 else "member") for i in range(8)]
+    proposal, plan, text = run({"NT-Mixed": members}, users)
+    assert proposal.mappings == ()
+    assert [s.reason for s in proposal.skipped] == ["62% (5 of 8) admin, below 90%"]
+    assert "mappings: []" in text
+    # Managed users no mapping wants: kept (on_removed: keep), listed as orphans.
+    assert len(plan.orphans) == 8
+    assert plan.changes == ()
+
+
+@pytest.mark.parametrize(
+    ("min_agreement", "mapped"),
+    [(62.5, True), (63, False), (0, True)],
+    ids=["62.5 percent carries 5 of 8", "63 percent does not", "0 takes the most common role"],
+)
+def test_the_threshold_is_a_percent_of_the_counted_members(
+    min_agreement: float, mapped: bool
+) -> None:
+    members = [person(f"u{i}") for i in range(8)]
+    users = [nt(f"u{i}", "admin" if i < 5 else "member") for i in range(8)]
+    proposal, plan, _ = run({"NT-Mixed": members}, users, min_agreement=min_agreement)
+    assert bool(proposal.mappings) is mapped
+    if mapped:
+        # The three members would become admins: that is the residue, each with why.
+        reasons = sorted(c.reason for c in Residue.of(plan).changes)
+        assert reasons == ["role differs (member -> admin)"] * 3
+
+
+def test_misfits_are_the_residue_with_why() -> None:
+    members = [person(f"u{i}") for i in range(10)]
+    users = [nt(f"u{i}", "admin") for i in range(9)] + [nt("u9", "member")]
+    proposal, plan, _ = run({"NT-Admins": [*members, ERIN]}, users)
+    assert rows(proposal) == [("NT-Admins", "admin", None, 9, 10)]
+    residue = Residue.of(plan)
+    assert [(c.user, c.action.value, c.reason) for c in residue.changes] == [
+        ("erin@contoso.com", "create", "in NT-Admins, not in NeuralTrust"),
+        ("u9@contoso.com", "update", "role differs (member -> admin)"),
+    ]
+    lines = "\n".join(residue_lines(plan))
+    assert "u9@contoso.com" in lines
+    assert "role differs (member -> admin)" in lines
+
+
+def test_an_owner_no_owner_group_covers_is_protected_and_not_counted() -> None:
+    admins = [person(f"a{i}") for i in range(5)]
+    users = [nt(f"a{i}", "admin") for i in range(5)]
+    boss = nt("boss", "owner")
+    breakglass = nt("breakglass", "owner", external_id=None)
+    proposal, plan, text = run({"NT-Admins": [*admins, person("boss")]}, [*users, boss, breakglass])
+    # 5 admins and an owner: the owner is protected, so the group is 5 of 5 admin.
+    assert rows(proposal) == [("NT-Admins", "admin", None, 5, 5)]
+    assert proposal.new_protected == ("boss@contoso.com", "breakglass@contoso.com")
+    assert Residue.of(plan).changes == ()  # the owner is not demoted
+    assert "  - boss@contoso.com   # an active owner no owner mapping covers" in text
+
+
+def test_owners_an_owner_group_covers_are_not_protected_and_base_entries_stay() -> None:
+    base = Config(version=1, protected=("Keep@Contoso.com",))
+    proposal, _, text = run(
+        {"NT-Owners": [ALICE]},
+        [nt("alice", "owner"), nt("keep", "owner", external_id=None)],
+        base=base,
+    )
+    assert rows(proposal) == [("NT-Owners", "owner", None, 1, 1)]
+    assert proposal.new_protected == ()
+    assert proposal.protected == ("keep@contoso.com",)
+    assert yaml.safe_load(text)["protected"] == ["keep@contoso.com"]
+
+
+@pytest.mark.parametrize(
+    ("groups", "users", "reason"),
+    [
+        ({"NT-Empty": []}, [], "no user members"),
+        (
+            {"NT-New": [DAN, ERIN]},
+            [],
+            "no member is an active NeuralTrust user a plan would manage (2 users in Entra)",
+        ),
+        (
+            {"NT-Gone": [DAN]},
+            [nt("dan", "admin", active=False)],
+            "no member is an active NeuralTrust user a plan would manage (1 user in Entra)",
+        ),
+        ({"NT-Roleless": [DAN]}, [nt("dan", None)], "100% (1 of 1) have no role in NeuralTrust"),
+        (
+            {"NT-Viewers": [DAN]},
+            [nt("dan", "viewer")],
+            "100% (1 of 1) viewer, which is not in roles (owner, admin, member)",
+        ),
+    ],
+    ids=[
+        "a group without user members",
+        "members not in NeuralTrust",
+        "an inactive NeuralTrust user is not counted",
+        "members without a role",
+        "a role outside the vocabulary",
+    ],
+)
+def test_why_a_group_is_not_mapped(
+    groups: dict[str, list[DirectoryUser]], users: list[TargetUser], reason: str
+) -> None:
+    proposal, _, _ = run(groups, users)
+    assert proposal.mappings == ()
+    assert [s.reason for s in proposal.skipped] == [reason]
+
+
+def test_disabled_entra_users_are_not_counted() -> None:
+    ivan = person("ivan", account_enabled=False)
+    proposal, _, _ = run({"NT-Admins": [BOB, ivan]}, [nt("bob", "admin"), nt("ivan", "member")])
+    assert rows(proposal) == [("NT-Admins", "admin", None, 1, 1)]
+
+
+def test_products_are_the_most_common_set_and_ties_take_the_smaller() -> None:
+    users = [
+        nt("alice", "member", GATE),
+        nt("bob", "member", ("trustgate", "trusttest")),
+        nt("carol", "member", GATE),
+        nt("dan", "member", ("trusttest",)),
+        nt("erin", "member", ("trustgate", "trustlens")),
+    ]
+    proposal, _, _ = run({"NT-Platform": [ALICE, BOB, CAROL], "NT-Tie": [DAN, ERIN]}, users)
+    assert rows(proposal) == [
+        ("NT-Platform", "member", GATE, 3, 3),
+        ("NT-Tie", "member", ("trusttest",), 2, 2),
+    ]
+
+
+def test_a_tie_between_roles_goes_to_the_less_privileged() -> None:
+    proposal, _, _ = run(
+        {"NT-Half": [ALICE, BOB]}, [nt("alice", "admin"), nt("bob", "member")], min_agreement=50
+    )
+    assert rows(proposal)[0][1] == "member"
+
+
+def test_unknown_roles_and_products_are_noted() -> None:
+    proposal, _, _ = run(
+        {"NT-Platform": [ALICE]}, [nt("alice", "member", ("trustfoo", "trustgate"))]
+    )
+    assert rows(proposal) == [("NT-Platform", "member", GATE, 1, 1)]
+    assert proposal.notes == ("products outside the vocabulary in NeuralTrust: trustfoo (1 user)",)
+
+
+def test_two_groups_of_one_name_are_written_by_id() -> None:
+    twin = Group(gid(7), "nt-team")
+    groups = (
+        GroupMembers(0, Group(gid(0), "NT-Team"), (ALICE.id,)),
+        GroupMembers(1, twin, (BOB.id,)),
+    )
+    survey = survey_config(DEFAULTS, [g.group for g in groups])
+    directory = Directory(groups, {u.id: u for u in (ALICE, BOB)})
+    proposal = propose(survey, directory, make_target(nt("alice", "admin"), nt("bob", "admin")), 90)
+    assert [p.named for p in proposal.mappings] == [False, False]
+    text = mappings_yaml(
+        DEFAULTS,
+        proposal,
+        Endpoints(),
+        schema_ref="s.json",
+        search=None,
+        min_agreement=90,
+    )
+    config, problems = check(text.encode())
+    assert problems == []
+    assert config is not None
+    assert [m.id for m in config.mappings] == [gid(0), gid(7)]
+    assert all(m.name is None for m in config.mappings)
+
+
+HOSTILE = [
+    "yes",
+    "null",
+    "1.0",
+    "a: b",
+    "#hash",
+    "trailing ",
+    'quote " and \\ back',
+    "Équipe Sécurité",
+    "line\nbreak",
+    "bidi \u202e override",
+    "esc \x1b[31m red",
+    "- dash",
+    "x #comment",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=repr)
+def test_any_group_name_is_written_so_yaml_reads_it_back(name: str) -> None:
+    written = scalar(name)
+    assert yaml.safe_load(f"k: {written}") == {"k": name}
+    assert "\n" not in written
+    assert "\u202e" not in written
+    assert "\x1b" not in written
+
+
+def test_a_file_with_hostile_names_validates_and_keeps_them() -> None:
+    members = {name: [person(f"u{i}")] for i, name in enumerate(HOSTILE)}
+    users = [nt(f"u{i}", "admin") for i in range(len(HOSTILE))]
+    proposal, plan, text = run(members, users)
+    assert sorted(p.group.display_name for p in proposal.mappings) == sorted(HOSTILE)
+    assert Residue.of(plan).changes == ()
+    for bad in ("\u202e", "\x1b"):
+        assert bad not in text
+        assert bad not in "\n".join(proposal_lines(proposal, 90))
+
+
+def test_the_endpoints_come_from_the_environment_and_never_a_secret() -> None:
+    base = Config(version=1)
+    environ = {
+        "AZURE_TENANT_ID": "contoso.onmicrosoft.com",  # not a GUID: left to the environment
+        "AZURE_CLIENT_ID": "8a4b7c1d-3e2f-4a5b-8c6d-7e8f9a0b1c2d",
+        "AZURE_CLIENT_SECRET": "s3cret-value",
+        "NEURALTRUST_SCIM_URL": "https://nt.example/api/scim/v2",
+        "NEURALTRUST_SCIM_TOKEN": "scim-token-value",
+    }
+    endpoints = Endpoints.of(base, environ)
+    assert endpoints == Endpoints(
+        client_id="8a4b7c1d-3e2f-4a5b-8c6d-7e8f9a0b1c2d",
+        scim_url="https://nt.example/api/scim/v2",
+    )
+    proposal = Proposal((), (), (), ())
+    text = mappings_yaml(
+        base, proposal, endpoints, schema_ref="s.json", search="NT-", min_agreement=90
+    )
+    assert "s3cret-value" not in text
+    assert "scim-token-value" not in text
+    assert "tenant_id" not in text
+    _config, problems = check(text.encode())
+    assert problems == []
+
+
+def test_settings_of_the_base_config_are_kept() -> None:
+    data: dict[str, Any] = {
+        "version": 1,
+        "roles": ["boss", "dev"],
+        "products": ["a", "b"],
+        "neuraltrust": {"role_attribute": "urn:x:User:role", "match_on": "email"},
+        "limits": {"max_deactivations": 3},
+        "precedence": "highest-privilege",
+        "on_removed": "deactivate",
+    }
+    base = Config.model_validate(data)
+    proposal, _, text = run({"NT-Devs": [ALICE]}, [nt("alice", "dev", ("b",))], base=base)
+    assert rows(proposal) == [("NT-Devs", "dev", ("b",), 1, 1)]
+    loaded = yaml.safe_load(text)
+    assert loaded["roles"] == ["boss", "dev"]
+    assert loaded["neuraltrust"]["role_attribute"] == "urn:x:User:role"
+    assert loaded["limits"]["max_deactivations"] == 3
+    assert loaded["precedence"] == "highest-privilege"
+    assert loaded["on_removed"] == "keep"  # always: init proposes, it never deactivates
