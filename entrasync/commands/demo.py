@@ -78,7 +78,7 @@ def _expect(code: int, wanted: int, what: str) -> None:
 )
 @output_options
 def demo(directory: Path | None) -> int:
-    """Run validate, plan, apply, plan, audit verify on the built-in sandbox."""
+    """Run validate, plan, apply, plan, audit verify, users and init on the built-in sandbox."""
     with _sandbox_extra():
         from entrasync.sandbox.runner import (
             running_sandbox,
@@ -130,6 +130,16 @@ def demo(directory: Path | None) -> int:
                 "audit verify",
             )
             _step(console, 6, "Who has access now", ["users"])
+            _expect(
+                _step(
+                    console,
+                    7,
+                    "Starting from a tenant of your own: draft mappings from what exists",
+                    ["init", "NT-", "--out", "config/drafted.yaml"],
+                ),
+                0,
+                "init",
+            )
         elapsed = time.monotonic() - started
         console.result("")
         console.result(console.style("What happened", bold=True))
@@ -140,6 +150,8 @@ def demo(directory: Path | None) -> int:
             "  - `apply plan.json` executed exactly that plan after checking nothing changed\n"
             "    since, and wrote a hash-chained audit file; `audit verify` checked the chain.\n"
             "  - The second `plan` found nothing to do (exit 0 under --detailed-exitcode).\n"
+            "  - `init` read the same groups and users and drafted mappings that reproduce\n"
+            "    them: a first mappings file for a tenant that already uses NeuralTrust.\n"
             f"  Took {elapsed:.1f} s. Next: `entrasync sandbox` to try your own mappings against\n"
             '  this tenant, or the README\'s "Use it on your tenant, read-only first".'
         )

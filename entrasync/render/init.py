@@ -219,7 +219,8 @@ def residue_lines(plan: Plan) -> Iterator[str]:
             rows.append((c.user, c.action.value, c.reason, c.decided_by or "-"))
         yield from (f"  {line}" for line in columns(rows))
     else:
-        yield "Residue: none. `entrasync plan` of this file changes nothing but adoptions."
+        but = " but adoptions" if residue.adoptions else ""
+        yield f"Residue: none. `entrasync plan` of this file changes nothing{but}."
     if residue.adoptions:
         yield (
             f"  {plural(residue.adoptions, 'user')} made by hand in NeuralTrust "

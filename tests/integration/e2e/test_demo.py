@@ -36,6 +36,9 @@ def test_demo_runs_the_loop_and_ends_in_sync(
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["summary"]["create"] >= 1
     assert plan["summary"]["deactivate"] == 1
+    # After the sync, init drafts mappings that reproduce the demo's: nothing left over.
+    assert "Residue: none. `entrasync plan` of this file changes nothing." in out
+    assert (tmp_path / "config" / "drafted.yaml").is_file()
     audits = list((tmp_path / "audit").glob("*.jsonl"))
     assert len(audits) == 1
     verdict = verify_audit(audits[0])
