@@ -17,7 +17,12 @@ from itertools import chain
 
 import yaml
 
-from entrasync.config.models import GUID_PATTERN, Config
+from entrasync.config.models import (
+    DEFAULT_AUTHORITY_HOST,
+    DEFAULT_GRAPH_URL,
+    GUID_PATTERN,
+    Config,
+)
 from entrasync.core import sanitize
 from entrasync.core.bootstrap import Proposal, Proposed, Residue
 from entrasync.core.plan import Plan
@@ -57,7 +62,8 @@ class Endpoints:
         """The environment's value, else the base config's (the precedence the reads use).
 
         Ids that are not GUIDs (a tenant given by domain name) are left out: the schema wants
-        GUIDs, and the environment still supplies them."""
+        GUIDs, and the environment still supplies them. Microsoft's public-cloud URLs, which
+        the shipped workflows set, are the defaults and are left out too."""
 
         def pick(env: str, configured: str | None, guid: bool = False) -> str | None:
             value = environ.get(env) or configured
@@ -65,11 +71,15 @@ class Endpoints:
                 return None
             return value
 
+        def url(env: str, configured: str | None, default: str) -> str | None:
+            value = pick(env, configured)
+            return None if value and value.rstrip("/") == default else value
+
         return cls(
             pick("AZURE_TENANT_ID", base.entra.tenant_id, guid=True),
             pick("AZURE_CLIENT_ID", base.entra.client_id, guid=True),
-            pick("ENTRASYNC_GRAPH_URL", base.entra.graph_url),
-            pick("AZURE_AUTHORITY_HOST", base.entra.authority_host),
+            url("ENTRASYNC_GRAPH_URL", base.entra.graph_url, DEFAULT_GRAPH_URL),
+            url("AZURE_AUTHORITY_HOST", base.entra.authority_host, DEFAULT_AUTHORITY_HOST),
             pick("NEURALTRUST_SCIM_URL", base.neuraltrust.scim_url),
         )
 

@@ -327,10 +327,13 @@ def test_the_endpoints_come_from_the_environment_and_never_a_secret() -> None:
         "AZURE_CLIENT_SECRET": "s3cret-value",
         "NEURALTRUST_SCIM_URL": "https://nt.example/api/scim/v2",
         "NEURALTRUST_SCIM_TOKEN": "scim-token-value",
+        "ENTRASYNC_GRAPH_URL": "https://graph.microsoft.com/",  # the default: left out
+        "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.us",  # a national cloud: kept
     }
     endpoints = Endpoints.of(base, environ)
     assert endpoints == Endpoints(
         client_id="8a4b7c1d-3e2f-4a5b-8c6d-7e8f9a0b1c2d",
+        authority_host="https://login.microsoftonline.us",
         scim_url="https://nt.example/api/scim/v2",
     )
     proposal = Proposal((), (), (), ())
