@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from entrasync.config.models import UPN_PATTERN, Config, GroupMapping
-from entrasync.core.matching import match
+from entrasync.core.matching import is_protected_target, match
 from entrasync.core.model import Directory, Group, GroupMembers, Target, TargetUser
 from entrasync.core.plan import Action, Change, Plan
 from entrasync.core.resolve import resolve
@@ -94,7 +94,7 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     for user in target.users:
         if user.active and user.role == owner and user.id not in covered:
             key = _protected_key(user)
-            if key is not None and key not in survey.protected_keys:
+            if key is not None and not is_protected_target(survey, user):
                 guarded[user.id] = key
     chosen: list[Proposed] = []
     skipped: list[Skipped] = []
@@ -208,7 +208,7 @@ def _counts(counter: Counter[str]) -> str:
 def proposed_directory(directory: Directory, config: Config) -> Directory:
     """The survey's reads re-indexed to ``config``'s mappings (matched by group id), so the
     proposal is planned on the data already read."""
-    by_id = {g.group.id: g for g in directory.groups}
+    by_id = {g.group.id.lower(): g for g in directory.groups}  # config ids are lower-cased
     groups = tuple(
         GroupMembers(i, by_id[m.id].group, by_id[m.id].member_ids)
         for i, m in enumerate(config.mappings)

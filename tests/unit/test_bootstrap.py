@@ -173,11 +173,9 @@ def test_an_owner_no_owner_group_covers_is_protected_and_not_counted() -> None:
 
 def test_owners_an_owner_group_covers_are_not_protected_and_base_entries_stay() -> None:
     base = Config(version=1, protected=("Keep@Contoso.com",))
-    proposal, _, text = run(
-        {"NT-Owners": [ALICE]},
-        [nt("alice", "owner"), nt("keep", "owner", external_id=None)],
-        base=base,
-    )
+    # Listed by email, with another userName: still the same protected user, not added again.
+    kept = nt("keep", "owner", external_id=None, user_name="k.eep@contoso.com")
+    proposal, _, text = run({"NT-Owners": [ALICE]}, [nt("alice", "owner"), kept], base=base)
     assert rows(proposal) == [("NT-Owners", "owner", None, 1, 1)]
     assert proposal.new_protected == ()
     assert proposal.protected == ("keep@contoso.com",)
@@ -366,3 +364,13 @@ def test_settings_of_the_base_config_are_kept() -> None:
     assert loaded["limits"]["max_deactivations"] == 3
     assert loaded["precedence"] == "highest-privilege"
     assert loaded["on_removed"] == "keep"  # always: init proposes, it never deactivates
+
+
+def test_the_reads_are_reindexed_to_the_file_by_id_in_any_case() -> None:
+    upper = Group(gid(1).upper(), "NT-Admins")
+    directory = Directory((GroupMembers(0, upper, (BOB.id,)),), {BOB.id: BOB})
+    config = Config.model_validate(
+        {"version": 1, "mappings": [{"id": gid(1).upper(), "name": "NT-Admins", "role": "admin"}]}
+    )
+    reindexed = proposed_directory(directory, config)
+    assert reindexed.groups == (GroupMembers(0, upper, (BOB.id,)),)
