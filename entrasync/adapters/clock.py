@@ -7,7 +7,7 @@ docs/plan-and-audit.md documents. Both are strings: the audit chain allows no fl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 
 
@@ -19,3 +19,8 @@ def utc_now(timespec: Literal["seconds", "milliseconds"] = "seconds") -> str:
 def utc_now_ms() -> str:
     """:func:`utc_now` to the millisecond: the time of an audit record."""
     return utc_now("milliseconds")
+
+
+def utc_today() -> date:
+    """Today's date in UTC: the day a mapping's ``expires`` is held against."""
+    return datetime.now(UTC).date()

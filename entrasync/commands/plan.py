@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from entrasync.adapters.files import write_atomic_chunks
 from entrasync.adapters.github.actions import try_step_summary
 from entrasync.adapters.github.rest import publish_plan
 from entrasync.commands import examples
+from entrasync.config.models import load_config
 from entrasync.config.routing import load_reviewed_config
 from entrasync.console import (
     Console,
@@ -21,6 +23,7 @@ from entrasync.console import (
     trusted_config_option,
 )
 from entrasync.core import planfile
+from entrasync.core.policy import policy_changes
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, ExitCode, GitHubError
 from entrasync.operations import planning as pipeline
@@ -79,6 +82,9 @@ def command(
     loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)
     console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
     plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
+    if trusted_config is not None:  # what the change does to the next runs' safeguards
+        changed = policy_changes(load_config(trusted_config).config, loaded.config)
+        plan = replace(plan, policy_changes=changed) if changed else plan
 
     # Saved before it is printed, so a reader that stops reading (`| head`) costs no file. One
     # that cannot be saved fails the command, but only after the reviewers have been shown the

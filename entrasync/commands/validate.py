@@ -12,11 +12,13 @@ from pathlib import Path
 
 import click
 
+from entrasync.adapters import clock
 from entrasync.commands import examples
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.config.routing import load_reviewed_config
 from entrasync.console import app_context, global_options, trusted_config_option
 from entrasync.core import sanitize
+from entrasync.core.expiry import as_of
 from entrasync.errors import ExitCode, GraphError, SeveralErrors
 from entrasync.render.groups import checks_table, empty_group_warnings, failure_message
 
@@ -35,12 +37,14 @@ def summary(loaded: LoadedConfig) -> str:
 
 def notes(config: Config) -> list[str]:
     """Valid but probably unintended: what the file will do that a reviewer may not expect."""
+    expiring = list(as_of(config, clock.utc_today()).warnings)
     if config.products or not config.effective_product_roles:
-        return []
+        return expiring
     roles = ", ".join(config.effective_product_roles)
     return [
+        *expiring,
         f"products is empty: users on a product role ({roles}) get no product access, and "
-        "NeuralTrust is set to exactly none; list the products to grant them"
+        "NeuralTrust is set to exactly none; list the products to grant them",
     ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Hashable
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -215,6 +216,12 @@ class GroupMapping(_Frozen):
         strict=True,
         title="Auto sync",
         description="false keeps the mapping in git but leaves it out of the sync.",
+    )
+    expires: date | None = Field(
+        default=None,
+        title="Expires",
+        description="Last day (YYYY-MM-DD, UTC) the mapping grants access; from the next day "
+        "it grants nothing, as auto_sync: false. plan and validate warn from 14 days before.",
     )
 
     @model_validator(mode="after")

@@ -200,6 +200,8 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
             shown = "this value" if any(c in str(value) for c in "@?#") else show(value)
             return f"{shown} is not an https:// URL"
         return f"{show(value)} does not match {expected}"
+    if kind == "format" and expected == "date":
+        return f"{show(value)} is not a date: write YYYY-MM-DD (a UTC day, like 2026-12-31)"
     if kind == "minItems" and error.absolute_path and error.absolute_path[-1] == "roles":
         return "must not be empty: list the roles, highest privilege first"
     if kind in ("minLength", "minItems"):

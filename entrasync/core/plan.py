@@ -75,17 +75,22 @@ class Plan:
 
     @cached_property
     def canonical_items(self) -> dict[str, list[str]]:
-        """The canonical JSON (RFC 8785) of each change, orphan, warning and violation, built
-        once: they are both the plan file's lines and the parts its digest hashes (at 85,000
-        changes, building them twice cost 0.47 s of CPU, benchmarks/core_cpu.py). Changes,
-        nearly all of it, are written by ``Change.canonical``; the few other items by the
-        encoder."""
-        return {
+        """The canonical JSON (RFC 8785) of each change, orphan, warning, policy change and
+        violation, built once: they are both the plan file's lines and the parts its digest
+        hashes (at 85,000 changes, building them twice cost 0.47 s of CPU,
+        benchmarks/core_cpu.py). Changes, nearly all of it, are written by ``Change.canonical``;
+        the few other items by the encoder."""
+        items = {
             "changes": change_lines(self.changes),
             "orphans": [canonical_text(o.to_json()) for o in self.orphans],
             "warnings": [canonical_text(w) for w in self.warnings],
+            # Only when there are some: a plan without them keeps the bytes it always had.
+            "policy_changes": [canonical_text(p.to_json()) for p in self.policy_changes],
             "violations": [canonical_text(v.to_json()) for v in self.violations],
         }
+        if not self.policy_changes:
+            del items["policy_changes"]
+        return items
 
     def matches_digest(self, given: str) -> bool:
         """True when ``given`` is this plan's digest or a prefix of it of at least 12 chars."""

@@ -17,6 +17,7 @@ import rfc8785
 from entrasync.core import strict_json
 from entrasync.core.canonical import canonical_json, canonical_sha256
 from entrasync.core.plan import Change, Orphan, Plan, Violation
+from entrasync.core.policy import PolicyChange
 from entrasync.errors import PlanFileError
 
 FORMAT_VERSION = 1
@@ -41,6 +42,8 @@ def _body(plan: Plan) -> dict[str, Any]:
     body["changes"] = [c.to_json() for c in plan.changes]
     body["orphans"] = [o.to_json() for o in plan.orphans]
     body["warnings"] = list(plan.warnings)
+    if plan.policy_changes:  # format 1, additive: absent when there are none
+        body["policy_changes"] = [p.to_json() for p in plan.policy_changes]
     body["violations"] = [v.to_json() for v in plan.violations]
     return body
 
@@ -117,6 +120,7 @@ def _plan_of(data: dict[str, Any]) -> Plan:
         orphans=tuple(Orphan.from_json(o) for o in data.get("orphans", [])),
         warnings=tuple(data.get("warnings", [])),
         violations=tuple(Violation.from_json(v) for v in data.get("violations", [])),
+        policy_changes=tuple(PolicyChange.from_json(p) for p in data.get("policy_changes", [])),
         unchanged=int(data["summary"]["unchanged"]),
         created_at=data.get("created_at", ""),
         entrasync_version=data["entrasync_version"],

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from entrasync.adapters import clock
 from entrasync.adapters.clock import utc_now
 from entrasync.adapters.http import DEFAULT_PARALLELISM
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.console import Console
 from entrasync.core.diff import diff
+from entrasync.core.expiry import as_of
 from entrasync.core.model import Directory, Target
 from entrasync.core.plan import Plan
 from entrasync.core.resolve import empty_groups, resolve
@@ -51,9 +53,10 @@ def make_plan(
 class Sources:
     directory: Directory
     target: Target
+    warnings: tuple[str, ...] = ()  # the mappings' expiry, as of the day of the read
 
     def plan(self, loaded: LoadedConfig, created_at: str) -> Plan:
-        return make_plan(
+        plan = make_plan(
             loaded.config,
             loaded.path,
             loaded.sha256,
@@ -61,6 +64,7 @@ class Sources:
             self.target,
             created_at,
         )
+        return replace(plan, warnings=self.warnings + plan.warnings) if self.warnings else plan
 
 
 def read_sources(
@@ -135,11 +139,16 @@ def read_located(
     *,
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> Sources:
-    """:func:`read_sources`, a group Entra cannot resolve named at its file and line."""
+    """:func:`read_sources`, a group Entra cannot resolve named at its file and line.
+
+    An expired mapping is read as ``auto_sync: false`` (not at all): it grants nothing.
+    """
     from entrasync.adapters.graph.groups import GroupResolutionError
 
+    today = as_of(loaded.config, clock.utc_today())
     try:
-        return read_sources(loaded.config, environ, console, parallelism=parallelism)
+        sources = read_sources(today.config, environ, console, parallelism=parallelism)
+        return replace(sources, warnings=today.warnings)
     except GroupResolutionError as exc:
         index = exc.mapping_index
         label = loaded.config.mappings[index].label if index is not None else "?"

@@ -7,7 +7,10 @@ Terraform's ``Plan: X to add, ...``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from entrasync.core.plan import Access, Action, Change, Plan
+from entrasync.core.policy import PolicyChange
 from entrasync.core.sanitize import text as sanitize_text
 
 DIGEST_PREFIX = 12
@@ -89,3 +92,29 @@ def brief(role: str | None, products: tuple[str, ...] | None, active: bool = Tru
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
+
+
+WEAKENS = "weakens a safeguard"
+POLICY_TITLE = "Policy changes (settings outside mappings, against the trusted config)"
+
+
+def policy_parts(change: PolicyChange) -> tuple[str, str, str]:
+    """(marker, key, what changed) for one policy change: ``("~", "on_removed", "keep ->
+    deactivate")``; an entry added to or removed from a list is ``+`` or ``-`` and the entry."""
+    key = sanitize_text(str(change.key))  # str(): a hand-made plan file may hold anything
+    if change.old is None and change.new is not None:
+        return "+", key, setting_text(change.new)
+    if change.new is None and change.old is not None:
+        return "-", key, setting_text(change.old)
+    return "~", key, f"{setting_text(change.old)} -> {setting_text(change.new)}"
+
+
+def setting_text(value: Any) -> str:
+    """A setting as the YAML file spells it: ``true``, ``20``, ``[owner, admin, member]``."""
+    if isinstance(value, bool):
+        return _bool(value)
+    if value is None:
+        return "(none)"
+    if isinstance(value, list):
+        return "[" + ", ".join(setting_text(v) for v in value) + "]"
+    return sanitize_text(str(value))

@@ -2,7 +2,8 @@
 
 The first line is a hidden marker the GitHub poster finds the sticky comment by. The summary
 line comes next, outside any fold (Atlantis users asked for exactly that, atlantis#914), then
-violations and warnings, then the changes and orphans in ``<details>`` folds.
+the policy changes (never cut), violations and warnings, then the changes and orphans in
+``<details>`` folds.
 
 Everything that comes from the directory goes through :func:`escape`: a display name such as
 ``Eve <img src=x> | @everyone **x**`` must render as those characters, not as an image, a
@@ -19,11 +20,15 @@ import re
 
 from entrasync.core.plan import Action, Change, Orphan, Plan
 from entrasync.core.sanitize import text as clean
+from entrasync.core.wording import plural
 from entrasync.render.common import (
     MARKERS,
+    POLICY_TITLE,
+    WEAKENS,
     access_brief,
     is_adoption,
     override_flag,
+    policy_parts,
     role_text,
     short_digest,
     summary_line,
@@ -83,11 +88,49 @@ def render_markdown(
     full_plan_hint: str = "the job summary and the plan artifact",
 ) -> str:
     """The PR comment / job summary text, never longer than ``max_chars`` code points."""
-    head = [comment_marker(config_path), f"**{summary_line(plan)}**", ""]
+    head = [comment_marker(config_path), f"**{summary_line(plan)}**", "", *_policy(plan)]
     tail = [f"Plan digest `{short_digest(plan)}` for {escape(plan.config_path)}"]
     blocks = [_violations(plan), _warnings(plan), _changes(plan), _orphans(plan)]
     document = fit(head, blocks, tail, max_chars, full_plan_hint)
     return "\n".join(document) + "\n"
+
+
+# The policy lines sit in the head, which is never cut: bounded so that they always fit.
+MAX_POLICY_LINES = 50
+_MAX_SETTING_CHARS = 200
+_POLICY_VERBS = {"+": "added ", "-": "removed ", "~": ""}
+_SETTING_KEY = re.compile(r"[a-z_]+(\.[a-z_]+)*")
+
+
+def _policy(plan: Plan) -> list[str]:
+    """What the config under review changes outside ``mappings``, right under the summary:
+    a plan of such a change says "No changes." while it sets the next run's safeguards."""
+    changes = plan.policy_changes
+    if not changes:
+        return []
+    weakening = sum(p.weakens for p in changes)
+    title = POLICY_TITLE.replace("mappings", "`mappings`", 1)
+    count = (
+        f"{plural(len(changes), 'change')}, {weakening} {'weakens' if weakening == 1 else 'weaken'}"
+    )
+    lines = [
+        "> [!CAUTION]" if weakening else "> [!IMPORTANT]",
+        f"> **{title}**: {count} a safeguard. They move no user by themselves; the plans and "
+        "applies after the merge run under them.",
+    ]
+    for change in changes[:MAX_POLICY_LINES]:
+        marker, key, what = policy_parts(change)
+        if len(what) > _MAX_SETTING_CHARS:
+            what = what[: _MAX_SETTING_CHARS - 1] + "\u2026"
+        # A key as entrasync writes it is a dotted name; anything else is shown escaped.
+        shown = f"`{key}`" if _SETTING_KEY.fullmatch(key) else escape(key)
+        line = f"> - {shown}: {_POLICY_VERBS[marker]}{escape(what)}"
+        lines.append(line + (f" (**{WEAKENS}**)" if change.weakens else ""))
+    if len(changes) > MAX_POLICY_LINES:
+        lines.append(
+            f"> - and {len(changes) - MAX_POLICY_LINES} more: `policy_changes` in the plan file"
+        )
+    return [*lines, ""]
 
 
 def _violations(plan: Plan) -> Block:

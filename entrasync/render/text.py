@@ -16,9 +16,12 @@ from entrasync.core.plan import Action, Change, Plan
 from entrasync.core.sanitize import text as clean
 from entrasync.render.common import (
     MARKERS,
+    POLICY_TITLE,
+    WEAKENS,
     access_differences,
     is_adoption,
     override_flag,
+    policy_parts,
     products_text,
     role_text,
     summary_line,
@@ -59,6 +62,14 @@ def text_chunks(plan: Plan, *, color: bool = False) -> Iterator[str]:
             yield _change_block(change, style, shared)
     for line in _orphan_lines(plan):
         yield line + "\n"
+    if plan.policy_changes:
+        # Next to the summary, where a reviewer of a "No changes." plan still sees them.
+        yield style(POLICY_TITLE + ":", "red" if _weakens(plan) else None, bold=True) + "\n"
+        for policy in plan.policy_changes:
+            marker, key, what = policy_parts(policy)
+            line = f"  {marker} {key}: {what}"
+            yield (style(f"{line}  [{WEAKENS}]", "red") if policy.weakens else line) + "\n"
+        yield "\n"
     if plan.warnings:
         yield style("Warnings:", "yellow", bold=True) + "\n"
         for warning in plan.warnings:
@@ -73,6 +84,10 @@ def text_chunks(plan: Plan, *, color: bool = False) -> Iterator[str]:
                 yield f"      override: {override_flag(plan, violation.override)}\n"
         yield "\n"
     yield style(summary_line(plan), bold=True) + "\n"
+
+
+def _weakens(plan: Plan) -> bool:
+    return any(p.weakens for p in plan.policy_changes)
 
 
 class _Style(Protocol):
