@@ -13,6 +13,8 @@ hundreds of millions of values, and took 2.4 GB before failing with MemoryError)
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -130,7 +132,13 @@ def read_bytes(path: Path) -> bytes:
     name = path.as_posix()
     hint = "pass --config PATH or set ENTRASYNC_CONFIG (default config/mappings.yaml)"
     try:
-        with path.open("rb") as handle:
+        # Not through a symbolic link: a pull request could commit the mappings file as a link
+        # to a file of the runner (its environment, a credential), whose text error messages
+        # and the plan would then quote.
+        if not _NOFOLLOW and path.is_symlink():
+            raise OSError(errno.ELOOP, "symbolic link")
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
             # One byte past the limit is enough to refuse the file (parse() does), and a
             # device or pipe that never ends is not read forever.
             return handle.read(MAX_CONFIG_BYTES + 1)
@@ -139,7 +147,15 @@ def read_bytes(path: Path) -> bytes:
     except IsADirectoryError:
         raise ConfigError(f"config file {name} is a directory", hint) from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(
+                f"config file {name} is a symbolic link; entrasync reads only a regular file",
+                "point --config (or ENTRASYNC_CONFIG) at the file itself, not at a link to it",
+            ) from None
         raise ConfigError(f"cannot read config file {name}: {exc.strerror}", hint) from None
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # POSIX; elsewhere is_symlink() is checked first
 
 
 # libyaml's parser where PyYAML was built with it (its wheels are): with the pure-Python one,

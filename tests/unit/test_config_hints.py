@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from entrasync.cli import main
 from entrasync.config.models import load_config
 from entrasync.errors import ConfigError
 
@@ -80,3 +81,23 @@ def test_a_key_in_the_wrong_section_is_named_with_its_home(
     tmp_path: Path, text: str, said: str
 ) -> None:
     assert problems_of(tmp_path, text) == [said]
+
+
+def test_a_mappings_file_that_is_a_symbolic_link_is_refused_unread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pull request could commit config/mappings.yaml as a link to a runner's file."""
+    secret = tmp_path / "runner.env"
+    secret.write_text("NEURALTRUST_SCIM_TOKEN=nt-secret-value\n")
+    link = tmp_path / "mappings.yaml"
+    link.symlink_to(secret)
+    with pytest.raises(ConfigError) as caught:
+        load_config(link)
+    assert "is a symbolic link" in caught.value.message
+    assert "nt-secret-value" not in f"{caught.value.message} {caught.value.hint}"
+
+    assert main(["--config", str(link), "validate"]) == 1
+    out, err = capsys.readouterr()
+    assert "symbolic link" in err
+    assert "Traceback" not in err
+    assert "nt-secret-value" not in out + err
