@@ -111,10 +111,9 @@ class AzureDevOpsClient(RestClient):
         return url.copy_set_param("api-version", API_VERSION)
 
     def check(self, response: httpx.Response, method: str, what: str) -> None:
-        content_type = response.headers.get("Content-Type", "")
-        if response.status_code == 203 or (
-            response.status_code < 300 and "html" in content_type.lower()
-        ):
+        status = response.status_code
+        html = "html" in response.headers.get("Content-Type", "").lower()
+        if status == 203 or 300 <= status < 400 or (status < 400 and html):
             raise ReviewError(
                 f"Azure DevOps answered {response.status_code} with a sign-in page to {method} "
                 f"while {what}: SYSTEM_ACCESSTOKEN is missing, invalid or expired",

@@ -68,9 +68,18 @@ class RestClient:
         return response
 
     def check(self, response: httpx.Response, method: str, what: str) -> None:
-        """Raise the platform's error, with a hint, for a response that is not a success."""
-        if response.status_code >= 400:
+        """Raise the platform's error, with a hint, for a response that is not a success: an
+        error status, a redirect (never followed: it would carry the token along), or a web
+        page where JSON was due (a sign-in page or a proxy's)."""
+        if response.status_code >= 300:
             raise self.failure(response, method, what)
+        if "html" in response.headers.get("Content-Type", "").lower():
+            raise self.error(
+                f"{self.platform} answered {response.status_code} with a web page instead of "
+                f"JSON to {method} while {what}",
+                f"check the {self.platform} API URL the CI sets; a proxy or a sign-in page "
+                "answered instead of the API",
+            )
 
     def failure(self, response: httpx.Response, method: str, what: str) -> ReviewError:
         raise NotImplementedError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import httpx
 import pytest
 
 from entrasync.adapters.gitlab import GitLabPlatform
@@ -176,3 +177,27 @@ def test_the_merged_request_of_a_commit(gitlab: GitLab, make_env: MakeEnv) -> No
     finally:
         platform.close()
     assert all(TOKEN not in path for _, path in gitlab.requests)
+
+
+def test_the_token_never_goes_to_another_host(gitlab: GitLab, make_env: MakeEnv) -> None:
+    platform = GitLabPlatform.from_environ(make_env(gitlab))
+    try:
+        with pytest.raises(ReviewError, match="refusing to send the GitLab token to elsewhere"):
+            platform.client.request("GET", httpx.URL("https://elsewhere.example/x"), what="x")
+        with pytest.raises(ReviewError, match="refusing"):
+            platform.client.request(
+                "GET", httpx.URL(gitlab.url.replace("http:", "https:")), what="x"
+            )
+    finally:
+        platform.close()
+    assert gitlab.requests == []
+
+
+def test_a_web_page_where_json_was_due_is_an_error_not_a_crash(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    gitlab.state.proxy_page = True
+    with pytest.raises(ReviewError, match="web page instead of JSON") as caught:
+        publish(plan_of(), make_env(gitlab))
+    assert "CI_API_V4_URL" not in caught.value.message
+    assert "API URL" in (caught.value.hint or "")
