@@ -17,10 +17,10 @@ from entrasync.adapters.gitlab import GitLabPlatform
 from entrasync.adapters.review import ReviewPlatform
 from entrasync.errors import ReviewError
 
-PLATFORMS: dict[str, tuple[str, Callable[[Mapping[str, str]], ReviewPlatform]]] = {
-    "GITHUB_ACTIONS": ("GitHub Actions", GitHubPlatform.from_environ),
-    "GITLAB_CI": ("GitLab CI", GitLabPlatform.from_environ),
-    "TF_BUILD": ("Azure Pipelines", AzureDevOpsPlatform.from_environ),
+PLATFORMS: dict[str, Callable[[Mapping[str, str]], ReviewPlatform]] = {
+    "GITHUB_ACTIONS": GitHubPlatform.from_environ,
+    "GITLAB_CI": GitLabPlatform.from_environ,
+    "TF_BUILD": AzureDevOpsPlatform.from_environ,
 }
 
 
@@ -39,5 +39,4 @@ def detect(environ: Mapping[str, str]) -> ReviewPlatform:
             f"more than one review platform detected ({', '.join(f'{n}=true' for n in found)})",
             "unset the variables of the platforms this job does not run on",
         )
-    _label, make = PLATFORMS[found[0]]
-    return make(environ)
+    return PLATFORMS[found[0]](environ)
