@@ -206,13 +206,13 @@ class GitLabPlatform:
         mr = client.request("GET", self._mr(number), what=f"reading !{number}").json()
         current = [text_of(label) for label in mr.get("labels") or []]
         add, remove = label_changes(current, wanted)
-        if add or remove:
-            client.request(
-                "PUT",
-                self._mr(number),
-                what=f"labelling !{number}",
-                json={"add_labels": ",".join(add), "remove_labels": ",".join(remove)},
-            )
+        change = {
+            key: ",".join(names)
+            for key, names in (("add_labels", add), ("remove_labels", remove))
+            if names
+        }
+        if change:
+            client.request("PUT", self._mr(number), what=f"labelling !{number}", json=change)
 
     def merged_request_for(self, sha: str) -> int | None:
         requests = self.client.paginate(
