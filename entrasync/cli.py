@@ -40,6 +40,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("audit", "audit_group", "Check audit files written by apply."),
     "demo": ("demo", "demo", "The whole loop on a built-in sandbox: no credentials needed."),
     "sandbox": ("demo", "sandbox", "Run the sandbox's Entra and NeuralTrust until Ctrl-C."),
+    "report-apply": (
+        "report",
+        "command",
+        "Comment the apply result on the merged PR (GitHub, GitLab, Azure DevOps).",
+    ),
     "github": ("github_cmd", "group", "GitHub steps of the workflows besides plan --comment."),
 }
 

@@ -94,8 +94,12 @@ class ApplyError(EntrasyncError):
     """One or more changes failed during apply."""
 
 
-class GitHubError(EntrasyncError):
-    """Posting to GitHub (PR comment, issue) failed."""
+class ReviewError(EntrasyncError):
+    """Posting to the review platform (GitHub, GitLab, Azure DevOps) failed or was refused."""
+
+
+class GitHubError(ReviewError):
+    """Posting to GitHub (PR comment, labels, issue) failed."""
 
 
 class AuditError(EntrasyncError):

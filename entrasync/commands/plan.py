@@ -11,7 +11,7 @@ import click
 
 from entrasync.adapters.files import write_atomic_chunks
 from entrasync.adapters.github.actions import try_step_summary
-from entrasync.adapters.github.rest import publish_plan
+from entrasync.adapters.review.publish import publish_plan
 from entrasync.commands import examples
 from entrasync.config.models import load_config
 from entrasync.config.routing import load_reviewed_config
@@ -25,7 +25,7 @@ from entrasync.console import (
 from entrasync.core import planfile
 from entrasync.core.policy import policy_changes
 from entrasync.core.wording import plural
-from entrasync.errors import EntrasyncError, ExitCode, GitHubError
+from entrasync.errors import EntrasyncError, ExitCode, ReviewError
 from entrasync.operations import planning as pipeline
 from entrasync.render import PLAN_FORMATS, Options
 from entrasync.render.markdown import render_markdown
@@ -62,7 +62,12 @@ def show(plan: Plan, fmt: str, console: Console, *, config_path: str) -> None:
     is_flag=True,
     help="Exit 2 when there are changes, 0 when none, 1 on any error.",
 )
-@click.option("--comment", is_flag=True, help="Create or update the sticky PR comment.")
+@click.option(
+    "--comment",
+    is_flag=True,
+    help="Create or update the sticky PR comment and set the PR's labels "
+    "(GitHub, GitLab or Azure DevOps, detected from the CI).",
+)
 @parallelism_option()
 @trusted_config_option()
 @global_options
@@ -108,11 +113,17 @@ def command(
         )
     if comment:
         try:
-            url = publish_plan(plan, config_path=loaded.path, environ=os.environ)
-        except GitHubError:
+            published = publish_plan(
+                plan,
+                config_path=loaded.path,
+                owner_role=loaded.config.owner_role,
+                environ=os.environ,
+            )
+        except ReviewError:
             console.warn("the plan above was computed, but posting it to the pull request failed")
             raise
-        console.info(f"Plan comment: {url}")
+        console.info(f"Plan comment: {published.url}")
+        console.info(f"Labels: {', '.join(sorted(published.labels))}")
 
     if plan.violations:
         for violation in plan.violations:

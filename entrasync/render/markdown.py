@@ -7,9 +7,14 @@ the policy changes (never cut), violations and warnings, then the changes and or
 
 Everything that comes from the directory goes through :func:`escape`: a display name such as
 ``Eve <img src=x> | @everyone **x**`` must render as those characters, not as an image, a
-broken table, a bold word or a notification to the whole organization.
+broken table, a bold word or a notification to the whole organization. One escaping serves
+every review platform (docs/review-platforms.md): a zero-width space after ``@``, ``#`` and
+``!`` breaks GitHub and GitLab mentions (``@user``), issue and merge request references
+(``#12``, ``!12``), and Azure DevOps mentions (``@<id>``, whose ``<`` is escaped too), work item
+links (``#12``) and pull request links (``!12``).
 
-GitHub refuses comments over 65,536 characters, so the comment is cut at a row boundary when
+Each platform has a comment size limit (GitHub 65,536 characters, GitLab 1,000,000, Azure
+DevOps 150,000): ``max_chars`` is the caller's, and the comment is cut at a row boundary when
 needed (:func:`entrasync.render.truncate.fit`).
 """
 
@@ -37,7 +42,7 @@ from entrasync.render.truncate import GITHUB_COMMENT_LIMIT, Block, LazyRows, fit
 
 _ZWSP = "&#8203;"  # zero-width space: breaks @mentions, #refs and autolinks, invisible
 
-_MARKDOWN_SPECIALS = "\\`*_[]()!|~${}"
+_MARKDOWN_SPECIALS = "\\`*_[]()|~${}"
 _ESCAPES: dict[int, str] = {ord(c): "\\" + c for c in _MARKDOWN_SPECIALS}
 _ESCAPES.update(
     {
@@ -46,6 +51,7 @@ _ESCAPES.update(
         ord(">"): "&gt;",
         ord("@"): "@" + _ZWSP,
         ord("#"): "#" + _ZWSP,
+        ord("!"): "!" + _ZWSP,
     }
 )
 _AUTOLINK = re.compile(r"(://|www\.)", re.IGNORECASE)

@@ -1,10 +1,11 @@
-"""Fitting Markdown tables into a GitHub comment: one size limit, one way to cut.
+"""Fitting Markdown tables into a review comment: a size limit per platform, one way to cut.
 
 GitHub refuses an issue or pull request comment over 65,536 characters (it counts code points;
-the API answers 422). A comment that would be longer is cut at a row boundary: the rows that
+the API answers 422), GitLab a note over 1,000,000, Azure DevOps a comment over 150,000. A
+comment that would be longer than its platform's limit is cut at a row boundary: the rows that
 fit are shown, the sections around them stay whole, and one line says how many rows were left
 out and where the full plan is. The plan comment, the drift issue and the apply report all go
-through :func:`fit`.
+through :func:`fit`, each with its platform's limit as ``max_chars``.
 """
 
 from __future__ import annotations
@@ -71,8 +72,8 @@ def fit(
 
     def notice(left_out: int) -> str:
         return (
-            f"**{left_out} of {total_rows} rows left out** to keep this under GitHub's "
-            f"{max_chars:,}-character limit: the full plan is in {where}."
+            f"**{left_out} of {total_rows} rows left out** to keep this under the "
+            f"{max_chars:,}-character comment limit: the full plan is in {where}."
         )
 
     budget = max_chars - _size(head) - _size(tail) - _size([notice(total_rows), ""])

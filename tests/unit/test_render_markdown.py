@@ -109,6 +109,11 @@ def test_the_marker_names_the_file_however_its_path_was_typed(typed: str) -> Non
         ("&lt;b&gt;", "&amp;lt;b&amp;gt;"),
         ("fixes #1 see www.evil.example", "fixes #&#8203;1 see www&#8203;.evil.example"),
         ("back\\slash", "back\\\\slash"),
+        ("see !12, #12 and @<6c1b0ff2>", "see !&#8203;12, #&#8203;12 and @&#8203;&lt;6c1b0ff2&gt;"),
+        (
+            "![x](https://evil.example/p.png)",
+            "!&#8203;\\[x\\]\\(https:/&#8203;/evil.example/p.png\\)",
+        ),
     ],
     ids=[
         "html, table pipes, mentions and bold are inert",
@@ -123,6 +128,8 @@ def test_the_marker_names_the_file_however_its_path_was_typed(typed: str) -> Non
         "entities show as typed",
         "issue references and bare domains do not link",
         "a backslash shows as typed",
+        "GitLab and Azure DevOps references and mentions do not link or notify",
+        "an image stays text",
     ],
 )
 def test_directory_text_is_escaped(raw: str, escaped: str) -> None:

@@ -1,24 +1,34 @@
-"""GitHub REST: the sticky PR comment, the drift issue, merged pull requests and artifacts.
+"""GitHub REST: the sticky PR comment, labels, the drift issue, merged pull requests, artifacts.
 
 PR comments are issue comments (https://docs.github.com/en/rest/issues/comments). One comment
 per marker: list every comment (following ``Link: rel="next"``), edit the one carrying the
-marker, post only when there is none. Retries go through :func:`entrasync.adapters.http.send`;
-``GITHUB_API_URL`` points at GitHub Enterprise Server when set. The runner's own files (job
-summary, step outputs, event payload) are :mod:`entrasync.adapters.github.actions`.
+marker, post only when there is none. PR labels are issue labels
+(https://docs.github.com/en/rest/issues/labels). :class:`GitHubPlatform` is GitHub's
+:class:`entrasync.adapters.review.ReviewPlatform`. Retries go through
+:func:`entrasync.adapters.http.send`; ``GITHUB_API_URL`` points at GitHub Enterprise Server
+when set. The runner's own files (job summary, step outputs, event payload) are
+:mod:`entrasync.adapters.github.actions`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from entrasync.adapters.github.actions import pull_request_number
-from entrasync.adapters.http import new_client, require_safe_url, send
-from entrasync.core.plan import Plan
+from entrasync.adapters.github.actions import pull_request_number, run_url
+from entrasync.adapters.http import require_safe_url
+from entrasync.adapters.review import (
+    check_length,
+    ensure_marker,
+    find_own,
+    label_changes,
+    text_of,
+)
+from entrasync.adapters.review.client import RestClient, error_detail
 from entrasync.core.secret import Secret
 from entrasync.errors import EntrasyncError, GitHubError
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
@@ -62,7 +72,7 @@ class GitHubContext:
 
 _HINTS = {
     401: "GITHUB_TOKEN is invalid or expired: pass `${{ github.token }}`",
-    403: "the workflow job needs `permissions: pull-requests: write` (comments) or "
+    403: "the workflow job needs `permissions: pull-requests: write` (comments, labels) or "
     "`issues: write` (drift issue); fork pull requests get a read-only token",
     404: "check GITHUB_REPOSITORY, the pull request number and GITHUB_API_URL (GitHub "
     "Enterprise Server: https://HOST/api/v3); a token without access also sees 404",
@@ -71,47 +81,29 @@ _HINTS = {
 }
 
 
-class GitHubClient:
-    """A thin REST client: base URL, auth, retries, and errors with hints."""
+class GitHubClient(RestClient):
+    """GitHub's REST API: bearer token, API version header, ``Link`` paging."""
+
+    platform = "GitHub"
+    error = GitHubError
 
     def __init__(self, ctx: GitHubContext, *, http: httpx.Client | None = None) -> None:
+        super().__init__(ctx.api_url, http=http)
         self.ctx = ctx
-        self._http = http or new_client()
         self._own_login: str | bool | None = False  # False: not looked up yet
 
-    def __enter__(self) -> GitHubClient:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._http.close()
-
-    def url(self, path: str) -> httpx.URL:
-        return self.ctx.api_url.join(self.ctx.api_url.path.rstrip("/") + path)
-
-    def repo_url(self, path: str) -> httpx.URL:
-        return self.url(f"/repos/{self.ctx.repository}{path}")
-
-    def request(
-        self, method: str, url: httpx.URL, *, what: str, json: Any = None
-    ) -> httpx.Response:
-        if (url.scheme, url.host, url.port) != (
-            self.ctx.api_url.scheme,
-            self.ctx.api_url.host,
-            self.ctx.api_url.port,
-        ):
-            # A Link header pointing elsewhere must never receive the token.
-            raise GitHubError(f"refusing to send the GitHub token to {url.host} while {what}")
-        headers = {
+    def headers(self) -> dict[str, str]:
+        return {
             "Authorization": f"Bearer {self.ctx.token.reveal()}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
         }
-        response = send(self._http, method, url, what="the GitHub API", headers=headers, json=json)
-        if response.status_code >= 400:
-            raise _error(response, method, what)
-        return response
+
+    def failure(self, response: httpx.Response, method: str, what: str) -> GitHubError:
+        return _error(response, method, what)
+
+    def repo_url(self, path: str) -> httpx.URL:
+        return self.url(f"/repos/{self.ctx.repository}{path}")
 
     def paginate(
         self, url: httpx.URL, *, what: str, key: str | None = None
@@ -145,23 +137,19 @@ class GitHubClient:
         (``github-actions[bot]`` for the workflow token). A person's comment that quotes or
         copies the marker is never edited over.
         """
-        marked = [i for i in items if (i.get("body") or "").startswith(marker)]
-        if not marked:
-            return None
+        if not any(text_of(i.get("body")).startswith(marker) for i in items):
+            return None  # no need to ask who we are
         login = self.own_login()
 
         def ours(item: dict[str, Any]) -> bool:
             user = item.get("user") or {}
             return bool(user.get("login") == login if login else user.get("type") == "Bot")
 
-        return next((i for i in marked if ours(i)), None)
+        return find_own(items, marker, lambda i: text_of(i.get("body")), ours)
 
 
 def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
-    try:
-        detail = str(response.json().get("message", ""))
-    except ValueError:
-        detail = response.text[:200]
+    detail = error_detail(response, "message")
     status = response.status_code
     hint = _HINTS.get(status)
     if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
@@ -169,30 +157,45 @@ def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
     return GitHubError(f"GitHub answered {status} to {method} while {what}: {detail}", hint)
 
 
-def ensure_marker(body: str, marker: str) -> str:
-    if marker in body:
-        return body
-    return f"{marker}\n{body}"
+class GitHubPlatform:
+    """GitHub's :class:`entrasync.adapters.review.ReviewPlatform` (``GITHUB_ACTIONS=true``)."""
 
+    name = "GitHub"
+    comment_limit = GITHUB_COMMENT_LIMIT
+    full_plan_hint = FULL_PLAN_HINT
 
-def check_length(body: str) -> None:
-    if len(body) > GITHUB_COMMENT_LIMIT:
-        raise GitHubError(
-            f"the comment has {len(body):,} characters; GitHub accepts at most "
-            f"{GITHUB_COMMENT_LIMIT:,}",
-            "this is a bug in the renderer's size limit: please report it",
-        )
+    def __init__(self, ctx: GitHubContext, environ: Mapping[str, str]) -> None:
+        self.ctx = ctx
+        self._environ = environ
+        self.client = GitHubClient(ctx)
 
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> GitHubPlatform:
+        return cls(GitHubContext.from_environ(environ), environ)
 
-def post_sticky_comment(
-    body: str, marker: str, environ: Mapping[str, str], *, number: int | None = None
-) -> str:
-    """Create or edit in place the one comment carrying ``marker``; return its URL."""
-    ctx = GitHubContext.from_environ(environ)
-    body = ensure_marker(body, marker)
-    check_length(body)
-    number = ctx.pull_request_number() if number is None else number
-    with GitHubClient(ctx) as client:
+    def __enter__(self) -> GitHubPlatform:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request_number(self) -> int:
+        return self.ctx.pull_request_number()
+
+    def commit_sha(self) -> str:
+        return self._environ.get("GITHUB_SHA", "")
+
+    def run_url(self) -> str | None:
+        return run_url(self._environ)
+
+    def upsert_comment(self, number: int, body: str, marker: str) -> str:
+        """Create or edit in place the one comment carrying ``marker``; return its URL."""
+        body = ensure_marker(body, marker)
+        check_length(body, self.comment_limit, self.name)
+        client = self.client
         comments = list(
             client.paginate(
                 client.repo_url(f"/issues/{number}/comments?per_page=100"),
@@ -214,22 +217,58 @@ def post_sticky_comment(
                 what=f"commenting on #{number}",
                 json={"body": body},
             )
-    return str(response.json().get("html_url", ""))
+        return str(response.json().get("html_url", ""))
+
+    def set_labels(self, number: int, wanted: frozenset[str]) -> None:
+        """``GET``/``POST /issues/{n}/labels``, ``DELETE /issues/{n}/labels/{name}``
+        (https://docs.github.com/en/rest/issues/labels); GitHub creates a missing label."""
+        client = self.client
+        current = [
+            text_of(label.get("name"))
+            for label in client.paginate(
+                client.repo_url(f"/issues/{number}/labels?per_page=100"),
+                what=f"listing the labels of #{number}",
+            )
+        ]
+        add, remove = label_changes(current, wanted)
+        if add:
+            client.request(
+                "POST",
+                client.repo_url(f"/issues/{number}/labels"),
+                what=f"labelling #{number}",
+                json={"labels": add},
+            )
+        for label in remove:
+            client.request(
+                "DELETE",
+                client.repo_url(f"/issues/{number}/labels/{quote(label, safe='')}"),
+                what=f"removing the label {label!r} from #{number}",
+            )
+
+    def merged_request_for(self, sha: str) -> int | None:
+        """The first merged pull request of ``/commits/{sha}/pulls``
+        (https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit)."""
+        pulls = self.client.paginate(
+            self.client.repo_url(f"/commits/{sha}/pulls?per_page=100"),
+            what=f"finding the pull request of commit {sha[:12]}",
+        )
+        return next((int(p["number"]) for p in pulls if p.get("merged_at")), None)
 
 
-def publish_plan(plan: Plan, *, config_path: str, environ: Mapping[str, str]) -> str:
-    """Render the plan as the sticky PR comment and post it; return the comment URL."""
-    from entrasync.render.markdown import comment_marker, render_markdown
-
-    body = render_markdown(plan, config_path=config_path, full_plan_hint=FULL_PLAN_HINT)
-    return post_sticky_comment(body, comment_marker(config_path), environ)
+def post_sticky_comment(
+    body: str, marker: str, environ: Mapping[str, str], *, number: int | None = None
+) -> str:
+    """Create or edit in place the one comment carrying ``marker``; return its URL."""
+    with GitHubPlatform.from_environ(environ) as github:
+        number = github.request_number() if number is None else number
+        return github.upsert_comment(number, body, marker)
 
 
 def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str]) -> str:
     """Open the one issue carrying ``marker``, or edit it when already open; return its URL."""
     ctx = GitHubContext.from_environ(environ)
     body = ensure_marker(body, marker)
-    check_length(body)
+    check_length(body, GITHUB_COMMENT_LIMIT, "GitHub")
     with GitHubClient(ctx) as client:
         existing = _open_marked_issue(client, marker)
         if existing is not None:
@@ -283,15 +322,10 @@ def _open_marked_issue(client: GitHubClient, marker: str) -> dict[str, Any] | No
     return client.find_marked(issues, marker)
 
 
-def pulls_for_commit(sha: str, environ: Mapping[str, str]) -> list[int]:
-    """Numbers of the merged pull requests that brought ``sha`` (``/commits/{sha}/pulls``)."""
-    ctx = GitHubContext.from_environ(environ)
-    with GitHubClient(ctx) as client:
-        pulls = client.paginate(
-            client.repo_url(f"/commits/{sha}/pulls?per_page=100"),
-            what=f"finding the pull request of commit {sha[:12]}",
-        )
-        return [int(p["number"]) for p in pulls if p.get("merged_at")]
+def pull_for_commit(sha: str, environ: Mapping[str, str]) -> int | None:
+    """The merged pull request that brought ``sha`` (``/commits/{sha}/pulls``), or None."""
+    with GitHubPlatform.from_environ(environ) as github:
+        return github.merged_request_for(sha)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ def make_env(tmp_path: Path) -> MakeEnv:
         event = tmp_path / f"event-{pr}.json"
         event.write_text(json.dumps({"pull_request": {"number": pr}}), encoding="utf-8")
         return {
+            "GITHUB_ACTIONS": "true",
+            "GITLAB_CI": "",  # the other platforms' marks are off, whatever runs the tests
+            "TF_BUILD": "",
             "GITHUB_TOKEN": TOKEN,
             "GITHUB_REPOSITORY": "contoso/access",
             "GITHUB_API_URL": emulator.url,

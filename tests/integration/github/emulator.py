@@ -1,20 +1,21 @@
-"""A loopback GitHub REST emulator: issue comments, issues, commit pulls, artifacts.
+"""A loopback GitHub REST emulator: issue comments, issue labels, issues, commit pulls,
+artifacts.
 
 Only what entrasync calls, with GitHub's observable behaviour: ``Link: rel="next"``
 pagination honouring ``per_page``, 422 for bodies over 65,536 characters, 401 without the
-token, the list of issues including pull requests, and an optional base path (GitHub
+token, the list of issues including pull requests, labels added by name (created when new)
+and removed by URL-encoded name (404 when absent), and an optional base path (GitHub
 Enterprise Server serves the API under ``/api/v3``).
 """
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
+
+from tests.integration.review_api import Handler, LoopbackApi
 
 TOKEN = "ghs_emulated_token"
 BOT = {"login": "github-actions[bot]", "type": "Bot"}
@@ -26,6 +27,7 @@ class State:
     issues: list[dict[str, Any]] = field(default_factory=list)
     commit_pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
+    labels: dict[int, list[str]] = field(default_factory=dict)  # issue number -> label names
     user: dict[str, Any] | None = None  # GET /user; None: 403 as for installation tokens
     fail: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (method, re)
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -43,70 +45,45 @@ class State:
         )
         return cid
 
-    def calls(self, method: str) -> int:
-        return sum(1 for m, _ in self.requests if m == method)
+    def calls(self, method: str, path_part: str = "") -> int:
+        return sum(1 for m, path in self.requests if m == method and path_part in path)
 
 
-class Emulator:
+class Emulator(LoopbackApi):
     def __init__(self, base_path: str = "") -> None:
         self.state = State()
         self.base_path = base_path
-        self._lock = threading.Lock()
-        handler = type("Handler", (_Handler,), {"emulator": self})
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{self.base_path}"
-
-    def __enter__(self) -> Emulator:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+    def handle(
+        self, request: Handler, method: str, path: str, query: dict[str, list[str]], payload: Any
+    ) -> None:
+        self.state.requests.append((method, request.path))
+        _Route(request, self).run(method, path, query, payload)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    emulator: Emulator
+class _Route:
+    def __init__(self, request: Handler, emulator: Emulator) -> None:
+        self.request, self.emulator = request, emulator
+        self.headers, self.path = request.headers, request.path
 
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-        pass
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        self.request.send(status, body, headers)
 
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def _handle(self, method: str) -> None:
+    def run(self, method: str, path: str, query: dict[str, list[str]], payload: Any) -> None:
         emu = self.emulator
-        parts = urlsplit(self.path)
-        path, query = parts.path, parse_qs(parts.query)
-        length = int(self.headers.get("Content-Length") or 0)
-        payload = json.loads(self.rfile.read(length)) if length else None
-        with emu._lock:
-            emu.state.requests.append((method, self.path))
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                return self._send(401, {"message": "Bad credentials"})
-            if not path.startswith(emu.base_path + "/"):
-                return self._send(404, {"message": "Not Found"})
-            path = path[len(emu.base_path) :]
-            for (fail_method, pattern), (status, message) in emu.state.fail.items():
-                if fail_method == method and re.fullmatch(pattern, path):
-                    return self._send(status, {"message": message})
-            body = (payload or {}).get("body")
-            if isinstance(body, str) and len(body) > 65536:
-                return self._send(
-                    422, {"message": "Body is too long (maximum is 65536 characters)"}
-                )
-            self._route(method, path, query, payload or {})
+        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return self._send(401, {"message": "Bad credentials"})
+        if not path.startswith(emu.base_path + "/"):
+            return self._send(404, {"message": "Not Found"})
+        path = path[len(emu.base_path) :]
+        for (fail_method, pattern), (status, message) in emu.state.fail.items():
+            if fail_method == method and re.fullmatch(pattern, path):
+                return self._send(status, {"message": message})
+        body = (payload or {}).get("body")
+        if isinstance(body, str) and len(body) > 65536:
+            return self._send(422, {"message": "Body is too long (maximum is 65536 characters)"})
+        self._route(method, path, query, payload or {})
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], data: Any) -> None:
         state = self.emulator.state
@@ -121,6 +98,18 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._page(state.comments.get(number, []), query)
             cid = state.add_comment(number, data["body"])
             return self._send(201, state.comments[number][-1] | {"id": cid})
+        if m := re.fullmatch(repo + r"/issues/(\d+)/labels", path):
+            labels = state.labels.setdefault(int(m.group(1)), [])
+            if method == "POST":
+                labels += [name for name in data["labels"] if name not in labels]
+            return self._page([{"name": name} for name in labels], query)
+        if m := re.fullmatch(repo + r"/issues/(\d+)/labels/([^/]+)", path):
+            labels = state.labels.setdefault(int(m.group(1)), [])
+            name = unquote(m.group(2))
+            if method != "DELETE" or name not in labels:
+                return self._send(404, {"message": "Label does not exist"})
+            labels.remove(name)
+            return self._send(200, [{"name": n} for n in labels])
         if m := re.fullmatch(repo + r"/issues/comments/(\d+)", path):
             for comment in (c for cs in state.comments.values() for c in cs):
                 if comment["id"] == int(m.group(1)):
@@ -157,13 +146,3 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Link"] = f'<{nxt}>; rel="next"'
         body: Any = {"total_count": len(items), key: chunk} if key else chunk
         self._send(200, body, headers)
-
-    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)

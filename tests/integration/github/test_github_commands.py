@@ -15,6 +15,7 @@ from entrasync.core.plan import Action, Plan, Violation
 from tests.integration.github.conftest import MakeEnv
 from tests.integration.github.emulator import Emulator
 from tests.integration.github.plans import change, plan_of
+from tests.integration.review_cli import write_audit
 
 SHA = "abc123def4567890"
 
@@ -63,14 +64,6 @@ def test_find_plan_of_a_direct_push_sets_empty_outputs(
     env = make_env(github, GITHUB_OUTPUT=str(outputs))
     assert run(monkeypatch, env, "github", "find-plan", "--sha", SHA) == 0
     assert outputs.read_text().splitlines() == ["pr=", "name=", "run-id="]
-
-
-def write_audit(directory: Path, plan: Plan) -> Path:
-    writer = AuditWriter.start(directory, plan=plan, environ={}, git_commit=lambda: None)
-    for c in plan.changes:
-        writer.change(c, outcome="succeeded")
-    writer.finish()
-    return writer.path
 
 
 def test_report_apply_comments_once_on_the_merged_pr_and_flags_unreviewed_changes(

@@ -53,6 +53,7 @@ def test_plan_comment_creates_then_edits_one_comment_and_fills_the_job_summary(
     assert codes == [2, 2]
     assert comment["body"].startswith(comment_marker("config/mappings.yaml"))
     assert "Plan:" in summary.read_text(encoding="utf-8")
+    assert "entrasync: changes" in github.state.labels[7]
     secrets = (sandbox.environ["NEURALTRUST_SCIM_TOKEN"], sandbox.environ["AZURE_CLIENT_SECRET"])
     assert not any(secret in comment["body"] for secret in secrets)
 

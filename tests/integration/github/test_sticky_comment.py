@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 
-from entrasync.adapters.github.rest import post_sticky_comment, publish_plan
-from entrasync.core.plan import Action
+from entrasync.adapters.github.rest import post_sticky_comment
+from entrasync.adapters.review.publish import publish_plan as publish
+from entrasync.core.plan import Action, Plan
 from entrasync.errors import GitHubError
 from entrasync.render.markdown import comment_marker
 from tests.integration.github.conftest import MakeEnv
@@ -13,6 +16,10 @@ from tests.integration.github.emulator import Emulator
 from tests.integration.github.plans import change, many, plan_of
 
 CONFIG = "config/mappings.yaml"
+
+
+def publish_plan(plan: Plan, *, config_path: str, environ: Mapping[str, str]) -> str:
+    return publish(plan, config_path=config_path, owner_role="owner", environ=environ).url
 
 
 def test_first_run_creates_one_comment_and_second_run_edits_it(
@@ -26,7 +33,7 @@ def test_first_run_creates_one_comment_and_second_run_edits_it(
     comments = github.state.comments[7]
     assert len(comments) == 1
     assert first == second == comments[0]["html_url"]
-    assert (github.state.calls("POST"), github.state.calls("PATCH")) == (1, 1)
+    assert (github.state.calls("POST", "/comments"), github.state.calls("PATCH")) == (1, 1)
     assert comments[0]["body"].startswith(comment_marker(CONFIG))
 
 

@@ -1,0 +1,271 @@
+"""Azure DevOps REST 7.1: the sticky pull request thread, its labels, the merged PR of a commit.
+
+- Threads (https://learn.microsoft.com/rest/api/azure/devops/git/pull-request-threads):
+  ``GET``/``POST …/pullRequests/{id}/threads?api-version=7.1``; our thread's first comment is
+  edited with ``PATCH …/threads/{tid}/comments/{cid}?api-version=7.1``
+  (https://learn.microsoft.com/rest/api/azure/devops/git/pull-request-thread-comments/update).
+  A new thread is posted ``closed``, so a "comments must be resolved" branch policy does not
+  hold the merge on it; the check's exit status is what gates the merge.
+- Labels (https://learn.microsoft.com/rest/api/azure/devops/git/pull-request-labels):
+  ``GET``/``POST …/pullRequests/{id}/labels?api-version=7.1``, ``DELETE …/labels/{name}``.
+- The merged PR of a commit
+  (https://learn.microsoft.com/rest/api/azure/devops/git/pull-request-query/get):
+  ``POST …/pullrequestquery?api-version=7.1`` with a ``lastMergeCommit`` query.
+- Our own thread: its first comment's ``author.id`` is the token's identity,
+  ``authenticatedUser.id`` of ``GET {collection}/_apis/connectionData``.
+
+The token is ``SYSTEM_ACCESSTOKEN`` (``$(System.AccessToken)`` mapped into the step's env),
+sent as ``Authorization: Bearer`` to ``SYSTEM_COLLECTIONURI``'s host only. Azure DevOps answers
+a bad or expired token with ``203`` and an HTML sign-in page instead of ``401``: that is an
+authentication error here, never a success. A comment holds at most 150,000 characters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from entrasync.adapters.http import require_safe_url
+from entrasync.adapters.review import (
+    check_length,
+    ensure_marker,
+    find_own,
+    label_changes,
+    text_of,
+)
+from entrasync.adapters.review.client import RestClient, error_detail
+from entrasync.core.secret import Secret
+from entrasync.errors import EntrasyncError, ReviewError
+
+AZURE_DEVOPS_COMMENT_LIMIT = 150_000
+API_VERSION = "7.1"
+FULL_PLAN_HINT = "the log and the published artifacts of this pipeline run"
+PERMISSION = "Contribute to pull requests"
+
+_TOKEN_HINT = (
+    "map the job's token into the step's env (`env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)`) "
+    f'and grant the project\'s build service identity "{PERMISSION}" on the repository'
+)
+_HINTS = {
+    401: _TOKEN_HINT,
+    403: f'grant the build service identity "{PERMISSION}" on the repository (Project '
+    "settings → Repositories → Security)",
+    404: "check SYSTEM_COLLECTIONURI, SYSTEM_TEAMPROJECT, BUILD_REPOSITORY_ID and the pull "
+    "request id; a token without access also sees 404",
+}
+_WHERE = ("SYSTEM_COLLECTIONURI", "SYSTEM_TEAMPROJECT", "BUILD_REPOSITORY_ID")
+
+
+@dataclass(frozen=True)
+class AzureDevOpsContext:
+    collection_url: httpx.URL  # https://dev.azure.com/{organization}/
+    token: Secret
+    project: str
+    repository_id: str
+    environ: Mapping[str, str]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> AzureDevOpsContext:
+        missing = [name for name in (*_WHERE, "SYSTEM_ACCESSTOKEN") if not environ.get(name)]
+        if missing:
+            raise ReviewError(
+                f"Azure Pipelines detected (TF_BUILD=True) but {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not set, so entrasync cannot post to "
+                "the pull request",
+                "secrets are not in the env unless mapped: "
+                + _TOKEN_HINT
+                + "; the others are set by Azure Pipelines (docs/azure-devops.md)",
+            )
+        raw = environ["SYSTEM_COLLECTIONURI"].rstrip("/") + "/"
+        try:
+            url = require_safe_url(raw, "the Azure DevOps collection URL (SYSTEM_COLLECTIONURI)")
+        except EntrasyncError as exc:
+            raise ReviewError(exc.message, exc.hint) from None
+        return cls(
+            url,
+            Secret(environ["SYSTEM_ACCESSTOKEN"]),
+            environ["SYSTEM_TEAMPROJECT"],
+            environ["BUILD_REPOSITORY_ID"],
+            environ,
+        )
+
+
+class AzureDevOpsClient(RestClient):
+    platform = "Azure DevOps"
+
+    def __init__(self, ctx: AzureDevOpsContext, *, http: httpx.Client | None = None) -> None:
+        super().__init__(ctx.collection_url, http=http)
+        self.ctx = ctx
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.ctx.token.reveal()}", "Accept": "application/json"}
+
+    def git_url(self, path: str) -> httpx.URL:
+        """``{collection}{project}/_apis/git/repositories/{repo}{path}?api-version=7.1``."""
+        project, repo = quote(self.ctx.project, safe=""), quote(self.ctx.repository_id, safe="")
+        url = self.url(f"/{project}/_apis/git/repositories/{repo}{path}")
+        return url.copy_set_param("api-version", API_VERSION)
+
+    def check(self, response: httpx.Response, method: str, what: str) -> None:
+        status = response.status_code
+        html = "html" in response.headers.get("Content-Type", "").lower()
+        if status == 203 or 300 <= status < 400 or (status < 400 and html):
+            raise ReviewError(
+                f"Azure DevOps answered {response.status_code} with a sign-in page to {method} "
+                f"while {what}: SYSTEM_ACCESSTOKEN is missing, invalid or expired",
+                _TOKEN_HINT,
+            )
+        super().check(response, method, what)
+
+    def failure(self, response: httpx.Response, method: str, what: str) -> ReviewError:
+        status = response.status_code
+        detail = error_detail(response, "message")
+        hint = _HINTS.get(status)
+        if status == 400 and "api-version" in detail:
+            hint = f"this is a bug: every request must carry api-version={API_VERSION}"
+        elif status == 400 and "length" in detail.lower():
+            hint = (
+                f"an Azure DevOps comment holds at most {AZURE_DEVOPS_COMMENT_LIMIT:,} characters"
+            )
+        return ReviewError(
+            f"Azure DevOps answered {status} to {method} while {what}: {detail}", hint
+        )
+
+    def own_identity(self) -> str:
+        response = self.request(
+            "GET", self.url("/_apis/connectionData"), what="reading the token's own identity"
+        )
+        user = (response.json() or {}).get("authenticatedUser") or {}
+        identity = text_of(user.get("id"))
+        if not identity:
+            raise ReviewError(
+                "Azure DevOps connectionData named no authenticated user", _TOKEN_HINT
+            )
+        return identity
+
+
+class AzureDevOpsPlatform:
+    """Azure DevOps' :class:`entrasync.adapters.review.ReviewPlatform` (``TF_BUILD=True``)."""
+
+    name = "Azure DevOps"
+    comment_limit = AZURE_DEVOPS_COMMENT_LIMIT
+    full_plan_hint = FULL_PLAN_HINT
+
+    def __init__(self, ctx: AzureDevOpsContext) -> None:
+        self.ctx = ctx
+        self.client = AzureDevOpsClient(ctx)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> AzureDevOpsPlatform:
+        return cls(AzureDevOpsContext.from_environ(environ))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request_number(self) -> int:
+        number = self.ctx.environ.get("SYSTEM_PULLREQUEST_PULLREQUESTID", "")
+        if not number.isdigit():
+            raise ReviewError(
+                "SYSTEM_PULLREQUEST_PULLREQUESTID is not set: this run was not triggered by a "
+                "pull request",
+                "run the plan stage from the branch policy's build validation "
+                "(docs/azure-devops.md)",
+            )
+        return int(number)
+
+    def commit_sha(self) -> str:
+        return self.ctx.environ.get("BUILD_SOURCEVERSION", "")
+
+    def run_url(self) -> str | None:
+        build = self.ctx.environ.get("BUILD_BUILDID", "")
+        if not build.isdigit():
+            return None
+        project = quote(self.ctx.project, safe="")
+        return str(self.client.url(f"/{project}/_build/results?buildId={build}"))
+
+    def _web_url(self, number: int, thread: int) -> str:
+        project, repo = quote(self.ctx.project, safe=""), quote(self.ctx.repository_id, safe="")
+        path = f"/{project}/_git/{repo}/pullrequest/{number}?discussionId={thread}"
+        return str(self.client.url(path))
+
+    def upsert_comment(self, number: int, body: str, marker: str) -> str:
+        body = ensure_marker(body, marker)
+        check_length(body, self.comment_limit, self.name)
+        client = self.client
+        threads_url = client.git_url(f"/pullRequests/{number}/threads")
+        listed = client.request("GET", threads_url, what=f"listing the threads of PR {number}")
+        threads = [
+            t
+            for t in (listed.json() or {}).get("value") or []
+            if not t.get("isDeleted") and _first(t)
+        ]
+        marked = [t for t in threads if _content(t).startswith(marker)]
+        own = client.own_identity() if marked else None
+        existing = find_own(
+            marked, marker, _content, lambda t: (_first(t).get("author") or {}).get("id") == own
+        )
+        if existing is not None:
+            thread_id, comment_id = int(existing["id"]), int(_first(existing)["id"])
+            client.request(
+                "PATCH",
+                client.git_url(f"/pullRequests/{number}/threads/{thread_id}/comments/{comment_id}"),
+                what=f"editing thread {thread_id} on PR {number}",
+                json={"content": body},
+            )
+        else:
+            thread = {
+                "comments": [{"parentCommentId": 0, "content": body, "commentType": "text"}],
+                "status": "closed",
+            }
+            response = client.request(
+                "POST", threads_url, what=f"commenting on PR {number}", json=thread
+            )
+            thread_id = int(response.json()["id"])
+        return self._web_url(number, thread_id)
+
+    def set_labels(self, number: int, wanted: frozenset[str]) -> None:
+        client = self.client
+        labels_url = client.git_url(f"/pullRequests/{number}/labels")
+        listed = client.request("GET", labels_url, what=f"listing the labels of PR {number}")
+        current = [
+            text_of(label.get("name"))
+            for label in (listed.json() or {}).get("value") or []
+            if label.get("active", True)
+        ]
+        add, remove = label_changes(current, wanted)
+        for label in add:
+            client.request("POST", labels_url, what=f"labelling PR {number}", json={"name": label})
+        for label in remove:
+            client.request(
+                "DELETE",
+                client.git_url(f"/pullRequests/{number}/labels/{quote(label, safe='')}"),
+                what=f"removing the label {label!r} from PR {number}",
+            )
+
+    def merged_request_for(self, sha: str) -> int | None:
+        query = {"queries": [{"type": "lastMergeCommit", "items": [sha]}]}
+        response = self.client.request(
+            "POST",
+            self.client.git_url("/pullrequestquery"),
+            what=f"finding the pull request of commit {sha[:12]}",
+            json=query,
+        )
+        for result in (response.json() or {}).get("results") or []:
+            for pull in result.get(sha) or []:
+                if pull.get("status") == "completed":
+                    return int(pull["pullRequestId"])
+        return None
+
+
+def _first(thread: dict[str, Any]) -> dict[str, Any]:
+    """The thread's first comment (the lowest id: replies come after it), or {}."""
+    comments = [c for c in thread.get("comments") or [] if isinstance(c, dict)]
+    return min(comments, key=lambda c: int(c.get("id") or 0), default={})
+
+
+def _content(thread: dict[str, Any]) -> str:
+    return text_of(_first(thread).get("content"))

@@ -1,0 +1,233 @@
+"""GitLab REST v4: the sticky merge request note, its labels and the merged request of a commit.
+
+- Notes (https://docs.gitlab.com/api/notes/#merge-requests): ``GET`` and ``POST
+  /projects/:id/merge_requests/:iid/notes``, ``PUT …/notes/:note_id``; lists page by
+  ``X-Next-Page`` (https://docs.gitlab.com/api/rest/#pagination). A note holds at most
+  1,000,000 characters (GitLab answers ``400`` ``is too long``).
+- Labels (https://docs.gitlab.com/api/merge_requests/#update-mr): ``PUT
+  /projects/:id/merge_requests/:iid`` with ``add_labels`` / ``remove_labels``, comma-separated.
+- The merged request of a commit
+  (https://docs.gitlab.com/api/commits/#list-merge-requests-associated-with-a-commit):
+  ``GET /projects/:id/repository/commits/:sha/merge_requests``.
+- Our own note: its ``author.id`` is the token's own user (``GET /user``,
+  https://docs.gitlab.com/api/users/#get-the-current-user); a project access token has a bot
+  user of its own.
+
+The token is ``ENTRASYNC_GITLAB_TOKEN`` (a project access token with the ``api`` scope), sent
+as ``PRIVATE-TOKEN`` to ``CI_API_V4_URL`` only. ``CI_JOB_TOKEN`` cannot write notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from entrasync.adapters.http import require_safe_url
+from entrasync.adapters.review import (
+    check_length,
+    ensure_marker,
+    find_own,
+    label_changes,
+    text_of,
+)
+from entrasync.adapters.review.client import RestClient, error_detail
+from entrasync.core.secret import Secret
+from entrasync.errors import EntrasyncError, ReviewError
+
+GITLAB_NOTE_LIMIT = 1_000_000
+FULL_PLAN_HINT = "the log and the artifacts of this pipeline's plan job"
+TOKEN_VARIABLE = "ENTRASYNC_GITLAB_TOKEN"
+
+_HINTS = {
+    401: f"{TOKEN_VARIABLE} is missing, expired or revoked: create a project access token "
+    "with the `api` scope and store it as a masked CI/CD variable",
+    403: f"the token of {TOKEN_VARIABLE} needs the `api` scope and at least the Reporter role "
+    "(Developer to add labels) in the project",
+    404: "check CI_API_V4_URL, CI_PROJECT_ID and the merge request IID; a token without access "
+    "to the project also sees 404",
+}
+
+
+@dataclass(frozen=True)
+class GitLabContext:
+    api_url: httpx.URL
+    token: Secret
+    project: str  # CI_PROJECT_ID: a number, or a path (URL-encoded when sent)
+    environ: Mapping[str, str]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> GitLabContext:
+        missing = [
+            name
+            for name in ("CI_API_V4_URL", "CI_PROJECT_ID", TOKEN_VARIABLE)
+            if not environ.get(name)
+        ]
+        if missing:
+            raise ReviewError(
+                f"GitLab CI detected (GITLAB_CI=true) but {', '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not set, so entrasync cannot post to "
+                "the merge request",
+                f"store a project access token (`api` scope) as the masked CI/CD variable "
+                f"{TOKEN_VARIABLE}; CI_API_V4_URL and CI_PROJECT_ID are set by GitLab itself "
+                "(docs/gitlab.md)",
+            )
+        try:
+            api_url = require_safe_url(
+                environ["CI_API_V4_URL"].rstrip("/"), "the GitLab API URL (CI_API_V4_URL)"
+            )
+        except EntrasyncError as exc:
+            raise ReviewError(exc.message, exc.hint) from None
+        return cls(api_url, Secret(environ[TOKEN_VARIABLE]), environ["CI_PROJECT_ID"], environ)
+
+
+class GitLabClient(RestClient):
+    platform = "GitLab"
+
+    def __init__(self, ctx: GitLabContext, *, http: httpx.Client | None = None) -> None:
+        super().__init__(ctx.api_url, http=http)
+        self.ctx = ctx
+
+    def headers(self) -> dict[str, str]:
+        return {"PRIVATE-TOKEN": self.ctx.token.reveal()}
+
+    def project_url(self, path: str) -> httpx.URL:
+        return self.url(f"/projects/{quote(self.ctx.project, safe='')}{path}")
+
+    def failure(self, response: httpx.Response, method: str, what: str) -> ReviewError:
+        status = response.status_code
+        detail = error_detail(response, "message", "error")
+        hint = _HINTS.get(status)
+        if status == 400 and "too long" in detail:
+            hint = f"a GitLab note holds at most {GITLAB_NOTE_LIMIT:,} characters"
+        return ReviewError(f"GitLab answered {status} to {method} while {what}: {detail}", hint)
+
+    def paginate(self, url: httpx.URL, *, what: str) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint, page by page as ``X-Next-Page`` names them.
+
+        The next page is asked of the same URL with ``page`` set: the token never follows a
+        link elsewhere."""
+        page: str | None = "1"
+        while page:
+            response = self.request("GET", url.copy_set_param("page", page), what=what)
+            yield from response.json()
+            page = response.headers.get("X-Next-Page", "").strip() or None
+
+    def own_user_id(self) -> int:
+        response = self.request("GET", self.url("/user"), what="reading the token's own user")
+        try:
+            return int(response.json()["id"])
+        except (KeyError, TypeError, ValueError):
+            raise ReviewError(
+                "GitLab's GET /user answered without the user's id",
+                f"check that {TOKEN_VARIABLE} is a project or personal access token",
+            ) from None
+
+
+class GitLabPlatform:
+    """GitLab's :class:`entrasync.adapters.review.ReviewPlatform` (``GITLAB_CI=true``)."""
+
+    name = "GitLab"
+    comment_limit = GITLAB_NOTE_LIMIT
+    full_plan_hint = FULL_PLAN_HINT
+
+    def __init__(self, ctx: GitLabContext) -> None:
+        self.ctx = ctx
+        self.client = GitLabClient(ctx)
+        self._notes_of: dict[int, str] = {}
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> GitLabPlatform:
+        return cls(GitLabContext.from_environ(environ))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request_number(self) -> int:
+        iid = self.ctx.environ.get("CI_MERGE_REQUEST_IID", "")
+        if not iid.isdigit():
+            raise ReviewError(
+                "CI_MERGE_REQUEST_IID is not set: this job does not run in a merge request "
+                "pipeline",
+                "run the plan job with `rules: - if: $CI_PIPELINE_SOURCE == "
+                '"merge_request_event"` (docs/gitlab.md)',
+            )
+        return int(iid)
+
+    def commit_sha(self) -> str:
+        return self.ctx.environ.get("CI_COMMIT_SHA", "")
+
+    def run_url(self) -> str | None:
+        return self.ctx.environ.get("CI_PIPELINE_URL") or None
+
+    def _mr(self, number: int) -> httpx.URL:
+        return self.client.project_url(f"/merge_requests/{number}")
+
+    def upsert_comment(self, number: int, body: str, marker: str) -> str:
+        body = ensure_marker(body, marker)
+        check_length(body, self.comment_limit, self.name)
+        client = self.client
+        notes_url = client.project_url(f"/merge_requests/{number}/notes")
+        notes = client.paginate(
+            notes_url.copy_merge_params(
+                {"per_page": "100", "sort": "asc", "order_by": "created_at"}
+            ),
+            what=f"listing the notes of !{number}",
+        )
+        marked = [n for n in notes if not n.get("system") and _body(n).startswith(marker)]
+        own_id = client.own_user_id() if marked else None
+        existing = find_own(
+            marked, marker, _body, lambda n: (n.get("author") or {}).get("id") == own_id
+        )
+        if existing is not None:
+            note_id = int(existing["id"])
+            client.request(
+                "PUT",
+                client.project_url(f"/merge_requests/{number}/notes/{note_id}"),
+                what=f"editing note {note_id} on !{number}",
+                json={"body": body},
+            )
+        else:
+            response = client.request(
+                "POST", notes_url, what=f"commenting on !{number}", json={"body": body}
+            )
+            note_id = int(response.json()["id"])
+        environ = self.ctx.environ
+        project_url = environ.get("CI_MERGE_REQUEST_PROJECT_URL") or environ.get("CI_PROJECT_URL")
+        if not project_url:
+            return f"note {note_id} on !{number}"
+        return f"{project_url}/-/merge_requests/{number}#note_{note_id}"
+
+    def set_labels(self, number: int, wanted: frozenset[str]) -> None:
+        client = self.client
+        mr = client.request("GET", self._mr(number), what=f"reading !{number}").json()
+        current = [text_of(label) for label in mr.get("labels") or []]
+        add, remove = label_changes(current, wanted)
+        change = {
+            key: ",".join(names)
+            for key, names in (("add_labels", add), ("remove_labels", remove))
+            if names
+        }
+        if change:
+            client.request("PUT", self._mr(number), what=f"labelling !{number}", json=change)
+
+    def merged_request_for(self, sha: str) -> int | None:
+        requests = self.client.paginate(
+            self.client.project_url(f"/repository/commits/{sha}/merge_requests").copy_set_param(
+                "per_page", "100"
+            ),
+            what=f"finding the merge request of commit {sha[:12]}",
+        )
+        merged = [r for r in requests if r.get("state") == "merged"]
+        exact = [
+            r for r in merged if sha in (r.get("merge_commit_sha"), r.get("squash_commit_sha"))
+        ]
+        chosen = exact or merged
+        return int(chosen[0]["iid"]) if chosen else None
+
+
+def _body(note: dict[str, Any]) -> str:
+    return text_of(note.get("body"))

@@ -1,0 +1,91 @@
+"""One interface for the review platform: the sticky plan comment, the labels, the merged request.
+
+``plan --comment`` and ``report-apply`` talk to GitHub, GitLab or Azure DevOps through
+:class:`ReviewPlatform`; :func:`entrasync.adapters.review.detect.detect` picks the one the CI
+names (docs/review-platforms.md). Each implementation uses its platform's documented REST API,
+sends its token only to the API host the CI names, and edits only the tool's own comment: the
+oldest one that starts with the marker *and* whose author is the token's own identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar
+
+from entrasync.core.labels import is_ours
+from entrasync.errors import ReviewError
+
+Item = TypeVar("Item")
+
+
+class ReviewPlatform(Protocol):
+    """What entrasync needs of a review platform; one instance per command run."""
+
+    name: str  # "GitHub", "GitLab", "Azure DevOps": for messages
+    comment_limit: int  # the longest comment the platform accepts, in characters
+    full_plan_hint: str  # where the full plan is when the comment is cut
+
+    def request_number(self) -> int:
+        """The pull or merge request this pipeline runs for (from the CI's variables)."""
+        ...
+
+    def commit_sha(self) -> str:
+        """The commit this pipeline runs on, or "" when the CI names none."""
+        ...
+
+    def run_url(self) -> str | None:
+        """The web page of this pipeline run, when the CI's variables tell it."""
+        ...
+
+    def upsert_comment(self, number: int, body: str, marker: str) -> str:
+        """Edit the tool's own comment carrying ``marker`` on request ``number``, or post a new
+        one; return its web address."""
+        ...
+
+    def set_labels(self, number: int, wanted: frozenset[str]) -> None:
+        """Make the ``entrasync: `` labels of request ``number`` exactly ``wanted``; labels
+        without the prefix are never touched."""
+        ...
+
+    def merged_request_for(self, sha: str) -> int | None:
+        """The merged pull or merge request that brought commit ``sha``, or None."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def label_changes(current: Iterable[str], wanted: frozenset[str]) -> tuple[list[str], list[str]]:
+    """The labels to add and the labels to remove so that the ``entrasync: `` labels of a
+    request become ``wanted``; a label without the prefix is never among those removed."""
+    if not all(is_ours(label) for label in wanted):
+        raise ValueError(f"not an entrasync label among {sorted(wanted)}")
+    have = set(current)
+    return sorted(wanted - have), sorted(label for label in have - wanted if is_ours(label))
+
+
+def find_own(
+    items: Iterable[Item], marker: str, body: Callable[[Item], str], ours: Callable[[Item], bool]
+) -> Item | None:
+    """The first of ``items`` whose body starts with ``marker`` and that ``ours`` accepts.
+
+    A person's comment that quotes or copies the marker is never taken for the tool's own.
+    """
+    return next((i for i in items if body(i).startswith(marker) and ours(i)), None)
+
+
+def ensure_marker(body: str, marker: str) -> str:
+    return body if marker in body else f"{marker}\n{body}"
+
+
+def text_of(value: Any) -> str:
+    """A JSON field that should be a string, as one ("" for null or anything else)."""
+    return value if isinstance(value, str) else ""
+
+
+def check_length(body: str, limit: int, platform: str) -> None:
+    """Refuse, before any request, a body the platform would refuse for its length."""
+    if len(body) > limit:
+        raise ReviewError(
+            f"the comment has {len(body):,} characters; {platform} accepts at most {limit:,}",
+            "this is a bug in the renderer's size limit: please report it",
+        )

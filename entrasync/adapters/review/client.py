@@ -1,0 +1,98 @@
+"""The part every review platform client shares: one origin, one token, errors with hints.
+
+Each request goes through :func:`entrasync.adapters.http.send` (retries, timeouts, no
+redirects). A URL whose scheme, host or port differ from the API URL the CI names never gets
+the token, so a ``next`` page link pointing elsewhere cannot carry it away.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from entrasync.adapters.http import new_client, send
+from entrasync.errors import ReviewError
+
+
+class RestClient:
+    """A thin REST client for one platform: subclasses give the headers and the errors."""
+
+    platform = "the review platform"
+    error = ReviewError
+
+    def __init__(self, api_url: httpx.URL, *, http: httpx.Client | None = None) -> None:
+        self.api_url = api_url
+        self._http = http or new_client()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def url(self, path: str) -> httpx.URL:
+        """``path`` below the API URL (which may itself have a path, e.g. ``/api/v4``)."""
+        return self.api_url.join(self.api_url.path.rstrip("/") + path)
+
+    def headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def request(
+        self, method: str, url: httpx.URL, *, what: str, json: Any = None
+    ) -> httpx.Response:
+        if (url.scheme, url.host, url.port) != (
+            self.api_url.scheme,
+            self.api_url.host,
+            self.api_url.port,
+        ):
+            raise self.error(
+                f"refusing to send the {self.platform} token to {url.host} while {what}",
+                f"only the API host the CI names ({self.api_url.host}) gets the token",
+            )
+        response = send(
+            self._http,
+            method,
+            url,
+            what=f"the {self.platform} API",
+            headers=self.headers(),
+            json=json,
+        )
+        self.check(response, method, what)
+        return response
+
+    def check(self, response: httpx.Response, method: str, what: str) -> None:
+        """Raise the platform's error, with a hint, for a response that is not a success: an
+        error status, a redirect (never followed: it would carry the token along), or a web
+        page where JSON was due (a sign-in page or a proxy's)."""
+        if response.status_code >= 300:
+            raise self.failure(response, method, what)
+        if "html" in response.headers.get("Content-Type", "").lower():
+            raise self.error(
+                f"{self.platform} answered {response.status_code} with a web page instead of "
+                f"JSON to {method} while {what}",
+                f"check the {self.platform} API URL the CI sets; a proxy or a sign-in page "
+                "answered instead of the API",
+            )
+
+    def failure(self, response: httpx.Response, method: str, what: str) -> ReviewError:
+        raise NotImplementedError
+
+
+def error_detail(response: httpx.Response, *keys: str) -> str:
+    """The first of ``keys`` in a JSON error body, or the start of the body's text."""
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200]
+    if isinstance(data, dict):
+        for key in keys:
+            if data.get(key):
+                return str(data[key])[:500]
+    return str(data)[:200]

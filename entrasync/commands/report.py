@@ -1,0 +1,146 @@
+"""`entrasync report-apply`: the apply result as a comment on the merged pull or merge request.
+
+The same command is `entrasync github report-apply`, kept for the shipped GitHub workflows; it
+posts to GitHub whatever the environment says. The platform-neutral one detects the platform
+(docs/review-platforms.md) and finds the merged request of the pipeline's commit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import click
+
+from entrasync.adapters.files import read_plan
+from entrasync.adapters.github.actions import try_step_summary
+from entrasync.adapters.review import ReviewPlatform
+from entrasync.adapters.review.detect import detect
+from entrasync.commands import examples
+from entrasync.console import app_context, global_options
+from entrasync.core.apply_report import compare, read_audit
+from entrasync.core.wording import plural
+from entrasync.errors import AuditError, EntrasyncError
+from entrasync.render.apply_report import render_report
+from entrasync.render.markdown import comment_marker
+
+Detect = Callable[[Mapping[str, str]], ReviewPlatform]
+
+
+def marker(kind: str, config_path: str) -> str:
+    """The hidden marker of one kind of post, built like the plan comment's own marker."""
+
+    return comment_marker(config_path).replace("entrasync:plan", f"entrasync:{kind}", 1)
+
+
+def report_apply_command(prog: str, platform_of: Detect) -> click.Command:
+    """The ``report-apply`` command of ``prog``, posting to the platform ``platform_of`` gives."""
+
+    @click.command(
+        "report-apply",
+        short_help="Comment the apply result on the merged PR.",
+        epilog=examples(
+            f"{prog} report-apply --audit audit/",
+            f"{prog} report-apply --audit audit/ --reviewed-plan plan.json --pr 42",
+        ),
+    )
+    @click.option(
+        "--audit",
+        "audit_path",
+        required=True,
+        type=click.Path(path_type=Path, exists=True),
+        help="The audit file, or the --audit-dir (its newest *.jsonl).",
+    )
+    @click.option(
+        "--reviewed-plan",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="The plan last reviewed on the pull request (may be missing).",
+    )
+    @click.option(
+        "--pr",
+        type=int,
+        help="Pull or merge request to comment on [default: the merged one of the pipeline's "
+        "commit].",
+    )
+    @global_options
+    def command(audit_path: Path, reviewed_plan: Path | None, pr: int | None) -> int:
+        """Comment the apply result on the merged PR, listing changes nobody reviewed."""
+        return report_apply(platform_of, audit_path, reviewed_plan, pr)
+
+    return command
+
+
+def report_apply(
+    platform_of: Detect, audit_path: Path, reviewed_plan: Path | None, pr: int | None
+) -> int:
+    ctx = app_context()
+    console = ctx.console()
+    audit_file = _newest_audit(audit_path)
+    audit = read_audit(_read_bytes(audit_file), source=str(audit_file))
+    reviewed, note = None, None
+    if reviewed_plan is None or not reviewed_plan.is_file():
+        note = "its plan artifact is missing or expired"
+    else:
+        try:
+            reviewed = read_plan(reviewed_plan)
+        except EntrasyncError as exc:
+            note = f"its plan file could not be read: {exc.message}"
+    report = compare(audit, reviewed)
+    platform = platform_of(os.environ)
+    try:
+        sha = platform.commit_sha()
+        config_path = audit.config_path or str(ctx.resolved_config_path)
+        apply_marker = marker(f"apply {sha[:12]}", config_path)
+        body = render_report(
+            report,
+            marker=apply_marker,
+            run_url=platform.run_url(),
+            note=note,
+            max_chars=platform.comment_limit,
+            workflow=os.environ.get("GITHUB_WORKFLOW"),
+        )
+        try_step_summary(body, os.environ, console.warn)
+        if pr is None:
+            pr = platform.merged_request_for(sha) if sha else None
+            if pr is None:
+                console.info(
+                    f"no merged {platform.name} request to comment on; the report is in the log"
+                )
+                return 0
+        url = platform.upsert_comment(pr, body, apply_marker)
+    finally:
+        platform.close()
+    console.info(f"Apply report: {url}")
+    if audit.applied_nothing:
+        console.info(f"The apply changed nothing ({audit.result}).")
+    if report.unreviewed:
+        console.warn(
+            f"applied but not in the reviewed plan: {plural(len(report.unreviewed), 'change')}"
+        )
+    return 0
+
+
+command = report_apply_command("entrasync", detect)
+
+
+def _newest_audit(path: Path) -> Path:
+    if path.is_file():
+        return path
+    files = sorted(path.glob("*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name))
+    if not files:
+        raise AuditError(
+            f"no audit file (*.jsonl) in {path}",
+            "the apply step wrote none: it failed before its first change; see its log",
+        )
+    return files[-1]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise AuditError(
+            f"cannot read the audit file {path}: {exc.strerror or exc}",
+            "pass the JSON Lines file written by `entrasync apply --audit-dir`",
+        ) from None

@@ -1,0 +1,88 @@
+"""`entrasync plan --comment` and `entrasync report-apply` in an Azure Pipelines pull request
+build: the sandbox tenant and SCIM server, the Azure DevOps emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from entrasync.render.markdown import comment_marker
+from entrasync.sandbox.runner import RunningSandbox, running_sandbox
+from tests.integration.azure_devops.conftest import SHA, MakeEnv
+from tests.integration.azure_devops.emulator import TOKEN, AzureDevOps
+from tests.integration.github.plans import change, plan_of
+from tests.integration.review_cli import plan_comment, run, secrets, write_audit, write_config
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    with running_sandbox() as running:
+        yield running
+
+
+def test_plan_comment_posts_one_thread_and_labels_the_pull_request(
+    sandbox: RunningSandbox,
+    ado: AzureDevOps,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    write_config(sandbox, tmp_path)
+    env = sandbox.environ | make_env(ado)
+    codes = [plan_comment(monkeypatch, env, tmp_path) for _ in range(2)]
+
+    out, err = capsys.readouterr()
+    (thread,) = ado.state.threads[7]
+    content = thread["comments"][0]["content"]
+    assert codes == [2, 2]
+    assert content.startswith(comment_marker("config/mappings.yaml"))
+    assert "entrasync: changes" in ado.state.labels[7]
+    for secret in secrets(sandbox, TOKEN):
+        assert secret not in content + out + err
+
+
+def test_an_expired_token_is_an_authentication_error_after_the_plan_is_printed(
+    sandbox: RunningSandbox,
+    ado: AzureDevOps,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    write_config(sandbox, tmp_path)
+    expired = "ado-expired-token-1234"
+    env = sandbox.environ | make_env(ado, SYSTEM_ACCESSTOKEN=expired)
+    code = plan_comment(monkeypatch, env, tmp_path)
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "Plan:" in out
+    assert "error: Azure DevOps answered 203 with a sign-in page" in err
+    assert "hint: map the job's token into the step's env" in err
+    assert "Contribute to pull requests" in err
+    assert "Traceback" not in err
+    assert expired not in out + err
+    assert ado.state.threads == {}
+
+
+def test_report_apply_comments_on_the_pull_request_that_made_the_merge_commit(
+    ado: AzureDevOps,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    ado.state.merge_commits[SHA] = [{"pullRequestId": 12, "status": "completed"}]
+    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
+    env = make_env(ado, SYSTEM_PULLREQUEST_PULLREQUESTID="")
+    codes = [
+        run(monkeypatch, env, tmp_path, "report-apply", "--audit", str(audit)) for _ in range(2)
+    ]
+
+    (thread,) = ado.state.threads[12]
+    content = thread["comments"][0]["content"]
+    assert codes == [0, 0]
+    assert "Applied: 1 succeeded" in content
+    assert "/Identity%20Platform/_build/results?buildId=314" in content

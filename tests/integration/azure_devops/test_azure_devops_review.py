@@ -1,0 +1,193 @@
+"""The sticky pull request thread and the labels against the loopback Azure DevOps emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+
+from entrasync.adapters.azure_devops import (
+    AzureDevOpsClient,
+    AzureDevOpsContext,
+    AzureDevOpsPlatform,
+)
+from entrasync.adapters.review.publish import Published, publish_plan
+from entrasync.core import labels
+from entrasync.core.plan import Action, Plan
+from entrasync.errors import ReviewError
+from entrasync.render.markdown import comment_marker
+from tests.integration.azure_devops.conftest import SHA, MakeEnv
+from tests.integration.azure_devops.emulator import (
+    BUILD_SERVICE,
+    REPOSITORY,
+    REVIEWER,
+    TOKEN,
+    AzureDevOps,
+)
+from tests.integration.github.plans import change, many, plan_of
+
+CONFIG = "config/mappings.yaml"
+MARKER = comment_marker(CONFIG)
+
+
+def publish(plan: Plan, env: Mapping[str, str]) -> Published:
+    return publish_plan(plan, config_path=CONFIG, owner_role="owner", environ=env)
+
+
+def test_first_run_opens_one_closed_thread_and_the_second_edits_its_first_comment(
+    ado: AzureDevOps, make_env: MakeEnv
+) -> None:
+    first = publish(plan_of(change("alice@contoso.com")), make_env(ado))
+    second = publish(
+        plan_of(change("alice@contoso.com"), change("bob@contoso.com", Action.UPDATE, "admin")),
+        make_env(ado),
+    )
+
+    (thread,) = ado.state.threads[7]
+    assert first.url == second.url
+    assert first.url == (
+        f"{ado.url}/Identity%20Platform/_git/{REPOSITORY}/pullrequest/7?discussionId={thread['id']}"
+    )
+    assert thread["status"] == "closed"
+    assert (ado.calls("POST", "/threads?"), ado.calls("PATCH", "/comments/1?")) == (1, 1)
+    content = thread["comments"][0]["content"]
+    assert content.startswith(MARKER)
+    assert "Plan: 1 to create, 1 to update, 0 to deactivate, 0 to reactivate." in content
+    assert all("api-version=7.1" in path for _, path in ado.requests if "/_apis/git/" in path)
+
+
+def test_a_reviewers_thread_with_the_marker_is_never_edited(
+    ado: AzureDevOps, make_env: MakeEnv
+) -> None:
+    quoted = ado.state.add_thread(7, "why? " + MARKER, REVIEWER)
+    copied = ado.state.add_thread(7, MARKER + "\nfake", REVIEWER)
+    ours = ado.state.add_thread(7, MARKER + "\nold", BUILD_SERVICE)
+    publish(plan_of(change("a@contoso.com")), make_env(ado))
+
+    contents = ado.state.contents(7)
+    assert contents[quoted] == "why? " + MARKER
+    assert contents[copied].endswith("fake")
+    assert "Plan: 1 to create" in contents[ours]
+    assert len(contents) == 3
+
+
+def test_a_reviewers_copy_of_the_marker_alone_gets_a_new_thread_beside_it(
+    ado: AzureDevOps, make_env: MakeEnv
+) -> None:
+    copied = ado.state.add_thread(7, MARKER + "\nfake", REVIEWER)
+    publish(plan_of(change("a@contoso.com")), make_env(ado))
+
+    contents = ado.state.contents(7)
+    assert contents[copied].endswith("fake")
+    assert len(contents) == 2
+
+
+def test_a_reply_in_our_thread_does_not_move_the_edit(ado: AzureDevOps, make_env: MakeEnv) -> None:
+    ours = ado.state.add_thread(7, MARKER + "\nold", BUILD_SERVICE)
+    (thread,) = ado.state.threads[7]
+    reply = {"id": 2, "parentCommentId": 1, "content": "looks right", "author": REVIEWER}
+    thread["comments"].insert(0, reply)  # the list order is the server's business
+    publish(plan_of(change("a@contoso.com")), make_env(ado))
+
+    assert reply["content"] == "looks right"
+    assert "Plan: 1 to create" in next(c for c in thread["comments"] if c["id"] == 1)["content"]
+    assert ado.state.threads[7][0]["id"] == ours
+
+
+def test_labels_follow_the_plan_and_other_labels_stay(ado: AzureDevOps, make_env: MakeEnv) -> None:
+    ado.state.labels[7] = ["needs-security-review", "entrasync: unsafe"]
+    first = publish(
+        plan_of(change("a@contoso.com", role="owner"), change("z@contoso.com", Action.DEACTIVATE)),
+        make_env(ado),
+    )
+    after_first = sorted(ado.state.labels[7])
+    publish(plan_of(), make_env(ado))
+
+    assert first.labels == {labels.CHANGES, labels.DEACTIVATIONS, labels.PRIVILEGED}
+    assert after_first == sorted(["needs-security-review", *first.labels])
+    assert sorted(ado.state.labels[7]) == ["entrasync: no changes", "needs-security-review"]
+    assert any("/labels/entrasync%3A%20unsafe?" in path for _, path in ado.requests)
+
+
+def test_a_large_plan_uses_azure_devops_own_limit(ado: AzureDevOps, make_env: MakeEnv) -> None:
+    publish(many(5000), make_env(ado))
+    content = ado.state.threads[7][0]["comments"][0]["content"]
+    assert 65_536 < len(content) <= 150_000
+    assert "under the 150,000-character comment limit" in content
+
+
+def test_a_comment_azure_devops_finds_too_long_names_the_limit(
+    ado: AzureDevOps, make_env: MakeEnv
+) -> None:
+    ado.state.fail[("POST", r".*/threads")] = (
+        400,
+        "The comment content exceeds the maximum length",
+    )
+    with pytest.raises(ReviewError) as caught:
+        publish(plan_of(change("a@contoso.com")), make_env(ado))
+    assert "150,000" in (caught.value.hint or "")
+
+
+def test_the_203_sign_in_page_is_an_authentication_error_with_a_hint(
+    ado: AzureDevOps, make_env: MakeEnv
+) -> None:
+    context = AzureDevOpsContext.from_environ(make_env(ado, SYSTEM_ACCESSTOKEN="expired-token"))
+    with AzureDevOpsClient(context) as client, pytest.raises(ReviewError) as caught:
+        client.own_identity()
+    assert "203" in caught.value.message
+    assert "expired-token" not in caught.value.message + (caught.value.hint or "")
+    assert "sign-in page" in caught.value.message
+    assert "$(System.AccessToken)" in (caught.value.hint or "")
+    assert "Contribute to pull requests" in (caught.value.hint or "")
+
+
+def test_a_request_without_api_version_is_a_400_the_client_never_sends(
+    ado: AzureDevOps, make_env: MakeEnv
+) -> None:
+    context = AzureDevOpsContext.from_environ(make_env(ado))
+    with AzureDevOpsClient(context) as client:
+        bare = client.git_url("/pullRequests/7/threads").copy_remove_param("api-version")
+        with pytest.raises(ReviewError) as caught:
+            client.request("GET", bare, what="listing threads")
+    assert "400" in caught.value.message
+    assert "api-version" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        pytest.param({"SYSTEM_ACCESSTOKEN": ""}, "System.AccessToken", id="the token not mapped"),
+        pytest.param({"BUILD_REPOSITORY_ID": ""}, "BUILD_REPOSITORY_ID", id="no repository"),
+        pytest.param(
+            {"SYSTEM_PULLREQUEST_PULLREQUESTID": ""},
+            "SYSTEM_PULLREQUEST_PULLREQUESTID",
+            id="not a pull request build",
+        ),
+        pytest.param(
+            {"SYSTEM_COLLECTIONURI": "http://dev.azure.example/contoso/"},
+            "https",
+            id="plain http off loopback",
+        ),
+    ],
+)
+def test_a_missing_or_unsafe_setting_is_refused_before_any_request(
+    ado: AzureDevOps, make_env: MakeEnv, override: dict[str, str], needle: str
+) -> None:
+    with pytest.raises(ReviewError) as caught:
+        publish(plan_of(), make_env(ado) | override)
+    assert needle in caught.value.message + (caught.value.hint or "")
+    assert ado.requests == []
+
+
+def test_the_merged_pull_request_of_a_commit(ado: AzureDevOps, make_env: MakeEnv) -> None:
+    ado.state.merge_commits[SHA] = [
+        {"pullRequestId": 4, "status": "abandoned"},
+        {"pullRequestId": 9, "status": "completed"},
+    ]
+    platform = AzureDevOpsPlatform.from_environ(make_env(ado))
+    try:
+        assert platform.merged_request_for(SHA) == 9
+        assert platform.merged_request_for("e" * 40) is None
+    finally:
+        platform.close()
+    assert all(TOKEN not in path for _, path in ado.requests)

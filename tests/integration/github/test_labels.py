@@ -1,0 +1,74 @@
+"""The pull request labels a plan earns, kept in step on GitHub (issue labels)."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrasync.adapters.github.rest import GitHubPlatform
+from entrasync.adapters.review.publish import publish_plan
+from entrasync.core import labels
+from entrasync.core.plan import Action, Plan
+from entrasync.errors import GitHubError
+from tests.integration.github.conftest import MakeEnv
+from tests.integration.github.emulator import Emulator
+from tests.integration.github.plans import change, plan_of
+
+
+def publish(plan: Plan, env: dict[str, str]) -> frozenset[str]:
+    return publish_plan(
+        plan, config_path="config/mappings.yaml", owner_role="owner", environ=env
+    ).labels
+
+
+def test_labels_follow_each_plan_and_labels_without_the_prefix_stay(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    github.state.labels[7] = ["dependencies", "entrasync: unsafe", "Entrasync: changes"]
+    risky = plan_of(
+        change("a@contoso.com", role="owner"), change("z@contoso.com", Action.DEACTIVATE)
+    )
+    first = publish(risky, make_env(github))
+    after_first = sorted(github.state.labels[7])
+    publish(plan_of(), make_env(github))
+
+    assert first == {labels.CHANGES, labels.DEACTIVATIONS, labels.PRIVILEGED}
+    assert after_first == sorted(["dependencies", "Entrasync: changes", *first])
+    assert sorted(github.state.labels[7]) == [
+        "Entrasync: changes",
+        "dependencies",
+        labels.NO_CHANGES,
+    ]
+    assert github.calls("DELETE", "/labels/entrasync%3A%20unsafe") == 1
+
+
+def test_labels_already_right_cost_no_write(github: Emulator, make_env: MakeEnv) -> None:
+    for _ in range(2):
+        publish(plan_of(change("a@contoso.com")), make_env(github))
+    assert github.calls("POST", "/labels") == 1
+    assert github.calls("DELETE") == 0
+
+
+def test_labels_are_listed_past_the_first_page(github: Emulator, make_env: MakeEnv) -> None:
+    github.state.labels[7] = [f"area-{i}" for i in range(150)] + [labels.NO_CHANGES]
+    publish(plan_of(change("a@contoso.com")), make_env(github))
+    assert labels.NO_CHANGES not in github.state.labels[7]
+    assert len(github.state.labels[7]) == 151
+
+
+def test_a_refused_label_names_the_permission_after_the_comment_is_posted(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    github.state.fail[("POST", r".*/issues/7/labels")] = (403, "Resource not accessible")
+    with pytest.raises(GitHubError) as caught:
+        publish(plan_of(change("a@contoso.com")), make_env(github))
+    assert "pull-requests: write" in (caught.value.hint or "")
+    assert len(github.state.comments[7]) == 1
+
+
+def test_only_entrasync_labels_can_be_asked_for(github: Emulator, make_env: MakeEnv) -> None:
+    with (
+        GitHubPlatform.from_environ(make_env(github)) as platform,
+        pytest.raises(ValueError, match="not an entrasync label"),
+    ):
+        platform.set_labels(7, frozenset({"dependencies"}))
+    assert github.state.requests == [("GET", "/repos/contoso/access/issues/7/labels?per_page=100")]

@@ -1,0 +1,104 @@
+"""`entrasync plan --comment` and `entrasync report-apply` in a GitLab merge request pipeline:
+the sandbox tenant and SCIM server, the GitLab emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from entrasync.render.markdown import comment_marker
+from entrasync.sandbox.runner import RunningSandbox, running_sandbox
+from tests.integration.github.plans import change, plan_of
+from tests.integration.gitlab.conftest import SHA, MakeEnv
+from tests.integration.gitlab.emulator import TOKEN, GitLab
+from tests.integration.review_cli import plan_comment, run, secrets, write_audit, write_config
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    with running_sandbox() as running:
+        yield running
+
+
+def test_plan_comment_posts_one_note_and_labels_the_merge_request(
+    sandbox: RunningSandbox,
+    gitlab: GitLab,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    write_config(sandbox, tmp_path)
+    gitlab.state.labels[7] = ["team::identity"]
+    env = sandbox.environ | make_env(gitlab)
+    codes = [plan_comment(monkeypatch, env, tmp_path) for _ in range(2)]
+
+    out, err = capsys.readouterr()
+    (note,) = gitlab.state.notes[7]
+    assert codes == [2, 2]
+    assert note["body"].startswith(comment_marker("config/mappings.yaml"))
+    assert "entrasync: changes" in gitlab.state.labels[7]
+    assert "team::identity" in gitlab.state.labels[7]
+    assert (
+        f"Plan comment: https://gitlab.example/contoso/access/-/merge_requests/7#note_{note['id']}"
+        in err
+    )
+    for secret in secrets(sandbox, TOKEN):
+        assert secret not in note["body"] + out + err
+
+
+def test_plan_comment_with_a_revoked_token_prints_the_plan_then_exits_1(
+    sandbox: RunningSandbox,
+    gitlab: GitLab,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    write_config(sandbox, tmp_path)
+    revoked = "glpat-revoked-0000"
+    env = sandbox.environ | make_env(gitlab, ENTRASYNC_GITLAB_TOKEN=revoked)
+    code = plan_comment(monkeypatch, env, tmp_path)
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "Plan:" in out
+    assert "error: GitLab answered 401" in err
+    assert "hint: ENTRASYNC_GITLAB_TOKEN is missing, expired or revoked" in err
+    assert "Traceback" not in err
+    assert revoked not in out + err
+
+
+def test_report_apply_comments_on_the_merge_request_of_the_commit(
+    gitlab: GitLab,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    gitlab.state.commit_mrs[SHA] = [{"iid": 12, "state": "merged", "merge_commit_sha": SHA}]
+    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
+    args = ("report-apply", "--audit", str(audit))
+    codes = [
+        run(monkeypatch, make_env(gitlab, CI_MERGE_REQUEST_IID=""), tmp_path, *args)
+        for _ in range(2)
+    ]
+
+    (note,) = gitlab.state.notes[12]
+    assert codes == [0, 0]
+    assert "Applied: 1 succeeded" in note["body"]
+    assert "https://gitlab.example/contoso/access/-/pipelines/99" in note["body"]
+    assert (
+        "Apply report: https://gitlab.example/contoso/access/-/merge_requests/12#note_"
+        in capsys.readouterr().err
+    )
+
+
+def test_report_apply_of_a_direct_push_comments_nowhere(
+    gitlab: GitLab, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
+    assert run(monkeypatch, make_env(gitlab), tmp_path, "report-apply", "--audit", str(audit)) == 0
+    assert gitlab.state.notes == {}

@@ -1,0 +1,203 @@
+"""The sticky merge request note and the labels against the loopback GitLab emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+import pytest
+
+from entrasync.adapters.gitlab import GitLabPlatform
+from entrasync.adapters.review.publish import Published, publish_plan
+from entrasync.core import labels
+from entrasync.core.plan import Action, Plan
+from entrasync.errors import ReviewError
+from entrasync.render.markdown import comment_marker
+from tests.integration.github.plans import change, many, plan_of
+from tests.integration.gitlab.conftest import SHA, MakeEnv
+from tests.integration.gitlab.emulator import BOT, PROJECT_PATH, REVIEWER, TOKEN, GitLab
+
+CONFIG = "config/mappings.yaml"
+MARKER = comment_marker(CONFIG)
+
+
+def publish(plan: Plan, env: Mapping[str, str]) -> Published:
+    return publish_plan(plan, config_path=CONFIG, owner_role="owner", environ=env)
+
+
+def test_first_run_creates_one_note_and_the_second_edits_it(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    first = publish(plan_of(change("alice@contoso.com")), make_env(gitlab))
+    second = publish(
+        plan_of(change("alice@contoso.com"), change("bob@contoso.com", Action.UPDATE, "admin")),
+        make_env(gitlab),
+    )
+
+    (note,) = gitlab.state.notes[7]
+    assert (
+        first.url
+        == second.url
+        == f"https://gitlab.example/contoso/access/-/merge_requests/7#note_{note['id']}"
+    )
+    assert (gitlab.calls("POST", "/notes"), gitlab.calls("PUT", "/notes/")) == (1, 1)
+    assert note["body"].startswith(MARKER)
+    assert "Plan: 1 to create, 1 to update, 0 to deactivate, 0 to reactivate." in note["body"]
+
+
+def test_the_note_is_found_past_the_first_page_by_x_next_page(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    for i in range(230):
+        gitlab.state.add_note(7, f"LGTM {i}", REVIEWER)
+    ours = gitlab.state.add_note(7, MARKER + "\nold plan")
+    publish(plan_of(change("a@contoso.com")), make_env(gitlab))
+
+    bodies = gitlab.state.bodies(7)
+    assert len(bodies) == 231
+    assert "old plan" not in bodies[ours]
+    assert sum("page=3" in path for _, path in gitlab.requests) == 1
+
+
+def test_a_reviewers_note_and_a_system_note_with_the_marker_are_never_edited(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    quoted = gitlab.state.add_note(7, "why? " + MARKER, REVIEWER)
+    copied = gitlab.state.add_note(7, MARKER + "\nfake", REVIEWER)
+    system = gitlab.state.add_note(7, MARKER + "\nsystem", BOT, system=True)
+    ours = gitlab.state.add_note(7, MARKER + "\nold", BOT)
+    publish(plan_of(change("a@contoso.com")), make_env(gitlab))
+
+    bodies = gitlab.state.bodies(7)
+    assert bodies[quoted] == "why? " + MARKER
+    assert bodies[copied].endswith("fake")
+    assert bodies[system].endswith("system")
+    assert "Plan: 1 to create" in bodies[ours]
+    assert len(bodies) == 4
+
+
+def test_a_reviewers_copy_of_the_marker_alone_gets_a_new_note_beside_it(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    copied = gitlab.state.add_note(7, MARKER + "\nfake", REVIEWER)
+    publish(plan_of(change("a@contoso.com")), make_env(gitlab))
+
+    bodies = gitlab.state.bodies(7)
+    assert bodies[copied].endswith("fake")
+    assert len(bodies) == 2
+
+
+def test_labels_follow_the_plan_and_other_labels_stay(gitlab: GitLab, make_env: MakeEnv) -> None:
+    gitlab.state.labels[7] = ["backend", "entrasync: unsafe", "entrasync:no-space"]
+    deactivation = change("zed@contoso.com", Action.DEACTIVATE)
+    first = publish(plan_of(change("a@contoso.com", role="owner"), deactivation), make_env(gitlab))
+    after_first = sorted(gitlab.state.labels[7])
+    publish(plan_of(), make_env(gitlab))
+
+    assert first.labels == {labels.CHANGES, labels.DEACTIVATIONS, labels.PRIVILEGED}
+    assert after_first == sorted(["backend", "entrasync:no-space", *first.labels])
+    assert sorted(gitlab.state.labels[7]) == [
+        "backend",
+        "entrasync: no changes",
+        "entrasync:no-space",
+    ]
+
+
+def test_unchanged_labels_cost_no_write(gitlab: GitLab, make_env: MakeEnv) -> None:
+    for _ in range(2):
+        publish(plan_of(), make_env(gitlab))
+    assert (
+        gitlab.calls("PUT", "/merge_requests/7?") + gitlab.calls("PUT", "/merge_requests/7 ") == 0
+    )
+    assert sum(m == "PUT" and p.endswith("/merge_requests/7") for m, p in gitlab.requests) == 1
+
+
+def test_a_project_named_by_its_path_is_url_encoded(gitlab: GitLab, make_env: MakeEnv) -> None:
+    publish(plan_of(change("a@contoso.com")), make_env(gitlab, CI_PROJECT_ID=PROJECT_PATH))
+    assert len(gitlab.state.notes[7]) == 1
+    assert any("/projects/contoso%2Faccess/" in path for _, path in gitlab.requests)
+
+
+def test_a_large_plan_uses_gitlabs_own_limit(gitlab: GitLab, make_env: MakeEnv) -> None:
+    publish(many(20_000), make_env(gitlab))
+    (note,) = gitlab.state.notes[7]
+    assert 65_536 < len(note["body"]) <= 1_000_000
+    assert (
+        "rows left out** to keep this under the 1,000,000-character comment limit" in note["body"]
+    )
+
+
+def test_a_note_gitlab_finds_too_long_names_the_limit(gitlab: GitLab, make_env: MakeEnv) -> None:
+    gitlab.state.fail[("POST", r".*/notes")] = (400, "Note is too long (maximum is 1000000)")
+    with pytest.raises(ReviewError) as caught:
+        publish(plan_of(change("a@contoso.com")), make_env(gitlab))
+    assert "1,000,000" in (caught.value.hint or "")
+
+
+def test_a_bad_token_is_a_401_with_a_hint_and_never_shown(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    bad = "glpat-not-the-right-one"
+    with pytest.raises(ReviewError) as caught:
+        publish(plan_of(), make_env(gitlab, ENTRASYNC_GITLAB_TOKEN=bad))
+    assert "401" in caught.value.message
+    assert "ENTRASYNC_GITLAB_TOKEN" in (caught.value.hint or "")
+    assert bad not in caught.value.message + (caught.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        pytest.param({"ENTRASYNC_GITLAB_TOKEN": ""}, "ENTRASYNC_GITLAB_TOKEN", id="no token"),
+        pytest.param({"CI_PROJECT_ID": ""}, "CI_PROJECT_ID", id="no project"),
+        pytest.param({"CI_MERGE_REQUEST_IID": ""}, "CI_MERGE_REQUEST_IID", id="no merge request"),
+        pytest.param(
+            {"CI_API_V4_URL": "http://gitlab.example/api/v4"}, "https", id="plain http off loopback"
+        ),
+    ],
+)
+def test_a_missing_or_unsafe_setting_is_refused_before_any_request(
+    gitlab: GitLab, make_env: MakeEnv, override: dict[str, str], needle: str
+) -> None:
+    with pytest.raises(ReviewError, match=needle):
+        publish(plan_of(), make_env(gitlab) | override)
+    assert gitlab.requests == []
+
+
+def test_the_merged_request_of_a_commit(gitlab: GitLab, make_env: MakeEnv) -> None:
+    gitlab.state.commit_mrs[SHA] = [
+        {"iid": 3, "state": "opened"},
+        {"iid": 5, "state": "merged", "merge_commit_sha": "f" * 40},
+        {"iid": 8, "state": "merged", "merge_commit_sha": SHA},
+    ]
+    platform = GitLabPlatform.from_environ(make_env(gitlab))
+    try:
+        assert platform.merged_request_for(SHA) == 8
+        assert platform.merged_request_for("e" * 40) is None
+    finally:
+        platform.close()
+    assert all(TOKEN not in path for _, path in gitlab.requests)
+
+
+def test_the_token_never_goes_to_another_host(gitlab: GitLab, make_env: MakeEnv) -> None:
+    platform = GitLabPlatform.from_environ(make_env(gitlab))
+    try:
+        with pytest.raises(ReviewError, match="refusing to send the GitLab token to elsewhere"):
+            platform.client.request("GET", httpx.URL("https://elsewhere.example/x"), what="x")
+        with pytest.raises(ReviewError, match="refusing"):
+            platform.client.request(
+                "GET", httpx.URL(gitlab.url.replace("http:", "https:")), what="x"
+            )
+    finally:
+        platform.close()
+    assert gitlab.requests == []
+
+
+def test_a_web_page_where_json_was_due_is_an_error_not_a_crash(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    gitlab.state.proxy_page = True
+    with pytest.raises(ReviewError, match="web page instead of JSON") as caught:
+        publish(plan_of(), make_env(gitlab))
+    assert "CI_API_V4_URL" not in caught.value.message
+    assert "API URL" in (caught.value.hint or "")

@@ -1,0 +1,90 @@
+"""The loopback server the review platform emulators (GitHub, GitLab, Azure DevOps) share:
+a ThreadingHTTPServer on 127.0.0.1, one lock around the state, JSON in and out."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+
+class LoopbackApi:
+    """Serves ``handle(handler, method, path, query, payload)`` of a subclass on loopback."""
+
+    base_path = ""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: list[tuple[str, str]] = []  # (method, raw path with query)
+        handler = type("Handler", (Handler,), {"api": self})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{self.base_path}"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+    def calls(self, method: str, path_part: str = "") -> int:
+        return sum(1 for m, path in self.requests if m == method and path_part in path)
+
+    def handle(
+        self, request: Handler, method: str, path: str, query: dict[str, list[str]], payload: Any
+    ) -> None:
+        raise NotImplementedError
+
+
+class Handler(BaseHTTPRequestHandler):
+    api: LoopbackApi
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _dispatch(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        payload = json.loads(self.rfile.read(length)) if length else None
+        with self.api.lock:
+            self.api.requests.append((method, self.path))
+            self.api.handle(self, method, parts.path, parse_qs(parts.query), payload)
+
+    def send(
+        self,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)

@@ -1,0 +1,103 @@
+"""Which review platform a pipeline posts to, and which labels change: decided without a socket."""
+
+from __future__ import annotations
+
+import pytest
+
+from entrasync.adapters.azure_devops import AzureDevOpsPlatform
+from entrasync.adapters.github.rest import GitHubPlatform
+from entrasync.adapters.gitlab import GitLabPlatform
+from entrasync.adapters.review import label_changes
+from entrasync.adapters.review.detect import detect
+from entrasync.errors import ReviewError
+
+GITHUB = {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "contoso/access"}
+GITLAB = {
+    "CI_API_V4_URL": "https://gitlab.example/api/v4",
+    "CI_PROJECT_ID": "42",
+    "ENTRASYNC_GITLAB_TOKEN": "t",
+}
+AZURE = {
+    "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
+    "SYSTEM_TEAMPROJECT": "Identity",
+    "BUILD_REPOSITORY_ID": "r",
+    "SYSTEM_ACCESSTOKEN": "t",
+}
+
+
+@pytest.mark.parametrize(
+    ("environ", "kind"),
+    [
+        pytest.param({"GITHUB_ACTIONS": "true", **GITHUB}, GitHubPlatform, id="GitHub Actions"),
+        pytest.param({"GITLAB_CI": "true", **GITLAB}, GitLabPlatform, id="GitLab CI"),
+        pytest.param({"TF_BUILD": "True", **AZURE}, AzureDevOpsPlatform, id="Azure Pipelines"),
+        pytest.param(
+            {"TF_BUILD": "True", "GITHUB_ACTIONS": "false", **AZURE},
+            AzureDevOpsPlatform,
+            id="a variable set to false does not count",
+        ),
+    ],
+)
+def test_the_platform_is_the_one_the_ci_names(environ: dict[str, str], kind: type) -> None:
+    platform = detect(environ)
+    try:
+        assert isinstance(platform, kind)
+    finally:
+        platform.close()
+
+
+@pytest.mark.parametrize(
+    ("environ", "needle"),
+    [
+        pytest.param({**GITHUB, **GITLAB}, "none of GITHUB_ACTIONS=true", id="no CI named"),
+        pytest.param(
+            {"GITHUB_ACTIONS": "true", "GITLAB_CI": "true", **GITHUB, **GITLAB},
+            "more than one",
+            id="two CIs named",
+        ),
+        pytest.param(
+            {"GITLAB_CI": "true"},
+            "CI_API_V4_URL, CI_PROJECT_ID, ENTRASYNC_GITLAB_TOKEN",
+            id="GitLab without its variables",
+        ),
+        pytest.param(
+            {"TF_BUILD": "True", **AZURE, "SYSTEM_ACCESSTOKEN": ""},
+            "SYSTEM_ACCESSTOKEN",
+            id="the Azure token not mapped",
+        ),
+    ],
+)
+def test_no_platform_or_a_platform_without_its_variables_is_a_clear_error(
+    environ: dict[str, str], needle: str
+) -> None:
+    with pytest.raises(ReviewError, match=needle):
+        detect(environ)
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "add", "remove"),
+    [
+        pytest.param(
+            [], {"entrasync: changes"}, ["entrasync: changes"], [], id="a first plan adds"
+        ),
+        pytest.param(
+            ["entrasync: changes", "entrasync: unsafe"],
+            {"entrasync: changes"},
+            [],
+            ["entrasync: unsafe"],
+            id="a label that no longer holds is removed",
+        ),
+        pytest.param(
+            ["bug", "entrasync:x", "Entrasync: changes"],
+            {"entrasync: no changes"},
+            ["entrasync: no changes"],
+            [],
+            id="labels without the exact prefix are never removed",
+        ),
+        pytest.param(["entrasync: changes"], {"entrasync: changes"}, [], [], id="nothing to do"),
+    ],
+)
+def test_label_changes(
+    current: list[str], wanted: set[str], add: list[str], remove: list[str]
+) -> None:
+    assert label_changes(current, frozenset(wanted)) == (add, remove)
