@@ -51,8 +51,7 @@ def notes(config: Config) -> list[str]:
     epilog=examples(
         "entrasync validate",
         "entrasync validate --online          # also resolve every group in Entra",
-        "entrasync validate teams/*.yaml      # each file; all are checked",
-        "entrasync --config other/mappings.yaml validate",
+        "entrasync validate config/*.yaml     # each file; all are checked",
     ),
 )
 @click.argument("files", nargs=-1, metavar="[FILE]...", type=click.Path(path_type=Path))
@@ -66,7 +65,7 @@ def notes(config: Config) -> list[str]:
 def command(files: tuple[Path, ...], online: bool, trusted_config: Path | None) -> int:
     """Check mappings files: YAML, schema and semantic rules (offline by default).
 
-    FILE... are checked each in turn, all of them even when one fails; without FILE, the
+    Each FILE given is checked in turn, every one even when one fails; without FILE, the
     config (--config, ENTRASYNC_CONFIG, config/mappings.yaml).
     """
     context = app_context()
