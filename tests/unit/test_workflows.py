@@ -513,3 +513,28 @@ def test_the_pre_commit_hook_validates_each_staged_mappings_file_offline() -> No
 def test_the_hooks_default_files_are_the_mappings_yaml_files(path: str, matched: bool) -> None:
     (hook,) = HOOKS
     assert (re.search(hook["files"], path) is not None) is matched
+
+
+def test_the_documented_mappings_repository_plan_keeps_the_security_model() -> None:
+    text = (ROOT / "docs" / "github-setup.md").read_text(encoding="utf-8")
+    (example,) = re.findall(
+        r"```yaml\n(# \.github/workflows/entrasync-plan\.yml.*?)```", text, re.S
+    )
+    data: dict[Any, Any] = yaml.safe_load(example)
+    assert set(data[True]) == {"pull_request_target"}
+    assert data["permissions"] == {}
+    (plan,) = data["jobs"].values()
+    assert plan["if"] == job("plan.yml")["if"]
+    assert plan["permissions"] == job("plan.yml")["permissions"]
+    checkouts = [s for s in plan["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert [c["with"]["path"] for c in checkouts] == ["base", "pr"]
+    for checkout in checkouts:
+        assert checkout["with"]["sparse-checkout"].split() == ["/config/"]
+        assert checkout["with"]["persist-credentials"] is False
+    tool = [s for s in plan["steps"] if s.get("uses", "").startswith("OWNER/entrasync@")]
+    assert [s["with"]["command"] for s in tool] == ["validate", "plan"]
+    for step in tool:
+        assert re.fullmatch(r"OWNER/entrasync@v\d+\.\d+\.\d+", step["uses"])  # a release
+        assert set(step["with"]) <= set(ACTION["inputs"])
+        assert step["with"]["working-directory"] == "pr"
+    assert not any("pr/" in s.get("run", "") for s in plan["steps"])
