@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from entrasync.sandbox.tenant import demo_tenant
+from tests.integration.e2e.loopback import SECRET as CLIENT_SECRET
 from tests.integration.e2e.loopback import TOKEN as SCIM_TOKEN
 from tests.integration.e2e.loopback import serve_both
 from tests.integration.github.emulator import TOKEN as GITHUB_TOKEN
@@ -225,8 +226,13 @@ def test_the_scheduled_sync_applies_then_closes_the_drift_issue(
     assert after.code == 0, after.err
     assert after.outputs["exit-code"] == "0"
     assert issue["state"] == "closed"
-    assert SCIM_TOKEN not in before.out + before.err + apply.out + apply.err + after.err
-    assert GITHUB_TOKEN not in str(github.state.issues)
+    # No credential in what the steps print, their outputs, the plan file or the issue.
+    shown = "".join(r.out + r.err + str(r.outputs) for r in (before, apply, after))
+    shown += "".join(f.read_text(encoding="utf-8") for f in temp.glob("output-*"))
+    shown += Path(before.outputs["plan-file"]).read_text(encoding="utf-8")
+    shown += str(github.state.issues) + str(github.state.comments)
+    for secret in (SCIM_TOKEN, CLIENT_SECRET, GITHUB_TOKEN):
+        assert secret not in shown
 
 
 def test_a_refused_scheduled_sync_fails_and_shows_on_the_drift_issue(
