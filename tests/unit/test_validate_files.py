@@ -8,7 +8,7 @@ import pytest
 
 from entrasync.cli import main
 from entrasync.sandbox.graph_emulator import DEFAULT_CLIENT_SECRET, GraphEmulator
-from tests.unit.test_config import ONLINE_TENANT
+from tests.unit.test_config import ONLINE_TENANT, online_environment
 
 GOOD = "version: 1\nmappings:\n  - {name: NT-Team, role: member}\n"
 BAD_ROLE = "version: 1\nroles: [owner, member]\nmappings:\n  - name: NT-Team\n    role: admn\n"
@@ -92,23 +92,14 @@ def test_the_trusted_config_is_held_against_each_file(
 def test_online_resolves_the_groups_of_each_file_and_reports_every_failure(
     folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tenant = ONLINE_TENANT  # one user, Ann, in NT-Owners
     for name, group in {
         "a.yaml": "NT-Nobody",
         "b.yaml": "NT-Owners",
         "c.yaml": "NT-Ghosts",
     }.items():
         (folder / name).write_text(f"version: 1\nmappings:\n  - {{name: {group}, role: owner}}\n")
-    with GraphEmulator(tenant) as emulator:
-        for variable, value in {
-            "AZURE_TENANT_ID": tenant.tenant_id,
-            "AZURE_CLIENT_ID": tenant.client_id,
-            "AZURE_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-            "ENTRASYNC_GRAPH_URL": emulator.base_url,
-            "AZURE_AUTHORITY_HOST": emulator.base_url,
-            "SSL_CERT_FILE": emulator.ca_pem_path or "",
-            "REQUESTS_CA_BUNDLE": emulator.ca_pem_path or "",
-        }.items():
+    with GraphEmulator(ONLINE_TENANT) as emulator:
+        for variable, value in online_environment(emulator).items():
             monkeypatch.setenv(variable, value)
         assert main(["validate", "--online", "a.yaml", "b.yaml", "c.yaml"]) == 1
     out, err = capsys.readouterr()
