@@ -1,8 +1,10 @@
-"""`entrasync validate [--online]`: check the mappings file before anyone plans with it.
+"""`entrasync validate [FILE ...] [--online]`: check mappings files before anyone plans with them.
 
-Offline it reads nothing but the file (YAML, schema, semantic rules). ``--online`` then
+Offline it reads nothing but the files (YAML, schema, semantic rules). ``--online`` then
 resolves every mapped group in Entra, so a typo in a group name fails the pull request check
-instead of the apply.
+instead of the apply. Each FILE given is checked in turn (the config when none is), and every
+one is checked even after one fails: a pre-commit hook shows all problems of a commit at once
+(docs/commands.md#entrasync-validate).
 """
 
 from __future__ import annotations
@@ -16,20 +18,21 @@ from entrasync.adapters import clock
 from entrasync.commands import examples
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.config.routing import load_reviewed_config
-from entrasync.console import app_context, global_options, trusted_config_option
+from entrasync.console import Console, app_context, global_options, trusted_config_option
 from entrasync.core import sanitize
 from entrasync.core.expiry import as_of
-from entrasync.errors import ExitCode, GraphError, SeveralErrors
+from entrasync.errors import ConfigError, EntrasyncError, ExitCode, GraphError, SeveralErrors
 from entrasync.render.groups import checks_table, empty_group_warnings, failure_message
 
 
 def summary(loaded: LoadedConfig) -> str:
-    """One line a reviewer can check at a glance."""
+    """One line a reviewer can check at a glance (synced: as of today, expired ones not)."""
     config = loaded.config
     count = len(config.mappings)
+    synced = len(as_of(config, clock.utc_today()).config.synced_mappings)
     return (
         f"{sanitize.text(str(loaded.path))} is valid: {count} mapping{'' if count == 1 else 's'} "
-        f"({len(config.synced_mappings)} synced), "
+        f"({synced} synced), "
         f"roles {' > '.join(sanitize.text(r) for r in config.roles)}, "
         f"on_removed {config.on_removed}"
     )
@@ -53,9 +56,10 @@ def notes(config: Config) -> list[str]:
     epilog=examples(
         "entrasync validate",
         "entrasync validate --online          # also resolve every group in Entra",
-        "entrasync --config other/mappings.yaml validate",
+        "entrasync validate config/*.yaml     # each file; all are checked",
     ),
 )
+@click.argument("files", nargs=-1, metavar="[FILE]...", type=click.Path(path_type=Path))
 @click.option(
     "--online",
     is_flag=True,
@@ -63,17 +67,37 @@ def notes(config: Config) -> list[str]:
 )
 @trusted_config_option()
 @global_options
-def command(online: bool, trusted_config: Path | None) -> int:
-    """Check the mappings file: YAML, schema and semantic rules (offline by default)."""
+def command(files: tuple[Path, ...], online: bool, trusted_config: Path | None) -> int:
+    """Check mappings files: YAML, schema and semantic rules (offline by default).
+
+    Each FILE given is checked in turn, every one even when one fails; without FILE, the
+    config (--config, ENTRASYNC_CONFIG, config/mappings.yaml).
+    """
     context = app_context()
     console = context.console()
+    failed: list[EntrasyncError] = []
+    for path in files or (context.resolved_config_path,):
+        try:
+            _validate(path, online, trusted_config, console)
+        except SeveralErrors as exc:
+            failed.extend(exc.errors)
+        except ConfigError as exc:  # this file's problems; the next file is checked still
+            failed.append(exc)
+    if len(failed) == 1:
+        raise failed[0]
+    if failed:
+        raise SeveralErrors(tuple(failed))
+    return ExitCode.OK
+
+
+def _validate(path: Path, online: bool, trusted_config: Path | None, console: Console) -> None:
     # With a trusted config, checked offline too: a routing change fails validation early.
-    loaded = load_reviewed_config(context.resolved_config_path, trusted_config)
+    loaded = load_reviewed_config(path, trusted_config)
     console.result(summary(loaded))
     for note in notes(loaded.config):
         console.warn(note)
     if not online:
-        return ExitCode.OK
+        return
     # Imported here: offline validation must not load the Graph stack (msal, httpx).
     from entrasync.adapters.graph.online import validate_online
 
@@ -90,4 +114,3 @@ def command(online: bool, trusted_config: Path | None) -> int:
                 GraphError(failure_message(c, loaded.where(i)), c.hint or None) for i, c in failures
             )
         )
-    return ExitCode.OK

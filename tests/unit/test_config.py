@@ -411,6 +411,19 @@ ONLINE_TENANT = SandboxTenant(
 )  # fmt: skip
 
 
+def online_environment(emulator: GraphEmulator) -> dict[str, str]:
+    """What `validate --online` needs to sign in to ``emulator`` serving ONLINE_TENANT."""
+    return {
+        "AZURE_TENANT_ID": ONLINE_TENANT.tenant_id,
+        "AZURE_CLIENT_ID": ONLINE_TENANT.client_id,
+        "AZURE_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        "ENTRASYNC_GRAPH_URL": emulator.base_url,
+        "AZURE_AUTHORITY_HOST": emulator.base_url,
+        "SSL_CERT_FILE": emulator.ca_pem_path or "",
+        "REQUESTS_CA_BUNDLE": emulator.ca_pem_path or "",
+    }
+
+
 @pytest.mark.parametrize(
     ("group", "code"),
     [
@@ -428,16 +441,7 @@ def test_validate_online_resolves_groups_after_the_offline_checks(
     path = tmp_path / "m.yaml"
     path.write_text(f"version: 1\nmappings:\n  - {{name: {group}, role: owner}}\n")
     with GraphEmulator(ONLINE_TENANT) as emulator:
-        env = {
-            "AZURE_TENANT_ID": ONLINE_TENANT.tenant_id,
-            "AZURE_CLIENT_ID": ONLINE_TENANT.client_id,
-            "AZURE_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-            "ENTRASYNC_GRAPH_URL": emulator.base_url,
-            "AZURE_AUTHORITY_HOST": emulator.base_url,
-            "SSL_CERT_FILE": emulator.ca_pem_path or "",
-            "REQUESTS_CA_BUNDLE": emulator.ca_pem_path or "",
-        }
-        for name, value in env.items():
+        for name, value in online_environment(emulator).items():
             monkeypatch.setenv(name, value)
         assert main(["validate", "--online", "--config", str(path)]) == code
     out = capsys.readouterr().out

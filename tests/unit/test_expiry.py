@@ -145,7 +145,8 @@ def test_validate_warns_about_expired_and_expiring_mappings(
 
     assert main(["validate", "--config", str(path)]) == 0
 
-    _, err = capsys.readouterr()
+    out, err = capsys.readouterr()
+    assert "3 mappings (2 synced)" in out  # the expired one grants nothing any more
     assert err.splitlines() == [
         "warning: mapping NT-Old expired on 2026-12-01",
         "warning: mapping NT-Soon expires on 2026-12-10 (in 5 days)",

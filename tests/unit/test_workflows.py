@@ -1,5 +1,6 @@
 """The GitHub workflows' key properties: triggers, permissions, concurrency, environments,
-artifacts, fork handling, and that no code from a pull request runs in the plan job."""
+artifacts, fork handling, that no code from a pull request runs in the plan job, and that
+every use of the composite action (`uses: ./`) passes inputs action.yml declares."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from entrasync.commands.github_cmd import PLAN_ARTIFACT_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
-NAMES = ("ci.yml", "plan.yml", "apply.yml", "drift.yml")
+NAMES = ("ci.yml", "plan.yml", "apply.yml", "drift.yml", "sync.yml")
+# The workflows holding credentials (ci.yml's action job validates offline only).
+ENTRASYNC_JOBS = ("plan.yml", "apply.yml", "drift.yml", "sync.yml")
+ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
 
 
 def load(name: str) -> dict[str, Any]:
@@ -58,8 +62,29 @@ def test_permissions_default_to_least_privilege(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_actions_are_pinned_to_a_major_version(name: str) -> None:
     for step in steps(name):
-        if "uses" in step:
+        if "uses" in step and step["uses"] != "./":
             assert re.fullmatch(r"actions/[a-z-]+@v\d+", step["uses"]), step["uses"]
+
+
+def test_the_action_itself_uses_only_pinned_actions() -> None:
+    used = [s["uses"] for s in ACTION["runs"]["steps"] if "uses" in s]
+    assert used
+    assert all(re.fullmatch(r"actions/[a-z-]+@v\d+", u) for u in used), used
+
+
+def action_steps(name: str) -> list[dict[str, Any]]:
+    return [s for s in steps(name) if s.get("uses") == "./"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_use_of_the_action_passes_inputs_it_declares(name: str) -> None:
+    declared = set(ACTION["inputs"])
+    required = {k for k, v in ACTION["inputs"].items() if v.get("required")}
+    for step in action_steps(name):
+        given = set(step.get("with", {}))
+        assert given <= declared, f"{step.get('name')}: unknown inputs {given - declared}"
+        assert required <= given, f"{step.get('name')}: missing {required - given}"
+        assert step["with"]["command"] in {"install", "validate", "plan", "apply", "drift"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -87,16 +112,36 @@ def commands(script: str) -> list[list[str]]:
     return [words for words in result if words]
 
 
+def action_call(step: dict[str, Any]) -> list[str]:
+    """The entrasync command line the action runs for a step (its drift command: the plan)."""
+    given = step["with"]
+    config = ["--config", given["config"]] if given.get("config") else []
+    command = given["command"]
+    args = shlex.split(given.get("args", ""))
+    if command == "drift":
+        return [*config, "plan", "--out", "PLAN", "--detailed-exitcode", *args]
+    return [*config, command, *args]
+
+
 def entrasync_calls(name: str) -> list[list[str]]:
-    return [
+    """Every entrasync command line of a workflow: `run:` scripts and the action's commands
+    (global options after the command, as entrasync accepts them)."""
+    calls = [
         words[1:]
         for step in steps(name)
         for words in commands(step.get("run", ""))
         if words[0] == "entrasync"
     ]
+    for step in action_steps(name):
+        if step["with"]["command"] != "install":
+            words = action_call(step)
+            if words[0] == "--config":
+                words = [*words[2:], *words[:2]]
+            calls.append(words)
+    return calls
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
+@pytest.mark.parametrize("name", [*ENTRASYNC_JOBS, "ci.yml"])
 def test_every_entrasync_call_names_real_commands_and_options(name: str) -> None:
     calls = entrasync_calls(name)
     assert calls
@@ -121,6 +166,8 @@ def test_plan_runs_on_pull_request_target_for_config_and_schema_changes_only() -
 def test_plan_has_least_privilege_and_skips_forks() -> None:
     plan = job("plan.yml")
     assert load("plan.yml")["permissions"] == {}
+    # pull-requests: write covers the sticky comment and the PR's labels (the issue comment
+    # and label endpoints accept it for a pull request); nothing else is writable.
     assert plan["permissions"] == {
         "contents": "read",
         "pull-requests": "write",
@@ -147,30 +194,33 @@ def test_plan_checks_out_the_base_for_code_and_only_config_from_the_pr_as_data()
 
 
 def test_nothing_from_the_pr_checkout_is_executed_or_installed() -> None:
-    for step in steps("plan.yml"):
-        assert not step.get("uses", "").startswith("./"), "no local action from any checkout"
+    all_steps = steps("plan.yml")
+    pr_checkout = next(i for i, s in enumerate(all_steps) if s.get("with", {}).get("path"))
+    # `./` is the workspace root, the base checkout: the PR is checked out under pr/ only.
+    assert all_steps[pr_checkout]["with"]["path"] == "pr"
+    for step in all_steps:
+        assert step.get("uses", "./") == "./" or step["uses"].startswith("actions/")
         script = step.get("run", "")
-        if step.get("working-directory") == "pr":
-            # The base branch's installed tool, reading pr/config as data; nothing else.
-            assert all(words[0] in {"entrasync", "["} for words in commands(script)), script
-        else:
-            assert "pr/" not in script
-            assert "cd pr" not in script
-    names = [s.get("run", s.get("uses", "")) for s in steps("plan.yml")]
-    pr_checkout = next(i for i, s in enumerate(steps("plan.yml")) if s.get("with", {}).get("path"))
-    assert names.index("python -m pip install --disable-pip-version-check .") < pr_checkout
-    install = [s["run"] for s in steps("plan.yml") if "pip install" in s.get("run", "")]
-    assert install == ["python -m pip install --disable-pip-version-check ."]
-    assert all(
-        s.get("working-directory") is None for s in steps("plan.yml") if "pip" in s.get("run", "")
-    )
+        assert "pr/" not in script
+        assert "cd pr" not in script
+        if step.get("working-directory") == "pr" or step.get("with", {}).get("working-directory"):
+            # Only the base branch's installed tool reads pr/, as data.
+            assert step["uses"] == "./"
+            assert step["with"]["working-directory"] == "pr"
+            assert step["with"]["command"] in {"validate", "plan"}
+    # Installed from the base branch before any file of the PR is on disk, and only there.
+    commands_given = [s.get("with", {}).get("command") for s in all_steps]
+    assert commands_given.count("install") == 1
+    assert commands_given.index("install") < pr_checkout
+    assert not any("pip" in s.get("run", "") for s in all_steps)
 
 
-def test_plan_comments_and_treats_changes_as_success() -> None:
+def test_plan_comments_and_leaves_changes_present_a_success() -> None:
     (plan_call,) = [c for c in entrasync_calls("plan.yml") if c[0] == "plan"]
     assert {"--comment", "--detailed-exitcode", "--out"} <= set(plan_call)
-    (step,) = [s for s in steps("plan.yml") if "entrasync plan" in s.get("run", "")]
-    assert step["run"].rstrip().endswith("|| [ $? -eq 2 ]")
+    # The action counts exit 2 (changes present) a success and fails the step on any other.
+    (run,) = [s["run"] for s in ACTION["runs"]["steps"] if s.get("id") == "run"]
+    assert '[ "$code" -ne 0 ] && [ "$code" -ne 2 ]' in run
 
 
 def test_plan_uploads_the_plan_under_the_name_apply_looks_for() -> None:
@@ -180,16 +230,16 @@ def test_plan_uploads_the_plan_under_the_name_apply_looks_for() -> None:
     assert name.endswith("${{ github.run_attempt }}")
 
 
+APPLY_CONCURRENCY = {"group": "entrasync-apply", "cancel-in-progress": False}
+
+
 def test_apply_runs_after_merge_in_the_protected_environment_one_at_a_time() -> None:
     apply = job("apply.yml")
     triggers = load("apply.yml")["on"]
     assert set(triggers) == {"push", "workflow_dispatch"}
     assert triggers["push"] == {"branches": ["main"], "paths": ["config/**"]}
     assert apply["environment"] == "neuraltrust-prod"
-    assert load("apply.yml")["concurrency"] == {
-        "group": "entrasync-apply",
-        "cancel-in-progress": False,
-    }
+    assert apply["concurrency"] == APPLY_CONCURRENCY
     assert apply["permissions"] == {
         "contents": "read",
         "id-token": "write",
@@ -199,11 +249,24 @@ def test_apply_runs_after_merge_in_the_protected_environment_one_at_a_time() -> 
 
 
 def test_apply_applies_a_fresh_plan_and_keeps_the_audit_even_on_failure() -> None:
-    plain, forced = sorted(
-        (c for c in entrasync_calls("apply.yml") if c[0] == "apply"), key=len
-    )  # no plan file: a fresh plan of the merged config
-    assert plain == ["apply", "--auto-approve", "--audit-dir", "audit/"]
-    assert forced == [*plain, "--force-unsafe", "$FORCE_UNSAFE"]
+    (apply_step,) = [s for s in action_steps("apply.yml") if s["with"]["command"] == "apply"]
+    # No plan file: a fresh plan of the merged config; the override only when one was given.
+    assert apply_step["with"]["args"].split() == [
+        "--auto-approve",
+        "--audit-dir",
+        "audit/",
+        "${{",
+        "inputs.force_unsafe",
+        "!=",
+        "''",
+        "&&",
+        "format('--force-unsafe",
+        "{0}',",
+        "inputs.force_unsafe)",
+        "||",
+        "''",
+        "}}",
+    ]
     (upload,) = step_using("apply.yml", "actions/upload-artifact")
     assert upload["if"] == "always()"
     assert upload["with"]["path"] == "audit/"
@@ -224,9 +287,14 @@ def test_drift_is_scheduled_and_manual_and_may_only_write_issues() -> None:
     triggers = load("drift.yml")["on"]
     assert set(triggers) == {"schedule", "workflow_dispatch"}
     assert drift["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
-    (plan_call,) = [c for c in entrasync_calls("drift.yml") if c[0] == "plan"]
-    assert "--detailed-exitcode" in plan_call
-    assert ["github", "drift-issue"] in [c[:2] for c in entrasync_calls("drift.yml")]
+    (drift_step,) = action_steps("drift.yml")
+    assert drift_step["with"] == {"command": "drift"}
+    (run,) = [s["run"] for s in ACTION["runs"]["steps"] if s.get("id") == "run"]
+    assert 'plan --out "$plan_file" --detailed-exitcode' in run
+    assert 'github drift-issue --plan "$plan_file"' in run
+    (upload,) = step_using("drift.yml", "actions/upload-artifact")
+    assert upload["with"]["path"] == "${{ runner.temp }}/entrasync-drift/plan.json"
+    assert 'plan_file="$RUNNER_TEMP/entrasync-drift/plan.json"' in run
 
 
 def test_ci_runs_the_projects_own_ci_script_with_the_workflow_lint() -> None:
@@ -241,11 +309,13 @@ def test_the_override_is_a_manual_run_input_that_only_reaches_apply_through_the_
     assert dispatch["inputs"]["force_unsafe"]["type"] == "string"
     assert dispatch["inputs"]["force_unsafe"]["required"] is False
     using = [s for s in steps("apply.yml") if "FORCE_UNSAFE" in s.get("run", "")]
-    assert [s["name"] for s in using] == ["Check the override", "Apply"]
-    for step in using:
-        assert step["env"]["FORCE_UNSAFE"] == "${{ inputs.force_unsafe }}"
+    assert [s["name"] for s in using] == ["Check the override"]
+    assert using[0]["env"]["FORCE_UNSAFE"] == "${{ inputs.force_unsafe }}"
     for step in steps("apply.yml"):
         assert "inputs." not in step.get("run", ""), "input text is never spliced into a script"
+    # Past the check, it reaches entrasync as an action input, split into words, never a script.
+    (apply_step,) = [s for s in steps("apply.yml") if "inputs.force_unsafe" in str(s.get("with"))]
+    assert apply_step["name"] == "Apply"
     # The check runs first, and the apply step still needs the protected environment.
     assert steps("apply.yml")[0]["name"] == "Check the override"
     assert job("apply.yml")["environment"] == "neuraltrust-prod"
@@ -300,12 +370,14 @@ ENDPOINTS = {
 }
 
 
-def test_the_workflows_that_run_entrasync_are_plan_apply_and_drift() -> None:
-    # The endpoint test below covers exactly these; ci.yml runs the project's tests only.
-    assert [n for n in NAMES if entrasync_calls(n)] == ["plan.yml", "apply.yml", "drift.yml"]
+def test_the_workflows_that_hold_credentials_are_plan_apply_drift_and_sync() -> None:
+    # The endpoint test below covers exactly these; ci.yml validates offline, with no secret.
+    holding = [n for n in NAMES if "secrets." in (WORKFLOWS / n).read_text(encoding="utf-8")]
+    assert holding == list(ENTRASYNC_JOBS)
+    assert [c[0] for c in entrasync_calls("ci.yml")] == ["validate"]
 
 
-@pytest.mark.parametrize("name", ["plan.yml", "apply.yml", "drift.yml"])
+@pytest.mark.parametrize("name", ENTRASYNC_JOBS)
 def test_every_shipped_workflow_sets_the_endpoints_with_public_cloud_defaults(name: str) -> None:
     env = job(name)["env"]
     for variable, default in ENDPOINTS.items():
@@ -323,7 +395,7 @@ def trusted_step() -> dict[str, Any]:
 def test_plan_passes_the_base_branchs_config_as_the_trusted_config() -> None:
     (plan_call,) = [c for c in entrasync_calls("plan.yml") if c[0] == "plan"]
     at = plan_call.index("--trusted-config")
-    assert plan_call[at + 1] == "$RUNNER_TEMP/trusted-mappings.yaml"
+    assert plan_call[at + 1] == "${{ runner.temp }}/trusted-mappings.yaml"
     assert plan_call[plan_call.index("--config") + 1] == "config/mappings.yaml"
     # Taken from the base checkout, before the PR's files are on disk, outside pr/.
     all_steps = steps("plan.yml")
@@ -362,3 +434,107 @@ def test_the_trusted_config_step_writes_the_base_config(
     assert done.returncode == 0
     written = (temp / "trusted-mappings.yaml").read_text()
     assert written == (base_config if expected is None else expected)
+
+
+# The scheduled sync -------------------------------------------------------------------------
+
+
+def test_the_scheduled_sync_is_off_until_the_repository_variable_turns_it_on() -> None:
+    sync = job("sync.yml")
+    assert load("sync.yml")["on"] == {"schedule": [{"cron": "23,53 * * * *"}]}
+    assert sync["if"] == "vars.ENTRASYNC_SCHEDULED_SYNC == 'true'"
+    assert load("sync.yml")["permissions"] == {}
+    assert sync["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
+    # Its own environment: no reviewers to wait for, main only, its own OIDC subject.
+    assert sync["environment"] == "neuraltrust-sync"
+
+
+def test_the_scheduled_sync_is_serialised_with_the_after_merge_apply() -> None:
+    assert job("sync.yml")["concurrency"] == APPLY_CONCURRENCY == job("apply.yml")["concurrency"]
+
+
+def test_the_scheduled_sync_applies_a_fresh_plan_and_never_forces() -> None:
+    for step in steps("sync.yml"):
+        given = f"{step.get('run', '')} {step.get('with', '')} {step.get('env', '')}"
+        assert "force" not in given, step.get("name")
+    assert "workflow_dispatch" not in load("sync.yml")["on"]  # no input to carry an override
+    assert [c for c in entrasync_calls("sync.yml") if c[0] == "apply"] == [
+        ["apply", "--auto-approve", "--audit-dir", "audit/"]
+    ]
+    assert steps("sync.yml")[0]["name"] == "Check the branch"
+
+
+def test_the_scheduled_sync_keeps_its_audit_and_reports_what_is_left_on_the_drift_issue() -> None:
+    names = [s.get("name", s.get("uses")) for s in steps("sync.yml")]
+    audit, left = step_using("sync.yml", "actions/upload-artifact")
+    assert audit["if"] == "always()"
+    assert audit["with"]["path"] == "audit/"
+    assert audit["with"]["retention-days"] == 400
+    assert audit["with"]["name"].startswith("entrasync-audit-sync-")
+    (report,) = [s for s in action_steps("sync.yml") if s["with"]["command"] == "drift"]
+    assert report["if"] == "${{ !cancelled() }}"  # after a refused or failed apply too
+    assert names.index(report["name"]) > names.index("Upload the audit")
+    assert left["with"]["path"] == "${{ runner.temp }}/entrasync-drift/plan.json"
+
+
+# Dependabot and pre-commit ------------------------------------------------------------------
+
+
+def test_dependabot_keeps_the_action_lock_and_the_actions_fresh() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text(encoding="utf-8"))
+    updates = {(u["package-ecosystem"], u["directory"]) for u in config["updates"]}
+    assert updates == {("pip", "/requirements"), ("github-actions", "/")}
+    assert (ROOT / "requirements" / "action.in").is_file()
+
+
+HOOKS = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+
+
+def test_the_pre_commit_hook_validates_each_staged_mappings_file_offline() -> None:
+    (hook,) = HOOKS
+    assert hook["id"] == "entrasync-validate"
+    assert hook["entry"] == "entrasync validate"  # no --online: a commit needs no credentials
+    assert hook["language"] == "python"
+    assert hook["pass_filenames"] is True
+
+
+@pytest.mark.parametrize(
+    ("path", "matched"),
+    [
+        ("config/mappings.yaml", True),
+        ("mappings.yml", True),
+        ("teams/mappings-contractors.yaml", True),
+        ("config/settings.yaml", False),
+        ("config/mappings.yaml.bak", False),
+        ("mappings/readme.md", False),
+        ("notmappings.yaml", False),
+    ],
+)
+def test_the_hooks_default_files_are_the_mappings_yaml_files(path: str, matched: bool) -> None:
+    (hook,) = HOOKS
+    assert (re.search(hook["files"], path) is not None) is matched
+
+
+def test_the_documented_mappings_repository_plan_keeps_the_security_model() -> None:
+    text = (ROOT / "docs" / "github-setup.md").read_text(encoding="utf-8")
+    (example,) = re.findall(
+        r"```yaml\n(# \.github/workflows/entrasync-plan\.yml.*?)```", text, re.S
+    )
+    data: dict[Any, Any] = yaml.safe_load(example)
+    assert set(data[True]) == {"pull_request_target"}
+    assert data["permissions"] == {}
+    (plan,) = data["jobs"].values()
+    assert plan["if"] == job("plan.yml")["if"]
+    assert plan["permissions"] == job("plan.yml")["permissions"]
+    checkouts = [s for s in plan["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert [c["with"]["path"] for c in checkouts] == ["base", "pr"]
+    for checkout in checkouts:
+        assert checkout["with"]["sparse-checkout"].split() == ["/config/"]
+        assert checkout["with"]["persist-credentials"] is False
+    tool = [s for s in plan["steps"] if s.get("uses", "").startswith("OWNER/entrasync@")]
+    assert [s["with"]["command"] for s in tool] == ["validate", "plan"]
+    for step in tool:
+        assert re.fullmatch(r"OWNER/entrasync@v\d+\.\d+\.\d+", step["uses"])  # a release
+        assert set(step["with"]) <= set(ACTION["inputs"])
+        assert step["with"]["working-directory"] == "pr"
+    assert not any("pr/" in s.get("run", "") for s in plan["steps"])

@@ -1,0 +1,84 @@
+"""The `entrasync-validate` pre-commit hook, run for real by `pre-commit try-repo` in a git repo.
+
+pre-commit builds the hook's environment as it would for a user: a virtualenv with this
+repository installed by pip. That install resolves entrasync's dependencies through pip's
+configured package index, the one thing in the suite that is not loopback; the two runs
+share one environment when the repository has no uncommitted changes (as in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+GOOD = (ROOT / "config" / "mappings.yaml").read_text(encoding="utf-8")
+BROKEN = "version: 1\nroles: [owner, member]\nmappings:\n  - name: NT-Team\n    role: admn\n"
+
+
+@pytest.fixture(scope="module")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+@pytest.fixture
+def mappings_repo(tmp_path: Path) -> Path:
+    """A mappings repository: a good file, a broken one, and a broken YAML the hook skips."""
+    repo = tmp_path / "access"
+    for name, text in {
+        "config/mappings.yaml": GOOD,
+        "teams/mappings-contractors.yml": BROKEN,
+        "notes/todo.yaml": "a: [\n",  # not a mappings file by the hook's default pattern
+    }.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    return repo
+
+
+def try_repo(repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PRE_COMMIT_HOME": str(home),
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }
+    env.pop("ENTRASYNC_CONFIG", None)
+    command = [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "entrasync-validate"]
+    return subprocess.run(
+        [*command, "--color", "never", *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_the_hook_passes_a_good_file_and_fails_a_broken_one_at_file_line(
+    mappings_repo: Path, pre_commit_home: Path
+) -> None:
+    good = try_repo(mappings_repo, pre_commit_home, "--files", "config/mappings.yaml")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "entrasync validate" in good.stdout
+    assert "Passed" in good.stdout
+
+    every = try_repo(mappings_repo, pre_commit_home, "--all-files")
+    assert every.returncode == 1, every.stdout + every.stderr
+    out = every.stdout
+    assert "Failed" in out
+    # Both mappings files were checked; the broken one is named at file:line:col.
+    assert "config/mappings.yaml is valid: 3 mappings" in out
+    assert "error: teams/mappings-contractors.yml has 1 problem" in out
+    assert "teams/mappings-contractors.yml:5:11: mappings[0].role: 'admn' is not one of" in out
+    # The default `files:` pattern leaves other YAML alone.
+    assert "notes/todo.yaml" not in out
+    assert "Traceback" not in out

@@ -1,0 +1,117 @@
+"""`entrasync validate FILE...`: each file checked, all of them, each problem at file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from entrasync.cli import main
+from entrasync.sandbox.graph_emulator import DEFAULT_CLIENT_SECRET, GraphEmulator
+from tests.unit.test_config import ONLINE_TENANT, online_environment
+
+GOOD = "version: 1\nmappings:\n  - {name: NT-Team, role: member}\n"
+BAD_ROLE = "version: 1\nroles: [owner, member]\nmappings:\n  - name: NT-Team\n    role: admn\n"
+BAD_SYNTAX = "version: 1\nmappings: [\n"
+TENANT = "entra:\n  tenant_id: 11111111-2222-3333-4444-555555555555\n"
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run where the files are, so messages name them as a hook passes them."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ENTRASYNC_CONFIG", raising=False)
+    for name, text in {
+        "good.yaml": GOOD,
+        "bad-role.yaml": BAD_ROLE,
+        "bad-syntax.yaml": BAD_SYNTAX,
+        "tenant.yaml": "version: 1\n" + TENANT,
+    }.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_every_file_is_checked_and_each_problem_is_named_at_file_line(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["validate", "bad-role.yaml", "good.yaml", "bad-syntax.yaml"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    # The valid file between the broken ones is still checked and summarised.
+    assert out.splitlines() == [
+        "good.yaml is valid: 1 mapping (1 synced), roles owner > admin > member, on_removed keep"
+    ]
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert errors == ["error: bad-role.yaml has 1 problem", "error: bad-syntax.yaml has 1 problem"]
+    assert "  bad-role.yaml:5:11: mappings[0].role: 'admn' is not one of owner, member" in err
+    assert "  bad-syntax.yaml:3:1: YAML syntax error" in err
+    assert err.count("hint: fix ") == 2
+    assert "Traceback" not in err
+
+
+def test_all_files_valid_exits_0_with_one_summary_each(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "good.yaml", "tenant.yaml"]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split(" is valid")[0] for line in out.splitlines()] == ["good.yaml", "tenant.yaml"]
+    assert err == ""
+
+
+def test_a_missing_file_fails_without_hiding_the_others(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "gone.yaml", "good.yaml"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("good.yaml is valid")
+    assert err.startswith("error: config file gone.yaml not found\n")
+
+
+def test_files_replace_the_config_option_and_environment(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ENTRASYNC_CONFIG", "bad-role.yaml")
+    assert main(["--config", "bad-syntax.yaml", "validate", "good.yaml"]) == 0
+    assert capsys.readouterr().out.startswith("good.yaml is valid")
+    # Without FILE the config is validated, as before.
+    assert main(["validate"]) == 1
+    assert capsys.readouterr().err.startswith("error: bad-role.yaml has 1 problem")
+
+
+def test_the_trusted_config_is_held_against_each_file(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (folder / "trusted.yaml").write_text("version: 1\n", encoding="utf-8")
+    code = main(["validate", "--trusted-config", "trusted.yaml", "tenant.yaml", "good.yaml"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out.startswith("good.yaml is valid")
+    assert err.startswith("error: tenant.yaml changes entra.tenant_id, which decides where")
+
+
+def test_online_resolves_the_groups_of_each_file_and_reports_every_failure(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, group in {
+        "a.yaml": "NT-Nobody",
+        "b.yaml": "NT-Owners",
+        "c.yaml": "NT-Ghosts",
+    }.items():
+        (folder / name).write_text(f"version: 1\nmappings:\n  - {{name: {group}, role: owner}}\n")
+    with GraphEmulator(ONLINE_TENANT) as emulator:
+        for variable, value in online_environment(emulator).items():
+            monkeypatch.setenv(variable, value)
+        assert main(["validate", "--online", "a.yaml", "b.yaml", "c.yaml"]) == 1
+    out, err = capsys.readouterr()
+    assert [line.split(" is valid")[0] for line in out.splitlines() if "is valid" in line] == [
+        "a.yaml",
+        "b.yaml",
+        "c.yaml",
+    ]
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 2
+    assert "a.yaml:3" in errors[0]
+    assert "NT-Nobody" in errors[0]
+    assert "c.yaml:3" in errors[1]
+    assert "NT-Ghosts" in errors[1]
+    assert DEFAULT_CLIENT_SECRET not in out + err
