@@ -258,9 +258,14 @@ INSTALL_RULES = [
     ),
     (
         "installs the dependencies by hash",
-        r"pip install .*--require-hashes\s+-r \S+/requirements/action\.lock",
+        # The lock the action uses too (tests/unit/test_action_lock.py keeps it whole), wheels
+        # only: no sdist's build script runs.
+        r"pip install .*--require-hashes\s+--only-binary :all: -r \S+/requirements/action\.txt",
     ),
-    ("installs the tool without its dependencies", r"pip install .*--no-deps \S+src\"?$"),
+    (
+        "installs the tool without fetching anything more",
+        r"pip install .*--no-deps\s+--no-build-isolation --no-index \S+src\"?$",
+    ),
 ]
 
 
