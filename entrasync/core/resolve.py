@@ -69,14 +69,17 @@ Decision = tuple[str, tuple[str, ...] | None, tuple[str, ...], str]
 def memberships(directory: Directory) -> dict[str, tuple[int, ...]]:
     """Each member's mapping indices, ascending, once each: one entry per membership, so the
     size grows with the memberships alone, not with how many mappings there are."""
-    found: dict[str, list[int]] = {}
+    found: dict[str, tuple[int, ...]] = {}
     for group in sorted(directory.groups, key=lambda g: g.mapping_index):
         index = group.mapping_index
+        alone = (index,)  # one tuple for every member in no earlier group
         for member_id in group.member_ids:
-            indices = found.setdefault(member_id, [])
-            if not indices or indices[-1] != index:  # a member listed twice in one group
-                indices.append(index)
-    return {member_id: tuple(indices) for member_id, indices in found.items()}
+            indices = found.get(member_id)
+            if indices is None:
+                found[member_id] = alone
+            elif indices[-1] != index:  # not a member listed twice in one group
+                found[member_id] = (*indices, index)
+    return found
 
 
 def _decide(config: Config, names: Mapping[int, str], indices: tuple[int, ...]) -> Decision:
