@@ -12,10 +12,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import rfc8785
-
 from entrasync.core import strict_json
-from entrasync.core.canonical import canonical_json, canonical_sha256
+from entrasync.core.canonical import NotCanonicalError, canonical_json, canonical_sha256
 from entrasync.core.plan import Change, Orphan, Plan, Violation
 from entrasync.errors import PlanFileError
 
@@ -51,9 +49,13 @@ def digest(plan: Plan) -> str:
     head = {k: v for k, v in _head(plan).items() if k not in _UNHASHED}
     try:
         return canonical_sha256(head, plan.canonical_items)
-    except UnicodeEncodeError:
-        # A lone surrogate has no UTF-8 form: canonical_json() refuses it, clearly.
-        return _sha256(canonical_json(_body(plan)))
+    except NotCanonicalError as exc:
+        raise PlanFileError(
+            "the plan cannot be written canonically (RFC 8785): it holds text that is not "
+            f"Unicode, a lone surrogate, at ...{exc.excerpt}",
+            "a value read from Entra or NeuralTrust (a name, mail or role) carries an escape "
+            "from \\ud800 to \\udfff with no pair: correct it at its source and plan again",
+        ) from None
 
 
 def to_json(plan: Plan) -> dict[str, Any]:
@@ -126,7 +128,7 @@ def _plan_of(data: dict[str, Any]) -> Plan:
 def _digest_as_read(data: dict[str, Any], source: str) -> str:
     try:
         return _sha256(canonical_json({k: v for k, v in data.items() if k not in _UNHASHED}))
-    except rfc8785.CanonicalizationError:
+    except NotCanonicalError:
         raise PlanFileError(
             f"{source} is refused: it holds text that is not Unicode (a lone surrogate escape)",
             "pass the file written by `entrasync plan --out`",
