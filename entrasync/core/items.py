@@ -7,8 +7,10 @@ and, for changes, the canonical text the plan's digest and file are made of (see
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from entrasync.core.canonical import (
@@ -57,9 +59,7 @@ class Access:
         active = self.active
         if active is not True and active is not False:
             raise TypeError(f"Access.active is not a bool: {active!r}")  # the encoder writes it
-        products = "null" if self.products is None else canonical_str_array(self.products)
-        role = canonical_str_or_null(self.role)
-        return f'{{"active":{"true" if active else "false"},"products":{products},"role":{role}}}'
+        return _access_text(self.role, self.products, active)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Access:
@@ -69,6 +69,20 @@ class Access:
             products=tuple(products) if products is not None else None,
             active=bool(data["active"]),
         )
+
+
+# A plan's accesses and group lists repeat (14,789 distinct (access, groups, reason) among
+# 85,262 changes at 100,000 users): their text is written once each. A saved plan's lines are
+# made twice (for the digest, then for the file, see change_lines), so this counts twice: the
+# digest and the plan file took 0.50 s + 0.46 s of core CPU without it, 0.44 s + 0.38 s with.
+@lru_cache(maxsize=4096)
+def _access_text(role: str | None, products: tuple[str, ...] | None, active: bool) -> str:
+    listed = "null" if products is None else canonical_str_array(products)
+    state = "true" if active else "false"
+    return f'{{"active":{state},"products":{listed},"role":{canonical_str_or_null(role)}}}'
+
+
+_groups_text = lru_cache(maxsize=4096)(canonical_str_array)
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -127,11 +141,11 @@ class Change:
         o = canonical_str_or_null
         before = "null" if self.before is None else self.before.canonical()
         return (
-            f'{{"action":{canonical_str(self.action.value)},"after":{self.after.canonical()},'
+            f'{{"action":{canonical_str(self.action)},"after":{self.after.canonical()},'
             f'"before":{before},"decided_by":{o(self.decided_by)},'
             f'"display_name":{o(self.display_name)},"email":{o(self.email)},'
             f'"entra_id":{o(self.entra_id)},"family_name":{o(self.family_name)},'
-            f'"given_name":{o(self.given_name)},"groups":{canonical_str_array(self.groups)},'
+            f'"given_name":{o(self.given_name)},"groups":{_groups_text(self.groups)},'
             f'"reason":{canonical_str(self.reason)},"target_id":{o(self.target_id)},'
             f'"user":{canonical_str(self.user)},"user_name":{o(self.user_name)}}}'
         )
@@ -208,10 +222,15 @@ class Violation:
         return cls(rule=data["rule"], message=data["message"], override=data.get("override", ""))
 
 
-def change_lines(changes: tuple[Change, ...]) -> list[str]:
-    try:
-        return [change.canonical() for change in changes]
-    except TypeError:
-        # A value of a type the annotations do not allow (a hand-made plan file's number in
-        # "reason"): the encoder writes it as it always did, so the digest stays the same.
-        return [canonical_text(change.to_json()) for change in changes]
+def change_lines(changes: Iterable[Change]) -> Iterator[str]:
+    """Each change's canonical line, one at a time: the plan's digest and its file are made of
+    them, each as it goes. Held for both, they took `plan`'s peak RSS at 1,000,000 users from
+    2,016 MB to 2,236 MB (over its 2 GB target); made twice, the file adds nothing to the peak
+    and 0.3-0.4 s of core CPU at 100,000 users (benchmarks/README.md)."""
+    for change in changes:
+        try:
+            yield change.canonical()
+        except TypeError:
+            # A value of a type the annotations do not allow (a hand-made plan file's number
+            # in "reason"): the encoder writes it as it always did, so the digest stays the same.
+            yield canonical_text(change.to_json())

@@ -48,7 +48,7 @@ def digest(plan: Plan) -> str:
     hashed item by item from ``Plan.canonical_items``."""
     head = {k: v for k, v in _head(plan).items() if k not in _UNHASHED}
     try:
-        return canonical_sha256(head, plan.canonical_items)
+        return canonical_sha256(head, plan.canonical_items())
     except NotCanonicalError as exc:
         raise PlanFileError(
             "the plan cannot be written canonically (RFC 8785): it holds text that is not "
@@ -84,16 +84,19 @@ def file_lines(plan: Plan) -> Iterator[str]:
     yield "{\n"
     for key, value in {**_head(plan), "digest": plan.digest}.items():
         yield f"  {_LINE.encode(key)}: {_LINE.encode(value)},\n"
-    arrays = list(plan.canonical_items.items())
-    for position, (key, lines) in enumerate(arrays):
+    arrays = list(plan.canonical_items().items())
+    for position, (key, items) in enumerate(arrays):
         comma = "," if position < len(arrays) - 1 else ""
-        if not lines:
+        lines = iter(items)
+        previous = next(lines, None)
+        if previous is None:
             yield f"  {_LINE.encode(key)}: []{comma}\n"
             continue
         yield f"  {_LINE.encode(key)}: [\n"
-        last = len(lines) - 1
-        for n, line in enumerate(lines):
-            yield f"    {line},\n" if n < last else f"    {line}\n"
+        for line in lines:
+            yield f"    {previous},\n"
+            previous = line
+        yield f"    {previous}\n"
         yield f"  ]{comma}\n"
     yield "}\n"
 
