@@ -132,22 +132,29 @@ class Change:
 
         ``to_json`` stays the definition; this is the change's plan-file line and digest part,
         with the keys in sorted order and each string escaped by the encoder's own C function:
-        no dict, list and encoder pass per change. It holds core CPU under its 3 s target: at
-        85,262 changes the plan digest step takes 0.47 s this way, 0.93 s through to_json and
-        the encoder (benchmarks/core_cpu.py --size full: 2.5 s -> 3.1 s in all).
+        no dict, list and encoder pass per change, and no call per optional field. It holds
+        core CPU under its 3 s target: at 85,262 changes the plan digest step takes 0.39-0.40 s
+        this way (0.51 s with a call per optional field), 0.93 s through to_json and the encoder
+        (benchmarks/core_cpu.py --size full).
         A field of a type its annotation does not allow raises TypeError (``change_lines``
         then uses the encoder); tests/unit/test_plan_lines.py holds the two equal.
         """
-        o = canonical_str_or_null
+        s = canonical_str
         before = "null" if self.before is None else self.before.canonical()
+        decided_by, display_name, email = self.decided_by, self.display_name, self.email
+        entra_id, family_name, given_name = self.entra_id, self.family_name, self.given_name
+        target_id, user_name = self.target_id, self.user_name
         return (
-            f'{{"action":{canonical_str(self.action)},"after":{self.after.canonical()},'
-            f'"before":{before},"decided_by":{o(self.decided_by)},'
-            f'"display_name":{o(self.display_name)},"email":{o(self.email)},'
-            f'"entra_id":{o(self.entra_id)},"family_name":{o(self.family_name)},'
-            f'"given_name":{o(self.given_name)},"groups":{_groups_text(self.groups)},'
-            f'"reason":{canonical_str(self.reason)},"target_id":{o(self.target_id)},'
-            f'"user":{canonical_str(self.user)},"user_name":{o(self.user_name)}}}'
+            f'{{"action":{s(self.action)},"after":{self.after.canonical()},"before":{before},'
+            f'"decided_by":{"null" if decided_by is None else s(decided_by)},'
+            f'"display_name":{"null" if display_name is None else s(display_name)},'
+            f'"email":{"null" if email is None else s(email)},'
+            f'"entra_id":{"null" if entra_id is None else s(entra_id)},'
+            f'"family_name":{"null" if family_name is None else s(family_name)},'
+            f'"given_name":{"null" if given_name is None else s(given_name)},'
+            f'"groups":{_groups_text(self.groups)},"reason":{s(self.reason)},'
+            f'"target_id":{"null" if target_id is None else s(target_id)},'
+            f'"user":{s(self.user)},"user_name":{"null" if user_name is None else s(user_name)}}}'
         )
 
     @classmethod
