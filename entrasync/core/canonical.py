@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any
-
-import rfc8785
 
 _ENCODER = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
@@ -57,47 +56,74 @@ def canonical_str_array(values: Iterable[str]) -> str:
     return "[" + ",".join(map(encode_basestring, values)) + "]"
 
 
-def canonical_object(members: Mapping[str, Any], arrays: Mapping[str, Sequence[str]]) -> bytes:
+def canonical_object(members: Mapping[str, Any], arrays: Mapping[str, Iterable[str]]) -> bytes:
     """The RFC 8785 bytes of the object ``{**members, **arrays}`` when each array is given as
     the :func:`canonical_text` of its items: the same bytes as :func:`canonical_json` of that
     object (members sorted by key, no whitespace), without encoding the items again.
 
-    Raises UnicodeEncodeError on a lone surrogate: the caller falls back to canonical_json().
+    Raises :class:`NotCanonicalError` on a lone surrogate.
     """
-    return "".join(_pieces(members, arrays)).encode("utf-8")
+    return b"".join(_utf8(piece) for piece in _pieces(members, arrays))
 
 
-def canonical_sha256(members: Mapping[str, Any], arrays: Mapping[str, Sequence[str]]) -> str:
-    """sha256 (hex) of :func:`canonical_object`, hashed piece by piece: a 100,000-user plan's
-    canonical text is about 45 MB, and building it whole took four copies of it."""
+def canonical_sha256(members: Mapping[str, Any], arrays: Mapping[str, Iterable[str]]) -> str:
+    """sha256 (hex) of :func:`canonical_object`, hashed piece by piece as the arrays' items
+    come: a large plan's canonical text never sits in memory whole."""
     digest = hashlib.sha256()
+    before = ""
     for piece in _pieces(members, arrays):
-        digest.update(piece.encode("utf-8"))
+        digest.update(_utf8(piece, before))
+        before = (before + piece[-_CONTEXT:])[-_CONTEXT:]
     return digest.hexdigest()
 
 
 _CHUNK = 4096  # array items hashed per piece
 
 
-def _pieces(members: Mapping[str, Any], arrays: Mapping[str, Sequence[str]]) -> Iterator[str]:
+def _pieces(members: Mapping[str, Any], arrays: Mapping[str, Iterable[str]]) -> Iterator[str]:
     # Keys are entrasync's own ASCII names: sorted by code point is sorted by UTF-16 unit.
     for position, key in enumerate(sorted({*members, *arrays})):
         yield ("{" if position == 0 else ",") + canonical_text(key) + ":"
         if key not in arrays:
             yield canonical_text(members[key])
             continue
-        items = arrays[key]
+        items = iter(arrays[key])
         yield "["
-        for start in range(0, len(items), _CHUNK):
-            yield ("," if start else "") + ",".join(items[start : start + _CHUNK])
+        separator = ""
+        while chunk := ",".join(islice(items, _CHUNK)):  # items are never empty text
+            yield separator + chunk
+            separator = ","
         yield "]"
     yield "}"
 
 
-def canonical_json(value: Any) -> bytes:
-    """The RFC 8785 bytes of ``value`` (dicts with str keys, lists, str, int, bool, None)."""
+class NotCanonicalError(ValueError):
+    """A value holds a lone surrogate (``\\ud800`` to ``\\udfff``): text that is not Unicode,
+    which has no UTF-8 form and so no RFC 8785 form either."""
+
+    def __init__(self, error: UnicodeEncodeError, before: str = "") -> None:
+        text, end = before + str(error.object), len(before) + error.end
+        # Where it is, as ASCII (every other escape spelt out, so it is safe to print).
+        where = text[max(0, end - 1 - _CONTEXT) : end]
+        self.excerpt = where.encode("ascii", "backslashreplace").decode("ascii")
+        super().__init__(f"not Unicode text (a lone surrogate) at ...{self.excerpt}")
+
+
+_CONTEXT = 60  # characters shown before a lone surrogate
+
+
+def _utf8(text: str, before: str = "") -> bytes:
+    """``text`` as UTF-8; ``before``: the text that came just before it, for the error."""
     try:
-        return _ENCODER.encode(value).encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate has no UTF-8 form: let rfc8785 decide (it refuses it, clearly).
-        return bytes(rfc8785.dumps(value))
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise NotCanonicalError(error, before) from None
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 bytes of ``value`` (dicts with str keys, lists, str, int, bool, None).
+
+    Raises :class:`NotCanonicalError` on a lone surrogate, as the ``rfc8785`` package refuses
+    it (``tests/unit/test_canonical.py``).
+    """
+    return _utf8(_ENCODER.encode(value))

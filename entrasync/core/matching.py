@@ -103,6 +103,7 @@ class _Index:
     by_external_id: dict[str, TargetUser]
     by_user_name: dict[str, TargetUser]
     by_key: dict[str, TargetUser]  # by the key match_on compares
+    listed: set[str]  # SCIM ids of the users named in ``protected`` (by userName or email)
 
     @classmethod
     def of(cls, config: Config, target: Target) -> _Index:
@@ -110,26 +111,36 @@ class _Index:
         by_external_id: dict[str, TargetUser] = {}
         by_user_name: dict[str, TargetUser] = {}
         by_email: dict[str, TargetUser] = {}
+        listed: set[str] = set()
+        keys = config.protected_keys
         for user in users:
             if user.external_id:
                 by_external_id.setdefault(user.external_id.lower(), user)
-            if user.user_name:
-                by_user_name.setdefault(user.user_name.lower(), user)
-            if user.email:
-                by_email.setdefault(user.email.lower(), user)
+            name = user.user_name.lower()
+            if name:
+                by_user_name.setdefault(name, user)
+            email = user.email.lower() if user.email else ""
+            if email:
+                by_email.setdefault(email, user)
+            if name in keys or email in keys:  # as _listed() decides, each lowered once
+                listed.add(user.id)
         by_key = {"userName": by_user_name, "email": by_email, "externalId": by_external_id}
-        return cls(users, by_external_id, by_user_name, by_key[config.neuraltrust.match_on])
+        match_on = config.neuraltrust.match_on
+        return cls(users, by_external_id, by_user_name, by_key[match_on], listed)
+
+    def protected(self, user: TargetUser, resolution: Resolution) -> bool:
+        """:func:`is_protected_target` of one of these users."""
+        return user.id in self.listed or exclusion(resolution, user.external_id) == PROTECTED
 
 
 def match(config: Config, resolution: Resolution, target: Target) -> Matching:
     """Pair each desired user with its NeuralTrust user."""
     index = _Index.of(config, target)
-    keys = config.protected_keys
     pairs: list[Pair] = []
     held: list[tuple[str, str]] = []  # (desired key, warning): said in key order
     reused: set[str] = set()  # SCIM ids found by match_on but owned by another Entra user
     for desired in resolution.desired.values():
-        found = _pair_or_warning(config, resolution, index, desired, keys)
+        found = _pair_or_warning(config, resolution, index, desired)
         if isinstance(found, Pair):
             pairs.append(found)
         else:
@@ -141,7 +152,7 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
     wanted = {entra_id.lower() for entra_id in resolution.desired}
     leftovers: list[tuple[TargetUser, Standing]] = []
     for user in (u for u in index.users if u.id not in claimed):
-        place = _standing(is_protected_target(config, user, resolution, keys), user)
+        place = _standing(index.protected(user, resolution), user)
         if place is Standing.ORPHAN and user.id in reused:
             # docs/how-it-works.md: a reused UPN is never changed, so it is no orphan of its
             # old Entra user either; the warning already names both ids.
@@ -162,7 +173,6 @@ def _pair_or_warning(
     resolution: Resolution,
     index: _Index,
     desired: DesiredUser,
-    keys: frozenset[str],
 ) -> Pair | tuple[str, str | None]:
     """The desired user's pair, or the warning that says why entrasync holds it back with the
     SCIM id of the NeuralTrust user it found when that user belongs to another Entra user."""
@@ -187,7 +197,7 @@ def _pair_or_warning(
             "not changed",
             found.id,
         )
-    if is_protected_target(config, found, resolution, keys):
+    if index.protected(found, resolution):
         return f"{desired.key} is protected: not changed", None
     return Pair(desired, found)
 

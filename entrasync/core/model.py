@@ -1,4 +1,6 @@
-"""Frozen value types shared by the readers, the pure core and the writers."""
+"""Value types shared by the readers, the pure core and the writers, never changed once built
+(DesiredUser, made once per desired user, is not frozen for the reason Change is not:
+``entrasync.core.items``)."""
 
 from __future__ import annotations
 
@@ -116,7 +118,7 @@ class Target:
         return cls(scim_url, frozen, state_sha256=state_fingerprint(frozen, rows))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class DesiredUser:
     """What the mappings want for one Entra user."""
 

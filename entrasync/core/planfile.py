@@ -12,10 +12,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import rfc8785
-
 from entrasync.core import strict_json
-from entrasync.core.canonical import canonical_json, canonical_sha256
+from entrasync.core.canonical import NotCanonicalError, canonical_json, canonical_sha256
 from entrasync.core.plan import Change, Orphan, Plan, Violation
 from entrasync.core.policy import PolicyChange
 from entrasync.errors import PlanFileError
@@ -53,10 +51,14 @@ def digest(plan: Plan) -> str:
     hashed item by item from ``Plan.canonical_items``."""
     head = {k: v for k, v in _head(plan).items() if k not in _UNHASHED}
     try:
-        return canonical_sha256(head, plan.canonical_items)
-    except UnicodeEncodeError:
-        # A lone surrogate has no UTF-8 form: canonical_json() refuses it, clearly.
-        return _sha256(canonical_json(_body(plan)))
+        return canonical_sha256(head, plan.canonical_items())
+    except NotCanonicalError as exc:
+        raise PlanFileError(
+            "the plan cannot be written canonically (RFC 8785): it holds text that is not "
+            f"Unicode, a lone surrogate, at ...{exc.excerpt}",
+            "a value read from Entra or NeuralTrust (a name, mail or role) carries an escape "
+            "from \\ud800 to \\udfff with no pair: correct it at its source and plan again",
+        ) from None
 
 
 def to_json(plan: Plan) -> dict[str, Any]:
@@ -85,16 +87,19 @@ def file_lines(plan: Plan) -> Iterator[str]:
     yield "{\n"
     for key, value in {**_head(plan), "digest": plan.digest}.items():
         yield f"  {_LINE.encode(key)}: {_LINE.encode(value)},\n"
-    arrays = list(plan.canonical_items.items())
-    for position, (key, lines) in enumerate(arrays):
+    arrays = list(plan.canonical_items().items())
+    for position, (key, items) in enumerate(arrays):
         comma = "," if position < len(arrays) - 1 else ""
-        if not lines:
+        lines = iter(items)
+        previous = next(lines, None)
+        if previous is None:
             yield f"  {_LINE.encode(key)}: []{comma}\n"
             continue
         yield f"  {_LINE.encode(key)}: [\n"
-        last = len(lines) - 1
-        for n, line in enumerate(lines):
-            yield f"    {line},\n" if n < last else f"    {line}\n"
+        for line in lines:
+            yield f"    {previous},\n"
+            previous = line
+        yield f"    {previous}\n"
         yield f"  ]{comma}\n"
     yield "}\n"
 
@@ -130,7 +135,7 @@ def _plan_of(data: dict[str, Any]) -> Plan:
 def _digest_as_read(data: dict[str, Any], source: str) -> str:
     try:
         return _sha256(canonical_json({k: v for k, v in data.items() if k not in _UNHASHED}))
-    except rfc8785.CanonicalizationError:
+    except NotCanonicalError:
         raise PlanFileError(
             f"{source} is refused: it holds text that is not Unicode (a lone surrogate escape)",
             "pass the file written by `entrasync plan --out`",

@@ -21,12 +21,16 @@ NOT_READ = "member id not among the users read from Graph"
 
 def match_key(config: Config, user: DirectoryUser) -> str | None:
     """The lower-cased key ``match_on`` compares; None when the user lacks that attribute."""
-    match_on = config.neuraltrust.match_on
+    return _key(config.neuraltrust.match_on, user, user.user_principal_name.lower())
+
+
+def _key(match_on: str, user: DirectoryUser, upn: str) -> str | None:
+    """:func:`match_key` given the lower-cased UPN."""
     if match_on == "email":
         return user.mail.lower() if user.mail else None
     if match_on == "externalId":
         return user.id.lower()
-    return user.user_principal_name.lower()
+    return upn
 
 
 def is_protected_user(
@@ -34,8 +38,13 @@ def is_protected_user(
 ) -> bool:
     """Listed in ``protected`` by UPN or mail (``keys``: config.protected_keys, if at hand)."""
     keys = config.protected_keys if keys is None else keys
-    mail = (user.mail or "").lower()
-    return user.user_principal_name.lower() in keys or (bool(mail) and mail in keys)
+    return _listed(user, user.user_principal_name.lower(), keys)
+
+
+def _listed(user: DirectoryUser, upn: str, keys: frozenset[str]) -> bool:
+    """:func:`is_protected_user` given the lower-cased UPN."""
+    mail = user.mail
+    return upn in keys or (mail.lower() in keys if mail else False)
 
 
 def empty_groups(directory: Directory) -> tuple[str, ...]:
@@ -45,15 +54,15 @@ def empty_groups(directory: Directory) -> tuple[str, ...]:
 
 
 def _exclusion(
-    config: Config, user: DirectoryUser, protected: frozenset[str], key: str | None
+    config: Config, user: DirectoryUser, protected: frozenset[str], upn: str, key: str | None
 ) -> str | None:
     """Why a mapped user gets no desired state, or None. Protected wins: it is the strongest.
 
-    ``key``: the user's match_key(), computed once by the caller (it needs it too).
+    ``upn``, ``key``: the user's lower-cased UPN and match_key(), computed once by the caller.
     """
-    if is_protected_user(config, user, protected):
+    if protected and _listed(user, upn, protected):
         return PROTECTED
-    if user.is_guest and not config.entra.include_guests:
+    if not config.entra.include_guests and user.is_guest:
         return GUEST
     if not user.account_enabled and not config.entra.include_disabled:
         return DISABLED
@@ -69,14 +78,17 @@ Decision = tuple[str, tuple[str, ...] | None, tuple[str, ...], str]
 def memberships(directory: Directory) -> dict[str, tuple[int, ...]]:
     """Each member's mapping indices, ascending, once each: one entry per membership, so the
     size grows with the memberships alone, not with how many mappings there are."""
-    found: dict[str, list[int]] = {}
+    found: dict[str, tuple[int, ...]] = {}
     for group in sorted(directory.groups, key=lambda g: g.mapping_index):
         index = group.mapping_index
+        alone = (index,)  # one tuple for every member in no earlier group
         for member_id in group.member_ids:
-            indices = found.setdefault(member_id, [])
-            if not indices or indices[-1] != index:  # a member listed twice in one group
-                indices.append(index)
-    return {member_id: tuple(indices) for member_id, indices in found.items()}
+            indices = found.get(member_id)
+            if indices is None:
+                found[member_id] = alone
+            elif indices[-1] != index:  # not a member listed twice in one group
+                found[member_id] = (*indices, index)
+    return found
 
 
 def _decide(config: Config, names: Mapping[int, str], indices: tuple[int, ...]) -> Decision:
@@ -113,6 +125,7 @@ def resolve(config: Config, directory: Directory) -> Resolution:
     ]
     names = {g.mapping_index: g.group.display_name for g in ordered}
     protected = config.protected_keys
+    match_on = config.neuraltrust.match_on
     # Users sharing a set of groups share a decision: decided once per distinct set.
     decided: dict[tuple[int, ...], Decision] = {}
     desired: dict[str, DesiredUser] = {}
@@ -124,8 +137,9 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         if user is None:
             excluded[entra_id] = NOT_READ
             continue
-        key = match_key(config, user)
-        reason = _exclusion(config, user, protected, key)
+        upn = user.user_principal_name.lower()
+        key = _key(match_on, user, upn)
+        reason = _exclusion(config, user, protected, upn, key)
         if reason is not None:
             excluded[entra_id] = reason
             if reason == NO_MAIL:

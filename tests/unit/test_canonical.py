@@ -14,11 +14,13 @@ import rfc8785
 
 from entrasync.core import planfile
 from entrasync.core.canonical import (
+    NotCanonicalError,
     canonical_json,
     canonical_object,
     canonical_sha256,
     canonical_text,
 )
+from entrasync.errors import PlanFileError
 from tests.golden.plans import golden_plan
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -51,7 +53,13 @@ def test_golden_plan_files_canonicalise_identically(name: str) -> None:
 
 def test_a_lone_surrogate_is_refused_as_rfc8785_refuses_it() -> None:
     with pytest.raises(rfc8785.CanonicalizationError):
-        canonical_json({"s": "\ud800"})
+        rfc8785.dumps({"s": "\ud800"})
+    with pytest.raises(NotCanonicalError) as caught:
+        canonical_json({"s": "x\ud800"})
+    # Where, spelt in ASCII so it is safe to print.
+    assert caught.value.excerpt == '{"s":"x\\ud800'
+    with pytest.raises(NotCanonicalError):
+        canonical_sha256({"a": None}, {"items": iter(['"ok"', '"\udfff"'])})
 
 
 @pytest.mark.parametrize(("value"), [v for _, v in CASES], ids=[i for i, _ in CASES])
@@ -82,7 +90,11 @@ def test_a_lone_surrogate_in_a_plan_is_refused_as_rfc8785_refuses_it() -> None:
     plan = golden_plan()
     hostile = replace(plan, warnings=("\ud800",))
     with pytest.raises(rfc8785.CanonicalizationError):
+        rfc8785.dumps(planfile._body(hostile))
+    with pytest.raises(PlanFileError, match="cannot be written canonically") as caught:
         _ = hostile.digest
+    assert '"warnings":["\\ud800' in caught.value.message
+    assert "correct it at its source" in str(caught.value.hint)
 
 
 # Every value entrasync hashes or writes canonically (plan files, audit records) is built from

@@ -13,7 +13,7 @@ from entrasync.adapters.graph.auth import StaticTokenProvider
 from entrasync.adapters.graph.client import GraphClient
 from entrasync.adapters.graph.directory import read_members
 from entrasync.adapters.pool import run_bounded
-from entrasync.core.model import Group
+from entrasync.core.model import DirectoryUser, Group
 from entrasync.core.secret import Secret
 from entrasync.errors import AuthError
 
@@ -62,6 +62,14 @@ def test_users_only_once_each_with_member_as_the_default_user_type() -> None:
     nested = {"@odata.type": "#microsoft.graph.group", "id": "g2", "displayName": "child"}
     (user,) = read_members(members_of(FULL, device, nested, FULL), GROUP, nested=True)
     assert (user.id, user.user_type, user.account_enabled) == ("u1", "Member", True)
+
+
+def test_a_user_in_two_groups_is_built_once() -> None:
+    known: dict[str, DirectoryUser] = {}
+    (first,) = read_members(members_of(FULL), GROUP, nested=True, known=known)
+    (second,) = read_members(members_of(FULL), Group("g2", "NT-Other"), nested=True, known=known)
+    assert second is first
+    assert known == {"u1": first}
 
 
 def test_bounded_pool_keeps_input_order_and_the_bound() -> None:

@@ -18,6 +18,7 @@ import rfc8785
 from entrasync.core import planfile
 from entrasync.core.canonical import canonical_json, canonical_text
 from entrasync.core.plan import Access, Action, Change, Plan
+from entrasync.errors import PlanFileError
 from tests.golden.plans import golden_plan
 
 OPTIONAL = ("entra_id", "display_name", "email", "decided_by")
@@ -193,12 +194,14 @@ def test_a_lone_surrogate_in_a_change_is_refused_as_rfc8785_refuses_it(field: st
     with pytest.raises(UnicodeEncodeError):
         change.canonical().encode("utf-8")
     with pytest.raises(rfc8785.CanonicalizationError):
+        rfc8785.dumps(change.to_json())
+    with pytest.raises(PlanFileError, match="lone surrogate"):
         _ = _plan(change).digest
 
 
 def test_a_lone_surrogate_in_a_product_is_refused_too() -> None:
     after = Access(role="member", products=("\udfff",), active=True)
-    with pytest.raises(rfc8785.CanonicalizationError):
+    with pytest.raises(PlanFileError, match="lone surrogate"):
         _ = _plan(replace(_change(), after=after)).digest
 
 
