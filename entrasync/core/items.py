@@ -232,8 +232,8 @@ class Violation:
 def change_lines(changes: Iterable[Change]) -> Iterator[str]:
     """Each change's canonical line, one at a time: the plan's digest and its file are made of
     them, each as it goes. Held for both, they took `plan`'s peak RSS at 1,000,000 users from
-    2,016 MB to 2,236 MB (over its 2 GB target); made twice, the file adds nothing to the peak
-    and 0.3-0.4 s of core CPU at 100,000 users (benchmarks/README.md)."""
+    2,016 MB to 2,236 MB (over its 2 GB target). ``planfile.write_once`` makes them once for
+    both; a FIFO or device gets them twice (benchmarks/README.md)."""
     for change in changes:
         try:
             yield change.canonical()
