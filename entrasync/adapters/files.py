@@ -78,9 +78,7 @@ def _target(path: Path) -> tuple[Path, int | None]:
         mode = _existing_mode(target)
     except OSError as exc:
         raise _cannot_write(path, exc) from None
-    if mode is not None and not (
-        stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
-    ):
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
         raise EntrasyncError(
             f"cannot write {path}: it is {_kind(mode)}, not a file",
             "pass the path of a file (an existing one is replaced), a FIFO or a character "
@@ -97,9 +95,7 @@ def _existing_mode(target: Path) -> int | None:
         return None
 
 
-def _replace(
-    path: Path, target: Path, fill: Callable[[TextIO], object], mode: int | None
-) -> None:
+def _replace(path: Path, target: Path, fill: Callable[[TextIO], object], mode: int | None) -> None:
     """Write a temporary file next to ``target`` with ``fill``, sync it, rename it over."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)

@@ -72,9 +72,9 @@ class Access:
 
 
 # A plan's accesses and group lists repeat (14,789 distinct (access, groups, reason) among
-# 85,262 changes at 100,000 users): their text is written once each. A saved plan's lines are
-# made twice (for the digest, then for the file, see change_lines), so this counts twice: the
-# digest and the plan file took 0.50 s + 0.46 s of core CPU without it, 0.44 s + 0.38 s with.
+# 85,262 changes at 100,000 users): their text is written once each. The digest and the plan
+# file, each made on its own by benchmarks/core_cpu.py, took 0.50 s + 0.46 s of core CPU
+# without it, 0.44 s + 0.38 s with.
 @lru_cache(maxsize=4096)
 def _access_text(role: str | None, products: tuple[str, ...] | None, active: bool) -> str:
     listed = "null" if products is None else canonical_str_array(products)
