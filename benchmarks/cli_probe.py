@@ -89,7 +89,7 @@ STEPS = (
     ("entrasync.adapters.graph.directory", "read_directory"),
     ("entrasync.adapters.scim.target", "read_target"),
     ("entrasync.operations.planning", "make_plan"),
-    ("entrasync.commands.plan", "write_atomic_chunks"),  # the plan file, rendered as written
+    ("entrasync.commands.plan", "write_plan"),  # the plan file, rendered as written
     ("entrasync.commands.plan", "show"),  # the plan printed, rendered as printed
     ("entrasync.operations.apply", "apply_plan"),
 )

@@ -16,9 +16,9 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from entrasync.errors import EntrasyncError, PlanFileError
 
@@ -38,22 +38,53 @@ def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
     A folder that cannot be made or written, or a path that is not a file, is an
     :class:`EntrasyncError`, not a traceback.
     """
+    target, mode = _target(path)
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        _write_through(path, target, chunks)
+    else:
+        _replace(path, target, lambda handle: handle.writelines(chunks), mode)
+
+
+def write_plan(path: Path, plan: Plan) -> None:
+    """Write ``plan``'s file (``entrasync.core.planfile``) to ``path`` as
+    :func:`write_atomic_chunks` does, and fill ``plan.digest`` on the way.
+
+    A regular file is written in one pass, its digest put in place before it is renamed
+    (``planfile.write_once``): 0.3 s less at 100,000 users than making the canonical lines once
+    for the digest and once for the file (benchmarks/README.md). A FIFO or a device cannot be
+    written back into, so it gets the digest first and the lines made twice.
+    """
+    from entrasync.core import planfile
+
+    target, mode = _target(path)
+    if mode is not None and not stat.S_ISREG(mode):
+        write_atomic_chunks(path, planfile.file_lines(plan))
+        return
+
+    def fill(handle: TextIO) -> None:
+        offset = planfile.write_once(plan, handle.write)
+        handle.flush()
+        os.pwrite(handle.fileno(), plan.digest.encode("ascii"), offset)
+
+    _replace(path, target, fill, mode)
+
+
+def _target(path: Path) -> tuple[Path, int | None]:
+    """What writing to ``path`` writes: a symlink's target, the path itself if none; and its
+    ``st_mode``, None when there is nothing there yet. Refuses what cannot be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        target = Path(os.path.realpath(path))  # a symlink's target; the path itself if none
+        target = Path(os.path.realpath(path))
         mode = _existing_mode(target)
     except OSError as exc:
         raise _cannot_write(path, exc) from None
-    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
-        _write_through(path, target, chunks)
-    elif mode is not None and not stat.S_ISREG(mode):
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
         raise EntrasyncError(
             f"cannot write {path}: it is {_kind(mode)}, not a file",
             "pass the path of a file (an existing one is replaced), a FIFO or a character "
             "device such as /dev/stdout",
         )
-    else:
-        _replace(path, target, chunks, None if mode is None else stat.S_IMODE(mode))
+    return target, mode
 
 
 def _existing_mode(target: Path) -> int | None:
@@ -64,7 +95,8 @@ def _existing_mode(target: Path) -> int | None:
         return None
 
 
-def _replace(path: Path, target: Path, chunks: Iterable[str], mode: int | None) -> None:
+def _replace(path: Path, target: Path, fill: Callable[[TextIO], object], mode: int | None) -> None:
+    """Write a temporary file next to ``target`` with ``fill``, sync it, rename it over."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     except OSError as exc:
@@ -72,8 +104,8 @@ def _replace(path: Path, target: Path, chunks: Iterable[str], mode: int | None) 
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             if mode is not None:
-                os.fchmod(handle.fileno(), mode)  # mkstemp made it 0600
-            handle.writelines(chunks)
+                os.fchmod(handle.fileno(), stat.S_IMODE(mode))  # mkstemp made it 0600
+            fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from entrasync.adapters.files import write_atomic_chunks
+from entrasync.adapters.files import write_plan
 from entrasync.adapters.github.actions import try_step_summary
 from entrasync.adapters.review.publish import publish_plan
 from entrasync.commands import examples
@@ -22,7 +22,6 @@ from entrasync.console import (
     parallelism_option,
     trusted_config_option,
 )
-from entrasync.core import planfile
 from entrasync.core.policy import policy_changes
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, ExitCode, ReviewError
@@ -97,7 +96,7 @@ def command(
     unsaved: EntrasyncError | None = None
     if out is not None:
         try:
-            write_atomic_chunks(out, planfile.file_lines(plan))
+            write_plan(out, plan)
         except EntrasyncError as exc:
             unsaved = exc
     show(plan, fmt, console, config_path=loaded.path)

@@ -72,9 +72,9 @@ class Access:
 
 
 # A plan's accesses and group lists repeat (14,789 distinct (access, groups, reason) among
-# 85,262 changes at 100,000 users): their text is written once each. A saved plan's lines are
-# made twice (for the digest, then for the file, see change_lines), so this counts twice: the
-# digest and the plan file took 0.50 s + 0.46 s of core CPU without it, 0.44 s + 0.38 s with.
+# 85,262 changes at 100,000 users): their text is written once each. The digest and the plan
+# file, each made on its own by benchmarks/core_cpu.py, took 0.50 s + 0.46 s of core CPU
+# without it, 0.44 s + 0.38 s with.
 @lru_cache(maxsize=4096)
 def _access_text(role: str | None, products: tuple[str, ...] | None, active: bool) -> str:
     listed = "null" if products is None else canonical_str_array(products)
@@ -232,8 +232,8 @@ class Violation:
 def change_lines(changes: Iterable[Change]) -> Iterator[str]:
     """Each change's canonical line, one at a time: the plan's digest and its file are made of
     them, each as it goes. Held for both, they took `plan`'s peak RSS at 1,000,000 users from
-    2,016 MB to 2,236 MB (over its 2 GB target); made twice, the file adds nothing to the peak
-    and 0.3-0.4 s of core CPU at 100,000 users (benchmarks/README.md)."""
+    2,016 MB to 2,236 MB (over its 2 GB target). ``planfile.write_once`` makes them once for
+    both; a FIFO or device gets them twice (benchmarks/README.md)."""
     for change in changes:
         try:
             yield change.canonical()

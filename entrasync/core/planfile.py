@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from entrasync.core import strict_json
@@ -49,16 +49,23 @@ def _body(plan: Plan) -> dict[str, Any]:
 def digest(plan: Plan) -> str:
     """sha256 (hex) of the canonical JSON of the file's hashed part (``Plan.digest`` caches it),
     hashed item by item from ``Plan.canonical_items``."""
-    head = {k: v for k, v in _head(plan).items() if k not in _UNHASHED}
     try:
-        return canonical_sha256(head, plan.canonical_items())
+        return canonical_sha256(_hashed_head(plan), plan.canonical_items())
     except NotCanonicalError as exc:
-        raise PlanFileError(
-            "the plan cannot be written canonically (RFC 8785): it holds text that is not "
-            f"Unicode, a lone surrogate, at ...{exc.excerpt}",
-            "a value read from Entra or NeuralTrust (a name, mail or role) carries an escape "
-            "from \\ud800 to \\udfff with no pair: correct it at its source and plan again",
-        ) from None
+        raise _not_canonical(exc) from None
+
+
+def _hashed_head(plan: Plan) -> dict[str, Any]:
+    return {k: v for k, v in _head(plan).items() if k not in _UNHASHED}
+
+
+def _not_canonical(exc: NotCanonicalError) -> PlanFileError:
+    return PlanFileError(
+        "the plan cannot be written canonically (RFC 8785): it holds text that is not "
+        f"Unicode, a lone surrogate, at ...{exc.excerpt}",
+        "a value read from Entra or NeuralTrust (a name, mail or role) carries an escape "
+        "from \\ud800 to \\udfff with no pair: correct it at its source and plan again",
+    )
 
 
 def to_json(plan: Plan) -> dict[str, Any]:
@@ -84,24 +91,80 @@ def dumps(plan: Plan) -> str:
 def file_lines(plan: Plan) -> Iterator[str]:
     """:func:`dumps` line by line, each ending in a newline: a large plan file can be
     written without its whole text in memory (450 MB at 1,000,000 users)."""
-    yield "{\n"
-    for key, value in {**_head(plan), "digest": plan.digest}.items():
-        yield f"  {_LINE.encode(key)}: {_LINE.encode(value)},\n"
+    yield from _head_lines(plan, plan.digest)
     arrays = list(plan.canonical_items().items())
     for position, (key, items) in enumerate(arrays):
-        comma = "," if position < len(arrays) - 1 else ""
-        lines = iter(items)
-        previous = next(lines, None)
-        if previous is None:
-            yield f"  {_LINE.encode(key)}: []{comma}\n"
-            continue
-        yield f"  {_LINE.encode(key)}: [\n"
-        for line in lines:
-            yield f"    {previous},\n"
-            previous = line
-        yield f"    {previous}\n"
-        yield f"  ]{comma}\n"
+        yield from _array_lines(key, items, "," if position < len(arrays) - 1 else "")
     yield "}\n"
+
+
+def write_once(plan: Plan, write: Callable[[str], object]) -> int:
+    """Write :func:`dumps` of ``plan`` through ``write`` with each change's canonical line made
+    once, for the file and the digest together, and ``"0" * 64`` where the digest goes: returns
+    the byte offset (in UTF-8) where the caller writes ``plan.digest``, which this sets.
+
+    :func:`file_lines` needs the digest before its first change, so it makes every line twice,
+    once hashed and once written. Here the digest's hash pulls the changes (they come first in
+    its sorted keys) and each is written to the file as it goes by; the few other items are
+    made twice. At 100,000 users the plan file took 0.61 s instead of 0.94 s
+    (benchmarks/README.md), and its lines are still never all held.
+    """
+    try:
+        head = "".join(_head_lines(plan, _UNSET))
+        write(head)
+        offset = len(head[: head.index(_DIGEST_KEY) + len(_DIGEST_KEY)].encode("utf-8"))
+        items = plan.canonical_items()
+        items["changes"] = _written_as_lines(items["changes"], write)
+        hashed = canonical_sha256(_hashed_head(plan), items)
+        arrays = [item for item in plan.canonical_items().items() if item[0] != "changes"]
+        for position, (key, lines) in enumerate(arrays):
+            write("".join(_array_lines(key, lines, "," if position < len(arrays) - 1 else "")))
+        write("}\n")
+    except UnicodeEncodeError as error:  # written before it is hashed: the same refusal
+        raise _not_canonical(NotCanonicalError(error)) from None
+    except NotCanonicalError as exc:
+        raise _not_canonical(exc) from None
+    object.__setattr__(plan, "_digest", hashed)  # the cache Plan.digest fills
+    return offset
+
+
+def _written_as_lines(changes: Iterator[str], write: Callable[[str], object]) -> Iterator[str]:
+    """``changes`` passed on, each written as :func:`_array_lines` lays out "changes"."""
+    previous = next(changes, None)
+    if previous is None:
+        write(f"  {_LINE.encode('changes')}: [],\n")
+        return
+    write(f"  {_LINE.encode('changes')}: [\n")
+    yield previous
+    for line in changes:
+        write(f"    {previous},\n")
+        yield line
+        previous = line
+    write(f"    {previous}\n  ],\n")
+
+
+def _head_lines(plan: Plan, digest: str) -> Iterator[str]:
+    yield "{\n"
+    for key, value in {**_head(plan), "digest": digest}.items():
+        yield f"  {_LINE.encode(key)}: {_LINE.encode(value)},\n"
+
+
+def _array_lines(key: str, items: Iterator[str], comma: str) -> Iterator[str]:
+    lines = iter(items)
+    previous = next(lines, None)
+    if previous is None:
+        yield f"  {_LINE.encode(key)}: []{comma}\n"
+        return
+    yield f"  {_LINE.encode(key)}: [\n"
+    for line in lines:
+        yield f"    {previous},\n"
+        previous = line
+    yield f"    {previous}\n"
+    yield f"  ]{comma}\n"
+
+
+_UNSET = "0" * 64  # the digest's place in the file until write_once knows it
+_DIGEST_KEY = '\n  "digest": "'  # the only key at the start of a line that is "digest"
 
 
 # The file's top-level values: one readable line each, in insertion order (no indent).

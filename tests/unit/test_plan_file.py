@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -12,13 +14,15 @@ from typing import Any
 
 import pytest
 
+from entrasync.adapters.files import write_plan
 from entrasync.cli import main
 from entrasync.core import planfile
 from entrasync.core.canonical import canonical_json
 from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.core.planfile import loads
+from entrasync.core.policy import PolicyChange
 from entrasync.errors import PlanFileError
-from tests.golden.plans import golden_plan
+from tests.golden.plans import empty_plan, golden_plan
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -212,3 +216,72 @@ def test_apply_refuses_a_plan_file_that_is_not_utf8_without_a_traceback(
     assert f"error: {plan_file} is refused" in err
     assert "Traceback" not in err
     assert not (tmp_path / "audit").exists()
+
+
+def _varied_plans() -> list[Plan]:
+    """Plans that exercise every part of the file: no changes, every action, policy changes,
+    violations, non-ASCII text before the digest (its offset is in bytes)."""
+    plan = golden_plan()
+    policy = (PolicyChange("limits.max_deactivations", 5, 50, weakens=True),)
+    return [
+        empty_plan(),
+        plan,
+        replace(plan, policy_changes=policy, config_path="config/mäppings-日本.yaml"),
+        replace(
+            empty_plan(),
+            warnings=("one", "two"),
+            created_at="2026-12-05T04:00:00Z",
+            config_path="é",
+        ),
+        plan.with_violations((Violation(rule="min_owners", message="no owner left"),)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_the_plan_file_written_in_one_pass_is_the_plan_file(index: int, tmp_path: Path) -> None:
+    # write_plan hashes and writes each change once, then puts the digest in place: the
+    # bytes must be those of dumps, and the digest the one worked out on its own.
+    plan = _varied_plans()[index]
+    expected_digest = planfile.digest(replace(plan))  # a copy, so nothing is cached on plan
+    out = tmp_path / "plan.json"
+    write_plan(out, plan)
+    assert plan.digest == expected_digest
+    assert out.read_bytes() == planfile.dumps(replace(plan)).encode("utf-8")
+    assert loads(out.read_bytes()).digest == expected_digest
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+def test_a_plan_file_written_over_an_existing_one_keeps_its_mode(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    out.write_text("old, and much longer than nothing at all " * 10_000)
+    out.chmod(0o640)
+    write_plan(out, golden_plan())
+    assert out.read_bytes() == planfile.dumps(golden_plan()).encode("utf-8")
+    assert out.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_plan_with_a_lone_surrogate_is_refused_and_leaves_the_old_file(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    out.write_text("old\n")
+    plan = golden_plan()
+    for broken in (
+        replace(plan, changes=(replace(plan.changes[-1], display_name="x\ud800"),)),
+        replace(plan, config_path="config/\udfff.yaml"),
+    ):
+        with pytest.raises(PlanFileError, match="lone surrogate"):
+            write_plan(out, broken)
+        assert out.read_text() == "old\n"
+        assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+def test_a_plan_written_to_a_fifo_is_the_same_file(tmp_path: Path) -> None:
+    # A FIFO cannot be written back into: the digest comes first, the lines are made twice.
+    fifo = tmp_path / "plan.fifo"
+    os.mkfifo(fifo)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()))
+    reader.start()
+    plan = golden_plan()
+    write_plan(fifo, plan)
+    reader.join(timeout=10)
+    assert read == [planfile.dumps(plan).encode("utf-8")]
