@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 import yaml
 
-from entrasync.cli import cli
+from tests.unit.cli_calls import assert_real_call
 from tests.unit.test_workflows import commands
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,19 +168,7 @@ def _call_id(case: tuple[str, list[str]]) -> str:
 
 @pytest.mark.parametrize("case", entrasync_calls(), ids=_call_id)
 def test_every_entrasync_call_names_real_commands_and_options(case: tuple[str, list[str]]) -> None:
-    words = list(case[1])
-    command: click.Command | None = cli
-    ctx = click.Context(cli)
-    while isinstance(command, click.Group) and words and not words[0].startswith("-"):
-        name = words.pop(0)
-        command = command.get_command(ctx, name)
-        if command is None and name == "report-apply":
-            pytest.skip("report-apply comes with the GitLab and Azure DevOps comment support")
-    assert command is not None
-    known = {opt for p in command.params for opt in p.opts}
-    for word in words:
-        if word.startswith("--"):
-            assert word in known, f"{command.name} has no option {word}"
+    assert_real_call(case[1])
 
 
 def test_both_platforms_plan_with_the_trusted_config_and_apply_then_report() -> None:

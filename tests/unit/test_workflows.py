@@ -10,12 +10,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 import yaml
 
-from entrasync.cli import cli
 from entrasync.commands.github_cmd import PLAN_ARTIFACT_PREFIX
+from tests.unit.cli_calls import assert_real_call
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -146,15 +145,7 @@ def test_every_entrasync_call_names_real_commands_and_options(name: str) -> None
     calls = entrasync_calls(name)
     assert calls
     for words in calls:
-        command: click.Command | None = cli
-        ctx = click.Context(cli)
-        while isinstance(command, click.Group) and words and not words[0].startswith("-"):
-            command = command.get_command(ctx, words.pop(0))
-        assert command is not None
-        known = {opt for p in command.params for opt in p.opts}
-        for word in words:
-            if word.startswith("--"):
-                assert word in known, f"{command.name} has no option {word}"
+        assert_real_call(words)
 
 
 def test_plan_runs_on_pull_request_target_for_config_and_schema_changes_only() -> None:
