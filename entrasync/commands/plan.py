@@ -14,7 +14,7 @@ from entrasync.adapters.github.actions import try_step_summary
 from entrasync.adapters.review.publish import publish_plan
 from entrasync.commands import examples
 from entrasync.config.models import load_config
-from entrasync.config.routing import load_reviewed_config
+from entrasync.config.routing import require_trusted_routing
 from entrasync.console import (
     Console,
     app_context,
@@ -83,11 +83,12 @@ def command(
     ctx = app_context()
     console = ctx.console()
     # Before any connection: a config under review cannot choose where credentials go.
-    loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)
+    loaded = load_config(ctx.resolved_config_path)
+    trusted = require_trusted_routing(loaded, trusted_config)
     console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
     plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
-    if trusted_config is not None:  # what the change does to the next runs' safeguards
-        changed = policy_changes(load_config(trusted_config).config, loaded.config)
+    if trusted is not None:  # what the change does to the next runs' safeguards
+        changed = policy_changes(trusted.config, loaded.config)
         plan = replace(plan, policy_changes=changed) if changed else plan
 
     # Saved before it is printed, so a reader that stops reading (`| head`) costs no file. One

@@ -71,15 +71,17 @@ def routing_changes(config: Config, trusted: Config) -> list[str]:
     return [k.key for k in ROUTING_KEYS if k.in_config(config) != k.in_config(trusted)]
 
 
-def require_trusted_routing(loaded: LoadedConfig, trusted_path: Path | None) -> None:
-    """Refuse ``loaded`` when it routes credentials other than ``trusted_path`` does.
+def require_trusted_routing(
+    loaded: LoadedConfig, trusted_path: Path | None
+) -> LoadedConfig | None:
+    """Refuse ``loaded`` when it routes credentials other than ``trusted_path`` does; return
+    the trusted config (None without one).
 
     Values are compared exactly as written: a changed letter case or trailing slash is a
-    change too (the reviewer cannot tell it is harmless without reading it). No-op without
-    a trusted config.
+    change too (the reviewer cannot tell it is harmless without reading it).
     """
     if trusted_path is None:
-        return
+        return None
     try:
         trusted = load_config(trusted_path)
     except ConfigError as exc:
@@ -91,7 +93,7 @@ def require_trusted_routing(loaded: LoadedConfig, trusted_path: Path | None) -> 
         ) from None
     changed = routing_changes(loaded.config, trusted.config)
     if not changed:
-        return
+        return trusted
     keys = ", ".join(changed[:-1]) + (" and " if len(changed) > 1 else "") + changed[-1]
     decides = "decides" if len(changed) == 1 else "decide"
     raise RoutingChangeError(
