@@ -4,6 +4,7 @@ docs/commands.md lists exactly what ``entrasync <command> --help`` offers."""
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,6 +92,23 @@ def broken_links(path: Path) -> list[str]:
 def test_every_relative_link_and_anchor_resolves(doc: Path) -> None:
     assert doc.is_file(), f"{doc} is missing"
     assert broken_links(doc) == []
+
+
+def test_the_source_archive_ships_every_file_its_docs_link_to() -> None:
+    """A release archive (``pip install .`` from it, docs/install.md) holds the docs: every
+    file they link to must be in pyproject's sdist ``include`` too."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    shipped = pyproject["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
+    missing = set()
+    for doc in _doc_files():
+        for _, target in links(doc):
+            file_part = target.partition("#")[0]
+            if not file_part or re.match(r"^[a-z][a-z0-9+.-]*:", target, flags=re.IGNORECASE):
+                continue
+            linked = "/" + (doc.parent / file_part).resolve().relative_to(ROOT).as_posix()
+            if not any(linked == s or linked.startswith(s.rstrip("/") + "/") for s in shipped):
+                missing.add(linked)
+    assert sorted(missing) == []
 
 
 def test_docs_index_links_every_page() -> None:
