@@ -71,9 +71,7 @@ def routing_changes(config: Config, trusted: Config) -> list[str]:
     return [k.key for k in ROUTING_KEYS if k.in_config(config) != k.in_config(trusted)]
 
 
-def require_trusted_routing(
-    loaded: LoadedConfig, trusted_path: Path | None
-) -> LoadedConfig | None:
+def require_trusted_routing(loaded: LoadedConfig, trusted_path: Path | None) -> LoadedConfig | None:
     """Refuse ``loaded`` when it routes credentials other than ``trusted_path`` does; return
     the trusted config (None without one).
 

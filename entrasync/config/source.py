@@ -130,7 +130,10 @@ class Document:
 
 def read_bytes(path: Path) -> bytes:
     name = path.as_posix()
-    hint = "pass --config PATH or set ENTRASYNC_CONFIG (default config/mappings.yaml)"
+    hint = (
+        "check the path; the mappings file is --config PATH, else ENTRASYNC_CONFIG, else "
+        "config/mappings.yaml"
+    )
     try:
         # Not through a symbolic link: a pull request could commit the mappings file as a link
         # to a file of the runner (its environment, a credential), whose text error messages

@@ -207,7 +207,8 @@ def test_a_missing_file_says_so_with_a_hint(
     assert main(["validate", "--config", "nowhere/mappings.yaml"]) == 1
     assert capsys.readouterr().err == (
         "error: config file nowhere/mappings.yaml not found\n"
-        "hint: pass --config PATH or set ENTRASYNC_CONFIG (default config/mappings.yaml)\n"
+        "hint: check the path; the mappings file is --config PATH, else ENTRASYNC_CONFIG, else "
+        "config/mappings.yaml\n"
     )
 
 
