@@ -34,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from entrasync.sandbox.graph_server import LISTEN_BACKLOG
 from entrasync.sandbox.scim_seed import EXTENSION_PRODUCTS, EXTENSION_ROLE, Seed, seed_user
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -294,7 +295,7 @@ def _encode(body: dict[str, Any]) -> bytes:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 128
+    request_queue_size = LISTEN_BACKLOG
     emulator: LeanScim
 
 

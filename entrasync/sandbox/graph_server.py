@@ -44,6 +44,16 @@ class Response:
 
 Handler = Callable[[Request], Response]
 
+# Connections waiting to be accepted. A reader opens --parallelism connections at once; past
+# socketserver's default of 5 the kernel drops the others' SYNs and the clients retry them a
+# second later, which stalled a plan's first requests by a second.
+LISTEN_BACKLOG = 128
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
+
 
 class LoopbackServer:
     """Serves ``handler`` on 127.0.0.1 at an ephemeral port, one thread per connection."""
@@ -51,7 +61,7 @@ class LoopbackServer:
     def __init__(self, handler: Handler, ssl_context: ssl.SSLContext | None) -> None:
         self._handler = handler
         self._ssl_context = ssl_context
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -64,8 +74,7 @@ class LoopbackServer:
     def start(self) -> None:
         if self._server is not None:  # already serving: a second server would leak
             return
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler_class(self._handler))
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), _make_handler_class(self._handler))
         if self._ssl_context is not None:
             # Handshake in the connection's thread, not in the accept loop, so one slow
             # client cannot stall everyone.

@@ -21,6 +21,7 @@ from scim2_server.requests import ScimRequest
 from scim2_server.service import ScimService
 from scim2_server.testserver.application import BearerTokenApplication
 
+from entrasync.sandbox.graph_server import LISTEN_BACKLOG
 from entrasync.sandbox.scim_faults import Counters, Faults, ReadFaults
 from entrasync.sandbox.scim_seed import (
     EXTENSION_PRODUCTS,
@@ -50,6 +51,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
 
 class ScimSandbox:
