@@ -68,7 +68,7 @@ def core(size: str, profile: Path) -> tuple[list[Figure], dict[str, Any]]:
             Figure(f"  {step}", cpu, "s", "", None)
             for step, cpu in raw["steps_cpu_seconds"].items()
         ),
-        Figure("  same, default GC thresholds", raw["cpu_seconds_default_gc"], "s", "", None),
+        Figure("  same, cyclic collector on", raw["cpu_seconds_collector_on"], "s", "", None),
         Figure(
             "  printing the text plan only (no plan file, no Markdown)",
             round(sum(v for k, v in steps.items() if "markdown" not in k and "json" not in k), 3),

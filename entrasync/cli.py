@@ -22,7 +22,7 @@ from entrasync import __version__
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.core import sanitize
 from entrasync.errors import ConfigError, EntrasyncError, ExitCode, SeveralErrors
-from entrasync.gctune import fewer_collections
+from entrasync.gctune import collector_paused
 from entrasync.operations.stopping import Stopped, signals_interrupt
 
 # name -> (module under entrasync.commands, attribute, one-line summary for `--help`)
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose += args.count("--verbose")
     configure_logging(verbose)
     try:
-        with fewer_collections(), signals_interrupt():
+        with collector_paused(), signals_interrupt():
             result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)
     except EntrasyncError as exc:
         _print_error(exc)

@@ -1,4 +1,4 @@
-"""The CLI collects cycles less often while a command runs, and restores the thresholds after."""
+"""The CLI pauses the cyclic collector while a command runs, and turns it back on after."""
 
 from __future__ import annotations
 
@@ -6,18 +6,33 @@ import gc
 
 import pytest
 
-from entrasync.gctune import THRESHOLDS, fewer_collections
+from entrasync.cli import main
+from entrasync.gctune import collector_paused
 
 
-def test_thresholds_are_raised_inside_and_restored_after() -> None:
-    before = gc.get_threshold()
-    with fewer_collections():
-        assert gc.get_threshold() == THRESHOLDS
-    assert gc.get_threshold() == before
+def test_the_collector_is_off_inside_and_back_on_after() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
 
-def test_thresholds_are_restored_when_the_command_fails() -> None:
-    before = gc.get_threshold()
-    with pytest.raises(RuntimeError), fewer_collections():
+def test_the_collector_comes_back_when_the_command_fails() -> None:
+    with pytest.raises(RuntimeError), collector_paused():
         raise RuntimeError("boom")
-    assert gc.get_threshold() == before
+    assert gc.isenabled()
+
+
+def test_a_collector_already_off_stays_off() -> None:
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_cli_run_leaves_the_collector_on(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert gc.isenabled()
