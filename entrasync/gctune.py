@@ -4,7 +4,8 @@ A 100,000-user plan allocates millions of small acyclic containers (parsed JSON,
 the changes). Reference counting frees them as they go; the cyclic collector would only walk
 each of them once more, stopping every reader thread while it does. A whole ``plan`` or
 ``apply`` leaves about 2,000 objects in cycles, so nothing piles up with the collector off.
-The collector comes back on afterwards (tests call the CLI in-process).
+The collector comes back on afterwards (tests call the CLI in-process), and
+``entrasync sandbox``, which serves until it is stopped, turns it back on for its servers.
 """
 
 from __future__ import annotations
@@ -26,3 +27,17 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def collector_running() -> Iterator[None]:
+    """The collector on again inside :func:`collector_paused`, for a command that serves
+    until it is stopped: the sandbox's servers leave a few dozen objects in cycles with every
+    plan they answer, which would pile up for as long as it runs."""
+    enabled = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        if not enabled:
+            gc.disable()

@@ -16,6 +16,7 @@ from entrasync.cli import main
 from entrasync.commands import examples
 from entrasync.console import Console, app_context, global_options, output_options
 from entrasync.errors import EntrasyncError
+from entrasync.gctune import collector_running
 
 
 @contextmanager
@@ -198,7 +199,7 @@ def sandbox(directory: Path) -> int:
     with sandbox_lock(directory):  # a second sandbox here stops now, before touching anything
         written = False
         try:
-            with stop_on_sigterm(), running_sandbox() as running:
+            with collector_running(), stop_on_sigterm(), running_sandbox() as running:
                 config = write_workspace(directory, running.config_yaml, ctx.config_path)
                 environ = {**running.environ, "ENTRASYNC_CONFIG": str(config.resolve())}
                 write_env_file(env_file, environ)

@@ -7,7 +7,7 @@ import gc
 import pytest
 
 from entrasync.cli import main
-from entrasync.gctune import collector_paused
+from entrasync.gctune import collector_paused, collector_running
 
 
 def test_the_collector_is_off_inside_and_back_on_after() -> None:
@@ -35,4 +35,12 @@ def test_a_collector_already_off_stays_off() -> None:
 
 def test_a_cli_run_leaves_the_collector_on(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
+    assert gc.isenabled()
+
+
+def test_a_serving_command_turns_the_collector_back_on_for_as_long_as_it_serves() -> None:
+    with collector_paused():
+        with collector_running():
+            assert gc.isenabled()
+        assert not gc.isenabled()
     assert gc.isenabled()
