@@ -8,6 +8,7 @@ folder, and settings left from a stopped sandbox say to source the new file.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shlex
@@ -15,12 +16,15 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
+
+from entrasync.cli import main
 
 STANDARD_CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
@@ -157,3 +161,27 @@ def test_a_killed_sandbox_leaves_a_hint_and_no_lock(tmp_path: Path) -> None:
             assert _read_env_file(tmp_path / "sandbox.env") != sandbox_env
     finally:
         Path(sandbox_env["ENTRASYNC_CA_BUNDLE"]).unlink(missing_ok=True)
+
+
+def test_the_sandbox_serves_with_the_cyclic_collector_on(tmp_path: Path) -> None:
+    # Every other command runs with the collector paused (entrasync.gctune); the sandbox serves
+    # until it is stopped, and its servers' cycles would pile up meanwhile. Run in-process, a
+    # thread sees the collector's state once the sandbox is up, then stops it as SIGTERM does.
+    seen: list[bool] = []
+
+    def look_then_stop() -> None:
+        env_file = tmp_path / "sandbox.env"
+        deadline = time.monotonic() + 30
+        while not env_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen.append(gc.isenabled())
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    watcher = threading.Thread(target=look_then_stop)
+    watcher.start()
+    code = main(["sandbox", "--dir", str(tmp_path)])
+    watcher.join()
+
+    assert code == 0
+    assert seen == [True]
+    assert gc.isenabled()
