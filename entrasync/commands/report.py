@@ -100,12 +100,15 @@ def report_apply(
             max_chars=platform.comment_limit,
             workflow=os.environ.get("GITHUB_WORKFLOW"),
         )
-        try_step_summary(body, os.environ, console.warn)
+        summarised = try_step_summary(body, os.environ, console.warn)
+        if not summarised:  # GitLab and Azure DevOps have no job summary: the log keeps it
+            console.result(body)
         if pr is None:
             pr = platform.merged_request_for(sha) if sha else None
             if pr is None:
+                where = "the job summary" if summarised else "the log above"
                 console.info(
-                    f"no merged {platform.name} request to comment on; the report is in the log"
+                    f"no merged {platform.name} request to comment on; the report is in {where}"
                 )
                 return 0
         url = platform.upsert_comment(pr, body, apply_marker)

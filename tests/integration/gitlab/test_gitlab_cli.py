@@ -96,9 +96,17 @@ def test_report_apply_comments_on_the_merge_request_of_the_commit(
     )
 
 
-def test_report_apply_of_a_direct_push_comments_nowhere(
-    gitlab: GitLab, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_report_apply_of_a_direct_push_comments_nowhere_and_leaves_the_report_in_the_log(
+    gitlab: GitLab,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
     assert run(monkeypatch, make_env(gitlab), tmp_path, "report-apply", "--audit", str(audit)) == 0
+
+    out, err = capsys.readouterr()
     assert gitlab.state.notes == {}
+    assert "Applied: 1 succeeded" in out  # GitLab has no job summary to hold it
+    assert "the report is in the log above" in err
