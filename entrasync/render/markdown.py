@@ -126,17 +126,25 @@ def _policy(plan: Plan) -> list[str]:
     ]
     for change in changes[:MAX_POLICY_LINES]:
         marker, key, what = policy_parts(change)
-        if len(what) > _MAX_SETTING_CHARS:
-            what = what[: _MAX_SETTING_CHARS - 1] + "\u2026"
         # A key as entrasync writes it is a dotted name; anything else is shown escaped.
-        shown = f"`{key}`" if _SETTING_KEY.fullmatch(key) else escape(key)
-        line = f"> - {shown}: {_POLICY_VERBS[marker]}{escape(what)}"
+        shown = f"`{key}`" if _SETTING_KEY.fullmatch(key) else _escaped_within(key)
+        line = f"> - {shown}: {_POLICY_VERBS[marker]}{_escaped_within(what)}"
         lines.append(line + (f" (**{WEAKENS}**)" if change.weakens else ""))
     if len(changes) > MAX_POLICY_LINES:
         lines.append(
             f"> - and {len(changes) - MAX_POLICY_LINES} more: `policy_changes` in the plan file"
         )
     return [*lines, ""]
+
+
+def _escaped_within(text: str, limit: int = _MAX_SETTING_CHARS) -> str:
+    """``escape(text)``, cut with an ellipsis so that the escaped text holds at most ``limit``
+    characters: escaping makes one ``@`` or ``#`` several, so the raw length bounds nothing."""
+    shown = escape(text)
+    while len(shown) > limit:
+        text = text[: len(text) * limit // len(shown) - 1]
+        shown = escape(text + "\u2026")
+    return shown
 
 
 def _violations(plan: Plan) -> Block:

@@ -96,6 +96,19 @@ def test_a_huge_policy_change_is_bounded_in_the_comment() -> None:
     )
 
 
+@pytest.mark.parametrize("char", ["@", "#", "!"])
+def test_values_that_escaping_multiplies_stay_bounded_and_the_comment_fits(char: str) -> None:
+    # Escaping makes each of these several characters: bounding the raw text bounded nothing,
+    # and 50 such lines outgrew the comment's never-cut head.
+    hostile = tuple(PolicyChange("protected", None, char * 250 + f"{n}@x.io") for n in range(60))
+    comment = render_markdown(replace(empty_plan(), policy_changes=hostile), config_path=CONFIG)
+
+    shown = [line for line in comment.splitlines() if line.startswith("> - `protected`")]
+    assert len(shown) == MAX_POLICY_LINES
+    assert max(map(len, shown)) < 300
+    assert all(line.endswith("\u2026") for line in shown)
+
+
 def test_a_config_value_cannot_inject_markdown_or_mentions() -> None:
     hostile = PolicyChange("protected", "@everyone <img src=x>|**x**@contoso.com", None, True)
     comment = render_markdown(replace(empty_plan(), policy_changes=(hostile,)), config_path=CONFIG)
