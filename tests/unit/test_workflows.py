@@ -116,7 +116,9 @@ def action_call(step: dict[str, Any]) -> list[str]:
     given = step["with"]
     config = ["--config", given["config"]] if given.get("config") else []
     command = given["command"]
-    args = shlex.split(given.get("args", ""))
+    # A conditional `${{ x && format(...) || '' }}` is GitHub's to expand (apply.yml's
+    # --force-unsafe, only when set): left out, as it is when empty.
+    args = shlex.split(re.sub(r"\$\{\{((?!\}\}).)*&&.*?\}\}", "", given.get("args", "")))
     if command == "drift":
         return [*config, "plan", "--out", "PLAN", "--detailed-exitcode", *args]
     return [*config, command, *args]
