@@ -4,6 +4,7 @@ as they are, and say what a plan of it would still change (docs/adoption.md)."""
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from pathlib import Path
 
@@ -18,6 +19,13 @@ from entrasync.core.bootstrap import DEFAULT_MIN_AGREEMENT
 from entrasync.errors import ConfigError, EntrasyncError
 from entrasync.operations.bootstrap import bootstrap
 from entrasync.render.init import Endpoints, mappings_yaml, proposal_lines, residue_lines
+
+
+def _a_number(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    """FloatRange lets NaN through (no comparison with it is true): it would map nothing."""
+    if math.isnan(value):
+        raise click.BadParameter("nan is not a percentage.")
+    return value
 
 
 @click.command(
@@ -38,6 +46,7 @@ from entrasync.render.init import Endpoints, mappings_yaml, proposal_lines, resi
 @click.option(
     "--min-agreement",
     type=click.FloatRange(0, 100),
+    callback=_a_number,
     default=DEFAULT_MIN_AGREEMENT,
     show_default=True,
     metavar="PCT",

@@ -193,3 +193,16 @@ def test_a_prefix_no_group_has_is_an_error_and_writes_nothing(
     assert "error: no Entra group's display name starts with 'NOPE-'" in err
     assert "hint: `entrasync groups`" in err
     assert not Path("draft.yaml").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "101", "-1"])
+def test_an_agreement_that_is_no_percentage_is_refused_before_any_read(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = init(capsys, "--out", "draft.yaml", "--min-agreement", value)
+
+    assert code == 1
+    assert "Invalid value for '--min-agreement'" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "draft.yaml").exists()
