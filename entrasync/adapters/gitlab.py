@@ -137,7 +137,6 @@ class GitLabPlatform:
     def __init__(self, ctx: GitLabContext) -> None:
         self.ctx = ctx
         self.client = GitLabClient(ctx)
-        self._notes_of: dict[int, str] = {}
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> GitLabPlatform:
