@@ -20,16 +20,16 @@ from entrasync.config.models import Config, LoadedConfig
 from entrasync.config.routing import load_reviewed_config
 from entrasync.console import Console, app_context, global_options, trusted_config_option
 from entrasync.core import sanitize
-from entrasync.core.expiry import as_of
+from entrasync.core.expiry import AsOf, as_of
 from entrasync.errors import ConfigError, EntrasyncError, ExitCode, GraphError, SeveralErrors
 from entrasync.render.groups import checks_table, empty_group_warnings, failure_message
 
 
-def summary(loaded: LoadedConfig) -> str:
+def summary(loaded: LoadedConfig, today: AsOf) -> str:
     """One line a reviewer can check at a glance (synced: as of today, expired ones not)."""
     config = loaded.config
     count = len(config.mappings)
-    synced = len(as_of(config, clock.utc_today()).config.synced_mappings)
+    synced = len(today.config.synced_mappings)
     return (
         f"{sanitize.text(str(loaded.path))} is valid: {count} mapping{'' if count == 1 else 's'} "
         f"({synced} synced), "
@@ -38,9 +38,9 @@ def summary(loaded: LoadedConfig) -> str:
     )
 
 
-def notes(config: Config) -> list[str]:
+def notes(config: Config, today: AsOf) -> list[str]:
     """Valid but probably unintended: what the file will do that a reviewer may not expect."""
-    expiring = list(as_of(config, clock.utc_today()).warnings)
+    expiring = list(today.warnings)
     if config.products or not config.effective_product_roles:
         return expiring
     roles = ", ".join(config.effective_product_roles)
@@ -93,8 +93,9 @@ def command(files: tuple[Path, ...], online: bool, trusted_config: Path | None) 
 def _validate(path: Path, online: bool, trusted_config: Path | None, console: Console) -> None:
     # With a trusted config, checked offline too: a routing change fails validation early.
     loaded = load_reviewed_config(path, trusted_config)
-    console.result(summary(loaded))
-    for note in notes(loaded.config):
+    today = as_of(loaded.config, clock.utc_today())  # one day for the count and the notes
+    console.result(summary(loaded, today))
+    for note in notes(loaded.config, today):
         console.warn(note)
     if not online:
         return

@@ -19,7 +19,7 @@ from entrasync.core.bootstrap import Proposal, propose, proposed_directory, surv
 from entrasync.core.plan import Plan
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError
-from entrasync.operations.planning import Sources, make_plan, read_sources
+from entrasync.operations.planning import Sources, read_sources
 
 
 def read_survey(
@@ -59,14 +59,7 @@ class Bootstrap:
     def plan(self, loaded: LoadedConfig) -> Plan:
         """What `plan` of the proposed file shows, made on the reads already done."""
         directory = proposed_directory(self.sources.directory, loaded.config)
-        return make_plan(
-            loaded.config,
-            loaded.path,
-            loaded.sha256,
-            directory,
-            self.sources.target,
-            utc_now(),
-        )
+        return Sources(directory, self.sources.target).plan(loaded, utc_now())
 
 
 def bootstrap(

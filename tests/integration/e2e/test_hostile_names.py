@@ -19,6 +19,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -152,10 +153,12 @@ def test_groups_json_keeps_the_names_exactly_and_inert(
 def test_validate_summary_shows_a_hostile_role_and_path_escaped(sandbox: Path) -> None:
     from entrasync.commands.validate import summary
     from entrasync.config.models import load_config
+    from entrasync.core.expiry import as_of
 
     loaded = load_config(sandbox)
     hostile = loaded.config.model_copy(update={"roles": ["owner" + EVIL, *loaded.config.roles]})
-    line = summary(replace(loaded, config=hostile, path="mappings" + EVIL + ".yaml"))
+    today = as_of(hostile, date(2026, 12, 5))
+    line = summary(replace(loaded, config=hostile, path="mappings" + EVIL + ".yaml"), today)
     assert_inert(line)
     assert "owner" + EVIL_SHOWN in line
 
