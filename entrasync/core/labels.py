@@ -32,7 +32,7 @@ def plan_labels(plan: Plan, owner_role: str) -> frozenset[str]:
         labels.add(PRIVILEGED)
     if plan.violations:
         labels.add(UNSAFE)
-    if any(p.weakens for p in plan.policy_changes):
+    if plan.weakens_policy:
         labels.add(POLICY)
     return frozenset(labels)
 

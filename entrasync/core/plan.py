@@ -72,6 +72,11 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.changes)
 
+    @property
+    def weakens_policy(self) -> bool:
+        """Whether a policy change weakens a safeguard (against the trusted config)."""
+        return any(p.weakens for p in self.policy_changes)
+
     def with_violations(self, violations: tuple[Violation, ...]) -> Plan:
         return replace(self, violations=violations)
 

@@ -27,6 +27,7 @@ from entrasync.core import sanitize
 from entrasync.core.bootstrap import Proposal, Proposed, Residue
 from entrasync.core.plan import Plan
 from entrasync.core.wording import plural
+from entrasync.render.common import setting_text
 from entrasync.render.groups import columns
 
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.@/()&+#-]*")
@@ -118,9 +119,9 @@ def _settings(base: Config, endpoints: Endpoints) -> Iterator[str]:
         value = getattr(endpoints, key)
         if value:
             yield f"  {key}: {scalar(value)}"
-    yield f"  nested_groups: {_bool(entra.nested_groups)}"
-    yield f"  include_guests: {_bool(entra.include_guests)}"
-    yield f"  include_disabled: {_bool(entra.include_disabled)}"
+    yield f"  nested_groups: {setting_text(entra.nested_groups)}"
+    yield f"  include_guests: {setting_text(entra.include_guests)}"
+    yield f"  include_disabled: {setting_text(entra.include_disabled)}"
     yield ""
     yield "neuraltrust:"
     if endpoints.scim_url:
@@ -180,10 +181,6 @@ def _mapping_lines(base: Config, p: Proposed) -> Iterator[str]:
     yield f"    role: {scalar(p.role)}   {agreement}"
     if p.products is not None:
         yield f"    products: {_flow(p.products)}"
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
 
 
 # --- the report -------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def text_chunks(plan: Plan, *, color: bool = False) -> Iterator[str]:
         yield line + "\n"
     if plan.policy_changes:
         # Next to the summary, where a reviewer of a "No changes." plan still sees them.
-        yield style(POLICY_TITLE + ":", "red" if _weakens(plan) else None, bold=True) + "\n"
+        yield style(POLICY_TITLE + ":", "red" if plan.weakens_policy else None, bold=True) + "\n"
         for policy in plan.policy_changes:
             marker, key, what = policy_parts(policy)
             line = f"  {marker} {key}: {what}"
@@ -84,10 +84,6 @@ def text_chunks(plan: Plan, *, color: bool = False) -> Iterator[str]:
                 yield f"      override: {override_flag(plan, violation.override)}\n"
         yield "\n"
     yield style(summary_line(plan), bold=True) + "\n"
-
-
-def _weakens(plan: Plan) -> bool:
-    return any(p.weakens for p in plan.policy_changes)
 
 
 class _Style(Protocol):
