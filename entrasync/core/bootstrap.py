@@ -78,7 +78,7 @@ def _counted_members(survey: Config, directory: Directory, target: Target) -> di
 
 
 def propose(survey: Config, directory: Directory, target: Target, min_agreement: float) -> Proposal:
-    """One mapping per group whose counted members agree on a role (CONTRACT section 9).
+    """One mapping per group whose counted members agree on a role (docs/adoption.md).
 
     Owner groups are decided first; the active owners none of them covers are protected, and
     protected users are not counted anywhere (a plan never changes them). Ties go to the less

@@ -1,4 +1,4 @@
-"""The pull request labels a plan earns (docs/github-setup.md, "Labels").
+"""The pull request labels a plan earns (docs/review-platforms.md, "Labels").
 
 Every label the tool sets starts with :data:`PREFIX`; a platform adapter removes the ones of an
 earlier plan that no longer hold and never touches a label without the prefix.

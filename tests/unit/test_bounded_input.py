@@ -1,4 +1,4 @@
-"""Bounded input (CONTRACT section 8): the config's YAML and the plan file's JSON.
+"""Bounded input (docs/safety.md, "Bounded input"): the config's YAML and the plan file's JSON.
 
 YAML: alias expansion, size and nesting bounded, control characters located at file:line.
 JSON: nesting, non-finite and huge numbers, duplicate keys refused by one strict reader. Each

@@ -1,4 +1,4 @@
-"""The plan file (CONTRACT §5): round trip, and every way of editing it is refused."""
+"""The plan file (docs/plan-and-audit.md): round trip, and every way of editing it is refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Graph credentials: every app-only mode of CONTRACT §3 behind one token callable.
+"""Graph credentials: every app-only mode of docs/entra.md behind one token callable.
 
 Precedence among credentials: ``ENTRASYNC_GRAPH_TOKEN``, then ``AZURE_CLIENT_SECRET``, then
 ``AZURE_CLIENT_CERTIFICATE_PATH``, then ``AZURE_FEDERATED_TOKEN_FILE``, then GitHub Actions
@@ -224,7 +224,7 @@ def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
 
 
 def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProvider:
-    """Pick the credential by CONTRACT §3 precedence; fail early when there is none."""
+    """Pick the credential in the order of docs/entra.md; fail early when there is none."""
     endpoints = resolve_endpoints(config, environ)
     ready = environ.get("ENTRASYNC_GRAPH_TOKEN", "").strip()
     if ready:

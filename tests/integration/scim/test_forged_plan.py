@@ -1,4 +1,5 @@
-"""`entrasync apply PLAN_FILE` checks a saved plan, it does not trust it (CONTRACT.md section 8).
+"""`entrasync apply PLAN_FILE` checks a saved plan, it does not trust it (docs/safety.md, "A
+saved plan is checked, not trusted").
 
 The demo tenant on the Graph emulator and the SCIM sandbox, both on loopback. A plan is made
 with `entrasync plan --out`, then edited as an attacker who can replace the artifact would, its
