@@ -380,6 +380,22 @@ def test_every_shipped_workflow_sets_the_endpoints_with_public_cloud_defaults(na
         assert not set(ENDPOINTS) & set(step.get("env", {})), "no step overrides an endpoint"
 
 
+SECRETS = ("AZURE_CLIENT_SECRET", "NEURALTRUST_SCIM_TOKEN")
+
+
+@pytest.mark.parametrize("name", ENTRASYNC_JOBS)
+def test_the_secrets_reach_only_the_steps_that_read_entra_and_neuraltrust(name: str) -> None:
+    # Not the job: checkout, upload-artifact and the other steps never see them.
+    assert not set(SECRETS) & set(job(name).get("env", {}))
+    holding = [s for s in steps(name) if set(SECRETS) & set(s.get("env", {}))]
+    assert holding
+    for step in holding:
+        assert step.get("uses") == "./", step.get("name")
+        assert step["with"]["command"] in ("plan", "apply", "drift"), step.get("name")
+        for secret in SECRETS:
+            assert step["env"][secret] == f"${{{{ secrets.{secret} }}}}"
+
+
 def trusted_step() -> dict[str, Any]:
     (step,) = [s for s in steps("plan.yml") if s.get("name", "").endswith("the trusted one")]
     return step
