@@ -120,7 +120,7 @@ def command(
                 environ=os.environ,
             )
         except ReviewError:
-            console.warn("the plan above was computed, but posting it to the pull request failed")
+            console.warn("the plan above was computed, but updating the pull request failed")
             raise
         console.info(f"Plan comment: {published.url}")
         console.info(f"Labels: {', '.join(sorted(published.labels))}")

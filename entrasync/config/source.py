@@ -153,7 +153,8 @@ def read_bytes(path: Path) -> bytes:
         if exc.errno == errno.ELOOP:
             raise ConfigError(
                 f"config file {name} is a symbolic link; entrasync reads only a regular file",
-                "point --config (or ENTRASYNC_CONFIG) at the file itself, not at a link to it",
+                "name the file itself (--config, ENTRASYNC_CONFIG or a FILE to validate), not a "
+                "link to it",
             ) from None
         raise ConfigError(f"cannot read config file {name}: {exc.strerror}", hint) from None
 
