@@ -3,7 +3,6 @@ as they are, and say what a plan of it would still change (docs/adoption.md)."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from pathlib import Path
@@ -12,7 +11,7 @@ import click
 
 from entrasync.adapters.files import write_atomic
 from entrasync.commands import examples
-from entrasync.config.models import Config, LoadedConfig, check, load_config
+from entrasync.config.models import Config, LoadedConfig, load_bytes, load_config
 from entrasync.config.schema import SCHEMA_PATH
 from entrasync.console import app_context, global_options, parallelism_option
 from entrasync.core.bootstrap import DEFAULT_MIN_AGREEMENT
@@ -112,12 +111,11 @@ def _schema_ref(target: Path) -> str:
 
 def _checked(text: str, target: Path) -> LoadedConfig:
     """The draft as `plan` will load it; a draft that does not validate is never written."""
-    raw = text.encode("utf-8")
-    config, problems = check(raw)
-    if config is None or problems:
+    try:
+        return load_bytes(text.encode("utf-8"), target.as_posix())
+    except ConfigError as exc:
         raise ConfigError(
             "the drafted mappings do not validate, so nothing was written (a bug)",
             "report it with the problems below",
-            problems=tuple(p.render(target.as_posix()) for p in problems),
-        )
-    return LoadedConfig(config, target.as_posix(), hashlib.sha256(raw).hexdigest())
+            problems=exc.problems,
+        ) from None

@@ -351,8 +351,12 @@ class LoadedConfig:
 
 def load_config(path: Path) -> LoadedConfig:
     """Read and check a mappings file; raise ConfigError listing every problem in it."""
-    name = path.as_posix()
-    raw = read_bytes(path)
+    return load_bytes(read_bytes(path), path.as_posix())
+
+
+def load_bytes(raw: bytes, name: str) -> LoadedConfig:
+    """Check a mappings file's bytes, as read from ``name``: :func:`load_config` without the
+    read (``init`` checks its draft so before writing it)."""
     config, problems, doc = _check(raw)
     if config is None or problems or doc is None:
         found = sorted(set(problems))
