@@ -66,11 +66,7 @@ def command(
     console = ctx.console()
     config_path = ctx.resolved_config_path
     target = out if out is not None else config_path
-    if os.path.lexists(target) and not force:
-        raise EntrasyncError(
-            f"{target} already exists; init never writes over a file without --force",
-            "pass --out FILE to write the draft elsewhere, or --force to replace it",
-        )
+    _refuse_existing(target, force)  # before any read: the reads can take minutes
     base = load_config(config_path).config if config_path.exists() else Config(version=1)
     result = bootstrap(base, search, min_agreement, os.environ, console, parallelism=parallelism)
     text = mappings_yaml(
@@ -91,6 +87,7 @@ def command(
         console.warn(warning)
     for violation in plan.violations:
         console.warn(f"{violation.rule}: {violation.message}")
+    _refuse_existing(target, force)  # again: a file may have appeared during the reads
     write_atomic(target, text)
     then = "entrasync plan" if target == config_path else f"entrasync --config {target} plan"
     console.info(f"Wrote {target}. Review it, then run: {then}")
@@ -107,6 +104,14 @@ def _schema_ref(target: Path) -> str:
     repository root), relative to the file, as the shipped config/mappings.yaml has it."""
     folder = Path(os.path.abspath(target)).parent
     return Path(os.path.relpath(Path.cwd() / SCHEMA_PATH, folder)).as_posix()
+
+
+def _refuse_existing(target: Path, force: bool) -> None:
+    if os.path.lexists(target) and not force:
+        raise EntrasyncError(
+            f"{target} already exists; init never writes over a file without --force",
+            "pass --out FILE to write the draft elsewhere, or --force to replace it",
+        )
 
 
 def _checked(text: str, target: Path) -> LoadedConfig:

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from entrasync.cli import main
+from entrasync.operations.bootstrap import bootstrap
 from entrasync.sandbox.tenant import SandboxTenant, SeedScimUser, demo_tenant
 from entrasync.sandbox.tenant_adoption import aligned_tenant, misfit_tenant
 from tests.integration.e2e.loopback import SECRET, TOKEN, Served, serve_both
@@ -169,6 +170,24 @@ def test_an_existing_file_is_never_replaced_without_force(
     assert replaced.splitlines()[0] == SCHEMA_LINE
     assert main(["validate"]) == 0
     assert "Review it, then run: entrasync plan" in capsys.readouterr().err + err
+
+
+def test_a_file_that_appears_during_the_reads_is_not_replaced_either(
+    serve: Serve, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve(*aligned_tenant())
+
+    def and_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        found = bootstrap(*args, **kwargs)
+        Path("draft.yaml").write_text("# written by someone else meanwhile\n", encoding="utf-8")
+        return found
+
+    monkeypatch.setattr("entrasync.commands.init.bootstrap", and_meanwhile)
+    code, _, err = init(capsys, "APP-", "--out", "draft.yaml")
+
+    assert code == 1
+    assert "error: draft.yaml already exists" in err
+    assert Path("draft.yaml").read_text(encoding="utf-8") == "# written by someone else meanwhile\n"
 
 
 def test_no_secret_reaches_the_file_or_the_output(
