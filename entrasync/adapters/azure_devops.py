@@ -22,7 +22,7 @@ authentication error here, never a success. A comment holds at most 150,000 char
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -135,17 +135,18 @@ class AzureDevOpsClient(RestClient):
             f"Azure DevOps answered {status} to {method} while {what}: {detail}", hint
         )
 
-    def own_identity(self) -> str:
-        response = self.request(
-            "GET", self.url("/_apis/connectionData"), what="reading the token's own identity"
-        )
-        user = (response.json() or {}).get("authenticatedUser") or {}
-        identity = text_of(user.get("id"))
+    def is_own(self) -> Callable[[dict[str, Any]], bool]:
+        """Whether a thread's first comment is by the token's identity, the
+        ``authenticatedUser`` of ``GET {collection}/_apis/connectionData``."""
+        what = "reading the token's own identity"
+        response = self.request("GET", self.url("/_apis/connectionData"), what=what)
+        user = self.read(response, dict, what).get("authenticatedUser")
+        identity = text_of(user.get("id")) if isinstance(user, dict) else ""
         if not identity:
             raise ReviewError(
                 "Azure DevOps connectionData named no authenticated user", _TOKEN_HINT
             )
-        return identity
+        return lambda thread: (_first(thread).get("author") or {}).get("id") == identity
 
 
 class AzureDevOpsPlatform:
@@ -197,19 +198,13 @@ class AzureDevOpsPlatform:
         check_length(body, self.comment_limit, self.name)
         client = self.client
         threads_url = client.git_url(f"/pullRequests/{number}/threads")
-        listed = client.request("GET", threads_url, what=f"listing the threads of PR {number}")
-        threads = [
-            t
-            for t in (listed.json() or {}).get("value") or []
-            if not t.get("isDeleted") and _first(t)
-        ]
-        marked = [t for t in threads if _content(t).startswith(marker)]
-        own = client.own_identity() if marked else None
-        existing = find_own(
-            marked, marker, _content, lambda t: (_first(t).get("author") or {}).get("id") == own
-        )
+        listing = f"listing the threads of PR {number}"
+        listed = client.read(client.request("GET", threads_url, what=listing), dict, listing)
+        threads = (t for t in listed.get("value") or [] if not t.get("isDeleted"))
+        existing = find_own(threads, marker, _content, client.is_own)
         if existing is not None:
-            thread_id, comment_id = int(existing["id"]), int(_first(existing)["id"])
+            thread_id = client.integer(existing, "id", "GET", listing)
+            comment_id = client.integer(_first(existing), "id", "GET", listing)
             client.request(
                 "PATCH",
                 client.git_url(f"/pullRequests/{number}/threads/{thread_id}/comments/{comment_id}"),
@@ -221,19 +216,19 @@ class AzureDevOpsPlatform:
                 "comments": [{"parentCommentId": 0, "content": body, "commentType": "text"}],
                 "status": "closed",
             }
-            response = client.request(
-                "POST", threads_url, what=f"commenting on PR {number}", json=thread
-            )
-            thread_id = int(response.json()["id"])
+            what = f"commenting on PR {number}"
+            response = client.request("POST", threads_url, what=what, json=thread)
+            thread_id = client.integer(client.read(response, dict, what), "id", "POST", what)
         return self._web_url(number, thread_id)
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         client = self.client
         labels_url = client.git_url(f"/pullRequests/{number}/labels")
-        listed = client.request("GET", labels_url, what=f"listing the labels of PR {number}")
+        listing = f"listing the labels of PR {number}"
+        listed = client.read(client.request("GET", labels_url, what=listing), dict, listing)
         current = [
             text_of(label.get("name"))
-            for label in (listed.json() or {}).get("value") or []
+            for label in listed.get("value") or []
             if label.get("active", True)
         ]
         add, remove = label_changes(current, wanted)
@@ -247,17 +242,15 @@ class AzureDevOpsPlatform:
             )
 
     def merged_request_for(self, sha: str) -> int | None:
+        client = self.client
         query = {"queries": [{"type": "lastMergeCommit", "items": [sha]}]}
-        response = self.client.request(
-            "POST",
-            self.client.git_url("/pullrequestquery"),
-            what=f"finding the pull request of commit {sha[:12]}",
-            json=query,
-        )
-        for result in (response.json() or {}).get("results") or []:
+        what = f"finding the pull request of commit {sha[:12]}"
+        url = client.git_url("/pullrequestquery")
+        response = client.request("POST", url, what=what, json=query)
+        for result in client.read(response, dict, what).get("results") or []:
             for pull in result.get(sha) or []:
                 if pull.get("status") == "completed":
-                    return int(pull["pullRequestId"])
+                    return client.integer(pull, "pullRequestId", "POST", what)
         return None
 
 

@@ -19,7 +19,7 @@ as ``PRIVATE-TOKEN`` to ``CI_API_V4_URL`` only. ``CI_JOB_TOKEN`` cannot write no
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -113,18 +113,15 @@ class GitLabClient(RestClient):
         page: str | None = "1"
         while page:
             response = self.request("GET", url.copy_set_param("page", page), what=what)
-            yield from response.json()
+            yield from self.read(response, list, what)
             page = response.headers.get("X-Next-Page", "").strip() or None
 
-    def own_user_id(self) -> int:
-        response = self.request("GET", self.url("/user"), what="reading the token's own user")
-        try:
-            return int(response.json()["id"])
-        except (KeyError, TypeError, ValueError):
-            raise ReviewError(
-                "GitLab's GET /user answered without the user's id",
-                f"check that {TOKEN_VARIABLE} is a project or personal access token",
-            ) from None
+    def is_own(self) -> Callable[[dict[str, Any]], bool]:
+        """Whether a note's author is the token's own user, who ``GET /user`` names."""
+        what = "reading the token's own user"
+        user = self.read(self.request("GET", self.url("/user"), what=what), dict, what)
+        own_id = self.integer(user, "id", "GET", what)
+        return lambda note: (note.get("author") or {}).get("id") == own_id
 
 
 class GitLabPlatform:
@@ -170,19 +167,16 @@ class GitLabPlatform:
         check_length(body, self.comment_limit, self.name)
         client = self.client
         notes_url = client.project_url(f"/merge_requests/{number}/notes")
+        listing = f"listing the notes of !{number}"
         notes = client.paginate(
             notes_url.copy_merge_params(
                 {"per_page": "100", "sort": "asc", "order_by": "created_at"}
             ),
-            what=f"listing the notes of !{number}",
+            what=listing,
         )
-        marked = [n for n in notes if not n.get("system") and _body(n).startswith(marker)]
-        own_id = client.own_user_id() if marked else None
-        existing = find_own(
-            marked, marker, _body, lambda n: (n.get("author") or {}).get("id") == own_id
-        )
+        existing = find_own((n for n in notes if not n.get("system")), marker, _body, client.is_own)
         if existing is not None:
-            note_id = int(existing["id"])
+            note_id = client.integer(existing, "id", "GET", listing)
             client.request(
                 "PUT",
                 client.project_url(f"/merge_requests/{number}/notes/{note_id}"),
@@ -190,10 +184,9 @@ class GitLabPlatform:
                 json={"body": body},
             )
         else:
-            response = client.request(
-                "POST", notes_url, what=f"commenting on !{number}", json={"body": body}
-            )
-            note_id = int(response.json()["id"])
+            what = f"commenting on !{number}"
+            response = client.request("POST", notes_url, what=what, json={"body": body})
+            note_id = client.integer(client.read(response, dict, what), "id", "POST", what)
         environ = self.ctx.environ
         project_url = environ.get("CI_MERGE_REQUEST_PROJECT_URL") or environ.get("CI_PROJECT_URL")
         if not project_url:
@@ -202,7 +195,8 @@ class GitLabPlatform:
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         client = self.client
-        mr = client.request("GET", self._mr(number), what=f"reading !{number}").json()
+        what = f"reading !{number}"
+        mr = client.read(client.request("GET", self._mr(number), what=what), dict, what)
         current = [text_of(label) for label in mr.get("labels") or []]
         add, remove = label_changes(current, wanted)
         change = {
@@ -214,18 +208,19 @@ class GitLabPlatform:
             client.request("PUT", self._mr(number), what=f"labelling !{number}", json=change)
 
     def merged_request_for(self, sha: str) -> int | None:
+        what = f"finding the merge request of commit {sha[:12]}"
         requests = self.client.paginate(
             self.client.project_url(f"/repository/commits/{sha}/merge_requests").copy_set_param(
                 "per_page", "100"
             ),
-            what=f"finding the merge request of commit {sha[:12]}",
+            what=what,
         )
         merged = [r for r in requests if r.get("state") == "merged"]
         exact = [
             r for r in merged if sha in (r.get("merge_commit_sha"), r.get("squash_commit_sha"))
         ]
         chosen = exact or merged
-        return int(chosen[0]["iid"]) if chosen else None
+        return self.client.integer(chosen[0], "iid", "GET", what) if chosen else None
 
 
 def _body(note: dict[str, Any]) -> str:

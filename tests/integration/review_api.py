@@ -4,6 +4,7 @@ a ThreadingHTTPServer on 127.0.0.1, one lock around the state, JSON in and out."
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -18,6 +19,9 @@ class LoopbackApi:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []  # (method, raw path with query)
+        # What a proxy or another server in the API's place answers, ahead of the API:
+        # (method, path pattern) -> (status, body, content type).
+        self.answers: dict[tuple[str, str], tuple[int, Any, str]] = {}
         handler = type("Handler", (Handler,), {"api": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
@@ -71,6 +75,9 @@ class Handler(BaseHTTPRequestHandler):
         payload = json.loads(self.rfile.read(length)) if length else None
         with self.api.lock:
             self.api.requests.append((method, self.path))
+            for (answer_method, pattern), (status, body, kind) in self.api.answers.items():
+                if answer_method == method and re.fullmatch(pattern, parts.path):
+                    return self.send(status, body, content_type=kind)
             self.api.handle(self, method, parts.path, parse_qs(parts.query), payload)
 
     def send(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from entrasync.adapters.azure_devops import AzureDevOpsPlatform
 from entrasync.adapters.github.rest import GitHubPlatform
 from entrasync.adapters.gitlab import GitLabPlatform
-from entrasync.adapters.review import label_changes
+from entrasync.adapters.review import find_own, label_changes
 from entrasync.adapters.review.detect import detect
 from entrasync.errors import ReviewError
 
@@ -101,3 +103,20 @@ def test_label_changes(
     current: list[str], wanted: set[str], add: list[str], remove: list[str]
 ) -> None:
     assert label_changes(current, frozenset(wanted)) == (add, remove)
+
+
+def test_who_the_token_is_is_asked_only_when_an_item_carries_the_marker() -> None:
+    marker = "<!-- entrasync:plan config/mappings.yaml -->"
+    asked: list[str] = []
+
+    def ours() -> Callable[[str], bool]:
+        asked.append("GET /user")
+        return lambda item: item.endswith("by us")
+
+    assert find_own(["LGTM", f"why? {marker} by us"], marker, str, ours) is None
+    assert asked == []
+    found = find_own(
+        [f"{marker} by eve", f"{marker} by us", f"{marker} again, by us"], marker, str, ours
+    )
+    assert found == f"{marker} by us"
+    assert asked == ["GET /user"]

@@ -12,7 +12,7 @@ when set. The runner's own files (job summary, step outputs, event payload) are
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -35,6 +35,7 @@ from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
 DEFAULT_API_URL = "https://api.github.com"
 FULL_PLAN_HINT = "the job summary and the plan artifact of this workflow run"
+_LISTING_ISSUES = "listing open issues"
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,6 @@ class GitHubClient(RestClient):
     def __init__(self, ctx: GitHubContext, *, http: httpx.Client | None = None) -> None:
         super().__init__(ctx.api_url, http=http)
         self.ctx = ctx
-        self._own_login: str | bool | None = False  # False: not looked up yet
 
     def headers(self) -> dict[str, str]:
         return {
@@ -115,37 +115,25 @@ class GitHubClient(RestClient):
         next_url: httpx.URL | None = url
         while next_url is not None:
             response = self.request("GET", next_url, what=what)
-            data = response.json()
-            yield from (data.get(key, []) if key is not None else data)
+            if key is None:
+                yield from self.read(response, list, what)
+            else:
+                yield from self.read(response, dict, what).get(key, [])
             link = response.links.get("next", {}).get("url")
             next_url = httpx.URL(link) if link else None
 
-    def own_login(self) -> str | None:
-        """The token's own login, or None for installation tokens (``GET /user`` is 403)."""
-        if self._own_login is False:
-            try:
-                response = self.request("GET", self.url("/user"), what="reading the token's user")
-                self._own_login = str(response.json()["login"])
-            except (GitHubError, KeyError, ValueError):
-                self._own_login = None
-        return self._own_login if isinstance(self._own_login, str) else None
-
-    def find_marked(self, items: list[dict[str, Any]], marker: str) -> dict[str, Any] | None:
-        """The oldest of our own items that starts with the marker, or None.
-
-        Ours: by the token's own login when GitHub tells it (a personal token), else by a bot
-        (``github-actions[bot]`` for the workflow token). A person's comment that quotes or
-        copies the marker is never edited over.
-        """
-        if not any(text_of(i.get("body")).startswith(marker) for i in items):
-            return None  # no need to ask who we are
-        login = self.own_login()
-
-        def ours(item: dict[str, Any]) -> bool:
-            user = item.get("user") or {}
-            return bool(user.get("login") == login if login else user.get("type") == "Bot")
-
-        return find_own(items, marker, lambda i: text_of(i.get("body")), ours)
+    def is_own(self) -> Callable[[dict[str, Any]], bool]:
+        """Whether a comment or an issue is the token's own: by the token's login when
+        ``GET /user`` tells it (a personal token), else by a bot (``github-actions[bot]`` for
+        the workflow token, whose ``GET /user`` is 403)."""
+        what = "reading the token's user"
+        try:
+            response = self.request("GET", self.url("/user"), what=what)
+            login = text_of(self.read(response, dict, what).get("login"))
+        except GitHubError:
+            login = ""
+        field, value = ("login", login) if login else ("type", "Bot")
+        return lambda item: (item.get("user") or {}).get(field) == value
 
 
 def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
@@ -196,28 +184,29 @@ class GitHubPlatform:
         body = ensure_marker(body, marker)
         check_length(body, self.comment_limit, self.name)
         client = self.client
-        comments = list(
-            client.paginate(
-                client.repo_url(f"/issues/{number}/comments?per_page=100"),
-                what=f"listing the comments of #{number}",
-            )
+        listing = f"listing the comments of #{number}"
+        comments = client.paginate(
+            client.repo_url(f"/issues/{number}/comments?per_page=100"), what=listing
         )
-        existing = client.find_marked(comments, marker)
+        existing = find_own(comments, marker, _body, client.is_own)
         if existing is not None:
+            comment_id = client.integer(existing, "id", "GET", listing)
+            what = f"editing comment {comment_id} on #{number}"
             response = client.request(
                 "PATCH",
-                client.repo_url(f"/issues/comments/{existing['id']}"),
-                what=f"editing comment {existing['id']} on #{number}",
+                client.repo_url(f"/issues/comments/{comment_id}"),
+                what=what,
                 json={"body": body},
             )
         else:
+            what = f"commenting on #{number}"
             response = client.request(
                 "POST",
                 client.repo_url(f"/issues/{number}/comments"),
-                what=f"commenting on #{number}",
+                what=what,
                 json={"body": body},
             )
-        return str(response.json().get("html_url", ""))
+        return text_of(client.read(response, dict, what).get("html_url"))
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         """``GET``/``POST /issues/{n}/labels``, ``DELETE /issues/{n}/labels/{name}``
@@ -248,20 +237,12 @@ class GitHubPlatform:
     def merged_request_for(self, sha: str) -> int | None:
         """The first merged pull request of ``/commits/{sha}/pulls``
         (https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit)."""
+        what = f"finding the pull request of commit {sha[:12]}"
         pulls = self.client.paginate(
-            self.client.repo_url(f"/commits/{sha}/pulls?per_page=100"),
-            what=f"finding the pull request of commit {sha[:12]}",
+            self.client.repo_url(f"/commits/{sha}/pulls?per_page=100"), what=what
         )
-        return next((int(p["number"]) for p in pulls if p.get("merged_at")), None)
-
-
-def post_sticky_comment(
-    body: str, marker: str, environ: Mapping[str, str], *, number: int | None = None
-) -> str:
-    """Create or edit in place the one comment carrying ``marker``; return its URL."""
-    with GitHubPlatform.from_environ(environ) as github:
-        number = github.request_number() if number is None else number
-        return github.upsert_comment(number, body, marker)
+        merged = next((p for p in pulls if p.get("merged_at")), None)
+        return None if merged is None else self.client.integer(merged, "number", "GET", what)
 
 
 def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str]) -> str:
@@ -272,20 +253,20 @@ def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str])
     with GitHubClient(ctx) as client:
         existing = _open_marked_issue(client, marker)
         if existing is not None:
+            number = client.integer(existing, "number", "GET", _LISTING_ISSUES)
+            what = f"updating issue #{number}"
             response = client.request(
                 "PATCH",
-                client.repo_url(f"/issues/{existing['number']}"),
-                what=f"updating issue #{existing['number']}",
+                client.repo_url(f"/issues/{number}"),
+                what=what,
                 json={"title": title, "body": body},
             )
         else:
+            what = "opening an issue"
             response = client.request(
-                "POST",
-                client.repo_url("/issues"),
-                what="opening an issue",
-                json={"title": title, "body": body},
+                "POST", client.repo_url("/issues"), what=what, json={"title": title, "body": body}
             )
-    return str(response.json().get("html_url", ""))
+        return text_of(client.read(response, dict, what).get("html_url"))
 
 
 def close_marked_issue(marker: str, comment: str, environ: Mapping[str, str]) -> str | None:
@@ -295,7 +276,7 @@ def close_marked_issue(marker: str, comment: str, environ: Mapping[str, str]) ->
         existing = _open_marked_issue(client, marker)
         if existing is None:
             return None
-        number = existing["number"]
+        number = client.integer(existing, "number", "GET", _LISTING_ISSUES)
         client.request(
             "POST",
             client.repo_url(f"/issues/{number}/comments"),
@@ -312,14 +293,18 @@ def close_marked_issue(marker: str, comment: str, environ: Mapping[str, str]) ->
 
 
 def _open_marked_issue(client: GitHubClient, marker: str) -> dict[str, Any] | None:
-    issues = [
+    issues = (
         issue
         for issue in client.paginate(
-            client.repo_url("/issues?state=open&per_page=100"), what="listing open issues"
+            client.repo_url("/issues?state=open&per_page=100"), what=_LISTING_ISSUES
         )
         if "pull_request" not in issue  # the issues list includes pull requests
-    ]
-    return client.find_marked(issues, marker)
+    )
+    return find_own(issues, marker, _body, client.is_own)
+
+
+def _body(item: dict[str, Any]) -> str:
+    return text_of(item.get("body"))
 
 
 def pull_for_commit(sha: str, environ: Mapping[str, str]) -> int | None:
@@ -340,13 +325,14 @@ def latest_artifact(prefix: str, environ: Mapping[str, str]) -> ArtifactRef | No
     ctx = GitHubContext.from_environ(environ)
     with GitHubClient(ctx) as client:
         url = client.repo_url("/actions/artifacts?per_page=100")
+        what = "listing workflow artifacts"
         best: ArtifactRef | None = None
-        for item in client.paginate(url, what="listing workflow artifacts", key="artifacts"):
-            if item.get("expired") or not str(item.get("name", "")).startswith(prefix):
+        for item in client.paginate(url, what=what, key="artifacts"):
+            name = text_of(item.get("name"))
+            if item.get("expired") or not name.startswith(prefix):
                 continue
-            ref = ArtifactRef(
-                item["name"], int(item["workflow_run"]["id"]), str(item["created_at"])
-            )
+            run_id = client.integer(item.get("workflow_run"), "id", "GET", what)
+            ref = ArtifactRef(name, run_id, text_of(item.get("created_at")))
             if best is None or ref.created_at > best.created_at:
                 best = ref
     return best

@@ -64,13 +64,22 @@ def label_changes(current: Iterable[str], wanted: frozenset[str]) -> tuple[list[
 
 
 def find_own(
-    items: Iterable[Item], marker: str, body: Callable[[Item], str], ours: Callable[[Item], bool]
+    items: Iterable[Item],
+    marker: str,
+    body: Callable[[Item], str],
+    ours: Callable[[], Callable[[Item], bool]],
 ) -> Item | None:
-    """The first of ``items`` whose body starts with ``marker`` and that ``ours`` accepts.
+    """The first of ``items`` whose body starts with ``marker`` and that is the tool's own.
 
-    A person's comment that quotes or copies the marker is never taken for the tool's own.
+    ``ours()`` gives the test of an item's author; it may ask the platform who the token is, so
+    it is called only when some item carries the marker. A person's comment that quotes or
+    copies the marker is never taken for the tool's own.
     """
-    return next((i for i in items if body(i).startswith(marker) and ours(i)), None)
+    marked = [i for i in items if body(i).startswith(marker)]
+    if not marked:
+        return None  # no need to ask who we are
+    is_ours = ours()
+    return next((i for i in marked if is_ours(i)), None)
 
 
 def ensure_marker(body: str, marker: str) -> str:

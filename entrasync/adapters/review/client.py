@@ -8,12 +8,23 @@ the token, so a ``next`` page link pointing elsewhere cannot carry it away.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
 
 from entrasync.adapters.http import new_client, send
 from entrasync.errors import ReviewError
+
+JSON = TypeVar("JSON", dict[str, Any], list[Any])
+_SHAPES = {
+    dict: "object",
+    list: "list",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
 
 
 class RestClient:
@@ -74,12 +85,47 @@ class RestClient:
         if response.status_code >= 300:
             raise self.failure(response, method, what)
         if "html" in response.headers.get("Content-Type", "").lower():
-            raise self.error(
+            raise self.unexpected(
                 f"{self.platform} answered {response.status_code} with a web page instead of "
-                f"JSON to {method} while {what}",
-                f"check the {self.platform} API URL the CI sets; a proxy or a sign-in page "
-                "answered instead of the API",
+                f"JSON to {method} while {what}"
             )
+
+    def read(self, response: httpx.Response, kind: type[JSON], what: str) -> JSON:
+        """The JSON body of a success ``response``: an object (``kind`` is ``dict``) or a list.
+
+        Anything else, such as a proxy's text or JSON of another shape, is the platform's error
+        with a hint, not a traceback."""
+        try:
+            data = response.json()
+        except ValueError:  # not JSON, or not text at all (UnicodeDecodeError)
+            content_type = response.headers.get("Content-Type") or "no Content-Type"
+            found = f"a body that is not JSON ({content_type})"
+        else:
+            if isinstance(data, kind):
+                return data
+            found = f"a JSON {_SHAPES[type(data)]} where a JSON {_SHAPES[kind]} was due"
+        raise self.unexpected(
+            f"{self.platform} answered {response.status_code} to {response.request.method} "
+            f"while {what} with {found}"
+        )
+
+    def integer(self, data: object, key: str, method: str, what: str) -> int:
+        """The integer ``key`` (an id) of an object the platform answered to ``method`` while
+        ``what``; the platform's error when ``data`` is no object or has no integer there."""
+        value = data.get(key) if isinstance(data, dict) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise self.unexpected(
+            f"{self.platform}'s answer to {method} while {what} has no integer {key!r}"
+        )
+
+    def unexpected(self, message: str) -> ReviewError:
+        """The platform's error for a success that is not what its API answers."""
+        return self.error(
+            message,
+            f"check the {self.platform} API URL the CI sets; a proxy, a sign-in page or "
+            "another server may have answered instead of the API",
+        )
 
     def failure(self, response: httpx.Response, method: str, what: str) -> ReviewError:
         raise NotImplementedError

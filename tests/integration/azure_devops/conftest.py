@@ -18,23 +18,23 @@ def ado() -> Iterator[AzureDevOps]:
         yield emulator
 
 
+def environ(emulator: AzureDevOps, pr: int = 7, **extra: str) -> dict[str, str]:
+    """The variables a pull request validation build sees, pointing at an emulator."""
+    return {
+        "TF_BUILD": "True",
+        "GITHUB_ACTIONS": "",  # the other platforms' marks are off, whatever runs the tests
+        "GITLAB_CI": "",
+        "SYSTEM_COLLECTIONURI": emulator.url + "/",
+        "SYSTEM_TEAMPROJECT": PROJECT,
+        "BUILD_REPOSITORY_ID": REPOSITORY,
+        "SYSTEM_PULLREQUEST_PULLREQUESTID": str(pr),
+        "BUILD_SOURCEVERSION": SHA,
+        "BUILD_BUILDID": "314",
+        "SYSTEM_ACCESSTOKEN": TOKEN,
+        **extra,
+    }
+
+
 @pytest.fixture
 def make_env() -> MakeEnv:
-    """The variables a pull request validation build sees, pointing at an emulator."""
-
-    def make(emulator: AzureDevOps, pr: int = 7, **extra: str) -> dict[str, str]:
-        return {
-            "TF_BUILD": "True",
-            "GITHUB_ACTIONS": "",  # the other platforms' marks are off, whatever runs the tests
-            "GITLAB_CI": "",
-            "SYSTEM_COLLECTIONURI": emulator.url + "/",
-            "SYSTEM_TEAMPROJECT": PROJECT,
-            "BUILD_REPOSITORY_ID": REPOSITORY,
-            "SYSTEM_PULLREQUEST_PULLREQUESTID": str(pr),
-            "BUILD_SOURCEVERSION": SHA,
-            "BUILD_BUILDID": "314",
-            "SYSTEM_ACCESSTOKEN": TOKEN,
-            **extra,
-        }
-
-    return make
+    return environ

@@ -38,10 +38,12 @@ def test_first_run_opens_one_closed_thread_and_the_second_edits_its_first_commen
     ado: AzureDevOps, make_env: MakeEnv
 ) -> None:
     first = publish(plan_of(change("alice@contoso.com")), make_env(ado))
+    assert ado.calls("GET", "/connectionData") == 0  # no thread carries the marker: no need to ask
     second = publish(
         plan_of(change("alice@contoso.com"), change("bob@contoso.com", Action.UPDATE, "admin")),
         make_env(ado),
     )
+    assert ado.calls("GET", "/connectionData") == 1
 
     (thread,) = ado.state.threads[7]
     assert first.url == second.url
@@ -79,6 +81,16 @@ def test_a_reviewers_copy_of_the_marker_alone_gets_a_new_thread_beside_it(
 
     contents = ado.state.contents(7)
     assert contents[copied].endswith("fake")
+    assert len(contents) == 2
+
+
+def test_a_deleted_thread_of_ours_is_never_edited(ado: AzureDevOps, make_env: MakeEnv) -> None:
+    deleted = ado.state.add_thread(7, MARKER + "\nold", BUILD_SERVICE)
+    ado.state.threads[7][0]["isDeleted"] = True
+    publish(plan_of(change("a@contoso.com")), make_env(ado))
+
+    contents = ado.state.contents(7)
+    assert contents[deleted].endswith("old")
     assert len(contents) == 2
 
 
@@ -133,7 +145,7 @@ def test_the_203_sign_in_page_is_an_authentication_error_with_a_hint(
 ) -> None:
     context = AzureDevOpsContext.from_environ(make_env(ado, SYSTEM_ACCESSTOKEN="expired-token"))
     with AzureDevOpsClient(context) as client, pytest.raises(ReviewError) as caught:
-        client.own_identity()
+        client.is_own()
     assert "203" in caught.value.message
     assert "expired-token" not in caught.value.message + (caught.value.hint or "")
     assert "sign-in page" in caught.value.message

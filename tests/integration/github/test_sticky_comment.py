@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 import pytest
 
-from entrasync.adapters.github.rest import post_sticky_comment
 from entrasync.adapters.review.publish import publish_plan as publish
 from entrasync.core.plan import Action, Plan
 from entrasync.errors import GitHubError
@@ -28,7 +27,9 @@ def test_first_run_creates_one_comment_and_second_run_edits_it(
     env = make_env(github)
     plan = plan_of(change("alice@contoso.com"))
     first = publish_plan(plan, config_path=CONFIG, environ=env)
+    assert github.state.calls("GET", "/user") == 0  # no comment carries the marker: none asked
     second = publish_plan(plan, config_path=CONFIG, environ=env)
+    assert github.state.calls("GET", "/user") == 1
 
     comments = github.state.comments[7]
     assert len(comments) == 1
@@ -93,9 +94,9 @@ def test_our_own_comment_is_edited_never_a_persons_copy_of_the_marker(
     quoted = github.state.add_comment(7, "why? " + comment_marker(CONFIG), eve)
     copied = github.state.add_comment(7, comment_marker(CONFIG) + "\nfake", eve)
     ours = github.state.add_comment(7, comment_marker(CONFIG) + "\nold", author)
-    post_sticky_comment(comment_marker(CONFIG) + "\nnew", comment_marker(CONFIG), make_env(github))
+    publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
     bodies = {c["id"]: c["body"] for c in github.state.comments[7]}
-    assert bodies[ours].endswith("new")
+    assert "Plan: 1 to create" in bodies[ours]
     assert bodies[quoted].startswith("why?")
     assert bodies[copied].endswith("fake")
     assert len(bodies) == 3
@@ -173,6 +174,20 @@ def test_a_failure_to_post_raises_with_a_hint(
     assert hint in (caught.value.hint or "")
 
 
+def test_a_success_that_is_not_the_apis_json_is_a_github_error(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    github.answers[("POST", r".*/issues/7/comments")] = (201, "created", "text/plain")
+    with pytest.raises(GitHubError) as caught:
+        publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
+    assert type(caught.value) is GitHubError
+    assert caught.value.message == (
+        "GitHub answered 201 to POST while commenting on #7 with a body that is not JSON "
+        "(text/plain)"
+    )
+    assert "API URL" in (caught.value.hint or "")
+
+
 def test_the_token_never_follows_a_link_to_another_host(
     github: Emulator, make_env: MakeEnv
 ) -> None:
@@ -201,5 +216,5 @@ def test_a_missing_or_unsafe_setting_is_refused_before_any_request(
 ) -> None:
     env = make_env(github) | override
     with pytest.raises(GitHubError, match=needle):
-        post_sticky_comment("body", comment_marker(CONFIG), env)
+        publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=env)
     assert github.state.requests == []

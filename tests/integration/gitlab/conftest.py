@@ -18,23 +18,23 @@ def gitlab() -> Iterator[GitLab]:
         yield emulator
 
 
+def environ(emulator: GitLab, iid: int = 7, **extra: str) -> dict[str, str]:
+    """The variables a merge request pipeline's job sees, pointing at an emulator."""
+    return {
+        "GITLAB_CI": "true",
+        "GITHUB_ACTIONS": "",  # the other platforms' marks are off, whatever runs the tests
+        "TF_BUILD": "",
+        "CI_API_V4_URL": emulator.url,
+        "CI_PROJECT_ID": PROJECT_ID,
+        "CI_PROJECT_URL": "https://gitlab.example/contoso/access",
+        "CI_MERGE_REQUEST_IID": str(iid),
+        "CI_COMMIT_SHA": SHA,
+        "CI_PIPELINE_URL": "https://gitlab.example/contoso/access/-/pipelines/99",
+        "ENTRASYNC_GITLAB_TOKEN": TOKEN,
+        **extra,
+    }
+
+
 @pytest.fixture
 def make_env() -> MakeEnv:
-    """The variables a merge request pipeline's job sees, pointing at an emulator."""
-
-    def make(emulator: GitLab, iid: int = 7, **extra: str) -> dict[str, str]:
-        return {
-            "GITLAB_CI": "true",
-            "GITHUB_ACTIONS": "",  # the other platforms' marks are off, whatever runs the tests
-            "TF_BUILD": "",
-            "CI_API_V4_URL": emulator.url,
-            "CI_PROJECT_ID": PROJECT_ID,
-            "CI_PROJECT_URL": "https://gitlab.example/contoso/access",
-            "CI_MERGE_REQUEST_IID": str(iid),
-            "CI_COMMIT_SHA": SHA,
-            "CI_PIPELINE_URL": "https://gitlab.example/contoso/access/-/pipelines/99",
-            "ENTRASYNC_GITLAB_TOKEN": TOKEN,
-            **extra,
-        }
-
-    return make
+    return environ

@@ -33,7 +33,6 @@ class State:
     labels: dict[int, list[str]] = field(default_factory=dict)  # MR iid -> label names
     commit_mrs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     fail: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (method, re)
-    proxy_page: bool = False  # a proxy in front of GitLab answers 200 with its own web page
     next_id: int = 5000
 
     def add_note(
@@ -58,8 +57,6 @@ class GitLab(LoopbackApi):
     def handle(
         self, request: Handler, method: str, path: str, query: dict[str, list[str]], payload: Any
     ) -> None:
-        if self.state.proxy_page:
-            return request.send(200, "<html>Proxy login</html>", content_type="text/html")
         if request.headers.get("PRIVATE-TOKEN") != TOKEN:
             return request.send(401, {"message": "401 Unauthorized"})
         if not path.startswith(self.base_path + "/"):

@@ -29,10 +29,12 @@ def test_first_run_creates_one_note_and_the_second_edits_it(
     gitlab: GitLab, make_env: MakeEnv
 ) -> None:
     first = publish(plan_of(change("alice@contoso.com")), make_env(gitlab))
+    assert gitlab.calls("GET", "/user") == 0  # no note carries the marker: no need to ask
     second = publish(
         plan_of(change("alice@contoso.com"), change("bob@contoso.com", Action.UPDATE, "admin")),
         make_env(gitlab),
     )
+    assert gitlab.calls("GET", "/user") == 1
 
     (note,) = gitlab.state.notes[7]
     assert (
@@ -193,7 +195,7 @@ def test_the_token_never_goes_to_another_host(gitlab: GitLab, make_env: MakeEnv)
 def test_a_web_page_where_json_was_due_is_an_error_not_a_crash(
     gitlab: GitLab, make_env: MakeEnv
 ) -> None:
-    gitlab.state.proxy_page = True
+    gitlab.answers[("GET", ".*")] = (200, "<html>Proxy login</html>", "text/html")
     with pytest.raises(ReviewError, match="web page instead of JSON") as caught:
         publish(plan_of(), make_env(gitlab))
     assert "CI_API_V4_URL" not in caught.value.message
