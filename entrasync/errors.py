@@ -99,7 +99,12 @@ class ReviewError(EntrasyncError):
 
 
 class GitHubError(ReviewError):
-    """Posting to GitHub (PR comment, labels, issue) failed."""
+    """Posting to GitHub (PR comment, labels, issue) failed; ``status`` is GitHub's HTTP status
+    when it answered with an error."""
+
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
 
 
 class AuditError(EntrasyncError):

@@ -35,6 +35,7 @@ from entrasync.adapters.review import (
     ensure_marker,
     find_own,
     label_changes,
+    member,
     text_of,
 )
 from entrasync.adapters.review.client import RestClient, error_detail
@@ -96,6 +97,7 @@ class AzureDevOpsContext:
 
 class AzureDevOpsClient(RestClient):
     platform = "Azure DevOps"
+    api_variable = "SYSTEM_COLLECTIONURI"
 
     def __init__(self, ctx: AzureDevOpsContext, *, http: httpx.Client | None = None) -> None:
         super().__init__(ctx.collection_url, http=http)
@@ -141,12 +143,12 @@ class AzureDevOpsClient(RestClient):
         what = "reading the token's own identity"
         response = self.request("GET", self.url("/_apis/connectionData"), what=what)
         user = self.read(response, dict, what).get("authenticatedUser")
-        identity = text_of(user.get("id")) if isinstance(user, dict) else ""
+        identity = text_of(member(user, "id"))
         if not identity:
             raise ReviewError(
                 "Azure DevOps connectionData named no authenticated user", _TOKEN_HINT
             )
-        return lambda thread: (_first(thread).get("author") or {}).get("id") == identity
+        return lambda thread: member(_first(thread).get("author"), "id") == identity
 
 
 class AzureDevOpsPlatform:
@@ -200,11 +202,13 @@ class AzureDevOpsPlatform:
         threads_url = client.git_url(f"/pullRequests/{number}/threads")
         listing = f"listing the threads of PR {number}"
         listed = client.read(client.request("GET", threads_url, what=listing), dict, listing)
-        threads = (t for t in listed.get("value") or [] if not t.get("isDeleted"))
+        threads = (
+            t for t in client.objects(listed.get("value") or [], listing) if not t.get("isDeleted")
+        )
         existing = find_own(threads, marker, _content, client.is_own)
         if existing is not None:
-            thread_id = client.integer(existing, "id", "GET", listing)
-            comment_id = client.integer(_first(existing), "id", "GET", listing)
+            thread_id = client.integer(existing, "id", listing)
+            comment_id = client.integer(_first(existing), "id", listing)
             client.request(
                 "PATCH",
                 client.git_url(f"/pullRequests/{number}/threads/{thread_id}/comments/{comment_id}"),
@@ -218,7 +222,7 @@ class AzureDevOpsPlatform:
             }
             what = f"commenting on PR {number}"
             response = client.request("POST", threads_url, what=what, json=thread)
-            thread_id = client.integer(client.read(response, dict, what), "id", "POST", what)
+            thread_id = client.integer(client.read(response, dict, what), "id", what)
         return self._web_url(number, thread_id)
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
@@ -228,7 +232,7 @@ class AzureDevOpsPlatform:
         listed = client.read(client.request("GET", labels_url, what=listing), dict, listing)
         current = [
             text_of(label.get("name"))
-            for label in listed.get("value") or []
+            for label in client.objects(listed.get("value") or [], listing)
             if label.get("active", True)
         ]
         add, remove = label_changes(current, wanted)
@@ -247,17 +251,19 @@ class AzureDevOpsPlatform:
         what = f"finding the pull request of commit {sha[:12]}"
         url = client.git_url("/pullrequestquery")
         response = client.request("POST", url, what=what, json=query)
-        for result in client.read(response, dict, what).get("results") or []:
-            for pull in result.get(sha) or []:
+        for result in client.objects(client.read(response, dict, what).get("results") or [], what):
+            for pull in client.objects(result.get(sha) or [], what):
                 if pull.get("status") == "completed":
-                    return client.integer(pull, "pullRequestId", "POST", what)
+                    return client.integer(pull, "pullRequestId", what)
         return None
 
 
 def _first(thread: dict[str, Any]) -> dict[str, Any]:
-    """The thread's first comment (the lowest id: replies come after it), or {}."""
-    comments = [c for c in thread.get("comments") or [] if isinstance(c, dict)]
-    return min(comments, key=lambda c: int(c.get("id") or 0), default={})
+    """The thread's first comment (the lowest id: replies come after it), or {}. A comment
+    without an integer id sorts first; editing it is then the API-URL error, not a traceback."""
+    comments = thread.get("comments")
+    listed = [c for c in comments if isinstance(c, dict)] if isinstance(comments, list) else []
+    return min(listed, key=lambda c: c["id"] if isinstance(c.get("id"), int) else 0, default={})
 
 
 def _content(thread: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ from entrasync.adapters.review import (
     ensure_marker,
     find_own,
     label_changes,
+    member,
     text_of,
 )
 from entrasync.adapters.review.client import RestClient, error_detail
@@ -86,6 +87,7 @@ class GitLabContext:
 
 class GitLabClient(RestClient):
     platform = "GitLab"
+    api_variable = "CI_API_V4_URL"
 
     def __init__(self, ctx: GitLabContext, *, http: httpx.Client | None = None) -> None:
         super().__init__(ctx.api_url, http=http)
@@ -113,15 +115,15 @@ class GitLabClient(RestClient):
         page: str | None = "1"
         while page:
             response = self.request("GET", url.copy_set_param("page", page), what=what)
-            yield from self.read(response, list, what)
+            yield from self.objects(self.read(response, list, what), what)
             page = response.headers.get("X-Next-Page", "").strip() or None
 
     def is_own(self) -> Callable[[dict[str, Any]], bool]:
         """Whether a note's author is the token's own user, who ``GET /user`` names."""
         what = "reading the token's own user"
         user = self.read(self.request("GET", self.url("/user"), what=what), dict, what)
-        own_id = self.integer(user, "id", "GET", what)
-        return lambda note: (note.get("author") or {}).get("id") == own_id
+        own_id = self.integer(user, "id", what)
+        return lambda note: member(note.get("author"), "id") == own_id
 
 
 class GitLabPlatform:
@@ -176,7 +178,7 @@ class GitLabPlatform:
         )
         existing = find_own((n for n in notes if not n.get("system")), marker, _body, client.is_own)
         if existing is not None:
-            note_id = client.integer(existing, "id", "GET", listing)
+            note_id = client.integer(existing, "id", listing)
             client.request(
                 "PUT",
                 client.project_url(f"/merge_requests/{number}/notes/{note_id}"),
@@ -186,7 +188,7 @@ class GitLabPlatform:
         else:
             what = f"commenting on !{number}"
             response = client.request("POST", notes_url, what=what, json={"body": body})
-            note_id = client.integer(client.read(response, dict, what), "id", "POST", what)
+            note_id = client.integer(client.read(response, dict, what), "id", what)
         environ = self.ctx.environ
         project_url = environ.get("CI_MERGE_REQUEST_PROJECT_URL") or environ.get("CI_PROJECT_URL")
         if not project_url:
@@ -220,7 +222,7 @@ class GitLabPlatform:
             r for r in merged if sha in (r.get("merge_commit_sha"), r.get("squash_commit_sha"))
         ]
         chosen = exact or merged
-        return self.client.integer(chosen[0], "iid", "GET", what) if chosen else None
+        return self.client.integer(chosen[0], "iid", what) if chosen else None
 
 
 def _body(note: dict[str, Any]) -> str:

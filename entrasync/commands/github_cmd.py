@@ -110,7 +110,8 @@ def drift_issue(plan_path: Path) -> int:
     if not plan.has_changes and not plan.violations:
         closing = "In sync again" + (f" as of [this run]({link})." if link else ".")
         url = close_marked_issue(drift_marker, closing, os.environ)
-        console.info(f"In sync; closed {url}" if url else "In sync; no drift issue open")
+        said = "no drift issue open" if url is None else f"closed {url or 'the drift issue'}"
+        console.info(f"In sync; {said}")
         return 0
     intro = (
         f"{drift_marker}\nThe scheduled drift check found NeuralTrust out of line with "

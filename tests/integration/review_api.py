@@ -75,6 +75,7 @@ class Handler(BaseHTTPRequestHandler):
         payload = json.loads(self.rfile.read(length)) if length else None
         with self.api.lock:
             self.api.requests.append((method, self.path))
+            # An answer skips handle(): it is in requests, not in GitHub's state.requests.
             for (answer_method, pattern), (status, body, kind) in self.api.answers.items():
                 if answer_method == method and re.fullmatch(pattern, parts.path):
                     return self.send(status, body, content_type=kind)

@@ -1,34 +1,84 @@
 """A success that is not the review platform's JSON is the platform's error with a hint, never a
-traceback: a proxy's text, a list where an object is due, a new comment without its id. Each
-platform's loopback emulator gives the answer in the API's place (docs/review-platforms.md,
-"When posting fails")."""
+traceback: a proxy's text, a list where an object is due, an item that is not an object, a
+comment without its id. Each platform's loopback emulator gives the answer in the API's place
+(docs/review-platforms.md, "When posting fails")."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from entrasync.adapters.review.publish import publish_plan
-from entrasync.errors import ReviewError
-from tests.integration.azure_devops import conftest as azure_devops
-from tests.integration.azure_devops.emulator import AzureDevOps
+from entrasync.errors import GitHubError, ReviewError
+from entrasync.render.markdown import comment_marker
+from tests.integration.azure_devops import env as azure_devops
+from tests.integration.azure_devops.emulator import BUILD_SERVICE, AzureDevOps
+from tests.integration.github import emulator as github_api
+from tests.integration.github import env as github
 from tests.integration.github.plans import change, plan_of
-from tests.integration.gitlab import conftest as gitlab
-from tests.integration.gitlab.emulator import GitLab
+from tests.integration.gitlab import emulator as gitlab_api
+from tests.integration.gitlab import env as gitlab
 from tests.integration.review_api import LoopbackApi
 
-PLATFORMS = [
-    pytest.param(GitLab, gitlab.environ, "GitLab", "notes", "!7", id="GitLab"),
-    pytest.param(
-        AzureDevOps, azure_devops.environ, "Azure DevOps", "threads", "PR 7", id="Azure DevOps"
-    ),
-]
+MARKER = comment_marker("config/mappings.yaml")
+
+
+@dataclass(frozen=True)
+class Platform:
+    emulator: Callable[[], LoopbackApi]
+    environ: Callable[[Any, Path], dict[str, str]]  # (emulator, a directory for files)
+    error: type[ReviewError]
+    name: str
+    items: str  # what a request's listing holds, as the messages name it
+    number: str  # the request, as the messages name it
+    listing: Callable[[list[Any]], Any]  # the body of a listing of these items
+    item: Callable[[str, Any], dict[str, Any]]  # a listed item (no id): its text and author
+    own: Any  # the author the token is
+
+
+GITHUB = Platform(
+    github_api.Emulator,
+    lambda api, directory: github.environ(api, event_dir=directory),
+    GitHubError,
+    "GitHub",
+    "comments",
+    "#7",
+    list,
+    lambda text, author: {"body": text, "user": author},
+    github_api.BOT,  # the workflow token, whose GET /user is 403
+)
+GITLAB = Platform(
+    gitlab_api.GitLab,
+    lambda api, _: gitlab.environ(api),
+    ReviewError,
+    "GitLab",
+    "notes",
+    "!7",
+    list,
+    lambda text, author: {"body": text, "author": author},
+    gitlab_api.BOT,
+)
+AZURE_DEVOPS = Platform(
+    AzureDevOps,
+    lambda api, _: azure_devops.environ(api),
+    ReviewError,
+    "Azure DevOps",
+    "threads",
+    "PR 7",
+    lambda items: {"value": items, "count": len(items)},
+    lambda text, author: {"comments": [{"id": 1, "content": text, "author": author}]},
+    BUILD_SERVICE,
+)
+PLATFORMS = [pytest.param(p, id=p.name) for p in (GITHUB, GITLAB, AZURE_DEVOPS)]
+LISTED = "{name}'s answer while listing the {items} of {number}"
 ANSWERS = [
     pytest.param(
         "GET",
-        "upstream ok",
+        lambda p: "upstream ok",
         "text/plain",
         "{name} answered 200 to GET while listing the {items} of {number} with a body that is "
         "not JSON (text/plain)",
@@ -36,44 +86,89 @@ ANSWERS = [
     ),
     pytest.param(
         "POST",
-        [],
+        lambda p: [],
         "application/json",
         "{name} answered 200 to POST while commenting on {number} with a JSON list where a "
         "JSON object was due",
         id="a list where an object is due",
     ),
     pytest.param(
-        "POST",
-        {"body": "posted"},
+        "GET",
+        lambda p: p.listing([1]),
         "application/json",
-        "{name}'s answer to POST while commenting on {number} has no integer 'id'",
-        id="a new comment without its id",
+        LISTED + " has a JSON number where a JSON object was due",
+        id="an item that is not an object",
+    ),
+    pytest.param(
+        "GET",
+        lambda p: p.listing([p.item(MARKER + "\nold", p.own)]),
+        "application/json",
+        LISTED + " has no integer 'id'",
+        id="our listed comment without its id",
     ),
 ]
 
 
-@pytest.mark.parametrize(("emulator", "environ", "name", "items", "number"), PLATFORMS)
+def publish(platform: Platform, api: LoopbackApi, directory: Path) -> str:
+    return publish_plan(
+        plan_of(change("a@contoso.com")),
+        config_path="config/mappings.yaml",
+        owner_role="owner",
+        environ=platform.environ(api, directory),
+    ).url
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
 @pytest.mark.parametrize(("method", "body", "content_type", "said"), ANSWERS)
 def test_a_success_that_is_not_the_apis_json_is_the_platforms_error(
-    emulator: Callable[[], LoopbackApi],
-    environ: Callable[[Any], dict[str, str]],
-    name: str,
-    items: str,
-    number: str,
+    platform: Platform,
     method: str,
-    body: Any,
+    body: Callable[[Platform], Any],
     content_type: str,
     said: str,
+    tmp_path: Path,
 ) -> None:
-    with emulator() as api:
-        api.answers[(method, f".*/{items}")] = (200, body, content_type)
+    with platform.emulator() as api:
+        api.answers[(method, f".*/{platform.items}")] = (200, body(platform), content_type)
         with pytest.raises(ReviewError) as caught:
-            publish_plan(
-                plan_of(change("a@contoso.com")),
-                config_path="config/mappings.yaml",
-                owner_role="owner",
-                environ=environ(api),
-            )
-    assert type(caught.value) is ReviewError
-    assert caught.value.message == said.format(name=name, items=items, number=number)
+            publish(platform, api, tmp_path)
+    assert type(caught.value) is platform.error
+    expected = said.format(name=platform.name, items=platform.items, number=platform.number)
+    assert caught.value.message == expected
     assert "API URL" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("platform", [pytest.param(p, id=p.name) for p in (GITLAB, AZURE_DEVOPS)])
+def test_a_new_comment_without_its_id_is_the_platforms_error(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """GitLab and Azure DevOps link the new comment by its id (GitHub by its ``html_url``)."""
+    with platform.emulator() as api:
+        api.answers[("POST", f".*/{platform.items}")] = (
+            200,
+            {"body": "posted"},
+            "application/json",
+        )
+        with pytest.raises(ReviewError) as caught:
+            publish(platform, api, tmp_path)
+    assert caught.value.message == (
+        f"{platform.name}'s answer while commenting on {platform.number} has no integer 'id'"
+    )
+    assert "API URL" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("author", ["x", ["x"], None], ids=["a string", "a list", "null"])
+def test_an_author_that_is_not_an_object_is_not_ours(
+    platform: Platform, author: Any, tmp_path: Path
+) -> None:
+    listed = platform.item(MARKER + "\nold", author) | {"id": 5}
+    with platform.emulator() as api:
+        api.answers[("GET", f".*/{platform.items}")] = (
+            200,
+            platform.listing([listed]),
+            "application/json",
+        )
+        publish(platform, api, tmp_path)
+        edits = api.calls("PATCH", f"/{platform.items}/") + api.calls("PUT", f"/{platform.items}/")
+        assert (api.calls("POST", platform.items), edits) == (1, 0)  # a new one beside it

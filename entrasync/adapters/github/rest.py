@@ -26,6 +26,7 @@ from entrasync.adapters.review import (
     ensure_marker,
     find_own,
     label_changes,
+    member,
     text_of,
 )
 from entrasync.adapters.review.client import RestClient, error_detail
@@ -86,6 +87,7 @@ class GitHubClient(RestClient):
     """GitHub's REST API: bearer token, API version header, ``Link`` paging."""
 
     platform = "GitHub"
+    api_variable = "GITHUB_API_URL"
     error = GitHubError
 
     def __init__(self, ctx: GitHubContext, *, http: httpx.Client | None = None) -> None:
@@ -116,33 +118,45 @@ class GitHubClient(RestClient):
         while next_url is not None:
             response = self.request("GET", next_url, what=what)
             if key is None:
-                yield from self.read(response, list, what)
+                yield from self.objects(self.read(response, list, what), what)
             else:
-                yield from self.read(response, dict, what).get(key, [])
+                yield from self.objects(self.read(response, dict, what).get(key) or [], what)
             link = response.links.get("next", {}).get("url")
             next_url = httpx.URL(link) if link else None
 
     def is_own(self) -> Callable[[dict[str, Any]], bool]:
         """Whether a comment or an issue is the token's own: by the token's login when
         ``GET /user`` tells it (a personal token), else by a bot (``github-actions[bot]`` for
-        the workflow token, whose ``GET /user`` is 403)."""
+        the workflow token, whose ``GET /user`` is 403 "Resource not accessible by
+        integration"). Any other failure of ``GET /user`` is an error: taking a personal
+        token's comment for someone else's would post a second one."""
         what = "reading the token's user"
         try:
             response = self.request("GET", self.url("/user"), what=what)
-            login = text_of(self.read(response, dict, what).get("login"))
-        except GitHubError:
-            login = ""
-        field, value = ("login", login) if login else ("type", "Bot")
-        return lambda item: (item.get("user") or {}).get(field) == value
+        except GitHubError as exc:
+            if exc.status != 403 or isinstance(exc, RateLimited):
+                raise
+            field, value = "type", "Bot"
+        else:
+            field, value = "login", text_of(self.read(response, dict, what).get("login"))
+            if not value:
+                raise self.unexpected(f"GitHub's answer while {what} has no login")
+        return lambda item: member(item.get("user"), field) == value
+
+
+class RateLimited(GitHubError):
+    """GitHub's rate limit is used up (a 403 or 429 with ``x-ratelimit-remaining: 0``)."""
 
 
 def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
     detail = error_detail(response, "message")
     status = response.status_code
     hint = _HINTS.get(status)
+    message = f"GitHub answered {status} to {method} while {what}: {detail}"
     if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
         hint = "the GitHub API rate limit is used up: wait for the reset and re-run the job"
-    return GitHubError(f"GitHub answered {status} to {method} while {what}: {detail}", hint)
+        return RateLimited(message, hint, status)
+    return GitHubError(message, hint, status)
 
 
 class GitHubPlatform:
@@ -190,7 +204,7 @@ class GitHubPlatform:
         )
         existing = find_own(comments, marker, _body, client.is_own)
         if existing is not None:
-            comment_id = client.integer(existing, "id", "GET", listing)
+            comment_id = client.integer(existing, "id", listing)
             what = f"editing comment {comment_id} on #{number}"
             response = client.request(
                 "PATCH",
@@ -242,7 +256,7 @@ class GitHubPlatform:
             self.client.repo_url(f"/commits/{sha}/pulls?per_page=100"), what=what
         )
         merged = next((p for p in pulls if p.get("merged_at")), None)
-        return None if merged is None else self.client.integer(merged, "number", "GET", what)
+        return None if merged is None else self.client.integer(merged, "number", what)
 
 
 def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str]) -> str:
@@ -253,7 +267,7 @@ def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str])
     with GitHubClient(ctx) as client:
         existing = _open_marked_issue(client, marker)
         if existing is not None:
-            number = client.integer(existing, "number", "GET", _LISTING_ISSUES)
+            number = client.integer(existing, "number", _LISTING_ISSUES)
             what = f"updating issue #{number}"
             response = client.request(
                 "PATCH",
@@ -276,7 +290,7 @@ def close_marked_issue(marker: str, comment: str, environ: Mapping[str, str]) ->
         existing = _open_marked_issue(client, marker)
         if existing is None:
             return None
-        number = client.integer(existing, "number", "GET", _LISTING_ISSUES)
+        number = client.integer(existing, "number", _LISTING_ISSUES)
         client.request(
             "POST",
             client.repo_url(f"/issues/{number}/comments"),
@@ -289,7 +303,7 @@ def close_marked_issue(marker: str, comment: str, environ: Mapping[str, str]) ->
             what=f"closing issue #{number}",
             json={"state": "closed", "state_reason": "completed"},
         )
-    return str(existing.get("html_url", ""))
+    return text_of(existing.get("html_url"))
 
 
 def _open_marked_issue(client: GitHubClient, marker: str) -> dict[str, Any] | None:
@@ -329,9 +343,10 @@ def latest_artifact(prefix: str, environ: Mapping[str, str]) -> ArtifactRef | No
         best: ArtifactRef | None = None
         for item in client.paginate(url, what=what, key="artifacts"):
             name = text_of(item.get("name"))
-            if item.get("expired") or not name.startswith(prefix):
+            run = item.get("workflow_run")  # null when GitHub names no run: nothing to fetch
+            if item.get("expired") or run is None or not name.startswith(prefix):
                 continue
-            run_id = client.integer(item.get("workflow_run"), "id", "GET", what)
+            run_id = client.integer(run, "id", what)
             ref = ArtifactRef(name, run_id, text_of(item.get("created_at")))
             if best is None or ref.created_at > best.created_at:
                 best = ref

@@ -91,6 +91,12 @@ def text_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def member(value: Any, key: str) -> Any:
+    """``value[key]`` when ``value`` is a JSON object, else None: an author or a user that is
+    not an object is nobody's."""
+    return value.get(key) if isinstance(value, dict) else None
+
+
 def check_length(body: str, limit: int, platform: str) -> None:
     """Refuse, before any request, a body the platform would refuse for its length."""
     if len(body) > limit:

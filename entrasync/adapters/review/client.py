@@ -13,6 +13,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from entrasync.adapters.http import new_client, send
+from entrasync.adapters.review import member
 from entrasync.errors import ReviewError
 
 JSON = TypeVar("JSON", dict[str, Any], list[Any])
@@ -31,6 +32,7 @@ class RestClient:
     """A thin REST client for one platform: subclasses give the headers and the errors."""
 
     platform = "the review platform"
+    api_variable: str  # the CI variable that names the API URL, for hints: GITHUB_API_URL
     error = ReviewError
 
     def __init__(self, api_url: httpx.URL, *, http: httpx.Client | None = None) -> None:
@@ -109,22 +111,35 @@ class RestClient:
             f"while {what} with {found}"
         )
 
-    def integer(self, data: object, key: str, method: str, what: str) -> int:
-        """The integer ``key`` (an id) of an object the platform answered to ``method`` while
-        ``what``; the platform's error when ``data`` is no object or has no integer there."""
-        value = data.get(key) if isinstance(data, dict) else None
+    def objects(self, items: object, what: str) -> list[dict[str, Any]]:
+        """``items``, a list the platform answered while ``what``, each of them a JSON object;
+        the platform's error when it is no list or one of them is no object."""
+        if isinstance(items, list):
+            strays = [item for item in items if not isinstance(item, dict)]
+            if not strays:
+                return items
+            found, due = strays[0], "object"
+        else:
+            found, due = items, "list"
+        raise self.unexpected(
+            f"{self.platform}'s answer while {what} has a JSON {_SHAPES[type(found)]} where a "
+            f"JSON {due} was due"
+        )
+
+    def integer(self, data: object, key: str, what: str) -> int:
+        """The integer ``key`` (an id) of an object the platform answered while ``what``; the
+        platform's error when ``data`` is no object or has no integer there."""
+        value = member(data, key)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise self.unexpected(
-            f"{self.platform}'s answer to {method} while {what} has no integer {key!r}"
-        )
+        raise self.unexpected(f"{self.platform}'s answer while {what} has no integer {key!r}")
 
     def unexpected(self, message: str) -> ReviewError:
         """The platform's error for a success that is not what its API answers."""
         return self.error(
             message,
-            f"check the {self.platform} API URL the CI sets; a proxy, a sign-in page or "
-            "another server may have answered instead of the API",
+            f"check {self.api_variable}, the {self.platform} API URL the CI sets; a proxy, a "
+            "sign-in page or another server may have answered instead of the API",
         )
 
     def failure(self, response: httpx.Response, method: str, what: str) -> ReviewError:

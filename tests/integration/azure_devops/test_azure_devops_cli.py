@@ -10,8 +10,8 @@ import pytest
 
 from entrasync.render.markdown import comment_marker
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
-from tests.integration.azure_devops.conftest import SHA, MakeEnv
 from tests.integration.azure_devops.emulator import TOKEN, AzureDevOps
+from tests.integration.azure_devops.env import SHA, MakeEnv
 from tests.integration.github.plans import change, plan_of
 from tests.integration.review_cli import plan_comment, run, secrets, write_audit, write_config
 

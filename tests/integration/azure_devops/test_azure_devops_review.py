@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import pytest
 
@@ -16,7 +16,6 @@ from entrasync.core import labels
 from entrasync.core.plan import Action, Plan
 from entrasync.errors import ReviewError
 from entrasync.render.markdown import comment_marker
-from tests.integration.azure_devops.conftest import SHA, MakeEnv
 from tests.integration.azure_devops.emulator import (
     BUILD_SERVICE,
     REPOSITORY,
@@ -24,6 +23,7 @@ from tests.integration.azure_devops.emulator import (
     TOKEN,
     AzureDevOps,
 )
+from tests.integration.azure_devops.env import SHA, MakeEnv
 from tests.integration.github.plans import change, many, plan_of
 
 CONFIG = "config/mappings.yaml"
@@ -203,3 +203,96 @@ def test_the_merged_pull_request_of_a_commit(ado: AzureDevOps, make_env: MakeEnv
     finally:
         platform.close()
     assert all(TOKEN not in path for _, path in ado.requests)
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        pytest.param(
+            {"authenticatedUser": "x"},
+            "Azure DevOps connectionData named no authenticated user",
+            id="a user that is not an object",
+        ),
+        pytest.param(
+            [],
+            "Azure DevOps answered 200 to GET while reading the token's own identity with a JSON "
+            "list where a JSON object was due",
+            id="a list",
+        ),
+    ],
+)
+def test_connection_data_without_a_user_object_is_an_error(
+    ado: AzureDevOps, make_env: MakeEnv, answer: object, said: str
+) -> None:
+    ado.state.add_thread(7, MARKER + "\nold")
+    ado.answers[("GET", r".*/_apis/connectionData")] = (200, answer, "application/json")
+    with pytest.raises(ReviewError) as caught:
+        publish(plan_of(change("a@contoso.com")), make_env(ado))
+    assert caught.value.message == said
+    assert len(ado.state.threads[7]) == 1
+
+
+def test_our_thread_whose_first_comment_has_no_integer_id_is_an_error(
+    ado: AzureDevOps, make_env: MakeEnv
+) -> None:
+    ado.state.add_thread(7, MARKER + "\nold")
+    ado.state.threads[7][0]["comments"][0]["id"] = "one"
+    with pytest.raises(ReviewError) as caught:
+        publish(plan_of(change("a@contoso.com")), make_env(ado))
+    assert caught.value.message == (
+        "Azure DevOps's answer while listing the threads of PR 7 has no integer 'id'"
+    )
+    assert "SYSTEM_COLLECTIONURI" in (caught.value.hint or "")
+
+
+def set_labels(platform: AzureDevOpsPlatform) -> None:
+    platform.set_labels(7, frozenset({labels.CHANGES}))
+
+
+def merged(platform: AzureDevOpsPlatform) -> int | None:
+    return platform.merged_request_for(SHA)
+
+
+FINDING = f"finding the pull request of commit {SHA[:12]}"
+
+
+@pytest.mark.parametrize(
+    ("where", "answer", "call", "what"),
+    [
+        pytest.param(
+            ("GET", r".*/labels"),
+            {"value": [1]},
+            set_labels,
+            "listing the labels of PR 7",
+            id="labels",
+        ),
+        pytest.param(
+            ("POST", r".*/pullrequestquery"), {"results": [1]}, merged, FINDING, id="results"
+        ),
+        pytest.param(
+            ("POST", r".*/pullrequestquery"),
+            {"results": [{SHA: [1]}]},
+            merged,
+            FINDING,
+            id="the pull requests of a result",
+        ),
+    ],
+)
+def test_listed_items_that_are_not_objects_are_an_error(
+    ado: AzureDevOps,
+    make_env: MakeEnv,
+    where: tuple[str, str],
+    answer: object,
+    call: Callable[[AzureDevOpsPlatform], object],
+    what: str,
+) -> None:
+    ado.answers[where] = (200, answer, "application/json")
+    platform = AzureDevOpsPlatform.from_environ(make_env(ado))
+    try:
+        with pytest.raises(ReviewError) as caught:
+            call(platform)
+    finally:
+        platform.close()
+    assert caught.value.message == (
+        f"Azure DevOps's answer while {what} has a JSON number where a JSON object was due"
+    )

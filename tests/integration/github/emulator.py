@@ -3,7 +3,8 @@ artifacts.
 
 Only what entrasync calls, with GitHub's observable behaviour: ``Link: rel="next"``
 pagination honouring ``per_page``, 422 for bodies over 65,536 characters, 401 without the
-token, the list of issues including pull requests, labels added by name (created when new)
+token, ``x-ratelimit-remaining: 0`` on a failure whose message names the rate limit, the
+list of issues including pull requests, labels added by name (created when new)
 and removed by URL-encoded name (404 when absent), and an optional base path (GitHub
 Enterprise Server serves the API under ``/api/v3``).
 """
@@ -79,7 +80,8 @@ class _Route:
         path = path[len(emu.base_path) :]
         for (fail_method, pattern), (status, message) in emu.state.fail.items():
             if fail_method == method and re.fullmatch(pattern, path):
-                return self._send(status, {"message": message})
+                limited = {"x-ratelimit-remaining": "0"} if "rate limit" in message else None
+                return self._send(status, {"message": message}, limited)
         body = (payload or {}).get("body")
         if isinstance(body, str) and len(body) > 65536:
             return self._send(422, {"message": "Body is too long (maximum is 65536 characters)"})

@@ -9,11 +9,13 @@ import pytest
 
 from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT, append_step_summary
+from entrasync.adapters.github.rest import ArtifactRef, close_marked_issue, latest_artifact
 from entrasync.cli import main
 from entrasync.core import planfile
 from entrasync.core.plan import Action, Plan, Violation
-from tests.integration.github.conftest import MakeEnv
-from tests.integration.github.emulator import Emulator
+from entrasync.errors import GitHubError
+from tests.integration.github.emulator import BOT, Emulator
+from tests.integration.github.env import MakeEnv
 from tests.integration.github.plans import change, plan_of
 from tests.integration.review_cli import write_audit
 
@@ -264,3 +266,58 @@ def test_find_plan_with_an_unwritable_step_output_file_is_a_clear_error(
     err = capsys.readouterr().err
     assert "error: cannot write the step outputs GITHUB_OUTPUT=/proc/nope/outputs" in err
     assert "Traceback" not in err
+
+
+def test_an_artifact_without_its_workflow_run_is_skipped(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    older = artifact("entrasync-plan-12-1", 501, "2026-11-27T09:00:00Z")
+    github.state.artifacts = [
+        older,
+        artifact("entrasync-plan-12-2", 0, "2026-11-28T09:00:00Z") | {"workflow_run": None},
+    ]
+    found = latest_artifact("entrasync-plan-12-", make_env(github))
+    assert found == ArtifactRef("entrasync-plan-12-1", 501, "2026-11-27T09:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("listed", "found"),
+    [
+        pytest.param(None, None, id="null: no artifacts"),
+        pytest.param([1], "a JSON number where a JSON object was due", id="a number"),
+        pytest.param("x", "a JSON string where a JSON list was due", id="a string"),
+    ],
+)
+def test_artifacts_that_are_not_a_list_of_objects(
+    github: Emulator, make_env: MakeEnv, listed: object, found: str | None
+) -> None:
+    answer = {"total_count": 1, "artifacts": listed}
+    github.answers[("GET", r".*/actions/artifacts")] = (200, answer, "application/json")
+    if found is None:
+        assert latest_artifact("entrasync-plan-12-", make_env(github)) is None
+        return
+    with pytest.raises(GitHubError) as caught:
+        latest_artifact("entrasync-plan-12-", make_env(github))
+    assert caught.value.message == f"GitHub's answer while listing workflow artifacts has {found}"
+    assert "GITHUB_API_URL" in (caught.value.hint or "")
+
+
+def test_closing_an_issue_whose_url_is_null_gives_no_url(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    marker = "<!-- entrasync:drift config/mappings.yaml -->"
+    github.state.issues.append(
+        {"number": 1, "state": "open", "body": marker + "\n", "user": BOT, "html_url": None}
+    )
+    assert close_marked_issue(marker, "In sync again.", make_env(github)) == ""
+    assert github.state.issues[0]["state"] == "closed"
+
+    github.state.issues[0]["state"] = "open"
+    in_sync = save(plan_of(), tmp_path / "c.json")
+    assert run(monkeypatch, make_env(github), "github", "drift-issue", "--plan", str(in_sync)) == 0
+    assert "In sync; closed the drift issue" in capsys.readouterr().err
+    assert github.state.issues[0]["state"] == "closed"

@@ -9,8 +9,8 @@ from entrasync.adapters.review.publish import publish_plan
 from entrasync.core import labels
 from entrasync.core.plan import Action, Plan
 from entrasync.errors import GitHubError
-from tests.integration.github.conftest import MakeEnv
 from tests.integration.github.emulator import Emulator
+from tests.integration.github.env import MakeEnv
 from tests.integration.github.plans import change, plan_of
 
 

@@ -10,8 +10,8 @@ import pytest
 from entrasync.cli import main
 from entrasync.render.markdown import comment_marker
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
-from tests.integration.github.conftest import MakeEnv
 from tests.integration.github.emulator import Emulator
+from tests.integration.github.env import MakeEnv
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from entrasync.adapters import clock
 from entrasync.core import labels, planfile
 from entrasync.render.markdown import escape
 from entrasync.sandbox.runner import RunningSandbox
-from tests.integration.github.conftest import MakeEnv
 from tests.integration.github.emulator import Emulator
+from tests.integration.github.env import MakeEnv
 from tests.integration.scim import test_forged_plan
 
 # The demo sandbox on loopback, its environment set, in a fresh folder with config/mappings.yaml.

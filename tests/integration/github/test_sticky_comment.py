@@ -10,8 +10,8 @@ from entrasync.adapters.review.publish import publish_plan as publish
 from entrasync.core.plan import Action, Plan
 from entrasync.errors import GitHubError
 from entrasync.render.markdown import comment_marker
-from tests.integration.github.conftest import MakeEnv
 from tests.integration.github.emulator import Emulator
+from tests.integration.github.env import MakeEnv
 from tests.integration.github.plans import change, many, plan_of
 
 CONFIG = "config/mappings.yaml"
@@ -218,3 +218,56 @@ def test_a_missing_or_unsafe_setting_is_refused_before_any_request(
     with pytest.raises(GitHubError, match=needle):
         publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=env)
     assert github.state.requests == []
+
+
+OWN = {"login": "entrasync-bot", "type": "User"}  # a personal token's user
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        pytest.param(502, "Bad Gateway", id="a 502"),
+        pytest.param(401, "Bad credentials", id="a 401"),
+        pytest.param(403, "API rate limit exceeded for user ID 1.", id="a rate-limit 403"),
+    ],
+)
+def test_a_failure_to_read_the_tokens_user_is_an_error_not_a_second_comment(
+    github: Emulator, make_env: MakeEnv, status: int, message: str
+) -> None:
+    github.state.user = OWN
+    ours = github.state.add_comment(7, comment_marker(CONFIG) + "\nold", OWN)
+    github.state.fail[("GET", "/user")] = (status, message)
+    with pytest.raises(GitHubError) as caught:
+        publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
+    assert caught.value.message.startswith(f"GitHub answered {status} to GET while reading")
+    assert caught.value.status == status
+    assert [c["id"] for c in github.state.comments[7]] == [ours]
+    assert github.state.comments[7][0]["body"].endswith("old")
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        pytest.param(
+            [],
+            "GitHub answered 200 to GET while reading the token's user with a JSON list where a "
+            "JSON object was due",
+            id="a list",
+        ),
+        pytest.param(
+            {"type": "User"},
+            "GitHub's answer while reading the token's user has no login",
+            id="an object without a login",
+        ),
+    ],
+)
+def test_a_200_that_is_not_a_user_is_an_error_not_a_second_comment(
+    github: Emulator, make_env: MakeEnv, body: object, said: str
+) -> None:
+    ours = github.state.add_comment(7, comment_marker(CONFIG) + "\nold", OWN)
+    github.answers[("GET", r".*/user")] = (200, body, "application/json")
+    with pytest.raises(GitHubError) as caught:
+        publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
+    assert caught.value.message == said
+    assert "GITHUB_API_URL" in (caught.value.hint or "")
+    assert [c["id"] for c in github.state.comments[7]] == [ours]

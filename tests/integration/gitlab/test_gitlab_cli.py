@@ -11,8 +11,8 @@ import pytest
 from entrasync.render.markdown import comment_marker
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 from tests.integration.github.plans import change, plan_of
-from tests.integration.gitlab.conftest import SHA, MakeEnv
 from tests.integration.gitlab.emulator import TOKEN, GitLab
+from tests.integration.gitlab.env import SHA, MakeEnv
 from tests.integration.review_cli import plan_comment, run, secrets, write_audit, write_config
 
 

@@ -14,8 +14,8 @@ from entrasync.core.plan import Action, Plan
 from entrasync.errors import ReviewError
 from entrasync.render.markdown import comment_marker
 from tests.integration.github.plans import change, many, plan_of
-from tests.integration.gitlab.conftest import SHA, MakeEnv
 from tests.integration.gitlab.emulator import BOT, PROJECT_PATH, REVIEWER, TOKEN, GitLab
+from tests.integration.gitlab.env import SHA, MakeEnv
 
 CONFIG = "config/mappings.yaml"
 MARKER = comment_marker(CONFIG)
@@ -200,3 +200,20 @@ def test_a_web_page_where_json_was_due_is_an_error_not_a_crash(
         publish(plan_of(), make_env(gitlab))
     assert "CI_API_V4_URL" not in caught.value.message
     assert "API URL" in (caught.value.hint or "")
+
+
+def test_merge_requests_that_are_not_objects_are_an_error(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    gitlab.answers[("GET", r".*/merge_requests")] = (200, [1], "application/json")
+    platform = GitLabPlatform.from_environ(make_env(gitlab))
+    try:
+        with pytest.raises(ReviewError) as caught:
+            platform.merged_request_for(SHA)
+    finally:
+        platform.close()
+    assert caught.value.message == (
+        f"GitLab's answer while finding the merge request of commit {SHA[:12]} has a JSON "
+        "number where a JSON object was due"
+    )
+    assert "CI_API_V4_URL" in (caught.value.hint or "")
