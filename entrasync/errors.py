@@ -99,12 +99,15 @@ class ReviewError(EntrasyncError):
 
 
 class GitHubError(ReviewError):
-    """Posting to GitHub (PR comment, labels, issue) failed; ``status`` is GitHub's HTTP status
-    when it answered with an error."""
+    """Posting to GitHub (PR comment, labels, issue) failed; ``status`` and ``answer`` are
+    GitHub's HTTP status and error message when it answered with an error."""
 
-    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, hint: str | None = None, status: int | None = None, answer: str = ""
+    ) -> None:
         super().__init__(message, hint)
         self.status = status
+        self.answer = answer
 
 
 class AuditError(EntrasyncError):

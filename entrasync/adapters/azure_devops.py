@@ -141,8 +141,8 @@ class AzureDevOpsClient(RestClient):
         """Whether a thread's first comment is by the token's identity, the
         ``authenticatedUser`` of ``GET {collection}/_apis/connectionData``."""
         what = "reading the token's own identity"
-        response = self.request("GET", self.url("/_apis/connectionData"), what=what)
-        user = self.read(response, dict, what).get("authenticatedUser")
+        found = self.request_json("GET", self.url("/_apis/connectionData"), dict, what=what)
+        user = found.get("authenticatedUser")
         identity = text_of(member(user, "id"))
         if not identity:
             raise ReviewError(
@@ -201,7 +201,7 @@ class AzureDevOpsPlatform:
         client = self.client
         threads_url = client.git_url(f"/pullRequests/{number}/threads")
         listing = f"listing the threads of PR {number}"
-        listed = client.read(client.request("GET", threads_url, what=listing), dict, listing)
+        listed = client.request_json("GET", threads_url, dict, what=listing)
         threads = (
             t for t in client.objects(listed.get("value") or [], listing) if not t.get("isDeleted")
         )
@@ -221,15 +221,15 @@ class AzureDevOpsPlatform:
                 "status": "closed",
             }
             what = f"commenting on PR {number}"
-            response = client.request("POST", threads_url, what=what, json=thread)
-            thread_id = client.integer(client.read(response, dict, what), "id", what)
+            posted = client.request_json("POST", threads_url, dict, what=what, json=thread)
+            thread_id = client.integer(posted, "id", what)
         return self._web_url(number, thread_id)
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         client = self.client
         labels_url = client.git_url(f"/pullRequests/{number}/labels")
         listing = f"listing the labels of PR {number}"
-        listed = client.read(client.request("GET", labels_url, what=listing), dict, listing)
+        listed = client.request_json("GET", labels_url, dict, what=listing)
         current = [
             text_of(label.get("name"))
             for label in client.objects(listed.get("value") or [], listing)
@@ -250,8 +250,8 @@ class AzureDevOpsPlatform:
         query = {"queries": [{"type": "lastMergeCommit", "items": [sha]}]}
         what = f"finding the pull request of commit {sha[:12]}"
         url = client.git_url("/pullrequestquery")
-        response = client.request("POST", url, what=what, json=query)
-        for result in client.objects(client.read(response, dict, what).get("results") or [], what):
+        answer = client.request_json("POST", url, dict, what=what, json=query)
+        for result in client.objects(answer.get("results") or [], what):
             for pull in client.objects(result.get(sha) or [], what):
                 if pull.get("status") == "completed":
                     return client.integer(pull, "pullRequestId", what)

@@ -121,7 +121,7 @@ class GitLabClient(RestClient):
     def is_own(self) -> Callable[[dict[str, Any]], bool]:
         """Whether a note's author is the token's own user, who ``GET /user`` names."""
         what = "reading the token's own user"
-        user = self.read(self.request("GET", self.url("/user"), what=what), dict, what)
+        user = self.request_json("GET", self.url("/user"), dict, what=what)
         own_id = self.integer(user, "id", what)
         return lambda note: member(note.get("author"), "id") == own_id
 
@@ -187,8 +187,8 @@ class GitLabPlatform:
             )
         else:
             what = f"commenting on !{number}"
-            response = client.request("POST", notes_url, what=what, json={"body": body})
-            note_id = client.integer(client.read(response, dict, what), "id", what)
+            posted = client.request_json("POST", notes_url, dict, what=what, json={"body": body})
+            note_id = client.integer(posted, "id", what)
         environ = self.ctx.environ
         project_url = environ.get("CI_MERGE_REQUEST_PROJECT_URL") or environ.get("CI_PROJECT_URL")
         if not project_url:
@@ -198,7 +198,7 @@ class GitLabPlatform:
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         client = self.client
         what = f"reading !{number}"
-        mr = client.read(client.request("GET", self._mr(number), what=what), dict, what)
+        mr = client.request_json("GET", self._mr(number), dict, what=what)
         current = [text_of(label) for label in mr.get("labels") or []]
         add, remove = label_changes(current, wanted)
         change = {

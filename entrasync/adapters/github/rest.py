@@ -37,6 +37,9 @@ from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 DEFAULT_API_URL = "https://api.github.com"
 FULL_PLAN_HINT = "the job summary and the plan artifact of this workflow run"
 _LISTING_ISSUES = "listing open issues"
+# GitHub's message with the 403 that GET /user answers an installation token, such as the
+# workflow's GITHUB_TOKEN (https://github.com/actions/create-github-app-token/issues/258).
+_INTEGRATION_DENIED = "Resource not accessible by integration"
 
 
 @dataclass(frozen=True)
@@ -132,31 +135,26 @@ class GitHubClient(RestClient):
         token's comment for someone else's would post a second one."""
         what = "reading the token's user"
         try:
-            response = self.request("GET", self.url("/user"), what=what)
+            user = self.request_json("GET", self.url("/user"), dict, what=what)
         except GitHubError as exc:
-            if exc.status != 403 or isinstance(exc, RateLimited):
-                raise
+            if (exc.status, exc.answer) != (403, _INTEGRATION_DENIED):
+                raise  # a rate limit, an IP allow list, a 5xx, another answer: an error
             field, value = "type", "Bot"
         else:
-            field, value = "login", text_of(self.read(response, dict, what).get("login"))
+            field, value = "login", text_of(user.get("login"))
             if not value:
                 raise self.unexpected(f"GitHub's answer while {what} has no login")
         return lambda item: member(item.get("user"), field) == value
-
-
-class RateLimited(GitHubError):
-    """GitHub's rate limit is used up (a 403 or 429 with ``x-ratelimit-remaining: 0``)."""
 
 
 def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
     detail = error_detail(response, "message")
     status = response.status_code
     hint = _HINTS.get(status)
-    message = f"GitHub answered {status} to {method} while {what}: {detail}"
     if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
         hint = "the GitHub API rate limit is used up: wait for the reset and re-run the job"
-        return RateLimited(message, hint, status)
-    return GitHubError(message, hint, status)
+    message = f"GitHub answered {status} to {method} while {what}: {detail}"
+    return GitHubError(message, hint, status, detail)
 
 
 class GitHubPlatform:
@@ -205,22 +203,13 @@ class GitHubPlatform:
         existing = find_own(comments, marker, _body, client.is_own)
         if existing is not None:
             comment_id = client.integer(existing, "id", listing)
+            method, url = "PATCH", client.repo_url(f"/issues/comments/{comment_id}")
             what = f"editing comment {comment_id} on #{number}"
-            response = client.request(
-                "PATCH",
-                client.repo_url(f"/issues/comments/{comment_id}"),
-                what=what,
-                json={"body": body},
-            )
         else:
+            method, url = "POST", client.repo_url(f"/issues/{number}/comments")
             what = f"commenting on #{number}"
-            response = client.request(
-                "POST",
-                client.repo_url(f"/issues/{number}/comments"),
-                what=what,
-                json={"body": body},
-            )
-        return text_of(client.read(response, dict, what).get("html_url"))
+        posted = client.request_json(method, url, dict, what=what, json={"body": body})
+        return text_of(posted.get("html_url"))
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         """``GET``/``POST /issues/{n}/labels``, ``DELETE /issues/{n}/labels/{name}``
@@ -268,19 +257,14 @@ def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str])
         existing = _open_marked_issue(client, marker)
         if existing is not None:
             number = client.integer(existing, "number", _LISTING_ISSUES)
+            method, url = "PATCH", client.repo_url(f"/issues/{number}")
             what = f"updating issue #{number}"
-            response = client.request(
-                "PATCH",
-                client.repo_url(f"/issues/{number}"),
-                what=what,
-                json={"title": title, "body": body},
-            )
         else:
-            what = "opening an issue"
-            response = client.request(
-                "POST", client.repo_url("/issues"), what=what, json={"title": title, "body": body}
-            )
-        return text_of(client.read(response, dict, what).get("html_url"))
+            method, url, what = "POST", client.repo_url("/issues"), "opening an issue"
+        issue = {"title": title, "body": body}
+        return text_of(
+            client.request_json(method, url, dict, what=what, json=issue).get("html_url")
+        )
 
 
 def close_marked_issue(marker: str, comment: str, environ: Mapping[str, str]) -> str | None:

@@ -78,8 +78,8 @@ def find_own(
     marked = [i for i in items if body(i).startswith(marker)]
     if not marked:
         return None  # no need to ask who we are
-    is_ours = ours()
-    return next((i for i in marked if is_ours(i)), None)
+    own = ours()
+    return next((i for i in marked if own(i)), None)
 
 
 def ensure_marker(body: str, marker: str) -> str:

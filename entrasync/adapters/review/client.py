@@ -80,6 +80,12 @@ class RestClient:
         self.check(response, method, what)
         return response
 
+    def request_json(
+        self, method: str, url: httpx.URL, kind: type[JSON], *, what: str, json: Any = None
+    ) -> JSON:
+        """:meth:`request`, then :meth:`read` of its answer: a JSON object or list."""
+        return self.read(self.request(method, url, what=what, json=json), kind, what)
+
     def check(self, response: httpx.Response, method: str, what: str) -> None:
         """Raise the platform's error, with a hint, for a response that is not a success: an
         error status, a redirect (never followed: it would carry the token along), or a web

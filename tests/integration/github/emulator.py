@@ -3,7 +3,8 @@ artifacts.
 
 Only what entrasync calls, with GitHub's observable behaviour: ``Link: rel="next"``
 pagination honouring ``per_page``, 422 for bodies over 65,536 characters, 401 without the
-token, ``x-ratelimit-remaining: 0`` on a failure whose message names the rate limit, the
+token, ``x-ratelimit-remaining: 0`` on a failure whose message is the primary rate limit's
+("API rate limit exceeded ..."; a secondary limit's 403 has ``retry-after`` instead), the
 list of issues including pull requests, labels added by name (created when new)
 and removed by URL-encoded name (404 when absent), and an optional base path (GitHub
 Enterprise Server serves the API under ``/api/v3``).
@@ -80,7 +81,12 @@ class _Route:
         path = path[len(emu.base_path) :]
         for (fail_method, pattern), (status, message) in emu.state.fail.items():
             if fail_method == method and re.fullmatch(pattern, path):
-                limited = {"x-ratelimit-remaining": "0"} if "rate limit" in message else None
+                if message.startswith("API rate limit exceeded"):
+                    limited = {"x-ratelimit-remaining": "0"}
+                elif "secondary rate limit" in message:
+                    limited = {"retry-after": "60"}
+                else:
+                    limited = None
                 return self._send(status, {"message": message}, limited)
         body = (payload or {}).get("body")
         if isinstance(body, str) and len(body) > 65536:

@@ -229,6 +229,17 @@ OWN = {"login": "entrasync-bot", "type": "User"}  # a personal token's user
         pytest.param(502, "Bad Gateway", id="a 502"),
         pytest.param(401, "Bad credentials", id="a 401"),
         pytest.param(403, "API rate limit exceeded for user ID 1.", id="a rate-limit 403"),
+        pytest.param(
+            403,
+            "You have exceeded a secondary rate limit. Please wait a few minutes.",
+            id="a secondary-rate-limit 403",
+        ),
+        pytest.param(
+            403,
+            "Although you appear to have the correct authorization credentials, the organization "
+            "has an IP allow list enabled",
+            id="an IP allow list's 403",
+        ),
     ],
 )
 def test_a_failure_to_read_the_tokens_user_is_an_error_not_a_second_comment(
