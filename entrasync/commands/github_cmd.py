@@ -129,5 +129,5 @@ def drift_issue(plan_path: Path) -> int:
     )
     title = f"entrasync drift in {plan.config_path}: {summary_line(plan)}"
     url = upsert_issue(title, body, drift_marker, os.environ)
-    console.info(f"Drift issue: {url}")
+    console.info(f"Drift issue: {url or 'opened or updated (GitHub gave no URL)'}")
     return 0

@@ -302,7 +302,7 @@ def test_artifacts_that_are_not_a_list_of_objects(
     assert "GITHUB_API_URL" in (caught.value.hint or "")
 
 
-def test_closing_an_issue_whose_url_is_null_gives_no_url(
+def test_a_drift_issue_whose_url_is_null_is_still_named(
     github: Emulator,
     make_env: MakeEnv,
     monkeypatch: pytest.MonkeyPatch,
@@ -321,3 +321,12 @@ def test_closing_an_issue_whose_url_is_null_gives_no_url(
     assert run(monkeypatch, make_env(github), "github", "drift-issue", "--plan", str(in_sync)) == 0
     assert "In sync; closed the drift issue" in capsys.readouterr().err
     assert github.state.issues[0]["state"] == "closed"
+
+    github.answers[("POST", r".*/issues")] = (
+        201,
+        {"number": 2, "html_url": None},
+        "application/json",
+    )
+    drift = save(plan_of(change("alice@contoso.com")), tmp_path / "d.json")
+    assert run(monkeypatch, make_env(github), "github", "drift-issue", "--plan", str(drift)) == 0
+    assert "Drift issue: opened or updated (GitHub gave no URL)" in capsys.readouterr().err
