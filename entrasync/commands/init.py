@@ -87,7 +87,7 @@ def command(
         console.warn(warning)
     for violation in plan.violations:
         console.warn(f"{violation.rule}: {violation.message}")
-    _refuse_existing(target, force)  # again: a file may have appeared during the reads
+    _refuse_existing(target, force, "appeared while init read Entra and NeuralTrust")
     write_atomic(target, text)
     then = "entrasync plan" if target == config_path else f"entrasync --config {target} plan"
     console.info(f"Wrote {target}. Review it, then run: {then}")
@@ -106,10 +106,10 @@ def _schema_ref(target: Path) -> str:
     return Path(os.path.relpath(Path.cwd() / SCHEMA_PATH, folder)).as_posix()
 
 
-def _refuse_existing(target: Path, force: bool) -> None:
+def _refuse_existing(target: Path, force: bool, happened: str = "already exists") -> None:
     if os.path.lexists(target) and not force:
         raise EntrasyncError(
-            f"{target} already exists; init never writes over a file without --force",
+            f"{target} {happened}; init never writes over a file without --force",
             "pass --out FILE to write the draft elsewhere, or --force to replace it",
         )
 

@@ -186,8 +186,22 @@ def test_a_file_that_appears_during_the_reads_is_not_replaced_either(
     code, _, err = init(capsys, "APP-", "--out", "draft.yaml")
 
     assert code == 1
-    assert "error: draft.yaml already exists" in err
+    assert "error: draft.yaml appeared while init read Entra and NeuralTrust; init never" in err
     assert Path("draft.yaml").read_text(encoding="utf-8") == "# written by someone else meanwhile\n"
+
+
+def test_a_draft_that_does_not_validate_is_never_written(
+    serve: Serve, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve(*aligned_tenant())
+    monkeypatch.setattr("entrasync.commands.init.mappings_yaml", lambda *a, **k: "version: 2\n")
+    code, _, err = init(capsys, "APP-", "--out", "draft.yaml")
+
+    assert code == 1
+    assert "error: the drafted mappings do not validate, so nothing was written (a bug)" in err
+    assert "  draft.yaml:1" in err  # the problems, at the draft's lines
+    assert "Traceback" not in err
+    assert not Path("draft.yaml").exists()
 
 
 def test_no_secret_reaches_the_file_or_the_output(
