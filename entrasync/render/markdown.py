@@ -126,8 +126,9 @@ def _policy(plan: Plan) -> list[str]:
     ]
     for change in changes[:MAX_POLICY_LINES]:
         marker, key, what = policy_parts(change)
-        # A key as entrasync writes it is a dotted name; anything else is shown escaped.
-        shown = f"`{key}`" if _SETTING_KEY.fullmatch(key) else _escaped_within(key)
+        # A key as entrasync writes it is a short dotted name; anything else is shown escaped.
+        setting = len(key) <= _MAX_SETTING_CHARS and _SETTING_KEY.fullmatch(key)
+        shown = f"`{key}`" if setting else _escaped_within(key)
         line = f"> - {shown}: {_POLICY_VERBS[marker]}{_escaped_within(what)}"
         lines.append(line + (f" (**{WEAKENS}**)" if change.weakens else ""))
     if len(changes) > MAX_POLICY_LINES:

@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from entrasync.core.plan import Access, Action, Change, Plan
+from entrasync.core.policy import PolicyChange
 from entrasync.render.markdown import comment_marker, escape, render_markdown
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
 
@@ -185,3 +186,17 @@ def test_a_plan_that_fits_is_not_cut() -> None:
 def test_a_cap_too_small_for_the_summary_is_refused() -> None:
     with pytest.raises(ValueError, match="max_chars=100"):
         render_markdown(_many_changes(10), config_path=CONFIG, max_chars=100)
+
+
+def test_a_policy_key_past_the_setting_length_is_cut_like_any_other_text() -> None:
+    # A hand-made plan file may hold any key: one that looks like a setting but is longer than
+    # any is cut as the values are, so the comment's head stays bounded.
+    key = "limits." + "a" * 5_000
+    plan = replace(empty_plan(), policy_changes=(PolicyChange(key, 1, 2),))
+    (line,) = [
+        line
+        for line in render_markdown(plan, config_path="c.yaml").splitlines()
+        if "limits" in line
+    ]
+    assert len(line) < 1_000
+    assert f"`{key}`" not in line
