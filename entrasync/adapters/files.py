@@ -1,5 +1,5 @@
 """Writing files so that a crash never leaves half of one behind, and nothing is replaced that
-is not a regular file (CONTRACT section 8, "Files are written, not replaced").
+is not a regular file (docs/safety.md, "Files are written, not replaced").
 
 - A regular file (or a new one) is written to a temporary file in its folder and renamed over
   it: readers see the old content or the new, never half. An existing file keeps its mode; a
