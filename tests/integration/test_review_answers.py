@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from entrasync.adapters.github.rest import GitHubPlatform
 from entrasync.adapters.review.publish import publish_plan
 from entrasync.errors import GitHubError, ReviewError
 from entrasync.render.markdown import comment_marker
@@ -172,3 +173,43 @@ def test_an_author_that_is_not_an_object_is_not_ours(
         publish(platform, api, tmp_path)
         edits = api.calls("PATCH", f"/{platform.items}/") + api.calls("PUT", f"/{platform.items}/")
         assert (api.calls("POST", platform.items), edits) == (1, 0)  # a new one beside it
+
+
+SHA = "abc123def4567890"
+FINDING = f"finding the pull request of commit {SHA[:12]}"
+
+
+@pytest.mark.parametrize(
+    ("pulls", "said"),
+    [
+        pytest.param(
+            [{"number": 3, "merged_at": None}, 1],
+            f"GitHub's answer while {FINDING} has a JSON number where a JSON object was due",
+            id="a listed pull that is not an object",
+        ),
+        pytest.param(
+            [{"number": 3, "merged_at": None}, {"number": "12", "merged_at": "2026-11-28"}],
+            f"GitHub's answer while {FINDING} has no integer 'number'",
+            id="a merged pull without an integer number",
+        ),
+        pytest.param(
+            {"number": 12},
+            f"GitHub answered 200 to GET while {FINDING} with a JSON object where a JSON list "
+            "was due",
+            id="an object where the list is due",
+        ),
+    ],
+)
+def test_the_merged_pull_of_a_commit_in_another_shape_is_githubs_error(
+    pulls: Any, said: str, tmp_path: Path
+) -> None:
+    """GitLab's and Azure DevOps's own are in their folders' tests."""
+    with github_api.Emulator() as api:
+        api.answers[("GET", r".*/commits/[0-9a-f]+/pulls")] = (200, pulls, "application/json")
+        with (
+            GitHubPlatform.from_environ(GITHUB.environ(api, tmp_path)) as platform,
+            pytest.raises(GitHubError) as caught,
+        ):
+            platform.merged_request_for(SHA)
+    assert caught.value.message == said
+    assert "GITHUB_API_URL" in (caught.value.hint or "")

@@ -14,6 +14,7 @@ from entrasync.errors import PlanFileError
 from entrasync.render.jsonout import render_json
 from entrasync.render.markdown import MAX_POLICY_LINES, render_markdown
 from entrasync.render.text import render_text
+from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 from tests.golden.plans import empty_plan, golden_plan
 from tests.unit.test_render_markdown import _many_changes
 
@@ -103,6 +104,7 @@ def test_values_that_escaping_multiplies_stay_bounded_and_the_comment_fits(char:
     hostile = tuple(PolicyChange("protected", None, char * 250 + f"{n}@x.io") for n in range(60))
     comment = render_markdown(replace(empty_plan(), policy_changes=hostile), config_path=CONFIG)
 
+    assert len(comment) <= GITHUB_COMMENT_LIMIT  # render_markdown's limit unless told another
     shown = [line for line in comment.splitlines() if line.startswith("> - `protected`")]
     assert len(shown) == MAX_POLICY_LINES
     assert max(map(len, shown)) < 300

@@ -22,6 +22,7 @@ NAMES = ("ci.yml", "plan.yml", "apply.yml", "drift.yml", "sync.yml")
 # The workflows holding credentials (ci.yml's action job validates offline only).
 ENTRASYNC_JOBS = ("plan.yml", "apply.yml", "drift.yml", "sync.yml")
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+PLACEHOLDER = "X"  # a value GitHub fills in when the workflow runs
 
 
 def load(name: str) -> dict[str, Any]:
@@ -116,12 +117,19 @@ def action_call(step: dict[str, Any]) -> list[str]:
     given = step["with"]
     config = ["--config", given["config"]] if given.get("config") else []
     command = given["command"]
-    # A conditional `${{ x && format(...) || '' }}` is GitHub's to expand (apply.yml's
-    # --force-unsafe, only when set): left out, as it is when empty.
-    args = shlex.split(re.sub(r"\$\{\{((?!\}\}).)*&&.*?\}\}", "", given.get("args", "")))
+    # A conditional `${{ x && format('--flag {0}', y) || '' }}` is GitHub's to expand
+    # (apply.yml's --force-unsafe, only when set): taken as set, with a placeholder for the
+    # value, so the flag is checked against the command's options like any other.
+    args = re.sub(
+        r"\$\{\{[^}]*?&&\s*format\('([^']*)'[^}]*?\|\|\s*''\s*\}\}",
+        lambda m: re.sub(r"\{\d+\}", PLACEHOLDER, m[1]),
+        given.get("args", ""),
+    )
+    assert not re.search(r"\$\{\{[^}]*&&", args), f"{step.get('name')}: a condition left: {args}"
+    words = shlex.split(args)
     if command == "drift":
-        return [*config, "plan", "--out", "PLAN", "--detailed-exitcode", *args]
-    return [*config, command, *args]
+        return [*config, "plan", "--out", "PLAN", "--detailed-exitcode", *words]
+    return [*config, command, *words]
 
 
 def entrasync_calls(name: str) -> list[list[str]]:
@@ -309,6 +317,8 @@ def test_the_override_is_a_manual_run_input_that_only_reaches_apply_through_the_
     # Past the check, it reaches entrasync as an action input, split into words, never a script.
     (apply_step,) = [s for s in steps("apply.yml") if "inputs.force_unsafe" in str(s.get("with"))]
     assert apply_step["name"] == "Apply"
+    (apply_call,) = [c for c in entrasync_calls("apply.yml") if c[0] == "apply"]
+    assert apply_call[-2:] == ["--force-unsafe", PLACEHOLDER]  # apply's own option, when set
     # The check runs first, and the apply step still needs the protected environment.
     assert steps("apply.yml")[0]["name"] == "Check the override"
     assert job("apply.yml")["environment"] == "neuraltrust-prod"

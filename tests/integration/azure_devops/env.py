@@ -16,6 +16,7 @@ def environ(emulator: AzureDevOps, pr: int = 7, **extra: str) -> dict[str, str]:
     return {
         "TF_BUILD": "True",
         "GITHUB_ACTIONS": "",  # the other platforms' marks are off, whatever runs the tests
+        "GITHUB_STEP_SUMMARY": "",  # nor is GitHub's job summary
         "GITLAB_CI": "",
         "SYSTEM_COLLECTIONURI": emulator.url + "/",
         "SYSTEM_TEAMPROJECT": PROJECT,

@@ -86,3 +86,22 @@ def test_report_apply_comments_on_the_pull_request_that_made_the_merge_commit(
     assert codes == [0, 0]
     assert "Applied: 1 succeeded" in content
     assert "/Identity%20Platform/_build/results?buildId=314" in content
+
+
+def test_report_apply_without_a_merged_pull_request_leaves_the_report_in_the_log(
+    ado: AzureDevOps,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
+    # No job summary on Azure DevOps, whatever runs the tests.
+    env = make_env(ado, SYSTEM_PULLREQUEST_PULLREQUESTID="")
+    assert run(monkeypatch, env, tmp_path, "report-apply", "--audit", str(audit)) == 0
+
+    out, err = capsys.readouterr()
+    assert ado.calls("POST", "/pullrequestquery") == 1  # asked, and none made the commit
+    assert ado.state.threads == {}
+    assert "Applied: 1 succeeded" in out  # Azure DevOps has no job summary to hold it
+    assert "no merged Azure DevOps request to comment on; the report is in the log above" in err

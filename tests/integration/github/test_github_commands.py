@@ -330,3 +330,24 @@ def test_a_drift_issue_whose_url_is_null_is_still_named(
     drift = save(plan_of(change("alice@contoso.com")), tmp_path / "d.json")
     assert run(monkeypatch, make_env(github), "github", "drift-issue", "--plan", str(drift)) == 0
     assert "Drift issue: opened or updated (GitHub gave no URL)" in capsys.readouterr().err
+
+
+def test_report_apply_of_a_direct_push_leaves_the_report_in_the_job_summary_only(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
+    summary = tmp_path / "summary.md"
+    env = make_env(github, GITHUB_STEP_SUMMARY=str(summary))
+
+    assert run(monkeypatch, env, "github", "report-apply", "--audit", str(audit)) == 0
+
+    out, err = capsys.readouterr()
+    assert github.calls("GET", f"/commits/{SHA}/pulls") == 1  # asked, and none made the commit
+    assert github.state.comments == {}
+    assert "Applied: 1 succeeded" in summary.read_text(encoding="utf-8")
+    assert out == ""  # the job summary holds it: the log does not repeat it
+    assert "no merged GitHub request to comment on; the report is in the job summary" in err

@@ -15,6 +15,7 @@ def environ(emulator: GitLab, iid: int = 7, **extra: str) -> dict[str, str]:
     return {
         "GITLAB_CI": "true",
         "GITHUB_ACTIONS": "",  # the other platforms' marks are off, whatever runs the tests
+        "GITHUB_STEP_SUMMARY": "",  # nor is GitHub's job summary
         "TF_BUILD": "",
         "CI_API_V4_URL": emulator.url,
         "CI_PROJECT_ID": PROJECT_ID,

@@ -217,3 +217,16 @@ def test_merge_requests_that_are_not_objects_are_an_error(
         "number where a JSON object was due"
     )
     assert "CI_API_V4_URL" in (caught.value.hint or "")
+
+
+def test_a_user_without_an_integer_id_is_an_error(gitlab: GitLab, make_env: MakeEnv) -> None:
+    gitlab.state.add_note(7, MARKER + "\nold", BOT)  # a marked note: whose it is is asked
+    gitlab.answers[("GET", r".*/user")] = (200, {}, "application/json")
+    with pytest.raises(ReviewError) as caught:
+        publish(plan_of(change("a@contoso.com")), make_env(gitlab))
+    assert caught.value.message == (
+        "GitLab's answer while reading the token's own user has no integer 'id'"
+    )
+    assert "CI_API_V4_URL" in (caught.value.hint or "")
+    assert gitlab.calls("GET", "/user") == 1
+    assert (gitlab.calls("POST", "/notes"), gitlab.calls("PUT", "/notes/")) == (0, 0)
