@@ -157,6 +157,9 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
             # docs/how-it-works.md: a reused UPN is never changed, so it is no orphan of its
             # old Entra user either; the warning already names both ids.
             place = Standing.UNMANAGED
+        elif place in _MANAGED and (user.external_id or "").lower() in resolution.held:
+            # Still in a synced group, only not matchable (resolve() said why): not an orphan.
+            place = Standing.UNMANAGED
         elif place in _MANAGED and (user.external_id or "").lower() in wanted:
             # A second NeuralTrust user carrying a wanted Entra id: never deactivate either.
             warnings.append(

@@ -137,3 +137,7 @@ class Resolution:
     desired: Mapping[str, DesiredUser]  # by Entra object id
     excluded: Mapping[str, str] = field(default_factory=dict)  # Entra id -> reason
     warnings: tuple[str, ...] = ()
+    # Excluded Entra ids (lower-cased) still in a synced group but not matchable (no mail
+    # under match_on: email, a match key another Entra user owns): their NeuralTrust user is
+    # left as it is, never deactivated as an orphan.
+    held: frozenset[str] = frozenset()

@@ -131,11 +131,13 @@ def resolve(config: Config, directory: Directory) -> Resolution:
     desired: dict[str, DesiredUser] = {}
     excluded: dict[str, str] = {}
     owner_of_key: dict[str, str] = {}
+    held: set[str] = set()
     indices_of = memberships(directory)
     for entra_id in sorted(indices_of):
         user = directory.users.get(entra_id)
         if user is None:
             excluded[entra_id] = NOT_READ
+            held.add(entra_id.lower())
             continue
         upn = user.user_principal_name.lower()
         key = _key(match_on, user, upn)
@@ -143,8 +145,10 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         if reason is not None:
             excluded[entra_id] = reason
             if reason == NO_MAIL:
+                held.add(entra_id.lower())
                 warnings.append(
-                    f"{user.user_principal_name} has no mail: skipped (match_on: email)"
+                    f"{user.user_principal_name} has no mail: skipped, its NeuralTrust user "
+                    "not changed (match_on: email)"
                 )
             continue
         assert key is not None  # _exclusion() ruled out a missing key
@@ -152,9 +156,10 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         if owner is not None:
             # Two Entra users cannot own one NeuralTrust user: keep the first (by id), say so.
             excluded[entra_id] = f"same match key as Entra user {owner}"
+            held.add(entra_id.lower())
             warnings.append(
                 f"Entra users {owner} and {entra_id} share the match key {key}: "
-                f"{entra_id} is skipped"
+                f"{entra_id} is skipped, its NeuralTrust user not changed"
             )
             continue
         owner_of_key[key] = entra_id
@@ -164,4 +169,6 @@ def resolve(config: Config, directory: Directory) -> Resolution:
             decision = decided[indices] = _decide(config, names, indices)
         role, products, groups, decided_by = decision
         desired[entra_id] = DesiredUser(user, key, role, products, groups, decided_by)
-    return Resolution(desired=desired, excluded=excluded, warnings=tuple(warnings))
+    return Resolution(
+        desired=desired, excluded=excluded, warnings=tuple(warnings), held=frozenset(held)
+    )

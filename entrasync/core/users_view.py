@@ -23,7 +23,7 @@ class UserStatus(StrEnum):
     DRIFT = "drift"  # wanted, and the plan updates or reactivates it
     ORPHAN = "orphan"  # managed, active, wanted by no synced mapping
     TO_CREATE = "to_create"  # wanted, not in NeuralTrust yet
-    UNMANAGED = "unmanaged"  # no externalId and wanted by no mapping, or a reused UPN: left alone
+    UNMANAGED = "unmanaged"  # no externalId and unwanted, a reused UPN, or held back: left alone
     PROTECTED = "protected"  # listed in `protected`: never changed
     INACTIVE = "inactive"  # managed, inactive, wanted by no mapping: not an orphan
 

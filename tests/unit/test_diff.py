@@ -11,7 +11,7 @@ from entrasync.core.diff import LEFT_GROUPS
 from entrasync.core.items import ADOPT
 from entrasync.core.model import DirectoryUser, TargetUser
 from entrasync.core.plan import Access, Action, Plan
-from entrasync.core.resolve import DISABLED
+from entrasync.core.resolve import DISABLED, GUEST
 from tests.unit.planning_factories import (
     ALL_PRODUCTS,
     nt,
@@ -188,6 +188,27 @@ SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], Any
         {"NT-Everyone": [person("bob", account_enabled=False)]},
         [],
         ([], [], 0),
+    ),
+    (
+        "a managed user still in a group but without mail under match_on: email is kept",
+        {**DEACTIVATE, "neuraltrust": {"match_on": "email"}},
+        {"NT-Everyone": [person("bob", mail=None)]},
+        [nt("bob")],
+        ([], [], 0),
+    ),
+    (
+        "a managed user whose match key another Entra user owns is kept",
+        {**DEACTIVATE, "neuraltrust": {"match_on": "email"}},
+        {"NT-Everyone": [ALICE, person("bob", mail="alice@contoso.com")]},
+        [nt("alice"), nt("bob", email="bob@contoso.com")],
+        ([], [], 1),
+    ),
+    (
+        "a managed guest under include_guests: false is an orphan still",
+        {**DEACTIVATE, "entra": {"include_guests": False}},
+        {"NT-Everyone": [person("bob", user_type="Guest")]},
+        [nt("bob")],
+        ([("deactivate", B, GUEST)], [(B, GUEST)], 0),
     ),
     (
         "an inactive managed user no mapping wants is not an orphan",

@@ -201,7 +201,8 @@ def test_warnings_name_unsynced_and_empty_groups_and_missing_mail() -> None:
     assert resolve(config, directory).warnings == (
         "group NT-Contractors has auto_sync: false",
         "group NT-Admins resolved to 0 members",
-        "nomail@contoso.com has no mail: skipped (match_on: email)",
+        "nomail@contoso.com has no mail: skipped, its NeuralTrust user not changed "
+        "(match_on: email)",
     )
     assert empty_groups(directory) == ("NT-Admins",)
 
@@ -220,8 +221,10 @@ def test_two_users_with_one_key_keep_the_first_and_warn() -> None:
     resolution = resolve(config, make_directory(config, {"NT-Everyone": twins}))
     assert list(resolution.desired) == ["id-a"]
     assert resolution.excluded == {"id-b": "same match key as Entra user id-a"}
+    assert resolution.held == frozenset({"id-b"})
     assert resolution.warnings[-1] == (
-        "Entra users id-a and id-b share the match key shared@contoso.com: id-b is skipped"
+        "Entra users id-a and id-b share the match key shared@contoso.com: id-b is skipped, "
+        "its NeuralTrust user not changed"
     )
 
 
