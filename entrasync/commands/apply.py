@@ -24,7 +24,7 @@ from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.target import read_target
 from entrasync.commands import examples
 from entrasync.commands.apply_evidence import Evidence, applied_lines, override_instruction
-from entrasync.config.models import load_config
+from entrasync.config.loading import load_config
 from entrasync.console import Console, app_context, global_options, parallelism_option
 from entrasync.core.apply_rules import (
     PlanCheck,

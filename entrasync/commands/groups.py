@@ -11,7 +11,8 @@ import click
 from entrasync.adapters.graph.client import GraphClient
 from entrasync.adapters.graph.directory import list_groups
 from entrasync.commands import examples
-from entrasync.config.models import Config, load_config
+from entrasync.config.loading import load_config
+from entrasync.config.models import Config
 from entrasync.config.routing import load_reviewed_config
 from entrasync.console import app_context, global_options, trusted_config_option
 from entrasync.core import sanitize

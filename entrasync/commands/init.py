@@ -11,7 +11,8 @@ import click
 
 from entrasync.adapters.files import write_atomic
 from entrasync.commands import examples
-from entrasync.config.models import Config, LoadedConfig, load_bytes, load_config
+from entrasync.config.loading import load_config
+from entrasync.config.models import Config, LoadedConfig, load_bytes
 from entrasync.config.schema import SCHEMA_PATH
 from entrasync.console import app_context, global_options, parallelism_option
 from entrasync.core.bootstrap import DEFAULT_MIN_AGREEMENT

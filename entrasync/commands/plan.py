@@ -13,7 +13,7 @@ from entrasync.adapters.files import write_plan
 from entrasync.adapters.github.actions import try_step_summary
 from entrasync.adapters.review.publish import publish_plan
 from entrasync.commands import examples
-from entrasync.config.models import load_config
+from entrasync.config.loading import load_config
 from entrasync.config.routing import require_trusted_routing
 from entrasync.console import (
     Console,

@@ -3,7 +3,8 @@
 The JSON Schema in ``schemas/mappings.schema.json`` is generated from these models
 (``python -m entrasync.config.schema``; ``tests/unit/test_schema.py`` keeps them in step), so every
 field carries the title and description editors show on hover. Loading (YAML, schema, pydantic
-and semantic checks, with file:line:col in every problem) is :func:`load_config` below.
+and semantic checks, with file:line:col in every problem) is :func:`load_bytes` below; reading
+the file is :mod:`entrasync.config.loading`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from jsonschema import Draft202012Validator
@@ -31,7 +31,7 @@ from pydantic_core import CoreSchema
 
 from entrasync.config.problems import pydantic_problems, schema_problems
 from entrasync.config.semantic import semantic_problems
-from entrasync.config.source import Document, Problem, ProblemKind, parse, read_bytes
+from entrasync.config.source import Document, Problem, ProblemKind, parse
 from entrasync.errors import ConfigError
 
 GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -349,14 +349,10 @@ class LoadedConfig:
         return f"{self.path}:{self.mapping_lines[mapping_index]}"
 
 
-def load_config(path: Path) -> LoadedConfig:
-    """Read and check a mappings file; raise ConfigError listing every problem in it."""
-    return load_bytes(read_bytes(path), path.as_posix())
-
-
 def load_bytes(raw: bytes, name: str) -> LoadedConfig:
-    """Check a mappings file's bytes, as read from ``name``: :func:`load_config` without the
-    read (``init`` checks its draft so before writing it)."""
+    """Check a mappings file's bytes, as read from ``name``; raise ConfigError listing every
+    problem. :func:`entrasync.config.loading.load_config` reads the file and calls this;
+    ``init`` checks its draft so before writing it."""
     config, problems, doc = _check(raw)
     if config is None or problems or doc is None:
         found = sorted(set(problems))

@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from entrasync.config.models import Config, LoadedConfig, load_config
+from entrasync.config.loading import load_config
+from entrasync.config.models import Config, LoadedConfig
 from entrasync.errors import ConfigError
 
 

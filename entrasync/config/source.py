@@ -13,18 +13,13 @@ hundreds of millions of values, and took 2.4 GB before failing with MemoryError)
 
 from __future__ import annotations
 
-import errno
-import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import islice
-from pathlib import Path
 from typing import Any, Final
 
 import yaml
-
-from entrasync.errors import ConfigError
 
 KeyPath = tuple[Any, ...]
 MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024  # 4 MiB; 1,000 mappings take about 100 KB
@@ -126,40 +121,6 @@ class Document:
         ):
             return str(node.value)
         return None
-
-
-def read_bytes(path: Path) -> bytes:
-    name = path.as_posix()
-    hint = (
-        "check the path; the mappings file is --config PATH, else ENTRASYNC_CONFIG, else "
-        "config/mappings.yaml"
-    )
-    try:
-        # Not through a symbolic link: a pull request could commit the mappings file as a link
-        # to a file of the runner (its environment, a credential), whose text error messages
-        # and the plan would then quote.
-        if not _NOFOLLOW and path.is_symlink():
-            raise OSError(errno.ELOOP, "symbolic link")
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
-        with os.fdopen(fd, "rb") as handle:
-            # One byte past the limit is enough to refuse the file (parse() does), and a
-            # device or pipe that never ends is not read forever.
-            return handle.read(MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {name} not found", hint) from None
-    except IsADirectoryError:
-        raise ConfigError(f"config file {name} is a directory", hint) from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ConfigError(
-                f"config file {name} is a symbolic link; entrasync reads only a regular file",
-                "name the file itself (--config, ENTRASYNC_CONFIG or a FILE to validate), not a "
-                "link to it",
-            ) from None
-        raise ConfigError(f"cannot read config file {name}: {exc.strerror}", hint) from None
-
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # POSIX; elsewhere is_symlink() is checked first
 
 
 # libyaml's parser where PyYAML was built with it (its wheels are): with the pure-Python one,

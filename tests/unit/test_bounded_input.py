@@ -16,8 +16,10 @@ import pytest
 import yaml
 
 from entrasync.cli import main
+from entrasync.config import loading
 from entrasync.config import source as config_yaml
-from entrasync.config.models import check, load_config
+from entrasync.config.loading import load_config
+from entrasync.config.models import check
 from entrasync.config.source import MAX_ALIAS_NODES, MAX_CONFIG_BYTES, parse
 from entrasync.core import planfile, strict_json
 from entrasync.core.planfile import loads
@@ -165,7 +167,7 @@ def test_no_more_than_one_byte_past_the_limit_is_read(tmp_path: Path) -> None:
     # So a device or pipe that never ends (/dev/zero) is refused, not read forever.
     path = tmp_path / "mappings.yaml"
     path.write_bytes(b"#" * (2 * MAX_CONFIG_BYTES))
-    assert len(config_yaml.read_bytes(path)) == MAX_CONFIG_BYTES + 1
+    assert len(loading.read_bytes(path)) == MAX_CONFIG_BYTES + 1
 
 
 @pytest.mark.parametrize(

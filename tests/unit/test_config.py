@@ -10,7 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from entrasync.cli import main
-from entrasync.config.models import Config, LoadedConfig, load_config
+from entrasync.config.loading import load_config
+from entrasync.config.models import Config, LoadedConfig
 from entrasync.config.problems import pydantic_problems
 from entrasync.config.source import parse
 from entrasync.errors import ConfigError

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from entrasync.cli import main
-from entrasync.config.models import load_config
+from entrasync.config.loading import load_config
 from entrasync.errors import ConfigError
 
 

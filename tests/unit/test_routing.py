@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from entrasync.config.models import Config, load_config
+from entrasync.config.loading import load_config
+from entrasync.config.models import Config
 from entrasync.config.routing import (
     AUTHORITY_HOST,
     ROUTING_KEYS,

@@ -152,7 +152,7 @@ def test_groups_json_keeps_the_names_exactly_and_inert(
 
 def test_validate_summary_shows_a_hostile_role_and_path_escaped(sandbox: Path) -> None:
     from entrasync.commands.validate import summary
-    from entrasync.config.models import load_config
+    from entrasync.config.loading import load_config
     from entrasync.core.expiry import as_of
 
     loaded = load_config(sandbox)

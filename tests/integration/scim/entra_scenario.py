@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from entrasync.config.models import load_config
+from entrasync.config.loading import load_config
 from entrasync.console import Console
 from entrasync.core import planfile
 from entrasync.core.plan import Plan

@@ -20,7 +20,7 @@ from entrasync.adapters.audit.lock import apply_lock
 from entrasync.adapters.audit.writer import verify_audit
 from entrasync.adapters.scim.target import read_target
 from entrasync.cli import main
-from entrasync.config.models import load_config
+from entrasync.config.loading import load_config
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.scim_server import ScimSandbox
 from tests.integration.scim.entra_scenario import MAPPINGS_YAML, running_entra, save_plan

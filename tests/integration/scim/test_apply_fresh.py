@@ -20,7 +20,8 @@ from entrasync.adapters.audit.writer import AuditWriter, verify_audit
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.cli import main
 from entrasync.commands import apply as apply_command
-from entrasync.config.models import LoadedConfig, load_config
+from entrasync.config.loading import load_config
+from entrasync.config.models import LoadedConfig
 from entrasync.console import Console
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox

@@ -1,0 +1,55 @@
+"""Reading a mappings file from disk: the only place :mod:`entrasync.config` touches a file.
+
+:func:`load_config` reads the file (bounded, never through a symbolic link) and hands its
+bytes to :func:`entrasync.config.models.load_bytes`, which checks them without I/O; so
+``entrasync.core``, which builds on the config models, never loads file-reading code.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from entrasync.config.models import LoadedConfig, load_bytes
+from entrasync.config.source import MAX_CONFIG_BYTES
+from entrasync.errors import ConfigError
+
+
+def load_config(path: Path) -> LoadedConfig:
+    """Read and check a mappings file; raise ConfigError listing every problem in it."""
+    return load_bytes(read_bytes(path), path.as_posix())
+
+
+def read_bytes(path: Path) -> bytes:
+    name = path.as_posix()
+    hint = (
+        "check the path; the mappings file is --config PATH, else ENTRASYNC_CONFIG, else "
+        "config/mappings.yaml"
+    )
+    try:
+        # Not through a symbolic link: a pull request could commit the mappings file as a link
+        # to a file of the runner (its environment, a credential), whose text error messages
+        # and the plan would then quote.
+        if not _NOFOLLOW and path.is_symlink():
+            raise OSError(errno.ELOOP, "symbolic link")
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            # One byte past the limit is enough to refuse the file (parse() does), and a
+            # device or pipe that never ends is not read forever.
+            return handle.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {name} not found", hint) from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {name} is a directory", hint) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(
+                f"config file {name} is a symbolic link; entrasync reads only a regular file",
+                "name the file itself (--config, ENTRASYNC_CONFIG or a FILE to validate), not a "
+                "link to it",
+            ) from None
+        raise ConfigError(f"cannot read config file {name}: {exc.strerror}", hint) from None
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # POSIX; elsewhere is_symlink() is checked first
