@@ -3,8 +3,8 @@
 scim2-server validates every resource through pydantic models and spends about 0.8 s of CPU per
 1,000-user page on this machine, so a 60,000-user benchmark against it measures the server. This
 emulator keeps the users as plain dicts and serves the endpoints entrasync uses, with the same
-JSON shapes, status codes and headers as scim2-server (``tests/unit/test_benchmarks_smoke.py``
-compares the two):
+JSON shapes, status codes and headers as scim2-server
+(``tests/integration/benchmarks/test_benchmarks_smoke.py`` compares the two):
 
 - ``GET /v2/Users`` (``startIndex``/``count``, capped at 1,000 like scim2-server's ``maxResults``,
   and a ``userName``/``externalId eq "..."`` filter) answering a ListResponse;

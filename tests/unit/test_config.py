@@ -15,8 +15,6 @@ from entrasync.config.models import Config, LoadedConfig
 from entrasync.config.problems import pydantic_problems
 from entrasync.config.source import parse
 from entrasync.errors import ConfigError
-from entrasync.sandbox.graph_emulator import DEFAULT_CLIENT_SECRET, GraphEmulator
-from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "config"
@@ -400,55 +398,6 @@ def test_pydantic_errors_are_located_like_schema_errors() -> None:
     assert problem.render("m.yaml").startswith(
         "m.yaml:2:8: roles: Value error, items must be unique"
     )
-
-
-ONLINE_TENANT = SandboxTenant(
-    "3f6c2a1e-8d4b-4c7a-9e21-5b0d7f3a9c10",
-    "a17e9b52-64c3-4f0e-b8d9-2c5e1f7a0b34",
-    (SandboxUser(id="b0000000-0000-4000-8000-000000000001", user_principal_name="ann@contoso.com",
-                 mail="ann@contoso.com", display_name="Ann"),),
-    (SandboxGroup("a0000000-0000-4000-8000-000000000001", "NT-Owners",
-                  user_ids=("b0000000-0000-4000-8000-000000000001",)),),
-    (),
-)  # fmt: skip
-
-
-def online_environment(emulator: GraphEmulator) -> dict[str, str]:
-    """What `validate --online` needs to sign in to ``emulator`` serving ONLINE_TENANT."""
-    return {
-        "AZURE_TENANT_ID": ONLINE_TENANT.tenant_id,
-        "AZURE_CLIENT_ID": ONLINE_TENANT.client_id,
-        "AZURE_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-        "ENTRASYNC_GRAPH_URL": emulator.base_url,
-        "AZURE_AUTHORITY_HOST": emulator.base_url,
-        "SSL_CERT_FILE": emulator.ca_pem_path or "",
-        "REQUESTS_CA_BUNDLE": emulator.ca_pem_path or "",
-    }
-
-
-@pytest.mark.parametrize(
-    ("group", "code"),
-    [
-        pytest.param("NT-Owners", 0, id="an existing group passes online"),
-        pytest.param("NT-Nobody", 1, id="a missing group fails online with exit 1"),
-    ],
-)
-def test_validate_online_resolves_groups_after_the_offline_checks(
-    group: str,
-    code: int,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    path = tmp_path / "m.yaml"
-    path.write_text(f"version: 1\nmappings:\n  - {{name: {group}, role: owner}}\n")
-    with GraphEmulator(ONLINE_TENANT) as emulator:
-        for name, value in online_environment(emulator).items():
-            monkeypatch.setenv(name, value)
-        assert main(["validate", "--online", "--config", str(path)]) == code
-    out = capsys.readouterr().out
-    assert out.startswith(f"{path.as_posix()} is valid: 1 mapping (1 synced)")
-    assert group in out
 
 
 def test_a_group_repeated_by_id_and_name_is_one_problem(tmp_path: Path) -> None:

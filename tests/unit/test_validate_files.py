@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 
 from entrasync.cli import main
-from entrasync.sandbox.graph_emulator import DEFAULT_CLIENT_SECRET, GraphEmulator
-from tests.unit.test_config import ONLINE_TENANT, online_environment
 
 GOOD = "version: 1\nmappings:\n  - {name: NT-Team, role: member}\n"
 BAD_ROLE = "version: 1\nroles: [owner, member]\nmappings:\n  - name: NT-Team\n    role: admn\n"
@@ -87,31 +85,3 @@ def test_the_trusted_config_is_held_against_each_file(
     assert code == 1
     assert out.startswith("good.yaml is valid")
     assert err.startswith("error: tenant.yaml changes entra.tenant_id, which decides where")
-
-
-def test_online_resolves_the_groups_of_each_file_and_reports_every_failure(
-    folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    for name, group in {
-        "a.yaml": "NT-Nobody",
-        "b.yaml": "NT-Owners",
-        "c.yaml": "NT-Ghosts",
-    }.items():
-        (folder / name).write_text(f"version: 1\nmappings:\n  - {{name: {group}, role: owner}}\n")
-    with GraphEmulator(ONLINE_TENANT) as emulator:
-        for variable, value in online_environment(emulator).items():
-            monkeypatch.setenv(variable, value)
-        assert main(["validate", "--online", "a.yaml", "b.yaml", "c.yaml"]) == 1
-    out, err = capsys.readouterr()
-    assert [line.split(" is valid")[0] for line in out.splitlines() if "is valid" in line] == [
-        "a.yaml",
-        "b.yaml",
-        "c.yaml",
-    ]
-    errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 2
-    assert "a.yaml:3" in errors[0]
-    assert "NT-Nobody" in errors[0]
-    assert "c.yaml:3" in errors[1]
-    assert "NT-Ghosts" in errors[1]
-    assert DEFAULT_CLIENT_SECRET not in out + err

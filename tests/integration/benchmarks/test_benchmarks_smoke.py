@@ -20,7 +20,7 @@ from entrasync.sandbox.scim_seed import EXTENSION_ROLE, EXTENSION_SCHEMA
 from entrasync.sandbox.scim_server import ScimSandbox
 
 TOKEN = "bench-smoke-token"
-LEAN_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "lean_scim.py"
+LEAN_PATH = Path(__file__).resolve().parents[3] / "benchmarks" / "lean_scim.py"
 USER = {
     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
     "userName": "Alice@Contoso.com",
