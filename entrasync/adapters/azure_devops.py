@@ -39,7 +39,7 @@ from entrasync.adapters.review import (
     text_of,
 )
 from entrasync.adapters.review.client import RestClient, error_detail
-from entrasync.core.secret import Secret
+from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, ReviewError
 
 AZURE_DEVOPS_COMMENT_LIMIT = 150_000
@@ -88,7 +88,7 @@ class AzureDevOpsContext:
             raise ReviewError(exc.message, exc.hint) from None
         return cls(
             url,
-            Secret(environ["SYSTEM_ACCESSTOKEN"]),
+            bearer("SYSTEM_ACCESSTOKEN", environ["SYSTEM_ACCESSTOKEN"], ReviewError),
             environ["SYSTEM_TEAMPROJECT"],
             environ["BUILD_REPOSITORY_ID"],
             environ,

@@ -36,7 +36,7 @@ from entrasync.adapters.review import (
     text_of,
 )
 from entrasync.adapters.review.client import RestClient, error_detail
-from entrasync.core.secret import Secret
+from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, ReviewError
 
 GITLAB_NOTE_LIMIT = 1_000_000
@@ -82,7 +82,12 @@ class GitLabContext:
             )
         except EntrasyncError as exc:
             raise ReviewError(exc.message, exc.hint) from None
-        return cls(api_url, Secret(environ[TOKEN_VARIABLE]), environ["CI_PROJECT_ID"], environ)
+        return cls(
+            api_url,
+            bearer(TOKEN_VARIABLE, environ[TOKEN_VARIABLE], ReviewError),
+            environ["CI_PROJECT_ID"],
+            environ,
+        )
 
 
 class GitLabClient(RestClient):

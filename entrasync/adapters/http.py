@@ -136,7 +136,8 @@ def send(
     ``idempotent`` overrides the method's own answer: a POST that only reads (Graph's
     ``$batch`` of GETs) is as safe to resend after a dropped connection as a GET.
     Raises :class:`TransportError` when the connection fails and retrying is not safe or
-    the retries are used up.
+    the retries are used up, and at once for any other httpx error (a proxy's refusal, an
+    answer that cannot be decoded).
     """
     if idempotent is None:
         idempotent = method.upper() in IDEMPOTENT_METHODS
@@ -162,6 +163,8 @@ def send(
                     else "check the URL and the network, then run again",
                 ) from None
             continue
+        except httpx.HTTPError as exc:
+            raise TransportError(*_not_sent(exc, what)) from None
         status = response.status_code
         if status not in RETRY_STATUSES:
             return response
@@ -178,6 +181,35 @@ def send(
         elif not _pause(sleep, delay, give_up, on_retry, response):
             return response
         response.close()
+
+
+def _not_sent(exc: httpx.HTTPError, what: str) -> tuple[str, str]:
+    """The message and hint for an httpx error that no retry mends. Named by its type alone:
+    a LocalProtocolError quotes the header it refused, which may hold a token."""
+    name = type(exc).__name__
+    if isinstance(exc, httpx.ProxyError):
+        return (
+            f"the proxy refused the connection to {what} ({name})",
+            "check HTTPS_PROXY, HTTP_PROXY and NO_PROXY, and the proxy's credentials",
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return (
+            f"cannot send a request to {what}: its URL is not http:// or https:// ({name})",
+            "check the URL",
+        )
+    if isinstance(exc, httpx.LocalProtocolError):
+        return (
+            f"entrasync's request to {what} is not valid HTTP ({name}): a header it would "
+            "send holds a character HTTP does not allow",
+            "check that each token variable holds the token alone, on one line",
+        )
+    if isinstance(exc, httpx.DecodingError):
+        return (
+            f"{what} answered, but its answer could not be decoded ({name}): a write it "
+            "answered may have been carried out",
+            "run `entrasync plan` to see what NeuralTrust holds now",
+        )
+    return (f"the request to {what} failed ({name})", "check the URL and the network")
 
 
 def _nothing_listens(exc: httpx.RequestError) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from entrasync.errors import AuthError, EntrasyncError
+
 _MASK: Final = "***"
 
 
@@ -32,3 +34,21 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
+
+
+def bearer(variable: str, value: str, error: type[EntrasyncError] = AuthError) -> Secret:
+    """The token in ``variable``, for an ``Authorization`` header, whitespace around it dropped.
+
+    Anything else but visible ASCII inside it (a space, a line break, a control or non-ASCII
+    character: a secret pasted over two lines) is refused with ``error``, which names the
+    variable and never the value: httpx would otherwise refuse the header with an error that
+    quotes it (RFC 9110 section 5.5 allows no line break in a field value).
+    """
+    token = value.strip()
+    if all("!" <= char <= "~" for char in token):
+        return Secret(token)
+    raise error(
+        f"{variable} holds a character no token has (a space, a line break, a control or "
+        "non-ASCII character)",
+        f"set {variable} to the token alone, on one line",
+    )

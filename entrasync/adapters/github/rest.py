@@ -30,7 +30,7 @@ from entrasync.adapters.review import (
     text_of,
 )
 from entrasync.adapters.review.client import RestClient, error_detail
-from entrasync.core.secret import Secret
+from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, GitHubError
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
@@ -68,7 +68,12 @@ class GitHubContext:
             api_url = require_safe_url(raw_url, "the GitHub API URL (GITHUB_API_URL)")
         except EntrasyncError as exc:
             raise GitHubError(exc.message, exc.hint) from None
-        return cls(api_url, Secret(token), repository, environ.get("GITHUB_EVENT_PATH") or None)
+        return cls(
+            api_url,
+            bearer("GITHUB_TOKEN", token, GitHubError),
+            repository,
+            environ.get("GITHUB_EVENT_PATH") or None,
+        )
 
     def pull_request_number(self) -> int:
         """``pull_request.number`` (or ``issue.number``) from the event payload."""

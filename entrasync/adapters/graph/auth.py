@@ -23,7 +23,7 @@ from entrasync.adapters.trust import LOOPBACK_GONE_HINT, ssl_context
 from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH, is_loopback_host
 from entrasync.config import routing
 from entrasync.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
-from entrasync.core.secret import Secret
+from entrasync.core.secret import Secret, bearer
 from entrasync.errors import AuthError, EntrasyncError
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProv
     endpoints = resolve_endpoints(config, environ)
     ready = environ.get("ENTRASYNC_GRAPH_TOKEN", "").strip()
     if ready:
-        return StaticTokenProvider(Secret(ready))
+        return StaticTokenProvider(bearer("ENTRASYNC_GRAPH_TOKEN", ready))
     choice = credentials.choose(environ, endpoints.authority_host)
     if choice is None:
         raise AuthError("no Microsoft Graph credentials found", NO_CREDENTIALS_HINT)

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from entrasync.adapters.http import new_client, require_safe_url, send
-from entrasync.core.secret import Secret
+from entrasync.core.secret import Secret, bearer
 from entrasync.errors import AuthError
 
 # FIC audiences per cloud (https://learn.microsoft.com/entra/workload-id/
@@ -184,7 +184,7 @@ def fetch_github_id_token(
 
 
 def _github(url: str, token: str, audience: str, environ: Mapping[str, str]) -> CredentialChoice:
-    request_token = Secret(token)
+    request_token = bearer("ACTIONS_ID_TOKEN_REQUEST_TOKEN", token)
     last = _LastAssertion()
 
     def assertion() -> str:

@@ -28,7 +28,7 @@ from entrasync.adapters.throttle import AdaptiveLimit
 from entrasync.adapters.urls import SENT_SCIM
 from entrasync.config.models import DEFAULT_SCIM_URL, Config
 from entrasync.config.routing import SCIM_URL
-from entrasync.core.secret import Secret
+from entrasync.core.secret import Secret, bearer
 from entrasync.errors import AuthError, ScimError
 
 TOKEN_ENV = "NEURALTRUST_SCIM_TOKEN"
@@ -188,7 +188,7 @@ class ScimClient:
         source = SCIM_URL.resolve(config, environ, DEFAULT_SCIM_URL)
         # Named by where it came from (the variable or the config key), before any request.
         require_safe_url(source.value.rstrip("/"), source.origin, sent=SENT_SCIM)
-        return cls(source.value, Secret(environ.get(TOKEN_ENV, "").strip()), **kwargs)
+        return cls(source.value, bearer(TOKEN_ENV, environ.get(TOKEN_ENV, "")), **kwargs)
 
     def __enter__(self) -> ScimClient:
         return self

@@ -1,0 +1,162 @@
+"""A token that cannot go in a header, a proxy that refuses, an answer that cannot be decoded:
+each is an ``error:`` naming what to fix, exit 1, no traceback, and no token in the output."""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from entrasync.adapters.azure_devops import AzureDevOpsContext
+from entrasync.adapters.github.rest import GitHubContext
+from entrasync.adapters.gitlab import TOKEN_VARIABLE, GitLabContext
+from entrasync.adapters.http import RetryPolicy, TransportError, send
+from entrasync.cli import main
+from entrasync.errors import GitHubError, ReviewError
+from entrasync.sandbox.tenant import demo_tenant
+from tests.integration.e2e.loopback import serve
+
+HIDDEN = "s3cr3t-tail-of-the-token"
+POLICY = RetryPolicy(max_retries=0)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        pytest.param("NEURALTRUST_SCIM_TOKEN", f"first-line\n{HIDDEN}", id="SCIM token, two lines"),
+        pytest.param("ENTRASYNC_GRAPH_TOKEN", f"pasted {HIDDEN}", id="Graph token, a space"),
+        pytest.param("NEURALTRUST_SCIM_TOKEN", f"\u201c{HIDDEN}\u201d", id="SCIM token, quotes"),
+    ],
+)
+def test_a_token_no_header_can_carry_is_an_error_naming_the_variable_not_the_value(
+    variable: str,
+    value: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    demo = demo_tenant()
+    with serve(demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch):
+        monkeypatch.setenv(variable, value)
+        code = main(["plan"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert f"\nerror: {variable} holds a character no token has" in err
+    assert f"set {variable} to the token alone, on one line" in err
+    assert "Traceback" not in err
+    assert HIDDEN not in out + err
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """A proxy that refuses every tunnel, and a server whose gzip answer is not gzip."""
+
+    def do_CONNECT(self) -> None:
+        self.send_response(407, "Proxy Authentication Required")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        body = b"this is not gzip" if self.path == "/broken" else gzip.compress(b"{}")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@contextmanager
+def _server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_proxy_that_refuses_the_tunnel_is_a_transport_error_naming_the_proxy() -> None:
+    with _server() as proxy, httpx.Client(proxy=proxy) as client:
+        url = f"https://127.0.0.1:{_free_port()}/v1.0/groups"
+        with pytest.raises(TransportError) as caught:
+            send(client, "GET", url, policy=POLICY, what="Microsoft Graph")
+    assert caught.value.message == (
+        "the proxy refused the connection to Microsoft Graph (ProxyError)"
+    )
+    assert caught.value.hint is not None
+    assert "HTTPS_PROXY" in caught.value.hint
+
+
+def test_an_answer_that_cannot_be_decoded_says_a_write_may_have_been_made() -> None:
+    with _server() as base, httpx.Client() as client:
+        assert send(client, "GET", f"{base}/fine", policy=POLICY).json() == {}
+        with pytest.raises(TransportError) as caught:
+            send(client, "POST", f"{base}/broken", policy=POLICY, what="NeuralTrust SCIM")
+    assert caught.value.message.startswith(
+        "NeuralTrust SCIM answered, but its answer could not be decoded (DecodingError)"
+    )
+    assert "may have been carried out" in caught.value.message
+
+
+def test_a_header_httpx_refuses_is_named_by_its_kind_never_quoted() -> None:
+    with _server() as base, httpx.Client() as client, pytest.raises(TransportError) as caught:
+        send(
+            client,
+            "GET",
+            f"{base}/fine",
+            policy=POLICY,
+            what="NeuralTrust SCIM",
+            headers={"Authorization": f"Bearer one\r\n{HIDDEN}"},
+        )
+    assert "(LocalProtocolError)" in caught.value.message
+    assert HIDDEN not in f"{caught.value.message} {caught.value.hint}"
+
+
+@pytest.mark.parametrize(
+    ("make", "variable", "error"),
+    [
+        pytest.param(GitHubContext.from_environ, "GITHUB_TOKEN", GitHubError, id="GitHub"),
+        pytest.param(GitLabContext.from_environ, TOKEN_VARIABLE, ReviewError, id="GitLab"),
+        pytest.param(
+            AzureDevOpsContext.from_environ, "SYSTEM_ACCESSTOKEN", ReviewError, id="Azure DevOps"
+        ),
+    ],
+)
+def test_a_review_platforms_token_is_refused_as_that_platforms_error(
+    make: Callable[[dict[str, str]], object], variable: str, error: type[ReviewError]
+) -> None:
+    environ = {
+        "GITHUB_REPOSITORY": "acme/identity",
+        "CI_API_V4_URL": "https://gitlab.example.com/api/v4",
+        "CI_PROJECT_ID": "7",
+        "SYSTEM_COLLECTIONURI": "https://dev.azure.com/acme/",
+        "SYSTEM_TEAMPROJECT": "identity",
+        "BUILD_REPOSITORY_ID": "repo",
+        variable: f"line-one\n{HIDDEN}",
+    }
+    with pytest.raises(error) as caught:
+        make(environ)
+    assert caught.value.message.startswith(f"{variable} holds a character no token has")
+    assert HIDDEN not in str(caught.value)
+    environ[variable] = f"  {HIDDEN}\n"  # a trailing newline from a file is dropped
+    assert make(environ).token.reveal() == HIDDEN  # type: ignore[attr-defined]
