@@ -14,6 +14,7 @@ Retry-After.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,8 @@ from entrasync.core.audit_record import Outcome
 from entrasync.core.plan import Action, Change, Plan
 from entrasync.errors import AuditError, AuthError, EntrasyncError, ScimError
 from entrasync.operations.stopping import StopRequest
+
+log = logging.getLogger(__name__)
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
@@ -228,6 +231,13 @@ def _guarded(
         ):
             stopped.append(f"an earlier change failed: {exc.message}")
         return _failed(change, exc)
+    except Exception as exc:
+        # A bug: recorded like any failure, so the audit accounts for a write that may have
+        # been made, and no later write starts. The traceback goes to stderr for the report.
+        log.error("unexpected error applying %s", change.user, exc_info=True)
+        said = f"unexpected error ({type(exc).__name__}, a bug): the change may have been made"
+        stopped.append(f"an earlier change failed: {said}")
+        return ChangeResult(change, "failed", error=said)
 
 
 def _failed(change: Change, exc: EntrasyncError) -> ChangeResult:

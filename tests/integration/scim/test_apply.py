@@ -21,6 +21,7 @@ from entrasync.adapters.scim.target import read_target
 from entrasync.core.apply_rules import in_place
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.errors import AuditError
+from entrasync.operations import apply as apply_module
 from entrasync.operations.apply import apply_plan
 from entrasync.operations.stopping import Stopped, StopRequest
 from entrasync.sandbox.scim_server import ScimSandbox
@@ -360,3 +361,34 @@ def test_a_stop_ends_a_throttled_writes_wait_and_records_it_as_not_carried_out(
     assert time.monotonic() - started < 5
     assert [(r["outcome"], r["http_status"]) for r in audit.records] == [("failed", 429)]
     assert sandbox.counters.writes == 0
+
+
+def test_an_unexpected_error_in_one_change_is_audited_and_starts_no_later_write(
+    make_sandbox: MakeSandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A bug in entrasync while carrying out the second change (injected: no real answer
+    # reaches this path): it is on record as failed, the rest as skipped, and apply returns.
+    sandbox = make_sandbox()
+    config = config_for(sandbox)
+    audit = ListAudit()
+    real = apply_module._execute
+    calls: list[str] = []
+
+    def second_fails(change: Change, *args: Any) -> Any:
+        calls.append(change.user)
+        if len(calls) == 2:
+            raise KeyError("a bug")
+        return real(change, *args)
+
+    monkeypatch.setattr(apply_module, "_execute", second_fails)
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        report = apply_plan(plan, client, config, audit, parallelism=1)
+
+    assert [r["outcome"] for r in audit.records] == ["succeeded", "failed"] + ["skipped"] * 4
+    assert audit.records[1]["error"] == (
+        "unexpected error (KeyError, a bug): the change may have been made"
+    )
+    assert report.counts == {"succeeded": 1, "failed": 1, "skipped": 4}
+    assert sandbox.counters.writes == 1
+    assert "KeyError: 'a bug'" in caplog.text  # the traceback, for the bug report
