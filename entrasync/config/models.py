@@ -30,7 +30,11 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaV
 from pydantic_core import CoreSchema
 
 from entrasync.config.problems import pydantic_problems, schema_problems
-from entrasync.config.semantic import semantic_problems
+from entrasync.config.semantic import (
+    DEFAULT_PRODUCTS_ATTRIBUTE,
+    DEFAULT_ROLE_ATTRIBUTE,
+    semantic_problems,
+)
 from entrasync.config.source import Document, Problem, ProblemKind, parse
 from entrasync.errors import ConfigError
 
@@ -142,13 +146,13 @@ class NeuralTrustConfig(_Frozen):
         "externalId (the Entra object ID).",
     )
     role_attribute: Name = Field(
-        default="roles",
+        default=DEFAULT_ROLE_ATTRIBUTE,
         title="Role attribute",
         description='SCIM attribute carrying the role: core "roles" or an extension path '
         '"urn:...:User:role".',
     )
     products_attribute: Name = Field(
-        default="entitlements",
+        default=DEFAULT_PRODUCTS_ATTRIBUTE,
         title="Products attribute",
         description='SCIM attribute carrying product access: core "entitlements" or an '
         "extension path.",

@@ -7,8 +7,8 @@ matches.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from entrasync.config.models import config_schema
@@ -23,8 +23,9 @@ def render_schema() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    target = Path(args[0]) if args else SCHEMA_PATH
+    parser = argparse.ArgumentParser(prog=REGENERATE, description=__doc__.splitlines()[0])
+    parser.add_argument("target", nargs="?", type=Path, default=SCHEMA_PATH)
+    target: Path = parser.parse_args(argv).target
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_schema(), encoding="utf-8")
     print(f"wrote {target.as_posix()}")

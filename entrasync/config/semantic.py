@@ -98,7 +98,64 @@ def semantic_problems(
             )
         out.extend(_duplicate_group(doc, here, mapping, seen))
     out.extend(_url_problems(doc, data))
+    out.extend(_attribute_problems(doc, data))
     return out
+
+
+# The User attributes entrasync itself reads or writes (RFC 7643 section 4.1), and what they are:
+# the role or the products kept in one of them would overwrite it, or be overwritten.
+_OWN_ATTRIBUTES = {
+    "id": "the SCIM id",
+    "externalid": "the Entra object id",
+    "meta": "the server's metadata",
+    "schemas": "the schemas",
+    "username": "the user name",
+    "name": "the user's names",
+    "displayname": "the display name",
+    "emails": "the mail",
+    "active": "whether the user is active",
+    "password": "the password",
+}
+_CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:user:"
+DEFAULT_ROLE_ATTRIBUTE = "roles"
+DEFAULT_PRODUCTS_ATTRIBUTE = "entitlements"
+
+
+def _attribute_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """role_attribute and products_attribute: neither one of entrasync's own attributes, and
+    not the same attribute for both."""
+    part = data.get("neuraltrust", {})
+    if not isinstance(part, dict):
+        return
+    chosen: list[tuple[str, str]] = []  # (key, folded core name) of each usable attribute
+    for key, holds, default in (
+        ("role_attribute", "role", DEFAULT_ROLE_ATTRIBUTE),
+        ("products_attribute", "products", DEFAULT_PRODUCTS_ATTRIBUTE),
+    ):
+        value = part.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            continue  # the schema reports it
+        core = value.strip().casefold().removeprefix(_CORE_USER)
+        what = None if core.startswith("urn:") else _OWN_ATTRIBUTES.get(core.split(".")[0])
+        if what is not None:
+            yield doc.problem(
+                ("neuraltrust", key),
+                f"{show(value)} is where entrasync keeps {what}; name the attribute "
+                f"NeuralTrust keeps the {holds} in (roles, entitlements or an extension path)",
+            )
+        else:
+            chosen.append((key, core))
+    if len(chosen) == 2 and chosen[0][1] == chosen[1][1]:
+        # Said where the file wrote it: at products_attribute, unless only role_attribute is set.
+        key, other = chosen[1][0], chosen[0][0]
+        if key not in part:
+            key, other = other, key
+        default = "" if other in part else " by default"
+        yield doc.problem(
+            ("neuraltrust", key),
+            f"{show(part[key])} is also the {other}{default}: the role and the products each "
+            "need an attribute of their own",
+        )
 
 
 def _duplicate_group(

@@ -527,3 +527,51 @@ def test_the_hint_follows_the_kind_of_problem_not_its_wording(
     text: str, hint: str, tmp_path: Path
 ) -> None:
     assert hint in (error_of(text, tmp_path).hint or "")
+
+
+@pytest.mark.parametrize(
+    ("neuraltrust", "problem"),
+    [
+        pytest.param(
+            "{role_attribute: userName}",
+            "neuraltrust.role_attribute: 'userName' is where entrasync keeps the user name",
+            id="the role in userName",
+        ),
+        pytest.param(
+            "{products_attribute: 'urn:ietf:params:scim:schemas:core:2.0:User:externalId'}",
+            "neuraltrust.products_attribute: 'urn:ietf:params:scim:schemas:core:2.0:User:"
+            "externalId' is where entrasync keeps the Entra object id",
+            id="the products in externalId, by its full path",
+        ),
+        pytest.param(
+            "{role_attribute: name.givenName}",
+            "neuraltrust.role_attribute: 'name.givenName' is where entrasync keeps the user's",
+            id="the role in a sub-attribute of name",
+        ),
+        pytest.param(
+            "{products_attribute: Roles}",
+            "neuraltrust.products_attribute: 'Roles' is also the role_attribute by default: "
+            "the role and the products each need an attribute of their own",
+            id="the products in the default role attribute",
+        ),
+        pytest.param(
+            "{role_attribute: 'urn:acme:User:x', products_attribute: 'urn:acme:User:x'}",
+            "neuraltrust.products_attribute: 'urn:acme:User:x' is also the role_attribute: ",
+            id="one extension attribute for both",
+        ),
+    ],
+)
+def test_the_role_and_products_need_attributes_of_their_own(
+    neuraltrust: str, problem: str, tmp_path: Path
+) -> None:
+    (found,) = problems_of(f"version: 1\nneuraltrust: {neuraltrust}\n", tmp_path)
+    assert problem in found
+
+
+@pytest.mark.parametrize(
+    "neuraltrust",
+    ["{role_attribute: title}", "{role_attribute: 'urn:acme:User:role'}", "{}"],
+)
+def test_attributes_entrasync_does_not_own_are_fine(neuraltrust: str, tmp_path: Path) -> None:
+    config = load_text(f"version: 1\nneuraltrust: {neuraltrust}\n", tmp_path)
+    assert config.neuraltrust.products_attribute == "entitlements"
