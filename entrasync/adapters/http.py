@@ -156,6 +156,15 @@ def send(
                 or _nothing_listens(exc)
                 or not _pause(sleep, delay, give_up, on_retry)
             ):
+                if not idempotent and isinstance(
+                    exc, (httpx.ReadTimeout, httpx.RemoteProtocolError)
+                ):
+                    # A write went out and its answer did not come back.
+                    raise TransportError(
+                        f"sent a write to {what} but got no answer ({type(exc).__name__}): it "
+                        "may have been carried out",
+                        "run again: entrasync reads what is there now before it writes",
+                    ) from None
                 raise TransportError(
                     f"could not reach {what}: {type(exc).__name__}: {exc}",
                     LOOPBACK_GONE_HINT

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,6 +64,8 @@ class _Answers(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self) -> None:
+        if self.path == "/slow":
+            time.sleep(1)
         body = b"this is not gzip" if self.path == "/broken" else gzip.compress(b"{}")
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -116,6 +119,19 @@ def test_an_answer_that_cannot_be_decoded_says_a_write_may_have_been_made() -> N
         "NeuralTrust SCIM answered, but its answer could not be decoded (DecodingError)"
     )
     assert "may have been carried out" in caught.value.message
+
+
+def test_a_write_whose_answer_never_came_may_have_been_made_a_read_could_not_reach() -> None:
+    with _server() as base, httpx.Client(timeout=0.2) as client:
+        with pytest.raises(TransportError) as write:
+            send(client, "POST", f"{base}/slow", policy=POLICY, what="NeuralTrust SCIM")
+        with pytest.raises(TransportError) as read:
+            send(client, "GET", f"{base}/slow", policy=POLICY, what="NeuralTrust SCIM")
+    assert write.value.message == (
+        "sent a write to NeuralTrust SCIM but got no answer (ReadTimeout): it may have been "
+        "carried out"
+    )
+    assert read.value.message.startswith("could not reach NeuralTrust SCIM: ReadTimeout")
 
 
 def test_a_header_httpx_refuses_is_named_by_its_kind_never_quoted() -> None:
