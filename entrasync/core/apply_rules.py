@@ -214,10 +214,10 @@ def _refuse_unproduced(check: PlanCheck) -> None:
         return
     listed = listing([describe_mismatch(m) for m in check.unproduced])
     raise StalePlanError(
-        f"the plan holds {plural(len(check.unproduced), 'change')} a fresh plan does not make: "
-        f"{listed}; nothing was changed. NeuralTrust and the config are as the plan saw them, "
-        "so either this is a stale plan (Entra changed since the plan) or the plan file was "
-        "edited after it was written",
+        "stale plan: Entra changed since the plan, or the plan file was edited after it was "
+        f"written. It holds {plural(len(check.unproduced), 'change')} a fresh plan does not "
+        f"make: {listed}; nothing was changed (NeuralTrust and the config are as the plan saw "
+        "them)",
         "make a new plan with `entrasync plan --out FILE`, review it, and apply it",
     )
 

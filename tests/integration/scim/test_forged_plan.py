@@ -130,13 +130,13 @@ def promoted_to_owner(plan: Plan) -> Plan:
     [
         (
             outsider_as_owner,
-            "error: the plan holds 1 change a fresh plan does not make: create "
-            "mallory@evil.example (owner): a fresh plan makes no such change; nothing was changed",
+            "It holds 1 change a fresh plan does not make: create mallory@evil.example (owner): "
+            "a fresh plan makes no such change; nothing was changed",
         ),
         (
             promoted_to_owner,
-            "error: the plan holds 1 change a fresh plan does not make: update bob@contoso.com "
-            "(owner): a fresh plan differs in after; nothing was changed",
+            "It holds 1 change a fresh plan does not make: update bob@contoso.com (owner): "
+            "a fresh plan differs in after; nothing was changed",
         ),
     ],
     ids=["an added owner", "a member promoted to owner"],
@@ -154,7 +154,7 @@ def test_a_forged_plan_with_a_recomputed_digest_is_refused_and_nothing_is_writte
 
     assert code == 1
     assert refusal in err
-    assert "Entra changed since the plan) or the plan file was edited" in err
+    assert "error: stale plan: Entra changed since the plan, or the plan file was edited" in err
     assert "hint: make a new plan with `entrasync plan --out FILE`, review it, and apply it" in err
     assert "Traceback" not in err
     assert writes(sandbox) == 0
@@ -212,10 +212,10 @@ def test_a_plan_entra_has_overtaken_is_refused_as_stale(
 
     assert code == 1
     assert (
-        "error: the plan holds 1 change a fresh plan does not make: create erin@contoso.com "
+        "It holds 1 change a fresh plan does not make: create erin@contoso.com "
         "(member, products trustgate, trusttest): a fresh plan makes no such change"
     ) in err
-    assert "either this is a stale plan (Entra changed since the plan)" in err
+    assert "error: stale plan: Entra changed since the plan, or the plan file was edited" in err
     assert writes(sandbox) == 0
     assert sandbox.scim.users() == before
 
