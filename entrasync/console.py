@@ -17,6 +17,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
+from entrasync.adapters.pool import DEFAULT_PARALLELISM
 from entrasync.core import sanitize
 
 DEFAULT_CONFIG = "config/mappings.yaml"
@@ -107,7 +108,6 @@ def global_options(func: F) -> F:
 
 def parallelism_option(help_text: str = "Concurrent requests to each API.") -> Callable[[F], F]:
     """``--parallelism N``: how many requests run at once against each API (bounded)."""
-    from entrasync.adapters.pool import DEFAULT_PARALLELISM
 
     return click.option(
         "--parallelism",

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from entrasync.core import planfile
+from entrasync.core.planfile import loads
 from entrasync.errors import EntrasyncError, PlanFileError
 
 if TYPE_CHECKING:
@@ -54,7 +56,6 @@ def write_plan(path: Path, plan: Plan) -> None:
     for the digest and once for the file (benchmarks/README.md). A FIFO or a device cannot be
     written back into, so it gets the digest first and the lines made twice.
     """
-    from entrasync.core import planfile
 
     target, mode = _target(path)
     if mode is not None and not stat.S_ISREG(mode):
@@ -146,7 +147,6 @@ def _cannot_write(path: Path, exc: OSError) -> EntrasyncError:
 
 def read_plan(path: Path) -> Plan:
     """A plan file as `entrasync plan --out` wrote it: read as bytes, checked by ``loads``."""
-    from entrasync.core.planfile import loads
 
     try:
         raw = path.read_bytes()

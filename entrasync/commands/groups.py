@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -15,8 +14,7 @@ from entrasync.config.loading import load_config
 from entrasync.config.models import Config
 from entrasync.config.routing import load_reviewed_config
 from entrasync.console import app_context, global_options, trusted_config_option
-from entrasync.core import sanitize
-from entrasync.render.groups import columns
+from entrasync.render import GROUPS_FORMATS, Options
 
 
 def _config(trusted_config: Path | None) -> Config:
@@ -38,15 +36,15 @@ def _config(trusted_config: Path | None) -> Config:
 @click.argument("search", required=False)
 @click.option(
     "--format",
-    "output",
-    type=click.Choice(["text", "json"]),
+    "fmt",
+    type=click.Choice(list(GROUPS_FORMATS)),
     default="text",
     show_default=True,
     help="json: a list of {id, display_name, members}.",
 )
 @trusted_config_option()
 @global_options
-def command(search: str | None, output: str, trusted_config: Path | None) -> int:
+def command(search: str | None, fmt: str, trusted_config: Path | None) -> int:
     """List Entra groups whose display name starts with SEARCH (all groups without it).
 
     USERS counts user members (as `validate --online` does), transitive when
@@ -58,17 +56,9 @@ def command(search: str | None, output: str, trusted_config: Path | None) -> int
     with GraphClient.connect(config, os.environ) as client:
         groups = list_groups(client, search, nested=config.entra.nested_groups)
     console.progress_done()
-    if output == "json":
-        document = json.dumps([g._asdict() for g in groups], indent=2, ensure_ascii=False)
-        console.result(sanitize.json_text(document))
-        return 0
     if not groups:
         console.info(
             f"no Entra group's display name starts with {search!r}" if search else "no groups found"
         )
-        return 0
-    rows = [("ID", "DISPLAY NAME", "USERS")]
-    rows += [(g.id, g.display_name, str(g.members)) for g in groups]
-    for line in columns(rows):
-        console.result(line)
+    console.result_lines(GROUPS_FORMATS[fmt](groups, Options(color=console.color)))
     return 0

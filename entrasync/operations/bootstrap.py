@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from entrasync.adapters.clock import utc_now
+from entrasync.adapters.graph.client import GraphClient
+from entrasync.adapters.graph.directory import find_groups
 from entrasync.adapters.http import DEFAULT_PARALLELISM
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.console import Console
@@ -31,8 +33,6 @@ def read_survey(
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> tuple[Config, Sources]:
     """The groups starting with ``search`` as a survey config, and both sides read for it."""
-    from entrasync.adapters.graph.client import GraphClient
-    from entrasync.adapters.graph.directory import find_groups
 
     console.progress("reading groups from Microsoft Graph...")
     with GraphClient.connect(base, environ) as graph:

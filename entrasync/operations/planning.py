@@ -12,7 +12,12 @@ from dataclasses import dataclass, replace
 
 from entrasync.adapters import clock
 from entrasync.adapters.clock import utc_now
+from entrasync.adapters.graph.client import GraphClient
+from entrasync.adapters.graph.directory import read_directory
+from entrasync.adapters.graph.groups import GroupResolutionError
 from entrasync.adapters.http import DEFAULT_PARALLELISM
+from entrasync.adapters.scim.client import ScimClient
+from entrasync.adapters.scim.target import read_target
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.console import Console
 from entrasync.core.diff import diff
@@ -79,10 +84,6 @@ def read_sources(
     Both clients are built (and their credentials checked) before either read starts, so a
     missing token fails fast without a half-finished read on the other side.
     """
-    from entrasync.adapters.graph.client import GraphClient
-    from entrasync.adapters.graph.directory import read_directory
-    from entrasync.adapters.scim.client import ScimClient
-    from entrasync.adapters.scim.target import read_target
 
     with (
         GraphClient.connect(config, environ) as graph,
@@ -143,7 +144,6 @@ def read_located(
 
     An expired mapping is read as ``auto_sync: false`` (not at all): it grants nothing.
     """
-    from entrasync.adapters.graph.groups import GroupResolutionError
 
     today = as_of(loaded.config, clock.utc_today())
     try:

@@ -1,7 +1,7 @@
 """Every output format, by the name its ``--format`` option takes: a registry, not if/elif.
 
-A new format is one function here and its module beside this one; ``plan --format`` and
-``users --format`` offer exactly the names below.
+A new format is one function here and its module beside this one; ``plan --format``,
+``users --format`` and ``groups --format`` offer exactly the names below.
 """
 
 from __future__ import annotations
@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from entrasync.render.groups import groups_json, groups_text
+from entrasync.render.jsonout import json_lines
+from entrasync.render.markdown import render_markdown
+from entrasync.render.text import text_chunks
+from entrasync.render.users import render_users_csv, render_users_json, render_users_text
+
 if TYPE_CHECKING:
+    from entrasync.adapters.graph.directory import GroupSummary
     from entrasync.core.plan import Plan
     from entrasync.core.users_view import UserRow
 
@@ -22,39 +29,35 @@ class Options(NamedTuple):
 
 
 def _plan_text(plan: Plan, options: Options) -> Iterable[str]:
-    from entrasync.render.text import text_chunks
-
     return text_chunks(plan, color=options.color)
 
 
 def _plan_markdown(plan: Plan, options: Options) -> Iterable[str]:
-    from entrasync.render.markdown import render_markdown
-
     return [render_markdown(plan, config_path=options.config_path).rstrip("\n") + "\n"]
 
 
 def _plan_json(plan: Plan, options: Options) -> Iterable[str]:
-    from entrasync.render.jsonout import json_lines
-
     return json_lines(plan)
 
 
 def _users_text(rows: Sequence[UserRow], options: Options) -> Iterable[str]:
-    from entrasync.render.users import render_users_text
-
     return [render_users_text(rows, color=options.color).rstrip("\n") + "\n"]
 
 
 def _users_json(rows: Sequence[UserRow], options: Options) -> Iterable[str]:
-    from entrasync.render.users import render_users_json
-
     return [render_users_json(rows)]
 
 
 def _users_csv(rows: Sequence[UserRow], options: Options) -> Iterable[str]:
-    from entrasync.render.users import render_users_csv
-
     return [render_users_csv(rows)]
+
+
+def _groups_text(groups: Sequence[GroupSummary], options: Options) -> Iterable[str]:
+    return [f"{line}\n" for line in groups_text(groups)]
+
+
+def _groups_json(groups: Sequence[GroupSummary], options: Options) -> Iterable[str]:
+    return [groups_json(groups) + "\n"]
 
 
 # The first name of each is the default.
@@ -67,4 +70,8 @@ USERS_FORMATS: dict[str, Callable[[Sequence[UserRow], Options], Iterable[str]]] 
     "text": _users_text,
     "json": _users_json,
     "csv": _users_csv,
+}
+GROUPS_FORMATS: dict[str, Callable[[Sequence[GroupSummary], Options], Iterable[str]]] = {
+    "text": _groups_text,
+    "json": _groups_json,
 }

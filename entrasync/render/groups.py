@@ -5,12 +5,14 @@ USERS counts user members in both, not every member object (docs/commands.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from entrasync.core import sanitize
 
 if TYPE_CHECKING:
+    from entrasync.adapters.graph.directory import GroupSummary
     from entrasync.adapters.graph.online import GroupCheck
 
 
@@ -22,6 +24,20 @@ def columns(rows: Sequence[Sequence[str]]) -> list[str]:
     return [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
+
+
+def groups_text(groups: Sequence[GroupSummary]) -> list[str]:
+    """``entrasync groups``: a table of ID, display name and user members; none without groups."""
+    if not groups:
+        return []
+    rows = [("ID", "DISPLAY NAME", "USERS")]
+    return columns(rows + [(g.id, g.display_name, str(g.members)) for g in groups])
+
+
+def groups_json(groups: Sequence[GroupSummary]) -> str:
+    """``entrasync groups --format json``: a list of {id, display_name, members}."""
+    document = json.dumps([g._asdict() for g in groups], indent=2, ensure_ascii=False)
+    return sanitize.json_text(document)
 
 
 def checks_table(checks: Sequence[GroupCheck]) -> list[str]:

@@ -18,6 +18,7 @@ from entrasync.adapters.clock import utc_now_ms
 from entrasync.adapters.files import write_atomic
 from entrasync.adapters.lockfile import holding, open_lock
 from entrasync.adapters.trust import EXTRA_CA_VARIABLE
+from entrasync.config.schema import render_schema
 from entrasync.errors import EntrasyncError
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.scim_server import ScimSandbox
@@ -104,7 +105,6 @@ def write_workspace(directory: Path, config_yaml: str, config: Path | None = Non
     schema is written beside them and editors show help and errors. An existing mappings file
     is kept: a user's edits survive a restart of the sandbox.
     """
-    from entrasync.config.schema import render_schema
 
     mappings = config if config is not None else directory / "config" / "mappings.yaml"
     mappings.parent.mkdir(parents=True, exist_ok=True)
