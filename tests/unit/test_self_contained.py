@@ -7,7 +7,10 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTSIDE = re.compile(r"CONTRACT(\.md|\s+(section|§))|shared/reference|ARCHITECTURE\.md")
+OUTSIDE = re.compile(
+    r"CONTRACT(\.md|\s+(section|§))|shared/reference|ARCHITECTURE\.md|gitops[- ]anchors",
+    re.IGNORECASE,
+)
 SHIPPED = ("entrasync", "benchmarks", "scripts", ".github", "schemas", "docs")
 
 
