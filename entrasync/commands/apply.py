@@ -36,7 +36,14 @@ from entrasync.core.apply_rules import (
 from entrasync.core.resolve import empty_groups
 from entrasync.core.safety import check_safety
 from entrasync.core.wording import plural
-from entrasync.errors import ApplyError, EntrasyncError, PlanFileError, SafetyError, StalePlanError
+from entrasync.errors import (
+    ApplyError,
+    EntrasyncError,
+    ExitCode,
+    PlanFileError,
+    SafetyError,
+    StalePlanError,
+)
 from entrasync.operations import planning as pipeline
 from entrasync.operations.apply import apply_plan, describe
 from entrasync.operations.stopping import deferred_stop
@@ -247,7 +254,7 @@ def command(
             evidence.nothing_applied(result)
             if result == "cancelled":
                 raise EntrasyncError("apply cancelled: nothing was changed")
-            return 0
+            return ExitCode.OK
         for violation in evidence.overridden:
             console.warn(f"overridden with --force-unsafe: {violation.rule}: {violation.message}")
         report, audit = _run(evidence, client, parallelism)
@@ -266,4 +273,4 @@ def command(
             "fix the cause, then run `entrasync plan` and apply the new plan: changes already "
             "made are recognised and not repeated",
         )
-    return 0
+    return ExitCode.OK

@@ -10,7 +10,7 @@ import click
 from entrasync.adapters.audit.chain import verify_audit
 from entrasync.commands import examples
 from entrasync.console import app_context, output_options
-from entrasync.errors import AuditError
+from entrasync.errors import AuditError, ExitCode
 
 
 @click.group("audit", epilog=examples("entrasync audit verify audit/apply-20261205T010203Z.jsonl"))
@@ -59,7 +59,7 @@ def verify(file: Path, expect_sha256: str | None) -> int:
     console = app_context().console()
     console.result(verdict.describe())
     console.result(f"last sha256: {verdict.head_sha256}")
-    return 0
+    return ExitCode.OK
 
 
 def _expected_hash(value: str | None) -> str | None:

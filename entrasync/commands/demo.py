@@ -15,7 +15,7 @@ import click
 from entrasync.cli import main
 from entrasync.commands import examples
 from entrasync.console import Console, app_context, global_options, output_options
-from entrasync.errors import EntrasyncError
+from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.gctune import collector_running
 
 
@@ -158,7 +158,7 @@ def demo(directory: Path | None) -> int:
         )
         if directory is not None:
             console.result(f"  Files kept in {work} (config/, plan.json, audit/).")
-    return 0
+    return ExitCode.OK
 
 
 @click.command(
@@ -223,4 +223,4 @@ def sandbox(directory: Path) -> int:
             # folder's lock kept any other sandbox from writing it meanwhile.
             if written:
                 env_file.unlink(missing_ok=True)
-    return 0
+    return ExitCode.OK

@@ -26,7 +26,7 @@ from entrasync.adapters.github.rest import (
 from entrasync.commands import examples
 from entrasync.commands.report import marker, report_apply_command
 from entrasync.console import Console, app_context, output_options
-from entrasync.errors import GitHubError
+from entrasync.errors import ExitCode, GitHubError
 from entrasync.render.common import summary_line
 from entrasync.render.markdown import escape, render_markdown
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
@@ -78,7 +78,7 @@ def find_plan(sha: str | None) -> int:
         else:
             values.update(name=artifact.name, **{"run-id": str(artifact.run_id)})
     write_outputs(values, os.environ, console)
-    return 0
+    return ExitCode.OK
 
 
 group.add_command(report_apply_command("entrasync github", GitHubPlatform.from_environ))
@@ -112,7 +112,7 @@ def drift_issue(plan_path: Path) -> int:
         url = close_marked_issue(drift_marker, closing, os.environ)
         said = "no drift issue open" if url is None else f"closed {url or 'the drift issue'}"
         console.info(f"In sync; {said}")
-        return 0
+        return ExitCode.OK
     intro = (
         f"{drift_marker}\nThe scheduled drift check found NeuralTrust out of line with "
         f"{escape(plan.config_path)}"
@@ -130,4 +130,4 @@ def drift_issue(plan_path: Path) -> int:
     title = f"entrasync drift in {plan.config_path}: {summary_line(plan)}"
     url = upsert_issue(title, body, drift_marker, os.environ)
     console.info(f"Drift issue: {url or 'opened or updated (GitHub gave no URL)'}")
-    return 0
+    return ExitCode.OK

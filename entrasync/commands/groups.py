@@ -14,6 +14,7 @@ from entrasync.config.loading import load_config
 from entrasync.config.models import Config
 from entrasync.config.routing import load_reviewed_config
 from entrasync.console import app_context, global_options, trusted_config_option
+from entrasync.errors import ExitCode
 from entrasync.render import GROUPS_FORMATS, Options
 
 
@@ -61,4 +62,4 @@ def command(search: str | None, fmt: str, trusted_config: Path | None) -> int:
             f"no Entra group's display name starts with {search!r}" if search else "no groups found"
         )
     console.result_lines(GROUPS_FORMATS[fmt](groups, Options(color=console.color)))
-    return 0
+    return ExitCode.OK

@@ -16,7 +16,7 @@ from entrasync.config.models import Config, LoadedConfig, load_bytes
 from entrasync.config.schema import SCHEMA_PATH
 from entrasync.console import app_context, global_options, parallelism_option
 from entrasync.core.bootstrap import DEFAULT_MIN_AGREEMENT
-from entrasync.errors import ConfigError, EntrasyncError
+from entrasync.errors import ConfigError, EntrasyncError, ExitCode
 from entrasync.operations.bootstrap import bootstrap
 from entrasync.render.init import Endpoints, mappings_yaml, proposal_lines, residue_lines
 
@@ -97,7 +97,7 @@ def command(
             f"Its first line points editors at {SCHEMA_PATH}, which is not here: "
             f"`python -m entrasync.config.schema` writes it."
         )
-    return 0
+    return ExitCode.OK
 
 
 def _schema_ref(target: Path) -> str:

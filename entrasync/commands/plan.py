@@ -135,7 +135,7 @@ def command(
     if unsaved is not None:
         raise unsaved
     if plan.violations:
-        return 1
+        return ExitCode.ERROR
     if detailed_exitcode and plan.has_changes:
         return ExitCode.CHANGES
-    return 0
+    return ExitCode.OK

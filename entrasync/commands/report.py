@@ -21,7 +21,7 @@ from entrasync.commands import examples
 from entrasync.console import app_context, global_options
 from entrasync.core.apply_report import compare, read_audit
 from entrasync.core.wording import plural
-from entrasync.errors import AuditError, EntrasyncError
+from entrasync.errors import AuditError, EntrasyncError, ExitCode
 from entrasync.render.apply_report import render_report
 from entrasync.render.markdown import comment_marker
 
@@ -110,7 +110,7 @@ def report_apply(
                 console.info(
                     f"no merged {platform.name} request to comment on; the report is in {where}"
                 )
-                return 0
+                return ExitCode.OK
         url = platform.upsert_comment(pr, body, apply_marker)
     finally:
         platform.close()
@@ -121,7 +121,7 @@ def report_apply(
         console.warn(
             f"applied but not in the reviewed plan: {plural(len(report.unreviewed), 'change')}"
         )
-    return 0
+    return ExitCode.OK
 
 
 command = report_apply_command("entrasync", detect)

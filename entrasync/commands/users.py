@@ -18,6 +18,7 @@ from entrasync.console import (
 )
 from entrasync.core.resolve import resolve
 from entrasync.core.users_view import users_view
+from entrasync.errors import ExitCode
 from entrasync.operations import planning as pipeline
 from entrasync.render import USERS_FORMATS, Options
 
@@ -48,4 +49,4 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     resolution = resolve(loaded.config, sources.directory)
     rows = users_view(loaded.config, resolution, sources.target, plan)
     console.result_lines(USERS_FORMATS[fmt](rows, Options(color=console.color)))
-    return 0
+    return ExitCode.OK

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
 
+from entrasync import cli as cli_module
 from entrasync.cli import COMMANDS, cli, main
 from entrasync.errors import ExitCode
 
@@ -43,6 +46,19 @@ def test_an_unknown_command_is_a_usage_error_exiting_1(capsys: pytest.CaptureFix
 
 def test_the_exit_codes_are_the_documented_ones() -> None:
     assert [int(c) for c in ExitCode] == [0, 1, 2, 130, 143]
+
+
+def test_commands_return_exit_codes_by_name_never_a_bare_number() -> None:
+    package = Path(cli_module.__file__).parent
+    bare = [
+        f"{path.relative_to(package)}:{node.lineno}"
+        for path in [package / "cli.py", *sorted((package / "commands").glob("*.py"))]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Return)
+        and isinstance(node.value, ast.Constant)
+        and type(node.value.value) is int
+    ]
+    assert bare == []
 
 
 @pytest.mark.parametrize(
