@@ -33,6 +33,7 @@ from entrasync.core.apply_rules import (
     compare_changes,
     guard,
 )
+from entrasync.core.plan import short_digest
 from entrasync.core.resolve import empty_groups
 from entrasync.core.safety import check_safety
 from entrasync.core.wording import plural
@@ -73,7 +74,7 @@ def _read_plan_file(path: Path, loaded: LoadedConfig) -> Plan:
     if plan.config_sha256 != loaded.sha256:
         raise PlanFileError(
             f"the plan {path} was made from a different config than {loaded.path} "
-            f"(plan: {plan.config_sha256[:12]}, now: {loaded.sha256[:12]})",
+            f"(plan: {short_digest(plan.config_sha256)}, now: {short_digest(loaded.sha256)})",
             "run `entrasync plan --out FILE` with this config and apply the new plan",
         )
     return plan

@@ -77,7 +77,7 @@ class Evidence:
                 violations=violations,
             )
         self.console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
-        lines = [f"Plan `{self.plan.digest[:12]}`: nothing applied ({result})."]
+        lines = [f"Plan `{self.plan.short_digest}`: nothing applied ({result})."]
         if error is not None:
             lines += ["", escape(error.message)]
             instruction = (
@@ -117,7 +117,7 @@ class Evidence:
 def applied_lines(plan: Plan, report: ApplyReport[ChangeResult]) -> list[str]:
     counts = report.counts
     lines = [
-        f"Plan `{plan.digest[:12]}`: {counts['succeeded']} succeeded, {counts['failed']} failed, "
+        f"Plan `{plan.short_digest}`: {counts['succeeded']} succeeded, {counts['failed']} failed, "
         f"{counts['skipped']} skipped."
     ]
     if report.failed or report.skipped:

@@ -104,7 +104,7 @@ def command(
     if unsaved is not None:
         console.warn(f"the plan was not saved: {unsaved.message}")
     elif out is not None:
-        console.info(f"Saved the plan to {out} (digest {plan.digest[:12]}).")
+        console.info(f"Saved the plan to {out} (digest {plan.short_digest}).")
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         try_step_summary(
             render_markdown(plan, config_path=loaded.path, max_chars=1_000_000),
@@ -130,7 +130,7 @@ def command(
             console.warn(f"{violation.rule}: {violation.message}")
         console.warn(
             f"this plan breaks {plural(len(plan.violations), 'safety limit')}; apply refuses it "
-            f"unless run with --force-unsafe {plan.digest[:12]}"
+            f"unless run with {plan.override_flag()}"
         )
     if unsaved is not None:
         raise unsaved

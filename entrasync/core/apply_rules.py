@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 
 from entrasync.core.items import Action, Change, Violation
 from entrasync.core.model import Target, TargetUser
-from entrasync.core.plan import Plan
+from entrasync.core.plan import DIGEST_PREFIX, Plan, short_digest
 from entrasync.core.wording import plural
 from entrasync.errors import SafetyError, StalePlanError
 
@@ -201,8 +201,8 @@ def check_fresh(plan: Plan, target: Target, check: PlanCheck | None = None) -> b
         return False
     raise StalePlanError(
         "stale plan: NeuralTrust changed since the plan was made (state "
-        f"{plan.state_sha256[:12]} then, {target.state_sha256[:12]} now; {done} of "
-        f"{len(plan.changes)} planned changes already in place)",
+        f"{short_digest(plan.state_sha256)} then, {short_digest(target.state_sha256)} now; "
+        f"{done} of {len(plan.changes)} planned changes already in place)",
         "nothing was changed; run `entrasync plan` again and apply the new plan",
     )
 
@@ -229,7 +229,7 @@ def check_protected(plan: Plan, target: Target, protected_keys: frozenset[str]) 
         return
     listed = listing([f"{describe_change(w.change)} (protected: {w.listed})" for w in found])
     raise SafetyError(
-        f"the plan {plan.digest[:12]} would write {plural(len(found), 'protected user')}, "
+        f"the plan {plan.short_digest} would write {plural(len(found), 'protected user')}, "
         f"which entrasync never changes: {listed}; nothing was changed",
         "entrasync never plans such a change: if the plan file was edited, make a new plan "
         "with `entrasync plan --out FILE`; otherwise report this as a bug",
@@ -258,18 +258,18 @@ def guard(
     """
     if force_unsafe is not None and not plan.matches_digest(force_unsafe):
         raise UnsafePlanError(
-            f"--force-unsafe {force_unsafe} does not name this plan (digest {plan.digest[:12]}); "
+            f"--force-unsafe {force_unsafe} does not name this plan (digest {plan.short_digest}); "
             "nothing was changed",
-            "copy the digest from the plan output; a 12-character prefix is enough",
+            f"copy the digest from the plan output; a {DIGEST_PREFIX}-character prefix is enough",
             violations,
         )
     if violations and force_unsafe is None:
         listed = "; ".join(f"{v.rule}: {v.message}" for v in violations)
-        hint = f"make the change safe, or apply anyway with --force-unsafe {plan.digest[:12]}"
+        hint = f"make the change safe, or apply anyway with {plan.override_flag()}"
         if instruction:
             hint += f"; from GitHub: {instruction}"
         raise UnsafePlanError(
-            f"the plan {plan.digest[:12]} breaks {plural(len(violations), 'safety limit')}, "
+            f"the plan {plan.short_digest} breaks {plural(len(violations), 'safety limit')}, "
             f"nothing was changed: {listed}",
             hint,
             violations,

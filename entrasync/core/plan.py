@@ -24,6 +24,15 @@ from entrasync.core.items import Violation as Violation
 from entrasync.core.items import change_lines
 from entrasync.core.policy import PolicyChange
 
+# How much of a digest is shown, and the least --force-unsafe accepts: 48 bits, unique among
+# any number of plans a team will make.
+DIGEST_PREFIX = 12
+
+
+def short_digest(digest: str) -> str:
+    """The first :data:`DIGEST_PREFIX` characters of a digest, as output shows it."""
+    return digest[:DIGEST_PREFIX]
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -97,10 +106,19 @@ class Plan:
             del items["policy_changes"]
         return items
 
+    @property
+    def short_digest(self) -> str:
+        return short_digest(self.digest)
+
+    def override_flag(self, override: str = FORCE_UNSAFE) -> str:
+        """The exact flag that overrides a violation of this plan: ``--force-unsafe 0123...``."""
+        return f"{override} {self.short_digest}" if override else ""
+
     def matches_digest(self, given: str) -> bool:
-        """True when ``given`` is this plan's digest or a prefix of it of at least 12 chars."""
+        """True when ``given`` is this plan's digest or a prefix of it of at least
+        :data:`DIGEST_PREFIX` characters."""
         given = given.strip().lower()
-        return len(given) >= 12 and self.digest.startswith(given)
+        return len(given) >= DIGEST_PREFIX and self.digest.startswith(given)
 
 
 _USER = attrgetter("user")

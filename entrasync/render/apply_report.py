@@ -4,7 +4,7 @@ applied changes nobody reviewed (:func:`entrasync.core.apply_report.compare`).""
 from __future__ import annotations
 
 from entrasync.core.apply_report import AppliedChange, AuditSummary, Review
-from entrasync.core.plan import Change
+from entrasync.core.plan import Change, short_digest
 from entrasync.core.wording import plural
 from entrasync.render.common import access_brief
 from entrasync.render.markdown import escape
@@ -16,7 +16,7 @@ FULL_RECORD = "the audit artifact of this run"
 
 def override_instruction(workflow: str, digest: str, *, markdown: bool = False) -> str:
     """How to re-run the apply workflow with the override: ``Actions → apply → ...``."""
-    short = digest[:12]
+    short = short_digest(digest)
     if markdown:
         return f"**Actions → {escape(workflow)} → Run workflow → `force_unsafe` = `{short}`**"
     return f"Actions → {workflow} → Run workflow → force_unsafe = {short}"
@@ -75,14 +75,14 @@ def render_report(
             "> [!WARNING]",
             f"> **Not in the plan last reviewed on this pull request: "
             f"{plural(len(report.unreviewed), 'applied change')}** "
-            f"(`{report.reviewed_digest[:12]}`): Entra membership or NeuralTrust moved "
+            f"(`{short_digest(report.reviewed_digest)}`): Entra membership or NeuralTrust moved "
             "between review and merge. Check them below.",
             "",
         ]
     else:
         head += [
             "Every applied change was in the plan last reviewed on this pull request "
-            f"(`{report.reviewed_digest[:12]}`).",
+            f"(`{short_digest(report.reviewed_digest)}`).",
             "",
         ]
     blocks = [
@@ -109,7 +109,7 @@ def _row(item: AppliedChange | Change) -> str:
 
 
 def _nothing_applied(audit: AuditSummary, workflow: str | None) -> list[str]:
-    digest = (audit.plan_digest or "")[:12]
+    digest = short_digest(audit.plan_digest or "")
     if audit.result == "no changes":
         return ["**Nothing applied: no changes.** NeuralTrust already matches the config."]
     if audit.result == "already applied":

@@ -13,8 +13,6 @@ from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.core.policy import PolicyChange
 from entrasync.core.sanitize import text as sanitize_text
 
-DIGEST_PREFIX = 12
-
 # ASCII markers so the plan reads the same in a CI log, a terminal without Unicode and a diff.
 MARKERS: dict[Action, str] = {
     Action.CREATE: "+",
@@ -33,15 +31,6 @@ def summary_line(plan: Plan) -> str:
         f"Plan: {counts['create']} to create, {counts['update']} to update, "
         f"{counts['deactivate']} to deactivate, {counts['reactivate']} to reactivate."
     )
-
-
-def short_digest(plan: Plan) -> str:
-    return plan.digest[:DIGEST_PREFIX]
-
-
-def override_flag(plan: Plan, override: str) -> str:
-    """The exact flag that overrides a violation for this plan, e.g. ``--force-unsafe 0123...``."""
-    return f"{override} {short_digest(plan)}" if override else ""
 
 
 def products_text(products: tuple[str, ...] | None) -> str:

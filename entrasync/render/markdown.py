@@ -32,10 +32,8 @@ from entrasync.render.common import (
     WEAKENS,
     access_brief,
     is_adoption,
-    override_flag,
     policy_parts,
     role_text,
-    short_digest,
     summary_line,
 )
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT, Block, LazyRows, fit
@@ -95,7 +93,7 @@ def render_markdown(
 ) -> str:
     """The PR comment / job summary text, never longer than ``max_chars`` code points."""
     head = [comment_marker(config_path), f"**{summary_line(plan)}**", "", *_policy(plan)]
-    tail = [f"Plan digest `{short_digest(plan)}` for {escape(plan.config_path)}"]
+    tail = [f"Plan digest `{plan.short_digest}` for {escape(plan.config_path)}"]
     blocks = [_violations(plan), _warnings(plan), _changes(plan), _orphans(plan)]
     document = fit(head, blocks, tail, max_chars, full_plan_hint)
     return "\n".join(document) + "\n"
@@ -151,7 +149,7 @@ def _escaped_within(text: str, limit: int = _MAX_SETTING_CHARS) -> str:
 def _violations(plan: Plan) -> Block:
     rows = tuple(
         f"> - **{escape(v.rule)}**: {escape(v.message)}"
-        + (f" (override: `{override_flag(plan, v.override)}`)" if v.override else "")
+        + (f" (override: `{plan.override_flag(v.override)}`)" if v.override else "")
         for v in plan.violations
     )
     opening = (

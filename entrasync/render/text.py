@@ -20,7 +20,6 @@ from entrasync.render.common import (
     WEAKENS,
     access_differences,
     is_adoption,
-    override_flag,
     policy_parts,
     products_text,
     role_text,
@@ -81,7 +80,7 @@ def text_chunks(plan: Plan, *, color: bool = False) -> Iterator[str]:
         for violation in plan.violations:
             yield style(f"  x {clean(violation.rule)}: {clean(violation.message)}", "red") + "\n"
             if violation.override:
-                yield f"      override: {override_flag(plan, violation.override)}\n"
+                yield f"      override: {plan.override_flag(violation.override)}\n"
         yield "\n"
     yield style(summary_line(plan), bold=True) + "\n"
 

@@ -38,7 +38,7 @@ from entrasync.adapters.clock import utc_now_ms
 from entrasync.adapters.github.actions import run_url
 from entrasync.core.audit_record import GENESIS, OUTCOMES, Outcome, record_sha256
 from entrasync.core.canonical import canonical_json
-from entrasync.core.plan import Change, Plan, Violation
+from entrasync.core.plan import Change, Plan, Violation, short_digest
 from entrasync.errors import AuditError
 
 __all__ = ["GENESIS", "AuditVerdict", "AuditWriter", "Outcome", "record_sha256", "verify_audit"]
@@ -367,7 +367,7 @@ def _create(directory: Path, started: str, digest: str) -> tuple[Path, Any]:
         directory.mkdir(parents=True, exist_ok=True)
         for attempt in range(_MAX_NAME_TRIES):
             suffix = f"-{attempt + 1}" if attempt else ""
-            path = directory / f"entrasync-apply-{stamp}-{digest[:12]}{suffix}.jsonl"
+            path = directory / f"entrasync-apply-{stamp}-{short_digest(digest)}{suffix}.jsonl"
             try:
                 # Exclusive: an audit file is never overwritten. Unbuffered: each record goes
                 # to the file at once, so a failure is seen at the record that failed, and
