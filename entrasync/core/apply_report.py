@@ -15,7 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from entrasync.core.audit_record import OUTCOMES, BadRecord, Outcome, read_records
 from entrasync.core.plan import Access, Action, Change, Plan
-from entrasync.errors import GitHubError
+from entrasync.errors import AuditError
 
 
 class _HasOutcome(Protocol):
@@ -157,8 +157,8 @@ def _applied(record: dict[str, Any]) -> AppliedChange:
     )
 
 
-def _not_a_record(source: str, line: int, problem: str) -> GitHubError:
-    return GitHubError(
+def _not_a_record(source: str, line: int, problem: str) -> AuditError:
+    return AuditError(
         f"{source} line {line} is not an entrasync audit record: {problem}",
         "pass the JSON Lines file written by `entrasync apply --audit-dir`",
     )

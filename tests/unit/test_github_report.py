@@ -12,7 +12,7 @@ import pytest
 from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.core.apply_report import compare, read_audit
 from entrasync.core.plan import Access, Action, Change, Plan, Violation
-from entrasync.errors import GitHubError
+from entrasync.errors import AuditError
 from entrasync.render.apply_report import render_report
 
 ENV = {"GITHUB_SHA": "a" * 40}
@@ -162,7 +162,7 @@ def test_user_text_is_escaped_in_the_report(tmp_path: Path) -> None:
 
 
 def test_a_line_that_is_not_an_audit_record_is_refused() -> None:
-    with pytest.raises(GitHubError, match="line 2"):
+    with pytest.raises(AuditError, match="line 2"):
         read_audit(b'{"type": "apply_started"}\n{"type": "change", "action": "explode"}\n')
 
 
