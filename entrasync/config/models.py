@@ -14,7 +14,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from jsonschema import Draft202012Validator
 from pydantic import (
@@ -27,7 +27,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
-from pydantic_core import CoreSchema
 
 from entrasync.config.problems import pydantic_problems, schema_problems
 from entrasync.config.semantic import (
@@ -37,6 +36,9 @@ from entrasync.config.semantic import (
 )
 from entrasync.config.source import Document, Problem, ProblemKind, parse
 from entrasync.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic_core import CoreSchema  # pydantic's own dependency, pinned by it
 
 GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # user@domain.tld; guest UPNs (alice_contoso.com#EXT#@fabrikam.onmicrosoft.com) match too.
