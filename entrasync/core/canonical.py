@@ -14,7 +14,7 @@ no floats. The ``rfc8785`` package is pure Python and was a third of the CPU of 
 plan (benchmarks/README figures); this writes the same bytes about 5x faster.
 
 The hottest records (a plan's changes) are written faster still by templates of their own
-(``Change.canonical`` in ``plan.py``) from the pieces below: :func:`canonical_str` *is* the C
+(``Change.canonical`` in ``items.py``) from the pieces below: :func:`canonical_str` *is* the C
 function the encoder above calls for every string (``json.encoder.encode_basestring``, picked
 by ``ensure_ascii=False``), ``null``/``true``/``false`` and arrays are spelt as the encoder
 spells them, and the templates write the keys in sorted order. A lone surrogate passes through
