@@ -156,14 +156,11 @@ def send(
                 or _nothing_listens(exc)
                 or not _pause(sleep, delay, give_up, on_retry)
             ):
-                if not idempotent and isinstance(
-                    exc, (httpx.ReadTimeout, httpx.RemoteProtocolError)
-                ):
-                    # A write went out and its answer did not come back.
+                if not idempotent and isinstance(exc, _UNANSWERED):
                     raise TransportError(
                         f"sent a write to {what} but got no answer ({type(exc).__name__}): it "
                         "may have been carried out",
-                        "run again: entrasync reads what is there now before it writes",
+                        UNKNOWN_WRITE_HINT,
                     ) from None
                 raise TransportError(
                     f"could not reach {what}: {type(exc).__name__}: {exc}",
@@ -173,7 +170,7 @@ def send(
                 ) from None
             continue
         except httpx.HTTPError as exc:
-            raise TransportError(*_not_sent(exc, what)) from None
+            raise TransportError(*_not_sent(exc, what, write=not idempotent)) from None
         status = response.status_code
         if status not in RETRY_STATUSES:
             return response
@@ -192,7 +189,12 @@ def send(
         response.close()
 
 
-def _not_sent(exc: httpx.HTTPError, what: str) -> tuple[str, str]:
+# A write went out and its answer did not come back (a timeout, a dropped or reset connection).
+_UNANSWERED = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+UNKNOWN_WRITE_HINT = "run again: entrasync reads what is there now before it writes"
+
+
+def _not_sent(exc: httpx.HTTPError, what: str, *, write: bool) -> tuple[str, str]:
     """The message and hint for an httpx error that no retry mends. Named by its type alone:
     a LocalProtocolError quotes the header it refused, which may hold a token."""
     name = type(exc).__name__
@@ -212,11 +214,17 @@ def _not_sent(exc: httpx.HTTPError, what: str) -> tuple[str, str]:
             "send holds a character HTTP does not allow",
             "check that each token variable holds the token alone, on one line",
         )
+    if isinstance(exc, httpx.DecodingError) and write:
+        return (
+            f"{what} answered a write, but the answer could not be decoded ({name}): the "
+            "write may have been carried out",
+            UNKNOWN_WRITE_HINT,
+        )
     if isinstance(exc, httpx.DecodingError):
         return (
-            f"{what} answered, but its answer could not be decoded ({name}): a write it "
-            "answered may have been carried out",
-            "run `entrasync plan` to see what NeuralTrust holds now",
+            f"{what} answered, but its answer could not be decoded ({name})",
+            f"run again; if it repeats, something between entrasync and {what} (a proxy) "
+            "changes its answers",
         )
     return (f"the request to {what} failed ({name})", "check the URL and the network")
 

@@ -138,6 +138,6 @@ class Resolution:
     excluded: Mapping[str, str] = field(default_factory=dict)  # Entra id -> reason
     warnings: tuple[str, ...] = ()
     # Excluded Entra ids (lower-cased) still in a synced group but not matchable (no mail
-    # under match_on: email, a match key another Entra user owns): their NeuralTrust user is
-    # left as it is, never deactivated as an orphan.
+    # under match_on: email, a match key another Entra user owns, or a member id whose user
+    # was not read): their NeuralTrust user is left as it is, never deactivated as an orphan.
     held: frozenset[str] = frozenset()

@@ -257,6 +257,7 @@ def test_a_member_missing_from_the_users_read_is_excluded_not_desired() -> None:
     directory = make_directory(config, {"NT-Everyone": [ALICE]})
     resolution = resolve(config, replace(directory, users={}))
     assert resolution.excluded == {ALICE.id: NOT_READ}
+    assert resolution.held == frozenset({ALICE.id.lower()})  # never an orphan for it
     assert not resolution.desired
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from entrasync.adapters.azure_devops import AzureDevOpsContext
 from entrasync.adapters.github.rest import GitHubContext
 from entrasync.adapters.gitlab import TOKEN_VARIABLE, GitLabContext
 from entrasync.adapters.http import RetryPolicy, TransportError, send
+from entrasync.adapters.scim.client import WHAT as SCIM
 from entrasync.cli import main
 from entrasync.errors import GitHubError, ReviewError
 from entrasync.sandbox.tenant import demo_tenant
@@ -80,9 +82,14 @@ class _Answers(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up on /slow closed its end: expected, not worth a traceback
+
+
 @contextmanager
 def _server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    server = _Server(("127.0.0.1", 0), _Answers)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -110,28 +117,61 @@ def test_a_proxy_that_refuses_the_tunnel_is_a_transport_error_naming_the_proxy()
     assert "HTTPS_PROXY" in caught.value.hint
 
 
-def test_an_answer_that_cannot_be_decoded_says_a_write_may_have_been_made() -> None:
+def test_an_answer_that_cannot_be_decoded_says_whether_a_write_may_have_been_made() -> None:
     with _server() as base, httpx.Client() as client:
         assert send(client, "GET", f"{base}/fine", policy=POLICY).json() == {}
-        with pytest.raises(TransportError) as caught:
-            send(client, "POST", f"{base}/broken", policy=POLICY, what="NeuralTrust SCIM")
-    assert caught.value.message.startswith(
-        "NeuralTrust SCIM answered, but its answer could not be decoded (DecodingError)"
+        with pytest.raises(TransportError) as write:
+            send(client, "POST", f"{base}/broken", policy=POLICY, what=SCIM)
+        with pytest.raises(TransportError) as read:
+            send(client, "GET", f"{base}/broken", policy=POLICY, what=SCIM)
+    assert write.value.message == (
+        "the NeuralTrust SCIM endpoint answered a write, but the answer could not be decoded "
+        "(DecodingError): the write may have been carried out"
     )
-    assert "may have been carried out" in caught.value.message
+    assert read.value.message == (
+        "the NeuralTrust SCIM endpoint answered, but its answer could not be decoded "
+        "(DecodingError)"
+    )
+
+
+@contextmanager
+def _resetting_server() -> Iterator[str]:
+    """Reads a request, starts its answer, then resets the connection (RST): httpx's ReadError."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with listener:
+            connection, _ = listener.accept()
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
+            time.sleep(0.1)  # the client reads the head, then waits for the body
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    thread.join(timeout=10)
 
 
 def test_a_write_whose_answer_never_came_may_have_been_made_a_read_could_not_reach() -> None:
     with _server() as base, httpx.Client(timeout=0.2) as client:
         with pytest.raises(TransportError) as write:
-            send(client, "POST", f"{base}/slow", policy=POLICY, what="NeuralTrust SCIM")
+            send(client, "POST", f"{base}/slow", policy=POLICY, what=SCIM)
         with pytest.raises(TransportError) as read:
-            send(client, "GET", f"{base}/slow", policy=POLICY, what="NeuralTrust SCIM")
-    assert write.value.message == (
-        "sent a write to NeuralTrust SCIM but got no answer (ReadTimeout): it may have been "
-        "carried out"
+            send(client, "GET", f"{base}/slow", policy=POLICY, what=SCIM)
+    with (
+        _resetting_server() as base,
+        httpx.Client() as client,
+        pytest.raises(TransportError) as reset,
+    ):
+        send(client, "PATCH", f"{base}/Users/1", policy=POLICY, what=SCIM, json={})
+    unanswered = "sent a write to the NeuralTrust SCIM endpoint but got no answer"
+    assert write.value.message == f"{unanswered} (ReadTimeout): it may have been carried out"
+    assert reset.value.message == f"{unanswered} (ReadError): it may have been carried out"
+    assert read.value.message.startswith(
+        "could not reach the NeuralTrust SCIM endpoint: ReadTimeout"
     )
-    assert read.value.message.startswith("could not reach NeuralTrust SCIM: ReadTimeout")
 
 
 def test_a_header_httpx_refuses_is_named_by_its_kind_never_quoted() -> None:
@@ -141,7 +181,7 @@ def test_a_header_httpx_refuses_is_named_by_its_kind_never_quoted() -> None:
             "GET",
             f"{base}/fine",
             policy=POLICY,
-            what="NeuralTrust SCIM",
+            what=SCIM,
             headers={"Authorization": f"Bearer one\r\n{HIDDEN}"},
         )
     assert "(LocalProtocolError)" in caught.value.message
