@@ -73,7 +73,7 @@ def command(
     text = mappings_yaml(
         base,
         result.proposal,
-        Endpoints.of(base, os.environ),
+        Endpoints.of(base),
         schema_ref=_schema_ref(target),
         search=search,
         min_agreement=min_agreement,

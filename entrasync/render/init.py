@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -20,7 +20,7 @@ import yaml
 from entrasync.config.models import (
     DEFAULT_AUTHORITY_HOST,
     DEFAULT_GRAPH_URL,
-    GUID_PATTERN,
+    DEFAULT_SCIM_URL,
     Config,
 )
 from entrasync.core import sanitize
@@ -50,7 +50,8 @@ def _flow(values: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class Endpoints:
-    """The routing values the file records: what the reads used (never a secret)."""
+    """The routing values the file records: those the base file already holds (never a secret,
+    never the environment's)."""
 
     tenant_id: str | None = None
     client_id: str | None = None
@@ -59,29 +60,22 @@ class Endpoints:
     scim_url: str | None = None
 
     @classmethod
-    def of(cls, base: Config, environ: Mapping[str, str]) -> Endpoints:
-        """The environment's value, else the base config's (the precedence the reads use).
+    def of(cls, base: Config) -> Endpoints:
+        """The base file's own values. Those the reads took from the environment stay there:
+        a draft that wrote them would be refused by plan.yml on its onboarding pull request
+        (docs/github-setup.md: a change to where credentials go plans nothing until merged).
+        Microsoft's and NeuralTrust's public URLs are the defaults and are left out."""
 
-        Ids that are not GUIDs (a tenant given by domain name) are left out: the schema wants
-        GUIDs, and the environment still supplies them. Microsoft's public-cloud URLs, which
-        the shipped workflows set, are the defaults and are left out too."""
+        def url(configured: str | None, default: str) -> str | None:
+            return None if configured and configured.rstrip("/") == default else configured
 
-        def pick(env: str, configured: str | None, guid: bool = False) -> str | None:
-            value = environ.get(env) or configured
-            if value and guid and not re.match(GUID_PATTERN, value):
-                return None
-            return value
-
-        def url(env: str, configured: str | None, default: str) -> str | None:
-            value = pick(env, configured)
-            return None if value and value.rstrip("/") == default else value
-
+        entra = base.entra
         return cls(
-            pick("AZURE_TENANT_ID", base.entra.tenant_id, guid=True),
-            pick("AZURE_CLIENT_ID", base.entra.client_id, guid=True),
-            url("ENTRASYNC_GRAPH_URL", base.entra.graph_url, DEFAULT_GRAPH_URL),
-            url("AZURE_AUTHORITY_HOST", base.entra.authority_host, DEFAULT_AUTHORITY_HOST),
-            pick("NEURALTRUST_SCIM_URL", base.neuraltrust.scim_url),
+            entra.tenant_id,
+            entra.client_id,
+            url(entra.graph_url, DEFAULT_GRAPH_URL),
+            url(entra.authority_host, DEFAULT_AUTHORITY_HOST),
+            url(base.neuraltrust.scim_url, DEFAULT_SCIM_URL),
         )
 
 
@@ -102,7 +96,9 @@ def mappings_yaml(
             "#",
             f"# Drafted by `{sanitize.text(command)}` from the Entra groups and NeuralTrust users",
             "# as they were: one mapping per group whose members agreed on a role (at least",
-            f"# {min_agreement:g}%). Review it, then run `entrasync plan`. Secrets never go here.",
+            f"# {min_agreement:g}%). Review it, then run `entrasync plan`. Secrets never go here;",
+            "# the tenant, the app and the endpoints come from the environment (AZURE_TENANT_ID,",
+            "# AZURE_CLIENT_ID, NEURALTRUST_SCIM_URL...; repository variables in CI).",
         ),
         _settings(base, endpoints),
         _people(base, proposal),

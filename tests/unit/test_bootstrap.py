@@ -317,32 +317,41 @@ def test_a_file_with_hostile_names_validates_and_keeps_them() -> None:
         assert bad not in "\n".join(proposal_lines(proposal, 90))
 
 
-def test_the_endpoints_come_from_the_environment_and_never_a_secret() -> None:
+def test_the_draft_leaves_where_credentials_go_to_the_environment_and_never_holds_a_secret() -> (
+    None
+):
+    # The reads took all of these from the environment: a draft that wrote them would change
+    # where credentials go, and plan.yml plans such a pull request only once it is merged.
     base = Config(version=1)
-    environ = {
-        "AZURE_TENANT_ID": "contoso.onmicrosoft.com",  # not a GUID: left to the environment
-        "AZURE_CLIENT_ID": "8a4b7c1d-3e2f-4a5b-8c6d-7e8f9a0b1c2d",
-        "AZURE_CLIENT_SECRET": "s3cret-value",
-        "NEURALTRUST_SCIM_URL": "https://nt.example/api/scim/v2",
-        "NEURALTRUST_SCIM_TOKEN": "scim-token-value",
-        "ENTRASYNC_GRAPH_URL": "https://graph.microsoft.com/",  # the default: left out
-        "AZURE_AUTHORITY_HOST": "https://login.microsoftonline.us",  # a national cloud: kept
-    }
-    endpoints = Endpoints.of(base, environ)
-    assert endpoints == Endpoints(
-        client_id="8a4b7c1d-3e2f-4a5b-8c6d-7e8f9a0b1c2d",
-        authority_host="https://login.microsoftonline.us",
-        scim_url="https://nt.example/api/scim/v2",
-    )
     proposal = Proposal((), (), (), ())
     text = mappings_yaml(
-        base, proposal, endpoints, schema_ref="s.json", search="NT-", min_agreement=90
+        base, proposal, Endpoints.of(base), schema_ref="s.json", search="NT-", min_agreement=90
     )
-    assert "s3cret-value" not in text
-    assert "scim-token-value" not in text
-    assert "tenant_id" not in text
+    data = yaml.safe_load(text)
+    assert set(data["entra"]) == {"nested_groups", "include_guests", "include_disabled"}
+    assert "scim_url" not in data["neuraltrust"]
     _config, problems = check(text.encode())
     assert problems == []
+
+
+def test_the_base_files_own_routing_is_kept_and_public_defaults_are_left_out() -> None:
+    base = Config.model_validate(
+        {
+            "version": 1,
+            "entra": {
+                "tenant_id": "3f6c2a1e-8d4b-4c7a-9e21-5b0d7f3a9c10",
+                "client_id": "8a4b7c1d-3e2f-4a5b-8c6d-7e8f9a0b1c2d",
+                "graph_url": "https://graph.microsoft.com/",
+                "authority_host": "https://login.microsoftonline.us",
+            },
+            "neuraltrust": {"scim_url": "https://app.neuraltrust.ai/api/scim/v2"},
+        }
+    )
+    assert Endpoints.of(base) == Endpoints(
+        tenant_id="3f6c2a1e-8d4b-4c7a-9e21-5b0d7f3a9c10",
+        client_id="8a4b7c1d-3e2f-4a5b-8c6d-7e8f9a0b1c2d",
+        authority_host="https://login.microsoftonline.us",
+    )
 
 
 def test_settings_of_the_base_config_are_kept() -> None:

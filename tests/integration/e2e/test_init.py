@@ -73,12 +73,17 @@ def test_an_aligned_tenant_gives_a_file_whose_plan_only_adopts(
     assert all("id" in m for m in data["mappings"])
     assert data["protected"] == ["breakglass@fabrikam.com"]
     assert data["on_removed"] == "keep"
-    assert data["neuraltrust"]["scim_url"] == served.scim.url
+    assert "scim_url" not in data["neuraltrust"]  # it came from the environment, and stays there
+    assert "tenant_id" not in data["entra"]
     assert "Finance" not in text
     assert "Residue: none" in out
     assert "3 users made by hand in NeuralTrust are adopted" in out
 
     assert main(["--config", "draft.yaml", "validate"]) == 0
+    # An onboarding pull request (the base branch has no mappings yet): plan.yml trusts an
+    # empty config, and the draft changes nothing about where credentials go.
+    Path("empty.yaml").write_text("version: 1\n", encoding="utf-8")
+    assert main(["validate", "--trusted-config", "empty.yaml", "draft.yaml"]) == 0
     capsys.readouterr()
     plan = plan_json(capsys, "draft.yaml")
     assert plan["orphans"] == []
