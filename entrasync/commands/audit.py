@@ -13,7 +13,12 @@ from entrasync.console import app_context, output_options
 from entrasync.errors import AuditError, ExitCode
 
 
-@click.group("audit", epilog=examples("entrasync audit verify audit/apply-20261205T010203Z.jsonl"))
+@click.group(
+    "audit",
+    epilog=examples(
+        "entrasync audit verify audit/entrasync-apply-20261205T010203Z-cc74ae969107.jsonl"
+    ),
+)
 @output_options
 def audit_group() -> None:
     """Check the audit files `entrasync apply` writes."""
@@ -23,7 +28,7 @@ def audit_group() -> None:
     "verify",
     short_help="Check an audit file's hash chain.",
     epilog=examples(
-        "entrasync audit verify audit/apply-20261205T010203Z.jsonl",
+        "entrasync audit verify audit/entrasync-apply-20261205T010203Z-cc74ae969107.jsonl",
         "entrasync audit verify FILE --expect-sha256 3f9a0c1d2e4b",
     ),
 )

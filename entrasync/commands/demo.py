@@ -33,7 +33,8 @@ def _sandbox_extra() -> Iterator[None]:
             raise  # one of our own modules is missing: a bug, not a missing extra
         raise EntrasyncError(
             f"the sandbox needs the Python package {exc.name!r}, which is not installed",
-            "pip install 'entrasync[sandbox]'",
+            "install entrasync with its sandbox extra: pip install -e '.[sandbox]' in a clone, "
+            "or as docs/install.md shows (the sandbox extra)",
         ) from exc
 
 
@@ -131,6 +132,9 @@ def demo(directory: Path | None) -> int:
                 "audit verify",
             )
             _step(console, 6, "Who has access now", ["users"])
+            # The draft of a previous demo in this --dir is the demo's own: init never writes
+            # over a file without --force, which the demo does not teach.
+            (work / "config" / "drafted.yaml").unlink(missing_ok=True)
             _expect(
                 _step(
                     console,

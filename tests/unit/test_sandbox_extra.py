@@ -61,7 +61,9 @@ def test_a_missing_extra_is_an_error_with_the_install_hint(argv: list[str], tmp_
     first = done.stderr.splitlines()[0]
     assert first.startswith("error: the sandbox needs the Python package '"), done.stderr
     assert first.split("'")[1] in SANDBOX_ONLY
-    assert "hint: pip install 'entrasync[sandbox]'" in done.stderr
+    assert "hint: install entrasync with its sandbox extra: pip install -e '.[sandbox]'" in (
+        done.stderr
+    )
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
 

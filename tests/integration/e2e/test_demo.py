@@ -45,6 +45,19 @@ def test_demo_runs_the_loop_and_ends_in_sync(
     assert verdict.ok, verdict.describe()
 
 
+def test_demo_runs_again_in_the_same_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "new_credential", lambda: "a-credential-for-two-demo-runs")
+    assert main(["demo", "--dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    code = main(["demo", "--dir", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Residue: none." in out
+    assert len(list((tmp_path / "audit").glob("*.jsonl"))) == 2
+
+
 def test_demo_never_shows_or_writes_its_credentials(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], known_secrets: None
 ) -> None:
