@@ -83,6 +83,11 @@ def command(files: tuple[Path, ...], online: bool, trusted_config: Path | None) 
             failed.extend(exc.errors)
         except ConfigError as exc:  # this file's problems; the next file is checked still
             failed.append(exc)
+        except EntrasyncError as exc:
+            # Not about this file (credentials, the network, Graph's permissions): it would be
+            # the same for every file, so it is said once, and the rest are checked offline.
+            failed.append(exc)
+            online = False
     if len(failed) == 1:
         raise failed[0]
     if failed:

@@ -85,3 +85,29 @@ def test_the_trusted_config_is_held_against_each_file(
     assert code == 1
     assert out.startswith("good.yaml is valid")
     assert err.startswith("error: tenant.yaml changes entra.tenant_id, which decides where")
+
+
+def test_online_without_credentials_still_reports_every_files_own_problems(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in (
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ENTRASYNC_GRAPH_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZURE_TENANT_ID", "3f6c2a1e-8d4b-4c7a-9e21-5b0d7f3a9c10")
+    monkeypatch.setenv("AZURE_CLIENT_ID", "8a4b7c1d-3e2f-4a5b-8c6d-7e8f9a0b1c2d")
+    code = main(["validate", "--online", "good.yaml", "bad-role.yaml", "tenant.yaml"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert errors[0] == "error: no Microsoft Graph credentials found"  # said once
+    assert len(errors) == 2
+    assert "bad-role.yaml:5" in err  # the file after it was still checked, offline
+    assert [line.split(" is valid")[0] for line in out.splitlines() if " is valid" in line] == [
+        "good.yaml",
+        "tenant.yaml",
+    ]
