@@ -61,7 +61,8 @@ def command(
     and the NeuralTrust users as they are, then show what `plan` of it would change.
 
     The settings (vocabulary, SCIM attributes, limits, protected users) come from the mappings
-    file at --config when there is one, else the defaults; ids and URLs from the environment.
+    file at --config when there is one, else the defaults; the tenant, the app and the
+    endpoints stay in the environment unless that file holds them.
     """
     ctx = app_context()
     console = ctx.console()
@@ -90,7 +91,9 @@ def command(
         console.warn(f"{violation.rule}: {violation.message}")
     _refuse_existing(target, force, "appeared while init read Entra and NeuralTrust")
     write_atomic(target, text)
-    then = "entrasync plan" if target == config_path else f"entrasync --config {target} plan"
+    # Plain `entrasync plan` only where it reads the new file: --config is not remembered.
+    default = ctx.config_path is None and target == config_path
+    then = "entrasync plan" if default else f"entrasync --config {target} plan"
     console.info(f"Wrote {target}. Review it, then run: {then}")
     if not (Path.cwd() / SCHEMA_PATH).exists():
         console.info(

@@ -175,6 +175,9 @@ def test_an_existing_file_is_never_replaced_without_force(
     assert replaced.splitlines()[0] == SCHEMA_LINE
     assert main(["validate"]) == 0
     assert "Review it, then run: entrasync plan" in capsys.readouterr().err + err
+    # Written to the file --config names: plain `entrasync plan` would read another one.
+    assert main(["--config", "teams.yaml", "init", "APP-"]) == 0
+    assert "then run: entrasync --config teams.yaml plan" in capsys.readouterr().err
 
 
 def test_a_file_that_appears_during_the_reads_is_not_replaced_either(
