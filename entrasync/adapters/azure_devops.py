@@ -230,18 +230,20 @@ class AzureDevOpsPlatform:
         labels_url = client.git_url(f"/pullRequests/{number}/labels")
         listing = f"listing the labels of PR {number}"
         listed = client.request_json("GET", labels_url, dict, what=listing)
-        current = [
-            text_of(label.get("name"))
+        # Deleted by id: a name holding ":" (every entrasync label) is a request path ASP.NET
+        # refuses by default, and labelIdOrName takes either.
+        ids = {
+            text_of(label.get("name")): text_of(label.get("id")) or text_of(label.get("name"))
             for label in client.objects(listed.get("value") or [], listing)
             if label.get("active", True)
-        ]
-        add, remove = label_changes(current, wanted)
+        }
+        add, remove = label_changes(list(ids), wanted)
         for label in add:
             client.request("POST", labels_url, what=f"labelling PR {number}", json={"name": label})
         for label in remove:
             client.request(
                 "DELETE",
-                client.git_url(f"/pullRequests/{number}/labels/{quote(label, safe='')}"),
+                client.git_url(f"/pullRequests/{number}/labels/{quote(ids[label], safe='')}"),
                 what=f"removing the label {label!r} from PR {number}",
             )
 

@@ -7,13 +7,16 @@ organization as its first path segment; a missing or wrong bearer token answered
 an HTML sign-in page, not ``401``; a git call without ``api-version`` answered ``400``
 (``VssVersionNotSpecifiedException``); ``connectionData`` served without one; threads listed
 whole (``{"value": [...], "count": n}``); ``400`` for a comment over 150,000 characters;
-``403`` for editing another identity's comment; labels added by name and deleted by
-URL-encoded name (``404`` when absent).
+``403`` for editing another identity's comment; labels added by name, listed with a GUID id,
+and deleted by id or name (``404`` when absent), where a name holding ``:`` (``entrasync: ...``)
+is refused ``400`` as ASP.NET refuses such a request path by default
+(``requestPathInvalidCharacters``, https://learn.microsoft.com/dotnet/api/system.web.configuration.httpruntimesection.requestpathinvalidcharacters).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -31,6 +34,11 @@ SIGN_IN_PAGE = (
     "<!DOCTYPE html><html><head><title>Azure DevOps Services | Sign In</title></head>"
     "<body>Sign in to your account</body></html>"
 )
+
+
+def label_id(name: str) -> str:
+    """A label's id: a GUID, the same for the same name, as Azure DevOps keeps one per name."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"label:{name}"))
 
 
 @dataclass
@@ -134,20 +142,25 @@ class AzureDevOps(LoopbackApi):
                 if data["name"] not in labels:
                     labels.append(data["name"])
                 return request.send(
-                    200, {"id": f"l-{data['name']}", "name": data["name"], "active": True}
+                    200, {"id": label_id(data["name"]), "name": data["name"], "active": True}
                 )
             return request.send(
                 200,
                 {
-                    "value": [{"id": f"l-{n}", "name": n, "active": True} for n in labels],
+                    "value": [{"id": label_id(n), "name": n, "active": True} for n in labels],
                     "count": len(labels),
                 },
             )
         if m := re.fullmatch(r"/pullRequests/(\d+)/labels/([^/]+)", path):
+            if any(c in m.group(2) for c in "<>*%&:\\?"):
+                return request.send(
+                    400, "A potentially dangerous Request.Path value was detected from the client"
+                )
             labels = state.labels.setdefault(int(m.group(1)), [])
-            if method != "DELETE" or m.group(2) not in labels:
+            named = [n for n in labels if m.group(2) in (n, label_id(n))]
+            if method != "DELETE" or not named:
                 return request.send(404, {"message": "TF401409: label not found"})
-            labels.remove(m.group(2))
+            labels.remove(named[0])
             return request.send(204, "")
         if path == "/pullrequestquery" and method == "POST":
             (query,) = data["queries"]
