@@ -55,7 +55,8 @@ def report_apply_command(prog: str, platform_of: Detect) -> click.Command:
     @click.option(
         "--reviewed-plan",
         type=click.Path(path_type=Path, dir_okay=False),
-        help="The plan last reviewed on the pull request (may be missing).",
+        help="The plan last reviewed on the pull request (a missing file is reported as such); "
+        "without it the applied changes are listed uncompared.",
     )
     @click.option(
         "--pr",
@@ -79,7 +80,9 @@ def report_apply(
     audit_file = _newest_audit(audit_path)
     audit = read_audit(_read_bytes(audit_file), source=str(audit_file))
     reviewed, note = None, None
-    if reviewed_plan is None or not reviewed_plan.is_file():
+    if reviewed_plan is None:
+        pass  # nothing to compare with: the report lists what was applied
+    elif not reviewed_plan.is_file():
         note = "its plan artifact is missing or expired"
     else:
         try:
@@ -99,6 +102,7 @@ def report_apply(
             note=note,
             max_chars=platform.comment_limit,
             workflow=os.environ.get("GITHUB_WORKFLOW"),
+            compared=reviewed_plan is not None,
         )
         summarised = try_step_summary(body, os.environ, console.warn)
         if not summarised:  # GitLab and Azure DevOps have no job summary: the log keeps it
@@ -117,7 +121,7 @@ def report_apply(
     console.info(f"Apply report: {url}")
     if audit.applied_nothing:
         console.info(f"The apply changed nothing ({audit.result}).")
-    if report.unreviewed:
+    if report.unreviewed and reviewed_plan is not None:
         console.warn(
             f"applied but not in the reviewed plan: {plural(len(report.unreviewed), 'change')}"
         )

@@ -30,11 +30,14 @@ def render_report(
     note: str | None = None,
     max_chars: int = GITHUB_COMMENT_LIMIT,
     workflow: str | None = None,
+    compared: bool = True,
 ) -> str:
     """The comment on the merged pull request: outcome counts first, surprises next.
 
     A run that applied nothing (no changes, already applied, refused) says so and why.
     ``workflow``: the apply workflow's name, for the override instruction of a refusal.
+    ``compared``: False when no reviewed plan was to be compared (a pipeline that passes none):
+    the applied changes are listed as they are, not as unreviewed.
     """
     audit = report.audit
     counts = audit.report.counts
@@ -61,6 +64,15 @@ def render_report(
             "part-way. Re-run the apply workflow.",
             "",
         ]
+    if not compared:
+        head += [
+            "> [!NOTE]",
+            "> Not compared with a plan reviewed on this request: `report-apply` was given no "
+            "`--reviewed-plan`.",
+            "",
+        ]
+        blocks = [_block("Applied", report.unreviewed)]
+        return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
     if report.reviewed_digest is None:
         why = f" ({escape(note)})" if note else ""
         head += [

@@ -90,10 +90,14 @@ def test_report_apply_comments_on_the_merge_request_of_the_commit(
     assert codes == [0, 0]
     assert "Applied: 1 succeeded" in note["body"]
     assert "https://gitlab.example/contoso/access/-/pipelines/99" in note["body"]
-    assert (
-        "Apply report: https://gitlab.example/contoso/access/-/merge_requests/12#note_"
-        in capsys.readouterr().err
-    )
+    # The pipeline passes no reviewed plan: the report says it did not compare, and lists what
+    # was applied, instead of calling every change unreviewed.
+    assert "Not compared with a plan reviewed on this request" in note["body"]
+    assert "unreviewed" not in note["body"]
+    assert "| create | alice@" in note["body"]
+    err = capsys.readouterr().err
+    assert "Apply report: https://gitlab.example/contoso/access/-/merge_requests/12#note_" in err
+    assert "not in the reviewed plan" not in err
 
 
 def test_report_apply_of_a_direct_push_comments_nowhere_and_leaves_the_report_in_the_log(
