@@ -103,16 +103,21 @@ def write_workspace(directory: Path, config_yaml: str, config: Path | None = Non
 
     The demo mappings start with a yaml-language-server ``$schema=../schemas/…`` hint, so the
     schema is written beside them and editors show help and errors. An existing mappings file
-    is kept: a user's edits survive a restart of the sandbox.
+    is kept: a user's edits survive a restart of the sandbox. The schema is the sandbox's own
+    in ``directory`` (refreshed each start); beside a ``config`` of the user's it is written
+    only when the demo mappings were and no schema is there (a repository's is never
+    replaced).
     """
 
     mappings = config if config is not None else directory / "config" / "mappings.yaml"
     mappings.parent.mkdir(parents=True, exist_ok=True)
-    if not mappings.exists():
+    created = not mappings.exists()
+    if created:
         mappings.write_text(config_yaml, encoding="utf-8")
     schema = mappings.parent.parent / "schemas" / "mappings.schema.json"
-    schema.parent.mkdir(parents=True, exist_ok=True)
-    schema.write_text(render_schema(), encoding="utf-8")
+    if config is None or (created and not schema.exists()):
+        schema.parent.mkdir(parents=True, exist_ok=True)
+        schema.write_text(render_schema(), encoding="utf-8")
     return mappings
 
 

@@ -1,0 +1,39 @@
+"""`entrasync sandbox`'s workspace: its own schema refreshed, a repository's never replaced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from entrasync.config.schema import render_schema
+from entrasync.sandbox.runner import write_workspace
+
+DEMO = "version: 1\n"
+
+
+def test_the_sandboxs_own_folder_gets_the_mappings_and_a_fresh_schema(tmp_path: Path) -> None:
+    schema = tmp_path / "schemas" / "mappings.schema.json"
+    schema.parent.mkdir()
+    schema.write_text("{}", encoding="utf-8")  # an older entrasync's
+    mappings = write_workspace(tmp_path, DEMO)
+    assert mappings == tmp_path / "config" / "mappings.yaml"
+    assert mappings.read_text(encoding="utf-8") == DEMO
+    assert schema.read_text(encoding="utf-8") == render_schema()
+
+
+def test_a_repositorys_mappings_and_schema_are_left_as_they_are(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "config").mkdir(parents=True)
+    (repo / "schemas").mkdir()
+    ours = repo / "config" / "mappings.yaml"
+    ours.write_text("version: 1\nmappings: []\n", encoding="utf-8")
+    (repo / "schemas" / "mappings.schema.json").write_text('{"ours": true}', encoding="utf-8")
+    assert write_workspace(tmp_path / "sandbox", DEMO, config=ours) == ours
+    assert ours.read_text(encoding="utf-8") == "version: 1\nmappings: []\n"
+    assert (repo / "schemas" / "mappings.schema.json").read_text() == '{"ours": true}'
+
+
+def test_new_demo_mappings_elsewhere_get_a_schema_beside_them(tmp_path: Path) -> None:
+    new = tmp_path / "try" / "config" / "mappings.yaml"
+    write_workspace(tmp_path / "sandbox", DEMO, config=new)
+    assert new.read_text(encoding="utf-8") == DEMO
+    assert (tmp_path / "try" / "schemas" / "mappings.schema.json").is_file()
