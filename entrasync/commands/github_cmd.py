@@ -32,6 +32,9 @@ from entrasync.render.markdown import escape, render_markdown
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
 PLAN_ARTIFACT_PREFIX = "entrasync-plan-"  # plan.yml: entrasync-plan-<PR>-<run attempt>
+# The run that makes the reviewed plan: the default branch's plan.yml, whatever the PR holds.
+PLAN_WORKFLOW = ".github/workflows/plan.yml"
+PLAN_EVENT = "pull_request_target"
 
 
 def write_outputs(values: Mapping[str, str], environ: Mapping[str, str], console: Console) -> None:
@@ -72,7 +75,9 @@ def find_plan(sha: str | None) -> int:
         console.info(f"commit {sha[:12]} came from no merged pull request: nothing to report on")
     else:
         values["pr"] = str(pull)
-        artifact = latest_artifact(f"{PLAN_ARTIFACT_PREFIX}{pull}-", os.environ)
+        artifact = latest_artifact(
+            f"{PLAN_ARTIFACT_PREFIX}{pull}-", os.environ, workflow=PLAN_WORKFLOW, event=PLAN_EVENT
+        )
         if artifact is None:
             console.warn(f"pull request #{pull} has no unexpired plan artifact")
         else:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from entrasync.commands.github_cmd import PLAN_ARTIFACT_PREFIX
+from entrasync.commands.github_cmd import PLAN_ARTIFACT_PREFIX, PLAN_EVENT, PLAN_WORKFLOW
 from tests.unit.cli_calls import assert_real_call
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,6 +162,9 @@ def test_plan_runs_on_pull_request_target_for_config_and_schema_changes_only() -
     assert load("plan.yml")["on"] == {
         "pull_request_target": {"branches": ["main"], "paths": ["config/**", "schemas/**"]}
     }
+    # find-plan accepts a plan artifact only from this workflow on this event.
+    assert (ROOT / PLAN_WORKFLOW).is_file()
+    assert list(load("plan.yml")["on"]) == [PLAN_EVENT]
 
 
 def test_plan_has_least_privilege_and_skips_forks() -> None:

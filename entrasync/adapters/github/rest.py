@@ -12,6 +12,7 @@ when set. The runner's own files (job summary, step outputs, event payload) are
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ from entrasync.adapters.review.client import RestClient, error_detail
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, GitHubError
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
+
+log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.github.com"
 FULL_PLAN_HINT = "the job summary and the plan artifact of this workflow run"
@@ -323,20 +326,48 @@ class ArtifactRef:
     created_at: str
 
 
-def latest_artifact(prefix: str, environ: Mapping[str, str]) -> ArtifactRef | None:
-    """The newest unexpired artifact whose name starts with ``prefix`` (needs actions: read)."""
+def latest_artifact(
+    prefix: str, environ: Mapping[str, str], *, workflow: str, event: str
+) -> ArtifactRef | None:
+    """The newest unexpired artifact whose name starts with ``prefix`` and that a run of
+    ``workflow`` (its path, ``.github/workflows/plan.yml``) on ``event`` uploaded (needs
+    actions: read).
+
+    Any workflow can upload an artifact of any name, a pull request's own changes to ci.yml
+    included; only the default branch's ``workflow``, run on ``pull_request_target``, makes
+    the plan that was reviewed. Others of the name are skipped with a warning in the log.
+    """
     ctx = GitHubContext.from_environ(environ)
     with GitHubClient(ctx) as client:
         url = client.repo_url("/actions/artifacts?per_page=100")
         what = "listing workflow artifacts"
-        best: ArtifactRef | None = None
+        found: list[ArtifactRef] = []
         for item in client.paginate(url, what=what, key="artifacts"):
             name = text_of(item.get("name"))
             run = item.get("workflow_run")  # null when GitHub names no run: nothing to fetch
             if item.get("expired") or run is None or not name.startswith(prefix):
                 continue
             run_id = client.integer(run, "id", what)
-            ref = ArtifactRef(name, run_id, text_of(item.get("created_at")))
-            if best is None or ref.created_at > best.created_at:
-                best = ref
-    return best
+            found.append(ArtifactRef(name, run_id, text_of(item.get("created_at"))))
+        for ref in sorted(found, key=lambda r: r.created_at, reverse=True):
+            doing = f"reading workflow run {ref.run_id}"
+            try:
+                made = client.request_json(
+                    "GET", client.repo_url(f"/actions/runs/{ref.run_id}"), dict, what=doing
+                )
+            except GitHubError as exc:
+                if exc.status != 404:
+                    raise
+                made = {}  # a run deleted since: nothing shows who made its artifact
+            if (made.get("path"), made.get("event")) == (workflow, event):
+                return ref
+            log.warning(
+                "skipped artifact %s of run %d: uploaded by %s on %s, not by %s on %s",
+                ref.name,
+                ref.run_id,
+                text_of(made.get("path")) or "?",
+                text_of(made.get("event")) or "?",
+                workflow,
+                event,
+            )
+    return None

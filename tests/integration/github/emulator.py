@@ -29,6 +29,7 @@ class State:
     issues: list[dict[str, Any]] = field(default_factory=list)
     commit_pulls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
+    runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # workflow runs by id
     labels: dict[int, list[str]] = field(default_factory=dict)  # issue number -> label names
     user: dict[str, Any] | None = None  # GET /user; None: 403 as for installation tokens
     fail: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (method, re)
@@ -140,6 +141,8 @@ class _Route:
             return self._page(state.commit_pulls.get(m.group(1), []), query)
         if re.fullmatch(repo + r"/actions/artifacts", path):
             return self._page(state.artifacts, query, key="artifacts")
+        if (m := re.fullmatch(repo + r"/actions/runs/(\d+)", path)) and int(m[1]) in state.runs:
+            return self._send(200, {"id": int(m[1])} | state.runs[int(m[1])])
         return self._send(404, {"message": "Not Found"})
 
     def _page(self, items: list[Any], query: dict[str, list[str]], key: str | None = None) -> None:

@@ -11,6 +11,7 @@ from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT, append_step_summary
 from entrasync.adapters.github.rest import ArtifactRef, close_marked_issue, latest_artifact
 from entrasync.cli import main
+from entrasync.commands.github_cmd import PLAN_EVENT, PLAN_WORKFLOW
 from entrasync.core import planfile
 from entrasync.core.plan import Action, Plan, Violation
 from entrasync.errors import GitHubError
@@ -42,6 +43,14 @@ def artifact(name: str, run_id: int, created: str, expired: bool = False) -> dic
     }
 
 
+PLAN_RUN = {"path": PLAN_WORKFLOW, "event": PLAN_EVENT}
+
+
+def find(github: Emulator, make_env: MakeEnv) -> ArtifactRef | None:
+    env = make_env(github)
+    return latest_artifact("entrasync-plan-12-", env, workflow=PLAN_WORKFLOW, event=PLAN_EVENT)
+
+
 def test_find_plan_picks_the_newest_unexpired_plan_of_the_merged_pr(
     github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -53,10 +62,41 @@ def test_find_plan_picks_the_newest_unexpired_plan_of_the_merged_pr(
         artifact("entrasync-plan-123-1", 504, "2026-11-28T09:45:00Z"),
         *(artifact(f"other-{i}", i, "2026-11-28T11:00:00Z") for i in range(150)),
     ]
+    github.state.runs = {run_id: PLAN_RUN for run_id in (501, 502, 503, 504)}
     outputs = tmp_path / "outputs"
     env = make_env(github, GITHUB_OUTPUT=str(outputs))
     assert run(monkeypatch, env, "github", "find-plan", "--sha", SHA) == 0
     assert outputs.read_text().splitlines() == ["pr=12", "name=entrasync-plan-12-2", "run-id=502"]
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        pytest.param({"path": ".github/workflows/ci.yml", "event": "pull_request"}, id="ci.yml"),
+        pytest.param({"path": PLAN_WORKFLOW, "event": "pull_request"}, id="a PR's own plan.yml"),
+        pytest.param({"path": PLAN_WORKFLOW, "event": "workflow_dispatch"}, id="a manual run"),
+    ],
+)
+def test_a_plan_artifact_another_workflow_uploaded_is_never_the_reviewed_plan(
+    github: Emulator,
+    make_env: MakeEnv,
+    forged: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A pull request can make its own ci.yml (or a plan.yml of its own, run on pull_request)
+    # upload an artifact of the reviewed plan's name: the report must not compare with it.
+    github.state.artifacts = [
+        artifact("entrasync-plan-12-1", 501, "2026-11-27T09:00:00Z"),
+        artifact("entrasync-plan-12-99", 666, "2026-11-28T09:00:00Z"),
+    ]
+    github.state.runs = {501: PLAN_RUN, 666: forged}
+    assert find(github, make_env) == ArtifactRef("entrasync-plan-12-1", 501, "2026-11-27T09:00:00Z")
+    assert "skipped artifact entrasync-plan-12-99 of run 666" in caplog.text
+    # Only the forged one, or an artifact whose run is gone: no reviewed plan at all.
+    gone = artifact("entrasync-plan-12-100", 777, "2026-11-28T10:00:00Z")
+    github.state.artifacts = [*github.state.artifacts[1:], gone]
+    assert find(github, make_env) is None
+    assert "skipped artifact entrasync-plan-12-100 of run 777: uploaded by ? on ?" in caplog.text
 
 
 def test_find_plan_of_a_direct_push_sets_empty_outputs(
@@ -276,8 +316,8 @@ def test_an_artifact_without_its_workflow_run_is_skipped(
         older,
         artifact("entrasync-plan-12-2", 0, "2026-11-28T09:00:00Z") | {"workflow_run": None},
     ]
-    found = latest_artifact("entrasync-plan-12-", make_env(github))
-    assert found == ArtifactRef("entrasync-plan-12-1", 501, "2026-11-27T09:00:00Z")
+    github.state.runs = {501: PLAN_RUN}
+    assert find(github, make_env) == ArtifactRef("entrasync-plan-12-1", 501, "2026-11-27T09:00:00Z")
 
 
 @pytest.mark.parametrize(
@@ -294,10 +334,10 @@ def test_artifacts_that_are_not_a_list_of_objects(
     answer = {"total_count": 1, "artifacts": listed}
     github.answers[("GET", r".*/actions/artifacts")] = (200, answer, "application/json")
     if found is None:
-        assert latest_artifact("entrasync-plan-12-", make_env(github)) is None
+        assert find(github, make_env) is None
         return
     with pytest.raises(GitHubError) as caught:
-        latest_artifact("entrasync-plan-12-", make_env(github))
+        find(github, make_env)
     assert caught.value.message == f"GitHub's answer while listing workflow artifacts has {found}"
     assert "GITHUB_API_URL" in (caught.value.hint or "")
 
