@@ -58,9 +58,19 @@ class Proposal:
 def survey_config(base: Config, groups: Iterable[Group]) -> Config:
     """``base`` mapping every group once, by id and name: what ``read_sources`` reads."""
     mappings = tuple(
-        GroupMapping(id=g.id, name=g.display_name or None, role=base.roles[-1]) for g in groups
+        GroupMapping(id=g.id, name=_text(g.display_name), role=base.roles[-1]) for g in groups
     )
     return base.model_copy(update={"mappings": mappings})
+
+
+def _text(name: str) -> str | None:
+    """A display name a mapping can carry; None for none, or for one holding a lone surrogate
+    (Graph's JSON can escape one), which no text file can: the mapping goes by id alone."""
+    return (
+        name
+        if name and name.encode("utf-8", "surrogatepass").decode("utf-8", "replace") == name
+        else None
+    )
 
 
 def _percent(part: int, whole: int) -> int:

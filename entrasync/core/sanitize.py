@@ -18,7 +18,8 @@ escape Python's ``repr()`` writes (``\\x1b``, ``\\u202e``), so a reviewer sees s
 - the line and paragraph separators U+2028 and U+2029;
 - invisible characters that can only hide or fake text: U+200B, U+2060-U+2065, U+206A-U+206F,
   U+FEFF, U+FFF9-U+FFFB;
-- lone surrogates (JSON ``"\\ud800"`` decodes to one, and printing it as UTF-8 would fail).
+- lone surrogates (JSON ``"\\ud800"`` decodes to one, and printing it as UTF-8 would fail);
+- the non-characters U+FFFE and U+FFFF, which a mappings file may not hold raw.
 
 Kept as they are: every printable character, ZWNJ and ZWJ (U+200C, U+200D: Persian and Indic
 names, emoji), variation selectors and tag characters (emoji, flags), and non-breaking spaces.
@@ -42,6 +43,7 @@ _RANGES = (
     (0xD800, 0xDFFF),  # surrogates: never a character on their own
     (0xFEFF, 0xFEFF),  # zero-width no-break space (BOM)
     (0xFFF9, 0xFFFB),  # interlinear annotation
+    (0xFFFE, 0xFFFF),  # non-characters
 )
 UNSAFE: frozenset[int] = frozenset(c for low, high in _RANGES for c in range(low, high + 1))
 

@@ -23,6 +23,7 @@ from entrasync.config.models import (
     DEFAULT_SCIM_URL,
     Config,
 )
+from entrasync.config.source import parse
 from entrasync.core import sanitize
 from entrasync.core.bootstrap import Proposal, Proposed, Residue
 from entrasync.core.plan import Plan
@@ -167,13 +168,23 @@ def _people(base: Config, proposal: Proposal) -> Iterator[str]:
             yield f"#   {name} ({s.group.id}): {sanitize.text(s.reason)}"
 
 
+def _writable(name: str) -> bool:
+    """Whether a mappings file can hold ``name``: the loader of mappings files reads its scalar
+    back as this very string (a lone surrogate, which libyaml refuses, cannot be written)."""
+    doc, problems = parse(f"name: {scalar(name)}\n".encode())
+    return not problems and doc is not None and doc.data == {"name": name}
+
+
 def _mapping_lines(base: Config, p: Proposed) -> Iterator[str]:
     agreement = f"# {p.agreeing} of {p.counted} NeuralTrust users agree ({p.percent}%)"
+    shown = sanitize.text(p.group.display_name)
     yield f"  - id: {p.group.id}"
-    if p.named:
-        yield f"    name: {scalar(p.group.display_name)}"
+    if not p.named:
+        yield f"    # {shown}: another group has this name, so by id"
+    elif not _writable(p.group.display_name):
+        yield f"    # {shown}: a name a mappings file cannot hold, so by id"
     else:
-        yield f"    # {sanitize.text(p.group.display_name)}: another group has this name, so by id"
+        yield f"    name: {scalar(p.group.display_name)}"
     yield f"    role: {scalar(p.role)}   {agreement}"
     if p.products is not None:
         yield f"    products: {_flow(p.products)}"

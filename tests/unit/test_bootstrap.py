@@ -317,6 +317,21 @@ def test_a_file_with_hostile_names_validates_and_keeps_them() -> None:
         assert bad not in "\n".join(proposal_lines(proposal, 90))
 
 
+def test_names_a_mappings_file_cannot_hold_raw_are_escaped_or_mapped_by_id_alone() -> None:
+    # U+FFFE and U+FFFF may not stand raw in a mappings file, and a lone surrogate (JSON can
+    # carry one) cannot be written in YAML at all: the draft still validates.
+    odd = ["non \ufffe character", "non \uffff too", "lone \ud800 surrogate"]
+    members = {name: [person(f"u{i}")] for i, name in enumerate(odd)}
+    users = [nt(f"u{i}", "admin") for i in range(len(odd))]
+    proposal, _plan, text = run(members, users)
+    assert len(proposal.mappings) == 3
+    config, problems = check(text.encode("utf-8", "surrogatepass"))
+    assert problems == []
+    assert config is not None
+    assert sorted(m.name for m in config.mappings if m.name) == odd[:2]
+    assert "# lone \\ud800 surrogate: a name a mappings file cannot hold, so by id" in text
+
+
 def test_the_draft_leaves_where_credentials_go_to_the_environment_and_never_holds_a_secret() -> (
     None
 ):
