@@ -13,6 +13,7 @@ from typing import Any
 
 from entrasync.config.problems import show
 from entrasync.config.source import Document, KeyPath, Problem
+from entrasync.core.model import USER_SCHEMA_PREFIX
 from entrasync.core.urls import (
     SENT_AUTHORITY,
     SENT_GRAPH,
@@ -116,7 +117,6 @@ _OWN_ATTRIBUTES = {
     "active": "whether the user is active",
     "password": "the password",
 }
-_CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:user:"
 DEFAULT_ROLE_ATTRIBUTE = "roles"
 DEFAULT_PRODUCTS_ATTRIBUTE = "entitlements"
 
@@ -135,7 +135,7 @@ def _attribute_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem
         value = part.get(key, default)
         if not isinstance(value, str) or not value.strip():
             continue  # the schema reports it
-        core = value.strip().casefold().removeprefix(_CORE_USER)
+        core = value.strip().casefold().removeprefix(USER_SCHEMA_PREFIX)
         what = None if core.startswith("urn:") else _OWN_ATTRIBUTES.get(core.split(".")[0])
         if what is not None:
             yield doc.problem(

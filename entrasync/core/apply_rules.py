@@ -152,7 +152,9 @@ def satisfies(user: TargetUser, change: Change) -> bool:
         return False
     if after.products is not None and tuple(user.products or ()) != after.products:
         return False
-    return change.entra_id is None or user.external_id == change.entra_id
+    # Entra object ids compare case-blind, as matching compares them.
+    wanted = change.entra_id
+    return wanted is None or (user.external_id or "").lower() == wanted.lower()
 
 
 def in_place(change: Change, users: Sequence[TargetUser]) -> bool:

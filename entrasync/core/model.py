@@ -10,6 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
+# The SCIM core User schema (RFC 7643 section 4.1); its attributes may be named in full as
+# ``<USER_SCHEMA>:<attribute>`` (RFC 7644 section 3.10), which is the same as ``<attribute>``.
+USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+USER_SCHEMA_PREFIX = USER_SCHEMA.lower() + ":"  # URNs compare case-blind (RFC 8141)
+
 
 @dataclass(frozen=True, slots=True)
 class DirectoryUser:

@@ -30,13 +30,12 @@ from entrasync.core import sanitize
 from entrasync.core.apply_report import ApplyReport
 from entrasync.core.apply_rules import satisfies
 from entrasync.core.audit_record import Outcome
+from entrasync.core.model import USER_SCHEMA
 from entrasync.core.plan import Action, Change, Plan
 from entrasync.errors import AuditError, AuthError, EntrasyncError, ScimError
 from entrasync.operations.stopping import StopRequest
 
 log = logging.getLogger(__name__)
-
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 class AuditSink(Protocol):
@@ -89,18 +88,20 @@ def create_body(change: Change, layout: Layout) -> dict[str, Any]:
 
 
 def patch_operations(change: Change, layout: Layout) -> list[dict[str, Any]]:
-    """The PatchOp ``replace`` operations (RFC 7644 §3.5.2.3) that carry out one change."""
-    after = change.after
+    """The PatchOp ``replace`` operations (RFC 7644 §3.5.2.3) that carry out one change: only
+    what the plan shows changing. Rewriting an attribute the plan shows unchanged would drop
+    what entrasync does not read (a second role value, a product's ``display``)."""
+    after, before = change.after, change.before
     if change.action is Action.DEACTIVATE:
         return [{"op": "replace", "path": "active", "value": False}]
     ops: list[dict[str, Any]] = []
     if change.action is Action.REACTIVATE:
         ops.append({"op": "replace", "path": "active", "value": True})
-    if after.role is not None:
+    if after.role is not None and (before is None or before.role != after.role):
         ops.append(layout.role.replace_op([after.role], single=True))
-    if after.products is not None:
+    if after.products is not None and (before is None or before.products != after.products):
         ops.append(layout.products.replace_op(after.products, single=False))
-    if change.entra_id:
+    if change.entra_id and change.adopts:
         ops.append({"op": "replace", "path": "externalId", "value": change.entra_id})
     return ops
 

@@ -46,28 +46,78 @@ EXTERNAL = {"op": "replace", "path": "externalId", "value": "e-1"}
 @pytest.mark.parametrize(
     ("the_change", "expected"),
     [
-        (change(Action.UPDATE, Access("admin", None, True)), [ADMIN, EXTERNAL]),
+        (change(Action.UPDATE, Access("admin", None, True)), [ADMIN]),
+        (change(Action.UPDATE, Access("member", ("a", "b"), True)), [PRODUCTS_AB]),
         (
-            change(Action.UPDATE, Access("member", ("a", "b"), True)),
-            [MEMBER, PRODUCTS_AB, EXTERNAL],
+            change(
+                Action.UPDATE,
+                Access("admin", ("a", "b"), True),
+                before=Access("member", None, True),
+            ),
+            [ADMIN, PRODUCTS_AB],
         ),
         (change(Action.DEACTIVATE, Access("member", ("a",), False)), [INACTIVE]),
         (
-            change(Action.REACTIVATE, Access("member", ("a", "b"), True)),
-            [ACTIVE, MEMBER, PRODUCTS_AB, EXTERNAL],
+            change(
+                Action.REACTIVATE,
+                Access("member", ("a", "b"), True),
+                before=Access("member", ("a",), False),
+            ),
+            [ACTIVE, PRODUCTS_AB],
         ),
-        (change(Action.UPDATE, Access("admin", None, True), entra_id=None), [ADMIN]),
+        (
+            change(Action.UPDATE, Access("member", ("a",), True), adopts=True),
+            [EXTERNAL],
+        ),
+        (
+            change(Action.UPDATE, Access("admin", ("a",), True), adopts=True),
+            [ADMIN, EXTERNAL],
+        ),
     ],
     ids=[
-        "a role change leaves products alone on a non-product role",
-        "a product role gets exactly its products",
+        "a role change writes the role alone, products left alone on a non-product role",
+        "a product change on an unchanged role writes the products alone",
+        "a role and products change writes both",
         "deactivation only sets active=false",
-        "reactivation sets active, role, products and externalId",
-        "without an Entra id externalId is not touched",
+        "reactivation sets active and what differs",
+        "an adoption with the access as it is only sets externalId",
+        "an adoption that changes the role sets both",
     ],
 )
-def test_patch_operations(the_change: Change, expected: list[dict[str, Any]]) -> None:
+def test_patch_operations_write_only_what_the_plan_shows_changing(
+    the_change: Change, expected: list[dict[str, Any]]
+) -> None:
+    # Rewriting an unchanged role would drop a second role value entrasync does not read.
     assert patch_operations(the_change, CORE) == expected
+
+
+@pytest.mark.parametrize(
+    ("role_attribute", "written"),
+    [
+        ("Roles", {"Roles": [{"value": "admin", "primary": True}]}),
+        ("urn:ietf:params:scim:schemas:core:2.0:User:title", {"title": "admin"}),
+        (
+            "URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:User:roles",
+            {"roles": [{"value": "admin", "primary": True}]},
+        ),
+    ],
+    ids=["a core name in another case", "a core attribute by its full URN", "the URN in capitals"],
+)
+def test_a_core_attribute_is_written_as_core_however_it_is_named(
+    role_attribute: str, written: dict[str, Any]
+) -> None:
+    layout = Layout.of(role_attribute, "entitlements")
+    body = create_body(change(Action.CREATE, Access("admin", None, True)), layout)
+    assert {k: v for k, v in body.items() if k.lower() in ("roles", "title")} == written
+    assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:User"]
+    resource = {"id": "1", "userName": "ann@contoso.com", **written}
+    assert layout.read_role(resource) == "admin"
+
+
+def test_an_external_id_in_another_case_is_the_same_entra_user() -> None:
+    done = change(Action.UPDATE, Access("admin", None, True), entra_id="e-1a")
+    user = TargetUser("id-1", "ann@contoso.com", external_id="E-1A", role="admin")
+    assert satisfies(user, done)
 
 
 def test_the_reason_text_never_changes_what_is_written() -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+from entrasync.core.model import USER_SCHEMA_PREFIX
+
 MULTI_VALUED_CORE = frozenset({"roles", "entitlements", "groups"})
 CORE_URN = "urn:ietf:params:scim:schemas:core:"
 
@@ -40,6 +42,8 @@ class AttributePath:
     @classmethod
     def parse(cls, path: str) -> AttributePath:
         path = path.strip()
+        if path.lower().startswith(USER_SCHEMA_PREFIX):  # a core attribute by its full name
+            return cls(schema=None, name=path[len(USER_SCHEMA_PREFIX) :])
         if path.lower().startswith("urn:") and ":" in path[4:]:
             schema, _, name = path.rpartition(":")
             return cls(schema=schema, name=name)
@@ -52,7 +56,7 @@ class AttributePath:
 
     @property
     def multi_valued_core(self) -> bool:
-        return self.schema is None and self.name in MULTI_VALUED_CORE
+        return self.schema is None and self.name.lower() in MULTI_VALUED_CORE
 
     def read(self, resource: dict[str, Any]) -> list[str] | None:
         """The values present on ``resource``, primary first; None when the attribute is absent."""

@@ -74,6 +74,8 @@ def _change(
 ) -> Change:
     user = found
     key = extra.pop("user", None) or (user.user_name.lower() if user else "")
+    # As diff() decides: a NeuralTrust user without externalId is adopted.
+    extra.setdefault("adopts", user is not None and user.external_id is None)
     return Change(
         action=action,
         user=key,
