@@ -330,6 +330,20 @@ def test_only_plain_json_values_are_written(tmp_path: Path, secret: object) -> N
     assert verify_audit(writer.path).ok  # the refused records left no trace in the chain
 
 
+def test_a_lone_surrogate_in_a_servers_error_is_recorded_escaped_never_lost(
+    tmp_path: Path,
+) -> None:
+    # A 5xx body's "detail" can hold one (JSON "\\ud800"): RFC 8785 has no spelling for it,
+    # and the record of a write that may have happened must still be written.
+    plan = golden_plan()
+    with _start(tmp_path, plan) as writer:
+        writer.change(plan.changes[0], outcome="failed", http_status=502, error="boom \ud800 !")
+    assert verify_audit(writer.path).ok
+    records = [json.loads(line) for line in writer.path.read_text(encoding="utf-8").splitlines()]
+    (failed,) = [r for r in records if r["type"] == "change"]
+    assert failed["error"] == "boom \\ud800 !"
+
+
 def test_a_secret_cannot_be_the_override_either(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="Secret"):
         _start(tmp_path, golden_plan(), force_unsafe=cast(Any, Secret("hunter2")))

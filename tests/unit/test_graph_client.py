@@ -87,6 +87,23 @@ def test_paging_follows_next_links_as_given_through_an_empty_page() -> None:
     assert len({r.headers["client-request-id"] for r in seen}) == 3
 
 
+@pytest.mark.parametrize("page", [{}, {"value": None}, {"value": {"id": "1"}}])
+def test_a_page_without_its_list_stops_the_read_rather_than_end_it(page: dict[str, Any]) -> None:
+    # Complete reads or none: such a page (a proxy's, a misdirected ENTRASYNC_GRAPH_URL) would
+    # otherwise end the listing early, and its missing members would look like leavers.
+    first = {"value": [{"id": "1"}], "@odata.nextLink": f"{BASE}/groups/g/members?$skiptoken=A"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=page if request.url.params.get("$skiptoken") else first)
+
+    client, _seen = make_client(handler)
+    with pytest.raises(GraphError) as caught:
+        list(client.paged("groups/g/members", {"$select": "id"}, what="the members of g"))
+    assert caught.value.message == (
+        "Microsoft Graph answered a page of the members of g without its list of items (value)"
+    )
+
+
 @pytest.mark.parametrize(
     "retry_after",
     ["0.005", "0", "Wed, 21 Oct 2015 07:28:00 GMT"],

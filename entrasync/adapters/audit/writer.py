@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -62,22 +63,34 @@ def git_head() -> str | None:
     return head if done.returncode == 0 and len(head) in (40, 64) else None
 
 
-def _require_plain(value: object, where: str = "record") -> None:
-    """Only JSON's own types go in: a Secret (or any object) is refused, never str()-ed."""
-    if value is None or isinstance(value, str | bool | int):
-        return
+def _recordable(value: object, where: str = "record") -> Any:
+    """``value`` as the audit records it. Only JSON's own types go in: a Secret (or any object)
+    is refused, never str()-ed. A lone surrogate in a string (a server's error text can hold
+    one) has no canonical JSON (RFC 8785), so it is written as the six characters ``\\ud800``,
+    as names are printed (entrasync.core.sanitize): the record is kept, never lost."""
+    if isinstance(value, str):
+        return value if value.isascii() else _LONE_SURROGATE.sub(_escaped, value)
+    if value is None or isinstance(value, bool | int):
+        return value
     if isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _require_plain(item, f"{where}[{index}]")
-        return
+        return [_recordable(item, f"{where}[{index}]") for index, item in enumerate(value)]
     if isinstance(value, dict):
-        for key, item in value.items():
+        for key in value:
             if not isinstance(key, str):
                 raise TypeError(f"audit {where}: key {key!r} is not a string")
-            _require_plain(item, f"{where}.{key}")
-        return
+        return {
+            _recordable(key, where): _recordable(item, f"{where}.{key}")
+            for key, item in value.items()
+        }
     # Floats are refused too: canonical JSON of floats is where implementations disagree.
     raise TypeError(f"audit {where}: refusing to write a {type(value).__name__} into the audit")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
 
 
 def log_line(record: Mapping[str, Any]) -> str:
@@ -104,7 +117,7 @@ def override_record(
     """What ``--force-unsafe`` named: as typed, the full digest it matched, what it overrode."""
     if given is None:
         return None
-    _require_plain(given, "force_unsafe")  # a Secret or any object is refused, not matched
+    given = _recordable(given, "force_unsafe")  # a Secret or any object is refused, not matched
     return {
         "given": given,
         "matched_digest": plan.digest if plan.matches_digest(given) else None,
@@ -279,7 +292,7 @@ class AuditWriter:
         self.finished = True
 
     def _write(self, fields: dict[str, Any]) -> None:
-        _require_plain(fields)
+        fields = _recordable(fields)
         with self._lock:
             if self.finished:
                 raise ValueError("the audit file is finished: no record may follow apply_finished")

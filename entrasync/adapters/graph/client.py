@@ -143,7 +143,15 @@ class GraphClient:
         for restart in range(MAX_LISTING_RESTARTS + 1):
             try:
                 for page in self._pages(first, what):
-                    for item in page.get("value", []):
+                    items = page.get("value")
+                    if not isinstance(items, list):
+                        # Complete reads or none: a page that lists nothing is no empty page.
+                        raise GraphError(
+                            f"Microsoft Graph answered a page of {what} without its list "
+                            "of items (value)",
+                            PAGING_HINT,
+                        )
+                    for item in items:
                         key = str(item.get("id", ""))
                         if key and key in seen:
                             continue
