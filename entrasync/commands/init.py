@@ -62,7 +62,7 @@ def command(
 
     The settings (vocabulary, SCIM attributes, limits, protected users) come from the mappings
     file at --config when there is one, else the defaults; the tenant, the app and the
-    endpoints stay in the environment unless that file holds them.
+    endpoints stay in the environment, or as that file holds them.
     """
     ctx = app_context()
     console = ctx.console()

@@ -18,9 +18,6 @@ from itertools import chain
 import yaml
 
 from entrasync.config.models import (
-    DEFAULT_AUTHORITY_HOST,
-    DEFAULT_GRAPH_URL,
-    DEFAULT_SCIM_URL,
     Config,
 )
 from entrasync.config.source import parse
@@ -62,21 +59,17 @@ class Endpoints:
 
     @classmethod
     def of(cls, base: Config) -> Endpoints:
-        """The base file's own values. Those the reads took from the environment stay there:
-        a draft that wrote them would be refused by plan.yml on its onboarding pull request
-        (docs/github-setup.md: a change to where credentials go plans nothing until merged).
-        Microsoft's and NeuralTrust's public URLs are the defaults and are left out."""
-
-        def url(configured: str | None, default: str) -> str | None:
-            return None if configured and configured.rstrip("/") == default else configured
-
+        """The base file's own values, exactly as it holds them. Those the reads took from
+        the environment stay there: a draft that wrote them, or dropped or respelt the base
+        file's, would change where credentials go, and plan.yml plans such a pull request only
+        once it is merged (docs/github-setup.md)."""
         entra = base.entra
         return cls(
             entra.tenant_id,
             entra.client_id,
-            url(entra.graph_url, DEFAULT_GRAPH_URL),
-            url(entra.authority_host, DEFAULT_AUTHORITY_HOST),
-            url(base.neuraltrust.scim_url, DEFAULT_SCIM_URL),
+            entra.graph_url,
+            entra.authority_host,
+            base.neuraltrust.scim_url,
         )
 
 

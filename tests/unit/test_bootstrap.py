@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from entrasync.config.models import Config, check
+from entrasync.config.routing import routing_changes
 from entrasync.core.bootstrap import Proposal, Residue, propose, proposed_directory, survey_config
 from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers, TargetUser
 from entrasync.core.plan import Plan
@@ -349,24 +350,32 @@ def test_the_draft_leaves_where_credentials_go_to_the_environment_and_never_hold
     assert problems == []
 
 
-def test_the_base_files_own_routing_is_kept_and_public_defaults_are_left_out() -> None:
-    base = Config.model_validate(
-        {
-            "version": 1,
-            "entra": {
-                "tenant_id": "3f6c2a1e-8d4b-4c7a-9e21-5b0d7f3a9c10",
-                "client_id": "8a4b7c1d-3e2f-4a5b-8c6d-7e8f9a0b1c2d",
-                "graph_url": "https://graph.microsoft.com/",
-                "authority_host": "https://login.microsoftonline.us",
-            },
-            "neuraltrust": {"scim_url": "https://app.neuraltrust.ai/api/scim/v2"},
-        }
+def test_the_base_files_own_routing_is_kept_exactly() -> None:
+    # Dropped or respelt (even a default), a routing key would be a change plan.yml refuses.
+    routing = {
+        "tenant_id": "3f6c2a1e-8d4b-4c7a-9e21-5b0d7f3a9c10",
+        "client_id": "8a4b7c1d-3e2f-4a5b-8c6d-7e8f9a0b1c2d",
+        "graph_url": "https://graph.microsoft.com/",
+        "authority_host": "https://login.microsoftonline.us",
+    }
+    data = {
+        "version": 1,
+        "entra": routing,
+        "neuraltrust": {"scim_url": "https://app.neuraltrust.ai/api/scim/v2"},
+    }
+    base = Config.model_validate(data)
+    text = mappings_yaml(
+        base,
+        Proposal((), (), (), ()),
+        Endpoints.of(base),
+        schema_ref="s.json",
+        search=None,
+        min_agreement=90,
     )
-    assert Endpoints.of(base) == Endpoints(
-        tenant_id="3f6c2a1e-8d4b-4c7a-9e21-5b0d7f3a9c10",
-        client_id="8a4b7c1d-3e2f-4a5b-8c6d-7e8f9a0b1c2d",
-        authority_host="https://login.microsoftonline.us",
-    )
+    draft, problems = check(text.encode())
+    assert problems == []
+    assert draft is not None
+    assert routing_changes(base, draft) == []
 
 
 def test_settings_of_the_base_config_are_kept() -> None:
