@@ -20,7 +20,9 @@ ALL = (NO_CHANGES, CHANGES, DEACTIVATIONS, PRIVILEGED, UNSAFE, POLICY)
 
 
 def is_ours(label: str) -> bool:
-    return label.startswith(PREFIX)
+    """An ``entrasync: `` label, in any case: GitHub matches label names case-blind, so a
+    label created beforehand as ``Entrasync: Changes`` is the one a plan adds."""
+    return label.casefold().startswith(PREFIX)
 
 
 def plan_labels(plan: Plan, owner_role: str) -> frozenset[str]:

@@ -159,9 +159,18 @@ def _violations(plan: Plan) -> Block:
     return Block(opening, rows, ("",))
 
 
+# Warnings come before the changes, and a cut block leaves out every block after it: so many
+# (one per user without a mail, under match_on: email) would push the changes out of the comment.
+MAX_WARNING_LINES = 20
+
+
 def _warnings(plan: Plan) -> Block:
-    rows = tuple(f"> - {escape(w)}" for w in plan.warnings)
-    return Block(("> [!WARNING]", "> **Warnings**"), rows, ("",))
+    shown = plan.warnings[:MAX_WARNING_LINES]
+    rows = [f"> - {escape(w)}" for w in shown]
+    if len(plan.warnings) > len(shown):
+        more = len(plan.warnings) - len(shown)
+        rows.append(f"> - … and {plural(more, 'more warning')}: the full plan lists them")
+    return Block(("> [!WARNING]", "> **Warnings**"), tuple(rows), ("",))
 
 
 def _changes(plan: Plan) -> Block:

@@ -200,3 +200,14 @@ def test_a_policy_key_past_the_setting_length_is_cut_like_any_other_text() -> No
     ]
     assert len(line) < 1_000
     assert f"`{key}`" not in line
+
+
+def test_many_warnings_never_push_the_changes_out_of_the_comment() -> None:
+    # match_on: email warns once per user without a mail: hundreds on a large tenant.
+    warnings = tuple(f"user{i}@contoso.com has no mail: skipped" for i in range(700))
+    plan = golden_plan()
+    text = render_markdown(replace(plan, warnings=plan.warnings + warnings), config_path="c.yaml")
+    assert "<details><summary>Changes (7)</summary>" in text
+    assert "| \\- deactivate | frank@" in text
+    assert "> - … and 682 more warnings: the full plan lists them" in text
+    assert text.count("has no mail: skipped") == 18  # 20 warnings shown, 2 of them the plan's

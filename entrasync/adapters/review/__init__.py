@@ -59,8 +59,11 @@ def label_changes(current: Iterable[str], wanted: frozenset[str]) -> tuple[list[
     request become ``wanted``; a label without the prefix is never among those removed."""
     if not all(is_ours(label) for label in wanted):
         raise ValueError(f"not an entrasync label among {sorted(wanted)}")
-    have = set(current)
-    return sorted(wanted - have), sorted(label for label in have - wanted if is_ours(label))
+    have = list(dict.fromkeys(current))
+    held = {label.casefold() for label in have}
+    keep = {label.casefold() for label in wanted}
+    add = sorted(label for label in wanted if label.casefold() not in held)
+    return add, [label for label in sorted(have) if is_ours(label) and label.casefold() not in keep]
 
 
 def find_own(

@@ -5,7 +5,8 @@ Only what entrasync calls, with GitHub's observable behaviour: ``Link: rel="next
 pagination honouring ``per_page``, 422 for bodies over 65,536 characters, 401 without the
 token, ``x-ratelimit-remaining: 0`` on a failure whose message is the primary rate limit's
 ("API rate limit exceeded ..."; a secondary limit's 403 has ``retry-after`` instead), the
-list of issues including pull requests, labels added by name (created when new)
+list of issues including pull requests, labels added by name (created when new; names match
+case-blind, an existing label keeping its case)
 and removed by URL-encoded name (404 when absent), and an optional base path (GitHub
 Enterprise Server serves the API under ``/api/v3``).
 """
@@ -109,15 +110,16 @@ class _Route:
             return self._send(201, state.comments[number][-1] | {"id": cid})
         if m := re.fullmatch(repo + r"/issues/(\d+)/labels", path):
             labels = state.labels.setdefault(int(m.group(1)), [])
-            if method == "POST":
-                labels += [name for name in data["labels"] if name not in labels]
+            if method == "POST":  # names match case-blind: an existing label keeps its case
+                held = {n.casefold() for n in labels}
+                labels += [name for name in data["labels"] if name.casefold() not in held]
             return self._page([{"name": name} for name in labels], query)
         if m := re.fullmatch(repo + r"/issues/(\d+)/labels/([^/]+)", path):
             labels = state.labels.setdefault(int(m.group(1)), [])
-            name = unquote(m.group(2))
-            if method != "DELETE" or name not in labels:
+            named = [n for n in labels if n.casefold() == unquote(m.group(2)).casefold()]
+            if method != "DELETE" or not named:
                 return self._send(404, {"message": "Label does not exist"})
-            labels.remove(name)
+            labels.remove(named[0])
             return self._send(200, [{"name": n} for n in labels])
         if m := re.fullmatch(repo + r"/issues/comments/(\d+)", path):
             for comment in (c for cs in state.comments.values() for c in cs):
