@@ -78,15 +78,21 @@ def exclusion(resolution: Resolution, external_id: str | None) -> str | None:
     return excluded.get(external_id) or excluded.get(external_id.lower())
 
 
-def is_managed_active(config: Config, user: TargetUser, keys: frozenset[str] | None = None) -> bool:
-    """Counts for the deactivation limits: active, carries externalId, not protected.
+def is_managed_active(
+    config: Config,
+    user: TargetUser,
+    keys: frozenset[str] | None = None,
+    resolution: Resolution | None = None,
+) -> bool:
+    """Counts for the deactivation limits: active, carries externalId, not protected (by its
+    NeuralTrust names, or, given ``resolution``, as an Entra user resolve() found protected).
 
     ``keys``: config.protected_keys when the caller has it at hand (it is built on each read).
     """
     return (
         user.active
         and user.external_id is not None
-        and not is_protected_target(config, user, keys=keys)
+        and not is_protected_target(config, user, resolution, keys)
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from entrasync.config.models import Config
 from entrasync.core.matching import is_managed_active
-from entrasync.core.model import Target
+from entrasync.core.model import Resolution, Target
 from entrasync.core.plan import FORCE_UNSAFE, Action, Change, Plan, Violation
 from entrasync.core.wording import plural
 
@@ -20,12 +20,19 @@ _OVERRIDE = f"apply this plan with {FORCE_UNSAFE} <plan digest> if it is intende
 
 
 def check_safety(
-    plan: Plan, target: Target, config: Config, *, empty_groups: Sequence[str] = ()
+    plan: Plan,
+    target: Target,
+    config: Config,
+    *,
+    empty_groups: Sequence[str] = (),
+    resolution: Resolution | None = None,
 ) -> tuple[Violation, ...]:
+    """``resolution``: the plan's, when at hand, so users protected by their Entra UPN or mail
+    are left out of the managed users the percent limit counts (docs/safety.md)."""
     deactivations = [c for c in plan.changes if c.action is Action.DEACTIVATE]
     found = [
         _max_deactivations(config, len(deactivations)),
-        _max_percent(config, target, len(deactivations)),
+        _max_percent(config, target, len(deactivations), resolution),
         _min_owners(config, target, plan.changes),
         _source_health(tuple(empty_groups), len(deactivations)),
     ]
@@ -43,10 +50,12 @@ def _max_deactivations(config: Config, planned: int) -> Violation | None:
     )
 
 
-def _max_percent(config: Config, target: Target, planned: int) -> Violation | None:
+def _max_percent(
+    config: Config, target: Target, planned: int, resolution: Resolution | None
+) -> Violation | None:
     limit = config.limits.max_deactivation_percent
     keys = config.protected_keys  # built once, not once per user
-    managed = sum(1 for u in target.users if is_managed_active(config, u, keys))
+    managed = sum(1 for u in target.users if is_managed_active(config, u, keys, resolution))
     # Integer arithmetic: "strictly above" must not depend on float rounding at the boundary.
     if planned == 0 or planned * 100 <= limit * managed:
         return None

@@ -48,7 +48,9 @@ def make_plan(
         config_sha256=config_sha256,
         created_at=created_at,
     )
-    violations = check_safety(plan, target, config, empty_groups=empty_groups(directory))
+    violations = check_safety(
+        plan, target, config, empty_groups=empty_groups(directory), resolution=resolution
+    )
     return plan.with_violations(violations)
 
 

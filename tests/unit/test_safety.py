@@ -269,3 +269,23 @@ def test_messages_say_what_and_how_many_against_the_limit(
     assert violation.message.endswith(
         f"apply this plan with {FORCE_UNSAFE} <plan digest> if it is intended"
     )
+
+
+def test_a_user_protected_by_entra_upn_is_not_counted_among_the_managed_users() -> None:
+    # bg is protected by its Entra UPN; its NeuralTrust names differ (an older rename). Leaving
+    # it out, one deactivation of four managed users is 25%, over the 20% limit.
+    bg = person("bg", user_principal_name="breakglass@contoso.com", mail=None)
+    users = [nt(n) for n in "abcd"] + [
+        nt("bg", user_name="bg.old@contoso.com", email="bg.old@contoso.com", role="owner")
+    ]
+    s = plan_inputs(
+        {"NT-Owners": [bg], "NT-Everyone": [person(n) for n in "bcd"]},
+        users,
+        on_removed="deactivate",
+        protected=["breakglass@contoso.com"],
+        limits={"max_deactivations": 10, "max_deactivation_percent": 20, "min_owners": 0},
+    )
+    assert [c.user for c in s.plan.changes] == ["a@contoso.com"]
+    found = check_safety(s.plan, s.target, s.config, resolution=s.resolution)
+    assert [v.rule for v in found] == ["max_deactivation_percent"]
+    assert "deactivates 1 of 4 active managed users (25.0%)" in found[0].message
