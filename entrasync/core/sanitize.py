@@ -58,6 +58,7 @@ _GITHUB_COMMAND = "::"  # a workflow command when a line starts with it (after b
 _LEGACY_COMMAND = "##["  # a workflow command anywhere in a line
 _LEGACY_INERT = "##" + escape(ord("["))
 _COLON = escape(ord(":"))
+_LEGACY_JSON = "##\\u005b"  # the same text once parsed: JSON's escape of "["
 
 
 def text(value: str | None) -> str:
@@ -105,7 +106,10 @@ def json_text(document: str) -> str:
     """JSON text whose strings hold no raw unsafe character: each is written ``\\uXXXX``.
 
     The values are unchanged (``json.loads`` gives back exactly the same data); only their
-    spelling is, so a bidi override or a C1 control in a name does not reach a terminal."""
+    spelling is, so a bidi override or a C1 control in a name does not reach a terminal, and a
+    legacy workflow command (``##[``, anywhere in a line) does not reach a CI log. A ``::``
+    command needs the start of a line, where JSON text has a quote or blanks and a quote."""
+    document = document.replace(_LEGACY_COMMAND, _LEGACY_JSON)
     if document.isascii() and "\x7f" not in document:
         return document
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)

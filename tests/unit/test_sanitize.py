@@ -85,6 +85,14 @@ def test_json_text_keeps_every_value_and_spells_unsafe_characters_as_escapes() -
     assert json.loads(inert) == value
 
 
+def test_json_text_keeps_a_legacy_workflow_command_out_of_the_log() -> None:
+    # "##[error]" anywhere in a line is a workflow command: users --format json prints names.
+    value = [{"display_name": "##[error]pwned", "user": "ok ##[add-mask]x"}]
+    inert = sanitize.json_text(json.dumps(value, indent=2))
+    assert "##[" not in inert
+    assert json.loads(inert) == value
+
+
 def test_json_text_leaves_ascii_json_as_it_is() -> None:
     document = json.dumps({"name": "Alice"})
     assert sanitize.json_text(document) is document
