@@ -178,10 +178,17 @@ class Minimums:
     graph_name_lookups: int  # one filter per group given by name
     graph_id_batches: int  # groups given by id, looked up 20 to a $batch
     scim_list_pages: int
+    # each `protected` entry: a GET by UPN, and a filter on mail when no UPN is it
+    graph_protected_lookups: int = 0
 
     @property
     def graph(self) -> int:
-        return self.graph_member_pages + self.graph_name_lookups + self.graph_id_batches
+        return (
+            self.graph_member_pages
+            + self.graph_name_lookups
+            + self.graph_id_batches
+            + self.graph_protected_lookups
+        )
 
 
 def minimums(config: Config, generated: GeneratedTenant, scim_page_size: int) -> Minimums:
@@ -197,4 +204,5 @@ def minimums(config: Config, generated: GeneratedTenant, scim_page_size: int) ->
     lookups = sum(1 for _, m in config.synced_mappings if m.id is None)
     batches = ceil(len({m.id for _, m in config.synced_mappings if m.id}) / GRAPH_BATCH)
     scim_pages = max(1, ceil(len(generated.scim_users) / scim_page_size))
-    return Minimums(pages, lookups, batches, scim_pages)
+    protected = sum(1 if p.casefold() in tenant.users_by_upn else 2 for p in config.protected)
+    return Minimums(pages, lookups, batches, scim_pages, protected)

@@ -55,6 +55,9 @@ class Directory:
 
     groups: tuple[GroupMembers, ...]
     users: Mapping[str, DirectoryUser]  # by Entra object id
+    # The Entra users that `protected` names by UPN or mail, members or not (lower-cased ids):
+    # a break-glass account is usually in no synced group, and still never deactivated.
+    protected_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -169,6 +169,8 @@ def resolve(config: Config, directory: Directory) -> Resolution:
             decision = decided[indices] = _decide(config, names, indices)
         role, products, groups, decided_by = decision
         desired[entra_id] = DesiredUser(user, key, role, products, groups, decided_by)
+    for entra_id in directory.protected_ids:  # protected by their Entra name, in no group
+        excluded.setdefault(entra_id, PROTECTED)
     return Resolution(
         desired=desired, excluded=excluded, warnings=tuple(warnings), held=frozenset(held)
     )

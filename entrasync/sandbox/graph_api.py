@@ -16,6 +16,7 @@ from entrasync.sandbox.graph_odata import (
     PageTokens,
     bad_request,
     group_filter,
+    mail_filter,
     not_found,
     parse_select,
     parse_top,
@@ -97,6 +98,18 @@ class GraphApi:
             )
         ):
             return self._members(base_url, path, parts, query, headers, mode)
+        if parts == ["users"]:
+            if mode == "groupmember_only":
+                raise _denied()
+            filters = query.get("$filter", ())
+            wanted = mail_filter(filters[-1] if filters else None)
+            found = [u for u in self.tenant.users if (u.mail or "").casefold() == wanted]
+            select = parse_select(query.get("$select", ()))
+            body = {
+                "@odata.context": f"{base_url}/v1.0/$metadata#users",
+                "value": [project(u, select, typed=False) for u in found],
+            }
+            return GraphReply(body, "user_list")
         if len(parts) == 2 and parts[0] == "users":
             if mode == "groupmember_only":
                 raise _denied()  # User.Read.All is the missing half of the minimal set

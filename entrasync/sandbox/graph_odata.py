@@ -175,6 +175,17 @@ def group_filter(expression: str | None) -> Callable[[SandboxGroup], bool]:
     raise bad_request("Unsupported Query.", code="Request_UnsupportedQuery")
 
 
+_MAIL_EQ = re.compile(r"^\s*mail\s+eq\s+'((?:[^']|'')*)'\s*$", re.IGNORECASE)
+
+
+def mail_filter(expression: str | None) -> str:
+    """The address of ``mail eq '…'``, casefolded: the one user filter entrasync sends."""
+    match = _MAIL_EQ.match(expression or "")
+    if match is None:
+        raise bad_request("Unsupported Query.", code="Request_UnsupportedQuery")
+    return match.group(1).replace("''", "'").casefold()
+
+
 def parse_top(values: Sequence[str]) -> int:
     if not values:
         return DEFAULT_TOP

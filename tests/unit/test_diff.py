@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from entrasync.core import planfile
-from entrasync.core.diff import LEFT_GROUPS
+from entrasync.core.diff import LEFT_GROUPS, diff
 from entrasync.core.items import ADOPT
 from entrasync.core.model import DirectoryUser, TargetUser
 from entrasync.core.plan import Access, Action, Plan
-from entrasync.core.resolve import DISABLED, GUEST
+from entrasync.core.resolve import DISABLED, GUEST, resolve
 from tests.unit.planning_factories import (
     ALL_PRODUCTS,
     nt,
@@ -416,3 +417,23 @@ def test_the_change_says_whether_it_adopts_and_a_saved_plan_keeps_it(
     assert change.adopts is adopts
     (read,) = planfile.loads(planfile.dumps(plan)).changes
     assert read == change
+
+
+def test_a_user_protected_by_entra_name_in_no_synced_group_is_never_deactivated() -> None:
+    # The break-glass owner: in no synced group, known to NeuralTrust by an older name, listed
+    # in `protected` by its Entra UPN. The Graph reader finds its id (Directory.protected_ids).
+    bg = nt("bg", role="owner", user_name="bg.old@contoso.com", email="bg.old@contoso.com")
+    s = plan_inputs({"NT-Everyone": [ALICE]}, [nt("alice"), bg], **DEACTIVATE)
+    assert [c.user for c in s.plan.changes] == ["bg.old@contoso.com"]  # not yet protected
+    directory = replace(s.directory, protected_ids=frozenset({"id-bg"}))
+    resolution = resolve(s.config, directory)
+    plan = diff(
+        s.config,
+        resolution,
+        s.target,
+        config_path="c.yaml",
+        config_sha256="0" * 64,
+        created_at="2026-11-28T12:00:00Z",
+    )
+    assert plan.changes == ()
+    assert plan.orphans == ()

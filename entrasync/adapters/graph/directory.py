@@ -10,10 +10,11 @@ works through the current one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
-from entrasync.adapters.graph.client import GraphClient
+from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.groups import GroupResolutionError, resolve_groups
 from entrasync.adapters.graph.odata import odata_string
 from entrasync.adapters.pool import run_bounded
@@ -161,7 +162,28 @@ def read_directory(
         groups.append(GroupMembers(index, group, tuple(u.id for u in members)))
         if progress is not None:
             progress(f"read group {group.display_name}: {plural(len(members), 'user')}")
-    return Directory(groups=tuple(groups), users=users)
+    protected = protected_ids(client, config.protected)
+    return Directory(groups=tuple(groups), users=users, protected_ids=protected)
+
+
+def protected_ids(client: GraphClient, entries: Iterable[str]) -> frozenset[str]:
+    """The Entra users (lower-cased ids) that ``protected`` names by UPN or mail, members of a
+    synced group or not: ``GET /users/{entry}`` (a UPN), else a ``$filter`` on mail. An entry
+    no Entra user has is nobody's; any other failure stops the read, as every read does."""
+    found: set[str] = set()
+    for entry in entries:
+        what = f"the protected user {entry}"
+        try:
+            user = client.get(f"users/{quote(entry, safe='@')}", {"$select": "id"}, what=what)
+        except GraphNotFoundError:
+            params = {"$filter": f"mail eq {odata_string(entry)}", "$select": "id"}
+            found.update(
+                str(u.get("id", "")).lower() for u in client.paged("users", params, what=what)
+            )
+        else:
+            found.add(str(user.get("id", "")).lower())
+    found.discard("")
+    return frozenset(found)
 
 
 def list_groups(

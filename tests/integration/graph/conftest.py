@@ -100,8 +100,8 @@ def emulator_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorFactor
     """Start emulators with the given knobs; trust their CA; stop them after the test."""
     started: list[GraphEmulator] = []
 
-    def start(**knobs: Any) -> GraphEmulator:
-        emulator = GraphEmulator(TENANT, **knobs).start()
+    def start(tenant: SandboxTenant = TENANT, **knobs: Any) -> GraphEmulator:
+        emulator = GraphEmulator(tenant, **knobs).start()
         started.append(emulator)
         ca = emulator.ca_pem_path or ""
         monkeypatch.setenv("SSL_CERT_FILE", ca)

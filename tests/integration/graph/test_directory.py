@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -15,6 +16,7 @@ from entrasync.config.models import Config
 from entrasync.core.model import Directory
 from entrasync.errors import AuthError, GraphError
 from entrasync.sandbox.graph_emulator import GraphEmulator
+from entrasync.sandbox.tenant import SandboxUser
 
 from .conftest import (
     BIG,
@@ -25,6 +27,7 @@ from .conftest import (
     G_MIXED,
     G_PARENT,
     G_SMALL,
+    TENANT,
     EmulatorFactory,
     make_config,
     secret_env,
@@ -321,3 +324,25 @@ def test_the_page_bound_is_generous_by_default(emulator: GraphEmulator) -> None:
         client.max_pages = 3  # NT-Big's own three pages fit exactly
         directory = read_directory(config, client)
     assert len(directory.groups[0].member_ids) == BIG
+
+
+def test_users_protected_by_their_entra_name_are_found_in_no_group_too(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    # Break-glass accounts are usually in no synced group: protected by UPN (any case) or by a
+    # mail that is not their UPN, they are still found, with one GET or one filter each.
+    bg = SandboxUser(
+        "b9000000-0000-4000-8000-00000000000a", "bg@contoso.com", "glass@contoso.com", "BG"
+    )
+    upn = SandboxUser("b9000000-0000-4000-8000-00000000000b", "Root@contoso.com", None, "Root")
+    tenant = replace(TENANT, users=(*TENANT.users, bg, upn))
+    emulator = emulator_factory(tenant=tenant)
+    config = make_config(
+        [{"id": G_SMALL, "role": "member"}],
+    ).model_copy(
+        update={"protected": ("glass@contoso.com", "root@CONTOSO.com", "gone@contoso.com")}
+    )
+    directory = read(emulator, config)
+    assert directory.protected_ids == {bg.id.lower(), upn.id.lower()}
+    assert emulator.counters["user_get"] == 1  # root's UPN; the other two 404 first
+    assert emulator.counters["user_list"] == 2  # the two mail filters
