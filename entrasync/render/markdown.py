@@ -15,7 +15,10 @@ links (``#12``) and pull request links (``!12``).
 
 Each platform has a comment size limit (GitHub 65,536 characters, GitLab 1,000,000, Azure
 DevOps 150,000): ``max_chars`` is the caller's, and the comment is cut at a row boundary when
-needed (:func:`entrasync.render.truncate.fit`).
+needed (:func:`entrasync.render.truncate.fit`). A character beyond U+FFFF (an emoji) is written
+as its numeric reference (``&#x1F680;``, rendered the same): Azure DevOps counts UTF-16 units,
+two for such a character, so a comment of code points only within the BMP is as long there as
+it is here.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ _ESCAPES.update(
     }
 )
 _AUTOLINK = re.compile(r"(://|www\.)", re.IGNORECASE)
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _ORDERED_ITEM = re.compile(r"\d+(?=[.)])")
 _CHANGE_HEADER = (
     "| action | user | display name | before | after | source groups | decided by | reason |",
@@ -75,6 +79,8 @@ def escape(text: str | None) -> str:
     """Directory text made inert in GitHub Markdown: one line, no HTML, no markup, no mentions."""
     escaped = clean(text).strip().translate(_ESCAPES)
     escaped = _AUTOLINK.sub(lambda m: m.group(0)[:-1] + _ZWSP + m.group(0)[-1], escaped)
+    if not escaped.isascii():
+        escaped = _ASTRAL.sub(lambda m: f"&#x{ord(m.group()):X};", escaped)
     # At the start of a list item "- x", "+ x" or "1. x" would open a nested block.
     number = _ORDERED_ITEM.match(escaped)
     if number:

@@ -211,3 +211,14 @@ def test_many_warnings_never_push_the_changes_out_of_the_comment() -> None:
     assert "| \\- deactivate | frank@" in text
     assert "> - … and 682 more warnings: the full plan lists them" in text
     assert text.count("has no mail: skipped") == 18  # 20 warnings shown, 2 of them the plan's
+
+
+def test_emoji_are_numeric_references_so_a_cut_fits_azure_devops_utf16_limit() -> None:
+    # Azure DevOps counts UTF-16 units: an emoji is two. Written as a reference, it is what
+    # the cut counts, so the comment fits however many the shown rows hold.
+    assert escape("🚀 Platform 名前") == "&#x1F680; Platform 名前"
+    text = render_markdown(
+        _many_changes(5000, name="🚀🚀🚀 Ops 🛡️"), config_path=CONFIG, max_chars=150_000
+    )
+    assert "&#x1F680;&#x1F680;&#x1F680; Ops &#x1F6E1;" in text
+    assert len(text.encode("utf-16-le")) // 2 <= 150_000
