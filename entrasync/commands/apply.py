@@ -114,7 +114,10 @@ def _check_safety(
     """
 
     found = check_safety(plan, target, loaded.config, empty_groups=empty_groups)
-    violations = tuple(dict.fromkeys((*plan.violations, *found)))
+    # Each rule once, as the plan found it: the plan's check had the resolution (users
+    # protected by their Entra name out of the percent base), this re-check has only the read.
+    ruled = {v.rule for v in plan.violations}
+    violations = (*plan.violations, *dict.fromkeys(v for v in found if v.rule not in ruled))
     return _guard(plan, violations, force_unsafe, fresh=fresh)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -9,12 +10,14 @@ import pytest
 
 from entrasync.adapters.scim.attributes import Layout
 from entrasync.adapters.scim.client import ScimClient
-from entrasync.config.models import Config
-from entrasync.core.apply_rules import in_place, satisfies
+from entrasync.commands import apply as apply_command
+from entrasync.config.models import Config, LoadedConfig
+from entrasync.core.apply_rules import UnsafePlanError, in_place, satisfies
 from entrasync.core.model import TargetUser
-from entrasync.core.plan import Access, Action, Change, Plan
+from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.core.secret import Secret
 from entrasync.operations.apply import apply_plan, create_body, patch_operations
+from tests.unit.planning_factories import nt, plan_inputs
 
 CORE = Layout.of("roles", "entitlements")
 
@@ -233,3 +236,17 @@ def test_which_failures_stop_the_run(status: int, outcomes: list[str]) -> None:
     with ScimClient(plan.scim_url, Secret("t"), transport=transport) as client:
         apply_plan(plan, client, Config.model_validate({"version": 1}), sink, parallelism=1)
     assert sink.outcomes == outcomes
+
+
+def test_apply_reports_each_rule_once_as_the_plan_found_it() -> None:
+    # The plan's percent check left users protected by their Entra name out of its base; the
+    # re-check at apply has only the NeuralTrust read and words the same rule differently.
+    s = plan_inputs({}, [nt(n) for n in "abcd"], on_removed="deactivate")
+    said = Violation("max_deactivation_percent", "as the plan found it")
+    plan = replace(s.plan, violations=(said,))
+    loaded = LoadedConfig(s.config, "c.yaml", "0" * 64)
+    with pytest.raises(UnsafePlanError) as caught:
+        apply_command._check_safety(plan, s.target, loaded, None, fresh=False)
+    rules = [v.rule for v in caught.value.violations]
+    assert rules.count("max_deactivation_percent") == 1
+    assert said in caught.value.violations
