@@ -212,11 +212,13 @@ def test_a_change_record_carries_the_outcome_and_the_servers_answer(run: Path) -
     [
         ({}, lambda: "b" * 40, "b" * 40, None),
         ({}, lambda: None, None, None),
-        ({**GITHUB_ENV, "GITHUB_RUN_ATTEMPT": "2"}, lambda: "b" * 40, "a" * 40,
+        ({**GITHUB_ENV, "GITHUB_RUN_ATTEMPT": "2"}, lambda: "b" * 40, "b" * 40,
          "https://github.com/contoso/access/actions/runs/42/attempts/2"),
+        ({**GITHUB_ENV}, lambda: None, "a" * 40, "https://github.com/contoso/access/actions/runs/42"),
     ],
     ids=["outside actions the checked-out commit is recorded", "without git there is no commit",
-         "in actions GITHUB_SHA wins and the run attempt is in the url"],
+         "in actions the checked-out commit wins (main's tip) and the attempt is in the url",
+         "in actions without a checkout GITHUB_SHA is recorded"],
 )  # fmt: skip
 def test_the_commit_and_run_url_come_from_where_they_can(
     tmp_path: Path, environ: dict[str, str], git: Callable[[], str | None], commit: str | None,

@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 
 def git_head() -> str | None:
-    """The checked-out commit when not in GitHub Actions; None without git or a repository."""
+    """The checked-out commit; None without git or a repository."""
     try:
         done = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
@@ -149,7 +149,9 @@ def _started_record(
         "scim_url": plan.scim_url,
         "state_sha256": plan.state_sha256,
         "changes_planned": len(plan.changes),
-        "git_commit": env.get("GITHUB_SHA") or git_commit(),
+        # What was applied: the checked-out commit (apply.yml checks out main's tip, which a
+        # re-run of an older run's GITHUB_SHA is not), else the run's commit.
+        "git_commit": git_commit() or env.get("GITHUB_SHA"),
         **github_context(env),
         "force_unsafe": override,
     }
