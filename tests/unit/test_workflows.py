@@ -539,10 +539,10 @@ def test_the_hooks_default_files_are_the_mappings_yaml_files(path: str, matched:
 
 def test_the_documented_mappings_repository_plan_keeps_the_security_model() -> None:
     text = (ROOT / "docs" / "github-setup.md").read_text(encoding="utf-8")
-    (example,) = re.findall(
-        r"```yaml\n(# \.github/workflows/entrasync-plan\.yml.*?)```", text, re.S
-    )
-    data: dict[Any, Any] = yaml.safe_load(example)
+    # Named as find-plan expects the run that uploads the reviewed plan to be named.
+    (example,) = re.findall(r"```yaml\n# (\S+) in the mappings repository\n(.*?)```", text, re.S)
+    assert example[0] == PLAN_WORKFLOW
+    data: dict[Any, Any] = yaml.safe_load(example[1])
     assert set(data[True]) == {"pull_request_target"}
     assert data["permissions"] == {}
     (plan,) = data["jobs"].values()
