@@ -1,8 +1,8 @@
 """Plan making: the pure core (resolve, diff, safety) first, then the I/O that feeds it.
 
 ``make_plan`` is the one code path plan and apply share, so a dry run cannot disagree with
-what apply does: peribolos's dry runs were dropped as unreliable because some errors only
-warned there and were fatal under ``--confirm`` (https://github.com/baloise/open-source/issues/243).
+what apply does: an organization dropped peribolos's pull request dry runs as "quite
+unreliable" (https://github.com/baloise/open-source/issues/243).
 """
 
 from __future__ import annotations
