@@ -71,7 +71,9 @@ class AzureDevOpsContext:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> AzureDevOpsContext:
-        missing = [name for name in (*_WHERE, "SYSTEM_ACCESSTOKEN") if not environ.get(name)]
+        missing = [
+            name for name in (*_WHERE, "SYSTEM_ACCESSTOKEN") if not environ.get(name, "").strip()
+        ]
         if missing:
             raise ReviewError(
                 f"Azure Pipelines detected (TF_BUILD=True) but {', '.join(missing)} "

@@ -65,7 +65,7 @@ class GitLabContext:
         missing = [
             name
             for name in ("CI_API_V4_URL", "CI_PROJECT_ID", TOKEN_VARIABLE)
-            if not environ.get(name)
+            if not environ.get(name, "").strip()  # blank is not set
         ]
         if missing:
             raise ReviewError(

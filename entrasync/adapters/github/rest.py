@@ -54,7 +54,7 @@ class GitHubContext:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> GitHubContext:
-        token = environ.get("GITHUB_TOKEN", "")
+        token = environ.get("GITHUB_TOKEN", "").strip()  # blank is not set
         repository = environ.get("GITHUB_REPOSITORY", "")
         if not token:
             raise GitHubError(

@@ -216,3 +216,8 @@ def test_a_review_platforms_token_is_refused_as_that_platforms_error(
     assert HIDDEN not in str(caught.value)
     environ[variable] = f"  {HIDDEN}\n"  # a trailing newline from a file is dropped
     assert make(environ).token.reveal() == HIDDEN  # type: ignore[attr-defined]
+    environ[variable] = " \n"  # blank is not set, said as such, not sent as an empty token
+    with pytest.raises(error) as blank:
+        make(environ)
+    assert variable in blank.value.message
+    assert "holds a character" not in blank.value.message
