@@ -87,7 +87,9 @@ def test_paging_follows_next_links_as_given_through_an_empty_page() -> None:
     assert len({r.headers["client-request-id"] for r in seen}) == 3
 
 
-@pytest.mark.parametrize("page", [{}, {"value": None}, {"value": {"id": "1"}}])
+@pytest.mark.parametrize(
+    "page", [{}, {"value": None}, {"value": {"id": "1"}}, {"value": [{"id": "2"}, "3"]}]
+)
 def test_a_page_without_its_list_stops_the_read_rather_than_end_it(page: dict[str, Any]) -> None:
     # Complete reads or none: such a page (a proxy's, a misdirected ENTRASYNC_GRAPH_URL) would
     # otherwise end the listing early, and its missing members would look like leavers.
@@ -100,7 +102,8 @@ def test_a_page_without_its_list_stops_the_read_rather_than_end_it(page: dict[st
     with pytest.raises(GraphError) as caught:
         list(client.paged("groups/g/members", {"$select": "id"}, what="the members of g"))
     assert caught.value.message == (
-        "Microsoft Graph answered a page of the members of g without its list of items (value)"
+        "Microsoft Graph answered a page of the members of g without its list of items "
+        "(value, each an object)"
     )
 
 

@@ -144,11 +144,11 @@ class GraphClient:
             try:
                 for page in self._pages(first, what):
                     items = page.get("value")
-                    if not isinstance(items, list):
-                        # Complete reads or none: a page that lists nothing is no empty page.
+                    # Complete reads or none: a page that lists nothing is no empty page.
+                    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
                         raise GraphError(
                             f"Microsoft Graph answered a page of {what} without its list "
-                            "of items (value)",
+                            "of items (value, each an object)",
                             PAGING_HINT,
                         )
                     for item in items:
