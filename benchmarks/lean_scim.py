@@ -37,7 +37,6 @@ from urllib.parse import parse_qsl, urlsplit
 from entrasync.sandbox.graph_server import LISTEN_BACKLOG
 from entrasync.sandbox.scim_seed import EXTENSION_PRODUCTS, EXTENSION_ROLE, Seed, seed_user
 
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

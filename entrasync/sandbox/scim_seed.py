@@ -18,7 +18,8 @@ from scim2_server.utils import (
     load_default_service_provider_config,
 )
 
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+from entrasync.core.model import USER_SCHEMA
+
 EXTENSION_SCHEMA = "urn:ietf:params:scim:schemas:extension:neuraltrust:2.0:User"
 EXTENSION_ROLE = f"{EXTENSION_SCHEMA}:role"
 EXTENSION_PRODUCTS = f"{EXTENSION_SCHEMA}:products"

@@ -37,6 +37,7 @@ from entrasync import __version__
 from entrasync.adapters.audit.chain import AuditVerdict, verify_audit
 from entrasync.adapters.clock import utc_now_ms
 from entrasync.adapters.github.actions import run_url
+from entrasync.core import sanitize
 from entrasync.core.audit_record import GENESIS, OUTCOMES, Outcome, record_sha256
 from entrasync.core.canonical import canonical_json
 from entrasync.core.plan import Change, Plan, Violation, short_digest
@@ -90,7 +91,7 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _escaped(found: re.Match[str]) -> str:
-    return f"\\u{ord(found.group()):04x}"
+    return sanitize.escape(ord(found.group()))
 
 
 def log_line(record: Mapping[str, Any]) -> str:
