@@ -333,9 +333,7 @@ def test_names_a_mappings_file_cannot_hold_raw_are_escaped_or_mapped_by_id_alone
     assert "# lone \\ud800 surrogate: a name a mappings file cannot hold, so by id" in text
 
 
-def test_the_draft_leaves_where_credentials_go_to_the_environment_and_never_holds_a_secret() -> (
-    None
-):
+def test_a_draft_of_an_empty_base_file_holds_no_routing() -> None:
     # The reads took all of these from the environment: a draft that wrote them would change
     # where credentials go, and plan.yml plans such a pull request only once it is merged.
     base = Config(version=1)

@@ -206,7 +206,10 @@ def test_many_warnings_never_push_the_changes_out_of_the_comment() -> None:
     # match_on: email warns once per user without a mail: hundreds on a large tenant.
     warnings = tuple(f"user{i}@contoso.com has no mail: skipped" for i in range(700))
     plan = golden_plan()
-    text = render_markdown(replace(plan, warnings=plan.warnings + warnings), config_path="c.yaml")
+    # At 20,000 characters the 700 warnings alone would fill the comment.
+    text = render_markdown(
+        replace(plan, warnings=plan.warnings + warnings), config_path="c.yaml", max_chars=20_000
+    )
     assert "<details><summary>Changes (7)</summary>" in text
     assert "| \\- deactivate | frank@" in text
     assert "> - … and 682 more warnings: the full plan lists them" in text
