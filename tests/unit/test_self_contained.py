@@ -11,15 +11,17 @@ OUTSIDE = re.compile(
     r"CONTRACT(\.md|\s+(section|§))|shared/reference|ARCHITECTURE\.md|gitops[- ]anchors",
     re.IGNORECASE,
 )
-SHIPPED = ("entrasync", "benchmarks", "scripts", ".github", "schemas", "docs")
+SHIPPED = ("entrasync", "benchmarks", "scripts", ".github", "schemas", "docs", "examples", "config")
 
 
 def test_no_file_cites_a_document_outside_the_repository() -> None:
-    files = [*ROOT.glob("*.md"), *(p for f in SHIPPED for p in sorted((ROOT / f).rglob("*")))]
+    top = [p for p in sorted(ROOT.glob("*")) if p.suffix in (".md", ".yml", ".yaml", ".toml")]
+    files = [*top, *(p for f in SHIPPED for p in sorted((ROOT / f).rglob("*")))]
     cited = [
         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
         for path in files
-        if path.is_file() and path.suffix in (".py", ".md", ".yml", ".yaml", ".json", ".mjs")
+        if path.is_file()
+        and path.suffix in (".py", ".md", ".yml", ".yaml", ".json", ".mjs", ".toml")
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if OUTSIDE.search(line)
     ]
