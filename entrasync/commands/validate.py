@@ -107,7 +107,7 @@ def _validate(path: Path, online: bool, trusted_config: Path | None, console: Co
     # Imported here: offline validation must not load the Graph stack (msal, httpx).
     from entrasync.adapters.graph.online import validate_online
 
-    checks = validate_online(loaded.config, os.environ)
+    checks = validate_online(today.config, os.environ)  # an expired mapping syncs nothing
     for line in checks_table(checks):
         console.result(line)
     for warning in empty_group_warnings(checks, loaded.path):

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from entrasync.core.wording import plural
-
 if TYPE_CHECKING:
     from entrasync.config.models import Config, GroupMapping
 
@@ -53,10 +51,8 @@ def expiry_warning(mapping: GroupMapping, today: date) -> str | None:
     if left < 0:
         return f"mapping {mapping.label} expired on {mapping.expires.isoformat()}"
     if left <= WINDOW_DAYS:
-        return (
-            f"mapping {mapping.label} expires on {mapping.expires.isoformat()} "
-            f"(in {plural(left, 'day')})"
-        )
+        # The contract's form on every day, "(in 1 days)" too: one pattern matches them all.
+        return f"mapping {mapping.label} expires on {mapping.expires.isoformat()} (in {left} days)"
     return None
 
 

@@ -44,7 +44,7 @@ def checks_table(checks: Sequence[GroupCheck]) -> list[str]:
     """One row per mapping: how it names the group, what Entra holds, and the status."""
     rows = [("MAPPING", "GROUP ID", "DISPLAY NAME", "USERS", "STATUS")]
     for c in checks:
-        status = c.status if c.synced else f"{c.status} (auto_sync: false)"
+        status = c.status if c.synced else f"{c.status} (not synced)"  # auto_sync: false, expired
         members = str(c.members) if c.members is not None else "-"
         rows.append((c.mapping, c.group_id or "-", c.display_name or "-", members, status))
     return columns(rows)

@@ -43,7 +43,7 @@ def config(expires: date | None = LAST_DAY, auto_sync: bool = True) -> Config:
             id="14 days before: warned, still grants",
         ),
         pytest.param(
-            1, "mapping NT-Contractors expires on 2026-12-31 (in 1 day)", True, id="the day before"
+            1, "mapping NT-Contractors expires on 2026-12-31 (in 1 days)", True, id="the day before"
         ),
         pytest.param(
             0,

@@ -177,7 +177,7 @@ def test_a_plan_saved_before_the_expiry_and_applied_after_it_grants_nothing(
 def test_a_plan_applied_the_day_after_it_was_made_but_before_the_expiry_is_not_stale(
     sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Its warning said "in 2 days"; a plan made now says "in 1 day": only changes are compared.
+    # Its warning said "in 2 days"; a plan made now says "in 1 days": only changes are compared.
     write(sandbox, "config/mappings.yaml", EXPIRING)
     on(monkeypatch, date(2026, 12, 8))
     assert "(in 2 days)" in plan_file(capsys)["warnings"][0]

@@ -70,3 +70,25 @@ def test_online_resolves_the_groups_of_each_file_and_reports_every_failure(
     assert "c.yaml:3" in errors[1]
     assert "NT-Ghosts" in errors[1]
     assert DEFAULT_CLIENT_SECRET not in out + err
+
+
+def test_online_shows_an_expired_mapping_as_not_synced_as_plan_treats_it(
+    emulator: GraphEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nmappings:\n"
+        "  - {name: NT-Small, role: owner}\n"
+        "  - {name: NT-Child, role: owner, expires: 2020-01-01}\n"
+    )
+    _signed_in(emulator, monkeypatch)
+    assert main(["validate", "--online", "--config", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{path.as_posix()} is valid: 2 mappings (1 synced)")
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("NT-")}
+    assert rows["NT-Small"].endswith(" ok")
+    assert rows["NT-Child"].endswith(" ok (not synced)")
+    assert "mapping NT-Child expired on 2020-01-01" in err
