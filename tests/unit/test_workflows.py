@@ -170,11 +170,12 @@ def test_plan_runs_on_pull_request_target_for_config_and_schema_changes_only() -
 def test_plan_has_least_privilege_and_skips_forks() -> None:
     plan = job("plan.yml")
     assert load("plan.yml")["permissions"] == {}
-    # pull-requests: write covers the sticky comment and the PR's labels (the issue comment
-    # and label endpoints accept it for a pull request); nothing else is writable.
+    # pull-requests: write covers the sticky comment and the PR's labels; issues: write lets
+    # the first plan create a label the repository lacks. Nothing else is writable.
     assert plan["permissions"] == {
         "contents": "read",
         "pull-requests": "write",
+        "issues": "write",
         "id-token": "write",
     }
     assert plan["if"] == "github.event.pull_request.head.repo.full_name == github.repository"

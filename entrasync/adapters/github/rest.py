@@ -85,8 +85,8 @@ class GitHubContext:
 
 _HINTS = {
     401: "GITHUB_TOKEN is invalid or expired: pass `${{ github.token }}`",
-    403: "the workflow job needs `permissions: pull-requests: write` (comments, labels) or "
-    "`issues: write` (drift issue); fork pull requests get a read-only token",
+    403: "the workflow job needs `permissions: pull-requests: write` (comments, labels) and "
+    "`issues: write` (new labels, the drift issue); fork pull requests get a read-only token",
     404: "check GITHUB_REPOSITORY, the pull request number and GITHUB_API_URL (GitHub "
     "Enterprise Server: https://HOST/api/v3); a token without access also sees 404",
     422: f"GitHub refused the content: a comment may hold at most {GITHUB_COMMENT_LIMIT:,} "

@@ -61,7 +61,9 @@ def test_a_refused_label_names_the_permission_after_the_comment_is_posted(
     github.state.fail[("POST", r".*/issues/7/labels")] = (403, "Resource not accessible")
     with pytest.raises(GitHubError) as caught:
         publish(plan_of(change("a@contoso.com")), make_env(github))
+    # A label the repository lacks is created only for a token with issues: write.
     assert "pull-requests: write" in (caught.value.hint or "")
+    assert "`issues: write` (new labels" in (caught.value.hint or "")
     assert len(github.state.comments[7]) == 1
 
 
