@@ -23,6 +23,7 @@ import httpx
 from entrasync.adapters.github.actions import pull_request_number, run_url
 from entrasync.adapters.http import require_safe_url
 from entrasync.adapters.review import (
+    all_own,
     check_length,
     ensure_marker,
     find_own,
@@ -262,11 +263,20 @@ def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str])
     body = ensure_marker(body, marker)
     check_length(body, GITHUB_COMMENT_LIMIT, "GitHub")
     with GitHubClient(ctx) as client:
-        existing = _open_marked_issue(client, marker)
-        if existing is not None:
-            number = client.integer(existing, "number", _LISTING_ISSUES)
+        found = _open_marked_issues(client, marker)
+        if found:
+            (number, _), *others = found
             method, url = "PATCH", client.repo_url(f"/issues/{number}")
             what = f"updating issue #{number}"
+            # Two runs that found none at once (the drift check and the scheduled sync) each
+            # opened one: the first opened is kept, the others closed in its favour.
+            for other, _ in others:
+                _close(
+                    client,
+                    other,
+                    f"Closed in favour of #{number}, which entrasync keeps up to date.",
+                    "not_planned",
+                )
         else:
             method, url, what = "POST", client.repo_url("/issues"), "opening an issue"
         issue = {"title": title, "body": body}
@@ -276,29 +286,33 @@ def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str])
 
 
 def close_marked_issue(marker: str, comment: str, environ: Mapping[str, str]) -> str | None:
-    """Comment on and close the open issue carrying ``marker``; its URL, or None if none."""
+    """Comment on and close the open issues carrying ``marker`` (one, unless two runs opened
+    one each); the first one's URL, or None if none was open."""
     ctx = GitHubContext.from_environ(environ)
     with GitHubClient(ctx) as client:
-        existing = _open_marked_issue(client, marker)
-        if existing is None:
-            return None
-        number = client.integer(existing, "number", _LISTING_ISSUES)
-        client.request(
-            "POST",
-            client.repo_url(f"/issues/{number}/comments"),
-            what=f"commenting on issue #{number}",
-            json={"body": comment},
-        )
-        client.request(
-            "PATCH",
-            client.repo_url(f"/issues/{number}"),
-            what=f"closing issue #{number}",
-            json={"state": "closed", "state_reason": "completed"},
-        )
-    return text_of(existing.get("html_url"))
+        found = _open_marked_issues(client, marker)
+        for number, _ in found:
+            _close(client, number, comment, "completed")
+    return None if not found else text_of(found[0][1].get("html_url"))
 
 
-def _open_marked_issue(client: GitHubClient, marker: str) -> dict[str, Any] | None:
+def _close(client: GitHubClient, number: int, comment: str, reason: str) -> None:
+    client.request(
+        "POST",
+        client.repo_url(f"/issues/{number}/comments"),
+        what=f"commenting on issue #{number}",
+        json={"body": comment},
+    )
+    client.request(
+        "PATCH",
+        client.repo_url(f"/issues/{number}"),
+        what=f"closing issue #{number}",
+        json={"state": "closed", "state_reason": reason},
+    )
+
+
+def _open_marked_issues(client: GitHubClient, marker: str) -> list[tuple[int, dict[str, Any]]]:
+    """The open issues carrying ``marker`` that the token opened, by number, oldest first."""
     issues = (
         issue
         for issue in client.paginate(
@@ -306,7 +320,9 @@ def _open_marked_issue(client: GitHubClient, marker: str) -> dict[str, Any] | No
         )
         if "pull_request" not in issue  # the issues list includes pull requests
     )
-    return find_own(issues, marker, _body, client.is_own)
+    own = all_own(issues, marker, _body, client.is_own)
+    numbered = [(client.integer(issue, "number", _LISTING_ISSUES), issue) for issue in own]
+    return sorted(numbered, key=lambda pair: pair[0])
 
 
 def _body(item: dict[str, Any]) -> str:

@@ -72,7 +72,17 @@ def find_own(
     body: Callable[[Item], str],
     ours: Callable[[], Callable[[Item], bool]],
 ) -> Item | None:
-    """The first of ``items`` whose body starts with ``marker`` and that is the tool's own.
+    """The first of ``items`` whose body starts with ``marker`` and that is the tool's own."""
+    return next(iter(all_own(items, marker, body, ours)), None)
+
+
+def all_own(
+    items: Iterable[Item],
+    marker: str,
+    body: Callable[[Item], str],
+    ours: Callable[[], Callable[[Item], bool]],
+) -> list[Item]:
+    """Those of ``items`` whose body starts with ``marker`` and that are the tool's own.
 
     ``ours()`` gives the test of an item's author; it may ask the platform who the token is, so
     it is called only when some item carries the marker. A person's comment that quotes or
@@ -80,9 +90,9 @@ def find_own(
     """
     marked = [i for i in items if body(i).startswith(marker)]
     if not marked:
-        return None  # no need to ask who we are
+        return []  # no need to ask who we are
     own = ours()
-    return next((i for i in marked if own(i)), None)
+    return [i for i in marked if own(i)]
 
 
 def ensure_marker(body: str, marker: str) -> str:

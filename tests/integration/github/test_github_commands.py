@@ -180,6 +180,28 @@ def test_drift_opens_one_issue_updates_it_and_closes_it_when_in_sync(
     assert github.state.calls("PATCH") == 2  # one update, one close; nothing for the no-op
 
 
+def test_drift_keeps_the_first_of_two_drift_issues_that_runs_at_once_opened(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = make_env(github)
+    drift = save(plan_of(change("alice@contoso.com")), tmp_path / "a.json")
+    assert run(monkeypatch, env, "github", "drift-issue", "--plan", str(drift)) == 0
+    # A second run that listed the issues before the first opened its own opened another.
+    github.state.issues.append(github.state.issues[0] | {"number": 2, "html_url": "/i/2"})
+    assert run(monkeypatch, env, "github", "drift-issue", "--plan", str(drift)) == 0
+    first, second = github.state.issues
+    assert (first["state"], second["state"]) == ("open", "closed")
+    assert second["state_reason"] == "not_planned"
+    assert "Closed in favour of #1" in github.state.comments[2][0]["body"]
+
+    # Both open again: an in-sync run closes both.
+    second["state"] = "open"
+    in_sync = save(plan_of(), tmp_path / "c.json")
+    assert run(monkeypatch, env, "github", "drift-issue", "--plan", str(in_sync)) == 0
+    assert [i["state"] for i in github.state.issues] == ["closed", "closed"]
+    assert all("In sync again" in github.state.comments[n][-1]["body"] for n in (1, 2))
+
+
 @pytest.mark.parametrize(
     ("already", "text_bytes", "cut"),
     [
