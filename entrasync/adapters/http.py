@@ -103,6 +103,10 @@ class TransportError(EntrasyncError):
     """The server could not be reached, after retries where retrying was safe."""
 
 
+class NotSent(Exception):
+    """``give_up`` answered True before the request went out: nothing was sent."""
+
+
 def send(
     client: httpx.Client,
     method: str,
@@ -123,7 +127,8 @@ def send(
     ``give_up``: asked before each retry; when it answers True the last response is final (or
     the connection error raised). A stopping apply uses it so that the writes in flight end
     within a runner's grace period instead of waiting out Retry-After: a throttled write was
-    not carried out, and is recorded as failed.
+    not carried out, and is recorded as failed. Asked again once a slot of ``limit`` is free:
+    a request that waited for one while the stop came is never sent (:class:`NotSent`).
 
     ``gate``: the client's shared :class:`ThrottleGate` (Graph). The request waits at it
     before every attempt, and a throttle it meets closes it for every other request too (the
@@ -147,7 +152,7 @@ def send(
         if gate is not None:
             gate.wait()
         try:
-            response, retry_after = _attempt(client, method, url, limit, policy, kwargs)
+            response, retry_after = _attempt(client, method, url, limit, policy, give_up, kwargs)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             delay = policy.backoff(attempt, None)
             if (
@@ -274,6 +279,7 @@ def _attempt(
     url: str | httpx.URL,
     limit: AdaptiveLimit | None,
     policy: RetryPolicy,
+    give_up: Callable[[], bool] | None,
     kwargs: dict[str, Any],
 ) -> tuple[httpx.Response, float | None]:
     """One request on the wire (holding a slot of ``limit``, if any) and its Retry-After."""
@@ -281,6 +287,8 @@ def _attempt(
         response = _detached(client.request(method, url, **kwargs))
         return response, parse_retry_after(response.headers.get("Retry-After"))
     with limit.slot() as slot:
+        if give_up is not None and give_up():
+            raise NotSent()  # the wait for a slot (a throttled server) outlasted a stop
         response = _detached(client.request(method, url, **kwargs))
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if gates(response.status_code, retry_after):

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from entrasync.adapters.http import DEFAULT_PARALLELISM, TransportError
+from entrasync.adapters.http import DEFAULT_PARALLELISM, NotSent, TransportError
 from entrasync.adapters.scim.attributes import Layout
 from entrasync.adapters.scim.client import ScimClient, ScimResponse
 from entrasync.adapters.scim.target import layout_of, to_target_user
@@ -224,6 +224,8 @@ def _guarded(
 ) -> ChangeResult:
     try:
         return _execute(change, client, layout)
+    except NotSent:
+        return ChangeResult(change, "skipped", error="not attempted: entrasync was stopping")
     except EntrasyncError as exc:
         # A rejected token or a lost connection fails every later write the same way. A 403
         # may be about this one user (e.g. the Owner), so it does not stop the others.

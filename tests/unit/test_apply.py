@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 
 from entrasync.adapters.scim.attributes import Layout
 from entrasync.adapters.scim.client import ScimClient
+from entrasync.adapters.throttle import AdaptiveLimit
 from entrasync.commands import apply as apply_command
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.core.apply_rules import UnsafePlanError, in_place, satisfies
@@ -17,6 +20,7 @@ from entrasync.core.model import TargetUser
 from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.core.secret import Secret
 from entrasync.operations.apply import apply_plan, create_body, patch_operations
+from entrasync.operations.stopping import Stopped, StopRequest
 from tests.unit.planning_factories import nt, plan_inputs
 
 CORE = Layout.of("roles", "entitlements")
@@ -236,6 +240,43 @@ def test_which_failures_stop_the_run(status: int, outcomes: list[str]) -> None:
     with ScimClient(plan.scim_url, Secret("t"), transport=transport) as client:
         apply_plan(plan, client, Config.model_validate({"version": 1}), sink, parallelism=1)
     assert sink.outcomes == outcomes
+
+
+def test_a_write_that_waited_for_a_slot_while_the_stop_came_is_never_sent() -> None:
+    """A throttled server cut the limit to one: the second write waits for the first's slot,
+    the stop comes meanwhile, and the second write is recorded as not attempted, never sent."""
+    stop = StopRequest()
+    sent: list[str] = []
+    waiting = threading.Event()
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.path)
+        assert waiting.wait(5)  # the other write now waits for this slot
+        stop.request(signal.SIGTERM)
+        return httpx.Response(204)
+
+    class Watched(AdaptiveLimit):
+        def acquire(self) -> None:
+            if self.in_flight:
+                waiting.set()
+            super().acquire()
+
+    changes = tuple(
+        change(Action.UPDATE, Access("admin", None, True), user=f"u{i}", target_id=f"u{i}")
+        for i in range(2)
+    )
+    plan = Plan("c.yaml", "0" * 64, "https://scim.example/v2", "0" * 64, changes=changes)
+    sink = _Sink()
+    transport = httpx.MockTransport(server)
+    with (
+        ScimClient(plan.scim_url, Secret("t"), transport=transport, limit=Watched(1)) as client,
+        pytest.raises(Stopped),
+    ):
+        apply_plan(
+            plan, client, Config.model_validate({"version": 1}), sink, parallelism=2, stop=stop
+        )
+    assert len(sent) == 1
+    assert sorted(sink.outcomes) == ["skipped", "succeeded"]
 
 
 def test_apply_reports_each_rule_once_as_the_plan_found_it() -> None:
