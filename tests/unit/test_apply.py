@@ -213,6 +213,15 @@ class _Sink:
         self.outcomes.append(fields["outcome"])
 
 
+def _updates(count: int) -> Plan:
+    """A plan of ``count`` role updates, of users u0, u1, ..."""
+    changes = tuple(
+        change(Action.UPDATE, Access("admin", None, True), user=f"u{i}", target_id=f"u{i}")
+        for i in range(count)
+    )
+    return Plan("c.yaml", "0" * 64, "https://scim.example/v2", "0" * 64, changes=changes)
+
+
 @pytest.mark.parametrize(
     ("status", "outcomes"),
     [
@@ -230,11 +239,7 @@ def test_which_failures_stop_the_run(status: int, outcomes: list[str]) -> None:
     def server(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status if request.url.path.endswith("/u0") else 204)
 
-    changes = tuple(
-        change(Action.UPDATE, Access("admin", None, True), user=f"u{i}", target_id=f"u{i}")
-        for i in range(3)
-    )
-    plan = Plan("c.yaml", "0" * 64, "https://scim.example/v2", "0" * 64, changes=changes)
+    plan = _updates(3)
     sink = _Sink()
     transport = httpx.MockTransport(server)
     with ScimClient(plan.scim_url, Secret("t"), transport=transport) as client:
@@ -261,11 +266,7 @@ def test_a_write_that_waited_for_a_slot_while_the_stop_came_is_never_sent() -> N
                 waiting.set()
             super().acquire()
 
-    changes = tuple(
-        change(Action.UPDATE, Access("admin", None, True), user=f"u{i}", target_id=f"u{i}")
-        for i in range(2)
-    )
-    plan = Plan("c.yaml", "0" * 64, "https://scim.example/v2", "0" * 64, changes=changes)
+    plan = _updates(2)
     sink = _Sink()
     transport = httpx.MockTransport(server)
     with (
