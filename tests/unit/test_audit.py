@@ -302,9 +302,7 @@ def test_tampering_is_detected_at_the_first_bad_seq(
     assert verdict.describe().startswith(f"tampered: seq {bad_seq}: ")
 
 
-@pytest.mark.parametrize(
-    "keep", [8, 1, 0], ids=["cut before apply_finished", "only apply_started", "emptied"]
-)
+@pytest.mark.parametrize("keep", [8, 1], ids=["cut before apply_finished", "only apply_started"])
 def test_a_run_cut_at_a_record_boundary_is_intact_but_incomplete(run: Path, keep: int) -> None:
     lines = run.read_bytes().splitlines(keepends=True)
     run.write_bytes(b"".join(lines[:keep]))
@@ -485,6 +483,7 @@ def test_an_audit_file_that_cannot_take_apply_started_says_nothing_was_changed(
     assert "could not be written: No space left on device" in caught.value.message
     assert caught.value.hint == "free disk space or fix the --audit-dir; nothing was changed"
     assert printed == []
+    assert list(tmp_path.iterdir()) == []  # no empty file to be taken for a run
 
 
 def test_a_missing_apply_finished_alone_says_every_change_is_in_the_file(

@@ -128,6 +128,16 @@ def test_text_beyond_ascii_verifies(tmp_path: Path) -> None:
     assert verify_audit(path).ok
 
 
+def test_an_empty_file_is_no_run_cut_short_but_a_file_cut_to_nothing(run: Path) -> None:
+    run.write_bytes(b"")
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.first_bad_seq, verdict.problem) == (
+        False,
+        1,
+        "no record: the file is empty (cut, or apply was killed before its first)",
+    )
+
+
 def test_a_run_as_apply_wrote_it_still_verifies(run: Path) -> None:
     verdict = verify_audit(run)
     assert (verdict.ok, verdict.records) == (True, len(golden_plan().changes) + 2)

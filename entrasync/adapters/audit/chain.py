@@ -75,6 +75,9 @@ def verify_audit(path: Path | str) -> AuditVerdict:
         ) from None
     lines = record_lines(data)
     head, tally = GENESIS, Counter[str]()
+    if not lines:  # apply writes apply_started before anything else
+        problem = "no record: the file is empty (cut, or apply was killed before its first)"
+        return AuditVerdict(path, 0, False, False, 1, problem, None, head)
     finished: dict[str, Any] | None = None
     for index, raw in enumerate(lines):
         seq = index + 1

@@ -217,6 +217,9 @@ class AuditWriter:
             writer._write(_started_record(plan, started, config_sha256, override, env, git_commit))
         except AuditError as exc:
             writer.close()
+            # Nothing refers to the file yet: an empty one would only be taken for a run.
+            with contextlib.suppress(OSError):
+                path.unlink()
             raise AuditError(
                 exc.message, "free disk space or fix the --audit-dir; nothing was changed"
             ) from None
