@@ -47,6 +47,18 @@ def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
         _replace(path, target, lambda handle: handle.writelines(chunks), mode)
 
 
+def make_folder(path: Path) -> None:
+    """``mkdir -p path``: a folder that cannot be made is an :class:`EntrasyncError`."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = "a file of that name is there" if path.is_file() else exc.strerror or exc
+        raise EntrasyncError(
+            f"cannot make the folder {path}: {why}",
+            "choose a folder that exists or can be created, and that you can write to",
+        ) from None
+
+
 def write_plan(path: Path, plan: Plan) -> None:
     """Write ``plan``'s file (``entrasync.core.planfile``) to ``path`` as
     :func:`write_atomic_chunks` does, and fill ``plan.digest`` on the way.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from entrasync.adapters.files import make_folder
 from entrasync.cli import main
 from entrasync.commands import examples
 from entrasync.console import Console, app_context, global_options, output_options
@@ -41,7 +42,7 @@ def _sandbox_extra() -> Iterator[None]:
 @contextmanager
 def _workdir(directory: Path | None) -> Iterator[Path]:
     if directory is not None:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_folder(directory)
         yield directory.resolve()
         return
     tmp = Path(tempfile.mkdtemp(prefix="entrasync-demo-"))
@@ -198,7 +199,7 @@ def sandbox(directory: Path) -> int:
 
     ctx = app_context()
     console = ctx.console()
-    directory.mkdir(parents=True, exist_ok=True)
+    make_folder(directory)
     env_file = directory / "sandbox.env"
     with sandbox_lock(directory):  # a second sandbox here stops now, before touching anything
         written = False

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from entrasync.adapters.clock import utc_now_ms
-from entrasync.adapters.files import write_atomic
+from entrasync.adapters.files import make_folder, write_atomic
 from entrasync.adapters.lockfile import holding, open_lock
 from entrasync.adapters.trust import EXTRA_CA_VARIABLE
 from entrasync.config.schema import render_schema
@@ -110,14 +110,13 @@ def write_workspace(directory: Path, config_yaml: str, config: Path | None = Non
     """
 
     mappings = config if config is not None else directory / "config" / "mappings.yaml"
-    mappings.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(mappings.parent)
     created = not mappings.exists()
     if created:
-        mappings.write_text(config_yaml, encoding="utf-8")
+        write_atomic(mappings, config_yaml)
     schema = mappings.parent.parent / "schemas" / "mappings.schema.json"
     if config is None or (created and not schema.exists()):
-        schema.parent.mkdir(parents=True, exist_ok=True)
-        schema.write_text(render_schema(), encoding="utf-8")
+        write_atomic(schema, render_schema())
     return mappings
 
 
