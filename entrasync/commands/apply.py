@@ -47,7 +47,7 @@ from entrasync.errors import (
 )
 from entrasync.operations import planning as pipeline
 from entrasync.operations.apply import apply_plan, describe
-from entrasync.operations.stopping import deferred_stop
+from entrasync.operations.stopping import Stopped, deferred_stop
 from entrasync.render.text import render_text
 
 if TYPE_CHECKING:
@@ -146,20 +146,44 @@ def _run(
     # From before the audit file exists until its last record: a signal stops new writes and
     # lets those in flight finish and be recorded (a second one cannot cut that short).
     with deferred_stop() as stop, evidence.start() as audit:
-        report = apply_plan(
-            evidence.plan,
-            client,
-            evidence.loaded.config,
-            audit,
-            parallelism=parallelism,
-            on_result=lambda r: console.progress(
-                f"{r.outcome}: {r.change.action.value} {r.change.user}"
-            ),
-            stop=stop,
-        )
+        try:
+            report = apply_plan(
+                evidence.plan,
+                client,
+                evidence.loaded.config,
+                audit,
+                parallelism=parallelism,
+                on_result=lambda r: console.progress(
+                    f"{r.outcome}: {r.change.action.value} {r.change.user}"
+                ),
+                stop=stop,
+            )
+        except Stopped as exc:
+            console.progress_done()
+            if exc.report is not None:
+                _say_stopped(evidence, exc.report, audit)
+            raise
         console.progress_done()
         audit.finish(report.counts)
     return report, audit
+
+
+def _say_stopped(evidence: Evidence, report: ApplyReport[ChangeResult], audit: AuditWriter) -> None:
+    """What a stopped apply did, where its record is, and what to do next (the log and the
+    job summary): a cancelled CI job shows no progress lines."""
+    console, plan = evidence.console, evidence.plan
+    counts = report.counts
+    left = len(plan.changes) - sum(counts.values())
+    console.warn(
+        f"apply stopped: {counts['succeeded']} succeeded, {counts['failed']} failed, "
+        f"{counts['skipped']} skipped, {left} not started; audit {audit.path} (incomplete, "
+        f"last record sha256 {audit.head_sha256})"
+    )
+    console.warn(
+        "run `entrasync plan` to see what is left and apply the new plan: changes already "
+        "made are recognised and not repeated"
+    )
+    evidence.summary([*applied_lines(plan, report), f"Stopped: {left} not started."], audit)
 
 
 def _prepare(

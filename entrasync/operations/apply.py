@@ -33,7 +33,7 @@ from entrasync.core.audit_record import Outcome
 from entrasync.core.model import USER_SCHEMA
 from entrasync.core.plan import Action, Change, Plan
 from entrasync.errors import AuditError, AuthError, EntrasyncError, ScimError
-from entrasync.operations.stopping import StopRequest
+from entrasync.operations.stopping import Stopped, StopRequest
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +186,10 @@ def apply_plan(
         client.give_up = None  # the client's later requests retry as usual
     if recorder.failure is not None:
         raise recorder.failure
-    stop.check()
-    return ApplyReport(tuple(r for r in results if r is not None))
+    report = ApplyReport(tuple(r for r in results if r is not None))
+    if stop.signum is not None:
+        raise Stopped(stop.signum, report)  # what was done, for the caller to say
+    return report
 
 
 class _Recorder:

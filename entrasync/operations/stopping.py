@@ -17,7 +17,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
+from entrasync.core.apply_report import ApplyReport
 from entrasync.errors import ExitCode
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -29,9 +31,10 @@ class Stopped(BaseException):
     """The command was stopped by a signal. A BaseException, as KeyboardInterrupt is: it is
     not an error of the command's, and no ``except Exception`` may swallow it."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, report: ApplyReport[Any] | None = None) -> None:
         super().__init__(signum)
         self.signum = signum
+        self.report = report  # an apply's results up to the stop
 
     @property
     def name(self) -> str:
@@ -55,11 +58,6 @@ class StopRequest:
     def request(self, signum: int) -> None:
         if self.signum is None:
             self.signum = signum
-
-    def check(self) -> None:
-        """Raise :class:`Stopped` when a stop was requested."""
-        if self.signum is not None:
-            raise Stopped(self.signum)
 
 
 @contextmanager

@@ -69,6 +69,13 @@ def test_a_signal_mid_apply_starts_no_write_and_every_write_made_is_audited(
     assert {r["user"] for r in records} == world.created()
     assert_intact(world.audit_file())
     assert world.audit_records()[-1]["type"] == "change"  # no apply_finished: cut short
+    # The log says what was done and where it is recorded: a cancelled job shows no progress.
+    assert (
+        f"apply stopped: {writes} succeeded, 0 failed, 0 skipped, {MANY - writes} not started; "
+        f"audit {world.audit_file()} (incomplete, last record sha256 "
+        f"{world.audit_records()[-1]['sha256']})"
+    ) in done.err
+    assert "run `entrasync plan` to see what is left" in done.err
 
 
 def test_sigterm_while_reading_ends_with_143_before_any_write(world: World) -> None:
