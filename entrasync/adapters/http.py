@@ -25,7 +25,7 @@ import httpx
 
 from entrasync import __version__
 from entrasync.adapters.pool import DEFAULT_PARALLELISM as DEFAULT_PARALLELISM
-from entrasync.adapters.throttle import MAX_DELAY, AdaptiveLimit, ThrottleGate, gates
+from entrasync.adapters.throttle import MAX_DELAY, AdaptiveLimit, ThrottleGate, gates, pause
 from entrasync.adapters.trust import LOOPBACK_GONE_HINT, ssl_context
 from entrasync.adapters.urls import is_loopback_host as is_loopback_host
 from entrasync.adapters.urls import require_safe_url as require_safe_url
@@ -113,7 +113,7 @@ def send(
     url: str | httpx.URL,
     *,
     policy: RetryPolicy = RetryPolicy(),
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = pause,
     on_retry: Callable[[httpx.Response | None, float], None] | None = None,
     what: str = "the server",
     idempotent: bool | None = None,

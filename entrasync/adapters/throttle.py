@@ -25,6 +25,30 @@ from collections.abc import Callable
 # One wait never exceeds this (seconds), Retry-After included: RetryPolicy's default cap.
 MAX_DELAY = 60.0
 
+_ENDING = threading.Event()
+
+
+class Abandoned(Exception):
+    """A wait before a retry was cut short: a signal is ending the command."""
+
+
+def end_waits() -> None:
+    """Cut short every :func:`pause` of this process, now and until :func:`reset_waits`: a
+    signal ends the command, and the readers' threads, which it must wait for, may be waiting
+    out a Retry-After of up to a minute (six times over)."""
+    _ENDING.set()
+
+
+def reset_waits() -> None:
+    _ENDING.clear()
+
+
+def pause(seconds: float) -> None:
+    """``time.sleep`` that :func:`end_waits` cuts short, raising :class:`Abandoned`: the
+    clients' default for their waits before a retry."""
+    if _ENDING.wait(seconds):
+        raise Abandoned()
+
 
 class ThrottleGate:
     """A "not before" instant shared by every request of one API client; thread-safe.
@@ -39,7 +63,7 @@ class ThrottleGate:
         max_delay: float = MAX_DELAY,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
     ) -> None:
         self.max_delay = max_delay
         self._clock = clock

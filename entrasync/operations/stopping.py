@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from entrasync.adapters.throttle import end_waits, reset_waits
 from entrasync.core.apply_report import ApplyReport
 from entrasync.errors import ExitCode
 
@@ -90,17 +91,28 @@ def note(text: str) -> None:
 def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`Stopped` where the program is, as SIGINT raises
     KeyboardInterrupt: the command ends without a traceback, exit 143. Once: a later one is
-    only noted, so it cannot cut short the cleanup the first one set going."""
+    only noted, so it cannot cut short the cleanup the first one set going. Each of them also
+    cuts short the readers' waits before a retry (:func:`end_waits`): the command waits for
+    its threads, and a throttled read would hold it for minutes."""
     raised = StopRequest()
+    reset_waits()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         if raised.requested:
             say(f"{signal.Signals(signum).name}: already stopping")
             return
         raised.request(signum)
+        end_waits()
         raise Stopped(signum)
 
-    with _handlers((signal.SIGTERM, signal.SIGHUP), handler):
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        end_waits()
+        raise KeyboardInterrupt
+
+    with (
+        _handlers((signal.SIGTERM, signal.SIGHUP), handler),
+        _handlers((signal.SIGINT,), interrupt),
+    ):
         yield
 
 

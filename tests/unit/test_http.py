@@ -13,7 +13,14 @@ import httpx
 import pytest
 
 from entrasync.adapters.http import RetryPolicy, TransportError, parse_retry_after, send
-from entrasync.adapters.throttle import AdaptiveLimit, ThrottleGate
+from entrasync.adapters.throttle import (
+    Abandoned,
+    AdaptiveLimit,
+    ThrottleGate,
+    end_waits,
+    pause,
+    reset_waits,
+)
 from tests.unit.fake_time import FakeTime
 
 URL = "https://api.example.test/thing"
@@ -451,3 +458,22 @@ def test_a_connection_error_is_not_retried_once_the_caller_gives_up() -> None:
     with pytest.raises(TransportError):
         send(client, "GET", URL, policy=POLICY, sleep=time_.sleep, give_up=lambda: True)
     assert time_.slept == []
+
+
+def test_a_signal_ending_the_command_cuts_short_every_wait_before_a_retry() -> None:
+    """The clients' default wait: a reader's thread that is waiting out a Retry-After when a
+    signal ends the command stops waiting, and sends nothing more."""
+    arrivals: list[float] = []
+    client = http(answers(throttled(retry_after="60"), httpx.Response(200)), FakeTime(), arrivals)
+    threading.Timer(0.2, end_waits).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(Abandoned):
+            send(client, "GET", URL, policy=POLICY)  # the default wait, cut short
+        assert time.monotonic() - started < 2
+        assert len(arrivals) == 1
+        with pytest.raises(Abandoned):
+            pause(0.01)  # and every later one, until the next command resets it
+    finally:
+        reset_waits()
+    pause(0.01)

@@ -9,7 +9,6 @@ bounded). Error bodies are branched on ``error.code``, never on the message (htt
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,7 +24,7 @@ from entrasync.adapters.graph.auth import (
 )
 from entrasync.adapters.graph.odata import GraphFailure, query
 from entrasync.adapters.http import RETRY_STATUSES, RetryPolicy, new_client, require_safe_url, send
-from entrasync.adapters.throttle import ThrottleGate
+from entrasync.adapters.throttle import ThrottleGate, pause
 from entrasync.config.models import Config
 from entrasync.errors import AuthError, EntrasyncError, GraphError
 
@@ -74,7 +73,7 @@ class GraphClient:
         http: httpx.Client | None = None,
         environ: Mapping[str, str] | None = None,
         policy: RetryPolicy = DEFAULT_POLICY,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
         gate: ThrottleGate | None = None,
         max_pages: int = MAX_PAGES,
     ) -> None:
@@ -98,7 +97,7 @@ class GraphClient:
         environ: Mapping[str, str],
         *,
         policy: RetryPolicy = DEFAULT_POLICY,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
         gate: ThrottleGate | None = None,
     ) -> GraphClient:
         """Endpoints and credentials from config + environment (docs/entra.md)."""

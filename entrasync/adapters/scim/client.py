@@ -7,7 +7,6 @@ drops unknown extension attributes, and NeuralTrust's extension (if any) is undo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -24,7 +23,7 @@ from entrasync.adapters.scim.paging import (
     fetch_ahead,
     parse_page,
 )
-from entrasync.adapters.throttle import AdaptiveLimit
+from entrasync.adapters.throttle import AdaptiveLimit, pause
 from entrasync.adapters.urls import SENT_SCIM
 from entrasync.config.models import DEFAULT_SCIM_URL, Config
 from entrasync.config.routing import SCIM_URL
@@ -147,7 +146,7 @@ class ScimClient:
         *,
         transport: httpx.BaseTransport | None = None,
         policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = pause,
         timeout: float = 30.0,
         max_connections: int = 16,
         limit: AdaptiveLimit | None = None,

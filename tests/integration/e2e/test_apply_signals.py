@@ -93,6 +93,29 @@ def test_sigterm_while_reading_ends_with_143_before_any_write(world: World) -> N
     assert not list(world.audit_dir.glob("*.jsonl"))
 
 
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143)],
+    ids=["Ctrl-C", "SIGTERM"],
+)
+def test_a_signal_ends_a_throttled_read_at_once_not_after_its_retry_after(
+    world: World, signum: signal.Signals, code: int
+) -> None:
+    world.graph.throttle_every, world.graph.retry_after = 1, "30"  # Graph: come back later
+    proc = world.start()
+    wait_until(lambda: world.graph.counters["throttled"] >= 1, proc, "Graph throttles")
+    time.sleep(0.2)  # the readers are waiting out the Retry-After now
+
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    done = finish(proc, timeout=20)
+
+    assert time.monotonic() - sent < 5, done.err  # not the 30 s of Retry-After, six times
+    assert done.code == code, done.err
+    assert "Traceback" not in done.err
+    assert world.scim.counters.writes == 0
+
+
 def test_an_apply_left_alone_finishes_with_a_complete_audit(world: World) -> None:
     done = finish(world.start())
 

@@ -50,7 +50,7 @@ def test_validate_online_prints_every_group_and_warns_on_empty_ones(
     assert rows[0] == ["MAPPING", "GROUP", "ID", "DISPLAY", "NAME", "USERS", "STATUS"]
     assert rows[1] == ["NT-Big", G_BIG, "NT-Big", "2500", "ok"]
     assert rows[2] == ["NT-Parent", G_PARENT, "NT-Parent", "3", "ok"]
-    assert rows[3] == [G_EMPTY, G_EMPTY, "NT-Empty", "0", "empty", "(auto_sync:", "false)"]
+    assert rows[3] == [G_EMPTY, G_EMPTY, "NT-Empty", "0", "empty", "(not", "synced)"]
     assert f"group NT-Empty ({G_EMPTY}) has no user members" in err
 
 
