@@ -59,12 +59,19 @@ def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], Non
     return callback
 
 
-_CONFIG_OPTION = click.option(
-    "--config",
-    type=click.Path(path_type=Path, dir_okay=False),
-    callback=_set_config,
-    expose_value=False,
-    help="Mappings file [env ENTRASYNC_CONFIG; default config/mappings.yaml].",
+def config_option(help_text: str) -> Callable[[F], F]:
+    """``--config FILE``, read through the app context (``ctx.config_path``)."""
+    return click.option(
+        "--config",
+        type=click.Path(path_type=Path, dir_okay=False),
+        callback=_set_config,
+        expose_value=False,
+        help=help_text,
+    )
+
+
+_CONFIG_OPTION = config_option(
+    "Mappings file [env ENTRASYNC_CONFIG; default config/mappings.yaml]."
 )
 _OUTPUT_OPTIONS = (
     click.option(

@@ -15,7 +15,12 @@ import click
 from entrasync.adapters.files import make_folder
 from entrasync.cli import main
 from entrasync.commands import examples
-from entrasync.console import Console, app_context, global_options, output_options
+from entrasync.console import (
+    Console,
+    app_context,
+    config_option,
+    output_options,
+)
 from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.gctune import collector_running
 
@@ -181,13 +186,13 @@ def demo(directory: Path | None) -> int:
     show_default=True,
     help="Where to keep the demo mappings (config/), the schema and the environment file.",
 )
-@global_options
+@config_option(
+    "Mappings file to serve, created from the demo mappings if missing [default: "
+    "DIR/config/mappings.yaml; ENTRASYNC_CONFIG is not read]."
+)
+@output_options
 def sandbox(directory: Path) -> int:
-    """Keep the sandbox running and write the environment that points plan/apply at it.
-
-    --config names the mappings file to use (created from the demo mappings if missing);
-    by default it is DIR/config/mappings.yaml.
-    """
+    """Keep the sandbox running and write the environment that points plan/apply at it."""
     with _sandbox_extra():
         from entrasync.sandbox.runner import (
             running_sandbox,

@@ -51,6 +51,7 @@ def write_outputs(values: Mapping[str, str], environ: Mapping[str, str], console
         "entrasync github report-apply --audit audit/",
     ),
 )
+@output_options
 def group() -> None:
     """GitHub steps of the GitOps workflows (apply report, drift issue)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from entrasync.cli import main
 from tests.unit.cli_calls import assert_real_call
 
 
@@ -62,3 +63,13 @@ def test_a_call_that_entrasync_would_refuse_fails_saying_why(words: list[str], s
     with pytest.raises(AssertionError) as caught:
         assert_real_call(words)
     assert said in str(caught.value)
+
+
+@pytest.mark.parametrize("group", ["audit", "github"])
+def test_global_options_work_between_a_group_and_its_command(
+    group: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/commands.md: global options work before or after the command, a group's too."""
+    command = {"audit": "verify", "github": "find-plan"}[group]
+    assert main([group, "-q", "--no-color", command, "--help"]) == 0
+    assert f"Usage: entrasync {group} {command}" in capsys.readouterr().out
