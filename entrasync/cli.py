@@ -21,7 +21,7 @@ import click
 from entrasync import __version__
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.core import sanitize
-from entrasync.errors import ConfigError, EntrasyncError, ExitCode, SeveralErrors
+from entrasync.errors import EntrasyncError, ExitCode, error_lines
 from entrasync.gctune import collector_paused
 from entrasync.operations.stopping import Stopped, signals_interrupt
 
@@ -79,18 +79,10 @@ def cli(ctx: click.Context) -> None:
 
 
 def _print_error(exc: EntrasyncError) -> None:
-    if isinstance(exc, SeveralErrors):
-        for each in exc.errors:
-            _print_error(each)
-        return
     # Messages quote names from Entra, NeuralTrust and the config: each line is made inert
     # (no control, bidi or workflow command), keeping the line breaks the message is built with.
-    click.echo(f"error: {sanitize.lines(exc.message)}", file=sys.stderr)
-    if isinstance(exc, ConfigError):
-        for problem in exc.problems:
-            click.echo(f"  {sanitize.lines(problem)}", file=sys.stderr)
-    if exc.hint:
-        click.echo(f"hint: {sanitize.lines(exc.hint)}", file=sys.stderr)
+    for line in error_lines(exc):
+        click.echo(sanitize.lines(line), file=sys.stderr)
 
 
 def run() -> NoReturn:

@@ -41,6 +41,19 @@ class SeveralErrors(EntrasyncError):
         self.errors = errors
 
 
+def error_lines(exc: EntrasyncError) -> list[str]:
+    """The lines an error is told in, as the command line prints them: ``error:`` (each of
+    several errors in turn), a config error's problems indented, then ``hint:``."""
+    if isinstance(exc, SeveralErrors):
+        return [line for each in exc.errors for line in error_lines(each)]
+    lines = [f"error: {exc.message}"]
+    if isinstance(exc, ConfigError):
+        lines += [f"  {problem}" for problem in exc.problems]
+    if exc.hint:
+        lines.append(f"hint: {exc.hint}")
+    return lines
+
+
 class ConfigError(EntrasyncError):
     """The mappings file is missing, unreadable or invalid.
 

@@ -11,9 +11,10 @@ import click
 
 from entrasync.adapters.files import write_plan
 from entrasync.adapters.github.actions import try_step_summary
-from entrasync.adapters.review.publish import publish_plan
+from entrasync.adapters.review.publish import publish_failure, publish_plan
 from entrasync.commands import examples
 from entrasync.config.loading import load_config
+from entrasync.config.models import LoadedConfig
 from entrasync.config.routing import require_trusted_routing
 from entrasync.console import (
     Console,
@@ -65,7 +66,8 @@ def show(plan: Plan, fmt: str, console: Console, *, config_path: str) -> None:
     "--comment",
     is_flag=True,
     help="Create or update the sticky PR comment and set the PR's labels "
-    "(GitHub, GitLab or Azure DevOps, detected from the CI).",
+    "(GitHub, GitLab or Azure DevOps, detected from the CI); a plan that fails puts its "
+    "error there instead and removes the labels.",
 )
 @parallelism_option()
 @trusted_config_option()
@@ -82,14 +84,12 @@ def command(
 
     ctx = app_context()
     console = ctx.console()
-    # Before any connection: a config under review cannot choose where credentials go.
-    loaded = load_config(ctx.resolved_config_path)
-    trusted = require_trusted_routing(loaded, trusted_config)
-    console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
-    plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
-    if trusted is not None:  # what the change does to the next runs' safeguards
-        changed = policy_changes(trusted.config, loaded.config)
-        plan = replace(plan, policy_changes=changed) if changed else plan
+    try:
+        loaded, plan = _make_plan(ctx.resolved_config_path, trusted_config, console, parallelism)
+    except EntrasyncError as exc:
+        if comment:  # contract §6: every push edits the comment, a push that cannot plan too
+            _comment_failure(exc, ctx.resolved_config_path.as_posix(), console)
+        raise
 
     # Saved before it is printed, so a reader that stops reading (`| head`) costs no file. One
     # that cannot be saved fails the command, but only after the reviewers have been shown the
@@ -139,3 +139,27 @@ def command(
     if detailed_exitcode and plan.has_changes:
         return ExitCode.CHANGES
     return ExitCode.OK
+
+
+def _make_plan(
+    path: Path, trusted_config: Path | None, console: Console, parallelism: int
+) -> tuple[LoadedConfig, Plan]:
+    # Before any connection: a config under review cannot choose where credentials go.
+    loaded = load_config(path)
+    trusted = require_trusted_routing(loaded, trusted_config)
+    console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
+    plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
+    if trusted is not None:  # what the change does to the next runs' safeguards
+        changed = policy_changes(trusted.config, loaded.config)
+        plan = replace(plan, policy_changes=changed) if changed else plan
+    return loaded, plan
+
+
+def _comment_failure(error: EntrasyncError, config_path: str, console: Console) -> None:
+    """Say on the pull request that this push has no plan; the error itself follows."""
+    try:
+        published = publish_failure(error, config_path=config_path, environ=os.environ)
+    except EntrasyncError as exc:  # the plan's own error is the one to report
+        console.warn(f"the pull request's comment could not be updated either: {exc.message}")
+        return
+    console.info(f"Plan comment (no plan): {published.url}")

@@ -105,6 +105,39 @@ def render_markdown(
     return "\n".join(document) + "\n"
 
 
+_FAILURE_LINES = 40  # lines of the error shown; the job log has them all
+_FAILURE_LINE_CHARS = 1000  # 40 such lines stay far under every platform's comment limit
+_BACKTICKS = re.compile("`+")
+
+
+def render_failure(lines: list[str], *, config_path: str, run_url: str | None) -> str:
+    """The sticky comment when ``plan`` failed (``lines``: the error as the command printed
+    it): the earlier push's plan is gone from the comment, so no reviewer reads it as this
+    push's. The error is shown as printed, in a code block whose fence is longer than any run
+    of backticks in it (CommonMark), so nothing in it renders as Markdown, HTML or a mention.
+    At most 40 lines of 1,000 characters: under every platform's comment limit."""
+    told = [clean(line)[:_FAILURE_LINE_CHARS] for text in lines for line in text.splitlines()]
+    shown = told[:_FAILURE_LINES]
+    if len(told) > _FAILURE_LINES:
+        shown.append(f"… {plural(len(told) - _FAILURE_LINES, 'more line')} in the job log")
+    fence = "`" * max(
+        3, 1 + max((len(run) for run in _BACKTICKS.findall("".join(shown))), default=0)
+    )
+    where = f"[the job log]({run_url})" if run_url else "the job log"
+    document = [
+        comment_marker(config_path),
+        f"**No plan: entrasync could not plan {escape(config_path)} for this push.**",
+        "",
+        f"{fence}text",
+        *shown,
+        fence,
+        "",
+        "The plan of an earlier push was removed from this comment, and the `entrasync: ` labels "
+        f"with it: none stands until a push plans again. Details: {where}.",
+    ]
+    return "\n".join(document) + "\n"
+
+
 # The policy lines sit in the head, which is never cut: bounded so that they always fit.
 MAX_POLICY_LINES = 50
 _MAX_SETTING_CHARS = 200

@@ -518,3 +518,25 @@ def test_azure_plan_refuses_before_any_token_is_fetched(
     done, _ = azure_plan_check(repo, target)
     assert done.returncode == 1
     assert says in done.stdout
+
+
+def _plan_script(platform: str) -> str:
+    if platform == "gitlab":
+        return "\n".join(gitlab_scripts("entrasync-plan"))
+    (script,) = [s for where, s in all_scripts() if where == platform and "entrasync plan --" in s]
+    return script
+
+
+@pytest.mark.parametrize("platform", ["gitlab", "azure"])
+def test_plan_runs_after_a_failed_validation_and_the_job_still_fails(platform: str) -> None:
+    """A push that cannot plan puts its problems in the note or thread, in place of an earlier
+    push's plan: the plan runs whatever validate says, and validate's failure still counts."""
+    lines = [
+        line.strip()
+        for line in _plan_script(platform).replace("\\\n", " ").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    validate = lines.index("entrasync validate --config config/mappings.yaml || validated=no")
+    plan = next(i for i, line in enumerate(lines) if line.startswith("entrasync plan "))
+    assert validate < plan
+    assert lines[-1] in ('test "${validated:-yes}" = yes', 'test "$validated" = yes')

@@ -7,7 +7,7 @@ import pytest
 
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.core.policy import PolicyChange
-from entrasync.render.markdown import comment_marker, escape, render_markdown
+from entrasync.render.markdown import comment_marker, escape, render_failure, render_markdown
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
 
 CONFIG = "config/mappings.yaml"
@@ -225,3 +225,19 @@ def test_emoji_are_numeric_references_so_a_cut_fits_azure_devops_utf16_limit() -
     )
     assert "&#x1F680;&#x1F680;&#x1F680; Ops &#x1F6E1;" in text
     assert len(text.encode("utf-16-le")) // 2 <= 150_000
+
+
+def test_a_failure_comment_shows_the_error_as_printed_in_a_block_nothing_escapes() -> None:
+    """What stopped the plan, verbatim: a name holding backticks, HTML or a mention stays
+    text inside a fence longer than any run of backticks in it; 40 lines at most."""
+    told = ["error: group ```` <img src=x> @everyone not found", "hint: check\x1b[31m it"]
+    body = render_failure(told * 30, config_path="config/mappings.yaml", run_url=None)
+    lines = body.splitlines()
+    assert lines[0] == comment_marker("config/mappings.yaml")
+    assert lines[3] == "`````text"  # five: one more than the name's four
+    assert lines[4] == told[0]  # verbatim, no escaping needed inside the block
+    assert "\x1b" not in body  # control characters made inert all the same
+    shown = lines[4 : lines.index("`````", 4)]
+    assert len(shown) == 41
+    assert shown[-1] == "… 20 more lines in the job log"
+    assert "Details: the job log." in body

@@ -181,6 +181,19 @@ def test_plan_has_least_privilege_and_skips_forks() -> None:
     assert plan["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
 
 
+PLAN_AFTER_VALIDATE = "${{ success() || steps.validate.outcome == 'failure' }}"
+
+
+def test_plan_runs_after_a_failed_validation_to_put_the_problems_in_the_comment() -> None:
+    """A push that cannot plan replaces the earlier push's plan in the comment (contract §6:
+    edited on every push), so the plan step runs when validation alone failed."""
+    steps = action_steps("plan.yml")
+    commands = [s["with"]["command"] for s in steps]
+    validate, plan = steps[commands.index("validate")], steps[commands.index("plan")]
+    assert validate["id"] == "validate"
+    assert plan["if"] == PLAN_AFTER_VALIDATE
+
+
 def test_plan_runs_one_at_a_time_per_pull_request_cancelling_stale_runs() -> None:
     assert load("plan.yml")["concurrency"] == {
         "group": "entrasync-plan-${{ github.event.pull_request.number }}",
@@ -556,6 +569,8 @@ def test_the_documented_mappings_repository_plan_keeps_the_security_model() -> N
         assert checkout["with"]["persist-credentials"] is False
     tool = [s for s in plan["steps"] if s.get("uses", "").startswith("OWNER/entrasync@")]
     assert [s["with"]["command"] for s in tool] == ["validate", "plan"]
+    assert [s.get("id") for s in tool] == ["validate", None]
+    assert tool[1]["if"] == PLAN_AFTER_VALIDATE
     for step in tool:
         assert re.fullmatch(r"OWNER/entrasync@v\d+\.\d+\.\d+", step["uses"])  # a release
         assert set(step["with"]) <= set(ACTION["inputs"])

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from entrasync.adapters.review import ReviewPlatform
 from entrasync.adapters.review.detect import detect
 from entrasync.core.labels import plan_labels
 from entrasync.core.plan import Plan
-from entrasync.render.markdown import comment_marker, render_markdown
+from entrasync.errors import EntrasyncError, error_lines
+from entrasync.render.markdown import comment_marker, render_failure, render_markdown
 
 
 @dataclass(frozen=True)
@@ -27,17 +29,40 @@ def publish_plan(
     """Post or edit the plan comment of ``config_path``, then set the labels the plan earns.
 
     The comment comes first: reviewers see the plan even when labelling is refused."""
-    review = detect(environ)
-    try:
-        number = review.request_number()
-        body = render_markdown(
+
+    def body(review: ReviewPlatform) -> str:
+        return render_markdown(
             plan,
             config_path=config_path,
             max_chars=review.comment_limit,
             full_plan_hint=review.full_plan_hint,
         )
-        url = review.upsert_comment(number, body, comment_marker(config_path))
-        labels = plan_labels(plan, owner_role)
+
+    return _publish(body, plan_labels(plan, owner_role), config_path, environ)
+
+
+def publish_failure(
+    error: EntrasyncError, *, config_path: str, environ: Mapping[str, str]
+) -> Published:
+    """Put what stopped ``plan`` in the comment of ``config_path``, in place of an earlier
+    push's plan, and remove the ``entrasync: `` labels: no plan stands for this push."""
+
+    def body(review: ReviewPlatform) -> str:
+        return render_failure(error_lines(error), config_path=config_path, run_url=review.run_url())
+
+    return _publish(body, frozenset(), config_path, environ)
+
+
+def _publish(
+    body: Callable[[ReviewPlatform], str],
+    labels: frozenset[str],
+    config_path: str,
+    environ: Mapping[str, str],
+) -> Published:
+    review = detect(environ)
+    try:
+        number = review.request_number()
+        url = review.upsert_comment(number, body(review), comment_marker(config_path))
         review.set_labels(number, labels)
     finally:
         review.close()

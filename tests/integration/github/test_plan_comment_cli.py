@@ -116,3 +116,57 @@ def test_an_unwritable_job_summary_is_a_warning_not_a_failure(
     assert "warning: cannot write the job summary GITHUB_STEP_SUMMARY=/proc/nope" in err
     assert "Traceback" not in err
     assert len(github.state.comments[7]) == 1
+
+
+def test_a_push_that_cannot_plan_replaces_the_plan_in_the_comment_and_removes_the_labels(
+    sandbox: RunningSandbox,
+    config: Path,
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    env = sandbox.environ | make_env(github)
+    github.state.labels[7] = ["team: identity"]
+    assert run_plan(monkeypatch, env, config, tmp_path / "s.md") == 2
+    config.write_text("version: 1\nmappings:\n  - {name: NT-Owners, role: overlord}\n")
+    capsys.readouterr()
+
+    assert run_plan(monkeypatch, env, config, tmp_path / "s.md") == 1
+
+    err = capsys.readouterr().err
+    (comment,) = github.state.comments[7]  # the same comment, edited
+    body = comment["body"]
+    assert body.startswith(comment_marker("config/mappings.yaml"))
+    assert "**No plan: entrasync could not plan config/mappings.yaml for this push.**" in body
+    assert "```text\nerror: config/mappings.yaml has 1 problem\n  config/mappings.yaml:3:" in body
+    assert "overlord" in body
+    assert "Plan:" not in body  # the earlier push's plan is gone
+    assert "[the job log](https://github.example/contoso/access/actions/runs/4242" in body
+    assert github.state.labels[7] == ["team: identity"]  # ours removed, the others kept
+    assert "error: config/mappings.yaml has 1 problem" in err  # the error itself, as ever
+    assert "Plan comment (no plan): " in err
+    secrets = (sandbox.environ["NEURALTRUST_SCIM_TOKEN"], sandbox.environ["AZURE_CLIENT_SECRET"])
+    assert not any(secret in body for secret in secrets)
+
+
+def test_a_failure_comment_that_cannot_be_posted_leaves_the_plans_own_error(
+    sandbox: RunningSandbox,
+    config: Path,
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    github.state.fail[("POST", r".*/issues/7/comments")] = (403, "Resource not accessible")
+    config.write_text("version: 1\nmappings: nope\n")
+    assert run_plan(monkeypatch, sandbox.environ | make_env(github), config, tmp_path / "s") == 1
+
+    err = capsys.readouterr().err
+    assert "warning: the pull request's comment could not be updated either" in err
+    lines = err.rstrip().splitlines()
+    warned = next(i for i, line in enumerate(lines) if "could not be updated either" in line)
+    assert lines[warned + 1] == "error: config/mappings.yaml has 1 problem"  # the plan's own
+    assert "Traceback" not in err

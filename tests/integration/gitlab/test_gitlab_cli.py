@@ -114,3 +114,26 @@ def test_report_apply_of_a_direct_push_comments_nowhere_and_leaves_the_report_in
     assert gitlab.state.notes == {}
     assert "Applied: 1 succeeded" in out  # GitLab has no job summary to hold it
     assert "the report is in the log above" in err
+
+
+def test_a_push_that_cannot_plan_replaces_the_note_and_removes_the_labels(
+    sandbox: RunningSandbox,
+    gitlab: GitLab,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    config = write_config(sandbox, tmp_path)
+    gitlab.state.labels[7] = ["team::identity"]
+    env = sandbox.environ | make_env(gitlab)
+    assert plan_comment(monkeypatch, env, tmp_path) == 2
+    config.write_text("version: 1\nmappings: nope\n")
+
+    assert plan_comment(monkeypatch, env, tmp_path) == 1
+
+    (note,) = gitlab.state.notes[7]
+    assert (
+        "**No plan: entrasync could not plan config/mappings.yaml for this push.**" in note["body"]
+    )
+    assert "error: config/mappings.yaml has 1 problem" in note["body"]
+    assert gitlab.state.labels[7] == ["team::identity"]
