@@ -25,7 +25,15 @@ import httpx
 
 from entrasync import __version__
 from entrasync.adapters.pool import DEFAULT_PARALLELISM as DEFAULT_PARALLELISM
-from entrasync.adapters.throttle import MAX_DELAY, AdaptiveLimit, ThrottleGate, gates, pause
+from entrasync.adapters.throttle import (
+    MAX_DELAY,
+    Abandoned,
+    AdaptiveLimit,
+    ThrottleGate,
+    gates,
+    pause,
+    waits_ended,
+)
 from entrasync.adapters.trust import LOOPBACK_GONE_HINT, ssl_context
 from entrasync.adapters.urls import is_loopback_host as is_loopback_host
 from entrasync.adapters.urls import require_safe_url as require_safe_url
@@ -128,7 +136,11 @@ def send(
     the connection error raised). A stopping apply uses it so that the writes in flight end
     within a runner's grace period instead of waiting out Retry-After: a throttled write was
     not carried out, and is recorded as failed. Asked again once a slot of ``limit`` is free:
-    a request that waited for one while the stop came is never sent (:class:`NotSent`).
+    a first attempt that waited for one while the stop came is never sent (:class:`NotSent`);
+    a retry that did is not sent either, and the last answer is final.
+
+    Once a signal ends the command (:func:`entrasync.adapters.throttle.end_waits`), no
+    attempt starts: :class:`~entrasync.adapters.throttle.Abandoned` is raised instead.
 
     ``gate``: the client's shared :class:`ThrottleGate` (Graph). The request waits at it
     before every attempt, and a throttle it meets closes it for every other request too (the
@@ -147,12 +159,24 @@ def send(
     if idempotent is None:
         idempotent = method.upper() in IDEMPOTENT_METHODS
     attempt = 0
+    answered: httpx.Response | None = None  # the last answer, when a retry is not sent
     while True:
         attempt += 1
+        if waits_ended():  # a signal is ending the command: no new request starts
+            raise Abandoned()
         if gate is not None:
             gate.wait()
         try:
             response, retry_after = _attempt(client, method, url, limit, policy, give_up, kwargs)
+        except NotSent:
+            if attempt == 1:
+                raise  # nothing of this request reached the server
+            if answered is not None:
+                return answered  # final, as when give_up ends the wait before a retry
+            raise TransportError(  # a read whose connection failed, then a stop
+                f"could not reach {what}, and entrasync stopped before retrying",
+                "run again",
+            ) from None
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             delay = policy.backoff(attempt, None)
             if (
@@ -192,6 +216,7 @@ def send(
         elif not _pause(sleep, delay, give_up, on_retry, response):
             return response
         response.close()
+        answered = response
 
 
 # A write went out and its answer did not come back (a timeout, a dropped or reset connection).

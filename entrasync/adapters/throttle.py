@@ -43,6 +43,11 @@ def reset_waits() -> None:
     _ENDING.clear()
 
 
+def waits_ended() -> bool:
+    """Whether :func:`end_waits` was called (and not reset since): no new request starts."""
+    return _ENDING.is_set()
+
+
 def pause(seconds: float) -> None:
     """``time.sleep`` that :func:`end_waits` cuts short, raising :class:`Abandoned`: the
     clients' default for their waits before a retry."""

@@ -87,7 +87,7 @@ def command(
     try:
         loaded, plan = _make_plan(ctx.resolved_config_path, trusted_config, console, parallelism)
     except EntrasyncError as exc:
-        if comment:  # contract §6: every push edits the comment, a push that cannot plan too
+        if comment:  # every push edits the comment (docs/review-platforms.md), a failed one too
             _comment_failure(exc, ctx.resolved_config_path.as_posix(), console)
         raise
 

@@ -96,6 +96,9 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
     its threads, and a throttled read would hold it for minutes."""
     raised = StopRequest()
     reset_waits()
+    # Ctrl-C as SIGINT's handler would raise it, unless the process was started with SIGINT
+    # ignored (a background job): then it stays ignored, as Python leaves it.
+    interrupts = () if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else (signal.SIGINT,)
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         if raised.requested:
@@ -109,11 +112,14 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
         end_waits()
         raise KeyboardInterrupt
 
-    with (
-        _handlers((signal.SIGTERM, signal.SIGHUP), handler),
-        _handlers((signal.SIGINT,), interrupt),
-    ):
-        yield
+    try:
+        with (
+            _handlers((signal.SIGTERM, signal.SIGHUP), handler),
+            _handlers(interrupts, interrupt),
+        ):
+            yield
+    finally:
+        reset_waits()  # the command's threads are done: later requests of this process retry
 
 
 @contextmanager

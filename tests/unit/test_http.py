@@ -477,3 +477,41 @@ def test_a_signal_ending_the_command_cuts_short_every_wait_before_a_retry() -> N
     finally:
         reset_waits()
     pause(0.01)
+
+
+def test_no_request_starts_once_a_signal_ends_the_command() -> None:
+    arrivals: list[float] = []
+    client = http(answers(httpx.Response(200)), FakeTime(), arrivals)
+    end_waits()
+    try:
+        with pytest.raises(Abandoned):
+            send(client, "GET", URL, policy=POLICY)
+    finally:
+        reset_waits()
+    assert arrivals == []
+
+
+def test_a_retry_not_sent_after_a_stop_leaves_the_last_answer_final() -> None:
+    """A write answered 504 (it may have been made) whose retry waited for a slot while the
+    stop came: the 504 is the outcome, recorded as failed, never "not attempted"."""
+    stopping: list[bool] = []
+
+    class StopAtTheSecondSlot(AdaptiveLimit):
+        def acquire(self) -> None:
+            if self.peak:  # a slot was taken before: this is the retry
+                stopping.append(True)
+            super().acquire()
+
+    time_ = FakeTime()
+    arrivals: list[float] = []
+    client = http(answers(throttled(504, retry_after=None), httpx.Response(200)), time_, arrivals)
+    response = send(
+        client,
+        "PATCH",
+        URL,
+        policy=POLICY,
+        sleep=time_.sleep,
+        limit=StopAtTheSecondSlot(1),
+        give_up=lambda: bool(stopping),
+    )
+    assert (response.status_code, len(arrivals)) == (504, 1)

@@ -8,11 +8,20 @@ import signal
 
 import pytest
 
+from entrasync.adapters.throttle import waits_ended
 from entrasync.operations.stopping import Stopped, StopRequest, deferred_stop, signals_interrupt
 
 
 def _send(signum: signal.Signals) -> None:
     os.kill(os.getpid(), signum)  # delivered to this (main) thread before kill returns
+
+
+def _send_and_look(signum: signal.Signals, ended: list[bool]) -> None:
+    """Send ``signum``; whatever it raises, note whether the waits to retry were ended."""
+    try:
+        _send(signum)
+    finally:
+        ended.append(waits_ended())
 
 
 @pytest.mark.parametrize(
@@ -22,10 +31,27 @@ def _send(signum: signal.Signals) -> None:
 )
 def test_sigterm_and_sighup_interrupt_like_ctrl_c(signum: signal.Signals, code: int) -> None:
     previous = signal.getsignal(signum)
+    ended: list[bool] = []
     with pytest.raises(Stopped) as caught, signals_interrupt():
-        _send(signum)
+        _send_and_look(signum, ended)  # the readers' threads stop waiting to retry
     assert (caught.value.signum, caught.value.exit_code) == (signum, code)
     assert signal.getsignal(signum) is previous  # restored on the way out
+    assert ended == [True]
+    assert not waits_ended()  # reset on the way out: a later command's requests retry
+
+
+def test_ctrl_c_ends_the_waits_too_unless_sigint_is_ignored() -> None:
+    ended: list[bool] = []
+    with pytest.raises(KeyboardInterrupt), signals_interrupt():
+        _send_and_look(signal.SIGINT, ended)
+    assert ended == [True]
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job's SIGINT
+    try:
+        with signals_interrupt():
+            _send(signal.SIGINT)  # still ignored: nothing raised
+            assert not waits_ended()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_a_second_sigterm_cannot_cut_short_the_cleanup_the_first_set_going() -> None:
