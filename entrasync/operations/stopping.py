@@ -65,11 +65,13 @@ class StopRequest:
 def _handlers(signals: tuple[int, ...], handler: Handler) -> Iterator[None]:
     """Install ``handler`` for ``signals``, restoring the previous ones on the way out. Only
     the main thread may set handlers: elsewhere (a command run in-process from another thread)
-    the signals keep whatever handling they have."""
+    the signals keep whatever handling they have. A signal the process was started with
+    ignored (SIGINT for a background job, SIGHUP under ``nohup``) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    handled = [s for s in signals if signal.getsignal(s) is not signal.SIG_IGN]
+    previous = {signum: signal.signal(signum, handler) for signum in handled}
     try:
         yield
     finally:
@@ -95,10 +97,10 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
     cuts short the readers' waits before a retry (:func:`end_waits`): the command waits for
     its threads, and a throttled read would hold it for minutes."""
     raised = StopRequest()
+    # Set by a signal, the flag stays set after the command: a reader's paused generator may
+    # be joined only when it is collected, and its threads must not wait to retry then. The
+    # next command run in this process starts afresh.
     reset_waits()
-    # Ctrl-C as SIGINT's handler would raise it, unless the process was started with SIGINT
-    # ignored (a background job): then it stays ignored, as Python leaves it.
-    interrupts = () if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else (signal.SIGINT,)
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         if raised.requested:
@@ -112,14 +114,11 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
         end_waits()
         raise KeyboardInterrupt
 
-    try:
-        with (
-            _handlers((signal.SIGTERM, signal.SIGHUP), handler),
-            _handlers(interrupts, interrupt),
-        ):
-            yield
-    finally:
-        reset_waits()  # the command's threads are done: later requests of this process retry
+    with (
+        _handlers((signal.SIGTERM, signal.SIGHUP), handler),
+        _handlers((signal.SIGINT,), interrupt),
+    ):
+        yield
 
 
 @contextmanager

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 
-from entrasync.adapters.throttle import waits_ended
+from entrasync.adapters.throttle import reset_waits, waits_ended
 from entrasync.operations.stopping import Stopped, StopRequest, deferred_stop, signals_interrupt
+
+
+@pytest.fixture(autouse=True)
+def _waits_reset() -> Iterator[None]:
+    """A signal handled here ends the waits of this process, as it would end a command's."""
+    yield
+    reset_waits()
 
 
 def _send(signum: signal.Signals) -> None:
@@ -37,21 +45,28 @@ def test_sigterm_and_sighup_interrupt_like_ctrl_c(signum: signal.Signals, code: 
     assert (caught.value.signum, caught.value.exit_code) == (signum, code)
     assert signal.getsignal(signum) is previous  # restored on the way out
     assert ended == [True]
-    assert not waits_ended()  # reset on the way out: a later command's requests retry
+    with signals_interrupt():
+        assert not waits_ended()  # the next command starts afresh
 
 
-def test_ctrl_c_ends_the_waits_too_unless_sigint_is_ignored() -> None:
+def test_ctrl_c_ends_the_waits_too_and_a_signal_started_ignored_stays_ignored() -> None:
     ended: list[bool] = []
     with pytest.raises(KeyboardInterrupt), signals_interrupt():
         _send_and_look(signal.SIGINT, ended)
     assert ended == [True]
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job's SIGINT
-    try:
+    ignored = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGHUP)}
+    try:  # a background job's SIGINT, nohup's SIGHUP
         with signals_interrupt():
             _send(signal.SIGINT)  # still ignored: nothing raised
+            _send(signal.SIGHUP)
             assert not waits_ended()
+            with deferred_stop() as stop:  # during apply's writes too
+                _send(signal.SIGINT)
+                _send(signal.SIGHUP)
+            assert not stop.requested
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, previous in ignored.items():
+            signal.signal(signum, previous)
 
 
 def test_a_second_sigterm_cannot_cut_short_the_cleanup_the_first_set_going() -> None:

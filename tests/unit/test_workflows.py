@@ -181,7 +181,8 @@ def test_plan_has_least_privilege_and_skips_forks() -> None:
     assert plan["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
 
 
-PLAN_AFTER_VALIDATE = "${{ success() || steps.validate.outcome == 'failure' }}"
+# Never in a cancelled run: a status function in the condition drops the implicit success().
+PLAN_AFTER_VALIDATE = "${{ !cancelled() && (success() || steps.validate.outcome == 'failure') }}"
 
 
 def test_plan_runs_after_a_failed_validation_to_put_the_problems_in_the_comment() -> None:
