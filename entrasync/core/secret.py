@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from entrasync.errors import AuthError, EntrasyncError
 
 _MASK: Final = "***"
+_MACRO: Final = re.compile(r"\$\([A-Za-z0-9_.]+\)")  # Azure Pipelines macro syntax
 
 
 class Secret:
@@ -45,6 +47,15 @@ def bearer(variable: str, value: str, error: type[EntrasyncError] = AuthError) -
     quotes it (RFC 9110 section 5.5 allows no line break in a field value).
     """
     token = value.strip()
+    if _MACRO.fullmatch(token):
+        # Azure Pipelines leaves $(NAME) as it is when no variable NAME exists: sent, it would
+        # be refused as an expired token, and a new token made for nothing (the old revoked).
+        raise error(
+            f"{variable} holds the Azure Pipelines macro {token}, not expanded: the pipeline "
+            "has no variable of that name",
+            "add the secret to the variable group the pipeline uses (entrasync, "
+            "docs/azure-devops.md) under the name the step maps, and check its spelling",
+        )
     if all("!" <= char <= "~" for char in token):
         return Secret(token)
     raise error(

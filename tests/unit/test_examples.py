@@ -86,9 +86,20 @@ def test_every_example_file_is_checked_against_its_schema() -> None:
 @pytest.mark.parametrize(
     ("path", "args"), SCHEMA_CASES, ids=[str(p.relative_to(EXAMPLES)) for p, _ in SCHEMA_CASES]
 )
-def test_the_example_validates_against_the_published_schema(path: Path, args: list[str]) -> None:
+def test_the_example_validates_against_the_published_schema(
+    path: Path, args: list[str], tmp_path: Path
+) -> None:
+    text = path.read_text(encoding="utf-8")
+    if NEWER_THAN_THE_SCHEMA in text:  # checked without it; the rest must still validate
+        path = tmp_path / path.name
+        path.write_text(text.replace(NEWER_THAN_THE_SCHEMA, ""), encoding="utf-8")
     done = check_jsonschema(path, args)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# An input of AzureCLI@2 (microsoft/azure-pipelines-tasks, Tasks/AzureCLIV2/task.json) that the
+# vendored Azure Pipelines schema lacks.
+NEWER_THAN_THE_SCHEMA = "      allowNoSubscriptions: true\n"
 
 
 @pytest.mark.parametrize(
@@ -461,6 +472,8 @@ def test_azure_secrets_reach_only_the_entrasync_steps_through_their_env() -> Non
     assert seen == 2
     (token,) = [s for _, s in azure_steps() if s.get("task") == "AzureCLI@2"]
     assert token["inputs"]["addSpnToEnvironment"] is True
+    # The app has no Azure role: the task must not select the connection's subscription.
+    assert token["inputs"]["allowNoSubscriptions"] is True
 
 
 def azure_plan_check(repo: Path, target: str) -> tuple[subprocess.CompletedProcess[str], Path]:

@@ -24,7 +24,7 @@ from entrasync.adapters.scim.client import WHAT as SCIM
 from entrasync.cli import main
 from entrasync.errors import GitHubError, ReviewError
 from entrasync.sandbox.tenant import demo_tenant
-from tests.integration.e2e.loopback import serve
+from tests.integration.e2e.loopback import serve, serve_both
 
 HIDDEN = "s3cr3t-tail-of-the-token"
 POLICY = RetryPolicy(max_retries=0)
@@ -55,6 +55,25 @@ def test_a_token_no_header_can_carry_is_an_error_naming_the_variable_not_the_val
     assert f"set {variable} to the token alone, on one line" in err
     assert "Traceback" not in err
     assert HIDDEN not in out + err
+
+
+def test_an_azure_pipelines_macro_left_unexpanded_is_named_not_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A variable group without the secret: Azure Pipelines passes "$(NAME)" as it is. Sent,
+    it would read as an expired token, and the hint would have a working one revoked."""
+    demo = demo_tenant()
+    with serve_both(demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch) as s:
+        monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "$(NEURALTRUST_SCIM_TOKEN)")
+        code = main(["plan"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (
+        "error: NEURALTRUST_SCIM_TOKEN holds the Azure Pipelines macro "
+        "$(NEURALTRUST_SCIM_TOKEN), not expanded" in err
+    )
+    assert "expired" not in err
+    assert s.scim.counters.requests == 0
 
 
 class _Answers(BaseHTTPRequestHandler):
