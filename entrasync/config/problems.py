@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import replace
+from itertools import islice
 from typing import Any, cast
 
 from jsonschema import Draft202012Validator
@@ -58,8 +59,11 @@ def is_secret_key(key: str) -> bool:
     return any(word in flat for word in SECRET_WORDS)
 
 
+MAX_SCHEMA_ERRORS = 200  # the first ones, in seconds; fixing them shows the next
+
+
 def schema_problems(doc: Document, validator: Draft202012Validator) -> list[Problem]:
-    errors = list(validator.iter_errors(doc.data))
+    errors = list(islice(validator.iter_errors(doc.data), MAX_SCHEMA_ERRORS))
     # A value of the wrong type also fails its const/enum/pattern; the type says it best.
     typed = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
     out: list[Problem] = []

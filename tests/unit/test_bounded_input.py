@@ -20,7 +20,7 @@ from entrasync.config import loading
 from entrasync.config import source as config_yaml
 from entrasync.config.loading import load_config
 from entrasync.config.models import check
-from entrasync.config.source import MAX_ALIAS_NODES, MAX_CONFIG_BYTES, parse
+from entrasync.config.source import MAX_ALIAS_NODES, MAX_CONFIG_BYTES, MAX_NODES, parse
 from entrasync.core import planfile, strict_json
 from entrasync.core.planfile import loads
 from entrasync.core.strict_json import MAX_DEPTH, StrictJsonError
@@ -188,6 +188,51 @@ def test_a_control_character_is_reported_at_file_line_col(
     (problem,) = rendered(text, tmp_path)
     where = f"{tmp_path / 'mappings.yaml'}:{line}:{col}"
     assert problem == f"{where}: control character {code} is not allowed: remove it"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "code"),
+    [
+        ('version: 1\nroles: [owner, "admin\\x1b[8m"]\n', "2:16: roles[1]", "U+001B"),
+        (
+            'version: 1\nmappings:\n  - {name: "NT\\0", role: owner}\n',
+            "3:12: mappings[0].name",
+            "U+0000",
+        ),
+    ],
+    ids=["ESC written as an escape", "NUL written as an escape"],
+)
+def test_a_control_character_written_as_an_escape_is_reported_too(
+    text: str, where: str, code: str, tmp_path: Path
+) -> None:
+    """The raw text holds no control character, the value does: it would be written to
+    NeuralTrust or printed to a reviewer."""
+    problems = rendered(text, tmp_path)
+    expected = f"control character {code}, written as an escape, is not allowed: remove it"
+    assert f"{tmp_path / 'mappings.yaml'}:{where}: {expected}" in problems
+
+
+def test_a_file_of_more_values_than_a_mappings_file_holds_is_one_problem_in_seconds(
+    tmp_path: Path,
+) -> None:
+    """Under the size limit, 300,000 empty mappings made 600,000 problems in a minute, 4 GB."""
+    text = "version: 1\nmappings: [" + "{}," * (MAX_NODES + 1) + "]\n"
+    (problem,) = rendered(text, tmp_path)
+    assert f"holds {MAX_NODES + 6:,} keys and values, more than the {MAX_NODES:,}" in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("010", "'010'"), ("1:30", "'1:30'"), ("0x10", "'0x10'"), ("1" + "0" * 5000, "'10000")],
+    ids=["YAML 1.1 octal", "YAML 1.1 sexagesimal", "hexadecimal", "5,000 digits"],
+)
+def test_an_integer_is_decimal_as_in_yaml_1_2_and_editors(
+    value: str, shown: str, tmp_path: Path
+) -> None:
+    """YAML 1.1 read 010 as 8 (a weaker limit than the reviewer read) and 1:30 as 90; 5,000
+    digits failed Python's int conversion with a traceback."""
+    (problem,) = rendered(f"version: 1\nlimits:\n  min_owners: {value}\n", tmp_path)
+    assert f"limits.min_owners: expected a whole number, got the text {shown}" in problem
 
 
 def test_tabs_and_crlf_line_ends_are_not_control_problems(tmp_path: Path) -> None:

@@ -36,7 +36,10 @@ EVIL_SHOWN = (
 GROUP = "NT-Platform" + EVIL  # a synced group
 EMPTY = "NT-Empty" + EVIL  # mapped, empty, not synced: validate --online warns about it
 EMPTY_ID = "0b3f1c9e-1111-4c1e-9a0b-0000000000ee"
-MAPPING = "NT-Nowhere" + EVIL  # names no group: validate --online fails on it
+# A mappings file may not hold control characters, escaped or not; a bidi override and a
+# workflow command it may. Names no group: validate --online fails on it.
+MAPPING_EVIL = "\u202e ::error::pwned ##[add-mask]x"
+MAPPING = "NT-Nowhere" + MAPPING_EVIL
 SCIM_USER = "::error::pwned" + EVIL + "@evil.example"  # unmanaged: listed first on its line
 RAW = ("\x1b", "\x07", "\u202e", "\r", "##[")
 
@@ -175,11 +178,28 @@ def test_validate_online_names_a_hostile_mapping_and_group_on_one_inert_line(
     assert code == 1, err
     assert_inert(out + err)
     (error,) = [line for line in err.splitlines() if line.startswith("error:")]
-    assert f"mapping NT-Nowhere{EVIL_SHOWN}: no Entra group is named" in error
+    assert "mapping NT-Nowhere" in error
+    assert ": no Entra group is named" in error
     (warning,) = [line for line in err.splitlines() if "has no user members" in line]
     assert f"group NT-Empty{EVIL_SHOWN} ({EMPTY_ID})" in warning
-    assert f"NT-Nowhere{EVIL_SHOWN}" in out  # its row in the table
+    assert "NT-Nowhere" in out  # its row in the table
     assert f"NT-Empty{EVIL_SHOWN}" in out
+
+
+def test_a_mapping_name_holding_control_characters_is_refused_at_its_line(
+    sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mappings = sandbox.read_text(encoding="utf-8")
+    line = mappings.count("\n") + 1
+    name = json.dumps("NT-Nowhere" + EVIL)  # escapes: the raw text holds no control character
+    sandbox.write_text(mappings + f"  - name: {name}\n    role: member\n", encoding="utf-8")
+    code, out, err = run(capsys, "validate")
+    assert code == 1
+    assert_inert(out + err)
+    assert (
+        f":{line}:11: mappings[4].name: control character U+001B, written as an escape, is not "
+        "allowed: remove it"
+    ) in err
 
 
 def test_the_progress_line_on_a_terminal_shows_hostile_names_escaped(sandbox: Path) -> None:
@@ -226,7 +246,7 @@ def test_plan_error_quotes_a_hostile_mapping_name_inertly(
 ) -> None:
     # Through the CLI's error boundary: the message quotes the name with repr(), which escapes
     # controls but not a legacy workflow command; the boundary neutralises that too.
-    name = "::warning::x ##[add-mask]secret" + EVIL
+    name = "::warning::x ##[add-mask]secret" + MAPPING_EVIL
     mappings = sandbox.read_text(encoding="utf-8")
     sandbox.write_text(mappings + f"  - name: {json.dumps(name)}\n    role: member\n")
     code, out, err = run(capsys, "plan")
