@@ -575,3 +575,14 @@ def test_the_role_and_products_need_attributes_of_their_own(
 def test_attributes_entrasync_does_not_own_are_fine(neuraltrust: str, tmp_path: Path) -> None:
     config = load_text(f"version: 1\nneuraltrust: {neuraltrust}\n", tmp_path)
     assert config.neuraltrust.products_attribute == "entitlements"
+
+
+def test_a_large_vocabulary_is_named_in_part_and_not_guessed_among(tmp_path: Path) -> None:
+    """3,000 declared roles named in each of 3,000 problems made 60 MB of output in 23 s."""
+    roles = ", ".join(f"r{i}" for i in range(300))
+    text = (
+        f"version: 1\nroles: [{roles}]\nproduct_roles: []\nmappings:\n  - {{name: g, role: r1x}}\n"
+    )
+    (problem,) = problems_of(text, tmp_path)
+    listed = ", ".join(f"r{i}" for i in range(20))
+    assert problem.endswith(f"mappings[0].role: 'r1x' is not one of {listed}, … (280 more)")
