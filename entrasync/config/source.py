@@ -26,8 +26,10 @@ MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024  # 4 MiB; 1,000 mappings take about 10
 MAX_DEPTH: Final = 64  # levels of nesting; a valid file has 4
 MAX_ALIAS_NODES: Final = 10_000  # nodes that aliases (*name) may repeat, in all
 MAX_NODES: Final = 200_000  # values and keys in all; 10,000 mappings take about 70,000
-# C0 controls but tab, LF and CR; DEL; C1 controls; and the two non-characters YAML refuses.
-_FORBIDDEN: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+# C0 controls but tab, LF and CR; DEL; C1 controls; the line and paragraph separators, which
+# YAML counts as line breaks and editors do not (every later line number would be off); and the
+# two non-characters YAML refuses.
+_FORBIDDEN: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 # The same controls in a value, written as an escape ("\x1b"); a non-character may be escaped.
 _CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _MAX_REPORTED: Final = 10  # forbidden characters listed, at most
@@ -197,9 +199,17 @@ def character_problems(text: str) -> list[Problem]:
         line = text.count("\n", 0, start) + 1
         col = start - text.rfind("\n", 0, start)
         code = ord(found.group())
-        kind = "non-character" if code > 0xFFFD else "control character"
+        kind = _KINDS.get(code, "control character")
         problems.append(Problem(line, col, "", f"{kind} U+{code:04X} is not allowed: remove it"))
     return problems
+
+
+_KINDS = {
+    0x2028: "line separator",
+    0x2029: "paragraph separator",
+    0xFFFE: "non-character",
+    0xFFFF: "non-character",
+}
 
 
 def _too_deep() -> str:

@@ -190,6 +190,13 @@ def test_a_control_character_is_reported_at_file_line_col(
     assert problem == f"{where}: control character {code} is not allowed: remove it"
 
 
+def test_a_line_separator_is_reported_as_yaml_would_count_it_a_line_break(tmp_path: Path) -> None:
+    """YAML counts U+2028 as a line break and editors do not: every later line was off by one."""
+    (problem,) = rendered("version: 1\n# a\u2028# b\nmappings: []\n", tmp_path)
+    where = f"{tmp_path / 'mappings.yaml'}:2:4"
+    assert problem == f"{where}: line separator U+2028 is not allowed: remove it"
+
+
 @pytest.mark.parametrize(
     ("text", "where", "code"),
     [
