@@ -15,12 +15,7 @@ import click
 from entrasync.adapters.files import make_folder
 from entrasync.cli import main
 from entrasync.commands import examples
-from entrasync.console import (
-    Console,
-    app_context,
-    config_option,
-    output_options,
-)
+from entrasync.console import Console, app_context, config_option, output_options
 from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.gctune import collector_running
 

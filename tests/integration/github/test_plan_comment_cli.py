@@ -12,6 +12,7 @@ from entrasync.render.markdown import comment_marker
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 from tests.integration.github.emulator import Emulator
 from tests.integration.github.env import MakeEnv
+from tests.integration.review_cli import secrets
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +55,7 @@ def test_plan_comment_creates_then_edits_one_comment_and_fills_the_job_summary(
     assert comment["body"].startswith(comment_marker("config/mappings.yaml"))
     assert "Plan:" in summary.read_text(encoding="utf-8")
     assert "entrasync: changes" in github.state.labels[7]
-    secrets = (sandbox.environ["NEURALTRUST_SCIM_TOKEN"], sandbox.environ["AZURE_CLIENT_SECRET"])
-    assert not any(secret in comment["body"] for secret in secrets)
+    assert not any(secret in comment["body"] for secret in secrets(sandbox))
 
 
 def test_a_failure_to_post_exits_1_after_printing_the_plan(
@@ -147,8 +147,7 @@ def test_a_push_that_cannot_plan_replaces_the_plan_in_the_comment_and_removes_th
     assert github.state.labels[7] == ["team: identity"]  # ours removed, the others kept
     assert "error: config/mappings.yaml has 1 problem" in err  # the error itself, as ever
     assert "Plan comment (no plan): " in err
-    secrets = (sandbox.environ["NEURALTRUST_SCIM_TOKEN"], sandbox.environ["AZURE_CLIENT_SECRET"])
-    assert not any(secret in body for secret in secrets)
+    assert not any(secret in body for secret in secrets(sandbox))
 
 
 def test_a_failure_comment_that_cannot_be_posted_leaves_the_plans_own_error(

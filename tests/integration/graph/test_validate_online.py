@@ -18,6 +18,16 @@ def _signed_in(emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> None
         monkeypatch.setenv(name, value)
 
 
+def _validate_online(
+    text: str, emulator: GraphEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, int]:
+    """``validate --online`` of a mappings file holding ``text``, signed in to ``emulator``."""
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    _signed_in(emulator, monkeypatch)
+    return path, main(["validate", "--online", "--config", str(path)])
+
+
 @pytest.mark.parametrize(
     ("group", "code"),
     [
@@ -33,10 +43,9 @@ def test_validate_online_resolves_groups_after_the_offline_checks(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = tmp_path / "m.yaml"
-    path.write_text(f"version: 1\nmappings:\n  - {{name: {group}, role: owner}}\n")
-    _signed_in(emulator, monkeypatch)
-    assert main(["validate", "--online", "--config", str(path)]) == code
+    text = f"version: 1\nmappings:\n  - {{name: {group}, role: owner}}\n"
+    path, exit_code = _validate_online(text, emulator, tmp_path, monkeypatch)
+    assert exit_code == code
     out = capsys.readouterr().out
     assert out.startswith(f"{path.as_posix()} is valid: 1 mapping (1 synced)")
     assert group in out
@@ -78,14 +87,13 @@ def test_online_shows_an_expired_mapping_as_not_synced_as_plan_treats_it(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    path = tmp_path / "m.yaml"
-    path.write_text(
+    text = (
         "version: 1\nmappings:\n"
         "  - {name: NT-Small, role: owner}\n"
         "  - {name: NT-Child, role: owner, expires: 2020-01-01}\n"
     )
-    _signed_in(emulator, monkeypatch)
-    assert main(["validate", "--online", "--config", str(path)]) == 0
+    path, code = _validate_online(text, emulator, tmp_path, monkeypatch)
+    assert code == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"{path.as_posix()} is valid: 2 mappings (1 synced)")
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("NT-")}
