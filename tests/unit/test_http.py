@@ -491,27 +491,58 @@ def test_no_request_starts_once_a_signal_ends_the_command() -> None:
     assert arrivals == []
 
 
+class _StopAtTheSecondSlot(AdaptiveLimit):
+    """A one-slot limit whose second taker (the retry) finds the stop requested."""
+
+    def __init__(self) -> None:
+        super().__init__(1)
+        self.stopping = False
+
+    def acquire(self) -> None:
+        if self.peak:  # a slot was taken before: this is the retry
+            self.stopping = True
+        super().acquire()
+
+
 def test_a_retry_not_sent_after_a_stop_leaves_the_last_answer_final() -> None:
     """A write answered 504 (it may have been made) whose retry waited for a slot while the
     stop came: the 504 is the outcome, recorded as failed, never "not attempted"."""
-    stopping: list[bool] = []
-
-    class StopAtTheSecondSlot(AdaptiveLimit):
-        def acquire(self) -> None:
-            if self.peak:  # a slot was taken before: this is the retry
-                stopping.append(True)
-            super().acquire()
-
     time_ = FakeTime()
     arrivals: list[float] = []
     client = http(answers(throttled(504, retry_after=None), httpx.Response(200)), time_, arrivals)
+    limit = _StopAtTheSecondSlot()
     response = send(
         client,
         "PATCH",
         URL,
         policy=POLICY,
         sleep=time_.sleep,
-        limit=StopAtTheSecondSlot(1),
-        give_up=lambda: bool(stopping),
+        limit=limit,
+        give_up=lambda: limit.stopping,
     )
     assert (response.status_code, len(arrivals)) == (504, 1)
+
+
+def test_a_read_whose_connection_failed_and_whose_retry_a_stop_held_back_is_an_error() -> None:
+    """No answer to make final: the read says it could not reach the server, and stops."""
+    time_ = FakeTime()
+    sent: list[httpx.Request] = []
+
+    def refuse_once(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        raise httpx.ConnectError("refused", request=request)
+
+    client = httpx.Client(transport=httpx.MockTransport(refuse_once))
+    limit = _StopAtTheSecondSlot()
+    with pytest.raises(TransportError) as caught:
+        send(
+            client,
+            "GET",
+            URL,
+            policy=POLICY,
+            sleep=time_.sleep,
+            limit=limit,
+            give_up=lambda: limit.stopping,
+        )
+    assert "and entrasync stopped before retrying" in caught.value.message
+    assert len(sent) == 1

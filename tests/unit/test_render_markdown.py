@@ -241,3 +241,10 @@ def test_a_failure_comment_shows_the_error_as_printed_in_a_block_nothing_escapes
     assert len(shown) == 41
     assert shown[-1] == "… 20 more lines in the job log"
     assert "Details: the job log." in body
+
+
+def test_a_failure_comments_lines_are_cut_at_1000_characters() -> None:
+    body = render_failure(["error: " + "x" * 5000], config_path="m.yaml", run_url="https://r/1")
+    (shown,) = [line for line in body.splitlines() if line.startswith("error: ")]
+    assert shown == "error: " + "x" * 993
+    assert "Details: [the job log](https://r/1)." in body

@@ -46,6 +46,8 @@ from tests.integration.e2e.apply_runs import (
 def test_a_signal_mid_apply_starts_no_write_and_every_write_made_is_audited(
     world: World, signals: tuple[signal.Signals, ...], code: int, last_line: str
 ) -> None:
+    summary = world.tmp / "summary.md"
+    world.env["GITHUB_STEP_SUMMARY"] = str(summary)
     proc = world.start()
     wait_until(lambda: world.scim.counters.writes >= PARALLELISM, proc, "the writes start")
 
@@ -76,6 +78,9 @@ def test_a_signal_mid_apply_starts_no_write_and_every_write_made_is_audited(
         f"{world.audit_records()[-1]['sha256']})"
     ) in done.err
     assert "run `entrasync plan` to see what is left" in done.err
+    shown = summary.read_text(encoding="utf-8")  # the job summary says it too
+    assert f"{writes} succeeded, 0 failed, 0 skipped." in shown
+    assert f"Stopped: {MANY - writes} not started." in shown
 
 
 def test_sigterm_while_reading_ends_with_143_before_any_write(world: World) -> None:
