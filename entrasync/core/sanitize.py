@@ -6,7 +6,10 @@ whoever opens a pull request. Printed raw, such a string could repaint the revie
 (ESC sequences, OSC-8 links), reorder what they read (bidi overrides), add lines of its own, or
 write a workflow command into a GitHub Actions log: ``::name::`` at the start of a line (after
 blanks) and the legacy ``##[name]`` anywhere in one (actions/runner ``ActionCommand.TryParseV2``
-and ``TryParse``), e.g. ``::add-mask::``, ``::stop-commands::`` or an ``::error::`` annotation.
+and ``TryParse``), e.g. ``::add-mask::``, ``::stop-commands::`` or an ``::error::`` annotation;
+or an Azure Pipelines logging command, ``##vso[`` anywhere in a line and in any case
+(azure-pipelines-agent ``Command.TryParse``), e.g. ``##vso[task.setsecret]`` or
+``##vso[task.complete result=Failed]``, which restricted commands still allow.
 
 :func:`text` is applied to each such string where it enters a printed line (tables, progress,
 errors, warnings, CSV); :class:`entrasync.console.Console` and the CLI's error boundary put whole
@@ -55,10 +58,9 @@ def escape(code: int) -> str:
 
 _TABLE = {code: escape(code) for code in UNSAFE}
 _GITHUB_COMMAND = "::"  # a workflow command when a line starts with it (after blanks)
-_LEGACY_COMMAND = "##["  # a workflow command anywhere in a line
-_LEGACY_INERT = "##" + escape(ord("["))
+_COMMAND_MARK = "##"  # what both commands valid anywhere in a line start with
+_ANYWHERE = re.compile(r"##(?:vso)?\[", re.IGNORECASE)  # GitHub's legacy form; Azure Pipelines'
 _COLON = escape(ord(":"))
-_LEGACY_JSON = "##\\u005b"  # the same text once parsed: JSON's escape of "["
 
 
 def text(value: str | None) -> str:
@@ -70,7 +72,7 @@ def text(value: str | None) -> str:
     # 85,000 changes calls this for every user (benchmarks/).
     if not value.isprintable():
         value = value.translate(_TABLE)
-    if _GITHUB_COMMAND in value or _LEGACY_COMMAND in value:
+    if _GITHUB_COMMAND in value or _COMMAND_MARK in value:
         value = _inert_commands(value)
     return value
 
@@ -87,7 +89,7 @@ def lines(message: str) -> str:
 
 
 def _inert_commands(value: str) -> str:
-    value = value.replace(_LEGACY_COMMAND, _LEGACY_INERT)
+    value = _ANYWHERE.sub(lambda m: m.group()[:-1] + escape(ord("[")), value)
     body = value.lstrip()
     if body.startswith(_GITHUB_COMMAND):
         blanks = len(value) - len(body)
@@ -107,9 +109,11 @@ def json_text(document: str) -> str:
 
     The values are unchanged (``json.loads`` gives back exactly the same data); only their
     spelling is, so a bidi override or a C1 control in a name does not reach a terminal, and a
-    legacy workflow command (``##[``, anywhere in a line) does not reach a CI log. A ``::``
-    command needs the start of a line, where JSON text has a quote or blanks and a quote."""
-    document = document.replace(_LEGACY_COMMAND, _LEGACY_JSON)
+    command valid anywhere in a line (``##[``, ``##vso[``) does not reach a CI log: its ``[``
+    is written ``\\u005b``. A ``::`` command needs the start of a line, where JSON text has a
+    quote or blanks and a quote."""
+    if _COMMAND_MARK in document:
+        document = _ANYWHERE.sub(lambda m: m.group()[:-1] + "\\u005b", document)
     if document.isascii() and "\x7f" not in document:
         return document
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)

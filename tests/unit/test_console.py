@@ -73,11 +73,14 @@ def test_a_message_line_cannot_repaint_the_terminal_or_write_a_workflow_command(
     # line), but every line is inert. Callers escape the names they quote, line breaks too.
     err = _Terminal()
     console = Console(verbose=1, out=io.StringIO(), err=err)
-    getattr(console, method)(f"group {HOSTILE}\n  ##[add-mask]x")
+    getattr(console, method)(f"group {HOSTILE}\n  ##[add-mask]x ##vso[task.setsecret]x")
     printed = err.getvalue()
-    for raw in ("\x1b", "\x07", "\u202e", "\r", "##["):
+    for raw in ("\x1b", "\x07", "\u202e", "\r", "##[", "##vso["):
         assert raw not in printed, raw
-    assert printed.splitlines()[1:] == ["\\x3a:error::pwned", "  ##\\x5badd-mask]x"]
+    assert printed.splitlines()[1:] == [
+        "\\x3a:error::pwned",
+        "  ##\\x5badd-mask]x ##vso\\x5btask.setsecret]x",
+    ]
 
 
 def test_log_lines_are_printed_inert() -> None:

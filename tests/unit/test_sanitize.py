@@ -29,6 +29,10 @@ from entrasync.core import sanitize
         ("  ::add-mask::x", "  \\x3a:add-mask::x"),
         ("a::b stays", "a::b stays"),
         ("x ##[error]y ##[set-output]z", "x ##\\x5berror]y ##\\x5bset-output]z"),
+        (
+            "Walsh ##vso[task.setsecret]deactivate ##VSO[task.complete result=Failed]",
+            "Walsh ##vso\\x5btask.setsecret]deactivate ##VSO\\x5btask.complete result=Failed]",
+        ),
         ("José 山田 \u00a0Ω", "José 山田 \u00a0Ω"),
         (
             "ZWNJ and ZWJ: \u0645\u200c\u06cc 👩\u200d💻",
@@ -52,6 +56,7 @@ from entrasync.core import sanitize
         "nor after blanks, which the runner skips",
         "two colons inside a name stay",
         "a legacy ##[command] is inert anywhere",
+        "an Azure Pipelines ##vso[command] is inert anywhere, in any case",
         "accents, CJK, no-break spaces and Greek stay",
         "joiners in Persian and emoji stay",
         "tag characters of a flag emoji stay",
@@ -87,9 +92,13 @@ def test_json_text_keeps_every_value_and_spells_unsafe_characters_as_escapes() -
 
 def test_json_text_keeps_a_legacy_workflow_command_out_of_the_log() -> None:
     # "##[error]" anywhere in a line is a workflow command: users --format json prints names.
-    value = [{"display_name": "##[error]pwned", "user": "ok ##[add-mask]x"}]
+    value = [
+        {"display_name": "##[error]pwned", "user": "ok ##[add-mask]x"},
+        {"display_name": "x ##vso[task.setsecret]deactivate", "user": "##Vso[task.logissue]"},
+    ]
     inert = sanitize.json_text(json.dumps(value, indent=2))
     assert "##[" not in inert
+    assert "##vso[" not in inert.lower()
     assert json.loads(inert) == value
 
 
