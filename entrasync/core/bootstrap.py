@@ -17,7 +17,14 @@ from typing import NamedTuple
 
 from entrasync.config.models import UPN_PATTERN, Config, GroupMapping
 from entrasync.core.matching import is_protected_target, match
-from entrasync.core.model import Directory, Group, GroupMembers, Target, TargetUser
+from entrasync.core.model import (
+    Directory,
+    Group,
+    GroupMembers,
+    Target,
+    TargetUser,
+    may_be_role,
+)
 from entrasync.core.plan import Action, Change, Plan
 from entrasync.core.resolve import resolve
 
@@ -102,7 +109,7 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     covered = {t.id for g in groups if g.group.id in owners for t in _members(g, found, set())}
     guarded: dict[str, str] = {}  # SCIM id -> the protected entry that names it
     for user in target.users:
-        if user.active and user.role == owner and user.id not in covered:
+        if user.active and may_be_role(user.role, owner) and user.id not in covered:
             key = _protected_key(user)
             if key is not None and not is_protected_target(survey, user):
                 guarded[user.id] = key
@@ -192,7 +199,7 @@ def _protected_key(user: TargetUser) -> str | None:
     """How ``protected`` names a NeuralTrust user: its userName, else its email, whichever is
     an email/UPN (the schema's pattern); None when neither is."""
     for value in (user.user_name, user.email):
-        if value and re.match(UPN_PATTERN, value):
+        if value and re.fullmatch(UPN_PATTERN, value):
             return value.lower()
     return None
 

@@ -7,6 +7,7 @@ earlier plan that no longer hold and never touches a label without the prefix.
 from __future__ import annotations
 
 from entrasync.core.items import Access, Action
+from entrasync.core.model import may_be_role
 from entrasync.core.plan import Plan
 
 PREFIX = "entrasync: "
@@ -40,5 +41,6 @@ def plan_labels(plan: Plan, owner_role: str) -> frozenset[str]:
 
 
 def _holds(access: Access | None, role: str) -> bool:
-    """True when ``access`` is an active user with ``role``."""
-    return access is not None and access.active and access.role == role
+    """True when ``access`` is an active user with ``role``, in any spelling NeuralTrust may
+    take for it (:func:`may_be_role`)."""
+    return access is not None and access.active and may_be_role(access.role, role)

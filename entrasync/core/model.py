@@ -74,6 +74,14 @@ class TargetUser:
     products: tuple[str, ...] | None = None  # sorted values; None when the attribute is absent
 
 
+def may_be_role(value: object, role: str) -> bool:
+    """Whether NeuralTrust may take a role ``value`` read over SCIM for ``role``: role values
+    are not case-exact (RFC 7643 §8.7.1) and a reader may trim blanks, so ``Owner`` and
+    ``owner `` may be owners. The safety checks, the labels and ``init`` count such a user as
+    holding ``role`` (never fewer owners than there may be); a plan still writes ``role``."""
+    return isinstance(value, str) and value.strip().casefold() == role.casefold()
+
+
 # The fields of a TargetUser the fingerprint covers: every attribute read, in a fixed order.
 _STATE_FIELDS = attrgetter(
     "id", "user_name", "external_id", "display_name", "email", "active", "role", "products"

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from entrasync.config.models import Config
 from entrasync.core.matching import is_managed_active
-from entrasync.core.model import Resolution, Target
+from entrasync.core.model import Resolution, Target, may_be_role
 from entrasync.core.plan import FORCE_UNSAFE, Action, Change, Plan, Violation
 from entrasync.core.wording import plural
 
@@ -68,9 +68,10 @@ def _max_percent(
 
 
 def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Violation | None:
-    """Owners are active users with the first role, protected ones included."""
+    """Owners are active users with the first role, protected ones included, spelt in any
+    case or with blanks around it (:func:`may_be_role`)."""
     owner = config.owner_role
-    before = {u.id for u in target.users if u.active and u.role == owner}
+    before = {u.id for u in target.users if u.active and may_be_role(u.role, owner)}
     lost: list[str] = []
     gained = 0
     for change in changes:

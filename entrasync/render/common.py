@@ -41,8 +41,12 @@ def products_text(products: tuple[str, ...] | None) -> str:
 
 
 def role_text(role: str | None) -> str:
+    if role is None:
+        return "(none)"
     # str(): a hand-made plan file can hold a role that is not text (plan.loads() takes it).
-    return sanitize_text(str(role)) if role is not None else "(none)"
+    text = sanitize_text(str(role))
+    # Blanks around a role read from NeuralTrust make it another value: show them, quoted.
+    return f"'{text}'" if text != text.strip() else text
 
 
 def is_adoption(change: Change) -> bool:

@@ -172,6 +172,22 @@ def test_an_owner_no_owner_group_covers_is_protected_and_not_counted() -> None:
     assert "  - boss@contoso.com   # an active owner no owner mapping covers" in text
 
 
+def test_an_owner_spelt_in_another_case_is_protected_too() -> None:
+    # SCIM role values are not case-exact: NeuralTrust may take "Owner" for an owner.
+    admins = [person(f"a{i}") for i in range(5)]
+    users = [nt(f"a{i}", "admin") for i in range(5)]
+    proposal, _, _ = run({"NT-Admins": admins}, [*users, nt("boss", "Owner", external_id=None)])
+    assert proposal.new_protected == ("boss@contoso.com",)
+
+
+def test_a_user_name_with_a_trailing_line_break_is_not_written_as_a_protected_entry() -> None:
+    # Python's "$" matches before a final "\n": the schema would refuse the drafted file.
+    odd = nt("ops", "owner", external_id=None, user_name="ops@contoso.com\n", email=None)
+    proposal, _, text = run({"NT-Admins": [person("a0")]}, [nt("a0", "admin"), odd])
+    assert proposal.new_protected == ()
+    assert "ops@contoso.com" not in text
+
+
 def test_owners_an_owner_group_covers_are_not_protected_and_base_entries_stay() -> None:
     base = Config(version=1, protected=("Keep@Contoso.com",))
     # Listed by email, with another userName: still the same protected user, not added again.

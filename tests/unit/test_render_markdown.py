@@ -248,3 +248,14 @@ def test_a_failure_comments_lines_are_cut_at_1000_characters() -> None:
     (shown,) = [line for line in body.splitlines() if line.startswith("error: ")]
     assert shown == "error: " + "x" * 993
     assert "Details: [the job log](https://r/1)." in body
+
+
+def test_a_role_read_with_blanks_around_it_is_shown_quoted_in_the_table() -> None:
+    plan = golden_plan()
+    update = next(c for c in plan.changes if c.before is not None)
+    padded = replace(update, before=Access(role="owner ", products=None, active=True))
+    body = render_markdown(
+        replace(plan, changes=tuple(padded if c is update else c for c in plan.changes)),
+        config_path=CONFIG,
+    )
+    assert f"| 'owner ' | {update.after.role} |" in body

@@ -132,3 +132,14 @@ def test_a_role_that_is_not_text_still_renders_as_before() -> None:
         replace(plan, changes=tuple(odd if c is update else c for c in plan.changes))
     )
     assert f"      role:       {update.before.role if update.before else ''} -> ['x']\n" in text
+
+
+def test_a_role_read_with_blanks_around_it_is_shown_quoted() -> None:
+    # "owner " is not the vocabulary's "owner": the reviewer must see why the role changes.
+    plan = golden_plan()
+    update = next(c for c in plan.changes if c.before is not None)
+    padded = replace(update, before=Access(role="owner ", products=None, active=True))
+    text = render_text(
+        replace(plan, changes=tuple(padded if c is update else c for c in plan.changes))
+    )
+    assert f"      role:       'owner ' -> {update.after.role}\n" in text

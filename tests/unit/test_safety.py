@@ -100,6 +100,14 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], tuple[s
         ["min_owners"],
     ),
     (
+        "demoting the last owners, spelt Owner and 'owner ' in NeuralTrust, is a violation",
+        {},
+        {"NT-Admins": [person("olga"), person("otto")]},
+        [nt("olga", "Owner"), nt("otto", "owner ")],
+        (),
+        ["min_owners"],
+    ),
+    (
         "min_owners 0 still refuses to remove the last owner",
         {"limits": {"min_owners": 0}},
         {"NT-Admins": [person("olga")]},
