@@ -6,6 +6,7 @@ import json
 import os
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from itertools import count, pairwise
 from pathlib import Path
 from typing import Any, cast
@@ -22,9 +23,10 @@ from entrasync.adapters.audit.writer import (
     verify_audit,
 )
 from entrasync.cli import main
+from entrasync.core import planfile
 from entrasync.core.plan import Plan, Violation
 from entrasync.core.secret import Secret
-from entrasync.errors import AuditError
+from entrasync.errors import AuditError, EntrasyncError
 from tests.golden.plans import golden_plan
 
 GITHUB_ENV = {
@@ -121,6 +123,44 @@ def test_apply_started_says_who_ran_what_from_where(run: Path) -> None:
         "matched_digest": plan.digest,
         "overridden": [],
     }
+
+
+def test_the_plan_is_written_beside_the_file_before_any_change(run: Path) -> None:
+    # A run killed with writes in flight has no record of them: its plan says what they were.
+    beside = run.with_name(run.name.removesuffix(".jsonl") + ".plan.json")
+    assert _records(run)[0]["plan_file"] == beside.name
+    assert planfile.loads(beside.read_bytes()) == golden_plan()
+
+
+def test_a_run_cut_short_names_the_plan_its_unrecorded_changes_come_from(tmp_path: Path) -> None:
+    verdict = verify_audit(_write_run(tmp_path, crash=True))
+    assert verdict.plan_file is not None
+    assert verdict.describe().endswith(
+        f"; a change of its plan ({verdict.plan_file}, beside the file) that has no record "
+        "here may have been made"
+    )
+
+
+def test_a_plan_without_changes_writes_no_plan_beside(tmp_path: Path) -> None:
+    writer = _start(tmp_path, replace(golden_plan(), changes=()))
+    with writer:
+        writer.finish({}, result="no changes")
+    assert [p.name for p in tmp_path.iterdir()] == [writer.path.name]
+    assert _records(writer.path)[0]["plan_file"] is None
+
+
+def test_a_plan_that_cannot_be_written_beside_leaves_no_file_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(path: Path, plan: Plan) -> None:
+        raise EntrasyncError(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(audit_module, "write_plan", full)
+    with pytest.raises(AuditError) as caught:
+        _start(tmp_path, golden_plan())
+    assert caught.value.message.startswith("cannot write the plan beside the audit file: ")
+    assert caught.value.hint == "free disk space or fix the --audit-dir; nothing was changed"
+    assert list(tmp_path.iterdir()) == []
 
 
 UNSAFE = Violation("max_deactivations", "3 deactivations planned, limit 2")

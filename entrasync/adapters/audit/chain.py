@@ -37,6 +37,7 @@ class AuditVerdict:
     counts: Mapping[str, int] | None = None  # from apply_finished
     head_sha256: str | None = None  # the last intact record's hash: compare with the anchor
     result: str | None = None  # from apply_finished: applied, no changes, refused, ...
+    plan_file: str | None = None  # from apply_started: the plan written beside the file
 
     @property
     def ok(self) -> bool:
@@ -46,10 +47,16 @@ class AuditVerdict:
         if not self.intact:
             return f"tampered: seq {self.first_bad_seq}: {self.problem}"
         if not self.complete:
-            return (
+            described = (
                 f"intact: {self.records} records, run incomplete (no apply_finished: the apply "
                 "stopped before it finished, or the file was cut short)"
             )
+            if self.plan_file:
+                described += (
+                    f"; a change of its plan ({self.plan_file}, beside the file) that has no "
+                    "record here may have been made"
+                )
+            return described
         counts = self.counts or {}
         tally = ", ".join(f"{counts.get(o, 0)} {o}" for o in OUTCOMES)
         # Files written before `result` existed, and runs that applied, need no word more.
@@ -79,6 +86,7 @@ def verify_audit(path: Path | str) -> AuditVerdict:
         problem = "no record: the file is empty (cut, or apply was killed before its first)"
         return AuditVerdict(path, 0, False, False, 1, problem, None, head)
     finished: dict[str, Any] | None = None
+    plan_file: str | None = None
     for index, raw in enumerate(lines):
         seq = index + 1
         try:
@@ -90,7 +98,10 @@ def verify_audit(path: Path | str) -> AuditVerdict:
         except (_Broken, BadRecord) as broken:
             return AuditVerdict(path, index, False, False, seq, broken.problem, None, head)
         head = record["sha256"]
-        if record["type"] == "change":
+        if record["type"] == "apply_started":
+            named = record.get("plan_file")
+            plan_file = named if isinstance(named, str) else None
+        elif record["type"] == "change":
             tally[str(record.get("outcome"))] += 1
         elif record["type"] == "apply_finished":
             finished = record
@@ -104,6 +115,7 @@ def verify_audit(path: Path | str) -> AuditVerdict:
         counts=counts,
         head_sha256=head,
         result=result if isinstance(result, str) else None,
+        plan_file=plan_file,
     )
 
 

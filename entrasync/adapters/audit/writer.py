@@ -36,12 +36,13 @@ from typing import Any, Literal
 from entrasync import __version__
 from entrasync.adapters.audit.chain import AuditVerdict, verify_audit
 from entrasync.adapters.clock import utc_now_ms
+from entrasync.adapters.files import write_plan
 from entrasync.adapters.github.actions import run_url
 from entrasync.core import sanitize
 from entrasync.core.audit_record import GENESIS, OUTCOMES, Outcome, record_sha256
 from entrasync.core.canonical import canonical_json
 from entrasync.core.plan import Change, Plan, Violation, short_digest
-from entrasync.errors import AuditError
+from entrasync.errors import AuditError, EntrasyncError
 
 __all__ = ["GENESIS", "AuditVerdict", "AuditWriter", "Outcome", "record_sha256", "verify_audit"]
 
@@ -138,6 +139,7 @@ def _started_record(
     override: dict[str, Any] | None,
     env: Mapping[str, str],
     git_commit: Callable[[], str | None],
+    plan_file: str | None,
 ) -> dict[str, Any]:
     return {
         "type": "apply_started",
@@ -150,6 +152,7 @@ def _started_record(
         "scim_url": plan.scim_url,
         "state_sha256": plan.state_sha256,
         "changes_planned": len(plan.changes),
+        "plan_file": plan_file,
         # What was applied: the checked-out commit (apply.yml checks out main's tip, which a
         # re-run of an older run's GITHUB_SHA is not), else the run's commit.
         "git_commit": git_commit() or env.get("GITHUB_SHA"),
@@ -213,13 +216,22 @@ class AuditWriter:
         path, handle = _create(Path(directory), started, plan.digest)
         writer = cls(path, handle, clock, unwritten)
         writer._planned = len(plan.changes)
+        # The plan beside the file, before any write: a run killed with writes in flight (a
+        # runner's SIGKILL) leaves no record of them, and its plan says what they may have been.
+        beside = path.with_suffix(PLAN_SUFFIX) if plan.changes else None
         try:
-            writer._write(_started_record(plan, started, config_sha256, override, env, git_commit))
+            if beside is not None:
+                _write_plan(beside, plan)
+            name = beside.name if beside is not None else None
+            record = _started_record(plan, started, config_sha256, override, env, git_commit, name)
+            writer._write(record)
         except AuditError as exc:
             writer.close()
-            # Nothing refers to the file yet: an empty one would only be taken for a run.
-            with contextlib.suppress(OSError):
-                path.unlink()
+            # Nothing refers to the files yet: an empty one would only be taken for a run.
+            for written in (path, beside):
+                if written is not None:
+                    with contextlib.suppress(OSError):
+                        written.unlink()
             raise AuditError(
                 exc.message, "free disk space or fix the --audit-dir; nothing was changed"
             ) from None
@@ -378,6 +390,16 @@ class AuditWriter:
                 self.finish()
         finally:
             self.close()
+
+
+PLAN_SUFFIX = ".plan.json"  # the plan beside its audit file: entrasync-apply-...plan.json
+
+
+def _write_plan(path: Path, plan: Plan) -> None:
+    try:
+        write_plan(path, plan)
+    except EntrasyncError as exc:
+        raise AuditError(f"cannot write the plan beside the audit file: {exc.message}") from None
 
 
 def _create(directory: Path, started: str, digest: str) -> tuple[Path, Any]:

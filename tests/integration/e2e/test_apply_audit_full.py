@@ -17,11 +17,18 @@ from tests.integration.e2e.apply_runs import MANY, PARALLELISM, World, change_re
 # apply_started (about 0.7 kB) and a few change records (about 0.5 kB each) fit.
 LIMIT = 2500
 # Python ignores SIGXFSZ already; said here too, so the write fails with EFBIG rather than the
-# signal ending the process, whatever the interpreter does.
+# signal ending the process, whatever the interpreter does. The limit is set once the plan
+# beside the audit file is written (larger than the limit; a plan that cannot be written is
+# refused before any write, tests/unit/test_audit.py).
 PRELUDE = f"""
 import resource, signal
+from entrasync.adapters.audit import writer
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-resource.setrlimit(resource.RLIMIT_FSIZE, ({LIMIT}, {LIMIT}))
+_write_plan = writer._write_plan
+def _then_limit(path, plan):
+    _write_plan(path, plan)
+    resource.setrlimit(resource.RLIMIT_FSIZE, ({LIMIT}, {LIMIT}))
+writer._write_plan = _then_limit
 """
 
 
