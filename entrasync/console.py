@@ -222,3 +222,6 @@ def configure_logging(verbose: int) -> None:
     logging.basicConfig(level=level, handlers=[handler])
     # httpx logs full URLs at INFO; keep them at -vv only.
     logging.getLogger("httpx").setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+    # msal's OAuth client logs a token answer that is not JSON whole, at ERROR: a proxy's page
+    # can echo the form it was sent, client_secret included. entrasync says what happened.
+    logging.getLogger("msal.oauth2cli").setLevel(logging.CRITICAL)

@@ -9,6 +9,7 @@ the credential, keeps it in a :class:`Secret`, and turns msal's error dicts into
 
 from __future__ import annotations
 
+import json
 import ssl
 import threading
 from collections.abc import Callable, Mapping
@@ -181,6 +182,13 @@ class MsalTokenProvider:
             raise
         except requests.exceptions.RequestException as exc:
             raise _unreachable(self.authority, exc) from None
+        except json.JSONDecodeError:  # msal's json.loads of the token endpoint's answer
+            raise AuthError(
+                f"the token authority {self.authority} answered something that is not JSON "
+                "(a proxy's or firewall's page, or not an Entra login host)",
+                "check AZURE_AUTHORITY_HOST and any proxy between the runner and it, then run "
+                "again",
+            ) from None
         if not isinstance(result, dict) or "access_token" not in result:
             message, hint = describe_msal_error(
                 result if isinstance(result, dict) else {}, self.mode, self._describe_assertion()
@@ -192,6 +200,13 @@ class MsalTokenProvider:
 def _unreachable(authority: str, exc: Exception) -> AuthError:
     import requests
 
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return AuthError(
+            f"the token authority {authority} answered with a redirect, which entrasync does "
+            "not follow: the request carries the client's credential",
+            "set AZURE_AUTHORITY_HOST to the login host itself (https://login.microsoftonline.com "
+            "or the national cloud's), not an address that forwards",
+        )
     if isinstance(exc, requests.exceptions.SSLError):
         hint = (
             "trust the authority's CA with ENTRASYNC_CA_BUNDLE (entrasync only, on top of the "

@@ -39,10 +39,15 @@ class _ContextAdapter(HTTPAdapter):
 
 
 def requests_session(context: ssl.SSLContext) -> requests.Session:
-    """A session for msal's ``http_client``: ``context``'s trust, a 30 s timeout per call."""
+    """A session for msal's ``http_client``: ``context``'s trust, a 30 s timeout per call, no
+    redirects."""
     session = requests.Session()
     adapter = _ContextAdapter(context)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.request = functools.partial(session.request, timeout=30)  # type: ignore[method-assign]
+    # requests follows a 307 or 308 with the same POST body, client_secret or assertion
+    # included, to whatever Location names, another host or plain http://: the token endpoint
+    # never needs a redirect, so none is followed (the first raises TooManyRedirects).
+    session.max_redirects = 0
     return session

@@ -1,0 +1,103 @@
+"""What a token endpoint that is not Entra's can do with the client's credential: a loopback
+authority over HTTPS (the sandbox's CA) whose token endpoint redirects or answers HTML."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
+
+import pytest
+
+from entrasync.adapters.graph.auth import make_token_provider
+from entrasync.console import configure_logging
+from entrasync.errors import AuthError
+from entrasync.sandbox.graph_identity import openid_configuration
+from entrasync.sandbox.tls import sandbox_ca
+
+from .conftest import CLIENT_ID, TENANT_ID, make_config
+
+SECRET = "client-secret-that-must-stay-home"
+
+
+class _Authority(ThreadingHTTPServer):
+    answer = "redirect"  # or "html"
+    collected: list[bytes]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Authority
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _reply(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        base = f"https://127.0.0.1:{self.server.server_port}"
+        document = openid_configuration(base, TENANT_ID, base)
+        self._reply(200, json.dumps(document).encode(), "application/json")
+
+    def do_POST(self) -> None:
+        form = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == "/collect":  # where the redirect points: it must receive nothing
+            self.server.collected.append(form)
+            self._reply(200, b"{}", "application/json")
+        elif self.server.answer == "redirect":
+            self._reply(307, b"", "text/plain", Location="/collect")
+        else:  # a firewall's page that echoes the form it blocked
+            self._reply(400, b"<html>blocked: " + form + b"</html>", "text/html")
+
+
+@pytest.fixture
+def authority() -> Iterator[_Authority]:
+    server = _Authority(("127.0.0.1", 0), _Handler)
+    server.socket = sandbox_ca().server_context().wrap_socket(server.socket, server_side=True)
+    server.collected = []
+    Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _token(server: _Authority) -> AuthError:
+    env = {
+        "AZURE_TENANT_ID": TENANT_ID,
+        "AZURE_CLIENT_ID": CLIENT_ID,
+        "AZURE_CLIENT_SECRET": SECRET,
+        "AZURE_AUTHORITY_HOST": f"https://127.0.0.1:{server.server_port}",
+        "ENTRASYNC_GRAPH_URL": f"https://127.0.0.1:{server.server_port}",
+        "ENTRASYNC_CA_BUNDLE": sandbox_ca().pem_path,
+    }
+    with pytest.raises(AuthError) as caught:
+        make_token_provider(make_config([]), env)()
+    return caught.value
+
+
+def test_a_redirect_from_the_token_endpoint_is_not_followed(authority: _Authority) -> None:
+    # requests would send the same form, client_secret included, wherever Location points.
+    error = _token(authority)
+    assert authority.collected == []
+    assert "answered with a redirect, which entrasync does not follow" in error.message
+    assert "AZURE_AUTHORITY_HOST" in (error.hint or "")
+
+
+def test_a_token_answer_that_is_not_json_is_an_error_that_logs_nothing_of_it(
+    authority: _Authority, caplog: pytest.LogCaptureFixture
+) -> None:
+    authority.answer = "html"
+    configure_logging(0)
+    with caplog.at_level(logging.WARNING):
+        error = _token(authority)
+    assert "answered something that is not JSON" in error.message
+    assert SECRET not in caplog.text
+    assert "blocked" not in caplog.text
