@@ -16,6 +16,7 @@ from entrasync.adapters.graph.auth import (
     resolve_endpoints,
 )
 from entrasync.adapters.graph.credentials import (
+    choose,
     federated_audience,
     load_certificate,
 )
@@ -345,3 +346,31 @@ def test_subject_mismatch_shows_the_subject_that_was_sent() -> None:
     }
     message, _ = describe_msal_error(result, "GitHub Actions OIDC", "sub='repo:a/b:pull_request'")
     assert "repo:a/b:pull_request" in message
+
+
+def test_a_certificate_put_in_its_path_variable_is_never_printed() -> None:
+    # AZURE_CLIENT_CERTIFICATE_PATH: ${{ secrets.CERT }} holds the PEM itself, not a path.
+    pem = make_client_certificate()
+    value = (pem.private_key_pem + pem.certificate_pem).decode()
+    with pytest.raises(AuthError) as caught:
+        load_certificate(value, None)
+    shown = f"{caught.value.message} {caught.value.hint}"
+    assert "PRIVATE KEY" not in shown
+    assert value.splitlines()[1] not in shown
+    assert "looks like a certificate or token itself" in shown
+
+
+def test_a_token_put_in_the_token_file_variable_is_never_printed() -> None:
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmNvbnRvc28ifQ.c2lnbmF0dXJl"
+    choice = choose({"AZURE_FEDERATED_TOKEN_FILE": jwt}, "https://login.microsoftonline.com")
+    assert choice is not None
+    with pytest.raises(AuthError) as caught:
+        choice.build()["client_assertion"]()
+    assert jwt not in f"{caught.value.message} {caught.value.hint}"
+    assert "AZURE_FEDERATED_TOKEN_FILE (not shown" in caught.value.message
+
+
+def test_a_path_that_is_a_path_is_named_in_the_error(tmp_path: Path) -> None:
+    missing = tmp_path / "cert.pem"
+    with pytest.raises(AuthError, match=f"cannot read the certificate file {missing}: "):
+        load_certificate(str(missing), None)

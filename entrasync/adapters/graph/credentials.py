@@ -68,6 +68,14 @@ def _secret(value: str) -> CredentialChoice:
     return CredentialChoice("client secret", secret.reveal)
 
 
+def shown_path(value: str) -> str:
+    """A ``*_PATH`` / ``*_FILE`` value as an error shows it: never when it looks like the secret
+    itself (a PEM or a JWT put in the variable instead of a file's path)."""
+    if "\n" in value or "-----BEGIN" in value or value.startswith("eyJ") or len(value) > 1024:
+        return "(not shown: the value looks like a certificate or token itself, not a path)"
+    return value
+
+
 def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
     """The private key (unencrypted PEM, kept secret) and the SHA-1 thumbprint of the cert."""
     # Imported here: only the certificate mode needs cryptography (about 20 ms to import).
@@ -83,7 +91,7 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise AuthError(
-            f"cannot read the certificate file {path}: {exc.strerror}", hint_pem
+            f"cannot read the certificate file {shown_path(path)}: {exc.strerror}", hint_pem
         ) from None
     try:
         certificate = x509.load_pem_x509_certificates(data)[0]
@@ -136,7 +144,7 @@ def _token_file(path: str) -> CredentialChoice:
             token = Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise AuthError(
-                f"cannot read AZURE_FEDERATED_TOKEN_FILE {path}: {exc.strerror}",
+                f"cannot read AZURE_FEDERATED_TOKEN_FILE {shown_path(path)}: {exc.strerror}",
                 "point AZURE_FEDERATED_TOKEN_FILE at the projected service-account token",
             ) from None
         if not token:
