@@ -74,6 +74,18 @@ def new_client(
     )
 
 
+def server_text(response: httpx.Response, text: str) -> str:
+    """Text from a server's answer (an error's message) without the credential its request
+    carried: a gateway or a server in debug mode may echo the ``Authorization`` header back,
+    and the text goes to the log, the audit file and comments."""
+    try:
+        sent = response.request.headers.get("authorization", "")
+    except RuntimeError:  # a response made without a request (tests)
+        return text
+    credential = sent.partition(" ")[2].strip() or sent.strip()
+    return text.replace(credential, "***") if len(credential) >= 8 else text
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header: ``10``, ``2.128`` or an HTTP date."""
     if value is None or not value.strip():

@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 import httpx
 
+from entrasync.adapters.http import server_text
+
 _ODATA_SAFE = "$,()'=:*@/"
 
 
@@ -29,7 +31,7 @@ class GraphFailure:
         try:
             error = response.json().get("error", {})
             code = str(error.get("code") or "")
-            message = str(error.get("message") or "")
+            message = server_text(response, str(error.get("message") or ""))
             inner = error.get("innerError") or error.get("innererror") or {}
             inner_id = inner.get("request-id") if isinstance(inner, dict) else None
         except (ValueError, AttributeError):

@@ -12,7 +12,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from entrasync.adapters.http import new_client, send
+from entrasync.adapters.http import new_client, send, server_text
 from entrasync.adapters.review import member
 from entrasync.errors import ReviewError
 
@@ -157,9 +157,9 @@ def error_detail(response: httpx.Response, *keys: str) -> str:
     try:
         data = response.json()
     except ValueError:
-        return response.text[:200]
+        return server_text(response, response.text)[:200]
     if isinstance(data, dict):
         for key in keys:
             if data.get(key):
-                return str(data[key])[:500]
-    return str(data)[:200]
+                return server_text(response, str(data[key]))[:500]
+    return server_text(response, str(data))[:200]

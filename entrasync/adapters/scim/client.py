@@ -14,7 +14,14 @@ from typing import Any
 
 import httpx
 
-from entrasync.adapters.http import RetryPolicy, TransportError, new_client, require_safe_url, send
+from entrasync.adapters.http import (
+    RetryPolicy,
+    TransportError,
+    new_client,
+    require_safe_url,
+    send,
+    server_text,
+)
 from entrasync.adapters.scim.attributes import names_extension
 from entrasync.adapters.scim.paging import (
     IncompleteListingError,
@@ -132,7 +139,7 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
     except (ValueError, ValidationError):
         return None, None
     scim_type = str(error.scim_type) if error.scim_type else None
-    detail = error.detail[:300] if error.detail else None
+    detail = server_text(response, error.detail)[:300] if error.detail else None
     return scim_type, detail
 
 
