@@ -129,9 +129,44 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
         # A crashed or cut-off earlier run may have created it: identical means done.
         found = client.find_user(body["userName"], layout.read_attributes)
         if found is not None and satisfies(to_target_user(found, layout), change):
-            detail = "already exists as planned (409 on create): nothing to do"
+            detail = (
+                "already exists as planned (409 on create; an earlier attempt, of this run or "
+                "another, created it): nothing to do"
+            )
             return ChangeResult(change, "succeeded", 409, exc.request_id, detail=detail)
         raise
+
+
+def _answer_lost(exc: EntrasyncError) -> bool:
+    """A write that failed and may have been carried out all the same: no answer came (a
+    timeout, a dropped connection), or a server error did (a gateway's 502 or 504 can follow
+    a write the server committed)."""
+    status = getattr(exc, "status", None)
+    return isinstance(exc, TransportError) or (
+        isinstance(exc, ScimError) and isinstance(status, int) and status >= 500
+    )
+
+
+def _read_back(
+    change: Change, client: ScimClient, layout: Layout, exc: EntrasyncError
+) -> ChangeResult | None:
+    """After a write whose answer was lost: succeeded when NeuralTrust, read back, shows the
+    change in place; None when it does not or cannot be read (the failure stands)."""
+    try:
+        if change.action is Action.CREATE:
+            user_name = create_body(change, layout)["userName"]
+            found = client.find_user(user_name, layout.read_attributes)
+        elif change.target_id:
+            found = client.get_user(change.target_id, layout.read_attributes)
+        else:
+            return None
+    except (EntrasyncError, NotSent):
+        return None
+    if found is None or not satisfies(to_target_user(found, layout), change):
+        return None
+    detail = f"read back in place after the answer was lost: {exc.message}"
+    status, request_id = getattr(exc, "status", None), getattr(exc, "request_id", None)
+    return ChangeResult(change, "succeeded", status, request_id, detail=detail)
 
 
 def apply_plan(
@@ -229,6 +264,8 @@ def _guarded(
     except NotSent:
         return ChangeResult(change, "skipped", error="not attempted: entrasync was stopping")
     except EntrasyncError as exc:
+        if _answer_lost(exc) and (found := _read_back(change, client, layout, exc)) is not None:
+            return found
         # A rejected token or a lost connection fails every later write the same way. A 403
         # may be about this one user (e.g. the Owner), so it does not stop the others.
         if isinstance(exc, TransportError) or (

@@ -59,11 +59,13 @@ class Counters:
     writes: int = 0
     throttled: int = 0
     failed: int = 0
+    answers_lost: int = 0  # writes carried out and answered 502
     listings: int = 0  # GET /Users (pages and filters), whatever the read faults answered
 
 
 class Faults:
-    """WSGI middleware: latency; 429 / 503 on every Nth write; death after N writes."""
+    """WSGI middleware: latency; 429 / 503 on every Nth write; every Nth write carried out and
+    answered 502 (a gateway that lost the answer); death after N writes."""
 
     def __init__(self, app: WSGIApplication, latency: float) -> None:
         self.app = app
@@ -71,6 +73,7 @@ class Faults:
         self.throttle_every = 0
         self.retry_after = "0"  # what a throttled or unavailable answer asks the client to wait
         self.unavailable_every = 0
+        self.answer_lost_every = 0
         self.fail_after: int | None = None
         self.on_death: Callable[[], None] = lambda: None
         self.counters = Counters()
@@ -84,6 +87,7 @@ class Faults:
             self.counters.requests += 1
             self.counters.by_method[method] = self.counters.by_method.get(method, 0) + 1
             fault = self._fault() if method in WRITE_METHODS else None
+            lost = method in WRITE_METHODS and fault is None and self._answer_lost()
             listing = method == "GET" and str(environ.get("PATH_INFO", "")).endswith("/Users")
             if listing:
                 self.counters.listings += 1
@@ -94,7 +98,16 @@ class Faults:
             return _error(start_response, status, "sandbox fault", retry_after)
         if listing:
             return self._list(environ, start_response)
+        if lost:
+            _answer(self.app, environ)  # carried out: only its answer goes missing
+            return _error(start_response, "502 Bad Gateway", "sandbox fault: answer lost", None)
         return self.app(environ, start_response)
+
+    def _answer_lost(self) -> bool:
+        if not self.answer_lost_every or self.counters.writes % self.answer_lost_every:
+            return False
+        self.counters.answers_lost += 1
+        return True
 
     def _list(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """``GET /Users`` through the read faults."""

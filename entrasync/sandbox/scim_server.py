@@ -66,6 +66,7 @@ class ScimSandbox:
         latency: float = 0.0,
         throttle_writes_every: int = 0,
         unavailable_writes_every: int = 0,
+        answer_lost_every: int = 0,
         fail_after_writes: int | None = None,
         max_results: int | None = None,
         reads: ReadFaults | None = None,
@@ -95,6 +96,7 @@ class ScimSandbox:
         self.set_faults(
             throttle_writes_every=throttle_writes_every,
             unavailable_writes_every=unavailable_writes_every,
+            answer_lost_every=answer_lost_every,
             fail_after_writes=fail_after_writes,
         )
 
@@ -120,13 +122,16 @@ class ScimSandbox:
         *,
         throttle_writes_every: int = 0,
         unavailable_writes_every: int = 0,
+        answer_lost_every: int = 0,
         fail_after_writes: int | None = None,
         retry_after: str = "0",
     ) -> None:
-        """Set the write faults: 429 / 503 (with ``retry_after``) on every Nth write attempt,
-        and death after ``fail_after_writes`` more writes: that write is refused with 503 and
-        the server stops, so the client's retry meets a closed port."""
+        """Set the write faults: 429 / 503 (with ``retry_after``) on every Nth write attempt;
+        every ``answer_lost_every``-th write carried out and answered 502, as a gateway that
+        lost the answer; and death after ``fail_after_writes`` more writes: that write is
+        refused with 503 and the server stops, so the client's retry meets a closed port."""
         with self._faults.lock:
+            self._faults.answer_lost_every = answer_lost_every
             self._faults.retry_after = retry_after
             self._faults.throttle_every = throttle_writes_every
             self._faults.unavailable_every = unavailable_writes_every

@@ -357,6 +357,20 @@ class ScimClient:
                 return dict(resource)
         return None
 
+    def get_user(self, user_id: str, attributes: Sequence[str] = ()) -> dict[str, Any] | None:
+        """The user whose SCIM id is ``user_id``; None when there is none (404)."""
+        params = {"attributes": ",".join(attributes)} if attributes else {}
+        response = self._send("GET", f"Users/{user_id}", params=params)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise error_for(response, f"reading user {user_id}", one_user=True)
+        try:
+            found = response.json()
+        except ValueError:
+            return None
+        return found if isinstance(found, dict) else None
+
     def create_user(self, body: dict[str, Any]) -> ScimResponse:
         response = self._request(
             "POST", "Users", f"creating {body.get('userName')}", (200, 201), json=body

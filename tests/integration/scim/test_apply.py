@@ -108,6 +108,31 @@ def test_writes_throttled_with_429_and_503_are_retried_and_none_is_lost(
     assert state_of(after) == EXPECTED
 
 
+def test_a_write_carried_out_whose_answer_was_lost_is_read_back_and_recorded_succeeded(
+    make_sandbox: MakeSandbox,
+) -> None:
+    # Every 2nd write is carried out and answered 502 (a gateway that lost the answer).
+    sandbox = make_sandbox(answer_lost_every=2)
+    config = config_for(sandbox)
+    audit = ListAudit()
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        report = apply_plan(plan, client, config, audit, parallelism=1)
+        after = read_target(config, client)
+
+    assert sandbox.counters.answers_lost == 3
+    assert sandbox.counters.writes == 6  # none sent twice
+    assert report.counts == {"succeeded": 6, "failed": 0, "skipped": 0}
+    lost = [r for r in audit.records if r["http_status"] == 502]
+    assert len(lost) == 3
+    for record in lost:
+        assert record["outcome"] == "succeeded"
+        assert record["detail"].startswith(
+            "read back in place after the answer was lost: NeuralTrust answered 502 to "
+        )
+    assert state_of(after) == EXPECTED
+
+
 def test_server_dying_mid_apply_is_audited_exactly_and_a_rerun_finishes_the_rest(
     make_sandbox: MakeSandbox,
 ) -> None:

@@ -127,7 +127,10 @@ def test_create_posts_the_rfc_user_and_a_409_on_the_same_user_is_recognised_as_d
         "succeeded",
         409,
         "conflict-2",
-        detail="already exists as planned (409 on create): nothing to do",
+        detail=(
+            "already exists as planned (409 on create; an earlier attempt, of this run or "
+            "another, created it): nothing to do"
+        ),
     )
 
 
