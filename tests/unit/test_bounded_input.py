@@ -302,6 +302,7 @@ REFUSED_JSON = [
     pytest.param("[" + "9" * 5000 + "]", "(5000 characters) is too large", id="5,000 digits"),
     pytest.param("[-" + "9" * 5000 + "]", "is too large", id="5,000 digits negative"),
     pytest.param(f"[{2**53}]", f"the integer {2**53} is too large", id="2**53"),
+    pytest.param(f"[{-(2**53)}]", f"the integer {-(2**53)} is too large", id="-(2**53)"),
     pytest.param("[0." + "1" * 50 + "]", "written with too many digits", id="a 52-char number"),
     pytest.param('{"a": 1, "b": 2, "a": 3}', 'duplicate key "a"', id="duplicate key"),
     pytest.param('[{"x": {"k": 1, "k": 1}}]', 'duplicate key "k"', id="nested duplicate key"),

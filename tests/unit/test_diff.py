@@ -437,3 +437,18 @@ def test_a_user_protected_by_entra_name_in_no_synced_group_is_never_deactivated(
     )
     assert plan.changes == ()
     assert plan.orphans == ()
+
+
+@pytest.mark.parametrize(
+    ("user_name", "email"),
+    [("root@contoso.com", "root.alt@contoso.com"), ("r00t@contoso.com", "root@contoso.com")],
+    ids=["protected by its userName", "protected by its email"],
+)
+def test_a_neuraltrust_user_protected_by_either_name_is_never_deactivated(
+    user_name: str, email: str
+) -> None:
+    root = nt("root", role="owner", user_name=user_name, email=email)
+    s = plan_inputs(
+        {"NT-Everyone": [ALICE]}, [nt("alice"), root], protected=["root@contoso.com"], **DEACTIVATE
+    )
+    assert s.plan.changes == ()

@@ -10,6 +10,7 @@ import pytest
 
 from entrasync.core.apply_rules import (
     Mismatch,
+    check_fresh,
     compare_changes,
     describe_change,
     describe_mismatch,
@@ -17,7 +18,9 @@ from entrasync.core.apply_rules import (
     protected_writes,
 )
 from entrasync.core.items import Access, Action, Change
-from entrasync.core.model import TargetUser
+from entrasync.core.model import Target, TargetUser
+from entrasync.core.plan import Plan
+from entrasync.errors import StalePlanError
 
 MEMBER = Access("member", ("trustgate",), True)
 
@@ -193,6 +196,12 @@ def test_protected_writes(item: Change, listed: str | None) -> None:
     assert [(w.change, w.listed) for w in found] == ([(item, listed)] if listed else [])
 
 
+def test_a_user_protected_by_email_alone_is_found_by_the_scim_id_a_change_targets() -> None:
+    item = change(Action.DEACTIVATE, "mallory@contoso.com", target_id="scim-breakglass")
+    found = protected_writes([item], frozenset({"bg@contoso.com"}), [BREAKGLASS])
+    assert [(w.change, w.listed) for w in found] == [(item, "bg@contoso.com")]
+
+
 def test_no_protected_entries_means_no_protected_writes() -> None:
     assert protected_writes([ALICE, CAROL], frozenset(), [BREAKGLASS]) == ()
 
@@ -236,3 +245,44 @@ def test_the_module_is_pure() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+SCIM_URL = "https://nt.example/api/scim/v2"
+
+
+def _user(name: str, role: str) -> TargetUser:
+    return TargetUser(f"scim-{name}", name, f"id-{name}", None, name, True, role, None)
+
+
+def _saved(*changes: Change) -> Plan:
+    return Plan("c.yaml", "0" * 64, SCIM_URL, "a" * 64, changes=changes)
+
+
+def test_a_plan_made_against_another_endpoint_is_refused_even_if_its_users_match() -> None:
+    plan = _saved(ALICE)
+    elsewhere = Target("https://other.example/api/scim/v2", (), state_sha256=plan.state_sha256)
+    with pytest.raises(StalePlanError, match="the plan was made against"):
+        check_fresh(plan, elsewhere)
+
+
+def test_a_plan_with_one_change_not_yet_in_place_is_stale_not_already_applied() -> None:
+    alice = change(Action.UPDATE, "alice@contoso.com", after=Access("admin", None, True))
+    erin = change(Action.UPDATE, "erin@contoso.com", after=Access("admin", None, True))
+    plan = _saved(alice, erin)
+    users = (_user("alice@contoso.com", "admin"), _user("erin@contoso.com", "member"))
+    with pytest.raises(StalePlanError, match="1 of 2 planned changes already in place"):
+        check_fresh(plan, Target(SCIM_URL, users, state_sha256="b" * 64))
+    done = (users[0], _user("erin@contoso.com", "admin"))
+    assert check_fresh(plan, Target(SCIM_URL, done, state_sha256="b" * 64)) is False
+
+
+@pytest.mark.parametrize(
+    ("given", "matches"),
+    [(12, True), (64, True), (11, False), (1, False), (0, False)],
+    ids=["the shown 12 characters", "the whole digest", "11 characters", "one", "nothing"],
+)
+def test_force_unsafe_names_a_plan_by_at_least_12_characters_of_its_digest(
+    given: int, matches: bool
+) -> None:
+    plan = _saved(ALICE)
+    assert plan.matches_digest(plan.digest[:given]) is matches

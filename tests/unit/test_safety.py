@@ -9,7 +9,8 @@ import pytest
 from entrasync.core.model import DirectoryUser, TargetUser
 from entrasync.core.plan import FORCE_UNSAFE, Violation
 from entrasync.core.safety import check_safety
-from tests.unit.planning_factories import nt, person, plan_inputs
+from entrasync.operations.planning import make_plan
+from tests.unit.planning_factories import Scenario, nt, person, plan_inputs
 
 DEACTIVATE: dict[str, Any] = {"on_removed": "deactivate"}
 NO_COUNT_LIMITS = {"max_deactivations": 1000, "max_deactivation_percent": 100}
@@ -106,6 +107,26 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], tuple[s
         [nt("olga", "Owner"), nt("otto", "owner ")],
         (),
         ["min_owners"],
+    ),
+    (
+        "an inactive owner does not count: demoting the only active one is a violation",
+        {},
+        {"NT-Admins": [person("olga")]},
+        [nt("olga", "owner"), nt("zed", "owner", active=False)],
+        (),
+        ["min_owners"],
+    ),
+    (
+        "a user protected by its NeuralTrust email alone is not among the managed users",
+        {
+            **DEACTIVATE,
+            "protected": ["root@contoso.com"],
+            "limits": {"max_deactivations": 10, "max_deactivation_percent": 40, "min_owners": 0},
+        },
+        {"NT-Everyone": [person("b")]},
+        [nt("a"), nt("b"), nt("root", user_name="r00t@contoso.com", email="root@contoso.com")],
+        (),
+        ["max_deactivation_percent"],
     ),
     (
         "min_owners 0 still refuses to remove the last owner",
@@ -279,21 +300,32 @@ def test_messages_say_what_and_how_many_against_the_limit(
     )
 
 
-def test_a_user_protected_by_entra_upn_is_not_counted_among_the_managed_users() -> None:
+def _protected_by_entra_upn() -> Scenario:
     # bg is protected by its Entra UPN; its NeuralTrust names differ (an older rename). Leaving
     # it out, one deactivation of four managed users is 25%, over the 20% limit.
     bg = person("bg", user_principal_name="breakglass@contoso.com", mail=None)
     users = [nt(n) for n in "abcd"] + [
         nt("bg", user_name="bg.old@contoso.com", email="bg.old@contoso.com", role="owner")
     ]
-    s = plan_inputs(
+    return plan_inputs(
         {"NT-Owners": [bg], "NT-Everyone": [person(n) for n in "bcd"]},
         users,
         on_removed="deactivate",
         protected=["breakglass@contoso.com"],
         limits={"max_deactivations": 10, "max_deactivation_percent": 20, "min_owners": 0},
     )
+
+
+def test_a_user_protected_by_entra_upn_is_not_counted_among_the_managed_users() -> None:
+    s = _protected_by_entra_upn()
     assert [c.user for c in s.plan.changes] == ["a@contoso.com"]
     found = check_safety(s.plan, s.target, s.config, resolution=s.resolution)
     assert [v.rule for v in found] == ["max_deactivation_percent"]
     assert "deactivates 1 of 4 active managed users (25.0%)" in found[0].message
+
+
+def test_make_plan_counts_the_managed_users_as_the_safety_check_does() -> None:
+    s = _protected_by_entra_upn()
+    plan = make_plan(s.config, "c.yaml", "0" * 64, s.directory, s.target, "2026-11-28T12:00:00Z")
+    # (The scenario's other mappings resolve to no member: source_health fires too.)
+    assert "max_deactivation_percent" in [v.rule for v in plan.violations]

@@ -52,6 +52,11 @@ REFUSED = [
     pytest.param("https://scim example.com/v2", "has no valid host name", id="a space in host"),
     pytest.param("https://-scim-.example.com/v2", "has no valid host name", id="hyphen label"),
     pytest.param("https://scim..example.com/v2", "has no valid host name", id="empty label"),
+    pytest.param(
+        "https://" + ".".join(["a" * 63] * 4) + "/v2",  # 255 characters: DNS allows 253
+        "has no valid host name",
+        id="a host name over 253 characters",
+    ),
     pytest.param("https://xn--/v2", "has no valid host name", id="an empty IDNA label"),
     pytest.param("https://xn--abc/v2", "has no valid host name", id="a broken IDNA label"),
     pytest.param("http://xn--abc/v2", "has no valid host name", id="a broken IDNA label, http"),
