@@ -407,6 +407,17 @@ def test_an_unwritable_audit_dir_is_a_clear_error(tmp_path: Path) -> None:
         _start(blocker, golden_plan())
 
 
+def test_an_audit_dir_that_is_a_dangling_symlink_is_named_as_such(tmp_path: Path) -> None:
+    link = tmp_path / "audit"
+    link.symlink_to(tmp_path / "gone")
+    with pytest.raises(AuditError) as caught:
+        _start(link, golden_plan())
+    assert caught.value.message == (
+        f"cannot create an audit file in {link}: it is a symbolic link to {tmp_path / 'gone'}, "
+        "which does not exist"
+    )
+
+
 class _Failing:
     """An audit file's handle that fails as a full disk or a file size limit makes it fail:
     the real file takes ``room`` bytes (the write that crosses it is cut short there, as the

@@ -417,8 +417,11 @@ def _create(directory: Path, started: str, digest: str) -> tuple[Path, Any]:
             except FileExistsError:
                 continue
     except OSError as exc:
+        why = exc.strerror or str(exc)
+        if directory.is_symlink() and not directory.exists():  # mkdir says "File exists"
+            why = f"it is a symbolic link to {os.readlink(directory)}, which does not exist"
         raise AuditError(
-            f"cannot create an audit file in {directory}: {exc.strerror or exc}",
+            f"cannot create an audit file in {directory}: {why}",
             "pass a writable --audit-dir; nothing was changed",
         ) from None
     raise AuditError(
