@@ -187,7 +187,7 @@ def _escaped_within(text: str, limit: int = _MAX_SETTING_CHARS) -> str:
 
 def _violations(plan: Plan) -> Block:
     rows = tuple(
-        f"> - **{escape(v.rule)}**: {escape(v.message)}"
+        f"> - **{escape(v.rule)}**: {_escaped_within(v.message, MAX_NOTE_CHARS)}"
         + (f" (override: `{plan.override_flag(v.override)}`)" if v.override else "")
         for v in plan.violations
     )
@@ -198,14 +198,16 @@ def _violations(plan: Plan) -> Block:
     return Block(opening, rows, ("",))
 
 
-# Warnings come before the changes, and a cut block leaves out every block after it: so many
-# (one per user without a mail, under match_on: email) would push the changes out of the comment.
+# Warnings and violations come before the changes, and a cut block leaves out every block after
+# it: so many warnings (one per user without a mail, under match_on: email), or one long one (a
+# userName from NeuralTrust has no length limit), would push the changes out of the comment.
 MAX_WARNING_LINES = 20
+MAX_NOTE_CHARS = 1_000  # of one escaped warning or violation message; the full plan has it all
 
 
 def _warnings(plan: Plan) -> Block:
     shown = plan.warnings[:MAX_WARNING_LINES]
-    rows = [f"> - {escape(w)}" for w in shown]
+    rows = [f"> - {_escaped_within(w, MAX_NOTE_CHARS)}" for w in shown]
     if len(plan.warnings) > len(shown):
         more = len(plan.warnings) - len(shown)
         rows.append(f"> - … and {plural(more, 'more warning')}: the full plan lists them")

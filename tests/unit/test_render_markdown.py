@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from entrasync.core.plan import Access, Action, Change, Plan
+from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.core.policy import PolicyChange
 from entrasync.render.markdown import comment_marker, escape, render_failure, render_markdown
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
@@ -214,6 +214,23 @@ def test_many_warnings_never_push_the_changes_out_of_the_comment() -> None:
     assert "| \\- deactivate | frank@" in text
     assert "> - … and 682 more warnings: the full plan lists them" in text
     assert text.count("has no mail: skipped") == 18  # 20 warnings shown, 2 of them the plan's
+
+
+def test_one_long_warning_or_violation_never_pushes_the_changes_out_of_the_comment() -> None:
+    # Each "#" escapes to several characters: 20,000 of them were 180,000 in the comment.
+    plan = golden_plan()
+    long = "#" * 20_000
+    text = render_markdown(
+        replace(
+            plan,
+            warnings=(long, long, long),
+            violations=(Violation("min_owners", "it demotes " + long),),
+        ),
+        config_path="c.yaml",
+    )
+    assert "<details><summary>Changes (7)</summary>" in text
+    assert "| \\- deactivate | frank@" in text
+    assert text.count("\u2026") == 4  # each cut visibly
 
 
 def test_emoji_are_numeric_references_so_a_cut_fits_azure_devops_utf16_limit() -> None:
