@@ -140,10 +140,10 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
 def _answer_lost(exc: EntrasyncError) -> bool:
     """A write that failed and may have been carried out all the same: no answer came (a
     timeout, a dropped connection), or a server error did (a gateway's 502 or 504 can follow
-    a write the server committed)."""
+    a write the server committed). Not a 503: the server did not take the request."""
     status = getattr(exc, "status", None)
     return isinstance(exc, TransportError) or (
-        isinstance(exc, ScimError) and isinstance(status, int) and status >= 500
+        isinstance(exc, ScimError) and isinstance(status, int) and status >= 500 and status != 503
     )
 
 
@@ -155,7 +155,9 @@ def _read_back(
     try:
         if change.action is Action.CREATE:
             user_name = create_body(change, layout)["userName"]
-            found = client.find_user(user_name, layout.read_attributes)
+            # The filters only: listing every user after each lost create could cost a large
+            # organization's whole listing per write while NeuralTrust is failing.
+            found = client.find_user(user_name, layout.read_attributes, list_all=False)
         elif change.target_id:
             found = client.get_user(change.target_id, layout.read_attributes)
         else:

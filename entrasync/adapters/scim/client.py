@@ -323,17 +323,22 @@ class ScimClient:
         except ValueError:
             return None
 
-    def find_user(self, user_name: str, attributes: Sequence[str] = ()) -> dict[str, Any] | None:
+    def find_user(
+        self, user_name: str, attributes: Sequence[str] = (), *, list_all: bool = True
+    ) -> dict[str, Any] | None:
         """The user whose userName equals ``user_name``, case-insensitively (RFC 7643 §4.1.1).
 
         Some servers' ``eq`` filter is case-exact all the same: after the filter on the name
-        as given finds nothing, the lower-cased name is tried, then every user is listed and
-        compared (one listing, only when a create met a 409 and the filters found no one).
+        as given finds nothing, the lower-cased name is tried, then (``list_all``) every user is
+        listed and compared (one listing, only when a create met a 409 and the filters found no
+        one: the server says the name is taken).
         """
         for name in dict.fromkeys((user_name, user_name.lower())):
             found = self._filter_user(name, user_name, attributes)
             if found is not None:
                 return found
+        if not list_all:
+            return None
         wanted = user_name.lower()
         for resource in self.list_users(attributes):
             if str(resource.get("userName", "")).lower() == wanted:

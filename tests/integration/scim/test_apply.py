@@ -133,6 +133,30 @@ def test_a_write_carried_out_whose_answer_was_lost_is_read_back_and_recorded_suc
     assert state_of(after) == EXPECTED
 
 
+def test_a_write_refused_with_503_is_not_read_back(make_sandbox: MakeSandbox) -> None:
+    sandbox = make_sandbox(unavailable_writes_every=1)  # the server takes no write
+    config = config_for(sandbox)
+    with client_for(sandbox, policy=RetryPolicy(max_retries=0)) as client:
+        plan = scenario_plan(read_target(config, client))
+        reads = sandbox.counters.by_method.get("GET", 0)
+        report = apply_plan(plan, client, config, ListAudit(), parallelism=1)
+
+    assert report.counts["succeeded"] == 0
+    assert sandbox.counters.by_method.get("GET", 0) == reads  # 503: the write was not taken
+
+
+def test_a_lost_create_is_looked_up_by_filter_never_by_listing_every_user(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox()
+    with client_for(sandbox) as client:
+        listings = sandbox.counters.listings
+        assert client.find_user("No.One@contoso.com", list_all=False) is None
+        assert sandbox.counters.listings == listings + 2  # the name as given, then lower-cased
+        assert client.find_user("No.One@contoso.com") is None
+        assert sandbox.counters.listings > listings + 4  # and then the whole listing
+
+
 def test_server_dying_mid_apply_is_audited_exactly_and_a_rerun_finishes_the_rest(
     make_sandbox: MakeSandbox,
 ) -> None:
