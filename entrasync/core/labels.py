@@ -6,7 +6,7 @@ earlier plan that no longer hold and never touches a label without the prefix.
 
 from __future__ import annotations
 
-from entrasync.core.items import Access, Action
+from entrasync.core.items import Action, Change
 from entrasync.core.model import may_be_role
 from entrasync.core.plan import Plan
 
@@ -31,7 +31,7 @@ def plan_labels(plan: Plan, owner_role: str) -> frozenset[str]:
     labels = {CHANGES if plan.has_changes else NO_CHANGES}
     if any(c.action is Action.DEACTIVATE for c in plan.changes):
         labels.add(DEACTIVATIONS)
-    if any(_holds(c.before, owner_role) != _holds(c.after, owner_role) for c in plan.changes):
+    if any(_privileged(c, owner_role) for c in plan.changes):
         labels.add(PRIVILEGED)
     if plan.violations:
         labels.add(UNSAFE)
@@ -40,7 +40,10 @@ def plan_labels(plan: Plan, owner_role: str) -> frozenset[str]:
     return frozenset(labels)
 
 
-def _holds(access: Access | None, role: str) -> bool:
-    """True when ``access`` is an active user with ``role``, in any spelling NeuralTrust may
-    take for it (:func:`may_be_role`)."""
-    return access is not None and access.active and may_be_role(access.role, role)
+def _privileged(change: Change, role: str) -> bool:
+    """The change grants or takes ``role``: either side holds it, in any spelling NeuralTrust
+    may take for it (:func:`may_be_role`), and the role or the active flag changes. Respelling
+    ``Owner`` as ``owner`` is one: NeuralTrust may compare roles exactly."""
+    before, after = change.before, change.after
+    holds = any(a is not None and a.active and may_be_role(a.role, role) for a in (before, after))
+    return holds and (before is None or (before.role, before.active) != (after.role, after.active))

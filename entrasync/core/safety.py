@@ -68,27 +68,33 @@ def _max_percent(
 
 
 def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Violation | None:
-    """Owners are active users with the first role, protected ones included, spelt in any
-    case or with blanks around it (:func:`may_be_role`)."""
+    """Owners are active users with the first role, protected ones included.
+
+    A role spelt in another case or with blanks around it (:func:`may_be_role`) may be the
+    owner role to NeuralTrust, or not: such a user counts among the owners a plan takes away,
+    never among those it leaves. So the count after the plan is of users certain to be owners.
+    """
     owner = config.owner_role
-    before = {u.id for u in target.users if u.active and may_be_role(u.role, owner)}
+    maybe = {u.id for u in target.users if u.active and may_be_role(u.role, owner)}
+    certain = {u.id for u in target.users if u.active and u.role == owner}
     lost: list[str] = []
-    gained = 0
     for change in changes:
         is_owner_after = change.after.active and change.after.role == owner
-        if change.target_id in before and not is_owner_after:
+        if change.target_id in maybe and not is_owner_after:
             lost.append(change.user)
-        elif change.target_id not in before and is_owner_after:
-            gained += 1
-    after = len(before) - len(lost) + gained
+        if is_owner_after:
+            certain.add(change.target_id or f"new:{change.user}")
+        elif change.target_id in certain:
+            certain.discard(change.target_id)
+    after, before = len(certain), len(maybe)
     # Never lower the count below min_owners, and never to zero even with min_owners: 0 (the
-    # SCIM token belongs to an owner). A plan that does not lower it never violates.
+    # SCIM token belongs to an owner). A plan that takes no owner away never violates.
     floor = max(config.limits.min_owners, 1)
-    if after >= len(before) or after >= floor:
+    if not lost or after >= before or after >= floor:
         return None
     return Violation(
         "min_owners",
-        f"the plan leaves {plural(after, f'active {owner} user')}, down from {len(before)}, "
+        f"the plan leaves {plural(after, f'active {owner} user')}, down from {before}, "
         f"below limits.min_owners ({config.limits.min_owners}, and never 0): it demotes or "
         f"deactivates {', '.join(sorted(lost))}; {_OVERRIDE}",
     )

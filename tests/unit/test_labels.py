@@ -46,12 +46,12 @@ def test_granting_or_taking_the_owner_role_is_privileged() -> None:
 
 
 def test_the_owner_role_in_another_case_or_with_blanks_is_the_owner_role() -> None:
-    # SCIM role values are not case-exact: NeuralTrust may take "Owner" for an owner.
+    # SCIM role values are not case-exact: NeuralTrust may take "Owner" for an owner, or not.
     for read in ("Owner", "owner ", " OWNER"):
         demote = change(Action.UPDATE, (read, True), ("admin", True))
         assert labels.PRIVILEGED in labels.plan_labels(plan(demote), "owner"), read
-        respelt = change(Action.UPDATE, (read, True), ("owner", True))
-        assert labels.plan_labels(plan(respelt), "owner") == {labels.CHANGES}, read
+        respelt = change(Action.UPDATE, (read, True), ("owner", True))  # may grant it
+        assert labels.PRIVILEGED in labels.plan_labels(plan(respelt), "owner"), read
 
 
 def test_deactivating_an_owner_is_privileged_and_a_deactivation() -> None:

@@ -109,6 +109,22 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], tuple[s
         ["min_owners"],
     ),
     (
+        "an owner spelt Owner that stays is not sure to be one: demoting the only owner violates",
+        {"protected": ["zed@contoso.com"]},
+        {"NT-Admins": [person("olga")]},
+        [nt("olga", "owner"), nt("zed", "Owner", external_id=None)],
+        (),
+        ["min_owners"],
+    ),
+    (
+        "respelling Owner as owner keeps the owner",
+        {},
+        {"NT-Owners": [person("olga")]},
+        [nt("olga", "Owner")],
+        (),
+        [],
+    ),
+    (
         "an inactive owner does not count: demoting the only active one is a violation",
         {},
         {"NT-Admins": [person("olga")]},
