@@ -74,16 +74,23 @@ def new_client(
     )
 
 
+CREDENTIAL_HEADERS = ("authorization", "private-token")  # GitLab sends its token alone
+
+
 def server_text(response: httpx.Response, text: str) -> str:
     """Text from a server's answer (an error's message) without the credential its request
     carried: a gateway or a server in debug mode may echo the ``Authorization`` header back,
     and the text goes to the log, the audit file and comments."""
     try:
-        sent = response.request.headers.get("authorization", "")
-    except RuntimeError:  # a response made without a request (tests)
+        headers = response.request.headers
+    except RuntimeError:  # a response made without its request (tests)
         return text
-    credential = sent.partition(" ")[2].strip() or sent.strip()
-    return text.replace(credential, "***") if len(credential) >= 8 else text
+    for name in CREDENTIAL_HEADERS:
+        sent = headers.get(name, "")
+        credential = sent.partition(" ")[2].strip() if " " in sent.strip() else sent.strip()
+        if len(credential) >= 8:  # a real token; a short test one would cut letters out
+            text = text.replace(credential, "***")
+    return text
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

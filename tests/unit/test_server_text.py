@@ -8,10 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
+from entrasync.adapters.graph.auth import StaticTokenProvider
+from entrasync.adapters.graph.batch import Get, get_batch
+from entrasync.adapters.graph.client import GraphClient
 from entrasync.adapters.graph.odata import GraphFailure
-from entrasync.adapters.http import server_text
+from entrasync.adapters.http import RetryPolicy, server_text
 from entrasync.adapters.review.client import error_detail
 from entrasync.adapters.scim.client import error_for
+from entrasync.core.secret import Secret
+from entrasync.errors import EntrasyncError
 
 TOKEN = "NT-SCIM-SECRET-0123456789"
 
@@ -62,3 +67,31 @@ def test_text_without_the_credential_is_unchanged_and_a_short_one_is_left_alone(
         400, request=httpx.Request("GET", "https://x", headers={"Authorization": "Bearer t"})
     )
     assert server_text(short, "a text") == "a text"  # "t" would cut every t out of it
+
+
+def test_a_batch_answer_that_echoes_the_token_is_shown_without_it() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        echo = {"code": "BadRequest", "message": f"echo: {request.headers['authorization']}"}
+        inner = [{"id": str(i), "status": 400, "body": {"error": echo}} for i in (1, 2)]
+        return httpx.Response(200, json={"responses": inner})
+
+    client = GraphClient(
+        "https://graph.example.test/v1.0",
+        StaticTokenProvider(Secret(TOKEN)),
+        http=httpx.Client(transport=httpx.MockTransport(answer)),
+        policy=RetryPolicy(max_retries=0),
+    )
+    gets = [Get(f"groups/{g}", {"$select": "id"}, f"group {g}") for g in ("g", "h")]
+    with pytest.raises(EntrasyncError) as caught:
+        get_batch(client, gets)
+    assert TOKEN not in caught.value.message
+    assert "echo: Bearer ***" in caught.value.message
+
+
+def test_a_gitlab_answer_that_echoes_its_private_token_is_shown_without_it() -> None:
+    request = httpx.Request("POST", "https://gitlab.example/api/v4/x")
+    request.headers["PRIVATE-TOKEN"] = "glpat-AbCdEfGh12345678"
+    response = httpx.Response(
+        502, text="upstream error; PRIVATE-TOKEN: glpat-AbCdEfGh12345678", request=request
+    )
+    assert error_detail(response, "message") == "upstream error; PRIVATE-TOKEN: ***"

@@ -115,7 +115,7 @@ def _send(
     }
     first = items[0][1].what
     what = first if len(items) == 1 else f"{first} and {len(items) - 1} more"
-    reply = client.post_read("$batch", payload, what=what)
+    reply, request = client.post_read("$batch", payload, what=what)
     by_id: dict[str, dict[str, Any]] = {}
     for answer in reply.get("responses") or ():
         if isinstance(answer, dict):
@@ -131,8 +131,12 @@ def _send(
         status = int(answer.get("status") or 0)
         headers = answer.get("headers")
         body = answer.get("body")
+        # With the $batch's request: its credential is cut from the answer's text.
         response = httpx.Response(
-            status, headers=headers if isinstance(headers, dict) else None, json=body
+            status,
+            headers=headers if isinstance(headers, dict) else None,
+            json=body,
+            request=request,
         )
         answers[i] = (status, body, response)
     return answers

@@ -129,9 +129,12 @@ class GraphClient:
         """One GET; ``what`` names the object in error messages ("group 0b3f…")."""
         return self._fetch(self.url(path, params), what)
 
-    def post_read(self, path: str, body: dict[str, Any], *, what: str) -> dict[str, Any]:
-        """One POST that only reads (``$batch`` of GETs): retried and translated like a GET."""
-        return self._fetch(self.url(path), what, body=body)
+    def post_read(
+        self, path: str, body: dict[str, Any], *, what: str
+    ) -> tuple[dict[str, Any], httpx.Request]:
+        """One POST that only reads (``$batch`` of GETs): retried and translated like a GET.
+        Its answer, and the request that got it: the credential of its inner answers."""
+        return self._exchange(self.url(path), what, body=body)
 
     def paged(
         self, path: str, params: Mapping[str, str] | None = None, *, what: str = "Microsoft Graph"
@@ -214,7 +217,12 @@ class GraphClient:
             )
         return str(link)
 
-    def _fetch(self, url: str, what: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _fetch(self, url: str, what: str) -> dict[str, Any]:
+        return self._exchange(url, what)[0]
+
+    def _exchange(
+        self, url: str, what: str, body: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], httpx.Request]:
         method = "GET" if body is None else "POST"
         rejected: str | None = None
         while True:
@@ -252,7 +260,7 @@ class GraphClient:
                     body = None
                 if not isinstance(body, dict):
                     raise GraphError(f"Microsoft Graph sent a non-JSON answer for {what}", None)
-                return body
+                return body, response.request
             failure = GraphFailure.of(response)
             if (
                 failure.status == 401
