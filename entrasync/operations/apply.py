@@ -151,15 +151,19 @@ def _read_back(
     change: Change, client: ScimClient, layout: Layout, exc: EntrasyncError
 ) -> ChangeResult | None:
     """After a write whose answer was lost: succeeded when NeuralTrust, read back, shows the
-    change in place; None when it does not or cannot be read (the failure stands)."""
+    change in place; None when it does not or cannot be read (the failure stands). One try,
+    no retries: a server that lost the answer may be failing, and the write's own retries
+    already waited."""
     try:
         if change.action is Action.CREATE:
             user_name = create_body(change, layout)["userName"]
             # The filters only: listing every user after each lost create could cost a large
             # organization's whole listing per write while NeuralTrust is failing.
-            found = client.find_user(user_name, layout.read_attributes, list_all=False)
+            found = client.find_user(
+                user_name, layout.read_attributes, list_all=False, retries=False
+            )
         elif change.target_id:
-            found = client.get_user(change.target_id, layout.read_attributes)
+            found = client.get_user(change.target_id, layout.read_attributes, retries=False)
         else:
             return None
     except (EntrasyncError, NotSent):

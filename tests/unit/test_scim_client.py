@@ -252,3 +252,54 @@ def test_find_user_matches_user_name_case_insensitively_with_a_quoted_filter() -
 def test_the_client_limit_defaults_to_its_max_connections() -> None:
     scim = ScimClient(BASE, Secret("t"), max_connections=5)
     assert (scim.limit.maximum, scim.limit.limit) == (5, 5)
+
+
+def test_a_read_back_is_one_try_while_other_reads_retry() -> None:
+    asked: list[str] = []
+
+    def unavailable(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(503, request=request)  # retried, unlike 500
+
+    policy = RetryPolicy(max_retries=3, base_delay=0.001, max_delay=0.001)
+    with ScimClient(
+        "https://nt.example/scim/v2",
+        Secret("NT-SCIM-SECRET-0123456789"),
+        transport=httpx.MockTransport(unavailable),
+        policy=policy,
+        sleep=lambda _: None,
+    ) as client:
+        with pytest.raises(EntrasyncError):
+            client.get_user("u1", retries=False)
+        assert len(asked) == 1
+        with pytest.raises(EntrasyncError):
+            client.find_user("a@contoso.com", list_all=False, retries=False)
+        assert len(asked) == 2
+        with pytest.raises(EntrasyncError):
+            client.get_user("u1")
+        assert len(asked) == 2 + 1 + policy.max_retries
+
+
+def test_a_read_back_leaves_out_attributes_once_the_server_refused_an_extension_in_them() -> None:
+    asked: list[httpx.URL] = []
+    extension = "urn:example:params:scim:schemas:extension:nt:2.0:User:role"
+
+    def server(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url)
+        if "attributes" in request.url.params and extension in request.url.params["attributes"]:
+            return httpx.Response(400, json={"detail": "extension attributes are not supported"})
+        if request.url.path.endswith("/Users"):
+            return httpx.Response(200, json={"totalResults": 0, "Resources": []})
+        return httpx.Response(200, json={"id": "u1", "userName": "a@contoso.com"})
+
+    with ScimClient(
+        "https://nt.example/scim/v2",
+        Secret("NT-SCIM-SECRET-0123456789"),
+        transport=httpx.MockTransport(server),
+    ) as client:
+        assert client.find_user("a@contoso.com", ("userName", extension), list_all=False) is None
+        assert client.get_user("u1", ("userName", extension)) == {
+            "id": "u1",
+            "userName": "a@contoso.com",
+        }
+    assert "attributes" not in asked[-1].params

@@ -143,6 +143,9 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
     return scim_type, detail
 
 
+ONCE = RetryPolicy(max_retries=0)  # a read-back after a lost write: one try, not the budget
+
+
 class ScimClient:
     """One NeuralTrust SCIM endpoint behind one bearer token. Thread-safe (httpx.Client)."""
 
@@ -205,7 +208,9 @@ class ScimClient:
     def close(self) -> None:
         self._http.close()
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, *, retries: bool = True, **kwargs: Any
+    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token.reveal()}"}
         if "json" in kwargs:
             headers["Content-Type"] = SCIM_JSON
@@ -213,7 +218,7 @@ class ScimClient:
             self._http,
             method,
             path,
-            policy=self._policy,
+            policy=self._policy if retries else ONCE,
             sleep=self._sleep,
             give_up=self.give_up,
             limit=self.limit,
@@ -299,7 +304,7 @@ class ScimClient:
         body = self._get_users({**params, "startIndex": start, "count": count}, "listing users")
         return parse_page(body, start)
 
-    def _get_users(self, query: Mapping[str, Any], doing: str) -> object:
+    def _get_users(self, query: Mapping[str, Any], doing: str, *, retries: bool = True) -> object:
         """GET /Users with ``query``: the JSON answer (None if it is not JSON).
 
         Some servers answer 400 to an extension URN in ``attributes=`` (RFC 7644 §3.4.2.5
@@ -308,14 +313,14 @@ class ScimClient:
         """
         if self._attributes_refused:
             query = {k: v for k, v in query.items() if k != "attributes"}
-        response = self._send("GET", "Users", params=query)
+        response = self._send("GET", "Users", retries=retries, params=query)
         if (
             response.status_code == 400
             and not self._attributes_refused
             and names_extension(str(query.get("attributes", "")))
         ):
             self._attributes_refused = True
-            return self._get_users(query, doing)
+            return self._get_users(query, doing, retries=retries)
         if response.status_code != 200:
             raise error_for(response, doing)
         try:
@@ -324,7 +329,12 @@ class ScimClient:
             return None
 
     def find_user(
-        self, user_name: str, attributes: Sequence[str] = (), *, list_all: bool = True
+        self,
+        user_name: str,
+        attributes: Sequence[str] = (),
+        *,
+        list_all: bool = True,
+        retries: bool = True,
     ) -> dict[str, Any] | None:
         """The user whose userName equals ``user_name``, case-insensitively (RFC 7643 §4.1.1).
 
@@ -334,7 +344,7 @@ class ScimClient:
         one: the server says the name is taken).
         """
         for name in dict.fromkeys((user_name, user_name.lower())):
-            found = self._filter_user(name, user_name, attributes)
+            found = self._filter_user(name, user_name, attributes, retries)
             if found is not None:
                 return found
         if not list_all:
@@ -346,13 +356,13 @@ class ScimClient:
         return None
 
     def _filter_user(
-        self, name: str, user_name: str, attributes: Sequence[str]
+        self, name: str, user_name: str, attributes: Sequence[str], retries: bool = True
     ) -> dict[str, Any] | None:
         escaped = name.replace("\\", "\\\\").replace('"', '\\"')
         params: dict[str, Any] = {"filter": f'userName eq "{escaped}"'}
         if attributes:
             params["attributes"] = ",".join(attributes)
-        page = self._get_users(params, f"looking up {user_name}")
+        page = self._get_users(params, f"looking up {user_name}", retries=retries)
         resources = page.get("Resources") if isinstance(page, dict) else None
         for resource in resources if isinstance(resources, list) else ():
             if (
@@ -362,10 +372,14 @@ class ScimClient:
                 return dict(resource)
         return None
 
-    def get_user(self, user_id: str, attributes: Sequence[str] = ()) -> dict[str, Any] | None:
-        """The user whose SCIM id is ``user_id``; None when there is none (404)."""
-        params = {"attributes": ",".join(attributes)} if attributes else {}
-        response = self._send("GET", f"Users/{user_id}", params=params)
+    def get_user(
+        self, user_id: str, attributes: Sequence[str] = (), *, retries: bool = True
+    ) -> dict[str, Any] | None:
+        """The user whose SCIM id is ``user_id``; None when there is none (404). ``attributes``
+        is left out once the server refused an extension in it (see ``_get_users``)."""
+        asked = attributes and not self._attributes_refused
+        params = {"attributes": ",".join(attributes)} if asked else {}
+        response = self._send("GET", f"Users/{user_id}", retries=retries, params=params)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
