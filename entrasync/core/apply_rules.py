@@ -259,10 +259,15 @@ def guard(
     ``created_at``).
     """
     if force_unsafe is not None and not plan.matches_digest(force_unsafe):
+        given = force_unsafe.strip().lower()
+        if len(given) < DIGEST_PREFIX and plan.digest.startswith(given):
+            said = f"is too short: a digest prefix needs at least {DIGEST_PREFIX} characters"
+        else:
+            said = "does not name this plan"
         raise UnsafePlanError(
-            f"--force-unsafe {force_unsafe} does not name this plan (digest {plan.short_digest}); "
+            f"--force-unsafe {force_unsafe} {said} (digest {plan.short_digest}); "
             "nothing was changed",
-            f"copy the digest from the plan output; a {DIGEST_PREFIX}-character prefix is enough",
+            f"copy the digest from the plan output: at least its first {DIGEST_PREFIX} characters",
             violations,
         )
     if violations and force_unsafe is None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Iterator
 
 import pytest
 
-from entrasync.console import Console
+from entrasync.console import Console, configure_logging
 
 
 @pytest.mark.parametrize(
@@ -93,3 +94,12 @@ def test_log_lines_are_printed_inert() -> None:
     )
     line = InertFormatter("%(name)s: %(message)s").format(record)
     assert line == "entrasync.adapters.graph: read G\\x1b[2J\\u202e"
+
+
+@pytest.mark.parametrize(
+    ("verbose", "level"), [(0, logging.ERROR), (1, logging.ERROR), (2, logging.DEBUG)]
+)
+def test_urllib3s_retry_warnings_show_at_vv_only(verbose: int, level: int) -> None:
+    # They came before entrasync's own error naming the authority it could not reach.
+    configure_logging(verbose)
+    assert logging.getLogger("urllib3").level == level

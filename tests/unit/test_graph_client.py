@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -261,3 +264,27 @@ def test_json_error_shape_is_read_from_inner_error_when_no_header() -> None:
     client, _ = make_client(lambda _r: httpx.Response(400, content=json.dumps(body).encode()))
     with pytest.raises(GraphError, match="inner-7"):
         client.get("groups/g")
+
+
+NEAREST = """
+from entrasync.adapters.graph.groups import _nearest
+class Listing:
+    def paged(self, *_, **__):
+        return [{"displayName": n} for n in ("nt-admins", "NT-ADMINS", "NT-Admins", "NT-AdminS")]
+print(_nearest(Listing(), "NT-Adminz"))
+"""
+
+
+def test_the_nearest_group_names_are_the_same_whatever_the_hash_seed() -> None:
+    # Several spellings of one name: which one a "did you mean" shows must not vary per run.
+    shown = {
+        subprocess.run(
+            [sys.executable, "-c", NEAREST],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(6)
+    }
+    assert len(shown) == 1, shown

@@ -10,14 +10,16 @@ import pytest
 
 from entrasync.core.apply_rules import (
     Mismatch,
+    UnsafePlanError,
     check_fresh,
     compare_changes,
     describe_change,
     describe_mismatch,
+    guard,
     listing,
     protected_writes,
 )
-from entrasync.core.items import Access, Action, Change
+from entrasync.core.items import Access, Action, Change, Violation
 from entrasync.core.model import Target, TargetUser
 from entrasync.core.plan import Plan
 from entrasync.errors import StalePlanError
@@ -286,3 +288,16 @@ def test_force_unsafe_names_a_plan_by_at_least_12_characters_of_its_digest(
 ) -> None:
     plan = _saved(ALICE)
     assert plan.matches_digest(plan.digest[:given]) is matches
+
+
+def test_a_correct_but_short_override_is_told_it_is_too_short_not_another_plans() -> None:
+    plan = _saved(ALICE)
+    unsafe = (Violation("min_owners", "x"),)
+    with pytest.raises(UnsafePlanError) as short:
+        guard(plan, unsafe, plan.digest[:8])
+    assert short.value.message.startswith(
+        f"--force-unsafe {plan.digest[:8]} is too short: a digest prefix needs at least 12 "
+    )
+    with pytest.raises(UnsafePlanError) as other:
+        guard(plan, unsafe, "0" * 12)
+    assert f"--force-unsafe {'0' * 12} does not name this plan" in other.value.message

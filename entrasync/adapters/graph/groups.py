@@ -158,6 +158,6 @@ def _nearest(client: GraphClient, name: str, prefix: int = 3) -> list[str]:
             what=f"groups starting with {start!r}",
         )
     }
-    folded = {c.casefold(): c for c in candidates if c}
+    folded = {c.casefold(): c for c in sorted(candidates) if c}  # sorted: the same every run
     close = difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.75)
     return [folded[c] for c in close]
