@@ -163,6 +163,12 @@ def demo(directory: Path | None) -> int:
         )
         if directory is not None:
             console.result(f"  Files kept in {work} (config/, plan.json, audit/).")
+        else:
+            # init's own line above names config/drafted.yaml: it was in the demo's folder.
+            console.result(
+                "  The demo's folder (its config/drafted.yaml, plan.json and audit/) is removed;\n"
+                "  `entrasync demo --dir DIR` keeps them."
+            )
     return ExitCode.OK
 
 

@@ -39,10 +39,22 @@ def test_demo_runs_the_loop_and_ends_in_sync(
     # After the sync, init drafts mappings that reproduce the demo's: nothing left over.
     assert "Residue: none. `entrasync plan` of this file changes nothing." in out
     assert (tmp_path / "config" / "drafted.yaml").is_file()
+    assert "is removed" not in out
     audits = list((tmp_path / "audit").glob("*.jsonl"))
     assert len(audits) == 1
     verdict = verify_audit(audits[0])
     assert verdict.ok, verdict.describe()
+
+
+def test_demo_without_a_folder_says_its_draft_is_gone_and_how_to_keep_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    # init's line says "Wrote config/drafted.yaml": that file went with the demo's folder.
+    assert "The demo's folder (its config/drafted.yaml, plan.json and audit/) is removed;" in out
+    assert "`entrasync demo --dir DIR` keeps them." in out
+    assert "Files kept in" not in out
 
 
 def test_demo_runs_again_in_the_same_folder(
