@@ -132,6 +132,14 @@ def test_the_plan_is_written_beside_the_file_before_any_change(run: Path) -> Non
     assert planfile.loads(beside.read_bytes()) == golden_plan()
 
 
+def test_verifying_the_plan_beside_the_file_says_it_is_a_plan_not_tampering(run: Path) -> None:
+    beside = run.with_name(run.name.removesuffix(".jsonl") + ".plan.json")
+    with pytest.raises(AuditError) as caught:
+        verify_audit(beside)
+    assert caught.value.message == f"{beside} is a plan file, not an audit file"
+    assert "the .jsonl file of the same name" in (caught.value.hint or "")
+
+
 def test_a_run_cut_short_names_the_plan_its_unrecorded_changes_come_from(tmp_path: Path) -> None:
     verdict = verify_audit(_write_run(tmp_path, crash=True))
     assert verdict.plan_file is not None

@@ -80,6 +80,12 @@ def verify_audit(path: Path | str) -> AuditVerdict:
             f"cannot read the audit file {path}: {exc.strerror or exc}",
             "pass a file written by `entrasync apply` (the audit/ folder or the run's artifact)",
         ) from None
+    if data.startswith(b'{\n  "format_version": '):  # a plan file's first lines, as written
+        raise AuditError(
+            f"{path} is a plan file, not an audit file",
+            "pass the .jsonl file of the same name beside it (apply writes the plan it applies "
+            "next to its audit file)",
+        )
     lines = record_lines(data)
     head, tally = GENESIS, Counter[str]()
     if not lines:  # apply writes apply_started before anything else
