@@ -315,6 +315,15 @@ def test_a_pfx_or_missing_file_gets_the_conversion_hint(tmp_path: Path) -> None:
         ),
         (
             {
+                "error": "invalid_scope",
+                "error_description": "AADSTS1002012: The provided value for scope "
+                "https://graph.microsoft.com/.default is not valid.",
+            },
+            "a Microsoft Graph this login host does not serve",
+            "must name the same cloud",
+        ),
+        (
+            {
                 "error": "invalid_request",
                 "error_description": "AADSTS9999999: Something new.\nTrace ID: t",
             },
@@ -328,6 +337,7 @@ def test_a_pfx_or_missing_file_gets_the_conversion_hint(tmp_path: Path) -> None:
         "700024 explains the short token life",
         "700027 points at the uploaded certificate",
         "90002 checks the tenant and keeps the correlation id",
+        "1002012 says the Graph URL and the login host name different clouds",
         "an unknown code shows Entra's first line only",
     ],
 )

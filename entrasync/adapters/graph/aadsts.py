@@ -23,6 +23,12 @@ _FIC = (
     f"api://AzureADTokenExchange and the exact, case-sensitive subject, one of: {FIC_SUBJECTS}"
 )
 
+_SAME_CLOUD = (
+    "ENTRASYNC_GRAPH_URL (or entra.graph_url) and AZURE_AUTHORITY_HOST (or "
+    "entra.authority_host) must name the same cloud, e.g. https://graph.microsoft.us with "
+    "https://login.microsoftonline.us; set both, or neither for the global cloud"
+)
+
 # code -> (what happened, what to do)
 HINTS: dict[int, tuple[str, str]] = {
     7000215: (
@@ -64,6 +70,14 @@ HINTS: dict[int, tuple[str, str]] = {
     7000112: (
         "the application is disabled",
         "an administrator must re-enable the app registration's service principal",
+    ),
+    1002012: (
+        "the token was asked for a Microsoft Graph this login host does not serve",
+        _SAME_CLOUD,
+    ),
+    500011: (
+        "the Microsoft Graph asked for is not known in this tenant's cloud",
+        _SAME_CLOUD,
     ),
 }
 
