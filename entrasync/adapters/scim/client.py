@@ -160,9 +160,14 @@ class ScimClient:
         timeout: float = 30.0,
         max_connections: int = 16,
         limit: AdaptiveLimit | None = None,
+        origin: str | None = None,
     ) -> None:
+        """``origin``: where the URL came from (a variable, the config, the default), which
+        errors name with the URL: a connection error says which endpoint it could not reach."""
         # Checked before any socket opens: the token never travels over plain http.
         base = require_safe_url(url.rstrip("/"), WHAT, sent=SENT_SCIM)
+        # The URL passed the check above: it holds no user info, query or fragment to hide.
+        self._what = f"{WHAT} {base}" + (f" ({origin})" if origin else "")
         if not token:
             raise AuthError(
                 f"{TOKEN_ENV} is not set: entrasync needs NeuralTrust's SCIM token to read users",
@@ -197,7 +202,8 @@ class ScimClient:
         source = SCIM_URL.resolve(config, environ, DEFAULT_SCIM_URL)
         # Named by where it came from (the variable or the config key), before any request.
         require_safe_url(source.value.rstrip("/"), source.origin, sent=SENT_SCIM)
-        return cls(source.value, bearer(TOKEN_ENV, environ.get(TOKEN_ENV, "")), **kwargs)
+        token = bearer(TOKEN_ENV, environ.get(TOKEN_ENV, ""))
+        return cls(source.value, token, origin=source.origin, **kwargs)
 
     def __enter__(self) -> ScimClient:
         return self
@@ -222,7 +228,7 @@ class ScimClient:
             sleep=self._sleep,
             give_up=self.give_up,
             limit=self.limit,
-            what=WHAT,
+            what=self._what,
             headers=headers,
             **kwargs,
         )
