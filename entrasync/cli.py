@@ -11,6 +11,7 @@ because it is a bug. Each command's module is imported only when that command ru
 from __future__ import annotations
 
 import importlib
+import io
 import sys
 import traceback
 from collections.abc import Sequence
@@ -90,7 +91,16 @@ def run() -> NoReturn:
     sys.exit(main())
 
 
+def _printable_anywhere() -> None:
+    """Output to a terminal or pipe that is not UTF-8 (LC_ALL=C, a Windows agent's cp1252)
+    shows a character it cannot encode as an escape (``\\xe9``) instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _printable_anywhere()
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = sum(a.count("v") for a in args if a.startswith("-v") and set(a[1:]) == {"v"})
     verbose += args.count("--verbose")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,20 @@ def test_every_help_page_shows_examples_and_whole_summaries(
     assert 1 <= len(shown) <= 3 if isinstance(command, click.Group) else 2 <= len(shown) <= 3
     body = out.split("\n", 1)[1]  # past "Usage: ... [ARGS]..."
     assert "..." not in body  # no summary cut mid-sentence
+
+
+def test_output_a_non_utf8_terminal_cannot_encode_is_escaped_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    # LC_ALL=C, or a Windows agent's cp1252: a name it cannot encode must not end the command.
+    config = tmp_path / "équipe.yaml"
+    config.write_text("version: 1\nmappings:\n  - name: NT-Équipe\n    role: admin\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "entrasync", "validate", str(config)],
+        env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"\\xe9quipe.yaml is valid" in done.stdout
+    assert b"Traceback" not in done.stderr
