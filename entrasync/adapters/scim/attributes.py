@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from entrasync.core.model import USER_SCHEMA_PREFIX
@@ -59,7 +58,8 @@ class AttributePath:
         return self.schema is None and self.name.lower() in MULTI_VALUED_CORE
 
     def read(self, resource: dict[str, Any]) -> list[str] | None:
-        """The values present on ``resource``, primary first; None when the attribute is absent."""
+        """The values present on ``resource``, primary first, then in sorted order; None when
+        the attribute is absent."""
         container: Any = resource.get(self.schema) if self.schema else resource
         if not isinstance(container, dict):
             return None
@@ -77,7 +77,9 @@ class AttributePath:
             elif item is not None:
                 values.append((True, str(item)))
         if len(values) > 1:
-            values.sort(key=itemgetter(0))  # stable: primary first, else as sent
+            # Primary first, then by value: a multi-valued attribute has no order (RFC 7643
+            # §2.4), and a server may send it in any, which must not change the role read.
+            values.sort()
         return [value for _, value in values]
 
     def wire_value(self, values: Sequence[str], *, single: bool) -> Any:
