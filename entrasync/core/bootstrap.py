@@ -182,7 +182,11 @@ def _vote(survey: Config, members: Sequence[TargetUser]) -> Vote:
         return Vote(None, 0, 0, False)
     rank = {r: i for i, r in enumerate(survey.roles)}  # a tie goes to the less privileged
     roles = Counter(t.role for t in members)
-    role, agreeing = max(roles.items(), key=lambda rc: (rc[1], rank.get(rc[0] or "", -1)))
+    # Among roles outside the vocabulary (or none) tied on count, the last by name: the same
+    # whatever order Graph lists the members in.
+    role, agreeing = max(
+        roles.items(), key=lambda rc: (rc[1], rank.get(rc[0] or "", -1), rc[0] or "")
+    )
     products = None
     if role in survey.effective_product_roles:
         vocabulary = set(survey.products)

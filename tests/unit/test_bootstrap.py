@@ -4,6 +4,7 @@ the residue (what a plan of that file still changes), on the pure core."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -262,6 +263,21 @@ def test_a_tie_between_roles_goes_to_the_less_privileged() -> None:
         {"NT-Half": [ALICE, BOB]}, [nt("alice", "admin"), nt("bob", "member")], min_agreement=50
     )
     assert rows(proposal)[0][1] == "member"
+
+
+def test_a_tie_between_roles_outside_the_vocabulary_does_not_follow_the_read_order() -> None:
+    users = [nt("alice", "viewer"), nt("bob", "auditor")]
+    survey, directory = survey_of({"NT-Half": [ALICE, BOB]})
+    reordered = replace(
+        directory,
+        groups=tuple(replace(g, member_ids=g.member_ids[::-1]) for g in directory.groups),
+    )
+    reasons = {
+        propose(survey, d, make_target(*order), 50).skipped[0].reason
+        for d in (directory, reordered)
+        for order in (users, users[::-1])
+    }
+    assert len(reasons) == 1, reasons
 
 
 def test_unknown_roles_and_products_are_noted() -> None:
