@@ -25,7 +25,7 @@ from entrasync.core import sanitize
 from entrasync.core.bootstrap import Proposal, Proposed, Residue
 from entrasync.core.plan import Plan
 from entrasync.core.wording import plural
-from entrasync.render.common import setting_text
+from entrasync.render.common import role_text, setting_text
 from entrasync.render.groups import columns
 
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.@/()&+#-]*")
@@ -240,5 +240,5 @@ def residue_lines(plan: Plan) -> Iterator[str]:
             f"  {plural(len(plan.orphans), 'managed user')} no mapping wants "
             "(kept: on_removed is keep; `plan` lists them as orphans):"
         )
-        orphans = [(o.user, o.role or "-", o.reason) for o in plan.orphans]
+        orphans = [(o.user, role_text(o.role) if o.role else "-", o.reason) for o in plan.orphans]
         yield from (f"    {line}" for line in columns(orphans))

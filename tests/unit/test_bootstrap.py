@@ -437,3 +437,16 @@ def test_the_reads_are_reindexed_to_the_file_by_id_in_any_case() -> None:
     )
     reindexed = proposed_directory(directory, config)
     assert reindexed.groups == (GroupMembers(0, upper, (BOB.id,)),)
+
+
+def test_an_orphans_role_with_blanks_around_it_is_shown_quoted_in_the_residue() -> None:
+    plan = make_plan(
+        DEFAULTS,
+        "draft.yaml",
+        "0" * 64,
+        Directory(groups=(), users={}),
+        make_target(nt("ops", "admin ")),
+        "2026-12-05T00:00:00Z",
+    )
+    assert [o.role for o in plan.orphans] == ["admin "]
+    assert "'admin '" in "\n".join(residue_lines(plan))
