@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -14,9 +15,11 @@ import pytest
 
 from entrasync.adapters.graph.auth import StaticTokenProvider
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
+from entrasync.adapters.graph.directory import read_members
 from entrasync.adapters.graph.odata import odata_string, query
 from entrasync.adapters.http import RetryPolicy
 from entrasync.adapters.throttle import ThrottleGate
+from entrasync.core.model import DirectoryUser, Group
 from entrasync.core.secret import Secret
 from entrasync.errors import AuthError, GraphError
 from tests.unit.fake_time import FakeTime
@@ -288,3 +291,22 @@ def test_the_nearest_group_names_are_the_same_whatever_the_hash_seed() -> None:
         for seed in range(6)
     }
     assert len(shown) == 1, shown
+
+
+def test_a_user_listed_differently_by_two_groups_stops_the_read() -> None:
+    member = {
+        "@odata.type": "#microsoft.graph.user",
+        "id": "u1",
+        "userPrincipalName": "carol@contoso.com",
+        "mail": "carol@contoso.com",
+        "displayName": "Carol New",
+        "accountEnabled": True,
+        "userType": "Member",
+    }
+    client, _ = make_client(lambda request: httpx.Response(200, json={"value": [member]}))
+    # Read before by another group's listing, before Carol's name was changed.
+    seen = DirectoryUser("u1", "carol@contoso.com", "carol@contoso.com", "Carol Old")
+    with pytest.raises(GraphError, match="the user changed while entrasync read Entra"):
+        read_members(client, Group("g2", "NT-Two"), True, {"u1": seen})
+    same = replace(seen, display_name="Carol New")
+    assert read_members(client, Group("g2", "NT-Two"), True, {"u1": same}) == [same]

@@ -19,6 +19,7 @@ from entrasync.adapters.graph.groups import GroupResolutionError, resolve_groups
 from entrasync.adapters.graph.odata import odata_string
 from entrasync.adapters.pool import run_bounded
 from entrasync.config.models import Config
+from entrasync.core import sanitize
 from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers
 from entrasync.core.wording import plural
 from entrasync.errors import AuthError, GraphError
@@ -98,8 +99,34 @@ def read_members(
                 user = known.get(user_id)
                 if user is None:  # two reads may build one user at once: setdefault keeps one
                     user = known.setdefault(user_id, _user(item, group))
+                if not _same(user, item):
+                    raise _changed_during_read(user, group)
                 users[user_id] = user
     return list(users.values())
+
+
+def _same(user: DirectoryUser, item: dict[str, Any]) -> bool:
+    """``item`` lists ``user`` (built from another group's listing) as :func:`_user` would."""
+    get = item.get
+    return (
+        get("mail") == user.mail
+        and get("displayName") == user.display_name
+        and get("givenName") == user.given_name
+        and get("surname") == user.surname
+        and str(get("userPrincipalName")) == user.user_principal_name
+        and bool(get("accountEnabled")) is user.account_enabled
+        and str(get("userType") or "Member") == user.user_type
+    )
+
+
+def _changed_during_read(user: DirectoryUser, group: Group) -> GraphError:
+    # Keeping either copy would make the plan depend on which group's read came first.
+    return GraphError(
+        f"Microsoft Graph listed user {sanitize.text(user.user_principal_name)} ({user.id}) "
+        f"with other attributes in group {sanitize.text(group.display_name)} than in a group "
+        "read before it: the user changed while entrasync read Entra",
+        "run again: a plan is made from one consistent read of Entra",
+    )
 
 
 def count_user_members(client: GraphClient, group_id: str, nested: bool) -> int:
