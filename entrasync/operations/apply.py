@@ -140,10 +140,10 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
 def _answer_lost(exc: EntrasyncError) -> bool:
     """A write that failed and may have been carried out all the same: no answer came (a
     timeout, a dropped connection), or a server error did (a gateway's 502 or 504 can follow
-    a write the server committed). Not a 503: the server did not take the request."""
+    a write the server committed; a retry of it may then meet a 503)."""
     status = getattr(exc, "status", None)
     return isinstance(exc, TransportError) or (
-        isinstance(exc, ScimError) and isinstance(status, int) and status >= 500 and status != 503
+        isinstance(exc, ScimError) and isinstance(status, int) and status >= 500
     )
 
 

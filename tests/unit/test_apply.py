@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from entrasync.adapters.http import RetryPolicy
 from entrasync.adapters.scim.attributes import Layout
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.throttle import AdaptiveLimit
@@ -292,3 +293,29 @@ def test_apply_reports_each_rule_once_as_the_plan_found_it() -> None:
     rules = [v.rule for v in caught.value.violations]
     assert rules.count("max_deactivation_percent") == 1
     assert said in caught.value.violations
+
+
+def test_a_write_committed_then_answered_504_and_503_on_its_retries_is_read_back() -> None:
+    patches: list[int] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            patches.append(1)  # the first is carried out; its answer and the retries' fail
+            return httpx.Response(504 if len(patches) == 1 else 503)
+        user = {"id": "u0", "userName": "u0", "externalId": "e-1", "active": True}
+        return httpx.Response(200, json={**user, "roles": [{"value": "admin"}]})
+
+    sink = _Sink()
+    policy = RetryPolicy(max_retries=2, base_delay=0.001, max_delay=0.001)
+    transport = httpx.MockTransport(server)
+    with ScimClient(
+        "https://scim.example/v2", Secret("t"), transport=transport, policy=policy
+    ) as client:
+        report = apply_plan(_updates(1), client, Config.model_validate({"version": 1}), sink)
+    assert len(patches) == 3
+    assert sink.outcomes == ["succeeded"]
+    [result] = report.results
+    assert (result.http_status, (result.detail or "")[:44]) == (
+        503,
+        "read back in place after the answer was lost",
+    )

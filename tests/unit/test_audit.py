@@ -137,7 +137,14 @@ def test_verifying_the_plan_beside_the_file_says_it_is_a_plan_not_tampering(run:
     with pytest.raises(AuditError) as caught:
         verify_audit(beside)
     assert caught.value.message == f"{beside} is a plan file, not an audit file"
-    assert "the .jsonl file of the same name" in (caught.value.hint or "")
+    assert caught.value.hint == f"pass the audit file beside it, {run.name}"
+    elsewhere = run.parent / "plan.json"  # as `plan --out plan.json` writes it
+    elsewhere.write_bytes(beside.read_bytes())
+    with pytest.raises(AuditError) as other:
+        verify_audit(elsewhere)
+    assert other.value.hint == (
+        "pass an audit file: a *.jsonl that apply wrote in its --audit-dir (audit/)"
+    )
 
 
 def test_a_run_cut_short_names_the_plan_its_unrecorded_changes_come_from(tmp_path: Path) -> None:

@@ -81,10 +81,12 @@ def verify_audit(path: Path | str) -> AuditVerdict:
             "pass a file written by `entrasync apply` (the audit/ folder or the run's artifact)",
         ) from None
     if data.startswith(b'{\n  "format_version": '):  # a plan file's first lines, as written
+        beside = path.with_name(path.name.removesuffix(".plan.json") + ".jsonl")
         raise AuditError(
             f"{path} is a plan file, not an audit file",
-            "pass the .jsonl file of the same name beside it (apply writes the plan it applies "
-            "next to its audit file)",
+            f"pass the audit file beside it, {beside.name}"
+            if path.name.endswith(".plan.json") and beside.is_file()
+            else "pass an audit file: a *.jsonl that apply wrote in its --audit-dir (audit/)",
         )
     lines = record_lines(data)
     head, tally = GENESIS, Counter[str]()
