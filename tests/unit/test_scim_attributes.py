@@ -155,3 +155,27 @@ def test_a_scim_user_becomes_a_target_user_with_sorted_products() -> None:
     assert (user.user_name, user.external_id, user.active) == ("Ann@Contoso.com", "e-9", True)
     assert (user.role, user.products) == ("member", ("trustgate", "trustlens"))
     assert to_target_user({"id": "1", "active": False}, layout).active is False
+
+
+@pytest.mark.parametrize(
+    ("values", "role"),
+    [
+        ([{"value": "owner"}, {"value": "member"}], "owner"),
+        ([{"value": "member"}, {"value": "owner"}], "owner"),
+        ([{"value": "member", "primary": True}, {"value": "admin"}], "admin"),
+        ([{"value": "viewer"}, {"value": "member"}], "member"),
+        ([{"value": "viewer"}, {"value": "auditor"}], "auditor"),
+    ],
+    ids=[
+        "owner sent first",
+        "owner sent last",
+        "a primary member with an admin value beside it",
+        "a value outside the vocabulary never beats one in it",
+        "of values outside it, the first in sorted order",
+    ],
+)
+def test_of_several_role_values_the_most_privileged_is_read(
+    values: list[dict[str, Any]], role: str
+) -> None:
+    layout = Layout.of("roles", "entitlements", ("owner", "admin", "member"))
+    assert layout.read_role({"roles": values}) == role

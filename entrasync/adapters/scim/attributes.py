@@ -125,14 +125,24 @@ class Layout:
 
     role: AttributePath
     products: AttributePath
+    roles: tuple[str, ...] = ()  # the vocabulary, most privileged first
 
     @classmethod
-    def of(cls, role_attribute: str, products_attribute: str) -> Layout:
-        return cls(AttributePath.parse(role_attribute), AttributePath.parse(products_attribute))
+    def of(cls, role_attribute: str, products_attribute: str, roles: Sequence[str] = ()) -> Layout:
+        parse = AttributePath.parse
+        return cls(parse(role_attribute), parse(products_attribute), tuple(roles))
 
     def read_role(self, resource: dict[str, Any]) -> str | None:
+        """The role: of several values, the most privileged in the vocabulary (a value outside
+        it only when none is in it, primary first), so that no value sent alongside hides an
+        owner; the plan then writes the one role it wants, replacing them all."""
         values = self.role.read(resource)
-        return values[0] if values else None
+        if not values:
+            return None
+        if len(values) == 1 or not self.roles:
+            return values[0]
+        rank = {role: i for i, role in enumerate(self.roles)}
+        return min(values, key=lambda value: rank.get(value, len(rank)))  # ties: read order
 
     def read_products(self, resource: dict[str, Any]) -> tuple[str, ...] | None:
         values = self.products.read(resource)

@@ -11,7 +11,8 @@ from entrasync.core.model import Target, TargetUser, state_row
 
 
 def layout_of(config: Config) -> Layout:
-    return Layout.of(config.neuraltrust.role_attribute, config.neuraltrust.products_attribute)
+    neuraltrust = config.neuraltrust
+    return Layout.of(neuraltrust.role_attribute, neuraltrust.products_attribute, config.roles)
 
 
 def primary_email(resource: dict[str, Any]) -> str | None:
