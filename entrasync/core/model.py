@@ -77,8 +77,9 @@ class TargetUser:
 def may_be_role(value: object, role: str) -> bool:
     """Whether NeuralTrust may take a role ``value`` read over SCIM for ``role``: role values
     are not case-exact (RFC 7643 §8.7.1) and a reader may trim blanks, so ``Owner`` and
-    ``owner `` may be owners. The safety checks, the labels and ``init`` count such a user as
-    holding ``role`` (never fewer owners than there may be); a plan still writes ``role``."""
+    ``owner `` may be owners, or not. ``min_owners`` counts such a user among the owners a plan
+    takes away (never among those it leaves), the labels flag a change of it, and ``init``
+    protects it as an owner; a plan still writes ``role`` as the vocabulary spells it."""
     return isinstance(value, str) and value.strip().casefold() == role.casefold()
 
 

@@ -92,9 +92,16 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
     floor = max(config.limits.min_owners, 1)
     if not lost or after >= before or after >= floor:
         return None
+    spelt = sorted({repr(u.role) for u in target.users if u.id in maybe and u.role != owner})
+    counting = (
+        f" (counting those whose role is spelt {', '.join(spelt)}, which NeuralTrust may not "
+        f"take for {owner})"
+        if spelt
+        else ""
+    )
     return Violation(
         "min_owners",
-        f"the plan leaves {plural(after, f'active {owner} user')}, down from {before}, "
+        f"the plan leaves {plural(after, f'active {owner} user')}, down from {before}{counting}, "
         f"below limits.min_owners ({config.limits.min_owners}, and never 0): it demotes or "
         f"deactivates {', '.join(sorted(lost))}; {_OVERRIDE}",
     )

@@ -345,3 +345,15 @@ def test_make_plan_counts_the_managed_users_as_the_safety_check_does() -> None:
     plan = make_plan(s.config, "c.yaml", "0" * 64, s.directory, s.target, "2026-11-28T12:00:00Z")
     # (The scenario's other mappings resolve to no member: source_health fires too.)
     assert "max_deactivation_percent" in [v.rule for v in plan.violations]
+
+
+def test_the_min_owners_message_says_which_spellings_it_counted() -> None:
+    (violation,) = violations(
+        {"NT-Admins": [person("olga")]},
+        [nt("olga", "owner"), nt("zed", "Owner", external_id=None)],
+        protected=["zed@contoso.com"],
+    )
+    assert violation.message.startswith(
+        "the plan leaves 0 active owner users, down from 2 (counting those whose role is "
+        "spelt 'Owner', which NeuralTrust may not take for owner), below limits.min_owners"
+    )
