@@ -165,6 +165,9 @@ def test_a_scim_user_becomes_a_target_user_with_sorted_products() -> None:
         ([{"value": "member", "primary": True}, {"value": "admin"}], "admin"),
         ([{"value": "viewer"}, {"value": "member"}], "member"),
         ([{"value": "viewer"}, {"value": "auditor"}], "auditor"),
+        ([{"value": "Owner"}, {"value": "member"}], "Owner"),
+        ([{"value": "member"}, {"value": "owner "}], "owner "),
+        ([{"value": "owner"}, {"value": "Owner"}], "owner"),
     ],
     ids=[
         "owner sent first",
@@ -172,6 +175,9 @@ def test_a_scim_user_becomes_a_target_user_with_sorted_products() -> None:
         "a primary member with an admin value beside it",
         "a value outside the vocabulary never beats one in it",
         "of values outside it, the first in sorted order",
+        "an owner spelt Owner beside a member",
+        "an owner with a blank after it beside a member",
+        "the exact spelling before another",
     ],
 )
 def test_of_several_role_values_the_most_privileged_is_read(
@@ -179,3 +185,8 @@ def test_of_several_role_values_the_most_privileged_is_read(
 ) -> None:
     layout = Layout.of("roles", "entitlements", ("owner", "admin", "member"))
     assert layout.read_role({"roles": values}) == role
+
+
+def test_a_vocabulary_spelt_otherwise_than_the_server_still_reads_the_owner() -> None:
+    layout = Layout.of("roles", "entitlements", ("Owner", "Admin", "Member"))
+    assert layout.read_role({"roles": [{"value": "member"}, {"value": "owner"}]}) == "owner"

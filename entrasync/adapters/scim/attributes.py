@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from entrasync.core.model import USER_SCHEMA_PREFIX
+from entrasync.core.model import USER_SCHEMA_PREFIX, may_be_role
 
 MULTI_VALUED_CORE = frozenset({"roles", "entitlements", "groups"})
 CORE_URN = "urn:ietf:params:scim:schemas:core:"
@@ -141,8 +141,15 @@ class Layout:
             return None
         if len(values) == 1 or not self.roles:
             return values[0]
-        rank = {role: i for i, role in enumerate(self.roles)}
-        return min(values, key=lambda value: rank.get(value, len(rank)))  # ties: read order
+        return min(values, key=self._rank)  # ties: read order (primary first, then sorted)
+
+    def _rank(self, value: str) -> tuple[int, bool]:
+        """Where ``value`` stands in the vocabulary, in any spelling NeuralTrust may take for a
+        role (``Owner`` for ``owner``, :func:`may_be_role`), the exact spelling first."""
+        for i, role in enumerate(self.roles):
+            if may_be_role(value, role):
+                return i, value != role
+        return len(self.roles), True
 
     def read_products(self, resource: dict[str, Any]) -> tuple[str, ...] | None:
         values = self.products.read(resource)
