@@ -18,11 +18,12 @@ from entrasync.adapters.audit import writer as audit_module
 from entrasync.adapters.audit.writer import AuditWriter, record_sha256, verify_audit
 from entrasync.adapters.http import RetryPolicy
 from entrasync.adapters.scim.target import read_target
+from entrasync.core.apply_report import ApplyReport
 from entrasync.core.apply_rules import in_place
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.errors import AuditError
 from entrasync.operations import apply as apply_module
-from entrasync.operations.apply import apply_plan
+from entrasync.operations.apply import ChangeResult, apply_plan
 from entrasync.operations.stopping import Stopped, StopRequest
 from entrasync.sandbox.scim_server import ScimSandbox
 from tests.integration.scim.scenario import (
@@ -108,17 +109,25 @@ def test_writes_throttled_with_429_and_503_are_retried_and_none_is_lost(
     assert state_of(after) == EXPECTED
 
 
+def _apply_one_at_a_time(
+    sandbox: ScimSandbox, audit: ListAudit
+) -> tuple[Plan, ApplyReport[ChangeResult]]:
+    """The scenario's plan, read from ``sandbox`` and applied to it one write at a time."""
+    config = config_for(sandbox)
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        return plan, apply_plan(plan, client, config, audit, parallelism=1)
+
+
 def test_a_write_carried_out_whose_answer_was_lost_is_read_back_and_recorded_succeeded(
     make_sandbox: MakeSandbox,
 ) -> None:
     # Every 2nd write is carried out and answered 502 (a gateway that lost the answer).
     sandbox = make_sandbox(answer_lost_every=2)
-    config = config_for(sandbox)
     audit = ListAudit()
+    _, report = _apply_one_at_a_time(sandbox, audit)
     with client_for(sandbox) as client:
-        plan = scenario_plan(read_target(config, client))
-        report = apply_plan(plan, client, config, audit, parallelism=1)
-        after = read_target(config, client)
+        after = read_target(config_for(sandbox), client)
 
     assert sandbox.counters.answers_lost == 3
     assert sandbox.counters.writes == 6  # none sent twice
@@ -166,9 +175,7 @@ def test_server_dying_mid_apply_is_audited_exactly_and_a_rerun_finishes_the_rest
     sandbox = make_sandbox(fail_after_writes=2)
     config = config_for(sandbox)
     audit = ListAudit()
-    with client_for(sandbox) as client:
-        plan = scenario_plan(read_target(config, client))
-        report = apply_plan(plan, client, config, audit, parallelism=1)
+    plan, report = _apply_one_at_a_time(sandbox, audit)
 
     assert sandbox.counters.writes == 2
     assert [r["outcome"] for r in audit.records] == ["succeeded"] * 2 + ["failed"] + ["skipped"] * 3
