@@ -50,11 +50,13 @@ class Evidence:
     fresh: bool
     overridden: tuple[Violation, ...] = ()
 
-    def start(self) -> AuditWriter:
-
+    def start(self, *, writes: bool = True) -> AuditWriter:
+        """The run's audit file; ``writes``: the run may write to NeuralTrust, so the plan it
+        applies is written beside the file first."""
         return AuditWriter.start(
             self.audit_dir,
             plan=self.plan,
+            plan_beside=writes,
             config_sha256=self.loaded.sha256,
             force_unsafe=self.force_unsafe,
             overridden=self.overridden,
@@ -70,7 +72,7 @@ class Evidence:
     def nothing_applied(self, result: Result, error: EntrasyncError | None = None) -> None:
         """An audit file (started + finished, zero counts) for a run that changed nothing."""
         violations = getattr(error, "violations", ())
-        with self.start() as audit:
+        with self.start(writes=False) as audit:
             audit.finish(
                 result=result,
                 reason=error.message if error else None,

@@ -204,11 +204,14 @@ class AuditWriter:
         clock: Callable[[], str] = utc_now_ms,
         git_commit: Callable[[], str | None] = git_head,
         unwritten: Callable[[str], None] = to_stderr,
+        plan_beside: bool = True,
     ) -> AuditWriter:
         """Create the run's file (never overwriting one) and write ``apply_started``.
 
         ``overridden``: the safety violations ``force_unsafe`` lets through. ``unwritten``:
         where change records go once the file cannot take them (see :class:`AuditWriter`).
+        ``plan_beside``: write the plan beside the file first (a run that may write to
+        NeuralTrust and has changes to make); a refused or already applied run writes none.
         """
         env = os.environ if environ is None else environ
         override = override_record(plan, force_unsafe, overridden)
@@ -218,7 +221,7 @@ class AuditWriter:
         writer._planned = len(plan.changes)
         # The plan beside the file, before any write: a run killed with writes in flight (a
         # runner's SIGKILL) leaves no record of them, and its plan says what they may have been.
-        beside = path.with_suffix(PLAN_SUFFIX) if plan.changes else None
+        beside = path.with_suffix(PLAN_SUFFIX) if plan.changes and plan_beside else None
         try:
             if beside is not None:
                 _write_plan(beside, plan)

@@ -164,6 +164,8 @@ def test_applying_the_same_plan_twice_is_a_no_op(
     assert (started["type"], finished["type"]) == ("apply_started", "apply_finished")
     assert finished["result"] == "already applied"
     assert finished["counts"] == {"succeeded": 0, "failed": 0, "skipped": 0}
+    assert started["plan_file"] is None  # only the first run, which wrote, has its plan beside
+    assert len(list(setup.audit_dir.glob("*.plan.json"))) == 1
 
 
 def test_a_stale_plan_is_refused_and_nothing_changes(
@@ -180,9 +182,12 @@ def test_a_stale_plan_is_refused_and_nothing_changes(
     assert "Traceback" not in err
     assert setup.writes() == 0
     assert setup.state() == before
-    _, finished = setup.last_audit()  # the refusal is on record: NeuralTrust state was read
+    started, finished = setup.last_audit()  # the refusal is on record: NeuralTrust was read
     assert finished["result"] == "refused"
     assert finished["reason"].startswith("stale plan: NeuralTrust changed")
+    # No write was possible: no plan beside the file says what writes there may have been.
+    assert started["plan_file"] is None
+    assert list(setup.audit_dir.glob("*.plan.json")) == []
 
 
 def test_a_plan_cut_short_by_a_dying_server_is_then_refused_as_partly_done(
