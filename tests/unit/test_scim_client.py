@@ -265,7 +265,7 @@ def test_a_read_back_is_one_try_while_other_reads_retry() -> None:
     policy = RetryPolicy(max_retries=3, base_delay=0.001, max_delay=0.001)
     with ScimClient(
         "https://nt.example/scim/v2",
-        Secret("NT-SCIM-SECRET-0123456789"),
+        Secret("fake-scim-token-for-tests"),
         transport=httpx.MockTransport(unavailable),
         policy=policy,
         sleep=lambda _: None,
@@ -295,7 +295,7 @@ def test_a_read_back_leaves_out_attributes_once_the_server_refused_an_extension_
 
     with ScimClient(
         "https://nt.example/scim/v2",
-        Secret("NT-SCIM-SECRET-0123456789"),
+        Secret("fake-scim-token-for-tests"),
         transport=httpx.MockTransport(server),
     ) as client:
         assert client.find_user("a@contoso.com", ("userName", extension), list_all=False) is None
@@ -311,7 +311,7 @@ def test_an_endpoint_that_cannot_be_reached_is_named_with_where_its_url_came_fro
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/v2"
-    environ = {"NEURALTRUST_SCIM_URL": url, "NEURALTRUST_SCIM_TOKEN": "NT-SCIM-SECRET-0123456789"}
+    environ = {"NEURALTRUST_SCIM_URL": url, "NEURALTRUST_SCIM_TOKEN": "fake-scim-token-for-tests"}
     policy = RetryPolicy(max_retries=0)
     with (
         ScimClient.from_env(Config(version=1), environ, policy=policy) as client,

@@ -18,7 +18,7 @@ from entrasync.adapters.scim.client import error_for
 from entrasync.core.secret import Secret
 from entrasync.errors import EntrasyncError
 
-TOKEN = "NT-SCIM-SECRET-0123456789"
+TOKEN = "fake-scim-token-for-tests"
 
 
 def echoing(status: int, **body: Any) -> httpx.Response:
@@ -90,8 +90,8 @@ def test_a_batch_answer_that_echoes_the_token_is_shown_without_it() -> None:
 
 def test_a_gitlab_answer_that_echoes_its_private_token_is_shown_without_it() -> None:
     request = httpx.Request("POST", "https://gitlab.example/api/v4/x")
-    request.headers["PRIVATE-TOKEN"] = "glpat-AbCdEfGh12345678"
+    request.headers["PRIVATE-TOKEN"] = "fake-gitlab-token-for-tests"
     response = httpx.Response(
-        502, text="upstream error; PRIVATE-TOKEN: glpat-AbCdEfGh12345678", request=request
+        502, text="upstream error; PRIVATE-TOKEN: fake-gitlab-token-for-tests", request=request
     )
     assert error_detail(response, "message") == "upstream error; PRIVATE-TOKEN: ***"

@@ -19,7 +19,7 @@ from entrasync.sandbox.tls import sandbox_ca
 
 from .conftest import CLIENT_ID, TENANT_ID, make_config
 
-SECRET = "client-secret-that-must-stay-home"
+SECRET = "fake-client-secret-for-tests"
 
 
 class _Authority(ThreadingHTTPServer):
