@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,54 +22,66 @@ def sandbox() -> Iterator[RunningSandbox]:
         yield running
 
 
+@dataclass
+class Job:
+    """A plan job of pull request 7: the sandbox, its config in a checkout, the emulated
+    GitHub, and the job's variables."""
+
+    sandbox: RunningSandbox
+    config: Path
+    github: Emulator
+    env: dict[str, str]
+    monkeypatch: pytest.MonkeyPatch
+
+    def enter(self, summary: Path) -> None:
+        """The job's variables set and its checkout the working folder."""
+        for name, value in (self.env | {"GITHUB_STEP_SUMMARY": str(summary)}).items():
+            self.monkeypatch.setenv(name, value)
+        self.monkeypatch.chdir(self.config.parent.parent)
+
+    def plan(self, summary: Path) -> int:
+        self.enter(summary)
+        args = ["plan", "--config", "config/mappings.yaml", "--comment", "--detailed-exitcode"]
+        return main(args)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return secrets(self.sandbox)
+
+
 @pytest.fixture
-def config(sandbox: RunningSandbox, tmp_path: Path) -> Path:
-    path = tmp_path / "config" / "mappings.yaml"
-    path.parent.mkdir()
-    path.write_text(sandbox.config_yaml, encoding="utf-8")
-    return path
-
-
-def run_plan(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], config: Path, summary: Path
-) -> int:
-    for name, value in (env | {"GITHUB_STEP_SUMMARY": str(summary)}).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(config.parent.parent)
-    return main(["plan", "--config", "config/mappings.yaml", "--comment", "--detailed-exitcode"])
+def job(
+    sandbox: RunningSandbox,
+    tmp_path: Path,
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Job:
+    config = tmp_path / "config" / "mappings.yaml"
+    config.parent.mkdir()
+    config.write_text(sandbox.config_yaml, encoding="utf-8")
+    return Job(sandbox, config, github, sandbox.environ | make_env(github), monkeypatch)
 
 
 def test_plan_comment_creates_then_edits_one_comment_and_fills_the_job_summary(
-    sandbox: RunningSandbox,
-    config: Path,
-    github: Emulator,
-    make_env: MakeEnv,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    job: Job, tmp_path: Path
 ) -> None:
-    env = sandbox.environ | make_env(github)
     summary = tmp_path / "summary.md"
-    codes = [run_plan(monkeypatch, env, config, summary) for _ in range(2)]
+    codes = [job.plan(summary) for _ in range(2)]
 
-    (comment,) = github.state.comments[7]
+    (comment,) = job.github.state.comments[7]
     assert codes == [2, 2]
     assert comment["body"].startswith(comment_marker("config/mappings.yaml"))
     assert "Plan:" in summary.read_text(encoding="utf-8")
-    assert "entrasync: changes" in github.state.labels[7]
-    assert not any(secret in comment["body"] for secret in secrets(sandbox))
+    assert "entrasync: changes" in job.github.state.labels[7]
+    assert not any(secret in comment["body"] for secret in job.secrets)
 
 
 def test_a_failure_to_post_exits_1_after_printing_the_plan(
-    sandbox: RunningSandbox,
-    config: Path,
-    github: Emulator,
-    make_env: MakeEnv,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    github.state.fail[("POST", r".*/issues/7/comments")] = (403, "Resource not accessible")
-    code = run_plan(monkeypatch, sandbox.environ | make_env(github), config, tmp_path / "s.md")
+    job.github.state.fail[("POST", r".*/issues/7/comments")] = (403, "Resource not accessible")
+    code = job.plan(tmp_path / "s.md")
 
     out, err = capsys.readouterr()
     assert code == 1
@@ -77,66 +90,45 @@ def test_a_failure_to_post_exits_1_after_printing_the_plan(
 
 
 def test_an_unsaveable_plan_file_still_posts_the_comment_then_exits_1(
-    sandbox: RunningSandbox,
-    config: Path,
-    github: Emulator,
-    make_env: MakeEnv,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    for name, value in (sandbox.environ | make_env(github)).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(config.parent.parent)
+    job.enter(tmp_path / "s.md")
 
     code = main(["plan", "--out", "/proc/nope/p.json", "--comment", "--detailed-exitcode"])
 
     out, err = capsys.readouterr()
     assert code == 1  # not 2: a failure never exits 2 under --detailed-exitcode
     assert "Plan:" in out
-    assert len(github.state.comments[7]) == 1  # the reviewers see the plan all the same
+    assert len(job.github.state.comments[7]) == 1  # the reviewers see the plan all the same
     assert "error: cannot write /proc/nope/p.json" in err
     assert "hint: choose a path in a folder that exists" in err
     assert "Traceback" not in err
 
 
 def test_an_unwritable_job_summary_is_a_warning_not_a_failure(
-    sandbox: RunningSandbox,
-    config: Path,
-    github: Emulator,
-    make_env: MakeEnv,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    job: Job, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = sandbox.environ | make_env(github)
-    code = run_plan(monkeypatch, env, config, Path("/proc/nope"))
+    code = job.plan(Path("/proc/nope"))
 
     err = capsys.readouterr().err
     assert code == 2
     assert "warning: cannot write the job summary GITHUB_STEP_SUMMARY=/proc/nope" in err
     assert "Traceback" not in err
-    assert len(github.state.comments[7]) == 1
+    assert len(job.github.state.comments[7]) == 1
 
 
 def test_a_push_that_cannot_plan_replaces_the_plan_in_the_comment_and_removes_the_labels(
-    sandbox: RunningSandbox,
-    config: Path,
-    github: Emulator,
-    make_env: MakeEnv,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    env = sandbox.environ | make_env(github)
-    github.state.labels[7] = ["team: identity"]
-    assert run_plan(monkeypatch, env, config, tmp_path / "s.md") == 2
-    config.write_text("version: 1\nmappings:\n  - {name: NT-Owners, role: overlord}\n")
+    job.github.state.labels[7] = ["team: identity"]
+    assert job.plan(tmp_path / "s.md") == 2
+    job.config.write_text("version: 1\nmappings:\n  - {name: NT-Owners, role: overlord}\n")
     capsys.readouterr()
 
-    assert run_plan(monkeypatch, env, config, tmp_path / "s.md") == 1
+    assert job.plan(tmp_path / "s.md") == 1
 
     err = capsys.readouterr().err
-    (comment,) = github.state.comments[7]  # the same comment, edited
+    (comment,) = job.github.state.comments[7]  # the same comment, edited
     body = comment["body"]
     assert body.startswith(comment_marker("config/mappings.yaml"))
     assert "**No plan: entrasync could not plan config/mappings.yaml for this push.**" in body
@@ -144,24 +136,18 @@ def test_a_push_that_cannot_plan_replaces_the_plan_in_the_comment_and_removes_th
     assert "overlord" in body
     assert "Plan:" not in body  # the earlier push's plan is gone
     assert "[the job log](https://github.example/contoso/access/actions/runs/4242" in body
-    assert github.state.labels[7] == ["team: identity"]  # ours removed, the others kept
+    assert job.github.state.labels[7] == ["team: identity"]  # ours removed, the others kept
     assert "error: config/mappings.yaml has 1 problem" in err  # the error itself, as ever
     assert "Plan comment (no plan): " in err
-    assert not any(secret in body for secret in secrets(sandbox))
+    assert not any(secret in body for secret in job.secrets)
 
 
 def test_a_failure_comment_that_cannot_be_posted_leaves_the_plans_own_error(
-    sandbox: RunningSandbox,
-    config: Path,
-    github: Emulator,
-    make_env: MakeEnv,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    github.state.fail[("POST", r".*/issues/7/comments")] = (403, "Resource not accessible")
-    config.write_text("version: 1\nmappings: nope\n")
-    assert run_plan(monkeypatch, sandbox.environ | make_env(github), config, tmp_path / "s") == 1
+    job.github.state.fail[("POST", r".*/issues/7/comments")] = (403, "Resource not accessible")
+    job.config.write_text("version: 1\nmappings: nope\n")
+    assert job.plan(tmp_path / "s") == 1
 
     err = capsys.readouterr().err
     assert "warning: the pull request's comment could not be updated either" in err
