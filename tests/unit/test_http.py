@@ -504,22 +504,22 @@ class _StopAtTheSecondSlot(AdaptiveLimit):
         super().acquire()
 
 
+def _send_stopping_before_the_retry(
+    client: httpx.Client, method: str, sleep: Callable[[float], None]
+) -> httpx.Response:
+    """``send`` whose retry waits for the slot the first attempt took, and finds the stop."""
+    limit = _StopAtTheSecondSlot()
+    give_up = lambda: limit.stopping  # noqa: E731
+    return send(client, method, URL, policy=POLICY, sleep=sleep, limit=limit, give_up=give_up)
+
+
 def test_a_retry_not_sent_after_a_stop_leaves_the_last_answer_final() -> None:
     """A write answered 504 (it may have been made) whose retry waited for a slot while the
     stop came: the 504 is the outcome, recorded as failed, never "not attempted"."""
     time_ = FakeTime()
     arrivals: list[float] = []
     client = http(answers(throttled(504, retry_after=None), httpx.Response(200)), time_, arrivals)
-    limit = _StopAtTheSecondSlot()
-    response = send(
-        client,
-        "PATCH",
-        URL,
-        policy=POLICY,
-        sleep=time_.sleep,
-        limit=limit,
-        give_up=lambda: limit.stopping,
-    )
+    response = _send_stopping_before_the_retry(client, "PATCH", time_.sleep)
     assert (response.status_code, len(arrivals)) == (504, 1)
 
 
@@ -533,16 +533,7 @@ def test_a_read_whose_connection_failed_and_whose_retry_a_stop_held_back_is_an_e
         raise httpx.ConnectError("refused", request=request)
 
     client = httpx.Client(transport=httpx.MockTransport(refuse_once))
-    limit = _StopAtTheSecondSlot()
     with pytest.raises(TransportError) as caught:
-        send(
-            client,
-            "GET",
-            URL,
-            policy=POLICY,
-            sleep=time_.sleep,
-            limit=limit,
-            give_up=lambda: limit.stopping,
-        )
+        _send_stopping_before_the_retry(client, "GET", time_.sleep)
     assert "and entrasync stopped before retrying" in caught.value.message
     assert len(sent) == 1
