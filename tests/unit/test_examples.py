@@ -292,11 +292,15 @@ def test_python_runs_isolated_and_nothing_is_installed_from_the_checkout(
 
 
 def run_gitlab_plan_prefix(repo: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The plan job's own script up to its first entrasync call, run in the checkout."""
+    return run_gitlab_prefix("entrasync-plan", repo, env)
+
+
+def run_gitlab_prefix(
+    job: str, repo: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The job's own script up to its first entrasync call, run in the checkout."""
     prefix = []
-    for item in gitlab_scripts("entrasync-plan")[
-        len(load(GITLAB)[".entrasync"]["before_script"]) :
-    ]:
+    for item in gitlab_scripts(job)[len(load(GITLAB)[".entrasync"]["before_script"]) :]:
         if item.startswith("entrasync"):
             break
         prefix.append(item)
@@ -399,6 +403,29 @@ def test_gitlab_plan_refuses_before_running_anything(
     assert says in done.stderr
 
 
+def merged_twice(tmp_path: Path) -> tuple[Path, str]:
+    """A checkout of the default branch's first merge while origin's tip holds a second one
+    (a retried older job, or one that ran after a newer merge); the tip's mappings."""
+    repo = merge_request(tmp_path, "version: 1\n", "version: 1\nmappings: [older]\n")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "first merge", "access/change")
+    older = git(repo, "rev-parse", "HEAD")
+    newer = "version: 1\nmappings: [newer]\n"
+    (repo / "config" / "mappings.yaml").write_text(newer)
+    git(repo, "commit", "-q", "-am", "second merge")
+    git(repo, "push", "-q", "origin", "main")
+    git(repo, "checkout", "-q", "--detach", older)
+    return repo, newer
+
+
+def test_gitlab_apply_applies_the_default_branchs_tip_not_its_own_commit(tmp_path: Path) -> None:
+    repo, newer = merged_twice(tmp_path)
+    env = {"CI_DEFAULT_BRANCH": "main", "CI_COMMIT_BRANCH": "main"}
+    done = run_gitlab_prefix("entrasync-apply", repo, env)
+    assert done.returncode == 0, done.stderr
+    assert (repo / "config" / "mappings.yaml").read_text() == newer
+
+
 # Azure Pipelines -------------------------------------------------------------------------
 
 
@@ -474,6 +501,33 @@ def test_azure_secrets_reach_only_the_entrasync_steps_through_their_env() -> Non
     assert token["inputs"]["addSpnToEnvironment"] is True
     # The app has no Azure role: the task must not select the connection's subscription.
     assert token["inputs"]["allowNoSubscriptions"] is True
+
+
+def test_azure_apply_applies_mains_tip_not_its_own_commit(tmp_path: Path) -> None:
+    repo, newer = merged_twice(tmp_path)
+    steps = [s for where, s in azure_steps() if where == "apply"]
+    kinds = [s.get("displayName") or s.get("template") or s.get("checkout") for s in steps]
+    tip = steps[kinds.index("Check out main's tip")]
+    assert (
+        kinds.index("self") < kinds.index("Check out main's tip") < kinds.index("entra-token.yml")
+    )
+    # The job's token reaches git through its environment only: not the script, not a file.
+    assert tip["env"] == {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.extraheader",
+        "GIT_CONFIG_VALUE_0": "AUTHORIZATION: bearer $(System.AccessToken)",
+    }
+    done = subprocess.run(
+        ["bash", "-c", azure_script(tip)],
+        cwd=repo,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **tip["env"]},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (repo / "config" / "mappings.yaml").read_text() == newer
+    assert "bearer" not in (repo / ".git" / "config").read_text()
 
 
 def azure_plan_check(repo: Path, target: str) -> tuple[subprocess.CompletedProcess[str], Path]:
