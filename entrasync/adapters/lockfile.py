@@ -26,10 +26,16 @@ _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
 def open_lock(path: Path) -> int:
-    """The lock file, opened for reading and writing (created if missing, never through a
-    symlink); raises OSError."""
+    """The lock file, opened for reading and writing (created if missing, as the umask allows,
+    as audit files are; never through a symlink); raises OSError.
+
+    A lock file another user made and this one cannot write (a folder two accounts share) is
+    opened for reading: flock needs no more, and such a holder cannot describe itself."""
     # No O_TRUNC: the holder's description stays readable until this process holds it.
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
 
 
 @contextmanager

@@ -7,6 +7,10 @@ import fcntl
 import json
 import os
 import socket
+import stat
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -63,6 +67,61 @@ def test_a_hostile_description_is_not_echoed(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert "(pid 42); nothing was changed" in caught.value.message
+
+
+_SECOND_HOLDER = """
+import os
+import sys
+from pathlib import Path
+from entrasync.adapters.audit.lock import ApplyRunningError, apply_lock
+if sys.argv[2] == "nobody":  # root may write any file: become a user who may not
+    os.setgroups([])
+    os.setresgid(65534, 65534, 65534)
+    os.setresuid(65534, 65534, 65534)
+try:
+    with apply_lock(Path(sys.argv[1])):
+        print("held")
+except ApplyRunningError as exc:
+    print("busy:", exc.message)
+"""
+
+
+def _as_another_user(folder: Path) -> str:
+    """Try the lock as a user who can read the lock file but not write it: nobody when this
+    runs as root (who may write any file), else this user with the file made read-only."""
+    lock = folder / LOCK_NAME
+    as_root = os.geteuid() == 0
+    if not as_root:
+        lock.chmod(0o444)
+    done = subprocess.run(
+        [sys.executable, "-c", _SECOND_HOLDER, str(folder), "nobody" if as_root else "self"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_lock_file_another_user_made_still_locks_for_a_user_who_cannot_write_it() -> None:
+    """An audit folder two accounts share: the lock file is the first one's, read-only to the
+    second, who still takes the lock (flock needs only a descriptor) and is still refused
+    while the first holds it."""
+    folder = Path(tempfile.mkdtemp(prefix="entrasync-shared-"))
+    try:
+        folder.chmod(0o777)
+        with apply_lock(folder, clock=lambda: SINCE):
+            umask = os.umask(0o022)
+            os.umask(umask)
+            assert stat.S_IMODE((folder / LOCK_NAME).stat().st_mode) == 0o666 & ~umask
+            assert _as_another_user(folder).startswith(
+                "busy: another entrasync apply is running with the audit folder"
+            )
+        assert _as_another_user(folder) == "held"
+    finally:
+        for child in folder.iterdir():
+            child.unlink()
+        folder.rmdir()
 
 
 def test_a_folder_that_cannot_be_created_is_left_to_the_audit_files_own_error() -> None:

@@ -63,6 +63,7 @@ def _open(directory: Path) -> int | None:
         if directory.is_dir() and os.access(directory, os.W_OK | os.X_OK):
             raise AuditError(
                 f"cannot open the lock file {directory / LOCK_NAME}: {exc.strerror or exc}",
-                "make it a regular file this user can write (or remove it); nothing was changed",
+                "make it a regular file this user can read; remove it only when no apply runs "
+                "(one holding it would go on beside the next); nothing was changed",
             ) from None
         return None
