@@ -17,7 +17,14 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 from pydantic import ValidationError
 
-from entrasync.config.source import Document, KeyPath, Problem, ProblemKind, format_path
+from entrasync.config.source import (
+    YAML11_BOOLEANS,
+    Document,
+    KeyPath,
+    Problem,
+    ProblemKind,
+    format_path,
+)
 
 GUID_EXAMPLE = "0b3f1c9e-1111-4c1e-9a0b-000000000001"
 SECRET_WORDS = ("secret", "token", "password", "certificate", "private", "credential", "apikey")
@@ -82,14 +89,7 @@ def _explain(doc: Document, error: SchemaError, root: Any) -> Iterator[Problem]:
         cast(Any, error.instance),
         cast(Any, error.schema),
     )
-    raw = doc.yaml11_bool(path) if isinstance(value, bool) else None
-    if raw is not None:
-        yield doc.problem(
-            path,
-            f"{raw} reads as the YAML boolean {str(value).lower()}, not as text; "
-            f"quote it ('{raw}') if you mean the word",
-        )
-    elif kind == "anyOf":
+    if kind == "anyOf":
         yield from _explain_any_of(doc, error, path, root)
     elif kind == "additionalProperties":
         known = list(schema.get("properties", {}))
@@ -186,6 +186,12 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
     if kind == "type":
         wanted = expected if isinstance(expected, list) else [expected]
         words = " or ".join(TYPE_WORDS.get(str(w), str(w)) for w in wanted)
+        meant = YAML11_BOOLEANS.get(value.lower()) if isinstance(value, str) else None
+        if "boolean" in wanted and meant is not None:
+            return (
+                f"expected {words}, got the text {show(value)}: write {meant} (only YAML 1.1 "
+                "read it as a boolean; editors and check-jsonschema read YAML 1.2)"
+            )
         return f"expected {words}, got {describe(value)}"
     if kind == "enum":
         return f"{show(value)} is not one of {', '.join(str(e) for e in expected)}"

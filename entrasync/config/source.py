@@ -1,7 +1,8 @@
 """Reading a YAML file so that every later problem can name its file, line, column and key.
 
 PyYAML alone loses positions, keeps the last of duplicate keys silently and reads YAML 1.1
-booleans (``yes``/``no``/``on``/``off``) where a person meant text. This module composes the
+values (``yes``/``no``/``on``/``off`` as booleans, ``010`` as 8) that YAML 1.2, JSON, editors
+and check-jsonschema read otherwise. This module reads them as YAML 1.2 does, composes the
 node tree once, keeps each value's node by key path, and reports duplicate keys itself.
 
 The file is the input of a pull request check, so it is bounded before anything walks it
@@ -113,20 +114,6 @@ class Document:
         place = self.places.get(path)
         return place.node.start_mark.line + 1 if place is not None else 1
 
-    def yaml11_bool(self, path: KeyPath) -> str | None:
-        """The source text when the value is an unquoted yes/no/on/off (a YAML 1.1 boolean)."""
-        place = self.places.get(path)
-        if place is None or not isinstance(place.node, yaml.ScalarNode):
-            return None
-        node = place.node
-        if (
-            node.tag == BOOL_TAG
-            and not node.style  # plain: None from PyYAML's parser, '' from libyaml's
-            and node.value.lower() not in ("true", "false")
-        ):
-            return str(node.value)
-        return None
-
 
 # libyaml's parser where PyYAML was built with it (its wheels are): with the pure-Python one,
 # loading a 280-mapping file took 0.075 s (0.03 s now), before any request could start.
@@ -140,12 +127,17 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 # where a number belongs.
 _INT = "tag:yaml.org,2002:int"
 _DECIMAL = re.compile(r"^[-+]?(?:0|[1-9][0-9]{0,17})$")
+# Booleans are YAML 1.2's: `true` and `false` (any case of the first letter, or all caps).
+# YAML 1.1's yes/no/on/off are text, as editors read them: `auto_sync: no` passed here and
+# failed check-jsonschema, and `name: on` was a boolean where a group name was meant.
+_BOOLEAN = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_NARROWED = {_INT: _DECIMAL, BOOL_TAG: _BOOLEAN}
 _RESOLVERS = {
-    first: [
-        (tag, _DECIMAL if tag == _INT else regexp) for tag, regexp in resolvers if tag != _TIMESTAMP
-    ]
+    first: [(tag, _NARROWED.get(tag, regexp)) for tag, regexp in resolvers if tag != _TIMESTAMP]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+# What a YAML 1.1 boolean meant, for the message that asks for YAML 1.2's word.
+YAML11_BOOLEANS: Final = {"yes": "true", "on": "true", "no": "false", "off": "false"}
 
 
 def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:

@@ -123,9 +123,9 @@ BROKEN = [
     ),
     pytest.param(
         "yaml11-boolean.yaml",
-        "yaml11-boolean.yaml:3:23: products[1]:",
-        "on reads as the YAML boolean true",
-        id="an unquoted on meant as text",
+        "yaml11-boolean.yaml:6:16: mappings[0].auto_sync:",
+        "expected true or false, got the text 'no': write false",
+        id="a YAML 1.1 boolean where YAML 1.2 reads text",
     ),
 ]
 
@@ -308,9 +308,10 @@ WORDED = [
         id="a quoted version",
     ),
     pytest.param(
-        "version: 1\non_removed: off\n",
-        "m.yaml:2:13: on_removed: off reads as the YAML boolean false",
-        id="an unquoted off where a word is expected",
+        "version: 1\nentra: {include_guests: yes}\n",
+        "m.yaml:2:25: entra.include_guests: expected true or false, got the text 'yes': write "
+        "true (only YAML 1.1 read it as a boolean; editors and check-jsonschema read YAML 1.2)",
+        id="an unquoted yes where true or false is expected",
     ),
     pytest.param(
         "version: 1\nlimits: {max_deactivation_percent: 120}\n",
@@ -368,10 +369,20 @@ def test_plain_http_is_accepted_to_a_loopback_address(tmp_path: Path) -> None:
     assert load_text(text, tmp_path).neuraltrust.scim_url == "http://127.0.0.1:8080/scim/v2"
 
 
-def test_yes_where_a_boolean_is_expected_stays_a_boolean(tmp_path: Path) -> None:
-    assert load_text(
-        "version: 1\nentra: {include_disabled: yes}\n", tmp_path
-    ).entra.include_disabled
+def test_yaml_1_1_booleans_are_text_as_editors_and_check_jsonschema_read_them(
+    tmp_path: Path,
+) -> None:
+    """YAML 1.2's booleans are true and false: `name: on` names a group, `products: [on]` a
+    product, and `include_disabled: yes` is refused (above) rather than read as true."""
+    text = (
+        "version: 1\nentra: {include_disabled: TRUE, nested_groups: False}\n"
+        "roles: [owner, member]\nproducts: [trustgate, on]\n"
+        "mappings:\n  - {name: on, role: member, products: [on]}\n  - {name: No, role: owner}\n"
+    )
+    config = load_text(text, tmp_path)
+    assert (config.entra.include_disabled, config.entra.nested_groups) == (True, False)
+    assert config.products == ("trustgate", "on")
+    assert [(m.name, m.products) for m in config.mappings] == [("on", ("on",)), ("No", None)]
 
 
 def test_text_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
@@ -470,7 +481,7 @@ def test_libyaml_and_the_pure_python_parser_read_a_file_alike(
         assert fast_doc.places.keys() == slow_doc.places.keys()
         for path, place in fast_doc.places.items():
             assert place.node.start_mark.line == slow_doc.places[path].node.start_mark.line
-            assert fast_doc.yaml11_bool(path) == slow_doc.yaml11_bool(path)
+            assert place.node.tag == slow_doc.places[path].node.tag
     else:  # a syntax error: the same place (the parsers word it differently)
         assert [(p.line, p.col) for p in fast] == [(p.line, p.col) for p in slow]
 
