@@ -24,11 +24,17 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_validator,
 )
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+from pydantic.json_schema import (
+    GenerateJsonSchema,
+    JsonSchemaMode,
+    JsonSchemaValue,
+    SkipJsonSchema,
+)
 
-from entrasync.config.problems import pydantic_problems, schema_problems
+from entrasync.config.problems import EMPTY_PRODUCTS, pydantic_problems, schema_problems
 from entrasync.config.semantic import (
     DEFAULT_PRODUCTS_ATTRIBUTE,
     DEFAULT_ROLE_ATTRIBUTE,
@@ -186,6 +192,11 @@ class Limits(_Frozen):
     )
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """A default the schema's own type refuses (null for a list) is left out of the schema."""
+    schema.pop("default", None)
+
+
 class GroupMapping(_Frozen):
     """One Entra group and the NeuralTrust access its members get. Needs an id or a name."""
 
@@ -211,11 +222,14 @@ class GroupMapping(_Frozen):
         description="Entra group display name, resolved to its ID when no id is given.",
     )
     role: Name = Field(title="Role", description="The role members get; one of `roles`.")
-    products: UniqueNames | None = Field(
+    # Omitted is every product; written empty (`products:`, a null) it is refused, not read as
+    # omitted: a key left blank for later granted every product.
+    products: UniqueNames | SkipJsonSchema[None] = Field(
         default=None,
         title="Products",
         description="Products members get (only on a role in `product_roles`); omitted means "
-        "every product.",
+        "every product, [] none.",
+        json_schema_extra=_no_default,
     )
     auto_sync: bool = Field(
         default=True,
@@ -229,6 +243,13 @@ class GroupMapping(_Frozen):
         description="Last day (YYYY-MM-DD, UTC) the mapping grants access; from the next day "
         "it grants nothing, as auto_sync: false. plan and validate warn from 14 days before.",
     )
+
+    @field_validator("products", mode="before")
+    @classmethod
+    def _products_written(cls, value: object) -> object:
+        if value is None:
+            raise ValueError(EMPTY_PRODUCTS)
+        return value
 
     @model_validator(mode="after")
     def _id_or_name(self) -> GroupMapping:

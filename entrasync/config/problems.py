@@ -182,7 +182,15 @@ def _duplicate_item(doc: Document, path: KeyPath, items: list[Any]) -> Problem:
     return doc.problem(path, "entries must be unique")
 
 
+EMPTY_PRODUCTS = (
+    "is empty: remove the key (a product role then gets every product) or list the products "
+    "([] for none)"
+)
+
+
 def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
+    if kind == "type" and value is None and list(error.absolute_path)[-1:] == ["products"]:
+        return EMPTY_PRODUCTS
     if kind == "type":
         wanted = expected if isinstance(expected, list) else [expected]
         words = " or ".join(TYPE_WORDS.get(str(w), str(w)) for w in wanted)

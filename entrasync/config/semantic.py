@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from entrasync.config.problems import show
@@ -92,7 +92,7 @@ def semantic_problems(
             out.append(
                 doc.problem(
                     (*here, "products"),
-                    f"role {role} takes no products (product roles: {', '.join(product_roles)}); "
+                    f"role {role} takes no products ({_product_roles_named(product_roles)}); "
                     f"remove products here or add {role} to product_roles",
                     at_key=True,
                 )
@@ -226,3 +226,9 @@ def _guess(word: str, allowed: list[str]) -> str:
     folded = {a.casefold(): a for a in allowed}
     close = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
     return f" (did you mean {folded[close[0]]}?)" if close else ""
+
+
+def _product_roles_named(product_roles: Sequence[str]) -> str:
+    if not product_roles:
+        return "product_roles is empty: no role takes products"
+    return f"product roles: {', '.join(product_roles)}"

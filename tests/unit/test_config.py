@@ -357,6 +357,16 @@ WORDED = [
 ]
 
 
+WORDED.append(
+    pytest.param(
+        "version: 1\nproduct_roles: []\n"
+        "mappings:\n  - {name: A, role: member, products: [trustgate]}\n",
+        "role member takes no products (product_roles is empty: no role takes products)",
+        id="products where product_roles is empty",
+    )
+)
+
+
 @pytest.mark.parametrize(("text", "expected"), WORDED)
 def test_each_problem_is_worded_for_a_person(text: str, expected: str, tmp_path: Path) -> None:
     problems = problems_of(text, tmp_path)
@@ -418,9 +428,19 @@ def test_a_group_repeated_by_id_and_name_is_one_problem(tmp_path: Path) -> None:
     assert "mappings[1].id: group '0b3f1c9e-1111-4c1e-9a0b-000000000001' is already" in problems[0]
 
 
-def test_explicitly_null_products_is_no_products(tmp_path: Path) -> None:
-    config = load_text("version: 1\nmappings:\n  - {name: A, role: admin, products: ~}\n", tmp_path)
-    assert config.mappings[0].products is None
+@pytest.mark.parametrize(("written", "col"), [("products: ~", 15), ("products:  # to decide", 14)])
+def test_products_written_empty_is_refused_not_read_as_every_product(
+    written: str, col: int, tmp_path: Path
+) -> None:
+    """Omitted, products on a product role are every product; a key left empty is no choice
+    made, and reading it as omitted granted every product."""
+    text = f"version: 1\nmappings:\n  - name: A\n    role: member\n    {written}\n"
+    assert problems_of(text, tmp_path) == (
+        f"{(tmp_path / 'm.yaml').as_posix()}:5:{col}: mappings[0].products: is empty: remove the "
+        "key (a product role then gets every product) or list the products ([] for none)",
+    )
+    omitted = load_text("version: 1\nmappings:\n  - {name: A, role: member}\n", tmp_path)
+    assert omitted.mappings[0].products is None
 
 
 def test_an_unknown_key_is_named_as_written_and_located_on_its_line(tmp_path: Path) -> None:
