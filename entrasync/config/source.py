@@ -172,6 +172,9 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         doc = Document(data=None)
         problems: list[Problem] = []
         _walk(loader, node, (), None, doc, problems, set())
+        if any(p.message.startswith(_TAGGED) for p in problems):
+            # PyYAML's constructors fail on `!!int 1.5` with a bare ValueError, not a YAML error.
+            return None, problems
         doc.data = loader.construct_document(node)
         return doc, problems
     except yaml.MarkedYAMLError as exc:
@@ -317,6 +320,29 @@ def _indentation_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
     )
 
 
+STR_TAG = "tag:yaml.org,2002:str"
+_TAGGED = "an explicit YAML tag"
+
+
+def _tag_problem(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath) -> Problem | None:
+    """A scalar tagged to be read otherwise than as written (`!!bool yes please`, `!!int 1.5`):
+    refused with its place. `!!str`, which only says "text", is fine."""
+    if not isinstance(node, yaml.ScalarNode) or node.tag == STR_TAG:
+        return None
+    plain = (not node.style, True)  # how PyYAML's composer resolves an untagged scalar
+    if node.tag == loader.resolve(yaml.ScalarNode, node.value, plain):  # type: ignore[no-untyped-call]
+        return None
+    mark = node.start_mark
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    return Problem(
+        mark.line + 1,
+        mark.column + 1,
+        format_path(path),
+        f"{_TAGGED} ({tag[:60]}) is not used in a mappings file: write the value "
+        "without it (quoted, if it is text)",
+    )
+
+
 def _walk(
     loader: yaml.SafeLoader,
     node: yaml.Node,
@@ -331,6 +357,10 @@ def _walk(
     if id(node) in seen:
         return
     seen.add(id(node))
+    tagged = _tag_problem(loader, node, path)
+    if tagged is not None:
+        problems.append(tagged)
+        return
     if isinstance(node, yaml.ScalarNode) and node.style == '"':
         # An escape in double quotes ("\\x1b", "\\0") makes the control character the raw
         # text check cannot see; it would reach NeuralTrust or a reviewer's terminal.
@@ -352,22 +382,37 @@ def _walk(
     elif isinstance(node, yaml.MappingNode):
         first: dict[Any, yaml.Node] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == MERGE_TAG:
+            name: Any
+            if key_node.tag == MERGE_TAG:  # `<<: *base`; a second one silently wins over it
+                name = "<<"
+                problems.extend(_duplicate(first, name, key_node, path))
+                first.setdefault(name, key_node)
+                continue
+            tagged = _tag_problem(loader, key_node, (*path, key_node.value))
+            if tagged is not None:
+                problems.append(tagged)
                 continue
             name = loader.construct_object(key_node, deep=True)
             if not isinstance(name, str | int | float | bool) and name is not None:
                 continue  # unhashable or odd keys fail construction with their own message
-            if name in first:
-                earlier = first[name].start_mark.line + 1
-                mark = key_node.start_mark
-                problems.append(
-                    Problem(
-                        mark.line + 1,
-                        mark.column + 1,
-                        format_path((*path, name)),
-                        f"duplicate key (first at line {earlier}); YAML would silently keep "
-                        "only the last one, so remove one of them",
-                    )
-                )
+            problems.extend(_duplicate(first, name, key_node, path))
             first.setdefault(name, key_node)
             _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
+
+
+def _duplicate(
+    first: dict[Any, yaml.Node], name: Any, key_node: yaml.Node, path: KeyPath
+) -> list[Problem]:
+    if name not in first:
+        return []
+    earlier = first[name].start_mark.line + 1
+    mark = key_node.start_mark
+    return [
+        Problem(
+            mark.line + 1,
+            mark.column + 1,
+            format_path((*path, name)),
+            f"duplicate key (first at line {earlier}); YAML would silently keep only the last "
+            "one, so remove one of them",
+        )
+    ]

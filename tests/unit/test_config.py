@@ -359,6 +359,14 @@ WORDED = [
 
 WORDED.append(
     pytest.param(
+        "version: 1\nmappings:\n  - &m {name: X, role: owner}\n  - &n {name: Y, role: admin}\n"
+        "  - <<: *m\n    <<: *n\n    name: Z\n",
+        "m.yaml:6:5: mappings[2].<<: duplicate key (first at line 5)",
+        id="two merge keys in one mapping, the second silently winning",
+    )
+)
+WORDED.append(
+    pytest.param(
         "version: 1\nproduct_roles: []\n"
         "mappings:\n  - {name: A, role: member, products: [trustgate]}\n",
         "role member takes no products (product_roles is empty: no role takes products)",
@@ -426,6 +434,50 @@ def test_a_group_repeated_by_id_and_name_is_one_problem(tmp_path: Path) -> None:
     problems = problems_of(f"version: 1\nmappings:\n  - {mapping}\n  - {mapping}\n", tmp_path)
     assert len(problems) == 1
     assert "mappings[1].id: group '0b3f1c9e-1111-4c1e-9a0b-000000000001' is already" in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "entra: {nested_groups: !!bool yes please}",
+            "3:24: entra.nested_groups: an explicit YAML tag (!!bool)",
+        ),
+        (
+            "limits: {min_owners: !!int 1.5}",
+            "3:22: limits.min_owners: an explicit YAML tag (!!int)",
+        ),
+        (
+            "mappings: [{name: A, role: owner, expires: !!timestamp next-week}]",
+            "3:44: mappings[0].expires: an explicit YAML tag (!!timestamp)",
+        ),
+        (
+            "mappings: [{name: A, !!bool role: owner}]",
+            "3:22: mappings[0].role: an explicit YAML tag (!!bool)",
+        ),
+    ],
+    ids=[
+        "a bool tag on text",
+        "an int tag on a fraction",
+        "a timestamp tag on text",
+        "a tagged key",
+    ],
+)
+def test_a_value_tagged_to_be_read_otherwise_is_a_problem_at_its_place(
+    text: str, expected: str, tmp_path: Path
+) -> None:
+    """PyYAML's constructors fail on these with a bare ValueError or KeyError: a traceback
+    that said "a bug" and named no line."""
+    (problem,) = problems_of(f"# tags\nversion: 1\n{text}\n", tmp_path)
+    assert problem.startswith(f"{(tmp_path / 'm.yaml').as_posix()}:{expected}"), problem
+    assert problem.endswith(
+        "is not used in a mappings file: write the value without it (quoted, if it is text)"
+    )
+
+
+def test_a_tag_that_reads_the_value_as_written_is_fine(tmp_path: Path) -> None:
+    config = load_text("version: !!int 1\nmappings: [{name: !!str 123, role: owner}]\n", tmp_path)
+    assert config.mappings[0].name == "123"
 
 
 @pytest.mark.parametrize(("written", "col"), [("products: ~", 15), ("products:  # to decide", 14)])
