@@ -36,6 +36,7 @@ from pydantic.json_schema import (
 
 from entrasync.config.problems import EMPTY_PRODUCTS, pydantic_problems, schema_problems
 from entrasync.config.semantic import (
+    ATTRIBUTE_PATTERN,
     DEFAULT_PRODUCTS_ATTRIBUTE,
     DEFAULT_ROLE_ATTRIBUTE,
     semantic_problems,
@@ -50,6 +51,7 @@ GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 # user@domain.tld; guest UPNs (alice_contoso.com#EXT#@fabrikam.onmicrosoft.com) match too.
 UPN_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
 URL_PATTERN = r"^https?://\S+$"
+Attribute = Annotated[str, Field(pattern=ATTRIBUTE_PATTERN)]
 DEFAULT_SCIM_URL = "https://app.neuraltrust.ai/api/scim/v2"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -153,13 +155,13 @@ class NeuralTrustConfig(_Frozen):
         description="How an existing NeuralTrust user is found: userName (the UPN), email or "
         "externalId (the Entra object ID).",
     )
-    role_attribute: Name = Field(
+    role_attribute: Attribute = Field(
         default=DEFAULT_ROLE_ATTRIBUTE,
         title="Role attribute",
         description='SCIM attribute carrying the role: core "roles" or an extension path '
         '"urn:...:User:role".',
     )
-    products_attribute: Name = Field(
+    products_attribute: Attribute = Field(
         default=DEFAULT_PRODUCTS_ATTRIBUTE,
         title="Products attribute",
         description='SCIM attribute carrying product access: core "entitlements" or an '

@@ -213,6 +213,11 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
             return f"not a GUID (8-4-4-4-12 hex digits, like {GUID_EXAMPLE})"
         if "@" in expected:
             return f"{show(value)} is not an email address or UPN (user@domain)"
+        if expected.startswith("^(urn:"):
+            return (
+                f"{show(value)} is not a SCIM attribute name: a letter, then letters, digits, - "
+                "or _ (roles, entitlements), or an extension's URN and name (urn:…:User:role)"
+            )
         if expected.startswith("^https?"):
             # Not echoed when it may hold a credential (user:pass@, ?token=...).
             shown = "this value" if any(c in str(value) for c in "@?#") else show(value)

@@ -117,6 +117,9 @@ _OWN_ATTRIBUTES = {
     "active": "whether the user is active",
     "password": "the password",
 }
+# A SCIM attribute name (RFC 7643 section 2.1: a letter, then letters, digits, "-" or "_"),
+# after an extension's URN for an extension attribute. A blank name read every role as none.
+ATTRIBUTE_PATTERN = r"^(urn:\S+:)?[A-Za-z][A-Za-z0-9_-]*$"
 DEFAULT_ROLE_ATTRIBUTE = "roles"
 DEFAULT_PRODUCTS_ATTRIBUTE = "entitlements"
 
@@ -133,7 +136,7 @@ def _attribute_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem
         ("products_attribute", "products", DEFAULT_PRODUCTS_ATTRIBUTE),
     ):
         value = part.get(key, default)
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not re.fullmatch(ATTRIBUTE_PATTERN, value):
             continue  # the schema reports it
         core = value.strip().casefold().removeprefix(USER_SCHEMA_PREFIX)
         what = None if core.startswith("urn:") else _OWN_ATTRIBUTES.get(core.split(".")[0])

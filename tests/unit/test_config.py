@@ -357,6 +357,22 @@ WORDED = [
 ]
 
 
+WORDED.extend(
+    pytest.param(
+        f"version: 1\nneuraltrust: {{{key}: {value}}}\n",
+        f"neuraltrust.{key}: {shown} is not a SCIM attribute name",
+        id=f"{key} {why}: every user's {key.split('_')[0]} read as none",
+    )
+    for key, value, shown, why in [
+        ("role_attribute", "' '", "' '", "blank"),
+        (
+            "products_attribute",
+            "'urn:ietf:params:scim:schemas:core:2.0:User:'",
+            "'urn:ietf:params:scim:schemas:core:2.0:User:'",
+            "a URN with no name",
+        ),
+    ]
+)
 WORDED.append(
     pytest.param(
         "version: 1\nmappings:\n  - &m {name: X, role: owner}\n  - &n {name: Y, role: admin}\n"
@@ -628,8 +644,8 @@ def test_the_hint_follows_the_kind_of_problem_not_its_wording(
         ),
         pytest.param(
             "{role_attribute: name.givenName}",
-            "neuraltrust.role_attribute: 'name.givenName' is where entrasync keeps the user's",
-            id="the role in a sub-attribute of name",
+            "neuraltrust.role_attribute: 'name.givenName' is not a SCIM attribute name",
+            id="the role in a sub-attribute of name, which is not an attribute of its own",
         ),
         pytest.param(
             "{products_attribute: Roles}",
