@@ -103,13 +103,16 @@ _MANAGED = (Standing.ORPHAN, Standing.INACTIVE)
 class _Index:
     """The NeuralTrust users by SCIM id order, indexed the ways matching looks them up.
 
-    Duplicates keep the first by SCIM id, so the outcome never depends on read order."""
+    Duplicates keep the first by SCIM id, so the outcome never depends on read order; users
+    sharing an externalId are also kept together in ``shared``: none of them is changed for
+    that Entra user, since the first by SCIM id may be anyone."""
 
     users: list[TargetUser]
     by_external_id: dict[str, TargetUser]
     by_user_name: dict[str, TargetUser]
     by_key: dict[str, TargetUser]  # by the key match_on compares
     listed: set[str]  # SCIM ids of the users named in ``protected`` (by userName or email)
+    shared: dict[str, list[TargetUser]]  # lower-cased externalId -> the 2+ users carrying it
 
     @classmethod
     def of(cls, config: Config, target: Target) -> _Index:
@@ -119,9 +122,12 @@ class _Index:
         by_email: dict[str, TargetUser] = {}
         listed: set[str] = set()
         keys = config.protected_keys
+        shared: dict[str, list[TargetUser]] = {}
         for user in users:
             if user.external_id:
-                by_external_id.setdefault(user.external_id.lower(), user)
+                first = by_external_id.setdefault(user.external_id.lower(), user)
+                if first is not user:
+                    shared.setdefault(user.external_id.lower(), [first]).append(user)
             name = user.user_name.lower()
             if name:
                 by_user_name.setdefault(name, user)
@@ -132,7 +138,7 @@ class _Index:
                 listed.add(user.id)
         by_key = {"userName": by_user_name, "email": by_email, "externalId": by_external_id}
         match_on = config.neuraltrust.match_on
-        return cls(users, by_external_id, by_user_name, by_key[match_on], listed)
+        return cls(users, by_external_id, by_user_name, by_key[match_on], listed, shared)
 
     def protected(self, user: TargetUser, resolution: Resolution) -> bool:
         """:func:`is_protected_target` of one of these users."""
@@ -167,11 +173,8 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
             # Still in a synced group, only not matchable (resolve() said why): not an orphan.
             place = Standing.UNMANAGED
         elif place in _MANAGED and (user.external_id or "").lower() in wanted:
-            # A second NeuralTrust user carrying a wanted Entra id: never deactivate either.
-            warnings.append(
-                f"{target_key(config, user)} (SCIM id {user.id}) carries externalId "
-                f"{user.external_id}, which another NeuralTrust user already has: not changed"
-            )
+            # One of NeuralTrust users sharing a wanted Entra id (the held-back desired user's
+            # warning names them all): never deactivate either.
             place = Standing.UNMANAGED
         leftovers.append((user, place))
     return Matching(tuple(pairs), tuple(leftovers), tuple(warnings))
@@ -186,6 +189,14 @@ def _pair_or_warning(
     """The desired user's pair, or the warning that says why entrasync holds it back with the
     SCIM id of the NeuralTrust user it found when that user belongs to another Entra user."""
     entra_id = desired.user.id.lower()
+    twins = index.shared.get(entra_id)
+    if twins is not None:
+        named = " and ".join(f"{target_key(config, u)} (SCIM id {u.id})" for u in twins)
+        return (
+            f"{desired.key}: NeuralTrust users {named} all carry its Entra id {desired.user.id} "
+            "as externalId: not changed; remove it from those that are not this user",
+            None,
+        )
     found = index.by_external_id.get(entra_id) or index.by_key.get(desired.key)
     if found is None:
         clash = index.by_user_name.get(desired.user.user_principal_name.lower())
