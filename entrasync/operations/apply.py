@@ -166,9 +166,9 @@ def _read_back(
             found = client.get_user(change.target_id, layout.read_attributes, retries=False)
         else:
             return None
+        if found is None or not satisfies(to_target_user(found, layout), change):
+            return None
     except (EntrasyncError, NotSent):
-        return None
-    if found is None or not satisfies(to_target_user(found, layout), change):
         return None
     detail = f"read back in place after the answer was lost: {exc.message}"
     status, request_id = getattr(exc, "status", None), getattr(exc, "request_id", None)

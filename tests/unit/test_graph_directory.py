@@ -15,7 +15,7 @@ from entrasync.adapters.graph.directory import read_members
 from entrasync.adapters.pool import run_bounded
 from entrasync.core.model import DirectoryUser, Group
 from entrasync.core.secret import Secret
-from entrasync.errors import AuthError
+from entrasync.errors import AuthError, GraphError
 
 GROUP = Group("g1", "NT-Test")
 FULL = {
@@ -55,6 +55,13 @@ def test_null_member_attributes_mean_a_missing_permission(missing: str, why: str
     with pytest.raises(AuthError, match=f"{missing} is null") as caught:
         read_members(client, GROUP, nested=True)
     assert "User.Read.All" in (caught.value.hint or ""), why
+
+
+@pytest.mark.parametrize("enabled", ["false", "False", 0, 1, "yes"])
+def test_account_enabled_other_than_true_or_false_stops_the_read(enabled: object) -> None:
+    """Read as a truth value, the text "false" was an enabled account: a disabled user kept."""
+    with pytest.raises(GraphError, match=r"with accountEnabled .* which is not true or false"):
+        read_members(members_of({**FULL, "accountEnabled": enabled}), GROUP, nested=True)
 
 
 def test_users_only_once_each_with_member_as_the_default_user_type() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from entrasync.adapters.scim.attributes import AttributePath, Layout
+from entrasync.adapters.scim.paging import IncompleteListingError
 from entrasync.adapters.scim.target import primary_email, to_target_user
 
 EXT = "urn:ietf:params:scim:schemas:extension:neuraltrust:2.0:User"
@@ -155,6 +156,52 @@ def test_a_scim_user_becomes_a_target_user_with_sorted_products() -> None:
     assert (user.user_name, user.external_id, user.active) == ("Ann@Contoso.com", "e-9", True)
     assert (user.role, user.products) == ("member", ("trustgate", "trustlens"))
     assert to_target_user({"id": "1", "active": False}, layout).active is False
+
+
+@pytest.mark.parametrize(
+    ("active", "read"),
+    [
+        (True, True),
+        (False, False),
+        (None, True),
+        ("false", False),
+        ("False", False),
+        ("TRUE", True),
+    ],
+)
+def test_active_is_a_boolean_absent_null_or_the_text_true_or_false(
+    active: object, read: bool
+) -> None:
+    layout = Layout.of("roles", "entitlements")
+    assert to_target_user({"id": "7", "active": active}, layout).active is read
+    assert to_target_user({"id": "7"}, layout).active is True
+
+
+@pytest.mark.parametrize(
+    ("resource", "said"),
+    [
+        ({"active": 0}, "with active 0, which is not true or false"),
+        ({"active": "no"}, "with active 'no', which is not true or false"),
+        ({"active": {}}, "with active {}, which is not true or false"),
+        ({"emails": 5}, "with emails 5, which is not a list"),
+    ],
+    ids=["active 0", "active 'no'", "active an object", "emails a number"],
+)
+def test_a_user_in_a_shape_rfc_7643_does_not_allow_stops_the_read(
+    resource: dict[str, Any], said: str
+) -> None:
+    """Read as a truth value, the text "false" or a 0 was an active user: an inactive owner
+    counted for min_owners, and a user back in a group was never reactivated."""
+    with pytest.raises(IncompleteListingError) as caught:
+        to_target_user({"id": "7", **resource}, Layout.of("roles", "entitlements"))
+    assert caught.value.message == (
+        f"NeuralTrust listed user 7 {said}: entrasync plans nothing on a user it cannot read"
+    )
+
+
+def test_a_null_user_name_is_no_user_name_not_the_text_none() -> None:
+    user = to_target_user({"id": "7", "userName": None}, Layout.of("roles", "entitlements"))
+    assert user.user_name == ""
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,15 @@ def _user(item: dict[str, Any], group: Group) -> DirectoryUser:
             f"without its attributes ({missing} is null): the app lacks User.Read.All",
             TRAP_HINT,
         )
+    if enabled is not True and enabled is not False:
+        # Read as a truth value, the text "false" was an enabled account.
+        raise GraphError(
+            f"Microsoft Graph returned user {sanitize.text(str(item.get('id')))} of group "
+            f"{sanitize.text(group.display_name)} with accountEnabled "
+            f"{sanitize.text(repr(enabled)[:80])}, which is not true or false",
+            "nothing was changed; run again, and if it repeats, the Graph URL does not answer "
+            "as Microsoft Graph does (https://learn.microsoft.com/graph/api/resources/user)",
+        )
     get = item.get
     # Positional, in DirectoryUser's field order: this runs for every member read.
     return DirectoryUser(
@@ -68,7 +77,7 @@ def _user(item: dict[str, Any], group: Group) -> DirectoryUser:
         get("displayName"),
         get("givenName"),
         get("surname"),
-        bool(enabled),
+        enabled,
         str(get("userType") or "Member"),
     )
 
@@ -114,7 +123,7 @@ def _same(user: DirectoryUser, item: dict[str, Any]) -> bool:
         and get("givenName") == user.given_name
         and get("surname") == user.surname
         and str(get("userPrincipalName")) == user.user_principal_name
-        and bool(get("accountEnabled")) is user.account_enabled
+        and get("accountEnabled") is user.account_enabled
         and str(get("userType") or "Member") == user.user_type
     )
 

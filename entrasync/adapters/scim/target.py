@@ -6,7 +6,9 @@ from typing import Any
 
 from entrasync.adapters.scim.attributes import Layout
 from entrasync.adapters.scim.client import ScimClient
+from entrasync.adapters.scim.paging import IncompleteListingError
 from entrasync.config.models import Config
+from entrasync.core import sanitize
 from entrasync.core.model import Target, TargetUser, state_row
 
 
@@ -15,11 +17,30 @@ def layout_of(config: Config) -> Layout:
     return Layout.of(neuraltrust.role_attribute, neuraltrust.products_attribute, config.roles)
 
 
+ODD_USER_HINT = (
+    "nothing was changed in NeuralTrust. Its SCIM server answered a user in a shape RFC 7643 "
+    "does not allow; report this message to NeuralTrust support"
+)
+
+
+def _odd(resource: dict[str, Any], attribute: str, expected: str) -> IncompleteListingError:
+    value = resource.get(attribute)
+    return IncompleteListingError(
+        f"NeuralTrust listed user {sanitize.text(str(resource['id']))} with {attribute} "
+        f"{sanitize.text(repr(value)[:80])}, which is not {expected}: entrasync plans nothing "
+        "on a user it cannot read",
+        ODD_USER_HINT,
+    )
+
+
 def primary_email(resource: dict[str, Any]) -> str | None:
     """The primary email, else the work one, else the first (RFC 7643 §4.1.2)."""
     first: object = None
     work: object = None
-    for email in resource.get("emails") or ():  # one pass: this runs for every user read
+    emails = resource.get("emails") or ()
+    if not isinstance(emails, list | tuple):
+        raise _odd(resource, "emails", "a list")
+    for email in emails:  # one pass: this runs for every user read
         if isinstance(email, dict) and (value := email.get("value")):
             if email.get("primary") is True:
                 return str(value)
@@ -33,19 +54,31 @@ def primary_email(resource: dict[str, Any]) -> str | None:
 
 def to_target_user(resource: dict[str, Any], layout: Layout) -> TargetUser:
     get = resource.get
-    external_id = get("externalId")
+    external_id, user_name, active = get("externalId"), get("userName"), get("active")
+    if active is not True and active is not False:
+        active = _active(resource, active)
     # Positional, in TargetUser's field order: this runs for every user read.
     return TargetUser(
         str(resource["id"]),
-        str(get("userName", "")),
+        "" if user_name is None else str(user_name),
         str(external_id) if external_id else None,
         get("displayName"),
         primary_email(resource),
-        # RFC 7643 §4.1.1: absent "active" is unspecified; NeuralTrust users are active by default.
-        get("active") is not False,
+        active,
         layout.read_role(resource),
         layout.read_products(resource),
     )
+
+
+def _active(resource: dict[str, Any], active: object) -> bool:
+    """``active`` other than a JSON boolean: absent or null is unspecified (RFC 7643 §4.1.1),
+    and NeuralTrust users are active by default; the text "true" or "false" says what it says.
+    Anything else stops the read: read as active, an inactive owner counted for min_owners."""
+    if active is None:
+        return True
+    if isinstance(active, str) and active.lower() in ("true", "false"):
+        return active.lower() == "true"
+    raise _odd(resource, "active", "true or false")
 
 
 def read_target(config: Config, client: ScimClient, parallelism: int | None = None) -> Target:
