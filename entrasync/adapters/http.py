@@ -103,11 +103,11 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except ValueError:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+            if when is None:
+                return None
+            seconds = float(when.timestamp()) - (time.time() if now is None else now)
+        except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999
             return None
-        if when is None:
-            return None
-        seconds = float(when.timestamp()) - (time.time() if now is None else now)
     return max(0.0, seconds)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,9 +17,11 @@ import pytest
 from entrasync.adapters.graph.auth import StaticTokenProvider
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.directory import read_members
+from entrasync.adapters.graph.groups import resolve_groups
 from entrasync.adapters.graph.odata import odata_string, query
 from entrasync.adapters.http import RetryPolicy
 from entrasync.adapters.throttle import ThrottleGate
+from entrasync.config.models import GroupMapping
 from entrasync.core.model import DirectoryUser, Group
 from entrasync.core.secret import Secret
 from entrasync.errors import AuthError, GraphError
@@ -223,6 +226,32 @@ def test_a_next_link_to_another_host_is_refused_so_the_token_stays_home() -> Non
     assert len(seen) == 1
 
 
+def test_a_next_link_to_another_listing_is_refused() -> None:
+    """Followed, a nextLink from one group's members to another's made the other's members
+    this group's (and this group's own, never read, lost their access)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        link = f"{BASE}/groups/other/members?$skiptoken=x"
+        return httpx.Response(200, json={"value": [{"id": "1"}], "@odata.nextLink": link})
+
+    client, seen = make_client(handler)
+    with pytest.raises(GraphError, match="a nextLink to another listing while listing"):
+        list(client.paged("groups/g/members", what="the members of g"))
+    assert len(seen) == 1
+
+
+def test_empty_pages_page_after_page_stop_the_read() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        token = int(request.url.params.get("$skiptoken") or 0)
+        link = f"{BASE}/groups/g/members?$skiptoken={token + 1}"
+        return httpx.Response(200, json={"value": [], "@odata.nextLink": link})
+
+    client, seen = make_client(handler)
+    with pytest.raises(GraphError, match="101 empty pages in a row while listing"):
+        list(client.paged("groups/g/members"))
+    assert len(seen) <= 103  # the bound, and the page asked for ahead
+
+
 def test_plain_http_graph_urls_are_refused_except_loopback() -> None:
     with pytest.raises(Exception, match="https"):
         GraphClient("http://graph.example.test/v1.0", Tokens())
@@ -310,3 +339,75 @@ def test_a_user_listed_differently_by_two_groups_stops_the_read() -> None:
         read_members(client, Group("g2", "NT-Two"), True, {"u1": seen})
     same = replace(seen, display_name="Carol New")
     assert read_members(client, Group("g2", "NT-Two"), True, {"u1": same}) == [same]
+
+
+G1, G2 = "0b3f1c9e-1111-4c1e-9a0b-000000000001", "0b3f1c9e-1111-4c1e-9a0b-000000000002"
+
+
+def batch_answering(*answers: dict[str, Any]) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1.0/$batch"
+        return httpx.Response(200, json={"responses": list(answers)})
+
+    return handler
+
+
+def test_a_batch_answer_naming_another_group_than_asked_stops_the_read() -> None:
+    """Two answers whose bodies were swapped, ids right: taken as answered, the owner mapping
+    read the members' group and every member became an owner."""
+    client, _ = make_client(
+        batch_answering(
+            {"id": "1", "status": 200, "body": {"id": G2, "displayName": "NT-Members"}},
+            {"id": "2", "status": 200, "body": {"id": G1, "displayName": "NT-Owners"}},
+        )
+    )
+    mappings = [GroupMapping(id=G1, role="owner"), GroupMapping(id=G2, role="member")]
+    with pytest.raises(GraphError) as caught:
+        resolve_groups(client, mappings)
+    assert caught.value.message == (
+        f"Microsoft Graph answered the lookup of group {G1} with group '{G2}'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"status": "OK", "body": {}}, "has no valid status ('OK')"),
+        ({"status": True, "body": {}}, "has no valid status (True)"),
+    ],
+    ids=["a status in words", "a boolean status"],
+)
+def test_a_batch_answer_without_a_valid_status_is_an_error(
+    answer: dict[str, Any], said: str
+) -> None:
+    client, _ = make_client(batch_answering({"id": "1", **answer}, {"id": "2", **answer}))
+    with pytest.raises(GraphError, match=re.escape(said)):
+        resolve_groups(client, [GroupMapping(id=G1, role="owner"), GroupMapping(id=G2, role="x")])
+
+
+def test_a_batch_retry_after_sent_as_a_number_is_honoured() -> None:
+    """An inner answer's headers may carry numbers: read as text, not an httpx TypeError."""
+    sleeps: list[float] = []
+    names = {G1: "A", G2: "B"}
+    throttled = {G1}
+
+    def answer(inner: dict[str, Any]) -> dict[str, Any]:
+        group = inner["url"].split("?")[0].rpartition("/")[2]
+        if group in throttled:
+            throttled.discard(group)
+            return {"id": inner["id"], "status": 429, "headers": {"Retry-After": 2}, "body": {}}
+        body = {"id": group, "displayName": names[group]}
+        return {"id": inner["id"], "status": 200, "body": body}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1.0/$batch":
+            inner = json.loads(request.content)["requests"]
+            return httpx.Response(200, json={"responses": [answer(i) for i in inner]})
+        group = request.url.path.rpartition("/")[2]  # a batch of one goes as a plain GET
+        return httpx.Response(200, json={"id": group, "displayName": names[group]})
+
+    client, _ = make_client(handler, sleeps=sleeps)
+    mappings = [GroupMapping(id=G1, role="owner"), GroupMapping(id=G2, role="x")]
+    groups = resolve_groups(client, mappings)
+    assert [g.id for g in groups if isinstance(g, Group)] == [G1, G2]
+    assert sleeps == [0.01]  # Retry-After 2, capped at this policy's max_delay

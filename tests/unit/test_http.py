@@ -57,6 +57,7 @@ def throttled(status: int = 429, retry_after: str | None = "2") -> httpx.Respons
         ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
         ("soon", None),
         (None, None),
+        ("Mon, 01 Jan 99999999999 00:00:00 GMT", None),
     ],
     ids=[
         "whole seconds are read as seconds",
@@ -66,6 +67,7 @@ def throttled(status: int = 429, retry_after: str | None = "2") -> httpx.Respons
         "an HTTP date in the past means no wait",
         "garbage is no Retry-After at all",
         "a missing header is no Retry-After",
+        "a date past any calendar is no Retry-After (it was an OverflowError)",
     ],
 )
 def test_retry_after_is_parsed(value: str | None, seconds: float | None) -> None:

@@ -23,6 +23,7 @@ from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.odata import GraphFailure, query
 from entrasync.adapters.http import RETRY_STATUSES, parse_retry_after
 from entrasync.adapters.throttle import gates
+from entrasync.core import sanitize
 from entrasync.errors import GraphError
 
 log = logging.getLogger(__name__)
@@ -128,15 +129,32 @@ def _send(
                 f"Microsoft Graph's $batch answer has no response for {get.what}",
                 "run again; if it repeats, report it with the request-id of the $batch",
             )
-        status = int(answer.get("status") or 0)
+        status = answer.get("status")
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise GraphError(
+                f"Microsoft Graph's $batch answer for {get.what} has no valid status "
+                f"({sanitize.text(repr(status)[:40])})",
+                "run again; if it repeats, report it with the request-id of the $batch",
+            )
         headers = answer.get("headers")
         body = answer.get("body")
         # With the $batch's request: its credential is cut from the answer's text.
         response = httpx.Response(
             status,
-            headers=headers if isinstance(headers, dict) else None,
+            headers=_text_headers(headers),
             json=body,
             request=request,
         )
         answers[i] = (status, body, response)
     return answers
+
+
+def _text_headers(headers: object) -> dict[str, str] | None:
+    """An inner answer's headers as text (Retry-After may come as a number)."""
+    if not isinstance(headers, dict):
+        return None
+    return {
+        str(name): str(value)
+        for name, value in headers.items()
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+    }

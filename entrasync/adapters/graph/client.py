@@ -26,12 +26,14 @@ from entrasync.adapters.graph.odata import GraphFailure, query
 from entrasync.adapters.http import RETRY_STATUSES, RetryPolicy, new_client, require_safe_url, send
 from entrasync.adapters.throttle import ThrottleGate, pause
 from entrasync.config.models import Config
+from entrasync.core import sanitize
 from entrasync.errors import AuthError, EntrasyncError, GraphError
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 999  # Graph's maximum $top; 1000 is a 400 (https://learn.microsoft.com/graph/paging)
 MAX_LISTING_RESTARTS = 2
+MAX_EMPTY_PAGES = 100  # in a row, each with a nextLink: Graph may send a few, not page on page
 # Per listing, generous: 100,000 pages of up to 999 objects are some 100 million directory
 # objects, far past any group or tenant entrasync reads. Only a server paging without end
 # meets it.
@@ -141,8 +143,11 @@ class GraphClient:
     ) -> Iterator[dict[str, Any]]:
         """Every item of a collection, following ``@odata.nextLink`` until it is absent."""
         first = self.url(path, {"$top": str(PAGE_SIZE), **(params or {})})
-        seen: set[str] = set()  # after a restart, skip what was already yielded
+        earlier: set[str] = set()  # yielded by passes before a restart: skipped
+        seen: set[str] = set()  # yielded by this pass: met again, the paging repeats
         for restart in range(MAX_LISTING_RESTARTS + 1):
+            earlier |= seen
+            seen = set()
             try:
                 for page in self._pages(first, what):
                     items = page.get("value")
@@ -156,9 +161,14 @@ class GraphClient:
                     for item in items:
                         key = str(item.get("id", ""))
                         if key and key in seen:
-                            continue
+                            raise GraphError(
+                                f"Microsoft Graph listed {sanitize.text(key)} twice while "
+                                f"listing {what}: its paging repeats",
+                                PAGING_HINT,
+                            )
                         seen.add(key)
-                        yield item
+                        if key not in earlier:
+                            yield item
                 return
             except ExpiredPageToken:
                 log.info("Graph paging token expired reading %s; restarting (%d)", what, restart)
@@ -175,19 +185,35 @@ class GraphClient:
         A nextLink met twice (a loop) or a listing past ``max_pages`` stops the read: the
         link is checked before it is followed, so neither costs a request more."""
         followed = {first}
+        listing = httpx.URL(first).path.lower()
+        empty = 0  # pages in a row without items
         with ThreadPoolExecutor(1, thread_name_prefix="graph-next") as ahead:
             upcoming: Future[dict[str, Any]] | None = ahead.submit(self._fetch, first, what)
             while upcoming is not None:
                 page = upcoming.result()
-                # A page may be empty and still carry a nextLink.
+                # A page may be empty and still carry a nextLink; not page after page.
+                empty = 0 if page.get("value") else empty + 1
                 link = self._same_origin(page.get("@odata.nextLink"))
                 if link is not None:
-                    self._check_next(link, followed, what)
+                    self._check_next(link, followed, what, listing, empty)
                     followed.add(link)
                 upcoming = None if link is None else ahead.submit(self._fetch, link, what)
                 yield page
 
-    def _check_next(self, link: str, followed: set[str], what: str) -> None:
+    def _check_next(
+        self, link: str, followed: set[str], what: str, listing: str, empty: int
+    ) -> None:
+        if httpx.URL(link).path.lower() != listing:
+            raise GraphError(
+                f"Microsoft Graph sent a nextLink to another listing while listing {what}",
+                PAGING_HINT,
+            )
+        if empty > MAX_EMPTY_PAGES:
+            raise GraphError(
+                f"Microsoft Graph sent {empty:,} empty pages in a row while listing {what}, "
+                "each with a nextLink: its paging makes no progress",
+                PAGING_HINT,
+            )
         if link in followed:
             raise GraphError(
                 f"Microsoft Graph sent a nextLink it had already sent while listing {what} "

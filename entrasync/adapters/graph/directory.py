@@ -102,8 +102,8 @@ def read_members(
         what=f"the members of group {group.display_name} ({group.id})",
     ):
         # Filter client-side: the /microsoft.graph.user cast needs advanced queries.
-        if item.get("@odata.type") == USER_TYPE:
-            user_id = str(item["id"])
+        if _is_user(item, group):
+            user_id = item["id"]
             if user_id not in users:
                 user = known.get(user_id)
                 if user is None:  # two reads may build one user at once: setdefault keeps one
@@ -112,6 +112,22 @@ def read_members(
                     raise _changed_during_read(user, group)
                 users[user_id] = user
     return list(users.values())
+
+
+def _is_user(item: dict[str, Any], group: Group) -> bool:
+    """A user member (with its id), or another kind of member to skip; a member whose kind
+    or id is not said stops the read: skipped, a user would have lost its access."""
+    kind = item.get("@odata.type")
+    if kind == USER_TYPE and isinstance(item.get("id"), str) and item["id"]:
+        return True
+    if isinstance(kind, str) and kind.startswith("#microsoft.graph.") and kind != USER_TYPE:
+        return False
+    raise GraphError(
+        f"Microsoft Graph listed a member of group {sanitize.text(group.display_name)} "
+        f"({group.id}) without its @odata.type or id: entrasync cannot tell whether it is a user",
+        "nothing was changed; run again, and if it repeats, the Graph URL does not answer as "
+        "Microsoft Graph does (https://learn.microsoft.com/graph/api/group-list-members)",
+    )
 
 
 def _same(user: DirectoryUser, item: dict[str, Any]) -> bool:
@@ -143,7 +159,8 @@ def count_user_members(client: GraphClient, group_id: str, nested: bool) -> int:
     items = client.paged(
         f"groups/{group_id}/{relation}", {"$select": "id"}, what=f"group {group_id}"
     )
-    return sum(1 for item in items if item.get("@odata.type") == USER_TYPE)
+    group = Group(group_id, group_id)
+    return sum(1 for item in items if _is_user(item, group))
 
 
 def duplicate_message(config: Config, first: int, second: int, group: Group) -> str:

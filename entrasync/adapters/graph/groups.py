@@ -97,8 +97,16 @@ def resolve_groups(
 def _by_id(found: dict[str, Any] | GraphNotFoundError, get: Get) -> Resolved:
     if isinstance(found, GraphNotFoundError):
         return GroupResolutionError("missing", found.message, found.hint or "")
-    fallback = get.path.rpartition("/")[2]
-    return Group(id=str(found["id"]), display_name=str(found.get("displayName") or fallback))
+    asked = get.path.rpartition("/")[2]
+    answered = found.get("id")
+    if not isinstance(answered, str) or answered.lower() != asked.lower():
+        # Taken as answered, a $batch that mixed up its answers would sync another group.
+        raise GraphError(
+            f"Microsoft Graph answered the lookup of group {sanitize.text(asked)} with group "
+            f"{sanitize.text(repr(answered)[:60])}",
+            "nothing was read; run again, and if it repeats, report it with the request-id",
+        )
+    return Group(id=answered, display_name=str(found.get("displayName") or asked))
 
 
 def _check_name(mapping: GroupMapping, resolved: Resolved) -> Resolved:
@@ -135,13 +143,19 @@ def _by_name(client: GraphClient, name: str) -> Resolved:
             "have replicated yet",
         )
     if len(found) > 1:
-        ids = ", ".join(sorted(str(g["id"]) for g in found))
+        ids = ", ".join(sorted(str(g.get("id")) for g in found))
         return GroupResolutionError(
             "ambiguous",
             f"{len(found)} Entra groups are named {name!r}: {ids}",
             "display names are not unique in Entra: put the intended group's `id` in the mapping",
         )
-    return Group(id=str(found[0]["id"]), display_name=str(found[0].get("displayName") or name))
+    group_id = found[0].get("id")
+    if not isinstance(group_id, str) or not group_id:
+        raise GraphError(
+            f"Microsoft Graph listed the group named {name!r} without its id",
+            "nothing was read; run again, and if it repeats, report it with the request-id",
+        )
+    return Group(id=group_id, display_name=str(found[0].get("displayName") or name))
 
 
 def _nearest(client: GraphClient, name: str, prefix: int = 3) -> list[str]:

@@ -301,20 +301,33 @@ def test_a_next_link_loop_stops_the_read_at_the_repeated_link(
     assert emulator.counters["members_page"] == 2  # the repeated link is never followed
 
 
-def test_a_listing_that_never_ends_stops_at_the_page_bound(
+def test_a_listing_that_repeats_its_pages_under_fresh_links_stops_at_the_first_repeat(
     emulator_factory: EmulatorFactory,
 ) -> None:
-    emulator = emulator_factory(next_link_loop="fresh")  # a new link every page, for ever
+    """Each repeated member was skipped, so a server that re-sent its second page under a new
+    link for ever kept the reader paging until the page bound."""
+    emulator = emulator_factory(next_link_loop="fresh")  # page 2 again, under a new link
+    config = make_config([{"id": G_BIG, "role": "owner"}])
+    with pytest.raises(GraphError) as caught:
+        read(emulator, config)
+    assert caught.value.message.startswith("Microsoft Graph listed ")
+    assert caught.value.message.endswith(
+        f" twice while listing the members of group NT-Big ({G_BIG}): its paging repeats"
+    )
+    assert emulator.counters["members_page"] == 4  # the next page is asked for ahead
+
+
+def test_a_listing_past_the_page_bound_stops_there(emulator: GraphEmulator) -> None:
     config = make_config([{"id": G_BIG, "role": "owner"}])
     with GraphClient.connect(config, secret_env(emulator), policy=FAST) as client:
-        client.max_pages = 7
+        client.max_pages = 2  # NT-Big has three
         with pytest.raises(GraphError) as caught:
             read_directory(config, client)
     assert caught.value.message == (
         f"Microsoft Graph kept paging the listing of the members of group NT-Big ({G_BIG}) "
-        "past 7 pages, more than any Entra listing holds"
+        "past 2 pages, more than any Entra listing holds"
     )
-    assert emulator.counters["members_page"] == 7
+    assert emulator.counters["members_page"] == 2
 
 
 def test_the_page_bound_is_generous_by_default(emulator: GraphEmulator) -> None:
