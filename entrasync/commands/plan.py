@@ -28,7 +28,7 @@ from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, ExitCode, ReviewError
 from entrasync.operations import planning as pipeline
 from entrasync.render import PLAN_FORMATS, Options
-from entrasync.render.markdown import render_markdown
+from entrasync.render.markdown import render_summary
 
 if TYPE_CHECKING:
     from entrasync.core.plan import Plan
@@ -107,7 +107,7 @@ def command(
         console.info(f"Saved the plan to {out} (digest {plan.short_digest}).")
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         try_step_summary(
-            render_markdown(plan, config_path=loaded.path, max_chars=1_000_000),
+            render_summary(plan, config_path=loaded.path),
             os.environ,
             console.warn,
         )

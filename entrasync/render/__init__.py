@@ -33,7 +33,12 @@ def _plan_text(plan: Plan, options: Options) -> Iterable[str]:
 
 
 def _plan_markdown(plan: Plan, options: Options) -> Iterable[str]:
-    return [render_markdown(plan, config_path=options.config_path).rstrip("\n") + "\n"]
+    markdown = render_markdown(
+        plan,
+        config_path=options.config_path,
+        full_plan_hint="the text plan (`entrasync plan`) and the plan file (`plan --out`)",
+    )
+    return [markdown.rstrip("\n") + "\n"]
 
 
 def _plan_json(plan: Plan, options: Options) -> Iterable[str]:

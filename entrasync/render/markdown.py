@@ -56,6 +56,7 @@ _ESCAPES.update(
     }
 )
 _AUTOLINK = re.compile(r"(://|www\.)", re.IGNORECASE)
+_GH_REFERENCE = re.compile(r"\bGH-(?=\d)", re.IGNORECASE)  # GitHub links GH-12 to issue 12
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _ORDERED_ITEM = re.compile(r"\d+(?=[.)])")
 _CHANGE_HEADER = (
@@ -79,6 +80,7 @@ def escape(text: str | None) -> str:
     """Directory text made inert in GitHub Markdown: one line, no HTML, no markup, no mentions."""
     escaped = clean(text).strip().translate(_ESCAPES)
     escaped = _AUTOLINK.sub(lambda m: m.group(0)[:-1] + _ZWSP + m.group(0)[-1], escaped)
+    escaped = _GH_REFERENCE.sub(lambda m: m.group(0) + _ZWSP, escaped)
     if not escaped.isascii():
         escaped = _ASTRAL.sub(lambda m: f"&#x{ord(m.group()):X};", escaped)
     # At the start of a list item "- x", "+ x" or "1. x" would open a nested block.
@@ -103,6 +105,20 @@ def render_markdown(
     blocks = [_violations(plan), _warnings(plan), _changes(plan), _orphans(plan)]
     document = fit(head, blocks, tail, max_chars, full_plan_hint)
     return "\n".join(document) + "\n"
+
+
+SUMMARY_LIMIT = 1_000_000  # GitHub's job summary takes up to 1 MiB per step
+
+
+def render_summary(plan: Plan, *, config_path: str) -> str:
+    """The job summary: the comment's text, cut at the summary's own limit, pointing to where
+    the rest is (not to the summary itself)."""
+    return render_markdown(
+        plan,
+        config_path=config_path,
+        max_chars=SUMMARY_LIMIT,
+        full_plan_hint="the job log and the plan file (`plan --out`)",
+    )
 
 
 _FAILURE_LINES = 40  # lines of the error shown; the job log has them all

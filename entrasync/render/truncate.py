@@ -72,8 +72,8 @@ def fit(
 
     def notice(left_out: int) -> str:
         return (
-            f"**{left_out} of {total_rows} rows left out** to keep this under the "
-            f"{max_chars:,}-character comment limit: the full plan is in {where}."
+            f"**{left_out} of {total_rows} rows left out** to keep this under "
+            f"{max_chars:,} characters: the full plan is in {where}."
         )
 
     budget = max_chars - _size(head) - _size(tail) - _size([notice(total_rows), ""])

@@ -7,7 +7,13 @@ import pytest
 
 from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.core.policy import PolicyChange
-from entrasync.render.markdown import comment_marker, escape, render_failure, render_markdown
+from entrasync.render.markdown import (
+    comment_marker,
+    escape,
+    render_failure,
+    render_markdown,
+    render_summary,
+)
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
 
 CONFIG = "config/mappings.yaml"
@@ -115,6 +121,7 @@ def test_the_marker_names_the_file_however_its_path_was_typed(typed: str) -> Non
             "![x](https://evil.example/p.png)",
             "!&#8203;\\[x\\]\\(https:/&#8203;/evil.example/p.png\\)",
         ),
+        ("see GH-12 and gh-3, not XGH-1", "see GH-&#8203;12 and gh-&#8203;3, not XGH-1"),
     ],
     ids=[
         "html, table pipes, mentions and bold are inert",
@@ -131,6 +138,7 @@ def test_the_marker_names_the_file_however_its_path_was_typed(typed: str) -> Non
         "a backslash shows as typed",
         "GitLab and Azure DevOps references and mentions do not link or notify",
         "an image stays text",
+        "GitHub's GH-12 issue references do not link",
     ],
 )
 def test_directory_text_is_escaped(raw: str, escaped: str) -> None:
@@ -276,3 +284,11 @@ def test_a_role_read_with_blanks_around_it_is_shown_quoted_in_the_table() -> Non
         config_path=CONFIG,
     )
     assert f"| 'owner ' | {update.after.role} |" in body
+
+
+def test_a_cut_job_summary_points_to_the_rest_not_to_itself() -> None:
+    text = render_summary(_many_changes(8000), config_path=CONFIG)
+    assert len(text) <= 1_000_000
+    assert re.search(r"\*\*\d+ of 8000 rows left out\*\* to keep this under 1,000,000 ", text)
+    assert "the full plan is in the job log and the plan file (`plan --out`)." in text
+    assert "job summary" not in text

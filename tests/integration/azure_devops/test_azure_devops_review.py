@@ -128,7 +128,7 @@ def test_a_large_plan_uses_azure_devops_own_limit(ado: AzureDevOps, make_env: Ma
     publish(many(5000), make_env(ado))
     content = ado.state.threads[7][0]["comments"][0]["content"]
     assert 65_536 < len(content) <= 150_000
-    assert "under the 150,000-character comment limit" in content
+    assert "to keep this under 150,000 characters" in content
 
 
 def test_a_comment_azure_devops_finds_too_long_names_the_limit(
