@@ -165,12 +165,24 @@ class Console:
         """A command's result (stdout), printed even with --quiet, ending in one newline."""
         click.echo(text.rstrip("\n"), file=self.out, color=self.color)
 
-    def result_lines(self, lines: Iterable[str]) -> None:
+    def result_lines(self, lines: Iterable[str], *, data: bool = False) -> None:
         """A long result written as it is produced, each piece whole lines ending in a newline:
-        a 1,000,000-user plan (250 MB of text) is never one string (benchmarks/README.md)."""
+        a 1,000,000-user plan (250 MB of text) is never one string (benchmarks/README.md).
+
+        ``data``: read by programs (JSON, CSV), so written in UTF-8 whatever the stream's
+        encoding, as the files these formats save are: on a cp1252 or ASCII stdout, a name
+        with an accent became an escape no JSON reader takes."""
         pieces = iter(lines)
+        buffer = getattr(self.out, "buffer", None) if data else None
+        encoding = (getattr(self.out, "encoding", None) or "").lower().replace("-", "")
+        if buffer is None or encoding == "utf8":
+            while batch := list(islice(pieces, 1000)):
+                click.echo("".join(batch), file=self.out, color=self.color, nl=False)
+            return
+        self.out.flush()
         while batch := list(islice(pieces, 1000)):
-            click.echo("".join(batch), file=self.out, color=self.color, nl=False)
+            buffer.write("".join(batch).encode("utf-8"))
+        buffer.flush()
 
     # Messages (info, detail, warn, progress) interpolate names from Entra, NeuralTrust and the
     # config, which their callers put through sanitize.text; every line is put through it

@@ -15,7 +15,7 @@ from entrasync.config.models import Config
 from entrasync.config.routing import load_reviewed_config
 from entrasync.console import app_context, global_options, trusted_config_option
 from entrasync.errors import ExitCode
-from entrasync.render import GROUPS_FORMATS, Options
+from entrasync.render import DATA_FORMATS, GROUPS_FORMATS, Options
 
 
 def _config(trusted_config: Path | None) -> Config:
@@ -61,5 +61,7 @@ def command(search: str | None, fmt: str, trusted_config: Path | None) -> int:
         console.info(
             f"no Entra group's display name starts with {search!r}" if search else "no groups found"
         )
-    console.result_lines(GROUPS_FORMATS[fmt](groups, Options(color=console.color)))
+    console.result_lines(
+        GROUPS_FORMATS[fmt](groups, Options(color=console.color)), data=fmt in DATA_FORMATS
+    )
     return ExitCode.OK

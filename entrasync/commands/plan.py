@@ -27,7 +27,7 @@ from entrasync.core.policy import policy_changes
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, ExitCode, ReviewError
 from entrasync.operations import planning as pipeline
-from entrasync.render import PLAN_FORMATS, Options
+from entrasync.render import DATA_FORMATS, PLAN_FORMATS, Options
 from entrasync.render.markdown import render_summary
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 def show(plan: Plan, fmt: str, console: Console, *, config_path: str) -> None:
     """Print the plan in ``fmt``, piece by piece as it is rendered."""
     options = Options(color=console.color, config_path=config_path)
-    console.result_lines(PLAN_FORMATS[fmt](plan, options))
+    console.result_lines(PLAN_FORMATS[fmt](plan, options), data=fmt in DATA_FORMATS)
 
 
 @click.command(

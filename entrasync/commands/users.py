@@ -20,7 +20,7 @@ from entrasync.core.resolve import resolve
 from entrasync.core.users_view import users_view
 from entrasync.errors import ExitCode
 from entrasync.operations import planning as pipeline
-from entrasync.render import USERS_FORMATS, Options
+from entrasync.render import DATA_FORMATS, USERS_FORMATS, Options
 
 
 @click.command(
@@ -48,5 +48,7 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     plan = sources.plan(loaded, created_at=utc_now())
     resolution = resolve(loaded.config, sources.directory)
     rows = users_view(loaded.config, resolution, sources.target, plan)
-    console.result_lines(USERS_FORMATS[fmt](rows, Options(color=console.color)))
+    console.result_lines(
+        USERS_FORMATS[fmt](rows, Options(color=console.color)), data=fmt in DATA_FORMATS
+    )
     return ExitCode.OK

@@ -65,6 +65,9 @@ def _groups_json(groups: Sequence[GroupSummary], options: Options) -> Iterable[s
     return [groups_json(groups) + "\n"]
 
 
+# Formats read by programs: written in UTF-8 whatever stdout's encoding (Console.data_lines).
+DATA_FORMATS = frozenset({"json", "csv"})
+
 # The first name of each is the default.
 PLAN_FORMATS: dict[str, Callable[[Plan, Options], Iterable[str]]] = {
     "text": _plan_text,

@@ -103,3 +103,18 @@ def test_urllib3s_retry_warnings_show_at_vv_only(verbose: int, level: int) -> No
     # They came before entrasync's own error naming the authority it could not reach.
     configure_logging(verbose)
     assert logging.getLogger("urllib3").level == level
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "ascii", "utf-8"])
+def test_data_is_written_in_utf8_whatever_the_streams_encoding(encoding: str) -> None:
+    """`plan --format json > plan.json` on a Windows agent's cp1252 stdout: the file must be
+    the plan file's bytes, not Python escapes (refused by apply and every JSON reader)."""
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding=encoding, errors="backslashreplace", newline="")
+    console = Console(out=out)
+    console.result("text first")
+    console.result_lines(['{"name": "Fränk 🚀 Đ"}\n'], data=True)
+    console.result_lines(["Fränk\n"])
+    out.flush()
+    shown = "Fränk".encode(encoding, errors="backslashreplace")
+    assert raw.getvalue() == b"text first\n" + '{"name": "Fränk 🚀 Đ"}\n'.encode() + shown + b"\n"
