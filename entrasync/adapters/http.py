@@ -117,6 +117,12 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = MAX_DELAY  # cap for one wait, Retry-After included
     jitter: Callable[[], float] = random.random
+    # One answer, first byte to last: the client's timeout bounds each read, not the whole
+    # answer, and a server trickling a byte every few seconds held a run for days.
+    answer_deadline: float = 120.0
+    # Decoded: a 1,000-user SCIM page or a 999-member Graph page is about 1 MB, and a gzip
+    # answer of 3 MB may decode to 3 GB.
+    max_answer_bytes: int = 256 * 1024 * 1024
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds before retry number ``attempt`` (1-based)."""
@@ -328,12 +334,12 @@ def _attempt(
 ) -> tuple[httpx.Response, float | None]:
     """One request on the wire (holding a slot of ``limit``, if any) and its Retry-After."""
     if limit is None:
-        response = _detached(client.request(method, url, **kwargs))
+        response = _received(client, method, url, policy, kwargs)
         return response, parse_retry_after(response.headers.get("Retry-After"))
     with limit.slot() as slot:
         if give_up is not None and give_up():
             raise NotSent()  # the wait for a slot (a throttled server) outlasted a stop
-        response = _detached(client.request(method, url, **kwargs))
+        response = _received(client, method, url, policy, kwargs)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if gates(response.status_code, retry_after):
             window = None if retry_after is None else min(retry_after, policy.max_delay)
@@ -343,9 +349,50 @@ def _attempt(
     return response, retry_after
 
 
-def _detached(response: httpx.Response) -> httpx.Response:
-    """The response, freed as soon as the caller drops it: httpx's read-and-closed stream
-    still points back at its response (BoundSyncStream), a cycle that kept every page body
-    (a 999-member page is ~200 KB) alive until a cyclic collection found it (benchmarks/)."""
-    response.stream = httpx.ByteStream(response.content)
-    return response
+class AnswerTooLarge(EntrasyncError):
+    """An answer past :attr:`RetryPolicy.max_answer_bytes`: not read further."""
+
+
+_KEPT_EXTENSIONS = ("http_version", "reason_phrase")
+_RECODED = ("content-encoding", "content-length")  # of the body as sent, not as decoded
+
+
+def _received(
+    client: httpx.Client,
+    method: str,
+    url: str | httpx.URL,
+    policy: RetryPolicy,
+    kwargs: dict[str, Any],
+) -> httpx.Response:
+    """One answer, read whole within the policy's deadline and size, as a response with its
+    body in hand. It is a new response: httpx's read-and-closed stream still points back at
+    its response (BoundSyncStream), a cycle that kept every page body (a 999-member page is
+    ~200 KB) alive until a cyclic collection found it (benchmarks/)."""
+    started = time.monotonic()
+    with client.stream(method, url, **kwargs) as streamed:
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in streamed.iter_bytes():
+            size += len(chunk)
+            if size > policy.max_answer_bytes:
+                raise AnswerTooLarge(
+                    f"{streamed.request.url.host} answered with more than "
+                    f"{policy.max_answer_bytes // (1024 * 1024)} MB; entrasync read no further",
+                    "check the URL: no page of users comes near that",
+                )
+            if time.monotonic() - started > policy.answer_deadline:
+                raise httpx.ReadTimeout(
+                    f"the answer took more than {policy.answer_deadline:g} s to arrive",
+                    request=streamed.request,
+                )
+            chunks.append(chunk)
+    # The body is decoded already: the new response must not decode it again.
+    headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _RECODED]
+    extensions = {k: v for k, v in streamed.extensions.items() if k in _KEPT_EXTENSIONS}
+    return httpx.Response(
+        streamed.status_code,
+        headers=headers,
+        content=b"".join(chunks),
+        request=streamed.request,
+        extensions=extensions,
+    )

@@ -4,6 +4,7 @@ and the adaptive limit (SCIM: a 429 halves the requests in flight, successes gro
 from __future__ import annotations
 
 import gc
+import gzip
 import threading
 import time
 import weakref
@@ -12,7 +13,13 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from entrasync.adapters.http import RetryPolicy, TransportError, parse_retry_after, send
+from entrasync.adapters.http import (
+    AnswerTooLarge,
+    RetryPolicy,
+    TransportError,
+    parse_retry_after,
+    send,
+)
 from entrasync.adapters.throttle import (
     Abandoned,
     AdaptiveLimit,
@@ -539,3 +546,36 @@ def test_a_read_whose_connection_failed_and_whose_retry_a_stop_held_back_is_an_e
         _send_stopping_before_the_retry(client, "GET", time_.sleep)
     assert "and entrasync stopped before retrying" in caught.value.message
     assert len(sent) == 1
+
+
+def test_an_answer_that_decodes_past_the_size_bound_is_not_read_further() -> None:
+    """A gzip answer of a few KB that decodes to gigabytes ended in a MemoryError traceback."""
+    bomb = gzip.compress(b"\0" * (8 * 1024 * 1024))
+    assert len(bomb) < 64 * 1024
+    client = httpx.Client(
+        transport=httpx.MockTransport(
+            lambda _: httpx.Response(200, content=bomb, headers={"Content-Encoding": "gzip"})
+        )
+    )
+    policy = RetryPolicy(max_answer_bytes=1024 * 1024)
+    with pytest.raises(AnswerTooLarge) as caught:
+        send(client, "GET", "https://scim.example/Users", policy=policy)
+    assert caught.value.message == (
+        "scim.example answered with more than 1 MB; entrasync read no further"
+    )
+
+
+def test_a_compressed_answer_within_the_bound_reads_as_sent() -> None:
+    body = b'{"value": [' + b'{"id": "1"},' * 1000 + b'{"id": "2"}]}'
+    client = httpx.Client(
+        transport=httpx.MockTransport(
+            lambda _: httpx.Response(
+                200, content=gzip.compress(body), headers={"Content-Encoding": "gzip"}
+            )
+        )
+    )
+    response = send(client, "GET", "https://graph.example/v1.0/x")
+    assert response.content == body
+    assert len(response.json()["value"]) == 1001
+    assert "content-encoding" not in response.headers
+    assert response.headers["content-length"] == str(len(body))
