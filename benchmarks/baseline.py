@@ -25,7 +25,9 @@ from typing import Any
 import httpx
 
 MEMBER_SELECT = "id,userPrincipalName,mail,displayName,givenName,surname,accountEnabled,userType"
-SCIM_ATTRIBUTES = "userName,externalId,displayName,emails,active,name,roles,entitlements"
+SCIM_ATTRIBUTES = (
+    "userName,externalId,displayName,emails,active,name,roles,entitlements,meta.version"
+)
 SCIM_PAGE = 1000
 
 

@@ -9,7 +9,8 @@ JSON shapes, status codes and headers as scim2-server
 - ``GET /v2/Users`` (``startIndex``/``count``, capped at 1,000 like scim2-server's ``maxResults``,
   and a ``userName``/``externalId eq "..."`` filter) answering a ListResponse;
 - ``GET``/``PUT``/``PATCH``/``DELETE /v2/Users/{id}``, ``POST /v2/Users`` (409 on a taken
-  userName); PATCH answers 204 with an ETag, as scim2-server does without ``attributes``;
+  userName); PATCH answers 204 with an ETag, as scim2-server does without ``attributes``,
+  and 412 when its ``If-Match`` is not the user's version;
 - ``GET /v2/ServiceProviderConfig``.
 
 Every request waits ``latency`` seconds inside a cap of ``max_concurrency`` concurrent requests
@@ -158,13 +159,15 @@ class Store:
         head["itemsPerPage"] = len(chosen)
         return {"__raw__": json.dumps(head)[:-1] + ', "Resources": ' + resources + "}"}
 
-    def patch(self, uid: str, body: dict[str, Any]) -> str:
+    def patch(self, uid: str, body: dict[str, Any], if_match: str | None = None) -> str:
         if PATCH_SCHEMA not in body.get("schemas", ()) or not isinstance(
             body.get("Operations"), list
         ):
             raise ScimError(400, "not a PatchOp request", "invalidSyntax")
         with self.lock:
             user = self._find(uid)
+            if if_match is not None and if_match != user["meta"]["version"]:
+                raise ScimError(412, "Failed to update. Resource has changed on the server")
             for op in body["Operations"]:
                 _apply_op(user, op)
             return self._touch(user)
@@ -206,8 +209,13 @@ def _project(user: dict[str, Any], attributes: str) -> dict[str, Any]:
                     kept.add(sub)
             else:
                 wanted[name] = None
+        elif "." in name:  # a sub-attribute (meta.version): that one only, as scim2-server
+            parent, _, sub = name.partition(".")
+            kept = wanted.setdefault(parent.lower(), set())
+            if kept is not None:
+                kept.add(sub)
         else:
-            wanted[name.split(".")[0].lower()] = None
+            wanted[name.lower()] = None
     out: dict[str, Any] = {"schemas": user["schemas"], "id": user["id"]}
     for key, value in user.items():
         if key in out or (key not in wanted and key.lower() not in wanted):
@@ -409,7 +417,8 @@ class LeanScim:
                 user = self.store.get(uid)
                 return 200, user, {"Location": location, "ETag": user["meta"]["version"]}
             if method == "PATCH":
-                return 204, None, {"Location": location, "ETag": self.store.patch(uid, _json(raw))}
+                version = self.store.patch(uid, _json(raw), headers.get("If-Match"))
+                return 204, None, {"Location": location, "ETag": version}
             if method == "PUT":
                 user = self.store.replace(uid, _json(raw))
                 return 200, user, {"Location": location, "ETag": user["meta"]["version"]}

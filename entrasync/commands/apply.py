@@ -139,7 +139,7 @@ def _confirm(auto_approve: bool) -> bool:
 
 
 def _run(
-    evidence: Evidence, client: ScimClient, parallelism: int
+    evidence: Evidence, client: ScimClient, parallelism: int, versions: dict[str, str]
 ) -> tuple[ApplyReport[ChangeResult], AuditWriter]:
 
     console = evidence.console
@@ -157,6 +157,7 @@ def _run(
                     f"{r.outcome}: {r.change.action.value} {r.change.user}"
                 ),
                 stop=stop,
+                versions=versions,
             )
         except Stopped as exc:
             console.progress_done()
@@ -188,9 +189,10 @@ def _say_stopped(evidence: Evidence, report: ApplyReport[ChangeResult], audit: A
 
 def _prepare(
     evidence: Evidence, client: ScimClient, now: Now | None, auto_approve: bool
-) -> Result | None:
+) -> Result | Target:
     """Check the plan against NeuralTrust (and a saved one against a plan made now); a result
-    when nothing is to be applied."""
+    when nothing is to be applied, else NeuralTrust as last read (its users' versions go with
+    the writes)."""
 
     plan, console, loaded = evidence.plan, evidence.console, evidence.loaded
     if now is None:  # a fresh plan: show it first, whatever happens next
@@ -222,7 +224,7 @@ def _prepare(
     if not in_step:
         console.result("This plan is already applied: NeuralTrust shows every change.")
         return "already applied"
-    return None
+    return target
 
 
 @click.command(
@@ -274,18 +276,20 @@ def command(
             plan, now = _fresh_plan(loaded, console, parallelism), None
         evidence = Evidence(plan, loaded, console, audit_dir, force_unsafe, plan_file is None)
         try:
-            result = _prepare(evidence, client, now, auto_approve)
+            prepared = _prepare(evidence, client, now, auto_approve)
         except (SafetyError, StalePlanError) as exc:
             evidence.refused(exc)
             raise
-        if result is not None:
-            evidence.nothing_applied(result)
-            if result == "cancelled":
+        if isinstance(prepared, str):
+            evidence.nothing_applied(prepared)
+            if prepared == "cancelled":
                 raise EntrasyncError("apply cancelled: nothing was changed")
             return ExitCode.OK
         for violation in evidence.overridden:
             console.warn(f"overridden with --force-unsafe: {violation.rule}: {violation.message}")
-        report, audit = _run(evidence, client, parallelism)
+        written = {c.target_id for c in plan.changes}
+        versions = {u.id: u.version for u in prepared.users if u.id in written and u.version}
+        report, audit = _run(evidence, client, parallelism, versions)
     counts = report.counts
     console.result(
         f"Apply complete: {counts['succeeded']} succeeded, {counts['failed']} failed, "

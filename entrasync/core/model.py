@@ -72,6 +72,8 @@ class TargetUser:
     active: bool = True
     role: str | None = None  # first value of the configured role attribute
     products: tuple[str, ...] | None = None  # sorted values; None when the attribute is absent
+    # meta.version, when the server versions users: not state, so no part of equality.
+    version: str | None = field(default=None, compare=False)
 
 
 def may_be_role(value: object, role: str) -> bool:

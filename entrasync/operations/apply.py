@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -106,13 +106,35 @@ def patch_operations(change: Change, layout: Layout) -> list[dict[str, Any]]:
     return ops
 
 
-def _execute(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
+def _execute(
+    change: Change, client: ScimClient, layout: Layout, version: str | None
+) -> ChangeResult:
     if change.action is Action.CREATE:
         return _create(change, client, layout)
     if not change.target_id:
         return ChangeResult(change, "failed", error="the plan names no SCIM id for this user")
-    response = client.patch_user(change.target_id, patch_operations(change, layout), change.user)
+    operations = patch_operations(change, layout)
+    response = client.patch_user(change.target_id, operations, change.user, if_match=version)
     return _succeeded(change, response)
+
+
+CHANGED_SINCE_READ = (
+    "changed in NeuralTrust since entrasync read it (412 Precondition Failed): not written, "
+    "so what was done there by hand stands; run `entrasync plan` to see it"
+)
+
+
+def _changed_since_read(
+    change: Change, client: ScimClient, layout: Layout, exc: EntrasyncError
+) -> ChangeResult:
+    """A write refused because the user's version moved since the read (If-Match): in place
+    already (an earlier attempt of this write, whose answer was lost, or the same change made
+    by hand) it succeeded; otherwise nothing was written, and the failure says why."""
+    found = _read_back(change, client, layout, exc, "after a 412 (changed since the read)")
+    if found is not None:
+        return found
+    request_id = getattr(exc, "request_id", None)
+    return ChangeResult(change, "failed", 412, request_id, error=CHANGED_SINCE_READ)
 
 
 def _succeeded(change: Change, response: ScimResponse, detail: str | None = None) -> ChangeResult:
@@ -148,7 +170,11 @@ def _answer_lost(exc: EntrasyncError) -> bool:
 
 
 def _read_back(
-    change: Change, client: ScimClient, layout: Layout, exc: EntrasyncError
+    change: Change,
+    client: ScimClient,
+    layout: Layout,
+    exc: EntrasyncError,
+    when: str = "after the answer was lost",
 ) -> ChangeResult | None:
     """After a write whose answer was lost: succeeded when NeuralTrust, read back, shows the
     change in place; None when it does not or cannot be read (the failure stands). One try,
@@ -170,7 +196,7 @@ def _read_back(
             return None
     except (EntrasyncError, NotSent):
         return None
-    detail = f"read back in place after the answer was lost: {exc.message}"
+    detail = f"read back in place {when}: {exc.message}"
     status, request_id = getattr(exc, "status", None), getattr(exc, "request_id", None)
     return ChangeResult(change, "succeeded", status, request_id, detail=detail)
 
@@ -184,8 +210,13 @@ def apply_plan(
     parallelism: int = DEFAULT_PARALLELISM,
     on_result: Callable[[ChangeResult], None] | None = None,
     stop: StopRequest | None = None,
+    versions: Mapping[str, str] | None = None,
 ) -> ApplyReport[ChangeResult]:
     """Carry out every change of ``plan``; one audit record per change, in completion order.
+
+    ``versions``: each NeuralTrust user's version (meta.version) as last read, by SCIM id. A
+    write to such a user carries it as ``If-Match``: a user changed since (by hand, in the
+    NeuralTrust UI) is not overwritten, and the change fails saying so.
 
     Starts no write once ``stop`` is requested (a signal), the audit cannot take a record, or
     the caller is interrupted: the writes in flight finish and are recorded, the changes not
@@ -207,7 +238,8 @@ def apply_plan(
         if stopped:
             result = ChangeResult(change, "skipped", error=f"not attempted: {stopped[0]}")
         else:
-            result = _guarded(change, client, layout, stopped)
+            version = versions.get(change.target_id or "") if versions else None
+            result = _guarded(change, client, layout, stopped, version)
         recorder.record(result)
         return result
 
@@ -263,13 +295,19 @@ class _Recorder:
 
 
 def _guarded(
-    change: Change, client: ScimClient, layout: Layout, stopped: list[str]
+    change: Change,
+    client: ScimClient,
+    layout: Layout,
+    stopped: list[str],
+    version: str | None = None,
 ) -> ChangeResult:
     try:
-        return _execute(change, client, layout)
+        return _execute(change, client, layout, version)
     except NotSent:
         return ChangeResult(change, "skipped", error="not attempted: entrasync was stopping")
     except EntrasyncError as exc:
+        if version is not None and getattr(exc, "status", None) == 412:
+            return _changed_since_read(change, client, layout, exc)
         if _answer_lost(exc) and (found := _read_back(change, client, layout, exc)) is not None:
             return found
         # A rejected token or a lost connection fails every later write the same way. A 403

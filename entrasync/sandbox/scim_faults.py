@@ -61,6 +61,7 @@ class Counters:
     failed: int = 0
     answers_lost: int = 0  # writes carried out and answered 502
     listings: int = 0  # GET /Users (pages and filters), whatever the read faults answered
+    conditional: int = 0  # writes that carried If-Match (the user's version as read)
 
 
 class Faults:
@@ -86,6 +87,8 @@ class Faults:
         with self.lock:
             self.counters.requests += 1
             self.counters.by_method[method] = self.counters.by_method.get(method, 0) + 1
+            if method in WRITE_METHODS and environ.get("HTTP_IF_MATCH"):
+                self.counters.conditional += 1
             fault = self._fault() if method in WRITE_METHODS else None
             lost = method in WRITE_METHODS and fault is None and self._answer_lost()
             listing = method == "GET" and str(environ.get("PATH_INFO", "")).endswith("/Users")

@@ -186,6 +186,7 @@ class ScimClient:
         # the throttled request sleeps its Retry-After (entrasync.adapters.throttle.AdaptiveLimit).
         self.limit = limit if limit is not None else AdaptiveLimit(max_connections)
         self._page_size: int | None = None
+        self._etags = False  # /ServiceProviderConfig says etag.supported (read with the size)
         self._attributes_refused = False  # set once a 400 refused an extension in attributes=
         self.max_connections = max_connections  # also the default width of list_users
         self._http = new_client(
@@ -215,11 +216,19 @@ class ScimClient:
         self._http.close()
 
     def _send(
-        self, method: str, path: str, *, retries: bool = True, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        retries: bool = True,
+        if_match: str | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token.reveal()}"}
         if "json" in kwargs:
             headers["Content-Type"] = SCIM_JSON
+        if if_match is not None:
+            headers["If-Match"] = if_match
         return send(
             self._http,
             method,
@@ -249,20 +258,26 @@ class ScimClient:
         return response
 
     def page_size(self) -> int:
-        """filter.maxResults from /ServiceProviderConfig when offered (RFC 7643 §5), else 100."""
+        """filter.maxResults from /ServiceProviderConfig when offered (RFC 7643 §5), else 100.
+        The same answer says whether the server versions users with ETags (``etag.supported``):
+        then the listing asks for ``meta.version`` and writes carry ``If-Match``."""
         if self._page_size is None:
             response = self._send("GET", "ServiceProviderConfig")
             if response.status_code in (401, 403):
                 raise error_for(response, "reading /ServiceProviderConfig")
             announced: object = None
+            etag: object = None
             if response.status_code == 200:
                 try:
-                    announced = (response.json().get("filter") or {}).get("maxResults")
+                    config = response.json()
+                    announced = (config.get("filter") or {}).get("maxResults")
+                    etag = (config.get("etag") or {}).get("supported")
                 except (ValueError, AttributeError):
                     announced = None
             self._page_size = FALLBACK_PAGE_SIZE
             if isinstance(announced, int) and announced > 0:
                 self._page_size = min(announced, MAX_PAGE_SIZE)
+            self._etags = etag is True
         return self._page_size
 
     def list_users(
@@ -279,6 +294,8 @@ class ScimClient:
         claims more than it lists stops the read, so nothing is planned on part of NeuralTrust.
         """
         count = self.page_size()
+        if attributes and self._etags:  # each user's version, for the If-Match of its write
+            attributes = (*attributes, "meta.version")
         params: dict[str, Any] = {"attributes": ",".join(attributes)} if attributes else {}
         width = max(1, self.max_connections if parallelism is None else parallelism)
         first = self._users_page(params, 1, count)
@@ -403,9 +420,16 @@ class ScimClient:
         return _result(response)
 
     def patch_user(
-        self, user_id: str, operations: Sequence[dict[str, Any]], label: str = ""
+        self,
+        user_id: str,
+        operations: Sequence[dict[str, Any]],
+        label: str = "",
+        *,
+        if_match: str | None = None,
     ) -> ScimResponse:
-        """PATCH with a PatchOp (RFC 7644 §3.5.2); 200 with the resource or 204 are both fine."""
+        """PATCH with a PatchOp (RFC 7644 §3.5.2); 200 with the resource or 204 are both fine.
+        ``if_match``: the user's version as read (RFC 7644 §3.14): changed since, the server
+        answers 412 and changes nothing."""
         body = {"schemas": [PATCH_OP], "Operations": list(operations)}
         response = self._request(
             "PATCH",
@@ -413,6 +437,7 @@ class ScimClient:
             f"updating {label or user_id}",
             (200, 204),
             one_user=True,
+            if_match=if_match,
             json=body,
         )
         return _result(response)

@@ -57,6 +57,8 @@ def to_target_user(resource: dict[str, Any], layout: Layout) -> TargetUser:
     external_id, user_name, active = get("externalId"), get("userName"), get("active")
     if active is not True and active is not False:
         active = _active(resource, active)
+    meta = get("meta")
+    version = meta.get("version") if isinstance(meta, dict) else None
     # Positional, in TargetUser's field order: this runs for every user read.
     return TargetUser(
         str(resource["id"]),
@@ -67,6 +69,7 @@ def to_target_user(resource: dict[str, Any], layout: Layout) -> TargetUser:
         active,
         layout.read_role(resource),
         layout.read_products(resource),
+        version if isinstance(version, str) and version else None,
     )
 
 

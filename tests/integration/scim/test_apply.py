@@ -17,7 +17,7 @@ import pytest
 from entrasync.adapters.audit import writer as audit_module
 from entrasync.adapters.audit.writer import AuditWriter, record_sha256, verify_audit
 from entrasync.adapters.http import RetryPolicy
-from entrasync.adapters.scim.target import read_target
+from entrasync.adapters.scim.target import layout_of, read_target
 from entrasync.core.apply_report import ApplyReport
 from entrasync.core.apply_rules import in_place
 from entrasync.core.plan import Access, Action, Change, Plan
@@ -451,3 +451,40 @@ def test_an_unexpected_error_in_one_change_is_audited_and_starts_no_later_write(
     assert report.counts == {"succeeded": 1, "failed": 1, "skipped": 4}
     assert sandbox.counters.writes == 1
     assert "KeyError: 'a bug'" in caplog.text  # the traceback, for the bug report
+
+
+def test_a_user_changed_by_hand_since_the_read_is_not_overwritten(
+    make_sandbox: MakeSandbox,
+) -> None:
+    """The writes carry each user's version as read (If-Match). keep@ is made owner by hand
+    after the read: the planned demotion to admin would have taken that away, unseen by the
+    plan and by min_owners, and put "member" on record as before. prod@ is changed by hand to
+    exactly what the plan wants: in place, so it succeeded."""
+    sandbox = make_sandbox()
+    config = config_for(sandbox)
+    audit = ListAudit()
+    with client_for(sandbox) as client:
+        target = read_target(config, client)
+        plan = scenario_plan(target)
+        versions = {u.id: u.version for u in target.users if u.version is not None}
+        assert len(versions) == len(target.users)  # scim2-server versions every user
+        by_name = {u.user_name: u for u in target.users}
+        keep, prod = by_name["keep@contoso.com"], by_name["prod@contoso.com"]
+        client.patch_user(
+            keep.id,
+            [{"op": "replace", "path": "roles", "value": [{"value": "owner", "primary": True}]}],
+        )
+        prod_change = next(c for c in plan.changes if c.target_id == prod.id)
+        client.patch_user(prod.id, apply_module.patch_operations(prod_change, layout_of(config)))
+        report = apply_plan(plan, client, config, audit, parallelism=1, versions=versions)
+        after = {u.user_name: u for u in read_target(config, client).users}
+
+    assert report.counts == {"succeeded": 5, "failed": 1, "skipped": 0}
+    assert after["keep@contoso.com"].role == "owner"  # the hand change stands
+    (refused,) = [r for r in audit.records if r["outcome"] == "failed"]
+    assert (refused["user"], refused["http_status"]) == ("keep@contoso.com", 412)
+    assert refused["error"] == apply_module.CHANGED_SINCE_READ
+    (converged,) = [r for r in audit.records if r["user"] == "prod@contoso.com"]
+    assert converged["outcome"] == "succeeded"
+    assert converged["detail"].startswith("read back in place after a 412 (changed since the read)")
+    assert after["prod@contoso.com"].products == ("trustgate", "trusttest")

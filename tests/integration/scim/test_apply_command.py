@@ -140,6 +140,8 @@ def test_a_saved_plan_is_applied_exactly_and_audited(
     assert code == 0, err
     assert "Apply complete: 6 succeeded, 0 failed, 0 skipped." in out
     assert setup.state() == EXPECTED
+    # Every PATCH carried its user's version from the read just before the writes.
+    assert setup.sandbox.counters.conditional == setup.sandbox.counters.by_method["PATCH"] == 5
     [audit] = setup.audit_files()
     verdict = verify_audit(audit)
     assert (verdict.intact, verdict.complete) == (True, True)

@@ -130,6 +130,8 @@ def test_an_unsafe_fresh_plan_is_refused_with_the_rerun_instruction_then_overrid
     assert f"--force-unsafe {'0' * 12} does not name this plan" in wrong[2]
     assert forced[0] == 0, forced[2]
     assert "overridden with --force-unsafe: max_deactivations" in forced[2]
+    patches = sandbox.scim.counters.by_method["PATCH"]
+    assert sandbox.scim.counters.conditional == patches > 0  # each with its user's version
     override = last_audit()[0]["force_unsafe"]
     assert override["given"] == digest[:12].upper()
     assert override["matched_digest"] == digest
