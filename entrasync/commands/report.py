@@ -103,6 +103,7 @@ def report_apply(
             max_chars=platform.comment_limit,
             workflow=os.environ.get("GITHUB_WORKFLOW"),
             compared=reviewed_plan is not None,
+            commit=sha,
         )
         summarised = try_step_summary(body, os.environ, console.warn)
         if not summarised:  # GitLab and Azure DevOps have no job summary: the log keeps it

@@ -77,6 +77,7 @@ class AuditSummary:
     reason: str | None = None  # why a refused run refused
     violations: tuple[str, ...] = ()  # "rule: message" that refused the run
     overridden: tuple[str, ...] = ()  # "rule: message" let through by --force-unsafe
+    git_commit: str | None = None  # the commit whose config the run applied (its checkout)
 
     @property
     def applied_nothing(self) -> bool:
@@ -111,6 +112,7 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
     finished = False
     ended: dict[str, Any] = {}
     overridden: tuple[str, ...] = ()
+    git_commit: str | None = None
     number = 0
     try:
         for record in read_records(data):
@@ -119,6 +121,8 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
             if kind == "apply_started":
                 digest = record.get("plan_digest")
                 config_path = record.get("config_path")
+                commit = record.get("git_commit")
+                git_commit = commit if isinstance(commit, str) and commit else None
                 override = record.get("force_unsafe")
                 # Files from before the override was a record held the typed digest alone.
                 if isinstance(override, dict):
@@ -140,6 +144,7 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
         reason=ended.get("reason"),
         violations=_violations(ended.get("violations")),
         overridden=overridden,
+        git_commit=git_commit,
     )
 
 

@@ -31,6 +31,7 @@ def render_report(
     max_chars: int = GITHUB_COMMENT_LIMIT,
     workflow: str | None = None,
     compared: bool = True,
+    commit: str | None = None,
 ) -> str:
     """The comment on the merged pull request: outcome counts first, surprises next.
 
@@ -38,6 +39,8 @@ def render_report(
     ``workflow``: the apply workflow's name, for the override instruction of a refusal.
     ``compared``: False when no reviewed plan was to be compared (a pipeline that passes none):
     the applied changes are listed as they are, not as unreviewed.
+    ``commit``: the request's merge commit. The run applies the default branch's tip, which may
+    hold later merges: then the report says so, and they may explain unreviewed changes.
     """
     audit = report.audit
     counts = audit.report.counts
@@ -64,6 +67,9 @@ def render_report(
             "part-way. Re-run the apply workflow.",
             "",
         ]
+    later = _later_merge(audit.git_commit, commit)
+    if later:
+        head += ["> [!NOTE]", f"> {later}", ""]
     if not compared:
         head += [
             "> [!NOTE]",
@@ -87,8 +93,14 @@ def render_report(
             "> [!WARNING]",
             f"> **Not in the plan last reviewed on this pull request: "
             f"{plural(len(report.unreviewed), 'applied change')}** "
-            f"(`{short_digest(report.reviewed_digest)}`): Entra membership or NeuralTrust moved "
-            "between review and merge. Check them below.",
+            f"(`{short_digest(report.reviewed_digest)}`): "
+            + (
+                "a later merge applied with this one (above), or Entra membership or NeuralTrust "
+                "moved between review and merge. Check them below."
+                if later
+                else "Entra membership or NeuralTrust moved between review and merge. Check them "
+                "below."
+            ),
             "",
         ]
     else:
@@ -105,6 +117,17 @@ def render_report(
         ),
     ]
     return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
+
+
+def _later_merge(applied: str | None, merged: str | None) -> str | None:
+    """What to say when the run applied another commit than this request's merge."""
+    if not applied or not merged or applied.lower().startswith(merged.lower()[:40]):
+        return None
+    return (
+        f"This run applied `{escape(applied[:12])}`, the default branch's tip when it started, "
+        f"not this request's merge `{escape(merged[:12])}`: it holds the mappings of later "
+        "merges too."
+    )
 
 
 def _block(title: str, items: tuple[AppliedChange, ...] | tuple[Change, ...]) -> Block:

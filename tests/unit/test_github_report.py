@@ -189,3 +189,26 @@ def test_a_refusal_is_reported_with_its_reason_and_every_violation(tmp_path: Pat
     assert "> stale plan: moved" in text
     assert "- min\\_owners: 0 owners left, at least 1 required &lt;b&gt;" in text
     assert "Run workflow" not in text  # no workflow name: outside Actions, no instruction
+
+
+def test_a_run_that_applied_a_later_merge_says_so_and_what_may_explain_surprises(
+    tmp_path: Path,
+) -> None:
+    """Apply checks out the default branch's tip: after two quick merges, the first request's
+    run applies the second's mappings too, and its surprises are the second merge's."""
+    audit = read_audit(audit_text(tmp_path, plan_of(change(ALICE), change(CAROL)), {}))
+    assert audit.git_commit == "a" * 40  # the run's checkout (here GITHUB_SHA)
+    reviewed = plan_of(change(ALICE))
+    same = render_report(
+        compare(audit, reviewed), marker="<!-- m -->", run_url=None, commit="a" * 40
+    )
+    later = render_report(
+        compare(audit, reviewed), marker="<!-- m -->", run_url=None, commit="b" * 40
+    )
+    assert "later merge" not in same
+    assert "Entra membership or NeuralTrust moved between review and merge." in same
+    assert (
+        f"> This run applied `{'a' * 12}`, the default branch's tip when it started, not this "
+        f"request's merge `{'b' * 12}`: it holds the mappings of later merges too."
+    ) in later
+    assert "a later merge applied with this one (above), or Entra membership" in later
