@@ -113,6 +113,7 @@ class _Index:
     by_key: dict[str, TargetUser]  # by the key match_on compares
     listed: set[str]  # SCIM ids of the users named in ``protected`` (by userName or email)
     shared: dict[str, list[TargetUser]]  # lower-cased externalId -> the 2+ users carrying it
+    key_shared: dict[str, list[TargetUser]]  # the same, for the key match_on compares
 
     @classmethod
     def of(cls, config: Config, target: Target) -> _Index:
@@ -123,26 +124,44 @@ class _Index:
         listed: set[str] = set()
         keys = config.protected_keys
         shared: dict[str, list[TargetUser]] = {}
+        shared_names: dict[str, list[TargetUser]] = {}
+        shared_emails: dict[str, list[TargetUser]] = {}
         for user in users:
             if user.external_id:
-                first = by_external_id.setdefault(user.external_id.lower(), user)
-                if first is not user:
-                    shared.setdefault(user.external_id.lower(), [first]).append(user)
+                _index(by_external_id, shared, user.external_id.lower(), user)
             name = user.user_name.lower()
             if name:
-                by_user_name.setdefault(name, user)
+                _index(by_user_name, shared_names, name, user)
             email = user.email.lower() if user.email else ""
             if email:
-                by_email.setdefault(email, user)
+                _index(by_email, shared_emails, email, user)
             if name in keys or email in keys:  # as _listed() decides, each lowered once
                 listed.add(user.id)
         by_key = {"userName": by_user_name, "email": by_email, "externalId": by_external_id}
+        key_shared = {"userName": shared_names, "email": shared_emails, "externalId": shared}
         match_on = config.neuraltrust.match_on
-        return cls(users, by_external_id, by_user_name, by_key[match_on], listed, shared)
+        return cls(
+            users,
+            by_external_id,
+            by_user_name,
+            by_key[match_on],
+            listed,
+            shared,
+            key_shared[match_on],
+        )
 
     def protected(self, user: TargetUser, resolution: Resolution) -> bool:
         """:func:`is_protected_target` of one of these users."""
         return user.id in self.listed or exclusion(resolution, user.external_id) == PROTECTED
+
+
+def _index(
+    by: dict[str, TargetUser], shared: dict[str, list[TargetUser]], key: str, user: TargetUser
+) -> None:
+    """Index ``user`` under ``key``: the first keeps it, a second makes the key shared."""
+    first = by.setdefault(key, user)
+    if first is not user:
+        shared.setdefault(key, [first]).append(user)
 
 
 def match(config: Config, resolution: Resolution, target: Target) -> Matching:
@@ -197,7 +216,18 @@ def _pair_or_warning(
             "as externalId: not changed; remove it from those that are not this user",
             None,
         )
-    found = index.by_external_id.get(entra_id) or index.by_key.get(desired.key)
+    found = index.by_external_id.get(entra_id)
+    if found is None and desired.key in index.key_shared:
+        # Case-blind, two NeuralTrust users answer to one key: adopting the first by SCIM id
+        # could give this Entra user's access to the other.
+        users = index.key_shared[desired.key]
+        named = " and ".join(f"SCIM id {u.id}" for u in users)
+        return (
+            f"{desired.key}: NeuralTrust users {named} all have it as their "
+            f"{config.neuraltrust.match_on} (in any case): not changed; keep one of them",
+            None,
+        )
+    found = found or index.by_key.get(desired.key)
     if found is None:
         clash = index.by_user_name.get(desired.user.user_principal_name.lower())
         if clash is None:

@@ -365,6 +365,16 @@ def test_a_deactivation_keeps_role_and_products_and_names_the_entra_id() -> None
                      "(SCIM id scim-alice) all carry its Entra id id-alice as externalId: not "
                      "changed; remove it from those that are not this user",
                      id="a duplicate externalId on a user whose SCIM id sorts first"),
+        pytest.param({}, [nt("alice", external_id=None),
+                          nt("aaron", external_id=None, user_name="ALICE@Contoso.com")],
+                     f"{A}: NeuralTrust users SCIM id scim-aaron and SCIM id scim-alice all have "
+                     "it as their userName (in any case): not changed; keep one of them",
+                     id="two userNames that differ only in case are not adopted at random"),
+        pytest.param({"neuraltrust": {"match_on": "email"}},
+                     [nt("bob", external_id=None, email=A), nt("carol", external_id=None, email=A)],
+                     f"{A}: NeuralTrust users SCIM id scim-bob and SCIM id scim-carol all have it "
+                     "as their email (in any case): not changed; keep one of them",
+                     id="two users with the email match_on compares are not adopted at random"),
         pytest.param({"protected": ["alice.admin@contoso.com"]},
                      [nt("alice", email="alice.admin@contoso.com")],
                      f"{A} is protected: not changed",
