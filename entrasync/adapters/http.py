@@ -117,8 +117,9 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = MAX_DELAY  # cap for one wait, Retry-After included
     jitter: Callable[[], float] = random.random
-    # One answer, first byte to last: the client's timeout bounds each read, not the whole
-    # answer, and a server trickling a byte every few seconds held a run for days.
+    # One answer's body, from its headers (plus a second per 16 KB received): the client's
+    # timeout bounds each read, not the whole answer, and a server trickling a byte every few
+    # seconds held a run for days.
     answer_deadline: float = 120.0
     # Decoded: a 1,000-user SCIM page or a 999-member Graph page is about 1 MB, and a gzip
     # answer of 3 MB may decode to 3 GB.
@@ -354,7 +355,8 @@ class AnswerTooLarge(EntrasyncError):
 
 
 _KEPT_EXTENSIONS = ("http_version", "reason_phrase")
-_RECODED = ("content-encoding", "content-length")  # of the body as sent, not as decoded
+_RECODED = (b"content-encoding", b"content-length")  # of the body as sent, not as decoded
+MIN_ANSWER_RATE = 16 * 1024  # bytes a second past the deadline, for a slow but moving answer
 
 
 def _received(
@@ -368,8 +370,8 @@ def _received(
     body in hand. It is a new response: httpx's read-and-closed stream still points back at
     its response (BoundSyncStream), a cycle that kept every page body (a 999-member page is
     ~200 KB) alive until a cyclic collection found it (benchmarks/)."""
-    started = time.monotonic()
     with client.stream(method, url, **kwargs) as streamed:
+        started = time.monotonic()  # the headers are in: the client's timeouts bound the wait
         chunks: list[bytes] = []
         size = 0
         for chunk in streamed.iter_bytes():
@@ -380,14 +382,17 @@ def _received(
                     f"{policy.max_answer_bytes // (1024 * 1024)} MB; entrasync read no further",
                     "check the URL: no page of users comes near that",
                 )
-            if time.monotonic() - started > policy.answer_deadline:
+            # A slow link still moving its body on gets more time the more it has sent.
+            allowed = policy.answer_deadline + size / MIN_ANSWER_RATE
+            if time.monotonic() - started > allowed:
                 raise httpx.ReadTimeout(
-                    f"the answer took more than {policy.answer_deadline:g} s to arrive",
+                    f"the answer took more than {allowed:.0f} s to arrive ({size:,} bytes so far)",
                     request=streamed.request,
                 )
             chunks.append(chunk)
-    # The body is decoded already: the new response must not decode it again.
-    headers = [(k, v) for k, v in streamed.headers.multi_items() if k.lower() not in _RECODED]
+    # The body is decoded already: the new response must not decode it again. The raw bytes
+    # of the other headers, as sent: decoded and encoded again, a non-ASCII one fails.
+    headers = [(k, v) for k, v in streamed.headers.raw if k.lower() not in _RECODED]
     extensions = {k: v for k, v in streamed.extensions.items() if k in _KEPT_EXTENSIONS}
     return httpx.Response(
         streamed.status_code,

@@ -579,3 +579,17 @@ def test_a_compressed_answer_within_the_bound_reads_as_sent() -> None:
     assert len(response.json()["value"]) == 1001
     assert "content-encoding" not in response.headers
     assert response.headers["content-length"] == str(len(body))
+
+
+def test_an_answer_with_a_header_that_is_not_ascii_is_read_as_sent() -> None:
+    """A gateway's localised header (a 401's error_description): decoded and encoded again as
+    ASCII, it ended every read in a UnicodeEncodeError traceback."""
+    said = 'Bearer error_description="Jeton expiré"'.encode()
+    client = httpx.Client(
+        transport=httpx.MockTransport(
+            lambda _: httpx.Response(401, headers=[(b"WWW-Authenticate", said)], content=b"{}")
+        )
+    )
+    response = send(client, "GET", "https://scim.example/Users")
+    assert response.status_code == 401
+    assert response.headers.raw == [(b"WWW-Authenticate", said), (b"Content-Length", b"2")]
