@@ -127,14 +127,27 @@ CHANGED_SINCE_READ = (
 def _changed_since_read(
     change: Change, client: ScimClient, layout: Layout, exc: EntrasyncError
 ) -> ChangeResult:
-    """A write refused because the user's version moved since the read (If-Match): in place
-    already (an earlier attempt of this write, whose answer was lost, or the same change made
-    by hand) it succeeded; otherwise nothing was written, and the failure says why."""
-    found = _read_back(change, client, layout, exc, "after a 412 (changed since the read)")
-    if found is not None:
-        return found
-    request_id = getattr(exc, "request_id", None)
-    return ChangeResult(change, "failed", 412, request_id, error=CHANGED_SINCE_READ)
+    """A write refused because the user's version moved since the read (If-Match). Read back
+    in place (by this write's earlier attempt, whose answer was lost, or by hand), it
+    succeeded; read back otherwise, nothing was written; not readable, the 412 may follow an
+    earlier attempt of this write that was carried out, so nothing is claimed."""
+    in_place = _in_place(change, client, layout)
+    status, request_id = 412, getattr(exc, "request_id", None)
+    if in_place:
+        detail = (
+            "read back in place after a 412 (changed since the read: by an earlier attempt "
+            f"of this write whose answer was lost, or by hand): {exc.message}"
+        )
+        return ChangeResult(change, "succeeded", status, request_id, detail=detail)
+    error = CHANGED_SINCE_READ if in_place is False else UNREADABLE_AFTER_412
+    return ChangeResult(change, "failed", status, request_id, error=error)
+
+
+UNREADABLE_AFTER_412 = (
+    "changed in NeuralTrust since entrasync read it (412 Precondition Failed), and could not "
+    "be read back: an earlier attempt of this write may have been carried out; run "
+    "`entrasync plan` to see the user as it is"
+)
 
 
 def _succeeded(change: Change, response: ScimResponse, detail: str | None = None) -> ChangeResult:
@@ -177,9 +190,18 @@ def _read_back(
     when: str = "after the answer was lost",
 ) -> ChangeResult | None:
     """After a write whose answer was lost: succeeded when NeuralTrust, read back, shows the
-    change in place; None when it does not or cannot be read (the failure stands). One try,
-    no retries: a server that lost the answer may be failing, and the write's own retries
-    already waited."""
+    change in place; None when it does not or cannot be read (the failure stands)."""
+    if _in_place(change, client, layout) is not True:
+        return None
+    detail = f"read back in place {when}: {exc.message}"
+    status, request_id = getattr(exc, "status", None), getattr(exc, "request_id", None)
+    return ChangeResult(change, "succeeded", status, request_id, detail=detail)
+
+
+def _in_place(change: Change, client: ScimClient, layout: Layout) -> bool | None:
+    """Whether NeuralTrust, read back, shows the change in place; None when it cannot be
+    read. One try, no retries: a server that lost an answer may be failing, and the write's
+    own retries already waited."""
     try:
         if change.action is Action.CREATE:
             user_name = create_body(change, layout)["userName"]
@@ -192,13 +214,9 @@ def _read_back(
             found = client.get_user(change.target_id, layout.read_attributes, retries=False)
         else:
             return None
-        if found is None or not satisfies(to_target_user(found, layout), change):
-            return None
+        return found is not None and satisfies(to_target_user(found, layout), change)
     except (EntrasyncError, NotSent):
         return None
-    detail = f"read back in place {when}: {exc.message}"
-    status, request_id = getattr(exc, "status", None), getattr(exc, "request_id", None)
-    return ChangeResult(change, "succeeded", status, request_id, detail=detail)
 
 
 def apply_plan(

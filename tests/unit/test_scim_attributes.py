@@ -237,3 +237,13 @@ def test_of_several_role_values_the_most_privileged_is_read(
 def test_a_vocabulary_spelt_otherwise_than_the_server_still_reads_the_owner() -> None:
     layout = Layout.of("roles", "entitlements", ("Owner", "Admin", "Member"))
     assert layout.read_role({"roles": [{"value": "member"}, {"value": "owner"}]}) == "owner"
+
+
+def test_a_version_is_read_only_from_a_server_that_announced_etags() -> None:
+    """A server may send meta (a full resource, when attributes= was refused) without saying
+    it supports ETags: its meta.version is then no entity tag to send as If-Match."""
+    resource = {"id": "7", "meta": {"version": 'W/"3"'}}
+    layout = Layout.of("roles", "entitlements")
+    assert to_target_user(resource, layout).version is None
+    assert to_target_user(resource, layout, etags=True).version == 'W/"3"'
+    assert to_target_user({"id": "7", "meta": "odd"}, layout, etags=True).version is None

@@ -280,6 +280,11 @@ class ScimClient:
             self._etags = etag is True
         return self._page_size
 
+    @property
+    def etags(self) -> bool:
+        """Whether /ServiceProviderConfig announced ETags (read by :meth:`page_size`)."""
+        return self._etags
+
     def list_users(
         self, attributes: Sequence[str] = (), *, parallelism: int | None = None
     ) -> Iterator[dict[str, Any]]:

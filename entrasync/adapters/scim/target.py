@@ -52,12 +52,14 @@ def primary_email(resource: dict[str, Any]) -> str | None:
     return None if chosen is None else str(chosen)
 
 
-def to_target_user(resource: dict[str, Any], layout: Layout) -> TargetUser:
+def to_target_user(resource: dict[str, Any], layout: Layout, etags: bool = False) -> TargetUser:
+    """``etags``: the server announced ETags, so ``meta.version`` is the user's entity tag (for
+    the If-Match of a write); otherwise it is not read."""
     get = resource.get
     external_id, user_name, active = get("externalId"), get("userName"), get("active")
     if active is not True and active is not False:
         active = _active(resource, active)
-    meta = get("meta")
+    meta = get("meta") if etags else None
     version = meta.get("version") if isinstance(meta, dict) else None
     # Positional, in TargetUser's field order: this runs for every user read.
     return TargetUser(
@@ -95,7 +97,7 @@ def read_target(config: Config, client: ScimClient, parallelism: int | None = No
     users: list[TargetUser] = []
     rows: list[tuple[str, str]] = []  # the state fingerprint's, written as pages come in
     for resource in client.list_users(layout.read_attributes, parallelism=parallelism):
-        user = to_target_user(resource, layout)
+        user = to_target_user(resource, layout, client.etags)
         users.append(user)
         rows.append((user.id, state_row(user)))
     return Target.of(client.url, users, rows)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from entrasync.adapters.audit import writer as audit_module
@@ -486,5 +487,55 @@ def test_a_user_changed_by_hand_since_the_read_is_not_overwritten(
     assert refused["error"] == apply_module.CHANGED_SINCE_READ
     (converged,) = [r for r in audit.records if r["user"] == "prod@contoso.com"]
     assert converged["outcome"] == "succeeded"
-    assert converged["detail"].startswith("read back in place after a 412 (changed since the read)")
+    assert converged["detail"].startswith("read back in place after a 412 (changed since the read:")
     assert after["prod@contoso.com"].products == ("trustgate", "trusttest")
+
+
+class _LostThen412(httpx.HTTPTransport):
+    """A gateway in front of the real server: keep@'s first PATCH is carried out but answered
+    504, and keep@ cannot be read back (503); everything else passes through."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__()
+        self.user_id = user_id
+        self.patches = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        mine = request.url.path.endswith(f"/Users/{self.user_id}")
+        if mine and request.method == "GET":
+            return httpx.Response(503, request=request)
+        response = super().handle_request(request)
+        if mine and request.method == "PATCH":
+            self.patches += 1
+            if self.patches == 1:
+                response.close()
+                return httpx.Response(504, request=request)
+        return response
+
+
+def test_a_412_after_a_lost_answer_that_cannot_be_read_back_claims_nothing(
+    make_sandbox: MakeSandbox,
+) -> None:
+    """The retry of a write carried out behind a 504 meets its own new version (412). Read
+    back, it would be in place; not readable, the record must not say "not written"."""
+    sandbox = make_sandbox()
+    config = config_for(sandbox)
+    with client_for(sandbox) as reader:
+        target = read_target(config, reader)
+    keep = next(u for u in target.users if u.user_name == "keep@contoso.com")
+    gateway = _LostThen412(keep.id)
+    plan = scenario_plan(target)
+    plan = replace(plan, changes=tuple(c for c in plan.changes if c.target_id == keep.id))
+    audit = ListAudit()
+    versions = {keep.id: keep.version or ""}
+    with client_for(sandbox, transport=gateway) as client:
+        report = apply_plan(plan, client, config, audit, parallelism=1, versions=versions)
+    with client_for(sandbox) as reader:
+        after = {u.user_name: u for u in read_target(config, reader).users}
+
+    assert gateway.patches == 2  # the first carried out, the retry refused
+    assert after["keep@contoso.com"].role == "admin"  # entrasync's own write is there
+    assert report.counts == {"succeeded": 0, "failed": 1, "skipped": 0}
+    (record,) = audit.records
+    assert record["error"] == apply_module.UNREADABLE_AFTER_412
+    assert "not written" not in record["error"]
