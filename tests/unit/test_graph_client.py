@@ -247,9 +247,9 @@ def test_empty_pages_page_after_page_stop_the_read() -> None:
         return httpx.Response(200, json={"value": [], "@odata.nextLink": link})
 
     client, seen = make_client(handler)
-    with pytest.raises(GraphError, match="101 empty pages in a row while listing"):
+    with pytest.raises(GraphError, match="1,001 empty pages in a row while listing"):
         list(client.paged("groups/g/members"))
-    assert len(seen) <= 103  # the bound, and the page asked for ahead
+    assert len(seen) <= 1003  # the bound, and the page asked for ahead
 
 
 def test_plain_http_graph_urls_are_refused_except_loopback() -> None:
@@ -411,3 +411,25 @@ def test_a_batch_retry_after_sent_as_a_number_is_honoured() -> None:
     groups = resolve_groups(client, mappings)
     assert [g.id for g in groups if isinstance(g, Group)] == [G1, G2]
     assert sleeps == [0.01]  # Retry-After 2, capped at this policy's max_delay
+
+
+def test_after_a_restart_an_item_without_an_id_is_still_handed_on() -> None:
+    """After an expired page token the listing restarts and skips what it already handed on;
+    an item without an id was taken as already handed on, so a user without its id was
+    skipped instead of stopping the read."""
+    calls = {"n": 0}
+    device = {"@odata.type": "#microsoft.graph.device", "id": ""}
+    user = {"@odata.type": "#microsoft.graph.user", "userPrincipalName": "a@b.c"}  # no id
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if request.url.params.get("$skiptoken"):
+            if calls["n"] == 2:
+                return graph_error(400, "Directory_ExpiredPageToken")
+            return httpx.Response(200, json={"value": [user]})
+        link = f"{BASE}/groups/g/members?$skiptoken=x"
+        return httpx.Response(200, json={"value": [device], "@odata.nextLink": link})
+
+    client, _ = make_client(handler)
+    with pytest.raises(GraphError, match=r"without its @odata\.type or id"):
+        read_members(client, Group("g", "NT-G"), nested=False)

@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 999  # Graph's maximum $top; 1000 is a 400 (https://learn.microsoft.com/graph/paging)
 MAX_LISTING_RESTARTS = 2
-MAX_EMPTY_PAGES = 100  # in a row, each with a nextLink: Graph may send a few, not page on page
+# In a row, each with a nextLink. Graph's paging says a page holds "zero or more" items, and
+# may send several empty ones in a row; not a thousand.
+MAX_EMPTY_PAGES = 1000
 # Per listing, generous: 100,000 pages of up to 999 objects are some 100 million directory
 # objects, far past any group or tenant entrasync reads. Only a server paging without end
 # meets it.
@@ -159,15 +161,17 @@ class GraphClient:
                             PAGING_HINT,
                         )
                     for item in items:
-                        key = str(item.get("id", ""))
+                        named = item.get("id")
+                        key = named if isinstance(named, str) else ""
                         if key and key in seen:
                             raise GraphError(
                                 f"Microsoft Graph listed {sanitize.text(key)} twice while "
                                 f"listing {what}: its paging repeats",
                                 PAGING_HINT,
                             )
-                        seen.add(key)
-                        if key not in earlier:
+                        if key:
+                            seen.add(key)
+                        if not key or key not in earlier:
                             yield item
                 return
             except ExpiredPageToken:
