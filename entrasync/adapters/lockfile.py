@@ -84,7 +84,7 @@ def _holder(fd: int) -> str:
         found = json.loads(os.pread(fd, 4096, 0))
     except (OSError, ValueError):
         found = None
-    if not isinstance(found, dict):
+    if not isinstance(found, dict) or _gone(found):
         return "it has not said who it is yet"
     pid, host, since = found.get("pid"), found.get("host"), found.get("since")
     parts = [f"pid {pid}" if isinstance(pid, int) and not isinstance(pid, bool) else "pid unknown"]
@@ -93,3 +93,18 @@ def _holder(fd: int) -> str:
     if isinstance(since, str) and _TIME.fullmatch(since):
         parts.append(f"since {since}")
     return " ".join(parts)
+
+
+def _gone(holder: dict[str, object]) -> bool:
+    """A description left by a process of this host that has ended: a holder that could only
+    open the file for reading (another account's file) cannot replace it with its own."""
+    pid = holder.get("pid")
+    if holder.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, as another user's process
+        return False
+    return False

@@ -135,3 +135,25 @@ def test_a_lock_path_that_cannot_be_opened_in_a_writable_folder_is_an_error(
     (tmp_path / LOCK_NAME).symlink_to(tmp_path / "elsewhere")
     with pytest.raises(AuditError, match="cannot open the lock file"), apply_lock(tmp_path):
         pytest.fail("locked through a symlink")
+
+
+def test_a_description_of_a_process_of_this_host_that_ended_is_not_shown(tmp_path: Path) -> None:
+    """A holder that opened another account's lock file read-only cannot replace what an
+    earlier holder wrote: a dead process must not be named as the one to wait for."""
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = int(ended.stdout)
+    lock = tmp_path / LOCK_NAME
+    lock.write_text(json.dumps({"pid": dead, "host": socket.gethostname(), "since": SINCE}))
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held, as a read-only holder holds it
+        with pytest.raises(ApplyRunningError) as caught, apply_lock(tmp_path):
+            pytest.fail("two holders at once")
+    finally:
+        os.close(fd)
+    assert "(it has not said who it is yet); nothing was changed" in caught.value.message
