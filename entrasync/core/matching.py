@@ -176,8 +176,7 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
             pairs.append(found)
         else:
             held.append((desired.key, found[0]))
-            if found[1] is not None:
-                reused.add(found[1])
+            reused.update(found[1])
     warnings = [warning for _, warning in sorted(held)]
     claimed = {p.target.id for p in pairs if p.target is not None}
     wanted = {entra_id.lower() for entra_id in resolution.desired}
@@ -204,9 +203,9 @@ def _pair_or_warning(
     resolution: Resolution,
     index: _Index,
     desired: DesiredUser,
-) -> Pair | tuple[str, str | None]:
+) -> Pair | tuple[str, tuple[str, ...]]:
     """The desired user's pair, or the warning that says why entrasync holds it back with the
-    SCIM id of the NeuralTrust user it found when that user belongs to another Entra user."""
+    SCIM ids of the NeuralTrust users it found that belong to another Entra user."""
     entra_id = desired.user.id.lower()
     twins = index.shared.get(entra_id)
     if twins is not None:
@@ -214,7 +213,7 @@ def _pair_or_warning(
         return (
             f"{desired.key}: NeuralTrust users {named} all carry its Entra id {desired.user.id} "
             "as externalId: not changed; remove it from those that are not this user",
-            None,
+            (),
         )
     found = index.by_external_id.get(entra_id)
     if found is None and desired.key in index.key_shared:
@@ -222,10 +221,11 @@ def _pair_or_warning(
         # could give this Entra user's access to the other.
         users = index.key_shared[desired.key]
         named = " and ".join(f"SCIM id {u.id}" for u in users)
+        others = tuple(u.id for u in users if u.external_id and u.external_id.lower() != entra_id)
         return (
             f"{desired.key}: NeuralTrust users {named} all have it as their "
             f"{config.neuraltrust.match_on} (in any case): not changed; keep one of them",
-            None,
+            others,  # another Entra user's, found by this key: never changed (a reused UPN)
         )
     found = found or index.by_key.get(desired.key)
     if found is None:
@@ -237,7 +237,7 @@ def _pair_or_warning(
             f"{desired.key}: NeuralTrust already has userName {clash.user_name} (SCIM id "
             f"{clash.id}), which match_on: {config.neuraltrust.match_on} does not match: "
             "not created",
-            None,
+            (),
         )
     owner = found.external_id
     if owner is not None and owner.lower() != entra_id:
@@ -245,10 +245,10 @@ def _pair_or_warning(
             f"{desired.key}: the NeuralTrust user {found.user_name} (SCIM id {found.id}) "
             f"belongs to Entra user {owner}, not to Entra user {desired.user.id} (reused UPN?): "
             "not changed",
-            found.id,
+            (found.id,),
         )
     if index.protected(found, resolution):
-        return f"{desired.key} is protected: not changed", None
+        return f"{desired.key} is protected: not changed", ()
     return Pair(desired, found)
 
 

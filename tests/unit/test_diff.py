@@ -468,3 +468,19 @@ def test_a_neuraltrust_user_protected_by_either_name_is_never_deactivated(
         {"NT-Everyone": [ALICE]}, [nt("alice"), root], protected=["root@contoso.com"], **DEACTIVATE
     )
     assert s.plan.changes == ()
+
+
+def test_a_reused_upn_among_users_sharing_the_key_is_never_deactivated() -> None:
+    """Held back because two users share the match_on key, the one that belongs to another
+    Entra user (a reused UPN) must stay out of the orphans as it did alone."""
+    users = [
+        nt("alice", "owner", external_id="id-previous-alice", email=A),
+        nt("zed", external_id=None, email=A.upper()),
+    ]
+    overrides = {**DEACTIVATE, "neuraltrust": {"match_on": "email"}}
+    plan = plan_for({"NT-Everyone": [ALICE]}, users, **overrides)
+    assert plan.changes == ()
+    assert plan.warnings[-1] == (
+        f"{A}: NeuralTrust users SCIM id scim-alice and SCIM id scim-zed all have it as their "
+        "email (in any case): not changed; keep one of them"
+    )
