@@ -117,9 +117,9 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = MAX_DELAY  # cap for one wait, Retry-After included
     jitter: Callable[[], float] = random.random
-    # One answer's body, from its headers (plus a second per 16 KB received): the client's
-    # timeout bounds each read, not the whole answer, and a server trickling a byte every few
-    # seconds held a run for days.
+    # One answer, from its request (plus a second per 16 KB received, up to 4 times as long):
+    # the client's timeout bounds each read, not the whole answer, and a server trickling a
+    # byte every few seconds held a run for days.
     answer_deadline: float = 120.0
     # Decoded: a 1,000-user SCIM page or a 999-member Graph page is about 1 MB, and a gzip
     # answer of 3 MB may decode to 3 GB.
@@ -370,8 +370,8 @@ def _received(
     body in hand. It is a new response: httpx's read-and-closed stream still points back at
     its response (BoundSyncStream), a cycle that kept every page body (a 999-member page is
     ~200 KB) alive until a cyclic collection found it (benchmarks/)."""
+    started = time.monotonic()
     with client.stream(method, url, **kwargs) as streamed:
-        started = time.monotonic()  # the headers are in: the client's timeouts bound the wait
         chunks: list[bytes] = []
         size = 0
         for chunk in streamed.iter_bytes():
@@ -382,8 +382,10 @@ def _received(
                     f"{policy.max_answer_bytes // (1024 * 1024)} MB; entrasync read no further",
                     "check the URL: no page of users comes near that",
                 )
-            # A slow link still moving its body on gets more time the more it has sent.
-            allowed = policy.answer_deadline + size / MIN_ANSWER_RATE
+            # A slow link still moving its body on gets more time the more it has sent (counted
+            # as sent, not as decoded: a compressed trickle earns nothing), up to 4 times.
+            moved = streamed.num_bytes_downloaded / MIN_ANSWER_RATE
+            allowed = policy.answer_deadline + min(moved, 3 * policy.answer_deadline)
             if time.monotonic() - started > allowed:
                 raise httpx.ReadTimeout(
                     f"the answer took more than {allowed:.0f} s to arrive ({size:,} bytes so far)",

@@ -5,6 +5,7 @@ past it, it is a timeout like any other (retried for a read)."""
 
 from __future__ import annotations
 
+import gzip
 import re
 import socket
 import threading
@@ -16,17 +17,17 @@ import pytest
 
 from entrasync.adapters.http import RetryPolicy, TransportError, send
 
-Serve = Callable[[int, int, float], tuple[str, list[float]]]
+Serve = Callable[..., tuple[str, list[float]]]
 
 
 @pytest.fixture
 def slow_server() -> Iterator[Serve]:
-    """A loopback server that sends its headers, then a body of ``chunks`` pieces of ``size``
-    bytes, one every ``pause`` seconds; the time each request arrived."""
+    """A loopback server that sends its headers, then ``body`` in pieces of ``piece`` bytes,
+    one every ``pause`` seconds; the time each request arrived."""
     listener = socket.create_server(("127.0.0.1", 0))
     arrivals: list[float] = []
     stop = threading.Event()
-    shape: list[tuple[int, int, float]] = []
+    shape: list[tuple[bytes, int, float, str]] = []
 
     def serve() -> None:
         listener.settimeout(0.1)
@@ -35,24 +36,25 @@ def slow_server() -> Iterator[Serve]:
                 conn, _ = listener.accept()
             except TimeoutError:
                 continue
-            chunks, size, pause = shape[0]
+            body, piece, pause, extra = shape[0]
             with conn:
                 conn.recv(65536)
                 arrivals.append(time.monotonic())
-                conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Length: {chunks * size}\r\n\r\n".encode())
-                for _ in range(chunks):
+                head = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+                conn.sendall(head.encode())
+                for at in range(0, len(body), piece):
                     if stop.is_set():
                         break
                     try:
-                        conn.sendall(b"x" * size)
+                        conn.sendall(body[at : at + piece])
                     except OSError:
                         break
                     time.sleep(pause)
 
     thread = threading.Thread(target=serve, daemon=True)
 
-    def start(chunks: int, size: int, pause: float) -> tuple[str, list[float]]:
-        shape.append((chunks, size, pause))
+    def start(body: bytes, piece: int, pause: float, extra: str = "") -> tuple[str, list[float]]:
+        shape.append((body, piece, pause, extra))
         thread.start()
         return f"http://127.0.0.1:{listener.getsockname()[1]}/Users", arrivals
 
@@ -68,7 +70,7 @@ def slow_server() -> Iterator[Serve]:
 def test_an_answer_past_its_deadline_is_a_timeout_retried_then_an_error(
     slow_server: Serve,
 ) -> None:
-    url, arrivals = slow_server(1000, 1, 0.05)  # a byte every 0.05 s
+    url, arrivals = slow_server(b"x" * 1000, 1, 0.05)  # a byte every 0.05 s
     policy = RetryPolicy(max_retries=1, base_delay=0.01, answer_deadline=0.5)
     started = time.monotonic()
     with httpx.Client(timeout=5) as client, pytest.raises(TransportError) as caught:
@@ -83,9 +85,21 @@ def test_an_answer_past_its_deadline_is_a_timeout_retried_then_an_error(
 
 
 def test_a_slow_answer_that_keeps_moving_is_read_whole(slow_server: Serve) -> None:
-    url, arrivals = slow_server(8, 32 * 1024, 0.15)  # 256 KB over 1.2 s, past the 0.5 s
+    url, arrivals = slow_server(b"x" * 8 * 32 * 1024, 32 * 1024, 0.15)  # 1.2 s, past 0.5 s
     policy = RetryPolicy(max_retries=0, answer_deadline=0.5)
     with httpx.Client(timeout=5) as client:
         response = send(client, "GET", url, policy=policy)
     assert len(response.content) == 8 * 32 * 1024
     assert len(arrivals) == 1
+
+
+def test_a_compressed_trickle_earns_no_time_for_what_it_decodes_to(slow_server: Serve) -> None:
+    """Counted as decoded, a few gzip bytes a second that decode to megabytes bought a second
+    per 16 KB: hours per attempt."""
+    body = gzip.compress(b"\0" * 8 * 1024 * 1024)
+    url, _ = slow_server(body, 64, 0.02, "Content-Encoding: gzip\r\n")
+    policy = RetryPolicy(max_retries=0, answer_deadline=0.5)
+    started = time.monotonic()
+    with httpx.Client(timeout=5) as client, pytest.raises(TransportError, match="ReadTimeout"):
+        send(client, "GET", url, policy=policy)
+    assert time.monotonic() - started < 2.5  # 0.5 s, and at most 3 times more for what moved
