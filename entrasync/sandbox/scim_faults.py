@@ -36,7 +36,8 @@ class ReadFaults:
     - ``inflate_total``: ``totalResults`` claims this many users more than there are;
     - ``case_exact_filter``: ``userName eq "..."`` matches case-sensitively (RFC 7643 says
       userName is case-insensitive; some servers are not);
-    - ``reject_extension_attributes``: 400 to an ``attributes=`` naming an extension URN.
+    - ``reject_extension_attributes``: 400 to an ``attributes=`` naming an extension URN (of a
+      listing or of ``GET /Users/{id}``).
     """
 
     ignore_start_index: bool = False
@@ -101,6 +102,9 @@ class Faults:
             return _error(start_response, status, "sandbox fault", retry_after)
         if listing:
             return self._list(environ, start_response)
+        if method == "GET" and self._refused(environ):  # GET /Users/{id}, as the listing
+            detail = "extension attributes are not supported in attributes"
+            return _error(start_response, "400 Bad Request", detail, scim_type="invalidValue")
         if lost:
             _answer(self.app, environ)  # carried out: only its answer goes missing
             return _error(start_response, "502 Bad Gateway", "sandbox fault: answer lost", None)
@@ -112,12 +116,19 @@ class Faults:
         self.counters.answers_lost += 1
         return True
 
+    def _refused(self, environ: WSGIEnvironment) -> bool:
+        """``reject_extension_attributes`` applies to this request's ``attributes=``."""
+        query = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
+        return self.reads.reject_extension_attributes and names_extension(
+            query.get("attributes", "")
+        )
+
     def _list(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """``GET /Users`` through the read faults."""
         reads = self.reads
         query = dict(parse_qsl(str(environ.get("QUERY_STRING", "")), keep_blank_values=True))
         asked = query.get("startIndex", "1")
-        if reads.reject_extension_attributes and names_extension(query.get("attributes", "")):
+        if self._refused(environ):
             detail = "extension attributes are not supported in attributes"
             return _error(start_response, "400 Bad Request", detail, scim_type="invalidValue")
         if reads.ignore_start_index:

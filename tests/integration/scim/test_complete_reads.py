@@ -213,3 +213,21 @@ def test_a_create_meeting_409_on_a_case_exact_server_is_recognised_as_done(
     assert (record["outcome"], record["http_status"]) == ("succeeded", 409)
     assert "already exists as planned" in record["detail"]
     assert report.counts == {"succeeded": 1, "failed": 0, "skipped": 0}
+
+
+def test_get_user_retries_without_attributes_when_the_extension_urn_is_refused(
+    make_sandbox: MakeSandbox,
+) -> None:
+    """apply PLAN_FILE writes with a client that never listed: its read-backs (after a lost
+    answer or a 412) met the 400 and read nothing, so a write in place was recorded failed."""
+    sandbox = make_sandbox("extension", seed=SEED[:3], reads=ReadFaults())
+    layout = layout_of(config_for(sandbox))
+    with client_for(sandbox) as reader:
+        (user, *_) = read_target(config_for(sandbox), reader).users
+    sandbox.reads.reject_extension_attributes = True
+    before = sandbox.counters.by_method.get("GET", 0)
+    with client_for(sandbox) as client:
+        found = client.get_user(user.id, layout.read_attributes)
+    assert found is not None
+    assert (layout.read_role(found), layout.read_products(found)) == ("member", ("a",))
+    assert sandbox.counters.by_method["GET"] - before == 2  # refused, then without attributes
