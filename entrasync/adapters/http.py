@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -359,6 +359,33 @@ _RECODED = (b"content-encoding", b"content-length")  # of the body as sent, not 
 MIN_ANSWER_RATE = 16 * 1024  # bytes a second past the deadline, for a slow but moving answer
 
 
+class _Deadlined(httpx.SyncByteStream):
+    """An answer's body as sent, piece by piece, within its deadline: a slow link still moving
+    gets more time the more it has sent (counted as sent, not as decoded: a compressed trickle
+    earns nothing), up to 4 times the deadline."""
+
+    def __init__(
+        self, inner: Any, started: float, policy: RetryPolicy, request: httpx.Request
+    ) -> None:
+        self.inner, self.started, self.policy, self.request = inner, started, policy, request
+
+    def __iter__(self) -> Iterator[bytes]:
+        sent = 0
+        deadline = self.policy.answer_deadline
+        for piece in self.inner:
+            sent += len(piece)
+            allowed = deadline + min(sent / MIN_ANSWER_RATE, 3 * deadline)
+            if time.monotonic() - self.started > allowed:
+                raise httpx.ReadTimeout(
+                    f"the answer took more than {allowed:.0f} s to arrive ({sent:,} bytes so far)",
+                    request=self.request,
+                )
+            yield piece
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def _received(
     client: httpx.Client,
     method: str,
@@ -372,6 +399,9 @@ def _received(
     ~200 KB) alive until a cyclic collection found it (benchmarks/)."""
     started = time.monotonic()
     with client.stream(method, url, **kwargs) as streamed:
+        # Checked on every piece as sent, before decoding: pieces that decode to nothing (an
+        # empty gzip block) still count.
+        streamed.stream = _Deadlined(streamed.stream, started, policy, streamed.request)
         chunks: list[bytes] = []
         size = 0
         for chunk in streamed.iter_bytes():
@@ -381,15 +411,6 @@ def _received(
                     f"{streamed.request.url.host} answered with more than "
                     f"{policy.max_answer_bytes // (1024 * 1024)} MB; entrasync read no further",
                     "check the URL: no page of users comes near that",
-                )
-            # A slow link still moving its body on gets more time the more it has sent (counted
-            # as sent, not as decoded: a compressed trickle earns nothing), up to 4 times.
-            moved = streamed.num_bytes_downloaded / MIN_ANSWER_RATE
-            allowed = policy.answer_deadline + min(moved, 3 * policy.answer_deadline)
-            if time.monotonic() - started > allowed:
-                raise httpx.ReadTimeout(
-                    f"the answer took more than {allowed:.0f} s to arrive ({size:,} bytes so far)",
-                    request=streamed.request,
                 )
             chunks.append(chunk)
     # The body is decoded already: the new response must not decode it again. The raw bytes

@@ -409,8 +409,9 @@ class ScimClient:
         params = {"attributes": ",".join(attributes)} if asked else {}
         response = self._send("GET", f"Users/{user_id}", retries=retries, params=params)
         if response.status_code == 400 and asked and names_extension(params["attributes"]):
-            self._attributes_refused = True  # this client may not have listed (a saved plan)
-            return self.get_user(user_id, attributes, retries=retries)
+            # This client may never have listed (apply PLAN_FILE): ask again without them.
+            response = self._send("GET", f"Users/{user_id}", retries=retries)
+            self._attributes_refused = response.status_code in (200, 404)
         if response.status_code == 404:
             return None
         if response.status_code != 200:

@@ -103,3 +103,19 @@ def test_a_compressed_trickle_earns_no_time_for_what_it_decodes_to(slow_server: 
     with httpx.Client(timeout=5) as client, pytest.raises(TransportError, match="ReadTimeout"):
         send(client, "GET", url, policy=policy)
     assert time.monotonic() - started < 2.5  # 0.5 s, and at most 3 times more for what moved
+
+
+def test_pieces_that_decode_to_nothing_still_count_against_the_deadline(
+    slow_server: Serve,
+) -> None:
+    """Empty gzip blocks decode to nothing, so a check made on decoded bytes never ran."""
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    empty_block = b"\x00\x00\x00\xff\xff"  # a stored deflate block holding nothing
+    end = b"\x03\x00" + b"\x00" * 8  # the last (empty) block, then the CRC and size of nothing
+    body = header + empty_block * 400 + end
+    url, _ = slow_server(body, len(empty_block), 0.02, "Content-Encoding: gzip\r\n")
+    policy = RetryPolicy(max_retries=0, answer_deadline=0.5)
+    started = time.monotonic()
+    with httpx.Client(timeout=5) as client, pytest.raises(TransportError, match="ReadTimeout"):
+        send(client, "GET", url, policy=policy)
+    assert time.monotonic() - started < 2.5  # not the 8 s the whole body takes
