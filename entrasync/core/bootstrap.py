@@ -228,14 +228,15 @@ def _counts(counter: Counter[str]) -> str:
 
 def proposed_directory(directory: Directory, config: Config) -> Directory:
     """The survey's reads re-indexed to ``config``'s mappings (matched by group id), so the
-    proposal is planned on the data already read."""
+    proposal is planned on the data already read, the Entra users ``protected`` names in no
+    group included (`plan` looks them up too)."""
     by_id = {g.group.id.lower(): g for g in directory.groups}  # config ids are lower-cased
     groups = tuple(
         GroupMembers(i, by_id[m.id].group, by_id[m.id].member_ids)
         for i, m in enumerate(config.mappings)
         if m.id in by_id
     )
-    return Directory(groups=groups, users=directory.users)
+    return Directory(groups=groups, users=directory.users, protected_ids=directory.protected_ids)
 
 
 def is_adoption_only(change: Change) -> bool:

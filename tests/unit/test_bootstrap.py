@@ -439,6 +439,14 @@ def test_the_reads_are_reindexed_to_the_file_by_id_in_any_case() -> None:
     assert reindexed.groups == (GroupMembers(0, upper, (BOB.id,)),)
 
 
+def test_the_reindexed_reads_keep_the_protected_users_in_no_group() -> None:
+    """Dropped, a break-glass account in no group was an orphan in init's residue while
+    `plan` of the drafted file called it protected."""
+    directory = Directory((), {BOB.id: BOB}, protected_ids=frozenset({"id-breakglass"}))
+    config = Config.model_validate({"version": 1, "mappings": []})
+    assert proposed_directory(directory, config).protected_ids == frozenset({"id-breakglass"})
+
+
 def test_an_orphans_role_with_blanks_around_it_is_shown_quoted_in_the_residue() -> None:
     plan = make_plan(
         DEFAULTS,
