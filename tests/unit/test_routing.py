@@ -89,7 +89,9 @@ def test_the_refusal_names_the_files_and_keys_but_no_value(tmp_path: Path) -> No
     trusted = tmp_path / "base.yaml"
     trusted.write_text("version: 1\n")
     review = tmp_path / "m.yaml"
-    review.write_text("version: 1\nneuraltrust: {scim_url: 'https://nt.example.com/s3cr3t-path'}\n")
+    review.write_text(
+        "version: 1\nneuraltrust: {scim_url: 'https://nt.example.com/hidden-path-part'}\n"
+    )
     with pytest.raises(ConfigError) as caught:
         require_trusted_routing(load_config(review), trusted)
     assert caught.value.message == (
@@ -97,4 +99,4 @@ def test_the_refusal_names_the_files_and_keys_but_no_value(tmp_path: Path) -> No
         "are sent; the change takes effect once merged"
     )
     assert trusted.as_posix() in (caught.value.hint or "")
-    assert "s3cr3t" not in f"{caught.value.message} {caught.value.hint}"
+    assert "hidden-path-part" not in f"{caught.value.message} {caught.value.hint}"

@@ -36,7 +36,7 @@ def client(handler: Handler, url: str = BASE) -> tuple[ScimClient, Recorder]:
     recorder = Recorder(handler)
     scim = ScimClient(
         url,
-        Secret("s3cret-token"),
+        Secret("fake-scim-token-for-tests"),
         transport=httpx.MockTransport(recorder),
         policy=RetryPolicy(max_retries=3, base_delay=0.0, max_delay=0.0),
         sleep=lambda _s: None,
@@ -164,9 +164,9 @@ def test_every_request_carries_the_bearer_token_and_scim_media_type() -> None:
     scim, recorder = client(lambda r: httpx.Response(201, json={"id": "1"}))
     scim.create_user({"userName": "a"})
     request = recorder.requests[0]
-    assert request.headers["Authorization"] == "Bearer s3cret-token"
+    assert request.headers["Authorization"] == "Bearer fake-scim-token-for-tests"
     assert request.headers["Content-Type"] == "application/scim+json"
-    assert "s3cret" not in repr(scim.__dict__)
+    assert "fake-scim-token" not in repr(scim.__dict__)
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from entrasync.errors import GitHubError, ReviewError
 from entrasync.sandbox.tenant import demo_tenant
 from tests.integration.e2e.loopback import serve, serve_both
 
-HIDDEN = "s3cr3t-tail-of-the-token"
+HIDDEN = "fake-tail-of-a-token-for-tests"
 POLICY = RetryPolicy(max_retries=0)
 
 

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from tests.integration.review_api import Handler, LoopbackApi
 
-TOKEN = "ghs_emulated_token"
+TOKEN = "fake-github-token-for-tests"
 BOT = {"login": "github-actions[bot]", "type": "Bot"}
 
 

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from tests.integration.review_api import Handler, LoopbackApi
 
-TOKEN = "glpat-emulated-token"
+TOKEN = "fake-gitlab-token-for-tests"
 BOT = {"id": 901, "username": "project_42_bot_entrasync", "bot": True}
 REVIEWER = {"id": 17, "username": "rita", "bot": False}
 PROJECT_ID = "42"

@@ -58,7 +58,7 @@ def test_plan_comment_with_a_revoked_token_prints_the_plan_then_exits_1(
     tmp_path: Path,
 ) -> None:
     write_config(sandbox, tmp_path)
-    revoked = "glpat-revoked-0000"
+    revoked = "fake-revoked-gitlab-token-for-tests"
     env = sandbox.environ | make_env(gitlab, ENTRASYNC_GITLAB_TOKEN=revoked)
     code = plan_comment(monkeypatch, env, tmp_path)
 

@@ -134,7 +134,7 @@ def test_a_note_gitlab_finds_too_long_names_the_limit(gitlab: GitLab, make_env: 
 def test_a_bad_token_is_a_401_with_a_hint_and_never_shown(
     gitlab: GitLab, make_env: MakeEnv
 ) -> None:
-    bad = "glpat-not-the-right-one"
+    bad = "fake-wrong-gitlab-token-for-tests"
     with pytest.raises(ReviewError) as caught:
         publish(plan_of(), make_env(gitlab, ENTRASYNC_GITLAB_TOKEN=bad))
     assert "401" in caught.value.message

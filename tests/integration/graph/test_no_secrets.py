@@ -16,7 +16,7 @@ from entrasync.sandbox.scim_server import ScimSandbox
 
 from .conftest import G_PARENT, G_SMALL, EmulatorFactory, base_env
 
-CLIENT_SECRET = "s3cr3t-Client-Value-For-Leak-Test"
+CLIENT_SECRET = "fake-client-secret-for-leak-tests"
 SCIM_TOKEN = "scim-bearer-for-leak-test"
 SUBJECT = "repo:contoso/access:pull_request"
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.")
