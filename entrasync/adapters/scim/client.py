@@ -332,23 +332,26 @@ class ScimClient:
         body = self._get_users({**params, "startIndex": start, "count": count}, "listing users")
         return parse_page(body, start)
 
-    def _get_users(self, query: Mapping[str, Any], doing: str, *, retries: bool = True) -> object:
-        """GET /Users with ``query``: the JSON answer (None if it is not JSON).
+    def _get(self, path: str, query: Mapping[str, Any], *, retries: bool = True) -> httpx.Response:
+        """GET ``path`` with ``query``.
 
         Some servers answer 400 to an extension URN in ``attributes=`` (RFC 7644 §3.4.2.5
-        allows it): then ``attributes`` is left out from that request on, and the full
-        resources, which hold the extension, are read instead.
+        allows it): the request is then sent again without ``attributes``, reading the full
+        resources, which hold the extension, and once that is answered ``attributes`` is left
+        out of this client's reads from then on.
         """
+        without = {k: v for k, v in query.items() if k != "attributes"}
         if self._attributes_refused:
-            query = {k: v for k, v in query.items() if k != "attributes"}
-        response = self._send("GET", "Users", retries=retries, params=query)
-        if (
-            response.status_code == 400
-            and not self._attributes_refused
-            and names_extension(str(query.get("attributes", "")))
-        ):
-            self._attributes_refused = True
-            return self._get_users(query, doing, retries=retries)
+            query = without
+        response = self._send("GET", path, retries=retries, params=query)
+        if response.status_code == 400 and names_extension(str(query.get("attributes", ""))):
+            response = self._send("GET", path, retries=retries, params=without)
+            self._attributes_refused = response.status_code in (200, 404)
+        return response
+
+    def _get_users(self, query: Mapping[str, Any], doing: str, *, retries: bool = True) -> object:
+        """GET /Users with ``query``: the JSON answer (None if it is not JSON)."""
+        response = self._get("Users", query, retries=retries)
         if response.status_code != 200:
             raise error_for(response, doing)
         try:
@@ -404,14 +407,10 @@ class ScimClient:
         self, user_id: str, attributes: Sequence[str] = (), *, retries: bool = True
     ) -> dict[str, Any] | None:
         """The user whose SCIM id is ``user_id``; None when there is none (404). ``attributes``
-        is left out once the server refused an extension in it (see ``_get_users``)."""
-        asked = attributes and not self._attributes_refused
-        params = {"attributes": ",".join(attributes)} if asked else {}
-        response = self._send("GET", f"Users/{user_id}", retries=retries, params=params)
-        if response.status_code == 400 and asked and names_extension(params["attributes"]):
-            # This client may never have listed (apply PLAN_FILE): ask again without them.
-            response = self._send("GET", f"Users/{user_id}", retries=retries)
-            self._attributes_refused = response.status_code in (200, 404)
+        is left out once the server refused an extension in it (see ``_get``): a client that
+        never listed (apply PLAN_FILE's) learns it here."""
+        params = {"attributes": ",".join(attributes)} if attributes else {}
+        response = self._get(f"Users/{user_id}", params, retries=retries)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
