@@ -191,7 +191,7 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
             # Still in a synced group, only not matchable (resolve() said why): not an orphan.
             place = Standing.UNMANAGED
         elif place in _MANAGED and (user.external_id or "").lower() in wanted:
-            # One of NeuralTrust users sharing a wanted Entra id (the held-back desired user's
+            # One of the NeuralTrust users sharing a wanted Entra id (the held-back user's
             # warning names them all): never deactivate either.
             place = Standing.UNMANAGED
         leftovers.append((user, place))

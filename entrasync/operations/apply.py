@@ -132,15 +132,14 @@ def _changed_since_read(
     succeeded; read back otherwise, nothing was written; not readable, the 412 may follow an
     earlier attempt of this write that was carried out, so nothing is claimed."""
     in_place = _in_place(change, client, layout)
-    status, request_id = 412, getattr(exc, "request_id", None)
     if in_place:
-        detail = (
-            "read back in place after a 412 (changed since the read: by an earlier attempt "
-            f"of this write whose answer was lost, or by hand): {exc.message}"
+        when = (
+            "after a 412 (changed since the read: by an earlier attempt of this write whose "
+            "answer was lost, or by hand)"
         )
-        return ChangeResult(change, "succeeded", status, request_id, detail=detail)
+        return _found_in_place(change, exc, when)
     error = CHANGED_SINCE_READ if in_place is False else UNREADABLE_AFTER_412
-    return ChangeResult(change, "failed", status, request_id, error=error)
+    return ChangeResult(change, "failed", 412, getattr(exc, "request_id", None), error=error)
 
 
 UNREADABLE_AFTER_412 = (
@@ -183,16 +182,17 @@ def _answer_lost(exc: EntrasyncError) -> bool:
 
 
 def _read_back(
-    change: Change,
-    client: ScimClient,
-    layout: Layout,
-    exc: EntrasyncError,
-    when: str = "after the answer was lost",
+    change: Change, client: ScimClient, layout: Layout, exc: EntrasyncError
 ) -> ChangeResult | None:
     """After a write whose answer was lost: succeeded when NeuralTrust, read back, shows the
     change in place; None when it does not or cannot be read (the failure stands)."""
     if _in_place(change, client, layout) is not True:
         return None
+    return _found_in_place(change, exc, "after the answer was lost")
+
+
+def _found_in_place(change: Change, exc: EntrasyncError, when: str) -> ChangeResult:
+    """A write that failed (``exc``) but whose change NeuralTrust shows in place."""
     detail = f"read back in place {when}: {exc.message}"
     status, request_id = getattr(exc, "status", None), getattr(exc, "request_id", None)
     return ChangeResult(change, "succeeded", status, request_id, detail=detail)
