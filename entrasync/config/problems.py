@@ -189,8 +189,9 @@ EMPTY_PRODUCTS = (
 
 
 def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
-    if kind == "type" and value is None and list(error.absolute_path)[-1:] == ["products"]:
-        return EMPTY_PRODUCTS
+    where = list(error.absolute_path)
+    if kind == "type" and value is None and where[:1] == ["mappings"] and where[2:] == ["products"]:
+        return EMPTY_PRODUCTS  # a mapping's, not the vocabulary's: omitted is every product
     if kind == "type":
         wanted = expected if isinstance(expected, list) else [expected]
         words = " or ".join(TYPE_WORDS.get(str(w), str(w)) for w in wanted)

@@ -383,6 +383,13 @@ WORDED.append(
 )
 WORDED.append(
     pytest.param(
+        "version: 1\nproducts:\n",
+        "m.yaml:2:10: products: expected a list, got nothing (an empty value)",
+        id="the product vocabulary left empty is not told a mapping's products rule",
+    )
+)
+WORDED.append(
+    pytest.param(
         "version: 1\nproduct_roles: []\n"
         "mappings:\n  - {name: A, role: member, products: [trustgate]}\n",
         "role member takes no products (product_roles is empty: no role takes products)",
