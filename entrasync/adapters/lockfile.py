@@ -105,6 +105,6 @@ def _gone(holder: dict[str, object]) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return True
-    except OSError:  # it exists, as another user's process
-        return False
+    except PermissionError:  # it exists, as another user's process
+        pass
     return False

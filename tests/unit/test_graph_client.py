@@ -433,3 +433,15 @@ def test_after_a_restart_an_item_without_an_id_is_still_handed_on() -> None:
     client, _ = make_client(handler)
     with pytest.raises(GraphError, match=r"without its @odata\.type or id"):
         read_members(client, Group("g", "NT-G"), nested=False)
+
+
+def test_a_group_found_by_name_without_its_id_stops_the_read() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"value": [{"displayName": "NT-Admins"}]})
+
+    client, _ = make_client(handler)
+    with pytest.raises(GraphError) as caught:
+        resolve_groups(client, [GroupMapping(name="NT-Admins", role="admin")])
+    assert (
+        caught.value.message == "Microsoft Graph listed the group named 'NT-Admins' without its id"
+    )
