@@ -116,13 +116,15 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     chosen: list[Proposed] = []
     skipped: list[Skipped] = []
     for g in groups:
-        vote = first[g.group.id]
+        vote, kept_out = first[g.group.id], 0
         if g.group.id not in owners:
-            vote = _vote(survey, _members(g, found, set(guarded)))
+            members = _members(g, found, set(guarded))
+            vote = _vote(survey, members)
+            kept_out = len(_members(g, found, set())) - len(members)  # protected owners
         if vote.role is not None and vote.carries(vote.role, min_agreement):
             chosen.append(Proposed(g.group, vote.role, vote.products, vote.agreeing, vote.counted))
         else:
-            skipped.append(Skipped(g.group, vote.why_not(survey, g, min_agreement)))
+            skipped.append(Skipped(g.group, vote.why_not(survey, g, min_agreement, kept_out)))
     chosen.sort(key=lambda p: survey.roles.index(p.role))  # stable: by name within a role
     names = Counter(p.group.display_name.casefold() for p in chosen)
     chosen = [
@@ -160,14 +162,18 @@ class Vote(NamedTuple):
             and self.agreeing * 100 >= min_agreement * self.counted
         )
 
-    def why_not(self, survey: Config, group: GroupMembers, min_agreement: float) -> str:
+    def why_not(
+        self, survey: Config, group: GroupMembers, min_agreement: float, protected: int = 0
+    ) -> str:
+        """``protected``: the group's members left uncounted as owners now protected."""
         if not group.member_ids:
             return "no user members"
         if not self.counted:
             users = len(group.member_ids)
+            kept = f", {protected} of them owners the draft protects" if protected else ""
             return (
                 f"no member is an active NeuralTrust user a plan would manage "
-                f"({users} user{'s' if users != 1 else ''} in Entra)"
+                f"({users} user{'s' if users != 1 else ''} in Entra{kept})"
             )
         share = f"{_percent(self.agreeing, self.counted)}% ({self.agreeing} of {self.counted})"
         if self.role is None:

@@ -214,6 +214,13 @@ def test_owners_an_owner_group_covers_are_not_protected_and_base_entries_stay() 
             [nt("dan", "admin", active=False)],
             "no member is an active NeuralTrust user a plan would manage (1 user in Entra)",
         ),
+        (
+            # Dan, an owner in another spelling that no owner group covers, is protected.
+            {"NT-Ops": [DAN, ERIN]},
+            [nt("dan", "Owner")],
+            "no member is an active NeuralTrust user a plan would manage (2 users in Entra, "
+            "1 of them owners the draft protects)",
+        ),
         ({"NT-Roleless": [DAN]}, [nt("dan", None)], "100% (1 of 1) have no role in NeuralTrust"),
         (
             {"NT-Viewers": [DAN]},
@@ -225,6 +232,7 @@ def test_owners_an_owner_group_covers_are_not_protected_and_base_entries_stay() 
         "a group without user members",
         "members not in NeuralTrust",
         "an inactive NeuralTrust user is not counted",
+        "its only NeuralTrust user is an owner the draft protects",
         "members without a role",
         "a role outside the vocabulary",
     ],
