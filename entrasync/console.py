@@ -237,6 +237,8 @@ def configure_logging(verbose: int) -> None:
     # msal's OAuth client logs a token answer that is not JSON whole, at ERROR: a proxy's page
     # can echo the form it was sent, client_secret included. entrasync says what happened.
     logging.getLogger("msal.oauth2cli").setLevel(logging.CRITICAL)
+    # msal's debug lines show a token answer's fields it does not know, whatever they hold.
+    logging.getLogger("msal").setLevel(max(level, logging.INFO))
     # urllib3 (under msal) warns of each retry of a connection it could not make, before
     # entrasync's own error says which authority it could not reach: at -vv only.
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose >= 2 else logging.ERROR)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from entrasync.core.redact import redact
+
 
 class ExitCode(IntEnum):
     """Every exit status the ``entrasync`` program uses (docs/commands.md, "Exit codes")."""
@@ -24,9 +26,11 @@ class EntrasyncError(Exception):
     """An expected failure, with a message for humans and a hint of what to do."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
+        # What a server said goes into many messages: none may carry a credential it echoed.
+        message = redact(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = None if hint is None else redact(hint)
 
     def __str__(self) -> str:
         return self.message

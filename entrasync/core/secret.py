@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from entrasync.core.redact import remember
 from entrasync.errors import AuthError, EntrasyncError
 
 _MASK: Final = "***"
@@ -18,6 +19,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        remember(value)  # and kept out of every error told, should a server echo it
 
     def reveal(self) -> str:
         return self._value

@@ -15,6 +15,7 @@ from entrasync.adapters.graph.odata import GraphFailure
 from entrasync.adapters.http import RetryPolicy, server_text
 from entrasync.adapters.review.client import error_detail
 from entrasync.adapters.scim.client import error_for
+from entrasync.core.redact import WITHHELD
 from entrasync.core.secret import Secret
 from entrasync.errors import EntrasyncError
 
@@ -95,3 +96,51 @@ def test_a_gitlab_answer_that_echoes_its_private_token_is_shown_without_it() -> 
         502, text="upstream error; PRIVATE-TOKEN: fake-gitlab-token-for-tests", request=request
     )
     assert error_detail(response, "message") == "upstream error; PRIVATE-TOKEN: ***"
+
+
+ODD_TOKEN = "Fake-SCIM-Token-For-Review+Ab/Cd=="
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        f"debug: echo Bearer%20{ODD_TOKEN.replace('+', '%2B').replace('=', '%3D')}",
+        '{"authorization": "Bearer ' + ODD_TOKEN.replace("/", "\\/") + '"}',
+        f"got authorization: bearer {ODD_TOKEN.lower()}",
+        f"Bearer {ODD_TOKEN[:12]}\n{ODD_TOKEN[12:24]}\n{ODD_TOKEN[24:]}",
+    ],
+    ids=["percent-encoded", "JSON-escaped", "in another case", "cut over lines"],
+)
+def test_a_credential_echoed_in_another_form_withholds_the_whole_text(echo: str) -> None:
+    request = httpx.Request("GET", "https://nt.example/scim/v2/Users")
+    request.headers["Authorization"] = f"Bearer {ODD_TOKEN}"
+    response = httpx.Response(500, json={"detail": echo}, request=request)
+    assert server_text(response, echo) == WITHHELD
+    assert ODD_TOKEN.lower()[:20] not in error_for(response, "listing users").message.lower()
+
+
+def test_the_fields_a_server_sends_beside_its_message_are_searched_too() -> None:
+    secret = Secret("fake-client-secret-for-tests")  # held by this process: known everywhere
+    scim = echoing(
+        409,
+        schemas=["urn:ietf:params:scim:api:messages:2.0:Error"],
+        scimType=f"uniqueness; sent Bearer {TOKEN}",
+    )
+    scim.headers["X-Request-Id"] = f"echo {secret.reveal()}"
+    error = error_for(scim, "creating bob@contoso.com")
+    assert TOKEN not in error.message
+    assert secret.reveal() not in error.message
+    assert error.request_id is not None
+    assert secret.reveal() not in error.request_id
+    graph = echoing(401, error={"code": f"InvalidAuthenticationToken:{TOKEN}", "message": "no"})
+    graph.headers["request-id"] = TOKEN
+    failure = GraphFailure.of(graph)
+    assert TOKEN not in failure.label()
+
+
+def test_any_error_told_is_searched_for_every_credential_this_process_holds() -> None:
+    secret = Secret("fake-federated-assertion-for-tests")
+    error = EntrasyncError(f"the authority said: {secret.reveal()}", f"hint {secret.reveal()}")
+    assert error.message == "the authority said: ***"
+    assert error.hint == "hint ***"
+    assert str(error) == "the authority said: ***"

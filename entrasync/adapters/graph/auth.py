@@ -24,6 +24,7 @@ from entrasync.adapters.trust import LOOPBACK_GONE_HINT, ssl_context
 from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH, is_loopback_host
 from entrasync.config import routing
 from entrasync.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
+from entrasync.core.redact import remember
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import AuthError, EntrasyncError
 
@@ -189,12 +190,21 @@ class MsalTokenProvider:
                 "check AZURE_AUTHORITY_HOST and any proxy between the runner and it, then run "
                 "again",
             ) from None
+        except (AttributeError, TypeError):  # msal reading a JSON answer that is no object
+            raise AuthError(
+                f"the token authority {self.authority} answered JSON that is no token answer "
+                "(a proxy's or firewall's answer, or not an Entra login host)",
+                "check AZURE_AUTHORITY_HOST and any proxy between the runner and it, then run "
+                "again",
+            ) from None
         if not isinstance(result, dict) or "access_token" not in result:
             message, hint = describe_msal_error(
                 result if isinstance(result, dict) else {}, self.mode, self._describe_assertion()
             )
             raise AuthError(f"could not get a Microsoft Graph token ({self.mode}): {message}", hint)
-        return str(result["access_token"])
+        token = str(result["access_token"])
+        remember(token)  # kept out of every message, should Graph echo it back
+        return token
 
 
 def _unreachable(authority: str, exc: Exception) -> AuthError:

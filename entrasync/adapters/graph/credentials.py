@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from entrasync.adapters.http import new_client, require_safe_url, send
+from entrasync.core.redact import remember
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import AuthError
 
@@ -150,6 +151,7 @@ def _token_file(path: str) -> CredentialChoice:
         if not token:
             raise AuthError(f"AZURE_FEDERATED_TOKEN_FILE {path} is empty", None)
         last.remember(token)
+        remember(token)
         return token
 
     return CredentialChoice(
@@ -198,6 +200,7 @@ def _github(url: str, token: str, audience: str, environ: Mapping[str, str]) -> 
     def assertion() -> str:
         jwt = fetch_github_id_token(url, request_token, audience, environ)
         last.remember(jwt)
+        remember(jwt)
         return jwt
 
     return CredentialChoice(

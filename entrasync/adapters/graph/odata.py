@@ -37,7 +37,12 @@ class GraphFailure:
         except (ValueError, AttributeError):
             pass
         request_id = response.headers.get("request-id") or inner_id
-        return cls(response.status_code, code or response.reason_phrase, message, request_id)
+        return cls(
+            response.status_code,
+            server_text(response, code or response.reason_phrase),
+            message,
+            None if request_id is None else server_text(response, str(request_id)),
+        )
 
     def label(self) -> str:
         rid = f", request-id {self.request_id}" if self.request_id else ""

@@ -68,7 +68,7 @@ def request_id_of(response: httpx.Response) -> str | None:
     for name in REQUEST_ID_HEADERS:
         value = response.headers.get(name)
         if value:
-            return str(value)
+            return server_text(response, str(value))
     return None
 
 
@@ -138,7 +138,7 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
         error = Error.model_validate(response.json())
     except (ValueError, ValidationError):
         return None, None
-    scim_type = str(error.scim_type) if error.scim_type else None
+    scim_type = server_text(response, str(error.scim_type)) if error.scim_type else None
     detail = server_text(response, error.detail)[:300] if error.detail else None
     return scim_type, detail
 

@@ -54,6 +54,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(200, b"{}", "application/json")
         elif self.server.answer == "redirect":
             self._reply(307, b"", "text/plain", Location="/collect")
+        elif self.server.answer == "echo":  # an OAuth error whose fields echo the form
+            said = {"error": "invalid_client", "error_description": f"rejected {form.decode()}"}
+            body = json.dumps({**said, "correlation_id": form.decode()}).encode()
+            self._reply(401, body, "application/json")
+        elif self.server.answer == "echo in a token":  # a token answer with the form beside it
+            token = {"access_token": "x" * 40, "token_type": "Bearer", "expires_in": 3600}
+            body = json.dumps({**token, "debug": form.decode()}).encode()
+            self._reply(200, body, "application/json")
+        elif self.server.answer == "no object":
+            self._reply(200, b'"a string, not a token answer"', "application/json")
         else:  # a firewall's page that echoes the form it blocked
             self._reply(400, b"<html>blocked: " + form + b"</html>", "text/html")
 
@@ -101,3 +111,38 @@ def test_a_token_answer_that_is_not_json_is_an_error_that_logs_nothing_of_it(
     assert "answered something that is not JSON" in error.message
     assert SECRET not in caplog.text
     assert "blocked" not in caplog.text
+
+
+def test_an_error_answer_that_echoes_the_client_secret_is_told_without_it(
+    authority: _Authority,
+) -> None:
+    # The message goes to the log and, from `plan --comment`, into the pull request.
+    authority.answer = "echo"
+    error = _token(authority)
+    assert "could not get a Microsoft Graph token (client secret)" in error.message
+    assert SECRET not in error.message + (error.hint or "")
+    assert "client_secret=***" in error.message
+
+
+def test_msal_debug_lines_do_not_show_a_token_answers_other_fields(
+    authority: _Authority, caplog: pytest.LogCaptureFixture
+) -> None:
+    authority.answer = "echo in a token"
+    configure_logging(2)
+    env = {
+        "AZURE_TENANT_ID": TENANT_ID,
+        "AZURE_CLIENT_ID": CLIENT_ID,
+        "AZURE_CLIENT_SECRET": SECRET,
+        "AZURE_AUTHORITY_HOST": f"https://127.0.0.1:{authority.server_port}",
+        "ENTRASYNC_GRAPH_URL": f"https://127.0.0.1:{authority.server_port}",
+        "ENTRASYNC_CA_BUNDLE": sandbox_ca().pem_path,
+    }
+    with caplog.at_level(logging.DEBUG):
+        assert make_token_provider(make_config([]), env)() == "x" * 40
+    assert SECRET not in caplog.text
+
+
+def test_a_token_answer_that_is_json_but_no_object_is_an_error(authority: _Authority) -> None:
+    authority.answer = "no object"
+    error = _token(authority)
+    assert "answered JSON that is no token answer" in error.message
