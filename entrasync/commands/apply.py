@@ -34,7 +34,7 @@ from entrasync.core.apply_rules import (
     guard,
 )
 from entrasync.core.plan import short_digest
-from entrasync.core.resolve import empty_groups
+from entrasync.core.resolve import empty_groups, resolve
 from entrasync.core.safety import check_safety
 from entrasync.core.wording import plural
 from entrasync.errors import (
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from entrasync.adapters.audit.writer import AuditWriter, Result
     from entrasync.config.models import LoadedConfig
     from entrasync.core.apply_report import ApplyReport
-    from entrasync.core.model import Target
+    from entrasync.core.model import Resolution, Target
     from entrasync.core.plan import Plan, Violation
     from entrasync.operations.apply import ChangeResult
 
@@ -65,6 +65,7 @@ class Now(NamedTuple):
     target: Target
     fresh: Plan | None = None  # None for a plan made by this run
     empty_groups: tuple[str, ...] = ()  # synced groups that resolved to no user now
+    resolution: Resolution | None = None  # what the mappings want now, for a saved plan
 
 
 def _read_plan_file(path: Path, loaded: LoadedConfig) -> Plan:
@@ -84,7 +85,8 @@ def _now_for_saved(loaded: LoadedConfig, console: Console, parallelism: int) -> 
     """What a plan made now looks like: read both sides as `plan` does, to check the file."""
 
     sources, fresh = pipeline.sources_and_plan(loaded, os.environ, console, parallelism=parallelism)
-    return Now(sources.target, fresh, empty_groups(sources.directory))
+    resolution = resolve(loaded.config, sources.directory)
+    return Now(sources.target, fresh, empty_groups(sources.directory), resolution)
 
 
 def _say_left_out(check: PlanCheck | None, console: Console) -> None:
@@ -106,16 +108,19 @@ def _check_safety(
     *,
     fresh: bool,
     empty_groups: tuple[str, ...] = (),
+    resolution: Resolution | None = None,
 ) -> tuple[Violation, ...]:
     """Every violation (stored in the plan or found again now), unless overridden.
 
-    ``empty_groups``: the synced groups Entra shows empty now (for a saved plan; a plan made
-    by this run carries that violation already).
+    ``empty_groups``, ``resolution``: the synced groups Entra shows empty now and what the
+    mappings want now (for a saved plan, whose own ``violations`` are not trusted: a file
+    edited to drop them must still be refused; a plan made by this run carries them already).
     """
 
-    found = check_safety(plan, target, loaded.config, empty_groups=empty_groups)
-    # Each rule once, as the plan found it: the plan's check had the resolution (users
-    # protected by their Entra name out of the percent base), this re-check has only the read.
+    found = check_safety(
+        plan, target, loaded.config, empty_groups=empty_groups, resolution=resolution
+    )
+    # Each rule once, as the plan found it (the override's digest is the plan's).
     ruled = {v.rule for v in plan.violations}
     violations = (*plan.violations, *dict.fromkeys(v for v in found if v.rule not in ruled))
     return _guard(plan, violations, force_unsafe, fresh=fresh)
@@ -216,6 +221,7 @@ def _prepare(
             evidence.force_unsafe,
             fresh=evidence.fresh,
             empty_groups=now.empty_groups,
+            resolution=now.resolution,
         )
     _say_left_out(check, console)  # once the plan is not refused: it is about what runs
     if not plan.has_changes:

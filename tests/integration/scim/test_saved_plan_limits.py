@@ -1,0 +1,93 @@
+"""A saved plan's own ``violations`` are not trusted: `apply PLAN_FILE` checks the limits again
+as `plan` did, users protected by their Entra name left out of the percent base.
+
+The Graph emulator and the SCIM sandbox on loopback. Five NeuralTrust users are managed; one
+of them is protected by its Entra UPN while its NeuralTrust userName differs, so only what
+the mappings resolve (not the NeuralTrust read alone) shows it is protected.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from entrasync.cli import main
+from entrasync.core import planfile
+from entrasync.sandbox.graph_emulator import GraphEmulator
+from entrasync.sandbox.scim_seed import SeedUser
+from entrasync.sandbox.scim_server import ScimSandbox
+from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
+from tests.integration.scim.entra_scenario import CLIENT_ID, SECRET, TENANT_ID
+from tests.integration.scim.scenario import TOKEN
+
+GROUP = "1c0a0000-0000-4000-8000-000000000009"
+CONFIG = f"""\
+version: 1
+neuraltrust: {{role_attribute: roles, products_attribute: entitlements}}
+roles: [owner, admin, member]
+on_removed: deactivate
+protected: [p@contoso.com]
+limits: {{max_deactivations: 10, max_deactivation_percent: 40, min_owners: 0}}
+mappings:
+  - id: {GROUP}
+    role: member
+"""
+
+
+def _user(n: str) -> SandboxUser:
+    return SandboxUser(f"e-{n}", f"{n}@contoso.com", f"{n}@contoso.com", n)
+
+
+def test_a_saved_plan_edited_to_drop_its_percent_violation_is_still_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = tuple(_user(n) for n in ("u1", "u2", "u3", "u4", "p"))
+    tenant = SandboxTenant(
+        TENANT_ID, CLIENT_ID, users, (SandboxGroup(GROUP, "NT-Members", ("e-u1", "e-u2", "e-p")),)
+    )
+    members = [
+        SeedUser(f"{n}@contoso.com", n, f"{n}@contoso.com", f"e-{n}", True, "member")
+        for n in ("u1", "u2", "u3", "u4")
+    ]
+    # Protected by its Entra UPN p@contoso.com; NeuralTrust knows it by another userName.
+    owner = SeedUser("p.alias@contoso.com", "P", "p.alias@contoso.com", "e-p", True, "owner")
+    seed = (*members, owner)
+    with (
+        GraphEmulator(tenant, client_secret=SECRET) as graph,
+        ScimSandbox(TOKEN, seed=seed) as scim,
+    ):
+        for name, value in {
+            "AZURE_TENANT_ID": TENANT_ID,
+            "AZURE_CLIENT_ID": CLIENT_ID,
+            "AZURE_CLIENT_SECRET": SECRET,
+            "AZURE_AUTHORITY_HOST": graph.base_url,
+            "ENTRASYNC_GRAPH_URL": graph.base_url,
+            "SSL_CERT_FILE": graph.ca_pem_path or "",
+            "REQUESTS_CA_BUNDLE": graph.ca_pem_path or "",
+            "NEURALTRUST_SCIM_URL": scim.url,
+            "NEURALTRUST_SCIM_TOKEN": TOKEN,
+        }.items():
+            monkeypatch.setenv(name, value)
+        for name in ("ENTRASYNC_CONFIG", "GITHUB_STEP_SUMMARY", "ENTRASYNC_GRAPH_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.chdir(tmp_path)
+        Path("mappings.yaml").write_text(CONFIG)
+
+        assert main(["--config", "mappings.yaml", "plan", "--out", "plan.json"]) == 1
+        plan = planfile.loads(Path("plan.json").read_text())
+        assert [v.rule for v in plan.violations] == ["max_deactivation_percent"]
+        assert "2 of 4 active managed users" in plan.violations[0].message
+        # Replaced as an attacker with the artifact would: violations gone, digest made anew.
+        edited = json.loads(planfile.dumps(plan.with_violations(())))
+        Path("plan.json").write_text(json.dumps(edited))
+        capsys.readouterr()
+
+        code = main(["--config", "mappings.yaml", "apply", "plan.json", "--audit-dir", "audit"])
+
+        err = capsys.readouterr().err
+        assert code == 1
+        assert "max_deactivation_percent" in err
+        assert "2 of 4 active managed users" in err
+        assert all(u["active"] for u in scim.users())
