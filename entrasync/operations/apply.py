@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from entrasync.adapters.http import DEFAULT_PARALLELISM, NotSent, TransportError
@@ -161,7 +161,10 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
         if exc.status != 409:
             raise
         # A crashed or cut-off earlier run may have created it: identical means done.
-        found = client.find_user(body["userName"], layout.read_attributes)
+        try:
+            found = client.find_user(body["userName"], layout.read_attributes)
+        except NotSent:  # stopping: the create was sent all the same, and its 409 stands
+            raise exc from None
         if found is not None and satisfies(to_target_user(found, layout), change):
             detail = (
                 "already exists as planned (409 on create; an earlier attempt, of this run or "
@@ -185,10 +188,16 @@ def _read_back(
     change: Change, client: ScimClient, layout: Layout, exc: EntrasyncError
 ) -> ChangeResult | None:
     """After a write whose answer was lost: succeeded when NeuralTrust, read back, shows the
-    change in place; None when it does not or cannot be read (the failure stands)."""
-    if _in_place(change, client, layout) is not True:
+    change in place; failed saying so when it shows it is not; None when it cannot be read
+    (the failure, which says the write may have been carried out, stands)."""
+    in_place = _in_place(change, client, layout)
+    if in_place is None:
         return None
-    return _found_in_place(change, exc, "after the answer was lost")
+    if in_place:
+        return _found_in_place(change, exc, "after the answer was lost")
+    result = _failed(change, exc)
+    said = f"{result.error}; read back just after, the change was not in place"
+    return replace(result, error=said)
 
 
 def _found_in_place(change: Change, exc: EntrasyncError, when: str) -> ChangeResult:
@@ -215,7 +224,7 @@ def _in_place(change: Change, client: ScimClient, layout: Layout) -> bool | None
         else:
             return None
         return found is not None and satisfies(to_target_user(found, layout), change)
-    except (EntrasyncError, NotSent):
+    except Exception:  # any failure to read it back (a user without its id, say): unknown
         return None
 
 
@@ -320,28 +329,37 @@ def _guarded(
     version: str | None = None,
 ) -> ChangeResult:
     try:
+        return _outcome(change, client, layout, stopped, version)
+    except Exception as exc:
+        # A bug (in the write or in what follows a failed one): recorded like any failure, so
+        # the audit accounts for a write that may have been made, and no later write starts.
+        # The traceback goes to stderr for the report.
+        log.error("unexpected error applying %s", change.user, exc_info=True)
+        said = f"unexpected error ({type(exc).__name__}, a bug): the change may have been made"
+        stopped.append(f"an earlier change failed: {said}")
+        return ChangeResult(change, "failed", error=said)
+
+
+def _outcome(
+    change: Change, client: ScimClient, layout: Layout, stopped: list[str], version: str | None
+) -> ChangeResult:
+    try:
         return _execute(change, client, layout, version)
     except NotSent:
         return ChangeResult(change, "skipped", error="not attempted: entrasync was stopping")
     except EntrasyncError as exc:
         if version is not None and getattr(exc, "status", None) == 412:
             return _changed_since_read(change, client, layout, exc)
-        if _answer_lost(exc) and (found := _read_back(change, client, layout, exc)) is not None:
-            return found
+        read_back = _read_back(change, client, layout, exc) if _answer_lost(exc) else None
+        if read_back is not None and read_back.outcome == "succeeded":
+            return read_back
         # A rejected token or a lost connection fails every later write the same way. A 403
         # may be about this one user (e.g. the Owner), so it does not stop the others.
         if isinstance(exc, TransportError) or (
             isinstance(exc, AuthError) and getattr(exc, "status", None) != 403
         ):
             stopped.append(f"an earlier change failed: {exc.message}")
-        return _failed(change, exc)
-    except Exception as exc:
-        # A bug: recorded like any failure, so the audit accounts for a write that may have
-        # been made, and no later write starts. The traceback goes to stderr for the report.
-        log.error("unexpected error applying %s", change.user, exc_info=True)
-        said = f"unexpected error ({type(exc).__name__}, a bug): the change may have been made"
-        stopped.append(f"an earlier change failed: {said}")
-        return ChangeResult(change, "failed", error=said)
+        return read_back or _failed(change, exc)
 
 
 def _failed(change: Change, exc: EntrasyncError) -> ChangeResult:

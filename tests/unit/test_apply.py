@@ -319,3 +319,63 @@ def test_a_write_committed_then_answered_504_and_503_on_its_retries_is_read_back
         503,
         "read back in place after the answer was lost",
     )
+
+
+def _one_lost_patch(read_back: dict[str, Any] | None) -> tuple[list[str], Any]:
+    """A PATCH answered 502, then the read-back answering ``read_back`` (None: 404)."""
+    sink = _Sink()
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            return httpx.Response(502)
+        return httpx.Response(404) if read_back is None else httpx.Response(200, json=read_back)
+
+    policy = RetryPolicy(max_retries=0)
+    transport = httpx.MockTransport(server)
+    with ScimClient(
+        "https://scim.example/v2", Secret("t"), transport=transport, policy=policy
+    ) as client:
+        report = apply_plan(_updates(1), client, Config.model_validate({"version": 1}), sink)
+    return sink.outcomes, report.results[0]
+
+
+def test_a_read_back_answered_with_a_user_without_its_id_leaves_the_failure_recorded() -> None:
+    # Raised from the read-back, a KeyError escaped apply: a traceback, and no record of a
+    # write NeuralTrust may have made.
+    outcomes, result = _one_lost_patch({"userName": "u0", "roles": [{"value": "admin"}]})
+    assert outcomes == ["failed"]
+    assert result.error == "NeuralTrust answered 502 to updating u0"
+
+
+def test_a_read_back_that_shows_the_change_not_in_place_says_so() -> None:
+    outcomes, result = _one_lost_patch({"id": "u0", "userName": "u0", "externalId": "e-1"})
+    assert outcomes == ["failed"]
+    assert result.error == (
+        "NeuralTrust answered 502 to updating u0; read back just after, the change was not in place"
+    )
+
+
+def test_a_create_met_with_409_while_stopping_is_failed_not_left_unattempted() -> None:
+    # The create was sent (an earlier attempt of it may have made the user); the lookup that
+    # would tell is not sent once the stop came: the 409 stands, the create is no "skipped".
+    stop = StopRequest()
+
+    def server(request: httpx.Request) -> httpx.Response:
+        assert request.method == "POST"
+        stop.request(signal.SIGTERM)
+        body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "409"}
+        return httpx.Response(409, json={**body, "scimType": "uniqueness"})
+
+    create = change(Action.CREATE, Access("member", None, True), user_name="ann@contoso.com")
+    plan = Plan("c.yaml", "0" * 64, "https://scim.example/v2", "0" * 64, changes=(create,))
+    sink = _Sink()
+    transport = httpx.MockTransport(server)
+    with (
+        ScimClient(plan.scim_url, Secret("t"), transport=transport) as client,
+        pytest.raises(Stopped) as caught,
+    ):
+        apply_plan(plan, client, Config.model_validate({"version": 1}), sink, stop=stop)
+    assert sink.outcomes == ["failed"]
+    assert caught.value.report is not None
+    [result] = caught.value.report.results
+    assert result.http_status == 409
