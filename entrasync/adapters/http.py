@@ -37,6 +37,7 @@ from entrasync.adapters.throttle import (
 from entrasync.adapters.trust import LOOPBACK_GONE_HINT, ssl_context
 from entrasync.adapters.urls import is_loopback_host as is_loopback_host
 from entrasync.adapters.urls import require_safe_url as require_safe_url
+from entrasync.core import sanitize
 from entrasync.core.redact import redact, remember
 from entrasync.errors import EntrasyncError
 
@@ -79,10 +80,11 @@ CREDENTIAL_HEADERS = ("authorization", "private-token")  # GitLab sends its toke
 
 
 def server_text(response: httpx.Response, text: str) -> str:
-    """Text from a server's answer (an error's message, a request id) without any credential:
-    a gateway or a server in debug mode may echo the ``Authorization`` header back, and the
-    text goes to the log, the audit file and comments. The one the request carried is known
-    here even when nothing else made it a :class:`~entrasync.core.secret.Secret`."""
+    """Text from a server's answer (an error's message, a request id) as one inert line and
+    without any credential: a gateway or a server in debug mode may echo the
+    ``Authorization`` header back, and the text goes to the log, the audit file and comments.
+    The credential the request carried is known here even when nothing else made it a
+    :class:`~entrasync.core.secret.Secret`."""
     try:
         headers = response.request.headers
     except RuntimeError:  # a response made without its request (tests)
@@ -90,7 +92,7 @@ def server_text(response: httpx.Response, text: str) -> str:
     for name in CREDENTIAL_HEADERS:
         sent = headers.get(name, "")
         remember(sent.partition(" ")[2] if " " in sent.strip() else sent)
-    return redact(text)
+    return sanitize.text(redact(text))  # one inert line: no forged `error:` or `hint:` line
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -144,3 +144,12 @@ def test_any_error_told_is_searched_for_every_credential_this_process_holds() ->
     assert error.message == "the authority said: ***"
     assert error.hint == "hint ***"
     assert str(error) == "the authority said: ***"
+
+
+def test_a_servers_text_is_one_line_that_cannot_pass_for_entrasyncs_own() -> None:
+    detail = "bad request\nerror: forged line\r\nhint: rm -rf"
+    response = echoing(400, schemas=["urn:ietf:params:scim:api:messages:2.0:Error"], detail=detail)
+    message = error_for(response, "updating bob@contoso.com").message
+    assert "\n" not in message
+    assert "\r" not in message
+    assert "forged line" in message
