@@ -218,6 +218,8 @@ PUSH_TO_DEFAULT = '$CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEF
 def test_gitlab_runs_only_for_merge_requests_into_and_pushes_to_the_default_branch() -> None:
     data = load(GITLAB)
     assert data["workflow"]["rules"] == [{"if": MR_TO_DEFAULT}, {"if": PUSH_TO_DEFAULT}]
+    # A newer pipeline cancels the plan only: by default it also cancels a waiting apply.
+    assert data["workflow"]["auto_cancel"] == {"on_new_commit": "interruptible"}
     assert [r["if"] for r in data["entrasync-plan"]["rules"]] == [MR_TO_DEFAULT]
     assert [r["if"] for r in data["entrasync-apply"]["rules"]] == [PUSH_TO_DEFAULT]
     assert data["entrasync-apply"]["rules"][0]["changes"] == ["config/**/*"]

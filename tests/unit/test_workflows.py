@@ -76,6 +76,14 @@ def action_steps(name: str) -> list[dict[str, Any]]:
     return [s for s in steps(name) if s.get("uses") == "./"]
 
 
+@pytest.mark.parametrize("name", ENTRASYNC_JOBS)
+def test_the_action_installs_before_any_step_that_holds_a_secret(name: str) -> None:
+    # A composite action's own steps (Python's setup, pip, the build) inherit the calling
+    # step's env: the first use of the action in a job installs, and holds no secret.
+    first = action_steps(name)[0]
+    assert "secrets." not in str(first.get("env", {})), first.get("name")
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_every_use_of_the_action_passes_inputs_it_declares(name: str) -> None:
     declared = set(ACTION["inputs"])
@@ -306,7 +314,8 @@ def test_drift_is_scheduled_and_manual_and_may_only_write_issues() -> None:
     triggers = load("drift.yml")["on"]
     assert set(triggers) == {"schedule", "workflow_dispatch"}
     assert drift["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
-    (drift_step,) = action_steps("drift.yml")
+    install, drift_step = action_steps("drift.yml")
+    assert install["with"] == {"command": "install"}
     assert drift_step["with"] == {"command": "drift"}
     (run,) = [s["run"] for s in ACTION["runs"]["steps"] if s.get("id") == "run"]
     assert 'plan --out "$plan_file" --detailed-exitcode' in run
