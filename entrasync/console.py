@@ -19,6 +19,7 @@ import click
 
 from entrasync.adapters.pool import DEFAULT_PARALLELISM
 from entrasync.core import sanitize
+from entrasync.core.redact import redact
 
 DEFAULT_CONFIG = "config/mappings.yaml"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -221,10 +222,11 @@ def _isatty(stream: TextIO) -> bool:
 
 
 class InertFormatter(logging.Formatter):
-    """Log lines at ``-v`` carry names and URLs read from the directory: printed inert too."""
+    """Log lines at ``-v`` carry names and URLs read from the directory, and what servers
+    said: printed inert too, and without any credential."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return sanitize.lines(super().format(record))
+        return sanitize.lines(redact(super().format(record)))
 
 
 def configure_logging(verbose: int) -> None:

@@ -79,12 +79,12 @@ def new_client(
 CREDENTIAL_HEADERS = ("authorization", "private-token")  # GitLab sends its token alone
 
 
-def server_text(response: httpx.Response, text: str) -> str:
+def server_text(response: httpx.Response, text: str, limit: int | None = None) -> str:
     """Text from a server's answer (an error's message, a request id) as one inert line and
     without any credential: a gateway or a server in debug mode may echo the
     ``Authorization`` header back, and the text goes to the log, the audit file and comments.
     The credential the request carried is known here even when nothing else made it a
-    :class:`~entrasync.core.secret.Secret`."""
+    :class:`~entrasync.core.secret.Secret`. ``limit``: the most characters wanted."""
     try:
         headers = response.request.headers
     except RuntimeError:  # a response made without its request (tests)
@@ -92,7 +92,7 @@ def server_text(response: httpx.Response, text: str) -> str:
     for name in CREDENTIAL_HEADERS:
         sent = headers.get(name, "")
         remember(sent.partition(" ")[2] if " " in sent.strip() else sent)
-    return sanitize.text(redact(text))  # one inert line: no forged `error:` or `hint:` line
+    return sanitize.text(redact(text, limit))  # one inert line: no forged `error:` line
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

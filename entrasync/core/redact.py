@@ -1,40 +1,58 @@
-"""Credentials never leave in text: every credential this process holds is known here, and
-text that may carry one (a server's answer, an error told to the user) is searched for it in
-the forms a server may echo it in: as sent, in another case, percent- or JSON-escaped, or cut
-over lines.
+"""Credentials never leave in text: every credential this process sends is known here, and
+text that may carry one (a server's answer, an error told to the user, a log line) is searched
+for it in the forms a server may echo it in: as sent, in another case, percent-, JSON- or
+HTML-escaped, or cut over lines. Not caught: a credential re-encoded (base64) or cut short.
 """
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from urllib.parse import unquote
 
 MASK = "***"
 WITHHELD = "(withheld: it held a credential)"
-_SHORTEST = 8  # shorter values are no real credential, and would mask letters of words
-_known: set[str] = set()
+# Shorter values are no credential a server issues, and masking them would mask words (and
+# tell what they are): "password" is a legal certificate password, never sent anywhere.
+_SHORTEST = 16
+# Each credential -> its flattened form. Set and read whole by one dict operation each, which
+# the interpreter makes atomic: a thread may remember a token while another redacts.
+_known: dict[str, str] = {}
 _IGNORED = re.compile(r"[\s+]+")  # a line cut, a form-encoded space or plus, a space
-
-
-def remember(value: str) -> None:
-    """Keep ``value`` from every text :func:`redact` is given from now on."""
-    value = value.strip()
-    if len(value) >= _SHORTEST:
-        _known.add(value)
+_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
 def _flat(text: str) -> str:
-    return _IGNORED.sub("", unquote(text.replace("\\/", "/"))).casefold()
+    text = _UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text.replace("\\/", "/"))
+    text = unquote(html.unescape(text))
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")  # zero-width marks
+    return _IGNORED.sub("", text).casefold()
 
 
-def redact(text: str) -> str:
+def remember(value: str) -> None:
+    """Keep ``value`` (a credential sent over the wire) from every text :func:`redact` is
+    given from now on."""
+    value = value.strip()
+    if len(value) >= _SHORTEST and value not in _known:
+        _known[value] = _flat(value)
+
+
+def redact(text: str, limit: int | None = None) -> str:
     """``text`` with each known credential masked; all of it withheld when one is still there
-    in another form, where masking could not be trusted to catch every piece of it."""
-    if not _known or not text:
-        return text
-    for value in _known:
+    in another form, where masking could not be trusted to catch every piece of it.
+
+    ``limit``: only so many characters are wanted (of a server's error page, say): the rest is
+    cut before the search, with room for a credential that straddles the cut."""
+    if limit is not None:
+        room = max((len(value) for value in _known), default=0)
+        text = text[: limit + room]
+    known = tuple(_known.items())  # a snapshot: another thread may remember a new token
+    if not known or not text:
+        return text if limit is None else text[:limit]
+    for value, _ in known:
         text = text.replace(value, MASK)
     flat = _flat(text)
-    if any(_flat(value) in flat for value in _known):
+    if any(flattened in flat for _, flattened in known):
         return WITHHELD
-    return text
+    return text if limit is None else text[:limit]

@@ -17,9 +17,12 @@ class Secret:
 
     __slots__ = ("_value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, *, sent: bool = True) -> None:
+        """``sent``: the value goes over the wire, where a server may echo it back: it is then
+        kept out of every error told (a key or its password that only signs is not)."""
         self._value = value
-        remember(value)  # and kept out of every error told, should a server echo it
+        if sent:
+            remember(value)
 
     def reveal(self) -> str:
         return self._value

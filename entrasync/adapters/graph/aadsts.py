@@ -9,6 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from entrasync.core import sanitize
+
 _AADSTS = re.compile(r"AADSTS(\d+)")
 
 FIC_SUBJECTS = (
@@ -101,9 +103,9 @@ def describe_msal_error(
 ) -> tuple[str, str]:
     """(message, hint) for a failed token request; the description's first line only."""
     code = aadsts_code(result)
-    error = str(result.get("error") or "unknown_error")
+    error = _said(result.get("error")) or "unknown_error"
     description = str(result.get("error_description") or "").strip().splitlines()
-    first = description[0].strip() if description else error
+    first = _said(description[0]) if description else error
     if code in HINTS:
         what, hint = HINTS[code]
         message = f"AADSTS{code}: {what}"
@@ -111,7 +113,17 @@ def describe_msal_error(
         message, hint = f"{error}: {first}", DEFAULT_HINT
     if assertion and code in (700213, 70021, 7002138):
         message += f" (the token sent had {assertion})"
-    correlation = result.get("correlation_id")
+    correlation = _said(result.get("correlation_id"))
     if correlation:
         message += f" [correlation id {correlation}]"
     return message, hint
+
+
+# A signed JWT: the client assertion msal makes from a certificate is never a Secret, and a
+# token authority that echoes its form would show it (it is accepted for minutes).
+_JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
+
+
+def _said(value: object) -> str:
+    """A field of the token authority's answer as one inert line, any signed token cut out."""
+    return sanitize.text(_JWT.sub("***", str(value or "").strip()))

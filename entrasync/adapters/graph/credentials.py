@@ -126,11 +126,11 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
         serialization.NoEncryption(),
     ).decode()
     # Entra's x5t: SHA-1 of the DER certificate (msal signs RS256 with it).
-    return Secret(pem), certificate.fingerprint(hashes.SHA1()).hex().upper()
+    return Secret(pem, sent=False), certificate.fingerprint(hashes.SHA1()).hex().upper()
 
 
 def _certificate(path: str, password: str | None) -> CredentialChoice:
-    key, thumbprint = load_certificate(path, Secret(password) if password else None)
+    key, thumbprint = load_certificate(path, Secret(password, sent=False) if password else None)
     return CredentialChoice(
         "certificate", lambda: {"private_key": key.reveal(), "thumbprint": thumbprint}
     )

@@ -157,9 +157,9 @@ def error_detail(response: httpx.Response, *keys: str) -> str:
     try:
         data = response.json()
     except ValueError:
-        return server_text(response, response.text)[:200]
+        return server_text(response, response.text, 200)
     if isinstance(data, dict):
         for key in keys:
             if data.get(key):
-                return server_text(response, str(data[key]))[:500]
-    return server_text(response, str(data))[:200]
+                return server_text(response, str(data[key]), 500)
+    return server_text(response, str(data), 200)

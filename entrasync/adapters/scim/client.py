@@ -139,7 +139,7 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
     except (ValueError, ValidationError):
         return None, None
     scim_type = server_text(response, str(error.scim_type)) if error.scim_type else None
-    detail = server_text(response, error.detail)[:300] if error.detail else None
+    detail = server_text(response, error.detail, 300) if error.detail else None
     return scim_type, detail
 
 

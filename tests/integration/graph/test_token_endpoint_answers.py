@@ -62,6 +62,10 @@ class _Handler(BaseHTTPRequestHandler):
             token = {"access_token": "x" * 40, "token_type": "Bearer", "expires_in": 3600}
             body = json.dumps({**token, "debug": form.decode()}).encode()
             self._reply(200, body, "application/json")
+        elif self.server.answer == "forged lines":
+            said = {"error": "invalid_client", "error_description": "echo eyJhbGci.eyJzdWIi.c2ln"}
+            forged = {**said, "correlation_id": "c0ffee\nerror: forged\nhint: run"}
+            self._reply(401, json.dumps(forged).encode(), "application/json")
         elif self.server.answer == "no object":
             self._reply(200, b'"a string, not a token answer"', "application/json")
         else:  # a firewall's page that echoes the form it blocked
@@ -146,3 +150,15 @@ def test_a_token_answer_that_is_json_but_no_object_is_an_error(authority: _Autho
     authority.answer = "no object"
     error = _token(authority)
     assert "answered JSON that is no token answer" in error.message
+
+
+def test_the_authoritys_fields_are_one_line_and_carry_no_signed_token(
+    authority: _Authority,
+) -> None:
+    # A certificate's client assertion is a JWT msal signs, never a Secret; the fields are
+    # printed on the command line and posted in comments.
+    authority.answer = "forged lines"
+    error = _token(authority)
+    assert "\n" not in error.message
+    assert "eyJ" not in error.message
+    assert "[correlation id c0ffee\\x0aerror: forged\\x0ahint: run]" in error.message

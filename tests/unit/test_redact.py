@@ -1,0 +1,77 @@
+"""entrasync.core.redact: the credentials this process sends are kept out of every text."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from entrasync.console import InertFormatter
+from entrasync.core import redact as redact_module
+from entrasync.core.redact import WITHHELD, redact, remember
+from entrasync.core.secret import Secret
+from entrasync.errors import EntrasyncError
+
+TOKEN = "Fake-Redact-Token-For-Tests+Ab/Cd=="
+
+
+@pytest.fixture(autouse=True)
+def _forget_what_the_test_remembered() -> Iterator[None]:
+    # The registry is the process's: later tests would search every value put here.
+    known = dict(redact_module._known)
+    yield
+    redact_module._known.clear()
+    redact_module._known.update(known)
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "Bearer Fake-Redact-Token-For-Tests\\u002BAb\\/Cd==",
+        "Bearer Fake-Redact-Token-For-Tests&#43;Ab&#x2F;Cd==",
+        "Bearer Fake-Redact-Tok\u200ben-For-Tests+Ab/Cd==",
+    ],
+    ids=["JSON unicode escapes", "HTML character references", "a zero-width character"],
+)
+def test_a_credential_echoed_escaped_is_withheld(echo: str) -> None:
+    remember(TOKEN)
+    assert redact(f"debug: {echo}") == WITHHELD
+
+
+def test_a_value_that_only_signs_or_is_short_masks_nothing() -> None:
+    # A certificate's password is never sent: masking it would mask words, and tell it.
+    Secret("password", sent=False)
+    remember("short-token")  # no credential a server issues is this short
+    error = EntrasyncError("wrong password for the key", "give the password")
+    assert error.message == "wrong password for the key"
+    assert error.hint == "give the password"
+    assert redact("short-token here") == "short-token here"
+
+
+def test_a_credential_across_the_cut_of_a_long_text_is_masked_before_the_cut() -> None:
+    remember(TOKEN)
+    text = "a" * 190 + TOKEN + "b" * 100_000
+    shown = redact(text, 200)
+    assert len(shown) == 200
+    assert shown == "a" * 190 + "***" + "b" * 7
+
+
+def test_log_lines_are_searched_too() -> None:
+    remember(TOKEN)
+    record = logging.LogRecord("x", logging.DEBUG, "f", 1, f"request-id {TOKEN}", None, None)
+    assert InertFormatter("%(message)s").format(record) == "request-id ***"
+
+
+def test_a_token_remembered_while_another_thread_redacts_breaks_nothing() -> None:
+    # A token refreshed while parallel reads build their errors: the registry changing during
+    # another thread's search raised RuntimeError out of EntrasyncError. Here the change comes
+    # in the middle of the search itself, as a thread switch can make it.
+    class Meddling(str):
+        def replace(self, old: str, new: str, count: int = -1) -> Meddling:  # type: ignore[override]
+            remember(f"fake-token-learnt-meanwhile-{len(old):04d}-for-tests")
+            return Meddling(str.replace(self, old, new, count))
+
+    remember(TOKEN)
+    remember("fake-second-token-for-tests")
+    assert redact(Meddling("Graph answered 401")) == "Graph answered 401"
