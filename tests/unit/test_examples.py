@@ -193,6 +193,19 @@ def test_both_platforms_plan_with_the_trusted_config_and_apply_then_report() -> 
         assert [c[0] for c in calls if c[0] == "report-apply"] == ["report-apply"]
 
 
+def test_both_platforms_apply_into_an_emptied_audit_folder() -> None:
+    # A file committed under audit/ would otherwise be the one reported on and kept.
+    gitlab = "\n".join(gitlab_scripts("entrasync-apply"))
+    azure = [
+        azure_script(step) for _, step in azure_steps() if "entrasync apply" in azure_script(step)
+    ]
+    for script in (gitlab, *azure):
+        called = [c[:3] for c in simple_commands(script)]
+        assert ["rm", "-rf", "audit"] in called[
+            : called.index(["entrasync", "apply", "--auto-approve"])
+        ]
+
+
 @pytest.mark.parametrize(("where", "script"), all_scripts())
 def test_no_override_and_no_secret_in_any_script(where: str, script: str) -> None:
     assert "--force-unsafe" not in script

@@ -76,6 +76,14 @@ def action_steps(name: str) -> list[dict[str, Any]]:
     return [s for s in steps(name) if s.get("uses") == "./"]
 
 
+@pytest.mark.parametrize("name", ["apply.yml", "sync.yml"])
+def test_apply_writes_into_an_emptied_audit_folder(name: str) -> None:
+    # A file committed under audit/ would otherwise be uploaded, and reported on.
+    every = steps(name)
+    at = next(i for i, s in enumerate(every) if s.get("with", {}).get("command") == "apply")
+    assert {"name": "Start from an empty audit folder", "run": "rm -rf audit"} in every[:at]
+
+
 @pytest.mark.parametrize("name", ENTRASYNC_JOBS)
 def test_the_action_installs_before_any_step_that_holds_a_secret(name: str) -> None:
     # A composite action's own steps (Python's setup, pip, the build) inherit the calling
