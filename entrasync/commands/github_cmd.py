@@ -31,7 +31,8 @@ from entrasync.render.common import summary_line
 from entrasync.render.markdown import escape, render_markdown
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
-PLAN_ARTIFACT_PREFIX = "entrasync-plan-"  # plan.yml: entrasync-plan-<PR>-<run attempt>
+# plan.yml: entrasync-plan-<PR>-<head commit planned>-<run attempt>
+PLAN_ARTIFACT_PREFIX = "entrasync-plan-"
 # The run that makes the reviewed plan: the default branch's plan.yml, whatever the PR holds.
 PLAN_WORKFLOW = ".github/workflows/plan.yml"
 PLAN_EVENT = "pull_request_target"
@@ -70,17 +71,30 @@ def find_plan(sha: str | None) -> int:
     sha = sha or os.environ.get("GITHUB_SHA", "")
     if not sha:
         raise GitHubError("no commit given", "pass --sha or run inside GitHub Actions")
-    pull = pull_for_commit(sha, os.environ)
+    merged = pull_for_commit(sha, os.environ)
     values = {"pr": "", "name": "", "run-id": ""}
-    if pull is None:
+    if merged is None:
         console.info(f"commit {sha[:12]} came from no merged pull request: nothing to report on")
     else:
+        pull, head = merged
         values["pr"] = str(pull)
-        artifact = latest_artifact(
-            f"{PLAN_ARTIFACT_PREFIX}{pull}-", os.environ, workflow=PLAN_WORKFLOW, event=PLAN_EVENT
+        # The plan of the commit merged, not of an earlier push (a plan that failed on the last
+        # push, or an old run re-run, would otherwise pass for the reviewed one).
+        artifact = (
+            latest_artifact(
+                f"{PLAN_ARTIFACT_PREFIX}{pull}-{head}-",
+                os.environ,
+                workflow=PLAN_WORKFLOW,
+                event=PLAN_EVENT,
+            )
+            if head
+            else None
         )
         if artifact is None:
-            console.warn(f"pull request #{pull} has no unexpired plan artifact")
+            console.warn(
+                f"pull request #{pull} has no unexpired plan artifact of its last commit "
+                f"{head[:12] or '(not said)'}"
+            )
         else:
             values.update(name=artifact.name, **{"run-id": str(artifact.run_id)})
     write_outputs(values, os.environ, console)

@@ -261,8 +261,12 @@ def test_plan_comments_and_leaves_changes_present_a_success() -> None:
 def test_plan_uploads_the_plan_under_the_name_apply_looks_for() -> None:
     (upload,) = step_using("plan.yml", "actions/upload-artifact")
     name = upload["with"]["name"]
-    assert name.startswith(PLAN_ARTIFACT_PREFIX + "${{ github.event.pull_request.number }}-")
-    assert name.endswith("${{ github.run_attempt }}")
+    # Named by the commit planned: find-plan takes the plan of the commit merged, no other.
+    pr, head = (
+        "${{ github.event.pull_request.number }}",
+        "${{ github.event.pull_request.head.sha }}",
+    )
+    assert name == f"{PLAN_ARTIFACT_PREFIX}{pr}-{head}-${{{{ github.run_attempt }}}}"
 
 
 APPLY_CONCURRENCY = {"group": "entrasync-apply", "cancel-in-progress": False}

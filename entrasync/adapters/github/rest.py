@@ -247,14 +247,23 @@ class GitHubPlatform:
             )
 
     def merged_request_for(self, sha: str) -> int | None:
-        """The first merged pull request of ``/commits/{sha}/pulls``
+        found = self.merged_pull_for(sha)
+        return None if found is None else found[0]
+
+    def merged_pull_for(self, sha: str) -> tuple[int, str] | None:
+        """The first merged pull request of ``/commits/{sha}/pulls``, with the commit its head
+        was at when merged ("" when not said)
         (https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit)."""
         what = f"finding the pull request of commit {sha[:12]}"
         pulls = self.client.paginate(
             self.client.repo_url(f"/commits/{sha}/pulls?per_page=100"), what=what
         )
         merged = next((p for p in pulls if p.get("merged_at")), None)
-        return None if merged is None else self.client.integer(merged, "number", what)
+        if merged is None:
+            return None
+        head = merged.get("head")
+        head_sha = text_of(head.get("sha")) if isinstance(head, dict) else ""
+        return self.client.integer(merged, "number", what), head_sha
 
 
 def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str]) -> str:
@@ -329,10 +338,10 @@ def _body(item: dict[str, Any]) -> str:
     return text_of(item.get("body"))
 
 
-def pull_for_commit(sha: str, environ: Mapping[str, str]) -> int | None:
-    """The merged pull request that brought ``sha`` (``/commits/{sha}/pulls``), or None."""
+def pull_for_commit(sha: str, environ: Mapping[str, str]) -> tuple[int, str] | None:
+    """The merged pull request that brought ``sha`` and its head commit, or None."""
     with GitHubPlatform.from_environ(environ) as github:
-        return github.merged_request_for(sha)
+        return github.merged_pull_for(sha)
 
 
 @dataclass(frozen=True)

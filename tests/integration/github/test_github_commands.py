@@ -51,22 +51,54 @@ def find(github: Emulator, make_env: MakeEnv) -> ArtifactRef | None:
     return latest_artifact("entrasync-plan-12-", env, workflow=PLAN_WORKFLOW, event=PLAN_EVENT)
 
 
-def test_find_plan_picks_the_newest_unexpired_plan_of_the_merged_pr(
+HEAD = "b" * 40  # the pull request's last commit, merged
+EARLIER = "c" * 40  # a commit pushed to it before
+
+
+def merged_pr_12() -> list[dict[str, object]]:
+    return [{"number": 12, "merged_at": "2026-11-28T10:00:00Z", "head": {"sha": HEAD}}]
+
+
+def test_find_plan_picks_the_newest_unexpired_plan_of_the_merged_prs_last_commit(
     github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    github.state.commit_pulls[SHA] = [{"number": 12, "merged_at": "2026-11-28T10:00:00Z"}]
+    github.state.commit_pulls[SHA] = merged_pr_12()
     github.state.artifacts = [
-        artifact("entrasync-plan-12-1", 501, "2026-11-27T09:00:00Z"),
-        artifact("entrasync-plan-12-2", 502, "2026-11-28T09:00:00Z"),
-        artifact("entrasync-plan-12-1", 503, "2026-11-28T09:30:00Z", expired=True),
-        artifact("entrasync-plan-123-1", 504, "2026-11-28T09:45:00Z"),
+        artifact(f"entrasync-plan-12-{HEAD}-1", 501, "2026-11-27T09:00:00Z"),
+        artifact(f"entrasync-plan-12-{HEAD}-2", 502, "2026-11-28T09:00:00Z"),
+        artifact(f"entrasync-plan-12-{HEAD}-1", 503, "2026-11-28T09:30:00Z", expired=True),
+        artifact(f"entrasync-plan-123-{HEAD}-1", 504, "2026-11-28T09:45:00Z"),
+        # An earlier push's plan, newer by a re-run of its old run: not the reviewed one.
+        artifact(f"entrasync-plan-12-{EARLIER}-2", 505, "2026-11-28T09:50:00Z"),
         *(artifact(f"other-{i}", i, "2026-11-28T11:00:00Z") for i in range(150)),
     ]
-    github.state.runs = {run_id: PLAN_RUN for run_id in (501, 502, 503, 504)}
+    github.state.runs = {run_id: PLAN_RUN for run_id in (501, 502, 503, 504, 505)}
     outputs = tmp_path / "outputs"
     env = make_env(github, GITHUB_OUTPUT=str(outputs))
     assert run(monkeypatch, env, "github", "find-plan", "--sha", SHA) == 0
-    assert outputs.read_text().splitlines() == ["pr=12", "name=entrasync-plan-12-2", "run-id=502"]
+    assert outputs.read_text().splitlines() == [
+        "pr=12",
+        f"name=entrasync-plan-12-{HEAD}-2",
+        "run-id=502",
+    ]
+
+
+def test_a_pr_whose_last_commit_has_no_plan_has_no_reviewed_plan(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The last push's plan failed and uploaded nothing: an earlier push's plan is no stand-in.
+    github.state.commit_pulls[SHA] = merged_pr_12()
+    github.state.artifacts = [artifact(f"entrasync-plan-12-{EARLIER}-1", 501, "2026-11-27T09:00Z")]
+    github.state.runs = {501: PLAN_RUN}
+    outputs = tmp_path / "outputs"
+    env = make_env(github, GITHUB_OUTPUT=str(outputs))
+    assert run(monkeypatch, env, "github", "find-plan", "--sha", SHA) == 0
+    assert outputs.read_text().splitlines() == ["pr=12", "name=", "run-id="]
+    assert f"no unexpired plan artifact of its last commit {HEAD[:12]}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
