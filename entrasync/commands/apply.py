@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import click
 
 from entrasync.adapters.audit.lock import apply_lock
+from entrasync.adapters.clock import utc_now
 from entrasync.adapters.files import read_plan
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.target import read_target
@@ -84,8 +85,9 @@ def _read_plan_file(path: Path, loaded: LoadedConfig) -> Plan:
 def _now_for_saved(loaded: LoadedConfig, console: Console, parallelism: int) -> Now:
     """What a plan made now looks like: read both sides as `plan` does, to check the file."""
 
-    sources, fresh = pipeline.sources_and_plan(loaded, os.environ, console, parallelism=parallelism)
-    resolution = resolve(loaded.config, sources.directory)
+    sources = pipeline.read_located(loaded, os.environ, console, parallelism=parallelism)
+    resolution = resolve(loaded.config, sources.directory)  # for the limits' re-check too
+    fresh = sources.plan(loaded, utc_now(), resolution)
     return Now(sources.target, fresh, empty_groups(sources.directory), resolution)
 
 

@@ -23,7 +23,7 @@ from entrasync.config.models import Config, LoadedConfig
 from entrasync.console import Console
 from entrasync.core.diff import diff
 from entrasync.core.expiry import as_of
-from entrasync.core.model import Directory, Target
+from entrasync.core.model import Directory, Resolution, Target
 from entrasync.core.plan import Plan
 from entrasync.core.resolve import empty_groups, resolve
 from entrasync.core.safety import check_safety
@@ -37,9 +37,13 @@ def make_plan(
     directory: Directory,
     target: Target,
     created_at: str,
+    resolution: Resolution | None = None,
 ) -> Plan:
-    """resolve + diff + check_safety, with the violations attached to the plan."""
-    resolution = resolve(config, directory)
+    """resolve + diff + check_safety, with the violations attached to the plan.
+
+    ``resolution``: ``resolve(config, directory)``, when the caller has it already."""
+    if resolution is None:
+        resolution = resolve(config, directory)
     plan = diff(
         config,
         resolution,
@@ -63,7 +67,9 @@ class Sources:
     target: Target
     warnings: tuple[str, ...] = ()  # the mappings' expiry, as of the day of the read
 
-    def plan(self, loaded: LoadedConfig, created_at: str) -> Plan:
+    def plan(
+        self, loaded: LoadedConfig, created_at: str, resolution: Resolution | None = None
+    ) -> Plan:
         plan = make_plan(
             loaded.config,
             loaded.path,
@@ -71,6 +77,7 @@ class Sources:
             self.directory,
             self.target,
             created_at,
+            resolution,
         )
         return replace(plan, warnings=self.warnings + plan.warnings) if self.warnings else plan
 
@@ -116,24 +123,8 @@ def plan_from_sources(
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> Plan:
     """Read both sides and make the plan: what `plan` prints and `apply` without a file runs."""
-    return sources_and_plan(loaded, environ, console, parallelism=parallelism)[1]
-
-
-def sources_and_plan(
-    loaded: LoadedConfig,
-    environ: Mapping[str, str],
-    console: Console,
-    *,
-    parallelism: int = DEFAULT_PARALLELISM,
-) -> tuple[Sources, Plan]:
-    """Read both sides and make the plan, keeping what it was made from.
-
-    `apply PLAN_FILE` holds a saved plan against this fresh one (``entrasync.core.apply_rules``),
-    and checks it against the NeuralTrust state and the directory read here.
-    """
     sources = read_located(loaded, environ, console, parallelism=parallelism)
-    plan = sources.plan(loaded, created_at=utc_now())
-    return sources, plan
+    return sources.plan(loaded, created_at=utc_now())
 
 
 def read_located(
