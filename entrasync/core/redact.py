@@ -19,6 +19,7 @@ _SHORTEST = 16
 # Each credential -> its flattened form. Set and read whole by one dict operation each, which
 # the interpreter makes atomic: a thread may remember a token while another redacts.
 _known: dict[str, str] = {}
+_SEARCHED_PAST_LIMIT = 64 * 1024
 _IGNORED = re.compile(r"[\s+]+")  # a line cut, a form-encoded space or plus, a space
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
@@ -42,17 +43,16 @@ def redact(text: str, limit: int | None = None) -> str:
     """``text`` with each known credential masked; all of it withheld when one is still there
     in another form, where masking could not be trusted to catch every piece of it.
 
-    ``limit``: only so many characters are wanted (of a server's error page, say): the rest is
-    cut before the search, with room for a credential that straddles the cut."""
-    if limit is not None:
-        room = max((len(value) for value in _known), default=0)
-        text = text[: limit + room]
+    ``limit``: only so many characters are wanted (of a server's error page, say): the search
+    covers the first 64 KiB past them, room for any credential begun before the cut in any
+    escaped form, and the rest is never searched."""
     known = tuple(_known.items())  # a snapshot: another thread may remember a new token
-    if not known or not text:
-        return text if limit is None else text[:limit]
-    for value, _ in known:
-        text = text.replace(value, MASK)
-    flat = _flat(text)
-    if any(flattened in flat for _, flattened in known):
-        return WITHHELD
+    if limit is not None:
+        text = text[: limit + _SEARCHED_PAST_LIMIT]
+    if known and text:
+        for value, _ in known:
+            text = text.replace(value, MASK)
+        flat = _flat(text)
+        if any(flattened in flat for _, flattened in known):
+            return WITHHELD
     return text if limit is None else text[:limit]

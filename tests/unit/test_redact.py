@@ -75,3 +75,11 @@ def test_a_token_remembered_while_another_thread_redacts_breaks_nothing() -> Non
     remember(TOKEN)
     remember("fake-second-token-for-tests")
     assert redact(Meddling("Graph answered 401")) == "Graph answered 401"
+
+
+def test_an_escaped_credential_across_the_cut_is_withheld() -> None:
+    # Percent-encoded, the credential is three times as long: cut at the limit plus its own
+    # length, the search missed it and showed its first characters.
+    remember(TOKEN)
+    escaped = "".join(f"%{ord(c):02X}" for c in TOKEN)
+    assert redact("a" * 180 + escaped + "b" * 100_000, 200) == WITHHELD
