@@ -15,12 +15,9 @@ import pytest
 
 from entrasync.cli import main
 from entrasync.core import planfile
-from entrasync.sandbox.graph_emulator import GraphEmulator
-from entrasync.sandbox.scim_seed import SeedUser
-from entrasync.sandbox.scim_server import ScimSandbox
-from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
-from tests.integration.scim.entra_scenario import CLIENT_ID, SECRET, TENANT_ID
-from tests.integration.scim.scenario import TOKEN
+from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser, SeedScimUser
+from tests.integration.e2e.loopback import serve_both
+from tests.integration.scim.entra_scenario import CLIENT_ID, TENANT_ID
 
 GROUP = "1c0a0000-0000-4000-8000-000000000009"
 CONFIG = f"""\
@@ -48,33 +45,13 @@ def test_a_saved_plan_edited_to_drop_its_percent_violation_is_still_refused(
         TENANT_ID, CLIENT_ID, users, (SandboxGroup(GROUP, "NT-Members", ("e-u1", "e-u2", "e-p")),)
     )
     members = [
-        SeedUser(f"{n}@contoso.com", n, f"{n}@contoso.com", f"e-{n}", True, "member")
+        SeedScimUser(f"{n}@contoso.com", f"e-{n}", n, f"{n}@contoso.com", True, "member")
         for n in ("u1", "u2", "u3", "u4")
     ]
     # Protected by its Entra UPN p@contoso.com; NeuralTrust knows it by another userName.
-    owner = SeedUser("p.alias@contoso.com", "P", "p.alias@contoso.com", "e-p", True, "owner")
+    owner = SeedScimUser("p.alias@contoso.com", "e-p", "P", "p.alias@contoso.com", True, "owner")
     seed = (*members, owner)
-    with (
-        GraphEmulator(tenant, client_secret=SECRET) as graph,
-        ScimSandbox(TOKEN, seed=seed) as scim,
-    ):
-        for name, value in {
-            "AZURE_TENANT_ID": TENANT_ID,
-            "AZURE_CLIENT_ID": CLIENT_ID,
-            "AZURE_CLIENT_SECRET": SECRET,
-            "AZURE_AUTHORITY_HOST": graph.base_url,
-            "ENTRASYNC_GRAPH_URL": graph.base_url,
-            "SSL_CERT_FILE": graph.ca_pem_path or "",
-            "REQUESTS_CA_BUNDLE": graph.ca_pem_path or "",
-            "NEURALTRUST_SCIM_URL": scim.url,
-            "NEURALTRUST_SCIM_TOKEN": TOKEN,
-        }.items():
-            monkeypatch.setenv(name, value)
-        for name in ("ENTRASYNC_CONFIG", "GITHUB_STEP_SUMMARY", "ENTRASYNC_GRAPH_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.chdir(tmp_path)
-        Path("mappings.yaml").write_text(CONFIG)
-
+    with serve_both(tenant, seed, CONFIG, tmp_path, monkeypatch) as served:
         assert main(["--config", "mappings.yaml", "plan", "--out", "plan.json"]) == 1
         plan = planfile.loads(Path("plan.json").read_text())
         assert [v.rule for v in plan.violations] == ["max_deactivation_percent"]
@@ -90,4 +67,4 @@ def test_a_saved_plan_edited_to_drop_its_percent_violation_is_still_refused(
         assert code == 1
         assert "max_deactivation_percent" in err
         assert "2 of 4 active managed users" in err
-        assert all(u["active"] for u in scim.users())
+        assert all(u["active"] for u in served.scim.users())
