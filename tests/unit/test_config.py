@@ -167,7 +167,7 @@ def test_a_secret_in_the_file_is_never_echoed(
 ) -> None:
     assert main(["validate", "--config", "secret-in-file.yaml"]) == 1
     err = capsys.readouterr().err
-    assert "not-a-real-secret" not in err
+    assert "fake-client-secret-for-tests" not in err
     assert "hint: secrets come only from the environment" in err
 
 
