@@ -2,6 +2,8 @@
 text that may carry one (a server's answer, an error told to the user, a log line) is searched
 for it in the forms a server may echo it in: as sent, in another case, percent-, JSON- or
 HTML-escaped, or cut over lines. Not caught: a credential re-encoded (base64) or cut short.
+A signed token (a JWT) is masked whether known or not: the client assertion msal signs from
+a certificate never passes through entrasync, and each is accepted for minutes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ _known: dict[str, str] = {}
 _SEARCHED_PAST_LIMIT = 64 * 1024
 _IGNORED = re.compile(r"[\s+]+")  # a line cut, a form-encoded space or plus, a space
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 
 
 def _flat(text: str) -> str:
@@ -49,6 +52,8 @@ def redact(text: str, limit: int | None = None) -> str:
     known = tuple(_known.items())  # a snapshot: another thread may remember a new token
     if limit is not None:
         text = text[: limit + _SEARCHED_PAST_LIMIT]
+    if "eyJ" in text:
+        text = _JWT.sub(MASK, text)
     if known and text:
         for value, _ in known:
             text = text.replace(value, MASK)

@@ -83,3 +83,10 @@ def test_an_escaped_credential_across_the_cut_is_withheld() -> None:
     remember(TOKEN)
     escaped = "".join(f"%{ord(c):02X}" for c in TOKEN)
     assert redact("a" * 180 + escaped + "b" * 100_000, 200) == WITHHELD
+
+
+def test_a_signed_token_is_masked_though_never_remembered() -> None:
+    # The client assertion msal signs from a certificate never passes through entrasync.
+    said = "rejected client_assertion=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl&x=1"
+    assert redact(said) == "rejected client_assertion=***&x=1"
+    assert EntrasyncError(said).message == "rejected client_assertion=***&x=1"

@@ -119,11 +119,7 @@ def describe_msal_error(
     return message, hint
 
 
-# A signed JWT: the client assertion msal makes from a certificate is never a Secret, and a
-# token authority that echoes its form would show it (it is accepted for minutes).
-_JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
-
-
 def _said(value: object) -> str:
-    """A field of the token authority's answer as one inert line, any signed token cut out."""
-    return sanitize.text(_JWT.sub("***", str(value or "").strip()))
+    """A field of the token authority's answer as one inert line (the error it goes into is
+    redacted, signed tokens included: ``entrasync.core.redact``)."""
+    return sanitize.text(str(value or "").strip())
