@@ -51,6 +51,16 @@ def find(github: Emulator, make_env: MakeEnv) -> ArtifactRef | None:
     return latest_artifact("entrasync-plan-12-", env, workflow=PLAN_WORKFLOW, event=PLAN_EVENT)
 
 
+def find_plan_outputs(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> list[str]:
+    """`entrasync github find-plan --sha SHA` (exit 0): the step outputs it wrote."""
+    outputs = tmp_path / "outputs"
+    env = make_env(github, GITHUB_OUTPUT=str(outputs))
+    assert run(monkeypatch, env, "github", "find-plan", "--sha", SHA) == 0
+    return outputs.read_text().splitlines()
+
+
 HEAD = "b" * 40  # the pull request's last commit, merged
 EARLIER = "c" * 40  # a commit pushed to it before
 
@@ -73,10 +83,7 @@ def test_find_plan_picks_the_newest_unexpired_plan_of_the_merged_prs_last_commit
         *(artifact(f"other-{i}", i, "2026-11-28T11:00:00Z") for i in range(150)),
     ]
     github.state.runs = {run_id: PLAN_RUN for run_id in (501, 502, 503, 504, 505)}
-    outputs = tmp_path / "outputs"
-    env = make_env(github, GITHUB_OUTPUT=str(outputs))
-    assert run(monkeypatch, env, "github", "find-plan", "--sha", SHA) == 0
-    assert outputs.read_text().splitlines() == [
+    assert find_plan_outputs(github, make_env, monkeypatch, tmp_path) == [
         "pr=12",
         f"name=entrasync-plan-12-{HEAD}-2",
         "run-id=502",
@@ -94,10 +101,11 @@ def test_a_pr_whose_last_commit_has_no_plan_has_no_reviewed_plan(
     github.state.commit_pulls[SHA] = merged_pr_12()
     github.state.artifacts = [artifact(f"entrasync-plan-12-{EARLIER}-1", 501, "2026-11-27T09:00Z")]
     github.state.runs = {501: PLAN_RUN}
-    outputs = tmp_path / "outputs"
-    env = make_env(github, GITHUB_OUTPUT=str(outputs))
-    assert run(monkeypatch, env, "github", "find-plan", "--sha", SHA) == 0
-    assert outputs.read_text().splitlines() == ["pr=12", "name=", "run-id="]
+    assert find_plan_outputs(github, make_env, monkeypatch, tmp_path) == [
+        "pr=12",
+        "name=",
+        "run-id=",
+    ]
     assert f"no unexpired plan artifact of its last commit {HEAD[:12]}" in capsys.readouterr().err
 
 
@@ -134,10 +142,7 @@ def test_a_plan_artifact_another_workflow_uploaded_is_never_the_reviewed_plan(
 def test_find_plan_of_a_direct_push_sets_empty_outputs(
     github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    outputs = tmp_path / "outputs"
-    env = make_env(github, GITHUB_OUTPUT=str(outputs))
-    assert run(monkeypatch, env, "github", "find-plan", "--sha", SHA) == 0
-    assert outputs.read_text().splitlines() == ["pr=", "name=", "run-id="]
+    assert find_plan_outputs(github, make_env, monkeypatch, tmp_path) == ["pr=", "name=", "run-id="]
 
 
 def test_report_apply_comments_once_on_the_merged_pr_and_flags_unreviewed_changes(
