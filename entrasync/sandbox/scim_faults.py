@@ -34,6 +34,7 @@ class ReadFaults:
     - ``max_page_size``: at most this many users a page, whatever ``count`` asks (RFC 7644
       §3.4.2.4 allows fewer), while ServiceProviderConfig still announces its own maxResults;
     - ``inflate_total``: ``totalResults`` claims this many users more than there are;
+    - ``total_is_page``: ``totalResults`` is the number of users on the page, not in the list;
     - ``case_exact_filter``: ``userName eq "..."`` matches case-sensitively (RFC 7643 says
       userName is case-insensitive; some servers are not);
     - ``reject_extension_attributes``: 400 to an ``attributes=`` naming an extension URN (of a
@@ -44,11 +45,17 @@ class ReadFaults:
     echo_start_index: bool = False
     max_page_size: int | None = None
     inflate_total: int = 0
+    total_is_page: bool = False
     case_exact_filter: bool = False
     reject_extension_attributes: bool = False
 
     def rewrites_answers(self) -> bool:
-        return bool(self.echo_start_index or self.inflate_total or self.case_exact_filter)
+        return bool(
+            self.echo_start_index
+            or self.inflate_total
+            or self.total_is_page
+            or self.case_exact_filter
+        )
 
 
 @dataclass
@@ -221,3 +228,5 @@ def _rewrite(page: dict[str, Any], reads: ReadFaults, asked: str, filter_: str |
         page["startIndex"] = int(asked)
     if reads.inflate_total:
         page["totalResults"] = int(page.get("totalResults", 0)) + reads.inflate_total
+    if reads.total_is_page:
+        page["totalResults"] = len(page.get("Resources", []))

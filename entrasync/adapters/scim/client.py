@@ -308,6 +308,7 @@ class ScimClient:
         yield from listing.accept(first)
         step = len(first.resources)
         start = 1 + step
+        last = step  # users on the last page read
         if width > 1 and step and start <= listing.total:
             starts = range(start, listing.total + 1, step)
             fetch = partial(self._users_page, params, count=count)
@@ -315,8 +316,8 @@ class ScimClient:
             try:
                 for page in pages:
                     yield from listing.accept(page)
-                    start = page.start + len(page.resources)
-                    if len(page.resources) != min(step, listing.total - page.start + 1):
+                    start, last = page.start + len(page.resources), len(page.resources)
+                    if last != min(step, listing.total - page.start + 1):
                         break  # a page of another length: the pages asked after it are off
             finally:
                 pages.close()  # cancels the pages not asked yet
@@ -325,7 +326,12 @@ class ScimClient:
             page = self._users_page(params, start, count=count)
             yield from listing.accept(page)
             # A server may return fewer than asked (RFC 7644 §3.4.2.4): follow what it sent.
-            start += len(page.resources)
+            start, last = start + len(page.resources), len(page.resources)
+        if last and last >= step:
+            # The list ended on a full page: a server that gives each page's own length as
+            # totalResults ends there too. Only the page after the end shows it is empty.
+            listing.charge()
+            yield from listing.accept(self._users_page(params, start, count=count))
 
     def _users_page(self, params: Mapping[str, Any], start: int, count: int) -> Page:
         """One page of /Users, checked to be a ListResponse answering ``startIndex=start``."""

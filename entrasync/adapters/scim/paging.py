@@ -9,6 +9,8 @@ would create users who exist and miss leavers, so a listing is accepted only whe
 - every page announces the ``totalResults`` of the first (the collection did not move);
 - no page repeats a user already read (by ``id``);
 - the distinct users read equal ``totalResults``;
+- when the last page is full, the page after it is empty (a server may give each page's own
+  length as ``totalResults``);
 
 and the requests stay within a budget derived from ``totalResults``. A page may hold fewer
 users than ``count`` asked for: the reader pages on from where it ended.
@@ -136,6 +138,12 @@ class Listing:
     def accept(self, page: Page) -> list[dict[str, Any]]:
         """The page's users, once the page is shown to continue the listing consistently."""
         at = f"the page at startIndex {page.start}"
+        if page.start > self.total and page.resources:
+            raise _broken(
+                f"{at}, after the {self.total:,} users the server claims (totalResults), lists "
+                f"{len(page.resources):,} more: its totalResults is not the length of the list "
+                f"({self._counts()})"
+            )
         if page.total != self.total:
             raise IncompleteListingError(
                 f"the NeuralTrust user list changed while it was read: {at} claims "

@@ -190,7 +190,8 @@ def test_find_user_on_a_case_exact_server_finds_no_one_who_is_not_there(
     sandbox = make_sandbox(reads=ReadFaults(case_exact_filter=True))
     with client_for(sandbox) as client:
         assert client.find_user("Nobody@Contoso.com") is None
-    assert sandbox.counters.listings == 3
+    # two filters, then the listing: its one page and the empty page after it
+    assert sandbox.counters.listings == 4
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -231,3 +232,29 @@ def test_get_user_retries_without_attributes_when_the_extension_urn_is_refused(
     assert found is not None
     assert (layout.read_role(found), layout.read_products(found)) == ("member", ("a",))
     assert sandbox.counters.by_method["GET"] - before == 2  # refused, then without attributes
+
+
+@WIDTHS
+@pytest.mark.parametrize("users", [USERS, 8], ids=["more than a page past", "a short page past"])
+def test_a_total_that_is_each_page_length_is_refused_by_the_page_after_the_end(
+    make_sandbox: MakeSandbox, parallelism: int, users: int
+) -> None:
+    faults = ReadFaults(total_is_page=True)
+    sandbox = make_sandbox(seed=SEED[:users], max_results=PAGE, reads=faults)
+    error = refused(sandbox, parallelism)
+    assert error.message == (
+        "the NeuralTrust user list could not be read completely: the page at startIndex 6, "
+        f"after the 5 users the server claims (totalResults), lists {min(users - 5, 5)} more: "
+        "its totalResults is not the length of the list (5 of the 5 users claimed read, "
+        "2 page requests sent)"
+    )
+    assert sandbox.counters.listings == 2
+
+
+@WIDTHS
+def test_a_list_ending_on_a_full_page_is_proven_by_one_request_past_its_end(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    sandbox = make_sandbox(seed=SEED[:20], max_results=PAGE)
+    assert len(read(sandbox, parallelism).users) == 20
+    assert sandbox.counters.listings == 20 // PAGE + 1
