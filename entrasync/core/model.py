@@ -74,6 +74,10 @@ class TargetUser:
     products: tuple[str, ...] | None = None  # sorted values; None when the attribute is absent
     # meta.version, when the server versions users: not state, so no part of equality.
     version: str | None = field(default=None, compare=False)
+    # Whether the server sent `active`: absent reads as active (RFC 7643 leaves it optional),
+    # but a server that leaves out false values makes an inactive owner look active, so
+    # min_owners never counts on an owner whose activity was not said.
+    active_said: bool = field(default=True, compare=False)
 
 
 def may_be_role(value: object, role: str) -> bool:

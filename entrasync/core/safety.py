@@ -73,10 +73,18 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
     A role spelt in another case or with blanks around it (:func:`may_be_role`) may be the
     owner role to NeuralTrust, or not: such a user counts among the owners a plan takes away,
     never among those it leaves. So the count after the plan is of users certain to be owners.
+    So does a user whose role was not sent at all, and an owner whose ``active`` was not sent
+    (a server that leaves out false values) is never certain.
     """
     owner = config.owner_role
-    maybe = {u.id for u in target.users if u.active and may_be_role(u.role, owner)}
-    certain = {u.id for u in target.users if u.active and u.role == owner}
+    # A user whose role NeuralTrust did not send (the attribute left out of its answer, or
+    # role_attribute naming another one) may be an owner; one whose `active` it did not send
+    # may be inactive.
+    maybe_users = [
+        u for u in target.users if u.active and (u.role is None or may_be_role(u.role, owner))
+    ]
+    maybe = {u.id for u in maybe_users}
+    certain = {u.id for u in target.users if u.active and u.active_said and u.role == owner}
     lost: list[str] = []
     for change in changes:
         is_owner_after = change.after.active and change.after.role == owner
@@ -92,13 +100,26 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
     floor = max(config.limits.min_owners, 1)
     if not lost or after >= before or after >= floor:
         return None
-    spelt = sorted({repr(u.role) for u in target.users if u.id in maybe and u.role != owner})
-    counting = (
-        f" (counting those whose role is spelt {', '.join(spelt)}, which NeuralTrust may not "
-        f"take for {owner})"
-        if spelt
-        else ""
-    )
+    spelt = sorted({repr(u.role) for u in maybe_users if u.role not in (None, owner)})
+    unread = sum(1 for u in maybe_users if u.role is None)
+    unsaid = sum(1 for u in maybe_users if u.role == owner and not u.active_said)
+    notes = []
+    if spelt:
+        notes.append(
+            f"counting those whose role is spelt {', '.join(spelt)}, which NeuralTrust may not "
+            f"take for {owner}"
+        )
+    if unread:
+        notes.append(
+            f"counting {plural(unread, 'user')} whose role NeuralTrust did not send "
+            f"({config.neuraltrust.role_attribute}), any of whom may be {owner}"
+        )
+    if unsaid:
+        notes.append(
+            f"counting {plural(unsaid, f'{owner} user')} whose active NeuralTrust did not "
+            "send as active before the plan, not after it"
+        )
+    counting = f" ({'; '.join(notes)})" if notes else ""
     return Violation(
         "min_owners",
         f"the plan leaves {plural(after, f'active {owner} user')}, down from {before}{counting}, "

@@ -83,6 +83,7 @@ def nt(
     active: bool = True,
     user_name: str | None = None,
     email: str | None = UNSET,
+    active_said: bool = True,
 ) -> TargetUser:
     if products is UNSET:
         products = ALL_PRODUCTS if role == "member" else None
@@ -96,6 +97,7 @@ def nt(
         active=active,
         role=role,
         products=tuple(sorted(products)) if products is not None else None,
+        active_said=active_said,
     )
 
 

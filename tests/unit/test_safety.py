@@ -133,6 +133,38 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], tuple[s
         ["min_owners"],
     ),
     (
+        "a user whose role NeuralTrust did not send may be the owner: giving it a role violates",
+        {},
+        {"NT-Admins": [person("olga")]},
+        [nt("olga", None)],
+        (),
+        ["min_owners"],
+    ),
+    (
+        "users whose role was not sent may get one while a known owner stays",
+        {},
+        {"NT-Owners": [person("oscar")], "NT-Admins": [person("olga")]},
+        [nt("olga", None), nt("oscar", "owner")],
+        (),
+        [],
+    ),
+    (
+        "an owner whose active was not sent is not sure to stay: demoting the other violates",
+        {"protected": ["zed@contoso.com"]},
+        {"NT-Admins": [person("olga")]},
+        [nt("olga", "owner"), nt("zed", "owner", external_id=None, active_said=False)],
+        (),
+        ["min_owners"],
+    ),
+    (
+        "an owner whose active was sent stays one: demoting the other is allowed",
+        {"protected": ["zed@contoso.com"]},
+        {"NT-Admins": [person("olga")]},
+        [nt("olga", "owner"), nt("zed", "owner", external_id=None)],
+        (),
+        [],
+    ),
+    (
         "a user protected by its NeuralTrust email alone is not among the managed users",
         {
             **DEACTIVATE,
@@ -356,4 +388,18 @@ def test_the_min_owners_message_says_which_spellings_it_counted() -> None:
     assert violation.message.startswith(
         "the plan leaves 0 active owner users, down from 2 (counting those whose role is "
         "spelt 'Owner', which NeuralTrust may not take for owner), below limits.min_owners"
+    )
+
+
+def test_the_min_owners_message_says_whose_role_or_activity_was_not_sent() -> None:
+    (violation,) = violations(
+        {"NT-Admins": [person("olga"), person("ann")]},
+        [nt("olga", "owner"), nt("ann", None), nt("zed", "owner", active_said=False)],
+        protected=["zed@contoso.com"],
+    )
+    assert violation.message.startswith(
+        "the plan leaves 0 active owner users, down from 3 (counting 1 user whose role "
+        "NeuralTrust did not send (roles), any of whom may be owner; counting 1 owner user "
+        "whose active NeuralTrust did not send as active before the plan, not after it), "
+        "below limits.min_owners"
     )

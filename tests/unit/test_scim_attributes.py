@@ -45,6 +45,7 @@ def test_paths_split_into_schema_and_attribute(raw: str, schema: str | None, nam
         (f"{EXT}:products", {EXT: {"products": ["b", "a"]}}, ["a", "b"]),
         ("roles", {"roles": [{"value": "member"}, {"value": "admin"}]}, ["admin", "member"]),
         (f"{EXT}:role", {EXT: {"Role": ["admin"]}}, ["admin"]),
+        (f"{EXT}:role", {EXT.lower(): {"role": "admin"}}, ["admin"]),
         (f"{EXT}:role", {EXT: {}}, None),
         (f"{EXT}:role", {"roles": [{"value": "x"}]}, None),
     ],
@@ -58,6 +59,7 @@ def test_paths_split_into_schema_and_attribute(raw: str, schema: str | None, nam
         "an extension list, in sorted order",
         "values none of which is primary read the same in any order they come",
         "an extension list under a differently-cased name",
+        "an extension under its URN in another case",
         "an extension without the attribute reads as None",
         "no extension object reads as None",
     ],
@@ -173,8 +175,10 @@ def test_active_is_a_boolean_absent_null_or_the_text_true_or_false(
     active: object, read: bool
 ) -> None:
     layout = Layout.of("roles", "entitlements")
-    assert to_target_user({"id": "7", "active": active}, layout).active is read
-    assert to_target_user({"id": "7"}, layout).active is True
+    said = to_target_user({"id": "7", "active": active}, layout)
+    assert (said.active, said.active_said) == (read, active is not None)
+    unsaid = to_target_user({"id": "7"}, layout)
+    assert (unsaid.active, unsaid.active_said) == (True, False)
 
 
 @pytest.mark.parametrize(
@@ -184,8 +188,19 @@ def test_active_is_a_boolean_absent_null_or_the_text_true_or_false(
         ({"active": "no"}, "with active 'no', which is not true or false"),
         ({"active": {}}, "with active {}, which is not true or false"),
         ({"emails": 5}, "with emails 5, which is not a list"),
+        ({"userName": ["a@contoso.com"]}, "with userName ['a@contoso.com'], which is not a string"),
+        ({"externalId": ["e-1"]}, "with externalId ['e-1'], which is not a string"),
+        ({"displayName": {"x": 1}}, "with displayName {'x': 1}, which is not a string"),
     ],
-    ids=["active 0", "active 'no'", "active an object", "emails a number"],
+    ids=[
+        "active 0",
+        "active 'no'",
+        "active an object",
+        "emails a number",
+        "userName a list",
+        "externalId a list",
+        "displayName an object",
+    ],
 )
 def test_a_user_in_a_shape_rfc_7643_does_not_allow_stops_the_read(
     resource: dict[str, Any], said: str

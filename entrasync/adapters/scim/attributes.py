@@ -60,7 +60,8 @@ class AttributePath:
     def read(self, resource: dict[str, Any]) -> list[str] | None:
         """The values present on ``resource``, primary first, then in sorted order; None when
         the attribute is absent."""
-        container: Any = resource.get(self.schema) if self.schema else resource
+        # An extension's URN is case-insensitive too (RFC 7643 §2.1, §3.3).
+        container: Any = _get_ci(resource, self.schema) if self.schema else resource
         if not isinstance(container, dict):
             return None
         raw = _get_ci(container, self.name)

@@ -57,6 +57,15 @@ def to_target_user(resource: dict[str, Any], layout: Layout, etags: bool = False
     the If-Match of a write); otherwise it is not read."""
     get = resource.get
     external_id, user_name, active = get("externalId"), get("userName"), get("active")
+    display_name = get("displayName")
+    for name, value in (
+        ("userName", user_name),
+        ("externalId", external_id),
+        ("displayName", display_name),
+    ):
+        if value is not None and not isinstance(value, str):  # read as text, a list matched none
+            raise _odd(resource, name, "a string")
+    said = active is not None
     if active is not True and active is not False:
         active = _active(resource, active)
     meta = get("meta") if etags else None
@@ -64,14 +73,15 @@ def to_target_user(resource: dict[str, Any], layout: Layout, etags: bool = False
     # Positional, in TargetUser's field order: this runs for every user read.
     return TargetUser(
         str(resource["id"]),
-        "" if user_name is None else str(user_name),
-        str(external_id) if external_id else None,
-        get("displayName"),
+        "" if user_name is None else user_name,
+        external_id or None,
+        display_name,
         primary_email(resource),
         active,
         layout.read_role(resource),
         layout.read_products(resource),
         version if isinstance(version, str) and version else None,
+        said,
     )
 
 
