@@ -285,6 +285,19 @@ def test_non_json_success_is_a_graph_error() -> None:
         client.get("groups/g")
 
 
+def test_an_error_sent_with_200_is_that_error_not_a_broken_page() -> None:
+    body = {"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}
+    client, _ = make_client(
+        lambda _r: httpx.Response(200, json=body, headers={"request-id": "r-9"})
+    )
+    with pytest.raises(GraphError) as caught:
+        list(client.paged("groups/g/members", what="the members of group g"))
+    assert caught.value.message == (
+        "Microsoft Graph could not read the members of group g (HTTP 200 "
+        "Authorization_RequestDenied, request-id r-9): Insufficient privileges"
+    )
+
+
 def test_error_bodies_without_json_still_name_the_status() -> None:
     client, _ = make_client(lambda _r: httpx.Response(500, text="boom"))
     with pytest.raises(GraphError, match="HTTP 500"):

@@ -65,6 +65,27 @@ def test_account_enabled_other_than_true_or_false_stops_the_read(enabled: object
         read_members(members_of({**FULL, "accountEnabled": enabled}), GROUP, nested=True)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("userPrincipalName", ["a@contoso.com"]),
+        ("mail", ["a@contoso.com"]),
+        ("displayName", {"text": "A"}),
+        ("givenName", 7),
+        ("surname", True),
+        ("userType", ["Member"]),
+    ],
+)
+def test_a_member_attribute_that_is_not_a_string_stops_the_read(field: str, value: object) -> None:
+    """Read as text, a list of addresses matched no one; kept as it came, it broke the plan."""
+    with pytest.raises(GraphError) as caught:
+        read_members(members_of({**FULL, field: value}), GROUP, nested=True)
+    assert caught.value.message == (
+        f"Microsoft Graph returned user u1 of group NT-Test with {field} {value!r}, which is "
+        "not a string"
+    )
+
+
 def test_users_only_with_member_as_the_default_user_type() -> None:
     device = {"@odata.type": "#microsoft.graph.device", "id": "d1", "displayName": "pc"}
     nested = {"@odata.type": "#microsoft.graph.group", "id": "g2", "displayName": "child"}

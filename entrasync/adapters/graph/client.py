@@ -290,6 +290,9 @@ class GraphClient:
                     body = None
                 if not isinstance(body, dict):
                     raise GraphError(f"Microsoft Graph sent a non-JSON answer for {what}", None)
+                if isinstance(body.get("error"), dict) and "value" not in body:
+                    # An error sent with 200 (a proxy, a gateway): its code says what it is.
+                    raise self.translate(GraphFailure.of(response), what)
                 return body, response.request
             failure = GraphFailure.of(response)
             if (

@@ -37,6 +37,7 @@ MEMBER_FIELDS = (
     "accountEnabled",
     "userType",
 )
+TEXT_FIELDS = ("userPrincipalName", "mail", "displayName", "givenName", "surname", "userType")
 TRAP_HINT = (
     "grant User.Read.All (application permission) with admin consent: with "
     "GroupMember.Read.All alone (or User.ReadBasic.All) Graph returns members with their "
@@ -61,24 +62,43 @@ def _user(item: dict[str, Any], group: Group) -> DirectoryUser:
         )
     if enabled is not True and enabled is not False:
         # Read as a truth value, the text "false" was an enabled account.
-        raise GraphError(
-            f"Microsoft Graph returned user {sanitize.text(str(item.get('id')))} of group "
-            f"{sanitize.text(group.display_name)} with accountEnabled "
-            f"{sanitize.text(repr(enabled)[:80])}, which is not true or false",
-            "nothing was changed; run again, and if it repeats, the Graph URL does not answer "
-            "as Microsoft Graph does (https://learn.microsoft.com/graph/api/resources/user)",
-        )
+        raise _odd_member(item, group, "accountEnabled", "true or false")
     get = item.get
-    # Positional, in DirectoryUser's field order: this runs for every member read.
-    return DirectoryUser(
-        str(item["id"]),
-        str(upn),
+    mail, name, given, surname, kind = (
         get("mail"),
         get("displayName"),
         get("givenName"),
         get("surname"),
-        enabled,
-        str(get("userType") or "Member"),
+        get("userType"),
+    )
+    if not (
+        isinstance(upn, str)
+        and (mail is None or isinstance(mail, str))
+        and (name is None or isinstance(name, str))
+        and (given is None or isinstance(given, str))
+        and (surname is None or isinstance(surname, str))
+        and (kind is None or isinstance(kind, str))
+    ):
+        # Read as text, a list of addresses matched no one; kept as it came, it broke the plan.
+        odd = next(f for f in TEXT_FIELDS if _not_text(item.get(f)))
+        raise _odd_member(item, group, odd, "a string")
+    # Positional, in DirectoryUser's field order: this runs for every member read.
+    return DirectoryUser(
+        str(item["id"]), upn, mail, name, given, surname, enabled, kind or "Member"
+    )
+
+
+def _not_text(value: object) -> bool:
+    return value is not None and not isinstance(value, str)
+
+
+def _odd_member(item: dict[str, Any], group: Group, field: str, expected: str) -> GraphError:
+    return GraphError(
+        f"Microsoft Graph returned user {sanitize.text(str(item.get('id')))} of group "
+        f"{sanitize.text(group.display_name)} with {field} "
+        f"{sanitize.text(repr(item.get(field))[:80])}, which is not {expected}",
+        "nothing was changed; run again, and if it repeats, the Graph URL does not answer "
+        "as Microsoft Graph does (https://learn.microsoft.com/graph/api/resources/user)",
     )
 
 

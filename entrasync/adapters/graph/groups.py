@@ -115,6 +115,15 @@ def _check_name(mapping: GroupMapping, resolved: Resolved) -> Resolved:
         return resolved
     if resolved.display_name.casefold() == mapping.name.casefold():
         return resolved
+    if mapping.id is None:
+        return GroupResolutionError(
+            "mismatch",
+            f"Microsoft Graph answered the filter for the group named {mapping.name!r} with "
+            f"group {resolved.id}, named {resolved.display_name!r}",
+            "nothing was read; run again, and if it repeats, put the intended group's `id` in "
+            "the mapping (`entrasync groups` lists ids)",
+            resolved,
+        )
     return GroupResolutionError(
         "mismatch",
         f"group {mapping.id} is named {resolved.display_name!r} in Entra, not {mapping.name!r}",
