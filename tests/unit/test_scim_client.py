@@ -200,6 +200,25 @@ def test_errors_are_translated_once(
     assert caught.value.status == response.status_code
 
 
+@pytest.mark.parametrize(
+    ("status", "error_type", "message"),
+    [
+        ("401", ScimAuthError, "the NeuralTrust SCIM token is expired or invalid (HTTP 401)"),
+        ("500", ScimError, "NeuralTrust answered 500 to listing users: server said no"),
+        ("ok", ScimError, "NeuralTrust answered 200 to listing users"),
+    ],
+    ids=["a 401 Error", "a 500 Error", "an Error without a valid status"],
+)
+def test_a_scim_error_sent_with_200_is_that_error_not_a_broken_page(
+    status: str, error_type: type[ScimError], message: str
+) -> None:
+    body = scim_error(400).json() | {"status": status}
+    scim, _ = client(lambda r: httpx.Response(200, json=body))
+    with pytest.raises(error_type) as caught:
+        list(scim.list_users())
+    assert caught.value.message == message
+
+
 def test_a_404_on_listing_points_at_the_endpoint_url_not_at_a_user() -> None:
     scim, _ = client(lambda r: httpx.Response(404, text="Not Found"))
     with pytest.raises(ScimError) as caught:

@@ -72,13 +72,16 @@ def request_id_of(response: httpx.Response) -> str | None:
     return None
 
 
-def error_for(response: httpx.Response, doing: str, *, one_user: bool = False) -> ScimError:
+def error_for(
+    response: httpx.Response, doing: str, *, one_user: bool = False, status: int | None = None
+) -> ScimError:
     """Translate a SCIM error response into the one exception the CLI and apply understand.
 
     ``one_user``: the request named one user (``/Users/{id}``), so a 404 means it vanished;
-    elsewhere a 404 means the endpoint URL is wrong.
+    elsewhere a 404 means the endpoint URL is wrong. ``status``: the one an Error body sent
+    with 200 says, in place of the response's.
     """
-    status = response.status_code
+    status = response.status_code if status is None else status
     request_id = request_id_of(response)
     scim_type, detail = _error_body(response)
     suffix = f" (request id {request_id})" if request_id else ""
@@ -143,6 +146,14 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
     return scim_type, detail
 
 
+def _is_error(body: object) -> bool:
+    """A SCIM Error message (RFC 7644 §3.12), by its schema."""
+    if not isinstance(body, dict) or not isinstance(body.get("schemas"), list):
+        return False
+    return any(isinstance(s, str) and s.lower() == ERROR_SCHEMA for s in body["schemas"])
+
+
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:error"  # lower-cased
 ONCE = RetryPolicy(max_retries=0)  # a read-back after a lost write: one try, not the budget
 
 
@@ -361,9 +372,14 @@ class ScimClient:
         if response.status_code != 200:
             raise error_for(response, doing)
         try:
-            return response.json()
+            body = response.json()
         except ValueError:
             return None
+        if _is_error(body):  # a SCIM Error sent with 200: its own status says what it is
+            said = body.get("status")
+            status = int(said) if isinstance(said, str | int) and str(said).isdigit() else 0
+            raise error_for(response, doing, status=status if 400 <= status < 600 else None)
+        return body
 
     def find_user(
         self,
