@@ -249,7 +249,26 @@ def _pair_or_warning(
         )
     if index.protected(found, resolution):
         return f"{desired.key} is protected: not changed", ()
+    if owner is None:
+        said = _lookalike(config, found, desired.key)
+        if said is not None:
+            return said, ()
     return Pair(desired, found)
+
+
+def _lookalike(config: Config, found: TargetUser, key: str) -> str | None:
+    """Why ``found``, about to be adopted by ``key``, is not that user: its name only lower-cases
+    to the key (``\u212aate@…``, with a Kelvin sign, is ``kate@…`` to ``str.lower``). Entra
+    names are ASCII; a name outside ASCII that matches one is a lookalike."""
+    match_on = config.neuraltrust.match_on
+    name = found.user_name if match_on == "userName" else found.email
+    if name is None or name.isascii() or not key.isascii():
+        return None
+    return (
+        f"{key}: the NeuralTrust user {name!a} (SCIM id {found.id}) only "
+        f"looks like it: its {match_on} holds characters outside ASCII that lower-case to it: "
+        "not adopted; rename or remove that user in NeuralTrust"
+    )
 
 
 def _standing(protected: bool, user: TargetUser) -> Standing:

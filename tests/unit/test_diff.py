@@ -379,12 +379,27 @@ def test_a_deactivation_keeps_role_and_products_and_names_the_entra_id() -> None
                      [nt("alice", email="alice.admin@contoso.com")],
                      f"{A} is protected: not changed",
                      id="a protected user a mapping wants is named"),
+        pytest.param({}, [nt("kate", external_id=None, user_name="\u212aate@contoso.com")],
+                     "kate@contoso.com: the NeuralTrust user '\\u212aate@contoso.com' "
+                     "(SCIM id scim-kate) only looks like it: its userName holds characters "
+                     "outside ASCII that lower-case to it: not adopted; rename or remove that "
+                     "user in NeuralTrust",
+                     id="a userName with a Kelvin sign is a lookalike, not adopted"),
+        pytest.param({"neuraltrust": {"match_on": "email"}},
+                     [nt("kate", external_id=None, user_name="x@contoso.com",
+                         email="\u212aate@contoso.com")],
+                     "kate@contoso.com: the NeuralTrust user '\\u212aate@contoso.com' "
+                     "(SCIM id scim-kate) only looks like it: its email holds characters "
+                     "outside ASCII that lower-case to it: not adopted; rename or remove that "
+                     "user in NeuralTrust",
+                     id="an email with a Kelvin sign is a lookalike, not adopted"),
     ],
 )  # fmt: skip
 def test_held_back_users_are_explained_in_a_warning(
     overrides: dict[str, Any], users: list[TargetUser], warning: str
 ) -> None:
-    plan = plan_for({"NT-Everyone": [ALICE]}, users, **overrides)
+    wanted = person("kate") if warning.startswith("kate") else ALICE
+    plan = plan_for({"NT-Everyone": [wanted]}, users, **overrides)
     assert plan.warnings[-1] == warning
     assert plan.changes == ()
 
