@@ -1,0 +1,46 @@
+"""Output that cannot be written is the user's situation to fix, not a bug with a traceback."""
+
+from __future__ import annotations
+
+import errno
+import io
+from pathlib import Path
+
+import pytest
+
+from entrasync.cli import main
+
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "mappings.yaml"
+
+
+class Refusing(io.StringIO):
+    """A stdout whose device refuses every write."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__()
+        self.code = code
+
+    def write(self, _text: str) -> int:
+        raise OSError(self.code, "No space left on device")
+
+
+def test_a_full_disk_under_the_output_is_an_error_saying_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdout", Refusing(errno.ENOSPC))
+    assert main(["validate", str(CONFIG)]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "error: could not write the output: No space left on device\n"
+        "hint: free space where the output goes, or send it elsewhere, then run again\n"
+    )
+
+
+def test_another_os_error_is_still_reported_as_a_bug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdout", Refusing(errno.EBADF))
+    assert main(["validate", str(CONFIG)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert "hit an unexpected error (a bug)" in err
