@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
 NO_CREDENTIALS_HINT = (
     "set one of: ENTRASYNC_GRAPH_TOKEN (a ready token, e.g. `az account get-access-token "
-    "--resource-type ms-graph`); AZURE_CLIENT_SECRET; AZURE_CLIENT_CERTIFICATE_PATH (PEM with "
-    "key, + AZURE_CLIENT_CERTIFICATE_PASSWORD); AZURE_FEDERATED_TOKEN_FILE; or run in GitHub "
+    "--resource-type ms-graph --query accessToken -o tsv`); AZURE_CLIENT_SECRET; "
+    "AZURE_CLIENT_CERTIFICATE_PATH (PEM with key, + AZURE_CLIENT_CERTIFICATE_PASSWORD); "
+    "AZURE_FEDERATED_TOKEN_FILE; or run in GitHub "
     "Actions with `permissions: id-token: write` (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN)"
 )
 

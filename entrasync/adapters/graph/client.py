@@ -319,7 +319,7 @@ class GraphClient:
                 hint = (
                     "the token in ENTRASYNC_GRAPH_TOKEN is expired or not for this Graph "
                     "(ENTRASYNC_GRAPH_URL): get a new one with `az account get-access-token "
-                    "--resource-type ms-graph`"
+                    "--resource-type ms-graph --query accessToken -o tsv`"
                 )
             else:
                 hint = (
