@@ -1,3 +1,3 @@
 """entrasync: keep NeuralTrust users in line with Microsoft Entra ID groups, the GitOps way."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
