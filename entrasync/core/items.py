@@ -101,8 +101,8 @@ class Change:
     user_name: str | None = None  # SCIM userName to create with (the UPN as in Entra)
     given_name: str | None = None
     family_name: str | None = None
-    # Sets externalId on a NeuralTrust user found by match_on, which was not yet managed. Not a
-    # key of the plan file: format_version 1 records it as ADOPT in the reason (from_json).
+    # Sets externalId on a NeuralTrust user found by match_on, which was not yet managed. In the
+    # plan file only when true ("adopts": true), so files without adoptions read as before.
     adopts: bool = False
 
     @property
@@ -110,8 +110,10 @@ class Change:
         return (self.action.order, self.user)
 
     def to_json(self) -> dict[str, Any]:
+        adopts: dict[str, Any] = {"adopts": True} if self.adopts else {}
         return {
             "action": self.action.value,
+            **adopts,
             "user": self.user,
             "entra_id": self.entra_id,
             "display_name": self.display_name,
@@ -144,8 +146,12 @@ class Change:
         decided_by, display_name, email = self.decided_by, self.display_name, self.email
         entra_id, family_name, given_name = self.entra_id, self.family_name, self.given_name
         target_id, user_name = self.target_id, self.user_name
+        adopts = '"adopts":true,' if self.adopts is True else ""
+        if self.adopts is not True and self.adopts is not False:
+            raise TypeError(f"Change.adopts is not a bool: {self.adopts!r}")
         return (
-            f'{{"action":{s(self.action)},"after":{self.after.canonical()},"before":{before},'
+            f'{{"action":{s(self.action)},{adopts}"after":{self.after.canonical()},'
+            f'"before":{before},'
             f'"decided_by":{"null" if decided_by is None else s(decided_by)},'
             f'"display_name":{"null" if display_name is None else s(display_name)},'
             f'"email":{"null" if email is None else s(email)},'
@@ -179,9 +185,7 @@ class Change:
             user_name=data.get("user_name"),
             given_name=data.get("given_name"),
             family_name=data.get("family_name"),
-            # An update that changes no access can only be setting externalId.
-            adopts=ADOPT in str(reason).split("; ")
-            or (action is Action.UPDATE and previous == after),
+            adopts=data.get("adopts") is True,
         )
 
 

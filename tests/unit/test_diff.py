@@ -11,7 +11,7 @@ from entrasync.core import planfile
 from entrasync.core.diff import LEFT_GROUPS, diff
 from entrasync.core.items import ADOPT
 from entrasync.core.model import DirectoryUser, TargetUser
-from entrasync.core.plan import Access, Action, Plan
+from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.core.resolve import DISABLED, GUEST, resolve
 from tests.unit.planning_factories import (
     ALL_PRODUCTS,
@@ -448,6 +448,18 @@ def test_the_change_says_whether_it_adopts_and_a_saved_plan_keeps_it(
     assert change.adopts is adopts
     (read,) = planfile.loads(planfile.dumps(plan)).changes
     assert read == change
+    assert ('"adopts":true' in planfile.dumps(plan)) is adopts
+
+
+def test_adoption_is_read_from_its_key_never_from_the_reason() -> None:
+    """The reason is for people: a file without the key adopts no one, whatever it says."""
+    plan = plan_for({"NT-Everyone": [ALICE]}, [nt("alice", external_id=None)])
+    (change,) = plan.changes
+    assert change.adopts
+    assert ADOPT in change.reason
+    data = change.to_json()
+    del data["adopts"]
+    assert Change.from_json(data) == replace(change, adopts=False)
 
 
 def test_a_user_protected_by_entra_name_in_no_synced_group_is_never_deactivated() -> None:
