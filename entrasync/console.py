@@ -33,6 +33,11 @@ class AppContext:
     no_color: bool = False
 
     @property
+    def config_given(self) -> bool:
+        """Whether --config or ENTRASYNC_CONFIG names the file (set but empty names none)."""
+        return self.config_path is not None or bool(os.environ.get("ENTRASYNC_CONFIG"))
+
+    @property
     def resolved_config_path(self) -> Path:
         if self.config_path is not None:
             return self.config_path

@@ -26,7 +26,7 @@ def _config(trusted_config: Path | None) -> Config:
     """
     context = app_context()
     path = context.resolved_config_path
-    if context.config_path is None and "ENTRASYNC_CONFIG" not in os.environ and not path.exists():
+    if not context.config_given and not path.exists():
         return Config(version=1) if trusted_config is None else load_config(trusted_config).config
     return load_reviewed_config(path, trusted_config).config
 

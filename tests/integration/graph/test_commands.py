@@ -143,13 +143,17 @@ def test_validate_online_without_permission_is_an_auth_error(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("variable", [None, ""], ids=["ENTRASYNC_CONFIG unset", "set empty"])
 def test_groups_lists_by_prefix_as_json_without_a_mappings_file(
     env: GraphEmulator,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    variable: str | None,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no config/mappings.yaml here: ids come from the environment
+    if variable is not None:
+        monkeypatch.setenv("ENTRASYNC_CONFIG", variable)  # empty: as every command, unset
     assert main(["groups", "nt-p", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == [
         {"id": G_PARENT, "display_name": "NT-Parent", "members": 3}
