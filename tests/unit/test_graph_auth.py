@@ -89,9 +89,14 @@ def test_no_credentials_lists_every_option() -> None:
         assert name in hint
 
 
-def test_missing_tenant_id_names_both_places_to_set_it() -> None:
-    with pytest.raises(AuthError, match="AZURE_TENANT_ID") as caught:
-        make_token_provider(CONFIG, {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": "s"})
+@pytest.mark.parametrize("tenant", [None, "  "], ids=["unset", "blank"])
+def test_missing_tenant_id_names_both_places_to_set_it(tenant: str | None) -> None:
+    environ = {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": "s"}
+    if tenant is not None:
+        environ["AZURE_TENANT_ID"] = tenant
+    with pytest.raises(AuthError) as caught:
+        make_token_provider(CONFIG, environ)
+    assert caught.value.message == "no AZURE_TENANT_ID for the Entra app registration"
     assert "entra.tenant_id" in (caught.value.hint or "")
 
 

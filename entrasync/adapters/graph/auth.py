@@ -233,20 +233,22 @@ def _unreachable(authority: str, exc: Exception) -> AuthError:
 
 
 def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
-    tenant = environ.get("AZURE_TENANT_ID") or config.entra.tenant_id
-    client = environ.get("AZURE_CLIENT_ID") or config.entra.client_id
+    tenant, client = (
+        key.resolve(config, environ, "").value.strip()
+        for key in (routing.TENANT_ID, routing.CLIENT_ID)
+    )
     missing = [
-        name
-        for name, value in (("AZURE_TENANT_ID", tenant), ("AZURE_CLIENT_ID", client))
+        key.env
+        for key, value in ((routing.TENANT_ID, tenant), (routing.CLIENT_ID, client))
         if not value
     ]
-    if missing or tenant is None or client is None:
+    if missing:
         raise AuthError(
             f"no {' or '.join(missing)} for the Entra app registration",
             "set entra.tenant_id and entra.client_id in the mappings file, or the "
             "AZURE_TENANT_ID and AZURE_CLIENT_ID environment variables",
         )
-    return tenant.strip(), client.strip()
+    return tenant, client
 
 
 def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProvider:
