@@ -93,10 +93,6 @@ class Review:
     unreviewed: tuple[AppliedChange, ...]  # attempted, but not in the reviewed plan
     not_applied: tuple[Change, ...]  # reviewed, but not part of this apply
 
-    @property
-    def surprises(self) -> bool:
-        return bool(self.unreviewed) or self.reviewed_digest is None
-
 
 def _key(action: Action, user: str, after: Access | None) -> tuple[str, str, str]:
     after_json = json.dumps(after.to_json() if after else None, sort_keys=True)

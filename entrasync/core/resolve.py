@@ -19,13 +19,9 @@ NO_MAIL = "no mail address (match_on: email)"
 NOT_READ = "member id not among the users read from Graph"
 
 
-def match_key(config: Config, user: DirectoryUser) -> str | None:
-    """The lower-cased key ``match_on`` compares; None when the user lacks that attribute."""
-    return _key(config.neuraltrust.match_on, user, user.user_principal_name.lower())
-
-
 def _key(match_on: str, user: DirectoryUser, upn: str) -> str | None:
-    """:func:`match_key` given the lower-cased UPN."""
+    """The lower-cased key ``match_on`` compares (``upn``: the lower-cased UPN); None when the
+    user lacks that attribute."""
     if match_on == "email":
         return user.mail.lower() if user.mail else None
     if match_on == "externalId":
@@ -33,16 +29,9 @@ def _key(match_on: str, user: DirectoryUser, upn: str) -> str | None:
     return upn
 
 
-def is_protected_user(
-    config: Config, user: DirectoryUser, keys: frozenset[str] | None = None
-) -> bool:
-    """Listed in ``protected`` by UPN or mail (``keys``: config.protected_keys, if at hand)."""
-    keys = config.protected_keys if keys is None else keys
-    return _listed(user, user.user_principal_name.lower(), keys)
-
-
 def _listed(user: DirectoryUser, upn: str, keys: frozenset[str]) -> bool:
-    """:func:`is_protected_user` given the lower-cased UPN."""
+    """Listed in ``protected`` (``keys``: config.protected_keys) by UPN (``upn``, lower-cased)
+    or mail."""
     mail = user.mail
     return upn in keys or (mail.lower() in keys if mail else False)
 
@@ -58,7 +47,7 @@ def _exclusion(
 ) -> str | None:
     """Why a mapped user gets no desired state, or None. Protected wins: it is the strongest.
 
-    ``upn``, ``key``: the user's lower-cased UPN and match_key(), computed once by the caller.
+    ``upn``, ``key``: the user's lower-cased UPN and :func:`_key`, computed once by the caller.
     """
     if protected and _listed(user, upn, protected):
         return PROTECTED
