@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
+from typing import NamedTuple
 
 # The SCIM core User schema (RFC 7643 section 4.1); its attributes may be named in full as
 # ``<USER_SCHEMA>:<attribute>`` (RFC 7644 section 3.10), which is the same as ``<attribute>``.
@@ -38,6 +39,37 @@ class DirectoryUser:
 class Group:
     id: str
     display_name: str
+
+
+class GroupSummary(NamedTuple):
+    """A group as `entrasync groups` lists it."""
+
+    id: str
+    display_name: str
+    members: int  # user members (transitive when nested_groups)
+
+
+# The statuses `plan` would refuse: missing, ambiguous, misnamed or mapped twice.
+FAILING = frozenset({"missing", "ambiguous", "mismatch", "duplicate"})
+
+
+@dataclass(frozen=True)
+class GroupCheck:
+    """One mapped group as `validate --online` found it."""
+
+    mapping: str  # how the mapping names the group (name, else id)
+    group_id: str | None
+    display_name: str | None
+    members: int | None  # user members (transitive when nested_groups)
+    status: str  # ok | empty | missing | ambiguous | mismatch | duplicate
+    detail: str = ""
+    synced: bool = True
+    hint: str = ""  # what to do about a failing status, as `plan` would say it
+
+    @property
+    def failed(self) -> bool:
+        """Missing, ambiguous, misnamed or mapped twice: `plan` would refuse it."""
+        return self.status in FAILING
 
 
 @dataclass(frozen=True, slots=True)

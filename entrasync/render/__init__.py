@@ -16,7 +16,7 @@ from entrasync.render.text import text_chunks
 from entrasync.render.users import render_users_csv, render_users_json, render_users_text
 
 if TYPE_CHECKING:
-    from entrasync.adapters.graph.directory import GroupSummary
+    from entrasync.core.model import GroupSummary
     from entrasync.core.plan import Plan
     from entrasync.core.users_view import UserRow
 

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 from entrasync.core import sanitize
 
 if TYPE_CHECKING:
-    from entrasync.adapters.graph.directory import GroupSummary
-    from entrasync.adapters.graph.online import GroupCheck
+    from entrasync.core.model import GroupCheck, GroupSummary
 
 
 def columns(rows: Sequence[Sequence[str]]) -> list[str]:

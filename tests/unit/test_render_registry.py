@@ -6,8 +6,8 @@ import json
 
 import click
 
-from entrasync.adapters.graph.directory import GroupSummary
 from entrasync.cli import cli
+from entrasync.core.model import GroupSummary
 from entrasync.render import GROUPS_FORMATS, PLAN_FORMATS, USERS_FORMATS, Options
 from tests.golden.plans import golden_plan
 

@@ -11,7 +11,7 @@ works through the current one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import quote
 
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
@@ -20,7 +20,7 @@ from entrasync.adapters.graph.odata import odata_string
 from entrasync.adapters.pool import run_bounded
 from entrasync.config.models import Config
 from entrasync.core import sanitize
-from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers
+from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers, GroupSummary
 from entrasync.core.wording import plural
 from entrasync.errors import AuthError, GraphError
 
@@ -43,12 +43,6 @@ TRAP_HINT = (
     "GroupMember.Read.All alone (or User.ReadBasic.All) Graph returns members with their "
     "attributes set to null (https://learn.microsoft.com/graph/permissions-overview)"
 )
-
-
-class GroupSummary(NamedTuple):
-    id: str
-    display_name: str
-    members: int  # user members (transitive when nested_groups)
 
 
 def _user(item: dict[str, Any], group: Group) -> DirectoryUser:

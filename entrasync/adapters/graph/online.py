@@ -8,33 +8,14 @@ up here first, on the pull request that introduces it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.directory import DUPLICATE_HINT, duplicate_message, read_members
 from entrasync.adapters.graph.groups import GroupResolutionError, Resolved, resolve_groups
 from entrasync.adapters.pool import run_bounded
 from entrasync.config.models import Config, GroupMapping
-from entrasync.core.model import Group
-
-FAILING = frozenset({"missing", "ambiguous", "mismatch", "duplicate"})
-
-
-@dataclass(frozen=True)
-class GroupCheck:
-    mapping: str  # how the mapping names the group (name, else id)
-    group_id: str | None
-    display_name: str | None
-    members: int | None  # user members (transitive when nested_groups)
-    status: str  # ok | empty | missing | ambiguous | mismatch | duplicate
-    detail: str = ""
-    synced: bool = True
-    hint: str = ""  # what to do about a failing status, as `plan` would say it
-
-    @property
-    def failed(self) -> bool:
-        """Missing, ambiguous, misnamed or mapped twice: `plan` would refuse it."""
-        return self.status in FAILING
+from entrasync.core.model import Group, GroupCheck
 
 
 def check_group(
