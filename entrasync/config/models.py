@@ -34,9 +34,14 @@ from pydantic.json_schema import (
     SkipJsonSchema,
 )
 
+from entrasync.config.patterns import (
+    ATTRIBUTE_PATTERN,
+    GUID_PATTERN,
+    UPN_PATTERN,
+    URL_PATTERN,
+)
 from entrasync.config.problems import EMPTY_PRODUCTS, pydantic_problems, schema_problems
 from entrasync.config.semantic import (
-    ATTRIBUTE_PATTERN,
     DEFAULT_PRODUCTS_ATTRIBUTE,
     DEFAULT_ROLE_ATTRIBUTE,
     semantic_problems,
@@ -47,10 +52,6 @@ from entrasync.errors import ConfigError
 if TYPE_CHECKING:
     from pydantic_core import CoreSchema  # pydantic's own dependency, pinned by it
 
-GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-# user@domain.tld; guest UPNs (alice_contoso.com#EXT#@fabrikam.onmicrosoft.com) match too.
-UPN_PATTERN = r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$"
-URL_PATTERN = r"^https?://\S+$"
 Attribute = Annotated[str, Field(pattern=ATTRIBUTE_PATTERN)]
 DEFAULT_SCIM_URL = "https://app.neuraltrust.ai/api/scim/v2"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"

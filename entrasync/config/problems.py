@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 from pydantic import ValidationError
 
+from entrasync.config.patterns import ATTRIBUTE_PATTERN, GUID_PATTERN, UPN_PATTERN, URL_PATTERN
 from entrasync.config.source import (
     YAML11_BOOLEANS,
     Document,
@@ -209,17 +210,17 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
             f"format version {show(value)} is not supported; this entrasync reads {expected} only"
         )
     if kind == "pattern":
-        if "a-fA-F" in expected:
+        if expected == GUID_PATTERN:
             # The value is not echoed: a secret pasted into client_id must not reach CI logs.
             return f"not a GUID (8-4-4-4-12 hex digits, like {GUID_EXAMPLE})"
-        if "@" in expected:
+        if expected == UPN_PATTERN:
             return f"{show(value)} is not an email address or UPN (user@domain)"
-        if expected.startswith("^(urn:"):
+        if expected == ATTRIBUTE_PATTERN:
             return (
                 f"{show(value)} is not a SCIM attribute name: a letter, then letters, digits, - "
                 "or _ (roles, entitlements), or an extension's URN and name (urn:…:User:role)"
             )
-        if expected.startswith("^https?"):
+        if expected == URL_PATTERN:
             # Not echoed when it may hold a credential (user:pass@, ?token=...).
             shown = "this value" if any(c in str(value) for c in "@?#") else show(value)
             return f"{shown} is not an https:// URL"

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from entrasync.config.patterns import ATTRIBUTE_PATTERN
 from entrasync.config.problems import show
 from entrasync.config.source import Document, KeyPath, Problem
 from entrasync.core.model import USER_SCHEMA_PREFIX
@@ -117,9 +118,6 @@ _OWN_ATTRIBUTES = {
     "active": "whether the user is active",
     "password": "the password",
 }
-# A SCIM attribute name (RFC 7643 section 2.1: a letter, then letters, digits, "-" or "_"),
-# after an extension's URN for an extension attribute. A blank name read every role as none.
-ATTRIBUTE_PATTERN = r"^(urn:\S+:)?[A-Za-z][A-Za-z0-9_-]*$"
 DEFAULT_ROLE_ATTRIBUTE = "roles"
 DEFAULT_PRODUCTS_ATTRIBUTE = "entitlements"
 

@@ -43,6 +43,7 @@ class ProblemKind(Enum):
 
     INVALID = "invalid"  # the file does not say what it must
     SECRET = "secret"  # a key that looks like a credential: secrets come from the environment
+    TAGGED = "tagged"  # an explicit YAML tag: the document cannot be constructed as written
 
 
 @dataclass(frozen=True, order=True)
@@ -172,7 +173,7 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         doc = Document(data=None)
         problems: list[Problem] = []
         _walk(loader, node, (), None, doc, problems, set())
-        if any(p.message.startswith(_TAGGED) for p in problems):
+        if any(p.kind is ProblemKind.TAGGED for p in problems):
             # PyYAML's constructors fail on `!!int 1.5` with a bare ValueError, not a YAML error.
             return None, problems
         doc.data = loader.construct_document(node)
@@ -321,7 +322,6 @@ def _indentation_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
 
 
 STR_TAG = "tag:yaml.org,2002:str"
-_TAGGED = "an explicit YAML tag"
 
 
 def _tag_problem(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath) -> Problem | None:
@@ -338,8 +338,9 @@ def _tag_problem(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath) -> Pro
         mark.line + 1,
         mark.column + 1,
         format_path(path),
-        f"{_TAGGED} ({tag[:60]}) is not used in a mappings file: write the value "
+        f"an explicit YAML tag ({tag[:60]}) is not used in a mappings file: write the value "
         "without it (quoted, if it is text)",
+        ProblemKind.TAGGED,
     )
 
 

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from entrasync.config.models import UPN_PATTERN, Config, GroupMapping
+from entrasync.config.models import Config, GroupMapping
+from entrasync.config.patterns import UPN_PATTERN
 from entrasync.core.matching import is_protected_target, match
 from entrasync.core.model import (
     Directory,
