@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from entrasync.adapters.files import write_plan
-from entrasync.adapters.github.actions import try_step_summary
+from entrasync.adapters.github.actions import step_summary_room, try_step_summary
 from entrasync.adapters.review.publish import publish_failure, publish_plan
 from entrasync.commands import examples
 from entrasync.config.loading import load_config
@@ -29,6 +29,7 @@ from entrasync.errors import EntrasyncError, ExitCode, ReviewError
 from entrasync.operations import planning as pipeline
 from entrasync.render import DATA_FORMATS, PLAN_FORMATS, Options
 from entrasync.render.markdown import render_summary
+from entrasync.render.truncate import NoRoom
 
 if TYPE_CHECKING:
     from entrasync.core.plan import Plan
@@ -105,12 +106,14 @@ def command(
         console.warn(f"the plan was not saved: {unsaved.message}")
     elif out is not None:
         console.info(f"Saved the plan to {out} (digest {plan.short_digest}).")
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        try_step_summary(
-            render_summary(plan, config_path=loaded.path),
-            os.environ,
-            console.warn,
-        )
+    room = step_summary_room(os.environ)
+    if room is not None:
+        try:
+            summary = render_summary(plan, config_path=loaded.path, max_bytes=room)
+        except NoRoom as exc:  # earlier steps' output filled it
+            console.warn(f"the job summary was not written: {exc}")
+        else:
+            try_step_summary(summary, os.environ, console.warn)
     if comment:
         try:
             published = publish_plan(

@@ -39,7 +39,15 @@ from entrasync.render.common import (
     role_text,
     summary_line,
 )
-from entrasync.render.truncate import GITHUB_COMMENT_LIMIT, Block, LazyRows, fit
+from entrasync.render.truncate import (
+    CHARACTERS,
+    GITHUB_COMMENT_LIMIT,
+    UTF8_BYTES,
+    Block,
+    LazyRows,
+    Measure,
+    fit,
+)
 
 _ZWSP = "&#8203;"  # zero-width space: breaks @mentions, #refs and autolinks, invisible
 
@@ -98,26 +106,26 @@ def render_markdown(
     config_path: str,
     max_chars: int = GITHUB_COMMENT_LIMIT,
     full_plan_hint: str = "the job summary and the plan artifact",
+    measure: Measure = CHARACTERS,
 ) -> str:
-    """The PR comment / job summary text, never longer than ``max_chars`` code points."""
+    """The PR comment / job summary text, never longer than ``max_chars`` (code points, or the
+    ``measure`` given)."""
     head = [comment_marker(config_path), f"**{summary_line(plan)}**", "", *_policy(plan)]
     tail = [f"Plan digest `{plan.short_digest}` for {escape(plan.config_path)}"]
     blocks = [_violations(plan), _warnings(plan), _changes(plan), _orphans(plan)]
-    document = fit(head, blocks, tail, max_chars, full_plan_hint)
+    document = fit(head, blocks, tail, max_chars, full_plan_hint, measure)
     return "\n".join(document) + "\n"
 
 
-SUMMARY_LIMIT = 1_000_000  # GitHub's job summary takes up to 1 MiB per step
-
-
-def render_summary(plan: Plan, *, config_path: str) -> str:
-    """The job summary: the comment's text, cut at the summary's own limit, pointing to where
-    the rest is (not to the summary itself)."""
+def render_summary(plan: Plan, *, config_path: str, max_bytes: int) -> str:
+    """The job summary: the comment's text, cut to the ``max_bytes`` of UTF-8 the step's summary
+    has room for, pointing to where the rest is (not to the summary itself)."""
     return render_markdown(
         plan,
         config_path=config_path,
-        max_chars=SUMMARY_LIMIT,
+        max_chars=max_bytes,
         full_plan_hint="the job log and the plan file (`plan --out`)",
+        measure=UTF8_BYTES,
     )
 
 

@@ -5,16 +5,32 @@ the API answers 422), GitLab a note over 1,000,000, Azure DevOps a comment over 
 comment that would be longer than its platform's limit is cut at a row boundary: the rows that
 fit are shown, the sections around them stay whole, and one line says how many rows were left
 out and where the full plan is. The plan comment, the drift issue and the apply report all go
-through :func:`fit`, each with its platform's limit as ``max_chars``.
+through :func:`fit`, each with its platform's limit as ``max_chars``; GitHub's job summary
+too, whose 1 MiB limit is in UTF-8 bytes (``measure=UTF8_BYTES``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import overload
+from typing import NamedTuple, overload
 
 GITHUB_COMMENT_LIMIT = 65_536
+
+
+class NoRoom(ValueError):
+    """The limit cannot hold even the lines that are never cut."""
+
+
+class Measure(NamedTuple):
+    """What a limit counts: its unit's name, and the size of one line in it."""
+
+    unit: str
+    size: Callable[[str], int]
+
+
+CHARACTERS = Measure("characters", len)
+UTF8_BYTES = Measure("bytes", lambda line: len(line.encode("utf-8")))
 
 
 class LazyRows(Sequence[str]):
@@ -52,33 +68,40 @@ class Block:
     closing: tuple[str, ...]
 
 
-def _size(lines: Iterable[str]) -> int:
-    return sum(len(line) + 1 for line in lines)
-
-
 def fit(
-    head: list[str], blocks: list[Block], tail: list[str], max_chars: int, where: str
+    head: list[str],
+    blocks: list[Block],
+    tail: list[str],
+    max_chars: int,
+    where: str,
+    measure: Measure = CHARACTERS,
 ) -> list[str]:
     """The lines of ``head``, the blocks and ``tail``, joined by newlines at most ``max_chars``
-    code points long; ``where``: where the full plan is, for the line that says rows were cut.
+    long (code points, or the ``measure`` given); ``where``: where the full plan is, for the
+    line that says rows were cut.
 
     Blocks without rows are left out. Rows are kept in order until the next one does not fit;
     every row after it is left out too, so what is shown is a prefix of the whole.
     """
+    one = measure.size
+
+    def _size(lines: Iterable[str]) -> int:
+        return sum(one(line) + 1 for line in lines)
+
     present = [b for b in blocks if b.rows]
-    if _fits(head, present, tail, max_chars):
+    if _fits(head, present, tail, max_chars, one):
         return head + [line for b in present for line in (*b.opening, *b.rows, *b.closing)] + tail
     total_rows = sum(len(b.rows) for b in present)
 
     def notice(left_out: int) -> str:
         return (
             f"**{left_out} of {total_rows} rows left out** to keep this under "
-            f"{max_chars:,} characters: the full plan is in {where}."
+            f"{max_chars:,} {measure.unit}: the full plan is in {where}."
         )
 
     budget = max_chars - _size(head) - _size(tail) - _size([notice(total_rows), ""])
     if budget < 0:
-        raise ValueError(f"max_chars={max_chars} cannot hold even the summary")
+        raise NoRoom(f"{max_chars:,} {measure.unit} cannot hold even the summary line")
     body: list[str] = []
     left_out = 0
     for block in present:
@@ -89,9 +112,9 @@ def fit(
         used = _size(body) + fixed
         shown = 0
         for row in block.rows:
-            if used + len(row) + 1 > budget:
+            used += one(row) + 1
+            if used > budget:
                 break
-            used += len(row) + 1
             shown += 1
         left_out = len(block.rows) - shown
         if shown:
@@ -99,13 +122,19 @@ def fit(
     return head + body + [notice(left_out), "", *tail]
 
 
-def _fits(head: list[str], blocks: list[Block], tail: list[str], max_chars: int) -> bool:
+def _fits(
+    head: list[str],
+    blocks: list[Block],
+    tail: list[str],
+    max_chars: int,
+    one: Callable[[str], int],
+) -> bool:
     """Whether everything fits, rendering rows only until it is clear that it does not."""
-    size = _size(head) + _size(tail)
+    size = sum(one(line) + 1 for line in (*head, *tail))
     for block in blocks:
-        size += _size(block.opening) + _size(block.closing)
+        size += sum(one(line) + 1 for line in (*block.opening, *block.closing))
         for row in block.rows:
-            size += len(row) + 1
+            size += one(row) + 1
             if size > max_chars:
                 return False
     return size <= max_chars

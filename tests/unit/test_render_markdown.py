@@ -14,6 +14,7 @@ from entrasync.render.markdown import (
     render_markdown,
     render_summary,
 )
+from entrasync.render.truncate import NoRoom
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
 
 CONFIG = "config/mappings.yaml"
@@ -192,7 +193,7 @@ def test_a_plan_that_fits_is_not_cut() -> None:
 
 
 def test_a_cap_too_small_for_the_summary_is_refused() -> None:
-    with pytest.raises(ValueError, match="max_chars=100"):
+    with pytest.raises(NoRoom, match="100 characters cannot hold even the summary line"):
         render_markdown(_many_changes(10), config_path=CONFIG, max_chars=100)
 
 
@@ -287,8 +288,16 @@ def test_a_role_read_with_blanks_around_it_is_shown_quoted_in_the_table() -> Non
 
 
 def test_a_cut_job_summary_points_to_the_rest_not_to_itself() -> None:
-    text = render_summary(_many_changes(8000), config_path=CONFIG)
-    assert len(text) <= 1_000_000
-    assert re.search(r"\*\*\d+ of 8000 rows left out\*\* to keep this under 1,000,000 ", text)
+    text = render_summary(_many_changes(8000), config_path=CONFIG, max_bytes=200_000)
+    assert len(text.encode()) <= 200_000
+    assert re.search(r"\*\*\d+ of 8000 rows left out\*\* to keep this under 200,000 bytes:", text)
     assert "the full plan is in the job log and the plan file (`plan --out`)." in text
     assert "job summary" not in text
+
+
+def test_the_job_summary_is_cut_in_bytes_where_the_comment_counts_characters() -> None:
+    plan = _many_changes(2000, name="Zoë Ångström-Müller, Zoë Ångström-Müller")
+    summary = render_summary(plan, config_path=CONFIG, max_bytes=100_000)
+    comment = render_markdown(plan, config_path=CONFIG, max_chars=100_000)
+    assert len(summary.encode()) <= 100_000 < len(comment.encode())
+    assert summary.count("| \\+ create |") < comment.count("| \\+ create |")

@@ -72,31 +72,33 @@ def append_outputs(lines: str, environ: Mapping[str, str]) -> None:
         ) from None
 
 
-def append_step_summary(text: str, environ: Mapping[str, str]) -> bool:
-    """Append to ``$GITHUB_STEP_SUMMARY`` within its 1 MiB per-step limit; False if unset.
-
-    Over the limit GitHub drops the whole summary, so cut at a line boundary and say so.
-    """
+def step_summary_room(environ: Mapping[str, str]) -> int | None:
+    """The bytes this step's ``$GITHUB_STEP_SUMMARY`` still holds (earlier output counts);
+    None outside Actions. What goes there is cut to fit first (``render.truncate.fit``)."""
     path = environ.get("GITHUB_STEP_SUMMARY")
     if not path:
-        return False
+        return None
     try:
         used = os.path.getsize(path)
     except OSError:
         used = 0
+    return max(0, STEP_SUMMARY_LIMIT - used)
+
+
+def append_step_summary(text: str, environ: Mapping[str, str]) -> bool:
+    """Append to ``$GITHUB_STEP_SUMMARY``; False if unset. Text past its 1 MiB per-step limit,
+    which would make GitHub drop the whole summary, is refused whole."""
+    room = step_summary_room(environ)
+    if room is None:
+        return False
+    path = environ["GITHUB_STEP_SUMMARY"]
     data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
-    room = STEP_SUMMARY_LIMIT - used
     if len(data) > room:
-        note = (
-            f"\n\n_Summary cut at the 1 MiB limit ({len(data):,} bytes); "
-            "the full plan is in the plan artifact._\n"
-        ).encode()
-        keep = max(0, room - len(note))
-        cut = data[:keep]
-        cut = cut[: cut.rfind(b"\n") + 1] if b"\n" in cut else b""
-        data = cut.decode("utf-8", errors="ignore").encode("utf-8") + note
-        if len(data) > room:
-            return False
+        raise GitHubError(
+            f"the job summary has room for {room:,} more bytes, not the {len(data):,} of this "
+            "text (GitHub drops a step's whole summary past 1 MiB)",
+            "the job log holds the same text",
+        )
     try:
         with open(path, "ab") as handle:
             handle.write(data)

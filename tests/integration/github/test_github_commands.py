@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from entrasync.adapters.audit.writer import AuditWriter
-from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT, append_step_summary
+from entrasync.adapters.github.actions import (
+    STEP_SUMMARY_LIMIT,
+    append_step_summary,
+    step_summary_room,
+    try_step_summary,
+)
 from entrasync.adapters.github.rest import ArtifactRef, close_marked_issue, latest_artifact
 from entrasync.cli import main
 from entrasync.commands.github_cmd import PLAN_EVENT, PLAN_WORKFLOW
@@ -240,24 +245,29 @@ def test_drift_keeps_the_first_of_two_drift_issues_that_runs_at_once_opened(
 
 
 @pytest.mark.parametrize(
-    ("already", "text_bytes", "cut"),
+    ("already", "text_bytes", "fits"),
     [
-        pytest.param(0, 1000, False, id="a small summary is appended whole"),
-        pytest.param(0, 2 * STEP_SUMMARY_LIMIT, True, id="an oversized summary is cut with a note"),
-        pytest.param(STEP_SUMMARY_LIMIT - 500, 1000, True, id="earlier output counts too"),
+        pytest.param(0, 1000, True, id="a small summary is appended whole"),
+        pytest.param(0, 2 * STEP_SUMMARY_LIMIT, False, id="an oversized summary is refused"),
+        pytest.param(STEP_SUMMARY_LIMIT - 500, 1000, False, id="earlier output counts too"),
     ],
 )
 def test_the_job_summary_never_exceeds_one_mebibyte(
-    tmp_path: Path, already: int, text_bytes: int, cut: bool
+    tmp_path: Path, already: int, text_bytes: int, fits: bool
 ) -> None:
+    """Past 1 MiB GitHub drops the step's whole summary: what is written is cut to the room
+    first (render_summary), and text that still does not fit is refused whole."""
     summary = tmp_path / "summary.md"
     summary.write_bytes(b"x" * already)
+    environ = {"GITHUB_STEP_SUMMARY": str(summary)}
+    assert step_summary_room(environ) == STEP_SUMMARY_LIMIT - already
     text = "| é row |\n" * (text_bytes // 11)
-    assert append_step_summary(text, {"GITHUB_STEP_SUMMARY": str(summary)}) is True
+    warnings: list[str] = []
+    assert try_step_summary(text, environ, warnings.append) is fits
     data = summary.read_bytes()
     assert len(data) <= STEP_SUMMARY_LIMIT
-    assert (b"cut at the 1 MiB limit" in data) is cut
-    data.decode("utf-8")  # never a split character
+    assert len(data) == already + (len(text.encode()) if fits else 0)
+    assert bool(warnings) is not fits
 
 
 def test_no_job_summary_outside_actions() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT
 from entrasync.cli import main
 from entrasync.render.markdown import comment_marker
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
@@ -115,6 +116,28 @@ def test_an_unwritable_job_summary_is_a_warning_not_a_failure(
     assert "warning: cannot write the job summary GITHUB_STEP_SUMMARY=/proc/nope" in err
     assert "Traceback" not in err
     assert len(job.github.state.comments[7]) == 1
+
+
+@pytest.mark.parametrize(
+    ("room", "written"),
+    [(1500, True), (40, False)],
+    ids=["cut to the room earlier steps left", "no room for even the summary line"],
+)
+def test_the_job_summary_is_cut_to_the_room_left_in_the_step(
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path, room: int, written: bool
+) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_bytes(b"x" * (STEP_SUMMARY_LIMIT - room))
+    assert job.plan(summary) == 2
+    err = capsys.readouterr().err
+    added = summary.read_bytes()[STEP_SUMMARY_LIMIT - room :]
+    assert summary.stat().st_size <= STEP_SUMMARY_LIMIT
+    if written:
+        assert b"rows left out** to keep this under 1,500 bytes" in added
+    else:
+        assert added == b""
+        assert "warning: the job summary was not written: 40 bytes cannot hold" in err
+    assert "Traceback" not in err
 
 
 def test_a_push_that_cannot_plan_replaces_the_plan_in_the_comment_and_removes_the_labels(
