@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from entrasync.adapters.audit.chain import newest_audit, read_audit_file
 from entrasync.adapters.files import read_plan
 from entrasync.adapters.github.actions import try_step_summary
 from entrasync.adapters.review import ReviewPlatform
@@ -21,7 +22,7 @@ from entrasync.commands import examples
 from entrasync.console import app_context, global_options
 from entrasync.core.apply_report import compare, read_audit
 from entrasync.core.wording import plural
-from entrasync.errors import AuditError, EntrasyncError, ExitCode
+from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.render.apply_report import render_report
 from entrasync.render.markdown import comment_marker
 
@@ -77,8 +78,8 @@ def report_apply(
 ) -> int:
     ctx = app_context()
     console = ctx.console()
-    audit_file = _newest_audit(audit_path)
-    audit = read_audit(_read_bytes(audit_file), source=str(audit_file))
+    audit_file = newest_audit(audit_path)
+    audit = read_audit(read_audit_file(audit_file), source=str(audit_file))
     reviewed, note = None, None
     if reviewed_plan is None:
         pass  # nothing to compare with: the report lists what was applied
@@ -130,25 +131,3 @@ def report_apply(
 
 
 command = report_apply_command("entrasync", detect)
-
-
-def _newest_audit(path: Path) -> Path:
-    if path.is_file():
-        return path
-    files = sorted(path.glob("*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name))
-    if not files:
-        raise AuditError(
-            f"no audit file (*.jsonl) in {path}",
-            "the apply step wrote none: it failed before its first change; see its log",
-        )
-    return files[-1]
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise AuditError(
-            f"cannot read the audit file {path}: {exc.strerror or exc}",
-            "pass the JSON Lines file written by `entrasync apply --audit-dir`",
-        ) from None

@@ -15,15 +15,11 @@ import pytest
 import rfc8785
 
 from entrasync.adapters.audit import writer as audit_module
-from entrasync.adapters.audit.writer import (
-    GENESIS,
-    AuditWriter,
-    log_line,
-    record_sha256,
-    verify_audit,
-)
+from entrasync.adapters.audit.chain import verify_audit
+from entrasync.adapters.audit.writer import AuditWriter, log_line
 from entrasync.cli import main
 from entrasync.core import planfile
+from entrasync.core.audit_record import GENESIS, record_sha256
 from entrasync.core.plan import Plan, Violation
 from entrasync.core.secret import Secret
 from entrasync.errors import AuditError, EntrasyncError

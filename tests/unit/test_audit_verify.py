@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 import rfc8785
 
-from entrasync.adapters.audit.writer import AuditWriter, record_sha256, verify_audit
+from entrasync.adapters.audit.chain import verify_audit
+from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.cli import main
+from entrasync.core.audit_record import record_sha256
 from entrasync.core.plan import Plan
 from tests.golden.plans import golden_plan
 from tests.unit.limited_run import assert_refused, run_limited

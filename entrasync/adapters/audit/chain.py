@@ -70,16 +70,34 @@ class _Broken(Exception):
         self.problem = problem
 
 
-def verify_audit(path: Path | str) -> AuditVerdict:
-    """Check the chain record by record and name the first bad ``seq``."""
-    path = Path(path)
+def read_audit_file(path: Path) -> bytes:
+    """An audit file's bytes, or the error that says it cannot be read."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise AuditError(
             f"cannot read the audit file {path}: {exc.strerror or exc}",
             "pass a file written by `entrasync apply` (the audit/ folder or the run's artifact)",
         ) from None
+
+
+def newest_audit(path: Path) -> Path:
+    """``path`` if it is a file, else the newest audit file (``*.jsonl``) in that folder."""
+    if path.is_file():
+        return path
+    files = sorted(path.glob("*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name))
+    if not files:
+        raise AuditError(
+            f"no audit file (*.jsonl) in {path}",
+            "the apply step wrote none: it failed before its first change; see its log",
+        )
+    return files[-1]
+
+
+def verify_audit(path: Path | str) -> AuditVerdict:
+    """Check the chain record by record and name the first bad ``seq``."""
+    path = Path(path)
+    data = read_audit_file(path)
     if data.startswith(b'{\n  "format_version": '):  # a plan file's first lines, as written
         beside = path.with_name(path.name.removesuffix(".plan.json") + ".jsonl")
         raise AuditError(

@@ -34,7 +34,6 @@ from types import TracebackType
 from typing import Any, Literal
 
 from entrasync import __version__
-from entrasync.adapters.audit.chain import AuditVerdict, verify_audit
 from entrasync.adapters.clock import utc_now_ms
 from entrasync.adapters.files import write_plan
 from entrasync.adapters.github.actions import run_url
@@ -43,8 +42,6 @@ from entrasync.core.audit_record import GENESIS, OUTCOMES, Outcome, record_sha25
 from entrasync.core.canonical import canonical_json
 from entrasync.core.plan import Change, Plan, Violation, short_digest
 from entrasync.errors import AuditError, EntrasyncError
-
-__all__ = ["GENESIS", "AuditVerdict", "AuditWriter", "Outcome", "record_sha256", "verify_audit"]
 
 # How a run ended, in apply_finished: "applied" means changes were attempted (the counts say
 # how each went); the others mean nothing was attempted and say why.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from entrasync.adapters.audit.writer import verify_audit
+from entrasync.adapters.audit.chain import verify_audit
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.scim_server import ScimSandbox
 from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser

@@ -11,7 +11,8 @@ import json
 
 import rfc8785
 
-from entrasync.adapters.audit.writer import record_sha256, verify_audit
+from entrasync.adapters.audit.chain import verify_audit
+from entrasync.core.audit_record import record_sha256
 from tests.integration.e2e.apply_runs import MANY, PARALLELISM, World, change_records, finish
 
 # apply_started (about 0.7 kB) and a few change records (about 0.5 kB each) fit.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from entrasync.adapters.audit.writer import verify_audit
+from entrasync.adapters.audit.chain import verify_audit
 from entrasync.cli import main
 from entrasync.sandbox import runner
 

@@ -16,11 +16,13 @@ import httpx
 import pytest
 
 from entrasync.adapters.audit import writer as audit_module
-from entrasync.adapters.audit.writer import AuditWriter, record_sha256, verify_audit
+from entrasync.adapters.audit.chain import verify_audit
+from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.adapters.http import RetryPolicy
 from entrasync.adapters.scim.target import layout_of, read_target
 from entrasync.core.apply_report import ApplyReport
 from entrasync.core.apply_rules import in_place
+from entrasync.core.audit_record import record_sha256
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.errors import AuditError
 from entrasync.operations import apply as apply_module

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from entrasync.adapters.audit.chain import verify_audit
 from entrasync.adapters.audit.lock import apply_lock
-from entrasync.adapters.audit.writer import verify_audit
 from entrasync.adapters.scim.target import read_target
 from entrasync.cli import main
 from entrasync.config.loading import load_config

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from entrasync.adapters.audit.writer import AuditWriter, verify_audit
+from entrasync.adapters.audit.chain import verify_audit
+from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.cli import main
 from entrasync.commands import apply as apply_command

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from entrasync.adapters.audit.writer import verify_audit
+from entrasync.adapters.audit.chain import verify_audit
 from entrasync.cli import main
 from entrasync.core import planfile
 from entrasync.core.plan import Access, Action, Change, Plan
