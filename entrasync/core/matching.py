@@ -16,7 +16,6 @@ from operator import attrgetter
 
 from entrasync.config.models import Config
 from entrasync.core.model import DesiredUser, Resolution, Target, TargetUser
-from entrasync.core.resolve import PROTECTED
 
 
 class Standing(StrEnum):
@@ -62,12 +61,17 @@ def is_protected_target(
     """
     if _listed(user, config.protected_keys if keys is None else keys):
         return True
-    return resolution is not None and exclusion(resolution, user.external_id) == PROTECTED
+    return resolution is not None and _protected_id(resolution, user.external_id)
 
 
 def _listed(user: TargetUser, keys: frozenset[str]) -> bool:
     """Named in ``protected`` (lower-cased ``keys``) by userName or email."""
     return user.user_name.lower() in keys or (user.email or "").lower() in keys
+
+
+def _protected_id(resolution: Resolution, external_id: str | None) -> bool:
+    """Whether resolve() left this Entra id out because `protected` lists it."""
+    return external_id is not None and external_id.lower() in resolution.protected
 
 
 def exclusion(resolution: Resolution, external_id: str | None) -> str | None:
@@ -152,7 +156,7 @@ class _Index:
 
     def protected(self, user: TargetUser, resolution: Resolution) -> bool:
         """:func:`is_protected_target` of one of these users."""
-        return user.id in self.listed or exclusion(resolution, user.external_id) == PROTECTED
+        return user.id in self.listed or _protected_id(resolution, user.external_id)
 
 
 def _index(

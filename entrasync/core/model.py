@@ -196,3 +196,5 @@ class Resolution:
     # under match_on: email, a match key another Entra user owns, or a member id whose user
     # was not read): their NeuralTrust user is left as it is, never deactivated as an orphan.
     held: frozenset[str] = frozenset()
+    # Entra ids (lower-cased) excluded because `protected` lists them: never changed.
+    protected: frozenset[str] = frozenset()

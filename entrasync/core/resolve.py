@@ -121,6 +121,7 @@ def resolve(config: Config, directory: Directory) -> Resolution:
     excluded: dict[str, str] = {}
     owner_of_key: dict[str, str] = {}
     held: set[str] = set()
+    protected_ids: set[str] = set()
     indices_of = memberships(directory)
     for entra_id in sorted(indices_of):
         user = directory.users.get(entra_id)
@@ -133,6 +134,8 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         reason = _exclusion(config, user, protected, upn, key)
         if reason is not None:
             excluded[entra_id] = reason
+            if reason is PROTECTED:
+                protected_ids.add(entra_id.lower())
             if reason == NO_MAIL:
                 held.add(entra_id.lower())
                 warnings.append(
@@ -160,6 +163,11 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         desired[entra_id] = DesiredUser(user, key, role, products, groups, decided_by)
     for entra_id in directory.protected_ids:  # protected by their Entra name, in no group
         excluded.setdefault(entra_id, PROTECTED)
+        protected_ids.add(entra_id.lower())
     return Resolution(
-        desired=desired, excluded=excluded, warnings=tuple(warnings), held=frozenset(held)
+        desired=desired,
+        excluded=excluded,
+        warnings=tuple(warnings),
+        held=frozenset(held),
+        protected=frozenset(protected_ids),
     )
