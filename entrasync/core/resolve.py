@@ -7,7 +7,7 @@ docs/how-it-works.md, "Who gets which role". ``directory.groups`` holds one
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from entrasync.config.models import Config, GroupMapping
 from entrasync.core.model import DesiredUser, Directory, DirectoryUser, Resolution
@@ -34,6 +34,18 @@ def _listed(user: DirectoryUser, upn: str, keys: frozenset[str]) -> bool:
     or mail."""
     mail = user.mail
     return upn in keys or (mail.lower() in keys if mail else False)
+
+
+def repeated_groups(found: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int, int]]:
+    """(the first mapping's index, this mapping's index) for each mapping whose group id
+    (``found``: mapping index and group id, None when not found) an earlier mapping has: one
+    mapping names a group another gives by id."""
+    first: dict[str, int] = {}
+    for index, group_id in found:
+        if group_id is not None:
+            earlier = first.setdefault(group_id, index)
+            if earlier != index:
+                yield earlier, index
 
 
 def empty_groups(directory: Directory) -> tuple[str, ...]:

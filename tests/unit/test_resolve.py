@@ -18,6 +18,7 @@ from entrasync.core.resolve import (
     PROTECTED,
     empty_groups,
     memberships,
+    repeated_groups,
     resolve,
 )
 from tests.unit.planning_factories import ALL_PRODUCTS, make_config, make_directory, person
@@ -297,3 +298,24 @@ def test_the_per_user_mapping_sets_grow_linearly_with_users_and_groups() -> None
 def test_a_member_listed_twice_in_one_group_counts_once() -> None:
     group = GroupMembers(3, Group("gid", "G"), ("a", "b", "a"))
     assert memberships(Directory(groups=(group,), users={})) == {"a": (3,), "b": (3,)}
+
+
+@pytest.mark.parametrize(
+    ("found", "repeats"),
+    [
+        ([(0, "g1"), (1, "g2")], []),
+        ([(0, "g1"), (1, "g1"), (2, "g1")], [(0, 1), (0, 2)]),
+        ([(0, None), (1, None)], []),
+        ([(2, "g1"), (5, None), (7, "g1")], [(2, 7)]),
+    ],
+    ids=[
+        "distinct groups",
+        "a group met thrice is repeated twice, each against the first",
+        "groups not found are never repeats",
+        "indices are the mappings' own",
+    ],
+)
+def test_repeated_groups_pair_each_repeat_with_the_first_mapping(
+    found: list[tuple[int, str | None]], repeats: list[tuple[int, int]]
+) -> None:
+    assert list(repeated_groups(found)) == repeats

@@ -16,6 +16,7 @@ from entrasync.adapters.graph.groups import GroupResolutionError, Resolved, reso
 from entrasync.adapters.pool import run_bounded
 from entrasync.config.models import Config, GroupMapping
 from entrasync.core.model import Group, GroupCheck
+from entrasync.core.resolve import repeated_groups
 
 
 def check_group(
@@ -55,15 +56,12 @@ def check_groups(config: Config, client: GraphClient, parallelism: int = 4) -> l
     checks = list(
         run_bounded(lambda p: check_group(client, p[0], p[1], nested), pairs, parallelism)
     )
-    first_index: dict[str, int] = {}
-    for index, check in enumerate(checks):
-        if check.group_id is None or check.display_name is None:
-            continue
-        earlier = first_index.setdefault(check.group_id, index)
-        if earlier != index:
-            group = Group(check.group_id, check.display_name)
-            detail = duplicate_message(config, earlier, index, group)
-            checks[index] = replace(check, status="duplicate", detail=detail, hint=DUPLICATE_HINT)
+    found = ((i, c.group_id if c.display_name is not None else None) for i, c in enumerate(checks))
+    for earlier, index in list(repeated_groups(found)):
+        check = checks[index]
+        group = Group(str(check.group_id), str(check.display_name))
+        detail = duplicate_message(config, earlier, index, group)
+        checks[index] = replace(check, status="duplicate", detail=detail, hint=DUPLICATE_HINT)
     return checks
 
 
