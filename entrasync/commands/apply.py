@@ -24,7 +24,7 @@ from entrasync.adapters.files import read_plan
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.target import read_target
 from entrasync.commands import examples
-from entrasync.commands.apply_evidence import Evidence, applied_lines, override_instruction
+from entrasync.commands.apply_evidence import Evidence, override_instruction
 from entrasync.config.loading import load_config
 from entrasync.console import Console, app_context, global_options, parallelism_option
 from entrasync.core.apply_rules import (
@@ -34,6 +34,7 @@ from entrasync.core.apply_rules import (
     compare_changes,
     guard,
 )
+from entrasync.core.audit_record import tally
 from entrasync.core.plan import short_digest
 from entrasync.core.resolve import empty_groups, resolve
 from entrasync.core.safety import check_safety
@@ -49,6 +50,7 @@ from entrasync.errors import (
 from entrasync.operations import planning as pipeline
 from entrasync.operations.apply import apply_plan, describe
 from entrasync.operations.stopping import Stopped, deferred_stop
+from entrasync.render.apply_report import applied_lines
 from entrasync.render.text import render_text
 
 if TYPE_CHECKING:
@@ -183,15 +185,14 @@ def _say_stopped(evidence: Evidence, report: ApplyReport[ChangeResult], audit: A
     counts = report.counts
     left = len(plan.changes) - sum(counts.values())
     console.warn(
-        f"apply stopped: {counts['succeeded']} succeeded, {counts['failed']} failed, "
-        f"{counts['skipped']} skipped, {left} not started; audit {audit.path} (incomplete, "
+        f"apply stopped: {tally(counts)}, {left} not started; audit {audit.path} (incomplete, "
         f"last record sha256 {audit.head_sha256})"
     )
     console.warn(
         "run `entrasync plan` to see what is left and apply the new plan: changes already "
         "made are recognised and not repeated"
     )
-    evidence.summary([*applied_lines(plan, report), f"Stopped: {left} not started."], audit)
+    evidence.summary([*_applied(plan, report), f"Stopped: {left} not started."], audit)
 
 
 def _prepare(
@@ -299,12 +300,9 @@ def command(
         versions = {u.id: u.version for u in prepared.users if u.id in written and u.version}
         report, audit = _run(evidence, client, parallelism, versions)
     counts = report.counts
-    console.result(
-        f"Apply complete: {counts['succeeded']} succeeded, {counts['failed']} failed, "
-        f"{counts['skipped']} skipped."
-    )
+    console.result(f"Apply complete: {tally(counts)}.")
     console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
-    evidence.summary(applied_lines(plan, report), audit)
+    evidence.summary(_applied(plan, report), audit)
     if report.failed or report.skipped:
         listed = "\n".join(f"  {line}" for line in describe((*report.failed, *report.skipped)))
         raise ApplyError(
@@ -314,3 +312,8 @@ def command(
             "made are recognised and not repeated",
         )
     return ExitCode.OK
+
+
+def _applied(plan: Plan, report: ApplyReport[ChangeResult]) -> list[str]:
+    unsuccessful = [(r.change, r.outcome, r.error) for r in (*report.failed, *report.skipped)]
+    return applied_lines(plan.digest, report.counts, unsuccessful)

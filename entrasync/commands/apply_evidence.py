@@ -25,9 +25,7 @@ from entrasync.render.markdown import escape
 if TYPE_CHECKING:
     from entrasync.adapters.audit.writer import Result
     from entrasync.config.models import LoadedConfig
-    from entrasync.core.apply_report import ApplyReport
     from entrasync.core.plan import Plan, Violation
-    from entrasync.operations.apply import ChangeResult
 
 
 def override_instruction(
@@ -114,19 +112,3 @@ class Evidence:
             ]
         )
         try_step_summary(text + "\n", os.environ, self.console.warn)
-
-
-def applied_lines(plan: Plan, report: ApplyReport[ChangeResult]) -> list[str]:
-    counts = report.counts
-    lines = [
-        f"Plan `{plan.short_digest}`: {counts['succeeded']} succeeded, {counts['failed']} failed, "
-        f"{counts['skipped']} skipped."
-    ]
-    if report.failed or report.skipped:
-        lines += ["", "| action | user | outcome | error |", "|---|---|---|---|"]
-        for r in (*report.failed, *report.skipped):
-            error = escape(r.error).replace("|", "\\|")
-            lines.append(
-                f"| {r.change.action.value} | {escape(r.change.user)} | {r.outcome} | {error} |"
-            )
-    return lines

@@ -17,6 +17,13 @@ from entrasync.core.canonical import canonical_json
 Outcome = Literal["succeeded", "failed", "skipped"]
 OUTCOMES: Final[tuple[Outcome, ...]] = ("succeeded", "failed", "skipped")
 GENESIS: Final = "0" * 64  # the prev_sha256 of the first record
+
+
+def tally(counts: Mapping[str, int]) -> str:
+    """``3 succeeded, 1 failed, 0 skipped``: how the changes of a run went, in every output."""
+    return ", ".join(f"{counts.get(outcome, 0)} {outcome}" for outcome in OUTCOMES)
+
+
 TYPES: Final = ("apply_started", "change", "apply_finished")
 
 

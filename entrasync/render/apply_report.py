@@ -3,7 +3,10 @@ applied changes nobody reviewed (:func:`entrasync.core.apply_report.compare`).""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from entrasync.core.apply_report import AppliedChange, AuditSummary, Review
+from entrasync.core.audit_record import tally
 from entrasync.core.plan import Change, short_digest
 from entrasync.core.wording import plural
 from entrasync.render.common import access_brief
@@ -49,8 +52,7 @@ def render_report(
         return "\n".join([marker, *_nothing_applied(audit, workflow), "", *tail]) + "\n"
     head = [
         marker,
-        f"**Applied: {counts['succeeded']} succeeded, {counts['failed']} failed, "
-        f"{counts['skipped']} skipped.**",
+        f"**Applied: {tally(counts)}.**",
         "",
     ]
     if audit.overridden:
@@ -166,4 +168,18 @@ def _nothing_applied(audit: AuditSummary, workflow: str | None) -> list[str]:
                 f"apply anyway: {override_instruction(workflow, digest, markdown=True)} (the run "
                 "still needs the environment's approval).",
             ]
+    return lines
+
+
+def applied_lines(
+    digest: str, counts: Mapping[str, int], unsuccessful: Sequence[tuple[Change, str, str | None]]
+) -> list[str]:
+    """The job summary of an apply: how its changes went, and a table of those that did not
+    succeed (each change with its outcome and error)."""
+    lines = [f"Plan `{short_digest(digest)}`: {tally(counts)}."]
+    if unsuccessful:
+        lines += ["", "| action | user | outcome | error |", "|---|---|---|---|"]
+        for change, outcome, error in unsuccessful:
+            action, user = change.action.value, escape(change.user)
+            lines.append(f"| {action} | {user} | {outcome} | {escape(error)} |")
     return lines

@@ -21,6 +21,7 @@ from entrasync.core.audit_record import (
     parse_record,
     record_lines,
     record_sha256,
+    tally,
 )
 from entrasync.core.canonical import canonical_text
 from entrasync.errors import AuditError
@@ -58,10 +59,11 @@ class AuditVerdict:
                 )
             return described
         counts = self.counts or {}
-        tally = ", ".join(f"{counts.get(o, 0)} {o}" for o in OUTCOMES)
         # Files written before `result` existed, and runs that applied, need no word more.
         ended = f"; {self.result}" if self.result not in (None, "applied") else ""
-        return f"intact: {self.records} records, run complete (apply_finished: {tally}{ended})"
+        return (
+            f"intact: {self.records} records, run complete (apply_finished: {tally(counts)}{ended})"
+        )
 
 
 class _Broken(Exception):
