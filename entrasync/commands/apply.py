@@ -33,6 +33,7 @@ from entrasync.core.apply_rules import (
     check_protected,
     compare_changes,
     guard,
+    violations_to_guard,
 )
 from entrasync.core.audit_record import tally
 from entrasync.core.plan import short_digest
@@ -124,10 +125,7 @@ def _check_safety(
     found = check_safety(
         plan, target, loaded.config, empty_groups=empty_groups, resolution=resolution
     )
-    # Each rule once, as the plan found it (the override's digest is the plan's).
-    ruled = {v.rule for v in plan.violations}
-    violations = (*plan.violations, *dict.fromkeys(v for v in found if v.rule not in ruled))
-    return _guard(plan, violations, force_unsafe, fresh=fresh)
+    return _guard(plan, violations_to_guard(plan.violations, found), force_unsafe, fresh=fresh)
 
 
 def _guard(

@@ -246,6 +246,16 @@ class UnsafePlanError(SafetyError):
         self.violations = violations
 
 
+def violations_to_guard(
+    stored: Sequence[Violation], found: Sequence[Violation]
+) -> tuple[Violation, ...]:
+    """What a plan must answer for at apply: the violations it holds, and each rule found again
+    now that it does not hold (a saved plan edited to drop one is refused all the same). Each
+    rule once, as the plan found it: the override names the plan's digest."""
+    ruled = {v.rule for v in stored}
+    return (*stored, *dict.fromkeys(v for v in found if v.rule not in ruled))
+
+
 def guard(
     plan: Plan,
     violations: tuple[Violation, ...],

@@ -18,6 +18,7 @@ from entrasync.core.apply_rules import (
     guard,
     listing,
     protected_writes,
+    violations_to_guard,
 )
 from entrasync.core.items import Access, Action, Change, Violation
 from entrasync.core.model import Target, TargetUser
@@ -301,3 +302,17 @@ def test_a_correct_but_short_override_is_told_it_is_too_short_not_another_plans(
     with pytest.raises(UnsafePlanError) as other:
         guard(plan, unsafe, "0" * 12)
     assert f"--force-unsafe {'0' * 12} does not name this plan" in other.value.message
+
+
+def test_a_saved_plan_answers_for_its_own_violations_and_each_rule_found_again() -> None:
+    stored = (Violation("max_deactivations", "as the plan found it"),)
+    found = (
+        Violation("max_deactivations", "as found now"),
+        Violation("min_owners", "dropped from the file"),
+        Violation("min_owners", "dropped from the file"),
+    )
+    assert violations_to_guard(stored, found) == (
+        Violation("max_deactivations", "as the plan found it"),
+        Violation("min_owners", "dropped from the file"),
+    )
+    assert violations_to_guard((), ()) == ()
