@@ -24,11 +24,11 @@ from entrasync.adapters.github.rest import (
     upsert_issue,
 )
 from entrasync.commands import examples
-from entrasync.commands.report import marker, report_apply_command
+from entrasync.commands.report import report_apply_command
 from entrasync.console import Console, app_context, output_options
 from entrasync.errors import ExitCode, GitHubError
 from entrasync.render.common import summary_line
-from entrasync.render.markdown import escape, render_markdown
+from entrasync.render.markdown import comment_marker, escape, render_markdown
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
 # plan.yml: entrasync-plan-<PR>-<head commit planned>-<run attempt>
@@ -125,7 +125,7 @@ def drift_issue(plan_path: Path) -> int:
 
     console = app_context().console()
     plan = read_plan(plan_path)
-    drift_marker = marker("drift", plan.config_path)
+    drift_marker = comment_marker(plan.config_path, "drift")
     link = run_url(os.environ)
     if not plan.has_changes and not plan.violations:
         closing = "In sync again" + (f" as of [this run]({link})." if link else ".")

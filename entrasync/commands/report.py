@@ -29,12 +29,6 @@ from entrasync.render.markdown import comment_marker
 Detect = Callable[[Mapping[str, str]], ReviewPlatform]
 
 
-def marker(kind: str, config_path: str) -> str:
-    """The hidden marker of one kind of post, built like the plan comment's own marker."""
-
-    return comment_marker(config_path).replace("entrasync:plan", f"entrasync:{kind}", 1)
-
-
 def report_apply_command(prog: str, platform_of: Detect) -> click.Command:
     """The ``report-apply`` command of ``prog``, posting to the platform ``platform_of`` gives."""
 
@@ -95,7 +89,7 @@ def report_apply(
     try:
         sha = platform.commit_sha()
         config_path = audit.config_path or str(ctx.resolved_config_path)
-        apply_marker = marker(f"apply {sha[:12]}", config_path)
+        apply_marker = comment_marker(config_path, f"apply {sha[:12]}")
         body = render_report(
             report,
             marker=apply_marker,

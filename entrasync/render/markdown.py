@@ -74,14 +74,15 @@ _CHANGE_HEADER = (
 _ORPHAN_HEADER = ("| user | role | reason | outcome |", "|---|---|---|---|")
 
 
-def comment_marker(config_path: str) -> str:
-    """The hidden first line that identifies the sticky comment for one config file.
+def comment_marker(config_path: str, kind: str = "plan") -> str:
+    """The hidden first line that identifies the sticky comment for one config file, of one
+    ``kind`` of post (``plan``, ``drift``, ``apply <commit>``).
 
     The path is normalised (``/`` separators, no ``./`` or ``a/../``), so the same file typed
     as ``./config/mappings.yaml`` or ``config\\mappings.yaml`` finds the same comment."""
     normal = posixpath.normpath(config_path.replace("\\", "/"))
     safe = clean(normal).replace("--", "-\u2010")  # "--" could end the HTML comment
-    return f"<!-- entrasync:plan {safe} -->"
+    return f"<!-- entrasync:{kind} {safe} -->"
 
 
 def escape(text: str | None) -> str:

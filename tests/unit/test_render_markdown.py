@@ -100,6 +100,9 @@ def test_the_marker_stays_one_hidden_line(path: str, marker: str) -> None:
 def test_the_marker_names_the_file_however_its_path_was_typed(typed: str) -> None:
     assert comment_marker(typed) == comment_marker("config/mappings.yaml")
     assert comment_marker(typed) == "<!-- entrasync:plan config/mappings.yaml -->"
+    assert comment_marker(typed, "apply 0123456789ab") == (
+        "<!-- entrasync:apply 0123456789ab config/mappings.yaml -->"
+    )
 
 
 @pytest.mark.parametrize(
