@@ -42,6 +42,7 @@ from entrasync.core.redact import redact, remember
 from entrasync.errors import EntrasyncError
 
 USER_AGENT = f"entrasync/{__version__}"
+TIMEOUT = 30.0  # seconds per request, unless the client says otherwise
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -50,7 +51,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 def new_client(
     environ: Mapping[str, str] | None = None,
     *,
-    timeout: float | httpx.Timeout = 30.0,
+    timeout: float | httpx.Timeout = TIMEOUT,
     max_connections: int = 16,
     base_url: str = "",
     headers: Mapping[str, str] | None = None,

@@ -17,6 +17,8 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from entrasync.adapters.http import TIMEOUT, USER_AGENT
+
 
 class _ContextAdapter(HTTPAdapter):
     def __init__(self, context: ssl.SSLContext) -> None:
@@ -39,13 +41,14 @@ class _ContextAdapter(HTTPAdapter):
 
 
 def requests_session(context: ssl.SSLContext) -> requests.Session:
-    """A session for msal's ``http_client``: ``context``'s trust, a 30 s timeout per call, no
-    redirects."""
+    """A session for msal's ``http_client``, as :func:`entrasync.adapters.http.new_client`
+    makes httpx's: ``context``'s trust, the same timeout and User-Agent, no redirects."""
     session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
     adapter = _ContextAdapter(context)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    session.request = functools.partial(session.request, timeout=30)  # type: ignore[method-assign]
+    session.request = functools.partial(session.request, timeout=TIMEOUT)  # type: ignore[method-assign]
     # requests follows a 307 or 308 with the same POST body, client_secret or assertion
     # included, to whatever Location names, another host or plain http://: the token endpoint
     # never needs a redirect, so none is followed (the first raises TooManyRedirects).
