@@ -85,12 +85,16 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
     ]
     maybe = {u.id for u in maybe_users}
     certain = {u.id for u in target.users if u.active and u.active_said and u.role == owner}
+    # Only a create or a reactivation writes `active`: an update of a user whose activity was
+    # not sent leaves it as unknown as it was.
+    activity_unknown = {u.id for u in target.users if not u.active_said}
     lost: list[str] = []
     for change in changes:
         is_owner_after = change.after.active and change.after.role == owner
         if change.target_id in maybe and not is_owner_after:
             lost.append(change.user)
-        if is_owner_after:
+        sure = change.action is not Action.UPDATE or change.target_id not in activity_unknown
+        if is_owner_after and sure:
             certain.add(change.target_id or f"new:{change.user}")
         elif change.target_id in certain:
             certain.discard(change.target_id)

@@ -157,6 +157,22 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], tuple[s
         ["min_owners"],
     ),
     (
+        "adopting an owner whose active was not sent leaves it unsure: demoting the other violates",
+        {},
+        {"NT-Admins": [person("olga")], "NT-Owners": [person("zed")]},
+        [nt("olga", "owner"), nt("zed", "owner", external_id=None, active_said=False)],
+        (),
+        ["min_owners"],
+    ),
+    (
+        "reactivating an owner writes its activity: demoting the other is allowed",
+        {},
+        {"NT-Admins": [person("olga")], "NT-Owners": [person("zed")]},
+        [nt("olga", "owner"), nt("zed", "owner", active=False, active_said=False)],
+        (),
+        [],
+    ),
+    (
         "an owner whose active was sent stays one: demoting the other is allowed",
         {"protected": ["zed@contoso.com"]},
         {"NT-Admins": [person("olga")]},
