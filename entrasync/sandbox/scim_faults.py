@@ -35,6 +35,7 @@ class ReadFaults:
       §3.4.2.4 allows fewer), while ServiceProviderConfig still announces its own maxResults;
     - ``inflate_total``: ``totalResults`` claims this many users more than there are;
     - ``total_is_page``: ``totalResults`` is the number of users on the page, not in the list;
+    - ``refuse_past_end``: ``400`` to a ``startIndex`` past the last user (RFC 7644 leaves it open);
     - ``case_exact_filter``: ``userName eq "..."`` matches case-sensitively (RFC 7643 says
       userName is case-insensitive; some servers are not);
     - ``reject_extension_attributes``: 400 to an ``attributes=`` naming an extension URN (of a
@@ -46,6 +47,7 @@ class ReadFaults:
     max_page_size: int | None = None
     inflate_total: int = 0
     total_is_page: bool = False
+    refuse_past_end: bool = False
     case_exact_filter: bool = False
     reject_extension_attributes: bool = False
 
@@ -54,6 +56,7 @@ class ReadFaults:
             self.echo_start_index
             or self.inflate_total
             or self.total_is_page
+            or self.refuse_past_end
             or self.case_exact_filter
         )
 
@@ -149,6 +152,9 @@ class Faults:
         status, headers, body = _answer(self.app, environ)
         if status.startswith("200"):
             page = json.loads(body)
+            if reads.refuse_past_end and not page.get("Resources") and asked != "1":
+                detail = "startIndex is past the last result"
+                return _error(start_response, "400 Bad Request", detail, scim_type="invalidValue")
             _rewrite(page, reads, asked, query.get("filter"))
             body = json.dumps(page).encode()
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]

@@ -219,6 +219,18 @@ def test_a_scim_error_sent_with_200_is_that_error_not_a_broken_page(
     assert caught.value.message == message
 
 
+def test_a_write_answered_with_a_scim_error_and_200_is_that_error_not_a_success() -> None:
+    """Taken as the success its status claims, a refused write was recorded as done."""
+    body = scim_error(400).json() | {"status": "403"}
+    scim, _ = client(lambda r: httpx.Response(200, json=body))
+    with pytest.raises(ScimAuthError) as patched:
+        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    assert patched.value.message.startswith("NeuralTrust refused ")
+    assert patched.value.status == 403
+    with pytest.raises(ScimAuthError):
+        scim.create_user({"userName": "a@contoso.com"})
+
+
 def test_a_404_on_listing_points_at_the_endpoint_url_not_at_a_user() -> None:
     scim, _ = client(lambda r: httpx.Response(404, text="Not Found"))
     with pytest.raises(ScimError) as caught:

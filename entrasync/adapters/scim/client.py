@@ -29,6 +29,7 @@ from entrasync.adapters.scim.paging import (
     Page,
     fetch_ahead,
     parse_page,
+    unproven,
 )
 from entrasync.adapters.throttle import AdaptiveLimit, pause
 from entrasync.adapters.urls import SENT_SCIM
@@ -144,6 +145,27 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
     scim_type = server_text(response, str(error.scim_type)) if error.scim_type else None
     detail = server_text(response, error.detail, 300) if error.detail else None
     return scim_type, detail
+
+
+def _refuse_error_body(
+    response: httpx.Response, doing: str, *, one_user: bool = False, body: object = None
+) -> None:
+    """A SCIM Error sent with a 2xx status (a gateway, a proxy) is that error: its own status
+    says which. Taken as the success its status claims, a refused write was recorded done."""
+    if body is None:
+        if not response.content:
+            return
+        try:
+            body = response.json()
+        except ValueError:
+            return
+    if not isinstance(body, dict) or not _is_error(body):
+        return
+    said = body.get("status")
+    status = int(said) if isinstance(said, str | int) and str(said).isdigit() else 0
+    raise error_for(
+        response, doing, one_user=one_user, status=status if 400 <= status < 600 else None
+    )
 
 
 def _is_error(body: object) -> bool:
@@ -266,6 +288,7 @@ class ScimClient:
         response = self._send(method, path, **kwargs)
         if response.status_code not in ok:
             raise error_for(response, doing, one_user=one_user)
+        _refuse_error_body(response, doing, one_user=one_user)
         return response
 
     def page_size(self) -> int:
@@ -338,11 +361,17 @@ class ScimClient:
             yield from listing.accept(page)
             # A server may return fewer than asked (RFC 7644 §3.4.2.4): follow what it sent.
             start, last = start + len(page.resources), len(page.resources)
-        if last and last >= step:
-            # The list ended on a full page: a server that gives each page's own length as
-            # totalResults ends there too. Only the page after the end shows it is empty.
+        if last >= count:
+            # The list ended on a page as full as asked: a server that gives each page's own
+            # length as totalResults ends there too. Only the page after it shows it is empty.
             listing.charge()
-            yield from listing.accept(self._users_page(params, start, count=count))
+            try:
+                past = self._users_page(params, start, count=count)
+            except ScimAuthError:
+                raise
+            except ScimError as exc:
+                raise unproven(start, exc) from None
+            yield from listing.accept(past)
 
     def _users_page(self, params: Mapping[str, Any], start: int, count: int) -> Page:
         """One page of /Users, checked to be a ListResponse answering ``startIndex=start``."""
@@ -375,10 +404,7 @@ class ScimClient:
             body = response.json()
         except ValueError:
             return None
-        if _is_error(body):  # a SCIM Error sent with 200: its own status says what it is
-            said = body.get("status")
-            status = int(said) if isinstance(said, str | int) and str(said).isdigit() else 0
-            raise error_for(response, doing, status=status if 400 <= status < 600 else None)
+        _refuse_error_body(response, doing, body=body)
         return body
 
     def find_user(

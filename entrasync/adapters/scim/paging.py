@@ -78,6 +78,19 @@ def _broken(what: str) -> IncompleteListingError:
     )
 
 
+def unproven(start: int, refusal: ScimError) -> IncompleteListingError:
+    """The page after a full last page was refused: the list's end cannot be shown."""
+    return IncompleteListingError(
+        "the NeuralTrust user list could not be proven complete: it ended on a full page, and "
+        f"the page after it (startIndex {start}), which must be empty, was refused: "
+        f"{refusal.message}",
+        "nothing was changed in NeuralTrust. A server that gives each page's length as "
+        "totalResults looks the same as a list that ends on a full page, so entrasync asks for "
+        "the page after it; run again once a user is added or removed, and report this message "
+        "to NeuralTrust support",
+    )
+
+
 def parse_page(body: object, start: int) -> Page:
     """The page that answers ``startIndex=start``, or the error saying how it does not."""
     at = f"the page asked for at startIndex {start}"
@@ -138,7 +151,7 @@ class Listing:
     def accept(self, page: Page) -> list[dict[str, Any]]:
         """The page's users, once the page is shown to continue the listing consistently."""
         at = f"the page at startIndex {page.start}"
-        if page.start > self.total and page.resources:
+        if page.start > self.total and page.resources and page.total <= self.total:
             raise _broken(
                 f"{at}, after the {self.total:,} users the server claims (totalResults), lists "
                 f"{len(page.resources):,} more: its totalResults is not the length of the list "

@@ -190,8 +190,7 @@ def test_find_user_on_a_case_exact_server_finds_no_one_who_is_not_there(
     sandbox = make_sandbox(reads=ReadFaults(case_exact_filter=True))
     with client_for(sandbox) as client:
         assert client.find_user("Nobody@Contoso.com") is None
-    # two filters, then the listing: its one page and the empty page after it
-    assert sandbox.counters.listings == 4
+    assert sandbox.counters.listings == 3  # two filters, then the listing's one short page
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -258,3 +257,39 @@ def test_a_list_ending_on_a_full_page_is_proven_by_one_request_past_its_end(
     sandbox = make_sandbox(seed=SEED[:20], max_results=PAGE)
     assert len(read(sandbox, parallelism).users) == 20
     assert sandbox.counters.listings == 20 // PAGE + 1
+
+
+@WIDTHS
+def test_a_list_shorter_than_a_page_is_not_asked_past_its_end(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    sandbox = make_sandbox(seed=SEED[:4], max_results=PAGE, reads=ReadFaults(refuse_past_end=True))
+    assert len(read(sandbox, parallelism).users) == 4
+    assert sandbox.counters.listings == 1
+
+
+@WIDTHS
+def test_a_refused_page_after_a_full_last_page_leaves_the_list_unproven(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    sandbox = make_sandbox(seed=SEED[:10], max_results=PAGE, reads=ReadFaults(refuse_past_end=True))
+    error = refused(sandbox, parallelism)
+    assert error.message.startswith(
+        "the NeuralTrust user list could not be proven complete: it ended on a full page, and "
+        "the page after it (startIndex 11), which must be empty, was refused: NeuralTrust "
+        "answered 400 to listing users"
+    )
+
+
+def test_a_user_created_before_the_page_after_the_end_is_a_list_that_moved(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox(seed=SEED[:5], max_results=PAGE)
+    with client_for(sandbox) as client:
+        users = client.list_users()
+        first = [next(users) for _ in range(5)]  # the whole first page, as full as asked
+        sandbox.add_user({"user_name": "late@contoso.com"})
+        with pytest.raises(IncompleteListingError) as caught:
+            list(users)
+    assert len(first) == 5
+    assert caught.value.message.startswith("the NeuralTrust user list changed while it was read")
