@@ -10,7 +10,6 @@ because it is a bug. Each command's module is imported only when that command ru
 
 from __future__ import annotations
 
-import errno
 import importlib
 import io
 import sys
@@ -124,24 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         said = "interrupted" if exc.exit_code == ExitCode.INTERRUPTED else f"stopped by {exc.name}"
         click.echo(f"\n{said}", file=sys.stderr)
         return exc.exit_code
-    except OSError as exc:
-        if exc.errno not in _OUTPUT_FAILURES or exc.filename is not None:
-            return _bug()
-        # The output could not be written (a full disk, a failing device): not a bug.
-        _print_error(
-            EntrasyncError(
-                f"could not write the output: {exc.strerror}",
-                "free space where the output goes, or send it elsewhere, then run again",
-            )
-        )
-        return ExitCode.ERROR
     except Exception:
         return _bug()
     return int(result) if isinstance(result, int) else ExitCode.OK
-
-
-# Failures of the device the output goes to (a pipe closed early is click's EPIPE exit).
-_OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 
 def _bug() -> int:

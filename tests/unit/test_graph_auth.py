@@ -89,15 +89,21 @@ def test_no_credentials_lists_every_option() -> None:
         assert name in hint
 
 
-@pytest.mark.parametrize("tenant", [None, "  "], ids=["unset", "blank"])
-def test_missing_tenant_id_names_both_places_to_set_it(tenant: str | None) -> None:
-    environ = {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": "s"}
-    if tenant is not None:
-        environ["AZURE_TENANT_ID"] = tenant
+def test_missing_tenant_id_names_both_places_to_set_it() -> None:
     with pytest.raises(AuthError) as caught:
-        make_token_provider(CONFIG, environ)
+        make_token_provider(CONFIG, {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": "s"})
     assert caught.value.message == "no AZURE_TENANT_ID for the Entra app registration"
     assert "entra.tenant_id" in (caught.value.hint or "")
+
+
+def test_a_blank_tenant_id_variable_says_it_shadows_the_file() -> None:
+    config = Config.model_validate(
+        {"version": 1, "entra": {"tenant_id": TENANT, "client_id": CLIENT}}
+    )
+    with pytest.raises(AuthError) as caught:
+        make_token_provider(config, {"AZURE_TENANT_ID": "  ", "AZURE_CLIENT_SECRET": "s"})
+    assert caught.value.message == "AZURE_TENANT_ID holds only blanks"
+    assert "a set variable wins over the file" in (caught.value.hint or "")
 
 
 def test_environment_ids_override_the_config() -> None:

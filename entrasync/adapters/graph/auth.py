@@ -242,6 +242,13 @@ def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
         for key, value in ((routing.TENANT_ID, tenant), (routing.CLIENT_ID, client))
         if not value
     ]
+    blank = [name for name in missing if environ.get(name)]  # set, to blanks only
+    if blank:
+        raise AuthError(
+            f"{' and '.join(blank)} {'holds' if len(blank) == 1 else 'hold'} only blanks",
+            "unset it to use entra.tenant_id and entra.client_id from the mappings file, or "
+            "set it to the app registration's GUID (a set variable wins over the file)",
+        )
     if missing:
         raise AuthError(
             f"no {' or '.join(missing)} for the Entra app registration",
