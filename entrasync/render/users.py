@@ -17,6 +17,7 @@ import click
 
 from entrasync.core.sanitize import json_text
 from entrasync.core.sanitize import text as clean
+from entrasync.core.users_view import UserStatus
 from entrasync.core.wording import plural
 from entrasync.render.common import brief
 
@@ -51,7 +52,7 @@ class UserRowLike(Protocol):
     def to_json(self) -> dict[str, Any]: ...
 
 
-STATUSES = ("in_sync", "drift", "orphan", "to_create", "unmanaged", "protected", "inactive")
+STATUSES = tuple(UserStatus)  # the order the tally lists them in
 _STATUS_COLORS = {"in_sync": "green", "drift": "yellow", "orphan": "red", "to_create": "cyan"}
 _HEADER = ("STATUS", "USER", "DISPLAY NAME", "CURRENT", "DESIRED", "GROUPS", "DECIDED BY")
 CSV_COLUMNS = (
