@@ -21,6 +21,7 @@ from entrasync.config.routing import load_reviewed_config
 from entrasync.console import Console, app_context, global_options, trusted_config_option
 from entrasync.core import sanitize
 from entrasync.core.expiry import AsOf, as_of
+from entrasync.core.wording import plural
 from entrasync.errors import ConfigError, EntrasyncError, ExitCode, GraphError, SeveralErrors
 from entrasync.render.groups import checks_table, empty_group_warnings, failure_message
 
@@ -31,7 +32,7 @@ def summary(loaded: LoadedConfig, today: AsOf) -> str:
     count = len(config.mappings)
     synced = len(today.config.synced_mappings)
     return (
-        f"{sanitize.text(str(loaded.path))} is valid: {count} mapping{'' if count == 1 else 's'} "
+        f"{sanitize.text(str(loaded.path))} is valid: {plural(count, 'mapping')} "
         f"({synced} synced), "
         f"roles {' > '.join(sanitize.text(r) for r in config.roles)}, "
         f"on_removed {config.on_removed}"

@@ -47,6 +47,7 @@ from entrasync.config.semantic import (
     semantic_problems,
 )
 from entrasync.config.source import Document, Problem, ProblemKind, parse
+from entrasync.core.wording import plural
 from entrasync.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -388,7 +389,7 @@ def load_bytes(raw: bytes, name: str) -> LoadedConfig:
         found = sorted(set(problems))
         rendered = tuple(p.render(name) for p in found)
         raise ConfigError(
-            f"{name} has {len(rendered)} problem{'s' if len(rendered) != 1 else ''}",
+            f"{name} has {plural(len(rendered), 'problem')}",
             _hint(name, {p.kind for p in found}),
             problems=rendered,
         )

@@ -28,6 +28,7 @@ from entrasync.core.model import (
 )
 from entrasync.core.plan import Action, Change, Plan
 from entrasync.core.resolve import resolve
+from entrasync.core.wording import plural
 
 DEFAULT_MIN_AGREEMENT = 90.0
 
@@ -174,7 +175,7 @@ class Vote(NamedTuple):
             kept = f", {protected} of them owners the draft protects" if protected else ""
             return (
                 f"no member is an active NeuralTrust user a plan would manage "
-                f"({users} user{'s' if users != 1 else ''} in Entra{kept})"
+                f"({plural(users, 'user')} in Entra{kept})"
             )
         share = f"{_percent(self.agreeing, self.counted)}% ({self.agreeing} of {self.counted})"
         if self.role is None:
@@ -230,7 +231,7 @@ def _vocabulary_notes(survey: Config, target: Target) -> tuple[str, ...]:
 
 
 def _counts(counter: Counter[str]) -> str:
-    return ", ".join(f"{k} ({n} user{'s' if n != 1 else ''})" for k, n in sorted(counter.items()))
+    return ", ".join(f"{k} ({plural(n, 'user')})" for k, n in sorted(counter.items()))
 
 
 def proposed_directory(directory: Directory, config: Config) -> Directory:
