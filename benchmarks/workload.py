@@ -203,10 +203,8 @@ def minimums(config: Config, generated: GeneratedTenant, scim_page_size: int) ->
     pages = sum(max(1, ceil(listed(gid) / GRAPH_PAGE)) for _, gid in synced_groups(config, tenant))
     lookups = sum(1 for _, m in config.synced_mappings if m.id is None)
     batches = ceil(len({m.id for _, m in config.synced_mappings if m.id}) / GRAPH_BATCH)
-    # A list ending on a full page takes one request more: the empty page after its end.
+    # A list read in one page takes one request more, to show it is all there is.
     scim_users = len(generated.scim_users)
-    scim_pages = max(1, ceil(scim_users / scim_page_size)) + (
-        scim_users > 0 and scim_users % scim_page_size == 0
-    )
+    scim_pages = max(1, ceil(scim_users / scim_page_size)) + (0 < scim_users <= scim_page_size)
     protected = sum(1 if p.casefold() in tenant.users_by_upn else 2 for p in config.protected)
     return Minimums(pages, lookups, batches, scim_pages, protected)

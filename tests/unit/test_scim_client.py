@@ -12,6 +12,7 @@ import pytest
 
 from entrasync.adapters.http import RetryPolicy
 from entrasync.adapters.scim.client import ScimAuthError, ScimClient
+from entrasync.adapters.scim.paging import IncompleteListingError
 from entrasync.adapters.throttle import AdaptiveLimit
 from entrasync.config.models import DEFAULT_SCIM_URL, Config
 from entrasync.core.secret import Secret
@@ -160,6 +161,35 @@ def test_paging_follows_a_server_that_returns_fewer_than_asked() -> None:
     assert recorder.requests[1].url.params["attributes"] == "userName,roles"
 
 
+@pytest.mark.parametrize(
+    ("status", "error_type", "said"),
+    [
+        (503, ScimError, "NeuralTrust answered 503 to listing users"),
+        (401, ScimAuthError, "the NeuralTrust SCIM token is expired or invalid"),
+        (400, IncompleteListingError, "could not be proven complete: it came in one page, and one"),
+    ],
+    ids=["a server not answering", "a credential refused", "the one-user page refused"],
+)
+def test_the_request_that_shows_a_one_page_list_whole_reports_its_own_failure(
+    status: int, error_type: type[ScimError], said: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/ServiceProviderConfig"):
+            return httpx.Response(404)
+        if request.url.params["count"] == "1":
+            return scim_error(status)
+        page = _users(1, 3, 3)
+        return httpx.Response(
+            200, json={"totalResults": 3, "startIndex": 1, "itemsPerPage": 3, "Resources": page}
+        )
+
+    scim, _ = client(handler)
+    with pytest.raises(error_type) as caught:
+        list(scim.list_users())
+    assert said in caught.value.message
+    assert type(caught.value) is error_type
+
+
 def test_every_request_carries_the_bearer_token_and_scim_media_type() -> None:
     scim, recorder = client(lambda r: httpx.Response(201, json={"id": "1"}))
     scim.create_user({"userName": "a"})
@@ -229,6 +259,18 @@ def test_a_write_answered_with_a_scim_error_and_200_is_that_error_not_a_success(
     assert patched.value.status == 403
     with pytest.raises(ScimAuthError):
         scim.create_user({"userName": "a@contoso.com"})
+
+
+def test_a_user_read_answered_with_a_scim_error_and_200_is_that_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        status = "404" if request.url.path.endswith("/gone") else "500"
+        return httpx.Response(200, json=scim_error(400).json() | {"status": status})
+
+    scim, _ = client(handler)
+    assert scim.get_user("gone") is None
+    with pytest.raises(ScimError) as caught:
+        scim.get_user("1")
+    assert caught.value.status == 500
 
 
 def test_a_404_on_listing_points_at_the_endpoint_url_not_at_a_user() -> None:

@@ -28,6 +28,7 @@ from entrasync.adapters.scim.paging import (
     Listing,
     Page,
     fetch_ahead,
+    one_user_page_disagrees,
     parse_page,
     unproven,
 )
@@ -342,7 +343,6 @@ class ScimClient:
         yield from listing.accept(first)
         step = len(first.resources)
         start = 1 + step
-        last = step  # users on the last page read
         if width > 1 and step and start <= listing.total:
             starts = range(start, listing.total + 1, step)
             fetch = partial(self._users_page, params, count=count)
@@ -350,8 +350,8 @@ class ScimClient:
             try:
                 for page in pages:
                     yield from listing.accept(page)
-                    start, last = page.start + len(page.resources), len(page.resources)
-                    if last != min(step, listing.total - page.start + 1):
+                    start = page.start + len(page.resources)
+                    if len(page.resources) != min(step, listing.total - page.start + 1):
                         break  # a page of another length: the pages asked after it are off
             finally:
                 pages.close()  # cancels the pages not asked yet
@@ -360,18 +360,32 @@ class ScimClient:
             page = self._users_page(params, start, count=count)
             yield from listing.accept(page)
             # A server may return fewer than asked (RFC 7644 §3.4.2.4): follow what it sent.
-            start, last = start + len(page.resources), len(page.resources)
-        if last >= count:
-            # The list ended on a page as full as asked: a server that gives each page's own
-            # length as totalResults ends there too. Only the page after it shows it is empty.
+            start += len(page.resources)
+        if listing.requests == 1 and step:
+            # The whole list came in its first page, which is what a server that gives each
+            # page's own length as totalResults says too: make sure, by another page.
             listing.charge()
-            try:
-                past = self._users_page(params, start, count=count)
-            except ScimAuthError:
-                raise
-            except ScimError as exc:
-                raise unproven(start, exc) from None
-            yield from listing.accept(past)
+            self._prove_whole(params, listing, start if step >= count else None, count)
+
+    def _prove_whole(
+        self, params: Mapping[str, Any], listing: Listing, after: int | None, count: int
+    ) -> None:
+        """A list read in one page is all there is: a page as full as asked is followed by an
+        empty one (``after``: its startIndex); a shorter one, which a server may answer past
+        its end with a 400, is counted alike by a one-user page."""
+        start, size = (after, count) if after is not None else (1, 1)
+        try:
+            page = self._users_page(params, start, count=size)
+        except IncompleteListingError:
+            raise
+        except ScimError as exc:
+            if exc.status is None or exc.status in (401, 403, 429) or exc.status >= 500:
+                raise  # said as for any read: a credential, or a server that is not answering
+            raise unproven(start, size, exc) from None
+        if after is not None:
+            listing.accept(page)  # users past the end, or a list that moved, stop the read
+        elif page.total != listing.total:
+            raise one_user_page_disagrees(page.total, listing.total)
 
     def _users_page(self, params: Mapping[str, Any], start: int, count: int) -> Page:
         """One page of /Users, checked to be a ListResponse answering ``startIndex=start``."""
@@ -467,7 +481,12 @@ class ScimClient:
             found = response.json()
         except ValueError:
             return None
-        return found if isinstance(found, dict) else None
+        if not isinstance(found, dict):
+            return None
+        if _is_error(found) and str(found.get("status")) == "404":
+            return None  # a 404 sent with 200: there is no such user
+        _refuse_error_body(response, f"reading user {user_id}", one_user=True, body=found)
+        return found
 
     def create_user(self, body: dict[str, Any]) -> ScimResponse:
         response = self._request(

@@ -9,8 +9,9 @@ would create users who exist and miss leavers, so a listing is accepted only whe
 - every page announces the ``totalResults`` of the first (the collection did not move);
 - no page repeats a user already read (by ``id``);
 - the distinct users read equal ``totalResults``;
-- when the last page is full, the page after it is empty (a server may give each page's own
-  length as ``totalResults``);
+- a list read in one page is shown whole by one more request (a server may give each page's
+  own length as ``totalResults``): the page after it is empty when it was as full as asked,
+  and a one-user page claims the same ``totalResults`` when it was shorter;
 
 and the requests stay within a budget derived from ``totalResults``. A page may hold fewer
 users than ``count`` asked for: the reader pages on from where it ended.
@@ -78,16 +79,36 @@ def _broken(what: str) -> IncompleteListingError:
     )
 
 
-def unproven(start: int, refusal: ScimError) -> IncompleteListingError:
-    """The page after a full last page was refused: the list's end cannot be shown."""
+PAGE_LENGTH_HINT = (
+    "nothing was changed in NeuralTrust. A server that gives each page's own length as "
+    "totalResults looks like a list that fits in one page, so entrasync asks for one more page "
+    "to tell them apart; run again, and if it repeats, report this message to NeuralTrust "
+    "support"
+)
+
+
+def unproven(start: int, count: int, refusal: ScimError) -> IncompleteListingError:
+    """The page that shows a one-page list whole was refused."""
+    asked = "the page after it" if count > 1 else "one user"
     return IncompleteListingError(
-        "the NeuralTrust user list could not be proven complete: it ended on a full page, and "
-        f"the page after it (startIndex {start}), which must be empty, was refused: "
-        f"{refusal.message}",
-        "nothing was changed in NeuralTrust. A server that gives each page's length as "
-        "totalResults looks the same as a list that ends on a full page, so entrasync asks for "
-        "the page after it; run again once a user is added or removed, and report this message "
-        "to NeuralTrust support",
+        "the NeuralTrust user list could not be proven complete: it came in one page, and "
+        f"{asked} (startIndex {start}, count {count}), asked to show it is all there is, was "
+        f"refused: {refusal.message}",
+        PAGE_LENGTH_HINT,
+    )
+
+
+def one_user_page_disagrees(said: int, total: int) -> IncompleteListingError:
+    """A one-user page counted the list otherwise than its one full page did."""
+    if said == 1 < total:
+        return _broken(
+            f"the page of one user claims 1 user (totalResults), the list's only page {total:,}: "
+            "the server gives each page's own length as totalResults"
+        )
+    return IncompleteListingError(
+        f"the NeuralTrust user list changed while it was read: the page of one user claims "
+        f"{said:,} users (totalResults), the list's only page {total:,}",
+        MOVED_HINT,
     )
 
 

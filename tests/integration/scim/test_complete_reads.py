@@ -190,7 +190,9 @@ def test_find_user_on_a_case_exact_server_finds_no_one_who_is_not_there(
     sandbox = make_sandbox(reads=ReadFaults(case_exact_filter=True))
     with client_for(sandbox) as client:
         assert client.find_user("Nobody@Contoso.com") is None
-    assert sandbox.counters.listings == 3  # two filters, then the listing's one short page
+    # two filters, then the listing: its one short page, and the one-user page that shows it
+    # is all there is
+    assert sandbox.counters.listings == 4
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -251,12 +253,22 @@ def test_a_total_that_is_each_page_length_is_refused_by_the_page_after_the_end(
 
 
 @WIDTHS
-def test_a_list_ending_on_a_full_page_is_proven_by_one_request_past_its_end(
+@pytest.mark.parametrize("users", [PAGE, 3], ids=["one full page", "one short page"])
+def test_a_list_in_one_page_is_shown_whole_by_one_request_more(
+    make_sandbox: MakeSandbox, parallelism: int, users: int
+) -> None:
+    sandbox = make_sandbox(seed=SEED[:users], max_results=PAGE)
+    assert len(read(sandbox, parallelism).users) == users
+    assert sandbox.counters.listings == 2
+
+
+@WIDTHS
+def test_a_list_in_several_pages_needs_no_request_more(
     make_sandbox: MakeSandbox, parallelism: int
 ) -> None:
     sandbox = make_sandbox(seed=SEED[:20], max_results=PAGE)
     assert len(read(sandbox, parallelism).users) == 20
-    assert sandbox.counters.listings == 20 // PAGE + 1
+    assert sandbox.counters.listings == 20 // PAGE
 
 
 @WIDTHS
@@ -265,19 +277,35 @@ def test_a_list_shorter_than_a_page_is_not_asked_past_its_end(
 ) -> None:
     sandbox = make_sandbox(seed=SEED[:4], max_results=PAGE, reads=ReadFaults(refuse_past_end=True))
     assert len(read(sandbox, parallelism).users) == 4
-    assert sandbox.counters.listings == 1
+    assert sandbox.counters.listings == 2  # the page, then one user of it
+
+
+@WIDTHS
+def test_short_pages_each_claiming_their_length_are_refused_by_the_one_user_page(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    faults = ReadFaults(total_is_page=True, max_page_size=3)  # 3 a page, 5 announced and asked
+    sandbox = make_sandbox(seed=SEED, max_results=PAGE, reads=faults)
+    error = refused(sandbox, parallelism)
+    assert error.message == (
+        "the NeuralTrust user list could not be read completely: the page of one user claims 1 "
+        "user (totalResults), the list's only page 3: the server gives each page's own length "
+        "as totalResults"
+    )
 
 
 @WIDTHS
 def test_a_refused_page_after_a_full_last_page_leaves_the_list_unproven(
     make_sandbox: MakeSandbox, parallelism: int
 ) -> None:
-    sandbox = make_sandbox(seed=SEED[:10], max_results=PAGE, reads=ReadFaults(refuse_past_end=True))
+    sandbox = make_sandbox(
+        seed=SEED[:PAGE], max_results=PAGE, reads=ReadFaults(refuse_past_end=True)
+    )
     error = refused(sandbox, parallelism)
     assert error.message.startswith(
-        "the NeuralTrust user list could not be proven complete: it ended on a full page, and "
-        "the page after it (startIndex 11), which must be empty, was refused: NeuralTrust "
-        "answered 400 to listing users"
+        "the NeuralTrust user list could not be proven complete: it came in one page, and the "
+        "page after it (startIndex 6, count 5), asked to show it is all there is, was refused: "
+        "NeuralTrust answered 400 to listing users"
     )
 
 
