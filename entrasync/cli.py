@@ -10,8 +10,10 @@ because it is a bug. Each command's module is imported only when that command ru
 
 from __future__ import annotations
 
+import errno
 import importlib
 import io
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -20,7 +22,7 @@ from typing import NoReturn
 import click
 
 from entrasync import __version__
-from entrasync.console import AppContext, configure_logging, global_options
+from entrasync.console import AppContext, configure_logging, global_options, output_error
 from entrasync.core import sanitize
 from entrasync.errors import EntrasyncError, ExitCode, error_lines
 from entrasync.gctune import collector_paused
@@ -123,9 +125,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         said = "interrupted" if exc.exit_code == ExitCode.INTERRUPTED else f"stopped by {exc.name}"
         click.echo(f"\n{said}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        if exc.errno == errno.EPIPE or not _in_click_echo(exc):
+            return _bug()
+        _print_error(output_error(exc))  # --help or --version, which click writes itself
+        return ExitCode.ERROR
     except Exception:
         return _bug()
     return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def _in_click_echo(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised writing through click.echo (help, version, usage text)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(f.name == "echo" and f"click{os.sep}utils.py" in f.filename for f in frames)
 
 
 def _bug() -> int:

@@ -59,10 +59,15 @@ def _writing() -> Iterator[None]:
     except OSError as exc:
         if exc.errno == errno.EPIPE:
             raise
-        raise EntrasyncError(
-            f"could not write the output: {exc.strerror or exc}",
-            "free space where the output goes, or send it elsewhere, then run again",
-        ) from None
+        raise output_error(exc) from None
+
+
+def output_error(exc: OSError) -> EntrasyncError:
+    """What a refused write of the output (stdout) tells the user."""
+    return EntrasyncError(
+        f"could not write the output: {exc.strerror or exc}",
+        "free space where the output goes, or send it elsewhere, then run again",
+    )
 
 
 def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:

@@ -25,11 +25,16 @@ class Refusing(io.StringIO):
         raise OSError(self.code, "No space left on device")
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["validate", str(CONFIG)], ["validate", "--help"], ["--version"]],
+    ids=["a result", "help, which click writes", "the version, which click writes"],
+)
 def test_a_full_disk_under_the_output_is_an_error_saying_so(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
     monkeypatch.setattr("sys.stdout", Refusing(errno.ENOSPC))
-    assert main(["validate", str(CONFIG)]) == 1
+    assert main(args) == 1
     err = capsys.readouterr().err
     assert err == (
         "error: could not write the output: No space left on device\n"

@@ -106,6 +106,14 @@ def test_a_blank_tenant_id_variable_says_it_shadows_the_file() -> None:
     assert "a set variable wins over the file" in (caught.value.hint or "")
 
 
+def test_a_blank_tenant_id_over_a_file_without_one_asks_for_every_missing_id() -> None:
+    with pytest.raises(AuthError) as caught:
+        make_token_provider(CONFIG, {"AZURE_TENANT_ID": "  ", "AZURE_CLIENT_SECRET": "s"})
+    assert caught.value.message == (
+        "no AZURE_TENANT_ID or AZURE_CLIENT_ID for the Entra app registration"
+    )
+
+
 def test_environment_ids_override_the_config() -> None:
     config = Config.model_validate(
         {"version": 1, "entra": {"tenant_id": CLIENT, "client_id": CLIENT}}

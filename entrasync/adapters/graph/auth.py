@@ -233,17 +233,12 @@ def _unreachable(authority: str, exc: Exception) -> AuthError:
 
 
 def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
-    tenant, client = (
-        key.resolve(config, environ, "").value.strip()
-        for key in (routing.TENANT_ID, routing.CLIENT_ID)
-    )
-    missing = [
-        key.env
-        for key, value in ((routing.TENANT_ID, tenant), (routing.CLIENT_ID, client))
-        if not value
-    ]
-    blank = [name for name in missing if environ.get(name)]  # set, to blanks only
-    if blank:
+    keys = (routing.TENANT_ID, routing.CLIENT_ID)
+    tenant, client = (key.resolve(config, environ, "").value.strip() for key in keys)
+    missing = [key.env for key, value in zip(keys, (tenant, client), strict=True) if not value]
+    # A variable of blanks set over an id the file holds: say so, not "set the file's id".
+    blank = [k.env for k in keys if k.env in missing and environ.get(k.env) and k.in_config(config)]
+    if blank and blank == missing:
         raise AuthError(
             f"{' and '.join(blank)} {'holds' if len(blank) == 1 else 'hold'} only blanks",
             "unset it to use entra.tenant_id and entra.client_id from the mappings file, or "
