@@ -69,7 +69,11 @@ def command(
     config_path = ctx.resolved_config_path
     target = out if out is not None else config_path
     _refuse_existing(target, force)  # before any read: the reads can take minutes
-    base = load_config(config_path).config if config_path.exists() else Config(version=1)
+    _refuse_unwritable(target)
+    # A config named for its settings (the draft going to --out) must be there: a typo would
+    # draft with the defaults in place of the team's vocabulary and protected users.
+    named = ctx.config_given and out is not None
+    base = load_config(config_path).config if config_path.exists() or named else Config(version=1)
     result = bootstrap(base, search, min_agreement, os.environ, console, parallelism=parallelism)
     text = mappings_yaml(
         base,
@@ -115,6 +119,23 @@ def _refuse_existing(target: Path, force: bool, happened: str = "already exists"
         raise EntrasyncError(
             f"{target} {happened}; init never writes over a file without --force",
             "pass --out FILE to write the draft elsewhere, or --force to replace it",
+        )
+
+
+def _refuse_unwritable(target: Path) -> None:
+    """Refuse, before the reads, a target whose folder cannot be made or written."""
+    folder = Path(os.path.abspath(target)).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EntrasyncError(
+            f"cannot write {target}: {exc.strerror or exc}",
+            "pass --out FILE in a folder you can write to",
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise EntrasyncError(
+            f"cannot write {target}: its folder {folder} is not writable",
+            "pass --out FILE in a folder you can write to",
         )
 
 

@@ -25,7 +25,7 @@ from entrasync.core import sanitize
 from entrasync.core.bootstrap import Proposal, Proposed, Residue
 from entrasync.core.plan import Plan
 from entrasync.core.wording import plural
-from entrasync.render.common import role_text, setting_text
+from entrasync.render.common import access_brief, role_text, setting_text
 from entrasync.render.groups import columns
 
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.@/()&+#-]*")
@@ -222,9 +222,11 @@ def residue_lines(plan: Plan) -> Iterator[str]:
             f"Residue: `entrasync plan` of this file would also make "
             f"{plural(len(residue.changes), 'change')}:"
         )
-        rows: list[tuple[str, ...]] = [("USER", "ACTION", "WHY", "DECIDED BY")]
+        # The access each change gives, not only why: a create gets the group's whole role.
+        rows: list[tuple[str, ...]] = [("USER", "ACTION", "ACCESS", "WHY", "DECIDED BY")]
         for c in residue.changes:
-            rows.append((c.user, c.action.value, c.reason, c.decided_by or "-"))
+            access = f"{access_brief(c.before)} -> {access_brief(c.after)}"
+            rows.append((c.user, c.action.value, access, c.reason, c.decided_by or "-"))
         yield from (f"  {line}" for line in columns(rows))
     else:
         but = " but adoptions" if residue.adoptions else ""

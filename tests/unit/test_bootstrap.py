@@ -3,6 +3,7 @@ the residue (what a plan of that file still changes), on the pure core."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -158,6 +159,9 @@ def test_misfits_are_the_residue_with_why() -> None:
     lines = "\n".join(residue_lines(plan))
     assert "u9@contoso.com" in lines
     assert "role differs (member -> admin)" in lines
+    # The access each change gives: a create gets the group's role whole.
+    assert re.search(r"erin@contoso\.com +create +- -> admin +in NT-Admins", lines)
+    assert re.search(r"u9@contoso\.com +update +member \[.*\] -> admin +role differs", lines)
 
 
 def test_an_owner_no_owner_group_covers_is_protected_and_not_counted() -> None:

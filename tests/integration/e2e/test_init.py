@@ -180,6 +180,30 @@ def test_an_existing_file_is_never_replaced_without_force(
     assert "then run: entrasync --config teams.yaml plan" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (
+            ("--config", "mapings-typo.yaml", "init", "APP-", "--out", "draft.yaml"),
+            "config file mapings-typo.yaml not found",
+        ),
+        (("init", "APP-", "--out", "/proc/nope/draft.yaml"), "cannot write /proc/nope/draft.yaml"),
+    ],
+    ids=["a settings file named but missing", "an --out that cannot be written"],
+)
+def test_init_refuses_before_any_read_what_it_could_not_finish(
+    serve: Serve, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], said: str
+) -> None:
+    served = serve(*aligned_tenant())
+    code = main(list(args))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert said in err
+    assert "Traceback" not in err
+    assert served.graph.counters["requests"] == 0
+    assert not Path("draft.yaml").exists()
+
+
 def test_a_file_that_appears_during_the_reads_is_not_replaced_either(
     serve: Serve, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
