@@ -51,4 +51,6 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     console.result_lines(
         USERS_FORMATS[fmt](rows, Options(color=console.color)), data=fmt in DATA_FORMATS
     )
+    for warning in plan.warnings:  # why a user is held back, a mapping expired: as plan says
+        console.warn(warning)
     return ExitCode.OK
