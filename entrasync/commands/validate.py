@@ -108,12 +108,17 @@ def _validate(path: Path, online: bool, trusted_config: Path | None, console: Co
     # Imported here: offline validation must not load the Graph stack (msal, httpx).
     from entrasync.adapters.graph.online import validate_online
 
-    checks = validate_online(today.config, os.environ)  # an expired mapping syncs nothing
+    # An expired mapping syncs nothing: a group it names that is gone is for deleting it.
+    expired = today.expired
+    checks = validate_online(today.config, os.environ, expired)
     for line in checks_table(checks):
         console.result(line)
     for warning in empty_group_warnings(checks, loaded.path):
         console.warn(warning)
-    failures = [(i, c) for i, c in enumerate(checks) if c.failed]
+    for i in sorted(expired):
+        if checks[i].failed:
+            console.warn(f"{failure_message(checks[i], loaded.where(i))}; it expired: delete it")
+    failures = [(i, c) for i, c in enumerate(checks) if c.failed and i not in expired]
     if failures:
         # Each failure told as `plan` tells it: an `error:` line and its `hint:` line.
         raise SeveralErrors(

@@ -26,6 +26,7 @@ class AsOf:
 
     config: Config  # expired mappings turned auto_sync: false, everything else as written
     warnings: tuple[str, ...]
+    expired: frozenset[int] = frozenset()  # indices of the mappings past their day
 
 
 def as_of(config: Config, today: date) -> AsOf:
@@ -37,7 +38,8 @@ def as_of(config: Config, today: date) -> AsOf:
         m.model_copy(update={"auto_sync": False}) if _expired(m, today) else m
         for m in config.mappings
     )
-    return AsOf(config.model_copy(update={"mappings": mappings}), warnings)
+    expired = frozenset(i for i, m in enumerate(config.mappings) if _expired(m, today))
+    return AsOf(config.model_copy(update={"mappings": mappings}), warnings, expired)
 
 
 def expiry_warning(mapping: GroupMapping, today: date) -> str | None:

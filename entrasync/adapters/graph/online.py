@@ -49,14 +49,24 @@ def check_group(
     )
 
 
-def check_groups(config: Config, client: GraphClient, parallelism: int = 4) -> list[GroupCheck]:
+def check_groups(
+    config: Config,
+    client: GraphClient,
+    parallelism: int = 4,
+    expired: frozenset[int] = frozenset(),
+) -> list[GroupCheck]:
+    """``expired``: indices of mappings past their ``expires``, which grant nothing: another
+    mapping of their group (a renewal) is no duplicate."""
     nested = config.entra.nested_groups
     resolved = resolve_groups(client, config.mappings, parallelism)
     pairs = list(zip(config.mappings, resolved, strict=True))
     checks = list(
         run_bounded(lambda p: check_group(client, p[0], p[1], nested), pairs, parallelism)
     )
-    found = ((i, c.group_id if c.display_name is not None else None) for i, c in enumerate(checks))
+    found = (
+        (i, c.group_id if c.display_name is not None and i not in expired else None)
+        for i, c in enumerate(checks)
+    )
     for earlier, index in list(repeated_groups(found)):
         check = checks[index]
         group = Group(str(check.group_id), str(check.display_name))
@@ -65,7 +75,9 @@ def check_groups(config: Config, client: GraphClient, parallelism: int = 4) -> l
     return checks
 
 
-def validate_online(config: Config, environ: Mapping[str, str]) -> list[GroupCheck]:
+def validate_online(
+    config: Config, environ: Mapping[str, str], expired: frozenset[int] = frozenset()
+) -> list[GroupCheck]:
     """One check per mapping, in the file's order."""
     with GraphClient.connect(config, environ) as client:
-        return check_groups(config, client)
+        return check_groups(config, client, expired=expired)

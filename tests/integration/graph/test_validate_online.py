@@ -9,7 +9,7 @@ import pytest
 from entrasync.cli import main
 from entrasync.sandbox.graph_emulator import DEFAULT_CLIENT_SECRET, GraphEmulator
 
-from .conftest import secret_env
+from .conftest import G_SMALL, secret_env
 
 
 def _signed_in(emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,3 +100,25 @@ def test_online_shows_an_expired_mapping_as_not_synced_as_plan_treats_it(
     assert rows["NT-Small"].endswith(" ok")
     assert rows["NT-Child"].endswith(" ok (not synced)")
     assert "mapping NT-Child expired on 2020-01-01" in err
+
+
+def test_an_expired_mapping_of_a_deleted_group_or_renewed_by_id_is_a_note_not_a_failure(
+    emulator: GraphEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`plan` syncs nothing of an expired mapping, so neither its gone group nor the mapping
+    that renews its group fails validation: the file says to delete it."""
+    text = (
+        "version: 1\nmappings:\n"
+        "  - {name: NT-Old-Audit, role: member, expires: 2020-01-01}\n"
+        "  - {name: NT-Small, role: member, expires: 2020-01-01}\n"
+        f"  - {{id: {G_SMALL}, role: member}}\n"
+    )
+    _, code = _validate_online(text, emulator, tmp_path, monkeypatch)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "mapping NT-Old-Audit: no Entra group is named 'NT-Old-Audit'" in err
+    assert "it expired: delete it" in err
+    assert "error:" not in err
