@@ -28,7 +28,7 @@ from entrasync.commands.report import report_apply_command
 from entrasync.console import Console, app_context, output_options
 from entrasync.errors import ExitCode, GitHubError
 from entrasync.render.common import summary_line
-from entrasync.render.markdown import comment_marker, escape, render_markdown
+from entrasync.render.markdown import comment_marker, escape, render_markdown, still_to_read
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
 # plan.yml: entrasync-plan-<PR>-<head commit planned>-<run attempt>
@@ -129,6 +129,7 @@ def drift_issue(plan_path: Path) -> int:
     link = run_url(os.environ)
     if not plan.has_changes and not plan.violations:
         closing = "In sync again" + (f" as of [this run]({link})." if link else ".")
+        closing += "".join(f"\n\n{line}" for line in still_to_read(plan))
         url = close_marked_issue(drift_marker, closing, os.environ)
         said = "no drift issue open" if url is None else f"closed {url or 'the drift issue'}"
         console.info(f"In sync; {said}")

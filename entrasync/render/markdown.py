@@ -274,3 +274,27 @@ def _orphan_row(orphan: Orphan, deactivated: bool) -> str:
     outcome = "deactivated" if deactivated else "kept, unchanged"
     cells = (escape(orphan.user), escape(role_text(orphan.role)), escape(orphan.reason), outcome)
     return "| " + " | ".join(cells) + " |"
+
+
+_STILL_LISTED = 20  # names or warnings shown in a closing comment; the plan artifact has all
+
+
+def still_to_read(plan: Plan) -> list[str]:
+    """What a plan with nothing to change still says: users no synced mapping wants that keep
+    their access (``on_removed: keep``), and its warnings (held-back users, expired mappings).
+    Said when the drift issue closes, so that "in sync" does not hide them."""
+    lines: list[str] = []
+    if plan.orphans:
+        names = ", ".join(escape(o.user) for o in plan.orphans[:_STILL_LISTED])
+        more = len(plan.orphans) - _STILL_LISTED
+        lines.append(
+            f"{plural(len(plan.orphans), 'user')} no synced mapping wants "
+            f"{'keeps' if len(plan.orphans) == 1 else 'keep'} NeuralTrust access "
+            f"(`on_removed: keep`): {names}" + (f", and {more} more" if more > 0 else "") + "."
+        )
+    if plan.warnings:
+        lines.append("Warnings of the plan:")
+        lines += [f"- {escape(w)}" for w in plan.warnings[:_STILL_LISTED]]
+        if len(plan.warnings) > _STILL_LISTED:
+            lines.append(f"- and {len(plan.warnings) - _STILL_LISTED} more")
+    return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from entrasync.adapters.github.rest import ArtifactRef, close_marked_issue, late
 from entrasync.cli import main
 from entrasync.commands.github_cmd import PLAN_EVENT, PLAN_WORKFLOW
 from entrasync.core import planfile
-from entrasync.core.plan import Action, Plan, Violation
+from entrasync.core.plan import Action, Orphan, Plan, Violation
 from entrasync.errors import GitHubError
 from tests.integration.github.emulator import BOT, Emulator
 from tests.integration.github.env import MakeEnv
@@ -220,6 +221,41 @@ def test_drift_opens_one_issue_updates_it_and_closes_it_when_in_sync(
     assert "In sync again" in github.state.comments[issues[0]["number"]][0]["body"]
     assert run(monkeypatch, env, "github", "drift-issue", "--plan", str(in_sync)) == 0
     assert github.state.calls("PATCH") == 2  # one update, one close; nothing for the no-op
+
+
+def test_closing_in_sync_still_names_kept_orphans_and_the_plans_warnings(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Nothing to change is no drift, but a leaver who keeps access (on_removed: keep) and a
+    held-back user are still for someone to read when the issue closes."""
+    env = make_env(github)
+    drift = save(plan_of(change("alice@contoso.com", Action.UPDATE, "admin")), tmp_path / "a.json")
+    assert run(monkeypatch, env, "github", "drift-issue", "--plan", str(drift)) == 0
+    kept = replace(
+        plan_of(),
+        orphans=(Orphan("frank@contoso.com", "member", "no longer in a mapped group"),),
+        warnings=("mapping NT-Audit expired on 2026-11-30",),
+    )
+    assert (
+        run(
+            monkeypatch,
+            env,
+            "github",
+            "drift-issue",
+            "--plan",
+            str(save(kept, tmp_path / "k.json")),
+        )
+        == 0
+    )
+    (issue,) = [i for i in github.state.issues if "pull_request" not in i]
+    assert issue["state"] == "closed"
+    closing = github.state.comments[issue["number"]][-1]["body"]
+    assert "In sync again" in closing
+    assert (
+        "1 user no synced mapping wants keeps NeuralTrust access (`on_removed: keep`): frank@"
+        in closing
+    )
+    assert "- mapping NT-Audit expired on 2026-11-30" in closing
 
 
 def test_drift_keeps_the_first_of_two_drift_issues_that_runs_at_once_opened(
