@@ -110,10 +110,14 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     owners = {g.group.id for g in groups if first[g.group.id].carries(owner, min_agreement)}
     covered = {t.id for g in groups if g.group.id in owners for t in _members(g, found, set())}
     guarded: dict[str, str] = {}  # SCIM id -> the protected entry that names it
+    entra_of = {t.id: entra_id for entra_id, t in found.items()}
     for user in target.users:
         if user.active and may_be_role(user.role, owner) and user.id not in covered:
-            key = _protected_key(user)
-            if key is not None and not is_protected_target(survey, user):
+            # Named by its NeuralTrust userName or email, else (neither an email) by the UPN
+            # of the Entra user it is paired with: `protected` takes Entra UPNs too.
+            key = _protected_key(user) or _entra_upn(directory, entra_of.get(user.id))
+            already = is_protected_target(survey, user) or key in survey.protected_keys
+            if key is not None and not already:
                 guarded[user.id] = key
     chosen: list[Proposed] = []
     skipped: list[Skipped] = []
@@ -214,6 +218,11 @@ def _protected_key(user: TargetUser) -> str | None:
         if value and re.fullmatch(UPN_PATTERN, value):
             return value.lower()
     return None
+
+
+def _entra_upn(directory: Directory, entra_id: str | None) -> str | None:
+    user = directory.users.get(entra_id) if entra_id is not None else None
+    return user.user_principal_name.lower() if user is not None else None
 
 
 def _vocabulary_notes(survey: Config, target: Target) -> tuple[str, ...]:

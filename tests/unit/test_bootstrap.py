@@ -185,6 +185,18 @@ def test_an_owner_spelt_in_another_case_is_protected_too() -> None:
     assert proposal.new_protected == ("boss@contoso.com",)
 
 
+def test_an_owner_without_an_email_name_is_protected_by_its_entra_upn() -> None:
+    """Named `opslead` in NeuralTrust, with no email, but paired with an Entra member: left
+    out, its group's draft demoted it."""
+    members = [person(f"m{i}") for i in range(9)]
+    users = [nt(f"m{i}", "member") for i in range(9)]
+    lead = nt("ops", "owner", user_name="opslead", email=None)
+    proposal, plan, _ = run({"NT-Ops": [*members, person("ops")]}, [*users, lead])
+    assert proposal.new_protected == ("ops@contoso.com",)
+    assert rows(proposal)[0][3:] == (9, 9)  # the owner is not counted among the members
+    assert Residue.of(plan).changes == ()  # and not demoted
+
+
 def test_a_user_name_with_a_trailing_line_break_is_not_written_as_a_protected_entry() -> None:
     # Python's "$" matches before a final "\n": the schema would refuse the drafted file.
     odd = nt("ops", "owner", external_id=None, user_name="ops@contoso.com\n", email=None)
