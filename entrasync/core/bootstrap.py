@@ -43,6 +43,7 @@ class Proposed:
     agreeing: int  # counted members holding ``role`` in NeuralTrust
     counted: int  # members that are active NeuralTrust users a plan would act on
     named: bool = True  # False when another proposed group has the same name: id only
+    holding: int = 0  # of ``agreeing``, those holding exactly ``products`` (product roles)
 
     @property
     def percent(self) -> int:
@@ -128,7 +129,16 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
             vote = _vote(survey, members)
             kept_out = len(_members(g, found, set())) - len(members)  # protected owners
         if vote.role is not None and vote.carries(vote.role, min_agreement):
-            chosen.append(Proposed(g.group, vote.role, vote.products, vote.agreeing, vote.counted))
+            chosen.append(
+                Proposed(
+                    g.group,
+                    vote.role,
+                    vote.products,
+                    vote.agreeing,
+                    vote.counted,
+                    holding=vote.holding,
+                )
+            )
         else:
             skipped.append(Skipped(g.group, vote.why_not(survey, g, min_agreement, kept_out)))
     chosen.sort(key=lambda p: survey.roles.index(p.role))  # stable: by name within a role
@@ -160,6 +170,7 @@ class Vote(NamedTuple):
     counted: int
     in_vocabulary: bool
     products: tuple[str, ...] | None = None
+    holding: int = 0  # role holders with exactly ``products``
 
     def carries(self, role: str, min_agreement: float) -> bool:
         return (
@@ -199,7 +210,7 @@ def _vote(survey: Config, members: Sequence[TargetUser]) -> Vote:
     role, agreeing = max(
         roles.items(), key=lambda rc: (rc[1], rank.get(rc[0] or "", -1), rc[0] or "")
     )
-    products = None
+    products, holding = None, 0
     if role in survey.effective_product_roles:
         vocabulary = set(survey.products)
         sets = Counter(
@@ -207,8 +218,8 @@ def _vote(survey: Config, members: Sequence[TargetUser]) -> Vote:
         )
         # The most common set; among equals the smallest, then the first in sorted order.
         ranked = sorted(sets.items(), key=lambda sc: (-sc[1], len(sc[0]), sc[0]))
-        products = ranked[0][0]
-    return Vote(role, agreeing, len(members), role in rank, products)
+        products, holding = ranked[0]
+    return Vote(role, agreeing, len(members), role in rank, products, holding)
 
 
 def _protected_key(user: TargetUser) -> str | None:

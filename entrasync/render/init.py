@@ -181,7 +181,9 @@ def _mapping_lines(base: Config, p: Proposed) -> Iterator[str]:
         yield f"    name: {scalar(p.group.display_name)}"
     yield f"    role: {scalar(p.role)}   {agreement}"
     if p.products is not None:
-        yield f"    products: {_flow(p.products)}"
+        # Not held to the agreement: the plan sets it for every member, so say how many have it.
+        held = f"# {p.holding} of those {p.agreeing} hold exactly these"
+        yield f"    products: {_flow(p.products)}   {held}"
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -195,11 +197,14 @@ def proposal_lines(proposal: Proposal, min_agreement: float) -> Iterator[str]:
         f"(members agreeing on a role: at least {min_agreement:g}%)."
     )
     if proposal.mappings:
-        rows: list[tuple[str, ...]] = [("GROUP", "ID", "ROLE", "PRODUCTS", "AGREEMENT")]
+        # HOLDING: of the members agreeing on the role, those with exactly these products.
+        header = ("GROUP", "ID", "ROLE", "PRODUCTS", "HOLDING", "AGREEMENT")
+        rows: list[tuple[str, ...]] = [header]
         for p in proposal.mappings:
             products = "-" if p.products is None else (", ".join(p.products) or "(none)")
+            holding = "-" if p.products is None else f"{p.holding} of {p.agreeing}"
             agreement = f"{p.percent}% ({p.agreeing} of {p.counted})"
-            rows.append((p.group.display_name, p.group.id, p.role, products, agreement))
+            rows.append((p.group.display_name, p.group.id, p.role, products, holding, agreement))
         yield from (f"  {line}" for line in columns(rows))
     if proposal.skipped:
         yield ""

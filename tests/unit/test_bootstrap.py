@@ -18,7 +18,7 @@ from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers, 
 from entrasync.core.plan import Plan
 from entrasync.operations.planning import make_plan
 from entrasync.render.init import Endpoints, mappings_yaml, proposal_lines, residue_lines, scalar
-from tests.unit.planning_factories import make_target, nt, person
+from tests.unit.planning_factories import ALL_PRODUCTS, make_target, nt, person
 
 DEFAULTS = Config(version=1)
 
@@ -482,3 +482,16 @@ def test_an_orphans_role_with_blanks_around_it_is_shown_quoted_in_the_residue() 
     )
     assert [o.role for o in plan.orphans] == ["admin "]
     assert "'admin '" in "\n".join(residue_lines(plan))
+
+
+def test_a_product_set_few_members_hold_says_how_few() -> None:
+    """The role is held to the agreement, the product set is not: the file and the report say
+    how many hold exactly the set the plan gives every member."""
+    members = [person(f"p{i}") for i in range(10)]
+    users = [nt(f"p{i}", "member", ALL_PRODUCTS if i < 3 else GATE) for i in range(10)]
+    proposal, _, text = run({"NT-Prod": members}, users)
+    (mapped,) = proposal.mappings
+    assert (mapped.products, mapped.holding, mapped.agreeing) == (GATE, 7, 10)
+    assert "    products: [trustgate]   # 7 of those 10 hold exactly these" in text
+    report = "\n".join(proposal_lines(proposal, 90))
+    assert re.search(r"NT-Prod .* member +trustgate +7 of 10 +100% \(10 of 10\)", report)
