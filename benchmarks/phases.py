@@ -149,7 +149,7 @@ def plan(size: str, parallelism: int, repeats: int = 5) -> tuple[list[Figure], d
             f"plan wall time (median of {repeats})",
             probe["wall_seconds"],
             "s",
-            f"<= {2 * floor['wall_seconds']:.1f} s (2x floor) and < 30 s",
+            f"<= {2 * floor['wall_seconds']:.3f} s (2x floor) and < 30 s",
             probe["wall_seconds"] <= 2 * floor["wall_seconds"] and probe["wall_seconds"] < 30,
         ),
         Figure("plan CPU (whole process)", probe["cpu_seconds"], "s", "", None),
