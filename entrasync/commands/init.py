@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from pathlib import Path
 
 import click
@@ -123,20 +124,23 @@ def _refuse_existing(target: Path, force: bool, happened: str = "already exists"
 
 
 def _refuse_unwritable(target: Path) -> None:
-    """Refuse, before the reads, a target whose folder cannot be made or written."""
-    folder = Path(os.path.abspath(target)).parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EntrasyncError(
-            f"cannot write {target}: {exc.strerror or exc}",
-            "pass --out FILE in a folder you can write to",
-        ) from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise EntrasyncError(
-            f"cannot write {target}: its folder {folder} is not writable",
-            "pass --out FILE in a folder you can write to",
-        )
+    """Refuse, before the reads, a target the write could not make: the nearest folder that
+    exists must be a writable folder (the write makes the missing ones; init reads only until
+    then)."""
+    nearest = Path(os.path.abspath(target)).parent
+    while not os.path.lexists(nearest) and nearest != nearest.parent:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        said = f"{nearest} is not a folder"
+    else:
+        try:  # what the write will do there, undone: permissions alone miss /proc and the like
+            os.rmdir(tempfile.mkdtemp(prefix=".entrasync-init-", dir=nearest))
+            return
+        except OSError as exc:
+            said = f"the folder {nearest} cannot be written ({exc.strerror or exc})"
+    raise EntrasyncError(
+        f"cannot write {target}: {said}", "pass --out FILE in a folder you can write to"
+    )
 
 
 def _checked(text: str, target: Path) -> LoadedConfig:

@@ -106,6 +106,16 @@ def test_a_blank_tenant_id_variable_says_it_shadows_the_file() -> None:
     assert "a set variable wins over the file" in (caught.value.hint or "")
 
 
+def test_a_blank_tenant_id_hiding_the_files_is_named_when_the_client_id_is_missing_too() -> None:
+    config = Config.model_validate({"version": 1, "entra": {"tenant_id": TENANT}})
+    with pytest.raises(AuthError) as caught:
+        make_token_provider(config, {"AZURE_TENANT_ID": " ", "AZURE_CLIENT_SECRET": "s"})
+    assert caught.value.message == (
+        "no AZURE_TENANT_ID or AZURE_CLIENT_ID for the Entra app registration "
+        "(AZURE_TENANT_ID holds only blanks, hiding the file's id)"
+    )
+
+
 def test_a_blank_tenant_id_over_a_file_without_one_asks_for_every_missing_id() -> None:
     with pytest.raises(AuthError) as caught:
         make_token_provider(CONFIG, {"AZURE_TENANT_ID": "  ", "AZURE_CLIENT_SECRET": "s"})

@@ -190,6 +190,27 @@ def test_the_request_that_shows_a_one_page_list_whole_reports_its_own_failure(
     assert type(caught.value) is error_type
 
 
+def test_a_server_ignoring_count_with_page_length_totals_is_refused_past_its_page() -> None:
+    """It answers its 50-user page to count=1 too, with the same total: only the page after
+    it shows the list goes on."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/ServiceProviderConfig"):
+            return httpx.Response(404)
+        start = int(request.url.params["startIndex"])
+        page = _users(start, 50, 250)
+        return httpx.Response(200, json={"totalResults": len(page), "Resources": page})
+
+    scim, recorder = client(handler)
+    with pytest.raises(IncompleteListingError) as caught:
+        list(scim.list_users())
+    assert "the page at startIndex 51, after the 50 users the server claims" in (
+        caught.value.message
+    )
+    asked = [(r.url.params.get("startIndex"), r.url.params.get("count")) for r in recorder.requests]
+    assert asked[1:] == [("1", "100"), ("1", "1"), ("51", "100")]
+
+
 def test_every_request_carries_the_bearer_token_and_scim_media_type() -> None:
     scim, recorder = client(lambda r: httpx.Response(201, json={"id": "1"}))
     scim.create_user({"userName": "a"})

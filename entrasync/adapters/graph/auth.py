@@ -245,8 +245,11 @@ def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
             "set it to the app registration's GUID (a set variable wins over the file)",
         )
     if missing:
+        hiding = (
+            f" ({' and '.join(blank)} holds only blanks, hiding the file's id)" if blank else ""
+        )
         raise AuthError(
-            f"no {' or '.join(missing)} for the Entra app registration",
+            f"no {' or '.join(missing)} for the Entra app registration{hiding}",
             "set entra.tenant_id and entra.client_id in the mappings file, or the "
             "AZURE_TENANT_ID and AZURE_CLIENT_ID environment variables",
         )

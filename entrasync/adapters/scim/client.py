@@ -386,6 +386,10 @@ class ScimClient:
             listing.accept(page)  # users past the end, or a list that moved, stop the read
         elif page.total != listing.total:
             raise one_user_page_disagrees(page.total, listing.total)
+        elif len(page.resources) > 1:
+            # count=1 ignored: the same page again says nothing; only the page after it can.
+            listing.charge()
+            self._prove_whole(params, listing, 1 + listing.read, count)
 
     def _users_page(self, params: Mapping[str, Any], start: int, count: int) -> Page:
         """One page of /Users, checked to be a ListResponse answering ``startIndex=start``."""

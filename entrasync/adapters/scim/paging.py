@@ -101,9 +101,12 @@ def unproven(start: int, count: int, refusal: ScimError) -> IncompleteListingErr
 def one_user_page_disagrees(said: int, total: int) -> IncompleteListingError:
     """A one-user page counted the list otherwise than its one full page did."""
     if said == 1 < total:
-        return _broken(
-            f"the page of one user claims 1 user (totalResults), the list's only page {total:,}: "
-            "the server gives each page's own length as totalResults"
+        return IncompleteListingError(
+            f"the NeuralTrust user list could not be read completely: the page of one user "
+            f"claims 1 user (totalResults), the list's only page {total:,}: the server gives "
+            "each page's own length as totalResults, or users were deleted meanwhile",
+            "nothing was changed in NeuralTrust; run again, and if it repeats, report this "
+            "message to NeuralTrust support: its paging does not follow RFC 7644 §3.4.2.4",
         )
     return IncompleteListingError(
         f"the NeuralTrust user list changed while it was read: the page of one user claims "

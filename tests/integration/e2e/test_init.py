@@ -188,8 +188,13 @@ def test_an_existing_file_is_never_replaced_without_force(
             "config file mapings-typo.yaml not found",
         ),
         (("init", "APP-", "--out", "/proc/nope/draft.yaml"), "cannot write /proc/nope/draft.yaml"),
+        (("init", "APP-", "--out", "mappings.yaml/draft.yaml"), "mappings.yaml is not a folder"),
     ],
-    ids=["a settings file named but missing", "an --out that cannot be written"],
+    ids=[
+        "a settings file named but missing",
+        "an --out that cannot be written",
+        "an --out under a file",
+    ],
 )
 def test_init_refuses_before_any_read_what_it_could_not_finish(
     serve: Serve, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], said: str
@@ -202,6 +207,16 @@ def test_init_refuses_before_any_read_what_it_could_not_finish(
     assert "Traceback" not in err
     assert served.graph.counters["requests"] == 0
     assert not Path("draft.yaml").exists()
+
+
+def test_an_out_in_new_folders_makes_them_only_when_it_writes(
+    serve: Serve, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve(*aligned_tenant())
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "")  # the reads fail: nothing may be left behind
+    assert main(["init", "APP-", "--out", "new/sub/draft.yaml"]) == 1
+    capsys.readouterr()
+    assert not Path("new").exists()
 
 
 def test_a_file_that_appears_during_the_reads_is_not_replaced_either(

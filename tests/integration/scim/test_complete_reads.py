@@ -290,7 +290,7 @@ def test_short_pages_each_claiming_their_length_are_refused_by_the_one_user_page
     assert error.message == (
         "the NeuralTrust user list could not be read completely: the page of one user claims 1 "
         "user (totalResults), the list's only page 3: the server gives each page's own length "
-        "as totalResults"
+        "as totalResults, or users were deleted meanwhile"
     )
 
 
