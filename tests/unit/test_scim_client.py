@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from entrasync.adapters.http import RetryPolicy
+from entrasync.adapters.http import RetryPolicy, TransportError
 from entrasync.adapters.scim.client import ScimAuthError, ScimClient
 from entrasync.adapters.scim.paging import IncompleteListingError
 from entrasync.adapters.throttle import AdaptiveLimit
@@ -292,6 +292,30 @@ def test_a_user_read_answered_with_a_scim_error_and_200_is_that_error() -> None:
     with pytest.raises(ScimError) as caught:
         scim.get_user("1")
     assert caught.value.status == 500
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(200, text="<html>signed out</html>"),
+        httpx.Response(200, json=["not", "a", "resource"]),
+    ],
+    ids=["a proxy's HTML page", "JSON that is no resource"],
+)
+def test_a_write_answered_with_no_resource_may_or_may_not_have_been_made(
+    answer: httpx.Response,
+) -> None:
+    """Recorded as succeeded, such a write may never have reached NeuralTrust: it is a lost
+    answer, which apply reads back, and it starts no other write."""
+    scim, _ = client(lambda r: answer)
+    with pytest.raises(TransportError) as caught:
+        scim.create_user({"userName": "a@contoso.com"})
+    assert "with a body that is no SCIM resource" in caught.value.message
+    with pytest.raises(TransportError):
+        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    empty = httpx.Response(200)
+    scim, _ = client(lambda r: empty)
+    assert scim.patch_user("1", [], "u1").resource is None  # no body at all is fine
 
 
 def test_a_404_on_listing_points_at_the_endpoint_url_not_at_a_user() -> None:

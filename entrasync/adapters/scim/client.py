@@ -493,10 +493,9 @@ class ScimClient:
         return found
 
     def create_user(self, body: dict[str, Any]) -> ScimResponse:
-        response = self._request(
-            "POST", "Users", f"creating {body.get('userName')}", (200, 201), json=body
-        )
-        return _result(response)
+        doing = f"creating {body.get('userName')}"
+        response = self._request("POST", "Users", doing, (200, 201), json=body)
+        return _result(response, doing)
 
     def patch_user(
         self,
@@ -510,26 +509,37 @@ class ScimClient:
         ``if_match``: the user's version as read (RFC 7644 §3.14): changed since, the server
         answers 412 and changes nothing."""
         body = {"schemas": [PATCH_OP], "Operations": list(operations)}
+        doing = f"updating {label or user_id}"
         response = self._request(
             "PATCH",
             f"Users/{user_id}",
-            f"updating {label or user_id}",
+            doing,
             (200, 204),
             one_user=True,
             if_match=if_match,
             json=body,
         )
-        return _result(response)
+        return _result(response, doing)
 
 
-def _result(response: httpx.Response) -> ScimResponse:
+def _result(response: httpx.Response, doing: str) -> ScimResponse:
+    """A write's answer: none (204), or the resource. Anything else (a proxy's HTML page) says
+    nothing of whether NeuralTrust made the write: apply reads the user back, as when an answer
+    is lost, and starts no other write."""
     resource: dict[str, Any] | None = None
     if response.content:
         try:
             parsed = response.json()
         except ValueError:
             parsed = None
-        resource = parsed if isinstance(parsed, dict) else None
+        if not isinstance(parsed, dict):
+            raise TransportError(
+                f"NeuralTrust answered {response.status_code} to {doing} with a body that is no "
+                "SCIM resource: the write may or may not have been made",
+                "something answered in NeuralTrust's place (a proxy, a gateway): check "
+                f"{URL_ENV}, then run `entrasync plan` to see what is in place",
+            )
+        resource = parsed
     return ScimResponse(response.status_code, request_id_of(response), resource)
 
 
