@@ -10,7 +10,7 @@ import pytest
 from entrasync.config.loading import load_config
 from entrasync.errors import ConfigError
 
-PASSWORD = "Pa55w0rd-in-config"
+PASSWORD = "fake-config-password-for-tests"
 
 
 @pytest.mark.parametrize(

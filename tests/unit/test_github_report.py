@@ -11,9 +11,10 @@ import pytest
 
 from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.core.apply_report import compare, read_audit
+from entrasync.core.audit_record import tally
 from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.errors import AuditError
-from entrasync.render.apply_report import render_report
+from entrasync.render.apply_report import applied_lines, render_report
 
 ENV = {"GITHUB_SHA": "a" * 40}
 
@@ -212,3 +213,17 @@ def test_a_run_that_applied_a_later_merge_says_so_and_what_may_explain_surprises
         f"request's merge `{'b' * 12}`: it holds the mappings of later merges too."
     ) in later
     assert "a later merge applied with this one (above), or Entra membership" in later
+
+
+def test_the_apply_job_summary_counts_as_everywhere_else() -> None:
+    counts = {"succeeded": 3, "failed": 1, "skipped": 0}
+    assert tally(counts) == "3 succeeded, 1 failed, 0 skipped"
+    assert applied_lines("ab" * 32, counts, [])[0] == (
+        "Plan `abababababab`: 3 succeeded, 1 failed, 0 skipped."
+    )
+
+
+def test_the_apply_job_summary_escapes_a_pipe_in_an_error_once() -> None:
+    failed = change("ann@contoso.com", "admin", Action.UPDATE)
+    lines = applied_lines("ab" * 32, {"failed": 1}, [(failed, "failed", "HTTP 400 | bad value")])
+    assert lines[-1] == "| update | ann@&#8203;contoso.com | failed | HTTP 400 \\| bad value |"

@@ -9,7 +9,7 @@ from entrasync.adapters.http import require_safe_url as reexported
 from entrasync.adapters.urls import UnsafeUrlError, check_url, require_safe_url
 
 WHAT = "NEURALTRUST_SCIM_URL"
-PASSWORD = "Pa55w0rd-leak-canary"
+PASSWORD = "fake-leak-password-for-tests"
 
 REFUSED = [
     pytest.param(

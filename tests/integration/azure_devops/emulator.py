@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from tests.integration.review_api import Handler, LoopbackApi
 
-TOKEN = "ado-emulated-system-access-token"
+TOKEN = "fake-ado-emulated-system-access-token-for-tests"
 BUILD_SERVICE = {"id": "6c1b0ff2-0000-4000-8000-00000000b111", "displayName": "Build Service"}
 REVIEWER = {"id": "1f2e3d4c-0000-4000-8000-00000000a222", "displayName": "Rita Reviewer"}
 ORGANIZATION = "contoso"

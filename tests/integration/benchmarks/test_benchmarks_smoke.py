@@ -19,7 +19,7 @@ import pytest
 from entrasync.sandbox.scim_seed import EXTENSION_ROLE, EXTENSION_SCHEMA
 from entrasync.sandbox.scim_server import ScimSandbox
 
-TOKEN = "bench-smoke-token"
+TOKEN = "fake-bench-smoke-token-for-tests"
 LEAN_PATH = Path(__file__).resolve().parents[3] / "benchmarks" / "lean_scim.py"
 USER = {
     "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],

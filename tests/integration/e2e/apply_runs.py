@@ -26,8 +26,8 @@ from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
 TENANT_ID = "3c0ffee0-0000-4000-8000-000000000001"
 CLIENT_ID = "3c0ffee0-0000-4000-8000-000000000002"
 GROUP_ID = "3c0ffee0-0000-4000-8000-000000000003"
-SECRET = "apply-runs-client-secret"
-TOKEN = "apply-runs-scim-token"
+SECRET = "fake-apply-runs-client-secret-for-tests"
+TOKEN = "fake-apply-runs-scim-token-for-tests"
 MANY = 40
 PARALLELISM = 4
 

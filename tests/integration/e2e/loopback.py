@@ -13,8 +13,8 @@ from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.scim_server import ScimSandbox
 from entrasync.sandbox.tenant import SandboxTenant, SeedScimUser
 
-SECRET = "loopback-client-secret"
-TOKEN = "loopback-scim-token"
+SECRET = "fake-loopback-client-secret-for-tests"
+TOKEN = "fake-loopback-scim-token-for-tests"
 
 
 class Served(NamedTuple):

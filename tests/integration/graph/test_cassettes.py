@@ -30,7 +30,7 @@ CASSETTES = Path(__file__).parents[2] / "cassettes" / "graph"
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT = "66666666-7777-8888-9999-000000000000"
 GROUP = "45b7d2e7-b882-4a80-ba97-10b7a63b8fa4"
-TEST_SECRET = "cassette-test-secret-value"  # never a real secret
+TEST_SECRET = "fake-cassette-secret-for-tests"
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.")
 
 

@@ -17,7 +17,7 @@ from entrasync.sandbox.scim_server import ScimSandbox
 from .conftest import G_PARENT, G_SMALL, EmulatorFactory, base_env
 
 CLIENT_SECRET = "fake-client-secret-for-leak-tests"
-SCIM_TOKEN = "scim-bearer-for-leak-test"
+SCIM_TOKEN = "fake-scim-bearer-for-leak-tests"
 SUBJECT = "repo:contoso/access:pull_request"
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.")
 MAPPINGS = f"""\

@@ -17,7 +17,7 @@ from entrasync.cli import main
 from entrasync.errors import GitHubError
 from tests.integration.routing.conftest import Listener
 
-PASSWORD = "Pa55w0rd-url-leak-canary"
+PASSWORD = "fake-url-password-for-tests"
 MAPPINGS = "version: 1\nmappings:\n  - name: NT-Anything\n    role: member\n"
 
 

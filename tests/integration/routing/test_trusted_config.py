@@ -23,8 +23,8 @@ from entrasync.sandbox.scim_server import ScimSandbox
 from entrasync.sandbox.tenant import demo_tenant
 from tests.integration.routing.conftest import Listener
 
-SECRET = "trusted-config-client-secret"
-TOKEN = "trusted-config-scim-token"
+SECRET = "fake-trusted-config-client-secret-for-tests"
+TOKEN = "fake-trusted-config-scim-token-for-tests"
 
 
 @dataclass

@@ -25,7 +25,7 @@ from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
 
 TENANT_ID = "7a2e0c1d-0000-4000-8000-00000000aaaa"
 CLIENT_ID = "7a2e0c1d-0000-4000-8000-00000000bbbb"
-SECRET = "scenario-client-secret"
+SECRET = "fake-scenario-client-secret-for-tests"
 
 # The config's policy and mappings: they decide the scenario's changes from the groups below.
 MAPPINGS_YAML = """\

@@ -13,7 +13,7 @@ from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.core.secret import Secret
 from entrasync.sandbox.scim_server import ScimSandbox, SeedUser
 
-TOKEN = "sandbox-scim-token-0123456789"
+TOKEN = "fake-sandbox-scim-token-for-tests"
 # No waiting in tests: the sandbox sends Retry-After: 0, and the backoff is tiny otherwise.
 FAST = RetryPolicy(max_retries=4, base_delay=0.001, max_delay=0.01)
 LAYOUTS = ["core", "extension"]
