@@ -22,7 +22,7 @@ from typing import NoReturn
 import click
 
 from entrasync import __version__
-from entrasync.console import AppContext, configure_logging, global_options, output_error
+from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.core import sanitize
 from entrasync.errors import EntrasyncError, ExitCode, error_lines
 from entrasync.gctune import collector_paused
@@ -126,19 +126,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"\n{said}", file=sys.stderr)
         return exc.exit_code
     except OSError as exc:
-        if exc.errno == errno.EPIPE or not _in_click_echo(exc):
+        if exc.errno == errno.EPIPE or not _writing_output(exc):
             return _bug()
-        _print_error(output_error(exc))  # --help or --version, which click writes itself
+        # The output's device refused it (a full disk under a redirect): not a bug.
+        _print_error(
+            EntrasyncError(
+                f"could not write the output: {exc.strerror or exc}",
+                "free space where the output goes, or send it elsewhere, then run again",
+            )
+        )
         return ExitCode.ERROR
     except Exception:
         return _bug()
     return int(result) if isinstance(result, int) else ExitCode.OK
 
 
-def _in_click_echo(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised writing through click.echo (help, version, usage text)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    return any(f.name == "echo" and f"click{os.sep}utils.py" in f.filename for f in frames)
+_OUTPUT_WRITERS = (
+    (f"click{os.sep}utils.py", "echo"),  # results, help, version and usage text
+    (f"entrasync{os.sep}console.py", "result_lines"),  # JSON and CSV written as UTF-8 bytes
+)
+
+
+def _writing_output(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised writing to stdout, by the frames it went through."""
+    return any(
+        f.filename.endswith(path) and f.name == name
+        for f in traceback.extract_tb(exc.__traceback__)
+        for path, name in _OUTPUT_WRITERS
+    )
 
 
 def _bug() -> int:

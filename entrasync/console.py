@@ -6,12 +6,10 @@ command; :func:`global_options` adds them to every command and they land in :cla
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -22,7 +20,6 @@ import click
 from entrasync.adapters.pool import DEFAULT_PARALLELISM
 from entrasync.core import sanitize
 from entrasync.core.redact import redact
-from entrasync.errors import EntrasyncError
 
 DEFAULT_CONFIG = "config/mappings.yaml"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,26 +45,6 @@ class AppContext:
 
     def console(self) -> Console:
         return Console(quiet=self.quiet, verbose=self.verbose, no_color=self.no_color)
-
-
-@contextmanager
-def _writing() -> Iterator[None]:
-    """Writing a result: a device that refuses it (a full disk under a redirect) is an error
-    the user can act on, not a bug. A pipe closed early stays click's quiet exit."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno == errno.EPIPE:
-            raise
-        raise output_error(exc) from None
-
-
-def output_error(exc: OSError) -> EntrasyncError:
-    """What a refused write of the output (stdout) tells the user."""
-    return EntrasyncError(
-        f"could not write the output: {exc.strerror or exc}",
-        "free space where the output goes, or send it elsewhere, then run again",
-    )
 
 
 def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
@@ -192,8 +169,7 @@ class Console:
 
     def result(self, text: str = "") -> None:
         """A command's result (stdout), printed even with --quiet, ending in one newline."""
-        with _writing():
-            click.echo(text.rstrip("\n"), file=self.out, color=self.color)
+        click.echo(text.rstrip("\n"), file=self.out, color=self.color)
 
     def result_lines(self, lines: Iterable[str], *, data: bool = False) -> None:
         """A long result written as it is produced, each piece whole lines ending in a newline:
@@ -205,15 +181,14 @@ class Console:
         pieces = iter(lines)
         buffer = getattr(self.out, "buffer", None) if data else None
         encoding = (getattr(self.out, "encoding", None) or "").lower().replace("-", "")
-        with _writing():
-            if buffer is None or encoding == "utf8":
-                while batch := list(islice(pieces, 1000)):
-                    click.echo("".join(batch), file=self.out, color=self.color, nl=False)
-                return
-            self.out.flush()
+        if buffer is None or encoding == "utf8":
             while batch := list(islice(pieces, 1000)):
-                buffer.write("".join(batch).encode("utf-8"))
-            buffer.flush()
+                click.echo("".join(batch), file=self.out, color=self.color, nl=False)
+            return
+        self.out.flush()
+        while batch := list(islice(pieces, 1000)):
+            buffer.write("".join(batch).encode("utf-8"))
+        buffer.flush()
 
     # Messages (info, detail, warn, progress) interpolate names from Entra, NeuralTrust and the
     # config, which their callers put through sanitize.text; every line is put through it

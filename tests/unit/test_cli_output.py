@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from entrasync import cli
 from entrasync.cli import main
 from entrasync.commands import validate
+from entrasync.console import Console
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "mappings.yaml"
 
@@ -56,3 +58,19 @@ def test_the_same_os_error_elsewhere_is_still_reported_as_a_bug(
     err = capsys.readouterr().err
     assert "Traceback" in err
     assert "hit an unexpected error (a bug)" in err
+
+
+def test_json_or_csv_written_as_bytes_to_a_full_disk_is_the_output_too() -> None:
+    """On a stdout that is not UTF-8, data formats go to its byte buffer, not through echo."""
+
+    class FullBuffer(io.BytesIO):
+        def write(self, _data: object) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = io.TextIOWrapper(FullBuffer(), encoding="ascii")
+    with pytest.raises(OSError, match="No space left") as caught:
+        Console(out=out).result_lines(['{"a": 1}\n'], data=True)
+    assert cli._writing_output(caught.value)
+    with pytest.raises(OSError, match="No space left") as elsewhere:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert not cli._writing_output(elsewhere.value)
