@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -182,27 +181,22 @@ class GraphClient:
         )
 
     def _pages(self, first: str, what: str) -> Iterator[dict[str, Any]]:
-        """A listing's pages in order, each next page already asked for while the caller works
-        through this one: a large group's pages come one after another, so the caller's work
-        on each page stretched the whole chain (benchmarks/). One request in flight at most.
-
-        A nextLink met twice (a loop) or a listing past ``max_pages`` stops the read: the
-        link is checked before it is followed, so neither costs a request more."""
+        """A listing's pages in order. A nextLink met twice (a loop) or a listing past
+        ``max_pages`` stops the read: the link is checked before it is followed, so neither
+        costs a request more."""
         followed = {first}
         listing = httpx.URL(first).path.lower()
         empty = 0  # pages in a row without items
-        with ThreadPoolExecutor(1, thread_name_prefix="graph-next") as ahead:
-            upcoming: Future[dict[str, Any]] | None = ahead.submit(self._fetch, first, what)
-            while upcoming is not None:
-                page = upcoming.result()
-                # A page may be empty and still carry a nextLink; not page after page.
-                empty = 0 if page.get("value") else empty + 1
-                link = self._same_origin(page.get("@odata.nextLink"))
-                if link is not None:
-                    self._check_next(link, followed, what, listing, empty)
-                    followed.add(link)
-                upcoming = None if link is None else ahead.submit(self._fetch, link, what)
-                yield page
+        url: str | None = first
+        while url is not None:
+            page = self._fetch(url, what)
+            # A page may be empty and still carry a nextLink; not page after page.
+            empty = 0 if page.get("value") else empty + 1
+            url = self._same_origin(page.get("@odata.nextLink"))
+            if url is not None:
+                self._check_next(url, followed, what, listing, empty)
+                followed.add(url)
+            yield page
 
     def _check_next(
         self, link: str, followed: set[str], what: str, listing: str, empty: int

@@ -4,8 +4,7 @@ Cost: the group lookups of :mod:`entrasync.adapters.graph.groups` (``ceil(ids / 
 requests plus one filter per group given by name), then ``max(1, ceil(M / 999))`` member pages
 per group, M counting every member object Graph returns (users, devices, service principals,
 contacts and, transitively, nested groups). The lookups run first, then the member reads, each
-on a bounded pool in mapping order; each listing's next page is asked for while the reader
-works through the current one.
+on a bounded pool in mapping order.
 """
 
 from __future__ import annotations
