@@ -241,7 +241,9 @@ class AzureDevOpsPlatform:
         }
         add, remove = label_changes(list(ids), wanted)
         for label in add:
-            client.request("POST", labels_url, what=f"labelling PR {number}", json={"name": label})
+            client.request(
+                "POST", labels_url, what=f"labelling PR {number}", json={"name": label}, resend=True
+            )
         for label in remove:
             client.request(
                 "DELETE",
@@ -254,7 +256,7 @@ class AzureDevOpsPlatform:
         query = {"queries": [{"type": "lastMergeCommit", "items": [sha]}]}
         what = f"finding the pull request of commit {sha[:12]}"
         url = client.git_url("/pullrequestquery")
-        answer = client.request_json("POST", url, dict, what=what, json=query)
+        answer = client.request_json("POST", url, dict, what=what, json=query, resend=True)
         for result in client.objects(answer.get("results") or [], what):
             for pull in client.objects(result.get(sha) or [], what):
                 if pull.get("status") == "completed":

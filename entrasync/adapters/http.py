@@ -154,6 +154,7 @@ def send(
     on_retry: Callable[[httpx.Response | None, float], None] | None = None,
     what: str = "the server",
     idempotent: bool | None = None,
+    resend: bool | None = None,
     gate: ThrottleGate | None = None,
     limit: AdaptiveLimit | None = None,
     give_up: Callable[[], bool] | None = None,
@@ -181,14 +182,23 @@ def send(
 
     ``idempotent`` overrides the method's own answer: a POST that only reads (Graph's
     ``$batch`` of GETs) is as safe to resend after a dropped connection as a GET.
+
+    A 504 may follow a write the server carried out, so a write answered 504 is sent again
+    only when ``resend`` says a second copy does no harm (SCIM's: a create sent twice meets
+    409 and is looked up, a PATCH sets the same values); otherwise the 504 is final (a comment
+    posted twice is two comments). A write answered 5xx whose retries then end in a throttle
+    or a failed connection raises :class:`TransportError` saying it may have been carried out.
     Raises :class:`TransportError` when the connection fails and retrying is not safe or
     the retries are used up, and at once for any other httpx error (a proxy's refusal, an
     answer that cannot be decoded).
     """
     if idempotent is None:
         idempotent = method.upper() in IDEMPOTENT_METHODS
+    if resend is None:
+        resend = idempotent
     attempt = 0
     answered: httpx.Response | None = None  # the last answer, when a retry is not sent
+    maybe_made: int | None = None  # a write's 5xx answer: the server may have carried it out
     while True:
         attempt += 1
         if waits_ended():  # a signal is ending the command: no new request starts
@@ -201,7 +211,8 @@ def send(
             if attempt == 1:
                 raise  # nothing of this request reached the server
             if answered is not None:
-                return answered  # final, as when give_up ends the wait before a retry
+                # final, as when give_up ends the wait before a retry
+                return _final(answered, maybe_made, what)
             raise TransportError(  # a read whose connection failed, then a stop
                 f"could not reach {what}, and entrasync stopped before retrying",
                 "run again",
@@ -214,6 +225,12 @@ def send(
                 or _nothing_listens(exc)
                 or not _pause(sleep, delay, give_up, on_retry)
             ):
+                if not idempotent and maybe_made is not None:
+                    raise TransportError(
+                        f"sent a write to {what}, answered {maybe_made}, then could not reach "
+                        f"it to retry ({type(exc).__name__}): it may have been carried out",
+                        UNKNOWN_WRITE_HINT,
+                    ) from None
                 if not idempotent and isinstance(exc, _UNANSWERED):
                     raise TransportError(
                         f"sent a write to {what} but got no answer ({type(exc).__name__}): it "
@@ -230,22 +247,37 @@ def send(
         except httpx.HTTPError as exc:
             raise TransportError(*_not_sent(exc, what, write=not idempotent)) from None
         status = response.status_code
-        if status not in RETRY_STATUSES:
-            return response
+        if status not in RETRY_STATUSES or (status == 504 and not resend):
+            return _final(response, maybe_made, what)
+        if status >= 500 and not idempotent:
+            maybe_made = maybe_made or status
         delay = policy.backoff(attempt, retry_after)
         shared = gate is not None and gates(status, retry_after)
         if gate is not None and shared:
             # Even a last answer holds the others back: the server asked the client to wait.
             delay = gate.hold(delay)
         if attempt > policy.max_retries:
-            return response
+            return _final(response, maybe_made, what)
         if shared:  # the retry waits at the gate, with every other request
             if on_retry is not None:
                 on_retry(response, delay)
         elif not _pause(sleep, delay, give_up, on_retry, response):
-            return response
+            return _final(response, maybe_made, what)
         response.close()
         answered = response
+
+
+def _final(response: httpx.Response, maybe_made: int | None, what: str) -> httpx.Response:
+    """The last answer to a request, unless it hides that an earlier attempt of the write may
+    have been carried out: a throttle after a 5xx says nothing of the first attempt."""
+    if maybe_made is None or response.status_code != 429:
+        return response
+    response.close()
+    raise TransportError(
+        f"sent a write to {what}, answered {maybe_made}, then 429 to its retries: it may have "
+        "been carried out",
+        UNKNOWN_WRITE_HINT,
+    )
 
 
 # A write went out and its answer did not come back (a timeout, a dropped or reset connection).

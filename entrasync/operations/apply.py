@@ -189,7 +189,7 @@ def _read_back(
 ) -> ChangeResult | None:
     """After a write whose answer was lost: succeeded when NeuralTrust, read back, shows the
     change in place; failed saying so when it shows it is not; None when it cannot be read
-    (the failure, which says the write may have been carried out, stands)."""
+    (the failure stands, and says the change may have been made)."""
     in_place = _in_place(change, client, layout)
     if in_place is None:
         return None
@@ -350,7 +350,8 @@ def _outcome(
     except EntrasyncError as exc:
         if version is not None and getattr(exc, "status", None) == 412:
             return _changed_since_read(change, client, layout, exc)
-        read_back = _read_back(change, client, layout, exc) if _answer_lost(exc) else None
+        lost = _answer_lost(exc)
+        read_back = _read_back(change, client, layout, exc) if lost else None
         if read_back is not None and read_back.outcome == "succeeded":
             return read_back
         # A rejected token or a lost connection fails every later write the same way. A 403
@@ -359,7 +360,16 @@ def _outcome(
             isinstance(exc, AuthError) and getattr(exc, "status", None) != 403
         ):
             stopped.append(f"an earlier change failed: {exc.message}")
+        if read_back is None and lost:
+            failed = _failed(change, exc)
+            return replace(failed, error=f"{failed.error}; {UNREAD_AFTER_LOST}")
         return read_back or _failed(change, exc)
+
+
+UNREAD_AFTER_LOST = (
+    "the user could not be read back after it, so the change may have been made: run "
+    "`entrasync plan` to see the user as it is"
+)
 
 
 def _failed(change: Change, exc: EntrasyncError) -> ChangeResult:

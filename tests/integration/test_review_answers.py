@@ -213,3 +213,20 @@ def test_the_merged_pull_of_a_commit_in_another_shape_is_githubs_error(
             platform.merged_request_for(SHA)
     assert caught.value.message == said
     assert "GITHUB_API_URL" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_new_comment_answered_504_is_not_posted_again(platform: Platform, tmp_path: Path) -> None:
+    """A gateway's 504 may follow a comment the platform posted: sent again, the request had
+    two comments, and later runs edited only the first."""
+    with platform.emulator() as api:
+        api.answers[("POST", f".*/{platform.items}")] = (504, {}, "application/json")
+        with pytest.raises(ReviewError) as caught:
+            publish(platform, api, tmp_path)
+        posts = api.calls("POST", f"/{platform.items}")
+    assert posts == 1
+    assert caught.value.message == (
+        f"{platform.name} answered 504 (a gateway timeout) to POST while commenting on "
+        f"{platform.number}: it may have been carried out all the same"
+    )
+    assert "edits it rather than posting it twice" in (caught.value.hint or "")

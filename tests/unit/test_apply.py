@@ -20,7 +20,12 @@ from entrasync.core.apply_rules import UnsafePlanError, in_place, satisfies
 from entrasync.core.model import TargetUser
 from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.core.secret import Secret
-from entrasync.operations.apply import apply_plan, create_body, patch_operations
+from entrasync.operations.apply import (
+    UNREAD_AFTER_LOST,
+    apply_plan,
+    create_body,
+    patch_operations,
+)
 from entrasync.operations.stopping import Stopped, StopRequest
 from tests.unit.planning_factories import nt, plan_inputs
 
@@ -295,13 +300,15 @@ def test_apply_reports_each_rule_once_as_the_plan_found_it() -> None:
     assert said in caught.value.violations
 
 
-def test_a_write_committed_then_answered_504_and_503_on_its_retries_is_read_back() -> None:
+def _made_then_answered(first: int, retries: httpx.Response) -> tuple[int, list[str], Any]:
+    """A PATCH carried out and answered ``first``, its retries answered ``retries``, the
+    read-back showing it in place: (PATCHes sent, outcomes, the result)."""
     patches: list[int] = []
 
     def server(request: httpx.Request) -> httpx.Response:
         if request.method == "PATCH":
-            patches.append(1)  # the first is carried out; its answer and the retries' fail
-            return httpx.Response(504 if len(patches) == 1 else 503)
+            patches.append(1)
+            return httpx.Response(first) if len(patches) == 1 else retries
         user = {"id": "u0", "userName": "u0", "externalId": "e-1", "active": True}
         return httpx.Response(200, json={**user, "roles": [{"value": "admin"}]})
 
@@ -312,23 +319,40 @@ def test_a_write_committed_then_answered_504_and_503_on_its_retries_is_read_back
         "https://scim.example/v2", Secret("t"), transport=transport, policy=policy
     ) as client:
         report = apply_plan(_updates(1), client, Config.model_validate({"version": 1}), sink)
-    assert len(patches) == 3
-    assert sink.outcomes == ["succeeded"]
-    [result] = report.results
+    return len(patches), sink.outcomes, report.results[0]
+
+
+def test_a_write_committed_then_answered_504_and_503_on_its_retries_is_read_back() -> None:
+    patches, outcomes, result = _made_then_answered(504, httpx.Response(503))
+    assert (patches, outcomes) == (3, ["succeeded"])
     assert (result.http_status, (result.detail or "")[:44]) == (
         503,
         "read back in place after the answer was lost",
     )
 
 
-def _one_lost_patch(read_back: dict[str, Any] | None) -> tuple[list[str], Any]:
-    """A PATCH answered 502, then the read-back answering ``read_back`` (None: 404)."""
+def test_a_write_answered_504_then_throttled_to_the_end_is_read_back() -> None:
+    """The first attempt was made; its retries met 429 until they ran out. Recorded as a
+    plain 429, the audit said the change failed while it was in place."""
+    throttled = httpx.Response(429, headers={"Retry-After": "0"})
+    patches, outcomes, result = _made_then_answered(504, throttled)
+    assert (patches, outcomes) == (3, ["succeeded"])
+    assert (result.detail or "").startswith("read back in place after the answer was lost")
+
+
+def _one_lost_patch(
+    read_back: dict[str, Any] | None, read_back_status: int = 404
+) -> tuple[list[str], Any]:
+    """A PATCH answered 502, then the read-back answering ``read_back`` (None:
+    ``read_back_status``)."""
     sink = _Sink()
 
     def server(request: httpx.Request) -> httpx.Response:
         if request.method == "PATCH":
             return httpx.Response(502)
-        return httpx.Response(404) if read_back is None else httpx.Response(200, json=read_back)
+        if read_back is None:
+            return httpx.Response(read_back_status)
+        return httpx.Response(200, json=read_back)
 
     policy = RetryPolicy(max_retries=0)
     transport = httpx.MockTransport(server)
@@ -344,7 +368,18 @@ def test_a_read_back_answered_with_a_user_without_its_id_leaves_the_failure_reco
     # write NeuralTrust may have made.
     outcomes, result = _one_lost_patch({"userName": "u0", "roles": [{"value": "admin"}]})
     assert outcomes == ["failed"]
-    assert result.error == "NeuralTrust answered 502 to updating u0"
+    assert result.error == f"NeuralTrust answered 502 to updating u0; {UNREAD_AFTER_LOST}"
+
+
+def test_a_write_answered_502_that_cannot_be_read_back_may_have_been_made() -> None:
+    """NeuralTrust made the change, its answer was a gateway's 502 and the read-back met 503:
+    recorded as a plain 502, the audit said the change failed while it was in place."""
+    outcomes, result = _one_lost_patch(None, read_back_status=503)
+    assert outcomes == ["failed"]
+    assert result.error == (
+        "NeuralTrust answered 502 to updating u0; the user could not be read back after it, "
+        "so the change may have been made: run `entrasync plan` to see the user as it is"
+    )
 
 
 def test_a_read_back_that_shows_the_change_not_in_place_says_so() -> None:

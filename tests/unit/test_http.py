@@ -189,6 +189,60 @@ def test_without_a_gate_each_request_backs_off_alone() -> None:
     assert arrivals == [0.0, 2.0, 3.0]
 
 
+@pytest.mark.parametrize(("resend", "sent"), [(None, 1), (True, 2)])
+def test_a_write_answered_504_is_sent_again_only_when_a_second_copy_does_no_harm(
+    resend: bool | None, sent: int
+) -> None:
+    """A 504 may follow a write the server made: a comment posted again is two comments."""
+    time_ = FakeTime()
+    arrivals: list[float] = []
+    client = http(answers(throttled(504, retry_after=None), httpx.Response(201)), time_, arrivals)
+    response = send(client, "POST", URL, policy=POLICY, sleep=time_.sleep, resend=resend)
+    assert (response.status_code, len(arrivals)) == ((504, 201)[sent - 1], sent)
+
+
+def test_a_write_answered_5xx_then_throttled_to_the_end_may_have_been_made() -> None:
+    """The last answer, a 429, says nothing of the first attempt the server may have made."""
+    time_ = FakeTime()
+    arrivals: list[float] = []
+    client = http(
+        answers(throttled(504, retry_after=None), *[throttled(429, "0")] * 3), time_, arrivals
+    )
+    with pytest.raises(TransportError) as caught:
+        send(client, "PATCH", URL, policy=POLICY, sleep=time_.sleep, resend=True, what="X")
+    assert caught.value.message == (
+        "sent a write to X, answered 504, then 429 to its retries: it may have been carried out"
+    )
+    assert len(arrivals) == 4
+
+
+def test_a_write_answered_5xx_whose_retry_cannot_connect_may_have_been_made() -> None:
+    sent: list[httpx.Request] = []
+
+    def first_504_then_refused(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        if len(sent) == 1:
+            return httpx.Response(504)
+        raise httpx.ConnectError("refused", request=request)
+
+    client = httpx.Client(transport=httpx.MockTransport(first_504_then_refused))
+    time_ = FakeTime()
+    with pytest.raises(TransportError) as caught:
+        send(client, "PATCH", URL, policy=POLICY, sleep=time_.sleep, resend=True, what="X")
+    assert caught.value.message == (
+        "sent a write to X, answered 504, then could not reach it to retry (ConnectError): it "
+        "may have been carried out"
+    )
+
+
+def test_a_read_answered_5xx_then_throttled_to_the_end_is_the_last_answer() -> None:
+    time_ = FakeTime()
+    arrivals: list[float] = []
+    client = http(answers(throttled(504, None), *[throttled(429, "0")] * 3), time_, arrivals)
+    response = send(client, "GET", URL, policy=POLICY, sleep=time_.sleep)
+    assert (response.status_code, len(arrivals)) == (429, 4)
+
+
 def test_a_connection_error_neither_holds_the_gate_nor_retries_a_post() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
@@ -519,7 +573,9 @@ def _send_stopping_before_the_retry(
     """``send`` whose retry waits for the slot the first attempt took, and finds the stop."""
     limit = _StopAtTheSecondSlot()
     give_up = lambda: limit.stopping  # noqa: E731
-    return send(client, method, URL, policy=POLICY, sleep=sleep, limit=limit, give_up=give_up)
+    return send(
+        client, method, URL, policy=POLICY, sleep=sleep, limit=limit, give_up=give_up, resend=True
+    )
 
 
 def test_a_retry_not_sent_after_a_stop_leaves_the_last_answer_final() -> None:

@@ -238,6 +238,7 @@ class GitHubPlatform:
                 client.repo_url(f"/issues/{number}/labels"),
                 what=f"labelling #{number}",
                 json={"labels": add},
+                resend=True,
             )
         for label in remove:
             client.request(

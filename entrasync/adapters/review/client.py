@@ -58,8 +58,11 @@ class RestClient:
         raise NotImplementedError
 
     def request(
-        self, method: str, url: httpx.URL, *, what: str, json: Any = None
+        self, method: str, url: httpx.URL, *, what: str, json: Any = None, resend: bool = False
     ) -> httpx.Response:
+        """``resend``: a POST that does no harm sent twice (one that reads, or adds labels), sent
+        again after a 504; any other POST answered 504 may have been carried out, and is an
+        error (a comment posted twice is two comments)."""
         if (url.scheme, url.host, url.port) != (
             self.api_url.scheme,
             self.api_url.host,
@@ -76,15 +79,31 @@ class RestClient:
             what=f"the {self.platform} API",
             headers=self.headers(),
             json=json,
+            resend=resend or None,
         )
+        if response.status_code == 504 and method == "POST" and not resend:
+            raise self.error(
+                f"{self.platform} answered 504 (a gateway timeout) to POST while {what}: it may "
+                "have been carried out all the same",
+                "run the job again: it finds what this one posted, if anything, and edits it "
+                "rather than posting it twice",
+            )
         self.check(response, method, what)
         return response
 
     def request_json(
-        self, method: str, url: httpx.URL, kind: type[JSON], *, what: str, json: Any = None
+        self,
+        method: str,
+        url: httpx.URL,
+        kind: type[JSON],
+        *,
+        what: str,
+        json: Any = None,
+        resend: bool = False,
     ) -> JSON:
         """:meth:`request`, then :meth:`read` of its answer: a JSON object or list."""
-        return self.read(self.request(method, url, what=what, json=json), kind, what)
+        response = self.request(method, url, what=what, json=json, resend=resend)
+        return self.read(response, kind, what)
 
     def check(self, response: httpx.Response, method: str, what: str) -> None:
         """Raise the platform's error, with a hint, for a response that is not a success: an

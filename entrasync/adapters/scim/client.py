@@ -272,6 +272,9 @@ class ScimClient:
             give_up=self.give_up,
             limit=self.limit,
             what=self._what,
+            # A create sent twice meets 409 and is looked up (apply), a PATCH sets the same
+            # values: a write answered 504 is sent again.
+            resend=True,
             headers=headers,
             **kwargs,
         )
