@@ -118,7 +118,9 @@ class GitLabClient(RestClient):
         The next page is asked of the same URL with ``page`` set: the token never follows a
         link elsewhere."""
         page: str | None = "1"
+        followed: set[str] = set()
         while page:
+            self.follow(followed, page, what)
             response = self.request("GET", url.copy_set_param("page", page), what=what)
             yield from self.objects(self.read(response, list, what), what)
             page = response.headers.get("X-Next-Page", "").strip() or None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from entrasync.adapters.azure_devops import AzureDevOpsPlatform
-from entrasync.adapters.github.rest import GitHubPlatform
-from entrasync.adapters.gitlab import GitLabPlatform
+from entrasync.adapters.github.rest import GitHubClient, GitHubContext, GitHubPlatform
+from entrasync.adapters.gitlab import GitLabClient, GitLabContext, GitLabPlatform
 from entrasync.adapters.review import find_own, label_changes
+from entrasync.adapters.review.client import MAX_PAGES
 from entrasync.adapters.review.detect import detect
 from entrasync.errors import ReviewError
 
@@ -127,3 +129,41 @@ def test_who_the_token_is_is_asked_only_when_an_item_carries_the_marker() -> Non
     )
     assert found == f"{marker} by us"
     assert asked == ["GET /user"]
+
+
+def _mock(answer: Callable[[httpx.Request], httpx.Response]) -> httpx.Client:
+    return httpx.Client(transport=httpx.MockTransport(answer))
+
+
+def test_a_github_listing_whose_next_page_is_itself_stops_there() -> None:
+    """It paged for ever: 7,000 requests in 10 s, until the CI's timeout."""
+    sent: list[httpx.Request] = []
+
+    def same_page_again(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=[], headers={"Link": f'<{request.url}>; rel="next"'})
+
+    client = GitHubClient(GitHubContext.from_environ(GITHUB), http=_mock(same_page_again))
+    with pytest.raises(ReviewError) as caught:
+        list(client.paginate(client.repo_url("/issues/7/comments"), what="listing"))
+    assert caught.value.message == (
+        "GitHub named a next page it had already named while listing (after 1 page): its "
+        "paging loops"
+    )
+    assert len(sent) == 1
+
+
+@pytest.mark.parametrize(("next_page", "sent"), [("2", 2), ("{page+1}", MAX_PAGES)])
+def test_a_gitlab_listing_that_pages_without_end_stops(next_page: str, sent: int) -> None:
+    asked: list[str] = []
+
+    def pages(request: httpx.Request) -> httpx.Response:
+        page = request.url.params["page"]
+        asked.append(page)
+        following = next_page.replace("{page+1}", str(int(page) + 1))
+        return httpx.Response(200, json=[], headers={"X-Next-Page": following})
+
+    client = GitLabClient(GitLabContext.from_environ(GITLAB), http=_mock(pages))
+    with pytest.raises(ReviewError, match="paging"):
+        list(client.paginate(client.project_url("/merge_requests/7/notes"), what="listing"))
+    assert len(asked) == sent

@@ -127,7 +127,9 @@ class GitHubClient(RestClient):
         ``key`` names the list inside a wrapping object (``/actions/artifacts``).
         """
         next_url: httpx.URL | None = url
+        followed: set[str] = set()
         while next_url is not None:
+            self.follow(followed, str(next_url), what)
             response = self.request("GET", next_url, what=what)
             if key is None:
                 yield from self.objects(self.read(response, list, what), what)

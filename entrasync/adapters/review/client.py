@@ -14,6 +14,7 @@ import httpx
 
 from entrasync.adapters.http import new_client, send, server_text
 from entrasync.adapters.review import member
+from entrasync.core.wording import plural
 from entrasync.errors import ReviewError
 
 JSON = TypeVar("JSON", dict[str, Any], list[Any])
@@ -26,6 +27,11 @@ _SHAPES = {
     bool: "boolean",
     type(None): "null",
 }
+
+
+# Pages of one listing (comments, notes, labels, issues, artifacts: 100 a page): far past any
+# pull request's, reached only by a server that pages without end.
+MAX_PAGES = 1_000
 
 
 class RestClient:
@@ -104,6 +110,21 @@ class RestClient:
         """:meth:`request`, then :meth:`read` of its answer: a JSON object or list."""
         response = self.request(method, url, what=what, json=json, resend=resend)
         return self.read(response, kind, what)
+
+    def follow(self, followed: set[str], page: str, what: str) -> None:
+        """Note ``page`` (a next page's link or number) as followed; the platform's error when
+        it was followed before (the paging loops) or the listing passes :data:`MAX_PAGES`: a
+        job that paged for ever used up the token's rate limit until the CI's timeout."""
+        if page in followed:
+            raise self.unexpected(
+                f"{self.platform} named a next page it had already named while {what} (after "
+                f"{plural(len(followed), 'page')}): its paging loops"
+            )
+        if len(followed) >= MAX_PAGES:
+            raise self.unexpected(
+                f"{self.platform} kept paging past {MAX_PAGES:,} pages while {what}"
+            )
+        followed.add(page)
 
     def check(self, response: httpx.Response, method: str, what: str) -> None:
         """Raise the platform's error, with a hint, for a response that is not a success: an
