@@ -164,6 +164,15 @@ def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
     hint = _HINTS.get(status)
     if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
         hint = "the GitHub API rate limit is used up: wait for the reset and re-run the job"
+    elif status in (403, 429) and (
+        "retry-after" in response.headers or "secondary rate limit" in detail.lower()
+    ):
+        # https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
+        wait = response.headers.get("retry-after")
+        hint = (
+            "GitHub's secondary rate limit (too many requests at once or in a minute) was hit: "
+            f"wait {f'{wait} seconds' if wait else 'a minute'} and re-run the job"
+        )
     message = f"GitHub answered {status} to {method} while {what}: {detail}"
     return GitHubError(message, hint, status, detail)
 

@@ -282,3 +282,28 @@ def test_a_200_that_is_not_a_user_is_an_error_not_a_second_comment(
     assert caught.value.message == said
     assert "GITHUB_API_URL" in (caught.value.hint or "")
     assert [c["id"] for c in github.state.comments[7]] == [ours]
+
+
+@pytest.mark.parametrize(
+    ("message", "hint"),
+    [
+        pytest.param(
+            "You have exceeded a secondary rate limit. Please wait a few minutes.",
+            "GitHub's secondary rate limit (too many requests at once or in a minute) was hit: "
+            "wait 60 seconds and re-run the job",
+            id="secondary",
+        ),
+        pytest.param(
+            "API rate limit exceeded for user ID 1.",
+            "the GitHub API rate limit is used up: wait for the reset and re-run the job",
+            id="primary",
+        ),
+    ],
+)
+def test_a_rate_limit_403_says_to_wait_not_to_change_permissions(
+    github: Emulator, make_env: MakeEnv, message: str, hint: str
+) -> None:
+    github.state.fail[("POST", "/repos/[^/]+/[^/]+/issues/7/comments")] = (403, message)
+    with pytest.raises(GitHubError) as caught:
+        publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
+    assert caught.value.hint == hint
