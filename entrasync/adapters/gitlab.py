@@ -206,7 +206,12 @@ class GitLabPlatform:
         client = self.client
         what = f"reading !{number}"
         mr = client.request_json("GET", self._mr(number), dict, what=what)
-        current = [text_of(label) for label in mr.get("labels") or []]
+        current = mr.get("labels") or []
+        if not isinstance(current, list) or not all(isinstance(name, str) for name in current):
+            # A string read letter by letter hid an entrasync label, which then stayed.
+            raise client.unexpected(
+                f"GitLab's answer while {what} has labels that are not a list of names"
+            )
         add, remove = label_changes(current, wanted)
         change = {
             key: ",".join(names)

@@ -228,3 +228,22 @@ def test_a_user_without_an_integer_id_is_an_error(gitlab: GitLab, make_env: Make
     assert "CI_API_V4_URL" in (caught.value.hint or "")
     assert gitlab.calls("GET", "/user") == 1
     assert (gitlab.calls("POST", "/notes"), gitlab.calls("PUT", "/notes/")) == (0, 0)
+
+
+@pytest.mark.parametrize("labels_said", [5, True, "entrasync: changes", [1]])
+def test_labels_that_are_not_a_list_of_names_are_an_error(
+    gitlab: GitLab, make_env: MakeEnv, labels_said: object
+) -> None:
+    """A number was a traceback; a string, read letter by letter, hid the entrasync label
+    it named, which then stayed on the merge request."""
+    gitlab.answers[("GET", r".*/merge_requests/7")] = (
+        200,
+        {"iid": 7, "labels": labels_said},
+        "application/json",
+    )
+    with pytest.raises(ReviewError) as caught:
+        publish(plan_of(), make_env(gitlab))
+    assert caught.value.message == (
+        "GitLab's answer while reading !7 has labels that are not a list of names"
+    )
+    assert "CI_API_V4_URL" in (caught.value.hint or "")
