@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import rfc8785
 
-from entrasync.adapters.audit.chain import verify_audit
+from entrasync.adapters.audit.chain import newest_audit, verify_audit
 from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.cli import main
 from entrasync.core.audit_record import record_sha256
@@ -170,3 +170,10 @@ def test_verify_of_a_json_bomb_under_1_gib(
     rewrite(run, EDITED, edit)
     done = run_limited("audit", "verify", str(run), cwd=tmp_path)
     assert_refused(done, f"tampered: seq {EDITED}: not a record as apply writes it")
+
+
+def test_the_newest_audit_file_of_a_folder_skips_what_is_no_file(tmp_path: Path) -> None:
+    written = write_run(tmp_path)
+    (tmp_path / "zz-gone.jsonl").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "zz-folder.jsonl").mkdir()
+    assert newest_audit(tmp_path) == written

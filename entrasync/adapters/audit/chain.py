@@ -87,7 +87,9 @@ def newest_audit(path: Path) -> Path:
     """``path`` if it is a file, else the newest audit file (``*.jsonl``) in that folder."""
     if path.is_file():
         return path
-    files = sorted(path.glob("*.jsonl"), key=lambda p: (p.stat().st_mtime, p.name))
+    # Regular files only: a dangling link among them was a traceback.
+    found = [p for p in path.glob("*.jsonl") if p.is_file()]
+    files = sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
     if not files:
         raise AuditError(
             f"no audit file (*.jsonl) in {path}",
