@@ -89,6 +89,8 @@ def _now_for_saved(loaded: LoadedConfig, console: Console, parallelism: int) -> 
     """What a plan made now looks like: read both sides as `plan` does, to check the file."""
 
     sources = pipeline.read_located(loaded, os.environ, console, parallelism=parallelism)
+    for warning in sources.warnings:  # a mapping expired since the plan: why it may be stale
+        console.warn(warning)
     resolution = resolve(loaded.config, sources.directory)  # for the limits' re-check too
     fresh = sources.plan(loaded, utc_now(), resolution)
     return Now(sources.target, fresh, empty_groups(sources.directory), resolution)

@@ -211,15 +211,16 @@ def check_fresh(plan: Plan, target: Target, check: PlanCheck | None = None) -> b
 
 def _refuse_unproduced(check: PlanCheck) -> None:
     """Refuse a plan holding changes a fresh plan does not make (from the same config and
-    NeuralTrust state, so only Entra or an edit of the file can explain them)."""
+    NeuralTrust state, so only Entra, a mapping's expiry or an edit of the file can explain
+    them)."""
     if not check.unproduced:
         return
     listed = listing([describe_mismatch(m) for m in check.unproduced])
     raise StalePlanError(
-        "stale plan: Entra changed since the plan, or the plan file was edited after it was "
-        f"written. It holds {plural(len(check.unproduced), 'change')} a fresh plan does not "
-        f"make: {listed}; nothing was changed (NeuralTrust and the config are as the plan saw "
-        "them)",
+        "stale plan: Entra changed since the plan, a mapping expired, or the plan file was "
+        f"edited after it was written. It holds {plural(len(check.unproduced), 'change')} a "
+        f"fresh plan does not make: {listed}; nothing was changed (NeuralTrust and the config "
+        "are as the plan saw them)",
         "make a new plan with `entrasync plan --out FILE`, review it, and apply it",
     )
 

@@ -171,6 +171,9 @@ def test_a_plan_saved_before_the_expiry_and_applied_after_it_grants_nothing(
     assert code == 1
     assert "a fresh plan does not make" in err
     assert "update bob@contoso.com (admin)" in err
+    # Said before the refusal: the expiry explains it (the refusal blamed Entra or an edit).
+    said = err.index("warning: mapping NT-Admins expired on 2026-12-10")
+    assert said < err.index("error: stale plan: Entra changed since the plan, a mapping expired")
     assert roles(sandbox, "bob@contoso.com") == ["member"]
 
 

@@ -154,7 +154,10 @@ def test_a_forged_plan_with_a_recomputed_digest_is_refused_and_nothing_is_writte
 
     assert code == 1
     assert refusal in err
-    assert "error: stale plan: Entra changed since the plan, or the plan file was edited" in err
+    assert (
+        "error: stale plan: Entra changed since the plan, a mapping expired, or the plan file "
+        "was edited" in err
+    )
     assert "hint: make a new plan with `entrasync plan --out FILE`, review it, and apply it" in err
     assert "Traceback" not in err
     assert writes(sandbox) == 0
@@ -215,7 +218,10 @@ def test_a_plan_entra_has_overtaken_is_refused_as_stale(
         "It holds 1 change a fresh plan does not make: create erin@contoso.com "
         "(member, products trustgate, trusttest): a fresh plan makes no such change"
     ) in err
-    assert "error: stale plan: Entra changed since the plan, or the plan file was edited" in err
+    assert (
+        "error: stale plan: Entra changed since the plan, a mapping expired, or the plan file "
+        "was edited" in err
+    )
     assert writes(sandbox) == 0
     assert sandbox.scim.users() == before
 
