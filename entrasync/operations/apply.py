@@ -165,6 +165,9 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
             found = client.find_user(body["userName"], layout.read_attributes)
         except NotSent:  # stopping: the create was sent all the same, and its 409 stands
             raise exc from None
+        except ScimError as lookup:  # the 409 stands; the lookup only could not tell more
+            message = f"{exc.message}; looking the user up failed too: {lookup.message}"
+            raise ScimError(message, exc.hint, exc.status, exc.request_id) from None
         if found is not None and satisfies(to_target_user(found, layout), change):
             detail = (
                 "already exists as planned (409 on create; an earlier attempt, of this run or "

@@ -414,3 +414,26 @@ def test_a_create_met_with_409_while_stopping_is_failed_not_left_unattempted() -
     assert caught.value.report is not None
     [result] = caught.value.report.results
     assert result.http_status == 409
+
+
+def test_a_create_met_with_409_whose_lookup_fails_is_recorded_as_the_409() -> None:
+    """The lookup's 503 was recorded alone: the audit no longer said the user exists."""
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(409, json={"status": "409", "detail": "userName taken"})
+        return httpx.Response(503)
+
+    create = change(Action.CREATE, Access("member", None, True), user_name="ann@contoso.com")
+    plan = Plan("c.yaml", "0" * 64, "https://scim.example/v2", "0" * 64, changes=(create,))
+    sink = _Sink()
+    transport = httpx.MockTransport(server)
+    policy = RetryPolicy(max_retries=0)
+    with ScimClient(plan.scim_url, Secret("t"), transport=transport, policy=policy) as client:
+        report = apply_plan(plan, client, Config.model_validate({"version": 1}), sink)
+    [result] = report.results
+    assert (result.outcome, result.http_status) == ("failed", 409)
+    assert result.error == (
+        "NeuralTrust refused creating ann@contoso.com: conflict (409): userName taken; looking "
+        "the user up failed too: NeuralTrust answered 503 to looking up ann@contoso.com"
+    )
