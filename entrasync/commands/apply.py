@@ -42,6 +42,7 @@ from entrasync.core.safety import check_safety
 from entrasync.core.wording import plural
 from entrasync.errors import (
     ApplyError,
+    AuditError,
     EntrasyncError,
     ExitCode,
     PlanFileError,
@@ -174,7 +175,13 @@ def _run(
                 _say_stopped(evidence, exc.report, audit)
             raise
         console.progress_done()
-        audit.finish(report.counts)
+        try:
+            audit.finish(report.counts)
+        except AuditError:  # its error follows: what the run did must not be lost with it
+            console.warn(f"apply ran ({tally(report.counts)}) but could not finish its audit file")
+            for line in describe((*report.failed, *report.skipped)):
+                console.warn(f"  {line}")
+            raise
     return report, audit
 
 

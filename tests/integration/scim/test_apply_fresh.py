@@ -25,6 +25,7 @@ from entrasync.config.loading import load_config
 from entrasync.config.models import LoadedConfig
 from entrasync.console import Console
 from entrasync.core.plan import Access, Action, Change, Plan
+from entrasync.errors import AuditError
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 
 WORKFLOW_ENV = {"GITHUB_ACTIONS": "true", "GITHUB_WORKFLOW": "entrasync apply"}
@@ -202,3 +203,21 @@ def test_a_fresh_plan_that_would_write_a_protected_user_is_refused_whole(
     assert sandbox.scim.counters.writes == 0
     assert sandbox.scim.users() == before
     assert last_audit()[-1]["result"] == "refused"
+
+
+def test_an_audit_file_that_cannot_be_finished_still_says_what_the_run_did(
+    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its last record refused (a full disk), only the audit error was printed: the changes
+    made, and any that failed, were said nowhere but in the file."""
+
+    def disk_full(self: AuditWriter, counts: dict[str, int]) -> None:
+        raise AuditError(f"the audit file {self.path} could not be written: No space left")
+
+    monkeypatch.setattr(AuditWriter, "finish", disk_full)
+    code, _, err = apply(capsys)
+    assert code == 1
+    said = err.index("warning: apply ran (")
+    assert err.index("could not finish its audit file") > said
+    assert err.index("error: the audit file ") > said
+    assert "succeeded, 0 failed, 0 skipped" in err[said:]
