@@ -167,3 +167,21 @@ def test_a_gitlab_listing_that_pages_without_end_stops(next_page: str, sent: int
     with pytest.raises(ReviewError, match="paging"):
         list(client.paginate(client.project_url("/merge_requests/7/notes"), what="listing"))
     assert len(asked) == sent
+
+
+@pytest.mark.parametrize(("method", "sent"), [("PATCH", 2), ("POST", 1)])
+def test_an_edit_answered_504_is_sent_again_a_new_comment_is_not(method: str, sent: int) -> None:
+    asked: list[str] = []
+
+    def gateway_timeout_once(request: httpx.Request) -> httpx.Response:
+        asked.append(request.method)
+        return httpx.Response(504 if len(asked) == 1 else 200, json={"id": 1})
+
+    client = GitHubClient(GitHubContext.from_environ(GITHUB), http=_mock(gateway_timeout_once))
+    url = client.repo_url("/issues/comments/1" if method == "PATCH" else "/issues/7/comments")
+    if method == "POST":
+        with pytest.raises(ReviewError, match=r"504 .* may have been carried out"):
+            client.request(method, url, what="commenting", json={"body": "b"})
+    else:
+        assert client.request(method, url, what="editing", json={"body": "b"}).status_code == 200
+    assert asked == [method] * sent

@@ -66,9 +66,11 @@ class RestClient:
     def request(
         self, method: str, url: httpx.URL, *, what: str, json: Any = None, resend: bool = False
     ) -> httpx.Response:
-        """``resend``: a POST that does no harm sent twice (one that reads, or adds labels), sent
-        again after a 504; any other POST answered 504 may have been carried out, and is an
-        error (a comment posted twice is two comments)."""
+        """An edit (PATCH, PUT) or a DELETE answered 504 is sent again: twice is as once. So is
+        a POST that does no harm sent twice (``resend``: one that reads, or adds labels); any
+        other POST answered 504 may have been carried out, and is an error (a comment posted
+        twice is two comments)."""
+        resend = resend or method != "POST"
         if (url.scheme, url.host, url.port) != (
             self.api_url.scheme,
             self.api_url.host,
@@ -85,9 +87,9 @@ class RestClient:
             what=f"the {self.platform} API",
             headers=self.headers(),
             json=json,
-            resend=resend or None,
+            resend=resend,
         )
-        if response.status_code == 504 and method == "POST" and not resend:
+        if response.status_code == 504 and not resend:
             raise self.error(
                 f"{self.platform} answered 504 (a gateway timeout) to POST while {what}: it may "
                 "have been carried out all the same",
