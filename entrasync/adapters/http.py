@@ -186,8 +186,9 @@ def send(
     A 504 may follow a write the server carried out, so a write answered 504 is sent again
     only when ``resend`` says a second copy does no harm (SCIM's: a create sent twice meets
     409 and is looked up, a PATCH sets the same values); otherwise the 504 is final (a comment
-    posted twice is two comments). A write answered 5xx whose retries then end in a throttle
-    or a failed connection raises :class:`TransportError` saying it may have been carried out.
+    posted twice is two comments). When a resent write's retries then end in a throttle, the
+    outcome is that earlier 5xx (without Retry-After), the answer that says the write may have
+    been carried out; when they lose the connection, a :class:`TransportError` says so.
     Raises :class:`TransportError` when the connection fails and retrying is not safe or
     the retries are used up, and at once for any other httpx error (a proxy's refusal, an
     answer that cannot be decoded).
@@ -198,7 +199,8 @@ def send(
         resend = idempotent
     attempt = 0
     answered: httpx.Response | None = None  # the last answer, when a retry is not sent
-    maybe_made: int | None = None  # a write's 5xx answer: the server may have carried it out
+    # A write's 5xx answer without Retry-After: the server may have carried it out.
+    maybe_made: httpx.Response | None = None
     while True:
         attempt += 1
         if waits_ended():  # a signal is ending the command: no new request starts
@@ -212,7 +214,7 @@ def send(
                 raise  # nothing of this request reached the server
             if answered is not None:
                 # final, as when give_up ends the wait before a retry
-                return _final(answered, maybe_made, what)
+                return _final(answered, maybe_made)
             raise TransportError(  # a read whose connection failed, then a stop
                 f"could not reach {what}, and entrasync stopped before retrying",
                 "run again",
@@ -225,10 +227,11 @@ def send(
                 or _nothing_listens(exc)
                 or not _pause(sleep, delay, give_up, on_retry)
             ):
-                if not idempotent and maybe_made is not None:
+                if maybe_made is not None:  # a lost connection stops the later writes too
                     raise TransportError(
-                        f"sent a write to {what}, answered {maybe_made}, then could not reach "
-                        f"it to retry ({type(exc).__name__}): it may have been carried out",
+                        f"sent a write to {what}, answered {maybe_made.status_code}, then lost "
+                        f"the connection retrying it ({type(exc).__name__}): it may have been "
+                        "carried out",
                         UNKNOWN_WRITE_HINT,
                     ) from None
                 if not idempotent and isinstance(exc, _UNANSWERED):
@@ -248,36 +251,29 @@ def send(
             raise TransportError(*_not_sent(exc, what, write=not idempotent)) from None
         status = response.status_code
         if status not in RETRY_STATUSES or (status == 504 and not resend):
-            return _final(response, maybe_made, what)
-        if status >= 500 and not idempotent:
-            maybe_made = maybe_made or status
+            return _final(response, maybe_made)
+        if status >= 500 and not idempotent and retry_after is None and maybe_made is None:
+            maybe_made = response
         delay = policy.backoff(attempt, retry_after)
         shared = gate is not None and gates(status, retry_after)
         if gate is not None and shared:
             # Even a last answer holds the others back: the server asked the client to wait.
             delay = gate.hold(delay)
         if attempt > policy.max_retries:
-            return _final(response, maybe_made, what)
+            return _final(response, maybe_made)
         if shared:  # the retry waits at the gate, with every other request
             if on_retry is not None:
                 on_retry(response, delay)
         elif not _pause(sleep, delay, give_up, on_retry, response):
-            return _final(response, maybe_made, what)
+            return _final(response, maybe_made)
         response.close()
         answered = response
 
 
-def _final(response: httpx.Response, maybe_made: int | None, what: str) -> httpx.Response:
-    """The last answer to a request, unless it hides that an earlier attempt of the write may
-    have been carried out: a throttle after a 5xx says nothing of the first attempt."""
-    if maybe_made is None or response.status_code != 429:
-        return response
-    response.close()
-    raise TransportError(
-        f"sent a write to {what}, answered {maybe_made}, then 429 to its retries: it may have "
-        "been carried out",
-        UNKNOWN_WRITE_HINT,
-    )
+def _final(response: httpx.Response, maybe_made: httpx.Response | None) -> httpx.Response:
+    """The last answer to a request, unless it is a throttle after a 5xx that may have followed
+    the write being carried out: that 5xx is the outcome (apply reads the user back)."""
+    return maybe_made if maybe_made is not None and response.status_code == 429 else response
 
 
 # A write went out and its answer did not come back (a timeout, a dropped or reset connection).

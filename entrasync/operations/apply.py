@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from entrasync.adapters.http import DEFAULT_PARALLELISM, NotSent, TransportError
 from entrasync.adapters.scim.attributes import Layout
-from entrasync.adapters.scim.client import ScimClient, ScimResponse
+from entrasync.adapters.scim.client import ScimAuthError, ScimClient, ScimResponse
 from entrasync.adapters.scim.target import layout_of, to_target_user
 from entrasync.config.models import Config
 from entrasync.core import sanitize
@@ -165,8 +165,16 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
             found = client.find_user(body["userName"], layout.read_attributes)
         except NotSent:  # stopping: the create was sent all the same, and its 409 stands
             raise exc from None
-        except ScimError as lookup:  # the 409 stands; the lookup only could not tell more
+        except (ScimError, TransportError) as lookup:
+            # The 409 stands, with why the lookup could not tell more; a rejected token or a
+            # lost connection still stops the later writes, as its own error would.
             message = f"{exc.message}; looking the user up failed too: {lookup.message}"
+            if isinstance(lookup, TransportError):
+                raise TransportError(message, lookup.hint) from None
+            if isinstance(lookup, ScimAuthError) and lookup.status != 403:
+                raise ScimAuthError(
+                    message, lookup.hint, lookup.status, lookup.request_id
+                ) from None
             raise ScimError(message, exc.hint, exc.status, exc.request_id) from None
         if found is not None and satisfies(to_target_user(found, layout), change):
             detail = (
@@ -363,7 +371,9 @@ def _outcome(
             isinstance(exc, AuthError) and getattr(exc, "status", None) != 403
         ):
             stopped.append(f"an earlier change failed: {exc.message}")
-        if read_back is None and lost:
+        if read_back is None and lost and not isinstance(exc, TransportError):
+            # A 5xx: NeuralTrust may have made it. (A lost connection's message says whether
+            # the write went out.)
             failed = _failed(change, exc)
             return replace(failed, error=f"{failed.error}; {UNREAD_AFTER_LOST}")
         return read_back or _failed(change, exc)

@@ -229,4 +229,4 @@ def test_a_new_comment_answered_504_is_not_posted_again(platform: Platform, tmp_
         f"{platform.name} answered 504 (a gateway timeout) to POST while commenting on "
         f"{platform.number}: it may have been carried out all the same"
     )
-    assert "edits it rather than posting it twice" in (caught.value.hint or "")
+    assert "found and edited, not posted twice" in (caught.value.hint or "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -300,6 +301,24 @@ def test_apply_reports_each_rule_once_as_the_plan_found_it() -> None:
     assert said in caught.value.violations
 
 
+QUICK = RetryPolicy(max_retries=2, base_delay=0.001, max_delay=0.001)
+
+
+def _applied(
+    server: Callable[[httpx.Request], httpx.Response],
+    plan: Plan,
+    policy: RetryPolicy = QUICK,
+) -> tuple[list[str], Any]:
+    """``plan`` applied one change at a time against ``server``: (outcomes, the report)."""
+    sink = _Sink()
+    transport = httpx.MockTransport(server)
+    with ScimClient(plan.scim_url, Secret("t"), transport=transport, policy=policy) as client:
+        report = apply_plan(
+            plan, client, Config.model_validate({"version": 1}), sink, parallelism=1
+        )
+    return sink.outcomes, report
+
+
 def _made_then_answered(first: int, retries: httpx.Response) -> tuple[int, list[str], Any]:
     """A PATCH carried out and answered ``first``, its retries answered ``retries``, the
     read-back showing it in place: (PATCHes sent, outcomes, the result)."""
@@ -312,14 +331,8 @@ def _made_then_answered(first: int, retries: httpx.Response) -> tuple[int, list[
         user = {"id": "u0", "userName": "u0", "externalId": "e-1", "active": True}
         return httpx.Response(200, json={**user, "roles": [{"value": "admin"}]})
 
-    sink = _Sink()
-    policy = RetryPolicy(max_retries=2, base_delay=0.001, max_delay=0.001)
-    transport = httpx.MockTransport(server)
-    with ScimClient(
-        "https://scim.example/v2", Secret("t"), transport=transport, policy=policy
-    ) as client:
-        report = apply_plan(_updates(1), client, Config.model_validate({"version": 1}), sink)
-    return len(patches), sink.outcomes, report.results[0]
+    outcomes, report = _applied(server, _updates(1))
+    return len(patches), outcomes, report.results[0]
 
 
 def test_a_write_committed_then_answered_504_and_503_on_its_retries_is_read_back() -> None:
@@ -436,4 +449,82 @@ def test_a_create_met_with_409_whose_lookup_fails_is_recorded_as_the_409() -> No
     assert result.error == (
         "NeuralTrust refused creating ann@contoso.com: conflict (409): userName taken; looking "
         "the user up failed too: NeuralTrust answered 503 to looking up ann@contoso.com"
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "said"),
+    [
+        pytest.param(
+            httpx.Response(503, headers={"Retry-After": "0"}),
+            "NeuralTrust answered 429 to updating u0",
+            id="a throttle's 503: the 429 stands",
+        ),
+        pytest.param(
+            httpx.Response(504),
+            "NeuralTrust answered 504 to updating u0; read back just after, the change was not "
+            "in place",
+            id="a 504: read back",
+        ),
+    ],
+)
+def test_a_write_throttled_to_the_end_after_a_5xx_does_not_stop_the_others(
+    first: httpx.Response, said: str
+) -> None:
+    """A throttle is "slow down", not "stop" (docs/neuraltrust-scim.md): the other writes go on."""
+    asked: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        user = request.url.path.rsplit("/", 1)[-1]
+        if request.method == "GET":  # u0 read back: not changed
+            return httpx.Response(200, json={"id": user, "userName": user, "externalId": "e-1"})
+        asked.append(user)
+        if user != "u0":
+            return httpx.Response(204)
+        return (
+            first if asked.count("u0") == 1 else httpx.Response(429, headers={"Retry-After": "0"})
+        )
+
+    outcomes, report = _applied(server, _updates(3))
+    assert outcomes == ["failed", "succeeded", "succeeded"]
+    assert report.results[0].error == said
+
+
+def test_a_write_that_could_not_connect_is_not_said_to_be_maybe_made() -> None:
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    outcomes, report = _applied(refused, _updates(2), RetryPolicy(max_retries=0))
+    assert outcomes == ["failed", "skipped"]
+    assert "may have been made" not in (report.results[0].error or "")
+    assert (report.results[0].error or "").startswith("could not reach")
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        pytest.param(httpx.ConnectError("connection refused"), id="connection lost"),
+        pytest.param(httpx.Response(401), id="token rejected"),
+    ],
+)
+def test_a_409_whose_lookup_loses_the_connection_or_the_token_stops_the_later_writes(
+    lookup: httpx.Response | httpx.ConnectError,
+) -> None:
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(409, json={"status": "409", "detail": "userName taken"})
+        if isinstance(lookup, httpx.ConnectError):
+            raise httpx.ConnectError("connection refused", request=request)
+        return lookup
+
+    creates = tuple(
+        change(Action.CREATE, Access("member", None, True), user=f"u{i}", user_name=f"u{i}")
+        for i in range(2)
+    )
+    plan = Plan("c.yaml", "0" * 64, "https://scim.example/v2", "0" * 64, changes=creates)
+    outcomes, report = _applied(server, plan, RetryPolicy(max_retries=0))
+    assert outcomes == ["failed", "skipped"]
+    assert (report.results[0].error or "").startswith(
+        "NeuralTrust refused creating u0: conflict (409): userName taken; looking the user up "
+        "failed too: "
     )

@@ -10,10 +10,10 @@ import pytest
 from entrasync.adapters.azure_devops import AzureDevOpsPlatform
 from entrasync.adapters.github.rest import GitHubClient, GitHubContext, GitHubPlatform
 from entrasync.adapters.gitlab import GitLabClient, GitLabContext, GitLabPlatform
+from entrasync.adapters.review import client as review_client
 from entrasync.adapters.review import find_own, label_changes
-from entrasync.adapters.review.client import MAX_PAGES
 from entrasync.adapters.review.detect import detect
-from entrasync.errors import ReviewError
+from entrasync.errors import GitHubError, ReviewError
 
 GITHUB = {"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "contoso/access"}
 GITLAB = {
@@ -153,8 +153,11 @@ def test_a_github_listing_whose_next_page_is_itself_stops_there() -> None:
     assert len(sent) == 1
 
 
-@pytest.mark.parametrize(("next_page", "sent"), [("2", 2), ("{page+1}", MAX_PAGES)])
-def test_a_gitlab_listing_that_pages_without_end_stops(next_page: str, sent: int) -> None:
+@pytest.mark.parametrize(("next_page", "sent"), [("2", 2), ("{page+1}", 50)])
+def test_a_gitlab_listing_that_pages_without_end_stops(
+    next_page: str, sent: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(review_client, "MAX_PAGES", 50)  # the bound's own value: 10,000 pages
     asked: list[str] = []
 
     def pages(request: httpx.Request) -> httpx.Response:
@@ -185,3 +188,26 @@ def test_an_edit_answered_504_is_sent_again_a_new_comment_is_not(method: str, se
     else:
         assert client.request(method, url, what="editing", json={"body": "b"}).status_code == 200
     assert asked == [method] * sent
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "wait"),
+    [("0", "wait 0 seconds"), ("Wed, 21 Oct 2026 07:28:00 GMT", "a minute")],
+)
+def test_an_edit_throttled_after_a_504_is_githubs_rate_limit(retry_after: str, wait: str) -> None:
+    """An edit does the same twice: its throttle is GitHub's answer, hint and all (it was a
+    write that "may have been carried out", with the SCIM hint)."""
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.method)
+        if len(asked) == 1:
+            return httpx.Response(504)
+        message = {"message": "You have exceeded a secondary rate limit."}
+        return httpx.Response(429, json=message, headers={"retry-after": retry_after})
+
+    client = GitHubClient(GitHubContext.from_environ(GITHUB), http=_mock(answer))
+    with pytest.raises(GitHubError) as caught:
+        client.request("PATCH", client.repo_url("/issues/comments/1"), what="editing")
+    assert caught.value.status == 429
+    assert wait in (caught.value.hint or "")

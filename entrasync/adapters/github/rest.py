@@ -168,10 +168,10 @@ def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
         "retry-after" in response.headers or "secondary rate limit" in detail.lower()
     ):
         # https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
-        wait = response.headers.get("retry-after")
+        wait = response.headers.get("retry-after", "").strip()
         hint = (
             "GitHub's secondary rate limit (too many requests at once or in a minute) was hit: "
-            f"wait {f'{wait} seconds' if wait else 'a minute'} and re-run the job"
+            f"wait {f'{wait} seconds' if wait.isdecimal() else 'a minute'} and re-run the job"
         )
     message = f"GitHub answered {status} to {method} while {what}: {detail}"
     return GitHubError(message, hint, status, detail)

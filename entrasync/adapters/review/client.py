@@ -29,9 +29,10 @@ _SHAPES = {
 }
 
 
-# Pages of one listing (comments, notes, labels, issues, artifacts: 100 a page): far past any
-# pull request's, reached only by a server that pages without end.
-MAX_PAGES = 1_000
+# Pages of one listing (comments, notes, labels, issues, a repository's artifacts: 100 a
+# page), a million items: reached only by a server that pages without end under fresh links
+# (one that names a page again is stopped there).
+MAX_PAGES = 10_000
 
 
 class RestClient:
@@ -87,14 +88,14 @@ class RestClient:
             what=f"the {self.platform} API",
             headers=self.headers(),
             json=json,
-            resend=resend,
+            idempotent=resend,  # as safe to resend after a dropped connection as after a 504
         )
         if response.status_code == 504 and not resend:
             raise self.error(
                 f"{self.platform} answered 504 (a gateway timeout) to POST while {what}: it may "
                 "have been carried out all the same",
-                "run the job again: it finds what this one posted, if anything, and edits it "
-                "rather than posting it twice",
+                "run the job again (the sticky comment and the drift issue are found and "
+                "edited, not posted twice)",
             )
         self.check(response, method, what)
         return response

@@ -230,7 +230,7 @@ def test_a_user_without_an_integer_id_is_an_error(gitlab: GitLab, make_env: Make
     assert (gitlab.calls("POST", "/notes"), gitlab.calls("PUT", "/notes/")) == (0, 0)
 
 
-@pytest.mark.parametrize("labels_said", [5, True, "entrasync: changes", [1]])
+@pytest.mark.parametrize("labels_said", [5, True, 0, "", {}, "entrasync: changes", [1]])
 def test_labels_that_are_not_a_list_of_names_are_an_error(
     gitlab: GitLab, make_env: MakeEnv, labels_said: object
 ) -> None:
