@@ -171,12 +171,18 @@ class NeuralTrustConfig(_Frozen):
     )
 
 
+# A count of users no tenant comes near, and well inside what a plan file holds (2**53 - 1):
+# `max_deactivations: 1.0e+300` passed here, and the plan it made could not be read back.
+MAX_LIMIT = 1_000_000_000
+
+
 class Limits(_Frozen):
     """Safety limits checked at plan and at apply; --force-unsafe overrides them."""
 
     max_deactivations: Whole = Field(
         default=10,
         ge=0,
+        le=MAX_LIMIT,
         title="Max deactivations",
         description="Most users one apply may deactivate.",
     )
@@ -191,6 +197,7 @@ class Limits(_Frozen):
     min_owners: Whole = Field(
         default=1,
         ge=0,
+        le=MAX_LIMIT,
         title="Min owners",
         description="Fewest active users the first role (the owner role) must keep.",
     )

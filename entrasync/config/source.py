@@ -132,7 +132,13 @@ _DECIMAL = re.compile(r"^[-+]?(?:0|[1-9][0-9]{0,17})$")
 # YAML 1.1's yes/no/on/off are text, as editors read them: `auto_sync: no` passed here and
 # failed check-jsonschema, and `name: on` was a boolean where a group name was meant.
 _BOOLEAN = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
-_NARROWED = {_INT: _DECIMAL, BOOL_TAG: _BOOLEAN}
+# Floats are YAML 1.2's core form: YAML 1.1's base 60 (`1:30.0`) and `_` (`1_0.0`) are text.
+_FLOAT = "tag:yaml.org,2002:float"
+_YAML12_FLOAT = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+_NARROWED = {_INT: _DECIMAL, BOOL_TAG: _BOOLEAN, _FLOAT: _YAML12_FLOAT}
 _RESOLVERS = {
     first: [(tag, _NARROWED.get(tag, regexp)) for tag, regexp in resolvers if tag != _TIMESTAMP]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
@@ -388,6 +394,9 @@ def _walk(
                 name = "<<"
                 problems.extend(_duplicate(first, name, key_node, path))
                 first.setdefault(name, key_node)
+                # An inline `<<: {...}` is checked as any mapping (an alias, where its anchor
+                # is): unchecked, a tag in it was a traceback and a duplicate key in it passed.
+                _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
                 continue
             tagged = _tag_problem(loader, key_node, (*path, key_node.value))
             if tagged is not None:

@@ -230,8 +230,22 @@ def test_a_file_of_more_values_than_a_mappings_file_holds_is_one_problem_in_seco
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [("010", "'010'"), ("1:30", "'1:30'"), ("0x10", "'0x10'"), ("1" + "0" * 5000, "'10000")],
-    ids=["YAML 1.1 octal", "YAML 1.1 sexagesimal", "hexadecimal", "5,000 digits"],
+    [
+        ("010", "'010'"),
+        ("1:30", "'1:30'"),
+        ("0x10", "'0x10'"),
+        ("1" + "0" * 5000, "'10000"),
+        ("1:30.0", "'1:30.0'"),
+        ("1_0.0", "'1_0.0'"),
+    ],
+    ids=[
+        "YAML 1.1 octal",
+        "YAML 1.1 sexagesimal",
+        "hexadecimal",
+        "5,000 digits",
+        "YAML 1.1 sexagesimal float",
+        "YAML 1.1 float with _",
+    ],
 )
 def test_an_integer_is_decimal_as_in_yaml_1_2_and_editors(
     value: str, shown: str, tmp_path: Path
@@ -380,3 +394,20 @@ def test_a_plan_file_read_as_bytes_is_the_same_plan() -> None:
     assert loads(text.encode()).digest == loads(text).digest == golden_plan().digest
     with pytest.raises(PlanFileError, match="not UTF-8 text"):
         loads(b"\xff" + text.encode())
+
+
+@pytest.mark.parametrize(("value", "read"), [("1e3", 1000), ("1000.0", 1000), ("1.5e2", 150)])
+def test_a_number_with_an_exponent_or_a_point_is_read_as_yaml_1_2_reads_it(
+    value: str, read: int, tmp_path: Path
+) -> None:
+    """As check-jsonschema and editors read it: the two agree on what the file says."""
+    path = tmp_path / "mappings.yaml"
+    path.write_text(f"version: 1\nlimits:\n  min_owners: {value}\n", encoding="utf-8")
+    assert load_config(path).config.limits.min_owners == read
+
+
+@pytest.mark.parametrize("value", ["1.0e+300", "9007199254740993", "1000000001"])
+def test_a_limit_past_a_billion_is_refused(value: str, tmp_path: Path) -> None:
+    """1.0e+300 passed, and the plan file it made could not be read back by apply."""
+    (problem,) = rendered(f"version: 1\nlimits:\n  max_deactivations: {value}\n", tmp_path)
+    assert "limits.max_deactivations: must be at most 1000000000" in problem

@@ -478,12 +478,17 @@ def test_a_group_repeated_by_id_and_name_is_one_problem(tmp_path: Path) -> None:
             "mappings: [{name: A, !!bool role: owner}]",
             "3:22: mappings[0].role: an explicit YAML tag (!!bool)",
         ),
+        (
+            "limits:\n  <<: {max_deactivations: !!int 1.5}",
+            "4:27: limits.<<.max_deactivations: an explicit YAML tag (!!int)",
+        ),
     ],
     ids=[
         "a bool tag on text",
         "an int tag on a fraction",
         "a timestamp tag on text",
         "a tagged key",
+        "a tag in an inline merge",
     ],
 )
 def test_a_value_tagged_to_be_read_otherwise_is_a_problem_at_its_place(
@@ -692,3 +697,25 @@ def test_a_large_vocabulary_is_named_in_part_and_not_guessed_among(tmp_path: Pat
     (problem,) = problems_of(text, tmp_path)
     listed = ", ".join(f"r{i}" for i in range(20))
     assert problem.endswith(f"mappings[0].role: 'r1x' is not one of {listed}, … (280 more)")
+
+
+@pytest.mark.parametrize(
+    ("mapping", "expected"),
+    [
+        (
+            "{name: A, role: owner, role: member}",
+            "3:32: mappings[0].<<.role: duplicate key (first at line 3)",
+        ),
+        (
+            '{name: "NT\\x1b[31mEvil", role: member}',
+            "3:16: mappings[0].<<.name: control character U+001B, written as an escape",
+        ),
+    ],
+    ids=["a duplicate key", "an escaped control character"],
+)
+def test_an_inline_merge_is_checked_as_any_mapping(
+    mapping: str, expected: str, tmp_path: Path
+) -> None:
+    """Unchecked, ``role: owner, role: member`` in a merge passed, and YAML kept the last."""
+    (problem,) = problems_of(f"version: 1\nmappings:\n  - <<: {mapping}\n", tmp_path)
+    assert problem.startswith(f"{(tmp_path / 'm.yaml').as_posix()}:{expected}"), problem
