@@ -10,6 +10,7 @@ the credential, keeps it in a :class:`Secret`, and turns msal's error dicts into
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import threading
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from entrasync.adapters.trust import LOOPBACK_GONE_HINT, ssl_context
 from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH, is_loopback_host
 from entrasync.config import routing
 from entrasync.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
+from entrasync.config.patterns import GUID_PATTERN
 from entrasync.core.redact import remember
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import AuthError, EntrasyncError
@@ -256,12 +258,34 @@ def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
     return tenant, client
 
 
+def _refuse_other_tenant(token: str, config: Config, environ: Mapping[str, str]) -> None:
+    """A ready token whose tenant (its ``tid``) is not the one configured: `az` gives a token
+    for its current tenant, and a group named alike in both (test and production) would have
+    been read from the wrong one. Compared only when both are GUIDs."""
+    configured = routing.TENANT_ID.resolve(config, environ, "").value.strip().lower()
+    said = credentials.unverified_claims(token).get("tid")
+    if not isinstance(said, str) or not _GUID.fullmatch(said) or not _GUID.fullmatch(configured):
+        return
+    if said.lower() != configured:
+        raise AuthError(
+            f"ENTRASYNC_GRAPH_TOKEN is a token for tenant {said.lower()}, not for the tenant "
+            f"the mappings are for ({configured}, from AZURE_TENANT_ID or entra.tenant_id)",
+            f"get a token for that tenant: `az account get-access-token --tenant {configured} "
+            "--resource-type ms-graph --query accessToken -o tsv`",
+        )
+
+
+_GUID = re.compile(GUID_PATTERN)
+
+
 def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProvider:
     """Pick the credential in the order of docs/entra.md; fail early when there is none."""
     endpoints = resolve_endpoints(config, environ)
     ready = environ.get("ENTRASYNC_GRAPH_TOKEN", "").strip()
     if ready:
-        return StaticTokenProvider(bearer("ENTRASYNC_GRAPH_TOKEN", ready))
+        token = bearer("ENTRASYNC_GRAPH_TOKEN", ready)
+        _refuse_other_tenant(token.reveal(), config, environ)
+        return StaticTokenProvider(token)
     choice = credentials.choose(environ, endpoints.authority_host)
     if choice is None:
         raise AuthError("no Microsoft Graph credentials found", NO_CREDENTIALS_HINT)

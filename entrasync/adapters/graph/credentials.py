@@ -36,6 +36,17 @@ def federated_audience(authority_host: str) -> str:
     return AUDIENCES.get(host.lower(), GLOBAL_AUDIENCE)
 
 
+def unverified_claims(jwt: str) -> dict[str, Any]:
+    """A JWT's claims as written, its signature unchecked: for messages and sanity checks
+    only, never for trust (Entra and Graph check the token itself); {} when it is no JWT."""
+    try:
+        payload = jwt.split(".")[1]
+        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        decoded = {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
 @dataclass
 class _LastAssertion:
     """The claims (never the token) of the last assertion sent, for error messages."""
@@ -43,12 +54,7 @@ class _LastAssertion:
     claims: dict[str, Any] = field(default_factory=dict)
 
     def remember(self, jwt: str) -> None:
-        try:
-            payload = jwt.split(".")[1]
-            decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        except (IndexError, ValueError):
-            decoded = {}
-        self.claims = decoded if isinstance(decoded, dict) else {}
+        self.claims = unverified_claims(jwt)
 
     def describe(self) -> str | None:
         if not self.claims:
@@ -65,7 +71,9 @@ class CredentialChoice:
 
 
 def _secret(value: str) -> CredentialChoice:
-    secret = Secret(value)
+    # An unexpanded $(AZURE_CLIENT_SECRET) was sent, refused as an expired secret, and the
+    # hint said to create a new one: the pipeline only lacked the variable.
+    secret = bearer("AZURE_CLIENT_SECRET", value)
     return CredentialChoice("client secret", secret.reveal)
 
 
@@ -180,6 +188,13 @@ def fetch_github_id_token(
             what="the GitHub Actions OIDC endpoint",
         )
     hint = "give the job `permissions: id-token: write` (fork pull requests get no OIDC token)"
+    if response.status_code == 401:  # the job has the permission: its request token was refused
+        hint = (
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN was refused: it is the job's own and expires with it; "
+            "pass it through unchanged from the job that runs entrasync"
+        )
+    elif response.status_code == 404:
+        hint = "check ACTIONS_ID_TOKEN_REQUEST_URL: GitHub sets it in a job with id-token: write"
     if response.status_code != 200:
         raise AuthError(
             f"GitHub refused the OIDC token request (HTTP {response.status_code})", hint

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,15 @@ from entrasync.errors import AuthError
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.tls import make_client_certificate
 
-from .conftest import G_SMALL, EmulatorFactory, base_env, make_config, secret_env, uid
+from .conftest import (
+    G_SMALL,
+    TENANT_ID,
+    EmulatorFactory,
+    base_env,
+    make_config,
+    secret_env,
+    uid,
+)
 
 CONFIG = make_config([{"id": G_SMALL, "role": "owner"}])
 SUBJECT = "repo:contoso/access:environment:neuraltrust-prod"
@@ -137,7 +147,11 @@ def test_a_subject_differing_in_case_only_is_aadsts7002138(
     assert "case-sensitive" in (caught.value.hint or "")
 
 
-def test_a_wrong_github_request_token_asks_for_id_token_write(emulator: GraphEmulator) -> None:
+def test_a_wrong_github_request_token_says_the_request_token_was_refused(
+    emulator: GraphEmulator,
+) -> None:
+    """A 401 means the job has id-token: write (GitHub sets the variables only then): the hint
+    asked for the permission the job already had."""
     env = {
         **base_env(emulator),
         "ACTIONS_ID_TOKEN_REQUEST_URL": emulator.github_oidc_request_url,
@@ -145,7 +159,7 @@ def test_a_wrong_github_request_token_asks_for_id_token_write(emulator: GraphEmu
     }
     with pytest.raises(AuthError, match="GitHub refused") as caught:
         read_small(env)
-    assert "id-token: write" in (caught.value.hint or "")
+    assert "ACTIONS_ID_TOKEN_REQUEST_TOKEN was refused" in (caught.value.hint or "")
 
 
 def test_a_wrong_client_secret_is_aadsts7000215_in_plain_words(emulator: GraphEmulator) -> None:
@@ -174,3 +188,52 @@ def test_an_untrusted_certificate_authority_is_a_tls_hint(
     with pytest.raises(AuthError, match="SSLError") as caught:
         read_small(env)
     assert "REQUESTS_CA_BUNDLE" in (caught.value.hint or "")
+
+
+def _jwt(claims: dict[str, str]) -> str:
+    def part(value: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none'})}.{part(claims)}.fake-signature-for-tests"
+
+
+OTHER_TENANT = "99999999-9999-4999-8999-999999999999"
+
+
+def test_a_ready_token_for_another_tenant_is_refused_before_any_request(
+    emulator: GraphEmulator,
+) -> None:
+    """`az` gives a token for its current tenant: a group named alike there was read from it."""
+    env = {**base_env(emulator), "ENTRASYNC_GRAPH_TOKEN": _jwt({"tid": OTHER_TENANT})}
+    with pytest.raises(AuthError) as caught:
+        make_token_provider(CONFIG, env)
+    assert caught.value.message == (
+        f"ENTRASYNC_GRAPH_TOKEN is a token for tenant {OTHER_TENANT}, not for the tenant the "
+        f"mappings are for ({TENANT_ID}, from AZURE_TENANT_ID or entra.tenant_id)"
+    )
+    assert f"--tenant {TENANT_ID}" in (caught.value.hint or "")
+    assert emulator.counters["token"] == 0
+
+
+@pytest.mark.parametrize(
+    "token",
+    [_jwt({"tid": TENANT_ID.upper()}), _jwt({"aud": "x"}), "opaque-token-for-tests"],
+    ids=["its own tenant", "no tid", "not a JWT"],
+)
+def test_a_ready_token_of_the_tenant_or_without_one_is_used(token: str) -> None:
+    env = {"AZURE_TENANT_ID": TENANT_ID, "ENTRASYNC_GRAPH_TOKEN": token}
+    assert make_token_provider(CONFIG, env)() == token
+
+
+def test_an_unexpanded_pipeline_macro_as_the_client_secret_says_so(
+    emulator: GraphEmulator,
+) -> None:
+    """It was sent, refused as an expired secret, and the hint said to create a new one."""
+    env = {**base_env(emulator), "AZURE_CLIENT_SECRET": "$(AZURE_CLIENT_SECRET)"}
+    with pytest.raises(AuthError) as caught:
+        make_token_provider(CONFIG, env)
+    assert caught.value.message == (
+        "AZURE_CLIENT_SECRET holds the Azure Pipelines macro $(AZURE_CLIENT_SECRET), not "
+        "expanded: the pipeline has no variable of that name"
+    )
+    assert emulator.counters["token"] == 0

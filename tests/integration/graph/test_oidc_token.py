@@ -49,7 +49,7 @@ def test_github_token_request_keeps_the_urls_query_and_adds_the_audience(oidc_ur
     assert auth == "bearer req"
 
 
-def test_github_refusal_asks_for_the_id_token_permission(oidc_url: str) -> None:
+def test_github_refusing_the_request_token_says_so(oidc_url: str) -> None:
     with pytest.raises(AuthError) as caught:
         fetch_github_id_token(oidc_url, Secret("other"), "api://AzureADTokenExchange", {})
-    assert "id-token: write" in (caught.value.hint or "")
+    assert "ACTIONS_ID_TOKEN_REQUEST_TOKEN was refused" in (caught.value.hint or "")
