@@ -388,6 +388,26 @@ def test_subject_mismatch_shows_the_subject_that_was_sent() -> None:
     assert "repo:a/b:pull_request" in message
 
 
+@pytest.mark.parametrize("code", [700211, 700212, 700213])
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        ("GitHub Actions OIDC", "issuer https://token.actions.githubusercontent.com"),
+        ("federated token file", "whose issuer, subject and audience are exactly the token's"),
+    ],
+)
+def test_a_federated_mismatch_shows_the_claims_sent_and_a_hint_for_the_issuer_in_use(
+    code: int, mode: str, said: str
+) -> None:
+    """A token file (GitLab, Azure DevOps, Kubernetes) got GitHub's issuer and subjects, and
+    a wrong issuer or audience (700211, 700212) the generic hint without the claims sent."""
+    result = {"error": "invalid_client", "error_codes": [code], "error_description": "x"}
+    message, hint = describe_msal_error(result, mode, "iss='https://gitlab.example', aud='x'")
+    assert message.startswith(f"AADSTS{code}: no federated credential matches the token's ")
+    assert message.endswith("(the token sent had iss='https://gitlab.example', aud='x')")
+    assert said in hint
+
+
 def test_a_certificate_put_in_its_path_variable_is_never_printed() -> None:
     # AZURE_CLIENT_CERTIFICATE_PATH: ${{ secrets.CERT }} holds the PEM itself, not a path.
     pem = make_client_certificate()

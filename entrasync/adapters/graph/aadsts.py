@@ -25,6 +25,15 @@ _FIC = (
     f"api://AzureADTokenExchange and the exact, case-sensitive subject, one of: {FIC_SUBJECTS}"
 )
 
+# Any other issuer (a federated token file: GitLab, Azure DevOps, Kubernetes): its own claims.
+_FIC_TOKEN = (
+    "add a federated credential to the app registration (Certificates & secrets > Federated "
+    "credentials) whose issuer, subject and audience are exactly the token's (shown above; "
+    "subjects are case-sensitive)"
+)
+# Codes of a federated assertion Entra matched to no federated credential.
+FEDERATED_MISMATCH = (700211, 700212, 700213, 70021, 7002138)
+
 _SAME_CLOUD = (
     "ENTRASYNC_GRAPH_URL (or entra.graph_url) and AZURE_AUTHORITY_HOST (or "
     "entra.authority_host) must name the same cloud, e.g. https://graph.microsoft.us with "
@@ -43,6 +52,8 @@ HINTS: dict[int, tuple[str, str]] = {
         "create a new one in the app registration (Certificates & secrets) and update "
         "AZURE_CLIENT_SECRET",
     ),
+    700211: ("no federated credential matches the token's issuer", _FIC),
+    700212: ("no federated credential matches the token's audience", _FIC),
     700213: ("no federated credential matches the token's issuer and subject", _FIC),
     70021: ("no federated credential matches the token's issuer, subject and audience", _FIC),
     7002138: (
@@ -111,7 +122,9 @@ def describe_msal_error(
         message = f"AADSTS{code}: {what}"
     else:
         message, hint = f"{error}: {first}", DEFAULT_HINT
-    if assertion and code in (700213, 70021, 7002138):
+    if hint == _FIC and mode == "federated token file":  # GitHub's issuer and subjects: not it
+        hint = _FIC_TOKEN
+    if assertion and code in FEDERATED_MISMATCH:
         message += f" (the token sent had {assertion})"
     correlation = _said(result.get("correlation_id"))
     if correlation:
