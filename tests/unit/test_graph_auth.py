@@ -96,6 +96,17 @@ def test_missing_tenant_id_names_both_places_to_set_it() -> None:
     assert "entra.tenant_id" in (caught.value.hint or "")
 
 
+@pytest.mark.parametrize("variable", ["AZURE_TENANT_ID", "AZURE_CLIENT_ID"])
+def test_an_id_that_is_no_guid_is_refused_unshown(variable: str) -> None:
+    """A secret set in the wrong variable was printed in full, twice, in the authority's URL
+    and in msal's message (the mappings file already refused such ids unshown)."""
+    pasted = "Xy78Q~fake-client-secret-for-tests"
+    with pytest.raises(AuthError) as caught:
+        make_token_provider(CONFIG, {**IDS, variable: pasted, "AZURE_CLIENT_SECRET": "s"})
+    assert caught.value.message.startswith(f"{variable} is not a GUID (the value is not shown")
+    assert pasted not in f"{caught.value.message} {caught.value.hint}"
+
+
 def test_a_blank_tenant_id_variable_says_it_shadows_the_file() -> None:
     config = Config.model_validate(
         {"version": 1, "entra": {"tenant_id": TENANT, "client_id": CLIENT}}

@@ -255,6 +255,15 @@ def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
             "set entra.tenant_id and entra.client_id in the mappings file, or the "
             "AZURE_TENANT_ID and AZURE_CLIENT_ID environment variables",
         )
+    # Never shown: a secret pasted into the wrong variable was printed in full, twice.
+    odd = [k.env for k, v in zip(keys, (tenant, client), strict=True) if not _GUID.fullmatch(v)]
+    if odd:
+        raise AuthError(
+            f"{' and '.join(odd)} {'is' if len(odd) == 1 else 'are'} not a GUID (the value is "
+            "not shown: it may be a secret set in the wrong variable)",
+            "use the app registration's Directory (tenant) ID and Application (client) ID, "
+            "from its overview in the Entra admin center, as in the mappings file",
+        )
     return tenant, client
 
 
