@@ -450,3 +450,15 @@ def test_a_path_that_is_a_path_is_named_in_the_error(tmp_path: Path) -> None:
     missing = tmp_path / "cert.pem"
     with pytest.raises(AuthError, match=f"cannot read the certificate file {missing}: "):
         load_certificate(str(missing), None)
+
+
+def test_a_certificate_file_with_a_ca_before_the_leaf_uses_the_keys_own_certificate(
+    tmp_path: Path,
+) -> None:
+    """A chain exported CA first was refused: "the private key does not belong to its
+    certificate", the first one read being the CA's."""
+    leaf, other = make_client_certificate("leaf"), make_client_certificate("ca")
+    path = tmp_path / "app.pem"
+    path.write_bytes(other.certificate_pem + leaf.certificate_pem + leaf.private_key_pem)
+    _, thumbprint = load_certificate(str(path), None)
+    assert thumbprint == leaf.sha1_thumbprint.upper()

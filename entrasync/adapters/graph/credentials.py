@@ -103,7 +103,7 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
             f"cannot read the certificate file {shown_path(path)}: {exc.strerror}", hint_pem
         ) from None
     try:
-        certificate = x509.load_pem_x509_certificates(data)[0]
+        certificates = x509.load_pem_x509_certificates(data)
     except ValueError:
         raise AuthError(f"no PEM certificate found in {path}", hint_pem) from None
     secret_bytes = password.reveal().encode() if password else None
@@ -123,7 +123,11 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise AuthError(f"the key in {path} is not an RSA key", "Entra app certificates use RSA")
-    if key.public_key().public_numbers() != certificate.public_key().public_numbers():  # type: ignore[union-attr]
+    # The key's own certificate, wherever it stands: a chain exported CA first put the CA's
+    # first, and the key was said not to belong to it.
+    numbers = key.public_key().public_numbers()
+    certificate = next((c for c in certificates if _public_numbers(c) == numbers), None)
+    if certificate is None:
         raise AuthError(
             f"the private key in {path} does not belong to its certificate",
             "export the certificate and its own key together into one PEM file",
@@ -135,6 +139,12 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
     ).decode()
     # Entra's x5t: SHA-1 of the DER certificate (msal signs RS256 with it).
     return Secret(pem, sent=False), certificate.fingerprint(hashes.SHA1()).hex().upper()
+
+
+def _public_numbers(certificate: Any) -> object:
+    """An RSA certificate's public numbers; None for another kind of key."""
+    public = certificate.public_key()
+    return public.public_numbers() if hasattr(public, "public_numbers") else None
 
 
 def _certificate(path: str, password: str | None) -> CredentialChoice:
