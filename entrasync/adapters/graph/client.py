@@ -304,9 +304,14 @@ class GraphClient:
     def translate(self, failure: GraphFailure, what: str) -> EntrasyncError:
         """The one error a failed read of ``what`` becomes (a top-level or a $batch answer)."""
         if failure.status == 403:
-            return AuthError(
-                f"Microsoft Graph denied reading {what} ({failure.label()})", PERMISSION_HINT
-            )
+            hint = PERMISSION_HINT
+            if isinstance(self._token, StaticTokenProvider):  # no app registration involved
+                hint = (
+                    "the token in ENTRASYNC_GRAPH_TOKEN lacks GroupMember.Read.All and "
+                    "User.Read.All (a token from `az` carries the signed-in user's "
+                    "permissions); use the app registration's credentials instead"
+                )
+            return AuthError(f"Microsoft Graph denied reading {what} ({failure.label()})", hint)
         if failure.status == 401:
             detail = f": {failure.message}" if failure.message else ""
             if isinstance(self._token, StaticTokenProvider):

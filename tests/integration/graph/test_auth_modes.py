@@ -237,3 +237,15 @@ def test_an_unexpanded_pipeline_macro_as_the_client_secret_says_so(
         "expanded: the pipeline has no variable of that name"
     )
     assert emulator.counters["token"] == 0
+
+
+def test_a_ready_token_without_the_permissions_is_told_so_not_to_grant_an_app(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    emulator = emulator_factory(permission_mode="denied")
+    env = {**base_env(emulator), "ENTRASYNC_GRAPH_TOKEN": emulator.tokens.issue()}
+    with pytest.raises(AuthError) as caught:
+        read_small(env)
+    assert "the token in ENTRASYNC_GRAPH_TOKEN lacks GroupMember.Read.All" in (
+        caught.value.hint or ""
+    )
