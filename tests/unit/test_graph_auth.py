@@ -462,3 +462,17 @@ def test_a_certificate_file_with_a_ca_before_the_leaf_uses_the_keys_own_certific
     path.write_bytes(other.certificate_pem + leaf.certificate_pem + leaf.private_key_pem)
     _, thumbprint = load_certificate(str(path), None)
     assert thumbprint == leaf.sha1_thumbprint.upper()
+
+
+def test_an_empty_federated_token_file_says_what_to_check(tmp_path: Path) -> None:
+    """It printed an `error:` with no `hint:` line."""
+    empty = tmp_path / "token"
+    empty.write_text("\n")
+    choice = choose({"AZURE_FEDERATED_TOKEN_FILE": str(empty)}, "https://login.example")
+    assert choice is not None
+    with pytest.raises(AuthError) as caught:
+        choice.build()["client_assertion"]()
+    assert caught.value.message.endswith("is empty")
+    assert "check the path and that the step writing it ran before this one" in (
+        caught.value.hint or ""
+    )

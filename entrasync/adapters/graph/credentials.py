@@ -167,7 +167,12 @@ def _token_file(path: str) -> CredentialChoice:
                 "point AZURE_FEDERATED_TOKEN_FILE at the projected service-account token",
             ) from None
         if not token:
-            raise AuthError(f"AZURE_FEDERATED_TOKEN_FILE {path} is empty", None)
+            raise AuthError(
+                f"AZURE_FEDERATED_TOKEN_FILE {shown_path(path)} is empty",
+                "the platform that writes it (a projected service-account token, a CI's OIDC "
+                "step) has not written it yet, or wrote it elsewhere: check the path and that "
+                "the step writing it ran before this one",
+            )
         last.remember(token)
         remember(token)
         return token
