@@ -32,14 +32,22 @@ _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.@/()&+#-]*")
 
 
 def scalar(value: str) -> str:
-    """``value`` as a YAML scalar: plain when YAML reads it back as this very string."""
+    """``value`` as a YAML scalar: plain when both YAML 1.1 (PyYAML, older tools: ``yes``) and
+    the loader of mappings files (YAML 1.2: ``365E5`` is a number) read it back as this very
+    string."""
     plain = (
         _PLAIN.fullmatch(value) is not None
         and not value.endswith(" ")
         and " #" not in value
         and yaml.safe_load(value) == value
+        and _reads_back(f"v: {value}\n", value)
     )
     return value if plain else sanitize.json_text(json.dumps(value, ensure_ascii=False))
+
+
+def _reads_back(text: str, value: str) -> bool:
+    doc, problems = parse(text.encode())
+    return not problems and doc is not None and doc.data == {"v": value}
 
 
 def _flow(values: Sequence[str]) -> str:
@@ -165,8 +173,7 @@ def _people(base: Config, proposal: Proposal) -> Iterator[str]:
 def _writable(name: str) -> bool:
     """Whether a mappings file can hold ``name``: the loader of mappings files reads its scalar
     back as this very string (a lone surrogate, which libyaml refuses, cannot be written)."""
-    doc, problems = parse(f"name: {scalar(name)}\n".encode())
-    return not problems and doc is not None and doc.data == {"name": name}
+    return _reads_back(f"v: {scalar(name)}\n", name)
 
 
 def _mapping_lines(base: Config, p: Proposed) -> Iterator[str]:

@@ -13,6 +13,7 @@ import yaml
 
 from entrasync.config.models import Config, check
 from entrasync.config.routing import routing_changes
+from entrasync.config.source import parse
 from entrasync.core.bootstrap import Proposal, Residue, propose, proposed_directory, survey_config
 from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers, TargetUser
 from entrasync.core.plan import Plan
@@ -341,6 +342,8 @@ HOSTILE = [
     "yes",
     "null",
     "1.0",
+    "365E5",
+    "1e3",
     "a: b",
     "#hash",
     "trailing ",
@@ -356,8 +359,13 @@ HOSTILE = [
 
 @pytest.mark.parametrize("name", HOSTILE, ids=repr)
 def test_any_group_name_is_written_so_yaml_reads_it_back(name: str) -> None:
+    """By YAML 1.1 (PyYAML) and by the loader of mappings files (YAML 1.2), which read
+    ``365E5`` otherwise: a number, and the draft refused by its own check."""
     written = scalar(name)
     assert yaml.safe_load(f"k: {written}") == {"k": name}
+    if name.isprintable():  # control characters are refused in any mappings file
+        doc, problems = parse(f"k: {written}\n".encode())
+        assert (problems, doc and doc.data) == ([], {"k": name})
     assert "\n" not in written
     assert "\u202e" not in written
     assert "\x1b" not in written
@@ -372,6 +380,17 @@ def test_a_file_with_hostile_names_validates_and_keeps_them() -> None:
     for bad in ("\u202e", "\x1b"):
         assert bad not in text
         assert bad not in "\n".join(proposal_lines(proposal, 90))
+
+
+def test_a_group_named_like_a_yaml_1_2_number_keeps_its_name_quoted() -> None:
+    """``365E5`` (the shape of licence groups) was dropped as a name no file can hold."""
+    proposal, _plan, text = run({"365E5": [person("u0")]}, [nt("u0", "admin")])
+    assert len(proposal.mappings) == 1
+    assert '    name: "365E5"' in text
+    config, problems = check(text.encode())
+    assert problems == []
+    assert config is not None
+    assert [m.name for m in config.mappings] == ["365E5"]
 
 
 def test_names_a_mappings_file_cannot_hold_raw_are_escaped_or_mapped_by_id_alone() -> None:
