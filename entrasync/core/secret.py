@@ -43,6 +43,18 @@ class Secret:
         return bool(self._value)
 
 
+def refuse_macro(variable: str, value: str, error: type[EntrasyncError] = AuthError) -> None:
+    """Azure Pipelines leaves $(NAME) as it is when no variable NAME exists: sent, a token
+    would be refused as an expired one, and a new one made for nothing (the old revoked)."""
+    if _MACRO.fullmatch(value):
+        raise error(
+            f"{variable} holds the Azure Pipelines macro {value}, not expanded: the pipeline "
+            "has no variable of that name",
+            "add the secret to the variable group the pipeline uses (entrasync, "
+            "docs/azure-devops.md) under the name the step maps, and check its spelling",
+        )
+
+
 def bearer(variable: str, value: str, error: type[EntrasyncError] = AuthError) -> Secret:
     """The token in ``variable``, for an ``Authorization`` header, whitespace around it dropped.
 
@@ -52,15 +64,7 @@ def bearer(variable: str, value: str, error: type[EntrasyncError] = AuthError) -
     quotes it (RFC 9110 section 5.5 allows no line break in a field value).
     """
     token = value.strip()
-    if _MACRO.fullmatch(token):
-        # Azure Pipelines leaves $(NAME) as it is when no variable NAME exists: sent, it would
-        # be refused as an expired token, and a new token made for nothing (the old revoked).
-        raise error(
-            f"{variable} holds the Azure Pipelines macro {token}, not expanded: the pipeline "
-            "has no variable of that name",
-            "add the secret to the variable group the pipeline uses (entrasync, "
-            "docs/azure-devops.md) under the name the step maps, and check its spelling",
-        )
+    refuse_macro(variable, token, error)
     if all("!" <= char <= "~" for char in token):
         return Secret(token)
     raise error(

@@ -22,7 +22,9 @@ FIC_SUBJECTS = (
 _FIC = (
     "add a federated credential to the app registration (Certificates & secrets > Federated "
     "credentials) with issuer https://token.actions.githubusercontent.com, audience "
-    f"api://AzureADTokenExchange and the exact, case-sensitive subject, one of: {FIC_SUBJECTS}"
+    "api://AzureADTokenExchange (api://AzureADTokenExchangeUSGov or "
+    "api://AzureADTokenExchangeChina in those clouds, as the token sent shows) and the exact, "
+    f"case-sensitive subject, one of: {FIC_SUBJECTS}"
 )
 
 # Any other issuer (a federated token file: GitLab, Azure DevOps, Kubernetes): its own claims.

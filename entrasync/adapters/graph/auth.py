@@ -13,7 +13,7 @@ import json
 import re
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -27,7 +27,7 @@ from entrasync.config import routing
 from entrasync.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
 from entrasync.config.patterns import GUID_PATTERN
 from entrasync.core.redact import remember
-from entrasync.core.secret import Secret, bearer
+from entrasync.core.secret import Secret, bearer, refuse_macro
 from entrasync.errors import AuthError, EntrasyncError
 
 if TYPE_CHECKING:
@@ -255,8 +255,17 @@ def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
             "set entra.tenant_id and entra.client_id in the mappings file, or the "
             "AZURE_TENANT_ID and AZURE_CLIENT_ID environment variables",
         )
-    # Never shown: a secret pasted into the wrong variable was printed in full, twice.
-    odd = [k.env for k, v in zip(keys, (tenant, client), strict=True) if not _GUID.fullmatch(v)]
+    _refuse_odd_ids([(k.env, v) for k, v in zip(keys, (tenant, client), strict=True)])
+    return tenant, client
+
+
+def _refuse_odd_ids(named: Sequence[tuple[str, str]]) -> None:
+    """(variable, id) pairs: an Azure Pipelines macro left unexpanded is named (it is no
+    secret); any other id that is not a GUID is refused unshown: a secret set in the wrong
+    variable was printed in full, twice."""
+    for variable, value in named:
+        refuse_macro(variable, value)  # an id is no secret: never remembered as one
+    odd = [variable for variable, value in named if not _GUID.fullmatch(value)]
     if odd:
         raise AuthError(
             f"{' and '.join(odd)} {'is' if len(odd) == 1 else 'are'} not a GUID (the value is "
@@ -264,16 +273,31 @@ def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
             "use the app registration's Directory (tenant) ID and Application (client) ID, "
             "from its overview in the Entra admin center, as in the mappings file",
         )
-    return tenant, client
+
+
+def _tenant(config: Config, environ: Mapping[str, str]) -> str:
+    """The tenant the mappings are for, lower-cased, checked as :func:`_ids` checks it; ""
+    when none is set."""
+    key = routing.TENANT_ID
+    value = key.resolve(config, environ, "").value.strip()
+    if not value and environ.get(key.env) and key.in_config(config):
+        raise AuthError(
+            f"{key.env} holds only blanks",
+            "unset it to use entra.tenant_id from the mappings file, or set it to the tenant's "
+            "GUID (a set variable wins over the file)",
+        )
+    if value:
+        _refuse_odd_ids([(key.env, value)])
+    return value.lower()
 
 
 def _refuse_other_tenant(token: str, config: Config, environ: Mapping[str, str]) -> None:
     """A ready token whose tenant (its ``tid``) is not the one configured: `az` gives a token
     for its current tenant, and a group named alike in both (test and production) would have
-    been read from the wrong one. Compared only when both are GUIDs."""
-    configured = routing.TENANT_ID.resolve(config, environ, "").value.strip().lower()
+    been read from the wrong one. Not compared when no tenant is set, or the token says none."""
+    configured = _tenant(config, environ)
     said = credentials.unverified_claims(token).get("tid")
-    if not isinstance(said, str) or not _GUID.fullmatch(said) or not _GUID.fullmatch(configured):
+    if not configured or not isinstance(said, str) or not _GUID.fullmatch(said):
         return
     if said.lower() != configured:
         raise AuthError(

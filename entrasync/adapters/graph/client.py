@@ -308,8 +308,10 @@ class GraphClient:
             if isinstance(self._token, StaticTokenProvider):  # no app registration involved
                 hint = (
                     "the token in ENTRASYNC_GRAPH_TOKEN lacks GroupMember.Read.All and "
-                    "User.Read.All (a token from `az` carries the signed-in user's "
-                    "permissions); use the app registration's credentials instead"
+                    "User.Read.All: grant them to whoever it is for (a managed identity's, as "
+                    "application permissions with admin consent), or use the app "
+                    "registration's credentials instead (a user's token from `az login` "
+                    "carries that user's permissions)"
                 )
             return AuthError(f"Microsoft Graph denied reading {what} ({failure.label()})", hint)
         if failure.status == 401:

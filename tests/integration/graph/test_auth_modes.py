@@ -216,6 +216,28 @@ def test_a_ready_token_for_another_tenant_is_refused_before_any_request(
 
 
 @pytest.mark.parametrize(
+    ("tenant", "said"),
+    [
+        ("   ", "AZURE_TENANT_ID holds only blanks"),
+        ("contoso.onmicrosoft.com", "AZURE_TENANT_ID is not a GUID (the value is not shown"),
+        ("$(ENTRA_TENANT_ID)", "AZURE_TENANT_ID holds the Azure Pipelines macro $(ENTRA"),
+    ],
+    ids=["blank over the file's", "a domain name", "an unexpanded macro"],
+)
+def test_a_ready_tokens_tenant_check_is_not_turned_off_by_an_odd_tenant_variable(
+    tenant: str, said: str
+) -> None:
+    """A blank variable hid the file's tenant and a domain name skipped the comparison: the
+    token for another tenant was used."""
+    config = make_config([{"id": G_SMALL, "role": "owner"}], tenant_id=TENANT_ID)
+    env = {"AZURE_TENANT_ID": tenant, "ENTRASYNC_GRAPH_TOKEN": _jwt({"tid": OTHER_TENANT})}
+    with pytest.raises(AuthError) as caught:
+        make_token_provider(config, env)
+    assert caught.value.message.startswith(said)
+    assert "onmicrosoft" not in caught.value.message
+
+
+@pytest.mark.parametrize(
     "token",
     [_jwt({"tid": TENANT_ID.upper()}), _jwt({"aud": "x"}), "opaque-token-for-tests"],
     ids=["its own tenant", "no tid", "not a JWT"],
