@@ -3,7 +3,6 @@ token request against a loopback server is in tests/integration/graph/test_oidc_
 
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from entrasync.config.models import Config
 from entrasync.core.secret import Secret
 from entrasync.errors import AuthError, EntrasyncError
 from entrasync.sandbox.tls import make_client_certificate
+from tests.fake_tokens import fake_jwt
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT = "66666666-7777-8888-9999-000000000000"
@@ -100,7 +100,7 @@ def test_missing_tenant_id_names_both_places_to_set_it() -> None:
 def test_an_id_that_is_no_guid_is_refused_unshown(variable: str) -> None:
     """A secret set in the wrong variable was printed in full, twice, in the authority's URL
     and in msal's message (the mappings file already refused such ids unshown)."""
-    pasted = "Xy78Q~fake-client-secret-for-tests"
+    pasted = "fake-client-secret-for-tests"
     with pytest.raises(AuthError) as caught:
         make_token_provider(CONFIG, {**IDS, variable: pasted, "AZURE_CLIENT_SECRET": "s"})
     assert caught.value.message.startswith(f"{variable} is not a GUID (the value is not shown")
@@ -432,12 +432,7 @@ def test_a_certificate_put_in_its_path_variable_is_never_printed() -> None:
 
 
 def test_a_token_put_in_the_token_file_variable_is_never_printed() -> None:
-    # A JWT's shape (base64url JSON header.payload.signature), made here: nothing token-like
-    # is committed.
-    jwt = ".".join(
-        base64.urlsafe_b64encode(part).decode().rstrip("=")
-        for part in (b'{"alg":"none"}', b'{"sub":"fake"}', b"unsigned")
-    )
+    jwt = fake_jwt({"sub": "fake"})
     choice = choose({"AZURE_FEDERATED_TOKEN_FILE": jwt}, "https://login.microsoftonline.com")
     assert choice is not None
     with pytest.raises(AuthError) as caught:

@@ -12,6 +12,7 @@ from entrasync.core import redact as redact_module
 from entrasync.core.redact import WITHHELD, redact, remember
 from entrasync.core.secret import Secret
 from entrasync.errors import EntrasyncError
+from tests.fake_tokens import fake_jwt
 
 TOKEN = "Fake-Redact-Token-For-Tests+Ab/Cd=="
 
@@ -87,6 +88,6 @@ def test_an_escaped_credential_across_the_cut_is_withheld() -> None:
 
 def test_a_signed_token_is_masked_though_never_remembered() -> None:
     # The client assertion msal signs from a certificate never passes through entrasync.
-    said = "rejected client_assertion=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl&x=1"
+    said = f"rejected client_assertion={fake_jwt({'sub': 'x'}, {'alg': 'RS256'})}&x=1"
     assert redact(said) == "rejected client_assertion=***&x=1"
     assert EntrasyncError(said).message == "rejected client_assertion=***&x=1"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from entrasync.adapters.graph.directory import read_directory
 from entrasync.errors import AuthError
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.tls import make_client_certificate
+from tests.fake_tokens import fake_jwt
 
 from .conftest import (
     G_SMALL,
@@ -190,13 +189,6 @@ def test_an_untrusted_certificate_authority_is_a_tls_hint(
     assert "REQUESTS_CA_BUNDLE" in (caught.value.hint or "")
 
 
-def _jwt(claims: dict[str, str]) -> str:
-    def part(value: dict[str, str]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
-
-    return f"{part({'alg': 'none'})}.{part(claims)}.fake-signature-for-tests"
-
-
 OTHER_TENANT = "99999999-9999-4999-8999-999999999999"
 
 
@@ -204,7 +196,7 @@ def test_a_ready_token_for_another_tenant_is_refused_before_any_request(
     emulator: GraphEmulator,
 ) -> None:
     """`az` gives a token for its current tenant: a group named alike there was read from it."""
-    env = {**base_env(emulator), "ENTRASYNC_GRAPH_TOKEN": _jwt({"tid": OTHER_TENANT})}
+    env = {**base_env(emulator), "ENTRASYNC_GRAPH_TOKEN": fake_jwt({"tid": OTHER_TENANT})}
     with pytest.raises(AuthError) as caught:
         make_token_provider(CONFIG, env)
     assert caught.value.message == (
@@ -230,7 +222,7 @@ def test_a_ready_tokens_tenant_check_is_not_turned_off_by_an_odd_tenant_variable
     """A blank variable hid the file's tenant and a domain name skipped the comparison: the
     token for another tenant was used."""
     config = make_config([{"id": G_SMALL, "role": "owner"}], tenant_id=TENANT_ID)
-    env = {"AZURE_TENANT_ID": tenant, "ENTRASYNC_GRAPH_TOKEN": _jwt({"tid": OTHER_TENANT})}
+    env = {"AZURE_TENANT_ID": tenant, "ENTRASYNC_GRAPH_TOKEN": fake_jwt({"tid": OTHER_TENANT})}
     with pytest.raises(AuthError) as caught:
         make_token_provider(config, env)
     assert caught.value.message.startswith(said)
@@ -239,7 +231,7 @@ def test_a_ready_tokens_tenant_check_is_not_turned_off_by_an_odd_tenant_variable
 
 @pytest.mark.parametrize(
     "token",
-    [_jwt({"tid": TENANT_ID.upper()}), _jwt({"aud": "x"}), "opaque-token-for-tests"],
+    [fake_jwt({"tid": TENANT_ID.upper()}), fake_jwt({"aud": "x"}), "opaque-token-for-tests"],
     ids=["its own tenant", "no tid", "not a JWT"],
 )
 def test_a_ready_token_of_the_tenant_or_without_one_is_used(token: str) -> None:
