@@ -40,13 +40,14 @@ def scalar(value: str) -> str:
         and not value.endswith(" ")
         and " #" not in value
         and yaml.safe_load(value) == value
-        and _reads_back(f"v: {value}\n", value)
+        and _reads_back(value, value)
     )
     return value if plain else sanitize.json_text(json.dumps(value, ensure_ascii=False))
 
 
-def _reads_back(text: str, value: str) -> bool:
-    doc, problems = parse(text.encode())
+def _reads_back(written: str, value: str) -> bool:
+    """Whether the loader of mappings files reads the scalar ``written`` as ``value``."""
+    doc, problems = parse(f"v: {written}\n".encode())
     return not problems and doc is not None and doc.data == {"v": value}
 
 
@@ -173,7 +174,7 @@ def _people(base: Config, proposal: Proposal) -> Iterator[str]:
 def _writable(name: str) -> bool:
     """Whether a mappings file can hold ``name``: the loader of mappings files reads its scalar
     back as this very string (a lone surrogate, which libyaml refuses, cannot be written)."""
-    return _reads_back(f"v: {scalar(name)}\n", name)
+    return _reads_back(scalar(name), name)
 
 
 def _mapping_lines(base: Config, p: Proposed) -> Iterator[str]:

@@ -241,11 +241,7 @@ def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
     # A variable of blanks set over an id the file holds: say so, not "set the file's id".
     blank = [k.env for k in keys if k.env in missing and environ.get(k.env) and k.in_config(config)]
     if blank and blank == missing:
-        raise AuthError(
-            f"{' and '.join(blank)} {'holds' if len(blank) == 1 else 'hold'} only blanks",
-            "unset it to use entra.tenant_id and entra.client_id from the mappings file, or "
-            "set it to the app registration's GUID (a set variable wins over the file)",
-        )
+        raise _only_blanks(blank)
     if missing:
         hiding = (
             f" ({' and '.join(blank)} holds only blanks, hiding the file's id)" if blank else ""
@@ -257,6 +253,15 @@ def _ids(config: Config, environ: Mapping[str, str]) -> tuple[str, str]:
         )
     _refuse_odd_ids([(k.env, v) for k, v in zip(keys, (tenant, client), strict=True)])
     return tenant, client
+
+
+def _only_blanks(variables: list[str]) -> AuthError:
+    """Variables of blanks set over ids the mappings file holds."""
+    return AuthError(
+        f"{' and '.join(variables)} {'holds' if len(variables) == 1 else 'hold'} only blanks",
+        "unset it to use entra.tenant_id and entra.client_id from the mappings file, or set it "
+        "to the app registration's GUID (a set variable wins over the file)",
+    )
 
 
 def _refuse_odd_ids(named: Sequence[tuple[str, str]]) -> None:
@@ -281,11 +286,7 @@ def _tenant(config: Config, environ: Mapping[str, str]) -> str:
     key = routing.TENANT_ID
     value = key.resolve(config, environ, "").value.strip()
     if not value and environ.get(key.env) and key.in_config(config):
-        raise AuthError(
-            f"{key.env} holds only blanks",
-            "unset it to use entra.tenant_id from the mappings file, or set it to the tenant's "
-            "GUID (a set variable wins over the file)",
-        )
+        raise _only_blanks([key.env])
     if value:
         _refuse_odd_ids([(key.env, value)])
     return value.lower()
