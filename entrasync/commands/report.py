@@ -19,11 +19,11 @@ from entrasync.adapters.github.actions import try_step_summary
 from entrasync.adapters.review import ReviewPlatform
 from entrasync.adapters.review.detect import detect
 from entrasync.commands import examples
-from entrasync.console import app_context, global_options
+from entrasync.console import Console, app_context, global_options
 from entrasync.core.apply_report import compare, read_audit
 from entrasync.core.wording import plural
-from entrasync.errors import EntrasyncError, ExitCode
-from entrasync.render.apply_report import render_report
+from entrasync.errors import AuditError, EntrasyncError, ExitCode
+from entrasync.render.apply_report import render_no_audit, render_report
 from entrasync.render.markdown import comment_marker
 
 Detect = Callable[[Mapping[str, str]], ReviewPlatform]
@@ -44,8 +44,9 @@ def report_apply_command(prog: str, platform_of: Detect) -> click.Command:
         "--audit",
         "audit_path",
         required=True,
-        type=click.Path(path_type=Path, exists=True),
-        help="The audit file, or the --audit-dir (its newest *.jsonl).",
+        type=click.Path(path_type=Path),
+        help="The audit file, or the --audit-dir (its newest *.jsonl). When there is none, the "
+        "comment says the apply changed nothing, and the command exits 1.",
     )
     @click.option(
         "--reviewed-plan",
@@ -72,7 +73,20 @@ def report_apply(
 ) -> int:
     ctx = app_context()
     console = ctx.console()
-    audit_file = newest_audit(audit_path)
+    try:
+        audit_file = newest_audit(audit_path)
+    except AuditError:
+        # An apply that failed before its first record leaves no audit file: its request is
+        # still told, and the step still fails.
+        where = audit_path.as_posix()
+        _post(
+            platform_of,
+            pr,
+            console,
+            str(ctx.resolved_config_path),
+            lambda platform, marker, sha: render_no_audit(marker, where, platform.run_url()),
+        )
+        raise
     audit = read_audit(read_audit_file(audit_file), source=str(audit_file))
     reviewed, note = None, None
     if reviewed_plan is None:
@@ -85,14 +99,11 @@ def report_apply(
         except EntrasyncError as exc:
             note = f"its plan file could not be read: {exc.message}"
     report = compare(audit, reviewed)
-    platform = platform_of(os.environ)
-    try:
-        sha = platform.commit_sha()
-        config_path = audit.config_path or str(ctx.resolved_config_path)
-        apply_marker = comment_marker(config_path, f"apply {sha[:12]}")
-        body = render_report(
+
+    def body(platform: ReviewPlatform, marker: str, sha: str) -> str:
+        return render_report(
             report,
-            marker=apply_marker,
+            marker=marker,
             run_url=platform.run_url(),
             note=note,
             max_chars=platform.comment_limit,
@@ -100,6 +111,34 @@ def report_apply(
             compared=reviewed_plan is not None,
             commit=sha,
         )
+
+    config_path = audit.config_path or str(ctx.resolved_config_path)
+    if not _post(platform_of, pr, console, config_path, body):
+        return ExitCode.OK
+    if audit.applied_nothing:
+        console.info(f"The apply changed nothing ({audit.result}).")
+    if report.unreviewed and reviewed_plan is not None:
+        console.warn(
+            f"applied but not in the reviewed plan: {plural(len(report.unreviewed), 'change')}"
+        )
+    return ExitCode.OK
+
+
+def _post(
+    platform_of: Detect,
+    pr: int | None,
+    console: Console,
+    config_path: str,
+    body_of: Callable[[ReviewPlatform, str, str], str],
+) -> bool:
+    """Put the report ``body_of(platform, marker, commit)`` in the job summary (else the log)
+    and on request ``pr`` (default: the merged one of the pipeline's commit); False when there
+    is no such request."""
+    platform = platform_of(os.environ)
+    try:
+        sha = platform.commit_sha()
+        marker = comment_marker(config_path, f"apply {sha[:12]}")
+        body = body_of(platform, marker, sha)
         summarised = try_step_summary(body, os.environ, console.warn)
         if not summarised:  # GitLab and Azure DevOps have no job summary: the log keeps it
             console.result(body)
@@ -110,18 +149,12 @@ def report_apply(
                 console.info(
                     f"no merged {platform.name} request to comment on; the report is in {where}"
                 )
-                return ExitCode.OK
-        url = platform.upsert_comment(pr, body, apply_marker)
+                return False
+        url = platform.upsert_comment(pr, body, marker)
     finally:
         platform.close()
     console.info(f"Apply report: {url}")
-    if audit.applied_nothing:
-        console.info(f"The apply changed nothing ({audit.result}).")
-    if report.unreviewed and reviewed_plan is not None:
-        console.warn(
-            f"applied but not in the reviewed plan: {plural(len(report.unreviewed), 'change')}"
-        )
-    return ExitCode.OK
+    return True
 
 
 command = report_apply_command("entrasync", detect)

@@ -69,6 +69,16 @@ def render_report(
             "part-way. Re-run the apply workflow.",
             "",
         ]
+    not_made = audit.report.failed + audit.report.skipped
+    if not_made:
+        head += [
+            "> [!WARNING]",
+            f"> **{plural(len(not_made), 'change')} not made** (failed or skipped): listed "
+            "below with their errors. Fix the cause and re-run the apply workflow: it plans "
+            "afresh and makes what is still missing.",
+            "",
+        ]
+    unsuccessful = [_block("Failed or skipped", not_made, with_error=True)]
     later = _later_merge(audit.git_commit, commit)
     if later:
         head += ["> [!NOTE]", f"> {later}", ""]
@@ -79,7 +89,7 @@ def render_report(
             "`--reviewed-plan`.",
             "",
         ]
-        blocks = [_block("Applied", report.unreviewed)]
+        blocks = [_block("Applied", report.unreviewed), *unsuccessful]
         return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
     if report.reviewed_digest is None:
         why = f" ({escape(note)})" if note else ""
@@ -107,18 +117,40 @@ def render_report(
         ]
     else:
         head += [
-            "Every applied change was in the plan last reviewed on this pull request "
+            "Every change this run attempted was in the plan last reviewed on this pull request "
             f"(`{short_digest(report.reviewed_digest)}`).",
             "",
         ]
     blocks = [
         _block("Applied but not in the reviewed plan", report.unreviewed),
         _block(
-            "Reviewed but not applied (already in place, or no longer wanted)",
+            "Reviewed but not in this apply (already in place, or no longer wanted)"
+            if audit.finished
+            else "Reviewed but not recorded (the run stopped before them: see its log)",
             report.not_applied,
         ),
+        *unsuccessful,
     ]
     return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
+
+
+def render_no_audit(marker: str, where: str, run_url: str | None) -> str:
+    """The comment when the run left no audit file at ``where``: apply writes its first record
+    before its first change, so nothing was changed."""
+    lines = [
+        marker,
+        "**Not applied: the apply wrote no audit file, so it changed nothing.**",
+        "",
+        "> [!CAUTION]",
+        f"> No audit file was found at `{escape(where)}`. apply records its start before its "
+        "first change, so it failed before that (a broken config, a credential, a limit it "
+        "could not check) or did not run. See the run's log, fix the cause and re-run the "
+        "apply workflow.",
+        "",
+    ]
+    if run_url:
+        lines.append(f"[Workflow run]({run_url})")
+    return "\n".join(lines) + "\n"
 
 
 def _later_merge(applied: str | None, merged: str | None) -> str | None:
@@ -132,17 +164,28 @@ def _later_merge(applied: str | None, merged: str | None) -> str | None:
     )
 
 
-def _block(title: str, items: tuple[AppliedChange, ...] | tuple[Change, ...]) -> Block:
-    opening = (f"<details><summary>{title} ({len(items)})</summary>", "", *_HEADER)
-    return Block(opening, tuple(_row(item) for item in items), ("", "</details>", ""))
+def _block(
+    title: str,
+    items: tuple[AppliedChange, ...] | tuple[Change, ...],
+    *,
+    with_error: bool = False,
+) -> Block:
+    header = (_HEADER[0] + " error |", _HEADER[1] + "---|") if with_error else _HEADER
+    opening = (f"<details><summary>{title} ({len(items)})</summary>", "", *header)
+    rows = tuple(_row(item, with_error) for item in items)
+    return Block(opening, rows, ("", "</details>", ""))
 
 
-def _row(item: AppliedChange | Change) -> str:
+def _row(item: AppliedChange | Change, with_error: bool = False) -> str:
     outcome = item.outcome if isinstance(item, AppliedChange) else "not applied"
-    return (
+    row = (
         f"| {item.action.value} | {escape(item.user)} | {escape(access_brief(item.after))} "
         f"| {escape(outcome)} |"
     )
+    if with_error:
+        error = item.error if isinstance(item, AppliedChange) else None
+        row += f" {escape(error or '')} |"
+    return row
 
 
 def _nothing_applied(audit: AuditSummary, workflow: str | None) -> list[str]:

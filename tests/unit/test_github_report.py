@@ -41,7 +41,9 @@ def audit_text(tmp_path: Path, plan: Plan, outcomes: dict[str, str], finish: boo
         git_commit=lambda: None,
     )
     for c in plan.changes:
-        writer.change(c, outcome=outcomes.get(c.user, "succeeded"))  # type: ignore[arg-type]
+        outcome = outcomes.get(c.user, "succeeded")
+        error = "HTTP 400" if outcome == "failed" else None
+        writer.change(c, outcome=outcome, error=error)  # type: ignore[arg-type]
     if finish:
         writer.finish()
     return writer.path.read_bytes()
@@ -144,6 +146,36 @@ def test_an_unfinished_audit_says_the_run_stopped_part_way(tmp_path: Path) -> No
     text = render_report(compare(audit, plan_of(change(ALICE))), marker="<!-- m -->", run_url=None)
     assert audit.finished is False
     assert "stopped part-way" in text
+
+
+def test_failed_and_skipped_changes_are_listed_with_their_errors(tmp_path: Path) -> None:
+    # A reviewed change that failed is not "not applied (already in place)": it is named, with
+    # its error, under its own heading, and the comment says what to do.
+    plan = plan_of(change(ALICE), change(BOB), change(CAROL))
+    audit = read_audit(audit_text(tmp_path, plan, {BOB: "failed", CAROL: "skipped"}))
+    report = compare(audit, plan)
+    text = render_report(report, marker="<!-- m -->", run_url=None)
+    assert report.not_applied == ()
+    assert "**2 changes not made** (failed or skipped)" in text
+    assert "<summary>Failed or skipped (2)</summary>" in text
+    assert "| create | bob@&#8203;contoso.com | member | failed | HTTP 400 |" in text
+    assert "| create | carol@&#8203;contoso.com | member | skipped |" in text
+    assert "Every change this run attempted was in the plan last reviewed" in text
+    uncompared = render_report(compare(audit, None), marker="m", run_url=None, compared=False)
+    assert "<summary>Failed or skipped (2)</summary>" in uncompared
+
+
+def test_reviewed_changes_a_stopped_run_never_recorded_are_not_called_in_place(
+    tmp_path: Path,
+) -> None:
+    reviewed = plan_of(change(ALICE), change(BOB))
+    audit = read_audit(audit_text(tmp_path, plan_of(change(ALICE)), {}, finish=False))
+    text = render_report(compare(audit, reviewed), marker="<!-- m -->", run_url=None)
+    assert "Reviewed but not recorded (the run stopped before them: see its log) (1)" in text
+    assert "already in place" not in text
+    finished = read_audit(audit_text(tmp_path / "2", plan_of(change(ALICE)), {}))
+    text = render_report(compare(finished, reviewed), marker="<!-- m -->", run_url=None)
+    assert "Reviewed but not in this apply (already in place, or no longer wanted) (1)" in text
 
 
 def test_a_huge_report_stays_under_the_comment_limit(tmp_path: Path) -> None:

@@ -92,7 +92,9 @@ def newest_audit(path: Path) -> Path:
     files = sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
     if not files:
         raise AuditError(
-            f"no audit file (*.jsonl) in {path}",
+            f"no audit file (*.jsonl) in {path}"
+            if path.is_dir()
+            else f"no audit file: {path} does not exist",
             "the apply step wrote none: it failed before its first change; see its log",
         )
     return files[-1]

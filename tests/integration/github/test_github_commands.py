@@ -181,6 +181,30 @@ def test_report_apply_without_the_reviewed_plan_says_so(
     assert "No plan reviewed on this pull request was found" in comment["body"]
 
 
+@pytest.mark.parametrize("audit", ["audit", "audit/*.jsonl"], ids=["folder", "unmatched glob"])
+def test_report_apply_without_an_audit_file_says_nothing_was_changed_and_exits_1(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    audit: str,
+) -> None:
+    # Validate or the apply failed before its first record: the merged request is told that
+    # nothing was applied, and the step still fails.
+    (tmp_path / "audit").mkdir()
+    args = ("github", "report-apply", "--audit", str(tmp_path / audit), "--pr", "5")
+    assert run(monkeypatch, make_env(github), *args) == 1
+    (comment,) = github.state.comments[5]
+    assert (
+        "**Not applied: the apply wrote no audit file, so it changed nothing.**" in comment["body"]
+    )
+    assert "https://github.example/contoso/access/actions/runs/4242" in comment["body"]
+    err = capsys.readouterr().err
+    assert "error: no audit file" in err
+    assert "Traceback" not in err
+
+
 def test_report_apply_exits_1_when_the_comment_cannot_be_posted(
     github: Emulator,
     make_env: MakeEnv,
