@@ -72,6 +72,20 @@ def test_the_action_itself_uses_only_pinned_actions() -> None:
     assert all(re.fullmatch(r"actions/[a-z-]+@v\d+", u) for u in used), used
 
 
+def test_code_owners_review_everything_the_workflows_install_and_run_with_the_token() -> None:
+    # `uses: ./` installs action.yml's pinned requirements and this package, and runs them with
+    # the SCIM token: a change to any of them needs the same review as a change to .github/.
+    owned = {
+        line.split()[0]: line.split()[1:]
+        for line in (ROOT / ".github" / "CODEOWNERS").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    install = "\n".join(s.get("run", "") for s in ACTION["runs"]["steps"])
+    assert "requirements/action.txt" in install
+    for path in ("/.github/", "/action.yml", "/entrasync/", "/requirements/", "/pyproject.toml"):
+        assert owned.get(path) == ["@OWNER/platform-admins"], path
+
+
 def action_steps(name: str) -> list[dict[str, Any]]:
     return [s for s in steps(name) if s.get("uses") == "./"]
 
