@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
+import click
+
 
 def examples(*lines: str) -> str:
     """A command's help epilog: its examples, kept as written (click's ``\\b`` marker)."""
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def hex_digest(value: str | None, what: str, option: str) -> str | None:
+    """An option's sha256 (``what``: whose): 64 hex characters, or a prefix of at least 12,
+    lower-cased; anything else is a usage error that never repeats the value (a credential
+    pasted into the wrong place must not reach the log or the audit file)."""
+    if value is None:
+        return None
+    given = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{12,64}", given):
+        raise click.BadParameter(
+            f"give {what}: 64 hex characters, or a prefix of at least 12", param_hint=option
+        )
+    return given

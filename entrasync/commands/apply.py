@@ -23,7 +23,7 @@ from entrasync.adapters.clock import utc_now
 from entrasync.adapters.files import read_plan
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.target import read_target
-from entrasync.commands import examples
+from entrasync.commands import examples, hex_digest
 from entrasync.commands.apply_evidence import Evidence, override_instruction
 from entrasync.config.loading import load_config
 from entrasync.console import Console, app_context, global_options, parallelism_option
@@ -260,7 +260,12 @@ def _prepare(
     show_default=True,
     help="Folder for the audit file (JSON Lines, one per run).",
 )
-@click.option("--force-unsafe", metavar="DIGEST", help="Apply despite safety violations.")
+@click.option(
+    "--force-unsafe",
+    metavar="DIGEST",
+    callback=lambda _ctx, _param, value: hex_digest(value, "the plan's digest", "--force-unsafe"),
+    help="Apply despite safety violations.",
+)
 @parallelism_option("Concurrent SCIM writes.")
 @global_options
 def command(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
 
 from entrasync.adapters.audit.chain import verify_audit
-from entrasync.commands import examples
+from entrasync.commands import examples, hex_digest
 from entrasync.console import app_context, output_options
 from entrasync.errors import AuditError, ExitCode
 
@@ -42,7 +41,7 @@ def audit_group() -> None:
 @output_options
 def verify(file: Path, expect_sha256: str | None) -> int:
     """Check FILE's hash chain; exit 1 naming the first bad record, or if the run is incomplete."""
-    expected = _expected_hash(expect_sha256)
+    expected = hex_digest(expect_sha256, "the last record's sha256", "--expect-sha256")
     verdict = verify_audit(file)
     if not verdict.intact:
         raise AuditError(
@@ -65,17 +64,3 @@ def verify(file: Path, expect_sha256: str | None) -> int:
     console.result(verdict.describe())
     console.result(f"last sha256: {verdict.head_sha256}")
     return ExitCode.OK
-
-
-def _expected_hash(value: str | None) -> str | None:
-    """``--expect-sha256``: 64 hex characters, or a prefix of at least 12 (as ``--force-unsafe``
-    takes a plan's digest); anything else is a usage error, not a tampered file."""
-    if value is None:
-        return None
-    expected = value.strip().lower()
-    if not re.fullmatch(r"[0-9a-f]{12,64}", expected):
-        raise click.BadParameter(
-            "give the last record's sha256: 64 hex characters, or a prefix of at least 12",
-            param_hint="--expect-sha256",
-        )
-    return expected

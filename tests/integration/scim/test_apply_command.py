@@ -306,10 +306,27 @@ def test_safety_violations_refuse_the_plan_unless_its_digest_is_named(
     assert records[-1]["result"] == "applied"
     (violation,) = refused_audit[1]["violations"]
     assert records[0]["force_unsafe"] == {
-        "given": digest[:12].upper(),
+        "given": digest[:12],  # as typed, lower-cased
         "matched_digest": digest,
         "overridden": [violation],
     }
+
+
+@pytest.mark.parametrize(
+    "given", ["fake-scim-token-for-tests", "0123456789ab-", "0" * 65, "plan 0123456789ab"]
+)
+def test_a_force_unsafe_that_is_no_digest_is_refused_unshown_before_anything_is_read(
+    setup: Setup, capsys: pytest.CaptureFixture[str], given: str
+) -> None:
+    # A credential pasted into --force-unsafe would otherwise be printed, and written to the
+    # audit file that records the override.
+    code, out, err = setup.apply(capsys, "--force-unsafe", given)
+    assert code == 1
+    assert "--force-unsafe" in err
+    assert "give the plan's digest: 64 hex characters, or a prefix of at least 12" in err
+    assert given not in out + err
+    assert setup.audit_files() == []
+    assert setup.requests() == 0
 
 
 def test_apply_without_a_plan_file_or_a_terminal_refuses_unless_auto_approved(

@@ -135,7 +135,7 @@ def test_an_unsafe_fresh_plan_is_refused_with_the_rerun_instruction_then_overrid
     patches = sandbox.scim.counters.by_method["PATCH"]
     assert sandbox.scim.counters.conditional == patches > 0  # each with its user's version
     override = last_audit()[0]["force_unsafe"]
-    assert override["given"] == digest[:12].upper()
+    assert override["given"] == digest[:12]  # lower-cased
     assert override["matched_digest"] == digest
     assert [v["rule"] for v in override["overridden"]] == ["max_deactivations"]
     assert override["overridden"][0]["message"] == refused_audit[-1]["violations"][0]["message"]
