@@ -86,7 +86,9 @@ def command(
     ctx = app_context()
     console = ctx.console()
     try:
-        loaded, plan = _make_plan(ctx.resolved_config_path, trusted_config, console, parallelism)
+        loaded, plan, owners = _make_plan(
+            ctx.resolved_config_path, trusted_config, console, parallelism
+        )
     except EntrasyncError as exc:
         if comment:  # every push edits the comment (docs/review-platforms.md), a failed one too
             _comment_failure(exc, ctx.resolved_config_path.as_posix(), console)
@@ -119,7 +121,7 @@ def command(
             published = publish_plan(
                 plan,
                 config_path=loaded.path,
-                owner_role=loaded.config.owner_role,
+                owner_roles=owners,
                 environ=os.environ,
             )
         except ReviewError:
@@ -146,7 +148,9 @@ def command(
 
 def _make_plan(
     path: Path, trusted_config: Path | None, console: Console, parallelism: int
-) -> tuple[LoadedConfig, Plan]:
+) -> tuple[LoadedConfig, Plan, frozenset[str]]:
+    """The config, its plan, and the owner roles whose grants earn the "privileged" label: the
+    config's, and the trusted config's when the change puts another role first."""
     # Before any connection: a config under review cannot choose where credentials go.
     loaded = load_config(path)
     trusted = require_trusted_routing(loaded, trusted_config)
@@ -155,7 +159,10 @@ def _make_plan(
     if trusted is not None:  # what the change does to the next runs' safeguards
         changed = policy_changes(trusted.config, loaded.config)
         plan = replace(plan, policy_changes=changed) if changed else plan
-    return loaded, plan
+    owners = {loaded.config.owner_role}
+    if trusted is not None:
+        owners.add(trusted.config.owner_role)
+    return loaded, plan, frozenset(owners)
 
 
 def _comment_failure(error: EntrasyncError, config_path: str, console: Console) -> None:

@@ -26,12 +26,13 @@ def is_ours(label: str) -> bool:
     return label.casefold().startswith(PREFIX)
 
 
-def plan_labels(plan: Plan, owner_role: str) -> frozenset[str]:
-    """The labels ``plan`` earns; ``owner_role`` is the config's first (highest) role."""
+def plan_labels(plan: Plan, owner_roles: frozenset[str]) -> frozenset[str]:
+    """The labels ``plan`` earns; ``owner_roles``: the config's first (highest) role, and the
+    trusted config's when a change moves it (granting either is privileged)."""
     labels = {CHANGES if plan.has_changes else NO_CHANGES}
     if any(c.action is Action.DEACTIVATE for c in plan.changes):
         labels.add(DEACTIVATIONS)
-    if any(_privileged(c, owner_role) for c in plan.changes):
+    if any(_privileged(c, role) for c in plan.changes for role in owner_roles):
         labels.add(PRIVILEGED)
     if plan.violations:
         labels.add(UNSAFE)

@@ -95,6 +95,10 @@ _WEAKER_VALUE = {
 
 
 def _weakens(key: str, before: Any, after: Any) -> bool:
+    if key == "roles":
+        # The first role is the owner role: the one min_owners counts and the "privileged"
+        # label watches. Another first role moves both.
+        return bool((before or [None])[0] != (after or [None])[0])
     if key in _HIGHER_WEAKENS:
         return bool(after > before)
     if key in _LOWER_WEAKENS:

@@ -114,7 +114,7 @@ def publish(platform: Platform, api: LoopbackApi, directory: Path) -> str:
     return publish_plan(
         plan_of(change("a@contoso.com")),
         config_path="config/mappings.yaml",
-        owner_role="owner",
+        owner_roles=frozenset({"owner"}),
         environ=platform.environ(api, directory),
     ).url
 

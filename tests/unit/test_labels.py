@@ -8,6 +8,8 @@ from entrasync.core.items import Access, Action, Change, Violation
 from entrasync.core.plan import Plan
 from entrasync.core.policy import PolicyChange
 
+OWNER = frozenset({"owner"})
+
 
 def change(action: Action, before: tuple[str, bool] | None, after: tuple[str, bool]) -> Change:
     return Change(
@@ -29,12 +31,12 @@ def plan(*changes: Change, **fields: object) -> Plan:
 
 
 def test_an_empty_plan_is_no_changes_only() -> None:
-    assert labels.plan_labels(plan(), "owner") == {labels.NO_CHANGES}
+    assert labels.plan_labels(plan(), OWNER) == {labels.NO_CHANGES}
 
 
 def test_a_member_update_is_changes_only() -> None:
     update = change(Action.UPDATE, ("member", True), ("admin", True))
-    assert labels.plan_labels(plan(update), "owner") == {labels.CHANGES}
+    assert labels.plan_labels(plan(update), OWNER) == {labels.CHANGES}
 
 
 def test_granting_or_taking_the_owner_role_is_privileged() -> None:
@@ -42,21 +44,21 @@ def test_granting_or_taking_the_owner_role_is_privileged() -> None:
     create = change(Action.CREATE, None, ("owner", True))
     demote = change(Action.UPDATE, ("owner", True), ("admin", True))
     for earned in (grant, create, demote):
-        assert labels.PRIVILEGED in labels.plan_labels(plan(earned), "owner")
+        assert labels.PRIVILEGED in labels.plan_labels(plan(earned), OWNER)
 
 
 def test_the_owner_role_in_another_case_or_with_blanks_is_the_owner_role() -> None:
     # SCIM role values are not case-exact: NeuralTrust may take "Owner" for an owner, or not.
     for read in ("Owner", "owner ", " OWNER"):
         demote = change(Action.UPDATE, (read, True), ("admin", True))
-        assert labels.PRIVILEGED in labels.plan_labels(plan(demote), "owner"), read
+        assert labels.PRIVILEGED in labels.plan_labels(plan(demote), OWNER), read
         respelt = change(Action.UPDATE, (read, True), ("owner", True))  # may grant it
-        assert labels.PRIVILEGED in labels.plan_labels(plan(respelt), "owner"), read
+        assert labels.PRIVILEGED in labels.plan_labels(plan(respelt), OWNER), read
 
 
 def test_deactivating_an_owner_is_privileged_and_a_deactivation() -> None:
     gone = change(Action.DEACTIVATE, ("owner", True), ("owner", False))
-    assert labels.plan_labels(plan(gone), "owner") == {
+    assert labels.plan_labels(plan(gone), OWNER) == {
         labels.CHANGES,
         labels.DEACTIVATIONS,
         labels.PRIVILEGED,
@@ -65,13 +67,23 @@ def test_deactivating_an_owner_is_privileged_and_a_deactivation() -> None:
 
 def test_violations_are_unsafe_and_weakening_policy_is_policy() -> None:
     unsafe = plan(violations=(Violation("max_deactivations", "too many"),))
-    assert labels.UNSAFE in labels.plan_labels(unsafe, "owner")
+    assert labels.UNSAFE in labels.plan_labels(unsafe, OWNER)
     mild = plan(policy_changes=(PolicyChange("limits.min_owners", 1, 2),))
-    assert labels.POLICY not in labels.plan_labels(mild, "owner")
+    assert labels.POLICY not in labels.plan_labels(mild, OWNER)
     weak = plan(policy_changes=(PolicyChange("limits.max_deactivations", 5, 50, weakens=True),))
-    assert labels.POLICY in labels.plan_labels(weak, "owner")
+    assert labels.POLICY in labels.plan_labels(weak, OWNER)
 
 
 def test_only_prefixed_labels_are_ours() -> None:
     assert all(labels.is_ours(name) for name in labels.ALL)
     assert not labels.is_ours("entrasync-manual")
+
+
+def test_a_grant_of_any_owner_role_given_is_privileged() -> None:
+    # A pull request that puts admin first: granting the trusted config's owner role too.
+    grant = Change(
+        Action.UPDATE, "a@x", "id", "A", "a@x", Access("member", None, True),
+        Access("owner", None, True), (), None, "",
+    )  # fmt: skip
+    assert labels.PRIVILEGED not in labels.plan_labels(plan(grant), frozenset({"admin"}))
+    assert labels.PRIVILEGED in labels.plan_labels(plan(grant), frozenset({"admin", "owner"}))

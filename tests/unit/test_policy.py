@@ -129,6 +129,11 @@ CASES = [
         id="roles reordered show whole, and the default product role follows the last role",
     ),
     pytest.param(
+        {"roles": ["admin", "owner", "member"]},
+        (P("roles", ["owner", "admin", "member"], ["admin", "owner", "member"], True),),
+        id="another first role weakens: it is what min_owners counts and the label watches",
+    ),
+    pytest.param(
         {"products": ["trustlens", "trustgate", "trusttest"]},
         (),
         id="products reordered are no change",

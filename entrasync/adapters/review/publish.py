@@ -23,7 +23,7 @@ def publish_plan(
     plan: Plan,
     *,
     config_path: str,
-    owner_role: str,
+    owner_roles: frozenset[str],
     environ: Mapping[str, str],
 ) -> Published:
     """Post or edit the plan comment of ``config_path``, then set the labels the plan earns.
@@ -38,7 +38,7 @@ def publish_plan(
             full_plan_hint=review.full_plan_hint,
         )
 
-    return _publish(body, plan_labels(plan, owner_role), config_path, environ)
+    return _publish(body, plan_labels(plan, owner_roles), config_path, environ)
 
 
 def publish_failure(

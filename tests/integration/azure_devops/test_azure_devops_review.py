@@ -32,7 +32,7 @@ MARKER = comment_marker(CONFIG)
 
 
 def publish(plan: Plan, env: Mapping[str, str]) -> Published:
-    return publish_plan(plan, config_path=CONFIG, owner_role="owner", environ=env)
+    return publish_plan(plan, config_path=CONFIG, owner_roles=frozenset({"owner"}), environ=env)
 
 
 def test_first_run_opens_one_closed_thread_and_the_second_edits_its_first_comment(

@@ -16,7 +16,7 @@ from tests.integration.github.plans import change, plan_of
 
 def publish(plan: Plan, env: dict[str, str]) -> frozenset[str]:
     return publish_plan(
-        plan, config_path="config/mappings.yaml", owner_role="owner", environ=env
+        plan, config_path="config/mappings.yaml", owner_roles=frozenset({"owner"}), environ=env
     ).labels
 
 

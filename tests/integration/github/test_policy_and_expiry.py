@@ -21,6 +21,8 @@ from tests.integration.github.emulator import Emulator
 from tests.integration.github.env import MakeEnv
 from tests.integration.scim import test_forged_plan
 
+OWNER = frozenset({"owner"})
+
 # The demo sandbox on loopback, its environment set, in a fresh folder with config/mappings.yaml.
 sandbox = test_forged_plan.sandbox
 run = test_forged_plan.run
@@ -94,7 +96,7 @@ def test_plan_with_the_trusted_config_shows_policy_changes_in_json_text_and_the_
         {"key": "limits.max_deactivations", "old": 10, "new": 50, "weakens": True},
         {"key": "limits.min_owners", "old": 1, "new": 0, "weakens": True},
     ]
-    assert labels.POLICY in labels.plan_labels(planfile.loads(saved), "owner")
+    assert labels.POLICY in labels.plan_labels(planfile.loads(saved), OWNER)
     assert "  ~ limits.max_deactivations: 10 -> 50  [weakens a safeguard]\n" in out
     assert "  - protected: breakglass@contoso.com  [weakens a safeguard]\n" in out
     (comment,) = github.state.comments[7]
@@ -111,6 +113,33 @@ def test_plan_with_the_trusted_config_shows_policy_changes_in_json_text_and_the_
         sandbox.environ["AZURE_CLIENT_SECRET"],
     ):
         assert secret not in saved + out + err + comment["body"]
+
+
+def test_putting_another_role_first_weakens_policy_and_granting_either_is_privileged(
+    sandbox: RunningSandbox,
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The reviewed config makes admin the owner role (what min_owners counts) and maps
+    # NT-Admins to owner: its grants of `owner` are privileged still, by the trusted config.
+    write(sandbox, "trusted.yaml")
+    write(
+        sandbox,
+        "config/mappings.yaml",
+        ("roles: [owner, admin, member]", "roles: [admin, owner, member]"),
+        ("name: NT-Admins\n    role: admin", "name: NT-Admins\n    role: owner"),
+    )
+    on_github(monkeypatch, make_env(github))
+
+    code, out, err = run(capsys, "plan", "--trusted-config", "trusted.yaml", "--comment")
+
+    assert code == 0, err
+    (roles_line,) = [line for line in out.splitlines() if line.startswith("  ~ roles: ")]
+    assert roles_line.endswith("[weakens a safeguard]")
+    assert "-> owner" in out  # NT-Admins' members now get owner
+    assert {labels.PRIVILEGED, labels.POLICY} <= set(github.state.labels[7])
 
 
 def test_without_the_trusted_config_the_plan_file_has_no_policy_key(
@@ -130,7 +159,7 @@ def test_an_unchanged_policy_lists_nothing_and_earns_no_label(
     assert "Policy changes" not in out
     saved = planfile.loads(Path("p.json").read_bytes())
     assert saved.policy_changes == ()
-    assert labels.POLICY not in labels.plan_labels(saved, "owner")
+    assert labels.POLICY not in labels.plan_labels(saved, OWNER)
 
 
 # --- expiring mappings -------------------------------------------------------------------------

@@ -18,7 +18,9 @@ CONFIG = "config/mappings.yaml"
 
 
 def publish_plan(plan: Plan, *, config_path: str, environ: Mapping[str, str]) -> str:
-    return publish(plan, config_path=config_path, owner_role="owner", environ=environ).url
+    return publish(
+        plan, config_path=config_path, owner_roles=frozenset({"owner"}), environ=environ
+    ).url
 
 
 def test_first_run_creates_one_comment_and_second_run_edits_it(

@@ -22,7 +22,7 @@ MARKER = comment_marker(CONFIG)
 
 
 def publish(plan: Plan, env: Mapping[str, str]) -> Published:
-    return publish_plan(plan, config_path=CONFIG, owner_role="owner", environ=env)
+    return publish_plan(plan, config_path=CONFIG, owner_roles=frozenset({"owner"}), environ=env)
 
 
 def test_first_run_creates_one_note_and_the_second_edits_it(
