@@ -85,6 +85,10 @@ def command(
         min_agreement=min_agreement,
     )
     loaded = _checked(text, target)
+    # Written before it is shown, as `plan --out` is: a reader that stops reading (`| head`,
+    # quitting a pager) costs no file after minutes of reads.
+    _refuse_existing(target, force, "appeared while init read Entra and NeuralTrust")
+    write_atomic(target, text)
     console.result_lines(f"{line}\n" for line in proposal_lines(result.proposal, min_agreement))
     for note in result.proposal.notes:
         console.warn(note)
@@ -94,8 +98,6 @@ def command(
         console.warn(warning)
     for violation in plan.violations:
         console.warn(f"{violation.rule}: {violation.message}")
-    _refuse_existing(target, force, "appeared while init read Entra and NeuralTrust")
-    write_atomic(target, text)
     # Plain `entrasync plan` only where it reads the new file: --config is not remembered.
     default = ctx.config_path is None and target == config_path
     then = "entrasync plan" if default else f"entrasync --config {target} plan"

@@ -13,10 +13,11 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from entrasync.config.models import Config, GroupMapping
 from entrasync.config.patterns import UPN_PATTERN
+from entrasync.core import sanitize
 from entrasync.core.matching import is_protected_target, match
 from entrasync.core.model import (
     Directory,
@@ -111,6 +112,7 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     owners = {g.group.id for g in groups if first[g.group.id].carries(owner, min_agreement)}
     covered = {t.id for g in groups if g.group.id in owners for t in _members(g, found, set())}
     guarded: dict[str, str] = {}  # SCIM id -> the protected entry that names it
+    unnamed: list[TargetUser] = []  # uncovered owners no `protected` entry can name
     entra_of = {t.id: entra_id for entra_id, t in found.items()}
     for user in target.users:
         if user.active and may_be_role(user.role, owner) and user.id not in covered:
@@ -120,6 +122,8 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
             already = is_protected_target(survey, user) or key in survey.protected_keys
             if key is not None and not already:
                 guarded[user.id] = key
+            elif key is None and not already:
+                unnamed.append(user)
     chosen: list[Proposed] = []
     skipped: list[Skipped] = []
     for g in groups:
@@ -151,7 +155,12 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     ]
     added = tuple(sorted(set(guarded.values())))
     everyone = tuple(sorted({*(p.lower() for p in survey.protected), *added}))
-    notes = _vocabulary_notes(survey, target)
+    notes = _vocabulary_notes(survey, target) + tuple(
+        f"owner {sanitize.text(u.user_name or u.email or u.id)} (SCIM id {sanitize.text(u.id)}) "
+        "is not protected: neither its NeuralTrust userName or email nor an Entra UPN is an "
+        "address a mappings file can hold; add it to `protected` by hand, or correct its name"
+        for u in unnamed
+    )
     return Proposal(tuple(chosen), tuple(skipped), everyone, added, notes)
 
 
@@ -224,16 +233,25 @@ def _vote(survey: Config, members: Sequence[TargetUser]) -> Vote:
 
 def _protected_key(user: TargetUser) -> str | None:
     """How ``protected`` names a NeuralTrust user: its userName, else its email, whichever is
-    an email/UPN (the schema's pattern); None when neither is."""
+    an address a mappings file can hold; None when neither is."""
     for value in (user.user_name, user.email):
-        if value and re.fullmatch(UPN_PATTERN, value):
+        if _nameable(value):
             return value.lower()
     return None
 
 
 def _entra_upn(directory: Directory, entra_id: str | None) -> str | None:
     user = directory.users.get(entra_id) if entra_id is not None else None
-    return user.user_principal_name.lower() if user is not None else None
+    upn = user.user_principal_name if user is not None else None
+    return upn.lower() if _nameable(upn) else None
+
+
+def _nameable(value: str | None) -> TypeGuard[str]:
+    """An email/UPN (the schema's pattern) of printable characters only: the loader refuses a
+    control character even written as an escape, and a draft it refuses is never written."""
+    if not value or not value.isprintable():
+        return False
+    return re.fullmatch(UPN_PATTERN, value) is not None
 
 
 def _vocabulary_notes(survey: Config, target: Target) -> tuple[str, ...]:

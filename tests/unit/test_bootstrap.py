@@ -206,6 +206,24 @@ def test_a_user_name_with_a_trailing_line_break_is_not_written_as_a_protected_en
     assert "ops@contoso.com" not in text
 
 
+@pytest.mark.parametrize("odd", ["\u0007", "\x7f", "\x00", "\ud800", "\u2028"])
+def test_an_owner_name_a_mappings_file_cannot_hold_falls_back_and_never_breaks_the_draft(
+    odd: str,
+) -> None:
+    # A userName with a control character, a lone surrogate or a line separator: the draft
+    # held it in `protected`, failed its own check, and init wrote nothing after all its reads.
+    named = nt("ops", "owner", external_id=None, user_name=f"ops{odd}lead@contoso.com")
+    proposal, _, _ = run({"NT-Admins": [person("a0")]}, [nt("a0", "admin"), named])
+    assert proposal.new_protected == ("ops@contoso.com",)  # its email instead
+    nameless = replace(named, email=f"ops{odd}@contoso.com")
+    proposal, _, text = run({"NT-Admins": [person("a0")]}, [nt("a0", "admin"), nameless])
+    assert proposal.new_protected == ()
+    (note,) = [n for n in proposal.notes if n.startswith("owner ")]
+    assert "is not protected" in note
+    assert "add it to `protected` by hand" in note
+    assert note.isprintable()
+
+
 def test_owners_an_owner_group_covers_are_not_protected_and_base_entries_stay() -> None:
     base = Config(version=1, protected=("Keep@Contoso.com",))
     # Listed by email, with another userName: still the same protected user, not added again.

@@ -180,6 +180,35 @@ def test_an_existing_file_is_never_replaced_without_force(
     assert "then run: entrasync --config teams.yaml plan" in capsys.readouterr().err
 
 
+class _ClosedPipe:
+    """A standard output whose reader has gone (`init | head`, a pager quit early)."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_a_reader_that_stops_reading_costs_no_file(
+    serve: Serve, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serve(*aligned_tenant())
+    with monkeypatch.context() as closed:
+        closed.setattr("sys.stdout", _ClosedPipe())
+        with pytest.raises(SystemExit) as stopped:  # click exits 1 on a closed pipe
+            main(["init", "APP-", "--out", "draft.yaml"])
+    assert stopped.value.code == 1
+    capsys.readouterr()
+    assert Path("draft.yaml").read_text(encoding="utf-8").splitlines()[0] == SCHEMA_LINE
+    assert main(["--config", "draft.yaml", "validate"]) == 0
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
