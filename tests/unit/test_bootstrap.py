@@ -216,7 +216,7 @@ def test_an_owner_name_a_mappings_file_cannot_hold_falls_back_and_never_breaks_t
     proposal, _, _ = run({"NT-Admins": [person("a0")]}, [nt("a0", "admin"), named])
     assert proposal.new_protected == ("ops@contoso.com",)  # its email instead
     nameless = replace(named, email=f"ops{odd}@contoso.com")
-    proposal, _, text = run({"NT-Admins": [person("a0")]}, [nt("a0", "admin"), nameless])
+    proposal, _, _ = run({"NT-Admins": [person("a0")]}, [nt("a0", "admin"), nameless])
     assert proposal.new_protected == ()
     (note,) = [n for n in proposal.notes if n.startswith("owner ")]
     assert "is not protected" in note
