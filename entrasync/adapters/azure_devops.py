@@ -249,6 +249,7 @@ class AzureDevOpsPlatform:
                 "DELETE",
                 client.git_url(f"/pullRequests/{number}/labels/{quote(ids[label], safe='')}"),
                 what=f"removing the label {label!r} from PR {number}",
+                gone_is_done=True,
             )
 
     def merged_request_for(self, sha: str) -> int | None:

@@ -256,6 +256,7 @@ class GitHubPlatform:
                 "DELETE",
                 client.repo_url(f"/issues/{number}/labels/{quote(label, safe='')}"),
                 what=f"removing the label {label!r} from #{number}",
+                gone_is_done=True,
             )
 
     def merged_request_for(self, sha: str) -> int | None:

@@ -65,12 +65,22 @@ class RestClient:
         raise NotImplementedError
 
     def request(
-        self, method: str, url: httpx.URL, *, what: str, json: Any = None, resend: bool = False
+        self,
+        method: str,
+        url: httpx.URL,
+        *,
+        what: str,
+        json: Any = None,
+        resend: bool = False,
+        gone_is_done: bool = False,
     ) -> httpx.Response:
         """An edit (PATCH, PUT) or a DELETE answered 504 is sent again: twice is as once. So is
         a POST that does no harm sent twice (``resend``: one that reads, or adds labels); any
         other POST answered 504 may have been carried out, and is an error (a comment posted
-        twice is two comments)."""
+        twice is two comments).
+
+        ``gone_is_done``: a DELETE answered 404 did what was asked (a label removed by the
+        first of two sends, or by someone else since it was listed)."""
         resend = resend or method != "POST"
         if (url.scheme, url.host, url.port) != (
             self.api_url.scheme,
@@ -97,7 +107,8 @@ class RestClient:
                 "run the job again (the sticky comment and the drift issue are found and "
                 "edited, not posted twice)",
             )
-        self.check(response, method, what)
+        if not (gone_is_done and method == "DELETE" and response.status_code == 404):
+            self.check(response, method, what)
         return response
 
     def request_json(

@@ -67,6 +67,21 @@ def test_a_refused_label_names_the_permission_after_the_comment_is_posted(
     assert len(github.state.comments[7]) == 1
 
 
+def test_a_label_gone_before_its_delete_is_removed_not_an_error(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    # Removed by someone since it was listed, or by the first of two sends (a DELETE answered
+    # 504 is sent again): GitHub answers 404 "Label does not exist". The plan job went red.
+    github.state.labels[7] = [labels.NO_CHANGES]
+    github.state.fail[("DELETE", r".*/issues/7/labels/.*")] = (404, "Label does not exist")
+    assert publish(plan_of(change("a@contoso.com")), make_env(github)) == {labels.CHANGES}
+    assert github.calls("DELETE", "/labels/entrasync%3A%20no%20changes") == 1
+    # Only a DELETE: a 404 anywhere else is still the error it was.
+    github.state.fail[("POST", r".*/issues/7/labels")] = (404, "Not Found")
+    with pytest.raises(GitHubError):
+        publish(plan_of(change("a@contoso.com", role="owner")), make_env(github))
+
+
 def test_only_entrasync_labels_can_be_asked_for(github: Emulator, make_env: MakeEnv) -> None:
     with (
         GitHubPlatform.from_environ(make_env(github)) as platform,
