@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -40,7 +41,7 @@ from entrasync.config.patterns import (
     UPN_PATTERN,
     URL_PATTERN,
 )
-from entrasync.config.problems import EMPTY_PRODUCTS, pydantic_problems, schema_problems
+from entrasync.config.problems import EMPTY_MAPPING_KEYS, pydantic_problems, schema_problems
 from entrasync.config.semantic import (
     DEFAULT_PRODUCTS_ATTRIBUTE,
     DEFAULT_ROLE_ATTRIBUTE,
@@ -248,18 +249,21 @@ class GroupMapping(_Frozen):
         title="Auto sync",
         description="false keeps the mapping in git but leaves it out of the sync.",
     )
-    expires: date | None = Field(
+    # Omitted never expires; written empty (`expires:`) it is refused, as `products:` is: a
+    # key left blank for later made a time-boxed grant a lasting one.
+    expires: date | SkipJsonSchema[None] = Field(
         default=None,
         title="Expires",
         description="Last day (YYYY-MM-DD, UTC) the mapping grants access; from the next day "
         "it grants nothing, as auto_sync: false. plan and validate warn from 14 days before.",
+        json_schema_extra=_no_default,
     )
 
-    @field_validator("products", mode="before")
+    @field_validator("products", "expires", mode="before")
     @classmethod
-    def _products_written(cls, value: object) -> object:
+    def _written(cls, value: object, info: ValidationInfo) -> object:
         if value is None:
-            raise ValueError(EMPTY_PRODUCTS)
+            raise ValueError(EMPTY_MAPPING_KEYS[str(info.field_name)])
         return value
 
     @model_validator(mode="after")

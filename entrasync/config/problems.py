@@ -187,12 +187,21 @@ EMPTY_PRODUCTS = (
     "is empty: remove the key (a product role then gets every product) or list the products "
     "([] for none)"
 )
+EMPTY_EXPIRES = (
+    "is empty: write the mapping's last day (YYYY-MM-DD), or remove the key for a mapping "
+    "that never expires"
+)
+# A mapping's keys whose omission grants something: written blank, a key left for later would
+# grant it too, so blank is refused with what to write.
+EMPTY_MAPPING_KEYS = {"products": EMPTY_PRODUCTS, "expires": EMPTY_EXPIRES}
 
 
 def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
     where = list(error.absolute_path)
-    if kind == "type" and value is None and where[:1] == ["mappings"] and where[2:] == ["products"]:
-        return EMPTY_PRODUCTS  # a mapping's, not the vocabulary's: omitted is every product
+    if kind == "type" and value is None and where[:1] == ["mappings"] and len(where) == 3:
+        blank = EMPTY_MAPPING_KEYS.get(str(where[2]))
+        if blank is not None:  # a mapping's, not the vocabulary's products
+            return blank
     if kind == "type":
         wanted = expected if isinstance(expected, list) else [expected]
         words = " or ".join(TYPE_WORDS.get(str(w), str(w)) for w in wanted)

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from entrasync.cli import main
 from entrasync.config.loading import load_config
-from entrasync.config.models import Config, LoadedConfig
+from entrasync.config.models import Config, GroupMapping, LoadedConfig
 from entrasync.config.problems import pydantic_problems
 from entrasync.config.source import parse
 from entrasync.errors import ConfigError
@@ -521,6 +521,23 @@ def test_products_written_empty_is_refused_not_read_as_every_product(
     )
     omitted = load_text("version: 1\nmappings:\n  - {name: A, role: member}\n", tmp_path)
     assert omitted.mappings[0].products is None
+
+
+@pytest.mark.parametrize(("written", "col"), [("expires: ~", 14), ("expires:  # next quarter", 13)])
+def test_expires_written_empty_is_refused_not_read_as_never(
+    written: str, col: int, tmp_path: Path
+) -> None:
+    """Omitted, a mapping never expires; a key left empty for later made a time-boxed grant a
+    lasting one, without a word."""
+    text = f"version: 1\nmappings:\n  - name: A\n    role: member\n    {written}\n"
+    assert problems_of(text, tmp_path) == (
+        f"{(tmp_path / 'm.yaml').as_posix()}:5:{col}: mappings[0].expires: is empty: write the "
+        "mapping's last day (YYYY-MM-DD), or remove the key for a mapping that never expires",
+    )
+    with pytest.raises(ValidationError, match="remove the key for a mapping that never expires"):
+        GroupMapping.model_validate({"name": "A", "role": "member", "expires": None})
+    omitted = load_text("version: 1\nmappings:\n  - {name: A, role: member}\n", tmp_path)
+    assert omitted.mappings[0].expires is None
 
 
 def test_an_unknown_key_is_named_as_written_and_located_on_its_line(tmp_path: Path) -> None:

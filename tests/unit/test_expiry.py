@@ -24,8 +24,8 @@ def config(expires: date | None = LAST_DAY, auto_sync: bool = True) -> Config:
                 {
                     "name": "NT-Contractors",
                     "role": "member",
-                    "expires": expires,
                     "auto_sync": auto_sync,
+                    **({} if expires is None else {"expires": expires}),
                 },
             ],
         }
