@@ -46,8 +46,9 @@ def verify(file: Path, expect_sha256: str | None) -> int:
     if not verdict.intact:
         raise AuditError(
             f"{file}: {verdict.describe()}",
-            "the file was edited, cut or reordered after apply wrote it: take the copy from the "
-            "apply run's artifact (its digest is on the run page) and verify that",
+            "the file is not as apply wrote it (edited, reordered, or cut short by a crash or a "
+            "full disk): take the copy from the apply run's artifact (its digest is on the run "
+            "page) and verify that",
         )
     if expected is not None and not (verdict.head_sha256 or "").startswith(expected):
         raise AuditError(

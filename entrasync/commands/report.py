@@ -20,6 +20,7 @@ from entrasync.adapters.review import ReviewPlatform
 from entrasync.adapters.review.detect import detect
 from entrasync.commands import examples
 from entrasync.console import Console, app_context, global_options
+from entrasync.core import sanitize
 from entrasync.core.apply_report import compare, read_audit
 from entrasync.core.wording import plural
 from entrasync.errors import AuditError, EntrasyncError, ExitCode
@@ -116,7 +117,7 @@ def report_apply(
     if not _post(platform_of, pr, console, config_path, body):
         return ExitCode.OK
     if audit.applied_nothing:
-        console.info(f"The apply changed nothing ({audit.result}).")
+        console.info(f"The apply changed nothing ({sanitize.text(audit.result)}).")
     if report.unreviewed and reviewed_plan is not None:
         console.warn(
             f"applied but not in the reviewed plan: {plural(len(report.unreviewed), 'change')}"

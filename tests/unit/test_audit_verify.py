@@ -177,3 +177,54 @@ def test_the_newest_audit_file_of_a_folder_skips_what_is_no_file(tmp_path: Path)
     (tmp_path / "zz-gone.jsonl").symlink_to(tmp_path / "nowhere")
     (tmp_path / "zz-folder.jsonl").mkdir()
     assert newest_audit(tmp_path) == written
+
+
+def test_the_files_own_text_cannot_forge_lines_of_verifys_output(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A re-chained file (a forgery the chain alone cannot catch, docs/plan-and-audit.md) whose
+    # result holds line breaks: they were printed, so the file wrote workflow commands and a
+    # "last sha256" line of its own into the log.
+    lines = run.read_bytes().split(b"\n")
+    last = json.loads(lines[-2])
+    assert last["type"] == "apply_finished"
+    last["result"] = "refused\n::stop-commands::tok\nlast sha256: deadbeef"
+    last["sha256"] = record_sha256(last)
+    lines[-2] = rfc8785.dumps(last)
+    run.write_bytes(b"\n".join(lines))
+
+    assert main(["audit", "verify", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert not any(line.startswith(("::", "last sha256: deadbeef")) for line in out.splitlines())
+    assert "; refused\\x0a::stop-commands::tok\\x0alast sha256: deadbeef)" in out
+
+
+@pytest.mark.parametrize(
+    ("cut", "seq", "problem"),
+    [
+        (
+            lambda raw: raw[:-1],
+            9,
+            "its last line has no line end: the file was cut short, or edited",
+        ),
+        (
+            lambda raw: raw + b"\n",
+            10,
+            "an empty line, which apply never writes: the file was edited",
+        ),
+        (
+            lambda raw: raw.replace(b'"prev_sha256":"' + b"0" * 64, b'"prev_sha256":"' + b"1" * 64),
+            1,
+            "prev_sha256 of the first record is not 64 zeros: the chain breaks",
+        ),
+    ],
+    ids=["no line end after the last record", "a blank line at the end", "another genesis"],
+)
+def test_each_way_a_file_differs_from_what_apply_wrote_is_named_as_it_is(
+    run: Path, cut: Callable[[bytes], bytes], seq: int, problem: str
+) -> None:
+    # apply ends every record with "\n" (docs/plan-and-audit.md): a file without it was cut.
+    run.write_bytes(cut(run.read_bytes()))
+    verdict = verify_audit(run)
+    assert not verdict.intact
+    assert (verdict.first_bad_seq, verdict.problem) == (seq, problem)

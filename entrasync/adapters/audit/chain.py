@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from entrasync.core import sanitize
 from entrasync.core.audit_record import (
     GENESIS,
     OUTCOMES,
@@ -45,8 +46,11 @@ class AuditVerdict:
         return self.intact and self.complete
 
     def describe(self) -> str:
+        """One line; the file's own text in it (its plan's name, its result) made inert: verify
+        reads files of unknown origin, and a line break there could forge lines of the output
+        or a CI workflow command."""
         if not self.intact:
-            return f"tampered: seq {self.first_bad_seq}: {self.problem}"
+            return f"tampered: seq {self.first_bad_seq}: {sanitize.text(self.problem)}"
         if not self.complete:
             described = (
                 f"intact: {self.records} records, run incomplete (no apply_finished: the apply "
@@ -54,13 +58,14 @@ class AuditVerdict:
             )
             if self.plan_file:
                 described += (
-                    f"; a change of its plan ({self.plan_file}, beside the file) that has no "
+                    f"; a change of its plan ({sanitize.text(self.plan_file)}, beside the "
+                    "file) that has no "
                     "record here may have been made"
                 )
             return described
         counts = self.counts or {}
         # Files written before `result` existed, and runs that applied, need no word more.
-        ended = f"; {self.result}" if self.result not in (None, "applied") else ""
+        ended = f"; {sanitize.text(self.result)}" if self.result not in (None, "applied") else ""
         return (
             f"intact: {self.records} records, run complete (apply_finished: {tally(counts)}{ended})"
         )
@@ -119,9 +124,12 @@ def verify_audit(path: Path | str) -> AuditVerdict:
         return AuditVerdict(path, 0, False, False, 1, problem, None, head)
     finished: dict[str, Any] | None = None
     plan_file: str | None = None
+    before = head  # the hash before the last record read
     for index, raw in enumerate(lines):
         seq = index + 1
         try:
+            if not raw:
+                raise _Broken("an empty line, which apply never writes: the file was edited")
             if finished is not None:
                 raise _Broken("a record follows apply_finished")
             record = parse_record(raw, seq)
@@ -129,7 +137,7 @@ def verify_audit(path: Path | str) -> AuditVerdict:
             _check(record, seq, head, tally)
         except (_Broken, BadRecord) as broken:
             return AuditVerdict(path, index, False, False, seq, broken.problem, None, head)
-        head = record["sha256"]
+        before, head = head, record["sha256"]
         if record["type"] == "apply_started":
             named = record.get("plan_file")
             plan_file = named if isinstance(named, str) else None
@@ -137,6 +145,9 @@ def verify_audit(path: Path | str) -> AuditVerdict:
             tally[str(record.get("outcome"))] += 1
         elif record["type"] == "apply_finished":
             finished = record
+    if not data.endswith(b"\n"):  # apply ends every record with one
+        problem = "its last line has no line end: the file was cut short, or edited"
+        return AuditVerdict(path, len(lines) - 1, False, False, len(lines), problem, None, before)
     counts = finished.get("counts") if finished is not None else None
     result = finished.get("result") if finished is not None else None
     return AuditVerdict(
@@ -174,6 +185,8 @@ def _check(record: dict[str, Any], seq: int, prev: str, tally: Counter[str]) -> 
             "reordered"
         )
     if record.get("prev_sha256") != prev:
+        if seq == 1:
+            raise _Broken("prev_sha256 of the first record is not 64 zeros: the chain breaks")
         raise _Broken(f"prev_sha256 does not match the sha256 of seq {seq - 1}: the chain breaks")
     if record.get("sha256") != record_sha256(record):
         raise _Broken("sha256 does not match the record's content: it was edited")
