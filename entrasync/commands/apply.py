@@ -145,7 +145,15 @@ def _fresh_plan(loaded: LoadedConfig, console: Console, parallelism: int) -> Pla
 
 
 def _confirm(auto_approve: bool) -> bool:
-    return auto_approve or click.confirm("\nApply these changes?", default=False, err=True)
+    """Whether the human said yes. Ctrl-C or end of input at the prompt is a no, recorded in
+    the audit file as "cancelled" like any other (click turns both into Abort)."""
+    if auto_approve:
+        return True
+    try:
+        return click.confirm("\nApply these changes?", default=False, err=True)
+    except click.Abort:
+        click.echo(err=True)  # end the prompt's line
+        return False
 
 
 def _run(

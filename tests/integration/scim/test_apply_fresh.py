@@ -146,10 +146,23 @@ class _Terminal(io.StringIO):
         return True
 
 
+class _CtrlC(_Terminal):
+    def readline(self, size: int | None = -1) -> str:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [_Terminal("n\n"), _Terminal(""), _CtrlC()],
+    ids=["no", "end of input", "Ctrl-C at the prompt"],
+)
 def test_declining_at_the_prompt_changes_nothing_and_is_on_record(
-    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sandbox: RunningSandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    answer: _Terminal,
 ) -> None:
-    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    monkeypatch.setattr(sys, "stdin", answer)
 
     def writes() -> int:
         return sum(sandbox.scim.counters.by_method.get(m, 0) for m in ("POST", "PATCH", "PUT"))
