@@ -147,7 +147,10 @@ class _Terminal(io.StringIO):
 
 
 class _CtrlC(_Terminal):
-    def readline(self, size: int | None = -1) -> str:
+    """A terminal whose reader is interrupted: Ctrl-C while input() waits."""
+
+    # typeshed types StringIO.readline by its bytes-reading base class, hence the ignore.
+    def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]
         raise KeyboardInterrupt
 
 
