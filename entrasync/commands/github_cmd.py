@@ -76,7 +76,7 @@ def find_plan(sha: str | None) -> int:
     if merged is None:
         console.info(f"commit {sha[:12]} came from no merged pull request: nothing to report on")
     else:
-        pull, head = merged.number, merged.head_sha
+        pull, head = merged
         values["pr"] = str(pull)
         # The plan of the commit merged, not of an earlier push (a plan that failed on the last
         # push, or an old run re-run, would otherwise pass for the reviewed one).
@@ -86,7 +86,6 @@ def find_plan(sha: str | None) -> int:
                 os.environ,
                 workflow=PLAN_WORKFLOW,
                 event=PLAN_EVENT,
-                branch=merged.base_branch,
             )
             if head
             else None

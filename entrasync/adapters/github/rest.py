@@ -261,10 +261,11 @@ class GitHubPlatform:
 
     def merged_request_for(self, sha: str) -> int | None:
         found = self.merged_pull_for(sha)
-        return None if found is None else found.number
+        return None if found is None else found[0]
 
-    def merged_pull_for(self, sha: str) -> MergedPull | None:
-        """The first merged pull request of ``/commits/{sha}/pulls``
+    def merged_pull_for(self, sha: str) -> tuple[int, str] | None:
+        """The first merged pull request of ``/commits/{sha}/pulls``, with the commit its head
+        was at when merged ("" when not said)
         (https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit)."""
         what = f"finding the pull request of commit {sha[:12]}"
         pulls = self.client.paginate(
@@ -273,19 +274,9 @@ class GitHubPlatform:
         merged = next((p for p in pulls if p.get("merged_at")), None)
         if merged is None:
             return None
-        head, base = merged.get("head"), merged.get("base")
-        return MergedPull(
-            self.client.integer(merged, "number", what),
-            text_of(head.get("sha")) if isinstance(head, dict) else "",
-            text_of(base.get("ref")) if isinstance(base, dict) else "",
-        )
-
-
-@dataclass(frozen=True)
-class MergedPull:
-    number: int
-    head_sha: str  # the commit its head was at when merged ("" when not said)
-    base_branch: str  # the branch it was merged into ("" when not said)
+        head = merged.get("head")
+        head_sha = text_of(head.get("sha")) if isinstance(head, dict) else ""
+        return self.client.integer(merged, "number", what), head_sha
 
 
 def upsert_issue(title: str, body: str, marker: str, environ: Mapping[str, str]) -> str:
@@ -360,8 +351,8 @@ def _body(item: dict[str, Any]) -> str:
     return text_of(item.get("body"))
 
 
-def pull_for_commit(sha: str, environ: Mapping[str, str]) -> MergedPull | None:
-    """The merged pull request that brought ``sha``, or None."""
+def pull_for_commit(sha: str, environ: Mapping[str, str]) -> tuple[int, str] | None:
+    """The merged pull request that brought ``sha`` and its head commit, or None."""
     with GitHubPlatform.from_environ(environ) as github:
         return github.merged_pull_for(sha)
 
@@ -374,18 +365,15 @@ class ArtifactRef:
 
 
 def latest_artifact(
-    prefix: str, environ: Mapping[str, str], *, workflow: str, event: str, branch: str
+    prefix: str, environ: Mapping[str, str], *, workflow: str, event: str
 ) -> ArtifactRef | None:
     """The newest unexpired artifact whose name starts with ``prefix`` and that a run of
-    ``workflow`` (its path, ``.github/workflows/plan.yml``) on ``event`` of ``branch`` uploaded
-    (needs actions: read).
+    ``workflow`` (its path, ``.github/workflows/plan.yml``) on ``event`` uploaded (needs
+    actions: read).
 
     Any workflow can upload an artifact of any name, a pull request's own changes to ci.yml
-    included; only ``branch``'s own ``workflow`` (the merged pull request's base), run on
-    ``pull_request_target``, makes the plan that was reviewed: such a run's ``head_branch`` is
-    its base branch. A pull request into another branch runs that branch's ``workflow``, which
-    anyone who can push a branch can write. Others of the name are skipped with a warning in
-    the log.
+    included; only the default branch's ``workflow``, run on ``pull_request_target``, makes
+    the plan that was reviewed. Others of the name are skipped with a warning in the log.
     """
     ctx = GitHubContext.from_environ(environ)
     with GitHubClient(ctx) as client:
@@ -409,19 +397,15 @@ def latest_artifact(
                 if exc.status != 404:
                     raise
                 made = {}  # a run deleted since: nothing shows who made its artifact
-            made_by = (made.get("path"), made.get("event"), made.get("head_branch"))
-            if branch and made_by == (workflow, event, branch):
+            if (made.get("path"), made.get("event")) == (workflow, event):
                 return ref
             log.warning(
-                "skipped artifact %s of run %d: uploaded by %s on %s of branch %s, not by %s "
-                "on %s of branch %s",
+                "skipped artifact %s of run %d: uploaded by %s on %s, not by %s on %s",
                 ref.name,
                 ref.run_id,
                 text_of(made.get("path")) or "?",
                 text_of(made.get("event")) or "?",
-                text_of(made.get("head_branch")) or "?",
                 workflow,
                 event,
-                branch or "?",
             )
     return None
