@@ -46,8 +46,8 @@ def report_apply_command(prog: str, platform_of: Detect) -> click.Command:
         "audit_path",
         required=True,
         type=click.Path(path_type=Path),
-        help="The audit file, or the --audit-dir (its newest *.jsonl). When there is none, the "
-        "comment says the apply changed nothing, and the command exits 1.",
+        help="The audit file, or the --audit-dir (its newest *.jsonl). A folder that is missing "
+        "or holds none: the comment says the apply changed nothing, and the command exits 1.",
     )
     @click.option(
         "--reviewed-plan",
@@ -77,8 +77,10 @@ def report_apply(
     try:
         audit_file = newest_audit(audit_path)
     except AuditError:
-        # An apply that failed before its first record leaves no audit file: its request is
-        # still told, and the step still fails.
+        if audit_path.suffix == ".jsonl":
+            raise  # a file named that is not there: a typo, not a run that wrote none
+        # An apply that failed before its first record leaves no audit file in its folder:
+        # its request is still told, and the step still fails.
         where = audit_path.as_posix()
         _post(
             platform_of,

@@ -181,7 +181,7 @@ def test_report_apply_without_the_reviewed_plan_says_so(
     assert "No plan reviewed on this pull request was found" in comment["body"]
 
 
-@pytest.mark.parametrize("audit", ["audit", "audit/*.jsonl"], ids=["folder", "unmatched glob"])
+@pytest.mark.parametrize("audit", ["audit", "gone"], ids=["empty folder", "missing folder"])
 def test_report_apply_without_an_audit_file_says_nothing_was_changed_and_exits_1(
     github: Emulator,
     make_env: MakeEnv,
@@ -203,6 +203,27 @@ def test_report_apply_without_an_audit_file_says_nothing_was_changed_and_exits_1
     err = capsys.readouterr().err
     assert "error: no audit file" in err
     assert "Traceback" not in err
+
+
+def test_report_apply_of_an_audit_file_that_is_not_there_posts_nothing(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A file named that does not exist is a typo, not a run that wrote none: the report
+    # already on the request must not be replaced by "changed nothing".
+    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
+    posted = ("github", "report-apply", "--audit", str(audit), "--pr", "12")
+    assert run(monkeypatch, make_env(github), *posted) == 0
+    before = [c["body"] for c in github.state.comments[12]]
+    assert "Applied: 1 succeeded" in before[0]
+    typo = tmp_path / "audit" / "typo.jsonl"
+    args = ("github", "report-apply", "--audit", str(typo), "--pr", "12")
+    assert run(monkeypatch, make_env(github), *args) == 1
+    assert [c["body"] for c in github.state.comments[12]] == before
+    assert f"error: no audit file: {typo} does not exist" in capsys.readouterr().err
 
 
 def test_report_apply_exits_1_when_the_comment_cannot_be_posted(
