@@ -145,14 +145,16 @@ def _fresh_plan(loaded: LoadedConfig, console: Console, parallelism: int) -> Pla
 
 
 def _confirm(auto_approve: bool) -> bool:
-    """Whether the human said yes. Ctrl-C or end of input at the prompt is a no, recorded in
-    the audit file as "cancelled" like any other (click turns both into Abort)."""
+    """Whether the human said yes; end of input is a no. Ctrl-C raises KeyboardInterrupt, as
+    anywhere else (click turns both into Abort)."""
     if auto_approve:
         return True
     try:
         return click.confirm("\nApply these changes?", default=False, err=True)
-    except click.Abort:
+    except click.Abort as abort:
         click.echo(err=True)  # end the prompt's line
+        if isinstance(abort.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
         return False
 
 
@@ -223,7 +225,12 @@ def _prepare(
         if not plan.has_changes:
             return "no changes"
         _guard(plan, plan.violations, evidence.force_unsafe, fresh=True)  # before asking
-        if not _confirm(auto_approve):
+        try:
+            confirmed = _confirm(auto_approve)
+        except KeyboardInterrupt:  # on record as cancelled, then exit 130 as any interrupt
+            evidence.nothing_applied("cancelled")
+            raise
+        if not confirmed:
             return "cancelled"  # said once, as the error below
         # Re-read after the prompt: NeuralTrust may have changed while the human read.
         now = Now(read_target(loaded.config, client))

@@ -154,11 +154,7 @@ class _CtrlC(_Terminal):
         raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize(
-    "answer",
-    [_Terminal("n\n"), _Terminal(""), _CtrlC()],
-    ids=["no", "end of input", "Ctrl-C at the prompt"],
-)
+@pytest.mark.parametrize("answer", [_Terminal("n\n"), _Terminal("")], ids=["no", "end of input"])
 def test_declining_at_the_prompt_changes_nothing_and_is_on_record(
     sandbox: RunningSandbox,
     capsys: pytest.CaptureFixture[str],
@@ -178,6 +174,19 @@ def test_declining_at_the_prompt_changes_nothing_and_is_on_record(
     assert err.count("apply cancelled") == 1  # said once, as an error
     assert "error: apply cancelled: nothing was changed" in err
     assert writes() == 0
+    assert last_audit()[-1]["result"] == "cancelled"
+
+
+def test_ctrl_c_at_the_prompt_is_on_record_as_cancelled_and_exits_130(
+    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", _CtrlC())
+    code = main(["apply", "--audit-dir", "audit"])
+    _, err = capsys.readouterr()
+    assert code == 130  # an interrupt, as anywhere else (docs/commands.md, exit codes)
+    assert "interrupted" in err
+    assert "Traceback" not in err
+    assert sum(sandbox.scim.counters.by_method.get(m, 0) for m in ("POST", "PATCH", "PUT")) == 0
     assert last_audit()[-1]["result"] == "cancelled"
 
 
