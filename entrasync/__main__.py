@@ -1,3 +1,3 @@
-from entrasync.cli import run
+from entrasync.launch import run
 
 run()

@@ -17,11 +17,11 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import NoReturn
 
 import click
 
 from entrasync import __version__
+from entrasync.adapters.throttle import waits_ended
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.core import sanitize
 from entrasync.errors import EntrasyncError, ExitCode, error_lines
@@ -88,11 +88,6 @@ def _print_error(exc: EntrasyncError) -> None:
         click.echo(sanitize.lines(line), file=sys.stderr)
 
 
-def run() -> NoReturn:
-    """The ``entrasync`` program."""
-    sys.exit(main())
-
-
 def _printable_anywhere() -> None:
     """Output to a terminal or pipe that is not UTF-8 (LC_ALL=C, a Windows agent's cp1252)
     shows a character it cannot encode as an escape (``\\xe9``) instead of failing."""
@@ -137,6 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return ExitCode.ERROR
     except Exception:
+        if waits_ended():
+            # A stop signal came first: its KeyboardInterrupt or Stopped can be swallowed
+            # where Python cannot raise it (a finaliser, an import hook), and what reaches
+            # here is a reader abandoned by it. The user stopped the command: not a bug.
+            click.echo("\ninterrupted", file=sys.stderr)
+            return ExitCode.INTERRUPTED
         return _bug()
     return int(result) if isinstance(result, int) else ExitCode.OK
 

@@ -25,7 +25,18 @@ from collections.abc import Callable
 # One wait never exceeds this (seconds), Retry-After included: RetryPolicy's default cap.
 MAX_DELAY = 60.0
 
-_ENDING = threading.Event()
+
+class _Flag:
+    """A flag set from a signal handler. Never a lock: a handler runs in the main thread
+    between two of its bytecodes, and a lock the interrupted code holds (a
+    ``threading.Event`` sets under one) would make the handler wait for ever; two Ctrl-C
+    in a row hung ``plan`` that way."""
+
+    raised = False
+
+
+_ENDING = _Flag()
+_POLL = 0.05  # seconds between two looks at the flag while a wait runs
 
 
 class Abandoned(Exception):
@@ -35,24 +46,29 @@ class Abandoned(Exception):
 def end_waits() -> None:
     """Cut short every :func:`pause` of this process, now and until :func:`reset_waits`: a
     signal ends the command, and the readers' threads, which it must wait for, may be waiting
-    out a Retry-After of up to a minute (six times over)."""
-    _ENDING.set()
+    out a Retry-After of up to a minute (six times over). Safe in a signal handler."""
+    _ENDING.raised = True
 
 
 def reset_waits() -> None:
-    _ENDING.clear()
+    _ENDING.raised = False
 
 
 def waits_ended() -> bool:
     """Whether :func:`end_waits` was called (and not reset since): no new request starts."""
-    return _ENDING.is_set()
+    return _ENDING.raised
 
 
 def pause(seconds: float) -> None:
-    """``time.sleep`` that :func:`end_waits` cuts short, raising :class:`Abandoned`: the
-    clients' default for their waits before a retry."""
-    if _ENDING.wait(seconds):
-        raise Abandoned()
+    """``time.sleep`` that :func:`end_waits` cuts short (within :data:`_POLL`), raising
+    :class:`Abandoned`: the clients' default for their waits before a retry."""
+    deadline = time.monotonic() + seconds
+    while not _ENDING.raised:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, _POLL))
+    raise Abandoned()
 
 
 class ThrottleGate:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from entrasync import cli
+from entrasync.adapters.throttle import Abandoned, end_waits, reset_waits
 from entrasync.cli import main
 from entrasync.commands import validate
 from entrasync.console import Console
@@ -58,6 +59,24 @@ def test_the_same_os_error_elsewhere_is_still_reported_as_a_bug(
     err = capsys.readouterr().err
     assert "Traceback" in err
     assert "hit an unexpected error (a bug)" in err
+
+
+def test_an_error_after_a_stop_signal_is_the_stop_not_a_bug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Python swallows a KeyboardInterrupt raised in a finaliser or an import hook; what then
+    reaches the command is a reader abandoned by the signal: the user stopped it."""
+
+    def abandoned(*_args: object, **_kwargs: object) -> None:
+        end_waits()  # what the signal handler does before its KeyboardInterrupt is lost
+        raise Abandoned()
+
+    monkeypatch.setattr(validate, "load_reviewed_config", abandoned)
+    try:
+        assert main(["validate", str(CONFIG)]) == 130
+    finally:
+        reset_waits()  # as the next command would
+    assert capsys.readouterr().err == "\ninterrupted\n"
 
 
 def test_json_or_csv_written_as_bytes_to_a_full_disk_is_the_output_too() -> None:

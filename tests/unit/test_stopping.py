@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from entrasync.adapters.throttle import reset_waits, waits_ended
+from entrasync.adapters.throttle import Abandoned, end_waits, pause, reset_waits, waits_ended
 from entrasync.operations.stopping import Stopped, StopRequest, deferred_stop, signals_interrupt
 
 
@@ -107,3 +110,32 @@ def test_during_the_writes_signals_only_ask_to_stop_and_later_ones_are_noted() -
 def test_a_stop_not_requested_is_not_requested() -> None:
     stop = StopRequest()
     assert (stop.requested, stop.signum) == (False, None)
+
+
+def test_ending_the_waits_takes_no_lock_a_signal_could_find_held() -> None:
+    # A handler runs between two bytecodes of the main thread: a lock taken in it may be the
+    # one the interrupted code holds (a second Ctrl-C landing inside the first handler's
+    # Event.set() hung `plan` for good). Every C call ending the waits makes is recorded.
+    calls: list[str] = []
+
+    def profile(_frame: object, event: str, arg: object) -> None:
+        if event == "c_call":
+            calls.append(getattr(arg, "__qualname__", repr(arg)))
+
+    sys.setprofile(profile)
+    try:
+        end_waits()
+    finally:
+        sys.setprofile(None)
+    assert waits_ended()
+    assert not [c for c in calls if "acquire" in c or "__enter__" in c or "lock" in c.lower()]
+
+
+def test_a_wait_already_running_is_cut_short_when_the_waits_end() -> None:
+    started = time.monotonic()
+    timer = threading.Timer(0.1, end_waits)
+    timer.start()
+    with pytest.raises(Abandoned):
+        pause(30)
+    timer.join()
+    assert time.monotonic() - started < 5

@@ -1,0 +1,53 @@
+"""The program's entry point: a Ctrl-C before the CLI's handlers are in place is an interrupt
+like any other (exit 130, no traceback)."""
+
+from __future__ import annotations
+
+import importlib.abc
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+import pytest
+
+from entrasync import cli
+from entrasync.launch import run
+
+
+class _CtrlCWhileLoading(importlib.abc.MetaPathFinder):
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> None:
+        if fullname == "entrasync.cli":
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_the_cli_loads_exits_130_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delitem(sys.modules, "entrasync.cli")
+    monkeypatch.setattr(sys, "meta_path", [_CtrlCWhileLoading(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exited:
+        run()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "\ninterrupted\n"
+
+
+def test_a_second_ctrl_c_while_the_first_is_reported_exits_130_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted_twice(_argv: Sequence[str] | None = None) -> int:
+        raise KeyboardInterrupt  # escaped main(): raised inside its own "interrupted" report
+
+    monkeypatch.setattr(cli, "main", interrupted_twice)
+    with pytest.raises(SystemExit) as exited:
+        run()
+    assert exited.value.code == 130
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_exit_code_of_the_command_is_the_programs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["entrasync", "--version"])
+    with pytest.raises(SystemExit) as exited:
+        run()
+    assert exited.value.code == 0
