@@ -78,6 +78,7 @@ def render_report(
             "afresh and makes what is still missing.",
             "",
         ]
+    # First among the blocks: what needs action is the last to be cut from a long comment.
     unsuccessful = [_block("Failed or skipped", not_made, with_error=True)]
     later = _later_merge(audit.git_commit, commit)
     if later:
@@ -89,7 +90,7 @@ def render_report(
             "`--reviewed-plan`.",
             "",
         ]
-        blocks = [_block("Applied", report.unreviewed), *unsuccessful]
+        blocks = [*unsuccessful, _block("Applied", report.unreviewed)]
         return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
     if report.reviewed_digest is None:
         why = f" ({escape(note)})" if note else ""
@@ -122,6 +123,7 @@ def render_report(
             "",
         ]
     blocks = [
+        *unsuccessful,
         _block("Applied but not in the reviewed plan", report.unreviewed),
         _block(
             "Reviewed but not in this apply (already in place, or no longer wanted)"
@@ -129,7 +131,6 @@ def render_report(
             else "Reviewed but not recorded (the run stopped before them: see its log)",
             report.not_applied,
         ),
-        *unsuccessful,
     ]
     return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
 

@@ -165,6 +165,15 @@ def test_failed_and_skipped_changes_are_listed_with_their_errors(tmp_path: Path)
     assert "<summary>Failed or skipped (2)</summary>" in uncompared
 
 
+def test_a_failed_change_stays_in_a_comment_too_long_for_every_row(tmp_path: Path) -> None:
+    applied = plan_of(*(change(f"user{i:05d}@contoso.example") for i in range(3000)))
+    audit = read_audit(audit_text(tmp_path, applied, {"user02999@contoso.example": "failed"}))
+    text = render_report(compare(audit, plan_of()), marker="<!-- m -->", run_url=None)
+    assert len(text) <= 65536
+    assert re.search(r"rows left out", text)
+    assert "| create | user02999@&#8203;contoso.example | member | failed | HTTP 400 |" in text
+
+
 def test_reviewed_changes_a_stopped_run_never_recorded_are_not_called_in_place(
     tmp_path: Path,
 ) -> None:
