@@ -294,16 +294,25 @@ def _children(node: yaml.Node) -> list[tuple[yaml.Node, yaml.Node]]:
 def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     what = exc.problem or exc.context or "invalid YAML"
-    if exc.context and exc.problem and exc.context_mark is not None:
+    hint = _indentation_hint(exc, text)
+    if (exc.problem or "").startswith("could not find expected ':'") and exc.context_mark:
+        # `role:admin`: a key never ended; libyaml finds out only at the next line (or past
+        # the end of the file), so the key's own line is the one to show.
+        mark = exc.context_mark
+        what = "a key without `: ` after it"
+        hint = "; write `key: value`, with a space after the colon"
+    elif exc.context and exc.problem and exc.context_mark is not None:
         what += f" ({exc.context} at line {exc.context_mark.line + 1})"
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    return Problem(line, col, "", f"YAML syntax error: {what}{_indentation_hint(exc, text)}")
+    return Problem(line, col, "", f"YAML syntax error: {what}{hint}")
 
 
 def _indentation_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
     """Most block errors in a hand-edited mappings file are a line indented one step off:
     say which line, by how much, and which block it should line up with."""
     problem, context = exc.problem_mark, exc.context_mark
+    if problem is not None and (exc.problem or "").startswith("mapping values are not allowed"):
+        return _deeper_than_above(text.splitlines(), problem.line)
     if (
         problem is None
         or context is None
@@ -325,6 +334,40 @@ def _indentation_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
         f"{kind} it continues, from line {context.line + 1}, is indented {context.column} "
         f"(the items of one {kind} line up, indented with spaces)"
     )
+
+
+def _deeper_than_above(lines: list[str], at: int) -> str:
+    """The hint for ``key: value`` where YAML takes no mapping: most often the line is indented
+    deeper than the key above it, which holds a value already."""
+    if at >= len(lines):
+        return ""
+    got = len(lines[at]) - len(lines[at].lstrip(" "))
+    above = next(
+        (
+            i
+            for i in range(at - 1, -1, -1)
+            if lines[i].strip() and not lines[i].lstrip().startswith("#")
+        ),
+        None,
+    )
+    if above is None:
+        return ""
+    then = _key_column(lines[above])
+    if got <= then:
+        return ""
+    return (
+        f"; check the indentation: line {at + 1} is indented {got} spaces, deeper than the key "
+        f"of line {above + 1} ({then} spaces), which has its value already: line the keys of "
+        "one mapping up, indented with spaces"
+    )
+
+
+def _key_column(line: str) -> int:
+    """Where a line's key starts: after its indentation and any `- ` of a list item."""
+    rest = line.lstrip(" ")
+    while rest.startswith("- "):
+        rest = rest[2:].lstrip(" ")
+    return len(line) - len(rest)
 
 
 STR_TAG = "tag:yaml.org,2002:str"

@@ -623,8 +623,30 @@ def test_libyaml_and_the_pure_python_parser_read_a_file_alike(
             "check the indentation: line 5 lines up with the list from line 3 but is not a `- ` "
             "item: indent it under the item above it",
         ),
+        (
+            "version: 1\nmappings:\n  - name: A\n      role: admin\n",
+            "4:11: YAML syntax error: mapping values are not allowed in this context; check the "
+            "indentation: line 4 is indented 6 spaces, deeper than the key of line 3 (4 spaces)",
+        ),
+        (
+            "version: 1\nlimits:\n  max_deactivations: 5\n   min_owners: 1\n",
+            "line 4 is indented 3 spaces, deeper than the key of line 3 (2 spaces), which has its "
+            "value already",
+        ),
+        (
+            "version: 1\nmappings:\n  - name: A\n    role:admin\n",
+            "4:5: YAML syntax error: a key without `: ` after it; write `key: value`, with a "
+            "space after the colon",
+        ),
     ],
-    ids=["an item indented one space too far", "a key under a flow list", "a key at item level"],
+    ids=[
+        "an item indented one space too far",
+        "a key under a flow list",
+        "a key at item level",
+        "a key indented deeper than the key above",
+        "a key one space deeper in a mapping",
+        "a key without a space after its colon",
+    ],
 )
 def test_a_block_error_says_which_line_is_indented_wrongly(
     tmp_path: Path, text: str, said: str
