@@ -65,6 +65,18 @@ def bearer(variable: str, value: str, error: type[EntrasyncError] = AuthError) -
     """
     token = value.strip()
     refuse_macro(variable, token, error)
+    if len(token) >= 2 and token[0] == token[-1] and token[0] in "\"'":
+        # A .env line or a CI variable keeps quotes as characters: sent, the token is refused
+        # as an invalid one, and a working token would be replaced for nothing.
+        raise error(
+            f"{variable} is wrapped in quotes, which would be sent as part of the token",
+            f"set {variable} to the token without the quotes around it",
+        )
+    if token[:7].lower() == "bearer ":
+        raise error(
+            f"{variable} starts with 'Bearer ': entrasync adds that word itself",
+            f"set {variable} to the token alone",
+        )
     if all("!" <= char <= "~" for char in token):
         return Secret(token)
     raise error(

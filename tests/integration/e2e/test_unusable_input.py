@@ -57,6 +57,54 @@ def test_a_token_no_header_can_carry_is_an_error_naming_the_variable_not_the_val
     assert HIDDEN not in out + err
 
 
+@pytest.mark.parametrize(
+    ("value", "said", "hint"),
+    [
+        pytest.param(
+            f'"{HIDDEN}"',
+            "is wrapped in quotes, which would be sent as part of the token",
+            "to the token without the quotes around it",
+            id="double quotes from a .env line",
+        ),
+        pytest.param(
+            f"'{HIDDEN}'",
+            "is wrapped in quotes, which would be sent as part of the token",
+            "to the token without the quotes around it",
+            id="single quotes",
+        ),
+        pytest.param(
+            f"Bearer {HIDDEN}",
+            "starts with 'Bearer ': entrasync adds that word itself",
+            "to the token alone",
+            id="the header's word too",
+        ),
+    ],
+)
+def test_a_token_as_pasted_from_somewhere_else_is_named_before_it_is_sent(
+    value: str,
+    said: str,
+    hint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Sent, it was refused as "expired or invalid", with the hint to make a new token: that
+    # revokes the one that works.
+    demo = demo_tenant()
+    with serve_both(
+        demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch
+    ) as served:
+        monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", value)
+        code = main(["plan"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert f"\nerror: NEURALTRUST_SCIM_TOKEN {said}" in err
+    assert f"hint: set NEURALTRUST_SCIM_TOKEN {hint}" in err
+    assert "expired" not in err
+    assert HIDDEN not in out + err
+    assert served.scim.counters.requests == 0
+
+
 def test_an_azure_pipelines_macro_left_unexpanded_is_named_not_sent(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
