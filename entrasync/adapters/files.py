@@ -168,3 +168,26 @@ def read_plan(path: Path) -> Plan:
             "pass the file written by `entrasync plan --out`",
         ) from None
     return loads(raw, source=str(path))
+
+
+def refuse_unwritable(target: Path) -> None:
+    """Refuse, before the reads (minutes on a large tenant), a file the write could not make:
+    the nearest folder that exists must be a writable folder (the write makes the missing
+    ones). A FIFO or a device is written through, not in its folder: it is not checked."""
+    real = Path(os.path.realpath(target))
+    if real.exists() and not real.is_file() and not real.is_dir():
+        return
+    nearest = Path(os.path.abspath(target)).parent
+    while not os.path.lexists(nearest) and nearest != nearest.parent:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        said = f"{nearest} is not a folder"
+    else:
+        try:  # what the write will do there, undone: permissions alone miss /proc and the like
+            os.rmdir(tempfile.mkdtemp(prefix=".entrasync-check-", dir=nearest))
+            return
+        except OSError as exc:
+            said = f"the folder {nearest} cannot be written ({exc.strerror or exc})"
+    raise EntrasyncError(
+        f"cannot write {target}: {said}", "pass --out FILE in a folder you can write to"
+    )

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import click
 
-from entrasync.adapters.files import write_atomic
+from entrasync.adapters.files import refuse_unwritable, write_atomic
 from entrasync.commands import examples
 from entrasync.config.loading import load_config
 from entrasync.config.models import Config, LoadedConfig, load_bytes
@@ -70,7 +69,7 @@ def command(
     config_path = ctx.resolved_config_path
     target = out if out is not None else config_path
     _refuse_existing(target, force)  # before any read: the reads can take minutes
-    _refuse_unwritable(target)
+    refuse_unwritable(target)
     # A config named for its settings (the draft going to --out) must be there: a typo would
     # draft with the defaults in place of the team's vocabulary and protected users.
     named = ctx.config_given and out is not None
@@ -123,26 +122,6 @@ def _refuse_existing(target: Path, force: bool, happened: str = "already exists"
             f"{target} {happened}; init never writes over a file without --force",
             "pass --out FILE to write the draft elsewhere, or --force to replace it",
         )
-
-
-def _refuse_unwritable(target: Path) -> None:
-    """Refuse, before the reads, a target the write could not make: the nearest folder that
-    exists must be a writable folder (the write makes the missing ones; init reads only until
-    then)."""
-    nearest = Path(os.path.abspath(target)).parent
-    while not os.path.lexists(nearest) and nearest != nearest.parent:
-        nearest = nearest.parent
-    if not nearest.is_dir():
-        said = f"{nearest} is not a folder"
-    else:
-        try:  # what the write will do there, undone: permissions alone miss /proc and the like
-            os.rmdir(tempfile.mkdtemp(prefix=".entrasync-init-", dir=nearest))
-            return
-        except OSError as exc:
-            said = f"the folder {nearest} cannot be written ({exc.strerror or exc})"
-    raise EntrasyncError(
-        f"cannot write {target}: {said}", "pass --out FILE in a folder you can write to"
-    )
 
 
 def _checked(text: str, target: Path) -> LoadedConfig:

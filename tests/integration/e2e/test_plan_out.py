@@ -102,3 +102,19 @@ def test_a_symlink_to_a_folder_is_an_error_and_both_stay(
     assert "Traceback" not in err
     assert link.is_symlink()
     assert list(folder.iterdir()) == []
+
+
+def test_a_file_where_its_folder_should_be_is_refused_before_any_read(
+    demo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said "File exists", and only after both sides had been read (minutes at scale).
+    (demo / "plans").write_text("a file, not a folder\n")
+    monkeypatch.setenv("NEURALTRUST_SCIM_URL", "http://127.0.0.1:9/unreachable/scim/v2")
+    code, err = plan_out(capsys, demo / "plans" / "plan.json")
+    assert code == 1
+    assert (
+        f"error: cannot write {demo / 'plans' / 'plan.json'}: {demo / 'plans'} is not a folder"
+        in err
+    )
+    assert "unreachable" not in err  # refused before any connection
+    assert (demo / "plans").read_text() == "a file, not a folder\n"
