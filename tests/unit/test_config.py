@@ -201,13 +201,19 @@ def test_validate_reads_the_path_from_entrasync_config(
 
 
 def test_a_missing_file_says_so_with_a_hint(
-    in_fixtures: Path, capsys: pytest.CaptureFixture[str]
+    in_fixtures: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    hint = (
+        "hint: check the path; the mappings file is the FILE given to `validate`, else --config "
+        "PATH, else ENTRASYNC_CONFIG, else config/mappings.yaml\n"
+    )
     assert main(["validate", "--config", "nowhere/mappings.yaml"]) == 1
-    assert capsys.readouterr().err == (
-        "error: config file nowhere/mappings.yaml not found\n"
-        "hint: check the path; the mappings file is --config PATH, else ENTRASYNC_CONFIG, else "
-        "config/mappings.yaml\n"
+    assert capsys.readouterr().err == "error: config file nowhere/mappings.yaml not found\n" + hint
+    # A path set long ago, in another shell or CI step, is named as where it came from.
+    monkeypatch.setenv("ENTRASYNC_CONFIG", "nowhere/typo.yaml")
+    assert main(["plan"]) == 1
+    assert capsys.readouterr().err.endswith(
+        "error: config file nowhere/typo.yaml (named by ENTRASYNC_CONFIG) not found\n" + hint
     )
 
 
