@@ -87,6 +87,10 @@ def _target(path: Path) -> tuple[Path, int | None]:
     ``st_mode``, None when there is nothing there yet. Refuses what cannot be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        mode = _existing_mode(path)
+        if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+            # Opened as given: /dev/stdout on a pipe resolves to a "pipe:[N]" that is no path.
+            return path, mode
         target = Path(os.path.realpath(path))
         mode = _existing_mode(target)
     except OSError as exc:
@@ -151,8 +155,10 @@ def _kind(mode: int) -> str:
 
 
 def _cannot_write(path: Path, exc: OSError) -> EntrasyncError:
+    # "File exists" for a file where a folder should be: said as what it is.
+    said = _folder_problem(path) or exc.strerror or str(exc)
     return EntrasyncError(
-        f"cannot write {path}: {exc.strerror or exc}",
+        f"cannot write {path}: {said}",
         "choose a path in a folder that exists (or can be created) and that you can write to",
     )
 
@@ -177,17 +183,24 @@ def refuse_unwritable(target: Path) -> None:
     real = Path(os.path.realpath(target))
     if real.exists() and not real.is_file() and not real.is_dir():
         return
-    nearest = Path(os.path.abspath(target)).parent
+    problem = _folder_problem(target)
+    if problem is not None:
+        raise EntrasyncError(
+            f"cannot write {target}: {problem}", "pass --out FILE in a folder you can write to"
+        )
+
+
+def _folder_problem(target: Path) -> str | None:
+    """Why no file can be made at ``target``'s place, said of the nearest folder that exists
+    (a file where a folder should be, a folder that cannot be written); None when it can."""
+    # The folder the write uses: a symlink's target's (the temporary file goes beside it).
+    nearest = Path(os.path.realpath(target)).parent
     while not os.path.lexists(nearest) and nearest != nearest.parent:
         nearest = nearest.parent
     if not nearest.is_dir():
-        said = f"{nearest} is not a folder"
-    else:
-        try:  # what the write will do there, undone: permissions alone miss /proc and the like
-            os.rmdir(tempfile.mkdtemp(prefix=".entrasync-check-", dir=nearest))
-            return
-        except OSError as exc:
-            said = f"the folder {nearest} cannot be written ({exc.strerror or exc})"
-    raise EntrasyncError(
-        f"cannot write {target}: {said}", "pass --out FILE in a folder you can write to"
-    )
+        return f"{nearest} is not a folder"
+    try:  # what the write will do there, undone: permissions alone miss /proc and the like
+        os.rmdir(tempfile.mkdtemp(prefix=".entrasync-check-", dir=nearest))
+    except OSError as exc:
+        return f"the folder {nearest} cannot be written ({exc.strerror or exc})"
+    return None

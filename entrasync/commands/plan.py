@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from entrasync.adapters.files import refuse_unwritable, write_plan
+from entrasync.adapters.files import write_plan
 from entrasync.adapters.github.actions import step_summary_room, try_step_summary
 from entrasync.adapters.review.publish import publish_failure, publish_plan
 from entrasync.commands import examples
@@ -86,8 +86,6 @@ def command(
     ctx = app_context()
     console = ctx.console()
     try:
-        if out is not None:
-            refuse_unwritable(out)  # before the reads, not after them
         loaded, plan, owners = _make_plan(
             ctx.resolved_config_path, trusted_config, console, parallelism
         )

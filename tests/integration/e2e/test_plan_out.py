@@ -104,17 +104,38 @@ def test_a_symlink_to_a_folder_is_an_error_and_both_stay(
     assert list(folder.iterdir()) == []
 
 
-def test_a_file_where_its_folder_should_be_is_refused_before_any_read(
-    demo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_a_file_where_its_folder_should_be_is_named_as_such(
+    demo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # It said "File exists", and only after both sides had been read (minutes at scale).
+    # It said "File exists". Written after the plan is shown (and commented), as every
+    # unsaveable plan file is: reviewers see the plan all the same.
     (demo / "plans").write_text("a file, not a folder\n")
-    monkeypatch.setenv("NEURALTRUST_SCIM_URL", "http://127.0.0.1:9/unreachable/scim/v2")
     code, err = plan_out(capsys, demo / "plans" / "plan.json")
     assert code == 1
-    assert (
-        f"error: cannot write {demo / 'plans' / 'plan.json'}: {demo / 'plans'} is not a folder"
-        in err
-    )
-    assert "unreachable" not in err  # refused before any connection
+    assert f"cannot write {demo / 'plans' / 'plan.json'}: {demo / 'plans'} is not a folder" in err
     assert (demo / "plans").read_text() == "a file, not a folder\n"
+
+
+def test_a_pipe_named_through_proc_takes_the_plan(
+    demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `plan --out /dev/stdout | reader`: /dev/stdout leads to /proc/self/fd/1, whose target is
+    # a "pipe:[N]" that is no path; the pipe is opened as named.
+    read_end, write_end = os.pipe()
+    link = demo / "stdout"
+    link.symlink_to(f"/proc/self/fd/{write_end}")
+    received: list[bytes] = []
+
+    def read_all() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            received.append(pipe.read())
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    try:
+        code, err = plan_out(capsys, link)
+    finally:
+        os.close(write_end)
+    reader.join(timeout=30)
+    assert code == 0, err
+    assert_a_plan(received[0].decode("utf-8"))
