@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import importlib
 import io
+import logging
 import os
 import sys
 import traceback
@@ -21,12 +22,14 @@ from collections.abc import Sequence
 import click
 
 from entrasync import __version__
-from entrasync.adapters.throttle import waits_ended
+from entrasync.adapters.throttle import ended_by
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.core import sanitize
 from entrasync.errors import EntrasyncError, ExitCode, error_lines
 from entrasync.gctune import collector_paused
 from entrasync.operations.stopping import Stopped, signals_interrupt
+
+log = logging.getLogger(__name__)
 
 # name -> (module under entrasync.commands, attribute, one-line summary for `--help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -117,12 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("\ninterrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except Stopped as exc:
-        said = "interrupted" if exc.exit_code == ExitCode.INTERRUPTED else f"stopped by {exc.name}"
-        click.echo(f"\n{said}", file=sys.stderr)
-        return exc.exit_code
+        return _stopped(exc)
     except OSError as exc:
         if exc.errno == errno.EPIPE or not _writing_output(exc):
-            return _bug()
+            return _after_stop() or _bug()
         # The output's device refused it (a full disk under a redirect): not a bug.
         _print_error(
             EntrasyncError(
@@ -132,14 +133,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return ExitCode.ERROR
     except Exception:
-        if waits_ended():
-            # A stop signal came first: its KeyboardInterrupt or Stopped can be swallowed
-            # where Python cannot raise it (a finaliser, an import hook), and what reaches
-            # here is a reader abandoned by it. The user stopped the command: not a bug.
-            click.echo("\ninterrupted", file=sys.stderr)
-            return ExitCode.INTERRUPTED
-        return _bug()
+        return _after_stop() or _bug()
     return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def _stopped(stop: Stopped) -> int:
+    said = "interrupted" if stop.exit_code == ExitCode.INTERRUPTED else f"stopped by {stop.name}"
+    click.echo(f"\n{said}", file=sys.stderr)
+    return stop.exit_code
+
+
+def _after_stop() -> int | None:
+    """The exit of a command a stop signal came before this error, None when none did.
+
+    Python swallows a KeyboardInterrupt or a :class:`Stopped` raised where it cannot raise
+    one (a finaliser, an import hook); what then reaches here is a reader the signal
+    abandoned. The user stopped the command: not a bug (its traceback is logged with -vv)."""
+    signum = ended_by()
+    if signum is None:
+        return None
+    log.debug("after the stop signal", exc_info=True)
+    return _stopped(Stopped(signum))
 
 
 _OUTPUT_WRITERS = (

@@ -18,6 +18,7 @@ A throttle is about the client, not one request, and the two APIs answer it diff
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -27,12 +28,12 @@ MAX_DELAY = 60.0
 
 
 class _Flag:
-    """A flag set from a signal handler. Never a lock: a handler runs in the main thread
-    between two of its bytecodes, and a lock the interrupted code holds (a
-    ``threading.Event`` sets under one) would make the handler wait for ever; two Ctrl-C
-    in a row hung ``plan`` that way."""
+    """A flag set from a signal handler: the signal's number, or None. Never a lock: a handler
+    runs in the main thread between two of its bytecodes, and a lock the interrupted code holds
+    (a ``threading.Event`` sets under one) would make the handler wait for ever; two Ctrl-C in
+    a row hung ``plan`` that way."""
 
-    raised = False
+    raised: int | None = None
 
 
 _ENDING = _Flag()
@@ -43,19 +44,25 @@ class Abandoned(Exception):
     """A wait before a retry was cut short: a signal is ending the command."""
 
 
-def end_waits() -> None:
-    """Cut short every :func:`pause` of this process, now and until :func:`reset_waits`: a
-    signal ends the command, and the readers' threads, which it must wait for, may be waiting
-    out a Retry-After of up to a minute (six times over). Safe in a signal handler."""
-    _ENDING.raised = True
+def end_waits(signum: int = signal.SIGINT) -> None:
+    """Cut short every :func:`pause` of this process, now and until :func:`reset_waits`: the
+    signal ``signum`` ends the command, and the readers' threads, which it must wait for, may be
+    waiting out a Retry-After of up to a minute (six times over). Safe in a signal handler."""
+    if _ENDING.raised is None:
+        _ENDING.raised = signum
 
 
 def reset_waits() -> None:
-    _ENDING.raised = False
+    _ENDING.raised = None
 
 
 def waits_ended() -> bool:
     """Whether :func:`end_waits` was called (and not reset since): no new request starts."""
+    return _ENDING.raised is not None
+
+
+def ended_by() -> int | None:
+    """The signal that ended the waits first, None when none did."""
     return _ENDING.raised
 
 
@@ -63,7 +70,7 @@ def pause(seconds: float) -> None:
     """``time.sleep`` that :func:`end_waits` cuts short (within :data:`_POLL`), raising
     :class:`Abandoned`: the clients' default for their waits before a retry."""
     deadline = time.monotonic() + seconds
-    while not _ENDING.raised:
+    while _ENDING.raised is None:
         left = deadline - time.monotonic()
         if left <= 0:
             return

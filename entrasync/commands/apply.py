@@ -227,7 +227,7 @@ def _prepare(
         _guard(plan, plan.violations, evidence.force_unsafe, fresh=True)  # before asking
         try:
             confirmed = _confirm(auto_approve)
-        except KeyboardInterrupt:  # on record as cancelled, then exit 130 as any interrupt
+        except (KeyboardInterrupt, Stopped):  # on record as cancelled, then exit 130 or 143
             evidence.nothing_applied("cancelled")
             raise
         if not confirmed:

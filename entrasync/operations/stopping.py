@@ -107,11 +107,11 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
             say(f"{signal.Signals(signum).name}: already stopping")
             return
         raised.request(signum)
-        end_waits()
+        end_waits(signum)
         raise Stopped(signum)
 
-    def interrupt(_signum: int, _frame: FrameType | None) -> None:
-        end_waits()
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        end_waits(signum)
         raise KeyboardInterrupt
 
     with (

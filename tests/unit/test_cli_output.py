@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import signal
 from pathlib import Path
 
 import pytest
@@ -61,22 +62,35 @@ def test_the_same_os_error_elsewhere_is_still_reported_as_a_bug(
     assert "hit an unexpected error (a bug)" in err
 
 
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [
+        (signal.SIGINT, 130, "\ninterrupted\n"),
+        (signal.SIGTERM, 143, "\nstopped by SIGTERM\n"),
+        (signal.SIGHUP, 143, "\nstopped by SIGHUP\n"),
+    ],
+)
 def test_an_error_after_a_stop_signal_is_the_stop_not_a_bug(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    signum: int,
+    code: int,
+    said: str,
 ) -> None:
     """Python swallows a KeyboardInterrupt raised in a finaliser or an import hook; what then
-    reaches the command is a reader abandoned by the signal: the user stopped it."""
+    reaches the command is a reader abandoned by the signal: the user stopped it, and the exit
+    code is the signal's (CONTRACT: 130 for SIGINT, 143 for SIGTERM and SIGHUP)."""
 
     def abandoned(*_args: object, **_kwargs: object) -> None:
-        end_waits()  # what the signal handler does before its KeyboardInterrupt is lost
+        end_waits(signum)  # what the signal handler does before its exception is lost
         raise Abandoned()
 
     monkeypatch.setattr(validate, "load_reviewed_config", abandoned)
     try:
-        assert main(["validate", str(CONFIG)]) == 130
+        assert main(["validate", str(CONFIG)]) == code
     finally:
         reset_waits()  # as the next command would
-    assert capsys.readouterr().err == "\ninterrupted\n"
+    assert capsys.readouterr().err == said
 
 
 def test_json_or_csv_written_as_bytes_to_a_full_disk_is_the_output_too() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -26,6 +27,7 @@ from entrasync.config.models import LoadedConfig
 from entrasync.console import Console
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.errors import AuditError
+from entrasync.operations.stopping import Stopped
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 
 WORKFLOW_ENV = {"GITHUB_ACTIONS": "true", "GITHUB_WORKFLOW": "entrasync apply"}
@@ -177,14 +179,40 @@ def test_declining_at_the_prompt_changes_nothing_and_is_on_record(
     assert last_audit()[-1]["result"] == "cancelled"
 
 
-def test_ctrl_c_at_the_prompt_is_on_record_as_cancelled_and_exits_130(
-    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+class _Stopped(_Terminal):
+    """A terminal whose reader is stopped by SIGTERM (or SIGHUP: the terminal closed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__()
+        self.signum = signum
+
+    # typeshed types StringIO.readline by its bytes-reading base class, hence the ignore.
+    def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]
+        raise Stopped(self.signum)
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "said"),
+    [
+        (_CtrlC(), 130, "interrupted"),
+        (_Stopped(signal.SIGTERM), 143, "stopped by SIGTERM"),
+        (_Stopped(signal.SIGHUP), 143, "stopped by SIGHUP"),
+    ],
+    ids=["Ctrl-C", "SIGTERM", "SIGHUP (the terminal closed)"],
+)
+def test_a_stop_at_the_prompt_is_on_record_as_cancelled_and_exits_as_the_signal_says(
+    sandbox: RunningSandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    answer: _Terminal,
+    code: int,
+    said: str,
 ) -> None:
-    monkeypatch.setattr(sys, "stdin", _CtrlC())
-    code = main(["apply", "--audit-dir", "audit"])
+    monkeypatch.setattr(sys, "stdin", answer)
+    exit_code = main(["apply", "--audit-dir", "audit"])
     _, err = capsys.readouterr()
-    assert code == 130  # an interrupt, as anywhere else (docs/commands.md, exit codes)
-    assert "interrupted" in err
+    assert exit_code == code  # a stop, as anywhere else (docs/commands.md, exit codes)
+    assert said in err
     assert "Traceback" not in err
     assert sum(sandbox.scim.counters.by_method.get(m, 0) for m in ("POST", "PATCH", "PUT")) == 0
     assert last_audit()[-1]["result"] == "cancelled"
