@@ -27,6 +27,10 @@ from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.core import sanitize
 from entrasync.errors import EntrasyncError, ExitCode, error_lines
 from entrasync.gctune import collector_paused
+
+# The entry point before it moved to entrasync.launch: an editable install's script calls it
+# until it is installed again.
+from entrasync.launch import run as run
 from entrasync.operations.stopping import Stopped, signals_interrupt
 
 log = logging.getLogger(__name__)

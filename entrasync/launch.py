@@ -2,15 +2,19 @@
 
 The CLI's modules take a quarter of a second to load, before its signal handlers are in
 place; a Ctrl-C then, or a second one while the first is being reported, ends the program as
-any interrupt does (exit 130, "interrupted") instead of with a traceback.
+any interrupt does (exit 130, "interrupted") instead of with a traceback. So this module
+imports nothing of its own before it is ready to catch one.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING
 
-from entrasync.errors import ExitCode
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+INTERRUPTED = 130  # entrasync.errors.ExitCode.INTERRUPTED, known before anything is loaded
 
 
 def run() -> NoReturn:
@@ -20,5 +24,5 @@ def run() -> NoReturn:
         code = main()
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
-        code = ExitCode.INTERRUPTED
+        code = INTERRUPTED
     sys.exit(code)

@@ -312,7 +312,7 @@ def _indentation_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
     say which line, by how much, and which block it should line up with."""
     problem, context = exc.problem_mark, exc.context_mark
     if problem is not None and (exc.problem or "").startswith("mapping values are not allowed"):
-        return _deeper_than_above(text.splitlines(), problem.line)
+        return _mapping_value_hint(text.splitlines(), problem.line, problem.column)
     if (
         problem is None
         or context is None
@@ -336,12 +336,17 @@ def _indentation_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
     )
 
 
-def _deeper_than_above(lines: list[str], at: int) -> str:
-    """The hint for ``key: value`` where YAML takes no mapping: most often the line is indented
-    deeper than the key above it, which holds a value already."""
+def _mapping_value_hint(lines: list[str], at: int, column: int) -> str:
+    """The hint for ``key: value`` where YAML takes no mapping: a value holding ``: `` (the
+    second colon of the line is the problem), or a line indented deeper than the key above
+    it, which holds a value already."""
     if at >= len(lines):
         return ""
-    got = len(lines[at]) - len(lines[at].lstrip(" "))
+    line = lines[at]
+    first = line.find(": ", _key_column(line))
+    if 0 <= first < column:
+        return "; a value holding `: ` must be quoted: put it in double quotes"
+    got = len(line) - len(line.lstrip(" "))
     above = next(
         (
             i
@@ -353,13 +358,19 @@ def _deeper_than_above(lines: list[str], at: int) -> str:
     if above is None:
         return ""
     then = _key_column(lines[above])
-    if got <= then:
+    if got <= then or not _holds_a_value(lines[above]):
         return ""
     return (
         f"; check the indentation: line {at + 1} is indented {got} spaces, deeper than the key "
         f"of line {above + 1} ({then} spaces), which has its value already: line the keys of "
         "one mapping up, indented with spaces"
     )
+
+
+def _holds_a_value(line: str) -> bool:
+    """Whether a ``key: value`` line has its value on it (not a comment alone)."""
+    _, colon, value = line.partition(": ")
+    return bool(colon) and bool(value.strip()) and not value.lstrip().startswith("#")
 
 
 def _key_column(line: str) -> int:

@@ -69,8 +69,8 @@ def bearer(variable: str, value: str, error: type[EntrasyncError] = AuthError) -
         # A .env line or a CI variable keeps quotes as characters: sent, the token is refused
         # as an invalid one, and a working token would be replaced for nothing.
         raise error(
-            f"{variable} is wrapped in quotes, which would be sent as part of the token",
-            f"set {variable} to the token without the quotes around it",
+            f"{variable} is wrapped in quotes, which would be sent as part of it",
+            f"set {variable} without the quotes around it",
         )
     if token[:7].lower() == "bearer ":
         raise error(

@@ -644,6 +644,16 @@ def test_libyaml_and_the_pure_python_parser_read_a_file_alike(
             "4:5: YAML syntax error: a key without `: ` after it; write `key: value`, with a "
             "space after the colon",
         ),
+        (
+            "version: 1\nmappings:\n  - name: NT: Platform\n    role: member\n",
+            "3:13: YAML syntax error: mapping values are not allowed in this context; a value "
+            "holding `: ` must be quoted: put it in double quotes",
+        ),
+        (
+            "version: 1\nentra:\n  tenant_id: a: b\n",
+            "3:15: YAML syntax error: mapping values are not allowed in this context; a value "
+            "holding `: ` must be quoted",
+        ),
     ],
     ids=[
         "an item indented one space too far",
@@ -652,6 +662,8 @@ def test_libyaml_and_the_pure_python_parser_read_a_file_alike(
         "a key indented deeper than the key above",
         "a key one space deeper in a mapping",
         "a key without a space after its colon",
+        "a value holding a colon and a space",
+        "a value holding a colon, in a nested mapping",
     ],
 )
 def test_a_block_error_says_which_line_is_indented_wrongly(

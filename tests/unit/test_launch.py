@@ -11,7 +11,8 @@ from types import ModuleType
 import pytest
 
 from entrasync import cli
-from entrasync.launch import run
+from entrasync.errors import ExitCode
+from entrasync.launch import INTERRUPTED, run
 
 
 class _CtrlCWhileLoading(importlib.abc.MetaPathFinder):
@@ -51,3 +52,7 @@ def test_the_exit_code_of_the_command_is_the_programs(monkeypatch: pytest.Monkey
     with pytest.raises(SystemExit) as exited:
         run()
     assert exited.value.code == 0
+
+
+def test_the_entry_point_knows_the_interrupted_exit_code_as_the_cli_does() -> None:
+    assert INTERRUPTED == ExitCode.INTERRUPTED

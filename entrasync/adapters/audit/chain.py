@@ -95,6 +95,11 @@ def newest_audit(path: Path) -> Path:
     # Regular files only: a dangling link among them was a traceback.
     found = [p for p in path.glob("*.jsonl") if p.is_file()]
     files = sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+    if not files and path.suffix == ".jsonl":
+        raise AuditError(
+            f"no audit file: {path} does not exist",
+            "check the path: pass an audit file apply wrote, or the folder it wrote it into",
+        )
     if not files:
         raise AuditError(
             f"no audit file (*.jsonl) in {path}"

@@ -62,14 +62,14 @@ def test_a_token_no_header_can_carry_is_an_error_naming_the_variable_not_the_val
     [
         pytest.param(
             f'"{HIDDEN}"',
-            "is wrapped in quotes, which would be sent as part of the token",
-            "to the token without the quotes around it",
+            "is wrapped in quotes, which would be sent as part of it",
+            "without the quotes around it",
             id="double quotes from a .env line",
         ),
         pytest.param(
             f"'{HIDDEN}'",
-            "is wrapped in quotes, which would be sent as part of the token",
-            "to the token without the quotes around it",
+            "is wrapped in quotes, which would be sent as part of it",
+            "without the quotes around it",
             id="single quotes",
         ),
         pytest.param(

@@ -223,7 +223,9 @@ def test_report_apply_of_an_audit_file_that_is_not_there_posts_nothing(
     args = ("github", "report-apply", "--audit", str(typo), "--pr", "12")
     assert run(monkeypatch, make_env(github), *args) == 1
     assert [c["body"] for c in github.state.comments[12]] == before
-    assert f"error: no audit file: {typo} does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"error: no audit file: {typo} does not exist" in err
+    assert "hint: check the path" in err
 
 
 def test_report_apply_exits_1_when_the_comment_cannot_be_posted(
