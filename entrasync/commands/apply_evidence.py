@@ -31,9 +31,16 @@ if TYPE_CHECKING:
 def override_instruction(
     plan: Plan, environ: Mapping[str, str], *, markdown: bool = False
 ) -> str | None:
-    """How to re-run the GitHub workflow with the override, when running in one."""
+    """How to re-run the GitHub workflow with the override, when running in one. A scheduled
+    run (sync.yml) has no override input and is run by no one: the apply workflow is the one
+    to run by hand (docs/github-setup.md, "Scheduled sync")."""
     workflow = workflow_name(environ)
+    if workflow and environ.get("GITHUB_EVENT_NAME") == "schedule":
+        workflow = SCHEDULED_OVERRIDE
     return override_text(workflow, plan.digest, markdown=markdown) if workflow else None
+
+
+SCHEDULED_OVERRIDE = "the apply workflow (apply.yml)"
 
 
 @dataclass

@@ -143,6 +143,36 @@ def test_an_unsafe_fresh_plan_is_refused_with_the_rerun_instruction_then_overrid
     assert override["overridden"][0]["message"] == refused_audit[-1]["violations"][0]["message"]
 
 
+def test_a_scheduled_run_refused_names_the_apply_workflow_to_run_by_hand(
+    sandbox: RunningSandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # sync.yml runs on a schedule, with no force_unsafe input: re-running it cannot override.
+    config = tmp_path / "config" / "mappings.yaml"
+    config.write_text(config.read_text().replace("max_deactivations: 10", "max_deactivations: 0"))
+    summary = tmp_path / "summary.md"
+    scheduled = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKFLOW": "entrasync scheduled sync",
+        "GITHUB_EVENT_NAME": "schedule",
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    for name, value in scheduled.items():
+        monkeypatch.setenv(name, value)
+
+    code, _, err = apply(capsys)
+
+    digest = last_audit()[0]["plan_digest"]
+    assert code == 1
+    assert (
+        "from GitHub: Actions → the apply workflow (apply.yml) → Run workflow → force_unsafe = "
+        f"{digest[:12]}" in err
+    )
+    assert "entrasync scheduled sync →" not in err + summary.read_text(encoding="utf-8")
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
