@@ -282,10 +282,12 @@ _STILL_LISTED = 20  # names or warnings shown in a closing comment; the plan art
 def still_to_read(plan: Plan) -> list[str]:
     """What a plan with nothing to change still says: users no synced mapping wants that keep
     their access (``on_removed: keep``), and its warnings (held-back users, expired mappings).
-    Said when the drift issue closes, so that "in sync" does not hide them."""
+    Said when the drift issue closes, so that "in sync" does not hide them. Each name and
+    warning is cut as the plan comment cuts them (a NeuralTrust userName has no length limit):
+    a comment over the platform's limit would keep the issue open for good."""
     lines: list[str] = []
     if plan.orphans:
-        names = ", ".join(escape(o.user) for o in plan.orphans[:_STILL_LISTED])
+        names = ", ".join(_escaped_within(o.user) for o in plan.orphans[:_STILL_LISTED])
         more = len(plan.orphans) - _STILL_LISTED
         lines.append(
             f"{plural(len(plan.orphans), 'user')} no synced mapping wants "
@@ -294,7 +296,7 @@ def still_to_read(plan: Plan) -> list[str]:
         )
     if plan.warnings:
         lines.append("Warnings of the plan:")
-        lines += [f"- {escape(w)}" for w in plan.warnings[:_STILL_LISTED]]
+        lines += [f"- {_escaped_within(w, MAX_NOTE_CHARS)}" for w in plan.warnings[:_STILL_LISTED]]
         if len(plan.warnings) > _STILL_LISTED:
             lines.append(f"- and {len(plan.warnings) - _STILL_LISTED} more")
     return lines

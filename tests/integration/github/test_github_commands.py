@@ -305,6 +305,31 @@ def test_closing_in_sync_still_names_kept_orphans_and_the_plans_warnings(
     assert "- mapping NT-Audit expired on 2026-11-30" in closing
 
 
+def test_the_closing_comment_fits_whatever_the_names_so_the_issue_closes(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A NeuralTrust userName has no length limit, and escaping makes each "@" several
+    # characters: the comment went over GitHub's 65,536, and the issue stayed open for good.
+    env = make_env(github)
+    drift = save(plan_of(change("alice@contoso.com", Action.UPDATE, "admin")), tmp_path / "a.json")
+    assert run(monkeypatch, env, "github", "drift-issue", "--plan", str(drift)) == 0
+    kept = replace(
+        plan_of(),
+        orphans=tuple(
+            Orphan("@" * 420 + f"{i}@x.com", "member", "no longer in a mapped group")
+            for i in range(25)
+        ),
+        warnings=tuple(f"{'@' * 5000} {i}" for i in range(25)),
+    )
+    in_sync = save(kept, tmp_path / "k.json")
+    assert run(monkeypatch, env, "github", "drift-issue", "--plan", str(in_sync)) == 0
+    (issue,) = [i for i in github.state.issues if "pull_request" not in i]
+    assert issue["state"] == "closed"
+    closing = github.state.comments[issue["number"]][-1]["body"]
+    assert len(closing) <= 65_536
+    assert "and 5 more" in closing
+
+
 def test_drift_keeps_the_first_of_two_drift_issues_that_runs_at_once_opened(
     github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
