@@ -21,6 +21,7 @@ import click
 from entrasync.adapters.audit.lock import apply_lock
 from entrasync.adapters.clock import utc_now
 from entrasync.adapters.files import read_plan
+from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT, step_summary_room
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.target import read_target
 from entrasync.commands import examples, hex_digest
@@ -343,4 +344,12 @@ def command(
 
 def _applied(plan: Plan, report: ApplyReport[ChangeResult]) -> list[str]:
     unsuccessful = [(r.change, r.outcome, r.error) for r in (*report.failed, *report.skipped)]
-    return applied_lines(plan.digest, report.counts, unsuccessful)
+    room = step_summary_room(os.environ)
+    budget = STEP_SUMMARY_LIMIT if room is None else room
+    return applied_lines(
+        plan.digest, report.counts, unsuccessful, max(budget - _SUMMARY_FRAME_BYTES, 0)
+    )
+
+
+# The job summary's heading and audit line around the table, and a "Stopped" line after it.
+_SUMMARY_FRAME_BYTES = 1_024

@@ -65,8 +65,9 @@ def _groups_json(groups: Sequence[GroupSummary], options: Options) -> Iterable[s
     return [groups_json(groups) + "\n"]
 
 
-# Formats read by programs: written in UTF-8 whatever stdout's encoding (Console.data_lines).
-DATA_FORMATS = frozenset({"json", "csv"})
+# Formats read by programs, or pasted where UTF-8 is read (Markdown into a comment or a file):
+# written in UTF-8 whatever stdout's encoding (Console.result_lines).
+DATA_FORMATS = frozenset({"json", "csv", "markdown"})
 
 # The first name of each is the default.
 PLAN_FORMATS: dict[str, Callable[[Plan, Options], Iterable[str]]] = {

@@ -10,8 +10,14 @@ from entrasync.core.audit_record import tally
 from entrasync.core.plan import Change, short_digest
 from entrasync.core.wording import plural
 from entrasync.render.common import access_brief
-from entrasync.render.markdown import escape
-from entrasync.render.truncate import GITHUB_COMMENT_LIMIT, Block, fit
+from entrasync.render.markdown import MAX_NOTE_CHARS, escape, escaped_within
+from entrasync.render.truncate import (
+    GITHUB_COMMENT_LIMIT,
+    STEP_SUMMARY_LIMIT,
+    UTF8_BYTES,
+    Block,
+    fit,
+)
 
 _HEADER = ("| action | user | after | outcome |", "|---|---|---|---|")
 FULL_RECORD = "the audit artifact of this run"
@@ -143,7 +149,9 @@ def render_no_audit(marker: str, where: str, run_url: str | None) -> str:
         "**Not applied: the apply wrote no audit file, so it changed nothing.**",
         "",
         "> [!CAUTION]",
-        f"> No audit file was found at `{escape(where)}`. apply records its start before its "
+        # Not in a code span: escape() works in Markdown text, and a code span shows its
+        # escapes as they are.
+        f"> No audit file was found at {escape(where)}. apply records its start before its "
         "first change, so it failed before that (a broken config, a credential, a limit it "
         "could not check) or did not run. See the run's log, fix the cause and re-run the "
         "apply workflow.",
@@ -201,10 +209,11 @@ def _nothing_applied(audit: AuditSummary, workflow: str | None) -> list[str]:
         "**Apply refused: nothing was changed.**",
         "",
         "> [!CAUTION]",
-        f"> {escape(audit.reason or 'no reason recorded')}",
+        # Cut as the plan comment cuts them: min_owners names every owner who would go.
+        f"> {escaped_within(audit.reason or 'no reason recorded', MAX_NOTE_CHARS)}",
     ]
     if audit.violations:
-        lines += ["", *(f"- {escape(v)}" for v in audit.violations)]
+        lines += ["", *(f"- {escaped_within(v, MAX_NOTE_CHARS)}" for v in audit.violations)]
         if workflow:
             lines += [
                 "",
@@ -216,14 +225,20 @@ def _nothing_applied(audit: AuditSummary, workflow: str | None) -> list[str]:
 
 
 def applied_lines(
-    digest: str, counts: Mapping[str, int], unsuccessful: Sequence[tuple[Change, str, str | None]]
+    digest: str,
+    counts: Mapping[str, int],
+    unsuccessful: Sequence[tuple[Change, str, str | None]],
+    max_bytes: int = STEP_SUMMARY_LIMIT,
 ) -> list[str]:
     """The job summary of an apply: how its changes went, and a table of those that did not
-    succeed (each change with its outcome and error)."""
-    lines = [f"Plan `{short_digest(digest)}`: {tally(counts)}."]
-    if unsuccessful:
-        lines += ["", "| action | user | outcome | error |", "|---|---|---|---|"]
-        for change, outcome, error in unsuccessful:
-            action, user = change.action.value, escape(change.user)
-            lines.append(f"| {action} | {user} | {outcome} | {escape(error)} |")
-    return lines
+    succeed (each change with its outcome and error), cut to ``max_bytes`` of UTF-8 (a run
+    that lost its connection skips every change left: 10,000 rows are over GitHub's 1 MiB,
+    and a summary over it is not written at all)."""
+    head = [f"Plan `{short_digest(digest)}`: {tally(counts)}."]
+    rows = tuple(
+        f"| {change.action.value} | {escape(change.user)} | {outcome} | "
+        f"{escaped_within(error or '', MAX_NOTE_CHARS)} |"
+        for change, outcome, error in unsuccessful
+    )
+    table = Block(("", "| action | user | outcome | error |", "|---|---|---|---|"), rows, ())
+    return fit(head, [table], [], max_bytes, FULL_RECORD, UTF8_BYTES)

@@ -190,8 +190,8 @@ def _policy(plan: Plan) -> list[str]:
         marker, key, what = policy_parts(change)
         # A key as entrasync writes it is a short dotted name; anything else is shown escaped.
         setting = len(key) <= _MAX_SETTING_CHARS and _SETTING_KEY.fullmatch(key)
-        shown = f"`{key}`" if setting else _escaped_within(key)
-        line = f"> - {shown}: {_POLICY_VERBS[marker]}{_escaped_within(what)}"
+        shown = f"`{key}`" if setting else escaped_within(key)
+        line = f"> - {shown}: {_POLICY_VERBS[marker]}{escaped_within(what)}"
         lines.append(line + (f" (**{WEAKENS}**)" if change.weakens else ""))
     if len(changes) > MAX_POLICY_LINES:
         lines.append(
@@ -200,7 +200,7 @@ def _policy(plan: Plan) -> list[str]:
     return [*lines, ""]
 
 
-def _escaped_within(text: str, limit: int = _MAX_SETTING_CHARS) -> str:
+def escaped_within(text: str, limit: int = _MAX_SETTING_CHARS) -> str:
     """``escape(text)``, cut with an ellipsis so that the escaped text holds at most ``limit``
     characters: escaping makes one ``@`` or ``#`` several, so the raw length bounds nothing."""
     shown = escape(text)
@@ -212,7 +212,7 @@ def _escaped_within(text: str, limit: int = _MAX_SETTING_CHARS) -> str:
 
 def _violations(plan: Plan) -> Block:
     rows = tuple(
-        f"> - **{escape(v.rule)}**: {_escaped_within(v.message, MAX_NOTE_CHARS)}"
+        f"> - **{escape(v.rule)}**: {escaped_within(v.message, MAX_NOTE_CHARS)}"
         + (f" (override: `{plan.override_flag(v.override)}`)" if v.override else "")
         for v in plan.violations
     )
@@ -232,7 +232,7 @@ MAX_NOTE_CHARS = 1_000  # of one escaped warning or violation message; the full 
 
 def _warnings(plan: Plan) -> Block:
     shown = plan.warnings[:MAX_WARNING_LINES]
-    rows = [f"> - {_escaped_within(w, MAX_NOTE_CHARS)}" for w in shown]
+    rows = [f"> - {escaped_within(w, MAX_NOTE_CHARS)}" for w in shown]
     if len(plan.warnings) > len(shown):
         more = len(plan.warnings) - len(shown)
         rows.append(f"> - … and {plural(more, 'more warning')}: the full plan lists them")
@@ -287,7 +287,7 @@ def still_to_read(plan: Plan) -> list[str]:
     a comment over the platform's limit would keep the issue open for good."""
     lines: list[str] = []
     if plan.orphans:
-        names = ", ".join(_escaped_within(o.user) for o in plan.orphans[:_STILL_LISTED])
+        names = ", ".join(escaped_within(o.user) for o in plan.orphans[:_STILL_LISTED])
         more = len(plan.orphans) - _STILL_LISTED
         lines.append(
             f"{plural(len(plan.orphans), 'user')} no synced mapping wants "
@@ -296,7 +296,7 @@ def still_to_read(plan: Plan) -> list[str]:
         )
     if plan.warnings:
         lines.append("Warnings of the plan:")
-        lines += [f"- {_escaped_within(w, MAX_NOTE_CHARS)}" for w in plan.warnings[:_STILL_LISTED]]
+        lines += [f"- {escaped_within(w, MAX_NOTE_CHARS)}" for w in plan.warnings[:_STILL_LISTED]]
         if len(plan.warnings) > _STILL_LISTED:
             lines.append(f"- and {len(plan.warnings) - _STILL_LISTED} more")
     return lines

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, overload
 
 GITHUB_COMMENT_LIMIT = 65_536
+STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes per step; GitHub drops the whole summary beyond
 
 
 class NoRoom(ValueError):

@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
+from entrasync.commands.plan import show
 from entrasync.console import Console, configure_logging
+from tests.golden.plans import golden_plan
 
 
 @pytest.mark.parametrize(
@@ -118,3 +121,15 @@ def test_data_is_written_in_utf8_whatever_the_streams_encoding(encoding: str) ->
     out.flush()
     shown = "Fränk".encode(encoding, errors="backslashreplace")
     assert raw.getvalue() == b"text first\n" + '{"name": "Fränk 🚀 Đ"}\n'.encode() + shown + b"\n"
+
+
+def test_a_markdown_plan_on_a_cp1252_stdout_is_utf8_as_the_comment_is() -> None:
+    # `plan --format markdown > plan.md` on a Windows agent: names became \u escapes that read
+    # like the sanitiser's own.
+    plan = golden_plan()
+    plan = replace(plan, changes=(replace(plan.changes[0], display_name="Łukasz Żółć"),))
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="cp1252", errors="backslashreplace", newline="")
+    show(plan, "markdown", Console(out=out), config_path="config/mappings.yaml")
+    out.flush()
+    assert "Łukasz Żółć".encode() in raw.getvalue()

@@ -14,7 +14,7 @@ from entrasync.core.apply_report import compare, read_audit
 from entrasync.core.audit_record import tally
 from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.errors import AuditError
-from entrasync.render.apply_report import applied_lines, render_report
+from entrasync.render.apply_report import applied_lines, render_no_audit, render_report
 
 ENV = {"GITHUB_SHA": "a" * 40}
 
@@ -268,3 +268,41 @@ def test_the_apply_job_summary_escapes_a_pipe_in_an_error_once() -> None:
     failed = change("ann@contoso.com", "admin", Action.UPDATE)
     lines = applied_lines("ab" * 32, {"failed": 1}, [(failed, "failed", "HTTP 400 | bad value")])
     assert lines[-1] == "| update | ann@&#8203;contoso.com | failed | HTTP 400 \\| bad value |"
+
+
+def test_the_apply_job_summary_of_every_change_skipped_fits_githubs_1_mib() -> None:
+    # A run that lost its connection skips every change left: one row each, and a summary
+    # over 1 MiB is not written at all.
+    skipped = [
+        (change(f"user{i:05d}@contoso.example"), "skipped", "not attempted: " + "x" * 120)
+        for i in range(10_000)
+    ]
+    lines = applied_lines("ab" * 32, {"skipped": 10_000}, skipped, 1024 * 1024 - 1024)
+    text = "\n".join(lines)
+    assert len(text.encode("utf-8")) <= 1024 * 1024 - 1024
+    assert lines[0] == "Plan `abababababab`: 0 succeeded, 0 failed, 10000 skipped."
+    assert re.search(r"\*\*\d+ of 10000 rows left out\*\*", text)
+
+
+def test_a_refusal_cuts_its_reason_and_violations_as_the_plan_comment_does(
+    tmp_path: Path,
+) -> None:
+    # min_owners names every owner who would go: the report went to 841,090 characters.
+    owners = ", ".join(f"owner{i}@contoso.com" for i in range(2000))
+    violations = tuple(Violation("min_owners", f"would leave 0 owners: {owners}") for _ in range(4))
+    audit = replace(
+        read_audit(audit_text(tmp_path, plan_of(), {})),
+        result="refused",
+        reason="the plan breaks 4 safety limits: " + owners,
+        violations=tuple(f"{v.rule}: {v.message}" for v in violations),
+    )
+    text = render_report(compare(audit, None), marker="<!-- m -->", run_url=None, workflow="w")
+    assert len(text) < 10_000
+    assert "**Apply refused: nothing was changed.**" in text
+    assert text.count("\u2026") == 5  # the reason and each violation, cut
+
+
+def test_the_no_audit_comment_shows_the_folder_as_named() -> None:
+    text = render_no_audit("<!-- m -->", "ci_audit/run#1", None)
+    assert "No audit file was found at ci\\_audit/run#&#8203;1." in text  # text, not a code span
+    assert "`ci" not in text

@@ -13,8 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from entrasync.errors import GitHubError
-
-STEP_SUMMARY_LIMIT = 1024 * 1024  # bytes per step; GitHub drops the whole summary beyond
+from entrasync.render.truncate import STEP_SUMMARY_LIMIT as STEP_SUMMARY_LIMIT
 
 
 def run_url(environ: Mapping[str, str]) -> str | None:
