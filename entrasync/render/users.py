@@ -120,7 +120,7 @@ def render_users_csv(rows: Sequence[UserRowLike]) -> str:
                 "" if current is None else str(current.active).lower(),
                 _csv_role(desired),
                 _csv_products(desired),
-                _CSV_LIST_SEPARATOR.join(row.groups),
+                _csv_list(row.groups),
                 row.decided_by or "",
             )
         )
@@ -152,7 +152,13 @@ def _csv_role(access: _Grant | None) -> str:
 def _csv_products(access: _Grant | None) -> str:
     if access is None or access.products is None:
         return ""
-    return _CSV_LIST_SEPARATOR.join(access.products)
+    return _csv_list(access.products)
+
+
+def _csv_list(items: Sequence[str]) -> str:
+    """Items joined with ``;``, each defused: a spreadsheet that splits the cell on ``;`` (its
+    list separator in many locales) reads each item as a cell of its own."""
+    return _CSV_LIST_SEPARATOR.join(_defuse(item) for item in items)
 
 
 def _defuse(cell: str) -> str:

@@ -154,3 +154,14 @@ def test_the_tally_counts_users_in_the_right_number() -> None:
     assert render_users_text([]).splitlines()[-1] == "0 users."
     assert render_users_text(ROWS[:1]).splitlines()[-1] == "1 user: 1 in_sync."
     assert json.loads(render_users_json([])) == []
+
+
+def test_each_item_of_a_list_cell_is_defused_not_only_the_first() -> None:
+    # Spreadsheets in locales whose list separator is ";" split the cell into one per item.
+    row = UserRow("a@contoso.com", "A", UserStatus.IN_SYNC, Access("member", ("x", "=1+1"), True),
+                  Grant("member", ("x", "@SUM(A1)")), ("NT-A", "+cmd"), "NT-A")  # fmt: skip
+    (cells,) = list(csv.reader(io.StringIO(render_users_csv([row]))))[1:]
+    named = dict(zip(CSV_COLUMNS, cells, strict=True))
+    assert named["groups"] == "NT-A;'+cmd"
+    assert named["current_products"] == "x;'=1+1"
+    assert named["desired_products"] == "x;'@SUM(A1)"
