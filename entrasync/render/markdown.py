@@ -51,11 +51,13 @@ from entrasync.render.truncate import (
 
 _ZWSP = "&#8203;"  # zero-width space: breaks @mentions, #refs and autolinks, invisible
 
-_MARKDOWN_SPECIALS = "\\`*_[]()|~${}"
+# Backslash escapes, which every platform's CommonMark reads as the character itself: "&"
+# and "%" are among them because GitLab links "&12" (an epic) and "%12" (a milestone) unless
+# the character is escaped so ("&amp;" it reads back as "&" first).
+_MARKDOWN_SPECIALS = "\\`*_[]()|~${}&%"
 _ESCAPES: dict[int, str] = {ord(c): "\\" + c for c in _MARKDOWN_SPECIALS}
 _ESCAPES.update(
     {
-        ord("&"): "&amp;",
         ord("<"): "&lt;",
         ord(">"): "&gt;",
         ord("@"): "@" + _ZWSP,
