@@ -55,6 +55,7 @@ from entrasync.operations.apply import apply_plan, describe
 from entrasync.operations.stopping import Stopped, deferred_stop
 from entrasync.render.apply_report import applied_lines
 from entrasync.render.text import render_text
+from entrasync.render.truncate import NoRoom
 
 if TYPE_CHECKING:
     from entrasync.adapters.audit.writer import AuditWriter, Result
@@ -210,7 +211,7 @@ def _say_stopped(evidence: Evidence, report: ApplyReport[ChangeResult], audit: A
         "run `entrasync plan` to see what is left and apply the new plan: changes already "
         "made are recognised and not repeated"
     )
-    evidence.summary([*_applied(plan, report), f"Stopped: {left} not started."], audit)
+    evidence.summary(_applied(evidence, report, f"Stopped: {left} not started."), audit)
 
 
 def _prepare(
@@ -228,7 +229,9 @@ def _prepare(
         _guard(plan, plan.violations, evidence.force_unsafe, fresh=True)  # before asking
         try:
             confirmed = _confirm(auto_approve)
-        except (KeyboardInterrupt, Stopped):  # on record as cancelled, then exit 130 or 143
+        except (KeyboardInterrupt, Stopped) as stop:  # on record as cancelled, then 130 or 143
+            if isinstance(stop, Stopped):
+                click.echo(err=True)  # end the prompt's line, as Ctrl-C's is
             evidence.nothing_applied("cancelled")
             raise
         if not confirmed:
@@ -330,7 +333,7 @@ def command(
     counts = report.counts
     console.result(f"Apply complete: {tally(counts)}.")
     console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
-    evidence.summary(_applied(plan, report), audit)
+    evidence.summary(_applied(evidence, report), audit)
     if report.failed or report.skipped:
         listed = "\n".join(f"  {line}" for line in describe((*report.failed, *report.skipped)))
         raise ApplyError(
@@ -342,13 +345,25 @@ def command(
     return ExitCode.OK
 
 
-def _applied(plan: Plan, report: ApplyReport[ChangeResult]) -> list[str]:
+def _applied(
+    evidence: Evidence, report: ApplyReport[ChangeResult], *after: str
+) -> list[str] | None:
+    """The job summary's lines of a run that applied (``after`` them), cut to the room the
+    summary has left; None, with a warning, when not even its first line fits there."""
     unsuccessful = [(r.change, r.outcome, r.error) for r in (*report.failed, *report.skipped)]
     room = step_summary_room(os.environ)
     budget = STEP_SUMMARY_LIMIT if room is None else room
-    return applied_lines(
-        plan.digest, report.counts, unsuccessful, max(budget - _SUMMARY_FRAME_BYTES, 0)
-    )
+    try:
+        lines = applied_lines(
+            evidence.plan.digest,
+            report.counts,
+            unsuccessful,
+            max(budget - _SUMMARY_FRAME_BYTES, 0),
+        )
+    except NoRoom as exc:  # earlier steps' output filled it: the run's record is the audit
+        evidence.console.warn(f"the job summary was not written: {exc}")
+        return None
+    return [*lines, *after]
 
 
 # The job summary's heading and audit line around the table, and a "Stopped" line after it.

@@ -105,8 +105,9 @@ class Evidence:
         except AuditError as exc:
             self.console.warn(f"the refusal below was not audited: {exc.message}")
 
-    def summary(self, lines: list[str], audit: AuditWriter) -> None:
-        if not os.environ.get("GITHUB_STEP_SUMMARY"):
+    def summary(self, lines: list[str] | None, audit: AuditWriter) -> None:
+        """The run's job summary, when there is one and ``lines`` were made to fit it."""
+        if lines is None or not os.environ.get("GITHUB_STEP_SUMMARY"):
             return
         text = "\n".join(
             [

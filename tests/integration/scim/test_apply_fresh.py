@@ -173,6 +173,28 @@ def test_a_scheduled_run_refused_names_the_apply_workflow_to_run_by_hand(
     assert "entrasync scheduled sync →" not in err + summary.read_text(encoding="utf-8")
 
 
+def test_an_apply_whose_job_summary_is_full_applies_and_warns(
+    sandbox: RunningSandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # Earlier steps left 300 bytes of GitHub's 1 MiB: not even the summary's first line fits.
+    summary = tmp_path / "summary.md"
+    summary.write_bytes(b"x" * (1024 * 1024 - 300))
+    for name, value in (WORKFLOW_ENV | {"GITHUB_STEP_SUMMARY": str(summary)}).items():
+        monkeypatch.setenv(name, value)
+
+    code, out, err = apply(capsys)
+
+    assert code == 0, err
+    assert "Apply complete:" in out
+    assert "warning: the job summary was not written:" in err
+    assert "Traceback" not in err
+    assert summary.stat().st_size == 1024 * 1024 - 300
+    assert last_audit()[-1]["result"] == "applied"
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
