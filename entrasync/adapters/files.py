@@ -180,9 +180,9 @@ def refuse_unwritable(target: Path) -> None:
     """Refuse, before the reads (minutes on a large tenant), a file the write could not make:
     the nearest folder that exists must be a writable folder (the write makes the missing
     ones). A FIFO or a device is written through, not in its folder: it is not checked."""
-    real = Path(os.path.realpath(target))
-    if real.exists() and not real.is_file() and not real.is_dir():
-        return
+    mode = _existing_mode(target) if target.parent.is_dir() else None
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        return  # /dev/stdout on a pipe leads to a "pipe:[N]" that is no path
     problem = _folder_problem(target)
     if problem is not None:
         raise EntrasyncError(
@@ -193,8 +193,12 @@ def refuse_unwritable(target: Path) -> None:
 def _folder_problem(target: Path) -> str | None:
     """Why no file can be made at ``target``'s place, said of the nearest folder that exists
     (a file where a folder should be, a folder that cannot be written); None when it can."""
-    # The folder the write uses: a symlink's target's (the temporary file goes beside it).
-    nearest = Path(os.path.realpath(target)).parent
+    # The folder the write uses: a symlink's target's (the temporary file goes beside it),
+    # which the write does not make.
+    real = Path(os.path.realpath(target))
+    if os.path.islink(target) and not real.parent.is_dir():
+        return f"it leads to {real}, in a folder that does not exist"
+    nearest = real.parent
     while not os.path.lexists(nearest) and nearest != nearest.parent:
         nearest = nearest.parent
     if not nearest.is_dir():

@@ -23,11 +23,11 @@ def load_config(path: Path) -> LoadedConfig:
 
 def read_bytes(path: Path) -> bytes:
     name = path.as_posix()
-    if Path(os.environ.get("ENTRASYNC_CONFIG") or ".") == path:
-        name += " (named by ENTRASYNC_CONFIG)"  # set long ago, in another shell or CI step
+    # ENTRASYNC_CONFIG may have been set long ago, in another shell or CI step: say its value.
+    named = os.environ.get("ENTRASYNC_CONFIG")
     hint = (
         "check the path; the mappings file is the FILE given to `validate`, else --config PATH, "
-        "else ENTRASYNC_CONFIG, else config/mappings.yaml"
+        f"else ENTRASYNC_CONFIG{f' (set to {named})' if named else ''}, else config/mappings.yaml"
     )
     try:
         # Not through a symbolic link: a pull request could commit the mappings file as a link

@@ -209,11 +209,12 @@ def test_a_missing_file_says_so_with_a_hint(
     )
     assert main(["validate", "--config", "nowhere/mappings.yaml"]) == 1
     assert capsys.readouterr().err == "error: config file nowhere/mappings.yaml not found\n" + hint
-    # A path set long ago, in another shell or CI step, is named as where it came from.
+    # A path set long ago, in another shell or CI step: the hint says what it holds.
     monkeypatch.setenv("ENTRASYNC_CONFIG", "nowhere/typo.yaml")
     assert main(["plan"]) == 1
     assert capsys.readouterr().err.endswith(
-        "error: config file nowhere/typo.yaml (named by ENTRASYNC_CONFIG) not found\n" + hint
+        "error: config file nowhere/typo.yaml not found\n"
+        + hint.replace("ENTRASYNC_CONFIG,", "ENTRASYNC_CONFIG (set to nowhere/typo.yaml),")
     )
 
 

@@ -4,6 +4,8 @@ server on loopback; the file it writes is then checked by the real `validate` an
 from __future__ import annotations
 
 import json
+import os
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -218,17 +220,20 @@ def test_a_reader_that_stops_reading_costs_no_file(
         ),
         (("init", "APP-", "--out", "/proc/nope/draft.yaml"), "cannot write /proc/nope/draft.yaml"),
         (("init", "APP-", "--out", "mappings.yaml/draft.yaml"), "mappings.yaml is not a folder"),
+        (("init", "APP-", "--out", "link.yaml", "--force"), "in a folder that does not exist"),
     ],
     ids=[
         "a settings file named but missing",
         "an --out that cannot be written",
         "an --out under a file",
+        "an --out that links into a folder that does not exist",
     ],
 )
 def test_init_refuses_before_any_read_what_it_could_not_finish(
     serve: Serve, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], said: str
 ) -> None:
     served = serve(*aligned_tenant())
+    Path("link.yaml").symlink_to(Path("nowhere") / "sub" / "draft.yaml")
     code = main(list(args))
     err = capsys.readouterr().err
     assert code == 1
@@ -315,3 +320,29 @@ def test_an_agreement_that_is_no_percentage_is_refused_before_any_read(
     assert "Invalid value for '--min-agreement'" in err
     assert "Traceback" not in err
     assert not (tmp_path / "draft.yaml").exists()
+
+
+def test_a_pipe_named_through_proc_takes_the_draft(
+    serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `init --out /dev/stdout --force | reader`: /dev/stdout leads to /proc/self/fd/1, whose
+    # target is a "pipe:[N]" that is no path: the check before the reads refused it.
+    serve(*aligned_tenant())
+    read_end, write_end = os.pipe()
+    link = Path("stdout")
+    link.symlink_to(f"/proc/self/fd/{write_end}")
+    received: list[bytes] = []
+
+    def read_all() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            received.append(pipe.read())
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    try:
+        code, _, err = init(capsys, "APP-", "--out", str(link), "--force")
+    finally:
+        os.close(write_end)
+    reader.join(timeout=30)
+    assert code == 0, err
+    assert received[0].decode("utf-8").splitlines()[0] == SCHEMA_LINE
