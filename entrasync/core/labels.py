@@ -1,7 +1,7 @@
 """The pull request labels a plan earns (docs/review-platforms.md, "Labels").
 
 Every label the tool sets starts with :data:`PREFIX`; a platform adapter removes the ones of an
-earlier plan that no longer hold and never touches a label without the prefix.
+earlier plan that no longer hold and never touches a label it does not set, prefix or not.
 """
 
 from __future__ import annotations
@@ -20,10 +20,14 @@ POLICY = PREFIX + "policy"
 ALL = (NO_CHANGES, CHANGES, DEACTIVATIONS, PRIVILEGED, UNSAFE, POLICY)
 
 
+_OURS = frozenset(label.casefold() for label in ALL)
+
+
 def is_ours(label: str) -> bool:
-    """An ``entrasync: `` label, in any case: GitHub matches label names case-blind, so a
-    label created beforehand as ``Entrasync: Changes`` is the one a plan adds."""
-    return label.casefold().startswith(PREFIX)
+    """One of the labels a plan sets (:data:`ALL`), in any case: GitHub matches label names
+    case-blind, so a label created beforehand as ``Entrasync: Changes`` is the one a plan adds.
+    Another label with the prefix (``entrasync: signed-off``, a team's own) is not ours."""
+    return label.casefold() in _OURS
 
 
 def plan_labels(plan: Plan, owner_roles: frozenset[str]) -> frozenset[str]:

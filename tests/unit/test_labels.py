@@ -74,9 +74,11 @@ def test_violations_are_unsafe_and_weakening_policy_is_policy() -> None:
     assert labels.POLICY in labels.plan_labels(weak, OWNER)
 
 
-def test_only_prefixed_labels_are_ours() -> None:
+def test_only_the_labels_a_plan_sets_are_ours() -> None:
     assert all(labels.is_ours(name) for name in labels.ALL)
+    assert labels.is_ours("Entrasync: Changes")
     assert not labels.is_ours("entrasync-manual")
+    assert not labels.is_ours("entrasync: signed-off")
 
 
 def test_a_grant_of_any_owner_role_given_is_privileged() -> None:

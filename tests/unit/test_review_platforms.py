@@ -105,6 +105,13 @@ def test_no_platform_or_a_platform_without_its_variables_is_a_clear_error(
             ["ENTRASYNC: UNSAFE"],
             id="a label created beforehand in another case is ours, as GitHub matches names",
         ),
+        pytest.param(
+            ["Entrasync: security-reviewed", "entrasync: sign-off", "entrasync: unsafe"],
+            {"entrasync: no changes"},
+            ["entrasync: no changes"],
+            ["entrasync: unsafe"],
+            id="a team's own label with the prefix is never removed",
+        ),
         pytest.param(["entrasync: changes"], {"entrasync: changes"}, [], [], id="nothing to do"),
     ],
 )

@@ -43,8 +43,8 @@ class ReviewPlatform(Protocol):
         ...
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
-        """Make the ``entrasync: `` labels of request ``number`` exactly ``wanted``; labels
-        without the prefix are never touched."""
+        """Make the entrasync labels of request ``number`` exactly ``wanted``; a label a plan
+        never sets is never touched."""
         ...
 
     def merged_request_for(self, sha: str) -> int | None:
@@ -55,8 +55,8 @@ class ReviewPlatform(Protocol):
 
 
 def label_changes(current: Iterable[str], wanted: frozenset[str]) -> tuple[list[str], list[str]]:
-    """The labels to add and the labels to remove so that the ``entrasync: `` labels of a
-    request become ``wanted``; a label without the prefix is never among those removed."""
+    """The labels to add and the labels to remove so that the entrasync labels of a request
+    become ``wanted``; a label a plan never sets is never among those removed."""
     if not all(is_ours(label) for label in wanted):
         raise ValueError(f"not an entrasync label among {sorted(wanted)}")
     have = list(dict.fromkeys(current))
