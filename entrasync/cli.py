@@ -136,6 +136,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
         return ExitCode.ERROR
+    except MemoryError:
+        # A file or an answer larger than this machine holds (CONTRACT: never a MemoryError).
+        _print_error(
+            EntrasyncError(
+                "entrasync ran out of memory",
+                "run it where more memory is free; a plan or audit file it did not write, or "
+                "an answer far larger than the tenant, is a mistake to look into first",
+            )
+        )
+        return ExitCode.ERROR
     except Exception:
         return _after_stop() or _bug()
     return int(result) if isinstance(result, int) else ExitCode.OK

@@ -147,6 +147,8 @@ def _write_through(path: Path, target: Path, chunks: Iterable[str]) -> None:
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a folder"
+    if stat.S_ISCHR(mode):
+        return "a character device"
     if stat.S_ISSOCK(mode):
         return "a socket"
     if stat.S_ISBLK(mode):
@@ -165,15 +167,48 @@ def _cannot_write(path: Path, exc: OSError) -> EntrasyncError:
 
 def read_plan(path: Path) -> Plan:
     """A plan file as `entrasync plan --out` wrote it: read as bytes, checked by ``loads``."""
-
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PlanFileError(
-            f"cannot read the plan file {path}: {exc.strerror or exc}",
-            "pass the file written by `entrasync plan --out`",
-        ) from None
+    raw = read_whole(path, "the plan file", "pass the file written by `entrasync plan --out`")
     return loads(raw, source=str(path))
+
+
+# Far above what entrasync writes (a 1,000,000-user plan file is 450 MB, its audit file less):
+# a file past it, or a device that never ends (/dev/zero), is refused, not read until memory
+# runs out.
+MAX_READ_BYTES = 2 * 1024**3
+_READ_PIECE = 16 * 1024**2
+
+
+def read_whole(
+    path: Path, what: str, hint: str, error: type[EntrasyncError] = PlanFileError
+) -> bytes:
+    """The bytes of a file entrasync wrote (``what``: "the plan file"), or ``error`` saying why
+    it cannot be read: a folder or a device, more than :data:`MAX_READ_BYTES`, or more than
+    this machine's memory holds."""
+    too_large = f"{what} {path} is larger than {MAX_READ_BYTES:,} bytes: not one entrasync wrote"
+    try:
+        found = path.stat()
+        if not (stat.S_ISREG(found.st_mode) or stat.S_ISFIFO(found.st_mode)):
+            kind = _kind(found.st_mode)
+            raise error(f"cannot read {what} {path}: it is {kind}, not a file", hint)
+        if found.st_size > MAX_READ_BYTES:
+            raise error(too_large, hint)
+        with path.open("rb") as handle:
+            if stat.S_ISREG(found.st_mode):
+                data = handle.read()  # one buffer of the file's size
+            else:  # a pipe's size is unknown: in pieces, never a buffer of the cap at once
+                pieces, size = [], 0
+                while size <= MAX_READ_BYTES and (piece := handle.read(_READ_PIECE)):
+                    pieces.append(piece)
+                    size += len(piece)
+                data = b"".join(pieces)
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}", hint) from None
+    except MemoryError:
+        said = "it is larger than this machine's memory"
+        raise error(f"cannot read {what} {path}: {said}", hint) from None
+    if len(data) > MAX_READ_BYTES:
+        raise error(too_large, hint)
+    return data
 
 
 def refuse_unwritable(target: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import rfc8785
 
+from entrasync.adapters import files
 from entrasync.adapters.audit.chain import newest_audit, verify_audit
 from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.cli import main
@@ -228,3 +229,18 @@ def test_each_way_a_file_differs_from_what_apply_wrote_is_named_as_it_is(
     verdict = verify_audit(run)
     assert not verdict.intact
     assert (verdict.first_bad_seq, verdict.problem) == (seq, problem)
+
+
+def test_a_device_or_a_file_past_the_cap_is_refused_not_read_until_memory_runs_out(
+    run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["audit", "verify", "/dev/zero"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "error: cannot read the audit file /dev/zero: it is a character device, not a file" in err
+    )
+    monkeypatch.setattr(files, "MAX_READ_BYTES", 100)
+    assert main(["audit", "verify", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert f"the audit file {run} is larger than 100 bytes: not one entrasync wrote" in err
+    assert "Traceback" not in err

@@ -93,6 +93,21 @@ def test_an_error_after_a_stop_signal_is_the_stop_not_a_bug(
     assert capsys.readouterr().err == said
 
 
+def test_running_out_of_memory_is_an_error_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CONTRACT section 8: never a traceback or MemoryError, whatever the input's size."""
+
+    def too_large(*_args: object, **_kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(validate, "load_reviewed_config", too_large)
+    assert main(["validate", str(CONFIG)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: entrasync ran out of memory\nhint: run it where more memory")
+    assert "Traceback" not in err
+
+
 def test_json_or_csv_written_as_bytes_to_a_full_disk_is_the_output_too() -> None:
     """On a stdout that is not UTF-8, data formats go to its byte buffer, not through echo."""
 

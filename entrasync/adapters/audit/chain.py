@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from entrasync.adapters.files import read_whole
 from entrasync.core import sanitize
 from entrasync.core.audit_record import (
     GENESIS,
@@ -79,13 +80,12 @@ class _Broken(Exception):
 
 def read_audit_file(path: Path) -> bytes:
     """An audit file's bytes, or the error that says it cannot be read."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise AuditError(
-            f"cannot read the audit file {path}: {exc.strerror or exc}",
-            "pass a file written by `entrasync apply` (the audit/ folder or the run's artifact)",
-        ) from None
+    return read_whole(
+        path,
+        "the audit file",
+        "pass a file written by `entrasync apply` (the audit/ folder or the run's artifact)",
+        AuditError,
+    )
 
 
 def newest_audit(path: Path) -> Path:
