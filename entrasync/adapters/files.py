@@ -13,6 +13,7 @@ is not a regular file (docs/safety.md, "Files are written, not replaced").
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -156,6 +157,14 @@ def _kind(mode: int) -> str:
     return "a special file"
 
 
+def _loops(link: Path) -> bool:
+    try:
+        link.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
 def _cannot_write(path: Path, exc: OSError) -> EntrasyncError:
     # "File exists" for a file where a folder should be: said as what it is.
     said = _folder_problem(path) or exc.strerror or str(exc)
@@ -215,7 +224,10 @@ def refuse_unwritable(target: Path) -> None:
     """Refuse, before the reads (minutes on a large tenant), a file the write could not make:
     the nearest folder that exists must be a writable folder (the write makes the missing
     ones). A FIFO or a device is written through, not in its folder: it is not checked."""
-    mode = _existing_mode(target) if target.parent.is_dir() else None
+    try:
+        mode: int | None = target.stat().st_mode
+    except OSError:  # nothing there yet, or a path the check below names
+        mode = None
     if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
         return  # /dev/stdout on a pipe leads to a "pipe:[N]" that is no path
     problem = _folder_problem(target)
@@ -231,8 +243,16 @@ def _folder_problem(target: Path) -> str | None:
     # The folder the write uses: a symlink's target's (the temporary file goes beside it),
     # which the write does not make.
     real = Path(os.path.realpath(target))
-    if os.path.islink(target) and not real.parent.is_dir():
+    if os.path.islink(target) and not os.path.lexists(real.parent):
         return f"it leads to {real}, in a folder that does not exist"
+    if os.path.islink(target) and _loops(target):
+        return "it is a symbolic link that leads back to itself"
+    # A folder on the way that is a link to nothing: mkdir would say only "File exists".
+    on_the_way = Path(os.path.abspath(target)).parent
+    while not os.path.lexists(on_the_way) and on_the_way != on_the_way.parent:
+        on_the_way = on_the_way.parent
+    if os.path.islink(on_the_way) and not os.path.exists(on_the_way):
+        return f"{on_the_way} leads to {os.path.realpath(on_the_way)}, which does not exist"
     nearest = real.parent
     while not os.path.lexists(nearest) and nearest != nearest.parent:
         nearest = nearest.parent

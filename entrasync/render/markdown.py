@@ -159,7 +159,7 @@ def render_failure(lines: list[str], *, config_path: str, run_url: str | None) -
         *shown,
         fence,
         "",
-        "The plan of an earlier push was removed from this comment, and the `entrasync: ` labels "
+        "The plan of an earlier push was removed from this comment, and the labels a plan sets "
         f"with it: none stands until a push plans again. Details: {where}.",
     ]
     return "\n".join(document) + "\n"

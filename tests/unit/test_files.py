@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from entrasync.adapters.files import write_atomic, write_atomic_chunks
-from entrasync.errors import EntrasyncError
+from entrasync.adapters import files
+from entrasync.adapters.files import read_plan, read_whole, write_atomic, write_atomic_chunks
+from entrasync.errors import EntrasyncError, PlanFileError
 
 
 def test_chunks_make_the_whole_file_and_leave_no_temporary(tmp_path: Path) -> None:
@@ -138,3 +139,29 @@ def test_a_symlink_loop_is_an_error_not_a_traceback(tmp_path: Path) -> None:
         write_atomic(a, "{}\n")
     assert a.is_symlink()
     assert b.is_symlink()
+
+
+def test_a_plan_file_is_read_through_a_pipe_as_process_substitution_gives_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `apply <(cat plan.json)`: a pipe's size is unknown, so it is read in pieces up to the cap.
+    text = b'{"format_version": 1}\n' * 1000
+    fifo = tmp_path / "plan.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_bytes, args=(text,), daemon=True)
+    writer.start()
+    assert read_whole(fifo, "the plan file", "hint") == text
+    writer.join(timeout=10)
+
+    monkeypatch.setattr(files, "MAX_READ_BYTES", 100)
+    writer = threading.Thread(target=fifo.write_bytes, args=(text,), daemon=True)
+    writer.start()
+    with pytest.raises(PlanFileError, match="is larger than 100 bytes: not one entrasync wrote"):
+        read_whole(fifo, "the plan file", "hint")
+    writer.join(timeout=10)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_a_device_is_refused_as_a_plan_file(device: str) -> None:
+    with pytest.raises(PlanFileError, match="it is a character device, not a file"):
+        read_plan(Path(device))

@@ -45,7 +45,7 @@ def publish_failure(
     error: EntrasyncError, *, config_path: str, environ: Mapping[str, str]
 ) -> Published:
     """Put what stopped ``plan`` in the comment of ``config_path``, in place of an earlier
-    push's plan, and remove the ``entrasync: `` labels: no plan stands for this push."""
+    push's plan, and remove the labels a plan sets: no plan stands for this push."""
 
     def body(review: ReviewPlatform) -> str:
         return render_failure(error_lines(error), config_path=config_path, run_url=review.run_url())

@@ -221,12 +221,21 @@ def test_a_reader_that_stops_reading_costs_no_file(
         (("init", "APP-", "--out", "/proc/nope/draft.yaml"), "cannot write /proc/nope/draft.yaml"),
         (("init", "APP-", "--out", "mappings.yaml/draft.yaml"), "mappings.yaml is not a folder"),
         (("init", "APP-", "--out", "link.yaml", "--force"), "in a folder that does not exist"),
+        (
+            ("init", "APP-", "--out", "through-a-file.yaml", "--force"),
+            "mappings.yaml is not a folder",
+        ),
+        (("init", "APP-", "--out", "loop.yaml", "--force"), "leads back to itself"),
+        (("init", "APP-", "--out", "gone/draft.yaml"), "gone leads to"),
     ],
     ids=[
         "a settings file named but missing",
         "an --out that cannot be written",
         "an --out under a file",
         "an --out that links into a folder that does not exist",
+        "an --out that links under a file",
+        "an --out that is a link to itself",
+        "an --out in a folder that is a link to nothing",
     ],
 )
 def test_init_refuses_before_any_read_what_it_could_not_finish(
@@ -234,6 +243,9 @@ def test_init_refuses_before_any_read_what_it_could_not_finish(
 ) -> None:
     served = serve(*aligned_tenant())
     Path("link.yaml").symlink_to(Path("nowhere") / "sub" / "draft.yaml")
+    Path("through-a-file.yaml").symlink_to(Path("mappings.yaml") / "draft.yaml")
+    Path("loop.yaml").symlink_to("loop.yaml")
+    Path("gone").symlink_to(Path("missing") / "dir")
     code = main(list(args))
     err = capsys.readouterr().err
     assert code == 1
