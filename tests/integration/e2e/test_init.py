@@ -4,8 +4,6 @@ server on loopback; the file it writes is then checked by the real `validate` an
 from __future__ import annotations
 
 import json
-import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,6 +17,7 @@ from entrasync.operations.bootstrap import bootstrap
 from entrasync.sandbox.tenant import SandboxTenant, SeedScimUser, demo_tenant
 from entrasync.sandbox.tenant_adoption import aligned_tenant, misfit_tenant
 from tests.integration.e2e.loopback import SECRET, TOKEN, Served, serve_both
+from tests.integration.e2e.pipes import proc_pipe
 
 SCHEMA_LINE = "# yaml-language-server: $schema=schemas/mappings.schema.json"
 EXISTING = "version: 1\n"
@@ -340,21 +339,7 @@ def test_a_pipe_named_through_proc_takes_the_draft(
     # `init --out /dev/stdout --force | reader`: /dev/stdout leads to /proc/self/fd/1, whose
     # target is a "pipe:[N]" that is no path: the check before the reads refused it.
     serve(*aligned_tenant())
-    read_end, write_end = os.pipe()
-    link = Path("stdout")
-    link.symlink_to(f"/proc/self/fd/{write_end}")
-    received: list[bytes] = []
-
-    def read_all() -> None:
-        with os.fdopen(read_end, "rb") as pipe:
-            received.append(pipe.read())
-
-    reader = threading.Thread(target=read_all, daemon=True)
-    reader.start()
-    try:
+    with proc_pipe(Path.cwd()) as (link, received):
         code, _, err = init(capsys, "APP-", "--out", str(link), "--force")
-    finally:
-        os.close(write_end)
-    reader.join(timeout=30)
     assert code == 0, err
     assert received[0].decode("utf-8").splitlines()[0] == SCHEMA_LINE

@@ -15,6 +15,7 @@ import pytest
 from entrasync.cli import main
 from entrasync.sandbox.tenant import demo_tenant
 from tests.integration.e2e.loopback import serve
+from tests.integration.e2e.pipes import proc_pipe
 
 
 @pytest.fixture
@@ -121,21 +122,7 @@ def test_a_pipe_named_through_proc_takes_the_plan(
 ) -> None:
     # `plan --out /dev/stdout | reader`: /dev/stdout leads to /proc/self/fd/1, whose target is
     # a "pipe:[N]" that is no path; the pipe is opened as named.
-    read_end, write_end = os.pipe()
-    link = demo / "stdout"
-    link.symlink_to(f"/proc/self/fd/{write_end}")
-    received: list[bytes] = []
-
-    def read_all() -> None:
-        with os.fdopen(read_end, "rb") as pipe:
-            received.append(pipe.read())
-
-    reader = threading.Thread(target=read_all, daemon=True)
-    reader.start()
-    try:
+    with proc_pipe(demo) as (link, received):
         code, err = plan_out(capsys, link)
-    finally:
-        os.close(write_end)
-    reader.join(timeout=30)
     assert code == 0, err
     assert_a_plan(received[0].decode("utf-8"))

@@ -101,17 +101,26 @@ def test_a_fresh_plan_applied_by_someone_else_meanwhile_says_so(
     assert last_audit()[-1]["result"] == "already applied"
 
 
+def _unsafe_in_a_workflow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workflow: dict[str, str]
+) -> Path:
+    """The sandbox's config with a deactivation limit its plan breaks, run as a GitHub
+    workflow's step (``workflow``: its variables); returns the job summary's path."""
+    config = tmp_path / "config" / "mappings.yaml"
+    config.write_text(config.read_text().replace("max_deactivations: 10", "max_deactivations: 0"))
+    summary = tmp_path / "summary.md"
+    for name, value in (workflow | {"GITHUB_STEP_SUMMARY": str(summary)}).items():
+        monkeypatch.setenv(name, value)
+    return summary
+
+
 def test_an_unsafe_fresh_plan_is_refused_with_the_rerun_instruction_then_overridden(
     sandbox: RunningSandbox,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    config = tmp_path / "config" / "mappings.yaml"
-    config.write_text(config.read_text().replace("max_deactivations: 10", "max_deactivations: 0"))
-    summary = tmp_path / "summary.md"
-    for name, value in (WORKFLOW_ENV | {"GITHUB_STEP_SUMMARY": str(summary)}).items():
-        monkeypatch.setenv(name, value)
+    summary = _unsafe_in_a_workflow(tmp_path, monkeypatch, WORKFLOW_ENV)
 
     refused = apply(capsys)
     refused_audit = last_audit()
@@ -150,17 +159,12 @@ def test_a_scheduled_run_refused_names_the_apply_workflow_to_run_by_hand(
     tmp_path: Path,
 ) -> None:
     # sync.yml runs on a schedule, with no force_unsafe input: re-running it cannot override.
-    config = tmp_path / "config" / "mappings.yaml"
-    config.write_text(config.read_text().replace("max_deactivations: 10", "max_deactivations: 0"))
-    summary = tmp_path / "summary.md"
     scheduled = {
         "GITHUB_ACTIONS": "true",
         "GITHUB_WORKFLOW": "entrasync scheduled sync",
         "GITHUB_EVENT_NAME": "schedule",
-        "GITHUB_STEP_SUMMARY": str(summary),
     }
-    for name, value in scheduled.items():
-        monkeypatch.setenv(name, value)
+    summary = _unsafe_in_a_workflow(tmp_path, monkeypatch, scheduled)
 
     code, _, err = apply(capsys)
 
