@@ -27,7 +27,7 @@ from entrasync.sandbox.graph_tokens import GitHubOidcSigner, TokenStore
 from entrasync.sandbox.tenant import SandboxTenant
 from entrasync.sandbox.tls import sandbox_ca
 
-DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
+DEFAULT_CLIENT_SECRET = "fake-emulator-client-secret-for-tests"
 
 
 class GraphEmulator:

@@ -53,7 +53,7 @@ def test_an_expired_token_is_an_authentication_error_after_the_plan_is_printed(
     tmp_path: Path,
 ) -> None:
     write_config(sandbox, tmp_path)
-    expired = "ado-expired-token-1234"
+    expired = "fake-ado-expired-token-for-tests"
     env = sandbox.environ | make_env(ado, SYSTEM_ACCESSTOKEN=expired)
     code = plan_comment(monkeypatch, env, tmp_path)
 

@@ -146,11 +146,13 @@ def test_a_comment_azure_devops_finds_too_long_names_the_limit(
 def test_the_203_sign_in_page_is_an_authentication_error_with_a_hint(
     ado: AzureDevOps, make_env: MakeEnv
 ) -> None:
-    context = AzureDevOpsContext.from_environ(make_env(ado, SYSTEM_ACCESSTOKEN="expired-token"))
+    context = AzureDevOpsContext.from_environ(
+        make_env(ado, SYSTEM_ACCESSTOKEN="fake-expired-token-for-tests")
+    )
     with AzureDevOpsClient(context) as client, pytest.raises(ReviewError) as caught:
         client.is_own()
     assert "203" in caught.value.message
-    assert "expired-token" not in caught.value.message + (caught.value.hint or "")
+    assert "fake-expired-token-for-tests" not in caught.value.message + (caught.value.hint or "")
     assert "sign-in page" in caught.value.message
     assert "$(System.AccessToken)" in (caught.value.hint or "")
     assert "Contribute to pull requests" in (caught.value.hint or "")

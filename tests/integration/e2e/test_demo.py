@@ -13,7 +13,7 @@ from entrasync.adapters.audit.chain import verify_audit
 from entrasync.cli import main
 from entrasync.sandbox import runner
 
-KNOWN_SECRETS = ("client-secret-for-the-demo-test", "scim-token-for-the-demo-test")
+KNOWN_SECRETS = ("fake-demo-client-secret-for-tests", "fake-demo-scim-token-for-tests")
 
 
 @pytest.fixture

@@ -154,7 +154,7 @@ def test_a_wrong_github_request_token_says_the_request_token_was_refused(
     env = {
         **base_env(emulator),
         "ACTIONS_ID_TOKEN_REQUEST_URL": emulator.github_oidc_request_url,
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "not-the-token",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "fake-wrong-token-for-tests",
     }
     with pytest.raises(AuthError, match="GitHub refused") as caught:
         read_small(env)
@@ -162,12 +162,12 @@ def test_a_wrong_github_request_token_says_the_request_token_was_refused(
 
 
 def test_a_wrong_client_secret_is_aadsts7000215_in_plain_words(emulator: GraphEmulator) -> None:
-    env = {**base_env(emulator), "AZURE_CLIENT_SECRET": "wrong-secret-value"}
+    env = {**base_env(emulator), "AZURE_CLIENT_SECRET": "fake-wrong-client-secret-for-tests"}
     with pytest.raises(AuthError) as caught:
         read_small(env)
     assert "AADSTS7000215: the client secret is invalid or expired" in caught.value.message
     assert "update AZURE_CLIENT_SECRET" in (caught.value.hint or "")
-    assert "wrong-secret-value" not in f"{caught.value.message} {caught.value.hint}"
+    assert "fake-wrong-client-secret-for-tests" not in f"{caught.value.message} {caught.value.hint}"
 
 
 def test_an_unknown_tenant_is_explained(emulator: GraphEmulator) -> None:

@@ -25,8 +25,8 @@ MAPPINGS = "version: 1\nmappings:\n  - name: NT-Anything\n    role: member\n"
 def endpoints(listener: Listener, clean_env: pytest.MonkeyPatch, tmp_path: Path) -> Listener:
     """Credentials set, every endpoint at the listener, a plain mappings file in the cwd."""
     for name, value in {
-        "ENTRASYNC_GRAPH_TOKEN": "graph-token",
-        "NEURALTRUST_SCIM_TOKEN": "scim-token",
+        "ENTRASYNC_GRAPH_TOKEN": "fake-graph-token-for-tests",
+        "NEURALTRUST_SCIM_TOKEN": "fake-scim-token-for-tests",
         "AZURE_AUTHORITY_HOST": listener.url,
         "ENTRASYNC_GRAPH_URL": listener.url,
         "NEURALTRUST_SCIM_URL": listener.url + "/api/scim/v2",

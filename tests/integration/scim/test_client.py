@@ -57,7 +57,7 @@ def test_a_wrong_token_is_refused_by_the_server_with_the_regenerate_hint(
 ) -> None:
     sandbox = make_sandbox()
     with (
-        client_for(sandbox, token="not-the-token") as client,
+        client_for(sandbox, token="fake-wrong-token-for-tests") as client,
         pytest.raises(ScimAuthError) as caught,
     ):
         read_target(config_for(sandbox), client)
