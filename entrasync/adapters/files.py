@@ -88,10 +88,9 @@ def _target(path: Path) -> tuple[Path, int | None]:
     ``st_mode``, None when there is nothing there yet. Refuses what cannot be written."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        mode = _existing_mode(path)
-        if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
-            # Opened as given: /dev/stdout on a pipe resolves to a "pipe:[N]" that is no path.
-            return path, mode
+        through = _written_through(path)
+        if through is not None:
+            return path, through
         target = Path(os.path.realpath(path))
         mode = _existing_mode(target)
     except OSError as exc:
@@ -103,6 +102,17 @@ def _target(path: Path) -> tuple[Path, int | None]:
             "device such as /dev/stdout",
         )
     return target, mode
+
+
+def _written_through(path: Path) -> int | None:
+    """The ``st_mode`` of the FIFO or character device ``path`` leads to, None when it is none:
+    one is opened as named, since /dev/stdout on a pipe resolves to a "pipe:[N]" that is no
+    path."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # nothing there yet, or a path the write names the trouble of
+        return None
+    return mode if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) else None
 
 
 def _existing_mode(target: Path) -> int | None:
@@ -155,6 +165,13 @@ def _kind(mode: int) -> str:
     if stat.S_ISBLK(mode):
         return "a block device"
     return "a special file"
+
+
+def _nearest_there(path: Path) -> Path:
+    """``path``, or its nearest parent that is there (a link to nothing counts as there)."""
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _loops(link: Path) -> bool:
@@ -224,12 +241,8 @@ def refuse_unwritable(target: Path) -> None:
     """Refuse, before the reads (minutes on a large tenant), a file the write could not make:
     the nearest folder that exists must be a writable folder (the write makes the missing
     ones). A FIFO or a device is written through, not in its folder: it is not checked."""
-    try:
-        mode: int | None = target.stat().st_mode
-    except OSError:  # nothing there yet, or a path the check below names
-        mode = None
-    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
-        return  # /dev/stdout on a pipe leads to a "pipe:[N]" that is no path
+    if _written_through(target) is not None:
+        return
     problem = _folder_problem(target)
     if problem is not None:
         raise EntrasyncError(
@@ -248,14 +261,10 @@ def _folder_problem(target: Path) -> str | None:
     if os.path.islink(target) and _loops(target):
         return "it is a symbolic link that leads back to itself"
     # A folder on the way that is a link to nothing: mkdir would say only "File exists".
-    on_the_way = Path(os.path.abspath(target)).parent
-    while not os.path.lexists(on_the_way) and on_the_way != on_the_way.parent:
-        on_the_way = on_the_way.parent
+    on_the_way = _nearest_there(Path(os.path.abspath(target)).parent)
     if os.path.islink(on_the_way) and not os.path.exists(on_the_way):
         return f"{on_the_way} leads to {os.path.realpath(on_the_way)}, which does not exist"
-    nearest = real.parent
-    while not os.path.lexists(nearest) and nearest != nearest.parent:
-        nearest = nearest.parent
+    nearest = _nearest_there(real.parent)
     if not nearest.is_dir():
         return f"{nearest} is not a folder"
     try:  # what the write will do there, undone: permissions alone miss /proc and the like

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from entrasync.adapters.audit.chain import newest_audit, read_audit_file
+from entrasync.adapters.audit.chain import NoAuditFile, newest_audit, read_audit_file
 from entrasync.adapters.files import read_plan
 from entrasync.adapters.github.actions import try_step_summary
 from entrasync.adapters.review import ReviewPlatform
@@ -23,7 +23,7 @@ from entrasync.console import Console, app_context, global_options
 from entrasync.core import sanitize
 from entrasync.core.apply_report import compare, read_audit
 from entrasync.core.wording import plural
-from entrasync.errors import AuditError, EntrasyncError, ExitCode
+from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.render.apply_report import render_no_audit, render_report
 from entrasync.render.markdown import comment_marker
 
@@ -76,9 +76,7 @@ def report_apply(
     console = ctx.console()
     try:
         audit_file = newest_audit(audit_path)
-    except AuditError:
-        if audit_path.suffix == ".jsonl":
-            raise  # a file named that is not there: a typo, not a run that wrote none
+    except NoAuditFile:
         # An apply that failed before its first record leaves no audit file in its folder:
         # its request is still told, and the step still fails.
         where = audit_path.as_posix()

@@ -88,8 +88,14 @@ def read_audit_file(path: Path) -> bytes:
     )
 
 
+class NoAuditFile(AuditError):
+    """The audit folder is missing or holds no audit file: the apply it was given to failed
+    before its first record, so it changed nothing (a mistyped file is another error)."""
+
+
 def newest_audit(path: Path) -> Path:
-    """``path`` if it is a file, else the newest audit file (``*.jsonl``) in that folder."""
+    """``path`` if it is a file, else the newest audit file (``*.jsonl``) in that folder;
+    :class:`NoAuditFile` when the folder is missing or holds none."""
     if path.is_file():
         return path
     # Regular files only: a dangling link among them was a traceback.
@@ -101,7 +107,7 @@ def newest_audit(path: Path) -> Path:
             "check the path: pass an audit file apply wrote, or the folder it wrote it into",
         )
     if not files:
-        raise AuditError(
+        raise NoAuditFile(
             f"no audit file (*.jsonl) in {path}"
             if path.is_dir()
             else f"no audit file: {path} does not exist",
