@@ -85,12 +85,17 @@ def test_an_error_after_a_stop_signal_is_the_stop_not_a_bug(
         end_waits(signum)  # what the signal handler does before its exception is lost
         raise Abandoned()
 
-    monkeypatch.setattr(validate, "load_reviewed_config", abandoned)
-    try:
-        assert main(["validate", str(CONFIG)]) == code
-    finally:
-        reset_waits()  # as the next command would
-    assert capsys.readouterr().err == said
+    def cut(*_args: object, **_kwargs: object) -> None:
+        end_waits(signum)
+        raise OSError(errno.ECONNRESET, "Connection reset by peer")  # a socket the stop closed
+
+    for after_the_stop in (abandoned, cut):
+        monkeypatch.setattr(validate, "load_reviewed_config", after_the_stop)
+        try:
+            assert main(["validate", str(CONFIG)]) == code
+        finally:
+            reset_waits()  # as the next command would
+        assert capsys.readouterr().err == said
 
 
 def test_running_out_of_memory_is_an_error_line_not_a_traceback(

@@ -56,3 +56,8 @@ def test_the_exit_code_of_the_command_is_the_programs(monkeypatch: pytest.Monkey
 
 def test_the_entry_point_knows_the_interrupted_exit_code_as_the_cli_does() -> None:
     assert INTERRUPTED == ExitCode.INTERRUPTED
+
+
+def test_scripts_installed_before_the_entry_point_moved_still_start() -> None:
+    # An editable install's script keeps `from entrasync.cli import run` until reinstalled.
+    assert cli.run is run
