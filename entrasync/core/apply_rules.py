@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from entrasync.core.items import Action, Change, Violation
-from entrasync.core.model import Target, TargetUser
+from entrasync.core.model import Target, TargetUser, may_be_role
 from entrasync.core.plan import DIGEST_PREFIX, Plan, short_digest
 from entrasync.core.wording import plural
 from entrasync.errors import SafetyError, StalePlanError
@@ -176,6 +176,37 @@ def count_in_place(changes: Sequence[Change], users: Sequence[TargetUser]) -> in
             found = by_id.get(change.target_id) if change.target_id else None
         done += found is not None and satisfies(found, change)
     return done
+
+
+def grants_owner(change: Change, owner: str) -> bool:
+    """The change makes an active ``owner`` of a user who was not one."""
+    after, before = change.after, change.before
+    was_owner = before is not None and before.active and before.role == owner
+    return after.active and after.role == owner and not was_owner
+
+
+def takes_owner(change: Change, owner: str) -> bool:
+    """The change may take an owner away: an active user whose role is, or may be, ``owner``
+    (or was not sent) ends up no active ``owner``, as ``core.safety`` counts owners."""
+    after, before = change.after, change.before
+    if before is None or not before.active or (after.active and after.role == owner):
+        return False
+    return before.role is None or may_be_role(before.role, owner)
+
+
+def owner_hold(grants: Sequence[Change], done: Sequence[bool]) -> str | None:
+    """Why no owner may be taken away in this run, or None: ``min_owners`` was checked on the
+    plan with all its owner ``grants`` made, so a grant not ``done`` holds every removal back
+    (a demotion applied without its promotion can leave no owner at all)."""
+    missing = [change.user for change, made in zip(grants, done, strict=True) if not made]
+    if not missing:
+        return None
+    return (
+        f"not attempted: this change takes an owner away, and the plan's owner "
+        f"{'grant' if len(missing) == 1 else 'grants'} to {listing(missing)} did not succeed, "
+        "so it could leave fewer owners than limits.min_owners; run `entrasync plan` to plan "
+        "again from NeuralTrust as it is"
+    )
 
 
 def check_fresh(plan: Plan, target: Target, check: PlanCheck | None = None) -> bool:

@@ -28,7 +28,7 @@ from entrasync.adapters.scim.target import layout_of, to_target_user
 from entrasync.config.models import Config
 from entrasync.core import sanitize
 from entrasync.core.apply_report import ApplyReport
-from entrasync.core.apply_rules import satisfies
+from entrasync.core.apply_rules import grants_owner, owner_hold, satisfies, takes_owner
 from entrasync.core.audit_record import Outcome
 from entrasync.core.model import USER_SCHEMA
 from entrasync.core.plan import Action, Change, Plan
@@ -270,11 +270,13 @@ def apply_plan(
     def stopping() -> bool:
         return stop.requested or recorder.failure is not None or interrupted.is_set()
 
-    def run(change: Change) -> ChangeResult | None:
+    def run(change: Change, hold: str | None = None) -> ChangeResult | None:
         if stopping():
             return None
         if stopped:
             result = ChangeResult(change, "skipped", error=f"not attempted: {stopped[0]}")
+        elif hold is not None:
+            result = ChangeResult(change, "skipped", error=hold)
         else:
             version = versions.get(change.target_id or "") if versions else None
             result = _guarded(change, client, layout, stopped, version)
@@ -283,9 +285,25 @@ def apply_plan(
 
     pool = ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply")
     client.give_up = stopping  # a write in flight is not retried once stopping
+    changes, owner = plan.changes, config.owner_role
+    grants = [i for i, change in enumerate(changes) if grants_owner(change, owner)]
+    results: list[ChangeResult | None] = [None] * len(changes)
     try:
-        futures = [pool.submit(run, change) for change in plan.changes]
-        results = [future.result() for future in futures]
+        # The owner grants first, and a change that takes an owner away only once they are all
+        # made: min_owners was checked on the whole plan, and a demotion made without its
+        # promotion (refused, or cut short) could leave no owner at all.
+        for i, future in [(i, pool.submit(run, changes[i])) for i in grants]:
+            results[i] = future.result()
+        made = [_succeeded_result(results[i]) for i in grants]
+        hold = owner_hold([changes[i] for i in grants], made)
+        first = set(grants)
+        rest = [
+            (i, pool.submit(run, change, hold if takes_owner(change, owner) else None))
+            for i, change in enumerate(changes)
+            if i not in first
+        ]
+        for i, future in rest:
+            results[i] = future.result()
     except BaseException:
         # Ctrl-C without a handler, or a bug: let the writes in flight finish and be audited,
         # start no more.
@@ -301,6 +319,10 @@ def apply_plan(
     if stop.signum is not None:
         raise Stopped(stop.signum, report)  # what was done, for the caller to say
     return report
+
+
+def _succeeded_result(result: ChangeResult | None) -> bool:
+    return result is not None and result.outcome == "succeeded"
 
 
 class _Recorder:

@@ -15,9 +15,12 @@ from entrasync.core.apply_rules import (
     compare_changes,
     describe_change,
     describe_mismatch,
+    grants_owner,
     guard,
     listing,
+    owner_hold,
     protected_writes,
+    takes_owner,
     violations_to_guard,
 )
 from entrasync.core.items import Access, Action, Change, Violation
@@ -316,3 +319,48 @@ def test_a_saved_plan_answers_for_its_own_violations_and_each_rule_found_again()
         Violation("min_owners", "dropped from the file"),
     )
     assert violations_to_guard((), ()) == ()
+
+
+OWNER, ADMIN = Access("owner", None, True), Access("admin", None, True)
+
+
+@pytest.mark.parametrize(
+    ("action", "before", "after", "grants", "takes"),
+    [
+        (Action.CREATE, None, OWNER, True, False),
+        (Action.UPDATE, ADMIN, OWNER, True, False),
+        (Action.REACTIVATE, replace(OWNER, active=False), OWNER, True, False),
+        (Action.UPDATE, OWNER, ADMIN, False, True),
+        (Action.DEACTIVATE, OWNER, replace(OWNER, active=False), False, True),
+        # NeuralTrust may take these for owners: min_owners counts them as owners taken away.
+        (Action.UPDATE, Access("Owner ", None, True), ADMIN, False, True),
+        (Action.UPDATE, Access(None, None, True), ADMIN, False, True),
+        # Neither: an owner kept, an inactive owner, an admin made member.
+        (Action.UPDATE, replace(OWNER, products=("trustgate",)), OWNER, False, False),
+        (
+            Action.DEACTIVATE,
+            replace(OWNER, active=False),
+            replace(OWNER, active=False),
+            False,
+            False,
+        ),
+        (Action.UPDATE, ADMIN, Access("member", None, True), False, False),
+    ],
+)
+def test_owner_grants_and_removals_are_told_apart_as_min_owners_counts_them(
+    action: Action, before: Access | None, after: Access, grants: bool, takes: bool
+) -> None:
+    made = change(action, "ann@contoso.com", before=before, after=after)
+    assert grants_owner(made, "owner") is grants
+    assert takes_owner(made, "owner") is takes
+
+
+def test_owner_removals_are_held_back_only_while_a_grant_is_not_made() -> None:
+    grants = [change(Action.UPDATE, f"{n}@contoso.com", before=ADMIN, after=OWNER) for n in "ab"]
+    assert owner_hold(grants, [True, True]) is None
+    assert owner_hold([], []) is None
+    held = owner_hold(grants, [True, False])
+    assert held is not None
+    assert "grant to b@contoso.com did not succeed" in held
+    assert "a@contoso.com" not in held
+    assert "grants to a@contoso.com; b@contoso.com" in (owner_hold(grants, [False, False]) or "")

@@ -23,11 +23,13 @@ from entrasync.adapters.scim.target import layout_of, read_target
 from entrasync.core.apply_report import ApplyReport
 from entrasync.core.apply_rules import in_place
 from entrasync.core.audit_record import record_sha256
+from entrasync.core.model import Target, TargetUser
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.errors import AuditError
 from entrasync.operations import apply as apply_module
 from entrasync.operations.apply import ChangeResult, apply_plan
 from entrasync.operations.stopping import Stopped, StopRequest
+from entrasync.sandbox.scim_seed import SeedUser
 from entrasync.sandbox.scim_server import ScimSandbox
 from tests.integration.scim.scenario import (
     EXPECTED,
@@ -541,3 +543,80 @@ def test_a_412_after_a_lost_answer_that_cannot_be_read_back_claims_nothing(
     (record,) = audit.records
     assert record["error"] == apply_module.UNREADABLE_AFTER_412
     assert "not written" not in record["error"]
+
+
+OWNER_SWAP_SEED = (
+    SeedUser("alice@contoso.com", "Alice", "alice@contoso.com", "e-alice", True, "owner", None),
+    SeedUser("bob@contoso.com", "Bob", "bob@contoso.com", "e-bob", True, "admin", None),
+)
+
+
+def _owner_swap(target: Target) -> Plan:
+    """Alice hands the owner role to Bob: a plan min_owners passes, as the whole of it."""
+    by_name = {u.user_name.lower(): u for u in target.users}
+    alice, bob = by_name["alice@contoso.com"], by_name["bob@contoso.com"]
+
+    def update(user: TargetUser, role: str) -> Change:
+        return Change(
+            Action.UPDATE, user.user_name.lower(), user.external_id, user.display_name,
+            user.email, Access(user.role, None, True), Access(role, None, True), ("NT",), "NT",
+            "role differs", user.id,
+        )  # fmt: skip
+
+    return Plan(
+        config_path="config/mappings.yaml",
+        config_sha256="0" * 64,
+        scim_url=target.scim_url,
+        state_sha256=target.state_sha256,
+        changes=(update(alice, "admin"), update(bob, "owner")),
+        created_at="2026-11-28T12:00:00Z",
+    )
+
+
+@pytest.mark.parametrize("parallelism", [1, 8], ids=["one at a time", "eight at once"])
+def test_an_owner_is_taken_away_only_after_the_plans_owner_grants_are_made(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    sandbox = make_sandbox(seed=OWNER_SWAP_SEED)
+    config = config_for(sandbox)
+    audit = ListAudit()
+    with client_for(sandbox) as client:
+        plan = _owner_swap(read_target(config, client))
+        report = apply_plan(plan, client, config, audit, parallelism=parallelism)
+        after = read_target(config, client)
+
+    assert report.counts == {"succeeded": 2, "failed": 0, "skipped": 0}
+    # Bob's promotion is recorded before Alice's demotion starts, however many run at once.
+    assert [r["user"] for r in audit.records] == ["bob@contoso.com", "alice@contoso.com"]
+    assert {u.user_name: u.role for u in after.users} == {
+        "alice@contoso.com": "admin",
+        "bob@contoso.com": "owner",
+    }
+
+
+def test_a_failed_owner_grant_holds_back_the_demotion_so_an_owner_remains(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox(seed=OWNER_SWAP_SEED)
+    config = config_for(sandbox)
+    audit = ListAudit()
+    with client_for(sandbox) as client:
+        plan = _owner_swap(read_target(config, client))
+        bob = next(c for c in plan.changes if c.user == "bob@contoso.com")
+        sandbox.delete_user(str(bob.target_id))  # Bob's promotion fails (404)
+        report = apply_plan(plan, client, config, audit, parallelism=8)
+        after = read_target(config, client)
+
+    assert [(r.change.user, r.http_status) for r in report.failed] == [("bob@contoso.com", 404)]
+    [held] = report.skipped
+    assert held.change.user == "alice@contoso.com"
+    assert "takes an owner away" in (held.error or "")
+    assert "bob@contoso.com did not succeed" in (held.error or "")
+    assert [(r["user"], r["outcome"]) for r in audit.records] == [
+        ("bob@contoso.com", "failed"),
+        ("alice@contoso.com", "skipped"),
+    ]
+    assert [(u.user_name, u.role, u.active) for u in after.users] == [
+        ("alice@contoso.com", "owner", True)
+    ]
+    assert sandbox.counters.by_method.get("PATCH") == 1  # Bob's; Alice was never written
