@@ -17,8 +17,8 @@ from entrasync.core.canonical import (
     canonical_str,
     canonical_str_array,
     canonical_str_or_null,
-    canonical_text,
 )
+from entrasync.core.strict_json import flag, obj, text, text_or_null, texts
 
 FORCE_UNSAFE = "--force-unsafe"
 ADOPT = "adopt existing user (set externalId)"  # the reason diff gives an adoption
@@ -56,18 +56,17 @@ class Access:
 
     def canonical(self) -> str:
         """``canonical_text(self.to_json())``, written by template (see ``Change.canonical``)."""
-        active = self.active
-        if active is not True and active is not False:
-            raise TypeError(f"Access.active is not a bool: {active!r}")  # the encoder writes it
-        return _access_text(self.role, self.products, active)
+        return _access_text(self.role, self.products, self.active)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Access:
+    def from_json(cls, data: dict[str, Any], key: str = "access") -> Access:
+        """Read from a file: each value of the type its field holds, else ``ShapeError``."""
+        data = obj(data, key)
         products = data.get("products")
         return cls(
-            role=data.get("role"),
-            products=tuple(products) if products is not None else None,
-            active=bool(data["active"]),
+            role=text_or_null(data.get("role"), f"{key}.role"),
+            products=None if products is None else texts(products, f"{key}.products"),
+            active=flag(data["active"], f"{key}.active"),
         )
 
 
@@ -138,17 +137,15 @@ class Change:
         core CPU under its 3 s target: at 85,262 changes the plan digest step takes 0.39-0.40 s
         this way (0.51 s with a call per optional field), 0.93 s through to_json and the encoder
         (benchmarks/core_cpu.py --size full).
-        A field of a type its annotation does not allow raises TypeError (``change_lines``
-        then uses the encoder); tests/unit/test_plan_lines.py holds the two equal.
+        Every field holds the type its annotation says: a plan file's values are checked as
+        it is read (``from_json``). tests/unit/test_plan_lines.py holds the two equal.
         """
         s = canonical_str
         before = "null" if self.before is None else self.before.canonical()
         decided_by, display_name, email = self.decided_by, self.display_name, self.email
         entra_id, family_name, given_name = self.entra_id, self.family_name, self.given_name
         target_id, user_name = self.target_id, self.user_name
-        adopts = '"adopts":true,' if self.adopts is True else ""
-        if self.adopts is not True and self.adopts is not False:
-            raise TypeError(f"Change.adopts is not a bool: {self.adopts!r}")
+        adopts = '"adopts":true,' if self.adopts else ""
         return (
             f'{{"action":{s(self.action)},{adopts}"after":{self.after.canonical()},'
             f'"before":{before},'
@@ -165,27 +162,25 @@ class Change:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Change:
-        before = data.get("before")
-        action = Action(data["action"])
-        reason = data.get("reason", "")
-        after = Access.from_json(data["after"])
-        previous = Access.from_json(before) if before is not None else None
+        """Read from a file: each value of the type its field holds, else ``ShapeError``."""
+        get = data.get
+        before = get("before")
         return cls(
-            action=action,
-            user=data["user"],
-            entra_id=data.get("entra_id"),
-            display_name=data.get("display_name"),
-            email=data.get("email"),
-            before=previous,
-            after=after,
-            groups=tuple(data.get("groups", ())),
-            decided_by=data.get("decided_by"),
-            reason=reason,
-            target_id=data.get("target_id"),
-            user_name=data.get("user_name"),
-            given_name=data.get("given_name"),
-            family_name=data.get("family_name"),
-            adopts=data.get("adopts") is True,
+            action=Action(text(data["action"], "action")),
+            user=text(data["user"], "user"),
+            entra_id=text_or_null(get("entra_id"), "entra_id"),
+            display_name=text_or_null(get("display_name"), "display_name"),
+            email=text_or_null(get("email"), "email"),
+            before=Access.from_json(before, "before") if before is not None else None,
+            after=Access.from_json(data["after"], "after"),
+            groups=texts(get("groups", []), "groups"),
+            decided_by=text_or_null(get("decided_by"), "decided_by"),
+            reason=text(get("reason", ""), "reason"),
+            target_id=text_or_null(get("target_id"), "target_id"),
+            user_name=text_or_null(get("user_name"), "user_name"),
+            given_name=text_or_null(get("given_name"), "given_name"),
+            family_name=text_or_null(get("family_name"), "family_name"),
+            adopts=flag(get("adopts", False), "adopts"),
         )
 
 
@@ -211,11 +206,11 @@ class Orphan:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Orphan:
         return cls(
-            user=data["user"],
-            role=data.get("role"),
-            reason=data.get("reason", ""),
-            entra_id=data.get("entra_id"),
-            target_id=data.get("target_id"),
+            user=text(data["user"], "user"),
+            role=text_or_null(data.get("role"), "role"),
+            reason=text(data.get("reason", ""), "reason"),
+            entra_id=text_or_null(data.get("entra_id"), "entra_id"),
+            target_id=text_or_null(data.get("target_id"), "target_id"),
         )
 
 
@@ -230,7 +225,11 @@ class Violation:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Violation:
-        return cls(rule=data["rule"], message=data["message"], override=data.get("override", ""))
+        return cls(
+            rule=text(data["rule"], "rule"),
+            message=text(data["message"], "message"),
+            override=text(data.get("override", ""), "override"),
+        )
 
 
 def change_lines(changes: Iterable[Change]) -> Iterator[str]:
@@ -238,10 +237,4 @@ def change_lines(changes: Iterable[Change]) -> Iterator[str]:
     them, each as it goes. Held for both, they took `plan`'s peak RSS at 1,000,000 users from
     2,016 MB to 2,236 MB (over its 2 GB target). ``planfile.write_once`` makes them once for
     both; a FIFO or device gets them twice (benchmarks/README.md)."""
-    for change in changes:
-        try:
-            yield change.canonical()
-        except TypeError:
-            # A value of a type the annotations do not allow (a hand-made plan file's number
-            # in "reason"): the encoder writes it as it always did, so the digest stays the same.
-            yield canonical_text(change.to_json())
+    return (change.canonical() for change in changes)

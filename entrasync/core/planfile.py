@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from entrasync.core import strict_json
 from entrasync.core.canonical import NotCanonicalError, canonical_json, canonical_sha256
 from entrasync.core.plan import Change, Orphan, Plan, Violation
 from entrasync.core.policy import PolicyChange
+from entrasync.core.strict_json import ShapeError, count, hex_digest, obj, text, texts
 from entrasync.errors import PlanFileError
 
 FORMAT_VERSION = 1
@@ -163,6 +164,8 @@ def _array_lines(key: str, items: Iterator[str], comma: str) -> Iterator[str]:
     yield f"  ]{comma}\n"
 
 
+_Item = TypeVar("_Item")
+
 _UNSET = "0" * 64  # the digest's place in the file until write_once knows it
 _DIGEST_KEY = '\n  "digest": "'  # the only key at the start of a line that is "digest"
 
@@ -179,20 +182,41 @@ _UNHASHED = frozenset({"created_at", "digest"})
 
 
 def _plan_of(data: dict[str, Any]) -> Plan:
+    """The plan a file holds, each value of the type the plan file format gives it: a value of
+    another type (edited in, its digest recomputed) is a ``ShapeError``, never a crash later."""
+    config, target = obj(data["config"], "config"), obj(data["target"], "target")
     return Plan(
-        config_path=data["config"]["path"],
-        config_sha256=data["config"]["sha256"],
-        scim_url=data["target"]["scim_url"],
-        state_sha256=data["target"]["state_sha256"],
-        changes=tuple(Change.from_json(c) for c in data["changes"]),
-        orphans=tuple(Orphan.from_json(o) for o in data.get("orphans", [])),
-        warnings=tuple(data.get("warnings", [])),
-        violations=tuple(Violation.from_json(v) for v in data.get("violations", [])),
-        policy_changes=tuple(PolicyChange.from_json(p) for p in data.get("policy_changes", [])),
-        unchanged=int(data["summary"]["unchanged"]),
-        created_at=data.get("created_at", ""),
-        entrasync_version=data["entrasync_version"],
+        config_path=text(config["path"], "config.path"),
+        config_sha256=hex_digest(config["sha256"], "config.sha256"),
+        scim_url=text(target["scim_url"], "target.scim_url"),
+        state_sha256=hex_digest(target["state_sha256"], "target.state_sha256"),
+        changes=_each(data["changes"], "changes", Change.from_json),
+        orphans=_each(data.get("orphans", []), "orphans", Orphan.from_json),
+        warnings=texts(data.get("warnings", []), "warnings"),
+        violations=_each(data.get("violations", []), "violations", Violation.from_json),
+        policy_changes=_each(
+            data.get("policy_changes", []), "policy_changes", PolicyChange.from_json
+        ),
+        unchanged=count(obj(data["summary"], "summary")["unchanged"], "summary.unchanged"),
+        created_at=text(data.get("created_at", ""), "created_at"),
+        entrasync_version=text(data["entrasync_version"], "entrasync_version"),
     )
+
+
+def _each(values: Any, key: str, read: Callable[[dict[str, Any]], _Item]) -> tuple[_Item, ...]:
+    """``read`` of each object of the list ``values``; a problem names the item (``changes[3]``)."""
+    if type(values) is not list:
+        raise ShapeError(f"{key} is not a list")
+    items = []
+    for index, value in enumerate(values):
+        item = obj(value, f"{key}[{index}]")
+        try:
+            items.append(read(item))
+        except KeyError as exc:
+            raise ShapeError(f"{key}[{index}] has no {exc.args[0]!r}") from None
+        except ValueError as exc:  # a ShapeError, or an action no plan has
+            raise ShapeError(f"{key}[{index}]: {exc}") from None
+    return tuple(items)
 
 
 def _digest_as_read(data: dict[str, Any], source: str) -> str:
@@ -228,6 +252,11 @@ def loads(text: str | bytes, source: str = "plan file") -> Plan:
         )
     try:
         plan = _plan_of(data)
+    except ShapeError as exc:
+        raise PlanFileError(
+            f"{source} is not a valid entrasync plan: {exc}",
+            "pass the file written by `entrasync plan --out`",
+        ) from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(
             f"{source} is not a valid entrasync plan: {type(exc).__name__}: {exc}",

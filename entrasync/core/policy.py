@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from entrasync.core.strict_json import flag, text
+
 if TYPE_CHECKING:
     from entrasync.config.models import Config
 
@@ -27,10 +29,10 @@ class PolicyChange:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PolicyChange:
         return cls(
-            key=data["key"],
+            key=text(data["key"], "key"),
             old=data.get("old"),
             new=data.get("new"),
-            weakens=bool(data.get("weakens")),
+            weakens=flag(data.get("weakens", False), "weakens"),
         )
 
 

@@ -62,6 +62,68 @@ def check_depth(value: Any) -> None:
         level = [v for v in values if type(v) in _CONTAINERS]
 
 
+class ShapeError(StrictJsonError):
+    """A value read from a file is not of the type its key holds (text, a list of text, true or
+    false, a count); the message names the key and what it found."""
+
+
+def text(value: Any, key: str) -> str:
+    """``value`` if it is a string; else :class:`ShapeError` naming ``key``."""
+    if isinstance(value, str):
+        return value
+    raise ShapeError(f"{key} is {_kind(value)}, not text")
+
+
+def text_or_null(value: Any, key: str) -> str | None:
+    return None if value is None else text(value, key)
+
+
+def texts(value: Any, key: str) -> tuple[str, ...]:
+    """``value`` as a tuple if it is a list of strings; else :class:`ShapeError`."""
+    if type(value) is list and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise ShapeError(f"{key} is {_kind(value)}, not a list of text")
+
+
+def flag(value: Any, key: str) -> bool:
+    """``value`` if it is true or false (a JSON boolean, never a truthy string or number)."""
+    if value is True or value is False:
+        return value
+    raise ShapeError(f"{key} is {_kind(value)}, not true or false")
+
+
+def count(value: Any, key: str) -> int:
+    """``value`` if it is a whole number of zero or more."""
+    if type(value) is int and value >= 0:
+        return value
+    raise ShapeError(f"{key} is {_kind(value)}, not a count")
+
+
+def hex_digest(value: Any, key: str) -> str:
+    """``value`` if it is a SHA-256 digest as entrasync writes one (64 lower-case hex)."""
+    if isinstance(value, str) and len(value) == 64 and all(c in _HEX for c in value):
+        return value
+    raise ShapeError(f"{key} is {_kind(value)}, not a SHA-256 digest (64 lower-case hex)")
+
+
+def obj(value: Any, key: str) -> dict[str, Any]:
+    if type(value) is dict:
+        return value
+    raise ShapeError(f"{key} is {_kind(value)}, not an object")
+
+
+_HEX: Final = frozenset("0123456789abcdef")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    kinds = {str: "text", int: "a number", float: "a number", list: "a list", dict: "an object"}
+    return kinds.get(type(value), type(value).__name__)
+
+
 def _too_deep() -> str:
     return f"nested more than {MAX_DEPTH} levels deep"
 

@@ -43,8 +43,7 @@ def products_text(products: tuple[str, ...] | None) -> str:
 def role_text(role: str | None) -> str:
     if role is None:
         return "(none)"
-    # str(): a hand-made plan file can hold a role that is not text (plan.loads() takes it).
-    text = sanitize_text(str(role))
+    text = sanitize_text(role)
     # Blanks around a role read from NeuralTrust make it another value: show them, quoted.
     return f"'{text}'" if text != text.strip() else text
 
@@ -94,7 +93,7 @@ POLICY_TITLE = "Policy changes (settings outside mappings, against the trusted c
 def policy_parts(change: PolicyChange) -> tuple[str, str, str]:
     """(marker, key, what changed) for one policy change: ``("~", "on_removed", "keep ->
     deactivate")``; an entry added to or removed from a list is ``+`` or ``-`` and the entry."""
-    key = sanitize_text(str(change.key))  # str(): a hand-made plan file may hold anything
+    key = sanitize_text(change.key)
     if change.old is None and change.new is not None:
         return "+", key, setting_text(change.new)
     if change.new is None and change.old is not None:

@@ -102,10 +102,7 @@ def _change_block(
     key += (after.role, after.products, after.active)
     if before is not None:
         key += (before.role, before.products, before.active)
-    try:
-        access, membership = shared.get(key) or shared.setdefault(key, _rest(change))
-    except TypeError:  # a hand-made plan file may hold a list as a role (loads() takes it)
-        access, membership = _rest(change)
+    access, membership = shared.get(key) or shared.setdefault(key, _rest(change))
     adopted = ""
     if is_adoption(change):
         adopted = style(f"      + externalId: {clean(change.entra_id)}", "green") + "\n"

@@ -159,6 +159,70 @@ def test_apply_refuses_a_tampered_plan_without_a_traceback(
     assert not (tmp_path / "audit").exists()
 
 
+def _put(path: str, value: object) -> Edit:
+    """Set the value at a dotted path (``changes.0.after.role``) of a plan file's JSON."""
+
+    def edit(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = data
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[int(last) if isinstance(node, list) else last] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (_put("target.scim_url", 5), "target.scim_url is a number, not text"),
+        (_put("config.sha256", None), "config.sha256 is null, not a SHA-256 digest"),
+        (_put("target.state_sha256", "5" * 63), "target.state_sha256 is text, not a SHA-256"),
+        (_put("config.path", ["a"]), "config.path is a list, not text"),
+        (_put("changes.0.user_name", 5), "changes[0]: user_name is a number, not text"),
+        (_put("changes.2.user", None), "changes[2]: user is null, not text"),
+        (_put("changes.1.after.role", ["owner"]), "changes[1]: after.role is a list, not text"),
+        (_put("changes.2.before.active", "false"), "before.active is text, not true or false"),
+        (_put("changes.0.after.products", "trustgate"), "after.products is text, not a list"),
+        (_put("changes.0.groups", [1]), "changes[0]: groups is a list, not a list of text"),
+        (_put("changes.4.adopts", "yes"), "changes[4]: adopts is text, not true or false"),
+        (_put("changes.3", "bob"), "changes[3] is text, not an object"),
+        (_put("changes.0.action", "delete"), "changes[0]: 'delete' is not a valid Action"),
+        (_put("orphans.1.role", 5), "orphans[1]: role is a number, not text"),
+        (_put("violations.0.message", None), "violations[0]: message is null, not text"),
+        (_put("warnings", "one"), "warnings is text, not a list of text"),
+        (_put("summary.unchanged", "10"), "summary.unchanged is text, not a count"),
+        (_put("summary.unchanged", True), "summary.unchanged is true, not a count"),
+        (_put("entrasync_version", 1), "entrasync_version is a number, not text"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_even_with_a_recomputed_digest(
+    edit: Edit, said: str
+) -> None:
+    data = _file()
+    edit(data)
+    _redigest(data)
+    with pytest.raises(PlanFileError, match="is not a valid entrasync plan") as refused:
+        loads(json.dumps(data))
+    assert said in str(refused.value)
+
+
+def test_apply_refuses_a_plan_with_a_value_of_the_wrong_type_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "unused")  # no request is sent (see above)
+    data = _file()
+    data["target"]["scim_url"] = 5
+    _redigest(data)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(data))
+    assert main(["apply", str(plan_file), "--audit-dir", str(tmp_path / "audit")]) == 1
+    err = capsys.readouterr().err
+    assert "target.scim_url is a number, not text" in err
+    assert "Traceback" not in err
+    assert "a bug" not in err
+
+
 def test_a_plan_written_with_the_older_indented_layout_still_reads() -> None:
     plan = golden_plan()
     indented = json.dumps(planfile.to_json(plan), indent=2, ensure_ascii=False) + "\n"
