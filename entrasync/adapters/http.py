@@ -58,7 +58,8 @@ def new_client(
     transport: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """A pooled client (connection reuse, keep-alive) trusting the CAs the environment names
-    (:func:`entrasync.adapters.trust.ssl_context`); proxies still come from the environment."""
+    (:func:`entrasync.adapters.trust.ssl_context`); proxies still come from the environment,
+    except for loopback (:data:`LOOPBACK_DIRECT`)."""
     env = os.environ if environ is None else environ
     return httpx.Client(
         base_url=base_url,
@@ -74,7 +75,17 @@ def new_client(
         ),
         headers={"User-Agent": USER_AGENT, **(headers or {})},
         transport=transport,
+        mounts=LOOPBACK_DIRECT,
     )
+
+
+# Loopback is reached directly, whatever HTTP(S)_PROXY says: a proxy would take the sandbox's
+# traffic off the machine (and fail), and plain http:// is allowed to loopback only because
+# it stays on the machine. None: the client's own transport, without a proxy.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+LOOPBACK_DIRECT: Mapping[str, httpx.BaseTransport | None] = {
+    f"all://{host}": None for host in LOOPBACK_HOSTS
+}
 
 
 CREDENTIAL_HEADERS = ("authorization", "private-token")  # GitLab sends its token alone
@@ -278,6 +289,7 @@ def _final(response: httpx.Response, maybe_made: httpx.Response | None) -> httpx
 
 # A write went out and its answer did not come back (a timeout, a dropped or reset connection).
 _UNANSWERED = (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError)
+PROXY_HINT = "check HTTPS_PROXY, HTTP_PROXY and NO_PROXY, and the proxy's credentials"
 UNKNOWN_WRITE_HINT = "run again: entrasync reads what is there now before it writes"
 
 
@@ -288,7 +300,7 @@ def _not_sent(exc: httpx.HTTPError, what: str, *, write: bool) -> tuple[str, str
     if isinstance(exc, httpx.ProxyError):
         return (
             f"the proxy refused the connection to {what} ({name})",
-            "check HTTPS_PROXY, HTTP_PROXY and NO_PROXY, and the proxy's credentials",
+            PROXY_HINT,
         )
     if isinstance(exc, httpx.UnsupportedProtocol):
         return (

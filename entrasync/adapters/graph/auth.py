@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from entrasync.adapters.graph import credentials
 from entrasync.adapters.graph.aadsts import describe_msal_error
-from entrasync.adapters.http import require_safe_url
+from entrasync.adapters.http import PROXY_HINT, require_safe_url
 from entrasync.adapters.trust import LOOPBACK_GONE_HINT, ssl_context
 from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH, is_loopback_host
 from entrasync.config import routing
@@ -225,6 +225,8 @@ def _unreachable(authority: str, exc: Exception) -> AuthError:
             "trust the authority's CA with ENTRASYNC_CA_BUNDLE (entrasync only, on top of the "
             "system's), or replace the system's with REQUESTS_CA_BUNDLE (or SSL_CERT_FILE)"
         )
+    elif isinstance(exc, requests.exceptions.ProxyError):
+        hint = PROXY_HINT
     elif isinstance(exc, requests.exceptions.ConnectionError) and is_loopback_host(
         urlsplit(authority).hostname or ""
     ):

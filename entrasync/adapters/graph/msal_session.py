@@ -13,11 +13,13 @@ from __future__ import annotations
 import functools
 import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from entrasync.adapters.http import TIMEOUT, USER_AGENT
+from entrasync.core.urls import is_loopback_host
 
 
 class _ContextAdapter(HTTPAdapter):
@@ -40,6 +42,16 @@ class _ContextAdapter(HTTPAdapter):
         conn.ca_certs = conn.ca_cert_dir = None  # the context holds the trust
 
 
+def _request(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+    """``Session.request`` with entrasync's timeout, and loopback reached directly, never
+    through a proxy from the environment (as ``new_client`` does; requests reads a
+    ``no_proxy`` of the request's own ``proxies``)."""
+    kwargs.setdefault("timeout", TIMEOUT)
+    if is_loopback_host(urlsplit(url).hostname or ""):
+        kwargs["proxies"] = {"no_proxy": "*"}
+    return requests.Session.request(session, method, url, **kwargs)
+
+
 def requests_session(context: ssl.SSLContext) -> requests.Session:
     """A session for msal's ``http_client``, as :func:`entrasync.adapters.http.new_client`
     makes httpx's: ``context``'s trust, the same timeout and User-Agent, no redirects."""
@@ -48,7 +60,7 @@ def requests_session(context: ssl.SSLContext) -> requests.Session:
     adapter = _ContextAdapter(context)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    session.request = functools.partial(session.request, timeout=TIMEOUT)  # type: ignore[method-assign]
+    session.request = functools.partial(_request, session)  # type: ignore[method-assign]
     # requests follows a 307 or 308 with the same POST body, client_secret or assertion
     # included, to whatever Location names, another host or plain http://: the token endpoint
     # never needs a redirect, so none is followed (the first raises TooManyRedirects).

@@ -184,6 +184,82 @@ def test_a_proxy_that_refuses_the_tunnel_is_a_transport_error_naming_the_proxy()
     assert "HTTPS_PROXY" in caught.value.hint
 
 
+REFUSED = b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"
+
+
+@contextmanager
+def _counting_proxy() -> Iterator[tuple[str, list[int]]]:
+    """A proxy that counts the connections made to it and refuses each request: 407."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    seen: list[int] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            seen.append(1)
+            with connection:
+                connection.settimeout(5)
+                request = b""
+                while b"\r\n\r\n" not in request and (chunk := connection.recv(4096)):
+                    request += chunk
+                connection.sendall(REFUSED)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    finally:
+        done.set()
+        thread.join()
+        listener.close()
+
+
+def test_loopback_servers_are_reached_directly_whatever_proxy_the_environment_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sandbox, or a tunnel to a console, on loopback: a proxy would take the traffic (and
+    a plain-http credential) off the machine. Both the token request (msal, requests) and the
+    Graph and SCIM reads (httpx) go direct."""
+    demo = demo_tenant()
+    with (
+        _counting_proxy() as (proxy, seen),
+        serve_both(demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch),
+    ):
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+            monkeypatch.setenv(name, proxy)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        code = main(["plan"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Plan:" in out
+    assert seen == []
+
+
+def test_a_proxy_that_drops_the_token_request_is_named_with_what_to_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = demo_tenant()
+    with (
+        _counting_proxy() as (proxy, seen),
+        serve_both(demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch),
+    ):
+        monkeypatch.setenv("HTTPS_PROXY", proxy)  # the listener: nothing leaves the machine
+        monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com")
+        code = main(["plan"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "could not reach the token authority https://login.microsoftonline.com/" in err
+    assert "ProxyError" in err
+    assert "hint: check HTTPS_PROXY, HTTP_PROXY and NO_PROXY" in err
+    assert seen  # the request went to the proxy, and no further
+
+
 def test_an_answer_that_cannot_be_decoded_says_whether_a_write_may_have_been_made() -> None:
     with _server() as base, httpx.Client() as client:
         assert send(client, "GET", f"{base}/fine", policy=POLICY).json() == {}
