@@ -24,3 +24,8 @@ def utc_now_ms() -> str:
 def utc_today() -> date:
     """Today's date in UTC: the day a mapping's ``expires`` is held against."""
     return datetime.now(UTC).date()
+
+
+def utc_moment() -> datetime:
+    """Now in UTC as a datetime: what a certificate's validity dates are held against."""
+    return datetime.now(UTC)

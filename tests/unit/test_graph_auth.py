@@ -3,10 +3,14 @@ token request against a loopback server is in tests/integration/graph/test_oidc_
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from entrasync.adapters.graph.aadsts import describe_msal_error
 from entrasync.adapters.graph.auth import (
@@ -445,6 +449,121 @@ def test_a_path_that_is_a_path_is_named_in_the_error(tmp_path: Path) -> None:
     missing = tmp_path / "cert.pem"
     with pytest.raises(AuthError, match=f"cannot read the certificate file {missing}: "):
         load_certificate(str(missing), None)
+
+
+@pytest.mark.parametrize(
+    "variable", ["AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_FEDERATED_TOKEN_FILE"]
+)
+def test_a_client_secret_put_in_a_path_variable_is_never_printed(variable: str) -> None:
+    secret = "fake8Q~client.secret-for-tests_0123456789"
+    environ = {variable: secret, "AZURE_CLIENT_CERTIFICATE_PASSWORD": ""}
+
+    def use() -> None:  # a certificate is read when chosen, a token file when the token is made
+        choice = choose(environ, "https://login.microsoftonline.com")
+        if choice is not None:
+            choice.build()["client_assertion"]()
+
+    with pytest.raises(AuthError) as caught:
+        use()
+    shown = f"{caught.value.message} {caught.value.hint}"
+    assert secret not in shown
+    assert "(not shown: it names no folder and no .pem or token file" in shown
+
+
+@pytest.mark.parametrize("name", ["token", "cert.pem", "app.TOKEN"])
+def test_a_path_in_the_current_folder_is_named_when_it_looks_like_one(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AuthError) as caught:
+        load_certificate(name, None)
+    named = name if "." in name else "(not shown"
+    assert f"cannot read the certificate file {named}" in caught.value.message
+
+
+def test_a_federated_token_file_that_is_not_text_is_named_not_a_crash(tmp_path: Path) -> None:
+    binary = tmp_path / "cert.der"
+    binary.write_bytes(b"0\x82\x03\x10\xa0\x03\x02\x01\x02")  # a DER certificate's start
+    choice = choose({"AZURE_FEDERATED_TOKEN_FILE": str(binary)}, "https://login.example")
+    assert choice is not None
+    with pytest.raises(AuthError) as caught:
+        choice.build()["client_assertion"]()
+    assert caught.value.message == (
+        f"AZURE_FEDERATED_TOKEN_FILE {binary} does not hold a token: it is not UTF-8 text (a "
+        "certificate or another binary file?)"
+    )
+
+
+def test_a_federated_token_file_written_with_a_byte_order_mark_is_read_without_it(
+    tmp_path: Path,
+) -> None:
+    # PowerShell 5: `$token | Out-File -Encoding utf8 token.jwt` writes a BOM first.
+    jwt = fake_jwt({"sub": "fake"})
+    path = tmp_path / "token.jwt"
+    path.write_bytes(b"\xef\xbb\xbf" + jwt.encode() + b"\r\n")
+    choice = choose({"AZURE_FEDERATED_TOKEN_FILE": str(path)}, "https://login.example")
+    assert choice is not None
+    assert choice.build()["client_assertion"]() == jwt
+
+
+def _certificate_file(folder: Path, since: datetime.datetime, until: datetime.datetime) -> Path:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "entrasync")])
+    builder = x509.CertificateBuilder().subject_name(name).issuer_name(name)
+    certificate = (
+        builder.public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(since)
+        .not_valid_after(until)
+        .sign(key, hashes.SHA256())
+    )
+    path = folder / "app.pem"
+    path.write_bytes(
+        certificate.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+def test_an_expired_certificate_is_named_with_its_date_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    ended = datetime.datetime(2026, 1, 31, 12, 0, tzinfo=datetime.UTC)
+    path = _certificate_file(tmp_path, ended - datetime.timedelta(days=365), ended)
+    with pytest.raises(AuthError) as caught:
+        load_certificate(str(path), None)
+    assert caught.value.message == f"the certificate in {path} expired on 2026-01-31 12:00 UTC"
+    assert "upload its public part" in (caught.value.hint or "")
+    # Valid from tomorrow: this machine's clock, or a certificate made for later.
+    soon = now + datetime.timedelta(days=1)
+    later = _certificate_file(tmp_path, soon, soon + datetime.timedelta(days=30))
+    with pytest.raises(AuthError, match=r"is valid only from .* UTC") as early:
+        load_certificate(str(later), None)
+    assert "clock" in (early.value.hint or "")
+    # Made a minute ago, as the sandbox makes one: within the clocks' allowance.
+    fresh = _certificate_file(
+        tmp_path, now + datetime.timedelta(minutes=1), now + datetime.timedelta(days=1)
+    )
+    assert load_certificate(str(fresh), None)[1]
+
+
+def test_entra_refusing_a_certificate_out_of_its_dates_gets_the_new_certificate_hint() -> None:
+    message, hint = describe_msal_error(
+        {
+            "error": "invalid_client",
+            "error_description": "AADSTS1000502: Client certificate is not within its "
+            "specified validity window.",
+            "error_codes": [1000502],
+        },
+        "certificate",
+    )
+    assert "outside its validity period" in message
+    assert "upload a new certificate" in hint
 
 
 def test_a_certificate_file_with_a_ca_before_the_leaf_uses_the_keys_own_certificate(

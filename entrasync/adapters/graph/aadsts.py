@@ -73,6 +73,11 @@ HINTS: dict[int, tuple[str, str]] = {
         "Certificates & secrets, and check AZURE_CLIENT_CERTIFICATE_PATH points at the "
         "matching PEM with its key",
     ),
+    1000502: (
+        "the certificate is outside its validity period",
+        "upload a new certificate (its public part) to the app registration under "
+        "Certificates & secrets, and point AZURE_CLIENT_CERTIFICATE_PATH at it with its key",
+    ),
     700016: (
         "no application with this client id exists in the tenant",
         "check AZURE_CLIENT_ID (or entra.client_id) and AZURE_TENANT_ID",

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from entrasync.adapters.clock import utc_moment
 from entrasync.adapters.http import new_client, require_safe_url, send
 from entrasync.core.redact import remember
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import AuthError
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 # FIC audiences per cloud (https://learn.microsoft.com/entra/workload-id/
 # workload-identity-federation-create-trust); anything else is the global audience.
@@ -79,10 +85,18 @@ def _secret(value: str) -> CredentialChoice:
 
 def shown_path(value: str) -> str:
     """A ``*_PATH`` / ``*_FILE`` value as an error shows it: never when it looks like the secret
-    itself (a PEM or a JWT put in the variable instead of a file's path)."""
+    itself (a PEM or a JWT put in the variable instead of a file's path), nor when it looks like
+    no path at all (no folder and no certificate or token file's extension: a client secret
+    set in its place)."""
     if "\n" in value or "-----BEGIN" in value or value.startswith("eyJ") or len(value) > 1024:
         return "(not shown: the value looks like a certificate or token itself, not a path)"
+    if not _PATH_LIKE.search(value):
+        return "(not shown: it names no folder and no .pem or token file, so it may be a secret)"
     return value
+
+
+# A folder separator, or the extension of a certificate or token file.
+_PATH_LIKE = re.compile(r"[/\\]|\.(pem|crt|cer|key|jwt|token|txt)\Z", re.IGNORECASE)
 
 
 def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
@@ -132,6 +146,7 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
             f"the private key in {path} does not belong to its certificate",
             "export the certificate and its own key together into one PEM file",
         )
+    _check_dates(certificate, path)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -154,17 +169,46 @@ def _certificate(path: str, password: str | None) -> CredentialChoice:
     )
 
 
+def _check_dates(certificate: x509.Certificate, path: str) -> None:
+    """Refuse a certificate outside its validity period before it is sent: Entra answers an
+    expired one with a code of its own (AADSTS1000502) only after the round trip."""
+    now = utc_moment()
+    until, since = certificate.not_valid_after_utc, certificate.not_valid_before_utc
+    if until < now:
+        raise AuthError(
+            f"the certificate in {path} expired on {until:%Y-%m-%d %H:%M} UTC",
+            "create a new certificate, upload its public part to the app registration under "
+            "Certificates & secrets, and point AZURE_CLIENT_CERTIFICATE_PATH at it with its key",
+        )
+    if since > now + CLOCK_SKEW:
+        raise AuthError(
+            f"the certificate in {path} is valid only from {since:%Y-%m-%d %H:%M} UTC",
+            "check this machine's clock, or use a certificate valid now",
+        )
+
+
+CLOCK_SKEW = timedelta(minutes=5)  # as Entra allows a token's times to differ from its clock
+
+
 def _token_file(path: str) -> CredentialChoice:
     last = _LastAssertion()
 
     def assertion() -> str:
         # Re-read every time: the platform rotates the file under a long-running process.
         try:
-            token = Path(path).read_text(encoding="utf-8").strip()
+            # utf-8-sig: PowerShell 5's `Out-File -Encoding utf8` starts the file with a BOM.
+            token = Path(path).read_bytes().decode("utf-8-sig").strip()
         except OSError as exc:
             raise AuthError(
                 f"cannot read AZURE_FEDERATED_TOKEN_FILE {shown_path(path)}: {exc.strerror}",
                 "point AZURE_FEDERATED_TOKEN_FILE at the projected service-account token",
+            ) from None
+        except UnicodeDecodeError:
+            raise AuthError(
+                f"AZURE_FEDERATED_TOKEN_FILE {shown_path(path)} does not hold a token: it is "
+                "not UTF-8 text (a certificate or another binary file?)",
+                "point AZURE_FEDERATED_TOKEN_FILE at the file holding the federated token "
+                "(a JWT, as text)",
             ) from None
         if not token:
             raise AuthError(
