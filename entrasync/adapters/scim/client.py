@@ -462,9 +462,13 @@ class ScimClient:
         params: dict[str, Any] = {"filter": f'userName eq "{escaped}"'}
         if attributes:
             params["attributes"] = ",".join(attributes)
-        page = self._get_users(params, f"looking up {user_name}", retries=retries)
-        resources = page.get("Resources") if isinstance(page, dict) else None
-        for resource in resources if isinstance(resources, list) else ():
+        doing = f"looking up {user_name}"
+        page = self._get_users(params, doing, retries=retries)
+        resources = page.get("Resources", []) if isinstance(page, dict) else None
+        if not isinstance(resources, list):
+            # Not "no such user": something else answered, and the user may well be there.
+            raise _not_scim(doing, "a SCIM ListResponse")
+        for resource in resources:
             if (
                 isinstance(resource, dict)
                 and str(resource.get("userName", "")).lower() == user_name.lower()
@@ -487,9 +491,9 @@ class ScimClient:
         try:
             found = response.json()
         except ValueError:
-            return None
+            found = None
         if not isinstance(found, dict):
-            return None
+            raise _not_scim(f"reading user {user_id}", "a SCIM resource")
         if _is_error(found) and str(found.get("status")) == "404":
             return None  # a 404 sent with 200: there is no such user
         _refuse_error_body(response, f"reading user {user_id}", one_user=True, body=found)
@@ -525,6 +529,21 @@ class ScimClient:
         return _result(response, doing)
 
 
+class ForeignAnswer(TransportError):
+    """A write answered with a success status and a body that is no SCIM resource: something
+    answers in NeuralTrust's place, so apply starts no later write, whatever this one did."""
+
+
+def _not_scim(doing: str, what: str) -> ScimError:
+    """A 200 to a read whose body is not ``what`` (a proxy's or a sign-in page): it says
+    nothing of the user, so the read is an error, never "no such user"."""
+    return ScimError(
+        f"NeuralTrust answered 200 to {doing} with a body that is not {what}",
+        f"something answered in NeuralTrust's place (a proxy, a gateway): check {URL_ENV}",
+        200,
+    )
+
+
 def _result(response: httpx.Response, doing: str) -> ScimResponse:
     """A write's answer: none (204), or the resource. Anything else (a proxy's HTML page) says
     nothing of whether NeuralTrust made the write: apply reads the user back, as when an answer
@@ -536,7 +555,7 @@ def _result(response: httpx.Response, doing: str) -> ScimResponse:
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
-            raise TransportError(
+            raise ForeignAnswer(
                 f"NeuralTrust answered {response.status_code} to {doing} with a body that is no "
                 "SCIM resource: the write may or may not have been made",
                 "something answered in NeuralTrust's place (a proxy, a gateway): check "

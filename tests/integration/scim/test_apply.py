@@ -545,6 +545,76 @@ def test_a_412_after_a_lost_answer_that_cannot_be_read_back_claims_nothing(
     assert "not written" not in record["error"]
 
 
+class _SignInPageAfterWrites(httpx.HTTPTransport):
+    """A gateway that passes each write on and answers it 502, then answers every read with
+    a sign-in page (200, HTML): the write was made, and nothing can tell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and self.written:
+            return httpx.Response(200, html="<html>Sign in</html>", request=request)
+        response = super().handle_request(request)
+        if request.method in ("POST", "PATCH"):
+            self.written = True
+            response.close()
+            return httpx.Response(502, request=request)
+        return response
+
+
+@pytest.mark.parametrize("action", [Action.CREATE, Action.UPDATE], ids=["create", "update"])
+def test_a_read_back_answered_with_a_web_page_claims_nothing_about_the_write(
+    make_sandbox: MakeSandbox, action: Action
+) -> None:
+    """A 200 that is no SCIM answer says nothing of the user: not "the change was not in
+    place" (it was), but that it could not be read back and may have been made."""
+    sandbox = make_sandbox()
+    config = config_for(sandbox)
+    with client_for(sandbox) as reader:
+        plan = scenario_plan(read_target(config, reader))
+    plan = replace(plan, changes=tuple(c for c in plan.changes if c.action is action)[:1])
+    audit = ListAudit()
+    with client_for(sandbox, transport=_SignInPageAfterWrites()) as client:
+        report = apply_plan(plan, client, config, audit, parallelism=1)
+    with client_for(sandbox) as reader:
+        after = read_target(config, reader)
+
+    assert in_place(plan.changes[0], after.users)  # the write was made
+    assert report.counts == {"succeeded": 0, "failed": 1, "skipped": 0}
+    (record,) = audit.records
+    assert "not in place" not in record["error"]
+    assert record["error"].endswith(apply_module.UNREAD_AFTER_LOST)
+
+
+class _WebPageForWrites(httpx.HTTPTransport):
+    """A gateway that passes each write on and answers it with a web page (200, HTML)."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.method in ("POST", "PATCH"):
+            response.close()
+            return httpx.Response(200, html="<html>Welcome</html>", request=request)
+        return response
+
+
+def test_a_write_answered_by_something_else_than_neuraltrust_starts_no_later_write(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox()
+    audit = ListAudit()
+    config = config_for(sandbox)
+    with client_for(sandbox, transport=_WebPageForWrites()) as client:
+        plan = scenario_plan(read_target(config, client))
+        report = apply_plan(plan, client, config, audit, parallelism=1)
+
+    assert sandbox.counters.writes == 1
+    # Read back in place, the first write counts as made; the others are not attempted.
+    assert report.counts == {"succeeded": 1, "failed": 0, "skipped": 5}
+    assert all("with a body that is no SCIM resource" in (r.error or "") for r in report.skipped)
+
+
 OWNER_SWAP_SEED = (
     SeedUser("alice@contoso.com", "Alice", "alice@contoso.com", "e-alice", True, "owner", None),
     SeedUser("bob@contoso.com", "Bob", "bob@contoso.com", "e-bob", True, "admin", None),
