@@ -308,8 +308,9 @@ def command(
     # One apply at a time per audit folder, from before the first read to the end.
     click.get_current_context().with_resource(apply_lock(audit_dir))
     with ScimClient.from_env(loaded.config, os.environ, max_connections=parallelism) as client:
-        # Failures up to here (config, plan file, token, network) leave no audit file: no
-        # NeuralTrust state was read. From here on every run leaves one, refusals included.
+        # Failures up to the plan (config, plan file, token, network, a failed read of Entra
+        # or NeuralTrust) leave no audit file: nothing was written. From then on every run
+        # leaves one, refusals included.
         if saved is not None:
             plan, now = saved, _now_for_saved(loaded, console, parallelism)
         else:
@@ -336,11 +337,13 @@ def command(
     evidence.summary(_applied(evidence, report), audit)
     if report.failed or report.skipped:
         listed = "\n".join(f"  {line}" for line in describe((*report.failed, *report.skipped)))
+        # What to do about the failures themselves (a new token after a 401), then the rerun.
+        fixes = list(dict.fromkeys(r.hint for r in report.failed if r.hint))[:2]
         raise ApplyError(
             f"{plural(len(report.failed), 'change')} failed and {len(report.skipped)} not "
             f"attempted:\n{listed}",
-            "fix the cause, then run `entrasync plan` and apply the new plan: changes already "
-            "made are recognised and not repeated",
+            f"{'; '.join(fixes) or 'fix the cause'}; then run `entrasync plan` and apply the new "
+            "plan: changes already made are recognised and not repeated",
         )
     return ExitCode.OK
 

@@ -61,6 +61,7 @@ class ChangeResult:
     request_id: str | None = None
     error: str | None = None
     detail: str | None = None  # e.g. "already in place" on a 409 that converged
+    hint: str | None = None  # what to do about a failure (not recorded: the error is)
 
 
 def create_body(change: Change, layout: Layout) -> dict[str, Any]:
@@ -412,7 +413,7 @@ UNREAD_AFTER_LOST = (
 def _failed(change: Change, exc: EntrasyncError) -> ChangeResult:
     status = getattr(exc, "status", None)
     request_id = getattr(exc, "request_id", None)
-    return ChangeResult(change, "failed", status, request_id, error=exc.message)
+    return ChangeResult(change, "failed", status, request_id, error=exc.message, hint=exc.hint)
 
 
 def describe(results: Sequence[ChangeResult]) -> list[str]:
