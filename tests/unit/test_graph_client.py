@@ -16,7 +16,7 @@ import pytest
 
 from entrasync.adapters.graph.auth import StaticTokenProvider
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
-from entrasync.adapters.graph.directory import read_members
+from entrasync.adapters.graph.directory import find_groups, read_members
 from entrasync.adapters.graph.groups import resolve_groups
 from entrasync.adapters.graph.odata import odata_string, query
 from entrasync.adapters.http import RetryPolicy
@@ -212,6 +212,29 @@ def test_an_expired_page_token_restarts_the_listing_without_repeating_items() ->
     client, seen = make_client(handler)
     assert [i["id"] for i in client.paged("groups")] == ["1", "2"]
     assert len(seen) == 4
+
+
+def test_an_expired_page_token_outside_a_listing_is_an_error_not_a_crash() -> None:
+    """Only a listing starts over; a GET or a $batch answered so (a proxy, another server) is
+    an error like any other (it was an exception no one caught: a traceback)."""
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return graph_error(400, "Directory_ExpiredPageToken")
+
+    client, _ = make_client(handler)
+    with pytest.raises(GraphError, match="Directory_ExpiredPageToken"):
+        client.get("groups/g", what="group g")
+    with pytest.raises(GraphError, match="Directory_ExpiredPageToken"):
+        client.post_read("$batch", {"requests": []}, what="groups by id")
+
+
+def test_a_group_listed_without_its_id_stops_the_search() -> None:
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"value": [{"displayName": "NT-Admins"}]})
+
+    client, _ = make_client(handler)
+    with pytest.raises(GraphError, match="listed the group 'NT-Admins' without its id"):
+        find_groups(client, "NT-")
 
 
 def test_a_next_link_to_another_host_is_refused_so_the_token_stays_home() -> None:

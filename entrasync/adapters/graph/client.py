@@ -130,7 +130,7 @@ class GraphClient:
         self, path: str, params: Mapping[str, str] | None = None, *, what: str = "Microsoft Graph"
     ) -> dict[str, Any]:
         """One GET; ``what`` names the object in error messages ("group 0b3f…")."""
-        return self._fetch(self.url(path, params), what)
+        return self._exchange(self.url(path, params), what)[0]
 
     def post_read(
         self, path: str, body: dict[str, Any], *, what: str
@@ -189,7 +189,7 @@ class GraphClient:
         empty = 0  # pages in a row without items
         url: str | None = first
         while url is not None:
-            page = self._fetch(url, what)
+            page = self._exchange(url, what, paging=True)[0]
             # A page may be empty and still carry a nextLink; not page after page.
             empty = 0 if page.get("value") else empty + 1
             url = self._same_origin(page.get("@odata.nextLink"))
@@ -241,12 +241,11 @@ class GraphClient:
             )
         return str(link)
 
-    def _fetch(self, url: str, what: str) -> dict[str, Any]:
-        return self._exchange(url, what)[0]
-
     def _exchange(
-        self, url: str, what: str, body: dict[str, Any] | None = None
+        self, url: str, what: str, body: dict[str, Any] | None = None, *, paging: bool = False
     ) -> tuple[dict[str, Any], httpx.Request]:
+        """One request, retried, its answer checked; ``paging``: a page of :meth:`paged`,
+        whose expired page token starts the listing over (elsewhere it is an error)."""
         method = "GET" if body is None else "POST"
         rejected: str | None = None
         while True:
@@ -297,7 +296,7 @@ class GraphClient:
             ):
                 rejected = token  # once: an expired, revoked or rotated token, or new consent
                 continue
-            if failure.code == "Directory_ExpiredPageToken":
+            if failure.code == "Directory_ExpiredPageToken" and paging:
                 raise ExpiredPageToken()
             raise self.translate(failure, what)
 

@@ -267,7 +267,15 @@ def find_groups(client: GraphClient, search: str | None) -> list[Group]:
     params = {"$select": "id,displayName"}
     if search:
         params["$filter"] = f"startsWith(displayName,{odata_string(search)})"
-    return [
-        Group(id=str(g["id"]), display_name=str(g.get("displayName") or ""))
-        for g in client.paged("groups", params, what="groups")
-    ]
+    return [_listed_group(g) for g in client.paged("groups", params, what="groups")]
+
+
+def _listed_group(item: dict[str, Any]) -> Group:
+    group_id = item.get("id")
+    if not isinstance(group_id, str) or not group_id:
+        raise GraphError(
+            f"Microsoft Graph listed the group {sanitize.text(str(item.get('displayName')))!r} "
+            "without its id",
+            "nothing was read; run again, and if it repeats, report it with the request-id",
+        )
+    return Group(id=group_id, display_name=str(item.get("displayName") or ""))
