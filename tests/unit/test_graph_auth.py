@@ -198,6 +198,22 @@ def test_credentials_never_go_to_plain_http_outside_loopback() -> None:
         resolve_endpoints(CONFIG, {"AZURE_AUTHORITY_HOST": "http://login.example.com"})
 
 
+def test_a_plain_http_token_authority_on_loopback_is_refused_before_anything_is_sent() -> None:
+    """Allowed to loopback for Graph, plain http cannot serve the token: msal refuses it, and
+    its refusal read as if the tenant had answered ("check AZURE_TENANT_ID")."""
+    environ = {**IDS, "AZURE_CLIENT_SECRET": "fake-secret-for-tests"}
+    provider = make_token_provider(
+        CONFIG, {**environ, "AZURE_AUTHORITY_HOST": "http://localhost:1"}
+    )
+    with pytest.raises(AuthError) as caught:
+        provider()
+    assert caught.value.message == (
+        f"the token authority http://localhost:1/{TENANT} is not https://: msal, which fetches "
+        "the token, takes only an https authority"
+    )
+    assert "AZURE_AUTHORITY_HOST" in (caught.value.hint or "")
+
+
 @pytest.mark.parametrize(
     ("entra", "env", "message"),
     [

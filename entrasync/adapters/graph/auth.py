@@ -26,6 +26,7 @@ from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH, is_loopback_host
 from entrasync.config import routing
 from entrasync.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
 from entrasync.config.patterns import GUID_PATTERN
+from entrasync.core import sanitize
 from entrasync.core.redact import remember
 from entrasync.core.secret import Secret, bearer, refuse_macro
 from entrasync.errors import AuthError, EntrasyncError
@@ -134,6 +135,15 @@ class MsalTokenProvider:
         return f"{self._endpoints.authority_host}/{self._tenant_id}"
 
     def _build_app(self) -> Any:
+        if not self.authority.startswith("https://"):
+            # Loopback may be plain http for Graph, not for the token: msal refuses it, with a
+            # message that read as if the tenant had answered.
+            raise AuthError(
+                f"the token authority {self.authority} is not https://: msal, which fetches "
+                "the token, takes only an https authority",
+                "set AZURE_AUTHORITY_HOST (or entra.authority_host) to an https:// URL, or "
+                "give a Graph token in ENTRASYNC_GRAPH_TOKEN instead",
+            )
         # msal (and requests under it) are imported on the first token fetch, not with this
         # module: ENTRASYNC_GRAPH_TOKEN never needs them, and the CLI's path to its first
         # request is shorter without them.
@@ -144,7 +154,7 @@ class MsalTokenProvider:
 
         self._session = requests_session(self._verify)
         try:
-            return msal.ConfidentialClientApplication(
+            app = msal.ConfidentialClientApplication(
                 self._client_id,
                 authority=self.authority,
                 client_credential=self._credential(),
@@ -164,6 +174,8 @@ class MsalTokenProvider:
                 "check AZURE_TENANT_ID (or entra.tenant_id) and that AZURE_AUTHORITY_HOST is "
                 "the login host of the tenant's cloud",
             ) from None
+        _refuse_other_token_host(self.authority, str(app.authority.token_endpoint))
+        return app
 
     def __call__(self, *, rejected: str | None = None) -> str:
         with self._lock:
@@ -208,6 +220,24 @@ class MsalTokenProvider:
         token = str(result["access_token"])
         remember(token)  # kept out of every message, should Graph echo it back
         return token
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or 443
+
+
+def _refuse_other_token_host(authority: str, token_endpoint: str) -> None:
+    """The credential goes to the token endpoint the authority's discovery document names:
+    only when that is the authority's own scheme, host and port, as Entra's always is."""
+    if _origin(token_endpoint) != _origin(authority):
+        raise AuthError(
+            f"the token authority {authority} names a token endpoint on another host "
+            f"({sanitize.text(urlsplit(token_endpoint).hostname or token_endpoint)}): the "
+            "client's credential is not sent there",
+            "set AZURE_AUTHORITY_HOST to the login host itself (https://login.microsoftonline.com "
+            "or the national cloud's)",
+        )
 
 
 def _unreachable(authority: str, exc: Exception) -> AuthError:

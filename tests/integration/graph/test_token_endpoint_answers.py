@@ -25,6 +25,7 @@ SECRET = "fake-client-secret-for-tests"
 class _Authority(ThreadingHTTPServer):
     answer = "redirect"  # or "html"
     collected: list[bytes]
+    token_endpoint: str | None = None  # what the discovery document names, when set
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -45,6 +46,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         base = f"https://127.0.0.1:{self.server.server_port}"
         document = openid_configuration(base, TENANT_ID, base)
+        if self.server.token_endpoint is not None:
+            document["token_endpoint"] = self.server.token_endpoint
         self._reply(200, json.dumps(document).encode(), "application/json")
 
     def do_POST(self) -> None:
@@ -162,3 +165,17 @@ def test_the_authoritys_fields_are_one_line_and_carry_no_signed_token(
     assert "\n" not in error.message
     assert "eyJ" not in error.message
     assert "[correlation id c0ffee\\x0aerror: forged\\x0ahint: run]" in error.message
+
+
+def test_a_token_endpoint_on_another_host_never_receives_the_credential(
+    authority: _Authority,
+) -> None:
+    # The discovery document decides where msal posts the secret: "localhost" is another
+    # host than the authority's 127.0.0.1 (this same server, so nothing leaves the machine).
+    authority.token_endpoint = f"https://localhost:{authority.server_port}/collect"
+    error = _token(authority)
+    assert authority.collected == []
+    assert error.message == (
+        f"the token authority https://127.0.0.1:{authority.server_port}/{TENANT_ID} names a "
+        "token endpoint on another host (localhost): the client's credential is not sent there"
+    )
