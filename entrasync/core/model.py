@@ -49,7 +49,9 @@ class GroupSummary(NamedTuple):
     members: int  # user members (transitive when nested_groups)
 
 
-# The statuses `plan` would refuse: missing, ambiguous, misnamed or mapped twice.
+# The statuses validate --online refuses: missing, ambiguous, misnamed or mapped twice. `plan`
+# refuses the same of the synced mappings; validate checks every mapping, an `auto_sync: false`
+# one too, which the next edit may turn on.
 FAILING = frozenset({"missing", "ambiguous", "mismatch", "duplicate"})
 
 
@@ -68,7 +70,8 @@ class GroupCheck:
 
     @property
     def failed(self) -> bool:
-        """Missing, ambiguous, misnamed or mapped twice: `plan` would refuse it."""
+        """Missing, ambiguous, misnamed or mapped twice: validate --online refuses it (and
+        `plan` too, when the mapping is synced)."""
         return self.status in FAILING
 
 

@@ -215,7 +215,9 @@ def read_directory(
     by_index = {index: group for (index, _), group in zip(synced, resolved, strict=True)}
     for earlier, index in repeated_groups((i, g.id) for i, g in by_index.items()):
         message = duplicate_message(config, earlier, index, by_index[index])
-        raise GraphError(message, DUPLICATE_HINT)
+        duplicate = GroupResolutionError("duplicate", message, DUPLICATE_HINT, by_index[index])
+        duplicate.mapping_index = index  # the later mapping: planning names its line
+        raise duplicate
     # Each user is built once, however many groups list it: with a copy per membership held
     # until the end of the read, `plan`'s peak RSS at 1,000,000 users was 1,634 MB when the
     # read ended, 1,312 MB this way (benchmarks/README.md).

@@ -25,11 +25,12 @@ GROUP_SELECT = {"$select": "id,displayName"}
 
 
 class GroupResolutionError(GraphError):
-    """A mapping's group is missing, ambiguous, or named differently from its id."""
+    """A mapping's group is missing, ambiguous, named differently from its id, or another
+    mapping's group too."""
 
     def __init__(self, kind: str, message: str, hint: str, group: Group | None = None) -> None:
         super().__init__(message, hint)
-        self.kind = kind  # "missing" | "ambiguous" | "mismatch"
+        self.kind = kind  # "missing" | "ambiguous" | "mismatch" | "duplicate"
         self.group = group  # the group Entra has under the id, on a mismatch
         self.mapping_index: int | None = None  # which mapping, once the reader knows it
 

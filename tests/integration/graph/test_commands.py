@@ -180,6 +180,24 @@ def test_groups_with_no_match_says_so(
     assert "no Entra group's display name starts with 'zzz'" in err
 
 
+def test_plan_names_the_line_of_a_mapping_whose_group_another_mapping_has(
+    env: GraphEmulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As validate --online does: plan named the two mappings but not where the second is."""
+    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "unused")
+    monkeypatch.setenv("NEURALTRUST_SCIM_URL", "http://127.0.0.1:9/scim/v2")  # never reached
+    mappings = f"  - id: {G_PARENT}\n    role: owner\n  - name: NT-PARENT\n    role: member\n"
+    config = write(tmp_path, "version: 1\nmappings:\n" + mappings)
+    assert main(["plan", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {config}:5: mapping NT-PARENT: mappings '{G_PARENT}' and 'NT-PARENT' " in err
+    assert "both resolve to group NT-Parent" in err
+    assert "hint: map each group once" in err
+
+
 def test_validate_online_tells_every_failing_mapping_in_order(
     env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
