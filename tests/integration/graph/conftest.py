@@ -121,3 +121,10 @@ def emulator(emulator_factory: EmulatorFactory) -> GraphEmulator:
 @contextmanager
 def nothing() -> Iterator[None]:
     yield
+
+
+@pytest.fixture
+def scim_never_reached(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SCIM token and a URL nothing listens at: for a `plan` that must stop at Entra."""
+    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "unused")
+    monkeypatch.setenv("NEURALTRUST_SCIM_URL", "http://127.0.0.1:9/scim/v2")

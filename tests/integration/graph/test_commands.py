@@ -184,11 +184,9 @@ def test_plan_names_the_line_of_a_mapping_whose_group_another_mapping_has(
     env: GraphEmulator,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    scim_never_reached: None,
 ) -> None:
     """As validate --online does: plan named the two mappings but not where the second is."""
-    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "unused")
-    monkeypatch.setenv("NEURALTRUST_SCIM_URL", "http://127.0.0.1:9/scim/v2")  # never reached
     mappings = f"  - id: {G_PARENT}\n    role: owner\n  - name: NT-PARENT\n    role: member\n"
     config = write(tmp_path, "version: 1\nmappings:\n" + mappings)
     assert main(["plan", "--config", str(config)]) == 1

@@ -32,13 +32,11 @@ def test_a_misspelt_group_gets_the_nearest_names(
     env: GraphEmulator,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    scim_never_reached: None,
     command: str,
     name: str,
     meant: str,
 ) -> None:
-    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "unused")
-    monkeypatch.setenv("NEURALTRUST_SCIM_URL", "http://127.0.0.1:9/scim/v2")  # never reached
     config = tmp_path / "mappings.yaml"
     config.write_text(f"version: 1\nmappings:\n  - name: {name}\n    role: owner\n")
     args = ["validate", "--online"] if command == "validate" else ["plan"]
@@ -63,10 +61,8 @@ def test_plan_names_the_config_file_it_reads_unless_quiet(
     env: GraphEmulator,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    scim_never_reached: None,
 ) -> None:
-    monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "unused")
-    monkeypatch.setenv("NEURALTRUST_SCIM_URL", "http://127.0.0.1:9/scim/v2")  # never reached
     config = tmp_path / "mappings.yaml"
     config.write_text("version: 1\nmappings:\n  - name: NT-Parnet\n    role: owner\n")
     main(["plan", "--config", str(config)])
