@@ -267,6 +267,7 @@ def apply_plan(
     recorder = _Recorder(audit, on_result)
     interrupted = threading.Event()
     stopped: list[str] = []
+    outage = _Outage(stopped)
 
     def stopping() -> bool:
         return stop.requested or recorder.failure is not None or interrupted.is_set()
@@ -281,6 +282,7 @@ def apply_plan(
         else:
             version = versions.get(change.target_id or "") if versions else None
             result = _guarded(change, client, layout, stopped, version)
+            outage.note(result)
         recorder.record(result)
         return result
 
@@ -320,6 +322,33 @@ def apply_plan(
     if stop.signum is not None:
         raise Stopped(stop.signum, report)  # what was done, for the caller to say
     return report
+
+
+OUTAGE_FAILURES = 5  # writes in a row failed with server errors: NeuralTrust is down
+
+
+class _Outage:
+    """Stops the writes after :data:`OUTAGE_FAILURES` in a row failed with a 5xx once their
+    retries were spent: each of the others would spend its own (half a minute each) on a
+    server that is down."""
+
+    def __init__(self, stopped: list[str]) -> None:
+        self._stopped = stopped
+        self._lock = threading.Lock()
+        self._in_a_row = 0
+
+    def note(self, result: ChangeResult) -> None:
+        status = result.http_status
+        with self._lock:
+            if result.outcome == "failed" and status is not None and status >= 500:
+                self._in_a_row += 1
+                if self._in_a_row == OUTAGE_FAILURES:
+                    self._stopped.append(
+                        f"{OUTAGE_FAILURES} writes in a row failed with server errors (the last: "
+                        f"{result.error}): NeuralTrust is not taking writes"
+                    )
+            elif result.outcome == "succeeded":
+                self._in_a_row = 0
 
 
 def _succeeded_result(result: ChangeResult | None) -> bool:
