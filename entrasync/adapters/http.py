@@ -39,6 +39,7 @@ from entrasync.adapters.urls import is_loopback_host as is_loopback_host
 from entrasync.adapters.urls import require_safe_url as require_safe_url
 from entrasync.core import sanitize
 from entrasync.core.redact import redact, remember
+from entrasync.core.urls import LOOPBACK_HOSTS
 from entrasync.errors import EntrasyncError
 
 USER_AGENT = f"entrasync/{__version__}"
@@ -82,7 +83,6 @@ def new_client(
 # Loopback is reached directly, whatever HTTP(S)_PROXY says: a proxy would take the sandbox's
 # traffic off the machine (and fail), and plain http:// is allowed to loopback only because
 # it stays on the machine. None: the client's own transport, without a proxy.
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 LOOPBACK_DIRECT: Mapping[str, httpx.BaseTransport | None] = {
     f"all://{host}": None for host in LOOPBACK_HOSTS
 }

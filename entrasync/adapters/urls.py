@@ -29,7 +29,7 @@ def require_safe_url(
     ):
         raise UnsafeUrlError(
             f"{what} is not an https:// URL; credentials are only sent over https "
-            "(or plain http to a loopback address)",
+            "(or plain http to localhost, 127.0.0.1 or [::1])",
             f"use the https:// address in {what}",
         )
     try:

@@ -204,7 +204,7 @@ def _url_problems(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
             yield doc.problem(
                 (section, key),
                 f"{show(url)} is plain http://; credentials only travel over https:// "
-                "(plain http only to a loopback address)",
+                "(plain http only to localhost, 127.0.0.1 or [::1])",
             )
 
 

@@ -38,13 +38,16 @@ class UnsafeUrlError(EntrasyncError):
     """A URL that would receive a credential is malformed or carries data of its own."""
 
 
+# The loopback hosts plain http:// may go to, and that are reached without a proxy: the same
+# three, so a credential that may travel in clear never leaves the machine. (Other 127.x
+# addresses and "localhost." are loopback too, but no proxy rule of HTTP clients names them.)
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
 def is_loopback_host(host: str) -> bool:
-    if host.lower() in {"localhost", "localhost."}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    """``host`` is one of :data:`LOOPBACK_HOSTS` (any case; IPv6 with or without brackets)."""
+    return host.lower() in _LOOPBACK
 
 
 def check_url(

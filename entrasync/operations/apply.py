@@ -347,7 +347,7 @@ class _Outage:
                         f"{OUTAGE_FAILURES} writes in a row failed with server errors (the last: "
                         f"{result.error}): NeuralTrust is not taking writes"
                     )
-            elif result.outcome == "succeeded":
+            else:  # an answer of another kind: the server is up
                 self._in_a_row = 0
 
 

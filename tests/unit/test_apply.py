@@ -23,6 +23,8 @@ from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.core.secret import Secret
 from entrasync.operations.apply import (
     UNREAD_AFTER_LOST,
+    ChangeResult,
+    _Outage,
     apply_plan,
     create_body,
     patch_operations,
@@ -528,3 +530,20 @@ def test_a_409_whose_lookup_loses_the_connection_or_the_token_stops_the_later_wr
         "NeuralTrust refused creating u0: conflict (409): userName taken; looking the user up "
         "failed too: "
     )
+
+
+def test_server_errors_stop_the_writes_only_five_in_a_row() -> None:
+    """Any other answer (a success, a 404 about one user) shows the server is up."""
+    made = change(Action.CREATE, Access("member", None, True))
+    down = ChangeResult(made, "failed", 503, error="NeuralTrust answered 503")
+    gone = ChangeResult(made, "failed", 404, error="vanished")
+    stopped: list[str] = []
+    outage = _Outage(stopped)
+    for result in (down, down, down, down, gone, down, down, down, down):
+        outage.note(result)
+    assert stopped == []
+    outage.note(down)
+    assert stopped == [
+        "5 writes in a row failed with server errors (the last: NeuralTrust answered 503): "
+        "NeuralTrust is not taking writes"
+    ]

@@ -470,8 +470,18 @@ def test_a_path_that_is_a_path_is_named_in_the_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "variable", ["AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_FEDERATED_TOKEN_FILE"]
 )
-def test_a_client_secret_put_in_a_path_variable_is_never_printed(variable: str) -> None:
-    secret = "fake8Q~client.secret-for-tests_0123456789"
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "fake8Q~client.secret-for-tests_0123456789",  # as Entra makes them now
+        "fakeXk7vQ2/nT9+pLm4RzW8yHc1/aBdE3fGh5Jk6=",  # base64, as it made them before
+        "/fakeXk7vQ2nT9+pLm4RzW8yHc1aBdE3fGh5Jk6=",
+    ],
+    ids=["Entra secret", "base64 secret", "base64 secret starting with a slash"],
+)
+def test_a_client_secret_put_in_a_path_variable_is_never_printed(
+    variable: str, secret: str
+) -> None:
     environ = {variable: secret, "AZURE_CLIENT_CERTIFICATE_PASSWORD": ""}
 
     def use() -> None:  # a certificate is read when chosen, a token file when the token is made
@@ -483,17 +493,21 @@ def test_a_client_secret_put_in_a_path_variable_is_never_printed(variable: str) 
         use()
     shown = f"{caught.value.message} {caught.value.hint}"
     assert secret not in shown
-    assert "(not shown: it names no folder and no .pem or token file" in shown
+    assert "(not shown: no .pem or token file, nor a folder that exists" in shown
 
 
-@pytest.mark.parametrize("name", ["token", "cert.pem", "app.TOKEN"])
-def test_a_path_in_the_current_folder_is_named_when_it_looks_like_one(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [("token", False), ("cert.pem", True), ("app.TOKEN", True), ("certs/app", True)],
+)
+def test_a_path_is_named_when_it_looks_like_one(
+    name: str, shown: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "certs").mkdir()
     with pytest.raises(AuthError) as caught:
         load_certificate(name, None)
-    named = name if "." in name else "(not shown"
+    named = name if shown else "(not shown"
     assert f"cannot read the certificate file {named}" in caught.value.message
 
 

@@ -63,6 +63,13 @@ REFUSED = [
     pytest.param("https://scim\x00.example.com/v2", "is not a valid URL", id="a NUL byte"),
     pytest.param("https://[::1/v2", "NEURALTRUST_SCIM_URL", id="an unclosed IPv6 bracket"),
     pytest.param("http://scim.example.com/v2", "is not an https:// URL", id="plain http"),
+    # Loopback too, but no proxy rule names them: plain http would go to HTTP_PROXY in clear.
+    pytest.param(
+        "http://127.0.0.2:8080/v2", "is not an https:// URL", id="plain http to 127.0.0.2"
+    ),
+    pytest.param(
+        "http://localhost.:8080/v2", "is not an https:// URL", id="plain http to localhost."
+    ),
     pytest.param("ftp://scim.example.com/v2", "is not an https:// URL", id="another scheme"),
 ]
 

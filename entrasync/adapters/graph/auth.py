@@ -135,7 +135,7 @@ class MsalTokenProvider:
         return f"{self._endpoints.authority_host}/{self._tenant_id}"
 
     def _build_app(self) -> Any:
-        if not self.authority.startswith("https://"):
+        if urlsplit(self.authority).scheme.lower() != "https":
             # Loopback may be plain http for Graph, not for the token: msal refuses it, with a
             # message that read as if the tenant had answered.
             raise AuthError(

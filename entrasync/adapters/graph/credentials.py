@@ -86,17 +86,31 @@ def _secret(value: str) -> CredentialChoice:
 def shown_path(value: str) -> str:
     """A ``*_PATH`` / ``*_FILE`` value as an error shows it: never when it looks like the secret
     itself (a PEM or a JWT put in the variable instead of a file's path), nor when it looks like
-    no path at all (no folder and no certificate or token file's extension: a client secret
-    set in its place)."""
+    no path at all (no folder that exists and no certificate or token file's extension: a
+    client secret set in its place)."""
     if "\n" in value or "-----BEGIN" in value or value.startswith("eyJ") or len(value) > 1024:
         return "(not shown: the value looks like a certificate or token itself, not a path)"
-    if not _PATH_LIKE.search(value):
-        return "(not shown: it names no folder and no .pem or token file, so it may be a secret)"
-    return value
+    if _FILE_KIND.search(value) or _in_a_folder_there(value):
+        return value
+    return "(not shown: no .pem or token file, nor a folder that exists: it may be a secret)"
 
 
-# A folder separator, or the extension of a certificate or token file.
-_PATH_LIKE = re.compile(r"[/\\]|\.(pem|crt|cer|key|jwt|token|txt)\Z", re.IGNORECASE)
+# The extension of a certificate or token file.
+_FILE_KIND = re.compile(r"\.(pem|crt|cer|key|jwt|token|txt)\Z", re.IGNORECASE)
+
+
+def _in_a_folder_there(value: str) -> bool:
+    """A path in a folder that exists, other than the root: a base64 secret holds "/" too
+    (even first), but names no folder."""
+    path = Path(value)
+    try:
+        return (
+            ("/" in value or "\\" in value)
+            and path.parent != Path(path.anchor)
+            and (path.parent.is_dir())
+        )
+    except (OSError, ValueError):  # a name too long, a NUL
+        return False
 
 
 def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:

@@ -27,6 +27,7 @@ from entrasync.adapters.scim.paging import (
     IncompleteListingError,
     Listing,
     Page,
+    as_integer,
     fetch_ahead,
     one_user_page_disagrees,
     parse_page,
@@ -464,7 +465,10 @@ class ScimClient:
             params["attributes"] = ",".join(attributes)
         doing = f"looking up {user_name}"
         page = self._get_users(params, doing, retries=retries)
-        resources = page.get("Resources", []) if isinstance(page, dict) else None
+        # A ListResponse says how many it found (RFC 7644 §3.4.2); Resources may be left out
+        # when that is none.
+        listed = isinstance(page, dict) and as_integer(page.get("totalResults")) is not None
+        resources = page.get("Resources", []) if listed and isinstance(page, dict) else None
         if not isinstance(resources, list):
             # Not "no such user": something else answered, and the user may well be there.
             raise _not_scim(doing, "a SCIM ListResponse")

@@ -56,7 +56,8 @@ class Page:
     total: int
 
 
-def _integer(value: object) -> int | None:
+def as_integer(value: object) -> int | None:
+    """A count a server sent, as a number or as digits (some send "42"); None otherwise."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -70,7 +71,7 @@ def _has_id(resource: object) -> bool:
     if not isinstance(resource, dict):
         return False
     key = resource.get("id")
-    return (isinstance(key, str) and key != "") or _integer(key) is not None
+    return (isinstance(key, str) and key != "") or as_integer(key) is not None
 
 
 def _broken(what: str) -> IncompleteListingError:
@@ -120,7 +121,7 @@ def parse_page(body: object, start: int) -> Page:
     at = f"the page asked for at startIndex {start}"
     if not isinstance(body, dict):
         raise _broken(f"{at} is not a SCIM ListResponse")
-    total = _integer(body.get("totalResults"))
+    total = as_integer(body.get("totalResults"))
     if total is None or total < 0:
         raise _broken(f"{at} carries no valid totalResults")
     if total > MAX_TOTAL_RESULTS:
@@ -129,8 +130,8 @@ def parse_page(body: object, start: int) -> Page:
             "entrasync will read"
         )
     answered = body.get("startIndex")
-    if answered is not None and _integer(answered) != start:
-        said = _integer(answered)
+    if answered is not None and as_integer(answered) != start:
+        said = as_integer(answered)
         shown = "an invalid startIndex" if said is None else f"startIndex {said}"
         raise _broken(f"{at} came back as {shown}: the server does not page by startIndex")
     resources = body.get("Resources")

@@ -86,12 +86,12 @@ def authority() -> Iterator[_Authority]:
     server.server_close()
 
 
-def _token(server: _Authority) -> AuthError:
+def _token(server: _Authority, scheme: str = "https") -> AuthError:
     env = {
         "AZURE_TENANT_ID": TENANT_ID,
         "AZURE_CLIENT_ID": CLIENT_ID,
         "AZURE_CLIENT_SECRET": SECRET,
-        "AZURE_AUTHORITY_HOST": f"https://127.0.0.1:{server.server_port}",
+        "AZURE_AUTHORITY_HOST": f"{scheme}://127.0.0.1:{server.server_port}",
         "ENTRASYNC_GRAPH_URL": f"https://127.0.0.1:{server.server_port}",
         "ENTRASYNC_CA_BUNDLE": sandbox_ca().pem_path,
     }
@@ -108,13 +108,14 @@ def test_a_redirect_from_the_token_endpoint_is_not_followed(authority: _Authorit
     assert "AZURE_AUTHORITY_HOST" in (error.hint or "")
 
 
+@pytest.mark.parametrize("scheme", ["https", "HTTPS"])  # a URL's scheme is any case
 def test_a_token_answer_that_is_not_json_is_an_error_that_logs_nothing_of_it(
-    authority: _Authority, caplog: pytest.LogCaptureFixture
+    authority: _Authority, caplog: pytest.LogCaptureFixture, scheme: str
 ) -> None:
     authority.answer = "html"
     configure_logging(0)
     with caplog.at_level(logging.WARNING):
-        error = _token(authority)
+        error = _token(authority, scheme)
     assert "answered something that is not JSON" in error.message
     assert SECRET not in caplog.text
     assert "blocked" not in caplog.text

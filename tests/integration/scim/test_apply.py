@@ -562,14 +562,17 @@ def test_a_412_after_a_lost_answer_that_cannot_be_read_back_claims_nothing(
 
 class _SignInPageAfterWrites(httpx.HTTPTransport):
     """A gateway that passes each write on and answers it 502, then answers every read with
-    a sign-in page (200, HTML): the write was made, and nothing can tell."""
+    a sign-in page (200, HTML or JSON): the write was made, and nothing can tell."""
 
-    def __init__(self) -> None:
+    def __init__(self, page: str) -> None:
         super().__init__()
         self.written = False
+        self.page = page
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET" and self.written:
+            if self.page == "json":
+                return httpx.Response(200, json={"message": "Please sign in"}, request=request)
             return httpx.Response(200, html="<html>Sign in</html>", request=request)
         response = super().handle_request(request)
         if request.method in ("POST", "PATCH"):
@@ -579,9 +582,10 @@ class _SignInPageAfterWrites(httpx.HTTPTransport):
         return response
 
 
+@pytest.mark.parametrize("page", ["html", "json"])
 @pytest.mark.parametrize("action", [Action.CREATE, Action.UPDATE], ids=["create", "update"])
 def test_a_read_back_answered_with_a_web_page_claims_nothing_about_the_write(
-    make_sandbox: MakeSandbox, action: Action
+    make_sandbox: MakeSandbox, action: Action, page: str
 ) -> None:
     """A 200 that is no SCIM answer says nothing of the user: not "the change was not in
     place" (it was), but that it could not be read back and may have been made."""
@@ -591,7 +595,7 @@ def test_a_read_back_answered_with_a_web_page_claims_nothing_about_the_write(
         plan = scenario_plan(read_target(config, reader))
     plan = replace(plan, changes=tuple(c for c in plan.changes if c.action is action)[:1])
     audit = ListAudit()
-    with client_for(sandbox, transport=_SignInPageAfterWrites()) as client:
+    with client_for(sandbox, transport=_SignInPageAfterWrites(page)) as client:
         report = apply_plan(plan, client, config, audit, parallelism=1)
     with client_for(sandbox) as reader:
         after = read_target(config, reader)
