@@ -226,7 +226,11 @@ def test_every_request_carries_the_bearer_token_and_scim_media_type() -> None:
         (scim_error(401), ScimAuthError, "the NeuralTrust SCIM token is expired or invalid"),
         (scim_error(403), ScimAuthError, "NeuralTrust refused updating u1 (403 Forbidden)"),
         (scim_error(404), ScimError, "the NeuralTrust user vanished while updating u1"),
-        (scim_error(409, "uniqueness"), ScimError, "a user with this userName already exists"),
+        (
+            scim_error(409, "uniqueness"),
+            ScimError,
+            "another user already has a value it sets (the externalId it adopts)",
+        ),
         (scim_error(400, "invalidPath"), ScimError, "answered 400 to updating u1: server said no"),
         (scim_error(500, **{"x-request-id": "req-42"}), ScimError, "(request id req-42)"),
         (httpx.Response(502, text="<html>bad gateway</html>"), ScimError, "answered 502"),
@@ -249,6 +253,13 @@ def test_errors_are_translated_once(
         scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
     assert fragment in caught.value.message
     assert caught.value.status == response.status_code
+
+
+def test_a_create_refused_for_uniqueness_names_the_user_name() -> None:
+    # An update sets no userName: only a create's 409 can be about it.
+    scim, _ = client(lambda r: scim_error(409, "uniqueness"))
+    with pytest.raises(ScimError, match="conflict \\(409, uniqueness\\): another user already has"):
+        scim.create_user({"userName": "a@contoso.com"})
 
 
 @pytest.mark.parametrize(

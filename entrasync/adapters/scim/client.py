@@ -105,7 +105,9 @@ def error_for(
             request_id=request_id,
         )
     if status == 409:
-        what = "a user with this userName already exists" if scim_type == "uniqueness" else ""
+        # A create sets userName; an update sets no userName, but an adoption sets externalId.
+        taken = "a value it sets (the externalId it adopts)" if one_user else "this userName"
+        what = f"another user already has {taken}" if scim_type == "uniqueness" else ""
         return ScimError(
             f"NeuralTrust refused {doing}: conflict (409{', ' + scim_type if scim_type else ''})"
             f"{': ' + what if what else said}{suffix}",

@@ -254,7 +254,7 @@ def test_creating_a_user_whose_name_is_taken_by_someone_different_fails_and_keep
     assert [r.change.action for r in report.failed] == [Action.CREATE]
     failed = report.failed[0]
     assert failed.http_status == 409
-    assert "already exists" in (failed.error or "")
+    assert "another user already has this userName" in (failed.error or "")
     assert report.counts["succeeded"] == 5
     assert len(audit.records) == 6
 
