@@ -197,7 +197,7 @@ def send(
     A 504 may follow a write the server carried out, so a write answered 504 is sent again
     only when ``resend`` says a second copy does no harm (SCIM's: a create sent twice meets
     409 and is looked up, a PATCH sets the same values); otherwise the 504 is final (a comment
-    posted twice is two comments). When a resent write's retries then end in a throttle, the
+    posted twice is two comments). When a resent write's retries then end in any error, the
     outcome is that earlier 5xx (without Retry-After), the answer that says the write may have
     been carried out; when they lose the connection, a :class:`TransportError` says so.
     Raises :class:`TransportError` when the connection fails and retrying is not safe or
@@ -282,9 +282,11 @@ def send(
 
 
 def _final(response: httpx.Response, maybe_made: httpx.Response | None) -> httpx.Response:
-    """The last answer to a request, unless it is a throttle after a 5xx that may have followed
-    the write being carried out: that 5xx is the outcome (apply reads the user back)."""
-    return maybe_made if maybe_made is not None and response.status_code == 429 else response
+    """The last answer to a request, unless it is an error after a 5xx that may have followed
+    the write being carried out (a throttle, a token revoked meanwhile): that 5xx is the
+    outcome, and apply reads the user back."""
+    failed = response.status_code >= 400
+    return maybe_made if maybe_made is not None and failed else response
 
 
 # A write went out and its answer did not come back (a timeout, a dropped or reset connection).

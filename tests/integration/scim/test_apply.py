@@ -556,8 +556,48 @@ def test_a_412_after_a_lost_answer_that_cannot_be_read_back_claims_nothing(
     assert after["keep@contoso.com"].role == "admin"  # entrasync's own write is there
     assert report.counts == {"succeeded": 0, "failed": 1, "skipped": 0}
     (record,) = audit.records
-    assert record["error"] == apply_module.UNREADABLE_AFTER_412
+    # The 504 is the outcome: the write may have been made (the 412 is its own retry's).
+    assert record["http_status"] == 504
+    assert record["error"].endswith(apply_module.UNREAD_AFTER_LOST)
     assert "not written" not in record["error"]
+
+
+class _LostThenRefused(httpx.HTTPTransport):
+    """A gateway: the first write is carried out and answered 504; its retry is answered 401
+    (the token revoked meanwhile) without reaching the server; reads pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method not in ("POST", "PATCH"):
+            return super().handle_request(request)
+        self.writes += 1
+        if self.writes > 1:
+            return httpx.Response(401, request=request)
+        super().handle_request(request).close()
+        return httpx.Response(504, request=request)
+
+
+def test_a_write_answered_504_then_refused_on_its_retry_is_read_back(
+    make_sandbox: MakeSandbox,
+) -> None:
+    """The 401 of the retry does not make the write "not made": the first attempt was."""
+    sandbox = make_sandbox()
+    config = config_for(sandbox)
+    with client_for(sandbox) as reader:
+        plan = scenario_plan(read_target(config, reader))
+    plan = replace(plan, changes=plan.changes[:1])  # the create
+    audit = ListAudit()
+    with client_for(sandbox, transport=_LostThenRefused()) as client:
+        report = apply_plan(plan, client, config, audit, parallelism=1)
+
+    assert sandbox.counters.writes == 1
+    assert report.counts == {"succeeded": 1, "failed": 0, "skipped": 0}
+    (record,) = audit.records
+    assert record["http_status"] == 504
+    assert record["detail"].startswith("read back in place after the answer was lost")
 
 
 class _SignInPageAfterWrites(httpx.HTTPTransport):
