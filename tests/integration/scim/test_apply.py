@@ -20,6 +20,7 @@ from entrasync.adapters.audit.chain import verify_audit
 from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.adapters.http import RetryPolicy
 from entrasync.adapters.scim.target import layout_of, read_target
+from entrasync.config.models import Config
 from entrasync.core.apply_report import ApplyReport
 from entrasync.core.apply_rules import in_place
 from entrasync.core.audit_record import record_sha256
@@ -562,6 +563,13 @@ def test_a_412_after_a_lost_answer_that_cannot_be_read_back_claims_nothing(
     assert "not written" not in record["error"]
 
 
+def _scenario(sandbox: ScimSandbox) -> tuple[Config, Plan]:
+    """The config for ``sandbox`` and the scenario's plan, read from it."""
+    config = config_for(sandbox)
+    with client_for(sandbox) as reader:
+        return config, scenario_plan(read_target(config, reader))
+
+
 class _LostThenRefused(httpx.HTTPTransport):
     """A gateway: the first write is carried out and answered 504; its retry is answered 401
     (the token revoked meanwhile) without reaching the server; reads pass."""
@@ -585,9 +593,7 @@ def test_a_write_answered_504_then_refused_on_its_retry_is_read_back(
 ) -> None:
     """The 401 of the retry does not make the write "not made": the first attempt was."""
     sandbox = make_sandbox()
-    config = config_for(sandbox)
-    with client_for(sandbox) as reader:
-        plan = scenario_plan(read_target(config, reader))
+    config, plan = _scenario(sandbox)
     plan = replace(plan, changes=plan.changes[:1])  # the create
     audit = ListAudit()
     with client_for(sandbox, transport=_LostThenRefused()) as client:
@@ -630,9 +636,7 @@ def test_a_read_back_answered_with_a_web_page_claims_nothing_about_the_write(
     """A 200 that is no SCIM answer says nothing of the user: not "the change was not in
     place" (it was), but that it could not be read back and may have been made."""
     sandbox = make_sandbox()
-    config = config_for(sandbox)
-    with client_for(sandbox) as reader:
-        plan = scenario_plan(read_target(config, reader))
+    config, plan = _scenario(sandbox)
     plan = replace(plan, changes=tuple(c for c in plan.changes if c.action is action)[:1])
     audit = ListAudit()
     with client_for(sandbox, transport=_SignInPageAfterWrites(page)) as client:
