@@ -185,6 +185,9 @@ class AzureDevOpsPlatform:
     def commit_sha(self) -> str:
         return self.ctx.environ.get("BUILD_SOURCEVERSION", "")
 
+    def run_id(self) -> str:
+        return self.ctx.environ.get("BUILD_BUILDID", "")  # "rerun failed jobs" keeps the build
+
     def run_url(self) -> str | None:
         build = self.ctx.environ.get("BUILD_BUILDID", "")
         if not build.isdigit():

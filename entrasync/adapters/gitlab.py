@@ -168,6 +168,9 @@ class GitLabPlatform:
     def run_url(self) -> str | None:
         return self.ctx.environ.get("CI_PIPELINE_URL") or None
 
+    def run_id(self) -> str:
+        return self.ctx.environ.get("CI_PIPELINE_ID", "")  # a retried job keeps its pipeline
+
     def _mr(self, number: int) -> httpx.URL:
         return self.client.project_url(f"/merge_requests/{number}")
 

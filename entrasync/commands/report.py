@@ -138,7 +138,11 @@ def _post(
     platform = platform_of(os.environ)
     try:
         sha = platform.commit_sha()
-        marker = comment_marker(config_path, f"apply {sha[:12]}")
+        # One report per apply run: its re-runs edit it, a later run (a manual apply of the
+        # same commit) posts its own rather than replacing the merge's.
+        run_id = platform.run_id()
+        run = f" run {run_id}" if run_id.isdigit() else ""  # the CI's number, nothing else
+        marker = comment_marker(config_path, f"apply {sha[:12]}{run}")
         body = body_of(platform, marker, sha)
         summarised = try_step_summary(body, os.environ, console.warn)
         if not summarised:  # GitLab and Azure DevOps have no job summary: the log keeps it

@@ -211,6 +211,9 @@ class GitHubPlatform:
     def run_url(self) -> str | None:
         return run_url(self._environ)
 
+    def run_id(self) -> str:
+        return self._environ.get("GITHUB_RUN_ID", "")  # GITHUB_RUN_ATTEMPT counts re-runs
+
     def upsert_comment(self, number: int, body: str, marker: str) -> str:
         """Create or edit in place the one comment carrying ``marker``; return its URL."""
         body = ensure_marker(body, marker)

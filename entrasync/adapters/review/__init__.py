@@ -37,6 +37,10 @@ class ReviewPlatform(Protocol):
         """The web page of this pipeline run, when the CI's variables tell it."""
         ...
 
+    def run_id(self) -> str:
+        """This pipeline run's id, the same for each re-run of its jobs ("" when unknown)."""
+        ...
+
     def upsert_comment(self, number: int, body: str, marker: str) -> str:
         """Edit the tool's own comment carrying ``marker`` on request ``number``, or post a new
         one; return its web address."""

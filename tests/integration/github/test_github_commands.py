@@ -170,6 +170,25 @@ def test_report_apply_comments_once_on_the_merged_pr_and_flags_unreviewed_change
     assert "Applied: 2 succeeded" in summary.read_text(encoding="utf-8")
 
 
+def test_a_later_apply_run_of_the_same_commit_posts_its_own_report(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A manual apply of the merge commit (as the drift issue suggests) is another run: its
+    report goes beside the merge's, which it used to replace; a re-run of a run edits it."""
+    first, later = tmp_path / "first", tmp_path / "later"
+    write_audit(first, plan_of(change("alice@contoso.com")))
+    write_audit(later, plan_of(change("mallory@contoso.com")))
+    args = ("github", "report-apply", "--pr", "12", "--audit")
+    assert run(monkeypatch, make_env(github), *args, str(first)) == 0
+    assert run(monkeypatch, make_env(github, GITHUB_RUN_ATTEMPT="2"), *args, str(first)) == 0
+    assert run(monkeypatch, make_env(github, GITHUB_RUN_ID="4343"), *args, str(later)) == 0
+
+    merge, manual = github.state.comments[12]
+    assert "alice@&#8203;contoso.com" in merge["body"]
+    assert "mallory" not in merge["body"]
+    assert "mallory@&#8203;contoso.com" in manual["body"]
+
+
 def test_report_apply_without_the_reviewed_plan_says_so(
     github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
