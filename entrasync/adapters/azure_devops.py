@@ -131,7 +131,9 @@ class AzureDevOpsClient(RestClient):
         hint = _HINTS.get(status)
         if status == 400 and "api-version" in detail:
             hint = f"this is a bug: every request must carry api-version={API_VERSION}"
-        elif status == 400 and "length" in detail.lower():
+        elif status == 400 and ("longer than" in detail or "comment.Content" in detail):
+            # "A discussion comment cannot be longer than 150000 characters.\r\nParameter
+            # name: comment.Content" (as Azure DevOps answers; atlantis, infracost quote it)
             hint = (
                 f"an Azure DevOps comment holds at most {AZURE_DEVOPS_COMMENT_LIMIT:,} characters"
             )

@@ -82,10 +82,15 @@ class GitLabContext:
             )
         except EntrasyncError as exc:
             raise ReviewError(exc.message, exc.hint) from None
+        # In a merge request pipeline, the request's own project: a fork's pipeline runs in
+        # the fork (CI_PROJECT_ID), while CI_MERGE_REQUEST_IID numbers the request in its target.
+        in_request = environ.get("CI_MERGE_REQUEST_IID") and environ.get(
+            "CI_MERGE_REQUEST_PROJECT_ID"
+        )
         return cls(
             api_url,
             bearer(TOKEN_VARIABLE, environ[TOKEN_VARIABLE], ReviewError),
-            environ["CI_PROJECT_ID"],
+            environ["CI_MERGE_REQUEST_PROJECT_ID"] if in_request else environ["CI_PROJECT_ID"],
             environ,
         )
 

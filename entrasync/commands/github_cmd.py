@@ -38,6 +38,9 @@ PLAN_WORKFLOW = ".github/workflows/plan.yml"
 PLAN_EVENT = "pull_request_target"
 
 
+ISSUE_TITLE_LIMIT = 256  # characters GitHub takes in an issue's title
+
+
 def write_outputs(values: Mapping[str, str], environ: Mapping[str, str], console: Console) -> None:
     """Print ``key=value`` lines and append them to ``$GITHUB_OUTPUT`` when set."""
     lines = "".join(f"{key}={value}\n" for key, value in values.items())
@@ -149,6 +152,8 @@ def drift_issue(plan_path: Path) -> int:
         full_plan_hint="the plan artifact of the drift run",
     )
     title = f"entrasync drift in {plan.config_path}: {summary_line(plan)}"
+    if len(title) > ISSUE_TITLE_LIMIT:  # GitHub refuses a longer one (422)
+        title = title[: ISSUE_TITLE_LIMIT - 1] + "…"
     url = upsert_issue(title, body, drift_marker, os.environ)
     console.info(f"Drift issue: {url or 'opened or updated (GitHub gave no URL)'}")
     return ExitCode.OK

@@ -173,7 +173,7 @@ class AzureDevOps(LoopbackApi):
         request.send(
             400,
             {
-                "message": "The comment content exceeds the maximum length of "
-                f"{COMMENT_LIMIT} characters."
+                "message": f"A discussion comment cannot be longer than {COMMENT_LIMIT} "
+                "characters.\r\nParameter name: comment.Content"
             },
         )

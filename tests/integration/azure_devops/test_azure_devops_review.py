@@ -146,7 +146,8 @@ def test_a_comment_azure_devops_finds_too_long_names_the_limit(
 ) -> None:
     ado.state.fail[("POST", r".*/threads")] = (
         400,
-        "The comment content exceeds the maximum length",
+        "A discussion comment cannot be longer than 150000 characters.\r\n"
+        "Parameter name: comment.Content",
     )
     with pytest.raises(ReviewError) as caught:
         publish(plan_of(change("a@contoso.com")), make_env(ado))

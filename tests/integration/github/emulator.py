@@ -24,6 +24,14 @@ TOKEN = "fake-github-token-for-tests"
 BOT = {"login": "github-actions[bot]", "type": "Bot"}
 
 
+TITLE_TOO_LONG = {
+    "resource": "Issue",
+    "code": "custom",
+    "field": "title",
+    "message": "title is too long (maximum is 256 characters)",
+}
+
+
 @dataclass
 class State:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -93,6 +101,9 @@ class _Route:
         body = (payload or {}).get("body")
         if isinstance(body, str) and len(body) > 65536:
             return self._send(422, {"message": "Body is too long (maximum is 65536 characters)"})
+        title = (payload or {}).get("title")
+        if isinstance(title, str) and len(title) > 256:  # as GitHub answers an issue's long title
+            return self._send(422, {"message": "Validation Failed", "errors": [TITLE_TOO_LONG]})
         self._route(method, path, query, payload or {})
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], data: Any) -> None:

@@ -289,6 +289,19 @@ def test_drift_opens_one_issue_updates_it_and_closes_it_when_in_sync(
     assert github.state.calls("PATCH") == 2  # one update, one close; nothing for the no-op
 
 
+def test_a_drift_issue_of_a_deeply_nested_config_gets_a_title_github_takes(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    deep = "/".join(["platform-identity-and-access-configuration"] * 5) + "/mappings.yaml"
+    drift = replace(plan_of(change("alice@contoso.com", Action.UPDATE, "admin")), config_path=deep)
+    path = save(drift, tmp_path / "a.json")
+    assert run(monkeypatch, make_env(github), "github", "drift-issue", "--plan", str(path)) == 0
+    (issue,) = github.state.issues
+    assert len(issue["title"]) == 256
+    assert issue["title"].startswith("entrasync drift in platform-identity")
+    assert issue["title"].endswith("…")
+
+
 def test_closing_in_sync_still_names_kept_orphans_and_the_plans_warnings(
     github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

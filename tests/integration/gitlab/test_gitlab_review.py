@@ -14,7 +14,7 @@ from entrasync.core.plan import Action, Plan
 from entrasync.errors import ReviewError
 from entrasync.render.markdown import comment_marker
 from tests.integration.github.plans import change, many, plan_of
-from tests.integration.gitlab.emulator import BOT, PROJECT_PATH, REVIEWER, TOKEN, GitLab
+from tests.integration.gitlab.emulator import BOT, PROJECT_ID, PROJECT_PATH, REVIEWER, TOKEN, GitLab
 from tests.integration.gitlab.env import SHA, MakeEnv
 
 CONFIG = "config/mappings.yaml"
@@ -115,6 +115,16 @@ def test_a_project_named_by_its_path_is_url_encoded(gitlab: GitLab, make_env: Ma
     publish(plan_of(change("a@contoso.com")), make_env(gitlab, CI_PROJECT_ID=PROJECT_PATH))
     assert len(gitlab.state.notes[7]) == 1
     assert any("/projects/contoso%2Faccess/" in path for _, path in gitlab.requests)
+
+
+def test_a_forks_merge_request_pipeline_comments_in_the_target_project(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    """CI_PROJECT_ID is the fork there; the request's IID numbers it in its target project."""
+    env = make_env(gitlab, CI_PROJECT_ID="9999", CI_MERGE_REQUEST_PROJECT_ID=PROJECT_ID)
+    publish(plan_of(change("a@contoso.com")), env)
+    assert len(gitlab.state.notes[7]) == 1
+    assert not any("/projects/9999/" in path for _, path in gitlab.requests)
 
 
 def test_a_large_plan_uses_gitlabs_own_limit(gitlab: GitLab, make_env: MakeEnv) -> None:
