@@ -285,8 +285,8 @@ def _final(response: httpx.Response, maybe_made: httpx.Response | None) -> httpx
     """The last answer to a request, unless it is an error after a 5xx that may have followed
     the write being carried out (a throttle, a token revoked meanwhile): that 5xx is the
     outcome, and apply reads the user back."""
-    failed = response.status_code >= 400
-    return maybe_made if maybe_made is not None and failed else response
+    refused = 400 <= response.status_code < 500  # a later 5xx says "may have been made" too
+    return maybe_made if maybe_made is not None and refused else response
 
 
 # A write went out and its answer did not come back (a timeout, a dropped or reset connection).
