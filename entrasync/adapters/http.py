@@ -197,8 +197,8 @@ def send(
     A 504 may follow a write the server carried out, so a write answered 504 is sent again
     only when ``resend`` says a second copy does no harm (SCIM's: a create sent twice meets
     409 and is looked up, a PATCH sets the same values); otherwise the 504 is final (a comment
-    posted twice is two comments). When a resent write's retries then end in any error, the
-    outcome is that earlier 5xx (without Retry-After), the answer that says the write may have
+    posted twice is two comments). When a resent write's retries then end in a refusal (a 4xx:
+    a throttle, a token revoked meanwhile), the outcome is that earlier 5xx (without Retry-After), the answer that says the write may have
     been carried out; when they lose the connection, a :class:`TransportError` says so.
     Raises :class:`TransportError` when the connection fails and retrying is not safe or
     the retries are used up, and at once for any other httpx error (a proxy's refusal, an
@@ -282,8 +282,8 @@ def send(
 
 
 def _final(response: httpx.Response, maybe_made: httpx.Response | None) -> httpx.Response:
-    """The last answer to a request, unless it is an error after a 5xx that may have followed
-    the write being carried out (a throttle, a token revoked meanwhile): that 5xx is the
+    """The last answer to a request, unless it is a refusal (4xx: a throttle, a token revoked
+    meanwhile) after a 5xx that may have followed the write being carried out: that 5xx is the
     outcome, and apply reads the user back."""
     refused = 400 <= response.status_code < 500  # a later 5xx says "may have been made" too
     return maybe_made if maybe_made is not None and refused else response
