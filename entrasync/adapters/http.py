@@ -198,8 +198,9 @@ def send(
     only when ``resend`` says a second copy does no harm (SCIM's: a create sent twice meets
     409 and is looked up, a PATCH sets the same values); otherwise the 504 is final (a comment
     posted twice is two comments). When a resent write's retries then end in a refusal (a 4xx:
-    a throttle, a token revoked meanwhile), the outcome is that earlier 5xx (without Retry-After), the answer that says the write may have
-    been carried out; when they lose the connection, a :class:`TransportError` says so.
+    a throttle, a token revoked meanwhile), the outcome is that earlier 5xx (without
+    Retry-After), the answer that says the write may have been carried out; when they lose
+    the connection, a :class:`TransportError` says so.
     Raises :class:`TransportError` when the connection fails and retrying is not safe or
     the retries are used up, and at once for any other httpx error (a proxy's refusal, an
     answer that cannot be decoded).
