@@ -48,8 +48,8 @@ _HINTS = {
     "with the `api` scope and store it as a masked CI/CD variable",
     403: f"the token of {TOKEN_VARIABLE} needs the `api` scope and at least the Reporter role "
     "(Developer to add labels) in the project",
-    404: "check CI_API_V4_URL, CI_PROJECT_ID and the merge request IID; a token without access "
-    "to the project also sees 404",
+    404: "check CI_API_V4_URL, CI_PROJECT_ID (CI_MERGE_REQUEST_PROJECT_ID in a merge request "
+    "pipeline) and the merge request IID; a token without access to the project also sees 404",
 }
 
 

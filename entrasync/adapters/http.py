@@ -197,10 +197,10 @@ def send(
     A 504 may follow a write the server carried out, so a write answered 504 is sent again
     only when ``resend`` says a second copy does no harm (SCIM's: a create sent twice meets
     409 and is looked up, a PATCH sets the same values); otherwise the 504 is final (a comment
-    posted twice is two comments). When a resent write's retries then end in a refusal (a 4xx:
-    a throttle, a token revoked meanwhile), the outcome is that earlier 5xx (without
-    Retry-After), the answer that says the write may have been carried out; when they lose
-    the connection, a :class:`TransportError` says so.
+    posted twice is two comments). When a write's retries then end in a throttle (or, for a
+    resent one, a credential's refusal: a token revoked meanwhile), the outcome is that earlier
+    5xx (without Retry-After), the answer that says the write may have been carried out; when
+    they lose the connection, a :class:`TransportError` says so.
     Raises :class:`TransportError` when the connection fails and retrying is not safe or
     the retries are used up, and at once for any other httpx error (a proxy's refusal, an
     answer that cannot be decoded).
@@ -226,7 +226,7 @@ def send(
                 raise  # nothing of this request reached the server
             if answered is not None:
                 # final, as when give_up ends the wait before a retry
-                return _final(answered, maybe_made)
+                return _final(answered, maybe_made, resend)
             raise TransportError(  # a read whose connection failed, then a stop
                 f"could not reach {what}, and entrasync stopped before retrying",
                 "run again",
@@ -263,7 +263,7 @@ def send(
             raise TransportError(*_not_sent(exc, what, write=not idempotent)) from None
         status = response.status_code
         if status not in RETRY_STATUSES or (status == 504 and not resend):
-            return _final(response, maybe_made)
+            return _final(response, maybe_made, resend)
         if status >= 500 and not idempotent and retry_after is None and maybe_made is None:
             maybe_made = response
         delay = policy.backoff(attempt, retry_after)
@@ -272,22 +272,27 @@ def send(
             # Even a last answer holds the others back: the server asked the client to wait.
             delay = gate.hold(delay)
         if attempt > policy.max_retries:
-            return _final(response, maybe_made)
+            return _final(response, maybe_made, resend)
         if shared:  # the retry waits at the gate, with every other request
             if on_retry is not None:
                 on_retry(response, delay)
         elif not _pause(sleep, delay, give_up, on_retry, response):
-            return _final(response, maybe_made)
+            return _final(response, maybe_made, resend)
         response.close()
         answered = response
 
 
-def _final(response: httpx.Response, maybe_made: httpx.Response | None) -> httpx.Response:
-    """The last answer to a request, unless it is a refusal (4xx: a throttle, a token revoked
-    meanwhile) after a 5xx that may have followed the write being carried out: that 5xx is the
-    outcome, and apply reads the user back."""
-    refused = 400 <= response.status_code < 500  # a later 5xx says "may have been made" too
-    return maybe_made if maybe_made is not None and refused else response
+def _final(
+    response: httpx.Response, maybe_made: httpx.Response | None, resend: bool
+) -> httpx.Response:
+    """The last answer to a request, unless it is a throttle, or for a write sent again by
+    design (``resend``: SCIM's, which apply reads back) a credential's refusal (a token revoked
+    meanwhile), after a 5xx that may have followed the write being carried out: that 5xx is
+    the outcome. Any other answer stands: a 409 or 412 is the server's own word on the write,
+    which apply reads back itself, and a review platform's refusal keeps its hint."""
+    status = response.status_code
+    gives_way = status == 429 or (resend and status in (401, 403))
+    return maybe_made if maybe_made is not None and gives_way else response
 
 
 # A write went out and its answer did not come back (a timeout, a dropped or reset connection).

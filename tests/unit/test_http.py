@@ -213,6 +213,25 @@ def test_a_write_answered_504_then_throttled_to_the_end_ends_as_the_504() -> Non
     assert (response.status_code, len(arrivals)) == (504, 4)
 
 
+@pytest.mark.parametrize(
+    ("resend", "retry", "outcome"),
+    [
+        (True, 401, 503),  # a SCIM write: the token revoked meanwhile; apply reads it back
+        (True, 409, 409),  # the server's own word on the write: apply looks the user up
+        (True, 412, 412),
+        (None, 401, 401),  # a comment: the platform's refusal keeps its hint
+        (None, 422, 422),
+    ],
+)
+def test_which_refusal_of_a_retry_gives_way_to_the_5xx_that_may_have_made_the_write(
+    resend: bool | None, retry: int, outcome: int
+) -> None:
+    time_ = FakeTime()
+    client = http(answers(throttled(503, retry_after=None), httpx.Response(retry)), time_, [])
+    response = send(client, "POST", URL, policy=POLICY, sleep=time_.sleep, resend=resend)
+    assert response.status_code == outcome
+
+
 def test_a_write_answered_503_with_retry_after_then_throttled_ends_as_the_throttle() -> None:
     """A 503 with Retry-After is a throttle, which the server did not carry out."""
     time_ = FakeTime()

@@ -229,7 +229,7 @@ def test_every_request_carries_the_bearer_token_and_scim_media_type() -> None:
         (
             scim_error(409, "uniqueness"),
             ScimError,
-            "another user already has a value it sets (the externalId it adopts)",
+            "another user already has a unique value it sets (an adoption's externalId)",
         ),
         (scim_error(400, "invalidPath"), ScimError, "answered 400 to updating u1: server said no"),
         (scim_error(500, **{"x-request-id": "req-42"}), ScimError, "(request id req-42)"),

@@ -105,8 +105,13 @@ def error_for(
             request_id=request_id,
         )
     if status == 409:
-        # A create sets userName; an update sets no userName, but an adoption sets externalId.
-        taken = "a value it sets (the externalId it adopts)" if one_user else "this userName"
+        # A create sets userName (and externalId, emails); an update sets no userName, but an
+        # adoption sets externalId.
+        taken = (
+            "a unique value it sets (an adoption's externalId)"
+            if one_user
+            else "this userName (or another unique value it sets)"
+        )
         what = f"another user already has {taken}" if scim_type == "uniqueness" else ""
         return ScimError(
             f"NeuralTrust refused {doing}: conflict (409{', ' + scim_type if scim_type else ''})"

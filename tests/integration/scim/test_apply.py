@@ -557,10 +557,40 @@ def test_a_412_after_a_lost_answer_that_cannot_be_read_back_claims_nothing(
     assert after["keep@contoso.com"].role == "admin"  # entrasync's own write is there
     assert report.counts == {"succeeded": 0, "failed": 1, "skipped": 0}
     (record,) = audit.records
-    # The 504 is the outcome: the write may have been made (the 412 is its own retry's).
-    assert record["http_status"] == 504
-    assert record["error"].endswith(apply_module.UNREAD_AFTER_LOST)
+    assert record["error"] == apply_module.UNREADABLE_AFTER_412
     assert "not written" not in record["error"]
+
+
+class _GatewayTimeoutFirst(httpx.HTTPTransport):
+    """A gateway that answers the first write 504 without passing it on (not made)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method in ("POST", "PATCH"):
+            self.writes += 1
+            if self.writes == 1:
+                return httpx.Response(504, request=request)
+        return super().handle_request(request)
+
+
+def test_a_409_on_the_retry_of_a_create_that_timed_out_keeps_its_own_cause(
+    make_sandbox: MakeSandbox,
+) -> None:
+    """The 504 said nothing was known; the retry's 409 says a different user holds the name:
+    that is the cause to report (and what a fresh plan adopts), not the 504."""
+    sandbox = make_sandbox()
+    config, plan = _scenario(sandbox)
+    plan = replace(plan, changes=plan.changes[:1])  # the create
+    sandbox.add_user({"user_name": "new.person@CONTOSO.com", "role": "owner"})
+    with client_for(sandbox, transport=_GatewayTimeoutFirst()) as client:
+        report = apply_plan(plan, client, config, ListAudit(), parallelism=1)
+
+    [failed] = report.failed
+    assert failed.http_status == 409
+    assert "another user already has this userName" in (failed.error or "")
 
 
 def _scenario(sandbox: ScimSandbox) -> tuple[Config, Plan]:
