@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import click
 
@@ -24,3 +25,17 @@ def hex_digest(value: str | None, what: str, option: str) -> str | None:
             f"give {what}: 64 hex characters, or a prefix of at least 12", param_hint=option
         )
     return given
+
+
+def folder(_ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """A folder option's value: refused when empty (an unset CI variable would put the files
+    in the working folder, where nothing collects them) or when something else is there."""
+    if value is None:
+        return None
+    option = param.opts[0] if param.opts else None
+    if not value.strip():
+        raise click.BadParameter("is empty: name a folder", param_hint=option)
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"{value} is not a folder", param_hint=option)
+    return path

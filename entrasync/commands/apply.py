@@ -24,7 +24,7 @@ from entrasync.adapters.files import read_plan
 from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT, step_summary_room
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.target import read_target
-from entrasync.commands import examples, hex_digest
+from entrasync.commands import examples, folder, hex_digest
 from entrasync.commands.apply_evidence import Evidence, override_instruction
 from entrasync.config.loading import load_config
 from entrasync.console import Console, app_context, global_options, parallelism_option
@@ -274,9 +274,10 @@ def _prepare(
 @click.option("--auto-approve", is_flag=True, help="Apply a fresh plan without asking.")
 @click.option(
     "--audit-dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("audit"),
+    type=click.Path(file_okay=False),
+    default="audit",
     show_default=True,
+    callback=folder,
     help="Folder for the audit file (JSON Lines, one per run).",
 )
 @click.option(

@@ -14,7 +14,7 @@ import click
 
 from entrasync.adapters.files import make_folder
 from entrasync.cli import main
-from entrasync.commands import examples
+from entrasync.commands import examples, folder
 from entrasync.console import Console, app_context, config_option, output_options
 from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.gctune import collector_running
@@ -76,7 +76,8 @@ def _expect(code: int, wanted: int, what: str) -> None:
 @click.option(
     "--dir",
     "directory",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(file_okay=False),
+    callback=folder,
     help="Keep the demo's config, plan and audit files here (default: a temporary folder).",
 )
 @output_options
@@ -182,8 +183,9 @@ def demo(directory: Path | None) -> int:
 @click.option(
     "--dir",
     "directory",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("entrasync-sandbox"),
+    type=click.Path(file_okay=False),
+    default="entrasync-sandbox",
+    callback=folder,
     show_default=True,
     help="Where to keep the demo mappings (config/), the schema and the environment file.",
 )

@@ -45,6 +45,30 @@ def test_an_unknown_command_is_a_usage_error_exiting_1(capsys: pytest.CaptureFix
     assert "No such command 'plna'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["apply", "--auto-approve", "--audit-dir", ""], "--audit-dir: is empty: name a folder"),
+        (["apply", "--audit-dir", "/dev/null"], "--audit-dir: /dev/null is not a folder"),
+        (["demo", "--dir", " "], "--dir: is empty: name a folder"),
+        (["sandbox", "--dir", "/dev/null"], "--dir: /dev/null is not a folder"),
+    ],
+)
+def test_a_folder_option_that_is_empty_or_no_folder_is_a_usage_error(
+    args: list[str],
+    said: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unset CI variable made `--audit-dir ""`: the audit file went to the working folder,
+    where the job's artifact upload of audit/ missed it."""
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == ExitCode.ERROR
+    assert said in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_exit_codes_are_the_documented_ones() -> None:
     assert [int(c) for c in ExitCode] == [0, 1, 2, 130, 143]
 
