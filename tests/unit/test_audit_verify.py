@@ -231,6 +231,31 @@ def test_each_way_a_file_differs_from_what_apply_wrote_is_named_as_it_is(
     assert (verdict.first_bad_seq, verdict.problem) == (seq, problem)
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [lambda line: line[: len(line) // 2], lambda _line: b"\x00" * 300],
+    ids=["half of the sixth record", "zeros where the sixth record goes"],
+)
+def test_a_record_cut_off_by_a_crash_is_an_incomplete_run_not_tampering(
+    run: Path, tail: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a power cut leaves after five whole records: the advice is the incomplete run's
+    (the plan beside the file, then `entrasync plan`), not a copy that does not exist."""
+    lines = run.read_bytes().split(b"\n")
+    run.write_bytes(b"\n".join(lines[:5]) + b"\n" + tail(lines[5]))
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.complete, verdict.cut) == (True, False, True)
+    assert verdict.records == 5
+    assert verdict.describe().startswith(
+        "intact: 5 records, then seq 6 cut off while it was written (the machine or its disk "
+        "stopped); run incomplete; a change of its plan ("
+    )
+    assert main(["audit", "verify", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert "tampered" not in err
+    assert "hint: check the apply run's log, then run `entrasync plan`" in err
+
+
 def test_a_device_or_a_file_past_the_cap_is_refused_not_read_until_memory_runs_out(
     run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

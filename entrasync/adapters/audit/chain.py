@@ -41,6 +41,7 @@ class AuditVerdict:
     head_sha256: str | None = None  # the last intact record's hash: compare with the anchor
     result: str | None = None  # from apply_finished: applied, no changes, refused, ...
     plan_file: str | None = None  # from apply_started: the plan written beside the file
+    cut: bool = False  # a last record cut off mid-write after the intact ones (a crash)
 
     @property
     def ok(self) -> bool:
@@ -52,11 +53,17 @@ class AuditVerdict:
         or a CI workflow command."""
         if not self.intact:
             return f"tampered: seq {self.first_bad_seq}: {sanitize.text(self.problem)}"
-        if not self.complete:
+        if self.cut:
+            described = (
+                f"intact: {self.records} records, then seq {self.first_bad_seq} cut off while "
+                "it was written (the machine or its disk stopped); run incomplete"
+            )
+        elif not self.complete:
             described = (
                 f"intact: {self.records} records, run incomplete (no apply_finished: the apply "
                 "stopped before it finished, or the file was cut short)"
             )
+        if not self.complete:
             if self.plan_file:
                 described += (
                     f"; a change of its plan ({sanitize.text(self.plan_file)}, beside the "
@@ -147,6 +154,13 @@ def verify_audit(path: Path | str) -> AuditVerdict:
             _check_canonical(record, raw)
             _check(record, seq, head, tally)
         except (_Broken, BadRecord) as broken:
+            if seq == len(lines) and _cut_off(raw, data):
+                # What a crash or a power cut leaves: intact records, then a part of the next
+                # (or zeros). Cutting a record adds nothing a whole removed record does not.
+                return AuditVerdict(
+                    path, index, True, False, seq, broken.problem, None, head,
+                    plan_file=plan_file, cut=True,
+                )  # fmt: skip
             return AuditVerdict(path, index, False, False, seq, broken.problem, None, head)
         before, head = head, record["sha256"]
         if record["type"] == "apply_started":
@@ -171,6 +185,12 @@ def verify_audit(path: Path | str) -> AuditVerdict:
         result=result if isinstance(result, str) else None,
         plan_file=plan_file,
     )
+
+
+def _cut_off(raw: bytes, data: bytes) -> bool:
+    """The file's last line is a record apply did not finish writing: no line end after it, or
+    only zero bytes (a file system's tail after a power cut)."""
+    return bool(raw) and (not data.endswith(b"\n") or not raw.strip(b"\x00"))
 
 
 def _check_canonical(record: dict[str, Any], raw: bytes) -> None:
