@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from entrasync.core.audit_record import OUTCOMES, BadRecord, Outcome, read_records
+from entrasync.core.audit_record import OUTCOMES, BadRecord, Outcome, parse_record, whole_lines
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.errors import AuditError
 
@@ -110,9 +110,10 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
     overridden: tuple[str, ...] = ()
     git_commit: str | None = None
     number = 0
+    lines, cut = whole_lines(data)  # a record a crash cut off: the run is incomplete
     try:
-        for record in read_records(data):
-            number += 1
+        for number, raw in enumerate(lines, start=1):
+            record = parse_record(raw, number)
             kind = record.get("type")
             if kind == "apply_started":
                 digest = record.get("plan_digest")
@@ -131,6 +132,8 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
         raise _not_a_record(source, bad.line, bad.problem) from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise _not_a_record(source, number, str(exc)) from None
+    if cut and finished:  # apply writes nothing after apply_finished
+        raise _not_a_record(source, len(lines) + 1, "a record follows apply_finished")
     return AuditSummary(
         ApplyReport(tuple(changes)),
         digest,

@@ -8,7 +8,8 @@ checking its chain is :mod:`entrasync.adapters.audit.chain`.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Mapping
 from typing import Any, Final, Literal
 
 from entrasync.core import strict_json
@@ -68,10 +69,24 @@ def parse_record(raw: bytes, line: int) -> dict[str, Any]:
     return record
 
 
-def read_records(data: bytes) -> Iterator[dict[str, Any]]:
-    """Every record of an audit file, in order; :class:`BadRecord` at the first bad line."""
-    for number, raw in enumerate(record_lines(data), start=1):
-        yield parse_record(raw, number)
+def whole_lines(data: bytes) -> tuple[list[bytes], bool]:
+    """The file's record lines, and whether a last line a crash left half-written was left
+    out: after at least one record, a line that is no JSON at all and has no line end after
+    it, or only zero bytes (a file system's tail after a power cut). A whole record, edited
+    or not, is never left out; nor is a file's only line (apply_started comes first)."""
+    lines = record_lines(data)
+    last = lines[-1] if len(lines) > 1 else b""
+    if not last:
+        return lines, False
+    if not last.strip(b"\x00"):
+        return lines[:-1], True
+    if data.endswith(b"\n"):
+        return lines, False
+    try:
+        json.loads(last)
+    except ValueError:
+        return lines[:-1], True
+    return lines, False
 
 
 def _ascii_keys(value: object) -> bool:

@@ -20,6 +20,7 @@ from entrasync.adapters import files
 from entrasync.adapters.audit.chain import newest_audit, verify_audit
 from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.cli import main
+from entrasync.core.apply_report import read_audit
 from entrasync.core.audit_record import record_sha256
 from entrasync.core.plan import Plan
 from tests.golden.plans import golden_plan
@@ -254,6 +255,54 @@ def test_a_record_cut_off_by_a_crash_is_an_incomplete_run_not_tampering(
     err = capsys.readouterr().err
     assert "tampered" not in err
     assert "hint: check the apply run's log, then run `entrasync plan`" in err
+
+
+def test_report_apply_reads_a_file_a_crash_cut_as_the_incomplete_run_verify_says(
+    run: Path,
+) -> None:
+    lines = run.read_bytes().split(b"\n")
+    cut = b"\n".join(lines[:5]) + b"\n" + lines[5][:40]
+    summary = read_audit(cut)
+    assert summary.finished is False
+    assert len(summary.report.results) == 4  # apply_started, then four changes
+
+
+def _last_change_failed(mend: bool) -> Callable[[bytes], bytes]:
+    """The file cut after its last change, whose outcome is rewritten (its hash mended or
+    not), with no line end."""
+
+    def edit(raw: bytes) -> bytes:
+        lines = raw.split(b"\n")[:-2]  # up to the last change: apply_finished and "" dropped
+        record = json.loads(lines[-1])
+        record["outcome"] = "failed"
+        if mend:
+            record["sha256"] = record_sha256(record)
+        return b"\n".join([*lines[:-1], rfc8785.dumps(record)])
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "seq"),
+    [
+        (_last_change_failed(mend=True), 8),
+        (_last_change_failed(mend=False), 8),
+        (lambda raw: raw + b'{"x":1}', 10),  # after apply_finished: a crash writes nothing there
+        (lambda raw: raw.split(b"\n")[0][:40], 1),  # no whole record before it
+    ],
+    ids=[
+        "an edited last record, its hash mended",
+        "an edited last record",
+        "bytes after apply_finished",
+        "half of apply_started",
+    ],
+)
+def test_what_a_crash_cannot_leave_stays_tampered(
+    run: Path, edit: Callable[[bytes], bytes], seq: int
+) -> None:
+    run.write_bytes(edit(run.read_bytes()))
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.cut, verdict.first_bad_seq) == (False, False, seq)
 
 
 def test_a_device_or_a_file_past_the_cap_is_refused_not_read_until_memory_runs_out(

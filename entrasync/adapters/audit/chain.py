@@ -21,9 +21,9 @@ from entrasync.core.audit_record import (
     TYPES,
     BadRecord,
     parse_record,
-    record_lines,
     record_sha256,
     tally,
+    whole_lines,
 )
 from entrasync.core.canonical import canonical_text
 from entrasync.errors import AuditError
@@ -135,7 +135,7 @@ def verify_audit(path: Path | str) -> AuditVerdict:
             if path.name.endswith(".plan.json") and beside.is_file()
             else "pass an audit file: a *.jsonl that apply wrote in its --audit-dir (audit/)",
         )
-    lines = record_lines(data)
+    lines, cut = whole_lines(data)
     head, tally = GENESIS, Counter[str]()
     if not lines:  # apply writes apply_started before anything else
         problem = "no record: the file is empty (cut, or apply was killed before its first)"
@@ -154,13 +154,6 @@ def verify_audit(path: Path | str) -> AuditVerdict:
             _check_canonical(record, raw)
             _check(record, seq, head, tally)
         except (_Broken, BadRecord) as broken:
-            if seq == len(lines) and _cut_off(raw, data):
-                # What a crash or a power cut leaves: intact records, then a part of the next
-                # (or zeros). Cutting a record adds nothing a whole removed record does not.
-                return AuditVerdict(
-                    path, index, True, False, seq, broken.problem, None, head,
-                    plan_file=plan_file, cut=True,
-                )  # fmt: skip
             return AuditVerdict(path, index, False, False, seq, broken.problem, None, head)
         before, head = head, record["sha256"]
         if record["type"] == "apply_started":
@@ -170,6 +163,16 @@ def verify_audit(path: Path | str) -> AuditVerdict:
             tally[str(record.get("outcome"))] += 1
         elif record["type"] == "apply_finished":
             finished = record
+    if cut:
+        # What a crash or a power cut leaves: whole records, then a part of the next (or
+        # zeros). Cutting a record hides nothing that removing it whole does not.
+        seq = len(lines) + 1
+        if finished is not None:
+            problem = "a record follows apply_finished"
+            return AuditVerdict(path, len(lines), False, False, seq, problem, None, head)
+        return AuditVerdict(
+            path, len(lines), True, False, seq, None, None, head, plan_file=plan_file, cut=True
+        )
     if not data.endswith(b"\n"):  # apply ends every record with one
         problem = "its last line has no line end: the file was cut short, or edited"
         return AuditVerdict(path, len(lines) - 1, False, False, len(lines), problem, None, before)
@@ -185,12 +188,6 @@ def verify_audit(path: Path | str) -> AuditVerdict:
         result=result if isinstance(result, str) else None,
         plan_file=plan_file,
     )
-
-
-def _cut_off(raw: bytes, data: bytes) -> bool:
-    """The file's last line is a record apply did not finish writing: no line end after it, or
-    only zero bytes (a file system's tail after a power cut)."""
-    return bool(raw) and (not data.endswith(b"\n") or not raw.strip(b"\x00"))
 
 
 def _check_canonical(record: dict[str, Any], raw: bytes) -> None:
