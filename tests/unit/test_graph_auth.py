@@ -473,9 +473,10 @@ def test_a_path_that_is_a_path_is_named_in_the_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "secret",
     [
-        "fake8Q~client.secret-for-tests_0123456789",  # as Entra makes them now
-        "fakeXk7vQ2/nT9+pLm4RzW8yHc1/aBdE3fGh5Jk6=",  # base64, as it made them before
-        "/fakeXk7vQ2nT9+pLm4RzW8yHc1aBdE3fGh5Jk6=",
+        # Their shapes without their look (a scanner takes "abc8Q~…" for a real Entra one):
+        "fake~client.secret~for~tests",  # "~" and ".", as Entra makes them now
+        "fake/base64+client/secret+for+tests=",  # base64, as it made them before: "/"
+        "/fake+base64+client+secret+for+tests=",
     ],
     ids=["Entra secret", "base64 secret", "base64 secret starting with a slash"],
 )
