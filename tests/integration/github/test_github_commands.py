@@ -151,6 +151,12 @@ def test_find_plan_of_a_direct_push_sets_empty_outputs(
     assert find_plan_outputs(github, make_env, monkeypatch, tmp_path) == ["pr=", "name=", "run-id="]
 
 
+@pytest.fixture
+def alice_audit(tmp_path: Path) -> Path:
+    """The audit file of an apply that created alice@contoso.com."""
+    return write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
+
+
 def test_report_apply_comments_once_on_the_merged_pr_and_flags_unreviewed_changes(
     github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -190,11 +196,14 @@ def test_a_later_apply_run_of_the_same_commit_posts_its_own_report(
 
 
 def test_report_apply_without_the_reviewed_plan_says_so(
-    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    alice_audit: Path,
 ) -> None:
-    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
     missing = tmp_path / "reviewed" / "plan.json"
-    args = ("github", "report-apply", "--audit", str(audit), "--pr", "5")
+    args = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "5")
     assert run(monkeypatch, make_env(github), *args, "--reviewed-plan", str(missing)) == 0
     (comment,) = github.state.comments[5]
     assert "No plan reviewed on this pull request was found" in comment["body"]
@@ -229,12 +238,12 @@ def test_report_apply_of_an_audit_file_that_is_not_there_posts_nothing(
     make_env: MakeEnv,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    alice_audit: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # A file named that does not exist is a typo, not a run that wrote none: the report
     # already on the request must not be replaced by "changed nothing".
-    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
-    posted = ("github", "report-apply", "--audit", str(audit), "--pr", "12")
+    posted = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "12")
     assert run(monkeypatch, make_env(github), *posted) == 0
     before = [c["body"] for c in github.state.comments[12]]
     assert "Applied: 1 succeeded" in before[0]
@@ -251,12 +260,11 @@ def test_report_apply_exits_1_when_the_comment_cannot_be_posted(
     github: Emulator,
     make_env: MakeEnv,
     monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    alice_audit: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     github.state.fail[("POST", r".*/issues/5/comments")] = (403, "Resource not accessible")
-    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
-    args = ("github", "report-apply", "--audit", str(audit), "--pr", "5")
+    args = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "5")
     assert run(monkeypatch, make_env(github), *args) == 1
     assert "pull-requests: write" in capsys.readouterr().err
 
@@ -487,12 +495,11 @@ def test_report_apply_with_an_unwritable_job_summary_warns_and_still_comments(
     github: Emulator,
     make_env: MakeEnv,
     monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    alice_audit: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
     env = make_env(github, GITHUB_STEP_SUMMARY="/proc/nope/summary.md")
-    args = ("github", "report-apply", "--audit", str(audit), "--pr", "5")
+    args = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "5")
 
     assert run(monkeypatch, env, *args) == 0
 
@@ -586,13 +593,13 @@ def test_report_apply_of_a_direct_push_leaves_the_report_in_the_job_summary_only
     make_env: MakeEnv,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    alice_audit: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
     summary = tmp_path / "summary.md"
     env = make_env(github, GITHUB_STEP_SUMMARY=str(summary))
 
-    assert run(monkeypatch, env, "github", "report-apply", "--audit", str(audit)) == 0
+    assert run(monkeypatch, env, "github", "report-apply", "--audit", str(alice_audit)) == 0
 
     out, err = capsys.readouterr()
     assert github.calls("GET", f"/commits/{SHA}/pulls") == 1  # asked, and none made the commit
