@@ -9,6 +9,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,10 +25,16 @@ from entrasync.adapters.scim.client import WHAT as SCIM
 from entrasync.cli import main
 from entrasync.errors import GitHubError, ReviewError
 from entrasync.sandbox.tenant import demo_tenant
-from tests.integration.e2e.loopback import serve, serve_both
+from tests.integration.e2e.loopback import Served, serve_both
 
 HIDDEN = "fake-tail-of-a-token-for-tests"
 POLICY = RetryPolicy(max_retries=0)
+
+
+def _serve_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ContextManager[Served]:
+    """The demo tenant and its NeuralTrust users on loopback, the environment pointing there."""
+    demo = demo_tenant()
+    return serve_both(demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize(
@@ -45,8 +52,7 @@ def test_a_token_no_header_can_carry_is_an_error_naming_the_variable_not_the_val
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    demo = demo_tenant()
-    with serve(demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch):
+    with _serve_demo(tmp_path, monkeypatch):
         monkeypatch.setenv(variable, value)
         code = main(["plan"])
     out, err = capsys.readouterr()
@@ -90,10 +96,7 @@ def test_a_token_as_pasted_from_somewhere_else_is_named_before_it_is_sent(
 ) -> None:
     # Sent, it was refused as "expired or invalid", with the hint to make a new token: that
     # revokes the one that works.
-    demo = demo_tenant()
-    with serve_both(
-        demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch
-    ) as served:
+    with _serve_demo(tmp_path, monkeypatch) as served:
         monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", value)
         code = main(["plan"])
     out, err = capsys.readouterr()
@@ -110,8 +113,7 @@ def test_an_azure_pipelines_macro_left_unexpanded_is_named_not_sent(
 ) -> None:
     """A variable group without the secret: Azure Pipelines passes "$(NAME)" as it is. Sent,
     it would read as an expired token, and the hint would have a working one revoked."""
-    demo = demo_tenant()
-    with serve_both(demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch) as s:
+    with _serve_demo(tmp_path, monkeypatch) as s:
         monkeypatch.setenv("NEURALTRUST_SCIM_TOKEN", "$(NEURALTRUST_SCIM_TOKEN)")
         code = main(["plan"])
     err = capsys.readouterr().err
@@ -225,10 +227,9 @@ def test_loopback_servers_are_reached_directly_whatever_proxy_the_environment_na
     """The sandbox, or a tunnel to a console, on loopback: a proxy would take the traffic (and
     a plain-http credential) off the machine. Both the token request (msal, requests) and the
     Graph and SCIM reads (httpx) go direct."""
-    demo = demo_tenant()
     with (
         _counting_proxy() as (proxy, seen),
-        serve_both(demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch),
+        _serve_demo(tmp_path, monkeypatch),
     ):
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
             monkeypatch.setenv(name, proxy)
@@ -244,10 +245,9 @@ def test_loopback_servers_are_reached_directly_whatever_proxy_the_environment_na
 def test_a_proxy_that_drops_the_token_request_is_named_with_what_to_check(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    demo = demo_tenant()
     with (
         _counting_proxy() as (proxy, seen),
-        serve_both(demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch),
+        _serve_demo(tmp_path, monkeypatch),
     ):
         monkeypatch.setenv("HTTPS_PROXY", proxy)  # the listener: nothing leaves the machine
         monkeypatch.setenv("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com")
