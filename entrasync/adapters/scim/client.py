@@ -545,12 +545,15 @@ class ForeignAnswer(TransportError):
     answers in NeuralTrust's place, so apply starts no later write, whatever this one did."""
 
 
+FOREIGN_HINT = f"something answered in NeuralTrust's place (a proxy, a gateway): check {URL_ENV}"
+
+
 def _not_scim(doing: str, what: str) -> ScimError:
     """A 200 to a read whose body is not ``what`` (a proxy's or a sign-in page): it says
     nothing of the user, so the read is an error, never "no such user"."""
     return ScimError(
         f"NeuralTrust answered 200 to {doing} with a body that is not {what}",
-        f"something answered in NeuralTrust's place (a proxy, a gateway): check {URL_ENV}",
+        FOREIGN_HINT,
         200,
     )
 
@@ -569,8 +572,7 @@ def _result(response: httpx.Response, doing: str) -> ScimResponse:
             raise ForeignAnswer(
                 f"NeuralTrust answered {response.status_code} to {doing} with a body that is no "
                 "SCIM resource: the write may or may not have been made",
-                "something answered in NeuralTrust's place (a proxy, a gateway): check "
-                f"{URL_ENV}, then run `entrasync plan` to see what is in place",
+                f"{FOREIGN_HINT}, then run `entrasync plan` to see what is in place",
             )
         resource = parsed
     return ScimResponse(response.status_code, request_id_of(response), resource)
