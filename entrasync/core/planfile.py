@@ -16,7 +16,7 @@ from entrasync.core import strict_json
 from entrasync.core.canonical import NotCanonicalError, canonical_json, canonical_sha256
 from entrasync.core.plan import Change, Orphan, Plan, Violation
 from entrasync.core.policy import PolicyChange
-from entrasync.core.strict_json import ShapeError, count, hex_digest, obj, text, texts
+from entrasync.core.strict_json import ShapeError, count, obj, sha256_hex, text, texts
 from entrasync.errors import PlanFileError
 
 FORMAT_VERSION = 1
@@ -187,9 +187,9 @@ def _plan_of(data: dict[str, Any]) -> Plan:
     config, target = obj(data["config"], "config"), obj(data["target"], "target")
     return Plan(
         config_path=text(config["path"], "config.path"),
-        config_sha256=hex_digest(config["sha256"], "config.sha256"),
+        config_sha256=sha256_hex(config["sha256"], "config.sha256"),
         scim_url=text(target["scim_url"], "target.scim_url"),
-        state_sha256=hex_digest(target["state_sha256"], "target.state_sha256"),
+        state_sha256=sha256_hex(target["state_sha256"], "target.state_sha256"),
         changes=_each(data["changes"], "changes", Change.from_json),
         orphans=_each(data.get("orphans", []), "orphans", Orphan.from_json),
         warnings=texts(data.get("warnings", []), "warnings"),

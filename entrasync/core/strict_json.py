@@ -99,7 +99,7 @@ def count(value: Any, key: str) -> int:
     raise ShapeError(f"{key} is {_kind(value)}, not a count")
 
 
-def hex_digest(value: Any, key: str) -> str:
+def sha256_hex(value: Any, key: str) -> str:
     """``value`` if it is a SHA-256 digest as entrasync writes one (64 lower-case hex)."""
     if isinstance(value, str) and len(value) == 64 and all(c in _HEX for c in value):
         return value
