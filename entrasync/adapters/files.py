@@ -67,11 +67,12 @@ def write_plan(path: Path, plan: Plan) -> None:
     A regular file is written in one pass, its digest put in place before it is renamed
     (``planfile.write_once``): 0.3 s less at 100,000 users than making the canonical lines once
     for the digest and once for the file (benchmarks/README.md). A FIFO or a device cannot be
-    written back into, so it gets the digest first and the lines made twice.
+    written back into, so it gets the digest first and the lines made twice; so does any file
+    where the system has no ``pwrite`` (Windows).
     """
 
     target, mode = _target(path)
-    if mode is not None and not stat.S_ISREG(mode):
+    if (mode is not None and not stat.S_ISREG(mode)) or not hasattr(os, "pwrite"):
         write_atomic_chunks(path, planfile.file_lines(plan))
         return
 
@@ -131,7 +132,7 @@ def _replace(path: Path, target: Path, fill: Callable[[TextIO], object], mode: i
         raise _cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            if mode is not None:
+            if mode is not None and hasattr(os, "fchmod"):  # Windows keeps no such mode
                 os.fchmod(handle.fileno(), stat.S_IMODE(mode))  # mkstemp made it 0600
             fill(handle)
             handle.flush()
@@ -148,7 +149,7 @@ def _write_through(path: Path, target: Path, chunks: Iterable[str]) -> None:
     """Open the FIFO or device and write; no fsync (neither keeps data to sync)."""
     try:
         # Opening a FIFO waits for its reader, as `>` in a shell does.
-        fd = os.open(target, os.O_WRONLY | os.O_NOCTTY)
+        fd = os.open(target, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))  # Windows: NUL
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.writelines(chunks)
     except OSError as exc:

@@ -5,12 +5,14 @@ The lock is ``flock(2)``: the kernel releases it when its holder's file is close
 when the process ends however it ends (SIGKILL and crashes included), so a lock is never stale.
 The holder writes its pid, host and start time into the file for a second process to quote.
 The file itself stays: removing it would race with a process about to lock it.
+
+Windows has no ``flock``: there the lock cannot be taken, and apply and the sandbox refuse to
+run (docs/install.md).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -20,6 +22,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from entrasync.errors import EntrasyncError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # only Windows lacks it, where holding() refuses
 
 _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
@@ -33,9 +42,20 @@ def open_lock(path: Path) -> int:
     opened for reading: flock needs no more, and such a holder cannot describe itself."""
     # No O_TRUNC: the holder's description stays readable until this process holds it.
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        return os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o666)
     except PermissionError:
-        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        return os.open(path, os.O_RDONLY | _NOFOLLOW)
+
+
+def require_flock() -> None:
+    """Raise where the lock cannot be taken at all: Windows has no ``flock``."""
+    if fcntl is None:
+        raise EntrasyncError(
+            "this system has no flock(2), the lock that keeps two runs of apply (or two "
+            "sandboxes) apart; nothing was started",
+            "run this command on Linux or macOS, or on Windows in WSL 2 "
+            "(https://learn.microsoft.com/windows/wsl/)",
+        )
 
 
 @contextmanager
@@ -53,6 +73,7 @@ def holding(
     "pid 42 on host since 2026-…Z"), ``failed(error)`` when the file system cannot lock.
     """
     try:
+        require_flock()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

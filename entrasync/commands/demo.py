@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from entrasync.adapters.files import make_folder
+from entrasync.adapters.lockfile import require_flock
 from entrasync.cli import main
 from entrasync.commands import examples, folder
 from entrasync.console import Console, app_context, config_option, output_options
@@ -91,6 +92,7 @@ def demo(directory: Path | None) -> int:
             write_workspace,
         )
 
+    require_flock()  # the demo's apply takes the apply lock: refused before anything starts
     console = app_context().console()
     started = time.monotonic()
     with stop_on_sigterm(), _workdir(directory) as work, running_sandbox() as sandbox:
@@ -207,6 +209,7 @@ def sandbox(directory: Path) -> int:
 
     ctx = app_context()
     console = ctx.console()
+    require_flock()  # before the folder is made
     make_folder(directory)
     env_file = directory / "sandbox.env"
     with sandbox_lock(directory):  # a second sandbox here stops now, before touching anything

@@ -23,7 +23,11 @@ from entrasync.adapters.throttle import end_waits, reset_waits
 from entrasync.core.apply_report import ApplyReport
 from entrasync.errors import ExitCode
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# SIGTERM, and SIGHUP where there is one (Windows has none): stops, as Ctrl-C is.
+_ENDING: tuple[int, ...] = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+STOP_SIGNALS = (signal.SIGINT, *_ENDING)
 
 Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
 
@@ -115,7 +119,7 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
         raise KeyboardInterrupt
 
     with (
-        _handlers((signal.SIGTERM, signal.SIGHUP), handler),
+        _handlers(_ENDING, handler),
         _handlers((signal.SIGINT,), interrupt),
     ):
         yield
