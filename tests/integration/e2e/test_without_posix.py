@@ -79,6 +79,17 @@ def test_apply_stops_before_it_reads_or_makes_anything(world: World) -> None:
     assert not world.audit_dir.exists()
     assert world.scim.users() == []
 
+    assert run(world, *world.command(str(plan_file)), posix=True).code == 0
+    verified = run(world, "audit", "verify", str(world.audit_file()))
+    assert verified.code == 0, verified.err
+
+
+def test_users_groups_and_init_run(world: World) -> None:
+    for argv in (["users"], ["groups"], ["init", "--out", str(world.tmp / "drafted.yaml")]):
+        done = run(world, *argv)
+        assert done.code == 0, (argv, done.err)
+    assert "mappings:" in (world.tmp / "drafted.yaml").read_text()
+
 
 def test_demo_and_sandbox_stop_before_they_make_their_folder(world: World) -> None:
     for command in ("demo", "sandbox"):
