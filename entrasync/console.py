@@ -47,9 +47,18 @@ class AppContext:
         return Console(quiet=self.quiet, verbose=self.verbose, no_color=self.no_color)
 
 
-def _set_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
-    if value is not None:
-        ctx.ensure_object(AppContext).config_path = value
+def _file(_ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """A file option's value, refused when empty (an unset CI variable): as a path it would
+    name the working folder."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty: name a file", param_hint=param.opts[0])
+    return None if value is None else Path(value)
+
+
+def _set_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    path = _file(ctx, param, value)
+    if path is not None:
+        ctx.ensure_object(AppContext).config_path = path
 
 
 def _set_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
@@ -69,7 +78,7 @@ def config_option(help_text: str) -> Callable[[F], F]:
     """``--config FILE``, read through the app context (``ctx.config_path``)."""
     return click.option(
         "--config",
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=click.Path(dir_okay=False),
         callback=_set_config,
         expose_value=False,
         help=help_text,
@@ -136,7 +145,8 @@ def trusted_config_option() -> Callable[[F], F]:
     never from the config under review (entrasync.config.routing)."""
     return click.option(
         "--trusted-config",
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=click.Path(dir_okay=False),
+        callback=_file,
         default=None,
         help="The reviewed config (e.g. the base branch's): the keys that decide where "
         "credentials are sent come from the environment or FILE only; a config that changes "

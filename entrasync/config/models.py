@@ -401,7 +401,7 @@ def load_bytes(raw: bytes, name: str) -> LoadedConfig:
         rendered = tuple(p.render(name) for p in found)
         raise ConfigError(
             f"{name} has {plural(len(rendered), 'problem')}",
-            _hint(name, {p.kind for p in found}),
+            _hint(name, {p.kind for p in found}, _foreign(doc)),
             problems=rendered,
         )
     lines = tuple(doc.line_of(("mappings", i)) for i in range(len(config.mappings)))
@@ -410,12 +410,27 @@ def load_bytes(raw: bytes, name: str) -> LoadedConfig:
     )
 
 
-def _hint(name: str, kinds: set[ProblemKind]) -> str:
+def _foreign(doc: Document | None) -> bool:
+    """A file with none of a mappings file's top-level keys: likely another tool's YAML that
+    the pre-commit hook matched by its name (``mappings*.yaml`` in any folder)."""
+    data = None if doc is None else doc.data
+    return isinstance(data, dict | list) and not (
+        isinstance(data, dict) and data.keys() & Config.model_fields.keys()
+    )
+
+
+def _hint(name: str, kinds: set[ProblemKind], foreign: bool = False) -> str:
     """The advice for a file's problems: a secret in the file outranks everything else."""
     if ProblemKind.SECRET in kinds:
         return (
             "secrets come only from the environment (AZURE_CLIENT_SECRET, NEURALTRUST_SCIM_TOKEN"
             ", ...): remove them from the file and rotate them if it was ever committed"
+        )
+    if foreign:
+        return (
+            f"{name} has none of a mappings file's keys: if it is another tool's file that the "
+            "pre-commit hook matched by its name, give the hook `exclude:` (or `files:`) in "
+            ".pre-commit-config.yaml (docs/commands.md#pre-commit-hook)"
         )
     return (
         f"fix {name}; schemas/mappings.schema.json documents every key (editors with "

@@ -113,7 +113,10 @@ def _explain_any_of(
 ) -> Iterator[Problem]:
     branches = cast(list[dict[str, Any]], error.validator_value)
     if all("required" in b for b in branches):
-        yield doc.problem(path, "a mapping needs an id or a name (or both)")
+        given = error.instance if isinstance(error.instance, dict) else {}
+        if all(given.get(key) is None for b in branches for key in b["required"]):
+            yield doc.problem(path, "a mapping needs an id or a name (or both)")
+        # else the id or name given is of the wrong kind: its own problem says so
         return
     # `X | None` fields: only the non-null branch says what was wrong.
     useful = [i for i, b in enumerate(branches) if b != {"type": "null"}]

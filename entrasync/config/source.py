@@ -303,8 +303,16 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> Problem:
         hint = "; write `key: value`, with a space after the colon"
     elif exc.context and exc.problem and exc.context_mark is not None:
         what += f" ({exc.context} at line {exc.context_mark.line + 1})"
+    if mark is not None and "tab" not in what and _character_at(text, mark) == "\t":
+        hint = "; it is a tab: YAML indents with spaces only"
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     return Problem(line, col, "", f"YAML syntax error: {what}{hint}")
+
+
+def _character_at(text: str, mark: yaml.Mark) -> str:
+    lines = text.split("\n")
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    return line[mark.column : mark.column + 1]
 
 
 def _indentation_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
@@ -385,12 +393,14 @@ STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _tag_problem(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath) -> Problem | None:
-    """A scalar tagged to be read otherwise than as written (`!!bool yes please`, `!!int 1.5`):
-    refused with its place. `!!str`, which only says "text", is fine."""
-    if not isinstance(node, yaml.ScalarNode) or node.tag == STR_TAG:
-        return None
-    plain = (not node.style, True)  # how PyYAML's composer resolves an untagged scalar
-    if node.tag == loader.resolve(yaml.ScalarNode, node.value, plain):  # type: ignore[no-untyped-call]
+    """A value tagged to be read otherwise than as written (`!!bool yes please`, `!!int 1.5`,
+    `!!set {a, b}`, `!!omap [...]`): refused with its place. `!!str`, which only says "text",
+    is fine."""
+    if isinstance(node, yaml.ScalarNode):
+        plain = (not node.style, True)  # how PyYAML's composer resolves an untagged scalar
+        if node.tag in (STR_TAG, loader.resolve(yaml.ScalarNode, node.value, plain)):  # type: ignore[no-untyped-call]
+            return None
+    elif node.tag in (loader.DEFAULT_SEQUENCE_TAG, loader.DEFAULT_MAPPING_TAG):
         return None
     mark = node.start_mark
     tag = node.tag.replace("tag:yaml.org,2002:", "!!")

@@ -52,9 +52,12 @@ def test_an_unknown_command_is_a_usage_error_exiting_1(capsys: pytest.CaptureFix
         (["apply", "--audit-dir", "/dev/null"], "--audit-dir: /dev/null is not a folder"),
         (["demo", "--dir", " "], "--dir: is empty: name a folder"),
         (["sandbox", "--dir", "/dev/null"], "--dir: /dev/null is not a folder"),
+        (["--config", "", "validate"], "--config: is empty: name a file"),
+        (["plan", "--config", " "], "--config: is empty: name a file"),
+        (["validate", "--trusted-config", ""], "--trusted-config: is empty: name a file"),
     ],
 )
-def test_a_folder_option_that_is_empty_or_no_folder_is_a_usage_error(
+def test_a_path_option_that_is_empty_or_the_wrong_kind_is_a_usage_error(
     args: list[str],
     said: str,
     capsys: pytest.CaptureFixture[str],
@@ -62,7 +65,8 @@ def test_a_folder_option_that_is_empty_or_no_folder_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An unset CI variable made `--audit-dir ""`: the audit file went to the working folder,
-    where the job's artifact upload of audit/ missed it."""
+    where the job's artifact upload of audit/ missed it. `--config ""` said "config file . is
+    a directory"."""
     monkeypatch.chdir(tmp_path)
     assert main(args) == ExitCode.ERROR
     assert said in capsys.readouterr().err

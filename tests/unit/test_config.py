@@ -489,6 +489,8 @@ def test_a_group_repeated_by_id_and_name_is_one_problem(tmp_path: Path) -> None:
             "limits:\n  <<: {max_deactivations: !!int 1.5}",
             "4:27: limits.<<.max_deactivations: an explicit YAML tag (!!int)",
         ),
+        ("roles: !!set {owner: , member: }", "3:8: roles: an explicit YAML tag (!!set)"),
+        ("mappings: !!omap [a: 1]", "3:11: mappings: an explicit YAML tag (!!omap)"),
     ],
     ids=[
         "a bool tag on text",
@@ -496,6 +498,8 @@ def test_a_group_repeated_by_id_and_name_is_one_problem(tmp_path: Path) -> None:
         "a timestamp tag on text",
         "a tagged key",
         "a tag in an inline merge",
+        "a set tag on a mapping",  # was "expected a list, got set {...}", in any order
+        "an ordered-map tag on a list",
     ],
 )
 def test_a_value_tagged_to_be_read_otherwise_is_a_problem_at_its_place(
@@ -511,8 +515,38 @@ def test_a_value_tagged_to_be_read_otherwise_is_a_problem_at_its_place(
 
 
 def test_a_tag_that_reads_the_value_as_written_is_fine(tmp_path: Path) -> None:
-    config = load_text("version: !!int 1\nmappings: [{name: !!str 123, role: owner}]\n", tmp_path)
+    config = load_text(
+        "version: !!int 1\nroles: !!seq [owner]\n"
+        "mappings: [!!map {name: !!str 123, role: owner}]\n",
+        tmp_path,
+    )
     assert config.mappings[0].name == "123"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "expected"),
+    [
+        ("{name: 123, role: owner}", ["4:12: mappings[0].name: expected text, got the number 123"]),
+        ("{id: [a], role: owner}", ["4:10: mappings[0].id: expected text, got a list"]),
+        ("{id: null, role: owner}", ["4:5: mappings[0]: a mapping needs an id or a name"]),
+        ("{role: owner}", ["4:5: mappings[0]: a mapping needs an id or a name"]),
+    ],
+)
+def test_a_mapping_is_told_it_needs_an_id_or_a_name_only_when_it_has_neither(
+    mapping: str, expected: list[str], tmp_path: Path
+) -> None:
+    """`name: 123` was also told it had no name."""
+    problems = problems_of(f"version: 1\nroles: [owner]\nmappings:\n  - {mapping}\n", tmp_path)
+    where = (tmp_path / "m.yaml").as_posix()
+    assert len(problems) == len(expected), problems
+    for problem, said in zip(problems, expected, strict=True):
+        assert problem.startswith(f"{where}:{said}"), problem
+
+
+def test_a_tab_that_cannot_start_a_token_is_named(tmp_path: Path) -> None:
+    (problem,) = problems_of("version: 1\nmappings:\n\t- {name: A, role: owner}\n", tmp_path)
+    assert problem.startswith(f"{(tmp_path / 'm.yaml').as_posix()}:3:1: YAML syntax error: ")
+    assert problem.endswith("; it is a tab: YAML indents with spaces only")
 
 
 @pytest.mark.parametrize(("written", "col"), [("products: ~", 15), ("products:  # to decide", 14)])
@@ -777,3 +811,26 @@ def test_an_inline_merge_is_checked_as_any_mapping(
     """Unchecked, ``role: owner, role: member`` in a merge passed, and YAML kept the last."""
     (problem,) = problems_of(f"version: 1\nmappings:\n  - <<: {mapping}\n", tmp_path)
     assert problem.startswith(f"{(tmp_path / 'm.yaml').as_posix()}:{expected}"), problem
+
+
+@pytest.mark.parametrize(
+    ("text", "foreign"),
+    [
+        ("apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n", True),
+        ("- a\n- b\n", True),
+        ("version: 1\nkind: ConfigMap\n", False),
+        ("mappings: [{name: A, role: admn}]\n", False),
+    ],
+    ids=["another tool's mapping", "a list", "one key of ours", "a broken mappings file"],
+)
+def test_a_file_with_none_of_our_keys_is_told_how_to_keep_the_hook_off_it(
+    text: str, foreign: bool, tmp_path: Path
+) -> None:
+    """The hook matches `mappings*.yaml` in any folder, a search index's or a ConfigMap's too."""
+    path = tmp_path / "mappings.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    hint = caught.value.hint or ""
+    assert ("give the hook `exclude:` (or `files:`) in .pre-commit-config.yaml" in hint) is foreign
+    assert hint.startswith(f"{path.as_posix()} has none of a mappings file's keys") is foreign

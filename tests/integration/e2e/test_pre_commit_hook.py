@@ -82,3 +82,18 @@ def test_the_hook_passes_a_good_file_and_fails_a_broken_one_at_file_line(
     # The default `files:` pattern leaves other YAML alone.
     assert "notes/todo.yaml" not in out
     assert "Traceback" not in out
+
+
+def test_the_hook_checks_a_symlinked_mappings_file_as_plan_reads_it(
+    mappings_repo: Path, pre_commit_home: Path
+) -> None:
+    """pre-commit's default `types: [file]` skipped a symlink: the commit passed, and the pull
+    request's validate and plan then refused the link."""
+    (mappings_repo / "config" / "mappings.yaml").rename(mappings_repo / "config" / "real.yaml")
+    (mappings_repo / "config" / "mappings.yaml").symlink_to("real.yaml")
+    subprocess.run(["git", "add", "-A"], cwd=mappings_repo, check=True)
+
+    run = try_repo(mappings_repo, pre_commit_home, "--files", "config/mappings.yaml")
+
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "config file config/mappings.yaml is a symbolic link" in run.stdout
