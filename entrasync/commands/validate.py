@@ -17,7 +17,7 @@ import click
 from entrasync.adapters import clock
 from entrasync.commands import examples
 from entrasync.config.models import Config, LoadedConfig
-from entrasync.config.routing import load_reviewed_config
+from entrasync.config.routing import load_reviewed_config, load_trusted
 from entrasync.console import Console, app_context, global_options, trusted_config_option
 from entrasync.core import sanitize
 from entrasync.core.expiry import AsOf, as_of
@@ -76,6 +76,8 @@ def command(files: tuple[Path, ...], online: bool, trusted_config: Path | None) 
     """
     context = app_context()
     console = context.console()
+    if trusted_config is not None:
+        load_trusted(trusted_config)  # said once, not as a problem of every file given
     failed: list[EntrasyncError] = []
     for path in files or (context.resolved_config_path,):
         try:

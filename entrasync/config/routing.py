@@ -72,6 +72,19 @@ def routing_changes(config: Config, trusted: Config) -> list[str]:
     return [k.key for k in ROUTING_KEYS if k.in_config(config) != k.in_config(trusted)]
 
 
+def load_trusted(trusted_path: Path) -> LoadedConfig:
+    """The trusted config, or a ConfigError saying it is the --trusted-config that failed."""
+    try:
+        return load_config(trusted_path)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"--trusted-config: {exc.message}",
+            "--trusted-config names the reviewed mappings file (in CI, the base branch's copy); "
+            "fix that file or the path",
+            problems=exc.problems,
+        ) from None
+
+
 def require_trusted_routing(loaded: LoadedConfig, trusted_path: Path | None) -> LoadedConfig | None:
     """Refuse ``loaded`` when it routes credentials other than ``trusted_path`` does; return
     the trusted config (None without one).
@@ -81,15 +94,7 @@ def require_trusted_routing(loaded: LoadedConfig, trusted_path: Path | None) -> 
     """
     if trusted_path is None:
         return None
-    try:
-        trusted = load_config(trusted_path)
-    except ConfigError as exc:
-        raise ConfigError(
-            f"--trusted-config: {exc.message}",
-            "--trusted-config names the reviewed mappings file (in CI, the base branch's copy); "
-            "fix that file or the path",
-            problems=exc.problems,
-        ) from None
+    trusted = load_trusted(trusted_path)
     changed = routing_changes(loaded.config, trusted.config)
     if not changed:
         return trusted

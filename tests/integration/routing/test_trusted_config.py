@@ -225,3 +225,16 @@ def test_a_missing_trusted_config_is_an_error_before_any_connection(
     assert "hint: --trusted-config names the reviewed mappings file" in err
     assert "Traceback" not in err
     assert sandbox.requests() == 0
+
+
+def test_validate_says_a_missing_trusted_config_once_not_for_every_file(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox.write(Path("a.yaml"))
+    sandbox.write(Path("b.yaml"))
+
+    code, _, err = run(capsys, "validate", "--trusted-config", "gone.yaml", "a.yaml", "b.yaml")
+
+    assert code == 1
+    assert err.count("--trusted-config: config file gone.yaml not found") == 1
+    assert "Traceback" not in err
