@@ -171,8 +171,10 @@ class Console:
         self.err = err if err is not None else sys.stderr
         self.quiet = quiet
         self.verbose = verbose
-        self.color = not no_color and "NO_COLOR" not in os.environ and _isatty(self.out)
-        self.interactive = _isatty(self.err) and os.environ.get("CI", "").lower() != "true"
+        dumb = os.environ.get("TERM") == "dumb"  # shows escapes as text (an Emacs shell buffer)
+        self.color = not (no_color or dumb or "NO_COLOR" in os.environ) and _isatty(self.out)
+        in_ci = os.environ.get("CI", "").lower() == "true"
+        self.interactive = not (dumb or in_ci) and _isatty(self.err)
 
     def style(self, text: str, **styles: Any) -> str:
         return click.style(text, **styles) if self.color else text

@@ -61,23 +61,36 @@ def new_client(
     """A pooled client (connection reuse, keep-alive) trusting the CAs the environment names
     (:func:`entrasync.adapters.trust.ssl_context`); proxies still come from the environment,
     except for loopback (:data:`LOOPBACK_DIRECT`)."""
-    env = os.environ if environ is None else environ
-    return httpx.Client(
-        base_url=base_url,
-        verify=ssl_context(env),
-        timeout=timeout,
-        trust_env=True,
-        follow_redirects=False,
-        # Keep every connection the pool may open: with fewer kept alive than open, parallel
-        # directory reads closed and re-handshook TLS connections all the time (benchmarks/:
-        # read_directory of 100,000 users 4.9 s -> 3.8 s, CPU 2.4 s -> 1.8 s).
-        limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
-        headers={"User-Agent": USER_AGENT, **(headers or {})},
-        transport=transport,
-        mounts=LOOPBACK_DIRECT,
-    )
+    verify = ssl_context(os.environ if environ is None else environ)
+    try:
+        return httpx.Client(
+            base_url=base_url,
+            verify=verify,
+            timeout=timeout,
+            trust_env=True,
+            follow_redirects=False,
+            # Keep every connection the pool may open: with fewer kept alive than open, parallel
+            # directory reads closed and re-handshook TLS connections all the time (benchmarks/:
+            # read_directory of 100,000 users 4.9 s -> 3.8 s, CPU 2.4 s -> 1.8 s).
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            headers={"User-Agent": USER_AGENT, **(headers or {})},
+            transport=transport,
+            mounts=LOOPBACK_DIRECT,
+        )
+    except ImportError:  # httpx reads the proxy variables here, and SOCKS needs socksio
+        raise EntrasyncError(
+            "a SOCKS proxy is set (ALL_PROXY, HTTPS_PROXY or HTTP_PROXY) and httpx's SOCKS "
+            "support is not installed",
+            "install it (pip install 'httpx[socks]') or unset the variable",
+        ) from None
+    except (ValueError, httpx.InvalidURL):  # not quoted: a proxy URL may hold its password
+        raise EntrasyncError(
+            "a proxy variable (ALL_PROXY, HTTPS_PROXY or HTTP_PROXY, in either case) holds a "
+            "URL that cannot be used: a proxy URL is http://, https:// or socks5://HOST:PORT",
+            "fix or unset it",
+        ) from None
 
 
 # Loopback is reached directly, whatever HTTP(S)_PROXY says: a proxy would take the sandbox's

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from entrasync.adapters.files import make_folder
+from entrasync.adapters.files import make_folder, write_atomic
 from entrasync.adapters.lockfile import require_flock
 from entrasync.cli import main
 from entrasync.commands import examples, folder
@@ -40,10 +40,24 @@ def _sandbox_extra() -> Iterator[None]:
         ) from exc
 
 
+# Marks a --dir as the demo's: a later demo may write its files there again.
+DEMO_MARKER = ".entrasync-demo"
+
+
 @contextmanager
 def _workdir(directory: Path | None) -> Iterator[Path]:
     if directory is not None:
+        marker = directory / DEMO_MARKER
+        if directory.is_dir() and any(directory.iterdir()) and not marker.exists():
+            raise EntrasyncError(
+                f"{directory} holds files the demo did not make: it would plan the mappings "
+                "there and write over plan.json, config/ and audit/",
+                "pass a new or empty folder to --dir (or one an earlier demo used)",
+            )
         make_folder(directory)
+        write_atomic(marker, "a folder of `entrasync demo`'s: a later demo writes over it\n")
+        # The demo plans its own mappings, not those an earlier demo's user edited.
+        (directory / "config" / "mappings.yaml").unlink(missing_ok=True)
         yield directory.resolve()
         return
     tmp = Path(tempfile.mkdtemp(prefix="entrasync-demo-"))
@@ -57,17 +71,22 @@ def _step(console: Console, number: int, title: str, argv: Sequence[str]) -> int
     console.result("")
     console.result(console.style(f"── {number}. {title}", bold=True))
     console.result(console.style("$ entrasync " + " ".join(argv), fg="cyan"))
-    args = list(argv)
+    context = app_context()  # the demo's own output options, passed on to each step
+    args = [*argv, *["-v"] * context.verbose, *["-q"] * context.quiet]
     if not console.color:
         args.append("--no-color")
     return main(args)
 
 
 def _expect(code: int, wanted: int, what: str) -> None:
+    if code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+        # The step was stopped by a signal and said so: the demo ends with its exit code.
+        raise click.exceptions.Exit(code)
     if code != wanted:
         raise EntrasyncError(
             f"the demo stopped: `{what}` exited {code} (expected {wanted})",
-            "run `entrasync demo -v` and report the output above as a bug",
+            "the error above says why; unless it names this machine's setup (a proxy, a CA "
+            "bundle, a folder), run `entrasync demo -v` and report its output as a bug",
         )
 
 
@@ -88,14 +107,13 @@ def demo(directory: Path | None) -> int:
         from entrasync.sandbox.runner import (
             running_sandbox,
             sandbox_environment,
-            stop_on_sigterm,
             write_workspace,
         )
 
     require_flock()  # the demo's apply takes the apply lock: refused before anything starts
     console = app_context().console()
     started = time.monotonic()
-    with stop_on_sigterm(), _workdir(directory) as work, running_sandbox() as sandbox:
+    with _workdir(directory) as work, running_sandbox() as sandbox:
         write_workspace(work, sandbox.config_yaml)
         console.result(console.style("entrasync demo", bold=True))
         console.result(
@@ -160,7 +178,8 @@ def demo(directory: Path | None) -> int:
             "    since, and wrote a hash-chained audit file; `audit verify` checked the chain.\n"
             "  - The second `plan` found nothing to do (exit 0 under --detailed-exitcode).\n"
             "  - `init` read the same groups and users and drafted mappings that reproduce\n"
-            "    them: a first mappings file for a tenant that already uses NeuralTrust.\n"
+            "    them: a first mappings file for a tenant that already uses NeuralTrust (the\n"
+            "    `plan` it suggests needs a tenant that runs: this one stops with the demo).\n"
             f"  Took {elapsed:.1f} s. Next: `entrasync sandbox` to try your own mappings against\n"
             '  this tenant, or the README\'s "Use it on your tenant, read-only first".'
         )
@@ -202,6 +221,7 @@ def sandbox(directory: Path) -> int:
         from entrasync.sandbox.runner import (
             running_sandbox,
             sandbox_lock,
+            source_command,
             stop_on_sigterm,
             write_env_file,
             write_workspace,
@@ -226,7 +246,9 @@ def sandbox(directory: Path) -> int:
                 console.result(f"  Mappings:               {config}  (edit them freely)")
                 console.result("")
                 console.result("In another shell:")
-                console.result(f"  source {env_file}     # sandbox-only credentials, mode 0600")
+                console.result(
+                    f"  {source_command(env_file)}     # sandbox-only credentials, mode 0600"
+                )
                 console.result("  entrasync plan")
                 console.result("  entrasync apply --auto-approve")
                 console.result("")

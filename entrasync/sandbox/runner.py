@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -134,6 +135,11 @@ def stop_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def source_command(env_file: Path) -> str:
+    """The shell command that reads ``env_file``, to paste in another shell, in any folder."""
+    return f"source {shlex.quote(str(env_file.resolve()))}"
+
+
 def write_env_file(path: Path, environ: dict[str, str]) -> None:
     """`export NAME=value` lines, readable by the owner only (they hold sandbox secrets).
 
@@ -169,7 +175,7 @@ def sandbox_lock(directory: Path) -> Iterator[None]:
         utc_now_ms(),
         busy=lambda holder: EntrasyncError(
             f"another entrasync sandbox is running in {directory} ({holder})",
-            f"use it (`source {directory / 'sandbox.env'}`), stop it with Ctrl-C first, "
+            f"use it (`{source_command(directory / 'sandbox.env')}`), stop it with Ctrl-C first, "
             "or pass --dir to run a second sandbox in another folder",
         ),
         failed=lambda exc: EntrasyncError(

@@ -133,3 +133,16 @@ def test_a_markdown_plan_on_a_cp1252_stdout_is_utf8_as_the_comment_is() -> None:
     show(plan, "markdown", Console(out=out), config_path="config/mappings.yaml")
     out.flush()
     assert "Łukasz Żółć".encode() in raw.getvalue()
+
+
+@pytest.mark.parametrize(("term", "plain"), [("xterm-256color", False), ("dumb", True)])
+def test_a_dumb_terminal_gets_no_colour_and_no_progress_line(
+    term: str, plain: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TERM=dumb (an Emacs shell buffer) shows escape codes as text."""
+    monkeypatch.setenv("TERM", term)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    console = Console(out=_Terminal(), err=_Terminal())
+    assert console.color is not plain
+    assert console.interactive is not plain

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import gzip
+import importlib.util
 import threading
 import time
 import weakref
@@ -17,6 +18,7 @@ from entrasync.adapters.http import (
     AnswerTooLarge,
     RetryPolicy,
     TransportError,
+    new_client,
     parse_retry_after,
     send,
 )
@@ -28,6 +30,7 @@ from entrasync.adapters.throttle import (
     pause,
     reset_waits,
 )
+from entrasync.errors import EntrasyncError
 from tests.unit.fake_time import FakeTime
 
 URL = "https://api.example.test/thing"
@@ -675,3 +678,30 @@ def test_an_answer_with_a_header_that_is_not_ascii_is_read_as_sent() -> None:
     response = send(client, "GET", "https://scim.example/Users")
     assert response.status_code == 401
     assert response.headers.raw == [(b"WWW-Authenticate", said), (b"Content-Length", b"2")]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("ALL_PROXY", "socks5://127.0.0.1:9", "httpx's SOCKS support is not installed"),
+        ("all_proxy", "socks://127.0.0.1:9/", "holds a URL that cannot be used"),
+        (
+            "HTTPS_PROXY",
+            "ftp://user:fake-proxy-password@proxy:9",
+            "holds a URL that cannot be used",
+        ),
+        ("HTTP_PROXY", "http://[::1", "holds a URL that cannot be used"),
+    ],
+)
+def test_a_proxy_variable_httpx_cannot_use_is_an_error_not_a_traceback(
+    variable: str, value: str, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx reads them when the client is made: a ValueError or an ImportError, which the
+    demo and every real run called a bug. The URL is not quoted: it may hold a password."""
+    if said.startswith("httpx's SOCKS") and importlib.util.find_spec("socksio") is not None:
+        pytest.skip("socksio is installed here")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(EntrasyncError) as caught:
+        new_client({})
+    assert said in caught.value.message
+    assert "fake-proxy-password" not in f"{caught.value.message} {caught.value.hint}"

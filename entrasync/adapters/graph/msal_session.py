@@ -38,7 +38,9 @@ class _ContextAdapter(HTTPAdapter):
         return host, pool
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        super().cert_verify(conn, url, verify, cert)
+        # A CA path from REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE is not checked here (a stale
+        # one raised OSError): ssl_context() chose the trust, and said why if it could not.
+        super().cert_verify(conn, url, verify is not False, cert)
         conn.ca_certs = conn.ca_cert_dir = None  # the context holds the trust
 
 

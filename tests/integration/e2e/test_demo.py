@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,56 @@ def test_demo_is_plain_when_not_on_a_terminal(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "\x1b[" not in result.stdout + result.stderr
     assert "No changes." in result.stdout
+
+
+def test_demo_will_not_take_a_folder_of_someone_elses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It planned the user's own config/mappings.yaml there and wrote over their plan.json."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "mappings.yaml").write_text("version: 1\n")
+    (tmp_path / "plan.json").write_text('{"mine": 1}\n')
+
+    assert main(["demo", "--dir", str(tmp_path)]) == 1
+
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path} holds files the demo did not make" in err
+    assert (tmp_path / "plan.json").read_text() == '{"mine": 1}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config", "plan.json"]
+
+
+def test_demo_plans_its_own_mappings_in_its_folder_whatever_was_edited_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--dir", str(tmp_path), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "Using config/mappings.yaml" not in err  # -q reaches the steps
+    with (tmp_path / "config" / "mappings.yaml").open("a") as mappings:
+        mappings.write("bogus: [\n")
+
+    assert main(["demo", "--dir", str(tmp_path)]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_stopped_demo_exits_as_stopped_not_as_a_bug(
+    signum: signal.Signals, code: int, tmp_path: Path
+) -> None:
+    """A step stopped by Ctrl-C ended in "the demo stopped ... report it as a bug", exit 1."""
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "entrasync", "demo", "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A child of a non-interactive shell may start with SIGINT ignored; this one must not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert demo.stdout is not None
+    for line in demo.stdout:  # the servers run and the first step has begun
+        if line.startswith("── 1."):
+            break
+    demo.send_signal(signum)
+    _, err = demo.communicate(timeout=60)
+
+    assert demo.returncode == code, err
+    assert "bug" not in err
+    assert "Traceback" not in err

@@ -199,3 +199,19 @@ def test_the_sandbox_serves_with_the_cyclic_collector_on(tmp_path: Path) -> None
     assert code == 0
     assert seen == [True]
     assert gc.isenabled()
+
+
+def test_the_source_line_it_prints_works_pasted_in_another_folder(tmp_path: Path) -> None:
+    """It printed `source my sandbox/sandbox.env`: split at the space, and relative."""
+    with _sandbox(tmp_path / "my sandbox") as (_, banner):
+        [line] = [s.strip() for s in banner.splitlines() if s.strip().startswith("source ")]
+        pasted = subprocess.run(
+            ["bash", "-c", f'{line.partition("#")[0]} && echo "$NEURALTRUST_SCIM_URL"'],
+            cwd="/",
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert pasted.returncode == 0, pasted.stderr
+    assert pasted.stdout.startswith("http://127.0.0.1:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import ssl
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,9 @@ import requests
 
 from entrasync.adapters.graph.msal_session import requests_session
 from entrasync.adapters.http import USER_AGENT
+from entrasync.adapters.trust import ssl_context
+from entrasync.sandbox.graph_emulator import GraphEmulator
+from tests.integration.graph.conftest import TENANT_ID
 
 
 class Recording(BaseHTTPRequestHandler):
@@ -47,3 +51,16 @@ def test_the_token_request_carries_entrasyncs_user_agent_and_follows_no_redirect
     with pytest.raises(requests.TooManyRedirects):
         session.post(url, data={"client_secret": "fake-client-secret-for-tests"})
     assert Recording.seen == [USER_AGENT]
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_stale_ca_path_in_a_requests_variable_is_not_read(
+    variable: str, emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ssl_context() chose the trust (SSL_CERT_FILE here); requests still checked the path
+    its own variables name, and a stale one was an OSError: a traceback called a bug."""
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")  # which requests reads before CURL_CA_BUNDLE
+    monkeypatch.setenv(variable, "/nonexistent/ca-bundle.pem")
+    session = requests_session(ssl_context(os.environ, shared=False))
+    url = f"{emulator.base_url}/{TENANT_ID}/v2.0/.well-known/openid-configuration"
+    assert session.get(url).status_code == 200
