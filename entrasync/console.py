@@ -47,12 +47,18 @@ class AppContext:
         return Console(quiet=self.quiet, verbose=self.verbose, no_color=self.no_color)
 
 
+def refuse_empty(param: click.Parameter, value: str, what: str) -> None:
+    """A path option set empty (an unset CI variable) would name the working folder."""
+    if not value.strip():
+        raise click.BadParameter(f"is empty: name {what}", param_hint=param.opts[0])
+
+
 def _file(_ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
-    """A file option's value, refused when empty (an unset CI variable): as a path it would
-    name the working folder."""
-    if value is not None and not value.strip():
-        raise click.BadParameter("is empty: name a file", param_hint=param.opts[0])
-    return None if value is None else Path(value)
+    """A file option's value, refused when empty."""
+    if value is None:
+        return None
+    refuse_empty(param, value, "a file")
+    return Path(value)
 
 
 def _set_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:

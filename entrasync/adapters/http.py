@@ -86,11 +86,31 @@ def new_client(
             "install it (pip install 'httpx[socks]') or unset the variable",
         ) from None
     except (ValueError, httpx.InvalidURL):  # not quoted: a proxy URL may hold its password
+        name = _unusable_proxy()
+        if name is None:
+            raise EntrasyncError(
+                "NO_PROXY (or no_proxy) holds an entry that cannot be read as a host, a domain "
+                "or an IP address (an IPv6 range such as fd00::/8 is not read)",
+                "fix or remove that entry",
+            ) from None
         raise EntrasyncError(
-            "a proxy variable (ALL_PROXY, HTTPS_PROXY or HTTP_PROXY, in either case) holds a "
-            "URL that cannot be used: a proxy URL is http://, https:// or socks5://HOST:PORT",
-            "fix or unset it",
+            f"{name} holds a URL that cannot be used as a proxy: it is http://, https:// or "
+            "socks5://HOST:PORT",
+            f"fix or unset {name}",
         ) from None
+
+
+def _unusable_proxy() -> str | None:
+    """The proxy variable httpx refuses, None when none is (so NO_PROXY is the one)."""
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
+        for variable in (name, name.lower()):
+            value = os.environ.get(variable)
+            try:
+                if value:
+                    httpx.Proxy(value if "://" in value else f"http://{value}")
+            except (ValueError, httpx.InvalidURL):
+                return variable
+    return None
 
 
 # Loopback is reached directly, whatever HTTP(S)_PROXY says: a proxy would take the sandbox's

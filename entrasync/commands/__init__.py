@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from entrasync.console import refuse_empty
+
 
 def examples(*lines: str) -> str:
     """A command's help epilog: its examples, kept as written (click's ``\\b`` marker)."""
@@ -33,8 +35,7 @@ def folder(_ctx: click.Context, param: click.Parameter, value: str | None) -> Pa
     if value is None:
         return None
     option = param.opts[0] if param.opts else None
-    if not value.strip():
-        raise click.BadParameter("is empty: name a folder", param_hint=option)
+    refuse_empty(param, value, "a folder")
     path = Path(value)
     if path.exists() and not path.is_dir():
         raise click.BadParameter(f"{value} is not a folder", param_hint=option)

@@ -22,6 +22,7 @@ from entrasync.adapters.audit.lock import apply_lock
 from entrasync.adapters.clock import utc_now
 from entrasync.adapters.files import read_plan
 from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT, step_summary_room
+from entrasync.adapters.lockfile import require_flock
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.target import read_target
 from entrasync.commands import examples, folder, hex_digest
@@ -297,6 +298,7 @@ def command(
 ) -> int:
     """Apply a saved plan (exactly), or plan afresh and apply after confirmation."""
 
+    require_flock()  # Windows: said first, since nothing else would let apply run there
     ctx = app_context()
     console = ctx.console()
     if plan_file is None and not auto_approve and not sys.stdin.isatty():

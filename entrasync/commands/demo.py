@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import threading
@@ -40,24 +41,47 @@ def _sandbox_extra() -> Iterator[None]:
         ) from exc
 
 
-# Marks a --dir as the demo's: a later demo may write its files there again.
+# In a folder the demo used: the sha256 of the mappings it wrote there. A later demo may
+# write over its files only while those mappings are as it left them.
 DEMO_MARKER = ".entrasync-demo"
+DEMO_MAPPINGS = Path("config", "mappings.yaml")
+
+
+def _claim(directory: Path) -> None:
+    """Refuse a --dir the demo would take from someone: one holding files it did not make,
+    or whose mappings were edited since the demo wrote them (`sandbox` says "edit them
+    freely"), or that a sandbox is using."""
+    try:
+        if not directory.is_dir() or not any(directory.iterdir()):
+            return
+        marker, mappings = directory / DEMO_MARKER, directory / DEMO_MAPPINGS
+        if not marker.is_file():
+            why = "holds files the demo did not make"
+        elif (directory / "sandbox.env").exists() or mappings.parent.is_symlink():
+            why = "is an `entrasync sandbox` folder, or its config/ is a link"
+        elif mappings.exists() and _sha256(mappings.read_bytes()) != marker.read_text().strip():
+            why = f"has its {DEMO_MAPPINGS} edited since the demo wrote it"
+        else:
+            return
+    except OSError as exc:
+        raise EntrasyncError(
+            f"cannot use {directory}: {exc.strerror or exc}", "pass a new or empty folder to --dir"
+        ) from None
+    raise EntrasyncError(
+        f"{directory} {why}: the demo writes its own config/, plan.json and audit/ there",
+        "pass a new or empty folder to --dir",
+    )
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @contextmanager
 def _workdir(directory: Path | None) -> Iterator[Path]:
     if directory is not None:
-        marker = directory / DEMO_MARKER
-        if directory.is_dir() and any(directory.iterdir()) and not marker.exists():
-            raise EntrasyncError(
-                f"{directory} holds files the demo did not make: it would plan the mappings "
-                "there and write over plan.json, config/ and audit/",
-                "pass a new or empty folder to --dir (or one an earlier demo used)",
-            )
+        _claim(directory)
         make_folder(directory)
-        write_atomic(marker, "a folder of `entrasync demo`'s: a later demo writes over it\n")
-        # The demo plans its own mappings, not those an earlier demo's user edited.
-        (directory / "config" / "mappings.yaml").unlink(missing_ok=True)
         yield directory.resolve()
         return
     tmp = Path(tempfile.mkdtemp(prefix="entrasync-demo-"))
@@ -103,6 +127,7 @@ def _expect(code: int, wanted: int, what: str) -> None:
 @output_options
 def demo(directory: Path | None) -> int:
     """Run validate, plan, apply, plan, audit verify, users and init on the built-in sandbox."""
+    require_flock()  # the demo's apply takes the apply lock; first, as no extra would help
     with _sandbox_extra():
         from entrasync.sandbox.runner import (
             running_sandbox,
@@ -110,11 +135,12 @@ def demo(directory: Path | None) -> int:
             write_workspace,
         )
 
-    require_flock()  # the demo's apply takes the apply lock: refused before anything starts
     console = app_context().console()
     started = time.monotonic()
     with _workdir(directory) as work, running_sandbox() as sandbox:
+        (work / DEMO_MAPPINGS).unlink(missing_ok=True)  # the demo's own, as _claim checked
         write_workspace(work, sandbox.config_yaml)
+        write_atomic(work / DEMO_MARKER, _sha256(sandbox.config_yaml.encode()) + "\n")
         console.result(console.style("entrasync demo", bold=True))
         console.result(
             f"An emulated Entra tenant answers at {sandbox.graph.base_url} (Microsoft Graph and "
@@ -217,6 +243,7 @@ def demo(directory: Path | None) -> int:
 @output_options
 def sandbox(directory: Path) -> int:
     """Keep the sandbox running and write the environment that points plan/apply at it."""
+    require_flock()  # first, as no extra would help
     with _sandbox_extra():
         from entrasync.sandbox.runner import (
             running_sandbox,
@@ -229,7 +256,6 @@ def sandbox(directory: Path) -> int:
 
     ctx = app_context()
     console = ctx.console()
-    require_flock()  # before the folder is made
     make_folder(directory)
     env_file = directory / "sandbox.env"
     with sandbox_lock(directory):  # a second sandbox here stops now, before touching anything

@@ -76,12 +76,12 @@ def command(files: tuple[Path, ...], online: bool, trusted_config: Path | None) 
     """
     context = app_context()
     console = context.console()
-    if trusted_config is not None:
-        load_trusted(trusted_config)  # said once, not as a problem of every file given
+    # Read once: a trusted config that fails is said once, not as a problem of every file.
+    trusted = None if trusted_config is None else load_trusted(trusted_config)
     failed: list[EntrasyncError] = []
     for path in files or (context.resolved_config_path,):
         try:
-            _validate(path, online, trusted_config, console)
+            _validate(path, online, trusted, console)
         except SeveralErrors as exc:
             failed.extend(exc.errors)
         except ConfigError as exc:  # this file's problems; the next file is checked still
@@ -98,9 +98,9 @@ def command(files: tuple[Path, ...], online: bool, trusted_config: Path | None) 
     return ExitCode.OK
 
 
-def _validate(path: Path, online: bool, trusted_config: Path | None, console: Console) -> None:
+def _validate(path: Path, online: bool, trusted: LoadedConfig | None, console: Console) -> None:
     # With a trusted config, checked offline too: a routing change fails validation early.
-    loaded = load_reviewed_config(path, trusted_config)
+    loaded = load_reviewed_config(path, trusted)
     today = as_of(loaded.config, clock.utc_today())  # one day for the count and the notes
     console.result(summary(loaded, today))
     for note in notes(loaded.config, today):

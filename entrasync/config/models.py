@@ -9,6 +9,7 @@ the file is :mod:`entrasync.config.loading`.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -411,12 +412,15 @@ def load_bytes(raw: bytes, name: str) -> LoadedConfig:
 
 
 def _foreign(doc: Document | None) -> bool:
-    """A file with none of a mappings file's top-level keys: likely another tool's YAML that
-    the pre-commit hook matched by its name (``mappings*.yaml`` in any folder)."""
+    """A file with no top-level key a mappings file has or nearly has: likely another tool's
+    YAML that the pre-commit hook matched by its name (``mappings*.yaml`` in any folder).
+    "Nearly" is a typo's distance (``verison`` 0.86, ``rolse`` 0.80), not a Kubernetes
+    ``apiVersion``'s (0.71 to ``version``)."""
     data = None if doc is None else doc.data
-    return isinstance(data, dict | list) and not (
-        isinstance(data, dict) and data.keys() & Config.model_fields.keys()
-    )
+    if not isinstance(data, dict) or not data:
+        return False
+    ours = list(Config.model_fields)
+    return not any(difflib.get_close_matches(str(k), ours, n=1, cutoff=0.75) for k in data)
 
 
 def _hint(name: str, kinds: set[ProblemKind], foreign: bool = False) -> str:

@@ -85,16 +85,20 @@ def load_trusted(trusted_path: Path) -> LoadedConfig:
         ) from None
 
 
-def require_trusted_routing(loaded: LoadedConfig, trusted_path: Path | None) -> LoadedConfig | None:
-    """Refuse ``loaded`` when it routes credentials other than ``trusted_path`` does; return
-    the trusted config (None without one).
+Trusted = Path | LoadedConfig | None  # --trusted-config's path, or the config read from it
+
+
+def require_trusted_routing(loaded: LoadedConfig, trusted: Trusted) -> LoadedConfig | None:
+    """Refuse ``loaded`` when it routes credentials other than ``trusted`` does; return the
+    trusted config (None without one).
 
     Values are compared exactly as written: a changed letter case or trailing slash is a
     change too (the reviewer cannot tell it is harmless without reading it).
     """
-    if trusted_path is None:
+    if trusted is None:
         return None
-    trusted = load_trusted(trusted_path)
+    if not isinstance(trusted, LoadedConfig):
+        trusted = load_trusted(trusted)
     changed = routing_changes(loaded.config, trusted.config)
     if not changed:
         return trusted
@@ -109,8 +113,8 @@ def require_trusted_routing(loaded: LoadedConfig, trusted_path: Path | None) -> 
     )
 
 
-def load_reviewed_config(path: Path, trusted_path: Path | None) -> LoadedConfig:
+def load_reviewed_config(path: Path, trusted: Trusted) -> LoadedConfig:
     """``load_config`` and, with a trusted config, :func:`require_trusted_routing`."""
     loaded = load_config(path)
-    require_trusted_routing(loaded, trusted_path)
+    require_trusted_routing(loaded, trusted)
     return loaded

@@ -817,11 +817,18 @@ def test_an_inline_merge_is_checked_as_any_mapping(
     ("text", "foreign"),
     [
         ("apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\n", True),
-        ("- a\n- b\n", True),
         ("version: 1\nkind: ConfigMap\n", False),
         ("mappings: [{name: A, role: admn}]\n", False),
+        ("verison: 1\nmapping: [{name: A, role: owner}]\n", False),
+        ("- {name: A, role: owner}\n", False),
     ],
-    ids=["another tool's mapping", "a list", "one key of ours", "a broken mappings file"],
+    ids=[
+        "another tool's mapping",
+        "one key of ours",
+        "a broken mappings file",
+        "our keys misspelt",
+        "mappings without their key",
+    ],
 )
 def test_a_file_with_none_of_our_keys_is_told_how_to_keep_the_hook_off_it(
     text: str, foreign: bool, tmp_path: Path

@@ -684,22 +684,22 @@ def test_an_answer_with_a_header_that_is_not_ascii_is_read_as_sent() -> None:
     ("variable", "value", "said"),
     [
         ("ALL_PROXY", "socks5://127.0.0.1:9", "httpx's SOCKS support is not installed"),
-        ("all_proxy", "socks://127.0.0.1:9/", "holds a URL that cannot be used"),
-        (
-            "HTTPS_PROXY",
-            "ftp://user:fake-proxy-password@proxy:9",
-            "holds a URL that cannot be used",
-        ),
-        ("HTTP_PROXY", "http://[::1", "holds a URL that cannot be used"),
+        ("all_proxy", "socks://127.0.0.1:9/", "all_proxy holds a URL that cannot be used"),
+        ("HTTPS_PROXY", "ftp://user:fake-proxy-password@proxy:9", "HTTPS_PROXY holds a URL"),
+        ("HTTP_PROXY", "http://[::1", "HTTP_PROXY holds a URL that cannot be used"),
+        ("NO_PROXY", "localhost,fd00::/8", "NO_PROXY (or no_proxy) holds an entry that cannot"),
     ],
 )
-def test_a_proxy_variable_httpx_cannot_use_is_an_error_not_a_traceback(
+def test_a_proxy_variable_httpx_cannot_use_is_an_error_naming_it(
     variable: str, value: str, said: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """httpx reads them when the client is made: a ValueError or an ImportError, which the
     demo and every real run called a bug. The URL is not quoted: it may hold a password."""
     if said.startswith("httpx's SOCKS") and importlib.util.find_spec("socksio") is not None:
         pytest.skip("socksio is installed here")
+    for name in ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
     monkeypatch.setenv(variable, value)
     with pytest.raises(EntrasyncError) as caught:
         new_client({})

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from entrasync.adapters.clock import utc_now_ms
-from entrasync.adapters.lockfile import holding, open_lock, require_flock
+from entrasync.adapters.lockfile import holding, open_lock
 from entrasync.errors import AuditError, EntrasyncError
 
 LOCK_NAME = ".entrasync-apply.lock"
@@ -34,7 +34,6 @@ def apply_lock(audit_dir: Path, clock: Callable[[], str] = utc_now_ms) -> Iterat
     A folder that cannot be created or written is not locked: no audit file can be made there
     either, and apply writes nothing to NeuralTrust without one (it stops with that error).
     """
-    require_flock()  # before the folder is made: on Windows apply stops here
     fd = _open(audit_dir)
     if fd is None:
         yield

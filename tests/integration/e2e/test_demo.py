@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from entrasync.adapters.audit.chain import verify_audit
 from entrasync.cli import main
+from entrasync.commands.demo import _expect
 from entrasync.sandbox import runner
 
 KNOWN_SECRETS = ("fake-demo-client-secret-for-tests", "fake-demo-scim-token-for-tests")
@@ -114,16 +116,46 @@ def test_demo_will_not_take_a_folder_of_someone_elses(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config", "plan.json"]
 
 
-def test_demo_plans_its_own_mappings_in_its_folder_whatever_was_edited_there(
+def test_demo_passes_q_to_its_steps_and_keeps_mappings_edited_in_its_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A later demo unlinked config/mappings.yaml in a folder it had used, edits and all (a
+    sandbox there says "edit them freely")."""
     assert main(["demo", "--dir", str(tmp_path), "-q"]) == 0
-    err = capsys.readouterr().err
-    assert "Using config/mappings.yaml" not in err  # -q reaches the steps
-    with (tmp_path / "config" / "mappings.yaml").open("a") as mappings:
-        mappings.write("bogus: [\n")
+    assert "Using config/mappings.yaml" not in capsys.readouterr().err  # -q reaches the steps
+    mappings = tmp_path / "config" / "mappings.yaml"
+    edited = mappings.read_text() + "# mine\n"
+    mappings.write_text(edited)
 
-    assert main(["demo", "--dir", str(tmp_path)]) == 0, capsys.readouterr().err
+    assert main(["demo", "--dir", str(tmp_path)]) == 1
+
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path} has its config/mappings.yaml edited since the demo wrote it" in err
+    assert mappings.read_text() == edited
+
+
+@pytest.mark.parametrize("taken", ["sandbox.env", "config"])
+def test_demo_leaves_a_folder_a_sandbox_uses_or_whose_config_is_a_link(
+    taken: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = tmp_path / "demo"
+    assert main(["demo", "--dir", str(demo), "-q"]) == 0
+    if taken == "config":
+        (demo / "config").rename(tmp_path / "repository-config")
+        (demo / "config").symlink_to(tmp_path / "repository-config")
+    else:
+        (demo / taken).write_text("export A=b\n")
+    capsys.readouterr()
+
+    assert main(["demo", "--dir", str(demo)]) == 1
+    assert "is an `entrasync sandbox` folder, or its config/ is a link" in capsys.readouterr().err
+
+
+def test_a_step_stopped_by_a_signal_ends_the_demo_with_its_exit_code() -> None:
+    for code in (130, 143):
+        with pytest.raises(click.exceptions.Exit) as stopped:
+            _expect(code, 0, "plan")
+        assert stopped.value.exit_code == code
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

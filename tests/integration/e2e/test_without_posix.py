@@ -79,6 +79,11 @@ def test_apply_stops_before_it_reads_or_makes_anything(world: World) -> None:
     assert not world.audit_dir.exists()
     assert world.scim.users() == []
 
+    # Before it reads the plan file or the config: nothing else would let apply run here.
+    missing = run(world, *world.command(str(world.tmp / "no-such-plan.json")))
+    assert missing.code == 1
+    assert NO_FLOCK in missing.err
+
     assert run(world, *world.command(str(plan_file)), posix=True).code == 0
     verified = run(world, "audit", "verify", str(world.audit_file()))
     assert verified.code == 0, verified.err
