@@ -236,20 +236,19 @@ def read_directory(
 
 def protected_ids(client: GraphClient, entries: Iterable[str]) -> frozenset[str]:
     """The Entra users (lower-cased ids) that ``protected`` names by UPN or mail, members of a
-    synced group or not: ``GET /users/{entry}`` (a UPN), else a ``$filter`` on mail. An entry
-    no Entra user has is nobody's; any other failure stops the read, as every read does."""
+    synced group or not: ``GET /users/{entry}`` (a UPN) and a ``$filter`` on mail, both, since
+    one user's mail may be another's UPN and the entry protects both. An entry no Entra user
+    has is nobody's; any other failure stops the read, as every read does."""
     found: set[str] = set()
     for entry in entries:
         what = f"the protected user {entry}"
         try:
             user = client.get(f"users/{quote(entry, safe='@')}", {"$select": "id"}, what=what)
-        except GraphNotFoundError:
-            params = {"$filter": f"mail eq {odata_string(entry)}", "$select": "id"}
-            found.update(
-                str(u.get("id", "")).lower() for u in client.paged("users", params, what=what)
-            )
-        else:
             found.add(str(user.get("id", "")).lower())
+        except GraphNotFoundError:
+            pass
+        params = {"$filter": f"mail eq {odata_string(entry)}", "$select": "id"}
+        found.update(str(u.get("id", "")).lower() for u in client.paged("users", params, what=what))
     found.discard("")
     return frozenset(found)
 

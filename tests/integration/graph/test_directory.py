@@ -323,12 +323,17 @@ def test_users_protected_by_their_entra_name_are_found_in_no_group_too(
     emulator_factory: EmulatorFactory,
 ) -> None:
     # Break-glass accounts are usually in no synced group: protected by UPN (any case) or by a
-    # mail that is not their UPN, they are still found, with one GET or one filter each.
+    # mail that is not their UPN, they are still found, each entry with a GET and a filter.
     bg = SandboxUser(
         "b9000000-0000-4000-8000-00000000000a", "bg@contoso.com", "glass@contoso.com", "BG"
     )
     upn = SandboxUser("b9000000-0000-4000-8000-00000000000b", "Root@contoso.com", None, "Root")
-    tenant = replace(TENANT, users=(*TENANT.users, bg, upn))
+    # Another user whose mail is root's UPN: the entry names them both (it was root alone, and
+    # this one, out of the synced groups, was deactivated as an orphan).
+    alias = SandboxUser(
+        "b9000000-0000-4000-8000-00000000000c", "ops@contoso.com", "root@contoso.com", "Ops"
+    )
+    tenant = replace(TENANT, users=(*TENANT.users, bg, upn, alias))
     emulator = emulator_factory(tenant=tenant)
     config = make_config(
         [{"id": G_SMALL, "role": "member"}],
@@ -336,6 +341,6 @@ def test_users_protected_by_their_entra_name_are_found_in_no_group_too(
         update={"protected": ("glass@contoso.com", "root@CONTOSO.com", "gone@contoso.com")}
     )
     directory = read(emulator, config)
-    assert directory.protected_ids == {bg.id.lower(), upn.id.lower()}
-    assert emulator.counters["user_get"] == 1  # root's UPN; the other two 404 first
-    assert emulator.counters["user_list"] == 2  # the two mail filters
+    assert directory.protected_ids == {bg.id.lower(), upn.id.lower(), alias.id.lower()}
+    assert emulator.counters["user_get"] == 1  # root's UPN; the other two 404
+    assert emulator.counters["user_list"] == 3  # a mail filter for each entry
