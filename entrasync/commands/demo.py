@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import re
+import shlex
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -26,7 +30,7 @@ from entrasync.gctune import collector_running
 def _sandbox_extra() -> Iterator[None]:
     """Turn a missing sandbox package into an ``error:`` naming the extra that installs it.
 
-    The sandbox's servers (scim2-server, trustme, PyJWT) are an optional extra, so production
+    The sandbox's servers (scim2-server, trustme) are an optional extra, so production
     installs do not carry them (README.md, "Try it").
     """
     try:
@@ -36,9 +40,23 @@ def _sandbox_extra() -> Iterator[None]:
             raise  # one of our own modules is missing: a bug, not a missing extra
         raise EntrasyncError(
             f"the sandbox needs the Python package {exc.name!r}, which is not installed",
-            "install entrasync with its sandbox extra: pip install -e '.[sandbox]' in a clone, "
-            "or as docs/install.md shows (the sandbox extra)",
+            f"add the sandbox extra's packages to entrasync's environment: {_extra_command()}",
         ) from exc
+
+
+_SANDBOX_EXTRA = re.compile(r"""extra\s*==\s*["']sandbox["']""")  # in a Requires-Dist marker
+
+
+def _extra_command() -> str:
+    """A pip command that adds the sandbox extra's packages to the environment this entrasync
+    runs in, however it was installed (a clone, pip, pipx)."""
+    try:
+        required = importlib.metadata.requires("entrasync") or []
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        required = []
+    wanted = [r.partition(";")[0].strip() for r in required if _SANDBOX_EXTRA.search(r)]
+    packages = " ".join(map(shlex.quote, wanted)) or "'entrasync[sandbox]'"
+    return f"{shlex.quote(sys.executable)} -m pip install {packages}"
 
 
 # In a folder the demo used: the sha256 of the mappings it wrote there. A later demo may
@@ -207,7 +225,8 @@ def demo(directory: Path | None) -> int:
             "    them: a first mappings file for a tenant that already uses NeuralTrust (the\n"
             "    `plan` it suggests needs a tenant that runs: this one stops with the demo).\n"
             f"  Took {elapsed:.1f} s. Next: `entrasync sandbox` to try your own mappings against\n"
-            '  this tenant, or the README\'s "Use it on your tenant, read-only first".'
+            '  this tenant, or "Use it on your tenant, read-only first" in the entrasync\n'
+            "  repository's README.md."
         )
         if directory is not None:
             console.result(f"  Files kept in {work} (config/, plan.json, audit/).")

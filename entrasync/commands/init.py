@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
+import sys
 from pathlib import Path
 
 import click
@@ -104,7 +106,7 @@ def command(
     if not (Path.cwd() / SCHEMA_PATH).exists():
         console.info(
             f"Its first line points editors at {SCHEMA_PATH}, which is not here: "
-            f"`python -m entrasync.config.schema` writes it."
+            f"`{shlex.quote(sys.executable)} -m entrasync.config.schema` writes it."
         )
     return ExitCode.OK
 
