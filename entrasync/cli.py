@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return ExitCode.ERROR
     except MemoryError:
-        # A file or an answer larger than this machine holds (CONTRACT: never a MemoryError).
+        # A file or an answer larger than this machine holds: an error, never a traceback.
         _print_error(
             EntrasyncError(
                 "entrasync ran out of memory",

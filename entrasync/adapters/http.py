@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from entrasync import __version__
+from entrasync.adapters.clock import utc_moment
 from entrasync.adapters.pool import DEFAULT_PARALLELISM as DEFAULT_PARALLELISM
 from entrasync.adapters.throttle import (
     MAX_DELAY,
@@ -152,7 +153,8 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
             when = parsedate_to_datetime(value)
             if when is None:
                 return None
-            seconds = float(when.timestamp()) - (time.time() if now is None else now)
+            start = utc_moment().timestamp() if now is None else now
+            seconds = float(when.timestamp()) - start
         except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999
             return None
     return max(0.0, seconds)

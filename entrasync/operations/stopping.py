@@ -17,11 +17,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from entrasync.adapters.throttle import end_waits, reset_waits
-from entrasync.core.apply_report import ApplyReport
 from entrasync.errors import ExitCode
+
+if TYPE_CHECKING:  # `entrasync --help` loads this module: not the plan's core for a type
+    from entrasync.core.apply_report import ApplyReport
 
 # SIGTERM, and SIGHUP where there is one (Windows has none): stops, as Ctrl-C is.
 _ENDING: tuple[int, ...] = tuple(

@@ -79,7 +79,7 @@ def test_an_error_after_a_stop_signal_is_the_stop_not_a_bug(
 ) -> None:
     """Python swallows a KeyboardInterrupt raised in a finaliser or an import hook; what then
     reaches the command is a reader abandoned by the signal: the user stopped it, and the exit
-    code is the signal's (CONTRACT: 130 for SIGINT, 143 for SIGTERM and SIGHUP)."""
+    code is the signal's (docs/commands.md: 130 for SIGINT, 143 for SIGTERM and SIGHUP)."""
 
     def abandoned(*_args: object, **_kwargs: object) -> None:
         end_waits(signum)  # what the signal handler does before its exception is lost
@@ -101,7 +101,7 @@ def test_an_error_after_a_stop_signal_is_the_stop_not_a_bug(
 def test_running_out_of_memory_is_an_error_line_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """CONTRACT section 8: never a traceback or MemoryError, whatever the input's size."""
+    """Never a traceback or MemoryError, whatever the input's size."""
 
     def too_large(*_args: object, **_kwargs: object) -> None:
         raise MemoryError

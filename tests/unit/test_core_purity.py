@@ -49,6 +49,10 @@ FORBIDDEN_IMPORTS = frozenset(
         "logging",
         "importlib",
         "ctypes",
+        # Inputs no caller gave: a plan made from them could not be made again.
+        "random",
+        "secrets",
+        "uuid",
         "entrasync.adapters",
         "entrasync.commands",
         "entrasync.operations",
@@ -81,6 +85,10 @@ FORBIDDEN_METHODS = frozenset(
         "stat",
         "symlink_to",
         "hardlink_to",
+        # The clock is an input too: callers pass the time (entrasync.adapters.clock).
+        "now",
+        "utcnow",
+        "today",
     }
 )
 # What the runtime check looks for in sys.modules.
@@ -154,6 +162,10 @@ def test_a_core_module_imports_nothing_that_talks_to_the_world(path: Path) -> No
         pytest.param("def f(p):\n    return p.read_text()\n", id="Path.read_text()"),
         pytest.param("def f(p, s):\n    p.write_bytes(s)\n", id="Path.write_bytes()"),
         pytest.param("def f():\n    print('x')\n", id="print()"),
+        pytest.param("from datetime import datetime\nT = datetime.now()\n", id="the clock"),
+        pytest.param("import datetime\nD = datetime.date.today()\n", id="today's date"),
+        pytest.param("import random\n", id="randomness"),
+        pytest.param("from uuid import uuid4\n", id="a fresh id"),
     ],
 )
 def test_the_scan_catches(source: str) -> None:

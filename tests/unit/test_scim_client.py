@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -433,20 +432,3 @@ def test_a_read_back_leaves_out_attributes_once_the_server_refused_an_extension_
             "userName": "a@contoso.com",
         }
     assert "attributes" not in asked[-1].params
-
-
-def test_an_endpoint_that_cannot_be_reached_is_named_with_where_its_url_came_from() -> None:
-    with socket.socket() as probe:  # a loopback port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/v2"
-    environ = {"NEURALTRUST_SCIM_URL": url, "NEURALTRUST_SCIM_TOKEN": "fake-scim-token-for-tests"}
-    policy = RetryPolicy(max_retries=0)
-    with (
-        ScimClient.from_env(Config(version=1), environ, policy=policy) as client,
-        pytest.raises(EntrasyncError) as caught,
-    ):
-        client.get_user("u1")
-    assert caught.value.message.startswith(
-        f"could not reach the NeuralTrust SCIM endpoint {url} (NEURALTRUST_SCIM_URL): "
-    )

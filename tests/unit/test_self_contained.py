@@ -8,10 +8,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTSIDE = re.compile(
-    r"CONTRACT(\.md|\s+(section|§))|shared/reference|ARCHITECTURE\.md|gitops[- ]anchors",
-    re.IGNORECASE,
+    r"\bCONTRACT\b|(?i:shared/reference|ARCHITECTURE\.md|gitops[- ]anchors)",
 )
-SHIPPED = ("entrasync", "benchmarks", "scripts", ".github", "schemas", "docs", "examples", "config")
+SHIPPED = (
+    "entrasync",
+    "tests",
+    "benchmarks",
+    "scripts",
+    ".github",
+    "schemas",
+    "docs",
+    "examples",
+    "config",
+)
 
 
 def test_no_file_cites_a_document_outside_the_repository() -> None:
@@ -21,6 +30,7 @@ def test_no_file_cites_a_document_outside_the_repository() -> None:
         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
         for path in files
         if path.is_file()
+        and path != Path(__file__).resolve()  # which names what it looks for
         and path.suffix in (".py", ".md", ".yml", ".yaml", ".json", ".mjs", ".toml")
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
         if OUTSIDE.search(line)

@@ -190,7 +190,7 @@ class MsalTokenProvider:
             return token
 
     def _acquire(self) -> str:
-        import requests
+        import requests  # loaded by _build_app already; here for its exception types
 
         try:
             result = self._app.acquire_token_for_client(scopes=[self._endpoints.scope])
@@ -241,7 +241,7 @@ def _refuse_other_token_host(authority: str, token_endpoint: str) -> None:
 
 
 def _unreachable(authority: str, exc: Exception) -> AuthError:
-    import requests
+    import requests  # as in _acquire: only where msal, which needs it, was loaded
 
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return AuthError(
