@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import NamedTuple
 
 # The SCIM core User schema (RFC 7643 section 4.1); its attributes may be named in full as
@@ -128,31 +128,17 @@ def may_be_role(value: object, role: str) -> bool:
 _STATE_FIELDS = attrgetter(
     "id", "user_name", "external_id", "display_name", "email", "active", "role", "products"
 )
-# ASCII output (lone surrogates escaped), no whitespace.
+# ASCII output, no whitespace: a lone surrogate a SCIM server sent in a name is escaped, where
+# canonical JSON (UTF-8) would refuse it and with it the whole plan.
 _STATE_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
-def state_row(user: TargetUser) -> str:
-    """One user's part of the state fingerprint: its read attributes, as a JSON array."""
-    return _STATE_ENCODER.encode(_STATE_FIELDS(user))
-
-
-def state_fingerprint(
-    users: Iterable[TargetUser], rows: Sequence[tuple[str, str]] | None = None
-) -> str:
+def state_fingerprint(users: Iterable[TargetUser]) -> str:
     """sha256 of every user's read attributes, as one JSON array of per-user arrays sorted by
     SCIM id: the plan's state_sha256. Compared only with a later read by the same version, so
-    it need not be RFC 8785 (a dict per user and the canonical encoder took ~0.4 s on 100,000
-    users).
-
-    ``rows``: (SCIM id, state_row()) of each user, when the reader wrote them page by page as
-    the pages came in (read_target does: written in one go at the end, the 60,000 rows held
-    the GIL for 0.2 s while Graph was still paging, and every page waited; benchmarks/).
-    """
-    if rows is None:
-        rows = [(user.id, state_row(user)) for user in users]
-    ordered = sorted(rows, key=itemgetter(0))
-    text = "[" + ",".join([row for _, row in ordered]) + "]"
+    it is a fingerprint, not canonical JSON (RFC 8785 has no lone surrogates)."""
+    rows = sorted((user.id, _STATE_ENCODER.encode(_STATE_FIELDS(user))) for user in users)
+    text = "[" + ",".join([row for _, row in rows]) + "]"
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
@@ -165,15 +151,9 @@ class Target:
     state_sha256: str = field(default="")
 
     @classmethod
-    def of(
-        cls,
-        scim_url: str,
-        users: Iterable[TargetUser],
-        rows: Sequence[tuple[str, str]] | None = None,
-    ) -> Target:
-        """``rows``: state_fingerprint()'s, when the reader wrote them as it went."""
+    def of(cls, scim_url: str, users: Iterable[TargetUser]) -> Target:
         frozen = tuple(users)
-        return cls(scim_url, frozen, state_sha256=state_fingerprint(frozen, rows))
+        return cls(scim_url, frozen, state_sha256=state_fingerprint(frozen))
 
 
 @dataclass(slots=True, unsafe_hash=True)

@@ -78,7 +78,7 @@ def test_the_state_fingerprint_is_the_sha256_of_one_json_array_of_rows_by_scim_i
     import hashlib
     import json
 
-    from entrasync.core.model import TargetUser, state_fingerprint, state_row
+    from entrasync.core.model import TargetUser, state_fingerprint
 
     users = [
         TargetUser(
@@ -108,6 +108,4 @@ def test_the_state_fingerprint_is_the_sha256_of_one_json_array_of_rows_by_scim_i
     whole = json.dumps(rows, separators=(",", ":")).encode("ascii")
     expected = hashlib.sha256(whole).hexdigest()
     assert state_fingerprint(reversed(users)) == expected
-    row_pairs = [(u.id, state_row(u)) for u in users]
-    assert state_fingerprint((), row_pairs) == expected
-    assert Target.of("https://scim.test", users, row_pairs).state_sha256 == expected
+    assert Target.of("https://scim.test", users).state_sha256 == expected

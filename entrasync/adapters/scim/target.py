@@ -9,7 +9,7 @@ from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.paging import IncompleteListingError
 from entrasync.config.models import Config
 from entrasync.core import sanitize
-from entrasync.core.model import Target, TargetUser, state_row
+from entrasync.core.model import Target, TargetUser
 
 
 def layout_of(config: Config) -> Layout:
@@ -104,10 +104,8 @@ def read_target(config: Config, client: ScimClient, parallelism: int | None = No
     those of a page-by-page read.
     """
     layout = layout_of(config)
-    users: list[TargetUser] = []
-    rows: list[tuple[str, str]] = []  # the state fingerprint's, written as pages come in
-    for resource in client.list_users(layout.read_attributes, parallelism=parallelism):
-        user = to_target_user(resource, layout, client.etags)
-        users.append(user)
-        rows.append((user.id, state_row(user)))
-    return Target.of(client.url, users, rows)
+    users = [
+        to_target_user(resource, layout, client.etags)
+        for resource in client.list_users(layout.read_attributes, parallelism=parallelism)
+    ]
+    return Target.of(client.url, users)
