@@ -11,7 +11,8 @@ code point as by UTF-16 unit. ``tests/unit/test_canonical.py`` proves it against
 
 Numbers with a fraction are where the two differ (ECMAScript number formatting): callers hash
 no floats. The ``rfc8785`` package is pure Python and was a third of the CPU of a 100,000-user
-plan (benchmarks/README figures); this writes the same bytes about 5x faster.
+plan (benchmarks/README figures); this writes the same bytes about 8x faster
+(benchmarks/optimisations.py).
 
 The hottest records (a plan's changes) are written faster still by templates of their own
 (``Change.canonical`` in ``items.py``) from the pieces below: :func:`canonical_str` *is* the C
