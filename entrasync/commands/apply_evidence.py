@@ -19,6 +19,7 @@ from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.adapters.github.actions import try_step_summary, workflow_name
 from entrasync.console import Console
 from entrasync.errors import AuditError, EntrasyncError
+from entrasync.render.apply_report import apply_summary
 from entrasync.render.apply_report import override_instruction as override_text
 from entrasync.render.markdown import escape
 
@@ -109,14 +110,5 @@ class Evidence:
         """The run's job summary, when there is one and ``lines`` were made to fit it."""
         if lines is None or not os.environ.get("GITHUB_STEP_SUMMARY"):
             return
-        text = "\n".join(
-            [
-                "## entrasync apply",
-                "",
-                *lines,
-                "",
-                f"Audit file `{audit.path.name}`, {audit.records} records, last record sha256 "
-                f"`{audit.head_sha256}` (keep it: it pins every record of the file).",
-            ]
-        )
-        try_step_summary(text + "\n", os.environ, self.console.warn)
+        text = apply_summary(lines, audit.path.name, audit.records, audit.head_sha256)
+        try_step_summary(text, os.environ, self.console.warn)

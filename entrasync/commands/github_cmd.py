@@ -28,7 +28,12 @@ from entrasync.commands.report import report_apply_command
 from entrasync.console import Console, app_context, output_options
 from entrasync.errors import ExitCode, GitHubError
 from entrasync.render.common import summary_line
-from entrasync.render.markdown import comment_marker, escape, render_markdown, still_to_read
+from entrasync.render.markdown import (
+    comment_marker,
+    drift_intro,
+    render_markdown,
+    still_to_read,
+)
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
 # plan.yml: entrasync-plan-<PR>-<head commit planned>-<run attempt>
@@ -137,14 +142,7 @@ def drift_issue(plan_path: Path) -> int:
         said = "no drift issue open" if url is None else f"closed {url or 'the drift issue'}"
         console.info(f"In sync; {said}")
         return ExitCode.OK
-    intro = (
-        f"{drift_marker}\nThe scheduled drift check found NeuralTrust out of line with "
-        f"{escape(plan.config_path)}"
-        + (f" ([run]({link}))" if link else "")
-        + ". Someone changed roles in the NeuralTrust UI, or Entra membership moved. Merge a "
-        "config change, or re-run the apply workflow to restore what the config says. This "
-        "issue closes itself once in sync.\n\n"
-    )
+    intro = drift_intro(drift_marker, plan.config_path, link)
     body = intro + render_markdown(
         plan,
         config_path=plan.config_path,

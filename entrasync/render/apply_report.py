@@ -141,6 +141,22 @@ def render_report(
     return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
 
 
+def apply_summary(lines: Sequence[str], audit_name: str, records: int, head_sha256: str) -> str:
+    """An apply run's job summary: ``lines`` (what it applied, or why nothing), then the audit
+    file that records it."""
+    return "\n".join(
+        [
+            "## entrasync apply",
+            "",
+            *lines,
+            "",
+            f"Audit file `{audit_name}`, {records} records, last record sha256 "
+            f"`{head_sha256}` (keep it: it pins every record of the file).",
+            "",
+        ]
+    )
+
+
 def render_no_audit(marker: str, where: str, run_url: str | None) -> str:
     """The comment when the run left no audit file at ``where``: apply writes its first record
     before its first change, so nothing was changed."""

@@ -302,3 +302,15 @@ def still_to_read(plan: Plan) -> list[str]:
         if len(plan.warnings) > _STILL_LISTED:
             lines.append(f"- and {len(plan.warnings) - _STILL_LISTED} more")
     return lines
+
+
+def drift_intro(marker: str, config_path: str, run_link: str | None) -> str:
+    """The opening of the drift issue, before the plan: what was found and what to do."""
+    return (
+        f"{marker}\nThe scheduled drift check found NeuralTrust out of line with "
+        f"{escape(config_path)}"
+        + (f" ([run]({run_link}))" if run_link else "")
+        + ". Someone changed roles in the NeuralTrust UI, or Entra membership moved. Merge a "
+        "config change, or re-run the apply workflow to restore what the config says. This "
+        "issue closes itself once in sync.\n\n"
+    )
