@@ -63,6 +63,17 @@ def _translated_always(value: str | None) -> str:
     return value
 
 
+def _block_built_whole(change: Any, style: Any, _shared: object) -> str:
+    """``text._change_block`` as it was before the shared lines: every line built each time."""
+    name = f" ({text.clean(change.display_name)})" if change.display_name else ""
+    head = f"  {text.MARKERS[change.action]} {change.action.value} {text.clean(change.user)}{name}"
+    access, membership = text._rest(change)
+    adopted = ""
+    if text.is_adoption(change):
+        adopted = style(f"      + externalId: {text.clean(change.entra_id)}", "green") + "\n"
+    return f"{style(head, text._COLORS[change.action], bold=True)}\n{access}{adopted}{membership}\n"
+
+
 class _EagerRows(list[str]):
     """``LazyRows`` undone: every row rendered up front."""
 
@@ -85,10 +96,8 @@ def main() -> int:
     def text_plan() -> int:
         return sum(map(len, text.text_chunks(plan, color=False)))
 
-    block = text._change_block
-
     def text_without_shared_lines() -> int:
-        with _replaced(text, "_change_block", lambda c, style, _shared: block(c, style, {})):
+        with _replaced(text, "_change_block", _block_built_whole):
             return text_plan()
 
     def text_without_fast_path() -> int:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import re
-import shlex
 import shutil
 import sys
 import tempfile
@@ -20,7 +17,7 @@ import click
 from entrasync.adapters.files import make_folder, write_atomic
 from entrasync.adapters.lockfile import require_flock
 from entrasync.cli import main
-from entrasync.commands import examples, folder
+from entrasync.commands import command_line, examples, folder
 from entrasync.console import Console, app_context, config_option, output_options
 from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.gctune import collector_running
@@ -44,19 +41,14 @@ def _sandbox_extra() -> Iterator[None]:
         ) from exc
 
 
-_SANDBOX_EXTRA = re.compile(r"""extra\s*==\s*["']sandbox["']""")  # in a Requires-Dist marker
+# pyproject.toml's `sandbox` extra, as written there (tests/unit/test_sandbox_extra.py).
+SANDBOX_REQUIREMENTS = ("scim2-server>=0.8", "trustme>=1.1", "PyJWT>=2.8")
 
 
 def _extra_command() -> str:
     """A pip command that adds the sandbox extra's packages to the environment this entrasync
-    runs in, however it was installed (a clone, pip, pipx)."""
-    try:
-        required = importlib.metadata.requires("entrasync") or []
-    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
-        required = []
-    wanted = [r.partition(";")[0].strip() for r in required if _SANDBOX_EXTRA.search(r)]
-    packages = " ".join(map(shlex.quote, wanted)) or "'entrasync[sandbox]'"
-    return f"{shlex.quote(sys.executable)} -m pip install {packages}"
+    runs in, however it was installed (a clone, pip, pipx) or run (a checkout)."""
+    return command_line(sys.executable, "-m", "pip", "install", *SANDBOX_REQUIREMENTS)
 
 
 # In a folder the demo used: the sha256 of the mappings it wrote there. A later demo may

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import math
 import os
-import shlex
 import sys
 from pathlib import Path
 
 import click
 
 from entrasync.adapters.files import refuse_unwritable, write_atomic
-from entrasync.commands import examples
+from entrasync.commands import command_line, examples
 from entrasync.config.loading import load_config
 from entrasync.config.models import Config, LoadedConfig, load_bytes
 from entrasync.config.schema import SCHEMA_PATH
@@ -106,7 +105,7 @@ def command(
     if not (Path.cwd() / SCHEMA_PATH).exists():
         console.info(
             f"Its first line points editors at {SCHEMA_PATH}, which is not here: "
-            f"`{shlex.quote(sys.executable)} -m entrasync.config.schema` writes it."
+            f"`{command_line(sys.executable, '-m', 'entrasync.config.schema')}` writes it."
         )
     return ExitCode.OK
 

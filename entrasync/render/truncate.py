@@ -36,7 +36,7 @@ UTF8_BYTES = Measure("bytes", lambda line: len(line.encode("utf-8")))
 
 class LazyRows(Sequence[str]):
     """Rows rendered on first use: a 65,536-character comment shows a few hundred of a plan's
-    85,000 changes, so rendering them all was 3 s of CPU for nothing
+    85,000 changes, so rendering them all was 2.4 s of CPU for nothing
     (benchmarks/optimisations.py)."""
 
     def __init__(self, count: int, render: Callable[[int], str]) -> None:

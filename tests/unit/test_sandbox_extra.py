@@ -11,11 +11,14 @@ import shlex
 import subprocess
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import pytest
 
 import entrasync
+from entrasync.commands import command_line
+from entrasync.commands.demo import SANDBOX_REQUIREMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,3 +90,25 @@ def test_validate_runs_without_the_extra(tmp_path: Path) -> None:
     argv = ["validate", "--config", str(config)]
     done = _run(f"from entrasync.cli import main; raise SystemExit(main({argv!r}))", tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_hint_installs_what_pyproject_declares_for_the_extra() -> None:
+    """The hint's packages are written in the code (metadata is not there in a checkout, and
+    its markers are no job for a hint): they must be the extra's own."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["sandbox"]
+    assert list(SANDBOX_REQUIREMENTS) == declared
+
+
+@pytest.mark.parametrize(
+    ("system", "expected"),
+    [
+        ("posix", "'/opt/my env/bin/python' -m pip install 'trustme>=1.1'"),
+        ("nt", '"C:\\Program Files\\py\\python.exe" -m pip install trustme>=1.1'),
+    ],
+)
+def test_a_command_to_paste_is_quoted_for_the_systems_shell(system: str, expected: str) -> None:
+    python = "/opt/my env/bin/python" if system == "posix" else "C:\\Program Files\\py\\python.exe"
+    words = (python, "-m", "pip", "install", "trustme>=1.1")
+    assert command_line(*words, system=system) == expected

@@ -8,7 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTSIDE = re.compile(
-    r"\bCONTRACT\b|(?i:shared/reference|ARCHITECTURE\.md|gitops[- ]anchors)",
+    r"\bCONTRACT\b"
+    r"|(?i:contract(\.md|\s+(section|§))|shared/reference|ARCHITECTURE\.md|gitops[- ]anchors)",
 )
 SHIPPED = (
     "entrasync",

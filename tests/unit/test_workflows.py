@@ -217,8 +217,8 @@ PLAN_AFTER_VALIDATE = "${{ !cancelled() && (success() || steps.validate.outcome 
 
 
 def test_plan_runs_after_a_failed_validation_to_put_the_problems_in_the_comment() -> None:
-    """A push that cannot plan replaces the earlier push's plan in the comment (contract §6:
-    edited on every push), so the plan step runs when validation alone failed."""
+    """A push that cannot plan replaces the earlier push's plan in the comment (edited on every
+    push: docs/review-platforms.md), so the plan step runs when validation alone failed."""
     steps = action_steps("plan.yml")
     commands = [s["with"]["command"] for s in steps]
     validate, plan = steps[commands.index("validate")], steps[commands.index("plan")]

@@ -9,7 +9,7 @@ on a bounded pool in mapping order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -230,25 +230,32 @@ def read_directory(
         groups.append(GroupMembers(index, group, tuple(u.id for u in members)))
         if progress is not None:
             progress(f"read group {group.display_name}: {plural(len(members), 'user')}")
-    protected = protected_ids(client, config.protected)
+    protected = protected_ids(client, config.protected, parallelism)
     return Directory(groups=tuple(groups), users=users, protected_ids=protected)
 
 
-def protected_ids(client: GraphClient, entries: Iterable[str]) -> frozenset[str]:
+def protected_ids(
+    client: GraphClient, entries: Sequence[str], parallelism: int = 4
+) -> frozenset[str]:
     """The Entra users (lower-cased ids) that ``protected`` names by UPN or mail, members of a
     synced group or not: ``GET /users/{entry}`` (a UPN) and a ``$filter`` on mail, both, since
-    one user's mail may be another's UPN and the entry protects both. An entry no Entra user
-    has is nobody's; any other failure stops the read, as every read does."""
-    found: set[str] = set()
-    for entry in entries:
+    one user's mail may be another's UPN and the entry protects both; entries ``parallelism``
+    at a time. An entry no Entra user has is nobody's; any other failure stops the read, as
+    every read does."""
+
+    def named_by(entry: str) -> set[str]:
         what = f"the protected user {entry}"
+        ids = set()
         try:
             user = client.get(f"users/{quote(entry, safe='@')}", {"$select": "id"}, what=what)
-            found.add(str(user.get("id", "")).lower())
+            ids.add(str(user.get("id", "")).lower())
         except GraphNotFoundError:
             pass
         params = {"$filter": f"mail eq {odata_string(entry)}", "$select": "id"}
-        found.update(str(u.get("id", "")).lower() for u in client.paged("users", params, what=what))
+        ids.update(str(u.get("id", "")).lower() for u in client.paged("users", params, what=what))
+        return ids
+
+    found = set().union(*run_bounded(named_by, list(entries), parallelism))
     found.discard("")
     return frozenset(found)
 
