@@ -704,11 +704,7 @@ def test_libyaml_and_the_pure_python_parser_read_a_file_alike(
 def test_a_block_error_says_which_line_is_indented_wrongly(
     tmp_path: Path, text: str, said: str
 ) -> None:
-    path = tmp_path / "mappings.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    assert said in caught.value.problems[0]
+    assert said in problems_of(text, tmp_path)[0]
 
 
 @pytest.mark.parametrize(
@@ -834,10 +830,7 @@ def test_a_file_with_none_of_our_keys_is_told_how_to_keep_the_hook_off_it(
     text: str, foreign: bool, tmp_path: Path
 ) -> None:
     """The hook matches `mappings*.yaml` in any folder, a search index's or a ConfigMap's too."""
-    path = tmp_path / "mappings.yaml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    hint = caught.value.hint or ""
+    hint = error_of(text, tmp_path).hint or ""
     assert ("give the hook `exclude:` (or `files:`) in .pre-commit-config.yaml" in hint) is foreign
-    assert hint.startswith(f"{path.as_posix()} has none of a mappings file's keys") is foreign
+    where = (tmp_path / "m.yaml").as_posix()
+    assert hint.startswith(f"{where} has none of a mappings file's keys") is foreign
