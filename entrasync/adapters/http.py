@@ -26,6 +26,7 @@ import httpx
 from entrasync import __version__
 from entrasync.adapters.clock import utc_moment
 from entrasync.adapters.pool import DEFAULT_PARALLELISM as DEFAULT_PARALLELISM
+from entrasync.adapters.shell import pip_install
 from entrasync.adapters.throttle import (
     MAX_DELAY,
     Abandoned,
@@ -81,10 +82,10 @@ def new_client(
             mounts=LOOPBACK_DIRECT,
         )
     except ImportError:  # httpx reads the proxy variables here, and SOCKS needs socksio
+        socks = next((v for v in _PROXY_VARIABLES if _socks(os.environ.get(v))), "a variable")
         raise EntrasyncError(
-            "a SOCKS proxy is set (ALL_PROXY, HTTPS_PROXY or HTTP_PROXY) and httpx's SOCKS "
-            "support is not installed",
-            "install it (pip install 'httpx[socks]') or unset the variable",
+            f"{socks} names a SOCKS proxy, and httpx's SOCKS support is not installed",
+            f"install it ({pip_install('httpx[socks]')}) or unset {socks}",
         ) from None
     except (ValueError, httpx.InvalidURL):  # not quoted: a proxy URL may hold its password
         name = _unusable_proxy()
@@ -101,16 +102,26 @@ def new_client(
         ) from None
 
 
+_PROXY_VARIABLES = tuple(
+    variable
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+    for variable in (name, name.lower())
+)
+
+
+def _socks(value: str | None) -> bool:
+    return bool(value) and str(value).lower().startswith("socks")
+
+
 def _unusable_proxy() -> str | None:
     """The proxy variable httpx refuses, None when none is (so NO_PROXY is the one)."""
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY"):
-        for variable in (name, name.lower()):
-            value = os.environ.get(variable)
-            try:
-                if value:
-                    httpx.Proxy(value if "://" in value else f"http://{value}")
-            except (ValueError, httpx.InvalidURL):
-                return variable
+    for variable in _PROXY_VARIABLES:
+        value = os.environ.get(variable)
+        try:
+            if value:
+                httpx.Proxy(value if "://" in value else f"http://{value}")
+        except (ValueError, httpx.InvalidURL):
+            return variable
     return None
 
 

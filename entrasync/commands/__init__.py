@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
-import subprocess
 from pathlib import Path
 
 import click
 
 from entrasync.console import refuse_empty
-
-
-def command_line(*words: str, system: str = os.name) -> str:
-    """``words`` as one command to paste in this system's shell: POSIX quoting, or the
-    Windows command line's."""
-    if system == "nt":
-        return subprocess.list2cmdline(words)
-    return shlex.join(words)
 
 
 def examples(*lines: str) -> str:

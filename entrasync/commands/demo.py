@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -16,8 +15,9 @@ import click
 
 from entrasync.adapters.files import make_folder, write_atomic
 from entrasync.adapters.lockfile import require_flock
+from entrasync.adapters.shell import pip_install
 from entrasync.cli import main
-from entrasync.commands import command_line, examples, folder
+from entrasync.commands import examples, folder
 from entrasync.console import Console, app_context, config_option, output_options
 from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.gctune import collector_running
@@ -46,9 +46,8 @@ SANDBOX_REQUIREMENTS = ("scim2-server>=0.8", "trustme>=1.1", "PyJWT>=2.8")
 
 
 def _extra_command() -> str:
-    """A pip command that adds the sandbox extra's packages to the environment this entrasync
-    runs in, however it was installed (a clone, pip, pipx) or run (a checkout)."""
-    return command_line(sys.executable, "-m", "pip", "install", *SANDBOX_REQUIREMENTS)
+    """A pip command that adds the sandbox extra's packages to entrasync's environment."""
+    return pip_install(*SANDBOX_REQUIREMENTS)
 
 
 # In a folder the demo used: the sha256 of the mappings it wrote there. A later demo may

@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from entrasync.adapters.files import refuse_unwritable, write_atomic
-from entrasync.commands import command_line, examples
+from entrasync.adapters.shell import command_line
+from entrasync.commands import examples
 from entrasync.config.loading import load_config
 from entrasync.config.models import Config, LoadedConfig, load_bytes
 from entrasync.config.schema import SCHEMA_PATH

@@ -683,7 +683,7 @@ def test_an_answer_with_a_header_that_is_not_ascii_is_read_as_sent() -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "said"),
     [
-        ("ALL_PROXY", "socks5://127.0.0.1:9", "httpx's SOCKS support is not installed"),
+        ("ALL_PROXY", "socks5://127.0.0.1:9", "ALL_PROXY names a SOCKS proxy, and httpx's SOCKS"),
         ("all_proxy", "socks://127.0.0.1:9/", "all_proxy holds a URL that cannot be used"),
         ("HTTPS_PROXY", "ftp://user:fake-proxy-password@proxy:9", "HTTPS_PROXY holds a URL"),
         ("HTTP_PROXY", "http://[::1", "HTTP_PROXY holds a URL that cannot be used"),

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import entrasync
-from entrasync.commands import command_line
+from entrasync.adapters.shell import command_line
 from entrasync.commands.demo import SANDBOX_REQUIREMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
