@@ -48,17 +48,29 @@ class AppContext:
 
 
 def refuse_empty(param: click.Parameter, value: str, what: str) -> None:
-    """A path option set empty (an unset CI variable) would name the working folder."""
+    """A path set empty (an unset CI variable) would name the working folder."""
     if not value.strip():
-        raise click.BadParameter(f"is empty: name {what}", param_hint=param.opts[0])
+        hint = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+        raise click.BadParameter(f"is empty: name {what}", param_hint=hint)
 
 
-def _file(_ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
-    """A file option's value, refused when empty."""
-    if value is None:
-        return None
-    refuse_empty(param, value, "a file")
-    return Path(value)
+def path_value(what: str = "a file") -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """The callback of a path option or argument typed ``click.Path()`` without ``path_type``
+    (so that "" is not yet "."): refused when empty, else a Path (one per value of an
+    ``nargs=-1`` argument)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, tuple):
+            return tuple(callback(ctx, param, one) for one in value)
+        refuse_empty(param, value, what)
+        return Path(value)
+
+    return callback
+
+
+_file = path_value()
 
 
 def _set_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:

@@ -28,7 +28,7 @@ from entrasync.adapters.scim.target import read_target
 from entrasync.commands import examples, folder, hex_digest
 from entrasync.commands.apply_evidence import Evidence, override_instruction
 from entrasync.config.loading import load_config
-from entrasync.console import Console, app_context, global_options, parallelism_option
+from entrasync.console import Console, app_context, global_options, parallelism_option, path_value
 from entrasync.core.apply_rules import (
     PlanCheck,
     check_fresh,
@@ -271,7 +271,7 @@ def _prepare(
         "entrasync apply --auto-approve --audit-dir audit/",
     ),
 )
-@click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False), callback=path_value())
 @click.option("--auto-approve", is_flag=True, help="Apply a fresh plan without asking.")
 @click.option(
     "--audit-dir",

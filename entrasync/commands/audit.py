@@ -8,7 +8,7 @@ import click
 
 from entrasync.adapters.audit.chain import verify_audit
 from entrasync.commands import examples, hex_digest
-from entrasync.console import app_context, output_options
+from entrasync.console import app_context, output_options, path_value
 from entrasync.errors import AuditError, ExitCode
 
 
@@ -31,7 +31,7 @@ def audit_group() -> None:
         "entrasync audit verify FILE --expect-sha256 3f9a0c1d2e4b",
     ),
 )
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), callback=path_value())
 @click.option(
     "--expect-sha256",
     metavar="HASH",

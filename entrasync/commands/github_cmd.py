@@ -25,7 +25,7 @@ from entrasync.adapters.github.rest import (
 )
 from entrasync.commands import examples
 from entrasync.commands.report import report_apply_command
-from entrasync.console import Console, app_context, output_options
+from entrasync.console import Console, app_context, output_options, path_value
 from entrasync.errors import ExitCode, GitHubError
 from entrasync.render.common import summary_line
 from entrasync.render.markdown import (
@@ -124,7 +124,8 @@ group.add_command(report_apply_command("entrasync github", GitHubPlatform.from_e
     "--plan",
     "plan_path",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=click.Path(dir_okay=False, exists=True),
+    callback=path_value(),
     help="The plan file of the drift check.",
 )
 @output_options

@@ -16,7 +16,7 @@ from entrasync.commands import examples
 from entrasync.config.loading import load_config
 from entrasync.config.models import Config, LoadedConfig, load_bytes
 from entrasync.config.schema import SCHEMA_PATH
-from entrasync.console import app_context, global_options, parallelism_option
+from entrasync.console import app_context, global_options, parallelism_option, path_value
 from entrasync.core.bootstrap import DEFAULT_MIN_AGREEMENT
 from entrasync.errors import ConfigError, EntrasyncError, ExitCode
 from entrasync.operations.bootstrap import bootstrap
@@ -41,7 +41,8 @@ def _a_number(_ctx: click.Context, _param: click.Parameter, value: float) -> flo
 @click.argument("search", required=False)
 @click.option(
     "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(dir_okay=False),
+    callback=path_value(),
     help="Where to write the mappings [default: the config path, config/mappings.yaml].",
 )
 @click.option("--force", is_flag=True, help="Replace the file at --out if it exists.")

@@ -21,6 +21,7 @@ from entrasync.console import (
     app_context,
     global_options,
     parallelism_option,
+    path_value,
     trusted_config_option,
 )
 from entrasync.core.policy import policy_changes
@@ -49,7 +50,9 @@ def show(plan: Plan, fmt: str, console: Console, *, config_path: str) -> None:
         "entrasync plan --comment --trusted-config base/mappings.yaml   # on a pull request",
     ),
 )
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan file.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False), callback=path_value(), help="Save the plan file."
+)
 @click.option(
     "--format",
     "fmt",

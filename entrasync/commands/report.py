@@ -13,17 +13,22 @@ from pathlib import Path
 
 import click
 
-from entrasync.adapters.audit.chain import NoAuditFile, newest_audit, read_audit_file
+from entrasync.adapters.audit.chain import (
+    NoAuditFile,
+    newest_audit,
+    read_audit_file,
+    verify_audit,
+)
 from entrasync.adapters.files import read_plan
 from entrasync.adapters.github.actions import try_step_summary
 from entrasync.adapters.review import ReviewPlatform
 from entrasync.adapters.review.detect import detect
 from entrasync.commands import examples
-from entrasync.console import Console, app_context, global_options
+from entrasync.console import Console, app_context, global_options, path_value
 from entrasync.core import sanitize
 from entrasync.core.apply_report import compare, read_audit
 from entrasync.core.wording import plural
-from entrasync.errors import EntrasyncError, ExitCode
+from entrasync.errors import AuditError, EntrasyncError, ExitCode
 from entrasync.render.apply_report import render_no_audit, render_report
 from entrasync.render.markdown import comment_marker
 
@@ -45,19 +50,22 @@ def report_apply_command(prog: str, platform_of: Detect) -> click.Command:
         "--audit",
         "audit_path",
         required=True,
-        type=click.Path(path_type=Path),
+        type=click.Path(),
+        callback=path_value("the audit file or its folder"),
         help="The audit file, or the --audit-dir (its newest *.jsonl). A folder that is missing "
         "or holds none: the comment says the apply changed nothing, and the command exits 1.",
     )
     @click.option(
         "--reviewed-plan",
-        type=click.Path(path_type=Path, dir_okay=False),
+        type=click.Path(dir_okay=False),
+        callback=path_value(),
         help="The plan last reviewed on the pull request (a missing file is reported as such); "
         "without it the applied changes are listed uncompared.",
     )
     @click.option(
         "--pr",
-        type=int,
+        type=click.IntRange(min=1),
+        metavar="INTEGER",
         help="Pull or merge request to comment on [default: the merged one of the pipeline's "
         "commit].",
     )
@@ -88,6 +96,13 @@ def report_apply(
             lambda platform, marker, sha: render_no_audit(marker, where, platform.run_url()),
         )
         raise
+    verdict = verify_audit(audit_file)
+    if not verdict.intact:  # a report from it would tell what the file says, not what was done
+        raise AuditError(
+            f"{audit_file} does not verify ({verdict.describe()}); no report was posted",
+            "report from the audit file of the apply run's artifact; `entrasync audit verify "
+            "FILE` names the first bad record",
+        )
     audit = read_audit(read_audit_file(audit_file), source=str(audit_file))
     reviewed, note = None, None
     if reviewed_plan is None:
@@ -148,7 +163,13 @@ def _post(
         if not summarised:  # GitLab and Azure DevOps have no job summary: the log keeps it
             console.result(body)
         if pr is None:
-            pr = platform.merged_request_for(sha) if sha else None
+            if not sha:
+                raise EntrasyncError(
+                    f"no commit given: {platform.name}'s variables name none, so the merged "
+                    "request is unknown",
+                    "pass --pr, or run this in the pipeline of the merge commit",
+                )
+            pr = platform.merged_request_for(sha)
             if pr is None:
                 where = "the job summary" if summarised else "the log above"
                 console.info(

@@ -18,7 +18,13 @@ from entrasync.adapters import clock
 from entrasync.commands import examples
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.config.routing import load_reviewed_config, load_trusted
-from entrasync.console import Console, app_context, global_options, trusted_config_option
+from entrasync.console import (
+    Console,
+    app_context,
+    global_options,
+    path_value,
+    trusted_config_option,
+)
 from entrasync.core import sanitize
 from entrasync.core.expiry import AsOf, as_of
 from entrasync.core.wording import plural
@@ -60,7 +66,7 @@ def notes(config: Config, today: AsOf) -> list[str]:
         "entrasync validate config/*.yaml     # each file; all are checked",
     ),
 )
-@click.argument("files", nargs=-1, metavar="[FILE]...", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, metavar="[FILE]...", type=click.Path(), callback=path_value())
 @click.option(
     "--online",
     is_flag=True,

@@ -257,7 +257,12 @@ def loads(text: str | bytes, source: str = "plan file") -> Plan:
             f"{source} is not a valid entrasync plan: {exc}",
             "pass the file written by `entrasync plan --out`",
         ) from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except KeyError as exc:
+        raise PlanFileError(
+            f"{source} is not a valid entrasync plan: {exc.args[0]} is missing",
+            "pass the file written by `entrasync plan --out`",
+        ) from None
+    except (TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(
             f"{source} is not a valid entrasync plan: {type(exc).__name__}: {exc}",
             "pass the file written by `entrasync plan --out`",

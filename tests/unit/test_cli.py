@@ -55,6 +55,14 @@ def test_an_unknown_command_is_a_usage_error_exiting_1(capsys: pytest.CaptureFix
         (["--config", "", "validate"], "--config: is empty: name a file"),
         (["plan", "--config", " "], "--config: is empty: name a file"),
         (["validate", "--trusted-config", ""], "--trusted-config: is empty: name a file"),
+        (["plan", "--out", ""], "--out: is empty: name a file"),
+        (["init", "--out", ""], "--out: is empty: name a file"),
+        (["apply", ""], "PLAN_FILE: is empty: name a file"),
+        (["audit", "verify", ""], "FILE: is empty: name a file"),
+        (["validate", "ok.yaml", ""], "[FILE]...: is empty: name a file"),
+        (["report-apply", "--audit", ""], "--audit: is empty: name the audit file or its folder"),
+        (["report-apply", "--audit", "a", "--reviewed-plan", ""], "--reviewed-plan: is empty"),
+        (["report-apply", "--audit", "a", "--pr", "0"], "'--pr': 0 is not in the range x>=1"),
     ],
 )
 def test_a_path_option_that_is_empty_or_the_wrong_kind_is_a_usage_error(

@@ -349,3 +349,14 @@ def test_a_plan_written_to_a_fifo_is_the_same_file(tmp_path: Path) -> None:
     write_plan(fifo, plan)
     reader.join(timeout=10)
     assert read == [planfile.dumps(plan).encode("utf-8")]
+
+
+@pytest.mark.parametrize("key", ["changes", "config", "summary"])
+def test_a_key_left_out_is_named_missing_not_as_a_python_error(key: str) -> None:
+    """It said "KeyError: 'changes'"."""
+    data = _file()
+    del data[key]
+    _redigest(data)
+    with pytest.raises(PlanFileError) as refused:
+        loads(json.dumps(data))
+    assert f"is not a valid entrasync plan: {key} is missing" in str(refused.value)

@@ -44,7 +44,11 @@ def pull_request_number(event_path: str | None) -> int:
         )
     try:
         event = json.loads(Path(event_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise GitHubError(
+            f"cannot read the event payload {event_path}: {exc.strerror or exc}"
+        ) from None
+    except ValueError as exc:
         raise GitHubError(f"cannot read the event payload {event_path}: {exc}") from None
     for key in ("pull_request", "issue"):
         number = (event.get(key) or {}).get("number") if isinstance(event, dict) else None

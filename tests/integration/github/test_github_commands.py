@@ -607,3 +607,38 @@ def test_report_apply_of_a_direct_push_leaves_the_report_in_the_job_summary_only
     assert "Applied: 1 succeeded" in summary.read_text(encoding="utf-8")
     assert out == ""  # the job summary holds it: the log does not repeat it
     assert "no merged GitHub request to comment on; the report is in the job summary" in err
+
+
+def test_report_apply_of_an_edited_audit_file_posts_nothing_and_exits_1(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    alice_audit: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A record edited (its chain broken) was reported as the edited file said."""
+    text = alice_audit.read_text(encoding="utf-8")
+    assert '"outcome":"succeeded"' in text
+    alice_audit.write_text(text.replace('"outcome":"succeeded"', '"outcome":"failed"'))
+    args = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "5")
+
+    assert run(monkeypatch, make_env(github), *args) == 1
+
+    assert github.state.comments.get(5, []) == []
+    err = capsys.readouterr().err
+    assert f"error: {alice_audit} does not verify (tampered: seq 2:" in err
+    assert "no report was posted" in err
+
+
+def test_report_apply_without_a_commit_or_pr_says_it_cannot_know_the_request(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    alice_audit: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """It said "no merged request to comment on" and exited 0, without having looked."""
+    env = {k: v for k, v in make_env(github).items() if k != "GITHUB_SHA"}
+    monkeypatch.delenv("GITHUB_SHA", raising=False)  # a CI runner's own
+    assert run(monkeypatch, env, "github", "report-apply", "--audit", str(alice_audit)) == 1
+    assert "error: no commit given" in capsys.readouterr().err
