@@ -43,6 +43,10 @@ def loads(text: str | bytes, *, fractions: bool = True) -> Any:
         raise JsonSyntaxError(f"not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
+        if exc.pos == 0 and exc.doc.startswith("\ufeff"):  # as Windows Notepad saves
+            raise JsonSyntaxError(
+                f"not valid JSON ({where}): it starts with a byte-order mark"
+            ) from None
         raise JsonSyntaxError(f"not valid JSON ({where}): {exc.msg}") from None
     except RecursionError:
         raise StrictJsonError(_too_deep()) from None

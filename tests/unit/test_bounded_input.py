@@ -322,6 +322,9 @@ REFUSED_JSON = [
     pytest.param('[{"x": {"k": 1, "k": 1}}]', 'duplicate key "k"', id="nested duplicate key"),
     pytest.param("{", "not valid JSON (line 1, column 2)", id="not JSON"),
     pytest.param(b'["\xff"]', "not UTF-8 text (byte 2)", id="not UTF-8"),
+    pytest.param(
+        b"\xef\xbb\xbf{}", "(line 1, column 1): it starts with a byte-order mark", id="a BOM"
+    ),
 ]
 
 
