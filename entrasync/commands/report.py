@@ -17,7 +17,7 @@ from entrasync.adapters.audit.chain import (
     NoAuditFile,
     newest_audit,
     read_audit_file,
-    verify_audit,
+    verify_bytes,
 )
 from entrasync.adapters.files import read_plan
 from entrasync.adapters.github.actions import try_step_summary
@@ -88,22 +88,26 @@ def report_apply(
         # An apply that failed before its first record leaves no audit file in its folder:
         # its request is still told, and the step still fails.
         where = audit_path.as_posix()
-        _post(
-            platform_of,
-            pr,
-            console,
-            str(ctx.resolved_config_path),
-            lambda platform, marker, sha: render_no_audit(marker, where, platform.run_url()),
-        )
+        try:
+            _post(
+                platform_of,
+                pr,
+                console,
+                str(ctx.resolved_config_path),
+                lambda platform, marker, sha: render_no_audit(marker, where, platform.run_url()),
+            )
+        except EntrasyncError as exc:  # the missing audit file stays the error to fix first
+            console.warn(f"the comment was not posted: {exc.message}")
         raise
-    verdict = verify_audit(audit_file)
-    if not verdict.intact:  # a report from it would tell what the file says, not what was done
+    data = read_audit_file(audit_file)  # once: the bytes verified are the bytes reported
+    verdict = verify_bytes(data, audit_file)
+    if verdict.edited:  # a report from it would tell what the file says, not what was done
         raise AuditError(
             f"{audit_file} does not verify ({verdict.describe()}); no report was posted",
             "report from the audit file of the apply run's artifact; `entrasync audit verify "
             "FILE` names the first bad record",
         )
-    audit = read_audit(read_audit_file(audit_file), source=str(audit_file))
+    audit = read_audit(data, source=str(audit_file))
     reviewed, note = None, None
     if reviewed_plan is None:
         pass  # nothing to compare with: the report lists what was applied

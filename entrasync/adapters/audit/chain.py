@@ -42,6 +42,9 @@ class AuditVerdict:
     result: str | None = None  # from apply_finished: applied, no changes, refused, ...
     plan_file: str | None = None  # from apply_started: the plan written beside the file
     cut: bool = False  # a last record cut off mid-write after the intact ones (a crash)
+    # A whole record that does not verify, or one after apply_finished: the file was edited.
+    # An empty file, or a last record whole but for its line end, may be a crash's too.
+    edited: bool = False
 
     @property
     def ok(self) -> bool:
@@ -126,7 +129,12 @@ def newest_audit(path: Path) -> Path:
 def verify_audit(path: Path | str) -> AuditVerdict:
     """Check the chain record by record and name the first bad ``seq``."""
     path = Path(path)
-    data = read_audit_file(path)
+    return verify_bytes(read_audit_file(path), path)
+
+
+def verify_bytes(data: bytes, path: Path) -> AuditVerdict:
+    """:func:`verify_audit` of the bytes read from ``path``: a caller that goes on to use
+    them checks the very bytes it uses."""
     if data.startswith(b'{\n  "format_version": '):  # a plan file's first lines, as written
         beside = path.with_name(path.name.removesuffix(".plan.json") + ".jsonl")
         raise AuditError(
@@ -154,7 +162,9 @@ def verify_audit(path: Path | str) -> AuditVerdict:
             _check_canonical(record, raw)
             _check(record, seq, head, tally)
         except (_Broken, BadRecord) as broken:
-            return AuditVerdict(path, index, False, False, seq, broken.problem, None, head)
+            return AuditVerdict(
+                path, index, False, False, seq, broken.problem, None, head, edited=True
+            )
         before, head = head, record["sha256"]
         if record["type"] == "apply_started":
             named = record.get("plan_file")
@@ -169,7 +179,9 @@ def verify_audit(path: Path | str) -> AuditVerdict:
         seq = len(lines) + 1
         if finished is not None:
             problem = "a record follows apply_finished"
-            return AuditVerdict(path, len(lines), False, False, seq, problem, None, head)
+            return AuditVerdict(
+                path, len(lines), False, False, seq, problem, None, head, edited=True
+            )
         return AuditVerdict(
             path, len(lines), True, False, seq, None, None, head, plan_file=plan_file, cut=True
         )

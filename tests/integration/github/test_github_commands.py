@@ -642,3 +642,39 @@ def test_report_apply_without_a_commit_or_pr_says_it_cannot_know_the_request(
     monkeypatch.delenv("GITHUB_SHA", raising=False)  # a CI runner's own
     assert run(monkeypatch, env, "github", "report-apply", "--audit", str(alice_audit)) == 1
     assert "error: no commit given" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cut", ["emptied", "last line end"])
+def test_report_apply_of_a_file_a_crash_cut_reports_the_run_incomplete(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    alice_audit: Path,
+    cut: str,
+) -> None:
+    """A crash leaves an empty file (killed before the first record) or a last record without
+    its line end: the run is reported, incomplete, not refused as edited."""
+    data = alice_audit.read_bytes()
+    alice_audit.write_bytes(b"" if cut == "emptied" else data[:-1])
+    args = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "5")
+
+    assert run(monkeypatch, make_env(github), *args) == 0
+
+    (comment,) = github.state.comments[5]
+    assert "does not verify" not in comment["body"]
+
+
+def test_report_apply_without_an_audit_file_or_a_commit_says_the_audit_file_is_missing(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "audit").mkdir()
+    env = {k: v for k, v in make_env(github).items() if k != "GITHUB_SHA"}
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    assert run(monkeypatch, env, "github", "report-apply", "--audit", str(tmp_path / "audit")) == 1
+    err = capsys.readouterr().err
+    assert "error: no audit file (*.jsonl) in" in err
+    assert "warning: the comment was not posted: no commit given" in err
