@@ -151,6 +151,12 @@ def test_find_plan_of_a_direct_push_sets_empty_outputs(
     assert find_plan_outputs(github, make_env, monkeypatch, tmp_path) == ["pr=", "name=", "run-id="]
 
 
+def _without_commit(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """``env`` with no GITHUB_SHA, a CI runner's own included."""
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    return {k: v for k, v in env.items() if k != "GITHUB_SHA"}
+
+
 @pytest.fixture
 def alice_audit(tmp_path: Path) -> Path:
     """The audit file of an apply that created alice@contoso.com."""
@@ -638,8 +644,7 @@ def test_report_apply_without_a_commit_or_pr_says_it_cannot_know_the_request(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """It said "no merged request to comment on" and exited 0, without having looked."""
-    env = {k: v for k, v in make_env(github).items() if k != "GITHUB_SHA"}
-    monkeypatch.delenv("GITHUB_SHA", raising=False)  # a CI runner's own
+    env = _without_commit(make_env(github), monkeypatch)
     assert run(monkeypatch, env, "github", "report-apply", "--audit", str(alice_audit)) == 1
     assert "error: no commit given" in capsys.readouterr().err
 
@@ -672,8 +677,7 @@ def test_report_apply_without_an_audit_file_or_a_commit_says_the_audit_file_is_m
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     (tmp_path / "audit").mkdir()
-    env = {k: v for k, v in make_env(github).items() if k != "GITHUB_SHA"}
-    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    env = _without_commit(make_env(github), monkeypatch)
     assert run(monkeypatch, env, "github", "report-apply", "--audit", str(tmp_path / "audit")) == 1
     err = capsys.readouterr().err
     assert "error: no audit file (*.jsonl) in" in err
