@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import gc
 import gzip
-import importlib.util
+import shlex
+import sys
 import threading
 import time
 import weakref
@@ -695,8 +696,7 @@ def test_a_proxy_variable_httpx_cannot_use_is_an_error_naming_it(
 ) -> None:
     """httpx reads them when the client is made: a ValueError or an ImportError, which the
     demo and every real run called a bug. The URL is not quoted: it may hold a password."""
-    if said.startswith("httpx's SOCKS") and importlib.util.find_spec("socksio") is not None:
-        pytest.skip("socksio is installed here")
+    monkeypatch.setitem(sys.modules, "socksio", None)  # as where it is not installed
     for name in ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
@@ -705,3 +705,17 @@ def test_a_proxy_variable_httpx_cannot_use_is_an_error_naming_it(
         new_client({})
     assert said in caught.value.message
     assert "fake-proxy-password" not in f"{caught.value.message} {caught.value.hint}"
+
+
+def test_the_socks_hint_is_the_pip_of_entrasyncs_own_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bare `pip install` installs into whatever pip is first on PATH (not pipx's venv)."""
+    monkeypatch.setitem(sys.modules, "socksio", None)
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:9")
+    with pytest.raises(EntrasyncError) as caught:
+        new_client({})
+    assert caught.value.hint == (
+        f"install it ({shlex.join([sys.executable, '-m', 'pip', 'install', 'httpx[socks]'])}) "
+        "or unset HTTPS_PROXY"
+    )
