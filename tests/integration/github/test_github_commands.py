@@ -35,6 +35,13 @@ def run(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str) -> int
     return main(list(args))
 
 
+def report_apply(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], audit: Path, *more: str
+) -> int:
+    """`entrasync github report-apply --audit AUDIT MORE...` in ``env``."""
+    return run(monkeypatch, env, "github", "report-apply", "--audit", str(audit), *more)
+
+
 def save(plan: Plan, path: Path) -> Path:
     path.write_text(planfile.dumps(plan), encoding="utf-8")
     return path
@@ -171,8 +178,10 @@ def test_report_apply_comments_once_on_the_merged_pr_and_flags_unreviewed_change
     reviewed = save(plan_of(change("alice@contoso.com")), tmp_path / "plan.json")
     summary = tmp_path / "summary.md"
     env = make_env(github, GITHUB_STEP_SUMMARY=str(summary))
-    args = ("github", "report-apply", "--audit", str(tmp_path / "audit"))
-    codes = [run(monkeypatch, env, *args, "--reviewed-plan", str(reviewed)) for _ in range(2)]
+    codes = [
+        report_apply(monkeypatch, env, tmp_path / "audit", "--reviewed-plan", str(reviewed))
+        for _ in range(2)
+    ]
 
     (comment,) = github.state.comments[12]
     assert codes == [0, 0]
@@ -209,8 +218,8 @@ def test_report_apply_without_the_reviewed_plan_says_so(
     alice_audit: Path,
 ) -> None:
     missing = tmp_path / "reviewed" / "plan.json"
-    args = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "5")
-    assert run(monkeypatch, make_env(github), *args, "--reviewed-plan", str(missing)) == 0
+    compared = ("--reviewed-plan", str(missing))
+    assert report_apply(monkeypatch, make_env(github), alice_audit, "--pr", "5", *compared) == 0
     (comment,) = github.state.comments[5]
     assert "No plan reviewed on this pull request was found" in comment["body"]
 
@@ -227,8 +236,7 @@ def test_report_apply_without_an_audit_file_says_nothing_was_changed_and_exits_1
     # Validate or the apply failed before its first record: the merged request is told that
     # nothing was applied, and the step still fails.
     (tmp_path / "audit").mkdir()
-    args = ("github", "report-apply", "--audit", str(tmp_path / audit), "--pr", "5")
-    assert run(monkeypatch, make_env(github), *args) == 1
+    assert report_apply(monkeypatch, make_env(github), tmp_path / audit, "--pr", "5") == 1
     (comment,) = github.state.comments[5]
     assert (
         "**Not applied: the apply wrote no audit file, so it changed nothing.**" in comment["body"]
@@ -249,13 +257,11 @@ def test_report_apply_of_an_audit_file_that_is_not_there_posts_nothing(
 ) -> None:
     # A file named that does not exist is a typo, not a run that wrote none: the report
     # already on the request must not be replaced by "changed nothing".
-    posted = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "12")
-    assert run(monkeypatch, make_env(github), *posted) == 0
+    assert report_apply(monkeypatch, make_env(github), alice_audit, "--pr", "12") == 0
     before = [c["body"] for c in github.state.comments[12]]
     assert "Applied: 1 succeeded" in before[0]
     typo = tmp_path / "audit" / "typo.jsonl"
-    args = ("github", "report-apply", "--audit", str(typo), "--pr", "12")
-    assert run(monkeypatch, make_env(github), *args) == 1
+    assert report_apply(monkeypatch, make_env(github), typo, "--pr", "12") == 1
     assert [c["body"] for c in github.state.comments[12]] == before
     err = capsys.readouterr().err
     assert f"error: no audit file: {typo} does not exist" in err
@@ -270,8 +276,7 @@ def test_report_apply_exits_1_when_the_comment_cannot_be_posted(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     github.state.fail[("POST", r".*/issues/5/comments")] = (403, "Resource not accessible")
-    args = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "5")
-    assert run(monkeypatch, make_env(github), *args) == 1
+    assert report_apply(monkeypatch, make_env(github), alice_audit, "--pr", "5") == 1
     assert "pull-requests: write" in capsys.readouterr().err
 
 
@@ -463,9 +468,9 @@ def test_report_apply_on_a_run_that_applied_nothing_says_so_and_succeeds(
     reviewed = save(plan, tmp_path / "plan.json")
     summary = tmp_path / "summary.md"
     env = make_env(github, GITHUB_STEP_SUMMARY=str(summary), GITHUB_WORKFLOW="entrasync apply")
-    args = ("github", "report-apply", "--audit", str(tmp_path / "audit"), "--pr", "5")
 
-    assert run(monkeypatch, env, *args, "--reviewed-plan", str(reviewed)) == 0
+    compared = ("--reviewed-plan", str(reviewed))
+    assert report_apply(monkeypatch, env, tmp_path / "audit", "--pr", "5", *compared) == 0
 
     (comment,) = github.state.comments[5]
     assert says in comment["body"]
@@ -488,9 +493,8 @@ def test_report_apply_names_the_safety_limits_an_override_let_through(
     )
     with writer:
         writer.change(plan.changes[0], outcome="succeeded")
-    args = ("github", "report-apply", "--audit", str(tmp_path / "audit"), "--pr", "5")
 
-    assert run(monkeypatch, make_env(github), *args) == 0
+    assert report_apply(monkeypatch, make_env(github), tmp_path / "audit", "--pr", "5") == 0
 
     (comment,) = github.state.comments[5]
     assert "Applied: 1 succeeded" in comment["body"]
@@ -505,9 +509,8 @@ def test_report_apply_with_an_unwritable_job_summary_warns_and_still_comments(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     env = make_env(github, GITHUB_STEP_SUMMARY="/proc/nope/summary.md")
-    args = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "5")
 
-    assert run(monkeypatch, env, *args) == 0
+    assert report_apply(monkeypatch, env, alice_audit, "--pr", "5") == 0
 
     err = capsys.readouterr().err
     assert "cannot write the job summary GITHUB_STEP_SUMMARY=/proc/nope/summary.md" in err
@@ -605,7 +608,7 @@ def test_report_apply_of_a_direct_push_leaves_the_report_in_the_job_summary_only
     summary = tmp_path / "summary.md"
     env = make_env(github, GITHUB_STEP_SUMMARY=str(summary))
 
-    assert run(monkeypatch, env, "github", "report-apply", "--audit", str(alice_audit)) == 0
+    assert report_apply(monkeypatch, env, alice_audit) == 0
 
     out, err = capsys.readouterr()
     assert github.calls("GET", f"/commits/{SHA}/pulls") == 1  # asked, and none made the commit
@@ -626,9 +629,8 @@ def test_report_apply_of_an_edited_audit_file_posts_nothing_and_exits_1(
     text = alice_audit.read_text(encoding="utf-8")
     assert '"outcome":"succeeded"' in text
     alice_audit.write_text(text.replace('"outcome":"succeeded"', '"outcome":"failed"'))
-    args = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "5")
 
-    assert run(monkeypatch, make_env(github), *args) == 1
+    assert report_apply(monkeypatch, make_env(github), alice_audit, "--pr", "5") == 1
 
     assert github.state.comments.get(5, []) == []
     err = capsys.readouterr().err
@@ -645,7 +647,7 @@ def test_report_apply_without_a_commit_or_pr_says_it_cannot_know_the_request(
 ) -> None:
     """It said "no merged request to comment on" and exited 0, without having looked."""
     env = _without_commit(make_env(github), monkeypatch)
-    assert run(monkeypatch, env, "github", "report-apply", "--audit", str(alice_audit)) == 1
+    assert report_apply(monkeypatch, env, alice_audit) == 1
     assert "error: no commit given" in capsys.readouterr().err
 
 
@@ -661,9 +663,8 @@ def test_report_apply_of_a_file_a_crash_cut_reports_the_run_incomplete(
     its line end: the run is reported, incomplete, not refused as edited."""
     data = alice_audit.read_bytes()
     alice_audit.write_bytes(b"" if cut == "emptied" else data[:-1])
-    args = ("github", "report-apply", "--audit", str(alice_audit), "--pr", "5")
 
-    assert run(monkeypatch, make_env(github), *args) == 0
+    assert report_apply(monkeypatch, make_env(github), alice_audit, "--pr", "5") == 0
 
     (comment,) = github.state.comments[5]
     assert "does not verify" not in comment["body"]
@@ -678,7 +679,7 @@ def test_report_apply_without_an_audit_file_or_a_commit_says_the_audit_file_is_m
 ) -> None:
     (tmp_path / "audit").mkdir()
     env = _without_commit(make_env(github), monkeypatch)
-    assert run(monkeypatch, env, "github", "report-apply", "--audit", str(tmp_path / "audit")) == 1
+    assert report_apply(monkeypatch, env, tmp_path / "audit") == 1
     err = capsys.readouterr().err
     assert "error: no audit file (*.jsonl) in" in err
     assert "warning: the comment was not posted: no commit given" in err
