@@ -4,6 +4,8 @@ server on loopback; the file it writes is then checked by the real `validate` an
 from __future__ import annotations
 
 import json
+import shlex
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -343,3 +345,14 @@ def test_a_pipe_named_through_proc_takes_the_draft(
         code, _, err = init(capsys, "APP-", "--out", str(link), "--force")
     assert code == 0, err
     assert received[0].decode("utf-8").splitlines()[0] == SCHEMA_LINE
+
+
+def test_the_schema_hint_names_the_python_entrasync_runs_in(
+    serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said `python -m entrasync.config.schema`: under pipx, a python without entrasync."""
+    serve(*aligned_tenant())
+    code, _, err = init(capsys, "APP-", "--out", "draft.yaml")
+    assert code == 0, err
+    command = shlex.join([sys.executable, "-m", "entrasync.config.schema"])
+    assert f"which is not here: `{command}` writes it." in err
