@@ -97,7 +97,8 @@ def report_apply(
                 lambda platform, marker, sha: render_no_audit(marker, where, platform.run_url()),
             )
         except EntrasyncError as exc:  # the missing audit file stays the error to fix first
-            console.warn(f"the comment was not posted: {exc.message}")
+            hint = f" ({exc.hint})" if exc.hint else ""
+            console.warn(f"the comment was not posted: {exc.message}{hint}")
         raise
     data = read_audit_file(audit_file)  # once: the bytes verified are the bytes reported
     verdict = verify_bytes(data, audit_file)

@@ -683,3 +683,19 @@ def test_report_apply_without_an_audit_file_or_a_commit_says_the_audit_file_is_m
     err = capsys.readouterr().err
     assert "error: no audit file (*.jsonl) in" in err
     assert "warning: the comment was not posted: no commit given" in err
+
+
+def test_report_apply_without_an_audit_file_whose_comment_is_refused_says_both_and_how(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "audit").mkdir()
+    github.state.fail[("POST", r".*/issues/5/comments")] = (403, "Resource not accessible")
+    assert report_apply(monkeypatch, make_env(github), tmp_path / "audit", "--pr", "5") == 1
+    err = capsys.readouterr().err
+    assert "error: no audit file (*.jsonl) in" in err
+    assert "warning: the comment was not posted: " in err
+    assert "pull-requests: write" in err
