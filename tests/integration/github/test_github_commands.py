@@ -670,32 +670,34 @@ def test_report_apply_of_a_file_a_crash_cut_reports_the_run_incomplete(
     assert "does not verify" not in comment["body"]
 
 
-def test_report_apply_without_an_audit_file_or_a_commit_says_the_audit_file_is_missing(
+@pytest.mark.parametrize(
+    ("trouble", "warned"),
+    [
+        ("no commit", "no commit given"),
+        ("a refused comment", "GitHub answered 403"),
+    ],
+)
+def test_report_apply_without_an_audit_file_says_so_first_and_why_no_comment(
     github: Emulator,
     make_env: MakeEnv,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    trouble: str,
+    warned: str,
 ) -> None:
+    """The missing audit file is the error to fix first; the comment's own trouble, hint
+    included, is a warning beside it."""
     (tmp_path / "audit").mkdir()
-    env = _without_commit(make_env(github), monkeypatch)
-    assert report_apply(monkeypatch, env, tmp_path / "audit") == 1
+    pr: tuple[str, ...] = ()
+    if trouble == "no commit":
+        env = _without_commit(make_env(github), monkeypatch)
+    else:
+        github.state.fail[("POST", r".*/issues/5/comments")] = (403, "Resource not accessible")
+        env, pr = make_env(github), ("--pr", "5")
+    assert report_apply(monkeypatch, env, tmp_path / "audit", *pr) == 1
     err = capsys.readouterr().err
     assert "error: no audit file (*.jsonl) in" in err
-    assert "warning: the comment was not posted: no commit given" in err
-
-
-def test_report_apply_without_an_audit_file_whose_comment_is_refused_says_both_and_how(
-    github: Emulator,
-    make_env: MakeEnv,
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    (tmp_path / "audit").mkdir()
-    github.state.fail[("POST", r".*/issues/5/comments")] = (403, "Resource not accessible")
-    assert report_apply(monkeypatch, make_env(github), tmp_path / "audit", "--pr", "5") == 1
-    err = capsys.readouterr().err
-    assert "error: no audit file (*.jsonl) in" in err
-    assert "warning: the comment was not posted: " in err
-    assert "pull-requests: write" in err
+    assert f"warning: the comment was not posted: {warned}" in err
+    if trouble == "a refused comment":
+        assert "pull-requests: write" in err
