@@ -45,6 +45,7 @@ class Proposed:
     counted: int  # members that are active NeuralTrust users a plan would act on
     named: bool = True  # False when another proposed group has the same name: id only
     holding: int = 0  # of ``agreeing``, those holding exactly ``products`` (product roles)
+    above: int = 0  # members a mapping above decides (first-match), so not counted here
 
     @property
     def percent(self) -> int:
@@ -59,7 +60,7 @@ class Skipped:
 
 @dataclass(frozen=True)
 class Proposal:
-    mappings: tuple[Proposed, ...]  # in file order: highest role first, then by name
+    mappings: tuple[Proposed, ...]  # in file order: highest role first (see _choose)
     skipped: tuple[Skipped, ...]  # by name
     protected: tuple[str, ...]  # the new config's protected list (base entries kept), sorted
     new_protected: tuple[str, ...]  # the entries added: active owners no owner mapping covers
@@ -101,21 +102,24 @@ def _counted_members(survey: Config, directory: Directory, target: Target) -> di
 def propose(survey: Config, directory: Directory, target: Target, min_agreement: float) -> Proposal:
     """One mapping per group whose counted members agree on a role (docs/adoption.md).
 
-    Owner groups are decided first; the active owners none of them covers are protected, and
-    protected users are not counted anywhere (a plan never changes them). Ties go to the less
-    privileged role and the smaller product set.
+    Roles are decided highest first, so first-match reproduces each user's highest role: a
+    member a mapping chosen above already decides no longer counts in later groups' votes (an
+    owner in the admins group and in everyone). Owner groups come first; the active owners none
+    of them covers are protected, and protected users are not counted anywhere (a plan never
+    changes them). Ties go to the less privileged role and the smaller product set.
     """
     found = _counted_members(survey, directory, target)
-    groups = sorted(directory.groups, key=lambda g: (g.group.display_name.casefold(), g.group.id))
+    remaining = sorted(
+        directory.groups, key=lambda g: (g.group.display_name.casefold(), g.group.id)
+    )
     owner = survey.owner_role
-    first = {g.group.id: _vote(survey, _members(g, found, set())) for g in groups}
-    owners = {g.group.id for g in groups if first[g.group.id].carries(owner, min_agreement)}
-    covered = {t.id for g in groups if g.group.id in owners for t in _members(g, found, set())}
+    decided: set[str] = set()  # SCIM ids a mapping chosen above decides
+    chosen = _choose(survey, owner, remaining, found, decided, set(), min_agreement)
     guarded: dict[str, str] = {}  # SCIM id -> the protected entry that names it
     unnamed: list[TargetUser] = []  # uncovered owners no `protected` entry can name
     entra_of = {t.id: entra_id for entra_id, t in found.items()}
     for user in target.users:
-        if user.active and may_be_role(user.role, owner) and user.id not in covered:
+        if user.active and may_be_role(user.role, owner) and user.id not in decided:
             # Named by its NeuralTrust userName or email, else (neither an email) by the UPN
             # of the Entra user it is paired with: `protected` takes Entra UPNs too.
             key = _protected_key(user) or _entra_upn(directory, entra_of.get(user.id))
@@ -124,28 +128,14 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
                 guarded[user.id] = key
             elif key is None and not already:
                 unnamed.append(user)
-    chosen: list[Proposed] = []
-    skipped: list[Skipped] = []
-    for g in groups:
-        vote, kept_out = first[g.group.id], 0
-        if g.group.id not in owners:
-            members = _members(g, found, set(guarded))
-            vote = _vote(survey, members)
-            kept_out = len(_members(g, found, set())) - len(members)  # protected owners
-        if vote.role is not None and vote.carries(vote.role, min_agreement):
-            chosen.append(
-                Proposed(
-                    g.group,
-                    vote.role,
-                    vote.products,
-                    vote.agreeing,
-                    vote.counted,
-                    holding=vote.holding,
-                )
-            )
-        else:
-            skipped.append(Skipped(g.group, vote.why_not(survey, g, min_agreement, kept_out)))
-    chosen.sort(key=lambda p: survey.roles.index(p.role))  # stable: by name within a role
+    left_out = set(guarded)
+    for role in survey.roles[1:]:
+        chosen += _choose(survey, role, remaining, found, decided, left_out, min_agreement)
+    skipped = []
+    for g in remaining:
+        vote, above = _vote_after(survey, g, found, decided, left_out)
+        kept_out = sum(t.id in left_out for t in _members(g, found, set()))
+        skipped.append(Skipped(g.group, vote.why_not(survey, g, min_agreement, kept_out, above)))
     names = Counter(p.group.display_name.casefold() for p in chosen)
     chosen = [
         p
@@ -162,6 +152,69 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
         for u in unnamed
     )
     return Proposal(tuple(chosen), tuple(skipped), everyone, added, notes)
+
+
+def _choose(
+    survey: Config,
+    role: str,
+    remaining: list[GroupMembers],
+    found: dict[str, TargetUser],
+    decided: set[str],
+    left_out: set[str],
+    min_agreement: float,
+) -> list[Proposed]:
+    """The groups of ``remaining`` whose members no mapping above decides agree on ``role``,
+    taken out of ``remaining``, their members added to ``decided``.
+
+    Within the role, the group whose members hold its product set most goes first (then by
+    name): a member of two such groups gets the first one's products under first-match, so
+    it should be the set that member is likelier to hold.
+    """
+
+    def vote(group: GroupMembers) -> Vote:
+        return _vote_after(survey, group, found, decided, left_out)[0]
+
+    votes = {g.group.id: vote(g) for g in remaining}
+    candidates = [g for g in remaining if votes[g.group.id].carries(role, min_agreement)]
+    candidates.sort(key=lambda g: -votes[g.group.id].holding / votes[g.group.id].counted)
+    chosen: list[Proposed] = []
+    for group in candidates:
+        # Again: a group chosen before it in this role may decide some of its members.
+        now, above = _vote_after(survey, group, found, decided, left_out)
+        if not now.carries(role, min_agreement):
+            continue
+        chosen.append(
+            Proposed(
+                group.group,
+                role,
+                now.products,
+                now.agreeing,
+                now.counted,
+                holding=now.holding,
+                above=above,
+            )
+        )
+        decided.update(t.id for t in _members(group, found, left_out))
+        remaining.remove(group)
+    return chosen
+
+
+def _vote_after(
+    survey: Config,
+    group: GroupMembers,
+    found: dict[str, TargetUser],
+    decided: set[str],
+    left_out: set[str],
+) -> tuple[Vote, int]:
+    """The vote of the group's members no mapping above decides, and how many it leaves out
+    for that; when mappings above decide them all (a subgroup of a group mapped above), the
+    vote of all of them: the group changes no one now, but its next members get its role,
+    and that is the role its members hold."""
+    members = _members(group, found, left_out)
+    undecided = [t for t in members if t.id not in decided]
+    if not undecided:
+        return _vote(survey, members), 0
+    return _vote(survey, undecided), len(members) - len(undecided)
 
 
 def _members(
@@ -189,11 +242,18 @@ class Vote(NamedTuple):
         )
 
     def why_not(
-        self, survey: Config, group: GroupMembers, min_agreement: float, protected: int = 0
+        self,
+        survey: Config,
+        group: GroupMembers,
+        min_agreement: float,
+        protected: int = 0,
+        above: int = 0,
     ) -> str:
-        """``protected``: the group's members left uncounted as owners now protected."""
+        """``protected``: the group's members left uncounted as owners now protected;
+        ``above``: those a mapping above it decides (first-match), also uncounted."""
         if not group.member_ids:
             return "no user members"
+        decided = f"; {above} more decided by mappings above" if above else ""
         if not self.counted:
             users = len(group.member_ids)
             kept = f", {protected} of them owners the draft protects" if protected else ""
@@ -203,10 +263,12 @@ class Vote(NamedTuple):
             )
         share = f"{_percent(self.agreeing, self.counted)}% ({self.agreeing} of {self.counted})"
         if self.role is None:
-            return f"{share} have no role in NeuralTrust"
+            return f"{share} have no role in NeuralTrust{decided}"
         if not self.in_vocabulary:
-            return f"{share} {self.role}, which is not in roles ({', '.join(survey.roles)})"
-        return f"{share} {self.role}, below {min_agreement:g}%"
+            return (
+                f"{share} {self.role}, which is not in roles ({', '.join(survey.roles)}){decided}"
+            )
+        return f"{share} {self.role}, below {min_agreement:g}%{decided}"
 
 
 def _vote(survey: Config, members: Sequence[TargetUser]) -> Vote:

@@ -178,7 +178,7 @@ def _writable(name: str) -> bool:
 
 
 def _mapping_lines(base: Config, p: Proposed) -> Iterator[str]:
-    agreement = f"# {p.agreeing} of {p.counted} NeuralTrust users agree ({p.percent}%)"
+    agreement = f"# {p.agreeing} of {p.counted} NeuralTrust users agree ({p.percent}%){_above(p)}"
     shown = sanitize.text(p.group.display_name)
     yield f"  - id: {p.group.id}"
     if not p.named:
@@ -192,6 +192,11 @@ def _mapping_lines(base: Config, p: Proposed) -> Iterator[str]:
         # Not held to the agreement: the plan sets it for every member, so say how many have it.
         held = f"# {p.holding} of those {p.agreeing} hold exactly these"
         yield f"    products: {_flow(p.products)}   {held}"
+
+
+def _above(p: Proposed) -> str:
+    """The members left out of the agreement because a mapping above decides them."""
+    return f"; {p.above} more decided by mappings above" if p.above else ""
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -211,7 +216,7 @@ def proposal_lines(proposal: Proposal, min_agreement: float) -> Iterator[str]:
         for p in proposal.mappings:
             products = "-" if p.products is None else (", ".join(p.products) or "(none)")
             holding = "-" if p.products is None else f"{p.holding} of {p.agreeing}"
-            agreement = f"{p.percent}% ({p.agreeing} of {p.counted})"
+            agreement = f"{p.percent}% ({p.agreeing} of {p.counted}){_above(p)}"
             rows.append((p.group.display_name, p.group.id, p.role, products, holding, agreement))
         yield from (f"  {line}" for line in columns(rows))
     if proposal.skipped:

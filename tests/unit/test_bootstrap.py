@@ -117,6 +117,76 @@ def test_an_aligned_tenant_is_mapped_highest_role_first_and_plans_only_adoptions
     assert data["mappings"][0] == {"id": gid(2), "name": "NT-Owners", "role": "owner"}
 
 
+def test_members_a_mapping_above_decides_do_not_count_in_later_groups() -> None:
+    # The usual layout: the owner is also an admin and in everyone, the admins are in
+    # everyone. Counted whole, the admins are 75% admin and everyone 42% member; under
+    # first-match the owner's and the admins' roles come from the mappings above.
+    team = [person(f"u{i}") for i in range(1, 8)]
+    users = [
+        nt("u1", "owner"),
+        *(nt(f"u{i}", "admin") for i in range(2, 5)),
+        *(nt(f"u{i}", "member", GATE) for i in range(5, 8)),
+    ]
+    proposal, plan, text = run(
+        {"NT-Owners": team[:1], "NT-Admins": team[:4], "NT-Everyone": team}, users
+    )
+    assert rows(proposal) == [
+        ("NT-Owners", "owner", None, 1, 1),
+        ("NT-Admins", "admin", None, 3, 3),
+        ("NT-Everyone", "member", GATE, 3, 3),
+    ]
+    assert [p.above for p in proposal.mappings] == [0, 1, 4]
+    assert proposal.skipped == ()
+    assert Residue.of(plan).changes == ()
+    assert plan.orphans == ()
+    assert "3 of 3 NeuralTrust users agree (100%); 4 more decided by mappings above" in text
+    assert "100% (3 of 3); 1 more decided by mappings above" in "\n".join(
+        proposal_lines(proposal, 90)
+    )
+
+
+def test_within_a_role_the_group_whose_members_hold_its_products_goes_first() -> None:
+    # Carol is in both: by name the contractors would come first and take trustgate from her.
+    both = ("trustgate", "trusttest")
+    users = [
+        nt("alice", "member", both),
+        nt("bob", "member", both),
+        nt("carol", "member", both),
+        nt("dan", "member", ("trusttest",)),
+    ]
+    proposal, plan, _ = run(
+        {"NT-Contractors": [CAROL, DAN], "NT-Platform": [ALICE, BOB, CAROL]}, users
+    )
+    assert rows(proposal) == [
+        ("NT-Platform", "member", both, 3, 3),
+        ("NT-Contractors", "member", ("trusttest",), 1, 1),
+    ]
+    assert Residue.of(plan).changes == ()
+
+
+def test_a_subgroup_a_mapping_above_decides_whole_keeps_its_members_role() -> None:
+    # It changes no one now, but its next members get the role its members hold.
+    users = [nt("alice", "admin"), nt("bob", "admin")]
+    proposal, plan, _ = run({"NT-Admins": [ALICE, BOB], "NT-Admins-EU": [BOB]}, users)
+    assert rows(proposal) == [
+        ("NT-Admins", "admin", None, 2, 2),
+        ("NT-Admins-EU", "admin", None, 1, 1),
+    ]
+    assert Residue.of(plan).changes == ()
+
+
+def test_a_skipped_group_says_how_many_members_a_mapping_above_decides() -> None:
+    team = [person(f"u{i}") for i in range(6)]
+    users = [nt("u0", "owner"), nt("u1", "owner")] + [
+        nt(f"u{i}", "admin" if i < 4 else "member") for i in range(2, 6)
+    ]
+    proposal, _, _ = run({"NT-Owners": team[:2], "NT-Mixed": team}, users)
+    assert rows(proposal) == [("NT-Owners", "owner", None, 2, 2)]
+    assert [s.reason for s in proposal.skipped] == [
+        "50% (2 of 4) member, below 90%; 2 more decided by mappings above"
+    ]
+
+
 def test_a_group_below_the_agreement_is_skipped_with_its_share() -> None:
     members = [person(f"u{i}") for i in range(8)]
     users = [nt(f"u{i}", "admin" if i < 5 else "member") for i in range(8)]

@@ -148,8 +148,8 @@ def test_the_demo_tenant(serve: Serve, capsys: pytest.CaptureFixture[str]) -> No
     data = yaml.safe_load(Path("draft.yaml").read_text(encoding="utf-8"))
     assert [(m["name"], m["role"]) for m in data["mappings"]] == [
         ("NT-Owners", "owner"),
+        ("NT-Platform", "member"),  # its member holds its products: first among members
         ("NT-Admins", "member"),  # Bob and Heidi are still members in NeuralTrust
-        ("NT-Platform", "member"),
     ]
     assert data["protected"] == ["breakglass@contoso.com"]
     assert "NT-Contractors" in out  # Erin is not in NeuralTrust yet: nothing to agree on
