@@ -116,7 +116,7 @@ def _execute(
         return ChangeResult(change, "failed", error="the plan names no SCIM id for this user")
     operations = patch_operations(change, layout)
     response = client.patch_user(change.target_id, operations, change.user, if_match=version)
-    return _succeeded(change, response)
+    return _confirmed(change, response, client, layout)
 
 
 CHANGED_SINCE_READ = (
@@ -154,10 +154,50 @@ def _succeeded(change: Change, response: ScimResponse, detail: str | None = None
     return ChangeResult(change, "succeeded", response.status, response.request_id, detail=detail)
 
 
+NOT_SHOWN = (
+    "NeuralTrust answered {status}, but the user it sent back does not show the change, and "
+    "{read}: it took the write without carrying all of it out"
+)
+NOT_SHOWN_HINT = (
+    "check neuraltrust.role_attribute and products_attribute against the attributes "
+    "NeuralTrust keeps (docs/neuraltrust-scim.md): a SCIM server may drop one it does not know"
+)
+
+
+def _confirmed(
+    change: Change, response: ScimResponse, client: ScimClient, layout: Layout
+) -> ChangeResult:
+    """A write NeuralTrust answered with success: succeeded, unless the user its answer holds
+    (a 200 or 201 may send it; a 204 sends none) does not show the change. A server may drop
+    an attribute it does not know and answer 200 all the same; the user is then read back
+    once, since an answer may also leave out what was not asked for."""
+    resource = response.resource
+    if resource is None or _shows(resource, change, layout):
+        return _succeeded(change, response)
+    in_place = _in_place(change, client, layout)
+    if in_place:
+        said = "its answer did not show the change; read back just after, it is in place"
+        return _succeeded(change, response, detail=said)
+    read = "read back just after, it is not in place either"
+    if in_place is None:
+        read = "it could not be read back to tell whether it was made"
+    error = NOT_SHOWN.format(status=response.status, read=read)
+    return ChangeResult(
+        change, "failed", response.status, response.request_id, error=error, hint=NOT_SHOWN_HINT
+    )
+
+
+def _shows(resource: dict[str, Any], change: Change, layout: Layout) -> bool:
+    try:
+        return satisfies(to_target_user(resource, layout), change)
+    except (EntrasyncError, KeyError):  # a user read in no shape entrasync reads: not shown
+        return False
+
+
 def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
     body = create_body(change, layout)
     try:
-        return _succeeded(change, client.create_user(body))
+        response = client.create_user(body)
     except ScimError as exc:
         if exc.status != 409:
             raise
@@ -184,6 +224,7 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
             )
             return ChangeResult(change, "succeeded", 409, exc.request_id, detail=detail)
         raise
+    return _confirmed(change, response, client, layout)
 
 
 def _answer_lost(exc: EntrasyncError) -> bool:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from entrasync.adapters.scim.attributes import names_extension
+from entrasync.core.model import USER_SCHEMA
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -77,7 +78,8 @@ class Counters:
 
 class Faults:
     """WSGI middleware: latency; 429 / 503 on every Nth write; every Nth write carried out and
-    answered 502 (a gateway that lost the answer); death after N writes."""
+    answered 502 (a gateway that lost the answer); PATCHes answered otherwise than made;
+    death after N writes."""
 
     def __init__(self, app: WSGIApplication, latency: float) -> None:
         self.app = app
@@ -86,6 +88,10 @@ class Faults:
         self.retry_after = "0"  # what a throttled or unavailable answer asks the client to wait
         self.unavailable_every = 0
         self.answer_lost_every = 0
+        # How a PATCH is answered: "as made"; "not made" (200 and the user as it was, as a
+        # server that drops an attribute it does not know); "bare" (made, answered 200 with
+        # the user's id alone).
+        self.patch_answer = "as made"
         self.fail_after: int | None = None
         self.on_death: Callable[[], None] = lambda: None
         self.counters = Counters()
@@ -115,10 +121,24 @@ class Faults:
         if method == "GET" and self._refused(environ):  # GET /Users/{id}, as the listing
             detail = "extension attributes are not supported in attributes"
             return _error(start_response, "400 Bad Request", detail, scim_type="invalidValue")
+        if method == "PATCH" and self.patch_answer != "as made":
+            return self._patch(environ, start_response)
         if lost:
             _answer(self.app, environ)  # carried out: only its answer goes missing
             return _error(start_response, "502 Bad Gateway", "sandbox fault: answer lost", None)
         return self.app(environ, start_response)
+
+    def _patch(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """A PATCH answered as :attr:`patch_answer` says."""
+        if self.patch_answer == "not made":
+            return self.app({**environ, "REQUEST_METHOD": "GET"}, start_response)
+        status, headers, body = _answer(self.app, environ)
+        if status[:1] == "2":
+            user_id = str(environ.get("PATH_INFO", "")).rpartition("/")[2]
+            status, body = "200 OK", json.dumps({"schemas": [USER_SCHEMA], "id": user_id}).encode()
+            headers = [("Content-Type", "application/scim+json")]
+        start_response(status, headers)
+        return [body]
 
     def _answer_lost(self) -> bool:
         if not self.answer_lost_every or self.counters.writes % self.answer_lost_every:

@@ -125,12 +125,15 @@ class ScimSandbox:
         answer_lost_every: int = 0,
         fail_after_writes: int | None = None,
         retry_after: str = "0",
+        patch_answer: str = "as made",
     ) -> None:
         """Set the write faults: 429 / 503 (with ``retry_after``) on every Nth write attempt;
         every ``answer_lost_every``-th write carried out and answered 502, as a gateway that
         lost the answer; and death after ``fail_after_writes`` more writes: that write is
-        refused with 503 and the server stops, so the client's retry meets a closed port."""
+        refused with 503 and the server stops, so the client's retry meets a closed port.
+        ``patch_answer``: how a PATCH is answered (``scim_faults.Faults.patch_answer``)."""
         with self._faults.lock:
+            self._faults.patch_answer = patch_answer
             self._faults.answer_lost_every = answer_lost_every
             self._faults.retry_after = retry_after
             self._faults.throttle_every = throttle_writes_every

@@ -55,9 +55,12 @@ def test_the_server_ends_exactly_as_planned(
     audit = ListAudit()
     with client_for(sandbox) as client:
         plan = scenario_plan(read_target(config, client))
+        reads = sandbox.counters.by_method.get("GET", 0)
         report = apply_plan(plan, client, config, audit, parallelism=parallelism)
+        read_back = sandbox.counters.by_method.get("GET", 0) - reads
         after = read_target(config, client)
 
+    assert read_back == 0  # every answer showed its change: nothing read back
     assert report.counts == {"succeeded": 6, "failed": 0, "skipped": 0}
     assert state_of(after) == EXPECTED
     assert all(in_place(change, after.users) for change in plan.changes)
@@ -145,6 +148,50 @@ def test_a_write_carried_out_whose_answer_was_lost_is_read_back_and_recorded_suc
         assert record["detail"].startswith(
             "read back in place after the answer was lost: NeuralTrust answered 502 to "
         )
+    assert state_of(after) == EXPECTED
+
+
+def test_a_patch_answered_200_but_not_made_is_failed_with_what_to_check(
+    make_sandbox: MakeSandbox,
+) -> None:
+    # A server that drops an attribute it does not know (a wrong role_attribute) answers 200.
+    sandbox = make_sandbox()
+    sandbox.set_faults(patch_answer="not made")
+    audit = ListAudit()
+    plan, report = _apply_one_at_a_time(sandbox, audit)
+
+    patched = [c for c in plan.changes if c.action is not Action.CREATE]
+    assert report.counts == {"succeeded": 1, "failed": len(patched), "skipped": 0}
+    for result in report.failed:
+        assert result.http_status == 200
+        assert result.error == (
+            "NeuralTrust answered 200, but the user it sent back does not show the change, "
+            "and read back just after, it is not in place either: it took the write without "
+            "carrying all of it out"
+        )
+        assert "neuraltrust.role_attribute" in (result.hint or "")
+    assert {r["user"]: r["outcome"] for r in audit.records} == {
+        c.user: "succeeded" if c.action is Action.CREATE else "failed" for c in plan.changes
+    }
+
+
+def test_a_patch_answered_without_the_user_as_made_is_read_back_once(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox()
+    sandbox.set_faults(patch_answer="bare")  # made, answered with the user's id alone
+    audit = ListAudit()
+    plan, report = _apply_one_at_a_time(sandbox, audit)
+    with client_for(sandbox) as client:
+        after = read_target(config_for(sandbox), client)
+
+    assert report.counts == {"succeeded": 6, "failed": 0, "skipped": 0}
+    patched = {c.user for c in plan.changes if c.action is not Action.CREATE}
+    for record in audit.records:
+        if record["user"] in patched:
+            assert record["detail"] == (
+                "its answer did not show the change; read back just after, it is in place"
+            )
     assert state_of(after) == EXPECTED
 
 
