@@ -36,6 +36,7 @@ from entrasync.core.apply_rules import (
     compare_changes,
     guard,
     violations_to_guard,
+    whole_plan_violations,
 )
 from entrasync.core.audit_record import tally
 from entrasync.core.plan import short_digest
@@ -120,17 +121,22 @@ def _check_safety(
     fresh: bool,
     empty_groups: tuple[str, ...] = (),
     resolution: Resolution | None = None,
+    check: PlanCheck | None = None,
+    now_plan: Plan | None = None,
 ) -> tuple[Violation, ...]:
     """Every violation (stored in the plan or found again now), unless overridden.
 
     ``empty_groups``, ``resolution``: the synced groups Entra shows empty now and what the
     mappings want now (for a saved plan, whose own ``violations`` are not trusted: a file
     edited to drop them must still be refused; a plan made by this run carries them already).
+    ``check``, ``now_plan``: a saved plan held against the plan made now, whose violations
+    count too when the saved plan is only part of it.
     """
 
     found = check_safety(
         plan, target, loaded.config, empty_groups=empty_groups, resolution=resolution
     )
+    found += whole_plan_violations(check, now_plan)
     return _guard(plan, violations_to_guard(plan.violations, found), force_unsafe, fresh=fresh)
 
 
@@ -252,6 +258,8 @@ def _prepare(
             fresh=evidence.fresh,
             empty_groups=now.empty_groups,
             resolution=now.resolution,
+            check=check,
+            now_plan=now.fresh,
         )
     _say_left_out(check, console)  # once the plan is not refused: it is about what runs
     if not plan.has_changes:

@@ -288,6 +288,19 @@ def violations_to_guard(
     return (*stored, *dict.fromkeys(v for v in found if v.rule not in ruled))
 
 
+def whole_plan_violations(check: PlanCheck | None, fresh: Plan | None) -> tuple[Violation, ...]:
+    """The violations of the plan made now, when the saved plan holds only part of it.
+
+    Every change of such a file is one a fresh plan makes, so it passes the freshness check;
+    but a plan cut down from a refused one (its digest recomputed) must not slip under the
+    limits the whole plan breaks, a few deactivations at a time."""
+    if check is None or fresh is None or not check.unreviewed:
+        return ()
+    part = f"a plan made now breaks it, and this plan holds {len(check.matching)} of its "
+    part += f"{len(fresh.changes)} changes"
+    return tuple(Violation(v.rule, f"{v.message} ({part})", v.override) for v in fresh.violations)
+
+
 def guard(
     plan: Plan,
     violations: tuple[Violation, ...],

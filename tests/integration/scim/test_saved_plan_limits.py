@@ -9,6 +9,7 @@ the mappings resolve (not the NeuralTrust read alone) shows it is protected.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,38 @@ def test_a_saved_plan_edited_to_drop_its_percent_violation_is_still_refused(
         assert "max_deactivation_percent" in err
         assert "2 of 4 active managed users" in err
         assert all(u["active"] for u in served.scim.users())
+
+
+def test_a_saved_plan_cut_down_to_pass_the_limits_answers_for_the_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each change kept is one a fresh plan makes, so the file passes the freshness check; one
+    # deactivation of four managed users is under the percent limit, the fresh plan's two not.
+    users = tuple(_user(n) for n in ("u1", "u2", "u3", "u4"))
+    tenant = SandboxTenant(
+        TENANT_ID, CLIENT_ID, users, (SandboxGroup(GROUP, "NT-Members", ("e-u1", "e-u2")),)
+    )
+    seed = tuple(
+        SeedScimUser(f"{n}@contoso.com", f"e-{n}", n, f"{n}@contoso.com", True, "member")
+        for n in ("u1", "u2", "u3", "u4")
+    )
+    with serve_both(tenant, seed, CONFIG, tmp_path, monkeypatch) as served:
+        assert main(["--config", "mappings.yaml", "plan", "--out", "plan.json"]) == 1
+        plan = planfile.loads(Path("plan.json").read_text())
+        assert [c.action.value for c in plan.changes][-2:] == ["deactivate", "deactivate"]
+        cut = replace(plan, changes=plan.changes[:-1]).with_violations(())
+        Path("plan.json").write_text(planfile.dumps(cut))
+        capsys.readouterr()
+        apply = ["--config", "mappings.yaml", "apply", "plan.json", "--audit-dir", "audit"]
+
+        assert main(apply) == 1
+        err = capsys.readouterr().err
+        assert "max_deactivation_percent" in err
+        whole = len(plan.changes)
+        assert f"(a plan made now breaks it, and this plan holds {whole - 1} of its {whole} " in err
+        assert all(u["active"] for u in served.scim.users())
+
+        assert main([*apply, "--force-unsafe", cut.digest]) == 0
+        err = capsys.readouterr().err
+        assert "1 change found now that the plan does not hold was not applied" in err
+        assert sum(not u["active"] for u in served.scim.users()) == 1
