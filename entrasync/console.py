@@ -276,6 +276,9 @@ def configure_logging(verbose: int) -> None:
     logging.getLogger("msal.oauth2cli").setLevel(logging.CRITICAL)
     # msal's debug lines show a token answer's fields it does not know, whatever they hold.
     logging.getLogger("msal").setLevel(max(level, logging.INFO))
+    # httpcore's debug trace holds every answer's headers as sent: a proxy's Set-Cookie, or a
+    # Proxy-Authorization echoed back (base64, which no redaction can tell). Never shown.
+    logging.getLogger("httpcore").setLevel(logging.INFO)
     # urllib3 (under msal) warns of each retry of a connection it could not make, before
     # entrasync's own error says which authority it could not reach: at -vv only.
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose >= 2 else logging.ERROR)

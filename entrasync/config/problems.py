@@ -233,8 +233,12 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
                 "or _ (roles, entitlements), or an extension's URN and name (urn:…:User:role)"
             )
         if expected == URL_PATTERN:
-            # Not echoed when it may hold a credential (user:pass@, ?token=...).
-            shown = "this value" if any(c in str(value) for c in "@?#") else show(value)
+            # Not echoed when it may be a credential: held in a URL (user:pass@, ?token=...),
+            # or pasted alone, with no scheme at all.
+            text = str(value)
+            if "://" not in text:
+                return "this value is not an https:// URL: it has no scheme (write https://…)"
+            shown = "this value" if any(c in text for c in "@?#") else show(value)
             return f"{shown} is not an https:// URL"
         return f"{show(value)} does not match {expected}"
     if kind == "format" and expected == "date":

@@ -1,9 +1,9 @@
 """Credentials never leave in text: every credential this process sends is known here, and
 text that may carry one (a server's answer, an error told to the user, a log line) is searched
-for it in the forms a server may echo it in: as sent, in another case, percent-, JSON- or
-HTML-escaped, or cut over lines. Not caught: a credential re-encoded (base64) or cut short.
-A signed token (a JWT) is masked whether known or not: the client assertion msal signs from
-a certificate never passes through entrasync, and each is accepted for minutes.
+for it in the forms a server may echo it in: as sent, in another case, percent-, JSON-,
+Python- or HTML-escaped, or cut over lines. Not caught: a credential re-encoded (base64) or
+cut short. A signed token (a JWT) is masked whether known or not: the client assertion msal
+signs from a certificate never passes through entrasync, and each is accepted for minutes.
 """
 
 from __future__ import annotations
@@ -15,20 +15,22 @@ from urllib.parse import unquote
 
 MASK = "***"
 WITHHELD = "(withheld: it held a credential)"
-# Shorter values are no credential a server issues, and masking them would mask words (and
-# tell what they are): "password" is a legal certificate password, never sent anywhere.
-_SHORTEST = 16
 # Each credential -> its flattened form. Set and read whole by one dict operation each, which
 # the interpreter makes atomic: a thread may remember a token while another redacts.
 _known: dict[str, str] = {}
+# Shorter values are no credential anyone issues (a token of a test, a placeholder), and masking
+# them would mask words: every "t" of a text for a token "t". Above it, a short token set by
+# mistake is masked all the same, whatever more it masks.
+_SHORTEST = 8
 _SEARCHED_PAST_LIMIT = 64 * 1024
 _IGNORED = re.compile(r"[\s+]+")  # a line cut, a form-encoded space or plus, a space
-_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+# A JSON or Python string escape: \uXXXX, or a backslash before \ " ' or /.
+_ESCAPE = re.compile(r"""\\(?:u([0-9a-fA-F]{4})|([\\"'/]))""")
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 
 
 def _flat(text: str) -> str:
-    text = _UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text.replace("\\/", "/"))
+    text = _ESCAPE.sub(lambda m: m.group(2) or chr(int(m.group(1), 16)), text)
     text = unquote(html.unescape(text))
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")  # zero-width marks
     return _IGNORED.sub("", text).casefold()

@@ -342,8 +342,8 @@ WORDED = [
     ),
     pytest.param(
         "version: 1\nentra: {graph_url: 'graph.example.com'}\n",
-        "entra.graph_url: 'graph.example.com' is not an https:// URL",
-        id="a url without scheme",
+        "entra.graph_url: this value is not an https:// URL: it has no scheme (write https://…)",
+        id="a url without scheme, not echoed: it may be a secret pasted alone",
     ),
     pytest.param(
         "version: 1\nmappings:\n  - {name: '', role: member}\n",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -40,14 +41,38 @@ def test_a_credential_echoed_escaped_is_withheld(echo: str) -> None:
     assert redact(f"debug: {echo}") == WITHHELD
 
 
-def test_a_value_that_only_signs_or_is_short_masks_nothing() -> None:
+def test_a_value_that_only_signs_masks_nothing() -> None:
     # A certificate's password is never sent: masking it would mask words, and tell it.
     Secret("password", sent=False)
-    remember("short-token")  # no credential a server issues is this short
     error = EntrasyncError("wrong password for the key", "give the password")
     assert error.message == "wrong password for the key"
     assert error.hint == "give the password"
-    assert redact("short-token here") == "short-token here"
+
+
+def test_a_short_credential_sent_is_masked_all_the_same() -> None:
+    # No token NeuralTrust issues is this short, but one set by mistake is still sent.
+    remember("t" * 7)  # a placeholder: masking it would mask words
+    assert redact("t" * 7) == "t" * 7
+    Secret("ShortTok12345")
+    assert redact("bad token ShortTok12345") == "bad token ***"
+    assert redact('{"detail": "bad token shorttok12345"}') == WITHHELD
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["Back\\slash-Token-0123456789", "Quote\"And'Apostrophe-Token-0123"],
+    ids=["a backslash", "quotes"],
+)
+@pytest.mark.parametrize(
+    "echo", [json.dumps, repr, lambda t: repr(t.encode())], ids=["JSON", "repr", "bytes repr"]
+)
+def test_a_credential_echoed_with_its_backslashes_escaped_is_withheld(
+    token: str, echo: Callable[[str], str]
+) -> None:
+    remember(token)
+    shown = echo(token)
+    assert token not in shown  # the escaped form is what the text holds
+    assert redact(f"(b'X-Echo', {shown})") == WITHHELD
 
 
 def test_a_credential_across_the_cut_of_a_long_text_is_masked_before_the_cut() -> None:

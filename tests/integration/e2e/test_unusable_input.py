@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -26,6 +25,7 @@ from entrasync.cli import main
 from entrasync.errors import GitHubError, ReviewError
 from entrasync.sandbox.tenant import demo_tenant
 from tests.integration.e2e.loopback import Served, serve_both
+from tests.integration.loopback_http import Quiet, serving
 
 HIDDEN = "fake-tail-of-a-token-for-tests"
 POLICY = RetryPolicy(max_retries=0)
@@ -126,46 +126,23 @@ def test_an_azure_pipelines_macro_left_unexpanded_is_named_not_sent(
     assert s.scim.counters.requests == 0
 
 
-class _Answers(BaseHTTPRequestHandler):
+class _Answers(Quiet):
     """A proxy that refuses every tunnel, and a server whose gzip answer is not gzip."""
 
     def do_CONNECT(self) -> None:
-        self.send_response(407, "Proxy Authentication Required")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+        self.answer(407, b"")
 
     def do_GET(self) -> None:
         if self.path == "/slow":
             time.sleep(1)
         body = b"this is not gzip" if self.path == "/broken" else gzip.compress(b"{}")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.answer(200, body, {"Content-Type": "application/json", "Content-Encoding": "gzip"})
 
     do_POST = do_GET
 
-    def log_message(self, *_args: object) -> None:
-        pass
 
-
-class _Server(ThreadingHTTPServer):
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # a client that gave up on /slow closed its end: expected, not worth a traceback
-
-
-@contextmanager
-def _server() -> Iterator[str]:
-    server = _Server(("127.0.0.1", 0), _Answers)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def _server() -> ContextManager[str]:
+    return serving(_Answers)  # a client that gives up on /slow closes its end: no traceback
 
 
 def _free_port() -> int:
