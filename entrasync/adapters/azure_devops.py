@@ -209,9 +209,7 @@ class AzureDevOpsPlatform:
         threads_url = client.git_url(f"/pullRequests/{number}/threads")
         listing = f"listing the threads of PR {number}"
         listed = client.request_json("GET", threads_url, dict, what=listing)
-        threads = (
-            t for t in client.objects(listed.get("value") or [], listing) if not t.get("isDeleted")
-        )
+        threads = (t for t in client.listed(listed, "value", listing) if not t.get("isDeleted"))
         existing = find_own(threads, marker, _content, client.is_own)
         if existing is not None:
             thread_id = client.integer(existing, "id", listing)
@@ -241,7 +239,7 @@ class AzureDevOpsPlatform:
         # refuses by default, and labelIdOrName takes either.
         ids = {
             text_of(label.get("name")): text_of(label.get("id")) or text_of(label.get("name"))
-            for label in client.objects(listed.get("value") or [], listing)
+            for label in client.listed(listed, "value", listing)
             if label.get("active", True)
         }
         add, remove = label_changes(list(ids), wanted)
@@ -263,7 +261,7 @@ class AzureDevOpsPlatform:
         what = f"finding the pull request of commit {sha[:12]}"
         url = client.git_url("/pullrequestquery")
         answer = client.request_json("POST", url, dict, what=what, json=query, resend=True)
-        for result in client.objects(answer.get("results") or [], what):
+        for result in client.listed(answer, "results", what):
             for pull in client.objects(result.get(sha) or [], what):
                 if pull.get("status") == "completed":
                     return client.integer(pull, "pullRequestId", what)

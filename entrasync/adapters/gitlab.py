@@ -215,7 +215,6 @@ class GitLabPlatform:
         what = f"reading !{number}"
         mr = client.request_json("GET", self._mr(number), dict, what=what)
         current = mr.get("labels")
-        current = [] if current is None else current
         if not isinstance(current, list) or not all(isinstance(name, str) for name in current):
             # A string read letter by letter hid an entrasync label, which then stayed.
             raise client.unexpected(

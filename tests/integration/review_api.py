@@ -22,6 +22,7 @@ class LoopbackApi:
         # What a proxy or another server in the API's place answers, ahead of the API:
         # (method, path pattern) -> (status, body, content type).
         self.answers: dict[tuple[str, str], tuple[int, Any, str]] = {}
+        self.answer_headers: dict[tuple[str, str], dict[str, str]] = {}  # sent with an answer
         handler = type("Handler", (Handler,), {"api": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
@@ -78,7 +79,8 @@ class Handler(BaseHTTPRequestHandler):
             # An answer skips handle(): it is in requests, not in GitHub's state.requests.
             for (answer_method, pattern), (status, body, kind) in self.api.answers.items():
                 if answer_method == method and re.fullmatch(pattern, parts.path):
-                    return self.send(status, body, content_type=kind)
+                    headers = self.api.answer_headers.get((answer_method, pattern))
+                    return self.send(status, body, headers, content_type=kind)
             self.api.handle(self, method, parts.path, parse_qs(parts.query), payload)
 
     def send(

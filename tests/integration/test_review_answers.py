@@ -139,6 +139,41 @@ def test_a_success_that_is_not_the_apis_json_is_the_platforms_error(
     assert "API URL" in (caught.value.hint or "")
 
 
+@pytest.mark.parametrize("platform", [pytest.param(p, id=p.name) for p in (GITHUB, GITLAB)])
+def test_a_redirect_is_not_followed_and_says_where_it_led(
+    platform: Platform, tmp_path: Path
+) -> None:
+    # GitLab said "answered 302 to GET while listing the notes of !7: " and nothing more.
+    with platform.emulator() as api:
+        api.answers[("GET", f".*/{platform.items}")] = (302, "", "text/plain")
+        location = {"Location": "https://login.example/sso"}
+        api.answer_headers[("GET", f".*/{platform.items}")] = location
+        with pytest.raises(ReviewError) as caught:
+            publish(platform, api, tmp_path)
+    listing = f"listing the {platform.items} of {platform.number}"
+    assert caught.value.message == (
+        f"{platform.name} answered 302 (a redirect to login.example) to GET while {listing}: "
+        "not followed, as it would carry the token along"
+    )
+    assert "API URL" in (caught.value.hint or "")
+
+
+def test_a_thread_listing_without_its_value_is_the_error_not_an_empty_listing(
+    tmp_path: Path,
+) -> None:
+    # Read as no thread, our thread was never found and a second one posted beside it.
+    with AZURE_DEVOPS.emulator() as api:
+        api.answers[("GET", ".*/threads")] = (200, {"count": 1}, "application/json")
+        with pytest.raises(ReviewError) as caught:
+            publish(AZURE_DEVOPS, api, tmp_path)
+        assert api.calls("POST", "threads") == 0
+    assert (
+        caught.value.message
+        == "Azure DevOps's answer while listing the threads of PR 7 has no 'value'"
+    )
+    assert "API URL" in (caught.value.hint or "")
+
+
 @pytest.mark.parametrize("platform", [pytest.param(p, id=p.name) for p in (GITLAB, AZURE_DEVOPS)])
 def test_a_new_comment_without_its_id_is_the_platforms_error(
     platform: Platform, tmp_path: Path

@@ -134,28 +134,31 @@ class GitHubClient(RestClient):
             if key is None:
                 yield from self.objects(self.read(response, list, what), what)
             else:
-                yield from self.objects(self.read(response, dict, what).get(key) or [], what)
+                yield from self.listed(self.read(response, dict, what), key, what)
             link = response.links.get("next", {}).get("url")
             next_url = httpx.URL(link) if link else None
 
     def is_own(self) -> Callable[[dict[str, Any]], bool]:
         """Whether a comment or an issue is the token's own: by the token's login when
-        ``GET /user`` tells it (a personal token), else by a bot (``github-actions[bot]`` for
-        the workflow token, whose ``GET /user`` is 403 "Resource not accessible by
-        integration"). Any other failure of ``GET /user`` is an error: taking a personal
-        token's comment for someone else's would post a second one."""
+        ``GET /user`` tells it (a personal token), else as ``github-actions[bot]``'s (the
+        workflow token, whose ``GET /user`` is 403 "Resource not accessible by integration"):
+        another app's bot may carry the marker too. Any other failure of ``GET /user`` is an
+        error: taking a personal token's comment for someone else's would post a second one."""
         what = "reading the token's user"
         try:
             user = self.request_json("GET", self.url("/user"), dict, what=what)
         except GitHubError as exc:
             if (exc.status, exc.answer) != (403, _INTEGRATION_DENIED):
                 raise  # a rate limit, an IP allow list, a 5xx, another answer: an error
-            field, value = "type", "Bot"
+            login = WORKFLOW_BOT
         else:
-            field, value = "login", text_of(user.get("login"))
-            if not value:
+            login = text_of(user.get("login"))
+            if not login:
                 raise self.unexpected(f"GitHub's answer while {what} has no login")
-        return lambda item: member(item.get("user"), field) == value
+        return lambda item: member(item.get("user"), "login") == login
+
+
+WORKFLOW_BOT = "github-actions[bot]"  # the author of what the workflow token posts
 
 
 def _error(response: httpx.Response, method: str, what: str) -> GitHubError:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
 from entrasync.adapters.http import new_client, send, server_text
 from entrasync.adapters.review import member
+from entrasync.core import sanitize
 from entrasync.core.wording import plural
 from entrasync.errors import ReviewError
 
@@ -144,7 +146,15 @@ class RestClient:
         """Raise the platform's error, with a hint, for a response that is not a success: an
         error status, a redirect (never followed: it would carry the token along), or a web
         page where JSON was due (a sign-in page or a proxy's)."""
-        if response.status_code >= 300:
+        status = response.status_code
+        if 300 <= status < 400:
+            to = urlsplit(response.headers.get("Location", "")).hostname
+            raise self.unexpected(
+                f"{self.platform} answered {status} (a redirect"
+                f"{f' to {sanitize.text(to)}' if to else ''}) to {method} while {what}: not "
+                "followed, as it would carry the token along"
+            )
+        if status >= 400:
             raise self.failure(response, method, what)
         if "html" in response.headers.get("Content-Type", "").lower():
             raise self.unexpected(
@@ -185,6 +195,13 @@ class RestClient:
             f"{self.platform}'s answer while {what} has a JSON {_SHAPES[type(found)]} where a "
             f"JSON {due} was due"
         )
+
+    def listed(self, data: dict[str, Any], key: str, what: str) -> list[dict[str, Any]]:
+        """The objects listed under ``key`` of an answer; the platform's error when it has no
+        such key: read as an empty listing, a listing gone wrong would post a second comment."""
+        if key not in data:
+            raise self.unexpected(f"{self.platform}'s answer while {what} has no {key!r}")
+        return self.objects(data[key], what)
 
     def integer(self, data: object, key: str, what: str) -> int:
         """The integer ``key`` (an id) of an object the platform answered while ``what``; the

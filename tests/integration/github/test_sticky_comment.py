@@ -95,13 +95,17 @@ def test_our_own_comment_is_edited_never_a_persons_copy_of_the_marker(
     eve = {"login": "eve", "type": "User"}
     quoted = github.state.add_comment(7, "why? " + comment_marker(CONFIG), eve)
     copied = github.state.add_comment(7, comment_marker(CONFIG) + "\nfake", eve)
+    # Another app's bot mirroring the thread, before ours: never taken for ours.
+    mirror = {"login": "some-mirror[bot]", "type": "Bot"}
+    mirrored = github.state.add_comment(7, comment_marker(CONFIG) + "\nmirrored", mirror)
     ours = github.state.add_comment(7, comment_marker(CONFIG) + "\nold", author)
     publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
     bodies = {c["id"]: c["body"] for c in github.state.comments[7]}
     assert "Plan: 1 to create" in bodies[ours]
     assert bodies[quoted].startswith("why?")
     assert bodies[copied].endswith("fake")
-    assert len(bodies) == 3
+    assert bodies[mirrored].endswith("mirrored")
+    assert len(bodies) == 4
 
 
 def test_a_persons_copy_of_the_marker_alone_gets_a_new_comment_beside_it(

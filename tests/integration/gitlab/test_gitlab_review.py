@@ -240,17 +240,15 @@ def test_a_user_without_an_integer_id_is_an_error(gitlab: GitLab, make_env: Make
     assert (gitlab.calls("POST", "/notes"), gitlab.calls("PUT", "/notes/")) == (0, 0)
 
 
-@pytest.mark.parametrize("labels_said", [5, True, 0, "", {}, "entrasync: changes", [1]])
+@pytest.mark.parametrize("labels_said", [5, True, 0, "", {}, "entrasync: changes", [1], None, ...])
 def test_labels_that_are_not_a_list_of_names_are_an_error(
     gitlab: GitLab, make_env: MakeEnv, labels_said: object
 ) -> None:
     """A number was a traceback; a string, read letter by letter, hid the entrasync label
-    it named, which then stayed on the merge request."""
-    gitlab.answers[("GET", r".*/merge_requests/7")] = (
-        200,
-        {"iid": 7, "labels": labels_said},
-        "application/json",
-    )
+    it named, which then stayed on the merge request; none at all (null, or no key) read as
+    no labels, and a stale entrasync label stayed."""
+    answer = {"iid": 7} if labels_said is ... else {"iid": 7, "labels": labels_said}
+    gitlab.answers[("GET", r".*/merge_requests/7")] = (200, answer, "application/json")
     with pytest.raises(ReviewError) as caught:
         publish(plan_of(), make_env(gitlab))
     assert caught.value.message == (
