@@ -243,16 +243,16 @@ class AzureDevOpsPlatform:
             if label.get("active", True)
         }
         add, remove = label_changes(list(ids), wanted)
-        for label in add:
-            client.request(
-                "POST", labels_url, what=f"labelling PR {number}", json={"name": label}, resend=True
-            )
-        for label in remove:
+        for label in remove:  # first: a run cut short leaves fewer labels, none of them stale
             client.request(
                 "DELETE",
                 client.git_url(f"/pullRequests/{number}/labels/{quote(ids[label], safe='')}"),
                 what=f"removing the label {label!r} from PR {number}",
                 gone_is_done=True,
+            )
+        for label in add:
+            client.request(
+                "POST", labels_url, what=f"labelling PR {number}", json={"name": label}, resend=True
             )
 
     def merged_request_for(self, sha: str) -> int | None:

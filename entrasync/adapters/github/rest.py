@@ -249,6 +249,13 @@ class GitHubPlatform:
             )
         ]
         add, remove = label_changes(current, wanted)
+        for label in remove:  # first: a run cut short leaves fewer labels, none of them stale
+            client.request(
+                "DELETE",
+                client.repo_url(f"/issues/{number}/labels/{quote(label, safe='')}"),
+                what=f"removing the label {label!r} from #{number}",
+                gone_is_done=True,
+            )
         if add:
             client.request(
                 "POST",
@@ -256,13 +263,6 @@ class GitHubPlatform:
                 what=f"labelling #{number}",
                 json={"labels": add},
                 resend=True,
-            )
-        for label in remove:
-            client.request(
-                "DELETE",
-                client.repo_url(f"/issues/{number}/labels/{quote(label, safe='')}"),
-                what=f"removing the label {label!r} from #{number}",
-                gone_is_done=True,
             )
 
     def merged_request_for(self, sha: str) -> int | None:

@@ -67,6 +67,18 @@ def test_a_refused_label_names_the_permission_after_the_comment_is_posted(
     assert len(github.state.comments[7]) == 1
 
 
+def test_labels_a_refusal_cuts_short_never_contradict_the_comment(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    # The comment showed deactivations while the only label still said "no changes".
+    github.state.labels[7] = ["dependencies", labels.NO_CHANGES]
+    github.state.fail[("POST", r".*/issues/7/labels")] = (403, "Resource not accessible")
+    with pytest.raises(GitHubError):
+        publish(plan_of(change("z@contoso.com", Action.DEACTIVATE)), make_env(github))
+    assert "1 to deactivate" in github.state.comments[7][0]["body"]
+    assert github.state.labels[7] == ["dependencies"]
+
+
 def test_a_label_gone_before_its_delete_is_removed_not_an_error(
     github: Emulator, make_env: MakeEnv
 ) -> None:
