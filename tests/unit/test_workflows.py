@@ -59,17 +59,35 @@ def test_permissions_default_to_least_privilege(name: str) -> None:
     )
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_actions_are_pinned_to_a_major_version(name: str) -> None:
-    for step in steps(name):
-        if "uses" in step and step["uses"] != "./":
-            assert re.fullmatch(r"actions/[a-z-]+@v\d+", step["uses"]), step["uses"]
+# A tag can be moved; a commit cannot. The version it was, in a comment Dependabot keeps.
+PINNED = re.compile(r"uses: (actions/[a-z-]+)@[0-9a-f]{40}  # v\d+\.\d+\.\d+")
 
 
-def test_the_action_itself_uses_only_pinned_actions() -> None:
-    used = [s["uses"] for s in ACTION["runs"]["steps"] if "uses" in s]
-    assert used
-    assert all(re.fullmatch(r"actions/[a-z-]+@v\d+", u) for u in used), used
+@pytest.mark.parametrize(
+    "path",
+    [*(WORKFLOWS / name for name in NAMES), ROOT / "action.yml", ROOT / "docs" / "github-setup.md"],
+    ids=lambda p: p.name,
+)
+def test_third_party_actions_are_pinned_to_a_commit_with_its_version(path: Path) -> None:
+    uses = [
+        line.strip().removeprefix("- ")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.match(r"\s*(- )?uses: actions/", line)
+    ]
+    assert uses
+    for line in uses:
+        assert PINNED.fullmatch(line), line
+
+
+def test_one_action_is_pinned_to_one_commit_everywhere() -> None:
+    found: dict[str, set[str]] = {}
+    for path in [*WORKFLOWS.glob("*.yml"), ROOT / "action.yml", ROOT / "docs" / "github-setup.md"]:
+        for action, commit in re.findall(
+            r"uses: (actions/[a-z-]+)@([0-9a-f]{40})", path.read_text(encoding="utf-8")
+        ):
+            found.setdefault(action, set()).add(commit)
+    assert found
+    assert {a: len(c) for a, c in found.items()} == dict.fromkeys(found, 1)
 
 
 def test_code_owners_review_everything_the_workflows_install_and_run_with_the_token() -> None:
