@@ -57,6 +57,9 @@ _HINTS = {
     "settings → Repositories → Security)",
     404: "check SYSTEM_COLLECTIONURI, SYSTEM_TEAMPROJECT, BUILD_REPOSITORY_ID and the pull "
     "request id; a token without access also sees 404",
+    429: "Azure DevOps throttled the pipeline's identity "
+    "(https://learn.microsoft.com/azure/devops/integrate/concepts/rate-limits): wait a few "
+    "minutes and re-run the job",
 }
 _WHERE = ("SYSTEM_COLLECTIONURI", "SYSTEM_TEAMPROJECT", "BUILD_REPOSITORY_ID")
 

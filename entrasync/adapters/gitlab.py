@@ -50,6 +50,8 @@ _HINTS = {
     "(Developer to add labels) in the project",
     404: "check CI_API_V4_URL, CI_PROJECT_ID (CI_MERGE_REQUEST_PROJECT_ID in a merge request "
     "pipeline) and the merge request IID; a token without access to the project also sees 404",
+    429: "GitLab's rate limit was reached (https://docs.gitlab.com/security/rate_limits/): "
+    "wait a minute and re-run the job",
 }
 
 

@@ -7,7 +7,11 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from entrasync.adapters.azure_devops import AzureDevOpsPlatform
+from entrasync.adapters.azure_devops import (
+    AzureDevOpsClient,
+    AzureDevOpsContext,
+    AzureDevOpsPlatform,
+)
 from entrasync.adapters.github.rest import GitHubClient, GitHubContext, GitHubPlatform
 from entrasync.adapters.gitlab import GitLabClient, GitLabContext, GitLabPlatform
 from entrasync.adapters.review import client as review_client
@@ -140,6 +144,32 @@ def test_who_the_token_is_is_asked_only_when_an_item_carries_the_marker() -> Non
 
 def _mock(answer: Callable[[httpx.Request], httpx.Response]) -> httpx.Client:
     return httpx.Client(transport=httpx.MockTransport(answer))
+
+
+@pytest.mark.parametrize(
+    ("client", "said"),
+    [
+        pytest.param(
+            lambda http: GitLabClient(GitLabContext.from_environ(GITLAB), http=http),
+            "GitLab's rate limit",
+            id="GitLab",
+        ),
+        pytest.param(
+            lambda http: AzureDevOpsClient(AzureDevOpsContext.from_environ(AZURE), http=http),
+            "Azure DevOps throttled",
+            id="Azure DevOps",
+        ),
+    ],
+)
+def test_a_throttle_once_its_retries_are_spent_says_to_wait(
+    client: Callable[[httpx.Client], review_client.RestClient], said: str
+) -> None:
+    throttled = _mock(lambda _: httpx.Response(429, headers={"Retry-After": "0"}))
+    rest = client(throttled)
+    with pytest.raises(ReviewError) as caught:
+        rest.request("GET", rest.url("/x"), what="listing")
+    assert said in (caught.value.hint or "")
+    assert "re-run the job" in (caught.value.hint or "")
 
 
 def test_a_github_listing_whose_next_page_is_itself_stops_there() -> None:
