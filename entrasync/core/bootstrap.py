@@ -109,17 +109,15 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     changes them). Ties go to the less privileged role and the smaller product set.
     """
     found = _counted_members(survey, directory, target)
-    remaining = sorted(
-        directory.groups, key=lambda g: (g.group.display_name.casefold(), g.group.id)
-    )
+    groups = sorted(directory.groups, key=lambda g: (g.group.display_name.casefold(), g.group.id))
     owner = survey.owner_role
-    decided: set[str] = set()  # SCIM ids a mapping chosen above decides
-    chosen = _choose(survey, owner, remaining, found, decided, set(), min_agreement)
+    rounds = _Rounds(survey, groups, found, min_agreement)
+    chosen = rounds.choose(owner)
     guarded: dict[str, str] = {}  # SCIM id -> the protected entry that names it
     unnamed: list[TargetUser] = []  # uncovered owners no `protected` entry can name
     entra_of = {t.id: entra_id for entra_id, t in found.items()}
     for user in target.users:
-        if user.active and may_be_role(user.role, owner) and user.id not in decided:
+        if user.active and may_be_role(user.role, owner) and user.id not in rounds.decided:
             # Named by its NeuralTrust userName or email, else (neither an email) by the UPN
             # of the Entra user it is paired with: `protected` takes Entra UPNs too.
             key = _protected_key(user) or _entra_upn(directory, entra_of.get(user.id))
@@ -128,14 +126,10 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
                 guarded[user.id] = key
             elif key is None and not already:
                 unnamed.append(user)
-    left_out = set(guarded)
+    rounds.left_out = set(guarded)
     for role in survey.roles[1:]:
-        chosen += _choose(survey, role, remaining, found, decided, left_out, min_agreement)
-    skipped = []
-    for g in remaining:
-        vote, above = _vote_after(survey, g, found, decided, left_out)
-        kept_out = sum(t.id in left_out for t in _members(g, found, set()))
-        skipped.append(Skipped(g.group, vote.why_not(survey, g, min_agreement, kept_out, above)))
+        chosen += rounds.choose(role)
+    skipped = [rounds.skipped(g) for g in rounds.remaining]
     names = Counter(p.group.display_name.casefold() for p in chosen)
     chosen = [
         p
@@ -154,73 +148,105 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     return Proposal(tuple(chosen), tuple(skipped), everyone, added, notes)
 
 
-def _choose(
-    survey: Config,
-    role: str,
-    remaining: list[GroupMembers],
-    found: dict[str, TargetUser],
-    decided: set[str],
-    left_out: set[str],
-    min_agreement: float,
-) -> list[Proposed]:
-    """The groups of ``remaining`` whose members no mapping above decides agree on ``role``,
-    taken out of ``remaining``, their members added to ``decided``.
+class _Rounds:
+    """The groups not yet mapped, and the members the mappings chosen so far decide (SCIM ids):
+    one round per role, highest first, each taking one group at a time."""
 
-    Within the role, the group whose members hold its product set most goes first (then by
-    name): a member of two such groups gets the first one's products under first-match, so
-    it should be the set that member is likelier to hold.
-    """
+    def __init__(
+        self,
+        survey: Config,
+        groups: Sequence[GroupMembers],
+        found: dict[str, TargetUser],
+        min_agreement: float,
+    ) -> None:
+        self.survey, self.found, self.min_agreement = survey, found, min_agreement
+        self.remaining = list(groups)  # by name
+        self.decided: set[str] = set()
+        self.left_out: set[str] = set()  # owners the draft protects: counted nowhere
+        # The vote a group left out is shown by: the last one taken in its role's round.
+        self._shown: dict[str, tuple[Vote, int]] = {}
+        self._members_of = {g.group.id: _members(g, found, set()) for g in groups}
+        self._groups_of: dict[str, set[str]] = {}  # SCIM id -> the ids of its groups
+        self._held: dict[str, Held] = {}  # SCIM id -> what the member holds
+        for group_id, members in self._members_of.items():
+            for member in members:
+                self._groups_of.setdefault(member.id, set()).add(group_id)
+                self._held[member.id] = held(survey, member)
+        # Per group: its members no mapping above decides, and all of them (protected ones
+        # left out of both), kept as members are decided.
+        self._undecided: dict[str, _Tally] = {}
+        self._all: dict[str, _Tally] = {}
 
-    def vote(group: GroupMembers) -> Vote:
-        return _vote_after(survey, group, found, decided, left_out)[0]
-
-    votes = {g.group.id: vote(g) for g in remaining}
-    candidates = [g for g in remaining if votes[g.group.id].carries(role, min_agreement)]
-    candidates.sort(key=lambda g: -votes[g.group.id].holding / votes[g.group.id].counted)
-    chosen: list[Proposed] = []
-    for group in candidates:
-        # Again: a group chosen before it in this role may decide some of its members.
-        now, above = _vote_after(survey, group, found, decided, left_out)
-        if not now.carries(role, min_agreement):
-            continue
-        chosen.append(
-            Proposed(
-                group.group,
-                role,
-                now.products,
-                now.agreeing,
-                now.counted,
-                holding=now.holding,
-                above=above,
+    def choose(self, role: str) -> list[Proposed]:
+        """The groups whose members no mapping above decides agree on ``role``, one at a time:
+        each pick decides its members, so the others are voted on again. Among those that
+        agree, the group whose members hold its product set most goes first (then by name):
+        a member of two gets the first one's products under first-match."""
+        for group in self.remaining:  # anew: who is left out may have changed since
+            members = [t.id for t in self._members_of[group.group.id] if t.id not in self.left_out]
+            self._all[group.group.id] = _Tally(self.survey, (self._held[m] for m in members))
+            undecided = (self._held[m] for m in members if m not in self.decided)
+            self._undecided[group.group.id] = _Tally(self.survey, undecided)
+        chosen: list[Proposed] = []
+        votes = {g.group.id: self._vote(g.group.id) for g in self.remaining}
+        while True:
+            for group_id, taken in votes.items():
+                if taken[0].role == role:
+                    self._shown[group_id] = taken
+            agreeing = [
+                g for g in self.remaining if votes[g.group.id][0].carries(role, self.min_agreement)
+            ]
+            if not agreeing:
+                return chosen
+            best = min(agreeing, key=lambda g: -votes[g.group.id][0].holding_share)
+            vote, above = votes[best.group.id]
+            chosen.append(
+                Proposed(
+                    best.group,
+                    role,
+                    vote.products,
+                    vote.agreeing,
+                    vote.counted,
+                    holding=vote.holding,
+                    above=above,
+                )
             )
+            self.remaining.remove(best)
+            del votes[best.group.id]
+            touched: set[str] = set()  # the groups sharing a member with it vote again
+            for member in self._members_of[best.group.id]:
+                if member.id in self.left_out or member.id in self.decided:
+                    continue
+                self.decided.add(member.id)
+                for group_id in self._groups_of[member.id]:
+                    self._undecided[group_id].remove(self._held[member.id])
+                    touched.add(group_id)
+            for group_id in touched & votes.keys():
+                votes[group_id] = self._vote(group_id)
+
+    def _vote(self, group_id: str) -> tuple[Vote, int]:
+        """The vote of the group's members no mapping above decides, and how many it leaves out
+        for that; when mappings above decide them all (a subgroup of a group mapped above), the
+        vote of all of them: the group changes no one now, but its next members get its role,
+        and that is the role its members hold."""
+        undecided, whole = self._undecided[group_id].vote(), self._all[group_id].vote()
+        if not undecided.counted:
+            return whole, 0
+        return undecided, whole.counted - undecided.counted
+
+    def skipped(self, group: GroupMembers) -> Skipped:
+        vote, above = self._shown.get(group.group.id) or self._vote(group.group.id)
+        kept_out = sum(t.id in self.left_out for t in self._members_of[group.group.id])
+        return Skipped(
+            group.group, vote.why_not(self.survey, group, self.min_agreement, kept_out, above)
         )
-        decided.update(t.id for t in _members(group, found, left_out))
-        remaining.remove(group)
-    return chosen
-
-
-def _vote_after(
-    survey: Config,
-    group: GroupMembers,
-    found: dict[str, TargetUser],
-    decided: set[str],
-    left_out: set[str],
-) -> tuple[Vote, int]:
-    """The vote of the group's members no mapping above decides, and how many it leaves out
-    for that; when mappings above decide them all (a subgroup of a group mapped above), the
-    vote of all of them: the group changes no one now, but its next members get its role,
-    and that is the role its members hold."""
-    members = _members(group, found, left_out)
-    undecided = [t for t in members if t.id not in decided]
-    if not undecided:
-        return _vote(survey, members), 0
-    return _vote(survey, undecided), len(members) - len(undecided)
 
 
 def _members(
     group: GroupMembers, found: dict[str, TargetUser], left_out: set[str]
 ) -> list[TargetUser]:
-    members = (found.get(m) for m in group.member_ids)
+    """The group's counted members, once each, but those in ``left_out`` (SCIM ids)."""
+    members = (found.get(m) for m in dict.fromkeys(group.member_ids))
     return [t for t in members if t is not None and t.id not in left_out]
 
 
@@ -233,6 +259,11 @@ class Vote(NamedTuple):
     in_vocabulary: bool
     products: tuple[str, ...] | None = None
     holding: int = 0  # role holders with exactly ``products``
+
+    @property
+    def holding_share(self) -> float:
+        """Of the counted members, the share holding exactly ``products``."""
+        return self.holding / self.counted if self.counted else 0.0
 
     def carries(self, role: str, min_agreement: float) -> bool:
         return (
@@ -268,29 +299,62 @@ class Vote(NamedTuple):
             return (
                 f"{share} {self.role}, which is not in roles ({', '.join(survey.roles)}){decided}"
             )
+        if self.carries(self.role, min_agreement):
+            # Agreement only once mappings of lower roles took some members, which a mapping of
+            # this role, written above them, would take too.
+            return (
+                f"{share} {self.role} among the members lower roles' mappings leave it; written "
+                f"above those mappings, as a {self.role} mapping is, it would make theirs "
+                f"{self.role} too{decided}"
+            )
         return f"{share} {self.role}, below {min_agreement:g}%{decided}"
 
 
+# What a member holds, as a vote counts it: its role, and the products of the vocabulary.
+Held = tuple[str | None, tuple[str, ...]]
+
+
+def held(survey: Config, user: TargetUser) -> Held:
+    return user.role, tuple(sorted(set(user.products or ()) & set(survey.products)))
+
+
 def _vote(survey: Config, members: Sequence[TargetUser]) -> Vote:
-    if not members:
-        return Vote(None, 0, 0, False)
-    rank = {r: i for i, r in enumerate(survey.roles)}  # a tie goes to the less privileged
-    roles = Counter(t.role for t in members)
-    # Among roles outside the vocabulary (or none) tied on count, the last by name: the same
-    # whatever order Graph lists the members in.
-    role, agreeing = max(
-        roles.items(), key=lambda rc: (rc[1], rank.get(rc[0] or "", -1), rc[0] or "")
-    )
-    products, holding = None, 0
-    if role in survey.effective_product_roles:
-        vocabulary = set(survey.products)
-        sets = Counter(
-            tuple(sorted(set(t.products or ()) & vocabulary)) for t in members if t.role == role
+    return _Tally(survey, (held(survey, t) for t in members)).vote()
+
+
+class _Tally:
+    """Members counted by what they hold: what a vote is taken from, kept up to date as
+    members are taken away."""
+
+    def __init__(self, survey: Config, members: Iterable[Held]) -> None:
+        self._survey = survey
+        self._counts = Counter(members)
+
+    def remove(self, member: Held) -> None:
+        self._counts[member] -= 1
+        if not self._counts[member]:
+            del self._counts[member]
+
+    def vote(self) -> Vote:
+        """The most common role, and on a product role its most common product set."""
+        if not self._counts:
+            return Vote(None, 0, 0, False)
+        survey = self._survey
+        rank = {r: i for i, r in enumerate(survey.roles)}  # a tie goes to the less privileged
+        roles: Counter[str | None] = Counter()
+        for (held, _), count in self._counts.items():
+            roles[held] += count
+        # Among roles outside the vocabulary (or none) tied on count, the last by name: the
+        # same whatever order Graph lists the members in.
+        role, agreeing = max(
+            roles.items(), key=lambda rc: (rc[1], rank.get(rc[0] or "", -1), rc[0] or "")
         )
-        # The most common set; among equals the smallest, then the first in sorted order.
-        ranked = sorted(sets.items(), key=lambda sc: (-sc[1], len(sc[0]), sc[0]))
-        products, holding = ranked[0]
-    return Vote(role, agreeing, len(members), role in rank, products, holding)
+        products, holding = None, 0
+        if role in survey.effective_product_roles:
+            sets = [(ps, count) for (held, ps), count in self._counts.items() if held == role]
+            # The most common set; among equals the smallest, then the first in sorted order.
+            products, holding = min(sets, key=lambda sc: (-sc[1], len(sc[0]), sc[0]))
+        return Vote(role, agreeing, roles.total(), role in rank, products, holding)
 
 
 def _protected_key(user: TargetUser) -> str | None:

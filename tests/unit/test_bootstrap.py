@@ -14,7 +14,14 @@ import yaml
 from entrasync.config.models import Config, check
 from entrasync.config.routing import routing_changes
 from entrasync.config.source import parse
-from entrasync.core.bootstrap import Proposal, Residue, propose, proposed_directory, survey_config
+from entrasync.core.bootstrap import (
+    Proposal,
+    Residue,
+    Vote,
+    propose,
+    proposed_directory,
+    survey_config,
+)
 from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers, TargetUser
 from entrasync.core.plan import Plan
 from entrasync.operations.planning import make_plan
@@ -162,6 +169,64 @@ def test_within_a_role_the_group_whose_members_hold_its_products_goes_first() ->
         ("NT-Contractors", "member", ("trusttest",), 1, 1),
     ]
     assert Residue.of(plan).changes == ()
+
+
+def test_a_group_agreeing_once_another_of_its_role_is_chosen_is_voted_on_again() -> None:
+    # X, an admin, is in both: once NT-B (member) decides X, NT-A's five members agree.
+    x, team_b, team_a = (
+        person("x"),
+        [person(f"m{i}") for i in range(9)],
+        [person(f"g{i}") for i in range(5)],
+    )
+    users = [nt("x", "admin"), *(nt(f"m{i}") for i in range(9)), *(nt(f"g{i}") for i in range(5))]
+    proposal, _, _ = run({"NT-A": [x, *team_a], "NT-B": [x, *team_b]}, users)
+    assert [
+        (name, role, agreeing, counted) for name, role, _, agreeing, counted in rows(proposal)
+    ] == [
+        ("NT-B", "member", 9, 10),
+        ("NT-A", "member", 5, 5),
+    ]
+    assert proposal.skipped == ()
+
+
+def test_each_pick_orders_the_rest_by_their_products_again() -> None:
+    # R, P, Q in that order plan nothing; ordered once, Q came before P and took trustgate
+    # from C, who is in both.
+    lens, gate, test = ("trustlens",), ("trustgate",), ("trusttest",)
+    f, g, c = person("f"), person("g"), person("c")
+    ds = [person(f"d{i}") for i in range(9)]
+    users = [nt("f", products=lens), nt("g", products=lens), nt("c", products=gate)]
+    users += [nt(f"d{i}", products=test) for i in range(9)]
+    proposal, plan, _ = run({"NT-R": [f, g], "NT-P": [c, f], "NT-Q": [c, *ds]}, users)
+    assert [(r[0], r[2]) for r in rows(proposal)] == [
+        ("NT-R", lens),
+        ("NT-P", gate),
+        ("NT-Q", test),
+    ]
+    assert Residue.of(plan).changes == ()
+
+
+def test_a_group_that_agrees_only_below_the_mappings_it_would_go_above_says_so() -> None:
+    # NT-Ops' admins agree once NT-Staff (member) decides its members; an admin mapping goes
+    # above NT-Staff and would make those members admins: left out, with its true share.
+    o, staff, admins = (
+        person("o"),
+        [person(f"m{i}") for i in range(6)],
+        [person(f"a{i}") for i in range(5)],
+    )
+    users = [nt("o", "owner"), *(nt(f"m{i}", products=GATE) for i in range(6))]
+    users += [nt(f"a{i}", "admin") for i in range(5)]
+    proposal, _, _ = run({"NT-Owners": [o], "NT-Staff": staff, "NT-Ops": [*admins, *staff]}, users)
+    assert [r[:2] for r in rows(proposal)] == [("NT-Owners", "owner"), ("NT-Staff", "member")]
+    assert [s.reason for s in proposal.skipped] == ["54% (6 of 11) member, below 90%"]
+
+
+def test_a_vote_that_agrees_is_never_told_as_below_the_agreement() -> None:
+    survey, directory = survey_of({"NT-Ops": [ALICE]})
+    said = Vote("admin", 5, 5, True).why_not(survey, directory.groups[0], 90, above=6)
+    assert "below" not in said
+    assert said.startswith("100% (5 of 5) admin among the members lower roles' mappings leave")
+    assert said.endswith("; 6 more decided by mappings above")
 
 
 def test_a_subgroup_a_mapping_above_decides_whole_keeps_its_members_role() -> None:
