@@ -133,10 +133,9 @@ def _check_safety(
     count too when the saved plan is only part of it.
     """
 
-    found = check_safety(
+    found = whole_plan_violations(check, now_plan) + check_safety(
         plan, target, loaded.config, empty_groups=empty_groups, resolution=resolution
     )
-    found += whole_plan_violations(check, now_plan)
     return _guard(plan, violations_to_guard(plan.violations, found), force_unsafe, fresh=fresh)
 
 

@@ -285,7 +285,11 @@ def violations_to_guard(
     now that it does not hold (a saved plan edited to drop one is refused all the same). Each
     rule once, as the plan found it: the override names the plan's digest."""
     ruled = {v.rule for v in stored}
-    return (*stored, *dict.fromkeys(v for v in found if v.rule not in ruled))
+    extra: dict[str, Violation] = {}
+    for violation in found:
+        if violation.rule not in ruled:
+            extra.setdefault(violation.rule, violation)
+    return (*stored, *extra.values())
 
 
 def whole_plan_violations(check: PlanCheck | None, fresh: Plan | None) -> tuple[Violation, ...]:

@@ -98,6 +98,7 @@ def test_a_saved_plan_cut_down_to_pass_the_limits_answers_for_the_whole(
         assert "max_deactivation_percent" in err
         whole = len(plan.changes)
         assert f"(a plan made now breaks it, and this plan holds {whole - 1} of its {whole} " in err
+        assert err.count("max_deactivation_percent:") == 1
         assert all(u["active"] for u in served.scim.users())
 
         assert main([*apply, "--force-unsafe", cut.digest]) == 0
