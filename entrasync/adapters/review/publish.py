@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 
 from entrasync.adapters.review import ReviewPlatform
@@ -64,15 +63,9 @@ def _publish(
     try:
         number = review.request_number()
         url = review.upsert_comment(number, body(review), comment_marker(config_path))
-        try:
-            review.set_labels(number, labels)
-        except EntrasyncError:
-            # Half set, the labels could contradict the comment ("no changes" beside a plan
-            # that deactivates): then none of entrasync's stand, if they can be removed.
-            if labels:
-                with suppress(EntrasyncError):
-                    review.set_labels(number, frozenset())
-            raise
+        # Stale labels go first: one refused on the way leaves none that contradicts the
+        # comment ("no changes" beside a plan that deactivates), and earned ones stay.
+        review.set_labels(number, labels)
     finally:
         review.close()
     return Published(url, labels)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from entrasync.adapters.github.rest import GitHubPlatform
 from entrasync.adapters.review.publish import publish_plan
 from entrasync.core import labels
-from entrasync.core.plan import Action, Plan
+from entrasync.core.plan import Action, Plan, Violation
 from entrasync.errors import GitHubError
 from tests.integration.github.emulator import Emulator
 from tests.integration.github.env import MakeEnv
@@ -77,6 +79,21 @@ def test_labels_a_refusal_cuts_short_never_contradict_the_comment(
         publish(plan_of(change("z@contoso.com", Action.DEACTIVATE)), make_env(github))
     assert "1 to deactivate" in github.state.comments[7][0]["body"]
     assert github.state.labels[7] == ["dependencies"]
+
+
+def test_labels_still_earned_stay_when_a_new_one_is_refused(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    # Where labels gate merging, a refused label must not take `entrasync: unsafe` away.
+    github.state.labels[7] = [labels.CHANGES, labels.UNSAFE]
+    github.state.fail[("POST", r".*/issues/7/labels")] = (422, "Validation Failed")
+    still_unsafe = replace(
+        plan_of(change("a@contoso.com", role="owner")),
+        violations=(Violation("min_owners", "fewer owners than limits.min_owners"),),
+    )
+    with pytest.raises(GitHubError):
+        publish(still_unsafe, make_env(github))
+    assert sorted(github.state.labels[7]) == [labels.CHANGES, labels.UNSAFE]
 
 
 def test_a_label_gone_before_its_delete_is_removed_not_an_error(
