@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from heapq import heappop, heappush
 from typing import NamedTuple, TypeGuard
 
 from entrasync.config.models import Config, GroupMapping
@@ -129,7 +130,7 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     rounds.left_out = set(guarded)
     for role in survey.roles[1:]:
         chosen += rounds.choose(role)
-    skipped = [rounds.skipped(g) for g in rounds.remaining]
+    skipped = [rounds.skipped(g) for g in rounds.remaining.values()]
     names = Counter(p.group.display_name.casefold() for p in chosen)
     chosen = [
         p
@@ -145,6 +146,13 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
         "address a mappings file can hold; add it to `protected` by hand, or correct its name"
         for u in unnamed
     )
+    if survey.precedence == "highest-privilege" and survey.effective_product_roles:
+        notes += (
+            "precedence is highest-privilege: a member of several mappings of its role gets the "
+            "union of their products, where the draft counts as first-match does (the first "
+            "mapping decides); read the residue's `products differ`, or draft with "
+            "precedence: first-match",
+        )
     return Proposal(tuple(chosen), tuple(skipped), everyone, added, notes)
 
 
@@ -159,12 +167,11 @@ class _Rounds:
         found: dict[str, TargetUser],
         min_agreement: float,
     ) -> None:
-        self.survey, self.found, self.min_agreement = survey, found, min_agreement
-        self.remaining = list(groups)  # by name
+        self.survey, self.min_agreement = survey, min_agreement
+        self.remaining = {g.group.id: g for g in groups}  # in name order
+        self._by_name = {group_id: i for i, group_id in enumerate(self.remaining)}
         self.decided: set[str] = set()
         self.left_out: set[str] = set()  # owners the draft protects: counted nowhere
-        # The vote a group left out is shown by: the last one taken in its role's round.
-        self._shown: dict[str, tuple[Vote, int]] = {}
         self._members_of = {g.group.id: _members(g, found, set()) for g in groups}
         self._groups_of: dict[str, set[str]] = {}  # SCIM id -> the ids of its groups
         self._held: dict[str, Held] = {}  # SCIM id -> what the member holds
@@ -172,36 +179,45 @@ class _Rounds:
             for member in members:
                 self._groups_of.setdefault(member.id, set()).add(group_id)
                 self._held[member.id] = held(survey, member)
-        # Per group: its members no mapping above decides, and all of them (protected ones
-        # left out of both), kept as members are decided.
+        # Per group: its members no mapping above decides, kept as members are decided, and
+        # the vote of all of them (protected ones left out of both).
         self._undecided: dict[str, _Tally] = {}
-        self._all: dict[str, _Tally] = {}
+        self._whole: dict[str, Vote] = {}
 
     def choose(self, role: str) -> list[Proposed]:
         """The groups whose members no mapping above decides agree on ``role``, one at a time:
-        each pick decides its members, so the others are voted on again. Among those that
-        agree, the most unanimous goes first (:attr:`Vote.order`, then by name)."""
-        for group in self.remaining:  # anew: who is left out may have changed since
-            members = [t.id for t in self._members_of[group.group.id] if t.id not in self.left_out]
-            self._all[group.group.id] = _Tally(self.survey, (self._held[m] for m in members))
+        each pick decides its members, so the groups sharing one with it are voted on again.
+        Among those that agree, the most unanimous goes first (:attr:`Vote.order`, then by
+        name), from a heap: a pick costs what it touches, not the number of groups."""
+        for group_id in self.remaining:  # anew: who is left out may have changed since
+            members = [t.id for t in self._members_of[group_id] if t.id not in self.left_out]
+            self._whole[group_id] = _Tally(self.survey, (self._held[m] for m in members)).vote()
             undecided = (self._held[m] for m in members if m not in self.decided)
-            self._undecided[group.group.id] = _Tally(self.survey, undecided)
+            self._undecided[group_id] = _Tally(self.survey, undecided)
+        votes = {group_id: self._vote(group_id) for group_id in self.remaining}
+        heap: list[tuple[tuple[float, float], int, str]] = []
+
+        def agrees(vote: Vote) -> bool:
+            return vote.carries(role, self.min_agreement)
+
+        def offer(group_id: str) -> None:
+            vote = votes[group_id][0]
+            if agrees(vote):
+                heappush(heap, (vote.order, self._by_name[group_id], group_id))
+
+        for group_id in votes:
+            offer(group_id)
         chosen: list[Proposed] = []
-        votes = {g.group.id: self._vote(g.group.id) for g in self.remaining}
-        while True:
-            for group_id, taken in votes.items():
-                if taken[0].role == role:
-                    self._shown[group_id] = taken
-            agreeing = [
-                g for g in self.remaining if votes[g.group.id][0].carries(role, self.min_agreement)
-            ]
-            if not agreeing:
-                return chosen
-            best = min(agreeing, key=lambda g: votes[g.group.id][0].order)
-            vote, above = votes[best.group.id]
+        while heap:
+            order, _, group_id = heappop(heap)
+            taken = votes.get(group_id)
+            if taken is None or taken[0].order != order or not agrees(taken[0]):
+                continue  # taken already, or voted on again since
+            vote, above = votes.pop(group_id)
+            group = self.remaining.pop(group_id)
             chosen.append(
                 Proposed(
-                    best.group,
+                    group.group,
                     role,
                     vote.products,
                     vote.agreeing,
@@ -210,31 +226,35 @@ class _Rounds:
                     above=above,
                 )
             )
-            self.remaining.remove(best)
-            del votes[best.group.id]
-            touched: set[str] = set()  # the groups sharing a member with it vote again
-            for member in self._members_of[best.group.id]:
+            touched: set[str] = set()
+            for member in self._members_of[group_id]:
                 if member.id in self.left_out or member.id in self.decided:
                     continue
                 self.decided.add(member.id)
-                for group_id in self._groups_of[member.id]:
-                    self._undecided[group_id].remove(self._held[member.id])
-                    touched.add(group_id)
-            for group_id in touched & votes.keys():
-                votes[group_id] = self._vote(group_id)
+                for other in self._groups_of[member.id]:
+                    self._undecided[other].remove(self._held[member.id])
+                    touched.add(other)
+            for other in touched & self.remaining.keys():
+                tally = self._undecided[other]
+                if tally.total and not tally.may_carry(role, self.min_agreement):
+                    votes.pop(other, None)  # cannot be taken in this round: its entries lapse
+                    continue
+                votes[other] = self._vote(other)
+                offer(other)
+        return chosen
 
     def _vote(self, group_id: str) -> tuple[Vote, int]:
         """The vote of the group's members no mapping above decides, and how many it leaves out
         for that; when mappings above decide them all (a subgroup of a group mapped above), the
         vote of all of them: the group changes no one now, but its next members get its role,
         and that is the role its members hold."""
-        undecided, whole = self._undecided[group_id].vote(), self._all[group_id].vote()
+        undecided, whole = self._undecided[group_id].vote(), self._whole[group_id]
         if not undecided.counted:
             return whole, 0
         return undecided, whole.counted - undecided.counted
 
     def skipped(self, group: GroupMembers) -> Skipped:
-        vote, above = self._shown.get(group.group.id) or self._vote(group.group.id)
+        vote, above = self._vote(group.group.id)
         kept_out = sum(t.id in self.left_out for t in self._members_of[group.group.id])
         return Skipped(
             group.group, vote.why_not(self.survey, group, self.min_agreement, kept_out, above)
@@ -306,19 +326,22 @@ class Vote(NamedTuple):
             # Agreement only once mappings of lower roles took some members, which a mapping of
             # this role, written above them, would take too.
             return (
-                f"{share} {self.role} among the members lower roles' mappings leave it; written "
-                f"above those mappings, as a {self.role} mapping is, it would make theirs "
-                f"{self.role} too{decided}"
+                f"{share} {self.role} among the members lower roles' mappings leave it: written "
+                f"above those mappings, where {self.role} mappings go, it would make their "
+                f"members {self.role} too{decided}"
             )
         return f"{share} {self.role}, below {min_agreement:g}%{decided}"
 
 
-# What a member holds, as a vote counts it: its role, and the products of the vocabulary.
-Held = tuple[str | None, tuple[str, ...]]
+# What a member holds, as a vote counts it: its role, the products of the vocabulary it holds,
+# and whether those are all it holds (a product outside the vocabulary a plan would take away).
+Held = tuple[str | None, tuple[str, ...], bool]
 
 
 def held(survey: Config, user: TargetUser) -> Held:
-    return user.role, tuple(sorted(set(user.products or ()) & set(survey.products)))
+    products = set(user.products or ())
+    known = products & set(survey.products)
+    return user.role, tuple(sorted(known)), known == products
 
 
 def _vote(survey: Config, members: Sequence[TargetUser]) -> Vote:
@@ -332,32 +355,41 @@ class _Tally:
     def __init__(self, survey: Config, members: Iterable[Held]) -> None:
         self._survey = survey
         self._counts = Counter(members)
+        self._roles: Counter[str | None] = Counter()
+        for (role, _, _), count in self._counts.items():
+            self._roles[role] += count
+        self.total = self._roles.total()
 
     def remove(self, member: Held) -> None:
         self._counts[member] -= 1
-        if not self._counts[member]:
-            del self._counts[member]
+        self._roles[member[0]] -= 1
+        self.total -= 1
+
+    def may_carry(self, role: str, min_agreement: float) -> bool:
+        """Whether enough members hold ``role`` for a vote to carry it (one count, where a
+        vote looks at every role and product set held)."""
+        return self._roles[role] * 100 >= min_agreement * self.total
 
     def vote(self) -> Vote:
         """The most common role, and on a product role its most common product set."""
-        if not self._counts:
+        if not self.total:
             return Vote(None, 0, 0, False)
         survey = self._survey
         rank = {r: i for i, r in enumerate(survey.roles)}  # a tie goes to the less privileged
-        roles: Counter[str | None] = Counter()
-        for (held, _), count in self._counts.items():
-            roles[held] += count
+        held = [(role, count) for role, count in self._roles.items() if count]
         # Among roles outside the vocabulary (or none) tied on count, the last by name: the
         # same whatever order Graph lists the members in.
-        role, agreeing = max(
-            roles.items(), key=lambda rc: (rc[1], rank.get(rc[0] or "", -1), rc[0] or "")
-        )
+        role, agreeing = max(held, key=lambda rc: (rc[1], rank.get(rc[0] or "", -1), rc[0] or ""))
         products, holding = None, 0
         if role in survey.effective_product_roles:
-            sets = [(ps, count) for (held, ps), count in self._counts.items() if held == role]
+            sets: Counter[tuple[str, ...]] = Counter()
+            for (holds, known, _), count in self._counts.items():
+                if holds == role and count:
+                    sets[known] += count
             # The most common set; among equals the smallest, then the first in sorted order.
-            products, holding = min(sets, key=lambda sc: (-sc[1], len(sc[0]), sc[0]))
-        return Vote(role, agreeing, roles.total(), role in rank, products, holding)
+            products = min(sets.items(), key=lambda sc: (-sc[1], len(sc[0]), sc[0]))[0]
+            holding = self._counts[(role, products, True)]  # no more, no fewer products
+        return Vote(role, agreeing, self.total, role in rank, products, holding)
 
 
 def _protected_key(user: TargetUser) -> str | None:

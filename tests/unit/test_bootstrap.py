@@ -228,7 +228,11 @@ def test_a_group_that_agrees_only_below_the_mappings_it_would_go_above_says_so()
     users += [nt(f"a{i}", "admin") for i in range(5)]
     proposal, _, _ = run({"NT-Owners": [o], "NT-Staff": staff, "NT-Ops": [*admins, *staff]}, users)
     assert [r[:2] for r in rows(proposal)] == [("NT-Owners", "owner"), ("NT-Staff", "member")]
-    assert [s.reason for s in proposal.skipped] == ["54% (6 of 11) member, below 90%"]
+    assert [s.reason for s in proposal.skipped] == [
+        "100% (5 of 5) admin among the members lower roles' mappings leave it: written above "
+        "those mappings, where admin mappings go, it would make their members admin too; 6 more "
+        "decided by mappings above"
+    ]
 
 
 def test_a_vote_that_agrees_is_never_told_as_below_the_agreement() -> None:
@@ -236,7 +240,39 @@ def test_a_vote_that_agrees_is_never_told_as_below_the_agreement() -> None:
     said = Vote("admin", 5, 5, True).why_not(survey, directory.groups[0], 90, above=6)
     assert "below" not in said
     assert said.startswith("100% (5 of 5) admin among the members lower roles' mappings leave")
+    assert "where admin mappings go" in said
     assert said.endswith("; 6 more decided by mappings above")
+
+
+def test_a_skipped_groups_reason_is_its_vote_at_the_end() -> None:
+    # Nine owners decided by NT-Owners and one member without a role: its reason was the owner
+    # vote of the owners' turn, told as lower roles' mappings taking members (there were none).
+    owners = [person(f"o{i}") for i in range(9)]
+    users = [*(nt(f"o{i}", "owner") for i in range(9)), nt("r", None)]
+    proposal, _, _ = run({"NT-Owners": owners, "NT-All": [*owners, person("r")]}, users)
+    assert [s.reason for s in proposal.skipped] == [
+        "100% (1 of 1) have no role in NeuralTrust; 9 more decided by mappings above"
+    ]
+
+
+def test_a_member_holding_a_product_outside_the_vocabulary_does_not_hold_the_set() -> None:
+    # A plan of the draft takes trustfoo away: "1 of those 1 hold exactly these" was untrue.
+    proposal, plan, text = run(
+        {"NT-X": [person("z")]}, [nt("z", "member", ("trustfoo", "trustgate"))]
+    )
+    assert rows(proposal) == [("NT-X", "member", GATE, 1, 1)]
+    assert proposal.mappings[0].holding == 0
+    assert "# 0 of those 1 hold exactly these" in text
+    assert [c.reason for c in Residue.of(plan).changes] == ["products differ"]
+
+
+def test_a_highest_privilege_base_is_told_the_draft_counts_as_first_match() -> None:
+    # There a member of two member groups gets the union of their products.
+    base = Config(version=1, precedence="highest-privilege")
+    proposal, _, _ = run({"NT-P": [ALICE]}, [nt("alice", products=GATE)], base=base)
+    assert any(n.startswith("precedence is highest-privilege: ") for n in proposal.notes)
+    proposal, _, _ = run({"NT-P": [ALICE]}, [nt("alice", products=GATE)])
+    assert not any("highest-privilege" in n for n in proposal.notes)
 
 
 def test_a_subgroup_a_mapping_above_decides_whole_keeps_its_members_role() -> None:
