@@ -127,7 +127,7 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
                 guarded[user.id] = key
             elif key is None and not already:
                 unnamed.append(user)
-    rounds.left_out = set(guarded)
+    rounds.leave_out(set(guarded))
     for role in survey.roles[1:]:
         chosen += rounds.choose(role)
     skipped = [rounds.skipped(g) for g in rounds.remaining.values()]
@@ -171,29 +171,34 @@ class _Rounds:
         self.remaining = {g.group.id: g for g in groups}  # in name order
         self._by_name = {group_id: i for i, group_id in enumerate(self.remaining)}
         self.decided: set[str] = set()
-        self.left_out: set[str] = set()  # owners the draft protects: counted nowhere
         self._members_of = {g.group.id: _members(g, found, set()) for g in groups}
         self._groups_of: dict[str, set[str]] = {}  # SCIM id -> the ids of its groups
         self._held: dict[str, Held] = {}  # SCIM id -> what the member holds
         for group_id, members in self._members_of.items():
             for member in members:
                 self._groups_of.setdefault(member.id, set()).add(group_id)
-                self._held[member.id] = held(survey, member)
+                if member.id not in self._held:
+                    self._held[member.id] = held(survey, member)
         # Per group: its members no mapping above decides, kept as members are decided, and
         # the vote of all of them (protected ones left out of both).
         self._undecided: dict[str, _Tally] = {}
         self._whole: dict[str, Vote] = {}
+        self.leave_out(set())
+
+    def leave_out(self, left_out: set[str]) -> None:
+        """Count ``left_out`` (SCIM ids: the owners the draft protects) in no group."""
+        self.left_out = left_out
+        for group_id in self.remaining:
+            members = [t.id for t in self._members_of[group_id] if t.id not in left_out]
+            self._whole[group_id] = _Tally(self.survey, (self._held[m] for m in members)).vote()
+            undecided = (self._held[m] for m in members if m not in self.decided)
+            self._undecided[group_id] = _Tally(self.survey, undecided)
 
     def choose(self, role: str) -> list[Proposed]:
         """The groups whose members no mapping above decides agree on ``role``, one at a time:
         each pick decides its members, so the groups sharing one with it are voted on again.
         Among those that agree, the most unanimous goes first (:attr:`Vote.order`, then by
         name), from a heap: a pick costs what it touches, not the number of groups."""
-        for group_id in self.remaining:  # anew: who is left out may have changed since
-            members = [t.id for t in self._members_of[group_id] if t.id not in self.left_out]
-            self._whole[group_id] = _Tally(self.survey, (self._held[m] for m in members)).vote()
-            undecided = (self._held[m] for m in members if m not in self.decided)
-            self._undecided[group_id] = _Tally(self.survey, undecided)
         votes = {group_id: self._vote(group_id) for group_id in self.remaining}
         heap: list[tuple[tuple[float, float], int, str]] = []
 
@@ -354,15 +359,19 @@ class _Tally:
 
     def __init__(self, survey: Config, members: Iterable[Held]) -> None:
         self._survey = survey
-        self._counts = Counter(members)
+        self._counts = Counter(members)  # exact holders are read from here
         self._roles: Counter[str | None] = Counter()
-        for (role, _, _), count in self._counts.items():
+        self._sets: dict[str | None, Counter[tuple[str, ...]]] = {}  # role -> its product sets
+        for (role, known, _), count in self._counts.items():
             self._roles[role] += count
+            self._sets.setdefault(role, Counter())[known] += count
         self.total = self._roles.total()
 
     def remove(self, member: Held) -> None:
+        role, known, _ = member
         self._counts[member] -= 1
-        self._roles[member[0]] -= 1
+        self._roles[role] -= 1
+        self._sets[role][known] -= 1
         self.total -= 1
 
     def may_carry(self, role: str, min_agreement: float) -> bool:
@@ -382,12 +391,9 @@ class _Tally:
         role, agreeing = max(held, key=lambda rc: (rc[1], rank.get(rc[0] or "", -1), rc[0] or ""))
         products, holding = None, 0
         if role in survey.effective_product_roles:
-            sets: Counter[tuple[str, ...]] = Counter()
-            for (holds, known, _), count in self._counts.items():
-                if holds == role and count:
-                    sets[known] += count
+            sets = [(known, count) for known, count in self._sets[role].items() if count]
             # The most common set; among equals the smallest, then the first in sorted order.
-            products = min(sets.items(), key=lambda sc: (-sc[1], len(sc[0]), sc[0]))[0]
+            products = min(sets, key=lambda sc: (-sc[1], len(sc[0]), sc[0]))[0]
             holding = self._counts[(role, products, True)]  # no more, no fewer products
         return Vote(role, agreeing, self.total, role in rank, products, holding)
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from benchmarks import init_draft
 from entrasync.sandbox.scim_seed import EXTENSION_ROLE, EXTENSION_SCHEMA
 from entrasync.sandbox.scim_server import ScimSandbox
 
@@ -146,3 +147,10 @@ def test_users_keeps_the_full_size_proportions() -> None:
     assert (big.scim_users, big.apply_creates) == (600_000, 100_000)
     assert size_named(big.name) == big
     assert scaled(300).groups == 10  # the generator's teams, owners and admins still fit
+
+
+def test_init_drafts_every_group_of_an_overlapping_aligned_tenant() -> None:
+    # benchmarks/init_draft.py's tenants: users hold what a first-match file of the groups gives.
+    cpu, mapped = init_draft.seconds(*init_draft.overlapping(40, 12, users=150))
+    assert mapped == 40
+    assert cpu > 0
