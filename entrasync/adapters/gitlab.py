@@ -223,13 +223,12 @@ class GitLabPlatform:
                 f"GitLab's answer while {what} has labels that are not a list of names"
             )
         add, remove = label_changes(current, wanted)
-        change = {
-            key: ",".join(names)
-            for key, names in (("add_labels", add), ("remove_labels", remove))
-            if names
-        }
-        if change:
-            client.request("PUT", self._mr(number), what=f"labelling !{number}", json=change)
+        # Stale ones first, in a request of their own: an addition refused after them leaves
+        # no label that contradicts the note.
+        for key, names in (("remove_labels", remove), ("add_labels", add)):
+            if names:
+                change = {key: ",".join(names)}
+                client.request("PUT", self._mr(number), what=f"labelling !{number}", json=change)
 
     def merged_request_for(self, sha: str) -> int | None:
         what = f"finding the merge request of commit {sha[:12]}"

@@ -312,7 +312,7 @@ class Vote(NamedTuple):
         ``above``: those a mapping above it decides (first-match), also uncounted."""
         if not group.member_ids:
             return "no user members"
-        decided = f"; {above} more decided by mappings above" if above else ""
+        decided = f"; {above} more decided by other mappings" if above else ""
         if not self.counted:
             users = len(group.member_ids)
             kept = f", {protected} of them owners the draft protects" if protected else ""

@@ -231,7 +231,7 @@ def test_a_group_that_agrees_only_below_the_mappings_it_would_go_above_says_so()
     assert [s.reason for s in proposal.skipped] == [
         "100% (5 of 5) admin among the members lower roles' mappings leave it: written above "
         "those mappings, where admin mappings go, it would make their members admin too; 6 more "
-        "decided by mappings above"
+        "decided by other mappings"
     ]
 
 
@@ -241,7 +241,7 @@ def test_a_vote_that_agrees_is_never_told_as_below_the_agreement() -> None:
     assert "below" not in said
     assert said.startswith("100% (5 of 5) admin among the members lower roles' mappings leave")
     assert "where admin mappings go" in said
-    assert said.endswith("; 6 more decided by mappings above")
+    assert said.endswith("; 6 more decided by other mappings")
 
 
 def test_a_skipped_groups_reason_is_its_vote_at_the_end() -> None:
@@ -251,7 +251,7 @@ def test_a_skipped_groups_reason_is_its_vote_at_the_end() -> None:
     users = [*(nt(f"o{i}", "owner") for i in range(9)), nt("r", None)]
     proposal, _, _ = run({"NT-Owners": owners, "NT-All": [*owners, person("r")]}, users)
     assert [s.reason for s in proposal.skipped] == [
-        "100% (1 of 1) have no role in NeuralTrust; 9 more decided by mappings above"
+        "100% (1 of 1) have no role in NeuralTrust; 9 more decided by other mappings"
     ]
 
 
@@ -294,7 +294,7 @@ def test_a_skipped_group_says_how_many_members_a_mapping_above_decides() -> None
     proposal, _, _ = run({"NT-Owners": team[:2], "NT-Mixed": team}, users)
     assert rows(proposal) == [("NT-Owners", "owner", None, 2, 2)]
     assert [s.reason for s in proposal.skipped] == [
-        "50% (2 of 4) member, below 90%; 2 more decided by mappings above"
+        "50% (2 of 4) member, below 90%; 2 more decided by other mappings"
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import httpx
@@ -170,6 +171,27 @@ def test_a_throttle_once_its_retries_are_spent_says_to_wait(
         rest.request("GET", rest.url("/x"), what="listing")
     assert said in (caught.value.hint or "")
     assert "re-run the job" in (caught.value.hint or "")
+
+
+def test_gitlab_removes_stale_labels_in_a_request_before_it_adds() -> None:
+    """One PUT of both, refused, left `no changes` beside a note that deactivates."""
+    sent: list[dict[str, str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"iid": 7, "labels": ["entrasync: no changes"]})
+        sent.append(json.loads(request.content))
+        refused = "add_labels" in sent[-1]
+        return httpx.Response(403 if refused else 200, json={"message": "403 Forbidden"})
+
+    platform = GitLabPlatform(GitLabContext.from_environ(GITLAB))
+    platform.client = GitLabClient(platform.ctx, http=_mock(answer))
+    with pytest.raises(ReviewError, match="403"):
+        platform.set_labels(7, frozenset({"entrasync: changes"}))
+    assert sent == [
+        {"remove_labels": "entrasync: no changes"},
+        {"add_labels": "entrasync: changes"},
+    ]
 
 
 def test_a_github_listing_whose_next_page_is_itself_stops_there() -> None:
