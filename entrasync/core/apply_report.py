@@ -15,6 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from entrasync.core.audit_record import OUTCOMES, BadRecord, Outcome, parse_record, whole_lines
 from entrasync.core.plan import Access, Action, Change, Plan
+from entrasync.core.strict_json import text, text_or_null
 from entrasync.errors import AuditError
 
 
@@ -116,8 +117,8 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
             record = parse_record(raw, number)
             kind = record.get("type")
             if kind == "apply_started":
-                digest = record.get("plan_digest")
-                config_path = record.get("config_path")
+                digest = text_or_null(record.get("plan_digest"), "plan_digest")
+                config_path = text_or_null(record.get("config_path"), "config_path")
                 commit = record.get("git_commit")
                 git_commit = commit if isinstance(commit, str) and commit else None
                 override = record.get("force_unsafe")
@@ -126,6 +127,7 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
                     overridden = _violations(override.get("overridden"))
             elif kind == "apply_finished":
                 finished, ended = True, record
+                text_or_null(record.get("reason"), "reason")  # shown as it is
             elif kind == "change":
                 changes.append(_applied(record))
     except BadRecord as bad:
@@ -154,10 +156,10 @@ def _applied(record: dict[str, Any]) -> AppliedChange:
     after = record.get("after")
     return AppliedChange(
         action=Action(record["action"]),
-        user=str(record["user"]),
+        user=text(record["user"], "user"),
         after=Access.from_json(after) if after else None,
         outcome=outcome,
-        error=record.get("error"),
+        error=text_or_null(record.get("error"), "error"),
     )
 
 

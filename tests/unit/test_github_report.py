@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from itertools import count
@@ -206,6 +207,36 @@ def test_user_text_is_escaped_in_the_report(tmp_path: Path) -> None:
 def test_a_line_that_is_not_an_audit_record_is_refused() -> None:
     with pytest.raises(AuditError, match="line 2"):
         read_audit(b'{"type": "apply_started"}\n{"type": "change", "action": "explode"}\n')
+
+
+@pytest.mark.parametrize(
+    ("started", "record", "key"),
+    [
+        ({"config_path": 123}, {}, "config_path"),
+        ({"plan_digest": 5}, {}, "plan_digest"),
+        ({}, {"type": "change", "user": 7}, "user"),
+        ({}, {"type": "change", "error": 5}, "error"),
+        ({}, {"type": "apply_finished", "reason": ["x"]}, "reason"),
+    ],
+)
+def test_a_record_whose_value_is_not_text_is_refused_not_a_traceback(
+    started: dict[str, object], record: dict[str, object], key: str
+) -> None:
+    """Re-hashed, such a file verifies intact; rendered, it was an AttributeError."""
+    change_record = {
+        "type": "change",
+        "action": "create",
+        "user": ALICE,
+        "after": None,
+        "outcome": "failed",
+        "error": "HTTP 400",
+    }
+    lines = [{"type": "apply_started", "plan_digest": "a" * 64, **started}]
+    if record:
+        lines.append(change_record | record if record["type"] == "change" else record)
+    data = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+    with pytest.raises(AuditError, match=f"line {len(lines)} .*{key} is "):
+        read_audit(data)
 
 
 OLD_FORMAT = (
