@@ -168,7 +168,9 @@ def _confirm(auto_approve: bool) -> bool:
 
 def _run(
     evidence: Evidence, client: ScimClient, parallelism: int, versions: dict[str, str]
-) -> tuple[ApplyReport[ChangeResult], AuditWriter]:
+) -> tuple[ApplyReport[ChangeResult], AuditWriter, int | None]:
+    """The report, the audit and the signal that came once every change was made (while the
+    audit was finished): the run is whole, and the exit is that signal's all the same."""
 
     console = evidence.console
     # From before the audit file exists until its last record: a signal stops new writes and
@@ -200,7 +202,7 @@ def _run(
             for line in describe((*report.failed, *report.skipped)):
                 console.warn(f"  {line}")
             raise
-    return report, audit
+    return report, audit, stop.signum
 
 
 def _say_stopped(evidence: Evidence, report: ApplyReport[ChangeResult], audit: AuditWriter) -> None:
@@ -340,7 +342,7 @@ def command(
             console.warn(f"overridden with --force-unsafe: {violation.rule}: {violation.message}")
         written = {c.target_id for c in plan.changes}
         versions = {u.id: u.version for u in prepared.users if u.id in written and u.version}
-        report, audit = _run(evidence, client, parallelism, versions)
+        report, audit, signum = _run(evidence, client, parallelism, versions)
     counts = report.counts
     console.result(f"Apply complete: {tally(counts)}.")
     console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
@@ -349,12 +351,17 @@ def command(
         listed = "\n".join(f"  {line}" for line in describe((*report.failed, *report.skipped)))
         # What to do about the failures themselves (a new token after a 401), then the rerun.
         fixes = list(dict.fromkeys(r.hint for r in report.failed if r.hint))[:2]
-        raise ApplyError(
+        failed = ApplyError(
             f"{plural(len(report.failed), 'change')} failed and {len(report.skipped)} not "
             f"attempted:\n{listed}",
             f"{'; '.join(fixes) or 'fix the cause'}; then run `entrasync plan` and apply the new "
             "plan: changes already made are recognised and not repeated",
         )
+        if signum is None:
+            raise failed
+        console.warn(failed.message)  # the exit is the signal's, the failures said all the same
+    if signum is not None:
+        raise Stopped(signum, report)
     return ExitCode.OK
 
 

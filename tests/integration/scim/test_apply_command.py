@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import pytest
 
 from entrasync.adapters.audit.chain import verify_audit
 from entrasync.adapters.audit.lock import apply_lock
+from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.adapters.scim.target import read_target
 from entrasync.cli import main
 from entrasync.config.loading import load_config
@@ -148,6 +150,26 @@ def test_a_saved_plan_is_applied_exactly_and_audited(
     assert verdict.counts is not None
     assert verdict.counts["succeeded"] == 6
     assert "6 succeeded, 0 failed, 0 skipped" in summary.read_text()
+
+
+def test_a_signal_while_the_audit_is_finished_keeps_the_run_whole_and_exits_with_it(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A cancelled job's SIGTERM after the last write: it said "Apply complete" and exited 0.
+    finish = AuditWriter.finish
+
+    def signalled(writer: AuditWriter, *args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return finish(writer, *args, **kwargs)
+
+    monkeypatch.setattr(AuditWriter, "finish", signalled)
+    code, out, err = setup.apply(capsys)
+
+    assert code == 143, err
+    assert "Apply complete: 6 succeeded, 0 failed, 0 skipped." in out
+    assert err.rstrip().splitlines()[-1] == "stopped by SIGTERM"
+    assert setup.last_audit()[-1]["type"] == "apply_finished"  # the record is whole
+    assert setup.state() == EXPECTED
 
 
 def test_applying_the_same_plan_twice_is_a_no_op(
