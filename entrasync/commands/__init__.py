@@ -15,17 +15,17 @@ def examples(*lines: str) -> str:
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def hex_digest(value: str | None, what: str, option: str) -> str | None:
-    """An option's sha256 (``what``: whose): 64 hex characters, or a prefix of at least 12,
+def hex_digest(value: str | None, what: str, option: str, *, prefix: bool = True) -> str | None:
+    """An option's sha256 (``what``: whose): 64 hex characters, or a prefix of at least 12
+    (``prefix``: a confirmation, not an anchor, which a 48-bit prefix would not hold),
     lower-cased; anything else is a usage error that never repeats the value (a credential
     pasted into the wrong place must not reach the log or the audit file)."""
     if value is None:
         return None
     given = value.strip().lower()
-    if not re.fullmatch(r"[0-9a-f]{12,64}", given):
-        raise click.BadParameter(
-            f"give {what}: 64 hex characters, or a prefix of at least 12", param_hint=option
-        )
+    if not re.fullmatch(r"[0-9a-f]{12,64}" if prefix else r"[0-9a-f]{64}", given):
+        said = "64 hex characters, or a prefix of at least 12" if prefix else "64 hex characters"
+        raise click.BadParameter(f"give {what}: {said}", param_hint=option)
     return given
 
 

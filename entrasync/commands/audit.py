@@ -28,20 +28,22 @@ def audit_group() -> None:
     short_help="Check an audit file's hash chain.",
     epilog=examples(
         "entrasync audit verify audit/entrasync-apply-20261205T010203Z-cc74ae969107.jsonl",
-        "entrasync audit verify FILE --expect-sha256 3f9a0c1d2e4b",
+        "entrasync audit verify FILE --expect-sha256 $LAST_SHA256",
     ),
 )
 @click.argument("file", type=click.Path(dir_okay=False), callback=path_value())
 @click.option(
     "--expect-sha256",
     metavar="HASH",
-    help="The last record's sha256 as published elsewhere (job summary, artifact), or a "
-    "prefix of at least 12 hex characters: the file must end with exactly that record.",
+    help="The last record's sha256 (64 hex characters) as published elsewhere (job summary, "
+    "log): the file must end with exactly that record.",
 )
 @output_options
 def verify(file: Path, expect_sha256: str | None) -> int:
     """Check FILE's hash chain; exit 1 naming the first bad record, or if the run is incomplete."""
-    expected = hex_digest(expect_sha256, "the last record's sha256", "--expect-sha256")
+    expected = hex_digest(
+        expect_sha256, "the last record's sha256", "--expect-sha256", prefix=False
+    )
     verdict = verify_audit(file)
     if not verdict.intact:
         raise AuditError(
@@ -63,5 +65,7 @@ def verify(file: Path, expect_sha256: str | None) -> int:
         )
     console = app_context().console()
     console.result(verdict.describe())
+    if verdict.run is not None:
+        console.result(f"run: {verdict.run}")
     console.result(f"last sha256: {verdict.head_sha256}")
     return ExitCode.OK

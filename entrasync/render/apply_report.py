@@ -72,7 +72,9 @@ def render_report(
         head += [
             "> [!CAUTION]",
             "> The audit has no `apply_finished` record: the run stopped "
-            "part-way. Re-run the apply workflow.",
+            "part-way, and changes beyond those below may have been made (a change whose "
+            "record could not be written is in the job's log). Run `entrasync plan` to see "
+            "NeuralTrust as it is, then re-run the apply workflow.",
             "",
         ]
     not_made = audit.report.failed + audit.report.skipped

@@ -147,6 +147,7 @@ def test_an_unfinished_audit_says_the_run_stopped_part_way(tmp_path: Path) -> No
     text = render_report(compare(audit, plan_of(change(ALICE))), marker="<!-- m -->", run_url=None)
     assert audit.finished is False
     assert "stopped part-way" in text
+    assert "changes beyond those below may have been made" in text
 
 
 def test_failed_and_skipped_changes_are_listed_with_their_errors(tmp_path: Path) -> None:

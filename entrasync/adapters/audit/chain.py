@@ -41,6 +41,7 @@ class AuditVerdict:
     head_sha256: str | None = None  # the last intact record's hash: compare with the anchor
     result: str | None = None  # from apply_finished: applied, no changes, refused, ...
     plan_file: str | None = None  # from apply_started: the plan written beside the file
+    run: str | None = None  # from apply_started: "plan <digest>, started <time>", inert
     cut: bool = False  # a last record cut off mid-write after the intact ones (a crash)
     # A whole record that does not verify, or one after apply_finished: the file was edited.
     # An empty file, or a last record whole but for its line end, may be a crash's too.
@@ -150,6 +151,7 @@ def verify_bytes(data: bytes, path: Path) -> AuditVerdict:
         return AuditVerdict(path, 0, False, False, 1, problem, None, head)
     finished: dict[str, Any] | None = None
     plan_file: str | None = None
+    run: str | None = None
     before = head  # the hash before the last record read
     for index, raw in enumerate(lines):
         seq = index + 1
@@ -169,6 +171,7 @@ def verify_bytes(data: bytes, path: Path) -> AuditVerdict:
         if record["type"] == "apply_started":
             named = record.get("plan_file")
             plan_file = named if isinstance(named, str) else None
+            run = _run_of(record)
         elif record["type"] == "change":
             tally[str(record.get("outcome"))] += 1
         elif record["type"] == "apply_finished":
@@ -199,6 +202,17 @@ def verify_bytes(data: bytes, path: Path) -> AuditVerdict:
         head_sha256=head,
         result=result if isinstance(result, str) else None,
         plan_file=plan_file,
+        run=run,
+    )
+
+
+def _run_of(started: dict[str, Any]) -> str:
+    """Which run a file records, to tell it from another's under its name: the plan's digest
+    and the time it started (a file copied over another's verifies as intact)."""
+    digest, time = started.get("plan_digest"), started.get("time")
+    return sanitize.text(
+        f"plan {digest[:12] if isinstance(digest, str) else '?'}, started "
+        f"{time if isinstance(time, str) else '?'}"
     )
 
 
