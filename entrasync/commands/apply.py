@@ -359,7 +359,9 @@ def command(
         )
         if signum is None:
             raise failed
-        console.warn(failed.message)  # the exit is the signal's, the failures said all the same
+        # The exit is the signal's; the failures, and what to do about them, said all the same.
+        console.warn(failed.message)
+        console.warn(f"hint: {failed.hint}")
     if signum is not None:
         raise Stopped(signum, report)
     return ExitCode.OK

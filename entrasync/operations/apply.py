@@ -360,8 +360,10 @@ def apply_plan(
     if recorder.failure is not None:
         raise recorder.failure
     report = ApplyReport(tuple(r for r in results if r is not None))
-    if stop.signum is not None:
+    if stop.signum is not None and len(report.results) < len(changes):
         raise Stopped(stop.signum, report)  # what was done, for the caller to say
+    # A signal that came once every change was made (the last in flight) leaves the run
+    # whole: the caller finishes its record, and exits with the signal all the same.
     return report
 
 

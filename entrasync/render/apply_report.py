@@ -72,9 +72,9 @@ def render_report(
         head += [
             "> [!CAUTION]",
             "> The audit has no `apply_finished` record: the run stopped "
-            "part-way, and changes beyond those below may have been made (a change whose "
-            "record could not be written is in the job's log). Run `entrasync plan` to see "
-            "NeuralTrust as it is, then re-run the apply workflow.",
+            "part-way, and a change without a record here may have been made all the same "
+            "(its record is in the job's log, if it could not be written). Run `entrasync "
+            "plan` to see NeuralTrust as it is, then re-run the apply workflow.",
             "",
         ]
     not_made = audit.report.failed + audit.report.skipped
@@ -136,8 +136,9 @@ def render_report(
         _block(
             "Reviewed but not in this apply (already in place, or no longer wanted)"
             if audit.finished
-            else "Reviewed but not recorded (the run stopped before them: see its log)",
+            else "Reviewed but not recorded (made or not: see the job's log)",
             report.not_applied,
+            unrecorded=not audit.finished,
         ),
     ]
     return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
@@ -196,15 +197,19 @@ def _block(
     items: tuple[AppliedChange, ...] | tuple[Change, ...],
     *,
     with_error: bool = False,
+    unrecorded: bool = False,
 ) -> Block:
+    """``unrecorded``: the reviewed changes are those a stopped run has no record of, which
+    it may have made."""
     header = (_HEADER[0] + " error |", _HEADER[1] + "---|") if with_error else _HEADER
     opening = (f"<details><summary>{title} ({len(items)})</summary>", "", *header)
-    rows = tuple(_row(item, with_error) for item in items)
+    said = "unknown" if unrecorded else "not applied"
+    rows = tuple(_row(item, with_error, said) for item in items)
     return Block(opening, rows, ("", "</details>", ""))
 
 
-def _row(item: AppliedChange | Change, with_error: bool = False) -> str:
-    outcome = item.outcome if isinstance(item, AppliedChange) else "not applied"
+def _row(item: AppliedChange | Change, with_error: bool = False, said: str = "") -> str:
+    outcome = item.outcome if isinstance(item, AppliedChange) else said
     row = (
         f"| {item.action.value} | {escape(item.user)} | {escape(access_brief(item.after))} "
         f"| {escape(outcome)} |"

@@ -593,6 +593,22 @@ def test_verify_exits_0_on_an_intact_complete_run(run: Path, cli: Callable[..., 
     ]
 
 
+def test_the_run_line_of_a_rewritten_file_holds_no_flood(
+    run: Path, cli: Callable[..., Any]
+) -> None:
+    # A file re-hashed whole with a 200,000-character `time`: one line of that length.
+    records, prev = _records(run), GENESIS
+    records[0]["time"] = "A" * 200_000
+    for record in records:
+        record["prev_sha256"] = prev
+        record["sha256"] = prev = record_sha256({k: v for k, v in record.items() if k != "sha256"})
+    run.write_bytes(b"".join(rfc8785.dumps(r) + b"\n" for r in records))
+    code, out, _ = cli(str(run))
+    assert code == 0
+    [line] = [line for line in out.splitlines() if line.startswith("run: ")]
+    assert line.endswith(", started " + "A" * 40)
+
+
 def test_verify_exits_1_naming_the_first_bad_seq(run: Path, cli: Callable[..., Any]) -> None:
     run.write_bytes(b"\n".join(_edit(run.read_bytes().splitlines())) + b"\n")
     code, out, err = cli(str(run))

@@ -212,7 +212,7 @@ def _run_of(started: dict[str, Any]) -> str:
     digest, time = started.get("plan_digest"), started.get("time")
     return sanitize.text(
         f"plan {digest[:12] if isinstance(digest, str) else '?'}, started "
-        f"{time if isinstance(time, str) else '?'}"
+        f"{time[:40] if isinstance(time, str) else '?'}"  # a forged file's cannot flood it
     )
 
 

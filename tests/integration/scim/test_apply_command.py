@@ -152,21 +152,32 @@ def test_a_saved_plan_is_applied_exactly_and_audited(
     assert "6 succeeded, 0 failed, 0 skipped" in summary.read_text()
 
 
-def test_a_signal_while_the_audit_is_finished_keeps_the_run_whole_and_exits_with_it(
-    setup: Setup, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    "at",
+    ["change", "finish"],
+    ids=[
+        "during the last write: it left a whole run recorded as stopped part-way",
+        "while the audit file is finished: it said Apply complete and exited 0",
+    ],
+)
+def test_a_signal_once_every_change_started_keeps_the_run_whole_and_exits_with_it(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], at: str
 ) -> None:
-    # A cancelled job's SIGTERM after the last write: it said "Apply complete" and exited 0.
-    finish = AuditWriter.finish
+    # A cancelled job's SIGTERM, at the likeliest moments of a short apply.
+    recorded, seen = getattr(AuditWriter, at), []
 
     def signalled(writer: AuditWriter, *args: Any, **kwargs: Any) -> Any:
-        os.kill(os.getpid(), signal.SIGTERM)
-        return finish(writer, *args, **kwargs)
+        seen.append(1)
+        if at == "finish" or len(seen) == 6:  # the last of the plan's six changes
+            os.kill(os.getpid(), signal.SIGTERM)
+        return recorded(writer, *args, **kwargs)
 
-    monkeypatch.setattr(AuditWriter, "finish", signalled)
+    monkeypatch.setattr(AuditWriter, at, signalled)
     code, out, err = setup.apply(capsys)
 
     assert code == 143, err
     assert "Apply complete: 6 succeeded, 0 failed, 0 skipped." in out
+    assert "apply stopped" not in err
     assert err.rstrip().splitlines()[-1] == "stopped by SIGTERM"
     assert setup.last_audit()[-1]["type"] == "apply_finished"  # the record is whole
     assert setup.state() == EXPECTED
