@@ -360,13 +360,15 @@ def apply_plan(
     if recorder.failure is not None:
         raise recorder.failure
     report = ApplyReport(tuple(r for r in results if r is not None))
-    if stop.signum is not None and len(report.results) < len(changes):
+    held_back = any(r is None or (r.outcome == "skipped" and r.error == NOT_SENT) for r in results)
+    if stop.signum is not None and held_back:
         raise Stopped(stop.signum, report)  # what was done, for the caller to say
     # A signal that came once every change was made (the last in flight) leaves the run
     # whole: the caller finishes its record, and exits with the signal all the same.
     return report
 
 
+NOT_SENT = "not attempted: entrasync was stopping"
 OUTAGE_FAILURES = 5  # writes in a row failed with server errors: NeuralTrust is down
 
 
@@ -452,7 +454,7 @@ def _outcome(
     try:
         return _execute(change, client, layout, version)
     except NotSent:
-        return ChangeResult(change, "skipped", error="not attempted: entrasync was stopping")
+        return ChangeResult(change, "skipped", error=NOT_SENT)
     except EntrasyncError as exc:
         if version is not None and getattr(exc, "status", None) == 412:
             return _changed_since_read(change, client, layout, exc)
