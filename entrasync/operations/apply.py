@@ -62,6 +62,7 @@ class ChangeResult:
     error: str | None = None
     detail: str | None = None  # e.g. "already in place" on a 409 that converged
     hint: str | None = None  # what to do about a failure (not recorded: the error is)
+    stopped: bool = False  # not sent because apply was stopping (not recorded either)
 
 
 def create_body(change: Change, layout: Layout) -> dict[str, Any]:
@@ -360,7 +361,7 @@ def apply_plan(
     if recorder.failure is not None:
         raise recorder.failure
     report = ApplyReport(tuple(r for r in results if r is not None))
-    held_back = any(r is None or (r.outcome == "skipped" and r.error == NOT_SENT) for r in results)
+    held_back = any(r is None or r.stopped for r in results)
     if stop.signum is not None and held_back:
         raise Stopped(stop.signum, report)  # what was done, for the caller to say
     # A signal that came once every change was made (the last in flight) leaves the run
@@ -368,7 +369,6 @@ def apply_plan(
     return report
 
 
-NOT_SENT = "not attempted: entrasync was stopping"
 OUTAGE_FAILURES = 5  # writes in a row failed with server errors: NeuralTrust is down
 
 
@@ -454,7 +454,8 @@ def _outcome(
     try:
         return _execute(change, client, layout, version)
     except NotSent:
-        return ChangeResult(change, "skipped", error=NOT_SENT)
+        error = "not attempted: entrasync was stopping"
+        return ChangeResult(change, "skipped", error=error, stopped=True)
     except EntrasyncError as exc:
         if version is not None and getattr(exc, "status", None) == 412:
             return _changed_since_read(change, client, layout, exc)
