@@ -34,8 +34,8 @@ from entrasync.adapters.review import (
     check_length,
     ensure_marker,
     find_own,
-    label_changes,
     member,
+    relabel,
     text_of,
 )
 from entrasync.adapters.review.client import RestClient, error_detail
@@ -245,18 +245,22 @@ class AzureDevOpsPlatform:
             for label in client.listed(listed, "value", listing)
             if label.get("active", True)
         }
-        add, remove = label_changes(list(ids), wanted)
-        for label in remove:  # first: a run cut short leaves fewer labels, none of them stale
-            client.request(
-                "DELETE",
-                client.git_url(f"/pullRequests/{number}/labels/{quote(ids[label], safe='')}"),
-                what=f"removing the label {label!r} from PR {number}",
-                gone_is_done=True,
-            )
-        for label in add:
-            client.request(
-                "POST", labels_url, what=f"labelling PR {number}", json={"name": label}, resend=True
-            )
+
+        def remove(labels: list[str]) -> None:
+            for label in labels:
+                client.request(
+                    "DELETE",
+                    client.git_url(f"/pullRequests/{number}/labels/{quote(ids[label], safe='')}"),
+                    what=f"removing the label {label!r} from PR {number}",
+                    gone_is_done=True,
+                )
+
+        def add(labels: list[str]) -> None:
+            for label in labels:
+                what = f"labelling PR {number}"
+                client.request("POST", labels_url, what=what, json={"name": label}, resend=True)
+
+        relabel(list(ids), wanted, remove, add)
 
     def merged_request_for(self, sha: str) -> int | None:
         client = self.client

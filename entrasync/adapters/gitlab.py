@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -31,8 +32,8 @@ from entrasync.adapters.review import (
     check_length,
     ensure_marker,
     find_own,
-    label_changes,
     member,
+    relabel,
     text_of,
 )
 from entrasync.adapters.review.client import RestClient, error_detail
@@ -222,13 +223,13 @@ class GitLabPlatform:
             raise client.unexpected(
                 f"GitLab's answer while {what} has labels that are not a list of names"
             )
-        add, remove = label_changes(current, wanted)
-        # Stale ones first, in a request of their own: an addition refused after them leaves
-        # no label that contradicts the note.
-        for key, names in (("remove_labels", remove), ("add_labels", add)):
-            if names:
-                change = {key: ",".join(names)}
-                client.request("PUT", self._mr(number), what=f"labelling !{number}", json=change)
+
+        def put(key: str, labels: list[str]) -> None:
+            # A request each: the removal stands if the addition is refused.
+            change = {key: ",".join(labels)}
+            client.request("PUT", self._mr(number), what=f"labelling !{number}", json=change)
+
+        relabel(current, wanted, partial(put, "remove_labels"), partial(put, "add_labels"))
 
     def merged_request_for(self, sha: str) -> int | None:
         what = f"finding the merge request of commit {sha[:12]}"

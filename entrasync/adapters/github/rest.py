@@ -27,8 +27,8 @@ from entrasync.adapters.review import (
     check_length,
     ensure_marker,
     find_own,
-    label_changes,
     member,
+    relabel,
     text_of,
 )
 from entrasync.adapters.review.client import RestClient, error_detail
@@ -248,22 +248,26 @@ class GitHubPlatform:
                 what=f"listing the labels of #{number}",
             )
         ]
-        add, remove = label_changes(current, wanted)
-        for label in remove:  # first: a run cut short leaves fewer labels, none of them stale
-            client.request(
-                "DELETE",
-                client.repo_url(f"/issues/{number}/labels/{quote(label, safe='')}"),
-                what=f"removing the label {label!r} from #{number}",
-                gone_is_done=True,
-            )
-        if add:
+
+        def remove(labels: list[str]) -> None:
+            for label in labels:
+                client.request(
+                    "DELETE",
+                    client.repo_url(f"/issues/{number}/labels/{quote(label, safe='')}"),
+                    what=f"removing the label {label!r} from #{number}",
+                    gone_is_done=True,
+                )
+
+        def add(labels: list[str]) -> None:
             client.request(
                 "POST",
                 client.repo_url(f"/issues/{number}/labels"),
                 what=f"labelling #{number}",
-                json={"labels": add},
+                json={"labels": labels},
                 resend=True,
             )
+
+        relabel(current, wanted, remove, add)
 
     def merged_request_for(self, sha: str) -> int | None:
         found = self.merged_pull_for(sha)

@@ -70,6 +70,23 @@ def label_changes(current: Iterable[str], wanted: frozenset[str]) -> tuple[list[
     return add, [label for label in sorted(have) if is_ours(label) and label.casefold() not in keep]
 
 
+def relabel(
+    current: Iterable[str],
+    wanted: frozenset[str],
+    remove: Callable[[list[str]], object],
+    add: Callable[[list[str]], object],
+) -> None:
+    """Make a request's entrasync labels ``wanted`` through a platform's ``remove`` and ``add``
+    (each given a list, never an empty one). The stale labels go first: an addition refused
+    after them (a token that may not create labels) leaves none that contradicts the comment,
+    no ``entrasync: no changes`` beside a plan that deactivates, and the earned ones stay."""
+    to_add, to_remove = label_changes(current, wanted)
+    if to_remove:
+        remove(to_remove)
+    if to_add:
+        add(to_add)
+
+
 def find_own(
     items: Iterable[Item],
     marker: str,
