@@ -16,7 +16,7 @@ from entrasync.adapters.azure_devops import (
 from entrasync.adapters.github.rest import GitHubClient, GitHubContext, GitHubPlatform
 from entrasync.adapters.gitlab import GitLabClient, GitLabContext, GitLabPlatform
 from entrasync.adapters.review import client as review_client
-from entrasync.adapters.review import find_own, label_changes
+from entrasync.adapters.review import find_own, label_changes, relabel
 from entrasync.adapters.review.detect import detect
 from entrasync.errors import GitHubError, ReviewError
 
@@ -171,6 +171,23 @@ def test_a_throttle_once_its_retries_are_spent_says_to_wait(
         rest.request("GET", rest.url("/x"), what="listing")
     assert said in (caught.value.hint or "")
     assert "re-run the job" in (caught.value.hint or "")
+
+
+def test_stale_labels_are_removed_before_any_is_added_and_nothing_empty_is_sent() -> None:
+    calls: list[tuple[str, list[str]]] = []
+    current = ["backend", "entrasync: no changes", "entrasync: unsafe"]
+    wanted = frozenset({"entrasync: changes", "entrasync: unsafe"})
+    relabel(
+        current,
+        wanted,
+        lambda ls: calls.append(("remove", ls)),
+        lambda ls: calls.append(("add", ls)),
+    )
+    assert calls == [("remove", ["entrasync: no changes"]), ("add", ["entrasync: changes"])]
+    calls.clear()
+    sent: list[list[str]] = []
+    relabel(["entrasync: unsafe"], frozenset({"entrasync: unsafe"}), sent.append, sent.append)
+    assert sent == []
 
 
 def test_gitlab_removes_stale_labels_in_a_request_before_it_adds() -> None:
