@@ -155,10 +155,7 @@ def _succeeded(change: Change, response: ScimResponse, detail: str | None = None
     return ChangeResult(change, "succeeded", response.status, response.request_id, detail=detail)
 
 
-NOT_SHOWN = (
-    "NeuralTrust answered {status}, but the user it sent back does not show the change, and "
-    "{read}: it took the write without carrying all of it out"
-)
+NOT_SHOWN = "NeuralTrust answered {status}, but the user it sent back does not show the change"
 NOT_SHOWN_HINT = (
     "check neuraltrust.role_attribute and products_attribute against the attributes "
     "NeuralTrust keeps (docs/neuraltrust-scim.md): a SCIM server may drop one it does not know"
@@ -179,10 +176,13 @@ def _confirmed(
     if in_place:
         said = "its answer did not show the change; read back just after, it is in place"
         return _succeeded(change, response, detail=said)
-    read = "read back just after, it is not in place either"
+    said = NOT_SHOWN.format(status=response.status)
     if in_place is None:
-        read = "it could not be read back to tell whether it was made"
-    error = NOT_SHOWN.format(status=response.status, read=read)
+        error = f"{said}, and it could not be read back: it may not have been made; run "
+        error += "`entrasync plan` to see the user as it is"
+    else:
+        error = f"{said}, and read back just after, it is not in place either: it took the write "
+        error += "without carrying all of it out"
     return ChangeResult(
         change, "failed", response.status, response.request_id, error=error, hint=NOT_SHOWN_HINT
     )

@@ -378,6 +378,33 @@ def _one_lost_patch(
     return sink.outcomes, report.results[0]
 
 
+def test_a_patch_whose_answer_shows_no_change_and_that_cannot_be_read_back_claims_nothing() -> None:
+    """200 with the user unchanged, then the read-back refused: not recorded as succeeded."""
+    sink = _Sink()
+    unchanged = {"id": "u0", "userName": "u0", "roles": [{"value": "member"}]}
+
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            return httpx.Response(200, json=unchanged)
+        return httpx.Response(503)
+
+    policy = RetryPolicy(max_retries=0)
+    transport = httpx.MockTransport(server)
+    with ScimClient(
+        "https://scim.example/v2", Secret("t"), transport=transport, policy=policy
+    ) as client:
+        report = apply_plan(_updates(1), client, Config.model_validate({"version": 1}), sink)
+    assert sink.outcomes == ["failed"]
+    [result] = report.results
+    assert (result.http_status, result.error) == (
+        200,
+        "NeuralTrust answered 200, but the user it sent back does not show the change, and it "
+        "could not be read back: it may not have been made; run `entrasync plan` to see the user "
+        "as it is",
+    )
+    assert "role_attribute" in (result.hint or "")
+
+
 def test_a_read_back_answered_with_a_user_without_its_id_leaves_the_failure_recorded() -> None:
     # Raised from the read-back, a KeyError escaped apply: a traceback, and no record of a
     # write NeuralTrust may have made.
