@@ -183,6 +183,25 @@ def test_a_signal_once_every_change_started_keeps_the_run_whole_and_exits_with_i
     assert setup.state() == EXPECTED
 
 
+def test_a_signal_after_failed_changes_still_says_them_and_what_to_do(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup.sandbox.set_faults(patch_answer="not made")  # the five updates fail, the create not
+    finish = AuditWriter.finish
+
+    def signalled(writer: AuditWriter, *args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return finish(writer, *args, **kwargs)
+
+    monkeypatch.setattr(AuditWriter, "finish", signalled)
+    code, _, err = setup.apply(capsys)
+
+    assert code == 143, err
+    assert "warning: 5 changes failed and 0 not attempted:" in err
+    assert "warning: hint: check neuraltrust.role_attribute" in err
+    assert err.rstrip().splitlines()[-1] == "stopped by SIGTERM"
+
+
 def test_applying_the_same_plan_twice_is_a_no_op(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
