@@ -356,15 +356,17 @@ def test_a_write_answered_504_then_throttled_to_the_end_is_read_back() -> None:
 
 
 def _one_lost_patch(
-    read_back: dict[str, Any] | None, read_back_status: int = 404
+    read_back: dict[str, Any] | None,
+    read_back_status: int = 404,
+    patched: httpx.Response | None = None,
 ) -> tuple[list[str], Any]:
-    """A PATCH answered 502, then the read-back answering ``read_back`` (None:
-    ``read_back_status``)."""
+    """A PATCH answered 502 (or ``patched``), then the read-back answering ``read_back``
+    (None: ``read_back_status``)."""
     sink = _Sink()
 
     def server(request: httpx.Request) -> httpx.Response:
         if request.method == "PATCH":
-            return httpx.Response(502)
+            return patched or httpx.Response(502)
         if read_back is None:
             return httpx.Response(read_back_status)
         return httpx.Response(200, json=read_back)
@@ -380,22 +382,10 @@ def _one_lost_patch(
 
 def test_a_patch_whose_answer_shows_no_change_and_that_cannot_be_read_back_claims_nothing() -> None:
     """200 with the user unchanged, then the read-back refused: not recorded as succeeded."""
-    sink = _Sink()
     unchanged = {"id": "u0", "userName": "u0", "roles": [{"value": "member"}]}
-
-    def server(request: httpx.Request) -> httpx.Response:
-        if request.method == "PATCH":
-            return httpx.Response(200, json=unchanged)
-        return httpx.Response(503)
-
-    policy = RetryPolicy(max_retries=0)
-    transport = httpx.MockTransport(server)
-    with ScimClient(
-        "https://scim.example/v2", Secret("t"), transport=transport, policy=policy
-    ) as client:
-        report = apply_plan(_updates(1), client, Config.model_validate({"version": 1}), sink)
-    assert sink.outcomes == ["failed"]
-    [result] = report.results
+    patched = httpx.Response(200, json=unchanged)
+    outcomes, result = _one_lost_patch(None, read_back_status=503, patched=patched)
+    assert outcomes == ["failed"]
     assert (result.http_status, result.error) == (
         200,
         "NeuralTrust answered 200, but the user it sent back does not show the change, and it "
