@@ -13,7 +13,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from entrasync.core import strict_json
-from entrasync.core.canonical import NotCanonicalError, canonical_json, canonical_sha256
+from entrasync.core.canonical import (
+    NotCanonicalError,
+    canonical_json,
+    canonical_sha256,
+    canonical_text,
+)
 from entrasync.core.plan import Change, Orphan, Plan, Violation
 from entrasync.core.policy import PolicyChange
 from entrasync.core.strict_json import ShapeError, count, obj, sha256_hex, text, texts
@@ -276,10 +281,23 @@ def loads(text: str | bytes, source: str = "plan file") -> Plan:
         )
     if plan.digest != written:
         # The digest matches the bytes, so someone recomputed it: the file carries keys this
-        # version does not write, or a summary that does not follow from its changes.
+        # version does not write, a summary that does not follow from its changes, or its
+        # changes in another order than the plan's.
         raise PlanFileError(
-            f"{source} is not a plan as entrasync writes it: its summary or extra keys do not "
-            "follow from its changes (was it edited and its digest recomputed?)",
+            f"{source} is not a plan as entrasync writes it: {_unlike_written(data, plan)} "
+            "(was it edited and its digest recomputed?)",
             "re-run `entrasync plan --out` and review the new plan",
         )
     return plan
+
+
+def _unlike_written(data: dict[str, Any], plan: Plan) -> str:
+    """What differs between a plan file whose digest was recomputed and the plan it reads as."""
+    listed = [canonical_text(change) for change in data["changes"]]
+    ordered = list(plan.canonical_items()["changes"])
+    if listed != ordered and sorted(listed) == sorted(ordered):
+        return (
+            "its changes are not in the order entrasync writes them (creates, updates, "
+            "deactivations, reactivations, each by user)"
+        )
+    return "its summary or extra keys do not follow from its changes"

@@ -103,8 +103,10 @@ def test_an_edited_plan_with_a_recomputed_digest_is_refused(edit: Edit) -> None:
         # digest itself is compared (apply --force-unsafe, the PR comment, the artifact).
         assert loads(json.dumps(data)).digest == data["digest"]
         return
-    with pytest.raises(PlanFileError, match="not a plan as entrasync writes it"):
+    said = "its changes are not in the order" if edit is _reverse_changes else "summary or extra"
+    with pytest.raises(PlanFileError, match="not a plan as entrasync writes it") as refused:
         loads(json.dumps(data))
+    assert said in refused.value.message
 
 
 @pytest.mark.parametrize(
