@@ -100,3 +100,12 @@ def test_the_refusal_names_the_files_and_keys_but_no_value(tmp_path: Path) -> No
     )
     assert trusted.as_posix() in (caught.value.hint or "")
     assert "hidden-path-part" not in f"{caught.value.message} {caught.value.hint}"
+
+
+def test_the_shipped_example_is_planned_on_the_pull_request_that_adds_it(tmp_path: Path) -> None:
+    # plan.yml trusts only `version: 1` while the base branch has no mappings file, so the
+    # example a first pull request copies must leave all five keys to the environment.
+    nothing_trusted = tmp_path / "trusted.yaml"
+    nothing_trusted.write_text("version: 1\n")
+    example = load_config(Path(__file__).parents[2] / "config" / "mappings.yaml")
+    assert require_trusted_routing(example, nothing_trusted) is not None
