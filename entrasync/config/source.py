@@ -33,6 +33,11 @@ MAX_NODES: Final = 200_000  # values and keys in all; 10,000 mappings take about
 _FORBIDDEN: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 # The same controls in a value, written as an escape ("\x1b"); a non-character may be escaped.
 _CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# A tab or line break inside a value, in any style ("a\nb", a `|` block, a raw tab in quotes):
+# every value is a name, id, role, date or URL, all one line, and a break in a group's name
+# printed a line of its own in CI logs (a forged `error:`).
+_BREAK: Final = re.compile("[\t\n\r]")
+_BREAKS: Final = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}
 _MAX_REPORTED: Final = 10  # forbidden characters listed, at most
 BOOL_TAG = "tag:yaml.org,2002:bool"
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -414,6 +419,29 @@ def _tag_problem(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath) -> Pro
     )
 
 
+def _inside_value(node: yaml.ScalarNode, path: KeyPath) -> list[Problem]:
+    """What a value holds that the check of the raw text cannot see: a control character
+    written as an escape in double quotes (``"\\x1b"``, ``"\\0"``), which would reach NeuralTrust
+    or a reviewer's terminal, or a tab or line break, in any style."""
+    mark = node.start_mark
+    where = (mark.line + 1, mark.column + 1, format_path(path))
+    escaped = _CONTROL.search(node.value) if node.style == '"' else None
+    if escaped is not None:
+        said = f"control character U+{ord(escaped.group()):04X}, written as an escape, is"
+        return [Problem(*where, f"{said} not allowed: remove it")]
+    broken = _BREAK.search(node.value)
+    if broken is not None:
+        said = _BREAKS[broken.group()]
+        return [
+            Problem(
+                *where,
+                f"{said} (U+{ord(broken.group()):04X}) inside a value is not allowed: write the "
+                "value on one line",
+            )
+        ]
+    return []
+
+
 def _walk(
     loader: yaml.SafeLoader,
     node: yaml.Node,
@@ -432,21 +460,8 @@ def _walk(
     if tagged is not None:
         problems.append(tagged)
         return
-    if isinstance(node, yaml.ScalarNode) and node.style == '"':
-        # An escape in double quotes ("\\x1b", "\\0") makes the control character the raw
-        # text check cannot see; it would reach NeuralTrust or a reviewer's terminal.
-        found = _CONTROL.search(node.value)
-        if found is not None:
-            mark = node.start_mark
-            problems.append(
-                Problem(
-                    mark.line + 1,
-                    mark.column + 1,
-                    format_path(path),
-                    f"control character U+{ord(found.group()):04X}, written as an escape, is "
-                    "not allowed: remove it",
-                )
-            )
+    if isinstance(node, yaml.ScalarNode):
+        problems.extend(_inside_value(node, path))
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(loader, item, (*path, index), None, doc, problems, seen)

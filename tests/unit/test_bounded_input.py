@@ -219,6 +219,34 @@ def test_a_control_character_written_as_an_escape_is_reported_too(
     assert f"{tmp_path / 'mappings.yaml'}:{where}: {expected}" in problems
 
 
+@pytest.mark.parametrize(
+    ("value", "where", "said"),
+    [
+        ('"A\\nerror: forged"', "3:11", "a line break (U+000A)"),
+        ("'A\n\n  B'", "3:11", "a line break (U+000A)"),
+        ("|\n      NT-A", "3:11", "a line break (U+000A)"),
+        ('"A\tB"', "3:11", "a tab (U+0009)"),
+        ('"A\\rB"', "3:11", "a carriage return (U+000D)"),
+    ],
+    ids=["escaped", "a blank line in quotes", "a | block", "a raw tab in quotes", "escaped CR"],
+)
+def test_a_tab_or_line_break_inside_a_value_is_reported(
+    value: str, where: str, said: str, tmp_path: Path
+) -> None:
+    """Every value is one line (names, ids, roles, dates, URLs): a break in a mapping's name
+    was printed raw in validate's and apply's expiry warning, a line of its own in CI logs."""
+    text = f"version: 1\nmappings:\n  - name: {value}\n    role: owner\n"
+    problems = rendered(text, tmp_path)
+    expected = f"{said} inside a value is not allowed: write the value on one line"
+    assert problems == (f"{tmp_path / 'mappings.yaml'}:{where}: mappings[0].name: {expected}",)
+
+
+def test_a_block_that_keeps_no_line_break_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "mappings.yaml"
+    path.write_text("version: 1\nmappings:\n  - name: |-\n      NT-A\n    role: owner\n")
+    assert load_config(path).config.mappings[0].name == "NT-A"
+
+
 def test_a_file_of_more_values_than_a_mappings_file_holds_is_one_problem_in_seconds(
     tmp_path: Path,
 ) -> None:
