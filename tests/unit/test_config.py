@@ -405,6 +405,16 @@ WORDED.append(
 )
 
 
+WORDED.append(
+    pytest.param(
+        'version: 1\nprotected: ["breakglass@contoso.com\\u200b"]\n',
+        "m.yaml:2:13: protected[0]: 'breakglass@contoso.com\\u200b' holds U+200B, a character no "
+        "email address or UPN has and that may not show: type the address again",
+        id="an invisible character in a protected entry: it would protect no one",
+    )
+)
+
+
 @pytest.mark.parametrize(("text", "expected"), WORDED)
 def test_each_problem_is_worded_for_a_person(text: str, expected: str, tmp_path: Path) -> None:
     problems = problems_of(text, tmp_path)

@@ -127,6 +127,18 @@ EDGES = [
     ),
     pytest.param({"version": 1, "entra": {"tenant_id": None}}, id="null tenant id"),
     pytest.param({"version": 1, "roles": [1]}, id="role as number"),
+    # Each regex engine has its own \s: only ECMAScript's (editors') holds U+FEFF.
+    *(
+        pytest.param({"version": 1, "protected": [entry]}, id=f"protected {name}")
+        for name, entry in [
+            ("with a BOM", "\ufeffbreakglass@contoso.com"),
+            ("with a zero-width space", "breakglass@contoso.com\u200b"),
+            ("with a bidi override", "break\u202eglass@contoso.com"),
+            ("with a no-break space", "break\u00a0glass@contoso.com"),
+            ("in another script", "m\u00fcller@exa\u0301mple.de"),
+            ("plus-addressed", "alice+sync@contoso.com"),
+        ]
+    ),
 ]
 
 
