@@ -168,7 +168,11 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, [Problem(1, 1, "", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]
+        before = raw[: exc.start]
+        line, col = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        return None, [
+            Problem(line, col, "", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")
+        ]
     forbidden = character_problems(text)
     if forbidden:
         return None, forbidden

@@ -448,7 +448,10 @@ def test_text_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     path.write_bytes(b"version: 1\nmappings:\n  - {name: Caf\xe9, role: owner}\n")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert "not UTF-8 text" in caught.value.problems[0]
+    # At the byte's line and column (in bytes), not at 1:1: the rest of the file is fine.
+    assert caught.value.problems == (
+        f"{path.as_posix()}:3:15: not UTF-8 text (byte 35): save it as UTF-8",
+    )
 
 
 def test_a_directory_is_not_a_config_file(tmp_path: Path) -> None:
