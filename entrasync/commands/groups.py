@@ -28,7 +28,7 @@ def _config(trusted_config: Path | None) -> Config:
     path = context.resolved_config_path
     if not context.config_given and not path.exists():
         return Config(version=1) if trusted_config is None else load_config(trusted_config).config
-    return load_reviewed_config(path, trusted_config).config
+    return load_reviewed_config(path, trusted_config, context.console().warn).config
 
 
 @click.command(

@@ -159,12 +159,13 @@ def _make_plan(
     trusted = require_trusted_routing(loaded, trusted_config)
     console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
     plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
-    if trusted is not None:  # what the change does to the next runs' safeguards
+    owners = {loaded.config.owner_role}
+    if isinstance(trusted, LoadedConfig):  # what the change does to the next runs' safeguards
         changed = policy_changes(trusted.config, loaded.config)
         plan = replace(plan, policy_changes=changed) if changed else plan
-    owners = {loaded.config.owner_role}
-    if trusted is not None:
         owners.add(trusted.config.owner_role)
+    elif trusted is not None:  # said with the plan: its settings were not compared
+        plan = replace(plan, warnings=(*plan.warnings, trusted.warning))
     return loaded, plan, frozenset(owners)
 
 

@@ -42,7 +42,7 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     """Every NeuralTrust user with current and desired access, source groups and status."""
     ctx = app_context()
     console = ctx.console()
-    loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config)
+    loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config, console.warn)
     console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
     sources = pipeline.read_located(loaded, os.environ, console, parallelism=parallelism)
     plan = sources.plan(loaded, created_at=utc_now())

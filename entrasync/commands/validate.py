@@ -17,7 +17,7 @@ import click
 from entrasync.adapters import clock
 from entrasync.commands import examples
 from entrasync.config.models import Config, LoadedConfig
-from entrasync.config.routing import load_reviewed_config, load_trusted
+from entrasync.config.routing import Trusted, TrustedRouting, load_reviewed_config, load_trusted
 from entrasync.console import (
     Console,
     app_context,
@@ -84,6 +84,8 @@ def command(files: tuple[Path, ...], online: bool, trusted_config: Path | None) 
     console = context.console()
     # Read once: a trusted config that fails is said once, not as a problem of every file.
     trusted = None if trusted_config is None else load_trusted(trusted_config)
+    if isinstance(trusted, TrustedRouting):
+        console.warn(trusted.warning)
     failed: list[EntrasyncError] = []
     for path in files or (context.resolved_config_path,):
         try:
@@ -104,7 +106,7 @@ def command(files: tuple[Path, ...], online: bool, trusted_config: Path | None) 
     return ExitCode.OK
 
 
-def _validate(path: Path, online: bool, trusted: LoadedConfig | None, console: Console) -> None:
+def _validate(path: Path, online: bool, trusted: Trusted, console: Console) -> None:
     # With a trusted config, checked offline too: a routing change fails validation early.
     loaded = load_reviewed_config(path, trusted)
     today = as_of(loaded.config, clock.utc_today())  # one day for the count and the notes

@@ -15,12 +15,14 @@ reviewers might think takes effect. It takes effect once merged, when it is the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from entrasync.config.loading import load_config
+from entrasync.config.loading import load_config, read_bytes
 from entrasync.config.models import Config, LoadedConfig
+from entrasync.config.source import parse
+from entrasync.core.wording import plural
 from entrasync.errors import ConfigError
 
 
@@ -67,39 +69,91 @@ class RoutingChangeError(ConfigError):
     """The config under review changes where credentials are sent."""
 
 
-def routing_changes(config: Config, trusted: Config) -> list[str]:
+Routing = tuple[object, ...]  # each of ROUTING_KEYS' values, in order; None when absent
+
+
+def routing_of(config: Config) -> Routing:
+    return tuple(k.in_config(config) for k in ROUTING_KEYS)
+
+
+def routing_changes(config: Config, trusted: Config | Routing) -> list[str]:
     """The routing keys whose value differs between the two configs (absent counts)."""
-    return [k.key for k in ROUTING_KEYS if k.in_config(config) != k.in_config(trusted)]
+    before = routing_of(trusted) if isinstance(trusted, Config) else trusted
+    now = routing_of(config)
+    return [k.key for k, new, old in zip(ROUTING_KEYS, now, before, strict=True) if new != old]
 
 
-def load_trusted(trusted_path: Path) -> LoadedConfig:
-    """The trusted config, or a ConfigError saying it is the --trusted-config that failed."""
+@dataclass(frozen=True)
+class TrustedRouting:
+    """A trusted config this version of entrasync refuses, read for its routing keys alone.
+
+    A check added by an upgrade would otherwise leave every pull request unplannable, the one
+    that fixes the base branch's file included. Where the base sends credentials is still
+    read from it (as written: a value the checks refuse is compared as it is, so a pull
+    request cannot change it either); its other settings are not compared.
+    """
+
+    path: str
+    routing: Routing
+    problems: tuple[str, ...]
+
+    @property
+    def warning(self) -> str:
+        return (
+            f"--trusted-config {self.path} does not pass this entrasync's checks "
+            f"({plural(len(self.problems), 'problem')}, first: {self.problems[0]}): only the "
+            "keys that decide where credentials go were compared with it"
+        )
+
+
+def load_trusted(trusted_path: Path) -> LoadedConfig | TrustedRouting:
+    """The trusted config; its routing keys alone when it is YAML this version refuses; or a
+    ConfigError saying it is the --trusted-config that failed (missing, not YAML)."""
     try:
         return load_config(trusted_path)
     except ConfigError as exc:
-        raise ConfigError(
-            f"--trusted-config: {exc.message}",
-            "--trusted-config names the reviewed mappings file (in CI, the base branch's copy); "
-            "fix that file or the path",
-            problems=exc.problems,
-        ) from None
+        routing = _routing_as_written(trusted_path) if exc.problems else None
+        if routing is None:
+            raise ConfigError(
+                f"--trusted-config: {exc.message}",
+                "--trusted-config names the reviewed mappings file (in CI, the base branch's "
+                "copy); fix that file or the path",
+                problems=exc.problems,
+            ) from None
+        return TrustedRouting(trusted_path.as_posix(), routing, exc.problems)
 
 
-Trusted = Path | LoadedConfig | None  # --trusted-config's path, or the config read from it
+def _routing_as_written(path: Path) -> Routing | None:
+    """The routing keys of a file that is a YAML mapping; None for one that is not."""
+    doc, _problems = parse(read_bytes(path))
+    if doc is None or not isinstance(doc.data, dict):
+        return None
+    sections = {k.section: doc.data.get(k.section) for k in ROUTING_KEYS}
+    return tuple(
+        section.get(k.name) if isinstance(section := sections[k.section], dict) else None
+        for k in ROUTING_KEYS
+    )
 
 
-def require_trusted_routing(loaded: LoadedConfig, trusted: Trusted) -> LoadedConfig | None:
-    """Refuse ``loaded`` when it routes credentials other than ``trusted`` does; return the
-    trusted config (None without one).
+# --trusted-config's path, or what was read from it
+Trusted = Path | LoadedConfig | TrustedRouting | None
+
+
+def require_trusted_routing(
+    loaded: LoadedConfig, trusted: Trusted
+) -> LoadedConfig | TrustedRouting | None:
+    """Refuse ``loaded`` when it routes credentials other than ``trusted`` does; return what
+    was read of the trusted config (None without one).
 
     Values are compared exactly as written: a changed letter case or trailing slash is a
     change too (the reviewer cannot tell it is harmless without reading it).
     """
     if trusted is None:
         return None
-    if not isinstance(trusted, LoadedConfig):
+    if isinstance(trusted, Path):
         trusted = load_trusted(trusted)
-    changed = routing_changes(loaded.config, trusted.config)
+    before = trusted.config if isinstance(trusted, LoadedConfig) else trusted.routing
+    changed = routing_changes(loaded.config, before)
     if not changed:
         return trusted
     keys = ", ".join(changed[:-1]) + (" and " if len(changed) > 1 else "") + changed[-1]
@@ -113,8 +167,13 @@ def require_trusted_routing(loaded: LoadedConfig, trusted: Trusted) -> LoadedCon
     )
 
 
-def load_reviewed_config(path: Path, trusted: Trusted) -> LoadedConfig:
-    """``load_config`` and, with a trusted config, :func:`require_trusted_routing`."""
+def load_reviewed_config(
+    path: Path, trusted: Trusted, warn: Callable[[str], None] | None = None
+) -> LoadedConfig:
+    """``load_config`` and, with a trusted config, :func:`require_trusted_routing`; ``warn``
+    is told when only the trusted config's routing keys could be read."""
     loaded = load_config(path)
-    require_trusted_routing(loaded, trusted)
+    read = require_trusted_routing(loaded, trusted)
+    if isinstance(read, TrustedRouting) and warn is not None:
+        warn(read.warning)
     return loaded

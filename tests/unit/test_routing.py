@@ -7,12 +7,15 @@ from typing import Any
 
 import pytest
 
+from entrasync.cli import main
 from entrasync.config.loading import load_config
 from entrasync.config.models import Config
 from entrasync.config.routing import (
     AUTHORITY_HOST,
     ROUTING_KEYS,
     SCIM_URL,
+    TrustedRouting,
+    load_trusted,
     require_trusted_routing,
     routing_changes,
 )
@@ -109,3 +112,66 @@ def test_the_shipped_example_is_planned_on_the_pull_request_that_adds_it(tmp_pat
     nothing_trusted.write_text("version: 1\n")
     example = load_config(Path(__file__).parents[2] / "config" / "mappings.yaml")
     assert require_trusted_routing(example, nothing_trusted) is not None
+
+
+BASE_YAML = f"""version: 1
+entra:
+  tenant_id: {TENANT}
+  authority_host: https://login.microsoftonline.us
+neuraltrust:
+  scim_url: https://nt.contoso.com/api/scim/v2
+"""
+
+
+def test_a_base_file_this_version_refuses_is_read_for_its_routing_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An upgrade added a check the base branch's file fails (here a YAML 1.1 boolean): the
+    # pull request that fixes it is planned, and a change of routing is still refused.
+    base = tmp_path / "base.yaml"
+    base.write_text(BASE_YAML + "on_removed: keep\nlimits: {min_owners: 010}\n")
+    fixed = tmp_path / "fixed.yaml"
+    fixed.write_text(BASE_YAML + "on_removed: keep\nlimits: {min_owners: 10}\n")
+    read = require_trusted_routing(load_config(fixed), base)
+    assert isinstance(read, TrustedRouting)
+    assert read.warning.startswith(
+        f"--trusted-config {base.as_posix()} does not pass this entrasync's checks (1 problem, "
+        f"first: {base.as_posix()}:8:22: limits.min_owners:"
+    )
+
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(BASE_YAML.replace("nt.contoso.com", "nt.example.com"))
+    with pytest.raises(ConfigError, match=r"changes neuraltrust\.scim_url"):
+        require_trusted_routing(load_config(moved), base)
+
+    assert main(["validate", "--trusted-config", str(base), str(fixed)]) == 0
+    assert f"warning: --trusted-config {base.as_posix()} does not pass" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "version: 1\nentra: [tenant_id]\n",  # a section that is no mapping: its keys are absent
+        f"version: 1\nentra: {{tenant_id: {TENANT}, authority_host: 17}}\n",  # not text
+    ],
+    ids=["a section that is a list", "a key that is a number"],
+)
+def test_a_refused_base_whose_routing_differs_refuses_the_change(
+    written: str, tmp_path: Path
+) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text(written)
+    with pytest.raises(ConfigError, match="which decide where credentials are sent"):
+        require_trusted_routing(load_config(_written(tmp_path, BASE_YAML)), base)
+
+
+def test_a_base_file_that_is_no_yaml_mapping_is_still_an_error(tmp_path: Path) -> None:
+    base = _written(tmp_path, "version: 1\nentra: {tenant_id: [\n", "base.yaml")
+    with pytest.raises(ConfigError, match=r"^--trusted-config: .* has 1 problem"):
+        load_trusted(base)
+
+
+def _written(tmp_path: Path, text: str, name: str = "m.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path

@@ -162,6 +162,32 @@ def test_an_unchanged_policy_lists_nothing_and_earns_no_label(
     assert labels.POLICY not in labels.plan_labels(saved, OWNER)
 
 
+def test_a_base_config_this_version_refuses_is_compared_for_routing_only(
+    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Written by an older entrasync, the base file fails a check added since (a YAML 1.1
+    # boolean): the pull request that fixes it, and every other, must still be planned.
+    write(sandbox, "trusted.yaml", ("nested_groups: true", "nested_groups: yes"))
+    write(sandbox, "config/mappings.yaml", *WEAKER_AND_STRICTER)
+    code, out, err = run(capsys, "plan", "--trusted-config", "trusted.yaml", "--out", "p.json")
+    assert code == 0, err
+    said = "--trusted-config trusted.yaml does not pass this entrasync's checks (1 problem, first:"
+    assert said in out  # with the plan, and in the plan file: its settings were not compared
+    saved = planfile.loads(Path("p.json").read_bytes())
+    assert saved.policy_changes == ()
+    assert any(w.startswith(said) for w in saved.warnings)
+
+    # Where credentials go is compared all the same.
+    write(
+        sandbox,
+        "config/mappings.yaml",
+        ("neuraltrust:\n", "neuraltrust:\n  scim_url: https://nt.example.com/v2\n"),
+    )
+    code, _, err = run(capsys, "plan", "--trusted-config", "trusted.yaml")
+    assert code == 1
+    assert "changes neuraltrust.scim_url, which decides where credentials are sent" in err
+
+
 # --- expiring mappings -------------------------------------------------------------------------
 
 
