@@ -116,6 +116,7 @@ class _Index:
     by_user_name: dict[str, TargetUser]
     by_key: dict[str, TargetUser]  # by the key match_on compares
     listed: set[str]  # SCIM ids of the users named in ``protected`` (by userName or email)
+    named: set[str]  # the ``protected`` entries (lower-cased) some of them carry
     shared: dict[str, list[TargetUser]]  # lower-cased externalId -> the 2+ users carrying it
     key_shared: dict[str, list[TargetUser]]  # the same, for the key match_on compares
 
@@ -126,6 +127,7 @@ class _Index:
         by_user_name: dict[str, TargetUser] = {}
         by_email: dict[str, TargetUser] = {}
         listed: set[str] = set()
+        named: set[str] = set()
         keys = config.protected_keys
         shared: dict[str, list[TargetUser]] = {}
         shared_names: dict[str, list[TargetUser]] = {}
@@ -141,6 +143,7 @@ class _Index:
                 _index(by_email, shared_emails, email, user)
             if name in keys or email in keys:  # as _listed() decides, each lowered once
                 listed.add(user.id)
+                named.update(keys.intersection((name, email)))
         by_key = {"userName": by_user_name, "email": by_email, "externalId": by_external_id}
         key_shared = {"userName": shared_names, "email": shared_emails, "externalId": shared}
         match_on = config.neuraltrust.match_on
@@ -150,6 +153,7 @@ class _Index:
             by_user_name,
             by_key[match_on],
             listed,
+            named,
             shared,
             key_shared[match_on],
         )
@@ -182,6 +186,7 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
             held.append((desired.key, found[0]))
             reused.update(found[1])
     warnings = [warning for _, warning in sorted(held)]
+    warnings += _protecting_no_one(config, resolution, index)
     claimed = {p.target.id for p in pairs if p.target is not None}
     wanted = {entra_id.lower() for entra_id in resolution.desired}
     leftovers: list[tuple[TargetUser, Standing]] = []
@@ -200,6 +205,18 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
             place = Standing.UNMANAGED
         leftovers.append((user, place))
     return Matching(tuple(pairs), tuple(leftovers), tuple(warnings))
+
+
+def _protecting_no_one(config: Config, resolution: Resolution, index: _Index) -> list[str]:
+    """A ``protected`` entry that names no Entra user and no NeuralTrust user: a misspelt
+    break-glass account protects no one, and nothing else would say so."""
+    unknown = resolution.protected_unknown - index.named
+    return [
+        f"protected entry {entry} names no user in Entra or NeuralTrust: it "
+        "protects no one; check its spelling"
+        for entry in dict.fromkeys(config.protected)
+        if entry.lower() in unknown
+    ]
 
 
 def _pair_or_warning(

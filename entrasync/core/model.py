@@ -93,6 +93,8 @@ class Directory:
     # The Entra users that `protected` names by UPN or mail, members or not (lower-cased ids):
     # a break-glass account is usually in no synced group, and still never deactivated.
     protected_ids: frozenset[str] = frozenset()
+    # The `protected` entries (lower-cased) that name no Entra user.
+    protected_unknown: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,3 +183,5 @@ class Resolution:
     held: frozenset[str] = frozenset()
     # Entra ids (lower-cased) excluded because `protected` lists them: never changed.
     protected: frozenset[str] = frozenset()
+    # The `protected` entries (lower-cased) that name no Entra user (Directory's).
+    protected_unknown: frozenset[str] = frozenset()

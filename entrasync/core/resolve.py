@@ -182,4 +182,5 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         warnings=tuple(warnings),
         held=frozenset(held),
         protected=frozenset(protected_ids),
+        protected_unknown=directory.protected_unknown,
     )

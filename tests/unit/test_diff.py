@@ -482,6 +482,36 @@ def test_a_user_protected_by_entra_name_in_no_synced_group_is_never_deactivated(
     assert plan.orphans == ()
 
 
+def test_a_protected_entry_that_names_no_user_anywhere_is_warned_about() -> None:
+    # A misspelt break-glass entry protected no one, and nothing said so. Named by Entra only
+    # (Graph found it) or by NeuralTrust only (its userName or email), an entry protects.
+    entries = [
+        "Breakglas@contoso.com",
+        "bg.old@contoso.com",
+        "root@contoso.com",
+        "entra@contoso.com",
+    ]
+    bg = nt("bg", role="owner", user_name="bg.old@contoso.com", email="bg@contoso.com")
+    root = nt("root", role="owner", user_name="r00t@contoso.com", email="ROOT@contoso.com")
+    s = plan_inputs({"NT-Everyone": [ALICE]}, [nt("alice"), bg, root], protected=entries)
+    unknown = frozenset({"breakglas@contoso.com", "bg.old@contoso.com", "root@contoso.com"})
+    directory = replace(s.directory, protected_unknown=unknown)
+    plan = diff(
+        s.config,
+        resolve(s.config, directory),
+        s.target,
+        config_path="c.yaml",
+        config_sha256="0" * 64,
+        created_at="2026-11-28T12:00:00Z",
+    )
+    said = [w for w in plan.warnings if w.startswith("protected entry")]
+    assert said == [
+        "protected entry Breakglas@contoso.com names no user in Entra or NeuralTrust: it "
+        "protects no one; check its spelling",
+    ]
+    assert not any(w.startswith("protected entry") for w in s.plan.warnings)  # no Graph word
+
+
 @pytest.mark.parametrize(
     ("user_name", "email"),
     [("root@contoso.com", "root.alt@contoso.com"), ("r00t@contoso.com", "root@contoso.com")],

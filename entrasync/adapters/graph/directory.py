@@ -230,18 +230,23 @@ def read_directory(
         groups.append(GroupMembers(index, group, tuple(u.id for u in members)))
         if progress is not None:
             progress(f"read group {group.display_name}: {plural(len(members), 'user')}")
-    protected = protected_ids(client, config.protected, parallelism)
-    return Directory(groups=tuple(groups), users=users, protected_ids=protected)
+    named = protected_users(client, config.protected, parallelism)
+    return Directory(
+        groups=tuple(groups),
+        users=users,
+        protected_ids=frozenset(i for ids in named.values() for i in ids),
+        protected_unknown=frozenset(entry.lower() for entry, ids in named.items() if not ids),
+    )
 
 
-def protected_ids(
+def protected_users(
     client: GraphClient, entries: Sequence[str], parallelism: int = 4
-) -> frozenset[str]:
-    """The Entra users (lower-cased ids) that ``protected`` names by UPN or mail, members of a
-    synced group or not: ``GET /users/{entry}`` (a UPN) and a ``$filter`` on mail, both, since
-    one user's mail may be another's UPN and the entry protects both; entries ``parallelism``
-    at a time. An entry no Entra user has is nobody's; any other failure stops the read, as
-    every read does."""
+) -> dict[str, frozenset[str]]:
+    """The Entra users (lower-cased ids) each ``protected`` entry names by UPN or mail, members
+    of a synced group or not: ``GET /users/{entry}`` (a UPN) and a ``$filter`` on mail, both,
+    since one user's mail may be another's UPN and the entry protects both; entries
+    ``parallelism`` at a time. An entry no Entra user has names none; any other failure stops
+    the read, as every read does."""
 
     def named_by(entry: str) -> set[str]:
         what = f"the protected user {entry}"
@@ -255,9 +260,8 @@ def protected_ids(
         ids.update(str(u.get("id", "")).lower() for u in client.paged("users", params, what=what))
         return ids
 
-    found = set().union(*run_bounded(named_by, list(entries), parallelism))
-    found.discard("")
-    return frozenset(found)
+    found = run_bounded(named_by, list(entries), parallelism)
+    return {entry: frozenset(ids - {""}) for entry, ids in zip(entries, found, strict=True)}
 
 
 def list_groups(

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from entrasync.adapters.graph.client import GraphClient
-from entrasync.adapters.graph.directory import list_groups, protected_ids, read_directory
+from entrasync.adapters.graph.directory import list_groups, protected_users, read_directory
 from entrasync.adapters.graph.groups import GroupResolutionError
 from entrasync.adapters.http import RetryPolicy
 from entrasync.config.models import Config
@@ -342,6 +342,7 @@ def test_users_protected_by_their_entra_name_are_found_in_no_group_too(
     )
     directory = read(emulator, config)
     assert directory.protected_ids == {bg.id.lower(), upn.id.lower(), alias.id.lower()}
+    assert directory.protected_unknown == {"gone@contoso.com"}
     assert emulator.counters["user_get"] == 1  # root's UPN; the other two 404
     assert emulator.counters["user_list"] == 3  # a mail filter for each entry
 
@@ -353,7 +354,7 @@ def test_protected_entries_are_looked_up_parallelism_at_a_time(emulator: GraphEm
     with GraphClient.connect(config, secret_env(emulator), policy=FAST) as client:
         emulator.latency = 0.2
         emulator.reset_counters()
-        found = protected_ids(client, entries, parallelism=4)
-    assert found == {uid(i).lower() for i in range(8)}
+        found = protected_users(client, entries, parallelism=4)
+    assert found == {entry: {uid(i).lower()} for i, entry in enumerate(entries)}
     assert emulator.counters["user_get"] == 8
     assert emulator.peak_concurrency == 4
