@@ -15,7 +15,7 @@ from entrasync.adapters.review.publish import publish_failure, publish_plan
 from entrasync.commands import examples
 from entrasync.config.loading import load_config
 from entrasync.config.models import LoadedConfig
-from entrasync.config.routing import require_trusted_routing
+from entrasync.config.routing import TrustedRouting, require_trusted_routing
 from entrasync.console import (
     Console,
     app_context,
@@ -89,7 +89,7 @@ def command(
     ctx = app_context()
     console = ctx.console()
     try:
-        loaded, plan, owners = _make_plan(
+        loaded, plan, owners, compared = _make_plan(
             ctx.resolved_config_path, trusted_config, console, parallelism
         )
     except EntrasyncError as exc:
@@ -126,6 +126,7 @@ def command(
                 config_path=loaded.path,
                 owner_roles=owners,
                 environ=os.environ,
+                settings_compared=compared,
             )
         except ReviewError:
             console.warn("the plan above was computed, but updating the pull request failed")
@@ -151,9 +152,10 @@ def command(
 
 def _make_plan(
     path: Path, trusted_config: Path | None, console: Console, parallelism: int
-) -> tuple[LoadedConfig, Plan, frozenset[str]]:
-    """The config, its plan, and the owner roles whose grants earn the "privileged" label: the
-    config's, and the trusted config's when the change puts another role first."""
+) -> tuple[LoadedConfig, Plan, frozenset[str], bool]:
+    """The config, its plan, the owner roles whose grants earn the "privileged" label (the
+    config's, and the trusted config's when the change puts another role first), and whether
+    the settings were compared with the trusted config's (no trusted config: nothing to do)."""
     # Before any connection: a config under review cannot choose where credentials go.
     loaded = load_config(path)
     trusted = require_trusted_routing(loaded, trusted_config)
@@ -166,7 +168,10 @@ def _make_plan(
         owners.add(trusted.config.owner_role)
     elif trusted is not None:  # said with the plan: its settings were not compared
         plan = replace(plan, warnings=(*plan.warnings, trusted.warning))
-    return loaded, plan, frozenset(owners)
+        # Unreadable, any role may be the one the base ranks first.
+        first = trusted.owner_role
+        owners.update(loaded.config.roles if first is None else (first,))
+    return loaded, plan, frozenset(owners), not isinstance(trusted, TrustedRouting)
 
 
 def _comment_failure(error: EntrasyncError, config_path: str, console: Console) -> None:

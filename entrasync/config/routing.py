@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from entrasync.config.loading import load_config, read_bytes
 from entrasync.config.models import Config, LoadedConfig
@@ -96,6 +97,9 @@ class TrustedRouting:
     path: str
     routing: Routing
     problems: tuple[str, ...]
+    # Its first (highest) role as written, whose grants the "privileged" label watches; None
+    # when `roles` holds no text first.
+    owner_role: str | None
 
     @property
     def warning(self) -> str:
@@ -112,27 +116,32 @@ def load_trusted(trusted_path: Path) -> LoadedConfig | TrustedRouting:
     try:
         return load_config(trusted_path)
     except ConfigError as exc:
-        routing = _routing_as_written(trusted_path) if exc.problems else None
-        if routing is None:
+        doc = parse(read_bytes(trusted_path))[0] if exc.problems else None
+        if doc is None or not isinstance(doc.data, dict):
             raise ConfigError(
                 f"--trusted-config: {exc.message}",
                 "--trusted-config names the reviewed mappings file (in CI, the base branch's "
                 "copy); fix that file or the path",
                 problems=exc.problems,
             ) from None
-        return TrustedRouting(trusted_path.as_posix(), routing, exc.problems)
+        data: dict[str, Any] = doc.data
+        return TrustedRouting(
+            trusted_path.as_posix(), _routing_as_written(data), exc.problems, _first_role(data)
+        )
 
 
-def _routing_as_written(path: Path) -> Routing | None:
-    """The routing keys of a file that is a YAML mapping; None for one that is not."""
-    doc, _problems = parse(read_bytes(path))
-    if doc is None or not isinstance(doc.data, dict):
-        return None
-    sections = {k.section: doc.data.get(k.section) for k in ROUTING_KEYS}
+def _routing_as_written(data: dict[str, Any]) -> Routing:
+    sections = {k.section: data.get(k.section) for k in ROUTING_KEYS}
     return tuple(
         section.get(k.name) if isinstance(section := sections[k.section], dict) else None
         for k in ROUTING_KEYS
     )
+
+
+def _first_role(data: dict[str, Any]) -> str | None:
+    roles = data.get("roles", Config.model_fields["roles"].default)
+    first = roles[0] if isinstance(roles, list | tuple) and roles else None
+    return first if isinstance(first, str) and first else None
 
 
 # --trusted-config's path, or what was read from it

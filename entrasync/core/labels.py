@@ -30,9 +30,13 @@ def is_ours(label: str) -> bool:
     return label.casefold() in _OURS
 
 
-def plan_labels(plan: Plan, owner_roles: frozenset[str]) -> frozenset[str]:
+def plan_labels(
+    plan: Plan, owner_roles: frozenset[str], *, settings_compared: bool = True
+) -> frozenset[str]:
     """The labels ``plan`` earns; ``owner_roles``: the config's first (highest) role, and the
-    trusted config's when a change moves it (granting either is privileged)."""
+    trusted config's when a change moves it (granting either is privileged).
+    ``settings_compared``: False when the trusted config could be read for its routing keys
+    only, so whether a safeguard is weakened is not known: labelled as if it were."""
     labels = {CHANGES if plan.has_changes else NO_CHANGES}
     if any(c.action is Action.DEACTIVATE for c in plan.changes):
         labels.add(DEACTIVATIONS)
@@ -40,7 +44,7 @@ def plan_labels(plan: Plan, owner_roles: frozenset[str]) -> frozenset[str]:
         labels.add(PRIVILEGED)
     if plan.violations:
         labels.add(UNSAFE)
-    if plan.weakens_policy:
+    if plan.weakens_policy or not settings_compared:
         labels.add(POLICY)
     return frozenset(labels)
 

@@ -72,6 +72,12 @@ def test_violations_are_unsafe_and_weakening_policy_is_policy() -> None:
     assert labels.POLICY not in labels.plan_labels(mild, OWNER)
     weak = plan(policy_changes=(PolicyChange("limits.max_deactivations", 5, 50, weakens=True),))
     assert labels.POLICY in labels.plan_labels(weak, OWNER)
+    # A trusted config read for its routing keys alone: whether a safeguard is weakened is
+    # not known, so the plan is labelled as if one were.
+    assert labels.plan_labels(plan(), OWNER, settings_compared=False) == {
+        labels.NO_CHANGES,
+        labels.POLICY,
+    }
 
 
 def test_only_the_labels_a_plan_sets_are_ours() -> None:

@@ -175,3 +175,17 @@ def _written(tmp_path: Path, text: str, name: str = "m.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+@pytest.mark.parametrize(
+    ("roles", "first"),
+    [("", "owner"), ("roles: [boss, admin]\n", "boss"), ("roles: boss\n", None)],
+    ids=["absent: the default's first", "its first", "not a list: unknown"],
+)
+def test_a_refused_base_gives_its_first_role_as_written(
+    roles: str, first: str | None, tmp_path: Path
+) -> None:
+    base = _written(tmp_path, BASE_YAML + roles + "limits: {min_owners: 010}\n", "base.yaml")
+    read = load_trusted(base)
+    assert isinstance(read, TrustedRouting)
+    assert read.owner_role == first

@@ -25,8 +25,10 @@ def publish_plan(
     config_path: str,
     owner_roles: frozenset[str],
     environ: Mapping[str, str],
+    settings_compared: bool = True,
 ) -> Published:
-    """Post or edit the plan comment of ``config_path``, then set the labels the plan earns.
+    """Post or edit the plan comment of ``config_path``, then set the labels the plan earns
+    (:func:`entrasync.core.labels.plan_labels`).
 
     The comment comes first: reviewers see the plan even when labelling is refused."""
 
@@ -38,7 +40,8 @@ def publish_plan(
             full_plan_hint=review.full_plan_hint,
         )
 
-    return _publish(body, plan_labels(plan, owner_roles), config_path, environ)
+    labels = plan_labels(plan, owner_roles, settings_compared=settings_compared)
+    return _publish(body, labels, config_path, environ)
 
 
 def publish_failure(

@@ -115,7 +115,13 @@ def test_plan_with_the_trusted_config_shows_policy_changes_in_json_text_and_the_
         assert secret not in saved + out + err + comment["body"]
 
 
+@pytest.mark.parametrize(
+    "base",
+    [(), (("nested_groups: true", "nested_groups: yes"),)],
+    ids=["a valid base", "a base this version refuses, read for its routing and first role"],
+)
 def test_putting_another_role_first_weakens_policy_and_granting_either_is_privileged(
+    base: tuple[tuple[str, str], ...],
     sandbox: RunningSandbox,
     github: Emulator,
     make_env: MakeEnv,
@@ -124,7 +130,8 @@ def test_putting_another_role_first_weakens_policy_and_granting_either_is_privil
 ) -> None:
     # The reviewed config makes admin the owner role (what min_owners counts) and maps
     # NT-Admins to owner: its grants of `owner` are privileged still, by the trusted config.
-    write(sandbox, "trusted.yaml")
+    # Refused, the base's settings are not compared: the plan is labelled `policy` all the same.
+    write(sandbox, "trusted.yaml", *base)
     write(
         sandbox,
         "config/mappings.yaml",
@@ -136,8 +143,10 @@ def test_putting_another_role_first_weakens_policy_and_granting_either_is_privil
     code, out, err = run(capsys, "plan", "--trusted-config", "trusted.yaml", "--comment")
 
     assert code == 0, err
-    (roles_line,) = [line for line in out.splitlines() if line.startswith("  ~ roles: ")]
-    assert roles_line.endswith("[weakens a safeguard]")
+    roles_lines = [line for line in out.splitlines() if line.startswith("  ~ roles: ")]
+    assert [line.endswith("[weakens a safeguard]") for line in roles_lines] == (
+        [] if base else [True]
+    )
     assert "-> owner" in out  # NT-Admins' members now get owner
     assert {labels.PRIVILEGED, labels.POLICY} <= set(github.state.labels[7])
 
