@@ -8,7 +8,6 @@ in :mod:`entrasync.config.semantic`.
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from itertools import islice
@@ -21,9 +20,9 @@ from pydantic import ValidationError
 from entrasync.config.patterns import (
     ATTRIBUTE_PATTERN,
     GUID_PATTERN,
-    UNSEEN_IN_ADDRESS,
     UPN_PATTERN,
     URL_PATTERN,
+    unseen_in_address,
 )
 from entrasync.config.source import (
     YAML11_BOOLEANS,
@@ -45,6 +44,13 @@ TYPE_WORDS = {
     "object": "a mapping of keys",
     "null": "nothing",
 }
+
+
+def unseen_message(value: object, unseen: str) -> str:
+    return (
+        f"{show(value)} holds U+{ord(unseen):04X}, a character no email address or UPN has and "
+        "that may not show: type the address again"
+    )
 
 
 def show(value: Any) -> str:
@@ -233,12 +239,9 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
             # The value is not echoed: a secret pasted into client_id must not reach CI logs.
             return f"not a GUID (8-4-4-4-12 hex digits, like {GUID_EXAMPLE})"
         if expected == UPN_PATTERN:
-            unseen = re.search(UNSEEN_IN_ADDRESS, str(value))
+            unseen = unseen_in_address(str(value))
             if unseen is not None:
-                return (
-                    f"{show(value)} holds U+{ord(unseen.group()):04X}, a character no email "
-                    "address or UPN has and that may not show: type the address again"
-                )
+                return unseen_message(value, unseen)
             return f"{show(value)} is not an email address or UPN (user@domain)"
         if expected == ATTRIBUTE_PATTERN:
             return (

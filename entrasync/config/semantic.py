@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from entrasync.config.patterns import ATTRIBUTE_PATTERN
-from entrasync.config.problems import show
+from entrasync.config.patterns import ATTRIBUTE_PATTERN, UPN_PATTERN, unseen_in_address
+from entrasync.config.problems import show, unseen_message
 from entrasync.config.source import Document, KeyPath, Problem
 from entrasync.core.model import USER_SCHEMA_PREFIX
 from entrasync.core.urls import (
@@ -101,7 +101,17 @@ def semantic_problems(
         out.extend(_duplicate_group(doc, here, mapping, seen))
     out.extend(_url_problems(doc, data))
     out.extend(_attribute_problems(doc, data))
+    out.extend(_unseen_in_protected(doc, data))
     return out
+
+
+def _unseen_in_protected(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """An entry of `protected` the schema's pattern passes that holds a character it cannot
+    name (past U+FFFF, where regex engines differ): it would match no user."""
+    for i, entry in _strings(data, "protected"):
+        unseen = unseen_in_address(entry) if re.fullmatch(UPN_PATTERN, entry) else None
+        if unseen is not None:
+            yield doc.problem(("protected", i), unseen_message(entry, unseen))
 
 
 # The User attributes entrasync itself reads or writes (RFC 7643 section 4.1), and what they are:

@@ -413,6 +413,14 @@ WORDED.append(
         id="an invisible character in a protected entry: it would protect no one",
     )
 )
+WORDED.append(
+    pytest.param(
+        'version: 1\nprotected: ["breakglass@contoso.com\\U000E0041"]\n',
+        "m.yaml:2:13: protected[0]: 'breakglass@contoso.com\\U000e0041' holds U+E0041, a "
+        "character no email address or UPN has and that may not show: type the address again",
+        id="a tag character in a protected entry, past what the schema's pattern can name",
+    )
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), WORDED)

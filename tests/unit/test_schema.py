@@ -135,6 +135,8 @@ EDGES = [
             ("with a zero-width space", "breakglass@contoso.com\u200b"),
             ("with a bidi override", "break\u202eglass@contoso.com"),
             ("with a no-break space", "break\u00a0glass@contoso.com"),
+            ("with a Hangul filler", "breakglass@contoso.com\u3164"),
+            ("with a tag character", "breakglass@contoso.com\U000e0041"),  # validate's rule
             ("in another script", "m\u00fcller@exa\u0301mple.de"),
             ("plus-addressed", "alice+sync@contoso.com"),
         ]
