@@ -167,6 +167,8 @@ class MsalTokenProvider:
             raise
         except requests.exceptions.RequestException as exc:
             raise _unreachable(self.authority, exc) from None
+        except msal.exceptions.MsalError as exc:  # an error status (5xx) from its discovery
+            raise _failing(self.authority, exc) from None
         except ValueError as exc:
             raise AuthError(
                 f"the authority {self.authority} did not answer as an Entra tenant: "
@@ -190,7 +192,9 @@ class MsalTokenProvider:
             return token
 
     def _acquire(self) -> str:
-        import requests  # loaded by _build_app already; here for its exception types
+        # Loaded by _build_app already; here for their exception types.
+        import msal
+        import requests
 
         try:
             result = self._app.acquire_token_for_client(scopes=[self._endpoints.scope])
@@ -198,6 +202,8 @@ class MsalTokenProvider:
             raise
         except requests.exceptions.RequestException as exc:
             raise _unreachable(self.authority, exc) from None
+        except msal.exceptions.MsalError as exc:  # an error status (5xx) from the token endpoint
+            raise _failing(self.authority, exc) from None
         except json.JSONDecodeError:  # msal's json.loads of the token endpoint's answer
             raise AuthError(
                 f"the token authority {self.authority} answered something that is not JSON "
@@ -238,6 +244,18 @@ def _refuse_other_token_host(authority: str, token_endpoint: str) -> None:
             "set AZURE_AUTHORITY_HOST to the login host itself (https://login.microsoftonline.com "
             "or the national cloud's)",
         )
+
+
+def _failing(authority: str, exc: Exception) -> AuthError:
+    """msal's error for an answer it could not read as an OAuth one: a status of 500 or more
+    (its text says which, "HTTP Error: 503"), where Entra answers errors as JSON."""
+    said = sanitize.text(str(exc.args[0]) if exc.args else type(exc).__name__)[:80]
+    return AuthError(
+        f"the token authority {authority} answered with an error ({said}): Entra's sign-in "
+        "service is failing, or a proxy between the runner and it is",
+        "nothing was read or changed; run again in a few minutes, and if it persists check the "
+        "Azure status page and any proxy on the way",
+    )
 
 
 def _unreachable(authority: str, exc: Exception) -> AuthError:

@@ -44,6 +44,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
+        if self.server.answer == "discovery 500":
+            self._reply(500, b"<html>upstream failed</html>", "text/html")
+            return
         base = f"https://127.0.0.1:{self.server.server_port}"
         document = openid_configuration(base, TENANT_ID, base)
         if self.server.token_endpoint is not None:
@@ -69,6 +72,9 @@ class _Handler(BaseHTTPRequestHandler):
             said = {"error": "invalid_client", "error_description": "echo eyJhbGci.eyJzdWIi.c2ln"}
             forged = {**said, "correlation_id": "c0ffee\nerror: forged\nhint: run"}
             self._reply(401, json.dumps(forged).encode(), "application/json")
+        elif self.server.answer == "503":  # an outage, or a proxy in front of it
+            failed = {"error": "server_error", "error_description": "try later"}
+            self._reply(503, json.dumps(failed).encode(), "application/json")
         elif self.server.answer == "no object":
             self._reply(200, b'"a string, not a token answer"', "application/json")
         else:  # a firewall's page that echoes the form it blocked
@@ -180,3 +186,23 @@ def test_a_token_endpoint_on_another_host_never_receives_the_credential(
         f"the token authority https://127.0.0.1:{authority.server_port}/{TENANT_ID} names a "
         "token endpoint on another host (localhost): the client's credential is not sent there"
     )
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [("503", "503"), ("discovery 500", "500")],
+    ids=["the token endpoint answers 503", "its discovery document answers 500"],
+)
+def test_an_authority_that_fails_is_an_error_that_says_to_run_again(
+    authority: _Authority, answer: str, status: str
+) -> None:
+    # msal raises its own exception for a status of 500 or more: it was a traceback, and
+    # `plan --comment` left the previous push's plan on the pull request.
+    authority.answer = answer
+    error = _token(authority)
+    assert error.message == (
+        f"the token authority https://127.0.0.1:{authority.server_port}/{TENANT_ID} answered "
+        f"with an error (HTTP Error: {status}): Entra's sign-in service is failing, or a proxy "
+        "between the runner and it is"
+    )
+    assert (error.hint or "").startswith("nothing was read or changed; run again in a few minutes")
