@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from entrasync.adapters.throttle import (
     pause,
     waits_ended,
 )
-from entrasync.adapters.trust import LOOPBACK_GONE_HINT, ssl_context
+from entrasync.adapters.trust import CA_HINT, LOOPBACK_GONE_HINT, ssl_context
 from entrasync.adapters.urls import is_loopback_host as is_loopback_host
 from entrasync.adapters.urls import require_safe_url as require_safe_url
 from entrasync.core import sanitize
@@ -279,10 +280,12 @@ def send(
             ) from None
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             delay = policy.backoff(attempt, None)
+            untrusted = _caused_by(exc, ssl.SSLCertVerificationError) is not None
             if (
                 not idempotent
                 or attempt > policy.max_retries
                 or _nothing_listens(exc)
+                or untrusted  # the same certificate on every try
                 or not _pause(sleep, delay, give_up, on_retry)
             ):
                 if maybe_made is not None:  # a lost connection stops the later writes too
@@ -298,11 +301,14 @@ def send(
                         "may have been carried out",
                         UNKNOWN_WRITE_HINT,
                     ) from None
+                if untrusted:
+                    hint = CA_HINT
+                elif _nothing_listens(exc):
+                    hint = LOOPBACK_GONE_HINT
+                else:
+                    hint = "check the URL and the network, then run again"
                 raise TransportError(
-                    f"could not reach {what}: {type(exc).__name__}: {exc}",
-                    LOOPBACK_GONE_HINT
-                    if _nothing_listens(exc)
-                    else "check the URL and the network, then run again",
+                    f"could not reach {what}: {type(exc).__name__}: {exc}", hint
                 ) from None
             continue
         except httpx.HTTPError as exc:
@@ -389,10 +395,16 @@ def _nothing_listens(exc: httpx.RequestError) -> bool:
         host = exc.request.url.host
     except RuntimeError:  # an exception raised without its request
         return False
+    return _caused_by(exc, ConnectionRefusedError) is not None and is_loopback_host(host)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The ``kind`` error under ``exc`` (httpx's errors wrap httpcore's, which wrap the OS's
+    or the ssl module's), or None."""
     cause: BaseException | None = exc
-    while cause is not None and not isinstance(cause, ConnectionRefusedError):
+    while cause is not None and not isinstance(cause, kind):
         cause = cause.__cause__ or cause.__context__
-    return cause is not None and is_loopback_host(host)
+    return cause
 
 
 def _pause(

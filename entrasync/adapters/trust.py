@@ -34,6 +34,10 @@ STALE_SANDBOX_HINT = (
     "and `source` the sandbox.env it writes, or leave the sandbox by unsetting its variables "
     "(or opening a new shell)"
 )
+CA_HINT = (
+    "trust the server's CA with ENTRASYNC_CA_BUNDLE (entrasync only, on top of the system's), "
+    "or replace the system's with SSL_CERT_FILE (or REQUESTS_CA_BUNDLE)"
+)
 LOOPBACK_GONE_HINT = (
     f"nothing answers at that loopback address; if it came from sandbox.env, {STALE_SANDBOX_HINT}"
 )

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from entrasync.adapters.graph import credentials
 from entrasync.adapters.graph.aadsts import describe_msal_error
 from entrasync.adapters.http import PROXY_HINT, require_safe_url
-from entrasync.adapters.trust import LOOPBACK_GONE_HINT, ssl_context
+from entrasync.adapters.trust import CA_HINT, LOOPBACK_GONE_HINT, ssl_context
 from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH, is_loopback_host
 from entrasync.config import routing
 from entrasync.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
@@ -269,10 +269,7 @@ def _unreachable(authority: str, exc: Exception) -> AuthError:
             "or the national cloud's), not an address that forwards",
         )
     if isinstance(exc, requests.exceptions.SSLError):
-        hint = (
-            "trust the authority's CA with ENTRASYNC_CA_BUNDLE (entrasync only, on top of the "
-            "system's), or replace the system's with REQUESTS_CA_BUNDLE (or SSL_CERT_FILE)"
-        )
+        hint = CA_HINT
     elif isinstance(exc, requests.exceptions.ProxyError):
         hint = PROXY_HINT
     elif isinstance(exc, requests.exceptions.ConnectionError) and is_loopback_host(

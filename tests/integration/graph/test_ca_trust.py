@@ -49,3 +49,18 @@ def test_nothing_listening_on_loopback_hints_at_a_stopped_sandbox_without_retryi
     assert "ConnectError" in caught.value.message
     assert slept == []  # a GET is retried after a dropped connection, not when none is taken
     assert "if it came from sandbox.env, the sandbox that wrote" in (caught.value.hint or "")
+
+
+def test_a_certificate_the_runner_does_not_trust_is_named_with_the_ca_hint_at_once(
+    emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The emulator's certificate is from the sandbox's CA, which the client is not told of:
+    # the same certificate comes back on every try, so retrying only held back the hint.
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "SSL_CERT_DIR", "ENTRASYNC_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    slept: list[float] = []
+    with new_client({}) as client, pytest.raises(TransportError) as caught:
+        send(client, "GET", f"{emulator.base_url}/v1.0/groups", sleep=slept.append)
+    assert "CERTIFICATE_VERIFY_FAILED" in caught.value.message
+    assert slept == []
+    assert (caught.value.hint or "").startswith("trust the server's CA with ENTRASYNC_CA_BUNDLE")
