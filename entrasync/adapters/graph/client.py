@@ -282,7 +282,12 @@ class GraphClient:
                 except ValueError:
                     body = None
                 if not isinstance(body, dict):
-                    raise GraphError(f"Microsoft Graph sent a non-JSON answer for {what}", None)
+                    raise GraphError(
+                        f"Microsoft Graph sent a non-JSON answer for {what}",
+                        "nothing was changed in NeuralTrust; something may answer in Graph's "
+                        "place (a proxy's or sign-in page): check ENTRASYNC_GRAPH_URL and any "
+                        "proxy on the way, then run again",
+                    )
                 if isinstance(body.get("error"), dict) and "value" not in body:
                     # An error sent with 200 (a proxy, a gateway): its code says what it is.
                     raise self.translate(GraphFailure.of(response), what)

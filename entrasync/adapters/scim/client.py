@@ -405,6 +405,8 @@ class ScimClient:
     def _users_page(self, params: Mapping[str, Any], start: int, count: int) -> Page:
         """One page of /Users, checked to be a ListResponse answering ``startIndex=start``."""
         body = self._get_users({**params, "startIndex": start, "count": count}, "listing users")
+        if body is None:  # a proxy's or sign-in page: no server's paging to report
+            raise _not_scim("listing users", "JSON")
         return parse_page(body, start)
 
     def _get(self, path: str, query: Mapping[str, Any], *, retries: bool = True) -> httpx.Response:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import httpx
 import pytest
 
+from entrasync.adapters.graph.auth import make_token_provider, resolve_endpoints
 from entrasync.adapters.graph.client import GraphClient
 from entrasync.adapters.graph.directory import list_groups, protected_users, read_directory
 from entrasync.adapters.graph.groups import GroupResolutionError
-from entrasync.adapters.http import RetryPolicy
+from entrasync.adapters.http import RetryPolicy, new_client
+from entrasync.adapters.trust import ssl_context
 from entrasync.config.models import Config
 from entrasync.core.model import Directory
 from entrasync.errors import AuthError, GraphError
@@ -358,3 +361,29 @@ def test_protected_entries_are_looked_up_parallelism_at_a_time(emulator: GraphEm
     assert found == {entry: {uid(i).lower()} for i, entry in enumerate(entries)}
     assert emulator.counters["user_get"] == 8
     assert emulator.peak_concurrency == 4
+
+
+class _SignInPage(httpx.HTTPTransport):
+    """A proxy in front of Graph that answers the member pages with its sign-in page."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/members") or "transitiveMembers" in request.url.path:
+            return httpx.Response(200, html="<html>Sign in</html>", request=request)
+        return super().handle_request(request)
+
+
+def test_a_page_that_is_not_json_points_at_what_answered_in_graphs_place(
+    emulator: GraphEmulator,
+) -> None:
+    env = secret_env(emulator)
+    config = make_config([{"id": G_SMALL, "role": "member"}])
+    http = new_client(env, transport=_SignInPage(verify=ssl_context(env)))
+    token = make_token_provider(config, env)
+    api = resolve_endpoints(config, env).api_base
+    with (
+        GraphClient(api, token, http=http, policy=FAST) as client,
+        pytest.raises(GraphError) as caught,
+    ):
+        read_directory(config, client)
+    assert caught.value.message.startswith("Microsoft Graph sent a non-JSON answer for")
+    assert "check ENTRASYNC_GRAPH_URL and any proxy on the way" in (caught.value.hint or "")

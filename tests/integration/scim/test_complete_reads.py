@@ -11,12 +11,14 @@ import math
 from collections.abc import Callable
 from dataclasses import replace
 
+import httpx
 import pytest
 
 from entrasync.adapters.scim.paging import IncompleteListingError
 from entrasync.adapters.scim.target import layout_of, read_target
 from entrasync.core.model import Target
 from entrasync.core.plan import Action
+from entrasync.errors import ScimError
 from entrasync.operations.apply import apply_plan
 from entrasync.sandbox.scim_server import ReadFaults, ScimSandbox
 from entrasync.sandbox.tenant import SeedScimUser
@@ -321,3 +323,28 @@ def test_a_user_created_before_the_page_after_the_end_is_a_list_that_moved(
             list(users)
     assert len(first) == 5
     assert caught.value.message.startswith("the NeuralTrust user list changed while it was read")
+
+
+class _SignInPage(httpx.HTTPTransport):
+    """A proxy in front of NeuralTrust that answers the listing with its sign-in page."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/Users"):
+            return httpx.Response(200, html="<html>Sign in</html>", request=request)
+        return super().handle_request(request)
+
+
+def test_a_listing_answered_with_a_web_page_points_at_what_answered_in_its_place(
+    make_sandbox: MakeSandbox,
+) -> None:
+    # It was blamed on the server's paging, with "report this to NeuralTrust support".
+    sandbox = make_sandbox(seed=SEED)
+    with (
+        client_for(sandbox, transport=_SignInPage()) as client,
+        pytest.raises(ScimError) as caught,
+    ):
+        read_target(config_for(sandbox), client)
+    assert caught.value.message == (
+        "NeuralTrust answered 200 to listing users with a body that is not JSON"
+    )
+    assert (caught.value.hint or "").startswith("something answered in NeuralTrust's place")
