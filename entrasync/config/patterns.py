@@ -22,13 +22,14 @@ _NOT_IN_ADDRESS = rf"\s{_HIDDEN}"
 # user@domain.tld; guest UPNs (alice_contoso.com#EXT#@fabrikam.onmicrosoft.com) match too.
 UPN_PATTERN = rf"^[^@{_NOT_IN_ADDRESS}]+@[^@.{_NOT_IN_ADDRESS}]+(\.[^@.{_NOT_IN_ADDRESS}]+)+$"
 _UNSEEN = re.compile(rf"[^\S ]|[{_HIDDEN}]|[\U000e0000-\U000e0fff]")
-_UNSEEN_KINDS = {"Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp", "Zs"}
+# Not Cn (unassigned): which characters are depends on the Python (its Unicode version).
+_UNSEEN_KINDS = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp", "Zs"}
 
 
 def unseen_in_address(value: str) -> str | None:
     """The first character of ``value`` that no email address or UPN holds and that may not
-    show (a control, a format or private-use character, a blank but the space, a filler);
-    None when there is none."""
+    show (a control, a format or private-use character, a blank but the space, a filler, a
+    variation selector, even one inside an emoji); None when there is none."""
     for char in value:
         if char != " " and (unicodedata.category(char) in _UNSEEN_KINDS or _UNSEEN.match(char)):
             return char

@@ -106,8 +106,10 @@ def semantic_problems(
 
 
 def _unseen_in_protected(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
-    """An entry of `protected` the schema's pattern passes that holds a character it cannot
-    name (past U+FFFF, where regex engines differ): it would match no user."""
+    """An entry of `protected` the schema's pattern passes that holds a character that may not
+    show (:func:`unseen_in_address`: the pattern names the common ones, not every format or
+    private-use character, nor any past U+FFFF, where regex engines differ): it would match no
+    user."""
     for i, entry in _strings(data, "protected"):
         unseen = unseen_in_address(entry) if re.fullmatch(UPN_PATTERN, entry) else None
         if unseen is not None:

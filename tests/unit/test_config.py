@@ -269,6 +269,24 @@ def test_guest_upns_are_valid_protected_entries_and_ids_compare_lower_case() -> 
     assert config.mappings[0].id == "0b3f1c9e-1111-4c1e-9a0b-000000000001"
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "alice+sync@contoso.com",
+        "o'brien@contoso.com",
+        "m\u00fcller@b\u00fccher.de",
+        "\U00031350@example.cn",
+    ],
+    ids=["plus-addressed", "an apostrophe", "letters beyond ASCII", "a letter of Unicode 15"],
+)
+def test_visible_addresses_are_valid_protected_entries(entry: str, tmp_path: Path) -> None:
+    # U+31350 is unassigned to Python 3.11's Unicode 14: refused by category, a file passed
+    # the pre-commit hook on one Python and failed CI on another.
+    path = tmp_path / "m.yaml"
+    path.write_text(f'version: 1\nprotected: ["{entry}"]\n', encoding="utf-8")
+    assert load_config(path).config.protected == (entry,)
+
+
 WORDED = [
     pytest.param(
         "version: 1\nroles: [owner, admin, owner]\n",
