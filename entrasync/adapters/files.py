@@ -53,7 +53,8 @@ def make_folder(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        why = "a file of that name is there" if path.is_file() else exc.strerror or exc
+        # os.path's answers False where Path's raises (a name too long to look up).
+        why = "a file of that name is there" if os.path.isfile(path) else exc.strerror or exc
         raise EntrasyncError(
             f"cannot make the folder {path}: {why}",
             "choose a folder that exists or can be created, and that you can write to",

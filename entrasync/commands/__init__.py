@@ -37,6 +37,10 @@ def folder(_ctx: click.Context, param: click.Parameter, value: str | None) -> Pa
     option = param.opts[0] if param.opts else None
     refuse_empty(param, value, "a folder")
     path = Path(value)
-    if path.exists() and not path.is_dir():
+    try:
+        elsewhere = path.exists() and not path.is_dir()
+    except OSError as exc:  # a name longer than the file system takes, a loop of links
+        raise click.BadParameter(f"{value}: {exc.strerror}", param_hint=option) from None
+    if elsewhere:
         raise click.BadParameter(f"{value} is not a folder", param_hint=option)
     return path

@@ -22,6 +22,11 @@ from entrasync.cli import main
             "{f}: a file of that name is there",
             id="sandbox --config in a folder that is a file",
         ),
+        pytest.param(
+            ["demo", "--dir", "{t}/new/" + "b" * 300 + "/x"],
+            "{t}/new/" + "b" * 300 + "/x: File name too long",
+            id="demo --dir with a name longer than the file system takes",
+        ),
     ],
 )
 def test_a_folder_that_cannot_be_made_is_an_error_with_a_hint(
@@ -34,4 +39,16 @@ def test_a_folder_that_cannot_be_made_is_an_error_with_a_hint(
     err = capsys.readouterr().err
     assert f"error: cannot make the folder {said.format(**names)}" in err
     assert "hint: choose a folder that exists or can be created" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "command", [["demo", "--dir"], ["sandbox", "--dir"], ["apply", "x.json", "--audit-dir"]]
+)
+def test_a_folder_whose_name_is_too_long_to_look_up_is_a_usage_error(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*command, (tmp_path / ("b" * 300)).as_posix()]) == 1
+    err = capsys.readouterr().err
+    assert ": File name too long" in err
     assert "Traceback" not in err
