@@ -52,24 +52,31 @@ def _extra_command() -> str:
 
 # In a folder the demo used: the sha256 of the mappings it wrote there. A later demo may
 # write over its files only while those mappings are as it left them.
+# The sha256 of the mappings the demo wrote there, then of the draft init wrote: what it may
+# write over when run there again.
 DEMO_MARKER = ".entrasync-demo"
 DEMO_MAPPINGS = Path("config", "mappings.yaml")
+DEMO_DRAFT = Path("config", "drafted.yaml")
 
 
 def _claim(directory: Path) -> None:
     """Refuse a --dir the demo would take from someone: one holding files it did not make,
-    or whose mappings were edited since the demo wrote them (`sandbox` says "edit them
-    freely"), or that a sandbox is using."""
+    or whose mappings or draft were edited since the demo wrote them (`sandbox` says "edit
+    them freely", the demo says to review the draft), or that a sandbox is using."""
     try:
         if not directory.is_dir() or not any(directory.iterdir()):
             return
         marker, mappings = directory / DEMO_MARKER, directory / DEMO_MAPPINGS
-        if not marker.is_file():
+        draft = directory / DEMO_DRAFT
+        written = marker.read_text().split() if marker.is_file() else None
+        if written is None:
             why = "holds files the demo did not make"
         elif (directory / "sandbox.env").exists() or mappings.parent.is_symlink():
             why = "is an `entrasync sandbox` folder, or its config/ is a link"
-        elif mappings.exists() and _sha256(mappings.read_bytes()) != marker.read_text().strip():
+        elif mappings.exists() and [_sha256(mappings.read_bytes())] != written[:1]:
             why = f"has its {DEMO_MAPPINGS} edited since the demo wrote it"
+        elif draft.exists() and len(written) > 1 and _sha256(draft.read_bytes()) != written[1]:
+            why = f"has its {DEMO_DRAFT} edited since the demo wrote it"
         else:
             return
     except OSError as exc:
@@ -148,8 +155,10 @@ def demo(directory: Path | None) -> int:
     started = time.monotonic()
     with _workdir(directory) as work, running_sandbox() as sandbox:
         (work / DEMO_MAPPINGS).unlink(missing_ok=True)  # the demo's own, as _claim checked
+        # Before the files it claims: a demo stopped in between leaves a folder it takes again.
+        mappings_sha256 = _sha256(sandbox.config_yaml.encode())
+        write_atomic(work / DEMO_MARKER, mappings_sha256 + "\n")
         write_workspace(work, sandbox.config_yaml)
-        write_atomic(work / DEMO_MARKER, _sha256(sandbox.config_yaml.encode()) + "\n")
         console.result(console.style("entrasync demo", bold=True))
         console.result(
             f"An emulated Entra tenant answers at {sandbox.graph.base_url} (Microsoft Graph and "
@@ -189,19 +198,21 @@ def demo(directory: Path | None) -> int:
                 "audit verify",
             )
             _step(console, 6, "Who has access now", ["users"])
-            # The draft of a previous demo in this --dir is the demo's own: init never writes
-            # over a file without --force, which the demo does not teach.
-            (work / "config" / "drafted.yaml").unlink(missing_ok=True)
+            # The draft of a previous demo in this --dir is the demo's own (_claim checked):
+            # init never writes over a file without --force, which the demo does not teach.
+            (work / DEMO_DRAFT).unlink(missing_ok=True)
             _expect(
                 _step(
                     console,
                     7,
                     "Starting from a tenant of your own: draft mappings from what exists",
-                    ["init", "NT-", "--out", "config/drafted.yaml"],
+                    ["init", "NT-", "--out", DEMO_DRAFT.as_posix()],
                 ),
                 0,
                 "init",
             )
+            draft_sha256 = _sha256((work / DEMO_DRAFT).read_bytes())
+            write_atomic(work / DEMO_MARKER, f"{mappings_sha256}\n{draft_sha256}\n")
         elapsed = time.monotonic() - started
         console.result("")
         console.result(console.style("What happened", bold=True))

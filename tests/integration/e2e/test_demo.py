@@ -14,6 +14,7 @@ import pytest
 from entrasync.adapters.audit.chain import verify_audit
 from entrasync.cli import main
 from entrasync.commands.demo import _expect
+from entrasync.errors import ExitCode
 from entrasync.sandbox import runner
 
 KNOWN_SECRETS = ("fake-demo-client-secret-for-tests", "fake-demo-scim-token-for-tests")
@@ -132,6 +133,39 @@ def test_demo_passes_q_to_its_steps_and_keeps_mappings_edited_in_its_folder(
     err = capsys.readouterr().err
     assert f"error: {tmp_path} has its config/mappings.yaml edited since the demo wrote it" in err
     assert mappings.read_text() == edited
+
+
+def test_demo_keeps_a_draft_edited_in_its_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo says to review config/drafted.yaml: a later demo there deleted the edits."""
+    assert main(["demo", "--dir", str(tmp_path), "-q"]) == 0
+    draft = tmp_path / "config" / "drafted.yaml"
+    edited = draft.read_text() + "# reviewed\n"
+    draft.write_text(edited)
+    capsys.readouterr()
+
+    assert main(["demo", "--dir", str(tmp_path)]) == 1
+
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path} has its config/drafted.yaml edited since the demo wrote it" in err
+    assert draft.read_text() == edited
+
+
+def test_a_demo_stopped_while_writing_its_files_leaves_a_folder_it_takes_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stopped (Ctrl-C) after config/ was made and before the marker was written, the folder
+    # held "files the demo did not make", and the next demo there refused it.
+    def stopped(directory: Path, config_yaml: str) -> Path:
+        (directory / "config").mkdir()
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(runner, "write_workspace", stopped)
+        assert main(["demo", "--dir", str(tmp_path), "-q"]) == ExitCode.INTERRUPTED
+    code = main(["demo", "--dir", str(tmp_path), "-q"])
+    assert code == 0, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("taken", ["sandbox.env", "config"])
