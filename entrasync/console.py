@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -234,15 +235,19 @@ class Console:
             click.echo(sanitize.lines(text), file=self.err)
 
     def warn(self, text: str) -> None:
-        prefix = click.style("warning:", fg="yellow", bold=True) if self.color else "warning:"
-        click.echo(f"{prefix} {sanitize.lines(text)}", file=self.err, color=self.color)
+        # Coloured where stderr is a terminal: `2>warnings.log` keeps no escape codes.
+        color = self.color and _isatty(self.err)
+        prefix = click.style("warning:", fg="yellow", bold=True) if color else "warning:"
+        click.echo(f"{prefix} {sanitize.lines(text)}", file=self.err, color=color)
 
     def progress(self, text: str) -> None:
         """Transient progress: shown on an interactive terminal only, silent in CI logs.
 
-        One line, always: a line break or carriage return in it would leave lines behind."""
+        One line, always: a line break or carriage return in it would leave lines behind, and
+        so would a line the terminal wraps (the clear reaches its last row only)."""
         if self.interactive and not self.quiet:
-            click.echo(f"\r\033[K{sanitize.text(text)}", file=self.err, nl=False)
+            width = max(1, shutil.get_terminal_size().columns - 1)
+            click.echo(f"\r\033[K{sanitize.text(text)[:width]}", file=self.err, nl=False)
 
     def progress_done(self) -> None:
         if self.interactive and not self.quiet:

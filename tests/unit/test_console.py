@@ -63,10 +63,34 @@ def test_a_progress_line_shows_a_name_escaped_on_its_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("COLUMNS", "500")
     err = _Terminal()
     Console(out=io.StringIO(), err=err).progress(f"read group {HOSTILE}: 3 users")
     # The line's own "\r ESC[K" (return, clear the line), then the text, nothing raw of it.
     assert err.getvalue() == f"\r\x1b[Kread group {SHOWN}: 3 users"
+
+
+def test_a_warning_is_coloured_only_where_stderr_is_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A terminal for the results and `2>warnings.log`: the log got escape codes.
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    err = io.StringIO()
+    Console(out=_Terminal(), err=err).warn("mapping X expired on 2026-12-01")
+    assert err.getvalue() == "warning: mapping X expired on 2026-12-01\n"
+    terminal = _Terminal()
+    Console(out=_Terminal(), err=terminal).warn("w")
+    assert "\x1b[" in terminal.getvalue()
+
+
+def test_a_progress_line_is_cut_to_the_terminals_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Wrapped, its "clear the line" reached the last row only, and the rest stayed on screen.
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("COLUMNS", "30")
+    err = _Terminal()
+    Console(out=io.StringIO(), err=err).progress("read group " + "N" * 256 + ": 3 users")
+    assert err.getvalue() == "\r\x1b[Kread group " + "N" * 18
 
 
 @pytest.mark.parametrize("method", ["warn", "info", "detail"])
