@@ -153,6 +153,16 @@ def server_text(response: httpx.Response, text: str, limit: int | None = None) -
     return sanitize.text(redact(text, limit))  # one inert line: no forged `error:` line
 
 
+def asked_to_wait(response: httpx.Response) -> str:
+    """``, and asked to wait 3,600 s (Retry-After)`` for an answer whose Retry-After is longer
+    than :attr:`RetryPolicy.longest_asked` (not retried: the caller's error says so); else
+    empty."""
+    asked = parse_retry_after(response.headers.get("Retry-After"))
+    if asked is None or asked <= RetryPolicy.longest_asked:
+        return ""
+    return f", and asked to wait {asked:,.0f} s (Retry-After), longer than entrasync waits"
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header: ``10``, ``2.128`` or an HTTP date."""
     if value is None or not value.strip():
@@ -177,6 +187,10 @@ class RetryPolicy:
     max_retries: int = 6
     base_delay: float = 0.5
     max_delay: float = MAX_DELAY  # cap for one wait, Retry-After included
+    # A server that asks for longer (Retry-After) is not retried at all: its answer is final,
+    # and the error says how long it asked for. Waiting max_delay and asking again, six times,
+    # held a CI job for six minutes, then told it to run again "in a few minutes".
+    longest_asked: float = 300.0
     jitter: Callable[[], float] = random.random
     # One answer, from its request (plus a second per 16 KB received, up to 4 times as long):
     # the client's timeout bounds each read, not the whole answer, and a server trickling a
@@ -318,6 +332,8 @@ def send(
             return _final(response, maybe_made, resend)
         if status >= 500 and not idempotent and retry_after is None and maybe_made is None:
             maybe_made = response
+        if retry_after is not None and retry_after > policy.longest_asked:
+            return _final(response, maybe_made, resend)
         delay = policy.backoff(attempt, retry_after)
         shared = gate is not None and gates(status, retry_after)
         if gate is not None and shared:

@@ -19,6 +19,7 @@ from entrasync.adapters.http import (
     AnswerTooLarge,
     RetryPolicy,
     TransportError,
+    asked_to_wait,
     new_client,
     parse_retry_after,
     send,
@@ -140,7 +141,8 @@ def test_the_gate_never_waits_longer_than_the_cap() -> None:
     clock = FakeTime()
     gate = ThrottleGate(5.0, clock=clock.clock, sleep=clock.sleep)
     arrivals: list[float] = []
-    client = http(answers(throttled(retry_after="3600")), clock, arrivals)
+    # Longer than the cap, not than RetryPolicy.longest_asked: waited for, the cap at most.
+    client = http(answers(throttled(retry_after="200")), clock, arrivals)
     assert send(client, "GET", URL, policy=POLICY, gate=gate).status_code == 200
     assert gate.hold(10_000.0) == 5.0
     assert gate.wait() == 5.0
@@ -191,6 +193,19 @@ def test_without_a_gate_each_request_backs_off_alone() -> None:
     client = http(answers(throttled(retry_after="2"), throttled(retry_after="1")), clock, arrivals)
     assert send(client, "GET", URL, policy=POLICY, sleep=clock.sleep).status_code == 200
     assert arrivals == [0.0, 2.0, 3.0]
+
+
+def test_a_server_asking_for_longer_than_entrasync_waits_is_not_retried_and_says_so() -> None:
+    # Waited 60 s and asked again six times, then "run again in a few minutes": an hour was asked.
+    clock = FakeTime()
+    arrivals: list[float] = []
+    client = http(answers(throttled(retry_after="3600"), httpx.Response(200)), clock, arrivals)
+    response = send(client, "GET", URL, policy=POLICY, sleep=clock.sleep)
+    assert (response.status_code, arrivals) == (429, [0.0])
+    assert asked_to_wait(response) == (
+        ", and asked to wait 3,600 s (Retry-After), longer than entrasync waits"
+    )
+    assert asked_to_wait(throttled(retry_after="300")) == ""  # waited out, as before
 
 
 @pytest.mark.parametrize(("resend", "sent"), [(None, 1), (True, 2)])

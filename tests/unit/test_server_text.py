@@ -36,6 +36,17 @@ def test_a_scim_error_that_echoes_the_token_is_shown_without_it() -> None:
     assert "Authorization=Bearer ***" in error.message
 
 
+def test_neuraltrust_asking_for_longer_than_entrasync_waits_says_how_long() -> None:
+    request = httpx.Request("GET", "https://nt.example/scim/v2/Users")
+    response = httpx.Response(429, headers={"Retry-After": "3600"}, request=request)
+    error = error_for(response, "listing users")
+    assert error.message.startswith(
+        "NeuralTrust answered 429 to listing users, and asked to wait 3,600 s (Retry-After), "
+        "longer than entrasync waits"
+    )
+    assert error.hint == "run again once that time has passed"
+
+
 def test_a_graph_error_that_echoes_the_token_is_shown_without_it() -> None:
     response = echoing(400, error={"code": "BadRequest", "message": f"token {TOKEN} rejected"})
     assert GraphFailure.of(response).message == "token *** rejected"

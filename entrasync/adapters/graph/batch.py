@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
+from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError, not_json
 from entrasync.adapters.graph.odata import GraphFailure, query
 from entrasync.adapters.http import RETRY_STATUSES, parse_retry_after
 from entrasync.adapters.throttle import gates
@@ -74,15 +74,19 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
             if status == 200 and isinstance(body, dict):
                 found[i] = body
                 continue
-            if status in RETRY_STATUSES and attempt < client.policy.max_retries:
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            if (
+                status in RETRY_STATUSES
+                and attempt < client.policy.max_retries
+                and (wait is None or wait <= client.policy.longest_asked)  # as send() does
+            ):
                 throttled.append(i)
-                wait = parse_retry_after(response.headers.get("Retry-After"))
                 if wait is not None:
                     waits.append(wait)
                 shared = shared or gates(status, wait)
                 continue
             if status == 200:
-                raise GraphError(f"Microsoft Graph sent a non-JSON answer for {gets[i].what}", None)
+                raise not_json(gets[i].what)
             error = client.translate(GraphFailure.of(response), gets[i].what)
             if not isinstance(error, GraphNotFoundError):
                 raise error

@@ -57,6 +57,15 @@ REPLICATION_HINT = (
 )
 
 
+def not_json(what: str) -> GraphError:
+    """A 200 whose body is no JSON object: no Graph answer, a proxy's or sign-in page."""
+    return GraphError(
+        f"Microsoft Graph sent a non-JSON answer for {what}",
+        "nothing was changed in NeuralTrust; something may answer in Graph's place (a proxy's "
+        "or sign-in page): check ENTRASYNC_GRAPH_URL and any proxy on the way, then run again",
+    )
+
+
 class GraphNotFoundError(GraphError):
     """404 ``Request_ResourceNotFound``: a wrong id, or one not replicated yet."""
 
@@ -282,12 +291,7 @@ class GraphClient:
                 except ValueError:
                     body = None
                 if not isinstance(body, dict):
-                    raise GraphError(
-                        f"Microsoft Graph sent a non-JSON answer for {what}",
-                        "nothing was changed in NeuralTrust; something may answer in Graph's "
-                        "place (a proxy's or sign-in page): check ENTRASYNC_GRAPH_URL and any "
-                        "proxy on the way, then run again",
-                    )
+                    raise not_json(what)
                 if isinstance(body.get("error"), dict) and "value" not in body:
                     # An error sent with 200 (a proxy, a gateway): its code says what it is.
                     raise self.translate(GraphFailure.of(response), what)
@@ -337,6 +341,13 @@ class GraphClient:
         if failure.status == 404:
             message = f"{what} was not found in Entra ({failure.label()})"
             return GraphNotFoundError(message, REPLICATION_HINT)
+        if failure.status in RETRY_STATUSES and failure.asked:
+            return GraphError(
+                f"Microsoft Graph answered {failure.status} reading {what}{failure.asked} "
+                f"({failure.label()})",
+                "Graph is throttling this app in this tenant, whose other apps share the budget: "
+                "run again once that time has passed",
+            )
         if failure.status in RETRY_STATUSES:
             return GraphError(
                 f"Microsoft Graph kept answering {failure.status} reading {what}, after "

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from entrasync.adapters.http import server_text
+from entrasync.adapters.http import asked_to_wait, server_text
 
 _ODATA_SAFE = "$,()'=:*@/"
 
@@ -24,6 +24,7 @@ class GraphFailure:
     code: str
     message: str
     request_id: str | None
+    asked: str = ""  # http.asked_to_wait: a Retry-After too long to wait for
 
     @classmethod
     def of(cls, response: httpx.Response) -> GraphFailure:
@@ -42,6 +43,7 @@ class GraphFailure:
             server_text(response, code or response.reason_phrase),
             message,
             None if request_id is None else server_text(response, str(request_id)),
+            asked_to_wait(response),
         )
 
     def label(self) -> str:

@@ -17,6 +17,7 @@ import httpx
 from entrasync.adapters.http import (
     RetryPolicy,
     TransportError,
+    asked_to_wait,
     new_client,
     require_safe_url,
     send,
@@ -134,9 +135,12 @@ def error_for(
             status=status,
             request_id=request_id,
         )
+    asked = asked_to_wait(response)
     return ScimError(
-        f"NeuralTrust answered {status} to {doing}{said}{suffix}",
-        "retry later; if it persists, contact NeuralTrust support with the request id",
+        f"NeuralTrust answered {status} to {doing}{asked}{said}{suffix}",
+        "run again once that time has passed"
+        if asked
+        else "retry later; if it persists, contact NeuralTrust support with the request id",
         status=status,
         request_id=request_id,
     )

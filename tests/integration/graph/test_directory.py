@@ -137,6 +137,19 @@ def test_throttling_storms_and_503s_give_the_same_directory_as_a_clean_run(
     assert stormy.counters["503"] >= 1
 
 
+def test_graph_asking_for_longer_than_entrasync_waits_is_said_at_once(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    throttled = emulator_factory(throttle_every=1, retry_after="3600")
+    with pytest.raises(GraphError) as caught:
+        read(throttled, make_config(ALL), parallelism=1)
+    assert ", and asked to wait 3,600 s (Retry-After), longer than entrasync waits (HTTP 429" in (
+        caught.value.message
+    )
+    assert (caught.value.hint or "").endswith("run again once that time has passed")
+    assert throttled.counters["throttled"] == 2  # the $batch of the two ids, not asked again
+
+
 def test_reads_run_concurrently_within_the_bound(emulator_factory: EmulatorFactory) -> None:
     slow = emulator_factory(latency=0.02)
     mappings = [{"id": g, "role": "member"} for g in (G_BIG, G_PARENT, G_CHILD, G_MIXED, G_SMALL)]
