@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -246,12 +245,28 @@ class Console:
         One line, always: a line break or carriage return in it would leave lines behind, and
         so would a line the terminal wraps (the clear reaches its last row only)."""
         if self.interactive and not self.quiet:
-            width = max(1, shutil.get_terminal_size().columns - 1)
-            click.echo(f"\r\033[K{sanitize.text(text)[:width]}", file=self.err, nl=False)
+            shown = sanitize.text(text)
+            width = _columns(self.err)
+            click.echo(f"\r\033[K{shown[: width - 1] if width else shown}", file=self.err, nl=False)
 
     def progress_done(self) -> None:
         if self.interactive and not self.quiet:
             click.echo("\r\033[K", file=self.err, nl=False)
+
+
+def _columns(stream: TextIO) -> int | None:
+    """The width of the terminal ``stream`` writes to (``COLUMNS`` first, as shutil reads
+    it); None when unknown: stdout's may be another's, or a file's."""
+    try:
+        said = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        said = 0
+    if said > 0:
+        return said
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
 
 
 def _isatty(stream: TextIO) -> bool:

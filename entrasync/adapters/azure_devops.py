@@ -29,7 +29,7 @@ from urllib.parse import quote
 
 import httpx
 
-from entrasync.adapters.http import require_safe_url
+from entrasync.adapters.http import asked_to_wait, require_safe_url
 from entrasync.adapters.review import (
     check_length,
     ensure_marker,
@@ -140,8 +140,12 @@ class AzureDevOpsClient(RestClient):
             hint = (
                 f"an Azure DevOps comment holds at most {AZURE_DEVOPS_COMMENT_LIMIT:,} characters"
             )
+        asked = asked_to_wait(response)
+        if asked:
+            hint = "Azure DevOps is throttling the pipeline's identity: re-run the job once that "
+            hint += "time has passed"
         return ReviewError(
-            f"Azure DevOps answered {status} to {method} while {what}: {detail}", hint
+            f"Azure DevOps answered {status} to {method} while {what}{asked}: {detail}", hint
         )
 
     def is_own(self) -> Callable[[dict[str, Any]], bool]:

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from entrasync.adapters.http import require_safe_url
+from entrasync.adapters.http import asked_to_wait, require_safe_url
 from entrasync.adapters.review import (
     check_length,
     ensure_marker,
@@ -118,7 +118,12 @@ class GitLabClient(RestClient):
         hint = _HINTS.get(status)
         if status == 400 and "too long" in detail:
             hint = f"a GitLab note holds at most {GITLAB_NOTE_LIMIT:,} characters"
-        return ReviewError(f"GitLab answered {status} to {method} while {what}: {detail}", hint)
+        asked = asked_to_wait(response)
+        if asked:
+            hint = "GitLab is throttling the token: re-run the job once that time has passed"
+        return ReviewError(
+            f"GitLab answered {status} to {method} while {what}{asked}: {detail}", hint
+        )
 
     def paginate(self, url: httpx.URL, *, what: str) -> Iterator[dict[str, Any]]:
         """Every item of a list endpoint, page by page as ``X-Next-Page`` names them.

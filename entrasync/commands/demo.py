@@ -68,7 +68,7 @@ def _claim(directory: Path) -> None:
             return
         marker, mappings = directory / DEMO_MARKER, directory / DEMO_MAPPINGS
         draft = directory / DEMO_DRAFT
-        written = marker.read_text().split() if marker.is_file() else None
+        written = _marked(marker)
         if written is None:
             why = "holds files the demo did not make"
         elif (directory / "sandbox.env").exists() or mappings.parent.is_symlink():
@@ -87,6 +87,16 @@ def _claim(directory: Path) -> None:
         f"{directory} {why}: the demo writes its own config/, plan.json and audit/ there",
         "pass a new or empty folder to --dir",
     )
+
+
+def _marked(marker: Path) -> list[str] | None:
+    """The hashes a demo's marker holds; None when there is no marker (or no demo's)."""
+    if not marker.is_file():
+        return None
+    try:
+        return marker.read_text(encoding="utf-8").split()
+    except UnicodeDecodeError:
+        return None
 
 
 def _sha256(data: bytes) -> str:
@@ -156,8 +166,11 @@ def demo(directory: Path | None) -> int:
     with _workdir(directory) as work, running_sandbox() as sandbox:
         (work / DEMO_MAPPINGS).unlink(missing_ok=True)  # the demo's own, as _claim checked
         # Before the files it claims: a demo stopped in between leaves a folder it takes again.
+        # The draft's hash is kept (_claim checked the draft): a demo that stops before init
+        # must not leave an edited draft for the next one to delete.
         mappings_sha256 = _sha256(sandbox.config_yaml.encode())
-        write_atomic(work / DEMO_MARKER, mappings_sha256 + "\n")
+        drafted = (_marked(work / DEMO_MARKER) or [])[1:2]
+        write_atomic(work / DEMO_MARKER, "\n".join([mappings_sha256, *drafted]) + "\n")
         write_workspace(work, sandbox.config_yaml)
         console.result(console.style("entrasync demo", bold=True))
         console.result(

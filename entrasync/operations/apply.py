@@ -23,7 +23,13 @@ from typing import Any, Protocol
 
 from entrasync.adapters.http import DEFAULT_PARALLELISM, NotSent, TransportError
 from entrasync.adapters.scim.attributes import Layout
-from entrasync.adapters.scim.client import ForeignAnswer, ScimAuthError, ScimClient, ScimResponse
+from entrasync.adapters.scim.client import (
+    ForeignAnswer,
+    ScimAuthError,
+    ScimClient,
+    ScimResponse,
+    ScimWaitError,
+)
 from entrasync.adapters.scim.target import layout_of, to_target_user
 from entrasync.config.models import Config
 from entrasync.core import sanitize
@@ -461,7 +467,7 @@ def _outcome(
             return _changed_since_read(change, client, layout, exc)
         lost = _answer_lost(exc)
         read_back = _read_back(change, client, layout, exc) if lost else None
-        if isinstance(exc, ForeignAnswer):  # made or not, the next write would meet it too
+        if isinstance(exc, ForeignAnswer | ScimWaitError):  # the next write would meet it too
             stopped.append(f"an earlier change failed: {exc.message}")
         if read_back is not None and read_back.outcome == "succeeded":
             return read_back

@@ -162,15 +162,21 @@ def _mock(answer: Callable[[httpx.Request], httpx.Response]) -> httpx.Client:
         ),
     ],
 )
+@pytest.mark.parametrize("retry_after", ["0", "3600"], ids=["retried", "too long to wait"])
 def test_a_throttle_once_its_retries_are_spent_says_to_wait(
-    client: Callable[[httpx.Client], review_client.RestClient], said: str
+    client: Callable[[httpx.Client], review_client.RestClient], said: str, retry_after: str
 ) -> None:
-    throttled = _mock(lambda _: httpx.Response(429, headers={"Retry-After": "0"}))
+    throttled = _mock(lambda _: httpx.Response(429, headers={"Retry-After": retry_after}))
     rest = client(throttled)
     with pytest.raises(ReviewError) as caught:
         rest.request("GET", rest.url("/x"), what="listing")
-    assert said in (caught.value.hint or "")
-    assert "re-run the job" in (caught.value.hint or "")
+    hint = caught.value.hint or ""
+    if retry_after == "0":
+        assert said in hint
+        assert "re-run the job" in hint
+    else:  # "wait a minute" was said of an hour asked for
+        assert ", and asked to wait 3,600 s (Retry-After)" in caught.value.message
+        assert hint.endswith("re-run the job once that time has passed")
 
 
 def test_stale_labels_are_removed_before_any_is_added_and_nothing_empty_is_sent() -> None:

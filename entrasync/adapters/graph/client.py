@@ -346,7 +346,9 @@ class GraphClient:
                 f"Microsoft Graph answered {failure.status} reading {what}{failure.asked} "
                 f"({failure.label()})",
                 "Graph is throttling this app in this tenant, whose other apps share the budget: "
-                "run again once that time has passed",
+                "run again once that time has passed"
+                if failure.status == 429
+                else "Graph is unavailable: run again once that time has passed",
             )
         if failure.status in RETRY_STATUSES:
             return GraphError(

@@ -59,6 +59,11 @@ class ScimAuthError(ScimError, AuthError):
     """401/403 from SCIM: both a credential problem and a SCIM answer (status, request id)."""
 
 
+class ScimWaitError(ScimError):
+    """A 429 or 503 whose Retry-After is longer than entrasync waits: every other request
+    would be told the same, so apply starts no further write."""
+
+
 @dataclass(frozen=True, slots=True)
 class ScimResponse:
     """A successful write: the HTTP status, the server's request id, the resource if returned."""
@@ -136,11 +141,16 @@ def error_for(
             request_id=request_id,
         )
     asked = asked_to_wait(response)
+    if asked:
+        return ScimWaitError(
+            f"NeuralTrust answered {status} to {doing}{asked}{said}{suffix}",
+            "run again once that time has passed",
+            status=status,
+            request_id=request_id,
+        )
     return ScimError(
-        f"NeuralTrust answered {status} to {doing}{asked}{said}{suffix}",
-        "run again once that time has passed"
-        if asked
-        else "retry later; if it persists, contact NeuralTrust support with the request id",
+        f"NeuralTrust answered {status} to {doing}{said}{suffix}",
+        "retry later; if it persists, contact NeuralTrust support with the request id",
         status=status,
         request_id=request_id,
     )

@@ -152,6 +152,35 @@ def test_demo_keeps_a_draft_edited_in_its_folder(
     assert draft.read_text() == edited
 
 
+def test_a_demo_that_failed_before_its_draft_still_keeps_an_edited_draft(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--dir", str(tmp_path), "-q"]) == 0
+    (tmp_path / "plan.json").unlink()
+    (tmp_path / "plan.json").mkdir()  # its plan cannot be saved: the demo stops at step 2
+    assert main(["demo", "--dir", str(tmp_path), "-q"]) == 1
+    (tmp_path / "plan.json").rmdir()
+    draft = tmp_path / "config" / "drafted.yaml"
+    edited = draft.read_text() + "# reviewed\n"
+    draft.write_text(edited)
+    capsys.readouterr()
+
+    assert main(["demo", "--dir", str(tmp_path)]) == 1
+
+    assert "has its config/drafted.yaml edited since the demo wrote it" in capsys.readouterr().err
+    assert draft.read_text() == edited
+
+
+def test_a_marker_that_is_no_demos_is_a_folder_the_demo_did_not_make(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".entrasync-demo").write_bytes(b"\xff\xfe\n")
+    assert main(["demo", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path} holds files the demo did not make" in err
+    assert "Traceback" not in err
+
+
 def test_a_demo_stopped_while_writing_its_files_leaves_a_folder_it_takes_again(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -490,6 +490,23 @@ def test_a_stop_ends_a_throttled_writes_wait_and_records_it_as_not_carried_out(
     assert sandbox.counters.writes == 0
 
 
+def test_a_write_asked_to_wait_longer_than_entrasync_waits_starts_no_later_write(
+    make_sandbox: MakeSandbox,
+) -> None:
+    # Each write failed at once and gave its slot back, so every other write was sent to a
+    # server that had asked for an hour, and each was refused the same way.
+    sandbox = make_sandbox()
+    sandbox.set_faults(throttle_writes_every=1, retry_after="3600")
+    audit = ListAudit()
+    with client_for(sandbox) as client:
+        report = apply_plan(_creates(sandbox, 5), client, config_for(sandbox), audit, parallelism=1)
+
+    assert report.counts == {"succeeded": 0, "failed": 1, "skipped": 4}
+    (failed,) = report.failed
+    assert ", and asked to wait 3,600 s (Retry-After)" in (failed.error or "")
+    assert sandbox.counters.throttled == 1
+
+
 def test_an_unexpected_error_in_one_change_is_audited_and_starts_no_later_write(
     make_sandbox: MakeSandbox, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
