@@ -154,9 +154,11 @@ def server_text(response: httpx.Response, text: str, limit: int | None = None) -
 
 
 def asked_to_wait(response: httpx.Response) -> str:
-    """``, and asked to wait 3,600 s (Retry-After)`` for an answer whose Retry-After is longer
-    than :attr:`RetryPolicy.longest_asked` (not retried: the caller's error says so); else
-    empty."""
+    """``, and asked to wait 3,600 s (Retry-After)`` for a 429, 503 or 504 whose Retry-After is
+    longer than :attr:`RetryPolicy.longest_asked` (not retried: the caller's error says so);
+    else empty (another error with the header is about the request, not about waiting)."""
+    if response.status_code not in RETRY_STATUSES:
+        return ""
     asked = parse_retry_after(response.headers.get("Retry-After"))
     if asked is None or asked <= RetryPolicy.longest_asked:
         return ""

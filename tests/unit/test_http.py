@@ -206,6 +206,8 @@ def test_a_server_asking_for_longer_than_entrasync_waits_is_not_retried_and_says
         ", and asked to wait 3,600 s (Retry-After), longer than entrasync waits"
     )
     assert asked_to_wait(throttled(retry_after="300")) == ""  # waited out, as before
+    refused = httpx.Response(400, headers={"Retry-After": "3600"})  # a gateway's, on any error
+    assert asked_to_wait(refused) == ""
 
 
 @pytest.mark.parametrize(("resend", "sent"), [(None, 1), (True, 2)])

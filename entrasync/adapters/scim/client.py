@@ -60,7 +60,7 @@ class ScimAuthError(ScimError, AuthError):
 
 
 class ScimWaitError(ScimError):
-    """A 429 or 503 whose Retry-After is longer than entrasync waits: every other request
+    """A 429, 503 or 504 whose Retry-After is longer than entrasync waits: every other request
     would be told the same, so apply starts no further write."""
 
 
