@@ -117,39 +117,30 @@ def test_demo_will_not_take_a_folder_of_someone_elses(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config", "plan.json"]
 
 
-def test_demo_passes_q_to_its_steps_and_keeps_mappings_edited_in_its_folder(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A later demo unlinked config/mappings.yaml in a folder it had used, edits and all (a
-    sandbox there says "edit them freely")."""
-    assert main(["demo", "--dir", str(tmp_path), "-q"]) == 0
-    assert "Using config/mappings.yaml" not in capsys.readouterr().err  # -q reaches the steps
-    mappings = tmp_path / "config" / "mappings.yaml"
-    edited = mappings.read_text() + "# mine\n"
-    mappings.write_text(edited)
-
-    assert main(["demo", "--dir", str(tmp_path)]) == 1
-
-    err = capsys.readouterr().err
-    assert f"error: {tmp_path} has its config/mappings.yaml edited since the demo wrote it" in err
-    assert mappings.read_text() == edited
-
-
-def test_demo_keeps_a_draft_edited_in_its_folder(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The demo says to review config/drafted.yaml: a later demo there deleted the edits."""
-    assert main(["demo", "--dir", str(tmp_path), "-q"]) == 0
-    draft = tmp_path / "config" / "drafted.yaml"
-    edited = draft.read_text() + "# reviewed\n"
-    draft.write_text(edited)
+def _edited_then_refused(folder: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Edit ``name`` in a folder a demo used: the next demo there refuses it, edits kept."""
+    kept = folder / "config" / name
+    edited = kept.read_text() + "# mine\n"
+    kept.write_text(edited)
     capsys.readouterr()
 
-    assert main(["demo", "--dir", str(tmp_path)]) == 1
+    assert main(["demo", "--dir", str(folder)]) == 1
 
     err = capsys.readouterr().err
-    assert f"error: {tmp_path} has its config/drafted.yaml edited since the demo wrote it" in err
-    assert draft.read_text() == edited
+    assert f"error: {folder} has its config/{name} edited since the demo wrote it" in err
+    assert kept.read_text() == edited
+
+
+@pytest.mark.parametrize("name", ["mappings.yaml", "drafted.yaml"])
+def test_demo_passes_q_to_its_steps_and_keeps_its_files_edited_in_its_folder(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A later demo unlinked config/mappings.yaml in a folder it had used, edits and all (a
+    sandbox there says "edit them freely"), and deleted config/drafted.yaml, which the demo
+    says to review."""
+    assert main(["demo", "--dir", str(tmp_path), "-q"]) == 0
+    assert "Using config/mappings.yaml" not in capsys.readouterr().err  # -q reaches the steps
+    _edited_then_refused(tmp_path, name, capsys)
 
 
 def test_a_demo_that_failed_before_its_draft_still_keeps_an_edited_draft(
@@ -160,15 +151,7 @@ def test_a_demo_that_failed_before_its_draft_still_keeps_an_edited_draft(
     (tmp_path / "plan.json").mkdir()  # its plan cannot be saved: the demo stops at step 2
     assert main(["demo", "--dir", str(tmp_path), "-q"]) == 1
     (tmp_path / "plan.json").rmdir()
-    draft = tmp_path / "config" / "drafted.yaml"
-    edited = draft.read_text() + "# reviewed\n"
-    draft.write_text(edited)
-    capsys.readouterr()
-
-    assert main(["demo", "--dir", str(tmp_path)]) == 1
-
-    assert "has its config/drafted.yaml edited since the demo wrote it" in capsys.readouterr().err
-    assert draft.read_text() == edited
+    _edited_then_refused(tmp_path, "drafted.yaml", capsys)
 
 
 def test_a_marker_that_is_no_demos_is_a_folder_the_demo_did_not_make(
