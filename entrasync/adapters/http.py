@@ -154,13 +154,13 @@ def server_text(response: httpx.Response, text: str, limit: int | None = None) -
 
 
 def asked_to_wait(response: httpx.Response) -> str:
-    """``, and asked to wait 3,600 s (Retry-After)`` for a 429, 503 or 504 whose Retry-After is
-    longer than :attr:`RetryPolicy.longest_asked` (not retried: the caller's error says so);
-    else empty (another error with the header is about the request, not about waiting)."""
+    """``, and asked to wait 3,600 s (Retry-After)`` for a 429, 503 or 504 the default policy
+    does not wait out (:meth:`RetryPolicy.waits_out`: not retried, so the caller's error says
+    so); else empty (another error with the header is about the request, not about waiting)."""
     if response.status_code not in RETRY_STATUSES:
         return ""
     asked = parse_retry_after(response.headers.get("Retry-After"))
-    if asked is None or asked <= RetryPolicy.longest_asked:
+    if asked is None or RetryPolicy().waits_out(asked):
         return ""
     return f", and asked to wait {asked:,.0f} s (Retry-After), longer than entrasync waits"
 
@@ -201,6 +201,11 @@ class RetryPolicy:
     # Decoded: a 1,000-user SCIM page or a 999-member Graph page is about 1 MB, and a gzip
     # answer of 3 MB may decode to 3 GB.
     max_answer_bytes: int = 256 * 1024 * 1024
+
+    def waits_out(self, retry_after: float | None) -> bool:
+        """Whether a throttled answer's Retry-After (None: not given) is waited for and the
+        request sent again."""
+        return retry_after is None or retry_after <= self.longest_asked
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds before retry number ``attempt`` (1-based)."""
@@ -334,7 +339,7 @@ def send(
             return _final(response, maybe_made, resend)
         if status >= 500 and not idempotent and retry_after is None and maybe_made is None:
             maybe_made = response
-        if retry_after is not None and retry_after > policy.longest_asked:
+        if not policy.waits_out(retry_after):
             return _final(response, maybe_made, resend)
         delay = policy.backoff(attempt, retry_after)
         shared = gate is not None and gates(status, retry_after)

@@ -141,7 +141,7 @@ def test_the_gate_never_waits_longer_than_the_cap() -> None:
     clock = FakeTime()
     gate = ThrottleGate(5.0, clock=clock.clock, sleep=clock.sleep)
     arrivals: list[float] = []
-    # Longer than the cap, not than RetryPolicy.longest_asked: waited for, the cap at most.
+    # Longer than the cap, not than longest_asked: waited out, for the cap at most.
     client = http(answers(throttled(retry_after="200")), clock, arrivals)
     assert send(client, "GET", URL, policy=POLICY, gate=gate).status_code == 200
     assert gate.hold(10_000.0) == 5.0

@@ -78,7 +78,7 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
             if (
                 status in RETRY_STATUSES
                 and attempt < client.policy.max_retries
-                and (wait is None or wait <= client.policy.longest_asked)  # as send() does
+                and client.policy.waits_out(wait)
             ):
                 throttled.append(i)
                 if wait is not None:
