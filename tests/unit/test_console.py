@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import logging
+import os
+import pty
+import struct
+import termios
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -91,6 +96,22 @@ def test_a_progress_line_is_cut_to_the_terminals_width(monkeypatch: pytest.Monke
     err = _Terminal()
     Console(out=io.StringIO(), err=err).progress("read group " + "N" * 256 + ": 3 users")
     assert err.getvalue() == "\r\x1b[Kread group " + "N" * 18
+
+
+def test_a_progress_line_is_cut_to_its_own_terminals_width_not_stdouts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `entrasync plan > out.txt` on a 40-column terminal: stdout's size said 80.
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))
+    with os.fdopen(follower, "w") as err:
+        Console(out=io.StringIO(), err=err).progress("read group " + "N" * 256 + ": 3 users")
+    drawn = os.read(leader, 4096)
+    os.close(leader)
+    assert drawn == b"\r\x1b[Kread group " + b"N" * 28
 
 
 @pytest.mark.parametrize("method", ["warn", "info", "detail"])

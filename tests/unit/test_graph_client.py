@@ -481,3 +481,26 @@ def test_a_group_found_by_name_without_its_id_stops_the_read() -> None:
     assert (
         caught.value.message == "Microsoft Graph listed the group named 'NT-Admins' without its id"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "hint"),
+    [
+        (429, "TooManyRequests", "Graph is throttling this app in this tenant"),
+        (503, "serviceNotAvailable", "Graph is unavailable"),
+    ],
+)
+def test_a_wait_too_long_to_wait_out_is_told_as_throttling_or_as_an_outage(
+    status: int, code: str, hint: str
+) -> None:
+    sleeps: list[float] = []
+    client, seen = make_client(
+        lambda _: graph_error(status, code, {"Retry-After": "3600"}), sleeps=sleeps
+    )
+    with pytest.raises(GraphError) as caught:
+        client.get("groups/g", what="group g")
+    assert caught.value.message.startswith(
+        f"Microsoft Graph answered {status} reading group g, and asked to wait 3,600 s"
+    )
+    assert (caught.value.hint or "").startswith(hint)
+    assert (len(seen), sleeps) == (1, [])
