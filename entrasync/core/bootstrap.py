@@ -442,14 +442,29 @@ def _counts(counter: Counter[str]) -> str:
 def proposed_directory(directory: Directory, config: Config) -> Directory:
     """The survey's reads re-indexed to ``config``'s mappings (matched by group id), so the
     proposal is planned on the data already read, the Entra users ``protected`` names in no
-    group included (`plan` looks them up too)."""
+    group included (`plan` looks them up too).
+
+    ``config`` may protect more than the survey did (owners named by their Entra UPN): `plan`
+    looks each entry up by UPN and by mail, so the users read that it names are protected
+    here too."""
     by_id = {g.group.id.lower(): g for g in directory.groups}  # config ids are lower-cased
     groups = tuple(
         GroupMembers(i, by_id[m.id].group, by_id[m.id].member_ids)
         for i, m in enumerate(config.mappings)
         if m.id in by_id
     )
-    return Directory(groups=groups, users=directory.users, protected_ids=directory.protected_ids)
+    keys = config.protected_keys
+    named = frozenset(
+        user_id.lower()
+        for user_id, user in directory.users.items()
+        if user.user_principal_name.lower() in keys or (user.mail or "").lower() in keys
+    )
+    return Directory(
+        groups=groups,
+        users=directory.users,
+        protected_ids=directory.protected_ids | named,
+        protected_unknown=directory.protected_unknown & keys,
+    )
 
 
 def is_adoption_only(change: Change) -> bool:

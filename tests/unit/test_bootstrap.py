@@ -379,6 +379,18 @@ def test_an_owner_without_an_email_name_is_protected_by_its_entra_upn() -> None:
     assert Residue.of(plan).changes == ()  # and not demoted
 
 
+def test_an_owner_protected_by_its_entra_upn_in_a_group_left_unmapped_is_no_orphan() -> None:
+    """Its group's members disagree, so no mapping wants it: `plan` of the draft looks the
+    new entry up in Graph and protects it, and so must the residue made on the same reads."""
+    members = [person(f"m{i}") for i in range(4)]
+    users = [nt(f"m{i}", "admin" if i < 2 else "member") for i in range(4)]
+    lead = nt("ops", "owner", user_name="opslead", email=None)
+    proposal, plan, _ = run({"NT-Mixed": [*members, person("ops")]}, [*users, lead])
+    assert proposal.mappings == ()
+    assert proposal.new_protected == ("ops@contoso.com",)
+    assert sorted(o.user for o in plan.orphans) == [f"m{i}@contoso.com" for i in range(4)]
+
+
 def test_a_user_name_with_a_trailing_line_break_is_not_written_as_a_protected_entry() -> None:
     # Python's "$" matches before a final "\n": the schema would refuse the drafted file.
     odd = nt("ops", "owner", external_id=None, user_name="ops@contoso.com\n", email=None)
@@ -687,6 +699,21 @@ def test_the_reindexed_reads_keep_the_protected_users_in_no_group() -> None:
     directory = Directory((), {BOB.id: BOB}, protected_ids=frozenset({"id-breakglass"}))
     config = Config.model_validate({"version": 1, "mappings": []})
     assert proposed_directory(directory, config).protected_ids == frozenset({"id-breakglass"})
+
+
+def test_the_reindexed_reads_protect_the_users_read_that_the_file_names() -> None:
+    """By UPN or by mail, in any case, as `plan` looks each entry up in Graph; an entry the
+    survey found no one for stays unknown while the file keeps it."""
+    ops = person("ops", mail="Lead@Contoso.com")
+    directory = Directory(
+        (), {BOB.id: BOB, ops.id: ops}, protected_unknown=frozenset({"gone@contoso.com"})
+    )
+    by_upn = Config(version=1, protected=("OPS@contoso.com", "gone@contoso.com"))
+    assert proposed_directory(directory, by_upn).protected_ids == frozenset({"id-ops"})
+    assert proposed_directory(directory, by_upn).protected_unknown == {"gone@contoso.com"}
+    by_mail = Config(version=1, protected=("lead@contoso.com",))
+    assert proposed_directory(directory, by_mail).protected_ids == frozenset({"id-ops"})
+    assert proposed_directory(directory, by_mail).protected_unknown == frozenset()
 
 
 def test_an_orphans_role_with_blanks_around_it_is_shown_quoted_in_the_residue() -> None:
