@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from entrasync.adapters.http import DEFAULT_PARALLELISM, NotSent, TransportError
 from entrasync.adapters.scim.attributes import Layout
 from entrasync.adapters.scim.client import (
+    FOREIGN_HINT,
     ForeignAnswer,
     ScimAuthError,
     ScimClient,
@@ -168,29 +169,38 @@ NOT_SHOWN_HINT = (
 )
 
 
+NO_USER = "NeuralTrust answered {status} without the user, which a {status} sends"
+NO_USER_HINT = FOREIGN_HINT  # a gateway that takes writes and never passes them on
+
+
 def _confirmed(
     change: Change, response: ScimResponse, client: ScimClient, layout: Layout
 ) -> ChangeResult:
-    """A write NeuralTrust answered with success: succeeded, unless the user its answer holds
-    (a 200 or 201 may send it; a 204 sends none) does not show the change. A server may drop
-    an attribute it does not know and answer 200 all the same; the user is then read back
-    once, since an answer may also leave out what was not asked for."""
+    """A write NeuralTrust answered with success: succeeded when the answer is a 204 (no
+    content, RFC 7644 §3.5.2) or holds a user that shows the change. Otherwise the user is read
+    back once: a server may drop an attribute it does not know and answer 200 all the same, an
+    answer may leave out what was not asked for, and a 200 or 201 without the user it must
+    send (RFC 7644 §3.3, §3.5.2) may come from a gateway that never passed the write on."""
     resource = response.resource
-    if resource is None or _shows(resource, change, layout):
+    if resource is None and response.status == 204:
+        return _succeeded(change, response)
+    if resource is not None and _shows(resource, change, layout):
         return _succeeded(change, response)
     in_place = _in_place(change, client, layout)
+    shown = "did not show the change" if resource is not None else "held no user"
     if in_place:
-        said = "its answer did not show the change; read back just after, it is in place"
+        said = f"its answer {shown}; read back just after, it is in place"
         return _succeeded(change, response, detail=said)
-    said = NOT_SHOWN.format(status=response.status)
+    said = (NOT_SHOWN if resource is not None else NO_USER).format(status=response.status)
     if in_place is None:
         error = f"{said}, and it could not be read back: it may not have been made; run "
         error += "`entrasync plan` to see the user as it is"
     else:
         error = f"{said}, and read back just after, it is not in place either: it took the write "
         error += "without carrying all of it out"
+    hint = NOT_SHOWN_HINT if resource is not None else NO_USER_HINT
     return ChangeResult(
-        change, "failed", response.status, response.request_id, error=error, hint=NOT_SHOWN_HINT
+        change, "failed", response.status, response.request_id, error=error, hint=hint
     )
 
 

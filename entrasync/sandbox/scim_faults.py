@@ -90,7 +90,8 @@ class Faults:
         self.answer_lost_every = 0
         # How a PATCH is answered: "as made"; "not made" (200 and the user as it was, as a
         # server that drops an attribute it does not know); "bare" (made, answered 200 with
-        # the user's id alone).
+        # the user's id alone); "empty" (not made, answered 200 with no body, as a gateway
+        # that never passes it on); "no content" (made, answered 204).
         self.patch_answer = "as made"
         self.fail_after: int | None = None
         self.on_death: Callable[[], None] = lambda: None
@@ -132,7 +133,13 @@ class Faults:
         """A PATCH answered as :attr:`patch_answer` says."""
         if self.patch_answer == "not made":
             return self.app({**environ, "REQUEST_METHOD": "GET"}, start_response)
+        if self.patch_answer == "empty":
+            start_response("200 OK", [("Content-Length", "0")])
+            return [b""]
         status, headers, body = _answer(self.app, environ)
+        if status[:1] == "2" and self.patch_answer == "no content":
+            start_response("204 No Content", [])
+            return [b""]
         if status[:1] == "2":
             user_id = str(environ.get("PATH_INFO", "")).rpartition("/")[2]
             status, body = "200 OK", json.dumps({"schemas": [USER_SCHEMA], "id": user_id}).encode()

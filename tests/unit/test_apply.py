@@ -395,6 +395,23 @@ def test_a_patch_whose_answer_shows_no_change_and_that_cannot_be_read_back_claim
     assert "role_attribute" in (result.hint or "")
 
 
+def test_a_patch_answered_200_without_the_user_is_read_back_and_succeeds_in_place() -> None:
+    made = {"id": "u0", "userName": "u0", "externalId": "e-1", "active": True}
+    in_place = {**made, "roles": [{"value": "admin"}]}
+    outcomes, result = _one_lost_patch(in_place, patched=httpx.Response(200))
+    assert outcomes == ["succeeded"]
+    assert (result.http_status, result.detail) == (
+        200,
+        "its answer held no user; read back just after, it is in place",
+    )
+    outcomes, result = _one_lost_patch(None, read_back_status=503, patched=httpx.Response(200))
+    assert outcomes == ["failed"]
+    assert result.error == (
+        "NeuralTrust answered 200 without the user, which a 200 sends, and it could not be read "
+        "back: it may not have been made; run `entrasync plan` to see the user as it is"
+    )
+
+
 def test_a_read_back_answered_with_a_user_without_its_id_leaves_the_failure_recorded() -> None:
     # Raised from the read-back, a KeyError escaped apply: a traceback, and no record of a
     # write NeuralTrust may have made.

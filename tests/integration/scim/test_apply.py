@@ -151,30 +151,6 @@ def test_a_write_carried_out_whose_answer_was_lost_is_read_back_and_recorded_suc
     assert state_of(after) == EXPECTED
 
 
-def test_a_patch_answered_200_but_not_made_is_failed_with_what_to_check(
-    make_sandbox: MakeSandbox,
-) -> None:
-    # A server that drops an attribute it does not know (a wrong role_attribute) answers 200.
-    sandbox = make_sandbox()
-    sandbox.set_faults(patch_answer="not made")
-    audit = ListAudit()
-    plan, report = _apply_one_at_a_time(sandbox, audit)
-
-    patched = [c for c in plan.changes if c.action is not Action.CREATE]
-    assert report.counts == {"succeeded": 1, "failed": len(patched), "skipped": 0}
-    for result in report.failed:
-        assert result.http_status == 200
-        assert result.error == (
-            "NeuralTrust answered 200, but the user it sent back does not show the change, "
-            "and read back just after, it is not in place either: it took the write without "
-            "carrying all of it out"
-        )
-        assert "neuraltrust.role_attribute" in (result.hint or "")
-    assert {r["user"]: r["outcome"] for r in audit.records} == {
-        c.user: "succeeded" if c.action is Action.CREATE else "failed" for c in plan.changes
-    }
-
-
 def test_a_patch_answered_without_the_user_as_made_is_read_back_once(
     make_sandbox: MakeSandbox,
 ) -> None:
@@ -192,6 +168,57 @@ def test_a_patch_answered_without_the_user_as_made_is_read_back_once(
             assert record["detail"] == (
                 "its answer did not show the change; read back just after, it is in place"
             )
+    assert state_of(after) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    ("answer", "said", "hint"),
+    [
+        # A server that drops an attribute it does not know (a wrong role_attribute).
+        ("not made", ", but the user it sent back does not show the change", "role_attribute"),
+        # A gateway that answers with no body and never passes the write on: recorded as
+        # succeeded, the audit said a leaver had lost access while NeuralTrust let them in.
+        ("empty", " without the user, which a 200 sends", "a proxy, a gateway"),
+    ],
+)
+def test_a_patch_answered_200_but_not_made_is_failed_with_what_to_check(
+    make_sandbox: MakeSandbox, answer: str, said: str, hint: str
+) -> None:
+    sandbox = make_sandbox()
+    sandbox.set_faults(patch_answer=answer)
+    audit = ListAudit()
+    plan, report = _apply_one_at_a_time(sandbox, audit)
+
+    patched = [c for c in plan.changes if c.action is not Action.CREATE]
+    assert report.counts == {"succeeded": 1, "failed": len(patched), "skipped": 0}
+    for result in report.failed:
+        assert result.http_status == 200
+        assert result.error == (
+            f"NeuralTrust answered 200{said}, and read back just after, it is not in place "
+            "either: it took the write without carrying all of it out"
+        )
+        assert hint in (result.hint or "")
+    assert {r["user"]: r["outcome"] for r in audit.records} == {
+        c.user: "succeeded" if c.action is Action.CREATE else "failed" for c in plan.changes
+    }
+
+
+def test_a_patch_answered_204_is_taken_as_made_without_a_read_back(
+    make_sandbox: MakeSandbox,
+) -> None:
+    sandbox = make_sandbox()
+    sandbox.set_faults(patch_answer="no content")  # RFC 7644 §3.5.2: success, no body
+    config = config_for(sandbox)
+    with client_for(sandbox) as client:
+        plan = scenario_plan(read_target(config, client))
+        reads = sandbox.counters.by_method.get("GET", 0)
+        report = apply_plan(plan, client, config, ListAudit(), parallelism=1)
+        assert sandbox.counters.by_method.get("GET", 0) == reads  # nothing read back
+        after = read_target(config, client)
+
+    assert report.counts == {"succeeded": 6, "failed": 0, "skipped": 0}
+    assert {r.http_status for r in report.results if r.change.action is not Action.CREATE} == {204}
+    assert all(r.detail is None for r in report.results)
     assert state_of(after) == EXPECTED
 
 
