@@ -31,6 +31,7 @@ from entrasync.core.wording import plural
 from entrasync.errors import AuditError, EntrasyncError, ExitCode
 from entrasync.render.apply_report import render_no_audit, render_report
 from entrasync.render.markdown import comment_marker
+from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
 Detect = Callable[[Mapping[str, str]], ReviewPlatform]
 
@@ -94,7 +95,9 @@ def report_apply(
                 pr,
                 console,
                 str(ctx.resolved_config_path),
-                lambda platform, marker, sha: render_no_audit(marker, where, platform.run_url()),
+                lambda platform, marker, sha: render_no_audit(
+                    marker, where, platform.run_url() if platform else None
+                ),
             )
         except EntrasyncError as exc:  # the missing audit file stays the error to fix first
             hint = f" ({exc.hint})" if exc.hint else ""
@@ -121,16 +124,16 @@ def report_apply(
             note = f"its plan file could not be read: {exc.message}"
     report = compare(audit, reviewed)
 
-    def body(platform: ReviewPlatform, marker: str, sha: str) -> str:
+    def body(platform: ReviewPlatform | None, marker: str, sha: str) -> str:
         return render_report(
             report,
             marker=marker,
-            run_url=platform.run_url(),
+            run_url=platform.run_url() if platform else None,
             note=note,
-            max_chars=platform.comment_limit,
+            max_chars=platform.comment_limit if platform else GITHUB_COMMENT_LIMIT,
             workflow=os.environ.get("GITHUB_WORKFLOW"),
             compared=reviewed_plan is not None,
-            commit=sha,
+            commit=sha or None,
         )
 
     config_path = audit.config_path or str(ctx.resolved_config_path)
@@ -150,12 +153,24 @@ def _post(
     pr: int | None,
     console: Console,
     config_path: str,
-    body_of: Callable[[ReviewPlatform, str, str], str],
+    body_of: Callable[[ReviewPlatform | None, str, str], str],
 ) -> bool:
     """Put the report ``body_of(platform, marker, commit)`` in the job summary (else the log)
     and on request ``pr`` (default: the merged one of the pipeline's commit); False when there
-    is no such request."""
-    platform = platform_of(os.environ)
+    is no such request. A platform that cannot be used (no token) still gets the report in
+    the summary or the log, ``body_of(None, "", "")``, before its error."""
+
+    def shown(body: str) -> bool:
+        summarised = try_step_summary(body, os.environ, console.warn)
+        if not summarised:  # GitLab and Azure DevOps have no job summary: the log keeps it
+            console.result(body)
+        return summarised
+
+    try:
+        platform = platform_of(os.environ)
+    except EntrasyncError:
+        shown(body_of(None, "", ""))
+        raise
     try:
         sha = platform.commit_sha()
         # One report per apply run: its re-runs edit it, a later run (a manual apply of the
@@ -164,9 +179,7 @@ def _post(
         run = f" run {run_id}" if run_id.isdigit() else ""  # the CI's number, nothing else
         marker = comment_marker(config_path, f"apply {sha[:12]}{run}")
         body = body_of(platform, marker, sha)
-        summarised = try_step_summary(body, os.environ, console.warn)
-        if not summarised:  # GitLab and Azure DevOps have no job summary: the log keeps it
-            console.result(body)
+        summarised = shown(body)
         if pr is None:
             if not sha:
                 raise EntrasyncError(

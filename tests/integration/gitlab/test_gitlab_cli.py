@@ -100,20 +100,34 @@ def test_report_apply_comments_on_the_merge_request_of_the_commit(
     assert "not in the reviewed plan" not in err
 
 
-def test_report_apply_of_a_direct_push_comments_nowhere_and_leaves_the_report_in_the_log(
+@pytest.mark.parametrize(
+    ("overrides", "code", "said"),
+    [
+        pytest.param({}, 0, "the report is in the log above", id="a direct push"),
+        # What was applied is never lost with the comment.
+        pytest.param({"ENTRASYNC_GITLAB_TOKEN": ""}, 1, "ENTRASYNC_GITLAB_TOKEN", id="no token"),
+    ],
+)
+def test_report_apply_that_comments_nowhere_leaves_the_report_in_the_log(
     gitlab: GitLab,
     make_env: MakeEnv,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
+    overrides: dict[str, str],
+    code: int,
+    said: str,
 ) -> None:
     audit = write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com")))
-    assert run(monkeypatch, make_env(gitlab), tmp_path, "report-apply", "--audit", str(audit)) == 0
+    env = make_env(gitlab, **overrides)
+    assert run(monkeypatch, env, tmp_path, "report-apply", "--audit", str(audit)) == code
 
     out, err = capsys.readouterr()
     assert gitlab.state.notes == {}
     assert "Applied: 1 succeeded" in out  # GitLab has no job summary to hold it
-    assert "the report is in the log above" in err
+    assert "| create | alice@" in out
+    assert said in err
+    assert "Traceback" not in err
 
 
 def test_a_push_that_cannot_plan_replaces_the_note_and_removes_the_labels(
