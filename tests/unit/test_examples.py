@@ -622,3 +622,38 @@ def test_plan_runs_after_a_failed_validation_and_the_job_still_fails(platform: s
     plan = next(i for i, line in enumerate(lines) if line.startswith("entrasync plan "))
     assert validate < plan
     assert lines[-1] in ('test "${validated:-yes}" = yes', 'test "$validated" = yes')
+
+
+def _apply_then_report(platform: str) -> str:
+    """The apply job's lines from ``status=0`` to its ``exit``."""
+    if platform == "gitlab":
+        lines = gitlab_scripts("entrasync-apply")
+    else:
+        (script,) = [s for w, s in all_scripts() if w == platform and "apply --auto-approve" in s]
+        lines = script.splitlines()
+    lines = [line.strip() for line in lines]
+    return "\n".join(lines[lines.index("status=0") : lines.index('exit "$status"') + 1])
+
+
+@pytest.mark.parametrize("platform", ["gitlab", "azure"])
+@pytest.mark.parametrize(
+    ("applied", "reported", "job"),
+    [(0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 1), (143, 1, 143), (130, 0, 130)],
+)
+def test_the_apply_job_takes_the_applys_exit_code_or_fails_when_only_the_report_did(
+    platform: str, applied: int, reported: int, job: int, tmp_path: Path
+) -> None:
+    """A report that could not be posted fails a job whose apply succeeded; it never hides
+    the apply's own code (a signal's 143, say) behind a 1."""
+    stub = tmp_path / "entrasync"
+    stub.write_text(f'#!/bin/sh\ncase "$1" in apply) exit {applied};; *) exit {reported};; esac\n')
+    stub.chmod(0o755)
+    done = subprocess.run(
+        ["bash", "-e", "-c", _apply_then_report(platform)],
+        cwd=tmp_path,
+        env={"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == job, done.stderr
