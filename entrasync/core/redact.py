@@ -24,24 +24,33 @@ _known: dict[str, str] = {}
 _SHORTEST = 8
 _SEARCHED_PAST_LIMIT = 64 * 1024
 _IGNORED = re.compile(r"[\s+]+")  # a line cut, a form-encoded space or plus, a space
-# A JSON or Python string escape: \uXXXX, or a backslash before \ " ' or /.
-_ESCAPE = re.compile(r"""\\(?:u([0-9a-fA-F]{4})|([\\"'/]))""")
+# A JSON or Python string escape: \uXXXX, \xXX (as `sanitize` shows a line break or a tab),
+# or a backslash before \ " ' or /.
+_ESCAPE = re.compile(r"""\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|([\\"'/]))""")
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 
 
-def _flat(text: str) -> str:
-    text = _ESCAPE.sub(lambda m: m.group(2) or chr(int(m.group(1), 16)), text)
-    text = unquote(html.unescape(text))
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")  # zero-width marks
+def _folded(text: str) -> str:
+    """``text`` without zero-width marks, blanks and pluses (a line cut, a form's space),
+    casefolded."""
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     return _IGNORED.sub("", text).casefold()
+
+
+def _flat(text: str) -> str:
+    """``text`` with one layer of escaping undone (JSON, Python, HTML, percent), folded."""
+    text = _ESCAPE.sub(lambda m: m.group(3) or chr(int(m.group(1) or m.group(2), 16)), text)
+    return _folded(unquote(html.unescape(text)))
 
 
 def remember(value: str) -> None:
     """Keep ``value`` (a credential sent over the wire) from every text :func:`redact` is
-    given from now on."""
+    given from now on. It is kept folded, never unescaped: a token holding ``%41`` or
+    ``&amp;`` is echoed escaped as ``%2541`` or ``&amp;amp;``, which the text's own unescaping
+    turns back into the token as sent."""
     value = value.strip()
     if len(value) >= _SHORTEST and value not in _known:
-        _known[value] = _flat(value)
+        _known[value] = _folded(value)
 
 
 def redact(text: str, limit: int | None = None) -> str:

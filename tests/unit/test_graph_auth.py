@@ -25,6 +25,8 @@ from entrasync.adapters.graph.credentials import (
     load_certificate,
 )
 from entrasync.config.models import Config
+from entrasync.core import redact as redact_module
+from entrasync.core.redact import remember
 from entrasync.core.secret import Secret
 from entrasync.errors import AuthError, EntrasyncError
 from entrasync.sandbox.tls import make_client_certificate
@@ -407,6 +409,24 @@ def test_msal_errors_become_plain_words(result: dict[str, object], message: str,
     assert message in got_message
     assert hint in got_hint
     assert "Trace ID" not in got_message
+
+
+@pytest.mark.parametrize("cut", ["\n", "\t", "\r\n"], ids=["LF", "tab", "CRLF"])
+@pytest.mark.parametrize("field", ["error", "error_description", "correlation_id"])
+def test_a_secret_the_token_authority_echoes_cut_by_a_line_break_is_withheld(
+    cut: str, field: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made inert before it was redacted, the cut was the text ``\\x0a``: the secret went
+    into the error, and from it into the pull request's comment."""
+    secret = "fake-echoed-client-secret-for-tests"
+    monkeypatch.setattr(redact_module, "_known", dict(redact_module._known))  # forgotten after
+    remember(secret)
+    echoed = f"bad secret {secret[:12]}{cut}{secret[12:]}"
+    result = {"error": "invalid_client", "error_description": "x", field: echoed}
+    message, _ = describe_msal_error(result, "client secret")
+    shown = AuthError(message).message
+    assert secret[12:] not in shown
+    assert secret[:12] not in shown
 
 
 def test_subject_mismatch_shows_the_subject_that_was_sent() -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from entrasync.console import InertFormatter
 from entrasync.core import redact as redact_module
+from entrasync.core import sanitize
 from entrasync.core.redact import WITHHELD, redact, remember
 from entrasync.core.secret import Secret
 from entrasync.errors import EntrasyncError
@@ -39,6 +40,33 @@ def _forget_what_the_test_remembered() -> Iterator[None]:
 def test_a_credential_echoed_escaped_is_withheld(echo: str) -> None:
     remember(TOKEN)
     assert redact(f"debug: {echo}") == WITHHELD
+
+
+@pytest.mark.parametrize(
+    ("token", "escape"),
+    [
+        ("fake-pct%41-token-for-tests", lambda t: t.replace("%", "%25")),
+        ("fake-amp&amp;-token-for-tests", lambda t: t.replace("&", "&amp;")),
+    ],
+    ids=["percent-encoded", "HTML-escaped"],
+)
+def test_a_credential_holding_an_escape_is_withheld_echoed_escaped(
+    token: str, escape: Callable[[str], str]
+) -> None:
+    """Kept unescaped, ``%41`` was ``A``: the echo, unescaped once, never matched it."""
+    remember(token)
+    assert token not in escape(token)
+    assert redact(f"t={escape(token)}") == WITHHELD
+    assert redact(f"t={token}") == "t=***"
+
+
+def test_a_credential_cut_by_a_line_break_made_inert_is_withheld() -> None:
+    """`sanitize` shows a line break as the text ``\\x0a``: redacted after it, the
+    credential was two pieces no search matched."""
+    remember(TOKEN)
+    cut = sanitize.text(f"bad {TOKEN[:9]}\n{TOKEN[9:]}")
+    assert "\\x0a" in cut
+    assert redact(cut) == WITHHELD
 
 
 def test_a_value_that_only_signs_masks_nothing() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from entrasync.core import sanitize
+from entrasync.core.redact import redact
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
 
@@ -122,7 +123,8 @@ def describe_msal_error(
     """(message, hint) for a failed token request; the description's first line only."""
     code = aadsts_code(result)
     error = _said(result.get("error")) or "unknown_error"
-    description = str(result.get("error_description") or "").strip().splitlines()
+    # Redacted whole before its first line is taken: a credential echoed over two lines.
+    description = redact(str(result.get("error_description") or "")).strip().splitlines()
     first = _said(description[0]) if description else error
     if code in HINTS:
         what, hint = HINTS[code]
@@ -140,6 +142,7 @@ def describe_msal_error(
 
 
 def _said(value: object) -> str:
-    """A field of the token authority's answer as one inert line (the error it goes into is
-    redacted, signed tokens included: ``entrasync.core.redact``)."""
-    return sanitize.text(str(value or "").strip())
+    """A field of the token authority's answer as one inert line, redacted first (signed
+    tokens included: ``entrasync.core.redact``): made inert, a line break inside an echoed
+    credential is the text ``\\x0a``, which hides it from the redaction of the error."""
+    return sanitize.text(redact(str(value or "").strip()))
