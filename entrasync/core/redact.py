@@ -15,9 +15,10 @@ from urllib.parse import unquote
 
 MASK = "***"
 WITHHELD = "(withheld: it held a credential)"
-# Each credential -> its flattened form. Set and read whole by one dict operation each, which
-# the interpreter makes atomic: a thread may remember a token while another redacts.
-_known: dict[str, str] = {}
+# Each credential -> the forms it is searched for in flattened text. Set and read whole by one
+# dict operation each, which the interpreter makes atomic: a thread may remember a token while
+# another redacts.
+_known: dict[str, tuple[str, str]] = {}
 # Shorter values are no credential anyone issues (a token of a test, a placeholder), and masking
 # them would mask words: every "t" of a text for a token "t". Above it, a short token set by
 # mistake is masked all the same, whatever more it masks.
@@ -45,12 +46,12 @@ def _flat(text: str) -> str:
 
 def remember(value: str) -> None:
     """Keep ``value`` (a credential sent over the wire) from every text :func:`redact` is
-    given from now on. It is kept folded, never unescaped: a token holding ``%41`` or
-    ``&amp;`` is echoed escaped as ``%2541`` or ``&amp;amp;``, which the text's own unescaping
-    turns back into the token as sent."""
+    given from now on. Text is unescaped once before it is searched, so a token holding
+    ``%41`` or ``&amp;`` is searched for in two forms: unescaped too (echoed as sent, in
+    another case or cut over lines) and only folded (echoed escaped once, ``%2541``)."""
     value = value.strip()
     if len(value) >= _SHORTEST and value not in _known:
-        _known[value] = _folded(value)
+        _known[value] = (_flat(value), _folded(value))
 
 
 def redact(text: str, limit: int | None = None) -> str:
@@ -69,6 +70,6 @@ def redact(text: str, limit: int | None = None) -> str:
         for value, _ in known:
             text = text.replace(value, MASK)
         flat = _flat(text)
-        if any(flattened in flat for _, flattened in known):
+        if any(form in flat for _, forms in known for form in forms):
             return WITHHELD
     return text if limit is None else text[:limit]
