@@ -97,6 +97,9 @@ def temp(tmp_path: Path) -> Path:
         ("validate; touch pwned", "3.12", False),
         ("plan", "3.12; touch pwned", False),
         ("plan", "../../tmp", False),
+        ("plan", "3.10", False),
+        ("plan", "3.9.18", False),
+        ("plan", "3.09", False),
     ],
     ids=[
         "validate is a command",
@@ -106,6 +109,9 @@ def temp(tmp_path: Path) -> Path:
         "a shell command in command is refused, not run",
         "a shell command in python-version is refused, not run",
         "a path in python-version is refused",
+        "a Python entrasync does not support is refused (3.10)",
+        "a Python entrasync does not support is refused (3.9.18)",
+        "a minor version is read as decimal",
     ],
 )
 def test_the_inputs_are_checked_before_anything_is_installed(
@@ -151,6 +157,7 @@ def test_an_unclosed_quote_in_args_runs_nothing(tmp_path: Path, temp: Path) -> N
     ran = run_step("run", tmp_path, temp, command="validate", args="'mappings.yaml")
     assert ran.code == 1
     assert "args has an unclosed quote" in ran.out
+    assert "Traceback" not in ran.err
     assert "is valid" not in ran.out
     assert "exit-code" not in ran.outputs
 
