@@ -33,6 +33,7 @@ from entrasync.core import planfile, sanitize
 from entrasync.gctune import collector_paused
 from entrasync.operations.planning import make_plan
 from entrasync.render import markdown, text
+from entrasync.render.common import MARKERS, is_adoption
 
 
 def _cpu(work: Callable[[], object]) -> float:
@@ -65,12 +66,12 @@ def _translated_always(value: str | None) -> str:
 
 def _block_built_whole(change: Any, style: Any, _shared: object) -> str:
     """``text._change_block`` as it was before the shared lines: every line built each time."""
-    name = f" ({text.clean(change.display_name)})" if change.display_name else ""
-    head = f"  {text.MARKERS[change.action]} {change.action.value} {text.clean(change.user)}{name}"
+    name = f" ({sanitize.text(change.display_name)})" if change.display_name else ""
+    head = f"  {MARKERS[change.action]} {change.action.value} {sanitize.text(change.user)}{name}"
     access, membership = text._rest(change)
     adopted = ""
-    if text.is_adoption(change):
-        adopted = style(f"      + externalId: {text.clean(change.entra_id)}", "green") + "\n"
+    if is_adoption(change):
+        adopted = style(f"      + externalId: {sanitize.text(change.entra_id)}", "green") + "\n"
     return f"{style(head, text._COLORS[change.action], bold=True)}\n{access}{adopted}{membership}\n"
 
 
