@@ -280,6 +280,7 @@ def sandbox(directory: Path) -> int:
     require_flock()  # first, as no extra would help
     with _sandbox_extra():
         from entrasync.sandbox.runner import (
+            clear_env_file,
             running_sandbox,
             sandbox_lock,
             source_command,
@@ -320,5 +321,5 @@ def sandbox(directory: Path) -> int:
             # Its credentials died with the servers; a stale file would only mislead. The
             # folder's lock kept any other sandbox from writing it meanwhile.
             if written:
-                env_file.unlink(missing_ok=True)
+                clear_env_file(env_file)
     return ExitCode.OK

@@ -121,6 +121,18 @@ def write_workspace(directory: Path, config_yaml: str, config: Path | None = Non
     return mappings
 
 
+def clear_env_file(path: Path) -> None:
+    """What a stopped sandbox leaves of ``sandbox.env``: no credentials, and no file of the
+    user's removed. A regular file is removed; a symlink stays, its regular target emptied (the
+    credentials were written through it); a FIFO or a device is left as it is."""
+    if path.is_symlink():
+        if path.is_file():
+            with path.open("w"):  # truncated through the link
+                pass
+    elif path.is_file():
+        path.unlink(missing_ok=True)
+
+
 @contextmanager
 def stop_on_sigterm() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C, so the servers stop and their files are removed."""

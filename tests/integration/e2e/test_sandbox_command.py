@@ -127,6 +127,21 @@ def test_sandbox_serves_plan_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
     assert "Traceback" not in stale.stderr
 
 
+def test_a_symlinked_sandbox_env_is_kept_and_its_target_emptied_on_stop(tmp_path: Path) -> None:
+    """Never replace a non-regular file: the link was written through, then deleted on stop,
+    while its target kept the credentials."""
+    target = tmp_path / "real.env"
+    target.write_text("export LEFT=over\n")
+    (tmp_path / "sb").mkdir()
+    link = tmp_path / "sb" / "sandbox.env"
+    link.symlink_to(target)
+    with _sandbox(tmp_path / "sb"):
+        assert link.is_symlink()
+        assert "NEURALTRUST_SCIM_TOKEN" in _read_env_file(target)
+    assert link.is_symlink()
+    assert target.read_text() == ""
+
+
 def test_a_second_sandbox_in_the_folder_exits_naming_the_first(tmp_path: Path) -> None:
     with _sandbox(tmp_path) as (first, _):
         env_file = tmp_path / "sandbox.env"
