@@ -25,9 +25,9 @@ _known: dict[str, tuple[str, str]] = {}
 _SHORTEST = 8
 _SEARCHED_PAST_LIMIT = 64 * 1024
 _IGNORED = re.compile(r"[\s+]+")  # a line cut, a form-encoded space or plus, a space
-# A JSON or Python string escape: \uXXXX, \xXX (as `sanitize` shows a line break or a tab),
-# or a backslash before \ " ' or /.
-_ESCAPE = re.compile(r"""\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|([\\"'/]))""")
+# A JSON or Python string escape: \uXXXX, \xXX (as `sanitize` shows a line break or a tab), a
+# line break or tab (\n \r \t, removed by the folding), or a backslash before \ " ' or /.
+_ESCAPE = re.compile(r"""\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|([\\"'/])|([nrt]))""")
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 
 
@@ -38,17 +38,24 @@ def _folded(text: str) -> str:
     return _IGNORED.sub("", text).casefold()
 
 
+def _unescaped(match: re.Match[str]) -> str:
+    if match.group(4):
+        return " "  # a line break or tab: folded away
+    return match.group(3) or chr(int(match.group(1) or match.group(2), 16))
+
+
 def _flat(text: str) -> str:
     """``text`` with one layer of escaping undone (JSON, Python, HTML, percent), folded."""
-    text = _ESCAPE.sub(lambda m: m.group(3) or chr(int(m.group(1) or m.group(2), 16)), text)
+    text = _ESCAPE.sub(_unescaped, text)
     return _folded(unquote(html.unescape(text)))
 
 
 def remember(value: str) -> None:
     """Keep ``value`` (a credential sent over the wire) from every text :func:`redact` is
-    given from now on. Text is unescaped once before it is searched, so a token holding
+    given from now on. Text is searched unescaped once and only folded, so a token holding
     ``%41`` or ``&amp;`` is searched for in two forms: unescaped too (echoed as sent, in
-    another case or cut over lines) and only folded (echoed escaped once, ``%2541``)."""
+    another case or cut over lines) and only folded (echoed escaped once, ``%2541``, or cut
+    inside one of its own escapes)."""
     value = value.strip()
     if len(value) >= _SHORTEST and value not in _known:
         _known[value] = (_flat(value), _folded(value))
@@ -69,7 +76,8 @@ def redact(text: str, limit: int | None = None) -> str:
     if known and text:
         for value, _ in known:
             text = text.replace(value, MASK)
-        flat = _flat(text)
-        if any(form in flat for _, forms in known for form in forms):
-            return WITHHELD
+        flat, folded = _flat(text), _folded(text)
+        for _, (unescaped, kept) in known:
+            if unescaped in flat or kept in flat or kept in folded:
+                return WITHHELD
     return text if limit is None else text[:limit]

@@ -73,6 +73,22 @@ def test_a_credential_cut_by_a_line_break_made_inert_is_withheld() -> None:
     assert redact(cut) == WITHHELD
 
 
+@pytest.mark.parametrize(
+    ("token", "echo"),
+    [
+        ("fake-amp&amp;-token-for-tests", "x fake-amp&amp\n;-token-for-tests"),
+        ("fake-%E2%80%8B-token-for-tests", "x fake-%E2\n%80%8B-token-for-tests"),
+        ("fake-UPPER-Token-For-Tests", '"fake-UPP\\nER-Token-For-Tests"'),
+    ],
+    ids=["a line cut inside its own entity", "a line cut inside its own escape", "JSON's \\n"],
+)
+def test_a_credential_cut_where_unescaping_cannot_join_it_is_withheld(
+    token: str, echo: str
+) -> None:
+    remember(token)
+    assert redact(echo) == WITHHELD
+
+
 def test_a_value_that_only_signs_masks_nothing() -> None:
     # A certificate's password is never sent: masking it would mask words, and tell it.
     Secret("password", sent=False)
