@@ -280,6 +280,7 @@ def sandbox(directory: Path) -> int:
     require_flock()  # first, as no extra would help
     with _sandbox_extra():
         from entrasync.sandbox.runner import (
+            EnvFile,
             clear_env_file,
             running_sandbox,
             sandbox_lock,
@@ -294,13 +295,12 @@ def sandbox(directory: Path) -> int:
     make_folder(directory)
     env_file = directory / "sandbox.env"
     with sandbox_lock(directory):  # a second sandbox here stops now, before touching anything
-        written = False
+        written: EnvFile | None = None
         try:
             with collector_running(), stop_on_sigterm(), running_sandbox() as running:
                 config = write_workspace(directory, running.config_yaml, ctx.config_path)
                 environ = {**running.environ, "ENTRASYNC_CONFIG": str(config.resolve())}
-                write_env_file(env_file, environ)
-                written = True
+                written = write_env_file(env_file, environ)
                 console.result(console.style("entrasync sandbox is running", bold=True))
                 console.result(f"  Entra (Graph) emulator: {running.graph.base_url}")
                 console.result(f"  SCIM server:            {running.scim.url}")
@@ -320,6 +320,9 @@ def sandbox(directory: Path) -> int:
         finally:
             # Its credentials died with the servers; a stale file would only mislead. The
             # folder's lock kept any other sandbox from writing it meanwhile.
-            if written:
-                clear_env_file(env_file)
+            if written is not None:
+                try:
+                    clear_env_file(written)
+                except EntrasyncError as exc:
+                    console.warn(f"{exc.message}; {exc.hint}")
     return ExitCode.OK

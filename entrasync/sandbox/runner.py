@@ -10,6 +10,7 @@ import os
 import secrets
 import shlex
 import signal
+import stat
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -121,18 +122,6 @@ def write_workspace(directory: Path, config_yaml: str, config: Path | None = Non
     return mappings
 
 
-def clear_env_file(path: Path) -> None:
-    """What a stopped sandbox leaves of ``sandbox.env``: no credentials, and no file of the
-    user's removed. A regular file is removed; a symlink stays, its regular target emptied (the
-    credentials were written through it); a FIFO or a device is left as it is."""
-    if path.is_symlink():
-        if path.is_file():
-            with path.open("w"):  # truncated through the link
-                pass
-    elif path.is_file():
-        path.unlink(missing_ok=True)
-
-
 @contextmanager
 def stop_on_sigterm() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C, so the servers stop and their files are removed."""
@@ -152,15 +141,26 @@ def source_command(env_file: Path) -> str:
     return f"source {shlex.quote(str(env_file.resolve()))}"
 
 
-def write_env_file(path: Path, environ: dict[str, str]) -> None:
+@dataclass(frozen=True)
+class EnvFile:
+    """The ``sandbox.env`` written: the file that holds the credentials (itself, or the target
+    of the symlink it is) and its identity then, so that a stop clears only that file."""
+
+    path: Path
+    holder: Path
+    identity: tuple[int, int] | None  # (st_dev, st_ino) of a regular holder; None otherwise
+
+
+def write_env_file(path: Path, environ: dict[str, str]) -> EnvFile:
     """`export NAME=value` lines, readable by the owner only (they hold sandbox secrets).
 
-    Written whole or not at all (:func:`write_atomic`); a file left from before, of whatever
-    mode, is made 0600 first, as write_atomic keeps an existing file's mode.
+    Written whole or not at all (:func:`write_atomic`); a regular file left from before, of
+    whatever mode, is made 0600 first, as write_atomic keeps an existing file's mode.
     """
     lines = [f"export {name}={_shell_quote(value)}" for name, value in sorted(environ.items())]
     try:
-        os.chmod(path, 0o600)
+        if stat.S_ISREG(os.stat(path).st_mode):  # not a folder a symlink names: refused below
+            os.chmod(path, 0o600)
     except FileNotFoundError:
         pass  # write_atomic makes a new file 0600
     except OSError as exc:
@@ -169,6 +169,34 @@ def write_env_file(path: Path, environ: dict[str, str]) -> None:
             "remove it (the sandbox writes a new one) or pass another --dir",
         ) from None
     write_atomic(path, "\n".join(lines) + "\n")
+    holder = path.resolve()
+    written = os.stat(holder)
+    regular = stat.S_ISREG(written.st_mode)
+    return EnvFile(path, holder, (written.st_dev, written.st_ino) if regular else None)
+
+
+def clear_env_file(written: EnvFile) -> None:
+    """What a stopped sandbox leaves of ``sandbox.env``: no credentials, and no file of the
+    user's touched. The file written is removed, or, written through a symlink, emptied with
+    the link kept; a FIFO or a device, or a file replaced since, is left as it is."""
+    try:
+        now = os.stat(written.holder, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if written.identity is None or (now.st_dev, now.st_ino) != written.identity:
+        return
+    try:
+        if written.holder == written.path.absolute():
+            written.holder.unlink()
+        else:
+            with written.holder.open("w"):  # emptied; the link to it is the user's
+                pass
+    except OSError as exc:
+        raise EntrasyncError(
+            f"could not clear the sandbox's credentials from {written.holder}: "
+            f"{exc.strerror or exc}",
+            "remove the file by hand: the credentials in it stopped working with the sandbox",
+        ) from None
 
 
 @contextmanager

@@ -1,0 +1,79 @@
+"""`entrasync sandbox`'s sandbox.env: written private, and on stop cleared from the file it was
+written to only, never from a file of the user's that took its place."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from entrasync.errors import EntrasyncError
+from entrasync.sandbox.runner import clear_env_file, write_env_file
+
+ENV = {"NEURALTRUST_SCIM_TOKEN": "fake-sandbox-env-token-for-tests"}
+
+
+def test_a_regular_file_is_written_private_and_removed(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox.env"
+    path.write_text("export LEFT=over\n")
+    path.chmod(0o644)
+    written = write_env_file(path, ENV)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    clear_env_file(written)
+    assert not path.exists()
+
+
+def test_a_link_repointed_while_the_sandbox_runs_leaves_its_new_target_alone(
+    tmp_path: Path,
+) -> None:
+    first, other = tmp_path / "real.env", tmp_path / "other.env"
+    first.write_text("")
+    other.write_text("export OTHER=keep\n")
+    link = tmp_path / "sandbox.env"
+    link.symlink_to(first)
+    written = write_env_file(link, ENV)
+    link.unlink()
+    link.symlink_to(other)
+    clear_env_file(written)
+    assert first.read_text() == ""  # the credentials are gone from the file that held them
+    assert other.read_text() == "export OTHER=keep\n"
+    assert link.is_symlink()
+
+
+def test_a_file_the_user_put_in_its_place_is_left_alone(tmp_path: Path) -> None:
+    path, project = tmp_path / "sandbox.env", tmp_path / "project.env"
+    project.write_text("export KEEP=me\n")
+    written = write_env_file(path, ENV)
+    path.unlink()
+    path.symlink_to(project)
+    clear_env_file(written)
+    assert project.read_text() == "export KEEP=me\n"
+
+
+def test_a_link_to_a_folder_is_refused_and_the_folder_keeps_its_mode(tmp_path: Path) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir(mode=0o755)
+    (tmp_path / "sandbox.env").symlink_to(folder)
+    with pytest.raises(EntrasyncError):
+        write_env_file(tmp_path / "sandbox.env", ENV)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+
+
+def test_a_file_that_cannot_be_removed_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "sandbox.env"
+    written = write_env_file(path, ENV)
+
+    def refused(self: Path, missing_ok: bool = False) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    # As root (CI), no mode or folder refuses the removal: the OS's refusal is stood in for.
+    monkeypatch.setattr(Path, "unlink", refused)
+    with pytest.raises(EntrasyncError) as caught:
+        clear_env_file(written)
+    assert caught.value.message == (
+        f"could not clear the sandbox's credentials from {path}: Permission denied"
+    )
+    assert "remove the file by hand" in (caught.value.hint or "")
