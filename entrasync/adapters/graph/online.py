@@ -56,7 +56,8 @@ def check_groups(
     expired: frozenset[int] = frozenset(),
 ) -> list[GroupCheck]:
     """``expired``: indices of mappings past their ``expires``, which grant nothing: another
-    mapping of their group (a renewal) is no duplicate."""
+    mapping of their group (a renewal) is no duplicate. Nor is one with ``auto_sync: false``,
+    which `plan` does not read: two mappings reach one group only where both are synced."""
     nested = config.entra.nested_groups
     resolved = resolve_groups(client, config.mappings, parallelism)
     pairs = list(zip(config.mappings, resolved, strict=True))
@@ -64,7 +65,7 @@ def check_groups(
         run_bounded(lambda p: check_group(client, p[0], p[1], nested), pairs, parallelism)
     )
     found = (
-        (i, c.group_id if c.display_name is not None and i not in expired else None)
+        (i, c.group_id if c.display_name is not None and c.synced and i not in expired else None)
         for i, c in enumerate(checks)
     )
     for earlier, index in list(repeated_groups(found)):

@@ -122,3 +122,24 @@ def test_an_expired_mapping_of_a_deleted_group_or_renewed_by_id_is_a_note_not_a_
     assert "mapping NT-Old-Audit: no Entra group is named 'NT-Old-Audit'" in err
     assert "it expired: delete it" in err
     assert "error:" not in err
+
+
+@pytest.mark.parametrize("synced", [True, False], ids=["both synced", "one not synced"])
+def test_two_mappings_of_one_group_fail_online_only_where_plan_reads_both(
+    synced: bool,
+    emulator: GraphEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One by name, one by id: `plan` reads only the synced mappings, so a second mapping
+    with `auto_sync: false` is no duplicate, as an expired one is not."""
+    text = (
+        "version: 1\nmappings:\n"
+        f"  - {{name: NT-Small, role: member, auto_sync: {str(synced).lower()}}}\n"
+        f"  - {{id: {G_SMALL}, role: member}}\n"
+    )
+    _, code = _validate_online(text, emulator, tmp_path, monkeypatch)
+    err = capsys.readouterr().err
+    assert code == (1 if synced else 0), err
+    assert ("both resolve to group NT-Small" in err) is synced
