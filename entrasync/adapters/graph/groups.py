@@ -9,6 +9,7 @@ group given by name costs one ``displayName eq`` filter, which must match exactl
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from entrasync.adapters.graph.batch import Get, chunks, get_batch
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.odata import odata_string
 from entrasync.adapters.pool import run_bounded
+from entrasync.adapters.shell import command_line
 from entrasync.config.models import GroupMapping
 from entrasync.core import sanitize
 from entrasync.core.model import Group
@@ -144,13 +146,16 @@ def _by_name(client: GraphClient, name: str) -> Resolved:
     )
     if not found:
         near = _nearest(client, name)
-        meant = f"did you mean {' or '.join(repr(n) for n in near)}? " if near else ""
+        # Each in double quotes, as a YAML (and JSON) string spells it: copied into the file.
+        spelt = (json.dumps(n, ensure_ascii=False) for n in near)
+        meant = f"did you mean {' or '.join(spelt)}? " if near else ""
+        prefix = name[:3]
+        listing = command_line("entrasync", "groups", *(("--",) * prefix.startswith("-")), prefix)
         return GroupResolutionError(
             "missing",
             f"no Entra group is named {name!r}",
-            f"{meant}check the spelling (`entrasync groups {sanitize.text(name[:3])}` lists "
-            "groups by prefix), or map the group by id; a group created minutes ago may not "
-            "have replicated yet",
+            f"{meant}check the spelling (`{sanitize.text(listing)}` lists groups by prefix), "
+            "or map the group by id; a group created minutes ago may not have replicated yet",
         )
     if len(found) > 1:
         ids = ", ".join(sorted(str(g.get("id")) for g in found))

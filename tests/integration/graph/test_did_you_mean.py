@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,9 @@ def env(emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch) -> GraphEmulat
 @pytest.mark.parametrize(
     ("command", "name", "meant"),
     [
-        ("validate", "NT-Parnet", "did you mean 'NT-Parent'?"),
-        ("validate", "nt-parent-x", "did you mean 'NT-Parent'?"),
-        ("plan", "NT-Parnet", "did you mean 'NT-Parent'?"),
+        ("validate", "NT-Parnet", 'did you mean "NT-Parent"?'),
+        ("validate", "nt-parent-x", 'did you mean "NT-Parent"?'),
+        ("plan", "NT-Parnet", 'did you mean "NT-Parent"?'),
     ],
     ids=["two letters swapped", "a suffix too many, in another case", "plan says it too"],
 )
@@ -69,3 +70,23 @@ def test_plan_names_the_config_file_it_reads_unless_quiet(
     assert f"Using {config}\n" in capsys.readouterr().err
     main(["plan", "-q", "--config", str(config)])
     assert "Using " not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "listing"),
+    [
+        ("A Team Sales", "entrasync groups 'A T'"),
+        ("-Ad hoc", "entrasync groups -- -Ad"),
+        ("O'Brian team", "entrasync groups 'O'\"'\"'B'"),
+    ],
+    ids=["a blank", "a leading dash", "a quote"],
+)
+def test_the_listing_the_hint_suggests_runs_as_pasted(
+    env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, listing: str
+) -> None:
+    config = tmp_path / "mappings.yaml"
+    config.write_text(f'version: 1\nmappings:\n  - name: "{name}"\n    role: owner\n')
+    assert main(["validate", "--online", "--config", str(config)]) == 1
+    assert f"(`{listing}` lists groups by prefix)" in capsys.readouterr().err
+    # Pasted in a shell, it is `groups` with the prefix as one argument: it runs.
+    assert main(shlex.split(listing)[1:]) == 0
