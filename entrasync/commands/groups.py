@@ -12,9 +12,15 @@ from entrasync.adapters.graph.directory import list_groups
 from entrasync.commands import examples
 from entrasync.config.loading import load_config
 from entrasync.config.models import Config
-from entrasync.config.routing import load_reviewed_config
+from entrasync.config.routing import (
+    RoutingChangeError,
+    load_reviewed_config,
+    require_trusted_routing,
+    settings_as_written,
+)
 from entrasync.console import app_context, global_options, trusted_config_option
-from entrasync.errors import ExitCode
+from entrasync.core.wording import plural
+from entrasync.errors import ConfigError, ExitCode
 from entrasync.render import DATA_FORMATS, GROUPS_FORMATS, Options
 
 
@@ -22,13 +28,30 @@ def _config(trusted_config: Path | None) -> Config:
     """The mappings file when there is one; else the trusted config, else defaults (with ids
     from the environment).
 
-    `groups` helps write the first mappings file, so it must work before that file exists.
+    `groups` helps write the first mappings file, so it must work before that file exists,
+    and while it is half written: a file that fails its checks is read for where credentials
+    go and ``entra.nested_groups`` alone, with a warning.
     """
     context = app_context()
     path = context.resolved_config_path
+    warn = context.console().warn
     if not context.config_given and not path.exists():
         return Config(version=1) if trusted_config is None else load_config(trusted_config).config
-    return load_reviewed_config(path, trusted_config, context.console().warn).config
+    try:
+        return load_reviewed_config(path, trusted_config, warn).config
+    except RoutingChangeError:
+        raise
+    except ConfigError as exc:
+        settings = settings_as_written(path) if exc.problems else None
+        if settings is None:
+            raise
+        require_trusted_routing(settings, trusted_config)
+        warn(
+            f"{path} does not pass its checks ({plural(len(exc.problems), 'problem')}, first: "
+            f"{exc.problems[0]}); only its entra and neuraltrust URLs, ids and nested_groups "
+            "were read: `entrasync validate` lists the problems"
+        )
+        return settings.config
 
 
 @click.command(

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from entrasync.config.loading import load_config, read_bytes
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.config.source import parse
@@ -136,6 +138,28 @@ def _routing_as_written(data: dict[str, Any]) -> Routing:
         section.get(k.name) if isinstance(section := sections[k.section], dict) else None
         for k in ROUTING_KEYS
     )
+
+
+def settings_as_written(path: Path) -> LoadedConfig | None:
+    """``path``'s routing keys and ``entra.nested_groups`` as written, over the defaults, for a
+    command that reads nothing else of the file (`groups`) while it fails its checks; None
+    when even those make no config."""
+    doc = parse(read_bytes(path))[0]
+    if doc is None or not isinstance(doc.data, dict):
+        return None
+    data: dict[str, Any] = doc.data
+    sections: dict[str, dict[str, Any]] = {}
+    for key, value in zip(ROUTING_KEYS, _routing_as_written(data), strict=True):
+        if value is not None:
+            sections.setdefault(key.section, {})[key.name] = value
+    entra = data.get("entra")
+    if isinstance(entra, dict) and "nested_groups" in entra:
+        sections.setdefault("entra", {})["nested_groups"] = entra["nested_groups"]
+    try:
+        config = Config.model_validate({"version": 1, **sections})
+    except ValidationError:
+        return None
+    return LoadedConfig(config, path.as_posix(), "", ())
 
 
 def _first_role(data: dict[str, Any]) -> str | None:

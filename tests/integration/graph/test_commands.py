@@ -170,6 +170,45 @@ def test_groups_counts_direct_members_when_the_config_says_so(
     assert lines[1].split() == [G_PARENT, "NT-Parent", "1"]
 
 
+HALF_WRITTEN = "version: 1\nentra:\n  nested_groups: false\nmappings:\n  - {id: , role: member}\n"
+
+
+def test_groups_reads_a_half_written_file_for_its_entra_settings_with_a_warning(
+    env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The mapping being written is why the ids are looked up: it stopped `groups`."""
+    config = write(tmp_path, HALF_WRITTEN)
+    assert main(["groups", "NT-P", "--config", str(config)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1].split() == [G_PARENT, "NT-Parent", "1"]  # nested_groups: false
+    assert f"warning: {config} does not pass its checks (1 problem, first: " in err
+    assert "`entrasync validate` lists the problems" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        pytest.param("version: 1\nmappings: [\n", "has 1 problem", id="not YAML"),
+        pytest.param(
+            HALF_WRITTEN.replace("nested_groups: false", "graph_url: https://graph.example"),
+            "changes entra.graph_url",
+            id="a routing change under --trusted-config",
+        ),
+    ],
+)
+def test_groups_still_refuses_what_it_cannot_read_or_must_not_trust(
+    env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, said: str
+) -> None:
+    config = write(tmp_path, text)
+    trusted = tmp_path / "base.yaml"
+    trusted.write_text("version: 1\n")
+    args = ["groups", "NT-P", "--config", str(config), "--trusted-config", str(trusted)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert said in err
+    assert "Traceback" not in err
+
+
 def test_groups_with_no_match_says_so(
     env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
