@@ -34,7 +34,8 @@ _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 def _folded(text: str) -> str:
     """``text`` without zero-width marks, blanks and pluses (a line cut, a form's space),
     casefolded."""
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    if not text.isascii():  # format characters (Cf) are none of ASCII
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     return _IGNORED.sub("", text).casefold()
 
 
