@@ -144,11 +144,13 @@ def source_command(env_file: Path) -> str:
 @dataclass(frozen=True)
 class EnvFile:
     """The ``sandbox.env`` written: the file that holds the credentials (itself, or the target
-    of the symlink it is) and its identity then, so that a stop clears only that file."""
+    of the symlink it is) and what was written, so that a stop clears only that file, and
+    only while it still holds that text."""
 
     path: Path
     holder: Path
-    identity: tuple[int, int] | None  # (st_dev, st_ino) of a regular holder; None otherwise
+    through_link: bool
+    text: str
 
 
 def write_env_file(path: Path, environ: dict[str, str]) -> EnvFile:
@@ -168,29 +170,24 @@ def write_env_file(path: Path, environ: dict[str, str]) -> EnvFile:
             f"cannot make {path} private: {exc.strerror or exc}",
             "remove it (the sandbox writes a new one) or pass another --dir",
         ) from None
-    write_atomic(path, "\n".join(lines) + "\n")
-    holder = path.resolve()
-    written = os.stat(holder)
-    regular = stat.S_ISREG(written.st_mode)
-    return EnvFile(path, holder, (written.st_dev, written.st_ino) if regular else None)
+    text = "\n".join(lines) + "\n"
+    write_atomic(path, text)
+    return EnvFile(path, path.resolve(), path.is_symlink(), text)
 
 
 def clear_env_file(written: EnvFile) -> None:
     """What a stopped sandbox leaves of ``sandbox.env``: no credentials, and no file of the
-    user's touched. The file written is removed, or, written through a symlink, emptied with
-    the link kept; a FIFO or a device, or a file replaced since, is left as it is."""
+    user's touched. The file written, while it holds what was written, is removed, or, written
+    through a symlink, emptied with the link kept; anything else is left as it is (a FIFO, a
+    file or folder the user put in its place)."""
     try:
-        now = os.stat(written.holder, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if written.identity is None or (now.st_dev, now.st_ino) != written.identity:
-        return
-    try:
-        if written.holder == written.path.absolute():
-            written.holder.unlink()
-        else:
+        if not written.holder.is_file() or written.holder.read_text() != written.text:
+            return
+        if written.through_link:
             with written.holder.open("w"):  # emptied; the link to it is the user's
                 pass
+        else:
+            written.holder.unlink()
     except OSError as exc:
         raise EntrasyncError(
             f"could not clear the sandbox's credentials from {written.holder}: "

@@ -51,6 +51,30 @@ def test_a_file_the_user_put_in_its_place_is_left_alone(tmp_path: Path) -> None:
     assert project.read_text() == "export KEEP=me\n"
 
 
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_a_file_or_folder_made_in_its_place_is_left_alone_and_unremarked(
+    tmp_path: Path, kind: str
+) -> None:
+    """Made right after the removal, it may reuse the inode the sandbox's file had."""
+    path = tmp_path / "sandbox.env"
+    written = write_env_file(path, ENV)
+    path.unlink()
+    if kind == "file":
+        path.write_text("export MINE=1\n")
+    else:
+        path.mkdir()
+    clear_env_file(written)
+    assert path.is_file() if kind == "file" else path.is_dir()
+
+
+def test_a_file_in_a_folder_reached_through_a_link_is_removed(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    written = write_env_file(tmp_path / "link" / "sandbox.env", ENV)
+    clear_env_file(written)
+    assert not (tmp_path / "real" / "sandbox.env").exists()
+
+
 def test_a_link_to_a_folder_is_refused_and_the_folder_keeps_its_mode(tmp_path: Path) -> None:
     folder = tmp_path / "folder"
     folder.mkdir(mode=0o755)
