@@ -14,6 +14,7 @@ from entrasync.config.loading import load_config
 from entrasync.config.models import Config
 from entrasync.config.routing import (
     RoutingChangeError,
+    TrustedRouting,
     load_reviewed_config,
     require_trusted_routing,
     settings_as_written,
@@ -45,7 +46,9 @@ def _config(trusted_config: Path | None) -> Config:
         settings = settings_as_written(path) if exc.problems else None
         if settings is None:
             raise
-        require_trusted_routing(settings, trusted_config)
+        read = require_trusted_routing(settings, trusted_config)
+        if isinstance(read, TrustedRouting):
+            warn(read.warning)
         warn(
             f"{path} does not pass its checks ({plural(len(exc.problems), 'problem')}, first: "
             f"{exc.problems[0]}); only its entra and neuraltrust URLs, ids and nested_groups "

@@ -185,6 +185,18 @@ def test_groups_reads_a_half_written_file_for_its_entra_settings_with_a_warning(
     assert "`entrasync validate` lists the problems" in err
 
 
+def test_groups_on_a_half_written_file_says_when_the_trusted_config_was_read_in_part(
+    env: GraphEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path, HALF_WRITTEN)
+    trusted = tmp_path / "base.yaml"
+    trusted.write_text("version: 1\nroles: 5\n")  # a check of this version refuses it
+    assert main(["groups", "NT-P", "--config", str(config), "--trusted-config", str(trusted)]) == 0
+    err = capsys.readouterr().err
+    assert f"--trusted-config {trusted.as_posix()} does not pass this entrasync's checks" in err
+    assert f"{config} does not pass its checks" in err
+
+
 @pytest.mark.parametrize(
     ("text", "said"),
     [
