@@ -532,17 +532,40 @@ def test_a_path_is_named_when_it_looks_like_one(
     assert f"cannot read the certificate file {named}" in caught.value.message
 
 
-def test_a_federated_token_file_that_is_not_text_is_named_not_a_crash(tmp_path: Path) -> None:
-    binary = tmp_path / "cert.der"
-    binary.write_bytes(b"0\x82\x03\x10\xa0\x03\x02\x01\x02")  # a DER certificate's start
-    choice = choose({"AZURE_FEDERATED_TOKEN_FILE": str(binary)}, "https://login.example")
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (
+            "-----BEGIN PRIVATE KEY-----\nfake-key-body-for-tests\n-----END PRIVATE KEY-----\n",
+            "it holds a PEM block (a certificate or a private key)",
+        ),
+        (
+            '{"count": 1, "value": "fake-value-for-tests"}',
+            "it holds JSON (an OIDC endpoint's whole answer? write only the token in it)",
+        ),
+        ("fake-federated-token-for-tests", "it is not a JWT"),
+        (
+            b"0\x82\x03\x10\xa0\x03\x02\x01\x02",  # a DER certificate's start
+            "it is not UTF-8 text (a certificate or another binary file?)",
+        ),
+    ],
+    ids=["a private key", "the OIDC endpoint's whole answer", "another text", "not text"],
+)
+def test_a_federated_token_file_that_holds_no_jwt_is_refused_before_anything_is_sent(
+    tmp_path: Path, content: str | bytes, said: str
+) -> None:
+    """Sent as the client assertion, a private key put in the wrong variable left the machine
+    for the token authority, which answered AADSTS50027 with the generic hint."""
+    path = tmp_path / "token"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    choice = choose({"AZURE_FEDERATED_TOKEN_FILE": str(path)}, "https://login.example")
     assert choice is not None
     with pytest.raises(AuthError) as caught:
         choice.build()["client_assertion"]()
     assert caught.value.message == (
-        f"AZURE_FEDERATED_TOKEN_FILE {binary} does not hold a token: it is not UTF-8 text (a "
-        "certificate or another binary file?)"
+        f"AZURE_FEDERATED_TOKEN_FILE {path} does not hold a token: {said}; nothing was sent"
     )
+    assert "fake-" not in caught.value.message + (caught.value.hint or "")
 
 
 def test_a_federated_token_file_written_with_a_byte_order_mark_is_read_without_it(

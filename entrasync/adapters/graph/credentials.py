@@ -218,12 +218,8 @@ def _token_file(path: str) -> CredentialChoice:
                 "point AZURE_FEDERATED_TOKEN_FILE at the projected service-account token",
             ) from None
         except UnicodeDecodeError:
-            raise AuthError(
-                f"AZURE_FEDERATED_TOKEN_FILE {shown_path(path)} does not hold a token: it is "
-                "not UTF-8 text (a certificate or another binary file?)",
-                "point AZURE_FEDERATED_TOKEN_FILE at the file holding the federated token "
-                "(a JWT, as text)",
-            ) from None
+            why = "it is not UTF-8 text (a certificate or another binary file?)"
+            raise _no_token(path, why) from None
         if not token:
             raise AuthError(
                 f"AZURE_FEDERATED_TOKEN_FILE {shown_path(path)} is empty",
@@ -231,13 +227,34 @@ def _token_file(path: str) -> CredentialChoice:
                 "step) has not written it yet, or wrote it elsewhere: check the path and that "
                 "the step writing it ran before this one",
             )
-        last.remember(token)
         remember(token)
+        if not unverified_claims(token):
+            raise _no_token(path, _not_a_jwt(token))
+        last.remember(token)
         return token
 
     return CredentialChoice(
         "federated token file", lambda: {"client_assertion": assertion}, last.describe
     )
+
+
+def _no_token(path: str, why: str) -> AuthError:
+    return AuthError(
+        f"AZURE_FEDERATED_TOKEN_FILE {shown_path(path)} does not hold a token: {why}; nothing "
+        "was sent",
+        "point AZURE_FEDERATED_TOKEN_FILE at the file holding the federated token itself (a "
+        "JWT, as text: three base64url parts joined by dots)",
+    )
+
+
+def _not_a_jwt(text: str) -> str:
+    """What a federated token file holds instead of a JWT, without a word of it: it is sent
+    to the token authority, and a key sent there has left the machine."""
+    if "-----BEGIN" in text:
+        return "it holds a PEM block (a certificate or a private key)"
+    if text.startswith("{"):
+        return "it holds JSON (an OIDC endpoint's whole answer? write only the token in it)"
+    return "it is not a JWT"
 
 
 def fetch_github_id_token(
@@ -260,24 +277,34 @@ def fetch_github_id_token(
             },
             what="the GitHub Actions OIDC endpoint",
         )
-    hint = "give the job `permissions: id-token: write` (fork pull requests get no OIDC token)"
-    if response.status_code == 401:  # the job has the permission: its request token was refused
+    # GitHub sets the request URL and token only in a job granted id-token: write, so the
+    # permission is the fix for a refusal (403) alone.
+    status = response.status_code
+    foreign = (
+        "check ACTIONS_ID_TOKEN_REQUEST_URL and any proxy between the runner and GitHub: "
+        "something other than GitHub's OIDC endpoint answered"
+    )
+    if status == 401:  # the job has the permission: its request token was refused
         hint = (
             "ACTIONS_ID_TOKEN_REQUEST_TOKEN was refused: it is the job's own and expires with it; "
             "pass it through unchanged from the job that runs entrasync"
         )
-    elif response.status_code == 404:
+    elif status == 403:
+        hint = "give the job `permissions: id-token: write` (fork pull requests get no OIDC token)"
+    elif status == 404:
         hint = "check ACTIONS_ID_TOKEN_REQUEST_URL: GitHub sets it in a job with id-token: write"
-    if response.status_code != 200:
-        raise AuthError(
-            f"GitHub refused the OIDC token request (HTTP {response.status_code})", hint
-        )
+    elif status >= 500:
+        hint = "GitHub's OIDC endpoint is failing: run the job again (githubstatus.com)"
+    else:
+        hint = foreign
+    if status != 200:
+        raise AuthError(f"GitHub refused the OIDC token request (HTTP {status})", hint)
     try:
         value = response.json().get("value")
     except (ValueError, AttributeError):
         value = None
-    if not isinstance(value, str) or not value:
-        raise AuthError("GitHub's OIDC token response carried no token", hint)
+    if not isinstance(value, str) or not unverified_claims(value):
+        raise AuthError("GitHub's OIDC token response carried no token", foreign)
     return value
 
 

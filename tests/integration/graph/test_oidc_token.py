@@ -10,7 +10,10 @@ import pytest
 from entrasync.adapters.graph.credentials import fetch_github_id_token
 from entrasync.core.secret import Secret
 from entrasync.errors import AuthError
+from tests.fake_tokens import fake_jwt
 from tests.integration.loopback_http import Quiet, serving
+
+TOKEN = fake_jwt({"sub": "repo:contoso/access:ref:refs/heads/main"})
 
 
 class _OidcHandler(Quiet):
@@ -18,8 +21,13 @@ class _OidcHandler(Quiet):
 
     def do_GET(self) -> None:
         type(self).seen.append((self.path, self.headers.get("Authorization", "")))
-        body = json.dumps({"count": 1, "value": "header.payload.sig"}).encode()
-        status = 200 if self.headers.get("Authorization") == "bearer req" else 401
+        status, body = 200, json.dumps({"count": 1, "value": TOKEN}).encode()
+        if self.path.startswith("/status/"):  # /status/503, /status/200-html, ...
+            code, _, kind = self.path.split("/")[2].partition("-")
+            status = int(code.split("?")[0])
+            body = b"<html>sign in</html>" if kind.startswith("html") else b"{}"
+        elif self.headers.get("Authorization") != "bearer req":
+            status = 401
         self.answer(status, body, {"Content-Type": "application/json"})
 
 
@@ -32,7 +40,7 @@ def oidc_url() -> Iterator[str]:
 
 def test_github_token_request_keeps_the_urls_query_and_adds_the_audience(oidc_url: str) -> None:
     token = fetch_github_id_token(oidc_url, Secret("req"), "api://AzureADTokenExchange", {})
-    assert token == "header.payload.sig"
+    assert token == TOKEN
     path, auth = _OidcHandler.seen[0]
     assert path == "/_apis/token?api-version=2.0&x=1&audience=api%3A%2F%2FAzureADTokenExchange"
     assert auth == "bearer req"
@@ -42,3 +50,24 @@ def test_github_refusing_the_request_token_says_so(oidc_url: str) -> None:
     with pytest.raises(AuthError) as caught:
         fetch_github_id_token(oidc_url, Secret("other"), "api://AzureADTokenExchange", {})
     assert "ACTIONS_ID_TOKEN_REQUEST_TOKEN was refused" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("answer", "said", "hint"),
+    [
+        ("403", "(HTTP 403)", "permissions: id-token: write"),
+        ("503", "(HTTP 503)", "GitHub's OIDC endpoint is failing: run the job again"),
+        ("302", "(HTTP 302)", "something other than GitHub's OIDC endpoint answered"),
+        ("200-html", "carried no token", "something other than GitHub's OIDC endpoint answered"),
+    ],
+)
+def test_each_failure_of_the_token_request_gets_its_own_hint(
+    oidc_url: str, answer: str, said: str, hint: str
+) -> None:
+    """The permission is the fix for a refusal alone: GitHub sets these variables only in a
+    job that has it, so an outage or a proxy's page was sent after the wrong fix."""
+    url = oidc_url.replace("/_apis/token", f"/status/{answer}")
+    with pytest.raises(AuthError) as caught:
+        fetch_github_id_token(url, Secret("req"), "api://AzureADTokenExchange", {})
+    assert said in caught.value.message
+    assert hint in (caught.value.hint or "")
