@@ -312,6 +312,22 @@ def test_certificate_password_problems_are_plain_errors(
         load_certificate(str(_encrypted(tmp_path, b"pw")), password)
 
 
+def test_a_certificate_without_its_key_is_told_so_not_blamed_on_a_password(
+    tmp_path: Path,
+) -> None:
+    """The public certificate uploaded to Entra, pointed at by mistake: the message said
+    "missing, or wrong password" and the hint to check a password that was never set."""
+    path = tmp_path / "cert.pem"
+    path.write_bytes(make_client_certificate().certificate_pem)
+    with pytest.raises(AuthError) as caught:
+        load_certificate(str(path), None)
+    assert caught.value.message == (
+        f"the certificate file {path} holds no private key (the public certificate, as "
+        "uploaded to Entra, alone?)"
+    )
+    assert "PASSWORD" not in (caught.value.hint or "")
+
+
 def test_a_key_from_another_certificate_is_refused(tmp_path: Path) -> None:
     one, two = make_client_certificate(), make_client_certificate()
     path = tmp_path / "mixed.pem"

@@ -134,6 +134,12 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
         certificates = x509.load_pem_x509_certificates(data)
     except ValueError:
         raise AuthError(f"no PEM certificate found in {path}", hint_pem) from None
+    if b"PRIVATE KEY-----" not in data:
+        raise AuthError(
+            f"the certificate file {path} holds no private key (the public certificate, as "
+            "uploaded to Entra, alone?)",
+            hint_pem,
+        )
     secret_bytes = password.reveal().encode() if password else None
     try:
         key = serialization.load_pem_private_key(data, password=secret_bytes)
@@ -146,8 +152,11 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
         ) from None
     except ValueError:
         raise AuthError(
-            f"cannot load the private key in {path} (missing, or wrong password)",
-            f"{hint_pem}; check AZURE_CLIENT_CERTIFICATE_PASSWORD",
+            f"cannot load the private key in {path}: a wrong password, or an encryption "
+            "cryptography cannot read",
+            "check AZURE_CLIENT_CERTIFICATE_PASSWORD; a key encrypted with DES or Blowfish "
+            "reads as a wrong password: re-encrypt it with AES "
+            "(`openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem`)",
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise AuthError(f"the key in {path} is not an RSA key", "Entra app certificates use RSA")
