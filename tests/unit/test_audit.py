@@ -362,13 +362,16 @@ def test_a_run_cut_at_a_record_boundary_is_intact_but_incomplete(run: Path, keep
     assert "run incomplete" in verdict.describe()
 
 
+LEAKED = "fake-audit-leak-for-tests"
+
+
 class _Leaky:
     def __str__(self) -> str:
-        return "hunter2"
+        return LEAKED
 
 
 @pytest.mark.parametrize(
-    "secret", [Secret("hunter2"), _Leaky(), 1.5], ids=["a Secret", "any other object", "a float"]
+    "secret", [Secret(LEAKED), _Leaky(), 1.5], ids=["a Secret", "any other object", "a float"]
 )
 def test_only_plain_json_values_are_written(tmp_path: Path, secret: object) -> None:
     plan = golden_plan()
@@ -377,7 +380,7 @@ def test_only_plain_json_values_are_written(tmp_path: Path, secret: object) -> N
             writer.change(plan.changes[0], outcome="failed", error=cast(Any, secret))
         with pytest.raises(TypeError, match="refusing to write"):
             writer.change(plan.changes[0], outcome="failed", request_id=cast(Any, [secret]))
-    assert b"hunter2" not in writer.path.read_bytes()
+    assert LEAKED.encode() not in writer.path.read_bytes()
     assert verify_audit(writer.path).ok  # the refused records left no trace in the chain
 
 
@@ -397,7 +400,7 @@ def test_a_lone_surrogate_in_a_servers_error_is_recorded_escaped_never_lost(
 
 def test_a_secret_cannot_be_the_override_either(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="Secret"):
-        _start(tmp_path, golden_plan(), force_unsafe=cast(Any, Secret("hunter2")))
+        _start(tmp_path, golden_plan(), force_unsafe=cast(Any, Secret(LEAKED)))
 
 
 def test_counts_that_disagree_with_the_records_are_refused(tmp_path: Path) -> None:

@@ -216,29 +216,32 @@ def test_a_plain_http_token_authority_on_loopback_is_refused_before_anything_is_
     assert "AZURE_AUTHORITY_HOST" in (caught.value.hint or "")
 
 
+URL_PASSWORD = "fake-url-password-for-tests"
+
+
 @pytest.mark.parametrize(
     ("entra", "env", "message"),
     [
         (
-            {"graph_url": "https://u:hunter2@graph.example.com"},
+            {"graph_url": f"https://u:{URL_PASSWORD}@graph.example.com"},
             {},
             "entra.graph_url in the mappings file holds a user name or password; the Graph "
             "access token is sent only as a bearer token",
         ),
         (
             {},
-            {"ENTRASYNC_GRAPH_URL": "https://graph.example.com/?x=hunter2"},
+            {"ENTRASYNC_GRAPH_URL": f"https://graph.example.com/?x={URL_PASSWORD}"},
             "ENTRASYNC_GRAPH_URL has a query string or fragment",
         ),
         (
-            {"authority_host": "https://hunter2@login.example.com"},
+            {"authority_host": f"https://{URL_PASSWORD}@login.example.com"},
             {},
             "entra.authority_host in the mappings file holds a user name or password; the "
             "app's secret or assertion is sent only in the token request's body",
         ),
         (
             {},
-            {"AZURE_AUTHORITY_HOST": "login.example.com:hunter2"},
+            {"AZURE_AUTHORITY_HOST": f"login.example.com:{URL_PASSWORD}"},
             "AZURE_AUTHORITY_HOST has an invalid port",
         ),
     ],
@@ -257,7 +260,7 @@ def test_endpoints_carrying_data_are_refused_by_source_without_echo(
     with pytest.raises(EntrasyncError) as caught:
         resolve_endpoints(config, env)
     assert caught.value.message.startswith(message)
-    assert "hunter2" not in f"{caught.value.message} {caught.value.hint}"
+    assert URL_PASSWORD not in f"{caught.value.message} {caught.value.hint}"
 
 
 @pytest.mark.parametrize(
