@@ -118,18 +118,23 @@ def load_trusted(trusted_path: Path) -> LoadedConfig | TrustedRouting:
     try:
         return load_config(trusted_path)
     except ConfigError as exc:
-        doc = parse(read_bytes(trusted_path))[0] if exc.problems else None
-        if doc is None or not isinstance(doc.data, dict):
+        data = _as_written(trusted_path) if exc.problems else None
+        if data is None:
             raise ConfigError(
                 f"--trusted-config: {exc.message}",
                 "--trusted-config names the reviewed mappings file (in CI, the base branch's "
                 "copy); fix that file or the path",
                 problems=exc.problems,
             ) from None
-        data: dict[str, Any] = doc.data
         return TrustedRouting(
             trusted_path.as_posix(), _routing_as_written(data), exc.problems, _first_role(data)
         )
+
+
+def _as_written(path: Path) -> dict[str, Any] | None:
+    """The YAML mapping ``path`` holds, read without the checks; None when it holds none."""
+    doc = parse(read_bytes(path))[0]
+    return doc.data if doc is not None and isinstance(doc.data, dict) else None
 
 
 def _routing_as_written(data: dict[str, Any]) -> Routing:
@@ -144,10 +149,9 @@ def settings_as_written(path: Path) -> LoadedConfig | None:
     """``path``'s routing keys and ``entra.nested_groups`` as written, over the defaults, for a
     command that reads nothing else of the file (`groups`) while it fails its checks; None
     when even those make no config."""
-    doc = parse(read_bytes(path))[0]
-    if doc is None or not isinstance(doc.data, dict):
+    data = _as_written(path)
+    if data is None:
         return None
-    data: dict[str, Any] = doc.data
     sections: dict[str, dict[str, Any]] = {}
     for key, value in zip(ROUTING_KEYS, _routing_as_written(data), strict=True):
         if value is not None:
