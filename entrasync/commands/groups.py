@@ -15,12 +15,12 @@ from entrasync.config.models import Config
 from entrasync.config.routing import (
     RoutingChangeError,
     TrustedRouting,
+    failing_checks,
     load_reviewed_config,
     require_trusted_routing,
     settings_as_written,
 )
 from entrasync.console import app_context, global_options, trusted_config_option
-from entrasync.core.wording import plural
 from entrasync.errors import ConfigError, ExitCode
 from entrasync.render import DATA_FORMATS, GROUPS_FORMATS, Options
 
@@ -50,9 +50,8 @@ def _config(trusted_config: Path | None) -> Config:
         if isinstance(read, TrustedRouting):
             warn(read.warning)
         warn(
-            f"{path} does not pass its checks ({plural(len(exc.problems), 'problem')}, first: "
-            f"{exc.problems[0]}); only its entra and neuraltrust URLs, ids and nested_groups "
-            "were read: `entrasync validate` lists the problems"
+            f"{failing_checks(path.as_posix(), exc.problems)}: only its entra and neuraltrust "
+            "URLs, ids and nested_groups were read; `entrasync validate` lists the problems"
         )
         return settings.config
 

@@ -106,10 +106,17 @@ class TrustedRouting:
     @property
     def warning(self) -> str:
         return (
-            f"--trusted-config {self.path} does not pass this entrasync's checks "
-            f"({plural(len(self.problems), 'problem')}, first: {self.problems[0]}): only the "
-            "keys that decide where credentials go were compared with it"
+            f"--trusted-config {failing_checks(self.path, self.problems)}: only the keys that "
+            "decide where credentials go were compared with it"
         )
+
+
+def failing_checks(path: str, problems: tuple[str, ...]) -> str:
+    """``path`` and its problems, for a warning that it was read in part."""
+    return (
+        f"{path} does not pass this entrasync's checks ({plural(len(problems), 'problem')}, "
+        f"first: {problems[0]})"
+    )
 
 
 def load_trusted(trusted_path: Path) -> LoadedConfig | TrustedRouting:

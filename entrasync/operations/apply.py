@@ -170,7 +170,6 @@ NOT_SHOWN_HINT = (
 
 
 NO_USER = "NeuralTrust answered {status} without the user, which a {status} sends"
-NO_USER_HINT = FOREIGN_HINT  # a gateway that takes writes and never passes them on
 
 
 def _confirmed(
@@ -198,7 +197,8 @@ def _confirmed(
     else:
         error = f"{said}, and read back just after, it is not in place either: it took the write "
         error += "without carrying all of it out"
-    hint = NOT_SHOWN_HINT if resource is not None else NO_USER_HINT
+    # Without the user: a gateway that takes writes and never passes them on.
+    hint = NOT_SHOWN_HINT if resource is not None else FOREIGN_HINT
     return ChangeResult(
         change, "failed", response.status, response.request_id, error=error, hint=hint
     )

@@ -147,7 +147,6 @@ class EnvFile:
     of the symlink it is) and what was written, so that a stop clears only that file, and
     only while it still holds that text."""
 
-    path: Path
     holder: Path
     through_link: bool
     text: str
@@ -172,7 +171,7 @@ def write_env_file(path: Path, environ: dict[str, str]) -> EnvFile:
         ) from None
     text = "\n".join(lines) + "\n"
     write_atomic(path, text)
-    return EnvFile(path, path.resolve(), path.is_symlink(), text)
+    return EnvFile(path.resolve(), path.is_symlink(), text)
 
 
 def clear_env_file(written: EnvFile) -> None:

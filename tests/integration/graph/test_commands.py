@@ -181,7 +181,7 @@ def test_groups_reads_a_half_written_file_for_its_entra_settings_with_a_warning(
     assert main(["groups", "NT-P", "--config", str(config)]) == 0
     out, err = capsys.readouterr()
     assert out.splitlines()[1].split() == [G_PARENT, "NT-Parent", "1"]  # nested_groups: false
-    assert f"warning: {config} does not pass its checks (1 problem, first: " in err
+    assert f"warning: {config} does not pass this entrasync's checks (1 problem, first: " in err
     assert "`entrasync validate` lists the problems" in err
 
 
@@ -194,7 +194,7 @@ def test_groups_on_a_half_written_file_says_when_the_trusted_config_was_read_in_
     assert main(["groups", "NT-P", "--config", str(config), "--trusted-config", str(trusted)]) == 0
     err = capsys.readouterr().err
     assert f"--trusted-config {trusted.as_posix()} does not pass this entrasync's checks" in err
-    assert f"{config} does not pass its checks" in err
+    assert f"{config} does not pass this entrasync's checks" in err
 
 
 @pytest.mark.parametrize(
