@@ -14,6 +14,13 @@ from tests.fake_tokens import fake_jwt
 from tests.integration.loopback_http import Quiet, serving
 
 TOKEN = fake_jwt({"sub": "repo:contoso/access:ref:refs/heads/main"})
+# Paths that answer as a failing endpoint does, whatever the request token.
+FAILURES = {
+    "/forbidden": (403, b"{}"),
+    "/failing": (500, b"{}"),
+    "/redirect": (302, b""),
+    "/sign-in": (200, b"<html>sign in</html>"),
+}
 
 
 class _OidcHandler(Quiet):
@@ -22,12 +29,9 @@ class _OidcHandler(Quiet):
     def do_GET(self) -> None:
         type(self).seen.append((self.path, self.headers.get("Authorization", "")))
         status, body = 200, json.dumps({"count": 1, "value": TOKEN}).encode()
-        if self.path.startswith("/status/"):  # /status/503, /status/200-html, ...
-            code, _, kind = self.path.split("/")[2].partition("-")
-            status = int(code.split("?")[0])
-            body = b"<html>sign in</html>" if kind.startswith("html") else b"{}"
-        elif self.headers.get("Authorization") != "bearer req":
+        if self.headers.get("Authorization") != "bearer req":
             status = 401
+        status, body = FAILURES.get(self.path.partition("?")[0], (status, body))
         self.answer(status, body, {"Content-Type": "application/json"})
 
 
@@ -55,10 +59,10 @@ def test_github_refusing_the_request_token_says_so(oidc_url: str) -> None:
 @pytest.mark.parametrize(
     ("answer", "said", "hint"),
     [
-        ("403", "(HTTP 403)", "permissions: id-token: write"),
-        ("503", "(HTTP 503)", "GitHub's OIDC endpoint is failing: run the job again"),
-        ("302", "(HTTP 302)", "something other than GitHub's OIDC endpoint answered"),
-        ("200-html", "carried no token", "something other than GitHub's OIDC endpoint answered"),
+        ("/forbidden", "(HTTP 403)", "permissions: id-token: write"),
+        ("/failing", "(HTTP 500)", "GitHub's OIDC endpoint is failing: run the job again"),
+        ("/redirect", "(HTTP 302)", "something other than GitHub's OIDC endpoint answered"),
+        ("/sign-in", "carried no token", "something other than GitHub's OIDC endpoint answered"),
     ],
 )
 def test_each_failure_of_the_token_request_gets_its_own_hint(
@@ -66,7 +70,7 @@ def test_each_failure_of_the_token_request_gets_its_own_hint(
 ) -> None:
     """The permission is the fix for a refusal alone: GitHub sets these variables only in a
     job that has it, so an outage or a proxy's page was sent after the wrong fix."""
-    url = oidc_url.replace("/_apis/token", f"/status/{answer}")
+    url = oidc_url.replace("/_apis/token", answer)
     with pytest.raises(AuthError) as caught:
         fetch_github_id_token(url, Secret("req"), "api://AzureADTokenExchange", {})
     assert said in caught.value.message
