@@ -133,15 +133,15 @@ _STATE_FIELDS = attrgetter(
 # ASCII output, no whitespace: a lone surrogate a SCIM server sent in a name is escaped, where
 # canonical JSON (UTF-8) would refuse it and with it the whole plan.
 _STATE_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_BY_ID = attrgetter("id")
 
 
 def state_fingerprint(users: Iterable[TargetUser]) -> str:
     """sha256 of every user's read attributes, as one JSON array of per-user arrays sorted by
     SCIM id: the plan's state_sha256. Compared only with a later read by the same version, so
     it is a fingerprint, not canonical JSON (RFC 8785 has no lone surrogates)."""
-    rows = sorted((user.id, _STATE_ENCODER.encode(_STATE_FIELDS(user))) for user in users)
-    text = "[" + ",".join([row for _, row in rows]) + "]"
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    rows = [_STATE_FIELDS(user) for user in sorted(users, key=_BY_ID)]  # a read's ids are unique
+    return hashlib.sha256(_STATE_ENCODER.encode(rows).encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True)
