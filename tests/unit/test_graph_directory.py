@@ -89,7 +89,9 @@ def test_a_member_attribute_that_is_not_a_string_stops_the_read(field: str, valu
 def test_users_only_with_member_as_the_default_user_type() -> None:
     device = {"@odata.type": "#microsoft.graph.device", "id": "d1", "displayName": "pc"}
     nested = {"@odata.type": "#microsoft.graph.group", "id": "g2", "displayName": "child"}
-    (user,) = read_members(members_of(FULL, device, nested), GROUP, nested=True)
+    known: dict[str, DirectoryUser] = {}
+    assert read_members(members_of(FULL, device, nested), GROUP, True, known) == ("u1",)
+    user = known["u1"]
     assert (user.id, user.user_type, user.account_enabled) == ("u1", "Member", True)
 
 
@@ -114,10 +116,12 @@ def test_a_member_that_cannot_be_told_apart_stops_the_read(
 
 def test_a_user_in_two_groups_is_built_once() -> None:
     known: dict[str, DirectoryUser] = {}
-    (first,) = read_members(members_of(FULL), GROUP, nested=True, known=known)
-    (second,) = read_members(members_of(FULL), Group("g2", "NT-Other"), nested=True, known=known)
-    assert second is first
+    assert read_members(members_of(FULL), GROUP, nested=True, known=known) == ("u1",)
+    first = known["u1"]
+    other = Group("g2", "NT-Other")
+    assert read_members(members_of(FULL), other, nested=True, known=known) == ("u1",)
     assert known == {"u1": first}
+    assert known["u1"] is first
 
 
 def test_bounded_pool_keeps_input_order_and_the_bound() -> None:

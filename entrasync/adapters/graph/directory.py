@@ -101,15 +101,14 @@ def read_members(
     group: Group,
     nested: bool,
     known: dict[str, DirectoryUser] | None = None,
-) -> list[DirectoryUser]:
-    """The user members of one group, in the order Graph lists them, users only.
-
-    ``known``: the users other groups' reads have built, by id, shared with them; a user met
-    again is taken from it rather than built again.
+) -> tuple[str, ...]:
+    """The ids of one group's user members, in the order Graph lists them; each user is put
+    in ``known``: the users other groups' reads have built, by id, shared with them, so that
+    a user met again is taken from it rather than built again.
     """
     relation = "transitiveMembers" if nested else "members"
     known = {} if known is None else known
-    users: dict[str, DirectoryUser] = {}
+    listed: dict[str, None] = {}  # in listing order
     for item in client.paged(
         f"groups/{group.id}/{relation}",
         {"$select": ",".join(MEMBER_FIELDS)},
@@ -118,14 +117,14 @@ def read_members(
         # Filter client-side: the /microsoft.graph.user cast needs advanced queries.
         if _is_user(item, group):
             user_id = item["id"]
-            if user_id not in users:
+            if user_id not in listed:
                 user = known.get(user_id)
                 if user is None:  # two reads may build one user at once: setdefault keeps one
                     user = known.setdefault(user_id, _user(item, group))
                 if not _same(user, item):
                     raise _changed_during_read(user, group)
-                users[user_id] = user
-    return list(users.values())
+                listed[user_id] = None
+    return tuple(listed)
 
 
 def _is_user(item: dict[str, Any], group: Group) -> bool:
@@ -227,7 +226,7 @@ def read_directory(
     )
     groups: list[GroupMembers] = []
     for (index, _), group, members in zip(synced, resolved, reads, strict=True):
-        groups.append(GroupMembers(index, group, tuple(u.id for u in members)))
+        groups.append(GroupMembers(index, group, members))
         if progress is not None:
             progress(f"read group {group.display_name}: {plural(len(members), 'user')}")
     named = protected_users(client, config.protected, parallelism)

@@ -38,15 +38,13 @@ def check_group(
         )
     group = resolved
     try:
-        members = read_members(client, group, nested)
+        count = len(read_members(client, group, nested))
     except GraphNotFoundError as exc:  # deleted between the lookup and the member read
         return GroupCheck(
             label, mapping.id, None, None, "missing", exc.message, mapping.auto_sync, exc.hint or ""
         )
-    status = "ok" if members else "empty"
-    return GroupCheck(
-        label, group.id, group.display_name, len(members), status, synced=mapping.auto_sync
-    )
+    status = "ok" if count else "empty"
+    return GroupCheck(label, group.id, group.display_name, count, status, synced=mapping.auto_sync)
 
 
 def check_groups(

@@ -185,7 +185,7 @@ def _record(monkeypatch: pytest.MonkeyPatch, fail: str | None = None) -> list[st
     real_read, real_batch = directory_module.read_members, get_batch
     real_by_name = groups_module._by_name
 
-    def read(client: GraphClient, group: Group, nested: bool, known: Any = None) -> list[Any]:
+    def read(client: GraphClient, group: Group, nested: bool, known: Any = None) -> Any:
         events.append(f"read {group.display_name}")
         if group.display_name == fail:
             raise GraphError(f"the members of {fail} could not be read", "run again")
