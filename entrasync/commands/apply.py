@@ -35,7 +35,7 @@ from entrasync.core.apply_rules import (
     check_protected,
     compare_changes,
     guard,
-    violations_to_guard,
+    unshown_violations,
     whole_plan_violations,
 )
 from entrasync.core.audit_record import tally
@@ -136,15 +136,22 @@ def _check_safety(
     found = whole_plan_violations(check, now_plan) + check_safety(
         plan, target, loaded.config, empty_groups=empty_groups, resolution=resolution
     )
-    return _guard(plan, violations_to_guard(plan.violations, found), force_unsafe, fresh=fresh)
+    unshown = unshown_violations(plan.violations, found)
+    violations = (*plan.violations, *unshown)
+    return _guard(plan, violations, force_unsafe, fresh=fresh, unshown=unshown)
 
 
 def _guard(
-    plan: Plan, violations: tuple[Violation, ...], force_unsafe: str | None, *, fresh: bool
+    plan: Plan,
+    violations: tuple[Violation, ...],
+    force_unsafe: str | None,
+    *,
+    fresh: bool,
+    unshown: tuple[Violation, ...] = (),
 ) -> tuple[Violation, ...]:
     """:func:`guard`, with the GitHub instruction when the plan was made by this run."""
     instruction = override_instruction(plan, os.environ) if fresh else None
-    return guard(plan, violations, force_unsafe, instruction)
+    return guard(plan, violations, force_unsafe, instruction, unshown)
 
 
 def _fresh_plan(loaded: LoadedConfig, console: Console, parallelism: int) -> Plan:

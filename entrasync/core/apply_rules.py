@@ -278,18 +278,19 @@ class UnsafePlanError(SafetyError):
         self.violations = violations
 
 
-def violations_to_guard(
+def unshown_violations(
     stored: Sequence[Violation], found: Sequence[Violation]
 ) -> tuple[Violation, ...]:
-    """What a plan must answer for at apply: the violations it holds, and each rule found again
-    now that it does not hold (a saved plan edited to drop one is refused all the same). Each
-    rule once, as the plan found it: the override names the plan's digest."""
-    ruled = {v.rule for v in stored}
-    extra: dict[str, Violation] = {}
+    """The rules found at apply that a saved plan does not show, each once, as found now: a
+    file edited to drop a violation, or one that only the state read now breaks (a synced group
+    emptied since, a plan made now of which the file holds part). Its reviewers never saw
+    them, so ``--force-unsafe`` does not cover them (:func:`guard`)."""
+    shown = {v.rule for v in stored}
+    unshown: dict[str, Violation] = {}
     for violation in found:
-        if violation.rule not in ruled:
-            extra.setdefault(violation.rule, violation)
-    return (*stored, *extra.values())
+        if violation.rule not in shown:
+            unshown.setdefault(violation.rule, violation)
+    return tuple(unshown.values())
 
 
 def whole_plan_violations(check: PlanCheck | None, fresh: Plan | None) -> tuple[Violation, ...]:
@@ -305,17 +306,28 @@ def whole_plan_violations(check: PlanCheck | None, fresh: Plan | None) -> tuple[
     return tuple(Violation(v.rule, f"{v.message} ({part})", v.override) for v in fresh.violations)
 
 
+NEW_PLAN_HINT = (
+    "make a new plan with `entrasync plan --out FILE`, review it, and apply that file (with "
+    "`--force-unsafe` and its digest if you accept the limits it breaks): an override covers "
+    "only what the plan it names shows"
+)
+
+
 def guard(
     plan: Plan,
     violations: tuple[Violation, ...],
     force_unsafe: str | None,
     instruction: str | None = None,
+    unshown: tuple[Violation, ...] = (),
 ) -> tuple[Violation, ...]:
     """Refuse violations unless ``--force-unsafe`` names this plan; a wrong digest is refused.
 
     ``instruction``: how to apply anyway from GitHub, when that applies (a plan made by this
     run in a workflow: re-running it makes the same plan, whose digest leaves out
-    ``created_at``).
+    ``created_at``). ``unshown``: those of ``violations`` the plan does not show
+    (:func:`unshown_violations`), refused whatever the override: a digest approves what the
+    plan it names shows, and an override typed for one rule must not let through another
+    found since, unseen.
     """
     if force_unsafe is not None and not plan.matches_digest(force_unsafe):
         given = force_unsafe.strip().lower()
@@ -329,10 +341,20 @@ def guard(
             f"copy the digest from the plan output: at least its first {DIGEST_PREFIX} characters",
             violations,
         )
+    if unshown and force_unsafe is not None:
+        listed = "; ".join(f"{v.rule}: {v.message}" for v in unshown)
+        raise UnsafePlanError(
+            f"the plan {plan.short_digest} breaks {plural(len(unshown), 'safety limit')} it "
+            f"does not show, nothing was changed: {listed}",
+            NEW_PLAN_HINT,
+            violations,
+        )
     if violations and force_unsafe is None:
         listed = "; ".join(f"{v.rule}: {v.message}" for v in violations)
         hint = f"make the change safe, or apply anyway with {plan.override_flag()}"
-        if instruction:
+        if unshown:
+            hint = f"make the change safe, or {NEW_PLAN_HINT}"
+        elif instruction:
             hint += f"; from GitHub: {instruction}"
         raise UnsafePlanError(
             f"the plan {plan.short_digest} breaks {plural(len(violations), 'safety limit')}, "

@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from entrasync.core.apply_rules import (
+    NEW_PLAN_HINT,
     Mismatch,
     UnsafePlanError,
     check_fresh,
@@ -21,7 +22,7 @@ from entrasync.core.apply_rules import (
     owner_hold,
     protected_writes,
     takes_owner,
-    violations_to_guard,
+    unshown_violations,
 )
 from entrasync.core.items import Access, Action, Change, Violation
 from entrasync.core.model import Target, TargetUser
@@ -307,7 +308,7 @@ def test_a_correct_but_short_override_is_told_it_is_too_short_not_another_plans(
     assert f"--force-unsafe {'0' * 12} does not name this plan" in other.value.message
 
 
-def test_a_saved_plan_answers_for_its_own_violations_and_each_rule_found_again() -> None:
+def test_the_rules_found_at_apply_that_a_saved_plan_does_not_show_are_each_named_once() -> None:
     stored = (Violation("max_deactivations", "as the plan found it"),)
     found = (
         Violation("max_deactivations", "as found now"),
@@ -316,11 +317,33 @@ def test_a_saved_plan_answers_for_its_own_violations_and_each_rule_found_again()
         # The same rule broken by the plan made now, of which the saved plan is part: once.
         Violation("min_owners", "(a plan made now breaks it, …)"),
     )
-    assert violations_to_guard(stored, found) == (
-        Violation("max_deactivations", "as the plan found it"),
-        Violation("min_owners", "dropped from the file"),
+    assert unshown_violations(stored, found) == (Violation("min_owners", "dropped from the file"),)
+    assert unshown_violations(stored, stored) == ()
+    assert unshown_violations((), ()) == ()
+
+
+def test_an_override_covers_the_violations_its_plan_shows_and_no_other() -> None:
+    plan = _saved(ALICE)
+    shown, unshown = Violation("max_deactivations", "shown"), Violation("source_health", "new")
+    assert guard(plan, (shown,), plan.short_digest) == (shown,)
+    with pytest.raises(UnsafePlanError) as refused:
+        guard(plan, (shown, unshown), plan.short_digest, unshown=(unshown,))
+    assert refused.value.message == (
+        f"the plan {plan.short_digest} breaks 1 safety limit it does not show, nothing was "
+        "changed: source_health: new"
     )
-    assert violations_to_guard((), ()) == ()
+    assert refused.value.hint == NEW_PLAN_HINT
+    assert refused.value.violations == (shown, unshown)  # both on record
+    # Without an override, the way on offered is a new plan, not this plan's digest.
+    with pytest.raises(UnsafePlanError) as asked:
+        guard(plan, (shown, unshown), None, "re-run with force_unsafe", unshown=(unshown,))
+    assert asked.value.hint == f"make the change safe, or {NEW_PLAN_HINT}"
+    with pytest.raises(UnsafePlanError) as shown_only:
+        guard(plan, (shown,), None, "re-run with force_unsafe")
+    assert shown_only.value.hint == (
+        f"make the change safe, or apply anyway with --force-unsafe {plan.short_digest}; "
+        "from GitHub: re-run with force_unsafe"
+    )
 
 
 OWNER, ADMIN = Access("owner", None, True), Access("admin", None, True)

@@ -292,7 +292,44 @@ def test_a_synced_group_emptied_since_the_plan_stops_the_plan_for_safety(
 
     assert code == 1
     assert "source_health: synced group NT-Owners resolved to 0 members" in err
-    assert f"--force-unsafe {plan.digest[:12]}" in err
+    # The plan's reviewers never saw this rule broken: the way on is a new plan, not its digest.
+    assert "hint: make the change safe, or make a new plan with `entrasync plan --out FILE`" in err
+    assert "--force-unsafe " + plan.digest[:12] not in err
     assert "not applied" not in err  # nothing runs: no word on what a run leaves out
     assert writes(sandbox) == 0
     assert sandbox.scim.users() == before
+
+
+def test_an_override_covers_only_the_violations_its_plan_shows(
+    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reviewers accepted the one deactivation over the limit; an override typed for it
+    must not also let through the deactivations of a plan Entra now reads as broken."""
+    config = Path("config/mappings.yaml")
+    config.write_text(config.read_text().replace("max_deactivations: 10", "max_deactivations: 0"))
+    code, _, err = run(capsys, "plan", "--out", PLAN)
+    assert code == 1, err
+    plan = planfile.loads(Path(PLAN).read_text())
+    assert [v.rule for v in plan.violations] == ["max_deactivations"]
+    entra = sandbox.graph.tenant
+    edit_tenant(sandbox, lambda t: with_group(t, "NT-Owners", ()))
+    before = sandbox.scim.users()
+    override = ("apply", PLAN, "--audit-dir", "audit", "--force-unsafe", plan.digest[:12])
+
+    code, _, err = run(capsys, *override)
+
+    assert code == 1
+    assert f"error: the plan {plan.digest[:12]} breaks 1 safety limit it does not show" in err
+    assert "source_health: synced group NT-Owners resolved to 0 members" in err
+    assert "hint: make a new plan with `entrasync plan --out FILE`, review it" in err
+    assert writes(sandbox) == 0
+    assert sandbox.scim.users() == before
+    assert last_audit()[-1]["result"] == "refused"
+
+    # Entra as it was, the same override applies the plan it was typed for.
+    edit_tenant(sandbox, lambda _: entra)
+    code, _, err = run(capsys, *override)
+    assert code == 0, err
+    assert writes(sandbox) == len(plan.changes)
+    started = last_audit()[0]
+    assert [v["rule"] for v in started["force_unsafe"]["overridden"]] == ["max_deactivations"]

@@ -101,7 +101,12 @@ def test_a_saved_plan_cut_down_to_pass_the_limits_answers_for_the_whole(
         assert err.count("max_deactivation_percent:") == 1
         assert all(u["active"] for u in served.scim.users())
 
-        assert main([*apply, "--force-unsafe", cut.digest]) == 0
+        # Its digest does not override a limit the file does not show: a new plan shows it.
+        assert main([*apply, "--force-unsafe", cut.digest]) == 1
         err = capsys.readouterr().err
-        assert "1 change found now that the plan does not hold was not applied" in err
-        assert sum(not u["active"] for u in served.scim.users()) == 1
+        assert f"the plan {cut.short_digest} breaks 1 safety limit it does not show" in err
+        assert all(u["active"] for u in served.scim.users())
+        assert main(["--config", "mappings.yaml", "plan", "--out", "plan.json"]) == 1
+        new = planfile.loads(Path("plan.json").read_text())
+        assert main([*apply, "--force-unsafe", new.short_digest]) == 0
+        assert sum(not u["active"] for u in served.scim.users()) == 2
