@@ -22,6 +22,7 @@ from entrasync.adapters.audit.lock import apply_lock
 from entrasync.adapters.clock import utc_now
 from entrasync.adapters.files import read_plan
 from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT, step_summary_room
+from entrasync.adapters.http import UNKNOWN_WRITE_HINT
 from entrasync.adapters.lockfile import require_flock
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.target import read_target
@@ -356,8 +357,10 @@ def command(
     evidence.summary(_applied(evidence, report), audit)
     if report.failed or report.skipped:
         listed = "\n".join(f"  {line}" for line in describe((*report.failed, *report.skipped)))
-        # What to do about the failures themselves (a new token after a 401), then the rerun.
-        fixes = list(dict.fromkeys(r.hint for r in report.failed if r.hint))[:2]
+        # What to do about the failures themselves (a new token after a 401), then the rerun:
+        # a write's "run again" is said by the rerun below (a saved plan's rerun is refused).
+        hints = (r.hint for r in report.failed if r.hint and r.hint != UNKNOWN_WRITE_HINT)
+        fixes = list(dict.fromkeys(hints))[:2]
         failed = ApplyError(
             f"{plural(len(report.failed), 'change')} failed and {len(report.skipped)} not "
             f"attempted:\n{listed}",

@@ -256,6 +256,10 @@ def test_a_plan_cut_short_by_a_dying_server_is_then_refused_as_partly_done(
 
     assert code == 1
     assert "1 change failed and 3 not attempted" in err
+    # The rerun it names is a new plan: this one, partly applied, is refused below.
+    [hint] = [line for line in err.splitlines() if line.startswith("hint: ")]
+    assert "then run `entrasync plan` and apply the new plan" in hint
+    assert "run again" not in hint
     [audit] = setup.audit_files()
     records = [json.loads(line) for line in audit.read_text().splitlines()]
     outcomes = [r["outcome"] for r in records if r["type"] == "change"]
