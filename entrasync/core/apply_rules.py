@@ -329,6 +329,14 @@ def guard(
     plan it names shows, and an override typed for one rule must not let through another
     found since, unseen.
     """
+    if unshown and force_unsafe is not None:  # first: no digest would let it through
+        listed = "; ".join(f"{v.rule}: {v.message}" for v in unshown)
+        raise UnsafePlanError(
+            f"the plan {plan.short_digest} breaks {plural(len(unshown), 'safety limit')} it "
+            f"does not show, nothing was changed: {listed}",
+            NEW_PLAN_HINT,
+            violations,
+        )
     if force_unsafe is not None and not plan.matches_digest(force_unsafe):
         given = force_unsafe.strip().lower()
         if len(given) < DIGEST_PREFIX and plan.digest.startswith(given):
@@ -339,14 +347,6 @@ def guard(
             f"--force-unsafe {force_unsafe} {said} (digest {plan.short_digest}); "
             "nothing was changed",
             f"copy the digest from the plan output: at least its first {DIGEST_PREFIX} characters",
-            violations,
-        )
-    if unshown and force_unsafe is not None:
-        listed = "; ".join(f"{v.rule}: {v.message}" for v in unshown)
-        raise UnsafePlanError(
-            f"the plan {plan.short_digest} breaks {plural(len(unshown), 'safety limit')} it "
-            f"does not show, nothing was changed: {listed}",
-            NEW_PLAN_HINT,
             violations,
         )
     if violations and force_unsafe is None:

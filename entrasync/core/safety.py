@@ -13,10 +13,8 @@ from collections.abc import Sequence
 from entrasync.config.models import Config
 from entrasync.core.matching import is_managed_active
 from entrasync.core.model import Resolution, Target, may_be_role
-from entrasync.core.plan import FORCE_UNSAFE, Action, Change, Plan, Violation
+from entrasync.core.plan import Action, Change, Plan, Violation
 from entrasync.core.wording import plural
-
-_OVERRIDE = f"apply this plan with {FORCE_UNSAFE} <plan digest> if it is intended"
 
 
 def check_safety(
@@ -46,7 +44,7 @@ def _max_deactivations(config: Config, planned: int) -> Violation | None:
     return Violation(
         "max_deactivations",
         f"the plan deactivates {plural(planned, 'user')}, more than "
-        f"limits.max_deactivations ({limit}) per apply; {_OVERRIDE}",
+        f"limits.max_deactivations ({limit}) per apply",
     )
 
 
@@ -63,7 +61,7 @@ def _max_percent(
     return Violation(
         "max_deactivation_percent",
         f"the plan deactivates {planned} of {plural(managed, 'active managed user')} "
-        f"({share:.1f}%), more than limits.max_deactivation_percent ({limit}%); {_OVERRIDE}",
+        f"({share:.1f}%), more than limits.max_deactivation_percent ({limit}%)",
     )
 
 
@@ -128,7 +126,7 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
         "min_owners",
         f"the plan leaves {plural(after, f'active {owner} user')}, down from {before}{counting}, "
         f"below limits.min_owners ({config.limits.min_owners}, and never 0): it demotes or "
-        f"deactivates {', '.join(sorted(lost))}; {_OVERRIDE}",
+        f"deactivates {', '.join(sorted(lost))}",
     )
 
 
@@ -140,5 +138,5 @@ def _source_health(empty_groups: tuple[str, ...], planned: int) -> Violation | N
         f"synced {'group' if len(empty_groups) == 1 else 'groups'} {', '.join(empty_groups)} "
         f"resolved to 0 members while the plan deactivates {plural(planned, 'managed user')}; "
         "an empty group is more often a renamed, emptied or unreadable source than an intended "
-        f"removal, so no deactivation runs while one is empty; {_OVERRIDE}",
+        "removal, so no deactivation runs while one is empty",
     )

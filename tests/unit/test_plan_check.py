@@ -334,6 +334,10 @@ def test_an_override_covers_the_violations_its_plan_shows_and_no_other() -> None
     )
     assert refused.value.hint == NEW_PLAN_HINT
     assert refused.value.violations == (shown, unshown)  # both on record
+    # Another plan's digest meets the same refusal: its hint to copy the digest would not help.
+    with pytest.raises(UnsafePlanError) as other:
+        guard(plan, (shown, unshown), "0" * 12, unshown=(unshown,))
+    assert other.value.message == refused.value.message
     # Without an override, the way on offered is a new plan, not this plan's digest.
     with pytest.raises(UnsafePlanError) as asked:
         guard(plan, (shown, unshown), None, "re-run with force_unsafe", unshown=(unshown,))
