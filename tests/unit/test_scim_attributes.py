@@ -128,6 +128,10 @@ def test_patch_operations_replace_the_whole_value(
         ([{"value": "h@x", "type": "home"}, {"value": "o@x", "type": "other"}], "h@x"),
         ([{"type": "work"}], None),
         ([], None),
+        # Sub-attribute names in any case (RFC 7643 §2.1); a boolean sent as text.
+        ([{"value": "h@x"}, {"Value": "p@x", "Primary": True}], "p@x"),
+        ([{"value": "h@x"}, {"value": "p@x", "primary": "true"}], "p@x"),
+        ([{"value": "h@x", "type": "home"}, {"value": "w@x", "Type": "Work"}], "w@x"),
     ],
     ids=[
         "primary wins",
@@ -135,6 +139,9 @@ def test_patch_operations_replace_the_whole_value(
         "else the first",
         "an email without value is ignored",
         "no email",
+        "Primary and Value",
+        "primary as text",
+        "type Work",
     ],
 )
 def test_the_email_read_is_primary_then_work_then_first(
@@ -158,6 +165,38 @@ def test_a_scim_user_becomes_a_target_user_with_sorted_products() -> None:
     assert (user.user_name, user.external_id, user.active) == ("Ann@Contoso.com", "e-9", True)
     assert (user.role, user.products) == ("member", ("trustgate", "trustlens"))
     assert to_target_user({"id": "1", "active": False}, layout).active is False
+
+
+def test_a_user_is_read_whatever_the_case_of_its_attribute_names() -> None:
+    """Read by the letter, an ``ExternalID`` left a leaver unmanaged: never deactivated."""
+    layout = Layout.of("roles", "entitlements")
+    odd = {
+        "id": "7",
+        "UserName": "ann@contoso.com",
+        "ExternalID": "e-7",
+        "DISPLAYNAME": "Ann",
+        "Active": False,
+        "Emails": [{"value": "ann@contoso.com"}],
+        "Roles": [{"value": "member"}],
+        "Meta": {"Version": 'W/"3"'},
+    }
+    user = to_target_user(odd, layout, etags=True)
+    assert (user.user_name, user.external_id, user.display_name) == (
+        "ann@contoso.com",
+        "e-7",
+        "Ann",
+    )
+    assert (user.active, user.active_said, user.email) == (False, True, "ann@contoso.com")
+    assert (user.role, user.version) == ("member", 'W/"3"')
+
+
+def test_an_attribute_sent_twice_in_two_spellings_stops_the_read() -> None:
+    with pytest.raises(IncompleteListingError) as twice:
+        to_target_user({"id": "7", "active": True, "Active": False}, Layout.of("roles", "x"))
+    assert "user 7 with the attribute active twice, as 'active' and 'Active'" in str(twice.value)
+    emails = [{"value": "a@x", "Value": "b@x"}]
+    with pytest.raises(IncompleteListingError, match="the attribute value twice"):
+        primary_email({"id": "7", "emails": emails})
 
 
 @pytest.mark.parametrize(

@@ -61,10 +61,10 @@ class AttributePath:
         """The values present on ``resource``, primary first, then in sorted order; None when
         the attribute is absent."""
         # An extension's URN is case-insensitive too (RFC 7643 §2.1, §3.3).
-        container: Any = _get_ci(resource, self.schema) if self.schema else resource
+        container: Any = get_ci(resource, self.schema) if self.schema else resource
         if not isinstance(container, dict):
             return None
-        raw = _get_ci(container, self.name)
+        raw = get_ci(container, self.name)
         if raw is None:
             return None
         if isinstance(raw, str):  # the common single-valued case, without the sort below
@@ -109,8 +109,9 @@ class AttributePath:
         return {"op": "replace", "path": self.path, "value": self.wire_value(values, single=single)}
 
 
-def _get_ci(container: dict[str, Any], name: str) -> Any:
-    """Attribute names are case-insensitive (RFC 7643 §2.1)."""
+def get_ci(container: dict[str, Any], name: str) -> Any:
+    """``container[name]``, the name in any case: attribute names are case-insensitive
+    (RFC 7643 §2.1)."""
     if name in container:
         return container[name]
     lowered = name.lower()
