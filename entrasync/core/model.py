@@ -115,6 +115,10 @@ class TargetUser:
     # but a server that leaves out false values makes an inactive owner look active, so
     # min_owners never counts on an owner whose activity was not said.
     active_said: bool = field(default=True, compare=False)
+    # Whether the role attribute held `role` alone: chosen from several values (`member` as
+    # primary, `owner` beside it), it may not be the role NeuralTrust goes by, so min_owners
+    # never counts on such an owner.
+    role_alone: bool = field(default=True, compare=False)
 
 
 def may_be_role(value: object, role: str) -> bool:

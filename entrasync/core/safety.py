@@ -72,7 +72,8 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
     owner role to NeuralTrust, or not: such a user counts among the owners a plan takes away,
     never among those it leaves. So the count after the plan is of users certain to be owners.
     So does a user whose role was not sent at all, and an owner whose ``active`` was not sent
-    (a server that leaves out false values) is never certain.
+    (a server that leaves out false values), or whose role came among other values, is never
+    certain.
     """
     owner = config.owner_role
     # A user whose role NeuralTrust did not send (the attribute left out of its answer, or
@@ -82,7 +83,11 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
         u for u in target.users if u.active and (u.role is None or may_be_role(u.role, owner))
     ]
     maybe = {u.id for u in maybe_users}
-    certain = {u.id for u in target.users if u.active and u.active_said and u.role == owner}
+    certain = {
+        u.id
+        for u in target.users
+        if u.active and u.active_said and u.role_alone and u.role == owner
+    }
     # Only a create or a reactivation writes `active`: an update of a user whose activity was
     # not sent leaves it as unknown as it was.
     activity_unknown = {u.id for u in target.users if not u.active_said}
@@ -105,6 +110,7 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
     spelt = sorted({repr(u.role) for u in maybe_users if u.role not in (None, owner)})
     unread = sum(1 for u in maybe_users if u.role is None)
     unsaid = sum(1 for u in maybe_users if u.role == owner and not u.active_said)
+    among = sum(1 for u in maybe_users if u.role == owner and not u.role_alone)
     notes = []
     if spelt:
         notes.append(
@@ -120,6 +126,12 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
         notes.append(
             f"counting {plural(unsaid, f'{owner} user')} whose active NeuralTrust did not "
             "send as active before the plan, not after it"
+        )
+    if among:
+        notes.append(
+            f"counting {plural(among, 'user')} whose {owner} role came among other values of "
+            f"{config.neuraltrust.role_attribute}, which NeuralTrust may not go by, before the "
+            "plan only"
         )
     counting = f" ({'; '.join(notes)})" if notes else ""
     return Violation(

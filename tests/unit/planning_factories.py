@@ -84,6 +84,7 @@ def nt(
     user_name: str | None = None,
     email: str | None = UNSET,
     active_said: bool = True,
+    role_alone: bool = True,
 ) -> TargetUser:
     if products is UNSET:
         products = ALL_PRODUCTS if role == "member" else None
@@ -98,6 +99,7 @@ def nt(
         role=role,
         products=tuple(sorted(products)) if products is not None else None,
         active_said=active_said,
+        role_alone=role_alone,
     )
 
 

@@ -127,7 +127,7 @@ def test_a_core_attribute_is_written_as_core_however_it_is_named(
     assert {k: v for k, v in body.items() if k.lower() in ("roles", "title")} == written
     assert body["schemas"] == ["urn:ietf:params:scim:schemas:core:2.0:User"]
     resource = {"id": "1", "userName": "ann@contoso.com", **written}
-    assert layout.read_role(resource) == "admin"
+    assert layout.read_role(resource) == ("admin", True)
 
 
 def test_an_external_id_in_another_case_is_the_same_entra_user() -> None:

@@ -165,6 +165,14 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], tuple[s
         ["min_owners"],
     ),
     (
+        "an owner whose role came among other values is not sure: demoting the other violates",
+        {"protected": ["zed@contoso.com"]},
+        {"NT-Admins": [person("olga")]},
+        [nt("olga", "owner"), nt("zed", "owner", external_id=None, role_alone=False)],
+        (),
+        ["min_owners"],
+    ),
+    (
         "reactivating an owner writes its activity: demoting the other is allowed",
         {},
         {"NT-Admins": [person("olga")], "NT-Owners": [person("zed")]},
@@ -396,15 +404,30 @@ def test_make_plan_counts_the_managed_users_as_the_safety_check_does() -> None:
     assert "max_deactivation_percent" in [v.rule for v in plan.violations]
 
 
-def test_the_min_owners_message_says_which_spellings_it_counted() -> None:
+@pytest.mark.parametrize(
+    ("zed", "counting"),
+    [
+        (
+            nt("zed", "Owner", external_id=None),
+            "those whose role is spelt 'Owner', which NeuralTrust may not take for owner",
+        ),
+        (
+            nt("zed", "owner", role_alone=False),
+            "1 user whose owner role came among other values of roles, which NeuralTrust may "
+            "not go by, before the plan only",
+        ),
+    ],
+    ids=["spelt otherwise", "among other values"],
+)
+def test_the_min_owners_message_says_which_maybe_owners_it_counted(
+    zed: TargetUser, counting: str
+) -> None:
     (violation,) = violations(
-        {"NT-Admins": [person("olga")]},
-        [nt("olga", "owner"), nt("zed", "Owner", external_id=None)],
-        protected=["zed@contoso.com"],
+        {"NT-Admins": [person("olga")]}, [nt("olga", "owner"), zed], protected=["zed@contoso.com"]
     )
     assert violation.message.startswith(
-        "the plan leaves 0 active owner users, down from 2 (counting those whose role is "
-        "spelt 'Owner', which NeuralTrust may not take for owner), below limits.min_owners"
+        f"the plan leaves 0 active owner users, down from 2 (counting {counting}), below "
+        "limits.min_owners"
     )
 
 

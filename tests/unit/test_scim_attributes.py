@@ -285,12 +285,32 @@ def test_of_several_role_values_the_most_privileged_is_read(
     values: list[dict[str, Any]], role: str
 ) -> None:
     layout = Layout.of("roles", "entitlements", ("owner", "admin", "member"))
-    assert layout.read_role({"roles": values}) == role
+    # Chosen from several, the role is never taken as the one NeuralTrust goes by.
+    assert layout.read_role({"roles": values}) == (role, False)
+
+
+@pytest.mark.parametrize(
+    ("values", "read"),
+    [
+        ([{"value": "owner"}], ("owner", True)),
+        ([{"value": "owner"}, {"value": "owner", "primary": True}], ("owner", True)),
+        ([{"value": "member", "primary": True}, {"value": "owner"}], ("owner", False)),
+        ([], (None, True)),
+    ],
+    ids=["one value", "one value sent twice", "owner beside a primary member", "none"],
+)
+def test_a_role_is_read_with_whether_it_came_alone(
+    values: list[dict[str, Any]], read: tuple[str | None, bool]
+) -> None:
+    layout = Layout.of("roles", "entitlements", ("owner", "admin", "member"))
+    assert layout.read_role({"roles": values}) == read
+    user = to_target_user({"id": "1", "roles": values}, layout)
+    assert (user.role, user.role_alone) == read
 
 
 def test_a_vocabulary_spelt_otherwise_than_the_server_still_reads_the_owner() -> None:
     layout = Layout.of("roles", "entitlements", ("Owner", "Admin", "Member"))
-    assert layout.read_role({"roles": [{"value": "member"}, {"value": "owner"}]}) == "owner"
+    assert layout.read_role({"roles": [{"value": "member"}, {"value": "owner"}]})[0] == "owner"
 
 
 def test_a_version_is_read_only_from_a_server_that_announced_etags() -> None:

@@ -134,16 +134,20 @@ class Layout:
         parse = AttributePath.parse
         return cls(parse(role_attribute), parse(products_attribute), tuple(roles))
 
-    def read_role(self, resource: dict[str, Any]) -> str | None:
-        """The role: of several values, the most privileged in the vocabulary (a value outside
-        it only when none is in it, primary first), so that no value sent alongside hides an
-        owner; the plan then writes the one role it wants, replacing them all."""
+    def read_role(self, resource: dict[str, Any]) -> tuple[str | None, bool]:
+        """The role, and whether it came alone. Of several values, the most privileged in the
+        vocabulary (a value outside it only when none is in it, primary first), so that no
+        value sent alongside hides an owner; but NeuralTrust may go by another of them, so
+        ``min_owners`` never counts on it (``TargetUser.role_alone``)."""
         values = self.role.read(resource)
         if not values:
-            return None
-        if len(values) == 1 or not self.roles:
-            return values[0]
-        return min(values, key=self._rank)  # ties: read order (primary first, then sorted)
+            return None, True
+        if len(values) == 1:
+            return values[0], True
+        alone = len(set(values)) == 1
+        if not self.roles:
+            return values[0], alone
+        return min(values, key=self._rank), alone  # ties: read order (primary, then sorted)
 
     def _rank(self, value: str) -> tuple[int, bool]:
         """Where ``value`` stands in the vocabulary, in any spelling NeuralTrust may take for a

@@ -122,6 +122,7 @@ def to_target_user(resource: dict[str, Any], layout: Layout, etags: bool = False
     said = active is not None
     if active is not True and active is not False:
         active = _active(resource, active)
+    role, role_alone = layout.read_role(resource)
     meta = get("meta") if etags else None
     version = get_ci(meta, "version") if isinstance(meta, dict) else None
     # Positional, in TargetUser's field order: this runs for every user read.
@@ -132,10 +133,11 @@ def to_target_user(resource: dict[str, Any], layout: Layout, etags: bool = False
         display_name,
         primary_email(resource),
         active,
-        layout.read_role(resource),
+        role,
         layout.read_products(resource),
         version if isinstance(version, str) and version else None,
         said,
+        role_alone,
     )
 
 
