@@ -34,6 +34,7 @@ class ReadFaults:
       ``startIndex`` saying 1, or, with ``echo_start_index``, the one asked for;
     - ``max_page_size``: at most this many users a page, whatever ``count`` asks (RFC 7644
       §3.4.2.4 allows fewer), while ServiceProviderConfig still announces its own maxResults;
+      ``later_page_size``: the same, after the first page only (pages that shrink);
     - ``inflate_total``: ``totalResults`` claims this many users more than there are;
     - ``total_is_page``: ``totalResults`` is the number of users on the page, not in the list;
     - ``refuse_past_end``: ``400`` to a ``startIndex`` past the last user (RFC 7644 leaves it open);
@@ -46,6 +47,7 @@ class ReadFaults:
     ignore_start_index: bool = False
     echo_start_index: bool = False
     max_page_size: int | None = None
+    later_page_size: int | None = None
     inflate_total: int = 0
     total_is_page: bool = False
     refuse_past_end: bool = False
@@ -170,9 +172,10 @@ class Faults:
             return _error(start_response, "400 Bad Request", detail, scim_type="invalidValue")
         if reads.ignore_start_index:
             query.pop("startIndex", None)
-        if reads.max_page_size is not None:
-            count = int(query.get("count", reads.max_page_size))
-            query["count"] = str(min(count, reads.max_page_size))
+        cap = reads.later_page_size if asked != "1" else None
+        cap = reads.max_page_size if cap is None else cap
+        if cap is not None:
+            query["count"] = str(min(int(query.get("count", cap)), cap))
         environ = {**environ, "QUERY_STRING": urlencode(query)}
         if not reads.rewrites_answers():
             return self.app(environ, start_response)

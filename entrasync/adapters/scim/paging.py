@@ -30,7 +30,7 @@ from typing import Any
 from entrasync.errors import ScimError
 
 MAX_TOTAL_RESULTS = 10_000_000  # far past any NeuralTrust organisation; 10**9 is a lie
-MIN_SANE_PAGE = 10  # pages shorter than this (when more were asked for) spend the budget
+MIN_SANE_PAGE = 10  # pages shorter than this, and than the first, spend the budget
 BUDGET_SLACK = 2
 BROKEN_HINT = (
     "nothing was changed in NeuralTrust. The SCIM server's paging does not follow RFC 7644 "
@@ -149,10 +149,11 @@ class Listing:
         self.total = first.total
         self.seen: set[str] = set()
         self.requests = 1
-        smallest = max(1, min(count, MIN_SANE_PAGE))
+        # A server may hold its pages below `count` (RFC 7644 §3.4.2.4), as its first page shows.
+        self.smallest = max(1, min(count, MIN_SANE_PAGE, len(first.resources) or count))
         # Every page but the last holds at least `smallest` users, plus the pages fetched ahead
         # that a short page makes useless: a server cannot keep the reader paging for ever.
-        self.budget = 1 + math.ceil(self.total / smallest) + ahead + BUDGET_SLACK
+        self.budget = 1 + math.ceil(self.total / self.smallest) + ahead + BUDGET_SLACK
 
     @property
     def read(self) -> int:
@@ -169,7 +170,7 @@ class Listing:
         if self.requests >= self.budget:
             raise _broken(
                 f"listing {self.total:,} users needs more than {self.budget:,} requests, its "
-                f"pages being shorter than {MIN_SANE_PAGE} users ({self._counts()})"
+                f"pages being shorter than {self.smallest} users ({self._counts()})"
             )
         self.requests += 1
 

@@ -125,18 +125,31 @@ def test_an_absurd_total_is_refused_at_the_first_page(
     assert sandbox.counters.listings == 1
 
 
-def test_pages_too_short_for_the_total_stop_the_read_at_the_request_budget(
+def test_pages_that_shrink_after_the_first_stop_the_read_at_the_request_budget(
     make_sandbox: MakeSandbox,
 ) -> None:
-    """One user a page when 1,000 are asked: 1 + ceil(23 / 10) + 2 ahead + 2 slack requests."""
-    sandbox = make_sandbox(seed=SEED, reads=ReadFaults(max_page_size=1))
+    """Ten users, then one a page: 1 + ceil(23 / 10) + 2 ahead + 2 slack requests."""
+    faults = ReadFaults(max_page_size=10, later_page_size=1)
+    sandbox = make_sandbox(seed=SEED, reads=faults)
     error = refused(sandbox, 1)
     assert error.message == (
         "the NeuralTrust user list could not be read completely: listing 23 users needs more "
-        "than 8 requests, its pages being shorter than 10 users (8 of the 23 users claimed "
+        "than 8 requests, its pages being shorter than 10 users (17 of the 23 users claimed "
         "read, 8 page requests sent)"
     )
     assert sandbox.counters.listings == 8
+
+
+@WIDTHS
+def test_a_server_that_holds_every_page_to_one_user_is_read_whole(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    """RFC 7644 §3.4.2.4 lets a server send fewer than asked: its first page shows how many."""
+    sandbox = make_sandbox(seed=SEED, reads=ReadFaults(max_page_size=1))
+    target = read(sandbox, parallelism)
+    assert len({u.id for u in target.users}) == 23 == len(target.users)
+    # One page a user; pages asked ahead of where a short one ends are at most 3 * parallelism.
+    assert 23 <= sandbox.counters.listings <= 23 + 3 * parallelism
 
 
 @WIDTHS
