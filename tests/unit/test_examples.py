@@ -637,16 +637,26 @@ def _apply_then_report(platform: str) -> str:
 
 @pytest.mark.parametrize("platform", ["gitlab", "azure"])
 @pytest.mark.parametrize(
-    ("applied", "reported", "job"),
-    [(0, 0, 0), (0, 1, 1), (1, 0, 1), (1, 1, 1), (143, 1, 143), (130, 0, 130)],
+    ("validated", "applied", "reported", "job"),
+    [
+        (0, 0, 0, 0),
+        (0, 0, 1, 1),
+        (0, 1, 0, 1),
+        (0, 1, 1, 1),
+        (0, 143, 1, 143),
+        (0, 130, 0, 130),
+        (1, 0, 0, 1),  # nothing applied, and the merged request is told so
+    ],
 )
 def test_the_apply_job_takes_the_applys_exit_code_or_fails_when_only_the_report_did(
-    platform: str, applied: int, reported: int, job: int, tmp_path: Path
+    platform: str, validated: int, applied: int, reported: int, job: int, tmp_path: Path
 ) -> None:
     """A report that could not be posted fails a job whose apply succeeded; it never hides
-    the apply's own code (a signal's 143, say) behind a 1."""
+    the apply's own code (a signal's 143, say) behind a 1. A config that does not validate
+    is not applied, and still reported."""
     stub = tmp_path / "entrasync"
-    stub.write_text(f'#!/bin/sh\ncase "$1" in apply) exit {applied};; *) exit {reported};; esac\n')
+    codes = f"validate) exit {validated};; apply) exit {applied};; *) exit {reported};;"
+    stub.write_text(f'#!/bin/sh\necho "$1" >> calls\ncase "$1" in {codes} esac\n')
     stub.chmod(0o755)
     done = subprocess.run(
         ["bash", "-e", "-c", _apply_then_report(platform)],
@@ -657,3 +667,5 @@ def test_the_apply_job_takes_the_applys_exit_code_or_fails_when_only_the_report_
         check=False,
     )
     assert done.returncode == job, done.stderr
+    called = (tmp_path / "calls").read_text().split()
+    assert called == ["validate", *(["apply"] if validated == 0 else []), "report-apply"]

@@ -151,14 +151,20 @@ def test_no_event_text_is_interpolated_into_a_shell_script(name: str) -> None:
         assert "github.event" not in step.get("run", ""), step.get("name")
 
 
+_KEYWORDS = frozenset(("if", "then", "elif", "else", "fi", "while", "until", "do", "done"))
+
+
 def commands(script: str) -> list[list[str]]:
-    """The simple commands of a shell script, split at ``;``, ``&&``, ``||``, ``|`` and newlines."""
+    """The simple commands of a shell script, split at ``;``, ``&&``, ``||``, ``|`` and newlines,
+    without the keywords of ``if`` and loops (``then entrasync apply`` is ``entrasync apply``)."""
     lexer = shlex.shlex(script.replace("\n", ";"), posix=True, punctuation_chars=";&|")
     lexer.whitespace_split = True
     result: list[list[str]] = [[]]
     for token in lexer:
         if token and set(token) <= set(";&|"):
             result.append([])
+        elif token in _KEYWORDS and not result[-1]:
+            continue
         else:
             result[-1].append(token)
     return [words for words in result if words]
