@@ -148,7 +148,8 @@ def satisfies(user: TargetUser, change: Change) -> bool:
         return False
     if change.action is Action.DEACTIVATE:
         return True
-    if after.role is not None and user.role != after.role:
+    # A role read among other values is not the one written: the write replaces them all.
+    if after.role is not None and (user.role != after.role or not user.role_alone):
         return False
     if after.products is not None and tuple(user.products or ()) != after.products:
         return False

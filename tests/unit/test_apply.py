@@ -193,6 +193,8 @@ def user(**fields: Any) -> TargetUser:
             True,
         ),
         (user(active=False), change(Action.REACTIVATE, Access("admin", None, True)), False),
+        # A PATCH carried out as an add: the role is there among others, not in place.
+        (user(role_alone=False), change(Action.UPDATE, Access("admin", None, True)), False),
     ],
     ids=[
         "role and externalId in place",
@@ -201,6 +203,7 @@ def user(**fields: Any) -> TargetUser:
         "products differ",
         "deactivated, whatever the role now",
         "still inactive",
+        "the role among other values",
     ],
 )
 def test_satisfies(the_user: TargetUser, the_change: Change, done: bool) -> None:

@@ -190,13 +190,47 @@ def test_a_user_is_read_whatever_the_case_of_its_attribute_names() -> None:
     assert (user.role, user.version) == ("member", 'W/"3"')
 
 
+def test_role_and_product_values_are_read_whatever_the_case_of_their_names() -> None:
+    layout = Layout.of("roles", "entitlements", ("owner", "admin", "member"))
+    user = to_target_user(
+        {
+            "id": "7",
+            "roles": [{"Value": "member", "PRIMARY": "true"}, {"value": "zzz", "primary": "false"}],
+            "entitlements": [{"Value": "trustgate"}],
+        },
+        layout,
+    )
+    assert (user.role, user.role_alone, user.products) == ("member", False, ("trustgate",))
+    # "false" is no primary: of two values outside the vocabulary, the sorted first is read.
+    odd = {"id": "8", "roles": [{"value": "zzz", "primary": "false"}, {"value": "aaa"}]}
+    assert to_target_user(odd, layout).role == "aaa"
+
+
 def test_an_attribute_sent_twice_in_two_spellings_stops_the_read() -> None:
-    with pytest.raises(IncompleteListingError) as twice:
+    with pytest.raises(IncompleteListingError) as caught:
         to_target_user({"id": "7", "active": True, "Active": False}, Layout.of("roles", "x"))
-    assert "user 7 with the attribute active twice, as 'active' and 'Active'" in str(twice.value)
-    emails = [{"value": "a@x", "Value": "b@x"}]
-    with pytest.raises(IncompleteListingError, match="the attribute value twice"):
-        primary_email({"id": "7", "emails": emails})
+    assert "user 7 with the attribute active twice, as 'active' and 'Active'" in str(caught.value)
+
+
+EXTENSION = Layout.of(f"{EXT}:role", f"{EXT}:products")
+
+
+@pytest.mark.parametrize(
+    ("sent", "layout"),
+    [
+        ({"emails": [{"value": "a@x", "Value": "b@x"}]}, Layout.of("roles", "entitlements")),
+        ({"roles": [{"value": "owner", "VALUE": "member"}]}, Layout.of("roles", "entitlements")),
+        ({"meta": {"version": 'W/"1"', "Version": 'W/"2"'}}, Layout.of("roles", "entitlements")),
+        ({EXT: {"role": "owner", "Role": "member"}}, EXTENSION),
+        ({EXT: {"role": "owner"}, EXT.upper(): {"role": "member"}}, EXTENSION),
+    ],
+    ids=["an email's value", "a role's value", "meta.version", "extension role", "extension"],
+)
+def test_a_value_sent_twice_in_two_spellings_stops_the_read(
+    sent: dict[str, Any], layout: Layout
+) -> None:
+    with pytest.raises(IncompleteListingError, match="twice, as "):
+        to_target_user({"id": "7", **sent}, layout, etags=True)
 
 
 @pytest.mark.parametrize(

@@ -365,10 +365,13 @@ def test_429_and_503_on_writes_are_retried_honouring_retry_after_and_slow_the_cl
     assert json.loads(bodies.pop())["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]
 
 
-def test_find_user_matches_user_name_case_insensitively_with_a_quoted_filter() -> None:
+@pytest.mark.parametrize("attribute", ["userName", "UserName"])
+def test_find_user_matches_user_name_case_insensitively_with_a_quoted_filter(
+    attribute: str,
+) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(
-            200, json={"totalResults": 1, "Resources": [{"id": "7", "userName": 'A"B@x.com'}]}
+            200, json={"totalResults": 1, "Resources": [{"id": "7", attribute: 'A"B@x.com'}]}
         )
 
     scim, recorder = client(handler)

@@ -64,7 +64,9 @@ class AttributePath:
         container: Any = get_ci(resource, self.schema) if self.schema else resource
         if not isinstance(container, dict):
             return None
-        raw = get_ci(container, self.name)
+        raw = get_ci(container, self.name) if self.schema else container.get(self.name)
+        if raw is None and not self.schema:  # a core name other than RFC 7643's spelling
+            raw = get_ci(container, self.name)
         if raw is None:
             return None
         if isinstance(raw, str):  # the common single-valued case, without the sort below
@@ -73,8 +75,9 @@ class AttributePath:
         values: list[tuple[bool, str]] = []
         for item in items:
             if isinstance(item, dict):
+                item = as_spelt(item, VALUE_SPELLING)
                 if item.get("value") is not None:
-                    values.append((not item.get("primary", False), str(item["value"])))
+                    values.append((not is_true(item.get("primary")), str(item["value"])))
             elif item is not None:
                 values.append((True, str(item)))
         if len(values) > 1:
@@ -111,14 +114,61 @@ class AttributePath:
 
 def get_ci(container: dict[str, Any], name: str) -> Any:
     """``container[name]``, the name in any case: attribute names are case-insensitive
-    (RFC 7643 §2.1)."""
-    if name in container:
-        return container[name]
+    (RFC 7643 §2.1). Found in two spellings, it raises :class:`SpeltTwice`."""
     lowered = name.lower()
-    for key, value in container.items():
-        if key.lower() == lowered:
-            return value
-    return None
+    found = [key for key in container if key.lower() == lowered]
+    if len(found) > 1:
+        raise SpeltTwice(name, found[0], found[1])
+    return container[found[0]] if found else None
+
+
+class SpeltTwice(ValueError):
+    """One attribute sent twice, in two spellings: either may hold the value."""
+
+    def __init__(self, name: str, first: str, second: str) -> None:
+        super().__init__(f"{name} sent as {first!r} and {second!r}")
+        self.name, self.first, self.second = name, first, second
+
+
+# Servers spell attribute names as RFC 7643 §3.1 and §4.1 do, and such an object is read as it
+# came; one spelt otherwise is read through these spellings: read by the letter, an
+# `ExternalID` made a leaver unmanaged, never deactivated.
+Spelling = tuple[frozenset[str], dict[str, str]]
+
+
+def _spelling(*names: str) -> Spelling:
+    return frozenset(names), {name.lower(): name for name in names}
+
+
+USER_SPELLING = _spelling(
+    *("schemas", "id", "externalId", "meta", "userName", "name", "displayName", "nickName"),
+    *("profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone", "active"),
+    *("password", "emails", "phoneNumbers", "ims", "photos", "addresses", "groups"),
+    *("entitlements", "roles", "x509Certificates"),
+)
+VALUE_SPELLING = _spelling("value", "display", "type", "primary")  # a multi-valued item's
+
+
+def as_spelt(item: dict[str, Any], spelling: Spelling) -> dict[str, Any]:
+    """``item`` with each attribute ``spelling`` names under its spelling, others as they
+    came. An attribute sent twice, in two spellings, raises :class:`SpeltTwice`."""
+    spelt, by_lower = spelling
+    if spelt.issuperset(item):  # the usual case, checked in one step: this runs per user
+        return item
+    named: dict[str, Any] = {}
+    sent: dict[str, str] = {}  # by lower-cased name: the key it came as
+    for key, value in item.items():
+        lowered = key.lower()
+        if lowered in sent:
+            raise SpeltTwice(by_lower.get(lowered, key), sent[lowered], key)
+        sent[lowered] = key
+        named[by_lower.get(lowered, key)] = value
+    return named
+
+
+def is_true(value: object) -> bool:
+    """A JSON true, or the text "true" in any case, as some servers send booleans."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from entrasync.adapters.http import (
     send,
     server_text,
 )
-from entrasync.adapters.scim.attributes import names_extension
+from entrasync.adapters.scim.attributes import SpeltTwice, get_ci, names_extension
 from entrasync.adapters.scim.paging import (
     IncompleteListingError,
     Listing,
@@ -200,6 +200,15 @@ def _is_error(body: object) -> bool:
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:error"  # lower-cased
 ONCE = RetryPolicy(max_retries=0)  # a read-back after a lost write: one try, not the budget
+
+
+def _named(resource: dict[str, Any], user_name: str) -> bool:
+    """``resource`` has ``user_name`` (userName, in any case, its name in any case too)."""
+    try:
+        name = get_ci(resource, "userName")
+    except SpeltTwice:
+        return False  # either spelling may be its name: it is taken for no one
+    return str(name or "").lower() == user_name.lower()
 
 
 class ScimClient:
@@ -473,9 +482,8 @@ class ScimClient:
                 return found
         if not list_all:
             return None
-        wanted = user_name.lower()
         for resource in self.list_users(attributes):
-            if str(resource.get("userName", "")).lower() == wanted:
+            if _named(resource, user_name):
                 return dict(resource)
         return None
 
@@ -496,10 +504,7 @@ class ScimClient:
             # Not "no such user": something else answered, and the user may well be there.
             raise _not_scim(doing, "a SCIM ListResponse")
         for resource in resources:
-            if (
-                isinstance(resource, dict)
-                and str(resource.get("userName", "")).lower() == user_name.lower()
-            ):
+            if isinstance(resource, dict) and _named(resource, user_name):
                 return dict(resource)
         return None
 

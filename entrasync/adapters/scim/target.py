@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from entrasync.adapters.scim.attributes import Layout, get_ci
+from entrasync.adapters.scim.attributes import (
+    USER_SPELLING,
+    VALUE_SPELLING,
+    Layout,
+    SpeltTwice,
+    as_spelt,
+    get_ci,
+    is_true,
+)
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.paging import IncompleteListingError
 from entrasync.config.models import Config
@@ -33,53 +41,15 @@ def _odd(resource: dict[str, Any], attribute: str, expected: str) -> IncompleteL
     )
 
 
-# Attribute names are case-insensitive (RFC 7643 §2.1). Servers spell them as RFC 7643 §3.1
-# and §4.1 do, and such a user is read as it came; one spelt otherwise is read through these
-# spellings: read by the letter, an `ExternalID` made a leaver unmanaged, never deactivated.
-_USER_ATTRIBUTES = (
-    *("schemas", "id", "externalId", "meta", "userName", "name", "displayName", "nickName"),
-    *("profileUrl", "title", "userType", "preferredLanguage", "locale", "timezone", "active"),
-    *("password", "emails", "phoneNumbers", "ims", "photos", "addresses", "groups"),
-    *("entitlements", "roles", "x509Certificates"),
-)
-_EMAIL_ATTRIBUTES = ("value", "display", "type", "primary")
-
-
-def _spelling(names: tuple[str, ...]) -> tuple[frozenset[str], dict[str, str]]:
-    return frozenset(names), {name.lower(): name for name in names}
-
-
-_USER_SPELLING = _spelling(_USER_ATTRIBUTES)
-_EMAIL_SPELLING = _spelling(_EMAIL_ATTRIBUTES)
-
-
-def _as_spelt(
-    item: dict[str, Any], spelling: tuple[frozenset[str], dict[str, str]], user: object
-) -> dict[str, Any]:
-    """``item`` with each attribute RFC 7643 names under RFC 7643's spelling (others as they
-    came). An attribute sent twice, in two spellings, stops the read: either may be the one."""
-    spelt, by_lower = spelling
-    if spelt.issuperset(item):  # the usual case, checked in one step: this runs per user
-        return item
-    named: dict[str, Any] = {}
-    sent: dict[str, str] = {}
-    for key, value in item.items():
-        name = by_lower.get(key.lower(), key)
-        if name in named:
-            raise IncompleteListingError(
-                f"NeuralTrust listed user {sanitize.text(str(user))} with the attribute {name} "
-                f"twice, as {sanitize.text(sent[name])!r} and {sanitize.text(key)!r}: attribute "
-                "names are case-insensitive (RFC 7643 §2.1), so entrasync cannot tell which "
-                "holds the value, and plans nothing on a user it cannot read",
-                ODD_USER_HINT,
-            )
-        named[name], sent[name] = value, key
-    return named
-
-
-def _true(value: object) -> bool:
-    """A JSON true, or the text "true" in any case, as some servers send booleans."""
-    return value is True or (isinstance(value, str) and value.lower() == "true")
+def _spelt_twice(user: object, twice: SpeltTwice) -> IncompleteListingError:
+    return IncompleteListingError(
+        f"NeuralTrust listed user {sanitize.text(str(user))} with the attribute "
+        f"{sanitize.text(twice.name)} twice, as {sanitize.text(twice.first)!r} and "
+        f"{sanitize.text(twice.second)!r}: attribute names are case-insensitive (RFC 7643 §2.1), "
+        "so entrasync cannot tell which holds the value, and plans nothing on a user it cannot "
+        "read",
+        ODD_USER_HINT,
+    )
 
 
 def primary_email(resource: dict[str, Any]) -> str | None:
@@ -92,9 +62,9 @@ def primary_email(resource: dict[str, Any]) -> str | None:
     for email in emails:  # one pass: this runs for every user read
         if not isinstance(email, dict):
             continue
-        email = _as_spelt(email, _EMAIL_SPELLING, resource.get("id"))
+        email = as_spelt(email, VALUE_SPELLING)
         if value := email.get("value"):
-            if _true(email.get("primary")):
+            if is_true(email.get("primary")):
                 return str(value)
             kind = email.get("type")
             if work is None and isinstance(kind, str) and kind.lower() == "work":
@@ -108,7 +78,13 @@ def primary_email(resource: dict[str, Any]) -> str | None:
 def to_target_user(resource: dict[str, Any], layout: Layout, etags: bool = False) -> TargetUser:
     """``etags``: the server announced ETags, so ``meta.version`` is the user's entity tag (for
     the If-Match of a write); otherwise it is not read."""
-    resource = _as_spelt(resource, _USER_SPELLING, resource.get("id"))
+    try:
+        return _read(as_spelt(resource, USER_SPELLING), layout, etags)
+    except SpeltTwice as twice:
+        raise _spelt_twice(resource.get("id"), twice) from None
+
+
+def _read(resource: dict[str, Any], layout: Layout, etags: bool) -> TargetUser:
     get = resource.get
     external_id, user_name, active = get("externalId"), get("userName"), get("active")
     display_name = get("displayName")
