@@ -194,6 +194,19 @@ class AzureDevOpsPlatform:
     def commit_sha(self) -> str:
         return self.ctx.environ.get("BUILD_SOURCEVERSION", "")
 
+    def planned_commit(self) -> str:
+        # A pull request build runs on its merge commit; the source branch's head is this.
+        return self.ctx.environ.get("SYSTEM_PULLREQUEST_SOURCECOMMITID", "")
+
+    def request_head(self, number: int) -> str:
+        what = f"reading PR {number}"
+        client = self.client
+        pull = client.request_json(
+            "GET", client.git_url(f"/pullRequests/{number}"), dict, what=what
+        )
+        source = pull.get("lastMergeSourceCommit")
+        return text_of(source.get("commitId")) if isinstance(source, dict) else ""
+
     def run_id(self) -> str:
         return self.ctx.environ.get("BUILD_BUILDID", "")  # "rerun failed jobs" keeps the build
 

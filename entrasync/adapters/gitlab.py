@@ -178,6 +178,17 @@ class GitLabPlatform:
     def commit_sha(self) -> str:
         return self.ctx.environ.get("CI_COMMIT_SHA", "")
 
+    def planned_commit(self) -> str:
+        # A merged results pipeline runs on a merge commit; the source branch's head is this.
+        environ = self.ctx.environ
+        return environ.get("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA") or environ.get("CI_COMMIT_SHA", "")
+
+    def request_head(self, number: int) -> str:
+        what = f"reading !{number}"
+        return text_of(
+            self.client.request_json("GET", self._mr(number), dict, what=what).get("sha")
+        )
+
     def run_url(self) -> str | None:
         return self.ctx.environ.get("CI_PIPELINE_URL") or None
 

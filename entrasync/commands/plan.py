@@ -131,8 +131,11 @@ def command(
         except ReviewError:
             console.warn("the plan above was computed, but updating the pull request failed")
             raise
-        console.info(f"Plan comment: {published.url}")
-        console.info(f"Labels: {', '.join(sorted(published.labels))}")
+        if published.superseded is not None:
+            console.warn(f"plan comment {published.said()}")
+        else:
+            console.info(f"Plan comment: {published.url}")
+            console.info(f"Labels: {', '.join(sorted(published.labels))}")
 
     if plan.violations:
         for violation in plan.violations:
@@ -180,5 +183,8 @@ def _comment_failure(error: EntrasyncError, config_path: str, console: Console) 
         published = publish_failure(error, config_path=config_path, environ=os.environ)
     except EntrasyncError as exc:  # the plan's own error is the one to report
         console.warn(f"the pull request's comment could not be updated either: {exc.message}")
+        return
+    if published.superseded is not None:
+        console.warn(f"plan comment (no plan) {published.said()}")
         return
     console.info(f"Plan comment (no plan): {published.url}")

@@ -35,21 +35,35 @@ def workflow_name(environ: Mapping[str, str]) -> str | None:
     return environ.get("GITHUB_WORKFLOW") or None
 
 
-def pull_request_number(event_path: str | None) -> int:
-    """``pull_request.number`` (or ``issue.number``) from the event payload file."""
+def _event(event_path: str | None) -> object:
+    """The event payload file's JSON."""
     if not event_path:
         raise GitHubError(
             "GITHUB_EVENT_PATH is not set, so the pull request number is unknown",
             "use --comment only in a pull_request or pull_request_target workflow",
         )
     try:
-        event = json.loads(Path(event_path).read_text(encoding="utf-8"))
+        return json.loads(Path(event_path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise GitHubError(
             f"cannot read the event payload {event_path}: {exc.strerror or exc}"
         ) from None
     except ValueError as exc:
         raise GitHubError(f"cannot read the event payload {event_path}: {exc}") from None
+
+
+def pull_request_head(event_path: str | None) -> str:
+    """``pull_request.head.sha`` from the event payload file ("" when it has none)."""
+    event = _event(event_path)
+    pull = event.get("pull_request") if isinstance(event, dict) else None
+    head = pull.get("head") if isinstance(pull, dict) else None
+    sha = head.get("sha") if isinstance(head, dict) else None
+    return sha if isinstance(sha, str) else ""
+
+
+def pull_request_number(event_path: str | None) -> int:
+    """``pull_request.number`` (or ``issue.number``) from the event payload file."""
+    event = _event(event_path)
     for key in ("pull_request", "issue"):
         number = (event.get(key) or {}).get("number") if isinstance(event, dict) else None
         if isinstance(number, int):

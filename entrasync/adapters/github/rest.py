@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
-from entrasync.adapters.github.actions import pull_request_number, run_url
+from entrasync.adapters.github.actions import pull_request_head, pull_request_number, run_url
 from entrasync.adapters.http import require_safe_url
 from entrasync.adapters.review import (
     all_own,
@@ -210,6 +210,18 @@ class GitHubPlatform:
 
     def commit_sha(self) -> str:
         return self._environ.get("GITHUB_SHA", "")
+
+    def planned_commit(self) -> str:
+        # pull_request_target runs on the base branch (GITHUB_SHA); the head is the event's.
+        return pull_request_head(self.ctx.event_path)
+
+    def request_head(self, number: int) -> str:
+        what = f"reading #{number}"
+        pull = self.client.request_json(
+            "GET", self.client.repo_url(f"/pulls/{number}"), dict, what=what
+        )
+        head = pull.get("head")
+        return text_of(head.get("sha")) if isinstance(head, dict) else ""
 
     def run_url(self) -> str | None:
         return run_url(self._environ)

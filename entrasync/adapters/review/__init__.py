@@ -33,6 +33,14 @@ class ReviewPlatform(Protocol):
         """The commit this pipeline runs on, or "" when the CI names none."""
         ...
 
+    def planned_commit(self) -> str:
+        """The request's head commit this pipeline planned, from the CI ("" when unsaid)."""
+        ...
+
+    def request_head(self, number: int) -> str:
+        """Request ``number``'s head commit now, from the platform ("" when it says none)."""
+        ...
+
     def run_url(self) -> str | None:
         """The web page of this pipeline run, when the CI's variables tell it."""
         ...

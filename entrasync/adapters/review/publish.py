@@ -15,8 +15,23 @@ from entrasync.render.markdown import comment_marker, render_failure, render_mar
 
 @dataclass(frozen=True)
 class Published:
+    """What was posted; or, when the request's head moved past the commit this run planned,
+    nothing, and ``superseded`` says the two commits (planned, head now)."""
+
     url: str
     labels: frozenset[str]
+    superseded: tuple[str, str] | None = None
+
+    def said(self) -> str:
+        """Where the comment is, or why there is none."""
+        if self.superseded is None:
+            return self.url
+        planned, head = self.superseded
+        return (
+            f"not posted: this run planned commit {planned[:12]}, and the request's head is now "
+            f"{head[:12]}, whose own run posts its plan (an older run, run again, left the "
+            "comment and the labels as they were)"
+        )
 
 
 def publish_plan(
@@ -65,6 +80,10 @@ def _publish(
     review = detect(environ)
     try:
         number = review.request_number()
+        planned = review.planned_commit()
+        head = review.request_head(number) if planned else ""
+        if head and head.lower() != planned.lower():
+            return Published("", frozenset(), (planned, head))
         url = review.upsert_comment(number, body(review), comment_marker(config_path))
         # Stale labels go first: one refused on the way leaves none that contradicts the
         # comment ("no changes" beside a plan that deactivates), and earned ones stay.

@@ -45,6 +45,7 @@ def label_id(name: str) -> str:
 class State:
     threads: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # PR id -> threads
     labels: dict[int, list[str]] = field(default_factory=dict)
+    heads: dict[int, str] = field(default_factory=dict)  # PR id -> source branch head
     merge_commits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     fail: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (method, re)
     next_id: int = 70
@@ -105,6 +106,10 @@ class AzureDevOps(LoopbackApi):
 
     def _route(self, request: Handler, method: str, path: str, data: Any) -> None:
         state = self.state
+        if (m := re.fullmatch(r"/pullRequests/(\d+)", path)) and method == "GET":
+            pr = int(m.group(1))
+            source = {"commitId": state.heads[pr]} if pr in state.heads else None
+            return request.send(200, {"pullRequestId": pr, "lastMergeSourceCommit": source})
         if m := re.fullmatch(r"/pullRequests/(\d+)/threads", path):
             pr = int(m.group(1))
             if method == "GET":

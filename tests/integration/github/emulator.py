@@ -40,6 +40,7 @@ class State:
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # workflow runs by id
     labels: dict[int, list[str]] = field(default_factory=dict)  # issue number -> label names
+    heads: dict[int, str] = field(default_factory=dict)  # pull request number -> head commit
     user: dict[str, Any] | None = None  # GET /user; None: 403 as for installation tokens
     fail: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (method, re)
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -150,6 +151,9 @@ class _Route:
             issue = next(i for i in state.issues if i["number"] == int(m.group(1)))
             issue.update(data)
             return self._send(200, issue)
+        if (m := re.fullmatch(repo + r"/pulls/(\d+)", path)) and method == "GET":
+            number = int(m.group(1))
+            return self._send(200, {"number": number, "head": {"sha": state.heads.get(number)}})
         if m := re.fullmatch(repo + r"/commits/([0-9a-f]+)/pulls", path):
             return self._page(state.commit_pulls.get(m.group(1), []), query)
         if re.fullmatch(repo + r"/actions/artifacts", path):

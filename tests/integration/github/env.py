@@ -11,11 +11,14 @@ from tests.integration.github.emulator import TOKEN, Emulator
 MakeEnv = Callable[..., dict[str, str]]
 
 
-def environ(emulator: Emulator, pr: int = 7, *, event_dir: Path, **extra: str) -> dict[str, str]:
-    """The job's variables, with the event payload of pull request ``pr`` written in
-    ``event_dir``."""
+def environ(
+    emulator: Emulator, pr: int = 7, *, event_dir: Path, head: str = "", **extra: str
+) -> dict[str, str]:
+    """The job's variables, with the event payload of pull request ``pr`` (its ``head``
+    commit, when given) written in ``event_dir``."""
     event = event_dir / f"event-{pr}.json"
-    event.write_text(json.dumps({"pull_request": {"number": pr}}), encoding="utf-8")
+    pull: dict[str, object] = {"number": pr} | ({"head": {"sha": head}} if head else {})
+    event.write_text(json.dumps({"pull_request": pull}), encoding="utf-8")
     return {
         "GITHUB_ACTIONS": "true",
         "GITLAB_CI": "",  # the other platforms' marks are off, whatever runs the tests

@@ -78,6 +78,25 @@ def test_plan_comment_creates_then_edits_one_comment_and_fills_the_job_summary(
     assert not any(secret in comment["body"] for secret in job.secrets)
 
 
+def test_a_run_of_a_push_the_pull_request_moved_past_posts_nothing_and_says_so(
+    job: Job, make_env: MakeEnv, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    job.env |= make_env(job.github, head="a" * 40)
+    job.github.state.heads[7] = "b" * 40
+
+    code = job.plan(tmp_path / "s.md")
+
+    out, err = capsys.readouterr()
+    assert code == 2  # the plan's own code: it has changes
+    assert "Plan:" in out
+    assert 7 not in job.github.state.comments
+    assert job.github.state.labels.get(7, []) == []
+    assert (
+        f"warning: plan comment not posted: this run planned commit {'a' * 12}, and the "
+        f"request's head is now {'b' * 12}"
+    ) in err
+
+
 def test_a_failure_to_post_exits_1_after_printing_the_plan(
     job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

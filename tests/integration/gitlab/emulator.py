@@ -31,6 +31,7 @@ NOTE_LIMIT = 1_000_000
 class State:
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # MR iid -> notes
     labels: dict[int, list[str]] = field(default_factory=dict)  # MR iid -> label names
+    heads: dict[int, str] = field(default_factory=dict)  # MR iid -> source branch head
     commit_mrs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     fail: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (method, re)
     next_id: int = 5000
@@ -108,7 +109,9 @@ class GitLab(LoopbackApi):
                 labels += [
                     n for n in (data.get("add_labels") or "").split(",") if n and n not in labels
                 ]
-            return request.send(200, {"iid": iid, "labels": sorted(labels)})
+            return request.send(
+                200, {"iid": iid, "labels": sorted(labels), "sha": state.heads.get(iid)}
+            )
         if m := re.fullmatch(r"/repository/commits/([0-9a-f]+)/merge_requests", rest):
             return self._page(request, state.commit_mrs.get(m.group(1), []), query)
         return request.send(404, {"error": "404 Not Found"})
