@@ -148,8 +148,9 @@ def satisfies(user: TargetUser, change: Change) -> bool:
         return False
     if change.action is Action.DEACTIVATE:
         return True
-    # A role read among other values is not the one written: the write replaces them all.
-    if after.role is not None and (user.role != after.role or not user.role_alone):
+    if after.role is not None and user.role != after.role:
+        return False
+    if change.writes_role and not user.role_alone:  # written, the role replaced every value
         return False
     if after.products is not None and tuple(user.products or ()) != after.products:
         return False

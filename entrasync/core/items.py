@@ -108,6 +108,13 @@ class Change:
     def sort_key(self) -> tuple[int, str]:
         return (self.action.order, self.user)
 
+    @property
+    def writes_role(self) -> bool:
+        """Carrying it out writes the role: a create, or a role the plan changes (a role the
+        plan shows unchanged is left as it is, with what entrasync does not read beside it)."""
+        after, before = self.after, self.before
+        return after.role is not None and (before is None or before.role != after.role)
+
     def to_json(self) -> dict[str, Any]:
         adopts: dict[str, Any] = {"adopts": True} if self.adopts else {}
         return {

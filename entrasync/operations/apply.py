@@ -106,7 +106,7 @@ def patch_operations(change: Change, layout: Layout) -> list[dict[str, Any]]:
     ops: list[dict[str, Any]] = []
     if change.action is Action.REACTIVATE:
         ops.append({"op": "replace", "path": "active", "value": True})
-    if after.role is not None and (before is None or before.role != after.role):
+    if change.writes_role and after.role is not None:
         ops.append(layout.role.replace_op([after.role], single=True))
     if after.products is not None and (before is None or before.products != after.products):
         ops.append(layout.products.replace_op(after.products, single=False))

@@ -195,6 +195,17 @@ def user(**fields: Any) -> TargetUser:
         (user(active=False), change(Action.REACTIVATE, Access("admin", None, True)), False),
         # A PATCH carried out as an add: the role is there among others, not in place.
         (user(role_alone=False), change(Action.UPDATE, Access("admin", None, True)), False),
+        # A role the change leaves as it is was not written: other values beside it stay.
+        (
+            user(role="member", products=("a", "b"), role_alone=False),
+            change(Action.UPDATE, Access("member", ("a", "b"), True)),
+            True,
+        ),
+        (
+            user(role="member", products=("a",), role_alone=False),
+            change(Action.REACTIVATE, Access("member", ("a",), True)),
+            True,
+        ),
     ],
     ids=[
         "role and externalId in place",
@@ -203,7 +214,9 @@ def user(**fields: Any) -> TargetUser:
         "products differ",
         "deactivated, whatever the role now",
         "still inactive",
-        "the role among other values",
+        "the role written, read among other values",
+        "products written, the role among other values as it was",
+        "reactivated, the role among other values as it was",
     ],
 )
 def test_satisfies(the_user: TargetUser, the_change: Change, done: bool) -> None:

@@ -61,7 +61,11 @@ class AttributePath:
         """The values present on ``resource``, primary first, then in sorted order; None when
         the attribute is absent."""
         # An extension's URN is case-insensitive too (RFC 7643 §2.1, §3.3).
-        container: Any = get_ci(resource, self.schema) if self.schema else resource
+        container: Any = resource
+        if self.schema:  # the URN as configured, else in another case (RFC 7643 §3.3)
+            container = resource.get(self.schema)
+            if container is None:
+                container = get_ci(resource, self.schema)
         if not isinstance(container, dict):
             return None
         raw = get_ci(container, self.name) if self.schema else container.get(self.name)
