@@ -91,12 +91,15 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
     # Only a create or a reactivation writes `active`: an update of a user whose activity was
     # not sent leaves it as unknown as it was.
     activity_unknown = {u.id for u in target.users if not u.active_said}
+    # A change that leaves the role as it is leaves it among the other values it came with.
+    role_unsure = {u.id for u in target.users if not u.role_alone}
     lost: list[str] = []
     for change in changes:
         is_owner_after = change.after.active and change.after.role == owner
         if change.target_id in maybe and not is_owner_after:
             lost.append(change.user)
         sure = change.action is not Action.UPDATE or change.target_id not in activity_unknown
+        sure = sure and (change.writes_role or change.target_id not in role_unsure)
         if is_owner_after and sure:
             certain.add(change.target_id or f"new:{change.user}")
         elif change.target_id in certain:

@@ -173,6 +173,32 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], tuple[s
         ["min_owners"],
     ),
     (
+        "adopting an owner whose role came among others leaves it unsure: demoting the other "
+        "violates",
+        {},
+        {"NT-Admins": [person("olga")], "NT-Owners": [person("zed")]},
+        [nt("olga", "owner"), nt("zed", "owner", external_id=None, role_alone=False)],
+        (),
+        ["min_owners"],
+    ),
+    (
+        "reactivating an owner whose role came among others leaves it unsure: demoting the "
+        "other violates",
+        {},
+        {"NT-Admins": [person("olga")], "NT-Owners": [person("zed")]},
+        [nt("olga", "owner"), nt("zed", "owner", active=False, role_alone=False)],
+        (),
+        ["min_owners"],
+    ),
+    (
+        "promoting a user whose roles hold admin and member writes the owner role alone",
+        {},
+        {"NT-Admins": [person("olga")], "NT-Owners": [person("zed")]},
+        [nt("olga", "owner"), nt("zed", "admin", role_alone=False)],
+        (),
+        [],
+    ),
+    (
         "reactivating an owner writes its activity: demoting the other is allowed",
         {},
         {"NT-Admins": [person("olga")], "NT-Owners": [person("zed")]},
