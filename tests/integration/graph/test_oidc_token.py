@@ -14,6 +14,7 @@ from tests.fake_tokens import fake_jwt
 from tests.integration.loopback_http import Quiet, serving
 
 TOKEN = fake_jwt({"sub": "repo:contoso/access:ref:refs/heads/main"})
+REQUEST_TOKEN = "fake-oidc-request-token-for-tests"  # ACTIONS_ID_TOKEN_REQUEST_TOKEN's
 # Paths that answer as a failing endpoint does, whatever the request token.
 FAILURES = {
     "/forbidden": (403, b"{}"),
@@ -29,7 +30,7 @@ class _OidcHandler(Quiet):
     def do_GET(self) -> None:
         type(self).seen.append((self.path, self.headers.get("Authorization", "")))
         status, body = 200, json.dumps({"count": 1, "value": TOKEN}).encode()
-        if self.headers.get("Authorization") != "bearer req":
+        if self.headers.get("Authorization") != f"bearer {REQUEST_TOKEN}":
             status = 401
         status, body = FAILURES.get(self.path.partition("?")[0], (status, body))
         self.answer(status, body, {"Content-Type": "application/json"})
@@ -43,16 +44,18 @@ def oidc_url() -> Iterator[str]:
 
 
 def test_github_token_request_keeps_the_urls_query_and_adds_the_audience(oidc_url: str) -> None:
-    token = fetch_github_id_token(oidc_url, Secret("req"), "api://AzureADTokenExchange", {})
+    token = fetch_github_id_token(oidc_url, Secret(REQUEST_TOKEN), "api://AzureADTokenExchange", {})
     assert token == TOKEN
     path, auth = _OidcHandler.seen[0]
     assert path == "/_apis/token?api-version=2.0&x=1&audience=api%3A%2F%2FAzureADTokenExchange"
-    assert auth == "bearer req"
+    assert auth == f"bearer {REQUEST_TOKEN}"
 
 
 def test_github_refusing_the_request_token_says_so(oidc_url: str) -> None:
     with pytest.raises(AuthError) as caught:
-        fetch_github_id_token(oidc_url, Secret("other"), "api://AzureADTokenExchange", {})
+        fetch_github_id_token(
+            oidc_url, Secret("fake-other-request-token-for-tests"), "api://AzureADTokenExchange", {}
+        )
     assert "ACTIONS_ID_TOKEN_REQUEST_TOKEN was refused" in (caught.value.hint or "")
 
 
@@ -72,6 +75,6 @@ def test_each_failure_of_the_token_request_gets_its_own_hint(
     job that has it, so an outage or a proxy's page was sent after the wrong fix."""
     url = oidc_url.replace("/_apis/token", answer)
     with pytest.raises(AuthError) as caught:
-        fetch_github_id_token(url, Secret("req"), "api://AzureADTokenExchange", {})
+        fetch_github_id_token(url, Secret(REQUEST_TOKEN), "api://AzureADTokenExchange", {})
     assert said in caught.value.message
     assert hint in (caught.value.hint or "")
