@@ -60,17 +60,14 @@ class AttributePath:
     def read(self, resource: dict[str, Any]) -> list[str] | None:
         """The values present on ``resource``, primary first, then in sorted order; None when
         the attribute is absent."""
-        # An extension's URN is case-insensitive too (RFC 7643 §2.1, §3.3).
-        container: Any = resource
-        if self.schema:  # the URN as configured, else in another case (RFC 7643 §3.3)
-            container = resource.get(self.schema)
-            if container is None:
-                container = get_ci(resource, self.schema)
-        if not isinstance(container, dict):
-            return None
-        raw = get_ci(container, self.name) if self.schema else container.get(self.name)
-        if raw is None and not self.schema:  # a core name other than RFC 7643's spelling
-            raw = get_ci(container, self.name)
+        # Names and URNs are case-insensitive (RFC 7643 §2.1, §3.3). The user's own names are
+        # looked up as named first (its read refused two spellings of one: to_target_user);
+        # the extension object's are checked here.
+        if self.schema:
+            container = _as_named(resource, self.schema)
+            raw = get_ci(container, self.name) if isinstance(container, dict) else None
+        else:
+            raw = _as_named(resource, self.name)
         if raw is None:
             return None
         if isinstance(raw, str):  # the common single-valued case, without the sort below
@@ -124,6 +121,11 @@ def get_ci(container: dict[str, Any], name: str) -> Any:
     if len(found) > 1:
         raise SpeltTwice(name, found[0], found[1])
     return container[found[0]] if found else None
+
+
+def _as_named(container: dict[str, Any], name: str) -> Any:
+    """``container[name]``, else the name in another case (:func:`get_ci`)."""
+    return container[name] if name in container else get_ci(container, name)
 
 
 class SpeltTwice(ValueError):
