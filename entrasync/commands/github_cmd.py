@@ -36,7 +36,7 @@ from entrasync.render.markdown import (
 )
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
-# plan.yml: entrasync-plan-<PR>-<head commit planned>-<run attempt>
+# plan.yml: entrasync-plan-<PR>-<head commit planned>, each run's last attempt's (overwrite)
 PLAN_ARTIFACT_PREFIX = "entrasync-plan-"
 # The run that makes the reviewed plan: the default branch's plan.yml, whatever the PR holds.
 PLAN_WORKFLOW = ".github/workflows/plan.yml"
@@ -90,7 +90,7 @@ def find_plan(sha: str | None) -> int:
         # push, or an old run re-run, would otherwise pass for the reviewed one).
         artifact = (
             latest_artifact(
-                f"{PLAN_ARTIFACT_PREFIX}{pull}-{head}-",
+                f"{PLAN_ARTIFACT_PREFIX}{pull}-{head}",
                 os.environ,
                 workflow=PLAN_WORKFLOW,
                 event=PLAN_EVENT,

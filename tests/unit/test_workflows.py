@@ -303,12 +303,15 @@ def test_plan_comments_and_leaves_changes_present_a_success() -> None:
 def test_plan_uploads_the_plan_under_the_name_apply_looks_for() -> None:
     (upload,) = step_using("plan.yml", "actions/upload-artifact")
     name = upload["with"]["name"]
-    # Named by the commit planned: find-plan takes the plan of the commit merged, no other.
+    # Named by the commit planned: find-plan takes the plan of the commit merged, no other,
+    # asking for it by name. One name per run: a re-run attempt's plan replaces the one before
+    # (upload-artifact refuses a name a run already has, unless told to overwrite).
     pr, head = (
         "${{ github.event.pull_request.number }}",
         "${{ github.event.pull_request.head.sha }}",
     )
-    assert name == f"{PLAN_ARTIFACT_PREFIX}{pr}-{head}-${{{{ github.run_attempt }}}}"
+    assert name == f"{PLAN_ARTIFACT_PREFIX}{pr}-{head}"
+    assert upload["with"]["overwrite"] is True
 
 
 APPLY_CONCURRENCY = {"group": "entrasync-apply", "cancel-in-progress": False}

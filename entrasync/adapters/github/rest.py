@@ -387,25 +387,25 @@ class ArtifactRef:
 
 
 def latest_artifact(
-    prefix: str, environ: Mapping[str, str], *, workflow: str, event: str
+    name: str, environ: Mapping[str, str], *, workflow: str, event: str
 ) -> ArtifactRef | None:
-    """The newest unexpired artifact whose name starts with ``prefix`` and that a run of
-    ``workflow`` (its path, ``.github/workflows/plan.yml``) on ``event`` uploaded (needs
-    actions: read).
+    """The newest unexpired artifact called ``name`` that a run of ``workflow`` (its path,
+    ``.github/workflows/plan.yml``) on ``event`` uploaded (needs actions: read).
 
-    Any workflow can upload an artifact of any name, a pull request's own changes to ci.yml
-    included; only the default branch's ``workflow``, run on ``pull_request_target``, makes
-    the plan that was reviewed. Others of the name are skipped with a warning in the log.
+    Asked for by name, so the request count does not grow with the repository's other
+    artifacts (a scheduled sync uploads two an hour). Any workflow can upload an artifact of
+    any name, a pull request's own changes to ci.yml included; only the default branch's
+    ``workflow``, run on ``pull_request_target``, makes the plan that was reviewed. Others of
+    the name are skipped with a warning in the log.
     """
     ctx = GitHubContext.from_environ(environ)
     with GitHubClient(ctx) as client:
-        url = client.repo_url("/actions/artifacts?per_page=100")
+        url = client.repo_url(f"/actions/artifacts?name={quote(name, safe='')}&per_page=100")
         what = "listing workflow artifacts"
         found: list[ArtifactRef] = []
         for item in client.paginate(url, what=what, key="artifacts"):
-            name = text_of(item.get("name"))
             run = item.get("workflow_run")  # null when GitHub names no run: nothing to fetch
-            if item.get("expired") or run is None or not name.startswith(prefix):
+            if item.get("expired") or run is None or text_of(item.get("name")) != name:
                 continue
             run_id = client.integer(run, "id", what)
             found.append(ArtifactRef(name, run_id, text_of(item.get("created_at"))))

@@ -1,5 +1,5 @@
 """A loopback GitHub REST emulator: issue comments, issue labels, issues, commit pulls,
-artifacts.
+artifacts (filtered by exact ``name``).
 
 Only what entrasync calls, with GitHub's observable behaviour: ``Link: rel="next"``
 pagination honouring ``per_page``, 422 for bodies over 65,536 characters, 401 without the
@@ -157,7 +157,9 @@ class _Route:
         if m := re.fullmatch(repo + r"/commits/([0-9a-f]+)/pulls", path):
             return self._page(state.commit_pulls.get(m.group(1), []), query)
         if re.fullmatch(repo + r"/actions/artifacts", path):
-            return self._page(state.artifacts, query, key="artifacts")
+            named = query.get("name", [])  # exact, as GitHub's filter is
+            listed = [a for a in state.artifacts if a["name"] in named or not named]
+            return self._page(listed, query, key="artifacts")
         if (m := re.fullmatch(repo + r"/actions/runs/(\d+)", path)) and int(m[1]) in state.runs:
             return self._send(200, {"id": int(m[1])} | state.runs[int(m[1])])
         return self._send(404, {"message": "Not Found"})

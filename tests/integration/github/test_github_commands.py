@@ -61,7 +61,7 @@ PLAN_RUN = {"path": PLAN_WORKFLOW, "event": PLAN_EVENT}
 
 def find(github: Emulator, make_env: MakeEnv) -> ArtifactRef | None:
     env = make_env(github)
-    return latest_artifact("entrasync-plan-12-", env, workflow=PLAN_WORKFLOW, event=PLAN_EVENT)
+    return latest_artifact("entrasync-plan-12", env, workflow=PLAN_WORKFLOW, event=PLAN_EVENT)
 
 
 def find_plan_outputs(
@@ -87,20 +87,25 @@ def test_find_plan_picks_the_newest_unexpired_plan_of_the_merged_prs_last_commit
 ) -> None:
     github.state.commit_pulls[SHA] = merged_pr_12()
     github.state.artifacts = [
-        artifact(f"entrasync-plan-12-{HEAD}-1", 501, "2026-11-27T09:00:00Z"),
-        artifact(f"entrasync-plan-12-{HEAD}-2", 502, "2026-11-28T09:00:00Z"),
-        artifact(f"entrasync-plan-12-{HEAD}-1", 503, "2026-11-28T09:30:00Z", expired=True),
-        artifact(f"entrasync-plan-123-{HEAD}-1", 504, "2026-11-28T09:45:00Z"),
+        # Two runs planned the last commit (a push, then a label): the later one's plan.
+        artifact(f"entrasync-plan-12-{HEAD}", 501, "2026-11-27T09:00:00Z"),
+        artifact(f"entrasync-plan-12-{HEAD}", 502, "2026-11-28T09:00:00Z"),
+        artifact(f"entrasync-plan-12-{HEAD}", 503, "2026-11-28T09:30:00Z", expired=True),
+        artifact(f"entrasync-plan-123-{HEAD}", 504, "2026-11-28T09:45:00Z"),
         # An earlier push's plan, newer by a re-run of its old run: not the reviewed one.
-        artifact(f"entrasync-plan-12-{EARLIER}-2", 505, "2026-11-28T09:50:00Z"),
-        *(artifact(f"other-{i}", i, "2026-11-28T11:00:00Z") for i in range(150)),
+        artifact(f"entrasync-plan-12-{EARLIER}", 505, "2026-11-28T09:50:00Z"),
+        # A year of scheduled syncs' artifacts: never listed.
+        *(artifact(f"entrasync-audit-sync-{i}-1", i, "2026-11-28T11:00:00Z") for i in range(450)),
     ]
     github.state.runs = {run_id: PLAN_RUN for run_id in (501, 502, 503, 504, 505)}
     assert find_plan_outputs(github, make_env, monkeypatch, tmp_path) == [
         "pr=12",
-        f"name=entrasync-plan-12-{HEAD}-2",
+        f"name=entrasync-plan-12-{HEAD}",
         "run-id=502",
     ]
+    # The plan's name asked for, one page; the newest's run read: two requests, not six.
+    assert github.state.calls("GET", "/actions/artifacts") == 1
+    assert github.state.calls("GET", "/actions/runs/") == 1
 
 
 def test_a_pr_whose_last_commit_has_no_plan_has_no_reviewed_plan(
@@ -112,7 +117,7 @@ def test_a_pr_whose_last_commit_has_no_plan_has_no_reviewed_plan(
 ) -> None:
     # The last push's plan failed and uploaded nothing: an earlier push's plan is no stand-in.
     github.state.commit_pulls[SHA] = merged_pr_12()
-    github.state.artifacts = [artifact(f"entrasync-plan-12-{EARLIER}-1", 501, "2026-11-27T09:00Z")]
+    github.state.artifacts = [artifact(f"entrasync-plan-12-{EARLIER}", 501, "2026-11-27T09:00Z")]
     github.state.runs = {501: PLAN_RUN}
     assert find_plan_outputs(github, make_env, monkeypatch, tmp_path) == [
         "pr=12",
@@ -139,17 +144,17 @@ def test_a_plan_artifact_another_workflow_uploaded_is_never_the_reviewed_plan(
     # A pull request can make its own ci.yml (or a plan.yml of its own, run on pull_request)
     # upload an artifact of the reviewed plan's name: the report must not compare with it.
     github.state.artifacts = [
-        artifact("entrasync-plan-12-1", 501, "2026-11-27T09:00:00Z"),
-        artifact("entrasync-plan-12-99", 666, "2026-11-28T09:00:00Z"),
+        artifact("entrasync-plan-12", 501, "2026-11-27T09:00:00Z"),
+        artifact("entrasync-plan-12", 666, "2026-11-28T09:00:00Z"),
     ]
     github.state.runs = {501: PLAN_RUN, 666: forged}
-    assert find(github, make_env) == ArtifactRef("entrasync-plan-12-1", 501, "2026-11-27T09:00:00Z")
-    assert "skipped artifact entrasync-plan-12-99 of run 666" in caplog.text
+    assert find(github, make_env) == ArtifactRef("entrasync-plan-12", 501, "2026-11-27T09:00:00Z")
+    assert "skipped artifact entrasync-plan-12 of run 666" in caplog.text
     # Only the forged one, or an artifact whose run is gone: no reviewed plan at all.
-    gone = artifact("entrasync-plan-12-100", 777, "2026-11-28T10:00:00Z")
+    gone = artifact("entrasync-plan-12", 777, "2026-11-28T10:00:00Z")
     github.state.artifacts = [*github.state.artifacts[1:], gone]
     assert find(github, make_env) is None
-    assert "skipped artifact entrasync-plan-12-100 of run 777: uploaded by ? on ?" in caplog.text
+    assert "skipped artifact entrasync-plan-12 of run 777: uploaded by ? on ?" in caplog.text
 
 
 def test_find_plan_of_a_direct_push_sets_empty_outputs(
@@ -536,13 +541,13 @@ def test_find_plan_with_an_unwritable_step_output_file_is_a_clear_error(
 def test_an_artifact_without_its_workflow_run_is_skipped(
     github: Emulator, make_env: MakeEnv
 ) -> None:
-    older = artifact("entrasync-plan-12-1", 501, "2026-11-27T09:00:00Z")
+    older = artifact("entrasync-plan-12", 501, "2026-11-27T09:00:00Z")
     github.state.artifacts = [
         older,
-        artifact("entrasync-plan-12-2", 0, "2026-11-28T09:00:00Z") | {"workflow_run": None},
+        artifact("entrasync-plan-12", 0, "2026-11-28T09:00:00Z") | {"workflow_run": None},
     ]
     github.state.runs = {501: PLAN_RUN}
-    assert find(github, make_env) == ArtifactRef("entrasync-plan-12-1", 501, "2026-11-27T09:00:00Z")
+    assert find(github, make_env) == ArtifactRef("entrasync-plan-12", 501, "2026-11-27T09:00:00Z")
 
 
 @pytest.mark.parametrize(
