@@ -102,6 +102,13 @@ HINTS: dict[int, tuple[str, str]] = {
     ),
 }
 
+# Entra shows a client secret's ID (a GUID) beside its value, and only the ID stays visible.
+SECRET_ID_HINT = (
+    "AZURE_CLIENT_SECRET has the shape of a GUID, as a secret's ID has (the Secret ID column "
+    "in Certificates & secrets): set the secret's Value instead, shown once when the secret was "
+    "created, or create a new secret and set its Value"
+)
+
 DEFAULT_HINT = (
     "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the credential in use; Entra's error text "
     "above names the problem (https://learn.microsoft.com/entra/identity-platform/"
@@ -118,9 +125,15 @@ def aadsts_code(result: Mapping[str, Any]) -> int | None:
 
 
 def describe_msal_error(
-    result: Mapping[str, Any], mode: str, assertion: str | None = None
+    result: Mapping[str, Any],
+    mode: str,
+    assertion: str | None = None,
+    *,
+    secret_like_id: bool = False,
 ) -> tuple[str, str]:
-    """(message, hint) for a failed token request; the description's first line only."""
+    """(message, hint) for a failed token request; the description's first line only.
+
+    ``secret_like_id``: the client secret sent has a GUID's shape, as a secret's ID does."""
     code = aadsts_code(result)
     error = _said(result.get("error")) or "unknown_error"
     # Redacted whole before its first line is taken: a credential echoed over two lines.
@@ -131,6 +144,8 @@ def describe_msal_error(
         message = f"AADSTS{code}: {what}"
     else:
         message, hint = f"{error}: {first}", DEFAULT_HINT
+    if code == 7000215 and secret_like_id:
+        hint = SECRET_ID_HINT
     if hint == _FIC and mode == "federated token file":  # GitHub's issuer and subjects: not it
         hint = _FIC_TOKEN
     if assertion and code in FEDERATED_MISMATCH:

@@ -114,6 +114,7 @@ class MsalTokenProvider:
         credential: Callable[[], Any],
         verify: ssl.SSLContext,
         describe_assertion: Callable[[], str | None] = lambda: None,
+        secret_like_id: bool = False,
     ) -> None:
         self.mode = mode
         self._tenant_id = tenant_id
@@ -122,6 +123,7 @@ class MsalTokenProvider:
         self._credential = credential
         self._verify = verify
         self._describe_assertion = describe_assertion
+        self._secret_like_id = secret_like_id
         self._app: Any = None
         self._session: requests.Session | None = None
         self._lock = threading.Lock()  # directory reads fetch tokens from several threads
@@ -220,7 +222,10 @@ class MsalTokenProvider:
             ) from None
         if not isinstance(result, dict) or "access_token" not in result:
             message, hint = describe_msal_error(
-                result if isinstance(result, dict) else {}, self.mode, self._describe_assertion()
+                result if isinstance(result, dict) else {},
+                self.mode,
+                self._describe_assertion(),
+                secret_like_id=self._secret_like_id,
             )
             raise AuthError(f"could not get a Microsoft Graph token ({self.mode}): {message}", hint)
         token = str(result["access_token"])
@@ -379,4 +384,5 @@ def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProv
         credential=choice.build,
         verify=ssl_context(environ, shared=False),
         describe_assertion=choice.describe_assertion,
+        secret_like_id=choice.secret_like_id,
     )

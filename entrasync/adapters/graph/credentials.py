@@ -74,13 +74,19 @@ class CredentialChoice:
     mode: str
     build: Callable[[], Any]  # msal's client_credential: a str or a dict
     describe_assertion: Callable[[], str | None] = lambda: None
+    secret_like_id: bool = False  # a client secret of a GUID's shape (a secret's ID?)
+
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 def _secret(value: str) -> CredentialChoice:
     # An unexpanded $(AZURE_CLIENT_SECRET) was sent, refused as an expired secret, and the
     # hint said to create a new one: the pipeline only lacked the variable.
     secret = bearer("AZURE_CLIENT_SECRET", value)
-    return CredentialChoice("client secret", secret.reveal)
+    # Still sent: only Entra knows whether it is a secret; its refusal then says which to set.
+    like_id = _GUID.fullmatch(secret.reveal()) is not None
+    return CredentialChoice("client secret", secret.reveal, secret_like_id=like_id)
 
 
 def shown_path(value: str) -> str:

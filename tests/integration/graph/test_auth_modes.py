@@ -167,7 +167,22 @@ def test_a_wrong_client_secret_is_aadsts7000215_in_plain_words(emulator: GraphEm
         read_small(env)
     assert "AADSTS7000215: the client secret is invalid or expired" in caught.value.message
     assert "update AZURE_CLIENT_SECRET" in (caught.value.hint or "")
+    assert "GUID" not in (caught.value.hint or "")
     assert "fake-wrong-client-secret-for-tests" not in f"{caught.value.message} {caught.value.hint}"
+
+
+def test_a_secret_id_set_for_the_secret_says_to_set_its_value(emulator: GraphEmulator) -> None:
+    """Entra lists a secret's ID (a GUID) beside a value it shows only once: the ID is what an
+    administrator finds to copy later, and "create a new one" did not say what went wrong."""
+    secret_id = "3f2b9c1e-5d4a-4b7e-9c2d-1a2b3c4d5e6f"
+    env = {**base_env(emulator), "AZURE_CLIENT_SECRET": secret_id}
+    with pytest.raises(AuthError) as caught:
+        read_small(env)
+    assert "AADSTS7000215: the client secret is invalid or expired" in caught.value.message
+    assert (caught.value.hint or "").startswith(
+        "AZURE_CLIENT_SECRET has the shape of a GUID, as a secret's ID has"
+    )
+    assert "set the secret's Value instead" in (caught.value.hint or "")
 
 
 def test_an_unknown_tenant_is_explained(emulator: GraphEmulator) -> None:
