@@ -6,6 +6,7 @@ command; :func:`global_options` adds them to every command and they land in :cla
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO, TypeVar, cast
 
 import click
 
@@ -138,6 +139,24 @@ def output_options(func: F) -> F:
     for option in reversed(_OUTPUT_OPTIONS):
         func = option(func)
     return func
+
+
+def reads_no_config(func: F) -> F:
+    """On a command that reads no mappings file (it offers no ``--config``): a ``--config``
+    given before its name, on the group, is refused as one after it is, not ignored."""
+
+    @functools.wraps(func)
+    def refusing(*args: Any, **kwargs: Any) -> Any:
+        if app_context().config_path is not None:
+            ctx = click.get_current_context()
+            raise click.UsageError(
+                f"--config names a mappings file, and `{ctx.command_path}` reads none: "
+                "leave --config out",
+                ctx,
+            )
+        return func(*args, **kwargs)
+
+    return cast(F, refusing)
 
 
 def global_options(func: F) -> F:

@@ -8,7 +8,7 @@ import click
 
 from entrasync.adapters.audit.chain import verify_audit
 from entrasync.commands import examples, hex_digest
-from entrasync.console import app_context, output_options, path_value
+from entrasync.console import app_context, output_options, path_value, reads_no_config
 from entrasync.errors import AuditError, ExitCode
 
 
@@ -39,6 +39,7 @@ def audit_group() -> None:
     "log): the file must end with exactly that record.",
 )
 @output_options
+@reads_no_config
 def verify(file: Path, expect_sha256: str | None) -> int:
     """Check FILE's hash chain; exit 1 naming the first bad record, or if the run is incomplete."""
     expected = hex_digest(

@@ -18,7 +18,7 @@ from entrasync.adapters.lockfile import require_flock
 from entrasync.adapters.shell import pip_install
 from entrasync.cli import main
 from entrasync.commands import examples, folder
-from entrasync.console import Console, app_context, config_option, output_options
+from entrasync.console import Console, app_context, config_option, output_options, reads_no_config
 from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.gctune import collector_running
 
@@ -151,6 +151,7 @@ def _expect(code: int, wanted: int, what: str) -> None:
     help="Keep the demo's config, plan and audit files here (default: a temporary folder).",
 )
 @output_options
+@reads_no_config
 def demo(directory: Path | None) -> int:
     """Run validate, plan, apply, plan, audit verify, users and init on the built-in sandbox."""
     require_flock()  # the demo's apply takes the apply lock; first, as no extra would help

@@ -25,7 +25,7 @@ from entrasync.adapters.github.rest import (
 )
 from entrasync.commands import examples
 from entrasync.commands.report import report_apply_command
-from entrasync.console import Console, app_context, output_options, path_value
+from entrasync.console import Console, app_context, output_options, path_value, reads_no_config
 from entrasync.errors import ExitCode, GitHubError
 from entrasync.render.common import summary_line
 from entrasync.render.markdown import (
@@ -72,6 +72,7 @@ def group() -> None:
 )
 @click.option("--sha", help="Merge commit [default: $GITHUB_SHA].")
 @output_options
+@reads_no_config
 def find_plan(sha: str | None) -> int:
     """Print (and set as step outputs) the merged PR of a commit and its last plan artifact."""
 
@@ -129,6 +130,7 @@ group.add_command(report_apply_command("entrasync github", GitHubPlatform.from_e
     help="The plan file of the drift check.",
 )
 @output_options
+@reads_no_config
 def drift_issue(plan_path: Path) -> int:
     """Open or update the drift issue when the plan has changes; close it when in sync."""
 

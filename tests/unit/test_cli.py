@@ -112,6 +112,32 @@ def test_config_is_not_offered_where_it_would_do_nothing(
     assert "--config" in err
 
 
+def test_config_before_a_command_that_reads_none_is_refused_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Given on the group, before the command's name, it was accepted and silently ignored:
+    `entrasync --config mine.yaml demo` ran the demo's own mappings."""
+    existing = tmp_path / "file"
+    existing.write_text("", encoding="utf-8")
+    args = {  # what each command needs to get past its own options
+        "audit verify": [str(existing)],
+        "demo": [],
+        "github find-plan": [],
+        "github drift-issue": ["--plan", str(existing)],
+    }
+    reading_none = [
+        name
+        for name, command in _every_command()
+        if not isinstance(command, click.Group)
+        and not any("--config" in p.opts for p in command.params)
+    ]
+    assert sorted(reading_none) == sorted(args)  # a new one: give it @reads_no_config
+    for name in reading_none:
+        assert main(["--config", "mine.yaml", *name.split(), *args[name]]) == ExitCode.ERROR
+        err = capsys.readouterr().err
+        assert f"--config names a mappings file, and `entrasync {name}` reads none" in err
+
+
 def _every_command() -> list[tuple[str, click.Command]]:
     found: list[tuple[str, click.Command]] = []
     for name in COMMANDS:

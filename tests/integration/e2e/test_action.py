@@ -242,6 +242,19 @@ def test_the_scheduled_sync_applies_then_closes_the_drift_issue(
         assert secret not in shown
 
 
+def test_drift_with_the_config_input_opens_the_drift_issue(
+    tenant: tuple[Path, Emulator], temp: Path
+) -> None:
+    """The config input goes to the plan; `github drift-issue` reads the plan file alone and
+    refuses a --config."""
+    work, github = tenant
+    drift = run_step("run", work, temp, command="drift", config="mappings.yaml")
+    assert drift.code == 0, drift.err
+    assert drift.outputs["exit-code"] == "2"
+    (issue,) = drift_issues(github)
+    assert issue["state"] == "open"
+
+
 def test_a_refused_scheduled_sync_fails_and_shows_on_the_drift_issue(
     tenant: tuple[Path, Emulator], temp: Path
 ) -> None:
