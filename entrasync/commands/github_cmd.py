@@ -36,7 +36,7 @@ from entrasync.render.markdown import (
 )
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
-# plan.yml: entrasync-plan-<PR>-<head commit planned>, each run's last attempt's (overwrite)
+# plan.yml: entrasync-plan-<PR>-<head commit planned> (each attempt of a run uploads it)
 PLAN_ARTIFACT_PREFIX = "entrasync-plan-"
 # The run that makes the reviewed plan: the default branch's plan.yml, whatever the PR holds.
 PLAN_WORKFLOW = ".github/workflows/plan.yml"

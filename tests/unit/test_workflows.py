@@ -304,8 +304,8 @@ def test_plan_uploads_the_plan_under_the_name_apply_looks_for() -> None:
     (upload,) = step_using("plan.yml", "actions/upload-artifact")
     name = upload["with"]["name"]
     # Named by the commit planned: find-plan takes the plan of the commit merged, no other,
-    # asking for it by name. One name per run: a re-run attempt's plan replaces the one before
-    # (upload-artifact refuses a name a run already has, unless told to overwrite).
+    # asking for it by name. A re-run attempt uploads the name again (overwrite: true, so that
+    # upload-artifact never refuses a name its run already has); the newest is taken.
     pr, head = (
         "${{ github.event.pull_request.number }}",
         "${{ github.event.pull_request.head.sha }}",

@@ -383,7 +383,7 @@ def pull_for_commit(sha: str, environ: Mapping[str, str]) -> tuple[int, str] | N
 class ArtifactRef:
     name: str
     run_id: int
-    created_at: str
+    artifact_id: int
 
 
 def latest_artifact(
@@ -408,8 +408,10 @@ def latest_artifact(
             if item.get("expired") or run is None or text_of(item.get("name")) != name:
                 continue
             run_id = client.integer(run, "id", what)
-            found.append(ArtifactRef(name, run_id, text_of(item.get("created_at"))))
-        for ref in sorted(found, key=lambda r: r.created_at, reverse=True):
+            found.append(ArtifactRef(name, run_id, client.integer(item, "id", what)))
+        # Newest first by id, as actions/download-artifact picks among a run's artifacts of one
+        # name (a re-run's attempts may each keep theirs): the one found is the one downloaded.
+        for ref in sorted(found, key=lambda r: r.artifact_id, reverse=True):
             doing = f"reading workflow run {ref.run_id}"
             try:
                 made = client.request_json(

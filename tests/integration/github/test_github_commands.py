@@ -47,11 +47,13 @@ def save(plan: Plan, path: Path) -> Path:
     return path
 
 
-def artifact(name: str, run_id: int, created: str, expired: bool = False) -> dict[str, object]:
+def artifact(name: str, run_id: int, artifact_id: int, expired: bool = False) -> dict[str, object]:
+    """As GitHub lists one: ids grow with each upload."""
     return {
+        "id": artifact_id,
         "name": name,
         "expired": expired,
-        "created_at": created,
+        "created_at": "2026-11-28T09:00:00Z",
         "workflow_run": {"id": run_id},
     }
 
@@ -88,14 +90,14 @@ def test_find_plan_picks_the_newest_unexpired_plan_of_the_merged_prs_last_commit
     github.state.commit_pulls[SHA] = merged_pr_12()
     github.state.artifacts = [
         # Two runs planned the last commit (a push, then a label): the later one's plan.
-        artifact(f"entrasync-plan-12-{HEAD}", 501, "2026-11-27T09:00:00Z"),
-        artifact(f"entrasync-plan-12-{HEAD}", 502, "2026-11-28T09:00:00Z"),
-        artifact(f"entrasync-plan-12-{HEAD}", 503, "2026-11-28T09:30:00Z", expired=True),
-        artifact(f"entrasync-plan-123-{HEAD}", 504, "2026-11-28T09:45:00Z"),
+        artifact(f"entrasync-plan-12-{HEAD}", 501, 9001),
+        artifact(f"entrasync-plan-12-{HEAD}", 502, 9002),
+        artifact(f"entrasync-plan-12-{HEAD}", 503, 9003, expired=True),
+        artifact(f"entrasync-plan-123-{HEAD}", 504, 9004),
         # An earlier push's plan, newer by a re-run of its old run: not the reviewed one.
-        artifact(f"entrasync-plan-12-{EARLIER}", 505, "2026-11-28T09:50:00Z"),
+        artifact(f"entrasync-plan-12-{EARLIER}", 505, 9005),
         # A year of scheduled syncs' artifacts: never listed.
-        *(artifact(f"entrasync-audit-sync-{i}-1", i, "2026-11-28T11:00:00Z") for i in range(450)),
+        *(artifact(f"entrasync-audit-sync-{i}-1", i, 10_000 + i) for i in range(450)),
     ]
     github.state.runs = {run_id: PLAN_RUN for run_id in (501, 502, 503, 504, 505)}
     assert find_plan_outputs(github, make_env, monkeypatch, tmp_path) == [
@@ -108,6 +110,20 @@ def test_find_plan_picks_the_newest_unexpired_plan_of_the_merged_prs_last_commit
     assert github.state.calls("GET", "/actions/runs/") == 1
 
 
+def test_of_a_re_run_the_plan_found_is_the_one_download_artifact_fetches(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    """Two attempts of one run may each keep an artifact of the name: actions/download-artifact,
+    given the name and run id, fetches the one of the highest id, whatever the dates say."""
+    attempts = [
+        artifact("entrasync-plan-12", 601, 9011) | {"created_at": "2026-11-28T09:00:00Z"},
+        artifact("entrasync-plan-12", 601, 9010) | {"created_at": "2026-11-28T10:00:00Z"},
+    ]
+    github.state.artifacts = attempts
+    github.state.runs = {601: PLAN_RUN}
+    assert find(github, make_env) == ArtifactRef("entrasync-plan-12", 601, 9011)
+
+
 def test_a_pr_whose_last_commit_has_no_plan_has_no_reviewed_plan(
     github: Emulator,
     make_env: MakeEnv,
@@ -117,7 +133,7 @@ def test_a_pr_whose_last_commit_has_no_plan_has_no_reviewed_plan(
 ) -> None:
     # The last push's plan failed and uploaded nothing: an earlier push's plan is no stand-in.
     github.state.commit_pulls[SHA] = merged_pr_12()
-    github.state.artifacts = [artifact(f"entrasync-plan-12-{EARLIER}", 501, "2026-11-27T09:00Z")]
+    github.state.artifacts = [artifact(f"entrasync-plan-12-{EARLIER}", 501, 9001)]
     github.state.runs = {501: PLAN_RUN}
     assert find_plan_outputs(github, make_env, monkeypatch, tmp_path) == [
         "pr=12",
@@ -144,14 +160,14 @@ def test_a_plan_artifact_another_workflow_uploaded_is_never_the_reviewed_plan(
     # A pull request can make its own ci.yml (or a plan.yml of its own, run on pull_request)
     # upload an artifact of the reviewed plan's name: the report must not compare with it.
     github.state.artifacts = [
-        artifact("entrasync-plan-12", 501, "2026-11-27T09:00:00Z"),
-        artifact("entrasync-plan-12", 666, "2026-11-28T09:00:00Z"),
+        artifact("entrasync-plan-12", 501, 9001),
+        artifact("entrasync-plan-12", 666, 9002),
     ]
     github.state.runs = {501: PLAN_RUN, 666: forged}
-    assert find(github, make_env) == ArtifactRef("entrasync-plan-12", 501, "2026-11-27T09:00:00Z")
+    assert find(github, make_env) == ArtifactRef("entrasync-plan-12", 501, 9001)
     assert "skipped artifact entrasync-plan-12 of run 666" in caplog.text
     # Only the forged one, or an artifact whose run is gone: no reviewed plan at all.
-    gone = artifact("entrasync-plan-12", 777, "2026-11-28T10:00:00Z")
+    gone = artifact("entrasync-plan-12", 777, 9003)
     github.state.artifacts = [*github.state.artifacts[1:], gone]
     assert find(github, make_env) is None
     assert "skipped artifact entrasync-plan-12 of run 777: uploaded by ? on ?" in caplog.text
@@ -541,13 +557,13 @@ def test_find_plan_with_an_unwritable_step_output_file_is_a_clear_error(
 def test_an_artifact_without_its_workflow_run_is_skipped(
     github: Emulator, make_env: MakeEnv
 ) -> None:
-    older = artifact("entrasync-plan-12", 501, "2026-11-27T09:00:00Z")
+    older = artifact("entrasync-plan-12", 501, 9001)
     github.state.artifacts = [
         older,
-        artifact("entrasync-plan-12", 0, "2026-11-28T09:00:00Z") | {"workflow_run": None},
+        artifact("entrasync-plan-12", 0, 9002) | {"workflow_run": None},
     ]
     github.state.runs = {501: PLAN_RUN}
-    assert find(github, make_env) == ArtifactRef("entrasync-plan-12", 501, "2026-11-27T09:00:00Z")
+    assert find(github, make_env) == ArtifactRef("entrasync-plan-12", 501, 9001)
 
 
 @pytest.mark.parametrize(
