@@ -143,20 +143,18 @@ def output_options(func: F) -> F:
 
 def reads_no_config(func: F) -> F:
     """On a command that reads no mappings file (it offers no ``--config``): a ``--config``
-    given before its name, on the group, is refused as one after it is, not ignored."""
+    given before its name, on the group, is accepted as a global option is, and said to do
+    nothing rather than silently ignored."""
 
     @functools.wraps(func)
-    def refusing(*args: Any, **kwargs: Any) -> Any:
-        if app_context().config_path is not None:
-            ctx = click.get_current_context()
-            raise click.UsageError(
-                f"--config names a mappings file, and `{ctx.command_path}` reads none: "
-                "leave --config out",
-                ctx,
-            )
+    def warning(*args: Any, **kwargs: Any) -> Any:
+        context = app_context()
+        if context.config_path is not None:
+            command = click.get_current_context().command_path
+            context.console().warn(f"--config is ignored: `{command}` reads no mappings file")
         return func(*args, **kwargs)
 
-    return cast(F, refusing)
+    return cast(F, warning)
 
 
 def global_options(func: F) -> F:
