@@ -115,7 +115,7 @@ def test_config_is_not_offered_where_it_would_do_nothing(
 def test_config_before_a_command_that_reads_none_is_said_to_do_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A global option before the command (CONTRACT: before or after it), so accepted; but it
+    """A global option before the command (docs/commands.md: before or after it), so accepted; it
     was silently ignored: `entrasync --config mine.yaml demo` ran the demo's own mappings."""
     existing = tmp_path / "file"
     existing.write_text("", encoding="utf-8")
