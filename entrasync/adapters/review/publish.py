@@ -29,8 +29,8 @@ class Published:
         planned, head = self.superseded
         return (
             f"not posted: this run planned commit {planned[:12]}, and the request's head is now "
-            f"{head[:12]}, whose own run posts its plan (an older run, run again, left the "
-            "comment and the labels as they were)"
+            f"{head[:12]}, whose own run posts its plan: this run left the comment and the "
+            "labels as they were"
         )
 
 
