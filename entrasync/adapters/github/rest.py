@@ -90,8 +90,8 @@ _HINTS = {
     "`issues: write` (new labels, the drift issue); fork pull requests get a read-only token",
     404: "check GITHUB_REPOSITORY, the pull request number and GITHUB_API_URL (GitHub "
     "Enterprise Server: https://HOST/api/v3); a token without access also sees 404",
-    422: f"GitHub refused the content: a comment may hold at most {GITHUB_COMMENT_LIMIT:,} "
-    "characters",
+    422: "GitHub refused the content, as its message above says: a comment may hold at most "
+    f"{GITHUB_COMMENT_LIMIT:,} characters, an issue or pull request at most 100 labels",
 }
 
 

@@ -6,7 +6,7 @@ pagination honouring ``per_page``, 422 for bodies over 65,536 characters, 401 wi
 token, ``x-ratelimit-remaining: 0`` on a failure whose message is the primary rate limit's
 ("API rate limit exceeded ..."; a secondary limit's 403 has ``retry-after`` instead), the
 list of issues including pull requests, labels added by name (created when new; names match
-case-blind, an existing label keeping its case)
+case-blind, an existing label keeping its case; 422 past 100 on one issue)
 and removed by URL-encoded name (404 when absent), and an optional base path (GitHub
 Enterprise Server serves the API under ``/api/v3``).
 """
@@ -29,6 +29,15 @@ TITLE_TOO_LONG = {
     "code": "custom",
     "field": "title",
     "message": "title is too long (maximum is 256 characters)",
+}
+
+
+MAX_LABELS = 100  # an issue's or pull request's labels, at most
+TOO_MANY = {
+    "resource": "Issue",
+    "code": "custom",
+    "field": "labels",
+    "message": "Issues cannot have more than 100 labels",
 }
 
 
@@ -124,7 +133,10 @@ class _Route:
             labels = state.labels.setdefault(int(m.group(1)), [])
             if method == "POST":  # names match case-blind: an existing label keeps its case
                 held = {n.casefold() for n in labels}
-                labels += [name for name in data["labels"] if name.casefold() not in held]
+                new = [name for name in data["labels"] if name.casefold() not in held]
+                if len(labels) + len(new) > MAX_LABELS:
+                    return self._send(422, {"message": "Validation Failed", "errors": [TOO_MANY]})
+                labels += new
             return self._page([{"name": name} for name in labels], query)
         if m := re.fullmatch(repo + r"/issues/(\d+)/labels/([^/]+)", path):
             labels = state.labels.setdefault(int(m.group(1)), [])

@@ -50,11 +50,15 @@ def test_labels_already_right_cost_no_write(github: Emulator, make_env: MakeEnv)
     assert github.calls("DELETE") == 0
 
 
-def test_labels_are_listed_past_the_first_page(github: Emulator, make_env: MakeEnv) -> None:
-    github.state.labels[7] = [f"area-{i}" for i in range(150)] + [labels.NO_CHANGES]
+def test_labels_of_a_full_pull_request_are_kept_in_step(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    # 100 labels, GitHub's most: the stale one goes before the new one is added.
+    github.state.labels[7] = [f"area-{i}" for i in range(99)] + [labels.NO_CHANGES]
     publish(plan_of(change("a@contoso.com")), make_env(github))
     assert labels.NO_CHANGES not in github.state.labels[7]
-    assert len(github.state.labels[7]) == 151
+    assert labels.CHANGES in github.state.labels[7]
+    assert len(github.state.labels[7]) == 100
 
 
 def test_a_refused_label_names_the_permission_after_the_comment_is_posted(
@@ -67,6 +71,17 @@ def test_a_refused_label_names_the_permission_after_the_comment_is_posted(
     assert "pull-requests: write" in (caught.value.hint or "")
     assert "`issues: write` (new labels" in (caught.value.hint or "")
     assert len(github.state.comments[7]) == 1
+
+
+def test_a_pull_request_full_of_labels_is_said_to_be_so(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    github.state.labels[7] = [f"area-{i}" for i in range(100)]
+    with pytest.raises(GitHubError) as caught:
+        publish(plan_of(change("a@contoso.com")), make_env(github))
+    assert caught.value.status == 422
+    assert "at most 100 labels" in (caught.value.hint or "")
+    assert len(github.state.comments[7]) == 1  # the plan is shown all the same
 
 
 def test_labels_a_refusal_cuts_short_never_contradict_the_comment(
