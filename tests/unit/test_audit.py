@@ -160,6 +160,22 @@ def test_a_plan_without_changes_writes_no_plan_beside(tmp_path: Path) -> None:
     assert _records(writer.path)[0]["plan_file"] is None
 
 
+@pytest.mark.parametrize("changes", [True, False], ids=["with its plan beside", "no changes"])
+def test_a_stop_before_apply_started_is_written_leaves_no_file(
+    tmp_path: Path, changes: bool
+) -> None:
+    """Ctrl-C while the commit was read (a git call) left an empty file, which verify calls
+    tampered and report-apply took for the run's."""
+
+    def stopped_meanwhile() -> str | None:
+        raise KeyboardInterrupt
+
+    plan = golden_plan() if changes else replace(golden_plan(), changes=())
+    with pytest.raises(KeyboardInterrupt):
+        _start(tmp_path, plan, git_commit=stopped_meanwhile)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_plan_that_cannot_be_written_beside_leaves_no_file_and_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

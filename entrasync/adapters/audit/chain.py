@@ -94,7 +94,7 @@ def read_audit_file(path: Path) -> bytes:
     return read_whole(
         path,
         "the audit file",
-        "pass a file written by `entrasync apply` (the audit/ folder or the run's artifact)",
+        "pass a file written by `entrasync apply` (one of audit/*.jsonl, or the run's artifact)",
         AuditError,
     )
 

@@ -225,13 +225,15 @@ class AuditWriter:
             name = beside.name if beside is not None else None
             record = _started_record(plan, started, config_sha256, override, env, git_commit, name)
             writer._write(record)
-        except AuditError as exc:
+        except BaseException as exc:  # a write that failed, or a stop (Ctrl-C) meanwhile
             writer.close()
             # Nothing refers to the files yet: an empty one would only be taken for a run.
             for written in (path, beside):
                 if written is not None:
                     with contextlib.suppress(OSError):
                         written.unlink()
+            if not isinstance(exc, AuditError):
+                raise
             raise AuditError(
                 exc.message, "free disk space or fix the --audit-dir; nothing was changed"
             ) from None
