@@ -152,6 +152,28 @@ def test_args_are_split_like_a_shell_but_never_run_by_one(tmp_path: Path, temp: 
     assert not (tmp_path / "pwned").exists()
 
 
+def test_a_backslash_ending_a_line_of_args_continues_it_as_in_a_shell(
+    tmp_path: Path, temp: Path
+) -> None:
+    # `args: |` with lines continued by `\`: split into a word "\n", and for apply that word
+    # would have been taken for the plan file.
+    (tmp_path / "mappings.yaml").write_text("version: 1\n", encoding="utf-8")
+    ran = run_step("run", tmp_path, temp, command="validate", args="mappings.yaml \\\n  -q\n")
+    assert ran.code == 0, ran.err
+    assert ran.out.startswith("mappings.yaml is valid")
+
+
+def test_drift_refuses_an_out_of_its_own_before_running(tmp_path: Path, temp: Path) -> None:
+    # The plan went where args said, and the drift issue, fed the action's own file, was
+    # silently never updated.
+    for out in ("--out elsewhere.json", "--out=elsewhere.json"):
+        ran = run_step("run", tmp_path, temp, command="drift", args=out)
+        assert ran.code == 1
+        assert "drift writes its own plan file" in ran.out
+        assert "exit-code" not in ran.outputs
+        assert not (tmp_path / "elsewhere.json").exists()
+
+
 def test_an_unclosed_quote_in_args_runs_nothing(tmp_path: Path, temp: Path) -> None:
     (tmp_path / "mappings.yaml").write_text("version: 1\n", encoding="utf-8")
     ran = run_step("run", tmp_path, temp, command="validate", args="'mappings.yaml")
