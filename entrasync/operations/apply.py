@@ -21,7 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from entrasync.adapters.http import DEFAULT_PARALLELISM, NotSent, TransportError
+from entrasync.adapters.http import (
+    DEFAULT_PARALLELISM,
+    RETRY_STATUSES,
+    NotSent,
+    TransportError,
+)
 from entrasync.adapters.scim.attributes import Layout
 from entrasync.adapters.scim.client import (
     FOREIGN_HINT,
@@ -340,6 +345,8 @@ def apply_plan(
         else:
             version = versions.get(change.target_id or "") if versions else None
             result = _guarded(change, client, layout, stopped, version)
+            if stop.requested:
+                result = _said_stopped(result)
             outage.note(result)
         recorder.record(result)
         return result
@@ -495,6 +502,16 @@ def _outcome(
         return read_back or _failed(change, exc)
 
 
+def _said_stopped(result: ChangeResult) -> ChangeResult:
+    """A write that failed on an answer asking for a retry, made final by a stop: its record
+    says so (the error alone reads as if NeuralTrust had refused it for good)."""
+    if result.outcome != "failed" or result.http_status not in RETRY_STATUSES:
+        return result
+    said = STOPPED_BEFORE_RETRY
+    return replace(result, detail=f"{result.detail}; {said}" if result.detail else said)
+
+
+STOPPED_BEFORE_RETRY = "entrasync was stopping (a signal): no retry followed this answer"
 UNREAD_AFTER_LOST = (
     "the user could not be read back after it, so the change may have been made: run "
     "`entrasync plan` to see the user as it is"

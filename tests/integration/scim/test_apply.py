@@ -514,6 +514,7 @@ def test_a_stop_ends_a_throttled_writes_wait_and_records_it_as_not_carried_out(
     # Within a runner's grace period (GitHub: SIGTERM 7.5 s after SIGINT), not a minute.
     assert time.monotonic() - started < 5
     assert [(r["outcome"], r["http_status"]) for r in audit.records] == [("failed", 429)]
+    assert audit.records[0]["detail"] == apply_module.STOPPED_BEFORE_RETRY
     assert sandbox.counters.writes == 0
 
 
