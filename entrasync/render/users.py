@@ -162,5 +162,7 @@ def _csv_list(items: Sequence[str]) -> str:
 
 
 def _defuse(cell: str) -> str:
-    cell = clean(cell)
-    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+    """The cell made inert, and each of its ``;``-separated parts unable to start a formula:
+    a spreadsheet that splits on ``;`` reads each part as a cell of its own, a name's too."""
+    parts = clean(cell).split(_CSV_LIST_SEPARATOR)
+    return _CSV_LIST_SEPARATOR.join("'" + p if p.startswith(_FORMULA_START) else p for p in parts)

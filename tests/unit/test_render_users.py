@@ -82,6 +82,30 @@ def test_every_directory_cell_is_defused(text: str) -> None:
         assert named[column] == "'" + text, column
 
 
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Bob;=1+1", "Bob;'=1+1"),
+        ('x";=2+2', "x\";'=2+2"),
+        ("APP;+SUM(A1);@x", "APP;'+SUM(A1);'@x"),
+        ("a;;-1", "a;;'-1"),
+    ],
+    ids=["after a semicolon", "after a quote and a semicolon", "two parts", "an empty part"],
+)
+def test_no_cell_starts_a_formula_where_the_spreadsheet_splits_on_semicolons(
+    text: str, shown: str
+) -> None:
+    """Many locales list with `;`: the part of a name after one was a cell of its own there."""
+    row = UserRow(text, text, UserStatus.IN_SYNC, Access("member", (text,), True),
+                  Grant("member", (text,)), (text, "NT"), text)  # fmt: skip
+    rendered = render_users_csv([row])
+    for delimiter in (",", ";"):
+        for cells in csv.reader(io.StringIO(rendered), delimiter=delimiter):
+            assert not [c for c in cells if c.lstrip('"').startswith(("=", "+", "-", "@"))], cells
+    (cells,) = list(csv.reader(io.StringIO(rendered)))[1:]
+    assert cells[1] == shown  # display_name
+
+
 HOSTILE = "\n::error::pwned\x1b[2J\x1b]8;;https://evil\x07click\x1b]8;;\x07\u202e\r\t##[add-mask]x"
 SHOWN = (
     "\\x0a::error::pwned\\x1b[2J\\x1b]8;;https://evil\\x07click\\x1b]8;;\\x07\\u202e"
