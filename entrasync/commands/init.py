@@ -102,7 +102,7 @@ def command(
         console.warn(f"{violation.rule}: {violation.message}")
     # Plain `entrasync plan` only where it reads the new file: --config is not remembered.
     default = ctx.config_path is None and target == config_path
-    then = "entrasync plan" if default else f"entrasync --config {target} plan"
+    then = command_line("entrasync", *([] if default else ["--config", str(target)]), "plan")
     console.info(f"Wrote {target}. Review it, then run: {then}")
     if not (Path.cwd() / SCHEMA_PATH).exists():
         console.info(

@@ -140,6 +140,15 @@ def test_at_the_default_agreement_the_split_admins_group_is_not_mapped(
     assert "APP-Admins" not in [m.get("name") for m in data["mappings"]]
 
 
+def test_the_next_step_it_names_can_be_pasted_into_a_shell(
+    serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve(*aligned_tenant())
+    code, _, err = init(capsys, "APP-", "--out", "my draft.yaml")
+    assert code == 0, err
+    assert "then run: entrasync --config 'my draft.yaml' plan" in err
+
+
 def test_the_demo_tenant(serve: Serve, capsys: pytest.CaptureFixture[str]) -> None:
     demo = demo_tenant()
     serve(demo.tenant, demo.scim_users)
