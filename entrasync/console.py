@@ -55,6 +55,17 @@ def refuse_empty(param: click.Parameter, value: str, what: str) -> None:
         raise click.BadParameter(f"is empty: name {what}", param_hint=hint)
 
 
+def refuse_folder_name(param: click.Parameter, value: str, what: str) -> None:
+    """A file's path ending in a separator names a folder: Path() would drop the separator,
+    and `--out drafts/` would write a file called drafts."""
+    if value.endswith(tuple(s for s in (os.sep, os.altsep) if s)):
+        hint = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+        raise click.BadParameter(
+            f"{value} ends with {value[-1]}, so it names a folder: name {what} in it",
+            param_hint=hint,
+        )
+
+
 def path_value(what: str = "a file") -> Callable[[click.Context, click.Parameter, Any], Any]:
     """The callback of a path option or argument typed ``click.Path()`` without ``path_type``
     (so that "" is not yet "."): refused when empty, else a Path (one per value of an
@@ -66,6 +77,8 @@ def path_value(what: str = "a file") -> Callable[[click.Context, click.Parameter
         if isinstance(value, tuple):
             return tuple(callback(ctx, param, one) for one in value)
         refuse_empty(param, value, what)
+        if isinstance(param.type, click.Path) and not param.type.dir_okay:
+            refuse_folder_name(param, value, what)
         return Path(value)
 
     return callback
