@@ -19,10 +19,10 @@ from typing import Any, TextIO, TypeVar, cast
 import click
 
 from entrasync.adapters.pool import DEFAULT_PARALLELISM
+from entrasync.config import DEFAULT_CONFIG
 from entrasync.core import sanitize
 from entrasync.core.redact import redact
 
-DEFAULT_CONFIG = "config/mappings.yaml"
 F = TypeVar("F", bound=Callable[..., Any])
 
 

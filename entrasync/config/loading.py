@@ -11,6 +11,7 @@ import errno
 import os
 from pathlib import Path
 
+from entrasync.config import DEFAULT_CONFIG
 from entrasync.config.models import LoadedConfig, load_bytes
 from entrasync.config.source import MAX_CONFIG_BYTES
 from entrasync.errors import ConfigError
@@ -41,6 +42,8 @@ def read_bytes(path: Path) -> bytes:
             # device or pipe that never ends is not read forever.
             return handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
+        if name == DEFAULT_CONFIG:  # a first run, likely: say how to start one
+            hint += "; none yet? `entrasync init PREFIX` drafts one from Entra groups named PREFIX…"
         raise ConfigError(f"config file {name} not found", hint) from None
     except IsADirectoryError:
         raise ConfigError(f"config file {name} is a directory", hint) from None

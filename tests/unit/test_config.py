@@ -216,6 +216,14 @@ def test_a_missing_file_says_so_with_a_hint(
         "error: config file nowhere/typo.yaml not found\n"
         + hint.replace("ENTRASYNC_CONFIG,", "ENTRASYNC_CONFIG (set to nowhere/typo.yaml),")
     )
+    # None at the default path, on a first run likely: the hint says how to start one.
+    monkeypatch.delenv("ENTRASYNC_CONFIG")
+    assert main(["users"]) == 1
+    assert capsys.readouterr().err.endswith(
+        "error: config file config/mappings.yaml not found\n"
+        + hint.rstrip("\n")
+        + "; none yet? `entrasync init PREFIX` drafts one from Entra groups named PREFIX…\n"
+    )
 
 
 def test_loaded_config_carries_the_path_as_given_and_the_sha256_of_its_bytes() -> None:
