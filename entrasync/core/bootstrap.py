@@ -49,7 +49,7 @@ class Proposed:
     above: int = 0  # members a mapping above decides (first-match), so not counted here
 
     @property
-    def percent(self) -> int:
+    def percent(self) -> str:
         return _percent(self.agreeing, self.counted)
 
 
@@ -86,8 +86,10 @@ def _text(name: str) -> str | None:
     )
 
 
-def _percent(part: int, whole: int) -> int:
-    return (part * 100) // whole if whole else 0
+def _percent(part: int, whole: int) -> str:
+    """``part`` of ``whole`` in percent, rounded down to a tenth, as a threshold is compared
+    (66.6 for 2 of 3: shown as 66, it read as below an --min-agreement of 66.5 that it met)."""
+    return f"{(part * 1000 // whole) / 10 if whole else 0:g}"
 
 
 def _counted_members(survey: Config, directory: Directory, target: Target) -> dict[str, TargetUser]:

@@ -303,7 +303,7 @@ def test_a_group_below_the_agreement_is_skipped_with_its_share() -> None:
     users = [nt(f"u{i}", "admin" if i < 5 else "member") for i in range(8)]
     proposal, plan, text = run({"NT-Mixed": members}, users)
     assert proposal.mappings == ()
-    assert [s.reason for s in proposal.skipped] == ["62% (5 of 8) admin, below 90%"]
+    assert [s.reason for s in proposal.skipped] == ["62.5% (5 of 8) admin, below 90%"]
     assert "mappings: []" in text
     # Managed users no mapping wants: kept (on_removed: keep), listed as orphans.
     assert len(plan.orphans) == 8

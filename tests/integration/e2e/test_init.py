@@ -109,7 +109,7 @@ def test_misfits_are_the_residue_and_skipped_groups_are_explained(
     assert code == 0, err
     proposed, _, residue = out.partition("Residue:")
     assert "APP-Admins" in proposed
-    assert "66% (2 of 3)" in proposed
+    assert "66.6% (2 of 3)" in proposed
     assert "APP-Contractors" in proposed
     assert "50% (1 of 2) member, below 60%" in proposed
     lines = {line.split()[0]: line for line in residue.splitlines() if "@fabrikam.com" in line}
@@ -135,7 +135,7 @@ def test_at_the_default_agreement_the_split_admins_group_is_not_mapped(
     serve(*misfit_tenant())
     code, out, err = init(capsys, "APP-", "--out", "draft.yaml")
     assert code == 0, err
-    assert "66% (2 of 3) admin, below 90%" in out
+    assert "66.6% (2 of 3) admin, below 90%" in out
     data = yaml.safe_load(Path("draft.yaml").read_text(encoding="utf-8"))
     assert "APP-Admins" not in [m.get("name") for m in data["mappings"]]
 
