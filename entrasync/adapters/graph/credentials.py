@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from entrasync.adapters.clock import utc_moment
 from entrasync.adapters.http import new_client, require_safe_url, send
+from entrasync.config.patterns import GUID_PATTERN
 from entrasync.core.redact import remember
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import AuthError
@@ -77,7 +78,7 @@ class CredentialChoice:
     secret_like_id: bool = False  # a client secret of a GUID's shape (a secret's ID?)
 
 
-_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_GUID = re.compile(GUID_PATTERN)
 
 
 def _secret(value: str) -> CredentialChoice:

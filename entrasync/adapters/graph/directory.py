@@ -50,7 +50,8 @@ def _user(item: dict[str, Any], group: Group) -> DirectoryUser:
     if upn is None or enabled is None:
         missing = "userPrincipalName" if upn is None else "accountEnabled"
         raise AuthError(
-            f"Microsoft Graph returned user {item.get('id')} of group {group.display_name} "
+            f"Microsoft Graph returned user {sanitize.text(str(item.get('id')))} of group "
+            f"{sanitize.text(group.display_name)} "
             f"without its attributes ({missing} is null): the app lacks User.Read.All",
             TRAP_HINT,
         )
@@ -112,7 +113,7 @@ def read_members(
     for item in client.paged(
         f"groups/{group.id}/{relation}",
         {"$select": ",".join(MEMBER_FIELDS)},
-        what=f"the members of group {group.display_name} ({group.id})",
+        what=f"the members of group {sanitize.text(group.display_name)} ({group.id})",
     ):
         # Filter client-side: the /microsoft.graph.user cast needs advanced queries.
         if _is_user(item, group):
@@ -179,7 +180,7 @@ def count_user_members(client: GraphClient, group_id: str, nested: bool) -> int:
 def duplicate_message(config: Config, first: int, second: int, group: Group) -> str:
     return (
         f"mappings {config.mappings[first].label!r} and {config.mappings[second].label!r} both "
-        f"resolve to group {group.display_name} ({group.id})"
+        f"resolve to group {sanitize.text(group.display_name)} ({group.id})"
     )
 
 
@@ -228,7 +229,8 @@ def read_directory(
     for (index, _), group, members in zip(synced, resolved, reads, strict=True):
         groups.append(GroupMembers(index, group, members))
         if progress is not None:
-            progress(f"read group {group.display_name}: {plural(len(members), 'user')}")
+            said = sanitize.text(group.display_name)
+            progress(f"read group {said}: {plural(len(members), 'user')}")
     named = protected_users(client, config.protected, parallelism)
     return Directory(
         groups=tuple(groups),

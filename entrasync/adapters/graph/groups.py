@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,11 +20,14 @@ from entrasync.adapters.graph.odata import odata_string
 from entrasync.adapters.pool import run_bounded
 from entrasync.adapters.shell import command_line
 from entrasync.config.models import GroupMapping
+from entrasync.config.patterns import GUID_PATTERN
 from entrasync.core import sanitize
 from entrasync.core.model import Group
 from entrasync.errors import GraphError
 
 GROUP_SELECT = {"$select": "id,displayName"}
+
+_GUID = re.compile(GUID_PATTERN)
 
 
 class GroupResolutionError(GraphError):
@@ -158,16 +162,18 @@ def _by_name(client: GraphClient, name: str) -> Resolved:
             "or map the group by id; a group created minutes ago may not have replicated yet",
         )
     if len(found) > 1:
-        ids = ", ".join(sorted(str(g.get("id")) for g in found))
+        ids = sanitize.text(", ".join(sorted(str(g.get("id")) for g in found)))
         return GroupResolutionError(
             "ambiguous",
             f"{len(found)} Entra groups are named {name!r}: {ids}",
             "display names are not unique in Entra: put the intended group's `id` in the mapping",
         )
     group_id = found[0].get("id")
-    if not isinstance(group_id, str) or not group_id:
+    if not isinstance(group_id, str) or _GUID.fullmatch(group_id) is None:
+        # Entra's ids are GUIDs; another would go into the member read's path as it is.
+        said = "without its id" if not group_id else f"with id {sanitize.text(repr(group_id)[:60])}"
         raise GraphError(
-            f"Microsoft Graph listed the group named {name!r} without its id",
+            f"Microsoft Graph listed the group named {name!r} {said}",
             "nothing was read; run again, and if it repeats, report it with the request-id",
         )
     return Group(id=group_id, display_name=str(found[0].get("displayName") or name))

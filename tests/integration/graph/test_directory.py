@@ -10,12 +10,17 @@ import pytest
 
 from entrasync.adapters.graph.auth import make_token_provider, resolve_endpoints
 from entrasync.adapters.graph.client import GraphClient
-from entrasync.adapters.graph.directory import list_groups, protected_users, read_directory
+from entrasync.adapters.graph.directory import (
+    list_groups,
+    protected_users,
+    read_directory,
+    read_members,
+)
 from entrasync.adapters.graph.groups import GroupResolutionError
 from entrasync.adapters.http import RetryPolicy, new_client
 from entrasync.adapters.trust import ssl_context
 from entrasync.config.models import Config
-from entrasync.core.model import Directory
+from entrasync.core.model import Directory, Group
 from entrasync.errors import AuthError, GraphError
 from entrasync.sandbox.graph_emulator import GraphEmulator
 from entrasync.sandbox.tenant import SandboxUser
@@ -189,6 +194,48 @@ def test_a_denied_app_is_told_which_permissions_to_grant(emulator_factory: Emula
     assert "403 Authorization_RequestDenied" in caught.value.message
     assert "request-id" in caught.value.message
     assert "GroupMember.Read.All and User.Read.All" in (caught.value.hint or "")
+
+
+FORGED = "NT-Small\nerror: forged by Entra\n::warning::x"
+
+
+def test_a_group_name_cannot_forge_a_line_of_an_error(
+    emulator_factory: EmulatorFactory, emulator: GraphEmulator
+) -> None:
+    """Errors keep their line breaks (a hint is a line of its own); a group's name from Entra
+    is made one inert line where it goes into one, or it wrote an `error:` line of its own."""
+    groups = tuple(replace(g, display_name=FORGED) if g.id == G_SMALL else g for g in TENANT.groups)
+    renamed = emulator_factory(replace(TENANT, groups=groups), permission_mode="groupmember_only")
+    with pytest.raises(AuthError) as caught:
+        read(renamed, make_config([{"id": G_SMALL, "role": "member"}]))
+    assert "\n" not in caught.value.message
+    assert (
+        "group NT-Small\\x0aerror: forged by Entra\\x0a::warning::x without" in caught.value.message
+    )
+    # The same in the members' read, whose failures all name the group (here: gone).
+    config = make_config([{"id": G_SMALL, "role": "member"}])
+    gone = Group("00000000-0000-4000-8000-00000000dead", FORGED)
+    with (
+        GraphClient.connect(config, secret_env(emulator), policy=FAST) as client,
+        pytest.raises(GraphError) as failed,
+    ):
+        read_members(client, gone, nested=False)
+    assert "\n" not in failed.value.message
+    assert "group NT-Small\\x0aerror: forged by Entra" in failed.value.message
+
+
+def test_a_group_found_by_name_whose_id_is_no_guid_stops_the_read(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    # Its id went into the members' request path as it came: `../users` read another list.
+    groups = tuple(replace(g, id="../users") if g.id == G_SMALL else g for g in TENANT.groups)
+    odd = emulator_factory(replace(TENANT, groups=groups))
+    with pytest.raises(GraphError) as caught:
+        read(odd, make_config([{"name": "NT-Small", "role": "member"}]))
+    assert caught.value.message == (
+        "Microsoft Graph listed the group named 'NT-Small' with id '../users'"
+    )
+    assert odd.counters["members_page"] == 0
 
 
 def test_members_without_attributes_fail_naming_user_read_all(
