@@ -264,10 +264,11 @@ class Console:
             click.echo(sanitize.lines(text), file=self.err)
 
     def warn(self, text: str) -> None:
-        # Coloured where stderr is a terminal: `2>warnings.log` keeps no escape codes.
+        # Coloured where stderr is a terminal: `2>warnings.log` keeps no escape codes. One line
+        # always: a warning quoting a name whose line break was kept wrote a line of its own.
         color = self.color and _isatty(self.err)
         prefix = click.style("warning:", fg="yellow", bold=True) if color else "warning:"
-        click.echo(f"{prefix} {sanitize.lines(text)}", file=self.err, color=color)
+        click.echo(f"{prefix} {sanitize.text(text)}", file=self.err, color=color)
 
     def progress(self, text: str) -> None:
         """Transient progress: shown on an interactive terminal only, silent in CI logs.

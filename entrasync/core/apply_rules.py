@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
+from entrasync.core import sanitize
 from entrasync.core.items import Action, Change, Violation
 from entrasync.core.model import Target, TargetUser, may_be_role
 from entrasync.core.plan import DIGEST_PREFIX, Plan, short_digest
@@ -352,7 +353,8 @@ def guard(
             violations,
         )
     if violations and force_unsafe is None:
-        listed = "; ".join(f"{v.rule}: {v.message}" for v in violations)
+        # One line: a violation quotes names from Entra and NeuralTrust (an empty group's).
+        listed = "; ".join(sanitize.text(f"{v.rule}: {v.message}") for v in violations)
         hint = f"make the change safe, or apply anyway with {plan.override_flag()}"
         if unshown:
             hint = f"make the change safe, or {NEW_PLAN_HINT}"

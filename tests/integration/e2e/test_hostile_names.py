@@ -94,6 +94,25 @@ def test_plan_text_shows_hostile_names_escaped(
     assert f"(Frank{EVIL_SHOWN})" in out  # deactivated, named as NeuralTrust has him
 
 
+def test_an_empty_synced_groups_name_stays_on_its_line_in_warnings_and_refusals(
+    sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its name goes into a warning and into the source_health violation, which apply's
+    refusal lists: each is one line, whatever the name holds."""
+    mapped = sandbox.read_text(encoding="utf-8") + f"  - id: {EMPTY_ID}\n    role: member\n"
+    sandbox.write_text(mapped, encoding="utf-8")
+    code, out, err = run(capsys, "plan")
+    assert code == 1  # source_health: Frank's deactivation while a synced group reads empty
+    assert_inert(out + err)
+    assert f"group NT-Empty{EVIL_SHOWN} resolved to 0 members" in out
+    assert f"warning: source_health: synced group NT-Empty{EVIL_SHOWN} resolved" in err
+    code, out, err = run(capsys, "apply", "--auto-approve")
+    assert code == 1
+    assert_inert(out + err)
+    (refusal,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert f"source_health: synced group NT-Empty{EVIL_SHOWN} resolved" in refusal
+
+
 def test_plan_json_keeps_the_names_exactly(
     sandbox: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
