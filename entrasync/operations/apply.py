@@ -503,15 +503,16 @@ def _outcome(
 
 
 def _said_stopped(result: ChangeResult) -> ChangeResult:
-    """A write that failed on an answer asking for a retry, made final by a stop: its record
-    says so (the error alone reads as if NeuralTrust had refused it for good)."""
+    """A write that failed on an answer asking for a retry while entrasync was stopping: its
+    record says so (a stop sends no further retry; the error alone reads as if NeuralTrust had
+    refused it for good)."""
     if result.outcome != "failed" or result.http_status not in RETRY_STATUSES:
         return result
     said = STOPPED_BEFORE_RETRY
     return replace(result, detail=f"{result.detail}; {said}" if result.detail else said)
 
 
-STOPPED_BEFORE_RETRY = "entrasync was stopping (a signal): no retry followed this answer"
+STOPPED_BEFORE_RETRY = "entrasync was stopping (a signal) when this write ended"
 UNREAD_AFTER_LOST = (
     "the user could not be read back after it, so the change may have been made: run "
     "`entrasync plan` to see the user as it is"
