@@ -56,13 +56,13 @@ def refuse_empty(param: click.Parameter, value: str, what: str) -> None:
 
 
 def refuse_folder_name(param: click.Parameter, value: str, what: str) -> None:
-    """A file's path ending in a separator names a folder: Path() would drop the separator,
-    and `--out drafts/` would write a file called drafts."""
-    if value.endswith(tuple(s for s in (os.sep, os.altsep) if s)):
+    """A file's path ending in a separator, `.` or `..` names a folder: Path() would drop the
+    end, and `--out drafts/` (or `drafts/.`) would write a file called drafts."""
+    last = os.path.basename(value.replace(os.altsep, os.sep) if os.altsep else value)
+    if last in ("", ".", ".."):
         hint = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
         raise click.BadParameter(
-            f"{value} ends with {value[-1]}, so it names a folder: name {what} in it",
-            param_hint=hint,
+            f"{value} names a folder, not a file: name {what} in it", param_hint=hint
         )
 
 

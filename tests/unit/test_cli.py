@@ -64,10 +64,11 @@ def test_an_unknown_command_is_a_usage_error_exiting_1(capsys: pytest.CaptureFix
         (["report-apply", "--audit", "a", "--reviewed-plan", ""], "--reviewed-plan: is empty"),
         (["report-apply", "--audit", "a", "--pr", "0"], "'--pr': 0 is not in the range x>=1"),
         # A file's path ending in / wrote a file named as the folder (`--out drafts/`).
-        (["init", "--out", "drafts/"], "--out: drafts/ ends with /, so it names a folder"),
-        (["plan", "--out", "plans/"], "--out: plans/ ends with /, so it names a folder"),
-        (["--config", "config/", "validate"], "--config: config/ ends with /, so it names"),
-        (["apply", "plans/"], "PLAN_FILE: plans/ ends with /, so it names a folder"),
+        (["init", "--out", "drafts/"], "--out: drafts/ names a folder, not a file"),
+        (["init", "--out", "drafts/."], "--out: drafts/. names a folder, not a file"),
+        (["plan", "--out", "plans/.."], "--out: plans/.. names a folder, not a file"),
+        (["--config", "config/", "validate"], "--config: config/ names a folder, not a file"),
+        (["apply", "plans/"], "PLAN_FILE: plans/ names a folder, not a file"),
     ],
 )
 def test_a_path_option_that_is_empty_or_the_wrong_kind_is_a_usage_error(
