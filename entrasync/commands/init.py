@@ -24,9 +24,13 @@ from entrasync.render.init import Endpoints, mappings_yaml, proposal_lines, resi
 
 
 def _a_number(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
-    """FloatRange lets NaN through (no comparison with it is true): it would map nothing."""
+    """FloatRange lets NaN through (no comparison with it is true): it would map nothing. The
+    agreement is shown to a tenth, so a threshold finer than that could be met by a share
+    shown below it (66.6% of 2 in 3 under 66.65%)."""
     if math.isnan(value):
         raise click.BadParameter("nan is not a percentage.")
+    if round(value, 1) != value:
+        raise click.BadParameter(f"{value:g} has more than one decimal: give a tenth at most.")
     return value
 
 
