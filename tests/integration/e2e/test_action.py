@@ -161,6 +161,10 @@ def test_a_backslash_ending_a_line_of_args_continues_it_as_in_a_shell(
     ran = run_step("run", tmp_path, temp, command="validate", args="mappings.yaml \\\n  -q\n")
     assert ran.code == 0, ran.err
     assert ran.out.startswith("mappings.yaml is valid")
+    # An escaped backslash ending a line is a word of its own, as in a shell: `\\` then `-q`.
+    ran = run_step("run", tmp_path, temp, command="validate", args="\\\\\n-q")
+    assert ran.code == 1
+    assert "error: config file \\ not found" in ran.err
 
 
 def test_drift_refuses_an_out_of_its_own_before_running(tmp_path: Path, temp: Path) -> None:
