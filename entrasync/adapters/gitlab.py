@@ -256,10 +256,19 @@ class GitLabPlatform:
             what=what,
         )
         merged = [r for r in requests if r.get("state") == "merged"]
-        exact = [
+        chosen = [
             r for r in merged if sha in (r.get("merge_commit_sha"), r.get("squash_commit_sha"))
         ]
-        chosen = exact or merged
+        if not chosen:
+            # A fast-forward merge makes no commit of its own: the request whose head is sha,
+            # merged into the default branch (the apply job's), not one into another branch
+            # that merely holds the commit.
+            branch = self.ctx.environ.get("CI_DEFAULT_BRANCH")
+            chosen = [
+                r
+                for r in merged
+                if r.get("sha") == sha and (not branch or r.get("target_branch") == branch)
+            ]
         return self.client.integer(chosen[0], "iid", what) if chosen else None
 
 

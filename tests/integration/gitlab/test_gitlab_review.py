@@ -186,6 +186,25 @@ def test_the_merged_request_of_a_commit(gitlab: GitLab, make_env: MakeEnv) -> No
     assert all(TOKEN not in path for _, path in gitlab.requests)
 
 
+def test_a_fast_forward_merge_is_found_by_its_head_into_the_default_branch(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    """With no merge commit, the first merged request holding the commit was taken: one into
+    another branch got the apply report."""
+    gitlab.state.commit_mrs[SHA] = [
+        {"iid": 3, "state": "merged", "target_branch": "release/1.x", "sha": SHA},
+        {"iid": 4, "state": "merged", "target_branch": "main", "sha": "f" * 40},
+        {"iid": 9, "state": "merged", "target_branch": "main", "sha": SHA},
+    ]
+    platform = GitLabPlatform.from_environ(make_env(gitlab, CI_DEFAULT_BRANCH="main"))
+    try:
+        assert platform.merged_request_for(SHA) == 9
+        gitlab.state.commit_mrs[SHA] = gitlab.state.commit_mrs[SHA][:2]
+        assert platform.merged_request_for(SHA) is None  # none of them merged this commit
+    finally:
+        platform.close()
+
+
 def test_the_token_never_goes_to_another_host(gitlab: GitLab, make_env: MakeEnv) -> None:
     platform = GitLabPlatform.from_environ(make_env(gitlab))
     try:
