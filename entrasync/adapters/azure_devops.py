@@ -39,6 +39,7 @@ from entrasync.adapters.review import (
     text_of,
 )
 from entrasync.adapters.review.client import RestClient, error_detail
+from entrasync.core import sanitize
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, ReviewError
 
@@ -74,6 +75,17 @@ class AzureDevOpsContext:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> AzureDevOpsContext:
+        provider = environ.get("BUILD_REPOSITORY_PROVIDER", "").strip()
+        if provider and provider != "TfsGit":
+            # Its pull requests live elsewhere: the Azure Repos API answered 404, with a hint
+            # to check variables the user cannot change.
+            raise ReviewError(
+                f"Azure Pipelines builds a repository hosted on {sanitize.text(provider)} "
+                "(BUILD_REPOSITORY_PROVIDER), and entrasync comments on Azure Repos pull "
+                "requests only",
+                "run `plan --comment` in the repository's own CI (GitHub Actions for GitHub, "
+                "docs/github-setup.md), or leave out --comment here: the plan is in the job log",
+            )
         missing = [
             name for name in (*_WHERE, "SYSTEM_ACCESSTOKEN") if not environ.get(name, "").strip()
         ]

@@ -21,6 +21,7 @@ def environ(emulator: AzureDevOps, pr: int = 7, **extra: str) -> dict[str, str]:
         "SYSTEM_COLLECTIONURI": emulator.url + "/",
         "SYSTEM_TEAMPROJECT": PROJECT,
         "BUILD_REPOSITORY_ID": REPOSITORY,
+        "BUILD_REPOSITORY_PROVIDER": "TfsGit",  # Azure Repos
         "SYSTEM_PULLREQUEST_PULLREQUESTID": str(pr),
         "BUILD_SOURCEVERSION": SHA,
         "BUILD_BUILDID": "314",

@@ -196,6 +196,11 @@ def test_a_request_without_api_version_is_a_400_the_client_never_sends(
             "https",
             id="plain http off loopback",
         ),
+        pytest.param(
+            {"BUILD_REPOSITORY_PROVIDER": "GitHub", "BUILD_REPOSITORY_ID": "contoso/access"},
+            "builds a repository hosted on GitHub (BUILD_REPOSITORY_PROVIDER)",
+            id="a GitHub repository: its pull requests are not Azure Repos'",
+        ),
     ],
 )
 def test_a_missing_or_unsafe_setting_is_refused_before_any_request(
