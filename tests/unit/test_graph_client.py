@@ -237,14 +237,23 @@ def test_a_group_listed_without_its_id_stops_the_search() -> None:
         find_groups(client, "NT-")
 
 
-def test_a_next_link_to_another_host_is_refused_so_the_token_stays_home() -> None:
+@pytest.mark.parametrize(
+    ("link", "said"),
+    [
+        ("https://evil.example/v1.0/groups?x=1", "another host"),
+        # Same host: httpx sent the link's user and password in place of the token.
+        (BASE.replace("://", "://user:pass@") + "/groups?x=1", "a user name or password"),
+    ],
+    ids=["another host", "user info"],
+)
+def test_a_next_link_to_another_host_is_refused_so_the_token_stays_home(
+    link: str, said: str
+) -> None:
     def handler(_request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200, json={"value": [], "@odata.nextLink": "https://evil.example/v1.0/groups?x=1"}
-        )
+        return httpx.Response(200, json={"value": [], "@odata.nextLink": link})
 
     client, seen = make_client(handler)
-    with pytest.raises(GraphError, match="another host"):
+    with pytest.raises(GraphError, match=said):
         list(client.paged("groups"))
     assert len(seen) == 1
 

@@ -248,6 +248,13 @@ class GraphClient:
                 f"Microsoft Graph returned a nextLink to another host ({url.host})",
                 "check ENTRASYNC_GRAPH_URL; entrasync does not send the token elsewhere",
             )
+        if url.userinfo:
+            # httpx would send the link's user and password instead of the token, and the
+            # refusal would read as an empty token.
+            raise GraphError(
+                "Microsoft Graph returned a nextLink carrying a user name or password",
+                "check ENTRASYNC_GRAPH_URL and any proxy on the way: Graph's links carry none",
+            )
         return str(link)
 
     def _exchange(

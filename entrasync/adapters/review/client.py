@@ -93,6 +93,11 @@ class RestClient:
                 f"refusing to send the {self.platform} token to {url.host} while {what}",
                 f"only the API host the CI names ({self.api_url.host}) gets the token",
             )
+        if url.userinfo:  # httpx would send its user and password in place of the token
+            raise self.error(
+                f"refusing to follow a link carrying a user name or password while {what}",
+                f"the {self.platform} API's links carry none: check the API URL and any proxy",
+            )
         response = send(
             self._http,
             method,

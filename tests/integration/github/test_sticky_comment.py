@@ -202,6 +202,10 @@ def test_the_token_never_follows_a_link_to_another_host(
     github.state.foreign_next = "https://elsewhere.example/steal?page=2"
     with pytest.raises(GitHubError, match="refusing to send the GitHub token"):
         publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
+    # The API's own host, with a user and password: httpx sent those in place of the token.
+    github.state.foreign_next = github.url.replace("://", "://user:pass@") + "/steal?page=2"
+    with pytest.raises(GitHubError, match="refusing to follow a link carrying a user name"):
+        publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
 
 
 @pytest.mark.parametrize(
