@@ -174,7 +174,7 @@ def test_a_wrong_client_secret_is_aadsts7000215_in_plain_words(emulator: GraphEm
 def test_a_secret_id_set_for_the_secret_says_to_set_its_value(emulator: GraphEmulator) -> None:
     """Entra lists a secret's ID (a GUID) beside a value it shows only once: the ID is what an
     administrator finds to copy later, and "create a new one" did not say what went wrong."""
-    secret_id = "3f2b9c1e-5d4a-4b7e-9c2d-1a2b3c4d5e6f"
+    secret_id = "00000000-0000-4000-8000-000000000001"  # fake: a secret ID's GUID shape only
     env = {**base_env(emulator), "AZURE_CLIENT_SECRET": secret_id}
     with pytest.raises(AuthError) as caught:
         read_small(env)
