@@ -7,6 +7,14 @@ import re
 import unicodedata
 
 GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_GUID = re.compile(GUID_PATTERN)
+
+
+def is_guid(value: object) -> bool:
+    """Whether ``value`` is a GUID as Entra writes its ids (either case, no braces)."""
+    return isinstance(value, str) and _GUID.fullmatch(value) is not None
+
+
 # Not in an email or UPN: blanks, controls, and the characters that only hide or fake text
 # (bidi controls, zero-width ones, the BOM). An entry of `protected` holding an invisible one
 # matched no user, and left the account it named unprotected with nothing said. Written as

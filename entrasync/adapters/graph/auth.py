@@ -10,7 +10,6 @@ the credential, keeps it in a :class:`Secret`, and turns msal's error dicts into
 from __future__ import annotations
 
 import json
-import re
 import ssl
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +24,7 @@ from entrasync.adapters.trust import CA_HINT, LOOPBACK_GONE_HINT, ssl_context
 from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH, is_loopback_host
 from entrasync.config import routing
 from entrasync.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
-from entrasync.config.patterns import GUID_PATTERN
+from entrasync.config.patterns import is_guid
 from entrasync.core import sanitize
 from entrasync.core.redact import remember
 from entrasync.core.secret import Secret, bearer, refuse_macro
@@ -322,7 +321,7 @@ def _refuse_odd_ids(named: Sequence[tuple[str, str]]) -> None:
     variable was printed in full, twice."""
     for variable, value in named:
         refuse_macro(variable, value)  # an id is no secret: never remembered as one
-    odd = [variable for variable, value in named if not _GUID.fullmatch(value)]
+    odd = [variable for variable, value in named if not is_guid(value)]
     if odd:
         raise AuthError(
             f"{' and '.join(odd)} {'is' if len(odd) == 1 else 'are'} not a GUID (the value is "
@@ -350,7 +349,7 @@ def _refuse_other_tenant(token: str, config: Config, environ: Mapping[str, str])
     been read from the wrong one. Not compared when no tenant is set, or the token says none."""
     configured = _tenant(config, environ)
     said = credentials.unverified_claims(token).get("tid")
-    if not configured or not isinstance(said, str) or not _GUID.fullmatch(said):
+    if not configured or not isinstance(said, str) or not is_guid(said):
         return
     if said.lower() != configured:
         raise AuthError(
@@ -359,9 +358,6 @@ def _refuse_other_tenant(token: str, config: Config, environ: Mapping[str, str])
             f"get a token for that tenant: `az account get-access-token --tenant {configured} "
             "--resource-type ms-graph --query accessToken -o tsv`",
         )
-
-
-_GUID = re.compile(GUID_PATTERN)
 
 
 def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProvider:

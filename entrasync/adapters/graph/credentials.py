@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from entrasync.adapters.clock import utc_moment
 from entrasync.adapters.http import new_client, require_safe_url, send
-from entrasync.config.patterns import GUID_PATTERN
+from entrasync.config.patterns import is_guid
 from entrasync.core.redact import remember
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import AuthError
@@ -78,15 +78,12 @@ class CredentialChoice:
     secret_like_id: bool = False  # a client secret of a GUID's shape (a secret's ID?)
 
 
-_GUID = re.compile(GUID_PATTERN)
-
-
 def _secret(value: str) -> CredentialChoice:
     # An unexpanded $(AZURE_CLIENT_SECRET) was sent, refused as an expired secret, and the
     # hint said to create a new one: the pipeline only lacked the variable.
     secret = bearer("AZURE_CLIENT_SECRET", value)
     # Still sent: only Entra knows whether it is a secret; its refusal then says which to set.
-    like_id = _GUID.fullmatch(secret.reveal()) is not None
+    like_id = is_guid(secret.reveal())
     return CredentialChoice("client secret", secret.reveal, secret_like_id=like_id)
 
 

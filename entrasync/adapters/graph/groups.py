@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -20,14 +19,12 @@ from entrasync.adapters.graph.odata import odata_string
 from entrasync.adapters.pool import run_bounded
 from entrasync.adapters.shell import command_line
 from entrasync.config.models import GroupMapping
-from entrasync.config.patterns import GUID_PATTERN
+from entrasync.config.patterns import is_guid
 from entrasync.core import sanitize
 from entrasync.core.model import Group
 from entrasync.errors import GraphError
 
 GROUP_SELECT = {"$select": "id,displayName"}
-
-_GUID = re.compile(GUID_PATTERN)
 
 
 class GroupResolutionError(GraphError):
@@ -169,7 +166,7 @@ def _by_name(client: GraphClient, name: str) -> Resolved:
             "display names are not unique in Entra: put the intended group's `id` in the mapping",
         )
     group_id = found[0].get("id")
-    if not isinstance(group_id, str) or _GUID.fullmatch(group_id) is None:
+    if not isinstance(group_id, str) or not is_guid(group_id):
         # Entra's ids are GUIDs; another would go into the member read's path as it is.
         said = "without its id" if not group_id else f"with id {sanitize.text(repr(group_id)[:60])}"
         raise GraphError(
