@@ -43,7 +43,7 @@ def read_bytes(path: Path) -> bytes:
             return handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         if name == DEFAULT_CONFIG:  # a first run, likely: say how to start one
-            hint += "; none yet? `entrasync init PREFIX` drafts one from Entra groups named PREFIX…"
+            hint += "; none yet? `entrasync init PREFIX` drafts one from the groups named PREFIX*"
         raise ConfigError(f"config file {name} not found", hint) from None
     except IsADirectoryError:
         raise ConfigError(f"config file {name} is a directory", hint) from None

@@ -222,7 +222,7 @@ def test_a_missing_file_says_so_with_a_hint(
     assert capsys.readouterr().err.endswith(
         "error: config file config/mappings.yaml not found\n"
         + hint.rstrip("\n")
-        + "; none yet? `entrasync init PREFIX` drafts one from Entra groups named PREFIX…\n"
+        + "; none yet? `entrasync init PREFIX` drafts one from the groups named PREFIX*\n"
     )
 
 
