@@ -224,6 +224,18 @@ def test_a_group_name_cannot_forge_a_line_of_an_error(
     assert "group NT-Small\\x0aerror: forged by Entra" in failed.value.message
 
 
+def test_ids_graph_names_for_one_name_are_listed_inert(emulator_factory: EmulatorFactory) -> None:
+    # Listed before any id is checked: one holding a line break wrote a line of its own.
+    forged = "x\nerror: forged"
+    groups = tuple(replace(g, id=forged) if g.id == G_DUP2 else g for g in TENANT.groups)
+    odd = emulator_factory(replace(TENANT, groups=groups))
+    with pytest.raises(GroupResolutionError) as caught:
+        read(odd, make_config([{"name": "NT-Dup", "role": "owner"}]))
+    assert caught.value.kind == "ambiguous"
+    assert "\n" not in caught.value.message
+    assert "x\\x0aerror: forged" in caught.value.message
+
+
 def test_a_group_found_by_name_whose_id_is_no_guid_stops_the_read(
     emulator_factory: EmulatorFactory,
 ) -> None:
