@@ -229,6 +229,25 @@ def test_two_users_with_one_key_keep_the_first_and_warn() -> None:
     )
 
 
+@pytest.mark.parametrize("listed", list(itertools.permutations("abc")))
+def test_users_sharing_a_key_leave_it_to_the_smallest_id_in_any_listing_order(
+    listed: tuple[str, ...],
+) -> None:
+    config = make_config(neuraltrust={"match_on": "email"})
+    users = [person(name, mail="shared@contoso.com") for name in listed]
+    resolution = resolve(config, make_directory(config, {"NT-Everyone": users}))
+    assert list(resolution.desired) == ["id-a"]
+    assert resolution.excluded == {
+        "id-b": "same match key as Entra user id-a",
+        "id-c": "same match key as Entra user id-a",
+    }
+    assert resolution.warnings[-2:] == tuple(
+        f"Entra users id-a and id-{name} share the match key shared@contoso.com: id-{name} is "
+        "skipped, its NeuralTrust user not changed"
+        for name in "bc"
+    )
+
+
 def test_the_order_groups_were_read_in_does_not_change_the_resolution() -> None:
     # Graph delivers groups in whatever order reads finish: the outcome must not depend on it,
     # whatever the precedence.
