@@ -118,7 +118,9 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     chosen = rounds.choose(owner)
     guarded: dict[str, str] = {}  # SCIM id -> the protected entry that names it
     unnamed: list[TargetUser] = []  # uncovered owners no `protected` entry can name
-    entra_of = {t.id: entra_id for entra_id, t in found.items()}
+    # In id order, not in the order Graph listed the members: Entra ids differing only in case
+    # pair with one NeuralTrust user, and the same one (the last) must name it in any order.
+    entra_of = {t.id: entra_id for entra_id, t in sorted(found.items())}
     for user in target.users:
         if user.active and may_be_role(user.role, owner) and user.id not in rounds.decided:
             # Named by its NeuralTrust userName or email, else (neither an email) by the UPN

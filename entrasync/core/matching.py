@@ -37,7 +37,7 @@ class Pair:
 
 @dataclass(frozen=True)
 class Matching:
-    pairs: tuple[Pair, ...]  # desired users that entrasync may act on, in resolution order
+    pairs: tuple[Pair, ...]  # desired users that entrasync may act on, in the order read
     leftovers: tuple[tuple[TargetUser, Standing], ...]  # NeuralTrust users no pair claimed
     warnings: tuple[str, ...] = ()  # desired users held back, and why
 

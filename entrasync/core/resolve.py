@@ -137,8 +137,9 @@ def resolve(config: Config, directory: Directory) -> Resolution:
     held: set[str] = set()
     protected_ids: set[str] = set()
     # The users in the order they were read, which is the order they lie in memory (by sorted
-    # id, 0.2 s more at 100,000 users: benchmarks/README.md). Nothing depends on this order:
-    # a match key several users share goes to the smallest id, below.
+    # id, 0.2 s more at 100,000 users: benchmarks/README.md). The resolution does not depend
+    # on it: a match key several users share goes to the smallest id, below. Only the order
+    # of `desired` follows it, so a caller that picks among desired users sorts them first.
     for entra_id, indices in memberships(directory).items():
         user = directory.users.get(entra_id)
         if user is None:

@@ -379,6 +379,24 @@ def test_an_owner_without_an_email_name_is_protected_by_its_entra_upn() -> None:
     assert Residue.of(plan).changes == ()  # and not demoted
 
 
+@pytest.mark.parametrize("first", ["id-Ops", "id-ops"])
+def test_an_owner_paired_with_two_entra_ids_is_named_alike_in_any_listing_order(
+    first: str,
+) -> None:
+    """Entra ids differing only in case both pair with the NeuralTrust user carrying one of
+    them: whichever Graph lists first, the same one's UPN protects it."""
+    members = [person(f"m{i}") for i in range(9)]
+    users = [nt(f"m{i}", "member") for i in range(9)]
+    twins = {
+        "id-Ops": person("ops", id="id-Ops", user_principal_name="ops.one@contoso.com"),
+        "id-ops": person("ops", id="id-ops", user_principal_name="ops.two@contoso.com"),
+    }
+    listed = [twins[first], *(user for key, user in twins.items() if key != first)]
+    lead = nt("ops", "owner", user_name="opslead", email=None, external_id="id-ops")
+    proposal, _, _ = run({"NT-Ops": [*members, *listed]}, [*users, lead])
+    assert proposal.new_protected == ("ops.two@contoso.com",)
+
+
 def test_an_owner_protected_by_its_entra_upn_in_a_group_left_unmapped_is_no_orphan() -> None:
     """Its group's members disagree, so no mapping wants it: `plan` of the draft looks the
     new entry up in Graph and protects it, and so must the residue made on the same reads."""
