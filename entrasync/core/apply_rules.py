@@ -160,6 +160,11 @@ def satisfies(user: TargetUser, change: Change) -> bool:
     return wanted is None or (user.external_id or "").lower() == wanted.lower()
 
 
+def written_name(change: Change) -> str:
+    """The userName a create writes: the Entra UPN, else the match key."""
+    return change.user_name or change.user
+
+
 def in_place(change: Change, users: Sequence[TargetUser]) -> bool:
     """True when ``users`` (a fresh read) already show ``change`` carried out."""
     return count_in_place((change,), users) == 1
@@ -174,7 +179,7 @@ def count_in_place(changes: Sequence[Change], users: Sequence[TargetUser]) -> in
     done = 0
     for change in changes:
         if change.action is Action.CREATE:
-            found = by_name.get((change.user_name or change.user).lower())
+            found = by_name.get(written_name(change).lower())
         else:
             found = by_id.get(change.target_id) if change.target_id else None
         done += found is not None and satisfies(found, change)

@@ -27,7 +27,7 @@ from entrasync.adapters.http import (
     NotSent,
     TransportError,
 )
-from entrasync.adapters.scim.attributes import Layout
+from entrasync.adapters.scim.attributes import USER_SPELLING, Layout, SpeltTwice, as_spelt
 from entrasync.adapters.scim.client import (
     FOREIGN_HINT,
     ForeignAnswer,
@@ -40,7 +40,13 @@ from entrasync.adapters.scim.target import layout_of, to_target_user
 from entrasync.config.models import Config
 from entrasync.core import sanitize
 from entrasync.core.apply_report import ApplyReport
-from entrasync.core.apply_rules import grants_owner, owner_hold, satisfies, takes_owner
+from entrasync.core.apply_rules import (
+    grants_owner,
+    owner_hold,
+    satisfies,
+    takes_owner,
+    written_name,
+)
 from entrasync.core.audit_record import Outcome
 from entrasync.core.model import USER_SCHEMA
 from entrasync.core.plan import Action, Change, Plan
@@ -82,7 +88,7 @@ def create_body(change: Change, layout: Layout) -> dict[str, Any]:
     after = change.after
     body: dict[str, Any] = {
         "schemas": [USER_SCHEMA],
-        "userName": change.user_name or change.user,
+        "userName": written_name(change),
         "active": after.active,
     }
     if change.entra_id:
@@ -168,6 +174,7 @@ def _succeeded(change: Change, response: ScimResponse, detail: str | None = None
 
 
 NOT_SHOWN = "NeuralTrust answered {status}, but the user it sent back does not show the change"
+OTHER_USER = "NeuralTrust answered {status} with another user than the one written"
 NOT_SHOWN_HINT = (
     "check neuraltrust.role_attribute and products_attribute against the attributes "
     "NeuralTrust keeps (docs/neuraltrust-scim.md): a SCIM server may drop one it does not know"
@@ -188,25 +195,45 @@ def _confirmed(
     resource = response.resource
     if resource is None and response.status == 204:
         return _succeeded(change, response)
-    if resource is not None and _shows(resource, change, layout):
+    about = resource is not None and _about(resource, change)
+    if resource is not None and about and _shows(resource, change, layout):
         return _succeeded(change, response)
     in_place = _in_place(change, client, layout)
-    shown = "did not show the change" if resource is not None else "held no user"
+    if resource is None:
+        shown, said = "held no user", NO_USER
+    elif about:
+        shown, said = "did not show the change", NOT_SHOWN
+    else:
+        shown, said = "held another user", OTHER_USER
     if in_place:
         said = f"its answer {shown}; read back just after, it is in place"
         return _succeeded(change, response, detail=said)
-    said = (NOT_SHOWN if resource is not None else NO_USER).format(status=response.status)
+    said = said.format(status=response.status)
     if in_place is None:
         error = f"{said}, and it could not be read back: it may not have been made; run "
         error += "`entrasync plan` to see the user as it is"
     else:
         error = f"{said}, and read back just after, it is not in place either: it took the write "
         error += "without carrying all of it out"
-    # Without the user: a gateway that takes writes and never passes them on.
-    hint = NOT_SHOWN_HINT if resource is not None else FOREIGN_HINT
+    # Without the user, or with another: a gateway that takes writes and never passes them on.
+    hint = NOT_SHOWN_HINT if about else FOREIGN_HINT
     return ChangeResult(
         change, "failed", response.status, response.request_id, error=error, hint=hint
     )
+
+
+def _about(resource: dict[str, Any], change: Change) -> bool:
+    """The answer is the user written: the one created (by userName, which is not case-exact:
+    RFC 7643 §4.1.1), or the one patched (by id)."""
+    try:
+        spelt = as_spelt(resource, USER_SPELLING)  # attribute names in any case (RFC 7643 §2.1)
+    except SpeltTwice:
+        return False
+    if change.action is Action.CREATE:
+        name = spelt.get("userName")
+        return isinstance(name, str) and name.lower() == written_name(change).lower()
+    found = spelt.get("id")
+    return found is not None and str(found) == change.target_id  # read as to_target_user reads it
 
 
 def _shows(resource: dict[str, Any], change: Change, layout: Layout) -> bool:

@@ -411,6 +411,34 @@ def test_a_patch_whose_answer_shows_no_change_and_that_cannot_be_read_back_claim
     assert "role_attribute" in (result.hint or "")
 
 
+def test_a_patch_answered_with_another_user_is_read_back_not_taken_as_done() -> None:
+    """The answer shows the wanted role, but on someone else: only the read-back of the user
+    written can say whether the write was made."""
+    other = {"id": "someone-else", "userName": "mallory", "roles": [{"value": "admin"}]}
+    answer = httpx.Response(200, json=other)
+    unchanged = {"id": "u0", "userName": "u0", "roles": [{"value": "member"}]}
+    outcomes, result = _one_lost_patch(unchanged, patched=answer)
+    assert outcomes == ["failed"]
+    assert (result.http_status, result.error) == (
+        200,
+        "NeuralTrust answered 200 with another user than the one written, and read back just "
+        "after, it is not in place either: it took the write without carrying all of it out",
+    )
+    assert "answered in NeuralTrust's place" in (result.hint or "")
+    in_place = {"id": "u0", "userName": "u0", "externalId": "e-1", "roles": [{"value": "admin"}]}
+    outcomes, result = _one_lost_patch(in_place, patched=answer)
+    assert outcomes == ["succeeded"]
+    assert result.detail == "its answer held another user; read back just after, it is in place"
+
+
+def test_a_patch_answered_with_its_user_spelt_in_another_case_is_taken_as_shown() -> None:
+    spelt = {"ID": "u0", "UserName": "u0", "externalId": "e-1", "roles": [{"value": "admin"}]}
+    outcomes, result = _one_lost_patch(
+        None, read_back_status=503, patched=httpx.Response(200, json=spelt)
+    )
+    assert (outcomes, result.detail) == (["succeeded"], None)
+
+
 def test_a_patch_answered_200_without_the_user_is_read_back_and_succeeds_in_place() -> None:
     made = {"id": "u0", "userName": "u0", "externalId": "e-1", "active": True}
     in_place = {**made, "roles": [{"value": "admin"}]}

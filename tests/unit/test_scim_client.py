@@ -309,8 +309,9 @@ def test_a_user_read_answered_with_a_scim_error_and_200_is_that_error() -> None:
     [
         httpx.Response(200, text="<html>signed out</html>"),
         httpx.Response(200, json=["not", "a", "resource"]),
+        httpx.Response(200, json={"message": "Request accepted"}),
     ],
-    ids=["a proxy's HTML page", "JSON that is no resource"],
+    ids=["a proxy's HTML page", "JSON that is no resource", "an object that is no resource"],
 )
 def test_a_write_answered_with_no_resource_may_or_may_not_have_been_made(
     answer: httpx.Response,

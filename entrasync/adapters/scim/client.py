@@ -579,6 +579,14 @@ def _not_scim(doing: str, what: str) -> ScimError:
     )
 
 
+def _is_resource(parsed: object) -> bool:
+    """A JSON object naming its ``schemas`` or its ``id``, as every SCIM resource does (RFC 7643
+    §3, attribute names in any case): ``{"message": "accepted"}`` is a gateway's."""
+    return isinstance(parsed, dict) and any(
+        isinstance(key, str) and key.lower() in ("schemas", "id") for key in parsed
+    )
+
+
 def _result(response: httpx.Response, doing: str) -> ScimResponse:
     """A write's answer: none (204), or the resource. Anything else (a proxy's HTML page) says
     nothing of whether NeuralTrust made the write: apply reads the user back, as when an answer
@@ -589,7 +597,7 @@ def _result(response: httpx.Response, doing: str) -> ScimResponse:
             parsed = response.json()
         except ValueError:
             parsed = None
-        if not isinstance(parsed, dict):
+        if not _is_resource(parsed):
             raise ForeignAnswer(
                 f"NeuralTrust answered {response.status_code} to {doing} with a body that is no "
                 "SCIM resource: the write may or may not have been made",
