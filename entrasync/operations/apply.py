@@ -419,13 +419,13 @@ def apply_plan(
     return report
 
 
-OUTAGE_FAILURES = 5  # writes in a row failed with server errors: NeuralTrust is down
+OUTAGE_FAILURES = 5  # writes in a row failed with server errors or throttling: NeuralTrust is down
 
 
 class _Outage:
-    """Stops the writes after :data:`OUTAGE_FAILURES` in a row failed with a 5xx once their
-    retries were spent: each of the others would spend its own (half a minute each) on a
-    server that is down."""
+    """Stops the writes after :data:`OUTAGE_FAILURES` in a row failed with a 5xx, or a 429,
+    once their retries were spent: each of the others would spend its own on a server that is
+    down (half a minute each) or that never stops throttling (up to six minutes each)."""
 
     def __init__(self, stopped: list[str]) -> None:
         self._stopped = stopped
@@ -435,12 +435,16 @@ class _Outage:
     def note(self, result: ChangeResult) -> None:
         status = result.http_status
         with self._lock:
-            if result.outcome == "failed" and status is not None and status >= 500:
+            if (
+                result.outcome == "failed"
+                and status is not None
+                and (status >= 500 or status == 429)
+            ):
                 self._in_a_row += 1
                 if self._in_a_row == OUTAGE_FAILURES:
                     self._stopped.append(
-                        f"{OUTAGE_FAILURES} writes in a row failed with server errors (the last: "
-                        f"{result.error}): NeuralTrust is not taking writes"
+                        f"{OUTAGE_FAILURES} writes in a row failed with server errors or "
+                        f"throttling (the last: {result.error}): NeuralTrust is not taking writes"
                     )
             else:  # an answer of another kind: the server is up
                 self._in_a_row = 0

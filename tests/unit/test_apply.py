@@ -608,18 +608,20 @@ def test_a_409_whose_lookup_loses_the_connection_or_the_token_stops_the_later_wr
     )
 
 
-def test_server_errors_stop_the_writes_only_five_in_a_row() -> None:
-    """Any other answer (a success, a 404 about one user) shows the server is up."""
+def test_server_errors_and_throttling_stop_the_writes_only_five_in_a_row() -> None:
+    """Any other answer (a success, a 404 about one user) shows the server is up; a write
+    still throttled once its retries are spent is as lost as one met by a 5xx."""
     made = change(Action.CREATE, Access("member", None, True))
     down = ChangeResult(made, "failed", 503, error="NeuralTrust answered 503")
+    throttled = ChangeResult(made, "failed", 429, error="NeuralTrust answered 429")
     gone = ChangeResult(made, "failed", 404, error="vanished")
     stopped: list[str] = []
     outage = _Outage(stopped)
-    for result in (down, down, down, down, gone, down, down, down, down):
+    for result in (down, down, down, down, gone, down, throttled, down, throttled):
         outage.note(result)
     assert stopped == []
-    outage.note(down)
+    outage.note(throttled)
     assert stopped == [
-        "5 writes in a row failed with server errors (the last: NeuralTrust answered 503): "
-        "NeuralTrust is not taking writes"
+        "5 writes in a row failed with server errors or throttling (the last: NeuralTrust "
+        "answered 429): NeuralTrust is not taking writes"
     ]
