@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
+from entrasync import __version__
 from entrasync.core import sanitize
 from entrasync.core.items import Action, Change, Violation
 from entrasync.core.model import Target, TargetUser, may_be_role
@@ -240,11 +241,17 @@ def check_fresh(plan: Plan, target: Target, check: PlanCheck | None = None) -> b
     done = count_in_place(plan.changes, target.users)
     if done == len(plan.changes):
         return False
+    hint = "nothing was changed; run `entrasync plan` again and apply the new plan"
+    if plan.entrasync_version != __version__:  # each release may fingerprint more of a user
+        hint += (
+            f" (the plan was made by entrasync {sanitize.text(plan.entrasync_version)}, this is "
+            f"{__version__}: use one version for plan and apply)"
+        )
     raise StalePlanError(
         "stale plan: NeuralTrust changed since the plan was made (state "
         f"{short_digest(plan.state_sha256)} then, {short_digest(target.state_sha256)} now; "
         f"{done} of {len(plan.changes)} planned changes already in place)",
-        "nothing was changed; run `entrasync plan` again and apply the new plan",
+        hint,
     )
 
 

@@ -130,9 +130,20 @@ def may_be_role(value: object, role: str) -> bool:
     return isinstance(value, str) and value.strip().casefold() == role.casefold()
 
 
-# The fields of a TargetUser the fingerprint covers: every attribute read, in a fixed order.
+# The fields of a TargetUser the fingerprint covers: every attribute read, in a fixed order,
+# and what the role and active attributes said beyond their value (a role value added beside
+# `member`, an `active` no longer sent), which apply's writes and the owner count depend on.
 _STATE_FIELDS = attrgetter(
-    "id", "user_name", "external_id", "display_name", "email", "active", "role", "products"
+    "id",
+    "user_name",
+    "external_id",
+    "display_name",
+    "email",
+    "active",
+    "role",
+    "products",
+    "active_said",
+    "role_alone",
 )
 # ASCII output, no whitespace: a lone surrogate a SCIM server sent in a name is escaped, where
 # canonical JSON (UTF-8) would refuse it and with it the whole plan.

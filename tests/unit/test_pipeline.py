@@ -86,6 +86,8 @@ def test_the_state_fingerprint_is_the_sha256_of_one_json_array_of_rows_by_scim_i
             user_name=f"user{i}\u00e9\ud800",  # non-ASCII and a lone surrogate, escaped
             products=("trustgate",) if i % 2 else None,
             active=bool(i % 3),
+            active_said=bool(i % 5),
+            role_alone=bool(i % 7),
         )
         for i in range(count)
     ]
@@ -100,6 +102,8 @@ def test_the_state_fingerprint_is_the_sha256_of_one_json_array_of_rows_by_scim_i
                 u.active,
                 u.role,
                 u.products,
+                u.active_said,
+                u.role_alone,
             ]
             for u in users
         ],

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 
+from entrasync import __version__
 from entrasync.core.apply_rules import (
     NEW_PLAN_HINT,
     Mismatch,
@@ -270,6 +271,31 @@ def test_a_plan_made_against_another_endpoint_is_refused_even_if_its_users_match
     elsewhere = Target("https://other.example/api/scim/v2", (), state_sha256=plan.state_sha256)
     with pytest.raises(StalePlanError, match="the plan was made against"):
         check_fresh(plan, elsewhere)
+
+
+@pytest.mark.parametrize("since", ["role_alone", "active_said"])
+def test_a_plan_is_stale_when_a_role_or_active_says_more_or_less_than_it_did(since: str) -> None:
+    """A role value added beside the one read (`member` and `billing-viewer`) leaves the role
+    read as it was, but the plan's write of the role would drop it unseen; so would an `active`
+    no longer sent leave it read as true."""
+    erin = change(Action.UPDATE, "erin@contoso.com", after=Access("admin", None, True))
+    before = _user("erin@contoso.com", "member")
+    after = (
+        replace(before, role_alone=False)
+        if since == "role_alone"
+        else replace(before, active_said=False)
+    )
+    now = Target.of(SCIM_URL, (after,))
+    plan = replace(_saved(erin), state_sha256=Target.of(SCIM_URL, (before,)).state_sha256)
+    assert check_fresh(plan, Target.of(SCIM_URL, (before,))) is True
+    with pytest.raises(StalePlanError, match="NeuralTrust changed since the plan was made"):
+        check_fresh(plan, now)
+    with pytest.raises(StalePlanError) as caught:
+        check_fresh(replace(plan, entrasync_version="0.1.0"), now)
+    assert (caught.value.hint or "").endswith(
+        f"(the plan was made by entrasync 0.1.0, this is {__version__}: use one version for "
+        "plan and apply)"
+    )
 
 
 def test_a_plan_with_one_change_not_yet_in_place_is_stale_not_already_applied() -> None:
