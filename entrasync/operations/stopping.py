@@ -98,8 +98,10 @@ def note(text: str) -> None:
 @contextmanager
 def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`Stopped` where the program is, as SIGINT raises
-    KeyboardInterrupt: the command ends without a traceback, exit 143. Once: a later one is
-    only noted, so it cannot cut short the cleanup the first one set going. Each of them also
+    KeyboardInterrupt: the command ends without a traceback, exit 143 (130 for SIGINT). Once:
+    a later signal is only noted, so it can neither cut short the cleanup the first one set
+    going nor change the exit code (a runner's cancel sends SIGINT, then SIGTERM); only Ctrl-C
+    pressed again after Ctrl-C interrupts again, as a user insisting expects. Each of them also
     cuts short the readers' waits before a retry (:func:`end_waits`): the command waits for
     its threads, and a throttled read would hold it for minutes."""
     raised = StopRequest()
@@ -117,6 +119,10 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
         raise Stopped(signum)
 
     def interrupt(signum: int, _frame: FrameType | None) -> None:
+        if raised.requested and raised.signum != signal.SIGINT:
+            say(f"{signal.Signals(signum).name}: already stopping")
+            return
+        raised.request(signum)
         end_waits(signum)
         raise KeyboardInterrupt
 

@@ -90,6 +90,47 @@ def test_a_second_sigterm_cannot_cut_short_the_cleanup_the_first_set_going() -> 
     assert said == ["SIGHUP: already stopping"]
 
 
+@pytest.mark.parametrize(
+    ("first", "then", "stopped_by"),
+    [
+        (signal.SIGINT, signal.SIGTERM, KeyboardInterrupt),  # a runner's cancel: exit 130
+        (signal.SIGTERM, signal.SIGINT, Stopped),  # exit 143
+        (signal.SIGHUP, signal.SIGINT, Stopped),
+    ],
+)
+def test_a_later_signal_of_another_kind_is_only_noted(
+    first: signal.Signals, then: signal.Signals, stopped_by: type[BaseException]
+) -> None:
+    said: list[str] = []
+    cleaned: list[bool] = []
+
+    def command() -> None:
+        try:
+            _send(first)
+        finally:
+            _send(then)  # would replace the first's exit code
+            cleaned.append(True)
+
+    with pytest.raises(stopped_by), signals_interrupt(said.append):
+        command()
+    assert (cleaned, said) == ([True], [f"{then.name}: already stopping"])
+
+
+def test_ctrl_c_pressed_again_interrupts_again() -> None:
+    cleaned: list[bool] = []
+
+    def command() -> None:
+        try:
+            _send(signal.SIGINT)
+        finally:
+            _send(signal.SIGINT)  # the user insists: raised out of the cleanup
+            cleaned.append(True)
+
+    with pytest.raises(KeyboardInterrupt), signals_interrupt():
+        command()
+    assert cleaned == []
+
+
 def test_during_the_writes_signals_only_ask_to_stop_and_later_ones_are_noted() -> None:
     said: list[str] = []
     with deferred_stop(said.append) as stop:
