@@ -116,7 +116,8 @@ def write_workspace(directory: Path, config_yaml: str, config: Path | None = Non
     created = not mappings.exists()
     if created:
         write_atomic(mappings, config_yaml)
-    schema = mappings.parent.parent / "schemas" / "mappings.schema.json"
+    # Absolute first: the parent of `m.yaml`'s folder `.` is `.` again, not the folder above.
+    schema = mappings.absolute().parent.parent / "schemas" / "mappings.schema.json"
     if config is None or (created and not schema.exists()):
         write_atomic(schema, render_schema())
     return mappings

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from entrasync.config.schema import render_schema
 from entrasync.sandbox.runner import write_workspace
 
@@ -37,3 +39,17 @@ def test_new_demo_mappings_elsewhere_get_a_schema_beside_them(tmp_path: Path) ->
     write_workspace(tmp_path / "sandbox", DEMO, config=new)
     assert new.read_text(encoding="utf-8") == DEMO
     assert (tmp_path / "try" / "schemas" / "mappings.schema.json").is_file()
+
+
+def test_new_demo_mappings_named_without_a_folder_get_the_schema_their_header_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--config m.yaml` in `repo/config`: the header points at `../schemas/`, so it goes there."""
+    here = tmp_path / "repo" / "config"
+    here.mkdir(parents=True)
+    monkeypatch.chdir(here)
+    write_workspace(
+        tmp_path / "sandbox", "# $schema=../schemas/mappings.schema.json\n", Path("m.yaml")
+    )
+    assert (tmp_path / "repo" / "schemas" / "mappings.schema.json").is_file()
+    assert not (here / "schemas").exists()
