@@ -125,16 +125,23 @@ def write_workspace(directory: Path, config_yaml: str, config: Path | None = Non
 
 @contextmanager
 def stop_on_sigterm() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so the servers stop and their files are removed."""
+    """Treat SIGTERM and SIGHUP (a closed terminal) like Ctrl-C, so the servers stop, their
+    files are removed and the sandbox exits 0, its usual end. A SIGHUP the process was started
+    with ignored (``nohup``) stays ignored."""
 
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    hangup = getattr(signal, "SIGHUP", None)  # Windows has none
+    ending = [signal.SIGTERM]
+    if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
+        ending.append(hangup)
+    previous = {signum: signal.signal(signum, interrupt) for signum in ending}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def source_command(env_file: Path) -> str:

@@ -127,6 +127,18 @@ def test_sandbox_serves_plan_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
     assert "Traceback" not in stale.stderr
 
 
+def test_a_closed_terminal_stops_the_sandbox_as_ctrl_c_does(tmp_path: Path) -> None:
+    proc = _start(tmp_path)
+    try:
+        _wait_for(proc, "Press Ctrl-C to stop.")
+    finally:
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (0, "")
+    assert "sandbox stopped" in out
+    assert not (tmp_path / "sandbox.env").exists()
+
+
 def test_a_symlinked_sandbox_env_is_kept_and_its_target_emptied_on_stop(tmp_path: Path) -> None:
     """Never replace a non-regular file: the link was written through, then deleted on stop,
     while its target kept the credentials."""
