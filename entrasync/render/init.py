@@ -158,14 +158,16 @@ def _people(base: Config, proposal: Proposal) -> Iterator[str]:
     yield f"  min_owners: {limits.min_owners}"
     yield ""
     if not proposal.mappings:
-        yield "mappings: []   # no group's members agreed on a role"
+        yield "mappings: []   # no group could be mapped" + (
+            " (why below)" if proposal.skipped else ""
+        )
     else:
         yield "mappings:                  # highest role first, so first-match keeps the highest"
         for p in proposal.mappings:
             yield from _mapping_lines(base, p)
     if proposal.skipped:
         yield ""
-        yield "# Not mapped (their members did not agree on a role):"
+        yield "# Not mapped, and why:"
         for s in proposal.skipped:
             name = sanitize.text(s.group.display_name)
             yield f"#   {name} ({s.group.id}): {sanitize.text(s.reason)}"

@@ -367,6 +367,17 @@ def test_an_owner_spelt_in_another_case_is_protected_too() -> None:
     assert proposal.new_protected == ("boss@contoso.com",)
 
 
+def test_the_draft_gives_each_unmapped_group_its_own_reason_under_a_neutral_heading() -> None:
+    """A group whose members are not in NeuralTrust did not disagree: its line says why."""
+    _, _, text = run({"NT-Contractors": [person("erin")]}, [])
+    lines = text.splitlines()
+    assert "mappings: []   # no group could be mapped (why below)" in lines
+    heading = lines.index("# Not mapped, and why:")
+    assert lines[heading + 1].startswith(
+        f"#   NT-Contractors ({gid(0)}): no member is an active NeuralTrust user"
+    )
+
+
 def test_an_owner_without_an_email_name_is_protected_by_its_entra_upn() -> None:
     """Named `opslead` in NeuralTrust, with no email, but paired with an Entra member: left
     out, its group's draft demoted it."""
