@@ -25,6 +25,7 @@ from entrasync.config.patterns import (
     unseen_in_address,
 )
 from entrasync.config.source import (
+    MAX_DIGITS,
     YAML11_BOOLEANS,
     Document,
     KeyPath,
@@ -222,6 +223,14 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
         wanted = expected if isinstance(expected, list) else [expected]
         words = " or ".join(TYPE_WORDS.get(str(w), str(w)) for w in wanted)
         meant = YAML11_BOOLEANS.get(value.lower()) if isinstance(value, str) else None
+        digits = value.lstrip("+-") if isinstance(value, str) else ""
+        if (
+            "integer" in wanted
+            and len(digits) > MAX_DIGITS
+            and digits.isascii()
+            and digits.isdigit()
+        ):
+            return f"expected {words} of at most {MAX_DIGITS} digits, got one of {len(digits):,}"
         if "boolean" in wanted and meant is not None:
             return (
                 f"expected {words}, got the text {show(value)}: write {meant} (only YAML 1.1 "

@@ -132,7 +132,8 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 # Python's int conversion with a traceback. Anything else is text, which the schema refuses
 # where a number belongs.
 _INT = "tag:yaml.org,2002:int"
-_DECIMAL = re.compile(r"^[-+]?(?:0|[1-9][0-9]{0,17})$")
+MAX_DIGITS = 18  # more is read as text, and said to be too long (config.problems)
+_DECIMAL = re.compile(rf"^[-+]?(?:0|[1-9][0-9]{{0,{MAX_DIGITS - 1}}})$")
 # Booleans are YAML 1.2's: `true` and `false` (any case of the first letter, or all caps).
 # YAML 1.1's yes/no/on/off are text, as editors read them: `auto_sync: no` passed here and
 # failed check-jsonschema, and `name: on` was a boolean where a group name was meant.
