@@ -104,7 +104,9 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
     pressed again after Ctrl-C interrupts again, as a user insisting expects. Each of them also
     cuts short the readers' waits before a retry (:func:`end_waits`): the command waits for
     its threads, and a throttled read would hold it for minutes."""
+    global _command_stop
     raised = StopRequest()
+    outer, _command_stop = _command_stop, raised
     # Set by a signal, the flag stays set after the command: a reader's paused generator may
     # be joined only when it is collected, and its threads must not wait to retry then. The
     # next command run in this process starts afresh.
@@ -126,11 +128,19 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
         end_waits(signum)
         raise KeyboardInterrupt
 
-    with (
-        _handlers(_ENDING, handler),
-        _handlers((signal.SIGINT,), interrupt),
-    ):
-        yield
+    try:
+        with (
+            _handlers(_ENDING, handler),
+            _handlers((signal.SIGINT,), interrupt),
+        ):
+            yield
+    finally:
+        _command_stop = outer
+
+
+# The running command's stop request (signals_interrupt's): a signal deferred_stop took during
+# apply's writes is its first signal too, so a later one after the writes is only noted.
+_command_stop: StopRequest | None = None
 
 
 @contextmanager
@@ -150,5 +160,9 @@ def deferred_stop(say: Callable[[str], None] = note) -> Iterator[StopRequest]:
             "recorded"
         )
 
-    with _handlers(STOP_SIGNALS, handler):
-        yield stop
+    try:
+        with _handlers(STOP_SIGNALS, handler):
+            yield stop
+    finally:
+        if stop.signum is not None and _command_stop is not None:
+            _command_stop.request(stop.signum)

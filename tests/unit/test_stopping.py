@@ -116,6 +116,26 @@ def test_a_later_signal_of_another_kind_is_only_noted(
     assert (cleaned, said) == ([True], [f"{then.name}: already stopping"])
 
 
+def test_a_signal_taken_during_the_writes_is_the_commands_first_after_them_too() -> None:
+    """A runner's SIGINT during apply's writes, its SIGTERM while apply says what it did: the
+    exit is still SIGINT's, and the summary is not cut short."""
+    said: list[str] = []
+    summarised: list[bool] = []
+
+    def apply() -> None:
+        with deferred_stop(said.append) as stop:
+            _send(signal.SIGINT)
+        _send(signal.SIGTERM)  # after the writes, while the summary is written
+        summarised.append(True)
+        assert stop.signum is not None
+        raise Stopped(stop.signum)
+
+    with pytest.raises(Stopped) as caught, signals_interrupt(said.append):
+        apply()
+    assert (caught.value.exit_code, summarised) == (130, [True])
+    assert said[-1] == "SIGTERM: already stopping"
+
+
 def test_ctrl_c_pressed_again_interrupts_again() -> None:
     cleaned: list[bool] = []
 
