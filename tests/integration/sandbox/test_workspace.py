@@ -41,15 +41,18 @@ def test_new_demo_mappings_elsewhere_get_a_schema_beside_them(tmp_path: Path) ->
     assert (tmp_path / "try" / "schemas" / "mappings.schema.json").is_file()
 
 
-def test_new_demo_mappings_named_without_a_folder_get_the_schema_their_header_names(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(("cwd", "named"), [("config", "m.yaml"), ("config/sub", "../m.yaml")])
+def test_new_demo_mappings_named_relatively_get_the_schema_their_header_names(
+    cwd: str, named: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`--config m.yaml` in `repo/config`: the header points at `../schemas/`, so it goes there."""
-    here = tmp_path / "repo" / "config"
+    """`repo/config/m.yaml` named from a folder inside the repository: its header points at
+    `../schemas/`, so the schema goes to `repo/schemas`."""
+    here = tmp_path / "repo" / cwd
     here.mkdir(parents=True)
     monkeypatch.chdir(here)
     write_workspace(
-        tmp_path / "sandbox", "# $schema=../schemas/mappings.schema.json\n", Path("m.yaml")
+        tmp_path / "sandbox", "# $schema=../schemas/mappings.schema.json\n", Path(named)
     )
+    assert (tmp_path / "repo" / "config" / "m.yaml").is_file()
     assert (tmp_path / "repo" / "schemas" / "mappings.schema.json").is_file()
     assert not (here / "schemas").exists()
