@@ -375,9 +375,10 @@ def _one_lost_patch(
     read_back: dict[str, Any] | None,
     read_back_status: int = 404,
     patched: httpx.Response | None = None,
+    plan: Plan | None = None,
 ) -> tuple[list[str], Any]:
-    """A PATCH answered 502 (or ``patched``), then the read-back answering ``read_back``
-    (None: ``read_back_status``)."""
+    """A PATCH (of ``plan``'s one change, else a role update) answered 502 (or ``patched``),
+    then the read-back answering ``read_back`` (None: ``read_back_status``)."""
     sink = _Sink()
 
     def server(request: httpx.Request) -> httpx.Response:
@@ -392,7 +393,8 @@ def _one_lost_patch(
     with ScimClient(
         "https://scim.example/v2", Secret("t"), transport=transport, policy=policy
     ) as client:
-        report = apply_plan(_updates(1), client, Config.model_validate({"version": 1}), sink)
+        written = _updates(1) if plan is None else plan
+        report = apply_plan(written, client, Config.model_validate({"version": 1}), sink)
     return sink.outcomes, report.results[0]
 
 
@@ -412,10 +414,10 @@ def test_a_patch_whose_answer_shows_no_change_and_that_cannot_be_read_back_claim
 
 
 def test_a_patch_answered_with_another_user_is_read_back_not_taken_as_done() -> None:
-    """The answer shows the wanted role, but on someone else: only the read-back of the user
-    written can say whether the write was made."""
-    other = {"id": "someone-else", "userName": "mallory", "roles": [{"value": "admin"}]}
-    answer = httpx.Response(200, json=other)
+    """The answer shows all the change wants, but on someone else: only the read-back of the
+    user written can say whether the write was made."""
+    other = {"id": "someone-else", "userName": "mallory", "externalId": "e-1", "active": True}
+    answer = httpx.Response(200, json={**other, "roles": [{"value": "admin"}]})
     unchanged = {"id": "u0", "userName": "u0", "roles": [{"value": "member"}]}
     outcomes, result = _one_lost_patch(unchanged, patched=answer)
     assert outcomes == ["failed"]
@@ -429,6 +431,20 @@ def test_a_patch_answered_with_another_user_is_read_back_not_taken_as_done() -> 
     outcomes, result = _one_lost_patch(in_place, patched=answer)
     assert outcomes == ["succeeded"]
     assert result.detail == "its answer held another user; read back just after, it is in place"
+
+
+def test_a_deactivation_answered_with_another_inactive_user_keeps_nobody_out() -> None:
+    """Taken as done, the user it was meant for would keep their access."""
+    leaver = change(Action.DEACTIVATE, Access("member", None, False), user="u0", target_id="u0")
+    plan = Plan("c.yaml", "0" * 64, "https://scim.example/v2", "0" * 64, changes=(leaver,))
+    someone = {"id": "someone-else", "userName": "mallory", "externalId": "e-1", "active": False}
+    still_in = {"id": "u0", "userName": "u0", "externalId": "e-1", "active": True}
+    answer = httpx.Response(200, json=someone)
+    outcomes, result = _one_lost_patch(still_in, patched=answer, plan=plan)
+    assert (outcomes, result.error[:70]) == (
+        ["failed"],
+        "NeuralTrust answered 200 with another user than the one written, and r",
+    )
 
 
 def test_a_patch_answered_with_its_user_spelt_in_another_case_is_taken_as_shown() -> None:
