@@ -231,6 +231,21 @@ class Console:
         """A command's result (stdout), printed even with --quiet, ending in one newline."""
         click.echo(text.rstrip("\n"), file=self.out, color=self.color)
 
+    def last_result(self, text: str) -> None:
+        """:meth:`result` for a command's last words, which may find no one to read them (a
+        terminal closed, which is what stopped it): then nothing is said, and the stream is
+        pointed at the null device so that the interpreter's own flush at exit cannot fail
+        again (the Python documentation's advice for a reader that has gone)."""
+        try:
+            self.result(text)
+        except OSError:
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, self.out.fileno())
+                os.close(null)
+            except (OSError, ValueError):  # no descriptor of its own (a test's capture)
+                pass
+
     def result_lines(self, lines: Iterable[str], *, data: bool = False) -> None:
         """A long result written as it is produced, each piece whole lines ending in a newline:
         a 1,000,000-user plan (250 MB of text) is never one string (benchmarks/README.md).

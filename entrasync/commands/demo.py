@@ -317,7 +317,7 @@ def sandbox(directory: Path) -> int:
                 console.result("Press Ctrl-C to stop.")
                 threading.Event().wait()
         except KeyboardInterrupt:
-            console.result("\nsandbox stopped")
+            console.last_result("\nsandbox stopped")
         finally:
             # Its credentials died with the servers; a stale file would only mislead. The
             # folder's lock kept any other sandbox from writing it meanwhile.

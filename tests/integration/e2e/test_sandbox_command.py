@@ -8,14 +8,18 @@ folder, and settings left from a stopped sandbox say to source the new file.
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import json
 import os
+import pty
+import select
 import shlex
 import signal
 import stat
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Iterator
@@ -128,14 +132,27 @@ def test_sandbox_serves_plan_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_a_closed_terminal_stops_the_sandbox_as_ctrl_c_does(tmp_path: Path) -> None:
-    proc = _start(tmp_path)
-    try:
-        _wait_for(proc, "Press Ctrl-C to stop.")
-    finally:
-        proc.send_signal(signal.SIGHUP)
-        out, err = proc.communicate(timeout=30)
-    assert (proc.returncode, err) == (0, "")
-    assert "sandbox stopped" in out
+    """The sandbox in a terminal of its own that then closes: SIGHUP, and a terminal that can
+    no longer show "sandbox stopped"."""
+    controller, terminal = pty.openpty()
+    with (tmp_path / "err.txt").open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "entrasync", "sandbox", "--dir", str(tmp_path)],
+            stdin=terminal,
+            stdout=terminal,
+            stderr=err,
+            start_new_session=True,  # a session whose controlling terminal is this one
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+    os.close(terminal)
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"Press Ctrl-C to stop." not in seen and time.monotonic() < deadline:
+        if select.select([controller], [], [], 1)[0]:
+            seen += os.read(controller, 4096)
+    assert (tmp_path / "sandbox.env").exists(), seen
+    os.close(controller)  # the terminal closes: the kernel hangs up its session
+    assert (proc.wait(timeout=30), (tmp_path / "err.txt").read_text()) == (0, "")
     assert not (tmp_path / "sandbox.env").exists()
 
 
