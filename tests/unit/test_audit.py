@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -101,7 +102,10 @@ def test_every_record_is_chained_canonical_json(run: Path) -> None:
         assert record["prev_sha256"] == previous["sha256"]
     for line, record in zip(lines, records, strict=True):
         assert line == rfc8785.dumps(record)
-        assert record["sha256"] == record_sha256(record)
+        # Of every other field, prev_sha256 included, as the format documents it: computed
+        # here without the code that writes and checks it.
+        body = {key: value for key, value in record.items() if key != "sha256"}
+        assert record["sha256"] == hashlib.sha256(rfc8785.dumps(body)).hexdigest()
         assert re.fullmatch(r"2026-11-28T12:00:\d\d\.000Z", record["time"])
     assert records[-1]["records"] == 8
 
@@ -355,6 +359,65 @@ TAMPERING: list[tuple[str, Callable[[list[bytes]], list[bytes]], int]] = [
     ("a record cut off mid-way is named", lambda ls: [*ls[:6], ls[6][:40]], 7),
     ("apply_finished moved to the middle is named", lambda ls: [*ls[:3], ls[-1]], 4),
 ]  # fmt: skip
+
+
+def _rechained(records: list[dict[str, Any]]) -> list[bytes]:
+    """``records`` as a forger who knows the format writes them: each one's prev_sha256 and
+    sha256 computed again, so only the rules on what the records say can catch them."""
+    lines, previous = [], GENESIS
+    for seq, record in enumerate(records, start=1):
+        record = {**record, "seq": seq, "prev_sha256": previous}
+        record.pop("sha256", None)
+        previous = hashlib.sha256(rfc8785.dumps(record)).hexdigest()
+        lines.append(rfc8785.dumps({**record, "sha256": previous}))
+    return lines
+
+
+def _counted_again(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    finished = dict(records[-1])
+    counts = dict(finished["counts"])
+    counts["succeeded"] += 1
+    return [*records[:-1], {**finished, "counts": counts}]
+
+
+FORGED: list[tuple[str, Callable[[list[dict[str, Any]]], list[dict[str, Any]]], int, str]] = [
+    ("counts that disagree with the change records", _counted_again, 9, "counts"),
+    ("a records count that is not the records before",
+     lambda rs: [*rs[:-1], {**rs[-1], "records": 7}], 9, "says 7 records"),
+    ("a change after apply_finished", lambda rs: [*rs, rs[3]], 10, "follows apply_finished"),
+    ("a second apply_started", lambda rs: [*rs[:3], rs[0], *rs[3:]], 4, "only the first"),
+    ("apply_finished before the last change",
+     lambda rs: [*rs[:-2], {**rs[-1], "records": 7}, rs[-2]], 8, "counts"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("forge", "bad_seq", "said"),
+    [(f, s, w) for _, f, s, w in FORGED],
+    ids=[i for i, _, _, _ in FORGED],
+)
+def test_a_forged_file_with_an_intact_chain_is_caught_by_what_it_says(
+    run: Path,
+    forge: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    bad_seq: int,
+    said: str,
+) -> None:
+    run.write_bytes(b"\n".join(_rechained(forge(_records(run)))) + b"\n")
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.first_bad_seq) == (False, bad_seq)
+    assert said in verdict.describe()
+
+
+def test_every_field_of_a_record_is_covered_by_its_hash(run: Path) -> None:
+    """Each field of a change record changed, the record not hashed again: named at seq 4."""
+    lines = run.read_bytes().splitlines()
+    record = json.loads(lines[3])
+    for field in (key for key in record if key != "sha256"):
+        value = record[field]
+        edited = {**record, field: value + 1 if isinstance(value, int) else "edited"}
+        run.write_bytes(b"\n".join([*lines[:3], rfc8785.dumps(edited), *lines[4:]]) + b"\n")
+        verdict = verify_audit(run)
+        assert (verdict.intact, verdict.first_bad_seq) == (False, 4), field
 
 
 @pytest.mark.parametrize(
