@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 import vcr
@@ -50,10 +51,21 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def _same_form(sent: Any, recorded: Any) -> None:
+    """A form body (the token exchange) as the cassette holds it, its secrets redacted on both
+    sides by the filters below: a wrong scope or grant is a request the cassette does not hold."""
+
+    def form(request: Any) -> list[tuple[str, str]]:
+        body = request.body or b""
+        return sorted(parse_qsl(body.decode() if isinstance(body, bytes) else body))
+
+    assert form(sent) == form(recorded)
+
+
 VCR = vcr.VCR(
     cassette_library_dir=str(CASSETTES),
     record_mode="none",
-    match_on=["method", "scheme", "host", "port", "path", "query"],
+    match_on=["method", "scheme", "host", "port", "path", "query", "form"],
     filter_headers=[("authorization", "REDACTED")],
     filter_post_data_parameters=[
         ("client_secret", "REDACTED"),
@@ -65,6 +77,7 @@ VCR = vcr.VCR(
     decode_compressed_response=True,
     record_on_exception=False,
 )
+VCR.register_matcher("form", _same_form)
 ENV = {"AZURE_TENANT_ID": TENANT, "AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": TEST_SECRET}
 CONFIG = make_config([{"id": GROUP, "name": "Golf Assist", "role": "member"}])
 
@@ -84,12 +97,12 @@ def test_client_secret_token_exchange_follows_the_documented_wire_format() -> No
     with VCR.use_cassette("token_client_secret.yaml") as cassette:
         token = make_token_provider(CONFIG, ENV)()
     assert token == "REDACTED"
-    assert cassette.all_played
-    sent = cassette.requests[1]
-    assert sent.method == "POST"
-    form = dict(p.split("=", 1) for p in sent.body.decode().split("&"))
-    assert form["grant_type"] == "client_credentials"
-    assert form["scope"] == "https%3A%2F%2Fgraph.microsoft.com%2F.default"
+    assert cassette.all_played  # each request matched one held, its form body included
+    form = dict(parse_qsl(cassette.requests[1].body.decode()))
+    assert (form["grant_type"], form["scope"]) == (
+        "client_credentials",
+        "https://graph.microsoft.com/.default",
+    )
 
 
 def test_an_invalid_secret_replays_as_plain_aadsts7000215() -> None:
