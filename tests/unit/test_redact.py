@@ -101,6 +101,8 @@ def test_a_short_credential_sent_is_masked_all_the_same() -> None:
     # No token NeuralTrust issues is this short, but one set by mistake is still sent.
     remember("t" * 7)  # a placeholder: masking it would mask words
     assert redact("t" * 7) == "t" * 7
+    Secret("fake-Tk8")  # the shortest masked: 8 characters
+    assert redact("bad token fake-Tk8") == "bad token ***"
     Secret("fake-Tok-12345")
     assert redact("bad token fake-Tok-12345") == "bad token ***"
     assert redact('{"detail": "bad token fake-tok-12345"}') == WITHHELD
