@@ -73,6 +73,28 @@ def test_every_unsafe_character_is_non_printable_so_the_fast_path_never_skips_it
         assert sanitize.text(f"a{chr(code)}b") == f"a{sanitize.escape(code)}b", f"U+{code:04X}"
 
 
+# What docs/safety.md promises to show escaped, written out here rather than read from the
+# module: narrowing its list must fail a test. Controls (C0, DEL, C1), bidi marks, embeddings,
+# overrides and isolates, line and paragraph separators, invisible and format characters,
+# surrogates, the BOM, interlinear annotations and the last two non-characters.
+PROMISED = (
+    *range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200B, 0x200E, 0x200F,
+    *range(0x2028, 0x202F), *range(0x2060, 0x2070), *range(0xD800, 0xE000), 0xFEFF,
+    0xFFF9, 0xFFFA, 0xFFFB, 0xFFFE, 0xFFFF,
+)  # fmt: skip
+
+
+def test_every_promised_character_is_shown_escaped() -> None:
+    for code in PROMISED:
+        shown = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+        assert sanitize.text(f"a{chr(code)}b") == f"a{shown}b", f"U+{code:04X}"
+
+
+def test_json_text_escapes_a_del_in_text_otherwise_ascii() -> None:
+    document = json.dumps({"name": "Eve\x7f"}, ensure_ascii=False)  # as the JSON output is
+    assert sanitize.json_text(document) == '{"name": "Eve\\u007f"}'
+
+
 def test_lines_keeps_the_line_breaks_and_makes_each_line_inert() -> None:
     message = "2 changes failed:\n  create eve\x1b[2J\r\n::error::pwned\n  ##[add-mask]x"
     assert sanitize.lines(message) == (
