@@ -106,7 +106,12 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
     its threads, and a throttled read would hold it for minutes."""
     global _command_stop
     raised = StopRequest()
-    outer, _command_stop = _command_stop, raised
+    # Only the main thread's command gets the signals (_handlers): one run in another thread
+    # keeps the request it had.
+    in_main = threading.current_thread() is threading.main_thread()
+    outer = _command_stop
+    if in_main:
+        _command_stop = raised
     # Set by a signal, the flag stays set after the command: a reader's paused generator may
     # be joined only when it is collected, and its threads must not wait to retry then. The
     # next command run in this process starts afresh.
@@ -135,7 +140,8 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
         ):
             yield
     finally:
-        _command_stop = outer
+        if in_main:
+            _command_stop = outer
 
 
 # The running command's stop request (signals_interrupt's): a signal deferred_stop took during
@@ -160,9 +166,9 @@ def deferred_stop(say: Callable[[str], None] = note) -> Iterator[StopRequest]:
             "recorded"
         )
 
-    try:
-        with _handlers(STOP_SIGNALS, handler):
+    with _handlers(STOP_SIGNALS, handler):
+        try:
             yield stop
-    finally:
-        if stop.signum is not None and _command_stop is not None:
-            _command_stop.request(stop.signum)
+        finally:  # while these handlers still hold: a signal now is only noted
+            if stop.signum is not None and _command_stop is not None:
+                _command_stop.request(stop.signum)

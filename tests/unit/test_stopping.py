@@ -9,11 +9,18 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from entrasync.adapters.throttle import Abandoned, end_waits, pause, reset_waits, waits_ended
-from entrasync.operations.stopping import Stopped, StopRequest, deferred_stop, signals_interrupt
+from entrasync.operations.stopping import (
+    STOP_SIGNALS,
+    Stopped,
+    StopRequest,
+    deferred_stop,
+    signals_interrupt,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -133,6 +140,57 @@ def test_a_signal_taken_during_the_writes_is_the_commands_first_after_them_too()
     with pytest.raises(Stopped) as caught, signals_interrupt(said.append):
         apply()
     assert (caught.value.exit_code, summarised) == (130, [True])
+    assert said[-1] == "SIGTERM: already stopping"
+
+
+def test_a_command_run_meanwhile_in_another_thread_takes_no_signal_of_the_main_ones() -> None:
+    """Only the main thread's command gets signals: one started in another thread during the
+    writes must not take the hand-off of the main command's first signal."""
+    said: list[str] = []
+    entered, leave = threading.Event(), threading.Event()
+
+    def other_command() -> None:
+        with signals_interrupt(said.append):
+            entered.set()
+            leave.wait(5)
+
+    def apply() -> None:
+        other = threading.Thread(target=other_command)
+        other.start()
+        entered.wait(5)
+        try:
+            with deferred_stop(said.append):
+                _send(signal.SIGINT)
+            _send(signal.SIGTERM)  # after the writes: only noted
+        finally:
+            leave.set()
+            other.join()
+
+    with signals_interrupt(said.append):
+        apply()
+    assert said[-1] == "SIGTERM: already stopping"
+
+
+def test_a_signal_as_the_writes_end_is_noted_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM the moment the writes' handlers are taken down: the first signal is already
+    the command's, so it is only noted."""
+    said: list[str] = []
+    restoring = signal.signal
+    armed: list[bool] = []
+
+    def restore(signum: int, handler: Any) -> Any:
+        previous = restoring(signum, handler)
+        if armed and signum == STOP_SIGNALS[-1]:  # the last of the writes' handlers taken down
+            armed.clear()
+            _send(signal.SIGTERM)
+        return previous
+
+    with signals_interrupt(said.append):
+        with deferred_stop(said.append):
+            _send(signal.SIGINT)
+            monkeypatch.setattr(signal, "signal", restore)
+            armed.append(True)
+        monkeypatch.undo()
     assert said[-1] == "SIGTERM: already stopping"
 
 
