@@ -116,9 +116,10 @@ def write_workspace(directory: Path, config_yaml: str, config: Path | None = Non
     created = not mappings.exists()
     if created:
         write_atomic(mappings, config_yaml)
-    # Absolute and without `..` first, as the header's `../schemas/` is read from the file's
-    # folder: the parent of `m.yaml`'s folder `.` is `.` again, and of `b/..`, `b`.
-    folder = Path(os.path.abspath(mappings)).parent
+    # The folder the file is really in, as the header's `../schemas/` is read from it: the
+    # parent of `m.yaml`'s folder `.` is `.` again, of `b/..` it is `b`, and `link/..` is
+    # beside the link's target, not beside the link.
+    folder = Path(os.path.realpath(mappings.parent))
     schema = folder.parent / "schemas" / "mappings.schema.json"
     if config is None or (created and not schema.exists()):
         write_atomic(schema, render_schema())

@@ -56,3 +56,19 @@ def test_new_demo_mappings_named_relatively_get_the_schema_their_header_names(
     assert (tmp_path / "repo" / "config" / "m.yaml").is_file()
     assert (tmp_path / "repo" / "schemas" / "mappings.schema.json").is_file()
     assert not (here / "schemas").exists()
+
+
+def test_new_demo_mappings_reached_through_a_link_get_the_schema_beside_their_real_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`link/../m.yaml`: the system follows the link, then goes up from where it leads."""
+    (tmp_path / "other" / "deep").mkdir(parents=True)
+    here = tmp_path / "repo" / "config"
+    here.mkdir(parents=True)
+    (here / "link").symlink_to(tmp_path / "other" / "deep")
+    monkeypatch.chdir(here)
+    write_workspace(
+        tmp_path / "sandbox", "# $schema=../schemas/mappings.schema.json\n", Path("link/../m.yaml")
+    )
+    assert (tmp_path / "other" / "m.yaml").is_file()
+    assert (tmp_path / "schemas" / "mappings.schema.json").is_file()
