@@ -6,6 +6,7 @@ command; :func:`global_options` adds them to every command and they land in :cla
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -233,18 +234,10 @@ class Console:
 
     def last_result(self, text: str) -> None:
         """:meth:`result` for a command's last words, which may find no one to read them (a
-        terminal closed, which is what stopped it): then nothing is said, and the stream is
-        pointed at the null device so that the interpreter's own flush at exit cannot fail
-        again (the Python documentation's advice for a reader that has gone)."""
-        try:
+        terminal closed, which is what stopped it): then they are not said. The failed flush
+        drops what it held, so the interpreter's own flush at exit does not fail again."""
+        with contextlib.suppress(OSError):
             self.result(text)
-        except OSError:
-            try:
-                null = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(null, self.out.fileno())
-                os.close(null)
-            except (OSError, ValueError):  # no descriptor of its own (a test's capture)
-                pass
 
     def result_lines(self, lines: Iterable[str], *, data: bool = False) -> None:
         """A long result written as it is produced, each piece whole lines ending in a newline:

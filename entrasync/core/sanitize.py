@@ -52,7 +52,7 @@ UNSAFE: frozenset[int] = frozenset(c for low, high in _RANGES for c in range(low
 
 
 def escape(code: int) -> str:
-    """How an unsafe character is shown: as ``repr()`` spells it, ``\\x1b`` or ``\\u202e``."""
+    """How an unsafe character is shown: by its code, ``\\x1b`` or ``\\u202e``."""
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
