@@ -114,8 +114,10 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
         _command_stop = raised
     # Set by a signal, the flag stays set after the command: a reader's paused generator may
     # be joined only when it is collected, and its threads must not wait to retry then. The
-    # next command run in this process starts afresh.
-    reset_waits()
+    # next command run in this process starts afresh (one in another thread gets no signal,
+    # and leaves the flag to the main thread's command).
+    if in_main:
+        reset_waits()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         if raised.requested:
@@ -161,14 +163,12 @@ def deferred_stop(say: Callable[[str], None] = note) -> Iterator[StopRequest]:
             say(f"{name}: already stopping; waiting for the writes in flight to be recorded")
             return
         stop.request(signum)
+        if _command_stop is not None:  # the command's first signal too: a later one is noted
+            _command_stop.request(signum)
         say(
             f"{name}: stopping; no new write starts, and the writes in flight finish and are "
             "recorded"
         )
 
     with _handlers(STOP_SIGNALS, handler):
-        try:
-            yield stop
-        finally:  # while these handlers still hold: a signal now is only noted
-            if stop.signum is not None and _command_stop is not None:
-                _command_stop.request(stop.signum)
+        yield stop

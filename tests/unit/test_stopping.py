@@ -194,6 +194,41 @@ def test_a_signal_as_the_writes_end_is_noted_too(monkeypatch: pytest.MonkeyPatch
     assert said[-1] == "SIGTERM: already stopping"
 
 
+def test_a_first_signal_as_the_writes_handlers_come_down_is_the_commands_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No signal during the writes; SIGTERM while their handlers are being taken down (still
+    theirs: the run stops with it); another SIGTERM after them is only noted."""
+    said: list[str] = []
+    restoring = signal.signal
+    armed: list[bool] = []
+
+    def restore(signum: int, handler: Any) -> Any:
+        if armed and signum == STOP_SIGNALS[0]:  # before the first handler is put back
+            armed.clear()
+            _send(signal.SIGTERM)
+        return restoring(signum, handler)
+
+    with signals_interrupt(said.append):
+        with deferred_stop(said.append) as stop:
+            monkeypatch.setattr(signal, "signal", restore)
+            armed.append(True)
+        monkeypatch.undo()
+        assert stop.signum == signal.SIGTERM
+        _send(signal.SIGTERM)
+    assert said[-1] == "SIGTERM: already stopping"
+
+
+def test_a_command_in_another_thread_leaves_the_main_commands_waits_ended() -> None:
+    with signals_interrupt(), pytest.raises(Stopped):
+        _send(signal.SIGTERM)
+    assert waits_ended()  # until the main thread's next command
+    other = threading.Thread(target=lambda: signals_interrupt().__enter__())
+    other.start()
+    other.join()
+    assert waits_ended()
+
+
 def test_ctrl_c_pressed_again_interrupts_again() -> None:
     cleaned: list[bool] = []
 
