@@ -116,14 +116,21 @@ def write_workspace(directory: Path, config_yaml: str, config: Path | None = Non
     created = not mappings.exists()
     if created:
         write_atomic(mappings, config_yaml)
-    # The folder the file is really in, as the header's `../schemas/` is read from it: the
-    # parent of `m.yaml`'s folder `.` is `.` again, of `b/..` it is `b`, and `link/..` is
-    # beside the link's target, not beside the link.
-    folder = Path(os.path.realpath(mappings.parent))
-    schema = folder.parent / "schemas" / "mappings.schema.json"
+    schema = _folder_named(mappings.parent).parent / "schemas" / "mappings.schema.json"
     if config is None or (created and not schema.exists()):
         write_atomic(schema, render_schema())
     return mappings
+
+
+def _folder_named(folder: Path) -> Path:
+    """``folder`` as an editor reading the header's ``../schemas/`` names it: absolute, its
+    path kept as written (a link in it is not followed), except up to its last ``..``, which
+    the system reads after following the links before it (``link/..`` is beside the link's
+    target). The parent of ``.`` is then the folder above, not ``.`` again."""
+    parts = folder.parts
+    up = max((i for i, part in enumerate(parts) if part == ".."), default=-1)
+    start = Path(os.path.realpath(Path(*parts[: up + 1]))) if up >= 0 else Path.cwd()
+    return Path(os.path.abspath(start.joinpath(*parts[up + 1 :])))
 
 
 @contextmanager

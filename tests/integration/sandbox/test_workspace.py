@@ -72,3 +72,21 @@ def test_new_demo_mappings_reached_through_a_link_get_the_schema_beside_their_re
     )
     assert (tmp_path / "other" / "m.yaml").is_file()
     assert (tmp_path / "schemas" / "mappings.schema.json").is_file()
+
+
+def test_new_demo_mappings_in_a_linked_folder_get_the_schema_beside_the_link(
+    tmp_path: Path,
+) -> None:
+    """`config/link/m.yaml`: an editor opening that path reads `../schemas/` from it, as
+    written, so the schema goes beside the link, in `config/schemas`."""
+    (tmp_path / "other" / "deep").mkdir(parents=True)
+    here = tmp_path / "repo" / "config"
+    here.mkdir(parents=True)
+    (here / "link").symlink_to(tmp_path / "other" / "deep")
+    write_workspace(
+        tmp_path / "sandbox",
+        "# $schema=../schemas/mappings.schema.json\n",
+        here / "link" / "m.yaml",
+    )
+    assert (here / "schemas" / "mappings.schema.json").is_file()
+    assert not (tmp_path / "other" / "schemas").exists()
