@@ -199,7 +199,7 @@ def _confirmed(
     if resource is not None and about and _shows(resource, change, layout):
         return _succeeded(change, response)
     in_place = _in_place(change, client, layout)
-    if resource is None:
+    if resource is None or not _names_a_user(resource):
         shown, said = "held no user", NO_USER
     elif about:
         shown, said = "did not show the change", NOT_SHOWN
@@ -220,6 +220,15 @@ def _confirmed(
     return ChangeResult(
         change, "failed", response.status, response.request_id, error=error, hint=hint
     )
+
+
+def _names_a_user(resource: dict[str, Any]) -> bool:
+    """The answer names some user (an id or a userName): a ListResponse names none."""
+    try:
+        spelt = as_spelt(resource, USER_SPELLING)
+    except SpeltTwice:
+        return True  # a user, spelt twice: not this one (_about)
+    return spelt.get("id") is not None or spelt.get("userName") is not None
 
 
 def _about(resource: dict[str, Any], change: Change) -> bool:

@@ -433,6 +433,16 @@ def test_a_patch_answered_with_another_user_is_read_back_not_taken_as_done() -> 
     assert result.detail == "its answer held another user; read back just after, it is in place"
 
 
+def test_a_patch_answered_with_a_list_is_said_to_hold_no_user() -> None:
+    listed = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "Resources": []}
+    in_place = {"id": "u0", "userName": "u0", "externalId": "e-1", "roles": [{"value": "admin"}]}
+    outcomes, result = _one_lost_patch(in_place, patched=httpx.Response(200, json=listed))
+    assert (outcomes, result.detail) == (
+        ["succeeded"],
+        "its answer held no user; read back just after, it is in place",
+    )
+
+
 def test_a_deactivation_answered_with_another_inactive_user_keeps_nobody_out() -> None:
     """Taken as done, the user it was meant for would keep their access."""
     leaver = change(Action.DEACTIVATE, Access("member", None, False), user="u0", target_id="u0")
