@@ -147,9 +147,10 @@ def render_failure(lines: list[str], *, config_path: str, run_url: str | None) -
     shown = told[:_FAILURE_LINES]
     if len(told) > _FAILURE_LINES:
         shown.append(f"… {plural(len(told) - _FAILURE_LINES, 'more line')} in the job log")
-    fence = "`" * max(
-        3, 1 + max((len(run) for run in _BACKTICKS.findall("".join(shown))), default=0)
-    )
+    # Runs per line: a fence closes only at a line's start, and runs joined across lines made
+    # a fence as long as the whole error.
+    runs = (len(run) for line in shown for run in _BACKTICKS.findall(line))
+    fence = "`" * max(3, 1 + max(runs, default=0))
     where = f"[the job log]({run_url})" if run_url else "the job log"
     document = [
         comment_marker(config_path),

@@ -281,6 +281,13 @@ def test_a_failure_comments_lines_are_cut_at_1000_characters() -> None:
     assert "Details: [the job log](https://r/1)." in body
 
 
+def test_a_failure_comment_of_40_lines_of_backticks_stays_under_the_limit() -> None:
+    """Runs counted across lines made a fence of 40,001 backticks, written twice."""
+    body = render_failure(["`" * 1000] * 40, config_path="m.yaml", run_url=None)
+    assert body.splitlines()[3] == "`" * 1001 + "text"
+    assert len(body) < 65_536
+
+
 def test_a_role_read_with_blanks_around_it_is_shown_quoted_in_the_table() -> None:
     plan = golden_plan()
     update = next(c for c in plan.changes if c.before is not None)
