@@ -83,7 +83,9 @@ def test_a_cassette_body_holds_no_credential_but_a_redacted_or_fake_one(path: Pa
 def test_a_plain_token_in_a_body_is_found(tmp_path: Path) -> None:
     """The check above finds what the header and JWT checks cannot: an opaque token."""
     leak = tmp_path / "leak.yaml"
-    answer = json.dumps({"token_type": "Bearer", "refresh_token": "1.AXEAp9kR-opaque"})
+    answer = json.dumps(
+        {"token_type": "Bearer", "refresh_token": "opaque-refresh-token-written-by-hand"}
+    )
     leak.write_text(
         yaml.safe_dump(
             {

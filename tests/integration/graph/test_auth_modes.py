@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -174,7 +175,7 @@ def test_a_wrong_client_secret_is_aadsts7000215_in_plain_words(emulator: GraphEm
 def test_a_secret_id_set_for_the_secret_says_to_set_its_value(emulator: GraphEmulator) -> None:
     """Entra lists a secret's ID (a GUID) beside a value it shows only once: the ID is what an
     administrator finds to copy later, and "create a new one" did not say what went wrong."""
-    secret_id = "00000000-0000-4000-8000-000000000001"  # fake: a secret ID's GUID shape only
+    secret_id = str(uuid.UUID(int=1))  # a secret ID's GUID shape, and nothing of a real one
     env = {**base_env(emulator), "AZURE_CLIENT_SECRET": secret_id}
     with pytest.raises(AuthError) as caught:
         read_small(env)
