@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl
 import pytest
 import yaml
 
+from tests.unit.json_walk import walk
+
 CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 # A header that carries a credential, as vcrpy writes one (`Authorization: [...]`, any case).
 CREDENTIAL_HEADER = re.compile(
@@ -49,16 +51,6 @@ CREDENTIAL_FIELDS = frozenset(
 HARMLESS = re.compile(r"REDACTED|fake-[a-z0-9-]+-for-tests")
 
 
-def _fields(value: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            yield key, inner
-            yield from _fields(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            yield from _fields(inner)
-
-
 def _bodies(path: Path) -> Iterator[Any]:
     """Each request's and response's body, read as JSON, else as a form."""
     for interaction in yaml.safe_load(path.read_text(encoding="utf-8"))["interactions"]:
@@ -75,7 +67,7 @@ def _bodies(path: Path) -> Iterator[Any]:
 @pytest.mark.parametrize("path", FOUND, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_a_cassette_body_holds_no_credential_but_a_redacted_or_fake_one(path: Path) -> None:
     for body in _bodies(path):
-        for key, value in _fields(body):
+        for key, value in walk(body):
             if key.lower() in CREDENTIAL_FIELDS:
                 assert HARMLESS.fullmatch(str(value)), (key, value)
 

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from entrasync.config.models import Config
 from entrasync.config.schema import REGENERATE, SCHEMA_PATH, main, render_schema
+from tests.unit.json_walk import walk
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / SCHEMA_PATH
@@ -43,16 +44,6 @@ def test_schema_is_a_valid_2020_12_schema() -> None:
     schema = committed_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     Draft202012Validator.check_schema(schema)
-
-
-def walk(node: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield key, value
-            yield from walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk(value)
 
 
 def test_schema_uses_no_keyword_older_editors_ignore() -> None:
