@@ -21,6 +21,7 @@ from entrasync.commands import examples, folder
 from entrasync.console import Console, app_context, config_option, output_options, reads_no_config
 from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.gctune import collector_running
+from entrasync.operations.stopping import ending_as_ctrl_c
 
 
 @contextmanager
@@ -286,7 +287,6 @@ def sandbox(directory: Path) -> int:
             running_sandbox,
             sandbox_lock,
             source_command,
-            stop_on_sigterm,
             write_env_file,
             write_workspace,
         )
@@ -298,7 +298,7 @@ def sandbox(directory: Path) -> int:
     with sandbox_lock(directory):  # a second sandbox here stops now, before touching anything
         written: EnvFile | None = None
         try:
-            with collector_running(), stop_on_sigterm(), running_sandbox() as running:
+            with collector_running(), ending_as_ctrl_c(), running_sandbox() as running:
                 config = write_workspace(directory, running.config_yaml, ctx.config_path)
                 environ = {**running.environ, "ENTRASYNC_CONFIG": str(config.resolve())}
                 written = write_env_file(env_file, environ)

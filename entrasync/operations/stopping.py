@@ -85,6 +85,19 @@ def _handlers(signals: tuple[int, ...], handler: Handler) -> Iterator[None]:
             signal.signal(signum, old)
 
 
+@contextmanager
+def ending_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) raise KeyboardInterrupt, as Ctrl-C does: for a
+    command whose usual end is a stop (``entrasync sandbox`` runs until stopped, then removes
+    its files and exits 0, whichever signal stopped it)."""
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    with _handlers(_ENDING, interrupt):
+        yield
+
+
 def note(text: str) -> None:
     """A line on stderr from a signal handler; never an error of its own (the handler may run
     while this thread is itself writing to stderr)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
-import signal
 import stat
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -131,27 +130,6 @@ def _folder_named(folder: Path) -> Path:
     up = max((i for i, part in enumerate(parts) if part == ".."), default=-1)
     start = Path(os.path.realpath(Path(*parts[: up + 1]))) if up >= 0 else Path.cwd()
     return Path(os.path.abspath(start.joinpath(*parts[up + 1 :])))
-
-
-@contextmanager
-def stop_on_sigterm() -> Iterator[None]:
-    """Treat SIGTERM and SIGHUP (a closed terminal) like Ctrl-C, so the servers stop, their
-    files are removed and the sandbox exits 0, its usual end. A SIGHUP the process was started
-    with ignored (``nohup``) stays ignored."""
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    hangup = getattr(signal, "SIGHUP", None)  # Windows has none
-    ending = [signal.SIGTERM]
-    if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
-        ending.append(hangup)
-    previous = {signum: signal.signal(signum, interrupt) for signum in ending}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def source_command(env_file: Path) -> str:
