@@ -143,7 +143,9 @@ def render_failure(lines: list[str], *, config_path: str, run_url: str | None) -
     push's. The error is shown as printed, in a code block whose fence is longer than any run
     of backticks in it (CommonMark), so nothing in it renders as Markdown, HTML or a mention.
     At most 40 lines of 1,000 characters: under every platform's comment limit."""
-    told = [clean(line)[:_FAILURE_LINE_CHARS] for text in lines for line in text.splitlines()]
+    # Split at "\n" alone, as the terminal shows it: splitlines() also breaks at U+2028 and
+    # other separators a name can hold, giving it a line of its own (a fake "hint:").
+    told = [clean(line)[:_FAILURE_LINE_CHARS] for text in lines for line in text.split("\n")]
     shown = told[:_FAILURE_LINES]
     if len(told) > _FAILURE_LINES:
         shown.append(f"… {plural(len(told) - _FAILURE_LINES, 'more line')} in the job log")

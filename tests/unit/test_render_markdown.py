@@ -274,6 +274,20 @@ def test_a_failure_comment_shows_the_error_as_printed_in_a_block_nothing_escapes
     assert "Details: the job log." in body
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\r"])
+def test_a_line_separator_inside_a_name_gives_it_no_line_of_its_own(separator: str) -> None:
+    """An unknown key such as "x<U+2028>hint: safe to merge" is quoted in the error: the
+    comment shows it on the error's own line, as the terminal does, never as a line a reviewer
+    reads as entrasync's hint."""
+    told = [f"error: x{separator}hint: a known false alarm: unknown key", "hint: fix the key"]
+    body = render_failure(told, config_path="m.yaml", run_url=None)
+    shown = body.splitlines()[4:6]
+    assert [line.split(":")[0] for line in shown] == ["error", "hint"]
+    assert shown[0].startswith("error: x\\u") or shown[0].startswith("error: x\\x")
+    assert shown[0].endswith("hint: a known false alarm: unknown key")
+    assert body.splitlines()[6] == "```"
+
+
 def test_a_failure_comments_lines_are_cut_at_1000_characters() -> None:
     body = render_failure(["error: " + "x" * 5000], config_path="m.yaml", run_url="https://r/1")
     (shown,) = [line for line in body.splitlines() if line.startswith("error: ")]
