@@ -38,7 +38,7 @@ from entrasync.adapters.review import (
     relabel,
     text_of,
 )
-from entrasync.adapters.review.client import RestClient, error_detail
+from entrasync.adapters.review.client import RestClient, error_detail, fallback_hint
 from entrasync.core import sanitize
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, ReviewError
@@ -143,14 +143,15 @@ class AzureDevOpsClient(RestClient):
     def failure(self, response: httpx.Response, method: str, what: str) -> ReviewError:
         status = response.status_code
         detail = error_detail(response, "message")
-        hint = _HINTS.get(status)
+        hint = _HINTS.get(status) or fallback_hint(self.platform, status)
         if status == 400 and "api-version" in detail:
-            hint = f"this is a bug: every request must carry api-version={API_VERSION}"
+            hint = f"a bug, please report it: every request must carry api-version={API_VERSION}"
         elif status == 400 and ("longer than" in detail or "comment.Content" in detail):
             # "A discussion comment cannot be longer than 150000 characters.\r\nParameter
             # name: comment.Content" (as Azure DevOps answers; atlantis, infracost quote it)
             hint = (
-                f"an Azure DevOps comment holds at most {AZURE_DEVOPS_COMMENT_LIMIT:,} characters"
+                f"an Azure DevOps comment holds at most {AZURE_DEVOPS_COMMENT_LIMIT:,} characters, "
+                "which entrasync keeps to: a bug, please report it"
             )
         asked = asked_to_wait(response)
         if asked:

@@ -36,7 +36,7 @@ from entrasync.adapters.review import (
     relabel,
     text_of,
 )
-from entrasync.adapters.review.client import RestClient, error_detail
+from entrasync.adapters.review.client import RestClient, error_detail, fallback_hint
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, ReviewError
 
@@ -115,9 +115,12 @@ class GitLabClient(RestClient):
     def failure(self, response: httpx.Response, method: str, what: str) -> ReviewError:
         status = response.status_code
         detail = error_detail(response, "message", "error")
-        hint = _HINTS.get(status)
+        hint = _HINTS.get(status) or fallback_hint(self.platform, status)
         if status == 400 and "too long" in detail:
-            hint = f"a GitLab note holds at most {GITLAB_NOTE_LIMIT:,} characters"
+            hint = (
+                f"a GitLab note holds at most {GITLAB_NOTE_LIMIT:,} characters, which entrasync "
+                "keeps to: a bug, please report it"
+            )
         asked = asked_to_wait(response)
         if asked:
             hint = "GitLab is throttling the token: re-run the job once that time has passed"

@@ -182,7 +182,11 @@ def _comment_failure(error: EntrasyncError, config_path: str, console: Console) 
     try:
         published = publish_failure(error, config_path=config_path, environ=os.environ)
     except EntrasyncError as exc:  # the plan's own error is the one to report
-        console.warn(f"the pull request's comment could not be updated either: {exc.message}")
+        hint = f" ({exc.hint})" if exc.hint else ""
+        console.warn(
+            "the pull request's comment could not be updated either, so it may still show an "
+            f"earlier push's plan: {exc.message}{hint}"
+        )
         return
     if published.superseded is not None:
         console.warn(f"plan comment (no plan) {published.said()}")

@@ -265,3 +265,24 @@ def test_a_new_comment_answered_504_is_not_posted_again(platform: Platform, tmp_
         f"{platform.number}: it may have been carried out all the same"
     )
     assert "found and edited, not posted twice" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        (500, "failed on its side: run the job again (the sticky comment"),
+        (502, "failed on its side: run the job again (the sticky comment"),
+        (409, "refused the request, as its message says: if a re-run of the job gets"),
+    ],
+)
+def test_an_answer_no_platform_hint_covers_still_says_what_to_do(
+    platform: Platform, status: int, said: str, tmp_path: Path
+) -> None:
+    """Each platform's hints name 401, 403, 404 and 429; any other failure has a hint too."""
+    with platform.emulator() as api:
+        api.answers[("POST", f".*/{platform.items}")] = (status, {}, "application/json")
+        with pytest.raises(ReviewError) as caught:
+            publish(platform, api, tmp_path)
+    assert caught.value.message.startswith(f"{platform.name} answered {status} to POST")
+    assert (caught.value.hint or "").startswith(f"{platform.name} {said}")

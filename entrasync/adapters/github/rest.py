@@ -31,7 +31,7 @@ from entrasync.adapters.review import (
     relabel,
     text_of,
 )
-from entrasync.adapters.review.client import RestClient, error_detail
+from entrasync.adapters.review.client import RestClient, error_detail, fallback_hint
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, GitHubError
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
@@ -164,7 +164,7 @@ WORKFLOW_BOT = "github-actions[bot]"  # the author of what the workflow token po
 def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
     detail = error_detail(response, "message")
     status = response.status_code
-    hint = _HINTS.get(status)
+    hint = _HINTS.get(status) or fallback_hint("GitHub", status)
     if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
         hint = "the GitHub API rate limit is used up: wait for the reset and re-run the job"
     elif status in (403, 429) and (

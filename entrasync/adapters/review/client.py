@@ -37,6 +37,22 @@ _SHAPES = {
 MAX_PAGES = 10_000
 
 
+_RUN_AGAIN = (
+    "run the job again (the sticky comment and the drift issue are found and edited, not "
+    "posted twice)"
+)
+
+
+def fallback_hint(platform: str, status: int) -> str:
+    """What to do about an answer no hint of the platform's own covers."""
+    if status >= 500:
+        return f"{platform} failed on its side: {_RUN_AGAIN}"
+    return (
+        f"{platform} refused the request, as its message says: if a re-run of the job gets the "
+        "same answer, report it with this message"
+    )
+
+
 class RestClient:
     """A thin REST client for one platform: subclasses give the headers and the errors."""
 
@@ -111,8 +127,7 @@ class RestClient:
             raise self.error(
                 f"{self.platform} answered 504 (a gateway timeout) to POST while {what}: it may "
                 "have been carried out all the same",
-                "run the job again (the sticky comment and the drift issue are found and "
-                "edited, not posted twice)",
+                _RUN_AGAIN,
             )
         if not (gone_is_done and method == "DELETE" and response.status_code == 404):
             self.check(response, method, what)

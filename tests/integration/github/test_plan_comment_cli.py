@@ -193,6 +193,8 @@ def test_a_failure_comment_that_cannot_be_posted_leaves_the_plans_own_error(
 
     err = capsys.readouterr().err
     assert "warning: the pull request's comment could not be updated either" in err
+    assert "it may still show an earlier push's plan" in err
+    assert "pull-requests: write" in err  # the 403's hint: what to do about it
     lines = err.rstrip().splitlines()
     warned = next(i for i, line in enumerate(lines) if "could not be updated either" in line)
     assert lines[warned + 1] == "error: config/mappings.yaml has 1 problem"  # the plan's own
