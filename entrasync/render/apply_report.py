@@ -55,7 +55,18 @@ def render_report(
     counts = audit.report.counts
     tail = [f"[Workflow run and audit artifact]({run_url})"] if run_url else []
     if audit.applied_nothing:
-        return "\n".join([marker, *_nothing_applied(audit, workflow), "", *tail]) + "\n"
+        said = [marker, *_nothing_applied(audit, workflow), ""]
+        if not (compared and report.not_applied):
+            return "\n".join([*said, *tail]) + "\n"
+        # What reviewers approved and this run did not make: as a run that applied something
+        # lists it, or the report would depend on whether anything else was applied.
+        title = (
+            "Reviewed but not applied (the apply refused)"
+            if audit.result == "refused"
+            else "Reviewed but not in this apply (already in place, or no longer wanted)"
+        )
+        blocks = [_block(title, report.not_applied)]
+        return "\n".join(fit(said, blocks, tail, max_chars, FULL_RECORD)) + "\n"
     head = [
         marker,
         f"**Applied: {tally(counts)}.**",

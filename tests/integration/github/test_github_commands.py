@@ -498,6 +498,26 @@ def test_report_apply_on_a_run_that_applied_nothing_says_so_and_succeeds(
     assert "Applied:" not in comment["body"]
     assert "unreviewed" not in comment["body"]
     assert says in summary.read_text(encoding="utf-8")
+    # The reviewed change this run did not make is listed, as when something else is applied.
+    title = (
+        "Reviewed but not applied (the apply refused)"
+        if result == "refused"
+        else "Reviewed but not in this apply (already in place, or no longer wanted)"
+    )
+    assert f"<summary>{title} (1)</summary>" in comment["body"]
+    assert "| create | alice@&#8203;contoso.com | member | not applied |" in comment["body"]
+
+
+def test_report_apply_of_a_run_with_no_changes_and_no_reviewed_plan_lists_nothing(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_nothing_applied(tmp_path / "audit", plan_of(change("alice@contoso.com")), "no changes")
+    assert report_apply(monkeypatch, make_env(github), tmp_path / "audit", "--pr", "5") == 0
+    (comment,) = github.state.comments[5]
+    assert comment["body"].splitlines()[1:2] == [
+        "**Nothing applied: no changes.** NeuralTrust already matches the config."
+    ]
+    assert "<details>" not in comment["body"]
 
 
 def test_report_apply_names_the_safety_limits_an_override_let_through(
