@@ -8,7 +8,7 @@ checking its chain is :mod:`entrasync.adapters.audit.chain`.
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
@@ -71,9 +71,10 @@ def parse_record(raw: bytes, line: int) -> dict[str, Any]:
 
 def whole_lines(data: bytes) -> tuple[list[bytes], bool]:
     """The file's record lines, and whether a last line a crash left half-written was left
-    out: after at least one record, a line that is no JSON at all and has no line end after
-    it, or only zero bytes (a file system's tail after a power cut). A whole record, edited
-    or not, is never left out; nor is a file's only line (apply_started comes first)."""
+    out: after at least one record, a line with no line end after it that is the start of a
+    JSON value cut short, or only zero bytes (a file system's tail after a power cut). A whole
+    record, edited or not, is never left out, nor one edited out of JSON, nor a file's only
+    line (apply_started comes first)."""
     lines = record_lines(data)
     last = lines[-1] if len(lines) > 1 else b""
     if not last:
@@ -82,11 +83,66 @@ def whole_lines(data: bytes) -> tuple[list[bytes], bool]:
         return lines[:-1], True
     if data.endswith(b"\n"):
         return lines, False
-    try:
-        json.loads(last)
-    except ValueError:
-        return lines[:-1], True
-    return lines, False
+    return (lines[:-1], True) if _cut_short(last) else (lines, False)
+
+
+# A JSON token after optional blanks, or the start of one that the line's end cuts off: a
+# string (to a lone backslash or part of a \u escape at the end), a number, a literal, a mark.
+_TOKEN = re.compile(
+    rb'[ \t\r]*(?:(?P<string>"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*'
+    rb'(?:(?P<closed>")|\\(?:u[0-9a-fA-F]{0,3})?\Z)?)'
+    rb"|(?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][+-]?[0-9]*)?|-)"
+    rb"|(?P<word>t(?:r(?:ue?)?)?|f(?:a(?:l(?:se?)?)?)?|n(?:u(?:ll?)?)?)"
+    rb"|(?P<mark>[{}\[\]:,]))"
+)
+_WORDS = (b"true", b"false", b"null")
+
+
+def _cut_short(line: bytes) -> bool:
+    """Whether ``line`` is the start of a JSON value cut off before its end, as a crash leaves
+    a record: every token in its place, only the last one perhaps half-written. A whole value
+    is not cut short, nor is a line edited out of JSON (a quote removed, a mark changed)."""
+    expect = "value"  # what may come next: value, key, colon, after (a value ended)
+    stack: list[bytes] = []  # the containers open
+    at, end = 0, len(line)
+    while at < end:
+        token = _TOKEN.match(line, at)
+        if token is None:
+            return False
+        kind, text, at = token.lastgroup, token.group().lstrip(b" \t\r"), token.end()
+        if kind in ("string", "number", "word"):
+            if kind == "string":
+                whole = token.group("closed") is not None
+            else:
+                whole = text in _WORDS if kind == "word" else text[-1:].isdigit()
+            if not whole:  # only the line's last token may be unfinished, and where it may
+                return at == end and (expect == "value" or (expect == "key" and kind == "string"))
+            if not (expect == "value" or (expect == "key" and kind == "string")):
+                return False
+            expect = "colon" if expect == "key" else "after"
+        elif text in (b"{", b"["):
+            if expect != "value":
+                return False
+            stack.append(text)
+            expect = "key" if text == b"{" else "value"
+        elif text == b":":
+            if expect != "colon":
+                return False
+            expect = "value"
+        elif text == b",":
+            if expect != "after" or not stack:
+                return False
+            expect = "key" if stack[-1] == b"{" else "value"
+        else:  # a closing mark: after the container's last value, or of an empty one
+            opened = b"{" if text == b"}" else b"["
+            empty = line[: token.start("mark")].rstrip(b" \t\r").endswith(opened)
+            if not stack or stack[-1] != opened or not (expect == "after" or empty):
+                return False
+            stack.pop()
+            expect = "after"
+        if not stack and expect == "after":
+            return False  # a whole value
+    return True
 
 
 def _ascii_keys(value: object) -> bool:

@@ -24,6 +24,7 @@ from entrasync.cli import main
 from entrasync.core.apply_report import read_audit
 from entrasync.core.audit_record import record_sha256
 from entrasync.core.plan import Plan
+from entrasync.errors import AuditError
 from tests.golden.plans import golden_plan
 from tests.unit.limited_run import assert_refused, run_limited
 
@@ -305,6 +306,42 @@ def test_what_a_crash_cannot_leave_stays_tampered(
     run.write_bytes(edit(run.read_bytes()))
     verdict = verify_audit(run)
     assert (verdict.intact, verdict.cut, verdict.first_bad_seq) == (False, False, seq)
+
+
+def test_every_cut_of_every_record_is_a_run_cut_short(run: Path) -> None:
+    """A crash may stop a record's line after any byte: each such start of it, left last with
+    no line end after at least one whole record, reads as the incomplete run."""
+    raw = run.read_bytes()
+    lines = raw.split(b"\n")[:-1]
+    for keep in range(1, len(lines)):
+        before = b"\n".join(lines[:keep]) + b"\n"
+        for length in range(1, len(lines[keep])):
+            run.write_bytes(before + lines[keep][:length])
+            verdict = verify_audit(run)
+            assert (verdict.intact, verdict.cut, verdict.records) == (True, True, keep), (
+                keep,
+                lines[keep][:length],
+            )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(b'"result":', b'"result";'), (b'"type":"apply_finished"', b'"type" "apply_finished"')],
+    ids=["a colon made a semicolon", "a colon removed"],
+)
+def test_a_last_record_edited_out_of_json_is_tampered_not_cut(
+    run: Path, old: bytes, new: bytes
+) -> None:
+    """No crash writes a line that is no start of JSON: with its line end dropped too, the
+    edited apply_finished is tampering, not a cut (which would leave it out of the report)."""
+    raw = run.read_bytes()
+    last = raw.rstrip(b"\n").rpartition(b"\n")[2]
+    assert old in last
+    run.write_bytes(raw.rstrip(b"\n").replace(last, last.replace(old, new)))
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.cut, verdict.first_bad_seq) == (False, False, 9)
+    with pytest.raises(AuditError):
+        read_audit(run.read_bytes())
 
 
 def test_a_device_or_a_file_past_the_cap_is_refused_not_read_until_memory_runs_out(
