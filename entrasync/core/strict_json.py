@@ -136,7 +136,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         raise StrictJsonError(
-            f"duplicate key {json.dumps(_first_repeated(pairs))} in one object: JSON parsers "
+            f"duplicate key {json.dumps(_first_repeated(pairs))[:60]} in one object: JSON parsers "
             "disagree which one counts"
         )
     return obj

@@ -69,6 +69,18 @@ def with_value(key: str, text: str) -> Callable[[bytes], bytes]:
     return edit
 
 
+def rehashed(key: str, value: object) -> Callable[[bytes], bytes]:
+    """The line with ``key`` set to ``value`` and its sha256 recomputed."""
+
+    def edit(raw: bytes) -> bytes:
+        record = json.loads(raw)
+        record[key] = value
+        record["sha256"] = record_sha256(record)
+        return bytes(rfc8785.dumps(record))
+
+    return edit
+
+
 def outcome_twice(raw: bytes) -> bytes:
     # What Python's json keeps (the last) is what apply wrote; another parser keeps the first.
     return raw.replace(b"{", b'{"outcome":"failed",', 1)
@@ -119,6 +131,27 @@ def test_a_line_that_is_not_as_apply_wrote_it_is_named_by_its_seq(
     assert verdict.records == EDITED - 1
     assert verdict.describe().startswith(f"tampered: seq {EDITED}: ")
     assert problem in verdict.describe()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        with_value("seq", '"' + "9" * 2_000_000 + '"'),
+        rehashed("type", "x" * 2_000_000),
+        lambda raw: raw.replace(
+            b"{", b'{"' + b"k" * 1_000_000 + b'":1,"' + b"k" * 1_000_000 + b'":2,', 1
+        ),
+    ],
+    ids=["a seq of 2,000,000 characters", "a type of 2,000,000", "a duplicate key of 1 MB"],
+)
+def test_a_forged_value_is_cut_where_it_is_shown(
+    run: Path, edit: Callable[[bytes], bytes], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rewrite(run, EDITED, edit)
+    assert main(["audit", "verify", str(run)]) == 1
+    out, err = capsys.readouterr()
+    assert "tampered: seq" in out + err
+    assert len(out) + len(err) < 2_000
 
 
 def test_the_duplicate_key_line_hashes_alike_for_a_last_key_parser(run: Path) -> None:
