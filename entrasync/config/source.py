@@ -49,6 +49,7 @@ class ProblemKind(Enum):
     INVALID = "invalid"  # the file does not say what it must
     SECRET = "secret"  # a key that looks like a credential: secrets come from the environment
     TAGGED = "tagged"  # an explicit YAML tag: the document cannot be constructed as written
+    KEY = "key"  # a list or a mapping as a key: nor can it then
 
 
 @dataclass(frozen=True, order=True)
@@ -189,7 +190,7 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         doc = Document(data=None)
         problems: list[Problem] = []
         _walk(loader, node, (), None, doc, problems, set())
-        if any(p.kind is ProblemKind.TAGGED for p in problems):
+        if any(p.kind in (ProblemKind.TAGGED, ProblemKind.KEY) for p in problems):
             # PyYAML's constructors fail on `!!int 1.5` with a bare ValueError, not a YAML error.
             return None, problems
         doc.data = loader.construct_document(node)
@@ -481,6 +482,17 @@ def _walk(
                 # An inline `<<: {...}` is checked as any mapping (an alias, where its anchor
                 # is): unchecked, a tag in it was a traceback and a duplicate key in it passed.
                 _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                # `? [a, b]` or `? {a: b}`: never a key of this file, and constructed, a tag
+                # inside it raised a bare ValueError (a traceback).
+                mark = key_node.start_mark
+                said = "a key is plain text, not a list or a mapping"
+                problems.append(
+                    Problem(
+                        mark.line + 1, mark.column + 1, format_path(path), said, ProblemKind.KEY
+                    )
+                )
                 continue
             tagged = _tag_problem(loader, key_node, (*path, key_node.value))
             if tagged is not None:

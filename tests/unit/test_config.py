@@ -561,6 +561,35 @@ def test_a_value_tagged_to_be_read_otherwise_is_a_problem_at_its_place(
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("? {a: !!float b}\n: c", "3:3: a key is plain text"),
+        ("? [!!timestamp a, b]\n: c", "3:3: a key is plain text"),
+        (
+            "mappings:\n  - name: G\n    role: member\n    ? [!!int x]\n    : 1",
+            "6:7: mappings[0]: a",
+        ),
+        ("[a, b]: c", "3:1: a key is plain text"),
+        ("limits: {? {max: 1} : 2}", "3:12: limits: a key is plain text"),
+    ],
+    ids=[
+        "a mapping key holding a tag",
+        "a list key holding a tag",
+        "a list key in a mapping",
+        "a flow list key",
+        "a mapping key in a flow mapping",
+    ],
+)
+def test_a_list_or_a_mapping_as_a_key_is_a_problem_at_its_place(
+    text: str, expected: str, tmp_path: Path
+) -> None:
+    """Constructed, a tag inside such a key failed with a bare ValueError: a traceback."""
+    (problem,) = problems_of(f"# keys\nversion: 1\n{text}\n", tmp_path)
+    assert problem.startswith(f"{(tmp_path / 'm.yaml').as_posix()}:{expected}"), problem
+    assert problem.endswith("a key is plain text, not a list or a mapping")
+
+
 def test_a_tag_that_reads_the_value_as_written_is_fine(tmp_path: Path) -> None:
     config = load_text(
         "version: !!int 1\nroles: !!seq [owner]\n"
