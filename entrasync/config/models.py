@@ -400,8 +400,10 @@ def load_bytes(raw: bytes, name: str) -> LoadedConfig:
     if config is None or problems or doc is None:
         found = sorted(set(problems))
         rendered = tuple(p.render(name) for p in found)
+        listed = [p for p in found if p.kind is not ProblemKind.UNLISTED]
+        more = "more than " if len(listed) < len(found) else ""
         raise ConfigError(
-            f"{name} has {plural(len(rendered), 'problem')}",
+            f"{name} has {more}{plural(len(listed), 'problem')}",
             _hint(name, {p.kind for p in found}, _foreign(doc)),
             problems=rendered,
         )

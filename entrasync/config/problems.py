@@ -85,13 +85,17 @@ MAX_SCHEMA_ERRORS = 200  # the first ones, in seconds; fixing them shows the nex
 
 
 def schema_problems(doc: Document, validator: Draft202012Validator) -> list[Problem]:
-    errors = list(islice(validator.iter_errors(doc.data), MAX_SCHEMA_ERRORS))
+    errors = list(islice(validator.iter_errors(doc.data), MAX_SCHEMA_ERRORS + 1))
+    errors, unlisted = errors[:MAX_SCHEMA_ERRORS], errors[MAX_SCHEMA_ERRORS:]
     # A value of the wrong type also fails its const/enum/pattern; the type says it best.
     typed = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
     out: list[Problem] = []
     for error in errors:
         if error.validator == "type" or tuple(error.absolute_path) not in typed:
             out.extend(_explain(doc, error, validator.schema))
+    if unlisted:  # said where the first one not listed is
+        said = f"more problems from here on: fix the first {MAX_SCHEMA_ERRORS} and check again"
+        out.append(doc.problem(tuple(unlisted[0].absolute_path), said, kind=ProblemKind.UNLISTED))
     return out
 
 

@@ -50,6 +50,7 @@ class ProblemKind(Enum):
     SECRET = "secret"  # a key that looks like a credential: secrets come from the environment
     TAGGED = "tagged"  # an explicit YAML tag: the document cannot be constructed as written
     KEY = "key"  # a list or a mapping as a key: nor can it then
+    UNLISTED = "unlisted"  # more schema problems than are listed: where the first of them is
 
 
 @dataclass(frozen=True, order=True)

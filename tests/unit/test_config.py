@@ -590,6 +590,24 @@ def test_a_list_or_a_mapping_as_a_key_is_a_problem_at_its_place(
     assert problem.endswith("a key is plain text, not a list or a mapping")
 
 
+@pytest.mark.parametrize(("count", "said"), [(200, "has 200 problems"), (201, "more than 200")])
+def test_schema_problems_past_the_first_200_are_said_to_be_there(
+    count: int, said: str, tmp_path: Path
+) -> None:
+    """The schema check lists the first 200 problems; a file with more said "has 200
+    problems", as if that were all of them."""
+    rows = "".join(f"  - {{name: G{i}, role: owner, x: 1}}\n" for i in range(count))
+    error = error_of(f"version: 1\nmappings:\n{rows}", tmp_path)
+    assert said in error.message
+    unknown = [p for p in error.problems if "unknown key" in p]
+    assert len(unknown) == 200
+    if count > 200:
+        assert error.message == f"{(tmp_path / 'm.yaml').as_posix()} has more than 200 problems"
+        assert error.problems[-1].endswith(
+            ":203:5: mappings[200]: more problems from here on: fix the first 200 and check again"
+        )
+
+
 def test_a_tag_that_reads_the_value_as_written_is_fine(tmp_path: Path) -> None:
     config = load_text(
         "version: !!int 1\nroles: !!seq [owner]\n"
