@@ -111,7 +111,7 @@ def config_option(help_text: str) -> Callable[[F], F]:
     """``--config FILE``, read through the app context (``ctx.config_path``)."""
     return click.option(
         "--config",
-        type=click.Path(dir_okay=False),
+        type=click.Path(dir_okay=False, readable=False),
         callback=_set_config,
         expose_value=False,
         help=help_text,
@@ -194,7 +194,7 @@ def trusted_config_option() -> Callable[[F], F]:
     never from the config under review (entrasync.config.routing)."""
     return click.option(
         "--trusted-config",
-        type=click.Path(dir_okay=False),
+        type=click.Path(dir_okay=False, readable=False),
         callback=_file,
         default=None,
         help="The reviewed config (e.g. the base branch's): the keys that decide where "

@@ -288,7 +288,12 @@ def _prepare(
         "entrasync apply --auto-approve --audit-dir audit/",
     ),
 )
-@click.argument("plan_file", required=False, type=click.Path(dir_okay=False), callback=path_value())
+@click.argument(
+    "plan_file",
+    required=False,
+    type=click.Path(dir_okay=False, readable=False),
+    callback=path_value(),
+)
 @click.option("--auto-approve", is_flag=True, help="Apply a fresh plan without asking.")
 @click.option(
     "--audit-dir",

@@ -31,7 +31,7 @@ def audit_group() -> None:
         "entrasync audit verify FILE --expect-sha256 $LAST_SHA256",
     ),
 )
-@click.argument("file", type=click.Path(dir_okay=False), callback=path_value())
+@click.argument("file", type=click.Path(dir_okay=False, readable=False), callback=path_value())
 @click.option(
     "--expect-sha256",
     metavar="HASH",

@@ -125,7 +125,7 @@ group.add_command(report_apply_command("entrasync github", GitHubPlatform.from_e
     "--plan",
     "plan_path",
     required=True,
-    type=click.Path(dir_okay=False, exists=True),
+    type=click.Path(dir_okay=False, exists=True, readable=False),
     callback=path_value(),
     help="The plan file of the drift check.",
 )

@@ -51,14 +51,14 @@ def report_apply_command(prog: str, platform_of: Detect) -> click.Command:
         "--audit",
         "audit_path",
         required=True,
-        type=click.Path(),
+        type=click.Path(readable=False),
         callback=path_value("the audit file or its folder"),
         help="The audit file, or the --audit-dir (its newest *.jsonl). A folder that is missing "
         "or holds none: the comment says the apply changed nothing, and the command exits 1.",
     )
     @click.option(
         "--reviewed-plan",
-        type=click.Path(dir_okay=False),
+        type=click.Path(dir_okay=False, readable=False),
         callback=path_value(),
         help="The plan last reviewed on the pull request (a missing file is reported as such); "
         "without it the applied changes are listed uncompared.",

@@ -66,7 +66,9 @@ def notes(config: Config, today: AsOf) -> list[str]:
         "entrasync validate config/*.yaml     # each file; all are checked",
     ),
 )
-@click.argument("files", nargs=-1, metavar="[FILE]...", type=click.Path(), callback=path_value())
+@click.argument(
+    "files", nargs=-1, metavar="[FILE]...", type=click.Path(readable=False), callback=path_value()
+)
 @click.option(
     "--online",
     is_flag=True,

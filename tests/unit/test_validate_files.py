@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,6 +65,29 @@ def test_a_missing_file_fails_without_hiding_the_others(
     out, err = capsys.readouterr()
     assert out.startswith("good.yaml is valid")
     assert err.startswith("error: config file gone.yaml not found\n")
+
+
+def test_a_file_the_user_may_not_read_is_left_to_entrasync_to_report(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """click refused the whole command line when one FILE was unreadable (by os.access, which
+    root never fails: patched here), so no other file was checked; entrasync reads each file
+    itself and names what it cannot read."""
+    real_access = os.access
+    denied: list[str] = []
+
+    def access(path: Any, mode: int, **kwargs: Any) -> bool:
+        if Path(path).name == "tenant.yaml":
+            denied.append(str(path))
+            return False
+        return real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    assert main(["validate", "tenant.yaml", "good.yaml"]) == 0
+    out, err = capsys.readouterr()
+    assert [line.split(" is valid")[0] for line in out.splitlines()] == ["tenant.yaml", "good.yaml"]
+    assert "not readable" not in err
+    assert denied == []  # nothing asked os.access whether it may read
 
 
 def test_files_replace_the_config_option_and_environment(
