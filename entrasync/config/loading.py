@@ -14,6 +14,7 @@ from pathlib import Path
 from entrasync.config import DEFAULT_CONFIG
 from entrasync.config.models import LoadedConfig, load_bytes
 from entrasync.config.source import MAX_CONFIG_BYTES
+from entrasync.core import sanitize
 from entrasync.errors import ConfigError
 
 
@@ -23,12 +24,13 @@ def load_config(path: Path) -> LoadedConfig:
 
 
 def read_bytes(path: Path) -> bytes:
-    name = path.as_posix()
+    name = sanitize.text(path.as_posix())  # as shown: a line break in it would forge lines
     # ENTRASYNC_CONFIG may have been set long ago, in another shell or CI step: say its value.
     named = os.environ.get("ENTRASYNC_CONFIG")
     hint = (
         "check the path; the mappings file is the FILE given to `validate`, else --config PATH, "
-        f"else ENTRASYNC_CONFIG{f' (set to {named})' if named else ''}, else config/mappings.yaml"
+        f"else ENTRASYNC_CONFIG{f' (set to {sanitize.text(named)})' if named else ''}, else "
+        "config/mappings.yaml"
     )
     try:
         # Not through a symbolic link: a pull request could commit the mappings file as a link

@@ -49,6 +49,7 @@ from entrasync.config.semantic import (
     semantic_problems,
 )
 from entrasync.config.source import Document, Problem, ProblemKind, parse
+from entrasync.core import sanitize
 from entrasync.core.wording import plural
 from entrasync.errors import ConfigError
 
@@ -398,13 +399,14 @@ def load_bytes(raw: bytes, name: str) -> LoadedConfig:
     ``init`` checks its draft so before writing it."""
     config, problems, doc = _check(raw)
     if config is None or problems or doc is None:
+        shown = sanitize.text(name)  # a line break in a file's name would forge lines of output
         found = sorted(set(problems))
-        rendered = tuple(p.render(name) for p in found)
+        rendered = tuple(p.render(shown) for p in found)
         listed = [p for p in found if p.kind is not ProblemKind.UNLISTED]
         more = "more than " if len(listed) < len(found) else ""
         raise ConfigError(
-            f"{name} has {more}{plural(len(listed), 'problem')}",
-            _hint(name, {p.kind for p in found}, _foreign(doc)),
+            f"{shown} has {more}{plural(len(listed), 'problem')}",
+            _hint(shown, {p.kind for p in found}, _foreign(doc)),
             problems=rendered,
         )
     lines = tuple(doc.line_of(("mappings", i)) for i in range(len(config.mappings)))

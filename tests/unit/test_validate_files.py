@@ -90,6 +90,23 @@ def test_a_file_the_user_may_not_read_is_left_to_entrasync_to_report(
     assert denied == []  # nothing asked os.access whether it may read
 
 
+@pytest.mark.parametrize("name", ["bad\nerror: forged.yaml", "gone\nerror: forged.yaml"])
+def test_a_line_break_in_a_files_name_forges_no_line_of_output(
+    name: str, folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pre-commit hook passes the names of committed files: a name is shown escaped in
+    the error, its problems and its hint, as the summary of a valid file shows it."""
+    if name.startswith("bad"):
+        (folder / name).write_text(BAD_ROLE, encoding="utf-8")
+    assert main(["validate", name, "good.yaml"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("good.yaml is valid")
+    lines = err.splitlines()
+    assert not any(line.startswith("error: forged") for line in lines)
+    shown = name.replace("\n", "\\x0a")
+    assert lines[0] in (f"error: {shown} has 1 problem", f"error: config file {shown} not found")
+
+
 def test_files_replace_the_config_option_and_environment(
     folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
