@@ -147,8 +147,15 @@ _YAML12_FLOAT = re.compile(
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
 _NARROWED = {_INT: _DECIMAL, BOOL_TAG: _BOOLEAN, _FLOAT: _YAML12_FLOAT}
+# YAML 1.1's `=` (the "value" key of its merge-like types): no constructor reads it, so
+# `name: =` failed as "could not determine a constructor"; YAML 1.2 and editors read text.
+_VALUE = "tag:yaml.org,2002:value"
 _RESOLVERS = {
-    first: [(tag, _NARROWED.get(tag, regexp)) for tag, regexp in resolvers if tag != _TIMESTAMP]
+    first: [
+        (tag, _NARROWED.get(tag, regexp))
+        for tag, regexp in resolvers
+        if tag not in (_TIMESTAMP, _VALUE)
+    ]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 # What a YAML 1.1 boolean meant, for the message that asks for YAML 1.2's word.
@@ -171,8 +178,7 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line, col = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        line, col = _position(raw, exc.start)
         return None, [
             Problem(line, col, "", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")
         ]
@@ -204,14 +210,30 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         loader.dispose()
 
 
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+_LINE_BREAK_BYTES = re.compile(rb"\r\n?|\n")
+
+
+def _position(text: str | bytes, start: int) -> tuple[int, int]:
+    """The line and column (from 1) of ``start``, counting line breaks as YAML does (LF, CR LF
+    and a lone CR), so that they agree with the YAML and schema problems of the same file."""
+    line, begins = 1, 0
+    breaks = (
+        _LINE_BREAK_BYTES.finditer(text, 0, start)
+        if isinstance(text, bytes)
+        else _LINE_BREAK.finditer(text, 0, start)
+    )
+    for found in breaks:
+        line, begins = line + 1, found.end()
+    return line, start - begins + 1
+
+
 def character_problems(text: str) -> list[Problem]:
     """Control characters (but tab, LF, CR) at their line and column: YAML refuses them, and
     a NUL or an ESC in a reviewed file hides what the file says."""
     problems = []
     for found in islice(_FORBIDDEN.finditer(text), _MAX_REPORTED):
-        start = found.start()
-        line = text.count("\n", 0, start) + 1
-        col = start - text.rfind("\n", 0, start)
+        line, col = _position(text, found.start())
         code = ord(found.group())
         kind = _KINDS.get(code, "control character")
         problems.append(Problem(line, col, "", f"{kind} U+{code:04X} is not allowed: remove it"))

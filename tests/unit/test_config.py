@@ -488,6 +488,26 @@ def test_text_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CR LF", "CR alone"])
+@pytest.mark.parametrize(
+    ("odd", "said"),
+    [(b"\x01", "control character U+0001"), (b"\xe9", "not UTF-8 text")],
+    ids=["a control character", "a byte that is not UTF-8"],
+)
+def test_a_character_problem_is_on_its_line_whatever_the_line_ends(
+    newline: str, odd: bytes, said: str, tmp_path: Path
+) -> None:
+    """YAML ends a line at LF, CR LF or a lone CR, and places its own problems so: a file with
+    CR alone put a character's problem on line 1, column 33."""
+    path = tmp_path / "m.yaml"
+    text = newline.join(["version: 1", "mappings:", "  - name: G@", "    role: owner", ""])
+    path.write_bytes(text.encode().replace(b"@", odd))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{path.as_posix()}:3:12: {said}"), problem
+
+
 def test_a_directory_is_not_a_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a directory"):
         load_config(tmp_path)
@@ -606,6 +626,17 @@ def test_schema_problems_past_the_first_200_are_said_to_be_there(
         assert error.problems[-1].endswith(
             ":203:5: mappings[200]: more problems from here on: fix the first 200 and check again"
         )
+
+
+def test_an_equals_sign_is_text_as_in_yaml_1_2(tmp_path: Path) -> None:
+    """YAML 1.1 resolves a plain `=` to a tag no constructor reads: "could not determine a
+    constructor for the tag 'tag:yaml.org,2002:value'", where editors read the text `=`."""
+    assert (
+        load_text("version: 1\nmappings: [{name: =, role: owner}]\n", tmp_path).mappings[0].name
+        == "="
+    )
+    (problem,) = problems_of("version: 1\nmappings: [{name: G, role: =}]\n", tmp_path)
+    assert "mappings[0].role: '=' is not one of owner, admin, member" in problem
 
 
 def test_a_tag_that_reads_the_value_as_written_is_fine(tmp_path: Path) -> None:
