@@ -99,10 +99,27 @@ def semantic_problems(
                 )
             )
         out.extend(_duplicate_group(doc, here, mapping, seen))
+    out.extend(_roles_alike(doc, data))
     out.extend(_url_problems(doc, data))
     out.extend(_attribute_problems(doc, data))
     out.extend(_unseen_in_protected(doc, data))
     return out
+
+
+def _roles_alike(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
+    """Two roles that differ only in case or surrounding blanks (``owner``, ``Owner``):
+    NeuralTrust may take either for the other (``may_be_role``), so which one a user holds,
+    and who counts as an owner, would be a guess. (Equal ones are the schema's problem.)"""
+    first: dict[str, str] = {}
+    for i, role in _strings(data, "roles"):
+        earlier = first.setdefault(role.strip().casefold(), role)
+        if earlier != role:
+            yield doc.problem(
+                ("roles", i),
+                f"{show(role)} and {show(earlier)} differ only in case or blanks, and role values "
+                "are not case-exact (RFC 7643 §8.7.1): NeuralTrust may take one for the other; "
+                "keep one of them",
+            )
 
 
 def _unseen_in_protected(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:

@@ -639,6 +639,16 @@ def test_an_equals_sign_is_text_as_in_yaml_1_2(tmp_path: Path) -> None:
     assert "mappings[0].role: '=' is not one of owner, admin, member" in problem
 
 
+@pytest.mark.parametrize("alike", ["Owner", "OWNER", " owner"])
+def test_roles_that_differ_only_in_case_or_blanks_are_refused(alike: str, tmp_path: Path) -> None:
+    """NeuralTrust may take `Owner` for `owner` (role values are not case-exact): with both in
+    the vocabulary, which one a user holds, and who is an owner, would be a guess."""
+    text = f"version: 1\nroles: [owner, member, {alike!r}]\nmappings: [{{name: G, role: owner}}]\n"
+    (problem,) = problems_of(text, tmp_path)
+    assert f"roles[2]: {alike!r} and 'owner' differ only in case or blanks" in problem
+    assert problem.endswith("NeuralTrust may take one for the other; keep one of them")
+
+
 def test_a_tag_that_reads_the_value_as_written_is_fine(tmp_path: Path) -> None:
     config = load_text(
         "version: !!int 1\nroles: !!seq [owner]\n"
