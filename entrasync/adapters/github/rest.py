@@ -421,7 +421,10 @@ def latest_artifact(
                 if exc.status != 404:
                     raise
                 made = {}  # a run deleted since: nothing shows who made its artifact
-            if (made.get("path"), made.get("event")) == (workflow, event):
+            # GitHub's example answer names the path with its ref (`….yml@main`): either way,
+            # the event says which branch's file ran (pull_request_target: the default's).
+            path = text_of(made.get("path")).partition("@")[0]
+            if (path, made.get("event")) == (workflow, event):
                 return ref
             log.warning(
                 "skipped artifact %s of run %d: uploaded by %s on %s, not by %s on %s",

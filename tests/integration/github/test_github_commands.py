@@ -149,6 +149,9 @@ def test_a_pr_whose_last_commit_has_no_plan_has_no_reviewed_plan(
         pytest.param({"path": ".github/workflows/ci.yml", "event": "pull_request"}, id="ci.yml"),
         pytest.param({"path": PLAN_WORKFLOW, "event": "pull_request"}, id="a PR's own plan.yml"),
         pytest.param({"path": PLAN_WORKFLOW, "event": "workflow_dispatch"}, id="a manual run"),
+        pytest.param(
+            {"path": PLAN_WORKFLOW + ".yml", "event": PLAN_EVENT}, id="another file's name"
+        ),
     ],
 )
 def test_a_plan_artifact_another_workflow_uploaded_is_never_the_reviewed_plan(
@@ -171,6 +174,15 @@ def test_a_plan_artifact_another_workflow_uploaded_is_never_the_reviewed_plan(
     github.state.artifacts = [*github.state.artifacts[1:], gone]
     assert find(github, make_env) is None
     assert "skipped artifact entrasync-plan-12 of run 777: uploaded by ? on ?" in caplog.text
+
+
+def test_a_run_path_named_with_its_ref_is_the_plan_workflow_still(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    # GitHub's documented answer for a run gives its path as ".github/workflows/build.yml@main".
+    github.state.artifacts = [artifact("entrasync-plan-12", 501, 9001)]
+    github.state.runs = {501: {"path": PLAN_WORKFLOW + "@main", "event": PLAN_EVENT}}
+    assert find(github, make_env) == ArtifactRef("entrasync-plan-12", 501, 9001)
 
 
 def test_find_plan_of_a_direct_push_sets_empty_outputs(
