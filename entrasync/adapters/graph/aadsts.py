@@ -116,6 +116,15 @@ DEFAULT_HINT = (
 )
 
 
+# OAuth 2.0's errors for a server that cannot answer now (RFC 6749 §4.1.2.1), which Entra's
+# token endpoint gives too when it throttles or fails: nothing is wrong with the app.
+_BUSY = dict.fromkeys(
+    ("temporarily_unavailable", "server_error"),
+    "Entra's sign-in service is throttling or failing, after entrasync's retries: nothing is "
+    "wrong with the app or its credential; run again in a few minutes",
+)
+
+
 def aadsts_code(result: Mapping[str, Any]) -> int | None:
     codes = result.get("error_codes")
     if isinstance(codes, list) and codes and isinstance(codes[0], int):
@@ -143,7 +152,7 @@ def describe_msal_error(
         what, hint = HINTS[code]
         message = f"AADSTS{code}: {what}"
     else:
-        message, hint = f"{error}: {first}", DEFAULT_HINT
+        message, hint = f"{error}: {first}", _BUSY.get(error, DEFAULT_HINT)
     if code == 7000215 and secret_like_id:
         hint = SECRET_ID_HINT
     if hint == _FIC and mode == "federated token file":  # GitHub's issuer and subjects: not it

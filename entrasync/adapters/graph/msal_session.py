@@ -18,7 +18,14 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
-from entrasync.adapters.http import TIMEOUT, USER_AGENT
+from entrasync.adapters.http import (
+    RETRY_STATUSES,
+    TIMEOUT,
+    USER_AGENT,
+    RetryPolicy,
+    parse_retry_after,
+)
+from entrasync.adapters.throttle import Abandoned, pause, waits_ended
 from entrasync.core.urls import is_loopback_host
 
 
@@ -47,11 +54,28 @@ class _ContextAdapter(HTTPAdapter):
 def _request(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
     """``Session.request`` with entrasync's timeout, and loopback reached directly, never
     through a proxy from the environment (as ``new_client`` does; requests reads a
-    ``no_proxy`` of the request's own ``proxies``)."""
+    ``no_proxy`` of the request's own ``proxies``).
+
+    A 429, 503 or 504 is retried as Graph's requests are (:class:`RetryPolicy`: Retry-After
+    honoured, the waits cut short by a stop): msal retries nothing itself when given its HTTP
+    client, and a token endpoint that throttled once failed the whole run. Asking for a token
+    again does no harm."""
     kwargs.setdefault("timeout", TIMEOUT)
     if is_loopback_host(urlsplit(url).hostname or ""):
         kwargs["proxies"] = {"no_proxy": "*"}
-    return requests.Session.request(session, method, url, **kwargs)
+    policy = RetryPolicy()
+    attempt = 0
+    while True:
+        attempt += 1
+        if waits_ended():  # a signal is ending the command: no new request starts
+            raise Abandoned()
+        response = requests.Session.request(session, method, url, **kwargs)
+        if response.status_code not in RETRY_STATUSES or attempt > policy.max_retries:
+            return response
+        asked = parse_retry_after(response.headers.get("Retry-After"))
+        if not policy.waits_out(asked):
+            return response
+        pause(policy.backoff(attempt, asked))
 
 
 def requests_session(context: ssl.SSLContext) -> requests.Session:

@@ -12,6 +12,7 @@ from threading import Thread
 import pytest
 
 from entrasync.adapters.graph.auth import make_token_provider
+from entrasync.adapters.http import RetryPolicy
 from entrasync.console import configure_logging
 from entrasync.errors import AuthError
 from entrasync.sandbox.graph_identity import openid_configuration
@@ -25,6 +26,8 @@ SECRET = "fake-client-secret-for-tests"
 class _Authority(ThreadingHTTPServer):
     answer = "redirect"  # or "html"
     collected: list[bytes]
+    posts = 0  # token requests received
+    throttled = 0  # how many of the first token requests are answered 429 ("throttled")
     token_endpoint: str | None = None  # what the discovery document names, when set
 
 
@@ -55,7 +58,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         form = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path == "/collect":  # where the redirect points: it must receive nothing
+        self.server.posts += 1
+        if self.server.answer == "throttled":  # Entra's answer when it throttles the app
+            if self.server.posts <= self.server.throttled:
+                busy = {"error": "temporarily_unavailable", "error_description": "slow down"}
+                self._reply(429, json.dumps(busy).encode(), "application/json", **_AT_ONCE)
+            else:
+                token = {"access_token": "x" * 40, "token_type": "Bearer", "expires_in": 3600}
+                self._reply(200, json.dumps(token).encode(), "application/json")
+        elif self.path == "/collect":  # where the redirect points: it must receive nothing
             self.server.collected.append(form)
             self._reply(200, b"{}", "application/json")
         elif self.server.answer == "redirect":
@@ -74,11 +85,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(401, json.dumps(forged).encode(), "application/json")
         elif self.server.answer == "503":  # an outage, or a proxy in front of it
             failed = {"error": "server_error", "error_description": "try later"}
-            self._reply(503, json.dumps(failed).encode(), "application/json")
+            self._reply(503, json.dumps(failed).encode(), "application/json", **_AT_ONCE)
         elif self.server.answer == "no object":
             self._reply(200, b'"a string, not a token answer"', "application/json")
         else:  # a firewall's page that echoes the form it blocked
             self._reply(400, b"<html>blocked: " + form + b"</html>", "text/html")
+
+
+_AT_ONCE = {"Retry-After": "0"}  # each retry sent at once: the test waits for none
 
 
 @pytest.fixture
@@ -206,3 +220,36 @@ def test_an_authority_that_fails_is_an_error_that_says_to_run_again(
         "between the runner and it is"
     )
     assert (error.hint or "").startswith("nothing was read or changed; run again in a few minutes")
+    # msal retries nothing when given its HTTP client: entrasync retries as for Graph.
+    assert authority.posts == (1 + RetryPolicy().max_retries if answer == "503" else 0)
+
+
+def _secret_env(server: _Authority) -> dict[str, str]:
+    return {
+        "AZURE_TENANT_ID": TENANT_ID,
+        "AZURE_CLIENT_ID": CLIENT_ID,
+        "AZURE_CLIENT_SECRET": SECRET,
+        "AZURE_AUTHORITY_HOST": f"https://127.0.0.1:{server.server_port}",
+        "ENTRASYNC_GRAPH_URL": f"https://127.0.0.1:{server.server_port}",
+        "ENTRASYNC_CA_BUNDLE": sandbox_ca().pem_path,
+    }
+
+
+def test_a_token_endpoint_that_throttles_is_asked_again_after_its_retry_after(
+    authority: _Authority,
+) -> None:
+    authority.answer, authority.throttled = "throttled", 2
+    assert make_token_provider(make_config([]), _secret_env(authority))() == "x" * 40
+    assert authority.posts == 3
+
+
+def test_a_token_endpoint_throttling_past_the_retries_says_to_run_again(
+    authority: _Authority,
+) -> None:
+    """Not "check AZURE_TENANT_ID, AZURE_CLIENT_ID and the credential": nothing is wrong."""
+    authority.answer, authority.throttled = "throttled", 100
+    error = _token(authority)
+    assert authority.posts == 1 + RetryPolicy().max_retries
+    assert "temporarily_unavailable: slow down" in error.message
+    assert (error.hint or "").startswith("Entra's sign-in service is throttling or failing")
+    assert "AZURE_TENANT_ID" not in (error.hint or "")
