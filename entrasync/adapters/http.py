@@ -165,6 +165,16 @@ def asked_to_wait(response: httpx.Response) -> str:
     return f", and asked to wait {asked:,.0f} s (Retry-After), longer than entrasync waits"
 
 
+def json_of(response: httpx.Response) -> Any:
+    """``response.json()``; a body nested deeper than Python's parser goes is a ``ValueError``
+    too, as any other body that is not JSON (the parser raised ``RecursionError``, a
+    traceback)."""
+    try:
+        return response.json()
+    except RecursionError:
+        raise ValueError("JSON nested too deep to read") from None
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header: ``10``, ``2.128`` or an HTTP date."""
     if value is None or not value.strip():

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from entrasync.adapters.graph.auth import StaticTokenProvider
+from entrasync.adapters.graph.batch import Get, get_batch
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.directory import find_groups, read_members
 from entrasync.adapters.graph.groups import resolve_groups
@@ -397,6 +398,44 @@ def batch_answering(*answers: dict[str, Any]) -> Handler:
         return httpx.Response(200, json={"responses": list(answers)})
 
     return handler
+
+
+def _raw(status: int, text: str) -> Handler:
+    return lambda request: httpx.Response(
+        status, content=text.encode(), headers={"Content-Type": "application/json"}
+    )
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # past what Python's parser reads: RecursionError
+
+
+@pytest.mark.parametrize(
+    ("handler", "said"),
+    [
+        (_raw(200, '{"responses": 5}'), f"$batch answer has no response for group {G1}"),
+        (
+            _raw(200, '{"responses": [{"id": "1", "status": 200, "body": {"id": NaN}}]}'),
+            f"$batch answer for group {G1} holds a number JSON does not have (NaN or Infinity)",
+        ),
+        (_raw(200, DEEP), "Microsoft Graph sent a non-JSON answer for group"),
+    ],
+    ids=["responses not a list", "NaN in an answer", "a body nested 100,000 deep"],
+)
+def test_a_batch_answer_graph_never_gives_is_an_error_not_a_traceback(
+    handler: Handler, said: str
+) -> None:
+    client, _ = make_client(handler)
+    gets = [Get(f"groups/{G1}", what=f"group {G1}"), Get(f"groups/{G2}", what=f"group {G2}")]
+    with pytest.raises(GraphError) as caught:
+        get_batch(client, gets)
+    assert said in caught.value.message
+
+
+def test_a_page_nested_past_the_parser_is_not_json_not_a_traceback() -> None:
+    client, _ = make_client(_raw(200, DEEP))
+    with pytest.raises(GraphError) as caught:
+        list(client.paged("groups/g/members", {"$select": "id"}))
+    assert "sent a non-JSON answer" in caught.value.message
 
 
 def test_a_batch_answer_naming_another_group_than_asked_stops_the_read() -> None:

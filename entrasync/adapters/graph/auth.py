@@ -205,7 +205,9 @@ class MsalTokenProvider:
             raise _unreachable(self.authority, exc) from None
         except msal.exceptions.MsalError as exc:  # an error status (5xx) from the token endpoint
             raise _failing(self.authority, exc) from None
-        except json.JSONDecodeError:  # msal's json.loads of the token endpoint's answer
+        # msal's json.loads of the token endpoint's answer: not JSON, or nested past what
+        # Python's parser reads (RecursionError, a traceback).
+        except (json.JSONDecodeError, RecursionError):
             raise AuthError(
                 f"the token authority {self.authority} answered something that is not JSON "
                 "(a proxy's or firewall's page, or not an Entra login host)",

@@ -122,7 +122,9 @@ def _send(
     what = first if len(items) == 1 else f"{first} and {len(items) - 1} more"
     reply, request = client.post_read("$batch", payload, what=what)
     by_id: dict[str, dict[str, Any]] = {}
-    for answer in reply.get("responses") or ():
+    responses = reply.get("responses")
+    # Any other shape answers none of the requests: each is said to have no response, below.
+    for answer in responses if isinstance(responses, list) else ():
         if isinstance(answer, dict):
             by_id[str(answer.get("id"))] = answer
     answers: dict[int, tuple[int, Any, httpx.Response]] = {}
@@ -142,13 +144,21 @@ def _send(
             )
         headers = answer.get("headers")
         body = answer.get("body")
-        # With the $batch's request: its credential is cut from the answer's text.
-        response = httpx.Response(
-            status,
-            headers=_text_headers(headers),
-            json=body,
-            request=request,
-        )
+        try:
+            # With the $batch's request: its credential is cut from the answer's text.
+            response = httpx.Response(
+                status,
+                headers=_text_headers(headers),
+                json=body,
+                request=request,
+            )
+        except ValueError:  # NaN or Infinity, which Python's parser took and JSON has not
+            raise GraphError(
+                f"Microsoft Graph's $batch answer for {get.what} holds a number JSON does not "
+                "have (NaN or Infinity)",
+                "run again; if it repeats, the Graph URL does not answer as Microsoft Graph "
+                "does: check ENTRASYNC_GRAPH_URL and any proxy",
+            ) from None
         answers[i] = (status, body, response)
     return answers
 

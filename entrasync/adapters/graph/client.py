@@ -22,7 +22,14 @@ from entrasync.adapters.graph.auth import (
     resolve_endpoints,
 )
 from entrasync.adapters.graph.odata import GraphFailure, query
-from entrasync.adapters.http import RETRY_STATUSES, RetryPolicy, new_client, require_safe_url, send
+from entrasync.adapters.http import (
+    RETRY_STATUSES,
+    RetryPolicy,
+    json_of,
+    new_client,
+    require_safe_url,
+    send,
+)
 from entrasync.adapters.throttle import ThrottleGate, pause
 from entrasync.config.models import Config
 from entrasync.core import sanitize
@@ -294,7 +301,7 @@ class GraphClient:
             )
             if response.status_code == 200:
                 try:
-                    body = response.json()
+                    body = json_of(response)
                 except ValueError:
                     body = None
                 if not isinstance(body, dict):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from entrasync.adapters.clock import utc_moment
-from entrasync.adapters.http import new_client, require_safe_url, send
+from entrasync.adapters.http import json_of, new_client, require_safe_url, send
 from entrasync.config.patterns import is_guid
 from entrasync.core.redact import remember
 from entrasync.core.secret import Secret, bearer
@@ -49,7 +49,7 @@ def unverified_claims(jwt: str) -> dict[str, Any]:
     try:
         payload = jwt.split(".")[1]
         decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, RecursionError):  # RecursionError: nested past the parser
         decoded = {}
     return decoded if isinstance(decoded, dict) else {}
 
@@ -313,7 +313,7 @@ def fetch_github_id_token(
     if status != 200:
         raise AuthError(f"GitHub refused the OIDC token request (HTTP {status})", hint)
     try:
-        value = response.json().get("value")
+        value = json_of(response).get("value")
     except (ValueError, AttributeError):
         value = None
     if not isinstance(value, str) or not unverified_claims(value):

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from entrasync.adapters.http import asked_to_wait, server_text
+from entrasync.adapters.http import asked_to_wait, json_of, server_text
 
 _ODATA_SAFE = "$,()'=:*@/"
 
@@ -30,7 +30,7 @@ class GraphFailure:
     def of(cls, response: httpx.Response) -> GraphFailure:
         code, message, inner_id = "", "", None
         try:
-            error = response.json().get("error", {})
+            error = json_of(response).get("error", {})
             code = str(error.get("code") or "")
             message = server_text(response, str(error.get("message") or ""))
             inner = error.get("innerError") or error.get("innererror") or {}

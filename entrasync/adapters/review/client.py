@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from entrasync.adapters.http import new_client, send, server_text
+from entrasync.adapters.http import json_of, new_client, send, server_text
 from entrasync.adapters.review import member
 from entrasync.core import sanitize
 from entrasync.core.wording import plural
@@ -188,7 +188,7 @@ class RestClient:
         Anything else, such as a proxy's text or JSON of another shape, is the platform's error
         with a hint, not a traceback."""
         try:
-            data = response.json()
+            data = json_of(response)
         except ValueError:  # not JSON, or not text at all (UnicodeDecodeError)
             content_type = response.headers.get("Content-Type") or "no Content-Type"
             found = f"a body that is not JSON ({content_type})"
@@ -246,7 +246,7 @@ class RestClient:
 def error_detail(response: httpx.Response, *keys: str) -> str:
     """The first of ``keys`` in a JSON error body, or the start of the body's text."""
     try:
-        data = response.json()
+        data = json_of(response)
     except ValueError:
         return server_text(response, response.text, 200)
     if isinstance(data, dict):

@@ -18,6 +18,7 @@ from entrasync.adapters.http import (
     RetryPolicy,
     TransportError,
     asked_to_wait,
+    json_of,
     new_client,
     require_safe_url,
     send,
@@ -162,7 +163,7 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
     from scim2_models import Error
 
     try:
-        error = Error.model_validate(response.json())
+        error = Error.model_validate(json_of(response))
     except (ValueError, ValidationError):
         return None, None
     scim_type = server_text(response, str(error.scim_type)) if error.scim_type else None
@@ -179,7 +180,7 @@ def _refuse_error_body(
         if not response.content:
             return
         try:
-            body = response.json()
+            body = json_of(response)
         except ValueError:
             return
     if not isinstance(body, dict) or not _is_error(body):
@@ -338,7 +339,7 @@ class ScimClient:
             etag: object = None
             if response.status_code == 200:
                 try:
-                    config = response.json()
+                    config = json_of(response)
                     announced = (config.get("filter") or {}).get("maxResults")
                     etag = (config.get("etag") or {}).get("supported")
                 except (ValueError, AttributeError):
@@ -455,7 +456,7 @@ class ScimClient:
         if response.status_code != 200:
             raise error_for(response, doing)
         try:
-            body = response.json()
+            body = json_of(response)
         except ValueError:
             return None
         _refuse_error_body(response, doing, body=body)
@@ -521,7 +522,7 @@ class ScimClient:
         if response.status_code != 200:
             raise error_for(response, f"reading user {user_id}", one_user=True)
         try:
-            found = response.json()
+            found = json_of(response)
         except ValueError:
             found = None
         if not isinstance(found, dict):
@@ -594,7 +595,7 @@ def _result(response: httpx.Response, doing: str) -> ScimResponse:
     resource: dict[str, Any] | None = None
     if response.content:
         try:
-            parsed = response.json()
+            parsed = json_of(response)
         except ValueError:
             parsed = None
         if not _is_resource(parsed):
