@@ -61,9 +61,10 @@ from entrasync.render.text import render_text
 from entrasync.render.truncate import NoRoom
 
 if TYPE_CHECKING:
-    from entrasync.adapters.audit.writer import AuditWriter, Result
+    from entrasync.adapters.audit.writer import AuditWriter
     from entrasync.config.models import LoadedConfig
     from entrasync.core.apply_report import ApplyReport
+    from entrasync.core.audit_record import Result
     from entrasync.core.model import Resolution, Target
     from entrasync.core.plan import Plan, Violation
     from entrasync.operations.apply import ChangeResult

@@ -24,8 +24,8 @@ from entrasync.render.apply_report import override_instruction as override_text
 from entrasync.render.markdown import escape
 
 if TYPE_CHECKING:
-    from entrasync.adapters.audit.writer import Result
     from entrasync.config.models import LoadedConfig
+    from entrasync.core.audit_record import Result
     from entrasync.core.plan import Plan, Violation
 
 

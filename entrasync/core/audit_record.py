@@ -8,6 +8,7 @@ checking its chain is :mod:`entrasync.adapters.audit.chain`.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from typing import Any, Final, Literal
@@ -18,6 +19,9 @@ from entrasync.core.canonical import canonical_json
 Outcome = Literal["succeeded", "failed", "skipped"]
 OUTCOMES: Final[tuple[Outcome, ...]] = ("succeeded", "failed", "skipped")
 GENESIS: Final = "0" * 64  # the prev_sha256 of the first record
+# How a run ended, in apply_finished: "applied" means changes were attempted (the counts say
+# how each went); the others mean nothing was attempted and say why.
+Result = Literal["applied", "no changes", "already applied", "refused", "cancelled"]
 
 
 def tally(counts: Mapping[str, int]) -> str:
@@ -72,26 +76,37 @@ def parse_record(raw: bytes, line: int) -> dict[str, Any]:
 def whole_lines(data: bytes) -> tuple[list[bytes], bool]:
     """The file's record lines, and whether a last line a crash left half-written was left
     out: after at least one record, a line with no line end after it that is the start of a
-    JSON value cut short, or only zero bytes (a file system's tail after a power cut). A whole
+    JSON value cut short, or only zero bytes, or either followed by zero bytes (a file
+    system's tail after a power cut: the file's size written, not all of its data). A whole
     record, edited or not, is never left out, nor one edited out of JSON, nor a file's only
     line (apply_started comes first)."""
     lines = record_lines(data)
     last = lines[-1] if len(lines) > 1 else b""
     if not last:
         return lines, False
-    if not last.strip(b"\x00"):
+    written = last.rstrip(b"\x00")
+    if len(written) < len(last) and (not written or _cut_short(written) or _is_json(written)):
         return lines[:-1], True
     if data.endswith(b"\n"):
         return lines, False
     return (lines[:-1], True) if _cut_short(last) else (lines, False)
 
 
-# A JSON token after optional blanks, or the start of one that the line's end cuts off: a
-# string (to a lone backslash or part of a \u escape at the end), a number, a literal, a mark.
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+# A JSON token after optional blanks, or the start of one that the line's end (\Z) cuts off:
+# a string (to a lone backslash or part of a \u escape), a number (to its `-`, `.`, `e` or
+# sign), a literal, a mark.
 _TOKEN = re.compile(
     rb'[ \t\r]*(?:(?P<string>"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*'
     rb'(?:(?P<closed>")|\\(?:u[0-9a-fA-F]{0,3})?\Z)?)'
-    rb"|(?P<number>-?(?:0|[1-9][0-9]*)(?:\.[0-9]*)?(?:[eE][+-]?[0-9]*)?|-)"
+    rb"|(?P<number>-\Z|-?(?:0|[1-9][0-9]*)(?:\.(?:[0-9]+|\Z))?(?:[eE][+-]?(?:[0-9]+|\Z))?)"
     rb"|(?P<word>t(?:r(?:ue?)?)?|f(?:a(?:l(?:se?)?)?)?|n(?:u(?:ll?)?)?)"
     rb"|(?P<mark>[{}\[\]:,]))"
 )
@@ -100,10 +115,17 @@ _WORDS = (b"true", b"false", b"null")
 
 def _cut_short(line: bytes) -> bool:
     """Whether ``line`` is the start of a JSON value cut off before its end, as a crash leaves
-    a record: every token in its place, only the last one perhaps half-written. A whole value
-    is not cut short, nor is a line edited out of JSON (a quote removed, a mark changed)."""
+    a record: UTF-8 (but for a character the end cuts), every token in its place, only the
+    last one perhaps half-written. A whole value is not cut short, nor is a line edited out of
+    JSON (a quote removed, a mark changed). One pass over the line."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.end != len(line) or error.reason != "unexpected end of data":
+            return False
     expect = "value"  # what may come next: value, key, colon, after (a value ended)
     stack: list[bytes] = []  # the containers open
+    opened = False  # the token before was { or [: the container may close empty
     at, end = 0, len(line)
     while at < end:
         token = _TOKEN.match(line, at)
@@ -134,12 +156,13 @@ def _cut_short(line: bytes) -> bool:
                 return False
             expect = "key" if stack[-1] == b"{" else "value"
         else:  # a closing mark: after the container's last value, or of an empty one
-            opened = b"{" if text == b"}" else b"["
-            empty = line[: token.start("mark")].rstrip(b" \t\r").endswith(opened)
-            if not stack or stack[-1] != opened or not (expect == "after" or empty):
+            if not stack or stack[-1] != (b"{" if text == b"}" else b"["):
+                return False
+            if not (expect == "after" or opened):
                 return False
             stack.pop()
             expect = "after"
+        opened = text in (b"{", b"[")
         if not stack and expect == "after":
             return False  # a whole value
     return True

@@ -390,6 +390,8 @@ FORGED: list[tuple[str, Callable[[list[dict[str, Any]]], list[dict[str, Any]]], 
     ("a second apply_started", lambda rs: [*rs[:3], rs[0], *rs[3:]], 4, "only the first"),
     ("apply_finished before the last change",
      lambda rs: [*rs[:-2], {**rs[-1], "records": 7}, rs[-2]], 8, "counts"),
+    ("a result apply never writes",
+     lambda rs: [*rs[:-1], {**rs[-1], "result": "r" * 2_000_000}], 9, "result 'rrrrrrr"),
 ]  # fmt: skip
 
 
@@ -408,6 +410,16 @@ def test_a_forged_file_with_an_intact_chain_is_caught_by_what_it_says(
     verdict = verify_audit(run)
     assert (verdict.intact, verdict.first_bad_seq) == (False, bad_seq)
     assert said in verdict.describe()
+    assert len(verdict.describe()) < 300  # values from the file are cut where they are shown
+
+
+def test_a_forged_plan_file_name_is_cut_where_it_is_shown(run: Path) -> None:
+    records = _records(run)[:-1]  # no apply_finished: the plan beside the file is named
+    started = {**records[0], "plan_file": "p" * 2_000_000}
+    run.write_bytes(b"\n".join(_rechained([started, *records[1:]])) + b"\n")
+    described = verify_audit(run).describe()
+    assert "p" * 80 in described
+    assert len(described) < 400
 
 
 def test_every_field_of_a_record_is_covered_by_its_hash(run: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
@@ -18,11 +19,11 @@ import pytest
 import rfc8785
 
 from entrasync.adapters import files
-from entrasync.adapters.audit.chain import newest_audit, verify_audit
+from entrasync.adapters.audit.chain import NoAuditFile, newest_audit, verify_audit
 from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.cli import main
 from entrasync.core.apply_report import read_audit
-from entrasync.core.audit_record import record_sha256
+from entrasync.core.audit_record import record_sha256, whole_lines
 from entrasync.core.plan import Plan
 from entrasync.errors import AuditError
 from tests.golden.plans import golden_plan
@@ -210,6 +211,23 @@ def test_verify_of_a_json_bomb_under_1_gib(
     assert_refused(done, f"tampered: seq {EDITED}: not a record as apply writes it")
 
 
+def test_an_audit_folder_the_job_may_not_list_is_an_error_not_no_audit(
+    run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """glob() finds nothing in a folder it may not list: report-apply said the apply changed
+    nothing, of a folder holding its run. (os.listdir refuses as the system would: root, who
+    runs these tests, may list any folder.)"""
+
+    def refused(path: Any) -> list[str]:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "listdir", refused)
+    with pytest.raises(AuditError) as caught:
+        newest_audit(run.parent)
+    assert not isinstance(caught.value, NoAuditFile)
+    assert caught.value.message == f"cannot read the audit folder {run.parent}: Permission denied"
+
+
 def test_the_newest_audit_file_of_a_folder_skips_what_is_no_file(tmp_path: Path) -> None:
     written = write_run(tmp_path)
     (tmp_path / "zz-gone.jsonl").symlink_to(tmp_path / "nowhere")
@@ -231,10 +249,12 @@ def test_the_files_own_text_cannot_forge_lines_of_verifys_output(
     lines[-2] = rfc8785.dumps(last)
     run.write_bytes(b"\n".join(lines))
 
-    assert main(["audit", "verify", str(run)]) == 0
-    out = capsys.readouterr().out
-    assert not any(line.startswith(("::", "last sha256: deadbeef")) for line in out.splitlines())
-    assert "; refused\\x0a::stop-commands::tok\\x0alast sha256: deadbeef)" in out
+    # A result apply never writes is itself refused; the text is shown inert all the same.
+    assert main(["audit", "verify", str(run)]) == 1
+    out, err = capsys.readouterr()
+    said = (out + err).splitlines()
+    assert not any(line.startswith(("::", "last sha256: deadbeef")) for line in said)
+    assert "apply_finished has result 'refused\\n::stop-commands::tok\\nlast s" in out + err
 
 
 @pytest.mark.parametrize(
@@ -355,6 +375,38 @@ def test_every_cut_of_every_record_is_a_run_cut_short(run: Path) -> None:
                 keep,
                 lines[keep][:length],
             )
+
+
+@pytest.mark.parametrize(
+    ("tail", "cut"),
+    [
+        (b'{"a":1.', True),
+        (b'{"a":-0.5e-', True),
+        (b'{"a":"caf\xc3', True),  # a character the cut split
+        (b'{"a":[],"b":{', True),
+        (b'{"a":1.e5', False),  # a digit must follow the point
+        (b'{"a":"\xff', False),  # not UTF-8 at all
+        (b'{"a":1,}', False),
+        (b'{"a" 1', False),
+        (b'{"a":1} x', False),
+    ],
+)
+def test_only_the_start_of_a_json_record_reads_as_a_cut(tail: bytes, cut: bool) -> None:
+    assert whole_lines(b'{"seq":1}\n' + tail) == (
+        ([b'{"seq":1}'], True) if cut else ([b'{"seq":1}', tail], False)
+    )
+
+
+@pytest.mark.parametrize("keep", [120, None], ids=["part of a record", "a whole record"])
+def test_a_record_then_zeros_is_what_a_power_cut_leaves(run: Path, keep: int | None) -> None:
+    """The file's size written, not all of its data: the record's bytes, then zeros where the
+    rest (and its line end) should be."""
+    lines = run.read_bytes().split(b"\n")
+    record = lines[4][:keep]
+    run.write_bytes(b"\n".join(lines[:4]) + b"\n" + record + b"\x00" * 200)
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.cut, verdict.records) == (True, True, 4)
+    assert len(read_audit(run.read_bytes()).report.results) == 3
 
 
 @pytest.mark.parametrize(

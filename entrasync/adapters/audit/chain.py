@@ -7,11 +7,12 @@ records themselves (their hash, the strict line reader) are :mod:`entrasync.core
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from entrasync.adapters.files import read_whole
 from entrasync.core import sanitize
@@ -20,6 +21,7 @@ from entrasync.core.audit_record import (
     OUTCOMES,
     TYPES,
     BadRecord,
+    Result,
     parse_record,
     record_sha256,
     tally,
@@ -70,14 +72,15 @@ class AuditVerdict:
         if not self.complete:
             if self.plan_file:
                 described += (
-                    f"; a change of its plan ({sanitize.text(self.plan_file)}, beside the "
+                    f"; a change of its plan ({sanitize.text(self.plan_file[:80])}, beside the "
                     "file) that has no "
                     "record here may have been made"
                 )
             return described
         counts = self.counts or {}
         # Files written before `result` existed, and runs that applied, need no word more.
-        ended = f"; {sanitize.text(self.result)}" if self.result not in (None, "applied") else ""
+        said = self.result if self.result not in (None, "applied") else None
+        ended = f"; {sanitize.text(said[:80])}" if said else ""  # a forged one: cut, as above
         return (
             f"intact: {self.records} records, run complete (apply_finished: {tally(counts)}{ended})"
         )
@@ -109,6 +112,14 @@ def newest_audit(path: Path) -> Path:
     :class:`NoAuditFile` when the folder is missing or holds none."""
     if path.is_file():
         return path
+    if path.is_dir():
+        try:  # glob() finds nothing in a folder it may not list: "the apply changed nothing"
+            os.listdir(path)
+        except OSError as exc:
+            raise AuditError(
+                f"cannot read the audit folder {path}: {exc.strerror}",
+                "let the job read the folder apply wrote its audit file into, and run again",
+            ) from None
     # Regular files only: a dangling link among them was a traceback.
     found = [p for p in path.glob("*.jsonl") if p.is_file()]
     files = sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
@@ -254,6 +265,11 @@ def _check(record: dict[str, Any], seq: int, prev: str, tally: Counter[str]) -> 
         if record.get("records") != seq - 1:
             raise _Broken(
                 f"apply_finished says {repr(record.get('records'))[:40]} records came before it"
+            )
+        result = record.get("result")  # absent from files written before it was recorded
+        if result is not None and result not in get_args(Result):
+            raise _Broken(
+                f"apply_finished has result {repr(result)[:40]}, which apply never writes"
             )
         counts = record.get("counts")
         if counts != {o: tally[o] for o in OUTCOMES}:

@@ -31,21 +31,18 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any
 
 from entrasync import __version__
 from entrasync.adapters.clock import utc_now_ms
 from entrasync.adapters.files import write_plan
 from entrasync.adapters.github.actions import run_url
 from entrasync.core import sanitize
-from entrasync.core.audit_record import GENESIS, OUTCOMES, Outcome, record_sha256
+from entrasync.core.audit_record import GENESIS, OUTCOMES, Outcome, Result, record_sha256
 from entrasync.core.canonical import canonical_json
 from entrasync.core.plan import Change, Plan, Violation, short_digest
 from entrasync.errors import AuditError, EntrasyncError
 
-# How a run ended, in apply_finished: "applied" means changes were attempted (the counts say
-# how each went); the others mean nothing was attempted and say why.
-Result = Literal["applied", "no changes", "already applied", "refused", "cancelled"]
 _MAX_NAME_TRIES = 100
 log = logging.getLogger(__name__)
 
