@@ -93,8 +93,11 @@ def schema_problems(doc: Document, validator: Draft202012Validator) -> list[Prob
     for error in errors:
         if error.validator == "type" or tuple(error.absolute_path) not in typed:
             out.extend(_explain(doc, error, validator.schema))
-    if unlisted:  # said where the first one not listed is
-        said = f"more problems from here on: fix the first {MAX_SCHEMA_ERRORS} and check again"
+    if unlisted:  # one of those not listed, where it is (jsonschema's order is the schema's)
+        said = (
+            "more problems than are listed, this one among them: fix the first "
+            f"{MAX_SCHEMA_ERRORS} and check again"
+        )
         out.append(doc.problem(tuple(unlisted[0].absolute_path), said, kind=ProblemKind.UNLISTED))
     return out
 

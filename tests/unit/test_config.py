@@ -624,7 +624,8 @@ def test_schema_problems_past_the_first_200_are_said_to_be_there(
     if count > 200:
         assert error.message == f"{(tmp_path / 'm.yaml').as_posix()} has more than 200 problems"
         assert error.problems[-1].endswith(
-            ":203:5: mappings[200]: more problems from here on: fix the first 200 and check again"
+            ":203:5: mappings[200]: more problems than are listed, this one among them: fix the "
+            "first 200 and check again"
         )
 
 
