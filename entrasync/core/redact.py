@@ -62,6 +62,14 @@ def remember(value: str) -> None:
         _known[value] = (_flat(value), _folded(value))
 
 
+def holds_credential(data: bytes) -> bool:
+    """Whether ``data``, an answer's bytes, holds a credential this process sent, as it was
+    sent: a server that echoes an Authorization header into the names entrasync reads would
+    carry it into the text plan, the plan file and the pull request, which no redaction of
+    errors and logs reaches. A search in C per answer, not a pass per name read."""
+    return any(value.encode() in data for value in tuple(_known))
+
+
 def redact(text: str, limit: int | None = None) -> str:
     """``text`` with each known credential masked; all of it withheld when one is still there
     in another form, where masking could not be trusted to catch every piece of it.

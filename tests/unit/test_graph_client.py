@@ -24,6 +24,7 @@ from entrasync.adapters.http import RetryPolicy
 from entrasync.adapters.throttle import ThrottleGate
 from entrasync.config.models import GroupMapping
 from entrasync.core.model import DirectoryUser, Group
+from entrasync.core.redact import remember
 from entrasync.core.secret import Secret
 from entrasync.errors import AuthError, GraphError
 from tests.unit.fake_time import FakeTime
@@ -436,6 +437,23 @@ def test_a_page_nested_past_the_parser_is_not_json_not_a_traceback() -> None:
     with pytest.raises(GraphError) as caught:
         list(client.paged("groups/g/members", {"$select": "id"}))
     assert "sent a non-JSON answer" in caught.value.message
+
+
+def test_an_answer_that_echoes_the_token_into_a_name_is_not_used() -> None:
+    """A Graph URL (or a proxy) that puts the request's Authorization header into a member's
+    name: read, the token would reach the text plan, the plan file and the pull request."""
+    token = "fake-graph-token-for-tests"
+    remember(token)  # as the token provider does with every token it gets
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        said = request.headers["Authorization"]
+        return httpx.Response(200, json={"value": [{"id": "1", "displayName": said}]})
+
+    client, _ = make_client(echo, tokens=lambda **_: token)
+    with pytest.raises(GraphError) as caught:
+        list(client.paged("groups/g/members", {"$select": "id"}))
+    assert "holds a credential entrasync sent it" in caught.value.message
+    assert token not in caught.value.message + (caught.value.hint or "")
 
 
 def test_a_batch_answer_naming_another_group_than_asked_stops_the_read() -> None:

@@ -436,3 +436,26 @@ def test_a_read_back_leaves_out_attributes_once_the_server_refused_an_extension_
             "userName": "a@contoso.com",
         }
     assert "attributes" not in asked[-1].params
+
+
+def test_a_listing_that_echoes_the_token_into_a_name_is_not_used() -> None:
+    """A server (or a proxy) that puts the request's Authorization header into the users it
+    lists: read, the token would reach the text plan, the plan file and the pull request."""
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        named = {"id": "u1", "userName": request.headers["Authorization"], "active": True}
+        page = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+            "totalResults": 1,
+            "startIndex": 1,
+            "itemsPerPage": 1,
+            "Resources": [named],
+        }
+        return httpx.Response(200, json=page)
+
+    scim, _ = client(echo)
+    for read in (lambda: list(scim.list_users()), lambda: scim.get_user("u1")):
+        with pytest.raises(ScimError) as caught:
+            read()
+        assert "holds the token entrasync sent it" in caught.value.message
+        assert "fake-scim-token-for-tests" not in caught.value.message + (caught.value.hint or "")

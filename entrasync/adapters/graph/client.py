@@ -33,6 +33,7 @@ from entrasync.adapters.http import (
 from entrasync.adapters.throttle import ThrottleGate, pause
 from entrasync.config.models import Config
 from entrasync.core import sanitize
+from entrasync.core.redact import holds_credential
 from entrasync.errors import AuthError, EntrasyncError, GraphError
 
 log = logging.getLogger(__name__)
@@ -300,6 +301,14 @@ class GraphClient:
                 response.headers.get("request-id"),
             )
             if response.status_code == 200:
+                if holds_credential(response.content):
+                    raise GraphError(
+                        f"Microsoft Graph's answer while reading {what} holds a credential "
+                        "entrasync sent it (its own Authorization header, echoed): nothing of "
+                        "it is used",
+                        "the Graph URL does not answer as Microsoft Graph does: check "
+                        "ENTRASYNC_GRAPH_URL and any proxy between the runner and it",
+                    )
                 try:
                     body = json_of(response)
                 except ValueError:

@@ -39,6 +39,7 @@ from entrasync.adapters.throttle import AdaptiveLimit, pause
 from entrasync.adapters.urls import SENT_SCIM
 from entrasync.config.models import DEFAULT_SCIM_URL, Config
 from entrasync.config.routing import SCIM_URL
+from entrasync.core.redact import holds_credential
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import AuthError, ScimError
 
@@ -455,6 +456,7 @@ class ScimClient:
         response = self._get("Users", query, retries=retries)
         if response.status_code != 200:
             raise error_for(response, doing)
+        _refuse_echoed_credential(response, doing)
         try:
             body = json_of(response)
         except ValueError:
@@ -521,6 +523,7 @@ class ScimClient:
             return None
         if response.status_code != 200:
             raise error_for(response, f"reading user {user_id}", one_user=True)
+        _refuse_echoed_credential(response, f"reading user {user_id}")
         try:
             found = json_of(response)
         except ValueError:
@@ -568,6 +571,18 @@ class ForeignAnswer(TransportError):
 
 
 FOREIGN_HINT = f"something answered in NeuralTrust's place (a proxy, a gateway): check {URL_ENV}"
+
+
+def _refuse_echoed_credential(response: httpx.Response, doing: str) -> None:
+    """A user read whose answer holds a credential entrasync sent (its token, echoed into a
+    name) is not used: the names it holds would carry the token into the plan."""
+    if holds_credential(response.content):
+        raise ScimError(
+            f"NeuralTrust's answer to {doing} holds the token entrasync sent it (its own "
+            "Authorization header, echoed): nothing of it is used",
+            FOREIGN_HINT,
+            200,
+        )
 
 
 def _not_scim(doing: str, what: str) -> ScimError:
