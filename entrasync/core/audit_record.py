@@ -76,19 +76,21 @@ def parse_record(raw: bytes, line: int) -> dict[str, Any]:
 def whole_lines(data: bytes) -> tuple[list[bytes], bool]:
     """The file's record lines, and whether a last line a crash left half-written was left
     out: after at least one record, a line with no line end after it that is the start of a
-    JSON value cut short, or only zero bytes, or either followed by zero bytes (a file
-    system's tail after a power cut: the file's size written, not all of its data). A whole
-    record, edited or not, is never left out, nor one edited out of JSON, nor a file's only
-    line (apply_started comes first)."""
+    JSON value cut short, or zero bytes, or a JSON value (whole or the start of one) followed
+    by zero bytes that end the file (a file system's tail after a power cut: the file's size
+    written, not all of its data). A record with its line end, edited or not, is never left
+    out, nor a line edited out of JSON, nor a file's only line (apply_started comes first)."""
     lines = record_lines(data)
     last = lines[-1] if len(lines) > 1 else b""
     if not last:
         return lines, False
     written = last.rstrip(b"\x00")
-    if len(written) < len(last) and (not written or _cut_short(written) or _is_json(written)):
+    if not written:
         return lines[:-1], True
     if data.endswith(b"\n"):
         return lines, False
+    if len(written) < len(last) and (_cut_short(written) or _is_json(written)):
+        return lines[:-1], True  # the zeros end the file: its line end was never written
     return (lines[:-1], True) if _cut_short(last) else (lines, False)
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
@@ -19,7 +22,7 @@ import pytest
 import rfc8785
 
 from entrasync.adapters import files
-from entrasync.adapters.audit.chain import NoAuditFile, newest_audit, verify_audit
+from entrasync.adapters.audit.chain import newest_audit, verify_audit
 from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.cli import main
 from entrasync.core.apply_report import read_audit
@@ -211,21 +214,55 @@ def test_verify_of_a_json_bomb_under_1_gib(
     assert_refused(done, f"tampered: seq {EDITED}: not a record as apply writes it")
 
 
-def test_an_audit_folder_the_job_may_not_list_is_an_error_not_no_audit(
-    run: Path, monkeypatch: pytest.MonkeyPatch
+_NEWEST_AS_ANOTHER_USER = """
+import os, sys
+from pathlib import Path
+from entrasync.adapters.audit.chain import newest_audit
+from entrasync.errors import AuditError
+if os.geteuid() == 0:  # root may read any folder: the check is made as nobody
+    os.setresgid(65534, 65534, 65534)
+    os.setresuid(65534, 65534, 65534)
+try:
+    print("found", newest_audit(Path(sys.argv[1])).name)
+except AuditError as exc:
+    print(type(exc).__name__, exc.message)
+"""
+
+
+@pytest.mark.parametrize(
+    ("folder_mode", "parent_mode"),
+    [(0o000, 0o755), (0o444, 0o755), (0o755, 0o600)],
+    ids=["a folder no one may list", "a folder listed but not entered", "a parent not entered"],
+)
+def test_an_audit_folder_the_job_may_not_read_is_an_error_in_every_form(
+    folder_mode: int, parent_mode: int
 ) -> None:
-    """glob() finds nothing in a folder it may not list: report-apply said the apply changed
-    nothing, of a folder holding its run. (os.listdir refuses as the system would: root, who
-    runs these tests, may list any folder.)"""
-
-    def refused(path: Any) -> list[str]:
-        raise PermissionError(13, "Permission denied", str(path))
-
-    monkeypatch.setattr(os, "listdir", refused)
-    with pytest.raises(AuditError) as caught:
-        newest_audit(run.parent)
-    assert not isinstance(caught.value, NoAuditFile)
-    assert caught.value.message == f"cannot read the audit folder {run.parent}: Permission denied"
+    """Not "no audit file" (report-apply: "the apply changed nothing"), nor a traceback.
+    In a folder of its own under the system's temporary folder: pytest's is its user's alone."""
+    top = Path(tempfile.mkdtemp(prefix="entrasync-audit-"))
+    parent = top / "p"
+    folder = parent / "audit"
+    folder.mkdir(parents=True)
+    write_run(folder)
+    top.chmod(0o755)
+    folder.chmod(folder_mode)
+    parent.chmod(parent_mode)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _NEWEST_AS_ANOTHER_USER, str(folder)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        parent.chmod(0o755)
+        folder.chmod(0o755)
+        shutil.rmtree(top)
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout.strip()
+        == f"AuditError cannot read the audit folder {folder}: Permission denied"
+    )
 
 
 def test_the_newest_audit_file_of_a_folder_skips_what_is_no_file(tmp_path: Path) -> None:
@@ -359,6 +396,15 @@ def test_what_a_crash_cannot_leave_stays_tampered(
     run.write_bytes(edit(run.read_bytes()))
     verdict = verify_audit(run)
     assert (verdict.intact, verdict.cut, verdict.first_bad_seq) == (False, False, seq)
+
+
+def test_zeros_a_line_end_follows_are_no_power_cuts_tail(run: Path) -> None:
+    """Zeros end a file a power cut left: with a line end after them, they were written, and
+    the line is as edited as any."""
+    lines = run.read_bytes().split(b"\n")
+    run.write_bytes(b"\n".join(lines[:4]) + b"\n" + lines[4] + b"\x00\n")
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.cut, verdict.first_bad_seq) == (False, False, 5)
 
 
 def test_every_cut_of_every_record_is_a_run_cut_short(run: Path) -> None:

@@ -109,17 +109,23 @@ class NoAuditFile(AuditError):
 
 def newest_audit(path: Path) -> Path:
     """``path`` if it is a file, else the newest audit file (``*.jsonl``) in that folder;
-    :class:`NoAuditFile` when the folder is missing or holds none."""
+    :class:`NoAuditFile` when the folder is missing or holds none. A folder (or a file in it)
+    the job may not read is an :class:`AuditError`: glob() finds nothing in a folder it may not
+    list, which read as "the apply changed nothing"."""
+    try:
+        return _newest_audit(path)
+    except PermissionError as exc:
+        raise AuditError(
+            f"cannot read the audit folder {path}: {exc.strerror}",
+            "let the job read the folder apply wrote its audit file into, and run again",
+        ) from None
+
+
+def _newest_audit(path: Path) -> Path:
     if path.is_file():
         return path
     if path.is_dir():
-        try:  # glob() finds nothing in a folder it may not list: "the apply changed nothing"
-            os.listdir(path)
-        except OSError as exc:
-            raise AuditError(
-                f"cannot read the audit folder {path}: {exc.strerror}",
-                "let the job read the folder apply wrote its audit file into, and run again",
-            ) from None
+        os.listdir(path)  # a folder that may not be listed raises here, not in glob()
     # Regular files only: a dangling link among them was a traceback.
     found = [p for p in path.glob("*.jsonl") if p.is_file()]
     files = sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
