@@ -8,7 +8,9 @@ signs from a certificate never passes through entrasync, and each is accepted fo
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 import re
 import unicodedata
 from urllib.parse import unquote
@@ -63,11 +65,30 @@ def remember(value: str) -> None:
 
 
 def holds_credential(data: bytes) -> bool:
-    """Whether ``data``, an answer's bytes, holds a credential this process sent, as it was
-    sent: a server that echoes an Authorization header into the names entrasync reads would
-    carry it into the text plan, the plan file and the pull request, which no redaction of
-    errors and logs reaches. A search in C per answer, not a pass per name read."""
-    return any(value.encode() in data for value in tuple(_known))
+    """Whether ``data``, an answer's bytes (JSON), holds a credential this process sent: a
+    server that echoes an Authorization header into the names entrasync reads would carry it
+    into the text plan, the plan file and the pull request, which no redaction of errors and
+    logs reaches. A search in C per answer for a piece of each credential that no JSON escape
+    changes (:func:`_piece`); only when one is found is the answer read with its escapes
+    undone (``\\/``, ``\\u002B``) and searched for the credential whole."""
+    known = tuple(_known)
+    if not any(_piece(value) in data for value in known):
+        return False
+    try:
+        text = json.dumps(json.loads(data), ensure_ascii=False)
+    except (ValueError, RecursionError):  # not JSON: its callers refuse it as such
+        text = data.decode("utf-8", "replace")
+    return any(value in text for value in known)
+
+
+_RUN = re.compile(r"[A-Za-z0-9]{6,}")  # letters and digits: no JSON writer escapes them
+
+
+@functools.lru_cache(maxsize=64)
+def _piece(value: str) -> bytes:
+    """``value``'s longest run of 6 or more letters and digits, else ``value`` as sent."""
+    runs = _RUN.findall(value)
+    return (max(runs, key=len) if runs else value).encode()
 
 
 def redact(text: str, limit: int | None = None) -> str:

@@ -438,7 +438,14 @@ def test_a_read_back_leaves_out_attributes_once_the_server_refused_an_extension_
     assert "attributes" not in asked[-1].params
 
 
-def test_a_listing_that_echoes_the_token_into_a_name_is_not_used() -> None:
+@pytest.mark.parametrize(
+    "escaped",
+    [lambda text: text, lambda text: text.replace("/", "\\/").replace("+", "\\u002B")],
+    ids=["as sent", "JSON-escaped otherwise (\\/ and \\u002B)"],
+)
+def test_a_listing_that_echoes_the_token_into_a_name_is_not_used(
+    escaped: Callable[[str], str],
+) -> None:
     """A server (or a proxy) that puts the request's Authorization header into the users it
     lists: read, the token would reach the text plan, the plan file and the pull request."""
 
@@ -451,11 +458,21 @@ def test_a_listing_that_echoes_the_token_into_a_name_is_not_used() -> None:
             "itemsPerPage": 1,
             "Resources": [named],
         }
-        return httpx.Response(200, json=page)
+        text = escaped(json.dumps(page))
+        return httpx.Response(200, content=text, headers={"Content-Type": "application/json"})
 
-    scim, _ = client(echo)
+    recorder = Recorder(echo)
+    scim = ScimClient(
+        BASE,
+        Secret("fake-Scim+Token/For=Review-for-tests"),
+        transport=httpx.MockTransport(recorder),
+        policy=RetryPolicy(max_retries=0),
+        sleep=lambda _s: None,
+    )
     for read in (lambda: list(scim.list_users()), lambda: scim.get_user("u1")):
         with pytest.raises(ScimError) as caught:
             read()
         assert "holds the token entrasync sent it" in caught.value.message
-        assert "fake-scim-token-for-tests" not in caught.value.message + (caught.value.hint or "")
+        said = caught.value.message + (caught.value.hint or "")
+        assert "Token/For" not in said
+        assert "Review" not in said
