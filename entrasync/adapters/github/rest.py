@@ -423,7 +423,10 @@ def latest_artifact(
                 made = {}  # a run deleted since: nothing shows who made its artifact
             # GitHub's example answer names the path with its ref (`….yml@main`): either way,
             # the event says which branch's file ran (pull_request_target: the default's).
-            path = text_of(made.get("path")).partition("@")[0]
+            # `plan.yml@x.yml` is another workflow file, not plan.yml at a ref.
+            path, at, ref_name = text_of(made.get("path")).partition("@")
+            if at and ref_name.lower().endswith((".yml", ".yaml")):
+                path += at + ref_name
             if (path, made.get("event")) == (workflow, event):
                 return ref
             log.warning(
