@@ -416,11 +416,20 @@ DEEP = "[" * 100_000 + "]" * 100_000  # past what Python's parser reads: Recursi
         (_raw(200, '{"responses": 5}'), f"$batch answer has no response for group {G1}"),
         (
             _raw(200, '{"responses": [{"id": "1", "status": 200, "body": {"id": NaN}}]}'),
-            f"$batch answer for group {G1} holds a number JSON does not have (NaN or Infinity)",
+            f"$batch answer for group {G1} holds a value JSON text cannot carry (NaN, Infinity",
+        ),
+        (
+            _raw(200, '{"responses": [{"id": "1", "status": 200, "body": {"id": "\\ud800"}}]}'),
+            f"$batch answer for group {G1} holds a value JSON text cannot carry (NaN, Infinity",
         ),
         (_raw(200, DEEP), "Microsoft Graph sent a non-JSON answer for group"),
     ],
-    ids=["responses not a list", "NaN in an answer", "a body nested 100,000 deep"],
+    ids=[
+        "responses not a list",
+        "NaN in an answer",
+        "a lone surrogate in an answer",
+        "a body nested 100,000 deep",
+    ],
 )
 def test_a_batch_answer_graph_never_gives_is_an_error_not_a_traceback(
     handler: Handler, said: str

@@ -170,10 +170,10 @@ class MsalTokenProvider:
             raise _unreachable(self.authority, exc) from None
         except msal.exceptions.MsalError as exc:  # an error status (5xx) from its discovery
             raise _failing(self.authority, exc) from None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: a document nested past
+            said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__  # the parser
             raise AuthError(
-                f"the authority {self.authority} did not answer as an Entra tenant: "
-                f"{str(exc).splitlines()[0]}",
+                f"the authority {self.authority} did not answer as an Entra tenant: {said}",
                 "check AZURE_TENANT_ID (or entra.tenant_id) and that AZURE_AUTHORITY_HOST is "
                 "the login host of the tenant's cloud",
             ) from None

@@ -152,10 +152,10 @@ def _send(
                 json=body,
                 request=request,
             )
-        except ValueError:  # NaN or Infinity, which Python's parser took and JSON has not
+        except ValueError:  # NaN or Infinity, or a lone surrogate: Python's parser took them
             raise GraphError(
-                f"Microsoft Graph's $batch answer for {get.what} holds a number JSON does not "
-                "have (NaN or Infinity)",
+                f"Microsoft Graph's $batch answer for {get.what} holds a value JSON text cannot "
+                "carry (NaN, Infinity or a lone surrogate)",
                 "run again; if it repeats, the Graph URL does not answer as Microsoft Graph "
                 "does: check ENTRASYNC_GRAPH_URL and any proxy",
             ) from None

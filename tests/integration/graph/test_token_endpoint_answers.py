@@ -50,6 +50,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.answer == "discovery 500":
             self._reply(500, b"<html>upstream failed</html>", "text/html")
             return
+        if self.server.answer == "deep discovery":  # past what Python's parser reads
+            self._reply(200, b"[" * 100_000 + b"]" * 100_000, "application/json")
+            return
         base = f"https://127.0.0.1:{self.server.server_port}"
         document = openid_configuration(base, TENANT_ID, base)
         if self.server.token_endpoint is not None:
@@ -253,3 +256,11 @@ def test_a_token_endpoint_throttling_past_the_retries_says_to_run_again(
     assert "temporarily_unavailable: slow down" in error.message
     assert (error.hint or "").startswith("Entra's sign-in service is throttling or failing")
     assert "AZURE_TENANT_ID" not in (error.hint or "")
+
+
+def test_a_discovery_document_nested_past_the_parser_is_an_error_not_a_traceback(
+    authority: _Authority,
+) -> None:
+    authority.answer = "deep discovery"
+    error = _token(authority)
+    assert "did not answer as an Entra tenant" in error.message
