@@ -68,27 +68,44 @@ def holds_credential(data: bytes) -> bool:
     """Whether ``data``, an answer's bytes (JSON), holds a credential this process sent: a
     server that echoes an Authorization header into the names entrasync reads would carry it
     into the text plan, the plan file and the pull request, which no redaction of errors and
-    logs reaches. A search in C per answer for a piece of each credential that no JSON escape
-    changes (:func:`_piece`); only when one is found is the answer read with its escapes
-    undone (``\\/``, ``\\u002B``) and searched for the credential whole."""
-    known = tuple(_known)
-    if not any(_piece(value) in data for value in known):
+    logs reaches.
+
+    Per answer, a search in C first: for a piece of each credential (:func:`_piece`), and
+    for what could hide one from that (a ``\\u`` escape, UTF-16's zero bytes). Only then is
+    the answer read with JSON's escapes undone and searched for the credential in every form
+    :func:`redact` knows: as sent, in another case, escaped again, cut over lines. Not
+    caught: a credential echoed in another case or cut over lines through that very piece."""
+    known = tuple(_known.items())
+    if not known:
+        return False
+    escaped = b"\\" in data and b"\\u" in data  # one byte first: memchr, which is fast
+    if not (escaped or b"\x00" in data or any(_piece(value) in data for value, _ in known)):
         return False
     try:
         text = json.dumps(json.loads(data), ensure_ascii=False)
     except (ValueError, RecursionError):  # not JSON: its callers refuse it as such
         text = data.decode("utf-8", "replace")
-    return any(value in text for value in known)
+    return any(value in text for value, _ in known) or _carries(text, known)
 
 
-_RUN = re.compile(r"[A-Za-z0-9]{6,}")  # letters and digits: no JSON writer escapes them
+_RUN = re.compile(r"[A-Za-z0-9]{6,}")  # letters and digits: no JSON writer needs to escape them
 
 
 @functools.lru_cache(maxsize=64)
 def _piece(value: str) -> bytes:
-    """``value``'s longest run of 6 or more letters and digits, else ``value`` as sent."""
+    """``value``'s longest run of 6 or more letters and digits, else ``value`` itself: one
+    search per credential and answer (0.03 s for the 423 answers of a 100,000-user plan)."""
     runs = _RUN.findall(value)
     return (max(runs, key=len) if runs else value).encode()
+
+
+def _carries(text: str, known: tuple[tuple[str, tuple[str, str]], ...]) -> bool:
+    """Whether ``text`` holds one of ``known`` in a form other than as sent (:func:`redact`'s
+    search): escaped once, in another case, cut over lines."""
+    flat, folded = _flat(text), _folded(text)
+    return any(
+        unescaped in flat or kept in flat or kept in folded for _, (unescaped, kept) in known
+    )
 
 
 def redact(text: str, limit: int | None = None) -> str:
@@ -106,8 +123,6 @@ def redact(text: str, limit: int | None = None) -> str:
     if known and text:
         for value, _ in known:
             text = text.replace(value, MASK)
-        flat, folded = _flat(text), _folded(text)
-        for _, (unescaped, kept) in known:
-            if unescaped in flat or kept in flat or kept in folded:
-                return WITHHELD
+        if _carries(text, known):
+            return WITHHELD
     return text if limit is None else text[:limit]

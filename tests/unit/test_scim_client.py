@@ -440,11 +440,16 @@ def test_a_read_back_leaves_out_attributes_once_the_server_refused_an_extension_
 
 @pytest.mark.parametrize(
     "escaped",
-    [lambda text: text, lambda text: text.replace("/", "\\/").replace("+", "\\u002B")],
-    ids=["as sent", "JSON-escaped otherwise (\\/ and \\u002B)"],
+    [
+        lambda text: text.encode(),
+        lambda text: text.replace("/", "\\/").replace("+", "\\u002B").encode(),
+        lambda text: text.replace("Review", "\\u0052eview").encode(),
+        lambda text: text.encode("utf-16"),
+    ],
+    ids=["as sent", "\\/ and \\u002B", "a letter as \\u0052", "UTF-16"],
 )
 def test_a_listing_that_echoes_the_token_into_a_name_is_not_used(
-    escaped: Callable[[str], str],
+    escaped: Callable[[str], bytes],
 ) -> None:
     """A server (or a proxy) that puts the request's Authorization header into the users it
     lists: read, the token would reach the text plan, the plan file and the pull request."""
