@@ -13,6 +13,7 @@ when set. The runner's own files (job summary, step outputs, event payload) are
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -386,6 +387,9 @@ class ArtifactRef:
     artifact_id: int
 
 
+_WORKFLOW_FILE = re.compile(r"\.ya?ml(@|$)", re.IGNORECASE)  # a workflow file's name ends so
+
+
 def latest_artifact(
     name: str, environ: Mapping[str, str], *, workflow: str, event: str
 ) -> ArtifactRef | None:
@@ -423,9 +427,9 @@ def latest_artifact(
                 made = {}  # a run deleted since: nothing shows who made its artifact
             # GitHub's example answer names the path with its ref (`….yml@main`): either way,
             # the event says which branch's file ran (pull_request_target: the default's).
-            # `plan.yml@x.yml` is another workflow file, not plan.yml at a ref.
+            # `plan.yml@x.yml` (or `plan.yml@x.yml@main`) is another workflow file.
             path, at, ref_name = text_of(made.get("path")).partition("@")
-            if at and ref_name.lower().endswith((".yml", ".yaml")):
+            if at and _WORKFLOW_FILE.search(ref_name):
                 path += at + ref_name
             if (path, made.get("event")) == (workflow, event):
                 return ref

@@ -155,6 +155,9 @@ def test_a_pr_whose_last_commit_has_no_plan_has_no_reviewed_plan(
         pytest.param(
             {"path": PLAN_WORKFLOW + "@x.yml", "event": PLAN_EVENT}, id="a file named plan.yml@…"
         ),
+        pytest.param(
+            {"path": PLAN_WORKFLOW + "@x.yml@main", "event": PLAN_EVENT}, id="…that file at a ref"
+        ),
     ],
 )
 def test_a_plan_artifact_another_workflow_uploaded_is_never_the_reviewed_plan(
