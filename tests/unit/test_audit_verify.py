@@ -265,6 +265,14 @@ def test_an_audit_folder_the_job_may_not_read_is_an_error_in_every_form(
     )
 
 
+def test_an_audit_path_the_system_cannot_look_up_is_an_error(tmp_path: Path) -> None:
+    # A name longer than the file system takes: is_file() raised OSError (a traceback).
+    with pytest.raises(AuditError) as caught:
+        newest_audit(tmp_path / ("a" * 300))
+    assert caught.value.message.startswith("cannot read the audit folder ")
+    assert caught.value.message.endswith(": File name too long")
+
+
 def test_the_newest_audit_file_of_a_folder_skips_what_is_no_file(tmp_path: Path) -> None:
     written = write_run(tmp_path)
     (tmp_path / "zz-gone.jsonl").symlink_to(tmp_path / "nowhere")

@@ -114,9 +114,9 @@ def newest_audit(path: Path) -> Path:
     list, which read as "the apply changed nothing"."""
     try:
         return _newest_audit(path)
-    except PermissionError as exc:
+    except OSError as exc:  # may not be read, a name too long, an I/O error: said, as read_whole
         raise AuditError(
-            f"cannot read the audit folder {path}: {exc.strerror}",
+            f"cannot read the audit folder {path}: {exc.strerror or exc}",
             "let the job read the folder apply wrote its audit file into, and run again",
         ) from None
 

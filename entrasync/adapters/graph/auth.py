@@ -170,8 +170,10 @@ class MsalTokenProvider:
             raise _unreachable(self.authority, exc) from None
         except msal.exceptions.MsalError as exc:  # an error status (5xx) from its discovery
             raise _failing(self.authority, exc) from None
-        except (ValueError, RecursionError) as exc:  # RecursionError: a document nested past
-            said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__  # the parser
+        # Not a discovery document msal can read: not JSON, nested past the parser
+        # (RecursionError), or JSON of another shape (msal's KeyError, AttributeError, ...).
+        except (ValueError, RecursionError, KeyError, TypeError, AttributeError) as exc:
+            said = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise AuthError(
                 f"the authority {self.authority} did not answer as an Entra tenant: {said}",
                 "check AZURE_TENANT_ID (or entra.tenant_id) and that AZURE_AUTHORITY_HOST is "

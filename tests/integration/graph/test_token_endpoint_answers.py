@@ -53,6 +53,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.answer == "deep discovery":  # past what Python's parser reads
             self._reply(200, b"[" * 100_000 + b"]" * 100_000, "application/json")
             return
+        if self.server.answer.startswith("discovery "):  # JSON, but no discovery document
+            self._reply(200, self.server.answer.partition(" ")[2].encode(), "application/json")
+            return
         base = f"https://127.0.0.1:{self.server.server_port}"
         document = openid_configuration(base, TENANT_ID, base)
         if self.server.token_endpoint is not None:
@@ -258,9 +261,20 @@ def test_a_token_endpoint_throttling_past_the_retries_says_to_run_again(
     assert "AZURE_TENANT_ID" not in (error.hint or "")
 
 
-def test_a_discovery_document_nested_past_the_parser_is_an_error_not_a_traceback(
-    authority: _Authority,
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "deep discovery",
+        "discovery {}",
+        "discovery []",
+        'discovery "x"',
+        'discovery {"authorization_endpoint": 1, "token_endpoint": 2, "issuer": 3}',
+    ],
+    ids=["nested past the parser", "an empty object", "a list", "a string", "numbers"],
+)
+def test_a_discovery_document_msal_cannot_read_is_an_error_not_a_traceback(
+    authority: _Authority, answer: str
 ) -> None:
-    authority.answer = "deep discovery"
+    authority.answer = answer
     error = _token(authority)
     assert "did not answer as an Entra tenant" in error.message
