@@ -416,20 +416,11 @@ DEEP = "[" * 100_000 + "]" * 100_000  # past what Python's parser reads: Recursi
         (_raw(200, '{"responses": 5}'), f"$batch answer has no response for group {G1}"),
         (
             _raw(200, '{"responses": [{"id": "1", "status": 200, "body": {"id": NaN}}]}'),
-            f"$batch answer for group {G1} holds a value JSON text cannot carry (NaN, Infinity",
-        ),
-        (
-            _raw(200, '{"responses": [{"id": "1", "status": 200, "body": {"id": "\\ud800"}}]}'),
-            f"$batch answer for group {G1} holds a value JSON text cannot carry (NaN, Infinity",
+            f"$batch answer for group {G1} holds a number JSON does not have (NaN or Infinity)",
         ),
         (_raw(200, DEEP), "Microsoft Graph sent a non-JSON answer for group"),
     ],
-    ids=[
-        "responses not a list",
-        "NaN in an answer",
-        "a lone surrogate in an answer",
-        "a body nested 100,000 deep",
-    ],
+    ids=["responses not a list", "NaN in an answer", "a body nested 100,000 deep"],
 )
 def test_a_batch_answer_graph_never_gives_is_an_error_not_a_traceback(
     handler: Handler, said: str
@@ -441,11 +432,44 @@ def test_a_batch_answer_graph_never_gives_is_an_error_not_a_traceback(
     assert said in caught.value.message
 
 
+def test_a_group_name_holding_a_lone_surrogate_reads_in_a_batch_as_alone() -> None:
+    """JSON allows "\\ud800", and a GET of the group reads it (init writes such a group by
+    id): the $batch failed on it, so a run worked or not by how many groups it looked up."""
+    named = {"id": G1, "displayName": "NT-sur\ud800"}
+    answer = {"id": "1", "status": 200, "body": named}
+    other = {"id": "2", "status": 200, "body": {"id": G2, "displayName": "NT-ok"}}
+    client, _ = make_client(_raw(200, json.dumps({"responses": [answer, other]})))
+    found = get_batch(client, [Get(f"groups/{G1}"), Get(f"groups/{G2}")])
+    assert [f["displayName"] for f in found if isinstance(f, dict)] == ["NT-sur\ud800", "NT-ok"]
+
+
 def test_a_page_nested_past_the_parser_is_not_json_not_a_traceback() -> None:
     client, _ = make_client(_raw(200, DEEP))
     with pytest.raises(GraphError) as caught:
         list(client.paged("groups/g/members", {"$select": "id"}))
     assert "sent a non-JSON answer" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("NT-\udcff", "text that is not UTF-8"), ("a" * 70_000, "longer than 65,536 characters")],
+    ids=["a byte that is not UTF-8 (argv's surrogate escape)", "70,000 characters"],
+)
+def test_a_name_that_cannot_go_into_a_url_is_an_error_before_any_request(
+    name: str, why: str
+) -> None:
+    """`entrasync groups $'\\xff'`, or a `protected` entry of 70,000 characters, was a
+    traceback (UnicodeEncodeError from the quoting, httpx's InvalidURL)."""
+    client, seen = make_client(lambda request: httpx.Response(200, json={"value": []}))
+    for ask in (
+        lambda: client.get("users", {"$filter": f"mail eq {odata_string(name)}"}),
+        lambda: list(client.paged("groups", {"$filter": f"startswith(displayName,'{name}')"})),
+    ):
+        with pytest.raises(GraphError) as caught:
+            ask()
+        assert caught.value.message.startswith("cannot ask Microsoft Graph what entrasync needs")
+        assert why in caught.value.message
+    assert seen == []
 
 
 def test_an_answer_that_echoes_the_token_into_a_name_is_not_used() -> None:

@@ -12,6 +12,7 @@ GET: it costs one request either way.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,20 +146,20 @@ def _send(
         headers = answer.get("headers")
         body = answer.get("body")
         try:
-            # With the $batch's request: its credential is cut from the answer's text.
-            response = httpx.Response(
-                status,
-                headers=_text_headers(headers),
-                json=body,
-                request=request,
-            )
-        except ValueError:  # NaN or Infinity, or a lone surrogate: Python's parser took them
+            # As it would come on the wire alone: ASCII, so a lone surrogate in a name (which a
+            # GET of the group reads) is kept; NaN and Infinity, which JSON has not, are not.
+            content = json.dumps(body, ensure_ascii=True, allow_nan=False).encode()
+        except ValueError:
             raise GraphError(
-                f"Microsoft Graph's $batch answer for {get.what} holds a value JSON text cannot "
-                "carry (NaN, Infinity or a lone surrogate)",
+                f"Microsoft Graph's $batch answer for {get.what} holds a number JSON does not "
+                "have (NaN or Infinity)",
                 "run again; if it repeats, the Graph URL does not answer as Microsoft Graph "
                 "does: check ENTRASYNC_GRAPH_URL and any proxy",
             ) from None
+        # With the $batch's request: its credential is cut from the answer's text.
+        response = httpx.Response(
+            status, headers=_text_headers(headers), content=content, request=request
+        )
         answers[i] = (status, body, response)
     return answers
 

@@ -82,6 +82,20 @@ class ExpiredPageToken(Exception):
     """``Directory_ExpiredPageToken``: the listing must start over (not a user-facing error)."""
 
 
+MAX_URL = 65_536  # httpx's limit on a URL; Graph's own is lower (about 8 KB of query)
+
+
+def _unwritable(why: str) -> GraphError:
+    """A request whose URL cannot be written: the name or the entry it looks up is at fault,
+    not Graph."""
+    return GraphError(
+        f"cannot ask Microsoft Graph what entrasync needs: the name or entry it looks up cannot "
+        f"go into a URL ({why})",
+        "check the text given (a group name or SEARCH, a `protected` entry): a group's display "
+        "name has at most 256 characters, and an address at most 254",
+    )
+
+
 class GraphClient:
     """Thread-safe (httpx.Client is): directory reads share one client across workers."""
 
@@ -141,7 +155,13 @@ class GraphClient:
 
     def url(self, path: str, params: Mapping[str, str] | None = None) -> str:
         url = f"{self.api_base}/{path.lstrip('/')}"
-        return f"{url}?{query(params)}" if params else url
+        try:
+            url = f"{url}?{query(params)}" if params else url
+        except UnicodeEncodeError:  # a name given as bytes that are not UTF-8 (a lone surrogate)
+            raise _unwritable("it holds text that is not UTF-8") from None
+        if len(url) > MAX_URL:  # httpx refuses it (InvalidURL), and Graph would too
+            raise _unwritable(f"it is longer than {MAX_URL:,} characters")
+        return url
 
     def get(
         self, path: str, params: Mapping[str, str] | None = None, *, what: str = "Microsoft Graph"
