@@ -443,6 +443,18 @@ def test_a_group_name_holding_a_lone_surrogate_reads_in_a_batch_as_alone() -> No
     assert [f["displayName"] for f in found if isinstance(f, dict)] == ["NT-sur\ud800", "NT-ok"]
 
 
+def test_an_inner_header_that_is_not_ascii_is_left_out_not_a_traceback() -> None:
+    """httpx refuses a header that is not ASCII (UnicodeEncodeError): no header entrasync
+    reads is, so such a one is dropped and the answer read as it would be without it."""
+    gone = {"error": {"code": "Request_ResourceNotFound", "message": "gone"}}
+    inner = {"id": "1", "status": 404, "headers": {"x-ms-ags-diagnostic": "Montréal"}}
+    other = {"id": "2", "status": 200, "body": {"id": G2, "displayName": "NT-ok"}}
+    client, _ = make_client(_raw(200, json.dumps({"responses": [{**inner, "body": gone}, other]})))
+    found = get_batch(client, [Get(f"groups/{G1}"), Get(f"groups/{G2}")])
+    assert isinstance(found[0], GraphNotFoundError)
+    assert found[1] == {"id": G2, "displayName": "NT-ok"}
+
+
 def test_a_page_nested_past_the_parser_is_not_json_not_a_traceback() -> None:
     client, _ = make_client(_raw(200, DEEP))
     with pytest.raises(GraphError) as caught:

@@ -165,11 +165,15 @@ def _send(
 
 
 def _text_headers(headers: object) -> dict[str, str] | None:
-    """An inner answer's headers as text (Retry-After may come as a number)."""
+    """An inner answer's headers as text (Retry-After may come as a number); one that is not
+    ASCII is no HTTP header entrasync reads, and httpx refuses it (UnicodeEncodeError)."""
     if not isinstance(headers, dict):
         return None
     return {
         str(name): str(value)
         for name, value in headers.items()
-        if isinstance(value, str | int | float) and not isinstance(value, bool)
+        if isinstance(value, str | int | float)
+        and not isinstance(value, bool)
+        and str(name).isascii()
+        and str(value).isascii()
     }
