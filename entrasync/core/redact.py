@@ -72,7 +72,8 @@ def holds_credential(data: bytes) -> bool:
 
     Per answer, a search in C first: for a piece of each credential (:func:`_piece`), and
     for what could hide one from that (a letter or digit written as a ``\\u`` escape, which
-    no JSON writer needs; UTF-16's zero bytes). Only then is the answer read with JSON's
+    no JSON writer needs; any escape, for a credential that is its own piece; UTF-16's zero
+    bytes). Only then is the answer read with JSON's
     escapes undone, and searched for the credential as sent; and, where a piece is in it in
     any case, in every other form :func:`redact` knows (escaped again, in another case, cut
     over lines), whose search is slow. Not caught: a credential echoed in another case, or cut
@@ -80,7 +81,11 @@ def holds_credential(data: bytes) -> bool:
     known = tuple(_known.items())
     if not known:
         return False
-    escaped = b"\\" in data and _HIDDEN.search(data) is not None  # memchr first: fast
+    # memchr first, which is fast; a credential with no long run is its own piece, and any
+    # escape of its punctuation (\\u002d, \\/) hides it.
+    escaped = b"\\" in data and (
+        _HIDDEN.search(data) is not None or any(_piece(v) == v for v, _ in known)
+    )
     if not (escaped or b"\x00" in data or any(_piece(v).encode() in data for v, _ in known)):
         return False
     try:

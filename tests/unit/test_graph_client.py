@@ -484,15 +484,23 @@ def test_a_name_that_cannot_go_into_a_url_is_an_error_before_any_request(
     assert seen == []
 
 
-def test_an_answer_that_echoes_the_token_into_a_name_is_not_used() -> None:
+@pytest.mark.parametrize(
+    "escape",
+    [lambda said: said, lambda said: said.replace("-", "\\u002d")],
+    ids=["as sent", "its dashes escaped (it has no run of 6 letters or digits)"],
+)
+def test_an_answer_that_echoes_the_token_into_a_name_is_not_used(
+    escape: Callable[[str], str],
+) -> None:
     """A Graph URL (or a proxy) that puts the request's Authorization header into a member's
     name: read, the token would reach the text plan, the plan file and the pull request."""
     token = "fake-graph-token-for-tests"
     remember(token)  # as the token provider does with every token it gets
 
     def echo(request: httpx.Request) -> httpx.Response:
-        said = request.headers["Authorization"]
-        return httpx.Response(200, json={"value": [{"id": "1", "displayName": said}]})
+        said = escape(request.headers["Authorization"])
+        page = '{"value": [{"id": "1", "displayName": "' + said + '"}]}'
+        return httpx.Response(200, content=page.encode())
 
     client, _ = make_client(echo, tokens=lambda **_: token)
     with pytest.raises(GraphError) as caught:
