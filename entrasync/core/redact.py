@@ -107,7 +107,7 @@ _RUN = re.compile(r"[A-Za-z0-9]{6,}")  # letters and digits: no JSON writer need
 @functools.lru_cache(maxsize=64)
 def _piece(value: str) -> str:
     """``value``'s longest run of 6 or more letters and digits, else ``value`` itself: one
-    search per credential and answer (0.03 s for the 423 answers of a 100,000-user plan)."""
+    search per credential and answer."""
     runs = _RUN.findall(value)
     return max(runs, key=len) if runs else value
 
