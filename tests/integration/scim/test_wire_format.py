@@ -53,7 +53,7 @@ def _replay() -> vcr.VCR:
 
 
 def _client() -> ScimClient:
-    return ScimClient(BASE, Secret("never-in-a-cassette"), policy=FAST)
+    return ScimClient(BASE, Secret("fake-scim-token-for-tests"), policy=FAST)
 
 
 def _config(role: str = "roles") -> Config:
