@@ -73,11 +73,11 @@ def holds_credential(data: bytes) -> bool:
     Per answer, a search in C first: for a piece of each credential (:func:`_piece`), and
     for what could hide one from that (a letter or digit written as a ``\\u`` escape, which
     no JSON writer needs; any escape, for a credential that is its own piece; UTF-16's zero
-    bytes). Only then is the answer read with JSON's
-    escapes undone, and searched for the credential as sent; and, where a piece is in it in
-    any case, in every other form :func:`redact` knows (escaped again, in another case, cut
-    over lines), whose search is slow. Not caught: a credential echoed in another case, or cut
-    over lines through that very piece, in an answer that hides nothing."""
+    bytes). Only then is the answer read with JSON's escapes undone and searched for the
+    credential as sent; and, where a piece is in it in any case, in every other form
+    :func:`redact` knows (escaped again, in another case, cut over lines), whose search is
+    slow. Not caught: a credential echoed in another case, or cut over lines through that very
+    piece, in an answer that hides nothing."""
     known = tuple(_known.items())
     if not known:
         return False
@@ -98,8 +98,8 @@ def holds_credential(data: bytes) -> bool:
     return any(_piece(v).lower() in lowered for v, _ in known) and _carries(text, known)
 
 
-# A letter or a digit written as an escape (\u0030-\u007a): JSON never needs one, and
-# it hides a piece from the search in C.
+# An escape of \u0030 to \u007f, the letters and digits among them: JSON never needs one,
+# and it hides a piece from the search in C.
 _HIDDEN = re.compile(rb"\\u00[3-7][0-9A-Fa-f]")
 _RUN = re.compile(r"[A-Za-z0-9]{6,}")  # letters and digits: no JSON writer needs to escape them
 
