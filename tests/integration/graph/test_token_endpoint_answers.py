@@ -92,6 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.server.answer == "503":  # an outage, or a proxy in front of it
             failed = {"error": "server_error", "error_description": "try later"}
             self._reply(503, json.dumps(failed).encode(), "application/json", **_AT_ONCE)
+        elif self.server.answer == "deep token":  # past what Python's parser reads
+            self._reply(200, b"[" * 100_000 + b"]" * 100_000, "application/json")
         elif self.server.answer == "no object":
             self._reply(200, b'"a string, not a token answer"', "application/json")
         else:  # a firewall's page that echoes the form it blocked
@@ -174,6 +176,14 @@ def test_msal_debug_lines_do_not_show_a_token_answers_other_fields(
     with caplog.at_level(logging.DEBUG):
         assert make_token_provider(make_config([]), env)() == "x" * 40
     assert SECRET not in caplog.text
+
+
+def test_a_token_answer_nested_past_the_parser_is_not_json_not_a_traceback(
+    authority: _Authority,
+) -> None:
+    authority.answer = "deep token"
+    error = _token(authority)
+    assert "answered something that is not JSON" in error.message
 
 
 def test_a_token_answer_that_is_json_but_no_object_is_an_error(authority: _Authority) -> None:
