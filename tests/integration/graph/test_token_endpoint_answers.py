@@ -178,18 +178,19 @@ def test_msal_debug_lines_do_not_show_a_token_answers_other_fields(
     assert SECRET not in caplog.text
 
 
-def test_a_token_answer_nested_past_the_parser_is_not_json_not_a_traceback(
-    authority: _Authority,
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ("no object", "answered JSON that is no token answer"),
+        ("deep token", "answered something that is not JSON"),  # RecursionError in msal
+    ],
+    ids=["JSON but no object", "nested past the parser"],
+)
+def test_a_token_answer_that_is_no_token_answer_is_an_error(
+    authority: _Authority, answer: str, said: str
 ) -> None:
-    authority.answer = "deep token"
-    error = _token(authority)
-    assert "answered something that is not JSON" in error.message
-
-
-def test_a_token_answer_that_is_json_but_no_object_is_an_error(authority: _Authority) -> None:
-    authority.answer = "no object"
-    error = _token(authority)
-    assert "answered JSON that is no token answer" in error.message
+    authority.answer = answer
+    assert said in _token(authority).message
 
 
 def test_the_authoritys_fields_are_one_line_and_carry_no_signed_token(
