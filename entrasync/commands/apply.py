@@ -376,7 +376,8 @@ def command(
         if signum is None:
             raise failed
         # The exit is the signal's; the failures, and what to do about them, said all the same.
-        console.warn(failed.message)
+        for line in failed.message.split("\n"):  # a warning is one line: one per change
+            console.warn(line)
         console.warn(f"hint: {failed.hint}")
     if signum is not None:
         raise Stopped(signum, report)

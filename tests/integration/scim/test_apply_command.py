@@ -197,7 +197,11 @@ def test_a_signal_after_failed_changes_still_says_them_and_what_to_do(
     code, _, err = setup.apply(capsys)
 
     assert code == 143, err
-    assert "warning: 5 changes failed and 0 not attempted:" in err
+    assert "warning: 5 changes failed and 0 not attempted:\n" in err
+    # One line per failed change, as the error boundary prints them: never one escaped line.
+    listed = [line for line in err.splitlines() if line.startswith("warning:   ")]
+    assert len(listed) == 5, err
+    assert "\\x0a" not in err
     assert "warning: hint: check neuraltrust.role_attribute" in err
     assert err.rstrip().splitlines()[-1] == "stopped by SIGTERM"
 
