@@ -524,7 +524,10 @@ def _outcome(
             return _changed_since_read(change, client, layout, exc)
         lost = _answer_lost(exc)
         read_back = _read_back(change, client, layout, exc) if lost else None
-        if isinstance(exc, ForeignAnswer | ScimWaitError):  # the next write would meet it too
+        if isinstance(exc, ForeignAnswer):  # the next write would meet it too
+            who = "an earlier write was answered by something other than NeuralTrust"
+            stopped.append(f"{who}: {exc.message}")
+        elif isinstance(exc, ScimWaitError):
             stopped.append(f"an earlier change failed: {exc.message}")
         if read_back is not None and read_back.outcome == "succeeded":
             return read_back

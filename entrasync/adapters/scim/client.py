@@ -567,7 +567,13 @@ class ScimClient:
 
 class ForeignAnswer(TransportError):
     """A write answered with a success status and a body that is no SCIM resource: something
-    answers in NeuralTrust's place, so apply starts no later write, whatever this one did."""
+    answers in NeuralTrust's place, so apply starts no later write, whatever this one did.
+    ``status`` and ``request_id`` are the answer's, for the audit record."""
+
+    def __init__(self, message: str, hint: str, response: httpx.Response) -> None:
+        super().__init__(message, hint)
+        self.status: int = response.status_code
+        self.request_id = request_id_of(response)
 
 
 FOREIGN_HINT = f"something answered in NeuralTrust's place (a proxy, a gateway): check {URL_ENV}"
@@ -618,6 +624,7 @@ def _result(response: httpx.Response, doing: str) -> ScimResponse:
                 f"NeuralTrust answered {response.status_code} to {doing} with a body that is no "
                 "SCIM resource: the write may or may not have been made",
                 f"{FOREIGN_HINT}, then run `entrasync plan` to see what is in place",
+                response,
             )
         resource = parsed
     return ScimResponse(response.status_code, request_id_of(response), resource)
