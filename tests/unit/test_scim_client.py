@@ -254,6 +254,19 @@ def test_errors_are_translated_once(
     assert caught.value.status == response.status_code
 
 
+@pytest.mark.parametrize(
+    ("status", "retried"), [(400, False), (422, False), (408, True), (500, True), (502, True)]
+)
+def test_only_an_answer_a_retry_may_change_says_to_retry(status: int, retried: bool) -> None:
+    """A 400 refuses the request itself: "retry later" would send the same one again."""
+    scim, _ = client(lambda r: scim_error(status))
+    with pytest.raises(ScimError) as caught:
+        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    hint = caught.value.hint or ""
+    assert hint.startswith("retry later") is retried, hint
+    assert ("a retry sends the same one" in hint) is not retried, hint
+
+
 def test_a_create_refused_for_uniqueness_names_the_user_name() -> None:
     # An update sets no userName: only a create's 409 can be about it.
     scim, _ = client(lambda r: scim_error(409, "uniqueness"))

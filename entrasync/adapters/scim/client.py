@@ -150,12 +150,21 @@ def error_for(
             status=status,
             request_id=request_id,
         )
+    refused = 400 <= status < 500 and status not in (408, 429)  # the same request fails again
     return ScimError(
         f"NeuralTrust answered {status} to {doing}{said}{suffix}",
-        "retry later; if it persists, contact NeuralTrust support with the request id",
+        REFUSED_HINT if refused else AGAIN_HINT,
         status=status,
         request_id=request_id,
     )
+
+
+AGAIN_HINT = "retry later; if it persists, contact NeuralTrust support with the request id"
+REFUSED_HINT = (
+    "NeuralTrust refused the request itself, and a retry sends the same one: check the value "
+    "it names against the attributes the mappings write (docs/neuraltrust-scim.md); if it "
+    "looks right, contact NeuralTrust support with the request id"
+)
 
 
 def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
