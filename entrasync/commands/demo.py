@@ -299,7 +299,9 @@ def sandbox(directory: Path) -> int:
         written: EnvFile | None = None
         try:
             with collector_running(), ending_as_ctrl_c(), running_sandbox() as running:
-                config = write_workspace(directory, running.config_yaml, ctx.config_path)
+                config = write_workspace(
+                    directory, running.config_yaml, ctx.config_path, console.warn
+                )
                 environ = {**running.environ, "ENTRASYNC_CONFIG": str(config.resolve())}
                 written = write_env_file(env_file, environ)
                 console.result(console.style("entrasync sandbox is running", bold=True))

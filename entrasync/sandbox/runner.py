@@ -10,7 +10,7 @@ import os
 import secrets
 import shlex
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,15 +99,22 @@ def sandbox_environment(environ: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def write_workspace(directory: Path, config_yaml: str, config: Path | None = None) -> Path:
+def write_workspace(
+    directory: Path,
+    config_yaml: str,
+    config: Path | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Path:
     """Lay out a folder like a repository: ``config/mappings.yaml`` and ``schemas/``.
 
     The demo mappings start with a yaml-language-server ``$schema=../schemas/…`` hint, so the
     schema is written beside them and editors show help and errors. An existing mappings file
     is kept: a user's edits survive a restart of the sandbox. The schema is the sandbox's own
-    in ``directory`` (refreshed each start); beside a ``config`` of the user's it is written
-    only when the demo mappings were and no schema is there (a repository's is never
-    replaced).
+    in ``directory`` (refreshed each start). Beside a ``config`` of the user's, it is written
+    only in a repository's layout (the file in a folder named ``config``, the schema in
+    ``schemas/`` beside that folder), when the demo mappings were just written there and no
+    schema is there: a repository's is never replaced, and no folder the user did not name
+    is made elsewhere. It only helps an editor, so one that cannot be written is a warning.
     """
 
     mappings = config if config is not None else directory / "config" / "mappings.yaml"
@@ -115,9 +122,18 @@ def write_workspace(directory: Path, config_yaml: str, config: Path | None = Non
     created = not mappings.exists()
     if created:
         write_atomic(mappings, config_yaml)
-    schema = _folder_named(mappings.parent).parent / "schemas" / "mappings.schema.json"
-    if config is None or (created and not schema.exists()):
-        write_atomic(schema, render_schema())
+    if config is None:
+        write_atomic(directory / "schemas" / "mappings.schema.json", render_schema())
+        return mappings
+    folder = _folder_named(mappings.parent)
+    schema = folder.parent / "schemas" / "mappings.schema.json"
+    if created and folder.name == "config" and not schema.exists():
+        try:
+            write_atomic(schema, render_schema())
+        except EntrasyncError as exc:
+            if warn is None:
+                raise
+            warn(f"the schema its header names was not written: {exc.message}")
     return mappings
 
 

@@ -62,31 +62,58 @@ def test_new_demo_mappings_reached_through_a_link_get_the_schema_beside_their_re
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`link/../m.yaml`: the system follows the link, then goes up from where it leads."""
-    (tmp_path / "other" / "deep").mkdir(parents=True)
+    (tmp_path / "other" / "config" / "deep").mkdir(parents=True)
     here = tmp_path / "repo" / "config"
     here.mkdir(parents=True)
-    (here / "link").symlink_to(tmp_path / "other" / "deep")
+    (here / "link").symlink_to(tmp_path / "other" / "config" / "deep")
     monkeypatch.chdir(here)
     write_workspace(
         tmp_path / "sandbox", "# $schema=../schemas/mappings.schema.json\n", Path("link/../m.yaml")
     )
-    assert (tmp_path / "other" / "m.yaml").is_file()
-    assert (tmp_path / "schemas" / "mappings.schema.json").is_file()
+    assert (tmp_path / "other" / "config" / "m.yaml").is_file()
+    assert (tmp_path / "other" / "schemas" / "mappings.schema.json").is_file()
+    assert not (tmp_path / "repo" / "schemas").exists()
 
 
 def test_new_demo_mappings_in_a_linked_folder_get_the_schema_beside_the_link(
     tmp_path: Path,
 ) -> None:
-    """`config/link/m.yaml`: an editor opening that path reads `../schemas/` from it, as
-    written, so the schema goes beside the link, in `config/schemas`."""
+    """`repo/config/m.yaml`, `config` a link: an editor opening that path reads `../schemas/`
+    from it, as written, so the schema goes beside the link, in `repo/schemas`."""
     (tmp_path / "other" / "deep").mkdir(parents=True)
-    here = tmp_path / "repo" / "config"
-    here.mkdir(parents=True)
-    (here / "link").symlink_to(tmp_path / "other" / "deep")
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "config").symlink_to(tmp_path / "other" / "deep")
     write_workspace(
         tmp_path / "sandbox",
         "# $schema=../schemas/mappings.schema.json\n",
-        here / "link" / "m.yaml",
+        tmp_path / "repo" / "config" / "m.yaml",
     )
-    assert (here / "schemas" / "mappings.schema.json").is_file()
+    assert (tmp_path / "repo" / "schemas" / "mappings.schema.json").is_file()
     assert not (tmp_path / "other" / "schemas").exists()
+
+
+def test_new_demo_mappings_outside_a_config_folder_make_no_folder_beside_it(
+    tmp_path: Path,
+) -> None:
+    """`/tmp/x.yaml` put a schema in `/schemas`: a folder no one named, above the file's."""
+    new = tmp_path / "home" / "me" / "x.yaml"
+    write_workspace(tmp_path / "sandbox", DEMO, config=new)
+    assert new.read_text(encoding="utf-8") == DEMO
+    assert sorted(p.name for p in tmp_path.rglob("*") if "sandbox" not in p.parts) == [
+        "home",
+        "me",
+        "x.yaml",
+    ]
+
+
+def test_a_schema_beside_the_mappings_that_cannot_be_written_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    new = tmp_path / "repo" / "config" / "mappings.yaml"
+    (tmp_path / "repo" / "schemas").parent.mkdir()
+    (tmp_path / "repo" / "schemas").write_text("a file where the folder would go")
+    warnings: list[str] = []
+    assert write_workspace(tmp_path / "sandbox", DEMO, config=new, warn=warnings.append) == new
+    assert new.read_text(encoding="utf-8") == DEMO
+    (warning,) = warnings
+    assert warning.startswith("the schema its header names was not written: "), warning
