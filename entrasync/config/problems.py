@@ -187,7 +187,8 @@ def key_homes(root: Any) -> dict[str, list[str]]:
         for branch in schema.get("anyOf", []):
             walk(branch, prefix)
         for key, sub in schema.get("properties", {}).items():
-            homes.setdefault(key, []).append(prefix + key)
+            if prefix + key not in (said := homes.setdefault(key, [])):  # anyOf: once each
+                said.append(prefix + key)
             walk(sub, prefix + key + ".")
         if "items" in schema:
             walk(schema["items"], prefix.rstrip(".") + "[].")

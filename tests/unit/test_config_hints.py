@@ -68,6 +68,11 @@ def test_a_word_outside_the_vocabulary_gets_the_nearest_one(
             "mappings[0].on_removed: unknown key here (did you mean on_removed at the top level?)",
         ),
         ("version: 1\nmapings: []\n", "mapings: unknown key (did you mean mappings?)"),
+        (
+            "version: 1\nname: A\nmappings: []\n",
+            "name: unknown key here (did you mean mappings[].name?)",
+        ),
+        ("version: 1\nid: x\nmappings: []\n", "id: unknown key here (did you mean mappings[].id?)"),
     ],
     ids=[
         "a limit at the top level",
@@ -75,6 +80,8 @@ def test_a_word_outside_the_vocabulary_gets_the_nearest_one(
         "a limit under entra",
         "a top-level setting in a mapping",
         "a misspelt key keeps its spelling hint",
+        "a mapping's name, in either of its forms, is named once",
+        "a mapping's id, in either of its forms, is named once",
     ],
 )
 def test_a_key_in_the_wrong_section_is_named_with_its_home(
