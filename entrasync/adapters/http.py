@@ -63,14 +63,16 @@ def new_client(
 ) -> httpx.Client:
     """A pooled client (connection reuse, keep-alive) trusting the CAs the environment names
     (:func:`entrasync.adapters.trust.ssl_context`); proxies still come from the environment,
-    except for loopback (:data:`LOOPBACK_DIRECT`)."""
+    except for loopback (:data:`LOOPBACK_DIRECT`). A proxy variable httpx cannot use is an
+    error at the first request that is not to loopback."""
     verify = ssl_context(os.environ if environ is None else environ)
-    try:
+
+    def client(trust_env: bool, mounts: Mapping[str, httpx.BaseTransport | None]) -> httpx.Client:
         return httpx.Client(
             base_url=base_url,
             verify=verify,
             timeout=timeout,
-            trust_env=True,
+            trust_env=trust_env,
             follow_redirects=False,
             # Keep every connection the pool may open: with fewer kept alive than open, parallel
             # directory reads closed and re-handshook TLS connections all the time (benchmarks/:
@@ -80,27 +82,53 @@ def new_client(
             ),
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             transport=transport,
-            mounts=LOOPBACK_DIRECT,
+            mounts=mounts,
         )
+
+    try:
+        return client(True, LOOPBACK_DIRECT)
     except ImportError:  # httpx reads the proxy variables here, and SOCKS needs socksio
-        socks = next((v for v in _PROXY_VARIABLES if _socks(os.environ.get(v))), "a variable")
-        raise EntrasyncError(
-            f"{socks} names a SOCKS proxy, and httpx's SOCKS support is not installed",
-            f"install it ({pip_install('httpx[socks]')}) or unset {socks}",
-        ) from None
-    except (ValueError, httpx.InvalidURL):  # not quoted: a proxy URL may hold its password
-        name = _unusable_proxy()
-        if name is None:
-            raise EntrasyncError(
-                "NO_PROXY (or no_proxy) holds an entry that cannot be read as a host, a domain "
-                "or an IP address (an IPv6 range such as fd00::/8 is not read)",
-                "fix or remove that entry",
-            ) from None
-        raise EntrasyncError(
-            f"{name} holds a URL that cannot be used as a proxy: it is http://, https:// or "
-            "socks5://HOST:PORT",
-            f"fix or unset {name}",
-        ) from None
+        unusable = socks_missing()
+    except (ValueError, httpx.InvalidURL):
+        unusable = _unusable_proxy_error()
+    # Loopback (the sandbox, the demo) needs no proxy: only a request elsewhere fails.
+    return client(False, {"all://": _Refused(unusable), **LOOPBACK_DIRECT})
+
+
+class _Refused(httpx.BaseTransport):
+    """Where a proxy variable httpx cannot use applies: each request fails with its error."""
+
+    def __init__(self, error: EntrasyncError) -> None:
+        self.error = error
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        raise EntrasyncError(self.error.message, self.error.hint)
+
+
+def socks_missing(whose: str = "httpx's") -> EntrasyncError:
+    """A SOCKS proxy named, and ``whose`` support for it (httpx's, or that of requests, under
+    msal) is not installed."""
+    socks = next((v for v in _PROXY_VARIABLES if _socks(os.environ.get(v))), "a variable")
+    return EntrasyncError(
+        f"{socks} names a SOCKS proxy, and {whose} SOCKS support is not installed",
+        f"install it for both ({pip_install('httpx[socks]', 'requests[socks]')}) or unset {socks}",
+    )
+
+
+def _unusable_proxy_error() -> EntrasyncError:
+    """Not quoted: a proxy URL may hold its password."""
+    name = _unusable_proxy()
+    if name is None:
+        return EntrasyncError(
+            "NO_PROXY (or no_proxy) holds an entry that cannot be read as a host, a domain "
+            "or an IP address (an IPv6 range such as fd00::/8 is not read)",
+            "fix or remove that entry",
+        )
+    return EntrasyncError(
+        f"{name} holds a URL that cannot be used as a proxy: it is http://, https:// or "
+        "socks5://HOST:PORT",
+        f"fix or unset {name}",
+    )
 
 
 _PROXY_VARIABLES = tuple(

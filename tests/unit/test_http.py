@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import gzip
 import shlex
+import ssl
 import sys
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from entrasync.adapters.graph.msal_session import requests_session
 from entrasync.adapters.http import (
     AnswerTooLarge,
     RetryPolicy,
@@ -718,8 +720,8 @@ def test_a_proxy_variable_httpx_cannot_use_is_an_error_naming_it(
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     monkeypatch.setenv(variable, value)
-    with pytest.raises(EntrasyncError) as caught:
-        new_client({})
+    with new_client({}) as client, pytest.raises(EntrasyncError) as caught:
+        client.get("https://graph.example.com/v1.0/groups")
     assert said in caught.value.message
     assert "fake-proxy-password" not in f"{caught.value.message} {caught.value.hint}"
 
@@ -730,9 +732,22 @@ def test_the_socks_hint_is_the_pip_of_entrasyncs_own_environment(
     """A bare `pip install` installs into whatever pip is first on PATH (not pipx's venv)."""
     monkeypatch.setitem(sys.modules, "socksio", None)
     monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:9")
+    with new_client({}) as client, pytest.raises(EntrasyncError) as caught:
+        client.get("https://graph.example.com/v1.0/groups")
+    pip = [sys.executable, "-m", "pip", "install", "httpx[socks]", "requests[socks]"]
+    assert caught.value.hint == f"install it for both ({shlex.join(pip)}) or unset HTTPS_PROXY"
+
+
+def test_the_token_request_through_a_socks_proxy_it_cannot_use_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """requests (msal's) raised a ValueError, which msal told as "Unable to get authority
+    configuration": the tenant blamed for a proxy variable."""
+    monkeypatch.setitem(sys.modules, "socks", None)  # PySocks, as where it is not installed
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+    session = requests_session(ssl.create_default_context())
     with pytest.raises(EntrasyncError) as caught:
-        new_client({})
-    assert caught.value.hint == (
-        f"install it ({shlex.join([sys.executable, '-m', 'pip', 'install', 'httpx[socks]'])}) "
-        "or unset HTTPS_PROXY"
+        session.request("GET", "https://login.example.com/tenant/v2.0/.well-known/openid")
+    assert caught.value.message == (
+        "ALL_PROXY names a SOCKS proxy, and requests' SOCKS support is not installed"
     )

@@ -24,6 +24,7 @@ from entrasync.adapters.http import (
     USER_AGENT,
     RetryPolicy,
     parse_retry_after,
+    socks_missing,
 )
 from entrasync.adapters.throttle import Abandoned, pause, waits_ended
 from entrasync.core.urls import is_loopback_host
@@ -69,7 +70,12 @@ def _request(session: requests.Session, method: str, url: str, **kwargs: Any) ->
         attempt += 1
         if waits_ended():  # a signal is ending the command: no new request starts
             raise Abandoned()
-        response = requests.Session.request(session, method, url, **kwargs)
+        try:
+            response = requests.Session.request(session, method, url, **kwargs)
+        except requests.exceptions.InvalidSchema as exc:  # msal would call it no tenant
+            if "SOCKS" in str(exc):
+                raise socks_missing("requests'") from None
+            raise
         if response.status_code not in RETRY_STATUSES or attempt > policy.max_retries:
             return response
         asked = parse_retry_after(response.headers.get("Retry-After"))

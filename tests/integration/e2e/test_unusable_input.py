@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,21 @@ def _serve_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ContextManag
     return serve_both(demo.tenant, demo.scim_users, demo.config_yaml, tmp_path, monkeypatch)
 
 
+def _plan_with(
+    variable: str,
+    value: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[int, str, str]:
+    """``entrasync plan`` against the demo's servers, with ``variable`` set to ``value``."""
+    with _serve_demo(tmp_path, monkeypatch):
+        monkeypatch.setenv(variable, value)
+        code = main(["plan"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -52,10 +68,7 @@ def test_a_token_no_header_can_carry_is_an_error_naming_the_variable_not_the_val
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with _serve_demo(tmp_path, monkeypatch):
-        monkeypatch.setenv(variable, value)
-        code = main(["plan"])
-    out, err = capsys.readouterr()
+    code, out, err = _plan_with(variable, value, tmp_path, monkeypatch, capsys)
     assert code == 1
     assert f"\nerror: {variable} holds a character no token has" in err
     assert f"set {variable} to the token alone, on one line" in err
@@ -217,6 +230,25 @@ def test_loopback_servers_are_reached_directly_whatever_proxy_the_environment_na
     assert code == 0, err
     assert "Plan:" in out
     assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("ALL_PROXY", "socks5://127.0.0.1:9"), ("HTTPS_PROXY", "ftp://proxy.example:9")],
+)
+def test_loopback_servers_are_reached_whatever_proxy_variable_httpx_cannot_use(
+    variable: str,
+    value: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The demo talks to loopback alone: a SOCKS proxy set for the rest of the machine
+    stopped it, asking to install SOCKS support it never needs."""
+    monkeypatch.setitem(sys.modules, "socksio", None)  # as where it is not installed
+    code, out, err = _plan_with(variable, value, tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert "Plan:" in out
 
 
 def test_a_proxy_that_drops_the_token_request_is_named_with_what_to_check(
