@@ -105,6 +105,14 @@ def _printable_anywhere() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _printable_anywhere()
+    if sys.stdout is None:  # started with its stdout closed (`>&-`): click would print nothing
+        _print_error(
+            EntrasyncError(
+                "stdout is closed: what the command prints (its plan, its result) would be lost",
+                "run it with stdout open; send it to /dev/null to drop the output on purpose",
+            )
+        )
+        return ExitCode.ERROR
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = sum(a.count("v") for a in args if a.startswith("-v") and set(a[1:]) == {"v"})
     verbose += args.count("--verbose")

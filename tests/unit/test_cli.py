@@ -186,3 +186,21 @@ def test_output_a_non_utf8_terminal_cannot_encode_is_escaped_not_a_traceback(
     assert done.returncode == 0, done.stderr
     assert b"\\xe9quipe.yaml is valid" in done.stdout
     assert b"Traceback" not in done.stderr
+
+
+def test_a_command_started_with_stdout_closed_is_an_error_not_a_silent_success(
+    tmp_path: Path,
+) -> None:
+    """`plan --detailed-exitcode >&-` exited 2 having printed nothing: the plan was lost."""
+    config = tmp_path / "mappings.yaml"
+    config.write_text("version: 1\nmappings:\n  - name: NT-Admins\n    role: admin\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "entrasync", "validate", str(config)],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.close(1),  # as the shell's `>&-` leaves it
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(b"error: stdout is closed: "), done.stderr
+    assert b"Traceback" not in done.stderr
