@@ -64,8 +64,10 @@ def _claim(directory: Path) -> None:
     """Refuse a --dir the demo would take from someone: one holding files it did not make,
     or whose mappings or draft were edited since the demo wrote them (`sandbox` says "edit
     them freely", the demo says to review the draft), or that a sandbox is using."""
+    from entrasync.sandbox.runner import LOCK_NAME  # the sandbox extra, checked by the command
+
     try:
-        if not directory.is_dir() or not any(directory.iterdir()):
+        if not directory.is_dir() or all(p.name == LOCK_NAME for p in directory.iterdir()):
             return
         marker, mappings = directory / DEMO_MARKER, directory / DEMO_MAPPINGS
         draft = directory / DEMO_DRAFT
@@ -107,9 +109,13 @@ def _sha256(data: bytes) -> str:
 @contextmanager
 def _workdir(directory: Path | None) -> Iterator[Path]:
     if directory is not None:
-        _claim(directory)
+        from entrasync.sandbox.runner import sandbox_lock
+
+        _claim(directory)  # before the lock: a folder refused is left as it was
         make_folder(directory)
-        yield directory.resolve()
+        with sandbox_lock(directory, "demo"):  # a second demo here stops now
+            _claim(directory)  # as it is now that no other demo can change it
+            yield directory.resolve()
         return
     tmp = Path(tempfile.mkdtemp(prefix="entrasync-demo-"))
     try:

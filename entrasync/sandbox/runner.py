@@ -208,9 +208,10 @@ def clear_env_file(written: EnvFile) -> None:
 
 
 @contextmanager
-def sandbox_lock(directory: Path) -> Iterator[None]:
-    """One sandbox per folder: a second one would overwrite the first's sandbox.env, then
-    delete it on exit. Raises at once, naming the running one, when the folder is taken."""
+def sandbox_lock(directory: Path, command: str = "sandbox") -> Iterator[None]:
+    """One sandbox or demo per folder: a second sandbox would overwrite the first's
+    sandbox.env, then delete it on exit; a second demo would apply the first's plan.json.
+    Raises at once, naming the running one, when the folder is taken."""
     try:
         fd = open_lock(directory / LOCK_NAME)
     except OSError as exc:
@@ -222,12 +223,16 @@ def sandbox_lock(directory: Path) -> Iterator[None]:
         fd,
         utc_now_ms(),
         busy=lambda holder: EntrasyncError(
-            f"another entrasync sandbox is running in {directory} ({holder})",
-            f"use it (`{source_command(directory / 'sandbox.env')}`), stop it with Ctrl-C first, "
-            "or pass --dir to run a second sandbox in another folder",
+            f"another entrasync sandbox or demo is running in {directory} ({holder})",
+            (
+                f"use it (`{source_command(directory / 'sandbox.env')}`), stop it with Ctrl-C "
+                "first, or pass --dir to run a second sandbox in another folder"
+            )
+            if command == "sandbox"
+            else "wait for it to end, or pass --dir to run a second demo in another folder",
         ),
         failed=lambda exc: EntrasyncError(
-            f"cannot lock the sandbox folder {directory}: {exc.strerror or exc}",
+            f"cannot lock the {command} folder {directory}: {exc.strerror or exc}",
             "pass a --dir on a local file system that supports flock",
         ),
     ):

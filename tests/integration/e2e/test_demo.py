@@ -204,6 +204,30 @@ def test_a_step_stopped_by_a_signal_ends_the_demo_with_its_exit_code() -> None:
         assert stopped.value.exit_code == code
 
 
+def test_a_second_demo_in_the_folder_exits_at_once_and_the_first_runs_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two started together applied each other's plan.json: both failed, "report it as a bug"."""
+    first = subprocess.Popen(
+        [sys.executable, "-m", "entrasync", "demo", "--dir", str(tmp_path), "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert first.stdout is not None
+    for line in first.stdout:  # the folder is taken and the first step has begun
+        if line.startswith("── 1."):
+            break
+    try:
+        assert main(["demo", "--dir", str(tmp_path), "-q"]) == 1
+    finally:
+        _, first_err = first.communicate(timeout=120)
+    err = capsys.readouterr().err
+    assert f"error: another entrasync sandbox or demo is running in {tmp_path} (pid " in err
+    assert "hint: wait for it to end, or pass --dir" in err
+    assert first.returncode == 0, first_err
+
+
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_stopped_demo_exits_as_stopped_not_as_a_bug(
     signum: signal.Signals, code: int, tmp_path: Path
