@@ -20,7 +20,7 @@ from entrasync.errors import ConfigError
 
 def load_config(path: Path) -> LoadedConfig:
     """Read and check a mappings file; raise ConfigError listing every problem in it."""
-    return load_bytes(read_bytes(path), path.as_posix())
+    return load_bytes(read_bytes(path), sanitize.file_name(path.as_posix()))
 
 
 def read_bytes(path: Path) -> bytes:

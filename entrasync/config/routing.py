@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from entrasync.config.loading import load_config, read_bytes
 from entrasync.config.models import Config, LoadedConfig
 from entrasync.config.source import parse
+from entrasync.core import sanitize
 from entrasync.core.wording import plural
 from entrasync.errors import ConfigError
 
@@ -170,7 +171,7 @@ def settings_as_written(path: Path) -> LoadedConfig | None:
         config = Config.model_validate({"version": 1, **sections})
     except ValidationError:
         return None
-    return LoadedConfig(config, path.as_posix(), "", ())
+    return LoadedConfig(config, sanitize.file_name(path.as_posix()), "", ())
 
 
 def _first_role(data: dict[str, Any]) -> str | None:

@@ -63,6 +63,13 @@ _ANYWHERE = re.compile(r"##(?:vso)?\[", re.IGNORECASE)  # GitHub's legacy form; 
 _COLON = escape(ord(":"))
 
 
+def file_name(name: str) -> str:
+    """A file name as Unicode text: bytes of it that are not UTF-8, which Python keeps as lone
+    surrogates (PEP 383), shown as ``\\xe9``. A plan file, audit record or comment that
+    records the name can then be written."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def text(value: str | None) -> str:
     """A string from outside made one inert line (None and "" give "")."""
     if not value:

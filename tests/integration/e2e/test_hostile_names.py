@@ -185,6 +185,26 @@ def test_validate_summary_shows_a_hostile_role_and_path_escaped(sandbox: Path) -
     assert "owner" + EVIL_SHOWN in line
 
 
+def test_a_mappings_file_whose_name_is_not_utf8_is_planned_applied_and_recorded(
+    sandbox: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`caf\xe9.yaml` (Latin-1 bytes): validate took it, then plan could not write its
+    plan file, blaming a value read from Entra or NeuralTrust."""
+    named = sandbox.with_name(os.fsdecode(b"caf\xe9.yaml"))
+    named.write_bytes(sandbox.read_bytes())
+    plan_file = sandbox.with_name(os.fsdecode(b"plan-\xe9.json"))
+    code, _, err = run(capsys, "--config", str(named), "plan", "--out", str(plan_file))
+    assert code == 0, err
+    saved = json.loads(plan_file.read_bytes())
+    assert saved["config"]["path"] == str(sandbox.with_name("caf\\xe9.yaml"))
+    audit = sandbox.with_name("audit")
+    args = ("--config", str(named), "apply", str(plan_file), "--auto-approve")
+    code, _, err = run(capsys, *args, "--audit-dir", str(audit))
+    assert code == 0, err
+    first = next(audit.glob("*.jsonl")).read_text(encoding="utf-8").splitlines()[0]
+    assert json.loads(first)["config_path"] == saved["config"]["path"]
+
+
 def test_validate_online_names_a_hostile_mapping_and_group_on_one_inert_line(
     sandbox: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
