@@ -115,19 +115,24 @@ def socks_missing(whose: str = "httpx's") -> EntrasyncError:
     )
 
 
-def _unusable_proxy_error() -> EntrasyncError:
-    """Not quoted: a proxy URL may hold its password."""
+def unusable_proxy() -> EntrasyncError | None:
+    """The proxy variable httpx refuses, as an error naming it; None when none is. Its value
+    is not quoted: a proxy URL may hold its password."""
     name = _unusable_proxy()
     if name is None:
-        return EntrasyncError(
-            "NO_PROXY (or no_proxy) holds an entry that cannot be read as a host, a domain "
-            "or an IP address (an IPv6 range such as fd00::/8 is not read)",
-            "fix or remove that entry",
-        )
+        return None
     return EntrasyncError(
         f"{name} holds a URL that cannot be used as a proxy: it is http://, https:// or "
         "socks5://HOST:PORT",
         f"fix or unset {name}",
+    )
+
+
+def _unusable_proxy_error() -> EntrasyncError:
+    return unusable_proxy() or EntrasyncError(
+        "NO_PROXY (or no_proxy) holds an entry that cannot be read as a host, a domain "
+        "or an IP address (an IPv6 range such as fd00::/8 is not read)",
+        "fix or remove that entry",
     )
 
 

@@ -738,16 +738,38 @@ def test_the_socks_hint_is_the_pip_of_entrasyncs_own_environment(
     assert caught.value.hint == f"install it for both ({shlex.join(pip)}) or unset HTTPS_PROXY"
 
 
-def test_the_token_request_through_a_socks_proxy_it_cannot_use_says_so(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        (
+            "ALL_PROXY",
+            "socks5://127.0.0.1:9",
+            "ALL_PROXY names a SOCKS proxy, and requests' SOCKS support is not installed",
+        ),
+        (
+            "HTTPS_PROXY",
+            "ftp://proxy.example:9",
+            "HTTPS_PROXY holds a URL that cannot be used as a proxy: it is http://, https:// or "
+            "socks5://HOST:PORT",
+        ),
+        (
+            "HTTPS_PROXY",
+            "http://[bad:9",  # httpx takes it (and then cannot reach it), requests does not
+            "HTTPS_PROXY holds a URL requests (which fetches the token) cannot use as a proxy",
+        ),
+    ],
+)
+def test_the_token_request_through_a_proxy_it_cannot_use_says_so(
+    variable: str, value: str, said: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """requests (msal's) raised a ValueError, which msal told as "Unable to get authority
     configuration": the tenant blamed for a proxy variable."""
     monkeypatch.setitem(sys.modules, "socks", None)  # PySocks, as where it is not installed
-    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+    for name in ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv(variable, value)
     session = requests_session(ssl.create_default_context())
     with pytest.raises(EntrasyncError) as caught:
         session.request("GET", "https://login.example.com/tenant/v2.0/.well-known/openid")
-    assert caught.value.message == (
-        "ALL_PROXY names a SOCKS proxy, and requests' SOCKS support is not installed"
-    )
+    assert caught.value.message == said

@@ -11,6 +11,7 @@ from the environment is dropped.
 from __future__ import annotations
 
 import functools
+import os
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,9 +26,11 @@ from entrasync.adapters.http import (
     RetryPolicy,
     parse_retry_after,
     socks_missing,
+    unusable_proxy,
 )
 from entrasync.adapters.throttle import Abandoned, pause, waits_ended
 from entrasync.core.urls import is_loopback_host
+from entrasync.errors import EntrasyncError
 
 
 class _ContextAdapter(HTTPAdapter):
@@ -72,16 +75,35 @@ def _request(session: requests.Session, method: str, url: str, **kwargs: Any) ->
             raise Abandoned()
         try:
             response = requests.Session.request(session, method, url, **kwargs)
-        except requests.exceptions.InvalidSchema as exc:  # msal would call it no tenant
-            if "SOCKS" in str(exc):
-                raise socks_missing("requests'") from None
-            raise
+        except ValueError as exc:  # requests' InvalidSchema or InvalidURL: msal says no tenant
+            raise _proxy_refused(exc) or exc from None
         if response.status_code not in RETRY_STATUSES or attempt > policy.max_retries:
             return response
         asked = parse_retry_after(response.headers.get("Retry-After"))
         if not policy.waits_out(asked):
             return response
         pause(policy.backoff(attempt, asked))
+
+
+def _proxy_refused(exc: ValueError) -> EntrasyncError | None:
+    """The proxy variable requests could not use for the token request (always https), as an
+    error naming it; None when no proxy variable is set for it. Its value is not quoted: a
+    proxy URL may hold its password."""
+    if "SOCKS" in str(exc):
+        return socks_missing("requests'")
+    named = unusable_proxy()  # one httpx refuses too
+    if named is not None:
+        return named
+    name = next(
+        (v for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy") if os.environ.get(v)),
+        None,
+    )
+    if name is None:
+        return None
+    return EntrasyncError(
+        f"{name} holds a URL requests (which fetches the token) cannot use as a proxy",
+        f"fix or unset {name}: it is http://, https:// or socks5://HOST:PORT",
+    )
 
 
 def requests_session(context: ssl.SSLContext) -> requests.Session:
