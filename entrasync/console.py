@@ -45,6 +45,12 @@ class AppContext:
             return self.config_path
         return Path(os.environ.get("ENTRASYNC_CONFIG") or DEFAULT_CONFIG)
 
+    @property
+    def config_name(self) -> str:
+        """The mappings file as plan files, audit records and comment markers name it, as
+        ``load_config`` does: ``/`` separators, bytes that are not UTF-8 escaped."""
+        return sanitize.file_name(self.resolved_config_path.as_posix())
+
     def console(self) -> Console:
         return Console(quiet=self.quiet, verbose=self.verbose, no_color=self.no_color)
 

@@ -94,7 +94,7 @@ def command(
         )
     except EntrasyncError as exc:
         if comment:  # every push edits the comment (docs/review-platforms.md), a failed one too
-            _comment_failure(exc, ctx.resolved_config_path.as_posix(), console)
+            _comment_failure(exc, ctx.config_name, console)
         raise
 
     # Saved before it is printed, so a reader that stops reading (`| head`) costs no file. One

@@ -94,7 +94,7 @@ def report_apply(
                 platform_of,
                 pr,
                 console,
-                str(ctx.resolved_config_path),
+                ctx.config_name,
                 lambda platform, marker, sha: render_no_audit(
                     marker, where, platform.run_url() if platform else None
                 ),
@@ -136,7 +136,7 @@ def report_apply(
             commit=sha or None,
         )
 
-    config_path = audit.config_path or str(ctx.resolved_config_path)
+    config_path = audit.config_path or ctx.config_name
     if not _post(platform_of, pr, console, config_path, body):
         return ExitCode.OK
     if audit.applied_nothing:

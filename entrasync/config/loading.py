@@ -20,6 +20,7 @@ from entrasync.errors import ConfigError
 
 def load_config(path: Path) -> LoadedConfig:
     """Read and check a mappings file; raise ConfigError listing every problem in it."""
+    # Named as AppContext.config_name names it, for the comment's marker.
     return load_bytes(read_bytes(path), sanitize.file_name(path.as_posix()))
 
 

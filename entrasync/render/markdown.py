@@ -80,9 +80,10 @@ def comment_marker(config_path: str, kind: str = "plan") -> str:
     """The hidden first line that identifies the sticky comment for one config file, of one
     ``kind`` of post (``plan``, ``drift``, ``apply <commit>``).
 
-    The path is normalised (``/`` separators, no ``./`` or ``a/../``), so the same file typed
-    as ``./config/mappings.yaml`` or ``config\\mappings.yaml`` finds the same comment."""
-    normal = posixpath.normpath(config_path.replace("\\", "/"))
+    The path, named with ``/`` separators (``Path.as_posix``: a ``\\`` is part of a name
+    on POSIX, and escapes a byte that is not UTF-8), is normalised (no ``./`` or ``a/../``), so
+    the same file typed as ``./config/mappings.yaml`` finds the same comment."""
+    normal = posixpath.normpath(config_path)
     safe = clean(normal).replace("--", "-\u2010")  # "--" could end the HTML comment
     return f"<!-- entrasync:{kind} {safe} -->"
 

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
+from pathlib import PureWindowsPath
 
 import pytest
 
+from entrasync.core import sanitize
 from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.core.policy import PolicyChange
 from entrasync.render.markdown import (
@@ -85,7 +88,7 @@ def test_the_marker_stays_one_hidden_line(path: str, marker: str) -> None:
         "config//mappings.yaml",
         "config/./mappings.yaml",
         "other/../config/mappings.yaml",
-        "config\\mappings.yaml",
+        PureWindowsPath("config\\mappings.yaml").as_posix(),  # as every caller names it
         "././config/mappings.yaml",
     ],
     ids=[
@@ -103,6 +106,13 @@ def test_the_marker_names_the_file_however_its_path_was_typed(typed: str) -> Non
     assert comment_marker(typed, "apply 0123456789ab") == (
         "<!-- entrasync:apply 0123456789ab config/mappings.yaml -->"
     )
+
+
+def test_a_file_name_escaped_as_not_utf8_is_not_taken_for_a_folder() -> None:
+    """`caf\\xe9.yaml` (the escaped Latin-1 byte) was marked as `caf/xe9.yaml`: another file's."""
+    escaped = sanitize.file_name(os.fsdecode(b"config/caf\xe9.yaml"))
+    assert escaped == "config/caf\\xe9.yaml"
+    assert comment_marker(escaped) != comment_marker("config/caf/xe9.yaml")
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,6 +183,23 @@ def test_a_push_that_cannot_plan_replaces_the_plan_in_the_comment_and_removes_th
     assert "error: config/mappings.yaml has 1 problem" in err  # the error itself, as ever
     assert "Plan comment (no plan): " in err
     assert not any(secret in body for secret in job.secrets)
+
+
+def test_a_push_that_cannot_plan_a_file_named_in_latin1_edits_its_one_comment(
+    job: Job, tmp_path: Path
+) -> None:
+    """The failure comment's marker named the file unescaped: a second sticky comment."""
+    latin1 = job.config.with_name(os.fsdecode(b"caf\xe9.yaml"))
+    job.config.rename(latin1)
+    job.enter(tmp_path / "s.md")
+    args = ["plan", "--config", f"config/{latin1.name}", "--comment"]
+    assert main(args) == 0
+    latin1.write_text("version: 1\nmappings:\n  - {name: NT-Owners, role: overlord}\n")
+    assert main(args) == 1
+
+    (comment,) = job.github.state.comments[7]  # the same comment, edited
+    assert comment["body"].startswith("<!-- entrasync:plan config/caf\\xe9.yaml -->\n")
+    assert "No plan: entrasync could not plan" in comment["body"]
 
 
 def test_a_failure_comment_that_cannot_be_posted_leaves_the_plans_own_error(
