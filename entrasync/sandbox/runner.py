@@ -224,12 +224,13 @@ def sandbox_lock(directory: Path, command: str = "sandbox") -> Iterator[None]:
         utc_now_ms(),
         busy=lambda holder: EntrasyncError(
             f"another entrasync sandbox or demo is running in {directory} ({holder})",
+            # A sandbox's environment file is there to use; a demo writes none.
             (
                 f"use it (`{source_command(directory / 'sandbox.env')}`), stop it with Ctrl-C "
-                "first, or pass --dir to run a second sandbox in another folder"
+                f"first, or pass --dir to run a second {command} in another folder"
             )
-            if command == "sandbox"
-            else "wait for it to end, or pass --dir to run a second demo in another folder",
+            if (directory / "sandbox.env").exists()
+            else f"wait for it to end, or pass --dir to run a second {command} in another folder",
         ),
         failed=lambda exc: EntrasyncError(
             f"cannot lock the {command} folder {directory}: {exc.strerror or exc}",

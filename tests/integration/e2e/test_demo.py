@@ -220,11 +220,15 @@ def test_a_second_demo_in_the_folder_exits_at_once_and_the_first_runs_on(
             break
     try:
         assert main(["demo", "--dir", str(tmp_path), "-q"]) == 1
+        demo_err = capsys.readouterr().err
+        assert main(["sandbox", "--dir", str(tmp_path)]) == 1
+        sandbox_err = capsys.readouterr().err
     finally:
         _, first_err = first.communicate(timeout=120)
-    err = capsys.readouterr().err
-    assert f"error: another entrasync sandbox or demo is running in {tmp_path} (pid " in err
-    assert "hint: wait for it to end, or pass --dir" in err
+    for err, command in ((demo_err, "demo"), (sandbox_err, "sandbox")):
+        assert f"error: another entrasync sandbox or demo is running in {tmp_path} (pid " in err
+        # A demo writes no sandbox.env to use.
+        assert f"hint: wait for it to end, or pass --dir to run a second {command} in" in err
     assert first.returncode == 0, first_err
 
 
