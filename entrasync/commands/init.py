@@ -17,6 +17,7 @@ from entrasync.config.loading import load_config
 from entrasync.config.models import Config, LoadedConfig, load_bytes
 from entrasync.config.schema import SCHEMA_PATH
 from entrasync.console import app_context, global_options, parallelism_option, path_value
+from entrasync.core import sanitize
 from entrasync.core.bootstrap import DEFAULT_MIN_AGREEMENT
 from entrasync.errors import ConfigError, EntrasyncError, ExitCode
 from entrasync.operations.bootstrap import bootstrap
@@ -120,7 +121,8 @@ def _schema_ref(target: Path) -> str:
     """The schema line's path: ``schemas/mappings.schema.json`` of the folder init runs in (the
     repository root), relative to the file, as the shipped config/mappings.yaml has it."""
     folder = Path(os.path.abspath(target)).parent
-    return Path(os.path.relpath(Path.cwd() / SCHEMA_PATH, folder)).as_posix()
+    # A byte that is not UTF-8 in a folder's name cannot be written in the UTF-8 draft.
+    return sanitize.file_name(Path(os.path.relpath(Path.cwd() / SCHEMA_PATH, folder)).as_posix())
 
 
 def _refuse_existing(target: Path, force: bool, happened: str = "already exists") -> None:
@@ -134,7 +136,7 @@ def _refuse_existing(target: Path, force: bool, happened: str = "already exists"
 def _checked(text: str, target: Path) -> LoadedConfig:
     """The draft as `plan` will load it; a draft that does not validate is never written."""
     try:
-        return load_bytes(text.encode("utf-8"), target.as_posix())
+        return load_bytes(text.encode("utf-8"), sanitize.file_name(target.as_posix()))
     except ConfigError as exc:
         raise ConfigError(
             "the drafted mappings do not validate, so nothing was written (a bug)",

@@ -4,6 +4,7 @@ server on loopback; the file it writes is then checked by the real `validate` an
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable, Iterator
@@ -273,6 +274,24 @@ def test_an_out_in_new_folders_makes_them_only_when_it_writes(
     assert main(["init", "APP-", "--out", "new/sub/draft.yaml"]) == 1
     capsys.readouterr()
     assert not Path("new").exists()
+
+
+def test_a_repository_folder_named_in_latin1_still_gets_its_draft(
+    serve: Serve,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The schema line named the folder's Latin-1 byte raw: a traceback writing the draft."""
+    serve(*aligned_tenant())
+    repository = tmp_path / os.fsdecode(b"caf\xe9")
+    repository.mkdir()
+    monkeypatch.chdir(repository)
+    draft = tmp_path / "other" / "draft.yaml"
+    code, _, err = init(capsys, "APP-", "--out", str(draft))
+    assert code == 0, err
+    header = draft.read_text(encoding="utf-8").splitlines()[0]
+    assert header == "# yaml-language-server: $schema=../caf\\xe9/schemas/mappings.schema.json"
 
 
 def test_a_file_that_appears_during_the_reads_is_not_replaced_either(
