@@ -32,7 +32,7 @@ def check_safety(
         _max_deactivations(config, len(deactivations)),
         _max_percent(config, target, len(deactivations), resolution),
         _min_owners(config, target, plan.changes),
-        _source_health(tuple(empty_groups), len(deactivations)),
+        _source_health(tuple(empty_groups), len(deactivations), _demotions(config, plan.changes)),
     ]
     return tuple(v for v in found if v is not None)
 
@@ -145,13 +145,37 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
     )
 
 
-def _source_health(empty_groups: tuple[str, ...], planned: int) -> Violation | None:
-    if not empty_groups or planned == 0:
+def _demotions(config: Config, changes: Sequence[Change]) -> int:
+    """Changes that leave a user with a later role of ``roles`` than the one they hold (the
+    first is the owner role): a role the vocabulary does not rank is not counted."""
+    ranks = {role.casefold(): rank for rank, role in enumerate(config.roles)}
+
+    def rank(role: str | None) -> int | None:
+        return None if role is None else ranks.get(role.strip().casefold())
+
+    count = 0
+    for change in changes:
+        if change.before is None or change.action is Action.DEACTIVATE:
+            continue
+        before, after = rank(change.before.role), rank(change.after.role)
+        if before is not None and after is not None and after > before:
+            count += 1
+    return count
+
+
+def _source_health(
+    empty_groups: tuple[str, ...], deactivations: int, demotions: int
+) -> Violation | None:
+    if not empty_groups or deactivations + demotions == 0:
         return None
+    taken = [
+        f"deactivates {plural(deactivations, 'managed user')}" if deactivations else "",
+        f"demotes {plural(demotions, 'user')}" if demotions else "",
+    ]
     return Violation(
         "source_health",
         f"synced {'group' if len(empty_groups) == 1 else 'groups'} {', '.join(empty_groups)} "
-        f"resolved to 0 members while the plan deactivates {plural(planned, 'managed user')}; "
+        f"resolved to 0 members while the plan {' and '.join(t for t in taken if t)}; "
         "an empty group is more often a renamed, emptied or unreadable source than an intended "
-        "removal, so no deactivation runs while one is empty",
+        "removal, so no deactivation or demotion runs while one is empty",
     )

@@ -283,11 +283,35 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], tuple[s
         ["source_health"],
     ),
     (
-        "an empty synced group without deactivations is no violation",
+        "an empty synced group without deactivations or demotions is no violation",
         DEACTIVATE,
         {"NT-Everyone": people(2)},
         managed(2),
         ("NT-Platform",),
+        [],
+    ),
+    (
+        "an empty synced group blocks a demotion too (its admins left in NT-Everyone)",
+        {},
+        {"NT-Everyone": people(2)},
+        managed(2, role="admin"),
+        ("NT-Admins",),
+        ["source_health"],
+    ),
+    (
+        "an empty synced group does not block a promotion",
+        {},
+        {"NT-Admins": people(2)},
+        managed(2),
+        ("NT-Platform",),
+        [],
+    ),
+    (
+        "a role the vocabulary does not rank is not counted as demoted",
+        {},
+        {"NT-Everyone": people(1)},
+        managed(1, role="auditor"),
+        ("NT-Admins",),
         [],
     ),
     (
@@ -368,6 +392,21 @@ def test_safety_rules(
             "synced group NT-Platform resolved to 0 members while the plan deactivates "
             "1 managed user;",
             id="source_health says one group and one user in the singular",
+        ),
+        pytest.param(
+            {"limits": NO_COUNT_LIMITS},
+            {"NT-Everyone": people(2)}, managed(2, role="admin"), ("NT-Admins",),
+            "synced group NT-Admins resolved to 0 members while the plan demotes 2 users; "
+            "an empty group is more often a renamed, emptied or unreadable source than an "
+            "intended removal, so no deactivation or demotion runs while one is empty",
+            id="source_health counts the demotions",
+        ),
+        pytest.param(
+            {**DEACTIVATE, "limits": NO_COUNT_LIMITS},
+            {"NT-Everyone": people(1)}, [nt("u0", "admin"), nt("gone")], ("NT-Admins",),
+            "synced group NT-Admins resolved to 0 members while the plan deactivates 1 managed "
+            "user and demotes 1 user;",
+            id="source_health counts deactivations and demotions apart",
         ),
         pytest.param(
             {**DEACTIVATE, "limits": {"max_deactivations": 0, "max_deactivation_percent": 100}},
