@@ -32,7 +32,7 @@ def check_safety(
         _max_deactivations(config, len(deactivations)),
         _max_percent(config, target, len(deactivations), resolution),
         _min_owners(config, target, plan.changes),
-        _source_health(tuple(empty_groups), len(deactivations), _demotions(config, plan.changes)),
+        _source_health(tuple(empty_groups), len(deactivations), config, plan.changes),
     ]
     return tuple(v for v in found if v is not None)
 
@@ -164,9 +164,12 @@ def _demotions(config: Config, changes: Sequence[Change]) -> int:
 
 
 def _source_health(
-    empty_groups: tuple[str, ...], deactivations: int, demotions: int
+    empty_groups: tuple[str, ...], deactivations: int, config: Config, changes: Sequence[Change]
 ) -> Violation | None:
-    if not empty_groups or deactivations + demotions == 0:
+    if not empty_groups:
+        return None
+    demotions = _demotions(config, changes)
+    if deactivations + demotions == 0:
         return None
     taken = [
         f"deactivates {plural(deactivations, 'managed user')}" if deactivations else "",
