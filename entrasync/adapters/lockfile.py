@@ -19,6 +19,7 @@ import re
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from entrasync.errors import EntrasyncError
@@ -32,6 +33,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # only Windows lacks it, where holding
 
 _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
+_COMMAND = re.compile(r"[a-z][a-z-]{0,30}")
 
 
 def open_lock(path: Path) -> int:
@@ -58,19 +60,32 @@ def require_flock() -> None:
         )
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lock, as far as its file says."""
+
+    text: str  # "pid 42 on host since 2026-…Z"
+    command: str | None = None  # the command it runs (``sandbox``, ``demo``), if it said
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @contextmanager
 def holding(
     fd: int,
     since: str,
     *,
-    busy: Callable[[str], EntrasyncError],
+    busy: Callable[[Holder], EntrasyncError],
     failed: Callable[[OSError], EntrasyncError],
+    command: str | None = None,
 ) -> Iterator[None]:
     """Hold the lock on ``fd`` (from :func:`open_lock`) while inside, and close ``fd``
-    (which releases it) on the way out, whichever way that is.
+    (which releases it) on the way out, whichever way that is; the lock's file says who holds
+    it, and ``command``, what it runs.
 
-    Raises ``busy(holder)`` at once when another process holds it (``holder`` reads like
-    "pid 42 on host since 2026-…Z"), ``failed(error)`` when the file system cannot lock.
+    Raises ``busy(holder)`` at once when another process holds it, ``failed(error)`` when the
+    file system cannot lock.
     """
     try:
         require_flock()
@@ -80,7 +95,7 @@ def holding(
             raise busy(_holder(fd)) from None
         except OSError as exc:
             raise failed(exc) from None
-        _describe(fd, since)
+        _describe(fd, since, command)
         try:
             yield
         finally:
@@ -90,30 +105,34 @@ def holding(
         os.close(fd)
 
 
-def _describe(fd: int, since: str) -> None:
+def _describe(fd: int, since: str, command: str | None) -> None:
     """Say who holds the lock; the lock holds whether or not this can be written."""
-    holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": since}
+    holder: dict[str, object] = {"pid": os.getpid(), "host": socket.gethostname(), "since": since}
+    if command is not None:
+        holder["command"] = command
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder).encode() + b"\n", 0)
 
 
-def _holder(fd: int) -> str:
-    """Who holds the lock, as far as its file says; only well-formed values are shown (the
+def _holder(fd: int) -> Holder:
+    """Who holds the lock, as far as its file says; only well-formed values are taken (the
     file is in a folder others may write)."""
     try:
         found = json.loads(os.pread(fd, 4096, 0))
     except (OSError, ValueError):
         found = None
     if not isinstance(found, dict) or _gone(found):
-        return "it has not said who it is yet"
+        return Holder("it has not said who it is yet")
     pid, host, since = found.get("pid"), found.get("host"), found.get("since")
     parts = [f"pid {pid}" if isinstance(pid, int) and not isinstance(pid, bool) else "pid unknown"]
     if isinstance(host, str) and _HOST.fullmatch(host):
         parts.append(f"on {host}")
     if isinstance(since, str) and _TIME.fullmatch(since):
         parts.append(f"since {since}")
-    return " ".join(parts)
+    command = found.get("command")
+    said = command if isinstance(command, str) and _COMMAND.fullmatch(command) else None
+    return Holder(" ".join(parts), said)
 
 
 def _gone(holder: dict[str, object]) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from entrasync.adapters.clock import utc_now_ms
 from entrasync.adapters.files import make_folder, write_atomic
-from entrasync.adapters.lockfile import holding, open_lock
+from entrasync.adapters.lockfile import Holder, holding, open_lock
 from entrasync.adapters.trust import EXTRA_CA_VARIABLE
 from entrasync.config.schema import render_schema
 from entrasync.errors import EntrasyncError
@@ -219,23 +219,30 @@ def sandbox_lock(directory: Path, command: str = "sandbox") -> Iterator[None]:
             f"cannot open the lock file {directory / LOCK_NAME}: {exc.strerror or exc}",
             "pass another --dir, or make the lock file a regular file you can write",
         ) from None
+
+    def busy(holder: Holder) -> EntrasyncError:
+        running = holder.command or "sandbox or demo"
+        if holder.command == "sandbox":  # it runs until stopped; a demo writes no sandbox.env
+            hint = (
+                f"use it (`{source_command(directory / 'sandbox.env')}`, once it says it is "
+                f"running), stop it with Ctrl-C first, or pass --dir to run a second {command} "
+                "in another folder"
+            )
+        else:
+            hint = f"wait for it to end, or pass --dir to run a second {command} in another folder"
+        return EntrasyncError(
+            f"another entrasync {running} is running in {directory} ({holder})", hint
+        )
+
     with holding(
         fd,
         utc_now_ms(),
-        busy=lambda holder: EntrasyncError(
-            f"another entrasync sandbox or demo is running in {directory} ({holder})",
-            # A sandbox's environment file is there to use; a demo writes none.
-            (
-                f"use it (`{source_command(directory / 'sandbox.env')}`), stop it with Ctrl-C "
-                f"first, or pass --dir to run a second {command} in another folder"
-            )
-            if (directory / "sandbox.env").exists()
-            else f"wait for it to end, or pass --dir to run a second {command} in another folder",
-        ),
+        busy=busy,
         failed=lambda exc: EntrasyncError(
             f"cannot lock the {command} folder {directory}: {exc.strerror or exc}",
             "pass a --dir on a local file system that supports flock",
         ),
+        command=command,
     ):
         yield
 

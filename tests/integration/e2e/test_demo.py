@@ -226,7 +226,7 @@ def test_a_second_demo_in_the_folder_exits_at_once_and_the_first_runs_on(
     finally:
         _, first_err = first.communicate(timeout=120)
     for err, command in ((demo_err, "demo"), (sandbox_err, "sandbox")):
-        assert f"error: another entrasync sandbox or demo is running in {tmp_path} (pid " in err
+        assert f"error: another entrasync demo is running in {tmp_path} (pid " in err
         # A demo writes no sandbox.env to use.
         assert f"hint: wait for it to end, or pass --dir to run a second {command} in" in err
     assert first.returncode == 0, first_err

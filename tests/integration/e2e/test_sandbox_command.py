@@ -177,7 +177,7 @@ def test_a_second_sandbox_in_the_folder_exits_naming_the_first(tmp_path: Path) -
         before = env_file.read_text()
         second = _entrasync(dict(os.environ), "sandbox", "--dir", str(tmp_path))
         assert second.returncode == 1
-        assert f"another entrasync sandbox or demo is running in {tmp_path} (pid {first.pid}" in (
+        assert f"another entrasync sandbox is running in {tmp_path} (pid {first.pid}" in (
             second.stderr
         )
         assert "Traceback" not in second.stderr
