@@ -146,19 +146,18 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
 
 
 def _demotions(config: Config, changes: Sequence[Change]) -> int:
-    """Changes that leave a user with a later role of ``roles`` than the one they hold (the
-    first is the owner role): a role the vocabulary does not rank is not counted."""
+    """Changes that leave an active user with a later role of ``roles`` than the one they
+    hold (the first is the owner role). A role NeuralTrust did not send may be any, so a
+    change to any but the first counts; a role the vocabulary does not rank is not counted."""
     ranks = {role.casefold(): rank for rank, role in enumerate(config.roles)}
-
-    def rank(role: str | None) -> int | None:
-        return None if role is None else ranks.get(role.strip().casefold())
-
     count = 0
     for change in changes:
-        if change.before is None or change.action is Action.DEACTIVATE:
-            continue
-        before, after = rank(change.before.role), rank(change.after.role)
-        if before is not None and after is not None and after > before:
+        before = change.before
+        if before is None or not before.active or change.action is Action.DEACTIVATE:
+            continue  # a create, a reactivation (access given back) or a deactivation
+        after = ranks.get((change.after.role or "").strip().casefold())
+        held = 0 if before.role is None else ranks.get(before.role.strip().casefold())
+        if held is not None and after is not None and after > held:
             count += 1
     return count
 
