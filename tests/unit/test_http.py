@@ -738,6 +738,20 @@ def test_the_socks_hint_is_the_pip_of_entrasyncs_own_environment(
     assert caught.value.hint == f"install it for both ({shlex.join(pip)}) or unset HTTPS_PROXY"
 
 
+def test_the_proxy_variable_named_is_the_one_requests_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both spellings set: requests reads the lower-case one, which is the one to fix."""
+    for name in ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("https_proxy", "http://[bad:9")
+    session = requests_session(ssl.create_default_context())
+    with pytest.raises(EntrasyncError) as caught:
+        session.request("GET", "https://login.example.com/tenant/v2.0/.well-known/openid")
+    assert caught.value.message.startswith("https_proxy holds a URL requests ")
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "said"),
     [

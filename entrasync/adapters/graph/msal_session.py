@@ -94,10 +94,9 @@ def _proxy_refused(exc: ValueError) -> EntrasyncError | None:
     named = unusable_proxy()  # one httpx refuses too
     if named is not None:
         return named
-    name = next(
-        (v for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy") if os.environ.get(v)),
-        None,
-    )
+    # In requests' order (urllib's): the lower-case name first.
+    for_https = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
+    name = next((v for v in for_https if os.environ.get(v)), None)
     if name is None:
         return None
     return EntrasyncError(
