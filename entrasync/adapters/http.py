@@ -95,6 +95,23 @@ def new_client(
     return client(False, {"all://": _Refused(unusable), **LOOPBACK_DIRECT})
 
 
+_SCHEMES = ("https", "http", "all")
+
+
+def proxy_variables() -> dict[str, str]:
+    """The variable each scheme's proxy comes from, as urllib reads them for httpx and
+    requests alike: ``https_proxy`` before ``HTTPS_PROXY``, and a lower-case one set empty
+    turns its upper-case form off."""
+    found: dict[str, str] = {}
+    for scheme in _SCHEMES:
+        for name in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY"):
+            if name in os.environ:
+                if os.environ[name]:
+                    found[scheme] = name
+                break
+    return found
+
+
 class _Refused(httpx.BaseTransport):
     """Where a proxy variable httpx cannot use applies: each request fails with its error."""
 
@@ -105,10 +122,12 @@ class _Refused(httpx.BaseTransport):
         raise EntrasyncError(self.error.message, self.error.hint)
 
 
-def socks_missing(whose: str = "httpx's") -> EntrasyncError:
-    """A SOCKS proxy named, and ``whose`` support for it (httpx's, or that of requests, under
-    msal) is not installed."""
-    socks = next((v for v in _PROXY_VARIABLES if _socks(os.environ.get(v))), "a variable")
+def socks_missing(whose: str = "httpx's", schemes: tuple[str, ...] = _SCHEMES) -> EntrasyncError:
+    """A SOCKS proxy named for one of ``schemes``, and ``whose`` support for it (httpx's, or
+    that of requests, under msal) is not installed."""
+    variables = proxy_variables()
+    named = (variables[s] for s in schemes if s in variables)
+    socks = next((v for v in named if _socks(os.environ.get(v))), "a variable")
     return EntrasyncError(
         f"{socks} names a SOCKS proxy, and {whose} SOCKS support is not installed",
         f"install it for both ({pip_install('httpx[socks]', 'requests[socks]')}) or unset {socks}",
@@ -136,20 +155,13 @@ def _unusable_proxy_error() -> EntrasyncError:
     )
 
 
-_PROXY_VARIABLES = tuple(
-    variable
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
-    for variable in (name, name.lower())
-)
-
-
 def _socks(value: str | None) -> bool:
     return bool(value) and str(value).lower().startswith("socks")
 
 
 def _unusable_proxy() -> str | None:
     """The proxy variable httpx refuses, None when none is (so NO_PROXY is the one)."""
-    for variable in _PROXY_VARIABLES:
+    for variable in proxy_variables().values():
         value = os.environ.get(variable)
         try:
             if value:

@@ -738,18 +738,31 @@ def test_the_socks_hint_is_the_pip_of_entrasyncs_own_environment(
     assert caught.value.hint == f"install it for both ({shlex.join(pip)}) or unset HTTPS_PROXY"
 
 
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://[bad:9"}, "https_proxy"),
+        ({"HTTPS_PROXY": "socks4://h:1", "https_proxy": "http://[bad:9"}, "https_proxy"),
+        (
+            {"HTTPS_PROXY": "http://[bad:9", "https_proxy": "", "ALL_PROXY": "http://[bad2:9"},
+            "ALL_PROXY",
+        ),
+    ],
+    ids=["both spellings", "the other spelling httpx refuses", "an empty one turns its other off"],
+)
 def test_the_proxy_variable_named_is_the_one_requests_read(
-    monkeypatch: pytest.MonkeyPatch,
+    environ: dict[str, str], named: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Both spellings set: requests reads the lower-case one, which is the one to fix."""
+    """requests reads the lower-case one, which is then the one to fix (urllib's order)."""
     for name in ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
-    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    monkeypatch.setenv("https_proxy", "http://[bad:9")
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
     session = requests_session(ssl.create_default_context())
     with pytest.raises(EntrasyncError) as caught:
         session.request("GET", "https://login.example.com/tenant/v2.0/.well-known/openid")
-    assert caught.value.message.startswith("https_proxy holds a URL requests ")
+    assert caught.value.message.startswith(f"{named} holds a URL requests "), caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -763,8 +776,7 @@ def test_the_proxy_variable_named_is_the_one_requests_read(
         (
             "HTTPS_PROXY",
             "ftp://proxy.example:9",
-            "HTTPS_PROXY holds a URL that cannot be used as a proxy: it is http://, https:// or "
-            "socks5://HOST:PORT",
+            "HTTPS_PROXY holds a URL requests (which fetches the token) cannot use as a proxy",
         ),
         (
             "HTTPS_PROXY",

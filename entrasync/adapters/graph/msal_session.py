@@ -11,7 +11,6 @@ from the environment is dropped.
 from __future__ import annotations
 
 import functools
-import os
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,8 +24,8 @@ from entrasync.adapters.http import (
     USER_AGENT,
     RetryPolicy,
     parse_retry_after,
+    proxy_variables,
     socks_missing,
-    unusable_proxy,
 )
 from entrasync.adapters.throttle import Abandoned, pause, waits_ended
 from entrasync.core.urls import is_loopback_host
@@ -87,18 +86,14 @@ def _request(session: requests.Session, method: str, url: str, **kwargs: Any) ->
 
 def _proxy_refused(exc: ValueError) -> EntrasyncError | None:
     """The proxy variable requests could not use for the token request (always https), as an
-    error naming it; None when no proxy variable is set for it. Its value is not quoted: a
-    proxy URL may hold its password."""
-    if "SOCKS" in str(exc):
-        return socks_missing("requests'")
-    named = unusable_proxy()  # one httpx refuses too
-    if named is not None:
-        return named
-    # In requests' order (urllib's): the lower-case name first.
-    for_https = ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
-    name = next((v for v in for_https if os.environ.get(v)), None)
+    error naming it; None when no proxy variable applies. Its value is not quoted: a proxy URL
+    may hold its password."""
+    variables = proxy_variables()
+    name = variables.get("https") or variables.get("all")
     if name is None:
         return None
+    if "SOCKS" in str(exc):
+        return socks_missing("requests'", ("https", "all"))
     return EntrasyncError(
         f"{name} holds a URL requests (which fetches the token) cannot use as a proxy",
         f"fix or unset {name}: it is http://, https:// or socks5://HOST:PORT",
