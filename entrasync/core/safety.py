@@ -149,7 +149,7 @@ def _demotions(config: Config, changes: Sequence[Change]) -> int:
     """Changes that leave an active user with a later role of ``roles`` than the one they
     hold (the first is the owner role). A role NeuralTrust did not send may be any, so a
     change to any but the first counts; a role the vocabulary does not rank is not counted."""
-    ranks = {role.casefold(): rank for rank, role in enumerate(config.roles)}
+    ranks = {role.strip().casefold(): rank for rank, role in enumerate(config.roles)}
     count = 0
     for change in changes:
         before = change.before

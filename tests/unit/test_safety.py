@@ -307,6 +307,14 @@ RULES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], tuple[s
         [],
     ),
     (
+        "a role of the vocabulary written with blanks around it is ranked all the same",
+        {"roles": ["owner", "admin ", "member"]},
+        {"NT-Everyone": people(1)},
+        managed(1, role="admin"),
+        ("NT-Admins",),
+        ["source_health"],
+    ),
+    (
         "an empty synced group does not block a reactivation, whatever its role",
         {},
         {"NT-Everyone": people(1)},
