@@ -221,8 +221,12 @@ def sandbox_lock(directory: Path, command: str = "sandbox") -> Iterator[None]:
         ) from None
 
     def busy(holder: Holder) -> EntrasyncError:
-        running = holder.command or "sandbox or demo"
-        if holder.command == "sandbox":  # it runs until stopped; a demo writes no sandbox.env
+        # The lock's file is in a folder others may write: only a command of its own is taken.
+        said = holder.command if holder.command in ("sandbox", "demo") else None
+        running = said or "sandbox or demo"
+        # A sandbox runs until stopped (its sandbox.env comes once it runs); a demo writes none.
+        # A holder that did not say (an older entrasync) is a sandbox if its file is there.
+        if said == "sandbox" or (said is None and (directory / "sandbox.env").exists()):
             hint = (
                 f"use it (`{source_command(directory / 'sandbox.env')}`, once it says it is "
                 f"running), stop it with Ctrl-C first, or pass --dir to run a second {command} "
