@@ -99,16 +99,24 @@ _SCHEMES = ("https", "http", "all")
 
 
 def proxy_variables() -> dict[str, str]:
-    """The variable each scheme's proxy comes from, as urllib reads them for httpx and
-    requests alike: ``https_proxy`` before ``HTTPS_PROXY``, and a lower-case one set empty
-    turns its upper-case form off."""
+    """The variable each scheme's proxy comes from, as ``urllib.request.getproxies_environment``
+    reads them for httpx and requests alike: any ``*_proxy`` name in any case; under CGI
+    (``REQUEST_METHOD`` set) no ``HTTP_PROXY``; then a name ending in a lower-case ``_proxy``
+    wins, and one set empty turns its scheme off."""
     found: dict[str, str] = {}
-    for scheme in _SCHEMES:
-        for name in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY"):
-            if name in os.environ:
-                if os.environ[name]:
-                    found[scheme] = name
-                break
+    for name, value in os.environ.items():
+        scheme = name[:-6].lower()
+        if value and name.lower().endswith("_proxy") and scheme in _SCHEMES:
+            found[scheme] = name
+    if "REQUEST_METHOD" in os.environ:
+        found.pop("http", None)
+    for name, value in os.environ.items():
+        scheme = name[:-6].lower()
+        if name.endswith("_proxy") and scheme in _SCHEMES:
+            if value:
+                found[scheme] = name
+            else:
+                found.pop(scheme, None)
     return found
 
 

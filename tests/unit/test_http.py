@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import gc
 import gzip
+import os
 import shlex
 import ssl
 import sys
 import threading
 import time
+import urllib.request
 import weakref
 from collections.abc import Callable
 
@@ -24,6 +26,7 @@ from entrasync.adapters.http import (
     asked_to_wait,
     new_client,
     parse_retry_after,
+    proxy_variables,
     send,
 )
 from entrasync.adapters.throttle import (
@@ -736,6 +739,48 @@ def test_the_socks_hint_is_the_pip_of_entrasyncs_own_environment(
         client.get("https://graph.example.com/v1.0/groups")
     pip = [sys.executable, "-m", "pip", "install", "httpx[socks]", "requests[socks]"]
     assert caught.value.hint == f"install it for both ({shlex.join(pip)}) or unset HTTPS_PROXY"
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"HTTPS_PROXY": "http://a:1"},
+        {"https_proxy": "http://a:1", "HTTPS_PROXY": "http://b:1"},
+        {"https_proxy": "", "HTTPS_PROXY": "http://b:1"},
+        {"https_proxy": "http://a:1", "HTTPS_PROXY": ""},
+        {"Https_Proxy": "http://a:1"},
+        {"HTTPS_proxy": "http://a:1"},
+        {"HTTPS_PROXY": "http://a:1", "HTTPS_proxy": ""},
+        {"ALL_PROXY": "http://a:1"},
+        {"http_proxy": "http://a:1"},
+        {"REQUEST_METHOD": "GET", "HTTP_PROXY": "http://a:1"},
+        {"REQUEST_METHOD": "GET", "http_proxy": "http://a:1"},
+        {"REQUEST_METHOD": "GET", "HTTPS_PROXY": "http://a:1"},
+        {"FTP_PROXY": "http://a:1", "no_proxy": "x"},
+    ],
+)
+def test_the_proxy_variables_are_those_urllib_reads(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx and requests take their proxies from urllib: the variable an error names must be
+    the one it read, whatever the case of its name."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
+            monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    read = urllib.request.getproxies_environment()
+    wanted = {s: v for s, v in read.items() if s in ("https", "http", "all")}
+    assert {s: os.environ[name] for s, name in proxy_variables().items()} == wanted
+
+
+def test_a_request_the_proxy_did_not_fail_is_not_blamed_on_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    session = requests_session(ssl.create_default_context())
+    with pytest.raises(ValueError, match="99999"):
+        session.request("GET", "https://login.example.com:99999/tenant")
 
 
 @pytest.mark.parametrize(

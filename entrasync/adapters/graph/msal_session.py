@@ -11,12 +11,15 @@ from the environment is dropped.
 from __future__ import annotations
 
 import functools
+import os
 import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from entrasync.adapters.http import (
     RETRY_STATUSES,
@@ -94,10 +97,25 @@ def _proxy_refused(exc: ValueError) -> EntrasyncError | None:
         return None
     if "SOCKS" in str(exc):
         return socks_missing("requests'", ("https", "all"))
+    if not _unusable(os.environ[name]):  # the request's own URL, then
+        return None
     return EntrasyncError(
         f"{name} holds a URL requests (which fetches the token) cannot use as a proxy",
         f"fix or unset {name}: it is http://, https:// or socks5://HOST:PORT",
     )
+
+
+def _unusable(proxy: str) -> bool:
+    """Whether requests (urllib3) cannot send through ``proxy``: not a URL, or one of a
+    scheme it has no proxy for."""
+    try:
+        url = parse_url(proxy if "://" in proxy else f"http://{proxy}")
+    except LocationParseError:
+        return True
+    return not url.host or url.scheme not in _PROXY_SCHEMES
+
+
+_PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
 
 
 def requests_session(context: ssl.SSLContext) -> requests.Session:
