@@ -107,11 +107,19 @@ def semantic_problems(
 
 
 def _roles_alike(doc: Document, data: dict[str, Any]) -> Iterator[Problem]:
-    """Two roles that differ only in case or surrounding blanks (``owner``, ``Owner``):
-    NeuralTrust may take either for the other (``may_be_role``), so which one a user holds,
-    and who counts as an owner, would be a guess. (Equal ones are the schema's problem.)"""
+    """Two roles that differ only in case (``owner``, ``Owner``), or one with blanks around it
+    (``owner ``): NeuralTrust may take either for the other (``may_be_role``), so which one a
+    user holds, and who counts as an owner, would be a guess. (Equal ones are the schema's
+    problem.)"""
     first: dict[str, str] = {}
     for i, role in _strings(data, "roles"):
+        if role != role.strip():
+            yield doc.problem(
+                ("roles", i),
+                f"{show(role)} has blanks around it: NeuralTrust may read the role without them "
+                "(may_be_role), so who holds it would be a guess; write it without them",
+            )
+            continue
         earlier = first.setdefault(role.strip().casefold(), role)
         if earlier != role:
             yield doc.problem(
