@@ -95,7 +95,7 @@ def new_client(
     return client(False, {"all://": _Refused(unusable), **LOOPBACK_DIRECT})
 
 
-_SCHEMES = ("https", "http", "all")
+_SCHEMES = ("http", "https", "all")  # in the order httpx builds their proxies
 
 
 def proxy_variables() -> dict[str, str]:
@@ -169,7 +169,8 @@ def _socks(value: str | None) -> bool:
 
 def _unusable_proxy() -> str | None:
     """The proxy variable httpx refuses, None when none is (so NO_PROXY is the one)."""
-    for variable in proxy_variables().values():
+    variables = proxy_variables()
+    for variable in (variables[s] for s in _SCHEMES if s in variables):
         value = os.environ.get(variable)
         try:
             if value:

@@ -774,6 +774,38 @@ def test_the_proxy_variables_are_those_urllib_reads(
     assert {s: os.environ[name] for s, name in proxy_variables().items()} == wanted
 
 
+@pytest.mark.parametrize("proxy", ["squid:3128", "u:fake-proxy-password@proxy.example:3128"])
+def test_a_proxy_without_a_scheme_is_read_as_requests_reads_it(
+    proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests reads `squid:3128` as the scheme `squid`: msal then told it as a tenant that
+    does not answer. httpx reads it as http://squid:3128."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    session = requests_session(ssl.create_default_context())
+    with pytest.raises(EntrasyncError) as caught:
+        session.request("GET", "https://login.example.com/tenant/v2.0/.well-known/openid")
+    said = f"{caught.value.message} {caught.value.hint}"
+    assert caught.value.message.startswith("HTTPS_PROXY holds a URL requests "), said
+    assert "fake-proxy-password" not in said
+
+
+def test_the_proxy_named_is_the_first_httpx_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx builds the http proxy first: with both broken, that is the one it refused."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HTTPS_PROXY", "ftp://a:1")
+    monkeypatch.setenv("HTTP_PROXY", "socks4://b:1")
+    with new_client({}) as client, pytest.raises(EntrasyncError) as caught:
+        client.get("https://graph.example.com/v1.0/groups")
+    assert caught.value.message.startswith("HTTP_PROXY holds a URL that cannot be used"), (
+        caught.value.message
+    )
+
+
 def test_a_request_the_proxy_did_not_fail_is_not_blamed_on_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

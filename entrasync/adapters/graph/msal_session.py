@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import prepend_scheme_if_needed
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
@@ -108,8 +109,8 @@ def _proxy_refused(exc: ValueError) -> EntrasyncError | None:
 def _unusable(proxy: str) -> bool:
     """Whether requests (urllib3) cannot send through ``proxy``: not a URL, or one of a
     scheme it has no proxy for."""
-    try:
-        url = parse_url(proxy if "://" in proxy else f"http://{proxy}")
+    try:  # read as requests reads it: `squid:3128` has the scheme `squid`
+        url = parse_url(prepend_scheme_if_needed(proxy, "http"))
     except LocationParseError:
         return True
     return not url.host or url.scheme not in _PROXY_SCHEMES
