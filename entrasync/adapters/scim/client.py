@@ -388,6 +388,7 @@ class ScimClient:
         yield from listing.accept(first)
         step = len(first.resources)
         start = 1 + step
+        last = step  # the length of the last page read
         if width > 1 and step and start <= listing.total:
             starts = range(start, listing.total + 1, step)
             fetch = partial(self._users_page, params, count=count)
@@ -395,7 +396,7 @@ class ScimClient:
             try:
                 for page in pages:
                     yield from listing.accept(page)
-                    start = page.start + len(page.resources)
+                    start, last = page.start + len(page.resources), len(page.resources)
                     if len(page.resources) != min(step, listing.total - page.start + 1):
                         break  # a page of another length: the pages asked after it are off
             finally:
@@ -405,19 +406,33 @@ class ScimClient:
             page = self._users_page(params, start, count=count)
             yield from listing.accept(page)
             # A server may return fewer than asked (RFC 7644 §3.4.2.4): follow what it sent.
-            start += len(page.resources)
+            start, last = start + len(page.resources), len(page.resources)
         if listing.requests == 1 and step:
             # The whole list came in its first page, which is what a server that gives each
             # page's own length as totalResults says too: make sure, by another page.
             listing.charge()
             self._prove_whole(params, listing, start if step >= count else None, count)
+        elif step and last >= step:
+            # The last page was as full as the server's pages: a totalResults that undercounts
+            # by whole pages (a server capping it) ends the read there too. The page after it
+            # must be empty, or refused as past the server's end.
+            listing.charge()
+            self._prove_whole(params, listing, start, count, refusal_ends=True)
 
     def _prove_whole(
-        self, params: Mapping[str, Any], listing: Listing, after: int | None, count: int
+        self,
+        params: Mapping[str, Any],
+        listing: Listing,
+        after: int | None,
+        count: int,
+        *,
+        refusal_ends: bool = False,
     ) -> None:
         """A list read in one page is all there is: a page as full as asked is followed by an
         empty one (``after``: its startIndex); a shorter one, which a server may answer past
-        its end with a 400, is counted alike by a one-user page."""
+        its end with a 400, is counted alike by a one-user page. ``refusal_ends``: a 4xx to
+        the page ``after`` a list of several pages says it is past the end, as an empty page
+        does (pages that each claim their own length disagree on totalResults already)."""
         start, size = (after, count) if after is not None else (1, 1)
         try:
             page = self._users_page(params, start, count=size)
@@ -426,6 +441,8 @@ class ScimClient:
         except ScimError as exc:
             if exc.status is None or exc.status in (401, 403, 429) or exc.status >= 500:
                 raise  # said as for any read: a credential, or a server that is not answering
+            if refusal_ends:
+                return
             raise unproven(start, size, exc) from None
         if after is not None:
             listing.accept(page)  # users past the end, or a list that moved, stop the read

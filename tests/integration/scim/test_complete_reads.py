@@ -278,12 +278,39 @@ def test_a_list_in_one_page_is_shown_whole_by_one_request_more(
 
 
 @WIDTHS
-def test_a_list_in_several_pages_needs_no_request_more(
+@pytest.mark.parametrize("past_end", ["empty", "refused"])
+def test_a_list_of_full_pages_is_shown_whole_by_the_page_after_it(
+    make_sandbox: MakeSandbox, parallelism: int, past_end: str
+) -> None:
+    """An empty page, or a 400 (RFC 7644 leaves it open), after the last full page."""
+    faults = ReadFaults(refuse_past_end=past_end == "refused")
+    sandbox = make_sandbox(seed=SEED[:20], max_results=PAGE, reads=faults)
+    assert len(read(sandbox, parallelism).users) == 20
+    assert sandbox.counters.listings == 20 // PAGE + 1
+
+
+@WIDTHS
+def test_a_list_ending_in_a_short_page_needs_no_request_more(
     make_sandbox: MakeSandbox, parallelism: int
 ) -> None:
-    sandbox = make_sandbox(seed=SEED[:20], max_results=PAGE)
-    assert len(read(sandbox, parallelism).users) == 20
-    assert sandbox.counters.listings == 20 // PAGE
+    sandbox = make_sandbox(seed=SEED[:18], max_results=PAGE)
+    assert len(read(sandbox, parallelism).users) == 18
+    assert sandbox.counters.listings == 4
+
+
+@WIDTHS
+def test_a_total_short_of_the_list_by_whole_pages_is_refused(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    """A server capping totalResults at a page boundary: the read ended there, and the plan
+    created users that were in NeuralTrust all along."""
+    sandbox = make_sandbox(seed=SEED[:20], max_results=PAGE, reads=ReadFaults(inflate_total=-5))
+    error = refused(sandbox, parallelism)
+    assert error.message.startswith(
+        "the NeuralTrust user list could not be read completely: the page at startIndex 16, "
+        "after the 15 users the server claims (totalResults), lists 5 more: its totalResults is "
+        "not the length of the list"
+    ), error.message
 
 
 @WIDTHS
