@@ -254,15 +254,28 @@ def protected_users(
         ids = set()
         try:
             user = client.get(f"users/{quote(entry, safe='@')}", {"$select": "id"}, what=what)
-            ids.add(str(user.get("id", "")).lower())
+            ids.add(_protected_id(user, entry))
         except GraphNotFoundError:
             pass
         params = {"$filter": f"mail eq {odata_string(entry)}", "$select": "id"}
-        ids.update(str(u.get("id", "")).lower() for u in client.paged("users", params, what=what))
+        ids.update(_protected_id(u, entry) for u in client.paged("users", params, what=what))
         return ids
 
     found = run_bounded(named_by, list(entries), parallelism)
-    return {entry: frozenset(ids - {""}) for entry, ids in zip(entries, found, strict=True)}
+    return {entry: frozenset(ids) for entry, ids in zip(entries, found, strict=True)}
+
+
+def _protected_id(user: dict[str, Any], entry: str) -> str:
+    """The lower-cased id of a user a ``protected`` entry names. One answered without it would
+    leave the entry naming no one, and its user unprotected: the read stops instead."""
+    user_id = user.get("id")
+    if not isinstance(user_id, str) or not user_id:
+        raise GraphError(
+            f"Microsoft Graph answered the protected user {sanitize.text(entry)} without its id",
+            "nothing was changed; run again, and if it repeats, the Graph URL does not answer "
+            "as Microsoft Graph does (https://learn.microsoft.com/graph/api/resources/user)",
+        )
+    return user_id.lower()
 
 
 def list_groups(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from typing import Any
 
 import httpx
 import pytest
@@ -435,6 +438,60 @@ def test_protected_entries_are_looked_up_parallelism_at_a_time(emulator: GraphEm
     assert emulator.peak_concurrency == 4
 
 
+def _client_through(
+    emulator: GraphEmulator, config: Config, transport: Callable[..., httpx.BaseTransport]
+) -> GraphClient:
+    """A client of ``emulator`` whose requests go through ``transport(verify=...)``."""
+    env = secret_env(emulator)
+    http = new_client(env, transport=transport(verify=ssl_context(env)))
+    token = make_token_provider(config, env)
+    return GraphClient(resolve_endpoints(config, env).api_base, token, http=http, policy=FAST)
+
+
+class _UsersWithoutIds(httpx.HTTPTransport):
+    """Graph's answers about users (``/users/{upn}``, ``/users?$filter=mail eq``), their ids
+    left out: only ``lookup`` of them."""
+
+    def __init__(self, lookup: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lookup = lookup
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        path = request.url.path
+        if "/users" not in path or response.status_code != 200:
+            return response
+        response.read()
+        body = response.json()
+        filtered = path.endswith("/users")
+        if filtered and self.lookup == "mail":
+            body["value"] = [{k: v for k, v in u.items() if k != "id"} for u in body["value"]]
+        elif not filtered and self.lookup == "upn":
+            body.pop("id", None)
+        return httpx.Response(200, json=body, request=request)
+
+
+@pytest.mark.parametrize("lookup", ["upn", "mail"])
+def test_a_protected_user_answered_without_its_id_stops_the_read(
+    lookup: str, emulator_factory: EmulatorFactory
+) -> None:
+    """The entry then named no one, a warning only: the break-glass owner it protects was
+    planned to be deactivated."""
+    both = SandboxUser(
+        "b9000000-0000-4000-8000-00000000000d", "oncall@contoso.com", "oncall@contoso.com", "On"
+    )
+    emulator = emulator_factory(tenant=replace(TENANT, users=(*TENANT.users, both)))
+    config = make_config([{"id": G_SMALL, "role": "member"}]).model_copy(
+        update={"protected": ("oncall@contoso.com",)}
+    )
+    through = partial(_UsersWithoutIds, lookup)
+    with _client_through(emulator, config, through) as client, pytest.raises(GraphError) as caught:
+        read_directory(config, client)
+    assert caught.value.message == (
+        "Microsoft Graph answered the protected user oncall@contoso.com without its id"
+    )
+
+
 class _SignInPage(httpx.HTTPTransport):
     """A proxy in front of Graph that answers the member pages with its sign-in page."""
 
@@ -447,13 +504,9 @@ class _SignInPage(httpx.HTTPTransport):
 def test_a_page_that_is_not_json_points_at_what_answered_in_graphs_place(
     emulator: GraphEmulator,
 ) -> None:
-    env = secret_env(emulator)
     config = make_config([{"id": G_SMALL, "role": "member"}])
-    http = new_client(env, transport=_SignInPage(verify=ssl_context(env)))
-    token = make_token_provider(config, env)
-    api = resolve_endpoints(config, env).api_base
     with (
-        GraphClient(api, token, http=http, policy=FAST) as client,
+        _client_through(emulator, config, _SignInPage) as client,
         pytest.raises(GraphError) as caught,
     ):
         read_directory(config, client)
