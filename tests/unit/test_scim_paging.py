@@ -89,7 +89,7 @@ def test_pages_that_are_read(body: dict[str, Any], start: int, expected: Page) -
         ),
         pytest.param(
             {"totalResults": 9, "Resources": {"id": "a"}},
-            "holds a user without an id",
+            "holds Resources that are not a list of users",
             id="Resources that is not a list",
         ),
     ],

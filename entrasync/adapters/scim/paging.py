@@ -137,7 +137,9 @@ def parse_page(body: object, start: int) -> Page:
     resources = body.get("Resources")
     if resources is None:  # RFC 7644 §3.4.2: may be left out when there is nothing to list
         resources = []
-    if not isinstance(resources, list) or not all(_has_id(r) for r in resources):
+    if not isinstance(resources, list):
+        raise _broken(f"{at} holds Resources that are not a list of users")
+    if not all(_has_id(r) for r in resources):
         raise _broken(f"{at} holds a user without an id")
     return Page(start, resources, total)
 
