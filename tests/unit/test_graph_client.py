@@ -419,8 +419,21 @@ DEEP = "[" * 100_000 + "]" * 100_000  # past what Python's parser reads: Recursi
             f"$batch answer for group {G1} holds a number JSON does not have (NaN or Infinity)",
         ),
         (_raw(200, DEEP), "Microsoft Graph sent a non-JSON answer for group"),
+        (
+            batch_answering(
+                {"id": "1", "status": 404, "body": {}},
+                {"id": "1", "status": 200, "body": {"id": G1, "displayName": "NT-A"}},
+                {"id": "2", "status": 200, "body": {"id": G2, "displayName": "NT-B"}},
+            ),
+            f"$batch answer for group {G1} and 1 more answers the request 1 twice",
+        ),
     ],
-    ids=["responses not a list", "NaN in an answer", "a body nested 100,000 deep"],
+    ids=[
+        "responses not a list",
+        "NaN in an answer",
+        "a body nested 100,000 deep",
+        "one request answered twice (the last answer was taken)",
+    ],
 )
 def test_a_batch_answer_graph_never_gives_is_an_error_not_a_traceback(
     handler: Handler, said: str

@@ -127,7 +127,14 @@ def _send(
     # Any other shape answers none of the requests: each is said to have no response, below.
     for answer in responses if isinstance(responses, list) else ():
         if isinstance(answer, dict):
-            by_id[str(answer.get("id"))] = answer
+            said = str(answer.get("id"))
+            if said in by_id:  # which of the two answers the request would be a guess
+                raise GraphError(
+                    f"Microsoft Graph's $batch answer for {what} answers the request "
+                    f"{sanitize.text(said[:40])} twice",
+                    "run again; if it repeats, report it with the request-id of the $batch",
+                )
+            by_id[said] = answer
     answers: dict[int, tuple[int, Any, httpx.Response]] = {}
     for i, get in items:
         answer = by_id.get(str(i + 1))
