@@ -82,9 +82,10 @@ def holds_credential(data: bytes) -> bool:
     if not known:
         return False
     # memchr first, which is fast; a credential with no long run is its own piece, and any
-    # escape of its punctuation (\\u002d, \\/) hides it.
+    # escape of its punctuation (\\u002d, \\/) hides it. Letters and digits alone are hidden
+    # only as _HIDDEN's escapes: an answer escaping accented names is not decoded for them.
     escaped = b"\\" in data and (
-        _HIDDEN.search(data) is not None or any(_piece(v) == v for v, _ in known)
+        _HIDDEN.search(data) is not None or any(_punctuated_piece(v) for v, _ in known)
     )
     if not (escaped or b"\x00" in data or any(_piece(v).encode() in data for v, _ in known)):
         return False
@@ -102,6 +103,16 @@ def holds_credential(data: bytes) -> bool:
 # and it hides a piece from the search in C.
 _HIDDEN = re.compile(rb"\\u00[3-7][0-9A-Fa-f]")
 _RUN = re.compile(r"[A-Za-z0-9]{6,}")  # letters and digits: no JSON writer needs to escape them
+
+
+@functools.lru_cache(maxsize=64)
+def _punctuated_piece(value: str) -> bool:
+    """Whether ``value`` is its own piece and holds a character JSON may escape other than as
+    _HIDDEN's letters and digits (``-``, ``/``, ``+``, ...)."""
+    return _piece(value) == value and _ALNUM.fullmatch(value) is None
+
+
+_ALNUM = re.compile(r"[A-Za-z0-9]*")
 
 
 @functools.lru_cache(maxsize=64)

@@ -166,3 +166,26 @@ def test_a_signed_token_is_masked_though_never_remembered() -> None:
     said = f"rejected client_assertion={fake_jwt({'sub': 'x'}, {'alg': 'RS256'})}&x=1"
     assert redact(said) == "rejected client_assertion=***&x=1"
     assert EntrasyncError(said).message == "rejected client_assertion=***&x=1"
+
+
+ALNUM_TOKEN = "fakeScimTokenForTests0123456789abcdef"  # letters and digits alone, as hex tokens
+
+
+@pytest.mark.parametrize("token", [ALNUM_TOKEN, TOKEN])
+@pytest.mark.parametrize(
+    "spelt",
+    [
+        lambda text: text,
+        lambda text: text.replace("T", "\\u0054"),
+        lambda text: text.replace("/", "\\/").replace("+", "\\u002B"),
+    ],
+    ids=["as sent", "a letter as an escape", "punctuation escaped"],
+)
+def test_an_answer_echoing_a_credential_is_told_however_json_spells_it(
+    token: str, spelt: Callable[[str], str]
+) -> None:
+    remember(token)
+    answer = json.dumps({"userName": f"Bearer {token}", "displayName": "Jos\u00e9"})
+    assert redact_module.holds_credential(spelt(answer).encode())
+    clean = json.dumps({"userName": "jose@contoso.com", "displayName": "Jos\u00e9"})
+    assert not redact_module.holds_credential(spelt(clean).encode())
