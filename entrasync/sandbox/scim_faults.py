@@ -38,6 +38,8 @@ class ReadFaults:
     - ``inflate_total``: ``totalResults`` claims this many users more than there are;
     - ``total_is_page``: ``totalResults`` is the number of users on the page, not in the list;
     - ``refuse_past_end``: ``400`` to a ``startIndex`` past the last user (RFC 7644 leaves it open);
+    - ``zero_total_past_end``: an empty page past the last user claims ``totalResults`` 0 (a
+      server counting the rows of the page it answers, ``COUNT(*) OVER ()``);
     - ``case_exact_filter``: ``userName eq "..."`` matches case-sensitively (RFC 7643 says
       userName is case-insensitive; some servers are not);
     - ``reject_extension_attributes``: 400 to an ``attributes=`` naming an extension URN (of a
@@ -51,6 +53,7 @@ class ReadFaults:
     inflate_total: int = 0
     total_is_page: bool = False
     refuse_past_end: bool = False
+    zero_total_past_end: bool = False
     case_exact_filter: bool = False
     reject_extension_attributes: bool = False
 
@@ -60,6 +63,7 @@ class ReadFaults:
             or self.inflate_total
             or self.total_is_page
             or self.refuse_past_end
+            or self.zero_total_past_end
             or self.case_exact_filter
         )
 
@@ -266,3 +270,5 @@ def _rewrite(page: dict[str, Any], reads: ReadFaults, asked: str, filter_: str |
         page["totalResults"] = int(page.get("totalResults", 0)) + reads.inflate_total
     if reads.total_is_page:
         page["totalResults"] = len(page.get("Resources", []))
+    if reads.zero_total_past_end and not page.get("Resources") and asked != "1":
+        page["totalResults"] = 0

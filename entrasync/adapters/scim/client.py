@@ -431,8 +431,9 @@ class ScimClient:
         """A list read in one page is all there is: a page as full as asked is followed by an
         empty one (``after``: its startIndex); a shorter one, which a server may answer past
         its end with a 400, is counted alike by a one-user page. ``refusal_ends``: a 4xx to
-        the page ``after`` a list of several pages says it is past the end, as an empty page
-        does (pages that each claim their own length disagree on totalResults already)."""
+        the page ``after`` a list of several pages (other than 401, 403 and 429) says it is
+        past the end, as an empty page does (pages that each claim their own length disagree
+        on totalResults already)."""
         start, size = (after, count) if after is not None else (1, 1)
         try:
             page = self._users_page(params, start, count=size)
@@ -445,7 +446,11 @@ class ScimClient:
                 return
             raise unproven(start, size, exc) from None
         if after is not None:
-            listing.accept(page)  # users past the end, or a list that moved, stop the read
+            # Empty, it ends the list whatever totalResults it claims (a server counting the
+            # rows of the page asked says 0); users past the end, or a list that moved, stop
+            # the read.
+            if page.resources:
+                listing.accept(page)
         elif page.total != listing.total:
             raise one_user_page_disagrees(page.total, listing.total)
         elif len(page.resources) > 1:
