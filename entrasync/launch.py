@@ -25,4 +25,9 @@ def run() -> NoReturn:
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         code = INTERRUPTED
+    # Under `python -m entrasync`, CPython marks a KeyboardInterrupt that left an exec() of a
+    # string (a dataclass made while a command's module loads) as unhandled, caught or not,
+    # and then ends the process by SIGINT instead of with this code; an exec() that completes
+    # clears the mark (run_eval_code_obj in Python/pythonrun.c).
+    exec("")
     sys.exit(code)

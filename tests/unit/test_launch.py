@@ -4,8 +4,11 @@ like any other (exit 130, no traceback)."""
 from __future__ import annotations
 
 import importlib.abc
+import os
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -61,3 +64,29 @@ def test_the_entry_point_knows_the_interrupted_exit_code_as_the_cli_does() -> No
 def test_scripts_installed_before_the_entry_point_moved_still_start() -> None:
     # An editable install's script keeps `from entrasync.cli import run` until reinstalled.
     assert cli.run is run
+
+
+def test_an_interrupt_inside_an_exec_ends_python_m_with_130_not_by_sigint(
+    tmp_path: Path,
+) -> None:
+    """A Ctrl-C that lands while a dataclass is made (exec of a string) as a command's module
+    loads: under `python -m entrasync` the process died of SIGINT (-2), not exit 130."""
+    (tmp_path / "interrupted_in_exec.py").write_text(
+        "from entrasync import cli\n"
+        "from entrasync.launch import run\n"
+        "def main():\n"
+        "    exec('raise KeyboardInterrupt')\n"
+        "cli.main = main\n"
+        "run()\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "interrupted_in_exec"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == INTERRUPTED, done.stderr
+    assert done.stderr == "\ninterrupted\n"
