@@ -70,6 +70,17 @@ def core(config: Config, directory: Directory, target: Target) -> dict[str, Any]
     }
 
 
+def linear_reference(directory: Directory) -> float:
+    """CPU of one plain pass over the directory's users as they lie in memory: a dict by
+    lower-cased UPN and one JSON array of their fields. Linear by construction, so its growth
+    from one size to the next is the machine's own (caches, memory bandwidth): the yardstick
+    for the core's exponent in the curve of benchmarks/README.md."""
+    start = time.process_time()
+    by_upn = {user.user_principal_name.lower(): user for user in directory.users.values()}
+    json.dumps([(u.id, u.user_principal_name, u.mail, u.display_name) for u in by_upn.values()])
+    return time.process_time() - start
+
+
 def measure(size: Size, profile_to: Path | None = None) -> dict[str, Any]:
     t0 = time.process_time()
     generated = generate(size)
@@ -90,6 +101,9 @@ def measure(size: Size, profile_to: Path | None = None) -> dict[str, Any]:
         shape = core(config, directory, target)
     cpu = time.process_time() - start
 
+    with collector_paused():
+        reference = min(linear_reference(directory) for _ in range(3))
+
     gc.collect()
     tracemalloc.start()
     core(config, directory, target)
@@ -101,6 +115,7 @@ def measure(size: Size, profile_to: Path | None = None) -> dict[str, Any]:
         "cpu_seconds_collector_on": round(cpu_collector_on, 3),
         "tracemalloc_peak_mb": round(peak / 2**20, 1),
         "inputs_cpu_seconds": round(inputs_cpu, 3),
+        "linear_reference_cpu_seconds": round(reference, 3),
         "directory_users": len(directory.users),
         "groups": len(directory.groups),
         "memberships": sum(len(g.member_ids) for g in directory.groups),

@@ -77,6 +77,13 @@ def core(size: str, profile: Path) -> tuple[list[Figure], dict[str, Any]]:
             None,
         ),
         Figure(
+            "linear reference pass (the machine's yardstick)",
+            raw["linear_reference_cpu_seconds"],
+            "s",
+            "",
+            None,
+        ),
+        Figure(
             "core peak memory (tracemalloc)",
             raw["tracemalloc_peak_mb"],
             "MB",

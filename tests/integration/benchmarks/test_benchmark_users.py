@@ -18,6 +18,7 @@ def test_a_tiny_users_run_measures_the_core_and_the_plan(tmp_path: Path) -> None
     assert raw_core["directory_users"] > 0
     assert raw_core["changes"] > 0
     assert figures["plan completed"].passed
+    assert isinstance(figures["linear reference pass (the machine's yardstick)"].value, float)
     assert raw_plan["shape"]["directory_users"] == 300
     assert raw_plan["probe"]["requests"]["graph_member_page"] >= 1
     assert figures["peak requests in flight (Graph, SCIM)"].passed
