@@ -192,6 +192,9 @@ def _policy(plan: Plan) -> list[str]:
         f"> **{title}**: {count} a safeguard. They move no user by themselves; the plans and "
         "applies after the merge run under them.",
     ]
+    # Weakening lines first (each group in the file's order), so the cap below never hides
+    # one behind settings that weaken nothing.
+    changes = tuple(sorted(changes, key=lambda p: not p.weakens))
     for change in changes[:MAX_POLICY_LINES]:
         marker, key, what = policy_parts(change)
         # A key as entrasync writes it is a short dotted name; anything else is shown escaped.
@@ -200,9 +203,12 @@ def _policy(plan: Plan) -> list[str]:
         line = f"> - {shown}: {_POLICY_VERBS[marker]}{escaped_within(what)}"
         lines.append(line + (f" (**{WEAKENS}**)" if change.weakens else ""))
     if len(changes) > MAX_POLICY_LINES:
-        lines.append(
-            f"> - and {len(changes) - MAX_POLICY_LINES} more: `policy_changes` in the plan file"
+        hidden = changes[MAX_POLICY_LINES:]
+        weakens = sum(p.weakens for p in hidden)
+        among = (
+            f" ({weakens} {'weakens' if weakens == 1 else 'weaken'} a safeguard)" if weakens else ""
         )
+        lines.append(f"> - and {len(hidden)} more{among}: `policy_changes` in the plan file")
     return [*lines, ""]
 
 

@@ -92,9 +92,25 @@ def test_a_huge_policy_change_is_bounded_in_the_comment() -> None:
     shown = [line for line in comment.splitlines() if line.startswith("> - `")]
     assert len(shown) == MAX_POLICY_LINES
     assert max(map(len, shown)) < 300
-    assert f"> - and {len(huge) - MAX_POLICY_LINES} more: `policy_changes` in the plan file" in (
-        comment
+    hidden, weakening = len(huge) - MAX_POLICY_LINES, len(many) - MAX_POLICY_LINES
+    assert (
+        f"> - and {hidden} more ({weakening} weaken a safeguard): `policy_changes` in the plan file"
+    ) in comment
+
+
+def test_the_cap_never_hides_a_weakening_change_behind_ones_that_weaken_nothing() -> None:
+    # `protected` comes before `limits` in a config: 60 added entries pushed the raised limit
+    # out of the comment, which then said "1 weakens a safeguard" without showing which.
+    added = tuple(PolicyChange("protected", None, f"u{n}@contoso.com") for n in range(60))
+    raised = PolicyChange("limits.max_deactivations", 10, 1000, weakens=True)
+    comment = render_markdown(
+        replace(empty_plan(), policy_changes=(*added, raised)), config_path=CONFIG
     )
+
+    shown = [line for line in comment.splitlines() if line.startswith("> - `")]
+    assert shown[0] == "> - `limits.max_deactivations`: 10 -&gt; 1000 (**weakens a safeguard**)"
+    assert shown[1:] == [f"> - `protected`: added u{n}@&#8203;contoso.com" for n in range(49)]
+    assert "> - and 11 more: `policy_changes` in the plan file" in comment
 
 
 @pytest.mark.parametrize("char", ["@", "#", "!"])
