@@ -34,6 +34,27 @@ def write_atomic(path: Path, text: str) -> None:
     write_atomic_chunks(path, (text,))
 
 
+def write_new(path: Path, text: str) -> None:
+    """Write ``text`` to a ``path`` nothing is at, as :func:`write_atomic` does, but put in
+    place by a hard link instead of a rename: a file another process made there meanwhile is
+    never replaced, and :class:`FileExistsError` says so. A filesystem without hard links
+    takes the name by an exclusive create first, then renames the written file over it."""
+    make_folder(path.parent)
+    _replace(path, path, lambda handle: handle.write(text), None, place=_link_new)
+
+
+def _link_new(tmp: str, target: Path) -> None:
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (FAT, some network shares)
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.replace(tmp, target)
+        return
+    os.unlink(tmp)
+
+
 def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
     """Write the ``chunks`` one after another to ``path`` as the module docstring says, so a
     large file (a 1,000,000-user plan file is 450 MB) need not be one string in memory.
@@ -125,8 +146,15 @@ def _existing_mode(target: Path) -> int | None:
         return None
 
 
-def _replace(path: Path, target: Path, fill: Callable[[TextIO], object], mode: int | None) -> None:
-    """Write a temporary file next to ``target`` with ``fill``, sync it, rename it over."""
+def _replace(
+    path: Path,
+    target: Path,
+    fill: Callable[[TextIO], object],
+    mode: int | None,
+    place: Callable[[str, Path], None] = os.replace,
+) -> None:
+    """Write a temporary file next to ``target`` with ``fill``, sync it, ``place`` it (rename
+    it over, by default)."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     except OSError as exc:
@@ -138,10 +166,10 @@ def _replace(path: Path, target: Path, fill: Callable[[TextIO], object], mode: i
             fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        place(tmp, target)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
             raise _cannot_write(path, exc) from None
         raise
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from entrasync.adapters.files import refuse_unwritable, write_atomic
+from entrasync.adapters.files import refuse_unwritable, write_atomic, write_new
 from entrasync.adapters.shell import command_line
 from entrasync.commands import examples
 from entrasync.config.loading import load_config
@@ -94,8 +94,13 @@ def command(
     loaded = _checked(text, target)
     # Written before it is shown, as `plan --out` is: a reader that stops reading (`| head`,
     # quitting a pager) costs no file after minutes of reads.
-    _refuse_existing(target, force, "appeared while init read Entra and NeuralTrust")
-    write_atomic(target, text)
+    if force:
+        write_atomic(target, text)
+    else:
+        try:
+            write_new(target, text)
+        except FileExistsError:  # made while init read: never replaced
+            raise _exists(target, "appeared while init read Entra and NeuralTrust") from None
     console.result_lines(f"{line}\n" for line in proposal_lines(result.proposal, min_agreement))
     for note in result.proposal.notes:
         console.warn(note)
@@ -125,12 +130,16 @@ def _schema_ref(target: Path) -> str:
     return sanitize.file_name(Path(os.path.relpath(Path.cwd() / SCHEMA_PATH, folder)).as_posix())
 
 
-def _refuse_existing(target: Path, force: bool, happened: str = "already exists") -> None:
+def _refuse_existing(target: Path, force: bool) -> None:
     if os.path.lexists(target) and not force:
-        raise EntrasyncError(
-            f"{target} {happened}; init never writes over a file without --force",
-            "pass --out FILE to write the draft elsewhere, or --force to replace it",
-        )
+        raise _exists(target, "already exists")
+
+
+def _exists(target: Path, happened: str) -> EntrasyncError:
+    return EntrasyncError(
+        f"{target} {happened}; init never writes over a file without --force",
+        "pass --out FILE to write the draft elsewhere, or --force to replace it",
+    )
 
 
 def _checked(text: str, target: Path) -> LoadedConfig:

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 
 from entrasync.adapters import files
-from entrasync.adapters.files import read_plan, read_whole, write_atomic, write_atomic_chunks
+from entrasync.adapters.files import (
+    read_plan,
+    read_whole,
+    write_atomic,
+    write_atomic_chunks,
+    write_new,
+)
 from entrasync.errors import EntrasyncError, PlanFileError
 
 
@@ -35,6 +41,49 @@ def test_chunks_that_fail_halfway_leave_the_old_file_and_no_temporary(tmp_path: 
         write_atomic_chunks(target, chunks())
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+def test_a_new_file_is_written_whole_and_owned_by_its_writer(tmp_path: Path) -> None:
+    target = tmp_path / "draft.yaml"
+    write_new(target, "version: 1\n")
+    assert target.read_text(encoding="utf-8") == "version: 1\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["draft.yaml"]
+
+
+def test_a_file_made_while_the_new_one_is_written_is_never_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two `init --out X` started together: both found no X, and the second replaced the first.
+    target = tmp_path / "draft.yaml"
+    sync = os.fsync
+
+    def meanwhile(fd: int) -> None:
+        target.write_text("the other run's draft\n", encoding="utf-8")
+        sync(fd)
+
+    monkeypatch.setattr(os, "fsync", meanwhile)
+    with pytest.raises(FileExistsError):
+        write_new(target, "version: 1\n")
+    assert target.read_text(encoding="utf-8") == "the other run's draft\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["draft.yaml"]
+
+
+def test_without_hard_links_the_name_is_taken_by_an_exclusive_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(src: str, dst: Path) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    target = tmp_path / "draft.yaml"
+    write_new(target, "version: 1\n")
+    assert target.read_text(encoding="utf-8") == "version: 1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["draft.yaml"]
+    with pytest.raises(FileExistsError):
+        write_new(target, "version: 2\n")
+    assert target.read_text(encoding="utf-8") == "version: 1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["draft.yaml"]
 
 
 def test_a_folder_that_cannot_be_made_is_an_error_not_a_traceback(tmp_path: Path) -> None:

@@ -312,6 +312,27 @@ def test_a_file_that_appears_during_the_reads_is_not_replaced_either(
     assert Path("draft.yaml").read_text(encoding="utf-8") == "# written by someone else meanwhile\n"
 
 
+def test_a_file_made_by_another_run_while_the_draft_is_written_is_not_replaced(
+    serve: Serve, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two `init --out X` started together both found no X after their reads; the second
+    # renamed its draft over the first's, and both said they wrote it.
+    serve(*aligned_tenant())
+    sync = os.fsync
+
+    def meanwhile(fd: int) -> None:
+        Path("draft.yaml").write_text("# the other run's draft\n", encoding="utf-8")
+        sync(fd)
+
+    monkeypatch.setattr("entrasync.adapters.files.os.fsync", meanwhile)
+    code, _, err = init(capsys, "APP-", "--out", "draft.yaml")
+
+    assert code == 1
+    assert "error: draft.yaml appeared while init read Entra and NeuralTrust; init never" in err
+    assert Path("draft.yaml").read_text(encoding="utf-8") == "# the other run's draft\n"
+    assert sorted(p.name for p in Path().iterdir() if p.name.startswith(".draft")) == []
+
+
 def test_a_draft_that_does_not_validate_is_never_written(
     serve: Serve, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
