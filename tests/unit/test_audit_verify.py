@@ -302,6 +302,57 @@ def test_the_files_own_text_cannot_forge_lines_of_verifys_output(
     assert "apply_finished has result 'refused\\n::stop-commands::tok\\nlast s" in out + err
 
 
+def rechained(path: Path, line: int, edit: Callable[[dict[str, Any]], None]) -> None:
+    """``edit`` the record on ``line``, then rehash it and every record after it: a forgery
+    that rewrites the whole chain (caught by ``--expect-sha256``), left to the format checks."""
+    lines = path.read_bytes().split(b"\n")
+    records = [json.loads(raw) for raw in lines[:-1]]
+    edit(records[line - 1])
+    prev = records[line - 2]["sha256"] if line > 1 else "0" * 64
+    for record in records[line - 1 :]:
+        record["prev_sha256"] = prev
+        record["sha256"] = prev = record_sha256(record)
+    path.write_bytes(b"".join(bytes(rfc8785.dumps(record)) + b"\n" for record in records))
+
+
+def _set(key: str, value: object) -> Callable[[dict[str, Any]], None]:
+    return lambda record: record.__setitem__(key, value)
+
+
+@pytest.mark.parametrize(
+    ("line", "edit", "problem"),
+    [
+        (1, _set("seq", True), "found seq True where seq 1 belongs"),
+        (EDITED, _set("outcome", "bogus"), "a change with outcome 'bogus', which apply never"),
+        (EDITED, lambda record: record.pop("outcome"), "a change with outcome None, which"),
+        (EDITED, _set("action", "promote"), "a change with action 'promote', which apply"),
+        (EDITED, _set("user", 7), "a change with user 7, where apply writes text"),
+        (
+            9,
+            lambda record: record["counts"].update(failed=False, skipped=False),
+            "apply_finished counts {'failed': False",
+        ),
+    ],
+    ids=[
+        "seq true",
+        "an unknown outcome",
+        "no outcome",
+        "an unknown action",
+        "a number as user",
+        "counts false",
+    ],
+)
+def test_a_rechained_record_apply_never_writes_is_refused_as_report_apply_refuses_it(
+    run: Path, line: int, edit: Callable[[dict[str, Any]], None], problem: str
+) -> None:
+    # JSON true is not 1, nor false 0, and a change without a valid outcome is no change
+    # record: report-apply refused such files, and verify called them intact.
+    rechained(run, line, edit)
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.first_bad_seq) == (False, line)
+    assert problem in verdict.describe()
+
+
 @pytest.mark.parametrize(
     ("cut", "seq", "problem"),
     [

@@ -28,6 +28,7 @@ from entrasync.core.audit_record import (
     whole_lines,
 )
 from entrasync.core.canonical import canonical_text
+from entrasync.core.items import Action
 from entrasync.errors import AuditError
 
 
@@ -251,7 +252,7 @@ def _check_canonical(record: dict[str, Any], raw: bytes) -> None:
 def _check(record: dict[str, Any], seq: int, prev: str, tally: Counter[str]) -> None:
     # Values from the file are cut where they are shown: a forged one cannot flood the output.
     found = record.get("seq")
-    if found != seq:
+    if not _is_count(found) or found != seq:
         raise _Broken(
             f"found seq {repr(found)[:40]} where seq {seq} belongs: a record was removed, "
             "inserted or reordered"
@@ -267,8 +268,10 @@ def _check(record: dict[str, Any], seq: int, prev: str, tally: Counter[str]) -> 
         raise _Broken(f"unknown record type {repr(kind)[:40]}")
     if (seq == 1) != (kind == "apply_started"):
         raise _Broken("apply_started must be the first record, and only the first")
+    if kind == "change":
+        _check_change(record)
     if kind == "apply_finished":
-        if record.get("records") != seq - 1:
+        if not _is_count(record.get("records")) or record.get("records") != seq - 1:
             raise _Broken(
                 f"apply_finished says {repr(record.get('records'))[:40]} records came before it"
             )
@@ -278,7 +281,27 @@ def _check(record: dict[str, Any], seq: int, prev: str, tally: Counter[str]) -> 
                 f"apply_finished has result {repr(result)[:40]}, which apply never writes"
             )
         counts = record.get("counts")
-        if counts != {o: tally[o] for o in OUTCOMES}:
+        counted = isinstance(counts, dict) and all(map(_is_count, counts.values()))
+        if not counted or counts != {o: tally[o] for o in OUTCOMES}:
             raise _Broken(
                 f"apply_finished counts {repr(counts)[:80]} disagree with the change records"
             )
+
+
+ACTIONS = frozenset(action.value for action in Action)
+
+
+def _is_count(value: object) -> bool:
+    """A JSON integer, as apply writes counts: ``true == 1`` in Python, not in the format."""
+    return type(value) is int
+
+
+def _check_change(record: dict[str, Any]) -> None:
+    """What every change record holds, as apply writes it and ``report-apply`` reads it."""
+    outcome, action, user = record.get("outcome"), record.get("action"), record.get("user")
+    if outcome not in OUTCOMES:
+        raise _Broken(f"a change with outcome {repr(outcome)[:40]}, which apply never writes")
+    if action not in ACTIONS:
+        raise _Broken(f"a change with action {repr(action)[:40]}, which apply never writes")
+    if not isinstance(user, str):
+        raise _Broken(f"a change with user {repr(user)[:40]}, where apply writes text")
