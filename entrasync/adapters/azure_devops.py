@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
@@ -31,9 +32,11 @@ import httpx
 
 from entrasync.adapters.http import asked_to_wait, require_safe_url
 from entrasync.adapters.review import (
+    all_own,
     check_length,
     ensure_marker,
-    find_own,
+    item_id,
+    keep_one,
     member,
     relabel,
     text_of,
@@ -241,27 +244,34 @@ class AzureDevOpsPlatform:
         client = self.client
         threads_url = client.git_url(f"/pullRequests/{number}/threads")
         listing = f"listing the threads of PR {number}"
-        listed = client.request_json("GET", threads_url, dict, what=listing)
-        threads = (t for t in client.listed(listed, "value", listing) if not t.get("isDeleted"))
-        existing = find_own(threads, marker, _content, client.is_own)
-        if existing is not None:
-            thread_id = client.integer(existing, "id", listing)
-            comment_id = client.integer(_first(existing), "id", listing)
+        ours = cache(client.is_own)
+
+        def own() -> list[dict[str, Any]]:
+            listed = client.request_json("GET", threads_url, dict, what=listing)
+            threads = (t for t in client.listed(listed, "value", listing) if not t.get("isDeleted"))
+            return all_own(threads, marker, _content, ours)
+
+        def edit(thread: dict[str, Any], text: str) -> str:
+            thread_id = client.integer(thread, "id", listing)
+            comment_id = client.integer(_first(thread), "id", listing)
             client.request(
                 "PATCH",
                 client.git_url(f"/pullRequests/{number}/threads/{thread_id}/comments/{comment_id}"),
                 what=f"editing thread {thread_id} on PR {number}",
-                json={"content": body},
+                json={"content": text},
             )
-        else:
+            return self._web_url(number, thread_id)
+
+        def post(text: str) -> tuple[dict[str, Any], str]:
             thread = {
-                "comments": [{"parentCommentId": 0, "content": body, "commentType": "text"}],
+                "comments": [{"parentCommentId": 0, "content": text, "commentType": "text"}],
                 "status": "closed",
             }
             what = f"commenting on PR {number}"
             posted = client.request_json("POST", threads_url, dict, what=what, json=thread)
-            thread_id = client.integer(posted, "id", what)
-        return self._web_url(number, thread_id)
+            return posted, self._web_url(number, client.integer(posted, "id", what))
+
+        return keep_one(own, edit, post, item_id, body)
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         client = self.client

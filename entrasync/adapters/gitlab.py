@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any
 from urllib.parse import quote
 
@@ -29,9 +29,11 @@ import httpx
 
 from entrasync.adapters.http import asked_to_wait, require_safe_url
 from entrasync.adapters.review import (
+    all_own,
     check_length,
     ensure_marker,
-    find_own,
+    item_id,
+    keep_one,
     member,
     relabel,
     text_of,
@@ -207,30 +209,36 @@ class GitLabPlatform:
         client = self.client
         notes_url = client.project_url(f"/merge_requests/{number}/notes")
         listing = f"listing the notes of !{number}"
-        notes = client.paginate(
-            notes_url.copy_merge_params(
-                {"per_page": "100", "sort": "asc", "order_by": "created_at"}
-            ),
-            what=listing,
-        )
-        existing = find_own((n for n in notes if not n.get("system")), marker, _body, client.is_own)
-        if existing is not None:
-            note_id = client.integer(existing, "id", listing)
+        ours = cache(client.is_own)
+        environ = self.ctx.environ
+        project_url = environ.get("CI_MERGE_REQUEST_PROJECT_URL") or environ.get("CI_PROJECT_URL")
+
+        def web(note_id: int) -> str:
+            if not project_url:
+                return f"note {note_id} on !{number}"
+            return f"{project_url}/-/merge_requests/{number}#note_{note_id}"
+
+        def own() -> list[dict[str, Any]]:
+            order = {"per_page": "100", "sort": "asc", "order_by": "created_at"}
+            notes = client.paginate(notes_url.copy_merge_params(order), what=listing)
+            return all_own((n for n in notes if not n.get("system")), marker, _body, ours)
+
+        def edit(note: dict[str, Any], text: str) -> str:
+            note_id = client.integer(note, "id", listing)
             client.request(
                 "PUT",
                 client.project_url(f"/merge_requests/{number}/notes/{note_id}"),
                 what=f"editing note {note_id} on !{number}",
-                json={"body": body},
+                json={"body": text},
             )
-        else:
+            return web(note_id)
+
+        def post(text: str) -> tuple[dict[str, Any], str]:
             what = f"commenting on !{number}"
-            posted = client.request_json("POST", notes_url, dict, what=what, json={"body": body})
-            note_id = client.integer(posted, "id", what)
-        environ = self.ctx.environ
-        project_url = environ.get("CI_MERGE_REQUEST_PROJECT_URL") or environ.get("CI_PROJECT_URL")
-        if not project_url:
-            return f"note {note_id} on !{number}"
-        return f"{project_url}/-/merge_requests/{number}#note_{note_id}"
+            posted = client.request_json("POST", notes_url, dict, what=what, json={"body": text})
+            return posted, web(client.integer(posted, "id", what))
+
+        return keep_one(own, edit, post, item_id, body)
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         client = self.client

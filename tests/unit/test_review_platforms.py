@@ -15,8 +15,8 @@ from entrasync.adapters.azure_devops import (
 )
 from entrasync.adapters.github.rest import GitHubClient, GitHubContext, GitHubPlatform
 from entrasync.adapters.gitlab import GitLabClient, GitLabContext, GitLabPlatform
+from entrasync.adapters.review import all_own, label_changes, relabel
 from entrasync.adapters.review import client as review_client
-from entrasync.adapters.review import find_own, label_changes, relabel
 from entrasync.adapters.review.detect import detect
 from entrasync.errors import GitHubError, ReviewError
 
@@ -134,12 +134,12 @@ def test_who_the_token_is_is_asked_only_when_an_item_carries_the_marker() -> Non
         asked.append("GET /user")
         return lambda item: item.endswith("by us")
 
-    assert find_own(["LGTM", f"why? {marker} by us"], marker, str, ours) is None
+    assert all_own(["LGTM", f"why? {marker} by us"], marker, str, ours) == []
     assert asked == []
-    found = find_own(
+    found = all_own(
         [f"{marker} by eve", f"{marker} by us", f"{marker} again, by us"], marker, str, ours
     )
-    assert found == f"{marker} by us"
+    assert found == [f"{marker} by us", f"{marker} again, by us"]
     assert asked == ["GET /user"]
 
 

@@ -16,6 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import quote
 
@@ -27,7 +28,8 @@ from entrasync.adapters.review import (
     all_own,
     check_length,
     ensure_marker,
-    find_own,
+    item_id,
+    keep_one,
     member,
     relabel,
     text_of,
@@ -236,19 +238,28 @@ class GitHubPlatform:
         check_length(body, self.comment_limit, self.name)
         client = self.client
         listing = f"listing the comments of #{number}"
-        comments = client.paginate(
-            client.repo_url(f"/issues/{number}/comments?per_page=100"), what=listing
-        )
-        existing = find_own(comments, marker, _body, client.is_own)
-        if existing is not None:
-            comment_id = client.integer(existing, "id", listing)
-            method, url = "PATCH", client.repo_url(f"/issues/comments/{comment_id}")
+        ours = cache(client.is_own)
+
+        def own() -> list[dict[str, Any]]:
+            url = client.repo_url(f"/issues/{number}/comments?per_page=100")
+            return all_own(client.paginate(url, what=listing), marker, _body, ours)
+
+        def edit(comment: dict[str, Any], text: str) -> str:
+            comment_id = client.integer(comment, "id", listing)
+            url = client.repo_url(f"/issues/comments/{comment_id}")
             what = f"editing comment {comment_id} on #{number}"
-        else:
-            method, url = "POST", client.repo_url(f"/issues/{number}/comments")
-            what = f"commenting on #{number}"
-        posted = client.request_json(method, url, dict, what=what, json={"body": body})
-        return text_of(posted.get("html_url"))
+            return text_of(
+                client.request_json("PATCH", url, dict, what=what, json={"body": text}).get(
+                    "html_url"
+                )
+            )
+
+        def post(text: str) -> tuple[dict[str, Any], str]:
+            url, what = client.repo_url(f"/issues/{number}/comments"), f"commenting on #{number}"
+            posted = client.request_json("POST", url, dict, what=what, json={"body": text})
+            return posted, text_of(posted.get("html_url"))
+
+        return keep_one(own, edit, post, item_id, body)
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         """``GET``/``POST /issues/{n}/labels``, ``DELETE /issues/{n}/labels/{name}``

@@ -95,16 +95,6 @@ def relabel(
         add(to_add)
 
 
-def find_own(
-    items: Iterable[Item],
-    marker: str,
-    body: Callable[[Item], str],
-    ours: Callable[[], Callable[[Item], bool]],
-) -> Item | None:
-    """The first of ``items`` whose body starts with ``marker`` and that is the tool's own."""
-    return next(iter(all_own(items, marker, body, ours)), None)
-
-
 def all_own(
     items: Iterable[Item],
     marker: str,
@@ -122,6 +112,45 @@ def all_own(
         return []  # no need to ask who we are
     own = ours()
     return [i for i in marked if own(i)]
+
+
+# What a duplicate of the tool's comment is edited to: no marker, so no run finds it again.
+SUPERSEDED = (
+    "Superseded: entrasync keeps one plan comment per mappings file, and two runs posted "
+    "one each at the same time. The plan is in the earlier entrasync comment."
+)
+
+
+def keep_one(
+    own: Callable[[], list[Item]],
+    edit: Callable[[Item, str], str],
+    post: Callable[[str], tuple[Item, str]],
+    key: Callable[[Item], object],
+    body: str,
+) -> str:
+    """Make ``body`` the one comment of the tool's that ``own()`` lists (oldest first): edit
+    the oldest, or post one when there is none; return its web address.
+
+    Two runs that list at once both find none and both post. So a run that posted lists again,
+    and every own comment but the oldest (found now, or by any later run) is edited to
+    :data:`SUPERSEDED`: each run ends with one comment that carries the marker.
+    """
+    found = own()
+    if found:
+        url = edit(found[0], body)
+    else:
+        posted, url = post(body)
+        found = own() or [posted]  # a run racing this one may have posted as well
+        if key(found[0]) != key(posted):
+            url = edit(found[0], body)
+    for duplicate in found[1:]:
+        edit(duplicate, SUPERSEDED)
+    return url
+
+
+def item_id(item: dict[str, Any]) -> object:
+    """A comment's, note's or thread's ``id``, as the platform's JSON gives it."""
+    return item.get("id")
 
 
 def ensure_marker(body: str, marker: str) -> str:

@@ -11,6 +11,7 @@ from entrasync.adapters.azure_devops import (
     AzureDevOpsContext,
     AzureDevOpsPlatform,
 )
+from entrasync.adapters.review import SUPERSEDED
 from entrasync.adapters.review.publish import Published, publish_plan
 from entrasync.core import labels
 from entrasync.core.plan import Action, Plan
@@ -39,12 +40,12 @@ def test_first_run_opens_one_closed_thread_and_the_second_edits_its_first_commen
     ado: AzureDevOps, make_env: MakeEnv
 ) -> None:
     first = publish(plan_of(change("alice@contoso.com")), make_env(ado))
-    assert ado.calls("GET", "/connectionData") == 0  # no thread carries the marker: no need to ask
+    assert ado.calls("GET", "/connectionData") == 1  # after posting: a racing run's too?
     second = publish(
         plan_of(change("alice@contoso.com"), change("bob@contoso.com", Action.UPDATE, "admin")),
         make_env(ado),
     )
-    assert ado.calls("GET", "/connectionData") == 1
+    assert ado.calls("GET", "/connectionData") == 2
 
     (thread,) = ado.state.threads[7]
     assert first.url == second.url
@@ -57,6 +58,19 @@ def test_first_run_opens_one_closed_thread_and_the_second_edits_its_first_commen
     assert content.startswith(MARKER)
     assert "Plan: 1 to create, 1 to update, 0 to deactivate, 0 to reactivate." in content
     assert all("api-version=7.1" in path for _, path in ado.requests if "/_apis/git/" in path)
+
+
+def test_a_duplicate_thread_left_by_two_racing_runs_is_superseded(
+    ado: AzureDevOps, make_env: MakeEnv
+) -> None:
+    first = ado.state.add_thread(7, MARKER + "\nrun A's plan")
+    second = ado.state.add_thread(7, MARKER + "\nrun B's plan")
+    published = publish(plan_of(change("carol@contoso.com")), make_env(ado))
+
+    contents = {t["id"]: t["comments"][0]["content"] for t in ado.state.threads[7]}
+    assert published.url.endswith(f"discussionId={first}")
+    assert "carol" in contents[first]
+    assert contents[second] == SUPERSEDED
 
 
 def test_a_reviewers_thread_with_the_marker_is_never_edited(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
+from entrasync.adapters.review import SUPERSEDED
+from entrasync.adapters.review.client import RestClient
 from entrasync.adapters.review.publish import publish_plan as publish
 from entrasync.core.plan import Action, Plan
 from entrasync.errors import GitHubError
@@ -29,15 +32,60 @@ def test_first_run_creates_one_comment_and_second_run_edits_it(
     env = make_env(github)
     plan = plan_of(change("alice@contoso.com"))
     first = publish_plan(plan, config_path=CONFIG, environ=env)
-    assert github.state.calls("GET", "/user") == 0  # no comment carries the marker: none asked
+    assert github.state.calls("GET", "/user") == 1  # after posting: a racing run's too?
     second = publish_plan(plan, config_path=CONFIG, environ=env)
-    assert github.state.calls("GET", "/user") == 1
+    assert github.state.calls("GET", "/user") == 2
 
     comments = github.state.comments[7]
     assert len(comments) == 1
     assert first == second == comments[0]["html_url"]
     assert (github.state.calls("POST", "/comments"), github.state.calls("PATCH")) == (1, 1)
     assert comments[0]["body"].startswith(comment_marker(CONFIG))
+
+
+def test_a_duplicate_left_by_two_racing_runs_is_superseded_and_the_oldest_kept(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    # Two runs that listed at once both posted: every later run edited only the oldest, and
+    # the newer, lower in the conversation, kept its stale plan for good.
+    first = github.state.add_comment(7, comment_marker(CONFIG) + "\nrun A's plan")
+    second = github.state.add_comment(7, comment_marker(CONFIG) + "\nrun B's plan")
+    env = make_env(github)
+    url = publish_plan(plan_of(change("carol@contoso.com")), config_path=CONFIG, environ=env)
+
+    bodies = {c["id"]: c["body"] for c in github.state.comments[7]}
+    assert url == f"/c/{first}"
+    assert "carol" in bodies[first]
+    assert bodies[second] == SUPERSEDED
+    publish_plan(plan_of(change("dave@contoso.com")), config_path=CONFIG, environ=env)
+    bodies = {c["id"]: c["body"] for c in github.state.comments[7]}
+    assert ("dave" in bodies[first], bodies[second]) == (True, SUPERSEDED)
+
+
+def test_a_run_that_posts_beside_a_racing_run_leaves_one_comment_with_the_marker(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The other run's comment lands between this run's listing and its own post.
+    request_json = RestClient.request_json
+    raced: list[int] = []
+
+    def racing(self: RestClient, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
+        if method == "POST" and not raced:
+            raced.append(github.state.add_comment(7, comment_marker(CONFIG) + "\nrun A's plan"))
+        return request_json(self, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(RestClient, "request_json", racing)
+    url = publish_plan(
+        plan_of(change("carol@contoso.com")), config_path=CONFIG, environ=make_env(github)
+    )
+
+    comments = github.state.comments[7]
+    assert len(comments) == 2
+    kept, posted = comments
+    assert (kept["id"], url) == (raced[0], f"/c/{raced[0]}")
+    assert kept["body"].startswith(comment_marker(CONFIG))
+    assert "carol" in kept["body"]
+    assert posted["body"] == SUPERSEDED
 
 
 def test_a_changed_plan_updates_the_same_comment(github: Emulator, make_env: MakeEnv) -> None:

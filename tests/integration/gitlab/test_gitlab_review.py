@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from entrasync.adapters.gitlab import GitLabPlatform
+from entrasync.adapters.review import SUPERSEDED
 from entrasync.adapters.review.publish import Published, publish_plan
 from entrasync.core import labels
 from entrasync.core.plan import Action, Plan
@@ -29,12 +30,12 @@ def test_first_run_creates_one_note_and_the_second_edits_it(
     gitlab: GitLab, make_env: MakeEnv
 ) -> None:
     first = publish(plan_of(change("alice@contoso.com")), make_env(gitlab))
-    assert gitlab.calls("GET", "/user") == 0  # no note carries the marker: no need to ask
+    assert gitlab.calls("GET", "/user") == 1  # after posting: did a racing run post too?
     second = publish(
         plan_of(change("alice@contoso.com"), change("bob@contoso.com", Action.UPDATE, "admin")),
         make_env(gitlab),
     )
-    assert gitlab.calls("GET", "/user") == 1
+    assert gitlab.calls("GET", "/user") == 2
 
     (note,) = gitlab.state.notes[7]
     assert (
@@ -45,6 +46,19 @@ def test_first_run_creates_one_note_and_the_second_edits_it(
     assert (gitlab.calls("POST", "/notes"), gitlab.calls("PUT", "/notes/")) == (1, 1)
     assert note["body"].startswith(MARKER)
     assert "Plan: 1 to create, 1 to update, 0 to deactivate, 0 to reactivate." in note["body"]
+
+
+def test_a_duplicate_note_left_by_two_racing_runs_is_superseded(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    first = gitlab.state.add_note(7, MARKER + "\nrun A's plan")
+    second = gitlab.state.add_note(7, MARKER + "\nrun B's plan")
+    published = publish(plan_of(change("carol@contoso.com")), make_env(gitlab))
+
+    bodies = gitlab.state.bodies(7)
+    assert published.url.endswith(f"#note_{first}")
+    assert "carol" in bodies[first]
+    assert bodies[second] == SUPERSEDED
 
 
 def test_the_note_is_found_past_the_first_page_by_x_next_page(
