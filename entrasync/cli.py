@@ -25,6 +25,7 @@ from entrasync import __version__
 from entrasync.adapters.throttle import ended_by
 from entrasync.console import AppContext, configure_logging, global_options
 from entrasync.core import sanitize
+from entrasync.core.redact import redact
 from entrasync.errors import EntrasyncError, ExitCode, error_lines
 from entrasync.gctune import collector_paused
 
@@ -194,7 +195,9 @@ def _writing_output(exc: BaseException) -> bool:
 
 
 def _bug() -> int:
-    traceback.print_exc()
+    # Masked as every message is: an exception's text may quote what a server sent back, and
+    # a server may echo the credential it was sent.
+    click.echo(sanitize.lines(redact(traceback.format_exc())), file=sys.stderr, nl=False)
     click.echo(
         f"entrasync {__version__} hit an unexpected error (a bug): please report it "
         "with the traceback above",

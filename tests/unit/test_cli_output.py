@@ -14,6 +14,7 @@ from entrasync.adapters.throttle import Abandoned, end_waits, reset_waits
 from entrasync.cli import main
 from entrasync.commands import validate
 from entrasync.console import Console
+from entrasync.core.redact import MASK, remember
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "mappings.yaml"
 
@@ -59,6 +60,26 @@ def test_the_same_os_error_elsewhere_is_still_reported_as_a_bug(
     assert main(["validate", str(CONFIG)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" in err
+    assert "hit an unexpected error (a bug)" in err
+
+
+def test_a_bugs_traceback_masks_every_credential_sent(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An exception's text may quote what a server sent back, which may echo the credential it
+    was sent: the traceback went to the log unmasked."""
+    secret = "fake-echoed-client-secret-for-tests-0123456789"
+    remember(secret)
+
+    def echoed(*_args: object, **_kwargs: object) -> None:
+        raise ValueError(f"invalid literal for int(): 'client_id=x&client_secret={secret}'")
+
+    monkeypatch.setattr(validate, "load_reviewed_config", echoed)
+    assert main(["validate", str(CONFIG)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err
+    assert f"client_secret={MASK}" in err
+    assert secret not in err
     assert "hit an unexpected error (a bug)" in err
 
 

@@ -4,6 +4,8 @@ token request against a loopback server is in tests/integration/graph/test_oidc_
 from __future__ import annotations
 
 import datetime
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -667,6 +669,44 @@ def test_a_certificate_file_with_a_ca_before_the_leaf_uses_the_keys_own_certific
     leaf, other = make_client_certificate("leaf"), make_client_certificate("ca")
     path = tmp_path / "app.pem"
     path.write_bytes(other.certificate_pem + leaf.certificate_pem + leaf.private_key_pem)
+    _, thumbprint = load_certificate(str(path), None)
+    assert thumbprint == leaf.sha1_thumbprint.upper()
+
+
+@pytest.fixture
+def sm2(tmp_path: Path) -> tuple[bytes, bytes]:
+    """An SM2 key and its certificate, made by openssl: a curve cryptography cannot load."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl makes the SM2 key; it is not installed here")
+    key, cert = tmp_path / "sm2.key", tmp_path / "sm2.crt"
+    subprocess.run([openssl, "genpkey", "-algorithm", "SM2", "-out", key], check=True)
+    subprocess.run(
+        [openssl, "req", "-x509", "-new", "-key", key, "-subj", "/CN=sm2", "-out", cert],
+        check=True,
+        capture_output=True,
+    )
+    return key.read_bytes(), cert.read_bytes()
+
+
+def test_a_key_on_a_curve_cryptography_cannot_load_is_not_an_rsa_key(
+    tmp_path: Path, sm2: tuple[bytes, bytes]
+) -> None:
+    """It was a traceback, "a bug": UnsupportedAlgorithm from cryptography."""
+    key, cert = sm2
+    path = tmp_path / "app.pem"
+    path.write_bytes(cert + key)
+    with pytest.raises(AuthError) as caught:
+        load_certificate(str(path), None)
+    assert caught.value.message == f"the key in {path} is not an RSA key"
+
+
+def test_a_chain_holding_a_ca_cryptography_cannot_load_still_finds_the_keys_certificate(
+    tmp_path: Path, sm2: tuple[bytes, bytes]
+) -> None:
+    leaf = make_client_certificate("leaf")
+    path = tmp_path / "app.pem"
+    path.write_bytes(sm2[1] + leaf.certificate_pem + leaf.private_key_pem)
     _, thumbprint = load_certificate(str(path), None)
     assert thumbprint == leaf.sha1_thumbprint.upper()
 

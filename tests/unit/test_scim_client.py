@@ -280,8 +280,9 @@ def test_a_create_refused_for_uniqueness_names_the_user_name() -> None:
         ("401", ScimAuthError, "the NeuralTrust SCIM token is expired or invalid (HTTP 401)"),
         ("500", ScimError, "NeuralTrust answered 500 to listing users: server said no"),
         ("ok", ScimError, "NeuralTrust answered 200 to listing users"),
+        ("\u00b2", ScimError, "NeuralTrust answered 200 to listing users"),  # a traceback
     ],
-    ids=["a 401 Error", "a 500 Error", "an Error without a valid status"],
+    ids=["a 401 Error", "a 500 Error", "an Error without a valid status", "a superscript two"],
 )
 def test_a_scim_error_sent_with_200_is_that_error_not_a_broken_page(
     status: str, error_type: type[ScimError], message: str

@@ -216,7 +216,9 @@ class MsalTokenProvider:
                 "check AZURE_AUTHORITY_HOST and any proxy between the runner and it, then run "
                 "again",
             ) from None
-        except (AttributeError, TypeError):  # msal reading a JSON answer that is no object
+        # msal reading a JSON answer that is no object, or whose expires_in is no number
+        # (int() of it: ValueError, OverflowError for 1e400).
+        except (AttributeError, TypeError, ValueError, OverflowError):
             raise AuthError(
                 f"the token authority {self.authority} answered JSON that is no token answer "
                 "(a proxy's or firewall's answer, or not an Entra login host)",

@@ -121,6 +121,7 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
     """The private key (unencrypted PEM, kept secret) and the SHA-1 thumbprint of the cert."""
     # Imported here: only the certificate mode needs cryptography (about 20 ms to import).
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -154,6 +155,8 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
             else f"the private key in {path} is not encrypted but a password was given",
             "set (or unset) AZURE_CLIENT_CERTIFICATE_PASSWORD",
         ) from None
+    except UnsupportedAlgorithm:  # a curve or key type cryptography cannot load (SM2)
+        raise AuthError(f"the key in {path} is not an RSA key", "Entra app certificates use RSA")
     except ValueError:
         raise AuthError(
             f"cannot load the private key in {path}: a wrong password, or an encryption "
@@ -184,8 +187,14 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
 
 
 def _public_numbers(certificate: Any) -> object:
-    """An RSA certificate's public numbers; None for another kind of key."""
-    public = certificate.public_key()
+    """An RSA certificate's public numbers; None for another kind of key, one cryptography
+    cannot load included (a CA of the chain on the SM2 curve)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        public = certificate.public_key()
+    except UnsupportedAlgorithm:
+        return None
     return public.public_numbers() if hasattr(public, "public_numbers") else None
 
 

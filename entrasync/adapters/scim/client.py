@@ -195,8 +195,7 @@ def _refuse_error_body(
             return
     if not isinstance(body, dict) or not _is_error(body):
         return
-    said = body.get("status")
-    status = int(said) if isinstance(said, str | int) and str(said).isdigit() else 0
+    status = as_integer(body.get("status")) or 0  # "²" is a digit to str.isdigit()
     raise error_for(
         response, doing, one_user=one_user, status=status if 400 <= status < 600 else None
     )

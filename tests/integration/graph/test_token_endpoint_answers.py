@@ -94,6 +94,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(503, json.dumps(failed).encode(), "application/json", **_AT_ONCE)
         elif self.server.answer == "deep token":  # past what Python's parser reads
             self._reply(200, b"[" * 100_000 + b"]" * 100_000, "application/json")
+        elif self.server.answer.startswith("expires_in "):  # msal reads it with int()
+            expires: object = {"echo": form.decode(), "1e400": 1e400}.get(self.server.answer[11:])
+            token = {"access_token": "x" * 40, "token_type": "Bearer", "expires_in": expires or "?"}
+            self._reply(200, json.dumps(token).encode(), "application/json")
         elif self.server.answer == "no object":
             self._reply(200, b'"a string, not a token answer"', "application/json")
         else:  # a firewall's page that echoes the form it blocked
@@ -183,14 +187,25 @@ def test_msal_debug_lines_do_not_show_a_token_answers_other_fields(
     [
         ("no object", "answered JSON that is no token answer"),
         ("deep token", "answered something that is not JSON"),  # RecursionError in msal
+        ("expires_in text", "answered JSON that is no token answer"),  # ValueError in msal
+        ("expires_in 1e400", "answered JSON that is no token answer"),  # OverflowError
+        ("expires_in echo", "answered JSON that is no token answer"),
     ],
-    ids=["JSON but no object", "nested past the parser"],
+    ids=[
+        "JSON but no object",
+        "nested past the parser",
+        "expires_in not a number",
+        "expires_in infinite",
+        "expires_in the form echoed",
+    ],
 )
 def test_a_token_answer_that_is_no_token_answer_is_an_error(
     authority: _Authority, answer: str, said: str
 ) -> None:
     authority.answer = answer
-    assert said in _token(authority).message
+    error = _token(authority)
+    assert said in error.message
+    assert SECRET not in error.message + (error.hint or "")
 
 
 def test_the_authoritys_fields_are_one_line_and_carry_no_signed_token(
