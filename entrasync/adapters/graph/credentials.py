@@ -156,7 +156,9 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
             "set (or unset) AZURE_CLIENT_CERTIFICATE_PASSWORD",
         ) from None
     except UnsupportedAlgorithm:  # a curve or key type cryptography cannot load (SM2)
-        raise AuthError(f"the key in {path} is not an RSA key", "Entra app certificates use RSA")
+        raise AuthError(
+            f"the key in {path} is not an RSA key", "Entra app certificates use RSA"
+        ) from None
     except ValueError:
         raise AuthError(
             f"cannot load the private key in {path}: a wrong password, or an encryption "
