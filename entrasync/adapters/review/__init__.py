@@ -133,14 +133,18 @@ def keep_one(
 
     Two runs that list at once both find none and both post. So a run that posted lists again,
     and every own comment but the oldest (found now, or by any later run) is edited to
-    :data:`SUPERSEDED`: each run ends with one comment that carries the marker.
+    :data:`SUPERSEDED`: each run ends with one comment that carries the marker. That second
+    listing failing fails nothing: the comment is posted, and the next run looks again.
     """
     found = own()
     if found:
         url = edit(found[0], body)
     else:
         posted, url = post(body)
-        found = own() or [posted]  # a run racing this one may have posted as well
+        try:
+            found = own() or [posted]  # a run racing this one may have posted as well
+        except ReviewError:  # posted all the same: the next run finds any duplicate
+            return url
         if key(found[0]) != key(posted):
             url = edit(found[0], body)
     for duplicate in found[1:]:

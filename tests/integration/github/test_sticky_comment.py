@@ -88,6 +88,18 @@ def test_a_run_that_posts_beside_a_racing_run_leaves_one_comment_with_the_marker
     assert posted["body"] == SUPERSEDED
 
 
+def test_a_failure_to_list_again_after_posting_leaves_the_posted_comment_a_success(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    github.state.fail[("GET", r".*/user$")] = (500, "the API is down")
+    url = publish_plan(
+        plan_of(change("carol@contoso.com")), config_path=CONFIG, environ=make_env(github)
+    )
+    (comment,) = github.state.comments[7]
+    assert url == comment["html_url"]
+    assert github.state.calls("GET", "/user") >= 1
+
+
 def test_a_changed_plan_updates_the_same_comment(github: Emulator, make_env: MakeEnv) -> None:
     env = make_env(github)
     publish_plan(plan_of(change("alice@contoso.com")), config_path=CONFIG, environ=env)
