@@ -198,7 +198,7 @@ class AzureDevOpsPlatform:
 
     def request_number(self) -> int:
         number = self.ctx.environ.get("SYSTEM_PULLREQUEST_PULLREQUESTID", "")
-        if not number.isdigit():
+        if not (number.isascii() and number.isdigit()):  # "²" is a digit to isdigit()
             raise ReviewError(
                 "SYSTEM_PULLREQUEST_PULLREQUESTID is not set: this run was not triggered by a "
                 "pull request",
@@ -228,7 +228,7 @@ class AzureDevOpsPlatform:
 
     def run_url(self) -> str | None:
         build = self.ctx.environ.get("BUILD_BUILDID", "")
-        if not build.isdigit():
+        if not (build.isascii() and build.isdigit()):
             return None
         project = quote(self.ctx.project, safe="")
         return str(self.client.url(f"/{project}/_build/results?buildId={build}"))

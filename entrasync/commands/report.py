@@ -176,7 +176,7 @@ def _post(
         # One report per apply run: its re-runs edit it, a later run (a manual apply of the
         # same commit) posts its own rather than replacing the merge's.
         run_id = platform.run_id()
-        run = f" run {run_id}" if run_id.isdigit() else ""  # the CI's number, nothing else
+        run = f" run {run_id}" if run_id.isascii() and run_id.isdigit() else ""  # the CI's number
         marker = comment_marker(config_path, f"apply {sha[:12]}{run}")
         body = body_of(platform, marker, sha)
         summarised = shown(body)

@@ -190,7 +190,7 @@ def parse_top(values: Sequence[str]) -> int:
     if not values:
         return DEFAULT_TOP
     raw = values[-1]
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TOP:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_TOP:
         raise bad_request(
             f"Invalid page size specified: '{raw}'. Must be between 1 and {MAX_TOP} inclusive."
         )

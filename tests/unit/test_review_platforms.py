@@ -293,3 +293,15 @@ def test_an_edit_throttled_after_a_504_is_githubs_rate_limit(retry_after: str, w
         client.request("PATCH", client.repo_url("/issues/comments/1"), what="editing")
     assert caught.value.status == 429
     assert wait in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("number", ["", "12a", "\u00b2", "\u0663"], ids=repr)
+def test_a_request_number_that_is_not_ascii_digits_is_no_request(number: str) -> None:
+    # "²" and the Arabic-Indic three are digits to str.isdigit() and int() refused them: a
+    # traceback, told as a bug.
+    gitlab = GitLabPlatform.from_environ({**GITLAB, "CI_MERGE_REQUEST_IID": number})
+    with pytest.raises(ReviewError, match="CI_MERGE_REQUEST_IID is not set"):
+        gitlab.request_number()
+    azure = AzureDevOpsPlatform.from_environ({**AZURE, "SYSTEM_PULLREQUEST_PULLREQUESTID": number})
+    with pytest.raises(ReviewError, match="SYSTEM_PULLREQUEST_PULLREQUESTID is not set"):
+        azure.request_number()
