@@ -116,8 +116,8 @@ def all_own(
 
 # What a duplicate of the tool's comment is edited to: no marker, so no run finds it again.
 SUPERSEDED = (
-    "Superseded: entrasync keeps one plan comment per mappings file, and two runs posted "
-    "one each at the same time. The plan is in the earlier entrasync comment."
+    "Superseded: two entrasync runs posted the same comment at the same time. The earlier "
+    "entrasync comment is the one kept up to date."
 )
 
 
