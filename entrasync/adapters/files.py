@@ -49,8 +49,17 @@ def _link_new(tmp: str, target: Path) -> None:
     except FileExistsError:
         raise
     except OSError:  # no hard links here (FAT, some network shares)
-        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-        os.replace(tmp, target)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        taken = os.fstat(fd)
+        os.close(fd)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            # The empty file that took the name would refuse the next run: removed, unless
+            # something else stands there by now.
+            if os.path.samestat(taken, os.lstat(target)):
+                os.unlink(target)
+            raise
         return
     os.unlink(tmp)
 

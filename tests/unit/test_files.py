@@ -86,6 +86,23 @@ def test_without_hard_links_the_name_is_taken_by_an_exclusive_create(
     assert [p.name for p in tmp_path.iterdir()] == ["draft.yaml"]
 
 
+def test_without_hard_links_a_failed_rename_leaves_no_empty_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The empty file that took the name stayed, and the next `init` refused: "already exists".
+    def no_links(src: str, dst: Path) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    def held_open(src: str, dst: Path) -> None:
+        raise PermissionError(13, "Access is denied")
+
+    monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(os, "replace", held_open)
+    with pytest.raises(EntrasyncError, match=r"cannot write .*draft\.yaml: Access is denied"):
+        write_new(tmp_path / "draft.yaml", "version: 1\n")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_folder_that_cannot_be_made_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
