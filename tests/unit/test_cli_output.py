@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from entrasync import cli
+from entrasync import __version__, cli
 from entrasync.adapters.throttle import Abandoned, end_waits, reset_waits
 from entrasync.cli import main
 from entrasync.commands import validate
 from entrasync.console import Console
-from entrasync.core.redact import MASK, remember
+from entrasync.core.redact import MASK, WITHHELD, remember
 
 CONFIG = Path(__file__).resolve().parents[2] / "config" / "mappings.yaml"
 
@@ -81,6 +81,34 @@ def test_a_bugs_traceback_masks_every_credential_sent(
     assert f"client_secret={MASK}" in err
     assert secret not in err
     assert "hit an unexpected error (a bug)" in err
+
+
+def test_a_bugs_traceback_with_a_credential_in_another_form_keeps_its_frames(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Withheld whole, the bug report held no frame and no exception type, and ran into the
+    line that points to it."""
+    secret = "fake-upper-cased-secret-for-tests-0123456789"
+    remember(secret)
+
+    def echoed(*_args: object, **_kwargs: object) -> None:
+        try:
+            raise KeyError("the first failure")
+        except KeyError:
+            raise ValueError(f"answer: {secret.upper()}") from None
+
+    monkeypatch.setattr(validate, "load_reviewed_config", echoed)
+    assert main(["validate", str(CONFIG)]) == 1
+    err = capsys.readouterr().err
+    assert secret.upper() not in err.upper()
+    lines = err.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert any(line.startswith('  File "') and line.endswith(", in echoed") for line in lines)
+    assert lines[-2:] == [
+        f"ValueError: {WITHHELD}",
+        f"entrasync {__version__} hit an unexpected error (a bug): please report it with the "
+        "traceback above",
+    ]
 
 
 @pytest.mark.parametrize(
