@@ -116,9 +116,11 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
         for number, raw in enumerate(lines, start=1):
             record = parse_record(raw, number)
             kind = record.get("type")
-            if kind == "apply_started":
-                digest = text_or_null(record.get("plan_digest"), "plan_digest")
-                config_path = text_or_null(record.get("config_path"), "config_path")
+            applied = read_record(record)
+            if applied is not None:
+                changes.append(applied)
+            elif kind == "apply_started":
+                digest, config_path = record.get("plan_digest"), record.get("config_path")
                 commit = record.get("git_commit")
                 git_commit = commit if isinstance(commit, str) and commit else None
                 override = record.get("force_unsafe")
@@ -127,9 +129,6 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
                     overridden = _violations(override.get("overridden"))
             elif kind == "apply_finished":
                 finished, ended = True, record
-                text_or_null(record.get("reason"), "reason")  # shown as it is
-            elif kind == "change":
-                changes.append(_applied(record))
     except BadRecord as bad:
         raise _not_a_record(source, bad.line, bad.problem) from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -147,6 +146,21 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
         overridden=overridden,
         git_commit=git_commit,
     )
+
+
+def read_record(record: dict[str, Any]) -> AppliedChange | None:
+    """What :func:`read_audit` reads of one record (the change, for a ``change`` record),
+    refusing a value apply never writes there with ValueError, KeyError, TypeError or
+    AttributeError; ``audit verify`` holds every record to the same."""
+    kind = record.get("type")
+    if kind == "change":
+        return _applied(record)
+    if kind == "apply_started":
+        text_or_null(record.get("plan_digest"), "plan_digest")
+        text_or_null(record.get("config_path"), "config_path")
+    elif kind == "apply_finished":
+        text_or_null(record.get("reason"), "reason")  # shown as it is
+    return None
 
 
 def _applied(record: dict[str, Any]) -> AppliedChange:

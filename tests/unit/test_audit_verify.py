@@ -319,14 +319,23 @@ def _set(key: str, value: object) -> Callable[[dict[str, Any]], None]:
     return lambda record: record.__setitem__(key, value)
 
 
+CANNOT_READ = "a change record report-apply cannot read: "
+
+
 @pytest.mark.parametrize(
     ("line", "edit", "problem"),
     [
         (1, _set("seq", True), "found seq True where seq 1 belongs"),
-        (EDITED, _set("outcome", "bogus"), "a change with outcome 'bogus', which apply never"),
-        (EDITED, lambda record: record.pop("outcome"), "a change with outcome None, which"),
-        (EDITED, _set("action", "promote"), "a change with action 'promote', which apply"),
-        (EDITED, _set("user", 7), "a change with user 7, where apply writes text"),
+        (1, _set("plan_digest", 5), "apply_started record report-apply cannot read: plan_digest"),
+        (1, _set("config_path", 5), "apply_started record report-apply cannot read: config_"),
+        (EDITED, _set("outcome", "bogus"), f"{CANNOT_READ}unknown outcome 'bogus'"),
+        (EDITED, lambda record: record.pop("outcome"), f"{CANNOT_READ}unknown outcome None"),
+        (EDITED, _set("action", "promote"), f"{CANNOT_READ}'promote' is not a valid Action"),
+        (EDITED, _set("user", 7), f"{CANNOT_READ}user is a number, not text"),
+        (EDITED, _set("after", 5), CANNOT_READ),
+        (EDITED, _set("after", {"role": "admin"}), CANNOT_READ),
+        (EDITED, _set("error", 5), f"{CANNOT_READ}error is a number"),
+        (9, _set("reason", 5), "apply_finished record report-apply cannot read: reason"),
         (
             9,
             lambda record: record["counts"].update(failed=False, skipped=False),
@@ -335,22 +344,31 @@ def _set(key: str, value: object) -> Callable[[dict[str, Any]], None]:
     ],
     ids=[
         "seq true",
+        "a number as plan_digest",
+        "a number as config_path",
         "an unknown outcome",
         "no outcome",
         "an unknown action",
         "a number as user",
+        "a number as after",
+        "an after without its fields",
+        "a number as error",
+        "a number as reason",
         "counts false",
     ],
 )
 def test_a_rechained_record_apply_never_writes_is_refused_as_report_apply_refuses_it(
     run: Path, line: int, edit: Callable[[dict[str, Any]], None], problem: str
 ) -> None:
-    # JSON true is not 1, nor false 0, and a change without a valid outcome is no change
-    # record: report-apply refused such files, and verify called them intact.
+    # JSON true is not 1, nor false 0, and a record report-apply cannot read is none apply
+    # wrote: report-apply refused such files, and verify called them intact.
     rechained(run, line, edit)
     verdict = verify_audit(run)
     assert (verdict.intact, verdict.first_bad_seq) == (False, line)
     assert problem in verdict.describe()
+    if "report-apply cannot read" in problem:  # the chain's own rules are verify's alone
+        with pytest.raises(AuditError):
+            read_audit(run.read_bytes())
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from typing import Any, get_args
 
 from entrasync.adapters.files import read_whole
 from entrasync.core import sanitize
+from entrasync.core.apply_report import read_record
 from entrasync.core.audit_record import (
     GENESIS,
     OUTCOMES,
@@ -28,7 +29,6 @@ from entrasync.core.audit_record import (
     whole_lines,
 )
 from entrasync.core.canonical import canonical_text
-from entrasync.core.items import Action
 from entrasync.errors import AuditError
 
 
@@ -268,8 +268,11 @@ def _check(record: dict[str, Any], seq: int, prev: str, tally: Counter[str]) -> 
         raise _Broken(f"unknown record type {repr(kind)[:40]}")
     if (seq == 1) != (kind == "apply_started"):
         raise _Broken("apply_started must be the first record, and only the first")
-    if kind == "change":
-        _check_change(record)
+    try:
+        read_record(record)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        said = sanitize.text(str(exc))[:80]
+        raise _Broken(f"a {kind} record report-apply cannot read: {said}") from None
     if kind == "apply_finished":
         if not _is_count(record.get("records")) or record.get("records") != seq - 1:
             raise _Broken(
@@ -288,20 +291,6 @@ def _check(record: dict[str, Any], seq: int, prev: str, tally: Counter[str]) -> 
             )
 
 
-ACTIONS = frozenset(action.value for action in Action)
-
-
 def _is_count(value: object) -> bool:
     """A JSON integer, as apply writes counts: ``true == 1`` in Python, not in the format."""
     return type(value) is int
-
-
-def _check_change(record: dict[str, Any]) -> None:
-    """What every change record holds, as apply writes it and ``report-apply`` reads it."""
-    outcome, action, user = record.get("outcome"), record.get("action"), record.get("user")
-    if outcome not in OUTCOMES:
-        raise _Broken(f"a change with outcome {repr(outcome)[:40]}, which apply never writes")
-    if action not in ACTIONS:
-        raise _Broken(f"a change with action {repr(action)[:40]}, which apply never writes")
-    if not isinstance(user, str):
-        raise _Broken(f"a change with user {repr(user)[:40]}, where apply writes text")
