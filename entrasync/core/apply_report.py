@@ -62,10 +62,11 @@ class AppliedChange:
     after: Access | None
     outcome: Outcome
     error: str | None = None
+    entra_id: str | None = None  # null for a NeuralTrust user no Entra user stands for
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return _key(self.action, self.user, self.after)
+    def key(self) -> tuple[str, str, str | None, str]:
+        return _key(self.action, self.user, self.entra_id, self.after)
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,13 @@ class Review:
     not_applied: tuple[Change, ...]  # reviewed, but not part of this apply
 
 
-def _key(action: Action, user: str, after: Access | None) -> tuple[str, str, str]:
+def _key(
+    action: Action, user: str, entra_id: str | None, after: Access | None
+) -> tuple[str, str, str | None, str]:
     after_json = json.dumps(after.to_json() if after else None, sort_keys=True)
-    return (action.value, user.lower(), after_json)
+    # The Entra user too: a UPN handed to someone else between review and merge is another
+    # person getting the access reviewed for the first.
+    return (action.value, user.lower(), entra_id.lower() if entra_id else None, after_json)
 
 
 def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
@@ -174,6 +179,7 @@ def _applied(record: dict[str, Any]) -> AppliedChange:
         after=Access.from_json(after) if after else None,
         outcome=outcome,
         error=text_or_null(record.get("error"), "error"),
+        entra_id=text_or_null(record.get("entra_id"), "entra_id"),
     )
 
 
@@ -196,18 +202,20 @@ def _violations(items: object) -> tuple[str, ...]:
 def compare(audit: AuditSummary, reviewed: Plan | None) -> Review:
     """Applied-but-unreviewed and reviewed-but-not-applied changes.
 
-    A change matches when action, user and the access after it are all equal: the same
-    user getting a different role than the one reviewed is a surprise too. Skipped changes
+    A change matches when action, user, Entra user and the access after it are all equal:
+    the same user getting a different role than the one reviewed is a surprise too. Skipped changes
     were not attempted, so they never count as unreviewed.
     """
     applied = audit.report.results
     attempted = [c for c in applied if c.outcome != "skipped"]
     if reviewed is None:
         return Review(audit, None, tuple(attempted), ())
-    reviewed_keys = {_key(c.action, c.user, c.after) for c in reviewed.changes}
+    reviewed_keys = {_key(c.action, c.user, c.entra_id, c.after) for c in reviewed.changes}
     applied_keys = {c.key for c in applied}
     unreviewed = tuple(c for c in attempted if c.key not in reviewed_keys)
     not_applied = tuple(
-        c for c in reviewed.changes if _key(c.action, c.user, c.after) not in applied_keys
+        c
+        for c in reviewed.changes
+        if _key(c.action, c.user, c.entra_id, c.after) not in applied_keys
     )
     return Review(audit, reviewed.digest, unreviewed, not_applied)

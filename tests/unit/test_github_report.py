@@ -101,6 +101,22 @@ CASES = [
         [],
         id="a failed unreviewed change is still flagged",
     ),
+    pytest.param(
+        plan_of(change(ALICE), change(BOB)),
+        plan_of(change(ALICE), replace(change(BOB), entra_id="id-of-the-bob-reviewed")),
+        {},
+        [BOB],
+        [BOB],
+        id="the same UPN for another Entra user than reviewed is flagged",
+    ),
+    pytest.param(
+        plan_of(change(ALICE)),
+        plan_of(replace(change(ALICE), entra_id="ID-ALICE@CONTOSO.COM")),
+        {},
+        [],
+        [],
+        id="an Entra id in another case is the same user",
+    ),
 ]
 
 
