@@ -56,6 +56,9 @@ def render_report(
     tail = [f"[Workflow run and audit artifact]({run_url})"] if run_url else []
     if audit.applied_nothing:
         said = [marker, *_nothing_applied(audit, workflow), ""]
+        if compared and report.reviewed_digest is None:
+            why = f" ({escape(note)})" if note else ""
+            said += ["> [!WARNING]", f"> No plan reviewed on this pull request was found{why}.", ""]
         if not (compared and report.not_applied):
             return "\n".join([*said, *tail]) + "\n"
         # What reviewers approved and this run did not make: as a run that applied something

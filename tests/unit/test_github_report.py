@@ -284,6 +284,21 @@ def test_a_refusal_is_reported_with_its_reason_and_every_violation(tmp_path: Pat
     assert "Run workflow" not in text  # no workflow name: outside Actions, no instruction
 
 
+def test_a_run_that_applied_nothing_still_says_no_reviewed_plan_was_found(tmp_path: Path) -> None:
+    # The refusal alone was shown: the missing plan, which docs/commands.md says is reported,
+    # was not.
+    with AuditWriter.start(
+        tmp_path, plan=plan_of(change(ALICE)), environ=ENV, git_commit=lambda: None
+    ) as writer:
+        writer.finish(result="refused", reason="max_deactivations")
+    refused = compare(read_audit(writer.path.read_bytes()), None)
+    text = render_report(refused, marker="<!-- m -->", run_url=None, note="plan.json is missing")
+    assert "**Apply refused: nothing was changed.**" in text
+    assert "> No plan reviewed on this pull request was found (plan.json is missing)." in text
+    uncompared = render_report(refused, marker="<!-- m -->", run_url=None, compared=False)
+    assert "No plan reviewed" not in uncompared
+
+
 def test_a_run_that_applied_a_later_merge_says_so_and_what_may_explain_surprises(
     tmp_path: Path,
 ) -> None:
