@@ -59,7 +59,7 @@ class AppliedChange:
 
     action: Action
     user: str
-    after: Access | None
+    after: Access
     outcome: Outcome
     error: str | None = None
     entra_id: str | None = None  # null for a NeuralTrust user no Entra user stands for
@@ -97,9 +97,9 @@ class Review:
 
 
 def _key(
-    action: Action, user: str, entra_id: str | None, after: Access | None
+    action: Action, user: str, entra_id: str | None, after: Access
 ) -> tuple[str, str, str | None, str]:
-    after_json = json.dumps(after.to_json() if after else None, sort_keys=True)
+    after_json = json.dumps(after.to_json(), sort_keys=True)
     # The Entra user too: a UPN handed to someone else between review and merge is another
     # person getting the access reviewed for the first.
     return (action.value, user.lower(), entra_id.lower() if entra_id else None, after_json)
@@ -172,11 +172,10 @@ def _applied(record: dict[str, Any]) -> AppliedChange:
     outcome = record.get("outcome")
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
-    after = record.get("after")
     return AppliedChange(
         action=Action(record["action"]),
         user=text(record["user"], "user"),
-        after=Access.from_json(after) if after else None,
+        after=Access.from_json(record["after"], "after"),  # apply writes every change's
         outcome=outcome,
         error=text_or_null(record.get("error"), "error"),
         entra_id=text_or_null(record.get("entra_id"), "entra_id"),

@@ -320,6 +320,7 @@ def _set(key: str, value: object) -> Callable[[dict[str, Any]], None]:
 
 
 CANNOT_READ = "a change record report-apply cannot read: "
+NO_ACCESS: tuple[object, ...] = (None, 0, "", [])  # read as no access after the change
 
 
 @pytest.mark.parametrize(
@@ -333,7 +334,10 @@ CANNOT_READ = "a change record report-apply cannot read: "
         (EDITED, _set("action", "promote"), f"{CANNOT_READ}'promote' is not a valid Action"),
         (EDITED, _set("user", 7), f"{CANNOT_READ}user is a number, not text"),
         (EDITED, _set("after", 5), CANNOT_READ),
-        (EDITED, _set("after", {"role": "admin"}), CANNOT_READ),
+        (EDITED, _set("after", {"role": "admin"}), f"{CANNOT_READ}'active'"),
+        (EDITED, _set("after", {}), f"{CANNOT_READ}'active'"),
+        *((EDITED, _set("after", none), f"{CANNOT_READ}after is") for none in NO_ACCESS),
+        (EDITED, lambda record: record.pop("after"), f"{CANNOT_READ}'after'"),
         (EDITED, _set("error", 5), f"{CANNOT_READ}error is a number"),
         (9, _set("reason", 5), "apply_finished record report-apply cannot read: reason"),
         (
@@ -352,6 +356,9 @@ CANNOT_READ = "a change record report-apply cannot read: "
         "a number as user",
         "a number as after",
         "an after without its fields",
+        "an empty after",
+        *(f"an after of {none!r}" for none in NO_ACCESS),
+        "no after",
         "a number as error",
         "a number as reason",
         "counts false",

@@ -247,7 +247,7 @@ def test_a_record_whose_value_is_not_text_is_refused_not_a_traceback(
         "type": "change",
         "action": "create",
         "user": ALICE,
-        "after": None,
+        "after": {"role": "member", "products": None, "active": True},
         "outcome": "failed",
         "error": "HTTP 400",
     }
