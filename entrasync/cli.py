@@ -23,9 +23,8 @@ import click
 
 from entrasync import __version__
 from entrasync.adapters.throttle import ended_by
-from entrasync.console import AppContext, configure_logging, global_options
+from entrasync.console import AppContext, configure_logging, global_options, masked_traceback
 from entrasync.core import sanitize
-from entrasync.core.redact import WITHHELD, redact
 from entrasync.errors import EntrasyncError, ExitCode, error_lines
 from entrasync.gctune import collector_paused
 
@@ -194,28 +193,8 @@ def _writing_output(exc: BaseException) -> bool:
     )
 
 
-def _masked_traceback() -> str:
-    """The traceback being handled, masked as every message is: an exception's text may quote
-    what a server sent back, which may echo the credential it was sent. Where one is there in
-    another form (all of it would be withheld), the frames stay and each message goes."""
-    masked = redact(traceback.format_exc())
-    if masked != WITHHELD:
-        return masked
-    parts: list[traceback.TracebackException] = []
-    part: traceback.TracebackException | None = traceback.TracebackException(*sys.exc_info())
-    while part is not None:
-        parts.append(part)
-        part = part.__cause__ or (None if part.__suppress_context__ else part.__context__)
-    lines = []
-    for part in reversed(parts):
-        lines.append("Traceback (most recent call last):")
-        lines += (f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in part.stack)
-        lines.append(f"{part.exc_type.__qualname__ if part.exc_type else '?'}: {WITHHELD}")
-    return "\n".join(lines) + "\n"
-
-
 def _bug() -> int:
-    click.echo(sanitize.lines(_masked_traceback()), file=sys.stderr, nl=False)
+    click.echo(sanitize.lines(masked_traceback(sys.exc_info()[1])), file=sys.stderr, nl=False)
     click.echo(
         f"entrasync {__version__} hit an unexpected error (a bug): please report it "
         "with the traceback above",

@@ -11,6 +11,7 @@ import functools
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -22,7 +23,7 @@ import click
 from entrasync.adapters.pool import DEFAULT_PARALLELISM
 from entrasync.config import DEFAULT_CONFIG
 from entrasync.core import sanitize
-from entrasync.core.redact import redact
+from entrasync.core.redact import WITHHELD, redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -321,12 +322,45 @@ def _isatty(stream: TextIO) -> bool:
         return False
 
 
+def masked_traceback(exc: BaseException | None) -> str:
+    """``exc``'s traceback, masked as every message is: an exception's text may quote what a
+    server sent back, which may echo the credential it was sent. Where one is there in another
+    form (all of it would be withheld), the frames and types stay and each message goes."""
+    masked = redact("".join(traceback.format_exception(exc)))
+    if masked != WITHHELD or exc is None:
+        return masked
+    parts: list[traceback.TracebackException] = []
+    part: traceback.TracebackException | None = traceback.TracebackException.from_exception(exc)
+    while part is not None:
+        parts.append(part)
+        part = part.__cause__ or (None if part.__suppress_context__ else part.__context__)
+    lines = []
+    for part in reversed(parts):
+        lines.append("Traceback (most recent call last):")
+        lines += (f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in part.stack)
+        lines.append(f"{part.exc_type.__qualname__ if part.exc_type else '?'}: {WITHHELD}")
+    return "\n".join(lines) + "\n"
+
+
 class InertFormatter(logging.Formatter):
     """Log lines at ``-v`` carry names and URLs read from the directory, and what servers
-    said: printed inert too, and without any credential."""
+    said: printed inert too, and without any credential. The message and the traceback are
+    masked apart, so a credential in another form withholds only the one it is in."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return sanitize.lines(redact(super().format(record)))
+        record.message = record.getMessage()
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        parts = [redact(self.formatMessage(record))]
+        # Made here, never taken from record.exc_text: another handler may have cached it
+        # unmasked.
+        if record.exc_info:
+            parts.append(masked_traceback(record.exc_info[1]).rstrip("\n"))
+        elif record.exc_text:
+            parts.append(redact(record.exc_text))
+        if record.stack_info:
+            parts.append(redact(self.formatStack(record.stack_info)))
+        return sanitize.lines("\n".join(parts))
 
 
 def configure_logging(verbose: int) -> None:

@@ -198,7 +198,7 @@ class AzureDevOpsPlatform:
 
     def request_number(self) -> int:
         number = self.ctx.environ.get("SYSTEM_PULLREQUEST_PULLREQUESTID", "")
-        if not (number.isascii() and number.isdigit()):  # "²" is a digit to isdigit()
+        if not (number.isascii() and number.isdigit() and len(number) < 20):  # "²" too
             raise ReviewError(
                 "SYSTEM_PULLREQUEST_PULLREQUESTID is not set: this run was not triggered by a "
                 "pull request",

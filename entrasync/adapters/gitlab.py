@@ -171,7 +171,7 @@ class GitLabPlatform:
 
     def request_number(self) -> int:
         iid = self.ctx.environ.get("CI_MERGE_REQUEST_IID", "")
-        if not (iid.isascii() and iid.isdigit()):  # "²" is a digit to isdigit()
+        if not (iid.isascii() and iid.isdigit() and len(iid) < 20):  # "²" is a digit too
             raise ReviewError(
                 "CI_MERGE_REQUEST_IID is not set: this job does not run in a merge request "
                 "pipeline",

@@ -16,6 +16,7 @@ import pytest
 
 from entrasync.commands.plan import show
 from entrasync.console import Console, configure_logging
+from entrasync.core.redact import MASK, WITHHELD, remember
 from tests.golden.plans import golden_plan
 
 
@@ -146,6 +147,51 @@ def test_log_lines_are_printed_inert() -> None:
     )
     line = InertFormatter("%(name)s: %(message)s").format(record)
     assert line == "entrasync.adapters.graph: read G\\x1b[2J\\u202e"
+
+
+def _logged_failure(secret: str) -> logging.LogRecord:
+    try:
+        raise ValueError(f"the server said {secret}")
+    except ValueError as exc:
+        info = (type(exc), exc, exc.__traceback__)
+    return logging.LogRecord(
+        "entrasync.operations.apply",
+        logging.ERROR,
+        __file__,
+        1,
+        "unexpected error applying %s",
+        ("bob@contoso.com",),
+        info,
+    )
+
+
+def test_a_logged_traceback_with_a_credential_in_another_form_keeps_its_line_and_frames() -> None:
+    """Withheld whole, apply's "unexpected error" line lost its message, frames and type."""
+    from entrasync.console import InertFormatter
+
+    secret = "fake-logged-secret-for-tests-0123456789"
+    remember(secret)
+    record = _logged_failure(secret.upper())
+    # Another handler formatted it first, caching the traceback unmasked in exc_text.
+    logging.Formatter().format(record)
+    lines = InertFormatter("%(levelname)s %(message)s").format(record).splitlines()
+
+    assert secret.upper() not in "\n".join(lines).upper()
+    assert lines[0] == "ERROR unexpected error applying bob@contoso.com"
+    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[2].startswith('  File "')
+    assert lines[2].endswith(", in _logged_failure")
+    assert lines[-1] == f"ValueError: {WITHHELD}"
+
+
+def test_a_logged_traceback_with_a_credential_as_sent_is_masked_in_place() -> None:
+    from entrasync.console import InertFormatter
+
+    secret = "fake-logged-secret-as-sent-for-tests-0123456789"
+    remember(secret)
+    text = InertFormatter("%(message)s").format(_logged_failure(secret))
+    assert secret not in text
+    assert text.endswith(f"ValueError: the server said {MASK}")
 
 
 @pytest.mark.parametrize(

@@ -295,7 +295,7 @@ def test_an_edit_throttled_after_a_504_is_githubs_rate_limit(retry_after: str, w
     assert wait in (caught.value.hint or "")
 
 
-@pytest.mark.parametrize("number", ["", "12a", "\u00b2", "\u0663"], ids=repr)
+@pytest.mark.parametrize("number", ["", "12a", "\u00b2", "\u0663", "9" * 5000], ids=repr)
 def test_a_request_number_that_is_not_ascii_digits_is_no_request(number: str) -> None:
     # "²" and the Arabic-Indic three are digits to str.isdigit() and int() refused them: a
     # traceback, told as a bug.
