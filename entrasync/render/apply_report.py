@@ -57,7 +57,7 @@ def render_report(
     if audit.applied_nothing:
         said = [marker, *_nothing_applied(audit, workflow), ""]
         if compared and report.reviewed_digest is None:
-            why = f" ({escape(note)})" if note else ""
+            why = f" ({escaped_within(note, MAX_NOTE_CHARS)})" if note else ""
             said += ["> [!WARNING]", f"> No plan reviewed on this pull request was found{why}.", ""]
         if not (compared and report.not_applied):
             return "\n".join([*said, *tail]) + "\n"
@@ -115,7 +115,7 @@ def render_report(
         blocks = [*unsuccessful, _block("Applied", report.unreviewed)]
         return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
     if report.reviewed_digest is None:
-        why = f" ({escape(note)})" if note else ""
+        why = f" ({escaped_within(note, MAX_NOTE_CHARS)})" if note else ""
         head += [
             "> [!WARNING]",
             "> No plan reviewed on this pull request was found"
@@ -144,15 +144,19 @@ def render_report(
             f"(`{short_digest(report.reviewed_digest)}`).",
             "",
         ]
+    # A user in both lists got the change for another Entra user than reviewed (a UPN handed
+    # on): the rows name the Entra user, or they would read alike.
+    both = {_who(c) for c in report.unreviewed} & {_who(c) for c in report.not_applied}
     blocks = [
         *unsuccessful,
-        _block("Applied but not in the reviewed plan", report.unreviewed),
+        _block("Applied but not in the reviewed plan", report.unreviewed, named=both),
         _block(
             "Reviewed but not in this apply (already in place, or no longer wanted)"
             if audit.finished
             else "Reviewed but not recorded (made or not: see the job's log)",
             report.not_applied,
             unrecorded=not audit.finished,
+            named=both,
         ),
     ]
     return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
@@ -212,21 +216,30 @@ def _block(
     *,
     with_error: bool = False,
     unrecorded: bool = False,
+    named: set[tuple[str, str]] | None = None,
 ) -> Block:
     """``unrecorded``: the reviewed changes are those a stopped run has no record of, which
     it may have made."""
     header = (_HEADER[0] + " error |", _HEADER[1] + "---|") if with_error else _HEADER
     opening = (f"<details><summary>{title} ({len(items)})</summary>", "", *header)
     said = "unknown" if unrecorded else "not applied"
-    rows = tuple(_row(item, with_error, said) for item in items)
+    rows = tuple(_row(item, with_error, said, _who(item) in (named or ())) for item in items)
     return Block(opening, rows, ("", "</details>", ""))
 
 
-def _row(item: AppliedChange | Change, with_error: bool = False, said: str = "") -> str:
+def _who(item: AppliedChange | Change) -> tuple[str, str]:
+    return item.action.value, item.user.lower()
+
+
+def _row(
+    item: AppliedChange | Change, with_error: bool = False, said: str = "", named: bool = False
+) -> str:
     outcome = item.outcome if isinstance(item, AppliedChange) else said
+    user = escape(item.user)
+    if named:
+        user += f" (Entra user {escaped_within(item.entra_id or 'none', MAX_NOTE_CHARS)})"
     row = (
-        f"| {item.action.value} | {escape(item.user)} | {escape(access_brief(item.after))} "
-        f"| {escape(outcome)} |"
+        f"| {item.action.value} | {user} | {escape(access_brief(item.after))} | {escape(outcome)} |"
     )
     if with_error:
         error = item.error if isinstance(item, AppliedChange) else None

@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from itertools import count
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -297,6 +298,38 @@ def test_a_run_that_applied_nothing_still_says_no_reviewed_plan_was_found(tmp_pa
     assert "> No plan reviewed on this pull request was found (plan.json is missing)." in text
     uncompared = render_report(refused, marker="<!-- m -->", run_url=None, compared=False)
     assert "No plan reviewed" not in uncompared
+
+
+@pytest.mark.parametrize("result", ["applied", "refused"], ids=["applied", "applied nothing"])
+def test_a_long_note_about_the_reviewed_plan_is_cut_to_fit(
+    tmp_path: Path, result: Literal["applied", "refused"]
+) -> None:
+    # read_plan's error quotes the bad value: a plan file with a 100,000-character action
+    # made the comment no summary fits in (a traceback), or one over the limit.
+    with AuditWriter.start(
+        tmp_path, plan=plan_of(change(ALICE)), environ=ENV, git_commit=lambda: None
+    ) as writer:
+        if result == "applied":
+            writer.change(change(ALICE), outcome="succeeded")
+        writer.finish(result=result)
+    report = compare(read_audit(writer.path.read_bytes()), None)
+    note = f"cannot read plan.json: '{'x' * 100_000}' is not a valid Action"
+    text = render_report(report, marker="<!-- m -->", run_url=None, note=note, max_chars=65_536)
+    assert len(text) <= 65_536
+    assert "No plan reviewed on this pull request was found (cannot read plan.json: 'xxx" in text
+
+
+def test_a_upn_handed_to_another_entra_user_names_both_in_the_report(tmp_path: Path) -> None:
+    applied = plan_of(change(ALICE), replace(change(BOB), entra_id="id-of-the-new-bob"))
+    reviewed = plan_of(change(ALICE), change(BOB))
+    report = compare(read_audit(audit_text(tmp_path, applied, {})), reviewed)
+    text = render_report(report, marker="<!-- m -->", run_url=None)
+    assert "| create | bob@&#8203;contoso.com (Entra user id-of-the-new-bob) |" in text
+    assert (
+        f"| create | bob@&#8203;contoso.com (Entra user id-{BOB.replace('@', '@&#8203;')}) |"
+        in text
+    )
+    assert "alice@&#8203;contoso.com (Entra user" not in text
 
 
 def test_a_run_that_applied_a_later_merge_says_so_and_what_may_explain_surprises(
