@@ -78,8 +78,7 @@ def render_report(
     if audit.overridden:
         head += [
             "> [!CAUTION]",
-            "> Applied with `--force-unsafe`, overriding: "
-            + "; ".join(escape(v) for v in audit.overridden),
+            "> Applied with `--force-unsafe`, overriding: " + "; ".join(_listed(audit.overridden)),
             "",
         ]
     if not audit.finished:
@@ -144,9 +143,10 @@ def render_report(
             f"(`{short_digest(report.reviewed_digest)}`).",
             "",
         ]
-    # A user in both lists got the change for another Entra user than reviewed (a UPN handed
-    # on): the rows name the Entra user, or they would read alike.
-    both = {_who(c) for c in report.unreviewed} & {_who(c) for c in report.not_applied}
+    # A user changed for another Entra user than reviewed (a UPN handed on): the rows of both
+    # name their Entra user, or they would read alike.
+    both = _handed_on(audit.report.results, report.not_applied)
+    unsuccessful = [_block("Failed or skipped", not_made, with_error=True, named=both)]
     blocks = [
         *unsuccessful,
         _block("Applied but not in the reviewed plan", report.unreviewed, named=both),
@@ -231,6 +231,20 @@ def _who(item: AppliedChange | Change) -> tuple[str, str]:
     return item.action.value, item.user.lower()
 
 
+def _handed_on(
+    applied: Sequence[AppliedChange], reviewed: Sequence[Change]
+) -> set[tuple[str, str]]:
+    """The (action, user) of changes applied for another Entra user than the one reviewed."""
+    ids: dict[tuple[str, str], set[str]] = {}
+    for change in reviewed:
+        ids.setdefault(_who(change), set()).add((change.entra_id or "").lower())
+    return {
+        _who(c)
+        for c in applied
+        if _who(c) in ids and (c.entra_id or "").lower() not in ids[_who(c)]
+    }
+
+
 def _row(
     item: AppliedChange | Change, with_error: bool = False, said: str = "", named: bool = False
 ) -> str:
@@ -245,6 +259,18 @@ def _row(
         error = item.error if isinstance(item, AppliedChange) else None
         row += f" {escape(error or '')} |"
     return row
+
+
+# Violations shown in the part of a comment that is never cut: each cut, and so many at most
+# (min_owners names every owner it counts; the audit file has them all).
+_MAX_VIOLATIONS = 20
+
+
+def _listed(violations: Sequence[str]) -> list[str]:
+    shown = [escaped_within(v, MAX_NOTE_CHARS) for v in violations[:_MAX_VIOLATIONS]]
+    if len(violations) > _MAX_VIOLATIONS:
+        shown.append(f"and {len(violations) - _MAX_VIOLATIONS} more in the audit file")
+    return shown
 
 
 def _nothing_applied(audit: AuditSummary, workflow: str | None) -> list[str]:
@@ -263,7 +289,7 @@ def _nothing_applied(audit: AuditSummary, workflow: str | None) -> list[str]:
         f"> {escaped_within(audit.reason or 'no reason recorded', MAX_NOTE_CHARS)}",
     ]
     if audit.violations:
-        lines += ["", *(f"- {escaped_within(v, MAX_NOTE_CHARS)}" for v in audit.violations)]
+        lines += ["", *(f"- {v}" for v in _listed(audit.violations))]
         if workflow:
             lines += [
                 "",

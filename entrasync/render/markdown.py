@@ -85,7 +85,11 @@ def comment_marker(config_path: str, kind: str = "plan") -> str:
     the same file typed as ``./config/mappings.yaml`` finds the same comment."""
     normal = posixpath.normpath(config_path)
     safe = clean(normal).replace("--", "-\u2010")  # "--" could end the HTML comment
-    return f"<!-- entrasync:{kind} {safe} -->"
+    # Cut where no real path reaches: a forged audit file's path must not outgrow a comment.
+    return f"<!-- entrasync:{kind} {safe[:_MAX_MARKED_PATH]} -->"
+
+
+_MAX_MARKED_PATH = 4_096
 
 
 def escape(text: str | None) -> str:

@@ -17,6 +17,7 @@ from entrasync.core.audit_record import tally
 from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.errors import AuditError
 from entrasync.render.apply_report import applied_lines, render_no_audit, render_report
+from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
 ENV = {"GITHUB_SHA": "a" * 40}
 
@@ -330,6 +331,63 @@ def test_a_upn_handed_to_another_entra_user_names_both_in_the_report(tmp_path: P
         in text
     )
     assert "alice@&#8203;contoso.com (Entra user" not in text
+
+
+def test_a_forced_apply_that_overrode_huge_violations_still_fits_its_comment(
+    tmp_path: Path,
+) -> None:
+    # min_owners names every owner it counts: 3,000 of them, in the part never cut, made a
+    # comment no summary fitted in (a traceback, and no comment posted).
+    owners = ", ".join(f"owner{n}@contoso.com" for n in range(3_000))
+    overridden = [Violation("min_owners", owners), *(Violation(f"r{n}", "x") for n in range(24))]
+    plan = plan_of(change(ALICE))
+    with AuditWriter.start(
+        tmp_path,
+        plan=plan,
+        environ=ENV,
+        git_commit=lambda: None,
+        force_unsafe=plan.digest[:12],
+        overridden=overridden,
+    ) as writer:
+        writer.change(change(ALICE), outcome="succeeded")
+    text = render_report(
+        compare(read_audit(writer.path.read_bytes()), plan), marker="m", run_url=None
+    )
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert "Applied with `--force-unsafe`, overriding: min\\_owners: owner" in text
+    assert "; and 5 more in the audit file" in text
+
+
+def test_a_refusal_with_many_violations_lists_twenty(tmp_path: Path) -> None:
+    with AuditWriter.start(
+        tmp_path, plan=plan_of(change(ALICE)), environ=ENV, git_commit=lambda: None
+    ) as writer:
+        many = tuple(Violation(f"rule{n}", "x" * 5_000) for n in range(30))
+        writer.finish(result="refused", reason="unsafe", violations=many)
+    text = render_report(
+        compare(read_audit(writer.path.read_bytes()), None), marker="m", run_url=None
+    )
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert text.count("\n- rule") == 20
+    assert "\n- and 10 more in the audit file" in text
+
+
+def test_a_skipped_change_for_another_entra_user_is_named_too(tmp_path: Path) -> None:
+    applied = plan_of(replace(change(BOB), entra_id="id-of-the-new-bob"))
+    report = compare(
+        read_audit(audit_text(tmp_path, applied, {BOB: "skipped"})), plan_of(change(BOB))
+    )
+    text = render_report(report, marker="<!-- m -->", run_url=None)
+    assert "bob@&#8203;contoso.com (Entra user id-of-the-new-bob) | member | skipped |" in text
+    assert "(Entra user id-bob@&#8203;contoso.com) | member | not applied |" in text
+
+
+def test_a_role_changed_since_review_names_no_entra_user(tmp_path: Path) -> None:
+    report = compare(
+        read_audit(audit_text(tmp_path, plan_of(change(BOB, role="admin")), {})),
+        plan_of(change(BOB)),
+    )
+    assert "(Entra user" not in render_report(report, marker="<!-- m -->", run_url=None)
 
 
 def test_a_run_that_applied_a_later_merge_says_so_and_what_may_explain_surprises(

@@ -337,3 +337,12 @@ def test_the_job_summary_is_cut_in_bytes_where_the_comment_counts_characters() -
     comment = render_markdown(plan, config_path=CONFIG, max_chars=100_000)
     assert len(summary.encode()) <= 100_000 < len(comment.encode())
     assert summary.count("| \\+ create |") < comment.count("| \\+ create |")
+
+
+def test_a_marker_of_a_forged_audit_files_huge_path_is_cut_to_fit_a_comment() -> None:
+    # report-apply makes its marker from the audit file's config_path: 70,000 characters
+    # made a comment no summary fitted in.
+    marker = comment_marker("c/" + "x" * 70_000, "apply abc run 1")
+    assert len(marker) < 4_200
+    assert marker.endswith(" -->")
+    assert comment_marker("config/mappings.yaml") == "<!-- entrasync:plan config/mappings.yaml -->"
