@@ -23,11 +23,15 @@ _HEADER = ("| action | user | after | outcome |", "|---|---|---|---|")
 FULL_RECORD = "the audit artifact of this run"
 
 
+_MAX_WORKFLOW_CHARS = 200  # GITHUB_WORKFLOW: a name, but the CI's to set
+
+
 def override_instruction(workflow: str, digest: str, *, markdown: bool = False) -> str:
     """How to re-run the apply workflow with the override: ``Actions → apply → ...``."""
     short = short_digest(digest)
     if markdown:
-        return f"**Actions → {escape(workflow)} → Run workflow → `force_unsafe` = `{short}`**"
+        shown = escaped_within(workflow, _MAX_WORKFLOW_CHARS)
+        return f"**Actions → {shown} → Run workflow → `force_unsafe` = `{short}`**"
     return f"Actions → {workflow} → Run workflow → force_unsafe = {short}"
 
 

@@ -23,6 +23,7 @@ it is here.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 
@@ -85,11 +86,19 @@ def comment_marker(config_path: str, kind: str = "plan") -> str:
     the same file typed as ``./config/mappings.yaml`` finds the same comment."""
     normal = posixpath.normpath(config_path)
     safe = clean(normal).replace("--", "-\u2010")  # "--" could end the HTML comment
-    # Cut where no real path reaches: a forged audit file's path must not outgrow a comment.
-    return f"<!-- entrasync:{kind} {safe[:_MAX_MARKED_PATH]} -->"
+    if len(safe) > _MAX_MARKED_PATH:  # a forged audit file's path must not outgrow a comment
+        whole = hashlib.sha256(normal.encode("utf-8", "surrogateescape")).hexdigest()
+        safe = f"{safe[: _MAX_MARKED_PATH - 65]}\u2026{whole}"  # still one path's own
+    return f"<!-- entrasync:{kind} {safe} -->"
 
 
 _MAX_MARKED_PATH = 4_096
+
+
+def _shown_path(config_path: str) -> str:
+    """The config's path in a comment, escaped and cut: escaping makes a ``#`` eight
+    characters, and a comment's head is never cut."""
+    return escaped_within(config_path, MAX_NOTE_CHARS)
 
 
 def escape(text: str | None) -> str:
@@ -119,7 +128,7 @@ def render_markdown(
     """The PR comment / job summary text, never longer than ``max_chars`` (code points, or the
     ``measure`` given)."""
     head = [comment_marker(config_path), f"**{summary_line(plan)}**", "", *_policy(plan)]
-    tail = [f"Plan digest `{plan.short_digest}` for {escape(plan.config_path)}"]
+    tail = [f"Plan digest `{plan.short_digest}` for {_shown_path(plan.config_path)}"]
     blocks = [_violations(plan), _warnings(plan), _changes(plan), _orphans(plan)]
     document = fit(head, blocks, tail, max_chars, full_plan_hint, measure)
     return "\n".join(document) + "\n"
@@ -161,7 +170,7 @@ def render_failure(lines: list[str], *, config_path: str, run_url: str | None) -
     where = f"[the job log]({run_url})" if run_url else "the job log"
     document = [
         comment_marker(config_path),
-        f"**No plan: entrasync could not plan {escape(config_path)} for this push.**",
+        f"**No plan: entrasync could not plan {_shown_path(config_path)} for this push.**",
         "",
         f"{fence}text",
         *shown,
@@ -322,7 +331,7 @@ def drift_intro(marker: str, config_path: str, run_link: str | None) -> str:
     """The opening of the drift issue, before the plan: what was found and what to do."""
     return (
         f"{marker}\nThe scheduled drift check found NeuralTrust out of line with "
-        f"{escape(config_path)}"
+        f"{_shown_path(config_path)}"
         + (f" ([run]({run_link}))" if run_link else "")
         + ". Someone changed roles in the NeuralTrust UI, or Entra membership moved. Merge a "
         "config change, or re-run the apply workflow to restore what the config says. This "

@@ -372,6 +372,19 @@ def test_a_refusal_with_many_violations_lists_twenty(tmp_path: Path) -> None:
     assert "\n- and 10 more in the audit file" in text
 
 
+def test_a_workflow_name_that_escaping_multiplies_is_cut_in_the_override_instruction(
+    tmp_path: Path,
+) -> None:
+    with AuditWriter.start(
+        tmp_path, plan=plan_of(change(ALICE)), environ=ENV, git_commit=lambda: None
+    ) as writer:
+        writer.finish(result="refused", reason="unsafe", violations=(Violation("r", "m"),))
+    refused = compare(read_audit(writer.path.read_bytes()), None)
+    text = render_report(refused, marker="m", run_url=None, workflow="#" * 9_000)
+    assert len(text) < 5_000
+    assert "→ Run workflow → `force_unsafe` = `" in text
+
+
 def test_a_skipped_change_for_another_entra_user_is_named_too(tmp_path: Path) -> None:
     applied = plan_of(replace(change(BOB), entra_id="id-of-the-new-bob"))
     report = compare(

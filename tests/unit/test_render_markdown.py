@@ -12,6 +12,7 @@ from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.core.policy import PolicyChange
 from entrasync.render.markdown import (
     comment_marker,
+    drift_intro,
     escape,
     render_failure,
     render_markdown,
@@ -346,3 +347,25 @@ def test_a_marker_of_a_forged_audit_files_huge_path_is_cut_to_fit_a_comment() ->
     assert len(marker) < 4_200
     assert marker.endswith(" -->")
     assert comment_marker("config/mappings.yaml") == "<!-- entrasync:plan config/mappings.yaml -->"
+
+
+def test_two_real_paths_that_escape_past_the_cut_keep_markers_of_their_own() -> None:
+    # A tab is four characters escaped: 1,278-byte paths reached the cut and shared a marker.
+    folders = "/".join(["\t" * 250] * 5)
+    first, second = comment_marker(f"{folders}/a.yaml"), comment_marker(f"{folders}/b.yaml")
+    assert first != second
+    assert max(len(first), len(second)) < 4_200
+
+
+@pytest.mark.parametrize("where", ["plan", "drift", "failure"])
+def test_a_path_that_escaping_multiplies_stays_bounded_in_every_comment(where: str) -> None:
+    # Each "#" is eight characters escaped: a 4,095-byte path made a drift issue no summary
+    # fitted in.
+    path = "#" * 4_095
+    if where == "plan":
+        text = render_markdown(replace(golden_plan(), config_path=path), config_path=path)
+    elif where == "drift":
+        text = drift_intro(comment_marker(path, "drift"), path, None)
+    else:
+        text = render_failure(["error: boom"], config_path=path, run_url=None)
+    assert len(text) < 10_000
