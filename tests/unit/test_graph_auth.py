@@ -3,15 +3,14 @@ token request against a loopback server is in tests/integration/graph/test_oidc_
 
 from __future__ import annotations
 
+import base64
 import datetime
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from entrasync.adapters.graph.aadsts import describe_msal_error
@@ -673,20 +672,41 @@ def test_a_certificate_file_with_a_ca_before_the_leaf_uses_the_keys_own_certific
     assert thumbprint == leaf.sha1_thumbprint.upper()
 
 
+# The DER of the P-256 curve's OID and of SM2's (GB/T 32918), both eight bytes: a P-256 key
+# and certificate with one swapped for the other are an SM2 key and certificate to a reader,
+# a curve cryptography cannot load (their signature is not checked when they are read).
+_P256_OID, _SM2_OID = bytes.fromhex("06082a8648ce3d030107"), bytes.fromhex("06082a811ccf5501822d")
+
+
 @pytest.fixture
-def sm2(tmp_path: Path) -> tuple[bytes, bytes]:
-    """An SM2 key and its certificate, made by openssl: a curve cryptography cannot load."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl makes the SM2 key; it is not installed here")
-    key, cert = tmp_path / "sm2.key", tmp_path / "sm2.crt"
-    subprocess.run([openssl, "genpkey", "-algorithm", "SM2", "-out", key], check=True)
-    subprocess.run(
-        [openssl, "req", "-x509", "-new", "-key", key, "-subj", "/CN=sm2", "-out", cert],
-        check=True,
-        capture_output=True,
+def sm2() -> tuple[bytes, bytes]:
+    """An SM2 key and its certificate, as PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sm2")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
     )
-    return key.read_bytes(), cert.read_bytes()
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    key_der = key.private_bytes(serialization.Encoding.DER, pkcs8, serialization.NoEncryption())
+    cert_der = certificate.public_bytes(serialization.Encoding.DER)
+    assert key_der.count(_P256_OID) == cert_der.count(_P256_OID) == 1
+    return _pem("PRIVATE KEY", key_der.replace(_P256_OID, _SM2_OID)), _pem(
+        "CERTIFICATE", cert_der.replace(_P256_OID, _SM2_OID)
+    )
+
+
+def _pem(kind: str, der: bytes) -> bytes:
+    body = base64.encodebytes(der).decode().replace("\n", "")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {kind}-----", *lines, f"-----END {kind}-----", ""]).encode()
 
 
 def test_a_key_on_a_curve_cryptography_cannot_load_is_not_an_rsa_key(
