@@ -20,6 +20,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
 from entrasync.adapters.trust import SANDBOX_CA_PREFIX
@@ -73,8 +74,14 @@ class ClientCertificate:
         return self.private_key_pem + self.certificate_pem
 
 
-def make_client_certificate(common_name: str = "entrasync", *, days: int = 30) -> ClientCertificate:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def make_client_certificate(
+    common_name: str = "entrasync",
+    *,
+    days: int = 30,
+    key: CertificateIssuerPrivateKeyTypes | None = None,
+) -> ClientCertificate:
+    """``key``: the key to certify, a new 2048-bit RSA key by default (Entra's)."""
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     cert = (

@@ -69,13 +69,18 @@ def test_a_file_made_while_the_new_one_is_written_is_never_replaced(
     assert [p.name for p in tmp_path.iterdir()] == ["draft.yaml"]
 
 
-def test_without_hard_links_the_name_is_taken_by_an_exclusive_create(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def no_links(src: str, dst: Path) -> None:
+@pytest.fixture
+def no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A filesystem without hard links (FAT, some network shares): link() is refused."""
+
+    def refused(src: str, dst: Path) -> None:
         raise PermissionError(1, "Operation not permitted")
 
-    monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(os, "link", refused)
+
+
+@pytest.mark.usefixtures("no_hard_links")
+def test_without_hard_links_the_name_is_taken_by_an_exclusive_create(tmp_path: Path) -> None:
     target = tmp_path / "draft.yaml"
     write_new(target, "version: 1\n")
     assert target.read_text(encoding="utf-8") == "version: 1\n"
@@ -86,17 +91,14 @@ def test_without_hard_links_the_name_is_taken_by_an_exclusive_create(
     assert [p.name for p in tmp_path.iterdir()] == ["draft.yaml"]
 
 
+@pytest.mark.usefixtures("no_hard_links")
 def test_without_hard_links_a_failed_rename_leaves_no_empty_file_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The empty file that took the name stayed, and the next `init` refused: "already exists".
-    def no_links(src: str, dst: Path) -> None:
-        raise PermissionError(1, "Operation not permitted")
-
     def held_open(src: str, dst: Path) -> None:
         raise PermissionError(13, "Access is denied")
 
-    monkeypatch.setattr(os, "link", no_links)
     monkeypatch.setattr(os, "replace", held_open)
     with pytest.raises(EntrasyncError, match=r"cannot write .*draft\.yaml: Access is denied"):
         write_new(tmp_path / "draft.yaml", "version: 1\n")

@@ -681,22 +681,13 @@ _P256_OID, _SM2_OID = bytes.fromhex("06082a8648ce3d030107"), bytes.fromhex("0608
 @pytest.fixture
 def sm2() -> tuple[bytes, bytes]:
     """An SM2 key and its certificate, as PEM."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sm2")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    made = make_client_certificate("sm2", key=ec.generate_private_key(ec.SECP256R1()))
+    key = serialization.load_pem_private_key(made.private_key_pem, None)
     pkcs8 = serialization.PrivateFormat.PKCS8
     key_der = key.private_bytes(serialization.Encoding.DER, pkcs8, serialization.NoEncryption())
-    cert_der = certificate.public_bytes(serialization.Encoding.DER)
+    cert_der = x509.load_pem_x509_certificate(made.certificate_pem).public_bytes(
+        serialization.Encoding.DER
+    )
     assert key_der.count(_P256_OID) == cert_der.count(_P256_OID) == 1
     return _pem("PRIVATE KEY", key_der.replace(_P256_OID, _SM2_OID)), _pem(
         "CERTIFICATE", cert_der.replace(_P256_OID, _SM2_OID)
