@@ -18,7 +18,7 @@ from entrasync.core.canonical import (
     canonical_str_array,
     canonical_str_or_null,
 )
-from entrasync.core.strict_json import flag, obj, text, text_or_null, texts
+from entrasync.core.strict_json import ShapeError, flag, obj, text, text_or_null, texts
 
 FORCE_UNSAFE = "--force-unsafe"
 ADOPT = "adopt existing user (set externalId)"  # the reason diff gives an adoption
@@ -60,8 +60,12 @@ class Access:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], key: str = "access") -> Access:
-        """Read from a file: each value of the type its field holds, else ``ShapeError``."""
+        """Read from a file: the three keys ``to_json`` writes, each value of the type its
+        field holds, else ``ShapeError``."""
         data = obj(data, key)
+        missing = next((k for k in ("role", "products", "active") if k not in data), None)
+        if missing is not None:
+            raise ShapeError(f"{key} has no {missing}")
         products = data.get("products")
         return cls(
             role=text_or_null(data.get("role"), f"{key}.role"),

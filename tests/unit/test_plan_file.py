@@ -174,9 +174,24 @@ def _put(path: str, value: object) -> Edit:
     return edit
 
 
+def _drop(path: str) -> Edit:
+    """Remove the key at a dotted path (``changes.0.after.products``) of a plan file's JSON."""
+
+    def edit(data: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = data
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        del node[last]
+
+    return edit
+
+
 @pytest.mark.parametrize(
     ("edit", "said"),
     [
+        (_drop("changes.0.after.products"), "changes[0]: after has no products"),
+        (_drop("changes.2.before.role"), "changes[2]: before has no role"),
         (_put("target.scim_url", 5), "target.scim_url is a number, not text"),
         (_put("config.sha256", None), "config.sha256 is null, not a SHA-256 digest"),
         (_put("target.state_sha256", "5" * 63), "target.state_sha256 is text, not a SHA-256"),
