@@ -61,8 +61,7 @@ def render_report(
     if audit.applied_nothing:
         said = [marker, *_nothing_applied(audit, workflow), ""]
         if compared and report.reviewed_digest is None:
-            why = f" ({escaped_within(note, MAX_NOTE_CHARS)})" if note else ""
-            said += ["> [!WARNING]", f"> No plan reviewed on this pull request was found{why}.", ""]
+            said += _no_reviewed_plan(note, ".")
         if not (compared and report.not_applied):
             return "\n".join([*said, *tail]) + "\n"
         # What reviewers approved and this run did not make: as a run that applied something
@@ -118,14 +117,7 @@ def render_report(
         blocks = [*unsuccessful, _block("Applied", report.unreviewed)]
         return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
     if report.reviewed_digest is None:
-        why = f" ({escaped_within(note, MAX_NOTE_CHARS)})" if note else ""
-        head += [
-            "> [!WARNING]",
-            "> No plan reviewed on this pull request was found"
-            + why
-            + ": every applied change below went unreviewed.",
-            "",
-        ]
+        head += _no_reviewed_plan(note, ": every applied change below went unreviewed.")
     elif report.unreviewed:
         head += [
             "> [!WARNING]",
@@ -229,6 +221,13 @@ def _block(
     said = "unknown" if unrecorded else "not applied"
     rows = tuple(_row(item, with_error, said, _who(item) in (named or ())) for item in items)
     return Block(opening, rows, ("", "</details>", ""))
+
+
+def _no_reviewed_plan(note: str | None, then: str) -> list[str]:
+    """The warning that no reviewed plan was found, with why (``note``, cut as all outside
+    text is: read_plan's error quotes the bad value)."""
+    why = f" ({escaped_within(note, MAX_NOTE_CHARS)})" if note else ""
+    return ["> [!WARNING]", f"> No plan reviewed on this pull request was found{why}{then}", ""]
 
 
 def _who(item: AppliedChange | Change) -> tuple[str, str]:
