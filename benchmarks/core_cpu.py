@@ -128,11 +128,14 @@ def measure(size: Size, profile_to: Path | None = None) -> dict[str, Any]:
 
 
 def profile(config: Config, directory: Directory, target: Target, out: Path) -> list[str]:
-    """cProfile of one core run: the full table to ``out``, the top lines returned."""
+    """cProfile of one core run as the CLI runs it (the collector paused, else its pauses are
+    charged to whichever function allocates): the full table to ``out``, the top lines."""
+    gc.collect()
     profiler = cProfile.Profile()
-    profiler.enable()
-    core(config, directory, target)
-    profiler.disable()
+    with collector_paused():
+        profiler.enable()
+        core(config, directory, target)
+        profiler.disable()
     buffer = io.StringIO()
     stats = pstats.Stats(profiler, stream=buffer).strip_dirs().sort_stats("tottime")
     stats.print_stats(40)
