@@ -19,6 +19,8 @@ from entrasync.errors import AuthError, EntrasyncError, ScimError
 from tests.unit.fake_time import FakeTime
 
 BASE = "https://scim.example.com/v2"
+LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
@@ -495,3 +497,58 @@ def test_a_listing_that_echoes_the_token_into_a_name_is_not_used(
         said = caught.value.message + (caught.value.hint or "")
         assert "Token/For" not in said
         assert "Review" not in said
+
+
+@pytest.mark.parametrize(
+    ("user_id", "path"),
+    [
+        ("team#7", "/v2/Users/team%237"),
+        ("a?b", "/v2/Users/a%3Fb"),
+        ("../Groups/g1", "/v2/Users/..%2FGroups%2Fg1"),
+        ("a%41", "/v2/Users/a%2541"),
+        ("2819c223-7f76-453a-919d-413861904646", "/v2/Users/2819c223-7f76-453a-919d-413861904646"),
+    ],
+)
+def test_a_user_id_is_sent_percent_encoded_so_it_addresses_that_user(
+    user_id: str, path: str
+) -> None:
+    # RFC 7643 §3.1: the id is any string the server chose. Sent as is, "team#7" lost its
+    # "#7" and the write went to user "team", recorded as succeeded.
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"schemas": [USER], "id": user_id, "userName": "u"})
+        return httpx.Response(204)
+
+    scim, recorder = client(server)
+    scim.patch_user(user_id, [{"op": "replace", "path": "active", "value": False}], "u1")
+    scim.get_user(user_id)
+    assert [r.url.raw_path.decode() for r in recorder.requests] == [path, path]
+
+
+@pytest.mark.parametrize("user_id", [".", ".."])
+def test_a_listing_holding_a_dot_segment_id_is_refused(user_id: str) -> None:
+    # However encoded, "." and ".." stay dot segments in /Users/{id}: no write can reach them.
+    users = [{"id": user_id, "userName": "a@contoso.com"}]
+    body = {"schemas": [LIST], "totalResults": 1, "startIndex": 1, "Resources": users}
+    scim, _ = client(lambda r: httpx.Response(200, json=body))
+    with pytest.raises(IncompleteListingError, match="a user without an id"):
+        list(scim.list_users())
+
+
+def test_members_an_error_adds_beyond_rfc_7644_keep_its_detail_and_scim_type() -> None:
+    body = scim_error(409, "mutability").json() | {"timestamp": "2026-12-07T04:00:00Z"}
+    scim, _ = client(lambda r: httpx.Response(409, json=body | {"traceId": "t-1"}))
+    with pytest.raises(ScimError) as caught:
+        scim.create_user({"userName": "a@contoso.com"})
+    assert "conflict (409, mutability): server said no" in caught.value.message
+
+
+def test_a_server_long_scim_type_and_request_id_are_cut() -> None:
+    response = scim_error(409, "u" * 3000, **{"x-request-id": "r" * 20000})
+    scim, _ = client(lambda r: response)
+    with pytest.raises(ScimError) as caught:
+        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    assert caught.value.request_id == "r" * 100
+    assert "u" * 100 in caught.value.message
+    assert "u" * 101 not in caught.value.message
+    assert len(caught.value.message) < 600

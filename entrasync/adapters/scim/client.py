@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -75,11 +76,17 @@ class ScimResponse:
     resource: dict[str, Any] | None
 
 
+def user_path(user_id: str) -> str:
+    """``Users/{id}``, the id percent-encoded whole: it is any string the server chose (RFC 7643
+    §3.1), and a ``/``, ``?``, ``#`` or ``%`` left in it would address another resource."""
+    return "Users/" + quote(user_id, safe="")
+
+
 def request_id_of(response: httpx.Response) -> str | None:
     for name in REQUEST_ID_HEADERS:
         value = response.headers.get(name)
         if value:
-            return server_text(response, str(value))
+            return server_text(response, str(value), 100)
     return None
 
 
@@ -167,16 +174,23 @@ REFUSED_HINT = (
 )
 
 
+_ERROR_MEMBERS = frozenset(("schemas", "status", "scimtype", "detail"))
+
+
 def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
     # Imported here: scim2-models takes ~0.2 s to import and only error answers need it.
     from pydantic import ValidationError
     from scim2_models import Error
 
     try:
-        error = Error.model_validate(json_of(response))
+        body = json_of(response)
+        if isinstance(body, dict):  # scim2-models refuses members RFC 7644 §3.12 does not name,
+            # and servers and gateways add theirs (a timestamp, a traceId): those are left out.
+            body = {k: v for k, v in body.items() if str(k).lower() in _ERROR_MEMBERS}
+        error = Error.model_validate(body)
     except (ValueError, ValidationError):
         return None, None
-    scim_type = server_text(response, str(error.scim_type)) if error.scim_type else None
+    scim_type = server_text(response, str(error.scim_type), 100) if error.scim_type else None
     detail = server_text(response, error.detail, 300) if error.detail else None
     return scim_type, detail
 
@@ -548,7 +562,7 @@ class ScimClient:
         is left out once the server refused an extension in it (see ``_get``): a client that
         never listed (apply PLAN_FILE's) learns it here."""
         params = {"attributes": ",".join(attributes)} if attributes else {}
-        response = self._get(f"Users/{user_id}", params, retries=retries)
+        response = self._get(user_path(user_id), params, retries=retries)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -585,7 +599,7 @@ class ScimClient:
         doing = f"updating {label or user_id}"
         response = self._request(
             "PATCH",
-            f"Users/{user_id}",
+            user_path(user_id),
             doing,
             (200, 204),
             one_user=True,

@@ -68,10 +68,12 @@ def as_integer(value: object) -> int | None:
 
 
 def _has_id(resource: object) -> bool:
+    """An id that can address its user: ``.`` and ``..`` stay dot segments however they are
+    encoded in ``/Users/{id}``, and would name the collection or its parent."""
     if not isinstance(resource, dict):
         return False
     key = resource.get("id")
-    return (isinstance(key, str) and key != "") or as_integer(key) is not None
+    return (isinstance(key, str) and key not in ("", ".", "..")) or as_integer(key) is not None
 
 
 def _broken(what: str) -> IncompleteListingError:
