@@ -29,6 +29,7 @@ from entrasync.adapters.clock import utc_moment
 from entrasync.adapters.pool import DEFAULT_PARALLELISM as DEFAULT_PARALLELISM
 from entrasync.adapters.shell import pip_install
 from entrasync.adapters.throttle import (
+    LONGEST_ASKED,
     MAX_DELAY,
     Abandoned,
     AdaptiveLimit,
@@ -252,11 +253,12 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 class RetryPolicy:
     max_retries: int = 6
     base_delay: float = 0.5
-    max_delay: float = MAX_DELAY  # cap for one wait, Retry-After included
-    # A server that asks for longer (Retry-After) is not retried at all: its answer is final,
-    # and the error says how long it asked for. Waiting max_delay and asking again, six times,
-    # held a CI job for six minutes, then told it to run again "in a few minutes".
-    longest_asked: float = 300.0
+    max_delay: float = MAX_DELAY  # cap for one wait entrasync chooses (no Retry-After)
+    # A Retry-After up to this is waited out in full: asking again sooner is answered 429 again
+    # and counts against the app's budget. A server that asks for longer is not retried at all:
+    # its answer is final, and the error says how long it asked for. Waiting and asking again,
+    # six times, held a CI job for six minutes, then told it to run again "in a few minutes".
+    longest_asked: float = LONGEST_ASKED
     jitter: Callable[[], float] = random.random
     # One answer, from its request (plus a second per 16 KB received, up to 4 times as long):
     # the client's timeout bounds each read, not the whole answer, and a server trickling a
@@ -274,7 +276,7 @@ class RetryPolicy:
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds before retry number ``attempt`` (1-based)."""
         if retry_after is not None:
-            return min(retry_after, self.max_delay)
+            return min(retry_after, self.longest_asked)
         ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return ceiling * (0.5 + float(self.jitter()) / 2)
 
@@ -539,7 +541,7 @@ def _attempt(
         response = _received(client, method, url, policy, kwargs)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if gates(response.status_code, retry_after):
-            window = None if retry_after is None else min(retry_after, policy.max_delay)
+            window = None if retry_after is None else min(retry_after, policy.longest_asked)
             slot.throttled(window)
         elif response.status_code in RETRY_STATUSES:
             slot.neutral()  # a 503/504 without Retry-After: an outage, not a rate

@@ -23,8 +23,10 @@ import threading
 import time
 from collections.abc import Callable
 
-# One wait never exceeds this (seconds), Retry-After included: RetryPolicy's default cap.
+# The longest wait entrasync chooses itself (seconds), RetryPolicy's default cap; a server's
+# Retry-After is waited out up to LONGEST_ASKED, and a longer one ends the read.
 MAX_DELAY = 60.0
+LONGEST_ASKED = 300.0
 
 
 class _Flag:
@@ -88,7 +90,7 @@ class ThrottleGate:
 
     def __init__(
         self,
-        max_delay: float = MAX_DELAY,
+        max_delay: float = LONGEST_ASKED,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = pause,

@@ -200,6 +200,19 @@ def test_without_a_gate_each_request_backs_off_alone() -> None:
     assert arrivals == [0.0, 2.0, 3.0]
 
 
+@pytest.mark.parametrize("gated", [False, True], ids=["alone", "at the shared gate"])
+def test_a_retry_after_longer_than_any_backoff_is_waited_out_in_full(gated: bool) -> None:
+    # Capped at the backoff's 5 s, the request went out again at 5, 10 and 15 s, each answered
+    # 429 while the server still said to wait, and the read ended "kept answering 429".
+    clock = FakeTime()
+    arrivals: list[float] = []
+    client = http(answers(throttled(retry_after="20")), clock, arrivals)
+    gate = ThrottleGate(POLICY.longest_asked, clock=clock.clock, sleep=clock.sleep)
+    shared = gate if gated else None
+    response = send(client, "GET", URL, policy=POLICY, sleep=clock.sleep, gate=shared)
+    assert (response.status_code, arrivals) == (200, [0.0, 20.0])
+
+
 def test_a_server_asking_for_longer_than_entrasync_waits_is_not_retried_and_says_so() -> None:
     # Waited 60 s and asked again six times, then "run again in a few minutes": an hour was asked.
     clock = FakeTime()

@@ -121,7 +121,7 @@ class GraphClient:
         self.sleep = sleep
         # Graph throttles per app and tenant, not per request: a 429 on one worker holds
         # every request of this client (the $batch's inner ones too) until its Retry-After.
-        self.gate = gate if gate is not None else ThrottleGate(policy.max_delay, sleep=sleep)
+        self.gate = gate if gate is not None else ThrottleGate(policy.longest_asked, sleep=sleep)
         self.max_pages = max_pages  # per listing: a server cannot keep the reader paging
 
     @classmethod
