@@ -213,13 +213,6 @@ class GraphEmulator:
                 problem,
                 (("WWW-Authenticate", 'Bearer realm="", error="invalid_token"'),),
             )
-        if self.permission_mode == "denied":
-            self._count("forbidden")
-            raise GraphFailure(
-                403,
-                "Authorization_RequestDenied",
-                "Insufficient privileges to complete the operation.",
-            )
 
     def _injected_failure(self, request: Request) -> GraphFailure | None:
         """The knobs: the Nth Graph request (top-level or inside a $batch) fails, counted
@@ -237,7 +230,16 @@ class GraphEmulator:
         return None
 
     def _graph_call(self, request: Request) -> tuple[int, Any, dict[str, str]]:
-        """One Graph request, top-level or inside a $batch: knobs first, then the resource."""
+        """One Graph request, top-level or inside a $batch: permissions, knobs, the resource.
+        Graph authenticates a $batch as a whole and authorizes each request in it: a denied
+        app's $batch is answered 200, each of its requests 403."""
+        if self.permission_mode == "denied":
+            self._count("forbidden")
+            raise GraphFailure(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            )
         injected = self._injected_failure(request)
         if injected is not None:
             raise injected

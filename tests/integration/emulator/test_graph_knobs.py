@@ -113,6 +113,17 @@ def test_a_batch_of_20_answers_each_request_by_id(graph: Graph) -> None:
     assert graph.emulator.counters["user_get"] == 20
 
 
+def test_a_denied_apps_batch_is_answered_200_with_each_request_refused(make_graph: Any) -> None:
+    # Graph authorizes each request of a $batch, not the batch: the client must read the 403
+    # inside (a whole $batch answered 403 was what the emulator sent, never Graph).
+    graph = make_graph(permission_mode="denied")
+    response = graph.batch([batch_item(n) for n in range(3)])
+    assert response.status_code == 200
+    replies = response.json()["responses"]
+    assert [r["status"] for r in replies] == [403, 403, 403]
+    assert {r["body"]["error"]["code"] for r in replies} == {"Authorization_RequestDenied"}
+
+
 def test_a_batch_of_21_is_refused(graph: Graph) -> None:
     response = graph.batch([batch_item(n) for n in range(21)])
     assert response.status_code == 400
