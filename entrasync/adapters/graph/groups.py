@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -147,9 +148,7 @@ def _by_name(client: GraphClient, name: str) -> Resolved:
     )
     if not found:
         near = _nearest(client, name)
-        # Each in double quotes, as a YAML (and JSON) string spells it: copied into the file.
-        spelt = (json.dumps(n, ensure_ascii=False) for n in near)
-        meant = f"did you mean {' or '.join(spelt)}? " if near else ""
+        meant = f"did you mean {' or '.join(_spelt(n, name) for n in near)}? " if near else ""
         prefix = name[:3]
         listing = command_line("entrasync", "groups", *(("--",) * prefix.startswith("-")), prefix)
         return GroupResolutionError(
@@ -174,6 +173,15 @@ def _by_name(client: GraphClient, name: str) -> Resolved:
             "nothing was read; run again, and if it repeats, report it with the request-id",
         )
     return Group(id=group_id, display_name=str(found[0].get("displayName") or name))
+
+
+def _spelt(suggested: str, given: str) -> str:
+    """A suggested name in double quotes, as a YAML (and JSON) string spells it, to be copied
+    into the file. One that is the given name in another Unicode form (``É`` as ``E`` and a
+    combining accent) would print as the same text: it is spelt in escapes, which show how."""
+    if unicodedata.normalize("NFKC", suggested) != unicodedata.normalize("NFKC", given):
+        return json.dumps(suggested, ensure_ascii=False)
+    return f"{json.dumps(suggested)} (the same letters in other code points: copy this spelling)"
 
 
 def _nearest(client: GraphClient, name: str, prefix: int = 3) -> list[str]:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
+import unicodedata
 from pathlib import Path
 
 import pytest
 
 from entrasync.cli import main
 from entrasync.sandbox.graph_emulator import GraphEmulator
+from entrasync.sandbox.tenant import SandboxGroup
 
-from .conftest import secret_env
+from .conftest import TENANT, EmulatorFactory, gid, secret_env
 
 
 @pytest.fixture
@@ -90,3 +93,23 @@ def test_the_listing_the_hint_suggests_runs_as_pasted(
     assert f"(`{listing}` lists groups by prefix)" in capsys.readouterr().err
     # Pasted in a shell, it is `groups` with the prefix as one argument: it runs.
     assert main(shlex.split(listing)[1:]) == 0
+
+
+def test_a_name_in_another_unicode_form_is_suggested_in_escapes_that_show_the_difference(
+    emulator_factory: EmulatorFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Entra holds "É" as "E" and a combining accent; the file has the one code point. Printed
+    # as is, the suggestion looked the same as the name it corrects.
+    decomposed = unicodedata.normalize("NFD", "NT-Équipe")
+    group = SandboxGroup(gid(9), decomposed)
+    emulator = emulator_factory(dataclasses.replace(TENANT, groups=(*TENANT.groups, group)))
+    for name, value in secret_env(emulator).items():
+        monkeypatch.setenv(name, value)
+    config = tmp_path / "mappings.yaml"
+    config.write_text("version: 1\nmappings:\n  - name: NT-Équipe\n    role: owner\n", "utf-8")
+    assert main(["validate", "--online", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert 'did you mean "NT-E\\u0301quipe" (the same letters in other code points' in err
