@@ -345,7 +345,17 @@ class ScimClient:
         **kwargs: Any,
     ) -> httpx.Response:
         response = self._send(method, path, **kwargs)
-        if response.status_code not in ok:
+        status = response.status_code
+        if status < 400 and status not in ok:
+            # A 202 or a redirect (a sign-in gateway's) says nothing of whether the write was
+            # made: apply reads the user back, as for a foreign body, and starts no other write.
+            raise ForeignAnswer(
+                f"NeuralTrust answered {status} to {doing}, where SCIM answers "
+                f"{' or '.join(map(str, ok))}: the write may or may not have been made",
+                f"{FOREIGN_HINT}, then run `entrasync plan` to see what is in place",
+                response,
+            )
+        if status not in ok:
             raise error_for(response, doing, one_user=one_user)
         _refuse_error_body(response, doing, one_user=one_user)
         return response

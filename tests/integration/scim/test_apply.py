@@ -775,25 +775,40 @@ def test_a_read_back_answered_with_a_web_page_claims_nothing_about_the_write(
     assert record["error"].endswith(apply_module.UNREAD_AFTER_LOST)
 
 
-class _WebPageForWrites(httpx.HTTPTransport):
-    """A gateway that passes each write on and answers it with a web page (200, HTML)."""
+class _GatewayForWrites(httpx.HTTPTransport):
+    """A gateway that passes each write on and answers it in its own way."""
+
+    def __init__(self, answer: httpx.Response) -> None:
+        super().__init__()
+        self.answer = answer
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = super().handle_request(request)
         if request.method in ("POST", "PATCH"):
             response.close()
-            page, headers = "<html>Welcome</html>", {"x-request-id": "gateway-1"}
-            return httpx.Response(200, html=page, headers=headers, request=request)
+            headers = {**self.answer.headers, "x-request-id": "gateway-1"}
+            answer = self.answer
+            return httpx.Response(answer.status_code, content=answer.content, headers=headers)
         return response
 
 
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (httpx.Response(200, html="<html>Welcome</html>"), "with a body that is no SCIM resource"),
+        (httpx.Response(202), "answered 202 to creating"),
+        (httpx.Response(303, headers={"Location": "/sign-in"}), "answered 303 to creating"),
+    ],
+    ids=["a web page", "202 Accepted", "a redirect to a sign-in page"],
+)
 def test_a_write_answered_by_something_else_than_neuraltrust_starts_no_later_write(
-    make_sandbox: MakeSandbox,
+    make_sandbox: MakeSandbox, answer: httpx.Response, said: str
 ) -> None:
+    # Recorded as failed, a 202 or a redirect left a grant that was made looking refused.
     sandbox = make_sandbox()
     audit = ListAudit()
     config = config_for(sandbox)
-    with client_for(sandbox, transport=_WebPageForWrites()) as client:
+    with client_for(sandbox, transport=_GatewayForWrites(answer)) as client:
         plan = scenario_plan(read_target(config, client))
         report = apply_plan(plan, client, config, audit, parallelism=1)
 
@@ -801,13 +816,13 @@ def test_a_write_answered_by_something_else_than_neuraltrust_starts_no_later_wri
     # Read back in place, the first write counts as made; the others are not attempted.
     assert report.counts == {"succeeded": 1, "failed": 0, "skipped": 5}
     (made,) = report.succeeded
-    assert (made.http_status, made.request_id) == (200, "gateway-1")  # the answer's, recorded
+    assert (made.http_status, made.request_id) == (answer.status_code, "gateway-1")
     # The write before was made: what stops the others is who answered it, not a failure.
     for skipped in report.skipped:
         assert (skipped.error or "").startswith(
             "not attempted: an earlier write was answered by something other than NeuralTrust: "
         ), skipped.error
-        assert "with a body that is no SCIM resource" in (skipped.error or "")
+        assert said in (skipped.error or "")
 
 
 OWNER_SWAP_SEED = (
