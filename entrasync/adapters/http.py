@@ -19,6 +19,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -214,7 +215,7 @@ def asked_to_wait(response: httpx.Response) -> str:
     so); else empty (another error with the header is about the request, not about waiting)."""
     if response.status_code not in RETRY_STATUSES:
         return ""
-    asked = parse_retry_after(response.headers.get("Retry-After"))
+    asked = retry_after(response.headers)
     if asked is None or RetryPolicy().waits_out(asked):
         return ""
     return f", and asked to wait {asked:,.0f} s (Retry-After), longer than entrasync waits"
@@ -230,23 +231,40 @@ def json_of(response: httpx.Response) -> Any:
         raise ValueError("JSON nested too deep to read") from None
 
 
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait that an answer's headers ask for (None: not said). An HTTP-date
+    Retry-After counts from the answer's own ``Date``, when it has one: the server's clock
+    running minutes ahead of this machine's made a 5 s wait read as ten minutes."""
+    return parse_retry_after(headers.get("Retry-After"), _http_date(headers.get("Date")))
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: ``10``, ``2.128`` or an HTTP date."""
+    """Seconds to wait from a Retry-After header: ``10``, ``2.128`` or an HTTP date (from
+    ``now``, a POSIX time, else this machine's clock)."""
     if value is None or not value.strip():
         return None
     value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-            if when is None:
-                return None
-            start = utc_moment().timestamp() if now is None else now
-            seconds = float(when.timestamp()) - start
-        except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999
+        when = _http_date(value)
+        if when is None:
             return None
+        seconds = when - (utc_moment().timestamp() if now is None else now)
     return max(0.0, seconds)
+
+
+def _http_date(value: str | None) -> float | None:
+    """An HTTP date (RFC 9110 §5.6.7, always GMT) as a POSIX time; None when it is none."""
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value.strip())
+        if when.tzinfo is None:  # "-0000": GMT all the same
+            when = when.replace(tzinfo=UTC)
+        return float(when.timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999
+        return None
 
 
 @dataclass(frozen=True)
@@ -354,7 +372,7 @@ def send(
         if gate is not None:
             gate.wait()
         try:
-            response, retry_after = _attempt(client, method, url, limit, policy, give_up, kwargs)
+            response, asked = _attempt(client, method, url, limit, policy, give_up, kwargs)
         except NotSent:
             if attempt == 1:
                 raise  # nothing of this request reached the server
@@ -403,12 +421,12 @@ def send(
         status = response.status_code
         if status not in RETRY_STATUSES or (status == 504 and not resend):
             return _final(response, maybe_made, resend)
-        if status >= 500 and not idempotent and retry_after is None and maybe_made is None:
+        if status >= 500 and not idempotent and asked is None and maybe_made is None:
             maybe_made = response
-        if not policy.waits_out(retry_after):
+        if not policy.waits_out(asked):
             return _final(response, maybe_made, resend)
-        delay = policy.backoff(attempt, retry_after)
-        shared = gate is not None and gates(status, retry_after)
+        delay = policy.backoff(attempt, asked)
+        shared = gate is not None and gates(status, asked)
         if gate is not None and shared:
             # Even a last answer holds the others back: the server asked the client to wait.
             delay = gate.hold(delay)
@@ -534,18 +552,18 @@ def _attempt(
     """One request on the wire (holding a slot of ``limit``, if any) and its Retry-After."""
     if limit is None:
         response = _received(client, method, url, policy, kwargs)
-        return response, parse_retry_after(response.headers.get("Retry-After"))
+        return response, retry_after(response.headers)
     with limit.slot() as slot:
         if give_up is not None and give_up():
             raise NotSent()  # the wait for a slot (a throttled server) outlasted a stop
         response = _received(client, method, url, policy, kwargs)
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if gates(response.status_code, retry_after):
-            window = None if retry_after is None else min(retry_after, policy.longest_asked)
+        asked = retry_after(response.headers)
+        if gates(response.status_code, asked):
+            window = None if asked is None else min(asked, policy.longest_asked)
             slot.throttled(window)
         elif response.status_code in RETRY_STATUSES:
             slot.neutral()  # a 503/504 without Retry-After: an outage, not a rate
-    return response, retry_after
+    return response, asked
 
 
 class AnswerTooLarge(EntrasyncError):

@@ -27,6 +27,7 @@ from entrasync.adapters.http import (
     new_client,
     parse_retry_after,
     proxy_variables,
+    retry_after,
     send,
 )
 from entrasync.adapters.throttle import (
@@ -93,6 +94,27 @@ def test_retry_after_is_parsed(value: str | None, seconds: float | None) -> None
 
 def test_an_http_date_retry_after_counts_from_now() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+
+
+@pytest.mark.parametrize(
+    ("date", "seconds"),
+    [
+        ("Wed, 21 Oct 2015 07:27:55 GMT", 5.0),
+        ("Wed, 21 Oct 2015 07:27:55 -0000", 5.0),
+        (None, 0.0),  # from this machine's clock, long past that date
+        ("yesterday", 0.0),  # no date: this machine's clock
+    ],
+    ids=["from the answer's Date", "a Date in -0000", "no Date", "a Date that is none"],
+)
+def test_an_http_date_retry_after_counts_from_the_answers_own_date(
+    date: str | None, seconds: float
+) -> None:
+    # A server whose clock ran ten minutes ahead asked for 5 s, and entrasync read 605 s: over
+    # the 300 s it waits out, which stopped the whole apply.
+    headers = httpx.Headers({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    if date is not None:
+        headers["Date"] = date
+    assert retry_after(headers) == seconds
 
 
 def test_a_429_on_one_worker_delays_the_other_workers_next_send_until_retry_after() -> None:

@@ -22,7 +22,7 @@ import httpx
 
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError, not_json
 from entrasync.adapters.graph.odata import GraphFailure, query
-from entrasync.adapters.http import RETRY_STATUSES, parse_retry_after
+from entrasync.adapters.http import RETRY_STATUSES, retry_after
 from entrasync.adapters.throttle import gates
 from entrasync.core import sanitize
 from entrasync.errors import GraphError
@@ -75,7 +75,7 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
             if status == 200 and isinstance(body, dict):
                 found[i] = body
                 continue
-            wait = parse_retry_after(response.headers.get("Retry-After"))
+            wait = retry_after(response.headers)
             if (
                 status in RETRY_STATUSES
                 and attempt < client.policy.max_retries

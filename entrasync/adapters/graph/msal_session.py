@@ -27,8 +27,8 @@ from entrasync.adapters.http import (
     TIMEOUT,
     USER_AGENT,
     RetryPolicy,
-    parse_retry_after,
     proxy_variables,
+    retry_after,
     socks_missing,
 )
 from entrasync.adapters.throttle import Abandoned, pause, waits_ended
@@ -82,7 +82,7 @@ def _request(session: requests.Session, method: str, url: str, **kwargs: Any) ->
             raise _proxy_refused(exc) or exc from None
         if response.status_code not in RETRY_STATUSES or attempt > policy.max_retries:
             return response
-        asked = parse_retry_after(response.headers.get("Retry-After"))
+        asked = retry_after(response.headers)
         if not policy.waits_out(asked):
             return response
         pause(policy.backoff(attempt, asked))
