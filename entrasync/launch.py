@@ -2,32 +2,60 @@
 
 The CLI's modules take a quarter of a second to load, before its signal handlers are in
 place; a Ctrl-C then, or a second one while the first is being reported, ends the program as
-any interrupt does (exit 130, "interrupted") instead of with a traceback. So this module
-imports nothing of its own before it is ready to catch one.
+any interrupt does (exit 130, "interrupted") instead of with a traceback. SIGTERM and SIGHUP
+then, or once a command's own handlers are gone, end it as they do while it runs (exit 143,
+"stopped by SIGTERM"), not silently with the signal's own status (129 for SIGHUP). So this
+module imports nothing of its own before it is ready to catch them.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from typing import NoReturn
 
-INTERRUPTED = 130  # entrasync.errors.ExitCode.INTERRUPTED, known before anything is loaded
+# entrasync.errors.ExitCode's, known before anything is loaded
+INTERRUPTED = 130
+TERMINATED = 143
+_ENDING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class _Ended(BaseException):
+    """SIGTERM or SIGHUP outside a command's own handlers."""
+
+
+def _end(signum: int, _frame: FrameType | None) -> None:
+    raise _Ended(signum)
 
 
 def run() -> NoReturn:
+    caught: list[int] = []  # the signals handled here, given back their default on the way out
     try:
-        from entrasync.cli import main  # here, so that a Ctrl-C while it loads is caught
+        try:
+            # A signal the program started with ignored (nohup) stays ignored, as in a command.
+            for signum in _ENDING:
+                if signal.getsignal(signum) is signal.SIG_DFL:
+                    caught.append(signum)
+                    signal.signal(signum, _end)
+            from entrasync.cli import main  # here, so that a Ctrl-C while it loads is caught
 
-        code = main()
-    except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted\n")
-        code = INTERRUPTED
-    # Under `python -m entrasync`, CPython marks a KeyboardInterrupt that left an exec() of a
-    # string (a dataclass made while a command's module loads) as unhandled, caught or not,
-    # and then ends the process by SIGINT instead of with this code; an exec() that completes
-    # clears the mark (run_eval_code_obj in Python/pythonrun.c).
-    exec("")
+            code = main()
+        except KeyboardInterrupt:
+            sys.stderr.write("\ninterrupted\n")
+            code = INTERRUPTED
+        # Under `python -m entrasync`, CPython marks a KeyboardInterrupt that left an exec() of
+        # a string (a dataclass made while a command's module loads) as unhandled, caught or
+        # not, and then ends the process by SIGINT instead of with this code; an exec() that
+        # completes clears the mark (run_eval_code_obj in Python/pythonrun.c).
+        exec("")
+    except _Ended as ended:
+        sys.stderr.write(f"\nstopped by {signal.Signals(ended.args[0]).name}\n")
+        code = TERMINATED
+    finally:
+        for signum in caught:
+            signal.signal(signum, signal.SIG_DFL)
     sys.exit(code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.abc
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ import pytest
 
 from entrasync import cli
 from entrasync.errors import ExitCode
-from entrasync.launch import INTERRUPTED, run
+from entrasync.launch import INTERRUPTED, TERMINATED, run
 
 
 class _CtrlCWhileLoading(importlib.abc.MetaPathFinder):
@@ -90,3 +91,50 @@ def test_an_interrupt_inside_an_exec_ends_python_m_with_130_not_by_sigint(
     )
     assert done.returncode == INTERRUPTED, done.stderr
     assert done.stderr == "\ninterrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("ignored", "code", "err"),
+    [(False, TERMINATED, "\nstopped by SIGHUP\n"), (True, 0, "")],
+    ids=["exit 143 as in a command", "ignored from the start (nohup): ignored"],
+)
+def test_sighup_outside_a_commands_handlers_ends_as_it_does_inside(
+    tmp_path: Path, ignored: bool, code: int, err: str
+) -> None:
+    # While the CLI loads, or once a command's handlers are gone: it ended silently with 129.
+    (tmp_path / "hup_outside.py").write_text(
+        "import os, signal, types, sys\n"
+        f"if {ignored}:\n"
+        "    signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+        "fake = types.ModuleType('entrasync.cli')\n"
+        "def main():\n"
+        "    os.kill(os.getpid(), signal.SIGHUP)\n"
+        "    return 0\n"
+        "fake.main = main\n"
+        "sys.modules['entrasync.cli'] = fake\n"
+        "from entrasync.launch import run\n"
+        "run()\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "hup_outside.py")],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (code, err)
+
+
+def test_the_program_gives_sigterm_and_sighup_back_as_it_found_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["entrasync", "--version"])
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    with pytest.raises(SystemExit):
+        run()
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_the_entry_point_knows_the_terminated_exit_code_as_the_cli_does() -> None:
+    assert TERMINATED == ExitCode.TERMINATED
