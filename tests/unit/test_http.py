@@ -26,10 +26,10 @@ from entrasync.adapters.http import (
     asked_to_wait,
     new_client,
     parse_retry_after,
-    proxy_variables,
     retry_after,
     send,
 )
+from entrasync.adapters.proxy import proxy_variables
 from entrasync.adapters.throttle import (
     Abandoned,
     AdaptiveLimit,

@@ -27,10 +27,9 @@ from entrasync.adapters.http import (
     TIMEOUT,
     USER_AGENT,
     RetryPolicy,
-    proxy_variables,
     retry_after,
-    socks_missing,
 )
+from entrasync.adapters.proxy import proxy_variables, socks_missing
 from entrasync.adapters.throttle import Abandoned, pause, waits_ended
 from entrasync.core.urls import is_loopback_host
 from entrasync.errors import EntrasyncError
