@@ -27,15 +27,15 @@ from entrasync.adapters.http import (
     NotSent,
     TransportError,
 )
-from entrasync.adapters.scim.attributes import USER_SPELLING, Layout, SpeltTwice, as_spelt
-from entrasync.adapters.scim.client import (
+from entrasync.adapters.scim.answers import (
     FOREIGN_HINT,
     ForeignAnswer,
     ScimAuthError,
-    ScimClient,
     ScimResponse,
     ScimWaitError,
 )
+from entrasync.adapters.scim.attributes import USER_SPELLING, Layout, SpeltTwice, as_spelt
+from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.target import layout_of, to_target_user
 from entrasync.config.models import Config
 from entrasync.core import sanitize

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from entrasync.adapters.http import RetryPolicy, TransportError
-from entrasync.adapters.scim.client import ScimAuthError, ScimClient
+from entrasync.adapters.scim.answers import ScimAuthError
+from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.paging import IncompleteListingError
 from entrasync.adapters.throttle import AdaptiveLimit
 from entrasync.config.models import DEFAULT_SCIM_URL, Config

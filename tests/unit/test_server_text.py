@@ -14,7 +14,7 @@ from entrasync.adapters.graph.client import GraphClient
 from entrasync.adapters.graph.odata import GraphFailure
 from entrasync.adapters.http import RetryPolicy, server_text
 from entrasync.adapters.review.client import error_detail
-from entrasync.adapters.scim.client import error_for
+from entrasync.adapters.scim.answers import error_for
 from entrasync.core.redact import WITHHELD
 from entrasync.core.secret import Secret
 from entrasync.errors import EntrasyncError

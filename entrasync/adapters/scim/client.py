@@ -8,7 +8,6 @@ drops unknown extension attributes, and NeuralTrust's extension (if any) is undo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -18,12 +17,22 @@ import httpx
 from entrasync.adapters.http import (
     RetryPolicy,
     TransportError,
-    asked_to_wait,
     json_of,
     new_client,
     require_safe_url,
     send,
-    server_text,
+)
+from entrasync.adapters.scim.answers import (
+    FOREIGN_HINT,
+    TOKEN_ENV,
+    ForeignAnswer,
+    ScimResponse,
+    error_for,
+    is_error,
+    not_scim,
+    refuse_echoed_credential,
+    refuse_error_body,
+    result_of,
 )
 from entrasync.adapters.scim.attributes import SpeltTwice, get_ci, names_extension
 from entrasync.adapters.scim.paging import (
@@ -40,40 +49,14 @@ from entrasync.adapters.throttle import AdaptiveLimit, pause
 from entrasync.adapters.urls import SENT_SCIM
 from entrasync.config.models import DEFAULT_SCIM_URL, Config
 from entrasync.config.routing import SCIM_URL
-from entrasync.core.redact import holds_credential
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import AuthError, ScimError
 
-TOKEN_ENV = "NEURALTRUST_SCIM_TOKEN"
-URL_ENV = "NEURALTRUST_SCIM_URL"
 SCIM_JSON = "application/scim+json"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 FALLBACK_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000  # even if a server announces more: keeps one response small
-REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-correlation-id", "x-ms-request-id")
 WHAT = "the NeuralTrust SCIM endpoint"
-TOKEN_HINT = (
-    "generate a new token in NeuralTrust Settings → SSO → SCIM Provisioning (regenerating "
-    f"revokes the old one at once) and update the {TOKEN_ENV} secret"
-)
-
-
-class ScimAuthError(ScimError, AuthError):
-    """401/403 from SCIM: both a credential problem and a SCIM answer (status, request id)."""
-
-
-class ScimWaitError(ScimError):
-    """A 429, 503 or 504 whose Retry-After is longer than entrasync waits: every other request
-    would be told the same, so apply starts no further write."""
-
-
-@dataclass(frozen=True, slots=True)
-class ScimResponse:
-    """A successful write: the HTTP status, the server's request id, the resource if returned."""
-
-    status: int
-    request_id: str | None
-    resource: dict[str, Any] | None
 
 
 def user_path(user_id: str) -> str:
@@ -82,147 +65,6 @@ def user_path(user_id: str) -> str:
     return "Users/" + quote(user_id, safe="")
 
 
-def request_id_of(response: httpx.Response) -> str | None:
-    for name in REQUEST_ID_HEADERS:
-        value = response.headers.get(name)
-        if value:
-            return server_text(response, str(value), 100)
-    return None
-
-
-def error_for(
-    response: httpx.Response, doing: str, *, one_user: bool = False, status: int | None = None
-) -> ScimError:
-    """Translate a SCIM error response into the one exception the CLI and apply understand.
-
-    ``one_user``: the request named one user (``/Users/{id}``), so a 404 means it vanished;
-    elsewhere a 404 means the endpoint URL is wrong. ``status``: the one an Error body sent
-    with 200 says, in place of the response's.
-    """
-    status = response.status_code if status is None else status
-    request_id = request_id_of(response)
-    scim_type, detail = _error_body(response)
-    suffix = f" (request id {request_id})" if request_id else ""
-    said = f": {detail}" if detail else ""
-    if status == 401:
-        return ScimAuthError(
-            "the NeuralTrust SCIM token is expired or invalid (HTTP 401)" + suffix,
-            TOKEN_HINT,
-            status=status,
-            request_id=request_id,
-        )
-    if status == 403:
-        return ScimAuthError(
-            f"NeuralTrust refused {doing} (403 Forbidden){said}{suffix}",
-            "SCIM tokens are created by the organization Owner; check that the token's owner "
-            "still has that role and that SCIM provisioning is enabled",
-            status=status,
-            request_id=request_id,
-        )
-    if status == 409:
-        # A create sets userName (and externalId, emails); an update sets no userName, but an
-        # adoption sets externalId.
-        taken = (
-            "a unique value it sets (an adoption's externalId)"
-            if one_user
-            else "this userName (or another unique value it sets)"
-        )
-        what = f"another user already has {taken}" if scim_type == "uniqueness" else ""
-        return ScimError(
-            f"NeuralTrust refused {doing}: conflict (409{', ' + scim_type if scim_type else ''})"
-            f"{': ' + what if what else said}{suffix}",
-            "run `entrasync plan` again: the NeuralTrust state changed",
-            status=status,
-            request_id=request_id,
-        )
-    if status == 404 and not one_user:
-        return ScimError(
-            f"NeuralTrust answered 404 Not Found to {doing}{suffix}: this is not a SCIM endpoint",
-            f"check {URL_ENV} / neuraltrust.scim_url: NeuralTrust's ends in /api/scim/v2",
-            status=status,
-            request_id=request_id,
-        )
-    if status == 404:
-        return ScimError(
-            f"the NeuralTrust user vanished while {doing} (404 Not Found){suffix}",
-            "someone deleted it in NeuralTrust; run `entrasync plan` again",
-            status=status,
-            request_id=request_id,
-        )
-    asked = asked_to_wait(response)
-    if asked:
-        return ScimWaitError(
-            f"NeuralTrust answered {status} to {doing}{asked}{said}{suffix}",
-            "run again once that time has passed",
-            status=status,
-            request_id=request_id,
-        )
-    refused = 400 <= status < 500 and status not in (408, 429)  # the same request fails again
-    return ScimError(
-        f"NeuralTrust answered {status} to {doing}{said}{suffix}",
-        REFUSED_HINT if refused else AGAIN_HINT,
-        status=status,
-        request_id=request_id,
-    )
-
-
-AGAIN_HINT = "retry later; if it persists, contact NeuralTrust support with the request id"
-REFUSED_HINT = (
-    "NeuralTrust refused the request itself, and a retry sends the same one: check the value "
-    "it names against the attributes the mappings write (docs/neuraltrust-scim.md); if it "
-    "looks right, contact NeuralTrust support with the request id"
-)
-
-
-_ERROR_MEMBERS = frozenset(("schemas", "status", "scimtype", "detail"))
-
-
-def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
-    # Imported here: scim2-models takes ~0.2 s to import and only error answers need it.
-    from pydantic import ValidationError
-    from scim2_models import Error
-
-    try:
-        body = json_of(response)
-        if isinstance(body, dict):  # scim2-models refuses members RFC 7644 §3.12 does not name,
-            # and servers and gateways add theirs (a timestamp, a traceId): those are left out.
-            body = {k: v for k, v in body.items() if str(k).lower() in _ERROR_MEMBERS}
-        error = Error.model_validate(body)
-    except (ValueError, ValidationError):
-        return None, None
-    scim_type = server_text(response, str(error.scim_type), 100) if error.scim_type else None
-    detail = server_text(response, error.detail, 300) if error.detail else None
-    return scim_type, detail
-
-
-def _refuse_error_body(
-    response: httpx.Response, doing: str, *, one_user: bool = False, body: object = None
-) -> None:
-    """A SCIM Error sent with a 2xx status (a gateway, a proxy) is that error: its own status
-    says which. Taken as the success its status claims, a refused write was recorded done."""
-    if body is None:
-        if not response.content:
-            return
-        try:
-            body = json_of(response)
-        except ValueError:
-            return
-    if not isinstance(body, dict) or not _is_error(body):
-        return
-    status = as_integer(body.get("status")) or 0  # "²" is a digit to str.isdigit()
-    raise error_for(
-        response, doing, one_user=one_user, status=status if 400 <= status < 600 else None
-    )
-
-
-def _is_error(body: object) -> bool:
-    """A SCIM Error message (RFC 7644 §3.12), by its schema."""
-    if not isinstance(body, dict) or not isinstance(body.get("schemas"), list):
-        return False
-    return any(isinstance(s, str) and s.lower() == ERROR_SCHEMA for s in body["schemas"])
-
-
-ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:error"  # lower-cased
 ONCE = RetryPolicy(max_retries=0)  # a read-back after a lost write: one try, not the budget
 
 
@@ -357,7 +199,7 @@ class ScimClient:
             )
         if status not in ok:
             raise error_for(response, doing, one_user=one_user)
-        _refuse_error_body(response, doing, one_user=one_user)
+        refuse_error_body(response, doing, one_user=one_user)
         return response
 
     def page_size(self) -> int:
@@ -485,7 +327,7 @@ class ScimClient:
         """One page of /Users, checked to be a ListResponse answering ``startIndex=start``."""
         body = self._get_users({**params, "startIndex": start, "count": count}, "listing users")
         if body is None:  # a proxy's or sign-in page: no server's paging to report
-            raise _not_scim("listing users", "JSON")
+            raise not_scim("listing users", "JSON")
         return parse_page(body, start)
 
     def _get(self, path: str, query: Mapping[str, Any], *, retries: bool = True) -> httpx.Response:
@@ -510,12 +352,12 @@ class ScimClient:
         response = self._get("Users", query, retries=retries)
         if response.status_code != 200:
             raise error_for(response, doing)
-        _refuse_echoed_credential(response, doing)
+        refuse_echoed_credential(response, doing)
         try:
             body = json_of(response)
         except ValueError:
             return None
-        _refuse_error_body(response, doing, body=body)
+        refuse_error_body(response, doing, body=body)
         return body
 
     def find_user(
@@ -559,7 +401,7 @@ class ScimClient:
         resources = page.get("Resources", []) if listed and isinstance(page, dict) else None
         if not isinstance(resources, list):
             # Not "no such user": something else answered, and the user may well be there.
-            raise _not_scim(doing, "a SCIM ListResponse")
+            raise not_scim(doing, "a SCIM ListResponse")
         for resource in resources:
             if isinstance(resource, dict) and _named(resource, user_name):
                 return dict(resource)
@@ -577,22 +419,22 @@ class ScimClient:
             return None
         if response.status_code != 200:
             raise error_for(response, f"reading user {user_id}", one_user=True)
-        _refuse_echoed_credential(response, f"reading user {user_id}")
+        refuse_echoed_credential(response, f"reading user {user_id}")
         try:
             found = json_of(response)
         except ValueError:
             found = None
         if not isinstance(found, dict):
-            raise _not_scim(f"reading user {user_id}", "a SCIM resource")
-        if _is_error(found) and str(found.get("status")) == "404":
+            raise not_scim(f"reading user {user_id}", "a SCIM resource")
+        if is_error(found) and str(found.get("status")) == "404":
             return None  # a 404 sent with 200: there is no such user
-        _refuse_error_body(response, f"reading user {user_id}", one_user=True, body=found)
+        refuse_error_body(response, f"reading user {user_id}", one_user=True, body=found)
         return found
 
     def create_user(self, body: dict[str, Any]) -> ScimResponse:
         doing = f"creating {body.get('userName')}"
         response = self._request("POST", "Users", doing, (200, 201), json=body)
-        return _result(response, doing)
+        return result_of(response, doing)
 
     def patch_user(
         self,
@@ -616,80 +458,11 @@ class ScimClient:
             if_match=if_match,
             json=body,
         )
-        return _result(response, doing)
-
-
-class ForeignAnswer(TransportError):
-    """A write answered with a success status and a body that is no SCIM resource: something
-    answers in NeuralTrust's place, so apply starts no later write, whatever this one did.
-    ``status`` and ``request_id`` are the answer's, for the audit record."""
-
-    def __init__(self, message: str, hint: str, response: httpx.Response) -> None:
-        super().__init__(message, hint)
-        self.status: int = response.status_code
-        self.request_id = request_id_of(response)
-
-
-FOREIGN_HINT = f"something answered in NeuralTrust's place (a proxy, a gateway): check {URL_ENV}"
-
-
-def _refuse_echoed_credential(response: httpx.Response, doing: str) -> None:
-    """A user read whose answer holds a credential entrasync sent (its token, echoed into a
-    name) is not used: the names it holds would carry the token into the plan."""
-    if holds_credential(response.content):
-        raise ScimError(
-            f"NeuralTrust's answer to {doing} holds the token entrasync sent it (its own "
-            "Authorization header, echoed): nothing of it is used",
-            FOREIGN_HINT,
-            200,
-        )
-
-
-def _not_scim(doing: str, what: str) -> ScimError:
-    """A 200 to a read whose body is not ``what`` (a proxy's or a sign-in page): it says
-    nothing of the user, so the read is an error, never "no such user"."""
-    return ScimError(
-        f"NeuralTrust answered 200 to {doing} with a body that is not {what}",
-        FOREIGN_HINT,
-        200,
-    )
-
-
-def _is_resource(parsed: object) -> bool:
-    """A JSON object naming its ``schemas`` or its ``id``, as every SCIM resource does (RFC 7643
-    §3, attribute names in any case): ``{"message": "accepted"}`` is a gateway's."""
-    return isinstance(parsed, dict) and any(
-        isinstance(key, str) and key.lower() in ("schemas", "id") for key in parsed
-    )
-
-
-def _result(response: httpx.Response, doing: str) -> ScimResponse:
-    """A write's answer: none (204), or the resource. Anything else (a proxy's HTML page) says
-    nothing of whether NeuralTrust made the write: apply reads the user back, as when an answer
-    is lost, and starts no other write."""
-    resource: dict[str, Any] | None = None
-    if response.content:
-        try:
-            parsed = json_of(response)
-        except ValueError:
-            parsed = None
-        if not _is_resource(parsed):
-            raise ForeignAnswer(
-                f"NeuralTrust answered {response.status_code} to {doing} with a body that is no "
-                "SCIM resource: the write may or may not have been made",
-                f"{FOREIGN_HINT}, then run `entrasync plan` to see what is in place",
-                response,
-            )
-        resource = parsed
-    return ScimResponse(response.status_code, request_id_of(response), resource)
+        return result_of(response, doing)
 
 
 __all__ = [
     "IncompleteListingError",
-    "ScimAuthError",
     "ScimClient",
-    "ScimResponse",
     "TransportError",
-    "error_for",
-    "request_id_of",
 ]

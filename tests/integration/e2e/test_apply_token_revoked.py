@@ -3,7 +3,7 @@ final hint says to make a new token, not only "fix the cause"."""
 
 from __future__ import annotations
 
-from entrasync.adapters.scim.client import TOKEN_HINT
+from entrasync.adapters.scim.answers import TOKEN_HINT
 from tests.integration.e2e.apply_runs import TOKEN, World, change_records, finish, wait_until
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from entrasync.adapters.scim.client import ScimAuthError
+from entrasync.adapters.scim.answers import ScimAuthError
 from entrasync.adapters.scim.target import read_target
 from entrasync.sandbox.scim_server import ScimSandbox
 from entrasync.sandbox.tenant import SeedScimUser

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import vcr
 
-from entrasync.adapters.scim.client import ScimAuthError, ScimClient
+from entrasync.adapters.scim.answers import ScimAuthError
+from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.target import read_target
 from entrasync.config.models import Config
 from entrasync.core.model import TargetUser
