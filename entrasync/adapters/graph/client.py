@@ -364,6 +364,9 @@ class GraphClient:
                     "registration's credentials instead (a user's token from `az login` "
                     "carries that user's permissions)"
                 )
+            # Reading the members of a group whose membership is hidden takes one more
+            # permission (docs/entra.md).
+            hint += "; a group with hidden membership also needs Member.Read.Hidden"
             return AuthError(f"Microsoft Graph denied reading {what} ({failure.label()})", hint)
         if failure.status == 401:
             detail = f": {failure.message}" if failure.message else ""

@@ -197,6 +197,9 @@ def test_a_denied_app_is_told_which_permissions_to_grant(emulator_factory: Emula
     assert "403 Authorization_RequestDenied" in caught.value.message
     assert "request-id" in caught.value.message
     assert "GroupMember.Read.All and User.Read.All" in (caught.value.hint or "")
+    assert (caught.value.hint or "").endswith(
+        "; a group with hidden membership also needs Member.Read.Hidden"
+    )
 
 
 FORGED = "NT-Small\nerror: forged by Entra\n::warning::x"
