@@ -141,7 +141,8 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait that an answer's headers ask for (None: not said). An HTTP-date
     Retry-After counts from the answer's own ``Date``, when it has one: the server's clock
     running minutes ahead of this machine's made a 5 s wait read as ten minutes."""
-    return parse_retry_after(headers.get("Retry-After"), _http_date(headers.get("Date")))
+    value = headers.get("Retry-After")
+    return None if value is None else parse_retry_after(value, _http_date(headers.get("Date")))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
