@@ -183,6 +183,8 @@ class RetryPolicy:
     # and counts against the app's budget. A server that asks for longer is not retried at all:
     # its answer is final, and the error says how long it asked for. Waiting and asking again,
     # six times, held a CI job for six minutes, then told it to run again "in a few minutes".
+    # It also bounds one request's waits together (:meth:`within_budget`): six waits of 300 s
+    # each held an apply at one write at a time for 30 minutes a write.
     longest_asked: float = LONGEST_ASKED
     jitter: Callable[[], float] = random.random
     # One answer, from its request (plus a second per 16 KB received, up to 4 times as long):
@@ -197,6 +199,11 @@ class RetryPolicy:
         """Whether a throttled answer's Retry-After (None: not given) is waited for and the
         request sent again."""
         return retry_after is None or retry_after <= self.longest_asked
+
+    def within_budget(self, waited: float, delay: float) -> bool:
+        """Whether one request that has waited ``waited`` seconds before its retries so far
+        may wait ``delay`` more and be sent again."""
+        return waited + delay <= self.longest_asked
 
     def backoff(self, attempt: int, retry_after: float | None) -> float:
         """Seconds before retry number ``attempt`` (1-based)."""
@@ -268,7 +275,7 @@ def send(
         idempotent = method.upper() in IDEMPOTENT_METHODS
     if resend is None:
         resend = idempotent
-    attempt = 0
+    attempt, waited = 0, 0.0
     answered: httpx.Response | None = None  # the last answer, when a retry is not sent
     # A write's 5xx answer without Retry-After: the server may have carried it out.
     maybe_made: httpx.Response | None = None
@@ -337,8 +344,9 @@ def send(
         if gate is not None and shared:
             # Even a last answer holds the others back: the server asked the client to wait.
             delay = gate.hold(delay)
-        if attempt > policy.max_retries:
+        if attempt > policy.max_retries or not policy.within_budget(waited, delay):
             return _final(response, maybe_made, resend)
+        waited += delay
         if shared:  # the retry waits at the gate, with every other request
             if on_retry is not None:
                 on_retry(response, delay)

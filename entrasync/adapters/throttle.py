@@ -49,7 +49,7 @@ class Abandoned(Exception):
 def end_waits(signum: int = signal.SIGINT) -> None:
     """Cut short every :func:`pause` of this process, now and until :func:`reset_waits`: the
     signal ``signum`` ends the command, and the readers' threads, which it must wait for, may be
-    waiting out a Retry-After of up to a minute (six times over). Safe in a signal handler."""
+    waiting out Retry-Afters of up to five minutes in all. Safe in a signal handler."""
     if _ENDING.raised is None:
         _ENDING.raised = signum
 

@@ -434,7 +434,7 @@ OUTAGE_FAILURES = 5  # writes in a row failed with server errors or throttling: 
 class _Outage:
     """Stops the writes after :data:`OUTAGE_FAILURES` in a row failed with a 5xx, or a 429,
     once their retries were spent: each of the others would spend its own on a server that is
-    down (half a minute each) or that never stops throttling (up to six minutes each)."""
+    down (half a minute each) or that never stops throttling (up to five minutes each)."""
 
     def __init__(self, stopped: list[str]) -> None:
         self._stopped = stopped

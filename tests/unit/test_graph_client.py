@@ -7,8 +7,10 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import replace
+from email.utils import formatdate
 from typing import Any
 
 import httpx
@@ -638,3 +640,42 @@ def test_a_wait_too_long_to_wait_out_is_told_as_throttling_or_as_an_outage(
     )
     assert (caught.value.hint or "").startswith(hint)
     assert (len(seen), sleeps) == (1, [])
+
+
+def test_an_inner_retry_after_given_as_a_date_counts_from_the_batchs_own_date() -> None:
+    # The inner answers carry no Date of their own: counted from this machine's clock, a 5 s
+    # wait from a server whose clock ran ten minutes ahead read as 605 s and ended the read.
+    ahead = time.time() + 600
+    date, until = formatdate(ahead, usegmt=True), formatdate(ahead + 5, usegmt=True)
+    sent: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(1)
+        ids = [r["id"] for r in json.loads(request.content)["requests"]]
+        throttled = {"status": 429, "headers": {"Retry-After": until}, "body": {}}
+        found = {"status": 200, "body": {"id": G1, "displayName": "NT-A"}}
+        inner = [{"id": i, **(throttled if len(sent) == 1 else found)} for i in ids]
+        return httpx.Response(200, json={"responses": inner}, headers={"Date": date})
+
+    client, _ = make_client(handler)
+    found = get_batch(client, [Get(f"groups/{G1}"), Get(f"groups/{G2}")])
+    assert found[0] == {"id": G1, "displayName": "NT-A"}
+    assert len(sent) == 2
+
+
+def test_the_default_gate_holds_the_client_for_a_whole_retry_after() -> None:
+    # Built with the backoff's 60 s cap, the gate sent the request again at 60 s of 120.
+    answers = [graph_error(429, "TooManyRequests", {"Retry-After": "120"})]
+    slept: list[float] = []
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return answers.pop(0) if answers else httpx.Response(200, json={"id": G1})
+
+    client = GraphClient(
+        BASE,
+        Tokens(),
+        http=httpx.Client(transport=httpx.MockTransport(handler)),
+        sleep=slept.append,
+    )
+    assert client.get(f"groups/{G1}", what="group") == {"id": G1}
+    assert slept[:1] == [pytest.approx(120.0, abs=1.0)]

@@ -14,6 +14,7 @@ import time
 import urllib.request
 import weakref
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -233,6 +234,17 @@ def test_a_retry_after_longer_than_any_backoff_is_waited_out_in_full(gated: bool
     shared = gate if gated else None
     response = send(client, "GET", URL, policy=POLICY, sleep=clock.sleep, gate=shared)
     assert (response.status_code, arrivals) == (200, [0.0, 20.0])
+
+
+def test_one_requests_waits_together_stop_at_the_longest_wait_asked() -> None:
+    # Each Retry-After of 120 s is waited out, but a third would pass 300 s in all: six of
+    # them held an apply at one write at a time for twelve minutes a write.
+    clock = FakeTime()
+    arrivals: list[float] = []
+    client = http(lambda _request: throttled(retry_after="120"), clock, arrivals)
+    policy = replace(POLICY, max_retries=6)
+    response = send(client, "GET", URL, policy=policy, sleep=clock.sleep)
+    assert (response.status_code, arrivals) == (429, [0.0, 120.0, 240.0])
 
 
 def test_a_server_asking_for_longer_than_entrasync_waits_is_not_retried_and_says_so() -> None:

@@ -64,7 +64,7 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
             return [exc]
     found: dict[int, Found] = {}
     pending = list(range(len(gets)))
-    attempt = 0
+    attempt, waited = 0, 0.0
     while pending:
         answers = _send(client, [(i, gets[i]) for i in pending])
         throttled: list[int] = []
@@ -80,6 +80,7 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
                 status in RETRY_STATUSES
                 and attempt < client.policy.max_retries
                 and client.policy.waits_out(wait)
+                and client.policy.within_budget(waited, wait or 0.0)
             ):
                 throttled.append(i)
                 if wait is not None:
@@ -99,6 +100,7 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
             if shared:
                 # The retry (and every other request of the client) waits at the gate.
                 delay = client.gate.hold(delay)
+            waited += delay
             log.info(
                 "Microsoft Graph throttled %d of a $batch's requests; retrying them in %.2fs",
                 len(throttled),
@@ -121,7 +123,8 @@ def _send(
     }
     first = items[0][1].what
     what = first if len(items) == 1 else f"{first} and {len(items) - 1} more"
-    reply, request = client.post_read("$batch", payload, what=what)
+    reply, outer = client.post_read("$batch", payload, what=what)
+    date = outer.headers.get("Date")  # the inner answers', for a Retry-After given as a date
     by_id: dict[str, dict[str, Any]] = {}
     responses = reply.get("responses")
     # Any other shape answers none of the requests: each is said to have no response, below.
@@ -164,18 +167,19 @@ def _send(
                 "does: check ENTRASYNC_GRAPH_URL and any proxy",
             ) from None
         # With the $batch's request: its credential is cut from the answer's text.
-        response = httpx.Response(
-            status, headers=_text_headers(headers), content=content, request=request
-        )
+        inner = _text_headers(headers)
+        if date is not None and not any(name.lower() == "date" for name in inner):
+            inner["Date"] = date
+        response = httpx.Response(status, headers=inner, content=content, request=outer.request)
         answers[i] = (status, body, response)
     return answers
 
 
-def _text_headers(headers: object) -> dict[str, str] | None:
+def _text_headers(headers: object) -> dict[str, str]:
     """An inner answer's headers as text (Retry-After may come as a number); one that is not
     ASCII is no HTTP header entrasync reads, and httpx refuses it (UnicodeEncodeError)."""
     if not isinstance(headers, dict):
-        return None
+        return {}
     return {
         str(name): str(value)
         for name, value in headers.items()

@@ -171,9 +171,10 @@ class GraphClient:
 
     def post_read(
         self, path: str, body: dict[str, Any], *, what: str
-    ) -> tuple[dict[str, Any], httpx.Request]:
+    ) -> tuple[dict[str, Any], httpx.Response]:
         """One POST that only reads (``$batch`` of GETs): retried and translated like a GET.
-        Its answer, and the request that got it: the credential of its inner answers."""
+        Its answer's body, and the answer: the request of it holds the credential of its inner
+        answers, and its Date is their Date."""
         return self._exchange(self.url(path), what, body=body)
 
     def paged(
@@ -287,9 +288,10 @@ class GraphClient:
 
     def _exchange(
         self, url: str, what: str, body: dict[str, Any] | None = None, *, paging: bool = False
-    ) -> tuple[dict[str, Any], httpx.Request]:
-        """One request, retried, its answer checked; ``paging``: a page of :meth:`paged`,
-        whose expired page token starts the listing over (elsewhere it is an error)."""
+    ) -> tuple[dict[str, Any], httpx.Response]:
+        """One request, retried, its answer checked: its body, and the answer. ``paging``: a
+        page of :meth:`paged`, whose expired page token starts the listing over (elsewhere it
+        is an error)."""
         method = "GET" if body is None else "POST"
         rejected: str | None = None
         while True:
@@ -338,7 +340,7 @@ class GraphClient:
                 if isinstance(body.get("error"), dict) and "value" not in body:
                     # An error sent with 200 (a proxy, a gateway): its code says what it is.
                     raise self.translate(GraphFailure.of(response), what)
-                return body, response.request
+                return body, response
             failure = GraphFailure.of(response)
             if (
                 failure.status == 401

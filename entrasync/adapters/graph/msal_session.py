@@ -70,7 +70,7 @@ def _request(session: requests.Session, method: str, url: str, **kwargs: Any) ->
     if is_loopback_host(urlsplit(url).hostname or ""):
         kwargs["proxies"] = {"no_proxy": "*"}
     policy = RetryPolicy()
-    attempt = 0
+    attempt, waited = 0, 0.0
     while True:
         attempt += 1
         if waits_ended():  # a signal is ending the command: no new request starts
@@ -82,9 +82,11 @@ def _request(session: requests.Session, method: str, url: str, **kwargs: Any) ->
         if response.status_code not in RETRY_STATUSES or attempt > policy.max_retries:
             return response
         asked = retry_after(response.headers)
-        if not policy.waits_out(asked):
+        delay = policy.backoff(attempt, asked)
+        if not policy.waits_out(asked) or not policy.within_budget(waited, delay):
             return response
-        pause(policy.backoff(attempt, asked))
+        waited += delay
+        pause(delay)
 
 
 def _proxy_refused(exc: ValueError) -> EntrasyncError | None:
