@@ -29,6 +29,8 @@ class _Ended(BaseException):
 
 
 def _end(signum: int, _frame: FrameType | None) -> None:
+    for ending in _ENDING:  # once: a later one, while this one is reported, is let go
+        signal.signal(ending, signal.SIG_IGN)
     raise _Ended(signum)
 
 

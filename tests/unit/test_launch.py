@@ -93,6 +93,19 @@ def test_an_interrupt_inside_an_exec_ends_python_m_with_130_not_by_sigint(
     assert done.stderr == "\ninterrupted\n"
 
 
+def _run_script(folder: Path, source: str) -> subprocess.CompletedProcess[str]:
+    """``source`` run as a script of its own (a signal ends a process, never pytest's)."""
+    script = folder / "script.py"
+    script.write_text(source, encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, str(script)],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("ignored", "code", "err"),
     [(False, TERMINATED, "\nstopped by SIGHUP\n"), (True, 0, "")],
@@ -102,7 +115,8 @@ def test_sighup_outside_a_commands_handlers_ends_as_it_does_inside(
     tmp_path: Path, ignored: bool, code: int, err: str
 ) -> None:
     # While the CLI loads, or once a command's handlers are gone: it ended silently with 129.
-    (tmp_path / "hup_outside.py").write_text(
+    done = _run_script(
+        tmp_path,
         "import os, signal, types, sys\n"
         f"if {ignored}:\n"
         "    signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
@@ -114,16 +128,32 @@ def test_sighup_outside_a_commands_handlers_ends_as_it_does_inside(
         "sys.modules['entrasync.cli'] = fake\n"
         "from entrasync.launch import run\n"
         "run()\n",
-        encoding="utf-8",
-    )
-    done = subprocess.run(
-        [sys.executable, str(tmp_path / "hup_outside.py")],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-        capture_output=True,
-        text=True,
-        check=False,
     )
     assert (done.returncode, done.stderr) == (code, err)
+
+
+def test_a_second_signal_while_the_first_is_reported_changes_nothing(tmp_path: Path) -> None:
+    # A runner's cancel sends one signal after another: the second raised again, uncaught.
+    done = _run_script(
+        tmp_path,
+        "import os, signal, types, sys\n"
+        "class Err:\n"
+        "    def __init__(self, s): self.s = s\n"
+        "    def write(self, t):\n"
+        "        if 'stopped by' in t: os.kill(os.getpid(), signal.SIGHUP)\n"
+        "        return self.s.write(t)\n"
+        "    def flush(self): self.s.flush()\n"
+        "fake = types.ModuleType('entrasync.cli')\n"
+        "def main():\n"
+        "    sys.stderr = Err(sys.stderr)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return 0\n"
+        "fake.main = main\n"
+        "sys.modules['entrasync.cli'] = fake\n"
+        "from entrasync.launch import run\n"
+        "run()\n",
+    )
+    assert (done.returncode, done.stderr) == (TERMINATED, "\nstopped by SIGTERM\n")
 
 
 def test_the_program_gives_sigterm_and_sighup_back_as_it_found_them(
