@@ -237,6 +237,18 @@ def _pair_or_warning(
             (),
         )
     found = index.by_external_id.get(entra_id)
+    sharers = resolution.shared_keys.get(desired.key) if found is None else None
+    if sharers is not None:
+        # Entra side: the NeuralTrust user the key finds (or would create) is at most one of
+        # them, and which one no id order tells: adopting it gave one's access to the other.
+        by_key = index.by_key.get(desired.key)
+        field = "mail" if config.neuraltrust.match_on == "email" else "userPrincipalName"
+        return (
+            f"{desired.key}: Entra users {' and '.join(sharers)} all have it as their match "
+            f"key: Entra user {desired.user.id} is neither adopted nor created by it; give "
+            f"each its own {field}, or set the externalId of its NeuralTrust user to its id",
+            (by_key.id,) if by_key is not None and by_key.external_id is not None else (),
+        )
     if found is None and desired.key in index.key_shared:
         # Case-blind, two NeuralTrust users answer to one key: adopting the first by SCIM id
         # could give this Entra user's access to the other.

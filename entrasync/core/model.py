@@ -193,10 +193,13 @@ class Resolution:
     excluded: Mapping[str, str] = field(default_factory=dict)  # Entra id -> reason
     warnings: tuple[str, ...] = ()
     # Excluded Entra ids (lower-cased) still in a synced group but not matchable (no mail
-    # under match_on: email, a match key another Entra user owns, or a member id whose user
-    # was not read): their NeuralTrust user is left as it is, never deactivated as an orphan.
+    # under match_on: email, or a member id whose user was not read): their NeuralTrust user
+    # is left as it is, never deactivated as an orphan.
     held: frozenset[str] = frozenset()
     # Entra ids (lower-cased) excluded because `protected` lists them: never changed.
     protected: frozenset[str] = frozenset()
     # The `protected` entries (lower-cased) that name no Entra user (Directory's).
     protected_unknown: frozenset[str] = frozenset()
+    # A match key several desired users share (two Entra users with one mail) -> their Entra
+    # ids, sorted: none of them is matched by it.
+    shared_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

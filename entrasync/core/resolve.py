@@ -132,14 +132,14 @@ def resolve(config: Config, directory: Directory) -> Resolution:
     desired: dict[str, DesiredUser] = {}
     excluded: dict[str, str] = {}
     owner_of_key: dict[str, str] = {}  # the first Entra user met with each match key
-    sharing: dict[str, list[str]] = {}  # a match key -> the Entra users met with it after that
+    sharing: dict[str, list[str]] = {}  # a match key -> every Entra user met with it
     said: list[tuple[str, str]] = []  # (Entra id, warning): said in id order
     held: set[str] = set()
     protected_ids: set[str] = set()
     # The users in the order they were read, which is the order they lie in memory (by sorted
     # id, 0.2 s more at 100,000 users: benchmarks/README.md). The resolution does not depend
-    # on it: a match key several users share goes to the smallest id, below. Only the order
-    # of `desired` follows it, so a caller that picks among desired users sorts them first.
+    # on it (a match key several users share names them all, sorted). Only the order of
+    # `desired` follows it, so a caller that picks among desired users sorts them first.
     for entra_id, indices in memberships(directory).items():
         user = directory.users.get(entra_id)
         if user is None:
@@ -164,27 +164,14 @@ def resolve(config: Config, directory: Directory) -> Resolution:
                 )
             continue
         assert key is not None  # _exclusion() ruled out a missing key
-        if owner_of_key.setdefault(key, entra_id) != entra_id:
-            sharing.setdefault(key, []).append(entra_id)
+        first = owner_of_key.setdefault(key, entra_id)
+        if first != entra_id:
+            sharing.setdefault(key, [first]).append(entra_id)
         decision = decided.get(indices)
         if decision is None:
             decision = decided[indices] = _decide(config, names, indices)
         role, products, groups, decided_by = decision
         desired[entra_id] = DesiredUser(user, key, role, products, groups, decided_by)
-    for key, others in sharing.items():
-        # Two Entra users cannot own one NeuralTrust user: keep the first by id, say so.
-        first, *rest = sorted((owner_of_key[key], *others))
-        for entra_id in rest:
-            del desired[entra_id]
-            excluded[entra_id] = f"same match key as Entra user {first}"
-            held.add(entra_id.lower())
-            said.append(
-                (
-                    entra_id,
-                    f"Entra users {first} and {entra_id} share the match key {key}: "
-                    f"{entra_id} is skipped, its NeuralTrust user not changed",
-                )
-            )
     warnings += [warning for _, warning in sorted(said)]
     for entra_id in directory.protected_ids:  # protected by their Entra name, in no group
         excluded.setdefault(entra_id, PROTECTED)
@@ -196,4 +183,7 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         held=frozenset(held),
         protected=frozenset(protected_ids),
         protected_unknown=directory.protected_unknown,
+        # Which of them is the NeuralTrust user found by the key would be a guess: matching
+        # pairs each only by its own externalId (docs/how-it-works.md).
+        shared_keys={key: tuple(sorted(ids)) for key, ids in sharing.items()},
     )

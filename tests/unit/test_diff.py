@@ -197,12 +197,29 @@ SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], Any
         [nt("bob")],
         ([], [], 0),
     ),
+    *(
+        (
+            f"Entra users sharing a match key adopt no one, the admin account's id sorting {at}",
+            {**DEACTIVATE, "neuraltrust": {"match_on": "email"}},
+            {"NT-Admins": [person(name, mail=A)], "NT-Everyone": [ALICE]},
+            [nt("alice", external_id=None)],
+            ([], [], 0),
+        )
+        for at, name in (("first", "aa-admin"), ("last", "zz-admin"))
+    ),
     (
-        "a managed user whose match key another Entra user owns is kept",
+        "Entra users sharing a match key create no one",
+        {"neuraltrust": {"match_on": "email"}},
+        {"NT-Admins": [person("zz-admin", mail=A)], "NT-Everyone": [ALICE]},
+        [],
+        ([], [], 0),
+    ),
+    (
+        "users sharing a match key are each kept in line by their own externalId",
         {**DEACTIVATE, "neuraltrust": {"match_on": "email"}},
         {"NT-Everyone": [ALICE, person("bob", mail="alice@contoso.com")]},
         [nt("alice"), nt("bob", email="bob@contoso.com")],
-        ([], [], 1),
+        ([], [], 2),
     ),
     (
         "a managed guest under include_guests: false is an orphan still",
@@ -541,3 +558,18 @@ def test_a_reused_upn_among_users_sharing_the_key_is_never_deactivated() -> None
         f"{A}: NeuralTrust users SCIM id scim-alice and SCIM id scim-zed all have it as their "
         "email (in any case): not changed; keep one of them"
     )
+
+
+def test_each_entra_user_sharing_a_key_gets_a_warning_naming_them_all() -> None:
+    admin = person("zz-admin", mail=A)
+    plan = plan_for(
+        {"NT-Admins": [admin], "NT-Everyone": [ALICE]},
+        [nt("alice", external_id=None)],
+        neuraltrust={"match_on": "email"},
+    )
+    assert [w for w in plan.warnings if "match key" in w] == [
+        f"{A}: Entra users {ALICE.id} and {admin.id} all have it as their match key: Entra "
+        f"user {user.id} is neither adopted nor created by it; give each its own mail, or set "
+        "the externalId of its NeuralTrust user to its id"
+        for user in (ALICE, admin)
+    ]

@@ -216,36 +216,22 @@ def test_members_of_an_unsynced_mapping_are_not_desired() -> None:
     assert resolve(config, directory).desired == {}
 
 
-def test_two_users_with_one_key_keep_the_first_and_warn() -> None:
-    config = make_config(neuraltrust={"match_on": "email"})
-    twins = [person("b", mail="shared@contoso.com"), person("a", mail="Shared@contoso.com")]
-    resolution = resolve(config, make_directory(config, {"NT-Everyone": twins}))
-    assert list(resolution.desired) == ["id-a"]
-    assert resolution.excluded == {"id-b": "same match key as Entra user id-a"}
-    assert resolution.held == frozenset({"id-b"})
-    assert resolution.warnings[-1] == (
-        "Entra users id-a and id-b share the match key shared@contoso.com: id-b is skipped, "
-        "its NeuralTrust user not changed"
-    )
-
-
 @pytest.mark.parametrize("listed", list(itertools.permutations("abc")))
-def test_users_sharing_a_key_leave_it_to_the_smallest_id_in_any_listing_order(
+def test_users_sharing_a_key_are_all_desired_and_the_key_names_them_in_any_listing_order(
     listed: tuple[str, ...],
 ) -> None:
+    # Keeping the first by id let that one adopt, or create, the NeuralTrust user of the key:
+    # which of them it is, no id order tells (matching pairs each by its externalId alone).
     config = make_config(neuraltrust={"match_on": "email"})
-    users = [person(name, mail="shared@contoso.com") for name in listed]
+    users = [
+        person(name, mail="Shared@contoso.com" if name == "b" else "shared@contoso.com")
+        for name in listed
+    ]
     resolution = resolve(config, make_directory(config, {"NT-Everyone": users}))
-    assert list(resolution.desired) == ["id-a"]
-    assert resolution.excluded == {
-        "id-b": "same match key as Entra user id-a",
-        "id-c": "same match key as Entra user id-a",
-    }
-    assert resolution.warnings[-2:] == tuple(
-        f"Entra users id-a and id-{name} share the match key shared@contoso.com: id-{name} is "
-        "skipped, its NeuralTrust user not changed"
-        for name in "bc"
-    )
+    assert sorted(resolution.desired) == ["id-a", "id-b", "id-c"]
+    assert resolution.excluded == {}
+    assert resolution.held == frozenset()
+    assert resolution.shared_keys == {"shared@contoso.com": ("id-a", "id-b", "id-c")}
 
 
 def test_the_order_groups_were_read_in_does_not_change_the_resolution() -> None:
@@ -265,9 +251,11 @@ def test_the_order_groups_were_read_in_does_not_change_the_resolution() -> None:
         )
         directory = make_directory(config, members)
         whole = resolve(config, directory)
-        # Every way resolve() leaves a user out is in play: a shared key, no mail, protected.
-        assert set(whole.excluded) == {dave.id, carol.id, erin.id}
-        assert len(whole.warnings) == 3  # no mail, the shared key, NT-Admins resolved to 0
+        # Every way resolve() leaves a user out is in play (no mail, protected), and a key
+        # two users share.
+        assert set(whole.excluded) == {carol.id, erin.id}
+        assert whole.shared_keys == {ALICE.mail: tuple(sorted((ALICE.id, dave.id)))}
+        assert len(whole.warnings) == 2  # no mail, NT-Admins resolved to 0
         for order in itertools.permutations(directory.groups):
             assert resolve(config, replace(directory, groups=order)) == whole
 
