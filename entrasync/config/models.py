@@ -401,7 +401,9 @@ def load_bytes(raw: bytes, name: str) -> LoadedConfig:
     if config is None or problems or doc is None:
         shown = sanitize.text(name)  # a line break in a file's name would forge lines of output
         found = sorted(set(problems))
-        rendered = tuple(p.render(shown) for p in found)
+        # Keys and tags are quoted as written, and a quoted key may hold a line break: each
+        # problem is made one inert line, so none can forge an `error:` line of its own.
+        rendered = tuple(sanitize.text(p.render(shown)) for p in found)
         listed = [p for p in found if p.kind is not ProblemKind.UNLISTED]
         more = "more than " if len(listed) < len(found) else ""
         raise ConfigError(

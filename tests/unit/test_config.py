@@ -981,3 +981,19 @@ def test_a_file_with_none_of_our_keys_is_told_how_to_keep_the_hook_off_it(
     assert ("give the hook `exclude:` (or `files:`) in .pre-commit-config.yaml" in hint) is foreign
     where = (tmp_path / "m.yaml").as_posix()
     assert hint.startswith(f"{where} has none of a mappings file's keys") is foreign
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'version: 1\n"x\\nerror: forged": 1\nmappings: []\n',
+        'version: 1\nmappings: []\n"x\\nerror: forged": 1\n"x\\nerror: forged": 2\n',
+        "version: 1\nroles: !<tag:x%0Aerror:%20forged> [a]\nmappings: []\n",
+    ],
+    ids=["an unknown key", "a duplicate key", "a tag"],
+)
+def test_a_line_break_in_a_key_or_a_tag_forges_no_line_of_output(text: str, tmp_path: Path) -> None:
+    # Values with a line break are refused; a quoted key or a %0A in a tag printed one whole.
+    problems = problems_of(text, tmp_path)
+    assert problems
+    assert all("\n" not in p and "\\x0aerror: forged" in p for p in problems), problems
