@@ -252,6 +252,9 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
                 f"expected {words}, got the text {show(value)}: write {meant} (only YAML 1.1 "
                 "read it as a boolean; editors and check-jsonschema read YAML 1.2)"
             )
+        if wanted == ["string"] and isinstance(value, int | float | bool):
+            # `name: 2024` or `name: yes`: YAML read it as a number or a boolean.
+            return f"expected {words}, got {describe(value)}: quote it to write it as text"
         return f"expected {words}, got {describe(value)}"
     if kind == "enum":
         return f"{show(value)} is not one of {', '.join(str(e) for e in expected)}"

@@ -335,6 +335,9 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> Problem:
         mark = exc.context_mark
         what = "a key without `: ` after it"
         hint = "; write `key: value`, with a space after the colon"
+    elif (exc.problem or "").startswith("but found another document"):
+        what = "a second YAML document (a line `---` or `...` after the first)"
+        hint = "; a mappings file is one document: remove the marker and what follows, or merge it"
     elif exc.context and exc.problem and exc.context_mark is not None:
         what += f" ({exc.context} at line {exc.context_mark.line + 1})"
     if mark is not None and "tab" not in what and _character_at(text, mark) == "\t":

@@ -388,6 +388,12 @@ WORDED = [
         "m.yaml:3:1: YAML syntax error",
         id="a tab in the indentation",
     ),
+    pytest.param(
+        "version: 1\nmappings: []\n---\nversion: 1\n",
+        "m.yaml:3:1: YAML syntax error: a second YAML document (a line `---` or `...` after the "
+        "first); a mappings file is one document: remove the marker and what follows",
+        id="a second document",
+    ),
 ]
 
 
@@ -673,7 +679,10 @@ def test_a_tag_that_reads_the_value_as_written_is_fine(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mapping", "expected"),
     [
-        ("{name: 123, role: owner}", ["4:12: mappings[0].name: expected text, got the number 123"]),
+        (
+            "{name: 123, role: owner}",
+            ["4:12: mappings[0].name: expected text, got the number 123: quote it to write it"],
+        ),
         ("{id: [a], role: owner}", ["4:10: mappings[0].id: expected text, got a list"]),
         ("{id: null, role: owner}", ["4:5: mappings[0]: a mapping needs an id or a name"]),
         ("{role: owner}", ["4:5: mappings[0]: a mapping needs an id or a name"]),
