@@ -483,10 +483,12 @@ def _walk(
     problems: list[Problem],
     seen: set[int],
 ) -> None:
-    doc.places[path] = Place(node, key)
-    # An alias repeats a node; visiting it once keeps "billion laughs" files cheap.
+    # An alias repeats a node; visiting it once keeps "billion laughs" files cheap. Its node's
+    # place is the anchor's: a problem in it is shown at the key the alias is written under.
     if id(node) in seen:
+        doc.places[path] = Place(node if key is None else key, key)
         return
+    doc.places[path] = Place(node, key)
     seen.add(id(node))
     tagged = _tag_problem(loader, node, path)
     if tagged is not None:

@@ -389,6 +389,11 @@ WORDED = [
         id="a tab in the indentation",
     ),
     pytest.param(
+        "version: 1\nmappings:\n  - {name: &n A, role: owner}\n  - {name: *n, role: admin}\n",
+        "m.yaml:4:6: mappings[1].name: group 'A' is already mapped by mappings[0] (line 3)",
+        id="a problem in an alias, where the alias is used (not at its anchor)",
+    ),
+    pytest.param(
         "version: 1\nmappings: []\n---\nversion: 1\n",
         "m.yaml:3:1: YAML syntax error: a second YAML document (a line `---` or `...` after the "
         "first); a mappings file is one document: remove the marker and what follows",
