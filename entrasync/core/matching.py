@@ -242,12 +242,14 @@ def _pair_or_warning(
         # Entra side: the NeuralTrust user the key finds (or would create) is at most one of
         # them, and which one no id order tells: adopting it gave one's access to the other.
         by_key = index.by_key.get(desired.key)
+        found_by_key = index.key_shared.get(desired.key, [by_key] if by_key else [])
         field = "mail" if config.neuraltrust.match_on == "email" else "userPrincipalName"
         return (
             f"{desired.key}: Entra users {' and '.join(sharers)} all have it as their match "
             f"key: Entra user {desired.user.id} is neither adopted nor created by it; give "
             f"each its own {field}, or set the externalId of its NeuralTrust user to its id",
-            (by_key.id,) if by_key is not None and by_key.external_id is not None else (),
+            # Each one another Entra user manages: never changed for this one, nor an orphan.
+            tuple(u.id for u in found_by_key if u.external_id is not None),
         )
     if found is None and desired.key in index.key_shared:
         # Case-blind, two NeuralTrust users answer to one key: adopting the first by SCIM id

@@ -172,6 +172,19 @@ def resolve(config: Config, directory: Directory) -> Resolution:
             decision = decided[indices] = _decide(config, names, indices)
         role, products, groups, decided_by = decision
         desired[entra_id] = DesiredUser(user, key, role, products, groups, decided_by)
+    shared_keys: dict[str, tuple[str, ...]] = {}
+    for key, ids in sharing.items():
+        spelt: dict[str, str] = {}  # an Entra id, lower-cased -> its first spelling, kept
+        for entra_id in sorted(ids):
+            kept = spelt.setdefault(entra_id.lower(), entra_id)
+            if kept != entra_id:  # one user under two spellings of its id: planned once
+                del desired[entra_id]
+                excluded[entra_id] = f"same user as Entra user {kept}"
+                said.append((entra_id, f"Entra user {kept} is listed as {entra_id} too: once"))
+        if len(spelt) > 1:
+            # Which of them is the NeuralTrust user found by the key would be a guess: matching
+            # pairs each only by its own externalId (docs/how-it-works.md).
+            shared_keys[key] = tuple(spelt.values())
     warnings += [warning for _, warning in sorted(said)]
     for entra_id in directory.protected_ids:  # protected by their Entra name, in no group
         excluded.setdefault(entra_id, PROTECTED)
@@ -183,7 +196,5 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         held=frozenset(held),
         protected=frozenset(protected_ids),
         protected_unknown=directory.protected_unknown,
-        # Which of them is the NeuralTrust user found by the key would be a guess: matching
-        # pairs each only by its own externalId (docs/how-it-works.md).
-        shared_keys={key: tuple(sorted(ids)) for key, ids in sharing.items()},
+        shared_keys=shared_keys,
     )

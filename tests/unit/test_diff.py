@@ -208,6 +208,20 @@ SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], Any
         for at, name in (("first", "aa-admin"), ("last", "zz-admin"))
     ),
     (
+        "NeuralTrust users of a key Entra users share, managed for others, are never orphans",
+        {**DEACTIVATE, "neuraltrust": {"match_on": "email"}},
+        {"NT-Admins": [person("zz-admin", mail=A)], "NT-Everyone": [ALICE]},
+        [nt("u1", external_id="id-gone1", email=A), nt("u2", external_id="id-gone2", email=A)],
+        ([], [], 0),
+    ),
+    (
+        "one Entra user listed under two spellings of its id is planned once",
+        {},
+        {"NT-Admins": [person("alice", id="ID-ALICE")], "NT-Everyone": [ALICE]},
+        [nt("alice", "owner")],
+        ([("update", A, "role differs (owner -> admin)")], [], 0),
+    ),
+    (
         "Entra users sharing a match key create no one",
         {"neuraltrust": {"match_on": "email"}},
         {"NT-Admins": [person("zz-admin", mail=A)], "NT-Everyone": [ALICE]},
