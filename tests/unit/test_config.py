@@ -1011,3 +1011,26 @@ def test_a_line_break_in_a_key_or_a_tag_forges_no_line_of_output(text: str, tmp_
     problems = problems_of(text, tmp_path)
     assert problems
     assert all("\n" not in p and "\\x0aerror: forged" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("items", "twice"),
+    [
+        ("[{1: a, b: c}, {1: a, b: c}]", "products[1]: {1: 'a', 'b': 'c'} is listed twice"),
+        ("[a, 1, 1.0]", "products[2]: 1.0 is listed twice"),
+        ("[a, {x: 1}, {x: 1.0}]", "products[2]: {'x': 1.0} is listed twice"),
+        ("[a, true, 1]", None),
+    ],
+    ids=["mappings with keys of two types", "1 and 1.0", "inside a mapping", "true and 1"],
+)
+def test_a_duplicate_is_found_as_json_schema_finds_it(
+    items: str, twice: str | None, tmp_path: Path
+) -> None:
+    # Keyed by JSON text, keys of two types were a traceback and 1.0 no duplicate of 1.
+    problems = problems_of(f"version: 1\nproducts: {items}\nmappings: []\n", tmp_path)
+    listed = [p for p in problems if "listed twice" in p or "must be unique" in p]
+    if twice is None:
+        assert listed == []
+    else:
+        assert len(listed) == 1
+        assert twice in listed[0]
