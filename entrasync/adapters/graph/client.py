@@ -400,8 +400,9 @@ class GraphClient:
             )
         if failure.status in RETRY_STATUSES:
             return GraphError(
-                f"Microsoft Graph kept answering {failure.status} reading {what}, after "
-                f"{self.policy.max_retries} retries ({failure.label()})",
+                # Retries end at max_retries or when the waits reach longest_asked in all.
+                f"Microsoft Graph kept answering {failure.status} reading {what} through every "
+                f"retry entrasync sends ({failure.label()})",
                 "Graph is throttling or unavailable; other apps in the tenant share the "
                 "budget: run again in a few minutes",
             )
