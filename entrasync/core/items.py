@@ -109,8 +109,8 @@ class Change:
     adopts: bool = False
 
     @property
-    def sort_key(self) -> tuple[int, str]:
-        return (self.action.order, self.user)
+    def sort_key(self) -> tuple[int, str, str, str]:
+        return (self.action.order, self.user, self.target_id or "", self.entra_id or "")
 
     @property
     def writes_role(self) -> bool:

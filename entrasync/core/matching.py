@@ -243,13 +243,22 @@ def _pair_or_warning(
         # them, and which one no id order tells: adopting it gave one's access to the other.
         by_key = index.by_key.get(desired.key)
         found_by_key = index.key_shared.get(desired.key, [by_key] if by_key else [])
+        # Each one another Entra user manages: never changed for this one, nor an orphan (as a
+        # reused UPN's), and named, so that no one is left active unseen.
+        theirs = {entra.lower() for entra in sharers}  # paired by their own externalId
+        managed = [u for u in found_by_key if (u.external_id or "").lower() not in {"", *theirs}]
         field = "mail" if config.neuraltrust.match_on == "email" else "userPrincipalName"
+        kept = "".join(
+            f"; the NeuralTrust user {u.user_name} (SCIM id {u.id}) of Entra user "
+            f"{u.external_id} has it too: not changed"
+            for u in managed
+        )
         return (
             f"{desired.key}: Entra users {' and '.join(sharers)} all have it as their match "
             f"key: Entra user {desired.user.id} is neither adopted nor created by it; give "
-            f"each its own {field}, or set the externalId of its NeuralTrust user to its id",
-            # Each one another Entra user manages: never changed for this one, nor an orphan.
-            tuple(u.id for u in found_by_key if u.external_id is not None),
+            f"each its own {field}, or set the externalId of its NeuralTrust user to its id"
+            f"{kept}",
+            tuple(u.id for u in managed),
         )
     if found is None and desired.key in index.key_shared:
         # Case-blind, two NeuralTrust users answer to one key: adopting the first by SCIM id

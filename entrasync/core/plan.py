@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import chain
 from operator import attrgetter
+from typing import TypeVar
 
 from entrasync import __version__
 from entrasync.core.canonical import canonical_text
@@ -54,7 +55,7 @@ class Plan:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", _in_order(self.changes))
-        object.__setattr__(self, "orphans", tuple(sorted(self.orphans, key=_USER)))
+        object.__setattr__(self, "orphans", tuple(_by_user(self.orphans)))
         # Computed on first use: canonical JSON dominates planning time on large tenants, and
         # make_plan builds the plan twice (before and after the safety pass).
         object.__setattr__(self, "_digest", "")
@@ -122,15 +123,25 @@ class Plan:
 
 
 _USER = attrgetter("user")
+_Item = TypeVar("_Item", Change, Orphan)
 _ACTIONS = sorted(Action, key=attrgetter("order"))
 
 
 def _in_order(changes: Iterable[Change]) -> tuple[Change, ...]:
-    """``changes`` sorted by ``Change.sort_key``: by action, then by user. Grouped by action
-    first, so the sort's key is C's attrgetter, not a Python call per change: make_plan's two
-    sorts (the plan, then the plan with violations) took 0.25 s at 100,000 users that way,
-    0.11 s this way (benchmarks/README.md)."""
+    """``changes`` sorted by ``Change.sort_key``: by action, then by user (:func:`_by_user`).
+    Grouped by action first, so the sort's key is C's attrgetter, not a Python call per
+    change: make_plan's two sorts (the plan, then the plan with violations) took 0.25 s at
+    100,000 users that way, 0.11 s this way (benchmarks/README.md)."""
     by_action: dict[Action, list[Change]] = {action: [] for action in _ACTIONS}
     for change in changes:
         by_action[change.action].append(change)
-    return tuple(chain.from_iterable(sorted(group, key=_USER) for group in by_action.values()))
+    return tuple(chain.from_iterable(_by_user(group) for group in by_action.values()))
+
+
+def _by_user(items: Iterable[_Item]) -> list[_Item]:
+    """``items`` sorted by user; those sharing one (two NeuralTrust users of one userName, two
+    Entra users of one mail) by their ids, never in the order they were read."""
+    ordered = sorted(items, key=_USER)
+    if len(set(map(_USER, ordered))) < len(ordered):
+        ordered.sort(key=lambda i: (i.user, i.target_id or "", i.entra_id or ""))
+    return ordered

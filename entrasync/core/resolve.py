@@ -140,7 +140,8 @@ def resolve(config: Config, directory: Directory) -> Resolution:
     # id, 0.2 s more at 100,000 users: benchmarks/README.md). The resolution does not depend
     # on it (a match key several users share names them all, sorted). Only the order of
     # `desired` follows it, so a caller that picks among desired users sorts them first.
-    for entra_id, indices in memberships(directory).items():
+    member_of = memberships(directory)
+    for entra_id, indices in member_of.items():
         user = directory.users.get(entra_id)
         if user is None:
             excluded[entra_id] = NOT_READ
@@ -177,10 +178,16 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         spelt: dict[str, str] = {}  # an Entra id, lower-cased -> its first spelling, kept
         for entra_id in sorted(ids):
             kept = spelt.setdefault(entra_id.lower(), entra_id)
-            if kept != entra_id:  # one user under two spellings of its id: planned once
+            if kept != entra_id:  # one user under two spellings of its id: planned once,
+                # from the groups of both
                 del desired[entra_id]
                 excluded[entra_id] = f"same user as Entra user {kept}"
                 said.append((entra_id, f"Entra user {kept} is listed as {entra_id} too: once"))
+                both = tuple(sorted({*member_of[kept], *member_of[entra_id]}))
+                member_of[kept] = both
+                role, products, groups, decided_by = _decide(config, names, both)
+                user = desired[kept].user
+                desired[kept] = DesiredUser(user, key, role, products, groups, decided_by)
         if len(spelt) > 1:
             # Which of them is the NeuralTrust user found by the key would be a guess: matching
             # pairs each only by its own externalId (docs/how-it-works.md).

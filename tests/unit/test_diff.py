@@ -214,12 +214,24 @@ SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], Any
         [nt("u1", external_id="id-gone1", email=A), nt("u2", external_id="id-gone2", email=A)],
         ([], [], 0),
     ),
-    (
-        "one Entra user listed under two spellings of its id is planned once",
-        {},
-        {"NT-Admins": [person("alice", id="ID-ALICE")], "NT-Everyone": [ALICE]},
-        [nt("alice", "owner")],
-        ([("update", A, "role differs (owner -> admin)")], [], 0),
+    *(
+        (
+            f"one Entra user listed under two spellings of its id is planned once ({order})",
+            {},
+            members,
+            [nt("alice", "owner")],
+            ([("update", A, "role differs (owner -> admin)")], [], 0),
+        )
+        for order, members in (
+            (
+                "admin first",
+                {"NT-Admins": [person("alice", id="ID-ALICE")], "NT-Everyone": [ALICE]},
+            ),
+            (
+                "admin second",
+                {"NT-Admins": [ALICE], "NT-Everyone": [person("alice", id="ID-ALICE")]},
+            ),
+        )
     ),
     (
         "Entra users sharing a match key create no one",
@@ -587,3 +599,21 @@ def test_each_entra_user_sharing_a_key_gets_a_warning_naming_them_all() -> None:
         "the externalId of its NeuralTrust user to its id"
         for user in (ALICE, admin)
     ]
+
+
+def test_a_held_sharer_names_the_neuraltrust_users_of_the_key_it_leaves_to_others() -> None:
+    # A disabled admin's NeuralTrust user carries the mail two Entra accounts share: it is not
+    # deactivated for them (as a reused UPN's), and the warning says so by name.
+    disabled = person("aa-admin", mail=A, account_enabled=False)
+    plan = plan_for(
+        {"NT-Admins": [disabled], "NT-Everyone": [ALICE, person("zz-admin", mail=A)]},
+        [nt("aa-admin", "admin", email=A), nt("alice", user_name="alice2@contoso.com")],
+        on_removed="deactivate",
+        neuraltrust={"match_on": "email"},
+    )
+    assert [c.action for c in plan.changes] == []
+    (held,) = [w for w in plan.warnings if "neither adopted nor created" in w]
+    assert held.endswith(
+        "; the NeuralTrust user aa-admin@contoso.com (SCIM id scim-aa-admin) of Entra user "
+        "id-aa-admin has it too: not changed"
+    )
