@@ -10,6 +10,7 @@ groups (it is still found by ``match_on`` for a wanted user).
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from enum import StrEnum
 from operator import attrgetter
@@ -178,8 +179,9 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
     pairs: list[Pair] = []
     held: list[tuple[str, str]] = []  # (desired key, warning): said in key order
     reused: set[str] = set()  # SCIM ids found by match_on but owned by another Entra user
+    wanted = {entra_id.lower() for entra_id in resolution.desired}
     for desired in resolution.desired.values():
-        found = _pair_or_warning(config, resolution, index, desired)
+        found = _pair_or_warning(config, resolution, index, desired, wanted)
         if isinstance(found, Pair):
             pairs.append(found)
         else:
@@ -188,7 +190,6 @@ def match(config: Config, resolution: Resolution, target: Target) -> Matching:
     warnings = [warning for _, warning in sorted(held)]
     warnings += _protecting_no_one(config, resolution, index)
     claimed = {p.target.id for p in pairs if p.target is not None}
-    wanted = {entra_id.lower() for entra_id in resolution.desired}
     leftovers: list[tuple[TargetUser, Standing]] = []
     for user in (u for u in index.users if u.id not in claimed):
         place = _standing(index.protected(user, resolution), user)
@@ -224,6 +225,7 @@ def _pair_or_warning(
     resolution: Resolution,
     index: _Index,
     desired: DesiredUser,
+    wanted: Set[str],
 ) -> Pair | tuple[str, tuple[str, ...]]:
     """The desired user's pair, or the warning that says why entrasync holds it back with the
     SCIM ids of the NeuralTrust users it found that belong to another Entra user."""
@@ -245,8 +247,8 @@ def _pair_or_warning(
         found_by_key = index.key_shared.get(desired.key, [by_key] if by_key else [])
         # Each one another Entra user manages: never changed for this one, nor an orphan (as a
         # reused UPN's), and named, so that no one is left active unseen.
-        theirs = {entra.lower() for entra in sharers}  # paired by their own externalId
-        managed = [u for u in found_by_key if (u.external_id or "").lower() not in {"", *theirs}]
+        # Not those of wanted Entra users: each is theirs to change (or hold) by its externalId.
+        managed = [u for u in found_by_key if u.external_id and u.external_id.lower() not in wanted]
         field = "mail" if config.neuraltrust.match_on == "email" else "userPrincipalName"
         kept = "".join(
             f"; the NeuralTrust user {u.user_name} (SCIM id {u.id}) of Entra user "

@@ -298,6 +298,6 @@ def _unlike_written(data: dict[str, Any], plan: Plan) -> str:
     if listed != ordered and sorted(listed) == sorted(ordered):
         return (
             "its changes are not in the order entrasync writes them (creates, updates, "
-            "deactivations, reactivations, each by user)"
+            "deactivations, reactivations, each by user, then by SCIM id and Entra id)"
         )
     return "its summary or extra keys do not follow from its changes"

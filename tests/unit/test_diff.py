@@ -617,3 +617,16 @@ def test_a_held_sharer_names_the_neuraltrust_users_of_the_key_it_leaves_to_other
         "; the NeuralTrust user aa-admin@contoso.com (SCIM id scim-aa-admin) of Entra user "
         "id-aa-admin has it too: not changed"
     )
+
+
+def test_a_held_sharer_does_not_call_unchanged_a_neuraltrust_user_the_plan_changes() -> None:
+    # bob's NeuralTrust user carries the mail alice and zz-admin share: the plan makes it an
+    # admin for bob, so the sharers' warnings must not say it is left alone.
+    bob = person("bob")
+    plan = plan_for(
+        {"NT-Admins": [person("zz-admin", mail=A), bob], "NT-Everyone": [ALICE]},
+        [nt("bob", email=A)],
+        neuraltrust={"match_on": "email"},
+    )
+    assert [(c.action, c.target_id) for c in plan.changes] == [(Action.UPDATE, "scim-bob")]
+    assert not [w for w in plan.warnings if "scim-bob" in w and "not changed" in w]
