@@ -122,10 +122,11 @@ def diff(
     created_at: str,
 ) -> Plan:
     matching = match(config, resolution, target)
+    pairs, paired_twice = matching.one_pair_each(config)
     changes: list[Change] = []
     unchanged = 0
     product_roles = config.effective_product_roles
-    for pair in matching.pairs:
+    for pair in pairs:
         change = pair_change(config, pair, product_roles)
         if change is None:
             unchanged += 1
@@ -140,7 +141,7 @@ def diff(
         orphans.append(Orphan(key, user.role, reason, user.external_id, user.id))
         if config.on_removed == "deactivate":
             changes.append(_deactivation(config, user, reason))
-    warnings = resolution.warnings + matching.warnings
+    warnings = resolution.warnings + matching.warnings + tuple(paired_twice)
     return Plan(
         config_path=config_path,
         config_sha256=config_sha256,

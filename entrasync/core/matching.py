@@ -42,6 +42,32 @@ class Matching:
     leftovers: tuple[tuple[TargetUser, Standing], ...]  # NeuralTrust users no pair claimed
     warnings: tuple[str, ...] = ()  # desired users held back, and why
 
+    def one_pair_each(self, config: Config) -> tuple[list[Pair], list[str]]:
+        """The pairs whose NeuralTrust user no other pair has, and a warning for each of the
+        others: two changes of one user would each undo the other. (One Entra user listed
+        under two spellings of its id, with two keys, pairs twice; ``init`` reads both.)"""
+        by_target: dict[str, list[Pair]] = {}
+        for pair in self.pairs:
+            if pair.target is not None:
+                by_target.setdefault(pair.target.id, []).append(pair)
+        if len(by_target) == sum(p.target is not None for p in self.pairs):
+            return list(self.pairs), []
+        held: list[tuple[str, str]] = []
+        for target_id, twice in by_target.items():
+            user = twice[0].target
+            if len(twice) > 1 and user is not None:
+                ids = " and ".join(sorted(p.desired.user.id for p in twice))
+                held += [
+                    (
+                        p.desired.key,
+                        f"{p.desired.key}: Entra users {ids} all pair with the NeuralTrust "
+                        f"user {target_key(config, user)} (SCIM id {target_id}): not changed",
+                    )
+                    for p in twice
+                ]
+        kept = [p for p in self.pairs if p.target is None or len(by_target[p.target.id]) == 1]
+        return kept, [warning for _, warning in sorted(held)]
+
 
 def target_key(config: Config, user: TargetUser) -> str:
     """A NeuralTrust user's key per ``match_on``, falling back to userName when it lacks one."""

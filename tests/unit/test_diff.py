@@ -630,3 +630,23 @@ def test_a_held_sharer_does_not_call_unchanged_a_neuraltrust_user_the_plan_chang
     )
     assert [(c.action, c.target_id) for c in plan.changes] == [(Action.UPDATE, "scim-bob")]
     assert not [w for w in plan.warnings if "scim-bob" in w and "not changed" in w]
+
+
+def test_two_entra_users_paired_with_one_neuraltrust_user_change_it_for_neither() -> None:
+    # One Entra user under two spellings of its id, with two mails, paired twice with its
+    # NeuralTrust user: the plan held two updates of it, each undoing the other.
+    renamed = person("alice", id="ID-ALICE", mail="new@contoso.com")
+    plan = plan_for(
+        {"NT-Admins": [renamed], "NT-Everyone": [ALICE]},
+        [nt("alice")],
+        on_removed="deactivate",
+        neuraltrust={"match_on": "email"},
+    )
+    assert plan.changes == ()
+    assert plan.orphans == ()
+    twice = [w for w in plan.warnings if "all pair with the NeuralTrust user" in w]
+    assert twice == [
+        f"{key}: Entra users ID-ALICE and id-alice all pair with the NeuralTrust user {A} "
+        "(SCIM id scim-alice): not changed"
+        for key in (A, "new@contoso.com")
+    ]
