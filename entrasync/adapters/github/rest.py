@@ -164,10 +164,28 @@ class GitHubClient(RestClient):
 WORKFLOW_BOT = "github-actions[bot]"  # the author of what the workflow token posts
 
 
+# The permission a 403 lacks, by the endpoint: workflow runs and their artifacts (find-plan),
+# a commit's pull requests (report-apply); comments, labels and issues otherwise.
+_ACTIONS_DENIED = "the workflow job needs `permissions: actions: read` (workflow runs, artifacts)"
+_PULLS_DENIED = (
+    "the workflow job needs `permissions: contents: read` and `pull-requests: read` (the pull "
+    "requests of a commit)"
+)
+
+
 def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
     detail = error_detail(response, "message")
     status = response.status_code
     hint = _HINTS.get(status) or fallback_hint("GitHub", status)
+    if status == 403:
+        try:
+            path = response.request.url.path
+        except RuntimeError:  # a response made without its request (tests)
+            path = ""
+        if "/actions/" in path:
+            hint = _ACTIONS_DENIED
+        elif "/commits/" in path and path.endswith("/pulls"):
+            hint = _PULLS_DENIED
     if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
         hint = "the GitHub API rate limit is used up: wait for the reset and re-run the job"
     elif status in (403, 429) and (

@@ -760,3 +760,27 @@ def test_report_apply_without_an_audit_file_says_so_first_and_why_no_comment(
     assert f"warning: the comment was not posted: {warned}" in err
     if trouble == "a refused comment":
         assert "pull-requests: write" in err
+
+
+@pytest.mark.parametrize(
+    ("denied", "permission"),
+    [
+        (r".*/actions/artifacts", "`permissions: actions: read`"),
+        (r".*/commits/.*/pulls", "`permissions: contents: read` and `pull-requests: read`"),
+    ],
+    ids=["the artifacts", "the commit's pull requests"],
+)
+def test_find_plan_denied_names_the_permission_its_request_needs(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    denied: str,
+    permission: str,
+) -> None:
+    # It said to add pull-requests: write and issues: write, which give neither.
+    github.state.commit_pulls[SHA] = merged_pr_12()
+    github.state.fail[("GET", denied)] = (403, "Resource not accessible by integration")
+    assert run(monkeypatch, make_env(github), "github", "find-plan", "--sha", SHA) == 1
+    err = capsys.readouterr().err
+    assert f"hint: the workflow job needs {permission}" in err
