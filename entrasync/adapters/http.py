@@ -235,9 +235,13 @@ def send(
     gate: ThrottleGate | None = None,
     limit: AdaptiveLimit | None = None,
     give_up: Callable[[], bool] | None = None,
+    refused_is_throttle: bool = False,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send one request, retrying per the policy; return the final response (any status).
+
+    ``refused_is_throttle``: a 403 with Retry-After is a throttle, retried as a 429 is (GitHub
+    answers a secondary rate limit with either).
 
     ``give_up``: asked before each retry; when it answers True the last response is final (or
     the connection error raised). A stopping apply uses it so that the writes in flight end
@@ -333,7 +337,8 @@ def send(
         except httpx.HTTPError as exc:
             raise TransportError(*_not_sent(exc, what, write=not idempotent)) from None
         status = response.status_code
-        if status not in RETRY_STATUSES or (status == 504 and not resend):
+        throttled = refused_is_throttle and status == 403 and asked is not None
+        if (status not in RETRY_STATUSES and not throttled) or (status == 504 and not resend):
             return _final(response, maybe_made, resend)
         if status >= 500 and not idempotent and asked is None and maybe_made is None:
             maybe_made = response

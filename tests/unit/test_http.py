@@ -247,6 +247,34 @@ def test_one_requests_waits_together_stop_at_the_longest_wait_asked() -> None:
     assert (response.status_code, arrivals) == (429, [0.0, 120.0, 240.0])
 
 
+@pytest.mark.parametrize(
+    ("refused_is_throttle", "arrivals_then"), [(True, [0.0, 2.0]), (False, [0.0])]
+)
+def test_a_403_with_retry_after_is_a_throttle_only_where_the_client_says_so(
+    refused_is_throttle: bool, arrivals_then: list[float]
+) -> None:
+    # GitHub answers a secondary rate limit with a 403 or a 429: the 403 failed the job, though
+    # GitHub had said to wait 2 s.
+    clock = FakeTime()
+    arrivals: list[float] = []
+    client = http(answers(throttled(403, retry_after="2")), clock, arrivals)
+    response = send(
+        client,
+        "GET",
+        URL,
+        policy=POLICY,
+        sleep=clock.sleep,
+        refused_is_throttle=refused_is_throttle,
+    )
+    assert (response.status_code, arrivals) == (
+        200 if refused_is_throttle else 403,
+        arrivals_then,
+    )
+    plain = http(answers(httpx.Response(403)), clock, arrivals := [])
+    assert send(plain, "GET", URL, policy=POLICY, refused_is_throttle=True).status_code == 403
+    assert len(arrivals) == 1  # a 403 without Retry-After is a refusal
+
+
 def test_a_server_asking_for_longer_than_entrasync_waits_is_not_retried_and_says_so() -> None:
     # Waited 60 s and asked again six times, then "run again in a few minutes": an hour was asked.
     clock = FakeTime()

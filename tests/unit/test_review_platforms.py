@@ -305,3 +305,18 @@ def test_a_request_number_that_is_not_ascii_digits_is_no_request(number: str) ->
     azure = AzureDevOpsPlatform.from_environ({**AZURE, "SYSTEM_PULLREQUEST_PULLREQUESTID": number})
     with pytest.raises(ReviewError, match="SYSTEM_PULLREQUEST_PULLREQUESTID is not set"):
         azure.request_number()
+
+
+def test_githubs_secondary_rate_limit_as_a_403_is_waited_out_as_a_429_is() -> None:
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.method)
+        if len(asked) == 1:
+            message = {"message": "You have exceeded a secondary rate limit."}
+            return httpx.Response(403, json=message, headers={"retry-after": "0"})
+        return httpx.Response(200, json=[])
+
+    client = GitHubClient(GitHubContext.from_environ(GITHUB), http=_mock(answer))
+    listed = client.request("GET", client.repo_url("/issues/5/comments"), what="listing")
+    assert (listed.status_code, asked) == (200, ["GET", "GET"])

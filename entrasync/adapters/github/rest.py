@@ -104,6 +104,9 @@ class GitHubClient(RestClient):
     platform = "GitHub"
     api_variable = "GITHUB_API_URL"
     error = GitHubError
+    # https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api: a
+    # secondary rate limit is a 403 or a 429, with Retry-After when GitHub says how long.
+    refused_is_throttle = True
 
     def __init__(self, ctx: GitHubContext, *, http: httpx.Client | None = None) -> None:
         super().__init__(ctx.api_url, http=http)

@@ -59,6 +59,7 @@ class RestClient:
     platform = "the review platform"
     api_variable: str  # the CI variable that names the API URL, for hints: GITHUB_API_URL
     error = ReviewError
+    refused_is_throttle = False  # a 403 with Retry-After is a rate limit (GitHub's)
 
     def __init__(self, api_url: httpx.URL, *, http: httpx.Client | None = None) -> None:
         self.api_url = api_url
@@ -122,6 +123,7 @@ class RestClient:
             headers=self.headers(),
             json=json,
             idempotent=resend,  # as safe to resend after a dropped connection as after a 504
+            refused_is_throttle=self.refused_is_throttle,
         )
         if response.status_code == 504 and not resend:
             raise self.error(
