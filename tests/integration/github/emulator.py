@@ -104,7 +104,8 @@ class _Route:
                 if message.startswith("API rate limit exceeded"):
                     limited = {"x-ratelimit-remaining": "0"}
                 elif "secondary rate limit" in message:
-                    limited = {"retry-after": "60"}
+                    # Past the 300 s entrasync waits out: the answer is final at once.
+                    limited = {"retry-after": "400"}
                 else:
                     limited = None
                 return self._send(status, {"message": message}, limited)

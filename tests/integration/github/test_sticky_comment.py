@@ -360,7 +360,7 @@ def test_a_200_that_is_not_a_user_is_an_error_not_a_second_comment(
         pytest.param(
             "You have exceeded a secondary rate limit. Please wait a few minutes.",
             "GitHub's secondary rate limit (too many requests at once or in a minute) was hit: "
-            "wait 60 seconds and re-run the job",
+            "wait 400 seconds and re-run the job",
             id="secondary",
         ),
         pytest.param(
