@@ -130,6 +130,8 @@ def command(
             )
         except ReviewError:
             console.warn("the plan above was computed, but updating the pull request failed")
+            if out is not None and unsaved is None:
+                _withdraw(out, console)
             raise
         if published.superseded is not None:
             console.warn(f"plan comment {published.said()}")
@@ -192,3 +194,14 @@ def _comment_failure(error: EntrasyncError, config_path: str, console: Console) 
         console.warn(f"plan comment (no plan) {published.said()}")
         return
     console.info(f"Plan comment (no plan): {published.url}")
+
+
+def _withdraw(out: Path, console: Console) -> None:
+    """Remove the plan file of a plan the pull request does not show: uploaded all the same,
+    ``find-plan`` took it for the reviewed plan, and the after-merge report vouched for
+    changes no reviewer saw. A FIFO, a device or a link is not a file to remove; it is said."""
+    if out.is_file() and not out.is_symlink():
+        out.unlink(missing_ok=True)
+        console.warn(f"{out} was removed: the pull request does not show this plan")
+    else:
+        console.warn(f"{out} holds a plan the pull request does not show: do not use it")

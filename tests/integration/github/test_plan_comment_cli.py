@@ -110,6 +110,24 @@ def test_a_failure_to_post_exits_1_after_printing_the_plan(
     assert "pull-requests: write" in err
 
 
+@pytest.mark.parametrize("status", [502, 403])
+def test_a_plan_the_pull_request_does_not_show_leaves_no_plan_file(
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path, status: int
+) -> None:
+    # Uploaded all the same, find-plan took it for the reviewed plan after the merge, and the
+    # apply report said changes no reviewer saw were in it.
+    job.enter(tmp_path / "s.md")
+    job.github.state.fail[("POST", r".*/issues/7/comments")] = (status, "Bad Gateway")
+    plan_file = tmp_path / "plan.json"
+
+    code = main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"])
+
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert not plan_file.exists()
+    assert f"warning: {plan_file} was removed: the pull request does not show this plan" in err
+
+
 def test_an_unsaveable_plan_file_still_posts_the_comment_then_exits_1(
     job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
