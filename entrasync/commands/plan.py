@@ -26,7 +26,7 @@ from entrasync.console import (
 )
 from entrasync.core.policy import policy_changes
 from entrasync.core.wording import plural
-from entrasync.errors import EntrasyncError, ExitCode, ReviewError
+from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.operations import planning as pipeline
 from entrasync.render import DATA_FORMATS, PLAN_FORMATS, Options
 from entrasync.render.markdown import render_summary
@@ -120,6 +120,7 @@ def command(
         else:
             try_step_summary(summary, os.environ, console.warn)
     if comment:
+        shown: list[str] = []  # the comment's URL, once the pull request shows the plan
         try:
             published = publish_plan(
                 plan,
@@ -127,10 +128,11 @@ def command(
                 owner_roles=owners,
                 environ=os.environ,
                 settings_compared=compared,
+                posted=shown.append,
             )
-        except ReviewError:
+        except EntrasyncError:  # the platform's refusal, or no answer from it
             console.warn("the plan above was computed, but updating the pull request failed")
-            if out is not None and unsaved is None:
+            if out is not None and unsaved is None and not shown:
                 _withdraw(out, console)
             raise
         if published.superseded is not None:

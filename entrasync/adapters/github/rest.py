@@ -176,6 +176,11 @@ _PULLS_DENIED = (
 )
 
 
+# Below /repos/{owner}/{name}, which may themselves be named "actions" or "commits".
+_ACTIONS_PATH = re.compile(r"/repos/[^/]+/[^/]+/actions/")
+_PULLS_PATH = re.compile(r"/repos/[^/]+/[^/]+/commits/[^/]+/pulls$")
+
+
 def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
     detail = error_detail(response, "message")
     status = response.status_code
@@ -185,9 +190,9 @@ def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
             path = response.request.url.path
         except RuntimeError:  # a response made without its request (tests)
             path = ""
-        if "/actions/" in path:
+        if _ACTIONS_PATH.search(path):
             hint = _ACTIONS_DENIED
-        elif "/commits/" in path and path.endswith("/pulls"):
+        elif _PULLS_PATH.search(path):
             hint = _PULLS_DENIED
     if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
         hint = "the GitHub API rate limit is used up: wait for the reset and re-run the job"

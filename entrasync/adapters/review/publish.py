@@ -41,11 +41,14 @@ def publish_plan(
     owner_roles: frozenset[str],
     environ: Mapping[str, str],
     settings_compared: bool = True,
+    posted: Callable[[str], None] | None = None,
 ) -> Published:
     """Post or edit the plan comment of ``config_path``, then set the labels the plan earns
     (:func:`entrasync.core.labels.plan_labels`).
 
-    The comment comes first: reviewers see the plan even when labelling is refused."""
+    The comment comes first: reviewers see the plan even when labelling is refused.
+    ``posted`` is told the comment's URL once the pull request shows the plan, before the
+    labels are set (which may fail)."""
 
     def body(review: ReviewPlatform) -> str:
         return render_markdown(
@@ -56,7 +59,7 @@ def publish_plan(
         )
 
     labels = plan_labels(plan, owner_roles, settings_compared=settings_compared)
-    return _publish(body, labels, config_path, environ)
+    return _publish(body, labels, config_path, environ, posted)
 
 
 def publish_failure(
@@ -76,6 +79,7 @@ def _publish(
     labels: frozenset[str],
     config_path: str,
     environ: Mapping[str, str],
+    posted: Callable[[str], None] | None = None,
 ) -> Published:
     review = detect(environ)
     try:
@@ -85,6 +89,8 @@ def _publish(
         if head and head.lower() != planned.lower():
             return Published("", frozenset(), (planned, head))
         url = review.upsert_comment(number, body(review), comment_marker(config_path))
+        if posted is not None:
+            posted(url)
         # Stale labels go first: one refused on the way leaves none that contradicts the
         # comment ("no changes" beside a plan that deactivates), and earned ones stay.
         review.set_labels(number, labels)

@@ -15,7 +15,13 @@ from entrasync.adapters.github.actions import (
     step_summary_room,
     try_step_summary,
 )
-from entrasync.adapters.github.rest import ArtifactRef, close_marked_issue, latest_artifact
+from entrasync.adapters.github.rest import (
+    ArtifactRef,
+    GitHubClient,
+    GitHubContext,
+    close_marked_issue,
+    latest_artifact,
+)
 from entrasync.cli import main
 from entrasync.commands.github_cmd import PLAN_EVENT, PLAN_WORKFLOW
 from entrasync.core import planfile
@@ -784,3 +790,16 @@ def test_find_plan_denied_names_the_permission_its_request_needs(
     assert run(monkeypatch, make_env(github), "github", "find-plan", "--sha", SHA) == 1
     err = capsys.readouterr().err
     assert f"hint: the workflow job needs {permission}" in err
+
+
+def test_a_repository_named_actions_is_told_the_permission_comments_need(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "/actions/" in the whole path matched the repository's own name.
+    github.state.fail[("POST", r".*/issues/5/comments")] = (403, "Resource not accessible")
+    env = make_env(github) | {"GITHUB_REPOSITORY": "contoso/actions"}
+    context = GitHubContext.from_environ(env)
+    client = GitHubClient(context)
+    with pytest.raises(GitHubError) as caught:
+        client.request("POST", client.repo_url("/issues/5/comments"), what="posting")
+    assert "pull-requests: write" in (caught.value.hint or "")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT
@@ -126,6 +127,39 @@ def test_a_plan_the_pull_request_does_not_show_leaves_no_plan_file(
     assert code == 1
     assert not plan_file.exists()
     assert f"warning: {plan_file} was removed: the pull request does not show this plan" in err
+
+
+def test_a_comment_post_that_gets_no_answer_leaves_no_plan_file(
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A dropped connection is no platform refusal (a TransportError): the file stayed.
+    original = httpx.HTTPTransport.handle_request
+
+    def drop(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/issues/7/comments"):
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return original(self, request)
+
+    job.enter(tmp_path / "s.md")
+    job.monkeypatch.setattr(httpx.HTTPTransport, "handle_request", drop)
+    plan_file = tmp_path / "plan.json"
+
+    assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 1
+    assert not plan_file.exists()
+    assert "the pull request does not show this plan" in capsys.readouterr().err
+
+
+def test_a_refused_label_keeps_the_plan_file_of_the_plan_the_comment_shows(
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    job.enter(tmp_path / "s.md")
+    job.github.state.fail[("POST", r".*/issues/7/labels")] = (403, "Resource not accessible")
+    plan_file = tmp_path / "plan.json"
+
+    assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 1
+    assert len(job.github.state.comments[7]) == 1
+    assert plan_file.exists()
+    assert "does not show this plan" not in capsys.readouterr().err
 
 
 def test_an_unsaveable_plan_file_still_posts_the_comment_then_exits_1(
