@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
 from entrasync.core.labels import is_ours
-from entrasync.errors import ReviewError
+from entrasync.errors import EntrasyncError, ReviewError
 
 Item = TypeVar("Item")
 
@@ -133,22 +133,31 @@ def keep_one(
 
     Two runs that list at once both find none and both post. So a run that posted lists again,
     and every own comment but the oldest (found now, or by any later run) is edited to
-    :data:`SUPERSEDED`: each run ends with one comment that carries the marker. That second
-    listing failing fails nothing: the comment is posted, and the next run looks again.
+    :data:`SUPERSEDED`: each run ends with one comment that carries the marker. Once a comment
+    shows ``body``, nothing after fails the call (the second listing, the edits of the others,
+    refused or unanswered): the pull request shows the plan, and the next run looks again.
     """
     found = own()
     if found:
         url = edit(found[0], body)
-    else:
-        posted, url = post(body)
-        try:
-            found = own() or [posted]  # a run racing this one may have posted as well
-        except ReviewError:  # posted all the same: the next run finds any duplicate
-            return url
+        return _supersede(found[1:], edit, url)
+    posted, url = post(body)
+    try:
+        found = own() or [posted]  # a run racing this one may have posted as well
         if key(found[0]) != key(posted):
             url = edit(found[0], body)
-    for duplicate in found[1:]:
-        edit(duplicate, SUPERSEDED)
+    except EntrasyncError:  # posted all the same: the next run finds any duplicate
+        return url
+    return _supersede(found[1:], edit, url)
+
+
+def _supersede(duplicates: list[Item], edit: Callable[[Item, str], str], url: str) -> str:
+    """Edit ``duplicates`` to :data:`SUPERSEDED`, as far as the platform lets; ``url``."""
+    try:
+        for duplicate in duplicates:
+            edit(duplicate, SUPERSEDED)
+    except EntrasyncError:
+        pass  # the plan is shown; the next run edits what is left
     return url
 
 

@@ -149,6 +149,46 @@ def test_a_comment_post_that_gets_no_answer_leaves_no_plan_file(
     assert "the pull request does not show this plan" in capsys.readouterr().err
 
 
+def test_what_fails_after_the_comment_shows_the_plan_fails_nothing(
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Posted, then the second listing got no answer: the run failed and removed the plan file
+    # of a plan the pull request showed.
+    original = httpx.HTTPTransport.handle_request
+    posted: list[bool] = []
+
+    def drop_after_post(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/issues/7/comments"):
+            if request.method == "POST":
+                posted.append(True)
+            elif posted:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return original(self, request)
+
+    job.enter(tmp_path / "s.md")
+    job.monkeypatch.setattr(httpx.HTTPTransport, "handle_request", drop_after_post)
+    plan_file = tmp_path / "plan.json"
+
+    assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 2
+    assert len(job.github.state.comments[7]) == 1
+    assert plan_file.exists()
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_a_duplicate_that_cannot_be_superseded_fails_nothing(job: Job, tmp_path: Path) -> None:
+    marker = comment_marker("config/mappings.yaml")
+    first = job.github.state.add_comment(7, marker + "\nold", {"login": "github-actions[bot]"})
+    second = job.github.state.add_comment(7, marker + "\nold", {"login": "github-actions[bot]"})
+    job.github.state.fail[("PATCH", rf".*/issues/comments/{second}")] = (502, "Bad Gateway")
+    plan_file = tmp_path / "plan.json"
+    job.enter(tmp_path / "s.md")
+
+    assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 2
+    kept = next(c for c in job.github.state.comments[7] if c["id"] == first)
+    assert "Plan:" in kept["body"]
+    assert plan_file.exists()
+
+
 def test_a_refused_label_keeps_the_plan_file_of_the_plan_the_comment_shows(
     job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
