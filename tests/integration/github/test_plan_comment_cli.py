@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,20 +129,26 @@ def test_a_plan_the_pull_request_does_not_show_leaves_no_plan_file(
     assert f"warning: {plan_file} was removed: the pull request does not show this plan" in err
 
 
-def test_a_comment_post_that_gets_no_answer_leaves_no_plan_file(
-    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    # A dropped connection is no platform refusal (a TransportError): the file stayed.
+def _unanswered(job: Job, tmp_path: Path, drops: Callable[[httpx.Request], bool]) -> Path:
+    """The job entered, with each request ``drops`` picks left without an answer (a
+    TransportError, not a platform's refusal); where its plan file goes."""
     original = httpx.HTTPTransport.handle_request
 
     def drop(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/issues/7/comments"):
+        if request.url.path.endswith("/issues/7/comments") and drops(request):
             raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
         return original(self, request)
 
     job.enter(tmp_path / "s.md")
     job.monkeypatch.setattr(httpx.HTTPTransport, "handle_request", drop)
-    plan_file = tmp_path / "plan.json"
+    return tmp_path / "plan.json"
+
+
+def test_a_comment_post_that_gets_no_answer_leaves_no_plan_file(
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # No refusal of the platform's (a ReviewError): the file stayed, and was uploaded.
+    plan_file = _unanswered(job, tmp_path, lambda request: request.method == "POST")
 
     assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 1
     assert not plan_file.exists()
@@ -154,20 +160,14 @@ def test_what_fails_after_the_comment_shows_the_plan_fails_nothing(
 ) -> None:
     # Posted, then the second listing got no answer: the run failed and removed the plan file
     # of a plan the pull request showed.
-    original = httpx.HTTPTransport.handle_request
     posted: list[bool] = []
 
-    def drop_after_post(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/issues/7/comments"):
-            if request.method == "POST":
-                posted.append(True)
-            elif posted:
-                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-        return original(self, request)
+    def after_the_post(request: httpx.Request) -> bool:
+        if request.method == "POST":
+            posted.append(True)
+        return bool(posted) and request.method == "GET"
 
-    job.enter(tmp_path / "s.md")
-    job.monkeypatch.setattr(httpx.HTTPTransport, "handle_request", drop_after_post)
-    plan_file = tmp_path / "plan.json"
+    plan_file = _unanswered(job, tmp_path, after_the_post)
 
     assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 2
     assert len(job.github.state.comments[7]) == 1
