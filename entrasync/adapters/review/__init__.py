@@ -133,9 +133,10 @@ def keep_one(
 
     Two runs that list at once both find none and both post. So a run that posted lists again,
     and every own comment but the oldest (found now, or by any later run) is edited to
-    :data:`SUPERSEDED`: each run ends with one comment that carries the marker. Once a comment
-    shows ``body``, nothing after fails the call (the second listing, the edits of the others,
-    refused or unanswered): the pull request shows the plan, and the next run looks again.
+    :data:`SUPERSEDED`: each run ends with one comment that carries the marker. Once the comment
+    kept shows ``body``, nothing after fails the call (the second listing, the edits of the
+    others, refused or unanswered): the pull request shows the plan, and the next run looks
+    again. The edit of a racing run's older comment, the one kept, is no such afterthought.
     """
     found = own()
     if found:
@@ -144,10 +145,11 @@ def keep_one(
     posted, url = post(body)
     try:
         found = own() or [posted]  # a run racing this one may have posted as well
-        if key(found[0]) != key(posted):
-            url = edit(found[0], body)
     except EntrasyncError:  # posted all the same: the next run finds any duplicate
         return url
+    if key(found[0]) != key(posted):
+        # The one kept shows the racing run's plan until this edit: it must succeed.
+        url = edit(found[0], body)
     return _supersede(found[1:], edit, url)
 
 

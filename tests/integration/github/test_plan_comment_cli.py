@@ -175,6 +175,29 @@ def test_what_fails_after_the_comment_shows_the_plan_fails_nothing(
     assert "warning" not in capsys.readouterr().err
 
 
+def test_a_racing_runs_comment_that_cannot_be_edited_fails_the_run(
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The racing run's older comment is the one kept: left with its plan, the pull request
+    # did not show this run's, which succeeded and kept its plan file all the same.
+    marker = comment_marker("config/mappings.yaml")
+    original = httpx.HTTPTransport.handle_request
+
+    def race(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/issues/7/comments"):
+            racer = job.github.state.add_comment(7, marker + "\nthe racing run's plan")
+            job.github.state.fail[("PATCH", rf".*/issues/comments/{racer}")] = (502, "Bad")
+        return original(self, request)
+
+    job.enter(tmp_path / "s.md")
+    job.monkeypatch.setattr(httpx.HTTPTransport, "handle_request", race)
+    plan_file = tmp_path / "plan.json"
+
+    assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 1
+    assert not plan_file.exists()
+    assert "GitHub answered 502 to PATCH" in capsys.readouterr().err
+
+
 def test_a_duplicate_that_cannot_be_superseded_fails_nothing(job: Job, tmp_path: Path) -> None:
     marker = comment_marker("config/mappings.yaml")
     first = job.github.state.add_comment(7, marker + "\nold", {"login": "github-actions[bot]"})
