@@ -121,7 +121,7 @@ def test_a_plan_the_pull_request_does_not_show_leaves_no_plan_file(
     job.github.state.fail[("POST", r".*/issues/7/comments")] = (status, "Bad Gateway")
     plan_file = tmp_path / "plan.json"
 
-    code = main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"])
+    code = _plan_commenting(plan_file)
 
     _, err = capsys.readouterr()
     assert code == 1
@@ -129,19 +129,34 @@ def test_a_plan_the_pull_request_does_not_show_leaves_no_plan_file(
     assert f"warning: {plan_file} was removed: the pull request does not show this plan" in err
 
 
-def _unanswered(job: Job, tmp_path: Path, drops: Callable[[httpx.Request], bool]) -> Path:
-    """The job entered, with each request ``drops`` picks left without an answer (a
-    TransportError, not a platform's refusal); where its plan file goes."""
+def _intercepted(job: Job, tmp_path: Path, before: Callable[[httpx.Request], None]) -> Path:
+    """The job entered, ``before`` called with each request on the pull request's comments
+    before it is sent (it may raise, or change the emulator's state); where the plan file goes."""
     original = httpx.HTTPTransport.handle_request
 
-    def drop(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/issues/7/comments") and drops(request):
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    def handle(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/issues/7/comments"):
+            before(request)
         return original(self, request)
 
     job.enter(tmp_path / "s.md")
-    job.monkeypatch.setattr(httpx.HTTPTransport, "handle_request", drop)
+    job.monkeypatch.setattr(httpx.HTTPTransport, "handle_request", handle)
     return tmp_path / "plan.json"
+
+
+def _unanswered(job: Job, tmp_path: Path, drops: Callable[[httpx.Request], bool]) -> Path:
+    """:func:`_intercepted`, each comment request ``drops`` picks left without an answer (a
+    TransportError, not a platform's refusal)."""
+
+    def drop(request: httpx.Request) -> None:
+        if drops(request):
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+
+    return _intercepted(job, tmp_path, drop)
+
+
+def _plan_commenting(plan_file: Path) -> int:
+    return main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"])
 
 
 def test_a_comment_post_that_gets_no_answer_leaves_no_plan_file(
@@ -150,7 +165,7 @@ def test_a_comment_post_that_gets_no_answer_leaves_no_plan_file(
     # No refusal of the platform's (a ReviewError): the file stayed, and was uploaded.
     plan_file = _unanswered(job, tmp_path, lambda request: request.method == "POST")
 
-    assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 1
+    assert _plan_commenting(plan_file) == 1
     assert not plan_file.exists()
     assert "the pull request does not show this plan" in capsys.readouterr().err
 
@@ -169,7 +184,7 @@ def test_what_fails_after_the_comment_shows_the_plan_fails_nothing(
 
     plan_file = _unanswered(job, tmp_path, after_the_post)
 
-    assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 2
+    assert _plan_commenting(plan_file) == 2
     assert len(job.github.state.comments[7]) == 1
     assert plan_file.exists()
     assert "warning" not in capsys.readouterr().err
@@ -181,19 +196,15 @@ def test_a_racing_runs_comment_that_cannot_be_edited_fails_the_run(
     # The racing run's older comment is the one kept: left with its plan, the pull request
     # did not show this run's, which succeeded and kept its plan file all the same.
     marker = comment_marker("config/mappings.yaml")
-    original = httpx.HTTPTransport.handle_request
 
-    def race(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and request.url.path.endswith("/issues/7/comments"):
+    def race(request: httpx.Request) -> None:
+        if request.method == "POST":
             racer = job.github.state.add_comment(7, marker + "\nthe racing run's plan")
             job.github.state.fail[("PATCH", rf".*/issues/comments/{racer}")] = (502, "Bad")
-        return original(self, request)
 
-    job.enter(tmp_path / "s.md")
-    job.monkeypatch.setattr(httpx.HTTPTransport, "handle_request", race)
-    plan_file = tmp_path / "plan.json"
+    plan_file = _intercepted(job, tmp_path, race)
 
-    assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 1
+    assert _plan_commenting(plan_file) == 1
     assert not plan_file.exists()
     assert "GitHub answered 502 to PATCH" in capsys.readouterr().err
 
@@ -206,7 +217,7 @@ def test_a_duplicate_that_cannot_be_superseded_fails_nothing(job: Job, tmp_path:
     plan_file = tmp_path / "plan.json"
     job.enter(tmp_path / "s.md")
 
-    assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 2
+    assert _plan_commenting(plan_file) == 2
     kept = next(c for c in job.github.state.comments[7] if c["id"] == first)
     assert "Plan:" in kept["body"]
     assert plan_file.exists()
@@ -219,7 +230,7 @@ def test_a_refused_label_keeps_the_plan_file_of_the_plan_the_comment_shows(
     job.github.state.fail[("POST", r".*/issues/7/labels")] = (403, "Resource not accessible")
     plan_file = tmp_path / "plan.json"
 
-    assert main(["plan", "--out", str(plan_file), "--comment", "--detailed-exitcode"]) == 1
+    assert _plan_commenting(plan_file) == 1
     assert len(job.github.state.comments[7]) == 1
     assert plan_file.exists()
     assert "does not show this plan" not in capsys.readouterr().err
