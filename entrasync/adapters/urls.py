@@ -32,11 +32,20 @@ def require_safe_url(
             "(or plain http to localhost, 127.0.0.1 or [::1])",
             f"use the https:// address in {what}",
         )
+    parsed = parsed_url(url)
+    if parsed is None:
+        raise refused(what, "is not a valid URL")
+    if parsed.userinfo:
+        raise user_info_error(what, sent)
+    return parsed
+
+
+def parsed_url(url: str) -> httpx.URL | None:
+    """``url`` as httpx reads it, or None where httpx cannot (a port out of range or unclosed
+    brackets, a control character, a malformed IDNA host): a link a server sent may be any."""
     try:
         parsed = httpx.URL(url)
         parsed.host  # noqa: B018  decodes an IDNA host (xn--...): a malformed one raises
     except (httpx.InvalidURL, ValueError):  # idna's errors are UnicodeErrors
-        raise refused(what, "is not a valid URL") from None
-    if parsed.userinfo:
-        raise user_info_error(what, sent)
+        return None
     return parsed

@@ -130,8 +130,9 @@ def command(
                 settings_compared=compared,
                 posted=shown.append,
             )
-        except EntrasyncError:  # the platform's refusal, or no answer from it
-            console.warn("the plan above was computed, but updating the pull request failed")
+        except BaseException as exc:  # the platform's refusal or no answer; a stop; a bug
+            if isinstance(exc, EntrasyncError):
+                console.warn("the plan above was computed, but updating the pull request failed")
             if out is not None and unsaved is None and not shown:
                 _withdraw(out, console)
             raise

@@ -247,8 +247,9 @@ def test_a_group_listed_without_its_id_stops_the_search() -> None:
         ("https://evil.example/v1.0/groups?x=1", "another host"),
         # Same host: httpx sent the link's user and password in place of the token.
         (BASE.replace("://", "://user:pass@") + "/groups?x=1", "a user name or password"),
+        ("http://[::1", "a nextLink that is not a valid URL"),  # httpx's InvalidURL, a traceback
     ],
-    ids=["another host", "user info"],
+    ids=["another host", "user info", "no URL"],
 )
 def test_a_next_link_to_another_host_is_refused_so_the_token_stays_home(
     link: str, said: str

@@ -35,6 +35,7 @@ from entrasync.adapters.review import (
     text_of,
 )
 from entrasync.adapters.review.client import RestClient, error_detail, fallback_hint
+from entrasync.adapters.urls import parsed_url
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, GitHubError
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
@@ -142,7 +143,11 @@ class GitHubClient(RestClient):
             else:
                 yield from self.listed(self.read(response, dict, what), key, what)
             link = response.links.get("next", {}).get("url")
-            next_url = httpx.URL(link) if link else None
+            next_url = parsed_url(link) if link else None
+            if link and next_url is None:
+                raise self.unexpected(
+                    f"GitHub named a next page that is not a valid URL while {what}"
+                )
 
     def is_own(self) -> Callable[[dict[str, Any]], bool]:
         """Whether a comment or an issue is the token's own: by the token's login when

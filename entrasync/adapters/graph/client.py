@@ -31,6 +31,7 @@ from entrasync.adapters.http import (
     send,
 )
 from entrasync.adapters.throttle import ThrottleGate, pause
+from entrasync.adapters.urls import parsed_url
 from entrasync.config.models import Config
 from entrasync.core import sanitize
 from entrasync.core.redact import holds_credential
@@ -266,7 +267,11 @@ class GraphClient:
     def _same_origin(self, link: object) -> str | None:
         if link is None:
             return None
-        url = httpx.URL(str(link))
+        url = parsed_url(str(link))
+        if url is None:
+            raise GraphError(
+                "Microsoft Graph returned a nextLink that is not a valid URL", PAGING_HINT
+            )
         # The bearer token goes only where Graph lives, even if a nextLink says otherwise.
         if (url.scheme, url.host, url.port) != (
             self._origin.scheme,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT
 from entrasync.cli import main
+from entrasync.operations.stopping import Stopped
 from entrasync.render.markdown import comment_marker
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 from tests.integration.github.emulator import Emulator
@@ -168,6 +170,34 @@ def test_a_comment_post_that_gets_no_answer_leaves_no_plan_file(
     assert _plan_commenting(plan_file) == 1
     assert not plan_file.exists()
     assert "the pull request does not show this plan" in capsys.readouterr().err
+
+
+def test_a_next_page_link_that_is_no_url_is_an_error_and_leaves_no_plan_file(
+    job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # httpx's InvalidURL, no error of entrasync's: a traceback, and the file stayed.
+    for i in range(150):
+        job.github.state.add_comment(7, f"c{i}")
+    job.github.state.foreign_next = "http://[::1"
+    job.enter(tmp_path / "s.md")
+    plan_file = tmp_path / "plan.json"
+
+    assert _plan_commenting(plan_file) == 1
+    err = capsys.readouterr().err
+    assert "GitHub named a next page that is not a valid URL while" in err
+    assert "Traceback" not in err
+    assert not plan_file.exists()
+
+
+def test_a_stop_while_commenting_leaves_no_plan_file(job: Job, tmp_path: Path) -> None:
+    def stop(request: httpx.Request) -> None:
+        if request.method == "POST":
+            raise Stopped(signal.SIGTERM)
+
+    plan_file = _intercepted(job, tmp_path, stop)
+
+    assert _plan_commenting(plan_file) == 143
+    assert not plan_file.exists()
 
 
 def test_what_fails_after_the_comment_shows_the_plan_fails_nothing(
