@@ -205,6 +205,6 @@ def _withdraw(out: Path, console: Console) -> None:
     changes no reviewer saw. A FIFO, a device or a link is not a file to remove; it is said."""
     if out.is_file() and not out.is_symlink():
         out.unlink(missing_ok=True)
-        console.warn(f"{out} was removed: the pull request does not show this plan")
+        console.warn(f"{out} was removed: the pull request is not known to show this plan")
     else:
-        console.warn(f"{out} holds a plan the pull request does not show: do not use it")
+        console.warn(f"{out} holds a plan the pull request is not known to show: do not use it")

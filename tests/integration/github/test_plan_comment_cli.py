@@ -128,7 +128,9 @@ def test_a_plan_the_pull_request_does_not_show_leaves_no_plan_file(
     _, err = capsys.readouterr()
     assert code == 1
     assert not plan_file.exists()
-    assert f"warning: {plan_file} was removed: the pull request does not show this plan" in err
+    assert (
+        f"warning: {plan_file} was removed: the pull request is not known to show this plan" in err
+    )
 
 
 def _intercepted(job: Job, tmp_path: Path, before: Callable[[httpx.Request], None]) -> Path:
@@ -169,7 +171,7 @@ def test_a_comment_post_that_gets_no_answer_leaves_no_plan_file(
 
     assert _plan_commenting(plan_file) == 1
     assert not plan_file.exists()
-    assert "the pull request does not show this plan" in capsys.readouterr().err
+    assert "the pull request is not known to show this plan" in capsys.readouterr().err
 
 
 def test_a_next_page_link_that_is_no_url_is_an_error_and_leaves_no_plan_file(
@@ -263,7 +265,7 @@ def test_a_refused_label_keeps_the_plan_file_of_the_plan_the_comment_shows(
     assert _plan_commenting(plan_file) == 1
     assert len(job.github.state.comments[7]) == 1
     assert plan_file.exists()
-    assert "does not show this plan" not in capsys.readouterr().err
+    assert "not known to show this plan" not in capsys.readouterr().err
 
 
 def test_an_unsaveable_plan_file_still_posts_the_comment_then_exits_1(
