@@ -50,9 +50,14 @@ def plan_labels(
 
 
 def _privileged(change: Change, role: str) -> bool:
-    """The change grants or takes ``role``: either side holds it, in any spelling NeuralTrust
-    may take for it (:func:`may_be_role`), and the role or the active flag changes. Respelling
-    ``Owner`` as ``owner`` is one: NeuralTrust may compare roles exactly."""
+    """The change grants or takes ``role``: either side may hold it, and the role or the active
+    flag changes. A side holds it in any spelling NeuralTrust may take for it
+    (:func:`may_be_role`): respelling ``Owner`` as ``owner`` is one, since NeuralTrust may
+    compare roles exactly. A user whose role NeuralTrust did not send may hold it too, as
+    ``min_owners`` counts it."""
     before, after = change.before, change.after
-    holds = any(a is not None and a.active and may_be_role(a.role, role) for a in (before, after))
+    unknown = before is not None and before.active and before.role is None
+    holds = unknown or any(
+        a is not None and a.active and may_be_role(a.role, role) for a in (before, after)
+    )
     return holds and (before is None or (before.role, before.active) != (after.role, after.active))

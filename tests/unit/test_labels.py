@@ -11,7 +11,9 @@ from entrasync.core.policy import PolicyChange
 OWNER = frozenset({"owner"})
 
 
-def change(action: Action, before: tuple[str, bool] | None, after: tuple[str, bool]) -> Change:
+def change(
+    action: Action, before: tuple[str | None, bool] | None, after: tuple[str | None, bool]
+) -> Change:
     return Change(
         action=action,
         user="alice@contoso.com",
@@ -54,6 +56,16 @@ def test_the_owner_role_in_another_case_or_with_blanks_is_the_owner_role() -> No
         assert labels.PRIVILEGED in labels.plan_labels(plan(demote), OWNER), read
         respelt = change(Action.UPDATE, (read, True), ("owner", True))  # may grant it
         assert labels.PRIVILEGED in labels.plan_labels(plan(respelt), OWNER), read
+
+
+def test_overwriting_or_deactivating_a_role_neuraltrust_did_not_send_is_privileged() -> None:
+    # min_owners counts such a user among the owners a plan may take away: the label did not.
+    overwritten = change(Action.UPDATE, (None, True), ("admin", True))
+    gone = change(Action.DEACTIVATE, (None, True), (None, False))
+    for earned in (overwritten, gone):
+        assert labels.PRIVILEGED in labels.plan_labels(plan(earned), OWNER)
+    back = change(Action.REACTIVATE, (None, False), ("admin", True))  # inactive: no owner
+    assert labels.PRIVILEGED not in labels.plan_labels(plan(back), OWNER)
 
 
 def test_deactivating_an_owner_is_privileged_and_a_deactivation() -> None:
