@@ -280,7 +280,11 @@ def test_a_create_refused_for_uniqueness_names_the_user_name() -> None:
 @pytest.mark.parametrize(
     ("status", "error_type", "message"),
     [
-        ("401", ScimAuthError, "the NeuralTrust SCIM token is expired or invalid (HTTP 401)"),
+        (
+            "401",
+            ScimAuthError,
+            f"the NeuralTrust SCIM token is expired or invalid (HTTP 401 from {BASE})",
+        ),
         ("500", ScimError, "NeuralTrust answered 500 to listing users: server said no"),
         ("ok", ScimError, "NeuralTrust answered 200 to listing users"),
         ("\u00b2", ScimError, "NeuralTrust answered 200 to listing users"),  # a traceback
@@ -350,8 +354,33 @@ def test_a_404_on_listing_points_at_the_endpoint_url_not_at_a_user() -> None:
     scim, _ = client(lambda r: httpx.Response(404, text="Not Found"))
     with pytest.raises(ScimError) as caught:
         list(scim.list_users())
-    assert "this is not a SCIM endpoint" in caught.value.message
+    assert f"{BASE} is not a SCIM endpoint" in caught.value.message
     assert "NEURALTRUST_SCIM_URL" in str(caught.value.hint)
+
+
+def test_a_refused_token_names_the_url_it_went_to_and_where_that_came_from() -> None:
+    # A misspelt NEURALTRUST_SCIM_URL sent the token to the default endpoint, and the hint's
+    # advice to regenerate it revoked a token that was fine.
+    config = Config.model_validate({"version": 1})
+    answer = httpx.MockTransport(lambda r: httpx.Response(401, text="Unauthorized"))
+    environ = {"NEURALTRUST_URL": "https://nt.internal/api/scim/v2", "NEURALTRUST_SCIM_TOKEN": "t"}
+    scim = ScimClient.from_env(config, environ, transport=answer)
+    with scim, pytest.raises(ScimAuthError) as caught:
+        list(scim.list_users())
+    where = f"{DEFAULT_SCIM_URL} (the default neuraltrust.scim_url)"
+    assert caught.value.message == (
+        f"the NeuralTrust SCIM token is expired or invalid (HTTP 401 from {where})"
+    )
+    assert str(caught.value.hint).startswith(
+        f"check that {where} is the organization's SCIM endpoint; if it is, generate a new token"
+    )
+
+
+def test_blanks_around_the_url_are_dropped_as_they_are_around_the_token() -> None:
+    config = Config.model_validate({"version": 1})
+    environ = {"NEURALTRUST_SCIM_URL": f" {BASE} \n", "NEURALTRUST_SCIM_TOKEN": "t"}
+    with ScimClient.from_env(config, environ) as scim:
+        assert scim.url == BASE
 
 
 def test_429_and_503_on_writes_are_retried_honouring_retry_after_and_slow_the_client() -> None:

@@ -98,7 +98,8 @@ class ScimClient:
         # Checked before any socket opens: the token never travels over plain http.
         base = require_safe_url(url.rstrip("/"), WHAT, sent=SENT_SCIM)
         # The URL passed the check above: it holds no user info, query or fragment to hide.
-        self._what = f"{WHAT} {base}" + (f" ({origin})" if origin else "")
+        self._at = f"{base}" + (f" ({origin})" if origin else "")  # what errors name
+        self._what = f"{WHAT} {self._at}"
         if not token:
             raise AuthError(
                 f"{TOKEN_ENV} is not set: entrasync needs NeuralTrust's SCIM token to read users",
@@ -132,10 +133,11 @@ class ScimClient:
     def from_env(cls, config: Config, environ: Mapping[str, str], **kwargs: Any) -> ScimClient:
         """URL from NEURALTRUST_SCIM_URL, else the config, else NeuralTrust's hosted endpoint."""
         source = SCIM_URL.resolve(config, environ, DEFAULT_SCIM_URL)
+        url = source.value.strip()  # as the Graph URLs and the token are: a pasted newline
         # Named by where it came from (the variable or the config key), before any request.
-        require_safe_url(source.value.rstrip("/"), source.origin, sent=SENT_SCIM)
+        require_safe_url(url.rstrip("/"), source.origin, sent=SENT_SCIM)
         token = bearer(TOKEN_ENV, environ.get(TOKEN_ENV, ""))
-        return cls(source.value, token, origin=source.origin, **kwargs)
+        return cls(url, token, origin=source.origin, **kwargs)
 
     def __enter__(self) -> ScimClient:
         return self
@@ -198,8 +200,8 @@ class ScimClient:
                 response,
             )
         if status not in ok:
-            raise error_for(response, doing, one_user=one_user)
-        refuse_error_body(response, doing, one_user=one_user)
+            raise error_for(response, doing, one_user=one_user, at=self._at)
+        refuse_error_body(response, doing, one_user=one_user, at=self._at)
         return response
 
     def page_size(self) -> int:
@@ -209,7 +211,7 @@ class ScimClient:
         if self._page_size is None:
             response = self._send("GET", "ServiceProviderConfig")
             if response.status_code in (401, 403):
-                raise error_for(response, "reading /ServiceProviderConfig")
+                raise error_for(response, "reading /ServiceProviderConfig", at=self._at)
             announced: object = None
             etag: object = None
             if response.status_code == 200:
@@ -351,13 +353,13 @@ class ScimClient:
         """GET /Users with ``query``: the JSON answer (None if it is not JSON)."""
         response = self._get("Users", query, retries=retries)
         if response.status_code != 200:
-            raise error_for(response, doing)
+            raise error_for(response, doing, at=self._at)
         refuse_echoed_credential(response, doing)
         try:
             body = json_of(response)
         except ValueError:
             return None
-        refuse_error_body(response, doing, body=body)
+        refuse_error_body(response, doing, body=body, at=self._at)
         return body
 
     def find_user(
@@ -418,7 +420,7 @@ class ScimClient:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise error_for(response, f"reading user {user_id}", one_user=True)
+            raise error_for(response, f"reading user {user_id}", one_user=True, at=self._at)
         refuse_echoed_credential(response, f"reading user {user_id}")
         try:
             found = json_of(response)
@@ -428,7 +430,9 @@ class ScimClient:
             raise not_scim(f"reading user {user_id}", "a SCIM resource")
         if is_error(found) and str(found.get("status")) == "404":
             return None  # a 404 sent with 200: there is no such user
-        refuse_error_body(response, f"reading user {user_id}", one_user=True, body=found)
+        refuse_error_body(
+            response, f"reading user {user_id}", one_user=True, body=found, at=self._at
+        )
         return found
 
     def create_user(self, body: dict[str, Any]) -> ScimResponse:

@@ -281,8 +281,8 @@ def test_a_plan_cut_short_by_a_dying_server_is_then_refused_as_partly_done(
     [
         (
             "wrong-token",
-            "the NeuralTrust SCIM token is expired or invalid",
-            "hint: generate a new token in NeuralTrust Settings",
+            "the NeuralTrust SCIM token is expired or invalid (HTTP 401 from http",
+            "is the organization's SCIM endpoint; if it is, generate a new token in NeuralTrust",
         ),
         ("", "NEURALTRUST_SCIM_TOKEN is not set", "hint: export NEURALTRUST_SCIM_TOKEN=<token>"),
     ],
