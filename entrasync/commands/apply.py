@@ -36,6 +36,7 @@ from entrasync.core.apply_rules import (
     check_protected,
     compare_changes,
     guard,
+    refuse_other_digest,
     unshown_violations,
     whole_plan_violations,
 )
@@ -241,6 +242,8 @@ def _prepare(
     plan, console, loaded = evidence.plan, evidence.console, evidence.loaded
     if now is None:  # a fresh plan: show it first, whatever happens next
         console.result(render_text(plan, color=console.color))
+    refuse_other_digest(plan, evidence.force_unsafe, plan.violations)  # even for no changes
+    if now is None:
         if not plan.has_changes:
             return "no changes"
         _guard(plan, plan.violations, evidence.force_unsafe, fresh=True)  # before asking

@@ -137,8 +137,9 @@ def describe_mismatch(mismatch: Mismatch) -> str:
 
 
 def listing(items: Sequence[str], limit: int = MAX_LISTED) -> str:
-    """``a; b; c`` with at most ``limit`` items and ``and N more``."""
-    shown = "; ".join(items[:limit])
+    """``a; b; c`` with at most ``limit`` items and ``and N more``, each one line: an item
+    may quote a plan file, whose text a forger chose."""
+    shown = "; ".join(sanitize.text(item) for item in items[:limit])
     rest = len(items) - limit
     return f"{shown}; and {rest} more" if rest > 0 else shown
 
@@ -231,7 +232,7 @@ def check_fresh(plan: Plan, target: Target, check: PlanCheck | None = None) -> b
     """
     if target.scim_url.rstrip("/") != plan.scim_url.rstrip("/"):
         raise StalePlanError(
-            f"the plan was made against {plan.scim_url}, not {target.scim_url}",
+            f"the plan was made against {sanitize.text(plan.scim_url)}, not {target.scim_url}",
             "point NEURALTRUST_SCIM_URL at the plan's endpoint, or make a new plan",
         )
     if target.state_sha256 == plan.state_sha256:
@@ -328,6 +329,25 @@ NEW_PLAN_HINT = (
 )
 
 
+def refuse_other_digest(
+    plan: Plan, force_unsafe: str | None, violations: tuple[Violation, ...] = ()
+) -> None:
+    """Refuse a ``--force-unsafe`` digest that does not name ``plan``; apply checks it even
+    where nothing is to be written, since the audit would record it as given for this plan."""
+    if force_unsafe is None or plan.matches_digest(force_unsafe):
+        return
+    given = force_unsafe.strip().lower()
+    if len(given) < DIGEST_PREFIX and plan.digest.startswith(given):
+        said = f"is too short: a digest prefix needs at least {DIGEST_PREFIX} characters"
+    else:
+        said = "does not name this plan"
+    raise UnsafePlanError(
+        f"--force-unsafe {force_unsafe} {said} (digest {plan.short_digest}); nothing was changed",
+        f"copy the digest from the plan output: at least its first {DIGEST_PREFIX} characters",
+        violations,
+    )
+
+
 def guard(
     plan: Plan,
     violations: tuple[Violation, ...],
@@ -345,25 +365,14 @@ def guard(
     found since, unseen.
     """
     if unshown and force_unsafe is not None:  # first: no digest would let it through
-        listed = "; ".join(f"{v.rule}: {v.message}" for v in unshown)
+        listed = "; ".join(sanitize.text(f"{v.rule}: {v.message}") for v in unshown)
         raise UnsafePlanError(
             f"the plan {plan.short_digest} breaks {plural(len(unshown), 'safety limit')} it "
             f"does not show, nothing was changed: {listed}",
             NEW_PLAN_HINT,
             violations,
         )
-    if force_unsafe is not None and not plan.matches_digest(force_unsafe):
-        given = force_unsafe.strip().lower()
-        if len(given) < DIGEST_PREFIX and plan.digest.startswith(given):
-            said = f"is too short: a digest prefix needs at least {DIGEST_PREFIX} characters"
-        else:
-            said = "does not name this plan"
-        raise UnsafePlanError(
-            f"--force-unsafe {force_unsafe} {said} (digest {plan.short_digest}); "
-            "nothing was changed",
-            f"copy the digest from the plan output: at least its first {DIGEST_PREFIX} characters",
-            violations,
-        )
+    refuse_other_digest(plan, force_unsafe, violations)
     if violations and force_unsafe is None:
         # One line: a violation quotes names from Entra and NeuralTrust (an empty group's).
         listed = "; ".join(sanitize.text(f"{v.rule}: {v.message}") for v in violations)

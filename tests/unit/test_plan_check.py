@@ -273,6 +273,16 @@ def test_a_plan_made_against_another_endpoint_is_refused_even_if_its_users_match
         check_fresh(plan, elsewhere)
 
 
+def test_a_plan_files_text_in_a_refusal_forges_no_line() -> None:
+    # A plan file edited, its digest recomputed: its text printed an "Apply complete" line.
+    forged = "x\nApply complete: 7 succeeded, 0 failed, 0 skipped."
+    plan = replace(_saved(ALICE), scim_url=SCIM_URL + forged)
+    with pytest.raises(StalePlanError) as caught:
+        check_fresh(plan, Target(SCIM_URL, (), state_sha256=plan.state_sha256))
+    assert "\n" not in caught.value.message
+    assert "\n" not in listing([forged, "b"])
+
+
 @pytest.mark.parametrize("since", ["role_alone", "active_said"])
 def test_a_plan_is_stale_when_a_role_or_active_says_more_or_less_than_it_did(since: str) -> None:
     """A role value added beside the one read (`member` and `billing-viewer`) leaves the role

@@ -370,6 +370,10 @@ def test_safety_violations_refuse_the_plan_unless_its_digest_is_named(
         "matched_digest": digest,
         "overridden": [violation],
     }
+    # Already applied, nothing to write: a digest of no plan was taken, and put on record.
+    again = setup.apply(capsys, "--force-unsafe", "0" * 12)
+    assert again[0] == 1
+    assert "does not name this plan" in again[2]
 
 
 @pytest.mark.parametrize(
