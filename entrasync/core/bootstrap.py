@@ -17,7 +17,7 @@ from heapq import heappop, heappush
 from typing import NamedTuple, TypeGuard
 
 from entrasync.config.models import Config, GroupMapping
-from entrasync.config.patterns import UPN_PATTERN
+from entrasync.config.patterns import UPN_PATTERN, unseen_in_address
 from entrasync.core import sanitize
 from entrasync.core.matching import is_protected_target, match
 from entrasync.core.model import (
@@ -125,7 +125,10 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
         if user.active and may_be_role(user.role, owner) and user.id not in rounds.decided:
             # Named by its NeuralTrust userName or email, else (neither an email) by the UPN
             # of the Entra user it is paired with: `protected` takes Entra UPNs too.
-            key = _protected_key(user) or _entra_upn(directory, entra_of.get(user.id))
+            # Paired with a counted member, else with the Entra user its externalId names (a
+            # disabled account or a guest the survey does not count, read all the same).
+            paired = entra_of.get(user.id) or user.external_id
+            key = _protected_key(user) or _entra_upn(directory, paired)
             already = is_protected_target(survey, user) or key in survey.protected_keys
             if key is not None and not already:
                 guarded[user.id] = key
@@ -412,15 +415,17 @@ def _protected_key(user: TargetUser) -> str | None:
 
 
 def _entra_upn(directory: Directory, entra_id: str | None) -> str | None:
-    user = directory.users.get(entra_id) if entra_id is not None else None
+    users = directory.users
+    user = (users.get(entra_id) or users.get(entra_id.lower())) if entra_id else None
     upn = user.user_principal_name if user is not None else None
     return upn.lower() if _nameable(upn) else None
 
 
 def _nameable(value: str | None) -> TypeGuard[str]:
-    """An email/UPN (the schema's pattern) of printable characters only: the loader refuses a
-    control character even written as an escape, and a draft it refuses is never written."""
-    if not value or not value.isprintable():
+    """An email/UPN (the schema's pattern) of characters that show: the loader refuses a
+    control character even written as an escape, and a variation selector (which Python calls
+    printable), and a draft it refuses is never written."""
+    if not value or not value.isprintable() or unseen_in_address(value) is not None:
         return False
     return re.fullmatch(UPN_PATTERN, value) is not None
 

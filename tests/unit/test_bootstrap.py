@@ -390,6 +390,20 @@ def test_an_owner_without_an_email_name_is_protected_by_its_entra_upn() -> None:
     assert Residue.of(plan).changes == ()  # and not demoted
 
 
+def test_an_owner_without_an_email_name_paired_with_a_disabled_entra_user_is_protected() -> None:
+    """Its externalId names an Entra user the survey does not count (disabled): it was left
+    out of `protected`, with a note saying no Entra UPN could name it."""
+    members = [person(f"m{i}") for i in range(9)]
+    users = [nt(f"m{i}", "member") for i in range(9)]
+    lead = nt("ops", "owner", user_name="opslead", email=None, external_id="ID-OPS")
+    proposal, plan, _ = run(
+        {"NT-Ops": [*members, person("ops", account_enabled=False)]}, [*users, lead]
+    )
+    assert proposal.new_protected == ("ops@contoso.com",)
+    assert not [n for n in proposal.notes if n.startswith("owner ")]
+    assert Residue.of(plan).changes == ()
+
+
 @pytest.mark.parametrize("first", ["id-Ops", "id-ops"])
 def test_an_owner_paired_with_two_entra_ids_is_named_alike_in_any_listing_order(
     first: str,
@@ -428,7 +442,7 @@ def test_a_user_name_with_a_trailing_line_break_is_not_written_as_a_protected_en
     assert "ops@contoso.com" not in text
 
 
-@pytest.mark.parametrize("odd", ["\u0007", "\x7f", "\x00", "\ud800", "\u2028"])
+@pytest.mark.parametrize("odd", ["\u0007", "\x7f", "\x00", "\ud800", "\u2028", "\U000e0100"])
 def test_an_owner_name_a_mappings_file_cannot_hold_falls_back_and_never_breaks_the_draft(
     odd: str,
 ) -> None:
