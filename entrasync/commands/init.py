@@ -126,8 +126,10 @@ def _schema_ref(target: Path) -> str:
     """The schema line's path: ``schemas/mappings.schema.json`` of the folder init runs in (the
     repository root), relative to the file, as the shipped config/mappings.yaml has it."""
     folder = Path(os.path.abspath(target)).parent
-    # A byte that is not UTF-8 in a folder's name cannot be written in the UTF-8 draft.
-    return sanitize.file_name(Path(os.path.relpath(Path.cwd() / SCHEMA_PATH, folder)).as_posix())
+    # A byte that is not UTF-8 in a folder's name cannot be written in the UTF-8 draft, and a
+    # line break would end the comment line: each is written escaped (an editor's hint only).
+    path = Path(os.path.relpath(Path.cwd() / SCHEMA_PATH, folder)).as_posix()
+    return sanitize.text(sanitize.file_name(path))
 
 
 def _refuse_existing(target: Path, force: bool) -> None:

@@ -276,22 +276,36 @@ def test_an_out_in_new_folders_makes_them_only_when_it_writes(
     assert not Path("new").exists()
 
 
-def test_a_repository_folder_named_in_latin1_still_gets_its_draft(
+@pytest.mark.parametrize(
+    ("name", "escaped"),
+    [
+        (os.fsdecode(b"caf\xe9"), "caf\\xe9"),
+        ("repo\nx: 1", "repo\\x0ax: 1"),
+        ("esc\x1b[31m", "esc\\x1b[31m"),
+        ("ls\u2028", "ls\\u2028"),
+    ],
+    ids=["a Latin-1 byte", "a line break", "an escape", "a line separator"],
+)
+def test_a_repository_folder_with_any_name_still_gets_its_draft(
     serve: Serve,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    name: str,
+    escaped: str,
 ) -> None:
-    """The schema line named the folder's Latin-1 byte raw: a traceback writing the draft."""
+    """Written raw into the schema line, the folder's name broke the draft: a Latin-1 byte
+    was a traceback writing it, a line break failed its own check ("(a bug)"), both after all
+    of init's reads."""
     serve(*aligned_tenant())
-    repository = tmp_path / os.fsdecode(b"caf\xe9")
+    repository = tmp_path / name
     repository.mkdir()
     monkeypatch.chdir(repository)
     draft = tmp_path / "other" / "draft.yaml"
     code, _, err = init(capsys, "APP-", "--out", str(draft))
     assert code == 0, err
     header = draft.read_text(encoding="utf-8").splitlines()[0]
-    assert header == "# yaml-language-server: $schema=../caf\\xe9/schemas/mappings.schema.json"
+    assert header == f"# yaml-language-server: $schema=../{escaped}/schemas/mappings.schema.json"
 
 
 def test_a_file_that_appears_during_the_reads_is_not_replaced_either(
