@@ -168,9 +168,17 @@ def _people(base: Config, proposal: Proposal) -> Iterator[str]:
     if proposal.skipped:
         yield ""
         yield "# Not mapped, and why:"
-        for s in proposal.skipped:
+        for s in proposal.skipped[:MAX_SKIPPED_LISTED]:
             name = sanitize.text(s.group.display_name)
             yield f"#   {name} ({s.group.id}): {sanitize.text(s.reason)}"
+        if len(proposal.skipped) > MAX_SKIPPED_LISTED:
+            more = len(proposal.skipped) - MAX_SKIPPED_LISTED
+            yield f"#   and {more:,} more, each named in init's output"
+
+
+# The file names this many of the groups not mapped (init's output names them all): a line
+# each for a tenant's tens of thousands of groups passed the mappings file's size limit.
+MAX_SKIPPED_LISTED = 100
 
 
 def _writable(name: str) -> bool:

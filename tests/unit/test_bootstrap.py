@@ -7,17 +7,20 @@ import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from entrasync.commands.init import _checked
 from entrasync.config.models import Config, check
 from entrasync.config.routing import routing_changes
-from entrasync.config.source import parse
+from entrasync.config.source import MAX_CONFIG_BYTES, parse
 from entrasync.core.bootstrap import (
     Proposal,
     Residue,
+    Skipped,
     Vote,
     propose,
     proposed_directory,
@@ -25,6 +28,7 @@ from entrasync.core.bootstrap import (
 )
 from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers, TargetUser
 from entrasync.core.plan import Plan
+from entrasync.errors import ConfigError
 from entrasync.operations.planning import make_plan
 from entrasync.render.init import Endpoints, mappings_yaml, proposal_lines, residue_lines, scalar
 from tests.unit.planning_factories import ALL_PRODUCTS, make_target, nt, person
@@ -590,6 +594,26 @@ def test_two_groups_of_one_name_are_written_by_id() -> None:
     assert config is not None
     assert [m.id for m in config.mappings] == [gid(0), gid(7)]
     assert all(m.name is None for m in config.mappings)
+
+
+def test_the_file_names_at_most_a_hundred_groups_not_mapped_and_a_draft_past_the_limit_is_no_bug(
+    tmp_path: Path,
+) -> None:
+    # A line each: at about 30,000 groups the draft passed the 4 MiB a mappings file may be,
+    # and init failed "(a bug)" after all its reads.
+    skipped = tuple(Skipped(Group(gid(i), f"G{i}"), "no user members") for i in range(150))
+    proposal = Proposal(mappings=(), skipped=skipped, protected=(), new_protected=())
+    text = mappings_yaml(
+        DEFAULTS, proposal, Endpoints(), schema_ref="s.json", search=None, min_agreement=90
+    )
+    listed = text.split("# Not mapped, and why:\n")[1].splitlines()
+    assert len(listed) == 101
+    assert listed[-1] == "#   and 50 more, each named in init's output"
+    assert check(text.encode())[1] == []
+    with pytest.raises(ConfigError) as caught:
+        _checked(text + "#" * MAX_CONFIG_BYTES, tmp_path / "draft.yaml")
+    assert "(a bug)" not in caught.value.message
+    assert "pass a SEARCH prefix" in str(caught.value.hint)
 
 
 HOSTILE = [
