@@ -376,6 +376,21 @@ def test_a_refused_token_names_the_url_it_went_to_and_where_that_came_from() -> 
     )
 
 
+def test_once_the_users_were_read_a_refused_token_is_not_blamed_on_the_url() -> None:
+    # A token revoked during an apply: the URL took it a moment ago.
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # /ServiceProviderConfig (anyone may read it), /Users
+            return httpx.Response(200, json={"schemas": [LIST], "totalResults": 0})
+        return httpx.Response(401, text="Unauthorized")
+
+    scim, _ = client(handler)
+    list(scim.list_users())
+    with pytest.raises(ScimAuthError) as caught:
+        scim.create_user({"userName": "a@contoso.com"})
+    assert f"(HTTP 401 from {BASE})" in caught.value.message
+    assert str(caught.value.hint).startswith("generate a new token")
+
+
 def test_blanks_around_the_url_are_dropped_as_they_are_around_the_token() -> None:
     config = Config.model_validate({"version": 1})
     environ = {"NEURALTRUST_SCIM_URL": f" {BASE} \n", "NEURALTRUST_SCIM_TOKEN": "t"}

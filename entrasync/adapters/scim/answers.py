@@ -49,20 +49,30 @@ def request_id_of(response: httpx.Response) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Where:
+    """The endpoint a client sends to, as its errors name it: the URL and where it came from
+    (a variable, the mappings file, the default); ``proven`` once a request there succeeded,
+    so that a later 401 is the token's alone."""
+
+    at: str
+    proven: bool = False
+
+
 def error_for(
     response: httpx.Response,
     doing: str,
     *,
     one_user: bool = False,
     status: int | None = None,
-    at: str = "",
+    where: Where | None = None,
 ) -> ScimError:
     """Translate a SCIM error response into the one exception the CLI and apply understand.
 
     ``one_user``: the request named one user (``/Users/{id}``), so a 404 means it vanished;
     elsewhere a 404 means the endpoint URL is wrong. ``status``: the one an Error body sent
-    with 200 says, in place of the response's. ``at``: the endpoint's URL and where it came
-    from, which a refused token names (a misspelt URL variable sent it to the default).
+    with 200 says, in place of the response's. ``where``: the endpoint the client sends to,
+    which a refused token names (a misspelt URL variable sent it to the default).
     """
     status = response.status_code if status is None else status
     request_id = request_id_of(response)
@@ -72,10 +82,14 @@ def error_for(
     if status == 401:
         return ScimAuthError(
             "the NeuralTrust SCIM token is expired or invalid (HTTP 401"
-            + (f" from {at}" if at else "")
+            + (f" from {where.at}" if where else "")
             + ")"
             + suffix,
-            (f"check that {at} is the organization's SCIM endpoint; if it is, " if at else "")
+            (
+                f"check that {where.at} is the organization's SCIM endpoint; if it is, "
+                if where and not where.proven
+                else ""
+            )
             + TOKEN_HINT,
             status=status,
             request_id=request_id,
@@ -107,7 +121,7 @@ def error_for(
     if status == 404 and not one_user:
         return ScimError(
             f"NeuralTrust answered 404 Not Found to {doing}{suffix}: "
-            + (f"{at} is not a SCIM endpoint" if at else "this is not a SCIM endpoint"),
+            + (f"{where.at} is not a SCIM endpoint" if where else "this is not a SCIM endpoint"),
             f"check {URL_ENV} / neuraltrust.scim_url: NeuralTrust's ends in /api/scim/v2",
             status=status,
             request_id=request_id,
@@ -171,7 +185,7 @@ def refuse_error_body(
     *,
     one_user: bool = False,
     body: object = None,
-    at: str = "",
+    where: Where | None = None,
 ) -> None:
     """A SCIM Error sent with a 2xx status (a gateway, a proxy) is that error: its own status
     says which. Taken as the success its status claims, a refused write was recorded done."""
@@ -186,7 +200,11 @@ def refuse_error_body(
         return
     status = as_integer(body.get("status")) or 0  # "²" is a digit to str.isdigit()
     raise error_for(
-        response, doing, one_user=one_user, status=status if 400 <= status < 600 else None, at=at
+        response,
+        doing,
+        one_user=one_user,
+        status=status if 400 <= status < 600 else None,
+        where=where,
     )
 
 

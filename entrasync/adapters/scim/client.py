@@ -8,6 +8,7 @@ drops unknown extension attributes, and NeuralTrust's extension (if any) is undo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +28,7 @@ from entrasync.adapters.scim.answers import (
     TOKEN_ENV,
     ForeignAnswer,
     ScimResponse,
+    Where,
     error_for,
     is_error,
     not_scim,
@@ -98,8 +100,8 @@ class ScimClient:
         # Checked before any socket opens: the token never travels over plain http.
         base = require_safe_url(url.rstrip("/"), WHAT, sent=SENT_SCIM)
         # The URL passed the check above: it holds no user info, query or fragment to hide.
-        self._at = f"{base}" + (f" ({origin})" if origin else "")  # what errors name
-        self._what = f"{WHAT} {self._at}"
+        self._where = Where(f"{base}" + (f" ({origin})" if origin else ""))
+        self._what = f"{WHAT} {self._where.at}"
         if not token:
             raise AuthError(
                 f"{TOKEN_ENV} is not set: entrasync needs NeuralTrust's SCIM token to read users",
@@ -162,7 +164,7 @@ class ScimClient:
             headers["Content-Type"] = SCIM_JSON
         if if_match is not None:
             headers["If-Match"] = if_match
-        return send(
+        response = send(
             self._http,
             method,
             path,
@@ -177,6 +179,11 @@ class ScimClient:
             headers=headers,
             **kwargs,
         )
+        # The users take this token here: a later 401 is the token's alone. Not proven by
+        # /ServiceProviderConfig, which a server may serve to anyone (RFC 7644 §4).
+        if response.is_success and path.startswith("Users") and not self._where.proven:
+            self._where = replace(self._where, proven=True)
+        return response
 
     def _request(
         self,
@@ -200,8 +207,8 @@ class ScimClient:
                 response,
             )
         if status not in ok:
-            raise error_for(response, doing, one_user=one_user, at=self._at)
-        refuse_error_body(response, doing, one_user=one_user, at=self._at)
+            raise error_for(response, doing, one_user=one_user, where=self._where)
+        refuse_error_body(response, doing, one_user=one_user, where=self._where)
         return response
 
     def page_size(self) -> int:
@@ -211,7 +218,7 @@ class ScimClient:
         if self._page_size is None:
             response = self._send("GET", "ServiceProviderConfig")
             if response.status_code in (401, 403):
-                raise error_for(response, "reading /ServiceProviderConfig", at=self._at)
+                raise error_for(response, "reading /ServiceProviderConfig", where=self._where)
             announced: object = None
             etag: object = None
             if response.status_code == 200:
@@ -353,13 +360,13 @@ class ScimClient:
         """GET /Users with ``query``: the JSON answer (None if it is not JSON)."""
         response = self._get("Users", query, retries=retries)
         if response.status_code != 200:
-            raise error_for(response, doing, at=self._at)
+            raise error_for(response, doing, where=self._where)
         refuse_echoed_credential(response, doing)
         try:
             body = json_of(response)
         except ValueError:
             return None
-        refuse_error_body(response, doing, body=body, at=self._at)
+        refuse_error_body(response, doing, body=body, where=self._where)
         return body
 
     def find_user(
@@ -420,7 +427,7 @@ class ScimClient:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise error_for(response, f"reading user {user_id}", one_user=True, at=self._at)
+            raise error_for(response, f"reading user {user_id}", one_user=True, where=self._where)
         refuse_echoed_credential(response, f"reading user {user_id}")
         try:
             found = json_of(response)
@@ -431,7 +438,7 @@ class ScimClient:
         if is_error(found) and str(found.get("status")) == "404":
             return None  # a 404 sent with 200: there is no such user
         refuse_error_body(
-            response, f"reading user {user_id}", one_user=True, body=found, at=self._at
+            response, f"reading user {user_id}", one_user=True, body=found, where=self._where
         )
         return found
 
