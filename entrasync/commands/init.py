@@ -14,9 +14,8 @@ from entrasync.adapters.files import refuse_unwritable, write_atomic, write_new
 from entrasync.adapters.shell import command_line
 from entrasync.commands import examples
 from entrasync.config.loading import load_config
-from entrasync.config.models import Config, LoadedConfig, load_bytes
+from entrasync.config.models import Config, ConfigTooLarge, LoadedConfig, load_bytes
 from entrasync.config.schema import SCHEMA_PATH
-from entrasync.config.source import MAX_CONFIG_BYTES
 from entrasync.console import app_context, global_options, parallelism_option, path_value
 from entrasync.core import sanitize
 from entrasync.core.bootstrap import DEFAULT_MIN_AGREEMENT
@@ -147,15 +146,14 @@ def _exists(target: Path, happened: str) -> EntrasyncError:
 
 def _checked(text: str, target: Path) -> LoadedConfig:
     """The draft as `plan` will load it; a draft that does not validate is never written."""
-    raw = text.encode("utf-8")
-    if len(raw) > MAX_CONFIG_BYTES:  # no bug: a tenant whose groups map to that many lines
-        raise ConfigError(
-            f"the draft holds {len(raw):,} bytes, more than a mappings file may "
-            f"({MAX_CONFIG_BYTES:,}), so nothing was written",
-            "draft from fewer groups: pass a SEARCH prefix, as `entrasync init NT-`",
-        )
     try:
-        return load_bytes(raw, sanitize.file_name(target.as_posix()))
+        return load_bytes(text.encode("utf-8"), sanitize.file_name(target.as_posix()))
+    except ConfigTooLarge as exc:  # no bug: a tenant of tens of thousands of groups
+        raise ConfigError(
+            "the draft is larger than a mappings file may be, so nothing was written",
+            "draft from fewer groups: pass a SEARCH prefix, as `entrasync init NT-`",
+            problems=exc.problems,
+        ) from None
     except ConfigError as exc:
         raise ConfigError(
             "the drafted mappings do not validate, so nothing was written (a bug)",

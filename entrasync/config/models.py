@@ -393,6 +393,10 @@ class LoadedConfig:
         return f"{self.path}:{self.mapping_lines[mapping_index]}"
 
 
+class ConfigTooLarge(ConfigError):
+    """More bytes, or keys and values, than a mappings file may hold (docs/safety.md)."""
+
+
 def load_bytes(raw: bytes, name: str) -> LoadedConfig:
     """Check a mappings file's bytes, as read from ``name``; raise ConfigError listing every
     problem. :func:`entrasync.config.loading.load_config` reads the file and calls this;
@@ -406,7 +410,8 @@ def load_bytes(raw: bytes, name: str) -> LoadedConfig:
         rendered = tuple(sanitize.text(p.render(shown)) for p in found)
         listed = [p for p in found if p.kind is not ProblemKind.UNLISTED]
         more = "more than " if len(listed) < len(found) else ""
-        raise ConfigError(
+        too_large = any(p.kind is ProblemKind.TOO_LARGE for p in found)
+        raise (ConfigTooLarge if too_large else ConfigError)(
             f"{shown} has {more}{plural(len(listed), 'problem')}",
             _hint(shown, {p.kind for p in found}, _foreign(doc)),
             problems=rendered,

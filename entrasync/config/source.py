@@ -51,6 +51,7 @@ class ProblemKind(Enum):
     TAGGED = "tagged"  # an explicit YAML tag: the document cannot be constructed as written
     KEY = "key"  # a list or a mapping as a key: nor can it then
     UNLISTED = "unlisted"  # more schema problems than are listed: where the first of them is
+    TOO_LARGE = "too large"  # more bytes, or keys and values, than a mappings file may hold
 
 
 @dataclass(frozen=True, order=True)
@@ -173,6 +174,7 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
                 f"the file is larger than {MAX_CONFIG_BYTES // (1024 * 1024)} MiB "
                 f"({MAX_CONFIG_BYTES:,} bytes): a mappings file is far smaller; is it the "
                 "right file?",
+                ProblemKind.TOO_LARGE,
             )
         ]
     try:
@@ -279,6 +281,7 @@ class _Bounds:
                 "",
                 f"the file holds {nodes:,} keys and values, more than the {MAX_NODES:,} a "
                 "mappings file may (10,000 mappings take about 70,000): is it the right file?",
+                ProblemKind.TOO_LARGE,
             )
         return None
 

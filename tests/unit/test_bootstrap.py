@@ -16,7 +16,7 @@ import yaml
 from entrasync.commands.init import _checked
 from entrasync.config.models import Config, check
 from entrasync.config.routing import routing_changes
-from entrasync.config.source import MAX_CONFIG_BYTES, parse
+from entrasync.config.source import MAX_CONFIG_BYTES, MAX_NODES, parse
 from entrasync.core.bootstrap import (
     Proposal,
     Residue,
@@ -610,10 +610,12 @@ def test_the_file_names_at_most_a_hundred_groups_not_mapped_and_a_draft_past_the
     assert len(listed) == 101
     assert listed[-1] == "#   and 50 more, each named in init's output"
     assert check(text.encode())[1] == []
-    with pytest.raises(ConfigError) as caught:
-        _checked(text + "#" * MAX_CONFIG_BYTES, tmp_path / "draft.yaml")
-    assert "(a bug)" not in caught.value.message
-    assert "pass a SEARCH prefix" in str(caught.value.hint)
+    # Past the bytes, or (first, at about 18,000 mappings) the keys and values a file may hold.
+    for past in ("#" * MAX_CONFIG_BYTES, "\nmappings: [" + "1, " * MAX_NODES + "]\n"):
+        with pytest.raises(ConfigError) as caught:
+            _checked(text.replace("mappings: []", "") + past, tmp_path / "draft.yaml")
+        assert "(a bug)" not in caught.value.message
+        assert "pass a SEARCH prefix" in str(caught.value.hint)
 
 
 HOSTILE = [
