@@ -242,9 +242,8 @@ def _prepare(
     plan, console, loaded = evidence.plan, evidence.console, evidence.loaded
     if now is None:  # a fresh plan: show it first, whatever happens next
         console.result(render_text(plan, color=console.color))
-    refuse_other_digest(plan, evidence.force_unsafe, plan.violations)  # even for no changes
-    if now is None:
         if not plan.has_changes:
+            refuse_other_digest(plan, evidence.force_unsafe, plan.violations)  # as below
             return "no changes"
         _guard(plan, plan.violations, evidence.force_unsafe, fresh=True)  # before asking
         try:
@@ -274,6 +273,8 @@ def _prepare(
             check=check,
             now_plan=now.fresh,
         )
+    else:  # nothing to write; a digest of no plan is refused all the same: it goes on record
+        refuse_other_digest(plan, evidence.force_unsafe, plan.violations)
     _say_left_out(check, console)  # once the plan is not refused: it is about what runs
     if not plan.has_changes:
         console.result("No changes.")

@@ -106,41 +106,43 @@ def command(
             write_plan(out, plan)
         except EntrasyncError as exc:
             unsaved = exc
-    show(plan, fmt, console, config_path=loaded.path)
-    if unsaved is not None:
-        console.warn(f"the plan was not saved: {unsaved.message}")
-    elif out is not None:
-        console.info(f"Saved the plan to {out} (digest {plan.short_digest}).")
-    room = step_summary_room(os.environ)
-    if room is not None:
-        try:
-            summary = render_summary(plan, config_path=loaded.path, max_bytes=room)
-        except NoRoom as exc:  # earlier steps' output filled it
-            console.warn(f"the job summary was not written: {exc}")
-        else:
-            try_step_summary(summary, os.environ, console.warn)
-    if comment:
-        shown: list[str] = []  # the comment's URL, once the pull request shows the plan
-        try:
-            published = publish_plan(
-                plan,
-                config_path=loaded.path,
-                owner_roles=owners,
-                environ=os.environ,
-                settings_compared=compared,
-                posted=shown.append,
-            )
-        except BaseException as exc:  # the platform's refusal or no answer; a stop; a bug
-            if isinstance(exc, EntrasyncError):
+    shown: list[str] = []  # the comment's URL, once the pull request shows the plan
+    try:
+        show(plan, fmt, console, config_path=loaded.path)
+        if unsaved is not None:
+            console.warn(f"the plan was not saved: {unsaved.message}")
+        elif out is not None:
+            console.info(f"Saved the plan to {out} (digest {plan.short_digest}).")
+        room = step_summary_room(os.environ)
+        if room is not None:
+            try:
+                summary = render_summary(plan, config_path=loaded.path, max_bytes=room)
+            except NoRoom as exc:  # earlier steps' output filled it
+                console.warn(f"the job summary was not written: {exc}")
+            else:
+                try_step_summary(summary, os.environ, console.warn)
+        if comment:
+            try:
+                published = publish_plan(
+                    plan,
+                    config_path=loaded.path,
+                    owner_roles=owners,
+                    environ=os.environ,
+                    settings_compared=compared,
+                    posted=shown.append,
+                )
+            except EntrasyncError:  # the platform's refusal, or no answer from it
                 console.warn("the plan above was computed, but updating the pull request failed")
-            if out is not None and unsaved is None and not shown:
-                _withdraw(out, console)
-            raise
-        if published.superseded is not None:
-            console.warn(f"plan comment {published.said()}")
-        else:
-            console.info(f"Plan comment: {published.url}")
-            console.info(f"Labels: {', '.join(sorted(published.labels))}")
+                raise
+            if published.superseded is not None:
+                console.warn(f"plan comment {published.said()}")
+            else:
+                console.info(f"Plan comment: {published.url}")
+                console.info(f"Labels: {', '.join(sorted(published.labels))}")
+    except BaseException:  # a failure, a stop or a bug before the pull request shows the plan
+        if comment and out is not None and unsaved is None and not shown:
+            _withdraw(out, console)
+        raise
 
     if plan.violations:
         for violation in plan.violations:

@@ -202,6 +202,20 @@ def test_a_stop_while_commenting_leaves_no_plan_file(job: Job, tmp_path: Path) -
     assert not plan_file.exists()
 
 
+def test_a_stop_before_commenting_leaves_no_plan_file(job: Job, tmp_path: Path) -> None:
+    # Stopped while the job summary was written: no comment was tried, and the file stayed.
+    def stop(*_args: object) -> bool:
+        raise Stopped(signal.SIGTERM)
+
+    job.enter(tmp_path / "s.md")
+    job.monkeypatch.setattr("entrasync.commands.plan.try_step_summary", stop)
+    plan_file = tmp_path / "plan.json"
+
+    assert _plan_commenting(plan_file) == 143
+    assert 7 not in job.github.state.comments
+    assert not plan_file.exists()
+
+
 def test_what_fails_after_the_comment_shows_the_plan_fails_nothing(
     job: Job, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -106,6 +106,10 @@ def test_a_saved_plan_cut_down_to_pass_the_limits_answers_for_the_whole(
         err = capsys.readouterr().err
         assert f"the plan {cut.short_digest} breaks 1 safety limit it does not show" in err
         assert all(u["active"] for u in served.scim.users())
+        # Nor another plan's: to copy this one's digest would not help either.
+        assert main([*apply, "--force-unsafe", "0" * 12]) == 1
+        err = capsys.readouterr().err
+        assert f"the plan {cut.short_digest} breaks 1 safety limit it does not show" in err
         assert main(["--config", "mappings.yaml", "plan", "--out", "plan.json"]) == 1
         new = planfile.loads(Path("plan.json").read_text())
         assert main([*apply, "--force-unsafe", new.short_digest]) == 0
