@@ -247,9 +247,7 @@ class AzureDevOpsPlatform:
         ours = cache(client.is_own)
 
         def own() -> list[dict[str, Any]]:
-            listed = client.request_json("GET", threads_url, dict, what=listing)
-            threads = (t for t in client.listed(listed, "value", listing) if not t.get("isDeleted"))
-            return all_own(threads, marker, _content, ours)
+            return self._own(number, marker, ours)
 
         def edit(thread: dict[str, Any], text: str) -> str:
             thread_id = client.integer(thread, "id", listing)
@@ -272,6 +270,23 @@ class AzureDevOpsPlatform:
             return posted, self._web_url(number, client.integer(posted, "id", what))
 
         return keep_one(own, edit, post, item_id, body)
+
+    def _own(
+        self, number: int, marker: str, ours: Callable[[], Callable[[dict[str, Any]], bool]]
+    ) -> list[dict[str, Any]]:
+        """The tool's threads carrying ``marker`` on PR ``number``, oldest (smallest id) first:
+        the API documents no order for its listing."""
+        client = self.client
+        listing = f"listing the threads of PR {number}"
+        threads_url = client.git_url(f"/pullRequests/{number}/threads")
+        listed = client.request_json("GET", threads_url, dict, what=listing)
+        threads = (t for t in client.listed(listed, "value", listing) if not t.get("isDeleted"))
+        own = all_own(threads, marker, _content, ours)
+        return sorted(own, key=lambda thread: client.integer(thread, "id", listing))
+
+    def plan_comment(self, number: int, marker: str) -> str | None:
+        found = self._own(number, marker, cache(self.client.is_own))
+        return _content(found[0]) if found else None
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         client = self.client

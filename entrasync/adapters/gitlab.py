@@ -219,9 +219,7 @@ class GitLabPlatform:
             return f"{project_url}/-/merge_requests/{number}#note_{note_id}"
 
         def own() -> list[dict[str, Any]]:
-            order = {"per_page": "100", "sort": "asc", "order_by": "created_at"}
-            notes = client.paginate(notes_url.copy_merge_params(order), what=listing)
-            return all_own((n for n in notes if not n.get("system")), marker, _body, ours)
+            return self._own(number, marker, ours)
 
         def edit(note: dict[str, Any], text: str) -> str:
             note_id = client.integer(note, "id", listing)
@@ -239,6 +237,20 @@ class GitLabPlatform:
             return posted, web(client.integer(posted, "id", what))
 
         return keep_one(own, edit, post, item_id, body)
+
+    def _own(
+        self, number: int, marker: str, ours: Callable[[], Callable[[dict[str, Any]], bool]]
+    ) -> list[dict[str, Any]]:
+        """The tool's notes carrying ``marker`` on !``number``, oldest first."""
+        order = {"per_page": "100", "sort": "asc", "order_by": "created_at"}
+        notes_url = self.client.project_url(f"/merge_requests/{number}/notes")
+        listing = f"listing the notes of !{number}"
+        notes = self.client.paginate(notes_url.copy_merge_params(order), what=listing)
+        return all_own((n for n in notes if not n.get("system")), marker, _body, ours)
+
+    def plan_comment(self, number: int, marker: str) -> str | None:
+        found = self._own(number, marker, cache(self.client.is_own))
+        return _body(found[0]) if found else None
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         client = self.client

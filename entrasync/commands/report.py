@@ -27,10 +27,11 @@ from entrasync.commands import examples
 from entrasync.console import Console, app_context, global_options, path_value
 from entrasync.core import sanitize
 from entrasync.core.apply_report import compare, read_audit
+from entrasync.core.plan import Plan
 from entrasync.core.wording import plural
 from entrasync.errors import AuditError, EntrasyncError, ExitCode
 from entrasync.render.apply_report import render_no_audit, render_report
-from entrasync.render.markdown import comment_marker
+from entrasync.render.markdown import comment_marker, shown_digest
 from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
 
 Detect = Callable[[Mapping[str, str]], ReviewPlatform]
@@ -95,7 +96,7 @@ def report_apply(
                 pr,
                 console,
                 ctx.config_name,
-                lambda platform, marker, sha: render_no_audit(
+                lambda platform, marker, sha, _number: render_no_audit(
                     marker, where, platform.run_url() if platform else None
                 ),
             )
@@ -124,12 +125,18 @@ def report_apply(
             note = f"its plan file could not be read: {exc.message}"
     report = compare(audit, reviewed)
 
-    def body(platform: ReviewPlatform | None, marker: str, sha: str) -> str:
+    def body(platform: ReviewPlatform | None, marker: str, sha: str, number: int | None) -> str:
+        review, why = report, note
+        if platform is not None and number is not None and reviewed is not None:
+            # Reviewed is what the request showed: not an artifact of a plan it never showed
+            # (a comment that failed, a run that raced another, a push after the plan).
+            why = _not_shown(platform, number, reviewed)
+            review = compare(audit, None) if why else report
         return render_report(
-            report,
+            review,
             marker=marker,
             run_url=platform.run_url() if platform else None,
-            note=note,
+            note=why,
             max_chars=platform.comment_limit if platform else GITHUB_COMMENT_LIMIT,
             workflow=os.environ.get("GITHUB_WORKFLOW"),
             compared=reviewed_plan is not None,
@@ -148,17 +155,38 @@ def report_apply(
     return ExitCode.OK
 
 
+def _not_shown(platform: ReviewPlatform, number: int, reviewed: Plan) -> str | None:
+    """Why ``reviewed`` is not the plan request ``number``'s plan comment shows; None when it
+    is. A comment that cannot be read vouches for nothing either."""
+    try:
+        comment = platform.plan_comment(number, comment_marker(reviewed.config_path))
+    except EntrasyncError as exc:
+        return f"the request's plan comment could not be read to check it: {exc.message}"
+    if comment is None:
+        return "the request has no plan comment"
+    shown = shown_digest(comment)
+    if shown is None:
+        return "the request's plan comment shows no plan: its last push could not plan"
+    if not reviewed.digest.startswith(shown):
+        return (
+            f"its plan artifact holds plan {reviewed.short_digest}, but the request's comment "
+            f"shows plan {shown}"
+        )
+    return None
+
+
 def _post(
     platform_of: Detect,
     pr: int | None,
     console: Console,
     config_path: str,
-    body_of: Callable[[ReviewPlatform | None, str, str], str],
+    body_of: Callable[[ReviewPlatform | None, str, str, int | None], str],
 ) -> bool:
-    """Put the report ``body_of(platform, marker, commit)`` in the job summary (else the log)
-    and on request ``pr`` (default: the merged one of the pipeline's commit); False when there
-    is no such request. A platform that cannot be used (no token) still gets the report in
-    the summary or the log, ``body_of(None, "", "")``, before its error."""
+    """Put the report ``body_of(platform, marker, commit, request)`` in the job summary (else
+    the log) and on request ``pr`` (default: the merged one of the pipeline's commit); False
+    when there is no such request. A platform that cannot be used (no token) still gets the
+    report in the summary or the log, ``body_of(None, "", "", None)``, before its error; so does
+    one whose merged request cannot be found."""
 
     def shown(body: str) -> bool:
         summarised = try_step_summary(body, os.environ, console.warn)
@@ -169,7 +197,7 @@ def _post(
     try:
         platform = platform_of(os.environ)
     except EntrasyncError:
-        shown(body_of(None, "", ""))
+        shown(body_of(None, "", "", None))
         raise
     try:
         sha = platform.commit_sha()
@@ -178,27 +206,35 @@ def _post(
         run_id = platform.run_id()
         run = f" run {run_id}" if run_id.isascii() and run_id.isdigit() else ""  # the CI's number
         marker = comment_marker(config_path, f"apply {sha[:12]}{run}")
-        body = body_of(platform, marker, sha)
+        try:
+            number = pr if pr is not None else _merged(platform, sha)
+        except EntrasyncError:
+            shown(body_of(platform, marker, sha, None))
+            raise
+        body = body_of(platform, marker, sha, number)
         summarised = shown(body)
-        if pr is None:
-            if not sha:
-                raise EntrasyncError(
-                    f"no commit given: {platform.name}'s variables name none, so the merged "
-                    "request is unknown",
-                    "pass --pr, or run this in the pipeline of the merge commit",
-                )
-            pr = platform.merged_request_for(sha)
-            if pr is None:
-                where = "the job summary" if summarised else "the log above"
-                console.info(
-                    f"no merged {platform.name} request to comment on; the report is in {where}"
-                )
-                return False
-        url = platform.upsert_comment(pr, body, marker)
+        if number is None:
+            where = "the job summary" if summarised else "the log above"
+            console.info(
+                f"no merged {platform.name} request to comment on; the report is in {where}"
+            )
+            return False
+        url = platform.upsert_comment(number, body, marker)
     finally:
         platform.close()
     console.info(f"Apply report: {url}")
     return True
+
+
+def _merged(platform: ReviewPlatform, sha: str) -> int | None:
+    """The merged request of commit ``sha``, or None."""
+    if not sha:
+        raise EntrasyncError(
+            f"no commit given: {platform.name}'s variables name none, so the merged request is "
+            "unknown",
+            "pass --pr, or run this in the pipeline of the merge commit",
+        )
+    return platform.merged_request_for(sha)
 
 
 command = report_apply_command("entrasync", detect)

@@ -134,6 +134,18 @@ def render_markdown(
     return "\n".join(document) + "\n"
 
 
+# The tail of a plan comment: after every name from outside, so the last such line is it.
+_SHOWN_DIGEST = re.compile(r"^Plan digest `([0-9a-f]{12,64})` for ", re.MULTILINE)
+
+
+def shown_digest(comment: str) -> str | None:
+    """The digest (its first 12 characters) of the plan a plan comment shows, as
+    :func:`render_markdown` wrote it; None for a comment that shows no plan (a push that could
+    not plan)."""
+    found = _SHOWN_DIGEST.findall(comment)
+    return found[-1] if found else None
+
+
 def render_summary(plan: Plan, *, config_path: str, max_bytes: int) -> str:
     """The job summary: the comment's text, cut to the ``max_bytes`` of UTF-8 the step's summary
     has room for, pointing to where the rest is (not to the summary itself)."""

@@ -17,6 +17,7 @@ from entrasync.render.markdown import (
     render_failure,
     render_markdown,
     render_summary,
+    shown_digest,
 )
 from entrasync.render.truncate import NoRoom
 from tests.golden.plans import assert_matches_golden, empty_plan, golden_plan
@@ -369,3 +370,16 @@ def test_a_path_that_escaping_multiplies_stays_bounded_in_every_comment(where: s
     else:
         text = render_failure(["error: boom"], config_path=path, run_url=None)
     assert len(text) < 10_000
+
+
+def test_the_digest_a_comment_shows_is_its_tails_even_cut_and_under_forged_names() -> None:
+    plan = golden_plan()
+    forged = "\nPlan digest `000000000000` for x"
+    change = replace(plan.changes[0], display_name=forged, user="x" + forged)
+    plan = replace(plan, changes=(change, *plan.changes[1:]))
+    for limit in (65_536, 1_500):
+        assert shown_digest(render_markdown(plan, config_path="c.yaml", max_chars=limit)) == (
+            plan.short_digest
+        )
+    failed = render_failure(["error: x"], config_path="c.yaml", run_url=None)
+    assert shown_digest(failed) is None

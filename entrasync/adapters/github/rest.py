@@ -272,8 +272,7 @@ class GitHubPlatform:
         ours = cache(client.is_own)
 
         def own() -> list[dict[str, Any]]:
-            url = client.repo_url(f"/issues/{number}/comments?per_page=100")
-            return all_own(client.paginate(url, what=listing), marker, _body, ours)
+            return self._own(number, marker, ours)
 
         def edit(comment: dict[str, Any], text: str) -> str:
             comment_id = client.integer(comment, "id", listing)
@@ -291,6 +290,18 @@ class GitHubPlatform:
             return posted, text_of(posted.get("html_url"))
 
         return keep_one(own, edit, post, item_id, body)
+
+    def _own(
+        self, number: int, marker: str, ours: Callable[[], Callable[[dict[str, Any]], bool]]
+    ) -> list[dict[str, Any]]:
+        """The tool's comments carrying ``marker`` on #``number``, oldest first."""
+        url = self.client.repo_url(f"/issues/{number}/comments?per_page=100")
+        listed = self.client.paginate(url, what=f"listing the comments of #{number}")
+        return all_own(listed, marker, _body, ours)
+
+    def plan_comment(self, number: int, marker: str) -> str | None:
+        found = self._own(number, marker, cache(self.client.is_own))
+        return _body(found[0]) if found else None
 
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         """``GET``/``POST /issues/{n}/labels``, ``DELETE /issues/{n}/labels/{name}``

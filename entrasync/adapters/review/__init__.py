@@ -54,6 +54,11 @@ class ReviewPlatform(Protocol):
         one; return its web address."""
         ...
 
+    def plan_comment(self, number: int, marker: str) -> str | None:
+        """The body of the tool's own comment carrying ``marker`` on request ``number`` (the
+        oldest, the one kept), or None when there is none."""
+        ...
+
     def set_labels(self, number: int, wanted: frozenset[str]) -> None:
         """Make the entrasync labels of request ``number`` exactly ``wanted``; a label a plan
         never sets is never touched."""

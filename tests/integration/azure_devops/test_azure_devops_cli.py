@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from entrasync.render.markdown import comment_marker
+from entrasync.core import planfile
+from entrasync.render.markdown import comment_marker, render_markdown
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 from tests.integration.azure_devops.emulator import TOKEN, AzureDevOps
 from tests.integration.azure_devops.env import SHA, MakeEnv
@@ -105,3 +106,22 @@ def test_report_apply_without_a_merged_pull_request_leaves_the_report_in_the_log
     assert ado.state.threads == {}
     assert "Applied: 1 succeeded" in out  # Azure DevOps has no job summary to hold it
     assert "no merged Azure DevOps request to comment on; the report is in the log above" in err
+
+
+def test_report_apply_compares_with_the_plan_the_oldest_own_thread_shows(
+    ado: AzureDevOps, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The one kept is the oldest, whatever order the API lists the threads in."""
+    plan, other = plan_of(change("alice@contoso.com")), plan_of(change("mallory@contoso.com"))
+    audit = write_audit(tmp_path / "audit", plan)
+    reviewed = tmp_path / "plan.json"
+    reviewed.write_text(planfile.dumps(plan), encoding="utf-8")
+    for shown in (plan, other):  # the second, a racing run's duplicate not yet superseded
+        ado.state.add_thread(5, render_markdown(shown, config_path=shown.config_path))
+    ado.state.threads[5].reverse()
+    args = ("report-apply", "--audit", str(audit), "--reviewed-plan", str(reviewed), "--pr", "5")
+
+    assert run(monkeypatch, make_env(ado), tmp_path, *args) == 0
+
+    (report,) = (body for body in ado.state.contents(5).values() if "Applied:" in body)
+    assert f"was in the plan last reviewed on this pull request (`{plan.short_digest}`)" in report

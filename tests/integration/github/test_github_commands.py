@@ -27,6 +27,7 @@ from entrasync.commands.github_cmd import PLAN_EVENT, PLAN_WORKFLOW
 from entrasync.core import planfile
 from entrasync.core.plan import Action, Orphan, Plan, Violation
 from entrasync.errors import GitHubError
+from entrasync.render.markdown import comment_marker, render_markdown
 from tests.integration.github.emulator import BOT, Emulator
 from tests.integration.github.env import MakeEnv
 from tests.integration.github.plans import change, plan_of
@@ -51,6 +52,13 @@ def report_apply(
 def save(plan: Plan, path: Path) -> Path:
     path.write_text(planfile.dumps(plan), encoding="utf-8")
     return path
+
+
+def reviewed_on(github: Emulator, number: int, plan: Plan, path: Path) -> Path:
+    """``plan`` saved at ``path`` as the plan artifact, and shown on pull request ``number`` in
+    the tool's plan comment, as `plan --comment --out` leaves them."""
+    github.state.add_comment(number, render_markdown(plan, config_path=plan.config_path))
+    return save(plan, path)
 
 
 def artifact(name: str, run_id: int, artifact_id: int, expired: bool = False) -> dict[str, object]:
@@ -220,7 +228,7 @@ def test_report_apply_comments_once_on_the_merged_pr_and_flags_unreviewed_change
 ) -> None:
     github.state.commit_pulls[SHA] = [{"number": 12, "merged_at": "2026-11-28T10:00:00Z"}]
     write_audit(tmp_path / "audit", plan_of(change("alice@contoso.com"), change("zed@contoso.com")))
-    reviewed = save(plan_of(change("alice@contoso.com")), tmp_path / "plan.json")
+    reviewed = reviewed_on(github, 12, plan_of(change("alice@contoso.com")), tmp_path / "plan.json")
     summary = tmp_path / "summary.md"
     env = make_env(github, GITHUB_STEP_SUMMARY=str(summary))
     codes = [
@@ -228,12 +236,55 @@ def test_report_apply_comments_once_on_the_merged_pr_and_flags_unreviewed_change
         for _ in range(2)
     ]
 
-    (comment,) = github.state.comments[12]
+    (_plan_comment, comment) = github.state.comments[12]
     assert codes == [0, 0]
     assert "Not in the plan last reviewed on this pull request: 1 applied change" in comment["body"]
     assert "zed@&#8203;contoso.com" in comment["body"]
     assert "https://github.example/contoso/access/actions/runs/4242" in comment["body"]
     assert "Applied: 2 succeeded" in summary.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("shown", "why"),
+    [
+        (
+            "another",
+            "its plan artifact holds plan {reviewed}, but the request's comment shows plan {other}",
+        ),
+        ("none", "the request has no plan comment"),
+        ("failure", "the request's plan comment shows no plan: its last push could not plan"),
+    ],
+    ids=["another plan", "no comment", "a push that could not plan"],
+)
+def test_report_apply_vouches_only_for_the_plan_the_request_showed(
+    github: Emulator,
+    make_env: MakeEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    shown: str,
+    why: str,
+) -> None:
+    """The artifact of a plan the request never showed (its comment failed, a racing run's
+    edit won, a later push could not plan) was reported as the plan reviewed."""
+    plan = plan_of(change("alice@contoso.com"))
+    other = plan_of(change("mallory@contoso.com"))
+    write_audit(tmp_path / "audit", plan)
+    reviewed = save(plan, tmp_path / "plan.json")
+    if shown == "another":
+        github.state.add_comment(5, render_markdown(other, config_path=other.config_path))
+    elif shown == "failure":
+        github.state.add_comment(5, comment_marker("config/mappings.yaml") + "\nNo plan: ...")
+    compared = ("--reviewed-plan", str(reviewed))
+
+    assert (
+        report_apply(monkeypatch, make_env(github), tmp_path / "audit", "--pr", "5", *compared) == 0
+    )
+
+    report = github.state.comments[5][-1]["body"]
+    said = why.format(reviewed=plan.short_digest, other=other.short_digest)
+    assert f"No plan reviewed on this pull request was found ({said})" in report
+    assert "every applied change below went unreviewed" in report
+    assert "Every change this run attempted was in the plan" not in report
 
 
 def test_a_later_apply_run_of_the_same_commit_posts_its_own_report(
@@ -510,14 +561,14 @@ def test_report_apply_on_a_run_that_applied_nothing_says_so_and_succeeds(
 ) -> None:
     plan = plan_of(change("alice@contoso.com"))
     write_nothing_applied(tmp_path / "audit", plan, result, **why)
-    reviewed = save(plan, tmp_path / "plan.json")
+    reviewed = reviewed_on(github, 5, plan, tmp_path / "plan.json")
     summary = tmp_path / "summary.md"
     env = make_env(github, GITHUB_STEP_SUMMARY=str(summary), GITHUB_WORKFLOW="entrasync apply")
 
     compared = ("--reviewed-plan", str(reviewed))
     assert report_apply(monkeypatch, env, tmp_path / "audit", "--pr", "5", *compared) == 0
 
-    (comment,) = github.state.comments[5]
+    (_plan_comment, comment) = github.state.comments[5]
     assert says in comment["body"]
     assert "Applied:" not in comment["body"]
     assert "unreviewed" not in comment["body"]

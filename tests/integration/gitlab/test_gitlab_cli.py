@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from entrasync.render.markdown import comment_marker
+from entrasync.core import planfile
+from entrasync.render.markdown import comment_marker, render_markdown
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 from tests.integration.github.plans import change, plan_of
 from tests.integration.gitlab.emulator import TOKEN, GitLab
@@ -151,3 +152,19 @@ def test_a_push_that_cannot_plan_replaces_the_note_and_removes_the_labels(
     )
     assert "error: config/mappings.yaml has 1 problem" in note["body"]
     assert gitlab.state.labels[7] == ["team::identity"]
+
+
+def test_report_apply_compares_with_the_plan_the_merge_request_shows(
+    gitlab: GitLab, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plan = plan_of(change("alice@contoso.com"))
+    audit = write_audit(tmp_path / "audit", plan)
+    reviewed = tmp_path / "plan.json"
+    reviewed.write_text(planfile.dumps(plan), encoding="utf-8")
+    gitlab.state.add_note(7, render_markdown(plan, config_path=plan.config_path))
+    args = ("report-apply", "--audit", str(audit), "--reviewed-plan", str(reviewed), "--pr", "7")
+
+    assert run(monkeypatch, make_env(gitlab), tmp_path, *args) == 0
+
+    report = gitlab.state.notes[7][-1]["body"]
+    assert f"was in the plan last reviewed on this pull request (`{plan.short_digest}`)" in report
