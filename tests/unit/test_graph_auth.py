@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 from pathlib import Path
 
 import pytest
@@ -563,13 +564,28 @@ def test_a_path_is_named_when_it_looks_like_one(
             '{"count": 1, "value": "fake-value-for-tests"}',
             "it holds JSON (an OIDC endpoint's whole answer? write only the token in it)",
         ),
+        (
+            # A JWT inside: its second part decoded as claims, so the whole file was sent.
+            json.dumps({"count": 1, "value": fake_jwt({"sub": "x"})}),
+            "it holds JSON (an OIDC endpoint's whole answer? write only the token in it)",
+        ),
+        ("Bearer " + fake_jwt({"sub": "x"}), "it is not a JWT"),
+        (fake_jwt({"sub": "x"}) + "\n# the pipeline's token", "it is not a JWT"),
         ("fake-federated-token-for-tests", "it is not a JWT"),
         (
             b"0\x82\x03\x10\xa0\x03\x02\x01\x02",  # a DER certificate's start
             "it is not UTF-8 text (a certificate or another binary file?)",
         ),
     ],
-    ids=["a private key", "the OIDC endpoint's whole answer", "another text", "not text"],
+    ids=[
+        "a private key",
+        "the OIDC endpoint's whole answer",
+        "the answer with a token in it",
+        "a Bearer prefix",
+        "a second line",
+        "another text",
+        "not text",
+    ],
 )
 def test_a_federated_token_file_that_holds_no_jwt_is_refused_before_anything_is_sent(
     tmp_path: Path, content: str | bytes, said: str

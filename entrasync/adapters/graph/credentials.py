@@ -43,6 +43,9 @@ def federated_audience(authority_host: str) -> str:
     return AUDIENCES.get(host.lower(), GLOBAL_AUDIENCE)
 
 
+JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")  # RFC 7519 §3.1
+
+
 def unverified_claims(jwt: str) -> dict[str, Any]:
     """A JWT's claims as written, its signature unchecked: for messages and sanity checks
     only, never for trust (Entra and Graph check the token itself); {} when it is no JWT."""
@@ -252,7 +255,8 @@ def _token_file(path: str) -> CredentialChoice:
                 "the step writing it ran before this one",
             )
         remember(token)
-        if not unverified_claims(token):
+        # The whole text a JWT, not text holding one (JSON around it, a "Bearer " before it).
+        if not JWT_SHAPE.fullmatch(token) or not unverified_claims(token):
             raise _no_token(path, _not_a_jwt(token))
         last.remember(token)
         return token
@@ -353,8 +357,10 @@ def choose(environ: Mapping[str, str], authority_host: str) -> CredentialChoice 
     if env.get("AZURE_CLIENT_SECRET"):
         return _secret(env["AZURE_CLIENT_SECRET"])
     if env.get("AZURE_CLIENT_CERTIFICATE_PATH"):
+        # Its blanks may be the password's own; a line end is a file's (a secret made from one).
+        password = environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD")
         return _certificate(
-            env["AZURE_CLIENT_CERTIFICATE_PATH"], environ.get("AZURE_CLIENT_CERTIFICATE_PASSWORD")
+            env["AZURE_CLIENT_CERTIFICATE_PATH"], password.rstrip("\r\n") if password else None
         )
     if env.get("AZURE_FEDERATED_TOKEN_FILE"):
         return _token_file(env["AZURE_FEDERATED_TOKEN_FILE"])

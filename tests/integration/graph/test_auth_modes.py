@@ -49,7 +49,11 @@ def test_a_ready_token_skips_the_token_endpoint(emulator: GraphEmulator) -> None
     assert emulator.counters["token"] == 0
 
 
-@pytest.mark.parametrize("password", [None, "pa55"], ids=["plain PEM", "encrypted PEM"])
+@pytest.mark.parametrize(
+    "password",
+    [None, "pa55", "pa55\n"],
+    ids=["plain PEM", "encrypted PEM", "a password read from a file, with its line end"],
+)
 def test_certificate(
     emulator_factory: EmulatorFactory, tmp_path: Path, password: str | None
 ) -> None:
@@ -60,7 +64,7 @@ def test_certificate(
         key = loaded.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(password.encode()),
+            serialization.BestAvailableEncryption(password.rstrip("\n").encode()),
         )
     path = tmp_path / "app.pem"
     path.write_bytes(cert.certificate_pem + key)  # certificate first: order must not matter
