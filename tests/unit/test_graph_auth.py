@@ -97,6 +97,28 @@ def test_no_credentials_lists_every_option() -> None:
         assert name in hint
 
 
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"AZURE_CLIENT_SECRET": "  "}, "AZURE_CLIENT_SECRET is set but empty"),
+        (
+            {"AZURE_CLIENT_SECRET": "", "AZURE_FEDERATED_TOKEN_FILE": ""},
+            "AZURE_CLIENT_SECRET and AZURE_FEDERATED_TOKEN_FILE are set but empty",
+        ),
+        (
+            {"ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.example/x"},
+            "ACTIONS_ID_TOKEN_REQUEST_URL is set but ACTIONS_ID_TOKEN_REQUEST_TOKEN is not",
+        ),
+    ],
+    ids=["an undefined CI secret", "two", "half of GitHub's OIDC pair"],
+)
+def test_a_credential_meant_but_not_given_is_named(env: dict[str, str], said: str) -> None:
+    # The generic "no credentials found" left the user to guess which of five was meant.
+    with pytest.raises(AuthError) as caught:
+        make_token_provider(CONFIG, {**IDS, **env})
+    assert caught.value.message == f"no Microsoft Graph credentials found: {said}"
+
+
 def test_missing_tenant_id_names_both_places_to_set_it() -> None:
     with pytest.raises(AuthError) as caught:
         make_token_provider(CONFIG, {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": "s"})

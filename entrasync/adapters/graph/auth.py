@@ -376,7 +376,9 @@ def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProv
         return StaticTokenProvider(token)
     choice = credentials.choose(environ, endpoints.authority_host)
     if choice is None:
-        raise AuthError("no Microsoft Graph credentials found", NO_CREDENTIALS_HINT)
+        why = credentials.half_set(environ)
+        said = f": {why}" if why else ""
+        raise AuthError(f"no Microsoft Graph credentials found{said}", NO_CREDENTIALS_HINT)
     tenant, client = _ids(config, environ)
     return MsalTokenProvider(
         mode=choice.mode,

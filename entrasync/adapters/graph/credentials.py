@@ -351,6 +351,29 @@ def _github(url: str, token: str, audience: str, environ: Mapping[str, str]) -> 
     )
 
 
+CREDENTIAL_VARIABLES = (
+    "ENTRASYNC_GRAPH_TOKEN",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_FEDERATED_TOKEN_FILE",
+)
+GITHUB_OIDC_PAIR = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+
+
+def half_set(environ: Mapping[str, str]) -> str | None:
+    """Why no credential was found though one was meant, when it shows: a variable set but
+    blank (a CI secret that is undefined, or withheld from a fork's pull request), or one of
+    GitHub's two OIDC variables without the other (a step passing one of them on)."""
+    blank = [v for v in CREDENTIAL_VARIABLES if v in environ and not environ[v].strip()]
+    if blank:
+        return f"{' and '.join(blank)} {'is' if len(blank) == 1 else 'are'} set but empty"
+    given = [v for v in GITHUB_OIDC_PAIR if environ.get(v, "").strip()]
+    if len(given) == 1:
+        (missing,) = set(GITHUB_OIDC_PAIR) - set(given)
+        return f"{given[0]} is set but {missing} is not"
+    return None
+
+
 def choose(environ: Mapping[str, str], authority_host: str) -> CredentialChoice | None:
     """The first credential present, in docs/entra.md order (the ready token is handled above)."""
     env = {k: v.strip() for k, v in environ.items() if isinstance(v, str)}
