@@ -58,8 +58,11 @@ def render_report(
     audit = report.audit
     counts = audit.report.counts
     tail = [f"[Workflow run and audit artifact]({run_url})"] if run_url else []
+    later = _later_merge(audit.git_commit, commit)
     if audit.applied_nothing:
         said = [marker, *_nothing_applied(audit, workflow), ""]
+        if later:  # the tip's mappings were refused, or already in place: not this merge's
+            said += ["> [!NOTE]", f"> {later}", ""]
         if compared and report.reviewed_digest is None:
             said += _no_reviewed_plan(note, ".")
         if not (compared and report.not_applied):
@@ -104,7 +107,6 @@ def render_report(
         ]
     # First among the blocks: what needs action is the last to be cut from a long comment.
     unsuccessful = [_block("Failed or skipped", not_made, with_error=True)]
-    later = _later_merge(audit.git_commit, commit)
     if later:
         head += ["> [!NOTE]", f"> {later}", ""]
     if not compared:
@@ -200,9 +202,9 @@ def _later_merge(applied: str | None, merged: str | None) -> str | None:
     if not applied or not merged or applied.lower().startswith(merged.lower()[:40]):
         return None
     return (
-        f"This run applied `{escape(applied[:12])}`, the default branch's tip when it started, "
-        f"not this request's merge `{escape(merged[:12])}`: it holds the mappings of later "
-        "merges too."
+        f"This run planned from `{escape(applied[:12])}`, the default branch's tip when it "
+        f"started, not this request's merge `{escape(merged[:12])}`: it holds the mappings of "
+        "later merges too."
     )
 
 

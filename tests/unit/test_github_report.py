@@ -419,11 +419,21 @@ def test_a_run_that_applied_a_later_merge_says_so_and_what_may_explain_surprises
     )
     assert "later merge" not in same
     assert "Entra membership or NeuralTrust moved between review and merge." in same
-    assert (
-        f"> This run applied `{'a' * 12}`, the default branch's tip when it started, not this "
-        f"request's merge `{'b' * 12}`: it holds the mappings of later merges too."
-    ) in later
+    said = (
+        f"> This run planned from `{'a' * 12}`, the default branch's tip when it started, not "
+        f"this request's merge `{'b' * 12}`: it holds the mappings of later merges too."
+    )
+    assert said in later
     assert "a later merge applied with this one (above), or Entra membership" in later
+    # Nothing applied (a later merge's mappings refused, or already in place): said too.
+    writer = AuditWriter.start(
+        tmp_path / "nothing", plan=reviewed, environ=ENV, git_commit=lambda: None
+    )
+    writer.finish(result="no changes")
+    nothing = read_audit(next((tmp_path / "nothing").glob("*.jsonl")).read_bytes())
+    assert said in render_report(
+        compare(nothing, reviewed), marker="<!-- m -->", run_url=None, commit="b" * 40
+    )
 
 
 def test_the_apply_job_summary_counts_as_everywhere_else() -> None:

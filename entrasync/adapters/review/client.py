@@ -38,8 +38,8 @@ MAX_PAGES = 10_000
 
 
 _RUN_AGAIN = (
-    "run the job again (the sticky comment and the drift issue are found and edited, not "
-    "posted twice)"
+    "run the job again (the plan comment, and on GitHub the drift issue, are found and edited, "
+    "not posted twice)"
 )
 
 
