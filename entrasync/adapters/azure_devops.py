@@ -224,7 +224,11 @@ class AzureDevOpsPlatform:
         return text_of(source.get("commitId")) if isinstance(source, dict) else ""
 
     def run_id(self) -> str:
-        return self.ctx.environ.get("BUILD_BUILDID", "")  # "rerun failed jobs" keeps the build
+        # "Rerun failed jobs" keeps the build and counts the job's attempts.
+        build, attempt = (
+            self.ctx.environ.get(v, "") for v in ("BUILD_BUILDID", "SYSTEM_JOBATTEMPT")
+        )
+        return build if attempt in ("", "1") else f"{build}.{attempt}"
 
     def run_url(self) -> str | None:
         build = self.ctx.environ.get("BUILD_BUILDID", "")

@@ -198,7 +198,7 @@ class GitLabPlatform:
         return self.ctx.environ.get("CI_PIPELINE_URL") or None
 
     def run_id(self) -> str:
-        return self.ctx.environ.get("CI_PIPELINE_ID", "")  # a retried job keeps its pipeline
+        return self.ctx.environ.get("CI_JOB_ID", "")  # a retried job is a new job, same pipeline
 
     def _mr(self, number: int) -> httpx.URL:
         return self.client.project_url(f"/merge_requests/{number}")

@@ -201,10 +201,12 @@ def _post(
         raise
     try:
         sha = platform.commit_sha()
-        # One report per apply run: its re-runs edit it, a later run (a manual apply of the
-        # same commit) posts its own rather than replacing the merge's.
+        # One report per apply attempt: a re-run of the job applies again, and a later run (a
+        # manual apply of the same commit) too; each posts its own rather than replacing the
+        # record of what an earlier one applied. A second report of one attempt edits it.
         run_id = platform.run_id()
-        run = f" run {run_id}" if run_id.isascii() and run_id.isdigit() else ""  # the CI's number
+        digits = run_id.replace(".", "", 1)
+        run = f" run {run_id}" if digits.isascii() and digits.isdigit() else ""  # the CI's
         marker = comment_marker(config_path, f"apply {sha[:12]}{run}")
         try:
             number = pr if pr is not None else _merged(platform, sha)

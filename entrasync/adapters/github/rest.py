@@ -261,7 +261,8 @@ class GitHubPlatform:
         return run_url(self._environ)
 
     def run_id(self) -> str:
-        return self._environ.get("GITHUB_RUN_ID", "")  # GITHUB_RUN_ATTEMPT counts re-runs
+        run, attempt = (self._environ.get(v, "") for v in ("GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT"))
+        return run if attempt in ("", "1") else f"{run}.{attempt}"
 
     def upsert_comment(self, number: int, body: str, marker: str) -> str:
         """Create or edit in place the one comment carrying ``marker``; return its URL."""

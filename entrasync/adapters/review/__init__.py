@@ -46,7 +46,8 @@ class ReviewPlatform(Protocol):
         ...
 
     def run_id(self) -> str:
-        """This pipeline run's id, the same for each re-run of its jobs ("" when unknown)."""
+        """This job attempt's id, in the CI's digits ("" when unknown): a re-run of the job is
+        another attempt, which applies again, so its report is its own."""
         ...
 
     def upsert_comment(self, number: int, body: str, marker: str) -> str:

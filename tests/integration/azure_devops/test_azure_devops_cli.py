@@ -125,3 +125,20 @@ def test_report_apply_compares_with_the_plan_the_oldest_own_thread_shows(
 
     (report,) = (body for body in ado.state.contents(5).values() if "Applied:" in body)
     assert f"was in the plan last reviewed on this pull request (`{plan.short_digest}`)" in report
+
+
+def test_a_rerun_apply_job_posts_its_own_report(
+    ado: AzureDevOps, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """ "Rerun failed jobs" applies again: its report replaced the first attempt's."""
+    first, rerun = tmp_path / "first", tmp_path / "rerun"
+    write_audit(first, plan_of(change("alice@contoso.com")))
+    write_audit(rerun, plan_of(change("bob@contoso.com")))
+    args = ("report-apply", "--pr", "5", "--audit")
+    assert run(monkeypatch, make_env(ado), tmp_path, *args, str(first)) == 0
+    env = make_env(ado, SYSTEM_JOBATTEMPT="2")
+    assert run(monkeypatch, env, tmp_path, *args, str(rerun)) == 0
+
+    applied, again = ado.state.contents(5).values()
+    assert "| create | alice@" in applied
+    assert "| create | bob@" in again

@@ -287,22 +287,26 @@ def test_report_apply_vouches_only_for_the_plan_the_request_showed(
     assert "Every change this run attempted was in the plan" not in report
 
 
-def test_a_later_apply_run_of_the_same_commit_posts_its_own_report(
+def test_each_apply_attempt_of_the_same_commit_posts_its_own_report(
     github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """A manual apply of the merge commit (as the drift issue suggests) is another run: its
-    report goes beside the merge's, which it used to replace; a re-run of a run edits it."""
-    first, later = tmp_path / "first", tmp_path / "later"
+    """A re-run of the apply job applies again, and so does a manual apply of the merge commit
+    (as the drift issue suggests): each report goes beside the first, which a re-run used to
+    replace with "nothing applied", erasing the request's record of what was applied."""
+    first, rerun, later = tmp_path / "first", tmp_path / "rerun", tmp_path / "later"
     write_audit(first, plan_of(change("alice@contoso.com")))
+    write_audit(rerun, plan_of(change("bob@contoso.com")))
     write_audit(later, plan_of(change("mallory@contoso.com")))
     args = ("github", "report-apply", "--pr", "12", "--audit")
     assert run(monkeypatch, make_env(github), *args, str(first)) == 0
-    assert run(monkeypatch, make_env(github, GITHUB_RUN_ATTEMPT="2"), *args, str(first)) == 0
+    assert run(monkeypatch, make_env(github), *args, str(first)) == 0  # the same attempt: edits
+    assert run(monkeypatch, make_env(github, GITHUB_RUN_ATTEMPT="2"), *args, str(rerun)) == 0
     assert run(monkeypatch, make_env(github, GITHUB_RUN_ID="4343"), *args, str(later)) == 0
 
-    merge, manual = github.state.comments[12]
+    merge, again, manual = github.state.comments[12]
     assert "alice@&#8203;contoso.com" in merge["body"]
-    assert "mallory" not in merge["body"]
+    assert "bob" not in merge["body"]
+    assert "bob@&#8203;contoso.com" in again["body"]
     assert "mallory@&#8203;contoso.com" in manual["body"]
 
 

@@ -23,6 +23,8 @@ def environ(emulator: GitLab, iid: int = 7, **extra: str) -> dict[str, str]:
         "CI_MERGE_REQUEST_IID": str(iid),
         "CI_COMMIT_SHA": SHA,
         "CI_PIPELINE_URL": "https://gitlab.example/contoso/access/-/pipelines/99",
+        "CI_PIPELINE_ID": "99",
+        "CI_JOB_ID": "501",
         "ENTRASYNC_GITLAB_TOKEN": TOKEN,
         **extra,
     }

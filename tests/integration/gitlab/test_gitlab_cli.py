@@ -168,3 +168,21 @@ def test_report_apply_compares_with_the_plan_the_merge_request_shows(
 
     report = gitlab.state.notes[7][-1]["body"]
     assert f"was in the plan last reviewed on this pull request (`{plan.short_digest}`)" in report
+
+
+def test_a_retried_apply_job_posts_its_own_report(
+    gitlab: GitLab, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A retried job applies again: its report replaced the first's, whose changes then went
+    unrecorded on the merge request. A report run twice in one job edits its own."""
+    first, retry = tmp_path / "first", tmp_path / "retry"
+    write_audit(first, plan_of(change("alice@contoso.com")))
+    write_audit(retry, plan_of(change("bob@contoso.com")))
+    args = ("report-apply", "--pr", "7", "--audit")
+    assert run(monkeypatch, make_env(gitlab), tmp_path, *args, str(first)) == 0
+    assert run(monkeypatch, make_env(gitlab), tmp_path, *args, str(first)) == 0
+    assert run(monkeypatch, make_env(gitlab, CI_JOB_ID="502"), tmp_path, *args, str(retry)) == 0
+
+    applied, again = (note["body"] for note in gitlab.state.notes[7])
+    assert "| create | alice@" in applied
+    assert "| create | bob@" in again
