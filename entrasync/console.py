@@ -143,7 +143,7 @@ _OUTPUT_OPTIONS = (
         is_flag=True,
         callback=_set_flag("quiet"),
         expose_value=False,
-        help="Only results and errors.",
+        help="Only results, warnings and errors.",
     ),
     click.option(
         "--no-color",
