@@ -7,8 +7,9 @@ unreliable" (https://github.com/baloise/open-source/issues/243).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from entrasync.adapters import clock
@@ -28,6 +29,7 @@ from entrasync.core.plan import Plan
 from entrasync.core.resolve import empty_groups, resolve
 from entrasync.core.safety import check_safety
 from entrasync.core.wording import plural
+from entrasync.errors import EntrasyncError, SeveralErrors
 
 
 def make_plan(
@@ -82,6 +84,32 @@ class Sources:
         return replace(plan, warnings=self.warnings + plan.warnings) if self.warnings else plan
 
 
+@contextmanager
+def _clients(
+    config: Config, environ: Mapping[str, str], parallelism: int
+) -> Iterator[tuple[GraphClient, ScimClient]]:
+    """Both clients, closed on every path; when neither can be built (their settings are
+    read, nothing is sent), both errors at once: a first run with nothing set learns every
+    setting it lacks, not one per run."""
+    graph: GraphClient | EntrasyncError
+    try:
+        graph = GraphClient.connect(config, environ)
+    except EntrasyncError as exc:
+        graph = exc
+    try:
+        scim = ScimClient.from_env(config, environ, max_connections=parallelism)
+    except EntrasyncError as exc:
+        if isinstance(graph, EntrasyncError):
+            raise SeveralErrors((graph, exc)) from None
+        graph.close()
+        raise
+    if isinstance(graph, EntrasyncError):
+        scim.close()
+        raise graph
+    with graph, scim:
+        yield graph, scim
+
+
 def read_sources(
     config: Config,
     environ: Mapping[str, str],
@@ -96,8 +124,7 @@ def read_sources(
     """
 
     with (
-        GraphClient.connect(config, environ) as graph,
-        ScimClient.from_env(config, environ, max_connections=parallelism) as scim,
+        _clients(config, environ, parallelism) as (graph, scim),
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="entrasync-read") as pool,
     ):
         directory_f = pool.submit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import io
 import json
 from pathlib import Path
 
@@ -27,10 +28,12 @@ from entrasync.adapters.graph.credentials import (
     load_certificate,
 )
 from entrasync.config.models import Config
+from entrasync.console import Console
 from entrasync.core import redact as redact_module
 from entrasync.core.redact import remember
 from entrasync.core.secret import Secret
-from entrasync.errors import AuthError, EntrasyncError
+from entrasync.errors import AuthError, EntrasyncError, SeveralErrors, error_lines
+from entrasync.operations.planning import read_sources
 from entrasync.sandbox.tls import make_client_certificate
 from tests.fake_tokens import fake_jwt
 
@@ -117,6 +120,19 @@ def test_a_credential_meant_but_not_given_is_named(env: dict[str, str], said: st
     with pytest.raises(AuthError) as caught:
         make_token_provider(CONFIG, {**IDS, **env})
     assert caught.value.message == f"no Microsoft Graph credentials found: {said}"
+
+
+def test_a_first_run_with_nothing_set_is_told_every_setting_it_lacks_at_once() -> None:
+    # One per run: the credential, then the app's ids, then NeuralTrust's token.
+    with pytest.raises(SeveralErrors) as caught:
+        read_sources(CONFIG, {}, Console(out=io.StringIO(), err=io.StringIO()))
+    said = [line for line in error_lines(caught.value) if line.startswith("error: ")]
+    assert said == [
+        "error: no Microsoft Graph credentials found",
+        "error: no AZURE_TENANT_ID or AZURE_CLIENT_ID for the Entra app registration",
+        "error: NEURALTRUST_SCIM_TOKEN is not set: entrasync needs NeuralTrust's SCIM token to "
+        "read users",
+    ]
 
 
 def test_missing_tenant_id_names_both_places_to_set_it() -> None:

@@ -28,7 +28,7 @@ from entrasync.config.patterns import is_guid
 from entrasync.core import sanitize
 from entrasync.core.redact import remember
 from entrasync.core.secret import Secret, bearer, refuse_macro
-from entrasync.errors import AuthError, EntrasyncError
+from entrasync.errors import AuthError, EntrasyncError, SeveralErrors
 
 if TYPE_CHECKING:
     import requests
@@ -378,7 +378,12 @@ def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProv
     if choice is None:
         why = credentials.half_set(environ)
         said = f": {why}" if why else ""
-        raise AuthError(f"no Microsoft Graph credentials found{said}", NO_CREDENTIALS_HINT)
+        none = AuthError(f"no Microsoft Graph credentials found{said}", NO_CREDENTIALS_HINT)
+        try:
+            _ids(config, environ)
+        except AuthError as ids:  # told together: a first run learns both at once
+            raise SeveralErrors((none, ids)) from None
+        raise none
     tenant, client = _ids(config, environ)
     return MsalTokenProvider(
         mode=choice.mode,
