@@ -127,10 +127,13 @@ def report_apply(
 
     def body(platform: ReviewPlatform | None, marker: str, sha: str, number: int | None) -> str:
         review, why = report, note
-        if platform is not None and number is not None and reviewed is not None:
+        if reviewed is not None:
             # Reviewed is what the request showed: not an artifact of a plan it never showed
             # (a comment that failed, a run that raced another, a push after the plan).
-            why = _not_shown(platform, number, reviewed)
+            if platform is None or number is None:
+                why = "no request's plan comment could be read to check it"
+            else:
+                why = _not_shown(platform, number, reviewed)
             review = compare(audit, None) if why else report
         return render_report(
             review,

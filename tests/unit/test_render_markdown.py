@@ -383,3 +383,6 @@ def test_the_digest_a_comment_shows_is_its_tails_even_cut_and_under_forged_names
         )
     failed = render_failure(["error: x"], config_path="c.yaml", run_url=None)
     assert shown_digest(failed) is None
+    # Were a body to hold such a line before its tail, the tail's is the one.
+    early = f"Plan digest `{'0' * 12}` for x\n"
+    assert shown_digest(early + render_markdown(plan, config_path="c.yaml")) == plan.short_digest

@@ -287,6 +287,23 @@ def test_report_apply_vouches_only_for_the_plan_the_request_showed(
     assert "Every change this run attempted was in the plan" not in report
 
 
+def test_a_report_with_no_request_to_check_vouches_for_no_plan(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # No merged request (a direct push): the job summary said the plan was the one reviewed.
+    plan = plan_of(change("alice@contoso.com"))
+    write_audit(tmp_path / "audit", plan)
+    reviewed = save(plan, tmp_path / "plan.json")
+    summary = tmp_path / "summary.md"
+    env = make_env(github, GITHUB_STEP_SUMMARY=str(summary))
+
+    assert report_apply(monkeypatch, env, tmp_path / "audit", "--reviewed-plan", str(reviewed)) == 0
+
+    said = summary.read_text(encoding="utf-8")
+    assert "(no request's plan comment could be read to check it)" in said
+    assert "Every change this run attempted was in the plan" not in said
+
+
 def test_each_apply_attempt_of_the_same_commit_posts_its_own_report(
     github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
