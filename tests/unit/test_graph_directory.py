@@ -98,12 +98,31 @@ def test_users_only_with_member_as_the_default_user_type() -> None:
 @pytest.mark.parametrize(
     ("items", "said"),
     [
-        ([{**FULL, "@odata.type": None}], "without its @odata.type or id"),
-        ([{k: v for k, v in FULL.items() if k != "@odata.type"}], "without its @odata.type or id"),
-        ([{**FULL, "id": None}], "without its @odata.type or id"),
+        ([{**FULL, "@odata.type": None}], "without its id or a kind (@odata.type)"),
+        (
+            [{k: v for k, v in FULL.items() if k != "@odata.type"}],
+            "without its id or a kind (@odata.type)",
+        ),
+        ([{**FULL, "id": None}], "without its id or a kind (@odata.type)"),
+        # Skipped as if a device, each was a user who lost their access, within the limits.
+        (
+            [{**FULL, "@odata.type": "#microsoft.graph.directoryObject"}],
+            "without its id or a kind (@odata.type)",
+        ),
+        (
+            [{**FULL, "@odata.type": "#microsoft.graph.User"}],
+            "without its id or a kind (@odata.type)",
+        ),
         ([FULL, FULL], "listed u1 twice while listing the members of group NT-Test"),
     ],
-    ids=["a null type", "no type", "a user without id", "a user twice in one listing"],
+    ids=[
+        "a null type",
+        "no type",
+        "a user without id",
+        "the base type, which names no kind",
+        "the user type in another case",
+        "a user twice in one listing",
+    ],
 )
 def test_a_member_that_cannot_be_told_apart_stops_the_read(
     items: list[dict[str, Any]], said: str

@@ -25,6 +25,7 @@ from entrasync.core.wording import plural
 from entrasync.errors import AuthError, GraphError
 
 USER_TYPE = "#microsoft.graph.user"
+BASE_TYPE = "#microsoft.graph.directoryObject"
 # accountEnabled and userType come back only when named in $select
 # (https://learn.microsoft.com/graph/api/user-list).
 MEMBER_FIELDS = (
@@ -134,11 +135,18 @@ def _is_user(item: dict[str, Any], group: Group) -> bool:
     kind = item.get("@odata.type")
     if kind == USER_TYPE and isinstance(item.get("id"), str) and item["id"]:
         return True
-    if isinstance(kind, str) and kind.startswith("#microsoft.graph.") and kind != USER_TYPE:
+    # Another kind by name (a device, a group, a service principal); not the base type, which
+    # names none, nor the user type in another case, which a proxy may have rewritten.
+    if (
+        isinstance(kind, str)
+        and kind.startswith("#microsoft.graph.")
+        and kind.casefold() not in (USER_TYPE.casefold(), BASE_TYPE.casefold())
+    ):
         return False
     raise GraphError(
         f"Microsoft Graph listed a member of group {sanitize.text(group.display_name)} "
-        f"({group.id}) without its @odata.type or id: entrasync cannot tell whether it is a user",
+        f"({group.id}) without its id or a kind (@odata.type) entrasync knows: it cannot tell "
+        "whether it is a user",
         "nothing was changed; run again, and if it repeats, the Graph URL does not answer as "
         "Microsoft Graph does (https://learn.microsoft.com/graph/api/group-list-members)",
     )
