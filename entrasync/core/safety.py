@@ -57,7 +57,9 @@ def _max_percent(
     # Integer arithmetic: "strictly above" must not depend on float rounding at the boundary.
     if planned == 0 or planned * 100 <= limit * managed:
         return None
-    share = planned * 100 / managed if managed else 100.0
+    share = round(planned * 100 / managed, 1) if managed else 100.0
+    if managed and share <= limit:  # 2,001 of 10,000 read "20.0%, more than 20%": round up
+        share = -(-planned * 1000 // managed) / 10
     return Violation(
         "max_deactivation_percent",
         f"the plan deactivates {planned} of {plural(managed, 'active managed user')} "

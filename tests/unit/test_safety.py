@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from entrasync.core.model import DirectoryUser, TargetUser
+from entrasync.config.models import Config
+from entrasync.core.model import DirectoryUser, Target, TargetUser
 from entrasync.core.plan import FORCE_UNSAFE, Violation
-from entrasync.core.safety import check_safety
+from entrasync.core.safety import _max_percent, check_safety
 from entrasync.operations.planning import make_plan
 from tests.unit.planning_factories import Scenario, nt, person, plan_inputs
 
@@ -540,3 +541,27 @@ def test_the_min_owners_message_says_whose_role_or_activity_was_not_sent() -> No
         "whose active NeuralTrust did not send as active before the plan, not after it), "
         "below limits.min_owners"
     )
+
+
+def test_the_share_shown_is_never_rounded_down_to_the_limit() -> None:
+    # 2,001 of 10,000 printed "(20.0%), more than limits.max_deactivation_percent (20%)".
+    config = Config(version=1, limits={"max_deactivation_percent": 20})
+    target = Target(
+        "https://nt",
+        tuple(
+            TargetUser(f"s{i}", f"u{i}@contoso.com", f"e{i}", None, None, True, "member", None)
+            for i in range(10_000)
+        ),
+    )
+    violation = _max_percent(config, target, 2_001, None)
+    assert violation is not None
+    assert "(20.1%), more than limits.max_deactivation_percent (20%)" in violation.message
+    # No active managed user at all, at a limit of 100%: any deactivation is 100%, above it.
+    none = _max_percent(
+        Config(version=1, limits={"max_deactivation_percent": 100}),
+        Target("https://nt", ()),
+        1,
+        None,
+    )
+    assert none is not None
+    assert "(100.0%)" in none.message
