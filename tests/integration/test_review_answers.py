@@ -271,8 +271,8 @@ def test_a_new_comment_answered_504_is_not_posted_again(platform: Platform, tmp_
 @pytest.mark.parametrize(
     ("status", "said"),
     [
-        (500, "failed on its side: run the job again (the sticky comment"),
-        (502, "failed on its side: run the job again (the sticky comment"),
+        (500, "failed on its side: run the job again (the plan comment"),
+        (502, "failed on its side: run the job again (the plan comment"),
         (409, "refused the request, as its message says: if a re-run of the job gets"),
     ],
 )

@@ -604,7 +604,7 @@ def test_after_a_restart_an_item_without_an_id_is_still_handed_on() -> None:
         return httpx.Response(200, json={"value": [device], "@odata.nextLink": link})
 
     client, _ = make_client(handler)
-    with pytest.raises(GraphError, match=r"without its @odata\.type or id"):
+    with pytest.raises(GraphError, match=r"without its id or a kind \(@odata\.type\)"):
         read_members(client, Group("g", "NT-G"), nested=False)
 
 
