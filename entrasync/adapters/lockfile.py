@@ -45,8 +45,11 @@ def open_lock(path: Path) -> int:
     # No O_TRUNC: the holder's description stays readable until this process holds it.
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o666)
-    except PermissionError:
-        return os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except PermissionError as refused:
+        try:
+            return os.open(path, os.O_RDONLY | _NOFOLLOW)
+        except FileNotFoundError:  # not there, and not to be made: the folder is read-only
+            raise refused from None
 
 
 def require_flock() -> None:

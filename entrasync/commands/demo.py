@@ -51,13 +51,13 @@ def _extra_command() -> str:
     return pip_install(*SANDBOX_REQUIREMENTS)
 
 
-# In a folder the demo used: the sha256 of the mappings it wrote there. A later demo may
-# write over its files only while those mappings are as it left them.
-# The sha256 of the mappings the demo wrote there, then of the draft init wrote: what it may
-# write over when run there again.
+# In a folder the demo used: the sha256 of the mappings it wrote there, then of the draft init
+# wrote and of its plan.json. A later demo may write over its files only while they are as it
+# left them.
 DEMO_MARKER = ".entrasync-demo"
 DEMO_MAPPINGS = Path("config", "mappings.yaml")
 DEMO_DRAFT = Path("config", "drafted.yaml")
+DEMO_PLAN = Path("plan.json")
 
 
 def _claim(directory: Path) -> None:
@@ -70,7 +70,7 @@ def _claim(directory: Path) -> None:
         if not directory.is_dir() or all(p.name == LOCK_NAME for p in directory.iterdir()):
             return
         marker, mappings = directory / DEMO_MARKER, directory / DEMO_MAPPINGS
-        draft = directory / DEMO_DRAFT
+        draft, plan = directory / DEMO_DRAFT, directory / DEMO_PLAN
         written = _marked(marker)
         if written is None:
             why = "holds files the demo did not make"
@@ -80,6 +80,8 @@ def _claim(directory: Path) -> None:
             why = f"has its {DEMO_MAPPINGS} edited since the demo wrote it"
         elif draft.exists() and len(written) > 1 and _sha256(draft.read_bytes()) != written[1]:
             why = f"has its {DEMO_DRAFT} edited since the demo wrote it"
+        elif plan.exists() and len(written) > 2 and _sha256(plan.read_bytes()) != written[2]:
+            why = f"has its {DEMO_PLAN} changed since the demo wrote it"
         else:
             return
     except OSError as exc:
@@ -177,7 +179,7 @@ def demo(directory: Path | None) -> int:
         # The draft's hash is kept (_claim checked the draft): a demo that stops before init
         # must not leave an edited draft for the next one to delete.
         mappings_sha256 = _sha256(sandbox.config_yaml.encode())
-        drafted = (_marked(work / DEMO_MARKER) or [])[1:2]
+        drafted = (_marked(work / DEMO_MARKER) or [])[1:3]  # the draft's and the plan's
         write_atomic(work / DEMO_MARKER, "\n".join([mappings_sha256, *drafted]) + "\n")
         write_workspace(work, sandbox.config_yaml)
         console.result(console.style("entrasync demo", bold=True))
@@ -190,16 +192,18 @@ def demo(directory: Path | None) -> int:
         with sandbox_environment(sandbox.environ), chdir(work):
             _expect(_step(console, 1, "Check the mappings", ["validate"]), 0, "validate")
             _expect(
-                _step(console, 2, "Plan: what would change", ["plan", "--out", "plan.json"]),
+                _step(console, 2, "Plan: what would change", ["plan", "--out", str(DEMO_PLAN)]),
                 0,
                 "plan",
             )
+            plan_sha256 = _sha256((work / DEMO_PLAN).read_bytes())
+            before = set((work / "audit").glob("*.jsonl"))  # a folder reused: its own stay
             _expect(
                 _step(
                     console,
                     3,
                     "Apply exactly the reviewed plan",
-                    ["apply", "plan.json", "--audit-dir", "audit"],
+                    ["apply", str(DEMO_PLAN), "--audit-dir", "audit"],
                 ),
                 0,
                 "apply",
@@ -209,16 +213,18 @@ def demo(directory: Path | None) -> int:
                 0,
                 "plan --detailed-exitcode",
             )
-            audits = sorted((work / "audit").glob("*.jsonl"))
-            if not audits:
-                raise EntrasyncError("the demo's apply wrote no audit file", "report this bug")
-            audit_file = audits[-1].relative_to(work)
+            written = sorted(set((work / "audit").glob("*.jsonl")) - before)
+            if len(written) != 1:
+                raise EntrasyncError(
+                    f"the demo's apply wrote {len(written)} audit files, not one", "report this bug"
+                )
+            audit_file = written[0].relative_to(work)
             _expect(
                 _step(console, 5, "Verify the audit trail", ["audit", "verify", str(audit_file)]),
                 0,
                 "audit verify",
             )
-            _step(console, 6, "Who has access now", ["users"])
+            _expect(_step(console, 6, "Who has access now", ["users"]), 0, "users")
             # The draft of a previous demo in this --dir is the demo's own (_claim checked):
             # init never writes over a file without --force, which the demo does not teach.
             (work / DEMO_DRAFT).unlink(missing_ok=True)
@@ -233,7 +239,7 @@ def demo(directory: Path | None) -> int:
                 "init",
             )
             draft_sha256 = _sha256((work / DEMO_DRAFT).read_bytes())
-            write_atomic(work / DEMO_MARKER, f"{mappings_sha256}\n{draft_sha256}\n")
+            write_atomic(work / DEMO_MARKER, f"{mappings_sha256}\n{draft_sha256}\n{plan_sha256}\n")
         elapsed = time.monotonic() - started
         console.result("")
         console.result(console.style("What happened", bold=True))

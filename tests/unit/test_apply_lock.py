@@ -124,6 +124,37 @@ def test_a_lock_file_another_user_made_still_locks_for_a_user_who_cannot_write_i
         folder.rmdir()
 
 
+_IN_A_READ_ONLY_FOLDER = """
+import os
+import sys
+from entrasync.adapters.lockfile import open_lock
+if os.geteuid() == 0:  # root may write anywhere: become a user who may not
+    os.setgroups([])
+    os.setresgid(65534, 65534, 65534)
+    os.setresuid(65534, 65534, 65534)
+try:
+    open_lock(sys.argv[1])
+except OSError as exc:
+    print(type(exc).__name__, exc.strerror)
+"""
+
+
+def test_a_read_only_folder_without_a_lock_file_says_permission_denied() -> None:
+    # The read-only retry found no file: "No such file or directory" hid the real cause.
+    folder = Path(tempfile.mkdtemp(prefix="entrasync-read-only-"))
+    try:
+        folder.chmod(0o555)
+        done = subprocess.run(
+            [sys.executable, "-c", _IN_A_READ_ONLY_FOLDER, str(folder / LOCK_NAME)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.stdout.strip() == "PermissionError Permission denied", done.stderr
+    finally:
+        folder.rmdir()
+
+
 def test_a_folder_that_cannot_be_created_is_left_to_the_audit_files_own_error() -> None:
     with apply_lock(Path("/proc/nope")):  # no audit file can be made there: apply writes nothing
         pass

@@ -197,6 +197,39 @@ def test_demo_leaves_a_folder_a_sandbox_uses_or_whose_config_is_a_link(
     assert "is an `entrasync sandbox` folder, or its config/ is a link" in capsys.readouterr().err
 
 
+def test_demo_stopped_while_it_shows_who_has_access_ends_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Step 6's exit code went unread: Ctrl-C there printed "interrupted", and the demo ran on.
+    def interrupted(*_args: object, **_kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("entrasync.commands.users.users_view", interrupted)
+    assert main(["demo", "--dir", str(tmp_path)]) == ExitCode.INTERRUPTED
+    assert "── 7." not in capsys.readouterr().out
+    assert not (tmp_path / "config" / "drafted.yaml").exists()
+
+
+def test_demo_in_its_folder_again_keeps_a_changed_plan_and_verifies_its_own_audit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It wrote over a plan.json of the user's, and verified whichever audit file sorted last:
+    one of the user's failed it, and the demo asked for a bug report."""
+    monkeypatch.setattr(runner, "new_credential", lambda: "a-credential-for-two-demo-runs")
+    assert main(["demo", "--dir", str(tmp_path)]) == 0
+    (tmp_path / "audit" / "zzz-mine.jsonl").write_text("not an audit file\n")
+    capsys.readouterr()
+
+    assert main(["demo", "--dir", str(tmp_path)]) == 0  # its own audit file verified
+
+    (tmp_path / "plan.json").write_text('{"mine": 1}\n')
+    capsys.readouterr()
+    assert main(["demo", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path} has its plan.json changed since the demo wrote it" in err
+    assert (tmp_path / "plan.json").read_text() == '{"mine": 1}\n'
+
+
 def test_a_step_stopped_by_a_signal_ends_the_demo_with_its_exit_code() -> None:
     for code in (130, 143):
         with pytest.raises(click.exceptions.Exit) as stopped:
