@@ -179,7 +179,8 @@ def demo(directory: Path | None) -> int:
         # The draft's hash is kept (_claim checked the draft): a demo that stops before init
         # must not leave an edited draft for the next one to delete.
         mappings_sha256 = _sha256(sandbox.config_yaml.encode())
-        drafted = (_marked(work / DEMO_MARKER) or [])[1:3]  # the draft's and the plan's
+        # plan.json's is dropped: step 2 writes a new one, whose hash is kept once written.
+        drafted = (_marked(work / DEMO_MARKER) or [])[1:2] or ["-"]
         write_atomic(work / DEMO_MARKER, "\n".join([mappings_sha256, *drafted]) + "\n")
         write_workspace(work, sandbox.config_yaml)
         console.result(console.style("entrasync demo", bold=True))
@@ -197,6 +198,9 @@ def demo(directory: Path | None) -> int:
                 "plan",
             )
             plan_sha256 = _sha256((work / DEMO_PLAN).read_bytes())
+            write_atomic(
+                work / DEMO_MARKER, "\n".join([mappings_sha256, *drafted, plan_sha256]) + "\n"
+            )
             before = set((work / "audit").glob("*.jsonl"))  # a folder reused: its own stay
             _expect(
                 _step(
