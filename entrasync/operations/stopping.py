@@ -154,6 +154,16 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
             _handlers((signal.SIGINT,), interrupt),
         ):
             yield
+            if raised.requested and outer is not None:
+                # A command run inside another (the demo's steps): raised in a finalizer or a
+                # weakref callback, where Python reports the exception and drops it, its stop
+                # was lost, and the outer command, whose handlers were not the ones called,
+                # ran on. The command ends as stopped all the same.
+                raise (
+                    KeyboardInterrupt
+                    if raised.signum == signal.SIGINT
+                    else Stopped(raised.signum or signal.SIGTERM)
+                )
     finally:
         if in_main:
             _command_stop = outer

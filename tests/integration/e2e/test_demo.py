@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import weakref
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -213,6 +216,29 @@ def test_demo_stopped_while_it_shows_who_has_access_ends_there(
     assert "── 7." not in capsys.readouterr().out
     # Its own plan.json, written after the stopped run's marker, is no user's change.
     assert main(["demo", "--dir", str(tmp_path)]) == 0, capsys.readouterr().err
+
+
+# The dropped Stopped is reported as unraisable, which is what the test reproduces.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_stop_python_drops_in_a_finalizer_still_ends_the_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while a step ran a weakref callback: the handler's Stopped was reported as
+    "Exception ignored" and dropped, and the demo ran on to exit 0."""
+    from entrasync.core.users_view import users_view as shown
+
+    def stopped_in_a_callback(*args: Any, **kwargs: Any) -> Any:
+        class Referent:
+            pass
+
+        referent = Referent()
+        _ref = weakref.ref(referent, lambda _: os.kill(os.getpid(), signal.SIGTERM))
+        del referent  # the callback runs, and the signal's handler in it
+        return shown(*args, **kwargs)
+
+    monkeypatch.setattr("entrasync.commands.users.users_view", stopped_in_a_callback)
+    assert main(["demo", "--dir", str(tmp_path)]) == ExitCode.TERMINATED
+    assert not (tmp_path / "config" / "drafted.yaml").exists()
 
 
 def test_demo_in_its_folder_again_keeps_a_changed_plan_and_verifies_its_own_audit(
