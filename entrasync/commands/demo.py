@@ -58,6 +58,7 @@ DEMO_MARKER = ".entrasync-demo"
 DEMO_MAPPINGS = Path("config", "mappings.yaml")
 DEMO_DRAFT = Path("config", "drafted.yaml")
 DEMO_PLAN = Path("plan.json")
+INIT_WRITING = "*"  # in the draft's place: init is writing it, so a draft there is the demo's
 
 
 def _claim(directory: Path) -> None:
@@ -78,7 +79,12 @@ def _claim(directory: Path) -> None:
             why = "is an `entrasync sandbox` folder, or its config/ is a link"
         elif mappings.exists() and [_sha256(mappings.read_bytes())] != written[:1]:
             why = f"has its {DEMO_MAPPINGS} edited since the demo wrote it"
-        elif draft.exists() and len(written) > 1 and _sha256(draft.read_bytes()) != written[1]:
+        elif (
+            draft.exists()
+            and len(written) > 1
+            and written[1] != INIT_WRITING
+            and _sha256(draft.read_bytes()) != written[1]
+        ):
             why = f"has its {DEMO_DRAFT} edited since the demo wrote it"
         elif plan.exists() and len(written) > 2 and _sha256(plan.read_bytes()) != written[2]:
             why = f"has its {DEMO_PLAN} changed since the demo wrote it"
@@ -231,7 +237,12 @@ def demo(directory: Path | None) -> int:
             _expect(_step(console, 6, "Who has access now", ["users"]), 0, "users")
             # The draft of a previous demo in this --dir is the demo's own (_claim checked):
             # init never writes over a file without --force, which the demo does not teach.
+            # Until its hash is known, a draft there is init's (a demo stopped after init wrote
+            # it leaves a folder the next one takes).
             (work / DEMO_DRAFT).unlink(missing_ok=True)
+            write_atomic(
+                work / DEMO_MARKER, "\n".join([mappings_sha256, INIT_WRITING, plan_sha256]) + "\n"
+            )
             _expect(
                 _step(
                     console,

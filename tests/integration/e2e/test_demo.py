@@ -241,6 +241,22 @@ def test_a_stop_python_drops_in_a_finalizer_still_ends_the_demo(
     assert not (tmp_path / "config" / "drafted.yaml").exists()
 
 
+def test_a_first_demo_stopped_after_init_wrote_its_draft_leaves_a_folder_taken_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The marker said "no draft yet": the next demo took init's draft for the user's edit.
+    def interrupted(*_args: object, **_kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "new_credential", lambda: "a-credential-for-two-demo-runs")
+    with monkeypatch.context() as stopping:
+        stopping.setattr("entrasync.commands.init.residue_lines", interrupted)
+        assert main(["demo", "--dir", str(tmp_path)]) == ExitCode.INTERRUPTED
+    assert (tmp_path / "config" / "drafted.yaml").exists()
+    capsys.readouterr()
+    assert main(["demo", "--dir", str(tmp_path)]) == 0, capsys.readouterr().err
+
+
 def test_demo_in_its_folder_again_keeps_a_changed_plan_and_verifies_its_own_audit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
