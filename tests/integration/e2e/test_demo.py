@@ -200,19 +200,25 @@ def test_demo_leaves_a_folder_a_sandbox_uses_or_whose_config_is_a_link(
     assert "is an `entrasync sandbox` folder, or its config/ is a link" in capsys.readouterr().err
 
 
+def _demo_interrupted_at(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A demo in ``folder`` stopped by Ctrl-C when a step calls ``name`` (module.function)."""
+
+    def interrupted(*_args: object, **_kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as stopping:
+        stopping.setattr(name, interrupted)
+        assert main(["demo", "--dir", str(folder)]) == ExitCode.INTERRUPTED
+
+
 def test_demo_stopped_while_it_shows_who_has_access_ends_there(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Step 6's exit code went unread: Ctrl-C there printed "interrupted", and the demo ran on.
-    def interrupted(*_args: object, **_kwargs: object) -> object:
-        raise KeyboardInterrupt
-
     monkeypatch.setattr(runner, "new_credential", lambda: "a-credential-for-three-demo-runs")
     assert main(["demo", "--dir", str(tmp_path)]) == 0
     capsys.readouterr()
-    with monkeypatch.context() as stopping:
-        stopping.setattr("entrasync.commands.users.users_view", interrupted)
-        assert main(["demo", "--dir", str(tmp_path)]) == ExitCode.INTERRUPTED
+    _demo_interrupted_at("entrasync.commands.users.users_view", tmp_path, monkeypatch)
     assert "── 7." not in capsys.readouterr().out
     # Its own plan.json, written after the stopped run's marker, is no user's change.
     assert main(["demo", "--dir", str(tmp_path)]) == 0, capsys.readouterr().err
@@ -245,13 +251,8 @@ def test_a_first_demo_stopped_after_init_wrote_its_draft_leaves_a_folder_taken_a
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The marker said "no draft yet": the next demo took init's draft for the user's edit.
-    def interrupted(*_args: object, **_kwargs: object) -> object:
-        raise KeyboardInterrupt
-
     monkeypatch.setattr(runner, "new_credential", lambda: "a-credential-for-two-demo-runs")
-    with monkeypatch.context() as stopping:
-        stopping.setattr("entrasync.commands.init.residue_lines", interrupted)
-        assert main(["demo", "--dir", str(tmp_path)]) == ExitCode.INTERRUPTED
+    _demo_interrupted_at("entrasync.commands.init.residue_lines", tmp_path, monkeypatch)
     assert (tmp_path / "config" / "drafted.yaml").exists()
     capsys.readouterr()
     assert main(["demo", "--dir", str(tmp_path)]) == 0, capsys.readouterr().err
