@@ -21,7 +21,7 @@ from entrasync.commands import examples, folder
 from entrasync.console import Console, app_context, config_option, output_options, reads_no_config
 from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.gctune import collector_running
-from entrasync.operations.stopping import ending_as_ctrl_c
+from entrasync.operations.stopping import ending_as_ctrl_c, raise_if_stopped
 
 
 @contextmanager
@@ -140,7 +140,9 @@ def _step(console: Console, number: int, title: str, argv: Sequence[str]) -> int
     args = [*argv, *["-v"] * context.verbose, *["-q"] * context.quiet]
     if not console.color:
         args.append("--no-color")
-    return main(args)
+    code = main(args)
+    raise_if_stopped()  # the demo's own stop, should Python have dropped its exception
+    return code
 
 
 def _expect(code: int, wanted: int, what: str) -> None:

@@ -148,25 +148,43 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
         end_waits(signum)
         raise KeyboardInterrupt
 
+    # Raised in a finalizer or a weakref callback, a handler's exception is reported as
+    # "Exception ignored", with a traceback, and dropped: not reported, it is raised again
+    # when the command returns (raise_if_stopped).
+    lost: list[bool] = []
+    reported = sys.unraisablehook
+
+    def dropped(unraisable: Any) -> None:
+        if raised.requested and isinstance(unraisable.exc_value, Stopped | KeyboardInterrupt):
+            lost.append(True)
+            return
+        reported(unraisable)
+
+    if in_main:
+        sys.unraisablehook = dropped
     try:
         with (
             _handlers(_ENDING, handler),
             _handlers((signal.SIGINT,), interrupt),
         ):
             yield
-            if raised.requested and outer is not None:
-                # A command run inside another (the demo's steps): raised in a finalizer or a
-                # weakref callback, where Python reports the exception and drops it, its stop
-                # was lost, and the outer command, whose handlers were not the ones called,
-                # ran on. The command ends as stopped all the same.
-                raise (
-                    KeyboardInterrupt
-                    if raised.signum == signal.SIGINT
-                    else Stopped(raised.signum or signal.SIGTERM)
-                )
+            # A command run inside another (the demo's steps) ends as stopped too: the outer
+            # command's handlers were not the ones called.
+            if in_main and (lost or outer is not None):
+                raise_if_stopped()
     finally:
         if in_main:
             _command_stop = outer
+            sys.unraisablehook = reported
+
+
+def raise_if_stopped() -> None:
+    """Raise the running command's stop when a signal asked for it but its exception was lost:
+    raised in a finalizer or a weakref callback, Python reports it and drops it, and the
+    command ran on. For a command that runs others (the demo, between its steps)."""
+    stop = _command_stop
+    if stop is not None and stop.signum is not None:
+        raise KeyboardInterrupt if stop.signum == signal.SIGINT else Stopped(stop.signum)
 
 
 # The running command's stop request (signals_interrupt's): a signal deferred_stop took during

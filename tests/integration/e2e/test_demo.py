@@ -224,27 +224,51 @@ def test_demo_stopped_while_it_shows_who_has_access_ends_there(
     assert main(["demo", "--dir", str(tmp_path)]) == 0, capsys.readouterr().err
 
 
-# The dropped Stopped is reported as unraisable, which is what the test reproduces.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_stop_python_drops_in_a_finalizer_still_ends_the_demo(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SIGTERM while a step ran a weakref callback: the handler's Stopped was reported as
-    "Exception ignored" and dropped, and the demo ran on to exit 0."""
+    "Exception ignored", with a traceback, and dropped, and the demo ran on to exit 0."""
     from entrasync.core.users_view import users_view as shown
 
     def stopped_in_a_callback(*args: Any, **kwargs: Any) -> Any:
-        class Referent:
-            pass
-
-        referent = Referent()
-        _ref = weakref.ref(referent, lambda _: os.kill(os.getpid(), signal.SIGTERM))
-        del referent  # the callback runs, and the signal's handler in it
+        _signal_in_a_weakref_callback()
         return shown(*args, **kwargs)
 
     monkeypatch.setattr("entrasync.commands.users.users_view", stopped_in_a_callback)
     assert main(["demo", "--dir", str(tmp_path)]) == ExitCode.TERMINATED
     assert not (tmp_path / "config" / "drafted.yaml").exists()
+
+
+def test_a_stop_python_drops_in_the_demos_own_code_ends_it_after_the_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same between steps, where the demo's own handler is the one called."""
+    from entrasync.commands import demo
+
+    hashed = demo._sha256
+    calls: list[bool] = []
+
+    def stopped_once(data: bytes) -> str:
+        if not calls:
+            calls.append(True)
+            _signal_in_a_weakref_callback()
+        return hashed(data)
+
+    monkeypatch.setattr(demo, "_sha256", stopped_once)
+    assert main(["demo", "--dir", str(tmp_path)]) == ExitCode.TERMINATED
+    assert "── 2." not in capsys.readouterr().out
+
+
+def _signal_in_a_weakref_callback() -> None:
+    """SIGTERM to this process from a weakref callback: its handler's exception is dropped."""
+
+    class Referent:
+        pass
+
+    referent = Referent()
+    _ref = weakref.ref(referent, lambda _: os.kill(os.getpid(), signal.SIGTERM))
+    del referent  # the callback runs, and the signal's handler in it
 
 
 def test_a_first_demo_stopped_after_init_wrote_its_draft_leaves_a_folder_taken_again(
