@@ -100,6 +100,11 @@ def _claim(directory: Path) -> None:
     )
 
 
+def _mark(work: Path, *hashes: str) -> None:
+    """Write the folder's marker: the hashes :func:`_claim` checks, in its order."""
+    write_atomic(work / DEMO_MARKER, "\n".join(hashes) + "\n")
+
+
 def _marked(marker: Path) -> list[str] | None:
     """The hashes a demo's marker holds; None when there is no marker (or no demo's)."""
     if not marker.is_file():
@@ -189,7 +194,7 @@ def demo(directory: Path | None) -> int:
         mappings_sha256 = _sha256(sandbox.config_yaml.encode())
         # plan.json's is dropped: step 2 writes a new one, whose hash is kept once written.
         drafted = (_marked(work / DEMO_MARKER) or [])[1:2] or ["-"]
-        write_atomic(work / DEMO_MARKER, "\n".join([mappings_sha256, *drafted]) + "\n")
+        _mark(work, mappings_sha256, *drafted)
         write_workspace(work, sandbox.config_yaml)
         console.result(console.style("entrasync demo", bold=True))
         console.result(
@@ -206,9 +211,7 @@ def demo(directory: Path | None) -> int:
                 "plan",
             )
             plan_sha256 = _sha256((work / DEMO_PLAN).read_bytes())
-            write_atomic(
-                work / DEMO_MARKER, "\n".join([mappings_sha256, *drafted, plan_sha256]) + "\n"
-            )
+            _mark(work, mappings_sha256, *drafted, plan_sha256)
             before = set((work / "audit").glob("*.jsonl"))  # a folder reused: its own stay
             _expect(
                 _step(
@@ -242,9 +245,7 @@ def demo(directory: Path | None) -> int:
             # Until its hash is known, a draft there is init's (a demo stopped after init wrote
             # it leaves a folder the next one takes).
             (work / DEMO_DRAFT).unlink(missing_ok=True)
-            write_atomic(
-                work / DEMO_MARKER, "\n".join([mappings_sha256, INIT_WRITING, plan_sha256]) + "\n"
-            )
+            _mark(work, mappings_sha256, INIT_WRITING, plan_sha256)
             _expect(
                 _step(
                     console,
@@ -256,7 +257,7 @@ def demo(directory: Path | None) -> int:
                 "init",
             )
             draft_sha256 = _sha256((work / DEMO_DRAFT).read_bytes())
-            write_atomic(work / DEMO_MARKER, f"{mappings_sha256}\n{draft_sha256}\n{plan_sha256}\n")
+            _mark(work, mappings_sha256, draft_sha256, plan_sha256)
         elapsed = time.monotonic() - started
         console.result("")
         console.result(console.style("What happened", bold=True))
