@@ -29,6 +29,18 @@ def known_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner, "new_credential", lambda: next(values))
 
 
+@pytest.fixture
+def one_credential(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every demo run of the test with one credential, as a folder's runs share its files."""
+    monkeypatch.setattr(runner, "new_credential", lambda: "a-credential-for-every-demo-run")
+
+
+def _demo_done(folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A whole demo run in ``folder``, its output set aside."""
+    assert main(["demo", "--dir", str(folder)]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+
+
 def test_demo_runs_the_loop_and_ends_in_sync(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], known_secrets: None
 ) -> None:
@@ -64,12 +76,11 @@ def test_demo_without_a_folder_says_its_draft_is_gone_and_how_to_keep_it(
     assert "Files kept in" not in out
 
 
+@pytest.mark.usefixtures("one_credential")
 def test_demo_runs_again_in_the_same_folder(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(runner, "new_credential", lambda: "a-credential-for-two-demo-runs")
-    assert main(["demo", "--dir", str(tmp_path)]) == 0
-    capsys.readouterr()
+    _demo_done(tmp_path, capsys)
     code = main(["demo", "--dir", str(tmp_path)])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -211,13 +222,12 @@ def _demo_interrupted_at(name: str, folder: Path, monkeypatch: pytest.MonkeyPatc
         assert main(["demo", "--dir", str(folder)]) == ExitCode.INTERRUPTED
 
 
+@pytest.mark.usefixtures("one_credential")
 def test_demo_stopped_while_it_shows_who_has_access_ends_there(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Step 6's exit code went unread: Ctrl-C there printed "interrupted", and the demo ran on.
-    monkeypatch.setattr(runner, "new_credential", lambda: "a-credential-for-three-demo-runs")
-    assert main(["demo", "--dir", str(tmp_path)]) == 0
-    capsys.readouterr()
+    _demo_done(tmp_path, capsys)
     _demo_interrupted_at("entrasync.commands.users.users_view", tmp_path, monkeypatch)
     assert "── 7." not in capsys.readouterr().out
     # Its own plan.json, written after the stopped run's marker, is no user's change.
@@ -271,26 +281,25 @@ def _signal_in_a_weakref_callback() -> None:
     del referent  # the callback runs, and the signal's handler in it
 
 
+@pytest.mark.usefixtures("one_credential")
 def test_a_first_demo_stopped_after_init_wrote_its_draft_leaves_a_folder_taken_again(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The marker said "no draft yet": the next demo took init's draft for the user's edit.
-    monkeypatch.setattr(runner, "new_credential", lambda: "a-credential-for-two-demo-runs")
     _demo_interrupted_at("entrasync.commands.init.residue_lines", tmp_path, monkeypatch)
     assert (tmp_path / "config" / "drafted.yaml").exists()
     capsys.readouterr()
     assert main(["demo", "--dir", str(tmp_path)]) == 0, capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("one_credential")
 def test_demo_in_its_folder_again_keeps_a_changed_plan_and_verifies_its_own_audit(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """It wrote over a plan.json of the user's, and verified whichever audit file sorted last:
     one of the user's failed it, and the demo asked for a bug report."""
-    monkeypatch.setattr(runner, "new_credential", lambda: "a-credential-for-two-demo-runs")
-    assert main(["demo", "--dir", str(tmp_path)]) == 0
+    _demo_done(tmp_path, capsys)
     (tmp_path / "audit" / "zzz-mine.jsonl").write_text("not an audit file\n")
-    capsys.readouterr()
 
     assert main(["demo", "--dir", str(tmp_path)]) == 0  # its own audit file verified
 
