@@ -157,17 +157,23 @@ def test_a_push_that_cannot_plan_replaces_the_note_and_removes_the_labels(
 def test_report_apply_compares_with_the_plan_the_merge_request_shows(
     gitlab: GitLab, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    plan = plan_of(change("alice@contoso.com"))
+    plan, other = plan_of(change("alice@contoso.com")), plan_of(change("mallory@contoso.com"))
     audit = write_audit(tmp_path / "audit", plan)
     reviewed = tmp_path / "plan.json"
     reviewed.write_text(planfile.dumps(plan), encoding="utf-8")
-    gitlab.state.add_note(7, render_markdown(plan, config_path=plan.config_path))
+    shown = gitlab.state.add_note(7, render_markdown(plan, config_path=plan.config_path))
     args = ("report-apply", "--audit", str(audit), "--reviewed-plan", str(reviewed), "--pr", "7")
 
     assert run(monkeypatch, make_env(gitlab), tmp_path, *args) == 0
 
     report = gitlab.state.notes[7][-1]["body"]
     assert f"was in the plan last reviewed on this pull request (`{plan.short_digest}`)" in report
+    # The note edited to show another plan (a racing pipeline's): the artifact is not vouched for.
+    (note,) = (n for n in gitlab.state.notes[7] if n["id"] == shown)
+    note["body"] = render_markdown(other, config_path=other.config_path)
+    assert run(monkeypatch, make_env(gitlab), tmp_path, *args) == 0
+    report = gitlab.state.notes[7][-1]["body"]
+    assert f"but the request's comment shows plan {other.short_digest}" in report
 
 
 def test_a_retried_apply_job_posts_its_own_report(
