@@ -662,12 +662,18 @@ def test_the_hooks_default_files_are_the_mappings_yaml_files(path: str, matched:
     assert (re.search(hook["files"], path) is not None) is matched
 
 
-def test_the_documented_mappings_repository_plan_keeps_the_security_model() -> None:
+def mappings_repository_examples() -> dict[str, Any]:
+    """The workflows docs/github-setup.md gives a separate mappings repository, by path."""
     text = (ROOT / "docs" / "github-setup.md").read_text(encoding="utf-8")
+    found = re.findall(r"```yaml\n# (\S+) in the mappings repository\n(.*?)```", text, re.S)
+    return {path: yaml.safe_load(body) for path, body in found}
+
+
+def test_the_documented_mappings_repository_plan_keeps_the_security_model() -> None:
+    examples = mappings_repository_examples()
     # Named as find-plan expects the run that uploads the reviewed plan to be named.
-    (example,) = re.findall(r"```yaml\n# (\S+) in the mappings repository\n(.*?)```", text, re.S)
-    assert example[0] == PLAN_WORKFLOW
-    data: dict[Any, Any] = yaml.safe_load(example[1])
+    assert PLAN_WORKFLOW in examples
+    data: dict[Any, Any] = examples[PLAN_WORKFLOW]
     assert set(data[True]) == {"pull_request_target"}
     assert data["permissions"] == {}
     (plan,) = data["jobs"].values()
@@ -688,6 +694,25 @@ def test_the_documented_mappings_repository_plan_keeps_the_security_model() -> N
         assert set(step["with"]) <= set(ACTION["inputs"])
     assert [s["with"].get("working-directory") for s in tool] == [None, "pr", "pr"]
     assert not any("pr/" in s.get("run", "") for s in plan["steps"])
+
+
+def test_the_documented_mappings_repository_has_the_ci_check_branch_protection_requires() -> None:
+    # Step 5 of the set-up requires a check named ci; the shipped ci.yml tests the tool, which a
+    # mappings repository does not hold, so the docs give it one that validates the mappings.
+    data: dict[Any, Any] = mappings_repository_examples()[".github/workflows/ci.yml"]
+    assert "require the `ci` check" in (ROOT / "docs" / "github-setup.md").read_text("utf-8")
+    assert set(data[True]) == {"pull_request", "push"}
+    assert data["permissions"] == {}
+    (name, ci), *others = data["jobs"].items()
+    assert (name, others) == ("ci", [])
+    assert ci["permissions"] == {"contents": "read"}
+    checkout, tool = ci["steps"]
+    assert checkout["uses"].startswith("actions/checkout@")
+    assert checkout["with"]["persist-credentials"] is False
+    assert re.fullmatch(r"OWNER/entrasync@v\d+\.\d+\.\d+", tool["uses"])
+    assert tool["with"] == {"command": "validate"}
+    assert "env" not in tool  # no secret: validate reads nothing remote
+    assert "env" not in ci
 
 
 @pytest.mark.parametrize("name", ["apply.yml", "sync.yml"])

@@ -151,6 +151,12 @@ def test_args_are_split_like_a_shell_but_never_run_by_one(tmp_path: Path, temp: 
     assert "error: config file pwned` not found" in ran.err
     assert not (tmp_path / "pwned").exists()
 
+    # `#` starts no comment (as documented): what follows it is more words, here a file that
+    # does not exist, so a "commented-out" argument fails the step instead of passing silently.
+    ran = run_step("run", tmp_path, temp, command="validate", args="'my access/mappings.yaml' # x")
+    assert ran.code == 1
+    assert "error: config file # not found" in ran.err
+
 
 def test_a_backslash_ending_a_line_of_args_continues_it_as_in_a_shell(
     tmp_path: Path, temp: Path
