@@ -28,7 +28,13 @@ import httpx
 from entrasync import __version__
 from entrasync.adapters.clock import utc_moment
 from entrasync.adapters.pool import DEFAULT_PARALLELISM as DEFAULT_PARALLELISM
-from entrasync.adapters.proxy import LOOPBACK_DIRECT, Refused, socks_missing, unusable_proxy_error
+from entrasync.adapters.proxy import (
+    LOOPBACK_DIRECT,
+    Refused,
+    remember_proxy_passwords,
+    socks_missing,
+    unusable_proxy_error,
+)
 from entrasync.adapters.throttle import (
     LONGEST_ASKED,
     MAX_DELAY,
@@ -67,6 +73,7 @@ def new_client(
     except for loopback (:data:`LOOPBACK_DIRECT`). A proxy variable httpx cannot use is an
     error at the first request that is not to loopback."""
     verify = ssl_context(os.environ if environ is None else environ)
+    remember_proxy_passwords()
 
     def client(trust_env: bool, mounts: Mapping[str, httpx.BaseTransport | None]) -> httpx.Client:
         return httpx.Client(

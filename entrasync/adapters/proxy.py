@@ -5,12 +5,15 @@ without any.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
 from entrasync.adapters.shell import pip_install
+from entrasync.core.redact import remember
 from entrasync.core.urls import LOOPBACK_HOSTS
 from entrasync.errors import EntrasyncError
 
@@ -37,6 +40,22 @@ def proxy_variables() -> dict[str, str]:
             else:
                 found.pop(scheme, None)
     return found
+
+
+def remember_proxy_passwords() -> None:
+    """Keep each proxy variable's password out of every text told, as each credential sent is
+    (:func:`entrasync.core.redact.remember`): it goes to the proxy, as sent and in Basic's
+    base64 of ``user:password``, and a proxy may echo it in the refusal an error quotes."""
+    for variable in proxy_variables().values():
+        value = os.environ[variable]
+        try:
+            parts = urlsplit(value if "://" in value else f"http://{value}")
+            user, password = unquote(parts.username or ""), unquote(parts.password or "")
+        except ValueError:  # no URL: no password to send, and an error names the variable
+            continue
+        if password:
+            remember(password)
+            remember(base64.b64encode(f"{user}:{password}".encode()).decode("ascii"))
 
 
 class Refused(httpx.BaseTransport):

@@ -3,6 +3,7 @@ and the adaptive limit (SCIM: a 429 halves the requests in flight, successes gro
 
 from __future__ import annotations
 
+import base64
 import gc
 import gzip
 import os
@@ -39,6 +40,7 @@ from entrasync.adapters.throttle import (
     pause,
     reset_waits,
 )
+from entrasync.core.redact import WITHHELD, redact
 from entrasync.errors import EntrasyncError
 from tests.unit.fake_time import FakeTime
 
@@ -865,6 +867,30 @@ def test_a_proxy_without_a_scheme_is_read_as_requests_reads_it(
     said = f"{caught.value.message} {caught.value.hint}"
     assert caught.value.message.startswith("HTTPS_PROXY holds a URL requests "), said
     assert "fake-proxy-password" not in said
+
+
+@pytest.mark.parametrize("builder", ["httpx", "requests"])
+def test_a_proxy_password_is_masked_wherever_a_proxy_echoes_it(
+    builder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy's refusal may quote the credentials it was sent (urllib3 logs it at -vv): the
+    password, as written in the URL, decoded, or inside the Basic header's base64."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    password = f"fake-proxy-{builder}-pass%40word-for-tests"
+    monkeypatch.setenv("HTTPS_PROXY", f"http://proxyuser:{password}@proxy.example:3128")
+    decoded = password.replace("%40", "@")
+    basic = base64.b64encode(f"proxyuser:{decoded}".encode()).decode()
+    echoes = [f"407 for proxyuser:{password}", f"407 for {decoded}", f"Basic {basic}"]
+    assert [redact(echo) for echo in echoes] == echoes  # nothing known before a client is made
+    if builder == "httpx":
+        new_client().close()
+    else:
+        requests_session(ssl.create_default_context()).close()
+    told = [redact(echo) for echo in echoes]
+    assert told[1:] == ["407 for ***", "Basic ***"]
+    assert told[0] in ("407 for proxyuser:***", WITHHELD)  # escaped: masked, or the text withheld
 
 
 def test_the_proxy_named_is_the_first_httpx_refused(monkeypatch: pytest.MonkeyPatch) -> None:

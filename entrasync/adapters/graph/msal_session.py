@@ -29,7 +29,7 @@ from entrasync.adapters.http import (
     RetryPolicy,
     retry_after,
 )
-from entrasync.adapters.proxy import proxy_variables, socks_missing
+from entrasync.adapters.proxy import proxy_variables, remember_proxy_passwords, socks_missing
 from entrasync.adapters.throttle import Abandoned, pause, waits_ended
 from entrasync.core.urls import is_loopback_host
 from entrasync.errors import EntrasyncError
@@ -123,6 +123,7 @@ _PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
 def requests_session(context: ssl.SSLContext) -> requests.Session:
     """A session for msal's ``http_client``, as :func:`entrasync.adapters.http.new_client`
     makes httpx's: ``context``'s trust, the same timeout and User-Agent, no redirects."""
+    remember_proxy_passwords()
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     adapter = _ContextAdapter(context)
