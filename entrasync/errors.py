@@ -38,11 +38,15 @@ class EntrasyncError(Exception):
 
 class SeveralErrors(EntrasyncError):
     """Expected failures found together (one per mapping, say), each printed as its own
-    ``error:`` and ``hint:`` lines, in order."""
+    ``error:`` and ``hint:`` lines, in order; one told in the same lines as an earlier one (a
+    setting both connections read) is told once."""
 
     def __init__(self, errors: tuple[EntrasyncError, ...]) -> None:
         super().__init__(errors[-1].message, errors[-1].hint)
-        self.errors = errors
+        told: dict[tuple[str, ...], EntrasyncError] = {}
+        for error in errors:
+            told.setdefault(tuple(error_lines(error)), error)
+        self.errors = tuple(told.values())
 
 
 def error_lines(exc: EntrasyncError) -> list[str]:

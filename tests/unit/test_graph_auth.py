@@ -135,6 +135,26 @@ def test_a_first_run_with_nothing_set_is_told_every_setting_it_lacks_at_once() -
     ]
 
 
+def test_a_setting_both_connections_read_is_told_once_when_both_fail_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    environ = {
+        "AZURE_TENANT_ID": TENANT,
+        "AZURE_CLIENT_ID": CLIENT,
+        "AZURE_CLIENT_SECRET": "fake-client-secret-for-tests",
+        "NEURALTRUST_SCIM_TOKEN": "fake-scim-token-for-tests",
+        "ENTRASYNC_CA_BUNDLE": str(tmp_path / "gone.pem"),
+    }
+    for name, value in environ.items():  # as the command line reads them
+        monkeypatch.setenv(name, value)
+    with pytest.raises(EntrasyncError) as caught:
+        read_sources(CONFIG, environ, Console(out=io.StringIO(), err=io.StringIO()))
+    said = [line for line in error_lines(caught.value) if line.startswith("error: ")]
+    assert said == [
+        f"error: ENTRASYNC_CA_BUNDLE names {tmp_path / 'gone.pem'}, which does not exist"
+    ]
+
+
 def test_missing_tenant_id_names_both_places_to_set_it() -> None:
     with pytest.raises(AuthError) as caught:
         make_token_provider(CONFIG, {"AZURE_CLIENT_ID": CLIENT, "AZURE_CLIENT_SECRET": "s"})
