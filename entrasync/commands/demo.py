@@ -58,7 +58,6 @@ DEMO_MARKER = ".entrasync-demo"
 DEMO_MAPPINGS = Path("config", "mappings.yaml")
 DEMO_DRAFT = Path("config", "drafted.yaml")
 DEMO_PLAN = Path("plan.json")
-INIT_WRITING = "*"  # in the draft's place: init is writing it, so a draft there is the demo's
 
 
 def _claim(directory: Path) -> None:
@@ -79,12 +78,7 @@ def _claim(directory: Path) -> None:
             why = "is an `entrasync sandbox` folder, or its config/ is a link"
         elif mappings.exists() and [_sha256(mappings.read_bytes())] != written[:1]:
             why = f"has its {DEMO_MAPPINGS} edited since the demo wrote it"
-        elif (
-            draft.exists()
-            and len(written) > 1
-            and written[1] != INIT_WRITING
-            and _sha256(draft.read_bytes()) != written[1]
-        ):
+        elif draft.exists() and len(written) > 1 and _sha256(draft.read_bytes()) != written[1]:
             why = f"has its {DEMO_DRAFT} edited since the demo wrote it"
         elif plan.exists() and len(written) > 2 and _sha256(plan.read_bytes()) != written[2]:
             why = f"has its {DEMO_PLAN} changed since the demo wrote it"
@@ -100,8 +94,16 @@ def _claim(directory: Path) -> None:
     )
 
 
-def _mark(work: Path, *hashes: str) -> None:
-    """Write the folder's marker: the hashes :func:`_claim` checks, in its order."""
+def _mark(work: Path, mappings_sha256: str) -> None:
+    """Write the folder's marker: the hashes :func:`_claim` checks, in its order: the demo's
+    mappings, then its draft and its plan as they are now ("-": none, so any file there later
+    is someone else's)."""
+    hashes = [mappings_sha256]
+    for path in (work / DEMO_DRAFT, work / DEMO_PLAN):
+        try:
+            hashes.append(_sha256(path.read_bytes()))
+        except OSError:  # none, or none the demo could have written
+            hashes.append("-")
     write_atomic(work / DEMO_MARKER, "\n".join(hashes) + "\n")
 
 
@@ -134,7 +136,11 @@ def _workdir(directory: Path | None) -> Iterator[Path]:
     try:
         yield tmp
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:  # a stop signal during the removal: finish it, then stop
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def _step(console: Console, number: int, title: str, argv: Sequence[str]) -> int:
@@ -146,20 +152,72 @@ def _step(console: Console, number: int, title: str, argv: Sequence[str]) -> int
     if not console.color:
         args.append("--no-color")
     code = main(args)
+    if code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+        # The step was stopped by a signal and said so: the demo ends with its exit code.
+        raise click.exceptions.Exit(code)
     raise_if_stopped()  # the demo's own stop, should Python have dropped its exception
     return code
 
 
 def _expect(code: int, wanted: int, what: str) -> None:
-    if code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
-        # The step was stopped by a signal and said so: the demo ends with its exit code.
-        raise click.exceptions.Exit(code)
     if code != wanted:
         raise EntrasyncError(
             f"the demo stopped: `{what}` exited {code} (expected {wanted})",
             "the error above says why; unless it names this machine's setup (a proxy, a CA "
             "bundle, a folder), run `entrasync demo -v` and report its output as a bug",
         )
+
+
+def _steps(console: Console, work: Path, mappings_sha256: str) -> None:
+    """The demo's seven commands, run in ``work`` on the sandbox."""
+    _expect(_step(console, 1, "Check the mappings", ["validate"]), 0, "validate")
+    _expect(
+        _step(console, 2, "Plan: what would change", ["plan", "--out", str(DEMO_PLAN)]),
+        0,
+        "plan",
+    )
+    _mark(work, mappings_sha256)  # its plan, kept should the process be killed from here on
+    before = set((work / "audit").glob("*.jsonl"))  # a folder reused: its own stay
+    _expect(
+        _step(
+            console,
+            3,
+            "Apply exactly the reviewed plan",
+            ["apply", str(DEMO_PLAN), "--audit-dir", "audit"],
+        ),
+        0,
+        "apply",
+    )
+    _expect(
+        _step(console, 4, "Plan again: in sync", ["plan", "--detailed-exitcode"]),
+        0,
+        "plan --detailed-exitcode",
+    )
+    written = sorted(set((work / "audit").glob("*.jsonl")) - before)
+    if len(written) != 1:
+        raise EntrasyncError(
+            f"the demo's apply wrote {len(written)} audit files, not one", "report this bug"
+        )
+    audit_file = written[0].relative_to(work)
+    _expect(
+        _step(console, 5, "Verify the audit trail", ["audit", "verify", str(audit_file)]),
+        0,
+        "audit verify",
+    )
+    _expect(_step(console, 6, "Who has access now", ["users"]), 0, "users")
+    # The draft of a previous demo in this --dir is the demo's own (_claim checked):
+    # init never writes over a file without --force, which the demo does not teach.
+    (work / DEMO_DRAFT).unlink(missing_ok=True)
+    _expect(
+        _step(
+            console,
+            7,
+            "Starting from a tenant of your own: draft mappings from what exists",
+            ["init", "NT-", "--out", DEMO_DRAFT.as_posix()],
+        ),
+        0,
+        "init",
+    )
 
 
 @click.command(
@@ -189,12 +247,11 @@ def demo(directory: Path | None) -> int:
     with _workdir(directory) as work, running_sandbox() as sandbox:
         (work / DEMO_MAPPINGS).unlink(missing_ok=True)  # the demo's own, as _claim checked
         # Before the files it claims: a demo stopped in between leaves a folder it takes again.
-        # The draft's hash is kept (_claim checked the draft): a demo that stops before init
-        # must not leave an edited draft for the next one to delete.
+        # The draft and the plan there are the demo's (_claim checked them), and keep their
+        # hashes until a step writes them anew: a demo that stops before then must not leave
+        # an edited file for the next one to write over.
         mappings_sha256 = _sha256(sandbox.config_yaml.encode())
-        # plan.json's is dropped: step 2 writes a new one, whose hash is kept once written.
-        drafted = (_marked(work / DEMO_MARKER) or [])[1:2] or ["-"]
-        _mark(work, mappings_sha256, *drafted)
+        _mark(work, mappings_sha256)
         write_workspace(work, sandbox.config_yaml)
         console.result(console.style("entrasync demo", bold=True))
         console.result(
@@ -204,60 +261,11 @@ def demo(directory: Path | None) -> int:
         )
         console.result(f"Working folder: {work}")
         with sandbox_environment(sandbox.environ), chdir(work):
-            _expect(_step(console, 1, "Check the mappings", ["validate"]), 0, "validate")
-            _expect(
-                _step(console, 2, "Plan: what would change", ["plan", "--out", str(DEMO_PLAN)]),
-                0,
-                "plan",
-            )
-            plan_sha256 = _sha256((work / DEMO_PLAN).read_bytes())
-            _mark(work, mappings_sha256, *drafted, plan_sha256)
-            before = set((work / "audit").glob("*.jsonl"))  # a folder reused: its own stay
-            _expect(
-                _step(
-                    console,
-                    3,
-                    "Apply exactly the reviewed plan",
-                    ["apply", str(DEMO_PLAN), "--audit-dir", "audit"],
-                ),
-                0,
-                "apply",
-            )
-            _expect(
-                _step(console, 4, "Plan again: in sync", ["plan", "--detailed-exitcode"]),
-                0,
-                "plan --detailed-exitcode",
-            )
-            written = sorted(set((work / "audit").glob("*.jsonl")) - before)
-            if len(written) != 1:
-                raise EntrasyncError(
-                    f"the demo's apply wrote {len(written)} audit files, not one", "report this bug"
-                )
-            audit_file = written[0].relative_to(work)
-            _expect(
-                _step(console, 5, "Verify the audit trail", ["audit", "verify", str(audit_file)]),
-                0,
-                "audit verify",
-            )
-            _expect(_step(console, 6, "Who has access now", ["users"]), 0, "users")
-            # The draft of a previous demo in this --dir is the demo's own (_claim checked):
-            # init never writes over a file without --force, which the demo does not teach.
-            # Until its hash is known, a draft there is init's (a demo stopped after init wrote
-            # it leaves a folder the next one takes).
-            (work / DEMO_DRAFT).unlink(missing_ok=True)
-            _mark(work, mappings_sha256, INIT_WRITING, plan_sha256)
-            _expect(
-                _step(
-                    console,
-                    7,
-                    "Starting from a tenant of your own: draft mappings from what exists",
-                    ["init", "NT-", "--out", DEMO_DRAFT.as_posix()],
-                ),
-                0,
-                "init",
-            )
-            draft_sha256 = _sha256((work / DEMO_DRAFT).read_bytes())
-            _mark(work, mappings_sha256, draft_sha256, plan_sha256)
+            try:
+                _steps(console, work, mappings_sha256)
+            finally:
+                # The plan and draft as this run leaves them, stopped or not, are its own.
+                _mark(work, mappings_sha256)
         elapsed = time.monotonic() - started
         console.result("")
         console.result(console.style("What happened", bold=True))

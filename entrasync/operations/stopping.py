@@ -57,6 +57,7 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.lost = False  # its exception raised where Python dropped it, and not raised since
 
     @property
     def requested(self) -> bool:
@@ -123,6 +124,11 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
     # keeps the request it had.
     in_main = threading.current_thread() is threading.main_thread()
     outer = _command_stop
+    if in_main and outer is not None and outer.requested:
+        # The outer command (the demo) was asked to stop and Python dropped its exception:
+        # no command starts inside it, and its waits stay ended. This one tells the stop.
+        outer.lost = False
+        raise_if_stopped()
     if in_main:
         _command_stop = raised
     # Set by a signal, the flag stays set after the command: a reader's paused generator may
@@ -151,12 +157,11 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
     # Raised in a finalizer or a weakref callback, a handler's exception is reported as
     # "Exception ignored", with a traceback, and dropped: not reported, it is raised again
     # when the command returns (raise_if_stopped).
-    lost: list[bool] = []
     reported = sys.unraisablehook
 
     def dropped(unraisable: Any) -> None:
         if raised.requested and isinstance(unraisable.exc_value, Stopped | KeyboardInterrupt):
-            lost.append(True)
+            raised.lost = True
             return
         reported(unraisable)
 
@@ -170,7 +175,7 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
             yield
             # A command run inside another (the demo's steps) ends as stopped too: the outer
             # command's handlers were not the ones called.
-            if in_main and (lost or outer is not None):
+            if in_main and (raised.lost or outer is not None):
                 raise_if_stopped()
     finally:
         if in_main:

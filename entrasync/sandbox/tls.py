@@ -48,9 +48,9 @@ class SandboxCA:
 def sandbox_ca() -> SandboxCA:
     ca = trustme.CA(organization_name="entrasync sandbox")
     handle, path = tempfile.mkstemp(prefix=SANDBOX_CA_PREFIX, suffix=".pem")
+    atexit.register(_remove_quietly, path)  # first: a write that fails or is stopped leaves none
     with os.fdopen(handle, "wb") as out:
         out.write(ca.cert_pem.bytes())
-    atexit.register(_remove_quietly, path)
     return SandboxCA(ca=ca, server_cert=ca.issue_cert("127.0.0.1", "localhost"), pem_path=path)
 
 

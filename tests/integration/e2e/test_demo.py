@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import click
 import pytest
 
 from entrasync.adapters.audit.chain import verify_audit
 from entrasync.cli import main
-from entrasync.commands.demo import _expect
+from entrasync.console import configure_logging
 from entrasync.errors import ExitCode
+from entrasync.gctune import collector_paused
+from entrasync.operations import stopping
+from entrasync.operations.stopping import Stopped
 from entrasync.sandbox import runner
 
 KNOWN_SECRETS = ("fake-demo-client-secret-for-tests", "fake-demo-scim-token-for-tests")
@@ -133,16 +139,25 @@ def test_demo_will_not_take_a_folder_of_someone_elses(
 
 def _edited_then_refused(folder: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
     """Edit ``name`` in a folder a demo used: the next demo there refuses it, edits kept."""
-    kept = folder / "config" / name
-    edited = kept.read_text() + "# mine\n"
-    kept.write_text(edited)
+    edited = (folder / "config" / name).read_text() + "# mine\n"
+    _written_then_refused(folder, f"config/{name}", edited, capsys)
+
+
+def _written_then_refused(
+    folder: Path, name: str, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Write ``text`` to ``name`` in a folder a demo used: the next demo there refuses the
+    folder, and the file keeps ``text``."""
+    kept = folder / name
+    kept.write_text(text)
     capsys.readouterr()
 
     assert main(["demo", "--dir", str(folder)]) == 1
 
     err = capsys.readouterr().err
-    assert f"error: {folder} has its config/{name} edited since the demo wrote it" in err
-    assert kept.read_text() == edited
+    why = "changed" if name == "plan.json" else "edited"
+    assert f"error: {folder} has its {name} {why} since the demo wrote it" in err
+    assert kept.read_text() == text
 
 
 @pytest.mark.parametrize("name", ["mappings.yaml", "drafted.yaml"])
@@ -270,6 +285,26 @@ def test_a_stop_python_drops_in_the_demos_own_code_ends_it_after_the_step(
     assert "── 2." not in capsys.readouterr().out
 
 
+def test_a_stop_while_the_demo_removes_its_folder_still_removes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    remove = shutil.rmtree
+    stopped: list[Path] = []
+
+    def stopped_once(path: Path, *args: Any, **kwargs: Any) -> None:
+        if Path(path).name.startswith("entrasync-demo-") and not stopped:
+            stopped.append(Path(path))
+            remove(Path(path) / "config")  # part of it removed, then SIGTERM
+            raise Stopped(signal.SIGTERM)
+        remove(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", stopped_once)
+    assert main(["demo", "-q"]) == ExitCode.TERMINATED
+    assert stopped
+    assert not stopped[0].exists()
+
+
 def _signal_in_a_weakref_callback() -> None:
     """SIGTERM to this process from a weakref callback: its handler's exception is dropped."""
 
@@ -293,6 +328,27 @@ def test_a_first_demo_stopped_after_init_wrote_its_draft_leaves_a_folder_taken_a
 
 
 @pytest.mark.usefixtures("one_credential")
+def test_a_demo_stopped_before_init_wrote_its_draft_keeps_a_draft_written_since(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The marker said "init is writing the draft" after the stop too, and the next demo took
+    # any draft there for init's and wrote over it.
+    _demo_interrupted_at("entrasync.commands.init.bootstrap", tmp_path, monkeypatch)
+    assert not (tmp_path / "config" / "drafted.yaml").exists()
+    _written_then_refused(tmp_path, "config/drafted.yaml", "mine\n", capsys)
+
+
+@pytest.mark.usefixtures("one_credential")
+def test_a_demo_stopped_before_its_plan_keeps_the_plan_of_the_run_before_protected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run stopped before step 2 dropped plan.json's hash, and the next one wrote over it.
+    _demo_done(tmp_path, capsys)
+    _demo_interrupted_at("entrasync.commands.validate.summary", tmp_path, monkeypatch)
+    _written_then_refused(tmp_path, "plan.json", '{"mine": 1}\n', capsys)
+
+
+@pytest.mark.usefixtures("one_credential")
 def test_demo_in_its_folder_again_keeps_a_changed_plan_and_verifies_its_own_audit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -303,19 +359,51 @@ def test_demo_in_its_folder_again_keeps_a_changed_plan_and_verifies_its_own_audi
 
     assert main(["demo", "--dir", str(tmp_path)]) == 0  # its own audit file verified
 
-    (tmp_path / "plan.json").write_text('{"mine": 1}\n')
-    capsys.readouterr()
-    assert main(["demo", "--dir", str(tmp_path)]) == 1
-    err = capsys.readouterr().err
-    assert f"error: {tmp_path} has its plan.json changed since the demo wrote it" in err
-    assert (tmp_path / "plan.json").read_text() == '{"mine": 1}\n'
+    _written_then_refused(tmp_path, "plan.json", '{"mine": 1}\n', capsys)
 
 
-def test_a_step_stopped_by_a_signal_ends_the_demo_with_its_exit_code() -> None:
-    for code in (130, 143):
-        with pytest.raises(click.exceptions.Exit) as stopped:
-            _expect(code, 0, "plan")
-        assert stopped.value.exit_code == code
+def test_a_stop_python_drops_as_a_step_starts_ends_the_demo_before_the_step_writes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's own handler ran in a weakref callback as apply's step set up its logging:
+    the stop was dropped, the step then cleared the flag that refuses new requests, and apply
+    wrote every change before the demo stopped."""
+    calls: list[int] = []
+
+    def configured(verbose: int) -> None:
+        calls.append(verbose)
+        if len(calls) == 4:  # the demo's own, then steps 1, 2 and 3 (apply)
+            _signal_in_a_weakref_callback()
+        configure_logging(verbose)
+
+    monkeypatch.setattr("entrasync.cli.configure_logging", configured)
+    assert main(["demo", "--dir", str(tmp_path)]) == ExitCode.TERMINATED
+    out, err = capsys.readouterr()
+    assert "── 3. Apply" in out
+    assert "Apply complete" not in out
+    assert not list(tmp_path.glob("audit/*.jsonl"))
+    assert err.count("stopped by SIGTERM") == 1
+
+
+def test_a_stop_after_a_steps_own_handlers_is_told_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM as a step's command returned, once its handlers were gone: the step said
+    "stopped by SIGTERM" and exited 143, and the demo said it again."""
+
+    @contextmanager
+    def paused_then_signalled() -> Iterator[None]:
+        in_a_step = stopping._command_stop is not None
+        with collector_paused():
+            yield
+            if in_a_step:
+                os.kill(os.getpid(), signal.SIGTERM)  # the demo's handler is the one called
+
+    monkeypatch.setattr("entrasync.cli.collector_paused", paused_then_signalled)
+    assert main(["demo", "--dir", str(tmp_path)]) == ExitCode.TERMINATED
+    out, err = capsys.readouterr()
+    assert "── 2." not in out
+    assert err.count("stopped by SIGTERM") == 1
 
 
 def test_a_second_demo_in_the_folder_exits_at_once_and_the_first_runs_on(
