@@ -7,6 +7,8 @@ Terraform's ``Plan: X to add, ...``).
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 from entrasync.core.plan import Access, Action, Change, Plan
@@ -110,3 +112,33 @@ def setting_text(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(setting_text(v) for v in value) + "]"
     return sanitize_text(str(value))
+
+
+def columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns, two spaces apart, trailing blanks trimmed, aligned as a terminal
+    shows them: a wide character (CJK, most emoji) takes two columns, a combining mark none."""
+    # Names from Entra and the config are untrusted: no escape, line break or workflow command.
+    cells = [[sanitize_text(cell) for cell in row] for row in rows]
+    shown = [[_width(cell) for cell in row] for row in cells]
+    widths = [max(row[i] for row in shown) for i in range(len(shown[0]))] if shown else []
+    return [
+        "  ".join(
+            cell + " " * (width - used)
+            for cell, used, width in zip(row, used_row, widths, strict=True)
+        ).rstrip()
+        for row, used_row in zip(cells, shown, strict=True)
+    ]
+
+
+def _width(text: str) -> int:
+    """The columns ``text`` takes on a terminal."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        0
+        if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me")
+        else 2
+        if unicodedata.east_asian_width(c) in ("W", "F")
+        else 1
+        for c in text
+    )

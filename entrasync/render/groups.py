@@ -10,19 +10,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from entrasync.core import sanitize
+from entrasync.render.common import columns
 
 if TYPE_CHECKING:
     from entrasync.core.model import GroupCheck, GroupSummary
-
-
-def columns(rows: Sequence[Sequence[str]]) -> list[str]:
-    """Left-aligned columns, two spaces apart, trailing blanks trimmed."""
-    # Names from Entra and the config are untrusted: no escape, line break or workflow command.
-    rows = [[sanitize.text(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
-    return [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
 
 
 def groups_text(groups: Sequence[GroupSummary]) -> list[str]:

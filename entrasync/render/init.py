@@ -25,8 +25,7 @@ from entrasync.core import sanitize
 from entrasync.core.bootstrap import Proposal, Proposed, Residue
 from entrasync.core.plan import Plan
 from entrasync.core.wording import plural
-from entrasync.render.common import access_brief, role_text, setting_text
-from entrasync.render.groups import columns
+from entrasync.render.common import access_brief, columns, role_text, setting_text
 
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.@/()&+#-]*")
 

@@ -19,7 +19,7 @@ from entrasync.core.sanitize import json_text
 from entrasync.core.sanitize import text as clean
 from entrasync.core.users_view import UserStatus
 from entrasync.core.wording import plural
-from entrasync.render.common import brief
+from entrasync.render.common import brief, columns
 
 
 class _Grant(Protocol):
@@ -76,12 +76,8 @@ _FORMULA_START = ("=", "+", "-", "@")
 
 def render_users_text(rows: Sequence[UserRowLike], *, color: bool = False) -> str:
     """An aligned table, one user a line, and a count per status last."""
-    table = [_HEADER, *(_text_cells(row) for row in rows)]
-    widths = [max(len(cells[i]) for cells in table) for i in range(len(_HEADER))]
     lines = []
-    for number, cells in enumerate(table):
-        line = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
-        line = line.rstrip()
+    for number, line in enumerate(columns([_HEADER, *(_text_cells(row) for row in rows)])):
         if color and number == 0:
             line = click.style(line, bold=True)
         elif color and number > 0:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 
 import pytest
 
@@ -169,6 +170,30 @@ def test_text_is_an_aligned_table_with_a_tally() -> None:
     assert " admin " in lines[2]
     assert lines[4].index("-") == lines[0].index("DESIRED")  # nothing desired for an orphan
     assert lines[-1] == "5 users: 1 in_sync, 1 drift, 1 orphan, 1 to_create, 1 inactive."
+
+
+def test_text_columns_line_up_as_a_terminal_shows_wide_and_combining_characters() -> None:
+    # A CJK name takes two columns a character, a combining accent none: counted as one
+    # column each, every column after such a name was shifted.
+    rows = [
+        UserRow(user, name, UserStatus.IN_SYNC, None, None)
+        for user, name in (
+            ("taro@contoso.com", "山田太郎"),
+            ("zoe@contoso.com", "Zoe\u0301 Smith"),  # é spelt as e and a combining accent
+            ("bob@contoso.com", "Bob Jones"),
+        )
+    ]
+    lines = render_users_text(rows).splitlines()[1:4]
+    current = [line.index(" - ") for line in lines]  # where the CURRENT column starts
+    assert current[0] < current[2] < current[1]  # 4 characters, 8 columns; 11, 10; 9, 9
+    assert len({shown_width(line[:at]) for line, at in zip(lines, current, strict=True)}) == 1
+
+
+def shown_width(text: str) -> int:
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) == "W" else 1
+        for c in text
+    )
 
 
 def test_text_has_colour_only_when_asked_and_never_from_the_directory() -> None:
