@@ -473,6 +473,7 @@ def proposed_directory(directory: Directory, config: Config) -> Directory:
         users=directory.users,
         protected_ids=directory.protected_ids | named,
         protected_unknown=directory.protected_unknown & keys,
+        protected_users=directory.protected_users,
     )
 
 

@@ -95,6 +95,9 @@ class Directory:
     protected_ids: frozenset[str] = frozenset()
     # The `protected` entries (lower-cased) that name no Entra user.
     protected_unknown: frozenset[str] = frozenset()
+    # The users of protected_ids as the lookups read them (their UPN and mail), by id: the
+    # NeuralTrust user their match key finds may be theirs, members or not.
+    protected_users: Mapping[str, DirectoryUser] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

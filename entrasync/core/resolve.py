@@ -133,6 +133,9 @@ def resolve(config: Config, directory: Directory) -> Resolution:
     excluded: dict[str, str] = {}
     owner_of_key: dict[str, str] = {}  # the first Entra user met with each match key
     sharing: dict[str, list[str]] = {}  # a match key -> every Entra user met with it
+    # A match key -> the Entra users left out (protected, or a guest or disabled member left
+    # out) who have it, by lower-cased id: the NeuralTrust user it finds may be theirs.
+    left_out: dict[str, dict[str, str]] = {}
     said: list[tuple[str, str]] = []  # (Entra id, warning): said in id order
     held: set[str] = set()
     protected_ids: set[str] = set()
@@ -152,6 +155,8 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         reason = _exclusion(config, user, protected, upn, key)
         if reason is not None:
             excluded[entra_id] = reason
+            if key:
+                left_out.setdefault(key, {}).setdefault(entra_id.lower(), entra_id)
             if reason is PROTECTED:
                 protected_ids.add(entra_id.lower())
             if reason == NO_MAIL:
@@ -192,6 +197,18 @@ def resolve(config: Config, directory: Directory) -> Resolution:
             # Which of them is the NeuralTrust user found by the key would be a guess: matching
             # pairs each only by its own externalId (docs/how-it-works.md).
             shared_keys[key] = tuple(spelt.values())
+    for entra_id, user in directory.protected_users.items():  # members of no group too
+        if key := _key(match_on, user, user.user_principal_name.lower()):
+            left_out.setdefault(key, {}).setdefault(entra_id.lower(), user.id)
+    for key, left in left_out.items():
+        # A wanted user sharing the key with one left out is held as one sharing it with
+        # another wanted user is: the NeuralTrust user the key finds may be the other's (a
+        # break-glass account's, whose mail an admin's own account has too).
+        holders = shared_keys.get(key) or ((owner_of_key[key],) if key in owner_of_key else ())
+        taken = {holder.lower() for holder in holders}
+        others = sorted(i for lowered, i in left.items() if lowered not in taken)
+        if holders and others:
+            shared_keys[key] = (*holders, *others)
     warnings += [warning for _, warning in sorted(said)]
     for entra_id in directory.protected_ids:  # protected by their Entra name, in no group
         excluded.setdefault(entra_id, PROTECTED)

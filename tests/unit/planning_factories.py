@@ -120,8 +120,11 @@ def plan_inputs(
 ) -> Scenario:
     """The inputs of one scenario and diff()'s plan for them."""
     config = make_config(**overrides)
-    directory = make_directory(config, members)
-    target = make_target(*users)
+    return scenario_of(config, make_directory(config, members), make_target(*users))
+
+
+def scenario_of(config: Config, directory: Directory, target: Target) -> Scenario:
+    """diff()'s plan for these inputs, with them."""
     resolution = resolve(config, directory)
     plan = diff(
         config,

@@ -15,9 +15,13 @@ from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.core.resolve import DISABLED, GUEST, resolve
 from tests.unit.planning_factories import (
     ALL_PRODUCTS,
+    make_config,
+    make_directory,
+    make_target,
     nt,
     person,
     plan_inputs,
+    scenario_of,
 )
 
 ALICE, BOB = person("alice"), person("bob")
@@ -617,6 +621,43 @@ def test_a_held_sharer_names_the_neuraltrust_users_of_the_key_it_leaves_to_other
         "; the NeuralTrust user aa-admin@contoso.com (SCIM id scim-aa-admin) of Entra user "
         "id-aa-admin has it too: not changed"
     )
+
+
+@pytest.mark.parametrize("left_out", ["protected", "protected, in no group", "disabled"])
+def test_a_wanted_user_sharing_a_key_with_a_user_left_out_does_not_take_its_neuraltrust_user(
+    left_out: str,
+) -> None:
+    # A break-glass account with an admin's mail, and the admin's own account: with the
+    # break-glass account listed in `protected` (or disabled), the admin's account adopted the
+    # NeuralTrust owner the mail finds, and demoted it to member. Not protected, both were held.
+    shared = "admin@contoso.com"
+    admin = person("admin", mail=shared)
+    bg = person("bg", user_principal_name="bg@contoso.onmicrosoft.com", mail=shared)
+    if left_out == "disabled":
+        bg = replace(bg, account_enabled=False)
+    config = make_config(
+        mappings=[
+            {"name": "NT-Owners", "role": "owner"},
+            {"name": "NT-Everyone", "role": "member"},
+        ],
+        neuraltrust={"match_on": "email"},
+        protected=[bg.user_principal_name] if left_out.startswith("protected") else [],
+    )
+    owners = [person("o2")] + ([] if left_out == "protected, in no group" else [bg])
+    directory = make_directory(config, {"NT-Owners": owners, "NT-Everyone": [admin]})
+    if left_out.startswith("protected"):  # as the Graph reader looks `protected` up
+        directory = replace(
+            directory, protected_ids=frozenset({bg.id}), protected_users={bg.id: bg}
+        )
+    bg_owner = nt("bg", "owner", external_id=None, user_name=shared, email=shared)
+    target = make_target(bg_owner, nt("o2", "owner"))
+    plan = scenario_of(config, directory, target).plan
+    assert [c.target_id for c in plan.changes] == []
+    assert [w for w in plan.warnings if "match key" in w] == [
+        f"{shared}: Entra users {admin.id} and {bg.id} all have it as their match key: Entra "
+        f"user {admin.id} is neither adopted nor created by it; give each its own mail, or set "
+        "the externalId of its NeuralTrust user to its id"
+    ]
 
 
 def test_a_held_sharer_does_not_call_unchanged_a_neuraltrust_user_the_plan_changes() -> None:

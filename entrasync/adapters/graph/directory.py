@@ -9,6 +9,7 @@ on a bounded pool in mapping order.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -243,47 +244,52 @@ def read_directory(
     return Directory(
         groups=tuple(groups),
         users=users,
-        protected_ids=frozenset(i for ids in named.values() for i in ids),
-        protected_unknown=frozenset(entry.lower() for entry, ids in named.items() if not ids),
+        protected_ids=frozenset(i for found in named.values() for i in found),
+        protected_unknown=frozenset(entry.lower() for entry, found in named.items() if not found),
+        protected_users={i: user for found in named.values() for i, user in found.items()},
     )
 
 
 def protected_users(
     client: GraphClient, entries: Sequence[str], parallelism: int = 4
-) -> dict[str, frozenset[str]]:
-    """The Entra users (lower-cased ids) each ``protected`` entry names by UPN or mail, members
-    of a synced group or not: ``GET /users/{entry}`` (a UPN) and a ``$filter`` on mail, both,
-    since one user's mail may be another's UPN and the entry protects both; entries
-    ``parallelism`` at a time. An entry no Entra user has names none; any other failure stops
-    the read, as every read does."""
+) -> dict[str, dict[str, DirectoryUser]]:
+    """The Entra users each ``protected`` entry names by UPN or mail (by lower-cased id, with
+    their UPN and mail), members of a synced group or not: ``GET /users/{entry}`` (a UPN) and a
+    ``$filter`` on mail, both, since one user's mail may be another's UPN and the entry
+    protects both; entries ``parallelism`` at a time. An entry no Entra user has names none;
+    any other failure stops the read, as every read does."""
+    select = {"$select": "id,userPrincipalName,mail"}
 
-    def named_by(entry: str) -> set[str]:
+    def named_by(entry: str) -> dict[str, DirectoryUser]:
         what = f"the protected user {entry}"
-        ids = set()
-        try:
-            user = client.get(f"users/{quote(entry, safe='@')}", {"$select": "id"}, what=what)
-            ids.add(_protected_id(user, entry))
-        except GraphNotFoundError:
-            pass
-        params = {"$filter": f"mail eq {odata_string(entry)}", "$select": "id"}
-        ids.update(_protected_id(u, entry) for u in client.paged("users", params, what=what))
-        return ids
+        found: list[dict[str, Any]] = []
+        with contextlib.suppress(GraphNotFoundError):  # no user has it as UPN
+            found.append(client.get(f"users/{quote(entry, safe='@')}", select, what=what))
+        params = {"$filter": f"mail eq {odata_string(entry)}", **select}
+        found += client.paged("users", params, what=what)
+        return dict(_protected_user(user, entry) for user in found)
 
     found = run_bounded(named_by, list(entries), parallelism)
-    return {entry: frozenset(ids) for entry, ids in zip(entries, found, strict=True)}
+    return dict(zip(entries, found, strict=True))
 
 
-def _protected_id(user: dict[str, Any], entry: str) -> str:
-    """The lower-cased id of a user a ``protected`` entry names. One answered without it would
-    leave the entry naming no one, and its user unprotected: the read stops instead."""
-    user_id = user.get("id")
+def _protected_user(user: dict[str, Any], entry: str) -> tuple[str, DirectoryUser]:
+    """The lower-cased id of a user a ``protected`` entry names, and the user. One answered
+    without its id would leave the entry naming no one, and its user unprotected: the read
+    stops instead."""
+    user_id, upn, mail = user.get("id"), user.get("userPrincipalName"), user.get("mail")
     if not isinstance(user_id, str) or not user_id:
         raise GraphError(
             f"Microsoft Graph answered the protected user {sanitize.text(entry)} without its id",
             "nothing was changed; run again, and if it repeats, the Graph URL does not answer "
             "as Microsoft Graph does (https://learn.microsoft.com/graph/api/resources/user)",
         )
-    return user_id.lower()
+    named = DirectoryUser(
+        user_id,
+        upn if isinstance(upn, str) else "",  # no key of its own to find a NeuralTrust user by
+        mail if isinstance(mail, str) and mail else None,
+    )
+    return user_id.lower(), named
 
 
 def list_groups(

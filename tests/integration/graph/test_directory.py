@@ -423,6 +423,12 @@ def test_users_protected_by_their_entra_name_are_found_in_no_group_too(
     )
     directory = read(emulator, config)
     assert directory.protected_ids == {bg.id.lower(), upn.id.lower(), alias.id.lower()}
+    # With their UPN and mail: the NeuralTrust user their match key finds is not another's.
+    assert {i: (u.user_principal_name, u.mail) for i, u in directory.protected_users.items()} == {
+        bg.id.lower(): ("bg@contoso.com", "glass@contoso.com"),
+        upn.id.lower(): ("Root@contoso.com", None),
+        alias.id.lower(): ("ops@contoso.com", "root@contoso.com"),
+    }
     assert directory.protected_unknown == {"gone@contoso.com"}
     assert emulator.counters["user_get"] == 1  # root's UPN; the other two 404
     assert emulator.counters["user_list"] == 3  # a mail filter for each entry
@@ -436,7 +442,9 @@ def test_protected_entries_are_looked_up_parallelism_at_a_time(emulator: GraphEm
         emulator.latency = 0.2
         emulator.reset_counters()
         found = protected_users(client, entries, parallelism=4)
-    assert found == {entry: {uid(i).lower()} for i, entry in enumerate(entries)}
+    assert {e: set(users) for e, users in found.items()} == {
+        entry: {uid(i).lower()} for i, entry in enumerate(entries)
+    }
     assert emulator.counters["user_get"] == 8
     assert emulator.peak_concurrency == 4
 
