@@ -50,7 +50,7 @@ class ProblemKind(Enum):
     SECRET = "secret"  # a key that looks like a credential: secrets come from the environment
     TAGGED = "tagged"  # an explicit YAML tag: the document cannot be constructed as written
     KEY = "key"  # a list or a mapping as a key: nor can it then
-    UNLISTED = "unlisted"  # more schema problems than are listed: where the first of them is
+    UNLISTED = "unlisted"  # more problems than are listed: where the first not listed is
     TOO_LARGE = "too large"  # more bytes, or keys and values, than a mappings file may hold
 
 
@@ -233,9 +233,13 @@ def _position(text: str | bytes, start: int) -> tuple[int, int]:
 def character_problems(text: str) -> list[Problem]:
     """Control characters (but tab, LF, CR) at their line and column: YAML refuses them, and
     a NUL or an ESC in a reviewed file hides what the file says."""
-    problems = []
-    for found in islice(_FORBIDDEN.finditer(text), _MAX_REPORTED):
+    problems: list[Problem] = []
+    for found in islice(_FORBIDDEN.finditer(text), _MAX_REPORTED + 1):
         line, col = _position(text, found.start())
+        if len(problems) == _MAX_REPORTED:  # the file says "more than", and where the next is
+            said = "more such characters than are listed, this one among them: remove them all"
+            problems.append(Problem(line, col, "", said, ProblemKind.UNLISTED))
+            break
         code = ord(found.group())
         kind = _KINDS.get(code, "control character")
         problems.append(Problem(line, col, "", f"{kind} U+{code:04X} is not allowed: remove it"))
@@ -513,6 +517,8 @@ def _walk(
                 # An inline `<<: {...}` is checked as any mapping (an alias, where its anchor
                 # is): unchecked, a tag in it was a traceback and a duplicate key in it passed.
                 _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
+                if isinstance(value_node, yaml.SequenceNode):
+                    problems.extend(_merged_twice(value_node, path))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 # `? [a, b]` or `? {a: b}`: never a key of this file, and constructed, a tag
@@ -535,6 +541,33 @@ def _walk(
             problems.extend(_duplicate(first, name, key_node, path))
             first.setdefault(name, key_node)
             _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
+
+
+def _merged_twice(merged: yaml.SequenceNode, path: KeyPath) -> list[Problem]:
+    """Each key two mappings of one ``<<: [*a, *b]`` both set: the YAML merge spec keeps the
+    first one's value, some PyYAML releases the last one's, so the file would mean what its
+    reader decides (a role of member or of owner)."""
+    first: dict[Any, yaml.Node] = {}
+    problems: list[Problem] = []
+    for item in merged.value:
+        if isinstance(item, yaml.MappingNode):
+            for key_node, _ in item.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != MERGE_TAG:
+                    if key_node.value in first:
+                        problems.append(_merged_problem(first[key_node.value], key_node, path))
+                    first.setdefault(key_node.value, key_node)
+    return problems
+
+
+def _merged_problem(earlier: yaml.Node, key_node: yaml.Node, path: KeyPath) -> Problem:
+    mark = key_node.start_mark
+    return Problem(
+        mark.line + 1,
+        mark.column + 1,
+        format_path((*path, key_node.value)),
+        f"set by two of the mappings `<<` merges (first at line {earlier.start_mark.line + 1}):"
+        " YAML readers disagree on which one is kept, so set it in one of them only",
+    )
 
 
 def _duplicate(

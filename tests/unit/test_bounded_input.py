@@ -299,10 +299,21 @@ def test_tabs_and_crlf_line_ends_are_not_control_problems(tmp_path: Path) -> Non
     assert load_config(path).config.roles == ("owner", "member")
 
 
-def test_only_the_first_ten_control_characters_are_listed(tmp_path: Path) -> None:
-    problems = rendered("version: 1\n" + "\x00\n" * 50, tmp_path)
-    assert len(problems) == 10
-    assert problems[-1].startswith(f"{tmp_path / 'mappings.yaml'}:11:1: control character")
+def test_only_the_first_ten_control_characters_are_listed_and_the_rest_said(
+    tmp_path: Path,
+) -> None:
+    # Fifty said "has 10 problems": the forty not listed, and anything else, went unsaid.
+    path = tmp_path / "mappings.yaml"
+    path.write_text("version: 1\n" + "\x00\n" * 50)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.message == f"{path} has more than 10 problems"
+    problems = caught.value.problems
+    assert len(problems) == 11
+    assert problems[-2].startswith(f"{path}:11:1: control character")
+    assert problems[-1] == (
+        f"{path}:12:1: more such characters than are listed, this one among them: remove them all"
+    )
 
 
 def test_validate_reports_a_nul_with_exit_1_and_no_traceback(
