@@ -182,24 +182,31 @@ NOT_SHOWN_HINT = (
 
 
 NO_USER = "NeuralTrust answered {status} without the user, which a {status} sends"
+NO_CONTENT = "NeuralTrust answered {status} (no content: the write made as sent)"
+UNCONFIRMED = "answered 204 (no content); it could not be read back to confirm the change"
 
 
 def _confirmed(
     change: Change, response: ScimResponse, client: ScimClient, layout: Layout
 ) -> ChangeResult:
-    """A write NeuralTrust answered with success: succeeded when the answer is a 204 (no
-    content, RFC 7644 §3.5.2) or holds a user that shows the change. Otherwise the user is read
-    back once: a server may drop an attribute it does not know and answer 200 all the same, an
-    answer may leave out what was not asked for, and a 200 or 201 without the user it must
-    send (RFC 7644 §3.3, §3.5.2) may come from a gateway that never passed the write on."""
+    """A write NeuralTrust answered with success: succeeded when the answer holds a user that
+    shows the change. Otherwise the user is read back once: a server may drop an attribute it
+    does not know and answer 200, or 204 (no content, RFC 7644 §3.5.2), all the same; an answer
+    may leave out what was not asked for; and a 200 or 201 without the user it must send
+    (RFC 7644 §3.3, §3.5.2) may come from a gateway that never passed the write on."""
     resource = response.resource
-    if resource is None and response.status == 204:
-        return _succeeded(change, response)
     about = resource is not None and _about(resource, change)
     if resource is not None and about and _shows(resource, change, layout):
         return _succeeded(change, response)
     in_place = _in_place(change, client, layout)
-    if resource is None or not _names_a_user(resource):
+    no_content = resource is None and response.status == 204
+    if no_content:
+        if in_place:
+            return _succeeded(change, response)  # what a 204 says, and nothing else to say
+        if in_place is None:  # a success as said: not refuted, only unconfirmed
+            return _succeeded(change, response, detail=UNCONFIRMED)
+        shown, said = "", NO_CONTENT
+    elif resource is None or not _names_a_user(resource):
         shown, said = "held no user", NO_USER
     elif about:
         shown, said = "did not show the change", NOT_SHOWN
@@ -213,10 +220,11 @@ def _confirmed(
         error = f"{said}, and it could not be read back: it may not have been made; run "
         error += "`entrasync plan` to see the user as it is"
     else:
-        error = f"{said}, and read back just after, it is not in place either: it took the write "
-        error += "without carrying all of it out"
+        either = "" if no_content else " either"
+        error = f"{said}, and read back just after, it is not in place{either}: it took the "
+        error += "write without carrying all of it out"
     # Without the user, or with another: a gateway that takes writes and never passes them on.
-    hint = NOT_SHOWN_HINT if about else FOREIGN_HINT
+    hint = NOT_SHOWN_HINT if about or no_content else FOREIGN_HINT
     return ChangeResult(
         change, "failed", response.status, response.request_id, error=error, hint=hint
     )

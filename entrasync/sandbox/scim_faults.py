@@ -97,7 +97,8 @@ class Faults:
         # How a PATCH is answered: "as made"; "not made" (200 and the user as it was, as a
         # server that drops an attribute it does not know); "bare" (made, answered 200 with
         # the user's id alone); "empty" (not made, answered 200 with no body, as a gateway
-        # that never passes it on); "no content" (made, answered 204).
+        # that never passes it on); "no content" (made, answered 204); "no content, not made"
+        # (answered 204, as a server that drops an attribute it does not know).
         self.patch_answer = "as made"
         self.fail_after: int | None = None
         self.on_death: Callable[[], None] = lambda: None
@@ -139,6 +140,9 @@ class Faults:
         """A PATCH answered as :attr:`patch_answer` says."""
         if self.patch_answer == "not made":
             return self.app({**environ, "REQUEST_METHOD": "GET"}, start_response)
+        if self.patch_answer == "no content, not made":
+            start_response("204 No Content", [])
+            return [b""]
         if self.patch_answer == "empty":
             start_response("200 OK", [("Content-Length", "0")])
             return [b""]

@@ -238,6 +238,16 @@ class _Sink:
         self.outcomes.append(fields["outcome"])
 
 
+def _made(request: httpx.Request) -> httpx.Response:
+    """A server that makes each role update of :func:`_updates`: answered 204 (no content),
+    and read back as updated."""
+    user = request.url.path.rsplit("/", 1)[-1]
+    if request.method == "GET":
+        shown = {"id": user, "userName": user, "externalId": "e-1", "active": True}
+        return httpx.Response(200, json={**shown, "roles": [{"value": "admin"}]})
+    return httpx.Response(204)
+
+
 def _updates(count: int) -> Plan:
     """A plan of ``count`` role updates, of users u0, u1, ..."""
     changes = tuple(
@@ -262,7 +272,7 @@ def _updates(count: int) -> Plan:
 )
 def test_which_failures_stop_the_run(status: int, outcomes: list[str]) -> None:
     def server(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(status if request.url.path.endswith("/u0") else 204)
+        return httpx.Response(status) if request.url.path.endswith("/u0") else _made(request)
 
     plan = _updates(3)
     sink = _Sink()
@@ -580,11 +590,11 @@ def test_a_write_throttled_to_the_end_after_a_5xx_does_not_stop_the_others(
 
     def server(request: httpx.Request) -> httpx.Response:
         user = request.url.path.rsplit("/", 1)[-1]
-        if request.method == "GET":  # u0 read back: not changed
+        if request.method == "GET" and user == "u0":  # u0 read back: not changed
             return httpx.Response(200, json={"id": user, "userName": user, "externalId": "e-1"})
         asked.append(user)
         if user != "u0":
-            return httpx.Response(204)
+            return _made(request)
         return (
             first if asked.count("u0") == 1 else httpx.Response(429, headers={"Retry-After": "0"})
         )
@@ -592,6 +602,38 @@ def test_a_write_throttled_to_the_end_after_a_5xx_does_not_stop_the_others(
     outcomes, report = _applied(server, _updates(3))
     assert outcomes == ["failed", "succeeded", "succeeded"]
     assert report.results[0].error == said
+
+
+@pytest.mark.parametrize(
+    ("read_back", "outcome", "said"),
+    [
+        pytest.param(
+            httpx.Response(200, json={"id": "u0", "userName": "u0", "active": True}),
+            "failed",
+            "NeuralTrust answered 204 (no content: the write made as sent), and read back just "
+            "after, it is not in place: it took the write without carrying all of it out",
+            id="read back not in place: failed",
+        ),
+        pytest.param(
+            httpx.Response(503),
+            "succeeded",
+            "answered 204 (no content); it could not be read back to confirm the change",
+            id="not readable: the 204 stands, unconfirmed",
+        ),
+    ],
+)
+def test_a_patch_answered_204_is_held_to_what_reading_it_back_shows(
+    read_back: httpx.Response, outcome: str, said: str
+) -> None:
+    # A 204 was taken as done: a server that drops an attribute it does not know (a wrong
+    # role_attribute) and answers 204 had every run record a revocation it never made.
+    def server(request: httpx.Request) -> httpx.Response:
+        return read_back if request.method == "GET" else httpx.Response(204)
+
+    outcomes, report = _applied(server, _updates(1), RetryPolicy(max_retries=0))
+    assert outcomes == [outcome]
+    (result,) = report.results
+    assert (result.error or result.detail) == said
 
 
 def test_a_write_that_could_not_connect_is_not_said_to_be_maybe_made() -> None:
@@ -631,6 +673,23 @@ def test_a_409_whose_lookup_loses_the_connection_or_the_token_stops_the_later_wr
     assert (report.results[0].error or "").startswith(
         "NeuralTrust refused creating u0: conflict (409): userName taken; looking the user up "
         "failed too: "
+    )
+
+
+def test_a_409_hint_says_the_cause_and_leaves_planning_again_to_apply() -> None:
+    # apply's summary ends every failure's hints with "then run `entrasync plan`": a 409's own
+    # "run `entrasync plan` again" made it say so twice.
+    def server(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(409, json={"status": "409", "detail": "userName taken"})
+        return httpx.Response(200, json={"Resources": [], "totalResults": 0})  # not as planned
+
+    made = change(Action.CREATE, Access("member", None, True), user="u0", user_name="u0")
+    plan = Plan("c.yaml", "0" * 64, "https://scim.example/v2", "0" * 64, changes=(made,))
+    outcomes, report = _applied(server, plan, RetryPolicy(max_retries=0))
+    assert outcomes == ["failed"]
+    assert report.results[0].hint == (
+        "NeuralTrust changed since it was read (a user made by hand, or another run)"
     )
 
 

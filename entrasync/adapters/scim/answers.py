@@ -114,7 +114,8 @@ def error_for(
         return ScimError(
             f"NeuralTrust refused {doing}: conflict (409{', ' + scim_type if scim_type else ''})"
             f"{': ' + what if what else said}{suffix}",
-            "run `entrasync plan` again: the NeuralTrust state changed",
+            # The cause only: apply, which alone writes, says to plan again after its failures.
+            "NeuralTrust changed since it was read (a user made by hand, or another run)",
             status=status,
             request_id=request_id,
         )

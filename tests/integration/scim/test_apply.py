@@ -60,7 +60,9 @@ def test_the_server_ends_exactly_as_planned(
         read_back = sandbox.counters.by_method.get("GET", 0) - reads
         after = read_target(config, client)
 
-    assert read_back == 0  # every answer showed its change: nothing read back
+    # scim2-server answers a PATCH 204 (no content): each read back once, the create not (its
+    # 201 holds the user, showing the change).
+    assert read_back == sandbox.counters.by_method.get("PATCH") == 5
     assert report.counts == {"succeeded": 6, "failed": 0, "skipped": 0}
     assert state_of(after) == EXPECTED
     assert all(in_place(change, after.users) for change in plan.changes)
@@ -203,7 +205,7 @@ def test_a_patch_answered_200_but_not_made_is_failed_with_what_to_check(
     }
 
 
-def test_a_patch_answered_204_is_taken_as_made_without_a_read_back(
+def test_a_patch_answered_204_is_read_back_once_as_a_200_that_does_not_show_it_is(
     make_sandbox: MakeSandbox,
 ) -> None:
     sandbox = make_sandbox()
@@ -213,13 +215,34 @@ def test_a_patch_answered_204_is_taken_as_made_without_a_read_back(
         plan = scenario_plan(read_target(config, client))
         reads = sandbox.counters.by_method.get("GET", 0)
         report = apply_plan(plan, client, config, ListAudit(), parallelism=1)
-        assert sandbox.counters.by_method.get("GET", 0) == reads  # nothing read back
+        patched = [c for c in plan.changes if c.action is not Action.CREATE]
+        assert sandbox.counters.by_method.get("GET", 0) == reads + len(patched)  # once each
         after = read_target(config, client)
 
     assert report.counts == {"succeeded": 6, "failed": 0, "skipped": 0}
     assert {r.http_status for r in report.results if r.change.action is not Action.CREATE} == {204}
     assert all(r.detail is None for r in report.results)
     assert state_of(after) == EXPECTED
+
+
+def test_a_patch_answered_204_but_not_made_is_failed_with_what_to_check(
+    make_sandbox: MakeSandbox,
+) -> None:
+    # A server that drops an attribute it does not know (a wrong role_attribute) and answers
+    # 204: recorded as succeeded, on every run, while the leaver kept their access.
+    sandbox = make_sandbox()
+    sandbox.set_faults(patch_answer="no content, not made")
+    plan, report = _apply_one_at_a_time(sandbox, ListAudit())
+
+    patched = [c for c in plan.changes if c.action is not Action.CREATE]
+    assert report.counts == {"succeeded": 1, "failed": len(patched), "skipped": 0}
+    for result in report.failed:
+        assert result.http_status == 204
+        assert result.error == (
+            "NeuralTrust answered 204 (no content: the write made as sent), and read back just "
+            "after, it is not in place: it took the write without carrying all of it out"
+        )
+        assert "role_attribute" in (result.hint or "")
 
 
 def test_a_write_refused_with_503_is_read_back_once_and_stays_failed(
