@@ -38,6 +38,8 @@ class ReadFaults:
     - ``inflate_total``: ``totalResults`` claims this many users more than there are;
     - ``total_is_page``: ``totalResults`` is the number of users on the page, not in the list;
     - ``refuse_past_end``: ``400`` to a ``startIndex`` past the last user (RFC 7644 leaves it open);
+    - ``window``: ``totalResults`` at most this many, and ``400`` to a page reaching past them
+      (a search index's result window: ``startIndex + count - 1`` beyond it);
     - ``zero_total_past_end``: an empty page past the last user claims ``totalResults`` 0 (a
       server counting the rows of the page it answers, ``COUNT(*) OVER ()``);
     - ``case_exact_filter``: ``userName eq "..."`` matches case-sensitively (RFC 7643 says
@@ -53,6 +55,7 @@ class ReadFaults:
     inflate_total: int = 0
     total_is_page: bool = False
     refuse_past_end: bool = False
+    window: int | None = None
     zero_total_past_end: bool = False
     case_exact_filter: bool = False
     reject_extension_attributes: bool = False
@@ -63,6 +66,7 @@ class ReadFaults:
             or self.inflate_total
             or self.total_is_page
             or self.refuse_past_end
+            or self.window is not None
             or self.zero_total_past_end
             or self.case_exact_filter
         )
@@ -187,6 +191,9 @@ class Faults:
         environ = {**environ, "QUERY_STRING": urlencode(query)}
         if not reads.rewrites_answers():
             return self.app(environ, start_response)
+        if reads.window is not None and int(asked) + int(query.get("count", 1)) - 1 > reads.window:
+            detail = "Result window is too large"
+            return _error(start_response, "400 Bad Request", detail, scim_type="invalidValue")
         status, headers, body = _answer(self.app, environ)
         if status.startswith("200"):
             page = json.loads(body)
@@ -274,5 +281,7 @@ def _rewrite(page: dict[str, Any], reads: ReadFaults, asked: str, filter_: str |
         page["totalResults"] = int(page.get("totalResults", 0)) + reads.inflate_total
     if reads.total_is_page:
         page["totalResults"] = len(page.get("Resources", []))
+    if reads.window is not None:
+        page["totalResults"] = min(int(page.get("totalResults", 0)), reads.window)
     if reads.zero_total_past_end and not page.get("Resources") and asked != "1":
         page["totalResults"] = 0

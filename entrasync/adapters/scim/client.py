@@ -42,6 +42,7 @@ from entrasync.adapters.scim.paging import (
     Listing,
     Page,
     as_integer,
+    end_unproven,
     fetch_ahead,
     one_user_page_disagrees,
     parse_page,
@@ -317,6 +318,7 @@ class ScimClient:
             if exc.status is None or exc.status in (401, 403, 429) or exc.status >= 500:
                 raise  # said as for any read: a credential, or a server that is not answering
             if refusal_ends:
+                self._prove_refusal_ends(params, listing, start, exc)
                 return
             raise unproven(start, size, exc) from None
         if after is not None:
@@ -331,6 +333,26 @@ class ScimClient:
             # count=1 ignored: the same page again says nothing; only the page after it can.
             listing.charge()
             self._prove_whole(params, listing, 1 + listing.read, count)
+
+    def _prove_refusal_ends(
+        self, params: Mapping[str, Any], listing: Listing, after: int, refusal: ScimError
+    ) -> None:
+        """A page refused just after the last user read is past the end only if the server
+        still lists that last user there: one that caps totalResults at a window of its index
+        and refuses to page past it (a search index's "result window") refuses a page reaching
+        past the window too, or lists more users than it claims."""
+        listing.charge()
+        try:
+            page = self._users_page(params, after - 1, count=2)
+        except IncompleteListingError:
+            raise
+        except ScimError as exc:
+            if exc.status is None or exc.status in (401, 403, 429) or exc.status >= 500:
+                raise
+            raise end_unproven(after, refusal) from None
+        if page.total != listing.total or [str(r["id"]) for r in page.resources] != [listing.last]:
+            listing.accept(replace(page, resources=page.resources[1:]))  # says how it differs
+            raise end_unproven(after, refusal)
 
     def _users_page(self, params: Mapping[str, Any], start: int, count: int) -> Page:
         """One page of /Users, checked to be a ListResponse answering ``startIndex=start``."""

@@ -101,6 +101,19 @@ def unproven(start: int, count: int, refusal: ScimError) -> IncompleteListingErr
     )
 
 
+def end_unproven(after: int, refusal: ScimError) -> IncompleteListingError:
+    """The page after the last user read was refused, and the last user was not listed again
+    alone in a page reaching past it: the refusal may be a window's, not the list's end."""
+    return IncompleteListingError(
+        "the NeuralTrust user list could not be proven complete: the page after its last user "
+        f"(startIndex {after}) was refused ({refusal.message}), and the page of that last user "
+        f"and the one after it (startIndex {after - 1}, count 2) did not show the list ends "
+        "there: a server that caps totalResults at a window of its index and refuses to page "
+        "past it answers so",
+        BROKEN_HINT,
+    )
+
+
 def one_user_page_disagrees(said: int, total: int) -> IncompleteListingError:
     """A one-user page counted the list otherwise than its one full page did."""
     if said == 1 < total:
@@ -152,6 +165,7 @@ class Listing:
     def __init__(self, first: Page, count: int, ahead: int) -> None:
         self.total = first.total
         self.seen: set[str] = set()
+        self.last: str | None = None  # the id of the last user read, in startIndex order
         self.requests = 1
         # A server may hold its pages below `count` (RFC 7644 §3.4.2.4), as its first page shows.
         self.smallest = max(1, min(count, MIN_SANE_PAGE, len(first.resources) or count))
@@ -206,6 +220,8 @@ class Listing:
             raise _broken(f"{at} lists more users than the server claims ({self._counts()})")
         if not page.resources and self.read < self.total:
             raise _broken(f"{at} came back empty ({self._counts()})")
+        if page.resources:
+            self.last = str(page.resources[-1]["id"])
         return page.resources
 
 

@@ -297,7 +297,28 @@ def test_a_list_of_full_pages_is_shown_whole_by_the_page_after_it(
     page refused so is unproven, above)."""
     sandbox = make_sandbox(seed=SEED[:users], max_results=PAGE, reads=PAST_END[past_end])
     assert len(read(sandbox, parallelism).users) == users
-    assert sandbox.counters.listings == users // PAGE + 1
+    # Refused: once more, the last user alone in a page reaching past it (below).
+    assert sandbox.counters.listings == users // PAGE + 1 + (past_end == "refused")
+
+
+@WIDTHS
+def test_a_total_capped_at_a_window_the_server_refuses_to_page_past_is_refused(
+    make_sandbox: MakeSandbox, parallelism: int
+) -> None:
+    """A search index's result window: totalResults says 20 of 23 users, and a page reaching
+    past the 20th is refused. That refusal was taken for the end of the list, and the plan
+    created users NeuralTrust had, and left the three unread users' leavers active."""
+    sandbox = make_sandbox(seed=SEED, max_results=PAGE, reads=ReadFaults(window=20))
+    error = refused(sandbox, parallelism)
+    assert error.message.startswith(
+        "the NeuralTrust user list could not be proven complete: the page after its last user "
+        "(startIndex 21) was refused (NeuralTrust answered 400 to listing users"
+    ), error.message
+    assert error.message.endswith(
+        "and the page of that last user and the one after it (startIndex 20, count 2) did not "
+        "show the list ends there: a server that caps totalResults at a window of its index and "
+        "refuses to page past it answers so"
+    ), error.message
 
 
 @WIDTHS
