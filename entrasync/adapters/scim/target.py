@@ -95,6 +95,9 @@ def _read(resource: dict[str, Any], layout: Layout, etags: bool) -> TargetUser:
     ):
         if value is not None and not isinstance(value, str):  # read as text, a list matched none
             raise _odd(resource, name, "a string")
+    if not user_name or not user_name.strip():  # RFC 7643 §4.1.1: required, and unique
+        # Planned on, it was a change to a user no reviewer could tell ("- deactivate  ()").
+        raise _odd(resource, "userName", "a user's name")
     said = active is not None
     if active is not True and active is not False:
         active = _active(resource, active)
