@@ -18,7 +18,7 @@ import pytest
 
 from entrasync.adapters.graph.auth import StaticTokenProvider
 from entrasync.adapters.graph.batch import Get, get_batch
-from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
+from entrasync.adapters.graph.client import PERMISSION_HINT, GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.directory import find_groups, read_members
 from entrasync.adapters.graph.groups import resolve_groups
 from entrasync.adapters.graph.odata import odata_string, query
@@ -244,12 +244,19 @@ def test_a_group_listed_without_its_id_stops_the_search() -> None:
 @pytest.mark.parametrize(
     ("link", "said"),
     [
-        ("https://evil.example/v1.0/groups?x=1", "another host"),
+        ("https://evil.example/v1.0/groups?x=1", "a nextLink to another host (evil.example)"),
         # Same host: httpx sent the link's user and password in place of the token.
         (BASE.replace("://", "://user:pass@") + "/groups?x=1", "a user name or password"),
         ("http://[::1", "a nextLink that is not a valid URL"),  # httpx's InvalidURL, a traceback
+        # Each was said to go "to another host", the host entrasync was reading.
+        (
+            BASE.replace("https:", "http:") + "/groups",
+            "a nextLink over http:// instead of https://",
+        ),
+        (BASE.replace(".test/", ".test:8443/") + "/groups", "a nextLink to another port (8443)"),
+        ("/v1.0/groups?$skiptoken=x", "a nextLink that is not an absolute URL"),
     ],
-    ids=["another host", "user info", "no URL"],
+    ids=["another host", "user info", "no URL", "plain http", "another port", "relative"],
 )
 def test_a_next_link_to_another_host_is_refused_so_the_token_stays_home(
     link: str, said: str
@@ -258,9 +265,31 @@ def test_a_next_link_to_another_host_is_refused_so_the_token_stays_home(
         return httpx.Response(200, json={"value": [], "@odata.nextLink": link})
 
     client, seen = make_client(handler)
-    with pytest.raises(GraphError, match=said):
+    with pytest.raises(GraphError, match=re.escape(said)):
         list(client.paged("groups"))
     assert len(seen) == 1
+
+
+def test_a_group_deleted_between_its_lookup_and_its_members_is_said_so() -> None:
+    # The 404 said to check the group id in the mappings file, of a group found by its name.
+    def handler(_request: httpx.Request) -> httpx.Response:
+        error = {"error": {"code": "Request_ResourceNotFound", "message": "gone"}}
+        return httpx.Response(404, json=error)
+
+    client, _ = make_client(handler)
+    with pytest.raises(GraphNotFoundError) as caught:
+        read_members(client, Group("g-1", "NT-Platform"), nested=True)
+    assert caught.value.message.startswith(
+        "group NT-Platform (g-1) was found, then its members were not (the members of group "
+        "NT-Platform (g-1) was not found in Entra (HTTP 404 Request_ResourceNotFound"
+    ), caught.value.message
+    assert caught.value.message.endswith(
+        "): it was deleted meanwhile, or not every Graph replica has it yet"
+    )
+    assert caught.value.hint == (
+        "check the group in Entra (`entrasync groups` lists them) and run again; nothing was "
+        "changed"
+    )
 
 
 def test_a_next_link_to_another_listing_is_refused() -> None:
@@ -327,12 +356,27 @@ def test_an_error_sent_with_200_is_that_error_not_a_broken_page() -> None:
     client, _ = make_client(
         lambda _r: httpx.Response(200, json=body, headers={"request-id": "r-9"})
     )
-    with pytest.raises(GraphError) as caught:
+    with pytest.raises(AuthError) as caught:  # its code's meaning: a permission, not "no"
         list(client.paged("groups/g/members", what="the members of group g"))
     assert caught.value.message == (
-        "Microsoft Graph could not read the members of group g (HTTP 200 "
-        "Authorization_RequestDenied, request-id r-9): Insufficient privileges"
+        "Microsoft Graph denied reading the members of group g (HTTP 200 "
+        "Authorization_RequestDenied, request-id r-9)"
     )
+    assert (caught.value.hint or "").startswith(PERMISSION_HINT)
+
+
+def test_an_error_sent_with_200_inside_a_batch_is_that_error() -> None:
+    # It was taken for a group, and said to be "group None", the batch mixing up its answers.
+    error = {"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}}
+    client, _ = make_client(
+        batch_answering(
+            {"id": "1", "status": 200, "body": error}, {"id": "2", "status": 200, "body": error}
+        )
+    )
+    with pytest.raises(AuthError) as caught:
+        resolve_groups(client, [GroupMapping(id=G1, role="owner"), GroupMapping(id=G2, role="x")])
+    assert caught.value.message.startswith("Microsoft Graph denied reading group ")
+    assert "(HTTP 200 Authorization_RequestDenied)" in caught.value.message
 
 
 def test_error_bodies_without_json_still_name_the_status() -> None:

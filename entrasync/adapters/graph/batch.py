@@ -72,7 +72,9 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
         shared = False  # an inner 429 (or 503 with Retry-After) holds the whole client
         for i in pending:
             status, body, response = answers[i]
-            if status == 200 and isinstance(body, dict):
+            # An error sent with 200 (a proxy, a gateway) is that error, as outside a batch.
+            erred = isinstance(body, dict) and isinstance(body.get("error"), dict)
+            if status == 200 and isinstance(body, dict) and not (erred and "id" not in body):
                 found[i] = body
                 continue
             wait = retry_after(response.headers)
@@ -87,7 +89,7 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
                     waits.append(wait)
                 shared = shared or gates(status, wait)
                 continue
-            if status == 200:
+            if status == 200 and not erred:
                 raise not_json(gets[i].what)
             error = client.translate(GraphFailure.of(response), gets[i].what)
             if not isinstance(error, GraphNotFoundError):

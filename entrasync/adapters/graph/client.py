@@ -59,6 +59,12 @@ PERMISSION_HINT = (
     "grant GroupMember.Read.All and User.Read.All (application permissions) to the app "
     "registration with admin consent, then run again"
 )
+# Graph's error codes for the statuses translate() branches on, for an error sent with 200.
+_STATUS_OF_CODE = {
+    "InvalidAuthenticationToken": 401,
+    "Authorization_RequestDenied": 403,
+    "Request_ResourceNotFound": 404,
+}
 REPLICATION_HINT = (
     "check the group id in the mappings file (`entrasync groups` lists ids); a group created "
     "in the last few minutes may not have replicated to every Graph replica yet, so run again "
@@ -273,13 +279,18 @@ class GraphClient:
                 "Microsoft Graph returned a nextLink that is not a valid URL", PAGING_HINT
             )
         # The bearer token goes only where Graph lives, even if a nextLink says otherwise.
-        if (url.scheme, url.host, url.port) != (
-            self._origin.scheme,
-            self._origin.host,
-            self._origin.port,
-        ):
+        origin = self._origin
+        if (url.scheme, url.host, url.port) != (origin.scheme, origin.host, origin.port):
+            if not url.host:
+                said = "that is not an absolute URL"
+            elif url.host != origin.host:
+                said = f"to another host ({url.host})"
+            elif url.scheme != origin.scheme:
+                said = f"over {url.scheme}:// instead of {origin.scheme}://"
+            else:
+                said = f"to another port ({url.port})"
             raise GraphError(
-                f"Microsoft Graph returned a nextLink to another host ({url.host})",
+                f"Microsoft Graph returned a nextLink {sanitize.text(said)}",
                 "check ENTRASYNC_GRAPH_URL; entrasync does not send the token elsewhere",
             )
         if url.userinfo:
@@ -361,7 +372,10 @@ class GraphClient:
 
     def translate(self, failure: GraphFailure, what: str) -> EntrasyncError:
         """The one error a failed read of ``what`` becomes (a top-level or a $batch answer)."""
-        if failure.status == 403:
+        status = failure.status
+        if status == 200:  # an error sent with 200 (a proxy, a gateway): its code says what
+            status = _STATUS_OF_CODE.get(failure.code, status)
+        if status == 403:
             hint = PERMISSION_HINT
             if isinstance(self._token, StaticTokenProvider):  # no app registration involved
                 hint = (
@@ -375,7 +389,7 @@ class GraphClient:
             # permission (docs/entra.md).
             hint += "; a group with hidden membership also needs Member.Read.Hidden"
             return AuthError(f"Microsoft Graph denied reading {what} ({failure.label()})", hint)
-        if failure.status == 401:
+        if status == 401:
             detail = f": {failure.message}" if failure.message else ""
             if isinstance(self._token, StaticTokenProvider):
                 hint = (
@@ -391,7 +405,7 @@ class GraphClient:
             return AuthError(
                 f"Microsoft Graph rejected the access token ({failure.label()}){detail}", hint
             )
-        if failure.status == 404:
+        if status == 404:
             message = f"{what} was not found in Entra ({failure.label()})"
             return GraphNotFoundError(message, REPLICATION_HINT)
         if failure.status in RETRY_STATUSES and failure.asked:
@@ -414,7 +428,9 @@ class GraphClient:
         detail = f": {failure.message}" if failure.message else ""
         return GraphError(
             f"Microsoft Graph could not read {what} ({failure.label()}){detail}",
-            "if this repeats, report it with the request-id above",
+            "if this repeats, report it with the request-id above"
+            if failure.request_id
+            else "if this repeats, report this message",
         )
 
 

@@ -112,21 +112,30 @@ def read_members(
     relation = "transitiveMembers" if nested else "members"
     known = {} if known is None else known
     listed: dict[str, None] = {}  # in listing order
-    for item in client.paged(
-        f"groups/{group.id}/{relation}",
-        {"$select": ",".join(MEMBER_FIELDS)},
-        what=f"the members of group {sanitize.text(group.display_name)} ({group.id})",
-    ):
-        # Filter client-side: the /microsoft.graph.user cast needs advanced queries.
-        if _is_user(item, group):
-            user_id = item["id"]
-            if user_id not in listed:
-                user = known.get(user_id)
-                if user is None:  # two reads may build one user at once: setdefault keeps one
-                    user = known.setdefault(user_id, _user(item, group))
-                if not _same(user, item):
-                    raise _changed_during_read(user, group)
-                listed[user_id] = None
+    named = f"group {sanitize.text(group.display_name)} ({group.id})"
+    try:
+        for item in client.paged(
+            f"groups/{group.id}/{relation}",
+            {"$select": ",".join(MEMBER_FIELDS)},
+            what=f"the members of {named}",
+        ):
+            # Filter client-side: the /microsoft.graph.user cast needs advanced queries.
+            if _is_user(item, group):
+                user_id = item["id"]
+                if user_id not in listed:
+                    user = known.get(user_id)
+                    if user is None:  # two reads may build one at once: setdefault keeps one
+                        user = known.setdefault(user_id, _user(item, group))
+                    if not _same(user, item):
+                        raise _changed_during_read(user, group)
+                    listed[user_id] = None
+    except GraphNotFoundError as exc:  # the lookup had just found it
+        raise GraphNotFoundError(
+            f"{named} was found, then its members were not ({exc.message}): it was deleted "
+            "meanwhile, or not every Graph replica has it yet",
+            "check the group in Entra (`entrasync groups` lists them) and run again; nothing "
+            "was changed",
+        ) from None
     return tuple(listed)
 
 
