@@ -518,7 +518,7 @@ def _walk(
                 # is): unchecked, a tag in it was a traceback and a duplicate key in it passed.
                 _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
                 if isinstance(value_node, yaml.SequenceNode):
-                    problems.extend(_merged_twice(value_node, path))
+                    problems.extend(_merged_twice(value_node, _own_keys(node), path))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 # `? [a, b]` or `? {a: b}`: never a key of this file, and constructed, a tag
@@ -543,20 +543,52 @@ def _walk(
             _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
 
 
-def _merged_twice(merged: yaml.SequenceNode, path: KeyPath) -> list[Problem]:
-    """Each key two mappings of one ``<<: [*a, *b]`` both set: the YAML merge spec keeps the
-    first one's value, some PyYAML releases the last one's, so the file would mean what its
-    reader decides (a role of member or of owner)."""
-    first: dict[Any, yaml.Node] = {}
+def _merged_twice(merged: yaml.SequenceNode, own: set[str], path: KeyPath) -> list[Problem]:
+    """Each key two mappings of one ``<<: [*a, *b]`` both give (their own keys, or keys they
+    merge in turn), and the merging mapping does not set itself (``own``, which wins over
+    every merged value): the YAML merge spec keeps the first one's value, some PyYAML
+    releases the last one's, so the file would mean what its reader decides (a role of member
+    or of owner)."""
+    first: dict[str, yaml.Node] = {}
     problems: list[Problem] = []
     for item in merged.value:
-        if isinstance(item, yaml.MappingNode):
-            for key_node, _ in item.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != MERGE_TAG:
-                    if key_node.value in first:
-                        problems.append(_merged_problem(first[key_node.value], key_node, path))
-                    first.setdefault(key_node.value, key_node)
+        for name, key_node in _given_keys(item, set()).items():
+            if name in own:
+                continue
+            if name in first:
+                problems.append(_merged_problem(first[name], key_node, path))
+            first.setdefault(name, key_node)
     return problems
+
+
+def _own_keys(node: yaml.MappingNode) -> set[str]:
+    return {
+        key.value
+        for key, _ in node.value
+        if isinstance(key, yaml.ScalarNode) and key.tag != MERGE_TAG
+    }
+
+
+def _given_keys(node: yaml.Node, visiting: set[int]) -> dict[str, yaml.Node]:
+    """The keys a mapping gives when merged: its own, and those it merges (an alias may lead
+    back to a mapping being read: ``visiting`` stops there)."""
+    if not isinstance(node, yaml.MappingNode) or id(node) in visiting:
+        return {}
+    visiting.add(id(node))
+    given: dict[str, yaml.Node] = {}
+    for key, value in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag == MERGE_TAG:
+            merged = value.value if isinstance(value, yaml.SequenceNode) else [value]
+            for item in merged:
+                for name, key_node in _given_keys(item, visiting).items():
+                    given.setdefault(name, key_node)
+    given.update(
+        (key.value, key)
+        for key, _ in node.value
+        if isinstance(key, yaml.ScalarNode) and key.tag != MERGE_TAG
+    )
+    visiting.discard(id(node))
+    return given
 
 
 def _merged_problem(earlier: yaml.Node, key_node: yaml.Node, path: KeyPath) -> Problem:

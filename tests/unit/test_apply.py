@@ -636,6 +636,21 @@ def test_a_patch_answered_204_is_held_to_what_reading_it_back_shows(
     assert (result.error or result.detail) == said
 
 
+def test_a_patch_answered_with_the_user_but_not_its_user_name_is_taken_as_shown() -> None:
+    # The listing's rule that a user has a userName made such an answer "not shown": read
+    # back for nothing, and failed when that read-back failed.
+    sent: list[str] = []
+
+    def server(request: httpx.Request) -> httpx.Response:
+        sent.append(request.method)
+        shown = {"id": "u0", "externalId": "e-1", "active": True, "roles": [{"value": "admin"}]}
+        return httpx.Response(200, json=shown) if request.method == "PATCH" else httpx.Response(503)
+
+    outcomes, report = _applied(server, _updates(1), RetryPolicy(max_retries=0))
+    assert (outcomes, sent) == (["succeeded"], ["PATCH"])
+    assert report.results[0].detail is None
+
+
 def test_a_write_that_could_not_connect_is_not_said_to_be_maybe_made() -> None:
     def refused(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)

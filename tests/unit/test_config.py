@@ -436,6 +436,14 @@ WORDED.append(
 )
 WORDED.append(
     pytest.param(
+        "version: 1\nmappings:\n  - &m {name: NT-Members, role: member}\n"
+        "  - &a {<<: *m, name: NT-Contractors}\n  - <<: [*a, {role: owner}]\n    name: NT-Mixed\n",
+        "m.yaml:5:15: mappings[2].role: set by two of the mappings `<<` merges (first at line 3)",
+        id="a key one merged mapping merges in itself, and another sets",
+    )
+)
+WORDED.append(
+    pytest.param(
         "version: 1\nproducts:\n",
         "m.yaml:2:10: products: expected a list, got nothing (an empty value)",
         id="the product vocabulary left empty is not told a mapping's products rule",
@@ -474,6 +482,19 @@ def test_each_problem_is_worded_for_a_person(text: str, expected: str, tmp_path:
     problems = problems_of(text, tmp_path)
     assert len(problems) == 1, problems
     assert expected in problems[0]
+
+
+def test_mappings_merged_together_are_valid_where_the_merging_mapping_sets_what_they_share(
+    tmp_path: Path,
+) -> None:
+    # Its own keys win over every merged value, in every YAML reader: nothing is left to them.
+    text = (
+        "version: 1\nmappings:\n  - &m {name: NT-Members, role: member}\n"
+        "  - &o {name: NT-Owners, role: owner, auto_sync: true}\n"
+        "  - <<: [*m, *o]\n    name: NT-Mixed\n    role: admin\n"
+    )
+    mixed = load_text(text, tmp_path).mappings[2]
+    assert (mixed.name, mixed.role, mixed.auto_sync) == ("NT-Mixed", "admin", True)
 
 
 def test_plain_http_is_accepted_to_a_loopback_address(tmp_path: Path) -> None:

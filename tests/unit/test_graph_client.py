@@ -19,7 +19,7 @@ import pytest
 from entrasync.adapters.graph.auth import StaticTokenProvider
 from entrasync.adapters.graph.batch import Get, get_batch
 from entrasync.adapters.graph.client import PERMISSION_HINT, GraphClient, GraphNotFoundError
-from entrasync.adapters.graph.directory import find_groups, read_members
+from entrasync.adapters.graph.directory import find_groups, protected_users, read_members
 from entrasync.adapters.graph.groups import resolve_groups
 from entrasync.adapters.graph.odata import odata_string, query
 from entrasync.adapters.http import RetryPolicy
@@ -363,6 +363,24 @@ def test_an_error_sent_with_200_is_that_error_not_a_broken_page() -> None:
         "Authorization_RequestDenied, request-id r-9)"
     )
     assert (caught.value.hint or "").startswith(PERMISSION_HINT)
+
+
+def test_a_not_found_sent_with_200_never_reads_as_a_user_that_is_not_there() -> None:
+    # Translated as a 404, the protected lookup took it for "no user has this UPN": the entry
+    # named no one, and its break-glass account lost its protection behind such a proxy.
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/users"):  # the mail filter: none
+            return httpx.Response(200, json={"value": []})
+        return httpx.Response(200, json={"error": {"code": "Request_ResourceNotFound"}})
+
+    client, _ = make_client(handler)
+    with pytest.raises(GraphError) as caught:
+        protected_users(client, ["bg@contoso.com"])
+    assert not isinstance(caught.value, GraphNotFoundError)
+    assert caught.value.message == (
+        "the protected user bg@contoso.com was not found in Entra (HTTP 200 "
+        "Request_ResourceNotFound)"
+    )
 
 
 def test_an_error_sent_with_200_inside_a_batch_is_that_error() -> None:

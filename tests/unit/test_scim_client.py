@@ -13,6 +13,7 @@ from entrasync.adapters.http import RetryPolicy, TransportError
 from entrasync.adapters.scim.answers import ScimAuthError
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.paging import IncompleteListingError
+from entrasync.adapters.scim.target import read_target
 from entrasync.adapters.throttle import AdaptiveLimit
 from entrasync.config.models import DEFAULT_SCIM_URL, Config
 from entrasync.core.secret import Secret
@@ -211,6 +212,24 @@ def test_a_server_ignoring_count_with_page_length_totals_is_refused_past_its_pag
     )
     asked = [(r.url.params.get("startIndex"), r.url.params.get("count")) for r in recorder.requests]
     assert asked[1:] == [("1", "100"), ("1", "1"), ("51", "100")]
+
+
+@pytest.mark.parametrize("name", [None, "", "  "], ids=["null", "empty", "blank"])
+def test_a_listed_user_without_a_user_name_stops_the_read(name: str | None) -> None:
+    # Read as "", it was planned on as a user no reviewer could tell: "- deactivate  ()".
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/ServiceProviderConfig"):
+            return httpx.Response(404)
+        user = {"id": "7", "userName": name, "displayName": "Frank Miller"}
+        return httpx.Response(200, json={"totalResults": 1, "startIndex": 1, "Resources": [user]})
+
+    scim, _ = client(handler)
+    with pytest.raises(IncompleteListingError) as caught:
+        read_target(Config.model_validate({"version": 1}), scim)
+    assert caught.value.message == (
+        f"NeuralTrust listed user 7 with userName {name!r}, which is not a user's name: "
+        "entrasync plans nothing on a user it cannot read"
+    )
 
 
 def test_every_request_carries_the_bearer_token_and_scim_media_type() -> None:

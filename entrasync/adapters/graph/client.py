@@ -407,6 +407,8 @@ class GraphClient:
             )
         if status == 404:
             message = f"{what} was not found in Entra ({failure.label()})"
+            if failure.status != 404:  # said with 200 by a proxy: no lookup may take it as none
+                return GraphError(message, REPLICATION_HINT)
             return GraphNotFoundError(message, REPLICATION_HINT)
         if failure.status in RETRY_STATUSES and failure.asked:
             return GraphError(

@@ -95,9 +95,6 @@ def _read(resource: dict[str, Any], layout: Layout, etags: bool) -> TargetUser:
     ):
         if value is not None and not isinstance(value, str):  # read as text, a list matched none
             raise _odd(resource, name, "a string")
-    if not user_name or not user_name.strip():  # RFC 7643 §4.1.1: required, and unique
-        # Planned on, it was a change to a user no reviewer could tell ("- deactivate  ()").
-        raise _odd(resource, "userName", "a user's name")
     said = active is not None
     if active is not True and active is not False:
         active = _active(resource, active)
@@ -140,7 +137,16 @@ def read_target(config: Config, client: ScimClient, parallelism: int | None = No
     """
     layout = layout_of(config)
     users = [
-        to_target_user(resource, layout, client.etags)
+        _named(to_target_user(resource, layout, client.etags), resource)
         for resource in client.list_users(layout.read_attributes, parallelism=parallelism)
     ]
     return Target.of(client.url, users)
+
+
+def _named(user: TargetUser, resource: dict[str, Any]) -> TargetUser:
+    """A listed user, with the userName RFC 7643 §4.1.1 requires: planned on without one, it
+    was a change to a user no reviewer could tell ("- deactivate  (Frank Miller)"). (A write's
+    answer about a known user may leave it out: apply reads those.)"""
+    if not user.user_name.strip():
+        raise _odd(resource, "userName", "a user's name")
+    return user
