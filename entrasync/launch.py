@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 import sys
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from typing import NoReturn
@@ -36,6 +36,19 @@ def _end(signum: int, _frame: FrameType | None) -> None:
 
 def run() -> NoReturn:
     caught: list[int] = []  # the signals handled here, given back their default on the way out
+    # A stop raised where Python cannot raise it (a weakref callback, as a stop unwinds) is
+    # reported as "Exception ignored", with a traceback, and dropped: taken here instead.
+    lost: list[int] = []
+    reported = sys.unraisablehook
+
+    def dropped(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, _Ended | KeyboardInterrupt):
+            ended = unraisable.exc_value
+            lost.append(ended.args[0] if isinstance(ended, _Ended) else signal.SIGINT)
+        else:
+            reported(unraisable)
+
+    sys.unraisablehook = dropped
     try:
         try:
             # A signal the program started with ignored (nohup) stays ignored, as in a command.
@@ -46,6 +59,8 @@ def run() -> NoReturn:
             from entrasync.cli import main  # here, so that a Ctrl-C while it loads is caught
 
             code = main()
+            if lost and code == 0:  # the command ran to its end; the stop came before the exit
+                raise KeyboardInterrupt if lost[0] == signal.SIGINT else _Ended(lost[0])
         except KeyboardInterrupt:
             sys.stderr.write("\ninterrupted\n")
             code = INTERRUPTED
@@ -60,4 +75,5 @@ def run() -> NoReturn:
     finally:
         for signum in caught:
             signal.signal(signum, signal.SIG_DFL)
+        sys.unraisablehook = reported
     sys.exit(code)

@@ -6,6 +6,7 @@ without any.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
@@ -54,8 +55,15 @@ def remember_proxy_passwords() -> None:
         except ValueError:  # no URL: no password to send, and an error names the variable
             continue
         if password:
-            remember(password)
-            remember(base64.b64encode(f"{user}:{password}".encode()).decode("ascii"))
+            # The password, and with its user (a short password alone would mask words); as
+            # written in the URL; in Basic's base64, as httpx (UTF-8) and requests (Latin-1,
+            # where it can) encode it.
+            pair = f"{user}:{password}"
+            for shown in (password, pair, parts.netloc.rpartition("@")[0]):
+                remember(shown)
+            for encoding in ("utf-8", "latin-1"):
+                with contextlib.suppress(UnicodeEncodeError):
+                    remember(base64.b64encode(pair.encode(encoding)).decode("ascii"))
 
 
 class Refused(httpx.BaseTransport):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -21,7 +22,7 @@ from entrasync.commands import examples, folder
 from entrasync.console import Console, app_context, config_option, output_options, reads_no_config
 from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.gctune import collector_running
-from entrasync.operations.stopping import ending_as_ctrl_c, raise_if_stopped
+from entrasync.operations.stopping import ending_as_ctrl_c, raise_if_stopped, stopped_by_step
 
 
 @contextmanager
@@ -153,7 +154,9 @@ def _step(console: Console, number: int, title: str, argv: Sequence[str]) -> int
         args.append("--no-color")
     code = main(args)
     if code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
-        # The step was stopped by a signal and said so: the demo ends with its exit code.
+        # The step was stopped by a signal and said so: the demo ends with its exit code, and
+        # a runner's next signal (SIGINT, then SIGTERM) is only noted.
+        stopped_by_step(signal.SIGINT if code == ExitCode.INTERRUPTED else signal.SIGTERM)
         raise click.exceptions.Exit(code)
     raise_if_stopped()  # the demo's own stop, should Python have dropped its exception
     return code
@@ -265,7 +268,11 @@ def demo(directory: Path | None) -> int:
                 _steps(console, work, mappings_sha256)
             finally:
                 # The plan and draft as this run leaves them, stopped or not, are its own.
-                _mark(work, mappings_sha256)
+                try:
+                    _mark(work, mappings_sha256)
+                except BaseException:  # a stop signal while marking: mark, then stop
+                    _mark(work, mappings_sha256)
+                    raise
         elapsed = time.monotonic() - started
         console.result("")
         console.result(console.style("What happened", bold=True))

@@ -183,6 +183,13 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
             sys.unraisablehook = reported
 
 
+def stopped_by_step(signum: int) -> None:
+    """The running command's stop, told by a command it ran (a demo step that exited 130 or
+    143): a later signal is then only noted, as after the command's own first one."""
+    if _command_stop is not None:
+        _command_stop.request(signum)
+
+
 def raise_if_stopped() -> None:
     """Raise the running command's stop when a signal asked for it but its exception was lost:
     raised in a finalizer or a weakref callback, Python reports it and drops it, and the

@@ -116,7 +116,8 @@ def setting_text(value: Any) -> str:
 
 def columns(rows: Sequence[Sequence[str]]) -> list[str]:
     """Left-aligned columns, two spaces apart, trailing blanks trimmed, aligned as a terminal
-    shows them: a wide character (CJK, most emoji) takes two columns, a combining mark none."""
+    shows them: a wide character (CJK, most emoji) takes two columns, a combining mark or a
+    zero-width joiner none."""
     # Names from Entra and the config are untrusted: no escape, line break or workflow command.
     cells = [[sanitize_text(cell) for cell in row] for row in rows]
     shown = [[_width(cell) for cell in row] for row in cells]
@@ -135,10 +136,17 @@ def _width(text: str) -> int:
     if text.isascii():
         return len(text)
     return sum(
-        0
-        if unicodedata.combining(c) or unicodedata.category(c) in ("Mn", "Me")
-        else 2
-        if unicodedata.east_asian_width(c) in ("W", "F")
-        else 1
-        for c in text
+        0 if _joins(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text
+    )
+
+
+def _joins(character: str) -> bool:
+    """Drawn as part of the character before it, in no column of its own: a combining mark,
+    a format character (a zero-width joiner or non-joiner, an emoji tag), a Hangul vowel or
+    final consonant jamo."""
+    code = ord(character)
+    return (
+        unicodedata.category(character) in ("Mn", "Me", "Cf")
+        or 0x1160 <= code <= 0x11FF
+        or 0xD7B0 <= code <= 0xD7FF
     )

@@ -890,7 +890,31 @@ def test_a_proxy_password_is_masked_wherever_a_proxy_echoes_it(
         requests_session(ssl.create_default_context()).close()
     told = [redact(echo) for echo in echoes]
     assert told[1:] == ["407 for ***", "Basic ***"]
-    assert told[0] in ("407 for proxyuser:***", WITHHELD)  # escaped: masked, or the text withheld
+    assert told[0] in ("407 for proxyuser:***", "407 for ***", WITHHELD)  # escaped: masked, or
+    # the text withheld
+
+
+@pytest.mark.parametrize(
+    ("password", "echo"),
+    [
+        # Too short alone to mask (it would mask words): with its user, it is not.
+        ("Pr0xy!7", "407 bad credentials alice:Pr0xy!7"),
+        # requests (msal's token session) encodes Basic in Latin-1, httpx in UTF-8.
+        ("cäsar-fake-9", "Proxy-Authorization: Basic YWxpY2U6Y+RzYXItZmFrZS05"),
+    ],
+    ids=["a short password, with its user", "Basic in Latin-1"],
+)
+def test_a_proxy_password_is_masked_in_the_forms_a_proxy_echoes(
+    password: str, echo: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("https_proxy", f"http://alice:{password}@proxy.example:3128")
+    assert redact(echo) == echo
+    new_client().close()
+    assert password not in redact(echo)
+    assert echo.split()[-1] not in redact(echo)
 
 
 def test_the_proxy_named_is_the_first_httpx_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -106,6 +106,22 @@ def _run_script(folder: Path, source: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _run_with_main(folder: Path, before: str, main: str) -> subprocess.CompletedProcess[str]:
+    """The program, its CLI a module whose ``main`` is ``main`` (its body's lines), with the
+    lines ``before`` first."""
+    return _run_script(
+        folder,
+        "import os, signal, types, sys, weakref\n"
+        f"{before}"
+        "fake = types.ModuleType('entrasync.cli')\n"
+        f"def main():\n{main}"
+        "fake.main = main\n"
+        "sys.modules['entrasync.cli'] = fake\n"
+        "from entrasync.launch import run\n"
+        "run()\n",
+    )
+
+
 @pytest.mark.parametrize(
     ("ignored", "code", "err"),
     [(False, TERMINATED, "\nstopped by SIGHUP\n"), (True, 0, "")],
@@ -115,19 +131,30 @@ def test_sighup_outside_a_commands_handlers_ends_as_it_does_inside(
     tmp_path: Path, ignored: bool, code: int, err: str
 ) -> None:
     # While the CLI loads, or once a command's handlers are gone: it ended silently with 129.
-    done = _run_script(
+    done = _run_with_main(
         tmp_path,
-        "import os, signal, types, sys\n"
-        f"if {ignored}:\n"
-        "    signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
-        "fake = types.ModuleType('entrasync.cli')\n"
-        "def main():\n"
-        "    os.kill(os.getpid(), signal.SIGHUP)\n"
-        "    return 0\n"
-        "fake.main = main\n"
-        "sys.modules['entrasync.cli'] = fake\n"
-        "from entrasync.launch import run\n"
-        "run()\n",
+        f"if {ignored}:\n    signal.signal(signal.SIGHUP, signal.SIG_IGN)\n",
+        "    os.kill(os.getpid(), signal.SIGHUP)\n    return 0\n",
+    )
+    assert (done.returncode, done.stderr) == (code, err)
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "err"),
+    [("SIGTERM", TERMINATED, "\nstopped by SIGTERM\n"), ("SIGINT", INTERRUPTED, "\ninterrupted\n")],
+)
+def test_a_stop_python_drops_once_the_command_returned_ends_the_program_as_stopped(
+    tmp_path: Path, signum: str, code: int, err: str
+) -> None:
+    # Raised in a weakref callback, as a stop unwinds: "Exception ignored", a traceback of
+    # launch._Ended, and the command's own exit code.
+    done = _run_with_main(
+        tmp_path,
+        "class Referent: pass\n",
+        "    referent = Referent()\n"
+        f"    ref = weakref.ref(referent, lambda _: os.kill(os.getpid(), signal.{signum}))\n"
+        "    del referent\n"
+        "    return 0\n",
     )
     assert (done.returncode, done.stderr) == (code, err)
 

@@ -181,17 +181,24 @@ def test_text_columns_line_up_as_a_terminal_shows_wide_and_combining_characters(
             ("taro@contoso.com", "山田太郎"),
             ("zoe@contoso.com", "Zoe\u0301 Smith"),  # é spelt as e and a combining accent
             ("bob@contoso.com", "Bob Jones"),
+            ("ali@contoso.com", "Ali\u200creza"),  # a zero-width non-joiner, as Persian writes
+            ("fam@contoso.com", "Fam \U0001f468\u200d\U0001f469"),  # emoji joined: ZWJ
         )
     ]
-    lines = render_users_text(rows).splitlines()[1:4]
+    lines = render_users_text(rows).splitlines()[1:6]
     current = [line.index(" - ") for line in lines]  # where the CURRENT column starts
     assert current[0] < current[2] < current[1]  # 4 characters, 8 columns; 11, 10; 9, 9
     assert len({shown_width(line[:at]) for line, at in zip(lines, current, strict=True)}) == 1
 
 
 def shown_width(text: str) -> int:
+    """As glibc's wcswidth counts the columns a terminal draws."""
     return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) == "W" else 1
+        0
+        if unicodedata.combining(c) or unicodedata.category(c) == "Cf"
+        else 2
+        if unicodedata.east_asian_width(c) == "W"
+        else 1
         for c in text
     )
 

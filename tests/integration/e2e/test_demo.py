@@ -285,6 +285,51 @@ def test_a_stop_python_drops_in_the_demos_own_code_ends_it_after_the_step(
     assert "── 2." not in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("one_credential")
+def test_a_runners_second_signal_after_a_step_stopped_is_only_noted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cancelled job gets SIGINT, then SIGTERM: the step said "interrupted" and exited 130,
+    # then the demo's own handler said "stopped by SIGTERM", exit 143, and cut short the
+    # marking of the draft init had written, which the next demo then refused as edited.
+    with monkeypatch.context() as patched:
+        _signal_as_the_run_ends(patched, signal.SIGTERM)
+        _demo_interrupted_at("entrasync.commands.init.residue_lines", tmp_path, monkeypatch)
+    err = capsys.readouterr().err
+    assert err.count("interrupted") == 1
+    assert "stopped by SIGTERM" not in err
+    assert "SIGTERM: already stopping" in err
+    assert main(["demo", "--dir", str(tmp_path)]) == 0, capsys.readouterr().err
+
+
+def _signal_as_the_run_ends(patched: pytest.MonkeyPatch, signum: int) -> None:
+    """``signum`` to this process as the demo marks its files a third time: at the start,
+    after step 2, then as the run ends."""
+    from entrasync.commands import demo
+
+    mark = demo._mark
+    marks: list[int] = []
+
+    def marked(work: Path, mappings_sha256: str) -> None:
+        marks.append(1)
+        if len(marks) == 3:
+            os.kill(os.getpid(), signum)
+        mark(work, mappings_sha256)
+
+    patched.setattr(demo, "_mark", marked)
+
+
+@pytest.mark.usefixtures("one_credential")
+def test_a_stop_while_the_run_marks_its_files_still_marks_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patched:
+        _signal_as_the_run_ends(patched, signal.SIGINT)  # every step done
+        assert main(["demo", "--dir", str(tmp_path)]) == ExitCode.INTERRUPTED
+    capsys.readouterr()
+    assert main(["demo", "--dir", str(tmp_path)]) == 0, capsys.readouterr().err
+
+
 def test_a_stop_while_the_demo_removes_its_folder_still_removes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
