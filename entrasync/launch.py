@@ -58,6 +58,8 @@ def run() -> NoReturn:
                     signal.signal(signum, _end)
             from entrasync.cli import main  # here, so that a Ctrl-C while it loads is caught
 
+            if lost:  # dropped while it loaded: the command does not start
+                raise KeyboardInterrupt if lost[0] == signal.SIGINT else _Ended(lost[0])
             code = main()
             if lost and code == 0:  # the command ran to its end; the stop came before the exit
                 raise KeyboardInterrupt if lost[0] == signal.SIGINT else _Ended(lost[0])

@@ -555,7 +555,7 @@ def _merged_twice(merged: yaml.SequenceNode, own: set[str], path: KeyPath) -> li
         for name, key_node in _given_keys(item, set()).items():
             if name in own:
                 continue
-            if name in first:
+            if name in first and first[name] is not key_node:  # one mapping merged twice: one
                 problems.append(_merged_problem(first[name], key_node, path))
             first.setdefault(name, key_node)
     return problems

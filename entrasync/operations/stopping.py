@@ -95,8 +95,23 @@ def ending_as_ctrl_c() -> Iterator[None]:
     def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    with _handlers(_ENDING, interrupt):
-        yield
+    # One raised where Python drops it (a finalizer, as the command ends on the first) is a
+    # stop the command ends on anyway: not reported, nor taken for a Ctrl-C of its own.
+    reported = sys.unraisablehook
+
+    def dropped(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            reported(unraisable)
+
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        sys.unraisablehook = dropped
+    try:
+        with _handlers(_ENDING, interrupt):
+            yield
+    finally:
+        if in_main:
+            sys.unraisablehook = reported
 
 
 def note(text: str) -> None:

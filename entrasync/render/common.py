@@ -145,8 +145,17 @@ def _joins(character: str) -> bool:
     a format character (a zero-width joiner or non-joiner, an emoji tag), a Hangul vowel or
     final consonant jamo."""
     code = ord(character)
+    category = unicodedata.category(character)
     return (
-        unicodedata.category(character) in ("Mn", "Me", "Cf")
+        category in ("Mn", "Me")
+        or (category == "Cf" and code not in _DRAWN_FORMAT)
         or 0x1160 <= code <= 0x11FF
         or 0xD7B0 <= code <= 0xD7FF
     )
+
+
+# The format characters a terminal draws in a column: the soft hyphen and the number signs
+# written before digits (Arabic, Syriac, Kaithi), as glibc's wcwidth counts them.
+_DRAWN_FORMAT = frozenset(
+    (0xAD, *range(0x600, 0x606), 0x6DD, 0x70F, 0x890, 0x891, 0x8E2, 0x110BD, 0x110CD)
+)

@@ -495,6 +495,13 @@ def test_mappings_merged_together_are_valid_where_the_merging_mapping_sets_what_
     )
     mixed = load_text(text, tmp_path).mappings[2]
     assert (mixed.name, mixed.role, mixed.auto_sync) == ("NT-Mixed", "admin", True)
+    # One mapping reaching the merge twice (merged by another of its items too) gives its keys
+    # once: every reader keeps the same value.
+    text = (
+        "version: 1\nmappings:\n  - &a {name: NT-A, role: member}\n"
+        "  - name: NT-C\n    <<: [{<<: *a, products: [trustgate]}, *a]\n"
+    )
+    assert load_text(text, tmp_path).mappings[1].role == "member"
 
 
 def test_plain_http_is_accepted_to_a_loopback_address(tmp_path: Path) -> None:

@@ -159,6 +159,27 @@ def test_a_stop_python_drops_once_the_command_returned_ends_the_program_as_stopp
     assert (done.returncode, done.stderr) == (code, err)
 
 
+def test_a_stop_python_drops_while_the_cli_loads_runs_no_command(tmp_path: Path) -> None:
+    # Taken by the program's hook, it let the whole command run (an apply's every write), and
+    # only then said "interrupted".
+    done = _run_script(
+        tmp_path,
+        "import os, signal, types, sys, weakref\n"
+        "class Referent: pass\n"
+        "def __getattr__(name):\n"  # `from entrasync.cli import main`, as the module loads
+        "    referent = Referent()\n"
+        "    ref = weakref.ref(referent, lambda _: os.kill(os.getpid(), signal.SIGINT))\n"
+        "    del referent\n"
+        "    return lambda: print('ran') or 0\n"
+        "fake = types.ModuleType('entrasync.cli')\n"
+        "fake.__getattr__ = __getattr__\n"
+        "sys.modules['entrasync.cli'] = fake\n"
+        "from entrasync.launch import run\n"
+        "run()\n",
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (INTERRUPTED, "", "\ninterrupted\n")
+
+
 def test_a_second_signal_while_the_first_is_reported_changes_nothing(tmp_path: Path) -> None:
     # A runner's cancel sends one signal after another: the second raised again, uncaught.
     done = _run_script(

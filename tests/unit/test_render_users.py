@@ -183,9 +183,10 @@ def test_text_columns_line_up_as_a_terminal_shows_wide_and_combining_characters(
             ("bob@contoso.com", "Bob Jones"),
             ("ali@contoso.com", "Ali\u200creza"),  # a zero-width non-joiner, as Persian writes
             ("fam@contoso.com", "Fam \U0001f468\u200d\U0001f469"),  # emoji joined: ZWJ
+            ("kai@contoso.com", "Kommunikations\u00adabteilung"),  # a soft hyphen: drawn
         )
     ]
-    lines = render_users_text(rows).splitlines()[1:6]
+    lines = render_users_text(rows).splitlines()[1:7]
     current = [line.index(" - ") for line in lines]  # where the CURRENT column starts
     assert current[0] < current[2] < current[1]  # 4 characters, 8 columns; 11, 10; 9, 9
     assert len({shown_width(line[:at]) for line, at in zip(lines, current, strict=True)}) == 1
@@ -195,7 +196,7 @@ def shown_width(text: str) -> int:
     """As glibc's wcswidth counts the columns a terminal draws."""
     return sum(
         0
-        if unicodedata.combining(c) or unicodedata.category(c) == "Cf"
+        if unicodedata.combining(c) or (unicodedata.category(c) == "Cf" and c != "\u00ad")
         else 2
         if unicodedata.east_asian_width(c) == "W"
         else 1

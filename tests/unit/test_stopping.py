@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from entrasync.operations.stopping import (
     Stopped,
     StopRequest,
     deferred_stop,
+    ending_as_ctrl_c,
     signals_interrupt,
 )
 
@@ -259,6 +261,25 @@ def test_during_the_writes_signals_only_ask_to_stop_and_later_ones_are_noted() -
     assert stop.signum is not None
     assert Stopped(stop.signum).exit_code == 130
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_stop_a_command_ending_on_it_drops_is_not_reported_as_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `entrasync sandbox` ends on SIGTERM, exit 0: a second SIGTERM dropped in a finalizer as
+    # it ended reached the program's own hook, which took it for a Ctrl-C: exit 130.
+    reported: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", reported.append)
+
+    class Referent:
+        pass
+
+    with ending_as_ctrl_c():
+        referent = Referent()
+        _ref = weakref.ref(referent, lambda _: os.kill(os.getpid(), signal.SIGTERM))
+        del referent  # the callback runs, and the signal's handler in it
+    assert reported == []
+    assert sys.unraisablehook == reported.append  # given back
 
 
 def test_a_stop_not_requested_is_not_requested() -> None:
