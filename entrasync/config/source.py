@@ -545,20 +545,28 @@ def _walk(
 
 def _merged_twice(merged: yaml.SequenceNode, own: set[str], path: KeyPath) -> list[Problem]:
     """Each key two mappings of one ``<<: [*a, *b]`` both give (their own keys, or keys they
-    merge in turn), and the merging mapping does not set itself (``own``, which wins over
-    every merged value): the YAML merge spec keeps the first one's value, some PyYAML
-    releases the last one's, so the file would mean what its reader decides (a role of member
-    or of owner)."""
-    first: dict[str, yaml.Node] = {}
+    merge in turn) with values that differ, and the merging mapping does not set itself
+    (``own``, which wins over every merged value): the YAML merge spec keeps the first one's
+    value, some PyYAML releases the last one's, so the file would mean what its reader decides
+    (a role of member or of owner)."""
+    first: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     problems: list[Problem] = []
     for item in merged.value:
-        for name, key_node in _given_keys(item, set()).items():
+        for name, (key_node, value) in _given_keys(item, set()).items():
             if name in own:
                 continue
-            if name in first and first[name] is not key_node:  # one mapping merged twice: one
-                problems.append(_merged_problem(first[name], key_node, path))
-            first.setdefault(name, key_node)
+            if name in first and not _same_value(first[name][1], value):
+                problems.append(_merged_problem(first[name][0], key_node, path))
+            first.setdefault(name, (key_node, value))
     return problems
+
+
+def _same_value(one: yaml.Node, other: yaml.Node) -> bool:
+    """One node (a mapping merged twice), or the same text under the same tag."""
+    if one is other:
+        return True
+    scalars = isinstance(one, yaml.ScalarNode) and isinstance(other, yaml.ScalarNode)
+    return scalars and (one.tag, one.value) == (other.tag, other.value)
 
 
 def _own_keys(node: yaml.MappingNode) -> set[str]:
@@ -569,22 +577,23 @@ def _own_keys(node: yaml.MappingNode) -> set[str]:
     }
 
 
-def _given_keys(node: yaml.Node, visiting: set[int]) -> dict[str, yaml.Node]:
-    """The keys a mapping gives when merged: its own, and those it merges (an alias may lead
-    back to a mapping being read: ``visiting`` stops there)."""
+def _given_keys(node: yaml.Node, visiting: set[int]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """The keys a mapping gives when merged, each with its key and value nodes: its own, and
+    those it merges (an alias may lead back to a mapping being read: ``visiting`` stops
+    there)."""
     if not isinstance(node, yaml.MappingNode) or id(node) in visiting:
         return {}
     visiting.add(id(node))
-    given: dict[str, yaml.Node] = {}
+    given: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     for key, value in node.value:
         if isinstance(key, yaml.ScalarNode) and key.tag == MERGE_TAG:
             merged = value.value if isinstance(value, yaml.SequenceNode) else [value]
             for item in merged:
-                for name, key_node in _given_keys(item, visiting).items():
-                    given.setdefault(name, key_node)
+                for name, nodes in _given_keys(item, visiting).items():
+                    given.setdefault(name, nodes)
     given.update(
-        (key.value, key)
-        for key, _ in node.value
+        (key.value, (key, value))
+        for key, value in node.value
         if isinstance(key, yaml.ScalarNode) and key.tag != MERGE_TAG
     )
     visiting.discard(id(node))

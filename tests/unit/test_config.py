@@ -444,6 +444,14 @@ WORDED.append(
 )
 WORDED.append(
     pytest.param(
+        "version: 1\nmappings:\n  - &a {name: NT-A, &r role: member}\n"
+        "  - &b {name: NT-B, *r : owner}\n  - <<: [*a, *b]\n    name: NT-C\n",
+        "m.yaml:3:21: mappings[2].role: set by two of the mappings `<<` merges (first at line 3)",
+        id="a key two merged mappings give through one aliased key, with two values",
+    )
+)
+WORDED.append(
+    pytest.param(
         "version: 1\nproducts:\n",
         "m.yaml:2:10: products: expected a list, got nothing (an empty value)",
         id="the product vocabulary left empty is not told a mapping's products rule",
@@ -502,6 +510,13 @@ def test_mappings_merged_together_are_valid_where_the_merging_mapping_sets_what_
         "  - name: NT-C\n    <<: [{<<: *a, products: [trustgate]}, *a]\n"
     )
     assert load_text(text, tmp_path).mappings[1].role == "member"
+    # Two mappings giving a key the same value: every reader keeps that value.
+    text = (
+        "version: 1\nmappings:\n  - &a {name: NT-A, role: member}\n"
+        "  - &b {name: NT-B, role: member, auto_sync: false}\n"
+        "  - {<<: [*a, *b], name: NT-C}\n"
+    )
+    assert load_text(text, tmp_path).mappings[2].role == "member"
 
 
 def test_plain_http_is_accepted_to_a_loopback_address(tmp_path: Path) -> None:
