@@ -518,7 +518,7 @@ def _walk(
                 # is): unchecked, a tag in it was a traceback and a duplicate key in it passed.
                 _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
                 if isinstance(value_node, yaml.SequenceNode):
-                    problems.extend(_merged_twice(value_node, _own_keys(node), path))
+                    problems.extend(_merged_twice(loader, value_node, _own_keys(node), path))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 # `? [a, b]` or `? {a: b}`: never a key of this file, and constructed, a tag
@@ -543,7 +543,9 @@ def _walk(
             _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
 
 
-def _merged_twice(merged: yaml.SequenceNode, own: set[str], path: KeyPath) -> list[Problem]:
+def _merged_twice(
+    loader: yaml.SafeLoader, merged: yaml.SequenceNode, own: set[str], path: KeyPath
+) -> list[Problem]:
     """Each key two mappings of one ``<<: [*a, *b]`` both give (their own keys, or keys they
     merge in turn) with values that differ, and the merging mapping does not set itself
     (``own``, which wins over every merged value): the YAML merge spec keeps the first one's
@@ -555,18 +557,32 @@ def _merged_twice(merged: yaml.SequenceNode, own: set[str], path: KeyPath) -> li
         for name, (key_node, value) in _given_keys(item, set()).items():
             if name in own:
                 continue
-            if name in first and not _same_value(first[name][1], value):
+            if name in first and not _same_value(loader, first[name][1], value):
                 problems.append(_merged_problem(first[name][0], key_node, path))
             first.setdefault(name, (key_node, value))
     return problems
 
 
-def _same_value(one: yaml.Node, other: yaml.Node) -> bool:
-    """One node (a mapping merged twice), or the same text under the same tag."""
+def _same_value(loader: yaml.SafeLoader, one: yaml.Node, other: yaml.Node) -> bool:
+    """Whether every reader reads the two values alike: one node (a mapping merged twice), or
+    values that construct to the same data of the same types (``true`` and ``True``, two lists
+    of the same names; not ``1`` and ``true``, which Python calls equal)."""
     if one is other:
         return True
-    scalars = isinstance(one, yaml.ScalarNode) and isinstance(other, yaml.ScalarNode)
-    return scalars and (one.tag, one.value) == (other.tag, other.value)
+    try:
+        data = [_typed(loader.construct_object(node, deep=True)) for node in (one, other)]
+    except (yaml.YAMLError, TypeError, ValueError):  # not constructible: said elsewhere
+        return False
+    return bool(data[0] == data[1])
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with the type of each scalar in it, so that equal means the same data."""
+    if isinstance(value, dict):
+        return tuple(sorted((repr(k), _typed(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_typed(item) for item in value)
+    return (type(value).__name__, value)
 
 
 def _own_keys(node: yaml.MappingNode) -> set[str]:

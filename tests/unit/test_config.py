@@ -510,13 +510,16 @@ def test_mappings_merged_together_are_valid_where_the_merging_mapping_sets_what_
         "  - name: NT-C\n    <<: [{<<: *a, products: [trustgate]}, *a]\n"
     )
     assert load_text(text, tmp_path).mappings[1].role == "member"
-    # Two mappings giving a key the same value: every reader keeps that value.
+    # Two mappings giving a key the same value, however written: every reader keeps it.
     text = (
-        "version: 1\nmappings:\n  - &a {name: NT-A, role: member}\n"
-        "  - &b {name: NT-B, role: member, auto_sync: false}\n"
+        "version: 1\nmappings:\n  - &a {name: NT-A, role: member, auto_sync: true,\n"
+        "         products: [trustgate]}\n"
+        "  - &b\n    name: NT-B\n    role: member\n    auto_sync: True\n"
+        "    products:\n      - trustgate\n"
         "  - {<<: [*a, *b], name: NT-C}\n"
     )
-    assert load_text(text, tmp_path).mappings[2].role == "member"
+    merged = load_text(text, tmp_path).mappings[2]
+    assert (merged.role, merged.auto_sync, merged.products) == ("member", True, ("trustgate",))
 
 
 def test_plain_http_is_accepted_to_a_loopback_address(tmp_path: Path) -> None:
