@@ -14,6 +14,7 @@ hundreds of millions of values, and took 2.4 GB before failing with MemoryError)
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -518,7 +519,7 @@ def _walk(
                 # is): unchecked, a tag in it was a traceback and a duplicate key in it passed.
                 _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
                 if isinstance(value_node, yaml.SequenceNode):
-                    problems.extend(_merged_twice(loader, value_node, _own_keys(node), path))
+                    problems.extend(_merged_twice(value_node, _own_keys(node), path))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 # `? [a, b]` or `? {a: b}`: never a key of this file, and constructed, a tag
@@ -543,9 +544,7 @@ def _walk(
             _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
 
 
-def _merged_twice(
-    loader: yaml.SafeLoader, merged: yaml.SequenceNode, own: set[str], path: KeyPath
-) -> list[Problem]:
+def _merged_twice(merged: yaml.SequenceNode, own: set[str], path: KeyPath) -> list[Problem]:
     """Each key two mappings of one ``<<: [*a, *b]`` both give (their own keys, or keys they
     merge in turn) with values that differ, and the merging mapping does not set itself
     (``own``, which wins over every merged value): the YAML merge spec keeps the first one's
@@ -553,36 +552,54 @@ def _merged_twice(
     (a role of member or of owner)."""
     first: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     problems: list[Problem] = []
+    read: dict[int, Any] = {}  # each value node's data, read once
     for item in merged.value:
         for name, (key_node, value) in _given_keys(item, set()).items():
             if name in own:
                 continue
-            if name in first and not _same_value(loader, first[name][1], value):
+            if name in first and _data(first[name][1], read) != _data(value, read):
                 problems.append(_merged_problem(first[name][0], key_node, path))
             first.setdefault(name, (key_node, value))
     return problems
 
 
-def _same_value(loader: yaml.SafeLoader, one: yaml.Node, other: yaml.Node) -> bool:
-    """Whether every reader reads the two values alike: one node (a mapping merged twice), or
-    values that construct to the same data of the same types (``true`` and ``True``, two lists
-    of the same names; not ``1`` and ``true``, which Python calls equal)."""
-    if one is other:
-        return True
-    try:
-        data = [_typed(loader.construct_object(node, deep=True)) for node in (one, other)]
-    except (yaml.YAMLError, TypeError, ValueError):  # not constructible: said elsewhere
-        return False
-    return bool(data[0] == data[1])
+def _data(node: yaml.Node, read: dict[int, Any]) -> Any:
+    """What a reader reads ``node`` as, to compare two values every reader reads alike (``true``
+    and ``True``, a flow and a block list of the same names), types included (``1`` and
+    ``true``, which Python calls equal, differ), read from the nodes alone: constructing them
+    would rewrite a mapping's merges in place. A mapping that merges in turn, or a node met
+    again inside itself, equals nothing but itself. ``read``: the nodes read so far, by id."""
+    if id(node) in read:
+        return read[id(node)]
+    read[id(node)] = data = object()  # while it is read: inside itself, it equals nothing
+    if isinstance(node, yaml.ScalarNode):
+        data = (node.tag, _scalar(node))
+    elif isinstance(node, yaml.SequenceNode):
+        data = tuple(_data(item, read) for item in node.value)
+    elif isinstance(node, yaml.MappingNode) and not any(k.tag == MERGE_TAG for k, _ in node.value):
+        pairs = [(_data(k, read), _data(v, read)) for k, v in node.value]
+        data = tuple(sorted(pairs, key=repr))
+    read[id(node)] = data
+    return data
 
 
-def _typed(value: Any) -> Any:
-    """``value`` with the type of each scalar in it, so that equal means the same data."""
-    if isinstance(value, dict):
-        return tuple(sorted((repr(k), _typed(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_typed(item) for item in value)
-    return (type(value).__name__, value)
+def _scalar(node: yaml.ScalarNode) -> Any:
+    """A scalar as its tag's constructor reads it (``repr`` of a float: ``-0.0`` is not
+    ``0.0`` to a reader), else as written."""
+    construct = yaml.SafeLoader.yaml_constructors.get(node.tag)
+    if construct is None or node.tag == "tag:yaml.org,2002:str":
+        return node.value
+    try:  # reads the node's text alone (construct_scalar): no loader state
+        value = construct(_scalar_reader(), node)
+    except Exception:  # a value its tag refuses: said as a problem of its own
+        return node.value
+    return repr(value) if isinstance(value, float) else (type(value).__name__, value)
+
+
+@functools.cache
+def _scalar_reader() -> yaml.SafeLoader:
+    """A loader whose scalar constructors read a node's text alone."""
+    return yaml.SafeLoader("")
 
 
 def _own_keys(node: yaml.MappingNode) -> set[str]:

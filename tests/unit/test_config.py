@@ -522,6 +522,25 @@ def test_mappings_merged_together_are_valid_where_the_merging_mapping_sets_what_
     assert (merged.role, merged.auto_sync, merged.products) == ("member", True, ("trustgate",))
 
 
+@pytest.mark.parametrize(
+    ("merged", "said"),
+    [
+        # Constructed to compare, PyYAML's KeyError was "an unexpected error (a bug)".
+        ("{k: !!bool maybe}", "a.k: an explicit YAML tag (!!bool) is not used"),
+        # Constructed to compare, the loader was left half way: "unconstructable recursive node".
+        ("{k: {<<: 1}}", "expected a mapping or list of mappings for merging, but found scalar"),
+    ],
+    ids=["a value its tag refuses", "a merge of a scalar"],
+)
+def test_merged_values_are_compared_without_constructing_them(
+    merged: str, said: str, tmp_path: Path
+) -> None:
+    problems = problems_of(
+        f"version: 1\na: &a {merged}\nb: &b {{k: 1}}\nc: {{<<: [*a, *b]}}\n", tmp_path
+    )
+    assert any(said in problem for problem in problems), problems
+
+
 def test_plain_http_is_accepted_to_a_loopback_address(tmp_path: Path) -> None:
     text = "version: 1\nneuraltrust: {scim_url: 'http://127.0.0.1:8080/scim/v2'}\n"
     assert load_text(text, tmp_path).neuraltrust.scim_url == "http://127.0.0.1:8080/scim/v2"
