@@ -567,8 +567,9 @@ def _data(node: yaml.Node, read: dict[int, Any]) -> Any:
     """What a reader reads ``node`` as, to compare two values every reader reads alike (``true``
     and ``True``, a flow and a block list of the same names), types included (``1`` and
     ``true``, which Python calls equal, differ), read from the nodes alone: constructing them
-    would rewrite a mapping's merges in place. A mapping that merges in turn, or a node met
-    again inside itself, equals nothing but itself. ``read``: the nodes read so far, by id."""
+    would rewrite a mapping's merges in place. A mapping is read as the keys it gives (its
+    merges' too); a node met again inside itself equals nothing but itself. ``read``: the
+    nodes read so far, by id."""
     if id(node) in read:
         return read[id(node)]
     read[id(node)] = data = object()  # while it is read: inside itself, it equals nothing
@@ -576,8 +577,8 @@ def _data(node: yaml.Node, read: dict[int, Any]) -> Any:
         data = (node.tag, _scalar(node))
     elif isinstance(node, yaml.SequenceNode):
         data = tuple(_data(item, read) for item in node.value)
-    elif isinstance(node, yaml.MappingNode) and not any(k.tag == MERGE_TAG for k, _ in node.value):
-        pairs = [(_data(k, read), _data(v, read)) for k, v in node.value]
+    elif isinstance(node, yaml.MappingNode):
+        pairs = [(name, _data(v, read)) for name, (_, v) in _given_keys(node, set()).items()]
         data = tuple(sorted(pairs, key=repr))
     read[id(node)] = data
     return data
@@ -587,13 +588,18 @@ def _scalar(node: yaml.ScalarNode) -> Any:
     """A scalar as its tag's constructor reads it (``repr`` of a float: ``-0.0`` is not
     ``0.0`` to a reader), else as written."""
     construct = yaml.SafeLoader.yaml_constructors.get(node.tag)
-    if construct is None or node.tag == "tag:yaml.org,2002:str":
+    if construct is None or node.tag not in _SCALAR_TAGS:  # a list's or a mapping's tag too
         return node.value
     try:  # reads the node's text alone (construct_scalar): no loader state
         value = construct(_scalar_reader(), node)
     except Exception:  # a value its tag refuses: said as a problem of its own
         return node.value
     return repr(value) if isinstance(value, float) else (type(value).__name__, value)
+
+
+_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "binary", "timestamp")
+)
 
 
 @functools.cache

@@ -520,6 +520,12 @@ def test_mappings_merged_together_are_valid_where_the_merging_mapping_sets_what_
     )
     merged = load_text(text, tmp_path).mappings[2]
     assert (merged.role, merged.auto_sync, merged.products) == ("member", True, ("trustgate",))
+    # Two mappings read alike, one of them through a merge of its own.
+    text = (
+        "version: 1\n<<: [{limits: {<<: {max_deactivations: 5}}}, {limits: {max_deactivations: 5}}]"
+        "\nmappings: []\n"
+    )
+    assert load_text(text, tmp_path).limits.max_deactivations == 5
 
 
 @pytest.mark.parametrize(
