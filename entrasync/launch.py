@@ -34,6 +34,11 @@ def _end(signum: int, _frame: FrameType | None) -> None:
     raise _Ended(signum)
 
 
+def _stop(signum: int) -> BaseException:
+    """The exception a stop by ``signum`` ends the program with."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else _Ended(signum)
+
+
 def run() -> NoReturn:
     caught: list[int] = []  # the signals handled here, given back their default on the way out
     # A stop raised where Python cannot raise it (a weakref callback, as a stop unwinds) is
@@ -59,10 +64,10 @@ def run() -> NoReturn:
             from entrasync.cli import main  # here, so that a Ctrl-C while it loads is caught
 
             if lost:  # dropped while it loaded: the command does not start
-                raise KeyboardInterrupt if lost[0] == signal.SIGINT else _Ended(lost[0])
+                raise _stop(lost[0])
             code = main()
             if lost and code == 0:  # the command ran to its end; the stop came before the exit
-                raise KeyboardInterrupt if lost[0] == signal.SIGINT else _Ended(lost[0])
+                raise _stop(lost[0])
         except KeyboardInterrupt:
             sys.stderr.write("\ninterrupted\n")
             code = INTERRUPTED

@@ -95,23 +95,34 @@ def ending_as_ctrl_c() -> Iterator[None]:
     def interrupt(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    # One raised where Python drops it (a finalizer, as the command ends on the first) is a
-    # stop the command ends on anyway: not reported, nor taken for a Ctrl-C of its own.
+    # One dropped (in a finalizer, as the command ends on the first) is a stop the command
+    # ends on anyway: not reported, nor taken for a Ctrl-C of its own.
+    with (
+        _taking_dropped(lambda exc: isinstance(exc, KeyboardInterrupt)),
+        _handlers(_ENDING, interrupt),
+    ):
+        yield
+
+
+@contextmanager
+def _taking_dropped(take: Callable[[BaseException], bool]) -> Iterator[None]:
+    """While inside (in the main thread, which gets the signals), an exception Python drops
+    that ``take`` takes is not reported: raised by a signal's handler in a finalizer or a
+    weakref callback, it would be told as "Exception ignored", with a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     reported = sys.unraisablehook
 
     def dropped(unraisable: Any) -> None:
-        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+        if not take(unraisable.exc_value):
             reported(unraisable)
 
-    in_main = threading.current_thread() is threading.main_thread()
-    if in_main:
-        sys.unraisablehook = dropped
+    sys.unraisablehook = dropped
     try:
-        with _handlers(_ENDING, interrupt):
-            yield
+        yield
     finally:
-        if in_main:
-            sys.unraisablehook = reported
+        sys.unraisablehook = reported
 
 
 def note(text: str) -> None:
@@ -169,21 +180,16 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
         end_waits(signum)
         raise KeyboardInterrupt
 
-    # Raised in a finalizer or a weakref callback, a handler's exception is reported as
-    # "Exception ignored", with a traceback, and dropped: not reported, it is raised again
-    # when the command returns (raise_if_stopped).
-    reported = sys.unraisablehook
-
-    def dropped(unraisable: Any) -> None:
-        if raised.requested and isinstance(unraisable.exc_value, Stopped | KeyboardInterrupt):
+    def lost(exc: BaseException) -> bool:
+        """A handler's exception Python dropped: raised again when the command returns."""
+        if raised.requested and isinstance(exc, Stopped | KeyboardInterrupt):
             raised.lost = True
-            return
-        reported(unraisable)
+            return True
+        return False
 
-    if in_main:
-        sys.unraisablehook = dropped
     try:
         with (
+            _taking_dropped(lost),
             _handlers(_ENDING, handler),
             _handlers((signal.SIGINT,), interrupt),
         ):
@@ -195,7 +201,6 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
     finally:
         if in_main:
             _command_stop = outer
-            sys.unraisablehook = reported
 
 
 def stopped_by_step(signum: int) -> None:
