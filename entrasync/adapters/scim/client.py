@@ -80,6 +80,13 @@ def _named(resource: dict[str, Any], user_name: str) -> bool:
     return str(name or "").lower() == user_name.lower()
 
 
+def _said_as_any_read(refusal: ScimError) -> bool:
+    """A refusal of a page asked to prove a list's end that is told as for any read (a
+    credential, or a server that is not answering), not taken as a sign of where it ends."""
+    status = refusal.status
+    return status is None or status in (401, 403, 429) or status >= 500
+
+
 class ScimClient:
     """One NeuralTrust SCIM endpoint behind one bearer token. Thread-safe (httpx.Client)."""
 
@@ -315,8 +322,8 @@ class ScimClient:
         except IncompleteListingError:
             raise
         except ScimError as exc:
-            if exc.status is None or exc.status in (401, 403, 429) or exc.status >= 500:
-                raise  # said as for any read: a credential, or a server that is not answering
+            if _said_as_any_read(exc):
+                raise
             if refusal_ends:
                 self._prove_refusal_ends(params, listing, start, exc)
                 return
@@ -347,7 +354,7 @@ class ScimClient:
         except IncompleteListingError:
             raise
         except ScimError as exc:
-            if exc.status is None or exc.status in (401, 403, 429) or exc.status >= 500:
+            if _said_as_any_read(exc):
                 raise
             raise end_unproven(after, refusal) from None
         if page.total != listing.total or [str(r["id"]) for r in page.resources] != [listing.last]:
