@@ -8,7 +8,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import chdir, contextmanager
 from pathlib import Path
 
@@ -137,11 +137,17 @@ def _workdir(directory: Path | None) -> Iterator[Path]:
     try:
         yield tmp
     finally:
-        try:
-            shutil.rmtree(tmp, ignore_errors=True)
-        except BaseException:  # a stop signal during the removal: finish it, then stop
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        _despite_a_stop(lambda: shutil.rmtree(tmp, ignore_errors=True))
+
+
+def _despite_a_stop(action: Callable[[], object]) -> None:
+    """``action`` carried out whole: cut short by a stop signal, it is done again, then the
+    stop goes on (a later signal is only noted, a Ctrl-C pressed again interrupts again)."""
+    try:
+        action()
+    except BaseException:
+        action()
+        raise
 
 
 def _step(console: Console, number: int, title: str, argv: Sequence[str]) -> int:
@@ -268,11 +274,7 @@ def demo(directory: Path | None) -> int:
                 _steps(console, work, mappings_sha256)
             finally:
                 # The plan and draft as this run leaves them, stopped or not, are its own.
-                try:
-                    _mark(work, mappings_sha256)
-                except BaseException:  # a stop signal while marking: mark, then stop
-                    _mark(work, mappings_sha256)
-                    raise
+                _despite_a_stop(lambda: _mark(work, mappings_sha256))
         elapsed = time.monotonic() - started
         console.result("")
         console.result(console.style("What happened", bold=True))
