@@ -45,8 +45,8 @@ def proxy_variables() -> dict[str, str]:
 
 def remember_proxy_passwords() -> None:
     """Keep each proxy variable's password out of every text told, as each credential sent is
-    (:func:`entrasync.core.redact.remember`): it goes to the proxy, as sent and in Basic's
-    base64 of ``user:password``, and a proxy may echo it in the refusal an error quotes."""
+    (:func:`entrasync.core.redact.remember`): it goes to the proxy, and a proxy may echo it in
+    the refusal an error quotes, alone, with its user, or in Basic's base64."""
     for variable in proxy_variables().values():
         value = os.environ[variable]
         try:

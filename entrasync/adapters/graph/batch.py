@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError, not_json
-from entrasync.adapters.graph.odata import GraphFailure, query
+from entrasync.adapters.graph.odata import GraphFailure, query, sent_as_error
 from entrasync.adapters.http import RETRY_STATUSES, retry_after
 from entrasync.adapters.throttle import gates
 from entrasync.core import sanitize
@@ -72,9 +72,8 @@ def get_batch(client: GraphClient, gets: Sequence[Get]) -> list[Found]:
         shared = False  # an inner 429 (or 503 with Retry-After) holds the whole client
         for i in pending:
             status, body, response = answers[i]
-            # An error sent with 200 (a proxy, a gateway) is that error, as outside a batch.
-            erred = isinstance(body, dict) and isinstance(body.get("error"), dict)
-            if status == 200 and isinstance(body, dict) and not (erred and "id" not in body):
+            erred = sent_as_error(body, "id")  # that error, as outside a batch
+            if status == 200 and isinstance(body, dict) and not erred:
                 found[i] = body
                 continue
             wait = retry_after(response.headers)

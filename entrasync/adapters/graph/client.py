@@ -21,7 +21,7 @@ from entrasync.adapters.graph.auth import (
     make_token_provider,
     resolve_endpoints,
 )
-from entrasync.adapters.graph.odata import GraphFailure, query
+from entrasync.adapters.graph.odata import GraphFailure, query, sent_as_error
 from entrasync.adapters.http import (
     RETRY_STATUSES,
     RetryPolicy,
@@ -353,7 +353,7 @@ class GraphClient:
                     body = None
                 if not isinstance(body, dict):
                     raise not_json(what)
-                if isinstance(body.get("error"), dict) and "value" not in body:
+                if sent_as_error(body, "value"):
                     # An error sent with 200 (a proxy, a gateway): its code says what it is.
                     raise self.translate(GraphFailure.of(response), what)
                 return body, response

@@ -51,6 +51,13 @@ class GraphFailure:
         return f"HTTP {self.status} {self.code}{rid}"
 
 
+def sent_as_error(body: object, data: str) -> bool:
+    """A 200 answer holding an error object and not the ``data`` it answers with ("value" for
+    a list, "id" for an object): an error a proxy or a gateway sent with 200, read by its
+    code as the error it is."""
+    return isinstance(body, dict) and isinstance(body.get("error"), dict) and data not in body
+
+
 def query(params: Mapping[str, str]) -> str:
     """OData query string keeping ``$``, ``,``, ``(``, ``)`` and ``'`` readable, as Graph's
     documentation writes them; spaces, ``#``, ``+`` and ``&`` are percent-encoded."""
