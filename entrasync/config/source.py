@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import islice
@@ -544,7 +545,7 @@ def _walk(
             _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
 
 
-def _merged_twice(merged: yaml.SequenceNode, own: set[str], path: KeyPath) -> list[Problem]:
+def _merged_twice(merged: yaml.SequenceNode, own: Container[str], path: KeyPath) -> list[Problem]:
     """Each key two mappings of one ``<<: [*a, *b]`` both give (their own keys, or keys they
     merge in turn) with values that differ, and the merging mapping does not set itself
     (``own``, which wins over every merged value): the YAML merge spec keeps the first one's
@@ -608,10 +609,11 @@ def _scalar_reader() -> yaml.SafeLoader:
     return yaml.SafeLoader("")
 
 
-def _own_keys(node: yaml.MappingNode) -> set[str]:
+def _own_keys(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """A mapping's keys (but ``<<``), each with its key and value nodes."""
     return {
-        key.value
-        for key, _ in node.value
+        key.value: (key, value)
+        for key, value in node.value
         if isinstance(key, yaml.ScalarNode) and key.tag != MERGE_TAG
     }
 
@@ -630,11 +632,7 @@ def _given_keys(node: yaml.Node, visiting: set[int]) -> dict[str, tuple[yaml.Nod
             for item in merged:
                 for name, nodes in _given_keys(item, visiting).items():
                     given.setdefault(name, nodes)
-    given.update(
-        (key.value, (key, value))
-        for key, value in node.value
-        if isinstance(key, yaml.ScalarNode) and key.tag != MERGE_TAG
-    )
+    given.update(_own_keys(node))
     visiting.discard(id(node))
     return given
 
