@@ -149,6 +149,7 @@ _YAML12_FLOAT = re.compile(
     r"^(?:[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
 )
+_NULL = "tag:yaml.org,2002:null"
 _NARROWED = {_INT: _DECIMAL, BOOL_TAG: _BOOLEAN, _FLOAT: _YAML12_FLOAT}
 # YAML 1.1's `=` (the "value" key of its merge-like types): no constructor reads it, so
 # `name: =` failed as "could not determine a constructor"; YAML 1.2 and editors read text.
@@ -200,7 +201,7 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
             return None, [bound]
         doc = Document(data=None)
         problems: list[Problem] = []
-        _walk(loader, node, (), None, doc, problems, set())
+        _walk(loader, node, (), None, doc, problems, set(), _Merges())
         if any(p.kind in (ProblemKind.TAGGED, ProblemKind.KEY) for p in problems):
             # PyYAML's constructors fail on `!!int 1.5` with a bare ValueError, not a YAML error.
             return None, problems
@@ -464,23 +465,24 @@ def _inside_value(node: yaml.ScalarNode, path: KeyPath) -> list[Problem]:
     """What a value holds that the check of the raw text cannot see: a control character
     written as an escape in double quotes (``"\\x1b"``, ``"\\0"``), which would reach NeuralTrust
     or a reviewer's terminal, or a tab or line break, in any style."""
+    escaped = _CONTROL.search(node.value) if node.style == '"' else None
+    broken = _BREAK.search(node.value)
+    if escaped is None and broken is None:
+        return []
     mark = node.start_mark
     where = (mark.line + 1, mark.column + 1, format_path(path))
-    escaped = _CONTROL.search(node.value) if node.style == '"' else None
     if escaped is not None:
         said = f"control character U+{ord(escaped.group()):04X}, written as an escape, is"
         return [Problem(*where, f"{said} not allowed: remove it")]
-    broken = _BREAK.search(node.value)
-    if broken is not None:
-        said = _BREAKS[broken.group()]
-        return [
-            Problem(
-                *where,
-                f"{said} (U+{ord(broken.group()):04X}) inside a value is not allowed: write the "
-                "value on one line",
-            )
-        ]
-    return []
+    assert broken is not None
+    said = _BREAKS[broken.group()]
+    return [
+        Problem(
+            *where,
+            f"{said} (U+{ord(broken.group()):04X}) inside a value is not allowed: write the "
+            "value on one line",
+        )
+    ]
 
 
 def _walk(
@@ -491,6 +493,7 @@ def _walk(
     doc: Document,
     problems: list[Problem],
     seen: set[int],
+    merges: _Merges,
 ) -> None:
     # An alias repeats a node; visiting it once keeps "billion laughs" files cheap. Its node's
     # place is the anchor's: a problem in it is shown at the key the alias is written under.
@@ -507,20 +510,34 @@ def _walk(
         problems.extend(_inside_value(node, path))
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(loader, item, (*path, index), None, doc, problems, seen)
+            _walk(loader, item, (*path, index), None, doc, problems, seen, merges)
     elif isinstance(node, yaml.MappingNode):
         first: dict[Any, yaml.Node] = {}
         for key_node, value_node in node.value:
             name: Any
+            if id(key_node) in seen:
+                # `*r : owner`: PyYAML's merge skips a merged key that is the same node as one
+                # it has (`&r role: member` merged in), so the key's value would depend on the
+                # reader. A key is a fixed word; written out, nothing can hide behind it.
+                mark = (value_node if id(value_node) not in seen else node).start_mark
+                said = "a key is written out, not an alias (*name)"
+                merges.aliased.add(id(key_node))  # said here alone, not as a merge's too
+                problems.append(
+                    Problem(
+                        mark.line + 1, mark.column + 1, format_path(path), said, ProblemKind.KEY
+                    )
+                )
+                continue
+            seen.add(id(key_node))
             if key_node.tag == MERGE_TAG:  # `<<: *base`; a second one silently wins over it
                 name = "<<"
                 problems.extend(_duplicate(first, name, key_node, path))
                 first.setdefault(name, key_node)
                 # An inline `<<: {...}` is checked as any mapping (an alias, where its anchor
                 # is): unchecked, a tag in it was a traceback and a duplicate key in it passed.
-                _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
+                _walk(loader, value_node, (*path, name), key_node, doc, problems, seen, merges)
                 if isinstance(value_node, yaml.SequenceNode):
-                    problems.extend(_merged_twice(value_node, _own_keys(node), path))
+                    problems.extend(merges.problems(value_node, _own_keys(node), path))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 # `? [a, b]` or `? {a: b}`: never a key of this file, and constructed, a tag
@@ -542,65 +559,92 @@ def _walk(
                 continue  # unhashable or odd keys fail construction with their own message
             problems.extend(_duplicate(first, name, key_node, path))
             first.setdefault(name, key_node)
-            _walk(loader, value_node, (*path, name), key_node, doc, problems, seen)
+            _walk(loader, value_node, (*path, name), key_node, doc, problems, seen, merges)
 
 
-def _merged_twice(merged: yaml.SequenceNode, own: Container[str], path: KeyPath) -> list[Problem]:
-    """Each key two mappings of one ``<<: [*a, *b]`` both give (their own keys, or keys they
-    merge in turn) with values that differ, and the merging mapping does not set itself
-    (``own``, which wins over every merged value): the YAML merge spec keeps the first one's
-    value, some PyYAML releases the last one's, so the file would mean what its reader decides
-    (a role of member or of owner)."""
-    first: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-    problems: list[Problem] = []
-    read: dict[int, Any] = {}  # each value node's data, read once
-    for item in merged.value:
-        for name, (key_node, value) in _given_keys(item, set()).items():
-            if name in own:
-                continue
-            if name in first and _data(first[name][1], read) != _data(value, read):
-                problems.append(_merged_problem(first[name][0], key_node, path))
-            first.setdefault(name, (key_node, value))
-    return problems
+class _Merges:
+    """Checks each ``<<: [*a, *b]`` of one document: a key two of its mappings give (their own
+    keys, or keys they merge in turn) with values that differ, and the merging mapping does not
+    set itself (its own keys win over every merged value), is a problem: the YAML merge spec
+    keeps the first one's value, some PyYAML releases the last one's, so the file would mean
+    what its reader decides (a role of member or of owner). Every node is read once for the
+    whole document (by id; ``_Bounds`` has refused cycles), so a deep or long merge costs what
+    its nodes do."""
+
+    def __init__(self) -> None:
+        self._given: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
+        self._data: dict[int, Any] = {}
+        self.aliased: set[int] = set()  # key nodes written again as an alias: refused
+
+    def problems(
+        self, merged: yaml.SequenceNode, own: Container[str], path: KeyPath
+    ) -> list[Problem]:
+        first: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        problems: list[Problem] = []
+        if len(merged.value) < 2:  # one mapping merged alone gives each key once
+            return problems
+        for item in merged.value:
+            for name, (key_node, value) in self.given(item).items():
+                if name in own or id(key_node) in self.aliased:
+                    continue
+                if name in first and self.data(first[name][1]) != self.data(value):
+                    problems.append(_merged_problem(first[name][0], key_node, path))
+                first.setdefault(name, (key_node, value))
+        return problems
+
+    def given(self, node: yaml.Node) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """The keys a mapping gives when merged, each with its key and value nodes: its own,
+        and those it merges."""
+        if not isinstance(node, yaml.MappingNode):
+            return {}
+        known = self._given.get(id(node))
+        if known is not None:
+            return known
+        given: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag == MERGE_TAG:
+                for item in value.value if isinstance(value, yaml.SequenceNode) else [value]:
+                    for name, nodes in self.given(item).items():
+                        given.setdefault(name, nodes)
+        given.update(_own_keys(node))
+        self._given[id(node)] = given
+        return given
+
+    def data(self, node: yaml.Node) -> Any:
+        """What a reader reads ``node`` as, to compare two values every reader reads alike
+        (``true`` and ``True``, a flow and a block list of the same names), types included
+        (``1`` and ``true``, which Python calls equal, differ), read from the nodes alone:
+        constructing them would rewrite a mapping's merges in place. A mapping is read as the
+        keys it gives (its merges' too), in any order."""
+        known = self._data.get(id(node), _UNREAD)
+        if known is not _UNREAD:
+            return known
+        data: Any = None
+        if isinstance(node, yaml.ScalarNode):
+            data = (node.tag, _scalar(node))
+        elif isinstance(node, yaml.SequenceNode):
+            data = tuple(self.data(item) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            data = {name: self.data(value) for name, (_, value) in self.given(node).items()}
+        self._data[id(node)] = data
+        return data
 
 
-def _data(node: yaml.Node, read: dict[int, Any]) -> Any:
-    """What a reader reads ``node`` as, to compare two values every reader reads alike (``true``
-    and ``True``, a flow and a block list of the same names), types included (``1`` and
-    ``true``, which Python calls equal, differ), read from the nodes alone: constructing them
-    would rewrite a mapping's merges in place. A mapping is read as the keys it gives (its
-    merges' too); a node met again inside itself equals nothing but itself. ``read``: the
-    nodes read so far, by id."""
-    if id(node) in read:
-        return read[id(node)]
-    read[id(node)] = data = object()  # while it is read: inside itself, it equals nothing
-    if isinstance(node, yaml.ScalarNode):
-        data = (node.tag, _scalar(node))
-    elif isinstance(node, yaml.SequenceNode):
-        data = tuple(_data(item, read) for item in node.value)
-    elif isinstance(node, yaml.MappingNode):
-        pairs = [(name, _data(v, read)) for name, (_, v) in _given_keys(node, set()).items()]
-        data = tuple(sorted(pairs, key=repr))
-    read[id(node)] = data
-    return data
+_UNREAD = object()
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
     """A scalar as its tag's constructor reads it (``repr`` of a float: ``-0.0`` is not
-    ``0.0`` to a reader), else as written."""
-    construct = yaml.SafeLoader.yaml_constructors.get(node.tag)
-    if construct is None or node.tag not in _SCALAR_TAGS:  # a list's or a mapping's tag too
+    ``0.0`` to a reader), else as written. Only text this file's reader gives that tag
+    without one is constructed: a value tagged otherwise (``!!int 0x...``, base 60) is a
+    problem of its own, and its constructor may take minutes or raise."""
+    if node.tag == _NULL:  # its constructor reads any text as None
+        return None
+    narrowed = _NARROWED.get(node.tag)
+    if narrowed is None or not narrowed.match(node.value):  # a list's or a mapping's tag too
         return node.value
-    try:  # reads the node's text alone (construct_scalar): no loader state
-        value = construct(_scalar_reader(), node)
-    except Exception:  # a value its tag refuses: said as a problem of its own
-        return node.value
+    value = yaml.SafeLoader.yaml_constructors[node.tag](_scalar_reader(), node)
     return repr(value) if isinstance(value, float) else (type(value).__name__, value)
-
-
-_SCALAR_TAGS = frozenset(
-    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "binary", "timestamp")
-)
 
 
 @functools.cache
@@ -616,25 +660,6 @@ def _own_keys(node: yaml.MappingNode) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         for key, value in node.value
         if isinstance(key, yaml.ScalarNode) and key.tag != MERGE_TAG
     }
-
-
-def _given_keys(node: yaml.Node, visiting: set[int]) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-    """The keys a mapping gives when merged, each with its key and value nodes: its own, and
-    those it merges (an alias may lead back to a mapping being read: ``visiting`` stops
-    there)."""
-    if not isinstance(node, yaml.MappingNode) or id(node) in visiting:
-        return {}
-    visiting.add(id(node))
-    given: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-    for key, value in node.value:
-        if isinstance(key, yaml.ScalarNode) and key.tag == MERGE_TAG:
-            merged = value.value if isinstance(value, yaml.SequenceNode) else [value]
-            for item in merged:
-                for name, nodes in _given_keys(item, visiting).items():
-                    given.setdefault(name, nodes)
-    given.update(_own_keys(node))
-    visiting.discard(id(node))
-    return given
 
 
 def _merged_problem(earlier: yaml.Node, key_node: yaml.Node, path: KeyPath) -> Problem:

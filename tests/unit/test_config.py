@@ -446,8 +446,8 @@ WORDED.append(
     pytest.param(
         "version: 1\nmappings:\n  - &a {name: NT-A, &r role: member}\n"
         "  - &b {name: NT-B, *r : owner}\n  - <<: [*a, *b]\n    name: NT-C\n",
-        "m.yaml:3:21: mappings[2].role: set by two of the mappings `<<` merges (first at line 3)",
-        id="a key two merged mappings give through one aliased key, with two values",
+        "m.yaml:4:26: mappings[1]: a key is written out, not an alias (*name)",
+        id="a key written as an alias is refused, merged or not",
     )
 )
 WORDED.append(
@@ -535,8 +535,10 @@ def test_mappings_merged_together_are_valid_where_the_merging_mapping_sets_what_
         ("{k: !!bool maybe}", "a.k: an explicit YAML tag (!!bool) is not used"),
         # Constructed to compare, the loader was left half way: "unconstructable recursive node".
         ("{k: {<<: 1}}", "expected a mapping or list of mappings for merging, but found scalar"),
+        # Constructed to compare, sorted by repr: Python's ValueError past 4,300 digits.
+        ("{k: {x: !!int 0x" + "f" * 4000 + ", y: 1}}", "a.k.x: an explicit YAML tag (!!int)"),
     ],
-    ids=["a value its tag refuses", "a merge of a scalar"],
+    ids=["a value its tag refuses", "a merge of a scalar", "a tagged number of 4,800 digits"],
 )
 def test_merged_values_are_compared_without_constructing_them(
     merged: str, said: str, tmp_path: Path
@@ -545,6 +547,37 @@ def test_merged_values_are_compared_without_constructing_them(
         f"version: 1\na: &a {merged}\nb: &b {{k: 1}}\nc: {{<<: [*a, *b]}}\n", tmp_path
     )
     assert any(said in problem for problem in problems), problems
+
+
+def test_a_key_written_as_an_alias_is_refused_where_a_merge_would_hide_it(tmp_path: Path) -> None:
+    """PyYAML's merge skips a merged key that is the same node as one the mapping has: merged
+    into NT-Contractors, NT-Members' own `*r : member` lost to the `owner` it merged, which the
+    YAML merge spec and check-jsonschema's reader keep below it."""
+    text = (
+        "version: 1\nmappings:\n  - &base\n    <<: {&r role: owner}\n    name: NT-Members\n"
+        "    *r : member\n  - <<: *base\n    name: NT-Contractors\n"
+    )
+    assert problems_of(text, tmp_path) == (
+        f"{(tmp_path / 'm.yaml').as_posix()}:6:10: mappings[0]: a key is written out, not an "
+        "alias (*name)",
+    )
+
+
+def test_each_merge_of_one_mapping_is_checked_against_its_own_keys(tmp_path: Path) -> None:
+    # The keys a mapping gives are read once per file; which of them conflict is decided at
+    # each merge, by what the merging mapping sets itself, however deep it is.
+    text = (
+        "version: 1\na: &a {role: member, k: 1}\nb: &b {role: owner, k: 1}\n"
+        "x: {<<: [*a, *b], role: admin}\n"
+        "y: {<<: [{<<: [{<<: [*a, *b]}]}]}\n"
+    )
+    problems = problems_of(text, tmp_path)
+    merged = [p for p in problems if "set by two" in p]
+    assert merged == [
+        f"{(tmp_path / 'm.yaml').as_posix()}:3:8: y.<<[0].<<[0].role: set by two of the mappings "
+        "`<<` merges (first at line 2): YAML readers disagree on which one is kept, so set it in "
+        "one of them only"
+    ], problems
 
 
 def test_plain_http_is_accepted_to_a_loopback_address(tmp_path: Path) -> None:
