@@ -127,7 +127,8 @@ def _check_safety(
     check: PlanCheck | None = None,
     now_plan: Plan | None = None,
 ) -> tuple[Violation, ...]:
-    """Every violation (stored in the plan or found again now), unless overridden.
+    """Every violation (a fresh plan's own and those found again now; a saved plan's found
+    now), unless overridden.
 
     ``empty_groups``, ``resolution``: the synced groups Entra shows empty now and what the
     mappings want now (for a saved plan, whose own ``violations`` are not trusted: a file
@@ -140,7 +141,10 @@ def _check_safety(
         plan, target, loaded.config, empty_groups=empty_groups, resolution=resolution
     )
     unshown = unshown_violations(plan.violations, found)
-    violations = (*plan.violations, *unshown)
+    # A plan this run made carries what it found. A saved plan's own texts only say which
+    # rules its reviewers saw: what is shown, refused, overridden and recorded is what apply
+    # finds now (a file may be edited to make a violation read as harmless).
+    violations = (*plan.violations, *unshown) if fresh else found
     return _guard(plan, violations, force_unsafe, fresh=fresh, unshown=unshown)
 
 

@@ -333,3 +333,35 @@ def test_an_override_covers_only_the_violations_its_plan_shows(
     assert writes(sandbox) == len(plan.changes)
     started = last_audit()[0]
     assert [v["rule"] for v in started["force_unsafe"]["overridden"]] == ["max_deactivations"]
+
+
+def test_a_saved_plans_violation_is_told_and_recorded_as_found_not_as_the_file_words_it(
+    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file edited to make its violation read as harmless, not to drop it, keeps the rule
+    its reviewers saw; the refusal, the override and the audit say what apply finds."""
+    config = Path("config/mappings.yaml")
+    config.write_text(config.read_text().replace("max_deactivations: 10", "max_deactivations: 0"))
+    code, _, err = run(capsys, "plan", "--out", PLAN)
+    assert code == 1, err
+    plan = planfile.loads(Path(PLAN).read_text())
+    (violation,) = plan.violations
+    harmless = "limits.max_deactivations (0) is reached by 0 users: informational only"
+    save(replace(plan, violations=(replace(violation, message=harmless),)))
+    forged = planfile.loads(Path(PLAN).read_text())
+    found = "max_deactivations: the plan deactivates 1 user, more than limits.max_deactivations"
+
+    code, _, err = apply(capsys)
+
+    assert code == 1
+    assert found in err
+    assert harmless not in err
+    assert writes(sandbox) == 0
+    code, _, err = run(
+        capsys, "apply", PLAN, "--audit-dir", "audit", "--force-unsafe", forged.digest
+    )
+    assert code == 0, err
+    assert found in err
+    assert harmless not in err
+    (overridden,) = last_audit()[0]["force_unsafe"]["overridden"]
+    assert overridden["message"] == violation.message != harmless
