@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -203,9 +204,21 @@ def _plan_of(data: dict[str, Any]) -> Plan:
             data.get("policy_changes", []), "policy_changes", PolicyChange.from_json
         ),
         unchanged=count(obj(data["summary"], "summary")["unchanged"], "summary.unchanged"),
-        created_at=text(data.get("created_at", ""), "created_at"),
+        created_at=_time(data.get("created_at", "")),
         entrasync_version=text(data["entrasync_version"], "entrasync_version"),
     )
+
+
+_CREATED_AT = re.compile(r"\A(?:[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z)?\Z")
+
+
+def _time(value: Any) -> str:
+    """``created_at`` as ``plan`` writes it (``2026-11-28T12:00:00Z``), or absent (""): the
+    digest leaves it out, so nothing else vouches for it, and the audit records it."""
+    said = text(value, "created_at")
+    if _CREATED_AT.match(said) is None:
+        raise ShapeError("created_at is not a time as `plan` writes it (2026-11-28T12:00:00Z)")
+    return said
 
 
 def _each(values: Any, key: str, read: Callable[[dict[str, Any]], _Item]) -> tuple[_Item, ...]:

@@ -211,6 +211,11 @@ def _drop(path: str) -> Edit:
         (_put("summary.unchanged", "10"), "summary.unchanged is text, not a count"),
         (_put("summary.unchanged", True), "summary.unchanged is true, not a count"),
         (_put("entrasync_version", 1), "entrasync_version is a number, not text"),
+        # Outside the digest, so nothing else vouches for it: the audit records it, and a lone
+        # surrogate there failed the copy of the plan beside the audit after NeuralTrust's read.
+        (_put("created_at", "\ud800"), "created_at is not a time as `plan` writes it"),
+        (_put("created_at", "yesterday"), "created_at is not a time as `plan` writes it"),
+        (_put("created_at", "2026-11-28T12:00:00Z\n"), "created_at is not a time as `plan`"),
     ],
 )
 def test_a_value_of_the_wrong_type_is_refused_even_with_a_recomputed_digest(
