@@ -134,6 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Stopped as exc:
         return _stopped(exc)
     except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and _folder_gone():
+            _print_error(
+                EntrasyncError(
+                    "the current folder no longer exists (it was deleted or moved)",
+                    "cd to an existing folder and run the command again",
+                )
+            )
+            return ExitCode.ERROR
         if exc.errno == errno.EPIPE or not _writing_output(exc):
             return _after_stop() or _bug()
         # The output's device refused it (a full disk under a redirect): not a bug.
@@ -157,6 +165,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         return _after_stop() or _bug()
     return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def _folder_gone() -> bool:
+    """Whether the folder the command runs in was deleted (or moved) under it: every relative
+    path, and Python's own ``Path.cwd()``, then fail with a bare FileNotFoundError."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
 
 
 def _stopped(stop: Stopped) -> int:

@@ -27,12 +27,12 @@ from entrasync.render.init import Endpoints, mappings_yaml, proposal_lines, resi
 def _a_number(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
     """FloatRange lets NaN through (no comparison with it is true): it would map nothing. The
     agreement is shown to a tenth, so a threshold finer than that could be met by a share
-    shown below it (66.6% of 2 in 3 under 66.65%)."""
+    shown below it (66.6% of 2 in 3 under 66.65%). ``-0`` is 0, never shown as "-0%"."""
     if math.isnan(value):
         raise click.BadParameter("nan is not a percentage.")
     if round(value, 1) != value:
         raise click.BadParameter(f"{value:g} has more than one decimal: give a tenth at most.")
-    return value
+    return value + 0.0
 
 
 @click.command(
@@ -78,6 +78,7 @@ def command(
     target = out if out is not None else config_path
     _refuse_existing(target, force)  # before any read: the reads can take minutes
     refuse_unwritable(target)
+    schema_ref = _schema_ref(target)  # before the reads too: it needs the current folder
     # A config named for its settings (the draft going to --out) must be there: a typo would
     # draft with the defaults in place of the team's vocabulary and protected users.
     named = ctx.config_given and out is not None
@@ -87,7 +88,7 @@ def command(
         base,
         result.proposal,
         Endpoints.of(base),
-        schema_ref=_schema_ref(target),
+        schema_ref=schema_ref,
         search=search,
         min_agreement=min_agreement,
     )
