@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from entrasync.commands.init import _checked
+from entrasync.commands.init import _checked, command
 from entrasync.config.models import Config, check
 from entrasync.config.routing import routing_changes
 from entrasync.config.source import MAX_CONFIG_BYTES, MAX_NODES, parse
@@ -851,3 +851,9 @@ def test_a_tenant_a_first_match_file_made_is_drafted_with_nothing_to_change(
         proposal, plan, _ = run(groups, users)
         changes = [(c.user, c.reason) for c in Residue.of(plan).changes]
         assert changes == [], (seed, groups.keys(), rows(proposal), proposal.skipped)
+
+
+def test_an_agreement_of_minus_zero_is_zero_percent() -> None:
+    # FloatRange(0, 100) lets -0.0 through: the output and the draft's header said "-0%".
+    context = command.make_context("init", ["--min-agreement", "-0"])
+    assert str(context.params["min_agreement"]) == "0.0"
