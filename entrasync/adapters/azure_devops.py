@@ -45,6 +45,7 @@ from entrasync.adapters.review.client import RestClient, error_detail, fallback_
 from entrasync.core import sanitize
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, ReviewError
+from entrasync.render.truncate import UTF16_UNITS
 
 AZURE_DEVOPS_COMMENT_LIMIT = 150_000
 API_VERSION = "7.1"
@@ -183,6 +184,7 @@ class AzureDevOpsPlatform:
 
     name = "Azure DevOps"
     comment_limit = AZURE_DEVOPS_COMMENT_LIMIT
+    comment_measure = UTF16_UNITS
     full_plan_hint = FULL_PLAN_HINT
 
     def __init__(self, ctx: AzureDevOpsContext) -> None:
@@ -244,7 +246,7 @@ class AzureDevOpsPlatform:
 
     def upsert_comment(self, number: int, body: str, marker: str) -> str:
         body = ensure_marker(body, marker)
-        check_length(body, self.comment_limit, self.name)
+        check_length(body, self.comment_limit, self.name, self.comment_measure)
         client = self.client
         threads_url = client.git_url(f"/pullRequests/{number}/threads")
         listing = f"listing the threads of PR {number}"

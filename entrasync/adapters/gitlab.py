@@ -41,6 +41,7 @@ from entrasync.adapters.review import (
 from entrasync.adapters.review.client import RestClient, error_detail, fallback_hint
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, ReviewError
+from entrasync.render.truncate import CHARACTERS
 
 GITLAB_NOTE_LIMIT = 1_000_000
 FULL_PLAN_HINT = "the log and the artifacts of this pipeline's plan job"
@@ -156,6 +157,7 @@ class GitLabPlatform:
 
     name = "GitLab"
     comment_limit = GITLAB_NOTE_LIMIT
+    comment_measure = CHARACTERS
     full_plan_hint = FULL_PLAN_HINT
 
     def __init__(self, ctx: GitLabContext) -> None:
@@ -205,7 +207,7 @@ class GitLabPlatform:
 
     def upsert_comment(self, number: int, body: str, marker: str) -> str:
         body = ensure_marker(body, marker)
-        check_length(body, self.comment_limit, self.name)
+        check_length(body, self.comment_limit, self.name, self.comment_measure)
         client = self.client
         notes_url = client.project_url(f"/merge_requests/{number}/notes")
         listing = f"listing the notes of !{number}"

@@ -32,7 +32,7 @@ from entrasync.core.wording import plural
 from entrasync.errors import AuditError, EntrasyncError, ExitCode
 from entrasync.render.apply_report import render_no_audit, render_report
 from entrasync.render.markdown import comment_marker, shown_digest
-from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
+from entrasync.render.truncate import CHARACTERS, GITHUB_COMMENT_LIMIT
 
 Detect = Callable[[Mapping[str, str]], ReviewPlatform]
 
@@ -141,6 +141,7 @@ def report_apply(
             run_url=platform.run_url() if platform else None,
             note=why,
             max_chars=platform.comment_limit if platform else GITHUB_COMMENT_LIMIT,
+            measure=platform.comment_measure if platform else CHARACTERS,
             workflow=os.environ.get("GITHUB_WORKFLOW"),
             compared=reviewed_plan is not None,
             commit=sha or None,

@@ -12,10 +12,12 @@ from entrasync.core.wording import plural
 from entrasync.render.common import access_brief
 from entrasync.render.markdown import MAX_NOTE_CHARS, escape, escaped_within
 from entrasync.render.truncate import (
+    CHARACTERS,
     GITHUB_COMMENT_LIMIT,
     STEP_SUMMARY_LIMIT,
     UTF8_BYTES,
     Block,
+    Measure,
     fit,
 )
 
@@ -42,6 +44,7 @@ def render_report(
     run_url: str | None,
     note: str | None = None,
     max_chars: int = GITHUB_COMMENT_LIMIT,
+    measure: Measure = CHARACTERS,
     workflow: str | None = None,
     compared: bool = True,
     commit: str | None = None,
@@ -75,7 +78,7 @@ def render_report(
             else "Reviewed but not in this apply (already in place, or no longer wanted)"
         )
         blocks = [_block(title, report.not_applied)]
-        return "\n".join(fit(said, blocks, tail, max_chars, FULL_RECORD)) + "\n"
+        return "\n".join(fit(said, blocks, tail, max_chars, FULL_RECORD, measure)) + "\n"
     head = [
         marker,
         f"**Applied: {tally(counts)}.**",
@@ -117,7 +120,7 @@ def render_report(
             "",
         ]
         blocks = [*unsuccessful, _block("Applied", report.unreviewed)]
-        return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
+        return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD, measure)) + "\n"
     if report.reviewed_digest is None:
         head += _no_reviewed_plan(note, ": every applied change below went unreviewed.")
     elif report.unreviewed:
@@ -157,7 +160,7 @@ def render_report(
             named=both,
         ),
     ]
-    return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD)) + "\n"
+    return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD, measure)) + "\n"
 
 
 def apply_summary(lines: Sequence[str], audit_name: str, records: int, head_sha256: str) -> str:

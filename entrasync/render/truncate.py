@@ -32,6 +32,11 @@ class Measure(NamedTuple):
 
 CHARACTERS = Measure("characters", len)
 UTF8_BYTES = Measure("bytes", lambda line: len(line.encode("utf-8")))
+# Azure DevOps counts UTF-16 units: two for a character beyond U+FFFF, which the comment's
+# marker keeps as written in a config path (it identifies the comment; the rest is escaped).
+UTF16_UNITS = Measure(
+    "characters", lambda line: len(line.encode("utf-16-le", "surrogatepass")) // 2
+)
 
 
 class LazyRows(Sequence[str]):

@@ -38,7 +38,7 @@ from entrasync.adapters.review.client import RestClient, error_detail, fallback_
 from entrasync.adapters.urls import parsed_url
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, GitHubError
-from entrasync.render.truncate import GITHUB_COMMENT_LIMIT
+from entrasync.render.truncate import CHARACTERS, GITHUB_COMMENT_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +219,7 @@ class GitHubPlatform:
 
     name = "GitHub"
     comment_limit = GITHUB_COMMENT_LIMIT
+    comment_measure = CHARACTERS
     full_plan_hint = FULL_PLAN_HINT
 
     def __init__(self, ctx: GitHubContext, environ: Mapping[str, str]) -> None:
@@ -267,7 +268,7 @@ class GitHubPlatform:
     def upsert_comment(self, number: int, body: str, marker: str) -> str:
         """Create or edit in place the one comment carrying ``marker``; return its URL."""
         body = ensure_marker(body, marker)
-        check_length(body, self.comment_limit, self.name)
+        check_length(body, self.comment_limit, self.name, self.comment_measure)
         client = self.client
         listing = f"listing the comments of #{number}"
         ours = cache(client.is_own)

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 
 from entrasync.core.labels import is_ours
 from entrasync.errors import EntrasyncError, ReviewError
+from entrasync.render.truncate import CHARACTERS, Measure
 
 Item = TypeVar("Item")
 
@@ -22,7 +23,8 @@ class ReviewPlatform(Protocol):
     """What entrasync needs of a review platform; one instance per command run."""
 
     name: str  # "GitHub", "GitLab", "Azure DevOps": for messages
-    comment_limit: int  # the longest comment the platform accepts, in characters
+    comment_limit: int  # the longest comment the platform accepts
+    comment_measure: Measure  # what the limit counts: code points, or UTF-16 units
     full_plan_hint: str  # where the full plan is when the comment is cut
 
     def request_number(self) -> int:
@@ -189,10 +191,11 @@ def member(value: Any, key: str) -> Any:
     return value.get(key) if isinstance(value, dict) else None
 
 
-def check_length(body: str, limit: int, platform: str) -> None:
+def check_length(body: str, limit: int, platform: str, measure: Measure = CHARACTERS) -> None:
     """Refuse, before any request, a body the platform would refuse for its length."""
-    if len(body) > limit:
+    size = measure.size(body)
+    if size > limit:
         raise ReviewError(
-            f"the comment has {len(body):,} characters; {platform} accepts at most {limit:,}",
+            f"the comment has {size:,} {measure.unit}; {platform} accepts at most {limit:,}",
             "this is a bug in the renderer's size limit: please report it",
         )

@@ -55,6 +55,7 @@ def publish_plan(
             plan,
             config_path=config_path,
             max_chars=review.comment_limit,
+            measure=review.comment_measure,
             full_plan_hint=review.full_plan_hint,
         )
 

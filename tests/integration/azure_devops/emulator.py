@@ -41,6 +41,11 @@ def label_id(name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"label:{name}"))
 
 
+def _units(text: str) -> int:
+    """A comment's length as Azure DevOps counts it: in UTF-16 units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 @dataclass
 class State:
     threads: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # PR id -> threads
@@ -116,7 +121,7 @@ class AzureDevOps(LoopbackApi):
                 threads = state.threads.get(pr, [])
                 return request.send(200, {"value": threads, "count": len(threads)})
             content = data["comments"][0]["content"]
-            if len(content) > COMMENT_LIMIT:
+            if _units(content) > COMMENT_LIMIT:
                 return self._too_long(request)
             tid = state.add_thread(pr, content)
             thread = state.threads[pr][-1]
@@ -137,7 +142,7 @@ class AzureDevOps(LoopbackApi):
                 return request.send(404, {"message": "TF401180: comment not found"})
             if comment["author"]["id"] != BUILD_SERVICE["id"]:
                 return request.send(403, {"message": "TF401181: not the comment's author"})
-            if len(data["content"]) > COMMENT_LIMIT:
+            if _units(data["content"]) > COMMENT_LIMIT:
                 return self._too_long(request)
             comment["content"] = data["content"]
             return request.send(200, comment)

@@ -155,6 +155,18 @@ def test_a_large_plan_uses_azure_devops_own_limit(ado: AzureDevOps, make_env: Ma
     assert "to keep this under 150,000 characters" in content
 
 
+def test_a_cut_comment_fits_in_utf16_units_with_emoji_in_the_config_path(
+    ado: AzureDevOps, make_env: MakeEnv
+) -> None:
+    # The marker keeps the path's characters as written (it finds the comment again): each
+    # emoji there is two UTF-16 units, and a comment cut to 150,000 code points was refused.
+    path = "config/" + "/".join(["\N{ROCKET}" * 60] * 10) + "/mappings.yaml"
+    publish_plan(many(5000), config_path=path, owner_roles=frozenset(), environ=make_env(ado))
+    content = ado.state.threads[7][0]["comments"][0]["content"]
+    assert content.startswith(comment_marker(path))
+    assert 149_000 < len(content.encode("utf-16-le")) // 2 <= 150_000
+
+
 def test_a_comment_azure_devops_finds_too_long_names_the_limit(
     ado: AzureDevOps, make_env: MakeEnv
 ) -> None:
