@@ -263,6 +263,7 @@ class AzureDevOpsPlatform:
                 client.git_url(f"/pullRequests/{number}/threads/{thread_id}/comments/{comment_id}"),
                 what=f"editing thread {thread_id} on PR {number}",
                 json={"content": text},
+                edits_comment=True,
             )
             return self._web_url(number, thread_id)
 
@@ -286,7 +287,13 @@ class AzureDevOpsPlatform:
         listing = f"listing the threads of PR {number}"
         threads_url = client.git_url(f"/pullRequests/{number}/threads")
         listed = client.request_json("GET", threads_url, dict, what=listing)
-        threads = (t for t in client.listed(listed, "value", listing) if not t.get("isDeleted"))
+        # A deleted thread, or one whose first comment was deleted (the thread stays, its
+        # comment flagged): neither is the plan's comment, nor edited.
+        threads = (
+            t
+            for t in client.listed(listed, "value", listing)
+            if not t.get("isDeleted") and not _first(t).get("isDeleted")
+        )
         own = all_own(threads, marker, _content, ours)
         return sorted(own, key=lambda thread: client.integer(thread, "id", listing))
 

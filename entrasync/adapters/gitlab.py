@@ -230,6 +230,7 @@ class GitLabPlatform:
                 client.project_url(f"/merge_requests/{number}/notes/{note_id}"),
                 what=f"editing note {note_id} on !{number}",
                 json={"body": text},
+                edits_comment=True,
             )
             return web(note_id)
 

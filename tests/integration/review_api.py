@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +24,9 @@ class LoopbackApi:
         # (method, path pattern) -> (status, body, content type).
         self.answers: dict[tuple[str, str], tuple[int, Any, str]] = {}
         self.answer_headers: dict[tuple[str, str], dict[str, str]] = {}  # sent with an answer
+        # Called with (method, path) as each request comes in, under the lock: what changes
+        # on the platform's side between two requests (a comment deleted by a person).
+        self.before_each: Callable[[str, str], None] | None = None
         handler = type("Handler", (Handler,), {"api": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
@@ -76,6 +80,8 @@ class Handler(BaseHTTPRequestHandler):
         payload = json.loads(self.rfile.read(length)) if length else None
         with self.api.lock:
             self.api.requests.append((method, self.path))
+            if self.api.before_each is not None:
+                self.api.before_each(method, parts.path)
             # An answer skips handle(): it is in requests, not in GitHub's state.requests.
             for (answer_method, pattern), (status, body, kind) in self.api.answers.items():
                 if answer_method == method and re.fullmatch(pattern, parts.path):

@@ -1,6 +1,7 @@
 """A plan run of a commit the request has moved past (an older run, run again) posts nothing:
 the comment and the labels keep the newer push's plan (docs/review-platforms.md). Each
-platform's loopback emulator says the request's head; the CI's variables say what was planned."""
+platform's loopback emulator says the request's head; the CI's variables say what was planned.
+A plan comment deleted between its listing and its edit is posted anew."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Platform:
     emulator: Callable[[], LoopbackApi]
     environ: Callable[[Any, Path], dict[str, str]]  # (emulator, a directory): PLANNED planned
     comments: Callable[[Any], list[str]]  # the bodies on request 7
+    delete: Callable[[Any], None]  # every comment on request 7, as a person deleting them
 
 
 PLATFORMS = [
@@ -41,6 +43,7 @@ PLATFORMS = [
             github_api.Emulator,
             lambda api, directory: github.environ(api, event_dir=directory, head=PLANNED),
             lambda api: [c["body"] for c in api.state.comments.get(7, [])],
+            lambda api: api.state.comments.pop(7, None),
         ),
         id="GitHub",
     ),
@@ -50,6 +53,7 @@ PLATFORMS = [
             # A merged results pipeline: the merge commit runs, the source head was planned.
             lambda api, _: gitlab.environ(api, CI_MERGE_REQUEST_SOURCE_BRANCH_SHA=PLANNED),
             lambda api: [n["body"] for n in api.state.notes.get(7, [])],
+            lambda api: api.state.notes.pop(7, None),
         ),
         id="GitLab",
     ),
@@ -58,6 +62,7 @@ PLATFORMS = [
             AzureDevOps,
             lambda api, _: azure_devops.environ(api, SYSTEM_PULLREQUEST_SOURCECOMMITID=PLANNED),
             lambda api: [t["comments"][0]["content"] for t in api.state.threads.get(7, [])],
+            lambda api: api.state.threads.pop(7, None),
         ),
         id="Azure DevOps",
     ),
@@ -103,3 +108,37 @@ def test_a_run_of_a_commit_the_request_moved_past_posts_nothing(
         (body,) = platform.comments(api)
         assert body.startswith(MARKER)
         assert "entrasync: changes" in state.labels[7]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_comment_deleted_between_its_listing_and_its_edit_is_posted_anew(
+    platform: Platform, tmp_path: Path
+) -> None:
+    with platform.emulator() as api:
+        environ = platform.environ(api, tmp_path)
+
+        def post(email: str) -> Any:
+            plan = plan_of(change(email))
+            return publish_plan(
+                plan, config_path="config/mappings.yaml", owner_roles=frozenset(), environ=environ
+            )
+
+        post("old@contoso.com")
+        (old,) = platform.comments(api)
+        edits = 0
+
+        def deleted_first(method: str, path: str) -> None:
+            nonlocal edits
+            if method in ("PATCH", "PUT") and "label" not in path:
+                edits += 1
+                if edits == 1:  # a person deletes the comment just as the run edits it
+                    platform.delete(api)
+
+        api.before_each = deleted_first
+        published = post("new@contoso.com")
+
+        (body,) = platform.comments(api)
+        assert body.startswith(MARKER)
+        assert body != old
+        assert published.url
+        assert edits == 1

@@ -281,9 +281,9 @@ class GitHubPlatform:
             url = client.repo_url(f"/issues/comments/{comment_id}")
             what = f"editing comment {comment_id} on #{number}"
             return text_of(
-                client.request_json("PATCH", url, dict, what=what, json={"body": text}).get(
-                    "html_url"
-                )
+                client.request_json(
+                    "PATCH", url, dict, what=what, json={"body": text}, edits_comment=True
+                ).get("html_url")
             )
 
         def post(text: str) -> tuple[dict[str, Any], str]:

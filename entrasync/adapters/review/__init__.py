@@ -122,6 +122,10 @@ def all_own(
     return [i for i in marked if own(i)]
 
 
+class CommentGone(ReviewError):
+    """An edit of a comment answered 404: deleted since it was listed."""
+
+
 # What a duplicate of the tool's comment is edited to: no marker, so no run finds it again.
 SUPERSEDED = (
     "Superseded: two entrasync runs posted the same comment at the same time. The earlier "
@@ -137,7 +141,8 @@ def keep_one(
     body: str,
 ) -> str:
     """Make ``body`` the one comment of the tool's that ``own()`` lists (oldest first): edit
-    the oldest, or post one when there is none; return its web address.
+    the oldest, or post one when there is none (or the oldest was deleted since it was
+    listed: its edit raises :class:`CommentGone`); return its web address.
 
     Two runs that list at once both find none and both post. So a run that posted lists again,
     and every own comment but the oldest (found now, or by any later run) is edited to
@@ -148,8 +153,12 @@ def keep_one(
     """
     found = own()
     if found:
-        url = edit(found[0], body)
-        return _supersede(found[1:], edit, url)
+        try:
+            url = edit(found[0], body)
+        except CommentGone:  # deleted since it was listed: the plan is posted anew
+            pass
+        else:
+            return _supersede(found[1:], edit, url)
     posted, url = post(body)
     try:
         found = own() or [posted]  # a run racing this one may have posted as well

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from entrasync.adapters.http import json_of, new_client, send, server_text
-from entrasync.adapters.review import member
+from entrasync.adapters.review import CommentGone, member
 from entrasync.core import sanitize
 from entrasync.core.wording import plural
 from entrasync.errors import ReviewError
@@ -92,6 +92,7 @@ class RestClient:
         json: Any = None,
         resend: bool = False,
         gone_is_done: bool = False,
+        edits_comment: bool = False,
     ) -> httpx.Response:
         """An edit (PATCH, PUT) or a DELETE answered 504 is sent again: twice is as once. So is
         a POST that does no harm sent twice (``resend``: one that reads, or adds labels); any
@@ -99,7 +100,8 @@ class RestClient:
         twice is two comments).
 
         ``gone_is_done``: a DELETE answered 404 did what was asked (a label removed by the
-        first of two sends, or by someone else since it was listed)."""
+        first of two sends, or by someone else since it was listed). ``edits_comment``: a 404
+        is the comment deleted since it was listed, :class:`CommentGone`."""
         resend = resend or method != "POST"
         if (url.scheme, url.host, url.port) != (
             self.api_url.scheme,
@@ -131,6 +133,12 @@ class RestClient:
                 "have been carried out all the same",
                 _RUN_AGAIN,
             )
+        if edits_comment and response.status_code == 404:
+            raise CommentGone(
+                f"{self.platform} answered 404 to {method} while {what}: the comment was "
+                "deleted since it was listed",
+                _RUN_AGAIN,
+            )
         if not (gone_is_done and method == "DELETE" and response.status_code == 404):
             self.check(response, method, what)
         return response
@@ -144,9 +152,12 @@ class RestClient:
         what: str,
         json: Any = None,
         resend: bool = False,
+        edits_comment: bool = False,
     ) -> JSON:
         """:meth:`request`, then :meth:`read` of its answer: a JSON object or list."""
-        response = self.request(method, url, what=what, json=json, resend=resend)
+        response = self.request(
+            method, url, what=what, json=json, resend=resend, edits_comment=edits_comment
+        )
         return self.read(response, kind, what)
 
     def follow(self, followed: set[str], page: str, what: str) -> None:

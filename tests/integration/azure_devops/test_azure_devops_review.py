@@ -109,6 +109,18 @@ def test_a_deleted_thread_of_ours_is_never_edited(ado: AzureDevOps, make_env: Ma
     assert len(contents) == 2
 
 
+def test_a_thread_whose_first_comment_was_deleted_is_never_edited(
+    ado: AzureDevOps, make_env: MakeEnv
+) -> None:
+    kept = ado.state.add_thread(7, MARKER + "\nold", BUILD_SERVICE)
+    ado.state.threads[7][0]["comments"][0]["isDeleted"] = True
+    publish(plan_of(change("a@contoso.com")), make_env(ado))
+
+    contents = ado.state.contents(7)
+    assert contents[kept].endswith("old")
+    assert len(contents) == 2
+
+
 def test_a_reply_in_our_thread_does_not_move_the_edit(ado: AzureDevOps, make_env: MakeEnv) -> None:
     ours = ado.state.add_thread(7, MARKER + "\nold", BUILD_SERVICE)
     (thread,) = ado.state.threads[7]
