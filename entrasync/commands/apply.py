@@ -37,6 +37,7 @@ from entrasync.core.apply_rules import (
     compare_changes,
     guard,
     refuse_other_digest,
+    saved_plan_violations,
     unshown_violations,
     whole_plan_violations,
 )
@@ -127,8 +128,8 @@ def _check_safety(
     check: PlanCheck | None = None,
     now_plan: Plan | None = None,
 ) -> tuple[Violation, ...]:
-    """Every violation (a fresh plan's own and those found again now; a saved plan's found
-    now), unless overridden.
+    """Every violation (a fresh plan's own and those found again now; a saved plan's as
+    :func:`saved_plan_violations` says), unless overridden.
 
     ``empty_groups``, ``resolution``: the synced groups Entra shows empty now and what the
     mappings want now (for a saved plan, whose own ``violations`` are not trusted: a file
@@ -141,10 +142,10 @@ def _check_safety(
         plan, target, loaded.config, empty_groups=empty_groups, resolution=resolution
     )
     unshown = unshown_violations(plan.violations, found)
-    # A plan this run made carries what it found. A saved plan's own texts only say which
-    # rules its reviewers saw: what is shown, refused, overridden and recorded is what apply
-    # finds now (a file may be edited to make a violation read as harmless).
-    violations = (*plan.violations, *unshown) if fresh else found
+    # A plan this run made carries what it found; a saved plan's own texts are not trusted.
+    violations = (
+        (*plan.violations, *unshown) if fresh else saved_plan_violations(plan.violations, found)
+    )
     return _guard(plan, violations, force_unsafe, fresh=fresh, unshown=unshown)
 
 
@@ -278,7 +279,8 @@ def _prepare(
             now_plan=now.fresh,
         )
     else:  # nothing to write; a digest of no plan is refused all the same: it goes on record
-        refuse_other_digest(plan, evidence.force_unsafe, plan.violations)
+        # (with a saved plan's violations untold: only those found now are in apply's words)
+        refuse_other_digest(plan, evidence.force_unsafe, plan.violations if evidence.fresh else ())
     _say_left_out(check, console)  # once the plan is not refused: it is about what runs
     if not plan.has_changes:
         console.result("No changes.")

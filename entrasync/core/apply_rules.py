@@ -309,6 +309,19 @@ def unshown_violations(
     return tuple(unshown.values())
 
 
+def saved_plan_violations(
+    stored: Sequence[Violation], found: Sequence[Violation]
+) -> tuple[Violation, ...]:
+    """What a saved plan is held to: each violation found now, in apply's words (a file may be
+    edited to make one read as harmless), and each rule the file shows broken that apply does
+    not find broken now, still to be overridden: the plan its reviewers saw was refused for it,
+    and a change in Entra since (a group no longer empty) does not approve it."""
+    now = {violation.rule for violation in found}
+    gone = dict.fromkeys(v.rule for v in stored if v.rule not in now)
+    said = "the plan file shows this limit broken; apply does not find it broken now"
+    return (*found, *(Violation(rule, said) for rule in gone))
+
+
 def whole_plan_violations(check: PlanCheck | None, fresh: Plan | None) -> tuple[Violation, ...]:
     """The violations of the plan made now, when the saved plan holds only part of it.
 

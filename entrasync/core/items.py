@@ -225,9 +225,13 @@ class Orphan:
         )
 
 
+# The safety rules (docs/safety.md), as a violation names them.
+RULES = ("max_deactivations", "max_deactivation_percent", "min_owners", "source_health")
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
-    rule: str  # max_deactivations | max_deactivation_percent | min_owners | source_health
+    rule: str  # one of RULES
     message: str
     override: str = FORCE_UNSAFE
 
@@ -236,8 +240,11 @@ class Violation:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Violation:
+        rule = text(data["rule"], "rule")
+        if rule not in RULES:  # a name apply would show, so never one it does not know
+            raise ShapeError(f"rule {rule[:40]!r} is no safety rule")
         return cls(
-            rule=text(data["rule"], "rule"),
+            rule=rule,
             message=text(data["message"], "message"),
             override=text(data.get("override", ""), "override"),
         )

@@ -207,6 +207,8 @@ def _drop(path: str) -> Edit:
         (_put("changes.0.action", "delete"), "changes[0]: 'delete' is not a valid Action"),
         (_put("orphans.1.role", 5), "orphans[1]: role is a number, not text"),
         (_put("violations.0.message", None), "violations[0]: message is null, not text"),
+        # A name apply would show: never one it does not know.
+        (_put("violations.0.rule", "min_owners: fine"), "rule 'min_owners: fine' is no safety"),
         (_put("warnings", "one"), "warnings is text, not a list of text"),
         (_put("summary.unchanged", "10"), "summary.unchanged is text, not a count"),
         (_put("summary.unchanged", True), "summary.unchanged is true, not a count"),

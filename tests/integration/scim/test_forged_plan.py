@@ -24,7 +24,7 @@ from entrasync.core import planfile
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.sandbox.runner import RunningSandbox, running_sandbox
 from entrasync.sandbox.tenant import SandboxGroup, SandboxTenant, SandboxUser
-from entrasync.sandbox.tenant_demo import ERIN
+from entrasync.sandbox.tenant_demo import BREAKGLASS, ERIN
 
 PLAN = "plan.json"
 
@@ -365,3 +365,35 @@ def test_a_saved_plans_violation_is_told_and_recorded_as_found_not_as_the_file_w
     assert harmless not in err
     (overridden,) = last_audit()[0]["force_unsafe"]["overridden"]
     assert overridden["message"] == violation.message != harmless
+    # Applied, then given a digest of no plan: refused, and nothing of the file's words.
+    code, _, err = run(capsys, "apply", PLAN, "--audit-dir", "audit", "--force-unsafe", "0" * 12)
+    assert code == 1
+    assert harmless not in json.dumps(last_audit())
+
+
+def test_a_limit_the_plan_file_shows_broken_needs_its_override_though_apply_no_longer_finds_it(
+    sandbox: RunningSandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan was refused for it, and its reviewers saw that: Entra changing since (a group
+    no longer empty, the same changes still made) does not approve it."""
+    edit_tenant(sandbox, lambda t: with_group(t, "NT-Contractors", ()))
+    code, _, err = run(capsys, "plan", "--out", PLAN)
+    assert code == 1, err
+    plan = planfile.loads(Path(PLAN).read_text())
+    assert [v.rule for v in plan.violations] == ["source_health"]
+    edit_tenant(sandbox, lambda t: with_group(t, "NT-Contractors", (BREAKGLASS,)))  # protected
+    before = sandbox.scim.users()
+
+    code, _, err = apply(capsys)
+
+    assert code == 1
+    assert (
+        "source_health: the plan file shows this limit broken; apply does not find it broken now"
+        in err
+    )
+    assert f"--force-unsafe {plan.digest[:12]}" in err
+    assert writes(sandbox) == 0
+    assert sandbox.scim.users() == before
+    code, _, err = run(capsys, "apply", PLAN, "--audit-dir", "audit", "--force-unsafe", plan.digest)
+    assert code == 0, err
+    assert writes(sandbox) == len(plan.changes)
