@@ -391,6 +391,21 @@ def test_a_certificate_without_its_key_is_told_so_not_blamed_on_a_password(
     assert "PASSWORD" not in (caught.value.hint or "")
 
 
+def test_a_damaged_key_with_no_password_is_not_blamed_on_a_password(tmp_path: Path) -> None:
+    cert = make_client_certificate()
+    lines = cert.private_key_pem.splitlines(keepends=True)
+    damaged = b"".join(lines[:3] + lines[4:])  # one line of the key's base64 left out
+    path = tmp_path / "damaged.pem"
+    path.write_bytes(damaged + cert.certificate_pem)
+    with pytest.raises(AuthError) as caught:
+        load_certificate(str(path), None)
+    assert caught.value.message == (
+        f"cannot load the private key in {path}: its data is damaged or in a form that cannot "
+        "be read"
+    )
+    assert "PASSWORD" not in (caught.value.hint or "")
+
+
 def test_a_key_from_another_certificate_is_refused(tmp_path: Path) -> None:
     one, two = make_client_certificate(), make_client_certificate()
     path = tmp_path / "mixed.pem"
@@ -467,6 +482,16 @@ def test_a_pfx_or_missing_file_gets_the_conversion_hint(tmp_path: Path) -> None:
         (
             {
                 "error": "invalid_request",
+                "error_description": "AADSTS900382: Confidential Client is not supported in "
+                "Cross Cloud request.\r\nTrace ID: t",
+                "error_codes": [900382],
+            },
+            "the tenant is in another cloud than this login host",
+            "https://login.microsoftonline.us with https://graph.microsoft.us",
+        ),
+        (
+            {
+                "error": "invalid_request",
                 "error_description": "AADSTS9999999: Something new.\nTrace ID: t",
             },
             "invalid_request: AADSTS9999999: Something new.",
@@ -480,6 +505,7 @@ def test_a_pfx_or_missing_file_gets_the_conversion_hint(tmp_path: Path) -> None:
         "700027 points at the uploaded certificate",
         "90002 checks the tenant and keeps the correlation id",
         "1002012 says the Graph URL and the login host name different clouds",
+        "900382 says the tenant signs in at its own cloud",
         "an unknown code shows Entra's first line only",
     ],
 )

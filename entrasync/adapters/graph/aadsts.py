@@ -92,6 +92,12 @@ HINTS: dict[int, tuple[str, str]] = {
         "the application is disabled",
         "an administrator must re-enable the app registration's service principal",
     ),
+    900382: (
+        "the tenant is in another cloud than this login host (a cross-cloud request)",
+        "a US Government or China tenant signs in at its own cloud: set AZURE_AUTHORITY_HOST "
+        "and ENTRASYNC_GRAPH_URL (or entra.authority_host and entra.graph_url) to that cloud's "
+        "hosts, e.g. https://login.microsoftonline.us with https://graph.microsoft.us",
+    ),
     1002012: (
         "the token was asked for a Microsoft Graph this login host does not serve",
         _SAME_CLOUD,

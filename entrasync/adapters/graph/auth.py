@@ -10,6 +10,7 @@ the credential, keeps it in a :class:`Secret`, and turns msal's error dicts into
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -243,14 +244,29 @@ def _origin(url: str) -> tuple[str, str, int]:
     return parts.scheme, (parts.hostname or "").lower(), parts.port or 443
 
 
+# A URL's characters (RFC 3986) but "@": readers that differ on a user part, a backslash or a
+# blank (urlsplit, and urllib3, which sends msal's requests) would see two hosts in one URL.
+_PLAIN_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]!$&'()*+,;=%]*")
+
+
+def _same_origin(url: str, authority: str) -> bool:
+    if not _PLAIN_URL.fullmatch(url):
+        return False
+    try:
+        return _origin(url) == _origin(authority)
+    except ValueError:  # a port that is not a number, or out of range
+        return False
+
+
 def _refuse_other_token_host(authority: str, token_endpoint: str) -> None:
     """The credential goes to the token endpoint the authority's discovery document names:
-    only when that is the authority's own scheme, host and port, as Entra's always is."""
-    if _origin(token_endpoint) != _origin(authority):
+    only when that is the authority's own scheme, host and port, as Entra's always is, written
+    so that every URL reader sees that host."""
+    if not _same_origin(token_endpoint, authority):
         raise AuthError(
-            f"the token authority {authority} names a token endpoint on another host "
-            f"({sanitize.text(urlsplit(token_endpoint).hostname or token_endpoint)}): the "
-            "client's credential is not sent there",
+            f"the token authority {authority} names a token endpoint that is not plainly on its "
+            f"own host ({sanitize.text(token_endpoint[:200])}): the client's credential is not "
+            "sent there",
             "set AZURE_AUTHORITY_HOST to the login host itself (https://login.microsoftonline.com "
             "or the national cloud's)",
         )

@@ -163,6 +163,13 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
             f"the key in {path} is not an RSA key", "Entra app certificates use RSA"
         ) from None
     except ValueError:
+        if secret_bytes is None:  # nothing to be wrong: the key's own data is
+            raise AuthError(
+                f"cannot load the private key in {path}: its data is damaged or in a form "
+                "that cannot be read",
+                "export the certificate and its key again into one PEM file (`openssl pkcs12 "
+                "-in cert.pfx -out cert.pem -nodes` for a .pfx)",
+            ) from None
         raise AuthError(
             f"cannot load the private key in {path}: a wrong password, or an encryption "
             "cryptography cannot read",

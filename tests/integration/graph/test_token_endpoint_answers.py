@@ -72,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 token = {"access_token": "x" * 40, "token_type": "Bearer", "expires_in": 3600}
                 self._reply(200, json.dumps(token).encode(), "application/json")
-        elif self.path == "/collect":  # where the redirect points: it must receive nothing
+        elif "/collect" in self.path:  # where the redirect points: it must receive nothing
             self.server.collected.append(form)
             self._reply(200, b"{}", "application/json")
         elif self.server.answer == "redirect":
@@ -220,17 +220,30 @@ def test_the_authoritys_fields_are_one_line_and_carry_no_signed_token(
     assert "[correlation id c0ffee\\x0aerror: forged\\x0ahint: run]" in error.message
 
 
-def test_a_token_endpoint_on_another_host_never_receives_the_credential(
-    authority: _Authority,
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://localhost:{port}/collect",
+        # urlsplit reads the host after "@" (127.0.0.1, the authority's), and urllib3, which
+        # sends msal's request, the one before the backslash: the secret went to "localhost".
+        "https://localhost:{port}\\@127.0.0.1:{port}/collect",
+        "https://127.0.0.1:{port} /collect",
+        "https://127.0.0.1:port/collect",  # a port no reader takes: was a traceback
+    ],
+    ids=["another host", "a backslash before a user part", "a blank", "a port that is no number"],
+)
+def test_a_token_endpoint_not_plainly_on_the_authoritys_host_never_receives_the_credential(
+    authority: _Authority, endpoint: str
 ) -> None:
     # The discovery document decides where msal posts the secret: "localhost" is another
     # host than the authority's 127.0.0.1 (this same server, so nothing leaves the machine).
-    authority.token_endpoint = f"https://localhost:{authority.server_port}/collect"
+    authority.token_endpoint = endpoint.format(port=authority.server_port)
     error = _token(authority)
     assert authority.collected == []
     assert error.message == (
         f"the token authority https://127.0.0.1:{authority.server_port}/{TENANT_ID} names a "
-        "token endpoint on another host (localhost): the client's credential is not sent there"
+        "token endpoint that is not plainly on its own host "
+        f"({authority.token_endpoint}): the client's credential is not sent there"
     )
 
 
