@@ -71,6 +71,21 @@ def running_sandbox() -> Iterator[RunningSandbox]:
         yield RunningSandbox(graph=graph, scim=scim, config_yaml=demo.config_yaml, environ=environ)
 
 
+# What the sandbox's environment does not set and a real tenant's may: entrasync would take
+# each over the sandbox's credentials (a ready token, a certificate, a federated token) or
+# its files. The demo clears them; `sandbox.env` unsets them.
+REAL_ONLY = (
+    "ENTRASYNC_GRAPH_TOKEN",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_CLIENT_CERTIFICATE_PASSWORD",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "ACTIONS_ID_TOKEN_REQUEST_URL",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "GITHUB_STEP_SUMMARY",
+    "ENTRASYNC_CONFIG",
+)
+
+
 @contextmanager
 def sandbox_environment(environ: dict[str, str]) -> Iterator[None]:
     """Point this process's environment at the sandbox, restoring it afterwards.
@@ -78,19 +93,9 @@ def sandbox_environment(environ: dict[str, str]) -> Iterator[None]:
     Credentials a user has set for a real tenant are removed for the duration, so the demo
     can never reach anything but loopback.
     """
-    real_credentials = (
-        "ENTRASYNC_GRAPH_TOKEN",
-        "AZURE_CLIENT_CERTIFICATE_PATH",
-        "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-        "AZURE_FEDERATED_TOKEN_FILE",
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-        "GITHUB_STEP_SUMMARY",
-        "ENTRASYNC_CONFIG",
-    )
     saved = dict(os.environ)
     try:
-        for name in real_credentials:
+        for name in REAL_ONLY:
             os.environ.pop(name, None)
         os.environ.update(environ)
         yield
@@ -165,12 +170,16 @@ class EnvFile:
 
 
 def write_env_file(path: Path, environ: dict[str, str]) -> EnvFile:
-    """`export NAME=value` lines, readable by the owner only (they hold sandbox secrets).
+    """`export NAME=value` lines, readable by the owner only (they hold sandbox secrets),
+    after one that unsets what a real tenant's shell may hold and the sandbox does not set
+    (:data:`REAL_ONLY`): a ready token there was sent to the sandbox's Graph, and refused.
 
     Written whole or not at all (:func:`write_atomic`); a regular file left from before, of
     whatever mode, is made 0600 first, as write_atomic keeps an existing file's mode.
     """
-    lines = [f"export {name}={_shell_quote(value)}" for name, value in sorted(environ.items())]
+    unset = [name for name in REAL_ONLY if name not in environ]
+    lines = [f"unset {' '.join(unset)}"] if unset else []
+    lines += [f"export {name}={_shell_quote(value)}" for name, value in sorted(environ.items())]
     try:
         if stat.S_ISREG(os.stat(path).st_mode):  # not a folder a symlink names: refused below
             os.chmod(path, 0o600)

@@ -4,6 +4,7 @@ written to only, never from a file of the user's that took its place."""
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,22 @@ def test_a_file_that_cannot_be_removed_is_an_error_naming_it(
         f"could not clear the sandbox's credentials from {path}: Permission denied"
     )
     assert "remove the file by hand" in (caught.value.hint or "")
+
+
+def test_sourced_it_unsets_what_a_real_tenants_shell_holds_and_the_sandbox_does_not_set(
+    tmp_path: Path,
+) -> None:
+    """A ready token in the shell was taken over the sandbox's client secret: sent to the
+    sandbox's Graph, it was refused with a hint about a real tenant's expired token."""
+    path = tmp_path / "sandbox.env"
+    write_env_file(path, {**ENV, "ENTRASYNC_CONFIG": str(tmp_path / "mappings.yaml")})
+    shell = (
+        "export ENTRASYNC_GRAPH_TOKEN=fake-real-graph-token-for-tests "
+        f"AZURE_FEDERATED_TOKEN_FILE=/x; . {path}; "
+        'echo "${ENTRASYNC_GRAPH_TOKEN-unset} ${AZURE_FEDERATED_TOKEN_FILE-unset} '
+        '$NEURALTRUST_SCIM_TOKEN $ENTRASYNC_CONFIG"'
+    )
+    said = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, check=True)
+    assert said.stdout == (
+        f"unset unset fake-sandbox-env-token-for-tests {tmp_path / 'mappings.yaml'}\n"
+    )
