@@ -124,6 +124,7 @@ def report_apply(
         except EntrasyncError as exc:
             note = f"its plan file could not be read: {exc.message}"
     report = compare(audit, reviewed)
+    posted = [report]  # the comparison the comment shows, for the log to say the same
 
     def body(platform: ReviewPlatform | None, marker: str, sha: str, number: int | None) -> str:
         review, why = report, note
@@ -135,6 +136,7 @@ def report_apply(
             else:
                 why = _not_shown(platform, number, reviewed)
             review = compare(audit, None) if why else report
+        posted[-1] = review
         return render_report(
             review,
             marker=marker,
@@ -152,10 +154,13 @@ def report_apply(
         return ExitCode.OK
     if audit.applied_nothing:
         console.info(f"The apply changed nothing ({sanitize.text(audit.result)}).")
-    if report.unreviewed and reviewed_plan is not None:
-        console.warn(
-            f"applied but not in the reviewed plan: {plural(len(report.unreviewed), 'change')}"
-        )
+    shown = posted[-1]
+    if shown.unreviewed and reviewed_plan is not None:
+        attempted = plural(len(shown.unreviewed), "change")
+        if shown.reviewed_digest is None:  # the request showed no plan to compare with
+            console.warn(f"compared with no reviewed plan: {attempted} this apply attempted")
+        else:
+            console.warn(f"attempted but not in the reviewed plan: {attempted}")
     return ExitCode.OK
 
 

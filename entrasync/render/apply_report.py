@@ -103,9 +103,10 @@ def render_report(
     if not_made:
         head += [
             "> [!WARNING]",
-            f"> **{plural(len(not_made), 'change')} not made** (failed or skipped): listed "
-            "below with their errors. Fix the cause and re-run the apply workflow: it plans "
-            "afresh and makes what is still missing.",
+            f"> **{plural(len(not_made), 'change')} failed or skipped**: listed below with their "
+            "errors (a failed change may have been made all the same where its error says so). "
+            "Fix the cause and re-run the apply workflow: it plans afresh and makes what is "
+            "still missing.",
             "",
         ]
     # First among the blocks: what needs action is the last to be cut from a long comment.
@@ -119,15 +120,15 @@ def render_report(
             "`--reviewed-plan`.",
             "",
         ]
-        blocks = [*unsuccessful, _block("Applied", report.unreviewed)]
+        blocks = [*unsuccessful, _block("Attempted", report.unreviewed)]
         return "\n".join(fit(head, blocks, tail, max_chars, FULL_RECORD, measure)) + "\n"
     if report.reviewed_digest is None:
-        head += _no_reviewed_plan(note, ": every applied change below went unreviewed.")
+        head += _no_reviewed_plan(note, ": every change this apply attempted went unreviewed.")
     elif report.unreviewed:
         head += [
             "> [!WARNING]",
             f"> **Not in the plan last reviewed on this pull request: "
-            f"{plural(len(report.unreviewed), 'applied change')}** "
+            f"{_attempted(report.unreviewed)}** "
             f"(`{short_digest(report.reviewed_digest)}`): "
             + (
                 "a later merge applied with this one (above), or Entra membership or NeuralTrust "
@@ -150,7 +151,12 @@ def render_report(
     unsuccessful = [_block("Failed or skipped", not_made, with_error=True, named=both)]
     blocks = [
         *unsuccessful,
-        _block("Applied but not in the reviewed plan", report.unreviewed, named=both),
+        _block(
+            f"{'Applied or failed' if _failed(report.unreviewed) else 'Applied'} but not in the "
+            "reviewed plan",
+            report.unreviewed,
+            named=both,
+        ),
         _block(
             "Reviewed but not in this apply (already in place, or no longer wanted)"
             if audit.finished
@@ -177,6 +183,19 @@ def apply_summary(lines: Sequence[str], audit_name: str, records: int, head_sha2
             "",
         ]
     )
+
+
+def _failed(changes: Sequence[AppliedChange]) -> int:
+    return sum(1 for change in changes if change.outcome == "failed")
+
+
+def _attempted(changes: Sequence[AppliedChange]) -> str:
+    """``2 applied changes``, or, when some failed, ``3 changes this apply attempted, 1 of
+    them failed``: a change that failed was not applied."""
+    failed = _failed(changes)
+    if not failed:
+        return plural(len(changes), "applied change")
+    return f"{plural(len(changes), 'change')} this apply attempted, {failed} of them failed"
 
 
 def render_no_audit(marker: str, where: str, run_url: str | None) -> str:

@@ -176,13 +176,29 @@ def test_failed_and_skipped_changes_are_listed_with_their_errors(tmp_path: Path)
     report = compare(audit, plan)
     text = render_report(report, marker="<!-- m -->", run_url=None)
     assert report.not_applied == ()
-    assert "**2 changes not made** (failed or skipped)" in text
+    assert (
+        "**2 changes failed or skipped**: listed below with their errors (a failed change may"
+        in text
+    )
     assert "<summary>Failed or skipped (2)</summary>" in text
     assert "| create | bob@&#8203;contoso.com | member | failed | HTTP 400 |" in text
     assert "| create | carol@&#8203;contoso.com | member | skipped |" in text
     assert "Every change this run attempted was in the plan last reviewed" in text
     uncompared = render_report(compare(audit, None), marker="m", run_url=None, compared=False)
     assert "<summary>Failed or skipped (2)</summary>" in uncompared
+
+
+def test_an_unreviewed_change_that_failed_is_not_counted_as_applied(tmp_path: Path) -> None:
+    applied = plan_of(change(ALICE), change(BOB), change(CAROL))
+    audit = read_audit(audit_text(tmp_path, applied, {CAROL: "failed"}))
+    text = render_report(compare(audit, plan_of(change(ALICE))), marker="<!-- m -->", run_url=None)
+    assert (
+        "**Not in the plan last reviewed on this pull request: 2 changes this apply attempted, "
+        "1 of them failed**"
+    ) in text
+    assert "<summary>Applied or failed but not in the reviewed plan (2)</summary>" in text
+    uncompared = render_report(compare(audit, None), marker="m", run_url=None, compared=False)
+    assert "<summary>Attempted (3)</summary>" in uncompared
 
 
 def test_a_failed_change_stays_in_a_comment_too_long_for_every_row(tmp_path: Path) -> None:

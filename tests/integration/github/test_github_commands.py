@@ -261,6 +261,7 @@ def test_report_apply_vouches_only_for_the_plan_the_request_showed(
     make_env: MakeEnv,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     shown: str,
     why: str,
 ) -> None:
@@ -283,8 +284,11 @@ def test_report_apply_vouches_only_for_the_plan_the_request_showed(
     report = github.state.comments[5][-1]["body"]
     said = why.format(reviewed=plan.short_digest, other=other.short_digest)
     assert f"No plan reviewed on this pull request was found ({said})" in report
-    assert "every applied change below went unreviewed" in report
+    assert "every change this apply attempted went unreviewed" in report
     assert "Every change this run attempted was in the plan" not in report
+    # The log says what the comment says: no plan to compare with, not a plan matched.
+    err = capsys.readouterr().err
+    assert "compared with no reviewed plan: 1 change this apply attempted" in err
 
 
 def test_a_report_with_no_request_to_check_vouches_for_no_plan(
