@@ -10,12 +10,13 @@ holds what was applied against that reviewed plan, and the comment on the merged
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from entrasync.core.audit_record import OUTCOMES, BadRecord, Outcome, parse_record, whole_lines
 from entrasync.core.plan import Access, Action, Change, Plan
-from entrasync.core.strict_json import text, text_or_null
+from entrasync.core.strict_json import ShapeError, text, text_or_null
 from entrasync.errors import AuditError
 
 
@@ -153,6 +154,9 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
     )
 
 
+_DIGEST = re.compile(r"[0-9a-f]{12,64}")  # a plan's digest, or (older files) its first 12
+
+
 def read_record(record: dict[str, Any]) -> AppliedChange | None:
     """What :func:`read_audit` reads of one record (the change, for a ``change`` record),
     refusing a value apply never writes there with ValueError, KeyError, TypeError or
@@ -161,7 +165,9 @@ def read_record(record: dict[str, Any]) -> AppliedChange | None:
     if kind == "change":
         return _applied(record)
     if kind == "apply_started":
-        text_or_null(record.get("plan_digest"), "plan_digest")
+        digest = text_or_null(record.get("plan_digest"), "plan_digest")
+        if digest is not None and not _DIGEST.fullmatch(digest):  # shown in code spans
+            raise ShapeError("plan_digest is not a plan's digest (lower-case hex)")
         text_or_null(record.get("config_path"), "config_path")
     elif kind == "apply_finished":
         text_or_null(record.get("reason"), "reason")  # shown as it is

@@ -147,8 +147,8 @@ def _cut_short(line: bytes) -> bool:
                 return False
             expect = "colon" if expect == "key" else "after"
         elif text in (b"{", b"["):
-            if expect != "value":
-                return False
+            if expect != "value" or len(stack) == strict_json.MAX_DEPTH:  # deeper: no record;
+                return False  # a stack of one entry a byte took 25 GB for 2 GB of "["
             stack.append(text)
             expect = "key" if text == b"{" else "value"
         elif text == b":":

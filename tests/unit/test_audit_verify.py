@@ -329,6 +329,8 @@ NO_ACCESS: tuple[object, ...] = (None, 0, "", [])  # read as no access after the
     [
         (1, _set("seq", True), "found seq True where seq 1 belongs"),
         (1, _set("plan_digest", 5), "apply_started record report-apply cannot read: plan_digest"),
+        # Shown in a code span of the report's comment: "`\n# @org/x" broke out of it.
+        (1, _set("plan_digest", "`\n# @org/x"), "plan_digest is not a plan's digest"),
         (1, _set("config_path", 5), "apply_started record report-apply cannot read: config_"),
         (EDITED, _set("outcome", "bogus"), f"{CANNOT_READ}unknown outcome 'bogus'"),
         (EDITED, lambda record: record.pop("outcome"), f"{CANNOT_READ}unknown outcome None"),
@@ -356,6 +358,7 @@ NO_ACCESS: tuple[object, ...] = (None, 0, "", [])  # read as no access after the
     ids=[
         "seq true",
         "a number as plan_digest",
+        "markdown as plan_digest",
         "a number as config_path",
         "an unknown outcome",
         "no outcome",
@@ -594,4 +597,17 @@ def test_a_long_line_cut_off_inside_a_string_is_read_in_memory_of_its_size() -> 
     finally:
         tracemalloc.stop()
     assert (lines, was_cut) == ([b'{"seq":1}'], True)
+    assert peak < 10 * 2**20
+
+
+def test_a_last_line_nested_past_any_record_is_no_record_cut_off() -> None:
+    # Each "[" was an entry on the stack of open containers: 20 MB of them took 250 MB.
+    deep = b"[" * 1_000_000
+    assert whole_lines(b'{"seq":1}\n' + deep) == ([b'{"seq":1}', deep], False)
+    tracemalloc.start()
+    try:
+        whole_lines(b'{"seq":1}\n' + deep)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
     assert peak < 10 * 2**20
