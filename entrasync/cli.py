@@ -117,6 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = sum(a.count("v") for a in args if a.startswith("-v") and set(a[1:]) == {"v"})
     verbose += args.count("--verbose")
     configure_logging(verbose)
+    if _folder_gone() and not {"-h", "--help", "--version"} & set(args):
+        # Every relative path (the default config/mappings.yaml, --out, --audit-dir) would fail
+        # as if the file alone were missing, and the demo's own folder cannot be left.
+        _print_error(_FOLDER_GONE)
+        return ExitCode.ERROR
     try:
         with collector_paused(), signals_interrupt():
             result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)
@@ -134,13 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Stopped as exc:
         return _stopped(exc)
     except OSError as exc:
-        if isinstance(exc, FileNotFoundError) and _folder_gone():
-            _print_error(
-                EntrasyncError(
-                    "the current folder no longer exists (it was deleted or moved)",
-                    "cd to an existing folder and run the command again",
-                )
-            )
+        if isinstance(exc, FileNotFoundError) and _folder_gone():  # deleted while it ran
+            _print_error(_FOLDER_GONE)
             return ExitCode.ERROR
         if exc.errno == errno.EPIPE or not _writing_output(exc):
             return _after_stop() or _bug()
@@ -165,6 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         return _after_stop() or _bug()
     return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+_FOLDER_GONE = EntrasyncError(
+    "the current folder no longer exists (it was deleted or moved)",
+    "cd to an existing folder and run the command again",
+)
 
 
 def _folder_gone() -> bool:

@@ -206,21 +206,36 @@ def test_a_command_started_with_stdout_closed_is_an_error_not_a_silent_success(
     assert b"Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("out", ["draft.yaml", "ABSOLUTE"], ids=["relative", "absolute"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["init", "NT-", "--out", "draft.yaml"],
+        ["init", "NT-", "--out", "ABSOLUTE"],
+        ["validate"],
+        ["apply", "plan.json"],
+        ["demo"],
+    ],
+    ids=["init, relative", "init, absolute", "validate", "apply", "demo"],
+)
 def test_a_command_whose_folder_was_deleted_says_so(
-    out: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    args: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Every relative path, and Python's Path.cwd(), fail with a bare FileNotFoundError there:
-    init read Entra and NeuralTrust whole, then ended as "a bug" (it now looks before)."""
+    init read Entra and NeuralTrust whole, then ended as "a bug"; validate, plan and apply said
+    config/mappings.yaml was not found, with a hint to check the path."""
     gone = tmp_path / "gone"
     gone.mkdir()
     monkeypatch.chdir(gone)
     gone.rmdir()
-    target = str(tmp_path / "draft.yaml") if out == "ABSOLUTE" else out
-    assert main(["init", "NT-", "--out", target]) == ExitCode.ERROR
+    args = [str(tmp_path / "draft.yaml") if a == "ABSOLUTE" else a for a in args]
+    assert main(args) == ExitCode.ERROR
     err = capsys.readouterr().err
     assert err == (
         "error: the current folder no longer exists (it was deleted or moved)\n"
         "hint: cd to an existing folder and run the command again\n"
     )
     assert not (tmp_path / "draft.yaml").exists()
+    assert main(["validate", "--help"]) == ExitCode.OK  # help needs no folder
