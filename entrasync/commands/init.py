@@ -82,7 +82,13 @@ def command(
     # A config named for its settings (the draft going to --out) must be there: a typo would
     # draft with the defaults in place of the team's vocabulary and protected users.
     named = ctx.config_given and out is not None
-    base = load_config(config_path).config if config_path.exists() or named else Config(version=1)
+    if config_path.exists() or named:
+        base = load_config(config_path).config
+        # In a clone, the example's: its protected users and limits go into the draft.
+        console.info(f"Settings from {config_path} (vocabulary, limits, protected users)")
+    else:
+        base = Config(version=1)
+        console.info(f"Settings: the defaults ({config_path} does not exist)")
     result = bootstrap(base, search, min_agreement, os.environ, console, parallelism=parallelism)
     text = mappings_yaml(
         base,

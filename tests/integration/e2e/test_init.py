@@ -308,6 +308,21 @@ def test_a_repository_folder_with_any_name_still_gets_its_draft(
     assert header == f"# yaml-language-server: $schema=../{escaped}/schemas/mappings.schema.json"
 
 
+def test_init_says_which_file_its_settings_come_from(
+    serve: Serve, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a clone, the example's: its protected users went into the draft unsaid."""
+    serve(*aligned_tenant())
+    code, _, err = init(capsys, "APP-", "--out", "draft.yaml")
+    assert code == 0, err
+    config = os.environ["ENTRASYNC_CONFIG"]
+    assert f"Settings from {config} (vocabulary, limits, protected users)" in err
+    monkeypatch.delenv("ENTRASYNC_CONFIG")
+    code, _, err = init(capsys, "APP-", "--out", "draft2.yaml")
+    assert code == 0, err
+    assert "Settings: the defaults (config/mappings.yaml does not exist)" in err
+
+
 def test_a_file_that_appears_during_the_reads_is_not_replaced_either(
     serve: Serve, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
