@@ -24,6 +24,16 @@ def load_config(path: Path) -> LoadedConfig:
     return load_bytes(read_bytes(path), sanitize.file_name(path.as_posix()))
 
 
+def _near_default() -> str | None:
+    """The mappings file a run from the wrong folder missed: ``mappings.yaml`` here (run from
+    inside ``config/``), or ``../config/mappings.yaml`` (from another folder of the
+    repository)."""
+    for near in ("mappings.yaml", "../config/mappings.yaml"):
+        if os.path.isfile(near):
+            return near
+    return None
+
+
 def read_bytes(path: Path) -> bytes:
     name = sanitize.text(path.as_posix())  # as shown: a line break in it would forge lines
     # ENTRASYNC_CONFIG may have been set long ago, in another shell or CI step: say its value.
@@ -45,9 +55,14 @@ def read_bytes(path: Path) -> bytes:
             # device or pipe that never ends is not read forever.
             return handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
-        if name == DEFAULT_CONFIG:  # a first run, likely: say how to start one
+        # A relative path is looked for in the current folder: say which, it may be the wrong one.
+        where = "" if path.is_absolute() else f" in {sanitize.text(os.getcwd())}"
+        near = _near_default() if name == DEFAULT_CONFIG else None
+        if near is not None:
+            hint = f"run entrasync from the repository's top folder, or pass --config {near}"
+        elif name == DEFAULT_CONFIG:  # a first run, likely: say how to start one
             hint += "; none yet? `entrasync init PREFIX` drafts one from the groups named PREFIX*"
-        raise ConfigError(f"config file {name} not found", hint) from None
+        raise ConfigError(f"config file {name} not found{where}", hint) from None
     except IsADirectoryError:
         raise ConfigError(f"config file {name} is a directory", hint) from None
     except OSError as exc:

@@ -209,21 +209,42 @@ def test_a_missing_file_says_so_with_a_hint(
         "PATH, else ENTRASYNC_CONFIG, else config/mappings.yaml\n"
     )
     assert main(["validate", "--config", "nowhere/mappings.yaml"]) == 1
-    assert capsys.readouterr().err == "error: config file nowhere/mappings.yaml not found\n" + hint
+    here = f" in {in_fixtures}"
+    assert capsys.readouterr().err == (
+        f"error: config file nowhere/mappings.yaml not found{here}\n" + hint
+    )
     # A path set long ago, in another shell or CI step: the hint says what it holds.
     monkeypatch.setenv("ENTRASYNC_CONFIG", "nowhere/typo.yaml")
     assert main(["plan"]) == 1
     assert capsys.readouterr().err.endswith(
-        "error: config file nowhere/typo.yaml not found\n"
+        f"error: config file nowhere/typo.yaml not found{here}\n"
         + hint.replace("ENTRASYNC_CONFIG,", "ENTRASYNC_CONFIG (set to nowhere/typo.yaml),")
     )
     # None at the default path, on a first run likely: the hint says how to start one.
     monkeypatch.delenv("ENTRASYNC_CONFIG")
     assert main(["users"]) == 1
     assert capsys.readouterr().err.endswith(
-        "error: config file config/mappings.yaml not found\n"
+        f"error: config file config/mappings.yaml not found{here}\n"
         + hint.rstrip("\n")
         + "; none yet? `entrasync init PREFIX` drafts one from the groups named PREFIX*\n"
+    )
+
+
+@pytest.mark.parametrize("near", ["mappings.yaml", "../config/mappings.yaml"])
+def test_a_mappings_file_missed_from_the_wrong_folder_is_named(
+    near: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run from inside config/ (or another folder), the hint said to draft one with init,
+    which would have written config/config/mappings.yaml."""
+    monkeypatch.delenv("ENTRASYNC_CONFIG", raising=False)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "mappings.yaml").write_text("version: 1\n")
+    (tmp_path / "docs").mkdir()
+    monkeypatch.chdir(tmp_path / ("config" if near == "mappings.yaml" else "docs"))
+    assert main(["validate"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: config file config/mappings.yaml not found in {Path.cwd()}\n"
+        f"hint: run entrasync from the repository's top folder, or pass --config {near}\n"
     )
 
 

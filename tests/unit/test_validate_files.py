@@ -64,7 +64,7 @@ def test_a_missing_file_fails_without_hiding_the_others(
     assert main(["validate", "gone.yaml", "good.yaml"]) == 1
     out, err = capsys.readouterr()
     assert out.startswith("good.yaml is valid")
-    assert err.startswith("error: config file gone.yaml not found\n")
+    assert err.startswith(f"error: config file gone.yaml not found in {folder}\n")
 
 
 def test_a_file_the_user_may_not_read_is_left_to_entrasync_to_report(
@@ -104,7 +104,10 @@ def test_a_line_break_in_a_files_name_forges_no_line_of_output(
     lines = err.splitlines()
     assert not any(line.startswith("error: forged") for line in lines)
     shown = name.replace("\n", "\\x0a")
-    assert lines[0] in (f"error: {shown} has 1 problem", f"error: config file {shown} not found")
+    assert lines[0] in (
+        f"error: {shown} has 1 problem",
+        f"error: config file {shown} not found in {folder}",
+    )
 
 
 def test_files_replace_the_config_option_and_environment(
