@@ -9,6 +9,7 @@ share one environment when the repository has no uncommitted changes (as in CI).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,21 @@ BROKEN = "version: 1\nroles: [owner, member]\nmappings:\n  - name: NT-Team\n    
 @pytest.fixture(scope="module")
 def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pre-commit-home")
+
+
+@pytest.fixture(scope="module")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This repository, which pre-commit reads as a git repository: a copy of it committed to
+    a new one when it is not (a source archive's folder)."""
+    if (ROOT / ".git").exists():
+        return ROOT
+    copy = tmp_path_factory.mktemp("hook-repo") / "entrasync"
+    left_out = shutil.ignore_patterns(".venv", "*cache*", "*.egg-info", "build", "results")
+    shutil.copytree(ROOT, copy, ignore=left_out)
+    env = {**os.environ, **_AUTHOR}
+    for command in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "copy"]):
+        subprocess.run(["git", *command], cwd=copy, env=env, check=True)
+    return copy
 
 
 @pytest.fixture
@@ -41,17 +57,18 @@ def mappings_repo(tmp_path: Path) -> Path:
     return repo
 
 
-def try_repo(repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PRE_COMMIT_HOME": str(home),
-        "GIT_AUTHOR_NAME": "test",
-        "GIT_AUTHOR_EMAIL": "test@example.com",
-        "GIT_COMMITTER_NAME": "test",
-        "GIT_COMMITTER_EMAIL": "test@example.com",
-    }
+_AUTHOR = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+def try_repo(hook: Path, repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRE_COMMIT_HOME": str(home), **_AUTHOR}
     env.pop("ENTRASYNC_CONFIG", None)
-    command = [sys.executable, "-m", "pre_commit", "try-repo", str(ROOT), "entrasync-validate"]
+    command = [sys.executable, "-m", "pre_commit", "try-repo", str(hook), "entrasync-validate"]
     return subprocess.run(
         [*command, "--color", "never", *args],
         cwd=repo,
@@ -64,14 +81,14 @@ def try_repo(repo: Path, home: Path, *args: str) -> subprocess.CompletedProcess[
 
 
 def test_the_hook_passes_a_good_file_and_fails_a_broken_one_at_file_line(
-    mappings_repo: Path, pre_commit_home: Path
+    hook_repo: Path, mappings_repo: Path, pre_commit_home: Path
 ) -> None:
-    good = try_repo(mappings_repo, pre_commit_home, "--files", "config/mappings.yaml")
+    good = try_repo(hook_repo, mappings_repo, pre_commit_home, "--files", "config/mappings.yaml")
     assert good.returncode == 0, good.stdout + good.stderr
     assert "entrasync validate" in good.stdout
     assert "Passed" in good.stdout
 
-    every = try_repo(mappings_repo, pre_commit_home, "--all-files")
+    every = try_repo(hook_repo, mappings_repo, pre_commit_home, "--all-files")
     assert every.returncode == 1, every.stdout + every.stderr
     out = every.stdout
     assert "Failed" in out
@@ -85,7 +102,7 @@ def test_the_hook_passes_a_good_file_and_fails_a_broken_one_at_file_line(
 
 
 def test_the_hook_checks_a_symlinked_mappings_file_as_plan_reads_it(
-    mappings_repo: Path, pre_commit_home: Path
+    hook_repo: Path, mappings_repo: Path, pre_commit_home: Path
 ) -> None:
     """pre-commit's default `types: [file]` skipped a symlink: the commit passed, and the pull
     request's validate and plan then refused the link."""
@@ -93,7 +110,7 @@ def test_the_hook_checks_a_symlinked_mappings_file_as_plan_reads_it(
     (mappings_repo / "config" / "mappings.yaml").symlink_to("real.yaml")
     subprocess.run(["git", "add", "-A"], cwd=mappings_repo, check=True)
 
-    run = try_repo(mappings_repo, pre_commit_home, "--files", "config/mappings.yaml")
+    run = try_repo(hook_repo, mappings_repo, pre_commit_home, "--files", "config/mappings.yaml")
 
     assert run.returncode == 1, run.stdout + run.stderr
     assert "config file config/mappings.yaml is a symbolic link" in run.stdout
