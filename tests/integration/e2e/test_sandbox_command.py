@@ -48,10 +48,12 @@ def _wait_for(proc: subprocess.Popen[str], text: str, timeout: float = 30.0) -> 
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
+    """What sourcing the file exports (its first line unsets a real tenant's variables)."""
     env = {}
     for line in path.read_text().splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = shlex.split(value)[0]
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            env[name] = shlex.split(value)[0]
     return env
 
 
