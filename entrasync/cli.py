@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = sum(a.count("v") for a in args if a.startswith("-v") and set(a[1:]) == {"v"})
     verbose += args.count("--verbose")
     configure_logging(verbose)
-    if _folder_gone() and not {"-h", "--help", "--version"} & set(args):
+    if args and _folder_gone() and not {"-h", "--help", "--version"} & set(args):
         # Every relative path (the default config/mappings.yaml, --out, --audit-dir) would fail
         # as if the file alone were missing, and the demo's own folder cannot be left.
         _print_error(_FOLDER_GONE)

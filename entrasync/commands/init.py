@@ -13,7 +13,8 @@ import click
 from entrasync.adapters.files import refuse_unwritable, write_atomic, write_new
 from entrasync.adapters.shell import command_line
 from entrasync.commands import examples
-from entrasync.config.loading import load_config
+from entrasync.config import DEFAULT_CONFIG
+from entrasync.config.loading import elsewhere, load_config
 from entrasync.config.models import Config, ConfigTooLarge, LoadedConfig, load_bytes
 from entrasync.config.schema import SCHEMA_PATH
 from entrasync.console import app_context, global_options, parallelism_option, path_value
@@ -82,6 +83,13 @@ def command(
     # A config named for its settings (the draft going to --out) must be there: a typo would
     # draft with the defaults in place of the team's vocabulary and protected users.
     named = ctx.config_given and out is not None
+    near = None if config_path.exists() or ctx.config_given else elsewhere()
+    if near is not None:  # run from another folder: the draft would miss the team's settings
+        raise ConfigError(
+            f"config file {DEFAULT_CONFIG} not found in {sanitize.text(os.getcwd())}, but there "
+            "is one nearby: its settings (vocabulary, limits, protected users) go into the draft",
+            near,
+        )
     if config_path.exists() or named:
         base = load_config(config_path).config
         # In a clone, the example's: its protected users and limits go into the draft.

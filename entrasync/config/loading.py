@@ -24,13 +24,19 @@ def load_config(path: Path) -> LoadedConfig:
     return load_bytes(read_bytes(path), sanitize.file_name(path.as_posix()))
 
 
-def _near_default() -> str | None:
-    """The mappings file a run from the wrong folder missed: ``mappings.yaml`` here (run from
-    inside ``config/``), or ``../config/mappings.yaml`` (from another folder of the
-    repository)."""
-    for near in ("mappings.yaml", "../config/mappings.yaml"):
-        if os.path.isfile(near):
-            return near
+def elsewhere() -> str | None:
+    """How to reach the mappings file a run missed at ``config/mappings.yaml``: ``mappings.yaml``
+    here (a run from inside ``config/``, or a repository that keeps it at its top), or the
+    ``config/mappings.yaml`` of a folder above, up to the git repository's top (the folder
+    above alone outside one); None when there is neither."""
+    if os.path.isfile("mappings.yaml"):
+        return "pass --config mappings.yaml"
+    folders = [Path.cwd(), *Path.cwd().parents]
+    top = next((i for i, folder in enumerate(folders) if (folder / ".git").exists()), 1)
+    for folder in folders[1 : top + 1]:
+        if (folder / DEFAULT_CONFIG).is_file():
+            near = sanitize.text(os.path.relpath(folder / DEFAULT_CONFIG))
+            return f"run entrasync from {sanitize.text(str(folder))}, or pass --config {near}"
     return None
 
 
@@ -57,9 +63,9 @@ def read_bytes(path: Path) -> bytes:
     except FileNotFoundError:
         # A relative path is looked for in the current folder: say which, it may be the wrong one.
         where = "" if path.is_absolute() else f" in {sanitize.text(os.getcwd())}"
-        near = _near_default() if name == DEFAULT_CONFIG else None
+        near = elsewhere() if name == DEFAULT_CONFIG else None
         if near is not None:
-            hint = f"run entrasync from the repository's top folder, or pass --config {near}"
+            hint = near
         elif name == DEFAULT_CONFIG:  # a first run, likely: say how to start one
             hint += "; none yet? `entrasync init PREFIX` drafts one from the groups named PREFIX*"
         raise ConfigError(f"config file {name} not found{where}", hint) from None

@@ -318,7 +318,10 @@ def saved_plan_violations(
     and a change in Entra since (a group no longer empty) does not approve it."""
     now = {violation.rule for violation in found}
     gone = dict.fromkeys(v.rule for v in stored if v.rule not in now)
-    said = "the plan file shows this limit broken; apply does not find it broken now"
+    said = (
+        "the plan file shows this limit broken; apply does not find it broken now: apply the "
+        "plan reviewed with its override, or make a new plan, which will not show it"
+    )
     return (*found, *(Violation(rule, said) for rule in gone))
 
 

@@ -239,3 +239,5 @@ def test_a_command_whose_folder_was_deleted_says_so(
     )
     assert not (tmp_path / "draft.yaml").exists()
     assert main(["validate", "--help"]) == ExitCode.OK  # help needs no folder
+    assert main([]) == ExitCode.ERROR  # nor the bare command's usage, as anywhere
+    assert capsys.readouterr().out.startswith("Usage: entrasync")

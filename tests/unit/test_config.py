@@ -202,7 +202,10 @@ def test_validate_reads_the_path_from_entrasync_config(
 
 
 def test_a_missing_file_says_so_with_a_hint(
-    in_fixtures: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    in_fixtures: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     hint = (
         "hint: check the path; the mappings file is the FILE given to `validate`, else --config "
@@ -220,32 +223,53 @@ def test_a_missing_file_says_so_with_a_hint(
         f"error: config file nowhere/typo.yaml not found{here}\n"
         + hint.replace("ENTRASYNC_CONFIG,", "ENTRASYNC_CONFIG (set to nowhere/typo.yaml),")
     )
-    # None at the default path, on a first run likely: the hint says how to start one.
+    # None at the default path, on a first run likely (outside any repository holding one):
+    # the hint says how to start one.
     monkeypatch.delenv("ENTRASYNC_CONFIG")
+    monkeypatch.chdir(tmp_path)
     assert main(["users"]) == 1
     assert capsys.readouterr().err.endswith(
-        f"error: config file config/mappings.yaml not found{here}\n"
+        f"error: config file config/mappings.yaml not found in {tmp_path}\n"
         + hint.rstrip("\n")
         + "; none yet? `entrasync init PREFIX` drafts one from the groups named PREFIX*\n"
     )
 
 
-@pytest.mark.parametrize("near", ["mappings.yaml", "../config/mappings.yaml"])
-def test_a_mappings_file_missed_from_the_wrong_folder_is_named(
-    near: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("run_in", "hint"),
+    [
+        ("config", "pass --config mappings.yaml"),
+        ("docs", "run entrasync from {top}, or pass --config ../config/mappings.yaml"),
+        ("docs/guide", "run entrasync from {top}, or pass --config ../../config/mappings.yaml"),
+    ],
+    ids=["inside config/", "a folder beside it", "two folders down in a git repository"],
+)
+def test_a_mappings_file_missed_from_another_folder_is_named(
+    run_in: str,
+    hint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Run from inside config/ (or another folder), the hint said to draft one with init,
     which would have written config/config/mappings.yaml."""
     monkeypatch.delenv("ENTRASYNC_CONFIG", raising=False)
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "mappings.yaml").write_text("version: 1\n")
-    (tmp_path / "docs").mkdir()
-    monkeypatch.chdir(tmp_path / ("config" if near == "mappings.yaml" else "docs"))
+    top = tmp_path / "repo"
+    (top / "config").mkdir(parents=True)
+    (top / "config" / "mappings.yaml").write_text("version: 1\n")
+    (top / ".git").mkdir()
+    (top / run_in).mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(top / run_in)
     assert main(["validate"]) == 1
     assert capsys.readouterr().err == (
         f"error: config file config/mappings.yaml not found in {Path.cwd()}\n"
-        f"hint: run entrasync from the repository's top folder, or pass --config {near}\n"
+        f"hint: {hint.format(top=top)}\n"
     )
+    # Outside a git repository, only the folder above is looked in.
+    (top / ".git").rmdir()
+    assert main(["validate"]) == 1
+    said = capsys.readouterr().err
+    assert ("none yet?" in said) == (run_in == "docs/guide")
 
 
 def test_loaded_config_carries_the_path_as_given_and_the_sha256_of_its_bytes() -> None:
@@ -1167,3 +1191,21 @@ def test_a_duplicate_is_found_as_json_schema_finds_it(
     else:
         assert len(listed) == 1
         assert twice in listed[0]
+
+
+def test_init_run_from_inside_config_drafts_nothing_and_names_the_file_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It drafted config/config/mappings.yaml with the defaults: on_removed keep, and none of
+    the file's protected users. Said before any read: no credentials are set here."""
+    monkeypatch.delenv("ENTRASYNC_CONFIG", raising=False)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "mappings.yaml").write_text("version: 1\n")
+    monkeypatch.chdir(tmp_path / "config")
+    assert main(["init", "NT-"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: config file config/mappings.yaml not found in {tmp_path / 'config'}, but there "
+        "is one nearby: its settings (vocabulary, limits, protected users) go into the draft\n"
+        "hint: pass --config mappings.yaml\n"
+    )
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["config", "mappings.yaml"]

@@ -391,14 +391,17 @@ def test_a_certificate_without_its_key_is_told_so_not_blamed_on_a_password(
     assert "PASSWORD" not in (caught.value.hint or "")
 
 
-def test_a_damaged_key_with_no_password_is_not_blamed_on_a_password(tmp_path: Path) -> None:
+@pytest.mark.parametrize("password", [None, Secret("pw")], ids=["no password", "a password"])
+def test_a_damaged_key_that_is_not_encrypted_is_not_blamed_on_a_password(
+    tmp_path: Path, password: Secret | None
+) -> None:
     cert = make_client_certificate()
     lines = cert.private_key_pem.splitlines(keepends=True)
     damaged = b"".join(lines[:3] + lines[4:])  # one line of the key's base64 left out
     path = tmp_path / "damaged.pem"
     path.write_bytes(damaged + cert.certificate_pem)
     with pytest.raises(AuthError) as caught:
-        load_certificate(str(path), None)
+        load_certificate(str(path), password)
     assert caught.value.message == (
         f"cannot load the private key in {path}: its data is damaged or in a form that cannot "
         "be read"

@@ -163,7 +163,7 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
             f"the key in {path} is not an RSA key", "Entra app certificates use RSA"
         ) from None
     except ValueError:
-        if secret_bytes is None:  # nothing to be wrong: the key's own data is
+        if not any(mark in data for mark in _ENCRYPTED):  # no password to be wrong: the data is
             raise AuthError(
                 f"cannot load the private key in {path}: its data is damaged or in a form "
                 "that cannot be read",
@@ -196,6 +196,10 @@ def load_certificate(path: str, password: Secret | None) -> tuple[Secret, str]:
     ).decode()
     # Entra's x5t: SHA-1 of the DER certificate (msal signs RS256 with it).
     return Secret(pem, sent=False), certificate.fingerprint(hashes.SHA1()).hex().upper()
+
+
+# How PEM says a key is encrypted: PKCS#8's label, or the traditional format's header.
+_ENCRYPTED = (b"-----BEGIN ENCRYPTED PRIVATE KEY-----", b"Proc-Type: 4,ENCRYPTED")
 
 
 def _public_numbers(certificate: Any) -> object:
