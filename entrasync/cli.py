@@ -103,7 +103,28 @@ def _printable_anywhere() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+def _open_closed_streams() -> None:
+    """stdin or stderr closed at start (`<&-`, `2>&-`) is opened on /dev/null. Python leaves
+    the stream None: click then printed every message and error to stdout, among the JSON or
+    CSV a script reads, and apply's terminal check was a traceback. And the descriptor left
+    free would be the next file opened (a plan file), which anything writing to it would
+    write into."""
+    for fd, name in ((0, "stdin"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if getattr(sys, name) is None:
+            # Kept open for the process's life, as the standard streams are.
+            stream = open(os.devnull, "r" if fd == 0 else "w", encoding="utf-8")  # noqa: SIM115
+            setattr(sys, name, stream)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _open_closed_streams()
     _printable_anywhere()
     if sys.stdout is None:  # started with its stdout closed (`>&-`): click would print nothing
         _print_error(

@@ -206,6 +206,42 @@ def test_a_command_started_with_stdout_closed_is_an_error_not_a_silent_success(
     assert b"Traceback" not in done.stderr
 
 
+def test_stderr_closed_keeps_messages_out_of_stdout(tmp_path: Path) -> None:
+    """With `2>&-`, click printed every message and error to stdout: a script reading JSON or
+    CSV there got "Using ..." and "error: ..." lines, with exit 0 or 2."""
+    good, broken = tmp_path / "good.yaml", tmp_path / "broken.yaml"
+    good.write_text("version: 1\nmappings:\n  - name: NT-Admins\n    role: admin\n")
+    broken.write_text("version: 1\nmappings:\n  - name: NT-Admins\n    role: admn\n")
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "entrasync", "validate", str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            preexec_fn=lambda: os.close(2),  # as the shell's `2>&-` leaves it
+            check=False,
+        )
+        for path in (good, broken)
+    ]
+    assert [run.returncode for run in runs] == [0, 1]
+    assert runs[0].stdout.startswith(f"{good} is valid: 1 mapping".encode())
+    assert runs[1].stdout == b""
+
+
+def test_apply_with_stdin_closed_is_refused_as_with_no_terminal(tmp_path: Path) -> None:
+    """`<&-` left sys.stdin None: the terminal check was an AttributeError, "a bug"."""
+    done = subprocess.run(
+        [sys.executable, "-m", "entrasync", "apply", "--audit-dir", str(tmp_path / "audit")],
+        capture_output=True,
+        preexec_fn=lambda: os.close(0),  # as the shell's `<&-` leaves it
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        b"error: apply without a plan file asks for confirmation, and there is no terminal"
+    ), done.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [
