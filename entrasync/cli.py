@@ -109,7 +109,7 @@ def _open_closed_streams() -> None:
     CSV a script reads, and apply's terminal check was a traceback. And the descriptor left
     free would be the next file opened (a plan file), which anything writing to it would
     write into."""
-    for fd, name in ((0, "stdin"), (2, "stderr")):
+    for fd in (0, 2):  # both descriptors first: a stream opened between would take one
         try:
             os.fstat(fd)
         except OSError:
@@ -117,10 +117,11 @@ def _open_closed_streams() -> None:
             if null != fd:
                 os.dup2(null, fd)
                 os.close(null)
-        if getattr(sys, name) is None:
-            # Kept open for the process's life, as the standard streams are.
-            stream = open(os.devnull, "r" if fd == 0 else "w", encoding="utf-8")  # noqa: SIM115
-            setattr(sys, name, stream)
+    # On the descriptors themselves, never closing them: no new descriptor is taken.
+    if sys.stdin is None:
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 
 from entrasync.config import DEFAULT_CONFIG
@@ -28,16 +29,30 @@ def elsewhere() -> str | None:
     """How to reach the mappings file a run missed at ``config/mappings.yaml``: ``mappings.yaml``
     here (a run from inside ``config/``, or a repository that keeps it at its top), or the
     ``config/mappings.yaml`` of a folder above, up to the git repository's top (the folder
-    above alone outside one); None when there is neither."""
-    if os.path.isfile("mappings.yaml"):
+    above alone outside one); None when there is neither. Only a file that reads as a mappings
+    file counts (``mappings.yaml`` is a common name), and a folder that cannot be read holds
+    none."""
+    if _ours("mappings.yaml"):
         return "pass --config mappings.yaml"
     folders = [Path.cwd(), *Path.cwd().parents]
-    top = next((i for i, folder in enumerate(folders) if (folder / ".git").exists()), 1)
+    top = next((i for i, folder in enumerate(folders) if os.path.exists(folder / ".git")), 1)
     for folder in folders[1 : top + 1]:
-        if (folder / DEFAULT_CONFIG).is_file():
+        if _ours(folder / DEFAULT_CONFIG):
             near = sanitize.text(os.path.relpath(folder / DEFAULT_CONFIG))
             return f"run entrasync from {sanitize.text(str(folder))}, or pass --config {near}"
     return None
+
+
+_VERSION = re.compile(rb"^version:[ \t]*1[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+def _ours(path: str | Path) -> bool:
+    """Whether ``path`` is a file whose first 64 KiB say ``version: 1`` at the top level."""
+    try:
+        with open(path, "rb") as handle:
+            return _VERSION.search(handle.read(65536)) is not None
+    except OSError:  # none, a folder, or not readable
+        return False
 
 
 def read_bytes(path: Path) -> bytes:

@@ -227,6 +227,31 @@ def test_stderr_closed_keeps_messages_out_of_stdout(tmp_path: Path) -> None:
     assert runs[1].stdout == b""
 
 
+def test_stdin_and_stderr_closed_are_opened_on_their_own_descriptors() -> None:
+    """The stdin stream opened before fd 2 was filled took fd 2, read-only: writes there
+    failed, and closing stdin would have freed it for the next file opened."""
+    probe = (
+        "import fcntl, os, sys\n"
+        "from entrasync.cli import _open_closed_streams\n"
+        "_open_closed_streams()\n"
+        "os.write(2, b'')\n"
+        "print(sys.stdin.fileno(), sys.stderr.fileno(), fcntl.fcntl(2, fcntl.F_GETFL) & 3)\n"
+    )
+
+    def close_both() -> None:
+        os.close(0)
+        os.close(2)
+
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        stdout=subprocess.PIPE,
+        preexec_fn=close_both,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, f"0 2 {os.O_RDWR}\n")
+
+
 def test_apply_with_stdin_closed_is_refused_as_with_no_terminal(tmp_path: Path) -> None:
     """`<&-` left sys.stdin None: the terminal check was an AttributeError, "a bug"."""
     done = subprocess.run(
@@ -275,5 +300,6 @@ def test_a_command_whose_folder_was_deleted_says_so(
     )
     assert not (tmp_path / "draft.yaml").exists()
     assert main(["validate", "--help"]) == ExitCode.OK  # help needs no folder
+    capsys.readouterr()
     assert main([]) == ExitCode.ERROR  # nor the bare command's usage, as anywhere
-    assert capsys.readouterr().out.startswith("Usage: entrasync")
+    assert capsys.readouterr().err.startswith("Usage: entrasync [OPTIONS] COMMAND")

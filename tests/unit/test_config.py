@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -1209,3 +1212,41 @@ def test_init_run_from_inside_config_drafts_nothing_and_names_the_file_there(
         "hint: pass --config mappings.yaml\n"
     )
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["config", "mappings.yaml"]
+
+
+def test_a_mappings_yaml_of_another_tool_is_not_taken_for_the_one_missed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A search index's mappings.yaml blocked init, and the hint to pass it failed."""
+    monkeypatch.delenv("ENTRASYNC_CONFIG", raising=False)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "mappings.yaml").write_text("properties:\n  title: {type: text}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate"]) == 1
+    assert "none yet? `entrasync init PREFIX`" in capsys.readouterr().err
+
+
+def test_a_folder_above_that_cannot_be_read_holds_no_mappings_file(tmp_path: Path) -> None:
+    """Path.exists() raises PermissionError there: a missing config was "a bug". Run without
+    the capabilities that let root read anything."""
+    work = tmp_path / "locked" / "work"
+    work.mkdir(parents=True)
+    (tmp_path / "locked").chmod(0o000)  # as another user's home folder may be
+    drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"] if os.geteuid() == 0 else []
+    env = {k: v for k, v in os.environ.items() if k != "ENTRASYNC_CONFIG"}
+    try:
+        done = subprocess.run(
+            [*drop, sys.executable, "-m", "entrasync", "validate"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        (tmp_path / "locked").chmod(0o755)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: config file config/mappings.yaml not found in "), (
+        done.stderr
+    )
+    assert "a bug" not in done.stderr
