@@ -77,7 +77,13 @@ def users_view(
     matching = match(config, resolution, target)
     changed = {c.target_id for c in plan.changes if c.action is not Action.CREATE}
     rows: list[UserRow] = []
-    for pair in matching.pairs:
+    # As the plan pairs them: a NeuralTrust user several Entra users pair with is held back,
+    # not changed (its warning says why), so it is shown once, unmanaged.
+    pairs, _ = matching.one_pair_each(config)
+    kept = {id(pair) for pair in pairs}
+    held = {p.target.id: p.target for p in matching.pairs if id(p) not in kept and p.target}
+    leftovers = [*matching.leftovers, *((user, Standing.UNMANAGED) for user in held.values())]
+    for pair in pairs:
         desired, found = pair.desired, pair.target
         if found is None:
             status, current = UserStatus.TO_CREATE, None
@@ -97,7 +103,7 @@ def users_view(
                 desired.decided_by,
             )
         )
-    for user, standing in matching.leftovers:
+    for user, standing in leftovers:
         key = target_key(config, user)
         current = access_as_read(config, user)
         rows.append(UserRow(key, user.display_name, _BY_STANDING[standing], current, None))

@@ -107,6 +107,19 @@ STATUSES: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], Any]
         [("alice@contoso.com", "inactive")],
     ),
     (
+        # One Entra user under two spellings of its id, with two mails: it paired twice with
+        # its NeuralTrust user, shown twice as in sync (one row member against admin) while the
+        # plan holds it back, unchanged.
+        "a NeuralTrust user two Entra users pair with is unmanaged, once",
+        {"neuraltrust": {"match_on": "email"}},
+        {
+            "NT-Admins": [person("alice", id="ID-ALICE", mail="new@contoso.com")],
+            "NT-Everyone": [ALICE],
+        },
+        [nt("alice")],
+        [("alice@contoso.com", "unmanaged")],
+    ),
+    (
         "every NeuralTrust user and every user to create appears once, sorted",
         {},
         {"NT-Everyone": [ALICE, person("carol")]},
