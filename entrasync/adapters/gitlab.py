@@ -290,12 +290,23 @@ class GitLabPlatform:
             # merged into the default branch (the apply job's), not one into another branch
             # that merely holds the commit.
             branch = self.ctx.environ.get("CI_DEFAULT_BRANCH")
-            chosen = [
-                r
-                for r in merged
-                if r.get("sha") == sha and (not branch or r.get("target_branch") == branch)
-            ]
+            into = [r for r in merged if not branch or r.get("target_branch") == branch]
+            chosen = [r for r in into if r.get("sha") == sha]
+            if not chosen:
+                # A fast-forward merge train without squash rebases the request's commits onto
+                # the branch: GitLab names the request by the commit it merged (merged_commit_sha,
+                # which its API does not show), the commit being none of the request's own.
+                # One commit of its own is a request holding it, which merged nothing here.
+                chosen = [r for r in into if sha not in self._commits(r, what)]
+                chosen = chosen if len(chosen) == 1 else []  # two would be a guess
         return self.client.integer(chosen[0], "iid", what) if chosen else None
+
+    def _commits(self, request: dict[str, Any], what: str) -> set[str]:
+        """The SHAs of a merge request's own commits."""
+        iid = self.client.integer(request, "iid", what)
+        url = self.client.project_url(f"/merge_requests/{iid}/commits")
+        pages = self.client.paginate(url.copy_set_param("per_page", "100"), what=what)
+        return {text_of(commit.get("id")) for commit in pages}
 
 
 def _body(note: dict[str, Any]) -> str:

@@ -33,6 +33,7 @@ class State:
     labels: dict[int, list[str]] = field(default_factory=dict)  # MR iid -> label names
     heads: dict[int, str] = field(default_factory=dict)  # MR iid -> source branch head
     commit_mrs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    mr_commits: dict[int, list[str]] = field(default_factory=dict)  # MR iid -> its commits
     fail: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (method, re)
     next_id: int = 5000
 
@@ -112,6 +113,9 @@ class GitLab(LoopbackApi):
             return request.send(
                 200, {"iid": iid, "labels": sorted(labels), "sha": state.heads.get(iid)}
             )
+        if m := re.fullmatch(r"/merge_requests/(\d+)/commits", rest):
+            commits = state.mr_commits.get(int(m.group(1)), [])
+            return self._page(request, [{"id": sha} for sha in commits], query)
         if m := re.fullmatch(r"/repository/commits/([0-9a-f]+)/merge_requests", rest):
             return self._page(request, state.commit_mrs.get(m.group(1), []), query)
         return request.send(404, {"error": "404 Not Found"})

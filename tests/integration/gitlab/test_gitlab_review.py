@@ -210,11 +210,30 @@ def test_a_fast_forward_merge_is_found_by_its_head_into_the_default_branch(
         {"iid": 4, "state": "merged", "target_branch": "main", "sha": "f" * 40},
         {"iid": 9, "state": "merged", "target_branch": "main", "sha": SHA},
     ]
+    gitlab.state.mr_commits[4] = [SHA, "f" * 40]  # GitLab names it as it holds the commit
     platform = GitLabPlatform.from_environ(make_env(gitlab, CI_DEFAULT_BRANCH="main"))
     try:
         assert platform.merged_request_for(SHA) == 9
         gitlab.state.commit_mrs[SHA] = gitlab.state.commit_mrs[SHA][:2]
         assert platform.merged_request_for(SHA) is None  # none of them merged this commit
+    finally:
+        platform.close()
+
+
+def test_a_fast_forward_merge_trains_rebased_commit_is_found_by_what_gitlab_names(
+    gitlab: GitLab, make_env: MakeEnv
+) -> None:
+    """A merge train that fast-forwards without squash rebases the request's commits: the
+    commit applied is none of the request's fields, and the report was posted nowhere."""
+    rebased = {"state": "merged", "target_branch": "main", "merge_commit_sha": None}
+    gitlab.state.commit_mrs[SHA] = [{"iid": 12, **rebased, "sha": "1" * 40}]
+    gitlab.state.mr_commits[12] = ["1" * 40]
+    platform = GitLabPlatform.from_environ(make_env(gitlab, CI_DEFAULT_BRANCH="main"))
+    try:
+        assert platform.merged_request_for(SHA) == 12
+        # Two such requests: which one merged it would be a guess.
+        gitlab.state.commit_mrs[SHA].append({"iid": 13, **rebased, "sha": "2" * 40})
+        assert platform.merged_request_for(SHA) is None
     finally:
         platform.close()
 
