@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import errno
 import os
-import re
+import stat
 from pathlib import Path
 
 from entrasync.config import DEFAULT_CONFIG
 from entrasync.config.models import LoadedConfig, load_bytes
-from entrasync.config.source import MAX_CONFIG_BYTES
+from entrasync.config.source import MAX_CONFIG_BYTES, parse
 from entrasync.core import sanitize
 from entrasync.errors import ConfigError
 
@@ -43,16 +43,19 @@ def elsewhere() -> str | None:
     return None
 
 
-_VERSION = re.compile(rb"^version:[ \t]*1[ \t]*(?:#.*)?$", re.MULTILINE)
-
-
 def _ours(path: str | Path) -> bool:
-    """Whether ``path`` is a file whose first 64 KiB say ``version: 1`` at the top level."""
+    """Whether ``path`` is a regular file that reads as a mappings file: YAML (any line ends,
+    a BOM, flow style) whose top level says ``version: 1``, read as ``validate`` reads it."""
     try:
-        with open(path, "rb") as handle:
-            return _VERSION.search(handle.read(65536)) is not None
-    except OSError:  # none, a folder, or not readable
+        # Not blocking: a FIFO there would wait for a writer for ever.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:  # none, or not readable
         return False
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        doc, _ = parse(handle.read(MAX_CONFIG_BYTES + 1))
+    return doc is not None and isinstance(doc.data, dict) and doc.data.get("version") == 1
 
 
 def read_bytes(path: Path) -> bytes:

@@ -1196,14 +1196,27 @@ def test_a_duplicate_is_found_as_json_schema_finds_it(
         assert twice in listed[0]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"version: 1\n",
+        b"version: 1\r\non_removed: deactivate\r\n",
+        b"\xef\xbb\xbfversion: 1\n",
+        b"{version: 1, on_removed: deactivate}\n",
+    ],
+    ids=["plain", "CR LF line ends", "a BOM", "flow style"],
+)
 def test_init_run_from_inside_config_drafts_nothing_and_names_the_file_there(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    text: bytes,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """It drafted config/config/mappings.yaml with the defaults: on_removed keep, and none of
     the file's protected users. Said before any read: no credentials are set here."""
     monkeypatch.delenv("ENTRASYNC_CONFIG", raising=False)
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "mappings.yaml").write_text("version: 1\n")
+    (tmp_path / "config" / "mappings.yaml").write_bytes(text)
     monkeypatch.chdir(tmp_path / "config")
     assert main(["init", "NT-"]) == 1
     assert capsys.readouterr().err == (
@@ -1250,3 +1263,20 @@ def test_a_folder_above_that_cannot_be_read_holds_no_mappings_file(tmp_path: Pat
         done.stderr
     )
     assert "a bug" not in done.stderr
+
+
+def test_a_pipe_named_mappings_yaml_is_no_mappings_file_missed(tmp_path: Path) -> None:
+    # Opened to see whether it reads as one, it waited for a writer for ever.
+    os.mkfifo(tmp_path / "mappings.yaml")
+    env = {k: v for k, v in os.environ.items() if k != "ENTRASYNC_CONFIG"}
+    done = subprocess.run(
+        [sys.executable, "-m", "entrasync", "validate"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "none yet? `entrasync init PREFIX`" in done.stderr
