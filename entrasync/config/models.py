@@ -463,7 +463,9 @@ def _check(raw: bytes) -> tuple[Config | None, list[Problem], Document | None]:
     doc, problems = parse(raw)
     if doc is None:
         return None, problems, None
-    problems += schema_problems(doc, _validator())
+    # A value read two ways is said once, as that: not also as the text a number slot refuses.
+    two_ways = {(p.line, p.col) for p in problems if p.kind is ProblemKind.TWO_WAYS}
+    problems += [p for p in schema_problems(doc, _validator()) if (p.line, p.col) not in two_ways]
     config = None
     if not problems:
         try:

@@ -44,7 +44,9 @@ def unseen_in_address(value: str) -> str | None:
     return None
 
 
-URL_PATTERN = r"^https?://\S+$"
+# No blank and no hidden character: Python's \S took U+FEFF (ECMAScript's \s holds it), and a
+# zero-width space in a host passed validate, dropped by Python's IDNA codec, then failed plan.
+URL_PATTERN = rf"^https?://[^{_NOT_IN_ADDRESS}]+$"
 # A SCIM attribute name (RFC 7643 section 2.1: a letter, then letters, digits, "-" or "_"),
 # after an extension's URN for an extension attribute. A blank name read every role as none.
-ATTRIBUTE_PATTERN = r"^(urn:\S+:)?[A-Za-z][A-Za-z0-9_-]*$"
+ATTRIBUTE_PATTERN = rf"^(urn:[^{_NOT_IN_ADDRESS}]+:)?[A-Za-z][A-Za-z0-9_-]*$"

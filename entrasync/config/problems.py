@@ -25,7 +25,6 @@ from entrasync.config.patterns import (
     unseen_in_address,
 )
 from entrasync.config.source import (
-    MAX_DIGITS,
     YAML11_BOOLEANS,
     Document,
     KeyPath,
@@ -249,14 +248,6 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
         wanted = expected if isinstance(expected, list) else [expected]
         words = " or ".join(TYPE_WORDS.get(str(w), str(w)) for w in wanted)
         meant = YAML11_BOOLEANS.get(value.lower()) if isinstance(value, str) else None
-        digits = value.lstrip("+-") if isinstance(value, str) else ""
-        if (
-            "integer" in wanted
-            and len(digits) > MAX_DIGITS
-            and digits.isascii()
-            and digits.isdigit()
-        ):
-            return f"expected {words} of at most {MAX_DIGITS} digits, got one of {len(digits):,}"
         if "boolean" in wanted and meant is not None:
             return (
                 f"expected {words}, got the text {show(value)}: write {meant} (only YAML 1.1 "
@@ -293,6 +284,12 @@ def _message(kind: str, expected: Any, value: Any, error: SchemaError) -> str:
             if "://" not in text:
                 return "this value is not an https:// URL: it has no scheme (write https://…)"
             shown = "this value" if any(c in text for c in "@?#") else show(value)
+            unseen = unseen_in_address(text)
+            if unseen is not None:  # a blank or a hidden character: said, not shown
+                return (
+                    f"{shown} holds U+{ord(unseen):04X}, a character a URL does not hold and "
+                    "that may not show: type the URL again"
+                )
             return f"{shown} is not an https:// URL"
         return f"{show(value)} does not match {expected}"
     if kind == "format" and expected == "date":

@@ -52,6 +52,7 @@ class ProblemKind(Enum):
     SECRET = "secret"  # a key that looks like a credential: secrets come from the environment
     TAGGED = "tagged"  # an explicit YAML tag: the document cannot be constructed as written
     KEY = "key"  # a list or a mapping as a key: nor can it then
+    TWO_WAYS = "two ways"  # plain text that editors' YAML 1.2 reads as a number
     UNLISTED = "unlisted"  # more problems than are listed: where the first not listed is
     TOO_LARGE = "too large"  # more bytes, or keys and values, than a mappings file may hold
 
@@ -134,10 +135,10 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 # Integers are decimal, as in YAML 1.2 and JSON (and so in editors and check-jsonschema):
 # YAML 1.1 read `min_owners: 010` as 8 and `1:30` as 90, and a 5,000-digit number failed
-# Python's int conversion with a traceback. Anything else is text, which the schema refuses
-# where a number belongs.
+# Python's int conversion with a traceback. Anything else is text, but what YAML 1.2 still
+# reads as a number (`010`, `0x1F`, 19 digits) is refused wherever it stands (_two_ways).
 _INT = "tag:yaml.org,2002:int"
-MAX_DIGITS = 18  # more is read as text, and said to be too long (config.problems)
+MAX_DIGITS = 18  # more is read as text, and refused as a number read two ways (_two_ways)
 _DECIMAL = re.compile(rf"^[-+]?(?:0|[1-9][0-9]{{0,{MAX_DIGITS - 1}}})$")
 # Booleans are YAML 1.2's: `true` and `false` (any case of the first letter, or all caps).
 # YAML 1.1's yes/no/on/off are text, as editors read them: `auto_sync: no` passed here and
@@ -202,7 +203,7 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         doc = Document(data=None)
         problems: list[Problem] = []
         _walk(loader, node, (), None, doc, problems, set(), _Merges())
-        if any(p.kind in (ProblemKind.TAGGED, ProblemKind.KEY) for p in problems):
+        if any(p.kind in _UNREADABLE for p in problems):
             # PyYAML's constructors fail on `!!int 1.5` with a bare ValueError, not a YAML error.
             return None, problems
         doc.data = loader.construct_document(node)
@@ -461,6 +462,37 @@ def _tag_problem(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath) -> Pro
     )
 
 
+# What one problem of leaves no document as written to check further: a tag, a key that is a
+# list.
+_UNREADABLE = (ProblemKind.TAGGED, ProblemKind.KEY)
+# YAML 1.2's core integers (and so editors' and check-jsonschema's), which this loader reads as
+# text unless plain decimal of at most MAX_DIGITS digits: `010`, `0o17`, `0x1F`, 19 digits.
+_YAML12_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+
+
+def _two_ways(node: yaml.ScalarNode, path: KeyPath) -> list[Problem]:
+    """A plain scalar read here as text that YAML 1.2 readers read as a number: an editor
+    showed a valid file red (`name: 010` is 10 there), and a number slot would hold what no
+    one meant."""
+    if node.style or node.tag != STR_TAG or not _YAML12_INT.fullmatch(node.value):
+        return []
+    if node.end_mark.index - node.start_mark.index != len(node.value):
+        return []  # written with a tag (`!!str 010`: text to every reader) or an anchor
+    mark = node.start_mark
+    shown = node.value if len(node.value) <= 24 else f"{node.value[:21]}..."
+    return [
+        Problem(
+            mark.line + 1,
+            mark.column + 1,
+            format_path(path),
+            f"{shown} is a number to editors and check-jsonschema (YAML 1.2) and text to "
+            f"entrasync: quote it ('{shown}') to write text, or write a number in plain decimal "
+            f"of at most {MAX_DIGITS} digits",
+            ProblemKind.TWO_WAYS,
+        )
+    ]
+
+
 def _inside_value(node: yaml.ScalarNode, path: KeyPath) -> list[Problem]:
     """What a value holds that the check of the raw text cannot see: a control character
     written as an escape in double quotes (``"\\x1b"``, ``"\\0"``), which would reach NeuralTrust
@@ -508,6 +540,7 @@ def _walk(
         return
     if isinstance(node, yaml.ScalarNode):
         problems.extend(_inside_value(node, path))
+        problems.extend(_two_ways(node, path))
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(loader, item, (*path, index), None, doc, problems, seen, merges)

@@ -315,18 +315,21 @@ def test_a_write_that_waited_for_a_slot_while_the_stop_came_is_never_sent() -> N
     assert sorted(sink.outcomes) == ["skipped", "succeeded"]
 
 
-def test_apply_reports_each_rule_once_as_the_plan_found_it() -> None:
-    # The plan's percent check left users protected by their Entra name out of its base; the
-    # re-check at apply has only the NeuralTrust read and words the same rule differently.
+@pytest.mark.parametrize("fresh", [True, False], ids=["a plan this run made", "a saved plan"])
+def test_apply_reports_each_rule_once(fresh: bool) -> None:
+    """The plan's percent check left users protected by their Entra name out of its base; the
+    re-check at apply has only the NeuralTrust read and words the same rule differently. A plan
+    this run made is told as it found it; a saved plan's words are not trusted, so its rule is
+    told as apply finds it now."""
     s = plan_inputs({}, [nt(n) for n in "abcd"], on_removed="deactivate")
     said = Violation("max_deactivation_percent", "as the plan found it")
     plan = replace(s.plan, violations=(said,))
     loaded = LoadedConfig(s.config, "c.yaml", "0" * 64)
     with pytest.raises(UnsafePlanError) as caught:
-        apply_command._check_safety(plan, s.target, loaded, None, fresh=False)
+        apply_command._check_safety(plan, s.target, loaded, None, fresh=fresh)
     rules = [v.rule for v in caught.value.violations]
     assert rules.count("max_deactivation_percent") == 1
-    assert said in caught.value.violations
+    assert (said in caught.value.violations) is fresh
 
 
 QUICK = RetryPolicy(max_retries=2, base_delay=0.001, max_delay=0.001)

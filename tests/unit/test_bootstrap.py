@@ -621,6 +621,11 @@ def test_the_file_names_at_most_a_hundred_groups_not_mapped_and_a_draft_past_the
 HOSTILE = [
     "yes",
     "null",
+    # Numbers to YAML 1.2 readers (editors, check-jsonschema): `0o17` was written plain.
+    "010",
+    "0o17",
+    "0x1F",
+    "1234567890123456789",
     "1.0",
     "365E5",
     "1e3",
@@ -649,6 +654,8 @@ def test_any_group_name_is_written_so_yaml_reads_it_back(name: str) -> None:
     assert "\n" not in written
     assert "\u202e" not in written
     assert "\x1b" not in written
+    if re.fullmatch(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", name):  # YAML 1.2 numbers
+        assert written != name
 
 
 def test_a_file_with_hostile_names_validates_and_keeps_them() -> None:

@@ -1280,3 +1280,28 @@ def test_a_pipe_named_mappings_yaml_is_no_mappings_file_missed(tmp_path: Path) -
     )
     assert done.returncode == 1
     assert "none yet? `entrasync init PREFIX`" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        (
+            'scim_url: "https://app.neuraltrust\\u200b.ai/api/scim/v2"',
+            "holds U+200B, a character a URL does not hold and that may not show",
+        ),
+        (
+            'scim_url: "https://app.neuraltrust.ai/api/scim/v2\\ufeff"',
+            "holds U+FEFF, a character a URL does not hold and that may not show",
+        ),
+        ('role_attribute: "urn:ietf:params:\\ufeff:User:role"', "is not a SCIM attribute name"),
+    ],
+    ids=["a zero-width space in the host", "a BOM at the end", "a BOM in an extension's URN"],
+)
+def test_a_hidden_character_in_a_url_or_attribute_is_refused_as_editors_refuse_it(
+    setting: str, said: str, tmp_path: Path
+) -> None:
+    """Python's \\S took U+FEFF, which ECMAScript's \\s holds (editors showed red on a valid
+    file); a zero-width space in the host passed validate, dropped by Python's IDNA codec, and
+    plan refused the URL."""
+    (problem,) = problems_of(f"version: 1\nneuraltrust: {{{setting}}}\n", tmp_path)
+    assert said in problem

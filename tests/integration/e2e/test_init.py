@@ -318,6 +318,7 @@ def test_init_says_which_file_its_settings_come_from(
     config = os.environ["ENTRASYNC_CONFIG"]
     assert f"Settings from {config} (vocabulary, limits, protected users)" in err
     monkeypatch.delenv("ENTRASYNC_CONFIG")
+    Path(config).rename("served.yml")  # a mappings.yaml here would be named instead
     code, _, err = init(capsys, "APP-", "--out", "draft2.yaml")
     assert code == 0, err
     assert "Settings: the defaults (config/mappings.yaml does not exist)" in err
