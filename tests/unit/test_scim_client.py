@@ -250,9 +250,15 @@ def test_every_request_carries_the_bearer_token_and_scim_media_type() -> None:
         (
             scim_error(409, "uniqueness"),
             ScimError,
-            "another user already has a unique value it sets (an adoption's externalId)",
+            # Which value, the server's detail says: kept, not replaced by a guess.
+            "another user already has a unique value it sets: server said no",
         ),
-        (scim_error(400, "invalidPath"), ScimError, "answered 400 to updating u1: server said no"),
+        # The scimType too (RFC 7644 section 3.12: the detail is optional).
+        (
+            scim_error(400, "invalidPath"),
+            ScimError,
+            "answered 400 (invalidPath) to updating u1: server said no",
+        ),
         (scim_error(500, **{"x-request-id": "req-42"}), ScimError, "(request id req-42)"),
         (httpx.Response(502, text="<html>bad gateway</html>"), ScimError, "answered 502"),
     ],
@@ -274,6 +280,24 @@ def test_errors_are_translated_once(
         scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
     assert fragment in caught.value.message
     assert caught.value.status == response.status_code
+
+
+@pytest.mark.parametrize(
+    ("scim_type", "hint"),
+    [
+        ("invalidPath", "check neuraltrust.role_attribute and neuraltrust.products_attribute"),
+        ("noTarget", "check neuraltrust.role_attribute and neuraltrust.products_attribute"),
+        ("invalidValue", "NeuralTrust refused the request itself"),
+    ],
+)
+def test_a_refusal_naming_no_such_attribute_points_at_the_attribute_settings(
+    scim_type: str, hint: str
+) -> None:
+    scim, _ = client(lambda r: scim_error(400, scim_type))
+    with pytest.raises(ScimError) as caught:
+        scim.patch_user("1", [{"op": "replace", "path": "roles", "value": []}], "u1")
+    assert f"answered 400 ({scim_type}) to updating u1" in caught.value.message
+    assert hint in (caught.value.hint or "")
 
 
 @pytest.mark.parametrize(

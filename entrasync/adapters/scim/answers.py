@@ -103,19 +103,16 @@ def error_for(
             request_id=request_id,
         )
     if status == 409:
-        # A create sets userName (and externalId, emails); an update sets no userName, but an
-        # adoption sets externalId.
-        taken = (
-            "a unique value it sets (an adoption's externalId)"
-            if one_user
-            else "this userName (or another unique value it sets)"
-        )
-        what = f"another user already has {taken}" if scim_type == "uniqueness" else ""
+        # A create sets userName (and externalId, emails); an update sets no userName, but may
+        # set externalId (an adoption). Which value clashed, the server's detail says.
+        taken = "a unique value it sets" if one_user else "this userName or another unique value"
+        what = f": another user already has {taken}" if scim_type == "uniqueness" else ""
         return ScimError(
             f"NeuralTrust refused {doing}: conflict (409{', ' + scim_type if scim_type else ''})"
-            f"{': ' + what if what else said}{suffix}",
+            f"{what}{said}{suffix}",
             # The cause only: apply, which alone writes, says to plan again after its failures.
-            "NeuralTrust changed since it was read (a user made by hand, or another run)",
+            "a user in NeuralTrust holds that value (made by hand, or by another run): the "
+            "server's words above say which",
             status=status,
             request_id=request_id,
         )
@@ -143,14 +140,23 @@ def error_for(
             request_id=request_id,
         )
     refused = 400 <= status < 500 and status not in (408, 429)  # the same request fails again
+    # RFC 7644 section 3.12: the detail is optional, the scimType says what failed.
+    kind = f" ({scim_type})" if scim_type else ""
+    hint = REFUSED_HINT if refused else AGAIN_HINT
+    if scim_type in ("invalidPath", "noTarget"):  # an attribute the server does not have
+        hint = ATTRIBUTE_HINT
     return ScimError(
-        f"NeuralTrust answered {status} to {doing}{said}{suffix}",
-        REFUSED_HINT if refused else AGAIN_HINT,
+        f"NeuralTrust answered {status}{kind} to {doing}{said}{suffix}",
+        hint,
         status=status,
         request_id=request_id,
     )
 
 
+ATTRIBUTE_HINT = (
+    "NeuralTrust has no such attribute: check neuraltrust.role_attribute and "
+    "neuraltrust.products_attribute in the mappings file (docs/neuraltrust-scim.md)"
+)
 AGAIN_HINT = "retry later; if it persists, contact NeuralTrust support with the request id"
 REFUSED_HINT = (
     "NeuralTrust refused the request itself, and a retry sends the same one: check the value "

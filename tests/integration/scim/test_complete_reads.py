@@ -312,7 +312,7 @@ def test_a_total_capped_at_a_window_the_server_refuses_to_page_past_is_refused(
     error = refused(sandbox, parallelism)
     assert error.message.startswith(
         "the NeuralTrust user list could not be proven complete: the page after its last user "
-        "(startIndex 21) was refused (NeuralTrust answered 400 to listing users"
+        "(startIndex 21) was refused (NeuralTrust answered 400 (invalidValue) to listing users"
     ), error.message
     assert error.message.endswith(
         "and the page of that last user and the one after it (startIndex 20, count 2) did not "
@@ -379,7 +379,7 @@ def test_a_refused_page_after_a_full_last_page_leaves_the_list_unproven(
     assert error.message.startswith(
         "the NeuralTrust user list could not be proven complete: it came in one page, and the "
         "page after it (startIndex 6, count 5), asked to show it is all there is, was refused: "
-        "NeuralTrust answered 400 to listing users"
+        "NeuralTrust answered 400 (invalidValue) to listing users"
     )
 
 
