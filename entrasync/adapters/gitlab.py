@@ -297,16 +297,20 @@ class GitLabPlatform:
                 # the branch: GitLab names the request by the commit it merged (merged_commit_sha,
                 # which its API does not show), the commit being none of the request's own.
                 # One commit of its own is a request holding it, which merged nothing here.
-                chosen = [r for r in into if sha not in self._commits(r, what)]
+                chosen = [r for r in into if self._holds(r, sha, what) is False]
                 chosen = chosen if len(chosen) == 1 else []  # two would be a guess
         return self.client.integer(chosen[0], "iid", what) if chosen else None
 
-    def _commits(self, request: dict[str, Any], what: str) -> set[str]:
-        """The SHAs of a merge request's own commits."""
+    def _holds(self, request: dict[str, Any], sha: str, what: str) -> bool | None:
+        """Whether ``sha`` is one of a merge request's own commits (read until found); None
+        when GitLab does not say: no request is then taken for it, as none was before."""
         iid = self.client.integer(request, "iid", what)
         url = self.client.project_url(f"/merge_requests/{iid}/commits")
-        pages = self.client.paginate(url.copy_set_param("per_page", "100"), what=what)
-        return {text_of(commit.get("id")) for commit in pages}
+        try:
+            pages = self.client.paginate(url.copy_set_param("per_page", "100"), what=what)
+            return any(text_of(commit.get("id")) == sha for commit in pages)
+        except ReviewError:
+            return None
 
 
 def _body(note: dict[str, Any]) -> str:

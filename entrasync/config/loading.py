@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+
+import yaml
 
 from entrasync.config import DEFAULT_CONFIG
 from entrasync.config.models import LoadedConfig, load_bytes
-from entrasync.config.source import MAX_CONFIG_BYTES, parse
+from entrasync.config.source import MAX_CONFIG_BYTES
 from entrasync.core import sanitize
 from entrasync.errors import ConfigError
 
@@ -44,18 +48,52 @@ def elsewhere() -> str | None:
 
 
 def _ours(path: str | Path) -> bool:
-    """Whether ``path`` is a regular file that reads as a mappings file: YAML (any line ends,
-    a BOM, flow style) whose top level says ``version: 1``, read as ``validate`` reads it."""
+    """Whether ``path`` is a regular file whose top-level mapping says ``version: 1`` (any line
+    ends, a BOM, flow style) before any other problem in its first 64 KiB: a mappings file
+    with a mistake further on is still the one missed. Only its parse events are read, never a
+    whole document: a large or hostile file costs no more than its first 64 KiB."""
     try:
-        # Not blocking: a FIFO there would wait for a writer for ever.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:  # none, or not readable
+        # Not blocking (a FIFO would wait for a writer), not through a link (read_bytes refuses
+        # one, so its hint would fail).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | _NOFOLLOW)
+    except OSError:  # none, a link, or not readable
         return False
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return False
+            head = handle.read(65536)
+    except OSError:
+        return False
+    try:
+        return _says_version_1(yaml.parse(head.decode("utf-8", "replace"), yaml.SafeLoader))
+    except (yaml.YAMLError, RecursionError):  # before any version key
+        return False
+
+
+def _says_version_1(events: Iterator[yaml.Event]) -> bool:
+    """Whether a YAML event stream's top-level mapping has ``version`` with a plain 1."""
+    for event in events:
+        if isinstance(event, yaml.MappingStartEvent):
+            break
+        if not isinstance(event, yaml.StreamStartEvent | yaml.DocumentStartEvent):
             return False
-        doc, _ = parse(handle.read(MAX_CONFIG_BYTES + 1))
-    return doc is not None and isinstance(doc.data, dict) and doc.data.get("version") == 1
+    for key in events:
+        if not isinstance(key, yaml.ScalarEvent):  # the mapping's end, or a complex key
+            return False
+        value = next(events)
+        if key.value == "version":
+            return (
+                isinstance(value, yaml.ScalarEvent)
+                and value.implicit[0]  # plain: `"1"` is text
+                and re.fullmatch(r"1(\.0*)?", value.value) is not None
+            )
+        depth = int(isinstance(value, yaml.CollectionStartEvent))
+        while depth:  # past the value's own events
+            inner = next(events)
+            depth += isinstance(inner, yaml.CollectionStartEvent)
+            depth -= isinstance(inner, yaml.CollectionEndEvent)
+    return False
 
 
 def read_bytes(path: Path) -> bytes:

@@ -1203,8 +1203,11 @@ def test_a_duplicate_is_found_as_json_schema_finds_it(
         b"version: 1\r\non_removed: deactivate\r\n",
         b"\xef\xbb\xbfversion: 1\n",
         b"{version: 1, on_removed: deactivate}\n",
+        # A mistake further on: still the team's file, the one to fix, not one to draft anew.
+        b'version: 1\non_removed: deactivate\nmappings:\n  - name: "NT-a\n    role: member\n',
+        b"version: 1\nmappings:\n  - {name: Caf\xe9, role: member}\n",
     ],
-    ids=["plain", "CR LF line ends", "a BOM", "flow style"],
+    ids=["plain", "CR LF line ends", "a BOM", "flow style", "a later syntax error", "Latin-1"],
 )
 def test_init_run_from_inside_config_drafts_nothing_and_names_the_file_there(
     text: bytes,
@@ -1230,13 +1233,21 @@ def test_init_run_from_inside_config_drafts_nothing_and_names_the_file_there(
 def test_a_mappings_yaml_of_another_tool_is_not_taken_for_the_one_missed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A search index's mappings.yaml blocked init, and the hint to pass it failed."""
+    """A search index's mappings.yaml blocked init, and the hint to pass it failed; so would
+    a file whose version is no plain 1, or a link (validate reads no link)."""
     monkeypatch.delenv("ENTRASYNC_CONFIG", raising=False)
     (tmp_path / ".git").mkdir()
-    (tmp_path / "mappings.yaml").write_text("properties:\n  title: {type: text}\n")
     monkeypatch.chdir(tmp_path)
-    assert main(["validate"]) == 1
-    assert "none yet? `entrasync init PREFIX`" in capsys.readouterr().err
+    real = tmp_path / "real.yaml"
+    real.write_text("version: 1\n")
+    for text in ("properties:\n  title: {type: text}\n", "version: true\n", 'version: "1"\n', None):
+        (tmp_path / "mappings.yaml").unlink(missing_ok=True)
+        if text is None:
+            (tmp_path / "mappings.yaml").symlink_to(real)
+        else:
+            (tmp_path / "mappings.yaml").write_text(text)
+        assert main(["validate"]) == 1
+        assert "none yet? `entrasync init PREFIX`" in capsys.readouterr().err, text
 
 
 def test_a_folder_above_that_cannot_be_read_holds_no_mappings_file(tmp_path: Path) -> None:

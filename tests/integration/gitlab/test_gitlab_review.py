@@ -231,6 +231,10 @@ def test_a_fast_forward_merge_trains_rebased_commit_is_found_by_what_gitlab_name
     platform = GitLabPlatform.from_environ(make_env(gitlab, CI_DEFAULT_BRANCH="main"))
     try:
         assert platform.merged_request_for(SHA) == 12
+        # Its commits not listed (a 403, a 5xx): no request taken, and no error, as before.
+        gitlab.state.fail[("GET", r".*/merge_requests/12/commits")] = (403, "403 Forbidden")
+        assert platform.merged_request_for(SHA) is None
+        del gitlab.state.fail[("GET", r".*/merge_requests/12/commits")]
         # Two such requests: which one merged it would be a guess.
         gitlab.state.commit_mrs[SHA].append({"iid": 13, **rebased, "sha": "2" * 40})
         assert platform.merged_request_for(SHA) is None
