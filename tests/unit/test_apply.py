@@ -707,8 +707,10 @@ def test_a_409_hint_says_the_cause_and_leaves_planning_again_to_apply() -> None:
     outcomes, report = _applied(server, plan, RetryPolicy(max_retries=0))
     assert outcomes == ["failed"]
     assert report.results[0].hint == (
-        "NeuralTrust changed since it was read (a user made by hand, or another run)"
+        "a user in NeuralTrust holds that value (made by hand, or by another run): the "
+        "server's words above say which"
     )
+    assert "userName taken" in (report.results[0].error or "")
 
 
 def test_server_errors_and_throttling_stop_the_writes_only_five_in_a_row() -> None:
