@@ -297,8 +297,10 @@ class GitLabPlatform:
                 # the branch: GitLab names the request by the commit it merged (merged_commit_sha,
                 # which its API does not show), the commit being none of the request's own.
                 # One commit of its own is a request holding it, which merged nothing here.
-                chosen = [r for r in into if self._holds(r, sha, what) is False]
-                chosen = chosen if len(chosen) == 1 else []  # two would be a guess
+                holds = [self._holds(r, sha, what) for r in into]
+                chosen = [r for r, held in zip(into, holds, strict=True) if held is False]
+                # Two, or one beside a request whose commits GitLab did not list: a guess.
+                chosen = chosen if len(chosen) == 1 and None not in holds else []
         return self.client.integer(chosen[0], "iid", what) if chosen else None
 
     def _holds(self, request: dict[str, Any], sha: str, what: str) -> bool | None:

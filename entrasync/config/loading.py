@@ -18,7 +18,7 @@ import yaml
 
 from entrasync.config import DEFAULT_CONFIG
 from entrasync.config.models import LoadedConfig, load_bytes
-from entrasync.config.source import MAX_CONFIG_BYTES
+from entrasync.config.source import MAX_CONFIG_BYTES, MAX_DEPTH
 from entrasync.core import sanitize
 from entrasync.errors import ConfigError
 
@@ -65,10 +65,18 @@ def _ours(path: str | Path) -> bool:
             head = handle.read(65536)
     except OSError:
         return False
+    # A character YAML refuses anywhere stops a reader before its first event: blanked, it
+    # cannot hide a version line before it.
+    text = _NOT_YAML.sub(" ", head.decode("utf-8", "replace"))
     try:
-        return _says_version_1(yaml.parse(head.decode("utf-8", "replace"), yaml.SafeLoader))
+        return _says_version_1(yaml.parse(text, _EVENTS))
     except (yaml.YAMLError, RecursionError):  # before any version key
         return False
+
+
+_EVENTS: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: fast
+# What YAML 1.2 does not take in a stream (section 5.1), as PyYAML's reader checks it.
+_NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _says_version_1(events: Iterator[yaml.Event]) -> bool:
@@ -89,10 +97,12 @@ def _says_version_1(events: Iterator[yaml.Event]) -> bool:
                 and re.fullmatch(r"1(\.0*)?", value.value) is not None
             )
         depth = int(isinstance(value, yaml.CollectionStartEvent))
-        while depth:  # past the value's own events
+        while depth:  # past the value's own events, as deep as a mappings file may nest
             inner = next(events)
             depth += isinstance(inner, yaml.CollectionStartEvent)
             depth -= isinstance(inner, yaml.CollectionEndEvent)
+            if depth > MAX_DEPTH:  # the pure-Python scanner takes a minute for 64 KiB of "["
+                return False
     return False
 
 

@@ -463,7 +463,7 @@ def _check(raw: bytes) -> tuple[Config | None, list[Problem], Document | None]:
     doc, problems = parse(raw)
     if doc is None:
         return None, problems, None
-    # A value read two ways is said once, as that: not also as the text a number slot refuses.
+    # A value read two ways is said once, as that: not also as the text a rule refuses there.
     two_ways = {(p.line, p.col) for p in problems if p.kind is ProblemKind.TWO_WAYS}
     problems += [p for p in schema_problems(doc, _validator()) if (p.line, p.col) not in two_ways]
     config = None
@@ -473,5 +473,6 @@ def _check(raw: bytes) -> tuple[Config | None, list[Problem], Document | None]:
         except ValidationError as exc:
             problems += pydantic_problems(doc, exc)
     defaults = Config.model_fields
-    problems += semantic_problems(doc, defaults["roles"].default, defaults["products"].default)
+    said = semantic_problems(doc, defaults["roles"].default, defaults["products"].default)
+    problems += [p for p in said if (p.line, p.col) not in two_ways]
     return config, problems, doc

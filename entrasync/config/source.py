@@ -92,6 +92,7 @@ class Document:
 
     data: Any
     places: dict[KeyPath, Place] = field(default_factory=dict)
+    text: str = field(default="", repr=False)  # as parsed: how a value was written
 
     def place(self, path: KeyPath) -> Place | None:
         """The node of the longest prefix of ``path`` present in the file."""
@@ -200,7 +201,7 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         bound = _Bounds().problem(node)
         if bound is not None:
             return None, [bound]
-        doc = Document(data=None)
+        doc = Document(data=None, text=text)
         problems: list[Problem] = []
         _walk(loader, node, (), None, doc, problems, set(), _Merges())
         if any(p.kind in _UNREADABLE for p in problems):
@@ -465,19 +466,22 @@ def _tag_problem(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath) -> Pro
 # What one problem of leaves no document as written to check further: a tag, a key that is a
 # list.
 _UNREADABLE = (ProblemKind.TAGGED, ProblemKind.KEY)
-# YAML 1.2's core integers (and so editors' and check-jsonschema's), which this loader reads as
-# text unless plain decimal of at most MAX_DIGITS digits: `010`, `0o17`, `0x1F`, 19 digits.
-_YAML12_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+# The integers of YAML 1.2's core schema (editors') and of check-jsonschema's reader (ruamel,
+# which keeps YAML 1.1's `_` and `0b`), which this loader reads as text unless plain decimal of
+# at most MAX_DIGITS digits: `010`, `0o17`, `0x1F`, `1_000`, `0b101`, 19 digits.
+_OTHER_INT = re.compile(r"[-+]?(?:0b[01_]+|0o?[0-7_]+|[0-9][0-9_]*|0x[0-9a-fA-F_]+)")
+_ANCHOR = re.compile(r"&\S+\s+")
 
 
-def _two_ways(node: yaml.ScalarNode, path: KeyPath) -> list[Problem]:
-    """A plain scalar read here as text that YAML 1.2 readers read as a number: an editor
+def _two_ways(node: yaml.ScalarNode, path: KeyPath, text: str) -> list[Problem]:
+    """A plain scalar read here as text that other YAML readers read as a number: an editor
     showed a valid file red (`name: 010` is 10 there), and a number slot would hold what no
-    one meant."""
-    if node.style or node.tag != STR_TAG or not _YAML12_INT.fullmatch(node.value):
+    one meant. A tag (`!!str 010`) makes it text to every reader; an anchor does not."""
+    if node.style or node.tag != STR_TAG or not _OTHER_INT.fullmatch(node.value):
         return []
-    if node.end_mark.index - node.start_mark.index != len(node.value):
-        return []  # written with a tag (`!!str 010`: text to every reader) or an anchor
+    written = text[node.start_mark.index : node.end_mark.index]
+    if _ANCHOR.sub("", written, count=1).startswith("!"):
+        return []
     mark = node.start_mark
     shown = node.value if len(node.value) <= 24 else f"{node.value[:21]}..."
     return [
@@ -485,7 +489,7 @@ def _two_ways(node: yaml.ScalarNode, path: KeyPath) -> list[Problem]:
             mark.line + 1,
             mark.column + 1,
             format_path(path),
-            f"{shown} is a number to editors and check-jsonschema (YAML 1.2) and text to "
+            f"{shown} is a number to other YAML readers (editors, check-jsonschema) and text to "
             f"entrasync: quote it ('{shown}') to write text, or write a number in plain decimal "
             f"of at most {MAX_DIGITS} digits",
             ProblemKind.TWO_WAYS,
@@ -540,7 +544,7 @@ def _walk(
         return
     if isinstance(node, yaml.ScalarNode):
         problems.extend(_inside_value(node, path))
-        problems.extend(_two_ways(node, path))
+        problems.extend(_two_ways(node, path, doc.text))
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(loader, item, (*path, index), None, doc, problems, seen, merges)

@@ -707,8 +707,8 @@ def test_a_409_hint_says_the_cause_and_leaves_planning_again_to_apply() -> None:
     outcomes, report = _applied(server, plan, RetryPolicy(max_retries=0))
     assert outcomes == ["failed"]
     assert report.results[0].hint == (
-        "a user in NeuralTrust holds that value (made by hand, or by another run): the "
-        "server's words above say which"
+        "a user in NeuralTrust holds a value this write sets (made by hand, or by another run): "
+        "the server's words above say which"
     )
     assert "userName taken" in (report.results[0].error or "")
 

@@ -626,6 +626,8 @@ HOSTILE = [
     "0o17",
     "0x1F",
     "1234567890123456789",
+    "1_000",
+    "0b101",
     "1.0",
     "365E5",
     "1e3",
@@ -654,7 +656,7 @@ def test_any_group_name_is_written_so_yaml_reads_it_back(name: str) -> None:
     assert "\n" not in written
     assert "\u202e" not in written
     assert "\x1b" not in written
-    if re.fullmatch(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", name):  # YAML 1.2 numbers
+    if re.fullmatch(r"[-+]?(0b[01_]+|0o?[0-7_]+|[0-9][0-9_]*|0x[0-9a-fA-F_]+)", name):  # numbers
         assert written != name
 
 

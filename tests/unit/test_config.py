@@ -1206,8 +1206,17 @@ def test_a_duplicate_is_found_as_json_schema_finds_it(
         # A mistake further on: still the team's file, the one to fix, not one to draft anew.
         b'version: 1\non_removed: deactivate\nmappings:\n  - name: "NT-a\n    role: member\n',
         b"version: 1\nmappings:\n  - {name: Caf\xe9, role: member}\n",
+        b"version: 1\nmappings:\n  - {name: NT-a\x1b, role: member}\n",
     ],
-    ids=["plain", "CR LF line ends", "a BOM", "flow style", "a later syntax error", "Latin-1"],
+    ids=[
+        "plain",
+        "CR LF line ends",
+        "a BOM",
+        "flow style",
+        "a later syntax error",
+        "Latin-1",
+        "a control character",
+    ],
 )
 def test_init_run_from_inside_config_drafts_nothing_and_names_the_file_there(
     text: bytes,

@@ -301,6 +301,26 @@ def test_a_refusal_naming_no_such_attribute_points_at_the_attribute_settings(
 
 
 @pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (scim_error(409, "uniqueness"), "another run): the server's words above say which"),
+        (httpx.Response(409, text="<html>conflict</html>"), "(made by hand, or by another run)"),
+        (scim_error(409, "mutability"), "NeuralTrust refused the request itself"),
+    ],
+    ids=["a clash the server names", "a clash it does not", "another conflict"],
+)
+def test_a_409s_hint_points_at_the_servers_words_only_when_there_are_some(
+    answer: httpx.Response, hint: str
+) -> None:
+    scim, _ = client(lambda r: answer)
+    with pytest.raises(ScimError) as caught:
+        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    said = caught.value.hint or ""
+    assert said.endswith(hint) if "words" in hint else hint in said
+    assert ("the server's words" in said) == ("words" in hint)
+
+
+@pytest.mark.parametrize(
     ("status", "retried"), [(400, False), (422, False), (408, True), (500, True), (502, True)]
 )
 def test_only_an_answer_a_retry_may_change_says_to_retry(status: int, retried: bool) -> None:

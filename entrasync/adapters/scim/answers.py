@@ -106,13 +106,18 @@ def error_for(
         # A create sets userName (and externalId, emails); an update sets no userName, but may
         # set externalId (an adoption). Which value clashed, the server's detail says.
         taken = "a unique value it sets" if one_user else "this userName or another unique value"
-        what = f": another user already has {taken}" if scim_type == "uniqueness" else ""
+        unique = scim_type == "uniqueness"
+        what = f": another user already has {taken}" if unique else ""
+        # The cause only: apply, which alone writes, says to plan again after its failures.
+        hint = (
+            "a user in NeuralTrust holds a value this write sets (made by hand, or by another run)"
+        )
+        if detail:
+            hint += ": the server's words above say which"
         return ScimError(
             f"NeuralTrust refused {doing}: conflict (409{', ' + scim_type if scim_type else ''})"
             f"{what}{said}{suffix}",
-            # The cause only: apply, which alone writes, says to plan again after its failures.
-            "a user in NeuralTrust holds that value (made by hand, or by another run): the "
-            "server's words above say which",
+            hint if unique or not scim_type else REFUSED_HINT,  # a 409 is mostly a clash
             status=status,
             request_id=request_id,
         )

@@ -238,6 +238,10 @@ def test_a_fast_forward_merge_trains_rebased_commit_is_found_by_what_gitlab_name
         # Two such requests: which one merged it would be a guess.
         gitlab.state.commit_mrs[SHA].append({"iid": 13, **rebased, "sha": "2" * 40})
         assert platform.merged_request_for(SHA) is None
+        # So is one beside a request whose commits GitLab does not list.
+        gitlab.state.fail[("GET", r".*/merge_requests/12/commits")] = (403, "403 Forbidden")
+        gitlab.state.mr_commits[13] = ["2" * 40]
+        assert platform.merged_request_for(SHA) is None
     finally:
         platform.close()
 
