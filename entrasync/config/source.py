@@ -192,6 +192,9 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
     forbidden = character_problems(text)
     if forbidden:
         return None, forbidden
+    # libyaml's marks leave a BOM out, the pure-Python reader's count it: the text a value's
+    # marks span (_two_ways) must be the same for both.
+    text = text.removeprefix("\ufeff")
     loader = _Loader(text)
     loader.yaml_implicit_resolvers = _RESOLVERS
     try:
@@ -466,10 +469,15 @@ def _tag_problem(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath) -> Pro
 # What one problem of leaves no document as written to check further: a tag, a key that is a
 # list.
 _UNREADABLE = (ProblemKind.TAGGED, ProblemKind.KEY)
-# The integers of YAML 1.2's core schema (editors') and of check-jsonschema's reader (ruamel,
-# which keeps YAML 1.1's `_` and `0b`), which this loader reads as text unless plain decimal of
-# at most MAX_DIGITS digits: `010`, `0o17`, `0x1F`, `1_000`, `0b101`, 19 digits.
-_OTHER_INT = re.compile(r"[-+]?(?:0b[01_]+|0o?[0-7_]+|[0-9][0-9_]*|0x[0-9a-fA-F_]+)")
+# The numbers of YAML 1.2's core schema (editors') and of check-jsonschema's reader (ruamel,
+# which keeps YAML 1.1's `_` and `0b`) that this loader reads as text: `010`, `0o17`, `0x1F`,
+# `1_000`, `0b101`, 19 digits, `1_000.5`, `1_0e5` (its own numbers are plain decimal).
+_OTHER_NUMBER = re.compile(
+    r"[-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)"
+    r"|[-+][0-9_]*[0-9][0-9_]*"
+    r"|[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?"
+    r"|\.[0-9_]*[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?"
+)
 _ANCHOR = re.compile(r"&\S+\s+")
 
 
@@ -477,10 +485,10 @@ def _two_ways(node: yaml.ScalarNode, path: KeyPath, text: str) -> list[Problem]:
     """A plain scalar read here as text that other YAML readers read as a number: an editor
     showed a valid file red (`name: 010` is 10 there), and a number slot would hold what no
     one meant. A tag (`!!str 010`) makes it text to every reader; an anchor does not."""
-    if node.style or node.tag != STR_TAG or not _OTHER_INT.fullmatch(node.value):
+    if node.style or node.tag != STR_TAG or not _OTHER_NUMBER.fullmatch(node.value):
         return []
-    written = text[node.start_mark.index : node.end_mark.index]
-    if _ANCHOR.sub("", written, count=1).startswith("!"):
+    written = _ANCHOR.sub("", text[node.start_mark.index : node.end_mark.index], count=1)
+    if written.startswith("!") and not written[1:2].isspace():  # `! 010` is 10 to ruamel
         return []
     mark = node.start_mark
     shown = node.value if len(node.value) <= 24 else f"{node.value[:21]}..."
