@@ -189,12 +189,14 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         return None, [
             Problem(line, col, "", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")
         ]
+    # libyaml's marks leave a BOM out, the pure-Python reader's count it: the text a value's
+    # marks span (_two_ways), and a character's column, must be the same for both.
+    text = text.removeprefix("\ufeff")
+    if text.startswith("\ufeff"):  # libyaml skips a second one too, other readers keep it
+        return None, [Problem(1, 1, "", "a second BOM (U+FEFF) starts the file: remove it")]
     forbidden = character_problems(text)
     if forbidden:
         return None, forbidden
-    # libyaml's marks leave a BOM out, the pure-Python reader's count it: the text a value's
-    # marks span (_two_ways) must be the same for both.
-    text = text.removeprefix("\ufeff")
     loader = _Loader(text)
     loader.yaml_implicit_resolvers = _RESOLVERS
     try:
@@ -476,7 +478,7 @@ _OTHER_NUMBER = re.compile(
     r"[-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)"
     r"|[-+][0-9_]*[0-9][0-9_]*"
     r"|[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?"
-    r"|\.[0-9_]*[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.[0-9_]*[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?"
 )
 _ANCHOR = re.compile(r"&\S+\s+")
 

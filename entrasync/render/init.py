@@ -38,10 +38,19 @@ def scalar(value: str) -> str:
         _PLAIN.fullmatch(value) is not None
         and not value.endswith(" ")
         and " #" not in value
-        and yaml.safe_load(value) == value
+        and _safe_load(value) == value
         and _reads_back(value, value)
     )
     return value if plain else sanitize.json_text(json.dumps(value, ensure_ascii=False))
+
+
+def _safe_load(text: str) -> object:
+    """What PyYAML (YAML 1.1) reads ``text`` as; None where its constructor fails on it
+    (``0x_`` is an int to its resolver and no number to ``int()``): then written quoted."""
+    try:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError):
+        return None
 
 
 def _reads_back(written: str, value: str) -> bool:

@@ -628,6 +628,7 @@ HOSTILE = [
     "1234567890123456789",
     "1_000",
     "0b101",
+    "0x_",  # an int to PyYAML's resolver, none to int(): scalar() raised ValueError
     "1.0",
     "365E5",
     "1e3",

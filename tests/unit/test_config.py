@@ -1333,3 +1333,21 @@ def test_a_hidden_character_in_a_url_or_attribute_is_refused_as_editors_refuse_i
     plan refused the URL."""
     (problem,) = problems_of(f"version: 1\nneuraltrust: {{{setting}}}\n", tmp_path)
     assert said in problem
+
+
+def test_a_bom_takes_no_column_and_a_second_one_is_refused(tmp_path: Path) -> None:
+    # A BOM's column was counted for a control character on line 1, and libyaml skipped a
+    # second BOM which every other reader keeps in the first key ('\ufeffversion').
+    path = tmp_path / "m.yaml"
+    shown = path.as_posix()
+    for bom in ("", "\ufeff"):
+        path.write_text(f"{bom}version: 1\x01\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert caught.value.problems[0].startswith(f"{shown}:1:11: control character U+0001")
+    path.write_text("\ufeff\ufeffversion: 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems == (
+        f"{shown}:1:1: a second BOM (U+FEFF) starts the file: remove it",
+    )
