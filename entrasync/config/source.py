@@ -192,8 +192,11 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
     # libyaml's marks leave a BOM out, the pure-Python reader's count it: the text a value's
     # marks span (_two_ways), and a character's column, must be the same for both.
     text = text.removeprefix("\ufeff")
-    if text.startswith("\ufeff"):  # libyaml skips a second one too, other readers keep it
-        return None, [Problem(1, 1, "", "a second BOM (U+FEFF) starts the file: remove it")]
+    bom = _BOM_STARTING_A_LINE.search(text)
+    if bom is not None:  # libyaml skips it there too, other readers keep it in what follows
+        line, _ = _position(text, bom.end() - 1)
+        said = "a BOM (U+FEFF) starts this line; only the file may start with one: remove it"
+        return None, [Problem(line, 1, "", said)]
     forbidden = character_problems(text)
     if forbidden:
         return None, forbidden
@@ -223,6 +226,7 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
 
 
 _LINE_BREAK = re.compile(r"\r\n?|\n")
+_BOM_STARTING_A_LINE = re.compile("(?:\\A|\r\n?|\n)\ufeff")
 _LINE_BREAK_BYTES = re.compile(rb"\r\n?|\n")
 
 

@@ -1345,9 +1345,9 @@ def test_a_bom_takes_no_column_and_a_second_one_is_refused(tmp_path: Path) -> No
         with pytest.raises(ConfigError) as caught:
             load_config(path)
         assert caught.value.problems[0].startswith(f"{shown}:1:11: control character U+0001")
-    path.write_text("\ufeff\ufeffversion: 1\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    assert caught.value.problems == (
-        f"{shown}:1:1: a second BOM (U+FEFF) starts the file: remove it",
-    )
+    said = "a BOM (U+FEFF) starts this line; only the file may start with one: remove it"
+    for text, line in (("\ufeff\ufeffversion: 1\n", 1), ("# a\r\n\ufeff# b\r\nversion: 1\n", 2)):
+        path.write_text(text, encoding="utf-8", newline="")
+        with pytest.raises(ConfigError) as caught:
+            load_config(path)
+        assert caught.value.problems == (f"{shown}:{line}:1: {said}",)
