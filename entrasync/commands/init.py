@@ -79,7 +79,6 @@ def command(
     target = out if out is not None else config_path
     _refuse_existing(target, force)  # before any read: the reads can take minutes
     refuse_unwritable(target)
-    schema_ref = _schema_ref(target)  # before the reads too: it needs the current folder
     # A config named for its settings (the draft going to --out) must be there: a typo would
     # draft with the defaults in place of the team's vocabulary and protected users.
     named = ctx.config_given and out is not None
@@ -102,7 +101,7 @@ def command(
         base,
         result.proposal,
         Endpoints.of(base),
-        schema_ref=schema_ref,
+        schema_ref=_schema_ref(target),
         search=search,
         min_agreement=min_agreement,
     )

@@ -1267,6 +1267,21 @@ def test_a_mappings_yaml_of_another_tool_is_not_taken_for_the_one_missed(
         assert "none yet? `entrasync init PREFIX`" in capsys.readouterr().err, text
 
 
+def _validate_in(folder: Path, *before: str) -> subprocess.CompletedProcess[str]:
+    """`entrasync validate` of the default mappings file, run in ``folder`` (after the command
+    ``before``, if any), in a process of its own: what it does there cannot hang the suite."""
+    env = {k: v for k, v in os.environ.items() if k != "ENTRASYNC_CONFIG"}
+    return subprocess.run(
+        [*before, sys.executable, "-m", "entrasync", "validate"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_a_folder_above_that_cannot_be_read_holds_no_mappings_file(tmp_path: Path) -> None:
     """Path.exists() raises PermissionError there: a missing config was "a bug". Run without
     the capabilities that let root read anything."""
@@ -1274,16 +1289,8 @@ def test_a_folder_above_that_cannot_be_read_holds_no_mappings_file(tmp_path: Pat
     work.mkdir(parents=True)
     (tmp_path / "locked").chmod(0o000)  # as another user's home folder may be
     drop = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--"] if os.geteuid() == 0 else []
-    env = {k: v for k, v in os.environ.items() if k != "ENTRASYNC_CONFIG"}
     try:
-        done = subprocess.run(
-            [*drop, sys.executable, "-m", "entrasync", "validate"],
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        done = _validate_in(work, *drop)
     finally:
         (tmp_path / "locked").chmod(0o755)
     assert done.returncode == 1
@@ -1296,16 +1303,7 @@ def test_a_folder_above_that_cannot_be_read_holds_no_mappings_file(tmp_path: Pat
 def test_a_pipe_named_mappings_yaml_is_no_mappings_file_missed(tmp_path: Path) -> None:
     # Opened to see whether it reads as one, it waited for a writer for ever.
     os.mkfifo(tmp_path / "mappings.yaml")
-    env = {k: v for k, v in os.environ.items() if k != "ENTRASYNC_CONFIG"}
-    done = subprocess.run(
-        [sys.executable, "-m", "entrasync", "validate"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _validate_in(tmp_path)
     assert done.returncode == 1
     assert "none yet? `entrasync init PREFIX`" in done.stderr
 
