@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from entrasync.adapters.http import asked_to_wait, require_safe_url
+from entrasync.adapters.http import asked_to_wait, error_detail, require_safe_url
 from entrasync.adapters.review import (
     all_own,
     check_length,
@@ -38,7 +38,7 @@ from entrasync.adapters.review import (
     relabel,
     text_of,
 )
-from entrasync.adapters.review.client import RestClient, error_detail, fallback_hint
+from entrasync.adapters.review.client import RestClient, fallback_hint
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, ReviewError
 from entrasync.render.truncate import CHARACTERS

@@ -13,6 +13,7 @@ requests is :mod:`entrasync.adapters.throttle`'s business.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import ssl
@@ -122,6 +123,19 @@ def server_text(response: httpx.Response, text: str, limit: int | None = None) -
     return sanitize.text(redact(text, limit))  # one inert line: no forged `error:` line
 
 
+def error_detail(response: httpx.Response, *keys: str) -> str:
+    """The first of ``keys`` in a JSON error body, or the start of the body's text."""
+    try:
+        data = json_of(response)
+    except ValueError:
+        return server_text(response, response.text, 200)
+    if isinstance(data, dict):
+        for key in keys:
+            if data.get(key):
+                return server_text(response, str(data[key]), 500)
+    return server_text(response, str(data), 200)
+
+
 def asked_to_wait(response: httpx.Response) -> str:
     """``, and asked to wait 3,600 s (Retry-After)`` for a 429, 503 or 504 the default policy
     does not wait out (:meth:`RetryPolicy.waits_out`: not retried, so the caller's error says
@@ -164,8 +178,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         when = _http_date(value)
         if when is None:
             return None
-        seconds = when - (utc_moment().timestamp() if now is None else now)
-    return max(0.0, seconds)
+        return max(0.0, when - (utc_moment().timestamp() if now is None else now))
+    # Seconds are digits (RFC 9110 section 10.2.3): "-5", "nan" or "inf" are not a wait, and
+    # taken as none, so the client's own backoff applies instead of an immediate retry.
+    return seconds if 0 <= seconds < math.inf else None
 
 
 def _http_date(value: str | None) -> float | None:
@@ -276,7 +292,7 @@ def send(
     409 and is looked up, a PATCH sets the same values); otherwise the 504 is final (a comment
     posted twice is two comments). When a write's retries then end in a throttle (or, for a
     resent one, a credential's refusal: a token revoked meanwhile), the outcome is that earlier
-    5xx (without Retry-After), the answer that says the write may have been carried out; when
+    504, or 503 without Retry-After, the answer that says the write may have been carried out; when
     they lose the connection, a :class:`TransportError` says so.
     Raises :class:`TransportError` when the connection fails and retrying is not safe or
     the retries are used up, and at once for any other httpx error (a proxy's refusal, an
@@ -288,7 +304,8 @@ def send(
         resend = idempotent
     attempt, waited = 0, 0.0
     answered: httpx.Response | None = None  # the last answer, when a retry is not sent
-    # A write's 5xx answer without Retry-After: the server may have carried it out.
+    # A write's 504, or 503 without Retry-After (with it, a server refusing work for now): the
+    # server may have carried it out.
     maybe_made: httpx.Response | None = None
     while True:
         attempt += 1
@@ -347,7 +364,12 @@ def send(
         throttled = refused_is_throttle and status == 403 and asked is not None
         if (status not in RETRY_STATUSES and not throttled) or (status == 504 and not resend):
             return _final(response, maybe_made, resend)
-        if status >= 500 and not idempotent and asked is None and maybe_made is None:
+        if (
+            status >= 500
+            and not idempotent
+            and maybe_made is None
+            and (asked is None or status != 503)
+        ):
             maybe_made = response
         if not policy.waits_out(asked):
             return _final(response, maybe_made, resend)

@@ -282,7 +282,7 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
                 raise ScimAuthError(
                     message, lookup.hint, lookup.status, lookup.request_id
                 ) from None
-            raise ScimError(message, exc.hint, exc.status, exc.request_id) from None
+            raise ScimError(message, UNLOOKED_HINT, exc.status, exc.request_id) from None
         if found is not None and satisfies(to_target_user(found, layout), change):
             detail = (
                 "already exists as planned (409 on create; an earlier attempt, of this run or "
@@ -291,6 +291,14 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
             return ChangeResult(change, "succeeded", 409, exc.request_id, detail=detail)
         raise
     return _confirmed(change, response, client, layout)
+
+
+# Unread, the user holding the value may be this create's own: an attempt whose answer was
+# lost (a 504 sent again meets 409) made it.
+UNLOOKED_HINT = (
+    "the user holding that value may be one made by hand, by another run, or by an earlier "
+    "attempt of this write whose answer was lost: run `entrasync plan` to see which"
+)
 
 
 def _answer_lost(exc: EntrasyncError) -> bool:

@@ -10,8 +10,7 @@ import httpx
 import pytest
 
 from entrasync.adapters.graph.credentials import unverified_claims
-from entrasync.adapters.http import RetryPolicy, json_of
-from entrasync.adapters.review.client import error_detail
+from entrasync.adapters.http import RetryPolicy, error_detail, json_of
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.core.secret import Secret
 from entrasync.errors import EntrasyncError

@@ -74,7 +74,10 @@ def throttled(status: int = 429, retry_after: str | None = "2") -> httpx.Respons
         ("10", 10.0),
         ("2.128", 2.128),
         (" 0 ", 0.0),
-        ("-3", 0.0),
+        ("-3", None),
+        ("nan", None),
+        ("inf", None),
+        ("1e400", None),
         ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
         ("soon", None),
         (None, None),
@@ -84,7 +87,10 @@ def throttled(status: int = 429, retry_after: str | None = "2") -> httpx.Respons
         "whole seconds are read as seconds",
         "fractional seconds are kept",
         "zero with spaces is zero",
-        "a negative value means no wait",
+        "a negative value is no Retry-After (seconds are digits)",
+        "nan is no Retry-After (it was an immediate retry)",
+        "infinity is no Retry-After",
+        "a number past any float is no Retry-After",
         "an HTTP date in the past means no wait",
         "garbage is no Retry-After at all",
         "a missing header is no Retry-After",
@@ -333,6 +339,15 @@ def test_which_refusal_of_a_retry_gives_way_to_the_5xx_that_may_have_made_the_wr
     client = http(answers(throttled(503, retry_after=None), httpx.Response(retry)), time_, [])
     response = send(client, "POST", URL, policy=POLICY, sleep=time_.sleep, resend=resend)
     assert response.status_code == outcome
+
+
+def test_a_write_answered_504_with_retry_after_then_throttled_to_the_end_ends_as_the_504() -> None:
+    """A gateway's 504 may follow a write carried out, whatever it asks of the next request."""
+    time_ = FakeTime()
+    arrivals: list[float] = []
+    client = http(answers(throttled(504, "1"), *[throttled(429, "0")] * 3), time_, arrivals)
+    response = send(client, "POST", URL, policy=POLICY, sleep=time_.sleep, resend=True)
+    assert (response.status_code, len(arrivals)) == (504, 4)
 
 
 def test_a_write_answered_503_with_retry_after_then_throttled_ends_as_the_throttle() -> None:

@@ -114,6 +114,17 @@ def _users(start: int, count: int, total: int) -> list[dict[str, Any]]:
     return [{"id": str(i), "userName": f"u{i}"} for i in range(start, stop + 1)]
 
 
+def empty_list_after(config_response: httpx.Response) -> Handler:
+    """A server answering ``config_response`` to /ServiceProviderConfig, with no users."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/ServiceProviderConfig"):
+            return config_response
+        return httpx.Response(200, json={"totalResults": 0, "Resources": []})
+
+    return handler
+
+
 @pytest.mark.parametrize(
     ("config_response", "expected_count"),
     [
@@ -134,14 +145,39 @@ def _users(start: int, count: int, total: int) -> list[dict[str, Any]]:
 def test_the_page_size_follows_service_provider_config(
     config_response: httpx.Response, expected_count: int
 ) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith("/ServiceProviderConfig"):
-            return config_response
-        return httpx.Response(200, json={"totalResults": 0, "Resources": []})
-
-    scim, recorder = client(handler)
+    scim, recorder = client(empty_list_after(config_response))
     assert list(scim.list_users()) == []
     assert recorder.requests[-1].url.params["count"] == str(expected_count)
+
+
+@pytest.mark.parametrize(
+    ("config_response", "said"),
+    [
+        (scim_error(429, **{"Retry-After": "3600"}), "429 to reading /ServiceProviderConfig"),
+        (httpx.Response(429), "429 to reading /ServiceProviderConfig"),
+        (httpx.Response(503), "503 to reading /ServiceProviderConfig"),
+        (httpx.Response(500), "500 to reading /ServiceProviderConfig"),
+        (httpx.Response(408), "408 to reading /ServiceProviderConfig"),
+    ],
+    ids=["a long throttle", "a throttle to the end", "an outage", "a server error", "a timeout"],
+)
+def test_a_service_provider_config_that_fails_for_now_stops_the_read(
+    config_response: httpx.Response, said: str
+) -> None:
+    """Its defaults would drop If-Match too: a write would overwrite a hand change unseen."""
+    scim, recorder = client(empty_list_after(config_response))
+    with pytest.raises(ScimError) as caught:
+        list(scim.list_users())
+    assert said in caught.value.message
+    assert all(r.url.path.endswith("/ServiceProviderConfig") for r in recorder.requests)
+
+
+@pytest.mark.parametrize("status", [404, 405, 501])
+def test_a_server_without_service_provider_config_falls_back_without_etags(status: int) -> None:
+    scim, recorder = client(empty_list_after(httpx.Response(status)))
+    assert list(scim.list_users()) == []
+    assert (scim.page_size(), scim.etags) == (100, False)
+    assert recorder.requests[-1].url.params["count"] == "100"
 
 
 def test_paging_follows_a_server_that_returns_fewer_than_asked() -> None:
@@ -304,7 +340,7 @@ def test_a_refusal_naming_no_such_attribute_points_at_the_attribute_settings(
     ("answer", "hint"),
     [
         (scim_error(409, "uniqueness"), "another run): the server's words above say which"),
-        (httpx.Response(409, text="<html>conflict</html>"), "(made by hand, or by another run)"),
+        (httpx.Response(409), "(made by hand, or by another run)"),
         (scim_error(409, "mutability"), "NeuralTrust refused the request itself"),
     ],
     ids=["a clash the server names", "a clash it does not", "another conflict"],
@@ -333,6 +369,32 @@ def test_only_an_answer_a_retry_may_change_says_to_retry(status: int, retried: b
     assert ("a retry sends the same one" in hint) is not retried, hint
 
 
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (
+            httpx.Response(502, text="upstream connect error before headers"),
+            "answered 502 to updating u1: upstream connect error before headers",
+        ),
+        (
+            httpx.Response(500, json={"message": "database connection pool exhausted"}),
+            "answered 500 to updating u1: database connection pool exhausted",
+        ),
+        (httpx.Response(500), "answered 500 to updating u1"),
+    ],
+    ids=["a gateway's text", "a framework's JSON message", "no body"],
+)
+def test_an_error_that_is_no_scim_error_keeps_the_servers_words(
+    answer: httpx.Response, said: str
+) -> None:
+    scim, _ = client(lambda r: answer)
+    with pytest.raises(ScimError) as caught:
+        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    assert caught.value.message.endswith(said)
+    # No request id to give: the hint asks for none.
+    assert caught.value.hint == "retry later; if it persists, contact NeuralTrust support"
+
+
 def test_a_create_refused_for_uniqueness_names_the_user_name() -> None:
     # An update sets no userName: only a create's 409 can be about it.
     scim, _ = client(lambda r: scim_error(409, "uniqueness"))
@@ -349,10 +411,15 @@ def test_a_create_refused_for_uniqueness_names_the_user_name() -> None:
             f"the NeuralTrust SCIM token is expired or invalid (HTTP 401 from {BASE})",
         ),
         ("500", ScimError, "NeuralTrust answered 500 to listing users: server said no"),
-        ("ok", ScimError, "NeuralTrust answered 200 to listing users"),
-        ("\u00b2", ScimError, "NeuralTrust answered 200 to listing users"),  # a traceback
+        ("ok", ScimError, "NeuralTrust answered 200 to listing users: server said no"),
+        ("\u00b2", ScimError, "NeuralTrust answered 200 to listing users: server said no"),
     ],
-    ids=["a 401 Error", "a 500 Error", "an Error without a valid status", "a superscript two"],
+    ids=[
+        "a 401 Error",
+        "a 500 Error",
+        "an Error without a valid status",
+        "a superscript two (a traceback)",
+    ],
 )
 def test_a_scim_error_sent_with_200_is_that_error_not_a_broken_page(
     status: str, error_type: type[ScimError], message: str

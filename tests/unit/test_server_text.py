@@ -12,8 +12,7 @@ from entrasync.adapters.graph.auth import StaticTokenProvider
 from entrasync.adapters.graph.batch import Get, get_batch
 from entrasync.adapters.graph.client import GraphClient
 from entrasync.adapters.graph.odata import GraphFailure
-from entrasync.adapters.http import RetryPolicy, server_text
-from entrasync.adapters.review.client import error_detail
+from entrasync.adapters.http import RetryPolicy, error_detail, server_text
 from entrasync.adapters.scim.answers import error_for
 from entrasync.core.redact import WITHHELD
 from entrasync.core.secret import Secret

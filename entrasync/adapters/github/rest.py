@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from entrasync.adapters.github.actions import pull_request_head, pull_request_number, run_url
-from entrasync.adapters.http import require_safe_url
+from entrasync.adapters.http import error_detail, require_safe_url
 from entrasync.adapters.review import (
     all_own,
     check_length,
@@ -34,7 +34,7 @@ from entrasync.adapters.review import (
     relabel,
     text_of,
 )
-from entrasync.adapters.review.client import RestClient, error_detail, fallback_hint
+from entrasync.adapters.review.client import RestClient, fallback_hint
 from entrasync.adapters.urls import parsed_url
 from entrasync.core.secret import Secret, bearer
 from entrasync.errors import EntrasyncError, GitHubError

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from entrasync.adapters.http import json_of, new_client, send, server_text
+from entrasync.adapters.http import json_of, new_client, send
 from entrasync.adapters.review import CommentGone, member
 from entrasync.core import sanitize
 from entrasync.core.wording import plural
@@ -254,16 +254,3 @@ class RestClient:
 
     def failure(self, response: httpx.Response, method: str, what: str) -> ReviewError:
         raise NotImplementedError
-
-
-def error_detail(response: httpx.Response, *keys: str) -> str:
-    """The first of ``keys`` in a JSON error body, or the start of the body's text."""
-    try:
-        data = json_of(response)
-    except ValueError:
-        return server_text(response, response.text, 200)
-    if isinstance(data, dict):
-        for key in keys:
-            if data.get(key):
-                return server_text(response, str(data[key]), 500)
-    return server_text(response, str(data), 200)

@@ -9,7 +9,13 @@ from typing import Any
 
 import httpx
 
-from entrasync.adapters.http import TransportError, asked_to_wait, json_of, server_text
+from entrasync.adapters.http import (
+    TransportError,
+    asked_to_wait,
+    error_detail,
+    json_of,
+    server_text,
+)
 from entrasync.adapters.scim.paging import as_integer
 from entrasync.core.redact import holds_credential
 from entrasync.errors import AuthError, ScimError
@@ -78,6 +84,7 @@ def error_for(
     request_id = request_id_of(response)
     scim_type, detail = _error_body(response)
     suffix = f" (request id {request_id})" if request_id else ""
+    with_id = " with the request id" if request_id else ""
     said = f": {detail}" if detail else ""
     if status == 401:
         return ScimAuthError(
@@ -117,7 +124,7 @@ def error_for(
         return ScimError(
             f"NeuralTrust refused {doing}: conflict (409{', ' + scim_type if scim_type else ''})"
             f"{what}{said}{suffix}",
-            hint if unique or not scim_type else REFUSED_HINT,  # a 409 is mostly a clash
+            hint if unique or not scim_type else REFUSED_HINT + with_id,  # mostly a clash
             status=status,
             request_id=request_id,
         )
@@ -147,7 +154,7 @@ def error_for(
     refused = 400 <= status < 500 and status not in (408, 429)  # the same request fails again
     # RFC 7644 section 3.12: the detail is optional, the scimType says what failed.
     kind = f" ({scim_type})" if scim_type else ""
-    hint = REFUSED_HINT if refused else AGAIN_HINT
+    hint = (REFUSED_HINT if refused else AGAIN_HINT) + with_id
     if scim_type in ("invalidPath", "noTarget"):  # an attribute the server does not have
         hint = ATTRIBUTE_HINT
     return ScimError(
@@ -162,11 +169,11 @@ ATTRIBUTE_HINT = (
     "NeuralTrust has no such attribute: check neuraltrust.role_attribute and "
     "neuraltrust.products_attribute in the mappings file (docs/neuraltrust-scim.md)"
 )
-AGAIN_HINT = "retry later; if it persists, contact NeuralTrust support with the request id"
+AGAIN_HINT = "retry later; if it persists, contact NeuralTrust support"
 REFUSED_HINT = (
     "NeuralTrust refused the request itself, and a retry sends the same one: check the value "
     "it names against the attributes the mappings write (docs/neuraltrust-scim.md); if it "
-    "looks right, contact NeuralTrust support with the request id"
+    "looks right, contact NeuralTrust support"
 )
 
 
@@ -183,9 +190,13 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
         if isinstance(body, dict):  # scim2-models refuses members RFC 7644 §3.12 does not name,
             # and servers and gateways add theirs (a timestamp, a traceId): those are left out.
             body = {k: v for k, v in body.items() if str(k).lower() in _ERROR_MEMBERS}
-        error = Error.model_validate(body)
+        error = Error.model_validate(body) if body else None
     except (ValueError, ValidationError):
-        return None, None
+        error = None
+    if error is None:
+        # No SCIM Error (a gateway's page, a framework's {"message": ...}): the start of what
+        # it says, as the review platforms' errors show theirs.
+        return None, error_detail(response, "detail", "message", "error") or None
     scim_type = server_text(response, str(error.scim_type), 100) if error.scim_type else None
     detail = server_text(response, error.detail, 300) if error.detail else None
     return scim_type, detail

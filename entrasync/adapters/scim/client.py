@@ -225,11 +225,15 @@ class ScimClient:
         then the listing asks for ``meta.version`` and writes carry ``If-Match``."""
         if self._page_size is None:
             response = self._send("GET", "ServiceProviderConfig")
-            if response.status_code in (401, 403):
+            status = response.status_code
+            # Only a server without the endpoint falls back. A throttle or an outage that
+            # outlasts the retries stops the run: taking the defaults then would also drop
+            # If-Match, and a write would overwrite a hand change unseen.
+            if status in (401, 403, 408, 429) or (status >= 500 and status != 501):
                 raise error_for(response, "reading /ServiceProviderConfig", where=self._where)
             announced: object = None
             etag: object = None
-            if response.status_code == 200:
+            if status == 200:
                 try:
                     config = json_of(response)
                     announced = (config.get("filter") or {}).get("maxResults")
