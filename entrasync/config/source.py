@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Container
+from collections.abc import Container, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from itertools import islice
@@ -185,7 +185,8 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line, col = _position(raw, exc.start)
+        before = raw[: exc.start].decode("utf-8").removeprefix("\ufeff")
+        line, col = _position(before, len(before))  # in characters, as every other problem
         return None, [
             Problem(line, col, "", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")
         ]
@@ -209,6 +210,9 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         bound = _Bounds().problem(node)
         if bound is not None:
             return None, [bound]
+        read_otherwise = _directive(text) or _tab_spacing(text)
+        if read_otherwise is not None:
+            return None, [read_otherwise]
         doc = Document(data=None, text=text)
         problems: list[Problem] = []
         _walk(loader, node, (), None, doc, problems, set(), _Merges())
@@ -226,20 +230,73 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
 
 
 _LINE_BREAK = re.compile(r"\r\n?|\n")
+_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
+
+
+def _directive(text: str) -> Problem | None:
+    """A `%YAML` or `%TAG` directive: `%YAML 1.1` makes other readers take `on` for true and
+    `1:30` for 90, and `%TAG` gives `!!str` another meaning; this loader reads neither so."""
+    found = _DIRECTIVE.search(text)
+    if found is None:
+        return None
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.DocumentStartEvent):
+            if event.version is None and not event.tags:
+                return None  # a `%` starting a line of a value, or a directive YAML ignores
+            line, _ = _position(text, found.start())
+            said = "a YAML directive (%YAML, %TAG) is not used in a mappings file: remove it"
+            return Problem(line, 1, "", said)
+    return None
+
+
+def _tab_spacing(text: str) -> Problem | None:
+    """A tab between a file's tokens (but in a comment or inside `[...]` or `{...}`) or folded
+    in a plain value written on several lines: libyaml takes it as a space, other readers
+    (check-jsonschema's) refuse the file. A tab kept inside a value is refused there
+    (_inside_value)."""
+    if "\t" not in text:
+        return None
+    end, flow = 0, 0
+    for token in yaml.scan(text, Loader=_Loader):
+        gap_start, end, in_flow = end, max(end, token.end_mark.index), flow > 0
+        if isinstance(token, yaml.FlowSequenceStartToken | yaml.FlowMappingStartToken):
+            flow += 1
+        elif isinstance(token, yaml.FlowSequenceEndToken | yaml.FlowMappingEndToken):
+            flow -= 1
+        tab = -1
+        for line_start, line in _lines_of(
+            "" if in_flow else text[gap_start : token.start_mark.index]
+        ):
+            found = line.partition("#")[0].find("\t")  # outside a value, `#` starts a comment
+            if found >= 0:
+                tab = gap_start + line_start + found
+                break
+        if tab < 0 and isinstance(token, yaml.ScalarToken) and token.plain:
+            tab = text.find("\t", token.start_mark.index, token.end_mark.index)
+        if tab >= 0:
+            line_number, col = _position(text, tab)
+            said = "a tab is used as a space here, which other YAML readers refuse: use spaces"
+            return Problem(line_number, col, "", said)
+    return None
+
+
+def _lines_of(text: str) -> Iterator[tuple[int, str]]:
+    """Each line of ``text`` with where it starts, for YAML's line breaks."""
+    begins = 0
+    for found in _LINE_BREAK.finditer(text):
+        yield begins, text[begins : found.start()]
+        begins = found.end()
+    yield begins, text[begins:]
+
+
 _BOM_STARTING_A_LINE = re.compile("(?:\\A|\r\n?|\n)\ufeff")
-_LINE_BREAK_BYTES = re.compile(rb"\r\n?|\n")
 
 
-def _position(text: str | bytes, start: int) -> tuple[int, int]:
+def _position(text: str, start: int) -> tuple[int, int]:
     """The line and column (from 1) of ``start``, counting line breaks as YAML does (LF, CR LF
     and a lone CR), so that they agree with the YAML and schema problems of the same file."""
     line, begins = 1, 0
-    breaks = (
-        _LINE_BREAK_BYTES.finditer(text, 0, start)
-        if isinstance(text, bytes)
-        else _LINE_BREAK.finditer(text, 0, start)
-    )
-    for found in breaks:
+    for found in _LINE_BREAK.finditer(text, 0, start):
         line, begins = line + 1, found.end()
     return line, start - begins + 1
 
@@ -450,18 +507,23 @@ def _key_column(line: str) -> int:
 STR_TAG = "tag:yaml.org,2002:str"
 
 
-def _tag_problem(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath) -> Problem | None:
+def _tag_problem(
+    loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath, text: str
+) -> Problem | None:
     """A value tagged to be read otherwise than as written (`!!bool yes please`, `!!int 1.5`,
-    `!!set {a, b}`, `!!omap [...]`): refused with its place. `!!str`, which only says "text",
-    is fine."""
-    if isinstance(node, yaml.ScalarNode):
+    `!!set {a, b}`, `!!omap [...]`, `! 010`): refused with its place. `!!str`, which only says
+    "text", is fine."""
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    written = written_tag(node, text)
+    if written in _NON_SPECIFIC:
+        tag = written
+    elif isinstance(node, yaml.ScalarNode):
         plain = (not node.style, True)  # how PyYAML's composer resolves an untagged scalar
         if node.tag in (STR_TAG, loader.resolve(yaml.ScalarNode, node.value, plain)):  # type: ignore[no-untyped-call]
             return None
     elif node.tag in (loader.DEFAULT_SEQUENCE_TAG, loader.DEFAULT_MAPPING_TAG):
         return None
     mark = node.start_mark
-    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
     return Problem(
         mark.line + 1,
         mark.column + 1,
@@ -475,40 +537,63 @@ def _tag_problem(loader: yaml.SafeLoader, node: yaml.Node, path: KeyPath) -> Pro
 # What one problem of leaves no document as written to check further: a tag, a key that is a
 # list.
 _UNREADABLE = (ProblemKind.TAGGED, ProblemKind.KEY)
-# The numbers of YAML 1.2's core schema (editors') and of check-jsonschema's reader (ruamel,
-# which keeps YAML 1.1's `_` and `0b`) that this loader reads as text: `010`, `0o17`, `0x1F`,
-# `1_000`, `0b101`, 19 digits, `1_000.5`, `1_0e5` (its own numbers are plain decimal).
+# The numbers of YAML 1.2's core schema (editors'), of check-jsonschema's reader (ruamel, which
+# keeps YAML 1.1's `_` and `0b`) and of Go's (yq: `_` dropped, then any case of `0x`, `0o`,
+# `0b`) that this loader reads as text: `010`, `0o17`, `0X1F`, `1_000`, `0b101`, 19 digits,
+# `1_000.5`, `1_0e5` (its own numbers are plain decimal). Matched with the `_` taken out, so
+# that no two parts of the pattern can take the same digits: the time stays linear.
 _OTHER_NUMBER = re.compile(
-    r"[-+]?(?:0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)"
-    r"|[-+][0-9_]*[0-9][0-9_]*"
-    r"|[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?"
-    r"|[-+]?\.[0-9_]*[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?"
+    r"[-+]?(?:0x[0-9a-f]+|0o?[0-7]+|0b[01]+|[0-9]+)"
+    r"|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:e[-+]?[0-9]+)?",
+    re.IGNORECASE,
 )
-_ANCHOR = re.compile(r"&\S+\s+")
+_PROPERTIES = re.compile(r"(?:&\S+|\s+|#[^\n\r]*)*")  # an anchor, spacing, comments
+_TAG = re.compile(r"!\S*")
+
+
+def _other_number(value: str) -> bool:
+    """Whether ``value``, written plain, is a number to another YAML reader. A sign or a point
+    and `_` alone (`-_`) are one to ruamel, which then fails on it."""
+    if not value or value[0] not in "0123456789+-.":
+        return False
+    bare = value.replace("_", "")
+    return _OTHER_NUMBER.fullmatch(bare) is not None or (bare != value and bare in "+-.")
+
+
+def written_tag(node: yaml.Node, text: str) -> str | None:
+    """The tag written before a value (`!!str`, `!`), past an anchor and comments; None when
+    there is none."""
+    at = node.start_mark.index
+    if text[at : at + 1] not in ("!", "&"):
+        return None
+    at = _PROPERTIES.match(text, at).end()  # type: ignore[union-attr]  # matches the empty text
+    tag = _TAG.match(text, at)
+    return None if tag is None else tag.group()
+
+
+# The non-specific tag: text to editors, while ruamel reads `! 010` as 10 and `! 1` is text
+# where a number is asked for.
+_NON_SPECIFIC = ("!", "!<!>")
 
 
 def _two_ways(node: yaml.ScalarNode, path: KeyPath, text: str) -> list[Problem]:
     """A plain scalar read here as text that other YAML readers read as a number: an editor
     showed a valid file red (`name: 010` is 10 there), and a number slot would hold what no
     one meant. A tag (`!!str 010`) makes it text to every reader; an anchor does not."""
-    if node.style or node.tag != STR_TAG or not _OTHER_NUMBER.fullmatch(node.value):
+    if node.style or node.tag != STR_TAG:
         return []
-    written = _ANCHOR.sub("", text[node.start_mark.index : node.end_mark.index], count=1)
-    if written.startswith("!") and not written[1:2].isspace():  # `! 010` is 10 to ruamel
-        return []
+    value = node.value == "="  # YAML 1.1's "value" key: check-jsonschema's reader fails on it
+    if not (value or _other_number(node.value)) or written_tag(node, text) is not None:
+        return []  # not one, or written `!!str` (any other tag is refused as tagged)
     mark = node.start_mark
     shown = node.value if len(node.value) <= 24 else f"{node.value[:21]}..."
-    return [
-        Problem(
-            mark.line + 1,
-            mark.column + 1,
-            format_path(path),
-            f"{shown} is a number to other YAML readers (editors, check-jsonschema) and text to "
-            f"entrasync: quote it ('{shown}') to write text, or write a number in plain decimal "
-            f"of at most {MAX_DIGITS} digits",
-            ProblemKind.TWO_WAYS,
-        )
-    ]
+    said = f"{shown} is a number to other YAML readers (editors, check-jsonschema) and text to "
+    said += f"entrasync: quote it ('{shown}') to write text, or write a number in plain decimal "
+    said += f"of at most {MAX_DIGITS} digits"
+    if value:
+        said = "= is a special value to check-jsonschema's YAML reader, which cannot read it, and "
+        said += "text to entrasync: quote it ('=')"
+    return [Problem(mark.line + 1, mark.column + 1, format_path(path), said, ProblemKind.TWO_WAYS)]
 
 
 def _inside_value(node: yaml.ScalarNode, path: KeyPath) -> list[Problem]:
@@ -552,7 +637,7 @@ def _walk(
         return
     doc.places[path] = Place(node, key)
     seen.add(id(node))
-    tagged = _tag_problem(loader, node, path)
+    tagged = _tag_problem(loader, node, path, doc.text)
     if tagged is not None:
         problems.append(tagged)
         return
@@ -601,7 +686,7 @@ def _walk(
                     )
                 )
                 continue
-            tagged = _tag_problem(loader, key_node, (*path, key_node.value))
+            tagged = _tag_problem(loader, key_node, (*path, key_node.value), doc.text)
             if tagged is not None:
                 problems.append(tagged)
                 continue

@@ -278,7 +278,23 @@ def test_an_integer_is_decimal_as_in_yaml_1_2_and_editors(
 
 @pytest.mark.parametrize(
     "value",
-    ["010", "0x10", "0o17", "9" * 19, "9" * 5001, "1_000", "0b101", "&n 010", "! 010", "1_0e5"],
+    [
+        "010",
+        "0x10",
+        "0o17",
+        "9" * 19,
+        "9" * 5001,
+        "1_000",
+        "0b101",
+        "&n 010",
+        "1_0e5",
+        "0X1F",
+        "-0B101",
+        "0O17",
+        "-_0x1F",
+        "-_",
+        "._",
+    ],
     ids=[
         "010",
         "hex",
@@ -288,8 +304,13 @@ def test_an_integer_is_decimal_as_in_yaml_1_2_and_editors(
         "underscores",
         "binary",
         "anchored",
-        "the non-specific tag, a number to check-jsonschema's reader",
         "a float with an underscore",
+        "hex in capitals (Go's reader)",
+        "binary in capitals with a sign",
+        "octal in capitals",
+        "an underscore before the prefix (Go's reader)",
+        "a sign and an underscore (ruamel fails on it)",
+        "a point and an underscore",
     ],
 )
 @pytest.mark.parametrize("key", ["limits:\n  min_owners", "mappings:\n  - role: owner\n    name"])
@@ -301,7 +322,7 @@ def test_a_number_editors_read_and_entrasync_would_not_is_refused_in_any_place(
     5,000 digits failed Python's int conversion with a traceback). Read as text, they passed
     in a name, where the editor showed the file red, and were "the text" where a number goes."""
     (problem,) = rendered(f"version: 1\n{key}: {value}\n", tmp_path)
-    plain = value.removeprefix("&n ").removeprefix("! ")  # neither makes it text to all readers
+    plain = value.removeprefix("&n ")  # an anchor does not make it text to all readers
     shown = plain if len(plain) <= 24 else f"{plain[:21]}..."
     assert (
         f"{shown} is a number to other YAML readers (editors, check-jsonschema) and text to "

@@ -654,9 +654,22 @@ def test_text_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     path.write_bytes(b"version: 1\nmappings:\n  - {name: Caf\xe9, role: owner}\n")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    # At the byte's line and column (in bytes), not at 1:1: the rest of the file is fine.
+    # At the byte's line and column, not at 1:1: the rest of the file is fine.
     assert caught.value.problems == (
         f"{path.as_posix()}:3:15: not UTF-8 text (byte 35): save it as UTF-8",
+    )
+
+
+def test_the_column_of_a_byte_that_is_not_utf8_counts_characters(tmp_path: Path) -> None:
+    # It counted bytes, a BOM's three among them, where every other problem counts characters.
+    path = tmp_path / "m.yaml"
+    path.write_bytes(
+        "\ufeffversion: 1\nmappings:\n  - {name: Caf\u00e9\u00e9".encode() + b"\xff}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems == (
+        f"{path.as_posix()}:3:17: not UTF-8 text (byte 42): save it as UTF-8",
     )
 
 
@@ -801,15 +814,17 @@ def test_schema_problems_past_the_first_200_are_said_to_be_there(
         )
 
 
-def test_an_equals_sign_is_text_as_in_yaml_1_2(tmp_path: Path) -> None:
+def test_a_plain_equals_sign_is_refused_and_a_quoted_one_is_text(tmp_path: Path) -> None:
     """YAML 1.1 resolves a plain `=` to a tag no constructor reads: "could not determine a
-    constructor for the tag 'tag:yaml.org,2002:value'", where editors read the text `=`."""
-    assert (
-        load_text("version: 1\nmappings: [{name: =, role: owner}]\n", tmp_path).mappings[0].name
-        == "="
+    constructor for the tag 'tag:yaml.org,2002:value'" (a traceback here once, and
+    check-jsonschema's reader still fails on it), where editors read the text `=`."""
+    (problem,) = problems_of("version: 1\nmappings: [{name: =, role: owner}]\n", tmp_path)
+    assert problem.endswith(
+        ":2:19: mappings[0].name: = is a special value to check-jsonschema's YAML reader, which "
+        "cannot read it, and text to entrasync: quote it ('=')"
     )
-    (problem,) = problems_of("version: 1\nmappings: [{name: G, role: =}]\n", tmp_path)
-    assert "mappings[0].role: '=' is not one of owner, admin, member" in problem
+    config = load_text("version: 1\nmappings: [{name: '=', role: owner}]\n", tmp_path)
+    assert config.mappings[0].name == "="
 
 
 @pytest.mark.parametrize("alike", ["Owner", "OWNER"])
@@ -838,6 +853,94 @@ def test_a_value_tagged_as_text_is_text_to_every_reader(bom: str, tmp_path: Path
     # its tag missed, and `!!str 010` refused as a number read two ways.
     config = load_text(f"{bom}version: 1\nmappings: [{{name: !!str 010, role: owner}}]\n", tmp_path)
     assert config.mappings[0].name == "010"
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["&n !!str 010", "!!str &n 010", "&n # why\n      !!str 010", "!<tag:yaml.org,2002:str> 010"],
+    ids=["anchor first", "tag first", "a comment between", "verbatim"],
+)
+def test_a_value_tagged_as_text_is_text_whatever_stands_around_the_tag(
+    written: str, tmp_path: Path
+) -> None:
+    # A comment between an anchor and `!!str` hid the tag: the value was refused as a number.
+    config = load_text(f"version: 1\nmappings:\n  - name: {written}\n    role: owner\n", tmp_path)
+    assert config.mappings[0].name == "010"
+
+
+@pytest.mark.parametrize(
+    ("key", "written"),
+    [
+        ("limits:\n  min_owners", "! 1"),
+        ("mappings:\n  - role: owner\n    name", "! 010"),
+        ("mappings:\n  - role: owner\n    name", "!<!> 010"),
+        ("mappings:\n  - role: owner\n    name", "&n ! G"),
+    ],
+    ids=["a number slot", "a number to ruamel", "verbatim", "anchored text"],
+)
+def test_the_non_specific_tag_is_refused(key: str, written: str, tmp_path: Path) -> None:
+    """Readers disagree on it: ruamel reads `! 010` as 10, and `! 1` was 1 here where editors
+    read the text "1" for a number."""
+    (problem,) = problems_of(f"version: 1\n{key}: {written}\n", tmp_path)
+    tag = written.removeprefix("&n ").split()[0]
+    assert f"an explicit YAML tag ({tag}) is not used in a mappings file" in problem
+
+
+@pytest.mark.parametrize("directive", ["%YAML 1.1", "%YAML 1.2", "%TAG !e! tag:example.com,2000:"])
+def test_a_yaml_directive_is_refused_at_its_line(directive: str, tmp_path: Path) -> None:
+    """`%YAML 1.1` made other readers take `on` for true and `1:30` for 90; `%YAML 1.2` is
+    refused by Go's reader; `%TAG` gives tags another meaning. Read as text here, each passed."""
+    text = f"# mappings\n{directive}\n---\nversion: 1\nmappings: [{{name: on, role: owner}}]\n"
+    assert problems_of(text, tmp_path)[0].endswith(
+        ":2:1: a YAML directive (%YAML, %TAG) is not used in a mappings file: remove it"
+    )
+
+
+def test_a_percent_sign_starting_a_line_of_a_value_is_no_directive(tmp_path: Path) -> None:
+    text = 'version: 1\nmappings:\n- name: "G\n%H"\n  role: owner\n'
+    assert load_text(text, tmp_path).mappings[0].name == "G %H"
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("version: 1\t\n", "1:11"),
+        ("version:\t1\n", "1:9"),
+        ("version: 1\t# first\n", "1:11"),
+        ("version: 1\nroles:\t[owner]\n", "2:7"),
+        ("version: 1\nroles: [owner]\t\n", "2:15"),
+        ("version: 1\nmappings:\n  - name: &g\tG\n    role: owner\n", "3:13"),
+        ("version: 1\nmappings:\n  - name: G\n     \tH\n    role: owner\n", "4:6"),
+        ("version: 1\n  \t\nroles: [owner]\n", "2:3"),
+    ],
+    ids=[
+        "after a value",
+        "after a colon",
+        "before a comment",
+        "before a flow list",
+        "after a flow list",
+        "after an anchor",
+        "folded in a plain value on two lines",
+        "on a line of blanks",
+    ],
+)
+def test_a_tab_used_as_a_space_is_refused_at_its_place(
+    text: str, where: str, tmp_path: Path
+) -> None:
+    """libyaml reads a tab there as a space; check-jsonschema's reader (ruamel) refuses the
+    file: valid here, it failed the pre-commit schema check."""
+    (problem,) = problems_of(text, tmp_path)
+    assert problem.endswith(
+        f":{where}: a tab is used as a space here, which other YAML readers refuse: use spaces"
+    ), problem
+
+
+def test_a_tab_in_a_comment_a_flow_list_or_a_quoted_value_on_two_lines_is_fine(
+    tmp_path: Path,
+) -> None:
+    text = 'version: 1 # a\tb\n#\tc\nroles: [\towner,\tadmin]\nmappings:\n- name: "G\n    \tH"\n'
+    config = load_text(text + "  role: owner\n", tmp_path)
+    assert (config.roles, config.mappings[0].name) == (("owner", "admin"), "G H")
 
 
 def test_a_tag_that_reads_the_value_as_written_is_fine(tmp_path: Path) -> None:
