@@ -10,6 +10,7 @@ because it is a bug. Each command's module is imported only when that command ru
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import io
@@ -17,7 +18,8 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, TextIO, cast
 
 import click
 
@@ -124,9 +126,48 @@ def _open_closed_streams() -> None:
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
 
 
+class _Unfailing:
+    """stderr that drops what it cannot write. Messages are not the command's output: a
+    terminal closed under it (SIGHUP, then EIO on every write) failed an apply that was winding
+    down in order with exit 1, and a cancel at its prompt before its audit record was written.
+    Everything else is the stream's own."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError:
+            return len(text)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def _unfailing_stderr() -> Iterator[None]:
+    given = sys.stderr
+    if not isinstance(given, _Unfailing):  # a command the demo runs in its own
+        sys.stderr = cast(TextIO, _Unfailing(given))
+    try:
+        yield
+    finally:
+        sys.stderr = given
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     _open_closed_streams()
     _printable_anywhere()
+    with _unfailing_stderr():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     if sys.stdout is None:  # started with its stdout closed (`>&-`): click would print nothing
         _print_error(
             EntrasyncError(
@@ -146,7 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.ERROR
     try:
         with collector_paused(), signals_interrupt():
-            result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)
+            try:
+                result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)
+            except (click.Abort, KeyboardInterrupt, Stopped) as exc:
+                return _stopped(exc)  # told while the handlers only note a later signal
     except EntrasyncError as exc:
         _print_error(exc)
         return ExitCode.ERROR
@@ -155,10 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return ExitCode.ERROR
-    except (click.Abort, KeyboardInterrupt):
-        click.echo("\ninterrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
-    except Stopped as exc:
+    except (click.Abort, KeyboardInterrupt, Stopped) as exc:  # a stop the command's end raised
         return _stopped(exc)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) and _folder_gone():  # deleted while it ran
@@ -205,9 +246,11 @@ def _folder_gone() -> bool:
     return False
 
 
-def _stopped(stop: Stopped) -> int:
-    said = "interrupted" if stop.exit_code == ExitCode.INTERRUPTED else f"stopped by {stop.name}"
-    click.echo(f"\n{said}", file=sys.stderr)
+def _stopped(stop: click.Abort | KeyboardInterrupt | Stopped) -> int:
+    if not isinstance(stop, Stopped) or stop.exit_code == ExitCode.INTERRUPTED:
+        click.echo("\ninterrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    click.echo(f"\nstopped by {stop.name}", file=sys.stderr)
     return stop.exit_code
 
 

@@ -68,6 +68,9 @@ def run() -> NoReturn:
             code = main()
             if lost and code == 0:  # the command ran to its end; the stop came before the exit
                 raise _stop(lost[0])
+            if code in (INTERRUPTED, TERMINATED):  # told: a later signal changes nothing now
+                for signum in (signal.SIGINT, *_ENDING):
+                    signal.signal(signum, signal.SIG_IGN)
         except KeyboardInterrupt:
             sys.stderr.write("\ninterrupted\n")
             code = INTERRUPTED

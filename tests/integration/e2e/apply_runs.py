@@ -161,7 +161,7 @@ def finish(proc: subprocess.Popen[str], timeout: float = 60.0) -> Finished:
     return Finished(proc.returncode, out, err)
 
 
-def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
+def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[Any], what: str) -> None:
     deadline = time.monotonic() + 30
     while not condition():
         if proc.poll() is not None:

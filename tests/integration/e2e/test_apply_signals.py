@@ -8,8 +8,15 @@ server saw no write without one.
 
 from __future__ import annotations
 
+import os
+import select
 import signal
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -128,3 +135,105 @@ def test_an_apply_left_alone_finishes_with_a_complete_audit(world: World) -> Non
     records = world.audit_records()
     assert records[-1]["type"] == "apply_finished"
     assert len(change_records(records)) == MANY == len(world.created())
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "code", "other"),
+    [
+        (signal.SIGINT, signal.SIGTERM, 130, "stopped by SIGTERM"),
+        (signal.SIGTERM, signal.SIGINT, 143, "interrupted"),
+    ],
+    ids=["SIGTERM after SIGINT's stop is told", "SIGINT after SIGTERM's stop is told"],
+)
+def test_a_signal_once_the_stop_is_told_changes_neither_the_code_nor_the_last_words(
+    world: World, first: signal.Signals, then: signal.Signals, code: int, other: str
+) -> None:
+    """A runner's SIGTERM that came as the stop was being reported ended the run as its own.
+    The report is held half a second here, so that the second signal surely lands in it."""
+    held = "import time, entrasync.cli as c; told = c._stopped\n"
+    held += "c._stopped = lambda stop: (time.sleep(0.5), told(stop))[1]"
+    proc = world.start(prelude=held)
+    wait_until(lambda: world.scim.counters.writes >= PARALLELISM, proc, "the writes start")
+    proc.send_signal(first)
+    assert proc.stderr is not None
+    told = []
+    for line in proc.stderr:
+        told.append(line)
+        if "apply stopped:" in line:
+            break
+    time.sleep(0.2)
+    assert proc.poll() is None, "the stop was told before the second signal could land in it"
+    proc.send_signal(then)
+    done = finish(proc)
+
+    err = "".join(told) + done.err
+    assert done.code == code, err
+    assert other not in err
+    assert "Traceback" not in err
+
+
+@contextmanager
+def terminal(world: World, *command: str) -> Iterator[tuple[subprocess.Popen[bytes], list[bytes]]]:
+    """``entrasync`` on a terminal of its own (stdin, stdout, stderr), which closes, as a
+    window or an ssh session does, when the block ends: the command gets SIGHUP, and every
+    later write to the terminal fails (EIO). Yields the process and what it wrote so far."""
+    leader, follower = os.openpty()
+    own = "import fcntl, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0)"  # its controlling tty
+    code = f"{own}\nimport runpy; runpy.run_module('entrasync', run_name='__main__')"
+    environ = world.environ() | {"CI": "false", "TERM": "xterm"}  # shown as to a person
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *command],
+        cwd=world.tmp,
+        env=environ,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        start_new_session=True,
+    )
+    os.close(follower)
+    shown: list[bytes] = []
+    closing = threading.Event()
+
+    def read() -> None:  # a terminal nobody reads fills up, and the command waits to write
+        while not closing.is_set():
+            if select.select([leader], [], [], 0.02)[0]:
+                try:
+                    shown.append(os.read(leader, 65536))
+                except OSError:
+                    break
+        os.close(leader)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        yield proc, shown
+    finally:
+        closing.set()
+        reader.join()
+
+
+def test_a_terminal_closed_mid_apply_ends_it_as_stopped_with_every_write_audited(
+    world: World,
+) -> None:
+    """Its progress line then failed to print (EIO) and ended the apply with exit 1."""
+    with terminal(world, *world.command()) as (proc, _shown):
+        wait_until(lambda: world.scim.counters.writes >= PARALLELISM, proc, "the writes start")
+    code = proc.wait(timeout=60)
+
+    assert code == 143
+    records = change_records(world.audit_records())
+    assert {r["user"] for r in records} == world.created()
+    assert len(records) < MANY
+    assert_intact(world.audit_file())
+
+
+def test_a_terminal_closed_at_the_prompt_leaves_the_cancel_on_record(world: World) -> None:
+    """Ending the prompt's line failed (EIO) before the audit record was written."""
+    command = ["apply", "--audit-dir", str(world.audit_dir)]
+    with terminal(world, *command) as (proc, shown):
+        wait_until(lambda: b"Apply these changes?" in b"".join(shown), proc, "the prompt")
+    code = proc.wait(timeout=60)
+
+    assert code == 143
+    assert world.audit_records()[-1]["result"] == "cancelled"
+    assert world.scim.counters.writes == 0
