@@ -580,6 +580,13 @@ def test_a_device_or_a_file_past_the_cap_is_refused_not_read_until_memory_runs_o
         "error: cannot read the audit file /dev/zero: it is a character device, not a file" in err
     )
     monkeypatch.setattr(files, "MAX_READ_BYTES", 100)
+    opened = Path.open
+
+    def never_this_one(path: Path, *args: Any, **kwargs: Any) -> Any:
+        assert path != run, "a file past the cap was opened to be read"
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", never_this_one)  # refused by its size alone
     assert main(["audit", "verify", str(run)]) == 1
     err = capsys.readouterr().err
     assert f"the audit file {run} is larger than 100 bytes: not one entrasync wrote" in err

@@ -23,13 +23,25 @@ CREDENTIAL_HEADER = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.")
-# What the cassette tests send: a cassette holding one was recorded without its filter.
-SENT = ("fake-cassette-secret-for-tests", "never-in-a-cassette")
+# What the cassette tests send, and which one sends it: a cassette holding one was recorded
+# without its filter.
+SENDERS = {
+    "fake-cassette-secret-for-tests": "graph/test_cassettes.py",
+    "fake-scim-token-for-tests": "scim/test_wire_format.py",
+}
+SENT = tuple(SENDERS)
 FOUND = sorted(CASSETTES.rglob("*.yaml"))
 
 
 def test_every_cassette_is_checked() -> None:
     assert {p.parent.name for p in FOUND} == {"graph", "scim"}
+
+
+def test_the_credentials_looked_for_are_those_the_cassette_tests_send() -> None:
+    # One no test sent made the check of it pass whatever a cassette held.
+    integration = Path(__file__).resolve().parents[1] / "integration"
+    for sent, sender in SENDERS.items():
+        assert f'"{sent}"' in (integration / sender).read_text(encoding="utf-8"), sender
 
 
 @pytest.mark.parametrize("path", FOUND, ids=lambda p: f"{p.parent.name}/{p.name}")

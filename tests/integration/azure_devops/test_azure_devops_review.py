@@ -242,12 +242,16 @@ def test_a_request_without_api_version_is_a_400_the_client_never_sends(
     ],
 )
 def test_a_missing_or_unsafe_setting_is_refused_before_any_request(
-    ado: AzureDevOps, make_env: MakeEnv, override: dict[str, str], needle: str
+    ado: AzureDevOps,
+    make_env: MakeEnv,
+    override: dict[str, str],
+    needle: str,
+    off_loopback: list[str],
 ) -> None:
     with pytest.raises(ReviewError) as caught:
         publish(plan_of(), make_env(ado) | override)
     assert needle in caught.value.message + (caught.value.hint or "")
-    assert ado.requests == []
+    assert (ado.requests, off_loopback) == ([], [])
 
 
 def test_the_merged_pull_request_of_a_commit(ado: AzureDevOps, make_env: MakeEnv) -> None:

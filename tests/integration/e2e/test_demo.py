@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -95,17 +96,24 @@ def test_demo_runs_again_in_the_same_folder(
 
 
 def test_demo_never_shows_or_writes_its_credentials(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], known_secrets: None
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    known_secrets: None,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # -vv's lines: pytest's own handler takes them here
     assert main(["demo", "--dir", str(tmp_path), "-vv"]) == 0
     out, err = capsys.readouterr()
     written = "".join(
         p.read_text(encoding="utf-8", errors="replace") for p in tmp_path.rglob("*") if p.is_file()
     )
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    assert "entrasync" in {r.name.partition(".")[0] for r in caplog.records}  # -vv logged
     for secret in KNOWN_SECRETS:
         assert secret not in out
         assert secret not in err
         assert secret not in written
+        assert secret not in logs
 
 
 def test_demo_is_plain_when_not_on_a_terminal(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ server on loopback; the file it writes is then checked by the real `validate` an
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import sys
@@ -378,16 +379,20 @@ def test_a_draft_that_does_not_validate_is_never_written(
 
 
 def test_no_secret_reaches_the_file_or_the_output(
-    serve: Serve, capsys: pytest.CaptureFixture[str]
+    serve: Serve, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     serve(*misfit_tenant())
+    caplog.set_level(logging.DEBUG)  # -vv's lines: pytest's own handler takes them here
     code, out, err = init(capsys, "APP-", "--out", "draft.yaml", "-vv")
     assert code == 0, err
     text = Path("draft.yaml").read_text(encoding="utf-8")
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    assert "entrasync" in {r.name.partition(".")[0] for r in caplog.records}  # -vv logged
     for secret in (SECRET, TOKEN):
         assert secret not in text
         assert secret not in out
         assert secret not in err
+        assert secret not in logs
 
 
 def test_a_prefix_no_group_has_is_an_error_and_writes_nothing(

@@ -51,7 +51,7 @@ class Job:
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        return secrets(self.sandbox)
+        return secrets(self.sandbox, self.env["GITHUB_TOKEN"])
 
 
 @pytest.fixture

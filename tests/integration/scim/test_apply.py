@@ -159,12 +159,16 @@ def test_a_patch_answered_without_the_user_as_made_is_read_back_once(
     sandbox = make_sandbox()
     sandbox.set_faults(patch_answer="bare")  # made, answered with the user's id alone
     audit = ListAudit()
-    plan, report = _apply_one_at_a_time(sandbox, audit)
+    config = config_for(sandbox)
     with client_for(sandbox) as client:
-        after = read_target(config_for(sandbox), client)
+        plan = scenario_plan(read_target(config, client))
+        reads = sandbox.counters.by_method.get("GET", 0)
+        report = apply_plan(plan, client, config, audit, parallelism=1)
+        patched = {c.user for c in plan.changes if c.action is not Action.CREATE}
+        assert sandbox.counters.by_method.get("GET", 0) == reads + len(patched)  # once each
+        after = read_target(config, client)
 
     assert report.counts == {"succeeded": 6, "failed": 0, "skipped": 0}
-    patched = {c.user for c in plan.changes if c.action is not Action.CREATE}
     for record in audit.records:
         if record["user"] in patched:
             assert record["detail"] == (
