@@ -301,6 +301,14 @@ def _pair_or_warning(
             others,  # another Entra user's, found by this key: never changed (a reused UPN)
         )
     found = found or index.by_key.get(desired.key)
+    if found is None and config.neuraltrust.match_on == "email" and not desired.user.mail:
+        # Keyed by its id (resolve()): only its own externalId could find its NeuralTrust user.
+        return (
+            f"{desired.user.user_principal_name} has no mail, and no NeuralTrust user carries "
+            f"its Entra id {desired.user.id} as externalId: neither adopted nor created "
+            "(match_on: email)",
+            (),
+        )
     if found is None:
         clash = index.by_user_name.get(desired.user.user_principal_name.lower())
         if clash is None:

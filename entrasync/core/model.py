@@ -195,9 +195,9 @@ class Resolution:
     desired: Mapping[str, DesiredUser]  # by Entra object id
     excluded: Mapping[str, str] = field(default_factory=dict)  # Entra id -> reason
     warnings: tuple[str, ...] = ()
-    # Excluded Entra ids (lower-cased) still in a synced group but not matchable (no mail
-    # under match_on: email, or a member id whose user was not read): their NeuralTrust user
-    # is left as it is, never deactivated as an orphan.
+    # Excluded Entra ids (lower-cased) still in a synced group but not matchable (a member id
+    # whose user was not read): their NeuralTrust user is left as it is, never deactivated as
+    # an orphan.
     held: frozenset[str] = frozenset()
     # Entra ids (lower-cased) excluded because `protected` lists them: never changed.
     protected: frozenset[str] = frozenset()

@@ -15,13 +15,12 @@ from entrasync.core.model import DesiredUser, Directory, DirectoryUser, Resoluti
 PROTECTED = "protected"
 DISABLED = "disabled in Entra"
 GUEST = "guest user (include_guests: false)"
-NO_MAIL = "no mail address (match_on: email)"
 NOT_READ = "member id not among the users read from Graph"
 
 
 def _key(match_on: str, user: DirectoryUser, upn: str) -> str | None:
     """The lower-cased key ``match_on`` compares (``upn``: the lower-cased UPN); None when the
-    user lacks that attribute."""
+    user lacks that attribute (a mail, under ``email``)."""
     if match_on == "email":
         return user.mail.lower() if user.mail else None
     if match_on == "externalId":
@@ -55,11 +54,11 @@ def empty_groups(directory: Directory) -> tuple[str, ...]:
 
 
 def _exclusion(
-    config: Config, user: DirectoryUser, protected: frozenset[str], upn: str, key: str | None
+    config: Config, user: DirectoryUser, protected: frozenset[str], upn: str
 ) -> str | None:
     """Why a mapped user gets no desired state, or None. Protected wins: it is the strongest.
 
-    ``upn``, ``key``: the user's lower-cased UPN and :func:`_key`, computed once by the caller.
+    ``upn``: the user's lower-cased UPN, computed once by the caller.
     """
     if protected and _listed(user, upn, protected):
         return PROTECTED
@@ -67,8 +66,6 @@ def _exclusion(
         return GUEST
     if not user.account_enabled and not config.entra.include_disabled:
         return DISABLED
-    if key is None:
-        return NO_MAIL
     return None
 
 
@@ -152,24 +149,19 @@ def resolve(config: Config, directory: Directory) -> Resolution:
             continue
         upn = user.user_principal_name.lower()
         key = _key(match_on, user, upn)
-        reason = _exclusion(config, user, protected, upn, key)
+        reason = _exclusion(config, user, protected, upn)
         if reason is not None:
             excluded[entra_id] = reason
             if key:
                 left_out.setdefault(key, {}).setdefault(entra_id.lower(), entra_id)
             if reason is PROTECTED:
                 protected_ids.add(entra_id.lower())
-            if reason == NO_MAIL:
-                held.add(entra_id.lower())
-                said.append(
-                    (
-                        entra_id,
-                        f"{user.user_principal_name} has no mail: skipped, its NeuralTrust user "
-                        "not changed (match_on: email)",
-                    )
-                )
             continue
-        assert key is not None  # _exclusion() ruled out a missing key
+        if key is None:
+            # No mail under match_on: email. Its NeuralTrust user, found by its externalId,
+            # is kept in line; none is adopted or created for it (matching says so). Keyed by
+            # its id, which no mail can be.
+            key = entra_id.lower()
         first = owner_of_key.setdefault(key, entra_id)
         if first != entra_id:
             sharing.setdefault(key, [first]).append(entra_id)

@@ -195,10 +195,32 @@ SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any], list[TargetUser], Any
         ([], [], 0),
     ),
     (
-        "a managed user still in a group but without mail under match_on: email is kept",
+        "a managed user without mail under match_on: email is found by its externalId",
         {**DEACTIVATE, "neuraltrust": {"match_on": "email"}},
         {"NT-Everyone": [person("bob", mail=None)]},
         [nt("bob")],
+        ([], [], 1),
+    ),
+    (
+        # It was held back with a warning, and kept its owner role in NeuralTrust.
+        "a managed user without mail under match_on: email is demoted, keyed by its Entra id",
+        {**DEACTIVATE, "neuraltrust": {"match_on": "email"}},
+        {"NT-Everyone": [person("bob", mail=None)]},
+        [nt("bob", role="owner")],
+        ([("update", "id-bob", "role differs (owner -> member); products differ")], [], 0),
+    ),
+    (
+        "a deactivated user without mail under match_on: email, back in a group, is reactivated",
+        {"neuraltrust": {"match_on": "email"}},
+        {"NT-Everyone": [person("bob", mail=None)]},
+        [nt("bob", active=False)],
+        ([("reactivate", "id-bob", "inactive in NeuralTrust, back in NT-Everyone")], [], 0),
+    ),
+    (
+        "a user without mail under match_on: email is neither adopted nor created",
+        {**DEACTIVATE, "neuraltrust": {"match_on": "email"}},
+        {"NT-Everyone": [person("bob", mail=None)]},
+        [nt("bob", external_id=None)],
         ([], [], 0),
     ),
     *(
@@ -691,3 +713,14 @@ def test_two_entra_users_paired_with_one_neuraltrust_user_change_it_for_neither(
         "(SCIM id scim-alice): not changed"
         for key in (A, "new@contoso.com")
     ]
+
+
+def test_a_user_without_mail_under_match_on_email_whose_user_no_externalid_finds_is_told() -> None:
+    plan = plan_for(
+        {"NT-Everyone": [person("bob", mail=None)]}, [], neuraltrust={"match_on": "email"}
+    )
+    assert plan.changes == ()
+    assert (
+        "bob@contoso.com has no mail, and no NeuralTrust user carries its Entra id id-bob as "
+        "externalId: neither adopted nor created (match_on: email)"
+    ) in plan.warnings

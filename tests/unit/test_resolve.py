@@ -13,7 +13,6 @@ from entrasync.core.model import Directory, DirectoryUser, Group, GroupMembers
 from entrasync.core.resolve import (
     DISABLED,
     GUEST,
-    NO_MAIL,
     NOT_READ,
     PROTECTED,
     empty_groups,
@@ -152,10 +151,10 @@ FILTERS: list[tuple[str, dict[str, Any], DirectoryUser, str | None]] = [
         PROTECTED,
     ),
     (
-        "a user without mail is excluded when matching on email",
+        "a user without mail is desired when matching on email (found by externalId alone)",
         {"neuraltrust": {"match_on": "email"}},
         person("n", mail=None),
-        NO_MAIL,
+        None,
     ),
 ]
 
@@ -183,6 +182,8 @@ def test_filters_exclude_users_with_a_reason(
                      id="email keys on the lower-cased mail"),
         pytest.param("externalId", person("a", id="0B3F-ABC"), "0b3f-abc",
                      id="externalId keys on the lower-cased Entra id"),
+        pytest.param("email", person("a", id="0B3F-ABC", mail=None), "0b3f-abc",
+                     id="without a mail, email keys on the Entra id, which no mail can be"),
     ],
 )  # fmt: skip
 def test_match_key_follows_match_on(match_on: str, user: DirectoryUser, key: str) -> None:
@@ -191,7 +192,7 @@ def test_match_key_follows_match_on(match_on: str, user: DirectoryUser, key: str
     assert resolution.desired[user.id].key == key
 
 
-def test_warnings_name_unsynced_and_empty_groups_and_missing_mail() -> None:
+def test_warnings_name_unsynced_and_empty_groups() -> None:
     mappings = [
         {"name": "NT-Admins", "role": "admin"},
         {"name": "NT-Contractors", "role": "member", "auto_sync": False},
@@ -202,9 +203,7 @@ def test_warnings_name_unsynced_and_empty_groups_and_missing_mail() -> None:
     assert resolve(config, directory).warnings == (
         "group NT-Contractors has auto_sync: false",
         "group NT-Admins resolved to 0 members",
-        "nomail@contoso.com has no mail: skipped, its NeuralTrust user not changed "
-        "(match_on: email)",
-    )
+    )  # a user without mail is told by matching, only when no externalId finds its user
     assert empty_groups(directory) == ("NT-Admins",)
 
 
@@ -251,11 +250,12 @@ def test_the_order_groups_were_read_in_does_not_change_the_resolution() -> None:
         )
         directory = make_directory(config, members)
         whole = resolve(config, directory)
-        # Every way resolve() leaves a user out is in play (no mail, protected), and a key
-        # two users share.
-        assert set(whole.excluded) == {carol.id, erin.id}
+        # A user left out (protected), one keyed by its id (no mail), and a key two users
+        # share are in play.
+        assert set(whole.excluded) == {erin.id}
+        assert whole.desired[carol.id].key == carol.id.lower()
         assert whole.shared_keys == {ALICE.mail: tuple(sorted((ALICE.id, dave.id)))}
-        assert len(whole.warnings) == 2  # no mail, NT-Admins resolved to 0
+        assert len(whole.warnings) == 1  # NT-Admins resolved to 0
         for order in itertools.permutations(directory.groups):
             assert resolve(config, replace(directory, groups=order)) == whole
 
