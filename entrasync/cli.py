@@ -160,14 +160,17 @@ def _unfailing_stderr() -> Iterator[None]:
         sys.stderr = given
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, last: bool = False) -> int:
+    """Run the command ``argv`` (sys.argv's by default) and return its exit code. ``last``:
+    the program ends with it (:func:`entrasync.launch.run`), so once a signal stopped it,
+    later ones are ignored up to the exit: the stop, being told, keeps its code."""
     _open_closed_streams()
     _printable_anywhere()
     with _unfailing_stderr():
-        return _main(argv)
+        return _main(argv, last)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, last: bool) -> int:
     if sys.stdout is None:  # started with its stdout closed (`>&-`): click would print nothing
         _print_error(
             EntrasyncError(
@@ -186,11 +189,8 @@ def _main(argv: Sequence[str] | None) -> int:
         _print_error(_FOLDER_GONE)
         return ExitCode.ERROR
     try:
-        with collector_paused(), signals_interrupt():
-            try:
-                result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)
-            except (click.Abort, KeyboardInterrupt, Stopped) as exc:
-                return _stopped(exc)  # told while the handlers only note a later signal
+        with collector_paused(), signals_interrupt(last=last):
+            result = cli.main(args=args, prog_name="entrasync", standalone_mode=False)
     except EntrasyncError as exc:
         _print_error(exc)
         return ExitCode.ERROR
@@ -199,7 +199,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except click.ClickException as exc:
         exc.show()
         return ExitCode.ERROR
-    except (click.Abort, KeyboardInterrupt, Stopped) as exc:  # a stop the command's end raised
+    except (click.Abort, KeyboardInterrupt, Stopped) as exc:
         return _stopped(exc)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) and _folder_gone():  # deleted while it ran

@@ -65,12 +65,9 @@ def run() -> NoReturn:
 
             if lost:  # dropped while it loaded: the command does not start
                 raise _stop(lost[0])
-            code = main()
+            code = main(last=True)
             if lost and code == 0:  # the command ran to its end; the stop came before the exit
                 raise _stop(lost[0])
-            if code in (INTERRUPTED, TERMINATED):  # told: a later signal changes nothing now
-                for signum in (signal.SIGINT, *_ENDING):
-                    signal.signal(signum, signal.SIG_IGN)
         except KeyboardInterrupt:
             sys.stderr.write("\ninterrupted\n")
             code = INTERRUPTED
@@ -83,7 +80,8 @@ def run() -> NoReturn:
         sys.stderr.write(f"\nstopped by {signal.Signals(ended.args[0]).name}\n")
         code = TERMINATED
     finally:
-        for signum in caught:
-            signal.signal(signum, signal.SIG_DFL)
+        for signum in caught:  # but those a stop left ignored, up to the exit
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                signal.signal(signum, signal.SIG_DFL)
         sys.unraisablehook = reported
     sys.exit(code)

@@ -230,7 +230,7 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
 
 
 _LINE_BREAK = re.compile(r"\r\n?|\n")
-_DIRECTIVE = re.compile(r"^%", re.MULTILINE)
+_DIRECTIVE = re.compile(r"(?:\A|(?<=[\r\n]))%")
 
 
 def _directive(text: str) -> Problem | None:
@@ -250,34 +250,61 @@ def _directive(text: str) -> Problem | None:
 
 
 def _tab_spacing(text: str) -> Problem | None:
-    """A tab between a file's tokens (but in a comment or inside `[...]` or `{...}`) or folded
-    in a plain value written on several lines: libyaml takes it as a space, other readers
-    (check-jsonschema's) refuse the file. A tab kept inside a value is refused there
-    (_inside_value)."""
+    """A tab used as a space: between a file's tokens (but in a comment or inside `[...]` or
+    `{...}`), in a block value's `|` or `>` line, or where a plain value written on several
+    lines is folded. libyaml takes it as a space, other readers (check-jsonschema's) refuse
+    the file. A tab kept inside a value is refused there (_inside_value)."""
     if "\t" not in text:
         return None
     end, flow = 0, 0
     for token in yaml.scan(text, Loader=_Loader):
         gap_start, end, in_flow = end, max(end, token.end_mark.index), flow > 0
-        if isinstance(token, yaml.FlowSequenceStartToken | yaml.FlowMappingStartToken):
-            flow += 1
-        elif isinstance(token, yaml.FlowSequenceEndToken | yaml.FlowMappingEndToken):
-            flow -= 1
-        tab = -1
-        for line_start, line in _lines_of(
-            "" if in_flow else text[gap_start : token.start_mark.index]
-        ):
-            found = line.partition("#")[0].find("\t")  # outside a value, `#` starts a comment
-            if found >= 0:
-                tab = gap_start + line_start + found
-                break
-        if tab < 0 and isinstance(token, yaml.ScalarToken) and token.plain:
-            tab = text.find("\t", token.start_mark.index, token.end_mark.index)
+        flow += _FLOW_DEPTH.get(type(token), 0)
+        tab = -1 if in_flow else _spacing_tab(text, gap_start, token.start_mark.index)
+        if tab < 0 and isinstance(token, yaml.ScalarToken):
+            tab = _folding_tab(text, token)
         if tab >= 0:
             line_number, col = _position(text, tab)
             said = "a tab is used as a space here, which other YAML readers refuse: use spaces"
             return Problem(line_number, col, "", said)
     return None
+
+
+_FLOW_DEPTH: dict[type[yaml.Token], int] = {
+    yaml.FlowSequenceStartToken: 1,
+    yaml.FlowMappingStartToken: 1,
+    yaml.FlowSequenceEndToken: -1,
+    yaml.FlowMappingEndToken: -1,
+}
+
+
+def _spacing_tab(text: str, start: int, stop: int) -> int:
+    """Where the first tab of ``text[start:stop]`` is that no comment holds, -1 where none
+    is: outside a value, a `#` starts a comment."""
+    for line_start, line in _lines_of(text[start:stop]):
+        found = line.partition("#")[0].find("\t")
+        if found >= 0:
+            return start + line_start + found
+    return -1
+
+
+def _folding_tab(text: str, token: yaml.ScalarToken) -> int:
+    """Where a tab is in a value's spacing (its `|` or `>` line, the blanks where a plain value
+    on several lines is folded), -1 where none is."""
+    start, stop = int(token.start_mark.index), int(token.end_mark.index)
+    if token.style in ("|", ">"):
+        header = _LINE_BREAK.search(text, start, stop)
+        return _spacing_tab(text, start, stop if header is None else header.start())
+    if not token.plain:
+        return -1
+    lines = list(_lines_of(text[start:stop]))
+    for number, (line_start, line) in enumerate(lines):
+        lead = len(line) - len(line.lstrip(" \t")) if number else 0  # a line's indentation
+        trail = len(line.rstrip(" \t")) if number < len(lines) - 1 else len(line)
+        for found in (line.find("\t", 0, lead), line.find("\t", trail)):
+            if found >= 0:
+                return start + line_start + found
+    return -1
 
 
 def _lines_of(text: str) -> Iterator[tuple[int, str]]:

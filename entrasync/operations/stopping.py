@@ -69,11 +69,14 @@ class StopRequest:
 
 
 @contextmanager
-def _handlers(signals: tuple[int, ...], handler: Handler) -> Iterator[None]:
-    """Install ``handler`` for ``signals``, restoring the previous ones on the way out. Only
-    the main thread may set handlers: elsewhere (a command run in-process from another thread)
-    the signals keep whatever handling they have. A signal the process was started with
-    ignored (SIGINT for a background job, SIGHUP under ``nohup``) stays ignored."""
+def _handlers(
+    signals: tuple[int, ...], handler: Handler, ignored: Callable[[], bool] = lambda: False
+) -> Iterator[None]:
+    """Install ``handler`` for ``signals``, restoring the previous ones on the way out, or
+    ignoring them from then on where ``ignored()`` says so. Only the main thread may set
+    handlers: elsewhere (a command run in-process from another thread) the signals keep
+    whatever handling they have. A signal the process was started with ignored (SIGINT for a
+    background job, SIGHUP under ``nohup``) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -82,8 +85,9 @@ def _handlers(signals: tuple[int, ...], handler: Handler) -> Iterator[None]:
     try:
         yield
     finally:
+        ignore = ignored()
         for signum, old in previous.items():
-            signal.signal(signum, old)
+            signal.signal(signum, signal.SIG_IGN if ignore else old)
 
 
 @contextmanager
@@ -136,14 +140,18 @@ def note(text: str) -> None:
 
 
 @contextmanager
-def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
+def signals_interrupt(say: Callable[[str], None] = note, *, last: bool = False) -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`Stopped` where the program is, as SIGINT raises
     KeyboardInterrupt: the command ends without a traceback, exit 143 (130 for SIGINT). Once:
     a later signal is only noted, so it can neither cut short the cleanup the first one set
     going nor change the exit code (a runner's cancel sends SIGINT, then SIGTERM); only Ctrl-C
     pressed again after Ctrl-C interrupts again, as a user insisting expects. Each of them also
     cuts short the readers' waits before a retry (:func:`end_waits`): the command waits for
-    its threads, and a throttled read would hold it for minutes."""
+    its threads, and a throttled read would hold it for minutes.
+
+    ``last``: the program ends with this command. Once a signal stopped it, the stop signals
+    are left ignored on the way out, so that none can change the exit while the stop is told
+    and the interpreter ends (a runner's SIGTERM after its SIGINT ended the run with 143)."""
     global _command_stop
     raised = StopRequest()
     # Only the main thread's command gets the signals (_handlers): one run in another thread
@@ -188,10 +196,14 @@ def signals_interrupt(say: Callable[[str], None] = note) -> Iterator[None]:
         return False
 
     try:
+
+        def stopped() -> bool:
+            return last and in_main and outer is None and raised.requested
+
         with (
             _taking_dropped(lost),
-            _handlers(_ENDING, handler),
-            _handlers((signal.SIGINT,), interrupt),
+            _handlers(_ENDING, handler, stopped),
+            _handlers((signal.SIGINT,), interrupt, stopped),
         ):
             yield
             # A command run inside another (the demo's steps) ends as stopped too: the outer

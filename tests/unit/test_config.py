@@ -896,6 +896,22 @@ def test_a_yaml_directive_is_refused_at_its_line(directive: str, tmp_path: Path)
     )
 
 
+def test_a_yaml_directive_after_a_lone_cr_is_refused_at_its_line(tmp_path: Path) -> None:
+    text = "# mappings\r%YAML 1.1\r---\rversion: 1\rmappings: [{name: on, role: owner}]\r"
+    assert problems_of(text, tmp_path)[0].endswith(
+        ":2:1: a YAML directive (%YAML, %TAG) is not used in a mappings file: remove it"
+    )
+
+
+def test_a_tab_inside_a_one_line_value_is_told_as_inside_the_value(tmp_path: Path) -> None:
+    text = "version: 1\nmappings:\n  - name: NT\tOwners\n    role: owner\n"
+    (problem,) = problems_of(text, tmp_path)
+    assert problem.endswith(
+        ":3:11: mappings[0].name: a tab (U+0009) inside a value is not allowed: write the value "
+        "on one line"
+    ), problem
+
+
 def test_a_percent_sign_starting_a_line_of_a_value_is_no_directive(tmp_path: Path) -> None:
     text = 'version: 1\nmappings:\n- name: "G\n%H"\n  role: owner\n'
     assert load_text(text, tmp_path).mappings[0].name == "G %H"
@@ -912,6 +928,7 @@ def test_a_percent_sign_starting_a_line_of_a_value_is_no_directive(tmp_path: Pat
         ("version: 1\nmappings:\n  - name: &g\tG\n    role: owner\n", "3:13"),
         ("version: 1\nmappings:\n  - name: G\n     \tH\n    role: owner\n", "4:6"),
         ("version: 1\n  \t\nroles: [owner]\n", "2:3"),
+        ("version: 1\nmappings:\n  - name: |-\t# the group\n      G\n    role: owner\n", "3:13"),
     ],
     ids=[
         "after a value",
@@ -922,6 +939,7 @@ def test_a_percent_sign_starting_a_line_of_a_value_is_no_directive(tmp_path: Pat
         "after an anchor",
         "folded in a plain value on two lines",
         "on a line of blanks",
+        "after a block value's indicator",
     ],
 )
 def test_a_tab_used_as_a_space_is_refused_at_its_place(

@@ -41,7 +41,7 @@ def test_ctrl_c_while_the_cli_loads_exits_130_without_a_traceback(
 def test_a_second_ctrl_c_while_the_first_is_reported_exits_130_too(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def interrupted_twice(_argv: Sequence[str] | None = None) -> int:
+    def interrupted_twice(_argv: Sequence[str] | None = None, *, last: bool = False) -> int:
         raise KeyboardInterrupt  # escaped main(): raised inside its own "interrupted" report
 
     monkeypatch.setattr(cli, "main", interrupted_twice)
@@ -75,7 +75,7 @@ def test_an_interrupt_inside_an_exec_ends_python_m_with_130_not_by_sigint(
     (tmp_path / "interrupted_in_exec.py").write_text(
         "from entrasync import cli\n"
         "from entrasync.launch import run\n"
-        "def main():\n"
+        "def main(last=False):\n"
         "    exec('raise KeyboardInterrupt')\n"
         "cli.main = main\n"
         "run()\n",
@@ -114,7 +114,7 @@ def _run_with_main(folder: Path, before: str, main: str) -> subprocess.Completed
         "import os, signal, types, sys, weakref\n"
         f"{before}"
         "fake = types.ModuleType('entrasync.cli')\n"
-        f"def main():\n{main}"
+        f"def main(last=False):\n{main}"
         "fake.main = main\n"
         "sys.modules['entrasync.cli'] = fake\n"
         "from entrasync.launch import run\n"
@@ -192,7 +192,7 @@ def test_a_second_signal_while_the_first_is_reported_changes_nothing(tmp_path: P
         "        return self.s.write(t)\n"
         "    def flush(self): self.s.flush()\n"
         "fake = types.ModuleType('entrasync.cli')\n"
-        "def main():\n"
+        "def main(last=False):\n"
         "    sys.stderr = Err(sys.stderr)\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
         "    return 0\n"

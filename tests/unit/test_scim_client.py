@@ -380,9 +380,16 @@ def test_only_an_answer_a_retry_may_change_says_to_retry(status: int, retried: b
             httpx.Response(500, json={"message": "database connection pool exhausted"}),
             "answered 500 to updating u1: database connection pool exhausted",
         ),
+        (
+            httpx.Response(
+                500,
+                json={"timestamp": "2026-12-07T15:00:00Z", "status": 500, "message": "pool gone"},
+            ),
+            "answered 500 to updating u1: pool gone",
+        ),
         (httpx.Response(500), "answered 500 to updating u1"),
     ],
-    ids=["a gateway's text", "a framework's JSON message", "no body"],
+    ids=["a gateway's text", "a framework's JSON message", "Spring's, with a status", "no body"],
 )
 def test_an_error_that_is_no_scim_error_keeps_the_servers_words(
     answer: httpx.Response, said: str

@@ -193,7 +193,7 @@ def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
         error = Error.model_validate(body) if body else None
     except (ValueError, ValidationError):
         error = None
-    if error is None:
+    if error is None or not (error.detail or error.scim_type or "schemas" in body):
         # No SCIM Error (a gateway's page, a framework's {"message": ...}): the start of what
         # it says, as the review platforms' errors show theirs.
         return None, error_detail(response, "detail", "message", "error") or None

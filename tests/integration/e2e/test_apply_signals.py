@@ -172,6 +172,31 @@ def test_a_signal_once_the_stop_is_told_changes_neither_the_code_nor_the_last_wo
     assert "Traceback" not in err
 
 
+def test_a_signal_after_the_stop_is_told_and_before_the_process_ends_is_ignored(
+    world: World,
+) -> None:
+    """The signals' defaults came back once the command returned: a runner's SIGHUP while the
+    interpreter ended killed a Ctrl-C'd apply (no exit code of its own). Its end is held half
+    a second here, so that the signal surely lands in it."""
+    proc = world.start(prelude="import atexit, time; atexit.register(time.sleep, 0.5)")
+    wait_until(lambda: world.scim.counters.writes >= PARALLELISM, proc, "the writes start")
+    proc.send_signal(signal.SIGINT)
+    assert proc.stderr is not None
+    told = []
+    for line in proc.stderr:
+        told.append(line)
+        if line.strip() == "interrupted":
+            break
+    time.sleep(0.1)
+    assert proc.poll() is None, "the process ended before the second signal could land"
+    proc.send_signal(signal.SIGHUP)
+    done = finish(proc)
+
+    err = "".join(told) + done.err
+    assert done.code == 130, err
+    assert "stopped by" not in err
+
+
 @contextmanager
 def terminal(world: World, *command: str) -> Iterator[tuple[subprocess.Popen[bytes], list[bytes]]]:
     """``entrasync`` on a terminal of its own (stdin, stdout, stderr), which closes, as a
