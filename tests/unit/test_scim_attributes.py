@@ -126,6 +126,8 @@ def test_patch_operations_replace_the_whole_value(
         ([{"value": "w@x", "type": "work"}, {"value": "p@x", "primary": True}], "p@x"),
         ([{"value": "h@x", "type": "home"}, {"value": "w@x", "type": "work"}], "w@x"),
         ([{"value": "h@x", "type": "home"}, {"value": "o@x", "type": "other"}], "h@x"),
+        ([{"value": "o@x", "type": "other"}, {"value": "h@x", "type": "home"}], "h@x"),
+        ([{"value": "w2@x", "type": "work"}, {"value": "w1@x", "type": "work"}], "w1@x"),
         ([{"type": "work"}], None),
         ([], None),
         # Sub-attribute names in any case (RFC 7643 §2.1); a boolean sent as text.
@@ -136,7 +138,9 @@ def test_patch_operations_replace_the_whole_value(
     ids=[
         "primary wins",
         "else work",
-        "else the first",
+        "else the first in text order",
+        "the same whatever order the server sends them in (it read o@x)",
+        "the first work one in text order",
         "an email without value is ignored",
         "no email",
         "Primary and Value",
@@ -144,7 +148,7 @@ def test_patch_operations_replace_the_whole_value(
         "type Work",
     ],
 )
-def test_the_email_read_is_primary_then_work_then_first(
+def test_the_email_read_is_primary_then_work_then_any_the_first_in_text_order(
     emails: list[dict[str, Any]], expected: str | None
 ) -> None:
     assert primary_email({"emails": emails}) == expected

@@ -172,6 +172,26 @@ def test_a_service_provider_config_that_fails_for_now_stops_the_read(
     assert all(r.url.path.endswith("/ServiceProviderConfig") for r in recorder.requests)
 
 
+def test_service_provider_config_and_list_members_are_read_in_any_case() -> None:
+    """RFC 7643 §2.1: an `eTag` read as no ETags dropped If-Match; a `resources` page was
+    "empty", blamed on the server's paging."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/ServiceProviderConfig"):
+            return httpx.Response(
+                200, json={"Filter": {"MaxResults": 2}, "eTag": {"Supported": True}}
+            )
+        start = int(request.url.params["startIndex"])
+        users = _users(start, int(request.url.params["count"]), 3)
+        return httpx.Response(
+            200, json={"TotalResults": 3, "StartIndex": start, "resources": users}
+        )
+
+    scim, _ = client(handler)
+    assert [u["id"] for u in scim.list_users()] == ["1", "2", "3"]
+    assert (scim.page_size(), scim.etags) == (2, True)
+
+
 @pytest.mark.parametrize("status", [404, 405, 501])
 def test_a_server_without_service_provider_config_falls_back_without_etags(status: int) -> None:
     scim, recorder = client(empty_list_after(httpx.Response(status)))
@@ -196,7 +216,7 @@ def test_paging_follows_a_server_that_returns_fewer_than_asked() -> None:
     assert [u["id"] for u in users] == [str(i) for i in range(1, 8)]
     # Pages after the first go out concurrently, so their order on the wire may vary.
     starts = sorted(int(r.url.params["startIndex"]) for r in recorder.requests[1:])
-    assert starts == [1, 4, 7]
+    assert starts == [1, 4, 7, 8]  # and the page after the last: pages short of count
     assert recorder.requests[1].url.params["attributes"] == "userName,roles"
 
 

@@ -153,6 +153,9 @@ USER_SPELLING = _spelling(
     *("entitlements", "roles", "x509Certificates"),
 )
 VALUE_SPELLING = _spelling("value", "display", "type", "primary")  # a multi-valued item's
+LIST_SPELLING = _spelling(  # a ListResponse's (RFC 7644 §3.4.2)
+    "schemas", "totalResults", "Resources", "startIndex", "itemsPerPage"
+)
 
 
 def as_spelt(item: dict[str, Any], spelling: Spelling) -> dict[str, Any]:

@@ -36,7 +36,13 @@ from entrasync.adapters.scim.answers import (
     refuse_error_body,
     result_of,
 )
-from entrasync.adapters.scim.attributes import SpeltTwice, get_ci, names_extension
+from entrasync.adapters.scim.attributes import (
+    LIST_SPELLING,
+    SpeltTwice,
+    as_spelt,
+    get_ci,
+    names_extension,
+)
 from entrasync.adapters.scim.paging import (
     IncompleteListingError,
     Listing,
@@ -234,12 +240,12 @@ class ScimClient:
             announced: object = None
             etag: object = None
             if status == 200:
-                try:
+                try:  # names in any case (RFC 7643 §2.1): an `eTag` dropped If-Match
                     config = json_of(response)
-                    announced = (config.get("filter") or {}).get("maxResults")
-                    etag = (config.get("etag") or {}).get("supported")
-                except (ValueError, AttributeError):
-                    announced = None
+                    announced = get_ci(get_ci(config, "filter") or {}, "maxResults")
+                    etag = get_ci(get_ci(config, "etag") or {}, "supported")
+                except (ValueError, AttributeError, TypeError):
+                    announced = etag = None
             self._page_size = FALLBACK_PAGE_SIZE
             if isinstance(announced, int) and announced > 0:
                 self._page_size = min(announced, MAX_PAGE_SIZE)
@@ -274,7 +280,7 @@ class ScimClient:
         yield from listing.accept(first)
         step = len(first.resources)
         start = 1 + step
-        last = step  # the length of the last page read
+        last, short = step, int(step < count)  # the last page's length; pages short of count
         if width > 1 and step and start <= listing.total:
             starts = range(start, listing.total + 1, step)
             fetch = partial(self._users_page, params, count=count)
@@ -283,6 +289,7 @@ class ScimClient:
                 for page in pages:
                     yield from listing.accept(page)
                     start, last = page.start + len(page.resources), len(page.resources)
+                    short += last < count
                     if len(page.resources) != min(step, listing.total - page.start + 1):
                         break  # a page of another length: the pages asked after it are off
             finally:
@@ -293,15 +300,19 @@ class ScimClient:
             yield from listing.accept(page)
             # A server may return fewer than asked (RFC 7644 §3.4.2.4): follow what it sent.
             start, last = start + len(page.resources), len(page.resources)
-        if listing.requests == 1 and step:
+            short += last < count
+        alone = listing.requests == 1
+        if alone and step:
             # The whole list came in its first page, which is what a server that gives each
             # page's own length as totalResults says too: make sure, by another page.
             listing.charge()
             self._prove_whole(params, listing, start if step >= count else None, count)
-        elif step and last >= step:
-            # The last page was as full as the server's pages: a totalResults that undercounts
-            # by whole pages (a server capping it) ends the read there too. The page after it
-            # must be empty, or refused as past the server's end.
+        # Pages as long as asked, then a shorter one, end a list. Any other read may end where
+        # a totalResults that undercounts says (a server capping it, and its pages below
+        # count, or at a result window): the page after it must be empty, or refused as past
+        # the server's end.
+        ended = (not alone and short == 1 and last < count) or (alone and step >= count)
+        if step and not ended:
             listing.charge()
             self._prove_whole(params, listing, start, count, refusal_ends=True)
 
@@ -439,6 +450,10 @@ class ScimClient:
         page = self._get_users(params, doing, retries=retries)
         # A ListResponse says how many it found (RFC 7644 §3.4.2); Resources may be left out
         # when that is none.
+        try:
+            page = as_spelt(page, LIST_SPELLING) if isinstance(page, dict) else page
+        except SpeltTwice:
+            raise not_scim(doing, "a SCIM ListResponse") from None
         listed = isinstance(page, dict) and as_integer(page.get("totalResults")) is not None
         resources = page.get("Resources", []) if listed and isinstance(page, dict) else None
         if not isinstance(resources, list):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from entrasync.adapters.scim.attributes import LIST_SPELLING, SpeltTwice, as_spelt
 from entrasync.errors import ScimError
 
 MAX_TOTAL_RESULTS = 10_000_000  # far past any NeuralTrust organisation; 10**9 is a lie
@@ -136,6 +137,10 @@ def parse_page(body: object, start: int) -> Page:
     at = f"the page asked for at startIndex {start}"
     if not isinstance(body, dict):
         raise _broken(f"{at} is not a SCIM ListResponse")
+    try:
+        body = as_spelt(body, LIST_SPELLING)  # names in any case (RFC 7643 §2.1)
+    except SpeltTwice as twice:
+        raise _broken(f"{at} holds {twice.name} twice ({twice.first}, {twice.second})") from None
     total = as_integer(body.get("totalResults"))
     if total is None or total < 0:
         raise _broken(f"{at} carries no valid totalResults")

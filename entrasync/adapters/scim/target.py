@@ -53,9 +53,11 @@ def _spelt_twice(user: object, twice: SpeltTwice) -> IncompleteListingError:
 
 
 def primary_email(resource: dict[str, Any]) -> str | None:
-    """The primary email, else the work one, else the first (RFC 7643 §4.1.2)."""
-    first: object = None
-    work: object = None
+    """The primary email (RFC 7643 §4.1.2), else the first work one in text order, else the
+    first in text order: a multi-valued attribute has no order (§2.4), and the server's own
+    would change the user's match key, and its state, from one read to the next."""
+    work: list[str] = []
+    other: list[str] = []
     emails = resource.get("emails") or ()
     if not isinstance(emails, list | tuple):
         raise _odd(resource, "emails", "a list")
@@ -67,12 +69,10 @@ def primary_email(resource: dict[str, Any]) -> str | None:
             if is_true(email.get("primary")):
                 return str(value)
             kind = email.get("type")
-            if work is None and isinstance(kind, str) and kind.lower() == "work":
-                work = value
-            if first is None:
-                first = value
-    chosen = first if work is None else work
-    return None if chosen is None else str(chosen)
+            is_work = isinstance(kind, str) and kind.lower() == "work"
+            (work if is_work else other).append(str(value))
+    chosen = work or other
+    return min(chosen) if chosen else None
 
 
 def to_target_user(resource: dict[str, Any], layout: Layout, etags: bool = False) -> TargetUser:

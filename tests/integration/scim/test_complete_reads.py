@@ -90,7 +90,8 @@ def test_a_server_that_caps_its_pages_is_read_whole(
     capped = read(sandbox, parallelism)
     assert capped == whole
     assert capped.state_sha256 == whole.state_sha256
-    assert sandbox.counters.listings - before == math.ceil(USERS / 3)
+    # and the page after the last: pages short of count do not show where the list ends
+    assert sandbox.counters.listings - before == math.ceil(USERS / 3) + 1
 
 
 @WIDTHS
@@ -205,9 +206,9 @@ def test_find_user_on_a_case_exact_server_finds_no_one_who_is_not_there(
     sandbox = make_sandbox(reads=ReadFaults(case_exact_filter=True))
     with client_for(sandbox) as client:
         assert client.find_user("Nobody@Contoso.com") is None
-    # two filters, then the listing: its one short page, and the one-user page that shows it
-    # is all there is
-    assert sandbox.counters.listings == 4
+    # two filters, then the listing: its one short page, the one-user page that shows it
+    # counts what it holds, and the page after it, empty
+    assert sandbox.counters.listings == 5
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -268,13 +269,17 @@ def test_a_total_that_is_each_page_length_is_refused_by_the_page_after_the_end(
 
 
 @WIDTHS
-@pytest.mark.parametrize("users", [PAGE, 3], ids=["one full page", "one short page"])
-def test_a_list_in_one_page_is_shown_whole_by_one_request_more(
-    make_sandbox: MakeSandbox, parallelism: int, users: int
+@pytest.mark.parametrize(
+    ("users", "listings"), [(PAGE, 2), (3, 3)], ids=["one full page", "one short page"]
+)
+def test_a_list_in_one_page_is_shown_whole_by_the_page_after_it(
+    make_sandbox: MakeSandbox, parallelism: int, users: int, listings: int
 ) -> None:
+    """A short page is one more: the one-user page shows its totalResults is no page's length,
+    and only the page after it shows the server did not cap its page and its totalResults."""
     sandbox = make_sandbox(seed=SEED[:users], max_results=PAGE)
     assert len(read(sandbox, parallelism).users) == users
-    assert sandbox.counters.listings == 2
+    assert sandbox.counters.listings == listings
 
 
 PAST_END = {
@@ -346,12 +351,38 @@ def test_a_total_short_of_the_list_by_whole_pages_is_refused(
 
 
 @WIDTHS
-def test_a_list_shorter_than_a_page_is_not_asked_past_its_end(
+def test_a_list_shorter_than_a_page_on_a_server_refusing_past_its_end_is_read_whole(
     make_sandbox: MakeSandbox, parallelism: int
 ) -> None:
     sandbox = make_sandbox(seed=SEED[:4], max_results=PAGE, reads=ReadFaults(refuse_past_end=True))
     assert len(read(sandbox, parallelism).users) == 4
-    assert sandbox.counters.listings == 2  # the page, then one user of it
+    # the page, one user of it, the page after it (refused), and the last user still listed
+    assert sandbox.counters.listings == 4
+
+
+@WIDTHS
+@pytest.mark.parametrize(
+    "faults",
+    [
+        ReadFaults(max_page_size=5, inflate_total=-18),
+        ReadFaults(max_page_size=5, window=5),
+        ReadFaults(later_page_size=3, inflate_total=-3),
+    ],
+    ids=[
+        "one page below count, its total capped at it",
+        "one page below count, a result window at it",
+        "pages shrinking after the first, the total capped at one of them",
+    ],
+)
+def test_a_total_capped_where_pages_short_of_count_end_is_refused(
+    make_sandbox: MakeSandbox, parallelism: int, faults: ReadFaults
+) -> None:
+    """Read as the whole list: 5 or 20 of the 23 users, and plan created users that were in
+    NeuralTrust all along."""
+    max_results = 100 if faults.max_page_size else PAGE
+    sandbox = make_sandbox(seed=SEED, max_results=max_results, reads=faults)
+    error = refused(sandbox, parallelism)
+    assert error.message.startswith("the NeuralTrust user list could not be "), error.message
 
 
 @WIDTHS
