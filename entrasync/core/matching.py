@@ -266,6 +266,14 @@ def _pair_or_warning(
             (),
         )
     found = index.by_external_id.get(entra_id)
+    if found is None and config.neuraltrust.match_on == "email" and not desired.user.mail:
+        # Keyed by its id (resolve()), which is no one's mail: its externalId alone finds it.
+        return (
+            f"{desired.user.user_principal_name} has no mail, and no NeuralTrust user carries "
+            f"its Entra id {desired.user.id} as externalId: neither adopted nor created "
+            "(match_on: email)",
+            (),
+        )
     sharers = resolution.shared_keys.get(desired.key) if found is None else None
     if sharers is not None:
         # Entra side: the NeuralTrust user the key finds (or would create) is at most one of
@@ -301,14 +309,6 @@ def _pair_or_warning(
             others,  # another Entra user's, found by this key: never changed (a reused UPN)
         )
     found = found or index.by_key.get(desired.key)
-    if found is None and config.neuraltrust.match_on == "email" and not desired.user.mail:
-        # Keyed by its id (resolve()): only its own externalId could find its NeuralTrust user.
-        return (
-            f"{desired.user.user_principal_name} has no mail, and no NeuralTrust user carries "
-            f"its Entra id {desired.user.id} as externalId: neither adopted nor created "
-            "(match_on: email)",
-            (),
-        )
     if found is None:
         clash = index.by_user_name.get(desired.user.user_principal_name.lower())
         if clash is None:

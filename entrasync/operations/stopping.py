@@ -96,7 +96,12 @@ def ending_as_ctrl_c() -> Iterator[None]:
     command whose usual end is a stop (``entrasync sandbox`` runs until stopped, then removes
     its files and exits 0, whichever signal stopped it)."""
 
-    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        stop = _command_stop
+        if stop is not None:  # the command's stop: a later one cuts no cleanup short
+            if stop.requested:
+                return
+            stop.request(signum)
         raise KeyboardInterrupt
 
     # One dropped (in a finalizer, as the command ends on the first) is a stop the command
@@ -172,20 +177,24 @@ def signals_interrupt(say: Callable[[str], None] = note, *, last: bool = False) 
     if in_main:
         reset_waits()
 
+    def requested(signum: int) -> None:
+        raised.request(signum)
+        if outer is not None:  # the outer command's (the demo's) stop too, from now on
+            outer.request(signum)
+        end_waits(signum)
+
     def handler(signum: int, _frame: FrameType | None) -> None:
         if raised.requested:
             say(f"{signal.Signals(signum).name}: already stopping")
             return
-        raised.request(signum)
-        end_waits(signum)
+        requested(signum)
         raise Stopped(signum)
 
     def interrupt(signum: int, _frame: FrameType | None) -> None:
         if raised.requested and raised.signum != signal.SIGINT:
             say(f"{signal.Signals(signum).name}: already stopping")
             return
-        raised.request(signum)
-        end_waits(signum)
+        requested(signum)
         raise KeyboardInterrupt
 
     def lost(exc: BaseException) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,9 +51,22 @@ Handler = Callable[[Request], Response]
 LISTEN_BACKLOG = 128
 
 
-class _Server(ThreadingHTTPServer):
+class LoopbackServing:
+    """What the sandbox's two servers share: a thread per connection that never holds the
+    process at its end, a listen backlog for a reader's first burst, and no traceback for a
+    client that went away mid-answer (a stopped command's connections)."""
+
     daemon_threads = True
     request_queue_size = LISTEN_BACKLOG
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLEOFError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[misc]
+
+
+class _Server(LoopbackServing, ThreadingHTTPServer):
+    pass
 
 
 class LoopbackServer:

@@ -21,7 +21,7 @@ from scim2_server.requests import ScimRequest
 from scim2_server.service import ScimService
 from scim2_server.testserver.application import BearerTokenApplication
 
-from entrasync.sandbox.graph_server import LISTEN_BACKLOG
+from entrasync.sandbox.graph_server import LoopbackServing
 from entrasync.sandbox.scim_faults import Counters, Faults, ReadFaults
 from entrasync.sandbox.scim_seed import (
     EXTENSION_PRODUCTS,
@@ -49,9 +49,8 @@ class _QuietHandler(WSGIRequestHandler):
         """Tests and the demo want no access log on stderr."""
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    request_queue_size = LISTEN_BACKLOG
+class _Server(LoopbackServing, ThreadingMixIn, WSGIServer):
+    pass
 
 
 class ScimSandbox:

@@ -724,3 +724,14 @@ def test_a_user_without_mail_under_match_on_email_whose_user_no_externalid_finds
         "bob@contoso.com has no mail, and no NeuralTrust user carries its Entra id id-bob as "
         "externalId: neither adopted nor created (match_on: email)"
     ) in plan.warnings
+
+
+def test_a_user_without_mail_adopts_no_one_whose_email_is_its_entra_id() -> None:
+    """Keyed by its id, it found a NeuralTrust user by that key as if it were a mail."""
+    plan = plan_for(
+        {"NT-Everyone": [person("bob", mail=None)]},
+        [nt("carol", "owner", external_id=None, email="ID-BOB")],
+        neuraltrust={"match_on": "email"},
+    )
+    assert plan.changes == ()
+    assert any(w.startswith("bob@contoso.com has no mail") for w in plan.warnings)

@@ -3,6 +3,7 @@ writes every stop signal only asks to stop, once."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -314,3 +315,25 @@ def test_a_wait_already_running_is_cut_short_when_the_waits_end() -> None:
         pause(30)
     timer.join()
     assert time.monotonic() - started < 5
+
+
+def test_a_stop_in_a_command_run_inside_another_is_the_outer_commands_too() -> None:
+    """A demo step stopped by Ctrl-C tells it and returns; a runner's SIGTERM before the demo
+    learned of it was the demo's own first signal: exit 143 after a Ctrl-C."""
+    said: list[str] = []
+    with signals_interrupt(said.append):
+        with contextlib.suppress(KeyboardInterrupt), signals_interrupt(said.append):
+            _send(signal.SIGINT)
+        _send(signal.SIGTERM)
+    assert said == ["SIGTERM: already stopping"]
+
+
+def test_a_command_ending_on_a_stop_takes_it_as_its_stop() -> None:
+    """`entrasync sandbox` stopped by SIGTERM: a second one while it removed its files ended
+    it as stopped (143, or killed at its exit) instead of 0."""
+    said: list[str] = []
+    with signals_interrupt(said.append):
+        with contextlib.suppress(KeyboardInterrupt), ending_as_ctrl_c():
+            _send(signal.SIGTERM)
+        _send(signal.SIGTERM)  # while the sandbox removes its files
+    assert said == ["SIGTERM: already stopping"]
