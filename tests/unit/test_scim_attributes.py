@@ -128,6 +128,7 @@ def test_patch_operations_replace_the_whole_value(
         ([{"value": "h@x", "type": "home"}, {"value": "o@x", "type": "other"}], "h@x"),
         ([{"value": "o@x", "type": "other"}, {"value": "h@x", "type": "home"}], "h@x"),
         ([{"value": "w2@x", "type": "work"}, {"value": "w1@x", "type": "work"}], "w1@x"),
+        ([{"value": "b@x", "primary": True}, {"value": "a@x", "primary": True}], "a@x"),
         ([{"type": "work"}], None),
         ([], None),
         # Sub-attribute names in any case (RFC 7643 §2.1); a boolean sent as text.
@@ -141,6 +142,7 @@ def test_patch_operations_replace_the_whole_value(
         "else the first in text order",
         "the same whatever order the server sends them in (it read o@x)",
         "the first work one in text order",
+        "of two primary ones (against RFC 7643), the first in text order",
         "an email without value is ignored",
         "no email",
         "Primary and Value",

@@ -200,6 +200,24 @@ def test_a_server_without_service_provider_config_falls_back_without_etags(statu
     assert recorder.requests[-1].url.params["count"] == "100"
 
 
+def test_a_short_list_on_a_server_ignoring_count_and_refusing_past_its_end_is_read_whole() -> None:
+    """The page after it was asked twice, the first time with a refusal taken as unproven."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/ServiceProviderConfig"):
+            return httpx.Response(200, json={"filter": {"maxResults": 10}})
+        start = int(request.url.params["startIndex"])
+        if start > 5:
+            return scim_error(400, "invalidValue")
+        return httpx.Response(200, json={"totalResults": 5, "Resources": _users(start, 10, 5)})
+
+    scim, recorder = client(handler)
+    assert [u["id"] for u in scim.list_users()] == ["1", "2", "3", "4", "5"]
+    asked = [(r.url.params["startIndex"], r.url.params["count"]) for r in recorder.requests[1:]]
+    # the page, one user of it (all five came), the page after (refused), the last user there
+    assert asked == [("1", "10"), ("1", "1"), ("6", "10"), ("5", "2")]
+
+
 def test_paging_follows_a_server_that_returns_fewer_than_asked() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/ServiceProviderConfig"):

@@ -325,12 +325,11 @@ class ScimClient:
         *,
         refusal_ends: bool = False,
     ) -> None:
-        """A list read in one page is all there is: a page as full as asked is followed by an
-        empty one (``after``: its startIndex); a shorter one, which a server may answer past
-        its end with a 400, is counted alike by a one-user page. ``refusal_ends``: a 4xx to
-        the page ``after`` a list of several pages (other than 401, 403 and 429) says it is
-        past the end, as an empty page does (pages that each claim their own length disagree
-        on totalResults already)."""
+        """That a list ends where it says. ``after``: the startIndex past the last user read,
+        whose page must come back empty; None: a one-user page must claim the list's
+        totalResults (a server may give each page's own length as its total). ``refusal_ends``:
+        a 4xx to the page ``after`` (other than 401, 403 and 429) says it is past the end, as
+        an empty page does, once :meth:`_prove_refusal_ends` finds the last user there."""
         start, size = (after, count) if after is not None else (1, 1)
         try:
             page = self._users_page(params, start, count=size)
@@ -351,10 +350,8 @@ class ScimClient:
                 listing.accept(page)
         elif page.total != listing.total:
             raise one_user_page_disagrees(page.total, listing.total)
-        elif len(page.resources) > 1:
-            # count=1 ignored: the same page again says nothing; only the page after it can.
-            listing.charge()
-            self._prove_whole(params, listing, 1 + listing.read, count)
+        # count=1 ignored (the same page again) says nothing more: the page after the list,
+        # which list_users asks for next, shows the rest.
 
     def _prove_refusal_ends(
         self, params: Mapping[str, Any], listing: Listing, after: int, refusal: ScimError

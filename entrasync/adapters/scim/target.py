@@ -53,9 +53,10 @@ def _spelt_twice(user: object, twice: SpeltTwice) -> IncompleteListingError:
 
 
 def primary_email(resource: dict[str, Any]) -> str | None:
-    """The primary email (RFC 7643 §4.1.2), else the first work one in text order, else the
-    first in text order: a multi-valued attribute has no order (§2.4), and the server's own
-    would change the user's match key, and its state, from one read to the next."""
+    """The primary email (RFC 7643 §4.1.2), else a work one, else any; of several, the first
+    in text order: a multi-valued attribute has no order (§2.4), and the server's own would
+    change the user's match key, and its state, from one read to the next."""
+    primary: list[str] = []
     work: list[str] = []
     other: list[str] = []
     emails = resource.get("emails") or ()
@@ -66,12 +67,11 @@ def primary_email(resource: dict[str, Any]) -> str | None:
             continue
         email = as_spelt(email, VALUE_SPELLING)
         if value := email.get("value"):
-            if is_true(email.get("primary")):
-                return str(value)
             kind = email.get("type")
             is_work = isinstance(kind, str) and kind.lower() == "work"
-            (work if is_work else other).append(str(value))
-    chosen = work or other
+            shelf = primary if is_true(email.get("primary")) else work if is_work else other
+            shelf.append(str(value))
+    chosen = primary or work or other
     return min(chosen) if chosen else None
 
 
