@@ -381,3 +381,6 @@ def configure_logging(verbose: int) -> None:
     # urllib3 (under msal) warns of each retry of a connection it could not make, before
     # entrasync's own error says which authority it could not reach: at -vv only.
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose >= 2 else logging.ERROR)
+    # The sandbox's SCIM server logs each answer it fails with a traceback: a stop landing as
+    # it adds its seed users printed one among the demo's lines. Its 500 says enough.
+    logging.getLogger("scim2_server").setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)

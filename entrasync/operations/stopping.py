@@ -98,18 +98,24 @@ def ending_as_ctrl_c() -> Iterator[None]:
 
     def interrupt(signum: int, _frame: FrameType | None) -> None:
         stop = _command_stop
-        if stop is not None:  # the command's stop: a later one cuts no cleanup short
-            if stop.requested:
+        if stop is not None:  # the command's stop: a later one cuts no cleanup short,
+            if stop.requested and not stop.lost:  # unless the first one's was dropped
                 return
             stop.request(signum)
+            stop.lost = False
+        end_waits(signum)
         raise KeyboardInterrupt
 
-    # One dropped (in a finalizer, as the command ends on the first) is a stop the command
-    # ends on anyway: not reported, nor taken for a Ctrl-C of its own.
-    with (
-        _taking_dropped(lambda exc: isinstance(exc, KeyboardInterrupt)),
-        _handlers(_ENDING, interrupt),
-    ):
+    def dropped(exc: BaseException) -> bool:
+        """One dropped (in a finalizer) is not reported, nor taken for a Ctrl-C of its own; a
+        later signal raises it again (a command waiting for its stop would wait for ever)."""
+        if not isinstance(exc, KeyboardInterrupt):
+            return False
+        if _command_stop is not None:
+            _command_stop.lost = True
+        return True
+
+    with _taking_dropped(dropped), _handlers(_ENDING, interrupt):
         yield
 
 

@@ -203,6 +203,13 @@ def test_urllib3s_retry_warnings_show_at_vv_only(verbose: int, level: int) -> No
     assert logging.getLogger("urllib3").level == level
 
 
+@pytest.mark.parametrize(("verbose", "shown"), [(0, False), (1, False), (2, True)])
+def test_the_sandbox_scim_servers_tracebacks_show_at_vv_only(verbose: int, shown: bool) -> None:
+    # A stop landing as it added its seed users printed one among the demo's lines.
+    configure_logging(verbose)
+    assert logging.getLogger("scim2_server").isEnabledFor(logging.ERROR) is shown
+
+
 @pytest.mark.parametrize("encoding", ["cp1252", "ascii", "utf-8"])
 def test_data_is_written_in_utf8_whatever_the_streams_encoding(encoding: str) -> None:
     """`plan --format json > plan.json` on a Windows agent's cp1252 stdout: the file must be

@@ -192,6 +192,19 @@ def test_service_provider_config_and_list_members_are_read_in_any_case() -> None
     assert (scim.page_size(), scim.etags) == (2, True)
 
 
+def test_a_lookup_answered_with_resources_in_two_spellings_says_so() -> None:
+    """It was told as something answering in NeuralTrust's place: check the URL."""
+    users = _users(1, 1, 1)
+    answer = {"totalResults": 1, "Resources": users, "resources": users}
+    scim, _ = client(lambda r: httpx.Response(200, json=answer))
+    with pytest.raises(ScimError) as caught:
+        scim.find_user("u1", list_all=False)
+    assert caught.value.message == (
+        "NeuralTrust answered looking up u1 with Resources twice (Resources, resources): which "
+        "one holds the users is a guess"
+    )
+
+
 @pytest.mark.parametrize("status", [404, 405, 501])
 def test_a_server_without_service_provider_config_falls_back_without_etags(status: int) -> None:
     scim, recorder = client(empty_list_after(httpx.Response(status)))

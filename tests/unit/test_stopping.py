@@ -337,3 +337,22 @@ def test_a_command_ending_on_a_stop_takes_it_as_its_stop() -> None:
             _send(signal.SIGTERM)
         _send(signal.SIGTERM)  # while the sandbox removes its files
     assert said == ["SIGTERM: already stopping"]
+
+
+def test_a_command_ending_on_a_stop_whose_first_was_dropped_ends_on_the_next() -> None:
+    """Dropped in a finalizer as `entrasync sandbox` started, the first SIGTERM was taken as
+    its stop, and every later one returned: the sandbox waited for ever."""
+
+    class Referent:
+        pass
+
+    def sandbox() -> None:
+        with ending_as_ctrl_c():
+            referent = Referent()
+            _ref = weakref.ref(referent, lambda _: os.kill(os.getpid(), signal.SIGTERM))
+            del referent  # the first: its exception dropped
+            _send(signal.SIGTERM)  # the next one ends it
+
+    said: list[str] = []
+    with signals_interrupt(said.append), pytest.raises(KeyboardInterrupt):
+        sandbox()

@@ -302,56 +302,53 @@ class ScimClient:
             start, last = start + len(page.resources), len(page.resources)
             short += last < count
         alone = listing.requests == 1
-        if alone and step:
-            # The whole list came in its first page, which is what a server that gives each
-            # page's own length as totalResults says too: make sure, by another page.
+        if alone and 0 < step < count:
+            # The whole list came in a short first page, which is what a server that gives
+            # each page's own length as totalResults says too: a one-user page counts it.
             listing.charge()
-            self._prove_whole(params, listing, start if step >= count else None, count)
+            self._count_alone(params, listing)
         # Pages as long as asked, then a shorter one, end a list. Any other read may end where
         # a totalResults that undercounts says (a server capping it, and its pages below
         # count, or at a result window): the page after it must be empty, or refused as past
         # the server's end.
-        ended = (not alone and short == 1 and last < count) or (alone and step >= count)
-        if step and not ended:
+        if step and not (not alone and short == 1 and last < count):
             listing.charge()
-            self._prove_whole(params, listing, start, count, refusal_ends=True)
+            self._prove_end(params, listing, start, count)
 
-    def _prove_whole(
-        self,
-        params: Mapping[str, Any],
-        listing: Listing,
-        after: int | None,
-        count: int,
-        *,
-        refusal_ends: bool = False,
-    ) -> None:
-        """That a list ends where it says. ``after``: the startIndex past the last user read,
-        whose page must come back empty; None: a one-user page must claim the list's
-        totalResults (a server may give each page's own length as its total). ``refusal_ends``:
-        a 4xx to the page ``after`` (other than 401, 403 and 429) says it is past the end, as
-        an empty page does, once :meth:`_prove_refusal_ends` finds the last user there."""
-        start, size = (after, count) if after is not None else (1, 1)
+    def _count_alone(self, params: Mapping[str, Any], listing: Listing) -> None:
+        """A one-user page must claim the one-page list's totalResults: a server may give each
+        page's own length as its total. One that ignores count=1 answers the page again, which
+        says no more; the page after the list, asked next, shows the rest."""
         try:
-            page = self._users_page(params, start, count=size)
+            page = self._users_page(params, 1, count=1)
         except IncompleteListingError:
             raise
         except ScimError as exc:
             if _said_as_any_read(exc):
                 raise
-            if refusal_ends:
-                self._prove_refusal_ends(params, listing, start, exc)
-                return
-            raise unproven(start, size, exc) from None
-        if after is not None:
-            # Empty, it ends the list whatever totalResults it claims (a server counting the
-            # rows of the page asked says 0); users past the end, or a list that moved, stop
-            # the read.
-            if page.resources:
-                listing.accept(page)
-        elif page.total != listing.total:
+            raise unproven(exc) from None
+        if page.total != listing.total:
             raise one_user_page_disagrees(page.total, listing.total)
-        # count=1 ignored (the same page again) says nothing more: the page after the list,
-        # which list_users asks for next, shows the rest.
+
+    def _prove_end(
+        self, params: Mapping[str, Any], listing: Listing, after: int, count: int
+    ) -> None:
+        """The page ``after`` the last user read must come back empty (whatever totalResults
+        it then claims: a server counting the rows of the page asked says 0); users past the
+        end, or a list that moved, stop the read. A 4xx (other than 401, 403 and 429) says it
+        is past the end, as an empty page does, once :meth:`_prove_refusal_ends` finds the
+        last user there."""
+        try:
+            page = self._users_page(params, after, count=count)
+        except IncompleteListingError:
+            raise
+        except ScimError as exc:
+            if _said_as_any_read(exc):
+                raise
+            self._prove_refusal_ends(params, listing, after, exc)
+            return
+        if page.resources:
+            listing.accept(page)
 
     def _prove_refusal_ends(
         self, params: Mapping[str, Any], listing: Listing, after: int, refusal: ScimError
@@ -449,8 +446,12 @@ class ScimClient:
         # when that is none.
         try:
             page = as_spelt(page, LIST_SPELLING) if isinstance(page, dict) else page
-        except SpeltTwice:
-            raise not_scim(doing, "a SCIM ListResponse") from None
+        except SpeltTwice as twice:
+            raise ScimError(
+                f"NeuralTrust answered {doing} with {twice.name} twice ({twice.first}, "
+                f"{twice.second}): which one holds the users is a guess",
+                "report it to NeuralTrust support: a SCIM answer names each attribute once",
+            ) from None
         listed = isinstance(page, dict) and as_integer(page.get("totalResults")) is not None
         resources = page.get("Resources", []) if listed and isinstance(page, dict) else None
         if not isinstance(resources, list):

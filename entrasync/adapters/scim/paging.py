@@ -91,12 +91,11 @@ PAGE_LENGTH_HINT = (
 )
 
 
-def unproven(start: int, count: int, refusal: ScimError) -> IncompleteListingError:
-    """The page that shows a one-page list whole was refused."""
-    asked = "the page after it" if count > 1 else "one user"
+def unproven(refusal: ScimError) -> IncompleteListingError:
+    """The one-user page that counts a one-page list was refused."""
     return IncompleteListingError(
         "the NeuralTrust user list could not be proven complete: it came in one page, and "
-        f"{asked} (startIndex {start}, count {count}), asked to show it is all there is, was "
+        "one user (startIndex 1, count 1), asked to show it is all there is, was "
         f"refused: {refusal.message}",
         PAGE_LENGTH_HINT,
     )
