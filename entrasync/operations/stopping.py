@@ -92,9 +92,9 @@ def _handlers(
 
 @contextmanager
 def ending_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM and SIGHUP (a closed terminal) raise KeyboardInterrupt, as Ctrl-C does: for a
-    command whose usual end is a stop (``entrasync sandbox`` runs until stopped, then removes
-    its files and exits 0, whichever signal stopped it)."""
+    """SIGTERM and SIGHUP (a closed terminal) raise KeyboardInterrupt, as Ctrl-C does, once:
+    for a command whose usual end is a stop (``entrasync sandbox`` runs until stopped, then
+    removes its files and exits 0, whichever signal stopped it)."""
 
     def interrupt(signum: int, _frame: FrameType | None) -> None:
         stop = _command_stop
@@ -115,7 +115,7 @@ def ending_as_ctrl_c() -> Iterator[None]:
             _command_stop.lost = True
         return True
 
-    with _taking_dropped(dropped), _handlers(_ENDING, interrupt):
+    with _taking_dropped(dropped), _handlers(STOP_SIGNALS, interrupt):
         yield
 
 
