@@ -310,16 +310,28 @@ def test_a_write_answered_504_is_sent_again_only_when_a_second_copy_does_no_harm
     assert (response.status_code, len(arrivals)) == ((504, 201)[sent - 1], sent)
 
 
-def test_a_write_answered_504_then_throttled_to_the_end_ends_as_the_504() -> None:
-    """The last answer, a 429, says nothing of the first attempt the server may have made: the
-    504 is the outcome, so that apply reads the user back (and goes on with the others)."""
+@pytest.mark.parametrize(
+    ("first", "outcome"),
+    [
+        (throttled(504, retry_after=None), 504),
+        (throttled(504, "1"), 504),
+        (throttled(503, "0"), 429),
+    ],
+    ids=[
+        "a 504: the outcome, so that apply reads the user back (and goes on with the others)",
+        "a 504 with Retry-After: a gateway's, which may follow a write carried out",
+        "a 503 with Retry-After: a throttle, which the server did not carry out",
+    ],
+)
+def test_which_first_answer_a_write_throttled_to_the_end_ends_as(
+    first: httpx.Response, outcome: int
+) -> None:
+    """The last answer, a 429, says nothing of the first attempt the server may have made."""
     time_ = FakeTime()
     arrivals: list[float] = []
-    client = http(
-        answers(throttled(504, retry_after=None), *[throttled(429, "0")] * 3), time_, arrivals
-    )
+    client = http(answers(first, *[throttled(429, "0")] * 3), time_, arrivals)
     response = send(client, "PATCH", URL, policy=POLICY, sleep=time_.sleep, resend=True)
-    assert (response.status_code, len(arrivals)) == (504, 4)
+    assert (response.status_code, len(arrivals)) == (outcome, 4)
 
 
 @pytest.mark.parametrize(
@@ -339,24 +351,6 @@ def test_which_refusal_of_a_retry_gives_way_to_the_5xx_that_may_have_made_the_wr
     client = http(answers(throttled(503, retry_after=None), httpx.Response(retry)), time_, [])
     response = send(client, "POST", URL, policy=POLICY, sleep=time_.sleep, resend=resend)
     assert response.status_code == outcome
-
-
-def test_a_write_answered_504_with_retry_after_then_throttled_to_the_end_ends_as_the_504() -> None:
-    """A gateway's 504 may follow a write carried out, whatever it asks of the next request."""
-    time_ = FakeTime()
-    arrivals: list[float] = []
-    client = http(answers(throttled(504, "1"), *[throttled(429, "0")] * 3), time_, arrivals)
-    response = send(client, "POST", URL, policy=POLICY, sleep=time_.sleep, resend=True)
-    assert (response.status_code, len(arrivals)) == (504, 4)
-
-
-def test_a_write_answered_503_with_retry_after_then_throttled_ends_as_the_throttle() -> None:
-    """A 503 with Retry-After is a throttle, which the server did not carry out."""
-    time_ = FakeTime()
-    arrivals: list[float] = []
-    client = http(answers(throttled(503, "0"), *[throttled(429, "0")] * 3), time_, arrivals)
-    response = send(client, "PATCH", URL, policy=POLICY, sleep=time_.sleep, resend=True)
-    assert (response.status_code, len(arrivals)) == (429, 4)
 
 
 def test_a_write_answered_504_whose_retry_cannot_connect_may_have_been_made() -> None:

@@ -24,6 +24,7 @@ BASE = "https://scim.example.com/v2"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 Handler = Callable[[httpx.Request], httpx.Response]
+Refused = pytest.ExceptionInfo[ScimError]
 
 
 class Recorder:
@@ -46,6 +47,14 @@ def client(handler: Handler, url: str = BASE) -> tuple[ScimClient, Recorder]:
         sleep=lambda _s: None,
     )
     return scim, recorder
+
+
+def patch_refused(answer: httpx.Response, error: type[ScimError] = ScimError) -> Refused:
+    """What deactivating u1 raises when NeuralTrust answers ``answer``."""
+    scim, _ = client(lambda r: answer)
+    with pytest.raises(error) as caught:
+        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    return caught
 
 
 def scim_error(status: int, scim_type: str | None = None, **headers: str) -> httpx.Response:
@@ -362,9 +371,7 @@ def test_every_request_carries_the_bearer_token_and_scim_media_type() -> None:
 def test_errors_are_translated_once(
     response: httpx.Response, error_type: type[ScimError], fragment: str
 ) -> None:
-    scim, _ = client(lambda r: response)
-    with pytest.raises(error_type) as caught:
-        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    caught = patch_refused(response, error_type)
     assert fragment in caught.value.message
     assert caught.value.status == response.status_code
 
@@ -399,9 +406,7 @@ def test_a_refusal_naming_no_such_attribute_points_at_the_attribute_settings(
 def test_a_409s_hint_points_at_the_servers_words_only_when_there_are_some(
     answer: httpx.Response, hint: str
 ) -> None:
-    scim, _ = client(lambda r: answer)
-    with pytest.raises(ScimError) as caught:
-        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    caught = patch_refused(answer)
     said = caught.value.hint or ""
     assert said.endswith(hint) if "words" in hint else hint in said
     assert ("the server's words" in said) == ("words" in hint)
@@ -412,9 +417,7 @@ def test_a_409s_hint_points_at_the_servers_words_only_when_there_are_some(
 )
 def test_only_an_answer_a_retry_may_change_says_to_retry(status: int, retried: bool) -> None:
     """A 400 refuses the request itself: "retry later" would send the same one again."""
-    scim, _ = client(lambda r: scim_error(status))
-    with pytest.raises(ScimError) as caught:
-        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    caught = patch_refused(scim_error(status))
     hint = caught.value.hint or ""
     assert hint.startswith("retry later") is retried, hint
     assert ("a retry sends the same one" in hint) is not retried, hint
@@ -445,9 +448,7 @@ def test_only_an_answer_a_retry_may_change_says_to_retry(status: int, retried: b
 def test_an_error_that_is_no_scim_error_keeps_the_servers_words(
     answer: httpx.Response, said: str
 ) -> None:
-    scim, _ = client(lambda r: answer)
-    with pytest.raises(ScimError) as caught:
-        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    caught = patch_refused(answer)
     assert caught.value.message.endswith(said)
     # No request id to give: the hint asks for none.
     assert caught.value.hint == "retry later; if it persists, contact NeuralTrust support"
@@ -778,9 +779,7 @@ def test_members_an_error_adds_beyond_rfc_7644_keep_its_detail_and_scim_type() -
 
 def test_a_server_long_scim_type_and_request_id_are_cut() -> None:
     response = scim_error(409, "u" * 3000, **{"x-request-id": "r" * 20000})
-    scim, _ = client(lambda r: response)
-    with pytest.raises(ScimError) as caught:
-        scim.patch_user("1", [{"op": "replace", "path": "active", "value": False}], "u1")
+    caught = patch_refused(response)
     assert caught.value.request_id == "r" * 100
     assert "u" * 100 in caught.value.message
     assert "u" * 101 not in caught.value.message
