@@ -92,7 +92,7 @@ def _handlers(
 
 @contextmanager
 def ending_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM and SIGHUP (a closed terminal) raise KeyboardInterrupt, as Ctrl-C does, once:
+    """Ctrl-C, SIGTERM and SIGHUP (a closed terminal) alike raise KeyboardInterrupt, once:
     for a command whose usual end is a stop (``entrasync sandbox`` runs until stopped, then
     removes its files and exits 0, whichever signal stopped it)."""
 
