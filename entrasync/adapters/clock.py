@@ -13,7 +13,12 @@ from typing import Literal
 
 def utc_now(timespec: Literal["seconds", "milliseconds"] = "seconds") -> str:
     """Now in UTC: ``2026-11-28T12:00:00Z``, or ``2026-11-28T12:00:00.123Z``."""
-    return datetime.now(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+    return stamp(utc_moment(), timespec)
+
+
+def stamp(moment: datetime, timespec: Literal["seconds", "milliseconds"] = "seconds") -> str:
+    """``moment`` (in UTC) as entrasync's files write time: ``2026-11-28T12:00:00Z``."""
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def utc_now_ms() -> str:
@@ -23,7 +28,7 @@ def utc_now_ms() -> str:
 
 def utc_today() -> date:
     """Today's date in UTC: the day a mapping's ``expires`` is held against."""
-    return datetime.now(UTC).date()
+    return utc_moment().date()
 
 
 def utc_moment() -> datetime:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
+from entrasync.adapters import clock
 from entrasync.adapters.audit.lock import apply_lock
-from entrasync.adapters.clock import utc_now
 from entrasync.adapters.files import read_plan
 from entrasync.adapters.github.actions import STEP_SUMMARY_LIMIT, step_summary_room
 from entrasync.adapters.http import UNKNOWN_WRITE_HINT
@@ -33,6 +33,7 @@ from entrasync.console import Console, app_context, global_options, parallelism_
 from entrasync.core.apply_rules import (
     PlanCheck,
     check_fresh,
+    check_not_expired_since,
     check_protected,
     compare_changes,
     guard,
@@ -101,7 +102,7 @@ def _now_for_saved(loaded: LoadedConfig, console: Console, parallelism: int) -> 
     for warning in sources.warnings:  # a mapping expired since the plan: why it may be stale
         console.warn(warning)
     resolution = resolve(loaded.config, sources.directory)  # for the limits' re-check too
-    fresh = sources.plan(loaded, utc_now(), resolution)
+    fresh = sources.plan(loaded, resolution)
     return Now(sources.target, fresh, empty_groups(sources.directory), resolution)
 
 
@@ -288,6 +289,9 @@ def _prepare(
     if not in_step:
         console.result("This plan is already applied: NeuralTrust shows every change.")
         return "already applied"
+    # Last, just before the first write: a prompt or a read may have crossed UTC midnight.
+    made = now.fresh if now.fresh is not None else plan
+    check_not_expired_since(loaded.config, made, clock.utc_today(), fresh=evidence.fresh)
     return target
 
 

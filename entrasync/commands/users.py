@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 
-from entrasync.adapters.clock import utc_now
 from entrasync.commands import examples
 from entrasync.config.routing import load_reviewed_config
 from entrasync.console import (
@@ -45,7 +44,7 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config, console.warn)
     console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
     sources = pipeline.read_located(loaded, os.environ, console, parallelism=parallelism)
-    plan = sources.plan(loaded, created_at=utc_now())
+    plan = sources.plan(loaded)
     resolution = resolve(loaded.config, sources.directory)
     rows = users_view(loaded.config, resolution, sources.target, plan)
     console.result_lines(

@@ -16,14 +16,20 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from datetime import date
+from typing import TYPE_CHECKING
 
 from entrasync import __version__
 from entrasync.core import sanitize
+from entrasync.core.expiry import expired_since
 from entrasync.core.items import Action, Change, Violation
 from entrasync.core.model import Target, TargetUser, may_be_role
 from entrasync.core.plan import DIGEST_PREFIX, Plan, short_digest
 from entrasync.core.wording import plural
 from entrasync.errors import SafetyError, StalePlanError
+
+if TYPE_CHECKING:
+    from entrasync.config.models import Config
 
 # Shown in a refusal (the whole list is in the plan file and the fresh plan).
 MAX_LISTED = 10
@@ -269,6 +275,28 @@ def _refuse_unproduced(check: PlanCheck) -> None:
         f"fresh plan does not make: {listed}; nothing was changed (NeuralTrust and the config "
         "are as the plan saw them)",
         "make a new plan with `entrasync plan --out FILE`, review it, and apply it",
+    )
+
+
+def check_not_expired_since(config: Config, made: Plan, today: date, *, fresh: bool) -> None:
+    """Refuse to write a plan made on an earlier UTC day than ``today`` when a mapping expired
+    in between: the plan may grant through it. ``made``: the plan this run made (a saved plan
+    is checked against the one made now), whose ``created_at`` is the moment its mappings'
+    expiry was held against."""
+    expired = expired_since(config, date.fromisoformat(made.created_at[:10]), today)
+    if not expired:
+        return
+    listed = listing([f"{m.label} on {m.expires}" for m in expired])
+    rerun = (
+        "run `entrasync apply` again: a plan made now leaves the expired mapping out"
+        if fresh
+        else "make a new plan with `entrasync plan --out FILE`, review it, and apply it"
+    )
+    raise StalePlanError(
+        f"stale plan: {plural(len(expired), 'mapping')} expired after the plan was made at "
+        f"{made.created_at} ({listed}), and the plan may grant through "
+        f"{'it' if len(expired) == 1 else 'them'}; nothing was changed",
+        rerun,
     )
 
 

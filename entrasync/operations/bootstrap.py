@@ -59,7 +59,7 @@ class Bootstrap:
     def plan(self, loaded: LoadedConfig) -> Plan:
         """What `plan` of the proposed file shows, made on the reads already done."""
         directory = proposed_directory(self.sources.directory, loaded.config)
-        return Sources(directory, self.sources.target).plan(loaded, utc_now())
+        return Sources(directory, self.sources.target, created_at=utc_now()).plan(loaded)
 
 
 def bootstrap(

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from entrasync.adapters import clock
-from entrasync.adapters.clock import utc_now
 from entrasync.adapters.graph.client import GraphClient
 from entrasync.adapters.graph.directory import read_directory
 from entrasync.adapters.graph.groups import GroupResolutionError
@@ -68,17 +67,18 @@ class Sources:
     directory: Directory
     target: Target
     warnings: tuple[str, ...] = ()  # the mappings' expiry, as of the day of the read
+    # When the read began, the moment the mappings' expiry was held against: the plan's
+    # created_at, so its day is the day the plan grants for.
+    created_at: str = ""
 
-    def plan(
-        self, loaded: LoadedConfig, created_at: str, resolution: Resolution | None = None
-    ) -> Plan:
+    def plan(self, loaded: LoadedConfig, resolution: Resolution | None = None) -> Plan:
         plan = make_plan(
             loaded.config,
             loaded.path,
             loaded.sha256,
             self.directory,
             self.target,
-            created_at,
+            self.created_at,
             resolution,
         )
         return replace(plan, warnings=self.warnings + plan.warnings) if self.warnings else plan
@@ -150,8 +150,7 @@ def plan_from_sources(
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> Plan:
     """Read both sides and make the plan: what `plan` prints and `apply` without a file runs."""
-    sources = read_located(loaded, environ, console, parallelism=parallelism)
-    return sources.plan(loaded, created_at=utc_now())
+    return read_located(loaded, environ, console, parallelism=parallelism).plan(loaded)
 
 
 def read_located(
@@ -163,13 +162,16 @@ def read_located(
 ) -> Sources:
     """:func:`read_sources`, a group Entra cannot resolve named at its file and line.
 
-    An expired mapping is read as ``auto_sync: false`` (not at all): it grants nothing.
+    An expired mapping is read as ``auto_sync: false`` (not at all): it grants nothing. The
+    clock is read once, before the read: the day the mappings are held against and the plan's
+    ``created_at`` are one moment's, however long the read takes.
     """
 
-    today = as_of(loaded.config, clock.utc_today())
+    moment = clock.utc_moment()
+    today = as_of(loaded.config, moment.date())
     try:
         sources = read_sources(today.config, environ, console, parallelism=parallelism)
-        return replace(sources, warnings=today.warnings)
+        return replace(sources, warnings=today.warnings, created_at=clock.stamp(moment))
     except GroupResolutionError as exc:
         index = exc.mapping_index
         label = loaded.config.mappings[index].label if index is not None else "?"

@@ -10,7 +10,7 @@ import pytest
 from entrasync.adapters import clock
 from entrasync.cli import main
 from entrasync.config.models import Config, check
-from entrasync.core.expiry import WINDOW_DAYS, as_of, expiry_warning
+from entrasync.core.expiry import WINDOW_DAYS, as_of, expired_since, expiry_warning
 
 LAST_DAY = date(2026, 12, 31)
 
@@ -128,6 +128,27 @@ def test_anything_but_a_date_is_refused_at_its_line(written: bytes, message: str
     _, problems = check(MAPPING + written + b"\n")
     (problem,) = problems
     assert problem.render("m.yaml").startswith(f"m.yaml:5:14: mappings[0].expires: {message}")
+
+
+@pytest.mark.parametrize(
+    ("made", "today", "expired"),
+    [
+        pytest.param(LAST_DAY, LAST_DAY, (), id="the same day"),
+        pytest.param(LAST_DAY, LAST_DAY + timedelta(days=1), ("NT-Contractors",), id="midnight"),
+        pytest.param(
+            LAST_DAY - timedelta(days=9),
+            LAST_DAY + timedelta(days=9),
+            ("NT-Contractors",),
+            id="days",
+        ),
+        pytest.param(LAST_DAY + timedelta(days=1), LAST_DAY + timedelta(days=2), (), id="already"),
+    ],
+)
+def test_expired_since_names_the_mappings_a_plan_of_an_earlier_day_may_grant_through(
+    made: date, today: date, expired: tuple[str, ...]
+) -> None:
+    assert tuple(m.label for m in expired_since(config(), made, today)) == expired
+    assert expired_since(config(expires=None), made, today) == ()
 
 
 def test_validate_warns_about_expired_and_expiring_mappings(

@@ -1,13 +1,15 @@
 """Policy changes and expiring mappings through the real commands: the sandbox tenant and SCIM
 server, and the GitHub emulator for the PR comment and the drift issue, all on loopback.
 
-The day is fixed through the clock adapter (``clock.utc_today``), as a test of any date needs.
+The moment is fixed through the clock adapter (``clock.utc_moment``), as a test of any date
+needs.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 
 from entrasync.adapters import clock
 from entrasync.core import labels, planfile
+from entrasync.operations import planning
 from entrasync.render.markdown import escape
 from entrasync.sandbox.runner import RunningSandbox
 from tests.integration.github.emulator import Emulator
@@ -41,8 +44,22 @@ def write(sandbox: RunningSandbox, path: str, *edits: tuple[str, str]) -> None:
     Path(path).write_text(text, encoding="utf-8")
 
 
-def on(monkeypatch: pytest.MonkeyPatch, day: date) -> None:
-    monkeypatch.setattr(clock, "utc_today", lambda: day)
+def on(monkeypatch: pytest.MonkeyPatch, day: date, at: time = time(12)) -> None:
+    monkeypatch.setattr(clock, "utc_moment", lambda: datetime.combine(day, at, UTC))
+
+
+def midnight_in_the_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read begins at 23:59:30 on the mapping's last day and ends the next day."""
+    on(monkeypatch, LAST_DAY, time(23, 59, 30))
+    read = planning.read_sources
+
+    def across_midnight(*args: Any, **kwargs: Any) -> planning.Sources:
+        sources = read(*args, **kwargs)
+        on(monkeypatch, date(2026, 12, 11), time(0, 0, 30))
+        return sources
+
+    reading: Callable[..., planning.Sources] = across_midnight
+    monkeypatch.setattr(planning, "read_sources", reading)
 
 
 def on_github(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
@@ -238,6 +255,62 @@ def test_a_plan_saved_before_the_expiry_and_applied_after_it_grants_nothing(
     # Said before the refusal: the expiry explains it (the refusal blamed Entra or an edit).
     said = err.index("warning: mapping NT-Admins expired on 2026-12-10")
     assert said < err.index("error: stale plan: Entra changed since the plan, a mapping expired")
+    assert roles(sandbox, "bob@contoso.com") == ["member"]
+
+
+def test_a_plan_is_made_as_of_the_moment_its_read_began(
+    sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its created_at and the day its mappings are held against are one moment's: the plan does
+    # not say it was made after midnight while it grants for the day before.
+    write(sandbox, "config/mappings.yaml", EXPIRING)
+    midnight_in_the_read(monkeypatch)
+
+    made = plan_file(capsys)
+
+    assert made["created_at"] == "2026-12-10T23:59:30Z"
+    assert "mapping NT-Admins expires on 2026-12-10 (in 0 days)" in made["warnings"]
+
+
+def test_apply_refuses_a_fresh_plan_when_a_mapping_expires_before_its_first_write(
+    sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(sandbox, "config/mappings.yaml", EXPIRING)
+    midnight_in_the_read(monkeypatch)
+
+    code, out, err = run(capsys, "apply", "--auto-approve", "--audit-dir", "audit")
+
+    assert code == 1
+    assert "update bob@contoso.com" in out  # to admin: the plan made on the last day, shown
+    assert (
+        "error: stale plan: 1 mapping expired after the plan was made at 2026-12-10T23:59:30Z "
+        "(NT-Admins on 2026-12-10), and the plan may grant through it; nothing was changed"
+    ) in err
+    assert "hint: run `entrasync apply` again: a plan made now leaves" in err
+    assert roles(sandbox, "bob@contoso.com") == ["member"]
+    (audit,) = Path("audit").glob("*.jsonl")
+    last = json.loads(audit.read_text(encoding="utf-8").splitlines()[-1])
+    assert (last["type"], last["result"]) == ("apply_finished", "refused")
+    assert last["reason"].startswith("stale plan: 1 mapping expired after the plan was made")
+
+
+def test_apply_refuses_a_saved_plan_when_a_mapping_expires_during_its_check(
+    sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The plan made now, on the last day, agrees with the saved one; the writes would come after.
+    write(sandbox, "config/mappings.yaml", EXPIRING)
+    on(monkeypatch, LAST_DAY)
+    plan_file(capsys)
+    midnight_in_the_read(monkeypatch)
+
+    code, _, err = run(capsys, "apply", "plan.json", "--audit-dir", "audit")
+
+    assert code == 1
+    assert (
+        "error: stale plan: 1 mapping expired after the plan was made at 2026-12-10T23:59:30Z"
+        in err
+    )
+    assert "hint: make a new plan with `entrasync plan --out FILE`" in err
     assert roles(sandbox, "bob@contoso.com") == ["member"]
 
 
