@@ -19,8 +19,11 @@ escape Python's ``repr()`` writes (``\\x1b``, ``\\u202e``), so a reviewer sees s
 - C0 controls (NUL, TAB, LF, CR, ESC, ...), DEL and the C1 controls (U+0080-U+009F);
 - bidirectional controls: U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069;
 - the line and paragraph separators U+2028 and U+2029;
-- invisible characters that can only hide or fake text: U+200B, U+2060-U+2065, U+206A-U+206F,
-  U+FEFF, U+FFF9-U+FFFB;
+- invisible characters that can only hide or fake text: the soft hyphen U+00AD, U+180E, U+200B,
+  U+2060-U+2065, U+206A-U+206F, U+FEFF, U+FFF9-U+FFFB, and past U+FFFF the format controls of
+  Egyptian hieroglyphs (U+13430-U+1343F), shorthand (U+1BCA0-U+1BCA3) and musical notation
+  (U+1D173-U+1D17A), and the language tag U+E0001: every format character (Unicode's Cf) that
+  is neither kept below nor a visible sign (the Arabic number signs);
 - lone surrogates (JSON ``"\\ud800"`` decodes to one, and printing it as UTF-8 would fail);
 - the non-characters U+FFFE and U+FFFF, which a mappings file may not hold raw.
 
@@ -37,7 +40,9 @@ import re
 _RANGES = (
     (0x00, 0x1F),  # C0
     (0x7F, 0x9F),  # DEL, C1
+    (0x00AD, 0x00AD),  # soft hyphen: shown only where a line breaks
     (0x061C, 0x061C),  # Arabic letter mark
+    (0x180E, 0x180E),  # Mongolian vowel separator
     (0x200B, 0x200B),  # zero-width space
     (0x200E, 0x200F),  # left-to-right and right-to-left marks
     (0x2028, 0x202E),  # line and paragraph separators; bidi embeddings and overrides
@@ -47,13 +52,20 @@ _RANGES = (
     (0xFEFF, 0xFEFF),  # zero-width no-break space (BOM)
     (0xFFF9, 0xFFFB),  # interlinear annotation
     (0xFFFE, 0xFFFF),  # non-characters
+    (0x13430, 0x1343F),  # Egyptian hieroglyph format controls
+    (0x1BCA0, 0x1BCA3),  # shorthand format controls
+    (0x1D173, 0x1D17A),  # musical symbol format controls
+    (0xE0001, 0xE0001),  # language tag
 )
 UNSAFE: frozenset[int] = frozenset(c for low, high in _RANGES for c in range(low, high + 1))
 
 
 def escape(code: int) -> str:
-    """How an unsafe character is shown: by its code, ``\\x1b`` or ``\\u202e``."""
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    """How an unsafe character is shown: by its code, ``\\x1b``, ``\\u202e`` or
+    ``\\U0001d173``."""
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 _TABLE = {code: escape(code) for code in UNSAFE}
@@ -107,8 +119,17 @@ def _inert_commands(value: str) -> str:
 # Outside its strings JSON text is ASCII, and json.dumps(ensure_ascii=False) escapes C0 itself:
 # every other unsafe character stands inside a string, where ``\\uXXXX`` means the same value.
 _JSON_UNSAFE = re.compile(
-    "[" + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in _RANGES[1:]) + "]"
+    "[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _RANGES[1:]) + "]"
 )
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    """One character as JSON writes it by code: past U+FFFF, its UTF-16 surrogate pair."""
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def json_text(document: str) -> str:
@@ -123,4 +144,4 @@ def json_text(document: str) -> str:
         document = _ANYWHERE.sub(lambda m: m.group()[:-1] + "\\u005b", document)
     if document.isascii() and "\x7f" not in document:
         return document
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
+    return _JSON_UNSAFE.sub(_json_escape, document)

@@ -43,10 +43,15 @@ def products_text(products: tuple[str, ...] | None) -> str:
 
 
 def role_text(role: str | None) -> str:
-    if role is None:
-        return "(none)"
-    text = sanitize_text(role)
-    # Blanks around a role read from NeuralTrust make it another value: show them, quoted.
+    return "(none)" if role is None else name_text(role)
+
+
+def name_text(value: str | None) -> str:
+    """Text from outside as one inert line, quoted when blanks surround it: blanks around a
+    userName or a role read from NeuralTrust make it another value (``'carol@contoso.com '``
+    is not ``carol@contoso.com``), which a line, a padded table cell or Markdown would show
+    alike."""
+    text = sanitize_text(value)
     return f"'{text}'" if text != text.strip() else text
 
 

@@ -36,6 +36,7 @@ from entrasync.render.common import (
     WEAKENS,
     access_brief,
     is_adoption,
+    name_text,
     policy_parts,
     role_text,
     summary_line,
@@ -103,7 +104,7 @@ def _shown_path(config_path: str) -> str:
 
 def escape(text: str | None) -> str:
     """Directory text made inert in GitHub Markdown: one line, no HTML, no markup, no mentions."""
-    escaped = clean(text).strip().translate(_ESCAPES)
+    escaped = name_text(text).translate(_ESCAPES)
     escaped = _AUTOLINK.sub(lambda m: m.group(0)[:-1] + _ZWSP + m.group(0)[-1], escaped)
     escaped = _GH_REFERENCE.sub(lambda m: m.group(0) + _ZWSP, escaped)
     if not escaped.isascii():

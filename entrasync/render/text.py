@@ -20,6 +20,7 @@ from entrasync.render.common import (
     WEAKENS,
     access_differences,
     is_adoption,
+    name_text,
     policy_parts,
     products_text,
     role_text,
@@ -94,7 +95,7 @@ def _change_block(
 ) -> str:
     """A change's lines, each ending in a newline, and the blank line after them."""
     name = f" ({clean(change.display_name)})" if change.display_name else ""
-    head = f"  {MARKERS[change.action]} {change.action.value} {clean(change.user)}{name}"
+    head = f"  {MARKERS[change.action]} {change.action.value} {name_text(change.user)}{name}"
     after, before = change.after, change.before
     # The fields _rest reads, the accesses' own rather than the Access values (whose hash is
     # a Python call).
@@ -134,9 +135,8 @@ def _orphan_lines(plan: Plan) -> list[str]:
     lines = ["Orphans (active managed users no synced mapping wants):"]
     for orphan in plan.orphans:
         fate = "deactivated above" if orphan.user in deactivated else "kept, unchanged"
-        lines.append(
-            f"  ? {clean(orphan.user)} ({role_text(orphan.role)}): {clean(orphan.reason)} [{fate}]"
-        )
+        user, role = name_text(orphan.user), role_text(orphan.role)
+        lines.append(f"  ? {user} ({role}): {clean(orphan.reason)} [{fate}]")
     return [*lines, ""]
 
 

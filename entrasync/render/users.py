@@ -19,7 +19,7 @@ from entrasync.core.sanitize import json_text
 from entrasync.core.sanitize import text as clean
 from entrasync.core.users_view import UserStatus
 from entrasync.core.wording import plural
-from entrasync.render.common import brief, columns
+from entrasync.render.common import brief, columns, name_text
 
 
 class _Grant(Protocol):
@@ -126,7 +126,7 @@ def render_users_csv(rows: Sequence[UserRowLike]) -> str:
 def _text_cells(row: UserRowLike) -> tuple[str, ...]:
     return (
         str(row.status),
-        clean(row.user),
+        name_text(row.user),
         clean(row.display_name),
         _brief(row.current),
         _brief(row.desired),

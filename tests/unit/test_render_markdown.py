@@ -325,6 +325,17 @@ def test_a_role_read_with_blanks_around_it_is_shown_quoted_in_the_table() -> Non
     assert f"| 'owner ' | {update.after.role} |" in body
 
 
+def test_a_user_named_with_blanks_around_it_is_shown_quoted_not_as_another_user() -> None:
+    # "carol@contoso.com\u00a0" is another NeuralTrust user than "carol@contoso.com": a
+    # deactivation of it must not read as one of the real Carol.
+    plan = golden_plan()
+    change = plan.changes[0]
+    padded = replace(change, user=f"{change.user}\u00a0")
+    body = render_markdown(replace(plan, changes=(padded, *plan.changes[1:])), config_path=CONFIG)
+    assert f"| '{escape(change.user)}\u00a0' |" in body
+    assert escape(" x ") == "' x '"  # a leading blank opens no code block in a list item
+
+
 def test_a_cut_job_summary_points_to_the_rest_not_to_itself() -> None:
     text = render_summary(_many_changes(8000), config_path=CONFIG, max_bytes=200_000)
     assert len(text.encode()) <= 200_000

@@ -132,3 +132,11 @@ def test_a_role_read_with_blanks_around_it_is_shown_quoted() -> None:
         replace(plan, changes=tuple(padded if c is update else c for c in plan.changes))
     )
     assert f"      role:       'owner ' -> {update.after.role}\n" in text
+
+
+def test_a_user_named_with_blanks_around_it_is_shown_quoted() -> None:
+    plan = golden_plan()
+    change = plan.changes[0]
+    padded = replace(change, user=f"{change.user} ")
+    text = render_text(replace(plan, changes=(padded, *plan.changes[1:])))
+    assert f" {change.action.value} '{change.user} ' (" in text

@@ -225,3 +225,17 @@ def test_each_item_of_a_list_cell_is_defused_not_only_the_first() -> None:
     assert named["groups"] == "NT-A;'+cmd"
     assert named["current_products"] == "x;'=1+1"
     assert named["desired_products"] == "x;'@SUM(A1)"
+
+
+def test_a_user_named_with_blanks_around_it_is_shown_quoted_in_the_table() -> None:
+    # Beside the real carol@contoso.com, NeuralTrust's "carol@contoso.com\u00a0" is another user.
+    twin = UserRow(
+        "carol@contoso.com\u00a0",
+        "Carol White",
+        UserStatus.ORPHAN,
+        Access("member", (), True),
+        None,
+    )
+    lines = render_users_text((ROWS[2], twin)).splitlines()
+    assert any(" 'carol@contoso.com\u00a0' " in line for line in lines)
+    assert sum("carol@contoso.com " in line for line in lines) == 1  # the real one, unquoted

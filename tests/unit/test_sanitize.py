@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pytest
 
@@ -24,6 +25,8 @@ from entrasync.core import sanitize
         ("iso\u2066late\u2069 mark\u200f\u061c", "iso\\u2066late\\u2069 mark\\u200f\\u061c"),
         ("line\u2028para\u2029", "line\\u2028para\\u2029"),
         ("zero\u200bwidth\ufeff", "zero\\u200bwidth\\ufeff"),
+        ("NT-Owners\u00ad x\u180e", "NT-Owners\\xad x\\u180e"),
+        ("NT-Owners\U0001d173 \U0001bca0", "NT-Owners\\U0001d173 \\U0001bca0"),
         ("lone\ud800surrogate", "lone\\ud800surrogate"),
         ("::error::pwned", "\\x3a:error::pwned"),
         ("  ::add-mask::x", "  \\x3a:add-mask::x"),
@@ -51,6 +54,8 @@ from entrasync.core import sanitize
         "bidi isolates and marks are shown",
         "line and paragraph separators are shown",
         "zero-width space and BOM are shown",
+        "a soft hyphen and the Mongolian vowel separator are shown",
+        "format controls past U+FFFF are shown by their eight-digit code",
         "a lone surrogate is shown, not a crash on output",
         "a GitHub workflow command cannot start a line",
         "nor after blanks, which the runner skips",
@@ -78,16 +83,39 @@ def test_every_unsafe_character_is_non_printable_so_the_fast_path_never_skips_it
 # overrides and isolates, line and paragraph separators, invisible and format characters,
 # surrogates, the BOM, interlinear annotations and the last two non-characters.
 PROMISED = (
-    *range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200B, 0x200E, 0x200F,
+    *range(0x00, 0x20), *range(0x7F, 0xA0), 0xAD, 0x061C, 0x180E, 0x200B, 0x200E, 0x200F,
     *range(0x2028, 0x202F), *range(0x2060, 0x2070), *range(0xD800, 0xE000), 0xFEFF,
-    0xFFF9, 0xFFFA, 0xFFFB, 0xFFFE, 0xFFFF,
+    0xFFF9, 0xFFFA, 0xFFFB, 0xFFFE, 0xFFFF, *range(0x13430, 0x13440), *range(0x1BCA0, 0x1BCA4),
+    *range(0x1D173, 0x1D17B), 0xE0001,
 )  # fmt: skip
 
 
 def test_every_promised_character_is_shown_escaped() -> None:
     for code in PROMISED:
-        shown = f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+        shown = (
+            f"\\x{code:02x}"
+            if code < 0x100
+            else f"\\u{code:04x}"
+            if code < 0x10000
+            else f"\\U{code:08x}"
+        )
         assert sanitize.text(f"a{chr(code)}b") == f"a{shown}b", f"U+{code:04X}"
+
+
+# The format characters (Unicode's Cf) shown as they are: the joiners and the tag characters
+# emoji use, and the Arabic and Kaithi signs that are drawn. Any other, a new Unicode's too,
+# must be escaped: most draw nothing, and a name could hide one (``NT-Owners`` + U+1D173).
+KEPT_FORMAT = (
+    0x200C, 0x200D, *range(0xE0020, 0xE0080),
+    *range(0x0600, 0x0606), 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2, 0x110BD, 0x110CD,
+)  # fmt: skip
+
+
+def test_every_format_character_but_the_kept_ones_is_shown_escaped() -> None:
+    kept = set(KEPT_FORMAT)
+    for code in range(0x110000):
+        if unicodedata.category(chr(code)) == "Cf" and code not in kept:
+            assert code in sanitize.UNSAFE, f"U+{code:04X} {unicodedata.name(chr(code), '')}"
 
 
 def test_json_text_escapes_a_del_in_text_otherwise_ascii() -> None:
@@ -109,6 +137,14 @@ def test_json_text_keeps_every_value_and_spells_unsafe_characters_as_escapes() -
     for raw in ("\u202e", "\x9b", "\x7f", "\u2028", "\ufeff", "\ud800", "\x1b", "\n"):
         assert raw not in inert
     assert "José" in inert
+    assert json.loads(inert) == value
+
+
+def test_json_text_writes_a_character_past_u_ffff_as_its_surrogate_pair() -> None:
+    value = {"group": "NT-Owners\U0001d173", "flag": "\U0001f3f4\U000e0067\U000e007f"}
+    inert = sanitize.json_text(json.dumps(value, ensure_ascii=False))
+    assert '"NT-Owners\\ud834\\udd73"' in inert
+    assert "\U000e0067" in inert  # a tag character of a flag stays raw, as in text
     assert json.loads(inert) == value
 
 
