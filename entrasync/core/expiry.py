@@ -59,9 +59,12 @@ def expiry_warning(mapping: GroupMapping, today: date) -> str | None:
 
 
 def expired_since(config: Config, made: date, today: date) -> tuple[GroupMapping, ...]:
-    """The mappings past their day on ``today`` that were not on ``made``: a plan made on
-    ``made`` grants through them (a run whose prompt or read crossed UTC midnight)."""
-    return tuple(m for m in config.mappings if _expired(m, today) and not _expired(m, made))
+    """The synced mappings past their day on ``today`` that were not on ``made``: a plan made
+    on ``made`` grants through them (a run whose prompt or read crossed UTC midnight). One with
+    ``auto_sync: false`` granted nothing either day."""
+    return tuple(
+        m for m in config.mappings if m.auto_sync and _expired(m, today) and not _expired(m, made)
+    )
 
 
 def _expired(mapping: GroupMapping, today: date) -> bool:

@@ -35,7 +35,9 @@ an ESC: what matters is that neither reaches the terminal as a control.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 
 _RANGES = (
     (0x00, 0x1F),  # C0
@@ -132,7 +134,14 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-def json_text(document: str) -> str:
+def _yaml_escape(match: re.Match[str]) -> str:
+    """One character as a YAML double-quoted scalar writes it by code (``\\U0001d173`` past
+    U+FFFF, where JSON's surrogate pair is no character to YAML)."""
+    code = ord(match.group())
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def json_text(document: str, escape_one: Callable[[re.Match[str]], str] = _json_escape) -> str:
     """JSON text whose strings hold no raw unsafe character: each is written ``\\uXXXX``.
 
     The values are unchanged (``json.loads`` gives back exactly the same data); only their
@@ -144,4 +153,10 @@ def json_text(document: str) -> str:
         document = _ANYWHERE.sub(lambda m: m.group()[:-1] + "\\u005b", document)
     if document.isascii() and "\x7f" not in document:
         return document
-    return _JSON_UNSAFE.sub(_json_escape, document)
+    return _JSON_UNSAFE.sub(escape_one, document)
+
+
+def yaml_quoted(value: str) -> str:
+    """``value`` as a YAML double-quoted scalar holding no raw unsafe character: JSON's string
+    escapes, which YAML's double quotes share, with YAML's own past U+FFFF."""
+    return json_text(json.dumps(value, ensure_ascii=False), _yaml_escape)

@@ -50,9 +50,9 @@ def name_text(value: str | None) -> str:
     """Text from outside as one inert line, quoted when blanks surround it: blanks around a
     userName or a role read from NeuralTrust make it another value (``'carol@contoso.com '``
     is not ``carol@contoso.com``), which a line, a padded table cell or Markdown would show
-    alike."""
+    alike. Text that starts with a quote is quoted too, so it cannot pass for quoted text."""
     text = sanitize_text(value)
-    return f"'{text}'" if text != text.strip() else text
+    return f"'{text}'" if text != text.strip() or text[:1] == "'" else text
 
 
 def is_adoption(change: Change) -> bool:

@@ -9,7 +9,6 @@ raw control or bidi character reaches the file.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ def scalar(value: str) -> str:
         and _safe_load(value) == value
         and _reads_back(value, value)
     )
-    return value if plain else sanitize.json_text(json.dumps(value, ensure_ascii=False))
+    return value if plain else sanitize.yaml_quoted(value)
 
 
 def _safe_load(text: str) -> object:

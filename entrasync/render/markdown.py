@@ -104,7 +104,7 @@ def _shown_path(config_path: str) -> str:
 
 def escape(text: str | None) -> str:
     """Directory text made inert in GitHub Markdown: one line, no HTML, no markup, no mentions."""
-    escaped = name_text(text).translate(_ESCAPES)
+    escaped = clean(text).strip().translate(_ESCAPES)
     escaped = _AUTOLINK.sub(lambda m: m.group(0)[:-1] + _ZWSP + m.group(0)[-1], escaped)
     escaped = _GH_REFERENCE.sub(lambda m: m.group(0) + _ZWSP, escaped)
     if not escaped.isascii():
@@ -290,7 +290,7 @@ def _change_row(change: Change) -> str:
         after += ", + externalId"
     cells = (
         escape(f"{MARKERS[change.action]} {change.action.value}"),
-        escape(change.user),
+        escape(name_text(change.user)),
         escape(change.display_name),
         escape(access_brief(change.before)),
         after,
@@ -310,7 +310,8 @@ def _orphans(plan: Plan) -> Block:
 
 def _orphan_row(orphan: Orphan, deactivated: bool) -> str:
     outcome = "deactivated" if deactivated else "kept, unchanged"
-    cells = (escape(orphan.user), escape(role_text(orphan.role)), escape(orphan.reason), outcome)
+    user, role = escape(name_text(orphan.user)), escape(role_text(orphan.role))
+    cells = (user, role, escape(orphan.reason), outcome)
     return "| " + " | ".join(cells) + " |"
 
 
@@ -325,7 +326,7 @@ def still_to_read(plan: Plan) -> list[str]:
     a comment over the platform's limit would keep the issue open for good."""
     lines: list[str] = []
     if plan.orphans:
-        names = ", ".join(escaped_within(o.user) for o in plan.orphans[:_STILL_LISTED])
+        names = ", ".join(escaped_within(name_text(o.user)) for o in plan.orphans[:_STILL_LISTED])
         more = len(plan.orphans) - _STILL_LISTED
         lines.append(
             f"{plural(len(plan.orphans), 'user')} no synced mapping wants "

@@ -640,6 +640,7 @@ HOSTILE = [
     "line\nbreak",
     "bidi \u202e override",
     "esc \x1b[31m red",
+    "musical format\U0001d173 and soft\u00adhyphen",  # escaped: YAML's \U past U+FFFF
     "- dash",
     "x #comment",
 ]
@@ -657,6 +658,7 @@ def test_any_group_name_is_written_so_yaml_reads_it_back(name: str) -> None:
     assert "\n" not in written
     assert "\u202e" not in written
     assert "\x1b" not in written
+    assert "\U0001d173" not in written
     if re.fullmatch(r"[-+]?(0b[01_]+|0o?[0-7_]+|[0-9][0-9_]*|0x[0-9a-fA-F_]+)", name):  # numbers
         assert written != name
 

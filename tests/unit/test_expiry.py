@@ -149,6 +149,7 @@ def test_expired_since_names_the_mappings_a_plan_of_an_earlier_day_may_grant_thr
 ) -> None:
     assert tuple(m.label for m in expired_since(config(), made, today)) == expired
     assert expired_since(config(expires=None), made, today) == ()
+    assert expired_since(config(auto_sync=False), made, today) == ()  # it granted nothing
 
 
 def test_validate_warns_about_expired_and_expiring_mappings(

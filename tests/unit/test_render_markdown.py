@@ -333,7 +333,9 @@ def test_a_user_named_with_blanks_around_it_is_shown_quoted_not_as_another_user(
     padded = replace(change, user=f"{change.user}\u00a0")
     body = render_markdown(replace(plan, changes=(padded, *plan.changes[1:])), config_path=CONFIG)
     assert f"| '{escape(change.user)}\u00a0' |" in body
-    assert escape(" x ") == "' x '"  # a leading blank opens no code block in a list item
+    orphan = replace(plan.orphans[0], user=f"'{plan.orphans[0].user}'")  # quotes of its own
+    body = render_markdown(replace(plan, orphans=(orphan,)), config_path=CONFIG)
+    assert f"| ''{escape(plan.orphans[0].user)}'' |" in body
 
 
 def test_a_cut_job_summary_points_to_the_rest_not_to_itself() -> None:

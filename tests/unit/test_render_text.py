@@ -140,3 +140,6 @@ def test_a_user_named_with_blanks_around_it_is_shown_quoted() -> None:
     padded = replace(change, user=f"{change.user} ")
     text = render_text(replace(plan, changes=(padded, *plan.changes[1:])))
     assert f" {change.action.value} '{change.user} ' (" in text
+    quoted = replace(change, user=f"'{change.user} '")  # quotes of its own: quoted again
+    text = render_text(replace(plan, changes=(quoted, *plan.changes[1:])))
+    assert f" {change.action.value} ''{change.user} '' (" in text
