@@ -3,9 +3,10 @@
 - ``ENTRASYNC_CA_BUNDLE``: a PEM file trusted by entrasync alone, *in addition to* the rest.
   The sandbox points it at its throwaway CA, so sourcing ``sandbox.env`` changes nothing for
   pip, git or curl in that shell (docs/sandbox.md).
-- ``SSL_CERT_FILE`` or ``REQUESTS_CA_BUNDLE`` (the first one set): the standard variables, a
-  bundle that *replaces* the system's trust store, as httpx and requests read them. Either one
-  serves Graph, SCIM, GitHub and the token endpoint alike (docs/entra.md).
+- ``SSL_CERT_FILE`` and ``REQUESTS_CA_BUNDLE``: the standard variables, a bundle that
+  *replaces* the system's trust store, as httpx and requests read them. The httpx clients
+  (Graph, SCIM, the review platforms) take ``SSL_CERT_FILE``, msal's token requests (requests)
+  ``REQUESTS_CA_BUNDLE``; with only one set, it serves both (docs/entra.md).
 - Else the system's trust store.
 
 A variable naming a file that is gone or holds no PEM certificate is an ``error:`` naming the
@@ -24,7 +25,8 @@ from pathlib import PurePath
 from entrasync.errors import EntrasyncError
 
 EXTRA_CA_VARIABLE = "ENTRASYNC_CA_BUNDLE"
-STANDARD_CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+STANDARD_CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")  # httpx's first
+REQUESTS_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")  # requests' (msal's) first
 # How a sandbox's files are recognised in a stale variable: its CA is a temporary file with
 # this prefix, and `entrasync sandbox` keeps its files in a folder of this name by default.
 SANDBOX_CA_PREFIX = "entrasync-sandbox-ca-"
@@ -43,17 +45,19 @@ LOOPBACK_GONE_HINT = (
 )
 
 
-def ssl_context(environ: Mapping[str, str], *, shared: bool = True) -> ssl.SSLContext:
+def ssl_context(environ: Mapping[str, str], *, for_requests: bool = False) -> ssl.SSLContext:
     """A client context trusting what the environment says (module docstring).
 
     Loading a trust store costs about 25 ms, so the httpx clients of one run share one context
     per set of files (keyed by their paths and stat, so a rewritten file is read again); httpx
-    never changes a context it is given. urllib3 sets attributes on its context, so msal's
-    session asks for one of its own (``shared=False``).
+    never changes a context it is given. ``for_requests``: msal's session, whose urllib3 sets
+    attributes on its context, so it has one of its own, and which reads
+    ``REQUESTS_CA_BUNDLE`` first.
     """
-    standard = next((name for name in STANDARD_CA_VARIABLES if _set(environ, name)), None)
+    order = REQUESTS_CA_VARIABLES if for_requests else STANDARD_CA_VARIABLES
+    standard = next((name for name in order if _set(environ, name)), None)
     files = (_file(environ, standard), _file(environ, EXTRA_CA_VARIABLE))
-    return _shared_context(*files) if shared else _new_context(*files)
+    return _new_context(*files) if for_requests else _shared_context(*files)
 
 
 _File = tuple[str, str, tuple[int, int, int] | None]  # variable, path, stat (to key the cache)

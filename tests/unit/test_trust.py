@@ -40,11 +40,22 @@ def test_a_standard_variable_replaces_the_system_store_and_the_entrasync_one_add
     assert _cas(ssl_context(both)) == 2
 
 
+def test_with_both_standard_variables_httpx_takes_ssl_cert_file_and_msal_requests_bundle(
+    pem: Path, tmp_path: Path
+) -> None:
+    two = tmp_path / "two.pem"
+    two.write_bytes(trustme.CA().cert_pem.bytes() + trustme.CA().cert_pem.bytes())
+    both = {"SSL_CERT_FILE": str(two), "REQUESTS_CA_BUNDLE": str(pem)}
+    assert _cas(ssl_context(both)) == 2  # Graph, SCIM, the review platforms: as httpx reads
+    assert _cas(ssl_context(both, for_requests=True)) == 1  # the token endpoint: as requests
+    assert _cas(ssl_context({"SSL_CERT_FILE": str(two)}, for_requests=True)) == 2  # one serves both
+
+
 def test_clients_share_a_context_until_the_file_changes(pem: Path) -> None:
     env = {"ENTRASYNC_CA_BUNDLE": str(pem)}
     first = ssl_context(env)
     assert ssl_context(env) is first
-    assert ssl_context(env, shared=False) is not first  # msal's own, for urllib3 to set up
+    assert ssl_context(env, for_requests=True) is not first  # msal's own, for urllib3 to set up
     trustme.CA().cert_pem.write_to_path(str(pem))  # a restarted sandbox's new CA, same path
     assert ssl_context(env) is not first
 

@@ -407,7 +407,7 @@ def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProv
         client_id=client,
         endpoints=endpoints,
         credential=choice.build,
-        verify=ssl_context(environ, shared=False),
+        verify=ssl_context(environ, for_requests=True),
         describe_assertion=choice.describe_assertion,
         secret_like_id=choice.secret_like_id,
     )

@@ -60,7 +60,8 @@ def test_a_stale_ca_path_in_a_requests_variable_is_not_read(
     """ssl_context() chose the trust (SSL_CERT_FILE here); requests still checked the path
     its own variables name, and a stale one was an OSError: a traceback called a bug."""
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")  # which requests reads before CURL_CA_BUNDLE
+    context = ssl_context(os.environ, for_requests=True)  # a stale one of its own is an error
     monkeypatch.setenv(variable, "/nonexistent/ca-bundle.pem")
-    session = requests_session(ssl_context(os.environ, shared=False))
+    session = requests_session(context)
     url = f"{emulator.base_url}/{TENANT_ID}/v2.0/.well-known/openid-configuration"
     assert session.get(url).status_code == 200
