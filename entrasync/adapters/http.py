@@ -19,6 +19,7 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -28,6 +29,7 @@ import httpx
 
 from entrasync import __version__
 from entrasync.adapters.clock import utc_moment
+from entrasync.adapters.deadline import answer_within
 from entrasync.adapters.pool import DEFAULT_PARALLELISM as DEFAULT_PARALLELISM
 from entrasync.adapters.proxy import (
     LOOPBACK_DIRECT,
@@ -551,6 +553,28 @@ class _Deadlined(httpx.SyncByteStream):
         self.inner.close()
 
 
+@contextmanager
+def _streamed(
+    client: httpx.Client,
+    method: str,
+    url: str | httpx.URL,
+    policy: RetryPolicy,
+    started: float,
+    kwargs: dict[str, Any],
+) -> Iterator[httpx.Response]:
+    """``client.stream``, its status line and headers read within the policy's deadline (kept
+    by the TLS socket: httpx's timeout bounds each read only), the body within 4 times it,
+    where :class:`_Deadlined` keeps the finer rule."""
+    request = client.build_request(method, url, **kwargs)
+    with answer_within(policy.answer_deadline, started):
+        streamed = client.send(request, stream=True)
+    try:
+        with answer_within(4 * policy.answer_deadline, started):
+            yield streamed
+    finally:
+        streamed.close()
+
+
 def _received(
     client: httpx.Client,
     method: str,
@@ -563,7 +587,7 @@ def _received(
     its response (BoundSyncStream), a cycle that kept every page body (a 999-member page is
     ~200 KB) alive until a cyclic collection found it (benchmarks/)."""
     started = time.monotonic()
-    with client.stream(method, url, **kwargs) as streamed:
+    with _streamed(client, method, url, policy, started, kwargs) as streamed:
         # Checked on every piece as sent, before decoding: pieces that decode to nothing (an
         # empty gzip block) still count.
         streamed.stream = _Deadlined(streamed.stream, started, policy, streamed.request)

@@ -22,6 +22,7 @@ import ssl
 from collections.abc import Mapping
 from pathlib import PurePath
 
+from entrasync.adapters.deadline import keeping_deadlines
 from entrasync.errors import EntrasyncError
 
 EXTRA_CA_VARIABLE = "ENTRASYNC_CA_BUNDLE"
@@ -76,7 +77,7 @@ def _file(environ: Mapping[str, str], name: str | None) -> _File | None:
 
 def _new_context(standard: _File | None, extra: _File | None) -> ssl.SSLContext:
     context = ssl.create_default_context() if standard is None else _trusting(None, *standard[:2])
-    return context if extra is None else _trusting(context, *extra[:2])
+    return keeping_deadlines(context if extra is None else _trusting(context, *extra[:2]))
 
 
 _shared_context = functools.lru_cache(maxsize=4)(_new_context)

@@ -22,6 +22,7 @@ from requests.utils import prepend_scheme_if_needed
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
+from entrasync.adapters.deadline import answer_within
 from entrasync.adapters.http import (
     RETRY_STATUSES,
     TIMEOUT,
@@ -75,8 +76,9 @@ def _request(session: requests.Session, method: str, url: str, **kwargs: Any) ->
         attempt += 1
         if waits_ended():  # a signal is ending the command: no new request starts
             raise Abandoned()
-        try:
-            response = requests.Session.request(session, method, url, **kwargs)
+        try:  # the whole answer within the deadline, kept by the TLS socket (msal's is tiny)
+            with answer_within(policy.answer_deadline):
+                response = requests.Session.request(session, method, url, **kwargs)
         except ValueError as exc:  # requests' InvalidSchema or InvalidURL: msal says no tenant
             raise _proxy_refused(exc) or exc from None
         if response.status_code not in RETRY_STATUSES or attempt > policy.max_retries:
