@@ -55,10 +55,26 @@ def ssl_context(environ: Mapping[str, str], *, for_requests: bool = False) -> ss
     attributes on its context, so it has one of its own, and which reads
     ``REQUESTS_CA_BUNDLE`` first.
     """
-    order = REQUESTS_CA_VARIABLES if for_requests else STANDARD_CA_VARIABLES
-    standard = next((name for name in order if _set(environ, name)), None)
-    files = (_file(environ, standard), _file(environ, EXTRA_CA_VARIABLE))
+    files = (_file(environ, _standard(environ, for_requests)), _file(environ, EXTRA_CA_VARIABLE))
     return _new_context(*files) if for_requests else _shared_context(*files)
+
+
+def _standard(environ: Mapping[str, str], for_requests: bool) -> str | None:
+    """The standard variable a client of that library trusts, if one is set."""
+    order = REQUESTS_CA_VARIABLES if for_requests else STANDARD_CA_VARIABLES
+    return next((name for name in order if _set(environ, name)), None)
+
+
+def ca_hint(environ: Mapping[str, str], *, for_requests: bool = False) -> str:
+    """What to do about a certificate :func:`ssl_context` does not trust: :data:`CA_HINT`, or,
+    where a standard variable replaced the system's store, that variable by name."""
+    name = _standard(environ, for_requests)
+    if name is None:
+        return CA_HINT
+    return (
+        f"{name} ({environ[name].strip()}) replaces the system's trust store here: put the "
+        f"server's CA in that bundle, or add it for entrasync alone with {EXTRA_CA_VARIABLE}"
+    )
 
 
 _File = tuple[str, str, tuple[int, int, int] | None]  # variable, path, stat (to key the cache)

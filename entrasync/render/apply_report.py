@@ -9,7 +9,7 @@ from entrasync.core.apply_report import AppliedChange, AuditSummary, Review
 from entrasync.core.audit_record import tally
 from entrasync.core.plan import Change, short_digest
 from entrasync.core.wording import plural
-from entrasync.render.common import access_brief
+from entrasync.render.common import access_brief, name_text
 from entrasync.render.markdown import MAX_NOTE_CHARS, escape, escaped_within
 from entrasync.render.truncate import (
     CHARACTERS,
@@ -276,7 +276,7 @@ def _row(
     item: AppliedChange | Change, with_error: bool = False, said: str = "", named: bool = False
 ) -> str:
     outcome = item.outcome if isinstance(item, AppliedChange) else said
-    user = escape(item.user)
+    user = escape(name_text(item.user))
     if named:
         user += f" (Entra user {escaped_within(item.entra_id or 'none', MAX_NOTE_CHARS)})"
     row = (
@@ -339,7 +339,7 @@ def applied_lines(
     and a summary over it is not written at all)."""
     head = [f"Plan `{short_digest(digest)}`: {tally(counts)}."]
     rows = tuple(
-        f"| {change.action.value} | {escape(change.user)} | {outcome} | "
+        f"| {change.action.value} | {escape(name_text(change.user))} | {outcome} | "
         f"{escaped_within(error or '', MAX_NOTE_CHARS)} |"
         for change, outcome, error in unsuccessful
     )

@@ -502,3 +502,17 @@ def test_the_no_audit_comment_shows_the_folder_as_named() -> None:
     text = render_no_audit("<!-- m -->", "ci_audit/run#1", None)
     assert "No audit file was found at ci\\_audit/run#&#8203;1." in text  # text, not a code span
     assert "`ci" not in text
+
+
+def test_a_user_named_with_blanks_around_it_stays_quoted_in_the_report_and_the_summary(
+    tmp_path: Path,
+) -> None:
+    # "carol@contoso.com " is another NeuralTrust user than the real carol@contoso.com.
+    padded = f"{CAROL} "
+    plan = plan_of(change(ALICE), change(padded))
+    audit = read_audit(audit_text(tmp_path, plan, {padded: "failed"}))
+    text = render_report(compare(audit, plan), marker="<!-- m -->", run_url=None)
+    assert "| create | 'carol@&#8203;contoso.com ' | member | failed |" in text
+    failed = change(padded, "admin", Action.UPDATE)
+    lines = applied_lines("ab" * 32, {"failed": 1}, [(failed, "failed", "HTTP 400")])
+    assert lines[-1] == "| update | 'carol@&#8203;contoso.com ' | failed | HTTP 400 |"

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from entrasync.adapters.graph import credentials
 from entrasync.adapters.graph.aadsts import describe_msal_error
 from entrasync.adapters.http import PROXY_HINT, require_safe_url
-from entrasync.adapters.trust import CA_HINT, LOOPBACK_GONE_HINT, ssl_context
+from entrasync.adapters.trust import CA_HINT, LOOPBACK_GONE_HINT, ca_hint, ssl_context
 from entrasync.adapters.urls import SENT_AUTHORITY, SENT_GRAPH, is_loopback_host
 from entrasync.config import routing
 from entrasync.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_GRAPH_URL, Config
@@ -115,6 +115,7 @@ class MsalTokenProvider:
         verify: ssl.SSLContext,
         describe_assertion: Callable[[], str | None] = lambda: None,
         secret_like_id: bool = False,
+        untrusted_hint: str = CA_HINT,
     ) -> None:
         self.mode = mode
         self._tenant_id = tenant_id
@@ -124,6 +125,7 @@ class MsalTokenProvider:
         self._verify = verify
         self._describe_assertion = describe_assertion
         self._secret_like_id = secret_like_id
+        self._untrusted_hint = untrusted_hint  # what an SSLError's hint says: the trust chosen
         self._app: Any = None
         self._session: requests.Session | None = None
         self._lock = threading.Lock()  # directory reads fetch tokens from several threads
@@ -168,7 +170,7 @@ class MsalTokenProvider:
         except EntrasyncError:
             raise
         except requests.exceptions.RequestException as exc:
-            raise _unreachable(self.authority, exc) from None
+            raise _unreachable(self.authority, exc, self._untrusted_hint) from None
         except msal.exceptions.MsalError as exc:  # an error status (5xx) from its discovery
             raise _failing(self.authority, exc) from None
         # Not a discovery document msal can read: not JSON, nested past the parser
@@ -205,7 +207,7 @@ class MsalTokenProvider:
         except EntrasyncError:
             raise
         except requests.exceptions.RequestException as exc:
-            raise _unreachable(self.authority, exc) from None
+            raise _unreachable(self.authority, exc, self._untrusted_hint) from None
         except msal.exceptions.MsalError as exc:  # an error status (5xx) from the token endpoint
             raise _failing(self.authority, exc) from None
         # msal's json.loads of the token endpoint's answer: not JSON, or nested past what
@@ -284,7 +286,7 @@ def _failing(authority: str, exc: Exception) -> AuthError:
     )
 
 
-def _unreachable(authority: str, exc: Exception) -> AuthError:
+def _unreachable(authority: str, exc: Exception, untrusted_hint: str) -> AuthError:
     import requests  # as in _acquire: only where msal, which needs it, was loaded
 
     if isinstance(exc, requests.exceptions.TooManyRedirects):
@@ -295,7 +297,7 @@ def _unreachable(authority: str, exc: Exception) -> AuthError:
             "or the national cloud's), not an address that forwards",
         )
     if isinstance(exc, requests.exceptions.SSLError):
-        hint = CA_HINT
+        hint = untrusted_hint
     elif isinstance(exc, requests.exceptions.ProxyError):
         hint = PROXY_HINT
     elif isinstance(exc, requests.exceptions.ConnectionError) and is_loopback_host(
@@ -408,6 +410,7 @@ def make_token_provider(config: Config, environ: Mapping[str, str]) -> TokenProv
         endpoints=endpoints,
         credential=choice.build,
         verify=ssl_context(environ, for_requests=True),
+        untrusted_hint=ca_hint(environ, for_requests=True),
         describe_assertion=choice.describe_assertion,
         secret_like_id=choice.secret_like_id,
     )

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import trustme
 from cryptography.hazmat.primitives import serialization
 
 from entrasync.adapters.graph.auth import make_token_provider
@@ -207,6 +208,22 @@ def test_an_untrusted_certificate_authority_is_a_tls_hint(
     with pytest.raises(AuthError, match="SSLError") as caught:
         read_small(env)
     assert "REQUESTS_CA_BUNDLE" in (caught.value.hint or "")
+
+
+def test_a_certificate_the_token_requests_bundle_leaves_out_names_that_bundle(
+    emulator: GraphEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # SSL_CERT_FILE trusts the emulator; the token request reads REQUESTS_CA_BUNDLE, which not.
+    other = tmp_path / "other.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    env = {**secret_env(emulator), "REQUESTS_CA_BUNDLE": str(other)}
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
+    with pytest.raises(AuthError, match="SSLError") as caught:
+        read_small(env)
+    assert (caught.value.hint or "").startswith(
+        f"REQUESTS_CA_BUNDLE ({other}) replaces the system's trust store here: put the server's "
+        "CA in that bundle"
+    )
 
 
 OTHER_TENANT = "99999999-9999-4999-8999-999999999999"
