@@ -46,6 +46,7 @@ from entrasync.core.audit_record import tally
 from entrasync.core.plan import short_digest
 from entrasync.core.resolve import empty_groups, resolve
 from entrasync.core.safety import check_safety
+from entrasync.core.sanitize import name_text
 from entrasync.core.wording import plural
 from entrasync.errors import (
     ApplyError,
@@ -200,7 +201,7 @@ def _run(
                 audit,
                 parallelism=parallelism,
                 on_result=lambda r: console.progress(
-                    f"{r.outcome}: {r.change.action.value} {r.change.user}"
+                    f"{r.outcome}: {r.change.action.value} {name_text(r.change.user)}"
                 ),
                 stop=stop,
                 versions=versions,

@@ -127,11 +127,11 @@ def describe_change(change: Change) -> str:
     """``create mallory@contoso.com (owner)``: what a change does, in a few words."""
     after = change.after
     if change.action is Action.DEACTIVATE:
-        return f"{change.action.value} {change.user}"
+        return f"{change.action.value} {sanitize.name_text(change.user)}"
     access = after.role or "no role"
     if after.products is not None:
         access += ", products " + (", ".join(after.products) or "none")
-    return f"{change.action.value} {change.user} ({access})"
+    return f"{change.action.value} {sanitize.name_text(change.user)} ({access})"
 
 
 def describe_mismatch(mismatch: Mismatch) -> str:

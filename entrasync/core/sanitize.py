@@ -98,6 +98,15 @@ def text(value: str | None) -> str:
     return value
 
 
+def name_text(value: str | None) -> str:
+    """A name from outside (a userName, a role) as :func:`text` makes it, quoted when blanks
+    surround it: they make it another value (``'carol@contoso.com '`` is not
+    ``carol@contoso.com``), which a line, a padded table cell or Markdown would show alike.
+    A name that starts with a quote is quoted too, so it cannot pass for quoted text."""
+    shown = text(value)
+    return f"'{shown}'" if shown != shown.strip() or shown[:1] == "'" else shown
+
+
 def lines(message: str) -> str:
     """A message of several lines: each line as :func:`text` makes it, the line breaks kept.
 

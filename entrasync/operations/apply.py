@@ -591,5 +591,5 @@ def describe(results: Sequence[ChangeResult]) -> list[str]:
         extra = f" [HTTP {r.http_status}]" if r.http_status else ""
         extra += f" [request id {r.request_id}]" if r.request_id else ""
         said = sanitize.text(r.error or r.detail or "")
-        lines.append(f"{r.change.action.value} {sanitize.text(r.change.user)}: {said}{extra}")
+        lines.append(f"{r.change.action.value} {sanitize.name_text(r.change.user)}: {said}{extra}")
     return lines

@@ -8,8 +8,9 @@ from collections.abc import Mapping, Sequence
 from entrasync.core.apply_report import AppliedChange, AuditSummary, Review
 from entrasync.core.audit_record import tally
 from entrasync.core.plan import Change, short_digest
+from entrasync.core.sanitize import name_text
 from entrasync.core.wording import plural
-from entrasync.render.common import access_brief, name_text
+from entrasync.render.common import access_brief
 from entrasync.render.markdown import MAX_NOTE_CHARS, escape, escaped_within
 from entrasync.render.truncate import (
     CHARACTERS,

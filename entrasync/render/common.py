@@ -13,6 +13,7 @@ from typing import Any
 
 from entrasync.core.plan import Access, Action, Change, Plan
 from entrasync.core.policy import PolicyChange
+from entrasync.core.sanitize import name_text
 from entrasync.core.sanitize import text as sanitize_text
 
 # ASCII markers so the plan reads the same in a CI log, a terminal without Unicode and a diff.
@@ -44,15 +45,6 @@ def products_text(products: tuple[str, ...] | None) -> str:
 
 def role_text(role: str | None) -> str:
     return "(none)" if role is None else name_text(role)
-
-
-def name_text(value: str | None) -> str:
-    """Text from outside as one inert line, quoted when blanks surround it: blanks around a
-    userName or a role read from NeuralTrust make it another value (``'carol@contoso.com '``
-    is not ``carol@contoso.com``), which a line, a padded table cell or Markdown would show
-    alike. Text that starts with a quote is quoted too, so it cannot pass for quoted text."""
-    text = sanitize_text(value)
-    return f"'{text}'" if text != text.strip() or text[:1] == "'" else text
 
 
 def is_adoption(change: Change) -> bool:

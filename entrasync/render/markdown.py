@@ -28,6 +28,7 @@ import posixpath
 import re
 
 from entrasync.core.plan import Action, Change, Orphan, Plan
+from entrasync.core.sanitize import name_text
 from entrasync.core.sanitize import text as clean
 from entrasync.core.wording import plural
 from entrasync.render.common import (
@@ -36,7 +37,6 @@ from entrasync.render.common import (
     WEAKENS,
     access_brief,
     is_adoption,
-    name_text,
     policy_parts,
     role_text,
     summary_line,

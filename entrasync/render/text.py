@@ -13,6 +13,7 @@ from typing import Protocol
 import click
 
 from entrasync.core.plan import Action, Change, Plan
+from entrasync.core.sanitize import name_text
 from entrasync.core.sanitize import text as clean
 from entrasync.render.common import (
     MARKERS,
@@ -20,7 +21,6 @@ from entrasync.render.common import (
     WEAKENS,
     access_differences,
     is_adoption,
-    name_text,
     policy_parts,
     products_text,
     role_text,

@@ -15,11 +15,11 @@ from typing import Any, Protocol
 
 import click
 
-from entrasync.core.sanitize import json_text
+from entrasync.core.sanitize import json_text, name_text
 from entrasync.core.sanitize import text as clean
 from entrasync.core.users_view import UserStatus
 from entrasync.core.wording import plural
-from entrasync.render.common import brief, columns, name_text
+from entrasync.render.common import brief, columns
 
 
 class _Grant(Protocol):

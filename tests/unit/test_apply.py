@@ -27,6 +27,7 @@ from entrasync.operations.apply import (
     _Outage,
     apply_plan,
     create_body,
+    describe,
     patch_operations,
 )
 from entrasync.operations.stopping import Stopped, StopRequest
@@ -713,6 +714,15 @@ def test_a_409_hint_says_the_cause_and_leaves_planning_again_to_apply() -> None:
         "the server's words above say which"
     )
     assert "userName taken" in (report.results[0].error or "")
+
+
+def test_the_failure_list_quotes_a_user_with_blanks_around_it() -> None:
+    # Read as "deactivate carol@contoso.com", it was the real Carol's failed deactivation.
+    made = replace(
+        change(Action.DEACTIVATE, Access("member", None, False)), user="carol@x.com\u00a0"
+    )
+    (line,) = describe([ChangeResult(made, "failed", 500, error="NeuralTrust answered 500")])
+    assert line.startswith("deactivate 'carol@x.com\u00a0': NeuralTrust answered 500")
 
 
 def test_server_errors_and_throttling_stop_the_writes_only_five_in_a_row() -> None:

@@ -237,6 +237,13 @@ def test_describe_names_the_products_of_a_product_role() -> None:
     assert describe_change(BOB) == "update bob@contoso.com (member, products trusttest)"
 
 
+def test_describe_quotes_a_user_with_blanks_around_it() -> None:
+    # "carol@contoso.com " is another NeuralTrust user than the real carol@contoso.com.
+    assert describe_change(replace(CAROL, user="carol@contoso.com ")) == (
+        "deactivate 'carol@contoso.com '"
+    )
+
+
 def test_listing_stops_at_its_limit_and_says_how_many_more() -> None:
     assert listing(["a", "b", "c"], limit=2) == "a; b; and 1 more"
     assert listing(["a", "b"], limit=2) == "a; b"
