@@ -160,9 +160,11 @@ def signals_interrupt(say: Callable[[str], None] = note, *, last: bool = False) 
     cuts short the readers' waits before a retry (:func:`end_waits`): the command waits for
     its threads, and a throttled read would hold it for minutes.
 
-    ``last``: the program ends with this command. Once a signal stopped it, the stop signals
-    are left ignored on the way out, so that none can change the exit while the stop is told
-    and the interpreter ends (a runner's SIGTERM after its SIGINT ended the run with 143)."""
+    ``last``: the program ends with this command. Once it has ended, stopped or not, the stop
+    signals are left ignored on the way out, so that none can change the exit while a stop is
+    told and the interpreter ends (a runner's SIGTERM after its SIGINT ended the run with 143;
+    two signals in the collection after a command that succeeded, whose first Python dropped,
+    printed a traceback)."""
     global _command_stop
     raised = StopRequest()
     # Only the main thread's command gets the signals (_handlers): one run in another thread
@@ -212,13 +214,13 @@ def signals_interrupt(say: Callable[[str], None] = note, *, last: bool = False) 
 
     try:
 
-        def stopped() -> bool:
-            return last and in_main and outer is None and raised.requested
+        def ending() -> bool:
+            return last and in_main and outer is None
 
         with (
             _taking_dropped(lost),
-            _handlers(_ENDING, handler, stopped),
-            _handlers((signal.SIGINT,), interrupt, stopped),
+            _handlers(_ENDING, handler, ending),
+            _handlers((signal.SIGINT,), interrupt, ending),
         ):
             yield
             # A command run inside another (the demo's steps) ends as stopped too: the outer
