@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import PurePath
 
 from entrasync.adapters.deadline import keeping_deadlines
+from entrasync.core import sanitize
 from entrasync.errors import EntrasyncError
 
 EXTRA_CA_VARIABLE = "ENTRASYNC_CA_BUNDLE"
@@ -72,8 +73,9 @@ def ca_hint(environ: Mapping[str, str], *, for_requests: bool = False) -> str:
     if name is None:
         return CA_HINT
     return (
-        f"{name} ({environ[name].strip()}) replaces the system's trust store here: put the "
-        f"server's CA in that bundle, or add it for entrasync alone with {EXTRA_CA_VARIABLE}"
+        f"{name} ({sanitize.text(environ[name].strip())}) replaces the system's trust store "
+        "here: put the server's CA in that bundle, or add it for entrasync alone with "
+        f"{EXTRA_CA_VARIABLE}"
     )
 
 
@@ -128,4 +130,4 @@ def _trusting(context: ssl.SSLContext | None, name: str, path: str) -> ssl.SSLCo
         if from_sandbox(path)
         else f"point {name} at a PEM file of trusted CA certificates, or unset it"
     )
-    raise EntrasyncError(f"{name} names {path}, {problem}", hint)
+    raise EntrasyncError(f"{name} names {sanitize.text(path)}, {problem}", hint)

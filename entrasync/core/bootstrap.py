@@ -148,7 +148,8 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     added = tuple(sorted(set(guarded.values())))
     everyone = tuple(sorted({*(p.lower() for p in survey.protected), *added}))
     notes = _vocabulary_notes(survey, target) + tuple(
-        f"owner {sanitize.text(u.user_name or u.email or u.id)} (SCIM id {sanitize.text(u.id)}) "
+        f"owner {sanitize.name_text(u.user_name or u.email or u.id)} "
+        f"(SCIM id {sanitize.text(u.id)}) "
         "is not protected: neither its NeuralTrust userName or email nor an Entra UPN is an "
         "address a mappings file can hold; add it to `protected` by hand, or correct its name"
         for u in unnamed

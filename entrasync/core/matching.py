@@ -17,6 +17,7 @@ from operator import attrgetter
 
 from entrasync.config.models import Config
 from entrasync.core.model import DesiredUser, Resolution, Target, TargetUser
+from entrasync.core.sanitize import name_text
 
 
 class Standing(StrEnum):
@@ -259,7 +260,7 @@ def _pair_or_warning(
     entra_id = desired.user.id.lower()
     twins = index.shared.get(entra_id)
     if twins is not None:
-        named = " and ".join(f"{target_key(config, u)} (SCIM id {u.id})" for u in twins)
+        named = " and ".join(f"{name_text(target_key(config, u))} (SCIM id {u.id})" for u in twins)
         return (
             f"{desired.key}: NeuralTrust users {named} all carry its Entra id {desired.user.id} "
             "as externalId: not changed; remove it from those that are not this user",
@@ -286,7 +287,7 @@ def _pair_or_warning(
         managed = [u for u in found_by_key if u.external_id and u.external_id.lower() not in wanted]
         field = "mail" if config.neuraltrust.match_on == "email" else "userPrincipalName"
         kept = "".join(
-            f"; the NeuralTrust user {u.user_name} (SCIM id {u.id}) of Entra user "
+            f"; the NeuralTrust user {name_text(u.user_name)} (SCIM id {u.id}) of Entra user "
             f"{u.external_id} has it too: not changed"
             for u in managed
         )
@@ -315,17 +316,17 @@ def _pair_or_warning(
             return Pair(desired, None)
         # SCIM userName is unique: a create would fail at apply, so say so at plan time.
         return (
-            f"{desired.key}: NeuralTrust already has userName {clash.user_name} (SCIM id "
-            f"{clash.id}), which match_on: {config.neuraltrust.match_on} does not match: "
+            f"{desired.key}: NeuralTrust already has userName {name_text(clash.user_name)} "
+            f"(SCIM id {clash.id}), which match_on: {config.neuraltrust.match_on} does not match: "
             "not created",
             (),
         )
     owner = found.external_id
     if owner is not None and owner.lower() != entra_id:
         return (
-            f"{desired.key}: the NeuralTrust user {found.user_name} (SCIM id {found.id}) "
-            f"belongs to Entra user {owner}, not to Entra user {desired.user.id} (reused UPN?): "
-            "not changed",
+            f"{desired.key}: the NeuralTrust user {name_text(found.user_name)} "
+            f"(SCIM id {found.id}) belongs to Entra user {owner}, not to Entra user "
+            f"{desired.user.id} (reused UPN?): not changed",
             (found.id,),
         )
     if index.protected(found, resolution):

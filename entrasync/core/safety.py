@@ -14,6 +14,7 @@ from entrasync.config.models import Config
 from entrasync.core.matching import is_managed_active
 from entrasync.core.model import Resolution, Target, may_be_role
 from entrasync.core.plan import Action, Change, Plan, Violation
+from entrasync.core.sanitize import name_text
 from entrasync.core.wording import plural
 
 
@@ -143,7 +144,7 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
         "min_owners",
         f"the plan leaves {plural(after, f'active {owner} user')}, down from {before}{counting}, "
         f"below limits.min_owners ({config.limits.min_owners}, and never 0): it demotes or "
-        f"deactivates {', '.join(sorted(lost))}",
+        f"deactivates {', '.join(name_text(user) for user in sorted(lost))}",
     )
 
 

@@ -39,6 +39,8 @@ import json
 import re
 from collections.abc import Callable
 
+from entrasync.config.patterns import unseen_in_address
+
 _RANGES = (
     (0x00, 0x1F),  # C0
     (0x7F, 0x9F),  # DEL, C1
@@ -100,11 +102,16 @@ def text(value: str | None) -> str:
 
 def name_text(value: str | None) -> str:
     """A name from outside (a userName, a role) as :func:`text` makes it, quoted when blanks
-    surround it: they make it another value (``'carol@contoso.com '`` is not
-    ``carol@contoso.com``), which a line, a padded table cell or Markdown would show alike.
-    A name that starts with a quote is quoted too, so it cannot pass for quoted text."""
+    or characters that may not show (a filler, a joiner, a variation selector: kept by
+    :func:`text` for the names and emoji that need them) surround it: they make it another
+    value (``'carol@contoso.com '`` is not ``carol@contoso.com``), which a line, a padded
+    table cell or Markdown would show alike. A name that starts with a quote is quoted too,
+    so it cannot pass for quoted text."""
     shown = text(value)
-    return f"'{shown}'" if shown != shown.strip() or shown[:1] == "'" else shown
+    edges = shown[:1] + shown[-1:]
+    if shown != shown.strip() or shown[:1] == "'" or unseen_in_address(edges):
+        return f"'{shown}'"
+    return shown
 
 
 def lines(message: str) -> str:

@@ -261,7 +261,9 @@ def residue_lines(plan: Plan) -> Iterator[str]:
         rows: list[tuple[str, ...]] = [("USER", "ACTION", "ACCESS", "WHY", "DECIDED BY")]
         for c in residue.changes:
             access = f"{access_brief(c.before)} -> {access_brief(c.after)}"
-            rows.append((c.user, c.action.value, access, c.reason, c.decided_by or "-"))
+            rows.append(
+                (sanitize.name_text(c.user), c.action.value, access, c.reason, c.decided_by or "-")
+            )
         yield from (f"  {line}" for line in columns(rows))
     else:
         but = " but adoptions" if residue.adoptions else ""
@@ -277,5 +279,8 @@ def residue_lines(plan: Plan) -> Iterator[str]:
             f"  {plural(len(plan.orphans), 'managed user')} no mapping wants "
             "(kept: on_removed is keep; `plan` lists them as orphans):"
         )
-        orphans = [(o.user, role_text(o.role) if o.role else "-", o.reason) for o in plan.orphans]
+        orphans = [
+            (sanitize.name_text(o.user), role_text(o.role) if o.role else "-", o.reason)
+            for o in plan.orphans
+        ]
         yield from (f"    {line}" for line in columns(orphans))

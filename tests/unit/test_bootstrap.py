@@ -797,17 +797,30 @@ def test_the_reindexed_reads_protect_the_users_read_that_the_file_names() -> Non
     assert proposed_directory(directory, by_mail).protected_unknown == frozenset()
 
 
-def test_an_orphans_role_with_blanks_around_it_is_shown_quoted_in_the_residue() -> None:
+@pytest.mark.parametrize(
+    ("user", "shown"),
+    [
+        pytest.param(nt("ops", "admin "), "'admin '", id="a role"),
+        pytest.param(
+            nt("ops", "admin", user_name="ops@contoso.com\u00a0"),
+            "'ops@contoso.com\u00a0'",
+            id="a userName",
+        ),
+    ],
+)
+def test_an_orphans_role_or_name_with_blanks_around_it_is_shown_quoted_in_the_residue(
+    user: TargetUser, shown: str
+) -> None:
     plan = make_plan(
         DEFAULTS,
         "draft.yaml",
         "0" * 64,
         Directory(groups=(), users={}),
-        make_target(nt("ops", "admin ")),
+        make_target(user),
         "2026-12-05T00:00:00Z",
     )
-    assert [o.role for o in plan.orphans] == ["admin "]
-    assert "'admin '" in "\n".join(residue_lines(plan))
+    assert [o.user for o in plan.orphans] == [user.user_name]
+    assert shown in "\n".join(residue_lines(plan))
 
 
 def test_a_product_set_few_members_hold_says_how_few() -> None:

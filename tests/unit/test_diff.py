@@ -429,6 +429,12 @@ def test_a_deactivation_keeps_role_and_products_and_names_the_entra_id() -> None
                      "(SCIM id scim-alice2) all carry its Entra id id-alice as externalId: not "
                      "changed; remove it from those that are not this user",
                      id="a duplicate externalId is named"),
+        pytest.param({}, [nt("alice"),
+                          nt("alice2", external_id="id-alice", user_name=f"{A}\u00a0")],
+                     f"{A}: NeuralTrust users {A} (SCIM id scim-alice) and '{A}\u00a0' "
+                     "(SCIM id scim-alice2) all carry its Entra id id-alice as externalId: not "
+                     "changed; remove it from those that are not this user",
+                     id="a twin named with a blank around it is shown quoted"),
         pytest.param({}, [nt("alice", "admin"), nt("aaron", external_id="ID-ALICE")],
                      f"{A}: NeuralTrust users aaron@contoso.com (SCIM id scim-aaron) and {A} "
                      "(SCIM id scim-alice) all carry its Entra id id-alice as externalId: not "

@@ -408,6 +408,13 @@ def test_safety_rules(
         ),
         pytest.param(
             {**DEACTIVATE, "limits": NO_COUNT_LIMITS},
+            {}, [nt("olga", "owner", user_name="olga@contoso.com ")], (),
+            "the plan leaves 0 active owner users, down from 1, below limits.min_owners "
+            "(1, and never 0): it demotes or deactivates 'olga@contoso.com '",
+            id="min_owners quotes an owner named with a blank around it",
+        ),
+        pytest.param(
+            {**DEACTIVATE, "limits": NO_COUNT_LIMITS},
             {}, [nt("olga", "owner")], (),
             "the plan leaves 0 active owner users, down from 1, below limits.min_owners",
             id="min_owners says none left in the plural",

@@ -163,3 +163,20 @@ def test_json_text_keeps_a_legacy_workflow_command_out_of_the_log() -> None:
 def test_json_text_leaves_ascii_json_as_it_is() -> None:
     document = json.dumps({"name": "Alice"})
     assert sanitize.json_text(document) is document
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("carol@contoso.com", "carol@contoso.com"),
+        ("carol@contoso.com ", "'carol@contoso.com '"),
+        ("carol@contoso.com\u00a0", "'carol@contoso.com\u00a0'"),
+        ("carol@contoso.com\u3164", "'carol@contoso.com\u3164'"),  # a Hangul filler
+        ("\u200dcarol@contoso.com", "'\u200dcarol@contoso.com'"),  # a joiner, kept by text()
+        ("'carol@contoso.com '", "''carol@contoso.com ''"),
+        ("o'neil@contoso.com", "o'neil@contoso.com"),
+        ("", ""),
+    ],
+)
+def test_name_text_quotes_a_name_whose_edges_may_not_show(name: str, shown: str) -> None:
+    assert sanitize.name_text(name) == shown

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from entrasync.adapters.trust import ssl_context
+from entrasync.adapters.trust import ca_hint, ssl_context
 from entrasync.errors import EntrasyncError
 
 
@@ -124,3 +124,14 @@ def test_a_variable_naming_an_unusable_file_is_an_error_naming_both(
 def test_a_folder_is_not_a_bundle(tmp_path: Path) -> None:
     with pytest.raises(EntrasyncError, match=r"ENTRASYNC_CA_BUNDLE names .*, which "):
         ssl_context({"ENTRASYNC_CA_BUNDLE": str(tmp_path)})
+
+
+def test_a_path_with_a_line_break_is_told_on_one_line(tmp_path: Path, pem: Path) -> None:
+    forged = f"{tmp_path}/x\nhint: unset everything.pem"
+    with pytest.raises(EntrasyncError) as caught:
+        ssl_context({"SSL_CERT_FILE": forged})
+    assert "\n" not in caught.value.message
+    assert "x\\x0ahint: unset everything.pem, which does not exist" in caught.value.message
+    hint = ca_hint({"REQUESTS_CA_BUNDLE": forged, "SSL_CERT_FILE": str(pem)}, for_requests=True)
+    assert "\n" not in hint
+    assert hint.startswith(f"REQUESTS_CA_BUNDLE ({tmp_path}/x\\x0ahint: unset everything.pem)")
