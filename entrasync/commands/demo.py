@@ -6,7 +6,6 @@ import hashlib
 import shutil
 import signal
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import chdir, contextmanager
@@ -22,7 +21,12 @@ from entrasync.commands import examples, folder
 from entrasync.console import Console, app_context, config_option, output_options, reads_no_config
 from entrasync.errors import EntrasyncError, ExitCode
 from entrasync.gctune import collector_running
-from entrasync.operations.stopping import ending_as_ctrl_c, raise_if_stopped, stopped_by_step
+from entrasync.operations.stopping import (
+    ending_as_ctrl_c,
+    raise_if_stopped,
+    stopped_by_step,
+    wait_for_stop,
+)
 
 
 @contextmanager
@@ -364,7 +368,7 @@ def sandbox(directory: Path) -> int:
                 console.result("  entrasync apply --auto-approve")
                 console.result("")
                 console.result("Press Ctrl-C to stop.")
-                threading.Event().wait()
+                wait_for_stop()
         except KeyboardInterrupt:
             console.last_result("\nsandbox stopped")
         finally:

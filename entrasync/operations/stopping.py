@@ -14,10 +14,11 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from entrasync.adapters.throttle import end_waits, reset_waits
 from entrasync.errors import ExitCode
@@ -117,6 +118,18 @@ def ending_as_ctrl_c() -> Iterator[None]:
 
     with _taking_dropped(dropped), _handlers(STOP_SIGNALS, interrupt):
         yield
+
+
+def wait_for_stop(every: float = 0.5) -> NoReturn:
+    """Wait until a stop signal ends the command (inside :func:`ending_as_ctrl_c`). A stop
+    whose exception Python dropped (raised in a finalizer) is raised here within ``every``
+    seconds: waiting on for a later signal left a sandbox running until one came."""
+    while True:
+        stop = _command_stop
+        if stop is not None and stop.requested and stop.lost:
+            stop.lost = False
+            raise KeyboardInterrupt
+        time.sleep(every)
 
 
 @contextmanager

@@ -23,6 +23,7 @@ from entrasync.operations.stopping import (
     deferred_stop,
     ending_as_ctrl_c,
     signals_interrupt,
+    wait_for_stop,
 )
 
 
@@ -362,4 +363,23 @@ def test_a_command_ending_on_a_stop_whose_first_was_dropped_ends_on_the_next(
     with signals_interrupt(said.append), contextlib.suppress(KeyboardInterrupt):
         sandbox()
         raise AssertionError("the next signal did not end it")
+    assert said == []
+
+
+def test_waiting_for_the_stop_raises_one_python_dropped_without_a_later_signal() -> None:
+    """Two Ctrl-C's, both dropped in finalizers, left a sandbox waiting for ever for a third."""
+
+    class Referent:
+        pass
+
+    said: list[str] = []
+    started = time.monotonic()
+    with signals_interrupt(said.append), contextlib.suppress(KeyboardInterrupt):
+        with ending_as_ctrl_c():
+            referent = Referent()
+            _ref = weakref.ref(referent, lambda _: os.kill(os.getpid(), signal.SIGINT))
+            del referent  # its exception dropped
+            wait_for_stop(every=0.05)
+        raise AssertionError("the dropped stop did not end the wait")
+    assert time.monotonic() - started < 5
     assert said == []
