@@ -71,10 +71,10 @@ class StopRequest:
 
 @contextmanager
 def _handlers(
-    signals: tuple[int, ...], handler: Handler, ignored: Callable[[], bool] = lambda: False
+    signals: tuple[int, ...], handler: Handler, left: Callable[[], Any] = lambda: None
 ) -> Iterator[None]:
     """Install ``handler`` for ``signals``, restoring the previous ones on the way out, or
-    ignoring them from then on where ``ignored()`` says so. Only the main thread may set
+    leaving the handling ``left()`` gives where it gives one. Only the main thread may set
     handlers: elsewhere (a command run in-process from another thread) the signals keep
     whatever handling they have. A signal the process was started with ignored (SIGINT for a
     background job, SIGHUP under ``nohup``) stays ignored."""
@@ -86,9 +86,9 @@ def _handlers(
     try:
         yield
     finally:
-        ignore = ignored()
+        then = left()
         for signum, old in previous.items():
-            signal.signal(signum, signal.SIG_IGN if ignore else old)
+            signal.signal(signum, old if then is None else then)
 
 
 @contextmanager
@@ -173,11 +173,13 @@ def signals_interrupt(say: Callable[[str], None] = note, *, last: bool = False) 
     cuts short the readers' waits before a retry (:func:`end_waits`): the command waits for
     its threads, and a throttled read would hold it for minutes.
 
-    ``last``: the program ends with this command. Once it has ended, stopped or not, the stop
-    signals are left ignored on the way out, so that none can change the exit while a stop is
-    told and the interpreter ends (a runner's SIGTERM after its SIGINT ended the run with 143;
-    two signals in the collection after a command that succeeded, whose first Python dropped,
-    printed a traceback)."""
+    ``last``: the program ends with this command. Once a signal stopped it, the stop signals
+    are left ignored on the way out, so that none can change the exit while the stop is told
+    and the interpreter ends (a runner's SIGTERM after its SIGINT ended the run with 143).
+    Once it ended otherwise, they are left to the system's default: one then ends the process
+    at once, as the signal's, with no Python code run (two in the collection after a command
+    that succeeded printed a traceback), and a process waiting at its exit for a request in
+    flight can still be stopped."""
     global _command_stop
     raised = StopRequest()
     # Only the main thread's command gets the signals (_handlers): one run in another thread
@@ -227,13 +229,15 @@ def signals_interrupt(say: Callable[[str], None] = note, *, last: bool = False) 
 
     try:
 
-        def ending() -> bool:
-            return last and in_main and outer is None
+        def left() -> Any:
+            if not (last and in_main and outer is None):
+                return None  # the handlers before the command's
+            return signal.SIG_IGN if raised.requested else signal.SIG_DFL
 
         with (
             _taking_dropped(lost),
-            _handlers(_ENDING, handler, ending),
-            _handlers((signal.SIGINT,), interrupt, ending),
+            _handlers(_ENDING, handler, left),
+            _handlers((signal.SIGINT,), interrupt, left),
         ):
             yield
             # A command run inside another (the demo's steps) ends as stopped too: the outer
