@@ -109,7 +109,9 @@ def name_text(value: str | None) -> str:
     so it cannot pass for quoted text."""
     shown = text(value)
     edges = shown[:1] + shown[-1:]
-    if shown != shown.strip() or shown[:1] == "'" or unseen_in_address(edges):
+    # Every unseen character is outside printable ASCII: the usual name is settled in one step.
+    unseen = not (edges.isascii() and edges.isprintable()) and unseen_in_address(edges)
+    if unseen or edges[:1] in ("'", " ") or edges[-1:] == " ":
         return f"'{shown}'"
     return shown
 
