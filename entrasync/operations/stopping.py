@@ -120,6 +120,12 @@ def ending_as_ctrl_c() -> Iterator[None]:
         yield
 
 
+def _joined_at_exit() -> bool:
+    """Whether a thread is left that the interpreter waits for at its exit."""
+    main = threading.main_thread()
+    return any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate())
+
+
 def wait_for_stop(every: float = 0.5) -> NoReturn:
     """Wait until a stop signal ends the command (inside :func:`ending_as_ctrl_c`). A stop
     whose exception Python dropped (raised in a finalizer) is raised here within ``every``
@@ -173,13 +179,13 @@ def signals_interrupt(say: Callable[[str], None] = note, *, last: bool = False) 
     cuts short the readers' waits before a retry (:func:`end_waits`): the command waits for
     its threads, and a throttled read would hold it for minutes.
 
-    ``last``: the program ends with this command. Once a signal stopped it, the stop signals
-    are left ignored on the way out, so that none can change the exit while the stop is told
-    and the interpreter ends (a runner's SIGTERM after its SIGINT ended the run with 143).
-    Once it ended otherwise, they are left to the system's default: one then ends the process
-    at once, as the signal's, with no Python code run (two in the collection after a command
-    that succeeded printed a traceback), and a process waiting at its exit for a request in
-    flight can still be stopped."""
+    ``last``: the program ends with this command. Once it has ended, the stop signals are left
+    ignored on the way out, so that none can change the exit while a stop is told and the
+    interpreter ends (a runner's SIGTERM after its SIGINT ended the run with 143; two in the
+    collection after a command that succeeded printed a traceback), and its exit handlers run
+    (the sandbox's CA file is removed). But a command that ended otherwise than by a stop with
+    a request still in flight (a thread the interpreter joins at its exit: a hung server) leaves
+    them to the system's default, so that a signal still ends the process at once."""
     global _command_stop
     raised = StopRequest()
     # Only the main thread's command gets the signals (_handlers): one run in another thread
@@ -232,7 +238,7 @@ def signals_interrupt(say: Callable[[str], None] = note, *, last: bool = False) 
         def left() -> Any:
             if not (last and in_main and outer is None):
                 return None  # the handlers before the command's
-            return signal.SIG_IGN if raised.requested else signal.SIG_DFL
+            return signal.SIG_DFL if not raised.requested and _joined_at_exit() else signal.SIG_IGN
 
         with (
             _taking_dropped(lost),

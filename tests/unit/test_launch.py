@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -171,10 +172,9 @@ def test_a_stop_python_drops_once_the_command_returned_ends_the_program_as_stopp
     assert (done.returncode, done.stderr) == (code, err)
 
 
-def test_a_signal_once_the_command_has_ended_ends_the_process_at_once(tmp_path: Path) -> None:
+def test_signals_once_the_command_has_ended_change_nothing(tmp_path: Path) -> None:
     # The collection after a command that succeeded ran weakref callbacks: a Ctrl-C raised in
     # one was dropped, a SIGTERM then raised in the hook that took it (a traceback, exit 0).
-    # Now the first ends the process by the system's default, with no Python code run.
     done = _run_with_main(
         tmp_path,
         "from entrasync.operations.stopping import signals_interrupt\n"
@@ -189,7 +189,25 @@ def test_a_signal_once_the_command_has_ended_ends_the_process_at_once(tmp_path: 
         "    del referent\n"
         "    return 0\n",
     )
-    assert (done.returncode, done.stderr) == (-signal.SIGINT, "")
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_a_signal_while_the_program_waits_for_a_request_at_its_exit_ends_it_at_once(
+    tmp_path: Path,
+) -> None:
+    # A command that failed while a page request hung: the interpreter joins that thread at
+    # its exit, and with the stop signals ignored only SIGKILL ended the wait.
+    started = time.monotonic()
+    done = _run_with_main(
+        tmp_path,
+        "import threading, time\nfrom entrasync.operations.stopping import signals_interrupt\n",
+        "    with signals_interrupt(last=last):\n"
+        "        threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        "    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+        "    return 1\n",
+    )
+    assert done.returncode == -signal.SIGTERM
+    assert time.monotonic() - started < 30
 
 
 def test_a_stop_python_drops_while_the_cli_loads_runs_no_command(tmp_path: Path) -> None:
@@ -237,15 +255,12 @@ def test_a_second_signal_while_the_first_is_reported_changes_nothing(tmp_path: P
     assert (done.returncode, done.stderr) == (TERMINATED, "\nstopped by SIGTERM\n")
 
 
-def test_the_program_ends_with_the_stop_signals_at_their_default(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Once its command has ended, a signal runs no Python code (no handler raising where
-    # Python drops it), and still stops a process waiting at its exit for a request.
+def test_the_program_ends_with_the_stop_signals_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its exit code is decided once its command has ended, and its exit handlers run.
     monkeypatch.setattr(sys, "argv", ["entrasync", "--version"])
     with pytest.raises(SystemExit):
         run()
-    assert [signal.getsignal(s) for s in STOP_SIGNALS] == [signal.SIG_DFL] * 3
+    assert [signal.getsignal(s) for s in STOP_SIGNALS] == [signal.SIG_IGN] * 3
 
 
 def test_the_entry_point_knows_the_terminated_exit_code_as_the_cli_does() -> None:
