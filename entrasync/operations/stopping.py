@@ -183,8 +183,8 @@ def signals_interrupt(say: Callable[[str], None] = note, *, last: bool = False) 
     ignored on the way out, so that none can change the exit while a stop is told and the
     interpreter ends (a runner's SIGTERM after its SIGINT ended the run with 143; two in the
     collection after a command that succeeded printed a traceback), and its exit handlers run
-    (the sandbox's CA file is removed). But a command that ended otherwise than by a stop with
-    a request still in flight (a thread the interpreter joins at its exit: a hung server) leaves
+    (the sandbox's CA file is removed). But a command that ended, by a stop or not, with a
+    request still in flight (a thread the interpreter joins at its exit: a hung server) leaves
     them to the system's default, so that a signal still ends the process at once."""
     global _command_stop
     raised = StopRequest()
@@ -238,7 +238,7 @@ def signals_interrupt(say: Callable[[str], None] = note, *, last: bool = False) 
         def left() -> Any:
             if not (last and in_main and outer is None):
                 return None  # the handlers before the command's
-            return signal.SIG_DFL if not raised.requested and _joined_at_exit() else signal.SIG_IGN
+            return signal.SIG_DFL if _joined_at_exit() else signal.SIG_IGN
 
         with (
             _taking_dropped(lost),

@@ -192,18 +192,24 @@ def test_signals_once_the_command_has_ended_change_nothing(tmp_path: Path) -> No
     assert (done.returncode, done.stderr) == (0, "")
 
 
+@pytest.mark.parametrize(
+    "stop", ["", "            os.kill(os.getpid(), signal.SIGINT)\n"], ids=["failed", "stopped"]
+)
 def test_a_signal_while_the_program_waits_for_a_request_at_its_exit_ends_it_at_once(
-    tmp_path: Path,
+    tmp_path: Path, stop: str
 ) -> None:
-    # A command that failed while a page request hung: the interpreter joins that thread at
-    # its exit, and with the stop signals ignored only SIGKILL ended the wait.
+    # A command that failed, or was stopped, while a page request hung: the interpreter joins
+    # that thread at its exit, and with the stop signals ignored only SIGKILL ended the wait.
     started = time.monotonic()
     done = _run_with_main(
         tmp_path,
         "import threading, time\nfrom entrasync.operations.stopping import signals_interrupt\n",
-        "    with signals_interrupt(last=last):\n"
-        "        threading.Thread(target=time.sleep, args=(60,)).start()\n"
-        "    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+        "    try:\n"
+        "        with signals_interrupt(last=last):\n"
+        "            threading.Thread(target=time.sleep, args=(60,)).start()\n"
+        f"{stop}"
+        "    finally:\n"
+        "        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
         "    return 1\n",
     )
     assert done.returncode == -signal.SIGTERM
