@@ -438,6 +438,14 @@ def test_an_owner_protected_by_its_entra_upn_in_a_group_left_unmapped_is_no_orph
     assert sorted(o.user for o in plan.orphans) == [f"m{i}@contoso.com" for i in range(4)]
 
 
+def test_an_owner_it_cannot_protect_is_named_quoted_with_its_blank() -> None:
+    # Told as "ops@contoso.com", the entry added by hand would have protected another user.
+    padded = nt("ops", "owner", external_id=None, user_name="ops@contoso.com ", email=None)
+    proposal, _, _ = run({"NT-Admins": [person("a0")]}, [nt("a0", "admin"), padded])
+    (note,) = [n for n in proposal.notes if n.startswith("owner ")]
+    assert note.startswith("owner 'ops@contoso.com ' (SCIM id ")
+
+
 def test_a_user_name_with_a_trailing_line_break_is_not_written_as_a_protected_entry() -> None:
     # Python's "$" matches before a final "\n": the schema would refuse the drafted file.
     odd = nt("ops", "owner", external_id=None, user_name="ops@contoso.com\n", email=None)
