@@ -267,6 +267,15 @@ def test_active_is_a_boolean_absent_null_or_the_text_true_or_false(
         ({"active": "no"}, "with active 'no', which is not true or false"),
         ({"active": {}}, "with active {}, which is not true or false"),
         ({"emails": 5}, "with emails 5, which is not a list"),
+        (
+            {"emails": ["alice@contoso.com"]},
+            "with emails ['alice@contoso.com'], which is not a list of objects",
+        ),
+        (
+            {"emails": [{"value": ["alice@contoso.com"], "primary": True}]},
+            "with emails [{'value': ['alice@contoso.com'], 'primary': True}], which is not a list "
+            "of objects whose value is a string",
+        ),
         ({"userName": ["a@contoso.com"]}, "with userName ['a@contoso.com'], which is not a string"),
         ({"externalId": ["e-1"]}, "with externalId ['e-1'], which is not a string"),
         ({"displayName": {"x": 1}}, "with displayName {'x': 1}, which is not a string"),
@@ -276,6 +285,8 @@ def test_active_is_a_boolean_absent_null_or_the_text_true_or_false(
         "active 'no'",
         "active an object",
         "emails a number",
+        "emails a list of addresses as text (read as none, they matched no one)",
+        "an email's value a list",
         "userName a list",
         "externalId a list",
         "displayName an object",

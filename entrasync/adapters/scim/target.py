@@ -63,14 +63,16 @@ def primary_email(resource: dict[str, Any]) -> str | None:
     if not isinstance(emails, list | tuple):
         raise _odd(resource, "emails", "a list")
     for email in emails:  # one pass: this runs for every user read
-        if not isinstance(email, dict):
-            continue
+        if not isinstance(email, dict):  # an address given as text, read as none, matched no one
+            raise _odd(resource, "emails", "a list of objects")
         email = as_spelt(email, VALUE_SPELLING)
         if value := email.get("value"):
+            if not isinstance(value, str):
+                raise _odd(resource, "emails", "a list of objects whose value is a string")
             kind = email.get("type")
             is_work = isinstance(kind, str) and kind.lower() == "work"
             shelf = primary if is_true(email.get("primary")) else work if is_work else other
-            shelf.append(str(value))
+            shelf.append(value)
     chosen = primary or work or other
     return min(chosen) if chosen else None
 
