@@ -332,10 +332,25 @@ def _pair_or_warning(
     if index.protected(found, resolution):
         return f"{desired.key} is protected: not changed", ()
     if owner is None:
-        said = _lookalike(config, found, desired.key)
+        said = _someone_elses(resolution, found, desired) or _lookalike(config, found, desired.key)
         if said is not None:
             return said, ()
     return Pair(desired, found)
+
+
+def _someone_elses(resolution: Resolution, found: TargetUser, desired: DesiredUser) -> str | None:
+    """Why ``found``, found by ``desired``'s mail, is another Entra user's: its userName is that
+    user's UPN. An admin account whose mail is its owner's UPN took the owner's NeuralTrust user,
+    and demoted it, when the mail alone decided (``upn_owners`` is empty unless
+    match_on: email)."""
+    other = resolution.upn_owners.get(found.user_name.lower())
+    if other is None or other.lower() == desired.user.id.lower():
+        return None
+    return (
+        f"{desired.key}: the NeuralTrust user {name_text(found.user_name)} (SCIM id {found.id}) "
+        f"has this mail, but its userName is the UPN of Entra user {other}: not adopted; if it "
+        f"is Entra user {desired.user.id}'s, set its externalId to that id in NeuralTrust"
+    )
 
 
 def _lookalike(config: Config, found: TargetUser, key: str) -> str | None:

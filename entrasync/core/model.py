@@ -206,3 +206,7 @@ class Resolution:
     # A match key several desired users share (two Entra users with one mail) -> their Entra
     # ids, sorted: none of them is matched by it.
     shared_keys: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Under match_on: email, every Entra user read (members and protected), by lower-cased
+    # UPN -> its Entra id: a NeuralTrust user the mail finds whose userName is another's UPN
+    # is that other's (a hybrid admin account's mail is often its owner's UPN).
+    upn_owners: Mapping[str, str] = field(default_factory=dict)

@@ -8,6 +8,7 @@ docs/how-it-works.md, "Who gets which role". ``directory.groups`` holds one
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from itertools import chain
 
 from entrasync.config.models import Config, GroupMapping
 from entrasync.core.model import DesiredUser, Directory, DirectoryUser, Resolution
@@ -205,6 +206,10 @@ def resolve(config: Config, directory: Directory) -> Resolution:
     for entra_id in directory.protected_ids:  # protected by their Entra name, in no group
         excluded.setdefault(entra_id, PROTECTED)
         protected_ids.add(entra_id.lower())
+    upn_owners: dict[str, str] = {}
+    if match_on == "email":
+        for user in chain(directory.users.values(), directory.protected_users.values()):
+            upn_owners.setdefault(user.user_principal_name.lower(), user.id)
     return Resolution(
         desired=desired,
         excluded=excluded,
@@ -213,4 +218,5 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         protected=frozenset(protected_ids),
         protected_unknown=directory.protected_unknown,
         shared_keys=shared_keys,
+        upn_owners=upn_owners,
     )

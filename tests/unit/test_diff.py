@@ -688,6 +688,48 @@ def test_a_wanted_user_sharing_a_key_with_a_user_left_out_does_not_take_its_neur
     ]
 
 
+@pytest.mark.parametrize("alice_is", ["an owner", "protected by her mail, in no group"])
+def test_a_user_found_by_mail_whose_username_is_another_entra_users_upn_is_not_adopted(
+    alice_is: str,
+) -> None:
+    # Alice's admin account has her UPN as its mail. Under match_on: email it found Alice's
+    # hand-made NeuralTrust owner by that mail, adopted it and demoted it to member; with Alice
+    # protected, without a word.
+    alice = person("alice", mail="alice.smith@contoso.com")
+    admin = person("adm-alice", mail=A)
+    config = make_config(
+        neuraltrust={"match_on": "email"},
+        protected=[alice.mail] if alice_is.startswith("protected") else [],
+    )
+    owners = [person("carol")] if alice_is.startswith("protected") else [alice, person("carol")]
+    directory = make_directory(config, {"NT-Owners": owners, "NT-Everyone": [admin]})
+    if alice_is.startswith("protected"):  # as the Graph reader looks `protected` up
+        directory = replace(
+            directory, protected_ids=frozenset({alice.id}), protected_users={alice.id: alice}
+        )
+    target = make_target(nt("alice", "owner", external_id=None), nt("carol", "owner"))
+    plan = scenario_of(config, directory, target).plan
+    assert [c.target_id for c in plan.changes if c.target_id == "scim-alice"] == []
+    assert (
+        f"{A}: the NeuralTrust user {A} (SCIM id scim-alice) has this mail, but its userName "
+        "is the UPN of Entra user id-alice: not adopted; if it is Entra user id-adm-alice's, "
+        "set its externalId to that id in NeuralTrust"
+    ) in plan.warnings
+
+
+def test_a_user_found_by_mail_whose_username_is_its_own_upn_or_no_ones_is_adopted() -> None:
+    admin = person("adm-alice", mail=A)
+    for user_name in ("adm-alice@contoso.com", "someone-not-read@contoso.com"):
+        plan = plan_for(
+            {"NT-Everyone": [admin]},
+            [nt("alice", external_id=None, user_name=user_name)],
+            neuraltrust={"match_on": "email"},
+        )
+        assert [(c.action, c.target_id, c.reason) for c in plan.changes] == [
+            (Action.UPDATE, "scim-alice", ADOPT)
+        ], user_name
+
+
 def test_a_held_sharer_does_not_call_unchanged_a_neuraltrust_user_the_plan_changes() -> None:
     # bob's NeuralTrust user carries the mail alice and zz-admin share: the plan makes it an
     # admin for bob, so the sharers' warnings must not say it is left alone.
