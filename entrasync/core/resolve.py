@@ -76,17 +76,25 @@ Decision = tuple[str, tuple[str, ...] | None, tuple[str, ...], str]
 
 def memberships(directory: Directory) -> dict[str, tuple[int, ...]]:
     """Each member's mapping indices, ascending, once each: one entry per membership, so the
-    size grows with the memberships alone, not with how many mappings there are."""
+    size and the time grow with the memberships alone, not with how many mappings there are
+    (nor with the square of one member's groups)."""
     found: dict[str, tuple[int, ...]] = {}
+    several: dict[str, list[int]] = {}  # members of two groups or more: appended, not copied
     for group in sorted(directory.groups, key=lambda g: g.mapping_index):
         index = group.mapping_index
         alone = (index,)  # one tuple for every member in no earlier group
         for member_id in group.member_ids:
-            indices = found.get(member_id)
-            if indices is None:
+            first = found.get(member_id)
+            if first is None:
                 found[member_id] = alone
-            elif indices[-1] != index:  # not a member listed twice in one group
-                found[member_id] = (*indices, index)
+            elif first[0] != index:  # not a member listed twice in its first group
+                indices = several.get(member_id)
+                if indices is None:
+                    several[member_id] = [first[0], index]
+                elif indices[-1] != index:  # nor twice in a later one
+                    indices.append(index)
+    for member_id, indices in several.items():
+        found[member_id] = tuple(indices)
     return found
 
 

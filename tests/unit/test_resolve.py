@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import sys
 from dataclasses import replace
 from typing import Any
@@ -305,6 +306,22 @@ def test_the_per_user_mapping_sets_grow_linearly_with_users_and_groups() -> None
 def test_a_member_listed_twice_in_one_group_counts_once() -> None:
     group = GroupMembers(3, Group("gid", "G"), ("a", "b", "a"))
     assert memberships(Directory(groups=(group,), users={})) == {"a": (3,), "b": (3,)}
+
+
+def test_each_members_groups_are_every_group_it_is_in_once_ascending() -> None:
+    # Members of many groups (each group's tuple was copied once per group: k groups cost k²),
+    # listed twice in a first or a later group, the groups given in any order.
+    rng = random.Random(7)
+    ids = [f"id-{n}" for n in range(40)]
+    listed = {i: [rng.choice(ids) for _ in range(rng.randrange(0, 60))] for i in range(30)}
+    groups = [GroupMembers(i, Group(f"gid-{i}", f"G-{i}"), tuple(m)) for i, m in listed.items()]
+    rng.shuffle(groups)
+    expected = {
+        member: tuple(sorted({i for i, members in listed.items() if member in members}))
+        for member in ids
+        if any(member in members for members in listed.values())
+    }
+    assert memberships(Directory(groups=tuple(groups), users={})) == expected
 
 
 @pytest.mark.parametrize(
