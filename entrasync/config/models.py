@@ -17,7 +17,8 @@ from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
+from jsonschema.protocols import Validator
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -42,7 +43,12 @@ from entrasync.config.patterns import (
     UPN_PATTERN,
     URL_PATTERN,
 )
-from entrasync.config.problems import EMPTY_MAPPING_KEYS, pydantic_problems, schema_problems
+from entrasync.config.problems import (
+    EMPTY_MAPPING_KEYS,
+    pydantic_problems,
+    schema_problems,
+    unique_items,
+)
 from entrasync.config.semantic import (
     DEFAULT_PRODUCTS_ATTRIBUTE,
     DEFAULT_ROLE_ATTRIBUTE,
@@ -373,8 +379,11 @@ def config_schema() -> dict[str, Any]:
 
 
 @cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(config_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+def _validator() -> Validator:
+    checker: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, {"uniqueItems": unique_items}
+    )
+    return checker(config_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 @dataclass(frozen=True)

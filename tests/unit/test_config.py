@@ -1309,8 +1309,19 @@ def test_a_line_break_in_a_key_or_a_tag_forges_no_line_of_output(text: str, tmp_
         ("[a, 1, 1.0]", "products[2]: 1.0 is listed twice"),
         ("[a, {x: 1}, {x: 1.0}]", "products[2]: {'x': 1.0} is listed twice"),
         ("[a, true, 1]", None),
+        ("[a, ~, b, a]", "products[3]: 'a' is listed twice"),
+        ("[a, ~, b, ~]", "products[3]: an empty entry is listed twice"),
+        ("[a, ~, b]", None),
     ],
-    ids=["mappings with keys of two types", "1 and 1.0", "inside a mapping", "true and 1"],
+    ids=[
+        "mappings with keys of two types",
+        "1 and 1.0",
+        "inside a mapping",
+        "true and 1",
+        "in a list that cannot be sorted (a blank entry in it)",
+        "two blank entries",
+        "no duplicate beside a blank entry",
+    ],
 )
 def test_a_duplicate_is_found_as_json_schema_finds_it(
     items: str, twice: str | None, tmp_path: Path
