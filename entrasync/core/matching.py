@@ -18,6 +18,7 @@ from operator import attrgetter
 from entrasync.config.models import Config
 from entrasync.core.model import DesiredUser, Resolution, Target, TargetUser
 from entrasync.core.sanitize import name_text
+from entrasync.core.wording import joined, plural
 
 
 class Standing(StrEnum):
@@ -130,6 +131,8 @@ def is_managed_active(
 
 
 _MANAGED = (Standing.ORPHAN, Standing.INACTIVE)
+# Users named in one warning said for each of them: each is named in its own.
+_NAMED = 5
 
 
 @dataclass(frozen=True)
@@ -289,10 +292,13 @@ def _pair_or_warning(
         kept = "".join(
             f"; the NeuralTrust user {name_text(u.user_name)} (SCIM id {u.id}) of Entra user "
             f"{u.external_id} has it too: not changed"
-            for u in managed
+            for u in managed[:_NAMED]
         )
+        if len(managed) > _NAMED:
+            more = plural(len(managed) - _NAMED, "more NeuralTrust user")
+            kept += f"; and {more} of Entra users the groups do not want: not changed"
         return (
-            f"{desired.key}: Entra users {' and '.join(sharers)} all have it as their match "
+            f"{desired.key}: Entra users {joined(sharers, _NAMED)} all have it as their match "
             f"key: Entra user {desired.user.id} is neither adopted nor created by it; give "
             f"each its own {field}, or set the externalId of its NeuralTrust user to its id"
             f"{kept}",

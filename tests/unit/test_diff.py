@@ -730,6 +730,28 @@ def test_a_user_found_by_mail_whose_username_is_its_own_upn_or_no_ones_is_adopte
         ], user_name
 
 
+def test_each_of_many_users_sharing_a_mail_is_warned_of_without_all_named_each_time() -> None:
+    # 4,000 users sharing one mail each got a warning naming all 4,000: 236 MB of warnings.
+    sharers = [person(f"s{n:02}", mail=A) for n in range(12)]
+    gone = [nt(f"g{n:02}", external_id=f"id-gone-{n:02}", email=A) for n in range(7)]
+    plan = plan_for({"NT-Everyone": sharers}, gone, neuraltrust={"match_on": "email"})
+    held = [w for w in plan.warnings if "match key" in w]
+    assert len(held) == 12
+    assert held[0] == (
+        f"{A}: Entra users id-s00 and id-s01 and id-s02 and id-s03 and id-s04 and 7 more all "
+        "have it as their match key: Entra user id-s00 is neither adopted nor created by it; "
+        "give each its own mail, or set the externalId of its NeuralTrust user to its id"
+        + "".join(
+            f"; the NeuralTrust user g{n:02}@contoso.com (SCIM id scim-g{n:02}) of Entra user "
+            f"id-gone-{n:02} has it too: not changed"
+            for n in range(5)
+        )
+        + "; and 2 more NeuralTrust users of Entra users the groups do not want: not changed"
+    )
+    assert [c.target_id for c in plan.changes] == []
+    assert plan.orphans == ()  # the 7 are held as a reused UPN's are, the last 2 too
+
+
 def test_a_held_sharer_does_not_call_unchanged_a_neuraltrust_user_the_plan_changes() -> None:
     # bob's NeuralTrust user carries the mail alice and zz-admin share: the plan makes it an
     # admin for bob, so the sharers' warnings must not say it is left alone.
