@@ -121,6 +121,7 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
     # In id order, not in the order Graph listed the members: Entra ids differing only in case
     # pair with one NeuralTrust user, and the same one (the last) must name it in any order.
     entra_of = {t.id: entra_id for entra_id, t in sorted(found.items())}
+    keys = survey.protected_keys  # built once, not once per owner
     for user in target.users:
         if user.active and may_be_role(user.role, owner) and user.id not in rounds.decided:
             # Named by its NeuralTrust userName or email, else (neither an email) by the UPN
@@ -129,7 +130,7 @@ def propose(survey: Config, directory: Directory, target: Target, min_agreement:
             # disabled account or a guest the survey does not count, read all the same).
             paired = entra_of.get(user.id) or user.external_id
             key = _protected_key(user) or _entra_upn(directory, paired)
-            already = is_protected_target(survey, user) or key in survey.protected_keys
+            already = is_protected_target(survey, user, keys=keys) or key in keys
             if key is not None and not already:
                 guarded[user.id] = key
             elif key is None and not already:
