@@ -16,7 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from benchmarks import init_draft
+from benchmarks import init_draft, shapes
+from entrasync.core.bootstrap import Proposal
+from entrasync.core.plan import Plan
+from entrasync.errors import ConfigError
 from entrasync.sandbox.scim_seed import EXTENSION_ROLE, EXTENSION_SCHEMA
 from entrasync.sandbox.scim_server import ScimSandbox
 
@@ -154,3 +157,19 @@ def test_init_drafts_every_group_of_an_overlapping_aligned_tenant() -> None:
     cpu, mapped = init_draft.seconds(*init_draft.overlapping(40, 12, users=150))
     assert mapped == 40
     assert cpu > 0
+
+
+def test_the_shapes_benchmark_builds_each_shape_it_names() -> None:
+    found = shapes.groups_per_user(40, memberships_in_all=400)()
+    assert found == {f"id-{n}": tuple(range(40)) for n in range(10)}
+    refused = shapes.blank_protected_entry(30)()
+    assert isinstance(refused, ConfigError)
+    assert [p.split(": ", 1)[1] for p in refused.problems] == [
+        "protected[0]: expected text, got nothing (an empty value)"
+    ]
+    plan = shapes.users_sharing_a_mail(8)()
+    assert isinstance(plan, Plan)
+    assert len([w for w in plan.warnings if "match key" in w]) == 8
+    proposal = shapes.uncovered_owners(6)()
+    assert isinstance(proposal, Proposal)
+    assert proposal.new_protected == tuple(f"o{n}@contoso.com" for n in range(6))
