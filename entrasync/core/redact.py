@@ -76,8 +76,9 @@ def holds_credential(data: bytes) -> bool:
     bytes). Only then is the answer read with JSON's escapes undone and searched for the
     credential as sent; and, where a piece is in it in any case, in every other form
     :func:`redact` knows (escaped again, in another case, cut over lines), whose search is
-    slow. Not caught: a credential echoed in another case, or cut over lines through that very
-    piece, in an answer that hides nothing."""
+    slow; and so it is where a letter or digit is written as an HTML entity or a percent
+    escape. Not caught: a credential echoed in another case, or cut over lines through that
+    very piece, in an answer that hides nothing."""
     known = tuple(_known.items())
     if not known:
         return False
@@ -87,13 +88,20 @@ def holds_credential(data: bytes) -> bool:
     escaped = b"\\" in data and (
         _HIDDEN.search(data) is not None or any(_punctuated_piece(v) for v, _ in known)
     )
-    if not (escaped or b"\x00" in data or any(_piece(v).encode() in data for v, _ in known)):
+    # A letter or digit written as an HTML entity (&#84;) or percent-escaped (%54): JSON's
+    # escapes undone, it still hides a piece, so the answer is searched as redact() searches.
+    entity = b"&#" in data or (b"%" in data and _PERCENT_HIDDEN.search(data) is not None)
+    if not (
+        escaped or entity or b"\x00" in data or any(_piece(v).encode() in data for v, _ in known)
+    ):
         return False
     try:
         text = json.dumps(json.loads(data), ensure_ascii=False)
     except (ValueError, RecursionError):  # not JSON: its callers refuse it as such
         text = data.decode("utf-8", "replace")
     if any(value in text for value, _ in known):
+        return True
+    if entity and _carries(text, known):
         return True
     lowered = text.lower()
     return any(_piece(v).lower() in lowered for v, _ in known) and _carries(text, known)
@@ -102,6 +110,8 @@ def holds_credential(data: bytes) -> bool:
 # An escape of \u0030 to \u007f, the letters and digits among them: JSON never needs one,
 # and it hides a piece from the search in C.
 _HIDDEN = re.compile(rb"\\u00[3-7][0-9A-Fa-f]")
+# A percent escape of a letter or digit: %30-%39, %41-%5A, %61-%7A.
+_PERCENT_HIDDEN = re.compile(rb"%(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])")
 _RUN = re.compile(r"[A-Za-z0-9]{6,}")  # letters and digits: no JSON writer needs to escape them
 
 

@@ -180,8 +180,18 @@ ALNUM_TOKEN = "".join(("fake", "Scim", "Token", "For", "Tests", "0123456789" * 2
         lambda text: text,
         lambda text: text.replace("T", "\\u0054"),
         lambda text: text.replace("/", "\\/").replace("+", "\\u002B"),
+        lambda text: text.replace("T", "&#84;", 1),
+        lambda text: text.replace("T", "&#x54;", 1),
+        lambda text: text.replace("T", "%54", 1),
     ],
-    ids=["as sent", "a letter as an escape", "punctuation escaped"],
+    ids=[
+        "as sent",
+        "a letter as an escape",
+        "punctuation escaped",
+        "a letter as an HTML entity",
+        "a letter as a hexadecimal HTML entity",
+        "a letter percent-escaped",
+    ],
 )
 def test_an_answer_echoing_a_credential_is_told_however_json_spells_it(
     token: str, spelt: Callable[[str], str]
