@@ -8,6 +8,7 @@ in :mod:`entrasync.config.semantic`.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Hashable, Iterator
 from dataclasses import replace
 from itertools import islice
@@ -56,7 +57,16 @@ def unseen_message(value: object, unseen: str) -> str:
 def show(value: Any) -> str:
     if not isinstance(value, str):
         return str(value)
+    if any(is_secret_key(name) for name in _ASSIGNED.findall(value[:60])):
+        # A .env file given as the mappings file, or a line of one pasted into it: its text
+        # would carry the secret into the output, and with --comment into the pull request.
+        return SETS_A_SECRET
     return repr(value if len(value) <= 60 else value[:57] + "...")
+
+
+SETS_A_SECRET = "a text that sets a secret (not shown)"
+# NAME= or NAME: as a .env file or a shell sets a variable.
+_ASSIGNED = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]")
 
 
 def describe(value: Any) -> str:
@@ -67,7 +77,8 @@ def describe(value: Any) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the text {show(value)}"
+        shown = show(value)
+        return shown if shown == SETS_A_SECRET else f"the text {shown}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

@@ -1302,6 +1302,36 @@ def test_a_line_break_in_a_key_or_a_tag_forges_no_line_of_output(text: str, tmp_
     assert all("\n" not in p and "\\x0aerror: forged" in p for p in problems), problems
 
 
+# Made at run time, so that no literal in the tree reads as a secret to a scanner.
+PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            f"AZURE_TENANT_ID=abc\nAZURE_CLIENT_SECRET={PASTED_SECRET}\n",
+            "m.yaml:1:1: expected a mapping of keys, got a text that sets a secret (not shown)",
+        ),
+        (
+            f"export NEURALTRUST_SCIM_TOKEN={PASTED_SECRET}\n",
+            "m.yaml:1:1: expected a mapping of keys, got a text that sets a secret (not shown)",
+        ),
+        (
+            f"version: 1\nprotected: ['client_secret: {PASTED_SECRET}']\nmappings: []\n",
+            "m.yaml:2:13: protected[0]: a text that sets a secret (not shown) is not an email "
+            "address or UPN (user@domain)",
+        ),
+    ],
+    ids=["a .env file given as the mappings file", "a shell's export", "a line pasted in"],
+)
+def test_a_text_that_sets_a_secret_is_not_quoted(text: str, said: str, tmp_path: Path) -> None:
+    # Quoted, the secret went to the output, and with plan --comment to the pull request.
+    error = error_of(text, tmp_path)
+    assert [p.replace(f"{tmp_path}/", "") for p in error.problems] == [said]
+    assert PASTED_SECRET not in f"{error.message} {error.hint} {error.problems}"
+
+
 @pytest.mark.parametrize(
     ("items", "twice"),
     [
