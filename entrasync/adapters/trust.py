@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import PurePath
 
 from entrasync.adapters.deadline import keeping_deadlines
+from entrasync.adapters.pathvars import shown_path
 from entrasync.core import sanitize
 from entrasync.errors import EntrasyncError
 
@@ -72,10 +73,10 @@ def ca_hint(environ: Mapping[str, str], *, for_requests: bool = False) -> str:
     name = _standard(environ, for_requests)
     if name is None:
         return CA_HINT
+    shown = sanitize.text(shown_path(environ[name].strip()))
     return (
-        f"{name} ({sanitize.text(environ[name].strip())}) replaces the system's trust store "
-        "here: put the server's CA in that bundle, or add it for entrasync alone with "
-        f"{EXTRA_CA_VARIABLE}"
+        f"{name} ({shown}) replaces the system's trust store here: put the server's CA in that "
+        f"bundle, or add it for entrasync alone with {EXTRA_CA_VARIABLE}"
     )
 
 
@@ -130,4 +131,4 @@ def _trusting(context: ssl.SSLContext | None, name: str, path: str) -> ssl.SSLCo
         if from_sandbox(path)
         else f"point {name} at a PEM file of trusted CA certificates, or unset it"
     )
-    raise EntrasyncError(f"{name} names {sanitize.text(path)}, {problem}", hint)
+    raise EntrasyncError(f"{name} names {sanitize.text(shown_path(path))}, {problem}", hint)

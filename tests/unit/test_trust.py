@@ -126,12 +126,27 @@ def test_a_folder_is_not_a_bundle(tmp_path: Path) -> None:
         ssl_context({"ENTRASYNC_CA_BUNDLE": str(tmp_path)})
 
 
-def test_a_path_with_a_line_break_is_told_on_one_line(tmp_path: Path, pem: Path) -> None:
+def test_a_path_with_a_line_break_forges_no_line(tmp_path: Path, pem: Path) -> None:
     forged = f"{tmp_path}/x\nhint: unset everything.pem"
     with pytest.raises(EntrasyncError) as caught:
         ssl_context({"SSL_CERT_FILE": forged})
-    assert "\n" not in caught.value.message
-    assert "x\\x0ahint: unset everything.pem, which does not exist" in caught.value.message
+    assert caught.value.message == (
+        "SSL_CERT_FILE names (not shown: the value looks like a certificate or token itself, "
+        "not a path), which does not exist"
+    )
     hint = ca_hint({"REQUESTS_CA_BUNDLE": forged, "SSL_CERT_FILE": str(pem)}, for_requests=True)
     assert "\n" not in hint
-    assert hint.startswith(f"REQUESTS_CA_BUNDLE ({tmp_path}/x\\x0ahint: unset everything.pem)")
+    assert "unset everything" not in hint
+
+
+def test_a_secret_set_as_the_bundle_by_mistake_is_not_shown(pem: Path) -> None:
+    secret = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))  # no literal to scan
+    with pytest.raises(EntrasyncError) as caught:
+        ssl_context({"SSL_CERT_FILE": secret})
+    assert caught.value.message == (
+        "SSL_CERT_FILE names (not shown: no .pem or token file, nor a folder that exists: it "
+        "may be a secret), which does not exist"
+    )
+    hint = ca_hint({"REQUESTS_CA_BUNDLE": secret, "SSL_CERT_FILE": str(pem)}, for_requests=True)
+    assert secret not in hint
+    assert ca_hint({"SSL_CERT_FILE": str(pem)}).startswith(f"SSL_CERT_FILE ({pem})")
