@@ -210,3 +210,7 @@ class Resolution:
     # UPN -> its Entra id: a NeuralTrust user the mail finds whose userName is another's UPN
     # is that other's (a hybrid admin account's mail is often its owner's UPN).
     upn_owners: Mapping[str, str] = field(default_factory=dict)
+    # Under first-match, the desired users (Entra ids) decided by a mapping that a mapping read
+    # empty comes before and grants less than: had the empty group been read, it might have
+    # capped them. What the plan gives them more is held to source_health (core/safety.py).
+    uncapped: frozenset[str] = frozenset()

@@ -7,11 +7,11 @@ docs/how-it-works.md, "Who gets which role". ``directory.groups`` holds one
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 
 from entrasync.config.models import Config, GroupMapping
-from entrasync.core.model import DesiredUser, Directory, DirectoryUser, Resolution
+from entrasync.core.model import DesiredUser, Directory, DirectoryUser, GroupMembers, Resolution
 
 PROTECTED = "protected"
 DISABLED = "disabled in Entra"
@@ -123,6 +123,45 @@ def _products(config: Config, granting: Iterable[GroupMapping]) -> tuple[str, ..
     return tuple(sorted(union))
 
 
+def _read_empty_above(config: Config, groups: Sequence[GroupMembers]) -> frozenset[int]:
+    """Under first-match, the indices of the synced mappings a mapping read empty comes before
+    and grants less than (a lower role, or fewer products): the members such a mapping decides
+    may be in the empty group, which then caps them (docs/safety.md, ``source_health``)."""
+    if config.precedence != "first-match":
+        return frozenset()
+    mappings = config.mappings
+    ranks = {role.strip().casefold(): rank for rank, role in enumerate(config.roles)}
+    grants = {g.mapping_index: _grant(config, mappings[g.mapping_index]) for g in groups}
+    empty = [g.mapping_index for g in groups if not g.member_ids]
+    return frozenset(
+        i
+        for i, (role, products) in grants.items()
+        if any(e < i and _less(ranks, grants[e], role, products) for e in empty)
+    )
+
+
+def _grant(config: Config, mapping: GroupMapping) -> tuple[str, frozenset[str] | None]:
+    """The role and products (None off a product role) ``mapping`` alone grants."""
+    if mapping.role not in config.effective_product_roles:
+        return mapping.role, None
+    return mapping.role, frozenset(_products(config, (mapping,)))
+
+
+def _less(
+    ranks: Mapping[str, int],
+    grant: tuple[str, frozenset[str] | None],
+    role: str,
+    products: frozenset[str] | None,
+) -> bool:
+    """Whether ``grant`` gives less than ``role`` with ``products``: a later role of the
+    vocabulary (or one it does not rank: it may be), or the same role without all of the
+    products."""
+    given, wanted = ranks.get(grant[0].strip().casefold()), ranks.get(role.strip().casefold())
+    if given is None or wanted is None or given != wanted:
+        return given is None or wanted is None or given > wanted
+    return grant[1] is not None and products is not None and not products <= grant[1]
+
+
 def resolve(config: Config, directory: Directory) -> Resolution:
     """Desired users by Entra id, the users excluded (with why) and the warnings to show."""
     ordered = sorted(directory.groups, key=lambda g: g.mapping_index)
@@ -131,6 +170,8 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         f"group {g.group.display_name} resolved to 0 members" for g in ordered if not g.member_ids
     ]
     names = {g.mapping_index: g.group.display_name for g in ordered}
+    capped = _read_empty_above(config, ordered)
+    uncapped: set[str] = set()  # decided by one of `capped`: see Resolution.uncapped
     protected = config.protected_keys
     match_on = config.neuraltrust.match_on
     # Users sharing a set of groups share a decision: decided once per distinct set.
@@ -179,6 +220,8 @@ def resolve(config: Config, directory: Directory) -> Resolution:
             decision = decided[indices] = _decide(config, names, indices)
         role, products, groups, decided_by = decision
         desired[entra_id] = DesiredUser(user, key, role, products, groups, decided_by)
+        if capped and indices[0] in capped:
+            uncapped.add(entra_id)
     shared_keys: dict[str, tuple[str, ...]] = {}
     for key, ids in sharing.items():
         spelt: dict[str, str] = {}  # an Entra id, lower-cased -> its first spelling, kept
@@ -194,6 +237,11 @@ def resolve(config: Config, directory: Directory) -> Resolution:
                 role, products, groups, decided_by = _decide(config, names, both)
                 user = desired[kept].user
                 desired[kept] = DesiredUser(user, key, role, products, groups, decided_by)
+                uncapped.discard(entra_id)
+                if capped and both[0] in capped:
+                    uncapped.add(kept)
+                else:
+                    uncapped.discard(kept)
         if len(spelt) > 1:
             # Which of them is the NeuralTrust user found by the key would be a guess: matching
             # pairs each only by its own externalId (docs/how-it-works.md).
@@ -227,4 +275,5 @@ def resolve(config: Config, directory: Directory) -> Resolution:
         protected_unknown=directory.protected_unknown,
         shared_keys=shared_keys,
         upn_owners=upn_owners,
+        uncapped=frozenset(uncapped),
     )

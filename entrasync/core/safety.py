@@ -8,6 +8,7 @@ Entra provisioning's accidental-deletion quarantine and peribolos ``--min-admins
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from entrasync.config.models import Config
@@ -33,7 +34,13 @@ def check_safety(
         _max_deactivations(config, len(deactivations)),
         _max_percent(config, target, len(deactivations), resolution),
         _min_owners(config, target, plan.changes),
-        _source_health(tuple(empty_groups), len(deactivations), config, plan.changes),
+        _source_health(
+            tuple(empty_groups),
+            len(deactivations),
+            config,
+            plan.changes,
+            resolution.uncapped if resolution is not None else frozenset(),
+        ),
     ]
     return tuple(v for v in found if v is not None)
 
@@ -148,39 +155,80 @@ def _min_owners(config: Config, target: Target, changes: Sequence[Change]) -> Vi
     )
 
 
-def _demotions(config: Config, changes: Sequence[Change]) -> int:
-    """Changes that leave an active user with a later role of ``roles`` than the one they
-    hold (the first is the owner role). A role NeuralTrust did not send may be any, so a
-    change to any but the first counts; a role the vocabulary does not rank is not counted."""
+def _moves(config: Config, changes: Sequence[Change], uncapped: frozenset[str]) -> Counter[str]:
+    """What the changes other than deactivations do that a group read empty may have caused,
+    each counted once (:data:`_SAID`):
+
+    - ``demotes``: an active user left with a later role of ``roles`` than the one they hold
+      (the first is the owner role). A role NeuralTrust did not send may be any, so a change
+      to any but the first counts; a role the vocabulary does not rank is not counted;
+    - ``takes products``: an active user left without products they hold;
+    - ``gives more``: a user of ``uncapped`` (Resolution.uncapped) created, reactivated,
+      promoted (or given a role where NeuralTrust sent none) or given products."""
     ranks = {role.strip().casefold(): rank for rank, role in enumerate(config.roles)}
-    count = 0
+    counted: Counter[str] = Counter()
     for change in changes:
-        before = change.before
-        if before is None or not before.active or change.action is Action.DEACTIVATE:
-            continue  # a create, a reactivation (access given back) or a deactivation
-        after = ranks.get((change.after.role or "").strip().casefold())
-        held = 0 if before.role is None else ranks.get(before.role.strip().casefold())
-        if held is not None and after is not None and after > held:
-            count += 1
-    return count
+        if change.action is Action.DEACTIVATE:
+            continue
+        before, after = change.before, change.after
+        to = ranks.get((after.role or "").strip().casefold())
+        held = None if before is None or before.role is None else _rank(ranks, before.role)
+        if before is not None and before.active:
+            was = 0 if before.role is None else held
+            if was is not None and to is not None and to > was:
+                counted["demotes"] += 1
+                continue
+            if _lacks(after.products, before.products):
+                counted["takes products"] += 1
+                continue
+        if change.entra_id in uncapped and (
+            before is None
+            or not before.active
+            or held is None
+            or (to is not None and to < held)
+            or _lacks(before.products, after.products)
+        ):
+            counted["gives more"] += 1
+    return counted
+
+
+def _rank(ranks: dict[str, int], role: str) -> int | None:
+    return ranks.get(role.strip().casefold())
+
+
+def _lacks(one: tuple[str, ...] | None, other: tuple[str, ...] | None) -> bool:
+    """Whether products ``one`` lack one of ``other`` (None: not on a product role, or not
+    sent: nothing to compare)."""
+    return one is not None and other is not None and not set(other) <= set(one)
+
+
+_SAID = {
+    "demotes": ("demotes", "user"),
+    "takes products": ("takes products from", "user"),
+    "gives more": ("gives more access than a mapping above theirs would to", "user"),
+}
 
 
 def _source_health(
-    empty_groups: tuple[str, ...], deactivations: int, config: Config, changes: Sequence[Change]
+    empty_groups: tuple[str, ...],
+    deactivations: int,
+    config: Config,
+    changes: Sequence[Change],
+    uncapped: frozenset[str],
 ) -> Violation | None:
     if not empty_groups:
         return None
-    demotions = _demotions(config, changes)
-    if deactivations + demotions == 0:
+    moves = _moves(config, changes, uncapped)
+    if deactivations + sum(moves.values()) == 0:
         return None
-    taken = [
-        f"deactivates {plural(deactivations, 'managed user')}" if deactivations else "",
-        f"demotes {plural(demotions, 'user')}" if demotions else "",
+    taken = [f"deactivates {plural(deactivations, 'managed user')}"] if deactivations else []
+    taken += [
+        f"{verb} {plural(moves[kind], noun)}" for kind, (verb, noun) in _SAID.items() if moves[kind]
     ]
     return Violation(
         "source_health",
         f"synced {'group' if len(empty_groups) == 1 else 'groups'} {', '.join(empty_groups)} "
-        f"resolved to 0 members while the plan {' and '.join(t for t in taken if t)}; "
-        "an empty group is more often a renamed, emptied or unreadable source than an intended "
-        "removal, so no deactivation or demotion runs while one is empty",
+        f"resolved to 0 members while the plan {' and '.join(taken)}; an empty group is more "
+        "often a renamed, emptied or unreadable source than an intended change, so none of "
+        "these runs while one is empty",
     )
