@@ -90,7 +90,11 @@ def holds_credential(data: bytes) -> bool:
     )
     # A letter or digit written as an HTML entity (&#84;) or percent-escaped (%54): JSON's
     # escapes undone, it still hides a piece, so the answer is searched as redact() searches.
-    entity = b"&#" in data or (b"%" in data and _PERCENT_HIDDEN.search(data) is not None)
+    entity = (
+        b"&#" in data
+        or (b"%" in data and _PERCENT_HIDDEN.search(data) is not None)
+        or (b"\\" in data and _ESCAPED_HIDING.search(data) is not None)
+    )
     if not (
         escaped or entity or b"\x00" in data or any(_piece(v).encode() in data for v, _ in known)
     ):
@@ -110,8 +114,13 @@ def holds_credential(data: bytes) -> bool:
 # An escape of \u0030 to \u007f, the letters and digits among them: JSON never needs one,
 # and it hides a piece from the search in C.
 _HIDDEN = re.compile(rb"\\u00[3-7][0-9A-Fa-f]")
-# A percent escape of a letter or digit: %30-%39, %41-%5A, %61-%7A.
+# A percent escape of a letter or digit: %30-%39, %41-%5A, %61-%7A; and that or an HTML
+# character reference with its first character a JSON escape (Go's and .NET's writers escape
+# "&" as \u0026). Each starts with a literal, which the regular expression engine finds fast.
 _PERCENT_HIDDEN = re.compile(rb"%(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])")
+_ESCAPED_HIDING = re.compile(
+    rb"\\u00(?:26(?:#|\\u0023)|25(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa]))"
+)
 _RUN = re.compile(r"[A-Za-z0-9]{6,}")  # letters and digits: no JSON writer needs to escape them
 
 

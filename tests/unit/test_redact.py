@@ -183,6 +183,8 @@ ALNUM_TOKEN = "".join(("fake", "Scim", "Token", "For", "Tests", "0123456789" * 2
         lambda text: text.replace("T", "&#84;", 1),
         lambda text: text.replace("T", "&#x54;", 1),
         lambda text: text.replace("T", "%54", 1),
+        lambda text: text.replace("T", "\\u0026#84;", 1),
+        lambda text: text.replace("T", "\\u002554", 1),
     ],
     ids=[
         "as sent",
@@ -191,6 +193,8 @@ ALNUM_TOKEN = "".join(("fake", "Scim", "Token", "For", "Tests", "0123456789" * 2
         "a letter as an HTML entity",
         "a letter as a hexadecimal HTML entity",
         "a letter percent-escaped",
+        "a letter as an HTML entity, its & a JSON escape (Go's writer)",
+        "a letter percent-escaped, its % a JSON escape",
     ],
 )
 def test_an_answer_echoing_a_credential_is_told_however_json_spells_it(
