@@ -57,16 +57,21 @@ def unseen_message(value: object, unseen: str) -> str:
 def show(value: Any) -> str:
     if not isinstance(value, str):
         return str(value)
-    if any(is_secret_key(name) for name in _ASSIGNED.findall(value[:60])):
+    if any(is_secret_key(name) for name in _ASSIGNED.findall(value[:200])):
         # A .env file given as the mappings file, or a line of one pasted into it: its text
         # would carry the secret into the output, and with --comment into the pull request.
         return SETS_A_SECRET
     return repr(value if len(value) <= 60 else value[:57] + "...")
 
 
-SETS_A_SECRET = "a text that sets a secret (not shown)"
-# NAME= or NAME: as a .env file or a shell sets a variable.
-_ASSIGNED = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]")
+SETS_A_SECRET = "a text that seems to set a secret (not shown)"
+# NAME=value or NAME: value (the name quoted or not, after an `export `, at the start or after
+# a blank, as lines of a .env file, a shell or JSON read folded into one text), the value 8
+# characters or more, one of them no letter: "App Password: Reset Team" sets nothing.
+_ASSIGNED = re.compile(
+    r"""(?:^|\s)(?:export\s+|set\s+)?["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*[=:]\s*["']?"""
+    r"""(?=[^\s"',]{8})[^\s"',]*[^A-Za-z\s"',]"""
+)
 
 
 def describe(value: Any) -> str:
