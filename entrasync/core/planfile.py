@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from entrasync.core import strict_json
+from entrasync import __version__
+from entrasync.core import sanitize, strict_json
 from entrasync.core.canonical import (
     NotCanonicalError,
     canonical_json,
@@ -293,12 +294,18 @@ def loads(text: str | bytes, source: str = "plan file") -> Plan:
             "never edit a plan file; re-run `entrasync plan --out` and review the new plan",
         )
     if plan.digest != written:
-        # The digest matches the bytes, so someone recomputed it: the file carries keys this
-        # version does not write, a summary that does not follow from its changes, or its
-        # changes in another order than the plan's.
+        # The digest matches the bytes, so someone recomputed it, or another entrasync wrote
+        # it: the file carries keys this version does not write, a summary that does not
+        # follow from its changes, or its changes in another order than the plan's.
+        made_by = data.get("entrasync_version")
+        other = (
+            f"; it was made by entrasync {sanitize.text(str(made_by))}, this is {__version__}: "
+            "plan and apply with one version"
+            if made_by != __version__
+            else " (was it edited and its digest recomputed?)"
+        )
         raise PlanFileError(
-            f"{source} is not a plan as entrasync writes it: {_unlike_written(data, plan)} "
-            "(was it edited and its digest recomputed?)",
+            f"{source} is not a plan as entrasync writes it: {_unlike_written(data, plan)}{other}",
             "re-run `entrasync plan --out` and review the new plan",
         )
     return plan
@@ -313,4 +320,18 @@ def _unlike_written(data: dict[str, Any], plan: Plan) -> str:
             "its changes are not in the order entrasync writes them (creates, updates, "
             "deactivations, reactivations, each by user, then by SCIM id and Entra id)"
         )
-    return "its summary or extra keys do not follow from its changes"
+    unlike = _keys_unlike(data, to_json(plan), "")
+    for number, listed in enumerate(data["changes"]):  # each against itself as written
+        unlike += _keys_unlike(listed, Change.from_json(listed).to_json(), f"changes[{number}].")
+    if unlike:
+        return "; ".join(unlike[:5]) + (f"; and {len(unlike) - 5} more" if len(unlike) > 5 else "")
+    return "its summary does not follow from its changes"
+
+
+def _keys_unlike(listed: dict[str, Any], written: dict[str, Any], where: str) -> list[str]:
+    """The keys ``listed`` holds that entrasync did not write, and those it lacks."""
+    extra = [f"{where}{sanitize.text(key)}" for key in listed if key not in written]
+    lacking = [f"{where}{key}" for key in written if key not in listed]
+    return (
+        [f"it holds {', '.join(extra)}, which this entrasync does not write"] if extra else []
+    ) + ([f"it lacks {', '.join(lacking)}"] if lacking else [])

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from entrasync import __version__
 from entrasync.adapters.files import write_plan
 from entrasync.cli import main
 from entrasync.core import planfile
@@ -95,7 +96,7 @@ def test_an_edited_plan_is_refused(edit: Edit) -> None:
 
 @pytest.mark.parametrize(("edit"), [e for _, e in EDITS], ids=[i for i, _ in EDITS])
 def test_an_edited_plan_with_a_recomputed_digest_is_refused(edit: Edit) -> None:
-    data = _file()
+    data = {**_file(), "entrasync_version": __version__}  # made by this entrasync
     edit(data)
     _redigest(data)
     if edit in (_set_role, _drop_violations):
@@ -103,10 +104,33 @@ def test_an_edited_plan_with_a_recomputed_digest_is_refused(edit: Edit) -> None:
         # digest itself is compared (apply --force-unsafe, the PR comment, the artifact).
         assert loads(json.dumps(data)).digest == data["digest"]
         return
-    said = "its changes are not in the order" if edit is _reverse_changes else "summary or extra"
+    said = {
+        _reverse_changes: "its changes are not in the order",
+        _forge_summary: "its summary does not follow from its changes",
+        _extra_top_key: "it holds extra, which this entrasync does not write",
+        _extra_change_key: "it holds changes[0].password, which this entrasync does not write",
+    }[edit]
     with pytest.raises(PlanFileError, match="not a plan as entrasync writes it") as refused:
         loads(json.dumps(data))
     assert said in refused.value.message
+    assert refused.value.message.endswith("(was it edited and its digest recomputed?)")
+
+
+def test_a_plan_another_entrasync_wrote_with_a_key_this_one_lacks_names_both() -> None:
+    # A later release may add a key to format 1, as 0.2.0 added policy_changes and adopts: the
+    # refusal read as tampering, naming neither the key nor the version.
+    data = _file()
+    data["entrasync_version"] = "0.3.0"
+    data["notices"] = []
+    del data["orphans"]
+    _redigest(data)
+    with pytest.raises(PlanFileError) as refused:
+        loads(json.dumps(data))
+    assert refused.value.message == (
+        "plan file is not a plan as entrasync writes it: it holds notices, which this "
+        "entrasync does not write; it lacks orphans; it was made by entrasync 0.3.0, this is "
+        f"{__version__}: plan and apply with one version"
+    )
 
 
 @pytest.mark.parametrize(
