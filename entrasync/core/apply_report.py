@@ -130,9 +130,11 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
                 commit = record.get("git_commit")
                 git_commit = commit if isinstance(commit, str) and commit else None
                 override = record.get("force_unsafe")
-                # Files from before the override was a record held the typed digest alone.
                 if isinstance(override, dict):
                     overridden = _violations(override.get("overridden"))
+                elif isinstance(override, str) and override:
+                    # entrasync 0.1.0 recorded the digest typed, not the violations overridden.
+                    overridden = (f"violations this older audit file does not name ({override})",)
             elif kind == "apply_finished":
                 finished, ended = True, record
     except BadRecord as bad:

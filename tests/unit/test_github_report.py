@@ -284,8 +284,15 @@ OLD_FORMAT = (
 
 
 def test_an_audit_from_before_results_and_override_records_reads_as_applied() -> None:
+    # entrasync 0.1.0 recorded the typed digest alone: the report still says it was forced.
     audit = read_audit(OLD_FORMAT)
-    assert (audit.result, audit.applied_nothing, audit.overridden) == ("applied", False, ())
+    assert (audit.result, audit.applied_nothing, audit.overridden) == (
+        "applied",
+        False,
+        ("violations this older audit file does not name (CC74AE969107)",),
+    )
+    text = render_report(compare(audit, None), marker="<!-- m -->", run_url=None, workflow=None)
+    assert "> Applied with `--force-unsafe`, overriding: violations this older audit" in text
 
 
 def test_a_refusal_is_reported_with_its_reason_and_every_violation(tmp_path: Path) -> None:
