@@ -104,12 +104,13 @@ def test_an_edited_plan_with_a_recomputed_digest_is_refused(edit: Edit) -> None:
         # digest itself is compared (apply --force-unsafe, the PR comment, the artifact).
         assert loads(json.dumps(data)).digest == data["digest"]
         return
-    said: dict[Edit, str] = {
+    words: dict[Edit, str] = {
         _reverse_changes: "its changes are not in the order",
         _forge_summary: "its summary does not follow from its changes",
         _extra_top_key: "it holds extra, which this entrasync does not write",
         _extra_change_key: "it holds changes[0].password, which this entrasync does not write",
-    }[edit]
+    }
+    said = words[edit]
     with pytest.raises(PlanFileError, match="not a plan as entrasync writes it") as refused:
         loads(json.dumps(data))
     assert said in refused.value.message
