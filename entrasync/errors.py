@@ -97,6 +97,9 @@ class ScimError(EntrasyncError):
         super().__init__(message, hint)
         self.status = status
         self.request_id = request_id
+        # The status of an earlier attempt of this write (a 5xx after which it may have been
+        # carried out) when this error answered its retry (adapters/http.py, answered_after).
+        self.after: int | None = None
 
 
 class PlanFileError(EntrasyncError):

@@ -402,7 +402,23 @@ def _final(
     which apply reads back itself, and a review platform's refusal keeps its hint."""
     status = response.status_code
     gives_way = status == 429 or (resend and status in (401, 403))
-    return maybe_made if maybe_made is not None and gives_way else response
+    if maybe_made is None:
+        return response
+    if gives_way:
+        return maybe_made
+    response.extensions[_AFTER] = maybe_made.status_code  # see answered_after()
+    return response
+
+
+_AFTER = "entrasync.answered_after"
+
+
+def answered_after(response: httpx.Response) -> int | None:
+    """The status of an earlier attempt of this write (a 5xx that may have followed the write
+    being carried out, in part or whole) when this answer is its retry's: a 412 or 409 then
+    may be the earlier attempt's own doing."""
+    status = response.extensions.get(_AFTER)
+    return status if isinstance(status, int) else None
 
 
 # A write went out and its answer did not come back (a timeout, a dropped or reset connection).

@@ -158,8 +158,21 @@ def _changed_since_read(
             "answer was lost, or by hand)"
         )
         return _found_in_place(change, exc, when)
-    error = CHANGED_SINCE_READ if in_place is False else UNREADABLE_AFTER_412
+    after = getattr(exc, "after", None)
+    if in_place is not False:
+        error = UNREADABLE_AFTER_412
+    elif after is not None:  # the version moved by this write's own earlier attempt, maybe
+        error = PARTLY_AFTER_412.format(after=after)
+    else:
+        error = CHANGED_SINCE_READ
     return ChangeResult(change, "failed", 412, getattr(exc, "request_id", None), error=error)
+
+
+PARTLY_AFTER_412 = (
+    "changed in NeuralTrust since entrasync read it (412 Precondition Failed) after an earlier "
+    "attempt of this write was answered {after}: that attempt may have been carried out in "
+    "part, as the user read back is not as planned; run `entrasync plan` to see it as it is"
+)
 
 
 UNREADABLE_AFTER_412 = (
@@ -283,14 +296,27 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
                     message, lookup.hint, lookup.status, lookup.request_id
                 ) from None
             raise ScimError(message, UNLOOKED_HINT, exc.status, exc.request_id) from None
-        if found is not None and satisfies(to_target_user(found, layout), change):
+        user = to_target_user(found, layout) if found is not None else None
+        if user is not None and satisfies(user, change):
             detail = (
                 "already exists as planned (409 on create; an earlier attempt, of this run or "
                 "another, created it): nothing to do"
             )
             return ChangeResult(change, "succeeded", 409, exc.request_id, detail=detail)
+        if exc.after is not None:  # the retry of a create answered with a 5xx
+            said = f"; an earlier attempt of this create was answered {exc.after}"
+            if user is not None and change.entra_id and _same_id(user.external_id, change):
+                said += (
+                    ", and the user holding the name carries this change's Entra id: it is "
+                    "this create's own, made in part (not as planned)"
+                )
+            raise ScimError(exc.message + said, UNLOOKED_HINT, exc.status, exc.request_id) from None
         raise
     return _confirmed(change, response, client, layout)
+
+
+def _same_id(external_id: str | None, change: Change) -> bool:
+    return (external_id or "").lower() == (change.entra_id or "").lower()
 
 
 # Unread, the user holding the value may be this create's own: an attempt whose answer was

@@ -11,6 +11,7 @@ import httpx
 
 from entrasync.adapters.http import (
     TransportError,
+    answered_after,
     asked_to_wait,
     error_detail,
     json_of,
@@ -65,7 +66,14 @@ class Where:
     proven: bool = False
 
 
-def error_for(
+def error_for(response: httpx.Response, doing: str, **how: Any) -> ScimError:
+    """:func:`_error_for`, knowing the status of an earlier attempt of the write it answers."""
+    error = _error_for(response, doing, **how)
+    error.after = answered_after(response)
+    return error
+
+
+def _error_for(
     response: httpx.Response,
     doing: str,
     *,

@@ -682,19 +682,116 @@ def test_a_412_after_a_lost_answer_that_cannot_be_read_back_claims_nothing(
     assert "not written" not in record["error"]
 
 
-class _GatewayTimeoutFirst(httpx.HTTPTransport):
-    """A gateway that answers the first write 504 without passing it on (not made)."""
+class _FirstWriteGateway(httpx.HTTPTransport):
+    """A gateway in front of the real server: reads pass; the first write (POST or PATCH) is
+    :meth:`first`'s to answer, the later ones :meth:`later`'s (passed on)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.writes = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method in ("POST", "PATCH"):
-            self.writes += 1
-            if self.writes == 1:
-                return httpx.Response(504, request=request)
+        if request.method not in ("POST", "PATCH"):
+            return super().handle_request(request)
+        self.writes += 1
+        return self.first(request) if self.writes == 1 else self.later(request)
+
+    def first(self, request: httpx.Request) -> httpx.Response:
         return super().handle_request(request)
+
+    def later(self, request: httpx.Request) -> httpx.Response:
+        return super().handle_request(request)
+
+
+class _HalfThen504(_FirstWriteGateway):
+    """The first write passes on only part of itself (a PATCH's first operation; a POST
+    without its products), is carried out so, and is answered 504."""
+
+    def __init__(self, products: str) -> None:
+        super().__init__()
+        self.products = products
+
+    def first(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if request.method == "PATCH":
+            body["Operations"] = body["Operations"][:1]
+        else:
+            body.pop(self.products, None)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+        half = httpx.Request(request.method, request.url, headers=headers, content=json.dumps(body))
+        super().first(half).close()
+        return httpx.Response(504, request=request)
+
+
+class _GatewayTimeoutFirst(_FirstWriteGateway):
+    """The first write is answered 504 without being passed on (not made)."""
+
+    def first(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(504, request=request)
+
+
+class _LostThenRefused(_FirstWriteGateway):
+    """The first write is carried out and answered 504; its retry is answered 401 (the token
+    revoked meanwhile) without reaching the server."""
+
+    def first(self, request: httpx.Request) -> httpx.Response:
+        super().first(request).close()
+        return httpx.Response(504, request=request)
+
+    def later(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, request=request)
+
+
+def test_a_412_after_a_write_made_in_part_says_so_not_that_nothing_was_written(
+    make_sandbox: MakeSandbox,
+) -> None:
+    """back@'s reactivation (active, role) is carried out in part behind a 504: active set,
+    role not. Its retry meets its own new version (412), and the user read back is not as
+    planned: the record said "not written, so what was done there by hand stands"."""
+    sandbox = make_sandbox()
+    config, plan = _scenario(sandbox)
+    with client_for(sandbox) as reader:
+        back = next(
+            u for u in read_target(config, reader).users if u.user_name == "back@contoso.com"
+        )
+    plan = replace(plan, changes=tuple(c for c in plan.changes if c.target_id == back.id))
+    audit = ListAudit()
+    gateway = _HalfThen504(sandbox.products_attribute)
+    with client_for(sandbox, transport=gateway) as client:
+        report = apply_plan(
+            plan, client, config, audit, parallelism=1, versions={back.id: back.version or ""}
+        )
+    with client_for(sandbox) as reader:
+        after = {u.user_name: u for u in read_target(config, reader).users}
+
+    assert gateway.writes == 2
+    assert (after["back@contoso.com"].active, after["back@contoso.com"].role) == (True, "member")
+    assert report.counts == {"succeeded": 0, "failed": 1, "skipped": 0}
+    (record,) = audit.records
+    assert record["error"] == apply_module.PARTLY_AFTER_412.format(after=504)
+    assert "not written" not in record["error"]
+    assert "by hand" not in record["error"]
+
+
+def test_a_409_after_a_create_made_in_part_says_the_user_is_its_own(
+    make_sandbox: MakeSandbox,
+) -> None:
+    """The create is carried out without its products behind a 504; its retry meets 409, and
+    the user holding the name carries this change's Entra id: it was said to be refused, the
+    hint naming only a user made by hand or by another run."""
+    sandbox = make_sandbox()
+    config, plan = _scenario(sandbox)
+    plan = replace(plan, changes=plan.changes[:1])  # the create
+    with client_for(sandbox, transport=_HalfThen504(sandbox.products_attribute)) as client:
+        report = apply_plan(plan, client, config, ListAudit(), parallelism=1)
+
+    [failed] = report.failed
+    assert failed.http_status == 409
+    assert (failed.error or "").endswith(
+        "; an earlier attempt of this create was answered 504, and the user holding the name "
+        "carries this change's Entra id: it is this create's own, made in part (not as planned)"
+    )
+    assert "earlier attempt of this write whose answer was lost" in (failed.hint or "")
 
 
 def test_a_409_on_the_retry_of_a_create_that_timed_out_keeps_its_own_cause(
@@ -719,24 +816,6 @@ def _scenario(sandbox: ScimSandbox) -> tuple[Config, Plan]:
     config = config_for(sandbox)
     with client_for(sandbox) as reader:
         return config, scenario_plan(read_target(config, reader))
-
-
-class _LostThenRefused(httpx.HTTPTransport):
-    """A gateway: the first write is carried out and answered 504; its retry is answered 401
-    (the token revoked meanwhile) without reaching the server; reads pass."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes = 0
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method not in ("POST", "PATCH"):
-            return super().handle_request(request)
-        self.writes += 1
-        if self.writes > 1:
-            return httpx.Response(401, request=request)
-        super().handle_request(request).close()
-        return httpx.Response(504, request=request)
 
 
 def test_a_write_answered_504_then_refused_on_its_retry_is_read_back(
