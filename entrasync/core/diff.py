@@ -11,7 +11,7 @@ from dataclasses import replace
 from entrasync.config.models import Config
 from entrasync.core.items import ADOPT
 from entrasync.core.matching import Pair, Standing, exclusion, match, target_key
-from entrasync.core.model import Resolution, Target, TargetUser
+from entrasync.core.model import Resolution, Target, TargetUser, may_be_role
 from entrasync.core.plan import Access, Action, Change, Orphan, Plan
 
 LEFT_GROUPS = "no longer in a mapped group"
@@ -23,8 +23,11 @@ def access_as_read(config: Config, user: TargetUser) -> Access:
 
 
 def _as_read(user: TargetUser, product_roles: tuple[str, ...]) -> Access:
-    if user.role not in product_roles:
-        return Access(user.role, None, user.active)
+    role = user.role
+    if role not in product_roles and not any(may_be_role(role, r) for r in product_roles):
+        return Access(role, None, user.active)
+    # A product role NeuralTrust spells in another case (`Member`) may be it: its products are
+    # read, so a plan that takes some away says so (and source_health counts it).
     # On a product role an absent attribute means no product: show it as an empty list.
     return Access(user.role, user.products or (), user.active)
 

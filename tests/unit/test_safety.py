@@ -628,6 +628,17 @@ MORE = "gives more access than a mapping above theirs would to 1 user"
             "takes products from 1 user",
             id="a wider mapping read empty: products taken by the next",
         ),
+        pytest.param(
+            [WIDE, CAP], {"NT-Contractors": [person("carl")]},
+            [nt("carl", "Member", products=["trustgate", "trusttest"])],
+            "takes products from 1 user",
+            id="products taken from a product role NeuralTrust spells in another case",
+        ),
+        pytest.param(
+            [CAP, WIDE], {"NT-Staff": [person("carl")]},
+            [nt("carl", "Member", products=["trusttest"])], MORE,
+            id="products given on a product role NeuralTrust spells in another case",
+        ),
     ],
 )  # fmt: skip
 def test_a_group_read_empty_holds_what_it_may_have_capped_or_granted(
