@@ -66,11 +66,12 @@ def show(value: Any) -> str:
 
 SETS_A_SECRET = "a text that seems to set a secret (not shown)"
 # NAME=value or NAME: value (the name quoted or not, after an `export `, at the start or after
-# a blank, as lines of a .env file, a shell or JSON read folded into one text), the value 8
-# characters or more, one of them no letter: "App Password: Reset Team" sets nothing.
+# a blank or one of ; & ? , { as lines of a .env file, a shell, a query string or JSON read
+# folded into one text), the value 8 characters or more, one of them no letter: "App Password:
+# Reset Team" sets nothing.
 _ASSIGNED = re.compile(
-    r"""(?:^|\s)(?:export\s+|set\s+)?["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*[=:]\s*["']?"""
-    r"""(?=[^\s"',]{8})[^\s"',]*[^A-Za-z\s"',]"""
+    r"""(?:^|[\s;&?,{])(?:export\s+|set\s+)?["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*[=:]\s*["']?"""
+    r"""(?=[^\s"',;&?]{8})[^\s"',;&?]*[^A-Za-z\s"',;&?]"""
 )
 
 

@@ -1329,12 +1329,24 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
             "m.yaml:2:13: protected[0]: a text that seems to set a secret (not shown) is not an "
             "email address or UPN (user@domain)",
         ),
+        (
+            f"AZURE_TENANT_ID=contoso;AZURE_CLIENT_SECRET={PASTED_SECRET}\n",
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
+        (
+            f"https://nt.example/scim?access_token={PASTED_SECRET}\n",
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
     ],
     ids=[
         "a .env file given as the mappings file",
         "a shell's export",
         "a line pasted in",
         "a line of JSON pasted in",
+        "after a semicolon",
+        "in a query string",
     ],
 )
 def test_a_text_that_sets_a_secret_is_not_quoted(text: str, said: str, tmp_path: Path) -> None:
