@@ -321,17 +321,38 @@ def _unlike_written(data: dict[str, Any], plan: Plan) -> str:
             "deactivations, reactivations, each by user, then by SCIM id and Entra id)"
         )
     unlike = _keys_unlike(data, to_json(plan), "")
-    for number, listed in enumerate(data["changes"]):  # each against itself as written
-        unlike += _keys_unlike(listed, Change.from_json(listed).to_json(), f"changes[{number}].")
+    for key, kind in _LISTED:  # each item against itself as written
+        for number, item in enumerate(data.get(key, [])):
+            unlike += _keys_unlike(item, kind.from_json(item).to_json(), f"{key}[{number}].")
     if unlike:
         return "; ".join(unlike[:5]) + (f"; and {len(unlike) - 5} more" if len(unlike) > 5 else "")
-    return "its summary does not follow from its changes"
+    return "its summary, or a value in it, is not as entrasync writes it"
+
+
+_LISTED: tuple[tuple[str, Any], ...] = (
+    ("changes", Change),
+    ("orphans", Orphan),
+    ("violations", Violation),
+    ("policy_changes", PolicyChange),
+)
 
 
 def _keys_unlike(listed: dict[str, Any], written: dict[str, Any], where: str) -> list[str]:
-    """The keys ``listed`` holds that entrasync did not write, and those it lacks."""
-    extra = [f"{where}{sanitize.text(key)}" for key in listed if key not in written]
-    lacking = [f"{where}{key}" for key in written if key not in listed]
-    return (
-        [f"it holds {', '.join(extra)}, which this entrasync does not write"] if extra else []
-    ) + ([f"it lacks {', '.join(lacking)}"] if lacking else [])
+    """The keys ``listed`` holds that entrasync did not write, and those it lacks, in it and
+    in the objects it holds (not in lists: :func:`_unlike_written` reads those item by item)."""
+    said = []
+    extra = [key for key in listed if key not in written]
+    if extra:
+        said.append(f"it holds {_named(where, extra)}, which this entrasync does not write")
+    lacking = [key for key in written if key not in listed]
+    if lacking:
+        said.append(f"it lacks {_named(where, lacking)}")
+    for key, value in listed.items():
+        if isinstance(value, dict) and isinstance(written.get(key), dict):
+            said += _keys_unlike(value, written[key], f"{where}{key}.")
+    return said
+
+
+def _named(where: str, keys: list[str]) -> str:
+    shown = ", ".join(f"{where}{sanitize.text(key)}" for key in keys[:5])
+    return shown + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")

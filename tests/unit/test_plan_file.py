@@ -106,7 +106,7 @@ def test_an_edited_plan_with_a_recomputed_digest_is_refused(edit: Edit) -> None:
         return
     words: dict[Edit, str] = {
         _reverse_changes: "its changes are not in the order",
-        _forge_summary: "its summary does not follow from its changes",
+        _forge_summary: "its summary, or a value in it, is not as entrasync writes it",
         _extra_top_key: "it holds extra, which this entrasync does not write",
         _extra_change_key: "it holds changes[0].password, which this entrasync does not write",
     }
@@ -115,6 +115,22 @@ def test_an_edited_plan_with_a_recomputed_digest_is_refused(edit: Edit) -> None:
         loads(json.dumps(data))
     assert said in refused.value.message
     assert refused.value.message.endswith("(was it edited and its digest recomputed?)")
+
+
+def test_keys_not_written_are_named_wherever_they_are_and_five_at_most() -> None:
+    data = {**_file(), "entrasync_version": __version__}
+    data["changes"][0]["after"]["expires"] = "2027-01-01"
+    data["target"]["tenant"] = "contoso"
+    data.update({f"extra{n}": n for n in range(7)})
+    _redigest(data)
+    with pytest.raises(PlanFileError) as refused:
+        loads(json.dumps(data))
+    assert refused.value.message == (
+        "plan file is not a plan as entrasync writes it: it holds extra0, extra1, extra2, "
+        "extra3, extra4 and 2 more, which this entrasync does not write; it holds "
+        "target.tenant, which this entrasync does not write; it holds changes[0].after.expires, "
+        "which this entrasync does not write (was it edited and its digest recomputed?)"
+    )
 
 
 def test_a_plan_another_entrasync_wrote_with_a_key_this_one_lacks_names_both() -> None:
