@@ -57,7 +57,7 @@ def unseen_message(value: object, unseen: str) -> str:
 def show(value: Any) -> str:
     if not isinstance(value, str):
         return str(value)
-    if any(is_secret_key(name) for name in _ASSIGNED.findall(value[:200])):
+    if _sets_a_secret(value[:200]):
         # A .env file given as the mappings file, or a line of one pasted into it: its text
         # would carry the secret into the output, and with --comment into the pull request.
         return SETS_A_SECRET
@@ -65,14 +65,22 @@ def show(value: Any) -> str:
 
 
 SETS_A_SECRET = "a text that seems to set a secret (not shown)"
-# NAME=value or NAME: value (the name quoted or not, after an `export `, at the start or after
-# a blank or one of ; & ? , { as lines of a .env file, a shell, a query string or JSON read
-# folded into one text), the value 8 characters or more, one of them no letter: "App Password:
-# Reset Team" sets nothing.
+# NAME=value or NAME: value, the name quoted or not, after an `export `, at the start or after
+# a blank or one of ; & ? , { (lines of a .env file, a shell, a query string or JSON read
+# folded into one text). A lookahead, so that one assignment's value does not hide the next.
 _ASSIGNED = re.compile(
-    r"""(?:^|[\s;&?,{])(?:export\s+|set\s+)?["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?\s*[=:]\s*["']?"""
-    r"""(?=[^\s"',;&?]{8})[^\s"',;&?]*[^A-Za-z\s"',;&?]"""
+    r"""(?:^|(?<=[\s;&?,{]))(?=(?:export\s+|set\s+)?["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?"""
+    r"""\s*[=:]\s*["']?([^\s"',]*))"""
 )
+
+
+def _sets_a_secret(text: str) -> bool:
+    """Whether ``text`` assigns a value of 8 characters or more, one of them no letter, to a
+    name that says secret, token, password, ...: "App Password: Reset Team" sets nothing."""
+    return any(
+        is_secret_key(name) and len(value) >= 8 and not value.isalpha()
+        for name, value in _ASSIGNED.findall(text)
+    )
 
 
 def describe(value: Any) -> str:

@@ -1339,6 +1339,11 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
+        (
+            "DB_PASSWORD=Pa;ss&w?rd12\n",
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
     ],
     ids=[
         "a .env file given as the mappings file",
@@ -1347,6 +1352,7 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
         "a line of JSON pasted in",
         "after a semicolon",
         "in a query string",
+        "a value holding & ; ?",
     ],
 )
 def test_a_text_that_sets_a_secret_is_not_quoted(text: str, said: str, tmp_path: Path) -> None:
