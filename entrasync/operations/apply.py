@@ -307,8 +307,8 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
             said = f"; an earlier attempt of this create was answered {exc.after}"
             if user is not None and change.entra_id and _same_id(user.external_id, change):
                 said += (
-                    ", and the user holding the name carries this change's Entra id: it is "
-                    "this create's own, made in part (not as planned)"
+                    ", and the user holding the name carries this change's Entra id: it may "
+                    "be this create's own, made in part (not as planned)"
                 )
             raise ScimError(exc.message + said, UNLOOKED_HINT, exc.status, exc.request_id) from None
         raise

@@ -789,7 +789,8 @@ def test_a_409_after_a_create_made_in_part_says_the_user_is_its_own(
     assert failed.http_status == 409
     assert (failed.error or "").endswith(
         "; an earlier attempt of this create was answered 504, and the user holding the name "
-        "carries this change's Entra id: it is this create's own, made in part (not as planned)"
+        "carries this change's Entra id: it may be this create's own, made in part (not as "
+        "planned)"
     )
     assert "earlier attempt of this write whose answer was lost" in (failed.hint or "")
 
