@@ -354,5 +354,9 @@ def _keys_unlike(listed: dict[str, Any], written: dict[str, Any], where: str) ->
 
 
 def _named(where: str, keys: list[str]) -> str:
-    shown = ", ".join(f"{where}{sanitize.text(key)}" for key in keys[:5])
+    shown = ", ".join(f"{where}{sanitize.text(_short(key))}" for key in keys[:5])
     return shown + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+
+
+def _short(key: str) -> str:
+    return key if len(key) <= 60 else key[:57] + "..."

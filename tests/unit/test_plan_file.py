@@ -121,13 +121,14 @@ def test_keys_not_written_are_named_wherever_they_are_and_five_at_most() -> None
     data = {**_file(), "entrasync_version": __version__}
     data["changes"][0]["after"]["expires"] = "2027-01-01"
     data["target"]["tenant"] = "contoso"
+    data["k" * 100_000] = 1  # named in 60 characters
     data.update({f"extra{n}": n for n in range(7)})
     _redigest(data)
     with pytest.raises(PlanFileError) as refused:
         loads(json.dumps(data))
     assert refused.value.message == (
-        "plan file is not a plan as entrasync writes it: it holds extra0, extra1, extra2, "
-        "extra3, extra4 and 2 more, which this entrasync does not write; it holds "
+        f"plan file is not a plan as entrasync writes it: it holds {'k' * 57}..., extra0, "
+        "extra1, extra2, extra3 and 3 more, which this entrasync does not write; it holds "
         "target.tenant, which this entrasync does not write; it holds changes[0].after.expires, "
         "which this entrasync does not write (was it edited and its digest recomputed?)"
     )
