@@ -31,7 +31,7 @@ from entrasync.core.plan import Plan
 from entrasync.core.wording import plural
 from entrasync.errors import AuditError, EntrasyncError, ExitCode
 from entrasync.render.apply_report import render_no_audit, render_report
-from entrasync.render.markdown import comment_marker, shown_digest
+from entrasync.render.markdown import comment_marker, render_markdown, shown_digest
 from entrasync.render.truncate import CHARACTERS, GITHUB_COMMENT_LIMIT
 
 Detect = Callable[[Mapping[str, str]], ReviewPlatform]
@@ -181,7 +181,27 @@ def _not_shown(platform: ReviewPlatform, number: int, reviewed: Plan) -> str | N
             f"its plan artifact holds plan {reviewed.short_digest}, but the request's comment "
             f"shows plan {shown}"
         )
+    written = render_markdown(
+        reviewed,
+        config_path=reviewed.config_path,
+        max_chars=platform.comment_limit,
+        measure=platform.comment_measure,
+        full_plan_hint=platform.full_plan_hint,
+    )
+    if _lines(comment) != _lines(written):
+        # Anyone who may write to the repository may edit the comment (by hand, or with a
+        # workflow's token, as entrasync's own account): its digest line alone vouches for
+        # nothing the reviewers read.
+        return (
+            f"the request's comment names plan {shown}, but is not that plan as entrasync "
+            "wrote it: it was edited since, so what its reviewers read may not be this plan"
+        )
     return None
+
+
+def _lines(text: str) -> list[str]:
+    """``text``'s lines without the blanks and line ends a platform may change."""
+    return [line.rstrip() for line in text.replace("\r\n", "\n").strip().split("\n")]
 
 
 def _post(

@@ -253,8 +253,18 @@ def test_report_apply_comments_once_on_the_merged_pr_and_flags_unreviewed_change
         ),
         ("none", "the request has no plan comment"),
         ("failure", "the request's plan comment shows no plan: its last push could not plan"),
+        (
+            "edited",
+            "the request's comment names plan {reviewed}, but is not that plan as entrasync "
+            "wrote it: it was edited since, so what its reviewers read may not be this plan",
+        ),
     ],
-    ids=["another plan", "no comment", "a push that could not plan"],
+    ids=[
+        "another plan",
+        "no comment",
+        "a push that could not plan",
+        "another plan under this plan's digest (the comment edited by a writer of the repository)",
+    ],
 )
 def test_report_apply_vouches_only_for_the_plan_the_request_showed(
     github: Emulator,
@@ -275,6 +285,9 @@ def test_report_apply_vouches_only_for_the_plan_the_request_showed(
         github.state.add_comment(5, render_markdown(other, config_path=other.config_path))
     elif shown == "failure":
         github.state.add_comment(5, comment_marker("config/mappings.yaml") + "\nNo plan: ...")
+    elif shown == "edited":
+        forged = render_markdown(other, config_path=other.config_path)
+        github.state.add_comment(5, forged.replace(other.short_digest, plan.short_digest))
     compared = ("--reviewed-plan", str(reviewed))
 
     assert (
