@@ -67,10 +67,11 @@ def show(value: Any) -> str:
 SETS_A_SECRET = "a text that seems to set a secret (not shown)"
 # NAME=value or NAME: value, the name quoted or not, after an `export `, at the start or after
 # a blank or one of ; & ? , { (lines of a .env file, a shell, a query string or JSON read
-# folded into one text). A lookahead, so that one assignment's value does not hide the next.
+# folded into one text), the value quoted (blanks and all) or not. A lookahead, so that one
+# assignment's value does not hide the next.
 _ASSIGNED = re.compile(
     r"""(?:^|(?<=[\s;&?,{]))(?=(?:export\s+|set\s+)?["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?"""
-    r"""\s*[=:]\s*["']?([^\s"',]*))"""
+    r"""\s*[=:]\s*(?:"([^"]*)|'([^']*)|([^\s"',]*)))"""
 )
 
 
@@ -79,7 +80,8 @@ def _sets_a_secret(text: str) -> bool:
     name that says secret, token, password, ...: "App Password: Reset Team" sets nothing."""
     return any(
         is_secret_key(name) and len(value) >= 8 and not value.isalpha()
-        for name, value in _ASSIGNED.findall(text)
+        for name, *quoted_or_not in _ASSIGNED.findall(text)
+        for value in (max(quoted_or_not, key=len),)
     )
 
 

@@ -1344,6 +1344,16 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
+        (
+            'AZURE_CLIENT_SECRET="abc DEF123 ghi456"\n',
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
+        (
+            'version: 1\nprotected: [\'{"password": "correct horse 9battery"}\']\nmappings: []\n',
+            "m.yaml:2:13: protected[0]: a text that seems to set a secret (not shown) is not an "
+            "email address or UPN (user@domain)",
+        ),
     ],
     ids=[
         "a .env file given as the mappings file",
@@ -1353,6 +1363,8 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
         "after a semicolon",
         "in a query string",
         "a value holding & ; ?",
+        "a quoted value with blanks",
+        "a line of JSON with blanks in its value",
     ],
 )
 def test_a_text_that_sets_a_secret_is_not_quoted(text: str, said: str, tmp_path: Path) -> None:
