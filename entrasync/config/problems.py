@@ -65,24 +65,29 @@ def show(value: Any) -> str:
 
 
 SETS_A_SECRET = "a text that seems to set a secret (not shown)"
-# NAME=value or NAME: value, the name quoted or not, after an `export `, at the start or after
-# a blank or one of ; & ? , { (lines of a .env file, a shell, a query string or JSON read
+# NAME=value, NAME: value or NAME "value", wherever a name starts (a .env file's or a shell's
+# lines, PowerShell's $env:NAME=, --password=, JSON's "NAME": or os.environ["NAME"] = read
 # folded into one text), the value quoted (blanks and all) or not. A lookahead, so that one
 # assignment's value does not hide the next.
 _ASSIGNED = re.compile(
-    r"""(?:^|(?<=[\s;&?,{]))(?=(?:export\s+|set\s+)?["']?([A-Za-z_][A-Za-z0-9_.-]*)["']?"""
-    r"""\s*[=:]\s*(?:"([^"]*)|'([^']*)|([^\s"',]*)))"""
+    r"""(?<![A-Za-z0-9_])(?=([A-Za-z_][A-Za-z0-9_.-]*)["'\]]*(?:\s*[=:]\s*|\s+(?=["']))"""
+    r"""(?:"([^"]*)|'([^']*)|([^\s"',]*)))"""
 )
 
 
 def _sets_a_secret(text: str) -> bool:
-    """Whether ``text`` assigns a value of 8 characters or more, one of them no letter, to a
-    name that says secret, token, password, ...: "App Password: Reset Team" sets nothing."""
+    """Whether ``text`` assigns a value of 8 characters or more, holding a digit or a sign
+    other than & ; - _ . or a blank, to a name that says secret, token, password, ...:
+    "App Password: Reset Team" and "Tokens: read&write" set nothing."""
     return any(
-        is_secret_key(name) and len(value) >= 8 and not value.isalpha()
+        is_secret_key(name) and len(value) >= 8 and any(map(_not_in_words, value))
         for name, *quoted_or_not in _ASSIGNED.findall(text)
         for value in (max(quoted_or_not, key=len),)
     )
+
+
+def _not_in_words(char: str) -> bool:
+    return not char.isalpha() and char not in "&;-_. "
 
 
 def describe(value: Any) -> str:

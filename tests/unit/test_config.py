@@ -1354,6 +1354,21 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
             "m.yaml:2:13: protected[0]: a text that seems to set a secret (not shown) is not an "
             "email address or UPN (user@domain)",
         ),
+        (
+            f'$env:AZURE_CLIENT_SECRET="{PASTED_SECRET}"\n',
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
+        (
+            f'setx AZURE_CLIENT_SECRET "{PASTED_SECRET}"\n',
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
+        (
+            f'os.environ["NEURALTRUST_SCIM_TOKEN"] = "{PASTED_SECRET}"\n',
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
     ],
     ids=[
         "a .env file given as the mappings file",
@@ -1365,6 +1380,9 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
         "a value holding & ; ?",
         "a quoted value with blanks",
         "a line of JSON with blanks in its value",
+        "PowerShell",
+        "setx",
+        "Python",
     ],
 )
 def test_a_text_that_sets_a_secret_is_not_quoted(text: str, said: str, tmp_path: Path) -> None:
@@ -1381,7 +1399,14 @@ def test_the_mappings_file_is_checked_for_unique_items_in_one_pass() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["App Password: Reset Team", "KeyVault-Secrets: Readers and Writers", "Token=Ring"]
+    "name",
+    [
+        "App Password: Reset Team",
+        "KeyVault-Secrets: Readers and Writers",
+        "Token=Ring",
+        "Tokens: read&write",
+        "Access tokens: owners;approvers",
+    ],
 )
 def test_a_name_with_a_secret_word_in_it_is_shown(name: str, tmp_path: Path) -> None:
     text = f"version: 1\nmappings:\n  - {{name: '{name}', role: admin}}\n"
