@@ -79,23 +79,31 @@ def memberships(directory: Directory) -> dict[str, tuple[int, ...]]:
     size and the time grow with the memberships alone, not with how many mappings there are
     (nor with the square of one member's groups)."""
     found: dict[str, tuple[int, ...]] = {}
-    several: dict[str, list[int]] = {}  # members of two groups or more: appended, not copied
+    # A member of more than _FEW groups: its indices appended to a list, not copied into a
+    # longer tuple for each group (4,000 groups each cost 6.4 s: benchmarks/shapes.py). Up to
+    # _FEW, tuples: a list for every member of two groups added 5 MB at 100,000 users.
+    many: dict[str, list[int]] = {}
     for group in sorted(directory.groups, key=lambda g: g.mapping_index):
         index = group.mapping_index
         alone = (index,)  # one tuple for every member in no earlier group
         for member_id in group.member_ids:
-            first = found.get(member_id)
-            if first is None:
+            indices = found.get(member_id)
+            if indices is None:
                 found[member_id] = alone
-            elif first[0] != index:  # not a member listed twice in its first group
-                indices = several.get(member_id)
-                if indices is None:
-                    several[member_id] = [first[0], index]
-                elif indices[-1] != index:  # nor twice in a later one
-                    indices.append(index)
-    for member_id, indices in several.items():
-        found[member_id] = tuple(indices)
+            elif len(indices) < _FEW:
+                if indices[-1] != index:  # not a member listed twice in one group
+                    found[member_id] = (*indices, index)
+            elif (listed := many.get(member_id)) is None:
+                if indices[-1] != index:
+                    many[member_id] = [*indices, index]
+            elif listed[-1] != index:
+                listed.append(index)
+    for member_id, listed in many.items():
+        found[member_id] = tuple(listed)
     return found
+
+
+_FEW = 8
 
 
 def _decide(config: Config, names: Mapping[int, str], indices: tuple[int, ...]) -> Decision:
