@@ -67,11 +67,11 @@ def show(value: Any) -> str:
 SETS_A_SECRET = "a text that seems to set a secret (not shown)"
 # NAME=value, NAME: value or NAME "value", wherever a name starts (a .env file's or a shell's
 # lines, PowerShell's $env:NAME=, --password=, JSON's "NAME": or os.environ["NAME"] = read
-# folded into one text), the value quoted (blanks and all) or not. A lookahead, so that one
-# assignment's value does not hide the next.
+# folded into one text), the value quoted (blanks and escaped quotes and all) or not (up to
+# the next blank). A lookahead, so that one assignment's value does not hide the next.
 _ASSIGNED = re.compile(
     r"""(?<![A-Za-z0-9_])(?=([A-Za-z_][A-Za-z0-9_.-]*)["'\]]*(?:\s*[=:]\s*|\s+(?=["']))"""
-    r"""(?:"([^"]*)|'([^']*)|([^\s"',]*)))"""
+    r"""(?:"((?:\\.|[^"\\])*)|'([^']*)|(\S*)))"""
 )
 
 

@@ -1369,6 +1369,21 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
+        (
+            "AZURE_CLIENT_SECRET=Tr0ub,4dor&3x\n",
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
+        (
+            "NEURALTRUST_SCIM_TOKEN=nt'8f3Kq9Zx2Lm5Vb\n",
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
+        (
+            'version: 1\nprotected: [\'{"client_secret": "Zq\\"9Lm#2Vx!pR7"}\']\nmappings: []\n',
+            "m.yaml:2:13: protected[0]: a text that seems to set a secret (not shown) is not an "
+            "email address or UPN (user@domain)",
+        ),
     ],
     ids=[
         "a .env file given as the mappings file",
@@ -1383,6 +1398,9 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
         "PowerShell",
         "setx",
         "Python",
+        "a comma in the value",
+        "a quote in the value",
+        "an escaped quote in a JSON value",
     ],
 )
 def test_a_text_that_sets_a_secret_is_not_quoted(text: str, said: str, tmp_path: Path) -> None:
