@@ -276,6 +276,10 @@ def test_active_is_a_boolean_absent_null_or_the_text_true_or_false(
             "with emails [{'value': ['alice@contoso.com'], 'primary': True}], which is not a list "
             "of objects whose value is a string",
         ),
+        (
+            {"emails": [{"value": 0}]},
+            "with emails [{'value': 0}], which is not a list of objects whose value is a string",
+        ),
         ({"userName": ["a@contoso.com"]}, "with userName ['a@contoso.com'], which is not a string"),
         ({"externalId": ["e-1"]}, "with externalId ['e-1'], which is not a string"),
         ({"displayName": {"x": 1}}, "with displayName {'x': 1}, which is not a string"),
@@ -287,6 +291,7 @@ def test_active_is_a_boolean_absent_null_or_the_text_true_or_false(
         "emails a number",
         "emails a list of addresses as text (read as none, they matched no one)",
         "an email's value a list",
+        "an email's value a number that reads as false",
         "userName a list",
         "externalId a list",
         "displayName an object",

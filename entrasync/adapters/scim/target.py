@@ -66,9 +66,10 @@ def primary_email(resource: dict[str, Any]) -> str | None:
         if not isinstance(email, dict):  # an address given as text, read as none, matched no one
             raise _odd(resource, "emails", "a list of objects")
         email = as_spelt(email, VALUE_SPELLING)
-        if value := email.get("value"):
-            if not isinstance(value, str):
-                raise _odd(resource, "emails", "a list of objects whose value is a string")
+        value = email.get("value")
+        if value is not None and not isinstance(value, str):
+            raise _odd(resource, "emails", "a list of objects whose value is a string")
+        if value:
             kind = email.get("type")
             is_work = isinstance(kind, str) and kind.lower() == "work"
             shelf = primary if is_true(email.get("primary")) else work if is_work else other
