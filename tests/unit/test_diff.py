@@ -688,14 +688,17 @@ def test_a_wanted_user_sharing_a_key_with_a_user_left_out_does_not_take_its_neur
     ]
 
 
-@pytest.mark.parametrize("alice_is", ["an owner", "protected by her mail, in no group"])
+@pytest.mark.parametrize(
+    "alice_is", ["an owner", "protected by her mail, in no group", "an owner, spelt otherwise"]
+)
 def test_a_user_found_by_mail_whose_username_is_another_entra_users_upn_is_not_adopted(
     alice_is: str,
 ) -> None:
     # Alice's admin account has her UPN as its mail. Under match_on: email it found Alice's
     # hand-made NeuralTrust owner by that mail, adopted it and demoted it to member; with Alice
-    # protected, without a word.
-    alice = person("alice", mail="alice.smith@contoso.com")
+    # protected, without a word. (UPNs and userNames compare in any case.)
+    upn = "Alice@contoso.com" if alice_is.endswith("otherwise") else A
+    alice = person("alice", mail="alice.smith@contoso.com", user_principal_name=upn)
     admin = person("adm-alice", mail=A)
     config = make_config(
         neuraltrust={"match_on": "email"},
@@ -707,11 +710,12 @@ def test_a_user_found_by_mail_whose_username_is_another_entra_users_upn_is_not_a
         directory = replace(
             directory, protected_ids=frozenset({alice.id}), protected_users={alice.id: alice}
         )
-    target = make_target(nt("alice", "owner", external_id=None), nt("carol", "owner"))
-    plan = scenario_of(config, directory, target).plan
+    name = "ALICE@contoso.com" if alice_is.endswith("otherwise") else A
+    alices = nt("alice", "owner", external_id=None, user_name=name)
+    plan = scenario_of(config, directory, make_target(alices, nt("carol", "owner"))).plan
     assert [c.target_id for c in plan.changes if c.target_id == "scim-alice"] == []
     assert (
-        f"{A}: the NeuralTrust user {A} (SCIM id scim-alice) has this mail, but its userName "
+        f"{A}: the NeuralTrust user {name} (SCIM id scim-alice) has this mail, but its userName "
         "is the UPN of Entra user id-alice: not adopted; if it is Entra user id-adm-alice's, "
         "set its externalId to that id in NeuralTrust"
     ) in plan.warnings

@@ -639,6 +639,34 @@ MORE = "gives more access than a mapping above theirs would to 1 user"
             [nt("carl", "Member", products=["trusttest"])], MORE,
             id="products given on a product role NeuralTrust spells in another case",
         ),
+        pytest.param(
+            [CAP, ENGINEERS, {**CAP, "name": "NT-Interns"}],
+            {"NT-Engineering": [person("carl")], "NT-Interns": [person("carl")]},
+            [nt("carl", products=["trusttest"])], MORE,
+            id="decided by the first of its mappings, capped, not by a later one that is not",
+        ),
+        pytest.param(
+            [CAP, ENGINEERS], {"NT-Engineering": [person("carl")]},
+            [nt("carl", "superuser", products=None)], MORE,
+            id="from a role the vocabulary does not rank: it may be a promotion",
+        ),
+        pytest.param(
+            [CAP, ENGINEERS], {"NT-Engineering": [person("carl")]},
+            [nt("carl", "admin", products=None, active=False)], MORE,
+            id="a reactivation, its access as it was",
+        ),
+        pytest.param(
+            [CAP, {**CAP, "name": "NT-Gate", "products": ["trustgate"]}],
+            {"NT-Gate": [person("carl")]}, [nt("carl", products=["trusttest"])],
+            "takes products from 1 user",
+            id="products swapped: counted once, as taken",
+        ),
+        pytest.param(
+            [ENGINEERS, {"name": "NT-Everyone", "role": "member"}],
+            {"NT-Everyone": [person("carl")]}, [nt("carl", "Admin", products=None)],
+            "demotes 1 user",
+            id="a demotion from a role NeuralTrust spells in another case",
+        ),
     ],
 )  # fmt: skip
 def test_a_group_read_empty_holds_what_it_may_have_capped_or_granted(
@@ -676,6 +704,21 @@ def test_a_group_read_empty_holds_what_it_may_have_capped_or_granted(
             [CAP, ENGINEERS], {"NT-Engineering": [person("carl")]},
             [nt("carl", "admin", products=None)], {},
             id="nothing more is given: the user already holds it",
+        ),
+        pytest.param(
+            [CAP, ENGINEERS], {"NT-Engineering": [person("carl")]},
+            [nt("carl", "admin", products=None, external_id=None)], {},
+            id="nothing more is given: the user is only adopted",
+        ),
+        pytest.param(
+            [WIDE, CAP], {"NT-Contractors": [person("carl")]}, [], {},
+            id="the empty mapping above has the role and more products: it caps no one",
+        ),
+        pytest.param(
+            [{"name": "NT-Owners", "role": "Owner"}, {"name": "NT-Everyone", "role": "Member"}],
+            {"NT-Everyone": [person("carl")]}, [],
+            {"roles": ["Owner", "Admin", "Member"]},
+            id="a vocabulary in capitals: the empty owner mapping caps no one",
         ),
     ],
 )  # fmt: skip
