@@ -134,6 +134,50 @@ def test_keys_not_written_are_named_wherever_they_are_and_five_at_most() -> None
     )
 
 
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (
+            lambda data: data["orphans"][1].update(since="2026-01-01"),
+            "it holds orphans[1].since, which this entrasync does not write",
+        ),
+        (
+            lambda data: data["violations"][0].update(seen=1),
+            "it holds violations[0].seen, which this entrasync does not write",
+        ),
+        (
+            lambda data: data.update({f"k{n}": n for n in range(5)}),
+            "it holds k0, k1, k2, k3, k4, which this entrasync does not write (was",
+        ),
+        (
+            lambda data: data.update({"x\x1b[31m\n": 1}),
+            "it holds x\\x1b[31m\\x0a, which this entrasync does not write",
+        ),
+        (
+            lambda data: data.update({"k" * 60: 1}),
+            f"it holds {'k' * 60}, which",
+        ),
+    ],
+    ids=[
+        "in an orphan",
+        "in a violation",
+        "exactly five: no 'and 0 more'",
+        "a key holding a terminal escape and a line break, escaped",
+        "a key of 60 characters, whole",
+    ],
+)
+def test_a_key_not_written_is_named_as_it_is_wherever_it_is(
+    edit: Callable[[dict[str, Any]], object], said: str
+) -> None:
+    data = {**_file(), "entrasync_version": __version__}
+    edit(data)
+    _redigest(data)
+    with pytest.raises(PlanFileError) as refused:
+        loads(json.dumps(data))
+    assert said in refused.value.message
+    assert "and 0 more" not in refused.value.message
+
+
 def test_a_plan_another_entrasync_wrote_with_a_key_this_one_lacks_names_both() -> None:
     # A later release may add a key to format 1, as 0.2.0 added policy_changes and adopts: the
     # refusal read as tampering, naming neither the key nor the version.

@@ -304,6 +304,26 @@ def test_report_apply_vouches_only_for_the_plan_the_request_showed(
     assert "compared with no reviewed plan: 1 change this apply attempted" in err
 
 
+def test_a_comment_given_back_with_other_line_ends_still_vouches_for_its_plan(
+    github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A platform may give a body back with CRLF line ends (GitHub's web editor saves them) or
+    # blanks at line ends; the plan shown is the same.
+    plan = plan_of(change("alice@contoso.com"))
+    write_audit(tmp_path / "audit", plan)
+    reviewed = save(plan, tmp_path / "plan.json")
+    body = render_markdown(plan, config_path=plan.config_path)
+    github.state.add_comment(5, "".join(f"{line}  \r\n" for line in body.split("\n")) + "\r\n")
+    compared = ("--reviewed-plan", str(reviewed))
+
+    assert (
+        report_apply(monkeypatch, make_env(github), tmp_path / "audit", "--pr", "5", *compared) == 0
+    )
+
+    report = github.state.comments[5][-1]["body"]
+    assert "Every change this run attempted was in the plan last reviewed" in report
+
+
 def test_a_report_with_no_request_to_check_vouches_for_no_plan(
     github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
