@@ -70,20 +70,25 @@ SETS_A_SECRET = "a text that seems to set a secret (not shown)"
 # folded into one text), the value quoted (blanks and escaped quotes and all) or not (up to
 # the next blank). A lookahead, so that one assignment's value does not hide the next.
 _ASSIGNED = re.compile(
-    r"""(?<![A-Za-z0-9_])(?=([A-Za-z_][A-Za-z0-9_.-]*)["'\]]*(?:\s*[=:]\s*|\s+(?=["']))"""
-    r"""(?:"((?:\\.|[^"\\])*)|'([^']*)|(\S*)))"""
+    r"""(?<![A-Za-z0-9_])(?=([A-Za-z_][A-Za-z0-9_.-]*)(?:\\?["'`\]])*(?:\s*[=:]\s*|\s+(?=["']))"""
+    r"""(?=(\S*))(?:"((?:\\.|[^"\\])*)|'([^']*))?)"""
 )
 
 
 def _sets_a_secret(text: str) -> bool:
     """Whether ``text`` assigns a value of 8 characters or more, holding a digit or a sign
     other than & ; - _ . or a blank, to a name that says secret, token, password, ...:
-    "App Password: Reset Team" and "Tokens: read&write" set nothing."""
+    "App Password: Reset Team" and "Tokens: read&write" set nothing. The value is the quoted
+    text (blanks and all) or the run up to the next blank, whichever is longer: a quote
+    doubled or escaped inside (`'a''b'`, PowerShell's `` `" ``) ends no value."""
     return any(
         is_secret_key(name) and len(value) >= 8 and any(map(_not_in_words, value))
-        for name, *quoted_or_not in _ASSIGNED.findall(text)
-        for value in (max(quoted_or_not, key=len),)
+        for name, run, *quoted in _ASSIGNED.findall(text)
+        for value in (max(run.strip(_AROUND), *quoted, key=len),)
     )
+
+
+_AROUND = "\"'`,;{}[]()"
 
 
 def _not_in_words(char: str) -> bool:

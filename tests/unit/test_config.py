@@ -1384,6 +1384,16 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
             "m.yaml:2:13: protected[0]: a text that seems to set a secret (not shown) is not an "
             "email address or UPN (user@domain)",
         ),
+        (
+            "$env:AZURE_CLIENT_SECRET='Zq''9Lm#2Vx!pR7'\n",
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
+        (
+            '$env:AZURE_CLIENT_SECRET="Zq`"9Lm#2Vx!pR7"\n',
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
     ],
     ids=[
         "a .env file given as the mappings file",
@@ -1401,6 +1411,8 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
         "a comma in the value",
         "a quote in the value",
         "an escaped quote in a JSON value",
+        "a doubled quote in a PowerShell value",
+        "a backtick-escaped quote in a PowerShell value",
     ],
 )
 def test_a_text_that_sets_a_secret_is_not_quoted(text: str, said: str, tmp_path: Path) -> None:
@@ -1424,6 +1436,7 @@ def test_the_mappings_file_is_checked_for_unique_items_in_one_pass() -> None:
         "Token=Ring",
         "Tokens: read&write",
         "Access tokens: owners;approvers",
+        'Secret = "Keepers of the Vault"',
     ],
 )
 def test_a_name_with_a_secret_word_in_it_is_shown(name: str, tmp_path: Path) -> None:
