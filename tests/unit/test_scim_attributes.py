@@ -276,6 +276,7 @@ def test_active_is_a_boolean_absent_null_or_the_text_true_or_false(
             "with emails [{'value': ['alice@contoso.com'], 'primary': True}], which is not a list "
             "of objects whose value is a string",
         ),
+        ({"emails": {}}, "with emails {}, which is not a list"),
         (
             {"emails": [{"value": 0}]},
             "with emails [{'value': 0}], which is not a list of objects whose value is a string",
@@ -291,6 +292,7 @@ def test_active_is_a_boolean_absent_null_or_the_text_true_or_false(
         "emails a number",
         "emails a list of addresses as text (read as none, they matched no one)",
         "an email's value a list",
+        "emails an object that reads as false",
         "an email's value a number that reads as false",
         "userName a list",
         "externalId a list",

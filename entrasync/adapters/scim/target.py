@@ -59,7 +59,9 @@ def primary_email(resource: dict[str, Any]) -> str | None:
     primary: list[str] = []
     work: list[str] = []
     other: list[str] = []
-    emails = resource.get("emails") or ()
+    emails = resource.get("emails")
+    if emails is None:
+        emails = ()
     if not isinstance(emails, list | tuple):
         raise _odd(resource, "emails", "a list")
     for email in emails:  # one pass: this runs for every user read
