@@ -402,7 +402,7 @@ def _final(
     which apply reads back itself, and a review platform's refusal keeps its hint."""
     status = response.status_code
     gives_way = status == 429 or (resend and status in (401, 403))
-    if maybe_made is None:
+    if maybe_made is None or maybe_made is response:
         return response
     if gives_way:
         return maybe_made

@@ -25,6 +25,7 @@ from entrasync.adapters.http import (
     AnswerTooLarge,
     RetryPolicy,
     TransportError,
+    answered_after,
     asked_to_wait,
     new_client,
     parse_retry_after,
@@ -371,6 +372,25 @@ def test_a_write_answered_504_whose_retry_cannot_connect_may_have_been_made() ->
         "it may have been carried out"
     )
     assert len(sent) == 2
+
+
+@pytest.mark.parametrize(
+    ("statuses", "after"),
+    [((504, 412), 504), ((504, 504), 504), ((504,), None), ((412,), None)],
+    ids=["a 412 after a 504", "a 504 after a 504", "one 504, not sent again", "one 412"],
+)
+def test_a_final_answer_says_the_5xx_of_an_earlier_attempt_and_only_that(
+    statuses: tuple[int, ...], after: int | None
+) -> None:
+    left = list(statuses)
+
+    def server(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(left.pop(0) if len(left) > 1 else left[0])
+
+    client = httpx.Client(transport=httpx.MockTransport(server))
+    policy = replace(POLICY, max_retries=len(statuses) - 1)
+    response = send(client, "PATCH", URL, policy=policy, sleep=FakeTime().sleep, resend=True)
+    assert (response.status_code, answered_after(response)) == (statuses[-1], after)
 
 
 def test_a_read_answered_5xx_then_throttled_to_the_end_is_the_last_answer() -> None:
