@@ -33,6 +33,7 @@ from entrasync.config.source import (
     ProblemKind,
     format_path,
 )
+from entrasync.core.wording import clipped
 
 GUID_EXAMPLE = "0b3f1c9e-1111-4c1e-9a0b-000000000001"
 SECRET_WORDS = ("secret", "token", "password", "certificate", "private", "credential", "apikey")
@@ -61,7 +62,7 @@ def show(value: Any) -> str:
         # A .env file given as the mappings file, or a line of one pasted into it: its text
         # would carry the secret into the output, and with --comment into the pull request.
         return SETS_A_SECRET
-    return repr(value if len(value) <= 60 else value[:57] + "...")
+    return repr(clipped(value))
 
 
 SETS_A_SECRET = "a text that seems to set a secret (not shown)"
@@ -253,7 +254,8 @@ def unique_items(
 ) -> Iterator[SchemaError]:
     """JSON Schema's uniqueItems in one pass: jsonschema's own compares every pair once a list
     holds a value it cannot sort (a blank `-` line in `protected`, read as null), 40 s for a
-    list of 40,000 (docs/safety.md, "Bounded input")."""
+    list of 40,000 (benchmarks/README.md, "Unusual shapes"), against the bounded input
+    docs/safety.md promises."""
     if unique and isinstance(instance, list):
         seen: set[Hashable] = set()
         for item in instance:

@@ -25,7 +25,7 @@ from entrasync.core.expiry import expired_since
 from entrasync.core.items import Action, Change, Violation
 from entrasync.core.model import Target, TargetUser, may_be_role
 from entrasync.core.plan import DIGEST_PREFIX, Plan, short_digest
-from entrasync.core.wording import plural
+from entrasync.core.wording import joined, plural
 from entrasync.errors import SafetyError, StalePlanError
 
 if TYPE_CHECKING:
@@ -145,9 +145,7 @@ def describe_mismatch(mismatch: Mismatch) -> str:
 def listing(items: Sequence[str], limit: int = MAX_LISTED) -> str:
     """``a; b; c`` with at most ``limit`` items and ``and N more``, each one line: an item
     may quote a plan file, whose text a forger chose."""
-    shown = "; ".join(sanitize.text(item) for item in items[:limit])
-    rest = len(items) - limit
-    return f"{shown}; and {rest} more" if rest > 0 else shown
+    return joined([sanitize.text(item) for item in items], limit, "; ", "; and ")
 
 
 def satisfies(user: TargetUser, change: Change) -> bool:
@@ -163,9 +161,13 @@ def satisfies(user: TargetUser, change: Change) -> bool:
         return False
     if after.products is not None and tuple(user.products or ()) != after.products:
         return False
-    # Entra object ids compare case-blind, as matching compares them.
-    wanted = change.entra_id
-    return wanted is None or (user.external_id or "").lower() == wanted.lower()
+    return change.entra_id is None or carries_entra_id(user, change)
+
+
+def carries_entra_id(user: TargetUser, change: Change) -> bool:
+    """Whether ``user``'s externalId is ``change``'s Entra object id: ids compare case-blind,
+    as matching compares them."""
+    return (user.external_id or "").lower() == (change.entra_id or "").lower()
 
 
 def written_name(change: Change) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import NamedTuple
@@ -122,6 +122,18 @@ class TargetUser:
     # primary, `owner` beside it), it may not be the role NeuralTrust goes by, so min_owners
     # never counts on such an owner.
     role_alone: bool = field(default=True, compare=False)
+
+
+class RoleRanks:
+    """The rank of each role of a vocabulary (0: the first, the owner role), whatever case or
+    blanks around it a role is given in, as :func:`may_be_role` compares roles."""
+
+    def __init__(self, roles: Sequence[str]) -> None:
+        self._ranks = {role.strip().casefold(): rank for rank, role in enumerate(roles)}
+
+    def of(self, role: str | None) -> int | None:
+        """``role``'s rank; None for a role the vocabulary does not rank (or none)."""
+        return None if role is None else self._ranks.get(role.strip().casefold())
 
 
 def may_be_role(value: object, role: str) -> bool:

@@ -24,6 +24,7 @@ from entrasync.core.canonical import (
 from entrasync.core.plan import Change, Orphan, Plan, Violation
 from entrasync.core.policy import PolicyChange
 from entrasync.core.strict_json import ShapeError, count, obj, sha256_hex, text, texts
+from entrasync.core.wording import clipped, joined
 from entrasync.errors import PlanFileError
 
 FORMAT_VERSION = 1
@@ -325,7 +326,7 @@ def _unlike_written(data: dict[str, Any], plan: Plan) -> str:
         for number, item in enumerate(data.get(key, [])):
             unlike += _keys_unlike(item, kind.from_json(item).to_json(), f"{key}[{number}].")
     if unlike:
-        return "; ".join(unlike[:5]) + (f"; and {len(unlike) - 5} more" if len(unlike) > 5 else "")
+        return joined(unlike, 5, "; ", "; and ")
     return "its summary, or a value in it, is not as entrasync writes it"
 
 
@@ -354,9 +355,5 @@ def _keys_unlike(listed: dict[str, Any], written: dict[str, Any], where: str) ->
 
 
 def _named(where: str, keys: list[str]) -> str:
-    shown = ", ".join(f"{where}{sanitize.text(_short(key))}" for key in keys[:5])
-    return shown + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
-
-
-def _short(key: str) -> str:
-    return key if len(key) <= 60 else key[:57] + "..."
+    shown = [f"{where}{sanitize.text(clipped(key))}" for key in keys[:5]]
+    return joined([*shown, *keys[5:]], 5, ", ")  # the rest only counted

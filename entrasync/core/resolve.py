@@ -11,7 +11,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 
 from entrasync.config.models import Config, GroupMapping
-from entrasync.core.model import DesiredUser, Directory, DirectoryUser, GroupMembers, Resolution
+from entrasync.core.model import (
+    DesiredUser,
+    Directory,
+    DirectoryUser,
+    GroupMembers,
+    Resolution,
+    RoleRanks,
+)
 
 PROTECTED = "protected"
 DISABLED = "disabled in Entra"
@@ -138,7 +145,7 @@ def _read_empty_above(config: Config, groups: Sequence[GroupMembers]) -> frozens
     if config.precedence != "first-match":
         return frozenset()
     mappings = config.mappings
-    ranks = {role.strip().casefold(): rank for rank, role in enumerate(config.roles)}
+    ranks = RoleRanks(config.roles)
     grants = {g.mapping_index: _grant(config, mappings[g.mapping_index]) for g in groups}
     empty = [g.mapping_index for g in groups if not g.member_ids]
     return frozenset(
@@ -156,7 +163,7 @@ def _grant(config: Config, mapping: GroupMapping) -> tuple[str, frozenset[str] |
 
 
 def _less(
-    ranks: Mapping[str, int],
+    ranks: RoleRanks,
     grant: tuple[str, frozenset[str] | None],
     role: str,
     products: frozenset[str] | None,
@@ -164,7 +171,7 @@ def _less(
     """Whether ``grant`` gives less than ``role`` with ``products``: a later role of the
     vocabulary (or one it does not rank: it may be), or the same role without all of the
     products."""
-    given, wanted = ranks.get(grant[0].strip().casefold()), ranks.get(role.strip().casefold())
+    given, wanted = ranks.of(grant[0]), ranks.of(role)
     if given is None or wanted is None or given != wanted:
         return given is None or wanted is None or given > wanted
     return grant[1] is not None and products is not None and not products <= grant[1]

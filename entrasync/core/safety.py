@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from entrasync.config.models import Config
 from entrasync.core.matching import is_managed_active
-from entrasync.core.model import Resolution, Target, may_be_role
+from entrasync.core.model import Resolution, RoleRanks, Target, may_be_role
 from entrasync.core.plan import Action, Change, Plan, Violation
 from entrasync.core.sanitize import name_text
 from entrasync.core.wording import plural
@@ -165,14 +165,14 @@ def _moves(config: Config, changes: Sequence[Change], uncapped: frozenset[str]) 
     - ``takes products``: an active user left without products they hold;
     - ``gives more``: a user of ``uncapped`` (Resolution.uncapped) created, reactivated,
       promoted (or given a role where NeuralTrust sent none) or given products."""
-    ranks = {role.strip().casefold(): rank for rank, role in enumerate(config.roles)}
+    ranks = RoleRanks(config.roles)
     counted: Counter[str] = Counter()
     for change in changes:
         if change.action is Action.DEACTIVATE:
             continue
         before, after = change.before, change.after
-        to = ranks.get((after.role or "").strip().casefold())
-        held = None if before is None or before.role is None else _rank(ranks, before.role)
+        to = ranks.of(after.role)
+        held = None if before is None else ranks.of(before.role)
         if before is not None and before.active:
             was = 0 if before.role is None else held
             if was is not None and to is not None and to > was:
@@ -190,10 +190,6 @@ def _moves(config: Config, changes: Sequence[Change], uncapped: frozenset[str]) 
         ):
             counted["gives more"] += 1
     return counted
-
-
-def _rank(ranks: dict[str, int], role: str) -> int | None:
-    return ranks.get(role.strip().casefold())
 
 
 def _lacks(one: tuple[str, ...] | None, other: tuple[str, ...] | None) -> bool:

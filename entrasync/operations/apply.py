@@ -41,6 +41,7 @@ from entrasync.config.models import Config
 from entrasync.core import sanitize
 from entrasync.core.apply_report import ApplyReport
 from entrasync.core.apply_rules import (
+    carries_entra_id,
     grants_owner,
     owner_hold,
     satisfies,
@@ -305,7 +306,7 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
             return ChangeResult(change, "succeeded", 409, exc.request_id, detail=detail)
         if exc.after is not None:  # the retry of a create answered with a 5xx
             said = f"; an earlier attempt of this create was answered {exc.after}"
-            if user is not None and change.entra_id and _same_id(user.external_id, change):
+            if user is not None and change.entra_id and carries_entra_id(user, change):
                 said += (
                     ", and the user holding the name carries this change's Entra id: it may "
                     "be this create's own, made in part (not as planned)"
@@ -313,10 +314,6 @@ def _create(change: Change, client: ScimClient, layout: Layout) -> ChangeResult:
             raise ScimError(exc.message + said, UNLOOKED_HINT, exc.status, exc.request_id) from None
         raise
     return _confirmed(change, response, client, layout)
-
-
-def _same_id(external_id: str | None, change: Change) -> bool:
-    return (external_id or "").lower() == (change.entra_id or "").lower()
 
 
 # Unread, the user holding the value may be this create's own: an attempt whose answer was
