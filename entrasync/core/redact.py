@@ -85,15 +85,14 @@ def holds_credential(data: bytes) -> bool:
     # memchr first, which is fast; a credential with no long run is its own piece, and any
     # escape of its punctuation (\\u002d, \\/) hides it. Letters and digits alone are hidden
     # only as _HIDDEN's escapes: an answer escaping accented names is not decoded for them.
-    escaped = b"\\" in data and (
-        _HIDDEN.search(data) is not None or any(_punctuated_piece(v) for v, _ in known)
-    )
-    # A letter or digit written as an HTML character reference (&#84;) or percent-escaped
-    # (%54): JSON's escapes undone, it still hides a piece, so the answer is searched as
-    # redact() searches.
+    punctuated = any(_punctuated_piece(v) for v, _ in known)
+    escaped = b"\\" in data and (_HIDDEN.search(data) is not None or punctuated)
+    # A letter or digit (any character, for a credential that is its own piece) written as an
+    # HTML character reference (&#84;) or percent-escaped (%54): JSON's escapes undone, it
+    # still hides a piece, so the answer is searched as redact() searches.
     entity = (
-        _entity_hiding(data)
-        or (b"%" in data and _PERCENT_HIDDEN.search(data) is not None)
+        _entity_hiding(data, punctuated)
+        or (b"%" in data and (punctuated or _PERCENT_HIDDEN.search(data) is not None))
         or (b"\\" in data and _ESCAPED_HIDING.search(data) is not None)
     )
     if not (
@@ -122,22 +121,19 @@ _PERCENT_HIDDEN = re.compile(rb"%(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[
 _ESCAPED_HIDING = re.compile(
     rb"\\u00(?:26(?:#|\\u0023)|25(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa]))"
 )
-_ENTITY = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,6})|([0-9]{1,7}))")
+_ENTITY = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{1,6})|0*([0-9]{1,7}))")
 
 
-def _entity_hiding(data: bytes) -> bool:
+def _entity_hiding(data: bytes, any_ascii: bool = False) -> bool:
     """Whether ``data`` writes a letter or digit as an HTML character reference (``&#84;``,
-    ``&#x54;``). Each ``&`` found by memchr (``b"&#" in data`` is a slower two-byte search;
-    a Graph page holds ``&`` in its nextLink), a reference read only where one starts."""
-    at = data.find(b"&")
-    while at != -1:
-        found = _ENTITY.match(data, at)
-        if found is not None:
-            hexadecimal, decimal = found.groups()
-            code = int(hexadecimal, 16) if hexadecimal else int(decimal)
-            if code < 128 and chr(code).isalnum():
-                return True
-        at = data.find(b"&", at + 1)
+    ``&#x54;``, zeros before it or not), or with ``any_ascii`` (a credential that is its own
+    piece holds punctuation) any ASCII character. Searched for from its literal ``&#``, which
+    the regular expression engine finds fast (``b"&#" in data`` took 0.35 ms a 400 kB page)."""
+    for found in _ENTITY.finditer(data):
+        hexadecimal, decimal = found.groups()
+        code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+        if code < 128 and (any_ascii or chr(code).isalnum()):
+            return True
     return False
 
 

@@ -215,6 +215,8 @@ def test_an_answer_echoing_a_credential_is_told_however_json_spells_it(
         (b'{"displayName": "&#84;oken"}', True),
         (b'{"displayName": "&#x54;oken &"}', True),
         (b'{"displayName": "&#0055;"}', True),  # 7, zeros before it
+        (b'{"displayName": "&#00000082;eview"}', True),  # R, more zeros than digits read
+        (b'{"displayName": "&#x0000052;eview"}', True),
         (b"&", False),
         (b"&#", False),
     ],
@@ -225,3 +227,13 @@ def test_only_a_reference_to_a_letter_or_digit_sends_an_answer_to_the_slow_searc
     # A zero-width space written &#8203; hides no piece of a credential: it took an answer
     # through the slow search (47 ms a page against 0.5 ms).
     assert redact_module._entity_hiding(data) is hiding
+
+
+def test_a_credential_of_short_runs_echoed_with_its_punctuation_as_references_is_told() -> None:
+    # No run of 6 letters or digits: the credential is its own piece, and &#45; for each "-"
+    # hid it from every quick search.
+    token = "ab12-cd34-ef56-gh78"
+    remember(token)
+    for written in ("&#45;", "&#x2D;", "%2D"):
+        answer = json.dumps({"userName": "Bearer " + token.replace("-", written)}).encode()
+        assert redact_module.holds_credential(answer), written
