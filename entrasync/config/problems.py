@@ -72,7 +72,7 @@ SETS_A_SECRET = "a text that seems to set a secret (not shown)"
 # the next blank). A lookahead, so that one assignment's value does not hide the next.
 _ASSIGNED = re.compile(
     r"""(?<![A-Za-z0-9_])(?=([A-Za-z_][A-Za-z0-9_.-]*)(?:\\?["'`\]])*(?:\s*[=:]\s*|\s+(?=["']))"""
-    r"""(?=(\S*))(?:"((?:\\.|[^"\\])*)|'([^']*))?)"""
+    r"""(?=(\S*))(?:"((?:\\.|""|`"|[^"\\])*)|'((?:''|\\.|[^'\\])*))?)"""
 )
 
 

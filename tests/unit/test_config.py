@@ -1394,6 +1394,11 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
+        (
+            "$env:AZURE_CLIENT_SECRET='abc DEF''123 ghi456'\n",
+            "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
+            "shown)",
+        ),
     ],
     ids=[
         "a .env file given as the mappings file",
@@ -1413,6 +1418,7 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
         "an escaped quote in a JSON value",
         "a doubled quote in a PowerShell value",
         "a backtick-escaped quote in a PowerShell value",
+        "a doubled quote and blanks in a quoted value",
     ],
 )
 def test_a_text_that_sets_a_secret_is_not_quoted(text: str, said: str, tmp_path: Path) -> None:
