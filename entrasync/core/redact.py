@@ -85,15 +85,18 @@ def holds_credential(data: bytes) -> bool:
     # memchr first, which is fast; a credential with no long run is its own piece, and any
     # escape of its punctuation (\\u002d, \\/) hides it. Letters and digits alone are hidden
     # only as _HIDDEN's escapes: an answer escaping accented names is not decoded for them.
-    punctuated = any(_punctuated_piece(v) for v, _ in known)
-    escaped = b"\\" in data and (_HIDDEN.search(data) is not None or punctuated)
+    punctuated = tuple(v for v, _ in known if _punctuated_piece(v))
+    hidden = b"\\" in data and _HIDDEN.search(data) is not None
+    escaped = hidden or (b"\\" in data and bool(punctuated))
     # A letter or digit (any character, for a credential that is its own piece) written as an
     # HTML character reference (&#84;) or percent-escaped (%54): JSON's escapes undone, it
     # still hides a piece, so the answer is searched as redact() searches.
+    percent = _percent_of(punctuated)
     entity = (
-        _entity_hiding(data, punctuated)
-        or (b"%" in data and (punctuated or _PERCENT_HIDDEN.search(data) is not None))
+        _entity_hiding(data, bool(punctuated))
+        or (b"%" in data and _PERCENT_HIDDEN.search(data) is not None)
         or (b"\\" in data and _ESCAPED_HIDING.search(data) is not None)
+        or (percent is not None and percent.search(data) is not None)
     )
     if not (
         escaped or entity or b"\x00" in data or any(_piece(v).encode() in data for v, _ in known)
@@ -106,6 +109,10 @@ def holds_credential(data: bytes) -> bool:
     if any(value in text for value, _ in known):
         return True
     if entity and _carries(text, known):
+        return True
+    # A letter or digit escaped in a JSON string inside a JSON string (an error's detail):
+    # json.dumps escaped its backslash again, so one layer is undone before the search.
+    if hidden and _carries(_ESCAPE.sub(_unescaped, text), known):
         return True
     lowered = text.lower()
     return any(_piece(v).lower() in lowered for v, _ in known) and _carries(text, known)
@@ -135,6 +142,18 @@ def _entity_hiding(data: bytes, any_ascii: bool = False) -> bool:
         if code < 128 and (any_ascii or chr(code).isalnum()):
             return True
     return False
+
+
+@functools.lru_cache(maxsize=64)
+def _percent_of(values: tuple[str, ...]) -> re.Pattern[bytes] | None:
+    """A percent escape (``%2D``, or ``\\u00252D``) of a sign one of ``values`` (credentials
+    that are their own piece) holds: any ``%`` would send every Graph page, whose nextLink
+    holds some, to the slow search (8-43 ms a page for a proxy password like ``Pa55-word!``)."""
+    signs = sorted({f"{ord(c):02X}" for v in values for c in v if ord(c) < 128 and not c.isalnum()})
+    if not signs:
+        return None
+    either = "|".join(signs)
+    return re.compile(rf"(?:%|\\u0025)(?:{either})".encode(), re.IGNORECASE)
 
 
 _RUN = re.compile(r"[A-Za-z0-9]{6,}")  # letters and digits: no JSON writer needs to escape them
