@@ -74,8 +74,10 @@ def ca_hint(environ: Mapping[str, str], *, for_requests: bool = False) -> str:
     if name is None:
         return CA_HINT
     shown = sanitize.text(shown_path(environ[name].strip()))
+    if not shown.startswith("(not shown"):  # that one is in brackets already
+        shown = f"({shown})"
     return (
-        f"{name} ({shown}) replaces the system's trust store here: put the server's CA in that "
+        f"{name} {shown} replaces the system's trust store here: put the server's CA in that "
         f"bundle, or add it for entrasync alone with {EXTRA_CA_VARIABLE}"
     )
 

@@ -126,27 +126,27 @@ def test_a_folder_is_not_a_bundle(tmp_path: Path) -> None:
         ssl_context({"ENTRASYNC_CA_BUNDLE": str(tmp_path)})
 
 
-def test_a_path_with_a_line_break_forges_no_line(tmp_path: Path, pem: Path) -> None:
-    forged = f"{tmp_path}/x\nhint: unset everything.pem"
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (
+            "{tmp}/x\nhint: unset everything.pem",
+            "not shown: the value looks like a certificate or token itself, not a path",
+        ),
+        (
+            "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789")),  # no literal to scan
+            "not shown: no .pem or token file, nor a folder that exists: it may be a secret",
+        ),
+    ],
+    ids=["a line break, which would forge a line", "a secret set as the bundle by mistake"],
+)
+def test_a_value_that_is_no_path_is_not_shown(
+    tmp_path: Path, pem: Path, value: str, shown: str
+) -> None:
+    value = value.format(tmp=tmp_path)
     with pytest.raises(EntrasyncError) as caught:
-        ssl_context({"SSL_CERT_FILE": forged})
-    assert caught.value.message == (
-        "SSL_CERT_FILE names (not shown: the value looks like a certificate or token itself, "
-        "not a path), which does not exist"
-    )
-    hint = ca_hint({"REQUESTS_CA_BUNDLE": forged, "SSL_CERT_FILE": str(pem)}, for_requests=True)
-    assert "\n" not in hint
-    assert "unset everything" not in hint
-
-
-def test_a_secret_set_as_the_bundle_by_mistake_is_not_shown(pem: Path) -> None:
-    secret = "".join(("Q7x8Q~", "fakeSecret", "ForTests", "0123456789"))  # no literal to scan
-    with pytest.raises(EntrasyncError) as caught:
-        ssl_context({"SSL_CERT_FILE": secret})
-    assert caught.value.message == (
-        "SSL_CERT_FILE names (not shown: no .pem or token file, nor a folder that exists: it "
-        "may be a secret), which does not exist"
-    )
-    hint = ca_hint({"REQUESTS_CA_BUNDLE": secret, "SSL_CERT_FILE": str(pem)}, for_requests=True)
-    assert secret not in hint
+        ssl_context({"SSL_CERT_FILE": value})
+    assert caught.value.message == f"SSL_CERT_FILE names ({shown}), which does not exist"
+    hint = ca_hint({"REQUESTS_CA_BUNDLE": value, "SSL_CERT_FILE": str(pem)}, for_requests=True)
+    assert hint.startswith(f"REQUESTS_CA_BUNDLE ({shown}) replaces")
     assert ca_hint({"SSL_CERT_FILE": str(pem)}).startswith(f"SSL_CERT_FILE ({pem})")
