@@ -124,10 +124,9 @@ _HIDDEN = re.compile(rb"\\u00[3-7][0-9A-Fa-f]")
 # A percent escape of a letter or digit: %30-%39, %41-%5A, %61-%7A; and that or an HTML
 # character reference with its first character a JSON escape (Go's and .NET's writers escape
 # "&" as \u0026). Each starts with a literal, which the regular expression engine finds fast.
-_PERCENT_HIDDEN = re.compile(rb"%(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])")
-_ESCAPED_HIDING = re.compile(
-    rb"\\u00(?:26(?:#|\\u0023)|25(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa]))"
-)
+_ALNUM_HEX = rb"(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])"  # 0-9 A-Z a-z
+_PERCENT_HIDDEN = re.compile(rb"%" + _ALNUM_HEX)
+_ESCAPED_HIDING = re.compile(rb"\\u00(?:26(?:#|\\u0023)|25" + _ALNUM_HEX + rb")")
 _ENTITY = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{1,6})|0*([0-9]{1,7}))")
 
 
