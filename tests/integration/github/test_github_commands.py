@@ -244,6 +244,13 @@ def test_report_apply_comments_once_on_the_merged_pr_and_flags_unreviewed_change
     assert "Applied: 2 succeeded" in summary.read_text(encoding="utf-8")
 
 
+def _applied_and_saved(tmp_path: Path) -> tuple[Plan, Path]:
+    """A plan of one change, its apply's audit file in tmp_path/audit and its plan file."""
+    plan = plan_of(change("alice@contoso.com"))
+    write_audit(tmp_path / "audit", plan)
+    return plan, save(plan, tmp_path / "plan.json")
+
+
 @pytest.mark.parametrize(
     ("shown", "why"),
     [
@@ -277,10 +284,8 @@ def test_report_apply_vouches_only_for_the_plan_the_request_showed(
 ) -> None:
     """The artifact of a plan the request never showed (its comment failed, a racing run's
     edit won, a later push could not plan) was reported as the plan reviewed."""
-    plan = plan_of(change("alice@contoso.com"))
+    plan, reviewed = _applied_and_saved(tmp_path)
     other = plan_of(change("mallory@contoso.com"))
-    write_audit(tmp_path / "audit", plan)
-    reviewed = save(plan, tmp_path / "plan.json")
     if shown == "another":
         github.state.add_comment(5, render_markdown(other, config_path=other.config_path))
     elif shown == "failure":
@@ -309,9 +314,7 @@ def test_a_comment_given_back_with_other_line_ends_still_vouches_for_its_plan(
 ) -> None:
     # A platform may give a body back with CRLF line ends (GitHub's web editor saves them) or
     # blanks at line ends; the plan shown is the same.
-    plan = plan_of(change("alice@contoso.com"))
-    write_audit(tmp_path / "audit", plan)
-    reviewed = save(plan, tmp_path / "plan.json")
+    plan, reviewed = _applied_and_saved(tmp_path)
     body = render_markdown(plan, config_path=plan.config_path)
     github.state.add_comment(5, "".join(f"{line}  \r\n" for line in body.split("\n")) + "\r\n")
     compared = ("--reviewed-plan", str(reviewed))
@@ -328,9 +331,7 @@ def test_a_report_with_no_request_to_check_vouches_for_no_plan(
     github: Emulator, make_env: MakeEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # No merged request (a direct push): the job summary said the plan was the one reviewed.
-    plan = plan_of(change("alice@contoso.com"))
-    write_audit(tmp_path / "audit", plan)
-    reviewed = save(plan, tmp_path / "plan.json")
+    _, reviewed = _applied_and_saved(tmp_path)
     summary = tmp_path / "summary.md"
     env = make_env(github, GITHUB_STEP_SUMMARY=str(summary))
 
