@@ -134,6 +134,34 @@ def test_keys_not_written_are_named_wherever_they_are_and_five_at_most() -> None
     )
 
 
+def test_past_five_differences_the_rest_are_counted() -> None:
+    data = {**_file(), "entrasync_version": __version__}
+    for number, change in enumerate(data["changes"]):
+        change[f"note{number}"] = 1
+    data["target"]["tenant"] = "contoso"
+    assert len(data["changes"]) >= 5, "six differences need five changes"
+    _redigest(data)
+    with pytest.raises(PlanFileError) as refused:
+        loads(json.dumps(data))
+    message = refused.value.message
+    assert message.count("it holds ") == 5, message
+    assert message.endswith(
+        f"; and {len(data['changes']) - 4} more (was it edited and its digest recomputed?)"
+    ), message
+
+
+def test_the_version_a_forged_plan_names_is_escaped() -> None:
+    data = _file()
+    data["entrasync_version"] = "9.9\x1b[31m\n"
+    data["notices"] = []
+    _redigest(data)
+    with pytest.raises(PlanFileError) as refused:
+        loads(json.dumps(data))
+    message = refused.value.message
+    assert "it was made by entrasync 9.9\\x1b[31m\\x0a, this is" in message, message
+    assert "\x1b" not in message
+
+
 @pytest.mark.parametrize(
     ("edit", "said"),
     [
