@@ -10,6 +10,7 @@ import pytest
 from entrasync.core import sanitize
 from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.core.policy import PolicyChange
+from entrasync.render import PLAN_FORMATS, Options
 from entrasync.render.markdown import (
     comment_marker,
     drift_intro,
@@ -399,3 +400,12 @@ def test_the_digest_a_comment_shows_is_its_tails_even_cut_and_under_forged_names
     # Were a body to hold such a line before its tail, the tail's is the one.
     early = f"Plan digest `{'0' * 12}` for x\n"
     assert shown_digest(early + render_markdown(plan, config_path="c.yaml")) == plan.short_digest
+
+
+def test_plan_format_markdown_cut_points_to_the_text_plan_and_the_plan_file() -> None:
+    text = "".join(PLAN_FORMATS["markdown"](_many_changes(5000), Options()))
+    assert re.search(r"\*\*\d+ of 5000 rows left out\*\*", text)
+    assert (
+        "the full plan is in the text plan (`entrasync plan`) and the plan file (`plan --out`)."
+        in text
+    )

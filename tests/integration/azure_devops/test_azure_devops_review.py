@@ -165,6 +165,9 @@ def test_a_large_plan_uses_azure_devops_own_limit(ado: AzureDevOps, make_env: Ma
     content = ado.state.threads[7][0]["comments"][0]["content"]
     assert 65_536 < len(content) <= 150_000
     assert "to keep this under 150,000 characters" in content
+    assert "the full plan is in the log and the published artifacts of this pipeline run." in (
+        content
+    )
 
 
 def test_a_cut_comment_fits_in_utf16_units_with_emoji_in_the_config_path(

@@ -194,6 +194,10 @@ def test_a_5000_change_plan_fits_in_one_comment(github: Emulator, make_env: Make
     assert len(comment["body"]) <= 65536
     assert "Plan: 5000 to create" in comment["body"]
     assert "rows left out" in comment["body"]
+    assert (
+        "the full plan is in the job summary and the plan artifact of this workflow run."
+        in comment["body"]
+    )
 
 
 HOSTILE = [

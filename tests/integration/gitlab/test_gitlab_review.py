@@ -146,6 +146,9 @@ def test_a_large_plan_uses_gitlabs_own_limit(gitlab: GitLab, make_env: MakeEnv) 
     (note,) = gitlab.state.notes[7]
     assert 65_536 < len(note["body"]) <= 1_000_000
     assert "rows left out** to keep this under 1,000,000 characters" in note["body"]
+    assert (
+        "the full plan is in the log and the artifacts of this pipeline's plan job." in note["body"]
+    )
 
 
 def test_a_note_gitlab_finds_too_long_names_the_limit(gitlab: GitLab, make_env: MakeEnv) -> None:
