@@ -185,6 +185,10 @@ def test_the_version_a_forged_plan_names_is_escaped() -> None:
             lambda data: data.update({"k" * 60: 1}),
             f"it holds {'k' * 60}, which",
         ),
+        (
+            lambda data: data["policy_changes"][0].update(reviewer="x"),
+            "it holds policy_changes[0].reviewer, which this entrasync does not write",
+        ),
     ],
     ids=[
         "in an orphan",
@@ -192,12 +196,15 @@ def test_the_version_a_forged_plan_names_is_escaped() -> None:
         "exactly five: no 'and 0 more'",
         "a key holding a terminal escape and a line break, escaped",
         "a key of 60 characters, whole",
+        "in a policy change",
     ],
 )
 def test_a_key_not_written_is_named_as_it_is_wherever_it_is(
     edit: Callable[[dict[str, Any]], object], said: str
 ) -> None:
-    data = {**_file(), "entrasync_version": __version__}
+    policy = (PolicyChange("limits.max_deactivations", 5, 50, weakens=True),)
+    data = json.loads(planfile.dumps(replace(golden_plan(), policy_changes=policy)))
+    data["entrasync_version"] = __version__
     edit(data)
     _redigest(data)
     with pytest.raises(PlanFileError) as refused:
