@@ -683,6 +683,18 @@ def test_a_group_read_empty_holds_what_it_may_have_capped_or_granted(
     ]
 
 
+def test_a_demotion_that_also_takes_products_is_counted_once_as_a_demotion() -> None:
+    leads = {"name": "NT-Leads", "role": "admin", "products": ["trustgate", "trusttest"]}
+    lead = nt("carl", "admin", products=["trustgate", "trusttest"])
+    said = _read_empty(
+        [leads, CAP],
+        {"NT-Contractors": [person("carl")]},
+        [lead],
+        product_roles=["admin", "member"],
+    )
+    assert said == [("source_health", f"synced group NT-Leads {SAID.format('demotes 1 user')}")]
+
+
 @pytest.mark.parametrize(
     ("mappings", "members", "users", "overrides"),
     [
