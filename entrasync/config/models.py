@@ -457,8 +457,9 @@ def _hint(name: str, kinds: set[ProblemKind], foreign: bool = False) -> str:
             ".pre-commit-config.yaml (docs/commands.md#pre-commit-hook)"
         )
     return (
-        f"fix {name}; schemas/mappings.schema.json documents every key (editors with "
-        "yaml-language-server check it as you type) and `entrasync validate` re-checks"
+        f"fix {name}; the JSON Schema documents every key (schemas/mappings.schema.json in a "
+        "clone, `python -m entrasync.config.schema` writes it; editors with yaml-language-server "
+        "check it as you type) and `entrasync validate` re-checks"
     )
 
 

@@ -1167,7 +1167,7 @@ def test_a_block_error_says_which_line_is_indented_wrongly(
         ),
         pytest.param(
             "version: 1\non_removed: 'secrets never go in this file'\n",
-            "schemas/mappings.schema.json documents every key",
+            "the JSON Schema documents every key",
             id="a value that quotes the secret wording gets the ordinary hint",
         ),
     ],
