@@ -38,7 +38,7 @@ def test_a_real_call_passes(words: list[str]) -> None:
         pytest.param(["github"], "entrasync github names no command", id="a group alone"),
         pytest.param(
             ["--out", "p.json", "plan"],
-            "entrasync --out p.json plan: No such option '--out'",
+            "entrasync --out p.json plan: No such option",  # then click's words, which vary
             id="not global",
         ),
         pytest.param(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "entrasync"
@@ -68,3 +69,23 @@ def test_every_import_is_declared_and_every_declared_dependency_imported() -> No
     assert sorted(sandbox - runtime - extra) == [], "imported by the sandbox, not declared"
     assert sorted(runtime - product) == [], "declared, but nothing outside the sandbox imports it"
     assert sorted(extra - sandbox) == [], "in the sandbox extra, but the sandbox never imports it"
+
+
+def test_the_floors_ci_tests_with_are_the_lower_bounds_pyproject_declares() -> None:
+    """requirements/floors.txt pins each runtime and sandbox dependency at the lowest version
+    pyproject.toml allows; `.ci/run` tests with them, so no bound is one nothing tested."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    bounds: dict[str, Version] = {}
+    for text in [*project["dependencies"], *project["optional-dependencies"]["sandbox"]]:
+        requirement = Requirement(text)
+        (specifier,) = requirement.specifier  # one bound, a lower one
+        assert specifier.operator == ">=", text
+        bounds[str(canonicalize_name(requirement.name))] = Version(specifier.version)
+    pinned: dict[str, Version] = {}
+    for line in (ROOT / "requirements" / "floors.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            requirement = Requirement(line)
+            (specifier,) = requirement.specifier
+            assert specifier.operator == "==", line
+            pinned[str(canonicalize_name(requirement.name))] = Version(specifier.version)
+    assert pinned == bounds

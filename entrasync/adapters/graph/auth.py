@@ -152,6 +152,7 @@ class MsalTokenProvider:
         # module: ENTRASYNC_GRAPH_TOKEN never needs them, and the CLI's path to its first
         # request is shorter without them.
         import msal
+        import msal.exceptions  # not imported by msal itself before 1.33
         import requests
 
         from entrasync.adapters.graph.msal_session import requests_session
@@ -199,7 +200,7 @@ class MsalTokenProvider:
 
     def _acquire(self) -> str:
         # Loaded by _build_app already; here for their exception types.
-        import msal
+        import msal.exceptions
         import requests
 
         try:
