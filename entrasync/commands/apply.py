@@ -27,7 +27,7 @@ from entrasync.adapters.lockfile import require_flock
 from entrasync.adapters.scim.client import ScimClient
 from entrasync.adapters.scim.target import read_target
 from entrasync.commands import examples, folder, hex_digest
-from entrasync.commands.apply_evidence import Evidence, override_instruction
+from entrasync.commands.apply_evidence import Evidence, this_runs_override
 from entrasync.config.loading import load_config
 from entrasync.console import Console, app_context, global_options, parallelism_option, path_value
 from entrasync.core.apply_rules import (
@@ -57,7 +57,7 @@ from entrasync.errors import (
     SafetyError,
     StalePlanError,
 )
-from entrasync.operations import planning as pipeline
+from entrasync.operations import planning
 from entrasync.operations.apply import apply_plan, describe
 from entrasync.operations.stopping import Stopped, deferred_stop
 from entrasync.render.apply_report import applied_lines
@@ -99,7 +99,7 @@ def _read_plan_file(path: Path, loaded: LoadedConfig) -> Plan:
 def _now_for_saved(loaded: LoadedConfig, console: Console, parallelism: int) -> Now:
     """What a plan made now looks like: read both sides as `plan` does, to check the file."""
 
-    sources = pipeline.read_located(loaded, os.environ, console, parallelism=parallelism)
+    sources = planning.read_located(loaded, os.environ, console, parallelism=parallelism)
     for warning in sources.warnings:  # a mapping expired since the plan: why it may be stale
         console.warn(warning)
     resolution = resolve(loaded.config, sources.directory)  # for the limits' re-check too
@@ -160,13 +160,13 @@ def _guard(
     unshown: tuple[Violation, ...] = (),
 ) -> tuple[Violation, ...]:
     """:func:`guard`, with the GitHub instruction when the plan was made by this run."""
-    instruction = override_instruction(plan, os.environ) if fresh else None
+    instruction = this_runs_override(plan, os.environ) if fresh else None
     return guard(plan, violations, force_unsafe, instruction, unshown)
 
 
 def _fresh_plan(loaded: LoadedConfig, console: Console, parallelism: int) -> Plan:
 
-    return pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
+    return planning.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
 
 
 def _confirm(auto_approve: bool) -> bool:

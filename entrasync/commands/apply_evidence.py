@@ -19,8 +19,7 @@ from entrasync.adapters.audit.writer import AuditWriter
 from entrasync.adapters.github.actions import try_step_summary, workflow_name
 from entrasync.console import Console
 from entrasync.errors import AuditError, EntrasyncError
-from entrasync.render.apply_report import apply_summary
-from entrasync.render.apply_report import override_instruction as override_text
+from entrasync.render.apply_report import apply_summary, override_instruction
 from entrasync.render.markdown import escape
 
 if TYPE_CHECKING:
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
     from entrasync.core.plan import Plan, Violation
 
 
-def override_instruction(
+def this_runs_override(
     plan: Plan, environ: Mapping[str, str], *, markdown: bool = False
 ) -> str | None:
     """How to re-run the GitHub workflow with the override, when running in one. A scheduled
@@ -38,7 +37,7 @@ def override_instruction(
     workflow = workflow_name(environ)
     if workflow and environ.get("GITHUB_EVENT_NAME") == "schedule":
         workflow = SCHEDULED_OVERRIDE
-    return override_text(workflow, plan.digest, markdown=markdown) if workflow else None
+    return override_instruction(workflow, plan.digest, markdown=markdown) if workflow else None
 
 
 SCHEDULED_OVERRIDE = "the apply workflow (apply.yml)"
@@ -89,7 +88,7 @@ class Evidence:
         if error is not None:
             lines += ["", escape(error.message)]
             instruction = (
-                override_instruction(self.plan, os.environ, markdown=True) if self.fresh else None
+                this_runs_override(self.plan, os.environ, markdown=True) if self.fresh else None
             )
             if violations and instruction:
                 lines += [

@@ -27,7 +27,7 @@ from entrasync.console import (
 from entrasync.core.policy import policy_changes
 from entrasync.core.wording import plural
 from entrasync.errors import EntrasyncError, ExitCode
-from entrasync.operations import planning as pipeline
+from entrasync.operations import planning
 from entrasync.render import DATA_FORMATS, PLAN_FORMATS, Options
 from entrasync.render.markdown import render_summary
 from entrasync.render.truncate import NoRoom
@@ -170,7 +170,7 @@ def _make_plan(
     loaded = load_config(path)
     trusted = require_trusted_routing(loaded, trusted_config)
     console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
-    plan = pipeline.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
+    plan = planning.plan_from_sources(loaded, os.environ, console, parallelism=parallelism)
     owners = {loaded.config.owner_role}
     if isinstance(trusted, LoadedConfig):  # what the change does to the next runs' safeguards
         changed = policy_changes(trusted.config, loaded.config)

@@ -18,7 +18,7 @@ from entrasync.console import (
 from entrasync.core.resolve import resolve
 from entrasync.core.users_view import users_view
 from entrasync.errors import ExitCode
-from entrasync.operations import planning as pipeline
+from entrasync.operations import planning
 from entrasync.render import DATA_FORMATS, USERS_FORMATS, Options
 
 
@@ -43,7 +43,7 @@ def command(fmt: str, parallelism: int, trusted_config: Path | None) -> int:
     console = ctx.console()
     loaded = load_reviewed_config(ctx.resolved_config_path, trusted_config, console.warn)
     console.info(f"Using {loaded.path}")  # which file, when ENTRASYNC_CONFIG may be unset
-    sources = pipeline.read_located(loaded, os.environ, console, parallelism=parallelism)
+    sources = planning.read_located(loaded, os.environ, console, parallelism=parallelism)
     plan = sources.plan(loaded)
     resolution = resolve(loaded.config, sources.directory)
     rows = users_view(loaded.config, resolution, sources.target, plan)
