@@ -37,9 +37,8 @@ from entrasync.core.apply_rules import (
     check_protected,
     compare_changes,
     guard,
+    held_to,
     refuse_other_digest,
-    saved_plan_violations,
-    unshown_violations,
     whole_plan_violations,
 )
 from entrasync.core.audit_record import tally
@@ -131,7 +130,7 @@ def _check_safety(
     now_plan: Plan | None = None,
 ) -> tuple[Violation, ...]:
     """Every violation (a fresh plan's own and those found again now; a saved plan's as
-    :func:`saved_plan_violations` says), unless overridden.
+    :func:`entrasync.core.apply_rules.held_to` says), unless overridden.
 
     ``empty_groups``, ``resolution``: the synced groups Entra shows empty now and what the
     mappings want now (for a saved plan, whose own ``violations`` are not trusted: a file
@@ -143,11 +142,7 @@ def _check_safety(
     found = whole_plan_violations(check, now_plan) + check_safety(
         plan, target, loaded.config, empty_groups=empty_groups, resolution=resolution
     )
-    unshown = unshown_violations(plan.violations, found)
-    # A plan this run made carries what it found; a saved plan's own texts are not trusted.
-    violations = (
-        (*plan.violations, *unshown) if fresh else saved_plan_violations(plan.violations, found)
-    )
+    violations, unshown = held_to(plan.violations, found, fresh=fresh)
     return _guard(plan, violations, force_unsafe, fresh=fresh, unshown=unshown)
 
 

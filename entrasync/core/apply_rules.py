@@ -355,6 +355,17 @@ def saved_plan_violations(
     return (*found, *(Violation(rule, said) for rule in gone))
 
 
+def held_to(
+    stored: Sequence[Violation], found: Sequence[Violation], *, fresh: bool
+) -> tuple[tuple[Violation, ...], tuple[Violation, ...]]:
+    """The violations apply holds a plan to, and those of them its file does not show
+    (:func:`unshown_violations`). A plan this run made carries what it found; a saved plan's
+    own texts are not trusted (:func:`saved_plan_violations`)."""
+    unshown = unshown_violations(stored, found)
+    held = (*stored, *unshown) if fresh else saved_plan_violations(stored, found)
+    return held, unshown
+
+
 def whole_plan_violations(check: PlanCheck | None, fresh: Plan | None) -> tuple[Violation, ...]:
     """The violations of the plan made now, when the saved plan holds only part of it.
 
