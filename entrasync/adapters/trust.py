@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import PurePath
 
 from entrasync.adapters.deadline import keeping_deadlines
-from entrasync.adapters.pathvars import shown_path
+from entrasync.adapters.pathvars import shown_path, why_not_shown
 from entrasync.core import sanitize
 from entrasync.errors import EntrasyncError
 
@@ -73,9 +73,8 @@ def ca_hint(environ: Mapping[str, str], *, for_requests: bool = False) -> str:
     name = _standard(environ, for_requests)
     if name is None:
         return CA_HINT
-    shown = sanitize.text(shown_path(environ[name].strip()))
-    if not shown.startswith("(not shown"):  # that one is in brackets already
-        shown = f"({shown})"
+    value = environ[name].strip()
+    shown = why_not_shown(value) or f"({sanitize.text(value)})"
     return (
         f"{name} {shown} replaces the system's trust store here: put the server's CA in that "
         f"bundle, or add it for entrasync alone with {EXTRA_CA_VARIABLE}"
