@@ -9,7 +9,6 @@ holds what was applied against that reviewed plan, and the comment on the merged
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -100,10 +99,9 @@ class Review:
 def _key(
     action: Action, user: str, entra_id: str | None, after: Access
 ) -> tuple[str, str, str | None, str]:
-    after_json = json.dumps(after.to_json(), sort_keys=True)
     # The Entra user too: a UPN handed to someone else between review and merge is another
     # person getting the access reviewed for the first.
-    return (action.value, user.lower(), entra_id.lower() if entra_id else None, after_json)
+    return (action.value, user.lower(), entra_id.lower() if entra_id else None, after.canonical())
 
 
 def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
