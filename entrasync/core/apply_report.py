@@ -118,6 +118,8 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
     lines, cut = whole_lines(data)  # a record a crash cut off: the run is incomplete
     try:
         for number, raw in enumerate(lines, start=1):
+            if finished:  # apply writes nothing after apply_finished
+                raise BadRecord(number, "a record follows apply_finished")
             record = parse_record(raw, number)
             kind = record.get("type")
             applied = read_record(record)

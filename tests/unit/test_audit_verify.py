@@ -456,6 +456,18 @@ def test_report_apply_reads_a_file_a_crash_cut_as_the_incomplete_run_verify_says
     assert len(summary.report.results) == 4  # apply_started, then four changes
 
 
+def test_a_record_after_apply_finished_is_refused_by_verify_and_by_the_report_alike(
+    run: Path,
+) -> None:
+    lines = run.read_bytes().rstrip(b"\n").split(b"\n")
+    run.write_bytes(b"\n".join([*lines, lines[1]]) + b"\n")  # a change again, after the end
+    verdict = verify_audit(run)
+    assert (verdict.intact, verdict.first_bad_seq) == (False, len(lines) + 1)
+    assert verdict.problem == "a record follows apply_finished"
+    with pytest.raises(AuditError, match="a record follows apply_finished"):
+        read_audit(run.read_bytes())
+
+
 def _last_change_failed(mend: bool) -> Callable[[bytes], bytes]:
     """The file cut after its last change, whose outcome is rewritten (its hash mended or
     not), with no line end."""
