@@ -1,7 +1,8 @@
 """entrasync/core/ is pure: no HTTP, no CLI, no file or socket I/O (CONTRIBUTING.md, layout).
 
-Two checks: every core module's source (subpackages included) is scanned for imports and calls
-that reach the outside world; and a fresh interpreter imports every core module, then every
+Three checks: every core module's source (subpackages included) is scanned for imports and
+calls that reach the outside world; it imports nothing but the standard library's computing
+modules and entrasync's pure parts (an allowlist, so a module no list foresaw is refused); and a fresh interpreter imports every core module, then every
 entrasync module that loaded on the way (config models, errors) must pass the same scan, and no
 HTTP client, MSAL, requests or click may have loaded (an import through another package counts).
 """
@@ -89,6 +90,54 @@ FORBIDDEN_METHODS = frozenset(
         "now",
         "utcnow",
         "today",
+        # json.dump / json.load (and pickle's, marshal's) write to or read from a file object.
+        "dump",
+        "load",
+        "cwd",
+        "home",
+    }
+)
+# What a core module may import at all: the standard library's computing modules and the
+# pure parts of entrasync. A module outside it (posix, sqlite3, getpass, platform, pathlib,
+# builtins) is refused without the list above having to know it.
+CORE_MAY_IMPORT = frozenset(
+    {
+        "__future__",
+        "abc",
+        "base64",
+        "binascii",
+        "bisect",
+        "collections",
+        "collections.abc",
+        "contextlib",
+        "copy",
+        "dataclasses",
+        "datetime",
+        "decimal",
+        "difflib",
+        "enum",
+        "functools",
+        "hashlib",
+        "heapq",
+        "hmac",
+        "html",
+        "ipaddress",
+        "itertools",
+        "json",
+        "json.encoder",
+        "math",
+        "operator",
+        "re",
+        "string",
+        "textwrap",
+        "types",
+        "typing",
+        "unicodedata",
+        "urllib.parse",
+        "entrasync",
+        "entrasync.errors",
+        "entrasync.config.models",
+        "entrasync.config.patterns",
     }
 )
 # What the runtime check looks for in sys.modules.
@@ -133,6 +182,27 @@ def impurities(source: str, package: str = "entrasync.core") -> list[str]:
     return found
 
 
+def outside_what_core_may_import(source: str, package: str = "entrasync.core") -> list[str]:
+    """``line: module`` for each import of a module :data:`CORE_MAY_IMPORT` does not hold (any
+    module of entrasync.core may be imported)."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [_absolute(node, package)]
+        else:
+            continue
+        for module in modules:
+            if module not in CORE_MAY_IMPORT and not _in_core(module):
+                found.append(f"{node.lineno}: {module}")
+    return found
+
+
+def _in_core(module: str) -> bool:
+    return module == "entrasync.core" or module.startswith("entrasync.core.")
+
+
 def test_core_has_modules() -> None:
     assert len(CORE_MODULES) > 5, CORE
 
@@ -169,6 +239,44 @@ def test_a_core_module_imports_nothing_that_talks_to_the_world(path: Path) -> No
     ],
 )
 def test_the_scan_catches(source: str) -> None:
+    assert impurities(source)
+
+
+@pytest.mark.parametrize("path", CORE_MODULES, ids=lambda p: f"core/{p.name} imports what computes")
+def test_a_core_module_imports_only_what_computes(path: Path) -> None:
+    package = module_name(path.parent / "__init__.py")
+    assert outside_what_core_may_import(path.read_text(encoding="utf-8"), package) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("import posix\nE = posix.environ\n", id="posix, os under its own name"),
+        pytest.param("import sqlite3\n", id="a database"),
+        pytest.param("from getpass import getuser\n", id="who runs it"),
+        pytest.param("import platform\n", id="the machine's name"),
+        pytest.param("from pathlib import Path\n", id="pathlib"),
+        pytest.param("import builtins\n", id="builtins, open by getattr"),
+        pytest.param("from ..adapters import http\n", id="an adapter, relatively"),
+        pytest.param("from entrasync.config import loading\n", id="the config file reader"),
+    ],
+)
+def test_an_import_outside_what_core_may_import_is_caught(source: str) -> None:
+    assert outside_what_core_may_import(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(
+            "import json\ndef f(o, fp):\n    json.dump(o, fp)\n", id="json.dump to a file"
+        ),
+        pytest.param("import json\ndef f(fp):\n    return json.load(fp)\n", id="json.load"),
+        pytest.param("def f(p):\n    return p.cwd()\n", id="Path.cwd()"),
+        pytest.param("def f(p):\n    return p.home()\n", id="Path.home()"),
+    ],
+)
+def test_the_scan_catches_these_calls_too(source: str) -> None:
     assert impurities(source)
 
 
