@@ -37,6 +37,7 @@ from pydantic.json_schema import (
     SkipJsonSchema,
 )
 
+from entrasync.config.located import Document, Problem, ProblemKind
 from entrasync.config.patterns import (
     ATTRIBUTE_PATTERN,
     GUID_PATTERN,
@@ -54,7 +55,7 @@ from entrasync.config.semantic import (
     DEFAULT_ROLE_ATTRIBUTE,
     semantic_problems,
 )
-from entrasync.config.source import Document, Problem, ProblemKind, parse
+from entrasync.config.source import parse
 from entrasync.core import sanitize
 from entrasync.core.wording import plural
 from entrasync.errors import ConfigError

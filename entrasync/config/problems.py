@@ -18,6 +18,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from jsonschema.protocols import Validator
 from pydantic import ValidationError
 
+from entrasync.config.located import Document, KeyPath, Problem, ProblemKind, format_path
 from entrasync.config.patterns import (
     ATTRIBUTE_PATTERN,
     GUID_PATTERN,
@@ -25,14 +26,7 @@ from entrasync.config.patterns import (
     URL_PATTERN,
     unseen_in_address,
 )
-from entrasync.config.source import (
-    YAML11_BOOLEANS,
-    Document,
-    KeyPath,
-    Problem,
-    ProblemKind,
-    format_path,
-)
+from entrasync.config.source import YAML11_BOOLEANS
 from entrasync.core.wording import clipped
 
 GUID_EXAMPLE = "0b3f1c9e-1111-4c1e-9a0b-000000000001"

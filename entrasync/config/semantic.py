@@ -11,9 +11,9 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from entrasync.config.located import Document, KeyPath, Problem
 from entrasync.config.patterns import ATTRIBUTE_PATTERN, UPN_PATTERN, unseen_in_address
 from entrasync.config.problems import show, unseen_message
-from entrasync.config.source import Document, KeyPath, Problem
 from entrasync.core.model import USER_SCHEMA_PREFIX
 from entrasync.core.urls import (
     SENT_AUTHORITY,

@@ -16,23 +16,25 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Container, Iterator
-from dataclasses import dataclass, field
-from enum import Enum
-from itertools import islice
+from collections.abc import Container
 from typing import Any, Final
 
 import yaml
 
-KeyPath = tuple[Any, ...]
+from entrasync.config.located import Document, KeyPath, Place, Problem, ProblemKind, format_path
+from entrasync.config.yaml_text import (
+    BOM_STARTING_A_LINE,
+    character_problems,
+    directive_problem,
+    position,
+    syntax_problem,
+    tab_problem,
+)
+
 MAX_CONFIG_BYTES: Final = 4 * 1024 * 1024  # 4 MiB; 1,000 mappings take about 100 KB
 MAX_DEPTH: Final = 64  # levels of nesting; a valid file has 4
 MAX_ALIAS_NODES: Final = 10_000  # nodes that aliases (*name) may repeat, in all
 MAX_NODES: Final = 200_000  # values and keys in all; 10,000 mappings take about 70,000
-# C0 controls but tab, LF and CR; DEL; C1 controls; the line and paragraph separators, which
-# YAML counts as line breaks and editors do not (every later line number would be off); and the
-# two non-characters YAML refuses.
-_FORBIDDEN: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 # The same controls in a value, written as an escape ("\x1b"); a non-character may be escaped.
 _CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # A tab or line break inside a value, in any style ("a\nb", a `|` block, a raw tab in quotes):
@@ -40,92 +42,8 @@ _CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # printed a line of its own in CI logs (a forged `error:`).
 _BREAK: Final = re.compile("[\t\n\r]")
 _BREAKS: Final = {"\t": "a tab", "\n": "a line break", "\r": "a carriage return"}
-_MAX_REPORTED: Final = 10  # forbidden characters listed, at most
 BOOL_TAG = "tag:yaml.org,2002:bool"
 MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-class ProblemKind(Enum):
-    """What kind of thing is wrong, so the advice can fit it (never read from the message)."""
-
-    INVALID = "invalid"  # the file does not say what it must
-    SECRET = "secret"  # a key that looks like a credential: secrets come from the environment
-    TAGGED = "tagged"  # an explicit YAML tag: the document cannot be constructed as written
-    KEY = "key"  # a list or a mapping as a key: nor can it then
-    TWO_WAYS = "two ways"  # plain text that editors' YAML 1.2 reads as a number
-    UNLISTED = "unlisted"  # more problems than are listed: where the first not listed is
-    TOO_LARGE = "too large"  # more bytes, or keys and values, than a mappings file may hold
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One thing wrong with the file; sorts by position."""
-
-    line: int
-    col: int
-    path: str
-    message: str
-    kind: ProblemKind = field(default=ProblemKind.INVALID, compare=False)
-
-    def render(self, file: str) -> str:
-        where = f"{file}:{self.line}:{self.col}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-def format_path(path: KeyPath) -> str:
-    """``("mappings", 2, "role")`` -> ``mappings[2].role``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
-    return out
-
-
-@dataclass(frozen=True)
-class Place:
-    node: yaml.Node
-    key: yaml.Node | None
-
-
-@dataclass
-class Document:
-    """The parsed data and, for every key path, the YAML node it came from."""
-
-    data: Any
-    places: dict[KeyPath, Place] = field(default_factory=dict)
-    text: str = field(default="", repr=False)  # as parsed: how a value was written
-
-    def place(self, path: KeyPath) -> Place | None:
-        """The node of the longest prefix of ``path`` present in the file."""
-        for end in range(len(path), -1, -1):
-            found = self.places.get(path[:end])
-            if found is not None:
-                return found
-        return None
-
-    def problem(
-        self,
-        path: KeyPath,
-        message: str,
-        at_key: bool = False,
-        kind: ProblemKind = ProblemKind.INVALID,
-    ) -> Problem:
-        place = self.place(path)
-        if place is None:
-            return Problem(1, 1, format_path(path), message, kind)
-        node = place.key if at_key and place.key is not None else place.node
-        mark = node.start_mark
-        return Problem(mark.line + 1, mark.column + 1, format_path(path), message, kind)
-
-    def key_text(self, path: KeyPath) -> str:
-        """A key as written in the file (``on``, not ``True``)."""
-        place = self.places.get(path)
-        if place is not None and isinstance(place.key, yaml.ScalarNode):
-            return str(place.key.value)
-        return str(path[-1])
-
-    def line_of(self, path: KeyPath) -> int:
-        place = self.places.get(path)
-        return place.node.start_mark.line + 1 if place is not None else 1
 
 
 # libyaml's parser where PyYAML was built with it (its wheels are): with the pure-Python one,
@@ -186,16 +104,16 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = raw[: exc.start].decode("utf-8").removeprefix("\ufeff")
-        line, col = _position(before, len(before))  # in characters, as every other problem
+        line, col = position(before, len(before))  # in characters, as every other problem
         return None, [
             Problem(line, col, "", f"not UTF-8 text (byte {exc.start}): save it as UTF-8")
         ]
     # libyaml's marks leave a BOM out, the pure-Python reader's count it: the text a value's
     # marks span (_two_ways), and a character's column, must be the same for both.
     text = text.removeprefix("\ufeff")
-    bom = _BOM_STARTING_A_LINE.search(text)
+    bom = BOM_STARTING_A_LINE.search(text)
     if bom is not None:  # libyaml skips it there too, other readers keep it in what follows
-        line, _ = _position(text, bom.end() - 1)
+        line, _ = position(text, bom.end() - 1)
         said = "a BOM (U+FEFF) starts this line; only the file may start with one: remove it"
         return None, [Problem(line, 1, "", said)]
     forbidden = character_problems(text)
@@ -210,7 +128,7 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         bound = _Bounds().problem(node)
         if bound is not None:
             return None, [bound]
-        read_otherwise = _directive(text) or _tab_spacing(text)
+        read_otherwise = directive_problem(text, _Loader) or tab_problem(text, _Loader)
         if read_otherwise is not None:
             return None, [read_otherwise]
         doc = Document(data=None, text=text)
@@ -222,134 +140,11 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         doc.data = loader.construct_document(node)
         return doc, problems
     except yaml.MarkedYAMLError as exc:
-        return None, [_syntax_problem(exc, text)]
+        return None, [syntax_problem(exc, text)]
     except RecursionError:  # the pure-Python composer, on nesting far past MAX_DEPTH
         return None, [Problem(1, 1, "", _too_deep())]
     finally:
         loader.dispose()
-
-
-_LINE_BREAK = re.compile(r"\r\n?|\n")
-_DIRECTIVE = re.compile(r"(?:\A|(?<=[\r\n]))%")
-
-
-def _directive(text: str) -> Problem | None:
-    """A `%YAML` or `%TAG` directive: `%YAML 1.1` makes other readers take `on` for true and
-    `1:30` for 90, and `%TAG` gives `!!str` another meaning; this loader reads neither so."""
-    found = _DIRECTIVE.search(text)
-    if found is None:
-        return None
-    for event in yaml.parse(text, Loader=_Loader):
-        if isinstance(event, yaml.DocumentStartEvent):
-            if event.version is None and not event.tags:
-                return None  # a `%` starting a line of a value, or a directive YAML ignores
-            line, _ = _position(text, found.start())
-            said = "a YAML directive (%YAML, %TAG) is not used in a mappings file: remove it"
-            return Problem(line, 1, "", said)
-    return None
-
-
-def _tab_spacing(text: str) -> Problem | None:
-    """A tab used as a space: between a file's tokens (but in a comment or inside `[...]` or
-    `{...}`), in a block value's `|` or `>` line, or where a plain value written on several
-    lines is folded. libyaml takes it as a space, other readers (check-jsonschema's) refuse
-    the file. A tab kept inside a value is refused there (_inside_value)."""
-    if "\t" not in text:
-        return None
-    end, flow = 0, 0
-    for token in yaml.scan(text, Loader=_Loader):
-        gap_start, end, in_flow = end, max(end, token.end_mark.index), flow > 0
-        flow += _FLOW_DEPTH.get(type(token), 0)
-        tab = -1 if in_flow else _spacing_tab(text, gap_start, token.start_mark.index)
-        if tab < 0 and isinstance(token, yaml.ScalarToken):
-            tab = _folding_tab(text, token)
-        if tab >= 0:
-            line_number, col = _position(text, tab)
-            said = "a tab is used as a space here, which other YAML readers refuse: use spaces"
-            return Problem(line_number, col, "", said)
-    return None
-
-
-_FLOW_DEPTH: dict[type[yaml.Token], int] = {
-    yaml.FlowSequenceStartToken: 1,
-    yaml.FlowMappingStartToken: 1,
-    yaml.FlowSequenceEndToken: -1,
-    yaml.FlowMappingEndToken: -1,
-}
-
-
-def _spacing_tab(text: str, start: int, stop: int) -> int:
-    """Where the first tab of ``text[start:stop]`` is that no comment holds, -1 where none
-    is: outside a value, a `#` starts a comment."""
-    for line_start, line in _lines_of(text[start:stop]):
-        found = line.partition("#")[0].find("\t")
-        if found >= 0:
-            return start + line_start + found
-    return -1
-
-
-def _folding_tab(text: str, token: yaml.ScalarToken) -> int:
-    """Where a tab is in a value's spacing (its `|` or `>` line, the blanks where a plain value
-    on several lines is folded), -1 where none is."""
-    start, stop = int(token.start_mark.index), int(token.end_mark.index)
-    if token.style in ("|", ">"):
-        header = _LINE_BREAK.search(text, start, stop)
-        return _spacing_tab(text, start, stop if header is None else header.start())
-    if not token.plain:
-        return -1
-    lines = list(_lines_of(text[start:stop]))
-    for number, (line_start, line) in enumerate(lines):
-        lead = len(line) - len(line.lstrip(" \t")) if number else 0  # a line's indentation
-        trail = len(line.rstrip(" \t")) if number < len(lines) - 1 else len(line)
-        for found in (line.find("\t", 0, lead), line.find("\t", trail)):
-            if found >= 0:
-                return start + line_start + found
-    return -1
-
-
-def _lines_of(text: str) -> Iterator[tuple[int, str]]:
-    """Each line of ``text`` with where it starts, for YAML's line breaks."""
-    begins = 0
-    for found in _LINE_BREAK.finditer(text):
-        yield begins, text[begins : found.start()]
-        begins = found.end()
-    yield begins, text[begins:]
-
-
-_BOM_STARTING_A_LINE = re.compile("(?:\\A|\r\n?|\n)\ufeff")
-
-
-def _position(text: str, start: int) -> tuple[int, int]:
-    """The line and column (from 1) of ``start``, counting line breaks as YAML does (LF, CR LF
-    and a lone CR), so that they agree with the YAML and schema problems of the same file."""
-    line, begins = 1, 0
-    for found in _LINE_BREAK.finditer(text, 0, start):
-        line, begins = line + 1, found.end()
-    return line, start - begins + 1
-
-
-def character_problems(text: str) -> list[Problem]:
-    """Control characters (but tab, LF, CR) at their line and column: YAML refuses them, and
-    a NUL or an ESC in a reviewed file hides what the file says."""
-    problems: list[Problem] = []
-    for found in islice(_FORBIDDEN.finditer(text), _MAX_REPORTED + 1):
-        line, col = _position(text, found.start())
-        if len(problems) == _MAX_REPORTED:  # the file says "more than", and where the next is
-            said = "more such characters than are listed, this one among them: remove them all"
-            problems.append(Problem(line, col, "", said, ProblemKind.UNLISTED))
-            break
-        code = ord(found.group())
-        kind = _KINDS.get(code, "control character")
-        problems.append(Problem(line, col, "", f"{kind} U+{code:04X} is not allowed: remove it"))
-    return problems
-
-
-_KINDS = {
-    0x2028: "line separator",
-    0x2029: "paragraph separator",
-    0xFFFE: "non-character",
-    0xFFFF: "non-character",
-}
 
 
 def _too_deep() -> str:
@@ -428,107 +223,6 @@ def _children(node: yaml.Node) -> list[tuple[yaml.Node, yaml.Node]]:
     if isinstance(node, yaml.MappingNode):
         return [pair for key, value in node.value for pair in ((key, key), (value, key))]
     return []
-
-
-def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> Problem:
-    mark = exc.problem_mark or exc.context_mark
-    what = exc.problem or exc.context or "invalid YAML"
-    hint = _indentation_hint(exc, text)
-    if (exc.problem or "").startswith("could not find expected ':'") and exc.context_mark:
-        # `role:admin`: a key never ended; libyaml finds out only at the next line (or past
-        # the end of the file), so the key's own line is the one to show.
-        mark = exc.context_mark
-        what = "a key without `: ` after it"
-        hint = "; write `key: value`, with a space after the colon"
-    elif (exc.problem or "").startswith("but found another document"):
-        what = "a second YAML document (a line `---` or `...` after the first)"
-        hint = "; a mappings file is one document: remove the marker and what follows, or merge it"
-    elif exc.context and exc.problem and exc.context_mark is not None:
-        what += f" ({exc.context} at line {exc.context_mark.line + 1})"
-    if mark is not None and "tab" not in what and _character_at(text, mark) == "\t":
-        hint = "; it is a tab: YAML indents with spaces only"
-    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    return Problem(line, col, "", f"YAML syntax error: {what}{hint}")
-
-
-def _character_at(text: str, mark: yaml.Mark) -> str:
-    lines = text.split("\n")
-    line = lines[mark.line] if mark.line < len(lines) else ""
-    return line[mark.column : mark.column + 1]
-
-
-def _indentation_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
-    """Most block errors in a hand-edited mappings file are a line indented one step off:
-    say which line, by how much, and which block it should line up with."""
-    problem, context = exc.problem_mark, exc.context_mark
-    if problem is not None and (exc.problem or "").startswith("mapping values are not allowed"):
-        return _mapping_value_hint(text.splitlines(), problem.line, problem.column)
-    if (
-        problem is None
-        or context is None
-        or not (exc.context or "").startswith("while parsing a block")
-    ):
-        return ""
-    lines = text.splitlines()
-    if problem.line >= len(lines):
-        return ""
-    got = len(lines[problem.line]) - len(lines[problem.line].lstrip(" "))
-    kind = "list" if "collection" in (exc.context or "") else "mapping"
-    if kind == "list" and got == context.column:
-        return (
-            f"; check the indentation: line {problem.line + 1} lines up with the list from line "
-            f"{context.line + 1} but is not a `- ` item: indent it under the item above it"
-        )
-    return (
-        f"; check the indentation: line {problem.line + 1} is indented {got} spaces, but the "
-        f"{kind} it continues, from line {context.line + 1}, is indented {context.column} "
-        f"(the items of one {kind} line up, indented with spaces)"
-    )
-
-
-def _mapping_value_hint(lines: list[str], at: int, column: int) -> str:
-    """The hint for ``key: value`` where YAML takes no mapping: a value holding ``: `` (the
-    second colon of the line is the problem), or a line indented deeper than the key above
-    it, which holds a value already."""
-    if at >= len(lines):
-        return ""
-    line = lines[at]
-    first = line.find(": ", _key_column(line))
-    if 0 <= first < column:
-        return "; a value holding `: ` must be quoted: put it in double quotes"
-    got = len(line) - len(line.lstrip(" "))
-    above = next(
-        (
-            i
-            for i in range(at - 1, -1, -1)
-            if lines[i].strip() and not lines[i].lstrip().startswith("#")
-        ),
-        None,
-    )
-    if above is None:
-        return ""
-    then = _key_column(lines[above])
-    if got <= then or not _holds_a_value(lines[above]):
-        return ""
-    return (
-        f"; check the indentation: line {at + 1} is indented {got} spaces, deeper than the key "
-        f"of line {above + 1} ({then} spaces), which has its value already: line the keys of "
-        "one mapping up, indented with spaces"
-    )
-
-
-def _holds_a_value(line: str) -> bool:
-    """Whether a ``key: value`` line has its value on it (not a comment alone)."""
-    _, colon, value = line.partition(": ")
-    return bool(colon) and bool(value.strip()) and not value.lstrip().startswith("#")
-
-
-def _key_column(line: str) -> int:
-    """Where a line's key starts: after its indentation and any `- ` of a list item."""
-    rest = line.lstrip(" ")
-    while rest.startswith("- "):
-        rest = rest[2:].lstrip(" ")
-    return len(line) - len(rest)
 
 
 STR_TAG = "tag:yaml.org,2002:str"
