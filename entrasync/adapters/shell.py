@@ -20,3 +20,9 @@ def pip_install(*requirements: str) -> str:
     """The pip command that installs ``requirements`` into the environment entrasync runs in,
     however it was installed (a clone, pip, pipx) or run (a checkout)."""
     return command_line(sys.executable, "-m", "pip", "install", *requirements)
+
+
+def schema_command() -> str:
+    """The command that writes ``schemas/mappings.schema.json`` here, with the Python entrasync
+    runs in (a pipx install's own, say, which a plain ``python`` is not)."""
+    return command_line(sys.executable, "-m", "entrasync.config.schema")

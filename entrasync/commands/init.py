@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from pathlib import Path
 
 import click
 
 from entrasync.adapters.files import refuse_unwritable, write_atomic, write_new
-from entrasync.adapters.shell import command_line
+from entrasync.adapters.shell import command_line, schema_command
 from entrasync.commands import examples
 from entrasync.config import DEFAULT_CONFIG
 from entrasync.config.loading import elsewhere, load_config
@@ -131,7 +130,7 @@ def command(
     if not (Path.cwd() / SCHEMA_PATH).exists():
         console.info(
             f"Its first line points editors at {SCHEMA_PATH}, which is not here: "
-            f"`{command_line(sys.executable, '-m', 'entrasync.config.schema')}` writes it."
+            f"`{schema_command()}` writes it."
         )
     return ExitCode.OK
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from entrasync.adapters.shell import schema_command
 from entrasync.config import DEFAULT_CONFIG
 from entrasync.config.models import LoadedConfig, load_bytes
 from entrasync.config.source import MAX_CONFIG_BYTES, MAX_DEPTH
@@ -26,7 +27,8 @@ from entrasync.errors import ConfigError
 def load_config(path: Path) -> LoadedConfig:
     """Read and check a mappings file; raise ConfigError listing every problem in it."""
     # Named as AppContext.config_name names it, for the comment's marker.
-    return load_bytes(read_bytes(path), sanitize.file_name(path.as_posix()))
+    name = sanitize.file_name(path.as_posix())
+    return load_bytes(read_bytes(path), name, schema_command=schema_command())
 
 
 def elsewhere() -> str | None:

@@ -407,9 +407,12 @@ class ConfigTooLarge(ConfigError):
     """More bytes, or keys and values, than a mappings file may hold (docs/safety.md)."""
 
 
-def load_bytes(raw: bytes, name: str) -> LoadedConfig:
+def load_bytes(
+    raw: bytes, name: str, *, schema_command: str = "python -m entrasync.config.schema"
+) -> LoadedConfig:
     """Check a mappings file's bytes, as read from ``name``; raise ConfigError listing every
-    problem. :func:`entrasync.config.loading.load_config` reads the file and calls this;
+    problem, its hint naming ``schema_command`` (what writes the schema: the caller knows its
+    Python). :func:`entrasync.config.loading.load_config` reads the file and calls this;
     ``init`` checks its draft so before writing it."""
     config, problems, doc = _check(raw)
     if config is None or problems or doc is None:
@@ -423,7 +426,7 @@ def load_bytes(raw: bytes, name: str) -> LoadedConfig:
         too_large = any(p.kind is ProblemKind.TOO_LARGE for p in found)
         raise (ConfigTooLarge if too_large else ConfigError)(
             f"{shown} has {more}{plural(len(listed), 'problem')}",
-            _hint(shown, {p.kind for p in found}, _foreign(doc)),
+            _hint(shown, {p.kind for p in found}, _foreign(doc), schema_command),
             problems=rendered,
         )
     lines = tuple(doc.line_of(("mappings", i)) for i in range(len(config.mappings)))
@@ -444,7 +447,7 @@ def _foreign(doc: Document | None) -> bool:
     return not any(difflib.get_close_matches(str(k), ours, n=1, cutoff=0.75) for k in data)
 
 
-def _hint(name: str, kinds: set[ProblemKind], foreign: bool = False) -> str:
+def _hint(name: str, kinds: set[ProblemKind], foreign: bool, schema_command: str) -> str:
     """The advice for a file's problems: a secret in the file outranks everything else."""
     if ProblemKind.SECRET in kinds:
         return (
@@ -459,8 +462,8 @@ def _hint(name: str, kinds: set[ProblemKind], foreign: bool = False) -> str:
         )
     return (
         f"fix {name}; the JSON Schema documents every key (schemas/mappings.schema.json in a "
-        "clone, `python -m entrasync.config.schema` writes it; editors with yaml-language-server "
-        "check it as you type) and `entrasync validate` re-checks"
+        f"clone, `{schema_command}` writes it; editors with yaml-language-server check it as you "
+        "type) and `entrasync validate` re-checks"
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +110,16 @@ def test_a_mappings_file_that_is_a_symbolic_link_is_refused_unread(
     assert "symbolic link" in err
     assert "Traceback" not in err
     assert "nt-secret-value" not in out + err
+
+
+def test_the_hint_names_the_command_that_writes_the_schema_with_entrasyncs_own_python(
+    tmp_path: Path,
+) -> None:
+    # A pipx install has no schemas/ and its own Python, which a plain `python` is not.
+    path = tmp_path / "mappings.yaml"
+    path.write_text("version: 1\nmappings:\n  - name: A\n    role: admn\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert f"`{shlex.join([sys.executable, '-m', 'entrasync.config.schema'])}` writes it" in (
+        caught.value.hint or ""
+    )
