@@ -329,16 +329,17 @@ def masked_traceback(exc: BaseException | None) -> str:
     masked = redact("".join(traceback.format_exception(exc)))
     if masked != WITHHELD or exc is None:
         return masked
-    parts: list[traceback.TracebackException] = []
-    part: traceback.TracebackException | None = traceback.TracebackException.from_exception(exc)
-    while part is not None:
-        parts.append(part)
+    chain: list[BaseException] = []
+    part: BaseException | None = exc
+    while part is not None and all(part is not seen for seen in chain):  # a cycle ends it
+        chain.append(part)
         part = part.__cause__ or (None if part.__suppress_context__ else part.__context__)
     lines = []
-    for part in reversed(parts):
+    for part in reversed(chain):
         lines.append("Traceback (most recent call last):")
-        lines += (f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in part.stack)
-        lines.append(f"{part.exc_type.__qualname__ if part.exc_type else '?'}: {WITHHELD}")
+        frames = traceback.extract_tb(part.__traceback__)
+        lines += (f'  File "{f.filename}", line {f.lineno}, in {f.name}' for f in frames)
+        lines.append(f"{type(part).__qualname__}: {WITHHELD}")
     return "\n".join(lines) + "\n"
 
 

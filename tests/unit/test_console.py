@@ -184,6 +184,32 @@ def test_a_logged_traceback_with_a_credential_in_another_form_keeps_its_line_and
     assert lines[-1] == f"ValueError: {WITHHELD}"
 
 
+def test_a_withheld_traceback_keeps_each_exception_of_its_chain_in_order() -> None:
+    from entrasync.console import masked_traceback
+
+    secret = "fake-chained-secret-for-tests-0123456789"
+    remember(secret)
+    try:
+        try:
+            raise KeyError(secret.upper())
+        except KeyError as cause:
+            raise ValueError(f"the server said {secret.upper()}") from cause
+    except ValueError as exc:
+        caught = exc
+    lines = masked_traceback(caught).splitlines()
+    assert secret.upper() not in "\n".join(lines).upper()
+    assert lines.count("Traceback (most recent call last):") == 2
+    assert [line for line in lines if not line.startswith(("Traceback", "  File"))] == [
+        f"KeyError: {WITHHELD}",
+        f"ValueError: {WITHHELD}",
+    ]
+    # A chain that loops back on itself (a context set by hand) ends.
+    caught.__cause__, caught.__suppress_context__ = None, False
+    other = RuntimeError(secret.upper())
+    other.__context__, caught.__context__ = caught, other
+    assert masked_traceback(caught).count("Traceback (most recent call last):") == 2
+
+
 def test_a_logged_traceback_with_a_credential_as_sent_is_masked_in_place() -> None:
     from entrasync.console import InertFormatter
 
