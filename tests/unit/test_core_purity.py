@@ -2,9 +2,10 @@
 
 Three checks: every core module's source (subpackages included) is scanned for imports and
 calls that reach the outside world; it imports nothing but the standard library's computing
-modules and entrasync's pure parts (an allowlist, so a module no list foresaw is refused); and a fresh interpreter imports every core module, then every
-entrasync module that loaded on the way (config models, errors) must pass the same scan, and no
-HTTP client, MSAL, requests or click may have loaded (an import through another package counts).
+modules and entrasync's pure parts (an allowlist, so a module no list foresaw is refused); and
+a fresh interpreter imports every core module, then every entrasync module that loaded on the
+way (config models, errors) must pass the same scan, and no HTTP client, MSAL, requests or
+click may have loaded (an import through another package counts).
 """
 
 from __future__ import annotations
