@@ -19,9 +19,11 @@ from entrasync.core.apply_rules import (
     describe_mismatch,
     grants_owner,
     guard,
+    held_to,
     listing,
     owner_hold,
     protected_writes,
+    saved_plan_violations,
     takes_owner,
     unshown_violations,
 )
@@ -363,6 +365,23 @@ def test_the_rules_found_at_apply_that_a_saved_plan_does_not_show_are_each_named
     assert unshown_violations(stored, found) == (Violation("min_owners", "dropped from the file"),)
     assert unshown_violations(stored, stored) == ()
     assert unshown_violations((), ()) == ()
+
+
+def test_a_fresh_plan_is_held_to_its_own_violations_and_a_saved_one_to_those_found_now() -> None:
+    stored = (Violation("max_deactivations", "as the plan found it"),)
+    found = (Violation("max_deactivations", "as found now"), Violation("min_owners", "new"))
+    # A plan this run made: its own texts, then what it does not show.
+    assert held_to(stored, found, fresh=True) == (
+        (stored[0], found[1]),
+        (found[1],),
+    )
+    # A saved plan: what is found now, in apply's words, and what only the file shows.
+    shown_only = (*stored, Violation("source_health", "only in the file"))
+    held, unshown = held_to(shown_only, found, fresh=False)
+    assert held == saved_plan_violations(shown_only, found)
+    assert [v.rule for v in held] == ["max_deactivations", "min_owners", "source_health"]
+    assert held[0].message == "as found now"
+    assert unshown == (found[1],)
 
 
 def test_an_override_covers_the_violations_its_plan_shows_and_no_other() -> None:
