@@ -150,3 +150,9 @@ def test_a_value_that_is_no_path_is_not_shown(
     hint = ca_hint({"REQUESTS_CA_BUNDLE": value, "SSL_CERT_FILE": str(pem)}, for_requests=True)
     assert hint.startswith(f"REQUESTS_CA_BUNDLE ({shown}) replaces")
     assert ca_hint({"SSL_CERT_FILE": str(pem)}).startswith(f"SSL_CERT_FILE ({pem})")
+
+
+def test_a_path_that_reads_like_the_words_for_a_hidden_one_is_shown_in_brackets() -> None:
+    # Whether a value is shown is decided on the value, never on the text that shows it.
+    hint = ca_hint({"SSL_CERT_FILE": "(not shown).pem"})
+    assert hint.startswith("SSL_CERT_FILE ((not shown).pem) replaces"), hint
