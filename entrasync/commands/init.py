@@ -160,7 +160,8 @@ def _exists(target: Path, happened: str) -> EntrasyncError:
 def _checked(text: str, target: Path) -> LoadedConfig:
     """The draft as `plan` will load it; a draft that does not validate is never written."""
     try:
-        return load_bytes(text.encode("utf-8"), sanitize.file_name(target.as_posix()))
+        name = sanitize.file_name(target.as_posix())
+        return load_bytes(text.encode("utf-8"), name, schema_command=schema_command())
     except ConfigTooLarge as exc:  # no bug: a tenant of tens of thousands of groups
         raise ConfigError(
             "the draft is larger than a mappings file may be, so nothing was written",

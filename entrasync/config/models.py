@@ -407,9 +407,7 @@ class ConfigTooLarge(ConfigError):
     """More bytes, or keys and values, than a mappings file may hold (docs/safety.md)."""
 
 
-def load_bytes(
-    raw: bytes, name: str, *, schema_command: str = "python -m entrasync.config.schema"
-) -> LoadedConfig:
+def load_bytes(raw: bytes, name: str, *, schema_command: str) -> LoadedConfig:
     """Check a mappings file's bytes, as read from ``name``; raise ConfigError listing every
     problem, its hint naming ``schema_command`` (what writes the schema: the caller knows its
     Python). :func:`entrasync.config.loading.load_config` reads the file and calls this;
