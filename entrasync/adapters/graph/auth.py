@@ -151,8 +151,7 @@ class MsalTokenProvider:
         # msal (and requests under it) are imported on the first token fetch, not with this
         # module: ENTRASYNC_GRAPH_TOKEN never needs them, and the CLI's path to its first
         # request is shorter without them.
-        import msal
-        import msal.exceptions  # not imported by msal itself before 1.33
+        import msal.exceptions  # binds msal too; msal imports its exceptions only from 1.33
         import requests
 
         from entrasync.adapters.graph.msal_session import requests_session
