@@ -24,6 +24,9 @@ class LoopbackApi:
         # (method, path pattern) -> (status, body, content type).
         self.answers: dict[tuple[str, str], tuple[int, Any, str]] = {}
         self.answer_headers: dict[tuple[str, str], dict[str, str]] = {}  # sent with an answer
+        # What a gateway answers in the API's place once, the request carried out all the same
+        # (the API's own answer lost): (method, path pattern) -> (status, body, content type).
+        self.carried_out: dict[tuple[str, str], tuple[int, Any, str]] = {}
         # Called with (method, path) as each request comes in, under the lock: what changes
         # on the platform's side between two requests (a comment deleted by a person).
         self.before_each: Callable[[str, str], None] | None = None
@@ -55,6 +58,7 @@ class LoopbackApi:
 
 class Handler(BaseHTTPRequestHandler):
     api: LoopbackApi
+    replaced: tuple[int, Any, str] | None = None  # sent in place of the API's answer
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
@@ -87,6 +91,11 @@ class Handler(BaseHTTPRequestHandler):
                 if answer_method == method and re.fullmatch(pattern, parts.path):
                     headers = self.api.answer_headers.get((answer_method, pattern))
                     return self.send(status, body, headers, content_type=kind)
+            for key, answer in list(self.api.carried_out.items()):
+                if key[0] == method and re.fullmatch(key[1], parts.path):
+                    del self.api.carried_out[key]
+                    self.replaced = answer
+                    break
             self.api.handle(self, method, parts.path, parse_qs(parts.query), payload)
 
     def send(
@@ -96,6 +105,8 @@ class Handler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
         content_type: str = "application/json",
     ) -> None:
+        if self.replaced is not None:  # carried out; the gateway's answer goes out instead
+            (status, body, content_type), headers, self.replaced = self.replaced, None, None
         data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from entrasync.adapters.github.rest import GitHubPlatform
+from entrasync.adapters.review import SUPERSEDED
 from entrasync.adapters.review.publish import publish_plan
 from entrasync.errors import GitHubError, ReviewError
 from entrasync.render.markdown import comment_marker
@@ -39,6 +40,7 @@ class Platform:
     listing: Callable[[list[Any]], Any]  # the body of a listing of these items
     item: Callable[[str, Any], dict[str, Any]]  # a listed item (no id): its text and author
     own: Any  # the author the token is
+    texts: Callable[[Any], list[str]]  # the texts of request 7's items, oldest first
 
 
 GITHUB = Platform(
@@ -51,6 +53,7 @@ GITHUB = Platform(
     list,
     lambda text, author: {"body": text, "user": author},
     github_api.BOT,  # the workflow token, whose GET /user is 403
+    lambda api: [c["body"] for c in api.state.comments[7]],
 )
 GITLAB = Platform(
     gitlab_api.GitLab,
@@ -62,6 +65,7 @@ GITLAB = Platform(
     list,
     lambda text, author: {"body": text, "author": author},
     gitlab_api.BOT,
+    lambda api: [n["body"] for n in api.state.notes[7]],
 )
 AZURE_DEVOPS = Platform(
     AzureDevOps,
@@ -73,6 +77,7 @@ AZURE_DEVOPS = Platform(
     lambda items: {"value": items, "count": len(items)},
     lambda text, author: {"comments": [{"id": 1, "content": text, "author": author}]},
     BUILD_SERVICE,
+    lambda api: [t["comments"][0]["content"] for t in api.state.threads[7]],
 )
 PLATFORMS = [pytest.param(p, id=p.name) for p in (GITHUB, GITLAB, AZURE_DEVOPS)]
 LISTED = "{name}'s answer while listing the {items} of {number}"
@@ -265,6 +270,25 @@ def test_a_new_comment_answered_504_is_not_posted_again(platform: Platform, tmp_
         f"{platform.number}: it may have been carried out all the same"
     )
     assert "found and edited, not posted twice" in (caught.value.hint or "")
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_a_new_comment_answered_503_is_posted_again_and_a_copy_it_made_superseded(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """A 503 says the platform did not take the comment (RFC 9110, 15.6.4): it is posted again.
+    A gateway that said so of a comment the platform did post leaves two; the run keeps the
+    first and edits the second to a note that says how two came about."""
+    with platform.emulator() as api:
+        api.carried_out[("POST", f".*/{platform.items}")] = (503, {}, "application/json")
+        publish(platform, api, tmp_path)
+        posts, texts = api.calls("POST", f"/{platform.items}"), platform.texts(api)
+    assert posts == 2
+    assert len(texts) == 2
+    assert texts[0].startswith(MARKER)
+    assert "Plan: 1 to create" in texts[0]
+    assert texts[1] == SUPERSEDED
+    assert "carried out all the same" in SUPERSEDED
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)

@@ -128,8 +128,9 @@ class CommentGone(ReviewError):
 
 # What a duplicate of the tool's comment is edited to: no marker, so no run finds it again.
 SUPERSEDED = (
-    "Superseded: two entrasync runs posted the same comment at the same time. The earlier "
-    "entrasync comment is the one kept up to date."
+    "Superseded: entrasync posted this comment twice (two runs at the same time, or a post the "
+    "platform answered with an error yet carried out all the same). The earlier entrasync "
+    "comment is the one kept up to date."
 )
 
 
