@@ -25,7 +25,13 @@ import click
 
 from entrasync import __version__
 from entrasync.adapters.throttle import ended_by
-from entrasync.console import AppContext, configure_logging, global_options, masked_traceback
+from entrasync.console import (
+    AppContext,
+    clear_progress,
+    configure_logging,
+    global_options,
+    masked_traceback,
+)
 from entrasync.core import sanitize
 from entrasync.errors import EntrasyncError, ExitCode, error_lines
 from entrasync.gctune import collector_paused
@@ -93,6 +99,7 @@ def cli(ctx: click.Context) -> None:
 def _print_error(exc: EntrasyncError) -> None:
     # Messages quote names from Entra, NeuralTrust and the config: each line is made inert
     # (no control, bidi or workflow command), keeping the line breaks the message is built with.
+    clear_progress()
     for line in error_lines(exc):
         click.echo(sanitize.lines(line), file=sys.stderr)
 
@@ -283,6 +290,7 @@ def _writing_output(exc: BaseException) -> bool:
 
 
 def _bug() -> int:
+    clear_progress()
     click.echo(sanitize.lines(masked_traceback(sys.exc_info()[1])), file=sys.stderr, nl=False)
     click.echo(
         f"entrasync {__version__} hit an unexpected error (a bug): please report it "

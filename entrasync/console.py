@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import traceback
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
@@ -228,7 +229,8 @@ class Console:
         self.quiet = quiet
         self.verbose = verbose
         dumb = os.environ.get("TERM") == "dumb"  # shows escapes as text (an Emacs shell buffer)
-        self.color = not (no_color or dumb or "NO_COLOR" in os.environ) and _isatty(self.out)
+        # https://no-color.org: set and not empty
+        self.color = not (no_color or dumb or os.environ.get("NO_COLOR")) and _isatty(self.out)
         in_ci = os.environ.get("CI", "").lower() == "true"
         self.interactive = not (dumb or in_ci) and _isatty(self.err)
 
@@ -237,6 +239,7 @@ class Console:
 
     def result(self, text: str = "") -> None:
         """A command's result (stdout), printed even with --quiet, ending in one newline."""
+        clear_progress()
         click.echo(text.rstrip("\n"), file=self.out, color=self.color)
 
     def last_result(self, text: str) -> None:
@@ -253,6 +256,7 @@ class Console:
         ``data``: read by programs (JSON, CSV), so written in UTF-8 whatever the stream's
         encoding, as the files these formats save are: on a cp1252 or ASCII stdout, a name
         with an accent became an escape no JSON reader takes."""
+        clear_progress()
         pieces = iter(lines)
         buffer = getattr(self.out, "buffer", None) if data else None
         encoding = (getattr(self.out, "encoding", None) or "").lower().replace("-", "")
@@ -272,10 +276,12 @@ class Console:
 
     def info(self, text: str) -> None:
         if not self.quiet:
+            clear_progress()
             click.echo(sanitize.lines(text), file=self.err, color=self.color and _isatty(self.err))
 
     def detail(self, text: str) -> None:
         if self.verbose and not self.quiet:
+            clear_progress()
             click.echo(sanitize.lines(text), file=self.err)
 
     def warn(self, text: str) -> None:
@@ -283,21 +289,56 @@ class Console:
         # always: a warning quoting a name whose line break was kept wrote a line of its own.
         color = self.color and _isatty(self.err)
         prefix = click.style("warning:", fg="yellow", bold=True) if color else "warning:"
+        clear_progress()
         click.echo(f"{prefix} {sanitize.text(text)}", file=self.err, color=color)
 
     def progress(self, text: str) -> None:
         """Transient progress: shown on an interactive terminal only, silent in CI logs.
 
         One line, always: a line break or carriage return in it would leave lines behind, and
-        so would a line the terminal wraps (the clear reaches its last row only)."""
+        so would a line the terminal wraps (the clear reaches its last row only). Any other
+        line written while it shows clears it first (:func:`clear_progress`)."""
         if self.interactive and not self.quiet:
             shown = sanitize.text(text)
             width = _columns(self.err)
-            click.echo(f"\r\033[K{shown[: width - 1] if width else shown}", file=self.err, nl=False)
+            click.echo(
+                f"\r\033[K{_cut(shown, width - 1) if width else shown}", file=self.err, nl=False
+            )
+            _progress.showing = self.err
 
     def progress_done(self) -> None:
-        if self.interactive and not self.quiet:
-            click.echo("\r\033[K", file=self.err, nl=False)
+        clear_progress()
+
+
+class _Progress:
+    showing: TextIO | None = None  # the terminal a progress line shows on now
+
+
+_progress = _Progress()
+
+
+def clear_progress() -> None:
+    """Clear the progress line a terminal shows, if any: a line written after it (a result,
+    a warning, an error, a log line) would start in its middle. No lock: a signal handler
+    may run while a thread is here; at worst a line is cleared twice."""
+    showing, _progress.showing = _progress.showing, None
+    if showing is not None:
+        with contextlib.suppress(OSError, ValueError):  # a terminal closed meanwhile
+            click.echo("\r\033[K", file=showing, nl=False)
+
+
+def _cut(text: str, columns: int) -> str:
+    """``text`` cut to ``columns`` terminal columns, an East Asian wide or fullwidth character
+    taking two: cut to as many characters, a line of them wrapped, and its clear reached the
+    last row only."""
+    if text.isascii():
+        return text[:columns]
+    used = 0
+    for position, character in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1
+        if used > columns:
+            return text[:position]
+    return text
 
 
 def _columns(stream: TextIO) -> int | None:
@@ -364,9 +405,17 @@ class InertFormatter(logging.Formatter):
         return sanitize.lines("\n".join(parts))
 
 
+class LogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines to a stream, each on a line of its own (:func:`clear_progress`)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        clear_progress()
+        super().emit(record)
+
+
 def configure_logging(verbose: int) -> None:
     level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
+    handler = LogHandler(sys.stderr)
     handler.setFormatter(InertFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
     # httpx logs full URLs at INFO; keep them at -vv only.

@@ -8,15 +8,18 @@ import logging
 import os
 import pty
 import struct
+import sys
 import termios
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
 
+from entrasync import cli
 from entrasync.commands.plan import show
-from entrasync.console import Console, configure_logging
+from entrasync.console import Console, LogHandler, configure_logging
 from entrasync.core.redact import MASK, WITHHELD, remember
+from entrasync.errors import EntrasyncError
 from tests.golden.plans import golden_plan
 
 
@@ -113,6 +116,91 @@ def test_a_progress_line_is_cut_to_its_own_terminals_width_not_stdouts(
     drawn = os.read(leader, 4096)
     os.close(leader)
     assert drawn == b"\r\x1b[Kread group " + b"N" * 28
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> _Terminal:
+    """One terminal for stdout and stderr, as a shell gives a command."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "80")
+    return _Terminal()
+
+
+def test_each_line_written_while_a_progress_line_shows_starts_on_a_cleared_line(
+    terminal: _Terminal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error, a warning, a log line or a result started in the middle of the progress line
+    ("read group NT-Owners: 1 usererror: could not reach ...")."""
+    monkeypatch.setattr(sys, "stderr", terminal)  # where errors are printed
+    console = Console(verbose=1, out=terminal, err=terminal)
+    log = LogHandler(terminal)
+    log.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    written: list[Callable[[], object]] = [
+        lambda: console.warn("w"),
+        lambda: console.info("i"),
+        lambda: console.detail("d"),
+        lambda: console.result("r"),
+        lambda: console.result_lines(["l\n"]),
+        lambda: log.handle(logging.makeLogRecord({"msg": "m", "levelname": "INFO"})),
+        lambda: cli._print_error(EntrasyncError("e", "h")),
+    ]
+    for write in written:
+        console.progress("read group G")
+        write()
+    console.progress_done()
+    console.progress_done()  # nothing more to clear
+    assert terminal.getvalue().split("\r\x1b[Kread group G\r\x1b[K") == [
+        "",
+        "warning: w\n",
+        "i\n",
+        "d\n",
+        "r\n",
+        "l\n",
+        "INFO m\n",
+        "error: e\nhint: h\n",
+    ]
+
+
+def test_nothing_clears_a_line_no_progress_line_holds(
+    terminal: _Terminal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stderr", terminal)
+    console = Console(out=terminal, err=terminal)
+    console.warn("w")
+    console.progress_done()
+    cli._print_error(EntrasyncError("e"))
+    assert terminal.getvalue() == "warning: w\nerror: e\n"
+
+
+def test_a_progress_line_of_wide_characters_is_cut_to_the_terminals_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cut to as many characters as columns, a line of CJK names took twice the width, wrapped,
+    and its clear left the first row on the screen."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "30")
+    err = _Terminal()
+    console = Console(out=io.StringIO(), err=err)
+    console.progress("read group 営業部" * 5)  # "read group " is 11 columns, each kanji 2
+    console.progress("read group Zoë Ångström-Ærø and more")  # narrow, though not ASCII
+    assert err.getvalue().split("\r\x1b[K") == [
+        "",
+        "read group 営業部read group ",
+        "read group Zoë Ångström-Ærø a",
+    ]
+
+
+@pytest.mark.parametrize(("value", "colour"), [("", True), ("1", False), ("0", False)])
+def test_no_color_turns_colour_off_when_set_and_not_empty(
+    value: str, colour: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """https://no-color.org: "present and not an empty string"."""
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("NO_COLOR", value)
+    assert Console(out=_Terminal(), err=_Terminal()).color is colour
 
 
 @pytest.mark.parametrize("method", ["warn", "info", "detail"])
