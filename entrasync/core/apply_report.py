@@ -80,6 +80,9 @@ class AuditSummary:
     violations: tuple[str, ...] = ()  # "rule: message" that refused the run
     overridden: tuple[str, ...] = ()  # "rule: message" let through by --force-unsafe
     git_commit: str | None = None  # the commit whose config the run applied (its checkout)
+    # An apply_started record was read. Apply writes and syncs it before any change: a file
+    # without one (empty: the run was stopped first) records a run that changed nothing.
+    started: bool = True
 
     @property
     def applied_nothing(self) -> bool:
@@ -114,6 +117,7 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
     ended: dict[str, Any] = {}
     overridden: tuple[str, ...] = ()
     git_commit: str | None = None
+    started = False
     number = 0
     lines, cut = whole_lines(data)  # a record a crash cut off: the run is incomplete
     try:
@@ -126,6 +130,7 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
             if applied is not None:
                 changes.append(applied)
             elif kind == "apply_started":
+                started = True
                 digest, config_path = record.get("plan_digest"), record.get("config_path")
                 commit = record.get("git_commit")
                 git_commit = commit if isinstance(commit, str) and commit else None
@@ -153,6 +158,7 @@ def read_audit(data: bytes, source: str = "audit file") -> AuditSummary:
         violations=_violations(ended.get("violations")),
         overridden=overridden,
         git_commit=git_commit,
+        started=started,
     )
 
 

@@ -91,7 +91,15 @@ def render_report(
             "> Applied with `--force-unsafe`, overriding: " + "; ".join(_listed(audit.overridden)),
             "",
         ]
-    if not audit.finished:
+    if not audit.started:
+        head += [
+            "> [!CAUTION]",
+            "> The audit file holds no record: the apply stopped before its first, so before "
+            "any change to NeuralTrust. Run `entrasync plan` to see NeuralTrust as it is, then "
+            "re-run the apply workflow.",
+            "",
+        ]
+    elif not audit.finished:
         head += [
             "> [!CAUTION]",
             "> The audit has no `apply_finished` record: the run stopped "
@@ -161,9 +169,11 @@ def render_report(
         _block(
             "Reviewed but not in this apply (already in place, or no longer wanted)"
             if audit.finished
-            else "Reviewed but not recorded (made or not: see the job's log)",
+            else "Reviewed but not recorded (made or not: see the job's log)"
+            if audit.started
+            else "Reviewed but not applied (the apply stopped before its first change)",
             report.not_applied,
-            unrecorded=not audit.finished,
+            unrecorded=audit.started and not audit.finished,
             named=both,
         ),
     ]

@@ -173,14 +173,28 @@ def test_text_beyond_ascii_verifies(tmp_path: Path) -> None:
     assert verify_audit(path).ok
 
 
-def test_an_empty_file_is_no_run_cut_short_but_a_file_cut_to_nothing(run: Path) -> None:
+def test_an_empty_file_is_a_run_stopped_before_any_change_not_a_tampered_one(
+    run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a run killed while it wrote the plan beside the file leaves (apply_started comes
+    after it, and is synced before any change): "tampered", with a hint to fetch the copy from
+    the artifact, which is this very file."""
     run.write_bytes(b"")
     verdict = verify_audit(run)
-    assert (verdict.intact, verdict.first_bad_seq, verdict.problem) == (
+    assert (verdict.intact, verdict.complete, verdict.records, verdict.edited) == (
+        True,
         False,
-        1,
-        "no record: the file is empty (cut, or apply was killed before its first)",
+        0,
+        False,
     )
+    code = main(["audit", "verify", str(run)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, "")
+    assert err.startswith(
+        f"error: {run}: no record (the file is empty): the apply stopped before its first "
+        "record, so before any change to NeuralTrust, or the file was emptied since\n"
+    )
+    assert "tampered" not in err
 
 
 def test_a_run_as_apply_wrote_it_still_verifies(run: Path) -> None:

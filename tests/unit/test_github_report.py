@@ -168,6 +168,20 @@ def test_an_unfinished_audit_says_the_run_stopped_part_way(tmp_path: Path) -> No
     assert "a change without a record here may have been made all the same" in text
 
 
+def test_an_empty_audit_says_the_run_stopped_before_any_change(tmp_path: Path) -> None:
+    """A run killed while it wrote the plan beside its audit file leaves the file empty: no
+    change had started (apply_started is synced before the first), and the report said one
+    "may have been made all the same"."""
+    audit = read_audit(b"")
+    text = render_report(compare(audit, plan_of(change(ALICE))), marker="<!-- m -->", run_url=None)
+    assert (audit.started, audit.finished) == (False, False)
+    assert "holds no record: the apply stopped before its first, so before any change" in text
+    assert "may have been made" not in text
+    assert "Reviewed but not applied (the apply stopped before its first change)" in text
+    assert "| create | alice@&#8203;contoso.com | member | not applied |" in text
+    assert read_audit(audit_text(tmp_path, plan_of(change(ALICE)), {}, finish=False)).started
+
+
 def test_failed_and_skipped_changes_are_listed_with_their_errors(tmp_path: Path) -> None:
     # A reviewed change that failed is not "not applied (already in place)": it is named, with
     # its error, under its own heading, and the comment says what to do.

@@ -60,6 +60,11 @@ class AuditVerdict:
         or a CI workflow command."""
         if not self.intact:
             return f"tampered: seq {self.first_bad_seq}: {sanitize.text(self.problem)}"
+        if self.records == 0:  # an empty file; apply_started is synced before any change
+            return (
+                "no record (the file is empty): the apply stopped before its first record, so "
+                "before any change to NeuralTrust, or the file was emptied since"
+            )
         if self.cut:
             described = (
                 f"intact: {self.records} records, then seq {self.first_bad_seq} cut off while "
@@ -164,9 +169,8 @@ def verify_bytes(data: bytes, path: Path) -> AuditVerdict:
         )
     lines, cut = whole_lines(data)
     head, tally = GENESIS, Counter[str]()
-    if not lines:  # apply writes apply_started before anything else
-        problem = "no record: the file is empty (cut, or apply was killed before its first)"
-        return AuditVerdict(path, 0, False, False, 1, problem, None, head)
+    if not lines and not cut:  # a run stopped before its first record (describe says)
+        return AuditVerdict(path, 0, True, False, head_sha256=head)
     finished: dict[str, Any] | None = None
     plan_file: str | None = None
     run: str | None = None
