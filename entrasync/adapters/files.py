@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import stat
 import tempfile
 from collections.abc import Callable, Iterable
@@ -162,25 +163,73 @@ def _replace(
     mode: int | None,
     place: Callable[[str, Path], None] = os.replace,
 ) -> None:
-    """Write a temporary file next to ``target`` with ``fill``, sync it, ``place`` it (rename
-    it over, by default)."""
+    """Write a file next to ``target`` with ``fill``, sync it, give it a hidden temporary
+    name and ``place`` it (rename it over, by default).
+
+    On Linux the file has no name until it is whole (``O_TMPFILE``): a process killed while
+    it writes (a cancelled job's SIGKILL) leaves nothing behind. Elsewhere it has its hidden
+    name from the start, and only an error the process lives through removes it.
+    """
+    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        fd = _unnamed(target.parent)
+        if fd is None:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     except OSError as exc:
         raise _cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             if mode is not None and hasattr(os, "fchmod"):  # Windows keeps no such mode
-                os.fchmod(handle.fileno(), stat.S_IMODE(mode))  # mkstemp made it 0600
+                os.fchmod(handle.fileno(), stat.S_IMODE(mode))  # a new file is 0600
             fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
+            if tmp is None:
+                tmp = _name(handle.fileno(), target)
         place(tmp, target)
     except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
             raise _cannot_write(path, exc) from None
         raise
+
+
+_TMPFILE = getattr(os, "O_TMPFILE", 0)  # Linux only
+
+
+def _unnamed(folder: Path) -> int | None:
+    """A new file in ``folder`` that has no name (mode 0600), or None where the system or the
+    file system makes none, or where /proc, through which :func:`_name` names it, is not
+    mounted: the caller then makes a named temporary file (and meets any error there)."""
+    if not _TMPFILE:
+        return None
+    try:
+        fd = os.open(folder, os.O_WRONLY | _TMPFILE, 0o600)
+    except OSError:
+        return None
+    if not os.path.exists(f"/proc/self/fd/{fd}"):
+        os.close(fd)
+        return None
+    return fd
+
+
+def _name(fd: int, target: Path) -> str:
+    """A hidden temporary name beside ``target`` for the unnamed file ``fd``, now whole."""
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        for _ in range(100):
+            name = f".{target.name}.{secrets.token_hex(4)}"
+            try:
+                # A folder's descriptor makes os.link call linkat(..., AT_SYMLINK_FOLLOW),
+                # which names the file /proc/self/fd/N stands for; link() would not.
+                os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=folder)
+            except FileExistsError:
+                continue
+            return str(target.parent / name)
+    finally:
+        os.close(folder)
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
 
 
 def _write_through(path: Path, target: Path, chunks: Iterable[str]) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,6 +33,13 @@ def test_chunks_make_the_whole_file_and_leave_no_temporary(tmp_path: Path) -> No
     assert [p.name for p in target.parent.iterdir()] == ["plan.json"]
 
 
+@pytest.fixture(params=["unnamed until whole", "named throughout"])
+def either_way(request: pytest.FixtureRequest) -> None:
+    if request.param == "named throughout":
+        request.getfixturevalue("no_unnamed_files")
+
+
+@pytest.mark.usefixtures("either_way")
 def test_chunks_that_fail_halfway_leave_the_old_file_and_no_temporary(tmp_path: Path) -> None:
     target = tmp_path / "plan.json"
     target.write_text("old\n")
@@ -43,6 +54,42 @@ def test_chunks_that_fail_halfway_leave_the_old_file_and_no_temporary(tmp_path: 
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
 
 
+_WRITER = """
+import sys
+from pathlib import Path
+from entrasync.adapters.files import write_atomic_chunks
+
+def chunks():
+    yield "new, half\\n"
+    print("writing", flush=True)
+    sys.stdin.readline()  # killed here
+    yield "never\\n"
+
+write_atomic_chunks(Path(sys.argv[1]), chunks())
+"""
+
+
+def test_a_write_killed_halfway_leaves_the_old_file_and_nothing_else(tmp_path: Path) -> None:
+    """A plan (or the plan beside an audit file) killed while it was written (a cancelled
+    job's SIGKILL, which no handler sees) left a hidden half of it beside the target for good:
+    on Linux the file has no name until it is whole."""
+    target = tmp_path / "plan.json"
+    target.write_text("old\n")
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(target)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout is not None
+    assert writer.stdout.readline() == "writing\n"
+    writer.kill()
+    writer.communicate(timeout=30)
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
+
+
+@pytest.mark.usefixtures("either_way")
 def test_a_new_file_is_written_whole_and_owned_by_its_writer(tmp_path: Path) -> None:
     target = tmp_path / "draft.yaml"
     write_new(target, "version: 1\n")
@@ -70,10 +117,25 @@ def test_a_file_made_while_the_new_one_is_written_is_never_replaced(
 
 
 @pytest.fixture
-def no_hard_links(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A filesystem without hard links (FAT, some network shares): link() is refused."""
+def no_unnamed_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A system or file system without O_TMPFILE (macOS, FAT): the file is named throughout."""
+    opened = os.open
+    unnamed = getattr(os, "O_TMPFILE", 0)
 
-    def refused(src: str, dst: Path) -> None:
+    def without_tmpfile(path: str | Path, flags: int, mode: int = 0o777, **kw: Any) -> int:
+        if unnamed and flags & unnamed == unnamed:
+            raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+        return opened(path, flags, mode, **kw)
+
+    monkeypatch.setattr(os, "open", without_tmpfile)
+
+
+@pytest.fixture
+def no_hard_links(monkeypatch: pytest.MonkeyPatch, no_unnamed_files: None) -> None:
+    """A filesystem without hard links (FAT, some network shares): link() is refused, and
+    so are unnamed files."""
+
+    def refused(src: str, dst: Path, **kw: Any) -> None:
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(os, "link", refused)
