@@ -77,6 +77,7 @@ def _claim(directory: Path) -> None:
         marker, mappings = directory / DEMO_MARKER, directory / DEMO_MAPPINGS
         draft, plan = directory / DEMO_DRAFT, directory / DEMO_PLAN
         written = _marked(marker)
+        output: Path | None = None  # a file the demo writes whose hash the marker lacks
         if written is None:
             why = "holds files the demo did not make"
         elif (directory / "sandbox.env").exists() or mappings.parent.is_symlink():
@@ -84,18 +85,26 @@ def _claim(directory: Path) -> None:
         elif mappings.exists() and [_sha256(mappings.read_bytes())] != written[:1]:
             why = f"has its {DEMO_MAPPINGS} edited since the demo wrote it"
         elif draft.exists() and len(written) > 1 and _sha256(draft.read_bytes()) != written[1]:
-            why = f"has its {DEMO_DRAFT} edited since the demo wrote it"
+            why, output = f"has its {DEMO_DRAFT} edited since the demo wrote it", DEMO_DRAFT
         elif plan.exists() and len(written) > 2 and _sha256(plan.read_bytes()) != written[2]:
-            why = f"has its {DEMO_PLAN} changed since the demo wrote it"
+            why, output = f"has its {DEMO_PLAN} changed since the demo wrote it", DEMO_PLAN
         else:
             return
     except OSError as exc:
         raise EntrasyncError(
             f"cannot use {directory}: {exc.strerror or exc}", "pass a new or empty folder to --dir"
         ) from None
+    # A demo killed outright (SIGKILL) after a step wrote the file, before it was marked,
+    # leaves one nobody changed: only the user can tell.
+    killed = (
+        f", or, if you did not change it (a demo killed just after writing it), delete "
+        f"{(directory / output).as_posix()} and run again"
+        if output is not None
+        else ""
+    )
     raise EntrasyncError(
         f"{directory} {why}: the demo writes its own config/, plan.json and audit/ there",
-        "pass a new or empty folder to --dir",
+        f"pass a new or empty folder to --dir{killed}",
     )
 
 

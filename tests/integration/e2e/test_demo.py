@@ -165,7 +165,36 @@ def _written_then_refused(
     err = capsys.readouterr().err
     why = "changed" if name == "plan.json" else "edited"
     assert f"error: {folder} has its {name} {why} since the demo wrote it" in err
+    # A file a step writes may be one a killed demo wrote and could not mark: its way out.
+    # The mappings are marked before they are written.
+    killed = (
+        ", or, if you did not change it (a demo killed just after writing it), delete "
+        f"{kept.as_posix()} and run again"
+        if name != "config/mappings.yaml"
+        else ""
+    )
+    assert err.endswith(f"hint: pass a new or empty folder to --dir{killed}\n")
     assert kept.read_text() == text
+
+
+@pytest.mark.usefixtures("one_credential")
+@pytest.mark.parametrize("name", ["plan.json", "config/drafted.yaml"])
+def test_a_demo_killed_after_writing_a_file_before_marking_it_names_the_way_out(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGKILL (no handler runs) after a step wrote plan.json or the draft and before the
+    marker took its hash: the file is the demo's, but the marker cannot say so. The refusal
+    names the file to delete, and deleting it gives the folder back."""
+    _demo_done(tmp_path, capsys)
+    marker = tmp_path / ".entrasync-demo"
+    hashes = marker.read_text().split()
+    hashes[1 if name == "config/drafted.yaml" else 2] = "0" * 64  # the file before the kill
+    marker.write_text("\n".join(hashes) + "\n")
+
+    assert main(["demo", "--dir", str(tmp_path)]) == 1
+    assert f"delete {(tmp_path / name).as_posix()} and run again" in capsys.readouterr().err
+    (tmp_path / name).unlink()
+    assert main(["demo", "--dir", str(tmp_path)]) == 0, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["mappings.yaml", "drafted.yaml"])
