@@ -27,10 +27,10 @@ from entrasync import __version__
 from entrasync.adapters.throttle import ended_by
 from entrasync.console import (
     AppContext,
-    clear_progress,
     configure_logging,
     global_options,
     masked_traceback,
+    own_line,
 )
 from entrasync.core import sanitize
 from entrasync.errors import EntrasyncError, ExitCode, error_lines
@@ -99,9 +99,9 @@ def cli(ctx: click.Context) -> None:
 def _print_error(exc: EntrasyncError) -> None:
     # Messages quote names from Entra, NeuralTrust and the config: each line is made inert
     # (no control, bidi or workflow command), keeping the line breaks the message is built with.
-    clear_progress()
-    for line in error_lines(exc):
-        click.echo(sanitize.lines(line), file=sys.stderr)
+    with own_line():
+        for line in error_lines(exc):
+            click.echo(sanitize.lines(line), file=sys.stderr)
 
 
 def _printable_anywhere() -> None:
@@ -290,11 +290,11 @@ def _writing_output(exc: BaseException) -> bool:
 
 
 def _bug() -> int:
-    clear_progress()
-    click.echo(sanitize.lines(masked_traceback(sys.exc_info()[1])), file=sys.stderr, nl=False)
-    click.echo(
-        f"entrasync {__version__} hit an unexpected error (a bug): please report it "
-        "with the traceback above",
-        file=sys.stderr,
-    )
+    with own_line():
+        click.echo(sanitize.lines(masked_traceback(sys.exc_info()[1])), file=sys.stderr, nl=False)
+        click.echo(
+            f"entrasync {__version__} hit an unexpected error (a bug): please report it "
+            "with the traceback above",
+            file=sys.stderr,
+        )
     return ExitCode.ERROR

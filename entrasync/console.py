@@ -11,9 +11,10 @@ import functools
 import logging
 import os
 import sys
+import threading
 import traceback
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -239,8 +240,8 @@ class Console:
 
     def result(self, text: str = "") -> None:
         """A command's result (stdout), printed even with --quiet, ending in one newline."""
-        clear_progress()
-        click.echo(text.rstrip("\n"), file=self.out, color=self.color)
+        with own_line():
+            click.echo(text.rstrip("\n"), file=self.out, color=self.color)
 
     def last_result(self, text: str) -> None:
         """:meth:`result` for a command's last words, which may find no one to read them (a
@@ -256,18 +257,18 @@ class Console:
         ``data``: read by programs (JSON, CSV), so written in UTF-8 whatever the stream's
         encoding, as the files these formats save are: on a cp1252 or ASCII stdout, a name
         with an accent became an escape no JSON reader takes."""
-        clear_progress()
         pieces = iter(lines)
         buffer = getattr(self.out, "buffer", None) if data else None
         encoding = (getattr(self.out, "encoding", None) or "").lower().replace("-", "")
-        if buffer is None or encoding == "utf8":
+        with own_line():
+            if buffer is None or encoding == "utf8":
+                while batch := list(islice(pieces, 1000)):
+                    click.echo("".join(batch), file=self.out, color=self.color, nl=False)
+                return
+            self.out.flush()
             while batch := list(islice(pieces, 1000)):
-                click.echo("".join(batch), file=self.out, color=self.color, nl=False)
-            return
-        self.out.flush()
-        while batch := list(islice(pieces, 1000)):
-            buffer.write("".join(batch).encode("utf-8"))
-        buffer.flush()
+                buffer.write("".join(batch).encode("utf-8"))
+            buffer.flush()
 
     # Messages (info, detail, warn, progress) interpolate names from Entra, NeuralTrust and the
     # config, which their callers put through sanitize.text; every line is put through it
@@ -276,55 +277,65 @@ class Console:
 
     def info(self, text: str) -> None:
         if not self.quiet:
-            clear_progress()
-            click.echo(sanitize.lines(text), file=self.err, color=self.color and _isatty(self.err))
+            with own_line():
+                color = self.color and _isatty(self.err)
+                click.echo(sanitize.lines(text), file=self.err, color=color)
 
     def detail(self, text: str) -> None:
         if self.verbose and not self.quiet:
-            clear_progress()
-            click.echo(sanitize.lines(text), file=self.err)
+            with own_line():
+                click.echo(sanitize.lines(text), file=self.err)
 
     def warn(self, text: str) -> None:
         # Coloured where stderr is a terminal: `2>warnings.log` keeps no escape codes. One line
         # always: a warning quoting a name whose line break was kept wrote a line of its own.
         color = self.color and _isatty(self.err)
         prefix = click.style("warning:", fg="yellow", bold=True) if color else "warning:"
-        clear_progress()
-        click.echo(f"{prefix} {sanitize.text(text)}", file=self.err, color=color)
+        with own_line():
+            click.echo(f"{prefix} {sanitize.text(text)}", file=self.err, color=color)
 
     def progress(self, text: str) -> None:
         """Transient progress: shown on an interactive terminal only, silent in CI logs.
 
         One line, always: a line break or carriage return in it would leave lines behind, and
         so would a line the terminal wraps (the clear reaches its last row only). Any other
-        line written while it shows clears it first (:func:`clear_progress`)."""
+        line written while it shows clears it first (:func:`own_line`)."""
         if self.interactive and not self.quiet:
             shown = sanitize.text(text)
             width = _columns(self.err)
-            click.echo(
-                f"\r\033[K{_cut(shown, width - 1) if width else shown}", file=self.err, nl=False
-            )
-            _progress.showing = self.err
+            with _progress.lock:  # readers and apply's writers report from their threads
+                click.echo(
+                    f"\r\033[K{_cut(shown, width - 1) if width else shown}",
+                    file=self.err,
+                    nl=False,
+                )
+                _progress.showing = self.err
 
     def progress_done(self) -> None:
-        clear_progress()
+        with own_line():
+            pass
 
 
 class _Progress:
+    # Reentrant: a signal handler runs in the main thread, which may hold it.
+    lock = threading.RLock()
     showing: TextIO | None = None  # the terminal a progress line shows on now
 
 
 _progress = _Progress()
 
 
-def clear_progress() -> None:
-    """Clear the progress line a terminal shows, if any: a line written after it (a result,
-    a warning, an error, a log line) would start in its middle. No lock: a signal handler
-    may run while a thread is here; at worst a line is cleared twice."""
-    showing, _progress.showing = _progress.showing, None
-    if showing is not None:
-        with contextlib.suppress(OSError, ValueError):  # a terminal closed meanwhile
-            click.echo("\r\033[K", file=showing, nl=False)
+@contextlib.contextmanager
+def own_line() -> Iterator[None]:
+    """Hold the terminal while a line (or a result) is written: the progress line, if one
+    shows, is cleared first, and none is drawn until the writing is done. Written after it,
+    an error, a warning or a log line started in its middle."""
+    with _progress.lock:
+        showing, _progress.showing = _progress.showing, None
+        if showing is not None:
+            with contextlib.suppress(OSError, ValueError):  # a terminal closed meanwhile
+                click.echo("\r\033[K", file=showing, nl=False)
+        yield
 
 
 def _cut(text: str, columns: int) -> str:
@@ -406,11 +417,11 @@ class InertFormatter(logging.Formatter):
 
 
 class LogHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Log lines to a stream, each on a line of its own (:func:`clear_progress`)."""
+    """Log lines to a stream, each on a line of its own (:func:`own_line`)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        clear_progress()
-        super().emit(record)
+        with own_line():
+            super().emit(record)
 
 
 def configure_logging(verbose: int) -> None:

@@ -10,6 +10,7 @@ import pty
 import struct
 import sys
 import termios
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -161,6 +162,35 @@ def test_each_line_written_while_a_progress_line_shows_starts_on_a_cleared_line(
         "INFO m\n",
         "error: e\nhint: h\n",
     ]
+
+
+def test_a_line_from_another_thread_waits_for_the_progress_line_being_drawn(
+    terminal: _Terminal,
+) -> None:
+    """Readers and apply's writers draw the progress line from their own threads: a warning
+    written while one was being drawn went out uncleared, after it."""
+    drawing, drawn = threading.Event(), threading.Event()
+
+    class Slow(_Terminal):
+        def write(self, text: str) -> int:
+            written = super().write(text)
+            if "read group" in text:  # the progress line, held half drawn
+                drawing.set()
+                drawn.wait(10)
+            return written
+
+    screen = Slow()
+    console = Console(out=io.StringIO(), err=screen)
+    progress = threading.Thread(target=console.progress, args=("read group G",))
+    warning = threading.Thread(target=console.warn, args=("w",))
+    progress.start()
+    assert drawing.wait(10)
+    warning.start()
+    warning.join(0.5)  # waits for the progress line
+    drawn.set()
+    progress.join(10)
+    warning.join(10)
+    assert screen.getvalue() == "\r\x1b[Kread group G\r\x1b[Kwarning: w\n"
 
 
 def test_nothing_clears_a_line_no_progress_line_holds(
