@@ -216,7 +216,8 @@ def _unnamed(folder: Path) -> int | None:
 
 def _name(fd: int, target: Path) -> str:
     """A hidden temporary name beside ``target`` for the unnamed file ``fd``, now whole."""
-    folder = os.open(target.parent, os.O_RDONLY)
+    # O_PATH: a folder one may write in but not list (a drop folder, 0333) is named in too.
+    folder = os.open(target.parent, os.O_PATH | os.O_DIRECTORY)
     try:
         for _ in range(100):
             name = f".{target.name}.{secrets.token_hex(4)}"

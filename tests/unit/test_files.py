@@ -89,6 +89,34 @@ def test_a_write_killed_halfway_leaves_the_old_file_and_nothing_else(tmp_path: P
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]
 
 
+def _without_root(command: list[str]) -> list[str]:
+    """``command`` as a user whom permissions hold: root without the capabilities that let it
+    read and write whatever it likes (CI runs as a user already)."""
+    if os.geteuid() != 0:
+        return command
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+
+
+@pytest.mark.parametrize("writer", ["write_atomic", "write_new"])
+def test_a_folder_one_may_write_in_but_not_list_takes_the_file(writer: str, tmp_path: Path) -> None:
+    """A drop folder (0333): the unnamed file was named through a descriptor of the folder
+    opened for reading, which such a folder refuses."""
+    drop = tmp_path / "drop"
+    drop.mkdir(mode=0o333)
+    drop.chmod(0o333)
+    script = (
+        f"from pathlib import Path; from entrasync.adapters import files; "
+        f"files.{writer}(Path({str(drop / 'plan.json')!r}), 'plan\\n')"
+    )
+    done = subprocess.run(
+        _without_root([sys.executable, "-c", script]), capture_output=True, text=True
+    )
+    drop.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert (drop / "plan.json").read_text() == "plan\n"
+    assert [p.name for p in drop.iterdir()] == ["plan.json"]
+
+
 @pytest.mark.usefixtures("either_way")
 def test_a_new_file_is_written_whole_and_owned_by_its_writer(tmp_path: Path) -> None:
     target = tmp_path / "draft.yaml"
