@@ -86,7 +86,7 @@ def command(
         raise ConfigError(
             f"config file {DEFAULT_CONFIG} not found in {sanitize.text(os.getcwd())}, but there "
             "is one nearby: its settings (vocabulary, limits, protected users) go into the draft",
-            near,
+            f"{near}, with --out FILE for the draft (init never writes over the file it reads)",
         )
     if config_path.exists() or named:
         base = load_config(config_path).config

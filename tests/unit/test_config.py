@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from entrasync.adapters.graph.credentials import CREDENTIAL_VARIABLES, GITHUB_OIDC_PAIR
 from entrasync.cli import main
 from entrasync.config.loading import load_config
 from entrasync.config.models import Config, GroupMapping, LoadedConfig, _validator
@@ -1558,9 +1559,27 @@ def test_init_run_from_inside_config_drafts_nothing_and_names_the_file_there(
     assert capsys.readouterr().err == (
         f"error: config file config/mappings.yaml not found in {tmp_path / 'config'}, but there "
         "is one nearby: its settings (vocabulary, limits, protected users) go into the draft\n"
-        "hint: pass --config mappings.yaml\n"
+        "hint: pass --config mappings.yaml, with --out FILE for the draft (init never writes "
+        "over the file it reads)\n"
     )
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["config", "mappings.yaml"]
+
+
+def test_init_run_from_inside_config_goes_on_as_its_hint_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hint named --config alone, which made the mappings file the draft's target too:
+    a second refusal ("already exists"). Followed, it reaches the reads (no credentials
+    here)."""
+    for name in ("ENTRASYNC_CONFIG", *CREDENTIAL_VARIABLES, *GITHUB_OIDC_PAIR):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "mappings.yaml").write_text("version: 1\n")
+    monkeypatch.chdir(tmp_path / "config")
+    assert main(["init", "NT-", "--config", "mappings.yaml", "--out", "drafted.yaml"]) == 1
+    err = capsys.readouterr().err
+    assert "Settings from mappings.yaml" in err
+    assert "error: no Microsoft Graph credentials found" in err
 
 
 def test_a_mappings_yaml_of_another_tool_is_not_taken_for_the_one_missed(

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from entrasync.adapters.graph.aadsts import describe_msal_error
+from entrasync.adapters.graph.aadsts import FIC_SUBJECTS, describe_msal_error
 from entrasync.adapters.graph.auth import (
     MsalTokenProvider,
     StaticTokenProvider,
@@ -565,6 +565,21 @@ def test_a_federated_mismatch_shows_the_claims_sent_and_a_hint_for_the_issuer_in
     assert message.startswith(f"AADSTS{code}: no federated credential matches the token's ")
     assert message.endswith("(the token sent had iss='https://gitlab.example', aud='x')")
     assert said in hint
+
+
+def test_the_subjects_a_mismatch_lists_name_every_environment_the_workflows_use() -> None:
+    """sync.yml's neuraltrust-sync was left out: a scheduled sync without its credential was
+    told to register the subjects of the other workflows."""
+    workflows = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+    used = {
+        line.split("environment:", 1)[1].strip()
+        for workflow in workflows.glob("*.yml")
+        for line in workflow.read_text().splitlines()
+        if line.strip().startswith("environment:")
+    }
+    assert used == {"neuraltrust-plan", "neuraltrust-prod", "neuraltrust-sync"}
+    for environment in used:
+        assert f"repo:OWNER/REPO:environment:{environment} (" in FIC_SUBJECTS
 
 
 def test_a_certificate_put_in_its_path_variable_is_never_printed() -> None:

@@ -18,7 +18,12 @@ import pytest
 
 from entrasync.adapters.graph.auth import StaticTokenProvider
 from entrasync.adapters.graph.batch import Get, get_batch
-from entrasync.adapters.graph.client import PERMISSION_HINT, GraphClient, GraphNotFoundError
+from entrasync.adapters.graph.client import (
+    ODD_ANSWER_HINT,
+    PERMISSION_HINT,
+    GraphClient,
+    GraphNotFoundError,
+)
 from entrasync.adapters.graph.directory import find_groups, protected_users, read_members
 from entrasync.adapters.graph.groups import resolve_groups
 from entrasync.adapters.graph.odata import odata_string, query
@@ -237,8 +242,25 @@ def test_a_group_listed_without_its_id_stops_the_search() -> None:
         return httpx.Response(200, json={"value": [{"displayName": "NT-Admins"}]})
 
     client, _ = make_client(handler)
-    with pytest.raises(GraphError, match="listed the group 'NT-Admins' without its id"):
+    with pytest.raises(GraphError, match="listed the group 'NT-Admins' without its id") as caught:
         find_groups(client, "NT-")
+    # The message cannot name the answer's request-id: the hint says where to find it.
+    assert caught.value.hint == ODD_ANSWER_HINT
+    assert "-vv" in ODD_ANSWER_HINT
+
+
+def test_a_batch_answer_graph_never_gives_names_the_batchs_request_id() -> None:
+    """The hint said to report it "with the request-id of the $batch", which nothing showed."""
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"responses": 5}, headers={"request-id": "rid-7"})
+
+    client, _ = make_client(handler)
+    with pytest.raises(GraphError) as caught:
+        get_batch(client, [Get(f"groups/{G1}", what=f"group {G1}"), Get(f"groups/{G2}")])
+    assert caught.value.hint == (
+        "run again; if it repeats, report it with the request-id of the $batch (rid-7)"
+    )
 
 
 @pytest.mark.parametrize(

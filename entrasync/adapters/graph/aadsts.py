@@ -16,7 +16,8 @@ _AADSTS = re.compile(r"AADSTS(\d+)")
 
 FIC_SUBJECTS = (
     "repo:OWNER/REPO:environment:neuraltrust-plan (plan.yml, drift.yml), "
-    "repo:OWNER/REPO:environment:neuraltrust-prod (apply.yml); without environments "
+    "repo:OWNER/REPO:environment:neuraltrust-prod (apply.yml), "
+    "repo:OWNER/REPO:environment:neuraltrust-sync (sync.yml); without environments "
     "repo:OWNER/REPO:pull_request or repo:OWNER/REPO:ref:refs/heads/main "
     "(newer repositories: repo:OWNER@OWNER_ID/REPO@REPO_ID:...)"
 )

@@ -126,6 +126,10 @@ def _send(
     what = first if len(items) == 1 else f"{first} and {len(items) - 1} more"
     reply, outer = client.post_read("$batch", payload, what=what)
     date = outer.headers.get("Date")  # the inner answers', for a Retry-After given as a date
+    odd = (
+        "run again; if it repeats, report it with the request-id of the $batch "
+        f"({sanitize.text(outer.headers.get('request-id') or 'none given')[:80]})"
+    )
     by_id: dict[str, dict[str, Any]] = {}
     responses = reply.get("responses")
     # Any other shape answers none of the requests: each is said to have no response, below.
@@ -136,7 +140,7 @@ def _send(
                 raise GraphError(
                     f"Microsoft Graph's $batch answer for {what} answers the request "
                     f"{sanitize.text(said[:40])} twice",
-                    "run again; if it repeats, report it with the request-id of the $batch",
+                    odd,
                 )
             by_id[said] = answer
     answers: dict[int, tuple[int, Any, httpx.Response]] = {}
@@ -145,14 +149,14 @@ def _send(
         if answer is None:
             raise GraphError(
                 f"Microsoft Graph's $batch answer has no response for {get.what}",
-                "run again; if it repeats, report it with the request-id of the $batch",
+                odd,
             )
         status = answer.get("status")
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
             raise GraphError(
                 f"Microsoft Graph's $batch answer for {get.what} has no valid status "
                 f"({sanitize.text(repr(status)[:40])})",
-                "run again; if it repeats, report it with the request-id of the $batch",
+                odd,
             )
         headers = answer.get("headers")
         body = answer.get("body")

@@ -52,6 +52,11 @@ PAGING_HINT = (
     "nothing was changed in NeuralTrust: Microsoft Graph's paging misbehaved; run again, and "
     "if it repeats, check ENTRASYNC_GRAPH_URL points at Microsoft Graph"
 )
+# An answer not shaped as Graph's, where the message cannot name its request-id.
+ODD_ANSWER_HINT = (
+    "nothing was read; run again with -vv, and if it repeats, report it with the request-ids "
+    "-vv logs (one for each answer)"
+)
 DEFAULT_POLICY = RetryPolicy()
 # Graph pages of 999 users take a few seconds on large tenants; connecting should not.
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)

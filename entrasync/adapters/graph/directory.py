@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
+from entrasync.adapters.graph.client import ODD_ANSWER_HINT, GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.groups import GroupResolutionError, resolve_groups
 from entrasync.adapters.graph.odata import odata_string
 from entrasync.adapters.pool import run_bounded
@@ -325,6 +325,6 @@ def _listed_group(item: dict[str, Any]) -> Group:
         raise GraphError(
             f"Microsoft Graph listed the group {sanitize.text(str(item.get('displayName')))!r} "
             "without its id",
-            "nothing was read; run again, and if it repeats, report it with the request-id",
+            ODD_ANSWER_HINT,
         )
     return Group(id=group_id, display_name=str(item.get("displayName") or ""))

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from entrasync.adapters.graph.batch import Get, chunks, get_batch
-from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError
+from entrasync.adapters.graph.client import ODD_ANSWER_HINT, GraphClient, GraphNotFoundError
 from entrasync.adapters.graph.odata import odata_string
 from entrasync.adapters.pool import run_bounded
 from entrasync.adapters.shell import command_line
@@ -109,7 +109,7 @@ def _by_id(found: dict[str, Any] | GraphNotFoundError, get: Get) -> Resolved:
         raise GraphError(
             f"Microsoft Graph answered the lookup of group {sanitize.text(asked)} with group "
             f"{sanitize.text(repr(answered)[:60])}",
-            "nothing was read; run again, and if it repeats, report it with the request-id",
+            ODD_ANSWER_HINT,
         )
     return Group(id=answered, display_name=str(found.get("displayName") or asked))
 
@@ -170,7 +170,7 @@ def _by_name(client: GraphClient, name: str) -> Resolved:
         said = "without its id" if not group_id else f"with id {sanitize.text(repr(group_id)[:60])}"
         raise GraphError(
             f"Microsoft Graph listed the group named {name!r} {said}",
-            "nothing was read; run again, and if it repeats, report it with the request-id",
+            ODD_ANSWER_HINT,
         )
     return Group(id=group_id, display_name=str(found[0].get("displayName") or name))
 
