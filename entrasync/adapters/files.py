@@ -92,7 +92,7 @@ def make_folder(path: Path) -> None:
         ) from None
 
 
-def write_plan(path: Path, plan: Plan) -> None:
+def write_plan(path: Path, plan: Plan, *, new: bool = False) -> None:
     """Write ``plan``'s file (``entrasync.core.planfile``) to ``path`` as
     :func:`write_atomic_chunks` does, and fill ``plan.digest`` on the way.
 
@@ -101,18 +101,29 @@ def write_plan(path: Path, plan: Plan) -> None:
     for the digest and once for the file (benchmarks/README.md). A FIFO or a device cannot be
     written back into, so it gets the digest first and the lines made twice; so does any file
     where the system has no ``pwrite`` (Windows).
-    """
 
-    target, mode = _target(path)
-    if (mode is not None and not stat.S_ISREG(mode)) or not hasattr(os, "pwrite"):
-        write_atomic_chunks(path, planfile.file_lines(plan))
-        return
+    ``new``: ``path`` is put in place as :func:`write_new` puts a file, never through what is
+    there (:class:`FileExistsError`): in a folder others may write in (an audit folder), a
+    symlink or a FIFO someone put at a name they can foresee is neither followed nor written
+    through.
+    """
 
     def fill(handle: TextIO) -> None:
         offset = planfile.write_once(plan, handle.write)
         handle.flush()
         os.pwrite(handle.fileno(), plan.digest.encode("ascii"), offset)
 
+    def lines(handle: TextIO) -> None:
+        handle.writelines(planfile.file_lines(plan))
+
+    one_pass = hasattr(os, "pwrite")
+    if new:
+        _replace(path, path, fill if one_pass else lines, None, place=_link_new)
+        return
+    target, mode = _target(path)
+    if (mode is not None and not stat.S_ISREG(mode)) or not one_pass:
+        write_atomic_chunks(path, planfile.file_lines(plan))
+        return
     _replace(path, target, fill, mode)
 
 

@@ -132,6 +132,36 @@ def test_the_plan_is_written_beside_the_file_before_any_change(run: Path) -> Non
     assert planfile.loads(beside.read_bytes()) == golden_plan()
 
 
+@pytest.mark.parametrize("planted", ["a symlink", "a FIFO"])
+def test_the_plan_beside_the_file_is_put_at_a_free_name_never_through_what_is_there(
+    planted: str, tmp_path: Path
+) -> None:
+    """Its name is foreseeable (the time and the digest a pull request shows): in a folder
+    another account may write in, a symlink planted there had apply write the plan over a
+    file of the applying user's, and a FIFO held apply until someone read the plan from it."""
+    audit, plan = tmp_path / "audit", golden_plan()
+    audit.mkdir()
+    name = f"entrasync-apply-20261128T120000Z-{plan.digest[:12]}.plan.json"
+    private = tmp_path / "notes.txt"
+    private.write_text("mine\n")
+    if planted == "a symlink":
+        (audit / name).symlink_to(private)
+    else:
+        os.mkfifo(audit / name)
+    with pytest.raises(AuditError) as caught:
+        _start(audit, plan)
+    assert caught.value.message == (
+        f"cannot write the plan beside the audit file: {name} is already in the audit folder, "
+        "and apply made no such file"
+    )
+    assert caught.value.hint == (
+        "someone else who may write in the --audit-dir put it there: remove it or use a folder "
+        "only you may write in; nothing was changed"
+    )
+    assert private.read_text() == "mine\n"
+    assert [p.name for p in audit.iterdir()] == [name]  # left as it was found, no audit file
+
+
 def test_verifying_the_plan_beside_the_file_says_it_is_a_plan_not_tampering(run: Path) -> None:
     beside = run.with_name(run.name.removesuffix(".jsonl") + ".plan.json")
     with pytest.raises(AuditError) as caught:
@@ -183,7 +213,7 @@ def test_a_stop_before_apply_started_is_written_leaves_no_file(
 def test_a_plan_that_cannot_be_written_beside_leaves_no_file_and_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def full(path: Path, plan: Plan) -> None:
+    def full(path: Path, plan: Plan, *, new: bool) -> None:
         raise EntrasyncError(f"cannot write {path}: No space left on device")
 
     monkeypatch.setattr(audit_module, "write_plan", full)

@@ -216,20 +216,21 @@ class AuditWriter:
         # The plan beside the file, before any write: a run killed with writes in flight (a
         # runner's SIGKILL) leaves no record of them, and its plan says what they may have been.
         beside = path.with_suffix(PLAN_SUFFIX) if plan.changes and plan_beside else None
+        made: list[Path] = [path]  # removed should the run stop here
         try:
             if beside is not None:
                 _write_plan(beside, plan)
+                made.append(beside)
             name = beside.name if beside is not None else None
             record = _started_record(plan, started, config_sha256, override, env, git_commit, name)
             writer._write(record)
         except BaseException as exc:  # a write that failed, or a stop (Ctrl-C) meanwhile
             writer.close()
             # Nothing refers to the files yet: an empty one would only be taken for a run.
-            for written in (path, beside):
-                if written is not None:
-                    with contextlib.suppress(OSError):
-                        written.unlink()
-            if not isinstance(exc, AuditError):
+            for written in made:  # what is at the beside plan's name may be someone else's
+                with contextlib.suppress(OSError):
+                    written.unlink()
+            if not isinstance(exc, AuditError) or isinstance(exc, _NameTaken):
                 raise
             raise AuditError(
                 exc.message, "free disk space or fix the --audit-dir; nothing was changed"
@@ -394,9 +395,23 @@ class AuditWriter:
 PLAN_SUFFIX = ".plan.json"  # the plan beside its audit file: entrasync-apply-...plan.json
 
 
+class _NameTaken(AuditError):
+    """Something already holds the plan's name beside the audit file."""
+
+
 def _write_plan(path: Path, plan: Plan) -> None:
+    """The plan beside the audit file, at a name nothing holds: its name can be foreseen (the
+    time and the digest a pull request shows), and another account sharing the folder could
+    have put a symlink or a FIFO there."""
     try:
-        write_plan(path, plan)
+        write_plan(path, plan, new=True)
+    except FileExistsError:
+        raise _NameTaken(
+            f"cannot write the plan beside the audit file: {sanitize.file_name(path.name)} is "
+            "already in the audit folder, and apply made no such file",
+            "someone else who may write in the --audit-dir put it there: remove it or use a "
+            "folder only you may write in; nothing was changed",
+        ) from None
     except EntrasyncError as exc:
         raise AuditError(f"cannot write the plan beside the audit file: {exc.message}") from None
 
