@@ -13,6 +13,7 @@ import datetime
 import os
 import ssl
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -24,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPri
 from cryptography.x509.oid import NameOID
 
 from entrasync.adapters.trust import SANDBOX_CA_PREFIX
+from entrasync.errors import EntrasyncError
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class SandboxCA:
     def server_context(self) -> ssl.SSLContext:
         """A server context for 127.0.0.1 and localhost, signed by this CA."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.server_cert.configure_cert(context)
+        with _in_temp_folder():  # trustme hands the key to ssl through a temporary file
+            self.server_cert.configure_cert(context)
         return context
 
     def client_context(self) -> ssl.SSLContext:
@@ -47,11 +50,27 @@ class SandboxCA:
 @cache
 def sandbox_ca() -> SandboxCA:
     ca = trustme.CA(organization_name="entrasync sandbox")
-    handle, path = tempfile.mkstemp(prefix=SANDBOX_CA_PREFIX, suffix=".pem")
-    atexit.register(_remove_quietly, path)  # first: a write that fails or is stopped leaves none
-    with os.fdopen(handle, "wb") as out:
-        out.write(ca.cert_pem.bytes())
+    with _in_temp_folder():
+        handle, path = tempfile.mkstemp(prefix=SANDBOX_CA_PREFIX, suffix=".pem")
+        atexit.register(_remove_quietly, path)  # first: a failed or stopped write leaves none
+        with os.fdopen(handle, "wb") as out:
+            out.write(ca.cert_pem.bytes())
     return SandboxCA(ca=ca, server_cert=ca.issue_cert("127.0.0.1", "localhost"), pem_path=path)
+
+
+@contextlib.contextmanager
+def _in_temp_folder() -> Iterator[None]:
+    """Files written in the temporary folder ($TMPDIR): one that cannot take them (full, read
+    only, a file size limit) is the user's to fix, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise EntrasyncError(
+            f"cannot write the sandbox's TLS files in {tempfile.gettempdir()}: "
+            f"{exc.strerror or exc}",
+            "free space there (or raise the file size limit, `ulimit -f`), or set TMPDIR to a "
+            "folder you can write to; nothing was started",
+        ) from None
 
 
 def _remove_quietly(path: str) -> None:

@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import pty
+import resource
 import select
 import shlex
 import signal
@@ -26,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import yaml
 
 from entrasync.cli import main
@@ -261,3 +263,27 @@ def test_the_source_line_it_prints_works_pasted_in_another_folder(tmp_path: Path
         )
     assert pasted.returncode == 0, pasted.stderr
     assert pasted.stdout.startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("command", [["demo"], ["sandbox", "--dir", "{dir}"]])
+def test_a_temporary_folder_that_cannot_take_the_tls_files_is_an_error_not_a_bug(
+    command: list[str], tmp_path: Path
+) -> None:
+    """A file size limit (or a full $TMPDIR) met writing the sandbox CA ended in "unexpected
+    error (a bug)" with a traceback."""
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (512, 512))
+
+    args = [part.replace("{dir}", str(tmp_path / "sandbox")) for part in command]
+    done = subprocess.run(
+        [sys.executable, "-m", "entrasync", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_files,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith("error: cannot write the sandbox's TLS files in ")
+    assert "Traceback" not in done.stderr
+    assert "hint: free space there (or raise the file size limit, `ulimit -f`)" in done.stderr
