@@ -2,8 +2,9 @@
 is not a regular file (docs/safety.md, "Files are written, not replaced").
 
 - A regular file (or a new one) is written to a temporary file in its folder and renamed over
-  it: readers see the old content or the new, never half. An existing file keeps its mode; a
-  new one is readable by its owner only (a plan lists every user's access).
+  it: readers see the old content or the new, never half. An existing file keeps its mode,
+  owner and group (without the group's permissions where this user may not give it that
+  group); a new one is readable by its owner only (a plan lists every user's access).
 - A symlink is followed: its target is written as above, and the link stays a link.
 - A FIFO or a character device (``/dev/null``, ``/dev/stdout``, a terminal) is opened and
   written through, as a shell's ``>`` would: renaming over it would replace ``/dev/null``
@@ -192,6 +193,7 @@ def _replace(
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             if mode is not None and hasattr(os, "fchmod"):  # Windows keeps no such mode
                 os.fchmod(handle.fileno(), stat.S_IMODE(mode))  # a new file is 0600
+                _keep_owner(handle.fileno(), target, mode)
             fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -204,6 +206,26 @@ def _replace(
         if isinstance(exc, OSError) and not isinstance(exc, FileExistsError):
             raise _cannot_write(path, exc) from None
         raise
+
+
+def _keep_owner(fd: int, target: Path, mode: int) -> None:
+    """Give the new file the owner and group of the one it replaces, as a shell's ``>`` keeps
+    them (it writes into the same file). Where this user may not (another user's file, a group
+    it is not in), the group's permissions go instead: kept, they opened the file to the
+    writer's own group."""
+    if not hasattr(os, "fchown"):  # Windows: no owners of this kind
+        return
+    try:
+        found = target.stat()
+    except OSError:  # gone meanwhile: the rename makes a new file
+        return
+    try:
+        os.fchown(fd, found.st_uid, found.st_gid)
+    except PermissionError:
+        try:
+            os.fchown(fd, -1, found.st_gid)
+        except PermissionError:
+            os.fchmod(fd, stat.S_IMODE(mode) & ~0o070)
 
 
 _TMPFILE = getattr(os, "O_TMPFILE", 0)  # Linux only

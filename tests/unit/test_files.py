@@ -289,6 +289,40 @@ def test_a_replaced_file_keeps_its_mode_and_a_new_one_is_the_owners(tmp_path: Pa
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
 
 
+def test_a_replaced_file_keeps_its_owner_and_group(tmp_path: Path) -> None:
+    """A shell's `>` writes into the file, which keeps its owner and group: the new file had
+    the writer's, and a 0640 plan became readable by the writer's own group. (Run as a user,
+    the file is that user's own; as root, another's.)"""
+    target = tmp_path / "plan.json"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    if os.geteuid() == 0:
+        os.chown(target, 65534, 65534)
+    before = target.stat()
+    write_atomic(target, "new\n")
+    after = target.stat()
+    assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
+    assert stat.S_IMODE(after.st_mode) == 0o640
+
+
+def test_a_group_this_user_may_not_give_takes_the_groups_permissions_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user's file, in a group this user is not in: the new file is this user's, in
+    its own group, which must not read what only the old group could."""
+
+    def not_permitted(fd: int, uid: int, gid: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    target = tmp_path / "plan.json"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    monkeypatch.setattr(os, "fchown", not_permitted)
+    write_atomic(target, "new\n")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert target.read_text() == "new\n"
+
+
 def test_a_symlink_loop_is_an_error_not_a_traceback(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     a.symlink_to(b)
