@@ -2,9 +2,10 @@
 is not a regular file (docs/safety.md, "Files are written, not replaced").
 
 - A regular file (or a new one) is written to a temporary file in its folder and renamed over
-  it: readers see the old content or the new, never half. An existing file keeps its mode,
-  owner and group (without the group's permissions where this user may not give it that
-  group); a new one is readable by its owner only (a plan lists every user's access).
+  it: readers see the old content or the new, never half. An existing file keeps its mode and
+  group (without the group's permissions where this user may not give it that group), and
+  its owner when root writes it; a new one is readable by its owner only (a plan lists every
+  user's access).
 - A symlink is followed: its target is written as above, and the link stays a link.
 - A FIFO or a character device (``/dev/null``, ``/dev/stdout``, a terminal) is opened and
   written through, as a shell's ``>`` would: renaming over it would replace ``/dev/null``
@@ -14,6 +15,7 @@ is not a regular file (docs/safety.md, "Files are written, not replaced").
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -191,14 +193,14 @@ def _replace(
         raise _cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            if mode is not None and hasattr(os, "fchmod"):  # Windows keeps no such mode
-                os.fchmod(handle.fileno(), stat.S_IMODE(mode))  # a new file is 0600
-                _keep_owner(handle.fileno(), target, mode)
             fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
             if tmp is None:
                 tmp = _name(handle.fileno(), target)
+            if mode is not None and hasattr(os, "fchmod"):  # Windows keeps no such mode
+                # Named first: the kernel links no file of another owner (protected_hardlinks).
+                _keep_owner(handle.fileno(), target, stat.S_IMODE(mode))  # a new one is 0600
         place(tmp, target)
     except BaseException as exc:
         if tmp is not None:
@@ -209,23 +211,28 @@ def _replace(
 
 
 def _keep_owner(fd: int, target: Path, mode: int) -> None:
-    """Give the new file the owner and group of the one it replaces, as a shell's ``>`` keeps
-    them (it writes into the same file). Where this user may not (another user's file, a group
-    it is not in), the group's permissions go instead: kept, they opened the file to the
-    writer's own group."""
-    if not hasattr(os, "fchown"):  # Windows: no owners of this kind
-        return
+    """Give the new file the ``mode``, group and owner of the one it replaces, as far as this
+    user may: the owner only as root, the group where this user is in it (a shell's ``>``
+    keeps both, writing into the same file). A group it may not give, its permissions go: kept,
+    they opened the file to the writer's own group."""
     try:
         found = target.stat()
     except OSError:  # gone meanwhile: the rename makes a new file
+        found = None
+    if found is None or not hasattr(os, "fchown"):  # Windows: no owners of this kind
+        os.fchmod(fd, mode)
         return
+    given = True
     try:
         os.fchown(fd, found.st_uid, found.st_gid)
-    except PermissionError:
+    except OSError:  # EPERM, or EINVAL for an id a user namespace does not map
         try:
             os.fchown(fd, -1, found.st_gid)
-        except PermissionError:
-            os.fchmod(fd, stat.S_IMODE(mode) & ~0o070)
+        except OSError:
+            given = False
+    # Root giving the file away without CAP_FOWNER may not set its mode: it stays 0600.
+    with contextlib.suppress(PermissionError):
+        os.fchmod(fd, mode if given else mode & ~0o070)
 
 
 _TMPFILE = getattr(os, "O_TMPFILE", 0)  # Linux only

@@ -94,7 +94,7 @@ def _without_root(command: list[str]) -> list[str]:
     read and write whatever it likes (CI runs as a user already)."""
     if os.geteuid() != 0:
         return command
-    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search,-fowner", *command]
 
 
 @pytest.mark.parametrize("writer", ["write_atomic", "write_new"])
@@ -305,14 +305,50 @@ def test_a_replaced_file_keeps_its_owner_and_group(tmp_path: Path) -> None:
     assert stat.S_IMODE(after.st_mode) == 0o640
 
 
+def test_root_without_its_overrides_replaces_another_users_file_as_that_users(
+    tmp_path: Path,
+) -> None:
+    """Given away before it was linked into the folder, the new file was another user's, which
+    the kernel links for no one else (fs.protected_hardlinks): the write failed. (Run as a
+    user, the file is that user's own.)"""
+    target = tmp_path / "plan.json"
+    target.write_text("old\n")
+    target.chmod(0o600)
+    if os.geteuid() == 0:
+        os.chown(target, 65534, 65534)
+    before = target.stat()
+    script = (
+        "from pathlib import Path; from entrasync.adapters import files; "
+        f"files.write_atomic(Path({str(target)!r}), 'new\\n')"
+    )
+    done = subprocess.run(
+        _without_root([sys.executable, "-c", script]), capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    after = target.stat()
+    assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (
+        before.st_uid,
+        before.st_gid,
+        0o600,
+    )
+    assert target.read_text() == "new\n"
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [PermissionError(errno.EPERM, "Operation not permitted"), OSError(errno.EINVAL, "Invalid")],
+    ids=["not permitted", "an id a user namespace does not map"],
+)
 def test_a_group_this_user_may_not_give_takes_the_groups_permissions_with_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    refusal: OSError, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another user's file, in a group this user is not in: the new file is this user's, in
-    its own group, which must not read what only the old group could."""
+    its own group, which must not read what only the old group could. In a user namespace
+    (a rootless container) an owner it does not map is refused with EINVAL: the write
+    failed."""
 
     def not_permitted(fd: int, uid: int, gid: int) -> None:
-        raise PermissionError(1, "Operation not permitted")
+        raise refusal
 
     target = tmp_path / "plan.json"
     target.write_text("old\n")

@@ -249,6 +249,28 @@ def test_a_group_listed_without_its_id_stops_the_search() -> None:
     assert "-vv" in ODD_ANSWER_HINT
 
 
+class LongTokens(Tokens):
+    """A token longer than the request-id a hint shows (Graph's are JWTs of 1,500 or more)."""
+
+    def __call__(self, *, rejected: str | None = None) -> str:
+        return "fake-graph-token-for-tests-" + "A1b2C3d4" * 20
+
+
+def test_a_batch_request_id_echoing_the_token_shows_none_of_it() -> None:
+    """Cut to 80 characters before it was masked, a long token a gateway echoed as the
+    request-id was no longer found, and its first 80 characters were printed."""
+
+    def echoed(request: httpx.Request) -> httpx.Response:
+        token = request.headers["Authorization"].removeprefix("Bearer ")
+        return httpx.Response(200, json={"responses": 5}, headers={"request-id": token})
+
+    client, _ = make_client(echoed, tokens=LongTokens())
+    with pytest.raises(GraphError) as caught:
+        get_batch(client, [Get(f"groups/{G1}", what=f"group {G1}"), Get(f"groups/{G2}")])
+    assert "A1b2C3d4" not in (caught.value.hint or "")
+    assert "fake-graph-token" not in (caught.value.hint or "")
+
+
 def test_a_batch_answer_graph_never_gives_names_the_batchs_request_id() -> None:
     """The hint said to report it "with the request-id of the $batch", which nothing showed."""
 

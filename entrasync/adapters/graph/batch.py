@@ -22,7 +22,7 @@ import httpx
 
 from entrasync.adapters.graph.client import GraphClient, GraphNotFoundError, not_json
 from entrasync.adapters.graph.odata import GraphFailure, query, sent_as_error
-from entrasync.adapters.http import RETRY_STATUSES, retry_after
+from entrasync.adapters.http import RETRY_STATUSES, retry_after, server_text
 from entrasync.adapters.throttle import gates
 from entrasync.core import sanitize
 from entrasync.errors import GraphError
@@ -128,7 +128,7 @@ def _send(
     date = outer.headers.get("Date")  # the inner answers', for a Retry-After given as a date
     odd = (
         "run again; if it repeats, report it with the request-id of the $batch "
-        f"({sanitize.text(outer.headers.get('request-id') or 'none given')[:80]})"
+        f"({server_text(outer, outer.headers.get('request-id') or 'none given', 80)})"
     )
     by_id: dict[str, dict[str, Any]] = {}
     responses = reply.get("responses")
