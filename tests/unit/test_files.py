@@ -289,47 +289,40 @@ def test_a_replaced_file_keeps_its_mode_and_a_new_one_is_the_owners(tmp_path: Pa
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
 
 
-def test_a_replaced_file_keeps_its_owner_and_group(tmp_path: Path) -> None:
-    """A shell's `>` writes into the file, which keeps its owner and group: the new file had
-    the writer's, and a 0640 plan became readable by the writer's own group. (Run as a user,
-    the file is that user's own; as root, another's.)"""
-    target = tmp_path / "plan.json"
-    target.write_text("old\n")
-    target.chmod(0o640)
-    if os.geteuid() == 0:
-        os.chown(target, 65534, 65534)
-    before = target.stat()
-    write_atomic(target, "new\n")
-    after = target.stat()
-    assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
-    assert stat.S_IMODE(after.st_mode) == 0o640
-
-
-def test_root_without_its_overrides_replaces_another_users_file_as_that_users(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("mode", "overrides"),
+    [(0o640, True), (0o600, False)],
+    ids=["as root", "as root without its overrides (CAP_FOWNER and the DAC ones)"],
+)
+def test_a_replaced_file_keeps_its_owner_group_and_mode(
+    mode: int, overrides: bool, tmp_path: Path
 ) -> None:
-    """Given away before it was linked into the folder, the new file was another user's, which
-    the kernel links for no one else (fs.protected_hardlinks): the write failed. (Run as a
-    user, the file is that user's own.)"""
+    """A shell's `>` writes into the file, which keeps its owner and group: the new file had
+    the writer's, and a 0640 plan became readable by the writer's own group. Given away before
+    it was linked into the folder, the kernel linked it for no one else (protected_hardlinks)
+    and root without its overrides failed. (Run as a user, the file is that user's own.)"""
     target = tmp_path / "plan.json"
     target.write_text("old\n")
-    target.chmod(0o600)
+    target.chmod(mode)
     if os.geteuid() == 0:
         os.chown(target, 65534, 65534)
     before = target.stat()
-    script = (
-        "from pathlib import Path; from entrasync.adapters import files; "
-        f"files.write_atomic(Path({str(target)!r}), 'new\\n')"
-    )
-    done = subprocess.run(
-        _without_root([sys.executable, "-c", script]), capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
+    if overrides:
+        write_atomic(target, "new\n")
+    else:
+        script = (
+            "from pathlib import Path; from entrasync.adapters import files; "
+            f"files.write_atomic(Path({str(target)!r}), 'new\\n')"
+        )
+        done = subprocess.run(
+            _without_root([sys.executable, "-c", script]), capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
     after = target.stat()
     assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (
         before.st_uid,
         before.st_gid,
-        0o600,
+        mode,
     )
     assert target.read_text() == "new\n"
 
