@@ -198,7 +198,9 @@ def redact(text: str, limit: int | None = None) -> str:
     if "eyJ" in text:
         text = _JWT.sub(MASK, text)
     if known and text:
-        for value, _ in known:
+        # Longest first: a credential holding another (a token and a shorter one it begins
+        # with) masked after it kept the rest of itself, which no search then found.
+        for value, _ in sorted(known, key=lambda item: -len(item[0])):
             text = text.replace(value, MASK)
         if _carries(text, known):
             return WITHHELD

@@ -264,3 +264,14 @@ def test_a_credential_escaped_in_a_json_string_inside_a_json_string_is_told() ->
     assert redact_module.holds_credential(json.dumps({"detail": f"Bearer {hidden}"}).encode())
     plain = json.dumps({"detail": "Jos\\u00e9 \\u0041"}).encode()
     assert not redact_module.holds_credential(plain)
+
+
+@pytest.mark.parametrize("order", ["shorter first", "longer first"])
+def test_a_credential_holding_another_is_masked_whole(order: str) -> None:
+    """The shorter one, remembered first, was masked first: the rest of the longer one was
+    printed (a request-id echoing a long token, cut to 80 characters)."""
+    shorter = "fake-token-for-tests"
+    longer = shorter + "-" + "A1b2C3d4" * 10
+    for value in (shorter, longer) if order == "shorter first" else (longer, shorter):
+        remember(value)
+    assert redact(f"echoed {longer} and {shorter}") == "echoed *** and ***"
