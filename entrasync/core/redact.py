@@ -98,8 +98,13 @@ def holds_credential(data: bytes) -> bool:
         or (b"\\" in data and _ESCAPED_HIDING.search(data) is not None)
         or (percent is not None and percent.search(data) is not None)
     )
+    invisible = _INVISIBLE.search(data) is not None
     if not (
-        escaped or entity or b"\x00" in data or any(_piece(v).encode() in data for v, _ in known)
+        escaped
+        or entity
+        or invisible
+        or b"\x00" in data
+        or any(_piece(v).encode() in data for v, _ in known)
     ):
         return False
     try:
@@ -108,7 +113,7 @@ def holds_credential(data: bytes) -> bool:
         text = data.decode("utf-8", "replace")
     if any(value in text for value, _ in known):
         return True
-    if entity and _carries(text, known):
+    if (entity or invisible) and _carries(text, known):  # _carries folds format characters
         return True
     # A letter or digit escaped in a JSON string inside a JSON string (an error's detail):
     # json.dumps escaped its backslash again, so one layer is undone before the search.
@@ -126,7 +131,13 @@ _HIDDEN = re.compile(rb"\\u00[3-7][0-9A-Fa-f]")
 # "&" as \u0026). Each starts with a literal, which the regular expression engine finds fast.
 _ALNUM_HEX = rb"(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])"  # 0-9 A-Z a-z
 _PERCENT_HIDDEN = re.compile(rb"%" + _ALNUM_HEX)
-_ESCAPED_HIDING = re.compile(rb"\\u00(?:26(?:#|\\u0023)|25" + _ALNUM_HEX + rb")")
+_ESCAPED_HIDING = re.compile(rb"&\\u0023|\\u00(?:26(?:#|\\u0023)|25" + _ALNUM_HEX + rb")")
+# A zero-width or other invisible format character (U+200B-U+200F, U+2060-U+2064, U+FEFF), as
+# UTF-8 or as a JSON escape: inside a credential it breaks every run the search in C looks for.
+_INVISIBLE = re.compile(
+    rb"\xe2\x80[\x8b-\x8f]|\xe2\x81[\xa0-\xa4]|\xef\xbb\xbf"
+    rb"|\\u(?:200[b-fB-F]|206[0-4]|[fF][eE][fF][fF])"
+)
 _ENTITY = re.compile(rb"&#(?:[xX]0*([0-9a-fA-F]{1,6})|0*([0-9]{1,7}))")
 
 
@@ -190,18 +201,53 @@ def redact(text: str, limit: int | None = None) -> str:
     in another form, where masking could not be trusted to catch every piece of it.
 
     ``limit``: only so many characters are wanted (of a server's error page, say): the search
-    covers the first 64 KiB past them, room for any credential begun before the cut in any
-    escaped form, and the rest is never searched."""
+    covers 64 KiB past them, room for any credential begun before the cut in any escaped
+    form, and the rest is never searched. Masking shortens the text, so the cut moves on
+    until 64 KiB of masked text follow what is kept: a credential the cut halved is past it."""
     known = tuple(_known.items())  # a snapshot: another thread may remember a new token
-    if limit is not None:
-        text = text[: limit + _SEARCHED_PAST_LIMIT]
+    if limit is None:
+        masked = _masked(text, known)
+        return WITHHELD if masked is None else masked
+    wanted = limit + _SEARCHED_PAST_LIMIT
+    end = wanted
+    while True:
+        masked = _masked(text[:end], known)
+        if masked is None:
+            return WITHHELD
+        if end >= len(text) or len(masked) >= wanted:
+            return masked[:limit]
+        end += max(wanted - len(masked), end)  # at least doubled: pathological text ends soon
+
+
+def _masked(text: str, known: tuple[tuple[str, tuple[str, str]], ...]) -> str | None:
+    """``text`` with every known credential, and anything shaped as a JWT, masked; None when
+    one is there in another form (:func:`_carries`)."""
     if "eyJ" in text:
         text = _JWT.sub(MASK, text)
-    if known and text:
-        # Longest first: a credential holding another (a token and a shorter one it begins
-        # with) masked after it kept the rest of itself, which no search then found.
-        for value, _ in sorted(known, key=lambda item: -len(item[0])):
-            text = text.replace(value, MASK)
-        if _carries(text, known):
-            return WITHHELD
-    return text if limit is None else text[:limit]
+    if not (known and text):
+        return text
+    # Every place each credential is, found in the unmasked text and masked together: masked
+    # one after another, one that overlaps another (or holds it) kept the rest of itself.
+    spans: list[tuple[int, int]] = []
+    found: set[str] = set()
+    for value, _ in known:
+        at = text.find(value)
+        if at != -1:
+            found.add(value)
+        while at != -1:
+            spans.append((at, at + len(value)))
+            at = text.find(value, at + 1)
+    if not spans:
+        return None if _carries(text, known) else text
+    pieces, kept_to = [], 0
+    for begin, finish in sorted(spans):
+        if begin >= kept_to:
+            pieces += [text[kept_to:begin], MASK]
+        kept_to = max(kept_to, finish)
+    masked = "".join(pieces) + text[kept_to:]
+    if _carries(masked, known):
+        return None
+    # One found as sent may sit inside another that is there only escaped: masked, it broke
+    # the other's form, which the masked text no longer shows.
+    elsewhere = tuple(item for item in known if item[0] not in found)
+    return None if elsewhere and _carries(text, elsewhere) else masked

@@ -185,6 +185,10 @@ ALNUM_TOKEN = "".join(("fake", "Scim", "Token", "For", "Tests", "0123456789" * 2
         lambda text: text.replace("T", "%54", 1),
         lambda text: text.replace("T", "\\u0026#84;", 1),
         lambda text: text.replace("T", "\\u002554", 1),
+        lambda text: text.replace("T", "&\\u002384;", 1),
+        lambda text: text.replace("T", "\\u0026\\u002384;", 1),
+        lambda text: text.replace("ake", "a\u200bke", 1).replace("789", "7\u200b89", 1),
+        lambda text: text.replace("ake", "a\\u200bke", 1).replace("789", "7\\u200b89", 1),
     ],
     ids=[
         "as sent",
@@ -195,6 +199,10 @@ ALNUM_TOKEN = "".join(("fake", "Scim", "Token", "For", "Tests", "0123456789" * 2
         "a letter percent-escaped",
         "a letter as an HTML entity, its & a JSON escape (Go's writer)",
         "a letter percent-escaped, its % a JSON escape",
+        "a letter as an HTML entity, its # a JSON escape",
+        "a letter as an HTML entity, its & and # JSON escapes",
+        "a zero-width space in it",
+        "a zero-width space in it, as a JSON escape",
     ],
 )
 def test_an_answer_echoing_a_credential_is_told_however_json_spells_it(
@@ -275,3 +283,35 @@ def test_a_credential_holding_another_is_masked_whole(order: str) -> None:
     for value in (shorter, longer) if order == "shorter first" else (longer, shorter):
         remember(value)
     assert redact(f"echoed {longer} and {shorter}") == "echoed *** and ***"
+
+
+def test_two_credentials_that_overlap_are_masked_whole() -> None:
+    """One's end is the other's start: masked one after the other, the first took the shared
+    part, and the rest of the second was printed."""
+    first, second = "fakeOverlapA-" + "shared-part-", "shared-part-" + "fakeOverlapB"
+    remember(first)
+    remember(second)
+    assert redact("echo fakeOverlapA-shared-part-fakeOverlapB end") == "echo *** end"
+
+
+def test_a_credential_escaped_around_a_shorter_one_as_sent_is_withheld() -> None:
+    """The shorter one, masked where it was, broke the escaped form of the longer one around
+    it, and the rest of the longer one was printed."""
+    longer = "fakeLongerHalf01/fakeLongerHalf02"
+    remember(longer)
+    remember("fakeLongerHalf02")
+    assert redact(longer.replace("/", "%2F")) == WITHHELD
+
+
+def test_a_credential_the_limit_halved_stays_out_of_what_is_kept() -> None:
+    """Cut 64 KiB past the limit, then masked: a long JWT before it shrank to ***, and the
+    first half of a token the cut had halved landed in the characters kept."""
+    token = "fakeHalvedToken" + "0123456789" * 4
+    remember(token)
+    limit = 200
+    jwt = "eyJ" + "a" * 65_600 + ".b.c"  # masked, 100 spaces before the token
+    cut = limit + redact_module._SEARCHED_PAST_LIMIT
+    text = jwt + " " * (cut - 20 - len(jwt)) + token + " tail"
+    shown = redact(text, limit)
+    assert token[:12] not in shown
+    assert shown == "***" + " " * (cut - 20 - len(jwt)) + "*** tail"  # searched on, masked
