@@ -223,18 +223,17 @@ class AuditWriter:
                 made.append(beside)
             name = beside.name if beside is not None else None
             record = _started_record(plan, started, config_sha256, override, env, git_commit, name)
-            writer._write(record)
-        except BaseException as exc:  # a write that failed, or a stop (Ctrl-C) meanwhile
+            try:
+                writer._write(record)
+            except AuditError as failed:  # its hint speaks of the changes a run made
+                raise AuditError(failed.message, _NOTHING_CHANGED) from None
+        except BaseException:  # a write that failed, or a stop (Ctrl-C) meanwhile
             writer.close()
             # Nothing refers to the files yet: an empty one would only be taken for a run.
             for written in made:  # what is at the beside plan's name may be someone else's
                 with contextlib.suppress(OSError):
                     written.unlink()
-            if not isinstance(exc, AuditError) or isinstance(exc, _NameTaken):
-                raise
-            raise AuditError(
-                exc.message, "free disk space or fix the --audit-dir; nothing was changed"
-            ) from None
+            raise
         _fsync_directory(path.parent)  # the new name itself survives a crash
         return writer
 
@@ -395,8 +394,7 @@ class AuditWriter:
 PLAN_SUFFIX = ".plan.json"  # the plan beside its audit file: entrasync-apply-...plan.json
 
 
-class _NameTaken(AuditError):
-    """Something already holds the plan's name beside the audit file."""
+_NOTHING_CHANGED = "free disk space or fix the --audit-dir; nothing was changed"
 
 
 def _write_plan(path: Path, plan: Plan) -> None:
@@ -406,14 +404,16 @@ def _write_plan(path: Path, plan: Plan) -> None:
     try:
         write_plan(path, plan, new=True)
     except FileExistsError:
-        raise _NameTaken(
+        raise AuditError(
             f"cannot write the plan beside the audit file: {sanitize.file_name(path.name)} is "
             "already in the audit folder, and apply made no such file",
             "someone else who may write in the --audit-dir put it there: remove it or use a "
             "folder only you may write in; nothing was changed",
         ) from None
     except EntrasyncError as exc:
-        raise AuditError(f"cannot write the plan beside the audit file: {exc.message}") from None
+        raise AuditError(
+            f"cannot write the plan beside the audit file: {exc.message}", _NOTHING_CHANGED
+        ) from None
 
 
 def _create(directory: Path, started: str, digest: str) -> tuple[Path, Any]:
