@@ -651,6 +651,22 @@ def test_a_held_sharer_names_the_neuraltrust_users_of_the_key_it_leaves_to_other
     )
 
 
+def test_a_disabled_sharers_own_user_is_an_orphan_when_no_sharer_is_held() -> None:
+    # The same key, but each wanted sharer has its own NeuralTrust user by externalId: nothing
+    # is held back, so the disabled admin's user is deactivated as any disabled user's is.
+    disabled = person("aa-admin", mail=A, account_enabled=False)
+    plan = plan_for(
+        {"NT-Admins": [disabled], "NT-Everyone": [ALICE]},
+        [nt("aa-admin", "admin", email=A), nt("alice", user_name="alice2@contoso.com")],
+        on_removed="deactivate",
+        neuraltrust={"match_on": "email"},
+    )
+    assert [(c.action, c.target_id, c.reason) for c in plan.changes] == [
+        (Action.DEACTIVATE, "scim-aa-admin", DISABLED)
+    ]
+    assert not [w for w in plan.warnings if "neither adopted nor created" in w]
+
+
 @pytest.mark.parametrize("left_out", ["protected", "protected, in no group", "disabled"])
 def test_a_wanted_user_sharing_a_key_with_a_user_left_out_does_not_take_its_neuraltrust_user(
     left_out: str,
