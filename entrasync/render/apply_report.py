@@ -11,7 +11,7 @@ from entrasync.core.plan import Change, short_digest
 from entrasync.core.sanitize import name_text
 from entrasync.core.wording import plural
 from entrasync.render.common import access_brief
-from entrasync.render.markdown import MAX_NOTE_CHARS, escape, escaped_within
+from entrasync.render.markdown import MAX_NOTE_CHARS, cell, escape, escaped_within
 from entrasync.render.truncate import (
     CHARACTERS,
     GITHUB_COMMENT_LIMIT,
@@ -287,15 +287,13 @@ def _row(
     item: AppliedChange | Change, with_error: bool = False, said: str = "", named: bool = False
 ) -> str:
     outcome = item.outcome if isinstance(item, AppliedChange) else said
-    user = escape(name_text(item.user))
+    user = cell(name_text(item.user))
     if named:
-        user += f" (Entra user {escaped_within(item.entra_id or 'none', MAX_NOTE_CHARS)})"
-    row = (
-        f"| {item.action.value} | {user} | {escape(access_brief(item.after))} | {escape(outcome)} |"
-    )
+        user += f" (Entra user {cell(item.entra_id or 'none')})"
+    row = f"| {item.action.value} | {user} | {cell(access_brief(item.after))} | {escape(outcome)} |"
     if with_error:
         error = item.error if isinstance(item, AppliedChange) else None
-        row += f" {escape(error or '')} |"
+        row += f" {cell(error)} |"
     return row
 
 
@@ -350,8 +348,7 @@ def applied_lines(
     and a summary over it is not written at all)."""
     head = [f"Plan `{short_digest(digest)}`: {tally(counts)}."]
     rows = tuple(
-        f"| {change.action.value} | {escape(name_text(change.user))} | {outcome} | "
-        f"{escaped_within(error or '', MAX_NOTE_CHARS)} |"
+        f"| {change.action.value} | {cell(name_text(change.user))} | {outcome} | {cell(error)} |"
         for change, outcome, error in unsuccessful
     )
     table = Block(("", "| action | user | outcome | error |", "|---|---|---|---|"), rows, ())

@@ -265,7 +265,15 @@ def _violations(plan: Plan) -> Block:
 # it: so many warnings (one per user without a mail, under match_on: email), or one long one (a
 # userName from NeuralTrust has no length limit), would push the changes out of the comment.
 MAX_WARNING_LINES = 20
-MAX_NOTE_CHARS = 1_000  # of one escaped warning or violation message; the full plan has it all
+MAX_NOTE_CHARS = 1_000  # of one escaped warning, violation message or table cell; the plan has all
+
+
+def cell(text: str | None) -> str:
+    """Directory text in a table cell: escaped, and cut to ``MAX_NOTE_CHARS``. A comment is cut
+    at a row boundary, every row after the first that does not fit left out: uncut, one long
+    value (a NeuralTrust displayName or userName has no length limit) hid every change after
+    its own."""
+    return escaped_within(text or "", MAX_NOTE_CHARS)
 
 
 def _warnings(plan: Plan) -> Block:
@@ -285,18 +293,18 @@ def _changes(plan: Plan) -> Block:
 
 
 def _change_row(change: Change) -> str:
-    after = escape(access_brief(change.after))
+    after = cell(access_brief(change.after))
     if is_adoption(change):
         after += ", + externalId"
     cells = (
         escape(f"{MARKERS[change.action]} {change.action.value}"),
-        escape(name_text(change.user)),
-        escape(change.display_name),
-        escape(access_brief(change.before)),
+        cell(name_text(change.user)),
+        cell(change.display_name),
+        cell(access_brief(change.before)),
         after,
-        ", ".join(escape(g) for g in change.groups),
-        escape(change.decided_by),
-        escape(change.reason),
+        cell(", ".join(change.groups)),
+        cell(change.decided_by),
+        cell(change.reason),
     )
     return "| " + " | ".join(cells) + " |"
 
@@ -310,8 +318,8 @@ def _orphans(plan: Plan) -> Block:
 
 def _orphan_row(orphan: Orphan, deactivated: bool) -> str:
     outcome = "deactivated" if deactivated else "kept, unchanged"
-    user, role = escape(name_text(orphan.user)), escape(role_text(orphan.role))
-    cells = (user, role, escape(orphan.reason), outcome)
+    user, role = cell(name_text(orphan.user)), cell(role_text(orphan.role))
+    cells = (user, role, cell(orphan.reason), outcome)
     return "| " + " | ".join(cells) + " |"
 
 

@@ -248,6 +248,23 @@ def test_a_huge_report_stays_under_the_comment_limit(tmp_path: Path) -> None:
     assert re.search(r"\*\*\d+ of 5000 rows left out\*\* .* the audit artifact", text)
 
 
+def test_one_long_user_name_never_pushes_the_rows_after_it_out_of_the_report(
+    tmp_path: Path,
+) -> None:
+    # A NeuralTrust userName has no length limit; its row is cut, not left out with the rest.
+    long = "frank" + "x" * 70_000
+    applied = plan_of(change(long), change(ALICE), change(BOB))
+    audit = read_audit(audit_text(tmp_path, applied, {BOB: "failed"}))
+    text = render_report(compare(audit, plan_of()), marker="<!-- m -->", run_url=None)
+    assert "left out" not in text
+    assert "| create | bob@&#8203;contoso.com | member | failed | HTTP 400 |" in text
+    assert "frank" + "x" * 900 in text
+    unsuccessful = [(c, "failed", "HTTP 400") for c in applied.changes]
+    summary = "\n".join(applied_lines("0" * 64, {"failed": 3}, unsuccessful, max_bytes=20_000))
+    assert "left out" not in summary
+    assert "| create | bob@&#8203;contoso.com | failed | HTTP 400 |" in summary
+
+
 def test_user_text_is_escaped_in_the_report(tmp_path: Path) -> None:
     hostile = replace(change("<img src=x>@everyone"), user="<img src=x>@everyone")
     audit = read_audit(audit_text(tmp_path, plan_of(hostile), {}))

@@ -12,6 +12,7 @@ from entrasync.core.plan import Access, Action, Change, Plan, Violation
 from entrasync.core.policy import PolicyChange
 from entrasync.render import PLAN_FORMATS, Options
 from entrasync.render.markdown import (
+    MAX_NOTE_CHARS,
     comment_marker,
     drift_intro,
     escape,
@@ -258,6 +259,30 @@ def test_one_long_warning_or_violation_never_pushes_the_changes_out_of_the_comme
     assert "<details><summary>Changes (7)</summary>" in text
     assert "| \\- deactivate | frank@" in text
     assert text.count("\u2026") == 4  # each cut visibly
+
+
+@pytest.mark.parametrize("field", ["display_name", "user", "groups", "reason", "role"])
+def test_one_long_name_never_pushes_the_rows_after_it_out_of_the_comment(field: str) -> None:
+    # A NeuralTrust displayName or userName has no length limit: one of 70,000 characters in
+    # the first row left out every row after it, and the orphans, from a 1,400-character comment.
+    plan = golden_plan()
+    long = "Frank " + "x" * 70_000
+    first = plan.changes[0]
+    if field == "groups":
+        first = replace(first, groups=(long, *first.groups))
+    elif field == "role":
+        first = replace(first, after=replace(first.after, role=long))
+    else:
+        first = replace(first, **{field: long})
+    orphans = tuple(replace(o, user=long) for o in plan.orphans[:1]) + plan.orphans[1:]
+    text = render_markdown(
+        replace(plan, changes=(first, *plan.changes[1:]), orphans=orphans), config_path="c.yaml"
+    )
+    assert "left out" not in text
+    assert text.count("| \\- deactivate | frank@") == 1
+    assert f"<summary>Orphans ({len(plan.orphans)})</summary>" in text
+    assert max(map(len, text.splitlines())) < 2 * 8 * MAX_NOTE_CHARS
+    assert "x" * 900 + "\u2026" in text
 
 
 def test_emoji_are_numeric_references_so_a_cut_fits_azure_devops_utf16_limit() -> None:
