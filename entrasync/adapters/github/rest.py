@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from entrasync.adapters.github.actions import pull_request_head, pull_request_number, run_url
-from entrasync.adapters.http import error_detail, require_safe_url
+from entrasync.adapters.http import error_detail, require_safe_url, server_text
 from entrasync.adapters.review import (
     all_own,
     check_length,
@@ -150,26 +150,52 @@ class GitHubClient(RestClient):
                 )
 
     def is_own(self) -> Callable[[dict[str, Any]], bool]:
-        """Whether a comment or an issue is the token's own: by the token's login when
-        ``GET /user`` tells it (a personal token), else as ``github-actions[bot]``'s (the
-        workflow token, whose ``GET /user`` is 403 "Resource not accessible by integration"):
-        another app's bot may carry the marker too. Any other failure of ``GET /user`` is an
-        error: taking a personal token's comment for someone else's would post a second one."""
+        """Whether a comment or an issue is the token's own, by the token's login: the one
+        ``GET /user`` answers a personal token, else (an installation token, whose ``GET /user``
+        is 403 "Resource not accessible by integration": the workflow's, ``github-actions[bot]``,
+        or a GitHub App's, ``<app>[bot]``) GraphQL's ``viewer``. Another app's bot may carry the
+        marker too, so no other bot's is taken. Any other failure is an error: taking the
+        token's own comment for someone else's would post a second one on every run."""
         what = "reading the token's user"
         try:
             user = self.request_json("GET", self.url("/user"), dict, what=what)
         except GitHubError as exc:
             if (exc.status, exc.answer) != (403, _INTEGRATION_DENIED):
                 raise  # a rate limit, an IP allow list, a 5xx, another answer: an error
-            login = WORKFLOW_BOT
+            login = self._viewer_login()
         else:
             login = text_of(user.get("login"))
             if not login:
                 raise self.unexpected(f"GitHub's answer while {what} has no login")
         return lambda item: member(item.get("user"), "login") == login
 
+    def _viewer_login(self) -> str:
+        """An installation token's login (``github-actions[bot]``, ``<app>[bot]``), as GraphQL's
+        ``viewer`` names it: https://docs.github.com/en/graphql/reference/queries#viewer."""
+        what = "reading the token's login (GraphQL viewer)"
+        url = graphql_url(self.ctx.api_url)
+        response = self.request("POST", url, what=what, json=_VIEWER, resend=True)
+        answer = self.read(response, dict, what)
+        login = text_of(member(member(answer.get("data"), "viewer"), "login"))
+        if login:
+            return login
+        errors = answer.get("errors")  # GraphQL's errors come with status 200
+        said = text_of(member(errors[0], "message")) if isinstance(errors, list) and errors else ""
+        raise self.unexpected(
+            f"GitHub's GraphQL API named no login while {what}"
+            + (f": {server_text(response, said, 200)}" if said else "")
+        )
 
-WORKFLOW_BOT = "github-actions[bot]"  # the author of what the workflow token posts
+
+_VIEWER = {"query": "query { viewer { login } }"}
+
+
+def graphql_url(api_url: httpx.URL) -> httpx.URL:
+    """GitHub's GraphQL endpoint beside its REST API: ``https://api.github.com/graphql``, or on
+    GitHub Enterprise Server ``https://HOST/api/graphql`` beside ``https://HOST/api/v3``."""
+    path = api_url.path.rstrip("/")
+    base = path.removesuffix("/v3") if path.endswith("/api/v3") else path
+    return api_url.copy_with(path=base + "/graphql", query=None)
 
 
 # The permission a 403 lacks, by the endpoint: workflow runs and their artifacts (find-plan),

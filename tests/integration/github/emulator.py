@@ -7,8 +7,9 @@ token, ``x-ratelimit-remaining: 0`` on a failure whose message is the primary ra
 ("API rate limit exceeded ..."; a secondary limit's 403 has ``retry-after`` instead), the
 list of issues including pull requests, labels added by name (created when new; names match
 case-blind, an existing label keeping its case; 422 past 100 on one issue)
-and removed by URL-encoded name (404 when absent), and an optional base path (GitHub
-Enterprise Server serves the API under ``/api/v3``).
+and removed by URL-encoded name (404 when absent), GraphQL's ``viewer`` (at ``/graphql``, or
+``/api/graphql`` beside ``/api/v3``), and an optional base path (GitHub Enterprise Server serves
+the API under ``/api/v3``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class State:
     labels: dict[int, list[str]] = field(default_factory=dict)  # issue number -> label names
     heads: dict[int, str] = field(default_factory=dict)  # pull request number -> head commit
     user: dict[str, Any] | None = None  # GET /user; None: 403 as for installation tokens
+    # The installation token's bot, who posts (user None): the workflow's, or a GitHub App's.
+    bot: dict[str, Any] = field(default_factory=lambda: dict(BOT))
     fail: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)  # (method, re)
     requests: list[tuple[str, str]] = field(default_factory=list)
     next_id: int = 1000
@@ -96,9 +99,12 @@ class _Route:
         emu = self.emulator
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             return self._send(401, {"message": "Bad credentials"})
-        if not path.startswith(emu.base_path + "/"):
+        if path == emu.base_path.removesuffix("/v3") + "/graphql":
+            path = "/graphql"
+        elif not path.startswith(emu.base_path + "/"):
             return self._send(404, {"message": "Not Found"})
-        path = path[len(emu.base_path) :]
+        else:
+            path = path[len(emu.base_path) :]
         for (fail_method, pattern), (status, message) in emu.state.fail.items():
             if fail_method == method and re.fullmatch(pattern, path):
                 if message.startswith("API rate limit exceeded"):
@@ -108,6 +114,8 @@ class _Route:
                     limited = {"retry-after": "400"}
                 else:
                     limited = None
+                if path == "/graphql" and status == 200:  # GraphQL's errors, with no data
+                    return self._send(200, {"errors": [{"message": message}]})
                 return self._send(status, {"message": message}, limited)
         body = (payload or {}).get("body")
         if isinstance(body, str) and len(body) > 65536:
@@ -124,11 +132,16 @@ class _Route:
             if state.user is None:
                 return self._send(403, {"message": "Resource not accessible by integration"})
             return self._send(200, state.user)
+        if path == "/graphql" and method == "POST":
+            if data.get("query") != "query { viewer { login } }":
+                return self._send(200, {"errors": [{"message": "not emulated"}]})
+            viewer = state.user or state.bot
+            return self._send(200, {"data": {"viewer": {"login": viewer["login"]}}})
         if m := re.fullmatch(repo + r"/issues/(\d+)/comments", path):
             number = int(m.group(1))
             if method == "GET":
                 return self._page(state.comments.get(number, []), query)
-            cid = state.add_comment(number, data["body"])
+            cid = state.add_comment(number, data["body"], state.user or state.bot)
             return self._send(201, state.comments[number][-1] | {"id": cid})
         if m := re.fullmatch(repo + r"/issues/(\d+)/labels", path):
             labels = state.labels.setdefault(int(m.group(1)), [])
@@ -157,7 +170,8 @@ class _Route:
                 wanted = query.get("state", ["open"])[0]
                 return self._page([i for i in state.issues if i["state"] == wanted], query)
             number = len(state.issues) + 1
-            issue = {"number": number, "state": "open", "user": BOT, "html_url": f"/i/{number}"}
+            author = state.user or state.bot
+            issue = {"number": number, "state": "open", "user": author, "html_url": f"/i/{number}"}
             state.issues.append(issue | {"title": data["title"], "body": data["body"]})
             return self._send(201, state.issues[-1])
         if m := re.fullmatch(repo + r"/issues/(\d+)", path):

@@ -146,12 +146,16 @@ def test_the_marker_is_found_past_the_first_page_via_link_headers(
         pytest.param(
             None, {"login": "github-actions[bot]", "type": "Bot"}, id="the workflow token"
         ),
+        pytest.param(
+            None, {"login": "acme-entrasync[bot]", "type": "Bot"}, id="a GitHub App's token"
+        ),
     ],
 )
 def test_our_own_comment_is_edited_never_a_persons_copy_of_the_marker(
     github: Emulator, make_env: MakeEnv, own_login: str | None, author: dict[str, str]
 ) -> None:
     github.state.user = {"login": own_login, "type": "User"} if own_login else None
+    github.state.bot = author
     eve = {"login": "eve", "type": "User"}
     quoted = github.state.add_comment(7, "why? " + comment_marker(CONFIG), eve)
     copied = github.state.add_comment(7, comment_marker(CONFIG) + "\nfake", eve)
@@ -166,6 +170,44 @@ def test_our_own_comment_is_edited_never_a_persons_copy_of_the_marker(
     assert bodies[copied].endswith("fake")
     assert bodies[mirrored].endswith("mirrored")
     assert len(bodies) == 4
+
+
+def test_a_github_apps_token_edits_its_own_comment_not_the_workflow_tokens(
+    github: Emulator, make_env: MakeEnv
+) -> None:
+    # An App's installation token, as GET /user refuses it: only github-actions[bot]'s comment
+    # was taken for its own, so each run posted one more of its own.
+    github.state.bot = {"login": "acme-entrasync[bot]", "type": "Bot"}
+    workflows = github.state.add_comment(7, comment_marker(CONFIG) + "\nother job")
+    env = make_env(github)
+    for user in ("a@contoso.com", "b@contoso.com", "c@contoso.com"):
+        publish_plan(plan_of(change(user)), config_path=CONFIG, environ=env)
+    comments = github.state.comments[7]
+    assert [c["user"]["login"] for c in comments] == ["github-actions[bot]", "acme-entrasync[bot]"]
+    assert comments[0]["id"] == workflows
+    assert comments[0]["body"].endswith("other job")
+    assert "c@" in comments[1]["body"]
+    assert github.state.calls("POST", "/graphql") == 3
+
+
+@pytest.mark.parametrize(
+    "answer", [(502, "Bad Gateway"), (200, "Something went wrong while executing your query")]
+)
+def test_an_installation_token_whose_login_graphql_does_not_tell_posts_nothing(
+    github: Emulator, make_env: MakeEnv, answer: tuple[int, str]
+) -> None:
+    # Asked only when a comment carries the marker: whose is it?
+    github.state.add_comment(7, comment_marker(CONFIG) + "\nold")
+    status, message = answer
+    if status == 200:  # GraphQL's errors come with 200, and no data
+        github.state.fail[("POST", "/graphql")] = (200, message)
+    else:
+        github.state.fail[("POST", "/graphql")] = answer
+    with pytest.raises(GitHubError) as caught:
+        publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
+    assert "GraphQL" in caught.value.message
+    assert message in caught.value.message
+    assert github.state.calls("POST", "/comments") == github.state.calls("PATCH") == 0
 
 
 def test_a_persons_copy_of_the_marker_alone_gets_a_new_comment_beside_it(
@@ -185,7 +227,9 @@ def test_github_enterprise_server_base_url_is_honoured(make_env: MakeEnv) -> Non
             plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(ghes)
         )
         assert url == ghes.state.comments[7][0]["html_url"]
-        assert all(path.startswith("/api/v3/") for _, path in ghes.state.requests)
+        paths = [path for _, path in ghes.state.requests]
+        assert "/api/graphql" in paths  # GraphQL beside REST, as GitHub Enterprise Server has it
+        assert all(path.startswith("/api/v3/") for path in paths if path != "/api/graphql")
 
 
 def test_a_5000_change_plan_fits_in_one_comment(github: Emulator, make_env: MakeEnv) -> None:
