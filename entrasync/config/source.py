@@ -128,11 +128,11 @@ def parse(raw: bytes) -> tuple[Document | None, list[Problem]]:
         bound = _Bounds().problem(node)
         if bound is not None:
             return None, [bound]
+        # Read otherwise by other readers, but read by this one: the document is kept, so the
+        # file's other problems are said too, and --trusted-config reads its routing keys.
         read_otherwise = directive_problem(text, _Loader) or tab_problem(text, _Loader)
-        if read_otherwise is not None:
-            return None, [read_otherwise]
         doc = Document(data=None, text=text)
-        problems: list[Problem] = []
+        problems: list[Problem] = [read_otherwise] if read_otherwise is not None else []
         _walk(loader, node, (), None, doc, problems, set(), _Merges())
         if any(p.kind in _UNREADABLE for p in problems):
             # PyYAML's constructors fail on `!!int 1.5` with a bare ValueError, not a YAML error.

@@ -149,6 +149,28 @@ def test_a_base_file_this_version_refuses_is_read_for_its_routing_alone(
 
 
 @pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        (BASE_YAML.replace("version: 1", "%YAML 1.1\n---\nversion: 1"), "1:1: a YAML directive"),
+        (BASE_YAML + "on_removed: keep\t# the default\n", "7:17: a tab is used as a space"),
+    ],
+    ids=["a %YAML directive", "a tab before a comment"],
+)
+def test_a_base_file_other_readers_read_otherwise_is_read_for_its_routing_too(
+    written: str, problem: str, tmp_path: Path
+) -> None:
+    # Both were valid before the checks that refuse them: every pull request failed, the one
+    # removing the tab included, where a base failing any other new check was planned.
+    base = _written(tmp_path, written, "base.yaml")
+    read = require_trusted_routing(load_config(_written(tmp_path, BASE_YAML)), base)
+    assert isinstance(read, TrustedRouting)
+    assert f"first: {base.as_posix()}:{problem}" in read.warning
+    moved = _written(tmp_path, BASE_YAML.replace("nt.contoso.com", "nt.example.com"))
+    with pytest.raises(ConfigError, match=r"changes neuraltrust\.scim_url"):
+        require_trusted_routing(load_config(moved), base)
+
+
+@pytest.mark.parametrize(
     "written",
     [
         "version: 1\nentra: [tenant_id]\n",  # a section that is no mapping: its keys are absent
