@@ -180,14 +180,22 @@ class GitHubClient(RestClient):
         if login:
             return login
         errors = answer.get("errors")  # GraphQL's errors come with status 200
-        said = text_of(member(errors[0], "message")) if isinstance(errors, list) and errors else ""
-        raise self.unexpected(
-            f"GitHub's GraphQL API named no login while {what}"
-            + (f": {server_text(response, said, 200)}" if said else "")
+        error = errors[0] if isinstance(errors, list) and errors else None
+        if error is None:
+            raise self.unexpected(f"GitHub's GraphQL API named no login while {what}")
+        said = server_text(response, text_of(member(error, "message")), 200)
+        limited = member(error, "type") == "RATE_LIMITED"
+        raise GitHubError(
+            f"GitHub's GraphQL API answered an error while {what}: {said}",
+            _RATE_LIMITED
+            if limited or response.headers.get("x-ratelimit-remaining") == "0"
+            else "GitHub refused the query its message names; re-run the job, and if it says "
+            "the same, check the token the step passes as GITHUB_TOKEN",
         )
 
 
 _VIEWER = {"query": "query { viewer { login } }"}
+_RATE_LIMITED = "the GitHub API rate limit is used up: wait for the reset and re-run the job"
 
 
 def graphql_url(api_url: httpx.URL) -> httpx.URL:
@@ -226,7 +234,7 @@ def _error(response: httpx.Response, method: str, what: str) -> GitHubError:
         elif _PULLS_PATH.search(path):
             hint = _PULLS_DENIED
     if status in (403, 429) and response.headers.get("x-ratelimit-remaining") == "0":
-        hint = "the GitHub API rate limit is used up: wait for the reset and re-run the job"
+        hint = _RATE_LIMITED
     elif status in (403, 429) and (
         "retry-after" in response.headers or "secondary rate limit" in detail.lower()
     ):

@@ -115,7 +115,9 @@ class _Route:
                 else:
                     limited = None
                 if path == "/graphql" and status == 200:  # GraphQL's errors, with no data
-                    return self._send(200, {"errors": [{"message": message}]})
+                    kind = "RATE_LIMITED" if message.startswith("API rate limit") else "FORBIDDEN"
+                    error = {"type": kind, "message": message}
+                    return self._send(200, {"data": None, "errors": [error]})
                 return self._send(status, {"message": message}, limited)
         body = (payload or {}).get("body")
         if isinstance(body, str) and len(body) > 65536:

@@ -191,10 +191,15 @@ def test_a_github_apps_token_edits_its_own_comment_not_the_workflow_tokens(
 
 
 @pytest.mark.parametrize(
-    "answer", [(502, "Bad Gateway"), (200, "Something went wrong while executing your query")]
+    ("answer", "hint"),
+    [
+        ((502, "Bad Gateway"), "run the job again"),
+        ((200, "Resource not accessible by integration"), "check the token"),
+        ((200, "API rate limit exceeded for installation ID 123."), "rate limit is used up"),
+    ],
 )
 def test_an_installation_token_whose_login_graphql_does_not_tell_posts_nothing(
-    github: Emulator, make_env: MakeEnv, answer: tuple[int, str]
+    github: Emulator, make_env: MakeEnv, answer: tuple[int, str], hint: str
 ) -> None:
     # Asked only when a comment carries the marker: whose is it?
     github.state.add_comment(7, comment_marker(CONFIG) + "\nold")
@@ -207,6 +212,7 @@ def test_an_installation_token_whose_login_graphql_does_not_tell_posts_nothing(
         publish_plan(plan_of(change("a@contoso.com")), config_path=CONFIG, environ=make_env(github))
     assert "GraphQL" in caught.value.message
     assert message in caught.value.message
+    assert hint in (caught.value.hint or "")
     assert github.state.calls("POST", "/comments") == github.state.calls("PATCH") == 0
 
 
