@@ -36,6 +36,7 @@ from entrasync.adapters.proxy import (
     Refused,
     remember_proxy_passwords,
     socks_missing,
+    unusable_proxy,
     unusable_proxy_error,
 )
 from entrasync.adapters.throttle import (
@@ -96,12 +97,14 @@ def new_client(
             mounts=mounts,
         )
 
-    try:
-        return client(True, LOOPBACK_DIRECT)
-    except ImportError:  # httpx reads the proxy variables here, and SOCKS needs socksio
-        unusable = socks_missing()
-    except (ValueError, httpx.InvalidURL):
-        unusable = unusable_proxy_error()
+    unusable = unusable_proxy()  # httpx itself takes an unclosed `[` for a host name
+    if unusable is None:
+        try:
+            return client(True, LOOPBACK_DIRECT)
+        except ImportError:  # httpx reads the proxy variables here, and SOCKS needs socksio
+            unusable = socks_missing()
+        except (ValueError, httpx.InvalidURL):
+            unusable = unusable_proxy_error()
     # Loopback (the sandbox, the demo) needs no proxy: only a request elsewhere fails.
     return client(False, {"all://": Refused(unusable), **LOOPBACK_DIRECT})
 

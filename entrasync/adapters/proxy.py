@@ -118,9 +118,11 @@ def _unusable_proxy() -> str | None:
     variables = proxy_variables()
     for variable in (variables[s] for s in _SCHEMES if s in variables):
         value = os.environ.get(variable)
+        url = value if value is None or "://" in value else f"http://{value}"
         try:
-            if value:
-                httpx.Proxy(value if "://" in value else f"http://{value}")
+            if url:
+                httpx.Proxy(url)
+                urlsplit(url)  # refuses an unclosed `[`, which httpx reads as a host name
         except (ValueError, httpx.InvalidURL):
             return variable
     return None

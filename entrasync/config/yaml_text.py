@@ -190,6 +190,14 @@ def _indentation_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
             f"; check the indentation: line {problem.line + 1} lines up with the list from line "
             f"{context.line + 1} but is not a `- ` item: indent it under the item above it"
         )
+    key = _key_column(lines[problem.line])
+    if key == context.column and problem.column > key:
+        # Lined up as it should be: what is wrong is text after a value, such as the comma of
+        # a line pasted from JSON (`name: "NT-Owners",`).
+        return (
+            f"; line {problem.line + 1} has text after its value, from column "
+            f"{problem.column + 1}: remove it, or put the whole value in quotes"
+        )
     return (
         f"; check the indentation: line {problem.line + 1} is indented {got} spaces, but the "
         f"{kind} it continues, from line {context.line + 1}, is indented {context.column} "

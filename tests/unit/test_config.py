@@ -1168,6 +1168,12 @@ def test_libyaml_and_the_pure_python_parser_find_directives_and_tabs_alike(
             "3:15: YAML syntax error: mapping values are not allowed in this context; a value "
             "holding `: ` must be quoted",
         ),
+        (
+            'version: 1\nmappings:\n  - name: "NT-Owners",\n    role: owner\n',
+            "3:22: YAML syntax error: did not find expected key (while parsing a block mapping "
+            "at line 3); line 3 has text after its value, from column 22: remove it, or put the "
+            "whole value in quotes",
+        ),
     ],
     ids=[
         "an item indented one space too far",
@@ -1178,6 +1184,7 @@ def test_libyaml_and_the_pure_python_parser_find_directives_and_tabs_alike(
         "a key without a space after its colon",
         "a value holding a colon and a space",
         "a value holding a colon, in a nested mapping",
+        "a comma after a value pasted from JSON: not the indentation",
     ],
 )
 def test_a_block_error_says_which_line_is_indented_wrongly(

@@ -816,6 +816,8 @@ def test_an_answer_with_a_header_that_is_not_ascii_is_read_as_sent() -> None:
         ("all_proxy", "socks://127.0.0.1:9/", "all_proxy holds a URL that cannot be used"),
         ("HTTPS_PROXY", "ftp://user:fake-proxy-password@proxy:9", "HTTPS_PROXY holds a URL"),
         ("HTTP_PROXY", "http://[::1", "HTTP_PROXY holds a URL that cannot be used"),
+        # httpx takes it for the host name "%5Bbad": "could not reach" named no variable.
+        ("HTTPS_PROXY", "http://[bad", "HTTPS_PROXY holds a URL that cannot be used"),
         ("NO_PROXY", "localhost,fd00::/8", "NO_PROXY (or no_proxy) holds an entry that cannot"),
     ],
 )
