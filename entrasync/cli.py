@@ -106,10 +106,41 @@ def _print_error(exc: EntrasyncError) -> None:
 
 def _printable_anywhere() -> None:
     """Output to a terminal or pipe that is not UTF-8 (LC_ALL=C, a Windows agent's cp1252)
-    shows a character it cannot encode as an escape (``\\xe9``) instead of failing."""
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
+    shows a character it cannot encode as an escape (``\\xe9``) instead of failing.
+
+    Under ``PYTHONUNBUFFERED`` (``-u``, set by many CI images) the streams write straight to a
+    raw file, and a text stream ignores a short write: output cut short by a full disk or a
+    closed pipe ended with exit 0. Such a stream is opened again, buffered (a buffered writer
+    writes all or raises) and flushed at each line, as unbuffered output is seen."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, io.TextIOWrapper):
+            continue
+        if isinstance(stream.buffer, io.RawIOBase):
+            stream.flush()
+            setattr(
+                sys,
+                name,
+                open(  # noqa: SIM115 (the stream of the process, never closed: closefd=False)
+                    stream.fileno(),
+                    "w",
+                    encoding=stream.encoding,
+                    errors="backslashreplace",
+                    closefd=False,
+                    buffering=1,  # line by line
+                ),
+            )
+        else:
             stream.reconfigure(errors="backslashreplace")
+
+
+def _drop_pending_output() -> None:
+    """After stdout refused a write, what its buffer still holds goes to /dev/null: the
+    interpreter's flush at exit failed again, printing "Exception ignored" and exiting 120."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def _open_closed_streams() -> None:
@@ -215,6 +246,7 @@ def _main(argv: Sequence[str] | None, last: bool) -> int:
         if exc.errno == errno.EPIPE or not _writing_output(exc):
             return _after_stop() or _bug()
         # The output's device refused it (a full disk under a redirect): not a bug.
+        _drop_pending_output()
         _print_error(
             EntrasyncError(
                 f"could not write the output: {exc.strerror or exc}",

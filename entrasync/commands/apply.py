@@ -367,10 +367,11 @@ def command(
         written = {c.target_id for c in plan.changes}
         versions = {u.id: u.version for u in prepared.users if u.id in written and u.version}
         report, audit, signum = _run(evidence, client, parallelism, versions)
-    counts = report.counts
-    console.result(f"Apply complete: {tally(counts)}.")
-    console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
-    evidence.summary(_applied(evidence, report), audit)
+    try:
+        console.result(f"Apply complete: {tally(report.counts)}.")
+    finally:  # an output that refuses the result (a full disk) loses neither line below
+        console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
+        evidence.summary(_applied(evidence, report), audit)
     if report.failed or report.skipped:
         listed = "\n".join(f"  {line}" for line in describe((*report.failed, *report.skipped)))
         # What to do about the failures themselves (a new token after a 401), then the rerun:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import errno
 import io
+import os
+import resource
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -176,3 +180,36 @@ def test_json_or_csv_written_as_bytes_to_a_full_disk_is_the_output_too() -> None
     with pytest.raises(OSError, match="No space left") as elsewhere:
         raise OSError(errno.ENOSPC, "No space left on device")
     assert not cli._writing_output(elsewhere.value)
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "PYTHONUNBUFFERED"])
+def test_output_cut_short_by_the_file_size_limit_is_an_error_whatever_the_buffering(
+    unbuffered: bool, tmp_path: Path
+) -> None:
+    """Under PYTHONUNBUFFERED (many CI images set it) stdout is a raw file, whose short write
+    the text stream ignored: the help cut at 1,024 bytes, exit 0. Buffered, the error was
+    said, and the interpreter's flush at exit failed again ("Exception ignored", exit 120)."""
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        environ["PYTHONUNBUFFERED"] = "1"
+    out = tmp_path / "help.txt"
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    with out.open("wb") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "entrasync", "plan", "--help"],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            env=environ,
+            preexec_fn=limited,
+            check=False,
+        )
+    err = done.stderr.decode()
+    assert done.returncode == 1, err
+    assert err == (
+        "error: could not write the output: File too large\n"
+        "hint: free space where the output goes, or send it elsewhere, then run again\n"
+    )
+    assert out.stat().st_size == 1024

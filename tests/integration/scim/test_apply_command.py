@@ -6,6 +6,8 @@ makes the plan again and refuses one holding a change it does not make.
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import signal
@@ -149,6 +151,31 @@ def test_a_saved_plan_is_applied_exactly_and_audited(
     assert (verdict.intact, verdict.complete) == (True, True)
     assert verdict.counts is not None
     assert verdict.counts["succeeded"] == 6
+    assert "6 succeeded, 0 failed, 0 skipped" in summary.read_text()
+
+
+def test_an_output_that_refuses_the_result_loses_neither_the_audit_line_nor_the_summary(
+    setup: Setup,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `apply PLAN > /dev/full`: every change made, and only "could not write the output" said;
+    # the audit file's anchor (its last sha256) and the job summary were lost with the result.
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+
+    class Full(io.StringIO):
+        def write(self, _text: str) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("sys.stdout", Full())
+    code, _, err = setup.apply(capsys)
+    assert code == 1
+    assert setup.state() == EXPECTED
+    [audit] = setup.audit_files()
+    assert f"Audit: {audit} (last record sha256 {setup.last_audit()[-1]['sha256']})" in err
+    assert "error: could not write the output: No space left on device" in err
     assert "6 succeeded, 0 failed, 0 skipped" in summary.read_text()
 
 
