@@ -122,7 +122,10 @@ def _unusable_proxy() -> str | None:
         try:
             if url:
                 httpx.Proxy(url)
-                urlsplit(url)  # refuses an unclosed `[`, which httpx reads as a host name
+                # httpx takes an unclosed `[` for a host name, which urlsplit refuses, and a
+                # URL without a host (`http://user@`), to fail each request as unreachable.
+                if not urlsplit(url).hostname:
+                    return variable
         except (ValueError, httpx.InvalidURL):
             return variable
     return None

@@ -818,6 +818,8 @@ def test_an_answer_with_a_header_that_is_not_ascii_is_read_as_sent() -> None:
         ("HTTP_PROXY", "http://[::1", "HTTP_PROXY holds a URL that cannot be used"),
         # httpx takes it for the host name "%5Bbad": "could not reach" named no variable.
         ("HTTPS_PROXY", "http://[bad", "HTTPS_PROXY holds a URL that cannot be used"),
+        # No host: taken, and every request failed as "Name or service not known".
+        ("HTTPS_PROXY", "http://user:fake-proxy-password@", "HTTPS_PROXY holds a URL that"),
         ("NO_PROXY", "localhost,fd00::/8", "NO_PROXY (or no_proxy) holds an entry that cannot"),
     ],
 )
@@ -1014,6 +1016,11 @@ def test_the_proxy_variable_named_is_the_one_requests_read(
         (
             "HTTPS_PROXY",
             "http://[bad:9",  # httpx takes it (and then cannot reach it), requests does not
+            "HTTPS_PROXY holds a URL requests (which fetches the token) cannot use as a proxy",
+        ),
+        (  # requests failed with a TypeError, which msal told as the tenant's
+            "HTTPS_PROXY",
+            "http://user:fake-proxy-password@",
             "HTTPS_PROXY holds a URL requests (which fetches the token) cannot use as a proxy",
         ),
     ],

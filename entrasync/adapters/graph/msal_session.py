@@ -70,6 +70,8 @@ def _request(session: requests.Session, method: str, url: str, **kwargs: Any) ->
     kwargs.setdefault("timeout", TIMEOUT)
     if is_loopback_host(urlsplit(url).hostname or ""):
         kwargs["proxies"] = {"no_proxy": "*"}
+    elif (unusable := _unusable_proxy()) is not None:
+        raise unusable  # requests fails on some (no host) with a TypeError msal reports oddly
     policy = RetryPolicy()
     attempt, waited = 0, 0.0
     while True:
@@ -95,13 +97,21 @@ def _proxy_refused(exc: ValueError) -> EntrasyncError | None:
     """The proxy variable requests could not use for the token request (always https), as an
     error naming it; None when no proxy variable applies. Its value is not quoted: a proxy URL
     may hold its password."""
-    variables = proxy_variables()
-    name = variables.get("https") or variables.get("all")
-    if name is None:
-        return None
-    if "SOCKS" in str(exc):
+    if "SOCKS" in str(exc) and _proxy_variable() is not None:
         return socks_missing("requests'", ("https", "all"))
-    if not _unusable(os.environ[name]):  # the request's own URL, then
+    return _unusable_proxy()  # None: the request's own URL, then
+
+
+def _proxy_variable() -> str | None:
+    """The variable naming the token request's proxy (it is https), if any."""
+    variables = proxy_variables()
+    return variables.get("https") or variables.get("all")
+
+
+def _unusable_proxy() -> EntrasyncError | None:
+    """The token request's proxy variable, as an error, when requests cannot use it."""
+    name = _proxy_variable()
+    if name is None or not _unusable(os.environ[name]):
         return None
     return EntrasyncError(
         f"{name} holds a URL requests (which fetches the token) cannot use as a proxy",
@@ -114,7 +124,7 @@ def _unusable(proxy: str) -> bool:
     scheme it has no proxy for."""
     try:  # read as requests reads it: `squid:3128` has the scheme `squid`
         url = parse_url(prepend_scheme_if_needed(proxy, "http"))
-    except LocationParseError:
+    except (LocationParseError, TypeError):  # TypeError: a user and no host (`http://u@`)
         return True
     return not url.host or url.scheme not in _PROXY_SCHEMES
 
