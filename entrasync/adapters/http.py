@@ -34,6 +34,7 @@ from entrasync.adapters.pool import DEFAULT_PARALLELISM as DEFAULT_PARALLELISM
 from entrasync.adapters.proxy import (
     LOOPBACK_DIRECT,
     Refused,
+    proxy_for,
     remember_proxy_passwords,
     socks_missing,
     unusable_proxy,
@@ -353,10 +354,13 @@ def send(
                         "may have been carried out",
                         UNKNOWN_WRITE_HINT,
                     ) from None
+                via = _proxy_of(exc)
                 if untrusted:
                     hint = CA_HINT
                 elif _nothing_listens(exc):
                     hint = LOOPBACK_GONE_HINT
+                elif via is not None:  # the proxy may be what could not be reached
+                    what, hint = f"{what} through the proxy {via} names", PROXY_HINT
                 else:
                     hint = "check the URL and the network, then run again"
                 raise TransportError(
@@ -463,6 +467,14 @@ def _not_sent(exc: httpx.HTTPError, what: str, *, write: bool) -> tuple[str, str
             "changes its answers",
         )
     return (f"the request to {what} failed ({name})", "check the URL and the network")
+
+
+def _proxy_of(exc: httpx.RequestError) -> str | None:
+    """The variable naming the proxy the failed request went through, if any."""
+    try:
+        return proxy_for(exc.request.url)
+    except RuntimeError:  # an exception raised without its request
+        return None
 
 
 def _nothing_listens(exc: httpx.RequestError) -> bool:

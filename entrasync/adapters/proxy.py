@@ -10,12 +10,13 @@ import contextlib
 import os
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
+from urllib.request import proxy_bypass
 
 import httpx
 
 from entrasync.adapters.shell import pip_install
 from entrasync.core.redact import remember
-from entrasync.core.urls import LOOPBACK_HOSTS
+from entrasync.core.urls import LOOPBACK_HOSTS, is_loopback_host
 from entrasync.errors import EntrasyncError
 
 _SCHEMES = ("http", "https", "all")  # in the order httpx builds their proxies
@@ -74,6 +75,15 @@ class Refused(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         raise EntrasyncError(self.error.message, self.error.hint)
+
+
+def proxy_for(url: httpx.URL) -> str | None:
+    """The variable naming the proxy a request to ``url`` goes through, None when it goes
+    direct (loopback, or a host ``NO_PROXY`` names): for saying which proxy failed."""
+    if is_loopback_host(url.host) or proxy_bypass(url.host):
+        return None
+    variables = proxy_variables()
+    return variables.get(url.scheme) or variables.get("all")
 
 
 def socks_missing(whose: str = "httpx's", schemes: tuple[str, ...] = _SCHEMES) -> EntrasyncError:

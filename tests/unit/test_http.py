@@ -8,6 +8,7 @@ import gc
 import gzip
 import os
 import shlex
+import socket
 import ssl
 import sys
 import threading
@@ -22,6 +23,7 @@ import pytest
 
 from entrasync.adapters.graph.msal_session import requests_session
 from entrasync.adapters.http import (
+    PROXY_HINT,
     AnswerTooLarge,
     RetryPolicy,
     TransportError,
@@ -32,7 +34,7 @@ from entrasync.adapters.http import (
     retry_after,
     send,
 )
-from entrasync.adapters.proxy import proxy_variables
+from entrasync.adapters.proxy import proxy_for, proxy_variables
 from entrasync.adapters.throttle import (
     Abandoned,
     AdaptiveLimit,
@@ -1039,3 +1041,31 @@ def test_the_token_request_through_a_proxy_it_cannot_use_says_so(
     with pytest.raises(EntrasyncError) as caught:
         session.request("GET", "https://login.example.com/tenant/v2.0/.well-known/openid")
     assert caught.value.message == said
+
+
+def test_a_proxy_that_cannot_be_reached_is_named_not_the_server_behind_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dead proxy was "could not reach Microsoft Graph: ConnectError", with a hint to check
+    the URL: nothing said the proxy was what could not be reached."""
+    for name in ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    with socket.socket() as unused:  # a loopback port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+    with new_client({}) as client, pytest.raises(TransportError) as caught:
+        send(
+            client,
+            "GET",
+            "https://graph.example.com/v1.0/groups",
+            policy=RetryPolicy(max_retries=0),
+            what="Microsoft Graph",
+        )
+    assert caught.value.message.startswith(
+        "could not reach Microsoft Graph through the proxy HTTPS_PROXY names: ConnectError"
+    )
+    assert caught.value.hint == PROXY_HINT
+    monkeypatch.setenv("NO_PROXY", "graph.example.com")  # then it goes direct: not the proxy
+    assert proxy_for(httpx.URL("https://graph.example.com/v1.0")) is None
