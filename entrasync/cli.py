@@ -38,6 +38,7 @@ from entrasync.gctune import collector_paused
 
 # The entry point before it moved to entrasync.launch: an editable install's script calls it
 # until it is installed again.
+from entrasync.launch import drop_pending
 from entrasync.launch import run as run
 from entrasync.operations.stopping import Stopped, signals_interrupt
 
@@ -132,15 +133,6 @@ def _printable_anywhere() -> None:
             )
         else:
             stream.reconfigure(errors="backslashreplace")
-
-
-def _drop_pending_output() -> None:
-    """After stdout refused a write, what its buffer still holds goes to /dev/null: the
-    interpreter's flush at exit failed again, printing "Exception ignored" and exiting 120."""
-    with contextlib.suppress(OSError, ValueError):
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
-        os.close(null)
 
 
 def _open_closed_streams() -> None:
@@ -246,7 +238,7 @@ def _main(argv: Sequence[str] | None, last: bool) -> int:
         if exc.errno == errno.EPIPE or not _writing_output(exc):
             return _after_stop() or _bug()
         # The output's device refused it (a full disk under a redirect): not a bug.
-        _drop_pending_output()
+        drop_pending(sys.stdout)  # else the interpreter's flush at exit fails again
         _print_error(
             EntrasyncError(
                 f"could not write the output: {exc.strerror or exc}",

@@ -10,6 +10,9 @@ module imports nothing of its own before it is ready to catch them.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import signal
 import sys
 from types import FrameType
@@ -69,7 +72,7 @@ def run() -> NoReturn:
             if lost and code == 0:  # the command ran to its end; the stop came before the exit
                 raise _stop(lost[0])
         except KeyboardInterrupt:
-            sys.stderr.write("\ninterrupted\n")
+            _say("\ninterrupted\n")
             code = INTERRUPTED
         # Under `python -m entrasync`, CPython marks a KeyboardInterrupt that left an exec() of
         # a string (a dataclass made while a command's module loads) as unhandled, caught or
@@ -77,11 +80,46 @@ def run() -> NoReturn:
         # completes clears the mark (run_eval_code_obj in Python/pythonrun.c).
         exec("")
     except _Ended as ended:
-        sys.stderr.write(f"\nstopped by {signal.Signals(ended.args[0]).name}\n")
+        _say(f"\nstopped by {signal.Signals(ended.args[0]).name}\n")
         code = TERMINATED
     finally:
         for signum in caught:  # but those a stop left ignored, up to the exit
             if signal.getsignal(signum) is not signal.SIG_IGN:
                 signal.signal(signum, signal.SIG_DFL)
         sys.unraisablehook = reported
-    sys.exit(code)
+    sys.exit(_flushed(code))
+
+
+def _flushed(code: int) -> int:
+    """``code``, once stdout and stderr are flushed. Where one can no longer be written (a
+    terminal closed under it answers EIO, a full disk ENOSPC), what it still holds goes to
+    /dev/null: the interpreter's own flush at exit failed again, printing "Exception ignored"
+    and exiting 120 in place of the command's code (143 for a closed terminal's SIGHUP).
+    Output a device refused (a full disk) after a command that succeeded is an error all the
+    same; output no one is left to read (a closed terminal or pipe) is not."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError) as exc:
+            drop_pending(stream)
+            if code == 0 and getattr(exc, "errno", None) not in (errno.EIO, errno.EPIPE):
+                code = 1
+                _say(f"error: could not write the output: {getattr(exc, 'strerror', '') or exc}\n")
+    return code
+
+
+def _say(text: str) -> None:
+    """Write to stderr, which may be a terminal already closed (then nothing is said)."""
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+
+def drop_pending(stream: Any) -> None:
+    """Send what ``stream`` still holds to /dev/null, by pointing its descriptor there: a
+    buffered stream keeps what a failed write did not take, and tries it again at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, stream.fileno())
+        os.close(null)

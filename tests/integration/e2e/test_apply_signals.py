@@ -197,8 +197,16 @@ def test_a_signal_after_the_stop_is_told_and_before_the_process_ends_is_ignored(
     assert "stopped by" not in err
 
 
+# Python's own buffering of a terminal, and PYTHONUNBUFFERED's (which CI images often set, and
+# this suite's machine does): under the first, the exit's flush to a closed terminal failed
+# ("Exception ignored", exit 120), which the second hid.
+BUFFERING = pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+
+
 @contextmanager
-def terminal(world: World, *command: str) -> Iterator[tuple[subprocess.Popen[bytes], list[bytes]]]:
+def terminal(
+    world: World, *command: str, unbuffered: bool = True
+) -> Iterator[tuple[subprocess.Popen[bytes], list[bytes]]]:
     """``entrasync`` on a terminal of its own (stdin, stdout, stderr), which closes, as a
     window or an ssh session does, when the block ends: the command gets SIGHUP, and every
     later write to the terminal fails (EIO). Yields the process and what it wrote so far."""
@@ -206,6 +214,9 @@ def terminal(world: World, *command: str) -> Iterator[tuple[subprocess.Popen[byt
     own = "import fcntl, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0)"  # its controlling tty
     code = f"{own}\nimport runpy; runpy.run_module('entrasync', run_name='__main__')"
     environ = world.environ() | {"CI": "false", "TERM": "xterm"}  # shown as to a person
+    environ.pop("PYTHONUNBUFFERED", None)
+    if unbuffered:
+        environ["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, *command],
         cwd=world.tmp,
@@ -237,11 +248,12 @@ def terminal(world: World, *command: str) -> Iterator[tuple[subprocess.Popen[byt
         reader.join()
 
 
+@BUFFERING
 def test_a_terminal_closed_mid_apply_ends_it_as_stopped_with_every_write_audited(
-    world: World,
+    world: World, unbuffered: bool
 ) -> None:
     """Its progress line then failed to print (EIO) and ended the apply with exit 1."""
-    with terminal(world, *world.command()) as (proc, _shown):
+    with terminal(world, *world.command(), unbuffered=unbuffered) as (proc, _shown):
         wait_until(lambda: world.scim.counters.writes >= PARALLELISM, proc, "the writes start")
     code = proc.wait(timeout=60)
 
@@ -252,10 +264,13 @@ def test_a_terminal_closed_mid_apply_ends_it_as_stopped_with_every_write_audited
     assert_intact(world.audit_file())
 
 
-def test_a_terminal_closed_at_the_prompt_leaves_the_cancel_on_record(world: World) -> None:
+@BUFFERING
+def test_a_terminal_closed_at_the_prompt_leaves_the_cancel_on_record(
+    world: World, unbuffered: bool
+) -> None:
     """Ending the prompt's line failed (EIO) before the audit record was written."""
     command = ["apply", "--audit-dir", str(world.audit_dir)]
-    with terminal(world, *command) as (proc, shown):
+    with terminal(world, *command, unbuffered=unbuffered) as (proc, shown):
         wait_until(lambda: b"Apply these changes?" in b"".join(shown), proc, "the prompt")
     code = proc.wait(timeout=60)
 

@@ -135,13 +135,21 @@ def test_sandbox_serves_plan_and_cleans_up_on_sigterm(tmp_path: Path) -> None:
     assert "Traceback" not in stale.stderr
 
 
-def test_a_closed_terminal_stops_the_sandbox_as_ctrl_c_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "unbuffered"])
+def test_a_closed_terminal_stops_the_sandbox_as_ctrl_c_does(
+    tmp_path: Path, unbuffered: bool
+) -> None:
     """The sandbox in a terminal of its own that then closes: SIGHUP, and a terminal that can
-    no longer show "sandbox stopped"."""
+    no longer show "sandbox stopped". Buffered (Python's default, which PYTHONUNBUFFERED on
+    CI machines hides), the exit's flush of that line failed again: exit 120."""
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        environ["PYTHONUNBUFFERED"] = "1"
     controller, terminal = pty.openpty()
     with (tmp_path / "err.txt").open("w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "entrasync", "sandbox", "--dir", str(tmp_path)],
+            env=environ,
             stdin=terminal,
             stdout=terminal,
             stderr=err,
