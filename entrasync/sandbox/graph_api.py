@@ -5,6 +5,7 @@ Pure request -> reply over the frozen tenant; the server adds auth, knobs and he
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -47,6 +48,9 @@ def _denied() -> GraphFailure:
     )
 
 
+_USER_BY_KEY = re.compile(r"users\('((?:[^']|'')*)'\)")
+
+
 class GraphApi:
     def __init__(self, tenant: SandboxTenant, pages: PageTokens) -> None:
         self.tenant = tenant
@@ -77,6 +81,17 @@ class GraphApi:
     ) -> GraphReply:
         """``path`` starts after ``/v1.0``; ``headers`` has lower-case names."""
         parts = [unquote(p) for p in path.strip("/").split("/")]
+        if (keyed := _USER_BY_KEY.fullmatch(parts[0])) is not None and len(parts) == 1:
+            parts = ["users", keyed.group(1).replace("''", "'")]  # users('$x@contoso.com')
+        elif len(parts) == 2 and parts[0] == "users" and parts[1].startswith("$"):
+            # As Graph answers it: a UPN that starts with `$` is given as users('$...').
+            raise bad_request(
+                "The request URI is not valid. Since the segment 'users' refers to a "
+                "collection, this must be the last segment in the request URI or it must be "
+                "followed by an function or action that can be bound to it otherwise all "
+                "intermediate segments must refer to a single resource.",
+                "BadRequest",
+            )
         if "$count" in query and query["$count"][-1].lower() == "true":
             require_eventual(headers, "$count")
         if parts == ["groups"]:

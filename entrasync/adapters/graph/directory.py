@@ -273,13 +273,23 @@ def protected_users(
         what = f"the protected user {entry}"
         found: list[dict[str, Any]] = []
         with contextlib.suppress(GraphNotFoundError):  # no user has it as UPN
-            found.append(client.get(f"users/{quote(entry, safe='@')}", select, what=what))
+            found.append(client.get(_user_path(entry), select, what=what))
         params = {"$filter": f"mail eq {odata_string(entry)}", **select}
         found += client.paged("users", params, what=what)
         return dict(_protected_user(user, entry) for user in found)
 
     found = run_bounded(named_by, list(entries), parallelism)
     return dict(zip(entries, found, strict=True))
+
+
+def _user_path(upn: str) -> str:
+    """The path of the user whose UPN is ``upn``: ``users/{upn}``, or, for a UPN that starts
+    with ``$`` (which Graph answers 400 there), ``users('{upn}')``, as
+    https://learn.microsoft.com/graph/api/user-get says."""
+    if upn.startswith("$"):
+        key = quote(odata_string(upn), safe="'@$")
+        return f"users({key})"
+    return f"users/{quote(upn, safe='@')}"
 
 
 def _protected_user(user: dict[str, Any], entry: str) -> tuple[str, DirectoryUser]:

@@ -436,6 +436,24 @@ def test_users_protected_by_their_entra_name_are_found_in_no_group_too(
     assert emulator.counters["user_list"] == 3  # a mail filter for each entry
 
 
+def test_a_protected_upn_that_starts_with_a_dollar_is_looked_up_as_graph_asks(
+    emulator_factory: EmulatorFactory,
+) -> None:
+    # Graph answers GET /users/$x@... 400 (learn.microsoft.com/graph/api/user-get: give it
+    # as users('$x@...')): every plan stopped while such an account was protected.
+    dollar = SandboxUser(
+        "b9000000-0000-4000-8000-00000000000d", "$break'glass@contoso.com", None, "Dollar"
+    )
+    emulator = emulator_factory(tenant=replace(TENANT, users=(*TENANT.users, dollar)))
+    config = make_config([{"id": G_SMALL, "role": "member"}]).model_copy(
+        update={"protected": ("$break'glass@contoso.com", "$nobody@contoso.com")}
+    )
+    directory = read(emulator, config)
+    assert directory.protected_ids == {dollar.id.lower()}
+    assert directory.protected_unknown == {"$nobody@contoso.com"}
+    assert emulator.counters["user_get"] == 1
+
+
 def test_protected_entries_are_looked_up_parallelism_at_a_time(emulator: GraphEmulator) -> None:
     """Two lookups per entry, one entry after another: 50 entries were 100 round trips."""
     entries = [f"user{i}@contoso.com" for i in range(8)]
