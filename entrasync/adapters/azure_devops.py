@@ -38,6 +38,7 @@ from entrasync.adapters.review import (
     item_id,
     keep_one,
     member,
+    path_part,
     relabel,
     text_of,
 )
@@ -110,8 +111,8 @@ class AzureDevOpsContext:
         return cls(
             url,
             bearer("SYSTEM_ACCESSTOKEN", environ["SYSTEM_ACCESSTOKEN"], ReviewError),
-            environ["SYSTEM_TEAMPROJECT"],
-            environ["BUILD_REPOSITORY_ID"],
+            path_part(environ["SYSTEM_TEAMPROJECT"], "SYSTEM_TEAMPROJECT"),
+            path_part(environ["BUILD_REPOSITORY_ID"], "BUILD_REPOSITORY_ID"),
             environ,
         )
 

@@ -31,10 +31,12 @@ from entrasync.adapters.http import asked_to_wait, error_detail, require_safe_ur
 from entrasync.adapters.review import (
     all_own,
     check_length,
+    commit_id,
     ensure_marker,
     item_id,
     keep_one,
     member,
+    path_part,
     relabel,
     text_of,
 )
@@ -93,10 +95,11 @@ class GitLabContext:
         in_request = environ.get("CI_MERGE_REQUEST_IID") and environ.get(
             "CI_MERGE_REQUEST_PROJECT_ID"
         )
+        project = "CI_MERGE_REQUEST_PROJECT_ID" if in_request else "CI_PROJECT_ID"
         return cls(
             api_url,
             bearer(TOKEN_VARIABLE, environ[TOKEN_VARIABLE], ReviewError),
-            environ["CI_MERGE_REQUEST_PROJECT_ID"] if in_request else environ["CI_PROJECT_ID"],
+            path_part(environ[project], project),
             environ,
         )
 
@@ -276,9 +279,9 @@ class GitLabPlatform:
     def merged_request_for(self, sha: str) -> int | None:
         what = f"finding the merge request of commit {sha[:12]}"
         requests = self.client.paginate(
-            self.client.project_url(f"/repository/commits/{sha}/merge_requests").copy_set_param(
-                "per_page", "100"
-            ),
+            self.client.project_url(
+                f"/repository/commits/{commit_id(sha, 'the commit')}/merge_requests"
+            ).copy_set_param("per_page", "100"),
             what=what,
         )
         merged = [r for r in requests if r.get("state") == "merged"]

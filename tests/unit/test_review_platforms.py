@@ -74,6 +74,27 @@ def test_the_platform_is_the_one_the_ci_names(environ: dict[str, str], kind: typ
             "SYSTEM_ACCESSTOKEN",
             id="the Azure token not mapped",
         ),
+        # Each value goes into a URL's path, where `..` addressed another resource.
+        pytest.param(
+            {"GITHUB_ACTIONS": "true", **GITHUB, "GITHUB_REPOSITORY": "contoso/.."},
+            "GITHUB_REPOSITORY 'contoso/..' is not of the form owner/name",
+            id="a repository named ..",
+        ),
+        pytest.param(
+            {"GITHUB_ACTIONS": "true", **GITHUB, "GITHUB_REPOSITORY": "contoso/access#"},
+            "is not of the form owner/name",
+            id="a repository with a #",
+        ),
+        pytest.param(
+            {"GITLAB_CI": "true", **GITLAB, "CI_PROJECT_ID": ".."},
+            "CI_PROJECT_ID is '..', which is no name",
+            id="a GitLab project ..",
+        ),
+        pytest.param(
+            {"TF_BUILD": "True", **AZURE, "SYSTEM_TEAMPROJECT": ".."},
+            "SYSTEM_TEAMPROJECT is '..', which is no name",
+            id="an Azure DevOps project ..",
+        ),
     ],
 )
 def test_no_platform_or_a_platform_without_its_variables_is_a_clear_error(
@@ -320,3 +341,22 @@ def test_githubs_secondary_rate_limit_as_a_403_is_waited_out_as_a_429_is() -> No
     client = GitHubClient(GitHubContext.from_environ(GITHUB), http=_mock(answer))
     listed = client.request("GET", client.repo_url("/issues/5/comments"), what="listing")
     assert (listed.status_code, asked) == (200, ["GET", "GET"])
+
+
+@pytest.mark.parametrize("kind", [GitHubPlatform, GitLabPlatform])
+@pytest.mark.parametrize("sha", ["../../../orgs/x", "a1b2c3#", "", "g" * 40])
+def test_a_commit_that_is_no_commit_id_is_refused_before_any_request(
+    kind: type[GitHubPlatform] | type[GitLabPlatform], sha: str
+) -> None:
+    # --sha went into /commits/{sha}/pulls as given: `../../../orgs/x` read another resource.
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"sent {request.url}")
+
+    environ = GITHUB if kind is GitHubPlatform else GITLAB
+    platform = kind.from_environ(environ)
+    platform.client._http = httpx.Client(transport=httpx.MockTransport(answer))
+    try:
+        with pytest.raises(ReviewError, match="is not a commit id"):
+            platform.merged_request_for(sha)
+    finally:
+        platform.close()

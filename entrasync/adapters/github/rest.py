@@ -27,6 +27,7 @@ from entrasync.adapters.http import error_detail, require_safe_url, server_text
 from entrasync.adapters.review import (
     all_own,
     check_length,
+    commit_id,
     ensure_marker,
     item_id,
     keep_one,
@@ -50,6 +51,9 @@ _LISTING_ISSUES = "listing open issues"
 _INTEGRATION_DENIED = "Resource not accessible by integration"
 
 
+_REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")  # owner/name, as GitHub names them
+
+
 @dataclass(frozen=True)
 class GitHubContext:
     api_url: httpx.URL
@@ -66,7 +70,7 @@ class GitHubContext:
                 "GITHUB_TOKEN is not set, so entrasync cannot post to GitHub",
                 "pass `GITHUB_TOKEN: ${{ github.token }}` in the step's env",
             )
-        if repository.count("/") != 1:
+        if not _REPOSITORY.fullmatch(repository) or {".", ".."} & set(repository.split("/")):
             raise GitHubError(
                 f"GITHUB_REPOSITORY {repository!r} is not of the form owner/name",
                 "run inside GitHub Actions, or set GITHUB_REPOSITORY=owner/name",
@@ -381,7 +385,8 @@ class GitHubPlatform:
         (https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit)."""
         what = f"finding the pull request of commit {sha[:12]}"
         pulls = self.client.paginate(
-            self.client.repo_url(f"/commits/{sha}/pulls?per_page=100"), what=what
+            self.client.repo_url(f"/commits/{commit_id(sha, 'the commit')}/pulls?per_page=100"),
+            what=what,
         )
         merged = next((p for p in pulls if p.get("merged_at")), None)
         if merged is None:

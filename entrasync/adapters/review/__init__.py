@@ -9,9 +9,11 @@ oldest one that starts with the marker *and* whose author is the token's own ide
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 
+from entrasync.core import sanitize
 from entrasync.core.labels import is_ours
 from entrasync.errors import EntrasyncError, ReviewError
 from entrasync.render.truncate import CHARACTERS, Measure
@@ -188,6 +190,31 @@ def item_id(item: dict[str, Any]) -> object:
 
 def ensure_marker(body: str, marker: str) -> str:
     return body if marker in body else f"{marker}\n{body}"
+
+
+def path_part(value: str, variable: str, error: type[ReviewError] = ReviewError) -> str:
+    """``value`` from a CI variable, refused where it would not stay the one path segment it
+    is sent as (``.`` or ``..``, which the URL resolves away): `CI_PROJECT_ID=..` addressed
+    another resource."""
+    if value in (".", ".."):
+        raise error(
+            f"{variable} is {value!r}, which is no name",
+            f"{variable} is set by the CI itself; check the job's variables",
+        )
+    return value
+
+
+_COMMIT = re.compile(r"[0-9a-fA-F]{7,64}")
+
+
+def commit_id(value: str, source: str) -> str:
+    """``value``, a commit id as git writes it (hex), else an error naming ``source``."""
+    if not _COMMIT.fullmatch(value):
+        raise ReviewError(
+            f"{source} {sanitize.text(value[:80])!r} is not a commit id",
+            "give the merge commit's id as git shows it (40 hexadecimal characters)",
+        )
+    return value
 
 
 def text_of(value: Any) -> str:
