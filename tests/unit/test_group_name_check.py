@@ -31,3 +31,17 @@ def test_a_name_in_another_case_is_the_same_name_as_graph_filters_it() -> None:
     mapping = GroupMapping.model_validate({"name": "nt-admins", "role": "member"})
     group = Group(G_ADMINS, "NT-Admins")
     assert _check_name(mapping, group) is group
+
+
+def test_an_id_whose_group_differs_only_in_code_points_says_how_it_is_spelt() -> None:
+    # "Équipe NT" typed precomposed, Entra's decomposed (E and a combining accent): the error
+    # showed two names that print alike.
+    mapping = GroupMapping.model_validate(
+        {"id": G_ADMINS, "name": "\u00c9quipe NT", "role": "member"}
+    )
+    error = _check_name(mapping, Group(G_ADMINS, "E\u0301quipe NT"))
+    assert isinstance(error, GroupResolutionError)
+    assert error.message.endswith(
+        '(Entra spells it "E\\u0301quipe NT" (the same letters in other code points: copy this '
+        "spelling))"
+    )

@@ -129,9 +129,13 @@ def _check_name(mapping: GroupMapping, resolved: Resolved) -> Resolved:
             "the mapping (`entrasync groups` lists ids)",
             resolved,
         )
+    entra, given = (unicodedata.normalize("NFKC", n) for n in (resolved.display_name, mapping.name))
+    # Alike to the eye (`É` as `E` and a combining accent): say how they differ.
+    spelt = f" (Entra spells it {_spelt(resolved.display_name, mapping.name)})" * (entra == given)
     return GroupResolutionError(
         "mismatch",
-        f"group {mapping.id} is named {resolved.display_name!r} in Entra, not {mapping.name!r}",
+        f"group {mapping.id} is named {resolved.display_name!r} in Entra, not {mapping.name!r}"
+        f"{spelt}",
         "the id decides which group is synced: correct the name in the mappings file "
         "(or remove it), or fix the id",
         resolved,
