@@ -360,7 +360,10 @@ def send(
                 elif _nothing_listens(exc):
                     hint = LOOPBACK_GONE_HINT
                 elif via is not None:  # the proxy may be what could not be reached
-                    what, hint = f"{what} through the proxy {via} names", PROXY_HINT
+                    hint = (
+                        f"check the URL and the network; {via} is set: unless NO_PROXY names "
+                        f"this host, the request goes through that proxy, so check it too"
+                    )
                 else:
                     hint = "check the URL and the network, then run again"
                 raise TransportError(

@@ -10,7 +10,7 @@ import contextlib
 import os
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
-from urllib.request import proxy_bypass
+from urllib.request import getproxies_environment
 
 import httpx
 
@@ -78,9 +78,9 @@ class Refused(httpx.BaseTransport):
 
 
 def proxy_for(url: httpx.URL) -> str | None:
-    """The variable naming the proxy a request to ``url`` goes through, None when it goes
-    direct (loopback, or a host ``NO_PROXY`` names): for saying which proxy failed."""
-    if is_loopback_host(url.host) or proxy_bypass(url.host):
+    """The variable naming a proxy a request to ``url`` may go through (unless ``NO_PROXY``
+    names its host, which httpx reads by rules of its own); None for loopback, always direct."""
+    if is_loopback_host(url.host):
         return None
     variables = proxy_variables()
     return variables.get(url.scheme) or variables.get("all")
@@ -124,7 +124,10 @@ def _socks(value: str | None) -> bool:
 
 
 def _unusable_proxy() -> str | None:
-    """The proxy variable httpx refuses, None when none is (so NO_PROXY is the one)."""
+    """The proxy variable httpx refuses, None when none is (so NO_PROXY is the one). A `*`
+    among NO_PROXY's entries turns every proxy off, as httpx reads it."""
+    if "*" in (entry.strip() for entry in getproxies_environment().get("no", "").split(",")):
+        return None
     variables = proxy_variables()
     for variable in (variables[s] for s in _SCHEMES if s in variables):
         value = os.environ.get(variable)

@@ -17,13 +17,15 @@ import urllib.request
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
+import requests
+import requests.adapters
 
 from entrasync.adapters.graph.msal_session import requests_session
 from entrasync.adapters.http import (
-    PROXY_HINT,
     AnswerTooLarge,
     RetryPolicy,
     TransportError,
@@ -34,7 +36,7 @@ from entrasync.adapters.http import (
     retry_after,
     send,
 )
-from entrasync.adapters.proxy import proxy_for, proxy_variables
+from entrasync.adapters.proxy import proxy_for, proxy_variables, unusable_proxy
 from entrasync.adapters.throttle import (
     Abandoned,
     AdaptiveLimit,
@@ -1043,11 +1045,12 @@ def test_the_token_request_through_a_proxy_it_cannot_use_says_so(
     assert caught.value.message == said
 
 
-def test_a_proxy_that_cannot_be_reached_is_named_not_the_server_behind_it(
+def test_a_connection_that_fails_where_a_proxy_is_set_names_the_proxy_in_its_hint(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A dead proxy was "could not reach Microsoft Graph: ConnectError", with a hint to check
-    the URL: nothing said the proxy was what could not be reached."""
+    the URL: nothing said a proxy was in the way. (Whether NO_PROXY exempts the host is
+    httpx's to read, so the hint names the variable without claiming the proxy failed.)"""
     for name in ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
@@ -1063,9 +1066,44 @@ def test_a_proxy_that_cannot_be_reached_is_named_not_the_server_behind_it(
             policy=RetryPolicy(max_retries=0),
             what="Microsoft Graph",
         )
-    assert caught.value.message.startswith(
-        "could not reach Microsoft Graph through the proxy HTTPS_PROXY names: ConnectError"
+    assert caught.value.message.startswith("could not reach Microsoft Graph: ConnectError")
+    assert caught.value.hint == (
+        "check the URL and the network; HTTPS_PROXY is set: unless NO_PROXY names this host, "
+        "the request goes through that proxy, so check it too"
     )
-    assert caught.value.hint == PROXY_HINT
-    monkeypatch.setenv("NO_PROXY", "graph.example.com")  # then it goes direct: not the proxy
-    assert proxy_for(httpx.URL("https://graph.example.com/v1.0")) is None
+    assert proxy_for(httpx.URL("https://127.0.0.1:8443/v2")) is None  # loopback: direct
+
+
+@pytest.mark.parametrize("no_proxy", ["*", "login.example.com"])
+def test_a_proxy_variable_no_request_uses_is_not_refused(
+    no_proxy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy NO_PROXY keeps the request from (`*`: every request) is not checked: the check
+    before the request refused such setups, which worked. httpx reads a `*` among other
+    entries as `*` alone; requests (the token) only `*` alone."""
+    for name in ("ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:fake-proxy-password@")
+    for every in ("*", "localhost, *"):
+        monkeypatch.setenv("NO_PROXY", every)
+        assert unusable_proxy() is None
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    session = requests_session(ssl.create_default_context())
+    session.mount("https://login.example.com", _Answering())  # no socket: answered here
+    response = session.request("GET", "https://login.example.com/tenant/v2.0/.well-known")
+    assert response.status_code == 200
+
+
+class _Answering(requests.adapters.BaseAdapter):
+    """Answers every request 200 itself."""
+
+    def send(  # type: ignore[override]  # the options requests passes are not read
+        self, request: requests.PreparedRequest, **_: Any
+    ) -> requests.Response:
+        response = requests.Response()
+        response.status_code, response.url = 200, str(request.url)
+        return response
+
+    def close(self) -> None:
+        pass

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests.utils import prepend_scheme_if_needed
+from requests.utils import prepend_scheme_if_needed, should_bypass_proxies
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
@@ -70,7 +70,7 @@ def _request(session: requests.Session, method: str, url: str, **kwargs: Any) ->
     kwargs.setdefault("timeout", TIMEOUT)
     if is_loopback_host(urlsplit(url).hostname or ""):
         kwargs["proxies"] = {"no_proxy": "*"}
-    elif (unusable := _unusable_proxy()) is not None:
+    elif not should_bypass_proxies(url, None) and (unusable := _unusable_proxy()) is not None:
         raise unusable  # requests fails on some (no host) with a TypeError msal reports oddly
     policy = RetryPolicy()
     attempt, waited = 0, 0.0
