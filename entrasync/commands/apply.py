@@ -367,11 +367,13 @@ def command(
         written = {c.target_id for c in plan.changes}
         versions = {u.id: u.version for u in prepared.users if u.id in written and u.version}
         report, audit, signum = _run(evidence, client, parallelism, versions)
-    try:
+    unwritten: OSError | None = None  # an output that refuses the result (a full disk) loses
+    try:  # nothing below: the audit file's anchor, the job summary, the failures
         console.result(f"Apply complete: {tally(report.counts)}.")
-    finally:  # an output that refuses the result (a full disk) loses neither line below
-        console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
-        evidence.summary(_applied(evidence, report), audit)
+    except OSError as exc:
+        unwritten = exc
+    console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
+    evidence.summary(_applied(evidence, report), audit)
     if report.failed or report.skipped:
         listed = "\n".join(f"  {line}" for line in describe((*report.failed, *report.skipped)))
         # What to do about the failures themselves (a new token after a 401), then the rerun:
@@ -384,14 +386,17 @@ def command(
             f"{'; '.join(fixes) or 'fix the cause'}; then run `entrasync plan` and apply the new "
             "plan: changes already made are recognised and not repeated",
         )
-        if signum is None:
+        if signum is None and unwritten is None:
             raise failed
-        # The exit is the signal's; the failures, and what to do about them, said all the same.
+        # The exit is the signal's (or the output's); the failures, and what to do about them,
+        # said all the same.
         for line in failed.message.split("\n"):  # a warning is one line: one per change
             console.warn(line)
         console.warn(f"hint: {failed.hint}")
     if signum is not None:
         raise Stopped(signum, report)
+    if unwritten is not None:
+        raise unwritten
     return ExitCode.OK
 
 

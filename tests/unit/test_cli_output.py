@@ -42,8 +42,9 @@ class Refusing(io.StringIO):
 def test_a_full_disk_under_the_output_is_an_error_saying_so(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
-    monkeypatch.setattr("sys.stdout", Refusing(errno.ENOSPC))
-    assert main(args) == 1
+    with monkeypatch.context() as scoped:  # undone before capsys ends its own stdout (`-s`)
+        scoped.setattr("sys.stdout", Refusing(errno.ENOSPC))
+        assert main(args) == 1
     err = capsys.readouterr().err
     assert err == (
         "error: could not write the output: No space left on device\n"

@@ -154,29 +154,39 @@ def test_a_saved_plan_is_applied_exactly_and_audited(
     assert "6 succeeded, 0 failed, 0 skipped" in summary.read_text()
 
 
-def test_an_output_that_refuses_the_result_loses_neither_the_audit_line_nor_the_summary(
+@pytest.mark.parametrize("failing", [False, True], ids=["all made", "five failed"])
+def test_an_output_that_refuses_the_result_loses_neither_the_record_nor_the_failures(
     setup: Setup,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    failing: bool,
 ) -> None:
     # `apply PLAN > /dev/full`: every change made, and only "could not write the output" said;
-    # the audit file's anchor (its last sha256) and the job summary were lost with the result.
+    # the audit file's anchor (its last sha256), the job summary and the failures were lost
+    # with the result.
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    if failing:
+        setup.sandbox.set_faults(patch_answer="not made")  # the five updates fail
 
     class Full(io.StringIO):
         def write(self, _text: str) -> int:
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("sys.stdout", Full())
-    code, _, err = setup.apply(capsys)
+    with monkeypatch.context() as scoped:  # undone before capsys ends its own stdout
+        scoped.setattr("sys.stdout", Full())
+        code, _, err = setup.apply(capsys)
     assert code == 1
-    assert setup.state() == EXPECTED
     [audit] = setup.audit_files()
     assert f"Audit: {audit} (last record sha256 {setup.last_audit()[-1]['sha256']})" in err
     assert "error: could not write the output: No space left on device" in err
-    assert "6 succeeded, 0 failed, 0 skipped" in summary.read_text()
+    made = "1 succeeded, 5 failed" if failing else "6 succeeded, 0 failed"
+    assert made in summary.read_text()
+    if failing:
+        assert "warning: 5 changes failed and 0 not attempted:\n" in err
+    else:
+        assert setup.state() == EXPECTED
 
 
 @pytest.mark.parametrize(
