@@ -37,7 +37,6 @@ from entrasync.adapters.proxy import (
     proxy_for,
     remember_proxy_passwords,
     socks_missing,
-    unusable_proxy,
     unusable_proxy_error,
 )
 from entrasync.adapters.throttle import (
@@ -98,14 +97,12 @@ def new_client(
             mounts=mounts,
         )
 
-    unusable = unusable_proxy()  # httpx itself takes an unclosed `[` for a host name
-    if unusable is None:
-        try:
-            return client(True, LOOPBACK_DIRECT)
-        except ImportError:  # httpx reads the proxy variables here, and SOCKS needs socksio
-            unusable = socks_missing()
-        except (ValueError, httpx.InvalidURL):
-            unusable = unusable_proxy_error()
+    try:
+        return client(True, LOOPBACK_DIRECT)
+    except ImportError:  # httpx reads the proxy variables here, and SOCKS needs socksio
+        unusable = socks_missing()
+    except (ValueError, httpx.InvalidURL):
+        unusable = unusable_proxy_error()
     # Loopback (the sandbox, the demo) needs no proxy: only a request elsewhere fails.
     return client(False, {"all://": Refused(unusable), **LOOPBACK_DIRECT})
 

@@ -10,7 +10,6 @@ import contextlib
 import os
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
-from urllib.request import getproxies_environment
 
 import httpx
 
@@ -124,21 +123,13 @@ def _socks(value: str | None) -> bool:
 
 
 def _unusable_proxy() -> str | None:
-    """The proxy variable httpx refuses, None when none is (so NO_PROXY is the one). A `*`
-    among NO_PROXY's entries turns every proxy off, as httpx reads it."""
-    if "*" in (entry.strip() for entry in getproxies_environment().get("no", "").split(",")):
-        return None
+    """The proxy variable httpx refuses, None when none is (so NO_PROXY is the one)."""
     variables = proxy_variables()
     for variable in (variables[s] for s in _SCHEMES if s in variables):
         value = os.environ.get(variable)
-        url = value if value is None or "://" in value else f"http://{value}"
         try:
-            if url:
-                httpx.Proxy(url)
-                # httpx takes an unclosed `[` for a host name, which urlsplit refuses, and a
-                # URL without a host (`http://user@`), to fail each request as unreachable.
-                if not urlsplit(url).hostname:
-                    return variable
+            if value:
+                httpx.Proxy(value if "://" in value else f"http://{value}")
         except (ValueError, httpx.InvalidURL):
             return variable
     return None

@@ -368,12 +368,14 @@ def command(
         versions = {u.id: u.version for u in prepared.users if u.id in written and u.version}
         report, audit, signum = _run(evidence, client, parallelism, versions)
     unwritten: OSError | None = None  # an output that refuses the result (a full disk) loses
-    try:  # nothing below: the audit file's anchor, the job summary, the failures
-        console.result(f"Apply complete: {tally(report.counts)}.")
-    except OSError as exc:
-        unwritten = exc
-    console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
-    evidence.summary(_applied(evidence, report), audit)
+    try:  # nothing below (the audit file's anchor, the job summary, the failures), nor does a
+        try:  # stop while the result waits for its reader lose the first two
+            console.result(f"Apply complete: {tally(report.counts)}.")
+        except OSError as exc:
+            unwritten = exc
+    finally:
+        console.info(f"Audit: {audit.path} (last record sha256 {audit.head_sha256})")
+        evidence.summary(_applied(evidence, report), audit)
     if report.failed or report.skipped:
         listed = "\n".join(f"  {line}" for line in describe((*report.failed, *report.skipped)))
         # What to do about the failures themselves (a new token after a 401), then the rerun:

@@ -189,6 +189,30 @@ def test_an_output_that_refuses_the_result_loses_neither_the_record_nor_the_fail
         assert setup.state() == EXPECTED
 
 
+def test_a_stop_while_the_result_waits_for_its_reader_keeps_the_audit_line_and_summary(
+    setup: Setup,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The result's write blocked on a pipe no one read, and the job was cancelled: the stop
+    # came from inside the write, and the Audit line and the job summary were skipped.
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+
+    class Stopped(io.StringIO):
+        def write(self, _text: str) -> int:
+            raise KeyboardInterrupt  # as the handler of a Ctrl-C raises it, mid-write
+
+    with monkeypatch.context() as scoped:
+        scoped.setattr("sys.stdout", Stopped())
+        code, _, err = setup.apply(capsys)
+    assert code == 130
+    [audit] = setup.audit_files()
+    assert f"Audit: {audit} (last record sha256 " in err
+    assert "6 succeeded, 0 failed, 0 skipped" in summary.read_text()
+
+
 @pytest.mark.parametrize(
     "at",
     ["change", "finish"],
