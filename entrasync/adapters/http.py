@@ -359,7 +359,7 @@ def send(
                 elif via is not None:  # the proxy may be what could not be reached
                     hint = (
                         f"check the URL and the network; {via} is set: unless NO_PROXY names "
-                        f"this host, the request goes through that proxy, so check it too"
+                        "this host, the request goes through that proxy, so check it too"
                     )
                 else:
                     hint = "check the URL and the network, then run again"
@@ -470,7 +470,7 @@ def _not_sent(exc: httpx.HTTPError, what: str, *, write: bool) -> tuple[str, str
 
 
 def _proxy_of(exc: httpx.RequestError) -> str | None:
-    """The variable naming the proxy the failed request went through, if any."""
+    """The variable naming a proxy the failed request may have gone through, if any."""
     try:
         return proxy_for(exc.request.url)
     except RuntimeError:  # an exception raised without its request

@@ -367,9 +367,12 @@ def command(
         written = {c.target_id for c in plan.changes}
         versions = {u.id: u.version for u in prepared.users if u.id in written and u.version}
         report, audit, signum = _run(evidence, client, parallelism, versions)
-    unwritten: OSError | None = None  # an output that refuses the result (a full disk) loses
-    try:  # nothing below (the audit file's anchor, the job summary, the failures), nor does a
-        try:  # stop while the result waits for its reader lose the first two
+    # What follows the result is said whatever its write does: an output that refuses it (a
+    # full disk) loses neither the audit file's anchor, the job summary nor the failures, and a
+    # stop while it waits for its reader loses neither of the first two.
+    unwritten: OSError | None = None
+    try:
+        try:
             console.result(f"Apply complete: {tally(report.counts)}.")
         except OSError as exc:
             unwritten = exc

@@ -130,8 +130,9 @@ def _check_name(mapping: GroupMapping, resolved: Resolved) -> Resolved:
             resolved,
         )
     entra, given = (unicodedata.normalize("NFKC", n) for n in (resolved.display_name, mapping.name))
-    # Alike to the eye (`É` as `E` and a combining accent): say how they differ.
-    spelt = f" (Entra spells it {_spelt(resolved.display_name, mapping.name)})" * (entra == given)
+    spelt = ""
+    if entra == given:  # alike to the eye (`É` as `E` and a combining accent): say how they differ
+        spelt = f" (Entra spells it {_spelt(resolved.display_name, mapping.name)})"
     return GroupResolutionError(
         "mismatch",
         f"group {mapping.id} is named {resolved.display_name!r} in Entra, not {mapping.name!r}"

@@ -192,12 +192,12 @@ def ensure_marker(body: str, marker: str) -> str:
     return body if marker in body else f"{marker}\n{body}"
 
 
-def path_part(value: str, variable: str, error: type[ReviewError] = ReviewError) -> str:
+def path_part(value: str, variable: str) -> str:
     """``value`` from a CI variable, refused where it would not stay the one path segment it
     is sent as (``.`` or ``..``, which the URL resolves away): `CI_PROJECT_ID=..` addressed
     another resource."""
     if value in (".", ".."):
-        raise error(
+        raise ReviewError(
             f"{variable} is {value!r}, which is no name",
             f"{variable} is set by the CI itself; check the job's variables",
         )
