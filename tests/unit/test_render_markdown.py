@@ -268,12 +268,13 @@ def test_one_long_name_never_pushes_the_rows_after_it_out_of_the_comment(field: 
     plan = golden_plan()
     long = "Frank " + "x" * 70_000
     first = plan.changes[0]
-    if field == "groups":
-        first = replace(first, groups=(long, *first.groups))
-    elif field == "role":
-        first = replace(first, after=replace(first.after, role=long))
-    else:
-        first = replace(first, **{field: long})
+    first = {
+        "display_name": replace(first, display_name=long),
+        "user": replace(first, user=long),
+        "groups": replace(first, groups=(long, *first.groups)),
+        "reason": replace(first, reason=long),
+        "role": replace(first, after=replace(first.after, role=long)),
+    }[field]
     orphans = tuple(replace(o, user=long) for o in plan.orphans[:1]) + plan.orphans[1:]
     text = render_markdown(
         replace(plan, changes=(first, *plan.changes[1:]), orphans=orphans), config_path="c.yaml"
