@@ -33,7 +33,7 @@ from entrasync.console import (
     own_line,
 )
 from entrasync.core import sanitize
-from entrasync.errors import EntrasyncError, ExitCode, error_lines
+from entrasync.errors import EntrasyncError, ExitCode, error_lines, output_refused
 from entrasync.gctune import collector_paused
 
 # The entry point before it moved to entrasync.launch: an editable install's script calls it
@@ -239,12 +239,7 @@ def _main(argv: Sequence[str] | None, last: bool) -> int:
             return _after_stop() or _bug()
         # The output's device refused it (a full disk under a redirect): not a bug.
         drop_pending(sys.stdout)  # else the interpreter's flush at exit fails again
-        _print_error(
-            EntrasyncError(
-                f"could not write the output: {exc.strerror or exc}",
-                "free space where the output goes, or send it elsewhere, then run again",
-            )
-        )
+        _print_error(output_refused(exc))
         return ExitCode.ERROR
     except MemoryError:
         # A file or an answer larger than this machine holds: an error, never a traceback.

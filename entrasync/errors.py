@@ -62,6 +62,14 @@ def error_lines(exc: EntrasyncError) -> list[str]:
     return lines
 
 
+def output_refused(exc: OSError) -> EntrasyncError:
+    """The error of an output whose device refused it (a full disk under a redirect)."""
+    return EntrasyncError(
+        f"could not write the output: {exc.strerror or exc}",
+        "free space where the output goes, or send it elsewhere, then run again",
+    )
+
+
 class ConfigError(EntrasyncError):
     """The mappings file is missing, unreadable or invalid.
 

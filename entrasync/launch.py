@@ -103,9 +103,11 @@ def _flushed(code: int) -> int:
                 stream.flush()
         except (OSError, ValueError) as exc:
             drop_pending(stream)
-            if code == 0 and getattr(exc, "errno", None) not in (errno.EIO, errno.EPIPE):
+            if isinstance(exc, OSError) and code == 0 and exc.errno not in (errno.EIO, errno.EPIPE):
+                from entrasync.errors import error_lines, output_refused  # loaded by now
+
                 code = 1
-                _say(f"error: could not write the output: {getattr(exc, 'strerror', '') or exc}\n")
+                _say("".join(f"{line}\n" for line in error_lines(output_refused(exc))))
     return code
 
 

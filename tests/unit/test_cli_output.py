@@ -214,3 +214,29 @@ def test_output_cut_short_by_the_file_size_limit_is_an_error_whatever_the_buffer
         "hint: free space where the output goes, or send it elsewhere, then run again\n"
     )
     assert out.stat().st_size == 1024
+
+
+@pytest.mark.parametrize("unbuffered", [False, True], ids=["buffered", "PYTHONUNBUFFERED"])
+def test_a_warning_the_full_stderr_refuses_after_a_success_is_exit_1_not_120(
+    unbuffered: bool, tmp_path: Path
+) -> None:
+    """The warning stayed in stderr's buffer, and the interpreter's flush of it at exit failed:
+    "Exception ignored" (to the full device) and exit 120. The result itself is whole."""
+    config = tmp_path / "m.yaml"
+    config.write_text(
+        "version: 1\nmappings:\n  - name: NT-Old\n    role: member\n    expires: 2020-01-01\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if unbuffered:
+        environ["PYTHONUNBUFFERED"] = "1"
+    with open(os.devnull, "w") as nowhere, open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "entrasync", "validate", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=full,
+            stdin=nowhere,
+            env=environ,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stdout.decode().startswith(f"{config} is valid: 1 mapping (0 synced)")
